@@ -1,0 +1,74 @@
+#include "common/abi_addr.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace warren {
+
+Result<warren_ip_key> ipKeyFromString(const std::string& ip) {
+  warren_ip_key key{};
+  if (::inet_pton(AF_INET, ip.c_str(), key.ip.addr) == 1) {
+    key.family = WARREN_AF_INET;
+    return key;
+  }
+  if (::inet_pton(AF_INET6, ip.c_str(), key.ip.addr) == 1) {
+    key.family = WARREN_AF_INET6;
+    return key;
+  }
+  return makeError("not an IP address: '" + ip + "'");
+}
+
+std::string addrToString(uint16_t family, const warren_addr& addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  int af = family == WARREN_AF_INET6 ? AF_INET6 : AF_INET;
+  if (!::inet_ntop(af, addr.addr, buf, sizeof(buf))) return "?";
+  return buf;
+}
+
+std::string addrPortToString(uint16_t family, const warren_addr& addr, uint16_t port) {
+  if (family == WARREN_AF_INET6) return "[" + addrToString(family, addr) + "]:" + std::to_string(port);
+  return addrToString(family, addr) + ":" + std::to_string(port);
+}
+
+bool sockaddrToAbi(const sockaddr_storage& sa, uint16_t* family, warren_addr* addr, uint16_t* port) {
+  *addr = warren_addr{};
+  if (sa.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    *family = WARREN_AF_INET;
+    std::memcpy(addr->addr, &in->sin_addr, 4);
+    *port = ntohs(in->sin_port);
+    return true;
+  }
+  if (sa.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    *port = ntohs(in6->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      *family = WARREN_AF_INET;
+      std::memcpy(addr->addr, &in6->sin6_addr.s6_addr[12], 4);
+    } else {
+      *family = WARREN_AF_INET6;
+      std::memcpy(addr->addr, &in6->sin6_addr, 16);
+    }
+    return true;
+  }
+  return false;
+}
+
+sockaddr_storage abiToSockaddr(uint16_t family, const warren_addr& addr, uint16_t port) {
+  sockaddr_storage ss{};
+  if (family == WARREN_AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, addr.addr, 16);
+    in6->sin6_port = htons(port);
+  } else {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_addr, addr.addr, 4);
+    in->sin_port = htons(port);
+  }
+  return ss;
+}
+
+}  // namespace warren
