@@ -79,7 +79,9 @@ std::string skLookupLinkName(uint64_t cookie) {
 // there, swaps the new program into it atomically (no moment without capture).
 Status attachOrUpdate(bpf_program* prog, const std::string& pinPath,
                       const std::function<bpf_link*()>& attach) {
-  if (bpf_link* old = bpf_link__open(pinPath.c_str())) {
+  std::error_code ec;
+  bpf_link* old = fs::exists(pinPath, ec) ? bpf_link__open(pinPath.c_str()) : nullptr;
+  if (old) {
     int rc = bpf_link__update_program(old, prog);
     bpf_link__disconnect(old);  // keep it attached: the pin owns it
     bpf_link__destroy(old);

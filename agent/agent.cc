@@ -1,0 +1,174 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include "agent/source/yaml_source.h"
+#include "common/netns.h"
+
+namespace warren::agent {
+
+void Agent::start() {
+  std::lock_guard lock(mu_);
+  runtime_ = store_.loadAll();
+  auto snap = source::loadDirectory(options_.configDir);
+  if (snap) {
+    snapshot_ = std::move(*snap);
+    for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
+  } else {
+    spdlog::error("config: {}; starting with an empty cluster view", snap.error().message);
+  }
+  // Cookies already in the pinned maps (from before a restart) are "current"
+  // with an unknown fingerprint: re-enrolled if still desired, released if not.
+  if (auto cookies = capture_.enrolledCookies(); cookies)
+    for (uint64_t c : *cookies) enrolled_.emplace(c, "");
+  reconcileLocked();
+  capture_.pruneOrphans();
+}
+
+void Agent::reloadSource() {
+  std::lock_guard lock(mu_);
+  reloadSourceLocked();
+  reconcileLocked();
+}
+
+void Agent::reloadSourceLocked() {
+  auto snap = source::loadDirectory(options_.configDir);
+  if (!snap) {
+    // Keep serving the last good view: a directory that vanished for a moment
+    // must not release every pod.
+    spdlog::error("config: {}; keeping the previous cluster view", snap.error().message);
+    return;
+  }
+  snapshot_ = std::move(*snap);
+  for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
+}
+
+void Agent::resync() {
+  std::lock_guard lock(mu_);
+  reconcileLocked();
+}
+
+void Agent::reconcileLocked() {
+  auto verdicts = desiredPods(snapshot_, runtime_, options_.nodeName);
+  std::map<uint64_t, std::string> desired;
+  std::map<uint64_t, const DesiredPod*> desiredPod;
+  shouldEnroll_.clear();
+  verdictReason_.clear();
+  for (const auto& v : verdicts) {
+    shouldEnroll_[v.key] = v.enroll;
+    verdictReason_[v.key] = v.reason;
+    if (!v.enroll) continue;
+    auto ns = openNetns(v.desired.netnsPath);
+    auto cookie = ns ? netnsCookie(ns->get()) : Result<uint64_t>(ns.error());
+    if (!cookie) {
+      // The pod's netns is gone (killed without a CNI DEL): forget it.
+      spdlog::warn("pod {}: netns {} unusable ({}); dropping it", v.key, v.desired.netnsPath,
+                   cookie.error().message);
+      store_.remove(v.desired.containerId);
+      runtime_.erase(v.desired.containerId);
+      shouldEnroll_[v.key] = false;
+      continue;
+    }
+    desired[*cookie] = v.desired.fingerprint();
+    desiredPod[*cookie] = &v.desired;
+  }
+
+  ReconcilePlan plan = planReconcile(desired, enrolled_);
+  for (uint64_t cookie : plan.release) {
+    auto uid = enrolledUid_.count(cookie) ? enrolledUid_[cookie] : std::string();
+    spdlog::info("releasing pod {} (netns cookie {})", uid.empty() ? "?" : uid, cookie);
+    (void)capture_.release(cookie);
+    if (!uid.empty()) zds_.removePod(uid);
+    enrolled_.erase(cookie);
+    enrolledUid_.erase(cookie);
+  }
+  for (uint64_t cookie : plan.enroll) {
+    const DesiredPod& pod = *desiredPod[cookie];
+    std::string key = pod.pod.ns + "/" + pod.pod.name;
+    if (auto st = enrollLocked(cookie, pod); !st) {
+      spdlog::error("pod {}: enrollment failed: {}", key, st.error().message);
+      enrollError_[key] = st.error().message;
+      continue;
+    }
+    enrollError_.erase(key);
+    enrolled_[cookie] = desired[cookie];
+    enrolledUid_[cookie] = pod.pod.uid;
+  }
+}
+
+Status Agent::enrollLocked(uint64_t cookie, const DesiredPod& pod) {
+  auto ns = openNetns(pod.netnsPath);
+  if (!ns) return ns.error();
+  PodEnrollment e{cookie, pod.pod.ips, pod.pod.uid, pod.pod.name, pod.pod.ns, pod.pod.serviceAccount};
+  if (auto st = capture_.enroll(e, ns->get()); !st) return st;
+  zds::PodHandoff h;
+  h.uid = pod.pod.uid;
+  h.name = pod.pod.name;
+  h.ns = pod.pod.ns;
+  h.serviceAccount = pod.pod.serviceAccount;
+  h.ips = pod.pod.ips;
+  h.netns = std::make_shared<UniqueFd>(std::move(*ns));
+  zds_.upsertPod(std::move(h));
+  spdlog::info("enrolled pod {}/{} (netns cookie {}, ips {})", pod.pod.ns, pod.pod.name, cookie,
+               fmt::join(pod.pod.ips, ","));
+  return okStatus();
+}
+
+std::string Agent::podUidFor(const std::string& key) const {
+  auto it = snapshot_.pods.find(key);
+  return it == snapshot_.pods.end() ? std::string() : it->second.uid;
+}
+
+Status Agent::handleCni(const cni::CniPodRequest& req) {
+  const std::string key = req.podNamespace + "/" + req.podName;
+  if (req.command == "DEL") {
+    std::lock_guard lock(mu_);
+    store_.remove(req.containerId);
+    runtime_.erase(req.containerId);
+    reconcileLocked();
+    return okStatus();
+  }
+  if (req.command == "CHECK") {
+    std::lock_guard lock(mu_);
+    if (!runtime_.count(req.containerId)) return makeError("warren-agent does not know container " + req.containerId);
+    if (shouldEnroll_[key] && enrollError_.count(key)) return makeError("pod " + key + ": " + enrollError_[key]);
+    return okStatus();
+  }
+  if (req.command != "ADD") return makeError("unknown CNI command '" + req.command + "'");
+
+  // A netns we cannot open is a broken request; refuse it before recording it.
+  if (auto ns = openNetns(req.netns); !ns) return withContext(ns.error(), "pod " + key);
+  RuntimePod rt{req.containerId, req.netns, req.podName, req.podNamespace, req.podUid, req.ips};
+  std::string uid;
+  {
+    std::lock_guard lock(mu_);
+    if (auto st = store_.put(rt); !st) return st;
+    runtime_[req.containerId] = rt;
+    // The runtime can be quicker than the directory watcher: a pod we have not
+    // seen yet may already be in the files, and must not start uncaptured.
+    if (!snapshot_.pods.count(key)) reloadSourceLocked();
+    reconcileLocked();
+    if (!shouldEnroll_[key]) {
+      spdlog::info("pod {} not enrolled: {}", key, verdictReason_[key]);
+      return okStatus();  // not in the mesh: nothing to wait for
+    }
+    if (enrollError_.count(key)) return makeError("pod " + key + " could not be enrolled: " + enrollError_[key]);
+    uid = podUidFor(key);
+  }
+  // Let the pod start only once its tunnel listeners exist, when a tunnel is
+  // there to ack; without one the pod is enrolled and fails closed until it comes.
+  if (zds_.connectedTunnels() == 0) {
+    spdlog::warn("pod {} enrolled but no tunnel is connected: its connections fail closed until one is", key);
+    return okStatus();
+  }
+  if (!zds_.waitForAck(uid, options_.tunnelAckTimeout)) {
+    return makeError("pod " + key + ": the tunnel did not confirm its listeners within " +
+                     std::to_string(options_.tunnelAckTimeout.count()) + " ms");
+  }
+  auto status = zds_.podStatus(uid);
+  if (status && status->state == zds::ZdsServer::AckState::Nacked)
+    return makeError("pod " + key + ": the tunnel refused it: " + status->error);
+  return okStatus();
+}
+
+}  // namespace warren::agent

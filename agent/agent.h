@@ -1,0 +1,61 @@
+#pragma once
+// warren-agent's state: the single writer of the capture maps. Every input (the
+// YAML directory changing, a CNI call, the periodic resync) ends in reconcile(),
+// which joins the cluster view with the runtime's pods, decides, and applies the
+// difference to the BPF maps and to the tunnel (ZDS).
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/bpf/capture_loader.h"
+#include "agent/cni/cni_protocol.h"
+#include "agent/reconcile.h"
+#include "agent/runtime_store.h"
+#include "agent/zds/zds_server.h"
+
+namespace warren::agent {
+
+struct AgentOptions {
+  std::string nodeName;
+  std::string configDir;
+  std::chrono::milliseconds tunnelAckTimeout{5000};
+};
+
+class Agent {
+ public:
+  Agent(AgentOptions options, CaptureLoader& capture, zds::ZdsServer& zds, RuntimeStore& store)
+      : options_(std::move(options)), capture_(capture), zds_(zds), store_(store) {}
+
+  // Loads persisted pods and the YAML directory, then reconciles (restart path).
+  void start();
+  // The YAML directory changed.
+  void reloadSource();
+  // Periodic: notices pods whose netns vanished without a CNI DEL.
+  void resync();
+  // warren-cni's requests.
+  Status handleCni(const cni::CniPodRequest& req);
+
+ private:
+  void reconcileLocked();
+  void reloadSourceLocked();
+  Status enrollLocked(uint64_t cookie, const DesiredPod& pod);
+  std::string podUidFor(const std::string& key) const;
+
+  AgentOptions options_;
+  CaptureLoader& capture_;
+  zds::ZdsServer& zds_;
+  RuntimeStore& store_;
+
+  std::mutex mu_;
+  source::Snapshot snapshot_;
+  std::map<std::string, RuntimePod> runtime_;       // by container id
+  std::map<uint64_t, std::string> enrolled_;        // cookie -> fingerprint
+  std::map<uint64_t, std::string> enrolledUid_;     // cookie -> pod uid
+  std::map<std::string, std::string> enrollError_;  // ns/name -> last error
+  std::map<std::string, bool> shouldEnroll_;        // ns/name -> verdict
+  std::map<std::string, std::string> verdictReason_;  // ns/name -> why
+};
+
+}  // namespace warren::agent

@@ -1,0 +1,117 @@
+// warren-cni: a chained CNI plugin (spec 1.0.0). It runs after the plugins that
+// give the pod its interface (bridge + host-local, Calico, ...), tells
+// warren-agent the pod's netns and IPs, and passes prevResult through unchanged.
+//
+// Fail closed: if the agent cannot be reached or refuses, ADD fails with CNI
+// error 11 ("try again later") and the runtime retries; a pod of a mesh-enabled
+// namespace must never start with its traffic uncaptured. Pods without Kubernetes
+// arguments are passed through. DEL always succeeds (the agent reconciles).
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/cni/cni_protocol.h"
+
+namespace {
+
+using nlohmann::json;
+
+// CNI spec error codes.
+constexpr int kIncompatibleVersion = 1;
+constexpr int kInvalidEnv = 4;
+constexpr int kDecodeFailure = 6;
+constexpr int kInvalidConfig = 7;
+constexpr int kTryAgainLater = 11;
+
+int fail(int code, const std::string& msg, const std::string& details = "") {
+  std::cout << json{{"cniVersion", "1.0.0"}, {"code", code}, {"msg", msg}, {"details", details}}.dump() << "\n";
+  return 1;
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::map<std::string, std::string> parseCniArgs(const std::string& args) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start <= args.size()) {
+    size_t end = args.find(';', start);
+    std::string kv = args.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (auto eq = kv.find('='); eq != std::string::npos) out[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main() {
+  using namespace warren::cni;
+  const std::string command = env("CNI_COMMAND");
+  if (command == "VERSION") {
+    std::cout << R"({"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]})" << "\n";
+    return 0;
+  }
+  if (command != "ADD" && command != "DEL" && command != "CHECK")
+    return fail(kInvalidEnv, "CNI_COMMAND must be ADD, DEL, CHECK or VERSION, not '" + command + "'");
+
+  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  json conf = json::parse(input, nullptr, false);
+  if (conf.is_discarded() || !conf.is_object()) return fail(kDecodeFailure, "network configuration is not JSON");
+  const std::string version = conf.value("cniVersion", "");
+  if (version.empty()) return fail(kInvalidConfig, "network configuration has no cniVersion");
+  if (version.rfind("0.1", 0) == 0 || version.rfind("0.2", 0) == 0)
+    return fail(kIncompatibleVersion, "warren-cni needs cniVersion 0.3.0 or later, got " + version);
+  const std::string socket = conf.value("agentSocket", std::string("/run/warren/cni.sock"));
+  const auto timeout = std::chrono::milliseconds(conf.value("timeoutMs", 5000));
+
+  auto args = parseCniArgs(env("CNI_ARGS"));
+  CniPodRequest req;
+  req.command = command;
+  req.containerId = env("CNI_CONTAINERID");
+  req.netns = env("CNI_NETNS");
+  req.ifName = env("CNI_IFNAME");
+  req.podName = args["K8S_POD_NAME"];
+  req.podNamespace = args["K8S_POD_NAMESPACE"];
+  req.podUid = args["K8S_POD_UID"];
+  const bool isPod = !req.podName.empty() && !req.podNamespace.empty();
+  if (req.containerId.empty()) return fail(kInvalidEnv, "CNI_CONTAINERID is not set");
+
+  if (command == "DEL") {
+    if (isPod) (void)sendCniRequest(socket, req, timeout);  // best effort: DEL must succeed
+    return 0;
+  }
+
+  const json prev = conf.contains("prevResult") ? conf["prevResult"] : json();
+  if (command == "ADD") {
+    if (req.netns.empty()) return fail(kInvalidEnv, "CNI_NETNS is not set: warren-cni needs the pod's netns");
+    if (!prev.is_object())
+      return fail(kInvalidConfig, "warren-cni is a chained plugin: it needs prevResult from the plugins before it");
+    if (prev.contains("ips") && prev["ips"].is_array())
+      for (const auto& ip : prev["ips"]) {
+        std::string addr = ip.value("address", "");
+        if (!addr.empty()) req.ips.push_back(addr.substr(0, addr.find('/')));
+      }
+    if (!isPod) {  // not a Kubernetes pod: nothing to enroll
+      std::cout << prev.dump() << "\n";
+      return 0;
+    }
+  } else if (!isPod) {
+    return 0;  // CHECK of a non-pod
+  }
+
+  auto reply = sendCniRequest(socket, req, timeout);
+  if (!reply) return fail(kTryAgainLater, "warren-agent is not reachable: " + reply.error().message, socket);
+  if (!reply->ok) return fail(kTryAgainLater, "warren-agent refused the pod: " + reply->error, socket);
+  if (command == "ADD") std::cout << prev.dump() << "\n";
+  return 0;
+}

@@ -1,0 +1,174 @@
+#include "agent/source/yaml_source.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace warren::source {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool validIp(const std::string& ip) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1;
+}
+
+// n[key] that never throws: yaml-cpp's const lookup of a missing key yields an
+// invalid node that throws when indexed again.
+// Absent keys come back Undefined (false in a condition), not Null.
+YAML::Node at(const YAML::Node& n, const char* key) {
+  const YAML::Node absent(YAML::NodeType::Undefined);
+  if (!n || !n.IsMap()) return absent;
+  YAML::Node child = n[key];
+  return child ? child : absent;
+}
+
+std::string str(const YAML::Node& n, const std::string& fallback = "") {
+  return n && n.IsScalar() ? n.as<std::string>() : fallback;
+}
+
+std::map<std::string, std::string> labelsOf(const YAML::Node& metadata) {
+  std::map<std::string, std::string> labels;
+  const YAML::Node l = at(metadata, "labels");
+  if (l && l.IsMap())
+    for (const auto& kv : l) labels[kv.first.as<std::string>()] = kv.second.IsScalar() ? kv.second.as<std::string>() : "";
+  return labels;
+}
+
+struct Doc {
+  const YAML::Node& node;
+  const std::string& where;  // "file.yaml, line N"
+};
+
+void parseNamespace(const Doc& d, Snapshot& s) {
+  const YAML::Node md = at(d.node, "metadata");
+  Namespace ns{str(at(md, "name")), labelsOf(md)};
+  if (s.namespaces.count(ns.name)) {
+    s.errors.push_back(makeError(d.where + ": duplicate Namespace " + ns.name + "; keeping the first"));
+    return;
+  }
+  s.namespaces[ns.name] = std::move(ns);
+}
+
+void parsePod(const Doc& d, Snapshot& s) {
+  const YAML::Node md = at(d.node, "metadata");
+  const YAML::Node spec = at(d.node, "spec");
+  Pod p;
+  p.name = str(at(md, "name"));
+  p.ns = str(at(md, "namespace"), "default");
+  p.uid = str(at(md, "uid"), p.ns + "/" + p.name);
+  p.labels = labelsOf(md);
+  p.serviceAccount = str(at(spec, "serviceAccountName"), "default");
+  p.nodeName = str(at(spec, "nodeName"));
+  const std::string key = p.ns + "/" + p.name;
+
+  auto addIp = [&](const std::string& ip) -> bool {
+    if (!validIp(ip)) {
+      s.errors.push_back(makeError("pod " + key + " in " + d.where + ": '" + ip + "' is not an IP address"));
+      return false;
+    }
+    if (std::find(p.ips.begin(), p.ips.end(), ip) == p.ips.end()) p.ips.push_back(ip);
+    return true;
+  };
+  const YAML::Node status = at(d.node, "status");
+  if (at(status, "podIP") && !addIp(str(at(status, "podIP")))) return;
+  const YAML::Node list = at(status, "podIPs");
+  if (list && list.IsSequence())
+    for (const auto& e : list)
+      if (!addIp(str(at(e, "ip")))) return;
+  if (p.ips.empty()) {
+    s.errors.push_back(makeError("pod " + key + " in " + d.where +
+                                 " has no status.podIP; it cannot be enrolled until it has one"));
+    return;
+  }
+  if (s.pods.count(key)) {
+    s.errors.push_back(makeError(d.where + ": duplicate Pod " + key + "; keeping the first"));
+    return;
+  }
+  s.pods[key] = std::move(p);
+}
+
+// Kinds this source understands; the rest (Service, AuthorizationPolicy, ...)
+// are skipped until a parser is added here.
+const std::map<std::string, std::function<void(const Doc&, Snapshot&)>>& parsers() {
+  static const std::map<std::string, std::function<void(const Doc&, Snapshot&)>> table = {
+      {"Namespace", parseNamespace},
+      {"Pod", parsePod},
+  };
+  return table;
+}
+
+bool isConfigFile(const fs::path& p) {
+  const std::string name = p.filename().string();
+  if (name.empty() || name[0] == '.' || name[0] == '#' || name.back() == '~') return false;
+  const std::string ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+}  // namespace
+
+void loadDocuments(const std::string& text, const std::string& fileName, Snapshot& into) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    into.errors.push_back(makeError(fileName + ", line " + std::to_string(e.mark.line + 1) +
+                                    ": malformed YAML: " + e.msg + "; the file is ignored"));
+    return;
+  }
+  for (const auto& node : docs) {
+    if (node.IsNull()) continue;  // empty document between '---'
+    const std::string where = fileName + ", line " + std::to_string(node.Mark().line + 1);
+    try {
+      if (!node.IsMap()) {
+        into.errors.push_back(makeError(where + ": a document must be a mapping"));
+        continue;
+      }
+      const std::string kind = str(at(node, "kind"));
+      if (kind.empty()) {
+        into.errors.push_back(makeError(where + ": document has no kind"));
+        continue;
+      }
+      auto it = parsers().find(kind);
+      if (it == parsers().end()) continue;
+      if (str(at(at(node, "metadata"), "name")).empty()) {
+        into.errors.push_back(makeError(where + ": " + kind + " has no metadata.name"));
+        continue;
+      }
+      it->second(Doc{node, where}, into);
+    } catch (const YAML::Exception& e) {
+      into.errors.push_back(makeError(where + ": " + e.msg));
+    }
+  }
+}
+
+Result<Snapshot> loadDirectory(const std::string& dir) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return makeError("read config directory " + dir + ": " + ec.message(), ec.value());
+  std::vector<fs::path> files;
+  for (const auto& e : it)
+    if (e.is_regular_file(ec) && isConfigFile(e.path())) files.push_back(e.path());
+  std::sort(files.begin(), files.end());  // deterministic "first wins" for duplicates
+  Snapshot s;
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    if (!in) {
+      s.errors.push_back(makeError("cannot read " + f.string()));
+      continue;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    loadDocuments(text.str(), f.string(), s);
+  }
+  return s;
+}
+
+}  // namespace warren::source

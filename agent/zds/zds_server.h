@@ -1,0 +1,77 @@
+#pragma once
+// The agent's side of the hand-off: serves tunnels on a SOCK_SEQPACKET socket,
+// replays every enrolled pod (with its netns fd) to each tunnel that says hello,
+// then streams changes. One request is in flight per tunnel, so acks need no ids.
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace warren::zds {
+
+struct PodHandoff {
+  std::string uid, name, ns, serviceAccount;
+  std::vector<std::string> ips;
+  std::shared_ptr<UniqueFd> netns;
+};
+
+class ZdsServer {
+ public:
+  enum class AckState { Pending, Acked, Nacked };
+  struct PodAckStatus {
+    AckState state = AckState::Pending;
+    std::string error;
+  };
+
+  static Result<std::unique_ptr<ZdsServer>> start(const std::string& socketPath);
+  ~ZdsServer();
+
+  void upsertPod(PodHandoff pod);
+  void removePod(const std::string& uid);
+  std::optional<PodAckStatus> podStatus(const std::string& uid) const;
+  size_t connectedTunnels() const;
+  // True once a tunnel acked or nacked the pod's latest add.
+  bool waitForAck(const std::string& uid, std::chrono::milliseconds timeout);
+
+ private:
+  struct Outgoing {
+    enum class Kind { Add, Del, Snapshot } kind;
+    PodHandoff pod;  // Add: the pod; Del: only uid
+  };
+  struct Tunnel {
+    UniqueFd fd;
+    bool helloed = false;
+    std::deque<Outgoing> queue;
+    std::optional<Outgoing> inFlight;
+  };
+
+  ZdsServer(std::string path, UniqueFd listener, UniqueFd wake);
+  void run();
+  void wake();
+  // All below run on the server thread with mu_ held.
+  bool onReadable(Tunnel& t);
+  void sendNext(Tunnel& t);
+  void queueReplay(Tunnel& t);
+
+  std::string path_;
+  UniqueFd listener_, wake_;
+  mutable std::mutex mu_;
+  std::condition_variable acked_;
+  std::map<std::string, PodHandoff> pods_;
+  std::map<std::string, PodAckStatus> status_;
+  std::vector<std::unique_ptr<Tunnel>> tunnels_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace warren::zds

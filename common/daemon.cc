@@ -1,0 +1,44 @@
+#include "common/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace warren {
+
+void setupLogging(const std::string& level, const std::string& component) {
+  auto logger = spdlog::stderr_logger_mt(component);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + component + " %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+void signalReady(int fd) {
+  if (fd < 0) return;
+  (void)!::write(fd, "ready\n", 6);
+  ::close(fd);
+}
+
+ShutdownSignal::ShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a peer that goes away is an error return, not a crash
+}
+
+int ShutdownSignal::wait() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace warren

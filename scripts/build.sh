@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configures and builds Warren into build/ (or the dir in $1, with extra cmake args).
+# Used by the two Quick-start commands; safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-build}
+shift || true
+bash scripts/install-deps.sh
+if [ ! -f "$dir/CMakeCache.txt" ]; then
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+fi
+cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Built target)' || true
+# The grep above only trims progress noise; the build's own status decides.
+cmake --build "$dir" -j"$(nproc)" >/dev/null

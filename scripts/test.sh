@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Quick-start command 2: builds Warren and runs the whole test suite as root:
+# unit, BPF (BPF_PROG_TEST_RUN) and namespaced end-to-end tests, first in an
+# ASan+UBSan build, then in the release build. Ends with ctest's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/test.sh: run as root: the BPF and namespace tests need it and must not be skipped" >&2
+  exit 1
+fi
+bash scripts/install-deps.sh
+
+echo "== ASan+UBSan build: whole suite =="
+bash scripts/build.sh build-asan -DWARREN_SANITIZE=ON
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j2
+
+echo "== release build: whole suite =="
+bash scripts/build.sh build
+exec ctest --test-dir build --output-on-failure -j2

@@ -1,0 +1,101 @@
+// Bad input reaches the agent from every side; each gets a clear error and the
+// agent keeps serving the pods it has.
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <gtest/gtest.h>
+
+#include "common/unique_fd.h"
+#include "tests/e2e/harness.h"
+
+namespace warren::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string hostOf(const std::string& hostPort) { return hostPort.substr(0, hostPort.rfind(':')); }
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    node_ = std::make_unique<TestNode>();
+    node_->writeNamespace("mesh", {{"warren.io/mode", "enabled"}});
+    ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
+    ASSERT_TRUE(node_->startTunnel().ok()) << node_->logTail("tunnel");
+    a1_ = node_->addPod("mesh", "a1", "10.244.1.21");
+    ASSERT_TRUE(isEnrolled(node_->pinRoot(), a1_.netnsPath()));
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "---- agent log ----\n" << node_->logTail("agent", 60);
+    node_.reset();
+  }
+
+  // The agent is alive and still enrolls a new pod end to end.
+  Pod expectStillServing(const std::string& name, const std::string& ip) {
+    EXPECT_TRUE(node_->agent() && node_->agent()->running()) << "the agent died";
+    Pod p = node_->addPod("mesh", name, ip);
+    EXPECT_TRUE(isEnrolled(node_->pinRoot(), p.netnsPath()));
+    EXPECT_TRUE(isEnrolled(node_->pinRoot(), a1_.netnsPath()));
+    return p;
+  }
+
+  std::unique_ptr<TestNode> node_;
+  Pod a1_;
+};
+
+TEST_F(BadInputTest, MalformedYamlIsReportedWithItsFileAndTheRestStillLoads) {
+  node_->writeFile("broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata: [unclosed\n");
+  ASSERT_TRUE(eventually([&] { return node_->readLog("agent").find("broken.yaml") != std::string::npos; }, 2s))
+      << node_->logTail("agent");
+  expectStillServing("a2", "10.244.1.22");
+}
+
+TEST_F(BadInputTest, PodWithoutIpIsReportedAndNotEnrolled) {
+  node_->writeFile("noip.yaml",
+                   "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ghost\n  namespace: mesh\nspec:\n"
+                   "  serviceAccountName: x\n");
+  ASSERT_TRUE(eventually([&] { return node_->readLog("agent").find("mesh/ghost") != std::string::npos; }, 2s))
+      << node_->logTail("agent");
+  EXPECT_NE(node_->readLog("agent").find("podIP"), std::string::npos);
+  expectStillServing("a3", "10.244.1.23");
+}
+
+TEST_F(BadInputTest, CniAddWithAMissingNetnsIsRefusedClearly) {
+  const std::string missing = "/var/run/netns/we2e-does-not-exist";
+  std::string config = R"({"cniVersion":"1.0.0","name":"warren-e2e","type":"warren-cni","agentSocket":")" +
+                       node_->runDir() + R"(/cni.sock","prevResult":{"cniVersion":"1.0.0","interfaces":[],)" +
+                       R"("ips":[{"address":"10.244.1.99/24"}]}})";
+  std::string out;
+  int rc = runCommand({node_->binPath("warren-cni")}, &out, config,
+                      {"CNI_COMMAND=ADD", "CNI_CONTAINERID=bad-1", "CNI_NETNS=" + missing, "CNI_IFNAME=eth0",
+                       "CNI_PATH=/usr/lib/cni", "CNI_ARGS=K8S_POD_NAMESPACE=mesh;K8S_POD_NAME=bad"});
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("\"code\""), std::string::npos) << out;
+  EXPECT_NE(out.find(missing), std::string::npos) << "the error should name the netns: " << out;
+  expectStillServing("a4", "10.244.1.24");
+}
+
+TEST_F(BadInputTest, GarbageOnTheAgentSocketsIsRefusedAndTheAgentKeepsServing) {
+  for (auto [path, type] : {std::pair{node_->runDir() + "/cni.sock", SOCK_STREAM},
+                            std::pair{node_->runDir() + "/zds.sock", SOCK_SEQPACKET}}) {
+    UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
+    const char garbage[] = "\xff\x00\x13\x37 this is not a protocol message \x01\x02";
+    EXPECT_GT(::send(fd.get(), garbage, sizeof(garbage), MSG_NOSIGNAL), 0);
+  }
+  Pod fresh = expectStillServing("a5", "10.244.1.25");
+  // The tunnel is still connected and took the new pod: its connection is relayed.
+  auto server = PodServer::start(a1_.netnsPath(), 8080);
+  ASSERT_TRUE(server);
+  ConnectResult r = connectFrom(fresh.netnsPath(), a1_.ip, 8080, "after-garbage");
+  ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_EQ(r.reply, "after-garbage");
+  EXPECT_EQ(hostOf(server->peers().at(0)), a1_.ip) << "the connection did not pass through a1's tunnel listener";
+}
+
+}  // namespace
+}  // namespace warren::e2e

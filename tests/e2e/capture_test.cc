@@ -1,0 +1,284 @@
+// Capture, end to end, on one node made of network namespaces:
+//
+//   ns "mesh" (warren.io/mode=enabled)        ns "plain" (no label)
+//   a1 10.244.1.11   b1 10.244.1.12:8080       c1 10.244.1.13   d1 10.244.1.14:8080
+//        \               |                        |               /
+//         +-------------- wbr0 (node netns, CNI bridge + host-local) -----+
+//
+// warren-agent and warren-tunnel run as real processes; the apps are sockets the
+// test opens inside the pods' namespaces.
+
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/harness.h"
+#include "warren_abi.h"
+
+namespace warren::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::map<std::string, std::string> kEnabled = {{"warren.io/mode", "enabled"}};
+
+std::string portOf(const std::string& hostPort) { return hostPort.substr(hostPort.rfind(':') + 1); }
+std::string hostOf(const std::string& hostPort) { return hostPort.substr(0, hostPort.rfind(':')); }
+
+// The tunnel's access-log records (one JSON object per finished connection).
+std::vector<nlohmann::json> accessLog(const TestNode& node) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(node.readLog("tunnel"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto pos = line.find(" access {");
+    if (pos == std::string::npos) continue;
+    auto j = nlohmann::json::parse(line.substr(pos + 8), nullptr, false);
+    if (!j.is_discarded()) out.push_back(j);
+  }
+  return out;
+}
+
+std::optional<nlohmann::json> accessRecord(const TestNode& node, const std::string& direction,
+                                           const std::string& src) {
+  for (const auto& r : accessLog(node))
+    if (r["direction"] == direction && r["src"] == src) return r;
+  return std::nullopt;
+}
+
+class CaptureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    node_ = std::make_unique<TestNode>();
+    node_->writeNamespace("mesh", kEnabled);
+    node_->writeNamespace("plain", {});
+    ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
+    ASSERT_TRUE(node_->startTunnel().ok()) << node_->logTail("tunnel");
+    a1_ = node_->addPod("mesh", "a1", "10.244.1.11");
+    b1_ = node_->addPod("mesh", "b1", "10.244.1.12");
+    c1_ = node_->addPod("plain", "c1", "10.244.1.13");
+    d1_ = node_->addPod("plain", "d1", "10.244.1.14");
+    ASSERT_FALSE(HasFailure());
+    serverB_ = PodServer::start(b1_.netnsPath(), 8080);
+    serverD_ = PodServer::start(d1_.netnsPath(), 8080);
+    ASSERT_TRUE(serverB_ && serverD_);
+  }
+
+  void TearDown() override {
+    if (HasFailure() && node_) {
+      std::cerr << "---- agent log ----\n" << node_->logTail("agent", 60) << "---- tunnel log ----\n"
+                << node_->logTail("tunnel", 60);
+    }
+    serverB_.reset();
+    serverD_.reset();
+    node_.reset();
+  }
+
+  // The tunnel logs a connection when it ends; wait for that record.
+  std::optional<nlohmann::json> waitAccess(const std::string& direction, const std::string& src) {
+    std::optional<nlohmann::json> rec;
+    eventually([&] { return (rec = accessRecord(*node_, direction, src)).has_value(); }, 5s);
+    return rec;
+  }
+
+  std::unique_ptr<TestNode> node_;
+  Pod a1_, b1_, c1_, d1_;
+  std::unique_ptr<PodServer> serverB_, serverD_;
+};
+
+TEST_F(CaptureTest, OutboundIsCapturedWithTheExactOriginalDestination) {
+  ASSERT_TRUE(isEnrolled(node_->pinRoot(), a1_.netnsPath()));
+  ConnectResult r = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "hello-outbound");
+  ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_EQ(r.reply, "hello-outbound");
+  // The app's view stays honest: it is talking to what it dialed, from its pod IP.
+  EXPECT_EQ(r.peer, d1_.ip + ":8080");
+  EXPECT_EQ(hostOf(r.local), a1_.ip);
+
+  // d1 was reached by the tunnel's own connection from a1's netns, not by the app's.
+  auto peers = serverD_->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(hostOf(peers[0]), a1_.ip);
+  EXPECT_NE(portOf(peers[0]), portOf(r.local));
+
+  auto rec = waitAccess("outbound", r.local);
+  ASSERT_TRUE(rec) << "no access-log record for " << r.local;
+  EXPECT_EQ((*rec)["dst"], d1_.ip + ":8080");
+  EXPECT_EQ((*rec)["pod"], "mesh/a1");
+  EXPECT_EQ((*rec)["bytes_sent"], 14);
+  EXPECT_EQ((*rec)["bytes_received"], 14);
+  EXPECT_EQ(podCounters(node_->pinRoot(), a1_.netnsPath()).capturedOut, 1u);
+}
+
+TEST_F(CaptureTest, InboundPlaintextToAnEnrolledPodReachesTheTunnelFirst) {
+  ConnectResult r = connectFrom(c1_.netnsPath(), b1_.ip, 8080, "hello-inbound");
+  ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_EQ(r.reply, "hello-inbound");
+  // The app in b1 was handed the connection by the tunnel inside b1.
+  auto peers = serverB_->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(hostOf(peers[0]), b1_.ip);
+
+  auto rec = waitAccess("inbound", r.local);
+  ASSERT_TRUE(rec) << "no inbound access-log record for " << r.local;
+  EXPECT_EQ((*rec)["dst"], b1_.ip + ":8080");
+  EXPECT_EQ((*rec)["pod"], "mesh/b1");
+  EXPECT_EQ(podCounters(node_->pinRoot(), b1_.netnsPath()).capturedIn, 1u);
+}
+
+TEST_F(CaptureTest, MeshToMeshIsCapturedOnBothSides) {
+  ConnectResult r = connectFrom(a1_.netnsPath(), b1_.ip, 8080, "mesh-to-mesh");
+  ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_EQ(r.reply, "mesh-to-mesh");
+  EXPECT_EQ(r.peer, b1_.ip + ":8080");
+  EXPECT_EQ(podCounters(node_->pinRoot(), a1_.netnsPath()).capturedOut, 1u);
+  EXPECT_EQ(podCounters(node_->pinRoot(), b1_.netnsPath()).capturedIn, 1u);
+}
+
+TEST_F(CaptureTest, NonEnrolledPodIsUntouched) {
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), c1_.netnsPath()));
+  ConnectResult r = connectFrom(c1_.netnsPath(), d1_.ip, 8080, "plain");
+  ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_EQ(r.reply, "plain");
+  // The server saw the app's own socket: nothing stood in between.
+  auto peers = serverD_->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0], r.local);
+  EXPECT_FALSE(accessRecord(*node_, "outbound", r.local));
+}
+
+TEST_F(CaptureTest, PodDialingItselfPasses) {
+  auto own = PodServer::start(a1_.netnsPath(), 9090);
+  ASSERT_TRUE(own);
+  ConnectResult r = connectFrom(a1_.netnsPath(), a1_.ip, 9090, "self");
+  ASSERT_EQ(r.error, 0);
+  EXPECT_EQ(r.reply, "self");
+  EXPECT_EQ(own->peers().at(0), r.local);
+  auto c = podCounters(node_->pinRoot(), a1_.netnsPath());
+  EXPECT_EQ(c.capturedOut, 0u);
+  EXPECT_GE(c.passed, 1u);
+}
+
+TEST_F(CaptureTest, RelabelEnrollsAndReleasesRunningPodsWithinOneSecond) {
+  auto start = std::chrono::steady_clock::now();
+  node_->writeNamespace("plain", kEnabled);
+  ASSERT_TRUE(eventually([&] { return isEnrolled(node_->pinRoot(), c1_.netnsPath()); }, 1s))
+      << node_->logTail("agent");
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  std::cout << "[ measure ] relabel -> enrolled in " << took.count() << " ms\n";
+
+  // Enrollment also reached the tunnel: c1's connections now go through it.
+  ConnectResult r;
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = connectFrom(c1_.netnsPath(), d1_.ip, 8080, "now-captured");
+        return r.error == 0;
+      },
+      5s));
+  EXPECT_EQ(r.reply, "now-captured");
+  EXPECT_TRUE(waitAccess("outbound", r.local));
+
+  start = std::chrono::steady_clock::now();
+  node_->writeNamespace("plain", {});
+  ASSERT_TRUE(eventually([&] { return !isEnrolled(node_->pinRoot(), c1_.netnsPath()); }, 1s));
+  took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  std::cout << "[ measure ] relabel -> released in " << took.count() << " ms\n";
+  r = connectFrom(c1_.netnsPath(), d1_.ip, 8080, "direct-again");
+  ASSERT_EQ(r.error, 0);
+  EXPECT_EQ(serverD_->peers().back(), r.local);
+}
+
+TEST_F(CaptureTest, PodOptOutLabelKeepsItOut) {
+  Pod e1 = node_->addPod("mesh", "e1", "10.244.1.15", {{"warren.io/mode", "disabled"}});
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), e1.netnsPath()));
+  ConnectResult r = connectFrom(e1.netnsPath(), d1_.ip, 8080, "opted-out");
+  ASSERT_EQ(r.error, 0);
+  EXPECT_EQ(serverD_->peers().back(), r.local);
+}
+
+TEST_F(CaptureTest, AgentRestartKeepsCapture) {
+  ASSERT_EQ(node_->stopAgent(SIGTERM), 0);
+  // Agent gone: the pinned programs and the tunnel carry on.
+  ConnectResult r = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "agent-down");
+  ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_TRUE(waitAccess("outbound", r.local));
+  EXPECT_NE(serverD_->peers().back(), r.local);
+
+  ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a1_.netnsPath()));
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), b1_.netnsPath()));
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), c1_.netnsPath()));
+  EXPECT_EQ(mapEntryCount(node_->pinRoot(), WARREN_MAP_ENROLLED), 2u);
+  r = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "agent-back");
+  ASSERT_EQ(r.error, 0);
+  EXPECT_TRUE(waitAccess("outbound", r.local));
+  // Counters survived the restart: both connections counted.
+  EXPECT_EQ(podCounters(node_->pinRoot(), a1_.netnsPath()).capturedOut, 2u);
+}
+
+TEST_F(CaptureTest, TunnelDownFailsClosed) {
+  size_t dBefore = serverD_->accepted();
+  size_t bBefore = serverB_->accepted();
+  node_->stopTunnel(SIGKILL);
+
+  ConnectResult out = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "must-not-leave", 2s);
+  EXPECT_NE(out.error, 0) << "an enrolled pod reached the network without the tunnel";
+  ConnectResult in = connectFrom(c1_.netnsPath(), b1_.ip, 8080, "must-not-arrive", 2s);
+  EXPECT_NE(in.error, 0) << "plaintext reached an enrolled pod without the tunnel";
+  EXPECT_EQ(serverD_->accepted(), dBefore);
+  EXPECT_EQ(serverB_->accepted(), bBefore);
+  EXPECT_GE(podCounters(node_->pinRoot(), a1_.netnsPath()).failedClosed, 1u);
+  EXPECT_GE(podCounters(node_->pinRoot(), b1_.netnsPath()).failedClosed, 1u);
+
+  // A new tunnel gets the pods replayed by the agent and capture resumes.
+  ASSERT_TRUE(node_->startTunnel().ok());
+  ConnectResult again;
+  ASSERT_TRUE(eventually(
+      [&] {
+        again = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "back", 2s);
+        return again.error == 0;
+      },
+      10s))
+      << node_->logTail("tunnel");
+  EXPECT_EQ(again.reply, "back");
+}
+
+TEST_F(CaptureTest, ThousandSequentialAndTwoHundredConcurrentLeakNothing) {
+  ASSERT_TRUE(node_->tunnel());
+  pid_t tunnelPid = node_->tunnel()->pid();
+  size_t fdsBefore = openFdCount(tunnelPid);
+
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; ++i) {
+    ConnectResult r = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "seq-" + std::to_string(i));
+    ASSERT_EQ(r.error, 0) << "connection " << i << ": " << std::strerror(r.error);
+    ASSERT_EQ(r.reply, "seq-" + std::to_string(i));
+  }
+  auto seqMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  std::cout << "[ measure ] 1000 sequential captured connections in " << seqMs.count() << " ms\n";
+
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 200; ++i)
+    threads.emplace_back([&, i] {
+      ConnectResult r = connectFrom(a1_.netnsPath(), b1_.ip, 8080, "par-" + std::to_string(i), 10s);
+      if (r.error == 0 && r.reply == "par-" + std::to_string(i)) ok++;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 200);
+
+  auto c = podCounters(node_->pinRoot(), a1_.netnsPath());
+  EXPECT_EQ(c.capturedOut, 1200u);
+  // Every connection ended: no original-destination entry and no fd stays behind.
+  EXPECT_TRUE(eventually([&] { return mapEntryCount(node_->pinRoot(), WARREN_MAP_ORIG_DST) == 0; }, 5s))
+      << mapEntryCount(node_->pinRoot(), WARREN_MAP_ORIG_DST) << " entries left";
+  EXPECT_TRUE(eventually([&] { return openFdCount(tunnelPid) <= fdsBefore; }, 5s))
+      << "tunnel fds: " << fdsBefore << " before, " << openFdCount(tunnelPid) << " after";
+}
+
+}  // namespace
+}  // namespace warren::e2e

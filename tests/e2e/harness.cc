@@ -1,0 +1,497 @@
+#include "tests/e2e/harness.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/netns.h"
+#include "warren_abi.h"
+
+namespace warren::e2e {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string bin(const std::string& name) { return std::string(WARREN_BIN_DIR) + "/" + name; }
+
+std::vector<char*> cArgv(std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  for (auto& a : argv) out.push_back(a.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+void writeText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+std::string yamlLabels(const std::map<std::string, std::string>& labels, const std::string& indent) {
+  if (labels.empty()) return "";
+  std::string s = indent + "labels:\n";
+  for (const auto& [k, v] : labels) s += indent + "  " + k + ": \"" + v + "\"\n";
+  return s;
+}
+
+}  // namespace
+
+int runCommand(const std::vector<std::string>& argvIn, std::string* output, const std::string& input,
+               const std::vector<std::string>& env) {
+  std::vector<std::string> argv = argvIn;
+  int pipefd[2], infd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return -1;
+  if (::pipe2(infd, O_CLOEXEC) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::dup2(infd[0], 0);
+    ::dup2(pipefd[1], 1);
+    ::dup2(pipefd[1], 2);
+    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
+    auto args = cArgv(argv);
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+  ::close(infd[0]);
+  (void)!::write(infd[1], input.data(), input.size());
+  ::close(infd[1]);
+  ::close(pipefd[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0) out.append(buf, n);
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (output) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// ---- Process ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<Process>> Process::spawn(std::vector<std::string> argv, const std::string& logPath,
+                                                bool waitReady, std::chrono::milliseconds timeout) {
+  int ready[2] = {-1, -1};
+  if (waitReady) {
+    if (::pipe(ready) != 0) return errnoError("pipe");
+    ::fcntl(ready[0], F_SETFD, FD_CLOEXEC);  // the write end is inherited on purpose
+    argv.push_back("--ready-fd");
+    argv.push_back(std::to_string(ready[1]));
+  }
+  int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) return errnoError("open " + logPath);
+  pid_t pid = ::fork();
+  if (pid < 0) return errnoError("fork");
+  if (pid == 0) {
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    // A child must never outlive the test that made it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    auto args = cArgv(argv);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  ::close(log);
+  std::unique_ptr<Process> proc(new Process(pid));
+  if (!waitReady) return proc;
+  ::close(ready[1]);
+  UniqueFd readEnd(ready[0]);
+  pollfd pfd{readEnd.get(), POLLIN, 0};
+  int rc = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+  char buf[16] = {};
+  if (rc <= 0 || ::read(readEnd.get(), buf, sizeof(buf)) <= 0 || std::strncmp(buf, "ready", 5) != 0)
+    return makeError(argv[0] + " did not become ready within " + std::to_string(timeout.count()) + " ms; see " +
+                     logPath);
+  return proc;
+}
+
+bool Process::running() {
+  if (reaped_) return false;
+  if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
+  return !reaped_;
+}
+
+int Process::stop(int sig) {
+  if (!reaped_) {
+    ::kill(pid_, sig);
+    // Give a graceful stop a few seconds, then insist.
+    for (int i = 0; i < 500 && ::waitpid(pid_, &status_, WNOHANG) == 0; ++i) ::usleep(10000);
+    if (::waitpid(pid_, &status_, WNOHANG) == 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status_, 0);
+    }
+    reaped_ = true;
+  }
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+}
+
+Process::~Process() { stop(SIGTERM); }
+
+// ---- TestNode -------------------------------------------------------------------------
+
+TestNode::TestNode(NodeOptions options) : options_(std::move(options)) {
+  tag_ = "we2e-" + std::to_string(::getpid()) + "-" + options_.name;
+  root_ = "/tmp/" + tag_;
+  fs::remove_all(root_);
+  configDir_ = root_ + "/cluster";
+  runDir_ = root_ + "/run";
+  pinRoot_ = "/sys/fs/bpf/warren-e2e-" + std::to_string(::getpid()) + "-" + options_.name;
+  fs::create_directories(configDir_);
+  fs::create_directories(runDir_);
+  fs::create_directories(root_ + "/ipam");
+
+  nodeNetns_ = tag_;
+  runCommand({"ip", "netns", "add", nodeNetns_});
+  runCommand({"ip", "-n", nodeNetns_, "link", "set", "lo", "up"});
+
+  conflist_ = root_ + "/warren.conflist";
+  writeText(conflist_, R"({"cniVersion":"1.0.0","name":"warren-e2e","plugins":[
+ {"type":"bridge","bridge":"wbr0","isGateway":true,"ipMasq":false,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":")" + options_.subnet + R"("}]],"dataDir":")" + root_ +
+                           R"(/ipam"}},
+ {"type":"warren-cni","agentSocket":")" + runDir_ + R"(/cni.sock","timeoutMs":10000}]})");
+}
+
+TestNode::~TestNode() {
+  // Order: pods out of the runtime while the agent still listens, then the daemons,
+  // then the pins (detaching the programs), then the namespaces and files.
+  for (auto it = pods_.rbegin(); it != pods_.rend(); ++it) cni("del", *it);
+  tunnel_.reset();
+  agent_.reset();
+  runCommand({bin("warren-agent"), "--uninstall", "--bpffs", pinRoot_});
+  fs::remove_all(pinRoot_);
+  for (const auto& p : pods_) runCommand({"ip", "netns", "del", p.netnsName});
+  runCommand({"ip", "netns", "del", nodeNetns_});
+  if (!::testing::Test::HasFailure()) fs::remove_all(root_);
+  else fs::remove_all(root_ + "/ipam");
+}
+
+std::string TestNode::binPath(const std::string& name) const { return bin(name); }
+
+std::string TestNode::netnsName(const std::string& suffix) const { return tag_ + "-" + suffix; }
+
+void TestNode::writeNamespace(const std::string& name, const std::map<std::string, std::string>& labels) {
+  writeFile("ns-" + name + ".yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + name + "\n" + yamlLabels(labels, "  "));
+}
+
+void TestNode::writePod(const Pod& pod, const std::map<std::string, std::string>& labels) {
+  std::string y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + pod.name + "\n  namespace: " + pod.ns +
+                  "\n  uid: uid-" + pod.ns + "-" + pod.name + "\n" + yamlLabels(labels, "  ") +
+                  "spec:\n  serviceAccountName: " + pod.serviceAccount + "\n  nodeName: " + options_.name +
+                  "\nstatus:\n  podIP: " + pod.ip + "\n";
+  writeFile("pod-" + pod.ns + "-" + pod.name + ".yaml", y);
+}
+
+void TestNode::writeFile(const std::string& name, const std::string& content) {
+  // Write then rename, as kubectl-like tools and editors do: the watcher sees one event.
+  std::string tmp = configDir_ + "/." + name + ".tmp";
+  writeText(tmp, content);
+  fs::rename(tmp, configDir_ + "/" + name);
+}
+
+void TestNode::removeFile(const std::string& name) { fs::remove(configDir_ + "/" + name); }
+
+int TestNode::cni(const std::string& command, const Pod& pod, std::string* output) {
+  std::string args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + pod.ns + ";K8S_POD_NAME=" + pod.name +
+                     ";K8S_POD_UID=uid-" + pod.ns + "-" + pod.name + ";IP=" + pod.ip;
+  return runCommand({"nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warren-cnirun"), command, "--conflist",
+                     conflist_, "--netns", pod.netnsPath(), "--container-id", pod.containerId, "--ifname", "eth0",
+                     "--args", args, "--cni-path", std::string("/usr/lib/cni:") + WARREN_BIN_DIR},
+                    output);
+}
+
+Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::string& ip,
+                     const std::map<std::string, std::string>& labels, int* cniStatus, std::string* cniOutput) {
+  Pod pod;
+  pod.name = name;
+  pod.ns = ns;
+  pod.ip = ip;
+  pod.serviceAccount = "sa-" + name;
+  pod.netnsName = netnsName("p" + std::to_string(++podSeq_));
+  pod.containerId = tag_ + "-" + ns + "-" + name;
+  writePod(pod, labels);
+  runCommand({"ip", "netns", "add", pod.netnsName});
+  runCommand({"ip", "-n", pod.netnsName, "link", "set", "lo", "up"});
+  pods_.push_back(pod);
+  std::string out;
+  int rc = cni("add", pod, &out);
+  if (cniOutput) *cniOutput = out;
+  if (cniStatus) *cniStatus = rc;
+  else EXPECT_EQ(rc, 0) << "CNI ADD of " << ns << "/" << name << " failed:\n" << out << "\nagent log:\n"
+                         << logTail("agent");
+  return pod;
+}
+
+Status TestNode::startAgent() {
+  auto p = Process::spawn({bin("warren-agent"), "--node", options_.name, "--config-dir", configDir_, "--bpffs",
+                           pinRoot_, "--run-dir", runDir_, "--log-level", "debug"},
+                          root_ + "/agent.log", true, std::chrono::seconds(15));
+  if (!p) return p.error();
+  agent_ = std::move(*p);
+  return okStatus();
+}
+
+int TestNode::stopAgent(int sig) {
+  int rc = agent_ ? agent_->stop(sig) : -1;
+  agent_.reset();
+  return rc;
+}
+
+Status TestNode::startTunnel() {
+  auto p = Process::spawn({bin("warren-tunnel"), "--agent-socket", runDir_ + "/zds.sock", "--bpffs", pinRoot_,
+                           "--log-level", "debug"},
+                          root_ + "/tunnel.log", true, std::chrono::seconds(15));
+  if (!p) return p.error();
+  tunnel_ = std::move(*p);
+  return okStatus();
+}
+
+int TestNode::stopTunnel(int sig) {
+  int rc = tunnel_ ? tunnel_->stop(sig) : -1;
+  tunnel_.reset();
+  return rc;
+}
+
+int TestNode::warrenctl(const std::vector<std::string>& args, std::string* output) {
+  std::vector<std::string> argv = {bin("warrenctl"), "--bpffs", pinRoot_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv, output);
+}
+
+std::string TestNode::readLog(const std::string& which) const {
+  std::ifstream in(root_ + "/" + which + ".log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string TestNode::logTail(const std::string& which, size_t lines) const {
+  std::string all = readLog(which);
+  size_t pos = all.size();
+  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = all.rfind('\n', pos - 1);
+  return pos == std::string::npos ? all : all.substr(pos + 1);
+}
+
+// ---- in-pod apps -----------------------------------------------------------------------
+
+std::string sockaddrString(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    inet_ntop(AF_INET, &in.sin_addr, buf, sizeof(buf));
+    return std::string(buf) + ":" + std::to_string(ntohs(in.sin_port));
+  }
+  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+  inet_ntop(AF_INET6, &in6.sin6_addr, buf, sizeof(buf));
+  return "[" + std::string(buf) + "]:" + std::to_string(ntohs(in6.sin6_port));
+}
+
+struct PodServerState {
+  std::mutex mu;
+  std::vector<std::string> peers;
+  std::atomic<size_t> accepted{0};
+  std::thread thread;
+};
+
+std::unique_ptr<PodServer> PodServer::start(const std::string& netnsPath, uint16_t port) {
+  auto ns = openNetns(netnsPath);
+  if (!ns) return nullptr;
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  if (!fd) return nullptr;
+  int one = 1;
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd->get(), 512) != 0)
+    return nullptr;
+  std::unique_ptr<PodServer> s(new PodServer());
+  s->listener_ = std::move(*fd);
+  s->wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC));
+  s->state_ = std::make_unique<PodServerState>();
+  s->state_->thread = std::thread([srv = s.get()] { srv->run(); });
+  return s;
+}
+
+void PodServer::run() {
+  // One thread per accepted connection: simple, and these are test apps.
+  std::vector<std::thread> conns;
+  for (;;) {
+    pollfd pfds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    if (::poll(pfds, 2, -1) < 0) continue;
+    if (pfds[1].revents) break;
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    int c = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    {
+      std::lock_guard lock(state_->mu);
+      state_->peers.push_back(sockaddrString(peer));
+    }
+    state_->accepted++;
+    conns.emplace_back([c] {
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::read(c, buf, sizeof(buf))) > 0)
+        if (::write(c, buf, n) != n) break;
+      ::close(c);
+    });
+  }
+  for (auto& t : conns) t.join();
+}
+
+PodServer::~PodServer() {
+  uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof(one));
+  state_->thread.join();
+}
+
+std::vector<std::string> PodServer::peers() {
+  std::lock_guard lock(state_->mu);
+  return state_->peers;
+}
+
+size_t PodServer::accepted() { return state_->accepted.load(); }
+
+ConnectResult connectFrom(const std::string& netnsPath, const std::string& ip, uint16_t port,
+                          const std::string& payload, std::chrono::milliseconds timeout) {
+  ConnectResult r;
+  auto ns = openNetns(netnsPath);
+  if (!ns) {
+    r.error = ns.error().code;
+    return r;
+  }
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  if (!fd) {
+    r.error = fd.error().code;
+    return r;
+  }
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    r.error = errno;
+    return r;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  ::getsockname(fd->get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  r.local = sockaddrString(ss);
+  len = sizeof(ss);
+  ::getpeername(fd->get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  r.peer = sockaddrString(ss);
+  if (::write(fd->get(), payload.data(), payload.size()) != static_cast<ssize_t>(payload.size())) {
+    r.error = errno;
+    return r;
+  }
+  while (r.reply.size() < payload.size()) {
+    char buf[4096];
+    ssize_t n = ::read(fd->get(), buf, sizeof(buf));
+    if (n < 0) {
+      r.error = errno;
+      break;
+    }
+    if (n == 0) {
+      if (r.reply.empty()) r.error = ECONNRESET;
+      break;
+    }
+    r.reply.append(buf, n);
+  }
+  return r;
+}
+
+// ---- maps -------------------------------------------------------------------------------
+
+namespace {
+UniqueFd openMap(const std::string& pinRoot, const char* name) {
+  return UniqueFd(bpf_obj_get((pinRoot + "/" + name).c_str()));
+}
+}  // namespace
+
+size_t mapEntryCount(const std::string& pinRoot, const char* mapName) {
+  UniqueFd fd = openMap(pinRoot, mapName);
+  if (!fd) return 0;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  bpf_obj_get_info_by_fd(fd.get(), &info, &len);
+  std::vector<uint8_t> key(info.key_size), next(info.key_size);
+  size_t n = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd.get(), prev, next.data()) == 0) {
+    ++n;
+    key = next;
+    prev = key.data();
+  }
+  return n;
+}
+
+bool isEnrolled(const std::string& pinRoot, const std::string& netnsPath) {
+  auto ns = openNetns(netnsPath);
+  if (!ns) return false;
+  auto cookie = netnsCookie(ns->get());
+  UniqueFd fd = openMap(pinRoot, WARREN_MAP_ENROLLED);
+  warren_pod value{};
+  return cookie && fd && bpf_map_lookup_elem(fd.get(), &*cookie, &value) == 0;
+}
+
+PodCounters podCounters(const std::string& pinRoot, const std::string& netnsPath) {
+  PodCounters out;
+  auto ns = openNetns(netnsPath);
+  if (!ns) return out;
+  auto cookie = netnsCookie(ns->get());
+  UniqueFd fd = openMap(pinRoot, WARREN_MAP_COUNTERS);
+  if (!cookie || !fd) return out;
+  std::vector<warren_counters> per(libbpf_num_possible_cpus());
+  if (bpf_map_lookup_elem(fd.get(), &*cookie, per.data()) != 0) return out;
+  for (const auto& c : per) {
+    out.capturedOut += c.captured_out;
+    out.capturedIn += c.captured_in;
+    out.passed += c.passed;
+    out.failedClosed += c.failed_closed;
+  }
+  return out;
+}
+
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+size_t openFdCount(pid_t pid) {
+  size_t n = 0;
+  std::error_code ec;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) ++n;
+  return n;
+}
+
+}  // namespace warren::e2e

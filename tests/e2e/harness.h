@@ -1,0 +1,151 @@
+#pragma once
+// End-to-end harness: a Warren node made of network namespaces on this machine.
+// Pods are netns whose interface the real CNI bridge + host-local plugins make,
+// invoked as a runtime does, with warren-cni chained. warren-agent and
+// warren-tunnel are real processes, spawned and stopped by pid. Everything is
+// made under names carrying this process's pid and removed in the destructor,
+// also when a test fails.
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace warren::e2e {
+
+// Runs a command to completion; returns its exit status (-1 if it could not run).
+// stdout and stderr go to *output; `input` is fed on stdin; `env` adds variables.
+int runCommand(const std::vector<std::string>& argv, std::string* output = nullptr, const std::string& input = "",
+               const std::vector<std::string>& env = {});
+
+// A child process owned by pid: stopped (SIGTERM, then SIGKILL) on destruction.
+class Process {
+ public:
+  // With waitReady, passes --ready-fd and waits for "ready" (the child's own signal).
+  static Result<std::unique_ptr<Process>> spawn(std::vector<std::string> argv, const std::string& logPath,
+                                                bool waitReady, std::chrono::milliseconds timeout);
+  ~Process();
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends sig and reaps; returns the exit status.
+  int stop(int sig);
+
+ private:
+  explicit Process(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+struct Pod {
+  std::string name, ns, ip, serviceAccount, netnsName, containerId;
+  std::string netnsPath() const { return "/var/run/netns/" + netnsName; }
+};
+
+struct NodeOptions {
+  std::string name = "node1";
+  std::string subnet = "10.244.1.0/24";
+};
+
+class TestNode {
+ public:
+  explicit TestNode(NodeOptions options = {});
+  ~TestNode();
+  TestNode(const TestNode&) = delete;
+
+  // Cluster state (the standalone YAML source the agent watches).
+  void writeNamespace(const std::string& name, const std::map<std::string, std::string>& labels);
+  void writePod(const Pod& pod, const std::map<std::string, std::string>& labels = {});
+  void writeFile(const std::string& name, const std::string& content);
+  void removeFile(const std::string& name);
+
+  // Writes the Pod, makes its netns and runs the CNI chain (ADD). Returns the
+  // CNI runtime's exit status in *cniStatus when given, else asserts success.
+  Pod addPod(const std::string& ns, const std::string& name, const std::string& ip,
+             const std::map<std::string, std::string>& labels = {}, int* cniStatus = nullptr,
+             std::string* cniOutput = nullptr);
+  int cni(const std::string& command, const Pod& pod, std::string* output = nullptr);
+
+  Status startAgent();
+  int stopAgent(int sig);
+  Status startTunnel();
+  int stopTunnel(int sig);
+  Process* agent() { return agent_.get(); }
+  Process* tunnel() { return tunnel_.get(); }
+
+  // Runs warrenctl against this node's pins.
+  int warrenctl(const std::vector<std::string>& args, std::string* output);
+
+  std::string logTail(const std::string& which, size_t lines = 40) const;
+  std::string readLog(const std::string& which) const;
+
+  const std::string& pinRoot() const { return pinRoot_; }
+  const std::string& runDir() const { return runDir_; }
+  const std::string& configDir() const { return configDir_; }
+  const std::string& nodeNetns() const { return nodeNetns_; }
+  std::string binPath(const std::string& name) const;
+
+ private:
+  std::string netnsName(const std::string& suffix) const;
+
+  NodeOptions options_;
+  std::string tag_;
+  std::string root_, configDir_, runDir_, pinRoot_, conflist_;
+  std::string nodeNetns_;
+  std::vector<Pod> pods_;
+  std::unique_ptr<Process> agent_, tunnel_;
+  int podSeq_ = 0;
+};
+
+// ---- acting as an app inside a pod -------------------------------------------------
+
+// A TCP server inside a pod's netns: echoes what it reads, records each peer.
+class PodServer {
+ public:
+  static std::unique_ptr<PodServer> start(const std::string& netnsPath, uint16_t port);
+  ~PodServer();
+  // Peers seen so far ("10.244.1.5:41234").
+  std::vector<std::string> peers();
+  size_t accepted();
+
+ private:
+  PodServer() = default;
+  void run();
+  UniqueFd listener_, wake_;
+  std::unique_ptr<struct PodServerState> state_;
+};
+
+struct ConnectResult {
+  int error = 0;            // errno of connect/IO, 0 on success
+  std::string local;        // getsockname() as the app sees it
+  std::string peer;         // getpeername() as the app sees it
+  std::string reply;        // what came back for the payload
+};
+
+// connect() from inside a pod, send payload, read the echo (up to payload size).
+ConnectResult connectFrom(const std::string& netnsPath, const std::string& ip, uint16_t port,
+                          const std::string& payload, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// ---- reading the node's pinned maps ---------------------------------------------------
+size_t mapEntryCount(const std::string& pinRoot, const char* mapName);
+bool isEnrolled(const std::string& pinRoot, const std::string& netnsPath);
+struct PodCounters {
+  uint64_t capturedOut = 0, capturedIn = 0, passed = 0, failedClosed = 0;
+};
+PodCounters podCounters(const std::string& pinRoot, const std::string& netnsPath);
+
+// Polls `cond` until true or timeout: for state with no event to wait on (maps).
+bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+std::string sockaddrString(const sockaddr_storage& ss);
+size_t openFdCount(pid_t pid);
+
+}  // namespace warren::e2e

@@ -1,0 +1,236 @@
+// The agent<->tunnel hand-off over a real SOCK_SEQPACKET socket.
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "agent/zds/zds_server.h"
+#include "common/zds/seqpacket.h"
+#include "ztunnel/inpod/zds_client.h"
+#include "zds.pb.h"
+
+namespace warren {
+namespace {
+namespace fs = std::filesystem;
+namespace pb = warren::zds::v1;
+using namespace std::chrono_literals;
+
+// Records what the tunnel was told, and lets a test wait for it.
+class FakeHandler : public inpod::WorkloadHandler {
+ public:
+  Status addWorkload(const inpod::WorkloadInfo& info, UniqueFd netns) override {
+    std::lock_guard lock(mu_);
+    if (!failWith.empty()) return makeError(failWith);
+    struct stat st{};
+    ::fstat(netns.get(), &st);
+    added[info.uid] = info;
+    inodes[info.uid] = st.st_ino;
+    cv_.notify_all();
+    return okStatus();
+  }
+  Status keepWorkload(const std::string&) override { return okStatus(); }
+  Status removeWorkload(const std::string& uid) override {
+    std::lock_guard lock(mu_);
+    removed.push_back(uid);
+    added.erase(uid);
+    cv_.notify_all();
+    return okStatus();
+  }
+  void snapshotComplete(const std::set<std::string>& uids) override {
+    std::lock_guard lock(mu_);
+    snapshots.push_back(uids);
+    cv_.notify_all();
+  }
+  template <typename P>
+  bool waitFor(P pred, std::chrono::milliseconds t = 3s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, t, pred);
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string failWith;
+  std::map<std::string, inpod::WorkloadInfo> added;
+  std::map<std::string, ino_t> inodes;
+  std::vector<std::string> removed;
+  std::vector<std::set<std::string>> snapshots;
+};
+
+zds::PodHandoff pod(const std::string& uid) {
+  zds::PodHandoff p;
+  p.uid = uid;
+  p.name = "name-" + uid;
+  p.ns = "ns";
+  p.serviceAccount = "sa";
+  p.ips = {"10.0.0.1"};
+  p.netns = std::make_shared<UniqueFd>(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  return p;
+}
+
+ino_t selfNetnsInode() {
+  struct stat st{};
+  ::stat("/proc/self/ns/net", &st);
+  return st.st_ino;
+}
+
+size_t fdCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+class ZdsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/warren-zds-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/zds.sock";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  UniqueFd rawConnect() {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path_.c_str(), sizeof(a.sun_path) - 1);
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    return fd;
+  }
+  std::string dir_, path_;
+};
+
+TEST_F(ZdsTest, AddCarriesThePodsNetnsAndIsAcked) {
+  auto server = zds::ZdsServer::start(path_);
+  ASSERT_TRUE(server.ok());
+  FakeHandler h;
+  auto client = inpod::ZdsClient::start(path_, h);
+  (*server)->upsertPod(pod("a"));
+  ASSERT_TRUE((*server)->waitForAck("a", 3s));
+  EXPECT_EQ((*server)->podStatus("a")->state, zds::ZdsServer::AckState::Acked);
+  std::lock_guard lock(h.mu_);
+  EXPECT_EQ(h.inodes["a"], selfNetnsInode());
+  EXPECT_EQ(h.added["a"].serviceAccount, "sa");
+  EXPECT_EQ(h.added["a"].ips, std::vector<std::string>{"10.0.0.1"});
+}
+
+TEST_F(ZdsTest, HandlerErrorIsNackedWithItsMessage) {
+  auto server = zds::ZdsServer::start(path_);
+  ASSERT_TRUE(server.ok());
+  FakeHandler h;
+  h.failWith = "cannot bind 15001 in pod";
+  auto client = inpod::ZdsClient::start(path_, h);
+  (*server)->upsertPod(pod("a"));
+  ASSERT_TRUE((*server)->waitForAck("a", 3s));
+  auto st = (*server)->podStatus("a");
+  EXPECT_EQ(st->state, zds::ZdsServer::AckState::Nacked);
+  EXPECT_EQ(st->error, "cannot bind 15001 in pod");
+}
+
+TEST_F(ZdsTest, GarbageAndHellolessClientsDoNotStopTheServer) {
+  auto server = zds::ZdsServer::start(path_);
+  ASSERT_TRUE(server.ok());
+  UniqueFd garbage = rawConnect();
+  ASSERT_GT(::send(garbage.get(), "\xff\xfe garbage", 10, 0), 0);
+  UniqueFd rude = rawConnect();
+  pb::TunnelMessage ackFirst;
+  ackFirst.mutable_response()->mutable_ack();
+  ASSERT_TRUE(zds::sendProto(rude.get(), ackFirst).ok());
+  // Both get disconnected: a read returns EOF.
+  char c;
+  EXPECT_EQ(::recv(garbage.get(), &c, 1, 0), 0);
+  EXPECT_EQ(::recv(rude.get(), &c, 1, 0), 0);
+
+  FakeHandler h;
+  auto client = inpod::ZdsClient::start(path_, h);
+  (*server)->upsertPod(pod("a"));
+  EXPECT_TRUE((*server)->waitForAck("a", 3s));
+  EXPECT_EQ((*server)->connectedTunnels(), 1u);
+}
+
+TEST_F(ZdsTest, ReconnectReplaysAndTheSnapshotNamesExactlyTheLivePods) {
+  FakeHandler h;
+  auto client = inpod::ZdsClient::start(path_, h);  // before the agent exists: it retries
+  {
+    auto server = zds::ZdsServer::start(path_);
+    ASSERT_TRUE(server.ok());
+    (*server)->upsertPod(pod("a"));
+    (*server)->upsertPod(pod("b"));
+    ASSERT_TRUE((*server)->waitForAck("b", 5s));
+  }  // the agent goes away; the tunnel keeps its workloads
+  EXPECT_TRUE(h.removed.empty());
+  auto server = zds::ZdsServer::start(path_);
+  ASSERT_TRUE(server.ok());
+  (*server)->upsertPod(pod("a"));  // the restarted agent only has "a"
+  ASSERT_TRUE(h.waitFor([&] { return h.snapshots.size() >= 1 && h.snapshots.back() == std::set<std::string>{"a"}; },
+                        5s));
+}
+
+TEST_F(ZdsTest, TwoTunnelsBothGetChangesAndRemovalsArrive) {
+  auto server = zds::ZdsServer::start(path_);
+  ASSERT_TRUE(server.ok());
+  FakeHandler h1, h2;
+  auto c1 = inpod::ZdsClient::start(path_, h1);
+  auto c2 = inpod::ZdsClient::start(path_, h2);
+  ASSERT_TRUE(h1.waitFor([&] { return !h1.snapshots.empty(); }));
+  ASSERT_TRUE(h2.waitFor([&] { return !h2.snapshots.empty(); }));
+  EXPECT_EQ((*server)->connectedTunnels(), 2u);
+  (*server)->upsertPod(pod("a"));
+  EXPECT_TRUE(h1.waitFor([&] { return h1.added.count("a") == 1; }));
+  EXPECT_TRUE(h2.waitFor([&] { return h2.added.count("a") == 1; }));
+  (*server)->removePod("a");
+  EXPECT_TRUE(h1.waitFor([&] { return h1.removed == std::vector<std::string>{"a"}; }));
+  EXPECT_TRUE(h2.waitFor([&] { return h2.removed == std::vector<std::string>{"a"}; }));
+}
+
+// A fake agent that breaks the rules: the tunnel must nack and leak nothing.
+TEST_F(ZdsTest, TheTunnelRefusesAddWithoutAnFdAndDelWithOne) {
+  UniqueFd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path_.c_str(), sizeof(a.sun_path) - 1);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+  FakeHandler h;
+  auto client = inpod::ZdsClient::start(path_, h);
+  UniqueFd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  auto hello = zds::receiveMessage(conn.get());
+  ASSERT_TRUE(hello.ok());
+  pb::TunnelMessage hm;
+  ASSERT_TRUE(hm.ParseFromString(hello->bytes));
+  EXPECT_TRUE(hm.has_hello());
+
+  auto expectNack = [&](const std::string& has) {
+    auto r = zds::receiveMessage(conn.get());
+    ASSERT_TRUE(r.ok());
+    pb::TunnelMessage m;
+    ASSERT_TRUE(m.ParseFromString(r->bytes));
+    EXPECT_NE(m.response().ack().error().find(has), std::string::npos) << m.response().ack().error();
+  };
+  size_t before = fdCount();
+  pb::WorkloadRequest add;
+  add.mutable_add()->set_uid("x");
+  ASSERT_TRUE(zds::sendProto(conn.get(), add).ok());
+  expectNack("exactly one netns fd");
+
+  pb::WorkloadRequest del;
+  del.mutable_del()->set_uid("x");
+  UniqueFd extra(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(zds::sendProto(conn.get(), del, extra.get()).ok());
+  expectNack("only add carries");
+  extra.reset();
+
+  ASSERT_TRUE(zds::sendMessage(conn.get(), "\x08\xff\xff garbage").ok());
+  expectNack("cannot parse");
+  EXPECT_TRUE(h.added.empty());
+  EXPECT_EQ(fdCount(), before) << "a refused fd was not closed";
+}
+
+}  // namespace
+}  // namespace warren

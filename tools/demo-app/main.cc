@@ -1,0 +1,103 @@
+// warren-demo-app: the app the demo runs inside its pods.
+//   warren-demo-app serve PORT           echo server; prints each client's address
+//   warren-demo-app call IP:PORT MESSAGE connect, print what the app sees, send, print the echo
+// It knows nothing about Warren: what it prints is what any app would see.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+std::string addrString(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+  inet_ntop(AF_INET, &in.sin_addr, buf, sizeof(buf));
+  return std::string(buf) + ":" + std::to_string(ntohs(in.sin_port));
+}
+
+int serve(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 128) != 0) {
+    std::fprintf(stderr, "serve: %s\n", std::strerror(errno));
+    return 1;
+  }
+  std::printf("listening on :%d\n", port);
+  std::fflush(stdout);
+  for (;;) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    int c = ::accept(fd, reinterpret_cast<sockaddr*>(&peer), &len);
+    if (c < 0) continue;
+    std::printf("server: connection from %s\n", addrString(peer).c_str());
+    std::fflush(stdout);
+    std::thread([c] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(c, buf, sizeof(buf))) > 0)
+        if (::write(c, buf, n) != n) break;
+      ::close(c);
+    }).detach();
+  }
+}
+
+int call(const std::string& target, const std::string& message) {
+  auto colon = target.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "call: want IP:PORT\n");
+    return 2;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::atoi(target.c_str() + colon + 1)));
+  if (inet_pton(AF_INET, target.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    std::fprintf(stderr, "call: bad IP in %s\n", target.c_str());
+    return 2;
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    std::printf("client: connect %s failed: %s\n", target.c_str(), std::strerror(errno));
+    return 1;
+  }
+  sockaddr_storage local{}, peer{};
+  socklen_t len = sizeof(local);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+  len = sizeof(peer);
+  ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
+  std::printf("client: connected %s -> %s (getpeername)\n", addrString(local).c_str(), addrString(peer).c_str());
+  if (::write(fd, message.data(), message.size()) < 0) return 1;
+  std::string reply;
+  char buf[4096];
+  while (reply.size() < message.size()) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    reply.append(buf, n);
+  }
+  std::printf("client: sent \"%s\", echo \"%s\"\n", message.c_str(), reply.c_str());
+  ::close(fd);
+  return reply == message ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "serve") return serve(std::atoi(argv[2]));
+  if (argc == 4 && std::string(argv[1]) == "call") return call(argv[2], argv[3]);
+  std::fprintf(stderr, "usage: warren-demo-app serve PORT | call IP:PORT MESSAGE\n");
+  return 2;
+}

@@ -1,0 +1,58 @@
+#pragma once
+// Turns the agent's workload hand-offs into listeners inside each pod's netns
+// (Istio's in-pod model: sk_lookup cannot steer across namespaces, so the tunnel
+// listens inside every pod): 15001 for captured outbound, 15006 for captured
+// inbound, registered in warren_inbound under each pod IP.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ztunnel/bpf/capture_maps.h"
+#include "ztunnel/inpod/zds_client.h"
+#include "ztunnel/io/event_loop.h"
+#include "ztunnel/proxy/proxy.h"
+
+namespace warren::inpod {
+
+struct InpodOptions {
+  std::string pinRoot;
+  uint32_t mark = 0;
+};
+
+class InpodManager : public WorkloadHandler {
+ public:
+  InpodManager(io::EventLoop& loop, proxy::Proxy& proxy, InpodOptions options)
+      : loop_(loop), proxy_(proxy), options_(std::move(options)) {}
+  ~InpodManager() override;
+
+  // WorkloadHandler (called on the ZDS client thread).
+  Status addWorkload(const WorkloadInfo& info, UniqueFd netns) override;
+  Status keepWorkload(const std::string& uid) override;
+  Status removeWorkload(const std::string& uid) override;
+  void snapshotComplete(const std::set<std::string>& uidsInSnapshot) override;
+
+  size_t workloadCount() const;
+
+ private:
+  struct Workload {
+    proxy::PodContextPtr pod;
+    std::vector<UniqueFd> listeners;  // watched by the loop while they live
+  };
+  Status ensureMaps();
+  Result<Workload> openListeners(const WorkloadInfo& info, UniqueFd netns, uint64_t cookie);
+  // Runs fn on the loop thread and waits: listener fds are only touched there.
+  void onLoop(std::function<void()> fn);
+  void retire(Workload w);
+
+  io::EventLoop& loop_;
+  proxy::Proxy& proxy_;
+  InpodOptions options_;
+  mutable std::mutex mu_;
+  std::map<std::string, Workload> workloads_;  // by uid
+  std::unique_ptr<tunnel::CaptureMaps> maps_;
+};
+
+}  // namespace warren::inpod

@@ -1,0 +1,55 @@
+#pragma once
+// The tunnel's side of the hand-off: connects to the agent, says hello, applies
+// each request through a WorkloadHandler and acks it. If the agent goes away the
+// workloads stay (capture must not stop during an agent restart) and the client
+// reconnects; the agent's replay plus SnapshotSent then tells which pods are gone.
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace warren::inpod {
+
+struct WorkloadInfo {
+  std::string uid, name, ns, serviceAccount;
+  std::vector<std::string> ips;
+};
+
+class WorkloadHandler {
+ public:
+  virtual ~WorkloadHandler() = default;
+  virtual Status addWorkload(const WorkloadInfo& info, UniqueFd netns) = 0;
+  virtual Status keepWorkload(const std::string& uid) = 0;
+  virtual Status removeWorkload(const std::string& uid) = 0;
+  // After a (re)connect: every workload not named since hello is stale.
+  virtual void snapshotComplete(const std::set<std::string>& uidsInSnapshot) = 0;
+};
+
+class ZdsClient {
+ public:
+  static std::unique_ptr<ZdsClient> start(const std::string& socketPath, WorkloadHandler& handler);
+  ~ZdsClient();
+  bool connected() const { return connected_.load(); }
+
+ private:
+  ZdsClient(std::string path, WorkloadHandler& handler, UniqueFd stop);
+  void run();
+  Result<UniqueFd> connectOnce();
+  // Serves one connection until it ends; false when asked to stop.
+  bool serve(int sock);
+  bool waitStop(int timeoutMs);  // true when stop was requested
+
+  std::string path_;
+  WorkloadHandler& handler_;
+  UniqueFd stop_;
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+};
+
+}  // namespace warren::inpod
