@@ -27,6 +27,11 @@ static __always_inline int steer_inbound(struct bpf_sk_lookup *ctx)
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return SK_PASS;
+	/* No remote end: not a packet but connect4's bpf_sk_lookup_tcp() probe for
+	 * the tunnel's 15001 listener, which runs this program too. Steering it would
+	 * answer with the inbound listener instead. */
+	if (ctx->remote_port == 0)
+		return SK_PASS;
 	/* HBONE arrives already authenticated: let it reach the tunnel's own 15008. */
 	if (ctx->local_port == hbone_port)
 		return SK_PASS;

@@ -125,6 +125,10 @@ class SkLookupTest : public ::testing::Test {
 
   Outcome run(int family, int protocol, const std::string& remote, uint16_t remotePort, const std::string& local,
               uint16_t localPort) {
+    return runRaw(family, protocol, remote, remotePort, local, localPort);
+  }
+  Outcome runRaw(int family, int protocol, const std::string& remote, uint16_t remotePort, const std::string& local,
+                 uint16_t localPort) {
     bpf_sk_lookup ctx{};
     ctx.family = family;
     ctx.protocol = protocol;
@@ -190,6 +194,19 @@ TEST_F(SkLookupTest, DecisionTable) {
   warren_counters c = counters();
   EXPECT_EQ(c.captured_in, 2u);
   EXPECT_EQ(c.failed_closed, 1u);
+}
+
+TEST_F(SkLookupTest, ConnectListenerProbeWithoutRemoteEndIsNotSteered) {
+  // connect4 asks "is 10.1.2.3:15001 listening?" with bpf_sk_lookup_tcp, which runs
+  // this program with no remote end. It must reach the real 15001 lookup.
+  Outcome o = runRaw(AF_INET, IPPROTO_TCP, "0.0.0.0", 0, "10.1.2.3", 15001);
+  EXPECT_EQ(o.verdict, kSkPass);
+  EXPECT_EQ(o.selectedCookie, 0u);
+  Outcome gone = runRaw(AF_INET, IPPROTO_TCP, "0.0.0.0", 0, "10.1.2.4", 15001);
+  EXPECT_EQ(gone.verdict, kSkPass) << "the probe must not be dropped or counted";
+  warren_counters c = counters();
+  EXPECT_EQ(c.captured_in, 0u);
+  EXPECT_EQ(c.failed_closed, 0u);
 }
 
 TEST_F(SkLookupTest, ClosedListenerFailsClosed) {
