@@ -17,19 +17,34 @@
 
 namespace warren::zds {
 
+namespace pb = warren::zds::v1;
+
 Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socketPath) {
   sockaddr_un addr{};
   if (socketPath.size() >= sizeof(addr.sun_path)) return makeError("socket path too long: " + socketPath);
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return errnoError("socket(AF_UNIX, SOCK_SEQPACKET)");
-  ::unlink(socketPath.c_str());  // a stale socket from a previous agent
+  // A socket left by a previous agent blocks bind; anything else at that path is
+  // not ours to delete.
+  struct stat st{};
+  if (::lstat(socketPath.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return makeError(socketPath + " exists and is not a socket; refusing to replace it");
+    if (::unlink(socketPath.c_str()) != 0) return errnoError("remove stale socket " + socketPath);
+  }
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, socketPath.c_str(), sizeof(addr.sun_path) - 1);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return errnoError("bind " + socketPath);
-  ::chmod(socketPath.c_str(), 0600);
+  // Whoever connects receives every pod's netns: root only. Set before listen, so
+  // no connection is accepted under the umask's mode.
+  if (::chmod(socketPath.c_str(), 0600) != 0) {
+    auto err = errnoError("chmod 0600 " + socketPath);
+    ::unlink(socketPath.c_str());
+    return err;
+  }
   if (::listen(fd.get(), 16) != 0) return errnoError("listen " + socketPath);
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return errnoError("eventfd");
+  spdlog::info("zds: serving tunnels on {}", socketPath);
   return std::unique_ptr<ZdsServer>(new ZdsServer(socketPath, std::move(fd), std::move(wake)));
 }
 
@@ -56,10 +71,13 @@ void ZdsServer::wake() {
 void ZdsServer::upsertPod(PodHandoff pod) {
   {
     std::lock_guard lock(mu_);
+    uint64_t generation = nextGeneration_++;
+    // A new hand-off must be confirmed anew: the previous ack was for other listeners.
     status_[pod.uid] = PodAckStatus{};
     for (auto& t : tunnels_)
-      if (t->helloed) t->queue.push_back({Outgoing::Kind::Add, pod});
-    pods_[pod.uid] = std::move(pod);
+      if (t->helloed) t->queue.push_back({Outgoing::Kind::Add, pod, generation});
+    std::string uid = pod.uid;
+    pods_[uid] = Pod{std::move(pod), generation};
   }
   wake();
 }
@@ -72,7 +90,7 @@ void ZdsServer::removePod(const std::string& uid) {
     PodHandoff gone;
     gone.uid = uid;
     for (auto& t : tunnels_)
-      if (t->helloed) t->queue.push_back({Outgoing::Kind::Del, gone});
+      if (t->helloed) t->queue.push_back({Outgoing::Kind::Del, gone, 0});
   }
   wake();
 }
@@ -87,7 +105,7 @@ std::optional<ZdsServer::PodAckStatus> ZdsServer::podStatus(const std::string& u
 size_t ZdsServer::connectedTunnels() const {
   std::lock_guard lock(mu_);
   return static_cast<size_t>(
-      std::count_if(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return t->helloed; }));
+      std::count_if(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return t->helloed && t->fd; }));
 }
 
 bool ZdsServer::waitForAck(const std::string& uid, std::chrono::milliseconds timeout) {
@@ -99,42 +117,50 @@ bool ZdsServer::waitForAck(const std::string& uid, std::chrono::milliseconds tim
 }
 
 void ZdsServer::queueReplay(Tunnel& t) {
-  for (const auto& [uid, pod] : pods_) t.queue.push_back({Outgoing::Kind::Add, pod});
-  t.queue.push_back({Outgoing::Kind::Snapshot, {}});
+  for (const auto& [uid, pod] : pods_) t.queue.push_back({Outgoing::Kind::Add, pod.handoff, pod.generation});
+  t.queue.push_back({Outgoing::Kind::Snapshot, {}, 0});
 }
 
 // Returns false when the connection must be closed.
 bool ZdsServer::onReadable(Tunnel& t) {
   auto msg = receiveMessage(t.fd.get());
   if (!msg) {
-    spdlog::warn("zds: dropping tunnel connection: {}", msg.error().message);
+    if (msg.error().code == EAGAIN || msg.error().code == EWOULDBLOCK) return true;  // spurious wake-up
+    spdlog::warn("zds: tunnel #{} (pid {}): {}; dropping the connection", t.id, t.pid, msg.error().message);
     return false;
   }
   if (msg->eof) {
-    spdlog::info("zds: tunnel disconnected");
+    spdlog::info("zds: tunnel #{} (pid {}) disconnected", t.id, t.pid);
     return false;
   }
   if (!msg->fds.empty()) {
-    spdlog::warn("zds: tunnel sent file descriptors, which it never should; dropping the connection");
+    // msg closes them: a tunnel never hands descriptors to the agent.
+    spdlog::warn("zds: tunnel #{} (pid {}) sent {} file descriptor(s), which it never should; dropping the connection",
+                 t.id, t.pid, msg->fds.size());
     return false;
   }
-  warren::zds::v1::TunnelMessage tm;
-  if (!tm.ParseFromString(msg->bytes)) {
-    spdlog::warn("zds: unparsable message from a tunnel ({} bytes); dropping the connection", msg->bytes.size());
+  pb::TunnelMessage tm;
+  if (!parseProto(msg->bytes, tm)) {
+    spdlog::warn("zds: unparsable message ({} bytes) from tunnel #{} (pid {}); dropping the connection",
+                 msg->bytes.size(), t.id, t.pid);
     return false;
   }
   if (!t.helloed) {
-    if (!tm.has_hello() || tm.hello().version() != warren::zds::v1::V1) {
-      spdlog::warn("zds: a client spoke before saying hello (or with an unknown version); dropping it");
+    if (!tm.has_hello() || tm.hello().version() != pb::V1) {
+      spdlog::warn("zds: client #{} (pid {}) did not start with a version 1 hello; dropping it", t.id, t.pid);
       return false;
     }
     t.helloed = true;
-    spdlog::info("zds: tunnel connected; replaying {} pod(s)", pods_.size());
+    spdlog::info("zds: tunnel #{} (pid {}) connected; replaying {} pod(s)", t.id, t.pid, pods_.size());
     queueReplay(t);
     return true;
   }
-  if (!tm.has_response() || !tm.response().has_ack() || !t.inFlight) {
-    spdlog::warn("zds: unexpected message from the tunnel; dropping the connection");
+  if (!tm.has_response() || !tm.response().has_ack()) {
+    spdlog::warn("zds: tunnel #{} (pid {}) sent something other than an ack; dropping the connection", t.id, t.pid);
+    return false;
+  }
+  if (!t.inFlight) {
+    spdlog::warn("zds: tunnel #{} (pid {}) acked a request it was never sent; dropping the connection", t.id, t.pid);
     return false;
   }
   const std::string& error = tm.response().ack().error();
@@ -142,14 +168,20 @@ bool ZdsServer::onReadable(Tunnel& t) {
   t.inFlight.reset();
   if (done.kind == Outgoing::Kind::Add) {
     auto it = status_.find(done.pod.uid);
-    if (it != status_.end()) {
+    auto pod = pods_.find(done.pod.uid);
+    // Only the latest hand-off of a live pod decides its status.
+    if (it != status_.end() && pod != pods_.end() && pod->second.generation == done.generation) {
       it->second = error.empty() ? PodAckStatus{AckState::Acked, ""} : PodAckStatus{AckState::Nacked, error};
       acked_.notify_all();
     }
   }
-  if (!error.empty())
-    spdlog::error("zds: the tunnel refused {} of pod {}: {}", done.kind == Outgoing::Kind::Add ? "add" : "update",
-                  done.pod.uid, error);
+  if (!error.empty()) {
+    const char* what = done.kind == Outgoing::Kind::Add   ? "add"
+                       : done.kind == Outgoing::Kind::Del ? "delete"
+                                                          : "snapshot";
+    spdlog::error("zds: tunnel #{} (pid {}) refused {} of pod {}: {}", t.id, t.pid, what,
+                  done.pod.uid.empty() ? "-" : done.pod.uid, error);
+  }
   return true;
 }
 
@@ -157,7 +189,7 @@ void ZdsServer::sendNext(Tunnel& t) {
   if (t.inFlight || t.queue.empty() || !t.fd) return;
   Outgoing next = std::move(t.queue.front());
   t.queue.pop_front();
-  warren::zds::v1::WorkloadRequest req;
+  pb::WorkloadRequest req;
   int fd = -1;
   switch (next.kind) {
     case Outgoing::Kind::Add: {
@@ -169,6 +201,11 @@ void ZdsServer::sendNext(Tunnel& t) {
       info->set_service_account(next.pod.serviceAccount);
       for (const auto& ip : next.pod.ips) info->add_ips(ip);
       fd = next.pod.netns ? next.pod.netns->get() : -1;
+      if (fd < 0) {
+        // An add without its netns would be refused anyway; never send one.
+        spdlog::error("zds: pod {} has no netns fd; not sending it to tunnel #{}", next.pod.uid, t.id);
+        return;
+      }
       break;
     }
     case Outgoing::Kind::Del:
@@ -179,7 +216,8 @@ void ZdsServer::sendNext(Tunnel& t) {
       break;
   }
   if (auto st = sendProto(t.fd.get(), req, fd); !st) {
-    spdlog::warn("zds: send to tunnel failed: {}; dropping the connection", st.error().message);
+    spdlog::warn("zds: send to tunnel #{} (pid {}) failed: {}; dropping the connection", t.id, t.pid,
+                 st.error().message);
     t.fd.reset();
     return;
   }
@@ -192,30 +230,48 @@ void ZdsServer::run() {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
-      for (auto& t : tunnels_) sendNext(*t);
+      for (auto& t : tunnels_) {
+        // sendNext returns early with nothing in flight when it skipped an
+        // unsendable add; keep going until one is in flight or the queue is empty.
+        while (t->fd && !t->inFlight && !t->queue.empty()) sendNext(*t);
+      }
       tunnels_.erase(std::remove_if(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return !t->fd; }),
                      tunnels_.end());
       fds.push_back({listener_.get(), POLLIN, 0});
       fds.push_back({wake_.get(), POLLIN, 0});
       for (auto& t : tunnels_) fds.push_back({t->fd.get(), POLLIN, 0});
     }
-    if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno != EINTR) spdlog::error("zds: poll: {}", std::strerror(errno));
+      continue;
+    }
     std::lock_guard lock(mu_);
     if (fds[1].revents) {
       uint64_t n;
       (void)!::read(wake_.get(), &n, sizeof(n));
     }
+    // Tunnels are only added below and only removed at the top of the loop, so
+    // tunnels_[i - 2] is the tunnel fds[i] was built from.
     for (size_t i = 2; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
-      for (auto& t : tunnels_)
-        if (t->fd && t->fd.get() == fds[i].fd && !onReadable(*t)) t->fd.reset();
+      Tunnel& t = *tunnels_[i - 2];
+      if (t.fd && !onReadable(t)) t.fd.reset();
     }
     if (fds[0].revents) {
-      int c = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      // Non-blocking: sends are one request per ack, so a full buffer means a
+      // broken peer; it must never stall the thread that holds mu_.
+      int c = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (c >= 0) {
         auto t = std::make_unique<Tunnel>();
+        t->id = nextTunnelId_++;
         t->fd = UniqueFd(c);
+        ucred cred{};
+        socklen_t len = sizeof(cred);
+        if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) t->pid = cred.pid;
+        spdlog::debug("zds: client #{} (pid {}) connected; waiting for its hello", t->id, t->pid);
         tunnels_.push_back(std::move(t));
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        spdlog::warn("zds: accept: {}", std::strerror(errno));
       }
     }
   }

@@ -3,7 +3,10 @@
 // replays every enrolled pod (with its netns fd) to each tunnel that says hello,
 // then streams changes. One request is in flight per tunnel, so acks need no ids.
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -46,9 +49,12 @@ class ZdsServer {
  private:
   struct Outgoing {
     enum class Kind { Add, Del, Snapshot } kind;
-    PodHandoff pod;  // Add: the pod; Del: only uid
+    PodHandoff pod;           // Add: the pod; Del: only uid
+    uint64_t generation = 0;  // Add: which upsert this is, so a late ack of an older one is ignored
   };
   struct Tunnel {
+    uint64_t id = 0;  // for logs: which of several tunnels (upgrades overlap) said what
+    pid_t pid = 0;    // the peer's pid at connect, for logs
     UniqueFd fd;
     bool helloed = false;
     std::deque<Outgoing> queue;
@@ -67,8 +73,14 @@ class ZdsServer {
   UniqueFd listener_, wake_;
   mutable std::mutex mu_;
   std::condition_variable acked_;
-  std::map<std::string, PodHandoff> pods_;
+  struct Pod {
+    PodHandoff handoff;
+    uint64_t generation = 0;
+  };
+  std::map<std::string, Pod> pods_;
   std::map<std::string, PodAckStatus> status_;
+  uint64_t nextGeneration_ = 1;
+  uint64_t nextTunnelId_ = 1;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   bool stopping_ = false;
   std::thread thread_;

@@ -7,7 +7,8 @@
 namespace warren::zds {
 
 Status sendMessage(int sock, const std::string& bytes, int fd) {
-  if (bytes.size() > kMaxMessageBytes) return makeError("message of " + std::to_string(bytes.size()) + " bytes is too large");
+  if (bytes.size() > kMaxMessageBytes)
+    return makeError("message of " + std::to_string(bytes.size()) + " bytes is too large", EMSGSIZE);
   iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -22,7 +23,11 @@ Status sendMessage(int sock, const std::string& bytes, int fd) {
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
-  ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  ssize_t n;
+  do {
+    // MSG_NOSIGNAL: a peer that went away is an error to report, not a SIGPIPE.
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
   if (n < 0) return errnoError("send");
   return okStatus();
 }
@@ -43,7 +48,11 @@ Result<Received> receiveMessage(int sock) {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   msg.msg_control = control;
   msg.msg_controllen = sizeof(control);
-  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  ssize_t n;
+  do {
+    // CLOEXEC at receipt: no window in which a fork+exec could inherit a pod's netns.
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
   if (n < 0) return errnoError("receive");
   // Take ownership of every fd first, so an error below closes them.
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -55,15 +64,23 @@ Result<Received> receiveMessage(int sock) {
       out.fds.emplace_back(fd);
     }
   }
-  if (msg.msg_flags & MSG_CTRUNC) return makeError("message carried more file descriptors than allowed");
-  if (msg.msg_flags & MSG_TRUNC) return makeError("message larger than " + std::to_string(kMaxMessageBytes) + " bytes");
+  if (msg.msg_flags & MSG_CTRUNC)
+    return makeError("message carried more than " + std::to_string(kMaxFds) + " file descriptors", EMSGSIZE);
+  if (msg.msg_flags & MSG_TRUNC)
+    return makeError("message larger than " + std::to_string(kMaxMessageBytes) + " bytes", EMSGSIZE);
   if (n == 0 && out.fds.empty()) {
+    // A zero-length datagram reads like EOF on SEQPACKET; that is fine because
+    // every message either side sends encodes to at least two bytes.
     out.eof = true;
     out.bytes.clear();
     return out;
   }
   out.bytes.resize(static_cast<size_t>(n));
   return out;
+}
+
+bool parseProto(const std::string& bytes, google::protobuf::MessageLite& msg) {
+  return msg.ParseFromString(bytes);
 }
 
 }  // namespace warren::zds

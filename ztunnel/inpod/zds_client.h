@@ -14,6 +14,10 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 
+namespace warren::zds {
+struct Received;
+}
+
 namespace warren::inpod {
 
 struct WorkloadInfo {
@@ -43,6 +47,8 @@ class ZdsClient {
   Result<UniqueFd> connectOnce();
   // Serves one connection until it ends; false when asked to stop.
   bool serve(int sock);
+  // Validates one request and hands it to the handler; the error is the nack.
+  Status apply(zds::Received& msg, std::set<std::string>& seen);
   bool waitStop(int timeoutMs);  // true when stop was requested
 
   std::string path_;

@@ -33,6 +33,7 @@ class FakeHandler : public inpod::WorkloadHandler {
     ::fstat(netns.get(), &st);
     added[info.uid] = info;
     inodes[info.uid] = st.st_ino;
+    devs[info.uid] = st.st_dev;
     cv_.notify_all();
     return okStatus();
   }
@@ -60,6 +61,7 @@ class FakeHandler : public inpod::WorkloadHandler {
   std::string failWith;
   std::map<std::string, inpod::WorkloadInfo> added;
   std::map<std::string, ino_t> inodes;
+  std::map<std::string, dev_t> devs;
   std::vector<std::string> removed;
   std::vector<std::set<std::string>> snapshots;
 };
@@ -75,10 +77,27 @@ zds::PodHandoff pod(const std::string& uid) {
   return p;
 }
 
-ino_t selfNetnsInode() {
+struct stat selfNetns() {
   struct stat st{};
   ::stat("/proc/self/ns/net", &st);
-  return st.st_ino;
+  return st;
+}
+
+// sendmsg with any number of fds: lets a test break the one-fd rule.
+bool sendWithFds(int sock, const std::string& bytes, const std::vector<int>& fds) {
+  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
 }
 
 size_t fdCount() {
@@ -115,7 +134,10 @@ TEST_F(ZdsTest, AddCarriesThePodsNetnsAndIsAcked) {
   ASSERT_TRUE((*server)->waitForAck("a", 3s));
   EXPECT_EQ((*server)->podStatus("a")->state, zds::ZdsServer::AckState::Acked);
   std::lock_guard lock(h.mu_);
-  EXPECT_EQ(h.inodes["a"], selfNetnsInode());
+  EXPECT_EQ(h.inodes["a"], selfNetns().st_ino);
+  EXPECT_EQ(h.devs["a"], selfNetns().st_dev);
+  EXPECT_EQ(h.added["a"].name, "name-a");
+  EXPECT_EQ(h.added["a"].ns, "ns");
   EXPECT_EQ(h.added["a"].serviceAccount, "sa");
   EXPECT_EQ(h.added["a"].ips, std::vector<std::string>{"10.0.0.1"});
 }
@@ -164,12 +186,19 @@ TEST_F(ZdsTest, ReconnectReplaysAndTheSnapshotNamesExactlyTheLivePods) {
     (*server)->upsertPod(pod("b"));
     ASSERT_TRUE((*server)->waitForAck("b", 5s));
   }  // the agent goes away; the tunnel keeps its workloads
-  EXPECT_TRUE(h.removed.empty());
+  {
+    std::lock_guard lock(h.mu_);
+    EXPECT_TRUE(h.removed.empty());
+  }
   auto server = zds::ZdsServer::start(path_);
   ASSERT_TRUE(server.ok());
   (*server)->upsertPod(pod("a"));  // the restarted agent only has "a"
   ASSERT_TRUE(h.waitFor([&] { return h.snapshots.size() >= 1 && h.snapshots.back() == std::set<std::string>{"a"}; },
                         5s));
+  EXPECT_TRUE((*server)->waitForAck("a", 3s));
+  EXPECT_TRUE(client->connected());
+  std::lock_guard lock(h.mu_);
+  EXPECT_TRUE(h.removed.empty()) << "a disconnect must not remove workloads";
 }
 
 TEST_F(ZdsTest, TwoTunnelsBothGetChangesAndRemovalsArrive) {
@@ -228,8 +257,132 @@ TEST_F(ZdsTest, TheTunnelRefusesAddWithoutAnFdAndDelWithOne) {
 
   ASSERT_TRUE(zds::sendMessage(conn.get(), "\x08\xff\xff garbage").ok());
   expectNack("cannot parse");
-  EXPECT_TRUE(h.added.empty());
+
+  // Two fds fit the receive buffer and are refused by the rule; three overflow it.
+  pb::WorkloadRequest add2;
+  add2.mutable_add()->set_uid("y");
+  std::string bytes;
+  ASSERT_TRUE(add2.SerializeToString(&bytes));
+  {
+    UniqueFd a(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)), b(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)),
+        c(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(sendWithFds(conn.get(), bytes, {a.get(), b.get()}));
+    expectNack("got 2");
+    ASSERT_TRUE(sendWithFds(conn.get(), bytes, {a.get(), b.get(), c.get()}));
+    expectNack("file descriptors");
+  }
+  // The largest allowed size arrives whole (here: as garbage); one byte more is
+  // refused, but the connection stays usable.
+  ASSERT_TRUE(zds::sendMessage(conn.get(), std::string(zds::kMaxMessageBytes, '\xff')).ok());
+  expectNack("cannot parse");
+  {
+    std::string huge(zds::kMaxMessageBytes + 100, 'x');
+    ASSERT_EQ(::send(conn.get(), huge.data(), huge.size(), 0), static_cast<ssize_t>(huge.size()));
+    expectNack("larger than");
+  }
+  {
+    std::lock_guard lock(h.mu_);
+    EXPECT_TRUE(h.added.empty());
+  }
   EXPECT_EQ(fdCount(), before) << "a refused fd was not closed";
+
+  // Still serving: a good add after all that is applied and acked.
+  UniqueFd ns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  pb::WorkloadRequest good;
+  good.mutable_add()->set_uid("z");
+  ASSERT_TRUE(zds::sendProto(conn.get(), good, ns.get()).ok());
+  expectNack("");
+  std::lock_guard lock(h.mu_);
+  EXPECT_EQ(h.added.count("z"), 1u);
+}
+
+// A tunnel that breaks the rules loses its connection; the agent carries on.
+TEST_F(ZdsTest, TheServerDropsTunnelsThatSendFdsOrOversizedMessages) {
+  auto server = zds::ZdsServer::start(path_);
+  ASSERT_TRUE(server.ok());
+  struct stat st{};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  pb::TunnelMessage hello;
+  hello.mutable_hello()->set_version(pb::V1);
+  char c;
+
+  UniqueFd withFd = rawConnect();
+  ASSERT_TRUE(zds::sendProto(withFd.get(), hello).ok());
+  auto snap = zds::receiveMessage(withFd.get());  // replay of nothing: snapshot_sent
+  ASSERT_TRUE(snap.ok());
+  pb::TunnelMessage ack;
+  ack.mutable_response()->mutable_ack();
+  UniqueFd ns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(zds::sendProto(withFd.get(), ack, ns.get()).ok());
+  EXPECT_EQ(::recv(withFd.get(), &c, 1, 0), 0);
+
+  UniqueFd huge = rawConnect();
+  std::string big(zds::kMaxMessageBytes + 1, '\0');
+  ASSERT_EQ(::send(huge.get(), big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
+  EXPECT_EQ(::recv(huge.get(), &c, 1, 0), 0);
+
+  UniqueFd wrongVersion = rawConnect();
+  pb::TunnelMessage v0;
+  v0.mutable_hello();
+  ASSERT_TRUE(zds::sendProto(wrongVersion.get(), v0).ok());
+  EXPECT_EQ(::recv(wrongVersion.get(), &c, 1, 0), 0);
+
+  FakeHandler h;
+  auto client = inpod::ZdsClient::start(path_, h);
+  (*server)->upsertPod(pod("a"));
+  EXPECT_TRUE((*server)->waitForAck("a", 3s));
+  EXPECT_EQ((*server)->connectedTunnels(), 1u);
+}
+
+// Acks answer one hand-off: an upsert makes the pod pending again, and the ack of
+// the add it replaced does not count.
+TEST_F(ZdsTest, UpsertResetsTheAckAndALateAckOfTheOldAddIsIgnored) {
+  auto server = zds::ZdsServer::start(path_);
+  ASSERT_TRUE(server.ok());
+  UniqueFd t = rawConnect();
+  pb::TunnelMessage hello;
+  hello.mutable_hello()->set_version(pb::V1);
+  ASSERT_TRUE(zds::sendProto(t.get(), hello).ok());
+  pb::TunnelMessage ack;
+  ack.mutable_response()->mutable_ack();
+  auto expectRequest = [&](pb::WorkloadRequest::PayloadCase want, size_t fds) {
+    auto r = zds::receiveMessage(t.get());
+    ASSERT_TRUE(r.ok());
+    pb::WorkloadRequest req;
+    ASSERT_TRUE(req.ParseFromString(r->bytes));
+    EXPECT_EQ(req.payload_case(), want);
+    EXPECT_EQ(r->fds.size(), fds);
+  };
+  expectRequest(pb::WorkloadRequest::kSnapshotSent, 0);
+  ASSERT_TRUE(zds::sendProto(t.get(), ack).ok());
+
+  (*server)->upsertPod(pod("a"));
+  expectRequest(pb::WorkloadRequest::kAdd, 1);
+  (*server)->upsertPod(pod("a"));  // re-sent, and pending again
+  EXPECT_EQ((*server)->podStatus("a")->state, zds::ZdsServer::AckState::Pending);
+  ASSERT_TRUE(zds::sendProto(t.get(), ack).ok());  // acks the first add
+  expectRequest(pb::WorkloadRequest::kAdd, 1);      // so the second is sent
+  EXPECT_EQ((*server)->podStatus("a")->state, zds::ZdsServer::AckState::Pending);
+  EXPECT_FALSE((*server)->waitForAck("a", 0ms));
+  pb::TunnelMessage nack;
+  nack.mutable_response()->mutable_ack()->set_error("no room");
+  ASSERT_TRUE(zds::sendProto(t.get(), nack).ok());
+  ASSERT_TRUE((*server)->waitForAck("a", 3s));
+  EXPECT_EQ((*server)->podStatus("a")->error, "no room");
+
+  (*server)->removePod("a");
+  expectRequest(pb::WorkloadRequest::kDel, 0);
+  EXPECT_FALSE((*server)->podStatus("a").has_value());
+}
+
+TEST_F(ZdsTest, TheClientStopsPromptlyWhileTheAgentIsAbsent) {
+  FakeHandler h;
+  auto client = inpod::ZdsClient::start(path_, h);
+  EXPECT_FALSE(client->connected());
+  auto t0 = std::chrono::steady_clock::now();
+  client.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
 }
 
 }  // namespace
