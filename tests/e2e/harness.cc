@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "common/netns.h"
+#include "tools/warrenctl/decode.h"
 #include "warren_abi.h"
 
 namespace warren::e2e {
@@ -469,13 +470,8 @@ PodCounters podCounters(const std::string& pinRoot, const std::string& netnsPath
   if (!cookie || !fd) return out;
   std::vector<warren_counters> per(libbpf_num_possible_cpus());
   if (bpf_map_lookup_elem(fd.get(), &*cookie, per.data()) != 0) return out;
-  for (const auto& c : per) {
-    out.capturedOut += c.captured_out;
-    out.capturedIn += c.captured_in;
-    out.passed += c.passed;
-    out.failedClosed += c.failed_closed;
-  }
-  return out;
+  const warren_counters sum = ctl::sumCounters(per);  // warrenctl's own summing
+  return {sum.captured_out, sum.captured_in, sum.passed, sum.failed_closed};
 }
 
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {

@@ -119,29 +119,21 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
 
   Workload w;
   w.pod = ctx;
-  for (UniqueFd* fd : {&out4, &out6}) {
+  // Each listener hands its accepted connections to one side of the proxy.
+  using Handle = void (proxy::Proxy::*)(const proxy::PodContextPtr&, UniqueFd);
+  const std::pair<UniqueFd*, Handle> listeners[] = {{&out4, &proxy::Proxy::handleOutbound},
+                                                    {&out6, &proxy::Proxy::handleOutbound},
+                                                    {&in4, &proxy::Proxy::handleInbound},
+                                                    {&in6, &proxy::Proxy::handleInbound}};
+  for (auto [fd, handle] : listeners) {
     if (!*fd) continue;
     int raw = fd->get();
-    loop_.post([this, raw, ctx] {
-      (void)loop_.watch(raw, EPOLLIN, [this, raw, ctx](uint32_t) {
+    loop_.post([this, raw, ctx, handle] {
+      (void)loop_.watch(raw, EPOLLIN, [this, raw, ctx, handle](uint32_t) {
         for (;;) {
           int c = ::accept4(raw, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
           if (c < 0) break;
-          proxy_.handleOutbound(ctx, UniqueFd(c));
-        }
-      });
-    });
-    w.listeners.push_back(std::move(*fd));
-  }
-  for (UniqueFd* fd : {&in4, &in6}) {
-    if (!*fd) continue;
-    int raw = fd->get();
-    loop_.post([this, raw, ctx] {
-      (void)loop_.watch(raw, EPOLLIN, [this, raw, ctx](uint32_t) {
-        for (;;) {
-          int c = ::accept4(raw, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (c < 0) break;
-          proxy_.handleInbound(ctx, UniqueFd(c));
+          (proxy_.*handle)(ctx, UniqueFd(c));
         }
       });
     });
