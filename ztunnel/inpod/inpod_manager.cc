@@ -119,27 +119,25 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
 
   Workload w;
   w.pod = ctx;
-  // Each listener hands its accepted connections to one side of the proxy.
-  using Handle = void (proxy::Proxy::*)(const proxy::PodContextPtr&, UniqueFd);
-  const std::pair<UniqueFd*, Handle> listeners[] = {{&out4, &proxy::Proxy::handleOutbound},
-                                                    {&out6, &proxy::Proxy::handleOutbound},
-                                                    {&in4, &proxy::Proxy::handleInbound},
-                                                    {&in6, &proxy::Proxy::handleInbound}};
-  for (auto [fd, handle] : listeners) {
+  for (UniqueFd* fd : {&out4, &out6, &in4, &in6}) {
     if (!*fd) continue;
-    int raw = fd->get();
-    loop_.post([this, raw, ctx, handle] {
-      (void)loop_.watch(raw, EPOLLIN, [this, raw, ctx, handle](uint32_t) {
-        for (;;) {
-          int c = ::accept4(raw, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (c < 0) break;
-          (proxy_.*handle)(ctx, UniqueFd(c));
-        }
-      });
-    });
+    watchListener(fd->get(), ctx, fd == &out4 || fd == &out6);
     w.listeners.push_back(std::move(*fd));
   }
   return w;
+}
+
+void InpodManager::watchListener(int listener, const proxy::PodContextPtr& ctx, bool outbound) {
+  loop_.post([this, listener, ctx, outbound] {
+    (void)loop_.watch(listener, EPOLLIN, [this, listener, ctx, outbound](uint32_t) {
+      for (;;) {
+        int c = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) break;
+        if (outbound) proxy_.handleOutbound(ctx, UniqueFd(c));
+        else proxy_.handleInbound(ctx, UniqueFd(c));
+      }
+    });
+  });
 }
 
 Status InpodManager::addWorkload(const WorkloadInfo& info, UniqueFd netns) {

@@ -42,6 +42,8 @@ class InpodManager : public WorkloadHandler {
     std::vector<UniqueFd> listeners;  // watched by the loop while they live
   };
   Status ensureMaps();
+  // Accepts on the loop thread and hands each connection to the proxy.
+  void watchListener(int listener, const proxy::PodContextPtr& ctx, bool outbound);
   Result<Workload> openListeners(const WorkloadInfo& info, UniqueFd netns, uint64_t cookie);
   // Runs fn on the loop thread and waits: listener fds are only touched there.
   void onLoop(std::function<void()> fn);
