@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 namespace warren::source {
@@ -52,7 +53,11 @@ void DirWatcher::run() {
     }
     pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
     int rc = ::poll(fds, 2, timeout);
-    if (rc < 0) continue;
+    if (rc < 0) {
+      // EINTR is routine; anything else would spin this loop, so back off.
+      if (errno != EINTR) std::this_thread::sleep_for(std::chrono::milliseconds(kDebounceMs));
+      continue;
+    }
     if (fds[1].revents) return;
     if (rc > 0 && fds[0].revents) {
       while (::read(inotify_.get(), buf, sizeof(buf)) > 0) {

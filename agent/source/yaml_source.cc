@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -105,6 +106,9 @@ const std::map<std::string, std::function<void(const Doc&, Snapshot&)>>& parsers
   return table;
 }
 
+// Editors and `kubectl`-style tools write temp files next to the real one
+// (".x.yaml.tmp", "x.yaml~", ".x.swp", "#x#"); loading them would briefly
+// double every object, so only finished *.yaml / *.yml files count.
 bool isConfigFile(const fs::path& p) {
   const std::string name = p.filename().string();
   if (name.empty() || name[0] == '.' || name[0] == '#' || name.back() == '~') return false;
@@ -119,8 +123,9 @@ void loadDocuments(const std::string& text, const std::string& fileName, Snapsho
   try {
     docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
-    into.errors.push_back(makeError(fileName + ", line " + std::to_string(e.mark.line + 1) +
-                                    ": malformed YAML: " + e.msg + "; the file is ignored"));
+    // A half-parsed file could hold half a Pod; drop the whole file instead.
+    const std::string line = e.mark.is_null() ? "" : ", line " + std::to_string(e.mark.line + 1);
+    into.errors.push_back(makeError(fileName + line + ": malformed YAML: " + e.msg + "; the file is ignored"));
     return;
   }
   for (const auto& node : docs) {
@@ -138,6 +143,10 @@ void loadDocuments(const std::string& text, const std::string& fileName, Snapsho
       }
       auto it = parsers().find(kind);
       if (it == parsers().end()) continue;
+      // Namespace and Pod are core/v1; the same kind in another API group
+      // (a CRD) is a different object, skipped like any unknown kind.
+      const std::string apiVersion = str(at(node, "apiVersion"), "v1");
+      if (apiVersion != "v1") continue;
       if (str(at(at(node, "metadata"), "name")).empty()) {
         into.errors.push_back(makeError(where + ": " + kind + " has no metadata.name"));
         continue;
@@ -145,6 +154,9 @@ void loadDocuments(const std::string& text, const std::string& fileName, Snapsho
       it->second(Doc{node, where}, into);
     } catch (const YAML::Exception& e) {
       into.errors.push_back(makeError(where + ": " + e.msg));
+    } catch (const std::exception& e) {
+      // No exception may escape the source: one odd object must not stop the reload.
+      into.errors.push_back(makeError(where + ": " + e.what()));
     }
   }
 }
@@ -154,8 +166,15 @@ Result<Snapshot> loadDirectory(const std::string& dir) {
   fs::directory_iterator it(dir, ec);
   if (ec) return makeError("read config directory " + dir + ": " + ec.message(), ec.value());
   std::vector<fs::path> files;
-  for (const auto& e : it)
-    if (e.is_regular_file(ec) && isConfigFile(e.path())) files.push_back(e.path());
+  // Iterate with error codes: a directory swapped mid-listing (ConfigMap's
+  // ..data rename) must fail this call, not throw.
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    std::error_code typeEc;
+    // is_regular_file follows symlinks, so ConfigMap-style links to ..data/ count.
+    if (it->is_regular_file(typeEc) && isConfigFile(it->path())) files.push_back(it->path());
+  }
+  if (ec) return makeError("read config directory " + dir + ": " + ec.message(), ec.value());
   std::sort(files.begin(), files.end());  // deterministic "first wins" for duplicates
   Snapshot s;
   for (const auto& f : files) {

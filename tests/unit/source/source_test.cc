@@ -168,6 +168,76 @@ TEST(YamlSource, BadFilesAndObjectsAreReportedAndTheRestLoads) {
   EXPECT_EQ(s->errors.size(), 7u);  // one per bad file or object above
 }
 
+TEST(YamlSource, Ipv6OnlyPodsAndPodIpsWithoutPodIp) {
+  Snapshot s;
+  loadDocuments("kind: Pod\nmetadata: {name: v6, namespace: mesh}\n"
+                "status: {podIPs: [{ip: 'fd00::7'}, {ip: 'fd00::7'}, {ip: 10.2.0.7}]}\n",
+                "/x/v6.yaml", s);
+  EXPECT_TRUE(s.errors.empty());
+  EXPECT_EQ(s.pods.at("mesh/v6").ips, (std::vector<std::string>{"fd00::7", "10.2.0.7"}));
+}
+
+TEST(YamlSource, NoIpErrorNamesThePodTheFileAndTheField) {
+  Snapshot s;
+  loadDocuments("kind: Pod\nmetadata: {name: ghost, namespace: mesh}\n", "/x/noip.yaml", s);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_TRUE(s.pods.empty());
+  EXPECT_TRUE(hasError(s, "pod mesh/ghost in /x/noip.yaml, line 1 has no status.podIP")) << s.errors[0].message;
+}
+
+TEST(YamlSource, BadIpInPodIpsListDropsThePod) {
+  Snapshot s;
+  loadDocuments("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 10.0.0.1, podIPs: [{ip: 10.0.0.1}, {ip: nope}]}\n",
+                "/x/p.yaml", s);
+  EXPECT_TRUE(s.pods.empty());
+  EXPECT_TRUE(hasError(s, "pod default/p in /x/p.yaml, line 1: 'nope' is not an IP address"));
+}
+
+TEST(YamlSource, OtherApiGroupsAndKindsAreSkippedSilently) {
+  Snapshot s;
+  loadDocuments("apiVersion: example.com/v1\nkind: Pod\nmetadata: {name: crd}\nstatus: {podIP: 10.0.0.1}\n---\n"
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n"
+                "apiVersion: v1\nkind: Service\nmetadata: {}\n---\n"
+                "---\n"
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: real}\n",
+                "/x/mixed.yaml", s);
+  EXPECT_TRUE(s.errors.empty()) << s.errors.front().message;
+  EXPECT_TRUE(s.pods.empty());
+  EXPECT_EQ(s.namespaces.count("real"), 1u);
+}
+
+TEST(YamlSource, DuplicateNamespaceKeepsTheFirstAndNamesIt) {
+  Snapshot s;
+  loadDocuments("kind: Namespace\nmetadata: {name: n, labels: {a: '1'}}\n---\n"
+                "kind: Namespace\nmetadata: {name: n, labels: {a: '2'}}\n",
+                "/x/ns.yaml", s);
+  EXPECT_EQ(s.namespaces.at("n").labels.at("a"), "1");
+  EXPECT_TRUE(hasError(s, "/x/ns.yaml, line 4: duplicate Namespace n"));
+}
+
+TEST(YamlSource, EditorAndToolTempFilesAreIgnored) {
+  TempDir d;
+  const std::string ns = "kind: Namespace\nmetadata: {name: NAME}\n";
+  auto named = [&](const char* n) {
+    std::string out = ns;
+    out.replace(out.find("NAME"), 4, n);
+    return out;
+  };
+  d.write("real.yml", named("real"));
+  d.write(".real.yml.tmp", named("tmp"));
+  d.write(".real.yml.swp", named("swp"));
+  d.write("real.yml.swp", named("swp2"));
+  d.write("#real.yml#", named("emacs"));
+  d.write("real.yml~", named("backup"));
+  fs::create_directory(d.path + "/sub.yaml");  // not recursive, and not a file
+  d.write("sub.yaml/inner.yaml", named("inner"));
+  auto s = loadDirectory(d.path);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->errors.empty());
+  ASSERT_EQ(s->namespaces.size(), 1u);
+  EXPECT_EQ(s->namespaces.count("real"), 1u);
+}
+
 TEST(YamlSource, UnreadableDirectoryFailsTheCall) {
   auto s = loadDirectory("/nonexistent/warren-cluster");
   ASSERT_FALSE(s.ok());
@@ -199,6 +269,30 @@ TEST(DirWatcher, StopsPromptly) {
   TempDir d;
   auto w = DirWatcher::start(d.path, [] {});
   ASSERT_TRUE(w.ok());
+  auto start = std::chrono::steady_clock::now();
+  w->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+}
+
+TEST(DirWatcher, ADeleteCallsBackAndStoppingMidDebounceIsPrompt) {
+  TempDir d;
+  d.write("pod.yaml", "kind: Namespace\nmetadata: {name: x}\n");
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  auto w = DirWatcher::start(d.path, [&] {
+    std::lock_guard lock(mu);
+    ++calls;
+    cv.notify_all();
+  });
+  ASSERT_TRUE(w.ok());
+  fs::remove(d.path + "/pod.yaml");
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, 1s, [&] { return calls > 0; }));
+  }
+  // An event still inside its debounce window must not hold up shutdown.
+  d.write("again.yaml", "x: 1\n");
   auto start = std::chrono::steady_clock::now();
   w->reset();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
