@@ -1,8 +1,5 @@
 #include "tools/warrenctl/commands.h"
 
-#include <ostream>
-#include <set>
-
 #include "tools/warrenctl/pinned.h"
 #include "warren_abi.h"
 
@@ -10,12 +7,10 @@ namespace warren::ctl {
 
 namespace {
 
-Result<Output> podList(const Invocation& inv) {
-  auto pods = readPods(inv.pinRoot);
+Result<Output> podList(const Context& ctx) {
+  auto pods = readPods(ctx.pinRoot);
   if (!pods) return pods.error();
-  Output out;
-  out.json = nlohmann::json::array();
-  out.table.headers = podHeaders();
+  Output out{Json::array(), Table{podHeaders(), {}}};
   for (const auto& p : *pods) {
     out.json.push_back(podJson(p));
     out.table.rows.push_back(podRow(p));
@@ -23,137 +18,110 @@ Result<Output> podList(const Invocation& inv) {
   return out;
 }
 
-Result<Output> progShow(const Invocation& inv) {
-  auto progs = readProgs(inv.pinRoot);
+Result<Output> progShow(const Context& ctx) {
+  auto progs = readProgs(ctx.pinRoot);
   if (!progs) return progs.error();
-  Output out;
-  out.json = nlohmann::json::array();
-  out.table.headers = {"LINK", "LINK_ID", "PROG_ID", "TYPE", "ATTACH", "NAME", "TAG", "TARGET", "RUN_CNT"};
+  Output out{Json::array(), Table{progHeaders(), {}}};
   for (const auto& p : *progs) {
-    out.json.push_back({{"link", p.linkName},
-                        {"link_id", p.linkId},
-                        {"link_type", p.linkType},
-                        {"prog_id", p.progId},
-                        {"prog_type", p.progType},
-                        {"attach_type", p.attachType},
-                        {"name", p.progName},
-                        {"tag", p.tag},
-                        {"target", p.target},
-                        {"run_cnt", p.runCount},
-                        {"run_time_ns", p.runTimeNs}});
-    out.table.rows.push_back({p.linkName, std::to_string(p.linkId), std::to_string(p.progId), p.progType,
-                              p.attachType, p.progName, p.tag, p.target, std::to_string(p.runCount)});
+    out.json.push_back(progJson(p));
+    out.table.rows.push_back(progRow(p));
   }
   return out;
 }
 
-const char* kGlobalOptions =
-    "  -j, --json        compact JSON output\n"
-    "  -p, --pretty      pretty JSON output (implies -j)\n"
-    "  --bpffs DIR       pin root of warren-agent (default " WARREN_PIN_ROOT_DEFAULT ")\n"
-    "  -h, --help        this help; `warrenctl OBJECT help` for one object\n";
+Object progObject() {
+  Verb show{
+      "show",
+      "",
+      "Warren's BPF programs, found through their pinned links",
+      "Warren's BPF programs, found through the links warren-agent pinned under PIN_ROOT/links, so only "
+      "what Warren attached: one entry per program with its id, type, full name, tag and load time, and "
+      "every link that runs it with the link id, attach type and target (TARGET is the cgroup id for the "
+      "connect4/6, getpeername4/6 and sockops links, the netns inode for the per-pod sk_lookup links; "
+      "\"(detached)\" once the target is gone). RUN_CNT and RUN_TIME_NS only count while "
+      "kernel.bpf_stats_enabled=1 and are 0 otherwise. LOADED_AT is UTC. JSON: an array ordered by program "
+      "id.",
+      {
+          {"id", "program id"},
+          {"type", "program type (libbpf's name: cgroup_sock_addr, sock_ops, sk_lookup)"},
+          {"name", "full function name (from BTF when the kernel's 15-character name is cut)"},
+          {"tag", "program tag, hex: changes whenever the instructions do"},
+          {"gpl_compatible", "whether the program was loaded with a GPL-compatible license"},
+          {"loaded_at", "load time, Unix seconds (0 when unknown)"},
+          {"uid", "uid that loaded it"},
+          {"run_cnt", "runs counted while kernel.bpf_stats_enabled=1, else 0"},
+          {"run_time_ns", "total run time counted while kernel.bpf_stats_enabled=1, else 0"},
+          {"bytes_xlated", "size of the verified program"},
+          {"bytes_jited", "size of the JITed image (0 when not JITed)"},
+          {"map_ids", "ids of the maps the program uses"},
+          {"links", "the pinned links that run this program, ordered by pin name"},
+          {"links[].pin", "file name of the link under PIN_ROOT/links"},
+          {"links[].id", "link id"},
+          {"links[].type", "link type: cgroup or netns"},
+          {"links[].attach_type", "attach type, e.g. cgroup_inet4_connect or sk_lookup"},
+          {"links[].target_type", "cgroup or netns"},
+          {"links[].target_id", "cgroup id or netns inode; 0 once the target is gone"},
+          {"links[].attached", "whether the target still exists (target_id != 0)"},
+      },
+      progShow};
+  return {"prog", "Warren's BPF programs and the links that attach them.", {show}};
+}
+
+Object podObject() {
+  Verb list{
+      "list",
+      "",
+      "Enrolled pods, decoded from the pinned maps",
+      "Pods enrolled in capture, decoded from the pinned maps, so it works while warren-agent is down: one "
+      "entry per netns cookie in warren_enrolled with the pod's namespace, name, service account and uid "
+      "(from warren_pod_meta; \"?\" when the agent wrote none), its IPs, and its counters summed over all "
+      "CPUs: OUT connects captured outbound, IN connections captured inbound, PASSED connects left alone, "
+      "FAILED_CLOSED connects refused because the tunnel's listener was missing (\"-\" when the pod has no "
+      "counters entry, which means nothing is being counted for it). LISTENER says whether the tunnel's "
+      "inbound listener is registered in warren_inbound for the pod's IPs: up, partial (some IPs), missing, "
+      "or unknown when the kernel cannot look sockets up from userspace. SK_LOOKUP says whether the pod's "
+      "sk_lookup link is pinned and attached to its netns: attached, detached, missing. JSON: an array "
+      "ordered by namespace and name.",
+      {
+          {"netns_cookie", "the pod's network namespace cookie, the key of every per-pod map"},
+          {"namespace", "Kubernetes namespace (\"\" without a warren_pod_meta entry)"},
+          {"name", "pod name (\"\" without a warren_pod_meta entry)"},
+          {"service_account", "service account (\"\" without a warren_pod_meta entry)"},
+          {"uid", "pod uid (\"\" without a warren_pod_meta entry)"},
+          {"ips", "pod IPs, IPv4 first"},
+          {"counters", "counters summed over all CPUs; null when the pod has no counters entry"},
+          {"counters.captured_out", "outbound connects redirected to the tunnel"},
+          {"counters.captured_in", "inbound connections steered to the tunnel"},
+          {"counters.passed", "connects of the pod left alone (loopback, to itself, not TCP)"},
+          {"counters.failed_closed", "connects refused because the tunnel's listener was missing"},
+          {"inbound_listener", "up, partial, missing or unknown, over all of the pod's IPs"},
+          {"listeners", "the warren_inbound entry of each pod IP"},
+          {"listeners[].ip", "pod IP"},
+          {"listeners[].state", "up, missing or unknown"},
+          {"listeners[].socket_cookie", "cookie of the registered listener socket; 0 unless up"},
+          {"sk_lookup_link", "attached, detached, missing or unknown"},
+          {"sk_lookup_link_id", "id of the pod's sk_lookup link; 0 when there is none"},
+      },
+      podList};
+  return {"pod", "Pods enrolled in Warren's capture, as the BPF maps see them.", {list}};
+}
 
 }  // namespace
 
-const std::vector<Command>& commands() {
-  static const std::vector<Command> table = {
-      {"prog", "show", "warrenctl prog show",
-       "Warren's BPF programs, one row per pinned link: link and program ids, program type, attach type, "
-       "name, tag, target (cgroup id or netns inode) and run count (0 unless kernel.bpf_stats_enabled=1).",
-       progShow},
-      {"pod", "list", "warrenctl pod list",
-       "Enrolled pods decoded from the pinned maps: namespace, name, IPs, netns cookie, per-pod counters "
-       "(captured outbound, captured inbound, passed, failed closed), whether the tunnel's inbound listener "
-       "is registered for every pod IP, and whether the pod's sk_lookup link is attached. Works while the "
-       "agent is down.",
-       podList},
+const CommandTable& commandTable() {
+  static const CommandTable table{
+      "warrenctl",
+      "warrenctl is Warren's bpftool-style debug CLI. It reads the objects warren-agent pinned (maps by name "
+      "under the pin root PIN_ROOT, links under PIN_ROOT/links) directly, so it works while the agent is down, and "
+      "it never writes to a map or changes what is attached. Run it as root.",
+      WARREN_PIN_ROOT_DEFAULT,
+      {progObject(), podObject()},
   };
   return table;
 }
 
-std::string globalHelp() {
-  std::string s = "Usage: warrenctl [OPTIONS] OBJECT VERB\n\nObjects and verbs:\n";
-  for (const auto& c : commands()) s += "  " + c.synopsis + "\n";
-  return s + "\nOptions:\n" + kGlobalOptions;
-}
-
-std::string objectHelp(const std::string& object) {
-  std::string s;
-  for (const auto& c : commands())
-    if (c.object == object) s += "Usage: " + c.synopsis + "\n  " + c.help + "\n";
-  return s;
-}
-
-std::string markdownDocs() {
-  std::string s =
-      "# warrenctl\n\n"
-      "<!-- Generated by `warrenctl gen-docs` from the command table in tools/warrenctl/commands.cc. -->\n\n"
-      "The bpftool-style debug CLI of Warren. It reads the objects warren-agent pinned, so it works while "
-      "the agent is down, and never changes data-path state.\n\n"
-      "## Options\n\n```\n" +
-      std::string(kGlobalOptions) + "```\n\nErrors exit 1 with one line on stderr starting `Error: `.\n";
-  for (const auto& c : commands()) s += "\n## `" + c.synopsis + "`\n\n" + c.help + "\n";
-  return s;
-}
-
-int runCli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
-  bool json = false, pretty = false, help = false;
-  std::vector<std::string> words;
-  for (size_t i = 1; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    if (a == "-j" || a == "--json") json = true;
-    else if (a == "-p" || a == "--pretty") json = pretty = true;
-    else if (a == "-h" || a == "--help") help = true;
-    else if (a == "--bpffs") {
-      if (++i >= argv.size()) {
-        err << "Error: --bpffs needs a directory\n";
-        return 1;
-      }
-      pinRoot = argv[i];
-    } else if (!a.empty() && a[0] == '-') {
-      err << "Error: unknown option " << a << " (see warrenctl --help)\n";
-      return 1;
-    } else {
-      words.push_back(a);
-    }
-  }
-  if (words.empty()) {
-    (help ? out : err) << globalHelp();
-    return help ? 0 : 1;
-  }
-  if (words[0] == "gen-docs") {
-    out << markdownDocs();
-    return 0;
-  }
-  std::set<std::string> objects;
-  for (const auto& c : commands()) objects.insert(c.object);
-  if (!objects.count(words[0])) {
-    err << "Error: unknown object '" << words[0] << "' (see warrenctl --help)\n";
-    return 1;
-  }
-  if (help || words.size() == 1 || words[1] == "help") {
-    out << objectHelp(words[0]);
-    return 0;
-  }
-  for (const auto& c : commands()) {
-    if (c.object != words[0] || c.verb != words[1]) continue;
-    Invocation inv{pinRoot, std::vector<std::string>(words.begin() + 2, words.end())};
-    if (!inv.args.empty()) {
-      err << "Error: " << c.synopsis << " takes no arguments\n";
-      return 1;
-    }
-    auto result = c.run(inv);
-    if (!result) {
-      err << "Error: " << result.error().message << "\n";
-      return 1;
-    }
-    if (json) out << result->json.dump(pretty ? 2 : -1) << "\n";
-    else out << result->table.render();
-    return 0;
-  }
-  err << "Error: unknown command '" << words[0] << " " << words[1] << "' (see warrenctl " << words[0] << " help)\n";
-  return 1;
+int runWarrenctl(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  return runCli(commandTable(), argv, out, err);
 }
 
 }  // namespace warren::ctl

@@ -1,6 +1,9 @@
 #include "tools/warrenctl/decode.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "common/abi_addr.h"
 
@@ -8,15 +11,45 @@ namespace warren::ctl {
 
 std::string fieldString(const char* data, size_t size) { return std::string(data, strnlen(data, size)); }
 
+std::vector<warren_ip_key> podIpKeys(const warren_pod& pod) {
+  std::vector<warren_ip_key> keys;
+  if (pod.flags & WARREN_POD_HAS_IP4) {
+    warren_ip_key k{};
+    k.family = WARREN_AF_INET;
+    std::memcpy(k.ip.addr, &pod.ip4, sizeof(pod.ip4));
+    keys.push_back(k);
+  }
+  if (pod.flags & WARREN_POD_HAS_IP6) {
+    warren_ip_key k{};
+    k.family = WARREN_AF_INET6;
+    k.ip = pod.ip6;
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+std::string ipKeyString(const warren_ip_key& key) {
+  if (key.family != WARREN_AF_INET && key.family != WARREN_AF_INET6) return "?";
+  return addrToString(static_cast<uint16_t>(key.family), key.ip);
+}
+
 std::vector<std::string> podIps(const warren_pod& pod) {
   std::vector<std::string> ips;
-  if (pod.flags & WARREN_POD_HAS_IP4) {
-    warren_addr a{};
-    std::memcpy(a.addr, &pod.ip4, 4);
-    ips.push_back(addrToString(WARREN_AF_INET, a));
-  }
-  if (pod.flags & WARREN_POD_HAS_IP6) ips.push_back(addrToString(WARREN_AF_INET6, pod.ip6));
+  for (const auto& k : podIpKeys(pod)) ips.push_back(ipKeyString(k));
   return ips;
+}
+
+size_t perCpuStride(size_t valueSize) { return (valueSize + 7) & ~size_t{7}; }
+
+std::vector<warren_counters> splitPerCpu(const std::vector<uint8_t>& raw, size_t ncpus) {
+  const size_t stride = perCpuStride(sizeof(warren_counters));
+  std::vector<warren_counters> out;
+  for (size_t cpu = 0; cpu < ncpus && (cpu + 1) * stride <= raw.size(); ++cpu) {
+    warren_counters c{};
+    std::memcpy(&c, raw.data() + cpu * stride, sizeof(c));
+    out.push_back(c);
+  }
+  return out;
 }
 
 warren_counters sumCounters(const std::vector<warren_counters>& perCpu) {
@@ -31,12 +64,13 @@ warren_counters sumCounters(const std::vector<warren_counters>& perCpu) {
 }
 
 PodView decodePod(uint64_t cookie, const warren_pod& pod, const warren_pod_meta* meta,
-                  const std::vector<warren_counters>& perCpu) {
+                  const std::vector<warren_counters>* perCpu) {
   PodView v;
   v.netnsCookie = cookie;
   v.ips = podIps(pod);
-  v.counters = sumCounters(perCpu);
+  if (perCpu) v.counters = sumCounters(*perCpu);
   if (meta) {
+    v.hasMeta = true;
     v.uid = fieldString(meta->uid, sizeof(meta->uid));
     v.name = fieldString(meta->name, sizeof(meta->name));
     v.ns = fieldString(meta->namespace_, sizeof(meta->namespace_));
@@ -45,29 +79,70 @@ PodView decodePod(uint64_t cookie, const warren_pod& pod, const warren_pod_meta*
   return v;
 }
 
+ListenerState listenerStateFromLookup(int rc, int err) {
+  if (rc == 0) return ListenerState::Up;
+  return err == ENOENT ? ListenerState::Missing : ListenerState::Unknown;
+}
+
 const char* listenerStateName(ListenerState s) {
   switch (s) {
-    case ListenerState::Registered: return "up";
+    case ListenerState::Up: return "up";
     case ListenerState::Missing: return "missing";
     case ListenerState::Unknown: break;
   }
   return "unknown";
 }
 
-nlohmann::json podJson(const PodView& p) {
+std::string listenerSummary(const std::vector<IpListener>& listeners) {
+  // A pod without IPs cannot have its inbound steered anywhere.
+  if (listeners.empty()) return "missing";
+  size_t up = 0, unknown = 0;
+  for (const auto& l : listeners) {
+    up += l.state == ListenerState::Up;
+    unknown += l.state == ListenerState::Unknown;
+  }
+  if (unknown) return "unknown";
+  if (up == listeners.size()) return "up";
+  return up ? "partial" : "missing";
+}
+
+const char* linkStateName(LinkState s) {
+  switch (s) {
+    case LinkState::Attached: return "attached";
+    case LinkState::Detached: return "detached";
+    case LinkState::Missing: return "missing";
+    case LinkState::Unknown: break;
+  }
+  return "unknown";
+}
+
+void sortPods(std::vector<PodView>& pods) {
+  std::sort(pods.begin(), pods.end(), [](const PodView& a, const PodView& b) {
+    return std::tie(a.ns, a.name, a.netnsCookie) < std::tie(b.ns, b.name, b.netnsCookie);
+  });
+}
+
+nlohmann::ordered_json podJson(const PodView& p) {
+  nlohmann::ordered_json counters = nullptr;
+  if (p.counters)
+    counters = {{"captured_out", p.counters->captured_out},
+                {"captured_in", p.counters->captured_in},
+                {"passed", p.counters->passed},
+                {"failed_closed", p.counters->failed_closed}};
+  nlohmann::ordered_json listeners = nlohmann::ordered_json::array();
+  for (const auto& l : p.listeners)
+    listeners.push_back({{"ip", l.ip}, {"state", listenerStateName(l.state)}, {"socket_cookie", l.socketCookie}});
   return {{"netns_cookie", p.netnsCookie},
-          {"uid", p.uid},
-          {"name", p.name},
           {"namespace", p.ns},
+          {"name", p.name},
           {"service_account", p.serviceAccount},
+          {"uid", p.uid},
           {"ips", p.ips},
-          {"counters",
-           {{"captured_out", p.counters.captured_out},
-            {"captured_in", p.counters.captured_in},
-            {"passed", p.counters.passed},
-            {"failed_closed", p.counters.failed_closed}}},
-          {"inbound_listener", listenerStateName(p.listener)},
-          {"sk_lookup_link", p.skLookupLink}};
+          {"counters", counters},
+          {"inbound_listener", listenerSummary(p.listeners)},
+          {"listeners", listeners},
+          {"sk_lookup_link", linkStateName(p.skLookup)},
+          {"sk_lookup_link_id", p.skLookupLinkId}};
 }
 
 std::vector<std::string> podHeaders() {
@@ -75,18 +150,21 @@ std::vector<std::string> podHeaders() {
 }
 
 std::vector<std::string> podRow(const PodView& p) {
+  auto count = [&](__u64 warren_counters::*field) {
+    return p.counters ? std::to_string((*p.counters).*field) : std::string("-");
+  };
   std::string ips;
   for (const auto& ip : p.ips) ips += (ips.empty() ? "" : ",") + ip;
   return {p.ns.empty() ? "?" : p.ns,
           p.name.empty() ? "?" : p.name,
           ips.empty() ? "-" : ips,
           std::to_string(p.netnsCookie),
-          std::to_string(p.counters.captured_out),
-          std::to_string(p.counters.captured_in),
-          std::to_string(p.counters.passed),
-          std::to_string(p.counters.failed_closed),
-          listenerStateName(p.listener),
-          p.skLookupLink ? "attached" : "missing"};
+          count(&warren_counters::captured_out),
+          count(&warren_counters::captured_in),
+          count(&warren_counters::passed),
+          count(&warren_counters::failed_closed),
+          listenerSummary(p.listeners),
+          linkStateName(p.skLookup)};
 }
 
 }  // namespace warren::ctl

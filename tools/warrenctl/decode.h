@@ -1,7 +1,9 @@
 #pragma once
-// Pure decoding of Warren's map values into rows and JSON: no BPF calls here, so
-// it is unit-tested with hand-made bytes.
+// Pure decoding of Warren's map entries (bytes -> ABI structs -> views -> JSON and
+// table rows). No BPF calls here, so all of it is unit-tested with hand-made bytes;
+// pinned.cc does the map I/O and hands the raw values in.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,27 +15,59 @@
 
 namespace warren::ctl {
 
-enum class ListenerState { Registered, Missing, Unknown };
+// One pod IP's entry in the warren_inbound sockhash.
+enum class ListenerState { Up, Missing, Unknown };
+struct IpListener {
+  std::string ip;
+  ListenerState state = ListenerState::Unknown;
+  uint64_t socketCookie = 0;  // what a userspace sockhash lookup returns; 0 unless Up
+};
+
+enum class LinkState { Attached, Detached, Missing, Unknown };
 
 struct PodView {
   uint64_t netnsCookie = 0;
-  std::string uid, name, ns, serviceAccount;  // empty when no metadata entry exists
+  bool hasMeta = false;  // false: no warren_pod_meta entry, the strings below are empty
+  std::string uid, name, ns, serviceAccount;
   std::vector<std::string> ips;
-  warren_counters counters{};
-  ListenerState listener = ListenerState::Unknown;  // all pod IPs registered in warren_inbound?
-  bool skLookupLink = false;
+  // nullopt: no counters entry (or no counters map). The agent creates the entry at
+  // enrollment and the programs only increment existing entries, so this is a fault.
+  std::optional<warren_counters> counters;
+  std::vector<IpListener> listeners;  // one per IP, in `ips` order
+  LinkState skLookup = LinkState::Unknown;
+  uint32_t skLookupLinkId = 0;
 };
 
-// Fixed-size, maybe unterminated char array -> string.
+// Fixed-size, maybe unterminated char array -> string, never reading past `size`.
 std::string fieldString(const char* data, size_t size);
+
+// The keys warren_pod_ips / warren_inbound use for this pod, IPv4 first.
+std::vector<warren_ip_key> podIpKeys(const warren_pod& pod);
+std::string ipKeyString(const warren_ip_key& key);
 std::vector<std::string> podIps(const warren_pod& pod);
+
+// A per-CPU map lookup returns one value per possible CPU, each padded to 8 bytes.
+size_t perCpuStride(size_t valueSize);
+std::vector<warren_counters> splitPerCpu(const std::vector<uint8_t>& raw, size_t ncpus);
 warren_counters sumCounters(const std::vector<warren_counters>& perCpu);
+
+// perCpu == nullptr: no counters entry.
 PodView decodePod(uint64_t cookie, const warren_pod& pod, const warren_pod_meta* meta,
-                  const std::vector<warren_counters>& perCpu);
+                  const std::vector<warren_counters>* perCpu);
+
+// bpf_map_lookup_elem on a sockhash from userspace yields the socket cookie or
+// ENOENT; anything else (EOPNOTSUPP on old kernels, ENOSPC for a 4-byte value) means
+// we cannot tell.
+ListenerState listenerStateFromLookup(int rc, int err);
 
 const char* listenerStateName(ListenerState s);
-nlohmann::json podJson(const PodView& pod);
-std::vector<std::string> podRow(const PodView& pod);
+// The pod's summary over its IPs: up, partial, missing or unknown.
+std::string listenerSummary(const std::vector<IpListener>& listeners);
+const char* linkStateName(LinkState s);
+
+void sortPods(std::vector<PodView>& pods);
+nlohmann::ordered_json podJson(const PodView& pod);
 std::vector<std::string> podHeaders();
+std::vector<std::string> podRow(const PodView& pod);
 
 }  // namespace warren::ctl

@@ -1,145 +1,178 @@
+// Reading Warren's maps into pod views: every map is shape-checked against the ABI
+// before its first lookup, and only lookups and key walks are issued.
 #include "tools/warrenctl/pinned.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <algorithm>
-#include <cstdio>
-#include <filesystem>
+#include <cerrno>
+#include <optional>
+#include <set>
 
-#include "common/abi_addr.h"
 #include "common/unique_fd.h"
+#include "tools/warrenctl/bpffs.h"
 
 namespace warren::ctl {
-namespace fs = std::filesystem;
 
 namespace {
 
-Error pinError(const std::string& pinRoot, const std::string& what, int err) {
-  if (err == EPERM || err == EACCES)
-    return Error{err, "permission denied reading " + what + " (BPF objects need root or CAP_BPF)"};
-  if (err == ENOENT)
-    return Error{err, "no Warren objects pinned at " + pinRoot +
-                          " (is warren-agent running? use --bpffs to point elsewhere)"};
-  return errnoError("open " + what, err);
+struct PinnedMap {
+  UniqueFd fd;
+  uint32_t maxEntries = 0;
+};
+
+Result<std::optional<PinnedMap>> openMap(const std::string& root, const MapSpec& spec) {
+  std::string path = root + "/" + spec.name;
+  auto pin = openPin(path);
+  if (!pin) return pin.error();
+  if (!*pin) return std::optional<PinnedMap>();
+  UniqueFd fd = std::move(**pin);
+  if (kindOf(fd.get()) != Kind::Map) return makeError(path + " is pinned but is not a map");
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return osError("map info " + path, errno);
+  auto shape = checkMapShape(spec, info.type, info.key_size, info.value_size);
+  if (!shape) return withContext(shape.error(), path);
+  return std::optional<PinnedMap>(PinnedMap{std::move(fd), info.max_entries});
 }
 
-Result<UniqueFd> openPinned(const std::string& pinRoot, const std::string& name) {
-  std::string path = pinRoot + "/" + name;
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) return pinError(pinRoot, path, errno);
-  return UniqueFd(fd);
-}
-
-template <typename K>
-std::vector<K> keysOf(int mapFd) {
-  std::vector<K> keys;
-  K key{}, next{};
-  const K* prev = nullptr;
-  while (bpf_map_get_next_key(mapFd, prev, &next) == 0) {
-    keys.push_back(next);
-    key = next;
-    prev = &key;
+// Keys of a u64-keyed hash map. When the key we hold is deleted meanwhile, the
+// kernel restarts from the first key: drop repeats and bound the walk so churn from
+// a live agent can neither duplicate a pod nor loop forever.
+Result<std::vector<uint64_t>> u64Keys(int fd, uint32_t maxEntries, const std::string& what) {
+  std::vector<uint64_t> keys;
+  std::set<uint64_t> seen;
+  uint64_t cur = 0, next = 0;
+  const uint64_t limit = 2 * uint64_t{maxEntries} + 16;
+  for (uint64_t step = 0; step < limit; ++step) {
+    if (bpf_map_get_next_key(fd, step ? &cur : nullptr, &next) != 0) {
+      if (errno == ENOENT) break;
+      return osError("iterate " + what, errno);
+    }
+    cur = next;
+    if (seen.insert(next).second) keys.push_back(next);
   }
   return keys;
 }
 
-ListenerState listenerState(int inboundFd, const std::vector<std::string>& ips) {
-  if (ips.empty()) return ListenerState::Missing;
-  for (const auto& ip : ips) {
-    auto key = ipKeyFromString(ip);
-    if (!key) return ListenerState::Unknown;
-    uint64_t cookie = 0;
-    if (bpf_map_lookup_elem(inboundFd, &*key, &cookie) != 0)
-      return errno == ENOENT ? ListenerState::Missing : ListenerState::Unknown;
-  }
-  return ListenerState::Registered;
+struct SkLookup {
+  LinkState state = LinkState::Unknown;
+  uint32_t linkId = 0;
+};
+
+SkLookup skLookupLink(const std::string& root, uint64_t cookie) {
+  std::string path = root + "/" WARREN_LINKS_DIR "/" WARREN_SK_LOOKUP_LINK_PREFIX + std::to_string(cookie);
+  auto pin = openPin(path);
+  if (!pin) return {};
+  if (!*pin) return {LinkState::Missing, 0};
+  int fd = (*pin)->get();
+  if (kindOf(fd) != Kind::Link) return {};
+  auto info = linkInfo(fd, path);
+  if (!info || info->type != BPF_LINK_TYPE_NETNS) return {};
+  return {info->netns.netns_ino ? LinkState::Attached : LinkState::Detached, info->id};
 }
 
-std::string hexTag(const unsigned char* tag, size_t n) {
-  std::string s;
-  char buf[3];
-  for (size_t i = 0; i < n; ++i) {
-    std::snprintf(buf, sizeof(buf), "%02x", tag[i]);
-    s += buf;
-  }
-  return s;
+// Looks one key up: true when found, false for ENOENT, an error for anything else.
+template <typename V>
+Result<bool> lookup(int fd, const void* key, V* value, const std::string& what) {
+  if (bpf_map_lookup_elem(fd, key, value) == 0) return true;
+  if (errno == ENOENT) return false;
+  return osError("lookup in " + what, errno);
 }
-
-std::string orUnknown(const char* s) { return s ? s : "unknown"; }
 
 }  // namespace
 
-Result<std::vector<PodView>> readPods(const std::string& pinRoot) {
-  auto enrolled = openPinned(pinRoot, WARREN_MAP_ENROLLED);
-  if (!enrolled) return enrolled.error();
-  auto meta = openPinned(pinRoot, WARREN_MAP_POD_META);
-  auto counters = openPinned(pinRoot, WARREN_MAP_COUNTERS);
-  auto inbound = openPinned(pinRoot, WARREN_MAP_INBOUND);
-  int ncpus = libbpf_num_possible_cpus();
-  if (ncpus <= 0) return makeError("cannot count possible CPUs");
-
-  std::vector<PodView> pods;
-  for (uint64_t cookie : keysOf<uint64_t>(enrolled->get())) {
-    warren_pod pod{};
-    if (bpf_map_lookup_elem(enrolled->get(), &cookie, &pod) != 0) continue;  // released meanwhile
-    warren_pod_meta m{};
-    bool haveMeta = meta && bpf_map_lookup_elem(meta->get(), &cookie, &m) == 0;
-    std::vector<warren_counters> perCpu(static_cast<size_t>(ncpus));
-    if (!counters || bpf_map_lookup_elem(counters->get(), &cookie, perCpu.data()) != 0) perCpu.clear();
-    PodView v = decodePod(cookie, pod, haveMeta ? &m : nullptr, perCpu);
-    v.listener = inbound ? listenerState(inbound->get(), v.ips) : ListenerState::Unknown;
-    std::error_code ec;
-    v.skLookupLink = fs::exists(fs::path(pinRoot) / WARREN_LINKS_DIR /
-                                    (std::string(WARREN_SK_LOOKUP_LINK_PREFIX) + std::to_string(cookie)),
-                                ec);
-    pods.push_back(std::move(v));
-  }
-  std::sort(pods.begin(), pods.end(),
-            [](const PodView& a, const PodView& b) { return std::tie(a.ns, a.name) < std::tie(b.ns, b.name); });
-  return pods;
+const MapSpec& enrolledMap() {
+  static const MapSpec s{WARREN_MAP_ENROLLED, BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(warren_pod)};
+  return s;
+}
+const MapSpec& podMetaMap() {
+  static const MapSpec s{WARREN_MAP_POD_META, BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(warren_pod_meta)};
+  return s;
+}
+const MapSpec& countersMap() {
+  static const MapSpec s{WARREN_MAP_COUNTERS, BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u64), sizeof(warren_counters)};
+  return s;
+}
+const MapSpec& inboundMap() {
+  // The value is what the agent inserts (a socket fd) and, on lookup, the socket cookie.
+  static const MapSpec s{WARREN_MAP_INBOUND, BPF_MAP_TYPE_SOCKHASH, sizeof(warren_ip_key), sizeof(__u64)};
+  return s;
 }
 
-Result<std::vector<ProgView>> readProgs(const std::string& pinRoot) {
-  fs::path dir = fs::path(pinRoot) / WARREN_LINKS_DIR;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return pinError(pinRoot, dir.string(), ENOENT);
-  std::vector<ProgView> out;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    ProgView v;
-    v.linkName = entry.path().filename().string();
-    int lfd = bpf_obj_get(entry.path().c_str());
-    if (lfd < 0) return pinError(pinRoot, entry.path().string(), errno);
-    UniqueFd link(lfd);
-    bpf_link_info li{};
-    uint32_t len = sizeof(li);
-    if (bpf_obj_get_info_by_fd(link.get(), &li, &len) != 0) return errnoError("link info " + v.linkName);
-    v.linkId = li.id;
-    v.progId = li.prog_id;
-    v.linkType = orUnknown(libbpf_bpf_link_type_str(static_cast<bpf_link_type>(li.type)));
-    if (li.type == BPF_LINK_TYPE_CGROUP) {
-      v.attachType = orUnknown(libbpf_bpf_attach_type_str(static_cast<bpf_attach_type>(li.cgroup.attach_type)));
-      v.target = "cgroup " + std::to_string(li.cgroup.cgroup_id);
-    } else if (li.type == BPF_LINK_TYPE_NETNS) {
-      v.attachType = orUnknown(libbpf_bpf_attach_type_str(static_cast<bpf_attach_type>(li.netns.attach_type)));
-      v.target = li.netns.netns_ino ? "netns " + std::to_string(li.netns.netns_ino) : "netns (gone)";
+Status checkMapShape(const MapSpec& spec, uint32_t type, uint32_t keySize, uint32_t valueSize) {
+  if (type == static_cast<uint32_t>(spec.type) && keySize == spec.keySize && valueSize == spec.valueSize)
+    return okStatus();
+  auto typeName = [](uint32_t t) {
+    const char* n = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(t));
+    return n ? std::string(n) : "type " + std::to_string(t);
+  };
+  return makeError(std::string(spec.name) + " is " + typeName(type) + " with key/value size " +
+                   std::to_string(keySize) + "/" + std::to_string(valueSize) + ", this warrenctl expects " +
+                   typeName(static_cast<uint32_t>(spec.type)) + " " + std::to_string(spec.keySize) + "/" +
+                   std::to_string(spec.valueSize) + " (warrenctl and warren-agent are from different versions)");
+}
+
+Result<std::vector<PodView>> readPods(const std::string& root) {
+  if (auto s = checkPinRoot(root); !s) return s.error();
+  auto enrolled = openMap(root, enrolledMap());
+  if (!enrolled) return enrolled.error();
+  if (!*enrolled) return noObjectsError(root);
+  // The other maps are optional: an agent that predates one still gets a listing.
+  auto meta = openMap(root, podMetaMap());
+  if (!meta) return meta.error();
+  auto counters = openMap(root, countersMap());
+  if (!counters) return counters.error();
+  auto inbound = openMap(root, inboundMap());
+  if (!inbound) return inbound.error();
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return makeError("cannot count the possible CPUs (needed to read per-CPU counters)");
+
+  const int enrolledFd = (*enrolled)->fd.get();
+  auto cookies = u64Keys(enrolledFd, (*enrolled)->maxEntries, WARREN_MAP_ENROLLED);
+  if (!cookies) return cookies.error();
+  std::vector<PodView> pods;
+  std::vector<uint8_t> raw(perCpuStride(sizeof(warren_counters)) * static_cast<size_t>(ncpus));
+  for (uint64_t cookie : *cookies) {
+    warren_pod pod{};
+    auto found = lookup(enrolledFd, &cookie, &pod, WARREN_MAP_ENROLLED);
+    if (!found) return found.error();
+    if (!*found) continue;  // released while we walked the map
+
+    warren_pod_meta m{};
+    bool haveMeta = false;
+    if (*meta) {
+      auto r = lookup((*meta)->fd.get(), &cookie, &m, WARREN_MAP_POD_META);
+      if (!r) return r.error();
+      haveMeta = *r;
     }
-    UniqueFd prog(bpf_prog_get_fd_by_id(li.prog_id));
-    if (prog) {
-      bpf_prog_info pi{};
-      uint32_t plen = sizeof(pi);
-      if (bpf_obj_get_info_by_fd(prog.get(), &pi, &plen) == 0) {
-        v.progName = pi.name;
-        v.progType = orUnknown(libbpf_bpf_prog_type_str(static_cast<bpf_prog_type>(pi.type)));
-        v.tag = hexTag(pi.tag, sizeof(pi.tag));
-        v.runCount = pi.run_cnt;
-        v.runTimeNs = pi.run_time_ns;
+    std::vector<warren_counters> perCpu;
+    bool haveCounters = false;
+    if (*counters) {
+      auto r = lookup((*counters)->fd.get(), &cookie, raw.data(), WARREN_MAP_COUNTERS);
+      if (!r) return r.error();
+      if (*r) perCpu = splitPerCpu(raw, static_cast<size_t>(ncpus));
+      haveCounters = *r;
+    }
+    PodView v = decodePod(cookie, pod, haveMeta ? &m : nullptr, haveCounters ? &perCpu : nullptr);
+
+    for (const auto& key : podIpKeys(pod)) {
+      IpListener l{ipKeyString(key), ListenerState::Unknown, 0};
+      if (*inbound) {
+        uint64_t socketCookie = 0;
+        int rc = bpf_map_lookup_elem((*inbound)->fd.get(), &key, &socketCookie);
+        l.state = listenerStateFromLookup(rc, rc == 0 ? 0 : errno);
+        if (l.state == ListenerState::Up) l.socketCookie = socketCookie;
       }
+      v.listeners.push_back(l);
     }
-    out.push_back(std::move(v));
+    SkLookup sk = skLookupLink(root, cookie);
+    v.skLookup = sk.state;
+    v.skLookupLinkId = sk.linkId;
+    pods.push_back(std::move(v));
   }
-  std::sort(out.begin(), out.end(), [](const ProgView& a, const ProgView& b) { return a.linkName < b.linkName; });
-  return out;
+  sortPods(pods);
+  return pods;
 }
 
 }  // namespace warren::ctl

@@ -4,19 +4,41 @@
 
 namespace warren::ctl {
 
+std::string printable(const std::string& s) {
+  std::string out = s;
+  for (char& c : out) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string joinLimited(const std::vector<std::string>& items, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < max; ++i) out += (i ? "," : "") + items[i];
+  if (items.size() > max) out += " +" + std::to_string(items.size() - max);
+  return out;
+}
+
 std::string Table::render() const {
-  std::vector<size_t> width(headers.size(), 0);
-  for (size_t i = 0; i < headers.size(); ++i) width[i] = headers[i].size();
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  size_t columns = headers.size();
+  for (const auto& r : rows) columns = std::max(columns, r.size());
+  std::vector<size_t> width(columns, 0);
+  auto measure = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) width[i] = std::max(width[i], cells[i].size());
+  };
+  measure(headers);
+  for (const auto& r : rows) measure(r);
+
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
-    for (size_t i = 0; i < width.size(); ++i) {
-      std::string cell = i < cells.size() ? cells[i] : "";
+    for (size_t i = 0; i < columns; ++i) {
+      std::string cell = i < cells.size() ? printable(cells[i]) : "";
       out += cell;
-      // No trailing spaces after the last column.
-      if (i + 1 < width.size()) out += std::string(width[i] - cell.size() + 2, ' ');
+      if (i + 1 < columns) out += std::string(width[i] - cell.size() + 2, ' ');
     }
+    // Empty trailing cells would otherwise leave blanks at the end of the line.
+    while (!out.empty() && out.back() == ' ') out.pop_back();
     return out + "\n";
   };
   std::string out = line(headers);

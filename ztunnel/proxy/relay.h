@@ -1,61 +1,88 @@
 #pragma once
-// Copies bytes both ways between two connected non-blocking sockets on the loop.
-// Each direction has one bounded buffer: when it is full the relay stops reading
-// that side, so a slow reader pushes back on the writer instead of growing memory.
-// EOF is forwarded as a half-close; a reset on one side becomes a reset on the other.
+// Copies bytes both ways between two connected stream sockets on the loop.
+//
+// - Bounded: each direction has one buffer of at most bufferBytes; while it is full
+//   the relay stops reading that side, so a slow reader pushes back on the writer
+//   (through the kernel's socket buffers) instead of growing memory. A direction
+//   holds no buffer at all while it is idle, so idle connections cost ~no memory.
+// - Half-close: EOF from one side is forwarded, after the buffered bytes, as
+//   shutdown(SHUT_WR) on the other; the other direction keeps flowing.
+// - Reset: a reset or error on either side ends the relay and closes both sides with
+//   an RST (SO_LINGER {1, 0}), so a reset propagates as a reset, never as a clean EOF.
+//
+// Plain read/write through a user-space buffer rather than splice(2): HBONE will
+// put TLS on one side, which needs the bytes in user space anyway, and splice would
+// add two pipes (four fds) per relay.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
+#include "common/result.h"
 #include "common/unique_fd.h"
 #include "ztunnel/io/event_loop.h"
 
 namespace warren::proxy {
 
 struct RelayStats {
-  uint64_t bytesAtoB = 0;
+  uint64_t bytesAtoB = 0;  // bytes written to b (delivered to its socket)
   uint64_t bytesBtoA = 0;
   std::chrono::steady_clock::duration duration{};
-  std::string endReason;  // "closed", "reset by a", "reset by b", "error: ..."
+  // "closed" (both sides sent EOF and everything was delivered), "reset by a",
+  // "reset by b", or "error: <what failed>".
+  std::string endReason;
 };
 
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
-  // Starts relaying (loop thread). The relay keeps itself alive until both
-  // directions end; onDone runs exactly once, on the loop thread.
+  // Starts relaying; call on the loop thread. a and b are made non-blocking. The
+  // relay keeps itself alive until both directions end; onDone then runs exactly
+  // once, on the loop thread, never inside start() (it is posted if the relay
+  // cannot even start), and after both sockets are closed. The returned pointer is
+  // only for observation; dropping it does not stop the relay.
   static std::shared_ptr<Relay> start(io::EventLoop& loop, UniqueFd a, UniqueFd b,
-                                      std::function<void(const RelayStats&)> onDone,
-                                      size_t bufferBytes = 64 * 1024);
-  size_t bufferedBytes() const;
+                                      std::function<void(const RelayStats&)> onDone, size_t bufferBytes = 64 * 1024);
+
+  // Bytes read from one side and not yet written to the other; at most bufferBytes
+  // per direction. Loop thread.
+  size_t bufferedBytes() const { return ab_.pending() + ba_.pending(); }
+  bool done() const { return done_; }
 
  private:
+  enum class Side { A, B };
   struct Direction {
-    std::vector<char> buf;
-    size_t head = 0, tail = 0;  // pending bytes are buf[head, tail)
-    bool eof = false;           // the source sent FIN
-    bool shut = false;          // FIN forwarded to the sink
-    uint64_t bytes = 0;
+    std::unique_ptr<char[]> buf;  // allocated only while bytes are in flight
+    size_t head = 0, tail = 0;    // pending bytes are buf[head, tail)
+    bool eof = false;             // the source sent FIN
+    bool shut = false;            // ... and it was forwarded to the sink
+    uint64_t bytes = 0;           // delivered to the sink
     size_t pending() const { return tail - head; }
   };
-  enum class Side { A, B };
+  struct End {
+    UniqueFd fd;
+    uint32_t events = 0;  // what epoll watches; 0 = not registered
+  };
 
-  Relay(io::EventLoop& loop, UniqueFd a, UniqueFd b, std::function<void(const RelayStats&)> onDone, size_t bytes);
+  Relay(io::EventLoop& loop, UniqueFd a, UniqueFd b, std::function<void(const RelayStats&)> onDone, size_t capacity);
+  End& end(Side s) { return s == Side::A ? a_ : b_; }
+  Direction& from(Side s) { return s == Side::A ? ab_ : ba_; }
+  Direction& into(Side s) { return s == Side::A ? ba_ : ab_; }
+
   void onEvent(Side side, uint32_t events);
-  // Reads what fits from `from` into d, writes what it can to `to`.
-  // Returns an error reason, or "" to carry on.
-  std::string pump(Direction& d, int from, int to, Side fromSide);
-  void updateInterest();
-  void setInterest(int fd, Side side, uint32_t events, uint32_t& current);
-  void finish(const std::string& reason, int resetFd);
+  // Moves what it can from `src` to the other side. Returns an end reason, or ""
+  // to carry on.
+  std::string pump(Direction& d, Side src);
+  std::string socketError(Side side);
+  Status updateInterest();
+  Status setInterest(Side side, uint32_t want);
+  void finish(const std::string& reason, bool abort);
 
   io::EventLoop& loop_;
-  UniqueFd a_, b_;
+  End a_, b_;
   Direction ab_, ba_;
-  uint32_t aEvents_ = 0, bEvents_ = 0;  // what epoll currently watches (0 = not registered)
+  const size_t capacity_;
   std::function<void(const RelayStats&)> onDone_;
   std::chrono::steady_clock::time_point started_;
   bool done_ = false;

@@ -1,0 +1,259 @@
+// The command framework over a toy table, and warrenctl's real table: help, the
+// generated docs and the documented JSON fields against what the decoders emit.
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+
+#include "tools/warrenctl/commands.h"
+#include "tools/warrenctl/decode.h"
+#include "tools/warrenctl/progs.h"
+
+namespace warren::ctl {
+namespace {
+
+struct CliRun {
+  int status;
+  std::string out, err;
+};
+
+CliRun run(const CommandTable& t, std::vector<std::string> args) {
+  args.insert(args.begin(), "warrenctl");
+  std::ostringstream out, err;
+  int status = runCli(t, args, out, err);
+  return {status, out.str(), err.str()};
+}
+
+// A toy table: records what the framework handed the verb.
+struct Toy {
+  Context seen;
+  std::string ran;
+  CommandTable table;
+
+  Toy() {
+    auto ok = [this](const std::string& name) {
+      return [this, name](const Context& c) -> Result<Output> {
+        seen = c;
+        ran = name;
+        return Output{Json{{"k", "v"}, {"n", 1}}, Table{{"K", "N"}, {{"v", "1"}}}};
+      };
+    };
+    table = CommandTable{
+        "warrenctl",
+        "A toy.",
+        "/sys/fs/bpf/toy",
+        {Object{"alpha",
+                "First object.",
+                {Verb{"show", "", "show it", "Shows alpha.", {{"k", "a key"}, {"n", "a number"}}, ok("alpha show")},
+                 Verb{"stats", "NAME", "stats of one", "Stats.", {}, ok("alpha stats")},
+                 Verb{"fail", "", "fails", "Fails.", {},
+                      [](const Context&) -> Result<Output> { return makeError("two\nlines"); }},
+                 Verb{"throw", "", "throws", "Throws.", {},
+                      [](const Context&) -> Result<Output> { throw std::runtime_error("boom"); }},
+                 Verb{"bytes", "", "bad utf-8", "Bad UTF-8.", {},
+                      [](const Context&) -> Result<Output> {
+                        return Output{Json{{"name", std::string("bad\xff")}}, Table{}};
+                      }}}},
+         Object{"beta", "Second object.", {Verb{"list", "", "list them", "Lists beta.", {}, ok("beta list")}}}}};
+  }
+};
+
+void expectOneLineError(const CliRun& r, const std::string& contains) {
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(r.err.rfind("Error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
+}
+
+TEST(Cli, TableByDefaultCompactJsonWithJPrettyWithP) {
+  Toy toy;
+  CliRun r = run(toy.table, {"alpha", "show"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "K  N\nv  1\n");
+  EXPECT_TRUE(r.err.empty());
+  r = run(toy.table, {"-j", "alpha", "show"});
+  EXPECT_EQ(r.out, "{\"k\":\"v\",\"n\":1}\n");
+  r = run(toy.table, {"alpha", "show", "-p"});  // options may follow the command, as in bpftool
+  EXPECT_EQ(r.out, "{\n  \"k\": \"v\",\n  \"n\": 1\n}\n");
+  r = run(toy.table, {"-jp", "alpha", "show"});
+  EXPECT_EQ(nlohmann::json::parse(r.out)["n"], 1);
+}
+
+TEST(Cli, PinRootDefaultsAndOverrides) {
+  Toy toy;
+  ASSERT_EQ(run(toy.table, {"alpha", "show"}).status, 0);
+  EXPECT_EQ(toy.seen.pinRoot, "/sys/fs/bpf/toy");
+  ASSERT_EQ(run(toy.table, {"--bpffs", "/x/y", "alpha", "show"}).status, 0);
+  EXPECT_EQ(toy.seen.pinRoot, "/x/y");
+  ASSERT_EQ(run(toy.table, {"alpha", "show", "--bpffs=/z"}).status, 0);
+  EXPECT_EQ(toy.seen.pinRoot, "/z");
+}
+
+TEST(Cli, DefaultVerbPrefixesAndArguments) {
+  Toy toy;
+  ASSERT_EQ(run(toy.table, {"alpha"}).status, 0);
+  EXPECT_EQ(toy.ran, "alpha show");
+  ASSERT_EQ(run(toy.table, {"b", "l"}).status, 0);
+  EXPECT_EQ(toy.ran, "beta list");
+  ASSERT_EQ(run(toy.table, {"al", "st", "one", "two"}).status, 0);
+  EXPECT_EQ(toy.ran, "alpha stats");
+  EXPECT_EQ(toy.seen.args, (std::vector<std::string>{"one", "two"}));
+  ASSERT_EQ(run(toy.table, {"alpha", "show", "--", "-j"}).status, 1);  // after --, -j is an argument
+}
+
+TEST(Cli, EveryUsageErrorIsOneLineAndExitsOne) {
+  Toy toy;
+  expectOneLineError(run(toy.table, {"gamma", "show"}), "unknown object 'gamma' (objects: alpha, beta");
+  expectOneLineError(run(toy.table, {"alpha", "frob"}), "unknown command 'alpha frob'");
+  expectOneLineError(run(toy.table, {"alpha", "s"}), "'s' is ambiguous: show, stats");
+  expectOneLineError(run(toy.table, {"--bogus", "alpha"}), "unknown option '--bogus'");
+  expectOneLineError(run(toy.table, {"-jx", "alpha"}), "unknown option '-x'");
+  expectOneLineError(run(toy.table, {"alpha", "--bpffs"}), "--bpffs needs a directory");
+  expectOneLineError(run(toy.table, {"beta", "list", "extra"}), "unexpected argument 'extra' for 'beta list'");
+  EXPECT_TRUE(toy.ran.empty());  // none of them ran a verb
+}
+
+TEST(Cli, VerbFailuresAreOneLineToo) {
+  Toy toy;
+  expectOneLineError(run(toy.table, {"alpha", "fail"}), "Error: two lines");
+  expectOneLineError(run(toy.table, {"alpha", "throw"}), "internal error: boom");
+}
+
+TEST(Cli, InvalidUtf8FromAMapDoesNotBreakJson) {
+  Toy toy;
+  CliRun r = run(toy.table, {"-j", "alpha", "bytes"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["name"], "bad\xEF\xBF\xBD");
+}
+
+TEST(Cli, HelpAtEveryLevelGoesToStdout) {
+  Toy toy;
+  for (auto args : std::vector<std::vector<std::string>>{{}, {"-h"}, {"--help"}, {"help"}}) {
+    CliRun r = run(toy.table, args);
+    EXPECT_EQ(r.status, 0);
+    EXPECT_TRUE(r.err.empty());
+    EXPECT_EQ(r.out, globalHelp(toy.table));
+  }
+  for (auto args : std::vector<std::vector<std::string>>{{"alpha", "help"}, {"alpha", "-h"}, {"-h", "al"}}) {
+    CliRun r = run(toy.table, args);
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.out, objectHelp(toy.table, toy.table.objects[0]));
+  }
+  CliRun r = run(toy.table, {"alpha", "show", "--help"});
+  EXPECT_EQ(r.out, verbHelp(toy.table, toy.table.objects[0], toy.table.objects[0].verbs[0]));
+  EXPECT_NE(r.out.find("JSON fields (-j):\n  k  a key\n  n  a number\n"), std::string::npos) << r.out;
+  EXPECT_TRUE(toy.ran.empty());
+}
+
+TEST(Cli, GenDocsIsHidden) {
+  Toy toy;
+  CliRun r = run(toy.table, {"gen-docs"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, markdownDocs(toy.table));
+  EXPECT_EQ(globalHelp(toy.table).find("gen-docs"), std::string::npos);
+}
+
+TEST(Cli, WrapKeepsWordsWholeWithinTheWidth) {
+  std::string w = wrap("aaa bbb ccc ddd", 9, "  ");
+  EXPECT_EQ(w, "  aaa bbb\n  ccc ddd\n");
+  EXPECT_EQ(wrap("averyveryverylongword x", 8, ""), "averyveryverylongword\nx\n");
+}
+
+// ---- warrenctl's own table ----------------------------------------------------------
+
+TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
+  const CommandTable& t = commandTable();
+  const std::string help = globalHelp(t), docs = markdownDocs(t);
+  std::set<std::string> objects;
+  for (const auto& o : t.objects) {
+    EXPECT_TRUE(objects.insert(o.name).second) << "duplicate object " << o.name;
+    EXPECT_FALSE(o.summary.empty());
+    EXPECT_NE(help.find(o.summary), std::string::npos) << o.name;
+    EXPECT_NE(docs.find("## " + o.name + "\n\n" + o.summary), std::string::npos) << o.name;
+    const std::string oh = objectHelp(t, o);
+    for (const auto& v : o.verbs) {
+      EXPECT_FALSE(v.help.empty());
+      EXPECT_FALSE(v.summary.empty());
+      EXPECT_TRUE(v.run) << v.name;
+      EXPECT_NE(help.find(synopsis(t, o, v)), std::string::npos) << v.name;
+      EXPECT_NE(oh.find(synopsis(t, o, v)), std::string::npos) << v.name;
+      EXPECT_NE(docs.find("### `" + synopsis(t, o, v) + "`\n\n" + v.help + "\n"), std::string::npos) << v.name;
+      const std::string vh = verbHelp(t, o, v);
+      for (const auto& f : v.fields) {
+        EXPECT_NE(docs.find("| `" + f.path + "` | "), std::string::npos) << f.path;
+        EXPECT_NE(vh.find("  " + f.path + " "), std::string::npos) << f.path;
+      }
+    }
+  }
+  EXPECT_EQ(objects, (std::set<std::string>{"prog", "pod"}));
+}
+
+TEST(Warrenctl, CommittedDocsAreWhatGenDocsPrints) {
+  std::ifstream in(WARREN_SOURCE_DIR "/docs/warrenctl.md");
+  std::stringstream committed;
+  committed << in.rdbuf();
+  EXPECT_EQ(committed.str(), markdownDocs(commandTable()))
+      << "regenerate: warrenctl gen-docs > docs/warrenctl.md";
+}
+
+// Every key path of a JSON value, in the notation the field docs use.
+void keyPaths(const Json& j, const std::string& prefix, std::set<std::string>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      std::string p = prefix.empty() ? k : prefix + "." + k;
+      out.insert(p);
+      keyPaths(v, p, out);
+    }
+  } else if (j.is_array()) {
+    for (const auto& e : j) keyPaths(e, prefix + "[]", out);
+  }
+}
+
+std::set<std::string> documented(const std::string& object, const std::string& verb) {
+  std::set<std::string> fields;
+  for (const auto& o : commandTable().objects)
+    for (const auto& v : o.verbs)
+      if (o.name == object && v.name == verb)
+        for (const auto& f : v.fields) fields.insert(f.path);
+  return fields;
+}
+
+TEST(Warrenctl, PodListJsonHasExactlyTheDocumentedFields) {
+  std::vector<warren_counters> perCpu(1);
+  warren_pod pod{};
+  pod.flags = WARREN_POD_HAS_IP4;
+  PodView v = decodePod(1, pod, nullptr, &perCpu);
+  v.listeners = {{"10.0.0.1", ListenerState::Up, 5}};
+  std::set<std::string> paths;
+  keyPaths(podJson(v), "", paths);
+  EXPECT_EQ(paths, documented("pod", "list"));
+}
+
+TEST(Warrenctl, ProgShowJsonHasExactlyTheDocumentedFields) {
+  bpf_prog_info info{};
+  ProgView p = decodeProg(info, "x", 0, {1});
+  bpf_link_info li{};
+  li.type = BPF_LINK_TYPE_NETNS;
+  p.links = {decodeLink("sk_lookup_1", li)};
+  std::set<std::string> paths;
+  keyPaths(progJson(p), "", paths);
+  EXPECT_EQ(paths, documented("prog", "show"));
+}
+
+TEST(Warrenctl, MissingPinRootIsTheOneLineHint) {
+  for (const char* object : {"pod", "prog"}) {
+    std::ostringstream out, err;
+    EXPECT_EQ(runWarrenctl({"warrenctl", "--bpffs", "/nonexistent/warren", object}, out, err), 1);
+    EXPECT_EQ(err.str(),
+              "Error: no Warren objects pinned at /nonexistent/warren (is warren-agent running? --bpffs to point "
+              "elsewhere)\n");
+  }
+}
+
+}  // namespace
+}  // namespace warren::ctl

@@ -1,0 +1,77 @@
+#pragma once
+// warrenctl's command framework, bpftool style: `warrenctl [OPTIONS] OBJECT [VERB]
+// [ARGS]`. Objects and verbs are data (a command table) carrying their own help, so
+// --help, `warrenctl OBJECT help` and docs/warrenctl.md cannot drift apart.
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "tools/warrenctl/table.h"
+
+namespace warren::ctl {
+
+// JSON that keeps insertion order, so objects read id-first as bpftool's do.
+using Json = nlohmann::ordered_json;
+
+// What a verb sees: global options already parsed away.
+struct Context {
+  std::string pinRoot;
+  std::vector<std::string> args;  // words after OBJECT VERB
+};
+
+// Every verb produces both renderings; the CLI prints the one asked for.
+struct Output {
+  Json json;
+  Table table;
+};
+
+using Handler = std::function<Result<Output>(const Context&)>;
+
+// One field of a verb's JSON output, documented next to the verb. Nested fields use
+// dotted paths ("counters.passed", "links[].id"); a test holds the real JSON to this list.
+struct Field {
+  std::string path;
+  std::string help;
+};
+
+struct Verb {
+  std::string name;
+  std::string args;     // synopsis of the arguments, "" when it takes none
+  std::string summary;  // one line, for lists
+  std::string help;     // a paragraph
+  std::vector<Field> fields;
+  Handler run;
+};
+
+struct Object {
+  std::string name;
+  std::string summary;
+  std::vector<Verb> verbs;  // the first is the default (`warrenctl pod` = `warrenctl pod list`)
+};
+
+struct CommandTable {
+  std::string tool;     // "warrenctl"
+  std::string about;    // a paragraph on what the tool is for
+  std::string defaultPinRoot;
+  std::vector<Object> objects;
+};
+
+std::string synopsis(const CommandTable& t, const Object& o, const Verb& v);
+std::string globalHelp(const CommandTable& t);
+std::string objectHelp(const CommandTable& t, const Object& o);
+std::string verbHelp(const CommandTable& t, const Object& o, const Verb& v);
+std::string markdownDocs(const CommandTable& t);
+
+// The whole CLI over a table, for main() and for tests. argv[0] is the program name.
+// Returns the exit status: 0, or 1 with exactly one "Error: ..." line on `err`.
+int runCli(const CommandTable& t, const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
+
+// Word-wraps a paragraph to `width` columns, each line prefixed by `indent`.
+std::string wrap(const std::string& text, size_t width, const std::string& indent);
+
+}  // namespace warren::ctl
