@@ -4,6 +4,8 @@
 
 #include <getopt.h>
 
+#include <csignal>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -155,7 +157,8 @@ int main(int argc, char** argv) {
                opts.runDir);
   signalReady(opts.readyFd);
 
-  int sig = shutdown.wait();
+  int sig;
+  while ((sig = shutdown.wait()) == SIGHUP) agent.reloadSource();
   // Pins stay: capture (and failing closed) continues while the agent is away.
   spdlog::info("signal {}: exiting; capture stays in place (warren-agent --uninstall removes it)", sig);
   return 0;

@@ -12,7 +12,8 @@ void setupLogging(const std::string& level, const std::string& component);
 // then closes it. Tests and the demo wait on it instead of sleeping.
 void signalReady(int fd);
 
-// Blocks SIGINT/SIGTERM in every thread and waits for one of them.
+// Blocks SIGINT/SIGTERM/SIGHUP in every thread and waits for one of them (SIGHUP
+// asks for a reload; the caller decides what that means and waits again).
 class ShutdownSignal {
  public:
   ShutdownSignal();  // call before starting threads, so they inherit the mask

@@ -1,73 +1,80 @@
 #!/usr/bin/env bash
 # Quick-start command 1: Warren's main job on the embedded default. Builds, then
-# brings up a node made of network namespaces on this machine: pods created by
-# the real CNI bridge + host-local plugins with warren-cni chained, warren-agent
-# reading a YAML directory, warren-tunnel relaying captured connections. Shows
-# what is captured and what is not, then tears everything down.
+# brings up a two-node cluster made of network namespaces on this machine:
+#
+#   node1 netns                                                 node2 netns
+#   payments/checkout 10.244.1.10 -+                         +- payments/ledger 10.244.2.20
+#   legacy/batch      10.244.1.30 -+- wbr0  u1 ==veth== u2  wbr0 -+- legacy/reports 10.244.2.40
+#                                       10.99.0.1   10.99.0.2
+#
+# Pods are made by the real CNI bridge + host-local plugins with warren-cni
+# chained; each node runs warren-agent and warren-tunnel on one shared YAML
+# directory (the standalone source) and one local CA. It sends real traffic,
+# shows with tcpdump on the underlay that mesh traffic crosses only as TLS 1.3,
+# shows the tunnels' decisions, then tears everything down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/demo.sh: run as root (BPF programs, network namespaces)" >&2
   exit 1
 fi
+bash scripts/install-deps.sh
+bash scripts/mount-bpffs.sh
 bash scripts/build.sh build
 BIN=$PWD/build/bin
 
 TAG=wdemo-$$
 WORK=/tmp/$TAG
-PINS=/sys/fs/bpf/warren-demo-$$
-NODE=$TAG-node1
 PIDS=()
-PODS=()
-mkdir -p "$WORK/cluster" "$WORK/run" "$WORK/ipam"
+PODS=()  # "node ns/name"
+mkdir -p "$WORK/cluster" "$WORK/ca"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-in_pod() { local ns=$1; shift; nsenter --net=/var/run/netns/"$ns" "$@"; }
+in_pod() { local ns=$1; shift; nsenter --net=/var/run/netns/"$TAG-$ns" "$@"; }
+node_ns() { echo "$TAG-$1"; }
+pins() { echo "/sys/fs/bpf/warren-demo-$$-$1"; }
 
 cleanup() {
   set +e
-  for p in "${PODS[@]}"; do cni del "$p" >/dev/null 2>&1; done
+  for p in "${PODS[@]}"; do cni "${p% *}" del "${p#* }" >/dev/null 2>&1; done
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-  "$BIN/warren-agent" --uninstall --bpffs "$PINS" >/dev/null 2>&1
-  for p in "${PODS[@]}"; do ip netns del "$TAG-${p//\//-}" 2>/dev/null; done
-  ip netns del "$NODE" 2>/dev/null
-  rm -rf "$WORK" "$PINS"
+  for n in node1 node2; do
+    "$BIN/warren-agent" --uninstall --bpffs "$(pins $n)" >/dev/null 2>&1
+    rm -rf "$(pins $n)"
+  done
+  for p in "${PODS[@]}"; do local pod=${p#* }; ip netns del "$TAG-${pod//\//-}" 2>/dev/null; done
+  ip netns del "$(node_ns node1)" 2>/dev/null
+  ip netns del "$(node_ns node2)" 2>/dev/null
+  rm -rf "$WORK"
   echo
   echo "torn down: namespaces, processes, BPF links and pins removed"
 }
 trap cleanup EXIT
 
-cat > "$WORK/warren.conflist" <<JSON
-{"cniVersion":"1.0.0","name":"warren-demo","plugins":[
- {"type":"bridge","bridge":"wbr0","isGateway":true,"ipMasq":false,
-  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.1.0/24"}]],"dataDir":"$WORK/ipam"}},
- {"type":"warren-cni","agentSocket":"$WORK/run/cni.sock"}]}
-JSON
-
-# cni add|del NS/NAME [IP]: what a container runtime does for a pod sandbox.
+# cni NODE add|del NS/NAME [IP]: what a container runtime does for a pod sandbox.
 cni() {
-  local cmd=$1 pod=$2 ip=${3:-}
+  local node=$1 cmd=$2 pod=$3 ip=${4:-}
   local ns=${pod%/*} name=${pod#*/}
-  nsenter --net=/var/run/netns/"$NODE" "$BIN/warren-cnirun" "$cmd" --conflist "$WORK/warren.conflist" \
+  nsenter --net=/var/run/netns/"$(node_ns "$node")" "$BIN/warren-cnirun" "$cmd" --conflist "$WORK/$node.conflist" \
     --netns /var/run/netns/"$TAG-$ns-$name" --container-id "$TAG-$ns-$name" --ifname eth0 \
     --args "IgnoreUnknown=1;K8S_POD_NAMESPACE=$ns;K8S_POD_NAME=$name;K8S_POD_UID=uid-$ns-$name${ip:+;IP=$ip}" \
     --cni-path "/usr/lib/cni:$BIN"
 }
 
 add_pod() {
-  local ns=$1 name=$2 ip=$3 sa=$4
+  local node=$1 ns=$2 name=$3 ip=$4 sa=$5
   cat > "$WORK/cluster/pod-$ns-$name.yaml" <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: $name, namespace: $ns, uid: uid-$ns-$name}
-spec: {serviceAccountName: $sa, nodeName: node1}
+spec: {serviceAccountName: $sa, nodeName: $node}
 status: {podIP: $ip}
 YAML
   ip netns add "$TAG-$ns-$name"
   ip -n "$TAG-$ns-$name" link set lo up
-  PODS+=("$ns/$name")
-  cni add "$ns/$name" "$ip" >/dev/null
-  echo "pod $ns/$name  ip $ip  (CNI: bridge + host-local + warren-cni)"
+  PODS+=("$node $ns/$name")
+  cni "$node" add "$ns/$name" "$ip" >/dev/null
+  echo "$node: pod $ns/$name  ip $ip  service account $sa"
 }
 
 # start NAME ARGS...: a daemon that signals readiness on a fifo.
@@ -83,7 +90,13 @@ start() {
   echo "$name running (pid ${PIDS[-1]}), log $WORK/$name.log"
 }
 
-step "cluster state: a YAML directory (the standalone source)"
+# wait_log FILE PATTERN: a daemon's own line saying it got there.
+wait_log() {
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "timed out waiting for '$2' in $1"; exit 1
+}
+
+step "cluster state: one YAML directory both nodes read (the standalone source)"
 cat > "$WORK/cluster/namespaces.yaml" <<'YAML'
 apiVersion: v1
 kind: Namespace
@@ -98,52 +111,95 @@ metadata:
 YAML
 echo "namespace payments: warren.io/mode=enabled   namespace legacy: not enabled"
 
-step "node: network namespace $NODE; warren-agent and warren-tunnel"
-ip netns add "$NODE"
-ip -n "$NODE" link set lo up
-start warren-agent "$BIN/warren-agent" --node node1 --config-dir "$WORK/cluster" --bpffs "$PINS" --run-dir "$WORK/run"
-start warren-tunnel "$BIN/warren-tunnel" --agent-socket "$WORK/run/zds.sock" --bpffs "$PINS"
+step "two nodes: network namespaces joined by a veth underlay"
+ip netns add "$(node_ns node1)"
+ip netns add "$(node_ns node2)"
+ip link add wd$$u1 netns "$(node_ns node1)" type veth peer name wd$$u2 netns "$(node_ns node2)"
+for i in 1 2; do
+  n=node$i o=$((3 - i))
+  ip -n "$(node_ns $n)" link set lo up
+  ip -n "$(node_ns $n)" addr add 10.99.0.$i/30 dev wd$$u$i
+  ip -n "$(node_ns $n)" link set wd$$u$i up
+  nsenter --net=/var/run/netns/"$(node_ns $n)" sysctl -qw net.ipv4.ip_forward=1
+  ip -n "$(node_ns $n)" route add 10.244.$o.0/24 via 10.99.0.$o dev wd$$u$i
+  cat > "$WORK/$n.conflist" <<JSON
+{"cniVersion":"1.0.0","name":"warren-demo","plugins":[
+ {"type":"bridge","bridge":"wbr0","isGateway":true,"ipMasq":false,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.$i.0/24"}]],"dataDir":"$WORK/ipam-$n",
+          "routes":[{"dst":"10.244.0.0/16"}]}},
+ {"type":"warren-cni","agentSocket":"$WORK/run-$n/cni.sock"}]}
+JSON
+  mkdir -p "$WORK/run-$n" "$WORK/ipam-$n"
+  echo "$n: netns $(node_ns $n), underlay wd$$u$i 10.99.0.$i/30, pods 10.244.$i.0/24"
+done
+
+step "each node: warren-agent and warren-tunnel (local CA in $WORK/ca, made on first start)"
+for n in node1 node2; do
+  start agent-$n "$BIN/warren-agent" --node $n --config-dir "$WORK/cluster" --bpffs "$(pins $n)" --run-dir "$WORK/run-$n"
+  start tunnel-$n "$BIN/warren-tunnel" --agent-socket "$WORK/run-$n/zds.sock" --bpffs "$(pins $n)" \
+    --config-dir "$WORK/cluster" --ca-dir "$WORK/ca"
+done
 
 step "pods"
-add_pod payments checkout 10.244.1.10 checkout
-add_pod payments ledger 10.244.1.20 ledger
-add_pod legacy batch 10.244.1.30 batch
-add_pod legacy reports 10.244.1.40 reports
+add_pod node1 payments checkout 10.244.1.10 checkout
+add_pod node1 legacy batch 10.244.1.30 batch
+add_pod node2 payments ledger 10.244.2.20 ledger
+add_pod node2 legacy reports 10.244.2.40 reports
 for p in payments-ledger legacy-reports; do
-  in_pod "$TAG-$p" "$BIN/warren-demo-app" serve 8080 >"$WORK/app-$p.log" 2>&1 &
+  in_pod "$p" "$BIN/warren-demo-app" serve 8080 >"$WORK/app-$p.log" 2>&1 &
   PIDS+=($!)
 done
-# The servers print "listening" once bound; wait for that rather than sleeping.
-for p in payments-ledger legacy-reports; do
-  for _ in $(seq 100); do grep -q listening "$WORK/app-$p.log" 2>/dev/null && break; sleep 0.05; done
+# Readiness: the servers print "listening" once bound; the tunnels log the
+# cluster state they route by.
+for p in payments-ledger legacy-reports; do wait_log "$WORK/app-$p.log" listening; done
+for n in node1 node2; do wait_log "$WORK/tunnel-$n.log" "cluster state: 4 workloads, 2 in the mesh"; done
+
+step "warrenctl pod list on node1  (enrolled pods, decoded from the pinned maps)"
+"$BIN/warrenctl" --bpffs "$(pins node1)" pod list
+
+step "tcpdump on node1's underlay interface, while the traffic below runs"
+nsenter --net=/var/run/netns/"$(node_ns node1)" tcpdump -i wd$$u1 -U -n -s 0 -w "$WORK/underlay.pcap" tcp \
+  2>"$WORK/tcpdump.log" &
+TCPDUMP=$!
+PIDS+=($TCPDUMP)
+wait_log "$WORK/tcpdump.log" "listening on"
+
+step "1. payments/checkout (node1) -> payments/ledger:8080 (node2): both in the mesh -> HBONE, mutual TLS"
+in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.20:8080 "charge 42.00 EUR card 4111-1111"
+step "2. payments/checkout (node1) -> legacy/reports:8080 (node2): destination not in the mesh -> plaintext passthrough"
+in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.40:8080 "monthly totals"
+step "3. legacy/batch (node1) -> payments/ledger:8080 (node2): plaintext client, captured inbound at ledger"
+in_pod legacy-batch "$BIN/warren-demo-app" call 10.244.2.20:8080 "nightly sync"
+
+kill -INT $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
+step "what crossed the underlay (tcpdump -r)"
+echo "HBONE (to ledger's port 15008), first packets:"
+tcpdump -r "$WORK/underlay.pcap" -n 'port 15008' 2>/dev/null | head -4 | sed 's/^/  /'
+echo "TLS record types seen on port 15008 (0x16 handshake, 0x17 application data):"
+for t in 0x16 0x17; do
+  n=$(tcpdump -r "$WORK/underlay.pcap" -n "port 15008 and tcp[((tcp[12:1] & 0xf0) >> 2):1] = $t" 2>/dev/null | wc -l)
+  echo "  packets starting with a TLS record of type $t: $n"
+done
+for s in "card 4111-1111" "monthly totals" "nightly sync"; do
+  n=$(grep -a -c "$s" "$WORK/underlay.pcap" || true)
+  echo "  payload \"$s\" in clear on the wire: $n packet(s)"
+done
+echo "  (1. is mesh traffic: never in clear. 2. and 3. involve a pod outside the mesh: plaintext, as in Istio)"
+
+step "the tunnels' HBONE connections (one TLS handshake, then pooled)"
+grep -h 'hbone conn' "$WORK"/tunnel-node1.log | sed 's/^[^ ]* [^ ]* [^ ]* /  node1: /'
+
+step "the tunnels' access logs: one JSON line per connection, with both SPIFFE identities"
+for n in node1 node2; do
+  for _ in $(seq 100); do [ "$(grep -c ' access ' "$WORK/tunnel-$n.log")" -ge 2 ] && break; sleep 0.05; done
+  echo "$n:"
+  grep ' access ' "$WORK/tunnel-$n.log" | sed 's/.* access /  /'
 done
 
-step "warrenctl prog show  (programs attached at the cgroup root, by pinned bpf_link)"
-"$BIN/warrenctl" --bpffs "$PINS" prog show
-step "warrenctl pod list  (enrolled pods, decoded from the pinned maps)"
-"$BIN/warrenctl" --bpffs "$PINS" pod list
+step "policy decisions the tunnels made (routing and fail closed)"
+grep -h -E 'passthrough|HBONE to .*: 4[0-9][0-9]' "$WORK"/tunnel-node*.log | sed 's/^[^ ]* [^ ]* [^ ]* /  /' | head -5
 
-step "1. payments/checkout -> payments/ledger:8080   (captured outbound and inbound)"
-in_pod "$TAG-payments-checkout" "$BIN/warren-demo-app" call 10.244.1.20:8080 "charge 42.00 EUR"
-step "2. payments/checkout -> legacy/reports:8080    (captured outbound, plain destination)"
-in_pod "$TAG-payments-checkout" "$BIN/warren-demo-app" call 10.244.1.40:8080 "monthly totals"
-step "3. legacy/batch -> payments/ledger:8080        (plaintext client, captured inbound at ledger)"
-in_pod "$TAG-legacy-batch" "$BIN/warren-demo-app" call 10.244.1.20:8080 "nightly sync"
-step "4. legacy/batch -> legacy/reports:8080         (neither side enrolled: untouched)"
-in_pod "$TAG-legacy-batch" "$BIN/warren-demo-app" call 10.244.1.40:8080 "hello"
-
-step "what the servers saw (the tunnel connects from inside the pod, so a captured client shows up as a mesh pod's IP)"
-sed 's/^/ledger:  /' "$WORK/app-payments-ledger.log"
-sed 's/^/reports: /' "$WORK/app-legacy-reports.log"
-
-step "the tunnel's access log: one line per connection, with the original destination"
-for _ in $(seq 100); do [ "$(grep -c ' access ' "$WORK/warren-tunnel.log")" -ge 5 ] && break; sleep 0.05; done
-grep ' access ' "$WORK/warren-tunnel.log" | sed 's/.* access /  /'
-
-step "warrenctl pod list  (per-pod counters now)"
-"$BIN/warrenctl" --bpffs "$PINS" pod list
-
-step "fail closed: stop the tunnel, then payments/checkout tries again"
-kill "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
-in_pod "$TAG-payments-checkout" "$BIN/warren-demo-app" call 10.244.1.40:8080 "must not leave unprotected" || true
-"$BIN/warrenctl" --bpffs "$PINS" pod list
+step "fail closed: stop node2's tunnel, then payments/checkout calls payments/ledger again"
+kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true
+in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.20:8080 "must not travel unprotected" || true
+echo "(no plaintext fallback: the connection fails instead)"

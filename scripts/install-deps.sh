@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   containernetworking-plugins iproute2 jq
+  tcpdump iperf3 nodejs
 )
 
 missing=()

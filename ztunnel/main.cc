@@ -1,27 +1,43 @@
 // warren-tunnel: the per-node tunnel. Receives enrolled pods from warren-agent,
-// listens inside each pod's netns, and relays captured connections.
+// listens inside each pod's netns, and carries captured connections between pods
+// over HBONE (HTTP/2 CONNECT in mutual TLS with SPIFFE identities).
 
 #include <getopt.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <string>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "agent/source/dir_watcher.h"
+#include "agent/source/yaml_source.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
+#include "ztunnel/identity/identity_manager.h"
+#include "ztunnel/identity/istio_ca_client.h"
+#include "ztunnel/identity/local_ca.h"
 #include "ztunnel/inpod/inpod_manager.h"
 #include "ztunnel/inpod/zds_client.h"
 #include "ztunnel/io/event_loop.h"
 #include "ztunnel/proxy/proxy.h"
+#include "ztunnel/state/workload_state.h"
 
 namespace {
 
 struct Options {
   std::string agentSocket = "/run/warren/zds.sock";
   std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
+  std::string configDir = "/etc/warren/cluster";
+  std::string trustDomain = "cluster.local";
+  std::string caDir = "/var/lib/warren/ca";
+  std::string caAddress, caRootCert, caTokenFile, clusterId = "Kubernetes";
+  long certTtlSeconds = 24 * 3600;
+  long maxStreams = 100;
+  long idleTimeoutMs = 60000;
   std::string logLevel = "info";
   int readyFd = -1;
 };
@@ -29,15 +45,46 @@ struct Options {
 void usage(FILE* out) {
   std::fprintf(out,
                "Usage: warren-tunnel [options]\n"
-               "  --agent-socket PATH  warren-agent's workload socket (default /run/warren/zds.sock)\n"
-               "  --bpffs DIR          pin root of the agent's BPF maps (default " WARREN_PIN_ROOT_DEFAULT ")\n"
-               "  --log-level LEVEL    trace|debug|info|warn|error (default info)\n"
-               "  --ready-fd N         write \"ready\" to fd N once serving\n");
+               "  --agent-socket PATH     warren-agent's workload socket (default /run/warren/zds.sock)\n"
+               "  --bpffs DIR             pin root of the agent's BPF maps (default " WARREN_PIN_ROOT_DEFAULT ")\n"
+               "  --config-dir DIR        standalone cluster state, the agent's YAML directory\n"
+               "                          (default /etc/warren/cluster)\n"
+               "  --trust-domain NAME     SPIFFE trust domain (default cluster.local)\n"
+               "  --ca-dir DIR            local CA files: ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem;\n"
+               "                          made on first start when absent (default /var/lib/warren/ca)\n"
+               "  --ca-address HOST:PORT  use Istio's CA (IstioCertificateService) instead of the local CA\n"
+               "  --ca-root-cert FILE     root certificate for TLS to --ca-address\n"
+               "  --ca-token-file FILE    bearer token sent to --ca-address\n"
+               "  --cluster-id ID         ClusterID sent to --ca-address (default Kubernetes)\n"
+               "  --cert-ttl SECONDS      workload certificate lifetime (default 86400); renewed at half\n"
+               "  --hbone-max-streams N   streams per HBONE connection (default 100)\n"
+               "  --hbone-idle-timeout MS close pooled HBONE connections idle this long (default 60000)\n"
+               "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
+               "  --ready-fd N            write \"ready\" to fd N once serving\n"
+               "Signals: SIGTERM/SIGINT stop; SIGHUP reloads the trust bundle and the cluster state.\n");
+}
+
+bool parseLong(const char* s, long min, long& out) {
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (!*s || *end || v < min) return false;
+  out = v;
+  return true;
 }
 
 bool parse(int argc, char** argv, Options& o) {
   static const option longopts[] = {{"agent-socket", required_argument, nullptr, 'a'},
                                     {"bpffs", required_argument, nullptr, 'b'},
+                                    {"config-dir", required_argument, nullptr, 'c'},
+                                    {"trust-domain", required_argument, nullptr, 'd'},
+                                    {"ca-dir", required_argument, nullptr, 'C'},
+                                    {"ca-address", required_argument, nullptr, 'A'},
+                                    {"ca-root-cert", required_argument, nullptr, 'R'},
+                                    {"ca-token-file", required_argument, nullptr, 'T'},
+                                    {"cluster-id", required_argument, nullptr, 'I'},
+                                    {"cert-ttl", required_argument, nullptr, 't'},
+                                    {"hbone-max-streams", required_argument, nullptr, 's'},
+                                    {"hbone-idle-timeout", required_argument, nullptr, 'i'},
                                     {"log-level", required_argument, nullptr, 'l'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
                                     {"help", no_argument, nullptr, 'h'},
@@ -47,6 +94,22 @@ bool parse(int argc, char** argv, Options& o) {
     switch (c) {
       case 'a': o.agentSocket = optarg; break;
       case 'b': o.pinRoot = optarg; break;
+      case 'c': o.configDir = optarg; break;
+      case 'd': o.trustDomain = optarg; break;
+      case 'C': o.caDir = optarg; break;
+      case 'A': o.caAddress = optarg; break;
+      case 'R': o.caRootCert = optarg; break;
+      case 'T': o.caTokenFile = optarg; break;
+      case 'I': o.clusterId = optarg; break;
+      case 't':
+        if (!parseLong(optarg, 2, o.certTtlSeconds)) return false;
+        break;
+      case 's':
+        if (!parseLong(optarg, 1, o.maxStreams)) return false;
+        break;
+      case 'i':
+        if (!parseLong(optarg, 1, o.idleTimeoutMs)) return false;
+        break;
       case 'l': o.logLevel = optarg; break;
       case 'r': o.readyFd = std::atoi(optarg); break;
       case 'h': usage(stdout); std::exit(0);
@@ -54,6 +117,23 @@ bool parse(int argc, char** argv, Options& o) {
     }
   }
   return optind == argc;
+}
+
+warren::Result<std::unique_ptr<warren::identity::CaClient>> makeCaClient(const Options& o) {
+  using namespace warren::identity;
+  if (!o.caAddress.empty()) {
+    IstioCaOptions ca;
+    ca.address = o.caAddress;
+    ca.rootCertFile = o.caRootCert;
+    ca.tokenFile = o.caTokenFile;
+    ca.clusterId = o.clusterId;
+    auto client = IstioCaClient::create(ca);
+    if (!client) return client.error();
+    return std::unique_ptr<CaClient>(std::move(*client));
+  }
+  auto local = LocalCa::open(o.caDir, o.trustDomain);
+  if (!local) return local.error();
+  return std::unique_ptr<CaClient>(std::move(*local));
 }
 
 }  // namespace
@@ -67,6 +147,41 @@ int main(int argc, char** argv) {
   warren::ShutdownSignal shutdown;
   warren::setupLogging(opts.logLevel, "tunnel");
 
+  auto ca = makeCaClient(opts);
+  if (!ca) {
+    spdlog::critical("certificate authority: {}", ca.error().message);
+    return 1;
+  }
+  warren::identity::IdentityOptions idOpts;
+  idOpts.trustDomain = opts.trustDomain;
+  idOpts.certTtl = std::chrono::seconds(opts.certTtlSeconds);
+  auto identity = warren::identity::IdentityManager::create(std::move(*ca), idOpts);
+  if (!identity) {
+    spdlog::critical("identity: {}", identity.error().message);
+    return 1;
+  }
+
+  // The cluster's workloads, from the same YAML directory the agent reads.
+  warren::state::StateStore state;
+  auto reloadState = [&] {
+    auto snap = warren::source::loadDirectory(opts.configDir);
+    if (!snap) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
+                                    snap.error().message);
+    for (const auto& e : snap->errors) spdlog::warn("cluster state: {}", e.message);
+    auto next = std::make_shared<warren::state::WorkloadState>(
+        warren::state::WorkloadState::fromSnapshot(*snap, opts.trustDomain));
+    size_t inMesh = 0;
+    for (const auto& [uid, w] : next->workloads()) inMesh += w.captured;
+    spdlog::info("cluster state: {} workloads, {} in the mesh", next->workloads().size(), inMesh);
+    state.set(std::move(next));
+  };
+  reloadState();
+  auto watcher = warren::source::DirWatcher::start(opts.configDir, reloadState);
+  if (!watcher) {
+    spdlog::critical("cannot watch {}: {}", opts.configDir, watcher.error().message);
+    return 1;
+  }
+
   auto loop = warren::io::EventLoop::create();
   if (!loop) {
     spdlog::critical("cannot start event loop: {}", loop.error().message);
@@ -74,18 +189,39 @@ int main(int argc, char** argv) {
   }
   std::thread loopThread([&] { (*loop)->run(); });
 
-  warren::proxy::Proxy proxy(**loop, nullptr, {.mark = WARREN_TUNNEL_MARK});
+  warren::proxy::ProxyOptions proxyOpts;
+  proxyOpts.mark = WARREN_TUNNEL_MARK;
+  proxyOpts.h2.maxConcurrentStreams = static_cast<uint32_t>(opts.maxStreams);
+  proxyOpts.h2.idleTimeout = std::chrono::milliseconds(opts.idleTimeoutMs);
+  auto proxy = std::make_unique<warren::proxy::Proxy>(
+      **loop, nullptr, warren::proxy::ProxyInputs{.identity = identity->get(), .state = &state}, proxyOpts);
   auto manager = std::make_unique<warren::inpod::InpodManager>(
-      **loop, proxy, warren::inpod::InpodOptions{.pinRoot = opts.pinRoot, .mark = WARREN_TUNNEL_MARK});
+      **loop, *proxy, identity->get(),
+      warren::inpod::InpodOptions{.pinRoot = opts.pinRoot, .mark = WARREN_TUNNEL_MARK});
   auto zds = warren::inpod::ZdsClient::start(opts.agentSocket, *manager);
-  spdlog::info("tunnel started: agent socket {}, BPF pin root {}", opts.agentSocket, opts.pinRoot);
+  spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
+               opts.agentSocket, opts.pinRoot, opts.configDir, opts.trustDomain,
+               opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);
   warren::signalReady(opts.readyFd);
 
-  int sig = shutdown.wait();
+  int sig;
+  while ((sig = shutdown.wait()) == SIGHUP) {
+    if (auto st = (*identity)->reloadTrustBundle(); !st)
+      spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
+    else spdlog::info("trust bundle reloaded");
+    reloadState();
+  }
   spdlog::info("signal {}: shutting down", sig);
   zds.reset();      // no more hand-offs
   manager.reset();  // closes listeners (needs the loop running)
+  std::promise<void> closed;
+  (*loop)->post([&] {
+    proxy->closeAll();
+    closed.set_value();
+  });
+  closed.get_future().wait();
   (*loop)->stop();
   loopThread.join();
+  proxy.reset();
   return 0;
 }

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -127,6 +129,104 @@ Result<std::unique_ptr<Process>> Process::spawn(std::vector<std::string> argv, c
   return proc;
 }
 
+// The reading side of a spawnWatched child's output.
+struct OutputWatch {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string text;
+  bool eof = false;
+  UniqueFd pipe, wake, log;
+  std::thread thread;
+
+  void append(const char* data, size_t n) {
+    (void)!::write(log.get(), data, n);
+    std::lock_guard lock(mu);
+    text.append(data, n);
+    cv.notify_all();
+  }
+
+  // Copies the child's output until EOF, or until woken (the child was reaped;
+  // a grandchild may still hold the pipe): then takes what is buffered and stops.
+  void drain() {
+    char buf[4096];
+    for (;;) {
+      pollfd pfds[2] = {{pipe.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}};
+      if (::poll(pfds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (pfds[0].revents) {
+        ssize_t n = ::read(pipe.get(), buf, sizeof(buf));
+        if (n > 0) {
+          append(buf, n);
+          continue;
+        }
+        if (n == 0 || (errno != EINTR && errno != EAGAIN)) break;
+      }
+      if (pfds[1].revents) {
+        ssize_t n;
+        while ((n = ::read(pipe.get(), buf, sizeof(buf))) > 0) append(buf, n);
+        break;
+      }
+    }
+    std::lock_guard lock(mu);
+    eof = true;
+    cv.notify_all();
+  }
+};
+
+Result<std::unique_ptr<Process>> Process::spawnWatched(std::vector<std::string> argv, const std::string& logPath,
+                                                       const std::string& readyText,
+                                                       std::chrono::milliseconds timeout) {
+  auto watch = std::make_shared<OutputWatch>();
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return errnoError("pipe");
+  watch->pipe = UniqueFd(out[0]);
+  UniqueFd writeEnd(out[1]);
+  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+  watch->wake = UniqueFd(::eventfd(0, EFD_CLOEXEC));
+  watch->log = UniqueFd(::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!watch->wake || !watch->log) return errnoError("eventfd/open " + logPath);
+  int devNull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t pid = ::fork();
+  if (pid < 0) return errnoError("fork");
+  if (pid == 0) {
+    ::dup2(devNull, 0);
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    auto args = cArgv(argv);
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+  ::close(devNull);
+  writeEnd.reset();
+  std::unique_ptr<Process> proc(new Process(pid));
+  proc->watch_ = watch;
+  watch->thread = std::thread([w = watch.get()] { w->drain(); });
+  if (!readyText.empty() && !proc->waitForOutput(readyText, timeout))
+    return makeError(argv[0] + " did not print \"" + readyText + "\" within " + std::to_string(timeout.count()) +
+                     " ms; its output:\n" + proc->output());
+  return proc;
+}
+
+bool Process::waitForOutput(const std::string& text, std::chrono::milliseconds timeout, size_t from) {
+  if (!watch_) return false;
+  std::unique_lock lock(watch_->mu);
+  auto found = [&] { return watch_->text.size() >= from && watch_->text.find(text, from) != std::string::npos; };
+  watch_->cv.wait_for(lock, timeout, [&] { return found() || watch_->eof; });
+  return found();
+}
+
+std::string Process::output() {
+  if (!watch_) return "";
+  std::lock_guard lock(watch_->mu);
+  return watch_->text;
+}
+
 bool Process::running() {
   if (reaped_) return false;
   if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
@@ -144,6 +244,11 @@ int Process::stop(int sig) {
     }
     reaped_ = true;
   }
+  if (watch_ && watch_->thread.joinable()) {
+    uint64_t one = 1;
+    (void)!::write(watch_->wake.get(), &one, sizeof(one));
+    watch_->thread.join();
+  }
   return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
 }
 
@@ -155,7 +260,8 @@ TestNode::TestNode(NodeOptions options) : options_(std::move(options)) {
   tag_ = "we2e-" + std::to_string(::getpid()) + "-" + options_.name;
   root_ = "/tmp/" + tag_;
   fs::remove_all(root_);
-  configDir_ = root_ + "/cluster";
+  configDir_ = options_.configDir.empty() ? root_ + "/cluster" : options_.configDir;
+  caDir_ = options_.caDir.empty() ? root_ + "/ca" : options_.caDir;
   runDir_ = root_ + "/run";
   pinRoot_ = "/sys/fs/bpf/warren-e2e-" + std::to_string(::getpid()) + "-" + options_.name;
   fs::create_directories(configDir_);
@@ -167,10 +273,13 @@ TestNode::TestNode(NodeOptions options) : options_(std::move(options)) {
   runCommand({"ip", "-n", nodeNetns_, "link", "set", "lo", "up"});
 
   conflist_ = root_ + "/warren.conflist";
+  // The pods reach other nodes' subnets through their gateway, the bridge in the node netns.
+  const std::string routes =
+      options_.clusterCidr.empty() ? "" : R"(,"routes":[{"dst":")" + options_.clusterCidr + R"("}])";
   writeText(conflist_, R"({"cniVersion":"1.0.0","name":"warren-e2e","plugins":[
  {"type":"bridge","bridge":"wbr0","isGateway":true,"ipMasq":false,
   "ipam":{"type":"host-local","ranges":[[{"subnet":")" + options_.subnet + R"("}]],"dataDir":")" + root_ +
-                           R"(/ipam"}},
+                           R"(/ipam")" + routes + R"(}},
  {"type":"warren-cni","agentSocket":")" + runDir_ + R"(/cni.sock","timeoutMs":10000}]})");
 }
 
@@ -261,9 +370,11 @@ int TestNode::stopAgent(int sig) {
 }
 
 Status TestNode::startTunnel() {
-  auto p = Process::spawn({bin("warren-tunnel"), "--agent-socket", runDir_ + "/zds.sock", "--bpffs", pinRoot_,
-                           "--log-level", "debug"},
-                          root_ + "/tunnel.log", true, std::chrono::seconds(15));
+  // Its cluster state and local CA inside the test's dirs, never the host's defaults.
+  std::vector<std::string> argv = {bin("warren-tunnel"), "--agent-socket", runDir_ + "/zds.sock", "--bpffs",
+                                   pinRoot_, "--config-dir", configDir_, "--ca-dir", caDir_, "--log-level", "debug"};
+  argv.insert(argv.end(), options_.tunnelArgs.begin(), options_.tunnelArgs.end());
+  auto p = Process::spawn(argv, root_ + "/tunnel.log", true, std::chrono::seconds(15));
   if (!p) return p.error();
   tunnel_ = std::move(*p);
   return okStatus();
@@ -291,8 +402,131 @@ std::string TestNode::readLog(const std::string& which) const {
 std::string TestNode::logTail(const std::string& which, size_t lines) const {
   std::string all = readLog(which);
   size_t pos = all.size();
-  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = all.rfind('\n', pos - 1);
-  return pos == std::string::npos ? all : all.substr(pos + 1);
+  if (pos > 0 && all[pos - 1] == '\n') --pos;  // the last line's own newline
+  for (size_t n = 0; n < lines; ++n) {
+    size_t nl = pos == 0 ? std::string::npos : all.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return all;
+    pos = nl;
+  }
+  return all.substr(pos + 1);
+}
+
+// ---- TestCluster ------------------------------------------------------------------------
+
+namespace {
+bool mustRun(const std::vector<std::string>& argv) {
+  std::string out;
+  int rc = runCommand(argv, &out);
+  if (rc == 0) return true;
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  ADD_FAILURE() << cmd << " exited " << rc << ":\n" << out;
+  return false;
+}
+}  // namespace
+
+TestCluster::TestCluster(std::vector<std::string> tunnelArgs) {
+  const std::string pid = std::to_string(::getpid());
+  root_ = "/tmp/we2e-" + pid + "-cluster";
+  configDir_ = root_ + "/config";
+  fs::remove_all(root_);
+  fs::create_directories(configDir_);
+  for (size_t i = 0; i < kNodes; ++i) {
+    NodeOptions o;
+    o.name = "node" + std::to_string(i + 1);
+    o.subnet = "10.244." + std::to_string(i + 1) + ".0/24";
+    o.configDir = configDir_;
+    o.caDir = root_ + "/ca";  // one trust domain: both tunnels sign with the same local CA
+    o.clusterCidr = "10.244.0.0/16";
+    o.tunnelArgs = tunnelArgs;
+    nodes_.push_back(std::make_unique<TestNode>(o));
+    // Interface names are at most 15 bytes: "we2e" + a pid of up to 7 digits + "u1".
+    underlayIf_.push_back("we2e" + pid + "u" + std::to_string(i + 1));
+    underlayIp_.push_back("10.99.0." + std::to_string(i + 1));
+  }
+  // Made in node1's netns with its peer placed straight into node2's: never in the root netns.
+  if (!mustRun({"ip", "-n", nodes_[0]->nodeNetns(), "link", "add", underlayIf_[0], "type", "veth", "peer", "name",
+                underlayIf_[1], "netns", nodes_[1]->nodeNetns()}))
+    return;
+  for (size_t i = 0; i < kNodes; ++i) {
+    const std::string& ns = nodes_[i]->nodeNetns();
+    const size_t other = 1 - i;
+    mustRun({"ip", "-n", ns, "addr", "add", underlayIp_[i] + "/30", "dev", underlayIf_[i]});
+    mustRun({"ip", "-n", ns, "link", "set", underlayIf_[i], "up"});
+    mustRun({"nsenter", "--net=/var/run/netns/" + ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"});
+    mustRun({"ip", "-n", ns, "route", "add", "10.244." + std::to_string(other + 1) + ".0/24", "via",
+             underlayIp_[other], "dev", underlayIf_[i]});
+  }
+}
+
+TestCluster::~TestCluster() {
+  // The veth goes with either node netns too; removing it first keeps the nodes apart while they stop.
+  if (nodes_.size() == kNodes) runCommand({"ip", "-n", nodes_[0]->nodeNetns(), "link", "del", underlayIf_[0]});
+  while (!nodes_.empty()) nodes_.pop_back();
+  if (!::testing::Test::HasFailure()) fs::remove_all(root_);
+}
+
+// ---- PacketCapture ----------------------------------------------------------------------
+
+Result<std::unique_ptr<PacketCapture>> PacketCapture::start(const std::string& netnsName,
+                                                            const std::string& interface,
+                                                            const std::string& filter) {
+  static std::atomic<int> seq{0};
+  std::unique_ptr<PacketCapture> cap(new PacketCapture());
+  cap->dir_ = "/tmp/we2e-" + std::to_string(::getpid()) + "-cap" + std::to_string(++seq);
+  fs::remove_all(cap->dir_);
+  fs::create_directories(cap->dir_);
+  cap->file_ = cap->dir_ + "/capture.pcap";
+  // -U and --immediate-mode: each packet reaches the file as it is seen (not a
+  // kernel block at a time, which SIGINT would drop); -Z root: tcpdump keeps the
+  // rights to write where we ask instead of switching to its own user.
+  std::vector<std::string> argv = {"nsenter", "--net=/var/run/netns/" + netnsName, "tcpdump", "-i", interface, "-U",
+                                   "-n",      "-s",  "0", "-Z", "root", "--immediate-mode", "-w", cap->file_};
+  if (!filter.empty()) argv.push_back(filter);
+  auto proc = Process::spawnWatched(argv, cap->dir_ + "/tcpdump.log", "listening on", std::chrono::seconds(10));
+  if (!proc) return withContext(proc.error(), "tcpdump in " + netnsName + " on " + interface);
+  cap->proc_ = std::move(*proc);
+  return cap;
+}
+
+// SIGINT makes tcpdump stop at once, leaving what the kernel queued for it
+// unwritten. So first ask it for its counters (SIGUSR1: "N packets captured, M
+// packets received by filter, K packets dropped by kernel") until it has written
+// every packet the kernel handed it.
+void PacketCapture::waitWritten() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (proc_->running() && std::chrono::steady_clock::now() < deadline) {
+    const size_t from = proc_->output().size();
+    ::kill(proc_->pid(), SIGUSR1);
+    if (!proc_->waitForOutput("dropped by kernel", std::chrono::seconds(2), from)) return;
+    std::istringstream words(proc_->output().substr(from));
+    std::vector<unsigned long> counts;  // captured, received by filter, dropped by kernel
+    std::string prev, word;
+    while (words >> word && counts.size() < 3) {
+      if (word.starts_with("packet") && !prev.empty() && std::isdigit(static_cast<unsigned char>(prev[0])))
+        counts.push_back(std::stoul(prev));
+      prev = word;
+    }
+    if (counts.size() == 3 && counts[0] + counts[2] >= counts[1]) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string PacketCapture::stop() {
+  if (proc_ && proc_->running()) waitWritten();
+  // tcpdump flushes and closes the file on SIGINT; stop() also reaps an early exit.
+  if (proc_) proc_->stop(SIGINT);
+  std::ifstream in(file_, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string PacketCapture::log() { return proc_ ? proc_->output() : ""; }
+
+PacketCapture::~PacketCapture() {
+  if (proc_) proc_->stop(SIGINT);
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir_);
 }
 
 // ---- in-pod apps -----------------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "tests/e2e/pcap.h"
 
 namespace warren::e2e {
 
@@ -32,17 +33,27 @@ class Process {
   // With waitReady, passes --ready-fd and waits for "ready" (the child's own signal).
   static Result<std::unique_ptr<Process>> spawn(std::vector<std::string> argv, const std::string& logPath,
                                                 bool waitReady, std::chrono::milliseconds timeout);
+  // For programs with no --ready-fd: argv[0] is looked up in PATH, stdout and
+  // stderr are read through a pipe (and copied to logPath) so the test can wait
+  // for the program's own readiness line; waits for readyText unless it is empty.
+  static Result<std::unique_ptr<Process>> spawnWatched(std::vector<std::string> argv, const std::string& logPath,
+                                                       const std::string& readyText,
+                                                       std::chrono::milliseconds timeout);
   ~Process();
   pid_t pid() const { return pid_; }
   bool running();
   // Sends sig and reaps; returns the exit status.
   int stop(int sig);
+  // spawnWatched only: waits until the output from offset `from` on contains text.
+  bool waitForOutput(const std::string& text, std::chrono::milliseconds timeout, size_t from = 0);
+  std::string output();
 
  private:
   explicit Process(pid_t pid) : pid_(pid) {}
   pid_t pid_;
   bool reaped_ = false;
   int status_ = 0;
+  std::shared_ptr<struct OutputWatch> watch_;
 };
 
 struct Pod {
@@ -51,8 +62,18 @@ struct Pod {
 };
 
 struct NodeOptions {
+  // Unique per node of a test process: it names the node's netns, pins and dirs.
   std::string name = "node1";
   std::string subnet = "10.244.1.0/24";
+  // Empty: the node's own YAML dir. Set: a dir shared with other nodes (a
+  // cluster's single source of truth), which this node writes to but does not own.
+  std::string configDir;
+  // Empty: a local CA of the node's own. Set: a CA dir shared with other nodes (one trust domain).
+  std::string caDir;
+  // Set: the pods also route this CIDR (other nodes' pod subnets) via their gateway.
+  std::string clusterCidr;
+  // Extra warren-tunnel flags (e.g. a short --hbone-idle-timeout).
+  std::vector<std::string> tunnelArgs;
 };
 
 class TestNode {
@@ -91,6 +112,7 @@ class TestNode {
   const std::string& runDir() const { return runDir_; }
   const std::string& configDir() const { return configDir_; }
   const std::string& nodeNetns() const { return nodeNetns_; }
+  const std::string& name() const { return options_.name; }
   std::string binPath(const std::string& name) const;
 
  private:
@@ -98,11 +120,58 @@ class TestNode {
 
   NodeOptions options_;
   std::string tag_;
-  std::string root_, configDir_, runDir_, pinRoot_, conflist_;
+  std::string root_, configDir_, caDir_, runDir_, pinRoot_, conflist_;
   std::string nodeNetns_;
   std::vector<Pod> pods_;
   std::unique_ptr<Process> agent_, tunnel_;
   int podSeq_ = 0;
+};
+
+// Two nodes sharing one config dir, their node netns joined by a veth underlay:
+//
+//   pods 10.244.1.0/24 - wbr0 [node1 netns] u1 10.99.0.1/30
+//                                             ||  veth (names: we2e<pid>u1, we2e<pid>u2)
+//   pods 10.244.2.0/24 - wbr0 [node2 netns] u2 10.99.0.2/30
+//
+// Each node netns forwards and routes the other's pod subnet via the other's
+// underlay address. Nothing is added to the root netns.
+class TestCluster {
+ public:
+  // tunnelArgs: extra warren-tunnel flags for both nodes.
+  explicit TestCluster(std::vector<std::string> tunnelArgs = {});
+  ~TestCluster();
+  TestCluster(const TestCluster&) = delete;
+
+  static constexpr size_t kNodes = 2;
+  TestNode& node(size_t i) { return *nodes_.at(i); }
+  const std::string& underlayInterface(size_t i) const { return underlayIf_.at(i); }
+  const std::string& underlayIp(size_t i) const { return underlayIp_.at(i); }
+  const std::string& configDir() const { return configDir_; }
+
+ private:
+  std::string root_, configDir_;
+  std::vector<std::unique_ptr<TestNode>> nodes_;
+  std::vector<std::string> underlayIf_, underlayIp_;
+};
+
+// tcpdump inside a netns, writing a pcap file; started once tcpdump says it listens.
+class PacketCapture {
+ public:
+  static Result<std::unique_ptr<PacketCapture>> start(const std::string& netnsName, const std::string& interface,
+                                                      const std::string& filter);
+  ~PacketCapture();
+  PacketCapture(const PacketCapture&) = delete;
+  // Waits until tcpdump has written every packet the kernel passed it (its own
+  // counters), stops it (SIGINT) and returns the pcap file's bytes.
+  std::string stop();
+  // tcpdump's own output (its "N packets captured" once stopped).
+  std::string log();
+
+ private:
+  PacketCapture() = default;
+  void waitWritten();
+  std::unique_ptr<Process> proc_;
+  std::string dir_, file_;
 };
 
 // ---- acting as an app inside a pod -------------------------------------------------

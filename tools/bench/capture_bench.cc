@@ -21,6 +21,7 @@
 
 #include "common/netns.h"
 #include "tests/e2e/harness.h"
+#include "tools/bench/proc_stats.h"
 
 using namespace warren;
 using namespace warren::e2e;
@@ -85,31 +86,6 @@ double bulk(const Pod& from, const Pod& to, int mib) {
   return got == total ? mib / secs : 0;
 }
 
-double cpuSeconds(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  unsigned long utime = 0, stime = 0;
-  // Fields 14 and 15; the command name (field 2) has no spaces for our binaries.
-  std::fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
-  std::fclose(f);
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-long rssKb(pid_t pid, const char* field) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/status", pid);
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  char line[256];
-  long kb = 0;
-  while (std::fgets(line, sizeof(line), f))
-    if (std::strncmp(line, field, std::strlen(field)) == 0) std::sscanf(line + std::strlen(field), " %ld", &kb);
-  std::fclose(f);
-  return kb;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,7 +95,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "warren-capture-bench: run as root (it builds a node of namespaces)\n");
     return 1;
   }
-  TestNode node(NodeOptions{"bench", "10.244.7.0/24"});
+  NodeOptions nodeOptions;
+  nodeOptions.name = "bench";
+  nodeOptions.subnet = "10.244.7.0/24";
+  TestNode node(nodeOptions);
   node.writeNamespace("mesh", {{"warren.io/mode", "enabled"}});
   node.writeNamespace("plain", {});
   if (!node.startAgent() || !node.startTunnel()) {
@@ -138,7 +117,7 @@ int main(int argc, char** argv) {
 
   std::printf("Warren capture benchmark: %d connections (connect + 64 B echo), %d MiB bulk, one node\n\n", n, mib);
   std::printf("%-10s %12s %12s %14s %10s\n", "path", "p50 (us)", "p99 (us)", "bulk (MiB/s)", "failures");
-  double cpu0 = cpuSeconds(tunnel);
+  double cpu0 = bench::cpuSeconds(tunnel);
   struct Row {
     const char* name;
     const Pod& from;
@@ -151,11 +130,11 @@ int main(int argc, char** argv) {
     r.mibs = bulk(r.from, r.to, mib);
     std::printf("%-10s %12.1f %12.1f %14.0f %10d\n", r.name, r.lat.p50, r.lat.p99, r.mibs, r.lat.failures);
   }
-  double cpu = cpuSeconds(tunnel) - cpu0;
+  double cpu = bench::cpuSeconds(tunnel) - cpu0;
   std::printf("\nagainst direct: outbound p50 +%.1f us (x%.2f), bulk %.0f%%; both p50 +%.1f us (x%.2f), bulk %.0f%%\n",
               rows[1].lat.p50 - rows[0].lat.p50, rows[1].lat.p50 / rows[0].lat.p50, 100 * rows[1].mibs / rows[0].mibs,
               rows[2].lat.p50 - rows[0].lat.p50, rows[2].lat.p50 / rows[0].lat.p50, 100 * rows[2].mibs / rows[0].mibs);
   std::printf("tunnel: %.2f CPU seconds for the captured runs, RSS %ld kB now, peak %ld kB\n", cpu,
-              rssKb(tunnel, "VmRSS:"), rssKb(tunnel, "VmHWM:"));
+              bench::rssKb(tunnel, "VmRSS:"), bench::rssKb(tunnel, "VmHWM:"));
   return 0;
 }

@@ -9,40 +9,25 @@
 #include <spdlog/spdlog.h>
 
 #include "common/netns.h"
+#include "ztunnel/io/tcp.h"
 #include "warren_abi.h"
 
 namespace warren::inpod {
 
 namespace {
 
-// A listener inside the current netns. SO_REUSEPORT lets a new tunnel bind next
-// to an old one during an upgrade; the mark keeps capture off the tunnel's sockets.
-Result<UniqueFd> listenInPod(int family, uint16_t port, uint32_t mark) {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return errnoError("socket");
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (mark && ::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0)
-    return errnoError("setsockopt(SO_MARK)");
+sockaddr_storage anyAddress(int family, uint16_t port) {
   sockaddr_storage ss{};
-  socklen_t len;
   if (family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&ss);
     in->sin_family = AF_INET;
     in->sin_port = htons(port);
-    len = sizeof(*in);
   } else {
-    ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons(port);
-    len = sizeof(*in6);
   }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    return errnoError("bind port " + std::to_string(port) + " in pod");
-  if (::listen(fd.get(), 1024) != 0) return errnoError("listen");
-  return fd;
+  return ss;
 }
 
 bool isIpv6(const std::string& ip) { return ip.find(':') != std::string::npos; }
@@ -84,23 +69,27 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
   for (const auto& ip : info.ips) (isIpv6(ip) ? v6 : v4) = true;
   if (!v4 && !v6) v4 = true;  // still capture outbound via 127.0.0.1
 
-  UniqueFd out4, in4, out6, in6;
+  // Per family: outbound, inbound, HBONE. SO_REUSEPORT lets a new tunnel bind next
+  // to an old one during an upgrade; the mark keeps capture off the tunnel's sockets.
+  UniqueFd out4, in4, hbone4, out6, in6, hbone6;
   {
     auto in = ScopedNetns::enter(netns.get());
     if (!in) return in.error();
     auto open = [&](int family, uint16_t port, UniqueFd& dst) -> Status {
-      auto fd = listenInPod(family, port, options_.mark);
-      if (!fd) return fd.error();
+      auto fd = io::listenTcp(anyAddress(family, port), options_.mark, true, 1024);
+      if (!fd) return withContext(fd.error(), "listen on port " + std::to_string(port) + " in the pod");
       dst = std::move(*fd);
       return okStatus();
     };
     if (v4) {
       if (auto st = open(AF_INET, WARREN_OUTBOUND_PORT, out4); !st) return st.error();
       if (auto st = open(AF_INET, WARREN_INBOUND_PORT, in4); !st) return st.error();
+      if (auto st = open(AF_INET, WARREN_HBONE_PORT, hbone4); !st) return st.error();
     }
     if (v6) {
       if (auto st = open(AF_INET6, WARREN_OUTBOUND_PORT, out6); !st) return st.error();
       if (auto st = open(AF_INET6, WARREN_INBOUND_PORT, in6); !st) return st.error();
+      if (auto st = open(AF_INET6, WARREN_HBONE_PORT, hbone6); !st) return st.error();
     }
   }
   for (const auto& ip : info.ips) {
@@ -119,22 +108,32 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
 
   Workload w;
   w.pod = ctx;
-  for (UniqueFd* fd : {&out4, &out6, &in4, &in6}) {
-    if (!*fd) continue;
-    watchListener(fd->get(), ctx, fd == &out4 || fd == &out6);
-    w.listeners.push_back(std::move(*fd));
-  }
+  auto add = [&](UniqueFd& fd, ListenerKind kind) {
+    if (!fd) return;
+    watchListener(fd.get(), ctx, kind);
+    w.listeners.push_back(std::move(fd));
+  };
+  add(out4, ListenerKind::Outbound);
+  add(out6, ListenerKind::Outbound);
+  add(in4, ListenerKind::Inbound);
+  add(in6, ListenerKind::Inbound);
+  add(hbone4, ListenerKind::Hbone);
+  add(hbone6, ListenerKind::Hbone);
   return w;
 }
 
-void InpodManager::watchListener(int listener, const proxy::PodContextPtr& ctx, bool outbound) {
-  loop_.post([this, listener, ctx, outbound] {
-    (void)loop_.watch(listener, EPOLLIN, [this, listener, ctx, outbound](uint32_t) {
-      for (;;) {
+void InpodManager::watchListener(int listener, const proxy::PodContextPtr& ctx, ListenerKind kind) {
+  loop_.post([this, listener, ctx, kind] {
+    (void)loop_.watch(listener, EPOLLIN, [this, listener, ctx, kind](uint32_t) {
+      // A bounded batch per wake-up, so one busy pod cannot starve the others.
+      for (int i = 0; i < 64; ++i) {
         int c = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) break;
-        if (outbound) proxy_.handleOutbound(ctx, UniqueFd(c));
-        else proxy_.handleInbound(ctx, UniqueFd(c));
+        switch (kind) {
+          case ListenerKind::Outbound: proxy_.handleOutbound(ctx, UniqueFd(c)); break;
+          case ListenerKind::Inbound: proxy_.handleInbound(ctx, UniqueFd(c)); break;
+          case ListenerKind::Hbone: proxy_.handleHbone(ctx, UniqueFd(c)); break;
+        }
       }
     });
   });
@@ -150,8 +149,21 @@ Status InpodManager::addWorkload(const WorkloadInfo& info, UniqueFd netns) {
     if (it != workloads_.end() && it->second.pod->netnsCookie == *cookie) return okStatus();
   }
   if (auto st = ensureMaps(); !st) return st;
+  std::optional<identity::SpiffeId> id;
+  if (identity_) {
+    id = identity::SpiffeId{identity_->trustDomain(), info.ns,
+                            info.serviceAccount.empty() ? "default" : info.serviceAccount};
+    // Nack (and so fail the pod's CNI ADD) rather than run a pod that cannot prove
+    // who it is: its HBONE traffic would fail closed anyway.
+    if (auto cert = identity_->ensure(*id); !cert)
+      return withContext(cert.error(), "workload " + info.ns + "/" + info.name + ": certificate");
+  }
   auto w = openListeners(info, std::move(netns), *cookie);
-  if (!w) return withContext(w.error(), "workload " + info.ns + "/" + info.name);
+  if (!w) {
+    if (id) identity_->release(*id);
+    return withContext(w.error(), "workload " + info.ns + "/" + info.name);
+  }
+  w->identity = id;
 
   std::optional<Workload> replaced;
   {
@@ -161,8 +173,9 @@ Status InpodManager::addWorkload(const WorkloadInfo& info, UniqueFd netns) {
     workloads_[info.uid] = std::move(*w);
   }
   if (replaced) retire(std::move(*replaced));
-  spdlog::info("workload {}/{} (uid {}, netns cookie {}) enrolled: listening on {} and {}", info.ns, info.name,
-               info.uid, *cookie, WARREN_OUTBOUND_PORT, WARREN_INBOUND_PORT);
+  spdlog::info("workload {}/{} (uid {}, netns cookie {}) enrolled: listening on {}, {} and {} as {}", info.ns,
+               info.name, info.uid, *cookie, WARREN_OUTBOUND_PORT, WARREN_INBOUND_PORT, WARREN_HBONE_PORT,
+               id ? id->uri() : std::string("(no identity)"));
   return okStatus();
 }
 
@@ -200,6 +213,7 @@ void InpodManager::snapshotComplete(const std::set<std::string>& uidsInSnapshot)
 }
 
 void InpodManager::retire(Workload w) {
+  if (w.identity && identity_) identity_->release(*w.identity);
   // Closing the listeners removes them from warren_inbound (the kernel unhashes
   // closed sockets); connections already relayed carry on to their end.
   auto listeners = std::make_shared<std::vector<UniqueFd>>(std::move(w.listeners));

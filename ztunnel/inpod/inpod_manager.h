@@ -2,7 +2,9 @@
 // Turns the agent's workload hand-offs into listeners inside each pod's netns
 // (Istio's in-pod model: sk_lookup cannot steer across namespaces, so the tunnel
 // listens inside every pod): 15001 for captured outbound, 15006 for captured
-// inbound, registered in warren_inbound under each pod IP.
+// inbound (registered in warren_inbound under each pod IP), and 15008 for HBONE
+// from peer tunnels, bound to the pod's IPs. A pod's certificate is issued before
+// its listeners open, so an acked pod can always prove its identity.
 
 #include <map>
 #include <memory>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "ztunnel/bpf/capture_maps.h"
+#include "ztunnel/identity/identity_manager.h"
 #include "ztunnel/inpod/zds_client.h"
 #include "ztunnel/io/event_loop.h"
 #include "ztunnel/proxy/proxy.h"
@@ -24,8 +27,8 @@ struct InpodOptions {
 
 class InpodManager : public WorkloadHandler {
  public:
-  InpodManager(io::EventLoop& loop, proxy::Proxy& proxy, InpodOptions options)
-      : loop_(loop), proxy_(proxy), options_(std::move(options)) {}
+  InpodManager(io::EventLoop& loop, proxy::Proxy& proxy, identity::IdentityManager* identity, InpodOptions options)
+      : loop_(loop), proxy_(proxy), identity_(identity), options_(std::move(options)) {}
   ~InpodManager() override;
 
   // WorkloadHandler (called on the ZDS client thread).
@@ -39,11 +42,13 @@ class InpodManager : public WorkloadHandler {
  private:
   struct Workload {
     proxy::PodContextPtr pod;
+    std::optional<identity::SpiffeId> identity;  // held in the identity manager
     std::vector<UniqueFd> listeners;  // watched by the loop while they live
   };
   Status ensureMaps();
   // Accepts on the loop thread and hands each connection to the proxy.
-  void watchListener(int listener, const proxy::PodContextPtr& ctx, bool outbound);
+  enum class ListenerKind { Outbound, Inbound, Hbone };
+  void watchListener(int listener, const proxy::PodContextPtr& ctx, ListenerKind kind);
   Result<Workload> openListeners(const WorkloadInfo& info, UniqueFd netns, uint64_t cookie);
   // Runs fn on the loop thread and waits: listener fds are only touched there.
   void onLoop(std::function<void()> fn);
@@ -51,6 +56,7 @@ class InpodManager : public WorkloadHandler {
 
   io::EventLoop& loop_;
   proxy::Proxy& proxy_;
+  identity::IdentityManager* identity_;
   InpodOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, Workload> workloads_;  // by uid

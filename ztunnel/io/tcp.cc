@@ -50,6 +50,10 @@ Result<UniqueFd> listenTcp(const sockaddr_storage& addr, uint32_t mark, bool reu
     return errnoError("listen on " + where + ": setsockopt(SO_REUSEPORT)");
   if (mark && ::setsockopt(fd.get(), SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0)
     return errnoError("listen on " + where + ": setsockopt(SO_MARK)");
+  // Accepted sockets inherit TCP_NODELAY: the tunnel relays, and must not add Nagle
+  // delays (against the peer's delayed ACKs) to what the app already chose to send.
+  if (::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+    return errnoError("listen on " + where + ": setsockopt(TCP_NODELAY)");
   if (addr.ss_family == AF_INET6 && ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
     return errnoError("listen on " + where + ": setsockopt(IPV6_V6ONLY)");
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0) return errnoError("bind " + where);

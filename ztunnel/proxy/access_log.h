@@ -9,9 +9,15 @@ namespace warren::proxy {
 
 struct ConnectionRecord {
   std::string direction;  // "outbound" | "inbound"
+  std::string protocol;   // "hbone" (mTLS between tunnels) | "tcp" (plaintext)
+  std::string security;   // "mutual_tls" | "none", as Istio's connection_security_policy
   std::string pod;        // ns/name of the captured pod
   std::string src;        // who connected
   std::string dst;        // the original destination (outbound) / the app address (inbound)
+  std::string srcIdentity, dstIdentity;  // SPIFFE URIs (outbound dst: the one required)
+  std::string dstWorkload;                // "ns/name" when known
+  std::string via;                        // outbound HBONE: the peer's <pod IP>:15008
+  int status = 0;                         // HBONE response status
   uint64_t bytesSent = 0;      // client -> destination
   uint64_t bytesReceived = 0;  // destination -> client
   std::chrono::steady_clock::duration duration{};

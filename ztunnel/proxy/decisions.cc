@@ -1,6 +1,9 @@
 #include "ztunnel/proxy/decisions.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+
+#include "ztunnel/io/tcp.h"
 
 #include "warren_abi.h"
 
@@ -32,10 +35,43 @@ bool isTunnelPort(uint16_t port) {
   return port == WARREN_OUTBOUND_PORT || port == WARREN_INBOUND_PORT || port == WARREN_HBONE_PORT;
 }
 
-Decision decideOutbound(const sockaddr_storage& origDst) {
-  if (origDst.ss_family != AF_INET && origDst.ss_family != AF_INET6) return refuse("original destination is not IP");
-  if (portOf(origDst) == 0) return refuse("original destination has port 0");
-  return forward(origDst);
+OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::WorkloadState& state) {
+  OutboundRoute r;
+  if (origDst.ss_family != AF_INET && origDst.ss_family != AF_INET6) {
+    r.reason = "original destination is not IP";
+    return r;
+  }
+  if (portOf(origDst) == 0) {
+    r.reason = "original destination has port 0";
+    return r;
+  }
+  char ip[INET6_ADDRSTRLEN] = {};
+  if (origDst.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(origDst).sin_addr, ip, sizeof(ip));
+  else
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(origDst).sin6_addr, ip, sizeof(ip));
+  const state::Workload* w = state.findByIp(ip);
+  r.target = origDst;
+  if (!w) {
+    r.kind = OutboundRoute::Kind::Passthrough;
+    r.reason = std::string("destination ") + ip + " is not a known workload";
+    return r;
+  }
+  r.destinationWorkload = w->ns + "/" + w->name;
+  if (!w->captured) {
+    r.kind = OutboundRoute::Kind::Passthrough;
+    r.reason = "destination " + r.destinationWorkload + " is not in the mesh (" + w->captureReason + ")";
+    return r;
+  }
+  r.kind = OutboundRoute::Kind::Hbone;
+  r.authority = io::formatSockaddr(origDst);
+  r.expectedIdentity = w->identity;
+  if (r.target.ss_family == AF_INET)
+    reinterpret_cast<sockaddr_in&>(r.target).sin_port = htons(WARREN_HBONE_PORT);
+  else
+    reinterpret_cast<sockaddr_in6&>(r.target).sin6_port = htons(WARREN_HBONE_PORT);
+  r.reason = "destination " + r.destinationWorkload + " is in the mesh";
+  return r;
 }
 
 Decision decideInbound(const sockaddr_storage& local) {

@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <string>
 
+#include "ztunnel/identity/identity.h"
+#include "ztunnel/state/workload_state.h"
+
 namespace warren::proxy {
 
 struct Decision {
@@ -16,10 +19,22 @@ struct Decision {
   std::string reason;         // for the access log; why we refused
 };
 
-// A connection accepted on the pod's outbound listener, whose app dialed `origDst`.
-// For now every destination is reached in plaintext from the pod's own netns
-// (HBONE replaces this for mesh destinations).
-Decision decideOutbound(const sockaddr_storage& origDst);
+// Where a captured outbound connection goes (ztunnel's build_request).
+struct OutboundRoute {
+  enum class Kind { Hbone, Passthrough, Refuse } kind = Kind::Refuse;
+  // Hbone: the destination pod's HBONE server (<pod IP>:15008).
+  // Passthrough: the original destination itself, in plaintext from the pod.
+  sockaddr_storage target{};
+  std::string authority;                 // Hbone: the original destination, "ip:port"
+  identity::SpiffeId expectedIdentity;  // Hbone: what the server must prove
+  std::string destinationWorkload;       // "ns/name" when the destination is known
+  std::string reason;                    // why this route (logs, CLI)
+};
+
+// The app dialed `origDst`. A known workload that is in the mesh is reached over
+// HBONE at its own IP; anything else (not enrolled, or not a workload at all) is
+// passed through in plaintext, as ztunnel does.
+OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::WorkloadState& state);
 
 // A connection steered to the pod's inbound listener; `local` is the address the
 // client dialed (sk_lookup does not rewrite it). The tunnel hands it to the app on

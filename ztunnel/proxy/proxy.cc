@@ -6,15 +6,11 @@
 
 #include "common/netns.h"
 #include "ztunnel/io/tcp.h"
-#include "ztunnel/proxy/access_log.h"
-#include "ztunnel/proxy/decisions.h"
 #include "ztunnel/proxy/relay.h"
 
 namespace warren::proxy {
 
-namespace {
-
-std::optional<sockaddr_storage> sockName(int fd, bool peer) {
+std::optional<sockaddr_storage> socketAddress(int fd, bool peer) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
@@ -23,43 +19,43 @@ std::optional<sockaddr_storage> sockName(int fd, bool peer) {
   return ss;
 }
 
-// Refusing a captured connection is a reset, like ztunnel: the app sees the
-// connection fail rather than a clean close that looks like an empty response.
 void resetAndClose(UniqueFd fd) {
   linger lg{1, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-}  // namespace
+Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options)
+    : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2) {}
 
-void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
-  auto peer = sockName(client.get(), true);
-  if (!peer) return resetAndClose(std::move(client));
-  if (!maps_) {
-    spdlog::error("outbound from {}: BPF maps not open; refusing", pod->displayName());
-    counters_.refused++;
-    return resetAndClose(std::move(client));
-  }
-  auto orig = maps_->originalDestination(pod->netnsCookie, *peer);
-  if (!orig) {
-    spdlog::warn("outbound from {} {}: {}; refusing", pod->displayName(), io::formatSockaddr(*peer),
-                 orig.error().message);
-    counters_.refused++;
-    return resetAndClose(std::move(client));
-  }
-  Decision d = decideOutbound(orig->addr);
-  if (d.action == Decision::Action::Refuse) {
-    spdlog::warn("outbound from {} to {}: {}", pod->displayName(), orig->text, d.reason);
-    counters_.refused++;
-    return resetAndClose(std::move(client));
-  }
-  counters_.outboundOpened++;
-  connectAndRelay(pod, Direction::Outbound, std::move(client), *peer, d.target);
+Proxy::~Proxy() = default;
+
+void Proxy::closeAll() {
+  pool_.closeAll();
+  auto conns = inbound_;
+  for (auto& [id, c] : conns) c->shutdown();
+}
+
+identity::SpiffeId Proxy::podIdentity(const PodContext& pod) const {
+  return identity::SpiffeId{inputs_.identity ? inputs_.identity->trustDomain() : "cluster.local", pod.ns,
+                            pod.serviceAccount.empty() ? "default" : pod.serviceAccount};
+}
+
+Result<identity::WorkloadCertPtr> Proxy::podCertificate(const PodContext& pod) {
+  if (!inputs_.identity) return makeError("BUG: no identity manager");
+  auto cert = inputs_.identity->current(podIdentity(pod));
+  if (!cert) counters_.identityRefusals++;
+  return cert;
+}
+
+void Proxy::finished(ConnectionRecord& rec) {
+  logConnection(rec);
+  counters_.closed++;
+  active_--;
 }
 
 void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
-  auto peer = sockName(client.get(), true);
-  auto local = sockName(client.get(), false);
+  auto peer = socketAddress(client.get(), true);
+  auto local = socketAddress(client.get(), false);
   if (!peer || !local) return resetAndClose(std::move(client));
   Decision d = decideInbound(*local);
   if (d.action == Decision::Action::Refuse) {
@@ -68,11 +64,16 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
     return resetAndClose(std::move(client));
   }
   counters_.inboundOpened++;
-  connectAndRelay(pod, Direction::Inbound, std::move(client), *peer, d.target);
+  ConnectionRecord rec;
+  rec.direction = "inbound";
+  rec.protocol = "tcp";
+  rec.security = "none";
+  rec.dstIdentity = podIdentity(*pod).uri();
+  connectAndRelay(pod, Direction::Inbound, std::move(client), *peer, d.target, std::move(rec));
 }
 
 void Proxy::connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd client, const sockaddr_storage& peer,
-                            const sockaddr_storage& target) {
+                            const sockaddr_storage& target, ConnectionRecord rec) {
   // The upstream socket lives in the pod's netns: outbound leaves with the pod's
   // own IP, inbound reaches the app over the pod's loopback path.
   Result<UniqueFd> upstream = [&]() -> Result<UniqueFd> {
@@ -80,8 +81,6 @@ void Proxy::connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd cl
     if (!in) return in.error();
     return io::tcpSocket(target.ss_family, options_.mark);
   }();
-  ConnectionRecord rec;
-  rec.direction = dir == Direction::Outbound ? "outbound" : "inbound";
   rec.pod = pod->displayName();
   rec.src = io::formatSockaddr(peer);
   rec.dst = io::formatSockaddr(target);
@@ -92,15 +91,15 @@ void Proxy::connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd cl
     return resetAndClose(std::move(client));
   }
   spdlog::debug("{} {} {} -> {}: connecting", rec.direction, rec.pod, rec.src, rec.dst);
+  (void)dir;
   active_++;
   auto sharedClient = std::make_shared<UniqueFd>(std::move(client));
   io::asyncConnect(loop_, std::move(*upstream), target, options_.connectTimeout,
                    [this, rec, sharedClient](Result<UniqueFd> connected) mutable {
                      if (!connected) {
                        rec.endReason = "upstream connect failed: " + connected.error().message;
-                       logConnection(rec);
                        counters_.upstreamFailed++;
-                       active_--;
+                       finished(rec);
                        return resetAndClose(std::move(*sharedClient));
                      }
                      Relay::start(loop_, std::move(*sharedClient), std::move(*connected),
@@ -109,9 +108,7 @@ void Proxy::connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd cl
                                     rec.bytesReceived = stats.bytesBtoA;
                                     rec.duration = stats.duration;
                                     rec.endReason = stats.endReason;
-                                    logConnection(rec);
-                                    counters_.closed++;
-                                    active_--;
+                                    finished(rec);
                                   });
                    });
 }

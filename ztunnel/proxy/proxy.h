@@ -1,51 +1,96 @@
 #pragma once
-// The tunnel's data path for captured connections: outbound (app -> tunnel ->
-// original destination) and inbound (client -> tunnel -> app), each relayed and
-// logged once when it ends.
+// The tunnel's data path for captured connections (ztunnel's proxy/):
+//  - outbound (outbound.cc): app -> tunnel -> HBONE to the destination pod's tunnel,
+//    or plaintext passthrough when the destination is not in the mesh;
+//  - inbound HBONE (inbound_hbone.cc): a peer tunnel's CONNECT on port 15008 ->
+//    the app, after verifying the peer's identity and the request;
+//  - inbound plaintext (proxy.cc): a non-mesh client -> the app.
+// Each connection is logged once when it ends.
 
 #include <atomic>
 #include <chrono>
+#include <map>
 
 #include "common/unique_fd.h"
 #include "ztunnel/bpf/capture_maps.h"
+#include "ztunnel/hbone/h2_connection.h"
+#include "ztunnel/hbone/pool.h"
+#include "ztunnel/identity/identity_manager.h"
 #include "ztunnel/io/event_loop.h"
+#include "ztunnel/proxy/access_log.h"
+#include "ztunnel/proxy/decisions.h"
 #include "ztunnel/proxy/pod_context.h"
+#include "ztunnel/state/workload_state.h"
+#include "ztunnel/tls/tls_context.h"
 
 namespace warren::proxy {
 
 struct ProxyOptions {
   uint32_t mark = 0;  // SO_MARK on upstream sockets, so capture skips them
   std::chrono::milliseconds connectTimeout{5000};
+  hbone::H2Options h2;
+};
+
+// What the proxy reads but does not own: the seam for fakes in tests.
+struct ProxyInputs {
+  identity::IdentityManager* identity = nullptr;
+  const state::StateStore* state = nullptr;
 };
 
 // Counts for tests and, later, metrics.
 struct ProxyCounters {
   std::atomic<uint64_t> outboundOpened{0}, inboundOpened{0}, refused{0}, upstreamFailed{0}, closed{0};
+  std::atomic<uint64_t> hboneOutbound{0}, passthrough{0}, hboneInbound{0}, hboneBadRequests{0};
+  // Fail closed for lack of a valid certificate (none yet, or expired).
+  std::atomic<uint64_t> identityRefusals{0};
 };
 
 class Proxy {
  public:
-  Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyOptions options)
-      : loop_(loop), maps_(maps), options_(options) {}
+  Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options);
+  ~Proxy();
 
-  // Both run on the loop thread, for a freshly accepted connection.
+  // All run on the loop thread, for a freshly accepted connection.
   void handleOutbound(const PodContextPtr& pod, UniqueFd client);
   void handleInbound(const PodContextPtr& pod, UniqueFd client);
+  void handleHbone(const PodContextPtr& pod, UniqueFd client);
 
   void setMaps(const tunnel::CaptureMaps* maps) { maps_ = maps; }
   const ProxyCounters& counters() const { return counters_; }
   size_t activeConnections() const { return active_.load(); }
+  // Loop thread only.
+  const hbone::Pool& pool() const { return pool_; }
+  size_t inboundHboneConnections() const { return inbound_.size(); }
+  // Closes every HBONE connection (shutdown; loop thread).
+  void closeAll();
 
  private:
   enum class Direction { Outbound, Inbound };
   void connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd client, const sockaddr_storage& peer,
-                       const sockaddr_storage& target);
+                       const sockaddr_storage& target, ConnectionRecord rec);
+  void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
+  void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
+                      const hbone::Headers& request);
+  // The pod's certificate, or an error after counting a fail-closed refusal.
+  Result<identity::WorkloadCertPtr> podCertificate(const PodContext& pod);
+  identity::SpiffeId podIdentity(const PodContext& pod) const;
+  void finished(ConnectionRecord& rec);
 
   io::EventLoop& loop_;
   const tunnel::CaptureMaps* maps_;
+  ProxyInputs inputs_;
   ProxyOptions options_;
   ProxyCounters counters_;
   std::atomic<size_t> active_{0};
+  tls::TlsContextCache tlsCache_;
+  hbone::Pool pool_;
+  std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
 };
+
+// Shared by the proxy's files.
+std::optional<sockaddr_storage> socketAddress(int fd, bool peer);
+// Refusing a captured connection is a reset, like ztunnel: the app sees the
+// connection fail rather than a clean close that looks like an empty response.
+void resetAndClose(UniqueFd fd);
 
 }  // namespace warren::proxy

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ztunnel/io/tcp.h"
 #include "ztunnel/proxy/access_log.h"
 
 namespace warren::proxy {
@@ -30,22 +31,67 @@ sockaddr_storage v6(const char* ip, uint16_t port) {
   return ss;
 }
 
-TEST(DecideOutbound, ForwardsToTheOriginalDestination) {
-  auto d = decideOutbound(v4("10.0.0.9", 8080));
-  ASSERT_EQ(d.action, Decision::Action::Forward);
-  const auto& in = reinterpret_cast<const sockaddr_in&>(d.target);
-  EXPECT_EQ(ntohs(in.sin_port), 8080);
-  char buf[16];
-  EXPECT_STREQ(inet_ntop(AF_INET, &in.sin_addr, buf, sizeof(buf)), "10.0.0.9");
+// A cluster of three pods: two in an enrolled namespace, one outside the mesh.
+state::WorkloadState cluster() {
+  source::Snapshot snap;
+  snap.namespaces["mesh"] = {"mesh", {{"warren.io/mode", "enabled"}}};
+  snap.namespaces["plain"] = {"plain", {}};
+  snap.pods["mesh/server"] = {"uid-s", "server", "mesh", "sa-server", "node2", {}, {"10.244.2.5", "fd00::5"}};
+  snap.pods["mesh/optout"] = {"uid-o", "optout", "mesh", "sa-o", "node2", {{"warren.io/mode", "disabled"}},
+                              {"10.244.2.6"}};
+  snap.pods["plain/web"] = {"uid-w", "web", "plain", "default", "node1", {}, {"10.244.1.9"}};
+  return state::WorkloadState::fromSnapshot(snap, "example.org");
 }
 
-TEST(DecideOutbound, ForwardsIpv6) { EXPECT_EQ(decideOutbound(v6("fd00::9", 443)).action, Decision::Action::Forward); }
+std::string text(const sockaddr_storage& ss) { return io::formatSockaddr(ss); }
+
+TEST(DecideOutbound, MeshDestinationGoesOverHboneToItsOwnPodIp) {
+  auto st = cluster();
+  auto r = decideOutbound(v4("10.244.2.5", 8080), st);
+  ASSERT_EQ(r.kind, OutboundRoute::Kind::Hbone) << r.reason;
+  EXPECT_EQ(text(r.target), "10.244.2.5:15008");
+  EXPECT_EQ(r.authority, "10.244.2.5:8080");
+  EXPECT_EQ(r.expectedIdentity.uri(), "spiffe://example.org/ns/mesh/sa/sa-server");
+  EXPECT_EQ(r.destinationWorkload, "mesh/server");
+}
+
+TEST(DecideOutbound, Ipv6MeshDestination) {
+  auto st = cluster();
+  auto r = decideOutbound(v6("fd00::5", 443), st);
+  ASSERT_EQ(r.kind, OutboundRoute::Kind::Hbone);
+  EXPECT_EQ(text(r.target), "[fd00::5]:15008");
+  EXPECT_EQ(r.authority, "[fd00::5]:443");
+}
+
+TEST(DecideOutbound, NonMeshAndUnknownDestinationsPassThroughInPlaintext) {
+  auto st = cluster();
+  for (const char* ip : {"10.244.1.9", "10.244.2.6", "192.0.2.1"}) {
+    auto r = decideOutbound(v4(ip, 80), st);
+    EXPECT_EQ(r.kind, OutboundRoute::Kind::Passthrough) << ip;
+    EXPECT_EQ(text(r.target), std::string(ip) + ":80");
+    EXPECT_FALSE(r.reason.empty());
+  }
+  EXPECT_NE(decideOutbound(v4("10.244.2.6", 80), st).reason.find("not in the mesh"), std::string::npos);
+  EXPECT_NE(decideOutbound(v4("192.0.2.1", 80), st).reason.find("not a known workload"), std::string::npos);
+}
 
 TEST(DecideOutbound, RefusesPortZeroAndNonIp) {
-  EXPECT_EQ(decideOutbound(v4("10.0.0.9", 0)).action, Decision::Action::Refuse);
+  auto st = cluster();
+  EXPECT_EQ(decideOutbound(v4("10.244.2.5", 0), st).kind, OutboundRoute::Kind::Refuse);
   sockaddr_storage unix{};
   unix.ss_family = AF_UNIX;
-  EXPECT_EQ(decideOutbound(unix).action, Decision::Action::Refuse);
+  EXPECT_EQ(decideOutbound(unix, st).kind, OutboundRoute::Kind::Refuse);
+}
+
+TEST(WorkloadState, IndexesEveryIpAndDefaultsTheServiceAccount) {
+  source::Snapshot snap;
+  snap.pods["a/p"] = {"", "p", "a", "", "", {}, {"10.0.0.1", "fd00::1"}};
+  auto st = state::WorkloadState::fromSnapshot(snap, "cluster.local");
+  const auto* w = st.findByIp("fd00::1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->identity.uri(), "spiffe://cluster.local/ns/a/sa/default");
+  EXPECT_FALSE(w->captured);  // namespace unknown: not in the mesh
+  EXPECT_EQ(st.findByIp("10.0.0.2"), nullptr);
 }
 
 TEST(DecideInbound, HandsTheConnectionToTheAppOnTheDialedAddress) {
@@ -64,11 +110,28 @@ TEST(DecideInbound, RefusesTheTunnelsOwnPortsSoNothingLoops) {
 }
 
 TEST(AccessLog, OneJsonObjectWithStableFieldNames) {
-  ConnectionRecord r{"outbound", "mesh/a", "10.0.0.1:4000", "10.0.0.2:80", 5, 7, std::chrono::milliseconds(12),
-                     "closed"};
+  ConnectionRecord r;
+  r.direction = "outbound";
+  r.protocol = "hbone";
+  r.security = "mutual_tls";
+  r.pod = "mesh/a";
+  r.src = "10.0.0.1:4000";
+  r.dst = "10.0.0.2:80";
+  r.srcIdentity = "spiffe://cluster.local/ns/mesh/sa/a";
+  r.dstIdentity = "spiffe://cluster.local/ns/mesh/sa/b";
+  r.dstWorkload = "mesh/b";
+  r.via = "10.0.0.2:15008";
+  r.status = 200;
+  r.bytesSent = 5;
+  r.bytesReceived = 7;
+  r.duration = std::chrono::milliseconds(12);
+  r.endReason = "closed";
   EXPECT_EQ(formatConnection(r),
             R"({"bytes_received":7,"bytes_sent":5,"direction":"outbound","dst":"10.0.0.2:80",)"
-            R"("duration_ms":12,"end":"closed","pod":"mesh/a","src":"10.0.0.1:4000"})");
+            R"("dst_identity":"spiffe://cluster.local/ns/mesh/sa/b","dst_workload":"mesh/b",)"
+            R"("duration_ms":12,"end":"closed","hbone_status":200,"pod":"mesh/a","protocol":"hbone",)"
+            R"("security":"mutual_tls","src":"10.0.0.1:4000","src_identity":"spiffe://cluster.local/ns/mesh/sa/a",)"
+            R"("via":"10.0.0.2:15008"})");
 }
 
 }  // namespace

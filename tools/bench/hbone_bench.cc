@@ -1,0 +1,280 @@
+// HBONE overhead on two nodes, measured against a baseline in the same run (not a
+// test). The cluster is the e2e harness's: two node namespaces joined by a veth
+// underlay, pods made by the real CNI plugins, a real agent and tunnel per node.
+//
+//   direct  plain/pclient (node1) -> plain/pserver (node2)   no Warren in the path
+//   mesh    mesh/client   (node1) -> mesh/server   (node2)   captured, HBONE (mTLS + h2)
+//
+// For each path: iperf3 bulk throughput with 1 and 8 streams, request/response
+// latency of 64-byte messages on one established connection, and new connection +
+// 64-byte echo latency. For the tunnels: TLS handshakes during the new-connection
+// run (pooling makes it 0), CPU seconds per phase, RSS with 10 idle enrolled pods,
+// and peak RSS.
+//
+// Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--verbose]
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/netns.h"
+#include "tests/e2e/harness.h"
+#include "tools/bench/proc_stats.h"
+
+using namespace warren;
+using namespace warren::e2e;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Options {
+  int seconds = 5;        // per iperf3 run
+  int rtts = 20000;       // request/response round trips on one connection
+  int connections = 2000; // new connections
+  bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
+};
+
+struct Percentiles {
+  double p50 = 0, p99 = 0;
+  int failures = 0;
+};
+
+Percentiles percentiles(std::vector<double> us, int failures) {
+  Percentiles p;
+  p.failures = failures;
+  std::sort(us.begin(), us.end());
+  if (!us.empty()) {
+    p.p50 = us[us.size() / 2];
+    p.p99 = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  }
+  return p;
+}
+
+// One connection from inside `from`, then n round trips of a 64-byte message.
+Percentiles roundTrips(const Pod& from, const Pod& to, int n) {
+  auto ns = openNetns(from.netnsPath());
+  if (!ns) return {.failures = n};
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  if (!fd) return {.failures = n};
+  int one = 1;
+  ::setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(8080);
+  inet_pton(AF_INET, to.ip.c_str(), &a.sin_addr);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return {.failures = n};
+  const std::string msg(64, 'r');
+  char buf[64];
+  std::vector<double> us;
+  us.reserve(static_cast<size_t>(n));
+  int failures = 0;
+  for (int i = 0; i < n; ++i) {
+    auto start = Clock::now();
+    if (::write(fd->get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+      failures = n - i;
+      break;
+    }
+    size_t got = 0;
+    while (got < sizeof(buf)) {
+      ssize_t r = ::read(fd->get(), buf + got, sizeof(buf) - got);
+      if (r <= 0) break;
+      got += static_cast<size_t>(r);
+    }
+    if (got != sizeof(buf)) {
+      failures = n - i;
+      break;
+    }
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  return percentiles(std::move(us), failures);
+}
+
+Percentiles newConnections(const Pod& from, const Pod& to, int n) {
+  std::vector<double> us;
+  int failures = 0;
+  const std::string payload(64, 'x');
+  for (int i = 0; i < n; ++i) {
+    auto start = Clock::now();
+    ConnectResult r = connectFrom(from.netnsPath(), to.ip, 8080, payload);
+    auto took = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    if (r.error || r.reply != payload) ++failures;
+    else us.push_back(took);
+  }
+  return percentiles(std::move(us), failures);
+}
+
+// iperf3 from `from` to the iperf3 server in `to`: received Gbit/s, 0 on failure.
+double iperf(const Pod& from, const Pod& to, int streams, int seconds) {
+  std::string out;
+  int rc = runCommand({"nsenter", "--net=" + from.netnsPath(), "iperf3", "-c", to.ip, "-p", "5201", "-t",
+                       std::to_string(seconds), "-P", std::to_string(streams), "-J"},
+                      &out);
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  if (rc != 0 || j.is_discarded() || !j.contains("end")) {
+    std::fprintf(stderr, "iperf3 %s -> %s failed (%d): %s\n", from.name.c_str(), to.ip.c_str(), rc,
+                 out.substr(0, 400).c_str());
+    return 0;
+  }
+  return j["end"]["sum_received"]["bits_per_second"].get<double>() / 1e9;
+}
+
+size_t countInLog(const TestNode& node, const std::string& text) {
+  std::istringstream in(node.readLog("tunnel"));
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(text) != std::string::npos;
+  return n;
+}
+
+bool parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--verbose") {
+      o.verbose = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) return false;
+    int v = std::atoi(argv[i + 1]);
+    if (v <= 0) return false;
+    if (k == "--seconds") o.seconds = v;
+    else if (k == "--rtts") o.rtts = v;
+    else if (k == "--connections") o.connections = v;
+    else return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!parse(argc, argv, o)) {
+    std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--verbose]\n");
+    return 2;
+  }
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "warren-hbone-bench: run as root (it builds two nodes of namespaces)\n");
+    return 1;
+  }
+  TestCluster cluster(o.verbose ? std::vector<std::string>{"--log-level", "debug"} : std::vector<std::string>{});
+  TestNode& n1 = cluster.node(0);
+  TestNode& n2 = cluster.node(1);
+  n1.writeNamespace("mesh", {{"warren.io/mode", "enabled"}});
+  n1.writeNamespace("plain", {});
+  for (TestNode* n : {&n1, &n2})
+    if (!n->startAgent().ok() || !n->startTunnel().ok()) {
+      std::fprintf(stderr, "cannot start warren-agent / warren-tunnel on %s:\n%s%s", n->name().c_str(),
+                   n->logTail("agent").c_str(), n->logTail("tunnel").c_str());
+      return 1;
+    }
+  int rc = 0;
+  Pod client = n1.addPod("mesh", "client", "10.244.1.11", {}, &rc);
+  Pod pclient = n1.addPod("plain", "pclient", "10.244.1.12", {}, &rc);
+  Pod server = n2.addPod("mesh", "server", "10.244.2.11", {}, &rc);
+  Pod pserver = n2.addPod("plain", "pserver", "10.244.2.12", {}, &rc);
+  // Nine more enrolled pods on node1, each its own service account: ten in all.
+  for (int i = 0; i < 9; ++i)
+    n1.addPod("mesh", "idle" + std::to_string(i), "10.244.1." + std::to_string(20 + i), {}, &rc);
+  if (rc != 0) {
+    std::fprintf(stderr, "cannot make the pods:\n%s", n1.logTail("agent").c_str());
+    return 1;
+  }
+  auto echoMesh = PodServer::start(server.netnsPath(), 8080);
+  auto echoPlain = PodServer::start(pserver.netnsPath(), 8080);
+  std::vector<std::unique_ptr<Process>> iperfServers;
+  for (const Pod* p : {&server, &pserver}) {
+    auto s = Process::spawnWatched({"nsenter", "--net=" + p->netnsPath(), "iperf3", "-s", "-p", "5201", "--forceflush"},
+                                   n2.runDir() + "/iperf3-" + p->name + ".log", "Server listening", 10s);
+    if (!s) {
+      std::fprintf(stderr, "cannot start iperf3: %s\n", s.error().message.c_str());
+      return 1;
+    }
+    iperfServers.push_back(std::move(*s));
+  }
+  pid_t t1 = n1.tunnel()->pid(), t2 = n2.tunnel()->pid();
+  // Ten enrolled pods on node1, each with a certificate: the idle footprint.
+  if (!eventually([&] { return countInLog(n1, "enrolled: listening") >= 10; }, 20s)) {
+    std::fprintf(stderr, "node1's tunnel did not enroll 10 pods:\n%s", n1.logTail("tunnel").c_str());
+    return 1;
+  }
+  long idleRss = bench::rssKb(t1, "VmRSS:");
+
+  std::printf("Warren HBONE benchmark, two nodes (veth underlay), iperf3 %d s per run, %d round trips, %d new "
+              "connections\n\n",
+              o.seconds, o.rtts, o.connections);
+  struct Row {
+    const char* name;
+    const Pod& from;
+    const Pod& to;
+    double gbit1 = 0, gbit8 = 0;
+    Percentiles rtt, conn;
+    double cpuBulk = 0, cpuRtt = 0, cpuConn = 0;
+    size_t handshakes = 0;
+  } rows[] = {{"direct", pclient, pserver, 0, 0, {}, {}, 0, 0, 0, 0}, {"mesh", client, server, 0, 0, {}, {}, 0, 0, 0, 0}};
+  auto tunnelCpu = [&] { return bench::cpuSeconds(t1) + bench::cpuSeconds(t2); };
+  for (auto& r : rows) {
+    double c0 = tunnelCpu();
+    r.gbit1 = iperf(r.from, r.to, 1, o.seconds);
+    r.gbit8 = iperf(r.from, r.to, 8, o.seconds);
+    double c1 = tunnelCpu();
+    r.rtt = roundTrips(r.from, r.to, o.rtts);
+    double c2 = tunnelCpu();
+    size_t hs0 = countInLog(n1, "hbone conn");
+    r.conn = newConnections(r.from, r.to, o.connections);
+    r.handshakes = countInLog(n1, "hbone conn") - hs0;
+    double c3 = tunnelCpu();
+    r.cpuBulk = c1 - c0;
+    r.cpuRtt = c2 - c1;
+    r.cpuConn = c3 - c2;
+  }
+
+  std::printf("%-7s %10s %10s %11s %11s %12s %12s %9s %10s\n", "path", "1 stream", "8 streams", "rtt p50",
+              "rtt p99", "conn p50", "conn p99", "failures", "TLS hs");
+  std::printf("%-7s %10s %10s %11s %11s %12s %12s %9s %10s\n", "", "(Gbit/s)", "(Gbit/s)", "(us)", "(us)", "(us)",
+              "(us)", "", "");
+  for (const auto& r : rows)
+    std::printf("%-7s %10.2f %10.2f %11.1f %11.1f %12.1f %12.1f %9d %10zu\n", r.name, r.gbit1, r.gbit8, r.rtt.p50,
+                r.rtt.p99, r.conn.p50, r.conn.p99, r.rtt.failures + r.conn.failures, r.handshakes);
+  const Row& d = rows[0];
+  const Row& m = rows[1];
+  auto pct = [](double a, double b) { return b > 0 ? 100 * a / b : 0; };
+  std::printf("\nmesh against direct:\n");
+  std::printf("  bulk, 1 stream   %5.0f%%   (aim >= 50%%)\n", pct(m.gbit1, d.gbit1));
+  std::printf("  bulk, 8 streams  %5.0f%%\n", pct(m.gbit8, d.gbit8));
+  std::printf("  round trip p50   %+6.1f us (x%.2f)   (aim <= +30 us)\n", m.rtt.p50 - d.rtt.p50,
+              d.rtt.p50 > 0 ? m.rtt.p50 / d.rtt.p50 : 0);
+  std::printf("  round trip p99   %+6.1f us\n", m.rtt.p99 - d.rtt.p99);
+  std::printf("  new conn p50     %+6.1f us, with %zu TLS handshakes for %d connections (pooled)\n",
+              m.conn.p50 - d.conn.p50, m.handshakes, o.connections);
+  std::printf("\ntunnels (both nodes), CPU seconds: bulk %.2f, round trips %.2f, new connections %.2f\n", m.cpuBulk,
+              m.cpuRtt, m.cpuConn);
+  std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB (aim <= 20 MB); peak node1 %.1f MB, node2 %.1f MB\n",
+              idleRss / 1024.0, bench::rssKb(t1, "VmHWM:") / 1024.0, bench::rssKb(t2, "VmHWM:") / 1024.0);
+  if (d.cpuBulk + d.cpuRtt + d.cpuConn > 0.05)
+    std::printf("(direct runs cost the tunnels %.2f CPU s: they were not idle)\n", d.cpuBulk + d.cpuRtt + d.cpuConn);
+  if (o.verbose)
+    for (TestNode* n : {&n1, &n2})
+    {
+      // Everything but the echo connections' access lines (there are thousands).
+      std::printf("\n---- %s tunnel log ----\n", n->name().c_str());
+      std::istringstream in(n->readLog("tunnel"));
+      for (std::string line; std::getline(in, line);)
+        if (line.find(" access ") == std::string::npos || line.find(":8080") == std::string::npos)
+          std::printf("%s\n", line.c_str());
+    }
+  return 0;
+}

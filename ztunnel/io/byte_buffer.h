@@ -1,0 +1,47 @@
+#pragma once
+// A fixed-capacity byte buffer for one direction of a stream: bytes are appended at
+// the tail and taken from the head. Storage is allocated on first use and freed by
+// release(), so idle streams cost no buffer memory.
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+
+namespace warren::io {
+
+class ByteBuffer {
+ public:
+  explicit ByteBuffer(size_t capacity) : capacity_(capacity) {}
+
+  size_t pending() const { return tail_ - head_; }
+  size_t room() const { return capacity_ - pending(); }
+  const char* readPtr() const { return data_.get() + head_; }
+
+  // Contiguous space at the tail, compacting first when the head has advanced.
+  char* writePtr() {
+    if (!data_) data_ = std::make_unique<char[]>(capacity_);
+    if (tail_ == capacity_ && head_ > 0) {
+      std::memmove(data_.get(), data_.get() + head_, pending());
+      tail_ -= head_;
+      head_ = 0;
+    }
+    return data_.get() + tail_;
+  }
+  size_t writable() const { return data_ ? capacity_ - tail_ + (tail_ == capacity_ ? head_ : 0) : capacity_; }
+  void commit(size_t n) { tail_ += n; }
+  void consume(size_t n) {
+    head_ += n;
+    if (head_ == tail_) head_ = tail_ = 0;
+  }
+  void release() {
+    data_.reset();
+    head_ = tail_ = 0;
+  }
+
+ private:
+  size_t capacity_;
+  std::unique_ptr<char[]> data_;
+  size_t head_ = 0, tail_ = 0;
+};
+
+}  // namespace warren::io
