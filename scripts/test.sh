@@ -9,6 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 bash scripts/install-deps.sh
+bash scripts/mount-bpffs.sh
 
 echo "== ASan+UBSan build: whole suite =="
 bash scripts/build.sh build-asan -DWARREN_SANITIZE=ON
