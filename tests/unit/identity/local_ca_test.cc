@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <ctime>
+#include <filesystem>
 #include <latch>
 #include <thread>
 
