@@ -21,40 +21,13 @@
 
 #include "common/netns.h"
 #include "tests/e2e/harness.h"
-#include "tools/bench/proc_stats.h"
+#include "tools/bench/bench_util.h"
 
 using namespace warren;
 using namespace warren::e2e;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-struct Latency {
-  double p50 = 0, p99 = 0;
-  int failures = 0;
-};
-
-Latency connectLatency(const Pod& from, const Pod& to, int n) {
-  std::vector<double> us;
-  Latency l;
-  const std::string payload(64, 'x');
-  for (int i = 0; i < n; ++i) {
-    auto start = Clock::now();
-    ConnectResult r = connectFrom(from.netnsPath(), to.ip, 8080, payload);
-    auto took = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-    if (r.error || r.reply != payload) {
-      ++l.failures;
-      continue;
-    }
-    us.push_back(took);
-  }
-  std::sort(us.begin(), us.end());
-  if (!us.empty()) {
-    l.p50 = us[us.size() / 2];
-    l.p99 = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  }
-  return l;
-}
 
 // One connection, `mib` MiB sent and echoed back; returns MiB/s of payload one way.
 double bulk(const Pod& from, const Pod& to, int mib) {
@@ -122,11 +95,11 @@ int main(int argc, char** argv) {
     const char* name;
     const Pod& from;
     const Pod& to;
-    Latency lat;
+    bench::Percentiles lat;
     double mibs;
   } rows[] = {{"direct", plainC, plainD, {}, 0}, {"outbound", meshA, plainD, {}, 0}, {"both", meshA, meshB, {}, 0}};
   for (auto& r : rows) {
-    r.lat = connectLatency(r.from, r.to, n);
+    r.lat = bench::newConnectionLatency(r.from, r.to, 8080, n);
     r.mibs = bulk(r.from, r.to, mib);
     std::printf("%-10s %12.1f %12.1f %14.0f %10d\n", r.name, r.lat.p50, r.lat.p99, r.mibs, r.lat.failures);
   }

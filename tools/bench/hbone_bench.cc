@@ -32,12 +32,14 @@
 
 #include "common/netns.h"
 #include "tests/e2e/harness.h"
-#include "tools/bench/proc_stats.h"
+#include "tools/bench/bench_util.h"
 
 using namespace warren;
 using namespace warren::e2e;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using warren::bench::Percentiles;
+using warren::bench::percentiles;
 
 namespace {
 
@@ -47,22 +49,6 @@ struct Options {
   int connections = 2000; // new connections
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
 };
-
-struct Percentiles {
-  double p50 = 0, p99 = 0;
-  int failures = 0;
-};
-
-Percentiles percentiles(std::vector<double> us, int failures) {
-  Percentiles p;
-  p.failures = failures;
-  std::sort(us.begin(), us.end());
-  if (!us.empty()) {
-    p.p50 = us[us.size() / 2];
-    p.p99 = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  }
-  return p;
-}
 
 // One connection from inside `from`, then n round trips of a 64-byte message.
 Percentiles roundTrips(const Pod& from, const Pod& to, int n) {
@@ -99,20 +85,6 @@ Percentiles roundTrips(const Pod& from, const Pod& to, int n) {
       break;
     }
     us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
-  }
-  return percentiles(std::move(us), failures);
-}
-
-Percentiles newConnections(const Pod& from, const Pod& to, int n) {
-  std::vector<double> us;
-  int failures = 0;
-  const std::string payload(64, 'x');
-  for (int i = 0; i < n; ++i) {
-    auto start = Clock::now();
-    ConnectResult r = connectFrom(from.netnsPath(), to.ip, 8080, payload);
-    auto took = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-    if (r.error || r.reply != payload) ++failures;
-    else us.push_back(took);
   }
   return percentiles(std::move(us), failures);
 }
@@ -234,7 +206,7 @@ int main(int argc, char** argv) {
     r.rtt = roundTrips(r.from, r.to, o.rtts);
     double c2 = tunnelCpu();
     size_t hs0 = countInLog(n1, "hbone conn");
-    r.conn = newConnections(r.from, r.to, o.connections);
+    r.conn = bench::newConnectionLatency(r.from, r.to, 8080, o.connections);
     r.handshakes = countInLog(n1, "hbone conn") - hs0;
     double c3 = tunnelCpu();
     r.cpuBulk = c1 - c0;

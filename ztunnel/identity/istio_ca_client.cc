@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/file_io.h"
 #include "common/unique_fd.h"
 #include "istio/v1/auth/ca.grpc.pb.h"
 #include "ztunnel/identity/identity_manager.h"
@@ -18,21 +19,6 @@ struct IstioCaClient::Stub {
 };
 
 namespace {
-
-Result<std::string> readFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errnoError("open " + path);
-  std::string out;
-  char buf[8192];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errnoError("read " + path);
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
 
 std::string trim(std::string s) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/file_io.h"
 #include "common/unique_fd.h"
 #include "ztunnel/identity/identity_manager.h"
 
@@ -31,21 +32,6 @@ using ExtStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), decltype([](STACK_
                                     })>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, ossl::Deleter<GENERAL_NAMES_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, ossl::Deleter<BN_free>>;
-
-Result<std::string> readFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errnoError("open " + path);
-  std::string out;
-  char buf[8192];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errnoError("read " + path);
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
 
 // tmp + fsync + rename: a reader (or a tunnel that crashes mid-write) sees the old
 // file or the whole new one, never a torn one.

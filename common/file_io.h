@@ -1,0 +1,13 @@
+#pragma once
+// Whole-file reads for small configuration and credential files (PEM, tokens).
+
+#include <string>
+
+#include "common/result.h"
+
+namespace warren {
+
+// The file's bytes; errors name the path and the failing call.
+Result<std::string> readFile(const std::string& path);
+
+}  // namespace warren
