@@ -158,7 +158,10 @@ step "warrenctl pod list on node1  (enrolled pods, decoded from the pinned maps)
 "$BIN/warrenctl" --bpffs "$(pins node1)" pod list
 
 step "tcpdump on node1's underlay interface, while the traffic below runs"
-nsenter --net=/var/run/netns/"$(node_ns node1)" tcpdump -i wd$$u1 -U -n -s 0 -w "$WORK/underlay.pcap" tcp \
+# -Z root: keep the right to write into $WORK; --immediate-mode -U: each packet is
+# written as it is seen, so stopping right after the traffic loses nothing.
+nsenter --net=/var/run/netns/"$(node_ns node1)" tcpdump -i wd$$u1 -U --immediate-mode -n -s 0 -Z root \
+  -w "$WORK/underlay.pcap" tcp \
   2>"$WORK/tcpdump.log" &
 TCPDUMP=$!
 PIDS+=($TCPDUMP)
@@ -189,15 +192,18 @@ echo "  (1. is mesh traffic: never in clear. 2. and 3. involve a pod outside the
 step "the tunnels' HBONE connections (one TLS handshake, then pooled)"
 grep -h 'hbone conn' "$WORK"/tunnel-node1.log | sed 's/^[^ ]* [^ ]* [^ ]* /  node1: /'
 
-step "the tunnels' access logs: one JSON line per connection, with both SPIFFE identities"
+step "the tunnels' decisions, from their access logs (one JSON line per connection)"
 for n in node1 node2; do
   for _ in $(seq 100); do [ "$(grep -c ' access ' "$WORK/tunnel-$n.log")" -ge 2 ] && break; sleep 0.05; done
   echo "$n:"
-  grep ' access ' "$WORK/tunnel-$n.log" | sed 's/.* access /  /'
+  grep ' access ' "$WORK/tunnel-$n.log" | sed 's/.* access //' | jq -r \
+    '"  \(.direction) \(.pod): \(.src) -> \(.dst)  \(.protocol)/\(.security)" +
+     (if .protocol == "hbone" then "  \(.src_identity // "") -> \(.dst_identity)  HTTP \(.hbone_status)"
+      else "  (" + (if .direction == "outbound" then "destination not in the mesh: passthrough"
+                    else "plaintext client outside the mesh: captured inbound" end) + ")" end)'
 done
-
-step "policy decisions the tunnels made (routing and fail closed)"
-grep -h -E 'passthrough|HBONE to .*: 4[0-9][0-9]' "$WORK"/tunnel-node*.log | sed 's/^[^ ]* [^ ]* [^ ]* /  /' | head -5
+echo "one line in full:"
+grep -m1 ' access ' "$WORK/tunnel-node1.log" | sed 's/.* access /  /'
 
 step "fail closed: stop node2's tunnel, then payments/checkout calls payments/ledger again"
 kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true

@@ -78,17 +78,25 @@ int call(const std::string& target, const std::string& message) {
   socklen_t len = sizeof(local);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
   len = sizeof(peer);
-  ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) {
+    // Already reset: the tunnel refused the connection right after accepting it.
+    std::printf("client: connection to %s refused: %s\n", target.c_str(), std::strerror(errno));
+    ::close(fd);
+    return 1;
+  }
   std::printf("client: connected %s -> %s (getpeername)\n", addrString(local).c_str(), addrString(peer).c_str());
-  if (::write(fd, message.data(), message.size()) < 0) return 1;
   std::string reply;
+  int err = 0;
+  if (::write(fd, message.data(), message.size()) < 0) err = errno;
   char buf[4096];
-  while (reply.size() < message.size()) {
+  while (!err && reply.size() < message.size()) {
     ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) err = errno;
     if (n <= 0) break;
     reply.append(buf, n);
   }
-  std::printf("client: sent \"%s\", echo \"%s\"\n", message.c_str(), reply.c_str());
+  if (err) std::printf("client: sent \"%s\", got no answer: %s\n", message.c_str(), std::strerror(err));
+  else std::printf("client: sent \"%s\", echo \"%s\"\n", message.c_str(), reply.c_str());
   ::close(fd);
   return reply == message ? 0 : 1;
 }
