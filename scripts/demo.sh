@@ -146,7 +146,9 @@ add_pod node1 legacy batch 10.244.1.30 batch
 add_pod node2 payments ledger 10.244.2.20 ledger
 add_pod node2 legacy reports 10.244.2.40 reports
 for p in payments-ledger legacy-reports; do
-  in_pod "$p" "$BIN/warren-demo-app" serve 8080 >"$WORK/app-$p.log" 2>&1 &
+  # A simple command, not in_pod: a backgrounded function is a subshell whose pid
+  # is not the server's, and killing it would leave the server running.
+  nsenter --net=/var/run/netns/"$TAG-$p" "$BIN/warren-demo-app" serve 8080 >"$WORK/app-$p.log" 2>&1 &
   PIDS+=($!)
 done
 # Readiness: the servers print "listening" once bound; the tunnels log the
