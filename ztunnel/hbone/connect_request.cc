@@ -1,8 +1,5 @@
 #include "ztunnel/hbone/connect_request.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -13,20 +10,6 @@
 namespace warren::hbone {
 
 namespace {
-
-std::string ipOf(const sockaddr_storage& ss) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, buf, sizeof(buf));
-  else
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(ss).sin6_addr, buf, sizeof(buf));
-  return buf;
-}
-
-uint16_t portOf(const sockaddr_storage& ss) {
-  return ss.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port)
-                                 : ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
-}
 
 RequestVerdict bad(std::string reason) {
   RequestVerdict v;
@@ -86,9 +69,9 @@ RequestVerdict judgeConnectRequest(const Headers& request, const std::vector<std
   if (!authority) return bad("no :authority");
   auto target = io::parseHostPort(*authority);
   if (!target) return bad(":authority " + *authority + " is not ip:port");
-  uint16_t port = portOf(*target);
+  uint16_t port = io::portOf(*target);
   if (port == 0) return bad(":authority " + *authority + " has port 0");
-  std::string ip = ipOf(*target);
+  std::string ip = io::formatIp(*target);
   if (std::find(podIps.begin(), podIps.end(), ip) == podIps.end())
     return bad(":authority " + *authority + " is not an address of this pod");
   if (port == WARREN_OUTBOUND_PORT || port == WARREN_INBOUND_PORT || port == WARREN_HBONE_PORT)

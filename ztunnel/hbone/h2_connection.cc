@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ztunnel/io/byte_buffer.h"
+#include "ztunnel/io/tcp.h"
 
 namespace warren::hbone {
 
@@ -26,11 +27,6 @@ constexpr size_t kTlsReadChunk = 16 * 1024;
 // Records decrypted per socket event before yielding to other connections.
 constexpr int kMaxTlsReadsPerEvent = 64;
 constexpr int kMaxTcpReadsPerEvent = 4;
-
-void setResetOnClose(int fd) {
-  linger lg{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
 
 std::string tlsFailure(SSL* ssl, int sslError, int savedErrno) {
   long verify = SSL_get_verify_result(ssl);
@@ -270,14 +266,14 @@ void H2Connection::closeNow(const std::string& reason) {
   auto pending = std::move(pendingOpens_);
   pendingOpens_.clear();
   for (auto& s : pending) {
-    if (s->tcp) setResetOnClose(s->tcp.get());
+    if (s->tcp) io::resetOnClose(s->tcp.get());
     auto cb = std::move(s->cb.onDone);
     s.reset();
     if (cb) cb(StreamStats{.endReason = "HBONE connection failed: " + reason});
   }
   while (!streams_.empty()) {
     Stream& s = *streams_.begin()->second;
-    if (s.tcp) setResetOnClose(s.tcp.get());
+    if (s.tcp) io::resetOnClose(s.tcp.get());
     s.stats.endReason = "HBONE connection closed: " + reason;
     finishStream(s.id);
   }
@@ -464,7 +460,7 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
   prd.read_callback = H2Callbacks::readData;
   int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &prd, nullptr);
   if (id < 0) {
-    if (s->tcp) setResetOnClose(s->tcp.get());
+    if (s->tcp) io::resetOnClose(s->tcp.get());
     auto cb = std::move(s->cb.onDone);
     s.reset();
     if (cb) cb(StreamStats{.endReason = std::string("HTTP/2 request: ") + nghttp2_strerror(id)});
@@ -488,7 +484,7 @@ void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks
     s = nullptr;
   }
   if (!s) {
-    if (tcp) setResetOnClose(tcp.get());
+    if (tcp) io::resetOnClose(tcp.get());
     if (callbacks.onDone) callbacks.onDone(StreamStats{.status = status, .endReason = "client reset the stream before the response"});
     return;
   }
@@ -617,7 +613,7 @@ void H2Connection::updateTcpInterest(Stream& s) {
 void H2Connection::resetStream(Stream& s, const std::string& reason, uint32_t h2Code) {
   if (session_ && !s.h2Closed && state_ != State::Closed)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, h2Code);
-  if (s.tcp) setResetOnClose(s.tcp.get());
+  if (s.tcp) io::resetOnClose(s.tcp.get());
   s.stats.endReason = reason;
   finishStream(s.id);
 }
@@ -736,7 +732,7 @@ int H2Connection::onStreamClose(int32_t id, uint32_t code) {
   if (!s) return 0;
   s->h2Closed = true;
   if (code != NGHTTP2_NO_ERROR) {
-    if (s->tcp) setResetOnClose(s->tcp.get());
+    if (s->tcp) io::resetOnClose(s->tcp.get());
     if (s->stats.endReason.empty())
       s->stats.endReason = std::string("reset by peer (") + nghttp2_http2_strerror(code) + ")";
     finishStream(id);

@@ -79,8 +79,7 @@ void Pool::send(const Dial& d, const Headers& request, UniqueFd app, StreamCallb
     auto made = dial(d);
     if (!made) {
       counters_.connectFailures++;
-      linger lg{1, 0};
-      ::setsockopt(app.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      io::resetOnClose(app.get());
       app.reset();
       if (callbacks.onDone) callbacks.onDone(StreamStats{.endReason = made.error().message});
       return;
@@ -91,8 +90,7 @@ void Pool::send(const Dial& d, const Headers& request, UniqueFd app, StreamCallb
   auto opened = chosen->openStream(request, app, std::move(callbacks));
   if (!opened) {
     // Only when the connection has just become unusable; app is still ours.
-    linger lg{1, 0};
-    ::setsockopt(app.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    io::resetOnClose(app.get());
     app.reset();
     if (onDone) onDone(StreamStats{.endReason = opened.error().message});
   }

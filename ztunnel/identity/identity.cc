@@ -6,6 +6,10 @@
 
 namespace warren::identity {
 
+SpiffeId workloadIdentity(const std::string& trustDomain, const std::string& ns, const std::string& serviceAccount) {
+  return SpiffeId{trustDomain, ns, serviceAccount.empty() ? "default" : serviceAccount};
+}
+
 namespace {
 
 constexpr std::string_view kScheme = "spiffe://";

@@ -26,6 +26,10 @@ struct SpiffeId {
   auto operator<=>(const SpiffeId&) const = default;
 };
 
+// The identity of a pod: its namespace and service account ("default" when the pod
+// names none, as Kubernetes does), in the trust domain.
+SpiffeId workloadIdentity(const std::string& trustDomain, const std::string& ns, const std::string& serviceAccount);
+
 // One identity's key and certificate, immutable once issued: a renewal makes a new
 // one, so a TLS context or connection built from it never sees it change.
 struct WorkloadCert {

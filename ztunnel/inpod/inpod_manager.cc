@@ -151,8 +151,7 @@ Status InpodManager::addWorkload(const WorkloadInfo& info, UniqueFd netns) {
   if (auto st = ensureMaps(); !st) return st;
   std::optional<identity::SpiffeId> id;
   if (identity_) {
-    id = identity::SpiffeId{identity_->trustDomain(), info.ns,
-                            info.serviceAccount.empty() ? "default" : info.serviceAccount};
+    id = identity::workloadIdentity(identity_->trustDomain(), info.ns, info.serviceAccount);
     // Nack (and so fail the pod's CNI ADD) rather than run a pod that cannot prove
     // who it is: its HBONE traffic would fail closed anyway.
     if (auto cert = identity_->ensure(*id); !cert)

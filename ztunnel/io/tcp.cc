@@ -61,19 +61,37 @@ Result<UniqueFd> listenTcp(const sockaddr_storage& addr, uint32_t mark, bool reu
   return fd;
 }
 
-std::string formatSockaddr(const sockaddr_storage& ss) {
+std::string formatIp(const sockaddr_storage& ss) {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-    return std::string(buf) + ":" + std::to_string(ntohs(in->sin_port));
-  }
-  if (ss.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(in6->sin6_port));
-  }
+  if (ss.ss_family == AF_INET)
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
+  else if (ss.ss_family == AF_INET6)
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof(buf));
+  return buf;
+}
+
+uint16_t portOf(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+
+sockaddr_storage withPort(const sockaddr_storage& ss, uint16_t port) {
+  sockaddr_storage out = ss;
+  if (out.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&out)->sin_port = htons(port);
+  else if (out.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&out)->sin6_port = htons(port);
+  return out;
+}
+
+std::string formatSockaddr(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return formatIp(ss) + ":" + std::to_string(portOf(ss));
+  if (ss.ss_family == AF_INET6) return "[" + formatIp(ss) + "]:" + std::to_string(portOf(ss));
   return "<address family " + std::to_string(ss.ss_family) + ">";
+}
+
+void resetOnClose(int fd) {
+  linger lg{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 Result<sockaddr_storage> parseHostPort(std::string_view text) {

@@ -39,6 +39,19 @@ void asyncConnect(EventLoop& loop, UniqueFd sock, const sockaddr_storage& target
 // "10.0.0.1:80", "[fd00::1]:80"; other families "<address family N>".
 std::string formatSockaddr(const sockaddr_storage& ss);
 
+// The address alone, as the kernel prints it: "10.0.0.1", "fd00::1" (no brackets);
+// "" for other families. The form workload IPs are keyed by.
+std::string formatIp(const sockaddr_storage& ss);
+
+// The port of an IPv4/IPv6 address (host order); 0 for other families.
+uint16_t portOf(const sockaddr_storage& ss);
+// The same address with another port (IPv4/IPv6; other families unchanged).
+sockaddr_storage withPort(const sockaddr_storage& ss, uint16_t port);
+
+// Makes close(2) send a reset instead of a FIN (SO_LINGER {1, 0}): how the tunnel
+// refuses or aborts a connection, so the peer never mistakes it for a clean end.
+void resetOnClose(int fd);
+
 // The inverse of formatSockaddr for IP literals: "10.0.0.1:80", "[::1]:80". Names are
 // refused, not resolved: the data path never blocks on DNS.
 Result<sockaddr_storage> parseHostPort(std::string_view text);

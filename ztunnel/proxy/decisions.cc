@@ -1,6 +1,5 @@
 #include "ztunnel/proxy/decisions.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "ztunnel/io/tcp.h"
@@ -10,11 +9,7 @@
 namespace warren::proxy {
 
 namespace {
-uint16_t portOf(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
-  return 0;
-}
+using io::portOf;
 
 Decision refuse(std::string reason) {
   Decision d;
@@ -45,16 +40,12 @@ OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::Workl
     r.reason = "original destination has port 0";
     return r;
   }
-  char ip[INET6_ADDRSTRLEN] = {};
-  if (origDst.ss_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(origDst).sin_addr, ip, sizeof(ip));
-  else
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(origDst).sin6_addr, ip, sizeof(ip));
+  const std::string ip = io::formatIp(origDst);
   const state::Workload* w = state.findByIp(ip);
   r.target = origDst;
   if (!w) {
     r.kind = OutboundRoute::Kind::Passthrough;
-    r.reason = std::string("destination ") + ip + " is not a known workload";
+    r.reason = "destination " + ip + " is not a known workload";
     return r;
   }
   r.destinationWorkload = w->ns + "/" + w->name;
@@ -66,10 +57,7 @@ OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::Workl
   r.kind = OutboundRoute::Kind::Hbone;
   r.authority = io::formatSockaddr(origDst);
   r.expectedIdentity = w->identity;
-  if (r.target.ss_family == AF_INET)
-    reinterpret_cast<sockaddr_in&>(r.target).sin_port = htons(WARREN_HBONE_PORT);
-  else
-    reinterpret_cast<sockaddr_in6&>(r.target).sin6_port = htons(WARREN_HBONE_PORT);
+  r.target = io::withPort(origDst, WARREN_HBONE_PORT);
   r.reason = "destination " + r.destinationWorkload + " is in the mesh";
   return r;
 }

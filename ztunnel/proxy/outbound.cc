@@ -8,16 +8,6 @@
 
 namespace warren::proxy {
 
-namespace {
-std::string ipText(const sockaddr_storage& ss) {
-  std::string s = io::formatSockaddr(ss);
-  auto colon = s.rfind(':');
-  s = s.substr(0, colon);
-  if (!s.empty() && s.front() == '[') s = s.substr(1, s.size() - 2);
-  return s;
-}
-}  // namespace
-
 void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   if (!peer) return resetAndClose(std::move(client));
@@ -50,7 +40,7 @@ void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
       rec.security = "none";
       rec.srcIdentity = podIdentity(*pod).uri();
       rec.dstWorkload = route.destinationWorkload;
-      return connectAndRelay(pod, Direction::Outbound, std::move(client), *peer, route.target, std::move(rec));
+      return connectAndRelay(pod, std::move(client), *peer, route.target, std::move(rec));
     }
     case OutboundRoute::Kind::Hbone:
       counters_.outboundOpened++;
@@ -90,7 +80,7 @@ void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_
   dial.mark = options_.mark;
   dial.tls = *ctx;
   dial.expected = route.expectedIdentity;
-  hbone::ClientInfo info{ipText(peer), pod->ns, pod->name, pod->serviceAccount};
+  hbone::ClientInfo info{io::formatIp(peer), pod->ns, pod->name, pod->serviceAccount};
   auto request = hbone::buildConnectRequest(route.authority, info, hbone::newTraceparent());
 
   counters_.hboneOutbound++;

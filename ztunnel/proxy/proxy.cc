@@ -19,10 +19,7 @@ std::optional<sockaddr_storage> socketAddress(int fd, bool peer) {
   return ss;
 }
 
-void resetAndClose(UniqueFd fd) {
-  linger lg{1, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
+void resetAndClose(UniqueFd fd) { io::resetOnClose(fd.get()); }
 
 Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options)
     : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2) {}
@@ -36,8 +33,8 @@ void Proxy::closeAll() {
 }
 
 identity::SpiffeId Proxy::podIdentity(const PodContext& pod) const {
-  return identity::SpiffeId{inputs_.identity ? inputs_.identity->trustDomain() : "cluster.local", pod.ns,
-                            pod.serviceAccount.empty() ? "default" : pod.serviceAccount};
+  return identity::workloadIdentity(inputs_.identity ? inputs_.identity->trustDomain() : "cluster.local", pod.ns,
+                                   pod.serviceAccount);
 }
 
 Result<identity::WorkloadCertPtr> Proxy::podCertificate(const PodContext& pod) {
@@ -69,10 +66,10 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
   rec.protocol = "tcp";
   rec.security = "none";
   rec.dstIdentity = podIdentity(*pod).uri();
-  connectAndRelay(pod, Direction::Inbound, std::move(client), *peer, d.target, std::move(rec));
+  connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec));
 }
 
-void Proxy::connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd client, const sockaddr_storage& peer,
+void Proxy::connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
                             const sockaddr_storage& target, ConnectionRecord rec) {
   // The upstream socket lives in the pod's netns: outbound leaves with the pod's
   // own IP, inbound reaches the app over the pod's loopback path.
@@ -91,7 +88,6 @@ void Proxy::connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd cl
     return resetAndClose(std::move(client));
   }
   spdlog::debug("{} {} {} -> {}: connecting", rec.direction, rec.pod, rec.src, rec.dst);
-  (void)dir;
   active_++;
   auto sharedClient = std::make_shared<UniqueFd>(std::move(client));
   io::asyncConnect(loop_, std::move(*upstream), target, options_.connectTimeout,

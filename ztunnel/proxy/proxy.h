@@ -65,8 +65,9 @@ class Proxy {
   void closeAll();
 
  private:
-  enum class Direction { Outbound, Inbound };
-  void connectAndRelay(const PodContextPtr& pod, Direction dir, UniqueFd client, const sockaddr_storage& peer,
+  // Plain TCP from inside the pod's netns to target, then a Relay; rec says which
+  // direction and protocol it logs as.
+  void connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
                        const sockaddr_storage& target, ConnectionRecord rec);
   void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,

@@ -174,10 +174,7 @@ void Relay::finish(const std::string& reason, bool abort) {
   for (End* e : {&a_, &b_}) {
     if (e->events) loop_.unwatch(e->fd.get());
     e->events = 0;
-    if (abort && e->fd) {
-      linger lg{1, 0};  // close with RST: the peer learns the connection broke
-      ::setsockopt(e->fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    }
+    if (abort && e->fd) io::resetOnClose(e->fd.get());  // the peer learns the connection broke
     e->fd.reset();
   }
   for (Direction* d : {&ab_, &ba_}) {

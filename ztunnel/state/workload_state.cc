@@ -15,12 +15,12 @@ WorkloadState WorkloadState::fromSnapshot(const source::Snapshot& snapshot, cons
     w.uid = pod.uid.empty() ? pod.ns + "/" + pod.name : pod.uid;
     w.name = pod.name;
     w.ns = pod.ns;
-    w.serviceAccount = pod.serviceAccount.empty() ? "default" : pod.serviceAccount;
+    w.identity = identity::workloadIdentity(trustDomain, pod.ns, pod.serviceAccount);
+    w.serviceAccount = w.identity.serviceAccount;
     w.node = pod.nodeName;
     w.ips = pod.ips;
     w.captured = enrollment.enrolled;
     w.captureReason = enrollment.reason;
-    w.identity = identity::SpiffeId{trustDomain, w.ns, w.serviceAccount};
     for (const auto& ip : w.ips) st.uidByIp_[ip] = w.uid;
     st.byUid_[w.uid] = std::move(w);
   }

@@ -41,6 +41,24 @@ TEST(Sockaddr, FormatsAndParsesBothFamilies) {
   EXPECT_EQ(io::sockaddrLength(none), 0u);
 }
 
+TEST(Sockaddr, IpPortAndWithPortForBothFamilies) {
+  auto v4 = io::parseHostPort("10.244.2.5:8080");
+  auto v6 = io::parseHostPort("[fd00::5]:8080");
+  ASSERT_TRUE(v4.ok() && v6.ok());
+  EXPECT_EQ(io::formatIp(*v4), "10.244.2.5");
+  EXPECT_EQ(io::formatIp(*v6), "fd00::5");  // no brackets: the form pod IPs are kept in
+  EXPECT_EQ(io::portOf(*v4), 8080);
+  EXPECT_EQ(io::portOf(*v6), 8080);
+  EXPECT_EQ(io::formatSockaddr(io::withPort(*v4, 15008)), "10.244.2.5:15008");
+  EXPECT_EQ(io::formatSockaddr(io::withPort(*v6, 15008)), "[fd00::5]:15008");
+  EXPECT_EQ(io::portOf(*v4), 8080);  // withPort copies
+
+  sockaddr_storage none{};
+  EXPECT_EQ(io::formatIp(none), "");
+  EXPECT_EQ(io::portOf(none), 0);
+  EXPECT_EQ(io::withPort(none, 1).ss_family, 0);
+}
+
 TEST(Sockaddr, RejectsWhatIsNotAnIpAndPort) {
   for (const char* text : {"", "10.0.0.1", "10.0.0.1:", ":80", "10.0.0.1:65536", "10.0.0.1:8x", "10.0.0.1:-1",
                            "::1:80", "[::1]", "[::1]80", "[::1:80", "[10.0.0.1]:80", "[]:80", "localhost:80",
