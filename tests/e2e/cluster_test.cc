@@ -35,21 +35,15 @@ class ClusterTest : public ::testing::Test {
     // Written once, through either node: both agents watch the same dir.
     node(0).writeNamespace("mesh", kEnabled);
     node(0).writeNamespace("plain", {});
-    for (size_t i = 0; i < TestCluster::kNodes; ++i) {
-      ASSERT_TRUE(node(i).startAgent().ok()) << node(i).logTail("agent");
-      ASSERT_TRUE(node(i).startTunnel().ok()) << node(i).logTail("tunnel");
-    }
+    auto started = cluster_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
     c1_ = node(0).addPod("plain", "c1", "10.244.1.13");
     c2_ = node(1).addPod("plain", "c2", "10.244.2.13");
     ASSERT_FALSE(HasFailure());
   }
 
   void TearDown() override {
-    if (HasFailure() && cluster_) {
-      for (size_t i = 0; i < TestCluster::kNodes; ++i)
-        std::cerr << "---- " << node(i).name() << " agent log ----\n" << node(i).logTail("agent", 40) << "---- "
-                  << node(i).name() << " tunnel log ----\n" << node(i).logTail("tunnel", 40);
-    }
+    if (HasFailure() && cluster_) std::cerr << cluster_->logTails(40);
     cluster_.reset();
   }
 

@@ -459,6 +459,24 @@ TestCluster::TestCluster(std::vector<std::string> tunnelArgs) {
   }
 }
 
+Status TestCluster::start() {
+  for (auto& n : nodes_) {
+    if (auto st = n->startAgent(); !st)
+      return makeError(n->name() + " agent: " + st.error().message + "\n" + n->logTail("agent"));
+    if (auto st = n->startTunnel(); !st)
+      return makeError(n->name() + " tunnel: " + st.error().message + "\n" + n->logTail("tunnel"));
+  }
+  return okStatus();
+}
+
+std::string TestCluster::logTails(size_t lines) const {
+  std::string out;
+  for (const auto& n : nodes_)
+    for (const char* which : {"agent", "tunnel"})
+      out += "---- " + n->name() + " " + which + " log ----\n" + n->logTail(which, lines);
+  return out;
+}
+
 TestCluster::~TestCluster() {
   // The veth goes with either node netns too; removing it first keeps the nodes apart while they stop.
   if (nodes_.size() == kNodes) runCommand({"ip", "-n", nodes_[0]->nodeNetns(), "link", "del", underlayIf_[0]});

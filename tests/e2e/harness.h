@@ -144,6 +144,11 @@ class TestCluster {
 
   static constexpr size_t kNodes = 2;
   TestNode& node(size_t i) { return *nodes_.at(i); }
+  // Starts every node's agent, then its tunnel; an error names the node and carries
+  // the failing daemon's log tail.
+  Status start();
+  // Every node's agent and tunnel log tails, headed by node and daemon (for failures).
+  std::string logTails(size_t lines = 40) const;
   const std::string& underlayInterface(size_t i) const { return underlayIf_.at(i); }
   const std::string& underlayIp(size_t i) const { return underlayIp_.at(i); }
   const std::string& configDir() const { return configDir_; }

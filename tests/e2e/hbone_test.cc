@@ -46,10 +46,8 @@ class HboneClusterTest : public ::testing::Test {
     ASSERT_FALSE(HasFailure()) << "cluster setup failed";
     node(0).writeNamespace("mesh", kEnabled);
     node(0).writeNamespace("plain", {});
-    for (size_t i = 0; i < TestCluster::kNodes; ++i) {
-      ASSERT_TRUE(node(i).startAgent().ok()) << node(i).logTail("agent");
-      ASSERT_TRUE(node(i).startTunnel().ok()) << node(i).logTail("tunnel");
-    }
+    auto started = cluster_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
     client_ = node(0).addPod("mesh", "client", "10.244.1.21");
     server_ = node(1).addPod("mesh", "server", "10.244.2.21");
     plain_ = node(1).addPod("plain", "plainsrv", "10.244.2.22");
@@ -65,9 +63,7 @@ class HboneClusterTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure() && cluster_)
-      for (size_t i = 0; i < TestCluster::kNodes; ++i)
-        std::cerr << "---- " << node(i).name() << " tunnel log ----\n" << node(i).logTail("tunnel", 60);
+    if (HasFailure() && cluster_) std::cerr << cluster_->logTails(60);
     cluster_.reset();
   }
 

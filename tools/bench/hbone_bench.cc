@@ -147,12 +147,10 @@ int main(int argc, char** argv) {
   TestNode& n2 = cluster.node(1);
   n1.writeNamespace("mesh", {{"warren.io/mode", "enabled"}});
   n1.writeNamespace("plain", {});
-  for (TestNode* n : {&n1, &n2})
-    if (!n->startAgent().ok() || !n->startTunnel().ok()) {
-      std::fprintf(stderr, "cannot start warren-agent / warren-tunnel on %s:\n%s%s", n->name().c_str(),
-                   n->logTail("agent").c_str(), n->logTail("tunnel").c_str());
-      return 1;
-    }
+  if (auto st = cluster.start(); !st) {
+    std::fprintf(stderr, "cannot start the cluster: %s\n", st.error().message.c_str());
+    return 1;
+  }
   int rc = 0;
   Pod client = n1.addPod("mesh", "client", "10.244.1.11", {}, &rc);
   Pod pclient = n1.addPod("plain", "pclient", "10.244.1.12", {}, &rc);

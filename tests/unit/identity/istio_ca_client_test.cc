@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/file_io.h"
 #include "istio/v1/auth/ca.grpc.pb.h"
 #include "tests/support/test_certs.h"
 #include "ztunnel/identity/identity_manager.h"
@@ -83,6 +84,16 @@ class IstioCaClientTest : public ::testing::Test {
   }
 
   // Serves on 127.0.0.1:<ephemeral>, with TLS when given a server key pair.
+  // The CA over TLS, presenting `server` (key and chain).
+  void serveTls(const testcerts::CertFiles& server) {
+    auto key = readFile(server.key);
+    auto chain = readFile(server.chain);
+    ASSERT_TRUE(key.ok() && chain.ok());
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key, *chain});
+    serve(grpc::SslServerCredentials(ssl));
+  }
+
   void serve(std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials()) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", creds, &port_);
@@ -196,18 +207,7 @@ TEST_F(IstioCaClientTest, TlsToTheCaWithRootCertFile) {
   auto serverCert = testcerts::issueCert(caDir(), {"DNS:istiod.istio-system.svc", "IP:127.0.0.1"}, tmp_.path(),
                                          "istiod");
   ASSERT_TRUE(serverCert.ok()) << serverCert.error().message;
-  auto read = [](const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while (f && (n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-    if (f) std::fclose(f);
-    return out;
-  };
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({read(serverCert->key), read(serverCert->chain)});
-  serve(grpc::SslServerCredentials(ssl));
+  serveTls(*serverCert);
 
   auto o = plaintextOptions();
   o.rootCertFile = serverCert->root;
@@ -217,7 +217,7 @@ TEST_F(IstioCaClientTest, TlsToTheCaWithRootCertFile) {
   // Before any chain, the roots are those of the file.
   auto roots = c->trustRoots();
   ASSERT_TRUE(roots.ok()) << roots.error().message;
-  EXPECT_EQ((*roots)[0], read(serverCert->root));
+  EXPECT_EQ((*roots)[0], *readFile(serverCert->root));
 
   auto kc = makeKeyAndCsr(kApp);
   auto chain = c->sign({kApp, kc->csrPem, 3600s});
@@ -246,18 +246,7 @@ TEST_F(IstioCaClientTest, TlsToTheCaWithRootCertFile) {
 TEST_F(IstioCaClientTest, IdentityManagerOverIstioCa) {
   auto serverCert = testcerts::issueCert(caDir(), {"IP:127.0.0.1"}, tmp_.path(), "istiod");
   ASSERT_TRUE(serverCert.ok());
-  auto read = [](const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while (f && (n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-    if (f) std::fclose(f);
-    return out;
-  };
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({read(serverCert->key), read(serverCert->chain)});
-  serve(grpc::SslServerCredentials(ssl));
+  serveTls(*serverCert);
 
   auto o = plaintextOptions();
   o.rootCertFile = serverCert->root;

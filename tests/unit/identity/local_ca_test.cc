@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/file_io.h"
 #include "tests/support/test_certs.h"
 #include "ztunnel/identity/identity_manager.h"
 
@@ -28,15 +29,10 @@ namespace {
 
 const SpiffeId kApp{"cluster.local", "default", "app"};
 
+// A file's bytes, or "" when it cannot be read (tests compare against it).
 std::string slurp(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return "";
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-  std::fclose(f);
-  return out;
+  auto bytes = readFile(path);
+  return bytes.ok() ? *bytes : "";
 }
 
 std::vector<std::string> listDir(const std::string& dir) {
