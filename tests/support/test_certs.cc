@@ -10,24 +10,16 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "common/file_io.h"
 #include "common/unique_fd.h"
 #include "ztunnel/identity/identity_manager.h"
 #include "ztunnel/identity/local_ca.h"
+#include "ztunnel/identity/x509_util.h"
 
 namespace warren::testcerts {
 
 namespace {
-
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errnoError("open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Status writeMode(const std::string& path, const std::string& data, mode_t mode) {
   ::unlink(path.c_str());
@@ -40,27 +32,7 @@ Status writeMode(const std::string& path, const std::string& data, mode_t mode) 
 Result<ossl::EvpPkeyPtr> readKey(const std::string& path) {
   auto pem = readFile(path);
   if (!pem) return pem.error();
-  ossl::BioPtr bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>(""));
-  if (!key) return ossl::sslError("parse key " + path);
-  return ossl::EvpPkeyPtr(key);
-}
-
-std::string keyPem(EVP_PKEY* key) {
-  ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
-Status addExt(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
-  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, ctx, nid, value.c_str());
-  if (!ext) return ossl::sslError("extension " + std::string(OBJ_nid2sn(nid)) + "=" + value);
-  int ok = X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-  if (ok != 1) return ossl::sslError("add extension");
-  return okStatus();
+  return identity::parseKeyPem(*pem, path);
 }
 
 }  // namespace
@@ -120,7 +92,7 @@ Result<CertFiles> issueCert(const std::string& caDir, const std::vector<std::str
                                                    {NID_authority_key_identifier, "keyid"}};
   if (!sanValue.empty()) exts.emplace_back(NID_subject_alt_name, sanValue);
   for (const auto& [nid, value] : exts)
-    if (auto st = addExt(leaf.get(), &ctx, nid, value); !st) return st.error();
+    if (auto st = identity::addExtension(leaf.get(), &ctx, nid, value); !st) return st.error();
   if (X509_sign(leaf.get(), caKey->get(), EVP_sha256()) <= 0) return ossl::sslError("sign test cert " + name);
 
   // What an endpoint presents: the leaf and any intermediates of the CA, not roots.
@@ -136,7 +108,9 @@ Result<CertFiles> issueCert(const std::string& caDir, const std::vector<std::str
   CertFiles out{outDir + "/" + name + ".crt", outDir + "/" + name + ".key", outDir + "/" + name + "-chain.pem",
                 caDir + "/" + identity::LocalCa::kRootCertFile};
   if (auto st = writeMode(out.cert, leafPem, 0644); !st) return st.error();
-  if (auto st = writeMode(out.key, keyPem(key.get()), 0600); !st) return st.error();
+  auto keyPem = identity::keyToPem(key.get());
+  if (!keyPem) return keyPem.error();
+  if (auto st = writeMode(out.key, *keyPem, 0600); !st) return st.error();
   if (auto st = writeMode(out.chain, chainPem, 0644); !st) return st.error();
   ERR_clear_error();
   return out;

@@ -53,33 +53,6 @@ Duration jitter(Duration d, double spread, std::mt19937_64& rng) {
 
 }  // namespace
 
-Result<std::vector<ossl::X509Ptr>> parseCertsPem(std::string_view pem, const std::string& what) {
-  ossl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return ossl::sslError(what + ": BIO_new_mem_buf");
-  std::vector<ossl::X509Ptr> certs;
-  ERR_clear_error();
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(cert);
-  // Reading stops with "no start line" at the end of the input; anything else means a
-  // block that looked like PEM but did not decode.
-  unsigned long err = ERR_peek_last_error();
-  if (err && !(ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE))
-    return ossl::sslError(what + ": malformed PEM certificate");
-  ERR_clear_error();
-  if (certs.empty()) return makeError(what + ": no PEM certificate found");
-  return certs;
-}
-
-std::string certToPem(X509* cert) {
-  ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
-    ERR_clear_error();
-    return "";
-  }
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 Result<KeyAndCsr> makeKeyAndCsr(const SpiffeId& id) {
   ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
   if (!key) return ossl::sslError("generating P-256 key for " + id.uri());
@@ -92,19 +65,9 @@ Result<KeyAndCsr> makeKeyAndCsr(const SpiffeId& id) {
   // The identity travels only as the URI SAN; the subject stays empty, as in Istio's
   // CSRs, which makes the SAN critical (RFC 5280 4.2.1.6).
   std::string uri = id.uri();
-  GENERAL_NAMES* names = GENERAL_NAMES_new();
-  GENERAL_NAME* name = GENERAL_NAME_new();
-  ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
-  if (!names || !name || !ia5 || ASN1_STRING_set(ia5, uri.data(), static_cast<int>(uri.size())) != 1) {
-    GENERAL_NAMES_free(names);
-    GENERAL_NAME_free(name);
-    ASN1_IA5STRING_free(ia5);
-    return ossl::sslError("building CSR SAN for " + uri);
-  }
-  GENERAL_NAME_set0_value(name, GEN_URI, ia5);
-  sk_GENERAL_NAME_push(names, name);
-  X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 1, names);
-  GENERAL_NAMES_free(names);
+  auto names = uriSubjectAltName(uri);
+  if (!names) return withContext(names.error(), "CSR for " + uri);
+  X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 1, names->get());
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   bool added = ext && exts && sk_X509_EXTENSION_push(exts, ext) > 0;
   if (!added) X509_EXTENSION_free(ext);

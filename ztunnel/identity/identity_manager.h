@@ -19,6 +19,7 @@
 
 #include "ztunnel/identity/ca_client.h"
 #include "ztunnel/identity/identity.h"
+#include "ztunnel/identity/x509_util.h"
 
 namespace warren::identity {
 
@@ -115,10 +116,5 @@ Result<KeyAndCsr> makeKeyAndCsr(const SpiffeId& id);
 // the leaf matches the key and carries id as its URI SAN.
 Result<WorkloadCertPtr> assembleCert(const SpiffeId& id, ossl::EvpPkeyPtr key, const std::vector<std::string>& pemChain,
                                      uint64_t generation);
-
-// PEM plumbing shared by the CA clients. Every certificate in `pem` (at least one; an
-// error names `what`), and one certificate as a PEM block.
-Result<std::vector<ossl::X509Ptr>> parseCertsPem(std::string_view pem, const std::string& what);
-std::string certToPem(X509* cert);
 
 }  // namespace warren::identity

@@ -11,6 +11,7 @@
 #include "common/unique_fd.h"
 #include "istio/v1/auth/ca.grpc.pb.h"
 #include "ztunnel/identity/identity_manager.h"
+#include "ztunnel/identity/x509_util.h"
 
 namespace warren::identity {
 

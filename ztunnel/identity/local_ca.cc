@@ -18,6 +18,7 @@
 #include "common/file_io.h"
 #include "common/unique_fd.h"
 #include "ztunnel/identity/identity_manager.h"
+#include "ztunnel/identity/x509_util.h"
 
 namespace warren::identity {
 
@@ -30,7 +31,6 @@ constexpr long kRootValiditySeconds = 10L * 365 * 24 * 3600;
 using ExtStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), decltype([](STACK_OF(X509_EXTENSION) * s) {
                                       sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
                                     })>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, ossl::Deleter<GENERAL_NAMES_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, ossl::Deleter<BN_free>>;
 
 // tmp + fsync + rename: a reader (or a tunnel that crashes mid-write) sees the old
@@ -71,25 +71,6 @@ Status writeFileAtomic(const std::string& path, const std::string& data, mode_t 
   return okStatus();
 }
 
-Result<ossl::EvpPkeyPtr> parseKeyPem(const std::string& pem, const std::string& what) {
-  ossl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  // A callback that supplies no passphrase: an encrypted key fails here rather than
-  // OpenSSL prompting on the tunnel's terminal.
-  auto noPassphrase = [](char*, int, int, void*) { return 0; };
-  EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, noPassphrase, nullptr) : nullptr;
-  if (!key) return ossl::sslError(what + ": no usable PEM private key (encrypted keys are not supported)");
-  return ossl::EvpPkeyPtr(key);
-}
-
-Result<std::string> keyToPem(EVP_PKEY* key) {
-  ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
-    return ossl::sslError("encoding CA key");
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 // Ed25519/Ed448 sign without a separate digest; everything else with SHA-256.
 const EVP_MD* digestFor(EVP_PKEY* key) {
   int id = EVP_PKEY_get_id(key);
@@ -105,15 +86,6 @@ Status setRandomSerial(X509* cert) {
       return ossl::sslError("random serial");
   } while (BN_is_zero(bn.get()));
   if (!BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert))) return ossl::sslError("setting serial");
-  return okStatus();
-}
-
-Status addExt(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
-  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, ctx, nid, value);
-  if (!ext) return ossl::sslError(std::string("building extension ") + OBJ_nid2sn(nid) + "=" + value);
-  int ok = X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-  if (ok != 1) return ossl::sslError(std::string("adding extension ") + OBJ_nid2sn(nid));
   return okStatus();
 }
 
@@ -140,21 +112,10 @@ Result<std::vector<std::string>> csrUris(X509_REQ* csr) {
 }
 
 Status addUriSan(X509* cert, const std::string& uri) {
-  GeneralNamesPtr names(GENERAL_NAMES_new());
-  GENERAL_NAME* name = GENERAL_NAME_new();
-  ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
-  if (!names || !name || !ia5 || ASN1_STRING_set(ia5, uri.data(), static_cast<int>(uri.size())) != 1) {
-    GENERAL_NAME_free(name);
-    ASN1_IA5STRING_free(ia5);
-    return ossl::sslError("building URI SAN");
-  }
-  GENERAL_NAME_set0_value(name, GEN_URI, ia5);
-  if (sk_GENERAL_NAME_push(names.get(), name) <= 0) {
-    GENERAL_NAME_free(name);
-    return ossl::sslError("building URI SAN");
-  }
+  auto names = uriSubjectAltName(uri);
+  if (!names) return names.error();
   // Critical because the subject is empty (RFC 5280 4.2.1.6): the SAN is the identity.
-  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 1, X509V3_ADD_DEFAULT) != 1)
+  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names->get(), 1, X509V3_ADD_DEFAULT) != 1)
     return ossl::sslError("adding URI SAN");
   return okStatus();
 }
@@ -250,12 +211,12 @@ Status LocalCa::generateRoot() const {
   for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
                             std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
                             std::pair{NID_subject_key_identifier, "hash"}}) {
-    if (auto st = addExt(cert.get(), &ctx, nid, value); !st) return st;
+    if (auto st = addExtension(cert.get(), &ctx, nid, value); !st) return st;
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) return ossl::sslError("self-signing root");
 
   auto keyPem = keyToPem(key.get());
-  if (!keyPem) return keyPem.error();
+  if (!keyPem) return withContext(keyPem.error(), "CA key");
   std::string certPem = certToPem(cert.get());
   // Key first and root-cert last, so that a crash part-way leaves an incomplete set,
   // which open() reports, rather than a cert without its key.
@@ -366,7 +327,7 @@ Result<std::vector<std::string>> LocalCa::sign(const CertificateRequest& req) {
                             std::pair{NID_ext_key_usage, "serverAuth,clientAuth"},
                             std::pair{NID_subject_key_identifier, "hash"},
                             std::pair{NID_authority_key_identifier, "keyid"}}) {
-    if (auto st = addExt(leaf.get(), &ctx, nid, value); !st) return withContext(st.error(), "leaf for " + uri);
+    if (auto st = addExtension(leaf.get(), &ctx, nid, value); !st) return withContext(st.error(), "leaf for " + uri);
   }
   if (auto st = addUriSan(leaf.get(), uri); !st) return withContext(st.error(), "leaf for " + uri);
   if (X509_sign(leaf.get(), m->caKey.get(), digestFor(m->caKey.get())) <= 0)
