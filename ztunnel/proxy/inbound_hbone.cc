@@ -70,11 +70,11 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   if (verdict.status != 200) {
     spdlog::warn("HBONE to {} from {}: 400: {}", rec.pod, rec.srcIdentity, verdict.reason);
     counters_.hboneBadRequests++;
-    rec.endReason = verdict.reason;
-    return conn.respond(streamId, 400, UniqueFd(), onDoneOnly([logWhenDone, why = verdict.reason](const hbone::StreamStats& s) mutable {
-                          auto copy = s;
-                          copy.endReason = "refused with 400: " + why;
-                          logWhenDone(copy);
+    return conn.respond(streamId, 400, UniqueFd(),
+                        onDoneOnly([logWhenDone, why = "refused with 400: " + verdict.reason](
+                                       hbone::StreamStats s) mutable {
+                          s.endReason = why;
+                          logWhenDone(s);
                         }));
   }
   Result<UniqueFd> upstream = [&]() -> Result<UniqueFd> {
