@@ -54,6 +54,24 @@ std::string yamlLabels(const std::map<std::string, std::string>& labels, const s
   return s;
 }
 
+// In a forked child: stdin from stdinFd (when >= 0), stdout and stderr to outFd,
+// killed with the test process, signals unblocked (the test may block some), then
+// exec. argv[0] is a path, or with searchPath a program looked up in PATH.
+[[noreturn]] void execDaemonChild(std::vector<std::string> argv, int stdinFd, int outFd, bool searchPath) {
+  if (stdinFd >= 0) ::dup2(stdinFd, 0);
+  ::dup2(outFd, 1);
+  ::dup2(outFd, 2);
+  // A child must never outlive the test that made it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  auto args = cArgv(argv);
+  if (searchPath) ::execvp(args[0], args.data());
+  else ::execv(args[0], args.data());
+  _exit(127);
+}
+
 }  // namespace
 
 int runCommand(const std::vector<std::string>& argvIn, std::string* output, const std::string& input,
@@ -103,18 +121,7 @@ Result<std::unique_ptr<Process>> Process::spawn(std::vector<std::string> argv, c
   if (log < 0) return errnoError("open " + logPath);
   pid_t pid = ::fork();
   if (pid < 0) return errnoError("fork");
-  if (pid == 0) {
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    // A child must never outlive the test that made it.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    auto args = cArgv(argv);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
+  if (pid == 0) execDaemonChild(argv, -1, log, /*searchPath=*/false);
   ::close(log);
   std::unique_ptr<Process> proc(new Process(pid));
   if (!waitReady) return proc;
@@ -190,18 +197,7 @@ Result<std::unique_ptr<Process>> Process::spawnWatched(std::vector<std::string> 
   int devNull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   pid_t pid = ::fork();
   if (pid < 0) return errnoError("fork");
-  if (pid == 0) {
-    ::dup2(devNull, 0);
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    auto args = cArgv(argv);
-    ::execvp(args[0], args.data());
-    _exit(127);
-  }
+  if (pid == 0) execDaemonChild(argv, devNull, out[1], /*searchPath=*/true);
   ::close(devNull);
   writeEnd.reset();
   std::unique_ptr<Process> proc(new Process(pid));
