@@ -171,12 +171,26 @@ TEST(Relay, ASlowReaderPushesBackInsteadOfGrowingTheBuffer) {
   DoneProbe probe;
   auto relay = startRelay(lt, rig, probe, kBuffer);
   // Sample bufferedBytes() on the loop every millisecond for the whole test.
+  // The pending timer refers to this frame's locals, so it is cancelled on the loop
+  // before the test returns (a timer firing after the frame is gone would be a
+  // use-after-free).
   std::atomic<size_t> maxBuffered{0};
+  uint64_t sampleTimer = 0;
   std::function<void()> sample = [&] {
     maxBuffered = std::max(maxBuffered.load(), relay->bufferedBytes());
-    if (!relay->done()) lt.loop->addTimer(1ms, sample);
+    sampleTimer = relay->done() ? 0 : lt.loop->addTimer(1ms, sample);
   };
   lt.call([&] { sample(); });
+  struct StopSampling {
+    LoopThread& lt;
+    uint64_t& timer;
+    ~StopSampling() {
+      lt.call([&] {
+        if (timer != 0) lt.loop->cancelTimer(timer);
+        timer = 0;
+      });
+    }
+  } stopSampling{lt, sampleTimer};
 
   std::atomic<size_t> written{0};
   std::promise<void> writerDone;
