@@ -136,8 +136,10 @@ done
 step "each node: warren-agent and warren-tunnel (local CA in $WORK/ca, made on first start)"
 for n in node1 node2; do
   start agent-$n "$BIN/warren-agent" --node $n --config-dir "$WORK/cluster" --bpffs "$(pins $n)" --run-dir "$WORK/run-$n"
-  start tunnel-$n "$BIN/warren-tunnel" --agent-socket "$WORK/run-$n/zds.sock" --bpffs "$(pins $n)" \
-    --config-dir "$WORK/cluster" --ca-dir "$WORK/ca"
+  # The tunnel runs in the node's netns (as a hostNetwork DaemonSet pod would):
+  # its metrics (15020), readiness (15021) and admin (15000) ports are the node's.
+  start tunnel-$n nsenter --net=/var/run/netns/"$(node_ns $n)" "$BIN/warren-tunnel" \
+    --agent-socket "$WORK/run-$n/zds.sock" --bpffs "$(pins $n)" --config-dir "$WORK/cluster" --ca-dir "$WORK/ca"
 done
 
 step "pods"

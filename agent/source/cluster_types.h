@@ -2,6 +2,7 @@
 // The cluster as the node agent sees it, whatever the source (YAML directory now,
 // the Kubernetes API later): plain values, converted at the edge.
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,11 +20,73 @@ struct Pod {
   std::string uid, name, ns, serviceAccount, nodeName;
   std::map<std::string, std::string> labels;
   std::vector<std::string> ips;
+  // status.phase Running (or absent) and no Ready condition that is "False".
+  bool ready = true;
+  std::map<std::string, uint32_t> namedPorts;  // containers[].ports[] name -> containerPort
+};
+
+// core/v1 Service, TCP ports only (the tunnel carries TCP).
+struct ServicePortSpec {
+  std::string name;
+  uint32_t port = 0;
+  uint32_t targetPort = 0;      // 0 with targetPortName empty: same as port
+  std::string targetPortName;   // a named container port
+};
+struct Service {
+  std::string name, ns;
+  std::vector<std::string> clusterIPs;  // empty for headless
+  std::map<std::string, std::string> selector;
+  std::vector<ServicePortSpec> ports;
+};
+
+// Optional label selector (selector.matchLabels): absent selects the whole scope.
+struct Selector {
+  bool present = false;
+  std::map<std::string, std::string> matchLabels;
+  bool selects(const std::map<std::string, std::string>& labels) const;
+};
+
+// security.istio.io AuthorizationPolicy, as written (v1 and v1beta1 share the shape).
+// Field lists keep Istio's names; the tunnel converts them as istiod does.
+struct PolicySource {
+  std::map<std::string, std::vector<std::string>> fields;  // "principals", "notNamespaces", ...
+};
+struct PolicyOperation {
+  std::map<std::string, std::vector<std::string>> fields;  // "ports", "methods", ...
+};
+struct PolicyCondition {
+  std::string key;
+  std::vector<std::string> values, notValues;
+};
+struct PolicyRule {
+  std::vector<PolicySource> from;
+  std::vector<PolicyOperation> to;
+  std::vector<PolicyCondition> when;
+};
+struct AuthorizationPolicy {
+  std::string name, ns, where;  // where: file and line, for messages
+  Selector selector;
+  bool hasTargetRef = false;  // targetRef(s): a waypoint's policy, not the tunnel's
+  std::string action = "ALLOW";
+  bool dryRun = false;        // annotation istio.io/dry-run: "true"
+  std::vector<PolicyRule> rules;
+  std::vector<std::string> invalid;  // what failed validation; non-empty = fail closed
+};
+
+// security.istio.io PeerAuthentication.
+struct PeerAuthentication {
+  std::string name, ns, where;
+  Selector selector;
+  std::string mode = "UNSET";  // UNSET | PERMISSIVE | STRICT | DISABLE
+  std::map<uint32_t, std::string> portLevel;
 };
 
 struct Snapshot {
   std::map<std::string, Namespace> namespaces;  // by name
   std::map<std::string, Pod> pods;              // by "ns/name"
+  std::map<std::string, Service> services;      // by "ns/name"
+  std::map<std::string, AuthorizationPolicy> authorizationPolicies;  // by "ns/name"
+  std::map<std::string, PeerAuthentication> peerAuthentications;     // by "ns/name"
   // Problems with single files or objects; the rest of the snapshot is good.
   std::vector<Error> errors;
 };

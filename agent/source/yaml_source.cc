@@ -11,6 +11,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "agent/source/istio_objects.h"
+#include "agent/source/yaml_util.h"
+
 namespace warren::source {
 namespace fs = std::filesystem;
 
@@ -21,32 +24,7 @@ bool validIp(const std::string& ip) {
   return inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1;
 }
 
-// n[key] that never throws: yaml-cpp's const lookup of a missing key yields an
-// invalid node that throws when indexed again.
-// Absent keys come back Undefined (false in a condition), not Null.
-YAML::Node at(const YAML::Node& n, const char* key) {
-  const YAML::Node absent(YAML::NodeType::Undefined);
-  if (!n || !n.IsMap()) return absent;
-  YAML::Node child = n[key];
-  return child ? child : absent;
-}
-
-std::string str(const YAML::Node& n, const std::string& fallback = "") {
-  return n && n.IsScalar() ? n.as<std::string>() : fallback;
-}
-
-std::map<std::string, std::string> labelsOf(const YAML::Node& metadata) {
-  std::map<std::string, std::string> labels;
-  const YAML::Node l = at(metadata, "labels");
-  if (l && l.IsMap())
-    for (const auto& kv : l) labels[kv.first.as<std::string>()] = kv.second.IsScalar() ? kv.second.as<std::string>() : "";
-  return labels;
-}
-
-struct Doc {
-  const YAML::Node& node;
-  const std::string& where;  // "file.yaml, line N"
-};
+std::map<std::string, std::string> labelsOf(const YAML::Node& metadata) { return stringMap(at(metadata, "labels")); }
 
 void parseNamespace(const Doc& d, Snapshot& s) {
   const YAML::Node md = at(d.node, "metadata");
@@ -84,6 +62,22 @@ void parsePod(const Doc& d, Snapshot& s) {
   if (list && list.IsSequence())
     for (const auto& e : list)
       if (!addIp(str(at(e, "ip")))) return;
+  const std::string phase = str(at(status, "phase"));
+  if (!phase.empty() && phase != "Running") p.ready = false;
+  const YAML::Node conditions = at(status, "conditions");
+  if (conditions && conditions.IsSequence())
+    for (const auto& c : conditions)
+      if (str(at(c, "type")) == "Ready" && str(at(c, "status")) == "False") p.ready = false;
+  const YAML::Node containers = at(spec, "containers");
+  if (containers && containers.IsSequence())
+    for (const auto& c : containers) {
+      const YAML::Node ports = at(c, "ports");
+      if (!ports || !ports.IsSequence()) continue;
+      for (const auto& port : ports) {
+        const std::string name = str(at(port, "name"));
+        if (!name.empty() && at(port, "containerPort")) p.namedPorts[name] = at(port, "containerPort").as<uint32_t>();
+      }
+    }
   if (p.ips.empty()) {
     s.errors.push_back(makeError("pod " + key + " in " + d.where +
                                  " has no status.podIP; it cannot be enrolled until it has one"));
@@ -96,12 +90,22 @@ void parsePod(const Doc& d, Snapshot& s) {
   s.pods[key] = std::move(p);
 }
 
-// Kinds this source understands; the rest (Service, AuthorizationPolicy, ...)
-// are skipped until a parser is added here.
-const std::map<std::string, std::function<void(const Doc&, Snapshot&)>>& parsers() {
-  static const std::map<std::string, std::function<void(const Doc&, Snapshot&)>> table = {
-      {"Namespace", parseNamespace},
-      {"Pod", parsePod},
+// Kinds this source understands, with the API versions each is accepted in; the
+// same kind in another group (someone's CRD) is a different object and skipped,
+// as is any unknown kind.
+struct KindParser {
+  std::vector<std::string> apiVersions;
+  std::function<void(const Doc&, Snapshot&)> parse;
+};
+const std::map<std::string, KindParser>& parsers() {
+  static const std::vector<std::string> core = {"v1"};
+  static const std::vector<std::string> istioSecurity = {"security.istio.io/v1", "security.istio.io/v1beta1"};
+  static const std::map<std::string, KindParser> table = {
+      {"Namespace", {core, parseNamespace}},
+      {"Pod", {core, parsePod}},
+      {"Service", {core, parseService}},
+      {"AuthorizationPolicy", {istioSecurity, parseAuthorizationPolicy}},
+      {"PeerAuthentication", {istioSecurity, parsePeerAuthentication}},
   };
   return table;
 }
@@ -143,15 +147,14 @@ void loadDocuments(const std::string& text, const std::string& fileName, Snapsho
       }
       auto it = parsers().find(kind);
       if (it == parsers().end()) continue;
-      // Namespace and Pod are core/v1; the same kind in another API group
-      // (a CRD) is a different object, skipped like any unknown kind.
       const std::string apiVersion = str(at(node, "apiVersion"), "v1");
-      if (apiVersion != "v1") continue;
+      const auto& versions = it->second.apiVersions;
+      if (std::find(versions.begin(), versions.end(), apiVersion) == versions.end()) continue;
       if (str(at(at(node, "metadata"), "name")).empty()) {
         into.errors.push_back(makeError(where + ": " + kind + " has no metadata.name"));
         continue;
       }
-      it->second(Doc{node, where}, into);
+      it->second.parse(Doc{node, where}, into);
     } catch (const YAML::Exception& e) {
       into.errors.push_back(makeError(where + ": " + e.msg));
     } catch (const std::exception& e) {

@@ -367,8 +367,11 @@ int TestNode::stopAgent(int sig) {
 
 Status TestNode::startTunnel() {
   // Its cluster state and local CA inside the test's dirs, never the host's defaults.
-  std::vector<std::string> argv = {bin("warren-tunnel"), "--agent-socket", runDir_ + "/zds.sock", "--bpffs",
-                                   pinRoot_, "--config-dir", configDir_, "--ca-dir", caDir_, "--log-level", "debug"};
+  // In the node netns, as a DaemonSet's hostNetwork pod runs in the node's: its
+  // metrics, readiness and admin ports are the node's, never the test machine's.
+  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warren-tunnel"),
+                                   "--agent-socket",   runDir_ + "/zds.sock", "--bpffs", pinRoot_, "--config-dir",
+                                   configDir_,         "--ca-dir", caDir_, "--log-level", "debug"};
   argv.insert(argv.end(), options_.tunnelArgs.begin(), options_.tunnelArgs.end());
   auto p = Process::spawn(argv, root_ + "/tunnel.log", true, std::chrono::seconds(15));
   if (!p) return p.error();
@@ -623,6 +626,34 @@ std::vector<std::string> PodServer::peers() {
 }
 
 size_t PodServer::accepted() { return state_->accepted.load(); }
+
+HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target,
+                      uint16_t port) {
+  HttpReply r;
+  const std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" +
+                              "Content-Length: 0\r\n\r\n";
+  auto ns = openNetns(netnsPath);
+  if (!ns) return r;
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  if (!fd) return r;
+  timeval tv{5, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return r;
+  if (::write(fd->get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) return r;
+  std::string raw;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd->get(), buf, sizeof(buf))) > 0) raw.append(buf, n);
+  auto headEnd = raw.find("\r\n\r\n");
+  if (raw.compare(0, 9, "HTTP/1.1 ") != 0 || headEnd == std::string::npos) return r;
+  r.status = std::atoi(raw.c_str() + 9);
+  r.body = raw.substr(headEnd + 4);
+  return r;
+}
 
 ConnectResult connectFrom(const std::string& netnsPath, const std::string& ip, uint16_t port,
                           const std::string& payload, std::chrono::milliseconds timeout) {

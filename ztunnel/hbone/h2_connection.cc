@@ -321,6 +321,16 @@ void H2Connection::shutdown() {
   maybeCloseWhenDone();
 }
 
+void H2Connection::abortStream(int32_t id, const std::string& reason) {
+  Stream* s = findStream(id);
+  if (!s) return;
+  auto self = shared_from_this();  // onDone may drop the last outside reference
+  resetStream(*s, reason, NGHTTP2_CANCEL);
+  if (state_ == State::Closed) return;
+  pump();
+  if (state_ != State::Closed) updateSocketInterest();
+}
+
 bool H2Connection::hasCapacity() const {
   if (state_ == State::Closed || state_ == State::Closing || closing_) return false;
   size_t limit = options_.maxConcurrentStreams;

@@ -102,11 +102,16 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
 
   // Sends GOAWAY; running streams finish, no new ones are accepted or opened.
   void shutdown();
+  // Resets one stream (RST_STREAM CANCEL to the peer, TCP reset to the app side),
+  // e.g. when a policy change revokes it; its onDone reports `reason`. No-op for a
+  // stream that has already ended.
+  void abortStream(int32_t id, const std::string& reason);
 
   State state() const { return state_; }
   // Room for another client stream (counting streams queued before the handshake).
   bool hasCapacity() const;
   size_t streamCount() const { return streams_.size(); }
+  bool hasStream(int32_t id) const { return streams_.count(id) != 0; }
   const std::optional<identity::SpiffeId>& peerIdentity() const { return peerIdentity_; }
   const tls::TlsContext& tlsContext() const { return *ctx_; }
   const std::string& peerLabel() const { return peerLabel_; }

@@ -15,12 +15,22 @@ std::string formatConnection(const ConnectionRecord& rec) {
       {"dst", rec.dst},
       {"src_identity", rec.srcIdentity},
       {"dst_identity", rec.dstIdentity},
+      {"src_workload", rec.srcWorkload},
       {"dst_workload", rec.dstWorkload},
+      {"dst_service", rec.dstService},
       {"bytes_sent", rec.bytesSent},
       {"bytes_received", rec.bytesReceived},
       {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(rec.duration).count()},
       {"end", rec.endReason},
+      {"response_flags", rec.responseFlags},
   };
+  if (!rec.verdict.empty()) {
+    j["verdict"] = rec.verdict;
+    j["policy"] = rec.policy;
+    j["policy_reason"] = rec.policyReason;
+  }
+  if (!rec.audit.empty()) j["audit"] = rec.audit;
+  if (!rec.dryRun.empty()) j["dry_run"] = rec.dryRun;
   if (!rec.via.empty()) j["via"] = rec.via;
   if (rec.status) j["hbone_status"] = rec.status;
   return j.dump();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace warren::proxy {
 
@@ -15,7 +16,16 @@ struct ConnectionRecord {
   std::string src;        // who connected
   std::string dst;        // the original destination (outbound) / the app address (inbound)
   std::string srcIdentity, dstIdentity;  // SPIFFE URIs (outbound dst: the one required)
-  std::string dstWorkload;                // "ns/name" when known
+  std::string srcWorkload, dstWorkload;   // "ns/name" when known
+  std::string dstService;                 // service hostname when a VIP was dialed
+  // Inbound authorization: "allow" | "deny" ("" when not evaluated), the policy
+  // (or PeerAuthentication) that decided, and why; AUDIT matches and what
+  // dry-run policies would have decided.
+  std::string verdict, policy, policyReason;
+  std::vector<std::string> audit, dryRun;
+  // Istio's response_flags: "-" none, "DENY" refused by policy, "CONNECT" the
+  // upstream could not be reached.
+  std::string responseFlags = "-";
   std::string via;                        // outbound HBONE: the peer's <pod IP>:15008
   int status = 0;                         // HBONE response status
   uint64_t bytesSent = 0;      // client -> destination

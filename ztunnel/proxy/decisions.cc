@@ -2,6 +2,9 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "ztunnel/io/tcp.h"
 
 #include "warren_abi.h"
@@ -30,7 +33,77 @@ bool isTunnelPort(uint16_t port) {
   return port == WARREN_OUTBOUND_PORT || port == WARREN_INBOUND_PORT || port == WARREN_HBONE_PORT;
 }
 
-OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::WorkloadState& state) {
+namespace {
+
+// The destination is this workload, at `dst` (its IP and the port to reach).
+OutboundRoute routeToWorkload(const state::Workload& w, const sockaddr_storage& dst, OutboundRoute r) {
+  r.destinationWorkload = w.ns + "/" + w.name;
+  r.target = dst;
+  if (!w.captured) {
+    r.kind = OutboundRoute::Kind::Passthrough;
+    r.reason = "destination " + r.destinationWorkload + " is not in the mesh (" + w.captureReason + ")";
+    return r;
+  }
+  r.kind = OutboundRoute::Kind::Hbone;
+  r.authority = io::formatSockaddr(dst);
+  r.expectedIdentity = w.identity;
+  r.target = io::withPort(dst, WARREN_HBONE_PORT);
+  r.reason = "destination " + r.destinationWorkload + " is in the mesh";
+  return r;
+}
+
+// An address of `w` in the family the app used (a dual-stack VIP may front
+// single-stack pods; then any address will do).
+std::optional<sockaddr_storage> endpointAddress(const state::Workload& w, int family, uint16_t port) {
+  std::optional<sockaddr_storage> any;
+  for (const auto& ip : w.ips) {
+    auto ss = io::parseHostPort(ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
+                                                                   : ip + ":" + std::to_string(port));
+    if (!ss) continue;
+    if (ss->ss_family == family) return *ss;
+    if (!any) any = *ss;
+  }
+  return any;
+}
+
+OutboundRoute viaService(const state::Service& svc, const sockaddr_storage& origDst, const state::ClusterState& state,
+                         uint64_t pick, OutboundRoute r) {
+  const uint16_t port = portOf(origDst);
+  r.destinationService = svc.hostname;
+  auto sp = std::find_if(svc.ports.begin(), svc.ports.end(), [&](const auto& p) { return p.servicePort == port; });
+  if (sp == svc.ports.end()) {
+    r.reason = "service " + svc.hostname + " has no port " + std::to_string(port);
+    return r;
+  }
+  // Endpoints that serve this service port, with their own target port.
+  std::vector<std::pair<const state::Workload*, uint32_t>> ready;
+  for (const auto* w : state.readyEndpoints(svc)) {
+    const auto& ports = w->services.at(svc.key());
+    if (ports.empty()) {
+      ready.emplace_back(w, sp->targetPort);
+      continue;
+    }
+    for (const auto& p : ports)
+      if (p.servicePort == port) ready.emplace_back(w, p.targetPort ? p.targetPort : sp->targetPort);
+  }
+  if (ready.empty()) {
+    r.reason = "service " + svc.hostname + " has no ready endpoint for port " + std::to_string(port);
+    return r;
+  }
+  const auto& [w, targetPort] = ready[pick % ready.size()];
+  auto addr = endpointAddress(*w, origDst.ss_family, static_cast<uint16_t>(targetPort));
+  if (!addr) {
+    r.reason = "endpoint " + w->ns + "/" + w->name + " of " + svc.hostname + " has no usable address";
+    return r;
+  }
+  r = routeToWorkload(*w, *addr, std::move(r));
+  r.reason = "service " + svc.hostname + " -> " + r.reason;
+  return r;
+}
+
+}  // namespace
+
+OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::ClusterState& state, uint64_t pick) {
   OutboundRoute r;
   if (origDst.ss_family != AF_INET && origDst.ss_family != AF_INET6) {
     r.reason = "original destination is not IP";
@@ -41,25 +114,15 @@ OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::Workl
     return r;
   }
   const std::string ip = io::formatIp(origDst);
+  if (const state::Service* svc = state.findServiceByVip(ip)) return viaService(*svc, origDst, state, pick, r);
   const state::Workload* w = state.findByIp(ip);
-  r.target = origDst;
   if (!w) {
+    r.target = origDst;
     r.kind = OutboundRoute::Kind::Passthrough;
     r.reason = "destination " + ip + " is not a known workload";
     return r;
   }
-  r.destinationWorkload = w->ns + "/" + w->name;
-  if (!w->captured) {
-    r.kind = OutboundRoute::Kind::Passthrough;
-    r.reason = "destination " + r.destinationWorkload + " is not in the mesh (" + w->captureReason + ")";
-    return r;
-  }
-  r.kind = OutboundRoute::Kind::Hbone;
-  r.authority = io::formatSockaddr(origDst);
-  r.expectedIdentity = w->identity;
-  r.target = io::withPort(origDst, WARREN_HBONE_PORT);
-  r.reason = "destination " + r.destinationWorkload + " is in the mesh";
-  return r;
+  return routeToWorkload(*w, origDst, std::move(r));
 }
 
 Decision decideInbound(const sockaddr_storage& local) {

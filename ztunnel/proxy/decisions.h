@@ -9,7 +9,7 @@
 #include <string>
 
 #include "ztunnel/identity/identity.h"
-#include "ztunnel/state/workload_state.h"
+#include "ztunnel/state/cluster_state.h"
 
 namespace warren::proxy {
 
@@ -28,13 +28,16 @@ struct OutboundRoute {
   std::string authority;                 // Hbone: the original destination, "ip:port"
   identity::SpiffeId expectedIdentity;  // Hbone: what the server must prove
   std::string destinationWorkload;       // "ns/name" when the destination is known
+  std::string destinationService;        // the service hostname when a VIP was dialed
   std::string reason;                    // why this route (logs, CLI)
 };
 
-// The app dialed `origDst`. A known workload that is in the mesh is reached over
-// HBONE at its own IP; anything else (not enrolled, or not a workload at all) is
-// passed through in plaintext, as ztunnel does.
-OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::WorkloadState& state);
+// The app dialed `origDst`. A service VIP resolves to one of the service's ready
+// endpoints (the `pick`-th modulo their number, so a per-service counter spreads
+// connections evenly) on its target port; a known workload that is in the mesh is
+// then reached over HBONE at its own IP; anything else (not enrolled, or not a
+// workload at all) is passed through in plaintext, as ztunnel does.
+OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::ClusterState& state, uint64_t pick = 0);
 
 // A connection steered to the pod's inbound listener; `local` is the address the
 // client dialed (sk_lookup does not rewrite it). The tunnel hands it to the app on

@@ -36,8 +36,9 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
     return resetAndClose(std::move(client));
   }
   hbone::H2Connection::Callbacks cbs;
-  cbs.onRequest = [this, pod](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
-    onHboneRequest(pod, c, id, req);
+  cbs.onRequest = [this, pod, peerIp = io::formatIp(*peer)](hbone::H2Connection& c, int32_t id,
+                                                            const hbone::Headers& req) {
+    onHboneRequest(pod, c, id, req, peerIp);
   };
   cbs.onClosed = [this](hbone::H2Connection& c) { inbound_.erase(c.connectionId()); };
   auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
@@ -46,7 +47,7 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
 }
 
 void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
-                           const hbone::Headers& request) {
+                           const hbone::Headers& request, const std::string& peerIp) {
   auto verdict = hbone::judgeConnectRequest(request, pod->ips);
   ConnectionRecord rec;
   rec.direction = "inbound";
@@ -58,8 +59,20 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   rec.srcIdentity = conn.peerIdentity() ? conn.peerIdentity()->uri() : "";
   rec.dstIdentity = podIdentity(*pod).uri();
   counters_.hboneInbound++;
-  active_++;
-  auto logWhenDone = [this, rec](const hbone::StreamStats& stats) mutable {
+  // Authorization, before any byte reaches the app. The source address is the
+  // TCP peer (the client pod: its tunnel dials from inside the pod), never a
+  // header the client could write.
+  std::optional<authz::ConnectionFacts> facts;
+  authz::Decision decision;
+  if (verdict.status == 200) {
+    facts = authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target), io::portOf(verdict.target)};
+    decision = authorizeInbound(*currentState(), *pod, *facts, rec);
+  }
+  opened(rec);
+  auto trackId = std::make_shared<uint64_t>(0);
+  auto logWhenDone = [this, rec, trackId](const hbone::StreamStats& stats) mutable {
+    if (*trackId) untrack(*trackId);
+    if (stats.status == 503) rec.responseFlags = "CONNECT";
     rec.bytesSent = stats.bytesFromPeer;
     rec.bytesReceived = stats.bytesToPeer;
     rec.duration = stats.duration;
@@ -77,6 +90,14 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
                           logWhenDone(s);
                         }));
   }
+  if (!decision.allowed) {
+    return conn.respond(streamId, 401, UniqueFd(),
+                        onDoneOnly([logWhenDone, why = "refused with 401: " + decision.reason](
+                                       hbone::StreamStats s) mutable {
+                          s.endReason = why;
+                          logWhenDone(s);
+                        }));
+  }
   Result<UniqueFd> upstream = [&]() -> Result<UniqueFd> {
     auto in = ScopedNetns::enter(pod->netns.get());
     if (!in) return in.error();
@@ -88,7 +109,7 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   }
   std::weak_ptr<hbone::H2Connection> weak = conn.shared_from_this();
   io::asyncConnect(loop_, std::move(*upstream), verdict.target, options_.connectTimeout,
-                   [this, weak, streamId, logWhenDone, pod](Result<UniqueFd> connected) mutable {
+                   [this, weak, streamId, logWhenDone, pod, facts, trackId](Result<UniqueFd> connected) mutable {
                      auto c = weak.lock();
                      if (!connected) {
                        counters_.upstreamFailed++;
@@ -99,6 +120,11 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
                      }
                      if (!c) return logWhenDone({.endReason = "HBONE connection closed before the app answered"});
                      c->respond(streamId, 200, std::move(*connected), onDoneOnly(logWhenDone));
+                     // Revocable from now until the stream ends (respond may end it at once).
+                     if (c->hasStream(streamId))
+                       *trackId = track(pod, std::move(*facts), [weak, streamId](const std::string& why) {
+                         if (auto conn = weak.lock()) conn->abortStream(streamId, why);
+                       });
                    });
 }
 

@@ -23,11 +23,14 @@ void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
     counters_.refused++;
     return resetAndClose(std::move(client));
   }
-  auto state = inputs_.state ? inputs_.state->get() : std::make_shared<state::WorkloadState>();
-  OutboundRoute route = decideOutbound(orig->addr, *state);
+  auto state = currentState();
+  // Round-robin per service VIP: a counter per VIP spreads connections evenly.
+  uint64_t pick = 0;
+  if (state->findServiceByVip(io::formatIp(orig->addr))) pick = serviceRoundRobin_[io::formatIp(orig->addr)]++;
+  OutboundRoute route = decideOutbound(orig->addr, *state, pick);
   switch (route.kind) {
     case OutboundRoute::Kind::Refuse:
-      spdlog::warn("outbound from {} to {}: {}", pod->displayName(), orig->text, route.reason);
+      spdlog::warn("outbound from {} to {}: {}; refusing", pod->displayName(), orig->text, route.reason);
       counters_.refused++;
       return resetAndClose(std::move(client));
     case OutboundRoute::Kind::Passthrough: {
@@ -39,7 +42,9 @@ void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
       rec.protocol = "tcp";
       rec.security = "none";
       rec.srcIdentity = podIdentity(*pod).uri();
+      rec.srcWorkload = pod->displayName();
       rec.dstWorkload = route.destinationWorkload;
+      rec.dstService = route.destinationService;
       return connectAndRelay(pod, std::move(client), *peer, route.target, std::move(rec));
     }
     case OutboundRoute::Kind::Hbone:
@@ -59,7 +64,9 @@ void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_
   rec.dst = route.authority;
   rec.srcIdentity = podIdentity(*pod).uri();
   rec.dstIdentity = route.expectedIdentity.uri();
+  rec.srcWorkload = pod->displayName();
   rec.dstWorkload = route.destinationWorkload;
+  rec.dstService = route.destinationService;
   rec.via = io::formatSockaddr(route.target);
 
   auto cert = podCertificate(*pod);
@@ -84,7 +91,7 @@ void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_
   auto request = hbone::buildConnectRequest(route.authority, info, hbone::newTraceparent());
 
   counters_.hboneOutbound++;
-  active_++;
+  opened(rec);
   // The pod context rides along so that the netns fd outlives a pending dial.
   hbone::StreamCallbacks cbs;
   cbs.onDone = [this, rec, pod](const hbone::StreamStats& stats) mutable {
@@ -93,6 +100,8 @@ void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_
     rec.duration = stats.duration;
     rec.status = stats.status;
     rec.endReason = stats.endReason;
+    if (stats.status == 401) rec.responseFlags = "DENY";
+    else if (stats.status != 200) rec.responseFlags = "CONNECT";
     if (stats.status != 200) counters_.upstreamFailed++;
     finished(rec);
   };

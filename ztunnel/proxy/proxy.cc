@@ -6,6 +6,7 @@
 
 #include "common/netns.h"
 #include "ztunnel/io/tcp.h"
+#include "ztunnel/proxy/connection_metrics.h"
 #include "ztunnel/proxy/relay.h"
 
 namespace warren::proxy {
@@ -44,8 +45,83 @@ Result<identity::WorkloadCertPtr> Proxy::podCertificate(const PodContext& pod) {
   return cert;
 }
 
+state::ClusterStatePtr Proxy::currentState() const {
+  return inputs_.state ? inputs_.state->get() : state::ClusterState::Builder().finish();
+}
+
+namespace {
+// The destination as the state knows it; a pod the state does not list yet (the
+// agent enrolled it before the tunnel's source caught up) still gets its
+// namespace's and the mesh's policies, from what the pod context says.
+state::Workload destinationWorkload(const state::ClusterState& st, const PodContext& pod, const std::string& dstIp) {
+  if (const auto* w = st.findByIp(dstIp)) return *w;
+  state::Workload w;
+  w.uid = pod.uid;
+  w.name = pod.name;
+  w.ns = pod.ns;
+  w.serviceAccount = pod.serviceAccount;
+  w.ips = pod.ips;
+  return w;
+}
+}  // namespace
+
+authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const PodContext& pod,
+                                        const authz::ConnectionFacts& facts, ConnectionRecord& rec) {
+  const state::Workload dst = destinationWorkload(st, pod, facts.dstIp);
+  authz::Decision d = authz::authorize(st, dst, facts);
+  if (const auto* src = st.findByIp(facts.srcIp)) rec.srcWorkload = src->ns + "/" + src->name;
+  rec.dstWorkload = pod.displayName();
+  rec.verdict = d.allowed ? "allow" : "deny";
+  rec.policy = d.policy;
+  rec.policyReason = d.reason;
+  rec.audit = d.audits;
+  rec.dryRun = d.dryRun;
+  if (!d.allowed) {
+    rec.responseFlags = "DENY";
+    counters_.policyDenied++;
+    spdlog::warn("inbound to {} from {} ({}): {}", pod.displayName(), facts.srcIp,
+                 facts.srcIdentity ? facts.srcIdentity->uri() : "no identity", d.reason);
+  }
+  for (const auto& line : d.dryRun) spdlog::info("inbound to {} from {}: dry-run: {}", pod.displayName(), facts.srcIp, line);
+  return d;
+}
+
+uint64_t Proxy::track(const PodContextPtr& pod, authz::ConnectionFacts facts,
+                      std::function<void(const std::string&)> abort) {
+  uint64_t id = nextRevocableId_++;
+  revocable_[id] = Revocable{pod, std::move(facts), std::move(abort)};
+  return id;
+}
+
+void Proxy::revalidate(const state::ClusterStatePtr& next) {
+  std::vector<std::pair<uint64_t, std::string>> revoke;
+  for (const auto& [id, r] : revocable_) {
+    const state::Workload dst = destinationWorkload(*next, *r.pod, r.facts.dstIp);
+    auto d = authz::authorize(*next, dst, r.facts);
+    if (!d.allowed) revoke.emplace_back(id, d.reason);
+  }
+  // Aborting runs the connection's onDone, which untracks it: collect first.
+  for (const auto& [id, reason] : revoke) {
+    auto it = revocable_.find(id);
+    if (it == revocable_.end()) continue;
+    auto abort = it->second.abort;
+    spdlog::warn("inbound to {} from {}: closed by a policy change: {}", it->second.pod->displayName(),
+                 it->second.facts.srcIp, reason);
+    counters_.policyRevoked++;
+    revocable_.erase(it);
+    abort("closed by a policy change: " + reason);
+  }
+}
+
+void Proxy::opened(const ConnectionRecord& rec) {
+  active_++;
+  if (inputs_.metrics) inputs_.metrics->connectionOpened(tcpLabels(rec));
+}
+
 void Proxy::finished(ConnectionRecord& rec) {
   logConnection(rec);
+  // Istio's sent bytes are the response's (destination -> client).
+  if (inputs_.metrics) inputs_.metrics->connectionClosed(tcpLabels(rec), rec.bytesReceived, rec.bytesSent);
   counters_.closed++;
   active_--;
 }
@@ -60,17 +136,30 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
     counters_.refused++;
     return resetAndClose(std::move(client));
   }
-  counters_.inboundOpened++;
   ConnectionRecord rec;
   rec.direction = "inbound";
   rec.protocol = "tcp";
   rec.security = "none";
   rec.dstIdentity = podIdentity(*pod).uri();
-  connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec));
+  // Plaintext: no identity, so only address and port rules (and STRICT mTLS) apply.
+  authz::ConnectionFacts facts{io::formatIp(*peer), std::nullopt, io::formatIp(*local), io::portOf(*local)};
+  auto verdict = authorizeInbound(*currentState(), *pod, facts, rec);
+  if (!verdict.allowed) {
+    rec.pod = pod->displayName();
+    rec.src = io::formatSockaddr(*peer);
+    rec.dst = io::formatSockaddr(d.target);
+    rec.endReason = "refused: " + verdict.reason;
+    opened(rec);
+    finished(rec);
+    return resetAndClose(std::move(client));
+  }
+  counters_.inboundOpened++;
+  connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec), std::move(facts));
 }
 
 void Proxy::connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
-                            const sockaddr_storage& target, ConnectionRecord rec) {
+                            const sockaddr_storage& target, ConnectionRecord rec,
+                            std::optional<authz::ConnectionFacts> revocable) {
   // The upstream socket lives in the pod's netns: outbound leaves with the pod's
   // own IP, inbound reaches the app over the pod's loopback path.
   Result<UniqueFd> upstream = [&]() -> Result<UniqueFd> {
@@ -88,24 +177,34 @@ void Proxy::connectAndRelay(const PodContextPtr& pod, UniqueFd client, const soc
     return resetAndClose(std::move(client));
   }
   spdlog::debug("{} {} {} -> {}: connecting", rec.direction, rec.pod, rec.src, rec.dst);
-  active_++;
+  opened(rec);
   auto sharedClient = std::make_shared<UniqueFd>(std::move(client));
   io::asyncConnect(loop_, std::move(*upstream), target, options_.connectTimeout,
-                   [this, rec, sharedClient](Result<UniqueFd> connected) mutable {
+                   [this, rec, sharedClient, pod, revocable](Result<UniqueFd> connected) mutable {
                      if (!connected) {
                        rec.endReason = "upstream connect failed: " + connected.error().message;
+                       rec.responseFlags = "CONNECT";
                        counters_.upstreamFailed++;
                        finished(rec);
                        return resetAndClose(std::move(*sharedClient));
                      }
-                     Relay::start(loop_, std::move(*sharedClient), std::move(*connected),
-                                  [this, rec](const RelayStats& stats) mutable {
-                                    rec.bytesSent = stats.bytesAtoB;
-                                    rec.bytesReceived = stats.bytesBtoA;
-                                    rec.duration = stats.duration;
-                                    rec.endReason = stats.endReason;
-                                    finished(rec);
-                                  });
+                     auto trackId = std::make_shared<uint64_t>(0);
+                     auto relay = Relay::start(loop_, std::move(*sharedClient), std::move(*connected),
+                                               [this, rec, trackId](const RelayStats& stats) mutable {
+                                                 if (*trackId) untrack(*trackId);
+                                                 rec.bytesSent = stats.bytesAtoB;
+                                                 rec.bytesReceived = stats.bytesBtoA;
+                                                 rec.duration = stats.duration;
+                                                 rec.endReason = stats.endReason;
+                                                 finished(rec);
+                                               });
+                     // onDone never runs inside start(), so the relay is live here.
+                     if (revocable && !relay->done()) {
+                       std::weak_ptr<Relay> weak = relay;
+                       *trackId = track(pod, std::move(*revocable), [weak](const std::string& why) {
+                         if (auto r = weak.lock()) r->abort(why);
+                       });
+                     }
                    });
 }
 

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "common/unique_fd.h"
+#include "ztunnel/authz/authorize.h"
 #include "ztunnel/bpf/capture_maps.h"
 #include "ztunnel/hbone/h2_connection.h"
 #include "ztunnel/hbone/pool.h"
@@ -20,7 +21,8 @@
 #include "ztunnel/proxy/access_log.h"
 #include "ztunnel/proxy/decisions.h"
 #include "ztunnel/proxy/pod_context.h"
-#include "ztunnel/state/workload_state.h"
+#include "ztunnel/state/cluster_state.h"
+#include "ztunnel/telemetry/metrics.h"
 #include "ztunnel/tls/tls_context.h"
 
 namespace warren::proxy {
@@ -35,6 +37,7 @@ struct ProxyOptions {
 struct ProxyInputs {
   identity::IdentityManager* identity = nullptr;
   const state::StateStore* state = nullptr;
+  telemetry::TcpMetrics* metrics = nullptr;  // optional
 };
 
 // Counts for tests and, later, metrics.
@@ -43,6 +46,9 @@ struct ProxyCounters {
   std::atomic<uint64_t> hboneOutbound{0}, passthrough{0}, hboneInbound{0}, hboneBadRequests{0};
   // Fail closed for lack of a valid certificate (none yet, or expired).
   std::atomic<uint64_t> identityRefusals{0};
+  // Inbound connections refused by authorization, and live ones closed because a
+  // policy change denies them now.
+  std::atomic<uint64_t> policyDenied{0}, policyRevoked{0};
 };
 
 class Proxy {
@@ -63,19 +69,40 @@ class Proxy {
   size_t inboundHboneConnections() const { return inbound_.size(); }
   // Closes every HBONE connection (shutdown; loop thread).
   void closeAll();
+  // The state changed: live inbound connections the new policies deny are reset
+  // (loop thread). New connections always see the newest state.
+  void revalidate(const state::ClusterStatePtr& next);
+  size_t revocableConnections() const { return revocable_.size(); }
 
  private:
   // Plain TCP from inside the pod's netns to target, then a Relay; rec says which
   // direction and protocol it logs as.
   void connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
-                       const sockaddr_storage& target, ConnectionRecord rec);
+                       const sockaddr_storage& target, ConnectionRecord rec,
+                       std::optional<authz::ConnectionFacts> revocable = std::nullopt);
   void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
-                      const hbone::Headers& request);
+                      const hbone::Headers& request, const std::string& peerIp);
   // The pod's certificate, or an error after counting a fail-closed refusal.
   Result<identity::WorkloadCertPtr> podCertificate(const PodContext& pod);
   identity::SpiffeId podIdentity(const PodContext& pod) const;
+  // Every connection that gets a record passes through opened() once (when it is
+  // accepted for relaying, or at once when refused) and finished() once.
+  void opened(const ConnectionRecord& rec);
   void finished(ConnectionRecord& rec);
+  state::ClusterStatePtr currentState() const;
+  // Inbound authorization of a connection to `pod`; fills rec's verdict fields.
+  authz::Decision authorizeInbound(const state::ClusterState& st, const PodContext& pod,
+                                   const authz::ConnectionFacts& facts, ConnectionRecord& rec);
+  // An allowed inbound connection stays revocable until it ends: `abort` closes it.
+  uint64_t track(const PodContextPtr& pod, authz::ConnectionFacts facts, std::function<void(const std::string&)> abort);
+  void untrack(uint64_t id) { revocable_.erase(id); }
+
+  struct Revocable {
+    PodContextPtr pod;
+    authz::ConnectionFacts facts;
+    std::function<void(const std::string&)> abort;
+  };
 
   io::EventLoop& loop_;
   const tunnel::CaptureMaps* maps_;
@@ -86,6 +113,9 @@ class Proxy {
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
+  std::map<uint64_t, Revocable> revocable_;
+  uint64_t nextRevocableId_ = 1;
+  std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP
 };
 
 // Shared by the proxy's files.

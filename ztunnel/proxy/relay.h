@@ -49,6 +49,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
   // per direction. Loop thread.
   size_t bufferedBytes() const { return ab_.pending() + ba_.pending(); }
   bool done() const { return done_; }
+  // Ends the relay now, resetting both sides (e.g. a policy change revoked the
+  // connection); onDone reports `reason`. Loop thread; no-op once done.
+  void abort(const std::string& reason) { finish(reason, true); }
 
  private:
   enum class Side { A, B };

@@ -1,37 +1,110 @@
-#include "ztunnel/state/workload_state.h"
+#include "ztunnel/state/cluster_state.h"
 
-#include "agent/source/enrollment.h"
+#include <algorithm>
 
 namespace warren::state {
 
-WorkloadState WorkloadState::fromSnapshot(const source::Snapshot& snapshot, const std::string& trustDomain) {
-  WorkloadState st;
-  for (const auto& [key, pod] : snapshot.pods) {
-    auto nsIt = snapshot.namespaces.find(pod.ns);
-    const source::Namespace* ns = nsIt == snapshot.namespaces.end() ? nullptr : &nsIt->second;
-    // Any node: a destination is in the mesh if its own node's agent enrolls it.
-    auto enrollment = source::decideEnrollment(ns, pod, "");
-    Workload w;
-    w.uid = pod.uid.empty() ? pod.ns + "/" + pod.name : pod.uid;
-    w.name = pod.name;
-    w.ns = pod.ns;
-    w.identity = identity::workloadIdentity(trustDomain, pod.ns, pod.serviceAccount);
-    w.serviceAccount = w.identity.serviceAccount;
-    w.node = pod.nodeName;
-    w.ips = pod.ips;
-    w.captured = enrollment.enrolled;
-    w.captureReason = enrollment.reason;
-    for (const auto& ip : w.ips) st.uidByIp_[ip] = w.uid;
-    st.byUid_[w.uid] = std::move(w);
+std::shared_ptr<const ClusterState> ClusterState::Builder::finish(std::vector<Error>* problems) {
+  auto report = [&](std::string msg) {
+    if (problems) problems->push_back(makeError(std::move(msg)));
+  };
+  auto st = std::make_shared<ClusterState>();
+  st->policies_ = std::move(policies_);
+  for (auto& [key, svc] : services_) {
+    std::vector<std::string> vips;
+    for (const auto& vip : svc.vips) {
+      auto [it, fresh] = st->serviceByVip_.emplace(vip, key);
+      if (!fresh) {
+        report("service " + key + ": VIP " + vip + " already belongs to " + it->second + "; ignored here");
+        continue;
+      }
+      vips.push_back(vip);
+    }
+    svc.vips = std::move(vips);
   }
+  for (auto& [uid, w] : workloads_) {
+    std::vector<std::string> ips;
+    for (const auto& ip : w.ips) {
+      if (st->serviceByVip_.count(ip)) {
+        report("workload " + uid + ": IP " + ip + " is a service VIP; ignored");
+        continue;
+      }
+      auto [it, fresh] = st->uidByIp_.emplace(ip, uid);
+      if (!fresh) {
+        // Two workloads claiming one IP: neither can be trusted to be the one a
+        // packet reaches, but the first keeps it so the state stays stable.
+        report("workload " + uid + ": IP " + ip + " already belongs to " + it->second + "; ignored here");
+        continue;
+      }
+      ips.push_back(ip);
+    }
+    w.ips = std::move(ips);
+    for (const auto& [svcKey, ports] : w.services) {
+      if (services_.count(svcKey)) st->endpointsByService_[svcKey].push_back(uid);
+    }
+  }
+  st->services_ = std::move(services_);
+  st->workloads_ = std::move(workloads_);
   return st;
 }
 
-const Workload* WorkloadState::findByIp(const std::string& ip) const {
+const Workload* ClusterState::findByIp(const std::string& ip) const {
   auto it = uidByIp_.find(ip);
-  if (it == uidByIp_.end()) return nullptr;
-  auto w = byUid_.find(it->second);
-  return w == byUid_.end() ? nullptr : &w->second;
+  return it == uidByIp_.end() ? nullptr : findWorkload(it->second);
+}
+
+const Workload* ClusterState::findWorkload(const std::string& uid) const {
+  auto it = workloads_.find(uid);
+  return it == workloads_.end() ? nullptr : &it->second;
+}
+
+const Service* ClusterState::findServiceByVip(const std::string& ip) const {
+  auto it = serviceByVip_.find(ip);
+  if (it == serviceByVip_.end()) return nullptr;
+  auto s = services_.find(it->second);
+  return s == services_.end() ? nullptr : &s->second;
+}
+
+std::vector<const Workload*> ClusterState::readyEndpoints(const Service& s) const {
+  std::vector<const Workload*> out;
+  auto it = endpointsByService_.find(s.key());
+  if (it == endpointsByService_.end()) return out;
+  for (const auto& uid : it->second) {
+    const Workload* w = findWorkload(uid);
+    if (w && w->ready && !w->ips.empty()) out.push_back(w);
+  }
+  return out;
+}
+
+std::vector<const AuthorizationPolicy*> ClusterState::policiesFor(const Workload& w) const {
+  std::vector<const AuthorizationPolicy*> out;
+  for (const auto& [key, p] : policies_) {
+    bool applies = false;
+    switch (p.scope) {
+      case PolicyScope::Global: applies = true; break;
+      case PolicyScope::Namespace: applies = p.ns == w.ns; break;
+      case PolicyScope::WorkloadSelector:
+        applies = std::find(w.policies.begin(), w.policies.end(), key) != w.policies.end();
+        break;
+    }
+    if (applies) out.push_back(&p);
+  }
+  return out;
+}
+
+void StateStore::set(ClusterStatePtr next) {
+  std::vector<std::function<void(const ClusterStatePtr&)>> subs;
+  {
+    std::lock_guard lock(mu_);
+    current_ = next;
+    subs = subscribers_;
+  }
+  for (auto& fn : subs) fn(next);
+}
+
+void StateStore::subscribe(std::function<void(const ClusterStatePtr&)> fn) {
+  std::lock_guard lock(mu_);
+  subscribers_.push_back(std::move(fn));
 }
 
 }  // namespace warren::state

@@ -197,13 +197,107 @@ TEST(YamlSource, OtherApiGroupsAndKindsAreSkippedSilently) {
   Snapshot s;
   loadDocuments("apiVersion: example.com/v1\nkind: Pod\nmetadata: {name: crd}\nstatus: {podIP: 10.0.0.1}\n---\n"
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n"
-                "apiVersion: v1\nkind: Service\nmetadata: {}\n---\n"
+                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {}\n---\n"
+                "apiVersion: example.com/v1\nkind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: NOPE}\n---\n"
                 "---\n"
                 "apiVersion: v1\nkind: Namespace\nmetadata: {name: real}\n",
                 "/x/mixed.yaml", s);
   EXPECT_TRUE(s.errors.empty()) << s.errors.front().message;
   EXPECT_TRUE(s.pods.empty());
+  EXPECT_TRUE(s.authorizationPolicies.empty());
   EXPECT_EQ(s.namespaces.count("real"), 1u);
+}
+
+TEST(YamlSource, ServicesWithTargetPortsNamedPortsAndHeadless) {
+  Snapshot s;
+  loadDocuments(R"(apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  clusterIP: 10.96.0.10
+  clusterIPs: [10.96.0.10, "fd00:96::10"]
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: admin, port: 9000, targetPort: admin-port}
+  - {name: same, port: 7000}
+  - {name: dns, port: 53, protocol: UDP}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: headless, namespace: shop}
+spec: {clusterIP: None, selector: {app: db}, ports: [{port: 5432}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bad, namespace: shop}
+spec: {clusterIP: 10.96.0.300, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec:
+  containers: [{name: c, ports: [{name: admin-port, containerPort: 9100}]}]
+status: {podIP: 10.244.1.5, phase: Running, conditions: [{type: Ready, status: "False"}]}
+)",
+                "/x/svc.yaml", s);
+  ASSERT_EQ(s.services.count("shop/web"), 1u);
+  const auto& web = s.services.at("shop/web");
+  EXPECT_EQ(web.clusterIPs, (std::vector<std::string>{"10.96.0.10", "fd00:96::10"}));
+  ASSERT_EQ(web.ports.size(), 3u);  // UDP is not carried
+  EXPECT_EQ(web.ports[0].targetPort, 8080u);
+  EXPECT_EQ(web.ports[1].targetPortName, "admin-port");
+  EXPECT_EQ(web.ports[2].targetPort, 0u);  // same as port
+  EXPECT_TRUE(s.services.at("shop/headless").clusterIPs.empty());
+  EXPECT_EQ(s.services.count("shop/bad"), 0u);
+  EXPECT_TRUE(hasError(s, "service shop/bad in /x/svc.yaml, line 19: clusterIP '10.96.0.300' is not an IP address"));
+  const auto& pod = s.pods.at("shop/web-1");
+  EXPECT_FALSE(pod.ready);
+  EXPECT_EQ(pod.namedPorts.at("admin-port"), 9100u);
+}
+
+TEST(YamlSource, IstioSecurityObjectsAsOperatorsWriteThem) {
+  Snapshot s;
+  loadDocuments(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-web, namespace: shop, annotations: {istio.io/dry-run: "true"}}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/a/sa/b"], notIpBlocks: [10.0.0.0/8]}}]
+    to: [{operation: {ports: ["8080"]}}]
+    when: [{key: source.namespace, values: [a], notValues: [b]}]
+---
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: typo, namespace: shop}
+spec: {rules: [{from: [{source: {principal: [x]}}]}]}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}, portLevelMtls: {8080: {mode: PERMISSIVE}}}
+)",
+                "/x/sec.yaml", s);
+  EXPECT_TRUE(s.errors.empty()) << s.errors.front().message;
+  const auto& p = s.authorizationPolicies.at("shop/allow-web");
+  EXPECT_TRUE(p.dryRun);
+  EXPECT_TRUE(p.selector.present);
+  EXPECT_EQ(p.selector.matchLabels.at("app"), "web");
+  ASSERT_EQ(p.rules.size(), 1u);
+  EXPECT_EQ(p.rules[0].from[0].fields.at("principals")[0], "cluster.local/ns/a/sa/b");
+  EXPECT_EQ(p.rules[0].from[0].fields.at("notIpBlocks")[0], "10.0.0.0/8");
+  EXPECT_EQ(p.rules[0].to[0].fields.at("ports")[0], "8080");
+  EXPECT_EQ(p.rules[0].when[0].notValues[0], "b");
+  EXPECT_TRUE(p.invalid.empty());
+  // A misspelt field is kept as invalid (the tunnel then fails closed), never as an
+  // empty field that would match everything.
+  ASSERT_EQ(s.authorizationPolicies.at("shop/typo").invalid.size(), 1u);
+  EXPECT_EQ(s.authorizationPolicies.at("shop/typo").invalid[0], "rules[0].from.source: unknown field 'principal'");
+  const auto& pa = s.peerAuthentications.at("istio-system/default");
+  EXPECT_EQ(pa.mode, "STRICT");
+  EXPECT_EQ(pa.portLevel.at(8080), "PERMISSIVE");
 }
 
 TEST(YamlSource, DuplicateNamespaceKeepsTheFirstAndNamesIt) {

@@ -1,11 +1,13 @@
 // Where a captured connection goes, without sockets.
 
 #include "ztunnel/proxy/decisions.h"
+#include "ztunnel/state/from_snapshot.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "ztunnel/io/tcp.h"
 #include "ztunnel/proxy/access_log.h"
@@ -32,21 +34,22 @@ sockaddr_storage v6(const char* ip, uint16_t port) {
 }
 
 // A cluster of three pods: two in an enrolled namespace, one outside the mesh.
-state::WorkloadState cluster() {
+const state::ClusterState& cluster() {
   source::Snapshot snap;
   snap.namespaces["mesh"] = {"mesh", {{"warren.io/mode", "enabled"}}};
   snap.namespaces["plain"] = {"plain", {}};
-  snap.pods["mesh/server"] = {"uid-s", "server", "mesh", "sa-server", "node2", {}, {"10.244.2.5", "fd00::5"}};
+  snap.pods["mesh/server"] = {"uid-s", "server", "mesh", "sa-server", "node2", {}, {"10.244.2.5", "fd00::5"}, true, {}};
   snap.pods["mesh/optout"] = {"uid-o", "optout", "mesh", "sa-o", "node2", {{"warren.io/mode", "disabled"}},
-                              {"10.244.2.6"}};
-  snap.pods["plain/web"] = {"uid-w", "web", "plain", "default", "node1", {}, {"10.244.1.9"}};
-  return state::WorkloadState::fromSnapshot(snap, "example.org");
+                              {"10.244.2.6"}, true, {}};
+  snap.pods["plain/web"] = {"uid-w", "web", "plain", "default", "node1", {}, {"10.244.1.9"}, true, {}};
+  static auto st = state::stateFromSnapshot(snap, {.trustDomain = "example.org"});
+  return *st;
 }
 
 std::string text(const sockaddr_storage& ss) { return io::formatSockaddr(ss); }
 
 TEST(DecideOutbound, MeshDestinationGoesOverHboneToItsOwnPodIp) {
-  auto st = cluster();
+  const auto& st = cluster();
   auto r = decideOutbound(v4("10.244.2.5", 8080), st);
   ASSERT_EQ(r.kind, OutboundRoute::Kind::Hbone) << r.reason;
   EXPECT_EQ(text(r.target), "10.244.2.5:15008");
@@ -56,7 +59,7 @@ TEST(DecideOutbound, MeshDestinationGoesOverHboneToItsOwnPodIp) {
 }
 
 TEST(DecideOutbound, Ipv6MeshDestination) {
-  auto st = cluster();
+  const auto& st = cluster();
   auto r = decideOutbound(v6("fd00::5", 443), st);
   ASSERT_EQ(r.kind, OutboundRoute::Kind::Hbone);
   EXPECT_EQ(text(r.target), "[fd00::5]:15008");
@@ -64,7 +67,7 @@ TEST(DecideOutbound, Ipv6MeshDestination) {
 }
 
 TEST(DecideOutbound, NonMeshAndUnknownDestinationsPassThroughInPlaintext) {
-  auto st = cluster();
+  const auto& st = cluster();
   for (const char* ip : {"10.244.1.9", "10.244.2.6", "192.0.2.1"}) {
     auto r = decideOutbound(v4(ip, 80), st);
     EXPECT_EQ(r.kind, OutboundRoute::Kind::Passthrough) << ip;
@@ -76,17 +79,18 @@ TEST(DecideOutbound, NonMeshAndUnknownDestinationsPassThroughInPlaintext) {
 }
 
 TEST(DecideOutbound, RefusesPortZeroAndNonIp) {
-  auto st = cluster();
+  const auto& st = cluster();
   EXPECT_EQ(decideOutbound(v4("10.244.2.5", 0), st).kind, OutboundRoute::Kind::Refuse);
   sockaddr_storage unix{};
   unix.ss_family = AF_UNIX;
   EXPECT_EQ(decideOutbound(unix, st).kind, OutboundRoute::Kind::Refuse);
 }
 
-TEST(WorkloadState, IndexesEveryIpAndDefaultsTheServiceAccount) {
+TEST(ClusterState, IndexesEveryIpAndDefaultsTheServiceAccount) {
   source::Snapshot snap;
-  snap.pods["a/p"] = {"", "p", "a", "", "", {}, {"10.0.0.1", "fd00::1"}};
-  auto st = state::WorkloadState::fromSnapshot(snap, "cluster.local");
+  snap.pods["a/p"] = {"", "p", "a", "", "", {}, {"10.0.0.1", "fd00::1"}, true, {}};
+  auto stp = state::stateFromSnapshot(snap, {});
+  const auto& st = *stp;
   const auto* w = st.findByIp("fd00::1");
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->identity.uri(), "spiffe://cluster.local/ns/a/sa/default");
@@ -119,7 +123,9 @@ TEST(AccessLog, OneJsonObjectWithStableFieldNames) {
   r.dst = "10.0.0.2:80";
   r.srcIdentity = "spiffe://cluster.local/ns/mesh/sa/a";
   r.dstIdentity = "spiffe://cluster.local/ns/mesh/sa/b";
+  r.srcWorkload = "mesh/a";
   r.dstWorkload = "mesh/b";
+  r.dstService = "b.mesh.svc.cluster.local";
   r.via = "10.0.0.2:15008";
   r.status = 200;
   r.bytesSent = 5;
@@ -128,10 +134,35 @@ TEST(AccessLog, OneJsonObjectWithStableFieldNames) {
   r.endReason = "closed";
   EXPECT_EQ(formatConnection(r),
             R"({"bytes_received":7,"bytes_sent":5,"direction":"outbound","dst":"10.0.0.2:80",)"
-            R"("dst_identity":"spiffe://cluster.local/ns/mesh/sa/b","dst_workload":"mesh/b",)"
+            R"("dst_identity":"spiffe://cluster.local/ns/mesh/sa/b","dst_service":"b.mesh.svc.cluster.local",)"
+            R"("dst_workload":"mesh/b",)"
             R"("duration_ms":12,"end":"closed","hbone_status":200,"pod":"mesh/a","protocol":"hbone",)"
-            R"("security":"mutual_tls","src":"10.0.0.1:4000","src_identity":"spiffe://cluster.local/ns/mesh/sa/a",)"
+            R"("response_flags":"-","security":"mutual_tls","src":"10.0.0.1:4000",)"
+            R"("src_identity":"spiffe://cluster.local/ns/mesh/sa/a","src_workload":"mesh/a",)"
             R"("via":"10.0.0.2:15008"})");
+}
+
+// An inbound denial names the verdict, the deciding policy and why; AUDIT and
+// dry-run findings ride along.
+TEST(AccessLog, InboundVerdictFields) {
+  ConnectionRecord r;
+  r.direction = "inbound";
+  r.verdict = "deny";
+  r.policy = "mesh/allow-frontend";
+  r.policyReason = "denied: no rule of the ALLOW policies that apply (mesh/allow-frontend) matches";
+  r.audit = {"mesh/audit-all rules[0]"};
+  r.dryRun = {"would deny: denied by DENY policy mesh/x rules[0]"};
+  r.responseFlags = "DENY";
+  auto j = nlohmann::json::parse(formatConnection(r));
+  EXPECT_EQ(j["verdict"], "deny");
+  EXPECT_EQ(j["policy"], "mesh/allow-frontend");
+  EXPECT_EQ(j["policy_reason"], r.policyReason);
+  EXPECT_EQ(j["audit"][0], "mesh/audit-all rules[0]");
+  EXPECT_EQ(j["dry_run"][0], r.dryRun[0]);
+  EXPECT_EQ(j["response_flags"], "DENY");
+  // Without an inbound verdict the fields stay out of the line.
+  ConnectionRecord plain;
+  EXPECT_FALSE(nlohmann::json::parse(formatConnection(plain)).contains("verdict"));
 }
 
 }  // namespace

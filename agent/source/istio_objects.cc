@@ -1,0 +1,239 @@
+#include "agent/source/istio_objects.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace warren::source {
+
+bool Selector::selects(const std::map<std::string, std::string>& labels) const {
+  if (!present) return true;
+  for (const auto& [k, v] : matchLabels) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::string keyOf(const YAML::Node& node, std::string& ns) {
+  const YAML::Node md = at(node, "metadata");
+  ns = str(at(md, "namespace"), "default");
+  return ns + "/" + str(at(md, "name"));
+}
+
+bool parsePort(const std::string& text, uint32_t& out) {
+  uint32_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v == 0 || v > 65535) return false;
+  out = v;
+  return true;
+}
+
+bool validIp(const std::string& ip) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1;
+}
+
+// A list of scalars; a lone scalar is accepted as a one-element list. Anything
+// else is recorded as invalid.
+std::vector<std::string> stringList(const YAML::Node& n, const std::string& what, std::vector<std::string>& invalid) {
+  std::vector<std::string> out;
+  if (!n) return out;
+  if (n.IsScalar()) return {n.as<std::string>()};
+  if (!n.IsSequence()) {
+    invalid.push_back(what + " must be a list of strings");
+    return out;
+  }
+  for (const auto& e : n) {
+    if (!e.IsScalar()) {
+      invalid.push_back(what + " must be a list of strings");
+      continue;
+    }
+    out.push_back(e.as<std::string>());
+  }
+  return out;
+}
+
+Selector selectorOf(const YAML::Node& spec) {
+  Selector sel;
+  const YAML::Node s = at(spec, "selector");
+  if (!s) return sel;
+  sel.present = true;
+  sel.matchLabels = stringMap(at(s, "matchLabels"));
+  return sel;
+}
+
+// The field names Istio defines for from.source and to.operation; any other key is
+// a typo the operator must hear about, never silently an empty (match-all) field.
+const std::vector<std::string> kSourceFields = {
+    "principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces",
+    "ipBlocks",   "notIpBlocks",   "remoteIpBlocks",    "notRemoteIpBlocks",    "serviceAccounts", "notServiceAccounts"};
+const std::vector<std::string> kOperationFields = {"hosts",   "notHosts", "ports", "notPorts",
+                                                   "methods", "notMethods", "paths", "notPaths"};
+
+std::map<std::string, std::vector<std::string>> fieldLists(const YAML::Node& n, const std::vector<std::string>& known,
+                                                           const std::string& where,
+                                                           std::vector<std::string>& invalid) {
+  std::map<std::string, std::vector<std::string>> out;
+  if (!n) return out;
+  if (!n.IsMap()) {
+    invalid.push_back(where + " must be a mapping");
+    return out;
+  }
+  for (const auto& kv : n) {
+    const std::string field = kv.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), field) == known.end()) {
+      invalid.push_back(where + ": unknown field '" + field + "'");
+      continue;
+    }
+    out[field] = stringList(kv.second, where + "." + field, invalid);
+  }
+  return out;
+}
+
+PolicyRule parseRule(const YAML::Node& r, const std::string& where, std::vector<std::string>& invalid) {
+  PolicyRule rule;
+  if (!r.IsMap()) {
+    if (!r.IsNull()) invalid.push_back(where + " must be a mapping");
+    return rule;
+  }
+  const YAML::Node from = at(r, "from");
+  if (from && from.IsSequence())
+    for (const auto& f : from) rule.from.push_back({fieldLists(at(f, "source"), kSourceFields, where + ".from.source", invalid)});
+  else if (from) invalid.push_back(where + ".from must be a list");
+  const YAML::Node to = at(r, "to");
+  if (to && to.IsSequence())
+    for (const auto& t : to)
+      rule.to.push_back({fieldLists(at(t, "operation"), kOperationFields, where + ".to.operation", invalid)});
+  else if (to) invalid.push_back(where + ".to must be a list");
+  const YAML::Node when = at(r, "when");
+  if (when && when.IsSequence())
+    for (const auto& w : when) {
+      PolicyCondition c;
+      c.key = str(at(w, "key"));
+      if (c.key.empty()) invalid.push_back(where + ".when: a condition has no key");
+      c.values = stringList(at(w, "values"), where + ".when.values", invalid);
+      c.notValues = stringList(at(w, "notValues"), where + ".when.notValues", invalid);
+      rule.when.push_back(std::move(c));
+    }
+  else if (when) invalid.push_back(where + ".when must be a list");
+  return rule;
+}
+
+}  // namespace
+
+void parseService(const Doc& d, Snapshot& s) {
+  Service svc;
+  const std::string key = keyOf(d.node, svc.ns);
+  svc.name = str(at(at(d.node, "metadata"), "name"));
+  const YAML::Node spec = at(d.node, "spec");
+  auto bad = [&](const std::string& why) { s.errors.push_back(makeError("service " + key + " in " + d.where + ": " + why)); };
+  const std::string type = str(at(spec, "type"), "ClusterIP");
+  if (type == "ExternalName") return;  // a DNS alias: no VIP, nothing to carry
+  auto addIp = [&](const std::string& ip) {
+    if (ip.empty() || ip == "None") return true;  // headless
+    if (!validIp(ip)) {
+      bad("clusterIP '" + ip + "' is not an IP address");
+      return false;
+    }
+    if (std::find(svc.clusterIPs.begin(), svc.clusterIPs.end(), ip) == svc.clusterIPs.end()) svc.clusterIPs.push_back(ip);
+    return true;
+  };
+  if (!addIp(str(at(spec, "clusterIP")))) return;
+  const YAML::Node ips = at(spec, "clusterIPs");
+  if (ips && ips.IsSequence())
+    for (const auto& ip : ips)
+      if (!addIp(str(ip))) return;
+  svc.selector = stringMap(at(spec, "selector"));
+  const YAML::Node ports = at(spec, "ports");
+  if (ports && ports.IsSequence())
+    for (const auto& p : ports) {
+      if (str(at(p, "protocol"), "TCP") != "TCP") continue;  // UDP/SCTP are not captured
+      ServicePortSpec sp;
+      sp.name = str(at(p, "name"));
+      if (!parsePort(str(at(p, "port")), sp.port)) {
+        bad("port '" + str(at(p, "port")) + "' is not a port number");
+        return;
+      }
+      const std::string target = str(at(p, "targetPort"));
+      if (!target.empty() && !parsePort(target, sp.targetPort)) {
+        if (target.find_first_not_of("0123456789") == std::string::npos) {
+          bad("targetPort '" + target + "' is not a port number");
+          return;
+        }
+        sp.targetPortName = target;
+      }
+      svc.ports.push_back(std::move(sp));
+    }
+  if (s.services.count(key)) return bad("duplicate Service; keeping the first");
+  s.services[key] = std::move(svc);
+}
+
+void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
+  AuthorizationPolicy p;
+  const std::string key = keyOf(d.node, p.ns);
+  p.name = str(at(at(d.node, "metadata"), "name"));
+  p.where = d.where;
+  const YAML::Node spec = at(d.node, "spec");
+  auto annotations = stringMap(at(at(d.node, "metadata"), "annotations"));
+  p.dryRun = annotations["istio.io/dry-run"] == "true";
+  p.selector = selectorOf(spec);
+  p.hasTargetRef = static_cast<bool>(at(spec, "targetRef")) || static_cast<bool>(at(spec, "targetRefs"));
+  p.action = str(at(spec, "action"), "ALLOW");
+  static const std::vector<std::string> actions = {"ALLOW", "DENY", "AUDIT", "CUSTOM"};
+  if (std::find(actions.begin(), actions.end(), p.action) == actions.end())
+    p.invalid.push_back("action '" + p.action + "' is not ALLOW, DENY, AUDIT or CUSTOM");
+  const YAML::Node rules = at(spec, "rules");
+  if (rules && rules.IsSequence()) {
+    for (size_t i = 0; i < rules.size(); ++i)
+      p.rules.push_back(parseRule(rules[i], "rules[" + std::to_string(i) + "]", p.invalid));
+  } else if (rules && !rules.IsNull()) {
+    p.invalid.push_back("rules must be a list");
+  }
+  if (s.authorizationPolicies.count(key)) {
+    s.errors.push_back(makeError(d.where + ": duplicate AuthorizationPolicy " + key + "; keeping the first"));
+    return;
+  }
+  s.authorizationPolicies[key] = std::move(p);
+}
+
+void parsePeerAuthentication(const Doc& d, Snapshot& s) {
+  PeerAuthentication p;
+  const std::string key = keyOf(d.node, p.ns);
+  p.name = str(at(at(d.node, "metadata"), "name"));
+  p.where = d.where;
+  const YAML::Node spec = at(d.node, "spec");
+  p.selector = selectorOf(spec);
+  static const std::vector<std::string> modes = {"UNSET", "PERMISSIVE", "STRICT", "DISABLE"};
+  // A mode we cannot read is enforced as STRICT: failing open would let plaintext
+  // in where the operator may have asked for mTLS.
+  auto modeOf = [&](const YAML::Node& mtls) {
+    std::string mode = str(at(mtls, "mode"), "UNSET");
+    if (std::find(modes.begin(), modes.end(), mode) != modes.end()) return mode;
+    s.errors.push_back(makeError("PeerAuthentication " + key + " in " + d.where + ": mode '" + mode +
+                                 "' is not UNSET, PERMISSIVE, STRICT or DISABLE; enforced as STRICT until fixed"));
+    return std::string("STRICT");
+  };
+  p.mode = modeOf(at(spec, "mtls"));
+  const YAML::Node ports = at(spec, "portLevelMtls");
+  if (ports && ports.IsMap())
+    for (const auto& kv : ports) {
+      uint32_t port = 0;
+      if (!parsePort(kv.first.as<std::string>(), port)) {
+        s.errors.push_back(makeError("PeerAuthentication " + key + " in " + d.where + ": portLevelMtls key '" +
+                                     kv.first.as<std::string>() + "' is not a port; entry ignored"));
+        continue;
+      }
+      p.portLevel[port] = modeOf(kv.second);
+    }
+  if (s.peerAuthentications.count(key)) {
+    s.errors.push_back(makeError(d.where + ": duplicate PeerAuthentication " + key + "; keeping the first"));
+    return;
+  }
+  s.peerAuthentications[key] = std::move(p);
+}
+
+}  // namespace warren::source

@@ -1,0 +1,309 @@
+// XdsClient against the test delta ADS server over real gRPC on 127.0.0.1:
+// subscription, ACK/NACK, state hand-off, reconnects that resume with
+// initial_resource_versions, and the last state served while disconnected.
+
+#include "ztunnel/xds/xds_client.h"
+
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/test_certs.h"
+#include "tests/support/xds_server.h"
+#include "tests/unit/xds/xds_test_util.h"
+#include "ztunnel/xds/resource_cache.h"
+
+namespace warren::xds {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace xdstest;
+using testxds::SeenRequest;
+using testxds::XdsTestServer;
+
+// Failure bounds only: every wait returns as soon as its condition holds.
+constexpr auto kWait = 20s;
+const std::string kNodeId = "ztunnel~10.0.0.9~warren-tunnel-x.istio-system~istio-system.svc.cluster.local";
+
+// What the tunnel would store: the latest state and how many were handed over.
+class StateSink {
+ public:
+  void set(state::ClusterStatePtr s) {
+    std::lock_guard lock(mu_);
+    latest_ = std::move(s);
+    count_++;
+  }
+  state::ClusterStatePtr latest() {
+    std::lock_guard lock(mu_);
+    return latest_;
+  }
+  int count() {
+    std::lock_guard lock(mu_);
+    return count_;
+  }
+
+ private:
+  std::mutex mu_;
+  state::ClusterStatePtr latest_;
+  int count_ = 0;
+};
+
+class XdsClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = XdsTestServer::start();
+    ASSERT_TRUE(server_);
+  }
+  void TearDown() override {
+    client_.reset();  // before the server: it joins the stream thread
+    server_.reset();
+  }
+
+  XdsOptions options() const {
+    XdsOptions o;
+    o.address = server_->address();
+    o.nodeId = kNodeId;
+    o.initialBackoff = 50ms;
+    o.maxBackoff = 400ms;
+    return o;
+  }
+  void startClient(XdsOptions o) {
+    auto c = XdsClient::start(std::move(o), [this](state::ClusterStatePtr s) { sink_.set(std::move(s)); });
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    client_ = std::move(*c);
+  }
+  // Starts a client and waits until both types are subscribed and answered.
+  void startSubscribed() {
+    startClient(options());
+    ASSERT_TRUE(server_->waitSubscribed(kAddressType, kWait));
+    ASSERT_TRUE(server_->waitSubscribed(kAuthorizationType, kWait));
+  }
+  // Pushes and waits for the client's reply to that push.
+  SeenRequest pushAndWait(const std::string& typeUrl, const std::map<std::string, google::protobuf::Any>& adds,
+                          const std::vector<std::string>& removals = {}) {
+    std::string nonce = server_->push(typeUrl, adds, removals);
+    EXPECT_FALSE(nonce.empty()) << "no open subscribed stream";
+    auto reply = server_->waitForReply(nonce, kWait);
+    EXPECT_TRUE(reply) << "no reply to " << nonce;
+    return reply.value_or(SeenRequest{});
+  }
+
+  testcerts::TempDir tmp_;
+  StateSink sink_;
+  std::unique_ptr<XdsTestServer> server_;
+  std::unique_ptr<XdsClient> client_;
+};
+
+TEST_F(XdsClientTest, SubscribesToBothTypesByWildcardWithNodeAndToken) {
+  ASSERT_TRUE(testcerts::writeFile(tmp_.file("token"), "tunnel-token\n").ok());
+  auto o = options();
+  o.tokenFile = tmp_.file("token");
+  o.clusterId = "Kubernetes";
+  startClient(o);
+  for (const char* type : {kAddressType, kAuthorizationType}) {
+    auto sub = server_->waitFor([&](const SeenRequest& r) { return r.typeUrl == type && r.nonce.empty(); }, 0, kWait);
+    ASSERT_TRUE(sub) << type;
+    EXPECT_EQ(sub->stream, 1);
+    EXPECT_TRUE(sub->subscribe.empty()) << "wildcard: no names";
+    EXPECT_TRUE(sub->initialVersions.empty()) << "first stream: nothing held";
+    EXPECT_FALSE(sub->hasError);
+    EXPECT_EQ(sub->nodeId, kNodeId);
+    EXPECT_EQ(sub->authorization, "Bearer tunnel-token");
+  }
+  // The server's (empty) answers to both subscriptions are ACKed.
+  ASSERT_TRUE(client_->waitStatus(
+      [](const XdsStatus& s) { return s.connected && s.lastAckedNonce.size() == 2 && s.acks == 2; }, kWait));
+  EXPECT_EQ(client_->status().nacks, 0u);
+  EXPECT_EQ(client_->status().reconnects, 0u);
+  ASSERT_TRUE(sink_.latest());
+  EXPECT_TRUE(sink_.latest()->workloads().empty());
+}
+
+TEST_F(XdsClientTest, AddsAndRemovalsReachTheState) {
+  startSubscribed();
+  auto backend = workload("uid-a", "10.0.0.1");
+  (*backend.mutable_services())["default/web.default.svc.cluster.local"];
+  auto ack = pushAndWait(kAddressType, {{"uid-a", packAddress(backend)},
+                                        {"uid-b", packAddress(workload("uid-b", "10.0.0.2"))},
+                                        {"default/web.default.svc.cluster.local",
+                                         packAddress(service("web", "default", "10.96.0.1"))}});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  EXPECT_EQ(ack.typeUrl, kAddressType);
+  auto st = sink_.latest();
+  ASSERT_TRUE(st);
+  ASSERT_NE(st->findByIp("10.0.0.1"), nullptr);
+  EXPECT_EQ(st->findByIp("10.0.0.1")->uid, "uid-a");
+  EXPECT_TRUE(st->findByIp("10.0.0.1")->captured);
+  const auto* svc = st->findServiceByVip("10.96.0.1");
+  ASSERT_NE(svc, nullptr);
+  EXPECT_EQ(st->readyEndpoints(*svc).size(), 1u);
+
+  ack = pushAndWait(kAuthorizationType,
+                    {{"default/deny", packPolicy(denyFrom("deny", "default", "spiffe://cluster.local/ns/x/sa/y"))}});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  st = sink_.latest();
+  ASSERT_EQ(st->policies().count("default/deny"), 1u);
+  EXPECT_EQ(st->policies().at("default/deny").rules[0].clauses[0].matches[0].principals[0].value,
+            "cluster.local/ns/x/sa/y");
+  EXPECT_EQ(st->workloads().size(), 2u) << "a policy push keeps the workloads";
+
+  ack = pushAndWait(kAddressType, {}, {"uid-a"});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  st = sink_.latest();
+  EXPECT_EQ(st->findWorkload("uid-a"), nullptr);
+  EXPECT_EQ(st->findByIp("10.0.0.1"), nullptr);
+  EXPECT_NE(st->findWorkload("uid-b"), nullptr);
+  EXPECT_TRUE(st->readyEndpoints(*st->findServiceByVip("10.96.0.1")).empty());
+
+  ack = pushAndWait(kAuthorizationType, {}, {"default/deny"});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  EXPECT_TRUE(sink_.latest()->policies().empty());
+  auto status = client_->status();
+  EXPECT_EQ(status.lastAckedNonce.at(kAuthorizationType), ack.nonce);
+  EXPECT_EQ(status.addresses, 2u);
+  EXPECT_EQ(status.policies, 0u);
+}
+
+TEST_F(XdsClientTest, InvalidResourceIsNackedAndThePreviousStateKept) {
+  startSubscribed();
+  auto ack = pushAndWait(kAddressType, {{"uid-a", packAddress(workload("uid-a", "10.0.0.1"))}});
+  ASSERT_TRUE(ack.isAck());
+  const int statesBefore = sink_.count();
+  const auto stateBefore = sink_.latest();
+
+  auto broken = workload("uid-bad", "10.0.0.3");
+  broken.set_addresses(0, std::string("\x0a\x00\x00\x03\x00", 5));
+  auto nack = pushAndWait(kAddressType, {{"uid-b", packAddress(workload("uid-b", "10.0.0.2"))},
+                                         {"uid-bad", packAddress(broken)}});
+  ASSERT_TRUE(nack.isNack());
+  EXPECT_EQ(nack.typeUrl, kAddressType);
+  EXPECT_NE(nack.errorMessage.find("uid-bad"), std::string::npos) << nack.errorMessage;
+  EXPECT_NE(nack.errorMessage.find("5 bytes"), std::string::npos) << nack.errorMessage;
+  auto status = client_->status();
+  EXPECT_EQ(status.nacks, 1u);
+  EXPECT_EQ(status.lastNackMessage, nack.errorMessage);
+  EXPECT_EQ(status.lastAckedNonce.at(kAddressType), ack.nonce);
+  EXPECT_EQ(sink_.count(), statesBefore) << "a rejected response hands over no state";
+  EXPECT_EQ(sink_.latest(), stateBefore);
+
+  auto badPolicy = denyFrom("bad", "shop", "x");
+  badPolicy.mutable_groups(0)->mutable_rules(0)->mutable_matches(0)->add_destination_ports(0);
+  nack = pushAndWait(kAuthorizationType, {{"shop/bad", packPolicy(badPolicy)}});
+  ASSERT_TRUE(nack.isNack());
+  EXPECT_NE(nack.errorMessage.find("shop/bad"), std::string::npos) << nack.errorMessage;
+
+  ack = pushAndWait(kAddressType, {{"uid-c", packAddress(workload("uid-c", "10.0.0.4"))}});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  auto st = sink_.latest();
+  EXPECT_NE(st->findWorkload("uid-a"), nullptr);
+  EXPECT_NE(st->findWorkload("uid-c"), nullptr);
+  EXPECT_EQ(st->findWorkload("uid-bad"), nullptr);
+  EXPECT_EQ(st->findWorkload("uid-b"), nullptr) << "the rejected response applied nothing";
+  EXPECT_TRUE(st->policies().empty());
+  EXPECT_EQ(client_->status().lastAckedNonce.at(kAddressType), ack.nonce);
+}
+
+TEST_F(XdsClientTest, ServerRestartReconnectsWithInitialVersionsAndKeepsServing) {
+  startSubscribed();
+  auto ack = pushAndWait(kAddressType, {{"uid-a", packAddress(workload("uid-a", "10.0.0.1"))},
+                                        {"uid-b", packAddress(workload("uid-b", "10.0.0.2"))}});
+  ASSERT_TRUE(ack.isAck());
+  const int statesBefore = sink_.count();
+
+  server_->stop();
+  // The stream ended and at least one more attempt failed against the closed port.
+  ASSERT_TRUE(client_->waitStatus([](const XdsStatus& s) { return !s.connected && s.reconnects >= 2; }, kWait));
+  EXPECT_FALSE(client_->status().lastStreamError.empty());
+  // Meanwhile the last state is what the tunnel serves: nothing was cleared.
+  EXPECT_EQ(sink_.count(), statesBefore);
+  ASSERT_NE(sink_.latest()->findWorkload("uid-a"), nullptr);
+  ASSERT_NE(sink_.latest()->findWorkload("uid-b"), nullptr);
+
+  // The control plane changes while the tunnel is away.
+  EXPECT_EQ(server_->push(kAddressType, {{"uid-c", packAddress(workload("uid-c", "10.0.0.3"))}}, {"uid-b"}), "");
+  const size_t seenBefore = server_->requests().size();
+  ASSERT_TRUE(server_->restart());
+
+  auto resub = server_->waitFor(
+      [](const SeenRequest& r) { return r.typeUrl == kAddressType && r.nonce.empty(); }, seenBefore, kWait);
+  ASSERT_TRUE(resub);
+  EXPECT_GE(resub->stream, 2);
+  ASSERT_EQ(resub->initialVersions.size(), 2u);
+  EXPECT_FALSE(resub->initialVersions.at("uid-a").empty());
+  EXPECT_FALSE(resub->initialVersions.at("uid-b").empty());
+  EXPECT_EQ(resub->nodeId, kNodeId) << "a new stream sends the node again";
+  auto authzResub = server_->waitFor(
+      [](const SeenRequest& r) { return r.typeUrl == kAuthorizationType && r.nonce.empty(); }, seenBefore, kWait);
+  ASSERT_TRUE(authzResub);
+  EXPECT_TRUE(authzResub->initialVersions.empty());
+
+  // The server answers with only the difference (uid-c added, uid-b removed).
+  auto resumed = server_->waitFor(
+      [&](const SeenRequest& r) { return r.stream == resub->stream && r.typeUrl == kAddressType && r.isAck(); },
+      seenBefore, kWait);
+  ASSERT_TRUE(resumed);
+  auto st = sink_.latest();
+  EXPECT_NE(st->findWorkload("uid-a"), nullptr);
+  EXPECT_EQ(st->findWorkload("uid-b"), nullptr);
+  EXPECT_NE(st->findWorkload("uid-c"), nullptr);
+  auto status = client_->status();
+  EXPECT_TRUE(status.connected);
+  EXPECT_GE(status.reconnects, 2u);
+}
+
+TEST_F(XdsClientTest, BrokenStreamIsReopened) {
+  startSubscribed();
+  ASSERT_TRUE(pushAndWait(kAddressType, {{"uid-a", packAddress(workload("uid-a", "10.0.0.1"))}}).isAck());
+  const size_t seenBefore = server_->requests().size();
+  server_->breakStream();
+  auto resub = server_->waitFor(
+      [](const SeenRequest& r) { return r.typeUrl == kAddressType && r.nonce.empty(); }, seenBefore, kWait);
+  ASSERT_TRUE(resub);
+  EXPECT_EQ(resub->stream, 2);
+  EXPECT_EQ(resub->initialVersions.count("uid-a"), 1u);
+  ASSERT_TRUE(server_->waitSubscribed(kAuthorizationType, kWait));
+  // Pushes reach the new stream.
+  ASSERT_TRUE(pushAndWait(kAddressType, {{"uid-b", packAddress(workload("uid-b", "10.0.0.2"))}}).isAck());
+  EXPECT_NE(sink_.latest()->findWorkload("uid-a"), nullptr);
+  EXPECT_NE(sink_.latest()->findWorkload("uid-b"), nullptr);
+  EXPECT_EQ(client_->status().reconnects, 1u);
+}
+
+TEST_F(XdsClientTest, DestructorInterruptsABackoffWait) {
+  server_->stop();
+  auto o = options();
+  o.initialBackoff = 60s;
+  o.maxBackoff = 60s;
+  startClient(o);
+  ASSERT_TRUE(client_->waitStatus([](const XdsStatus& s) { return s.streams == 1 && !s.lastStreamError.empty(); },
+                                  kWait));
+  auto t0 = std::chrono::steady_clock::now();
+  client_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the 30-60 s backoff must not delay shutdown";
+  EXPECT_EQ(sink_.count(), 0);
+}
+
+TEST(XdsClientOptions, BadOptionsFailAtStart) {
+  auto noop = [](state::ClusterStatePtr) {};
+  XdsOptions o;
+  EXPECT_FALSE(XdsClient::start(o, noop).ok());
+  o.address = "127.0.0.1:1";
+  o.rootCertFile = "/nonexistent/root-cert.pem";
+  auto c = XdsClient::start(o, noop);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("/nonexistent/root-cert.pem"), std::string::npos) << c.error().message;
+  o.rootCertFile.clear();
+  o.initialBackoff = 0ms;
+  EXPECT_FALSE(XdsClient::start(o, noop).ok());
+}
+
+TEST(JitteredBackoff, DoublesFromInitialUpToMaxWithinTheUpperHalf) {
+  EXPECT_EQ(jitteredBackoff(0, 100ms, 10s, 0.0), 50ms);
+  EXPECT_EQ(jitteredBackoff(0, 100ms, 10s, 0.999), 99ms);
+  EXPECT_EQ(jitteredBackoff(3, 100ms, 10s, 0.0), 400ms);
+  EXPECT_EQ(jitteredBackoff(20, 100ms, 10s, 0.0), 5s);
+  EXPECT_EQ(jitteredBackoff(1000, 100ms, 10s, 0.999), 9995ms);
+}
+
+}  // namespace
+}  // namespace warren::xds

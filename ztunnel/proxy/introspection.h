@@ -1,0 +1,24 @@
+#pragma once
+// What the tunnel shows about itself on its admin and metrics ports: the config
+// dump (state, certificates, counters) and the tunnel's own Prometheus counters.
+// Everything read here is thread-safe: the HTTP threads call it while the loop runs.
+
+#include <nlohmann/json.hpp>
+
+#include "ztunnel/identity/identity_manager.h"
+#include "ztunnel/proxy/proxy.h"
+#include "ztunnel/state/cluster_state.h"
+#include "ztunnel/telemetry/metrics.h"
+
+namespace warren::proxy {
+
+// {"state": {...}, "certificates": [...], "counters": {...}}; `extra` members
+// (e.g. the xDS client's status) are merged in at the top level.
+nlohmann::json configDump(const state::StateStore& state, const identity::IdentityManager& identity,
+                          const ProxyCounters& counters, nlohmann::json extra = nlohmann::json::object());
+
+// warren_* counters and gauges read live from the proxy and identity counters.
+Status registerTunnelMetrics(telemetry::TcpMetrics& metrics, const Proxy& proxy,
+                             const identity::IdentityManager& identity);
+
+}  // namespace warren::proxy

@@ -1,0 +1,100 @@
+#pragma once
+// The tunnel's internal form of L4 authorization, shaped after Istio's
+// istio.security.Authorization (what istiod sends ztunnel), so that both sources
+// convert into it at the edge: the YAML directory's AuthorizationPolicy and
+// PeerAuthentication objects (converted here as istiod would) and xDS resources.
+//
+// Semantics (Istio's): a policy matches when any rule matches; a rule matches
+// when all its clauses match; a clause matches when any of its matches does; a
+// match holds when every field it sets holds (values within a field are OR'd,
+// a `not` field holds when none of its values match).
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warren::state {
+
+// Istio's principal / namespace matching: "x" exact, "x*" prefix, "*x" suffix,
+// "*" presence (any non-empty value).
+struct StringMatch {
+  enum class Kind { Exact, Prefix, Suffix, Presence } kind = Kind::Exact;
+  std::string value;
+
+  static StringMatch parse(std::string_view istioPattern);
+  bool matches(std::string_view s) const;
+  std::string text() const;  // back in Istio's pattern syntax, for logs and dumps
+};
+
+// A CIDR block ("10.0.0.0/8", or a bare IP = /32 or /128).
+struct IpBlock {
+  int family = 0;  // AF_INET | AF_INET6
+  std::array<uint8_t, 16> addr{};
+  uint8_t prefixLen = 0;
+
+  static std::optional<IpBlock> parse(std::string_view cidr);
+  bool contains(std::string_view ip) const;  // an IP literal; false when unparsable
+  std::string text() const;
+};
+
+struct Match {
+  std::vector<StringMatch> namespaces, notNamespaces;
+  // Without the "spiffe://" scheme, as operators write them: "cluster.local/ns/a/sa/b".
+  std::vector<StringMatch> principals, notPrincipals;
+  std::vector<IpBlock> sourceIps, notSourceIps;
+  std::vector<IpBlock> destinationIps, notDestinationIps;
+  std::vector<uint32_t> destinationPorts, notDestinationPorts;
+};
+
+struct Clause {
+  std::vector<Match> matches;  // OR'd; an empty clause matches nothing
+};
+
+struct Rule {
+  std::vector<Clause> clauses;  // AND'd; a rule without clauses matches everything
+};
+
+enum class PolicyAction { Allow, Deny, Audit };
+enum class PolicyScope {
+  Global,           // every workload in the mesh (root-namespace policy, no selector)
+  Namespace,        // every workload in `ns` (no selector)
+  WorkloadSelector  // the workloads that list it in Workload::policies
+};
+
+struct AuthorizationPolicy {
+  std::string name, ns;
+  PolicyScope scope = PolicyScope::Namespace;
+  PolicyAction action = PolicyAction::Allow;
+  std::vector<Rule> rules;  // OR'd; none: an ALLOW matches nothing, so it denies all
+  bool dryRun = false;      // istio.io/dry-run: evaluated and logged, never enforced
+  // What the conversion had to change, e.g. an ALLOW rule dropped because it needs
+  // L7 attributes. Logged at load and shown in the config dump.
+  std::vector<std::string> conversionNotes;
+
+  std::string key() const { return ns + "/" + name; }
+};
+
+// PeerAuthentication, resolved per workload: the effective mode of inbound
+// plaintext, and which PeerAuthentication decided it.
+enum class MtlsMode { Permissive, Strict };
+struct MtlsPolicy {
+  MtlsMode mode = MtlsMode::Permissive;
+  std::string decidedBy;  // "ns/name", "" for the default (PERMISSIVE)
+  std::map<uint32_t, MtlsMode> portModes;  // portLevelMtls overrides
+  std::map<uint32_t, std::string> portDecidedBy;
+
+  MtlsMode modeFor(uint32_t port) const {
+    auto it = portModes.find(port);
+    return it == portModes.end() ? mode : it->second;
+  }
+};
+
+const char* actionName(PolicyAction a);
+const char* scopeName(PolicyScope s);
+const char* mtlsModeName(MtlsMode m);
+
+}  // namespace warren::state

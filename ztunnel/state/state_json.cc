@@ -1,0 +1,100 @@
+#include "ztunnel/state/state_json.h"
+
+namespace warren::state {
+namespace {
+
+nlohmann::json strings(const std::vector<StringMatch>& v) {
+  auto j = nlohmann::json::array();
+  for (const auto& s : v) j.push_back(s.text());
+  return j;
+}
+nlohmann::json blocks(const std::vector<IpBlock>& v) {
+  auto j = nlohmann::json::array();
+  for (const auto& b : v) j.push_back(b.text());
+  return j;
+}
+
+// Only the fields a match sets, so a dump reads like the policy that made it.
+nlohmann::json toJson(const Match& m) {
+  nlohmann::json j = nlohmann::json::object();
+  auto put = [&](const char* name, nlohmann::json v) {
+    if (!v.empty()) j[name] = std::move(v);
+  };
+  put("namespaces", strings(m.namespaces));
+  put("not_namespaces", strings(m.notNamespaces));
+  put("principals", strings(m.principals));
+  put("not_principals", strings(m.notPrincipals));
+  put("source_ips", blocks(m.sourceIps));
+  put("not_source_ips", blocks(m.notSourceIps));
+  put("destination_ips", blocks(m.destinationIps));
+  put("not_destination_ips", blocks(m.notDestinationIps));
+  put("destination_ports", m.destinationPorts);
+  put("not_destination_ports", m.notDestinationPorts);
+  return j;
+}
+
+nlohmann::json ports(const std::vector<ServicePort>& v) {
+  auto j = nlohmann::json::array();
+  for (const auto& p : v) j.push_back({{"service_port", p.servicePort}, {"target_port", p.targetPort}});
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json toJson(const Workload& w) {
+  nlohmann::json services = nlohmann::json::object();
+  for (const auto& [key, p] : w.services) services[key] = ports(p);
+  nlohmann::json portModes = nlohmann::json::object();
+  for (const auto& [port, mode] : w.mtls.portModes) portModes[std::to_string(port)] = mtlsModeName(mode);
+  return {
+      {"uid", w.uid},
+      {"name", w.name},
+      {"namespace", w.ns},
+      {"service_account", w.serviceAccount},
+      {"node", w.node},
+      {"ips", w.ips},
+      {"identity", w.identity.uri()},
+      {"captured", w.captured},
+      {"capture_reason", w.captureReason},
+      {"ready", w.ready},
+      {"labels", w.labels},
+      {"services", services},
+      {"authorization_policies", w.policies},
+      {"peer_authentication",
+       {{"mode", mtlsModeName(w.mtls.mode)}, {"decided_by", w.mtls.decidedBy}, {"port_modes", portModes}}},
+  };
+}
+
+nlohmann::json toJson(const Service& s) {
+  return {{"name", s.name}, {"namespace", s.ns}, {"hostname", s.hostname}, {"vips", s.vips}, {"ports", ports(s.ports)}};
+}
+
+nlohmann::json toJson(const AuthorizationPolicy& p) {
+  auto rules = nlohmann::json::array();
+  for (const auto& r : p.rules) {
+    auto clauses = nlohmann::json::array();
+    for (const auto& c : r.clauses) {
+      auto matches = nlohmann::json::array();
+      for (const auto& m : c.matches) matches.push_back(toJson(m));
+      clauses.push_back({{"matches", matches}});
+    }
+    rules.push_back({{"clauses", clauses}});
+  }
+  return {
+      {"name", p.name},         {"namespace", p.ns}, {"scope", scopeName(p.scope)},
+      {"action", actionName(p.action)}, {"dry_run", p.dryRun}, {"rules", rules},
+      {"notes", p.conversionNotes},
+  };
+}
+
+nlohmann::json toJson(const ClusterState& st) {
+  nlohmann::json j = {{"workloads", nlohmann::json::array()},
+                      {"services", nlohmann::json::array()},
+                      {"policies", nlohmann::json::array()}};
+  for (const auto& [k, w] : st.workloads()) j["workloads"].push_back(toJson(w));
+  for (const auto& [k, s] : st.services()) j["services"].push_back(toJson(s));
+  for (const auto& [k, p] : st.policies()) j["policies"].push_back(toJson(p));
+  return j;
+}
+
+}  // namespace warren::state
