@@ -769,4 +769,17 @@ size_t openFdCount(pid_t pid) {
   return n;
 }
 
+std::vector<nlohmann::json> accessLog(TestNode& node) {
+  std::vector<nlohmann::json> out;
+  std::string log = node.readLog("tunnel");
+  size_t pos = 0;
+  while ((pos = log.find("access {", pos)) != std::string::npos) {
+    size_t end = log.find('\n', pos);
+    auto j = nlohmann::json::parse(log.substr(pos + 7, end - pos - 7), nullptr, false);
+    if (!j.is_discarded()) out.push_back(j);
+    pos = end;
+  }
+  return out;
+}
+
 }  // namespace warren::e2e

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "tests/e2e/pcap.h"
@@ -229,6 +231,8 @@ PodCounters podCounters(const std::string& pinRoot, const std::string& netnsPath
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
 
 std::string sockaddrString(const sockaddr_storage& ss);
+// The node tunnel's access-log lines ("access {...}") as JSON objects, oldest first.
+std::vector<nlohmann::json> accessLog(TestNode& node);
 size_t openFdCount(pid_t pid);
 
 }  // namespace warren::e2e

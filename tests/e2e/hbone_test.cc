@@ -25,20 +25,6 @@ using namespace std::chrono_literals;
 
 const std::map<std::string, std::string> kEnabled = {{"warren.io/mode", "enabled"}};
 
-// The tunnel's access-log lines ("access {...}") as JSON objects.
-std::vector<nlohmann::json> accessLog(TestNode& node) {
-  std::vector<nlohmann::json> out;
-  std::string log = node.readLog("tunnel");
-  size_t pos = 0;
-  while ((pos = log.find("access {", pos)) != std::string::npos) {
-    size_t end = log.find('\n', pos);
-    auto j = nlohmann::json::parse(log.substr(pos + 7, end - pos - 7), nullptr, false);
-    if (!j.is_discarded()) out.push_back(j);
-    pos = end;
-  }
-  return out;
-}
-
 class HboneClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
