@@ -3,15 +3,17 @@
 # brings up a two-node cluster made of network namespaces on this machine:
 #
 #   node1 netns                                                 node2 netns
-#   payments/checkout 10.244.1.10 -+                         +- payments/ledger 10.244.2.20
-#   legacy/batch      10.244.1.30 -+- wbr0  u1 ==veth== u2  wbr0 -+- legacy/reports 10.244.2.40
+#   payments/checkout   10.244.1.10 -+                         +- payments/ledger 10.244.2.20
+#   payments/fraud-scan 10.244.1.11 -+- wbr0  u1 ==veth== u2  wbr0 -+- legacy/reports 10.244.2.40
+#   legacy/batch        10.244.1.30 -+
 #                                       10.99.0.1   10.99.0.2
 #
 # Pods are made by the real CNI bridge + host-local plugins with warren-cni
 # chained; each node runs warren-agent and warren-tunnel on one shared YAML
 # directory (the standalone source) and one local CA. It sends real traffic,
 # shows with tcpdump on the underlay that mesh traffic crosses only as TLS 1.3,
-# shows the tunnels' decisions, then tears everything down.
+# shows the tunnels' decisions, applies an Istio AuthorizationPolicy and shows an
+# allowed and a denied connection with their metrics, then tears everything down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -145,6 +147,7 @@ done
 step "pods"
 add_pod node1 payments checkout 10.244.1.10 checkout
 add_pod node1 legacy batch 10.244.1.30 batch
+add_pod node1 payments fraud-scan 10.244.1.11 fraud-scan
 add_pod node2 payments ledger 10.244.2.20 ledger
 add_pod node2 legacy reports 10.244.2.40 reports
 for p in payments-ledger legacy-reports; do
@@ -156,7 +159,7 @@ done
 # Readiness: the servers print "listening" once bound; the tunnels log the
 # cluster state they route by.
 for p in payments-ledger legacy-reports; do wait_log "$WORK/app-$p.log" listening; done
-for n in node1 node2; do wait_log "$WORK/tunnel-$n.log" "cluster state: 4 workloads, 2 in the mesh"; done
+for n in node1 node2; do wait_log "$WORK/tunnel-$n.log" "cluster state: 5 workloads, 3 in the mesh"; done
 
 step "warrenctl pod list on node1  (enrolled pods, decoded from the pinned maps)"
 "$BIN/warrenctl" --bpffs "$(pins node1)" pod list
@@ -208,6 +211,34 @@ for n in node1 node2; do
 done
 echo "one line in full:"
 grep -m1 ' access ' "$WORK/tunnel-node1.log" | sed 's/.* access /  /'
+
+step "4. L4 policy: an Istio AuthorizationPolicy lets only checkout's service account reach payments"
+cat > "$WORK/cluster/policy-payments.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: only-checkout, namespace: payments}
+spec:
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/payments/sa/checkout"]}}]
+YAML
+sed 's/^/  /' "$WORK/cluster/policy-payments.yaml"
+wait_log "$WORK/tunnel-node2.log" "1 authorization policies"
+echo "allowed: payments/checkout -> payments/ledger:8080"
+in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.20:8080 "settle batch 7"
+echo "denied: payments/fraud-scan -> payments/ledger:8080 (ledger's tunnel answers 401; ledger never sees it)"
+in_pod payments-fraud-scan "$BIN/warren-demo-app" call 10.244.2.20:8080 "read all balances" || true
+
+step "node2's verdicts (access log: verdict, deciding policy, reason)"
+for _ in $(seq 100); do [ "$(grep -c '"verdict"' "$WORK/tunnel-node2.log")" -ge 2 ] && break; sleep 0.05; done
+grep ' access ' "$WORK/tunnel-node2.log" | sed 's/.* access //' | jq -r 'select(.verdict) |
+  "  \(.verdict | ascii_upcase)  \(.src_identity) -> \(.dst_workload):\(.dst | split(":") | last)  policy=\(.policy)  \(.policy_reason)"' | tail -2
+
+step "node2's metrics (GET 127.0.0.1:15020/metrics in node2's netns), the two connections above"
+nsenter --net=/var/run/netns/"$(node_ns node2)" curl -s 127.0.0.1:15020/metrics |
+  grep '^istio_tcp_connections_opened_total{reporter="destination"' |
+  grep -E 'source_workload="(checkout|fraud-scan)"' | sed 's/^/  /'
+echo "readiness (15021): $(nsenter --net=/var/run/netns/"$(node_ns node2)" curl -s 127.0.0.1:15021/healthz/ready)"
 
 step "fail closed: stop node2's tunnel, then payments/checkout calls payments/ledger again"
 kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true

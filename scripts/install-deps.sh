@@ -10,7 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  containernetworking-plugins iproute2 jq
+  containernetworking-plugins iproute2 jq curl
   tcpdump iperf3 nodejs
 )
 
