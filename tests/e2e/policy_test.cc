@@ -364,5 +364,45 @@ spec:
   EXPECT_TRUE(revoked);
 }
 
+TEST_F(PolicyClusterTest, AdminPortsShowStateCertificatesAndReadiness) {
+  apply("policy.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: l7, namespace: mesh}
+spec:
+  rules: [{to: [{operation: {methods: ["GET"]}}]}]
+)");
+  const std::string netns = "/var/run/netns/" + node(1).nodeNetns();
+  EXPECT_EQ(httpRequest(netns, "GET", "/healthz/ready", 15021).status, 200);
+  auto r = httpRequest(netns, "GET", "/config_dump", 15000);
+  ASSERT_EQ(r.status, 200);
+  auto dump = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_FALSE(dump.is_discarded()) << r.body;
+  bool sawServer = false;
+  for (const auto& w : dump["state"]["workloads"])
+    if (w["name"] == "server-2") {
+      sawServer = true;
+      EXPECT_EQ(w["identity"], "spiffe://cluster.local/ns/mesh/sa/sa-server-2");
+      EXPECT_EQ(w["services"].begin().key(), "mesh/server.mesh.svc.cluster.local");
+    }
+  EXPECT_TRUE(sawServer);
+  ASSERT_EQ(dump["state"]["services"].size(), 1u);
+  EXPECT_EQ(dump["state"]["services"][0]["vips"][0], kVip);
+  ASSERT_EQ(dump["state"]["policies"].size(), 1u);
+  // The conversion says why this ALLOW policy now admits nothing at L4.
+  EXPECT_NE(dump["state"]["policies"][0]["notes"][0].get<std::string>().find("L7"), std::string::npos);
+  // node2 holds server-2's certificate, with its expiry and renewal time.
+  bool sawCert = false;
+  for (const auto& c : dump["certificates"])
+    if (c["identity"] == "spiffe://cluster.local/ns/mesh/sa/sa-server-2") {
+      sawCert = true;
+      EXPECT_GT(c["expires_in_seconds"].get<int64_t>(), 0);
+      EXPECT_TRUE(c.contains("renewal_due"));
+    }
+  EXPECT_TRUE(sawCert) << dump["certificates"].dump();
+  // Log level control, localhost only.
+  EXPECT_EQ(httpRequest(netns, "POST", "/logging?level=warn", 15000).status, 200);
+  EXPECT_NE(httpRequest(netns, "GET", "/logging", 15000).body.find("warn"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace warren::e2e

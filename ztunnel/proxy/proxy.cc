@@ -89,7 +89,13 @@ authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const Pod
 uint64_t Proxy::track(const PodContextPtr& pod, authz::ConnectionFacts facts,
                       std::function<void(const std::string&)> abort) {
   uint64_t id = nextRevocableId_++;
+  // A state change may have landed between the decision and now (while the app
+  // connect was in flight): judge once more against the newest state, on the
+  // loop's next turn so the caller finishes setting up first.
+  auto st = currentState();
+  const bool stillAllowed = authz::authorize(*st, destinationWorkload(*st, *pod, facts.dstIp), facts).allowed;
   revocable_[id] = Revocable{pod, std::move(facts), std::move(abort)};
+  if (!stillAllowed) loop_.post([this, st] { revalidate(st); });
   return id;
 }
 
