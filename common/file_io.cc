@@ -24,4 +24,15 @@ Result<std::string> readFile(const std::string& path) {
   return out;
 }
 
+Result<std::string> readTokenFile(const std::string& path) {
+  auto text = readFile(path);
+  if (!text) return text.error();
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  size_t begin = 0, end = text->size();
+  while (begin < end && space((*text)[begin])) ++begin;
+  while (end > begin && space((*text)[end - 1])) --end;
+  if (begin == end) return makeError("token file " + path + " is empty");
+  return text->substr(begin, end - begin);
+}
+
 }  // namespace warren

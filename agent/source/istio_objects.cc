@@ -18,10 +18,24 @@ bool Selector::selects(const std::map<std::string, std::string>& labels) const {
 
 namespace {
 
-std::string keyOf(const YAML::Node& node, std::string& ns) {
-  const YAML::Node md = at(node, "metadata");
-  ns = str(at(md, "namespace"), "default");
-  return ns + "/" + str(at(md, "name"));
+// Fills obj's name and namespace from metadata; returns its "ns/name" key.
+template <typename T>
+std::string identify(const Doc& d, T& obj) {
+  const YAML::Node md = at(d.node, "metadata");
+  obj.ns = str(at(md, "namespace"), "default");
+  obj.name = str(at(md, "name"));
+  return obj.ns + "/" + obj.name;
+}
+
+// Duplicates keep the first (files are read in name order), and say so.
+template <typename T>
+void keepFirst(std::map<std::string, T>& into, const std::string& key, T obj, const char* kind, const Doc& d,
+               Snapshot& s) {
+  if (into.count(key)) {
+    s.errors.push_back(makeError(d.where + ": duplicate " + kind + " " + key + "; keeping the first"));
+    return;
+  }
+  into[key] = std::move(obj);
 }
 
 bool parsePort(const std::string& text, uint32_t& out) {
@@ -127,8 +141,7 @@ PolicyRule parseRule(const YAML::Node& r, const std::string& where, std::vector<
 
 void parseService(const Doc& d, Snapshot& s) {
   Service svc;
-  const std::string key = keyOf(d.node, svc.ns);
-  svc.name = str(at(at(d.node, "metadata"), "name"));
+  const std::string key = identify(d, svc);
   const YAML::Node spec = at(d.node, "spec");
   auto bad = [&](const std::string& why) { s.errors.push_back(makeError("service " + key + " in " + d.where + ": " + why)); };
   const std::string type = str(at(spec, "type"), "ClusterIP");
@@ -168,14 +181,12 @@ void parseService(const Doc& d, Snapshot& s) {
       }
       svc.ports.push_back(std::move(sp));
     }
-  if (s.services.count(key)) return bad("duplicate Service; keeping the first");
-  s.services[key] = std::move(svc);
+  keepFirst(s.services, key, std::move(svc), "Service", d, s);
 }
 
 void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
   AuthorizationPolicy p;
-  const std::string key = keyOf(d.node, p.ns);
-  p.name = str(at(at(d.node, "metadata"), "name"));
+  const std::string key = identify(d, p);
   p.where = d.where;
   const YAML::Node spec = at(d.node, "spec");
   auto annotations = stringMap(at(at(d.node, "metadata"), "annotations"));
@@ -193,17 +204,12 @@ void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
   } else if (rules && !rules.IsNull()) {
     p.invalid.push_back("rules must be a list");
   }
-  if (s.authorizationPolicies.count(key)) {
-    s.errors.push_back(makeError(d.where + ": duplicate AuthorizationPolicy " + key + "; keeping the first"));
-    return;
-  }
-  s.authorizationPolicies[key] = std::move(p);
+  keepFirst(s.authorizationPolicies, key, std::move(p), "AuthorizationPolicy", d, s);
 }
 
 void parsePeerAuthentication(const Doc& d, Snapshot& s) {
   PeerAuthentication p;
-  const std::string key = keyOf(d.node, p.ns);
-  p.name = str(at(at(d.node, "metadata"), "name"));
+  const std::string key = identify(d, p);
   p.where = d.where;
   const YAML::Node spec = at(d.node, "spec");
   p.selector = selectorOf(spec);
@@ -229,11 +235,7 @@ void parsePeerAuthentication(const Doc& d, Snapshot& s) {
       }
       p.portLevel[port] = modeOf(kv.second);
     }
-  if (s.peerAuthentications.count(key)) {
-    s.errors.push_back(makeError(d.where + ": duplicate PeerAuthentication " + key + "; keeping the first"));
-    return;
-  }
-  s.peerAuthentications[key] = std::move(p);
+  keepFirst(s.peerAuthentications, key, std::move(p), "PeerAuthentication", d, s);
 }
 
 }  // namespace warren::source

@@ -21,14 +21,6 @@ struct IstioCaClient::Stub {
 
 namespace {
 
-std::string trim(std::string s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.back())) s.pop_back();
-  size_t start = 0;
-  while (start < s.size() && space(s[start])) ++start;
-  return s.substr(start);
-}
-
 const char* statusName(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK: return "OK";
@@ -91,11 +83,9 @@ Result<std::vector<std::string>> IstioCaClient::sign(const CertificateRequest& r
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + options_.timeout);
   if (!options_.tokenFile.empty()) {
-    auto token = readFile(options_.tokenFile);
-    if (!token) return withContext(token.error(), where + ": reading token");
-    std::string t = trim(std::move(*token));
-    if (t.empty()) return makeError(where + ": token file " + options_.tokenFile + " is empty");
-    ctx.AddMetadata("authorization", "Bearer " + t);
+    auto token = readTokenFile(options_.tokenFile);
+    if (!token) return withContext(token.error(), where);
+    ctx.AddMetadata("authorization", "Bearer " + *token);
   }
   // gRPC requires lower-case metadata keys; Istio's Go server reads "ClusterID"
   // case-insensitively (Go's metadata lower-cases it too).

@@ -17,13 +17,6 @@ HttpResponse json(int status, const nlohmann::json& body) {
   return r;
 }
 
-HttpResponse text(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body) + "\n";
-  return r;
-}
-
 void addMetricsRoutes(HttpServer& server, TcpMetrics& metrics) {
   auto handler = [&metrics](const HttpRequest&) {
     HttpResponse r;
@@ -37,9 +30,9 @@ void addMetricsRoutes(HttpServer& server, TcpMetrics& metrics) {
 
 void addReadinessRoutes(HttpServer& server, const AdminCallbacks& cb) {
   server.route("GET", "/healthz/ready", [ready = cb.ready, reason = cb.notReadyReason](const HttpRequest&) {
-    if (ready && ready()) return text(200, "ready");
+    if (ready && ready()) return HttpResponse::text(200, "ready");
     std::string why = reason ? reason() : "";
-    return text(503, why.empty() ? "not ready" : why);
+    return HttpResponse::text(503, why.empty() ? "not ready" : why);
   });
 }
 
@@ -60,9 +53,9 @@ void addAdminRoutes(HttpServer& server, const AdminCallbacks& cb) {
   });
   server.route("POST", "/logging", [](const HttpRequest& req) {
     auto it = req.query.find("level");
-    if (it == req.query.end()) return text(400, std::string("missing ?level=; valid levels: ") + kValidLevels);
+    if (it == req.query.end()) return HttpResponse::text(400, std::string("missing ?level=; valid levels: ") + kValidLevels);
     auto level = parseLogLevel(it->second);
-    if (!level) return text(400, "unknown level \"" + it->second + "\"; valid levels: " + kValidLevels);
+    if (!level) return HttpResponse::text(400, "unknown level \"" + it->second + "\"; valid levels: " + kValidLevels);
     spdlog::set_level(*level);
     spdlog::info("log level set to {} via the admin port", logLevelName(*level));
     return json(200, {{"level", logLevelName(spdlog::get_level())}});

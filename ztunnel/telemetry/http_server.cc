@@ -40,13 +40,6 @@ std::string serialize(const HttpResponse& r) {
   return out;
 }
 
-HttpResponse plain(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body) + "\n";
-  return r;
-}
-
 }  // namespace
 
 const char* httpReason(int status) {
@@ -140,12 +133,13 @@ HttpResponse HttpServer::dispatch(const HttpRequest& request) {
   {
     std::lock_guard lock(routesMutex_);
     auto byPath = routes_.find(request.path);
-    if (byPath == routes_.end()) return plain(404, "not found: " + request.path);
+    if (byPath == routes_.end()) return HttpResponse::text(404, "not found: " + request.path);
     auto byMethod = byPath->second.find(request.method);
     if (byMethod == byPath->second.end()) {
       std::string allow;
       for (const auto& entry : byPath->second) allow += (allow.empty() ? "" : ", ") + entry.first;
-      HttpResponse r = plain(405, "method " + request.method + " not allowed on " + request.path + "; allowed: " + allow);
+      HttpResponse r =
+          HttpResponse::text(405, "method " + request.method + " not allowed on " + request.path + "; allowed: " + allow);
       r.headers.emplace_back("Allow", allow);
       return r;
     }
@@ -155,10 +149,10 @@ HttpResponse HttpServer::dispatch(const HttpRequest& request) {
     return handler(request);
   } catch (const std::exception& e) {
     spdlog::warn("{} server: handler for {} {} failed: {}", options_.name, request.method, request.path, e.what());
-    return plain(500, "internal error");
+    return HttpResponse::text(500, "internal error");
   } catch (...) {
     spdlog::warn("{} server: handler for {} {} failed", options_.name, request.method, request.path);
-    return plain(500, "internal error");
+    return HttpResponse::text(500, "internal error");
   }
 }
 
@@ -208,7 +202,7 @@ bool HttpServer::onReadable(Connection& c) {
       break;
     case ParseOutcome::State::kError:
       spdlog::debug("{} server: refusing request: {} {}", options_.name, outcome.errorStatus, outcome.errorMessage);
-      respond(c, plain(outcome.errorStatus, outcome.errorMessage));
+      respond(c, HttpResponse::text(outcome.errorStatus, outcome.errorMessage));
       break;
     case ParseOutcome::State::kIncomplete:
       // A client that closes mid-request will never complete it: nothing to answer.

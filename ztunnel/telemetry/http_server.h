@@ -56,6 +56,14 @@ struct HttpResponse {
   // Extra headers. Content-Type, Content-Length and Connection are always written by
   // the server; do not repeat them here.
   std::vector<std::pair<std::string, std::string>> headers;
+
+  // A one-line plain-text answer (a newline is appended).
+  static HttpResponse text(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body) + "\n";
+    return r;
+  }
 };
 
 // Handlers run on the server's thread, one at a time: they must be thread-safe with

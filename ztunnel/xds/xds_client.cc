@@ -21,14 +21,6 @@ struct XdsClient::Stub {
 
 namespace {
 
-std::string trim(std::string s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.back())) s.pop_back();
-  size_t start = 0;
-  while (start < s.size() && space(s[start])) ++start;
-  return s.substr(start);
-}
-
 std::string envOr(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
@@ -185,10 +177,10 @@ bool XdsClient::runStream() {
   };
 
   if (!options_.tokenFile.empty()) {
-    auto token = readFile(options_.tokenFile);
-    std::string t = token ? trim(std::move(*token)) : "";
-    if (t.empty()) {
-      ended = token ? "token file " + options_.tokenFile + " is empty" : token.error().message;
+    auto token = readTokenFile(options_.tokenFile);
+    std::string t = token ? *token : "";
+    if (!token) {
+      ended = token.error().message;
       spdlog::error("xds: {}", ended);
       finish();
       return false;
