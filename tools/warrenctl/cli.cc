@@ -20,6 +20,8 @@ std::vector<OptionDoc> globalOptions(const CommandTable& t) {
       {"-j, --json", "JSON output, one compact document on one line"},
       {"-p, --pretty", "indented JSON output (implies -j)"},
       {"--bpffs DIR", "warren-agent's pin root, PIN_ROOT in the help below (default " + t.defaultPinRoot + ")"},
+      {"--admin HOST:PORT", "warren-tunnel's admin endpoint, for the tunnel's objects (default " +
+                                t.defaultAdminAddress + ")"},
       {"-h, --help", "help for the tool, an OBJECT, or OBJECT VERB"},
   };
 }
@@ -63,13 +65,14 @@ std::string oneLine(const std::string& s) {
 
 struct Parsed {
   bool json = false, pretty = false, help = false;
-  std::string pinRoot;
+  std::string pinRoot, adminAddress;
   std::vector<std::string> words;
 };
 
 Result<Parsed> parseArgs(const CommandTable& t, const std::vector<std::string>& argv) {
   Parsed p;
   p.pinRoot = t.defaultPinRoot;
+  p.adminAddress = t.defaultAdminAddress;
   bool optionsDone = false;
   for (size_t i = 1; i < argv.size(); ++i) {
     const std::string& a = argv[i];
@@ -89,6 +92,13 @@ Result<Parsed> parseArgs(const CommandTable& t, const std::vector<std::string>& 
       p.pinRoot = argv[++i];
     } else if (a.rfind("--bpffs=", 0) == 0) {
       p.pinRoot = a.substr(8);
+    } else if (a == "--admin") {
+      if (i + 1 >= argv.size()) return makeError("option " + a + " needs HOST:PORT");
+      p.adminAddress = argv[++i];
+    } else if (a.rfind("--admin=", 0) == 0) {
+      p.adminAddress = a.substr(8);
+    } else if (a[1] == '-' && p.words.size() >= 2) {
+      p.words.push_back(a);  // a verb's own option (`conn list --tunnel`): the verb judges it
     } else if (a[1] == '-') {
       return makeError("unknown option '" + a + "' (see " + t.tool + " --help)");
     } else {
@@ -172,8 +182,9 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
     return 0;
   }
 
-  Context ctx{p.pinRoot, std::vector<std::string>(p.words.begin() + std::min<size_t>(2, p.words.size()),
-                                                  p.words.end())};
+  Context ctx{p.pinRoot,
+              std::vector<std::string>(p.words.begin() + std::min<size_t>(2, p.words.size()), p.words.end()),
+              p.adminAddress};
   if (verb->args.empty() && !ctx.args.empty())
     return fail(err, "unexpected argument '" + ctx.args[0] + "' for '" + o.name + " " + verb->name + "' (see " +
                          t.tool + " " + o.name + " help)");

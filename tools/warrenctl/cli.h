@@ -21,7 +21,8 @@ using Json = nlohmann::ordered_json;
 // What a verb sees: global options already parsed away.
 struct Context {
   std::string pinRoot;
-  std::vector<std::string> args;  // words after OBJECT VERB
+  std::vector<std::string> args;  // words after OBJECT VERB, verb options ("--tunnel") included
+  std::string adminAddress;       // the tunnel's admin endpoint, host:port
 };
 
 // Every verb produces both renderings; the CLI prints the one asked for.
@@ -59,6 +60,7 @@ struct CommandTable {
   std::string about;    // a paragraph on what the tool is for
   std::string defaultPinRoot;
   std::vector<Object> objects;
+  std::string defaultAdminAddress = "127.0.0.1:15000";
 };
 
 std::string synopsis(const CommandTable& t, const Object& o, const Verb& v);
