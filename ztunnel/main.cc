@@ -286,6 +286,7 @@ int main(int argc, char** argv) {
     spdlog::critical("telemetry: {}", telemetry.error().message);
     return 1;
   }
+  warren::proxy::addTunnelRoutes((*telemetry)->admin(), **loop, *proxy, state);
   spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
                opts.agentSocket, opts.pinRoot, opts.xdsAddress.empty() ? opts.configDir : "xds " + opts.xdsAddress,
                opts.trustDomain,

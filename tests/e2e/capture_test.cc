@@ -10,6 +10,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -29,18 +30,11 @@ const std::map<std::string, std::string> kEnabled = {{"warren.io/mode", "enabled
 std::string portOf(const std::string& hostPort) { return hostPort.substr(hostPort.rfind(':') + 1); }
 std::string hostOf(const std::string& hostPort) { return hostPort.substr(0, hostPort.rfind(':')); }
 
-// The tunnel's access-log records (one JSON object per finished connection).
-std::vector<nlohmann::json> accessLog(const TestNode& node) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(node.readLog("tunnel"));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto pos = line.find(" access {");
-    if (pos == std::string::npos) continue;
-    auto j = nlohmann::json::parse(line.substr(pos + 8), nullptr, false);
-    if (!j.is_discarded()) out.push_back(j);
-  }
-  return out;
+// The peer was seen by the server (order-free: a captured attempt's upstream
+// connection may land after a later direct one).
+bool sawPeer(PodServer& server, const std::string& peer) {
+  auto peers = server.peers();
+  return std::find(peers.begin(), peers.end(), peer) != peers.end();
 }
 
 std::optional<nlohmann::json> accessRecord(const TestNode& node, const std::string& direction,
@@ -219,7 +213,7 @@ TEST_F(CaptureTest, RelabelEnrollsAndReleasesRunningPodsWithinOneSecond) {
   std::cout << "[ measure ] relabel -> released in " << took.count() << " ms\n";
   r = connectFrom(c1_.netnsPath(), d1_.ip, 8080, "direct-again");
   ASSERT_EQ(r.error, 0);
-  EXPECT_EQ(serverD_->peers().back(), r.local);
+  EXPECT_TRUE(sawPeer(*serverD_, r.local));
 }
 
 TEST_F(CaptureTest, PodOptOutLabelKeepsItOut) {
@@ -227,7 +221,7 @@ TEST_F(CaptureTest, PodOptOutLabelKeepsItOut) {
   EXPECT_FALSE(isEnrolled(node_->pinRoot(), e1.netnsPath()));
   ConnectResult r = connectFrom(e1.netnsPath(), d1_.ip, 8080, "opted-out");
   ASSERT_EQ(r.error, 0);
-  EXPECT_EQ(serverD_->peers().back(), r.local);
+  EXPECT_TRUE(sawPeer(*serverD_, r.local));
 }
 
 TEST_F(CaptureTest, AgentRestartKeepsCapture) {
@@ -236,7 +230,7 @@ TEST_F(CaptureTest, AgentRestartKeepsCapture) {
   ConnectResult r = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "agent-down");
   ASSERT_EQ(r.error, 0) << std::strerror(r.error);
   EXPECT_TRUE(waitAccess("outbound", r.local));
-  EXPECT_NE(serverD_->peers().back(), r.local);
+  EXPECT_FALSE(sawPeer(*serverD_, r.local));
 
   ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
   EXPECT_TRUE(isEnrolled(node_->pinRoot(), a1_.netnsPath()));

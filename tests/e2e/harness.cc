@@ -386,7 +386,10 @@ int TestNode::stopTunnel(int sig) {
 }
 
 int TestNode::warrenctl(const std::vector<std::string>& args, std::string* output) {
-  std::vector<std::string> argv = {bin("warrenctl"), "--bpffs", pinRoot_};
+  // In the node netns, as an operator on the node would run it: the tunnel's
+  // admin endpoint (127.0.0.1:15000) is the node's.
+  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warrenctl"),
+                                   "--bpffs", pinRoot_};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv, output);
 }
@@ -769,7 +772,7 @@ size_t openFdCount(pid_t pid) {
   return n;
 }
 
-std::vector<nlohmann::json> accessLog(TestNode& node) {
+std::vector<nlohmann::json> accessLog(const TestNode& node) {
   std::vector<nlohmann::json> out;
   std::string log = node.readLog("tunnel");
   size_t pos = 0;

@@ -232,7 +232,7 @@ bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds tim
 
 std::string sockaddrString(const sockaddr_storage& ss);
 // The node tunnel's access-log lines ("access {...}") as JSON objects, oldest first.
-std::vector<nlohmann::json> accessLog(TestNode& node);
+std::vector<nlohmann::json> accessLog(const TestNode& node);
 size_t openFdCount(pid_t pid);
 
 }  // namespace warren::e2e

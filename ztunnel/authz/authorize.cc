@@ -31,7 +31,9 @@ bool matches(const state::Match& m, const ConnectionFacts& c) {
       c.srcIdentity ? c.srcIdentity->trustDomain + "/ns/" + c.srcIdentity->ns + "/sa/" + c.srcIdentity->serviceAccount
                     : "";
   const std::string ns = c.srcIdentity ? c.srcIdentity->ns : "";
-  auto str = [](const std::string& v) { return [&v](const state::StringMatch& s) { return !v.empty() && s.matches(v); }; };
+  auto str = [](const std::string& v) {
+    return [&v](const state::StringMatch& s) { return !v.empty() && s.matches(v); };
+  };
   auto ip = [](const std::string& v) { return [&v](const state::IpBlock& b) { return b.contains(v); }; };
   auto port = [&c](uint32_t p) { return p == c.dstPort; };
   return field(m.namespaces, str(ns)) && notField(m.notNamespaces, str(ns)) &&

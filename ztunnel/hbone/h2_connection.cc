@@ -321,6 +321,15 @@ void H2Connection::shutdown() {
   maybeCloseWhenDone();
 }
 
+std::vector<StreamInfo> H2Connection::streamInfo() const {
+  std::vector<StreamInfo> out;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, s] : streams_)
+    out.push_back({id, findHeader(s->request, ":authority").value_or(""), s->stats.status, s->stats.bytesToPeer,
+                   s->stats.bytesFromPeer, now - s->started});
+  return out;
+}
+
 void H2Connection::abortStream(int32_t id, const std::string& reason) {
   Stream* s = findStream(id);
   if (!s) return;

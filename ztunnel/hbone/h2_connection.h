@@ -60,6 +60,15 @@ struct StreamStats {
   std::string endReason;       // "closed", "reset by peer (...)", "TCP reset", ...
 };
 
+// A live stream, for the admin endpoint: what it carries so far.
+struct StreamInfo {
+  int32_t id = 0;
+  std::string authority;  // the CONNECT request's :authority
+  int status = 0;
+  uint64_t bytesToPeer = 0, bytesFromPeer = 0;
+  std::chrono::steady_clock::duration age{};
+};
+
 struct StreamCallbacks {
   // Client only: the response status arrived (before any data flows). With a
   // non-2xx status the stream ends right after and onDone follows.
@@ -112,6 +121,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool hasCapacity() const;
   size_t streamCount() const { return streams_.size(); }
   bool hasStream(int32_t id) const { return streams_.count(id) != 0; }
+  std::vector<StreamInfo> streamInfo() const;
   const std::optional<identity::SpiffeId>& peerIdentity() const { return peerIdentity_; }
   const tls::TlsContext& tlsContext() const { return *ctx_; }
   const std::string& peerLabel() const { return peerLabel_; }

@@ -65,7 +65,8 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   std::optional<authz::ConnectionFacts> facts;
   authz::Decision decision;
   if (verdict.status == 200) {
-    facts = authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target), io::portOf(verdict.target)};
+    facts = authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target),
+                                   io::portOf(verdict.target)};
     decision = authorizeInbound(*currentState(), *pod, *facts, rec);
   }
   opened(rec);

@@ -1,5 +1,8 @@
 #include "ztunnel/proxy/introspection.h"
 
+#include <future>
+
+#include "ztunnel/proxy/explain.h"
 #include "ztunnel/state/state_json.h"
 
 namespace warren::proxy {
@@ -18,7 +21,53 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+int64_t millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+const char* stateName(hbone::H2Connection::State s) {
+  switch (s) {
+    case hbone::H2Connection::State::Handshaking: return "handshaking";
+    case hbone::H2Connection::State::Ready: return "ready";
+    case hbone::H2Connection::State::Closing: return "closing";
+    case hbone::H2Connection::State::Closed: return "closed";
+  }
+  return "?";
+}
+
+nlohmann::json connectionJson(const hbone::H2Connection& c, const char* direction) {
+  auto streams = nlohmann::json::array();
+  for (const auto& s : c.streamInfo())
+    streams.push_back({{"id", s.id},
+                       {"authority", s.authority},
+                       {"status", s.status},
+                       {"bytes_to_peer", s.bytesToPeer},
+                       {"bytes_from_peer", s.bytesFromPeer},
+                       {"age_ms", millis(s.age)}});
+  return {{"id", c.connectionId()},
+          {"direction", direction},
+          {"peer", c.peerLabel()},
+          {"peer_identity", c.peerIdentity() ? c.peerIdentity()->uri() : ""},
+          {"state", stateName(c.state())},
+          {"streams", streams}};
+}
+
 }  // namespace
+
+nlohmann::json Proxy::connectionsJson() const {
+  auto hboneConns = nlohmann::json::array();
+  for (const auto& c : pool_.connections()) hboneConns.push_back(connectionJson(*c, "outbound"));
+  for (const auto& [id, c] : inbound_) hboneConns.push_back(connectionJson(*c, "inbound"));
+  auto authorized = nlohmann::json::array();
+  for (const auto& [id, r] : revocable_)
+    authorized.push_back({{"pod", r.pod->displayName()},
+                          {"src_ip", r.facts.srcIp},
+                          {"src_identity", r.facts.srcIdentity ? r.facts.srcIdentity->uri() : ""},
+                          {"dst", (r.facts.dstIp.find(':') == std::string::npos ? r.facts.dstIp
+                                                                                 : "[" + r.facts.dstIp + "]") +
+                                      ":" + std::to_string(r.facts.dstPort)}});
+  return {{"hbone", hboneConns}, {"inbound_authorized", authorized}, {"active", active_.load()}};
+}
 
 nlohmann::json configDump(const state::StateStore& state, const identity::IdentityManager& identity,
                           const ProxyCounters& c, nlohmann::json extra) {
@@ -49,6 +98,38 @@ nlohmann::json configDump(const state::StateStore& state, const identity::Identi
   nlohmann::json dump = {{"state", state::toJson(*state.get())}, {"certificates", certs}, {"counters", counters}};
   for (auto& [k, v] : extra.items()) dump[k] = v;
   return dump;
+}
+
+void addTunnelRoutes(telemetry::HttpServer& admin, io::EventLoop& loop, const Proxy& proxy,
+                     const state::StateStore& state) {
+  using telemetry::HttpRequest;
+  using telemetry::HttpResponse;
+  auto json = [](int status, const nlohmann::json& body) {
+    HttpResponse r;
+    r.status = status;
+    r.contentType = "application/json";
+    r.body = body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    return r;
+  };
+  admin.route("GET", "/connections", [&loop, &proxy, json](const HttpRequest&) {
+    // The proxy's maps belong to the loop thread: read them there. The promise is
+    // shared so a late answer after our timeout writes into something alive.
+    auto answer = std::make_shared<std::promise<nlohmann::json>>();
+    auto f = answer->get_future();
+    loop.post([answer, &proxy] { answer->set_value(proxy.connectionsJson()); });
+    if (f.wait_for(std::chrono::seconds(2)) != std::future_status::ready)
+      return HttpResponse::text(503, "the data path did not answer within 2 s");
+    return json(200, f.get());
+  });
+  admin.route("GET", "/explain", [&state, json](const HttpRequest& req) {
+    auto src = req.query.find("src");
+    auto dst = req.query.find("dst");
+    if (src == req.query.end() || dst == req.query.end())
+      return HttpResponse::text(400, "usage: /explain?src=NS/NAME|IP&dst=IP:PORT");
+    auto result = explainConnection(*state.get(), src->second, dst->second);
+    if (!result) return HttpResponse::text(400, result.error().message);
+    return json(200, *result);
+  });
 }
 
 Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const identity::IdentityManager& identity) {

@@ -8,6 +8,7 @@
 #include "ztunnel/identity/identity_manager.h"
 #include "ztunnel/proxy/proxy.h"
 #include "ztunnel/state/cluster_state.h"
+#include "ztunnel/telemetry/http_server.h"
 #include "ztunnel/telemetry/metrics.h"
 
 namespace warren::proxy {
@@ -16,6 +17,11 @@ namespace warren::proxy {
 // (e.g. the xDS client's status) are merged in at the top level.
 nlohmann::json configDump(const state::StateStore& state, const identity::IdentityManager& identity,
                           const ProxyCounters& counters, nlohmann::json extra = nlohmann::json::object());
+
+// Admin routes over the data path: GET /connections (read on the loop, answered
+// within 2 s or 503) and GET /explain?src=SRC&dst=IP:PORT (warrenctl explain).
+void addTunnelRoutes(telemetry::HttpServer& admin, io::EventLoop& loop, const Proxy& proxy,
+                     const state::StateStore& state);
 
 // warren_* counters and gauges read live from the proxy and identity counters.
 Status registerTunnelMetrics(telemetry::TcpMetrics& metrics, const Proxy& proxy,

@@ -82,7 +82,8 @@ authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const Pod
     spdlog::warn("inbound to {} from {} ({}): {}", pod.displayName(), facts.srcIp,
                  facts.srcIdentity ? facts.srcIdentity->uri() : "no identity", d.reason);
   }
-  for (const auto& line : d.dryRun) spdlog::info("inbound to {} from {}: dry-run: {}", pod.displayName(), facts.srcIp, line);
+  for (const auto& line : d.dryRun)
+    spdlog::info("inbound to {} from {}: dry-run: {}", pod.displayName(), facts.srcIp, line);
   return d;
 }
 

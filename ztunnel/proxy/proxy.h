@@ -11,6 +11,8 @@
 #include <chrono>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "common/unique_fd.h"
 #include "ztunnel/authz/authorize.h"
 #include "ztunnel/bpf/capture_maps.h"
@@ -73,6 +75,10 @@ class Proxy {
   // (loop thread). New connections always see the newest state.
   void revalidate(const state::ClusterStatePtr& next);
   size_t revocableConnections() const { return revocable_.size(); }
+  // The HBONE connections (pooled outbound, inbound) with their streams, and the
+  // authorized inbound connections, for the admin endpoint (loop thread;
+  // introspection.cc).
+  nlohmann::json connectionsJson() const;
 
  private:
   // Plain TCP from inside the pod's netns to target, then a Relay; rec says which

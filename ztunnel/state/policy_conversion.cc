@@ -134,7 +134,9 @@ std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::Auth
   out.scope = in.selector.present      ? PolicyScope::WorkloadSelector
               : in.ns == rootNamespace ? PolicyScope::Global
                                        : PolicyScope::Namespace;
-  out.action = in.action == "DENY" ? PolicyAction::Deny : in.action == "AUDIT" ? PolicyAction::Audit : PolicyAction::Allow;
+  out.action = in.action == "DENY"    ? PolicyAction::Deny
+               : in.action == "AUDIT" ? PolicyAction::Audit
+                                      : PolicyAction::Allow;
 
   Converter cv;
   cv.invalid = in.invalid;

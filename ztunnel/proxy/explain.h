@@ -1,0 +1,22 @@
+#pragma once
+// `warrenctl explain SRC DST:PORT`: what the data path would do with a connection,
+// walked through the same pure functions it calls (decideOutbound, authorize) over
+// the tunnel's current state, so the answer cannot drift from the behaviour.
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "ztunnel/state/cluster_state.h"
+
+namespace warren::proxy {
+
+// source: a workload as "ns/name" or an IP literal (an IP that is no workload is a
+// client outside the cluster's view); destination: "IP:PORT" ("[v6]:PORT").
+// The result's "verdict" is "allow", "deny" or, for a service whose endpoints are
+// judged differently, "depends on the endpoint"; "paths" has one entry per endpoint.
+Result<nlohmann::json> explainConnection(const state::ClusterState& state, const std::string& source,
+                                         const std::string& destination);
+
+}  // namespace warren::proxy
