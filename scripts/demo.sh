@@ -240,6 +240,15 @@ nsenter --net=/var/run/netns/"$(node_ns node2)" curl -s 127.0.0.1:15020/metrics 
   grep -E 'source_workload="(checkout|fraud-scan)"' | sed 's/^/  /'
 echo "readiness (15021): $(nsenter --net=/var/run/netns/"$(node_ns node2)" curl -s 127.0.0.1:15021/healthz/ready)"
 
+step "warrenctl on node1: why was fraud-scan denied? (the tunnel walks its own decision functions)"
+ctl() { local n=$1; shift; nsenter --net=/var/run/netns/"$(node_ns $n)" "$BIN/warrenctl" --bpffs "$(pins $n)" "$@"; }
+echo "\$ warrenctl explain payments/fraud-scan 10.244.2.20:8080"
+ctl node1 explain payments/fraud-scan 10.244.2.20:8080 | sed 's/^/  /'
+echo "\$ warrenctl policy list"
+ctl node1 policy list | sed 's/^/  /'
+echo "\$ warrenctl cert list   (node2)"
+ctl node2 cert list | sed 's/^/  /'
+
 step "fail closed: stop node2's tunnel, then payments/checkout calls payments/ledger again"
 kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true
 in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.20:8080 "must not travel unprotected" || true

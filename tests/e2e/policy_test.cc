@@ -404,5 +404,90 @@ spec:
   EXPECT_NE(httpRequest(netns, "GET", "/logging", 15000).body.find("warn"), std::string::npos);
 }
 
+// warrenctl's tunnel side on a live node: explain must agree with what the data
+// path really does, for an allowed and a denied pair, and every command's JSON parses.
+TEST_F(PolicyClusterTest, WarrenctlExplainAgreesWithTheDataPath) {
+  apply("policy.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: only-client-a, namespace: mesh}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules: [{from: [{source: {principals: ["cluster.local/ns/mesh/sa/sa-client-a"]}}]}]
+)");
+  auto explain = [&](const std::string& src, const std::string& dst) {
+    std::string out;
+    EXPECT_EQ(node(0).warrenctl({"-j", "explain", src, dst}, &out), 0) << out;
+    return nlohmann::json::parse(out, nullptr, false);
+  };
+  const std::string server2 = server2_.ip + ":8080";
+  auto a = explain("mesh/client-a", server2);
+  auto b = explain("mesh/client-b", server2);
+  auto legacy = explain(legacy_.ip, server2);
+  // What really happens, for the same three pairs.
+  const bool aWorks = connectFrom(clientA_.netnsPath(), server2_.ip, 8080, "a").reply == "a";
+  const bool bWorks = connectFrom(clientB_.netnsPath(), server2_.ip, 8080, "b").reply == "b";
+  const bool legacyWorks = connectFrom(legacy_.netnsPath(), server2_.ip, 8080, "l").reply == "l";
+  EXPECT_TRUE(aWorks);
+  EXPECT_FALSE(bWorks);
+  EXPECT_FALSE(legacyWorks);  // a plaintext client matches no principal
+  EXPECT_EQ(a["verdict"], aWorks ? "allow" : "deny") << a.dump(2);
+  EXPECT_EQ(b["verdict"], bWorks ? "allow" : "deny") << b.dump(2);
+  EXPECT_EQ(legacy["verdict"], legacyWorks ? "allow" : "deny") << legacy.dump(2);
+  EXPECT_EQ(a["paths"][0]["authorization"]["policy"], "mesh/only-client-a");
+  EXPECT_EQ(a["paths"][0]["expected_identity"], "spiffe://cluster.local/ns/mesh/sa/sa-server-2");
+  EXPECT_NE(b["paths"][0]["authorization"]["reason"].get<std::string>().find("mesh/only-client-a"), std::string::npos);
+  EXPECT_EQ(legacy["paths"][0]["route"], "direct");
+  // Through the service: both endpoints, each judged.
+  auto viaVip = explain("mesh/client-b", std::string(kVip) + ":80");
+  EXPECT_EQ(viaVip["paths"].size(), 2u);
+
+  // The human form names the verdict too.
+  std::string table;
+  ASSERT_EQ(node(0).warrenctl({"explain", "mesh/client-b", server2}, &table), 0);
+  EXPECT_NE(table.find("deny"), std::string::npos) << table;
+
+  // Every tunnel-side command answers, and its -j output parses.
+  auto live = OpenConnection::dial(clientA_, server2_.ip, 8080);
+  ASSERT_TRUE(live && live->echo("hold"));
+  for (const std::vector<std::string>& cmd :
+       {std::vector<std::string>{"workload", "list"}, {"workload", "show", "mesh/server-2"}, {"service", "list"},
+        {"service", "show", "server"}, {"policy", "list"}, {"policy", "show", "only-client-a"}, {"cert", "list"},
+        {"config", "dump"}, {"log", "level"}, {"conn", "list", "--tunnel"}}) {
+    std::string out;
+    std::vector<std::string> argv = {"-j"};
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    int rc = node(1).warrenctl(argv, &out);
+    std::string what = cmd[0] + " " + cmd[1];
+    EXPECT_EQ(rc, 0) << what << ": " << out;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << what << ": " << out;
+    if (what == "workload show") {
+      EXPECT_EQ(j["ips"][0], server2_.ip);
+    }
+    if (what == "service show") {
+      EXPECT_EQ(j["endpoints"].size(), 2u);
+    }
+    if (what == "cert list") {
+      bool found = false;
+      for (const auto& c : j) found = found || c["identity"] == "spiffe://cluster.local/ns/mesh/sa/sa-server-2";
+      EXPECT_TRUE(found) << out;
+    }
+    if (what == "conn list") {
+      // The open connection: an inbound HBONE stream from client-a, authorized.
+      bool authorized = false;
+      for (const auto& c : j["inbound_authorized"])
+        authorized = authorized || c["src_identity"] == "spiffe://cluster.local/ns/mesh/sa/sa-client-a";
+      EXPECT_TRUE(authorized) << out;
+      ASSERT_FALSE(j["hbone"].empty()) << out;
+    }
+  }
+  // Errors are one line and a non-zero exit.
+  std::string out;
+  EXPECT_NE(node(1).warrenctl({"workload", "show", "mesh/nosuch"}, &out), 0);
+  EXPECT_NE(out.find("Error: no workload matches 'mesh/nosuch'"), std::string::npos) << out;
+  EXPECT_NE(node(1).warrenctl({"--admin", "127.0.0.1:1", "cert", "list"}, &out), 0);
+  EXPECT_NE(out.find("cannot reach warren-tunnel's admin endpoint"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace warren::e2e

@@ -44,6 +44,9 @@ std::string twoColumns(const std::vector<std::pair<std::string, std::string>>& r
   return out;
 }
 
+// "pod show", or "stats" for a verbless object.
+std::string commandName(const Object& o, const Verb& v) { return v.name.empty() ? o.name : o.name + " " + v.name; }
+
 std::string verbList(const Object& o) {
   std::string s = "{ ";
   for (const auto& v : o.verbs) s += v.name + " | ";
@@ -68,6 +71,17 @@ struct Parsed {
   std::string pinRoot, adminAddress;
   std::vector<std::string> words;
 };
+
+template <typename T>
+Result<const T*> resolve(const std::vector<T>& items, const std::string& word);
+
+// Index of the first argument word: after OBJECT VERB, or after OBJECT alone when
+// the object is verbless. A verb's own options are only taken from there on.
+size_t argsStart(const CommandTable& t, const std::vector<std::string>& words) {
+  if (words.empty()) return 2;
+  auto o = resolve(t.objects, words[0]);
+  return o && *o && (*o)->verbless() ? 1 : 2;
+}
 
 Result<Parsed> parseArgs(const CommandTable& t, const std::vector<std::string>& argv) {
   Parsed p;
@@ -97,7 +111,7 @@ Result<Parsed> parseArgs(const CommandTable& t, const std::vector<std::string>& 
       p.adminAddress = argv[++i];
     } else if (a.rfind("--admin=", 0) == 0) {
       p.adminAddress = a.substr(8);
-    } else if (a[1] == '-' && p.words.size() >= 2) {
+    } else if (a[1] == '-' && !p.words.empty() && p.words.size() >= argsStart(t, p.words)) {
       p.words.push_back(a);  // a verb's own option (`conn list --tunnel`): the verb judges it
     } else if (a[1] == '-') {
       return makeError("unknown option '" + a + "' (see " + t.tool + " --help)");
@@ -169,7 +183,7 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
     return 0;
   }
   const Verb* verb = &o.verbs.front();
-  if (p.words.size() >= 2) {
+  if (p.words.size() >= 2 && !o.verbless()) {
     auto v = resolve(o.verbs, p.words[1]);
     if (!v) return fail(err, v.error().message + " (see " + t.tool + " " + o.name + " help)");
     if (!*v)
@@ -178,16 +192,24 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
     verb = *v;
   }
   if (p.help) {
-    out << (p.words.size() >= 2 ? verbHelp(t, o, *verb) : objectHelp(t, o));
+    out << (p.words.size() >= 2 && !o.verbless() ? verbHelp(t, o, *verb) : objectHelp(t, o));
     return 0;
   }
 
+  const size_t first = o.verbless() ? 1 : 2;
   Context ctx{p.pinRoot,
-              std::vector<std::string>(p.words.begin() + std::min<size_t>(2, p.words.size()), p.words.end()),
+              std::vector<std::string>(p.words.begin() + std::min<size_t>(first, p.words.size()), p.words.end()),
               p.adminAddress};
   if (verb->args.empty() && !ctx.args.empty())
-    return fail(err, "unexpected argument '" + ctx.args[0] + "' for '" + o.name + " " + verb->name + "' (see " +
+    return fail(err, "unexpected argument '" + ctx.args[0] + "' for '" + commandName(o, *verb) + "' (see " +
                          t.tool + " " + o.name + " help)");
+  if (verb->stream) {
+    // Lines are already out; a failure midway still ends with the one Error line.
+    auto done = verb->stream(ctx, StreamOptions{p.json}, out);
+    out.flush();
+    if (!done) return fail(err, done.error().message);
+    return 0;
+  }
   auto result = verb->run(ctx);
   if (!result) return fail(err, result.error().message);
   if (p.json) {
@@ -195,6 +217,7 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
     out << result->json.dump(p.pretty ? 2 : -1, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     out << result->table.render();
+    for (const auto& t : result->extra) out << "\n" << t.render();
   }
   return 0;
 }
@@ -218,7 +241,7 @@ std::string wrap(const std::string& text, size_t width, const std::string& inden
 }
 
 std::string synopsis(const CommandTable& t, const Object& o, const Verb& v) {
-  return t.tool + " " + o.name + " " + v.name + (v.args.empty() ? "" : " " + v.args);
+  return t.tool + " " + commandName(o, v) + (v.args.empty() ? "" : " " + v.args);
 }
 
 std::string globalHelp(const CommandTable& t) {
@@ -236,7 +259,20 @@ std::string globalHelp(const CommandTable& t) {
   return s + twoColumns(rows) + "\n" + wrap(kUsageNotes, kWidth, "");
 }
 
+std::string fieldList(const Verb& v) {
+  if (v.fields.empty()) return "";
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto& f : v.fields) rows.emplace_back(f.path, f.help);
+  return "\nJSON fields (-j):\n" + twoColumns(rows);
+}
+
 std::string objectHelp(const CommandTable& t, const Object& o) {
+  if (o.verbless()) {  // the object is the command: its help is the verb's, fields included
+    const Verb& v = o.verbs.front();
+    std::string s = "Usage: " + t.tool + " [OPTIONS] " + o.name + (v.args.empty() ? "" : " " + v.args) + "\n";
+    s += "       " + t.tool + " " + o.name + " help\n\n" + wrap(o.summary, kWidth, "");
+    return s + "\n" + synopsis(t, o, v) + "\n" + wrap(v.help, kWidth, "    ") + fieldList(v);
+  }
   std::string s = "Usage: " + t.tool + " [OPTIONS] " + o.name + " " + verbList(o) + "\n\n";
   s += wrap(o.summary, kWidth, "");
   for (const auto& v : o.verbs) s += "\n" + synopsis(t, o, v) + "\n" + wrap(v.help, kWidth, "    ");
@@ -244,14 +280,9 @@ std::string objectHelp(const CommandTable& t, const Object& o) {
 }
 
 std::string verbHelp(const CommandTable& t, const Object& o, const Verb& v) {
-  std::string s = "Usage: " + t.tool + " [OPTIONS] " + o.name + " " + v.name +
-                  (v.args.empty() ? "" : " " + v.args) + "\n\n" + wrap(v.help, kWidth, "");
-  if (!v.fields.empty()) {
-    std::vector<std::pair<std::string, std::string>> rows;
-    for (const auto& f : v.fields) rows.emplace_back(f.path, f.help);
-    s += "\nJSON fields (-j):\n" + twoColumns(rows);
-  }
-  return s;
+  std::string s = "Usage: " + t.tool + " [OPTIONS] " + commandName(o, v) + (v.args.empty() ? "" : " " + v.args) +
+                  "\n\n" + wrap(v.help, kWidth, "");
+  return s + fieldList(v);
 }
 
 std::string markdownDocs(const CommandTable& t) {

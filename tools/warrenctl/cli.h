@@ -29,9 +29,19 @@ struct Context {
 struct Output {
   Json json;
   Table table;
+  // More tables for the human rendering (`pod show`, `stats`), each after a blank line.
+  std::vector<Table> extra = {};
 };
 
 using Handler = std::function<Result<Output>(const Context&)>;
+
+// A verb that streams (`trace`) cannot hand back one Output: it writes its own lines
+// to `out` as they come, and returns when done. `json` is -j/-p; a stream's JSON is
+// JSON Lines, one compact object per line, so -p means the same as -j there.
+struct StreamOptions {
+  bool json = false;
+};
+using Streamer = std::function<Status(const Context&, const StreamOptions&, std::ostream& out)>;
 
 // One field of a verb's JSON output, documented next to the verb. Nested fields use
 // dotted paths ("counters.passed", "links[].id"); a test holds the real JSON to this list.
@@ -47,12 +57,18 @@ struct Verb {
   std::string help;     // a paragraph
   std::vector<Field> fields;
   Handler run;
+  // Set instead of `run` for a verb that streams; errors still end in one "Error:" line.
+  Streamer stream = {};
 };
 
+// An object whose only verb has the empty name is a command by itself (`warrenctl
+// stats`, `warrenctl trace --count 1`): its arguments and options follow the object.
 struct Object {
   std::string name;
   std::string summary;
   std::vector<Verb> verbs;  // the first is the default (`warrenctl pod` = `warrenctl pod list`)
+
+  bool verbless() const { return verbs.size() == 1 && verbs.front().name.empty(); }
 };
 
 struct CommandTable {

@@ -1,6 +1,8 @@
 #include "tools/warrenctl/commands.h"
 
+#include "tools/warrenctl/kernel_commands.h"
 #include "tools/warrenctl/pinned.h"
+#include "tools/warrenctl/tunnel_commands.h"
 #include "warren_abi.h"
 
 namespace warren::ctl {
@@ -103,7 +105,13 @@ Object podObject() {
           {"sk_lookup_link_id", "id of the pod's sk_lookup link; 0 when there is none"},
       },
       podList};
-  return {"pod", "Pods enrolled in Warren's capture, as the BPF maps see them.", {list}};
+  return {"pod", "Pods enrolled in Warren's capture, as the BPF maps see them.", {list, podShowVerb()}};
+}
+
+// The kernel's objects first, then the tunnel's (admin endpoint) ones.
+std::vector<Object> withTunnelObjects(std::vector<Object> kernel) {
+  for (auto& o : tunnelObjects()) kernel.push_back(std::move(o));
+  return kernel;
 }
 
 }  // namespace
@@ -115,7 +123,8 @@ const CommandTable& commandTable() {
       "under the pin root PIN_ROOT, links under PIN_ROOT/links) directly, so it works while the agent is down, and "
       "it never writes to a map or changes what is attached. Run it as root.",
       WARREN_PIN_ROOT_DEFAULT,
-      {progObject(), podObject()},
+      withTunnelObjects(
+          {progObject(), linkObject(), mapObject(), podObject(), connObject(), traceObject(), statsObject()}),
   };
   return table;
 }

@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <set>
 
@@ -16,41 +17,15 @@ namespace warren::ctl {
 
 namespace {
 
-struct PinnedMap {
-  UniqueFd fd;
-  uint32_t maxEntries = 0;
-};
-
-Result<std::optional<PinnedMap>> openMap(const std::string& root, const MapSpec& spec) {
-  std::string path = root + "/" + spec.name;
-  auto pin = openPin(path);
-  if (!pin) return pin.error();
-  if (!*pin) return std::optional<PinnedMap>();
-  UniqueFd fd = std::move(**pin);
-  if (kindOf(fd.get()) != Kind::Map) return makeError(path + " is pinned but is not a map");
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return osError("map info " + path, errno);
-  auto shape = checkMapShape(spec, info.type, info.key_size, info.value_size);
-  if (!shape) return withContext(shape.error(), path);
-  return std::optional<PinnedMap>(PinnedMap{std::move(fd), info.max_entries});
-}
-
-// Keys of a u64-keyed hash map. When the key we hold is deleted meanwhile, the
-// kernel restarts from the first key: drop repeats and bound the walk so churn from
-// a live agent can neither duplicate a pod nor loop forever.
+// Keys of a u64-keyed hash map.
 Result<std::vector<uint64_t>> u64Keys(int fd, uint32_t maxEntries, const std::string& what) {
+  auto raw = mapKeys(fd, sizeof(uint64_t), maxEntries, what);
+  if (!raw) return raw.error();
   std::vector<uint64_t> keys;
-  std::set<uint64_t> seen;
-  uint64_t cur = 0, next = 0;
-  const uint64_t limit = 2 * uint64_t{maxEntries} + 16;
-  for (uint64_t step = 0; step < limit; ++step) {
-    if (bpf_map_get_next_key(fd, step ? &cur : nullptr, &next) != 0) {
-      if (errno == ENOENT) break;
-      return osError("iterate " + what, errno);
-    }
-    cur = next;
-    if (seen.insert(next).second) keys.push_back(next);
+  for (const auto& k : *raw) {
+    uint64_t v = 0;
+    std::memcpy(&v, k.data(), sizeof(v));
+    keys.push_back(v);
   }
   return keys;
 }
@@ -72,15 +47,50 @@ SkLookup skLookupLink(const std::string& root, uint64_t cookie) {
   return {info->netns.netns_ino ? LinkState::Attached : LinkState::Detached, info->id};
 }
 
-// Looks one key up: true when found, false for ENOENT, an error for anything else.
 template <typename V>
 Result<bool> lookup(int fd, const void* key, V* value, const std::string& what) {
+  return lookupElem(fd, key, value, what);
+}
+
+}  // namespace
+
+Result<std::optional<PinnedMap>> openMap(const std::string& root, const MapSpec& spec) {
+  std::string path = root + "/" + spec.name;
+  auto pin = openPin(path);
+  if (!pin) return pin.error();
+  if (!*pin) return std::optional<PinnedMap>();
+  UniqueFd fd = std::move(**pin);
+  if (kindOf(fd.get()) != Kind::Map) return makeError(path + " is pinned but is not a map");
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return osError("map info " + path, errno);
+  auto shape = checkMapShape(spec, info.type, info.key_size, info.value_size);
+  if (!shape) return withContext(shape.error(), path);
+  return std::optional<PinnedMap>(PinnedMap{std::move(fd), info.max_entries});
+}
+
+Result<std::vector<std::vector<uint8_t>>> mapKeys(int fd, uint32_t keySize, uint32_t maxEntries,
+                                                  const std::string& what) {
+  std::vector<std::vector<uint8_t>> keys;
+  std::set<std::vector<uint8_t>> seen;
+  std::vector<uint8_t> cur(keySize), next(keySize);
+  const uint64_t limit = 2 * uint64_t{maxEntries} + 16;
+  for (uint64_t step = 0; step < limit; ++step) {
+    if (bpf_map_get_next_key(fd, step ? cur.data() : nullptr, next.data()) != 0) {
+      if (errno == ENOENT) break;
+      return osError("iterate " + what, errno);
+    }
+    cur = next;
+    if (seen.insert(next).second) keys.push_back(next);
+  }
+  return keys;
+}
+
+Result<bool> lookupElem(int fd, const void* key, void* value, const std::string& what) {
   if (bpf_map_lookup_elem(fd, key, value) == 0) return true;
   if (errno == ENOENT) return false;
   return osError("lookup in " + what, errno);
 }
-
-}  // namespace
 
 const MapSpec& enrolledMap() {
   static const MapSpec s{WARREN_MAP_ENROLLED, BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(warren_pod)};
@@ -92,6 +102,14 @@ const MapSpec& podMetaMap() {
 }
 const MapSpec& countersMap() {
   static const MapSpec s{WARREN_MAP_COUNTERS, BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u64), sizeof(warren_counters)};
+  return s;
+}
+const MapSpec& podIpsMap() {
+  static const MapSpec s{WARREN_MAP_POD_IPS, BPF_MAP_TYPE_HASH, sizeof(warren_ip_key), sizeof(__u64)};
+  return s;
+}
+const MapSpec& origDstMap() {
+  static const MapSpec s{WARREN_MAP_ORIG_DST, BPF_MAP_TYPE_HASH, sizeof(warren_conn_key), sizeof(warren_orig_dst)};
   return s;
 }
 const MapSpec& inboundMap() {

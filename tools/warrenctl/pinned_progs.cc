@@ -72,7 +72,7 @@ Result<std::optional<ProgView>> readProg(uint32_t id, int64_t offset) {
 
 }  // namespace
 
-Result<std::vector<ProgView>> readProgs(const std::string& root) {
+Result<std::vector<LinkView>> readLinks(const std::string& root) {
   if (auto s = checkPinRoot(root); !s) return s.error();
   std::string dir = root + "/" WARREN_LINKS_DIR;
   struct stat st {};
@@ -82,7 +82,7 @@ Result<std::vector<ProgView>> readProgs(const std::string& root) {
     // there are no programs yet; with neither, --bpffs points at the wrong place.
     std::string enrolled = root + "/" + enrolledMap().name;
     if (::stat(enrolled.c_str(), &st) != 0) return noObjectsError(root);
-    return std::vector<ProgView>();
+    return std::vector<LinkView>();
   }
   auto names = listDir(dir);
   if (!names) return names.error();
@@ -98,14 +98,19 @@ Result<std::vector<ProgView>> readProgs(const std::string& root) {
     if (!info) return info.error();
     links.push_back(decodeLink(name, *info));
   }
+  return links;
+}
 
+Result<std::vector<ProgView>> readProgs(const std::string& root) {
+  auto links = readLinks(root);
+  if (!links) return links.error();
   const int64_t offset = bootToUnixNs();
   std::vector<ProgView> progs;
-  for (uint32_t id : progIdsOf(links)) {
+  for (uint32_t id : progIdsOf(*links)) {
     auto prog = readProg(id, offset);
     if (!prog) return prog.error();
     if (!*prog) continue;
-    for (const auto& l : links)
+    for (const auto& l : *links)
       if (l.progId == id) (*prog)->links.push_back(l);
     progs.push_back(std::move(**prog));
   }

@@ -41,7 +41,8 @@ std::string Table::render() const {
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out + "\n";
   };
-  std::string out = line(headers);
+  // No headers: a key/value listing (`pod show`), rows only.
+  std::string out = headers.empty() ? "" : line(headers);
   for (const auto& r : rows) out += line(r);
   return out;
 }

@@ -164,6 +164,63 @@ TEST(Cli, WrapKeepsWordsWholeWithinTheWidth) {
   EXPECT_EQ(wrap("averyveryverylongword x", 8, ""), "averyveryverylongword\nx\n");
 }
 
+// A verbless object streaming its own lines, and one with several tables.
+struct StreamToy {
+  Context seen;
+  StreamOptions opts;
+  CommandTable table;
+  StreamToy() {
+    Verb follow{"", "[--n N]", "follow it", "Follows.", {{"i", "line number"}}, nullptr,
+                [this](const Context& c, const StreamOptions& o, std::ostream& out) -> Status {
+                  seen = c;
+                  opts = o;
+                  out << "line 1\n";
+                  if (!c.args.empty() && c.args[0] == "--fail") return makeError("lost it");
+                  return okStatus();
+                }};
+    Verb many{"", "", "tables", "Two tables.", {},
+              [](const Context&) -> Result<Output> {
+                Output o{Json::object(), Table{{}, {{"key", "value"}}}};
+                o.extra.push_back(Table{{"A", "B"}, {{"1", "2"}}});
+                return o;
+              }};
+    table = CommandTable{"warrenctl", "A toy.", "/sys/fs/bpf/toy",
+                         {Object{"follow", "Follows.", {follow}}, Object{"many", "Many.", {many}}}};
+  }
+};
+
+TEST(Cli, VerblessObjectTakesItsOptionsAndStreams) {
+  StreamToy toy;
+  CliRun r = run(toy.table, {"follow", "--n", "3", "-j"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "line 1\n");
+  EXPECT_EQ(toy.seen.args, (std::vector<std::string>{"--n", "3"}));  // the verb judges them
+  EXPECT_TRUE(toy.opts.json);
+  r = run(toy.table, {"fol", "--fail"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "line 1\n");  // what streamed stays; then the one Error line
+  EXPECT_EQ(r.err, "Error: lost it\n");
+  EXPECT_FALSE(toy.opts.json);
+  // Help of a verbless object is its verb's, with the fields; no "follow  ..." verb word.
+  for (auto args : std::vector<std::vector<std::string>>{{"follow", "help"}, {"follow", "--help"}}) {
+    r = run(toy.table, args);
+    EXPECT_EQ(r.out, objectHelp(toy.table, toy.table.objects[0]));
+    EXPECT_NE(r.out.find("Usage: warrenctl [OPTIONS] follow [--n N]\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("JSON fields (-j):\n  i  line number\n"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(synopsis(toy.table, toy.table.objects[0], toy.table.objects[0].verbs[0]), "warrenctl follow [--n N]");
+  // Before any object, an unknown --option is still the tool's error.
+  expectOneLineError(run(toy.table, {"--n", "follow"}), "unknown option '--n'");
+}
+
+TEST(Cli, ExtraTablesFollowAfterABlankLineAndHeaderlessTablesHaveNoHeaderLine) {
+  StreamToy toy;
+  CliRun r = run(toy.table, {"many"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "key  value\n\nA  B\n1  2\n");
+  expectOneLineError(run(toy.table, {"many", "extra"}), "unexpected argument 'extra' for 'many'");
+}
+
 // ---- warrenctl's own table ----------------------------------------------------------
 
 TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
@@ -179,7 +236,7 @@ TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
     for (const auto& v : o.verbs) {
       EXPECT_FALSE(v.help.empty());
       EXPECT_FALSE(v.summary.empty());
-      EXPECT_TRUE(v.run) << v.name;
+      EXPECT_TRUE(v.run || v.stream) << v.name;
       EXPECT_NE(help.find(synopsis(t, o, v)), std::string::npos) << v.name;
       EXPECT_NE(oh.find(synopsis(t, o, v)), std::string::npos) << v.name;
       EXPECT_NE(docs.find("### `" + synopsis(t, o, v) + "`\n\n" + v.help + "\n"), std::string::npos) << v.name;
@@ -190,7 +247,9 @@ TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
       }
     }
   }
-  EXPECT_EQ(objects, (std::set<std::string>{"prog", "pod"}));
+  // The kernel's objects (pinned maps and links), then the tunnel's (admin endpoint).
+  EXPECT_EQ(objects, (std::set<std::string>{"prog", "link", "map", "pod", "conn", "trace", "stats", "workload",
+                                            "service", "policy", "cert", "config", "log", "explain"}));
 }
 
 TEST(Warrenctl, CommittedDocsAreWhatGenDocsPrints) {
@@ -246,7 +305,7 @@ TEST(Warrenctl, ProgShowJsonHasExactlyTheDocumentedFields) {
 }
 
 TEST(Warrenctl, MissingPinRootIsTheOneLineHint) {
-  for (const char* object : {"pod", "prog"}) {
+  for (const char* object : {"pod", "prog", "link", "map", "conn", "stats", "trace"}) {
     std::ostringstream out, err;
     EXPECT_EQ(runWarrenctl({"warrenctl", "--bpffs", "/nonexistent/warren", object}, out, err), 1);
     EXPECT_EQ(err.str(),

@@ -1,0 +1,17 @@
+#pragma once
+// warrenctl's tunnel-side objects: what warren-tunnel holds (workloads, services,
+// policies, certificates, connections) read from its admin endpoint, plus
+// `explain`, which asks the tunnel to walk its own decision functions.
+
+#include <vector>
+
+#include "tools/warrenctl/cli.h"
+
+namespace warren::ctl {
+
+std::vector<Object> tunnelObjects();
+
+// `conn list --tunnel`: the tunnel's HBONE connections and streams.
+Result<Output> tunnelConnList(const Context& ctx);
+
+}  // namespace warren::ctl
