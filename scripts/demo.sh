@@ -248,6 +248,8 @@ echo "\$ warrenctl policy list"
 ctl node1 policy list | sed 's/^/  /'
 echo "\$ warrenctl cert list   (node2)"
 ctl node2 cert list | sed 's/^/  /'
+echo "\$ warrenctl stats   (node1: per-pod capture counters from the pinned maps)"
+ctl node1 stats | sed 's/^/  /'
 
 step "fail closed: stop node2's tunnel, then payments/checkout calls payments/ledger again"
 kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true
