@@ -35,6 +35,19 @@ struct Output {
 
 using Handler = std::function<Result<Output>(const Context&)>;
 
+// The common shape of a list verb: read items, one JSON object and one table row
+// each, in the order read.
+template <typename T, typename ToJson, typename ToRow>
+Result<Output> listing(Result<std::vector<T>> items, std::vector<std::string> headers, ToJson toJson, ToRow toRow) {
+  if (!items) return items.error();
+  Output out{Json::array(), Table{std::move(headers), {}}};
+  for (const auto& it : *items) {
+    out.json.push_back(toJson(it));
+    out.table.rows.push_back(toRow(it));
+  }
+  return out;
+}
+
 // A verb that streams (`trace`) cannot hand back one Output: it writes its own lines
 // to `out` as they come, and returns when done. `json` is -j/-p; a stream's JSON is
 // JSON Lines, one compact object per line, so -p means the same as -j there.

@@ -10,25 +10,11 @@ namespace warren::ctl {
 namespace {
 
 Result<Output> podList(const Context& ctx) {
-  auto pods = readPods(ctx.pinRoot);
-  if (!pods) return pods.error();
-  Output out{Json::array(), Table{podHeaders(), {}}};
-  for (const auto& p : *pods) {
-    out.json.push_back(podJson(p));
-    out.table.rows.push_back(podRow(p));
-  }
-  return out;
+  return listing(readPods(ctx.pinRoot), podHeaders(), podJson, podRow);
 }
 
 Result<Output> progShow(const Context& ctx) {
-  auto progs = readProgs(ctx.pinRoot);
-  if (!progs) return progs.error();
-  Output out{Json::array(), Table{progHeaders(), {}}};
-  for (const auto& p : *progs) {
-    out.json.push_back(progJson(p));
-    out.table.rows.push_back(progRow(p));
-  }
-  return out;
+  return listing(readProgs(ctx.pinRoot), progHeaders(), progJson, progRow);
 }
 
 Object progObject() {

@@ -11,25 +11,11 @@ namespace warren::ctl {
 namespace {
 
 Result<Output> linkShow(const Context& ctx) {
-  auto links = readLinks(ctx.pinRoot);
-  if (!links) return links.error();
-  Output out{Json::array(), Table{linkHeaders(), {}}};
-  for (const auto& l : *links) {
-    out.json.push_back(linkShowJson(l));
-    out.table.rows.push_back(linkRow(l));
-  }
-  return out;
+  return listing(readLinks(ctx.pinRoot), linkHeaders(), linkShowJson, linkRow);
 }
 
 Result<Output> mapShow(const Context& ctx) {
-  auto maps = readMapInfos(ctx.pinRoot);
-  if (!maps) return maps.error();
-  Output out{Json::array(), Table{mapInfoHeaders(), {}}};
-  for (const auto& m : *maps) {
-    out.json.push_back(mapInfoJson(m));
-    out.table.rows.push_back(mapInfoRow(m));
-  }
-  return out;
+  return listing(readMapInfos(ctx.pinRoot), mapInfoHeaders(), mapInfoJson, mapInfoRow);
 }
 
 Result<Output> mapDump(const Context& ctx) {
@@ -49,14 +35,7 @@ Result<Output> connList(const Context& ctx) {
     if (a == "--tunnel" && ctx.args.size() == 1) return tunnelConnList(ctx);  // the tunnel's HBONE view
     return makeError("unexpected argument '" + a + "' for 'conn list' (see warrenctl conn help)");
   }
-  auto conns = readConns(ctx.pinRoot);
-  if (!conns) return conns.error();
-  Output out{Json::array(), Table{connHeaders(), {}}};
-  for (const auto& c : *conns) {
-    out.json.push_back(connJson(c));
-    out.table.rows.push_back(connRow(c));
-  }
-  return out;
+  return listing(readConns(ctx.pinRoot), connHeaders(), connJson, connRow);
 }
 
 Result<Output> statsRun(const Context& ctx) { return readStats(ctx.pinRoot); }

@@ -29,6 +29,16 @@ Result<Json> section(const Context& ctx, const char* name) {
   return (*dump)["state"][name];
 }
 
+// A list verb over one state section: the section's JSON as is, a row per item.
+Result<Output> sectionListing(const Context& ctx, const char* name, Table table,
+                              std::vector<std::string> (*row)(const Json&)) {
+  auto items = section(ctx, name);
+  if (!items) return items.error();
+  Output out{*items, std::move(table)};
+  for (const auto& it : *items) out.table.rows.push_back(row(it));
+  return out;
+}
+
 // `show` lookups: "ns/name", a unique name, or (for workloads) an IP.
 Result<Json> pick(const Json& items, const std::string& word, const char* what, const char* ipField = nullptr) {
   std::vector<const Json*> hits;
@@ -61,11 +71,7 @@ std::vector<std::string> workloadRow(const Json& w) {
 }
 
 Result<Output> workloadList(const Context& ctx) {
-  auto items = section(ctx, "workloads");
-  if (!items) return items.error();
-  Output out{*items, workloadTable()};
-  for (const auto& w : *items) out.table.rows.push_back(workloadRow(w));
-  return out;
+  return sectionListing(ctx, "workloads", workloadTable(), workloadRow);
 }
 
 Result<Output> workloadShow(const Context& ctx) {
@@ -102,11 +108,7 @@ std::vector<std::string> serviceRow(const Json& s) {
 }
 
 Result<Output> serviceList(const Context& ctx) {
-  auto items = section(ctx, "services");
-  if (!items) return items.error();
-  Output out{*items, serviceTable()};
-  for (const auto& s : *items) out.table.rows.push_back(serviceRow(s));
-  return out;
+  return sectionListing(ctx, "services", serviceTable(), serviceRow);
 }
 
 Result<Output> serviceShow(const Context& ctx) {
@@ -145,11 +147,7 @@ std::vector<std::string> policyRow(const Json& p) {
 }
 
 Result<Output> policyList(const Context& ctx) {
-  auto items = section(ctx, "policies");
-  if (!items) return items.error();
-  Output out{*items, policyTable()};
-  for (const auto& p : *items) out.table.rows.push_back(policyRow(p));
-  return out;
+  return sectionListing(ctx, "policies", policyTable(), policyRow);
 }
 
 Result<Output> policyShow(const Context& ctx) {
