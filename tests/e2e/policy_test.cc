@@ -481,8 +481,13 @@ spec:
       ASSERT_FALSE(j["hbone"].empty()) << out;
     }
   }
-  // Errors are one line and a non-zero exit.
+  // log level is the one command that changes something (the tunnel's logging).
   std::string out;
+  ASSERT_EQ(node(1).warrenctl({"-j", "log", "level", "debug"}, &out), 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out, nullptr, false).value("level", ""), "debug") << out;
+  ASSERT_EQ(node(1).warrenctl({"log", "level"}, &out), 0);
+  EXPECT_NE(out.find("debug"), std::string::npos) << out;
+  // Errors are one line and a non-zero exit.
   EXPECT_NE(node(1).warrenctl({"workload", "show", "mesh/nosuch"}, &out), 0);
   EXPECT_NE(out.find("Error: no workload matches 'mesh/nosuch'"), std::string::npos) << out;
   EXPECT_NE(node(1).warrenctl({"--admin", "127.0.0.1:1", "cert", "list"}, &out), 0);

@@ -233,6 +233,9 @@ TEST_F(WarrenctlClusterTest, TraceStartedBeforeAConnectionPrintsItsEvent) {
         return (*trace)->waitForOutput("\n", 200ms);
       },
       30s));
+  // --count 1: trace ends by itself after its event (a SIGTERM now could land in
+  // its exit path, after it has put its signal handlers back).
+  EXPECT_TRUE(eventually([&] { return !(*trace)->running(); }, 10s)) << "trace did not stop after --count 1";
   EXPECT_EQ((*trace)->stop(SIGTERM), 0);
   std::string out = (*trace)->output();
   std::cerr << "$ warrenctl trace --pod mesh/client --port " << port << " --count 1 --timeout 30 -j  (" << dials
