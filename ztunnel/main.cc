@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -256,23 +257,24 @@ int main(int argc, char** argv) {
   state.subscribe([&loop = **loop, p = proxy.get()](const warren::state::ClusterStatePtr& next) {
     loop.post([p, next] { p->revalidate(next); });
   });
-  auto manager = std::make_unique<warren::inpod::InpodManager>(
-      **loop, *proxy, identity->get(),
-      warren::inpod::InpodOptions{.pinRoot = opts.pinRoot, .mark = WARREN_TUNNEL_MARK});
-  auto zds = warren::inpod::ZdsClient::start(opts.agentSocket, *manager);
   if (auto st = warren::proxy::registerTunnelMetrics(metrics, *proxy, **identity); !st)
     spdlog::error("metrics: {}", st.error().message);
-  // Ready once the agent's workload stream is up: before that no pod is served.
+  // The telemetry ports come up before any pod is taken over, so a port clash
+  // ends the start cleanly. Ready once the agent's workload stream is up (the HTTP
+  // threads see the ZDS client through an atomic: it starts after them).
+  std::atomic<warren::inpod::ZdsClient*> zdsSeen{nullptr};
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
       {.ready =
            [&] {
              // Serving needs the agent's pods and, with xDS, a first accepted state.
-             return zds && zds->connected() && (!*xds || (*xds)->status().acks > 0);
+             auto* z = zdsSeen.load();
+             return z && z->connected() && (!*xds || (*xds)->status().acks > 0);
            },
        .notReadyReason =
            [&] {
-             if (!zds || !zds->connected()) return std::string("not connected to warren-agent's workload socket");
+             auto* z = zdsSeen.load();
+             if (!z || !z->connected()) return std::string("not connected to warren-agent's workload socket");
              return std::string("no state accepted from xDS ") + opts.xdsAddress + " yet";
            },
        .configDump =
@@ -284,9 +286,18 @@ int main(int argc, char** argv) {
       metrics);
   if (!telemetry) {
     spdlog::critical("telemetry: {}", telemetry.error().message);
+    watcher->reset();  // no more state updates posting to the loop
+    xds->reset();
+    (*loop)->stop();
+    loopThread.join();
     return 1;
   }
   warren::proxy::addTunnelRoutes((*telemetry)->admin(), **loop, *proxy, state);
+  auto manager = std::make_unique<warren::inpod::InpodManager>(
+      **loop, *proxy, identity->get(),
+      warren::inpod::InpodOptions{.pinRoot = opts.pinRoot, .mark = WARREN_TUNNEL_MARK});
+  auto zds = warren::inpod::ZdsClient::start(opts.agentSocket, *manager);
+  zdsSeen = zds.get();
   spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
                opts.agentSocket, opts.pinRoot, opts.xdsAddress.empty() ? opts.configDir : "xds " + opts.xdsAddress,
                opts.trustDomain,

@@ -1,8 +1,12 @@
 // Bad input reaches the agent from every side; each gets a clear error and the
 // agent keeps serving the pods it has.
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -95,6 +99,28 @@ TEST_F(BadInputTest, GarbageOnTheAgentSocketsIsRefusedAndTheAgentKeepsServing) {
   ASSERT_EQ(r.error, 0) << std::strerror(r.error);
   EXPECT_EQ(r.reply, "after-garbage");
   EXPECT_EQ(hostOf(server->peers().at(0)), a1_.ip) << "the connection did not pass through a1's tunnel listener";
+}
+
+// A second tunnel on a node whose metrics port is taken (say, the old tunnel
+// still draining during an upgrade) must say which address and stop with status 1,
+// before it touches any pod, not abort.
+TEST_F(BadInputTest, ATunnelWhoseTelemetryPortIsTakenExitsWithAClearError) {
+  const std::string dir = node_->runDir() + "/second-tunnel";
+  std::filesystem::create_directories(dir);
+  auto second = Process::spawn({"/usr/bin/nsenter", "--net=/var/run/netns/" + node_->nodeNetns(),
+                                node_->binPath("warren-tunnel"), "--agent-socket", dir + "/no-agent.sock", "--bpffs",
+                                node_->pinRoot(), "--config-dir", node_->configDir(), "--ca-dir", dir + "/ca"},
+                               dir + "/tunnel.log", false, 0ms);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  ASSERT_TRUE(eventually([&] { return !(*second)->running(); }, 20s)) << "the second tunnel kept running";
+  EXPECT_EQ((*second)->stop(SIGTERM), 1);
+  std::ifstream in(dir + "/tunnel.log");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("0.0.0.0:15020"), std::string::npos) << log;
+  EXPECT_NE(log.find("Address already in use"), std::string::npos) << log;
+  // The first tunnel still serves its pod.
+  EXPECT_TRUE(node_->tunnel()->running());
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a1_.netnsPath()));
 }
 
 }  // namespace
