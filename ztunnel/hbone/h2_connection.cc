@@ -20,12 +20,12 @@ namespace {
 
 std::atomic<uint64_t> nextConnectionId{1};
 
-// nghttp2 output is moved into TLS while less than this is waiting for the socket:
-// enough for several 16 KiB records per write, small enough to bound memory.
+// nghttp2 output waiting for room in TLS's output (net_.out) is bounded by this.
 constexpr size_t kTlsOutHighWater = 64 * 1024;
-constexpr size_t kTlsReadChunk = 16 * 1024;
-// Records decrypted per socket event before yielding to other connections.
-constexpr int kMaxTlsReadsPerEvent = 64;
+constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record's plaintext at most
+// Socket reads (each up to CipherBuffers::kCapacity) per event before yielding to
+// other connections.
+constexpr int kMaxSocketReadsPerEvent = 4;
 constexpr int kMaxTcpReadsPerEvent = 4;
 
 std::string tlsFailure(SSL* ssl, int sslError, int savedErrno) {
@@ -69,6 +69,7 @@ struct H2Connection::Stream {
   // HTTP/2 -> TCP
   std::string in;
   size_t inHead = 0;
+  bool dirty = false;      // in H2Connection::dirty_: DATA to write at the burst's end
   bool peerEnded = false;  // END_STREAM received
   bool tcpShut = false;    // ... and forwarded as shutdown(SHUT_WR)
   bool h2Closed = false;   // nghttp2 closed the stream
@@ -128,11 +129,13 @@ std::shared_ptr<H2Connection> H2Connection::start(io::EventLoop& loop, UniqueFd 
                                                    std::move(peerLabel)));
   std::weak_ptr<H2Connection> weak = c;
   c->ssl_.reset(SSL_new(c->ctx_->get()));
-  if (!c->ssl_ || SSL_set_fd(c->ssl_.get(), c->sock_.get()) != 1) {
-    std::string why = ossl::sslError("SSL_new").message;
+  auto bio = c->ssl_ ? tls::newCipherBio(c->net_) : Result<BIO*>(ossl::sslError("SSL_new"));
+  if (!bio) {
+    std::string why = bio.error().message;
     loop.post([c, why] { c->fail(why); });
     return c;
   }
+  SSL_set_bio(c->ssl_.get(), *bio, *bio);  // one BIO, both directions: the SSL owns it
   if (c->ctx_->role() == tls::Role::Client) SSL_set_connect_state(c->ssl_.get());
   else SSL_set_accept_state(c->ssl_.get());
   c->sockEvents_ = EPOLLIN | EPOLLOUT;
@@ -170,17 +173,24 @@ void H2Connection::onSocketEvent(uint32_t events) {
 }
 
 void H2Connection::continueHandshake() {
-  ERR_clear_error();
-  int rc = SSL_do_handshake(ssl_.get());
-  if (rc != 1) {
-    int saved = errno;
-    int err = SSL_get_error(ssl_.get(), rc);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      uint32_t want = EPOLLIN | (err == SSL_ERROR_WANT_WRITE ? EPOLLOUT : 0u);
-      if (want != sockEvents_ && loop_.modify(sock_.get(), want)) sockEvents_ = want;
-      return;
+  for (;;) {
+    ERR_clear_error();
+    int rc = SSL_do_handshake(ssl_.get());
+    int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), rc);
+    if (!writeSocket()) return;  // this flight, or the alert that ends the handshake
+    if (rc == 1) break;
+    if (err == SSL_ERROR_WANT_READ) {
+      if (net_.inEof) return fail("TLS handshake: connection closed by peer");
+      SocketRead r = readSocket();
+      if (r == SocketRead::Failed) return;
+      if (r != SocketRead::WouldBlock) continue;
+    } else if (err != SSL_ERROR_WANT_WRITE) {
+      return fail("TLS handshake: " + tlsFailure(ssl_.get(), err, 0));
     }
-    return fail("TLS handshake: " + tlsFailure(ssl_.get(), err, saved));
+    // Wait for the peer's next flight, or for room to send ours.
+    uint32_t want = EPOLLIN | (net_.out.pending() ? EPOLLOUT : 0u);
+    if (want != sockEvents_ && loop_.modify(sock_.get(), want)) sockEvents_ = want;
+    return;
   }
   loop_.cancelTimer(handshakeTimer_);
   handshakeTimer_ = 0;
@@ -262,6 +272,7 @@ void H2Connection::closeNow(const std::string& reason) {
     ERR_clear_error();
     SSL_shutdown(ssl_.get());  // best effort close_notify; the socket is non-blocking
     ERR_clear_error();
+    writeSocket();
   }
   auto pending = std::move(pendingOpens_);
   pendingOpens_.clear();
@@ -288,7 +299,7 @@ void H2Connection::closeNow(const std::string& reason) {
 void H2Connection::maybeCloseWhenDone() {
   if (state_ == State::Closed || !session_) return;
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
-      tlsOut_.size() == tlsOutHead_)
+      tlsOut_.size() == tlsOutHead_ && net_.out.pending() == 0)
     closeNow(closing_ ? "GOAWAY" : "session finished");
 }
 
@@ -349,40 +360,64 @@ bool H2Connection::hasCapacity() const {
 }
 
 size_t H2Connection::bufferedBytes() const {
-  size_t n = tlsOut_.size() - tlsOutHead_;
+  size_t n = tlsOut_.size() - tlsOutHead_ + net_.in.pending() + net_.out.pending();
   for (const auto& [id, s] : streams_) n += s->out.pending() + s->inPending();
   return n;
 }
 
 // ---- TLS I/O -------------------------------------------------------------------------------
 
-void H2Connection::readTls() {
-  char buf[kTlsReadChunk];
-  for (int i = 0; i < kMaxTlsReadsPerEvent; ++i) {
-    ERR_clear_error();
-    int n = SSL_read(ssl_.get(), buf, sizeof(buf));
+H2Connection::SocketRead H2Connection::readSocket() {
+  if (net_.inEof) return SocketRead::Eof;
+  if (net_.in.room() == 0) return SocketRead::NoRoom;
+  for (;;) {
+    char* dst = net_.in.writePtr();
+    size_t room = net_.in.writable();
+    ssize_t n = ::read(sock_.get(), dst, room);
     if (n > 0) {
-      inCallback_ = true;
-      ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), n);
-      inCallback_ = false;
-      if (state_ == State::Closed) return;
-      if (rv < 0) {
-        pump();  // let nghttp2's GOAWAY out if it queued one
-        return fail(std::string("HTTP/2 protocol error: ") + nghttp2_strerror(static_cast<int>(rv)));
-      }
+      net_.in.commit(n);
+      return static_cast<size_t>(n) == room ? SocketRead::Filled : SocketRead::Drained;
+    }
+    if (n == 0) {
+      net_.inEof = true;
+      return SocketRead::Eof;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return SocketRead::WouldBlock;
+    fail(std::string("socket read: ") + std::strerror(errno));
+    return SocketRead::Failed;
+  }
+}
+
+bool H2Connection::writeSocket() {
+  while (net_.out.pending() > 0) {
+    ssize_t n = ::send(sock_.get(), net_.out.readPtr(), net_.out.pending(), MSG_NOSIGNAL);
+    if (n > 0) {
+      net_.out.consume(n);
       continue;
     }
-    int saved = errno;
-    int err = SSL_get_error(ssl_.get(), n);
-    if (err == SSL_ERROR_WANT_READ) return;
-    if (err == SSL_ERROR_WANT_WRITE) return;  // flushTls retries; EPOLLOUT is watched when needed
-    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && saved == 0 && ERR_peek_error() == 0)) {
-      if (streams_.empty()) return closeNow("peer closed the connection");
-      return fail("peer closed the connection with streams open");
-    }
-    return fail("TLS read: " + tlsFailure(ssl_.get(), err, saved));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;  // EPOLLOUT resumes (updateSocketInterest)
+    if (state_ != State::Closed) fail(std::string("socket write: ") + std::strerror(n < 0 ? errno : EPIPE));
+    return false;
   }
-  // More records may be waiting; yield to other connections and come back.
+  net_.out.release();  // an idle connection holds no ciphertext buffer
+  return true;
+}
+
+void H2Connection::readTls() {
+  SocketRead r = SocketRead::Drained;
+  int reads = 0;
+  for (; reads < kMaxSocketReadsPerEvent; ++reads) {
+    r = readSocket();
+    if (r == SocketRead::Failed) return;
+    if (!decryptBuffered()) return;
+    if (r != SocketRead::Filled) break;  // the socket has nothing more for now
+  }
+  if (net_.in.pending() == 0) net_.in.release();
+  writeDirtyStreams();
+  if (state_ == State::Closed || reads < kMaxSocketReadsPerEvent) return;
+  // More may be waiting; yield to other connections and come back.
   std::weak_ptr<H2Connection> weak = weak_from_this();
   loop_.post([weak] {
     auto s = weak.lock();
@@ -396,29 +431,85 @@ void H2Connection::readTls() {
   });
 }
 
-void H2Connection::flushTls() {
-  while (tlsOutHead_ < tlsOut_.size()) {
+bool H2Connection::decryptBuffered() {
+  char buf[kTlsReadChunk];
+  for (;;) {
     ERR_clear_error();
-    size_t len = std::min<size_t>(tlsOut_.size() - tlsOutHead_, INT_MAX);
-    int n = SSL_write(ssl_.get(), tlsOut_.data() + tlsOutHead_, static_cast<int>(len));
+    int n = SSL_read(ssl_.get(), buf, sizeof(buf));
     if (n > 0) {
-      tlsOutHead_ += n;
+      inCallback_ = true;
+      ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), n);
+      inCallback_ = false;
+      if (state_ == State::Closed) return false;
+      if (rv < 0) {
+        pump();  // let nghttp2's GOAWAY out if it queued one
+        fail(std::string("HTTP/2 protocol error: ") + nghttp2_strerror(static_cast<int>(rv)));
+        return false;
+      }
       continue;
     }
-    int saved = errno;
     int err = SSL_get_error(ssl_.get(), n);
-    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;
-    return fail("TLS write: " + tlsFailure(ssl_.get(), err, saved));
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return true;  // more bytes, or room (pump)
+    // close_notify, or the socket's EOF without one: either way the peer is gone.
+    bool peerClosed = err == SSL_ERROR_ZERO_RETURN || (net_.inEof && net_.in.pending() == 0);
+    if (peerClosed) {
+      writeDirtyStreams();  // what arrived before the close still reaches the apps
+      if (state_ == State::Closed) return false;
+      if (streams_.empty()) closeNow("peer closed the connection");
+      else fail("peer closed the connection with streams open");
+      return false;
+    }
+    fail("TLS read: " + tlsFailure(ssl_.get(), err, 0));
+    return false;
   }
+}
+
+void H2Connection::writeDirtyStreams() {
+  auto ids = std::move(dirty_);
+  dirty_.clear();
+  for (int32_t id : ids) {
+    if (state_ == State::Closed) return;
+    if (Stream* s = findStream(id)) {
+      s->dirty = false;
+      writeTcp(*s);
+    }
+  }
+}
+
+size_t H2Connection::writePlain(const uint8_t* data, size_t len) {
+  size_t taken = 0;
+  while (taken < len) {
+    ERR_clear_error();
+    // Partial-write mode: each call takes one record's worth.
+    int n = SSL_write(ssl_.get(), data + taken, static_cast<int>(std::min<size_t>(len - taken, INT_MAX)));
+    if (n > 0) {
+      taken += n;
+      continue;
+    }
+    int err = SSL_get_error(ssl_.get(), n);
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;  // net_.out is full
+    fail("TLS write: " + tlsFailure(ssl_.get(), err, 0));
+    break;
+  }
+  return taken;
+}
+
+bool H2Connection::writeStaged() {
+  if (tlsOutHead_ == tlsOut_.size()) return true;
+  size_t n = writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_, tlsOut_.size() - tlsOutHead_);
+  if (state_ == State::Closed) return false;
+  tlsOutHead_ += n;
   if (tlsOutHead_ == tlsOut_.size()) {
     tlsOut_.clear();
     tlsOutHead_ = 0;
   }
+  return true;
 }
 
 void H2Connection::pump() {
   if (!session_ || state_ == State::Closed) return;
   for (;;) {
+    if (!writeStaged()) return;
     bool drained = false;  // nghttp2 has nothing more to send right now
     while (tlsOut_.size() - tlsOutHead_ < kTlsOutHighWater) {
       const uint8_t* data = nullptr;
@@ -431,20 +522,23 @@ void H2Connection::pump() {
         drained = true;
         break;
       }
-      tlsOut_.append(reinterpret_cast<const char*>(data), n);
+      // Straight into TLS while nothing is staged (keeps the order); the rest waits.
+      size_t taken = tlsOut_.empty() ? writePlain(data, static_cast<size_t>(n)) : 0;
+      if (state_ == State::Closed) return;
+      if (taken < static_cast<size_t>(n)) tlsOut_.append(reinterpret_cast<const char*>(data) + taken, n - taken);
     }
-    flushTls();
-    if (state_ == State::Closed) return;
-    // Stop when the socket is full (EPOLLOUT resumes) or nghttp2 has nothing more.
-    // Not when we merely stopped at the high-water mark: the socket took it all, and
-    // nothing else would call us back for what nghttp2 still holds (a sender stalls).
-    if (drained || tlsOut_.size() != tlsOutHead_) return;
+    if (!writeSocket()) return;
+    // Stop when the socket is full (EPOLLOUT resumes) or everything went out. Not
+    // when we merely stopped at the high-water mark or TLS's output was full: the
+    // socket took it all, and nothing else would call us back (a sender stalls).
+    if (net_.out.pending() > 0) return;
+    if (drained && tlsOut_.empty()) return;
   }
 }
 
 void H2Connection::updateSocketInterest() {
   if (state_ == State::Closed || state_ == State::Handshaking) return;
-  uint32_t want = EPOLLIN | (tlsOut_.size() != tlsOutHead_ ? EPOLLOUT : 0u);
+  uint32_t want = EPOLLIN | (net_.out.pending() > 0 ? EPOLLOUT : 0u);
   if (want == sockEvents_) return;
   if (loop_.modify(sock_.get(), want)) sockEvents_ = want;
 }
@@ -742,7 +836,10 @@ int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
     return 0;
   }
   s->in.append(reinterpret_cast<const char*>(data), len);
-  writeTcp(*s);
+  if (!s->dirty) {  // written once per burst of records (readTls), not once per frame
+    s->dirty = true;
+    dirty_.push_back(id);
+  }
   return 0;
 }
 

@@ -15,8 +15,10 @@
 // each after the bytes before it. A TCP reset becomes RST_STREAM(CONNECT_ERROR), an
 // RST_STREAM or a lost connection becomes a TCP reset.
 //
-// The process must ignore SIGPIPE (warren-tunnel does): OpenSSL writes to the
-// socket with write(2), and a peer that went away must be an error, not a signal.
+// Socket I/O is batched: OpenSSL reads and writes ciphertext in the connection's
+// buffers (tls::CipherBuffers), and the connection moves them with one read(2) or
+// send(2) per burst; DATA received in a burst is written to each TCP side once.
+// Every send uses MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE.
 
 #include <nghttp2/nghttp2.h>
 
@@ -33,6 +35,7 @@
 #include "common/unique_fd.h"
 #include "ztunnel/identity/identity.h"
 #include "ztunnel/io/event_loop.h"
+#include "ztunnel/tls/cipher_bio.h"
 #include "ztunnel/tls/tls_context.h"
 
 namespace warren::hbone {
@@ -139,9 +142,16 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void onSocketEvent(uint32_t events);
   void continueHandshake();
   Status startSession();
+  // Socket I/O on the ciphertext buffers (net_). readSocket does one read(2).
+  enum class SocketRead { Filled, Drained, WouldBlock, Eof, NoRoom, Failed };
+  SocketRead readSocket();
+  bool writeSocket();  // writes net_.out until EAGAIN; false: the connection failed
   void readTls();
-  void flushTls();
+  bool decryptBuffered();  // every whole record in net_.in through nghttp2; false: closed
+  size_t writePlain(const uint8_t* data, size_t len);  // into TLS; bytes taken (0 when full)
+  bool writeStaged();  // tlsOut_ into TLS; false: the connection failed
   void pump();  // moves nghttp2 output into TLS while the output buffer has room
+  void writeDirtyStreams();  // DATA received in this burst, one write per stream
   void updateSocketInterest();
   void fail(const std::string& reason);
   void closeNow(const std::string& reason);
@@ -174,6 +184,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   UniqueFd sock_;
   uint32_t sockEvents_ = 0;
   tls::TlsContextPtr ctx_;
+  tls::CipherBuffers net_;  // declared before ssl_: its BIO points here
   ossl::SslPtr ssl_;
   nghttp2_session* session_ = nullptr;
   H2Options options_;
@@ -189,6 +200,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   uint64_t handshakeTimer_ = 0, idleTimer_ = 0;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
   std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
+  std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams
   uint64_t id_;
 };
 

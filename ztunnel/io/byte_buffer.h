@@ -19,7 +19,7 @@ class ByteBuffer {
 
   // Contiguous space at the tail, compacting first when the head has advanced.
   char* writePtr() {
-    if (!data_) data_ = std::make_unique<char[]>(capacity_);
+    if (!data_) data_ = std::make_unique_for_overwrite<char[]>(capacity_);  // no zeroing: bytes are written before read
     if (tail_ == capacity_ && head_ > 0) {
       std::memmove(data_.get(), data_.get() + head_, pending());
       tail_ -= head_;
