@@ -11,7 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   containernetworking-plugins iproute2 jq curl
-  tcpdump iperf3 nodejs
+  tcpdump iperf3 socat nodejs
 )
 
 missing=()

@@ -3,11 +3,14 @@
 // underlay, pods made by the real CNI plugins, a real agent and tunnel per node.
 //
 //   direct  plain/pclient (node1) -> plain/pserver (node2)   no Warren in the path
+//   relays  pclient -> socat in pclient -> socat in pserver -> pserver: the same two
+//           user-space hops as the mesh (in each pod's netns, loopback to the apps),
+//           with no TLS, no HTTP/2 and no capture: the floor any tunnel pays here
 //   mesh    mesh/client   (node1) -> mesh/server   (node2)   captured, HBONE (mTLS + h2)
 //
 // For each path: iperf3 bulk throughput with 1 and 8 streams, request/response
 // latency of 64-byte messages on one established connection, and new connection +
-// 64-byte echo latency. For the tunnels: TLS handshakes during the new-connection
+// 64-byte echo latency (not for the relays: socat forks per connection). For the tunnels: TLS handshakes during the new-connection
 // run (pooling makes it 0), CPU seconds per phase, RSS with 10 idle enrolled pods,
 // and peak RSS.
 //
@@ -50,8 +53,8 @@ struct Options {
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
 };
 
-// One connection from inside `from`, then n round trips of a 64-byte message.
-Percentiles roundTrips(const Pod& from, const Pod& to, int n) {
+// One connection from inside `from` to ip:port, then n round trips of a 64-byte message.
+Percentiles roundTrips(const Pod& from, const std::string& ip, uint16_t port, int n) {
   auto ns = openNetns(from.netnsPath());
   if (!ns) return {.failures = n};
   auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
@@ -60,8 +63,8 @@ Percentiles roundTrips(const Pod& from, const Pod& to, int n) {
   ::setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_port = htons(8080);
-  inet_pton(AF_INET, to.ip.c_str(), &a.sin_addr);
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
   if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return {.failures = n};
   const std::string msg(64, 'r');
   char buf[64];
@@ -89,15 +92,15 @@ Percentiles roundTrips(const Pod& from, const Pod& to, int n) {
   return percentiles(std::move(us), failures);
 }
 
-// iperf3 from `from` to the iperf3 server in `to`: received Gbit/s, 0 on failure.
-double iperf(const Pod& from, const Pod& to, int streams, int seconds) {
+// iperf3 from `from` to the iperf3 server at ip:port: received Gbit/s, 0 on failure.
+double iperf(const Pod& from, const std::string& ip, uint16_t port, int streams, int seconds) {
   std::string out;
-  int rc = runCommand({"nsenter", "--net=" + from.netnsPath(), "iperf3", "-c", to.ip, "-p", "5201", "-t",
+  int rc = runCommand({"nsenter", "--net=" + from.netnsPath(), "iperf3", "-c", ip, "-p", std::to_string(port), "-t",
                        std::to_string(seconds), "-P", std::to_string(streams), "-J"},
                       &out);
   auto j = nlohmann::json::parse(out, nullptr, false);
   if (rc != 0 || j.is_discarded() || !j.contains("end")) {
-    std::fprintf(stderr, "iperf3 %s -> %s failed (%d): %s\n", from.name.c_str(), to.ip.c_str(), rc,
+    std::fprintf(stderr, "iperf3 %s -> %s:%u failed (%d): %s\n", from.name.c_str(), ip.c_str(), port, rc,
                  out.substr(0, 400).c_str());
     return 0;
   }
@@ -175,6 +178,29 @@ int main(int argc, char** argv) {
     }
     iperfServers.push_back(std::move(*s));
   }
+  // The relay floor: socat in each pod's netns, listening on loopback in pclient
+  // (what the client dials) and on pserver's IP (what the first relay dials).
+  std::vector<std::unique_ptr<Process>> relays;
+  for (uint16_t port : {uint16_t{8080}, uint16_t{5201}}) {
+    std::string front = std::to_string(10000 + port), back = std::to_string(20000 + port);
+    const std::string opts = ",fork,reuseaddr,nodelay";
+    struct Hop {
+      const Pod& pod;
+      std::string listen, connect;
+    } hops[] = {{pclient, "TCP-LISTEN:" + front + ",bind=127.0.0.1" + opts, "TCP:" + pserver.ip + ":" + back + ",nodelay"},
+                {pserver, "TCP-LISTEN:" + back + ",bind=" + pserver.ip + opts, "TCP:127.0.0.1:" + std::to_string(port) + ",nodelay"}};
+    for (const Hop& h : hops) {
+      auto s = Process::spawnWatched({"nsenter", "--net=" + h.pod.netnsPath(), "socat", "-d", "-d", "-b", "262144",
+                                      h.listen, h.connect},
+                                     n2.runDir() + "/socat-" + h.pod.name + "-" + std::to_string(port) + ".log",
+                                     "listening on", 10s);
+      if (!s) {
+        std::fprintf(stderr, "cannot start socat: %s\n", s.error().message.c_str());
+        return 1;
+      }
+      relays.push_back(std::move(*s));
+    }
+  }
   pid_t t1 = n1.tunnel()->pid(), t2 = n2.tunnel()->pid();
   // Ten enrolled pods on node1, each with a certificate: the idle footprint.
   if (!eventually([&] { return countInLog(n1, "enrolled: listening") >= 10; }, 20s)) {
@@ -190,21 +216,26 @@ int main(int argc, char** argv) {
     const char* name;
     const Pod& from;
     const Pod& to;
+    std::string ip;  // what the client dials
+    uint16_t echoPort, iperfPort;
+    bool newConnections;
     double gbit1 = 0, gbit8 = 0;
     Percentiles rtt, conn;
     double cpuBulk = 0, cpuRtt = 0, cpuConn = 0;
     size_t handshakes = 0;
-  } rows[] = {{"direct", pclient, pserver, 0, 0, {}, {}, 0, 0, 0, 0}, {"mesh", client, server, 0, 0, {}, {}, 0, 0, 0, 0}};
+  } rows[] = {{"direct", pclient, pserver, pserver.ip, 8080, 5201, true, 0, 0, {}, {}, 0, 0, 0, 0},
+              {"relays", pclient, pserver, "127.0.0.1", 18080, 15201, false, 0, 0, {}, {}, 0, 0, 0, 0},
+              {"mesh", client, server, server.ip, 8080, 5201, true, 0, 0, {}, {}, 0, 0, 0, 0}};
   auto tunnelCpu = [&] { return bench::cpuSeconds(t1) + bench::cpuSeconds(t2); };
   for (auto& r : rows) {
     double c0 = tunnelCpu();
-    r.gbit1 = iperf(r.from, r.to, 1, o.seconds);
-    r.gbit8 = iperf(r.from, r.to, 8, o.seconds);
+    r.gbit1 = iperf(r.from, r.ip, r.iperfPort, 1, o.seconds);
+    r.gbit8 = iperf(r.from, r.ip, r.iperfPort, 8, o.seconds);
     double c1 = tunnelCpu();
-    r.rtt = roundTrips(r.from, r.to, o.rtts);
+    r.rtt = roundTrips(r.from, r.ip, r.echoPort, o.rtts);
     double c2 = tunnelCpu();
     size_t hs0 = countInLog(n1, "hbone conn");
-    r.conn = bench::newConnectionLatency(r.from, r.to, 8080, o.connections);
+    if (r.newConnections) r.conn = bench::newConnectionLatency(r.from, r.to, 8080, o.connections);
     r.handshakes = countInLog(n1, "hbone conn") - hs0;
     double c3 = tunnelCpu();
     r.cpuBulk = c1 - c0;
@@ -216,26 +247,39 @@ int main(int argc, char** argv) {
               "rtt p99", "conn p50", "conn p99", "failures", "TLS hs");
   std::printf("%-7s %10s %10s %11s %11s %12s %12s %9s %10s\n", "", "(Gbit/s)", "(Gbit/s)", "(us)", "(us)", "(us)",
               "(us)", "", "");
-  for (const auto& r : rows)
-    std::printf("%-7s %10.2f %10.2f %11.1f %11.1f %12.1f %12.1f %9d %10zu\n", r.name, r.gbit1, r.gbit8, r.rtt.p50,
-                r.rtt.p99, r.conn.p50, r.conn.p99, r.rtt.failures + r.conn.failures, r.handshakes);
+  for (const auto& r : rows) {
+    std::printf("%-7s %10.2f %10.2f %11.1f %11.1f ", r.name, r.gbit1, r.gbit8, r.rtt.p50, r.rtt.p99);
+    if (r.newConnections)
+      std::printf("%12.1f %12.1f %9d %10zu\n", r.conn.p50, r.conn.p99, r.rtt.failures + r.conn.failures,
+                  r.handshakes);
+    else
+      std::printf("%12s %12s %9d %10s\n", "-", "-", r.rtt.failures, "-");
+  }
   const Row& d = rows[0];
-  const Row& m = rows[1];
+  const Row& f = rows[1];
+  const Row& m = rows[2];
   auto pct = [](double a, double b) { return b > 0 ? 100 * a / b : 0; };
-  std::printf("\nmesh against direct:\n");
-  std::printf("  bulk, 1 stream   %5.0f%%   (aim >= 50%%)\n", pct(m.gbit1, d.gbit1));
-  std::printf("  bulk, 8 streams  %5.0f%%\n", pct(m.gbit8, d.gbit8));
-  std::printf("  round trip p50   %+6.1f us (x%.2f)   (aim <= +30 us)\n", m.rtt.p50 - d.rtt.p50,
-              d.rtt.p50 > 0 ? m.rtt.p50 / d.rtt.p50 : 0);
-  std::printf("  round trip p99   %+6.1f us\n", m.rtt.p99 - d.rtt.p99);
-  std::printf("  new conn p50     %+6.1f us, with %zu TLS handshakes for %d connections (pooled)\n",
+  std::printf("\nagainst direct:        relays    mesh\n");
+  std::printf("  bulk, 1 stream      %5.0f%%  %5.0f%%   (aim for the mesh >= 50%%)\n", pct(f.gbit1, d.gbit1),
+              pct(m.gbit1, d.gbit1));
+  std::printf("  bulk, 8 streams     %5.0f%%  %5.0f%%\n", pct(f.gbit8, d.gbit8), pct(m.gbit8, d.gbit8));
+  std::printf("  round trip p50     %+6.1f  %+6.1f us   (aim for the mesh <= +30 us)\n", f.rtt.p50 - d.rtt.p50,
+              m.rtt.p50 - d.rtt.p50);
+  std::printf("  round trip p99     %+6.1f  %+6.1f us\n", f.rtt.p99 - d.rtt.p99, m.rtt.p99 - d.rtt.p99);
+  std::printf("mesh against the relays (what HBONE itself costs): bulk 1 stream %.0f%%, 8 streams %.0f%%, "
+              "round trip p50 %+.1f us\n",
+              pct(m.gbit1, f.gbit1), pct(m.gbit8, f.gbit8), m.rtt.p50 - f.rtt.p50);
+  std::printf("new connection p50, mesh against direct: %+.1f us, with %zu TLS handshakes for %d connections "
+              "(pooled)\n",
               m.conn.p50 - d.conn.p50, m.handshakes, o.connections);
   std::printf("\ntunnels (both nodes), CPU seconds: bulk %.2f, round trips %.2f, new connections %.2f\n", m.cpuBulk,
               m.cpuRtt, m.cpuConn);
   std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB (aim <= 20 MB); peak node1 %.1f MB, node2 %.1f MB\n",
               idleRss / 1024.0, bench::rssKb(t1, "VmHWM:") / 1024.0, bench::rssKb(t2, "VmHWM:") / 1024.0);
-  if (d.cpuBulk + d.cpuRtt + d.cpuConn > 0.05)
-    std::printf("(direct runs cost the tunnels %.2f CPU s: they were not idle)\n", d.cpuBulk + d.cpuRtt + d.cpuConn);
+  for (const Row* r : {&d, &f})
+    if (r->cpuBulk + r->cpuRtt + r->cpuConn > 0.05)
+      std::printf("(%s runs cost the tunnels %.2f CPU s: they were not idle)\n", r->name,
+                  r->cpuBulk + r->cpuRtt + r->cpuConn);
   if (o.verbose)
     for (TestNode* n : {&n1, &n2})
     {
