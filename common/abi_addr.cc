@@ -1,5 +1,7 @@
 #include "common/abi_addr.h"
 
+#include "common/ip_literal.h"
+
 #include <arpa/inet.h>
 
 #include <cstring>
@@ -7,16 +9,13 @@
 namespace warren {
 
 Result<warren_ip_key> ipKeyFromString(const std::string& ip) {
+  auto parsed = parseIpLiteral(ip);
+  if (!parsed) return makeError("not an IP address: '" + ip + "'");
   warren_ip_key key{};
-  if (::inet_pton(AF_INET, ip.c_str(), key.ip.addr) == 1) {
-    key.family = WARREN_AF_INET;
-    return key;
-  }
-  if (::inet_pton(AF_INET6, ip.c_str(), key.ip.addr) == 1) {
-    key.family = WARREN_AF_INET6;
-    return key;
-  }
-  return makeError("not an IP address: '" + ip + "'");
+  key.family = parsed->family == AF_INET6 ? WARREN_AF_INET6 : WARREN_AF_INET;
+  static_assert(sizeof(key.ip.addr) == sizeof(parsed->bytes));
+  std::memcpy(key.ip.addr, parsed->bytes.data(), sizeof(key.ip.addr));
+  return key;
 }
 
 std::string addrToString(uint16_t family, const warren_addr& addr) {

@@ -1,9 +1,9 @@
 #include "agent/source/istio_objects.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <charconv>
+
+#include "common/ip_literal.h"
 
 namespace warren::source {
 
@@ -44,11 +44,6 @@ bool parsePort(const std::string& text, uint32_t& out) {
   if (ec != std::errc() || end != text.data() + text.size() || v == 0 || v > 65535) return false;
   out = v;
   return true;
-}
-
-bool validIp(const std::string& ip) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1;
 }
 
 // A list of scalars; a lone scalar is accepted as a one-element list. Anything
@@ -148,7 +143,7 @@ void parseService(const Doc& d, Snapshot& s) {
   if (type == "ExternalName") return;  // a DNS alias: no VIP, nothing to carry
   auto addIp = [&](const std::string& ip) {
     if (ip.empty() || ip == "None") return true;  // headless
-    if (!validIp(ip)) {
+    if (!isIpLiteral(ip)) {
       bad("clusterIP '" + ip + "' is not an IP address");
       return false;
     }

@@ -1,6 +1,5 @@
 #include "agent/source/yaml_source.h"
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <exception>
@@ -13,16 +12,12 @@
 
 #include "agent/source/istio_objects.h"
 #include "agent/source/yaml_util.h"
+#include "common/ip_literal.h"
 
 namespace warren::source {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool validIp(const std::string& ip) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1;
-}
 
 std::map<std::string, std::string> labelsOf(const YAML::Node& metadata) { return stringMap(at(metadata, "labels")); }
 
@@ -49,7 +44,7 @@ void parsePod(const Doc& d, Snapshot& s) {
   const std::string key = p.ns + "/" + p.name;
 
   auto addIp = [&](const std::string& ip) -> bool {
-    if (!validIp(ip)) {
+    if (!isIpLiteral(ip)) {
       s.errors.push_back(makeError("pod " + key + " in " + d.where + ": '" + ip + "' is not an IP address"));
       return false;
     }

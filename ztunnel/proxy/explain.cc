@@ -1,18 +1,13 @@
 #include "ztunnel/proxy/explain.h"
 
-#include <arpa/inet.h>
 
+#include "common/ip_literal.h"
 #include "ztunnel/authz/authorize.h"
 #include "ztunnel/io/tcp.h"
 #include "ztunnel/proxy/decisions.h"
 
 namespace warren::proxy {
 namespace {
-
-bool isIpLiteral(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
 
 const state::Workload* findByName(const state::ClusterState& st, const std::string& nsName) {
   for (const auto& [uid, w] : st.workloads())

@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "common/ip_literal.h"
+
 namespace warren::state {
 
 StringMatch StringMatch::parse(std::string_view p) {
@@ -33,27 +35,13 @@ std::string StringMatch::text() const {
   return value;
 }
 
-namespace {
-// Parses an IP literal into family + 16 bytes (IPv4 in the first 4).
-bool parseIp(std::string_view ip, int& family, std::array<uint8_t, 16>& out) {
-  std::string s(ip);
-  out.fill(0);
-  if (inet_pton(AF_INET, s.c_str(), out.data()) == 1) {
-    family = AF_INET;
-    return true;
-  }
-  if (inet_pton(AF_INET6, s.c_str(), out.data()) == 1) {
-    family = AF_INET6;
-    return true;
-  }
-  return false;
-}
-}  // namespace
-
 std::optional<IpBlock> IpBlock::parse(std::string_view cidr) {
   IpBlock b;
   auto slash = cidr.find('/');
-  if (!parseIp(cidr.substr(0, slash), b.family, b.addr)) return std::nullopt;
+  auto ip = parseIpLiteral(cidr.substr(0, slash));
+  if (!ip) return std::nullopt;
+  b.family = ip->family;
+  b.addr = ip->bytes;
   const unsigned maxLen = b.family == AF_INET ? 32 : 128;
   unsigned len = maxLen;
   if (slash != std::string_view::npos) {
@@ -69,9 +57,9 @@ std::optional<IpBlock> IpBlock::parse(std::string_view cidr) {
 }
 
 bool IpBlock::contains(std::string_view ip) const {
-  int fam = 0;
-  std::array<uint8_t, 16> a{};
-  if (!parseIp(ip, fam, a) || fam != family) return false;
+  auto parsed = parseIpLiteral(ip);
+  if (!parsed || parsed->family != family) return false;
+  const auto& a = parsed->bytes;
   unsigned full = prefixLen / 8, rest = prefixLen % 8;
   for (unsigned i = 0; i < full; ++i)
     if (a[i] != addr[i]) return false;
