@@ -1,8 +1,9 @@
 #include "common/ip_literal.h"
 
 #include <arpa/inet.h>
-#include <sys/socket.h>
+#include <netinet/in.h>
 
+#include <cstring>
 #include <string>
 
 namespace warren {
@@ -18,6 +19,22 @@ std::optional<IpLiteral> parseIpLiteral(std::string_view text) {
       return ip;
     }
   return std::nullopt;
+}
+
+sockaddr_storage toSockaddr(const IpLiteral& ip, uint16_t port) {
+  sockaddr_storage ss{};
+  if (ip.family == AF_INET6) {
+    auto& in6 = reinterpret_cast<sockaddr_in6&>(ss);
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(port);
+    std::memcpy(&in6.sin6_addr, ip.bytes.data(), sizeof(in6.sin6_addr));
+  } else {
+    auto& in = reinterpret_cast<sockaddr_in&>(ss);
+    in.sin_family = AF_INET;
+    in.sin_port = htons(port);
+    std::memcpy(&in.sin_addr, ip.bytes.data(), sizeof(in.sin_addr));
+  }
+  return ss;
 }
 
 }  // namespace warren

@@ -2,6 +2,8 @@
 // "Is this text an IP address, and which?" — answered once for every parser that
 // takes addresses from operators (pod IPs, CIDRs, warrenctl arguments).
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -18,5 +20,7 @@ struct IpLiteral {
 // anything else, a host name or a CIDR included.
 std::optional<IpLiteral> parseIpLiteral(std::string_view text);
 inline bool isIpLiteral(std::string_view text) { return parseIpLiteral(text).has_value(); }
+// ip:port as a sockaddr_in or sockaddr_in6.
+sockaddr_storage toSockaddr(const IpLiteral& ip, uint16_t port);
 
 }  // namespace warren

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/ip_literal.h"
 #include "ztunnel/io/tcp.h"
 
 #include "warren_abi.h"
@@ -56,12 +57,12 @@ OutboundRoute routeToWorkload(const state::Workload& w, const sockaddr_storage& 
 // single-stack pods; then any address will do).
 std::optional<sockaddr_storage> endpointAddress(const state::Workload& w, int family, uint16_t port) {
   std::optional<sockaddr_storage> any;
-  for (const auto& ip : w.ips) {
-    auto ss = io::parseHostPort(ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
-                                                                   : ip + ":" + std::to_string(port));
-    if (!ss) continue;
-    if (ss->ss_family == family) return *ss;
-    if (!any) any = *ss;
+  for (const auto& text : w.ips) {
+    auto ip = parseIpLiteral(text);
+    if (!ip) continue;
+    sockaddr_storage ss = toSockaddr(*ip, port);
+    if (ss.ss_family == family) return ss;
+    if (!any) any = ss;
   }
   return any;
 }

@@ -62,12 +62,13 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   // Authorization, before any byte reaches the app. The source address is the
   // TCP peer (the client pod: its tunnel dials from inside the pod), never a
   // header the client could write.
-  std::optional<authz::ConnectionFacts> facts;
+  std::optional<Authorized> authorized;
   authz::Decision decision;
   if (verdict.status == 200) {
-    facts = authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target),
-                                   io::portOf(verdict.target)};
-    decision = authorizeInbound(*currentState(), *pod, *facts, rec);
+    authorized = Authorized{authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target),
+                                                   io::portOf(verdict.target)},
+                            currentState()};
+    decision = authorizeInbound(*authorized->decidedWith, *pod, authorized->facts, rec);
   }
   opened(rec);
   auto trackId = std::make_shared<uint64_t>(0);
@@ -110,7 +111,7 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   }
   std::weak_ptr<hbone::H2Connection> weak = conn.shared_from_this();
   io::asyncConnect(loop_, std::move(*upstream), verdict.target, options_.connectTimeout,
-                   [this, weak, streamId, logWhenDone, pod, facts, trackId](Result<UniqueFd> connected) mutable {
+                   [this, weak, streamId, logWhenDone, pod, authorized, trackId](Result<UniqueFd> connected) mutable {
                      auto c = weak.lock();
                      if (!connected) {
                        counters_.upstreamFailed++;
@@ -123,7 +124,7 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
                      c->respond(streamId, 200, std::move(*connected), onDoneOnly(logWhenDone));
                      // Revocable from now until the stream ends (respond may end it at once).
                      if (c->hasStream(streamId))
-                       *trackId = track(pod, std::move(*facts), [weak, streamId](const std::string& why) {
+                       *trackId = track(pod, std::move(*authorized), [weak, streamId](const std::string& why) {
                          if (auto conn = weak.lock()) conn->abortStream(streamId, why);
                        });
                    });

@@ -26,7 +26,7 @@ void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
   auto state = currentState();
   // Round-robin per service VIP: a counter per VIP spreads connections evenly.
   uint64_t pick = 0;
-  if (state->findServiceByVip(io::formatIp(orig->addr))) pick = serviceRoundRobin_[io::formatIp(orig->addr)]++;
+  if (const std::string vip = io::formatIp(orig->addr); state->findServiceByVip(vip)) pick = serviceRoundRobin_[vip]++;
   OutboundRoute route = decideOutbound(orig->addr, *state, pick);
   switch (route.kind) {
     case OutboundRoute::Kind::Refuse:

@@ -87,14 +87,17 @@ authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const Pod
   return d;
 }
 
-uint64_t Proxy::track(const PodContextPtr& pod, authz::ConnectionFacts facts,
+uint64_t Proxy::track(const PodContextPtr& pod, Authorized authorized,
                       std::function<void(const std::string&)> abort) {
   uint64_t id = nextRevocableId_++;
+  auto& facts = authorized.facts;
   // A state change may have landed between the decision and now (while the app
-  // connect was in flight): judge once more against the newest state, on the
-  // loop's next turn so the caller finishes setting up first.
+  // connect was in flight): then judge once more against the newest state, on the
+  // loop's next turn so the caller finishes setting up first. Usually nothing
+  // changed and the first decision stands.
   auto st = currentState();
-  const bool stillAllowed = authz::authorize(*st, destinationWorkload(*st, *pod, facts.dstIp), facts).allowed;
+  const bool stillAllowed = st == authorized.decidedWith ||
+                            authz::authorize(*st, destinationWorkload(*st, *pod, facts.dstIp), facts).allowed;
   revocable_[id] = Revocable{pod, std::move(facts), std::move(abort)};
   if (!stillAllowed) loop_.post([this, st] { revalidate(st); });
   return id;
@@ -150,7 +153,8 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
   rec.dstIdentity = podIdentity(*pod).uri();
   // Plaintext: no identity, so only address and port rules (and STRICT mTLS) apply.
   authz::ConnectionFacts facts{io::formatIp(*peer), std::nullopt, io::formatIp(*local), io::portOf(*local)};
-  auto verdict = authorizeInbound(*currentState(), *pod, facts, rec);
+  auto st = currentState();
+  auto verdict = authorizeInbound(*st, *pod, facts, rec);
   if (!verdict.allowed) {
     rec.pod = pod->displayName();
     rec.src = io::formatSockaddr(*peer);
@@ -161,12 +165,12 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
     return resetAndClose(std::move(client));
   }
   counters_.inboundOpened++;
-  connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec), std::move(facts));
+  connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec), Authorized{std::move(facts), st});
 }
 
 void Proxy::connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
                             const sockaddr_storage& target, ConnectionRecord rec,
-                            std::optional<authz::ConnectionFacts> revocable) {
+                            std::optional<Authorized> revocable) {
   // The upstream socket lives in the pod's netns: outbound leaves with the pod's
   // own IP, inbound reaches the app over the pod's loopback path.
   Result<UniqueFd> upstream = [&]() -> Result<UniqueFd> {

@@ -83,9 +83,14 @@ class Proxy {
  private:
   // Plain TCP from inside the pod's netns to target, then a Relay; rec says which
   // direction and protocol it logs as.
+  // An allowed inbound connection, and the state it was judged against.
+  struct Authorized {
+    authz::ConnectionFacts facts;
+    state::ClusterStatePtr decidedWith;
+  };
   void connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
                        const sockaddr_storage& target, ConnectionRecord rec,
-                       std::optional<authz::ConnectionFacts> revocable = std::nullopt);
+                       std::optional<Authorized> revocable = std::nullopt);
   void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                       const hbone::Headers& request, const std::string& peerIp);
@@ -101,7 +106,7 @@ class Proxy {
   authz::Decision authorizeInbound(const state::ClusterState& st, const PodContext& pod,
                                    const authz::ConnectionFacts& facts, ConnectionRecord& rec);
   // An allowed inbound connection stays revocable until it ends: `abort` closes it.
-  uint64_t track(const PodContextPtr& pod, authz::ConnectionFacts facts, std::function<void(const std::string&)> abort);
+  uint64_t track(const PodContextPtr& pod, Authorized authorized, std::function<void(const std::string&)> abort);
   void untrack(uint64_t id) { revocable_.erase(id); }
 
   struct Revocable {

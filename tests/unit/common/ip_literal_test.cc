@@ -1,5 +1,7 @@
 #include "common/ip_literal.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
@@ -32,6 +34,21 @@ TEST(IpLiteral, RejectsWhatIsNotOneAddress) {
   EXPECT_FALSE(isIpLiteral(std::string(1000, '1')));
   // An embedded NUL must not cut the text short into a valid address.
   EXPECT_FALSE(isIpLiteral(std::string_view("10.1.2.3\0garbage", 16)));
+}
+
+TEST(IpLiteral, BecomesASockaddrOfItsFamily) {
+  auto v4 = toSockaddr(*parseIpLiteral("10.244.2.20"), 8080);
+  ASSERT_EQ(v4.ss_family, AF_INET);
+  const auto& in = reinterpret_cast<const sockaddr_in&>(v4);
+  EXPECT_EQ(ntohs(in.sin_port), 8080);
+  EXPECT_EQ(ntohl(in.sin_addr.s_addr), 0x0af40214u);
+
+  auto v6 = toSockaddr(*parseIpLiteral("fd00::7"), 443);
+  ASSERT_EQ(v6.ss_family, AF_INET6);
+  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(v6);
+  EXPECT_EQ(ntohs(in6.sin6_port), 443);
+  EXPECT_EQ(in6.sin6_addr.s6_addr[0], 0xfd);
+  EXPECT_EQ(in6.sin6_addr.s6_addr[15], 7);
 }
 
 }  // namespace
