@@ -164,12 +164,13 @@ class XdsTestServer::Service final : public ds::AggregatedDiscoveryService::Serv
   uint64_t versions_ = 0, nonces_ = 0;
 };
 
-XdsTestServer::XdsTestServer(int port) : port_(port), service_(std::make_unique<Service>()) {}
+XdsTestServer::XdsTestServer(int port, std::optional<ServerTls> tls)
+    : port_(port), tls_(std::move(tls)), service_(std::make_unique<Service>()) {}
 
 XdsTestServer::~XdsTestServer() { stop(); }
 
-std::unique_ptr<XdsTestServer> XdsTestServer::start(int port) {
-  std::unique_ptr<XdsTestServer> s(new XdsTestServer(port));
+std::unique_ptr<XdsTestServer> XdsTestServer::start(int port, std::optional<ServerTls> tls) {
+  std::unique_ptr<XdsTestServer> s(new XdsTestServer(port, std::move(tls)));
   if (!s->listen()) return nullptr;
   return s;
 }
@@ -177,7 +178,13 @@ std::unique_ptr<XdsTestServer> XdsTestServer::start(int port) {
 bool XdsTestServer::listen() {
   grpc::ServerBuilder builder;
   int selected = 0;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(port_), grpc::InsecureServerCredentials(), &selected);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (tls_) {
+    grpc::SslServerCredentialsOptions ssl;  // no client certificate: the client proves itself with its token
+    ssl.pem_key_cert_pairs.push_back({tls_->keyPem, tls_->certChainPem});
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(port_), creds, &selected);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || selected == 0) {

@@ -4,7 +4,8 @@
 // first request of each type with everything the client lacks (honouring
 // initial_resource_versions), pushes changes to the open stream, and records
 // every request so a test can wait for the ACK or NACK of a given nonce.
-// A test can also break the stream and stop/restart the server on its port.
+// A test can also break the stream and stop/restart the server on its port. With
+// TLS files it serves over TLS, as istiod does on 15012.
 
 #include <chrono>
 #include <condition_variable>
@@ -40,10 +41,16 @@ struct SeenRequest {
   bool isNack() const { return !nonce.empty() && hasError; }
 };
 
+// The server's certificate chain and key, PEM text.
+struct ServerTls {
+  std::string certChainPem;
+  std::string keyPem;
+};
+
 class XdsTestServer {
  public:
-  // Listens on 127.0.0.1:`port` (0: an ephemeral one).
-  static std::unique_ptr<XdsTestServer> start(int port = 0);
+  // Listens on 127.0.0.1:`port` (0: an ephemeral one); over TLS when `tls` is set.
+  static std::unique_ptr<XdsTestServer> start(int port = 0, std::optional<ServerTls> tls = std::nullopt);
   ~XdsTestServer();
 
   int port() const { return port_; }
@@ -75,10 +82,11 @@ class XdsTestServer {
 
  private:
   class Service;
-  explicit XdsTestServer(int port);
+  XdsTestServer(int port, std::optional<ServerTls> tls);
   bool listen();
 
   int port_;
+  std::optional<ServerTls> tls_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
 };

@@ -11,6 +11,8 @@
 #include "tests/support/test_certs.h"
 #include "tests/support/xds_server.h"
 #include "tests/unit/xds/xds_test_util.h"
+#include "common/file_io.h"
+#include "ztunnel/identity/local_ca.h"
 #include "ztunnel/xds/resource_cache.h"
 
 namespace warren::xds {
@@ -281,6 +283,67 @@ TEST_F(XdsClientTest, DestructorInterruptsABackoffWait) {
   client_.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the 30-60 s backoff must not delay shutdown";
   EXPECT_EQ(sink_.count(), 0);
+}
+
+// istiod serves xDS over TLS (15012) with a certificate for its service name, and
+// the tunnel verifies it against the mesh's root before sending its token.
+class XdsClientTlsTest : public XdsClientTest {
+ protected:
+  static constexpr const char* kIstiodName = "istiod.istio-system.svc";
+
+  void SetUp() override {
+    ASSERT_TRUE(identity::LocalCa::open(tmp_.file("ca"), "cluster.local").ok());
+    ASSERT_TRUE(identity::LocalCa::open(tmp_.file("other-ca"), "cluster.local").ok());
+    auto cert = testcerts::issueCert(tmp_.file("ca"), {std::string("DNS:") + kIstiodName}, tmp_.path(), "istiod");
+    ASSERT_TRUE(cert.ok()) << cert.error().message;
+    auto chain = readFile(cert->chain), key = readFile(cert->key);
+    ASSERT_TRUE(chain.ok() && key.ok());
+    server_ = XdsTestServer::start(0, testxds::ServerTls{*chain, *key});
+    ASSERT_TRUE(server_);
+    ASSERT_TRUE(testcerts::writeFile(tmp_.file("token"), "tunnel-token\n").ok());
+  }
+  XdsOptions tlsOptions(const std::string& caDir, const std::string& serverName) const {
+    auto o = options();
+    o.rootCertFile = tmp_.file(caDir) + "/root-cert.pem";
+    o.tlsServerName = serverName;
+    o.tokenFile = tmp_.file("token");
+    return o;
+  }
+};
+
+TEST_F(XdsClientTlsTest, VerifiedControlPlaneGetsTheTokenAndServesState) {
+  startClient(tlsOptions("ca", kIstiodName));
+  auto sub = server_->waitFor([](const SeenRequest& r) { return r.typeUrl == kAddressType; }, 0, kWait);
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(sub->authorization, "Bearer tunnel-token");
+  ASSERT_TRUE(server_->waitSubscribed(kAddressType, kWait));
+  ASSERT_TRUE(server_->waitSubscribed(kAuthorizationType, kWait));
+  auto ack = pushAndWait(kAddressType, {{"uid-a", packAddress(workload("uid-a", "10.0.0.1"))}});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  ASSERT_TRUE(sink_.latest());
+  EXPECT_NE(sink_.latest()->findByIp("10.0.0.1"), nullptr);
+  EXPECT_TRUE(client_->status().connected);
+}
+
+// A server the client cannot verify (another root, or a certificate for another
+// name) never sees a request, so never sees the token; the client keeps retrying.
+TEST_F(XdsClientTlsTest, UnverifiedControlPlaneNeverGetsARequest) {
+  struct Case {
+    const char* caDir;
+    std::string serverName;
+  } cases[] = {{"other-ca", kIstiodName}, {"ca", "istiod.other-namespace.svc"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.caDir) + " " + c.serverName);
+    startClient(tlsOptions(c.caDir, c.serverName));
+    ASSERT_TRUE(client_->waitStatus([](const XdsStatus& s) { return s.streams >= 3; }, kWait))
+        << "the client should keep trying";
+    auto status = client_->status();
+    EXPECT_FALSE(status.connected);
+    EXPECT_FALSE(status.lastStreamError.empty());
+    EXPECT_TRUE(server_->requests().empty()) << "a request reached an unverified server";
+    EXPECT_EQ(sink_.count(), 0) << "no state from an unverified server";
+    client_.reset();
+  }
 }
 
 TEST(XdsClientOptions, BadOptionsFailAtStart) {
