@@ -23,6 +23,9 @@ struct Pod {
   // status.phase Running (or absent) and no Ready condition that is "False".
   bool ready = true;
   std::map<std::string, uint32_t> namedPorts;  // containers[].ports[] name -> containerPort
+  // spec.hostNetwork: the pod shares its node's network namespace and IP, so it
+  // can neither be captured nor be told apart from the node by address.
+  bool hostNetwork = false;
 };
 
 // core/v1 Service, TCP ports only (the tunnel carries TCP).

@@ -14,6 +14,9 @@ EnrollmentDecision decideEnrollment(const Namespace* ns, const Pod& pod, const s
   if (!nodeName.empty() && !pod.nodeName.empty() && pod.nodeName != nodeName)
     return {false, who + " runs on node " + pod.nodeName + ", not " + nodeName};
   if (!ns) return {false, who + ": namespace " + pod.ns + " is unknown"};
+  // As istio-cni: a host-network pod's namespace is the node's; capturing it
+  // would capture the node.
+  if (pod.hostNetwork) return {false, who + " uses the host network (spec.hostNetwork)"};
 
   // Pod opt-out wins over the namespace, as Istio's dataplane-mode=none does.
   if (labelValue(pod.labels, kModeLabel) == kModeDisabled)

@@ -42,6 +42,14 @@ void parsePod(const Doc& d, Snapshot& s) {
   p.serviceAccount = str(at(spec, "serviceAccountName"), "default");
   p.nodeName = str(at(spec, "nodeName"));
   const std::string key = p.ns + "/" + p.name;
+  if (const YAML::Node hn = at(spec, "hostNetwork")) {
+    const std::string v = str(hn);
+    if (v == "true" || v == "True" || v == "TRUE") p.hostNetwork = true;
+    else if (v != "false" && v != "False" && v != "FALSE") {
+      s.errors.push_back(makeError("pod " + key + " in " + d.where + ": spec.hostNetwork '" + v + "' is not a boolean"));
+      return;
+    }
+  }
 
   auto addIp = [&](const std::string& ip) -> bool {
     if (!isIpLiteral(ip)) {

@@ -23,6 +23,10 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finish(std::vector<Er
     svc.vips = std::move(vips);
   }
   for (auto& [uid, w] : workloads_) {
+    for (const auto& [svcKey, ports] : w.services) {
+      if (services_.count(svcKey)) st->endpointsByService_[svcKey].push_back(uid);
+    }
+    if (w.hostNetwork) continue;  // the node's IPs: not indexed (ztunnel does the same)
     std::vector<std::string> ips;
     for (const auto& ip : w.ips) {
       if (st->serviceByVip_.count(ip)) {
@@ -39,9 +43,6 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finish(std::vector<Er
       ips.push_back(ip);
     }
     w.ips = std::move(ips);
-    for (const auto& [svcKey, ports] : w.services) {
-      if (services_.count(svcKey)) st->endpointsByService_[svcKey].push_back(uid);
-    }
   }
   st->services_ = std::move(services_);
   st->workloads_ = std::move(workloads_);

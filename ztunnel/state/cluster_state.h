@@ -32,6 +32,9 @@ struct Workload {
   identity::SpiffeId identity;
   // Ready to serve: only ready workloads receive service traffic.
   bool ready = true;
+  // Shares its node's network (Istio's NetworkMode HOST_NETWORK): its IPs are the
+  // node's, so they reach it as a service endpoint but never identify it.
+  bool hostNetwork = false;
   // Services this workload is an endpoint of, by Service::key(), with per-workload
   // target ports (Istio's Workload.services); empty list = the service's own.
   std::map<std::string, std::vector<ServicePort>> services;

@@ -71,6 +71,7 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
     w.node = pod.nodeName;
     w.ips = pod.ips;
     w.ready = pod.ready;
+    w.hostNetwork = pod.hostNetwork;
     w.captured = enrollment.enrolled;
     w.captureReason = enrollment.reason;
     for (const auto& [skey, svc] : snapshot.services) {

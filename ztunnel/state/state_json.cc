@@ -57,6 +57,7 @@ nlohmann::json toJson(const Workload& w) {
       {"captured", w.captured},
       {"capture_reason", w.captureReason},
       {"ready", w.ready},
+      {"host_network", w.hostNetwork},
       {"labels", w.labels},
       {"services", services},
       {"authorization_policies", w.policies},

@@ -156,6 +156,11 @@ Result<state::Workload> convertWorkload(const iw::Workload& in, const std::strin
     default:
       return makeError(where + ": unknown tunnel_protocol " + std::to_string(in.tunnel_protocol()));
   }
+  switch (in.network_mode()) {
+    case iw::STANDARD: break;
+    case iw::HOST_NETWORK: w.hostNetwork = true; break;
+    default: return makeError(where + ": unknown network_mode " + std::to_string(in.network_mode()));
+  }
   switch (in.status()) {
     case iw::HEALTHY: w.ready = true; break;
     case iw::UNHEALTHY: w.ready = false; break;

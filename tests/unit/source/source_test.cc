@@ -185,6 +185,30 @@ TEST(YamlSource, NoIpErrorNamesThePodTheFileAndTheField) {
   EXPECT_TRUE(hasError(s, "pod mesh/ghost in /x/noip.yaml, line 1 has no status.podIP")) << s.errors[0].message;
 }
 
+TEST(Enrollment, HostNetworkPodIsNeverCapturedEvenInAnEnabledNamespace) {
+  Namespace ns{"apps", {{"warren.io/mode", "enabled"}}};
+  Pod pod;
+  pod.name = "node-exporter";
+  pod.ns = "apps";
+  pod.hostNetwork = true;
+  auto d = decideEnrollment(&ns, pod, "");
+  EXPECT_FALSE(d.enrolled);
+  EXPECT_NE(d.reason.find("host network"), std::string::npos) << d.reason;
+}
+
+TEST(YamlSource, HostNetworkIsReadAndANonBooleanDropsThePod) {
+  Snapshot s;
+  loadDocuments("kind: Pod\nmetadata: {name: h}\nspec: {hostNetwork: true}\nstatus: {podIP: 10.0.0.1}\n---\n"
+                "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: false}\nstatus: {podIP: 10.0.0.2}\n---\n"
+                "kind: Pod\nmetadata: {name: bad}\nspec: {hostNetwork: maybe}\nstatus: {podIP: 10.0.0.3}\n",
+                "/x/h.yaml", s);
+  ASSERT_EQ(s.pods.size(), 2u);
+  EXPECT_TRUE(s.pods.at("default/h").hostNetwork);
+  EXPECT_FALSE(s.pods.at("default/p").hostNetwork);
+  EXPECT_TRUE(hasError(s, "pod default/bad in /x/h.yaml")) << (s.errors.empty() ? "" : s.errors[0].message);
+  EXPECT_TRUE(hasError(s, "spec.hostNetwork 'maybe' is not a boolean"));
+}
+
 TEST(YamlSource, BadIpInPodIpsListDropsThePod) {
   Snapshot s;
   loadDocuments("kind: Pod\nmetadata: {name: p}\nstatus: {podIP: 10.0.0.1, podIPs: [{ip: 10.0.0.1}, {ip: nope}]}\n",

@@ -85,6 +85,19 @@ TEST(ConvertWorkload, HostnameOnlyWorkloadHasNoIps) {
   EXPECT_TRUE(w->ips.empty());
 }
 
+TEST(ConvertWorkload, NetworkMode) {
+  iw::Workload in = workload("uid-h", "10.0.0.9");
+  auto standard = convertWorkload(in, "cluster.local");
+  ASSERT_TRUE(standard.ok());
+  EXPECT_FALSE(standard->hostNetwork);
+  in.set_network_mode(iw::HOST_NETWORK);
+  auto host = convertWorkload(in, "cluster.local");
+  ASSERT_TRUE(host.ok());
+  EXPECT_TRUE(host->hostNetwork);
+  in.set_network_mode(static_cast<iw::NetworkMode>(7));
+  expectError(convertWorkload(in, "cluster.local"), {"uid-h", "network_mode 7"});
+}
+
 TEST(ConvertWorkload, MalformedInputsAreErrorsNamingTheWorkload) {
   {
     iw::Workload in = workload("", "10.0.0.1");
@@ -344,6 +357,31 @@ TEST(BuildState, IndexesResourcesAndReportsConflictsAsWarnings) {
   EXPECT_EQ(st->policies().count("default/deny"), 1u);
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].message.find("uid-b"), std::string::npos) << warnings[0].message;
+}
+
+// Host-network pods share their node's IP: istiod sends them with NetworkMode
+// HOST_NETWORK, and their address must neither clash (no warning) nor identify any
+// of them, while each still serves its services.
+TEST(BuildState, HostNetworkWorkloadsShareTheNodeIpWithoutClashing) {
+  std::map<std::string, AddressItem> addresses;
+  for (const char* uid : {"uid-h1", "uid-h2"}) {
+    iw::Workload w = workload(uid, "10.0.0.9");
+    w.set_network_mode(iw::HOST_NETWORK);
+    (*w.mutable_services())["default/web.default.svc.cluster.local"];
+    auto converted = convertWorkload(w, "cluster.local");
+    ASSERT_TRUE(converted.ok());
+    addresses.emplace(uid, *converted);
+  }
+  auto s = convertService(service("web", "default", "10.96.0.1"));
+  ASSERT_TRUE(s.ok());
+  addresses.emplace("default/web.default.svc.cluster.local", *s);
+  std::vector<Error> warnings;
+  auto st = buildState(addresses, {}, &warnings);
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(warnings.empty()) << warnings[0].message;
+  EXPECT_EQ(st->findByIp("10.0.0.9"), nullptr) << "a node IP names no workload";
+  EXPECT_EQ(st->readyEndpoints(*st->findServiceByVip("10.96.0.1")).size(), 2u);
+  EXPECT_EQ(st->findWorkload("uid-h1")->ips, std::vector<std::string>{"10.0.0.9"});
 }
 
 }  // namespace
