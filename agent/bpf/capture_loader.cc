@@ -1,5 +1,7 @@
 #include "agent/bpf/capture_loader.h"
 
+#include "agent/bpf/bpffs.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -101,10 +103,10 @@ Status attachOrUpdate(bpf_program* prog, const std::string& pinPath,
 }  // namespace
 
 Result<std::unique_ptr<CaptureLoader>> CaptureLoader::load(const CaptureOptions& options) {
+  if (auto st = ensurePinRootOnBpffs(options.pinRoot); !st) return st.error();
   std::error_code ec;
   fs::create_directories(fs::path(options.pinRoot) / WARREN_LINKS_DIR, ec);
-  if (ec) return makeError("create pin dir " + options.pinRoot + ": " + ec.message() +
-                           " (is bpffs mounted at /sys/fs/bpf?)");
+  if (ec) return makeError("create pin dir " + options.pinRoot + ": " + ec.message());
 
   LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = options.pinRoot.c_str());
   ::warren_capture* skel = warren_capture__open_opts(&open_opts);
