@@ -16,8 +16,18 @@
 #define WARREN_HBONE_PORT 15008    /* HBONE server; sk_lookup lets it pass */
 
 /* SO_MARK on every socket the tunnel opens; the programs never capture them
- * (ztunnel uses the same 0x539). */
+ * (ztunnel uses the same 0x539). A socket is the tunnel's when its mark masked
+ * with WARREN_TUNNEL_MARK_MASK is WARREN_TUNNEL_MARK: higher bits say more. */
 #define WARREN_TUNNEL_MARK 0x539
+#define WARREN_TUNNEL_MARK_MASK 0xfff
+/* Also set on the tunnel's connections to a pod's app that carry the client's
+ * address (IP_TRANSPARENT). In the pod's netns, tcp_fwmark_accept copies it to
+ * the app's accepted socket and a rule sends such packets to table
+ * WARREN_REPLY_TABLE (local default via lo), so the app's replies come back to
+ * the tunnel instead of leaving for the client's real address. */
+#define WARREN_ORIGINAL_SOURCE_MARK 0x1000
+#define WARREN_REPLY_TABLE 1539
+#define WARREN_REPLY_RULE_PRIORITY 1539
 
 /* Sizes are overridable so tests can shrink them (katran's MAX_X pattern). */
 #ifndef WARREN_MAX_PODS

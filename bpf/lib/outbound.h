@@ -34,7 +34,7 @@ static __always_inline int tunnel_listener_up4(struct bpf_sock_addr *ctx, __u32 
 	if (!sk)
 		return 0;
 	/* An app listening on 15001 must not pass for the tunnel. */
-	up = sk->mark == tunnel_mark;
+	up = (sk->mark & WARREN_TUNNEL_MARK_MASK) == tunnel_mark;
 	bpf_sk_release(sk);
 	return up;
 }
@@ -50,7 +50,7 @@ static __always_inline int tunnel_listener_up6(struct bpf_sock_addr *ctx, const 
 	sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
-	up = sk->mark == tunnel_mark;
+	up = (sk->mark & WARREN_TUNNEL_MARK_MASK) == tunnel_mark;
 	bpf_sk_release(sk);
 	return up;
 }
@@ -62,7 +62,7 @@ static __always_inline struct warren_pod *captured_pod(struct bpf_sock_addr *ctx
 
 	if (ctx->type != SOCK_STREAM || !sk)
 		return 0;
-	if (sk->mark == tunnel_mark)
+	if ((sk->mark & WARREN_TUNNEL_MARK_MASK) == tunnel_mark)
 		return 0;
 	*cookie = bpf_get_netns_cookie(ctx);
 	return bpf_map_lookup_elem(&warren_enrolled, cookie);

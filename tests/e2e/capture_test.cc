@@ -27,9 +27,6 @@ using namespace std::chrono_literals;
 
 const std::map<std::string, std::string> kEnabled = {{"warren.io/mode", "enabled"}};
 
-std::string portOf(const std::string& hostPort) { return hostPort.substr(hostPort.rfind(':') + 1); }
-std::string hostOf(const std::string& hostPort) { return hostPort.substr(0, hostPort.rfind(':')); }
-
 // The peer was seen by the server (order-free: a captured attempt's upstream
 // connection may land after a later direct one).
 bool sawPeer(PodServer& server, const std::string& peer) {
@@ -121,10 +118,11 @@ TEST_F(CaptureTest, InboundPlaintextToAnEnrolledPodReachesTheTunnelFirst) {
   ConnectResult r = connectFrom(c1_.netnsPath(), b1_.ip, 8080, "hello-inbound");
   ASSERT_EQ(r.error, 0) << std::strerror(r.error);
   EXPECT_EQ(r.reply, "hello-inbound");
-  // The app in b1 was handed the connection by the tunnel inside b1.
+  // The app in b1 was handed the connection by the tunnel inside b1 (the record
+  // and the counter below), and still sees the client's own address.
   auto peers = serverB_->peers();
   ASSERT_EQ(peers.size(), 1u);
-  EXPECT_EQ(hostOf(peers[0]), b1_.ip);
+  EXPECT_EQ(hostOf(peers[0]), c1_.ip) << "the app must see the client's address, not its own pod's";
 
   auto rec = waitAccess("inbound", r.local);
   ASSERT_TRUE(rec) << "no inbound access-log record for " << r.local;
@@ -161,6 +159,10 @@ TEST_F(CaptureTest, MeshToMeshGoesOverHboneNotThroughInboundCapture) {
   EXPECT_EQ((*in)["src_identity"], "spiffe://cluster.local/ns/mesh/sa/sa-a1");
   EXPECT_EQ((*in)["pod"], "mesh/b1");
   EXPECT_EQ((*in)["hbone_status"], 200);
+  // The app in b1 sees a1's address, as it would without the mesh.
+  auto peers = serverB_->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(hostOf(peers[0]), a1_.ip);
 }
 
 TEST_F(CaptureTest, NonEnrolledPodIsUntouched) {

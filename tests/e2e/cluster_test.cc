@@ -25,8 +25,6 @@ using namespace std::chrono_literals;
 
 const std::map<std::string, std::string> kEnabled = {{"warren.io/mode", "enabled"}};
 
-std::string hostOf(const std::string& hostPort) { return hostPort.substr(0, hostPort.rfind(':')); }
-
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {

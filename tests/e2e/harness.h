@@ -233,6 +233,9 @@ bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds tim
 std::string sockaddrString(const sockaddr_storage& ss);
 // The node tunnel's access-log lines ("access {...}") as JSON objects, oldest first.
 std::vector<nlohmann::json> accessLog(const TestNode& node);
+// "10.244.1.5:41234" -> "10.244.1.5" / "41234" (the peers PodServer records).
+inline std::string hostOf(const std::string& hostPort) { return hostPort.substr(0, hostPort.rfind(':')); }
+inline std::string portOf(const std::string& hostPort) { return hostPort.substr(hostPort.rfind(':') + 1); }
 size_t openFdCount(pid_t pid);
 
 }  // namespace warren::e2e

@@ -118,6 +118,8 @@ TEST_F(HboneClusterTest, PooledConnectionCarriesManyAppConnectionsWithOneHandsha
     ASSERT_EQ(r.reply, "n" + std::to_string(i));
   }
   EXPECT_EQ(app->accepted(), 50u);
+  // Across nodes too, the app sees the client pod's address on every connection.
+  for (const auto& peer : app->peers()) EXPECT_EQ(hostOf(peer), client_.ip) << peer;
   // One TLS handshake on each side for the 50 app connections.
   auto count = [](const std::string& log, const std::string& what) {
     size_t n = 0;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/netns.h"
+#include "ztunnel/inpod/reply_routing.h"
 #include "ztunnel/io/tcp.h"
 #include "warren_abi.h"
 
@@ -65,7 +66,7 @@ Status InpodManager::ensureMaps() {
 
 Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& info, UniqueFd netns,
                                                            uint64_t cookie) {
-  bool v4 = false, v6 = false;
+  bool v4 = false, v6 = false, replyRouting = false;
   for (const auto& ip : info.ips) (isIpv6(ip) ? v6 : v4) = true;
   if (!v4 && !v6) v4 = true;  // still capture outbound via 127.0.0.1
 
@@ -91,6 +92,11 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
       if (auto st = open(AF_INET6, WARREN_INBOUND_PORT, in6); !st) return st.error();
       if (auto st = open(AF_INET6, WARREN_HBONE_PORT, hbone6); !st) return st.error();
     }
+    // Not fatal: without it the pod is served, its apps just see the pod's own
+    // address as the source of inbound connections (counted per connection).
+    if (auto st = installReplyRouting(v4, v6); st) replyRouting = true;
+    else spdlog::warn("pod {}/{}: no reply routing, apps will not see client addresses: {}", info.ns, info.name,
+                      st.error().message);
   }
   for (const auto& ip : info.ips) {
     int fd = isIpv6(ip) ? in6.get() : in4.get();
@@ -105,6 +111,7 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
   ctx->ips = info.ips;
   ctx->netnsCookie = cookie;
   ctx->netns = std::move(netns);
+  ctx->replyRouting = replyRouting;
 
   Workload w;
   w.pod = ctx;

@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/netns.h"
 #include "ztunnel/hbone/connect_request.h"
 #include "ztunnel/io/tcp.h"
 #include "ztunnel/proxy/proxy.h"
@@ -100,11 +99,8 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
                           logWhenDone(s);
                         }));
   }
-  Result<UniqueFd> upstream = [&]() -> Result<UniqueFd> {
-    auto in = ScopedNetns::enter(pod->netns.get());
-    if (!in) return in.error();
-    return io::tcpSocket(verdict.target.ss_family, options_.mark);
-  }();
+  // The app sees the client pod's address (the HBONE peer), as with ztunnel.
+  Result<UniqueFd> upstream = appSocket(*pod, verdict.target, peerIp);
   if (!upstream) {
     spdlog::error("HBONE to {}: cannot open a socket to the app: {}", rec.pod, upstream.error().message);
     return conn.respond(streamId, 503, UniqueFd(), onDoneOnly(logWhenDone));

@@ -94,6 +94,7 @@ nlohmann::json configDump(const state::StateStore& state, const identity::Identi
       {"passthrough", c.passthrough.load()},          {"hbone_inbound", c.hboneInbound.load()},
       {"hbone_bad_requests", c.hboneBadRequests.load()}, {"identity_refusals", c.identityRefusals.load()},
       {"policy_denied", c.policyDenied.load()},       {"policy_revoked", c.policyRevoked.load()},
+      {"original_source_fallbacks", c.originalSourceFallbacks.load()},
   };
   nlohmann::json dump = {{"state", state::toJson(*state.get())}, {"certificates", certs}, {"counters", counters}};
   for (auto& [k, v] : extra.items()) dump[k] = v;
@@ -147,6 +148,9 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
        &c.identityRefusals},
       {"warren_tunnel_refused_total", "Captured connections refused before relaying.", &c.refused},
       {"warren_tunnel_hbone_bad_requests_total", "HBONE CONNECT requests answered 400.", &c.hboneBadRequests},
+      {"warren_tunnel_original_source_fallbacks_total",
+       "Inbound connections the app saw from the pod's own address instead of the client's.",
+       &c.originalSourceFallbacks},
       {"warren_identity_renewal_failures_total", "Failed certificate issues and renewals.",
        &identity.counters().failures},
   };

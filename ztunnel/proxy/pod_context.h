@@ -17,6 +17,9 @@ struct PodContext {
   std::vector<std::string> ips;
   uint64_t netnsCookie = 0;
   UniqueFd netns;  // upstream sockets are opened in here
+  // The pod's netns routes replies to the tunnel's marked connections back to it,
+  // so connections to the app can carry the client's address (app_socket.h).
+  bool replyRouting = false;
 
   std::string displayName() const { return ns + "/" + name; }
 };

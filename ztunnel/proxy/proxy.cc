@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/netns.h"
 #include "ztunnel/io/tcp.h"
+#include "ztunnel/proxy/app_socket.h"
 #include "ztunnel/proxy/connection_metrics.h"
 #include "ztunnel/proxy/relay.h"
 
@@ -168,16 +168,24 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
   connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec), Authorized{std::move(facts), st});
 }
 
+Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp) {
+  auto s = openAppSocket(pod, target, options_.mark, clientIp);
+  if (!s) return s.error();
+  if (!clientIp.empty() && !s->originalSource) {
+    counters_.originalSourceFallbacks++;
+    spdlog::warn("inbound to {} from {}: the app sees the pod's own address: {}", pod.displayName(), clientIp,
+                 s->fallbackReason);
+  }
+  return std::move(s->fd);
+}
+
 void Proxy::connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
                             const sockaddr_storage& target, ConnectionRecord rec,
                             std::optional<Authorized> revocable) {
   // The upstream socket lives in the pod's netns: outbound leaves with the pod's
   // own IP, inbound reaches the app over the pod's loopback path.
-  Result<UniqueFd> upstream = [&]() -> Result<UniqueFd> {
-    auto in = ScopedNetns::enter(pod->netns.get());
-    if (!in) return in.error();
-    return io::tcpSocket(target.ss_family, options_.mark);
-  }();
+  // Inbound (the only kind that is revocable), the app sees the client's address.
+  Result<UniqueFd> upstream = appSocket(*pod, target, revocable ? revocable->facts.srcIp : std::string());
   rec.pod = pod->displayName();
   rec.src = io::formatSockaddr(peer);
   rec.dst = io::formatSockaddr(target);

@@ -51,6 +51,9 @@ struct ProxyCounters {
   // Inbound connections refused by authorization, and live ones closed because a
   // policy change denies them now.
   std::atomic<uint64_t> policyDenied{0}, policyRevoked{0};
+  // Inbound connections the app saw from the pod's own address instead of the
+  // client's (no reply routing in the pod, or the transparent bind failed).
+  std::atomic<uint64_t> originalSourceFallbacks{0};
 };
 
 class Proxy {
@@ -94,6 +97,9 @@ class Proxy {
   void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                       const hbone::Headers& request, const std::string& peerIp);
+  // A socket in the pod's netns to target. With clientIp (inbound), it carries the
+  // client's address where it can; where it cannot, that is counted and logged.
+  Result<UniqueFd> appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp);
   // The pod's certificate, or an error after counting a fail-closed refusal.
   Result<identity::WorkloadCertPtr> podCertificate(const PodContext& pod);
   identity::SpiffeId podIdentity(const PodContext& pod) const;
