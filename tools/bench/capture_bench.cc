@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     std::printf("%-10s %12.1f %12.1f %14.0f %10d\n", r.name, r.lat.p50, r.lat.p99, r.mibs, r.lat.failures);
   }
   double cpu = bench::cpuSeconds(tunnel) - cpu0;
-  std::printf("\nagainst direct: outbound p50 +%.1f us (x%.2f), bulk %.0f%%; both p50 +%.1f us (x%.2f), bulk %.0f%%\n",
+  std::printf("\nagainst direct: outbound p50 %+.1f us (x%.2f), bulk %.0f%%; both p50 %+.1f us (x%.2f), bulk %.0f%%\n",
               rows[1].lat.p50 - rows[0].lat.p50, rows[1].lat.p50 / rows[0].lat.p50, 100 * rows[1].mibs / rows[0].mibs,
               rows[2].lat.p50 - rows[0].lat.p50, rows[2].lat.p50 / rows[0].lat.p50, 100 * rows[2].mibs / rows[0].mibs);
   std::printf("tunnel: %.2f CPU seconds for the captured runs, RSS %ld kB now, peak %ld kB\n", cpu,
