@@ -14,7 +14,8 @@ bash scripts/mount-bpffs.sh
 echo "== ASan+UBSan build: whole suite =="
 # -O1 -g1, as the sanitizers' authors advise: about half the compile time of
 # -O2 -g on this 2-core machine, stack traces keep their file:line.
-bash scripts/build.sh build-asan -DWARREN_SANITIZE=ON \
+# No benchmarks there: they are not tests, and the release tree builds them.
+bash scripts/build.sh build-asan -DWARREN_SANITIZE=ON -DWARREN_BENCH=OFF \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2
