@@ -197,6 +197,18 @@ TEST_F(PolicyClusterTest, ServiceVipIsBalancedOverEndpointsOnBothNodes) {
     const std::string dst = j["dst"];
     EXPECT_EQ(dst.substr(dst.rfind(':')), ":8080");  // the targetPort
   }
+  // node2's tunnel only sees its endpoint dialed, and still names the service
+  // (guessed from the target port, as ztunnel does) in its log and metrics.
+  size_t inboundViaService = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        inboundViaService = 0;
+        for (const auto& j : accessLog(node(1)))
+          inboundViaService += j["direction"] == "inbound" && j["dst_service"] == "server.mesh.svc.cluster.local";
+        return inboundViaService == kConnections / 2u;
+      },
+      5s))
+      << inboundViaService;
 
   // server-1 stops being ready: new connections all go to server-2.
   apply("pod-mesh-server-1.yaml", R"(apiVersion: v1

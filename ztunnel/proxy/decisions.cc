@@ -104,6 +104,22 @@ OutboundRoute viaService(const state::Service& svc, const sockaddr_storage& orig
 
 }  // namespace
 
+std::string guessInboundService(const state::ClusterState& state, const state::Workload& dst, uint16_t port) {
+  auto targetOf = [](const state::ServicePort& p) { return p.targetPort ? p.targetPort : p.servicePort; };
+  for (const auto& [key, own] : dst.services) {
+    auto svc = state.services().find(key);
+    if (svc == state.services().end()) continue;
+    // The workload's own target ports (Istio's Workload.services) win over the service's.
+    for (const auto& sp : svc->second.ports) {
+      uint32_t target = targetOf(sp);
+      for (const auto& p : own)
+        if (p.servicePort == sp.servicePort && p.targetPort) target = p.targetPort;
+      if (target == port) return svc->second.hostname;
+    }
+  }
+  return {};
+}
+
 OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::ClusterState& state, uint64_t pick) {
   OutboundRoute r;
   if (origDst.ss_family != AF_INET && origDst.ss_family != AF_INET6) {

@@ -44,6 +44,12 @@ OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::Clust
 // that same address from inside the pod.
 Decision decideInbound(const sockaddr_storage& local);
 
+// The service an inbound connection to `dst` on `port` most likely came through,
+// guessed as ztunnel does (the request names the endpoint, not the service): the
+// first of dst's services, by key, whose target port for dst is `port`. Empty when
+// none matches: the client dialed the pod itself, or the service is unknown here.
+std::string guessInboundService(const state::ClusterState& state, const state::Workload& dst, uint16_t port);
+
 // Ports of the tunnel itself: forwarding to them would loop back into the tunnel.
 bool isTunnelPort(uint16_t port);
 

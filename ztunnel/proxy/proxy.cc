@@ -71,6 +71,7 @@ authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const Pod
   authz::Decision d = authz::authorize(st, dst, facts);
   if (const auto* src = st.findByIp(facts.srcIp)) rec.srcWorkload = src->ns + "/" + src->name;
   rec.dstWorkload = pod.displayName();
+  rec.dstService = guessInboundService(st, dst, static_cast<uint16_t>(facts.dstPort));
   rec.verdict = d.allowed ? "allow" : "deny";
   rec.policy = d.policy;
   rec.policyReason = d.reason;

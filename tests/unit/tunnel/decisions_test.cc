@@ -98,6 +98,31 @@ TEST(ClusterState, IndexesEveryIpAndDefaultsTheServiceAccount) {
   EXPECT_EQ(st.findByIp("10.0.0.2"), nullptr);
 }
 
+// Inbound, the request names the endpoint: the service is guessed from the port.
+TEST(GuessInboundService, ByTargetPortWithTheWorkloadsOwnPortsFirst) {
+  state::ClusterState::Builder b;
+  state::Service web{"web", "shop", "web.shop.svc.cluster.local", {"10.96.0.10"}, {{80, 8080}, {443, 0}}};
+  state::Service admin{"admin", "shop", "admin.shop.svc.cluster.local", {"10.96.0.11"}, {{9000, 9090}}};
+  b.add(web);
+  b.add(admin);
+  state::Workload w;
+  w.uid = "uid-web";
+  w.name = "web-0";
+  w.ns = "shop";
+  w.ips = {"10.244.2.30"};
+  w.services[web.key()] = {};                // the service's own target ports
+  w.services[admin.key()] = {{9000, 7070}};  // this pod serves admin on 7070
+  w.services["shop/gone.shop.svc.cluster.local"] = {};  // not in the state: ignored
+  b.add(w);
+  auto st = b.finish();
+  const auto& dst = *st->findByIp("10.244.2.30");
+  EXPECT_EQ(guessInboundService(*st, dst, 8080), "web.shop.svc.cluster.local");
+  EXPECT_EQ(guessInboundService(*st, dst, 443), "web.shop.svc.cluster.local") << "target 0: the service port";
+  EXPECT_EQ(guessInboundService(*st, dst, 7070), "admin.shop.svc.cluster.local");
+  EXPECT_EQ(guessInboundService(*st, dst, 9090), "") << "the pod's own target port replaces the service's";
+  EXPECT_EQ(guessInboundService(*st, dst, 5432), "") << "a port no service maps to";
+}
+
 TEST(DecideInbound, HandsTheConnectionToTheAppOnTheDialedAddress) {
   auto d = decideInbound(v4("10.0.0.2", 8080));
   ASSERT_EQ(d.action, Decision::Action::Forward);
