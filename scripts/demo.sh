@@ -180,6 +180,9 @@ step "2. payments/checkout (node1) -> legacy/reports:8080 (node2): destination n
 in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.40:8080 "monthly totals"
 step "3. legacy/batch (node1) -> payments/ledger:8080 (node2): plaintext client, captured inbound at ledger"
 in_pod legacy-batch "$BIN/warren-demo-app" call 10.244.2.20:8080 "nightly sync"
+step "what payments/ledger's app saw: each caller's own address, through the mesh too"
+grep "connection from" "$WORK/app-payments-ledger.log" | sed 's/^/  /'
+echo "  (10.244.1.10 is checkout over HBONE, 10.244.1.30 is batch captured inbound: the tunnel keeps the source)"
 
 kill -INT $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
 step "what crossed the underlay (tcpdump -r)"
