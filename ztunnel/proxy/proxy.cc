@@ -174,8 +174,11 @@ Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage&
   if (!s) return s.error();
   if (!clientIp.empty() && !s->originalSource) {
     counters_.originalSourceFallbacks++;
-    spdlog::warn("inbound to {} from {}: the app sees the pod's own address: {}", pod.displayName(), clientIp,
-                 s->fallbackReason);
+    // A pod without reply routing was warned about once, at enrollment; the
+    // counter tells how often it matters. Anything else is news each time.
+    spdlog::log(pod.replyRouting ? spdlog::level::warn : spdlog::level::debug,
+                "inbound to {} from {}: the app sees the pod's own address: {}", pod.displayName(), clientIp,
+                s->fallbackReason);
   }
   return std::move(s->fd);
 }
