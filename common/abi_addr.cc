@@ -55,19 +55,11 @@ bool sockaddrToAbi(const sockaddr_storage& sa, uint16_t* family, warren_addr* ad
 }
 
 sockaddr_storage abiToSockaddr(uint16_t family, const warren_addr& addr, uint16_t port) {
-  sockaddr_storage ss{};
-  if (family == WARREN_AF_INET6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    in6->sin6_family = AF_INET6;
-    std::memcpy(&in6->sin6_addr, addr.addr, 16);
-    in6->sin6_port = htons(port);
-  } else {
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    in->sin_family = AF_INET;
-    std::memcpy(&in->sin_addr, addr.addr, 4);
-    in->sin_port = htons(port);
-  }
-  return ss;
+  IpLiteral ip;
+  ip.family = family == WARREN_AF_INET6 ? AF_INET6 : AF_INET;
+  static_assert(sizeof(addr.addr) == sizeof(ip.bytes));
+  std::memcpy(ip.bytes.data(), addr.addr, sizeof(addr.addr));
+  return toSockaddr(ip, port);
 }
 
 }  // namespace warren

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/ip_literal.h"
 #include "common/netns.h"
 #include "ztunnel/inpod/reply_routing.h"
 #include "ztunnel/io/tcp.h"
@@ -17,19 +18,7 @@ namespace warren::inpod {
 
 namespace {
 
-sockaddr_storage anyAddress(int family, uint16_t port) {
-  sockaddr_storage ss{};
-  if (family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-  }
-  return ss;
-}
+sockaddr_storage anyAddress(int family, uint16_t port) { return toSockaddr(IpLiteral{family, {}}, port); }
 
 bool isIpv6(const std::string& ip) { return ip.find(':') != std::string::npos; }
 
