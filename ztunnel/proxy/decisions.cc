@@ -53,6 +53,16 @@ OutboundRoute routeToWorkload(const state::Workload& w, const sockaddr_storage& 
   return r;
 }
 
+// The target port of service port `sp` on an endpoint whose own list (Istio's
+// Workload.services) is `own`: the service's target when the list is empty, the
+// endpoint's override when it has one; none when the endpoint does not serve sp.
+std::optional<uint32_t> endpointTargetPort(const std::vector<state::ServicePort>& own, const state::ServicePort& sp) {
+  if (own.empty()) return sp.targetPort;
+  for (const auto& p : own)
+    if (p.servicePort == sp.servicePort) return p.targetPort ? p.targetPort : sp.targetPort;
+  return std::nullopt;
+}
+
 // An address of `w` in the family the app used (a dual-stack VIP may front
 // single-stack pods; then any address will do).
 std::optional<sockaddr_storage> endpointAddress(const state::Workload& w, int family, uint16_t port) {
@@ -78,15 +88,8 @@ OutboundRoute viaService(const state::Service& svc, const sockaddr_storage& orig
   }
   // Endpoints that serve this service port, with their own target port.
   std::vector<std::pair<const state::Workload*, uint32_t>> ready;
-  for (const auto* w : state.readyEndpoints(svc)) {
-    const auto& ports = w->services.at(svc.key());
-    if (ports.empty()) {
-      ready.emplace_back(w, sp->targetPort);
-      continue;
-    }
-    for (const auto& p : ports)
-      if (p.servicePort == port) ready.emplace_back(w, p.targetPort ? p.targetPort : sp->targetPort);
-  }
+  for (const auto* w : state.readyEndpoints(svc))
+    if (auto target = endpointTargetPort(w->services.at(svc.key()), *sp)) ready.emplace_back(w, *target);
   if (ready.empty()) {
     r.reason = "service " + svc.hostname + " has no ready endpoint for port " + std::to_string(port);
     return r;
@@ -105,16 +108,12 @@ OutboundRoute viaService(const state::Service& svc, const sockaddr_storage& orig
 }  // namespace
 
 std::string guessInboundService(const state::ClusterState& state, const state::Workload& dst, uint16_t port) {
-  auto targetOf = [](const state::ServicePort& p) { return p.targetPort ? p.targetPort : p.servicePort; };
   for (const auto& [key, own] : dst.services) {
     auto svc = state.services().find(key);
     if (svc == state.services().end()) continue;
-    // The workload's own target ports (Istio's Workload.services) win over the service's.
     for (const auto& sp : svc->second.ports) {
-      uint32_t target = targetOf(sp);
-      for (const auto& p : own)
-        if (p.servicePort == sp.servicePort && p.targetPort) target = p.targetPort;
-      if (target == port) return svc->second.hostname;
+      auto target = endpointTargetPort(own, sp);  // as outbound routing picks it
+      if (target && (*target ? *target : sp.servicePort) == port) return svc->second.hostname;
     }
   }
   return {};
