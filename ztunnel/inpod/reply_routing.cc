@@ -59,7 +59,8 @@ Status transact(const NetlinkRequest& req, const std::string& what) {
   alignas(nlmsghdr) char reply[4096];
   ssize_t n = ::recv(nl.get(), reply, sizeof(reply), 0);
   if (n < 0) return errnoError(what + ": netlink receive");
-  for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, static_cast<size_t>(n)); h = NLMSG_NEXT(h, n)) {
+  int len = static_cast<int>(n);  // NLMSG_NEXT may take it below 0: keep it signed
+  for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
     if (h->nlmsg_type != NLMSG_ERROR) continue;
     int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
     if (err == 0 || err == EEXIST) return okStatus();
