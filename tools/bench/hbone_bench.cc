@@ -114,6 +114,9 @@ size_t countInLog(const TestNode& node, const std::string& text) {
   return n;
 }
 
+// Where the client dials the relay floor for a server port (socat in its own pod).
+constexpr uint16_t relayFrontPort(uint16_t serverPort) { return static_cast<uint16_t>(10000 + serverPort); }
+
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; i += 2) {
     std::string k = argv[i];
@@ -182,7 +185,7 @@ int main(int argc, char** argv) {
   // (what the client dials) and on pserver's IP (what the first relay dials).
   std::vector<std::unique_ptr<Process>> relays;
   for (uint16_t port : {uint16_t{8080}, uint16_t{5201}}) {
-    std::string front = std::to_string(10000 + port), back = std::to_string(20000 + port);
+    std::string front = std::to_string(relayFrontPort(port)), back = std::to_string(20000 + port);
     const std::string opts = ",fork,reuseaddr,nodelay";
     struct Hop {
       const Pod& pod;
@@ -224,7 +227,8 @@ int main(int argc, char** argv) {
     double cpuBulk = 0, cpuRtt = 0, cpuConn = 0;
     size_t handshakes = 0;
   } rows[] = {{"direct", pclient, pserver, pserver.ip, 8080, 5201, true, 0, 0, {}, {}, 0, 0, 0, 0},
-              {"relays", pclient, pserver, "127.0.0.1", 18080, 15201, false, 0, 0, {}, {}, 0, 0, 0, 0},
+              {"relays", pclient, pserver, "127.0.0.1", relayFrontPort(8080), relayFrontPort(5201), false, 0, 0, {}, {}, 0,
+               0, 0, 0},
               {"mesh", client, server, server.ip, 8080, 5201, true, 0, 0, {}, {}, 0, 0, 0, 0}};
   auto tunnelCpu = [&] { return bench::cpuSeconds(t1) + bench::cpuSeconds(t2); };
   for (auto& r : rows) {
