@@ -210,7 +210,13 @@ TEST_F(CaptureTest, RelabelEnrollsAndReleasesRunningPodsWithinOneSecond) {
 
   start = std::chrono::steady_clock::now();
   node_->writeNamespace("plain", {});
-  ASSERT_TRUE(eventually([&] { return !isEnrolled(node_->pinRoot(), c1_.netnsPath()); }, 1s));
+  // Both ends: while d1 is still enrolled, its sk_lookup hands c1's plaintext to
+  // the tunnel, and d1's app sees the tunnel's connection, not c1's own socket.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !isEnrolled(node_->pinRoot(), c1_.netnsPath()) && !isEnrolled(node_->pinRoot(), d1_.netnsPath());
+      },
+      1s));
   took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   std::cout << "[ measure ] relabel -> released in " << took.count() << " ms\n";
   r = connectFrom(c1_.netnsPath(), d1_.ip, 8080, "direct-again");
