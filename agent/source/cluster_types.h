@@ -66,10 +66,15 @@ struct PolicyRule {
   std::vector<PolicyOperation> to;
   std::vector<PolicyCondition> when;
 };
+// Istio's targetRef / targetRefs entry (a Gateway API PolicyTargetReference).
+struct TargetRef {
+  std::string group, kind, name, ns;  // ns: the policy's own unless given
+};
 struct AuthorizationPolicy {
   std::string name, ns, where;  // where: file and line, for messages
   Selector selector;
   bool hasTargetRef = false;  // targetRef(s): a waypoint's policy, not the tunnel's
+  std::vector<TargetRef> targetRefs;
   std::string action = "ALLOW";
   bool dryRun = false;        // annotation istio.io/dry-run: "true"
   std::vector<PolicyRule> rules;
@@ -84,12 +89,20 @@ struct PeerAuthentication {
   std::map<uint32_t, std::string> portLevel;
 };
 
+// gateway.networking.k8s.io Gateway. Only class istio-waypoint is read: a waypoint,
+// whose pods carry the label gateway.networking.k8s.io/gateway-name=<name>.
+struct Gateway {
+  std::string name, ns, where;
+  std::string gatewayClassName;
+};
+
 struct Snapshot {
   std::map<std::string, Namespace> namespaces;  // by name
   std::map<std::string, Pod> pods;              // by "ns/name"
   std::map<std::string, Service> services;      // by "ns/name"
   std::map<std::string, AuthorizationPolicy> authorizationPolicies;  // by "ns/name"
   std::map<std::string, PeerAuthentication> peerAuthentications;     // by "ns/name"
+  std::map<std::string, Gateway> gateways;                           // by "ns/name", waypoints only
   // Problems with single files or objects; the rest of the snapshot is good.
   std::vector<Error> errors;
 };
