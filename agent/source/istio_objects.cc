@@ -75,6 +75,25 @@ Selector selectorOf(const YAML::Node& spec) {
   return sel;
 }
 
+// Where a node sits, for messages: "line N" (the document's file is in p.where).
+std::string lineOf(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.is_null() ? "" : " (line " + std::to_string(m.line + 1) + ")";
+}
+
+// Records every key of mapping `n` that is not in `known`, as kubectl's strict
+// field validation does: a misplaced or misspelt key silently dropped would leave a
+// policy broader than written (a `to:` one level too far out allows everything).
+void unknownKeys(const YAML::Node& n, const std::vector<std::string>& known, const std::string& where,
+                 std::vector<std::string>& invalid) {
+  if (!n || !n.IsMap()) return;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.IsScalar() ? kv.first.as<std::string>() : "?";
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      invalid.push_back(where + ": unknown field '" + key + "'" + lineOf(kv.first));
+  }
+}
+
 // The field names Istio defines for from.source and to.operation; any other key is
 // a typo the operator must hear about, never silently an empty (match-all) field.
 const std::vector<std::string> kSourceFields = {
@@ -89,47 +108,85 @@ std::map<std::string, std::vector<std::string>> fieldLists(const YAML::Node& n, 
   std::map<std::string, std::vector<std::string>> out;
   if (!n) return out;
   if (!n.IsMap()) {
-    invalid.push_back(where + " must be a mapping");
+    invalid.push_back(where + " must be a mapping" + lineOf(n));
     return out;
   }
+  unknownKeys(n, known, where, invalid);
   for (const auto& kv : n) {
     const std::string field = kv.first.as<std::string>();
-    if (std::find(known.begin(), known.end(), field) == known.end()) {
-      invalid.push_back(where + ": unknown field '" + field + "'");
-      continue;
-    }
-    out[field] = stringList(kv.second, where + "." + field, invalid);
+    if (std::find(known.begin(), known.end(), field) != known.end())
+      out[field] = stringList(kv.second, where + "." + field, invalid);
   }
   return out;
+}
+
+// A list of mappings (rules[i].from, .to, .when, targetRefs); anything else is invalid.
+bool isListOfMaps(const YAML::Node& n, const std::string& where, std::vector<std::string>& invalid) {
+  if (!n) return false;
+  if (!n.IsSequence()) {
+    invalid.push_back(where + " must be a list" + lineOf(n));
+    return false;
+  }
+  for (const auto& e : n)
+    if (!e.IsMap()) {
+      invalid.push_back(where + " entries must be mappings" + lineOf(e));
+      return false;
+    }
+  return true;
 }
 
 PolicyRule parseRule(const YAML::Node& r, const std::string& where, std::vector<std::string>& invalid) {
   PolicyRule rule;
   if (!r.IsMap()) {
-    if (!r.IsNull()) invalid.push_back(where + " must be a mapping");
+    if (!r.IsNull()) invalid.push_back(where + " must be a mapping" + lineOf(r));
     return rule;
   }
-  const YAML::Node from = at(r, "from");
-  if (from && from.IsSequence())
-    for (const auto& f : from) rule.from.push_back({fieldLists(at(f, "source"), kSourceFields, where + ".from.source", invalid)});
-  else if (from) invalid.push_back(where + ".from must be a list");
-  const YAML::Node to = at(r, "to");
-  if (to && to.IsSequence())
-    for (const auto& t : to)
+  unknownKeys(r, {"from", "to", "when"}, where, invalid);
+  if (const YAML::Node from = at(r, "from"); isListOfMaps(from, where + ".from", invalid))
+    for (const auto& f : from) {
+      unknownKeys(f, {"source"}, where + ".from", invalid);
+      rule.from.push_back({fieldLists(at(f, "source"), kSourceFields, where + ".from.source", invalid)});
+    }
+  if (const YAML::Node to = at(r, "to"); isListOfMaps(to, where + ".to", invalid))
+    for (const auto& t : to) {
+      unknownKeys(t, {"operation"}, where + ".to", invalid);
       rule.to.push_back({fieldLists(at(t, "operation"), kOperationFields, where + ".to.operation", invalid)});
-  else if (to) invalid.push_back(where + ".to must be a list");
-  const YAML::Node when = at(r, "when");
-  if (when && when.IsSequence())
+    }
+  if (const YAML::Node when = at(r, "when"); isListOfMaps(when, where + ".when", invalid))
     for (const auto& w : when) {
+      unknownKeys(w, {"key", "values", "notValues"}, where + ".when", invalid);
       PolicyCondition c;
       c.key = str(at(w, "key"));
-      if (c.key.empty()) invalid.push_back(where + ".when: a condition has no key");
+      if (c.key.empty()) invalid.push_back(where + ".when: a condition has no key" + lineOf(w));
       c.values = stringList(at(w, "values"), where + ".when.values", invalid);
       c.notValues = stringList(at(w, "notValues"), where + ".when.notValues", invalid);
       rule.when.push_back(std::move(c));
     }
-  else if (when) invalid.push_back(where + ".when must be a list");
   return rule;
+}
+
+// One targetRef entry; its namespace defaults to the policy's own.
+TargetRef parseTargetRef(const YAML::Node& n, const std::string& policyNs, const std::string& where,
+                         std::vector<std::string>& invalid) {
+  unknownKeys(n, {"group", "kind", "name", "namespace"}, where, invalid);
+  TargetRef t{str(at(n, "group")), str(at(n, "kind")), str(at(n, "name")), str(at(n, "namespace"), policyNs)};
+  if (t.kind.empty() || t.name.empty()) invalid.push_back(where + " needs kind and name" + lineOf(n));
+  return t;
+}
+
+void parseTargetRefs(const YAML::Node& spec, AuthorizationPolicy& p) {
+  const YAML::Node one = at(spec, "targetRef");
+  const YAML::Node many = at(spec, "targetRefs");
+  if (one && many) p.invalid.push_back("spec: targetRef and targetRefs are mutually exclusive" + lineOf(one));
+  if (one) {
+    if (one.IsMap()) p.targetRefs.push_back(parseTargetRef(one, p.ns, "targetRef", p.invalid));
+    else p.invalid.push_back("targetRef must be a mapping" + lineOf(one));
+  }
+  if (isListOfMaps(many, "targetRefs", p.invalid))
+    for (size_t i = 0; i < many.size(); ++i)
+      p.targetRefs.push_back(parseTargetRef(many[i], p.ns, "targetRefs[" + std::to_string(i) + "]", p.invalid));
+  if (p.hasTargetRef && p.selector.present)
+    p.invalid.push_back("spec: selector and targetRef(s) are mutually exclusive" + lineOf(at(spec, "selector")));
 }
 
 }  // namespace
@@ -186,8 +243,13 @@ void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
   const YAML::Node spec = at(d.node, "spec");
   auto annotations = stringMap(at(at(d.node, "metadata"), "annotations"));
   p.dryRun = annotations["istio.io/dry-run"] == "true";
+  unknownKeys(d.node, {"apiVersion", "kind", "metadata", "spec", "status"}, "document", p.invalid);
+  unknownKeys(spec, {"selector", "action", "rules", "targetRef", "targetRefs", "provider"}, "spec", p.invalid);
+  unknownKeys(at(spec, "selector"), {"matchLabels"}, "spec.selector", p.invalid);
+  unknownKeys(at(spec, "provider"), {"name"}, "spec.provider", p.invalid);
   p.selector = selectorOf(spec);
   p.hasTargetRef = static_cast<bool>(at(spec, "targetRef")) || static_cast<bool>(at(spec, "targetRefs"));
+  parseTargetRefs(spec, p);
   p.action = str(at(spec, "action"), "ALLOW");
   static const std::vector<std::string> actions = {"ALLOW", "DENY", "AUDIT", "CUSTOM"};
   if (std::find(actions.begin(), actions.end(), p.action) == actions.end())
@@ -197,7 +259,7 @@ void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
     for (size_t i = 0; i < rules.size(); ++i)
       p.rules.push_back(parseRule(rules[i], "rules[" + std::to_string(i) + "]", p.invalid));
   } else if (rules && !rules.IsNull()) {
-    p.invalid.push_back("rules must be a list");
+    p.invalid.push_back("rules must be a list" + lineOf(rules));
   }
   keepFirst(s.authorizationPolicies, key, std::move(p), "AuthorizationPolicy", d, s);
 }

@@ -318,10 +318,125 @@ spec: {mtls: {mode: STRICT}, portLevelMtls: {8080: {mode: PERMISSIVE}}}
   // A misspelt field is kept as invalid (the tunnel then fails closed), never as an
   // empty field that would match everything.
   ASSERT_EQ(s.authorizationPolicies.at("shop/typo").invalid.size(), 1u);
-  EXPECT_EQ(s.authorizationPolicies.at("shop/typo").invalid[0], "rules[0].from.source: unknown field 'principal'");
+  EXPECT_EQ(s.authorizationPolicies.at("shop/typo").invalid[0],
+            "rules[0].from.source: unknown field 'principal' (line 15)");
   const auto& pa = s.peerAuthentications.at("istio-system/default");
   EXPECT_EQ(pa.mode, "STRICT");
   EXPECT_EQ(pa.portLevel.at(8080), "PERMISSIVE");
+}
+
+// Every key Istio does not define is reported with its line, as kubectl's strict
+// field validation would: dropped silently, a misplaced key would widen the policy.
+TEST(YamlSource, UnknownFieldsAnywhereInAPolicyAreInvalidWithTheirLine) {
+  Snapshot s;
+  loadDocuments(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: misplaced, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: ALLOW
+  rules:
+  - from: [{source: {namespaces: [a]}}]
+  to: [{operation: {paths: ["/admin"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: typos, namespace: shop}
+spec:
+  action: ALLOW
+  rules:
+  - too: [{operation: {methods: [GET]}}]
+    when:
+    - key: request.headers[x]
+      value: [a]
+    from:
+    - sourse: {namespaces: [a]}
+  selector:
+    matchLabel: {app: web}
+rules: []
+)",
+                "/x/typo.yaml", s);
+  EXPECT_TRUE(s.errors.empty());
+  const auto& misplaced = s.authorizationPolicies.at("shop/misplaced");
+  EXPECT_EQ(misplaced.where, "/x/typo.yaml, line 1");
+  ASSERT_EQ(misplaced.invalid.size(), 1u);
+  EXPECT_EQ(misplaced.invalid[0], "spec: unknown field 'to' (line 9)");
+
+  const auto& typos = s.authorizationPolicies.at("shop/typos");
+  EXPECT_EQ(typos.where, "/x/typo.yaml, line 11");
+  std::vector<std::string> want = {
+      "document: unknown field 'rules' (line 25)",
+      "spec.selector: unknown field 'matchLabel' (line 24)",
+      "rules[0]: unknown field 'too' (line 17)",
+      "rules[0].from: unknown field 'sourse' (line 22)",
+      "rules[0].when: unknown field 'value' (line 20)",
+  };
+  for (const auto& w : want)
+    EXPECT_NE(std::find(typos.invalid.begin(), typos.invalid.end(), w), typos.invalid.end()) << w;
+  EXPECT_EQ(typos.invalid.size(), want.size());
+}
+
+TEST(YamlSource, TargetRefsSingularAndListWithNamespaceDefault) {
+  Snapshot s;
+  loadDocuments(R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: list, namespace: shop}
+spec:
+  targetRefs:
+  - {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}
+  - {kind: Service, group: "", name: api, namespace: other}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: one, namespace: shop}
+spec:
+  targetRef: {kind: Service, group: core, name: web}
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: bad, namespace: shop}
+spec:
+  targetRefs:
+  - {kind: Gateway, name: waypoint, sectionName: http}
+  - {group: gateway.networking.k8s.io}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: none, namespace: shop}
+spec: {selector: {matchLabels: {app: web}}}
+)",
+                "/x/refs.yaml", s);
+  EXPECT_TRUE(s.errors.empty());
+  const auto& list = s.authorizationPolicies.at("shop/list");
+  EXPECT_TRUE(list.hasTargetRef);
+  EXPECT_TRUE(list.invalid.empty()) << list.invalid.front();
+  ASSERT_EQ(list.targetRefs.size(), 2u);
+  EXPECT_EQ(list.targetRefs[0].group, "gateway.networking.k8s.io");
+  EXPECT_EQ(list.targetRefs[0].kind, "Gateway");
+  EXPECT_EQ(list.targetRefs[0].name, "waypoint");
+  EXPECT_EQ(list.targetRefs[0].ns, "shop");
+  EXPECT_EQ(list.targetRefs[1].group, "");
+  EXPECT_EQ(list.targetRefs[1].kind, "Service");
+  EXPECT_EQ(list.targetRefs[1].ns, "other");
+
+  const auto& one = s.authorizationPolicies.at("shop/one");
+  EXPECT_TRUE(one.hasTargetRef);
+  EXPECT_TRUE(one.invalid.empty());
+  ASSERT_EQ(one.targetRefs.size(), 1u);
+  EXPECT_EQ(one.targetRefs[0].group, "core");
+  EXPECT_EQ(one.targetRefs[0].name, "web");
+  EXPECT_EQ(one.targetRefs[0].ns, "shop");
+
+  const auto& bad = s.authorizationPolicies.at("shop/bad");
+  EXPECT_TRUE(bad.hasTargetRef);
+  ASSERT_EQ(bad.invalid.size(), 2u);
+  EXPECT_EQ(bad.invalid[0], "targetRefs[0]: unknown field 'sectionName' (line 21)");
+  EXPECT_EQ(bad.invalid[1], "targetRefs[1] needs kind and name (line 22)");
+
+  const auto& none = s.authorizationPolicies.at("shop/none");
+  EXPECT_FALSE(none.hasTargetRef);
+  EXPECT_TRUE(none.targetRefs.empty());
 }
 
 TEST(YamlSource, DuplicateNamespaceKeepsTheFirstAndNamesIt) {
