@@ -9,7 +9,9 @@
 // field with values holds when any value matches, a not* field when none does.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ztunnel/state/policy_types.h"
@@ -26,8 +28,8 @@ struct L7Source {
 };
 
 // Istio's to.operation. Paths use Istio's glob: exact, "prefix*", "*suffix", "*".
-// Methods and paths are case-sensitive; hosts are not (compared lower-case, and a
-// host pattern without a port also matches the authority with one).
+// Methods and paths are case-sensitive; hosts are not (stored and compared
+// lower-case, and a host pattern without a port also matches the authority with one).
 struct L7Operation {
   std::vector<StringMatch> hosts, notHosts;
   std::vector<uint32_t> ports, notPorts;
@@ -44,6 +46,31 @@ struct L7Condition {
   std::string key;
   std::vector<std::string> values, notValues;
 };
+
+// A when key taken apart: the attribute, and the bracketed arguments it carries
+// (the header name of request.headers[x], the claim path of
+// request.auth.claims[a][b]). Shared by the conversion, which rejects keys this
+// does not parse, and the matcher, so both agree on what a key means.
+struct ConditionKey {
+  enum class Attr {
+    RequestHeader,     // args: {name}, lower-case
+    RequestClaim,      // args: the path, outermost first
+    RequestPrincipal,  // request.auth.principal
+    RequestAudiences,  // request.auth.audiences (claim "aud")
+    RequestPresenter,  // request.auth.presenter (claim "azp")
+    SourceIp,
+    RemoteIp,
+    SourceNamespace,
+    SourcePrincipal,
+    DestinationIp,
+    DestinationPort,
+    ConnectionSni,
+  } attr = Attr::RequestHeader;
+  std::vector<std::string> args;
+
+  bool isIp() const { return attr == Attr::SourceIp || attr == Attr::RemoteIp || attr == Attr::DestinationIp; }
+};
+std::optional<ConditionKey> parseConditionKey(std::string_view key);
 
 struct L7Rule {
   std::vector<L7Source> from;
