@@ -244,6 +244,7 @@ void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
   auto annotations = stringMap(at(at(d.node, "metadata"), "annotations"));
   p.dryRun = annotations["istio.io/dry-run"] == "true";
   unknownKeys(d.node, {"apiVersion", "kind", "metadata", "spec", "status"}, "document", p.invalid);
+  if (spec && !spec.IsMap() && !spec.IsNull()) p.invalid.push_back("spec must be a mapping" + lineOf(spec));
   unknownKeys(spec, {"selector", "action", "rules", "targetRef", "targetRefs", "provider"}, "spec", p.invalid);
   unknownKeys(at(spec, "selector"), {"matchLabels"}, "spec.selector", p.invalid);
   unknownKeys(at(spec, "provider"), {"name"}, "spec.provider", p.invalid);

@@ -180,6 +180,7 @@ std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy&
   }
   if (out.targets.empty()) {
     std::string why = "none of its targetRefs is a Gateway or Service in its namespace";
+    if (!out.conversionNotes.empty()) why += " (" + join(out.conversionNotes) + ")";
     if (!in.invalid.empty()) why += " (and it is invalid: " + join(in.invalid) + ")";
     return skip(why);
   }
