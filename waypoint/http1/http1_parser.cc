@@ -213,6 +213,12 @@ bool Parser::Impl::finishHead() {
       return false;
     }
   }
+  if (teCount && h.versionMinor == 0) {
+    // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing
+    // (1.0 recipients do not know chunked and read to the close instead).
+    fail(400, "Transfer-Encoding in an HTTP/1.0 message");
+    return false;
+  }
   if (clCount > 1) {
     fail(400, "more than one Content-Length header");
     return false;

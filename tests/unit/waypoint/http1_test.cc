@@ -357,6 +357,10 @@ std::vector<BadCase> badRequests() {
        "Transfer-Encoding"},
       {"TransferEncodingLookalike", "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: xchunked\r\n\r\n", 400,
        "Transfer-Encoding"},
+      {"TransferEncodingChunkedTab", "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n",
+       400, "Transfer-Encoding"},
+      {"TransferEncodingHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+       "HTTP/1.0"},
       {"ObsFoldSpace", "GET / HTTP/1.1\r\n" + kHost + "X-A: 1\r\n 2\r\n\r\n", 400, "obs-fold"},
       {"ObsFoldTab", "GET / HTTP/1.1\r\n" + kHost + "X-A: 1\r\n\t2\r\n\r\n", 400, "obs-fold"},
       {"ObsFoldHidingTransferEncoding",
@@ -399,6 +403,8 @@ std::vector<BadCase> badRequests() {
       {"UnknownMethod", "G@T / HTTP/1.1\r\n" + kHost + "\r\n", 400, "malformed"},
   };
 }
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class BadRequest : public testing::TestWithParam<BadCase> {};
 
