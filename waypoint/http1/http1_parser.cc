@@ -121,7 +121,7 @@ int Parser::Impl::onHeaderField(http_parser* p, const char* at, size_t len) {
 
 int Parser::Impl::onHeaderValue(http_parser* p, const char* at, size_t len) {
   auto& s = of(p);
-  if (!s.inHead) return 0;
+  if (!s.inHead || s.building.headers.empty()) return 0;  // a value always follows a name
   s.building.headers.back().second.append(at, len);
   s.lastWasValue = true;
   return 0;
