@@ -5,10 +5,16 @@
 // any of its body is read; handle pipelined requests one at a time.
 //
 // Request smuggling shapes are errors (400, and the connection must be closed):
-// Content-Length together with Transfer-Encoding, more than one Content-Length,
-// a Transfer-Encoding other than a final "chunked", obs-fold (a header line
-// starting with SP/HTAB), a bare LF line ending, NUL/CR in a header value.
-// Oversized heads are 431.
+// Content-Length together with Transfer-Encoding, more than one Content-Length
+// (or a list), a Transfer-Encoding other than one "chunked" (requests and
+// responses alike, and none in HTTP/1.0), obs-fold (a header line starting with
+// SP/HTAB), a bare LF line ending anywhere in the head, NUL/CR/control characters
+// in a header, whitespace before a header's colon, a non-token header name, two
+// Host headers or none in HTTP/1.1, a fragment or a non-http(s) absolute target.
+// CONNECT is 501, an HTTP version other than 1.x 505, oversized heads 431. The
+// head is checked byte by byte (head_scanner.h) before libhttp-parser, which is
+// lenient on several of these, sees it. For responses the caller answers 502
+// whatever the status here.
 
 #include <cstddef>
 #include <cstdint>
@@ -27,23 +33,25 @@ struct MessageHead {
   // Requests.
   std::string method;
   std::string target;  // the request-target as sent ("/a/b?x=1")
-  std::string path;    // target without the query string
-  std::string host;    // the Host header ("" if none)
+  std::string path;    // target without the query string ("*" for OPTIONS *)
+  std::string host;    // the Host header, or an absolute-form target's authority
   // Responses.
   int status = 0;
   std::string reason;
   // Both.
   int versionMajor = 1, versionMinor = 1;
-  HeaderList headers;                    // in order, names lower-case, values trimmed
+  HeaderList headers;  // in order, names lower-case, values trimmed; no trailers
   std::optional<uint64_t> contentLength;
   bool chunked = false;
   bool keepAlive = true;  // http_should_keep_alive()
-  bool upgrade = false;   // Upgrade / CONNECT: not proxied by the waypoint
+  // Upgrade + Connection: upgrade (or a 101). Not proxied by the waypoint: the
+  // parser goes on reading HTTP after it, so the caller refuses or strips it.
+  bool upgrade = false;
   std::optional<std::string> header(std::string_view lowerName) const;  // first value
 };
 
 struct ParseError {
-  int status = 400;    // 400, 413, 431, 501
+  int status = 400;    // 400, 431, 501, 505
   std::string reason;  // for the access log
 };
 
@@ -66,18 +74,24 @@ class Parser {
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
 
-  // Consumes input up to and including the next event. NeedMore: all of it was
-  // used and more is needed. After Error every call returns Error.
+  // Consumes input up to the next event; call again with the unconsumed rest
+  // (and whatever arrived since) until NeedMore: all of it was used and more is
+  // needed. After Error every call returns Error. `consumed` is the library's
+  // count and need not match the message's bytes: Head may leave the head's
+  // final LF, and the BodyChunk ending a Content-Length body its last byte, to
+  // be offered again (the library re-reads it to end the message). Nothing past
+  // a message's end is read before its MessageEnd.
   Step feed(std::string_view data);
   // Valid from Head until the next message's Head.
   const MessageHead& head() const;
-  // Valid after BodyChunk until the next feed().
+  // Valid after BodyChunk until the next feed(): a view into feed()'s input.
   std::string_view bodyChunk() const;
   const ParseError& error() const;
   // Responses: the request was HEAD (the response has no body even with a length).
+  // Applies to the next final response (1xx interim responses keep it pending).
   void expectNoBody();
-  // The peer closed: ends a response delimited by connection close (MessageEnd), or
-  // is an error if a message was incomplete.
+  // The peer closed: ends a response delimited by connection close (MessageEnd), is
+  // an error if a message was incomplete, and NeedMore between messages.
   Step finish();
 
  private:
@@ -87,11 +101,15 @@ class Parser {
 
 // What the waypoint writes: heads built from parsed values, never the bytes
 // received, so the upstream parses exactly what the waypoint judged.
-// Hop-by-hop headers (connection, keep-alive, proxy-connection, te, upgrade,
-// transfer-encoding, content-length) are dropped and the framing re-stated.
+// Hop-by-hop headers (connection, keep-alive, proxy-connection, te, trailer,
+// upgrade, transfer-encoding, content-length, and names listed in Connection) are
+// dropped and the framing re-stated. Requests go out as origin-form with the
+// parsed host as the first header; 1xx/204 responses carry no framing headers.
+// A close-delimited response has neither length nor chunked: set chunked on a
+// copy of the head to keep the downstream connection.
 std::string serializeRequestHead(const MessageHead& h, const HeaderList& extraHeaders = {});
 std::string serializeResponseHead(const MessageHead& h, const HeaderList& extraHeaders = {});
-// Chunked body framing.
+// Chunked body framing. chunk("") is "" (never a premature last chunk).
 std::string chunk(std::string_view data);
 std::string lastChunk();
 // A complete small response (403 RBAC: access denied, 400, 503 ...), with
