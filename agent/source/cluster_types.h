@@ -37,6 +37,7 @@ struct ServicePortSpec {
 };
 struct Service {
   std::string name, ns;
+  std::map<std::string, std::string> labels;  // istio.io/use-waypoint lives here
   std::vector<std::string> clusterIPs;  // empty for headless
   std::map<std::string, std::string> selector;
   std::vector<ServicePortSpec> ports;
@@ -94,6 +95,9 @@ struct PeerAuthentication {
 struct Gateway {
   std::string name, ns, where;
   std::string gatewayClassName;
+  // Label istio.io/waypoint-for: which traffic the waypoint takes (Istio's
+  // default: traffic addressed to services).
+  std::string waypointFor = "service";  // service | workload | all | none
 };
 
 struct Snapshot {

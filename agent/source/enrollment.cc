@@ -18,6 +18,10 @@ EnrollmentDecision decideEnrollment(const Namespace* ns, const Pod& pod, const s
   // would capture the node.
   if (pod.hostNetwork) return {false, who + " uses the host network (spec.hostNetwork)"};
 
+  if (!labelValue(pod.labels, kGatewayNameLabel).empty())
+    return {false, who + " is a gateway's (" + std::string(kGatewayNameLabel) + "=" +
+                       labelValue(pod.labels, kGatewayNameLabel) + "): it carries HBONE itself"};
+
   // Pod opt-out wins over the namespace, as Istio's dataplane-mode=none does.
   if (labelValue(pod.labels, kModeLabel) == kModeDisabled)
     return {false, who + " opts out with " + std::string(kModeLabel) + "=" + kModeDisabled};

@@ -13,6 +13,9 @@ inline constexpr const char* kModeDisabled = "disabled";
 inline constexpr const char* kIstioModeLabel = "istio.io/dataplane-mode";
 inline constexpr const char* kIstioAmbient = "ambient";
 inline constexpr const char* kIstioNone = "none";
+// Set on a Gateway's own pods (a waypoint's among them): they speak HBONE
+// themselves and are never captured, as istio-cni leaves them alone.
+inline constexpr const char* kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
 
 struct EnrollmentDecision {
   bool enrolled = false;

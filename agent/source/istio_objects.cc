@@ -194,6 +194,7 @@ void parseTargetRefs(const YAML::Node& spec, AuthorizationPolicy& p) {
 void parseService(const Doc& d, Snapshot& s) {
   Service svc;
   const std::string key = identify(d, svc);
+  svc.labels = stringMap(at(at(d.node, "metadata"), "labels"));
   const YAML::Node spec = at(d.node, "spec");
   auto bad = [&](const std::string& why) { s.errors.push_back(makeError("service " + key + " in " + d.where + ": " + why)); };
   const std::string type = str(at(spec, "type"), "ClusterIP");
@@ -263,6 +264,26 @@ void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
     p.invalid.push_back("rules must be a list" + lineOf(rules));
   }
   keepFirst(s.authorizationPolicies, key, std::move(p), "AuthorizationPolicy", d, s);
+}
+
+void parseGateway(const Doc& d, Snapshot& s) {
+  Gateway g;
+  const std::string key = identify(d, g);
+  g.where = d.where;
+  g.gatewayClassName = str(at(at(d.node, "spec"), "gatewayClassName"));
+  // Other classes (ingress gateways, ...) are not Warren's to run.
+  if (g.gatewayClassName != "istio-waypoint") return;
+  auto labels = stringMap(at(at(d.node, "metadata"), "labels"));
+  if (auto it = labels.find("istio.io/waypoint-for"); it != labels.end()) {
+    static const std::vector<std::string> kinds = {"service", "workload", "all", "none"};
+    if (std::find(kinds.begin(), kinds.end(), it->second) == kinds.end())
+      s.errors.push_back(makeError("Gateway " + key + " in " + d.where + ": istio.io/waypoint-for '" + it->second +
+                                   "' is not service, workload, all or none; read as all"));
+    // An unreadable value takes every kind of traffic: a waypoint meant to
+    // enforce policy must not be bypassed because of a typo.
+    g.waypointFor = std::find(kinds.begin(), kinds.end(), it->second) == kinds.end() ? "all" : it->second;
+  }
+  keepFirst(s.gateways, key, std::move(g), "Gateway", d, s);
 }
 
 void parsePeerAuthentication(const Doc& d, Snapshot& s) {

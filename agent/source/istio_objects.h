@@ -11,5 +11,7 @@ namespace warren::source {
 void parseService(const Doc& d, Snapshot& s);
 void parseAuthorizationPolicy(const Doc& d, Snapshot& s);
 void parsePeerAuthentication(const Doc& d, Snapshot& s);
+// gateway.networking.k8s.io Gateway, class istio-waypoint only.
+void parseGateway(const Doc& d, Snapshot& s);
 
 }  // namespace warren::source

@@ -102,6 +102,8 @@ struct KindParser {
 };
 const std::map<std::string, KindParser>& parsers() {
   static const std::vector<std::string> core = {"v1"};
+  static const std::vector<std::string> gatewayApi = {"gateway.networking.k8s.io/v1",
+                                                      "gateway.networking.k8s.io/v1beta1"};
   static const std::vector<std::string> istioSecurity = {"security.istio.io/v1", "security.istio.io/v1beta1"};
   static const std::map<std::string, KindParser> table = {
       {"Namespace", {core, parseNamespace}},
@@ -109,6 +111,7 @@ const std::map<std::string, KindParser>& parsers() {
       {"Service", {core, parseService}},
       {"AuthorizationPolicy", {istioSecurity, parseAuthorizationPolicy}},
       {"PeerAuthentication", {istioSecurity, parsePeerAuthentication}},
+      {"Gateway", {gatewayApi, parseGateway}},
   };
   return table;
 }

@@ -32,6 +32,7 @@ std::string formatConnection(const ConnectionRecord& rec) {
   if (!rec.audit.empty()) j["audit"] = rec.audit;
   if (!rec.dryRun.empty()) j["dry_run"] = rec.dryRun;
   if (!rec.via.empty()) j["via"] = rec.via;
+  if (!rec.waypoint.empty()) j["waypoint"] = rec.waypoint;
   if (rec.status) j["hbone_status"] = rec.status;
   return j.dump();
 }

@@ -27,6 +27,7 @@ struct ConnectionRecord {
   // upstream could not be reached.
   std::string responseFlags = "-";
   std::string via;                        // outbound HBONE: the peer's <pod IP>:15008
+  std::string waypoint;                   // outbound through a waypoint: its Service key
   int status = 0;                         // HBONE response status
   uint64_t bytesSent = 0;      // client -> destination
   uint64_t bytesReceived = 0;  // destination -> client

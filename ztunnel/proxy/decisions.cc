@@ -77,10 +77,48 @@ std::optional<sockaddr_storage> endpointAddress(const state::Workload& w, int fa
   return any;
 }
 
+// HBONE to an endpoint of `waypoint` carrying the original destination.
+OutboundRoute viaWaypoint(const state::Service& waypoint, const sockaddr_storage& origDst,
+                          const state::ClusterState& state, uint64_t pick, OutboundRoute r) {
+  const std::string what = r.destinationService.empty() ? r.destinationWorkload : r.destinationService;
+  r.waypoint = waypoint.key();
+  std::vector<const state::Workload*> ready = state.readyEndpoints(waypoint);
+  std::erase_if(ready, [](const state::Workload* w) { return w->ips.empty(); });
+  if (ready.empty()) {
+    r.kind = OutboundRoute::Kind::Refuse;
+    r.reason = what + " uses waypoint " + waypoint.key() + ", which has no ready endpoint";
+    return r;
+  }
+  const state::Workload* w = ready[pick % ready.size()];
+  auto addr = endpointAddress(*w, origDst.ss_family, WARREN_HBONE_PORT);
+  if (!addr) {
+    r.kind = OutboundRoute::Kind::Refuse;
+    r.reason = "waypoint endpoint " + w->ns + "/" + w->name + " has no usable address";
+    return r;
+  }
+  r.kind = OutboundRoute::Kind::Hbone;
+  r.authority = io::formatSockaddr(origDst);
+  r.expectedIdentity = w->identity;
+  r.target = *addr;
+  r.reason = what + " uses waypoint " + waypoint.key() + " (endpoint " + w->ns + "/" + w->name + ")";
+  return r;
+}
+
+OutboundRoute refuseMissingWaypoint(const std::string& what, const std::string& missing, OutboundRoute r) {
+  r.kind = OutboundRoute::Kind::Refuse;
+  r.waypoint = missing;
+  r.reason = what + " uses waypoint " + missing + ", which is not known";
+  return r;
+}
+
 OutboundRoute viaService(const state::Service& svc, const sockaddr_storage& origDst, const state::ClusterState& state,
-                         uint64_t pick, OutboundRoute r) {
+                         uint64_t pick, const state::Workload* source, OutboundRoute r) {
   const uint16_t port = portOf(origDst);
   r.destinationService = svc.hostname;
+  std::string missing;
+  if (const state::Service* wp = state.waypointFor(svc, source, &missing))
+    return viaWaypoint(*wp, origDst, state, pick, std::move(r));
+  if (!missing.empty()) return refuseMissingWaypoint("service " + svc.hostname, missing, std::move(r));
   auto sp = std::find_if(svc.ports.begin(), svc.ports.end(), [&](const auto& p) { return p.servicePort == port; });
   if (sp == svc.ports.end()) {
     r.reason = "service " + svc.hostname + " has no port " + std::to_string(port);
@@ -100,6 +138,15 @@ OutboundRoute viaService(const state::Service& svc, const sockaddr_storage& orig
     r.reason = "endpoint " + w->ns + "/" + w->name + " of " + svc.hostname + " has no usable address";
     return r;
   }
+  // The endpoint's own waypoint still applies (as ztunnel checks the workload after
+  // the service): a pod bound to a waypoint is never reached around it.
+  std::string missingForPod;
+  if (const state::Service* wp = state.waypointFor(*w, source, &missingForPod)) {
+    r.destinationWorkload = w->ns + "/" + w->name;
+    return viaWaypoint(*wp, *addr, state, pick, std::move(r));
+  }
+  if (!missingForPod.empty())
+    return refuseMissingWaypoint("workload " + w->ns + "/" + w->name, missingForPod, std::move(r));
   r = routeToWorkload(*w, *addr, std::move(r));
   r.reason = "service " + svc.hostname + " -> " + r.reason;
   return r;
@@ -119,7 +166,8 @@ std::string guessInboundService(const state::ClusterState& state, const state::W
   return {};
 }
 
-OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::ClusterState& state, uint64_t pick) {
+OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::ClusterState& state, uint64_t pick,
+                             const state::Workload* source) {
   OutboundRoute r;
   if (origDst.ss_family != AF_INET && origDst.ss_family != AF_INET6) {
     r.reason = "original destination is not IP";
@@ -130,7 +178,8 @@ OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::Clust
     return r;
   }
   const std::string ip = io::formatIp(origDst);
-  if (const state::Service* svc = state.findServiceByVip(ip)) return viaService(*svc, origDst, state, pick, r);
+  if (const state::Service* svc = state.findServiceByVip(ip))
+    return viaService(*svc, origDst, state, pick, source, r);
   const state::Workload* w = state.findByIp(ip);
   if (!w) {
     r.target = origDst;
@@ -138,6 +187,12 @@ OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::Clust
     r.reason = "destination " + ip + " is not a known workload";
     return r;
   }
+  std::string missing;
+  if (const state::Service* wp = state.waypointFor(*w, source, &missing)) {
+    r.destinationWorkload = w->ns + "/" + w->name;
+    return viaWaypoint(*wp, origDst, state, pick, std::move(r));
+  }
+  if (!missing.empty()) return refuseMissingWaypoint("workload " + w->ns + "/" + w->name, missing, std::move(r));
   return routeToWorkload(*w, origDst, std::move(r));
 }
 

@@ -29,6 +29,9 @@ struct OutboundRoute {
   identity::SpiffeId expectedIdentity;  // Hbone: what the server must prove
   std::string destinationWorkload;       // "ns/name" when the destination is known
   std::string destinationService;        // the service hostname when a VIP was dialed
+  // Hbone through a waypoint: its Service key; target and expectedIdentity are
+  // then the waypoint endpoint's, authority still the original destination.
+  std::string waypoint;
   std::string reason;                    // why this route (logs, CLI)
 };
 
@@ -37,7 +40,12 @@ struct OutboundRoute {
 // connections evenly) on its target port; a known workload that is in the mesh is
 // then reached over HBONE at its own IP; anything else (not enrolled, or not a
 // workload at all) is passed through in plaintext, as ztunnel does.
-OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::ClusterState& state, uint64_t pick = 0);
+// A service or workload bound to a waypoint is reached through it instead: HBONE to
+// one of the waypoint's ready endpoints (the `pick`-th), with :authority the
+// original destination, unless `source` is that waypoint itself. A named waypoint
+// that is missing or has no ready endpoint refuses: never a way around it.
+OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::ClusterState& state, uint64_t pick = 0,
+                             const state::Workload* source = nullptr);
 
 // A connection steered to the pod's inbound listener; `local` is the address the
 // client dialed (sk_lookup does not rewrite it). The tunnel hands it to the app on

@@ -27,7 +27,9 @@ void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
   // Round-robin per service VIP: a counter per VIP spreads connections evenly.
   uint64_t pick = 0;
   if (const std::string vip = io::formatIp(orig->addr); state->findServiceByVip(vip)) pick = serviceRoundRobin_[vip]++;
-  OutboundRoute route = decideOutbound(orig->addr, *state, pick);
+  // The source, so that a waypoint's own traffic is never sent back to it.
+  const state::Workload* source = state->findByIp(io::formatIp(*peer));
+  OutboundRoute route = decideOutbound(orig->addr, *state, pick, source);
   switch (route.kind) {
     case OutboundRoute::Kind::Refuse:
       spdlog::warn("outbound from {} to {}: {}; refusing", pod->displayName(), orig->text, route.reason);
@@ -68,6 +70,7 @@ void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_
   rec.dstWorkload = route.destinationWorkload;
   rec.dstService = route.destinationService;
   rec.via = io::formatSockaddr(route.target);
+  rec.waypoint = route.waypoint;
 
   auto cert = podCertificate(*pod);
   if (!cert) {

@@ -10,6 +10,7 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finish(std::vector<Er
   };
   auto st = std::make_shared<ClusterState>();
   st->policies_ = std::move(policies_);
+  st->l7Policies_ = std::move(l7Policies_);
   for (auto& [key, svc] : services_) {
     std::vector<std::string> vips;
     for (const auto& vip : svc.vips) {
@@ -88,6 +89,45 @@ std::vector<const AuthorizationPolicy*> ClusterState::policiesFor(const Workload
         applies = std::find(w.policies.begin(), w.policies.end(), key) != w.policies.end();
         break;
     }
+    if (applies) out.push_back(&p);
+  }
+  return out;
+}
+
+const Service* ClusterState::findService(const std::string& key) const {
+  auto it = services_.find(key);
+  return it == services_.end() ? nullptr : &it->second;
+}
+
+namespace {
+const Service* resolveWaypoint(const ClusterState& st, const std::string& key, const Workload* source,
+                               std::string* missing) {
+  if (key.empty()) return nullptr;
+  const Service* wp = st.findService(key);
+  if (!wp) {
+    if (missing) *missing = key;
+    return nullptr;
+  }
+  if (source && st.isEndpointOf(*source, *wp)) return nullptr;
+  return wp;
+}
+}  // namespace
+
+const Service* ClusterState::waypointFor(const Service& dst, const Workload* source, std::string* missing) const {
+  return resolveWaypoint(*this, dst.waypoint, source, missing);
+}
+
+const Service* ClusterState::waypointFor(const Workload& dst, const Workload* source, std::string* missing) const {
+  return resolveWaypoint(*this, dst.waypoint, source, missing);
+}
+
+std::vector<const L7Policy*> ClusterState::l7PoliciesFor(const Service& waypoint, const Service* dstService) const {
+  std::vector<const L7Policy*> out;
+  for (const auto& [key, p] : l7Policies_) {
+    bool applies = std::any_of(p.targets.begin(), p.targets.end(), [&](const L7Target& t) {
+      if (t.kind == L7Target::Kind::Gateway) return t.ns == waypoint.ns && t.name == waypoint.name;
+      return dstService && t.ns == dstService->ns && t.name == dstService->name;
+    });
     if (applies) out.push_back(&p);
   }
   return out;

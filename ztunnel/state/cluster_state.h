@@ -13,6 +13,7 @@
 
 #include "common/result.h"
 #include "ztunnel/identity/identity.h"
+#include "ztunnel/state/l7_policy.h"
 #include "ztunnel/state/policy_types.h"
 
 namespace warren::state {
@@ -43,12 +44,21 @@ struct Workload {
   // are found by scope.
   std::vector<std::string> policies;
   MtlsPolicy mtls;
+  // The waypoint (its Service::key()) that traffic addressed to this workload's own
+  // IP must pass (Istio's Workload.waypoint); "" for none.
+  std::string waypoint;
 };
 
 struct Service {
   std::string name, ns, hostname;
   std::vector<std::string> vips;  // ClusterIPs, as IP literals
   std::vector<ServicePort> ports;
+  // The waypoint (a Service::key()) that traffic to this service's VIPs must pass
+  // (Istio's Service.waypoint); "" for none.
+  std::string waypoint;
+  // Set when this service IS a waypoint: which traffic it takes ("service",
+  // "workload", "all"), from its Gateway's istio.io/waypoint-for.
+  std::string waypointFor;
   std::string key() const { return ns + "/" + hostname; }
 };
 
@@ -62,6 +72,7 @@ class ClusterState {
     void add(Workload w) { workloads_[w.uid] = std::move(w); }
     void add(Service s) { services_[s.key()] = std::move(s); }
     void add(AuthorizationPolicy p) { policies_[p.key()] = std::move(p); }
+    void add(L7Policy p) { l7Policies_[p.key()] = std::move(p); }
     // Problems are collected, not fatal: the state keeps what is consistent.
     std::shared_ptr<const ClusterState> finish(std::vector<Error>* problems = nullptr);
 
@@ -69,6 +80,7 @@ class ClusterState {
     std::map<std::string, Workload> workloads_;
     std::map<std::string, Service> services_;
     std::map<std::string, AuthorizationPolicy> policies_;
+    std::map<std::string, L7Policy> l7Policies_;
   };
 
   // By IP literal as the kernel reports it ("10.244.1.5", "fd00::5").
@@ -85,11 +97,26 @@ class ClusterState {
   const std::map<std::string, Workload>& workloads() const { return workloads_; }
   const std::map<std::string, Service>& services() const { return services_; }
   const std::map<std::string, AuthorizationPolicy>& policies() const { return policies_; }
+  const std::map<std::string, L7Policy>& l7Policies() const { return l7Policies_; }
+  const Service* findService(const std::string& key) const;
+
+  // Waypoints. The waypoint that traffic from `source` (nullptr: unknown) to the
+  // workload or service must pass, or nullptr: none, or `source` is an endpoint of
+  // that waypoint (its own traffic is never sent back to it). *missing is set
+  // when a waypoint is named but unknown: the traffic must fail, not bypass it.
+  const Service* waypointFor(const Service& dst, const Workload* source, std::string* missing) const;
+  const Service* waypointFor(const Workload& dst, const Workload* source, std::string* missing) const;
+  bool isEndpointOf(const Workload& w, const Service& s) const { return w.services.count(s.key()) != 0; }
+  // The L7 policies a waypoint enforces for a request to `dstService` (nullptr: a
+  // workload addressed by IP): those targeting the waypoint's Gateway, and those
+  // targeting the destination Service, in key order.
+  std::vector<const L7Policy*> l7PoliciesFor(const Service& waypoint, const Service* dstService) const;
 
  private:
   std::map<std::string, Workload> workloads_;
   std::map<std::string, Service> services_;
   std::map<std::string, AuthorizationPolicy> policies_;
+  std::map<std::string, L7Policy> l7Policies_;
   std::map<std::string, std::string> uidByIp_;
   std::map<std::string, std::string> serviceByVip_;
   std::map<std::string, std::vector<std::string>> endpointsByService_;  // service key -> uids

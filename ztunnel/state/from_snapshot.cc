@@ -1,7 +1,11 @@
 #include "ztunnel/state/from_snapshot.h"
 
+#include <functional>
+
 #include "agent/source/enrollment.h"
+#include "ztunnel/state/l7_policy_conversion.h"
 #include "ztunnel/state/policy_conversion.h"
+#include "warren_abi.h"
 
 namespace warren::state {
 namespace {
@@ -32,6 +36,65 @@ std::vector<ServicePort> endpointPorts(const source::Service& svc, const source:
   return out;
 }
 
+constexpr const char* kUseWaypoint = "istio.io/use-waypoint";
+constexpr const char* kUseWaypointNamespace = "istio.io/use-waypoint-namespace";
+
+std::string label(const std::map<std::string, std::string>& labels, const char* key) {
+  auto it = labels.find(key);
+  return it == labels.end() ? std::string() : it->second;
+}
+
+// The waypoints of the snapshot (Gateways of class istio-waypoint), each a Service
+// as Istio has one for every waypoint: the same-named Service if the snapshot has
+// it, else one made here (no VIP; the waypoint's pods, found by their
+// gateway-name label, are its endpoints on port 15008).
+struct Waypoints {
+  std::map<std::string, Service> byGateway;  // "ns/name" of the Gateway -> its Service
+
+  // Which waypoint (a Service key) the object with `labels` in namespace `ns` is
+  // bound to, for traffic of `kind` ("service" or "workload"): its own label, else
+  // its namespace's; "none" opts out. A waypoint that is named but does not exist,
+  // or does not take this kind of traffic, is still returned when it does not
+  // exist: routing then fails closed instead of going around it.
+  std::string bindingOf(const std::map<std::string, std::string>& labels, const source::Namespace* ns,
+                        const std::string& objectNs, const std::string& kind, const SnapshotOptions& o,
+                        const std::function<void(std::string)>& note, const std::string& what) const {
+    std::string name = label(labels, kUseWaypoint), wpNs = label(labels, kUseWaypointNamespace);
+    if (name.empty() && ns) {
+      name = label(ns->labels, kUseWaypoint);
+      wpNs = label(ns->labels, kUseWaypointNamespace);
+    }
+    if (name.empty() || name == "none") return {};
+    if (wpNs.empty()) wpNs = objectNs;
+    auto it = byGateway.find(wpNs + "/" + name);
+    if (it == byGateway.end()) {
+      note(what + " uses waypoint " + wpNs + "/" + name + ", which does not exist; its traffic is refused until it does");
+      return wpNs + "/" + name + "." + wpNs + ".svc." + o.clusterDomain;
+    }
+    const std::string& takes = it->second.waypointFor;
+    if (takes == "all" || takes == kind) return it->second.key();
+    return {};
+  }
+};
+
+Waypoints collectWaypoints(const source::Snapshot& snapshot, const SnapshotOptions& o) {
+  Waypoints w;
+  for (const auto& [key, gw] : snapshot.gateways) {
+    if (gw.waypointFor == "none") continue;
+    auto svcIt = snapshot.services.find(key);
+    Service s = svcIt != snapshot.services.end() ? convertService(svcIt->second, o) : Service{};
+    if (svcIt == snapshot.services.end()) {
+      s.name = gw.name;
+      s.ns = gw.ns;
+      s.hostname = gw.name + "." + gw.ns + ".svc." + o.clusterDomain;
+      s.ports = {{WARREN_HBONE_PORT, WARREN_HBONE_PORT}};
+    }
+    s.waypointFor = gw.waypointFor;
+    w.byGateway[key] = std::move(s);
+  }
+  return w;
+}
+
 }  // namespace
 
 ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const SnapshotOptions& o,
@@ -54,7 +117,31 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
     policies[key] = *p;
   }
 
-  for (const auto& [key, svc] : snapshot.services) b.add(convertService(svc, o));
+  // Waypoint policies (targetRefs) go to the waypoints, in their full L7 form.
+  for (const auto& [key, in] : snapshot.authorizationPolicies) {
+    if (!in.hasTargetRef) continue;
+    std::string why;
+    auto p = convertWaypointPolicy(in, &why);
+    if (!p) {
+      note("AuthorizationPolicy " + key + " (" + in.where + ") is not enforced by any waypoint: " + why);
+      continue;
+    }
+    for (const auto& n : p->conversionNotes) note("AuthorizationPolicy " + key + " (" + in.where + "): " + n);
+    b.add(std::move(*p));
+  }
+
+  const Waypoints waypoints = collectWaypoints(snapshot, o);
+  auto nsOf = [&](const std::string& name) -> const source::Namespace* {
+    auto it = snapshot.namespaces.find(name);
+    return it == snapshot.namespaces.end() ? nullptr : &it->second;
+  };
+  for (const auto& [key, svc] : snapshot.services) {
+    if (waypoints.byGateway.count(key)) continue;  // added below, as a waypoint
+    Service s = convertService(svc, o);
+    s.waypoint = waypoints.bindingOf(svc.labels, nsOf(svc.ns), svc.ns, "service", o, note, "service " + key);
+    b.add(std::move(s));
+  }
+  for (const auto& [key, s] : waypoints.byGateway) b.add(s);
 
   for (const auto& [key, pod] : snapshot.pods) {
     auto nsIt = snapshot.namespaces.find(pod.ns);
@@ -90,6 +177,13 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
       if (policySelectors[pkey].selects(pod.labels)) w.policies.push_back(pkey);
     }
     w.mtls = resolvePeerAuthentication(snapshot, pod.ns, pod.labels, o.rootNamespace);
+    // A waypoint's own pod is its endpoint (Istio's waypoint Service selects it).
+    const std::string gatewayName = label(pod.labels, source::kGatewayNameLabel);
+    if (auto wp = waypoints.byGateway.find(pod.ns + "/" + gatewayName);
+        !gatewayName.empty() && wp != waypoints.byGateway.end() && !w.services.count(wp->second.key()))
+      w.services[wp->second.key()] = {};
+    if (gatewayName.empty())
+      w.waypoint = waypoints.bindingOf(pod.labels, ns, pod.ns, "workload", o, note, "pod " + key);
     b.add(std::move(w));
   }
   for (auto& [key, p] : policies) b.add(std::move(p));

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ztunnel/io/tcp.h"
+#include "agent/source/yaml_source.h"
 #include "ztunnel/proxy/access_log.h"
 
 namespace warren::proxy {
@@ -101,8 +102,8 @@ TEST(ClusterState, IndexesEveryIpAndDefaultsTheServiceAccount) {
 // Inbound, the request names the endpoint: the service is guessed from the port.
 TEST(GuessInboundService, ByTargetPortWithTheWorkloadsOwnPortsFirst) {
   state::ClusterState::Builder b;
-  state::Service web{"web", "shop", "web.shop.svc.cluster.local", {"10.96.0.10"}, {{80, 8080}, {443, 0}}};
-  state::Service admin{"admin", "shop", "admin.shop.svc.cluster.local", {"10.96.0.11"}, {{9000, 9090}}};
+  state::Service web{"web", "shop", "web.shop.svc.cluster.local", {"10.96.0.10"}, {{80, 8080}, {443, 0}}, "", ""};
+  state::Service admin{"admin", "shop", "admin.shop.svc.cluster.local", {"10.96.0.11"}, {{9000, 9090}}, "", ""};
   b.add(web);
   b.add(admin);
   state::Workload w;
@@ -121,6 +122,142 @@ TEST(GuessInboundService, ByTargetPortWithTheWorkloadsOwnPortsFirst) {
   EXPECT_EQ(guessInboundService(*st, dst, 7070), "admin.shop.svc.cluster.local");
   EXPECT_EQ(guessInboundService(*st, dst, 9090), "") << "the pod's own target port replaces the service's";
   EXPECT_EQ(guessInboundService(*st, dst, 5432), "") << "a port no service maps to";
+}
+
+// Waypoints: payments/ledger (service VIP 10.96.0.20:80 -> 8080, and its pod
+// 10.244.2.20) is bound to the waypoint payments/waypoint (pod 10.244.1.50, SA
+// waypoint); payments/checkout (10.244.1.10) is a client. The Gateway takes
+// `all` traffic unless a case says otherwise.
+std::string waypointCluster(const std::string& waypointFor = "all", const std::string& bind = "ns",
+                            bool waypointPod = true) {
+  std::string y = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: payments, labels: {warren.io/mode: enabled)" +
+                  std::string(bind == "ns" ? ", istio.io/use-waypoint: waypoint" : "") + R"(}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: payments, labels: {istio.io/waypoint-for: )" + waypointFor + R"(}}
+spec: {gatewayClassName: istio-waypoint}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ledger, namespace: payments)" +
+                  std::string(bind == "service" ? ", labels: {istio.io/use-waypoint: waypoint}" : "") + R"(}
+spec: {clusterIP: 10.96.0.20, selector: {app: ledger}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ledger, namespace: payments, labels: {app: ledger)" +
+                  std::string(bind == "pod" ? ", istio.io/use-waypoint: waypoint" : "") + R"(}}
+spec: {serviceAccountName: ledger}
+status: {podIP: 10.244.2.20}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: checkout, namespace: payments}
+spec: {serviceAccountName: checkout}
+status: {podIP: 10.244.1.10}
+)";
+  if (waypointPod)
+    y += R"(---
+apiVersion: v1
+kind: Pod
+metadata: {name: waypoint-abc, namespace: payments, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+spec: {serviceAccountName: waypoint}
+status: {podIP: 10.244.1.50}
+)";
+  return y;
+}
+
+state::ClusterStatePtr loadYaml(const std::string& yaml) {
+  source::Snapshot snap;
+  source::loadDocuments(yaml, "cluster.yaml", snap);
+  for (const auto& e : snap.errors) ADD_FAILURE() << e.message;
+  return state::stateFromSnapshot(snap, {});
+}
+
+TEST(DecideOutboundWaypoint, ServiceTrafficGoesToTheWaypointWithTheVipAsAuthority) {
+  auto st = loadYaml(waypointCluster());
+  auto r = decideOutbound(v4("10.96.0.20", 80), *st, 0, st->findByIp("10.244.1.10"));
+  ASSERT_EQ(r.kind, OutboundRoute::Kind::Hbone) << r.reason;
+  EXPECT_EQ(text(r.target), "10.244.1.50:15008");
+  EXPECT_EQ(r.authority, "10.96.0.20:80");
+  EXPECT_EQ(r.expectedIdentity.uri(), "spiffe://cluster.local/ns/payments/sa/waypoint");
+  EXPECT_EQ(r.waypoint, "payments/waypoint.payments.svc.cluster.local");
+  EXPECT_NE(r.reason.find("uses waypoint"), std::string::npos) << r.reason;
+}
+
+TEST(DecideOutboundWaypoint, APodIpDialedDirectlyStillGoesThroughTheWaypoint) {
+  auto st = loadYaml(waypointCluster());
+  auto r = decideOutbound(v4("10.244.2.20", 8080), *st, 0, st->findByIp("10.244.1.10"));
+  ASSERT_EQ(r.kind, OutboundRoute::Kind::Hbone) << r.reason;
+  EXPECT_EQ(text(r.target), "10.244.1.50:15008");
+  EXPECT_EQ(r.authority, "10.244.2.20:8080");
+  EXPECT_EQ(r.destinationWorkload, "payments/ledger");
+}
+
+TEST(DecideOutboundWaypoint, TheWaypointsOwnTrafficGoesStraightToTheEndpoint) {
+  auto st = loadYaml(waypointCluster());
+  const auto* wp = st->findByIp("10.244.1.50");
+  ASSERT_NE(wp, nullptr);
+  EXPECT_FALSE(wp->captured) << "a waypoint's pod carries HBONE itself";
+  auto r = decideOutbound(v4("10.96.0.20", 80), *st, 0, wp);
+  ASSERT_EQ(r.kind, OutboundRoute::Kind::Hbone) << r.reason;
+  EXPECT_EQ(text(r.target), "10.244.2.20:15008");
+  EXPECT_EQ(r.authority, "10.244.2.20:8080");
+  EXPECT_EQ(r.expectedIdentity.uri(), "spiffe://cluster.local/ns/payments/sa/ledger");
+  EXPECT_TRUE(r.waypoint.empty());
+}
+
+TEST(DecideOutboundWaypoint, WaypointForServiceLeavesPodIpTrafficDirectAsIstioDoes) {
+  auto st = loadYaml(waypointCluster("service"));
+  const auto* client = st->findByIp("10.244.1.10");
+  EXPECT_EQ(text(decideOutbound(v4("10.96.0.20", 80), *st, 0, client).target), "10.244.1.50:15008");
+  auto direct = decideOutbound(v4("10.244.2.20", 8080), *st, 0, client);
+  EXPECT_EQ(text(direct.target), "10.244.2.20:15008");
+  EXPECT_TRUE(direct.waypoint.empty());
+}
+
+TEST(DecideOutboundWaypoint, ServiceAndPodLabelsBindOnlyWhatTheyLabel) {
+  auto bySvc = loadYaml(waypointCluster("all", "service"));
+  const auto* client = bySvc->findByIp("10.244.1.10");
+  EXPECT_FALSE(decideOutbound(v4("10.96.0.20", 80), *bySvc, 0, client).waypoint.empty());
+  EXPECT_TRUE(decideOutbound(v4("10.244.2.20", 8080), *bySvc, 0, client).waypoint.empty());
+  auto byPod = loadYaml(waypointCluster("all", "pod"));
+  client = byPod->findByIp("10.244.1.10");
+  auto viaEndpoint = decideOutbound(v4("10.96.0.20", 80), *byPod, 0, client);
+  EXPECT_FALSE(viaEndpoint.waypoint.empty()) << "the service has no waypoint, but its chosen endpoint has one";
+  EXPECT_EQ(viaEndpoint.authority, "10.244.2.20:8080");
+}
+
+TEST(DecideOutboundWaypoint, AWaypointWithoutEndpointsOrUnknownRefusesNeverBypasses) {
+  auto st = loadYaml(waypointCluster("all", "ns", false));
+  auto r = decideOutbound(v4("10.96.0.20", 80), *st, 0, st->findByIp("10.244.1.10"));
+  EXPECT_EQ(r.kind, OutboundRoute::Kind::Refuse);
+  EXPECT_NE(r.reason.find("no ready endpoint"), std::string::npos) << r.reason;
+
+  std::string yaml = waypointCluster();
+  yaml.replace(yaml.find("istio.io/use-waypoint: waypoint"), 31, "istio.io/use-waypoint: missing");
+  source::Snapshot snap;
+  source::loadDocuments(yaml, "cluster.yaml", snap);
+  std::vector<Error> notes;
+  auto st2 = state::stateFromSnapshot(snap, {}, &notes);
+  auto r2 = decideOutbound(v4("10.244.2.20", 8080), *st2, 0, st2->findByIp("10.244.1.10"));
+  EXPECT_EQ(r2.kind, OutboundRoute::Kind::Refuse);
+  EXPECT_NE(r2.reason.find("not known"), std::string::npos) << r2.reason;
+  bool noted = false;
+  for (const auto& n : notes) noted |= n.message.find("does not exist") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+TEST(DecideOutboundWaypoint, UseWaypointNoneOptsAPodOut) {
+  std::string yaml = waypointCluster();
+  yaml.replace(yaml.find("labels: {app: ledger}"), 21, "labels: {app: ledger, istio.io/use-waypoint: none}");
+  auto st = loadYaml(yaml);
+  auto r = decideOutbound(v4("10.244.2.20", 8080), *st, 0, st->findByIp("10.244.1.10"));
+  EXPECT_TRUE(r.waypoint.empty()) << r.reason;
+  EXPECT_EQ(text(r.target), "10.244.2.20:15008");
 }
 
 TEST(DecideInbound, HandsTheConnectionToTheAppOnTheDialedAddress) {
