@@ -282,6 +282,7 @@ TestNode::TestNode(NodeOptions options) : options_(std::move(options)) {
 TestNode::~TestNode() {
   // Order: pods out of the runtime while the agent still listens, then the daemons,
   // then the pins (detaching the programs), then the namespaces and files.
+  waypoint_.reset();
   for (auto it = pods_.rbegin(); it != pods_.rend(); ++it) cni("del", *it);
   tunnel_.reset();
   agent_.reset();
@@ -377,6 +378,22 @@ Status TestNode::startTunnel() {
   if (!p) return p.error();
   tunnel_ = std::move(*p);
   return okStatus();
+}
+
+Status TestNode::startWaypoint(const Pod& pod, const std::string& gateway) {
+  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + pod.netnsPath(), bin("warren-waypoint"),
+                                   "--gateway",        gateway, "--service-account", pod.serviceAccount,
+                                   "--config-dir",     configDir_, "--ca-dir", caDir_, "--log-level", "debug"};
+  auto p = Process::spawn(argv, root_ + "/waypoint-" + pod.name + ".log", true, std::chrono::seconds(15));
+  if (!p) return p.error();
+  waypoint_ = std::move(*p);
+  return okStatus();
+}
+
+int TestNode::stopWaypoint(int sig) {
+  int rc = waypoint_ ? waypoint_->stop(sig) : -1;
+  waypoint_.reset();
+  return rc;
 }
 
 int TestNode::stopTunnel(int sig) {

@@ -101,6 +101,11 @@ class TestNode {
   int stopAgent(int sig);
   Status startTunnel();
   int stopTunnel(int sig);
+  // warren-waypoint for Gateway `gateway` ("ns/name") inside `pod`'s netns, with
+  // this node's YAML dir and CA; its log is "waypoint-<pod name>".
+  Status startWaypoint(const Pod& pod, const std::string& gateway);
+  int stopWaypoint(int sig);
+  Process* waypoint() { return waypoint_.get(); }
   Process* agent() { return agent_.get(); }
   Process* tunnel() { return tunnel_.get(); }
 
@@ -125,7 +130,7 @@ class TestNode {
   std::string root_, configDir_, caDir_, runDir_, pinRoot_, conflist_;
   std::string nodeNetns_;
   std::vector<Pod> pods_;
-  std::unique_ptr<Process> agent_, tunnel_;
+  std::unique_ptr<Process> agent_, tunnel_, waypoint_;
   int podSeq_ = 0;
 };
 

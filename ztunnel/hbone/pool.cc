@@ -34,6 +34,8 @@ Result<std::shared_ptr<H2Connection>> Pool::dial(const Dial& d) {
   // The socket belongs to the source pod: it leaves with the pod's IP, through the
   // pod's routes, as the pod's own traffic would.
   Result<UniqueFd> sock = [&]() -> Result<UniqueFd> {
+    // No netns: the caller already lives where its sockets belong (a waypoint in its pod).
+    if (d.netns < 0) return io::tcpSocket(d.address.ss_family, d.mark);
     auto in = ScopedNetns::enter(d.netns);
     if (!in) return in.error();
     return io::tcpSocket(d.address.ss_family, d.mark);

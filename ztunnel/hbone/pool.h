@@ -32,7 +32,7 @@ struct PoolKey {
 struct Dial {
   PoolKey key;
   sockaddr_storage address{};  // where the peer's HBONE server listens
-  int netns = -1;              // the source pod's netns (the socket is opened there)
+  int netns = -1;              // the source pod's netns (the socket is opened there); -1: this one
   uint32_t mark = 0;
   tls::TlsContextPtr tls;      // the source pod's client context
   identity::SpiffeId expected;

@@ -1,0 +1,335 @@
+// The waypoint end to end on two nodes: L7 AuthorizationPolicy enforced per HTTP
+// request by a real warren-waypoint between two meshed pods, with real curl as the
+// client and an HTTP app that records exactly what reaches it.
+//
+//   node1: payments/checkout 10.244.1.10 (client)   payments/waypoint 10.244.1.50
+//          (warren-waypoint, Gateway payments/waypoint, not captured)
+//   node2: payments/ledger 10.244.2.20:8080 (app=ledger)
+//   Service payments/ledger: 10.96.0.20:80 -> 8080; namespace payments uses the
+//   waypoint (istio.io/use-waypoint), which takes all traffic (istio.io/waypoint-for).
+//
+//   checkout --HBONE--> waypoint (L7 policy) --HBONE--> ledger's tunnel (L4) --> app
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/netns.h"
+#include "tests/e2e/harness.h"
+#include "tests/e2e/pcap.h"
+
+namespace warren::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kVip = "10.96.0.20";
+
+const char* kCluster = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: payments
+  labels: {istio.io/waypoint-for: all}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ledger, namespace: payments}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: ledger}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ledger-read, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/payments/sa/sa-checkout"]}}]
+    to: [{operation: {methods: ["GET"], paths: ["/balance/*"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin-writes, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: DENY
+  rules:
+  - to: [{operation: {methods: ["POST"], paths: ["/admin/*"]}}]
+)";
+
+// The app: HTTP/1.1 with keep-alive; answers every request 200 "ledger saw M P"
+// and records "M P" in arrival order — the witness of what got past the waypoint.
+class HttpApp {
+ public:
+  static std::unique_ptr<HttpApp> start(const std::string& netnsPath, uint16_t port) {
+    auto ns = openNetns(netnsPath);
+    if (!ns) return nullptr;
+    auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+    if (!fd) return nullptr;
+    int one = 1;
+    ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd->get(), 64) != 0)
+      return nullptr;
+    auto app = std::unique_ptr<HttpApp>(new HttpApp);
+    app->listener_ = std::move(*fd);
+    app->thread_ = std::thread([p = app.get()] { p->run(); });
+    return app;
+  }
+  ~HttpApp() {
+    stop_ = true;
+    ::shutdown(listener_.get(), SHUT_RDWR);
+    thread_.join();
+    for (auto& t : conns_) t.join();
+  }
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  HttpApp() = default;
+  void run() {
+    while (!stop_) {
+      pollfd p{listener_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      int c = ::accept(listener_.get(), nullptr, nullptr);
+      if (c < 0) continue;
+      conns_.emplace_back([this, c] { serve(c); });
+    }
+  }
+  void serve(int fd) {
+    std::string buf;
+    char tmp[4096];
+    while (!stop_) {
+      size_t end;
+      while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) == 0) {
+          if (stop_) break;
+          continue;
+        }
+        ssize_t n = ::read(fd, tmp, sizeof(tmp));
+        if (n <= 0) return (void)::close(fd);
+        buf.append(tmp, static_cast<size_t>(n));
+      }
+      if (stop_) break;
+      std::string head = buf.substr(0, end);
+      buf.erase(0, end + 4);
+      size_t length = 0;
+      std::string lower = head;
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (auto cl = lower.find("content-length:"); cl != std::string::npos) length = std::stoul(lower.substr(cl + 15));
+      while (buf.size() < length) {
+        ssize_t n = ::read(fd, tmp, sizeof(tmp));
+        if (n <= 0) return (void)::close(fd);
+        buf.append(tmp, static_cast<size_t>(n));
+      }
+      buf.erase(0, length);
+      const std::string line = head.substr(0, head.find("\r\n"));
+      const std::string what = line.substr(0, line.rfind(' '));  // "GET /balance/1"
+      {
+        std::lock_guard lock(mu_);
+        seen_.push_back(what);
+      }
+      const std::string body = "ledger saw " + what;
+      const std::string resp = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body;
+      if (::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(resp.size())) break;
+    }
+    ::close(fd);
+  }
+
+  UniqueFd listener_;
+  std::thread thread_;
+  std::vector<std::thread> conns_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
+class WaypointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<TestCluster>();
+    ASSERT_FALSE(HasFailure()) << "cluster setup failed";
+    node(0).writeNamespace("payments", {{"warren.io/mode", "enabled"}, {"istio.io/use-waypoint", "waypoint"}});
+    node(0).writeFile("payments.yaml", kCluster);
+    auto started = cluster_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    checkout_ = node(0).addPod("payments", "checkout", "10.244.1.10");
+    waypoint_ = node(0).addPod("payments", "waypoint", "10.244.1.50",
+                               {{"gateway.networking.k8s.io/gateway-name", "waypoint"}});
+    ledger_ = node(1).addPod("payments", "ledger", "10.244.2.20", {{"app", "ledger"}});
+    ASSERT_FALSE(HasFailure());
+    EXPECT_FALSE(isEnrolled(node(0).pinRoot(), waypoint_.netnsPath())) << "a waypoint's pod is never captured";
+    // Both tunnels route by the state that has all three pods and the waypoint:
+    // waited for on the admin config dump, not on log wording.
+    for (size_t i = 0; i < TestCluster::kNodes; ++i)
+      ASSERT_TRUE(eventually([&] { return tunnelKnowsWaypoint(i); }, 10s)) << node(i).logTail("tunnel");
+    auto wp = node(0).startWaypoint(waypoint_, "payments/waypoint");
+    ASSERT_TRUE(wp.ok()) << wp.error().message;
+    app_ = HttpApp::start(ledger_.netnsPath(), 8080);
+    ASSERT_TRUE(app_);
+  }
+
+  void TearDown() override {
+    if (HasFailure() && cluster_) {
+      std::cerr << cluster_->logTails(40) << "\n--- waypoint ---\n" << node(0).logTail("waypoint-waypoint", 60);
+    }
+    app_.reset();
+    cluster_.reset();
+  }
+
+  TestNode& node(size_t i) { return cluster_->node(i); }
+
+  bool tunnelKnowsWaypoint(size_t i) {
+    auto r = httpRequest("/var/run/netns/" + node(i).nodeNetns(), "GET", "/config_dump", 15000);
+    auto dump = nlohmann::json::parse(r.body, nullptr, false);
+    if (r.status != 200 || dump.is_discarded()) return false;
+    int pods = 0;
+    for (const auto& w : dump["state"]["workloads"])
+      pods += w.value("name", "") == "checkout" || w.value("name", "") == "waypoint" || w.value("name", "") == "ledger";
+    return pods == 3;
+  }
+
+  // curl in the checkout pod; returns its stdout (bodies, then each -w line).
+  std::string curl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"nsenter", "--net=" + checkout_.netnsPath(), "curl", "-sS", "--max-time", "5"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string out;
+    lastCurlStatus_ = runCommand(argv, &out);
+    return out;
+  }
+
+  std::vector<nlohmann::json> waypointAccessLog() {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(node(0).readLog("waypoint-waypoint"));
+    for (std::string line; std::getline(in, line);) {
+      auto pos = line.find("access {");
+      if (pos == std::string::npos) continue;
+      auto j = nlohmann::json::parse(line.substr(pos + 7), nullptr, false);
+      if (!j.is_discarded()) out.push_back(j);
+    }
+    return out;
+  }
+
+  std::unique_ptr<TestCluster> cluster_;
+  std::unique_ptr<HttpApp> app_;
+  Pod checkout_, waypoint_, ledger_;
+  int lastCurlStatus_ = 0;
+};
+
+TEST_F(WaypointTest, AllowedThenDeniedRequestOnOneKeepAliveConnection) {
+  const std::string w = "%{http_code} %{num_connects}\\n";
+  std::string out = curl({"-w", w, "http://" + std::string(kVip) + "/balance/1", "-w", w,
+                          "http://" + std::string(kVip) + "/admin/users"});
+  EXPECT_EQ(lastCurlStatus_, 0) << out;
+  // One TCP connection (num_connects 1, then 0: reused), two verdicts.
+  EXPECT_NE(out.find("ledger saw GET /balance/1200 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("RBAC: access denied403 0\n"), std::string::npos) << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"}) << "the app saw a denied request";
+
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 2; }, 5s)) << node(0).logTail("waypoint-waypoint");
+  auto log = waypointAccessLog();
+  EXPECT_EQ(log[0]["response_code"], 200);
+  EXPECT_EQ(log[0]["source_principal"], "spiffe://cluster.local/ns/payments/sa/sa-checkout");
+  EXPECT_EQ(log[0]["destination_principal"], "spiffe://cluster.local/ns/payments/sa/sa-ledger");
+  EXPECT_EQ(log[0]["policy"], "payments/ledger-read");
+  EXPECT_EQ(log[1]["response_code"], 403);
+  EXPECT_EQ(log[1]["response_flags"], "RBAC");
+
+  // The ledger's tunnel still judged L4, and saw the waypoint (its identity), not checkout.
+  ASSERT_TRUE(eventually([&] { return !accessLog(node(1)).empty(); }, 5s));
+  bool fromWaypoint = false;
+  for (const auto& e : accessLog(node(1)))
+    fromWaypoint |= e["direction"] == "inbound" && e["src_identity"] == "spiffe://cluster.local/ns/payments/sa/sa-waypoint";
+  EXPECT_TRUE(fromWaypoint);
+  // Checkout's tunnel sent it through the waypoint.
+  bool viaWaypoint = false;
+  for (const auto& e : accessLog(node(0)))
+    viaWaypoint |= e["direction"] == "outbound" && e.value("waypoint", "") == "payments/waypoint.payments.svc.cluster.local";
+  EXPECT_TRUE(viaWaypoint);
+}
+
+TEST_F(WaypointTest, DenyPolicyWinsAndAPodIpDialedDirectlyStillMeetsTheWaypoint) {
+  // POST /admin/*: the DENY policy; and not allowed anyway.
+  std::string out = curl({"-X", "POST", "-d", "x=1", "-w", "%{http_code}", "http://" + ledger_.ip + ":8080/admin/drop"});
+  EXPECT_NE(out.find("RBAC: access denied403"), std::string::npos) << out;
+  // Dialing the pod IP, not the service: still through the waypoint, still judged.
+  out = curl({"-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/7"});
+  EXPECT_NE(out.find("ledger saw GET /balance/7200"), std::string::npos) << out;
+  out = curl({"--path-as-is", "-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/../admin/x"});
+  EXPECT_NE(out.find("403"), std::string::npos) << "a dot-segment path must not slip past /balance/*: " << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/7"});
+  auto log = waypointAccessLog();
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log[0]["policy"], "payments/no-admin-writes");
+}
+
+TEST_F(WaypointTest, SmugglingShapesGet400AndNothingReachesTheApp) {
+  const std::vector<std::string> bad = {
+      "POST /balance/1 HTTP/1.1\r\nHost: l\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "POST /balance/1 HTTP/1.1\r\nHost: l\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+      "GET /balance/1 HTTP/1.1\r\nHost: l\r\nX-A: a\r\n b\r\n\r\n",
+      "GET /balance/1 HTTP/1.1\nHost: l\n\n",
+  };
+  for (const auto& req : bad) {
+    ConnectResult r = connectFrom(checkout_.netnsPath(), kVip, 80, req, 5s);
+    EXPECT_EQ(r.reply.rfind("HTTP/1.1 400", 0), 0u) << "request: " << req << "\nreply: " << r.reply;
+  }
+  EXPECT_TRUE(app_->seen().empty());
+}
+
+TEST_F(WaypointTest, TheWireCarriesOnlyTlsOnBothHops) {
+  auto underlay = PacketCapture::start(node(0).nodeNetns(), cluster_->underlayInterface(0), "tcp");
+  ASSERT_TRUE(underlay) << underlay.error().message;
+  auto bridge = PacketCapture::start(node(0).nodeNetns(), "wbr0", "tcp");
+  ASSERT_TRUE(bridge) << bridge.error().message;
+  const std::string secret = "/balance/secret-5e2b91";
+  std::string out = curl({"-w", "%{http_code}", "http://" + std::string(kVip) + secret});
+  EXPECT_NE(out.find("200"), std::string::npos) << out;
+  for (auto* cap : {&underlay, &bridge}) {
+    std::string pcap = (**cap)->stop();
+    EXPECT_EQ(countOccurrences(pcap, "secret-5e2b91"), 0u) << "the request crossed in clear";
+    auto flows = tcpPayloadsByDirection(pcap);
+    ASSERT_TRUE(flows) << flows.error().message;
+    bool sawHbone = false;
+    for (const auto& [dir, bytes] : *flows) {
+      EXPECT_EQ(dir.find(":8080"), std::string::npos) << dir << ": plaintext to the app's port";
+      EXPECT_EQ(dir.find(std::string(kVip)), std::string::npos) << dir;
+      if (dir.find(":15008") != std::string::npos) sawHbone |= hasTlsRecords(bytes) || startsWithTlsHandshake(bytes);
+    }
+    EXPECT_TRUE(sawHbone);
+  }
+}
+
+TEST_F(WaypointTest, AWaypointThatIsDownFailsTheRequestNeverBypassesIt) {
+  ASSERT_NE(curl({"-w", "%{http_code}", "http://" + std::string(kVip) + "/balance/1"}).find("200"), std::string::npos);
+  node(0).stopWaypoint(SIGTERM);
+  std::string out = curl({"-w", "%{http_code}", "http://" + std::string(kVip) + "/balance/2"});
+  EXPECT_NE(lastCurlStatus_, 0) << out;
+  out = curl({"-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/3"});
+  EXPECT_NE(lastCurlStatus_, 0) << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+}
+
+}  // namespace
+}  // namespace warren::e2e

@@ -1,0 +1,230 @@
+// warren-waypoint: the L7 proxy for a namespace or service (Istio's waypoint). Runs
+// in its own pod (never captured: the pod carries the Gateway's gateway-name
+// label), accepts HBONE on 15008 as its own SPIFFE identity, enforces the
+// AuthorizationPolicies bound to it per HTTP request and forwards allowed requests
+// over HBONE to the destination's tunnel.
+
+#include <getopt.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/source/dir_watcher.h"
+#include "agent/source/yaml_source.h"
+#include "common/daemon.h"
+#include "warren_abi.h"
+#include "waypoint/proxy/waypoint_server.h"
+#include "waypoint/telemetry/waypoint_telemetry.h"
+#include "ztunnel/identity/identity_manager.h"
+#include "ztunnel/identity/local_ca.h"
+#include "ztunnel/io/event_loop.h"
+#include "ztunnel/io/tcp.h"
+#include "ztunnel/state/from_snapshot.h"
+#include "ztunnel/state/state_json.h"
+#include "ztunnel/telemetry/admin.h"
+
+namespace {
+
+struct Options {
+  std::string gateway;  // "ns/name" of the waypoint's Gateway
+  std::string serviceAccount;
+  std::string listen = "0.0.0.0:15008";
+  std::string configDir = "/etc/warren/cluster";
+  std::string trustDomain = "cluster.local";
+  std::string rootNamespace = "istio-system";
+  std::string caDir = "/var/lib/warren/ca";
+  long certTtlSeconds = 24 * 3600;
+  warren::telemetry::AdminOptions telemetry;
+  std::string logLevel = "info";
+  int readyFd = -1;
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "Usage: warren-waypoint --gateway NS/NAME [options]\n"
+               "  --gateway NS/NAME       the waypoint's Gateway (gatewayClassName istio-waypoint)\n"
+               "  --service-account SA    its identity's service account (default: the Gateway's name)\n"
+               "  --listen A:P            HBONE listener (default 0.0.0.0:15008)\n"
+               "  --config-dir DIR        cluster state, the YAML directory (default /etc/warren/cluster)\n"
+               "  --trust-domain NAME     SPIFFE trust domain (default cluster.local)\n"
+               "  --root-namespace NS     Istio's root namespace (default istio-system)\n"
+               "  --ca-dir DIR            local CA files, as warren-tunnel's (default /var/lib/warren/ca)\n"
+               "  --cert-ttl SECONDS      certificate lifetime (default 86400); renewed at half\n"
+               "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
+               "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
+               "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
+               "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
+               "  --ready-fd N            write \"ready\" to fd N once serving\n");
+}
+
+bool parse(int argc, char** argv, Options& o) {
+  static const option longopts[] = {{"gateway", required_argument, nullptr, 'g'},
+                                    {"service-account", required_argument, nullptr, 's'},
+                                    {"listen", required_argument, nullptr, 'L'},
+                                    {"config-dir", required_argument, nullptr, 'c'},
+                                    {"trust-domain", required_argument, nullptr, 'd'},
+                                    {"root-namespace", required_argument, nullptr, 'N'},
+                                    {"ca-dir", required_argument, nullptr, 'C'},
+                                    {"cert-ttl", required_argument, nullptr, 't'},
+                                    {"metrics-address", required_argument, nullptr, 'M'},
+                                    {"readiness-address", required_argument, nullptr, 'Y'},
+                                    {"admin-address", required_argument, nullptr, 'D'},
+                                    {"log-level", required_argument, nullptr, 'l'},
+                                    {"ready-fd", required_argument, nullptr, 'r'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
+    switch (c) {
+      case 'g': o.gateway = optarg; break;
+      case 's': o.serviceAccount = optarg; break;
+      case 'L': o.listen = optarg; break;
+      case 'c': o.configDir = optarg; break;
+      case 'd': o.trustDomain = optarg; break;
+      case 'N': o.rootNamespace = optarg; break;
+      case 'C': o.caDir = optarg; break;
+      case 't': o.certTtlSeconds = std::atol(optarg); if (o.certTtlSeconds < 2) return false; break;
+      case 'M': o.telemetry.metricsAddress = optarg; break;
+      case 'Y': o.telemetry.readinessAddress = optarg; break;
+      case 'D': o.telemetry.adminAddress = optarg; break;
+      case 'l': o.logLevel = optarg; break;
+      case 'r': o.readyFd = std::atoi(optarg); break;
+      case 'h': usage(stdout); std::exit(0);
+      default: return false;
+    }
+  }
+  const auto slash = o.gateway.find('/');
+  return optind == argc && slash != std::string::npos && slash > 0 && slash + 1 < o.gateway.size();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts;
+  if (!parse(argc, argv, opts)) {
+    usage(stderr);
+    return 2;
+  }
+  warren::ShutdownSignal shutdown;
+  warren::setupLogging(opts.logLevel, "waypoint");
+  const std::string ns = opts.gateway.substr(0, opts.gateway.find('/'));
+  const std::string name = opts.gateway.substr(opts.gateway.find('/') + 1);
+  if (opts.serviceAccount.empty()) opts.serviceAccount = name;
+
+  auto ca = warren::identity::LocalCa::open(opts.caDir, opts.trustDomain);
+  if (!ca) {
+    spdlog::critical("certificate authority: {}", ca.error().message);
+    return 1;
+  }
+  warren::identity::IdentityOptions idOpts;
+  idOpts.trustDomain = opts.trustDomain;
+  idOpts.certTtl = std::chrono::seconds(opts.certTtlSeconds);
+  auto identity = warren::identity::IdentityManager::create(std::move(*ca), idOpts);
+  if (!identity) {
+    spdlog::critical("identity: {}", identity.error().message);
+    return 1;
+  }
+  const auto me = warren::identity::workloadIdentity(opts.trustDomain, ns, opts.serviceAccount);
+  if (auto cert = (*identity)->ensure(me); !cert) {
+    spdlog::critical("certificate for {}: {}", me.uri(), cert.error().message);
+    return 1;
+  }
+
+  warren::state::StateStore state;
+  auto reloadState = [&] {
+    auto snap = warren::source::loadDirectory(opts.configDir);
+    if (!snap) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
+                                    snap.error().message);
+    for (const auto& e : snap->errors) spdlog::warn("cluster state: {}", e.message);
+    std::vector<warren::Error> notes;
+    auto next = warren::state::stateFromSnapshot(
+        *snap, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace}, &notes);
+    for (const auto& n : notes) spdlog::warn("cluster state: {}", n.message);
+    spdlog::info("cluster state: {} workloads, {} services, {} waypoint policies", next->workloads().size(),
+                 next->services().size(), next->l7Policies().size());
+    state.set(std::move(next));
+  };
+  reloadState();
+  auto watcher = warren::source::DirWatcher::start(opts.configDir, reloadState);
+  if (!watcher) {
+    spdlog::critical("cannot watch {}: {}", opts.configDir, watcher.error().message);
+    return 1;
+  }
+
+  auto listenAddr = warren::io::parseHostPort(opts.listen);
+  if (!listenAddr) {
+    spdlog::critical("--listen {}: {}", opts.listen, listenAddr.error().message);
+    return 1;
+  }
+  auto listener = warren::io::listenTcp(*listenAddr, 0, false, 1024);
+  if (!listener) {
+    spdlog::critical("listen on {}: {}", opts.listen, listener.error().message);
+    return 1;
+  }
+  auto loop = warren::io::EventLoop::create();
+  if (!loop) {
+    spdlog::critical("cannot start event loop: {}", loop.error().message);
+    return 1;
+  }
+
+  warren::waypoint::WaypointOptions wopts;
+  wopts.self = warren::waypoint::makeSelf(ns, name, "cluster.local");
+  wopts.identity = me;
+  warren::waypoint::WaypointTelemetry telemetryData;
+  warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
+                                          [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o); });
+  auto telemetry = warren::telemetry::start(
+      opts.telemetry,
+      {.ready = [] { return true; },
+       .notReadyReason = [] { return std::string(); },
+       .configDump =
+           [&] {
+             nlohmann::json j = warren::state::toJson(*state.get());
+             j["waypoint"] = {{"gateway", opts.gateway}, {"identity", me.uri()}, {"service", wopts.self.serviceKey}};
+             return j;
+           }},
+      telemetryData.tcpMetrics());
+  if (!telemetry) {
+    spdlog::critical("telemetry: {}", telemetry.error().message);
+    return 1;
+  }
+  telemetryData.attach(**telemetry);
+
+  (void)(*loop)->watch(listener->get(), EPOLLIN, [&](uint32_t) {
+    for (int i = 0; i < 64; ++i) {
+      int c = ::accept4(listener->get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) break;
+      server.accept(warren::UniqueFd(c));
+    }
+  });
+  std::thread loopThread([&] { (*loop)->run(); });
+  spdlog::info("waypoint {} started: HBONE on {}, identity {}, cluster state {}", opts.gateway, opts.listen, me.uri(),
+               opts.configDir);
+  warren::signalReady(opts.readyFd);
+
+  int sig;
+  while ((sig = shutdown.wait()) == SIGHUP) {
+    if (auto st = (*identity)->reloadTrustBundle(); !st)
+      spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
+    reloadState();
+  }
+  spdlog::info("signal {}: shutting down", sig);
+  telemetry->reset();
+  watcher->reset();
+  std::promise<void> closed;
+  (*loop)->post([&] {
+    (*loop)->unwatch(listener->get());
+    server.closeAll();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  (*loop)->stop();
+  loopThread.join();
+  return 0;
+}

@@ -1,0 +1,444 @@
+#include "waypoint/proxy/http1_session.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <spdlog/spdlog.h>
+
+#include "ztunnel/io/tcp.h"
+
+namespace warren::waypoint {
+
+using Event = http1::Parser::Event;
+
+std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id, StreamFacts stream,
+                                                  UniqueFd downstream, SessionOptions options) {
+  auto s = std::shared_ptr<Http1Session>(new Http1Session(host, id, std::move(stream), std::move(downstream), options));
+  std::weak_ptr<Http1Session> weak = s;
+  s->downEvents_ = EPOLLIN;
+  if (auto st = host.loop().watch(s->down_.get(), s->downEvents_, [weak](uint32_t ev) {
+        if (auto self = weak.lock()) self->onDownstream(ev);
+      });
+      !st) {
+    spdlog::error("waypoint session {}: cannot watch the stream: {}", id, st.error().message);
+    s->phase_ = Phase::Closed;
+    return s;
+  }
+  s->touch();
+  s->armHeadTimer();
+  return s;
+}
+
+Http1Session::Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream,
+                           SessionOptions options)
+    : host_(host), id_(id), stream_(std::move(stream)), options_(options), down_(std::move(downstream)) {}
+
+Http1Session::~Http1Session() {
+  if (headTimer_) host_.loop().cancelTimer(headTimer_);
+  if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
+  if (down_) host_.loop().unwatch(down_.get());
+  if (up_) host_.loop().unwatch(up_.get());
+}
+
+void Http1Session::abort() {
+  if (phase_ == Phase::Closed) return;
+  if (down_) io::resetOnClose(down_.get());
+  finish();
+}
+
+// ---- downstream: requests ------------------------------------------------------
+
+void Http1Session::onDownstream(uint32_t events) {
+  if (phase_ == Phase::Closed) return;
+  touch();
+  if (events & EPOLLOUT) {
+    if (!flush(down_.get(), downOut_, downOutHead_)) return finish();
+    if (phase_ == Phase::Closing && downOut_.empty()) return finish();
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    char buf[64 * 1024];
+    ssize_t n = ::read(down_.get(), buf, sizeof(buf));
+    if (n > 0) {
+      downIn_.append(buf, static_cast<size_t>(n));
+      current_.requestBytes += static_cast<uint64_t>(n);
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      downEof_ = true;
+      // The client is gone: a request still being read or answered ends here.
+      if (phase_ != Phase::Head || downInHead_ < downIn_.size()) {
+        if (phase_ == Phase::ForwardBody || phase_ == Phase::AwaitResponse) finishRequest(0);
+        return finish();
+      }
+      return closeAfterFlush();
+    }
+  }
+  processRequests();
+  updateInterest();
+}
+
+void Http1Session::processRequests() {
+  while (phase_ == Phase::Head || phase_ == Phase::ForwardBody || phase_ == Phase::DiscardBody) {
+    if (upOut_.size() - upOutHead_ >= options_.bufferBytes) return;  // upstream must drain first
+    if (downInHead_ >= downIn_.size()) {
+      downIn_.clear();
+      downInHead_ = 0;
+      return;
+    }
+    std::string_view in(downIn_.data() + downInHead_, downIn_.size() - downInHead_);
+    auto step = requests_.feed(in);
+    downInHead_ += step.consumed;
+    switch (step.event) {
+      case Event::NeedMore:
+        continue;
+      case Event::Error:
+        current_.start = std::chrono::system_clock::now();
+        startedAt_ = std::chrono::steady_clock::now();
+        current_.plan.decision.reason = "bad request: " + requests_.error().reason;
+        return reject(requests_.error().status, std::string(http1::reasonPhrase(requests_.error().status)), "DPE",
+                      true);
+      case Event::Head:
+        onRequestHead();
+        break;
+      case Event::BodyChunk:
+        if (phase_ == Phase::ForwardBody) {
+          if (requestChunked_) upOut_ += http1::chunk(requests_.bodyChunk());
+          else upOut_.append(requests_.bodyChunk());
+        }
+        break;
+      case Event::MessageEnd:
+        if (phase_ == Phase::ForwardBody) {
+          if (requestChunked_) upOut_ += http1::lastChunk();
+          phase_ = Phase::AwaitResponse;
+        } else if (phase_ == Phase::DiscardBody) {
+          finishRequest(current_.status);
+          if (!keepAlive_) return closeAfterFlush();
+          phase_ = Phase::Head;
+          armHeadTimer();
+        }
+        break;
+    }
+    if (up_ && !flush(up_.get(), upOut_, upOutHead_)) return upstreamEnded();
+  }
+}
+
+void Http1Session::onRequestHead() {
+  if (headTimer_) {
+    host_.loop().cancelTimer(headTimer_);
+    headTimer_ = 0;
+  }
+  const http1::MessageHead& h = requests_.head();
+  // The bytes of this request so far are its head (and anything pipelined after,
+  // which is counted when its own head comes).
+  current_ = RequestOutcome{};
+  current_.stream = stream_;
+  current_.start = std::chrono::system_clock::now();
+  startedAt_ = std::chrono::steady_clock::now();
+  current_.method = h.method;
+  current_.path = h.path;
+  current_.authority = h.host;
+  current_.userAgent = h.header("user-agent").value_or("");
+  current_.requestId = h.header("x-request-id").value_or("");
+  current_.requestBytes = downInHead_;
+  keepAlive_ = h.keepAlive;
+  rejected_ = false;
+  responseStarted_ = false;
+
+  auto state = host_.currentState();
+  current_.plan = planRequest(*state, host_.self(), stream_, h, host_.nextPick(stream_.destination));
+  const RequestPlan& plan = current_.plan;
+  if (plan.action == RequestPlan::Action::Reject) {
+    // A body is never read for a rejected request: the connection closes after the
+    // answer instead, so a large upload costs nothing and cannot be smuggled.
+    const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
+    return reject(plan.status, plan.body, plan.responseFlags, hasBody || !keepAlive_);
+  }
+  if (!up_ && !upConnecting_) {
+    upConnecting_ = true;
+    current_.upstreamHost = io::formatSockaddr(plan.route.target);
+    std::weak_ptr<Http1Session> weak = shared_from_this();
+    host_.openUpstream(plan.route, [weak](Result<UniqueFd> fd) {
+      auto self = weak.lock();
+      if (!self || self->phase_ == Phase::Closed) return;
+      self->upConnecting_ = false;
+      if (!fd) {
+        spdlog::warn("waypoint session {}: upstream: {}", self->id_, fd.error().message);
+        return self->upstreamEnded();
+      }
+      self->up_ = std::move(*fd);
+      self->upEvents_ = EPOLLIN;
+      std::weak_ptr<Http1Session> w2 = self;
+      if (!self->host_.loop().watch(self->up_.get(), self->upEvents_, [w2](uint32_t ev) {
+            if (auto s = w2.lock()) s->onUpstream(ev);
+          })) {
+        self->up_.reset();
+        return self->upstreamEnded();
+      }
+      self->processRequests();
+      self->updateInterest();
+    });
+  } else {
+    current_.upstreamHost = io::formatSockaddr(plan.route.target);
+  }
+  // The head the upstream sees: the normalised path with the original query.
+  http1::MessageHead out = h;
+  const size_t q = h.target.find('?');
+  out.target = plan.path + (q == std::string::npos ? "" : h.target.substr(q));
+  requestChunked_ = h.chunked;
+  responses_ = std::make_unique<http1::Parser>(http1::Parser::Kind::Response);
+  if (h.method == "HEAD") responses_->expectNoBody();
+  upOut_ += http1::serializeRequestHead(out);
+  phase_ = Phase::ForwardBody;
+}
+
+void Http1Session::reject(int status, const std::string& body, const std::string& flags, bool close) {
+  rejected_ = true;
+  current_.responseFlags = flags;
+  downOut_ += http1::simpleResponse(status, body, close);
+  current_.status = status;
+  if (close) {
+    finishRequest(status);
+    return closeAfterFlush();
+  }
+  phase_ = Phase::DiscardBody;  // a body-less request: its MessageEnd comes next
+}
+
+// ---- upstream: responses -------------------------------------------------------
+
+void Http1Session::onUpstream(uint32_t events) {
+  if (phase_ == Phase::Closed || !up_) return;
+  touch();
+  if (events & EPOLLOUT) {
+    if (!flush(up_.get(), upOut_, upOutHead_)) return upstreamEnded();
+    processRequests();
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    char buf[64 * 1024];
+    ssize_t n = ::read(up_.get(), buf, sizeof(buf));
+    if (n > 0) {
+      upIn_.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      return upstreamEnded();
+    }
+  }
+  processResponse();
+  updateInterest();
+}
+
+void Http1Session::processResponse() {
+  while (responses_ && upInHead_ < upIn_.size() && phase_ != Phase::Closed) {
+    if (downOut_.size() - downOutHead_ >= options_.bufferBytes) return;  // the client must read first
+    if (phase_ != Phase::AwaitResponse && phase_ != Phase::ForwardBody) {
+      // Bytes from the upstream with no request outstanding: it is confused.
+      spdlog::warn("waypoint session {}: upstream sent data with no request outstanding; closing", id_);
+      return finish();
+    }
+    std::string_view in(upIn_.data() + upInHead_, upIn_.size() - upInHead_);
+    auto step = responses_->feed(in);
+    upInHead_ += step.consumed;
+    switch (step.event) {
+      case Event::NeedMore:
+        break;
+      case Event::Error:
+        spdlog::warn("waypoint session {}: bad response from {}: {}", id_, current_.upstreamHost,
+                     responses_->error().reason);
+        if (!responseStarted_) {
+          current_.plan.decision.reason += "; upstream sent a bad response: " + responses_->error().reason;
+          return reject(502, "upstream sent an invalid response", "UPE", true);
+        }
+        finishRequest(current_.status);
+        return finish();
+      case Event::Head: {
+        const http1::MessageHead& h = responses_->head();
+        responseStarted_ = true;
+        current_.status = h.status;
+        responseChunked_ = h.chunked;
+        const bool bodyless = h.status < 200 || h.status == 204 || h.status == 304 || current_.method == "HEAD";
+        responseCloseDelimited_ = !bodyless && !h.chunked && !h.contentLength;
+        if (!h.keepAlive) keepAlive_ = false;
+        const std::string head = http1::serializeResponseHead(h);
+        downOut_ += head;
+        current_.responseBytes += head.size();
+        break;
+      }
+      case Event::BodyChunk: {
+        std::string_view data = responses_->bodyChunk();
+        current_.responseBytes += data.size();
+        if (responseChunked_) downOut_ += http1::chunk(data);
+        else downOut_.append(data);
+        break;
+      }
+      case Event::MessageEnd:
+        if (current_.status < 200) break;  // an interim response; the final one follows
+        if (responseChunked_) downOut_ += http1::lastChunk();
+        if (phase_ == Phase::ForwardBody) {
+          // Answered before the request body was done (e.g. an early 413): the
+          // rest of the body cannot be framed any more; finish and close.
+          keepAlive_ = false;
+        }
+        finishRequest(current_.status);
+        spdlog::debug("waypoint session {}: response done, keep-alive {}, close-delimited {}", id_, keepAlive_,
+                      responseCloseDelimited_);
+        if (!keepAlive_ || responseCloseDelimited_) {
+          closeUpstream();
+          return closeAfterFlush();
+        }
+        upIn_.erase(0, upInHead_);
+        upInHead_ = 0;
+        responses_.reset();
+        phase_ = Phase::Head;
+        armHeadTimer();
+        processRequests();  // a pipelined request waiting in the buffer
+        break;
+    }
+    if (!flush(down_.get(), downOut_, downOutHead_)) return finish();
+  }
+}
+
+void Http1Session::upstreamEnded() {
+  closeUpstream();
+  if (phase_ == Phase::Closed) return;
+  if (phase_ == Phase::AwaitResponse || phase_ == Phase::ForwardBody) {
+    if (responses_) {
+      auto step = responses_->finish();
+      if (step.event == Event::MessageEnd && responseStarted_) {
+        finishRequest(current_.status);
+        return closeAfterFlush();
+      }
+    }
+    if (!responseStarted_) {
+      current_.plan.decision.reason += "; upstream connect error or disconnect/reset before headers";
+      return reject(503, "upstream connect error or disconnect/reset before headers", "UF", true);
+    }
+    current_.responseFlags = "UC";
+    finishRequest(current_.status);
+    return finish();
+  }
+  // Between requests: the next request opens a new upstream.
+}
+
+void Http1Session::closeUpstream() {
+  if (!up_) return;
+  host_.loop().unwatch(up_.get());
+  up_.reset();
+  upOut_.clear();
+  upOutHead_ = 0;
+  upIn_.clear();
+  upInHead_ = 0;
+}
+
+// ---- bookkeeping ------------------------------------------------------------
+
+void Http1Session::finishRequest(int status) {
+  if (current_.start == std::chrono::system_clock::time_point{}) return;  // nothing in flight
+  current_.status = status;
+  if (current_.responseFlags.empty()) current_.responseFlags = current_.plan.responseFlags;
+  current_.duration = std::chrono::steady_clock::now() - startedAt_;
+  host_.requestDone(current_);
+  current_ = RequestOutcome{};
+}
+
+void Http1Session::closeAfterFlush() {
+  phase_ = Phase::Closing;
+  if (headTimer_) {
+    host_.loop().cancelTimer(headTimer_);
+    headTimer_ = 0;
+  }
+  if (!flush(down_.get(), downOut_, downOutHead_) || downOut_.empty()) return finish();
+  updateInterest();
+}
+
+bool Http1Session::flush(int fd, std::string& out, size_t& head) {
+  while (head < out.size()) {
+    ssize_t n = ::send(fd, out.data() + head, out.size() - head, MSG_NOSIGNAL);
+    if (n > 0) {
+      head += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+  if (head == out.size()) {
+    out.clear();
+    head = 0;
+  } else if (head > (64u << 10)) {
+    out.erase(0, head);
+    head = 0;
+  }
+  return true;
+}
+
+void Http1Session::updateInterest() {
+  if (phase_ == Phase::Closed) return;
+  uint32_t down = 0;
+  const bool readRequests = (phase_ == Phase::Head || phase_ == Phase::ForwardBody || phase_ == Phase::DiscardBody) &&
+                            upOut_.size() < options_.bufferBytes && !downEof_;
+  // While a response is awaited, EOF/RST from the client must still be seen.
+  if (readRequests || phase_ == Phase::AwaitResponse) down |= EPOLLIN;
+  if (phase_ == Phase::AwaitResponse && downIn_.size() - downInHead_ > options_.bufferBytes) down &= ~EPOLLIN;
+  if (!downOut_.empty()) down |= EPOLLOUT;
+  if (down != downEvents_) {
+    downEvents_ = down;
+    (void)host_.loop().modify(down_.get(), down);
+  }
+  if (up_) {
+    uint32_t up = 0;
+    if (downOut_.size() < options_.bufferBytes) up |= EPOLLIN;
+    if (!upOut_.empty()) up |= EPOLLOUT;
+    if (up != upEvents_) {
+      upEvents_ = up;
+      (void)host_.loop().modify(up_.get(), up);
+    }
+  }
+}
+
+void Http1Session::armHeadTimer() {
+  if (headTimer_) host_.loop().cancelTimer(headTimer_);
+  std::weak_ptr<Http1Session> weak = weak_from_this();
+  headTimer_ = host_.loop().addTimer(options_.headTimeout, [weak] {
+    auto self = weak.lock();
+    if (!self || self->phase_ != Phase::Head) return;
+    self->headTimer_ = 0;
+    if (self->downInHead_ < self->downIn_.size() || self->current_.requestBytes > 0) {
+      // Slow headers: answer 408 as Envoy does, and close.
+      self->current_.start = std::chrono::system_clock::now();
+      self->startedAt_ = std::chrono::steady_clock::now();
+      self->current_.plan.decision.reason = "request head not complete in time";
+      return self->reject(408, "request timeout", "DPE", true);
+    }
+    self->armHeadTimer();  // idle between requests: the idle timer decides
+  });
+}
+
+void Http1Session::touch() {
+  lastActivity_ = std::chrono::steady_clock::now();
+  if (idleTimer_) return;
+  std::weak_ptr<Http1Session> weak = weak_from_this();
+  idleTimer_ = host_.loop().addTimer(options_.idleTimeout, [weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->idleTimer_ = 0;
+    if (std::chrono::steady_clock::now() - self->lastActivity_ >= self->options_.idleTimeout) return self->finish();
+    self->touch();
+  });
+}
+
+void Http1Session::finish() {
+  if (phase_ == Phase::Closed) return;
+  spdlog::debug("waypoint session {}: closed (phase {}, client {})", id_, static_cast<int>(phase_),
+                downEof_ ? "gone" : "connected");
+  if (!current_.method.empty() || current_.status) finishRequest(current_.status);
+  phase_ = Phase::Closed;
+  closeUpstream();
+  if (down_) {
+    host_.loop().unwatch(down_.get());
+    down_.reset();
+  }
+  if (headTimer_) host_.loop().cancelTimer(headTimer_);
+  if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
+  headTimer_ = idleTimer_ = 0;
+  host_.sessionClosed(id_);  // may destroy this session: nothing after
+}
+
+}  // namespace warren::waypoint

@@ -1,0 +1,148 @@
+#include "waypoint/proxy/waypoint_server.h"
+
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include "ztunnel/hbone/connect_request.h"
+#include "ztunnel/io/tcp.h"
+
+namespace warren::waypoint {
+
+WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& identity,
+                               const state::StateStore& state, WaypointOptions options,
+                               std::function<void(const RequestOutcome&)> onRequest)
+    : loop_(loop),
+      identity_(identity),
+      state_(state),
+      options_(std::move(options)),
+      onRequest_(std::move(onRequest)),
+      pool_(loop, options_.h2) {}
+
+WaypointServer::~WaypointServer() { closeAll(); }
+
+void WaypointServer::closeAll() {
+  auto sessions = std::move(sessions_);
+  sessions_.clear();
+  for (auto& [id, s] : sessions) s->abort();
+  auto conns = std::move(inbound_);
+  inbound_.clear();
+  for (auto& [id, c] : conns) c->shutdown();
+  pool_.closeAll();
+}
+
+void WaypointServer::accept(UniqueFd client) {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof(peer);
+  if (::getpeername(client.get(), reinterpret_cast<sockaddr*>(&peer), &len) != 0) return;
+  auto cert = identity_.current(options_.identity);
+  if (!cert) {
+    counters_.identityRefusals++;
+    spdlog::error("HBONE from {}: {}; refusing", io::formatSockaddr(peer), cert.error().message);
+    io::resetOnClose(client.get());
+    return;
+  }
+  auto ctx = tlsCache_.get(tls::Role::Server, *cert, identity_.trustBundle());
+  if (!ctx) {
+    spdlog::error("HBONE from {}: TLS context: {}; refusing", io::formatSockaddr(peer), ctx.error().message);
+    io::resetOnClose(client.get());
+    return;
+  }
+  counters_.connections++;
+  hbone::H2Connection::Callbacks cbs;
+  cbs.onRequest = [this, peerIp = io::formatIp(peer)](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
+    onStream(c, id, req, peerIp);
+  };
+  cbs.onClosed = [this](hbone::H2Connection& c) { inbound_.erase(c.connectionId()); };
+  auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
+                                         io::formatSockaddr(peer) + " -> waypoint");
+  if (conn->state() != hbone::H2Connection::State::Closed) inbound_[conn->connectionId()] = conn;
+}
+
+void WaypointServer::onStream(hbone::H2Connection& conn, int32_t id, const hbone::Headers& request,
+                              const std::string& peerIp) {
+  counters_.streams++;
+  auto verdict = judgeWaypointStream(request, *state_.get(), options_.self);
+  hbone::StreamCallbacks none;
+  if (verdict.status != 200) {
+    counters_.badStreams++;
+    spdlog::warn("waypoint: CONNECT from {} ({}): 400: {}", peerIp,
+                 conn.peerIdentity() ? conn.peerIdentity()->uri() : "no identity", verdict.reason);
+    return conn.respond(id, 400, UniqueFd(), std::move(none));
+  }
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+    spdlog::error("waypoint: socketpair: {}", std::strerror(errno));
+    return conn.respond(id, 503, UniqueFd(), std::move(none));
+  }
+  UniqueFd ours(pair[0]), bridged(pair[1]);
+  StreamFacts facts{peerIp, conn.peerIdentity(), verdict.destination};
+  const uint64_t sid = nextSession_++;
+  auto session = Http1Session::start(*this, sid, std::move(facts), std::move(ours), options_.session);
+  sessions_[sid] = session;
+  conn.respond(id, 200, std::move(bridged), std::move(none));
+}
+
+uint64_t WaypointServer::nextPick(const sockaddr_storage& destination) {
+  return roundRobin_[io::formatIp(destination)]++;
+}
+
+void WaypointServer::openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) {
+  using Kind = proxy::OutboundRoute::Kind;
+  if (route.kind == Kind::Passthrough) {
+    // A destination outside the mesh: plain TCP, as ztunnel would reach it.
+    auto sock = io::tcpSocket(route.target.ss_family, 0);
+    if (!sock) return loop_.post([done, e = sock.error()] { done(e); });
+    return io::asyncConnect(loop_, std::move(*sock), route.target, options_.connectTimeout,
+                            [this, done = std::move(done)](Result<UniqueFd> fd) {
+                              if (!fd) counters_.upstreamFailures++;
+                              done(std::move(fd));
+                            });
+  }
+  auto fail = [this, &done](Error e) { loop_.post([done, e] { done(e); }); };
+  if (route.kind != Kind::Hbone) return fail(makeError("no route: " + route.reason));
+  auto cert = identity_.current(options_.identity);
+  if (!cert) {
+    counters_.identityRefusals++;
+    return fail(cert.error());
+  }
+  auto ctx = tlsCache_.get(tls::Role::Client, *cert, identity_.trustBundle());
+  if (!ctx) return fail(ctx.error());
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0)
+    return fail(errnoError("socketpair"));
+  UniqueFd ours(pair[0]), bridged(pair[1]);
+  hbone::Dial dial;
+  dial.key = {options_.self.serviceKey, (*cert)->generation, io::formatSockaddr(route.target),
+              route.expectedIdentity.uri()};
+  dial.address = route.target;
+  dial.netns = -1;  // the waypoint runs in its own pod: its sockets are already there
+  dial.tls = *ctx;
+  dial.expected = route.expectedIdentity;
+  hbone::ClientInfo info{"", options_.self.gatewayNs, options_.self.gatewayName, options_.identity.serviceAccount};
+  auto request = hbone::buildConnectRequest(route.authority, info, hbone::newTraceparent());
+  hbone::StreamCallbacks cbs;
+  cbs.onResponse = [this, authority = route.authority](int status) {
+    if (status != 200) {
+      counters_.upstreamFailures++;
+      spdlog::warn("waypoint: upstream CONNECT {} answered {}", authority, status);
+    }
+  };
+  pool_.send(dial, request, std::move(bridged), std::move(cbs));
+  // Never from inside openUpstream: the session is still in the middle of a request.
+  auto fd = std::make_shared<UniqueFd>(std::move(ours));
+  loop_.post([done = std::move(done), fd] { done(std::move(*fd)); });
+}
+
+void WaypointServer::requestDone(const RequestOutcome& outcome) {
+  counters_.requests++;
+  if (outcome.status == 403 && outcome.responseFlags == "RBAC") counters_.denied++;
+  if (onRequest_) onRequest_(outcome);
+}
+
+void WaypointServer::sessionClosed(uint64_t id) {
+  // Deferred: the session is still on the stack of its own callback.
+  loop_.post([this, id] { sessions_.erase(id); });
+}
+
+}  // namespace warren::waypoint

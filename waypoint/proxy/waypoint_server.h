@@ -1,0 +1,77 @@
+#pragma once
+// The waypoint's data path (Istio's waypoint, in Warren's libraries): accepts HBONE
+// on 15008 with its own SPIFFE identity (TLS 1.3 mTLS, the tunnel's H2Connection),
+// checks each CONNECT is for a destination bound to it, bridges the stream to a
+// socketpair and runs an HTTP/1.1 session on the other end, which judges every
+// request (L7 AuthorizationPolicy) and forwards the allowed ones upstream over
+// HBONE as the waypoint's own identity (the tunnel's Pool). Loop thread only,
+// except counters().
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/unique_fd.h"
+#include "waypoint/proxy/http1_session.h"
+#include "ztunnel/hbone/h2_connection.h"
+#include "ztunnel/hbone/pool.h"
+#include "ztunnel/identity/identity_manager.h"
+#include "ztunnel/io/event_loop.h"
+#include "ztunnel/state/cluster_state.h"
+#include "ztunnel/tls/tls_context.h"
+
+namespace warren::waypoint {
+
+struct WaypointOptions {
+  Self self;
+  identity::SpiffeId identity;  // the waypoint's own (its service account)
+  hbone::H2Options h2;
+  SessionOptions session;
+  std::chrono::milliseconds connectTimeout{5000};
+};
+
+struct WaypointCounters {
+  std::atomic<uint64_t> connections{0}, streams{0}, badStreams{0}, requests{0}, denied{0}, upstreamFailures{0};
+  std::atomic<uint64_t> identityRefusals{0};
+};
+
+class WaypointServer : public SessionHost {
+ public:
+  WaypointServer(io::EventLoop& loop, identity::IdentityManager& identity, const state::StateStore& state,
+                 WaypointOptions options, std::function<void(const RequestOutcome&)> onRequest);
+  ~WaypointServer() override;
+
+  // A freshly accepted TCP connection on 15008.
+  void accept(UniqueFd client);
+  void closeAll();
+  const WaypointCounters& counters() const { return counters_; }
+  size_t sessionCount() const { return sessions_.size(); }
+
+  // SessionHost
+  io::EventLoop& loop() override { return loop_; }
+  state::ClusterStatePtr currentState() override { return state_.get(); }
+  const Self& self() const override { return options_.self; }
+  uint64_t nextPick(const sockaddr_storage& destination) override;
+  void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) override;
+  void requestDone(const RequestOutcome& outcome) override;
+  void sessionClosed(uint64_t id) override;
+
+ private:
+  void onStream(hbone::H2Connection& conn, int32_t id, const hbone::Headers& request, const std::string& peerIp);
+
+  io::EventLoop& loop_;
+  identity::IdentityManager& identity_;
+  const state::StateStore& state_;
+  WaypointOptions options_;
+  std::function<void(const RequestOutcome&)> onRequest_;
+  WaypointCounters counters_;
+  tls::TlsContextCache tlsCache_;
+  hbone::Pool pool_;
+  std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;
+  std::map<uint64_t, std::shared_ptr<Http1Session>> sessions_;
+  uint64_t nextSession_ = 1;
+  std::map<std::string, uint64_t> roundRobin_;
+};
+
+}  // namespace warren::waypoint
