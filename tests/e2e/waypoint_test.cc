@@ -321,6 +321,30 @@ TEST_F(WaypointTest, TheWireCarriesOnlyTlsOnBothHops) {
   }
 }
 
+TEST_F(WaypointTest, APodOutsideTheMeshCannotGoAroundTheWaypoint) {
+  node(0).writeNamespace("plain", {});
+  Pod legacy = node(0).addPod("plain", "legacy", "10.244.1.60");
+  ASSERT_FALSE(isEnrolled(node(0).pinRoot(), legacy.netnsPath()));
+  // Plaintext straight to ledger's pod IP: ledger's tunnel captures it and refuses
+  // it, because ledger takes traffic only through its waypoint.
+  std::string out;
+  int rc = runCommand({"nsenter", "--net=" + legacy.netnsPath(), "curl", "-sS", "--max-time", "5", "-w", "%{http_code}",
+                       "http://" + ledger_.ip + ":8080/admin/users"},
+                      &out);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_TRUE(app_->seen().empty());
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& e : accessLog(node(1)))
+          if (e["direction"] == "inbound" && e.value("verdict", "") == "deny" &&
+              e.value("policy_reason", "").find("bound to waypoint") != std::string::npos)
+            return true;
+        return false;
+      },
+      5s))
+      << node(1).logTail("tunnel");
+}
+
 TEST_F(WaypointTest, AWaypointThatIsDownFailsTheRequestNeverBypassesIt) {
   ASSERT_NE(curl({"-w", "%{http_code}", "http://" + std::string(kVip) + "/balance/1"}).find("200"), std::string::npos);
   node(0).stopWaypoint(SIGTERM);

@@ -123,6 +123,20 @@ Decision authorize(const state::Workload& dst, const std::vector<const Authoriza
 }
 
 Decision authorize(const state::ClusterState& state, const state::Workload& dst, const ConnectionFacts& c) {
+  if (!dst.waypoint.empty()) {
+    // Bound to a waypoint for its own traffic: only the waypoint may reach it, or
+    // a plaintext client or a crafted HBONE request would skip its L7 policy.
+    bool fromWaypoint = false;
+    if (const state::Service* wp = state.findService(dst.waypoint); wp && c.srcIdentity)
+      for (const auto* w : state.readyEndpoints(*wp)) fromWaypoint |= w->identity.uri() == c.srcIdentity->uri();
+    if (!fromWaypoint) {
+      Decision d;
+      d.policy = dst.waypoint;
+      d.reason = "denied: " + dst.ns + "/" + dst.name + " is bound to waypoint " + dst.waypoint +
+                 " (istio.io/use-waypoint); traffic that does not come through it is refused";
+      return d;
+    }
+  }
   return authorize(dst, state.policiesFor(dst), c);
 }
 

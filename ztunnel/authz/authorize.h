@@ -41,7 +41,9 @@ struct Decision {
 Decision authorize(const state::Workload& destination, const std::vector<const state::AuthorizationPolicy*>& policies,
                    const ConnectionFacts& conn);
 
-// Convenience: the policies that apply to `destination` in `state`.
+// With the state: a destination bound to a waypoint (Workload::waypoint) first
+// accepts only connections from that waypoint's identity; then the policies that
+// apply to `destination` in `state`.
 Decision authorize(const state::ClusterState& state, const state::Workload& destination, const ConnectionFacts& conn);
 
 // Index of the first rule of `p` that matches, or -1.

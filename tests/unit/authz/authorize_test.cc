@@ -275,5 +275,46 @@ TEST(Authorize, ConversionNotesSayWhatWasChanged) {
   EXPECT_FALSE(st->policies().at("mesh/p").conversionNotes.empty());
 }
 
+// A workload bound to a waypoint for its own traffic accepts only the waypoint:
+// a plaintext client or another mesh identity would skip the waypoint's L7 policy.
+TEST(Authorize, AWorkloadBoundToAWaypointAcceptsOnlyTheWaypoint) {
+  const std::string waypoint = R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: wp, namespace: mesh, labels: {istio.io/waypoint-for: workload}}
+spec: {gatewayClassName: istio-waypoint}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wp-0, namespace: mesh, labels: {gateway.networking.k8s.io/gateway-name: wp}}
+spec: {serviceAccountName: wp}
+status: {podIP: 10.1.0.50}
+)";
+  source::Snapshot snap;
+  std::string cluster = kCluster;
+  cluster.replace(cluster.find("labels: {app: server}"), 21, "labels: {app: server, istio.io/use-waypoint: wp}");
+  source::loadDocuments(cluster + "\n---\n" + waypoint, "case.yaml", snap);
+  for (const auto& e : snap.errors) ADD_FAILURE() << e.message;
+  auto st = state::stateFromSnapshot(snap, {});
+  const auto* server = st->findWorkload("mesh/server");
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(server->waypoint, "mesh/wp.mesh.svc.cluster.local");
+
+  auto fromWaypoint = facts({"cluster.local/ns/mesh/sa/wp", "10.1.0.50"});
+  EXPECT_TRUE(authorize(*st, *server, fromWaypoint).allowed);
+  for (const Conn& c : {fromClient(), fromFrontend(), plaintext()}) {
+    auto d = authorize(*st, *server, facts(c));
+    EXPECT_FALSE(d.allowed) << c.srcIp;
+    EXPECT_EQ(d.policy, "mesh/wp.mesh.svc.cluster.local");
+    EXPECT_NE(d.reason.find("bound to waypoint"), std::string::npos) << d.reason;
+  }
+  // mesh/api is not bound: anyone may still reach it.
+  const auto* api = st->findWorkload("mesh/api");
+  ASSERT_NE(api, nullptr);
+  Conn toApi = fromClient();
+  toApi.dstIp = "10.1.0.11";
+  EXPECT_TRUE(authorize(*st, *api, facts(toApi)).allowed);
+}
+
 }  // namespace
 }  // namespace warren::authz
