@@ -59,6 +59,12 @@ StreamVerdict judgeWaypointStream(const hbone::Headers& request, const state::Cl
 
 std::optional<std::string> normalizePath(std::string_view path) {
   if (path.empty() || path.front() != '/') return std::nullopt;
+  // An escaped slash or backslash would be one path to the policy and another to
+  // an upstream that decodes it (Envoy's REJECT_REQUEST for escaped slashes).
+  for (size_t i = 0; i + 2 < path.size(); ++i)
+    if (path[i] == '%' && ((path[i + 1] == '2' && (path[i + 2] == 'f' || path[i + 2] == 'F')) ||
+                           (path[i + 1] == '5' && (path[i + 2] == 'c' || path[i + 2] == 'C'))))
+      return std::nullopt;
   std::vector<std::string_view> out;
   size_t pos = 1;
   bool trailingSlash = false;

@@ -64,7 +64,8 @@ RequestPlan planRequest(const state::ClusterState& state, const Self& self, cons
 // RFC 3986 remove_dot_segments on the path (Envoy's normalize_path, which Istio
 // turns on): "/a/./b/../c" -> "/a/c". Policies judge, and the upstream receives,
 // the same normalised path, so "/balance/../admin" cannot pass a /balance/* rule.
-// nullopt for a path that is not origin-form or climbs above the root.
+// nullopt for a path that is not origin-form, climbs above the root, or holds an
+// escaped slash or backslash (%2F, %5C): those are refused with 400.
 std::optional<std::string> normalizePath(std::string_view path);
 
 // The request facts for authz, from the stream and the head.
