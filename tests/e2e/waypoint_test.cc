@@ -15,10 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <mutex>
-#include <thread>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -72,97 +70,31 @@ spec:
   - to: [{operation: {methods: ["POST"], paths: ["/admin/*"]}}]
 )";
 
-// The app: HTTP/1.1 with keep-alive; answers every request 200 "ledger saw M P"
-// and records "M P" in arrival order — the witness of what got past the waypoint.
+// The app: warren-demo-app's HTTP/1.1 server in ledger's netns. It prints one
+// "http: METHOD target" line per request it receives: the witness of exactly what
+// got past the waypoint.
 class HttpApp {
  public:
-  static std::unique_ptr<HttpApp> start(const std::string& netnsPath, uint16_t port) {
-    auto ns = openNetns(netnsPath);
-    if (!ns) return nullptr;
-    auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
-    if (!fd) return nullptr;
-    int one = 1;
-    ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd->get(), 64) != 0)
-      return nullptr;
+  static std::unique_ptr<HttpApp> start(const TestNode& node, const Pod& pod, uint16_t port) {
+    auto p = Process::spawnWatched({"nsenter", "--net=" + pod.netnsPath(), node.binPath("warren-demo-app"), "http",
+                                    std::to_string(port)},
+                                   node.runDir() + "/app-" + pod.name + ".log", "listening on", 10s);
+    if (!p) return nullptr;
     auto app = std::unique_ptr<HttpApp>(new HttpApp);
-    app->listener_ = std::move(*fd);
-    app->thread_ = std::thread([p = app.get()] { p->run(); });
+    app->proc_ = std::move(*p);
     return app;
   }
-  ~HttpApp() {
-    stop_ = true;
-    ::shutdown(listener_.get(), SHUT_RDWR);
-    thread_.join();
-    for (auto& t : conns_) t.join();
-  }
   std::vector<std::string> seen() {
-    std::lock_guard lock(mu_);
-    return seen_;
+    std::vector<std::string> out;
+    std::istringstream in(proc_->output());
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("http: ", 0) == 0) out.push_back(line.substr(6));
+    return out;
   }
 
  private:
   HttpApp() = default;
-  void run() {
-    while (!stop_) {
-      pollfd p{listener_.get(), POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      int c = ::accept(listener_.get(), nullptr, nullptr);
-      if (c < 0) continue;
-      conns_.emplace_back([this, c] { serve(c); });
-    }
-  }
-  void serve(int fd) {
-    std::string buf;
-    char tmp[4096];
-    while (!stop_) {
-      size_t end;
-      while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 100) == 0) {
-          if (stop_) break;
-          continue;
-        }
-        ssize_t n = ::read(fd, tmp, sizeof(tmp));
-        if (n <= 0) return (void)::close(fd);
-        buf.append(tmp, static_cast<size_t>(n));
-      }
-      if (stop_) break;
-      std::string head = buf.substr(0, end);
-      buf.erase(0, end + 4);
-      size_t length = 0;
-      std::string lower = head;
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (auto cl = lower.find("content-length:"); cl != std::string::npos) length = std::stoul(lower.substr(cl + 15));
-      while (buf.size() < length) {
-        ssize_t n = ::read(fd, tmp, sizeof(tmp));
-        if (n <= 0) return (void)::close(fd);
-        buf.append(tmp, static_cast<size_t>(n));
-      }
-      buf.erase(0, length);
-      const std::string line = head.substr(0, head.find("\r\n"));
-      const std::string what = line.substr(0, line.rfind(' '));  // "GET /balance/1"
-      {
-        std::lock_guard lock(mu_);
-        seen_.push_back(what);
-      }
-      const std::string body = "ledger saw " + what;
-      const std::string resp = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: " +
-                               std::to_string(body.size()) + "\r\n\r\n" + body;
-      if (::send(fd, resp.data(), resp.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(resp.size())) break;
-    }
-    ::close(fd);
-  }
-
-  UniqueFd listener_;
-  std::thread thread_;
-  std::vector<std::thread> conns_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<std::string> seen_;
+  std::unique_ptr<Process> proc_;
 };
 
 class WaypointTest : public ::testing::Test {
@@ -186,7 +118,7 @@ class WaypointTest : public ::testing::Test {
       ASSERT_TRUE(eventually([&] { return tunnelKnowsWaypoint(i); }, 10s)) << node(i).logTail("tunnel");
     auto wp = node(0).startWaypoint(waypoint_, "payments/waypoint");
     ASSERT_TRUE(wp.ok()) << wp.error().message;
-    app_ = HttpApp::start(ledger_.netnsPath(), 8080);
+    app_ = HttpApp::start(node(1), ledger_, 8080);
     ASSERT_TRUE(app_);
   }
 
@@ -243,7 +175,7 @@ TEST_F(WaypointTest, AllowedThenDeniedRequestOnOneKeepAliveConnection) {
                           "http://" + std::string(kVip) + "/admin/users"});
   EXPECT_EQ(lastCurlStatus_, 0) << out;
   // One TCP connection (num_connects 1, then 0: reused), two verdicts.
-  EXPECT_NE(out.find("ledger saw GET /balance/1200 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("GET /balance/1 served\n200 1\n"), std::string::npos) << out;
   EXPECT_NE(out.find("RBAC: access denied403 0\n"), std::string::npos) << out;
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"}) << "the app saw a denied request";
 
@@ -275,7 +207,7 @@ TEST_F(WaypointTest, DenyPolicyWinsAndAPodIpDialedDirectlyStillMeetsTheWaypoint)
   EXPECT_NE(out.find("RBAC: access denied403"), std::string::npos) << out;
   // Dialing the pod IP, not the service: still through the waypoint, still judged.
   out = curl({"-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/7"});
-  EXPECT_NE(out.find("ledger saw GET /balance/7200"), std::string::npos) << out;
+  EXPECT_NE(out.find("GET /balance/7 served\n200"), std::string::npos) << out;
   out = curl({"--path-as-is", "-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/../admin/x"});
   EXPECT_NE(out.find("403"), std::string::npos) << "a dot-segment path must not slip past /balance/*: " << out;
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/7"});

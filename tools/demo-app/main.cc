@@ -1,6 +1,8 @@
 // warren-demo-app: the app the demo runs inside its pods.
 //   warren-demo-app serve PORT           echo server; prints each client's address
 //   warren-demo-app call IP:PORT MESSAGE connect, print what the app sees, send, print the echo
+//   warren-demo-app http PORT            HTTP/1.1 app (keep-alive, Content-Length bodies): answers
+//                                        200 "<METHOD> <target> served", prints each as http: METHOD target
 // It knows nothing about Warren: what it prints is what any app would see.
 
 #include <arpa/inet.h>
@@ -8,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +27,7 @@ std::string addrString(const sockaddr_storage& ss) {
   return std::string(buf) + ":" + std::to_string(ntohs(in.sin_port));
 }
 
-int serve(int port) {
+int listenOn(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -32,11 +35,17 @@ int serve(int port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 128) != 0) {
-    std::fprintf(stderr, "serve: %s\n", std::strerror(errno));
-    return 1;
+    std::fprintf(stderr, "listen on :%d: %s\n", port, std::strerror(errno));
+    return -1;
   }
   std::printf("listening on :%d\n", port);
   std::fflush(stdout);
+  return fd;
+}
+
+int serve(int port) {
+  int fd = listenOn(port);
+  if (fd < 0) return 1;
   for (;;) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
@@ -51,6 +60,52 @@ int serve(int port) {
         if (::write(c, buf, n) != n) break;
       ::close(c);
     }).detach();
+  }
+}
+
+// One HTTP/1.1 connection: requests in turn, each answered 200. Enough of HTTP for
+// an app behind the mesh; it trusts its peer (the waypoint normalises requests).
+void serveHttp(int c) {
+  std::string buf;
+  char tmp[4096];
+  for (;;) {
+    size_t end;
+    while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t n = ::read(c, tmp, sizeof(tmp));
+      if (n <= 0) return (void)::close(c);
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    std::string head = buf.substr(0, end);
+    buf.erase(0, end + 4);
+    std::string lower = head;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    size_t length = 0;
+    if (auto cl = lower.find("\r\ncontent-length:"); cl != std::string::npos)
+      length = std::strtoul(lower.c_str() + cl + 17, nullptr, 10);
+    while (buf.size() < length) {
+      ssize_t n = ::read(c, tmp, sizeof(tmp));
+      if (n <= 0) return (void)::close(c);
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    buf.erase(0, length);
+    const std::string line = head.substr(0, head.find("\r\n"));
+    const std::string request = line.substr(0, line.rfind(' '));  // "GET /balance/1"
+    std::printf("http: %s\n", request.c_str());
+    std::fflush(stdout);
+    const std::string body = request + " served\n";
+    const std::string resp = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (::write(c, resp.data(), resp.size()) != static_cast<ssize_t>(resp.size())) break;
+  }
+  ::close(c);
+}
+
+int http(int port) {
+  int fd = listenOn(port);
+  if (fd < 0) return 1;
+  for (;;) {
+    int c = ::accept(fd, nullptr, nullptr);
+    if (c >= 0) std::thread(serveHttp, c).detach();
   }
 }
 
@@ -106,6 +161,7 @@ int call(const std::string& target, const std::string& message) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "serve") return serve(std::atoi(argv[2]));
   if (argc == 4 && std::string(argv[1]) == "call") return call(argv[2], argv[3]);
-  std::fprintf(stderr, "usage: warren-demo-app serve PORT | call IP:PORT MESSAGE\n");
+  if (argc == 3 && std::string(argv[1]) == "http") return http(std::atoi(argv[2]));
+  std::fprintf(stderr, "usage: warren-demo-app serve PORT | call IP:PORT MESSAGE | http PORT\n");
   return 2;
 }
