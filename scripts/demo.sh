@@ -6,6 +6,7 @@
 #   payments/checkout   10.244.1.10 -+                         +- payments/ledger 10.244.2.20
 #   payments/fraud-scan 10.244.1.11 -+- wbr0  u1 ==veth== u2  wbr0 -+- legacy/reports 10.244.2.40
 #   legacy/batch        10.244.1.30 -+
+#   payments/waypoint   10.244.1.50 -+  (step 5: warren-waypoint, the L7 proxy)
 #                                       10.99.0.1   10.99.0.2
 #
 # Pods are made by the real CNI bridge + host-local plugins with warren-cni
@@ -64,11 +65,11 @@ cni() {
 }
 
 add_pod() {
-  local node=$1 ns=$2 name=$3 ip=$4 sa=$5
+  local node=$1 ns=$2 name=$3 ip=$4 sa=$5 labels=${6:-}
   cat > "$WORK/cluster/pod-$ns-$name.yaml" <<YAML
 apiVersion: v1
 kind: Pod
-metadata: {name: $name, namespace: $ns, uid: uid-$ns-$name}
+metadata: {name: $name, namespace: $ns, uid: uid-$ns-$name, labels: {$labels}}
 spec: {serviceAccountName: $sa, nodeName: $node}
 status: {podIP: $ip}
 YAML
@@ -253,6 +254,75 @@ echo "\$ warrenctl cert list   (node2)"
 ctl node2 cert list | sed 's/^/  /'
 echo "\$ warrenctl stats   (node1: per-pod capture counters from the pinned maps)"
 ctl node1 stats | sed 's/^/  /'
+
+step "5. L7 policy: ledger's HTTP API behind a waypoint (Istio's ambient L7: Gateway + istio.io/use-waypoint)"
+cat > "$WORK/cluster/waypoint.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: payments}
+spec: {gatewayClassName: istio-waypoint}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: ledger
+  namespace: payments
+  labels: {istio.io/use-waypoint: waypoint}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: ledger}
+  ports: [{name: http, port: 80, targetPort: 8081}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ledger-api, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/payments/sa/checkout"]}}]
+    to: [{operation: {methods: ["GET"], paths: ["/balance/*"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin-writes, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: DENY
+  rules:
+  - to: [{operation: {methods: ["POST"], paths: ["/admin/*"]}}]
+YAML
+sed 's/^/  /' "$WORK/cluster/waypoint.yaml"
+# L4 still applies at ledger's tunnel: the waypoint's own identity must be allowed
+# there, as with Istio's waypoints.
+sed -i 's|principals: \["cluster.local/ns/payments/sa/checkout"\]|principals: ["cluster.local/ns/payments/sa/checkout", "cluster.local/ns/payments/sa/waypoint"]|' \
+  "$WORK/cluster/policy-payments.yaml"
+sed -i '/ledger, namespace: payments/s/labels: {}/labels: {app: ledger}/' "$WORK/cluster/pod-payments-ledger.yaml"
+add_pod node1 payments waypoint 10.244.1.50 waypoint "gateway.networking.k8s.io/gateway-name: waypoint"
+nsenter --net=/var/run/netns/"$TAG-payments-ledger" "$BIN/warren-demo-app" http 8081 >"$WORK/app-ledger-http.log" 2>&1 &
+PIDS+=($!)
+wait_log "$WORK/app-ledger-http.log" listening
+start waypoint nsenter --net=/var/run/netns/"$TAG-payments-waypoint" "$BIN/warren-waypoint" \
+  --gateway payments/waypoint --service-account waypoint --config-dir "$WORK/cluster" --ca-dir "$WORK/ca"
+for n in node1 node2; do wait_log "$WORK/tunnel-$n.log" "cluster state: 6 workloads, 3 in the mesh, 2 services"; done
+echo "\$ curl http://10.96.0.20/balance/42 http://10.96.0.20/admin/reset   (one keep-alive connection, from checkout)"
+in_pod payments-checkout curl -sS -w '  -> HTTP %{http_code} (new connections: %{num_connects})\n' \
+  http://10.96.0.20/balance/42 -w '  -> HTTP %{http_code} (new connections: %{num_connects})\n' \
+  http://10.96.0.20/admin/reset | sed 's/^/  /'
+echo
+echo "\$ curl -X POST http://10.96.0.20/admin/reset   (DENY policy no-admin-writes)"
+in_pod payments-checkout curl -sS -X POST -d now=1 -w '  -> HTTP %{http_code}\n' http://10.96.0.20/admin/reset | sed 's/^/  /'
+echo
+echo "what ledger's HTTP app received (only the allowed request):"
+grep '^http:' "$WORK/app-ledger-http.log" | sed 's/^/  /'
+echo "the waypoint's access log:"
+for _ in $(seq 100); do [ "$(grep -c ' access ' "$WORK/waypoint.log")" -ge 3 ] && break; sleep 0.05; done
+grep ' access ' "$WORK/waypoint.log" | sed 's/.* access //' | jq -r \
+  '"  \(.method) \(.path) -> \(.response_code) \(.response_flags)  \(.source_principal)  policy=\(.policy)"'
+echo "the waypoint's metrics (GET :15020/metrics in its pod), istio_requests_total:"
+in_pod payments-waypoint curl -s 127.0.0.1:15020/metrics | grep '^istio_requests_total' |
+  sed -E 's/(source_workload="[^"]*").*(response_code="[^"]*").*(connection_security_policy="[^"]*").*\} (.*)/\1,\2,\3 ... \4/' |
+  sed 's/^/  /'
 
 step "fail closed: stop node2's tunnel, then payments/checkout calls payments/ledger again"
 kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true

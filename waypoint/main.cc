@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
   wopts.identity = me;
   warren::waypoint::WaypointTelemetry telemetryData;
   warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
-                                          [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o); });
+                                          [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, *state.get()); });
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
       {.ready = [] { return true; },

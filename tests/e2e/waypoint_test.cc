@@ -186,7 +186,28 @@ TEST_F(WaypointTest, AllowedThenDeniedRequestOnOneKeepAliveConnection) {
   EXPECT_EQ(log[0]["destination_principal"], "spiffe://cluster.local/ns/payments/sa/sa-ledger");
   EXPECT_EQ(log[0]["policy"], "payments/ledger-read");
   EXPECT_EQ(log[1]["response_code"], 403);
-  EXPECT_EQ(log[1]["response_flags"], "RBAC");
+  // As Envoy reports an RBAC denial: no response flag, the policy in the details.
+  EXPECT_EQ(log[1]["response_flags"], "-");
+  EXPECT_EQ(log[1]["response_code_details"], "rbac_access_denied_matched_policy[none]");
+
+  // Istio's request metrics on the waypoint's 15020, with the labels banks alert on.
+  auto metrics = httpRequest(waypoint_.netnsPath(), "GET", "/metrics", 15020);
+  ASSERT_EQ(metrics.status, 200);
+  auto series = [&](const std::string& code) {
+    std::istringstream in(metrics.body);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("istio_requests_total{", 0) == 0 && line.find("reporter=\"waypoint\"") != std::string::npos &&
+          line.find("response_code=\"" + code + "\"") != std::string::npos &&
+          line.find("source_workload=\"checkout\"") != std::string::npos &&
+          line.find("destination_service_name=\"ledger\"") != std::string::npos &&
+          line.find("connection_security_policy=\"mutual_tls\"") != std::string::npos &&
+          line.find("source_principal=\"spiffe://cluster.local/ns/payments/sa/sa-checkout\"") != std::string::npos)
+        return line.substr(line.rfind(' ') + 1);
+    return std::string();
+  };
+  EXPECT_EQ(series("200"), "1") << metrics.body.substr(0, 4000);
+  EXPECT_EQ(series("403"), "1");
+  EXPECT_NE(metrics.body.find("istio_request_duration_milliseconds_bucket{"), std::string::npos);
 
   // The ledger's tunnel still judged L4, and saw the waypoint (its identity), not checkout.
   ASSERT_TRUE(eventually([&] { return !accessLog(node(1)).empty(); }, 5s));

@@ -139,6 +139,7 @@ void Http1Session::onRequestHead() {
   current_.authority = h.host;
   current_.userAgent = h.header("user-agent").value_or("");
   current_.requestId = h.header("x-request-id").value_or("");
+  current_.grpc = h.header("content-type").value_or("").rfind("application/grpc", 0) == 0;
   current_.requestBytes = downInHead_;
   keepAlive_ = h.keepAlive;
   rejected_ = false;

@@ -28,7 +28,9 @@ namespace warren::waypoint {
 // Everything known about one request when it ends, for metrics and the access log.
 struct RequestOutcome {
   StreamFacts stream;
-  std::string method, path, authority, userAgent, requestId, protocol = "http";
+  std::string method, path, authority, userAgent, requestId;
+  std::string protocol = "http1";  // "http1" | "h2": the downstream codec
+  bool grpc = false;                // content-type application/grpc*: Istio's request_protocol "grpc"
   RequestPlan plan;
   int status = 0;            // sent downstream; 0 when the connection ended first
   std::string responseFlags;  // Envoy's: "-", "RBAC", "UH", "UF", "UC", "DPE"

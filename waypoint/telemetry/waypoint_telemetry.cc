@@ -1,26 +1,86 @@
 #include "waypoint/telemetry/waypoint_telemetry.h"
 
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include "waypoint/telemetry/request_log.h"
+#include "ztunnel/io/tcp.h"
 
 namespace warren::waypoint {
 
-void WaypointTelemetry::record(const RequestOutcome& o) {
-  nlohmann::json j = {{"method", o.method},
-                      {"path", o.path},
-                      {"authority", o.authority},
-                      {"response_code", o.status},
-                      {"response_flags", o.responseFlags},
-                      {"source_principal", o.stream.peerIdentity ? o.stream.peerIdentity->uri() : ""},
-                      {"destination_principal", o.plan.dstPrincipal},
-                      {"destination_service", o.plan.dstServiceHost},
-                      {"policy", o.plan.decision.policy},
-                      {"policy_reason", o.plan.decision.reason},
-                      {"upstream_host", o.upstreamHost},
-                      {"duration_ms", std::chrono::duration<double, std::milli>(o.duration).count()}};
-  spdlog::info("access {}", j.dump());
+namespace {
+
+std::string labelOf(const state::Workload& w, std::initializer_list<const char*> keys) {
+  for (const char* k : keys)
+    if (auto it = w.labels.find(k); it != w.labels.end()) return it->second;
+  return {};
 }
 
-void WaypointTelemetry::attach(telemetry::Telemetry&) {}
+telemetry::Peer peerOf(const state::Workload* w, const std::string& principal) {
+  telemetry::Peer p;
+  p.principal = principal;
+  p.cluster = "Kubernetes";
+  if (!w) return p;
+  p.workload = w->name;
+  p.workloadNamespace = w->ns;
+  p.app = labelOf(*w, {"app", "app.kubernetes.io/name"});
+  p.version = labelOf(*w, {"version", "app.kubernetes.io/version"});
+  p.canonicalService = labelOf(*w, {"service.istio.io/canonical-name"});
+  if (p.canonicalService.empty()) p.canonicalService = p.app.empty() ? w->name : p.app;
+  p.canonicalRevision = labelOf(*w, {"service.istio.io/canonical-revision"});
+  if (p.canonicalRevision.empty()) p.canonicalRevision = p.version.empty() ? "latest" : p.version;
+  return p;
+}
+
+}  // namespace
+
+telemetry::RequestRecord toRecord(const RequestOutcome& o, const state::ClusterState& st) {
+  telemetry::RequestRecord r;
+  r.startTime = o.start;
+  r.duration = o.duration;
+  r.method = o.method;
+  r.path = o.path;
+  r.authority = o.authority;
+  r.httpVersion = o.protocol == "h2" ? "HTTP/2" : "HTTP/1.1";
+  r.requestProtocol = o.grpc ? "grpc" : "http";
+  r.userAgent = o.userAgent;
+  r.requestId = o.requestId;
+  r.requestBytes = o.requestBytes;
+  r.responseBytes = o.responseBytes;
+  r.responseCode = o.status;
+  // Envoy reports an RBAC denial with no response flag and the matched policy in
+  // the response code details; Istio's dashboards expect exactly that.
+  if (o.responseFlags == "RBAC") {
+    r.responseFlags = telemetry::kFlagNone;
+    r.responseCodeDetails = telemetry::rbacDeniedDetails(o.plan.decision.policy);
+  } else {
+    r.responseFlags = o.responseFlags.empty() ? telemetry::kFlagNone : o.responseFlags;
+    r.responseCodeDetails = o.responseFlags == "-" && o.status ? "via_upstream" : "";
+  }
+  r.upstreamHost = o.upstreamHost;
+  r.connectionSecurityPolicy = o.stream.peerIdentity ? "mutual_tls" : "none";
+  r.source = peerOf(st.findByIp(o.stream.peerIp), o.stream.peerIdentity ? o.stream.peerIdentity->uri() : "");
+  const state::Workload* dst = st.findByIp(io::formatIp(o.plan.route.target));
+  r.destination = peerOf(dst, o.plan.dstPrincipal);
+  r.destinationService = o.plan.dstServiceHost;
+  r.destinationServiceName = o.plan.dstServiceName;
+  r.destinationServiceNamespace = o.plan.dstServiceNs;
+  if (r.destinationService.empty() && dst) {
+    // A pod addressed by IP: Istio labels it with the workload's own name.
+    r.destinationServiceName = dst->name;
+    r.destinationServiceNamespace = dst->ns;
+  }
+  r.destinationPort = io::portOf(o.stream.destination);
+  r.policy = o.plan.decision.policy;
+  r.policyReason = o.plan.decision.reason;
+  return r;
+}
+
+void WaypointTelemetry::record(const RequestOutcome& outcome, const state::ClusterState& state) {
+  auto rec = toRecord(outcome, state);
+  requests_.record(rec);
+  telemetry::logRequest(rec);
+}
+
+void WaypointTelemetry::attach(warren::telemetry::Telemetry& t) {
+  telemetry::installMetricsRoutes(t.metrics(), tcp_, requests_);
+}
 
 }  // namespace warren::waypoint

@@ -1,23 +1,32 @@
 #pragma once
-// The waypoint's telemetry: each finished request becomes one access-log line and
-// Istio's request metrics (reporter="waypoint") on the metrics port.
+// The waypoint's telemetry glue: each finished request (the session's
+// RequestOutcome) becomes Istio's request metrics (reporter="waypoint") and one
+// JSON access-log line, with the workloads' labels looked up in the cluster state.
 
 #include "waypoint/proxy/http1_session.h"
+#include "waypoint/telemetry/request_metrics.h"
+#include "waypoint/telemetry/request_record.h"
+#include "ztunnel/state/cluster_state.h"
 #include "ztunnel/telemetry/admin.h"
 #include "ztunnel/telemetry/metrics.h"
 
 namespace warren::waypoint {
 
+// Pure: what a finished request reports, Istio's labels filled from the state.
+telemetry::RequestRecord toRecord(const RequestOutcome& outcome, const state::ClusterState& state);
+
 class WaypointTelemetry {
  public:
   // Loop thread.
-  void record(const RequestOutcome& outcome);
-  // What telemetry::start() serves on /metrics; the request metrics are added to it.
-  telemetry::TcpMetrics& tcpMetrics() { return tcp_; }
-  void attach(telemetry::Telemetry& t);
+  void record(const RequestOutcome& outcome, const state::ClusterState& state);
+  // What telemetry::start() serves; attach() adds the request metrics to /metrics.
+  warren::telemetry::TcpMetrics& tcpMetrics() { return tcp_; }
+  void attach(warren::telemetry::Telemetry& t);
+  const telemetry::RequestMetrics& requests() const { return requests_; }
 
  private:
-  telemetry::TcpMetrics tcp_;
+  warren::telemetry::TcpMetrics tcp_;
+  telemetry::RequestMetrics requests_;
 };
 
 }  // namespace warren::waypoint
