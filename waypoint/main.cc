@@ -16,7 +16,6 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/source/dir_watcher.h"
-#include "agent/source/yaml_source.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
 #include "waypoint/proxy/waypoint_server.h"
@@ -138,14 +137,11 @@ int main(int argc, char** argv) {
 
   warren::state::StateStore state;
   auto reloadState = [&] {
-    auto snap = warren::source::loadDirectory(opts.configDir);
-    if (!snap) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
-                                    snap.error().message);
-    for (const auto& e : snap->errors) spdlog::warn("cluster state: {}", e.message);
-    std::vector<warren::Error> notes;
-    auto next = warren::state::stateFromSnapshot(
-        *snap, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace}, &notes);
-    for (const auto& n : notes) spdlog::warn("cluster state: {}", n.message);
+    auto loaded = warren::state::stateFromDirectory(
+        opts.configDir, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace});
+    if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
+                                      loaded.error().message);
+    auto next = std::move(*loaded);
     spdlog::info("cluster state: {} workloads, {} services, {} waypoint policies", next->workloads().size(),
                  next->services().size(), next->l7Policies().size());
     state.set(std::move(next));

@@ -210,14 +210,11 @@ int main(int argc, char** argv) {
   warren::state::StateStore state;
   auto reloadState = [&] {
     if (!opts.xdsAddress.empty()) return;  // xDS is then the only source
-    auto snap = warren::source::loadDirectory(opts.configDir);
-    if (!snap) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
-                                    snap.error().message);
-    for (const auto& e : snap->errors) spdlog::warn("cluster state: {}", e.message);
-    std::vector<warren::Error> notes;
-    auto next = warren::state::stateFromSnapshot(
-        *snap, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace}, &notes);
-    for (const auto& n : notes) spdlog::warn("cluster state: {}", n.message);
+    auto loaded = warren::state::stateFromDirectory(
+        opts.configDir, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace});
+    if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
+                                      loaded.error().message);
+    auto next = std::move(*loaded);
     size_t inMesh = 0;
     for (const auto& [uid, w] : next->workloads()) inMesh += w.captured;
     spdlog::info("cluster state: {} workloads, {} in the mesh, {} services, {} authorization policies",

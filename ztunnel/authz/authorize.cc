@@ -2,26 +2,14 @@
 
 #include <algorithm>
 
+#include "ztunnel/authz/field_match.h"
+
 namespace warren::authz {
 namespace {
 
 using state::AuthorizationPolicy;
 using state::PolicyAction;
 
-// A field constrains only when it has values: any value must match (for `not`
-// fields, none may).
-template <typename T, typename Pred>
-bool anyOf(const std::vector<T>& values, Pred pred) {
-  return std::any_of(values.begin(), values.end(), pred);
-}
-template <typename T, typename Pred>
-bool field(const std::vector<T>& values, Pred pred) {
-  return values.empty() || anyOf(values, pred);
-}
-template <typename T, typename Pred>
-bool notField(const std::vector<T>& values, Pred pred) {
-  return values.empty() || !anyOf(values, pred);
-}
 
 bool matches(const state::Match& m, const ConnectionFacts& c) {
   // Principals are compared without the scheme, as operators write them; a

@@ -1,6 +1,8 @@
 #include "ztunnel/authz/authorize_http.h"
 
 #include <algorithm>
+
+#include "ztunnel/authz/field_match.h"
 #include <cctype>
 #include <charconv>
 
@@ -12,20 +14,6 @@ using state::L7Policy;
 using state::PolicyAction;
 using state::StringMatch;
 
-// A field constrains only when it has values: any value must match (for `not`
-// fields, none may). As in the L4 matcher.
-template <typename T, typename Pred>
-bool anyOf(const std::vector<T>& values, Pred pred) {
-  return std::any_of(values.begin(), values.end(), pred);
-}
-template <typename T, typename Pred>
-bool field(const std::vector<T>& values, Pred pred) {
-  return values.empty() || anyOf(values, pred);
-}
-template <typename T, typename Pred>
-bool notField(const std::vector<T>& values, Pred pred) {
-  return values.empty() || !anyOf(values, pred);
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);

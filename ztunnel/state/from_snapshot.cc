@@ -2,7 +2,10 @@
 
 #include <functional>
 
+#include <spdlog/spdlog.h>
+
 #include "agent/source/enrollment.h"
+#include "agent/source/yaml_source.h"
 #include "ztunnel/state/l7_policy_conversion.h"
 #include "ztunnel/state/policy_conversion.h"
 #include "warren_abi.h"
@@ -188,6 +191,16 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
   }
   for (auto& [key, p] : policies) b.add(std::move(p));
   return b.finish(notes);
+}
+
+Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options) {
+  auto snap = source::loadDirectory(dir);
+  if (!snap) return snap.error();
+  for (const auto& e : snap->errors) spdlog::warn("cluster state: {}", e.message);
+  std::vector<Error> notes;
+  auto next = stateFromSnapshot(*snap, options, &notes);
+  for (const auto& n : notes) spdlog::warn("cluster state: {}", n.message);
+  return next;
 }
 
 }  // namespace warren::state

@@ -20,4 +20,9 @@ struct SnapshotOptions {
 ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const SnapshotOptions& options,
                                   std::vector<Error>* notes = nullptr);
 
+// The standalone source end to end: reads the YAML directory and builds the state,
+// logging each problem of the files and the conversion as one warning. An error
+// only when the directory cannot be read (keep the last good state then).
+Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options);
+
 }  // namespace warren::state

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "ztunnel/state/policy_values.h"
+
 namespace warren::state {
 namespace {
 
@@ -14,23 +16,8 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool parsePort(const std::string& s, uint32_t& out) {
-  uint32_t p = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
-  if (ec != std::errc() || end != s.data() + s.size() || p == 0 || p > 65535) return false;
-  out = p;
-  return true;
-}
-
 // Collects what makes the policy invalid; any entry makes it deny-all.
-struct Converter {
-  std::vector<std::string> invalid;
-
-  std::vector<StringMatch> strings(const std::vector<std::string>& v) {
-    std::vector<StringMatch> out;
-    for (const auto& s : v) out.push_back(StringMatch::parse(s));
-    return out;
-  }
+struct Converter : PolicyValues {
   std::vector<StringMatch> hosts(const std::vector<std::string>& v) {
     std::vector<StringMatch> out;
     for (const auto& s : v) out.push_back(StringMatch::parse(lower(s)));
@@ -43,37 +30,6 @@ struct Converter {
       if (s.find('{') != std::string::npos)
         invalid.push_back(field + ": '" + s + "' is a path template, which the waypoint does not support");
     return strings(v);
-  }
-  std::vector<IpBlock> ips(const std::vector<std::string>& v, const std::string& field) {
-    std::vector<IpBlock> out;
-    for (const auto& s : v) {
-      auto b = IpBlock::parse(s);
-      if (!b) invalid.push_back(field + ": '" + s + "' is not an IP address or CIDR block");
-      else out.push_back(*b);
-    }
-    return out;
-  }
-  std::vector<uint32_t> ports(const std::vector<std::string>& v, const std::string& field) {
-    std::vector<uint32_t> out;
-    for (const auto& s : v) {
-      uint32_t p = 0;
-      if (!parsePort(s, p)) invalid.push_back(field + ": '" + s + "' is not a port number");
-      else out.push_back(p);
-    }
-    return out;
-  }
-  // serviceAccounts are shorthand for principals in any trust domain, as in the L4 form.
-  std::vector<StringMatch> serviceAccounts(const std::vector<std::string>& v, const std::string& field) {
-    std::vector<StringMatch> out;
-    for (const auto& s : v) {
-      auto slash = s.find('/');
-      if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) {
-        invalid.push_back(field + ": '" + s + "' is not namespace/name");
-        continue;
-      }
-      out.push_back({StringMatch::Kind::Suffix, "/ns/" + s.substr(0, slash) + "/sa/" + s.substr(slash + 1)});
-    }
-    return out;
   }
   static void append(std::vector<StringMatch>& to, const std::vector<StringMatch>& more) {
     to.insert(to.end(), more.begin(), more.end());

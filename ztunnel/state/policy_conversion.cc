@@ -1,6 +1,6 @@
 #include "ztunnel/state/policy_conversion.h"
 
-#include <charconv>
+#include "ztunnel/state/policy_values.h"
 
 namespace warren::state {
 namespace {
@@ -8,48 +8,8 @@ namespace {
 using FieldMap = std::map<std::string, std::vector<std::string>>;
 
 // L4 values that fail to parse make the whole policy invalid (fail closed).
-struct Converter {
-  std::vector<std::string> invalid;
+struct Converter : PolicyValues {
   std::vector<std::string> l7;  // L7 attributes found in the current rule
-
-  std::vector<StringMatch> strings(const std::vector<std::string>& v) {
-    std::vector<StringMatch> out;
-    for (const auto& s : v) out.push_back(StringMatch::parse(s));
-    return out;
-  }
-  std::vector<IpBlock> ips(const std::vector<std::string>& v, const std::string& field) {
-    std::vector<IpBlock> out;
-    for (const auto& s : v) {
-      auto b = IpBlock::parse(s);
-      if (!b) invalid.push_back(field + ": '" + s + "' is not an IP address or CIDR block");
-      else out.push_back(*b);
-    }
-    return out;
-  }
-  std::vector<uint32_t> ports(const std::vector<std::string>& v, const std::string& field) {
-    std::vector<uint32_t> out;
-    for (const auto& s : v) {
-      uint32_t p = 0;
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), p);
-      if (ec != std::errc() || end != s.data() + s.size() || p == 0 || p > 65535)
-        invalid.push_back(field + ": '" + s + "' is not a port number");
-      else out.push_back(p);
-    }
-    return out;
-  }
-  // serviceAccounts (Istio 1.24+) are shorthand for principals in the trust domain.
-  std::vector<StringMatch> serviceAccounts(const std::vector<std::string>& v, const std::string& field) {
-    std::vector<StringMatch> out;
-    for (const auto& s : v) {
-      auto slash = s.find('/');
-      if (slash == std::string::npos) {
-        invalid.push_back(field + ": '" + s + "' is not namespace/name");
-        continue;
-      }
-      out.push_back({StringMatch::Kind::Suffix, "/ns/" + s.substr(0, slash) + "/sa/" + s.substr(slash + 1)});
-    }
-    return out;
-  }
 
   Match source(const FieldMap& f) {
     Match m;
