@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <optional>
+#include <set>
+#include <type_traits>
 
 namespace warren::xds {
 
@@ -91,6 +93,31 @@ Status convertMatchPorts(const Ports& in, const std::string& where, std::vector<
   return okStatus();
 }
 
+constexpr std::string_view kWaypointAddressPrefix = "address ";
+
+// Istio's GatewayAddress as the tunnel's waypoint reference: the hostname form is
+// the waypoint Service's key; the address form is kept as waypointAddressKey()
+// until buildState finds the service whose VIP it is.
+Result<std::string> convertWaypoint(const iw::GatewayAddress& gw, const std::string& where) {
+  switch (gw.destination_case()) {
+    case iw::GatewayAddress::kHostname: {
+      const auto& h = gw.hostname();
+      if (h.namespace_().empty() || h.hostname().empty())
+        return makeError(where + ": waypoint hostname \"" + h.namespace_() + "/" + h.hostname() +
+                         "\" is not namespace/hostname");
+      return h.namespace_() + "/" + h.hostname();
+    }
+    case iw::GatewayAddress::kAddress: {
+      auto ip = ipFromBytes(gw.address().address(), where + " waypoint address");
+      if (!ip) return ip.error();
+      return waypointAddressKey(gw.address().network(), *ip);
+    }
+    case iw::GatewayAddress::DESTINATION_NOT_SET: break;
+  }
+  // A waypoint that names nothing must not be read as "no waypoint".
+  return makeError(where + ": waypoint with neither a hostname nor an address");
+}
+
 Result<state::Match> convertMatch(const is::Match& m, const std::string& where) {
   state::Match out;
   Status st;
@@ -113,6 +140,10 @@ Result<state::Match> convertMatch(const is::Match& m, const std::string& where) 
 }
 
 }  // namespace
+
+std::string waypointAddressKey(const std::string& network, const std::string& ip) {
+  return std::string(kWaypointAddressPrefix) + (network.empty() ? "" : network + "/") + ip;
+}
 
 Result<std::string> ipFromBytes(const std::string& bytes, const std::string& what) {
   char buf[INET6_ADDRSTRLEN] = {};
@@ -183,6 +214,11 @@ Result<state::Workload> convertWorkload(const iw::Workload& in, const std::strin
     if (p.empty()) return makeError(where + ": empty authorization policy name");
     w.policies.push_back(p);
   }
+  if (in.has_waypoint()) {
+    auto wp = convertWaypoint(in.waypoint(), where);
+    if (!wp) return wp.error();
+    w.waypoint = std::move(*wp);
+  }
   return w;
 }
 
@@ -204,6 +240,13 @@ Result<state::Service> convertService(const iw::Service& in) {
   auto ports = convertPorts(in.ports(), where + " ports");
   if (!ports) return ports.error();
   s.ports = std::move(*ports);
+  // Istio says which services a waypoint serves by pointing at it, never on the
+  // waypoint's own Service: waypointFor stays empty, and routing does not need it.
+  if (in.has_waypoint()) {
+    auto wp = convertWaypoint(in.waypoint(), where);
+    if (!wp) return wp.error();
+    s.waypoint = std::move(*wp);
+  }
   return s;
 }
 
@@ -270,8 +313,45 @@ Result<AddressItem> convertAddress(const iw::Address& a, const std::string& defa
 state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addresses,
                                   const std::map<std::string, state::AuthorizationPolicy>& policies,
                                   std::vector<Error>* warnings) {
+  // Waypoints named by address: the service whose VIP it is, as the state will
+  // index VIPs (the first service by key keeps a VIP claimed twice).
+  std::map<std::string, std::string> serviceByVip;
+  std::set<std::string> serviceKeys;
+  for (const auto& [name, item] : addresses)
+    if (const auto* s = std::get_if<state::Service>(&item)) {
+      serviceKeys.insert(s->key());
+      for (const auto& vip : s->vips) serviceByVip.emplace(vip, s->key());
+    }
+  auto warn = [&](std::string msg) {
+    if (warnings) warnings->push_back(makeError(std::move(msg)));
+  };
+  // An unknown waypoint is kept as it is: no service has that key, so routing
+  // refuses the traffic rather than going around the waypoint.
+  auto resolve = [&](std::string& waypoint, const std::string& what) {
+    if (waypoint.empty()) return;
+    if (waypoint.starts_with(kWaypointAddressPrefix)) {
+      std::string ip = waypoint.substr(kWaypointAddressPrefix.size());
+      if (auto slash = ip.rfind('/'); slash != std::string::npos) ip = ip.substr(slash + 1);  // network/ip
+      auto it = serviceByVip.find(ip);
+      if (it == serviceByVip.end())
+        return warn(what + ": waypoint " + waypoint + " is no service's VIP; its traffic is refused until one has it");
+      waypoint = it->second;
+    }
+    if (!serviceKeys.count(waypoint))
+      warn(what + ": waypoint " + waypoint + " is no known service; its traffic is refused until it is");
+  };
   state::ClusterState::Builder b;
-  for (const auto& [name, item] : addresses) std::visit([&](const auto& v) { b.add(v); }, item);
+  for (const auto& [name, item] : addresses) {
+    std::visit(
+        [&](auto v) {
+          if constexpr (std::is_same_v<decltype(v), state::Workload>)
+            resolve(v.waypoint, "workload " + v.uid);
+          else
+            resolve(v.waypoint, "service " + v.key());
+          b.add(std::move(v));
+        },
+        item);
+  }
   for (const auto& [name, p] : policies) b.add(p);
   return b.finish(warnings);
 }
