@@ -84,6 +84,19 @@ Status convertBlocks(const Addresses& in, const std::string& where, std::vector<
   return okStatus();
 }
 
+// As the YAML source converts serviceAccounts: a principal suffix
+// "/ns/NS/sa/NAME", any trust domain.
+template <typename Accounts>
+Status convertServiceAccounts(const Accounts& in, const std::string& where, std::vector<state::StringMatch>& out) {
+  for (const auto& sa : in) {
+    if (sa.namespace_().empty() || sa.serviceaccount().empty())
+      return makeError(where + ": service account \"" + sa.namespace_() + "/" + sa.serviceaccount() +
+                       "\" is not namespace/name");
+    out.push_back({state::StringMatch::Kind::Suffix, "/ns/" + sa.namespace_() + "/sa/" + sa.serviceaccount()});
+  }
+  return okStatus();
+}
+
 template <typename Ports>
 Status convertMatchPorts(const Ports& in, const std::string& where, std::vector<uint32_t>& out) {
   for (uint32_t p : in) {
@@ -126,6 +139,10 @@ Result<state::Match> convertMatch(const is::Match& m, const std::string& where) 
     return st.error();
   if (!(st = convertStringMatches(m.principals(), true, where + " principals", out.principals))) return st.error();
   if (!(st = convertStringMatches(m.not_principals(), true, where + " not_principals", out.notPrincipals)))
+    return st.error();
+  if (!(st = convertServiceAccounts(m.service_accounts(), where + " service_accounts", out.principals)))
+    return st.error();
+  if (!(st = convertServiceAccounts(m.not_service_accounts(), where + " not_service_accounts", out.notPrincipals)))
     return st.error();
   if (!(st = convertBlocks(m.source_ips(), where + " source_ips", out.sourceIps))) return st.error();
   if (!(st = convertBlocks(m.not_source_ips(), where + " not_source_ips", out.notSourceIps))) return st.error();

@@ -264,6 +264,36 @@ TEST(ConvertAuthorization, EveryField) {
   EXPECT_EQ(p->rules[0].clauses[1].matches[0].namespaces[0].kind, Kind::Suffix);
 }
 
+// Istio 1.24+ sends serviceAccounts as their own fields (11, 12): read as the YAML
+// source reads them, principal suffixes in any trust domain. Dropped, a match naming
+// only service accounts would match every connection.
+TEST(ConvertAuthorization, ServiceAccountsArePrincipalSuffixes) {
+  is::Authorization in;
+  in.set_name("sa");
+  in.set_namespace_("shop");
+  in.set_scope(is::NAMESPACE);
+  auto* m = in.add_groups()->add_rules()->add_matches();
+  auto* sa = m->add_service_accounts();
+  sa->set_namespace_("front");
+  sa->set_serviceaccount("web");
+  auto* notSa = m->add_not_service_accounts();
+  notSa->set_namespace_("front");
+  notSa->set_serviceaccount("admin");
+  auto p = convertAuthorization(in);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  const auto& c = p->rules[0].clauses[0].matches[0];
+  ASSERT_EQ(c.principals.size(), 1u);
+  EXPECT_EQ(c.principals[0].kind, state::StringMatch::Kind::Suffix);
+  EXPECT_EQ(c.principals[0].value, "/ns/front/sa/web");
+  EXPECT_TRUE(c.principals[0].matches("cluster.local/ns/front/sa/web"));
+  EXPECT_FALSE(c.principals[0].matches("cluster.local/ns/front/sa/other"));
+  ASSERT_EQ(c.notPrincipals.size(), 1u);
+  EXPECT_EQ(c.notPrincipals[0].value, "/ns/front/sa/admin");
+
+  sa->clear_serviceaccount();
+  expectError(convertAuthorization(in), {"shop/sa", "service_accounts", "not namespace/name"});
+}
+
 TEST(ConvertAuthorization, ScopesAndActions) {
   is::Authorization in = denyFrom("p", "shop", "x");
   in.set_scope(is::GLOBAL);
