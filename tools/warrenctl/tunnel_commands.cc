@@ -1,6 +1,9 @@
 #include "tools/warrenctl/tunnel_commands.h"
 
+#include <set>
+
 #include "tools/warrenctl/admin_client.h"
+#include "tools/warrenctl/waypoint_commands.h"
 
 namespace warren::ctl {
 namespace {
@@ -190,7 +193,7 @@ Result<Output> configDumpVerb(const Context& ctx) {
   auto dump = configDump(ctx);
   if (!dump) return dump.error();
   Table t{{"SECTION", "ENTRIES"}, {}};
-  for (const char* s : {"workloads", "services", "policies"})
+  for (const char* s : {"workloads", "services", "policies", "waypoint_policies"})
     t.rows.push_back({std::string("state.") + s, std::to_string((*dump)["state"][s].size())});
   t.rows.push_back({"certificates", std::to_string((*dump)["certificates"].size())});
   if (dump->contains("xds")) t.rows.push_back({"xds", str((*dump)["xds"], "connected") == "true" ? "connected" : "down"});
@@ -211,23 +214,51 @@ Result<Output> explain(const Context& ctx) {
   auto j = adminJson(ctx.adminAddress, "GET",
                      "/explain?src=" + queryEscape(ctx.args[0]) + "&dst=" + queryEscape(ctx.args[1]));
   if (!j) return j.error();
+  return explainOutput(*j);
+}
+
+}  // namespace
+
+Output explainOutput(const Json& answer) {
+  const Json* j = &answer;
   Output out{*j, Table{{"SOURCE", "CAPTURED", "DESTINATION", "VERDICT"},
                        {{str((*j)["source"], "workload").empty() ? str((*j)["source"], "ip")
                                                                   : str((*j)["source"], "workload"),
                          (*j)["source"].value("captured", false) ? "yes" : "no", str(*j, "destination"),
                          str(*j, "verdict")}}}};
   Table paths{{"ROUTE", "TO", "ALLOWED", "POLICY", "RULE", "WHY"}, {}};
+  // Through a waypoint: the L7 policies it applies, judged per request.
+  Table l7{{"WAYPOINT", "ENDPOINT", "L7_POLICY", "ACTION", "DRY_RUN", "RULES", "NOTES"}, {}};
+  std::set<std::string> l7Seen;
+  std::string l7Note;
   for (const auto& p : (*j)["paths"]) {
     const Json& a = p.contains("authorization") ? p["authorization"] : Json::object();
     std::string to = str(p, "destination_workload");
+    if (p.contains("waypoint")) {
+      const Json& wp = p["waypoint"];
+      to = "waypoint " + str(wp, "service") + (wp.contains("endpoint") ? " (" + str(wp, "endpoint") + ")" : "") +
+           " -> " + to;
+      std::string wpName = str(wp, "service") + (wp.value("known", false) ? "" : " (not known)");
+      if (wp["policies"].empty() && l7Seen.insert(wpName + "|").second)
+        l7.rows.push_back({wpName, str(wp, "endpoint"), "(none)", "", "", "", ""});
+      for (const auto& lp : wp["policies"])
+        if (l7Seen.insert(wpName + "|" + str(lp, "policy")).second)
+          l7.rows.push_back({wpName, str(wp, "endpoint"), str(lp, "policy"), str(lp, "action"),
+                             lp.value("dry_run", false) ? "yes" : "no", str(lp, "rules"), joined(lp["notes"])});
+      if (wp.contains("note")) l7Note = str(wp, "note");
+    }
     if (p.contains("service")) to = str(p, "service") + " -> " + to;
     paths.rows.push_back({str(p, "route"), to, p.value("allowed", false) ? "yes" : "no", str(a, "policy"),
                           a.contains("rule") && a["rule"].get<int>() >= 0 ? a["rule"].dump() : "-",
                           a.contains("reason") ? str(a, "reason") : str(p, "reason")});
   }
   out.extra = {paths};
+  if (!l7.rows.empty()) out.extra.push_back(l7);
+  if (!l7Note.empty()) out.extra.push_back(Table{{}, {{l7Note}}});
   return out;
 }
+
+namespace {
 
 const std::vector<Field> kWorkloadFields = {
     {"uid", "workload uid"},
@@ -244,6 +275,7 @@ const std::vector<Field> kWorkloadFields = {
     {"services", "services it is an endpoint of: key NAMESPACE/HOSTNAME -> [{service_port, target_port}]"},
     {"authorization_policies", "selector-scoped policies that apply to it"},
     {"peer_authentication", "effective PeerAuthentication: mode, decided_by, port_modes"},
+    {"waypoint", "the waypoint (its service key) traffic to its own IPs must pass; \"\" for none"},
 };
 
 }  // namespace
@@ -287,7 +319,11 @@ std::vector<Object> tunnelObjects() {
                                             {"namespace", "namespace"},
                                             {"hostname", "NAME.NAMESPACE.svc.DOMAIN"},
                                             {"vips", "ClusterIPs"},
-                                            {"ports", "[{service_port, target_port}]"}};
+                                            {"ports", "[{service_port, target_port}]"},
+                                            {"waypoint", "the waypoint (its service key) traffic to its VIPs must "
+                                                         "pass; \"\" for none"},
+                                            {"waypoint_for", "only on a waypoint, from its Gateway (YAML source): "
+                                                             "service, workload or all"}};
   std::vector<Field> serviceShowFields = serviceFields;
   serviceShowFields.push_back({"endpoints", "[{workload, ips, ready}]: workloads behind it"});
   Object service{"service",
@@ -332,10 +368,12 @@ std::vector<Object> tunnelObjects() {
   Object config{"config",
                 "The tunnel's whole configuration.",
                 {{"dump", "", "the admin config dump",
-                  "The tunnel's /config_dump: state (workloads, services, policies), certificates, counters and "
+                  "The tunnel's /config_dump: state (workloads, services, policies, waypoint_policies), "
+                  "certificates, counters and "
                   "the xDS client's status. The table is a summary; -p prints the whole dump." +
                       fromTunnel,
-                  {{"state", "workloads, services, policies"},
+                  {{"state", "workloads, services, policies (the tunnel's L4 form), waypoint_policies (the "
+                             "waypoints' L7 form)"},
                    {"certificates", "as cert list"},
                    {"counters", "the data path's counters"},
                    {"xds", "xDS client status, with --xds-address only"}},
@@ -355,16 +393,26 @@ std::vector<Object> tunnelObjects() {
         "SRC is a workload (NAMESPACE/NAME) or an IP; DST:PORT the address the app dials (a pod or a service VIP). "
         "The tunnel runs the same functions its data path runs, over its current state: is the source in the mesh, "
         "where does the destination resolve (each endpoint of a service), which identity is expected, and which "
-        "policy and rule decide at the destination. VERDICT is allow, deny, or depends on the endpoint." +
+        "policy and rule decide at the destination. Traffic bound to a waypoint goes to it first: the waypoint, "
+        "its endpoint and the L7 policies it applies for this destination are shown, then its own connection "
+        "onward, which the destination judges by the waypoint's identity. L7 rules are judged per request at the "
+        "waypoint, which explain cannot see. VERDICT is allow, deny, depends on the endpoint, or depends on the "
+        "request (allowed, but through a waypoint with L7 policies)." +
             fromTunnel,
-        {{"source", "workload, ip, identity, captured, capture_reason"},
+        {{"source", "workload, ip, identity, captured, capture_reason; waypoint: the waypoint it is an endpoint of"},
          {"destination", "the address dialed"},
          {"paths", "one per way the connection can go: route (hbone, passthrough, refuse, direct), reason, "
-                   "destination_workload, service, authority, via, expected_identity, allowed, authorization"},
+                   "destination_workload, service, authority, via, expected_identity, allowed, authorization; "
+                   "waypoint and onward through a waypoint"},
          {"paths[].authorization", "evaluated_by, allowed, policy, rule, reason, audit, dry_run"},
-         {"verdict", "allow, deny or depends on the endpoint"}},
+         {"paths[].waypoint", "service (its key), known, endpoint, via, identity, note, and policies: the L7 "
+                              "policies it applies for this destination [{policy, action, dry_run, targets, rules, "
+                              "notes}]"},
+         {"paths[].onward", "the waypoint's connection to the destination: route, reason, authority, via, "
+                            "expected_identity"},
+         {"verdict", "allow, deny, depends on the endpoint, or depends on the request"}},
         explain}}};
-  return {workload, service, policy, cert, config, log, explainObj};
+  return {workload, service, policy, waypointObject(), cert, config, log, explainObj};
 }
 
 }  // namespace warren::ctl

@@ -16,6 +16,12 @@ namespace warren::proxy {
 // client outside the cluster's view); destination: "IP:PORT" ("[v6]:PORT").
 // The result's "verdict" is "allow", "deny" or, for a service whose endpoints are
 // judged differently, "depends on the endpoint"; "paths" has one entry per endpoint.
+// A path through a waypoint carries "waypoint" (its service key, the endpoint taking
+// the connection, and the L7 policies it applies for this destination) and
+// "onward" (the waypoint's own connection to the destination, which the
+// destination's tunnel judges by the waypoint's identity). L7 rules are judged per
+// request, which explain cannot see: when an allowed path meets any, the verdict is
+// "depends on the request".
 Result<nlohmann::json> explainConnection(const state::ClusterState& state, const std::string& source,
                                          const std::string& destination);
 

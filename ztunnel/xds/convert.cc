@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <optional>
+#include <set>
+#include <type_traits>
 
 namespace warren::xds {
 
@@ -82,6 +84,19 @@ Status convertBlocks(const Addresses& in, const std::string& where, std::vector<
   return okStatus();
 }
 
+// As the YAML source converts serviceAccounts: a principal suffix
+// "/ns/NS/sa/NAME", any trust domain.
+template <typename Accounts>
+Status convertServiceAccounts(const Accounts& in, const std::string& where, std::vector<state::StringMatch>& out) {
+  for (const auto& sa : in) {
+    if (sa.namespace_().empty() || sa.serviceaccount().empty())
+      return makeError(where + ": service account \"" + sa.namespace_() + "/" + sa.serviceaccount() +
+                       "\" is not namespace/name");
+    out.push_back({state::StringMatch::Kind::Suffix, "/ns/" + sa.namespace_() + "/sa/" + sa.serviceaccount()});
+  }
+  return okStatus();
+}
+
 template <typename Ports>
 Status convertMatchPorts(const Ports& in, const std::string& where, std::vector<uint32_t>& out) {
   for (uint32_t p : in) {
@@ -89,6 +104,31 @@ Status convertMatchPorts(const Ports& in, const std::string& where, std::vector<
     out.push_back(p);
   }
   return okStatus();
+}
+
+constexpr std::string_view kWaypointAddressPrefix = "address ";
+
+// Istio's GatewayAddress as the tunnel's waypoint reference: the hostname form is
+// the waypoint Service's key; the address form is kept as waypointAddressKey()
+// until buildState finds the service whose VIP it is.
+Result<std::string> convertWaypoint(const iw::GatewayAddress& gw, const std::string& where) {
+  switch (gw.destination_case()) {
+    case iw::GatewayAddress::kHostname: {
+      const auto& h = gw.hostname();
+      if (h.namespace_().empty() || h.hostname().empty())
+        return makeError(where + ": waypoint hostname \"" + h.namespace_() + "/" + h.hostname() +
+                         "\" is not namespace/hostname");
+      return h.namespace_() + "/" + h.hostname();
+    }
+    case iw::GatewayAddress::kAddress: {
+      auto ip = ipFromBytes(gw.address().address(), where + " waypoint address");
+      if (!ip) return ip.error();
+      return waypointAddressKey(gw.address().network(), *ip);
+    }
+    case iw::GatewayAddress::DESTINATION_NOT_SET: break;
+  }
+  // A waypoint that names nothing must not be read as "no waypoint".
+  return makeError(where + ": waypoint with neither a hostname nor an address");
 }
 
 Result<state::Match> convertMatch(const is::Match& m, const std::string& where) {
@@ -99,6 +139,10 @@ Result<state::Match> convertMatch(const is::Match& m, const std::string& where) 
     return st.error();
   if (!(st = convertStringMatches(m.principals(), true, where + " principals", out.principals))) return st.error();
   if (!(st = convertStringMatches(m.not_principals(), true, where + " not_principals", out.notPrincipals)))
+    return st.error();
+  if (!(st = convertServiceAccounts(m.service_accounts(), where + " service_accounts", out.principals)))
+    return st.error();
+  if (!(st = convertServiceAccounts(m.not_service_accounts(), where + " not_service_accounts", out.notPrincipals)))
     return st.error();
   if (!(st = convertBlocks(m.source_ips(), where + " source_ips", out.sourceIps))) return st.error();
   if (!(st = convertBlocks(m.not_source_ips(), where + " not_source_ips", out.notSourceIps))) return st.error();
@@ -113,6 +157,10 @@ Result<state::Match> convertMatch(const is::Match& m, const std::string& where) 
 }
 
 }  // namespace
+
+std::string waypointAddressKey(const std::string& network, const std::string& ip) {
+  return std::string(kWaypointAddressPrefix) + (network.empty() ? "" : network + "/") + ip;
+}
 
 Result<std::string> ipFromBytes(const std::string& bytes, const std::string& what) {
   char buf[INET6_ADDRSTRLEN] = {};
@@ -183,6 +231,11 @@ Result<state::Workload> convertWorkload(const iw::Workload& in, const std::strin
     if (p.empty()) return makeError(where + ": empty authorization policy name");
     w.policies.push_back(p);
   }
+  if (in.has_waypoint()) {
+    auto wp = convertWaypoint(in.waypoint(), where);
+    if (!wp) return wp.error();
+    w.waypoint = std::move(*wp);
+  }
   return w;
 }
 
@@ -204,6 +257,13 @@ Result<state::Service> convertService(const iw::Service& in) {
   auto ports = convertPorts(in.ports(), where + " ports");
   if (!ports) return ports.error();
   s.ports = std::move(*ports);
+  // Istio says which services a waypoint serves by pointing at it, never on the
+  // waypoint's own Service: waypointFor stays empty, and routing does not need it.
+  if (in.has_waypoint()) {
+    auto wp = convertWaypoint(in.waypoint(), where);
+    if (!wp) return wp.error();
+    s.waypoint = std::move(*wp);
+  }
   return s;
 }
 
@@ -270,8 +330,45 @@ Result<AddressItem> convertAddress(const iw::Address& a, const std::string& defa
 state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addresses,
                                   const std::map<std::string, state::AuthorizationPolicy>& policies,
                                   std::vector<Error>* warnings) {
+  // Waypoints named by address: the service whose VIP it is, as the state will
+  // index VIPs (the first service by key keeps a VIP claimed twice).
+  std::map<std::string, std::string> serviceByVip;
+  std::set<std::string> serviceKeys;
+  for (const auto& [name, item] : addresses)
+    if (const auto* s = std::get_if<state::Service>(&item)) {
+      serviceKeys.insert(s->key());
+      for (const auto& vip : s->vips) serviceByVip.emplace(vip, s->key());
+    }
+  auto warn = [&](std::string msg) {
+    if (warnings) warnings->push_back(makeError(std::move(msg)));
+  };
+  // An unknown waypoint is kept as it is: no service has that key, so routing
+  // refuses the traffic rather than going around the waypoint.
+  auto resolve = [&](std::string& waypoint, const std::string& what) {
+    if (waypoint.empty()) return;
+    if (waypoint.starts_with(kWaypointAddressPrefix)) {
+      std::string ip = waypoint.substr(kWaypointAddressPrefix.size());
+      if (auto slash = ip.rfind('/'); slash != std::string::npos) ip = ip.substr(slash + 1);  // network/ip
+      auto it = serviceByVip.find(ip);
+      if (it == serviceByVip.end())
+        return warn(what + ": waypoint " + waypoint + " is no service's VIP; its traffic is refused until one has it");
+      waypoint = it->second;
+    }
+    if (!serviceKeys.count(waypoint))
+      warn(what + ": waypoint " + waypoint + " is no known service; its traffic is refused until it is");
+  };
   state::ClusterState::Builder b;
-  for (const auto& [name, item] : addresses) std::visit([&](const auto& v) { b.add(v); }, item);
+  for (const auto& [name, item] : addresses) {
+    std::visit(
+        [&](auto v) {
+          if constexpr (std::is_same_v<decltype(v), state::Workload>)
+            resolve(v.waypoint, "workload " + v.uid);
+          else
+            resolve(v.waypoint, "service " + v.key());
+          b.add(std::move(v));
+        },
+        item);
+  }
   for (const auto& [name, p] : policies) b.add(p);
   return b.finish(warnings);
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/source/yaml_source.h"
+#include "tests/support/waypoint_cluster.h"
 #include "ztunnel/state/from_snapshot.h"
 
 namespace warren::proxy {
@@ -137,6 +138,121 @@ TEST(Explain, NonMeshDestinationIsPassthroughAndBadInputIsAnError) {
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ((*refused)["paths"][0]["route"], "refuse");
   EXPECT_EQ((*refused)["verdict"], "deny");
+}
+
+// ---- waypoints (tests/support/waypoint_cluster.h) ------------------------------
+
+state::ClusterStatePtr waypointCluster(std::string yaml = testdata::kWaypointCluster) {
+  source::Snapshot snap;
+  source::loadDocuments(yaml, "cluster.yaml", snap);
+  EXPECT_TRUE(snap.errors.empty()) << snap.errors.front().message;
+  return state::stateFromSnapshot(snap, {});
+}
+
+constexpr const char* kWaypoint = "payments/waypoint.payments.svc.cluster.local";
+
+std::vector<std::string> policyNames(const nlohmann::json& waypoint) {
+  std::vector<std::string> out;
+  for (const auto& p : waypoint["policies"]) out.push_back(p["policy"]);
+  return out;
+}
+
+TEST(ExplainWaypoint, AServiceBoundToAWaypointShowsItItsPoliciesAndTheOnwardHop) {
+  auto j = explainConnection(*waypointCluster(), "payments/checkout", "10.96.0.20:80");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  EXPECT_EQ((*j)["verdict"], "depends on the request") << j->dump(2);
+  ASSERT_EQ((*j)["paths"].size(), 1u);
+  const auto& p = (*j)["paths"][0];
+  // First hop: the source tunnel to the waypoint, the VIP still the authority.
+  EXPECT_EQ(p["route"], "hbone");
+  EXPECT_EQ(p["via"], "10.244.1.50:15008");
+  EXPECT_EQ(p["authority"], "10.96.0.20:80");
+  EXPECT_EQ(p["expected_identity"], "spiffe://cluster.local/ns/payments/sa/waypoint");
+  EXPECT_EQ(p["service"], "ledger.payments.svc.cluster.local");
+  const auto& wp = p["waypoint"];
+  EXPECT_EQ(wp["service"], kWaypoint);
+  EXPECT_EQ(wp["known"], true);
+  EXPECT_EQ(wp["endpoint"], "payments/waypoint-abc");
+  EXPECT_EQ(wp["via"], "10.244.1.50:15008");
+  // Those on its Gateway and those on the Service dialed, in key order.
+  EXPECT_EQ(policyNames(wp), (std::vector<std::string>{"payments/broken", "payments/ledger-get",
+                                                       "payments/ledger-no-delete"}));
+  const auto& broken = wp["policies"][0];
+  EXPECT_EQ(broken["action"], "DENY");
+  EXPECT_EQ(broken["targets"], "Gateway payments/waypoint");
+  ASSERT_EQ(broken["notes"].size(), 1u);
+  EXPECT_EQ(wp["policies"][1]["rules"], 1);
+  EXPECT_EQ(wp["policies"][2]["targets"], "Service payments/ledger");
+  EXPECT_NE(wp["note"].get<std::string>().find("judged per request at the waypoint"), std::string::npos);
+  // Then the waypoint's own connection, judged by the destination with its identity.
+  EXPECT_EQ(p["onward"]["route"], "hbone");
+  EXPECT_EQ(p["onward"]["via"], "10.244.2.20:15008");
+  EXPECT_EQ(p["onward"]["authority"], "10.244.2.20:8080");
+  EXPECT_EQ(p["destination_workload"], "payments/ledger-0");
+  EXPECT_EQ(p["authorization"]["evaluated_by"], "destination tunnel, HBONE from the waypoint (its identity)");
+  EXPECT_EQ(p["authorization"]["policy"], "payments/ledger-from-waypoint");
+  EXPECT_EQ(p["allowed"], true);
+}
+
+TEST(ExplainWaypoint, APodBoundByItsOwnLabelGetsOnlyTheWaypointsPolicies) {
+  auto j = explainConnection(*waypointCluster(), "payments/checkout", "10.244.2.30:8080");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  const auto& p = (*j)["paths"][0];
+  EXPECT_EQ(p["via"], "10.244.1.50:15008");
+  EXPECT_EQ(p["authority"], "10.244.2.30:8080");
+  // No Service was dialed: the Service-targeted policy does not apply.
+  EXPECT_EQ(policyNames(p["waypoint"]), (std::vector<std::string>{"payments/broken", "payments/ledger-get"}));
+  EXPECT_EQ(p["onward"]["via"], "10.244.2.30:15008");
+  EXPECT_EQ(p["destination_workload"], "payments/audit-0");
+  EXPECT_EQ((*j)["verdict"], "depends on the request");
+}
+
+TEST(ExplainWaypoint, TheWaypointsOwnTrafficGoesStraightToTheDestination) {
+  auto j = explainConnection(*waypointCluster(), "payments/waypoint-abc", "10.96.0.20:80");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  EXPECT_EQ((*j)["source"]["captured"], false);
+  EXPECT_EQ((*j)["source"]["waypoint"], kWaypoint);
+  const auto& p = (*j)["paths"][0];
+  EXPECT_FALSE(p.contains("waypoint")) << p.dump(2);
+  EXPECT_EQ(p["route"], "hbone");
+  EXPECT_EQ(p["via"], "10.244.2.20:15008");
+  EXPECT_EQ(p["authorization"]["policy"], "payments/ledger-from-waypoint");
+  EXPECT_EQ((*j)["verdict"], "allow");
+}
+
+TEST(ExplainWaypoint, UnboundTrafficIsUnchanged) {
+  auto j = explainConnection(*waypointCluster(), "payments/checkout", "10.96.0.30:5432");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  const auto& p = (*j)["paths"][0];
+  EXPECT_FALSE(p.contains("waypoint"));
+  EXPECT_FALSE(p.contains("onward"));
+  EXPECT_EQ(p["via"], "10.244.2.40:15008");
+  EXPECT_EQ((*j)["verdict"], "allow");
+}
+
+TEST(ExplainWaypoint, AMissingWaypointRefusesAndSaysSo) {
+  std::string yaml = testdata::kWaypointCluster;
+  const std::string label = "labels: {istio.io/use-waypoint: waypoint}}\nspec: {clusterIP: 10.96.0.20";
+  ASSERT_NE(yaml.find(label), std::string::npos);
+  yaml.replace(yaml.find(label), label.size(),
+               "labels: {istio.io/use-waypoint: gone}}\nspec: {clusterIP: 10.96.0.20");
+  auto j = explainConnection(*waypointCluster(yaml), "payments/checkout", "10.96.0.20:80");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  const auto& p = (*j)["paths"][0];
+  EXPECT_EQ(p["route"], "refuse");
+  EXPECT_EQ(p["waypoint"]["service"], "payments/gone.payments.svc.cluster.local");
+  EXPECT_EQ(p["waypoint"]["known"], false);
+  EXPECT_NE(p["reason"].get<std::string>().find("not known"), std::string::npos) << p["reason"];
+  EXPECT_EQ((*j)["verdict"], "deny");
+}
+
+TEST(ExplainWaypoint, AWaypointWithoutPoliciesAllows) {
+  std::string yaml = testdata::kWaypointCluster;
+  yaml = yaml.substr(0, yaml.find("apiVersion: security.istio.io/v1"));  // no policies at all
+  auto j = explainConnection(*waypointCluster(yaml), "payments/checkout", "10.96.0.20:80");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  EXPECT_TRUE((*j)["paths"][0]["waypoint"]["policies"].empty());
+  EXPECT_EQ((*j)["verdict"], "allow");
 }
 
 }  // namespace

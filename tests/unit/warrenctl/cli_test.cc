@@ -249,7 +249,7 @@ TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
   }
   // The kernel's objects (pinned maps and links), then the tunnel's (admin endpoint).
   EXPECT_EQ(objects, (std::set<std::string>{"prog", "link", "map", "pod", "conn", "trace", "stats", "workload",
-                                            "service", "policy", "cert", "config", "log", "explain"}));
+                                            "service", "policy", "waypoint", "cert", "config", "log", "explain"}));
 }
 
 TEST(Warrenctl, CommittedDocsAreWhatGenDocsPrints) {

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "tests/unit/xds/xds_test_util.h"
+#include "ztunnel/io/tcp.h"
+#include "ztunnel/proxy/decisions.h"
 
 namespace warren::xds {
 namespace {
@@ -262,6 +264,36 @@ TEST(ConvertAuthorization, EveryField) {
   EXPECT_EQ(p->rules[0].clauses[1].matches[0].namespaces[0].kind, Kind::Suffix);
 }
 
+// Istio 1.24+ sends serviceAccounts as their own fields (11, 12): read as the YAML
+// source reads them, principal suffixes in any trust domain. Dropped, a match naming
+// only service accounts would match every connection.
+TEST(ConvertAuthorization, ServiceAccountsArePrincipalSuffixes) {
+  is::Authorization in;
+  in.set_name("sa");
+  in.set_namespace_("shop");
+  in.set_scope(is::NAMESPACE);
+  auto* m = in.add_groups()->add_rules()->add_matches();
+  auto* sa = m->add_service_accounts();
+  sa->set_namespace_("front");
+  sa->set_serviceaccount("web");
+  auto* notSa = m->add_not_service_accounts();
+  notSa->set_namespace_("front");
+  notSa->set_serviceaccount("admin");
+  auto p = convertAuthorization(in);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  const auto& c = p->rules[0].clauses[0].matches[0];
+  ASSERT_EQ(c.principals.size(), 1u);
+  EXPECT_EQ(c.principals[0].kind, state::StringMatch::Kind::Suffix);
+  EXPECT_EQ(c.principals[0].value, "/ns/front/sa/web");
+  EXPECT_TRUE(c.principals[0].matches("cluster.local/ns/front/sa/web"));
+  EXPECT_FALSE(c.principals[0].matches("cluster.local/ns/front/sa/other"));
+  ASSERT_EQ(c.notPrincipals.size(), 1u);
+  EXPECT_EQ(c.notPrincipals[0].value, "/ns/front/sa/admin");
+
+  sa->clear_serviceaccount();
+  expectError(convertAuthorization(in), {"shop/sa", "service_accounts", "not namespace/name"});
+}
+
 TEST(ConvertAuthorization, ScopesAndActions) {
   is::Authorization in = denyFrom("p", "shop", "x");
   in.set_scope(is::GLOBAL);
@@ -382,6 +414,173 @@ TEST(BuildState, HostNetworkWorkloadsShareTheNodeIpWithoutClashing) {
   EXPECT_EQ(st->findByIp("10.0.0.9"), nullptr) << "a node IP names no workload";
   EXPECT_EQ(st->readyEndpoints(*st->findServiceByVip("10.96.0.1")).size(), 2u);
   EXPECT_EQ(st->findWorkload("uid-h1")->ips, std::vector<std::string>{"10.0.0.9"});
+}
+
+// ---- waypoints ----------------------------------------------------------------
+
+iw::GatewayAddress waypointByHostname(const std::string& ns, const std::string& hostname) {
+  iw::GatewayAddress gw;
+  gw.mutable_hostname()->set_namespace_(ns);
+  gw.mutable_hostname()->set_hostname(hostname);
+  gw.set_hbone_mtls_port(15008);
+  return gw;
+}
+
+iw::GatewayAddress waypointByAddress(const std::string& ip, const std::string& network = "") {
+  iw::GatewayAddress gw;
+  gw.mutable_address()->set_network(network);
+  gw.mutable_address()->set_address(ipBytes(ip));
+  gw.set_hbone_mtls_port(15008);
+  return gw;
+}
+
+TEST(ConvertWaypoint, HostnameFormIsTheWaypointServicesKey) {
+  iw::Workload in = workload("uid-w", "10.0.0.5", "shop");
+  *in.mutable_waypoint() = waypointByHostname("shop", "waypoint.shop.svc.cluster.local");
+  auto w = convertWorkload(in, "cluster.local");
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(w->waypoint, "shop/waypoint.shop.svc.cluster.local");
+
+  iw::Service svc = service("web", "shop", "10.96.0.1");
+  *svc.mutable_waypoint() = waypointByHostname("infra", "wp.infra.svc.cluster.local");
+  auto s = convertService(svc);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->waypoint, "infra/wp.infra.svc.cluster.local");
+  EXPECT_TRUE(s->waypointFor.empty()) << "Istio never marks the waypoint itself";
+
+  // No waypoint on the wire: none in the state.
+  auto plain = convertService(service("db", "shop", "10.96.0.2"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->waypoint.empty());
+  auto plainW = convertWorkload(workload("uid-x", "10.0.0.6"), "cluster.local");
+  ASSERT_TRUE(plainW.ok());
+  EXPECT_TRUE(plainW->waypoint.empty());
+}
+
+TEST(ConvertWaypoint, AddressFormWaitsForTheStateToResolveIt) {
+  iw::Workload in = workload("uid-w", "10.0.0.5", "shop");
+  *in.mutable_waypoint() = waypointByAddress("10.96.0.9");
+  auto w = convertWorkload(in, "cluster.local");
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(w->waypoint, waypointAddressKey("", "10.96.0.9"));
+  EXPECT_EQ(w->waypoint, "address 10.96.0.9");
+  *in.mutable_waypoint() = waypointByAddress("fd00::9", "net-1");
+  w = convertWorkload(in, "cluster.local");
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(w->waypoint, "address net-1/fd00::9");
+}
+
+TEST(ConvertWaypoint, MalformedWaypointsAreErrorsNotNoWaypoint) {
+  iw::Workload in = workload("uid-bad", "10.0.0.5", "shop");
+  in.mutable_waypoint()->set_hbone_mtls_port(15008);  // neither form
+  expectError(convertWorkload(in, "cluster.local"), {"uid-bad", "neither a hostname nor an address"});
+  *in.mutable_waypoint() = waypointByHostname("", "waypoint.shop.svc.cluster.local");
+  expectError(convertWorkload(in, "cluster.local"), {"uid-bad", "not namespace/hostname"});
+  *in.mutable_waypoint() = waypointByHostname("shop", "");
+  expectError(convertWorkload(in, "cluster.local"), {"uid-bad", "not namespace/hostname"});
+  in.mutable_waypoint()->mutable_address()->set_address(std::string("\x0a\x00\x00", 3));
+  expectError(convertWorkload(in, "cluster.local"), {"uid-bad", "waypoint address", "3 bytes"});
+
+  iw::Service svc = service("web", "shop", "10.96.0.1");
+  svc.mutable_waypoint();
+  expectError(convertService(svc), {"shop/web.shop.svc.cluster.local", "neither a hostname nor an address"});
+}
+
+// shop/web (VIP 10.96.0.1, pod 10.0.0.3) bound to the waypoint shop/waypoint
+// (VIP 10.96.0.9, pod 10.0.0.9); shop/client (10.0.0.2) dials it.
+std::map<std::string, AddressItem> waypointAddresses(const iw::GatewayAddress& forService,
+                                                     const iw::GatewayAddress& forPod) {
+  std::map<std::string, AddressItem> out;
+  iw::Service web = service("web", "shop", "10.96.0.1");
+  *web.mutable_waypoint() = forService;
+  iw::Service wp = service("waypoint", "shop", "10.96.0.9");
+  wp.mutable_ports(0)->set_service_port(15008);
+  wp.mutable_ports(0)->set_target_port(15008);
+  iw::Workload backend = workload("uid-web", "10.0.0.3", "shop");
+  (*backend.mutable_services())["shop/web.shop.svc.cluster.local"];
+  *backend.mutable_waypoint() = forPod;
+  iw::Workload wpPod = workload("uid-wp", "10.0.0.9", "shop");
+  wpPod.set_service_account("waypoint");
+  wpPod.set_native_tunnel(true);
+  (*wpPod.mutable_services())["shop/waypoint.shop.svc.cluster.local"];
+  iw::Workload client = workload("uid-client", "10.0.0.2", "shop");
+  for (const auto& s : {web, wp}) {
+    auto c = convertService(s);
+    EXPECT_TRUE(c.ok()) << c.error().message;
+    if (c.ok()) out.emplace(c->key(), *c);
+  }
+  for (const auto& w : {backend, wpPod, client}) {
+    auto c = convertWorkload(w, "cluster.local");
+    EXPECT_TRUE(c.ok()) << c.error().message;
+    if (c.ok()) out.emplace(c->uid, *c);
+  }
+  return out;
+}
+
+sockaddr_storage addr(const char* hostPort) { return *io::parseHostPort(hostPort); }
+
+TEST(BuildState, WaypointAddressesResolveToTheServiceWithThatVip) {
+  std::vector<Error> warnings;
+  auto st = buildState(waypointAddresses(waypointByAddress("10.96.0.9"), waypointByAddress("10.96.0.9", "net-1")),
+                       {}, &warnings);
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(warnings.empty()) << warnings[0].message;
+  EXPECT_EQ(st->findService("shop/web.shop.svc.cluster.local")->waypoint, "shop/waypoint.shop.svc.cluster.local");
+  EXPECT_EQ(st->findWorkload("uid-web")->waypoint, "shop/waypoint.shop.svc.cluster.local");
+  EXPECT_TRUE(st->findService("shop/waypoint.shop.svc.cluster.local")->waypointFor.empty());
+
+  // Routing needs no waypointFor: it goes through the waypoint's endpoint.
+  const auto* client = st->findWorkload("uid-client");
+  auto r = proxy::decideOutbound(addr("10.96.0.1:80"), *st, 0, client);
+  ASSERT_EQ(r.kind, proxy::OutboundRoute::Kind::Hbone) << r.reason;
+  EXPECT_EQ(io::formatSockaddr(r.target), "10.0.0.9:15008");
+  EXPECT_EQ(r.authority, "10.96.0.1:80");
+  EXPECT_EQ(r.expectedIdentity.uri(), "spiffe://cluster.local/ns/shop/sa/waypoint");
+  EXPECT_EQ(r.waypoint, "shop/waypoint.shop.svc.cluster.local");
+  auto direct = proxy::decideOutbound(addr("10.0.0.3:8080"), *st, 0, client);
+  EXPECT_EQ(direct.waypoint, "shop/waypoint.shop.svc.cluster.local") << direct.reason;
+  // The waypoint's own traffic is not sent back to it.
+  auto fromWaypoint = proxy::decideOutbound(addr("10.96.0.1:80"), *st, 0, st->findWorkload("uid-wp"));
+  EXPECT_TRUE(fromWaypoint.waypoint.empty()) << fromWaypoint.reason;
+  EXPECT_EQ(io::formatSockaddr(fromWaypoint.target), "10.0.0.3:15008");
+}
+
+TEST(BuildState, AnUnresolvableWaypointAddressIsNotedAndRefusesTraffic) {
+  std::vector<Error> warnings;
+  auto st = buildState(waypointAddresses(waypointByAddress("10.96.0.77"), waypointByAddress("10.0.0.9")), {},
+                       &warnings);
+  ASSERT_TRUE(st);
+  ASSERT_EQ(warnings.size(), 2u);
+  std::string all = warnings[0].message + "\n" + warnings[1].message;
+  EXPECT_NE(all.find("service shop/web.shop.svc.cluster.local: waypoint address 10.96.0.77 is no service's VIP"),
+            std::string::npos)
+      << all;
+  // A waypoint pod's own IP is not a VIP either: Warren resolves services only.
+  EXPECT_NE(all.find("workload uid-web: waypoint address 10.0.0.9"), std::string::npos) << all;
+  EXPECT_EQ(st->findService("shop/web.shop.svc.cluster.local")->waypoint, "address 10.96.0.77");
+
+  const auto* client = st->findWorkload("uid-client");
+  for (const char* dst : {"10.96.0.1:80", "10.0.0.3:8080"}) {
+    auto r = proxy::decideOutbound(addr(dst), *st, 0, client);
+    EXPECT_EQ(r.kind, proxy::OutboundRoute::Kind::Refuse) << dst;
+    EXPECT_NE(r.reason.find("not known"), std::string::npos) << r.reason;
+  }
+}
+
+TEST(BuildState, AWaypointHostnameThatIsNoServiceRefusesTraffic) {
+  std::vector<Error> warnings;
+  auto st = buildState(waypointAddresses(waypointByHostname("shop", "gone.shop.svc.cluster.local"),
+                                         waypointByHostname("shop", "waypoint.shop.svc.cluster.local")),
+                       {}, &warnings);
+  ASSERT_TRUE(st);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].message.find("shop/web.shop.svc.cluster.local: waypoint shop/gone.shop.svc.cluster.local is "
+                                     "no known service"),
+            std::string::npos)
+      << warnings[0].message;
+  auto r = proxy::decideOutbound(addr("10.96.0.1:80"), *st, 0, st->findWorkload("uid-client"));
+  EXPECT_EQ(r.kind, proxy::OutboundRoute::Kind::Refuse);
+  EXPECT_EQ(r.waypoint, "shop/gone.shop.svc.cluster.local");
 }
 
 }  // namespace
