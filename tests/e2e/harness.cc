@@ -380,10 +380,11 @@ Status TestNode::startTunnel() {
   return okStatus();
 }
 
-Status TestNode::startWaypoint(const Pod& pod, const std::string& gateway) {
+Status TestNode::startWaypoint(const Pod& pod, const std::string& gateway, const std::vector<std::string>& extraArgs) {
   std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + pod.netnsPath(), bin("warren-waypoint"),
                                    "--gateway",        gateway, "--service-account", pod.serviceAccount,
                                    "--config-dir",     configDir_, "--ca-dir", caDir_, "--log-level", "debug"};
+  argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   auto p = Process::spawn(argv, root_ + "/waypoint-" + pod.name + ".log", true, std::chrono::seconds(15));
   if (!p) return p.error();
   waypoint_ = std::move(*p);

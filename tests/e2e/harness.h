@@ -102,8 +102,9 @@ class TestNode {
   Status startTunnel();
   int stopTunnel(int sig);
   // warren-waypoint for Gateway `gateway` ("ns/name") inside `pod`'s netns, with
-  // this node's YAML dir and CA; its log is "waypoint-<pod name>".
-  Status startWaypoint(const Pod& pod, const std::string& gateway);
+  // this node's YAML dir and CA; its log is "waypoint-<pod name>". It logs at debug
+  // level; extraArgs come last (a benchmark's "--log-level info" wins).
+  Status startWaypoint(const Pod& pod, const std::string& gateway, const std::vector<std::string>& extraArgs = {});
   int stopWaypoint(int sig);
   Process* waypoint() { return waypoint_.get(); }
   Process* agent() { return agent_.get(); }

@@ -1,8 +1,9 @@
 // warren-demo-app: the app the demo runs inside its pods.
 //   warren-demo-app serve PORT           echo server; prints each client's address
 //   warren-demo-app call IP:PORT MESSAGE connect, print what the app sees, send, print the echo
-//   warren-demo-app http PORT            HTTP/1.1 app (keep-alive, Content-Length bodies): answers
-//                                        200 "<METHOD> <target> served", prints each as http: METHOD target
+//   warren-demo-app http PORT [BYTES]    HTTP/1.1 app (keep-alive, Content-Length bodies): answers
+//                                        200 "<METHOD> <target> served", prints each as http: METHOD target;
+//                                        with BYTES, the body is padded with 'x' to BYTES (a benchmark's size)
 // It knows nothing about Warren: what it prints is what any app would see.
 
 #include <arpa/inet.h>
@@ -65,7 +66,7 @@ int serve(int port) {
 
 // One HTTP/1.1 connection: requests in turn, each answered 200. Enough of HTTP for
 // an app behind the mesh; it trusts its peer (the waypoint normalises requests).
-void serveHttp(int c) {
+void serveHttp(int c, size_t bodyBytes) {
   std::string buf;
   char tmp[4096];
   for (;;) {
@@ -92,7 +93,8 @@ void serveHttp(int c) {
     const std::string request = line.substr(0, line.rfind(' '));  // "GET /balance/1"
     std::printf("http: %s\n", request.c_str());
     std::fflush(stdout);
-    const std::string body = request + " served\n";
+    std::string body = request + " served\n";
+    if (body.size() < bodyBytes) body.append(bodyBytes - body.size(), 'x');
     const std::string resp = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: " +
                              std::to_string(body.size()) + "\r\n\r\n" + body;
     if (::write(c, resp.data(), resp.size()) != static_cast<ssize_t>(resp.size())) break;
@@ -100,12 +102,12 @@ void serveHttp(int c) {
   ::close(c);
 }
 
-int http(int port) {
+int http(int port, size_t bodyBytes) {
   int fd = listenOn(port);
   if (fd < 0) return 1;
   for (;;) {
     int c = ::accept(fd, nullptr, nullptr);
-    if (c >= 0) std::thread(serveHttp, c).detach();
+    if (c >= 0) std::thread(serveHttp, c, bodyBytes).detach();
   }
 }
 
@@ -161,7 +163,8 @@ int call(const std::string& target, const std::string& message) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "serve") return serve(std::atoi(argv[2]));
   if (argc == 4 && std::string(argv[1]) == "call") return call(argv[2], argv[3]);
-  if (argc == 3 && std::string(argv[1]) == "http") return http(std::atoi(argv[2]));
-  std::fprintf(stderr, "usage: warren-demo-app serve PORT | call IP:PORT MESSAGE | http PORT\n");
+  if ((argc == 3 || argc == 4) && std::string(argv[1]) == "http")
+    return http(std::atoi(argv[2]), argc == 4 ? std::strtoul(argv[3], nullptr, 10) : 0);
+  std::fprintf(stderr, "usage: warren-demo-app serve PORT | call IP:PORT MESSAGE | http PORT [BYTES]\n");
   return 2;
 }
