@@ -14,7 +14,7 @@ namespace warren::waypoint {
 using Event = http1::Parser::Event;
 
 std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id, StreamFacts stream,
-                                                  UniqueFd downstream, SessionOptions options) {
+                                                  UniqueFd downstream, SessionOptions options, std::string initial) {
   auto s = std::shared_ptr<Http1Session>(new Http1Session(host, id, std::move(stream), std::move(downstream), options));
   std::weak_ptr<Http1Session> weak = s;
   s->downEvents_ = EPOLLIN;
@@ -28,6 +28,18 @@ std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id
   }
   s->touch();
   s->armHeadTimer();
+  if (!initial.empty()) {
+    // Bytes the sniffer already read: the socket may have nothing more to wake
+    // us with (level-triggered, but drained), so they are parsed from the loop.
+    s->current_.requestBytes = initial.size();
+    s->downIn_ = std::move(initial);
+    host.loop().post([weak] {
+      auto self = weak.lock();
+      if (!self || self->phase_ == Phase::Closed) return;
+      self->processRequests();
+      self->updateInterest();
+    });
+  }
   return s;
 }
 
