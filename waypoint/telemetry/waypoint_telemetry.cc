@@ -9,6 +9,8 @@ void WaypointTelemetry::record(const RequestOutcome& o) {
   nlohmann::json j = {{"method", o.method},
                       {"path", o.path},
                       {"authority", o.authority},
+                      {"protocol", o.httpVersion},
+                      {"request_protocol", o.protocol},
                       {"response_code", o.status},
                       {"response_flags", o.responseFlags},
                       {"source_principal", o.stream.peerIdentity ? o.stream.peerIdentity->uri() : ""},
