@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <iostream>
 #include <mutex>
 #include <thread>
 
@@ -219,6 +221,16 @@ class WaypointTest : public ::testing::Test {
     return out;
   }
 
+  // Any command in the checkout pod's network namespace; returns its output.
+  std::string inCheckout(std::vector<std::string> args, int* rc = nullptr) {
+    std::vector<std::string> argv = {"nsenter", "--net=" + checkout_.netnsPath()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string out;
+    int status = runCommand(argv, &out);
+    if (rc) *rc = status;
+    return out;
+  }
+
   std::vector<nlohmann::json> waypointAccessLog() {
     std::vector<nlohmann::json> out;
     std::istringstream in(node(0).readLog("waypoint-waypoint"));
@@ -329,6 +341,113 @@ TEST_F(WaypointTest, AWaypointThatIsDownFailsTheRequestNeverBypassesIt) {
   out = curl({"-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/3"});
   EXPECT_NE(lastCurlStatus_, 0) << out;
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+}
+
+
+// ---- HTTP/2 inside the HBONE stream (h2c, prior knowledge) ----------------------------
+
+size_t countOf(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) ++n;
+  return n;
+}
+
+TEST_F(WaypointTest, Http2AllowedAndDeniedStreamsOnOneConnection) {
+  // nghttp: prior knowledge for http:// URIs; URIs with one authority share one connection.
+  int rc = 0;
+  const std::string base = "http://" + std::string(kVip);
+  std::string out = inCheckout({"nghttp", "-v", "-t", "5", base + "/balance/1", base + "/admin/x"}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(countOf(out, "] Connected"), 1u) << out;
+  EXPECT_NE(out.find("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100"), std::string::npos) << out;
+  EXPECT_NE(out.find("SETTINGS_INITIAL_WINDOW_SIZE(0x04):1048576"), std::string::npos) << out;
+  EXPECT_NE(out.find(":status: 200"), std::string::npos) << out;
+  EXPECT_NE(out.find(":status: 403"), std::string::npos) << out;
+  EXPECT_NE(out.find("ledger saw GET /balance/1"), std::string::npos) << out;
+  EXPECT_NE(out.find("RBAC: access denied"), std::string::npos) << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"}) << "the app saw a denied request";
+
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 2; }, 5s)) << node(0).logTail("waypoint-waypoint");
+  int allowed = 0, denied = 0;
+  for (const auto& e : waypointAccessLog()) {
+    EXPECT_EQ(e["protocol"], "HTTP/2") << e.dump();
+    EXPECT_EQ(e["request_protocol"], "http") << e.dump();
+    if (e["path"] == "/balance/1" && e["response_code"] == 200 && e["response_flags"] == "-") ++allowed;
+    if (e["path"] == "/admin/x" && e["response_code"] == 403 && e["response_flags"] == "RBAC") ++denied;
+  }
+  EXPECT_EQ(allowed, 1);
+  EXPECT_EQ(denied, 1);
+
+  // curl's prior knowledge too, and HTTP/1.1 on the same waypoint still works.
+  out = curl({"--http2-prior-knowledge", "-w", " %{http_code} %{http_version}", base + "/balance/2"});
+  EXPECT_NE(out.find("ledger saw GET /balance/2 200 2"), std::string::npos) << out;
+  out = curl({"-w", " %{http_code} %{http_version}", base + "/balance/3"});
+  EXPECT_NE(out.find("ledger saw GET /balance/3 200 1.1"), std::string::npos) << out;
+}
+
+TEST_F(WaypointTest, Http2LoadWithMultiplexedStreamsAllSucceed) {
+  int rc = 0;
+  std::string out =
+      inCheckout({"h2load", "-n", "200", "-c", "2", "-m", "10", "http://" + std::string(kVip) + "/balance/1"}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("requests: 200 total, 200 started, 200 done, 200 succeeded, 0 failed, 0 errored"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("status codes: 200 2xx, 0 3xx, 0 4xx, 0 5xx"), std::string::npos) << out;
+  for (const char* key : {"finished in", "time for request:"}) {
+    auto p = out.find(key);
+    if (p != std::string::npos) std::cout << "h2load: " << out.substr(p, out.find('\n', p) - p) << "\n";
+  }
+  EXPECT_TRUE(eventually([&] { return app_->seen().size() >= 200; }, 5s));
+  EXPECT_EQ(app_->seen().size(), 200u);
+}
+
+TEST_F(WaypointTest, Http2GarbageAfterThePrefaceGetsGoawayAndReachesNothing) {
+  auto ns = openNetns(checkout_.netnsPath());
+  ASSERT_TRUE(ns);
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  ASSERT_TRUE(fd);
+  timeval tv{5, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(80);
+  inet_pton(AF_INET, kVip, &a.sin_addr);
+  ASSERT_EQ(::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << std::strerror(errno);
+  // The preface, then no SETTINGS frame but bytes that are no frame at all.
+  const std::string bytes = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + "GET /balance/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd->get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  std::string reply;
+  bool eof = false;
+  for (;;) {
+    char buf[4096];
+    ssize_t n = ::read(fd->get(), buf, sizeof(buf));
+    if (n <= 0) {
+      eof = n == 0 || errno == ECONNRESET;
+      break;
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_TRUE(eof) << "the connection must close after the GOAWAY";
+  // Frames: 9-byte headers (length 24 bits, type, flags, stream id).
+  bool goaway = false;
+  uint32_t errorCode = 0;
+  for (size_t p = 0; p + 9 <= reply.size();) {
+    const auto* u = reinterpret_cast<const unsigned char*>(reply.data() + p);
+    const size_t len = (size_t{u[0]} << 16) | (size_t{u[1]} << 8) | u[2];
+    if (u[3] == 0x7 && p + 9 + 8 <= reply.size()) {
+      goaway = true;
+      errorCode = (uint32_t{u[13]} << 24) | (uint32_t{u[14]} << 16) | (uint32_t{u[15]} << 8) | u[16];
+    }
+    p += 9 + len;
+  }
+  EXPECT_TRUE(goaway) << "reply of " << reply.size() << " bytes";
+  EXPECT_EQ(errorCode, 1u) << "PROTOCOL_ERROR";
+  EXPECT_TRUE(app_->seen().empty());
+  // The waypoint goes on serving.
+  std::string out = curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/4"});
+  EXPECT_NE(out.find("ledger saw GET /balance/4 200"), std::string::npos) << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/4"});
 }
 
 }  // namespace
