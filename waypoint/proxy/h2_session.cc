@@ -210,14 +210,10 @@ std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, Stre
     return s;
   }
   s->touch();
-  // The preface (and whatever came with it), from the loop: never from inside
-  // the caller, which is still installing this session.
-  host.loop().post([weak, initial = std::move(initial)] {
-    auto self = weak.lock();
-    if (!self || self->closed_) return;
-    if (!self->receive(initial.data(), initial.size())) return;
-    self->afterEvent();
-  });
+  // The preface (and whatever came with it) now, before any later byte the socket
+  // reports: nghttp2 must see them in order. Safe from inside the caller: the host
+  // defers both openUpstream's answer and sessionClosed.
+  if (s->receive(initial.data(), initial.size())) s->afterEvent();
   return s;
 }
 
