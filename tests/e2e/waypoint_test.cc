@@ -23,6 +23,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
 
 #include "common/netns.h"
@@ -400,6 +401,118 @@ TEST_F(WaypointTest, Http2LoadWithMultiplexedStreamsAllSucceed) {
   }
   EXPECT_TRUE(eventually([&] { return app_->seen().size() >= 200; }, 5s));
   EXPECT_EQ(app_->seen().size(), 200u);
+  // Upstreams are kept between requests: far fewer HBONE streams reached the
+  // ledger's tunnel than requests (each is logged when it ends).
+  auto inbound = [&] {
+    size_t n = 0;
+    for (const auto& e : accessLog(node(1))) n += e["direction"] == "inbound";
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return inbound() > 0; }, 5s));
+  std::cout << "h2load: " << inbound() << " upstream HBONE streams for 200 requests\n";
+  EXPECT_LT(inbound(), 100u);
+}
+
+// Frames from a real HTTP/2 client (nghttp2's own), for what the CLI clients will not send.
+class RawH2Client {
+ public:
+  RawH2Client() {
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_client_new(&session_, cbs, nullptr);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+    drain();  // nghttp2 sends the client magic first, then SETTINGS
+  }
+  ~RawH2Client() { nghttp2_session_del(session_); }
+  int32_t get(const std::string& path) {
+    const std::string m = ":method", get = "GET", sc = ":scheme", http = "http", a = ":authority", p = ":path";
+    auto nv = [](const std::string& n, const std::string& v) {
+      return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                        reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                        NGHTTP2_NV_FLAG_NONE};
+    };
+    const std::string authority = kVip;
+    nghttp2_nv nva[] = {nv(m, get), nv(sc, http), nv(a, authority), nv(p, path)};
+    int32_t id = nghttp2_submit_request(session_, nullptr, nva, 4, nullptr, nullptr);
+    drain();
+    return id;
+  }
+  void reset(int32_t id) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    drain();
+  }
+  std::string bytes;
+
+ private:
+  void drain() {
+    const uint8_t* data = nullptr;
+    for (ssize_t n; (n = nghttp2_session_mem_send(session_, &data)) > 0;)
+      bytes.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  nghttp2_session* session_ = nullptr;
+};
+
+// HTTP/2 frames in `reply`: (type, error code of a GOAWAY or RST_STREAM).
+std::vector<std::pair<int, uint32_t>> framesOf(const std::string& reply) {
+  std::vector<std::pair<int, uint32_t>> out;
+  for (size_t p = 0; p + 9 <= reply.size();) {
+    const auto* u = reinterpret_cast<const unsigned char*>(reply.data() + p);
+    const size_t len = (size_t{u[0]} << 16) | (size_t{u[1]} << 8) | u[2];
+    uint32_t code = 0;
+    const size_t at = u[3] == 0x7 ? 13 : 9;  // GOAWAY: after last-stream-id; RST_STREAM: first
+    if ((u[3] == 0x7 || u[3] == 0x3) && p + at + 4 <= reply.size())
+      code = (uint32_t{u[at]} << 24) | (uint32_t{u[at + 1]} << 16) | (uint32_t{u[at + 2]} << 8) | u[at + 3];
+    out.emplace_back(u[3], code);
+    p += 9 + len;
+  }
+  return out;
+}
+
+// Sends `bytes` from the checkout pod to the service and reads until the
+// waypoint closes (true) or 5 s pass (false).
+bool sendAndReadToClose(const std::string& netns, const std::string& bytes, std::string& reply) {
+  auto ns = openNetns(netns);
+  if (!ns) return false;
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  if (!fd) return false;
+  timeval tv{5, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(80);
+  inet_pton(AF_INET, kVip, &a.sin_addr);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return false;
+  if (::write(fd->get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) return false;
+  for (;;) {
+    char buf[4096];
+    ssize_t n = ::read(fd->get(), buf, sizeof(buf));
+    if (n <= 0) return n == 0 || errno == ECONNRESET;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+}
+
+TEST_F(WaypointTest, Http2RapidResetEndsTheConnectionAndReachesAlmostNothing) {
+  // CVE-2023-44487's shape: open a stream, cancel it at once, again and again.
+  // Streams cancelled within the read that opened them never get an upstream;
+  // past nghttp2's reset budget the connection gets a GOAWAY.
+  RawH2Client client;
+  ASSERT_EQ(client.bytes.rfind(NGHTTP2_CLIENT_MAGIC, 0), 0u);
+  for (int i = 0; i < 400; ++i) client.reset(client.get("/balance/" + std::to_string(i)));
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), client.bytes, reply)) << "the connection must close";
+  bool goaway = false;
+  std::string frames;
+  for (auto [type, code] : framesOf(reply)) {
+    goaway |= type == 0x7 && code != 0;
+    frames += " " + std::to_string(type) + "/" + std::to_string(code);
+  }
+  EXPECT_TRUE(goaway) << "frames (type/code):" << frames;
+  std::cout << "rapid reset: frames back (type/code):" << frames << "; judged " << waypointAccessLog().size() << "\n";
+  std::this_thread::sleep_for(500ms);
+  EXPECT_LE(app_->seen().size(), 5u) << "cancelled streams went on to the app";
+  std::string out = curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/ok"});
+  EXPECT_NE(out.find("ledger saw GET /balance/ok 200"), std::string::npos) << out;
 }
 
 TEST_F(WaypointTest, Http2GarbageAfterThePrefaceGetsGoawayAndReachesNothing) {
