@@ -17,8 +17,15 @@
 
 #include <chrono>
 #include <sstream>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
 
 #include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
 
 #include "common/netns.h"
@@ -151,6 +158,16 @@ class WaypointTest : public ::testing::Test {
     return out;
   }
 
+  // Any command in the checkout pod's network namespace; returns its output.
+  std::string inCheckout(std::vector<std::string> args, int* rc = nullptr) {
+    std::vector<std::string> argv = {"nsenter", "--net=" + checkout_.netnsPath()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string out;
+    int status = runCommand(argv, &out);
+    if (rc) *rc = status;
+    return out;
+  }
+
   std::vector<nlohmann::json> waypointAccessLog() {
     std::vector<nlohmann::json> out;
     std::istringstream in(node(0).readLog("waypoint-waypoint"));
@@ -215,11 +232,15 @@ TEST_F(WaypointTest, AllowedThenDeniedRequestOnOneKeepAliveConnection) {
   for (const auto& e : accessLog(node(1)))
     fromWaypoint |= e["direction"] == "inbound" && e["src_identity"] == "spiffe://cluster.local/ns/payments/sa/sa-waypoint";
   EXPECT_TRUE(fromWaypoint);
-  // Checkout's tunnel sent it through the waypoint.
-  bool viaWaypoint = false;
-  for (const auto& e : accessLog(node(0)))
-    viaWaypoint |= e["direction"] == "outbound" && e.value("waypoint", "") == "payments/waypoint.payments.svc.cluster.local";
-  EXPECT_TRUE(viaWaypoint);
+  // Checkout's tunnel sent it through the waypoint (logged once that connection
+  // has ended on both sides, which may be after curl returned).
+  auto viaWaypoint = [&] {
+    for (const auto& e : accessLog(node(0)))
+      if (e["direction"] == "outbound" && e.value("waypoint", "") == "payments/waypoint.payments.svc.cluster.local")
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(eventually(viaWaypoint, 5s));
 }
 
 TEST_F(WaypointTest, DenyPolicyWinsAndAPodIpDialedDirectlyStillMeetsTheWaypoint) {
@@ -306,6 +327,241 @@ TEST_F(WaypointTest, AWaypointThatIsDownFailsTheRequestNeverBypassesIt) {
   out = curl({"-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/3"});
   EXPECT_NE(lastCurlStatus_, 0) << out;
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+}
+
+
+// ---- HTTP/2 inside the HBONE stream (h2c, prior knowledge) ----------------------------
+
+size_t countOf(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) ++n;
+  return n;
+}
+
+TEST_F(WaypointTest, Http2AllowedAndDeniedStreamsOnOneConnection) {
+  // nghttp: prior knowledge for http:// URIs; URIs with one authority share one connection.
+  int rc = 0;
+  const std::string base = "http://" + std::string(kVip);
+  std::string out = inCheckout({"nghttp", "-v", "-t", "5", base + "/balance/1", base + "/admin/x"}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(countOf(out, "] Connected"), 1u) << out;
+  EXPECT_NE(out.find("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100"), std::string::npos) << out;
+  EXPECT_NE(out.find("SETTINGS_INITIAL_WINDOW_SIZE(0x04):1048576"), std::string::npos) << out;
+  EXPECT_NE(out.find(":status: 200"), std::string::npos) << out;
+  EXPECT_NE(out.find(":status: 403"), std::string::npos) << out;
+  EXPECT_NE(out.find("GET /balance/1 served"), std::string::npos) << out;
+  EXPECT_NE(out.find("RBAC: access denied"), std::string::npos) << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"}) << "the app saw a denied request";
+
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 2; }, 5s)) << node(0).logTail("waypoint-waypoint");
+  int allowed = 0, denied = 0;
+  for (const auto& e : waypointAccessLog()) {
+    EXPECT_EQ(e["protocol"], "HTTP/2") << e.dump();
+    EXPECT_EQ(e["request_protocol"], "http") << e.dump();
+    if (e["path"] == "/balance/1" && e["response_code"] == 200 && e["response_flags"] == "-") ++allowed;
+    if (e["path"] == "/admin/x" && e["response_code"] == 403 && e.value("response_code_details", "").rfind("rbac_access_denied", 0) == 0) ++denied;
+  }
+  EXPECT_EQ(allowed, 1);
+  EXPECT_EQ(denied, 1);
+
+  // curl's prior knowledge too, and HTTP/1.1 on the same waypoint still works.
+  out = curl({"--http2-prior-knowledge", "-w", " %{http_code} %{http_version}", base + "/balance/2"});
+  EXPECT_NE(out.find("GET /balance/2 served\n 200 2"), std::string::npos) << out;
+  out = curl({"-w", " %{http_code} %{http_version}", base + "/balance/3"});
+  EXPECT_NE(out.find("GET /balance/3 served\n 200 1.1"), std::string::npos) << out;
+  // A denied request with a body is answered at its headers, the body never
+  // forwarded. An upload still going when the 403 is complete gets RST_STREAM
+  // (NO_ERROR) to stop it (RFC 9113 8.1, as Envoy does). nghttp takes that as the
+  // end; curl 7.88 reports error 92 and drops the 403 (whenever its DATA had not
+  // arrived yet, even for "-d x=1"), so nghttp here.
+  const std::string upload = "/tmp/we2e-h2-upload-" + std::to_string(::getpid());
+  {
+    std::ofstream f(upload);
+    f << std::string(4 << 20, 'x');
+  }
+  out = inCheckout({"nghttp", "-v", "-t", "5", "-d", upload, base + "/admin/upload"}, &rc);
+  std::remove(upload.c_str());
+  EXPECT_NE(out.find(":status: 403"), std::string::npos) << out.substr(0, 4000);
+  EXPECT_NE(out.find("recv RST_STREAM frame"), std::string::npos) << out.substr(0, 4000);
+  EXPECT_NE(out.find("(error_code=NO_ERROR(0x00))"), std::string::npos) << out.substr(0, 4000);
+  EXPECT_EQ(app_->seen(), (std::vector<std::string>{"GET /balance/1", "GET /balance/2", "GET /balance/3"}));
+}
+
+TEST_F(WaypointTest, Http2LoadWithMultiplexedStreamsAllSucceed) {
+  int rc = 0;
+  std::string out =
+      inCheckout({"h2load", "-n", "200", "-c", "2", "-m", "10", "http://" + std::string(kVip) + "/balance/1"}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("requests: 200 total, 200 started, 200 done, 200 succeeded, 0 failed, 0 errored"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("status codes: 200 2xx, 0 3xx, 0 4xx, 0 5xx"), std::string::npos) << out;
+  for (const char* key : {"finished in", "time for request:"}) {
+    auto p = out.find(key);
+    if (p != std::string::npos) std::cout << "h2load: " << out.substr(p, out.find('\n', p) - p) << "\n";
+  }
+  EXPECT_TRUE(eventually([&] { return app_->seen().size() >= 200; }, 5s));
+  EXPECT_EQ(app_->seen().size(), 200u);
+  // Upstreams are kept between requests: far fewer HBONE streams reached the
+  // ledger's tunnel than requests (each is logged when it ends).
+  auto inbound = [&] {
+    size_t n = 0;
+    for (const auto& e : accessLog(node(1))) n += e["direction"] == "inbound";
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return inbound() > 0; }, 5s));
+  std::cout << "h2load: " << inbound() << " upstream HBONE streams for 200 requests\n";
+  EXPECT_LT(inbound(), 100u);
+}
+
+// Frames from a real HTTP/2 client (nghttp2's own), for what the CLI clients will not send.
+class RawH2Client {
+ public:
+  RawH2Client() {
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_client_new(&session_, cbs, nullptr);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+    drain();  // nghttp2 sends the client magic first, then SETTINGS
+  }
+  ~RawH2Client() { nghttp2_session_del(session_); }
+  int32_t get(const std::string& path) {
+    const std::string m = ":method", get = "GET", sc = ":scheme", http = "http", a = ":authority", p = ":path";
+    auto nv = [](const std::string& n, const std::string& v) {
+      return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(n.data())),
+                        reinterpret_cast<uint8_t*>(const_cast<char*>(v.data())), n.size(), v.size(),
+                        NGHTTP2_NV_FLAG_NONE};
+    };
+    const std::string authority = kVip;
+    nghttp2_nv nva[] = {nv(m, get), nv(sc, http), nv(a, authority), nv(p, path)};
+    int32_t id = nghttp2_submit_request(session_, nullptr, nva, 4, nullptr, nullptr);
+    drain();
+    return id;
+  }
+  void reset(int32_t id) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    drain();
+  }
+  std::string bytes;
+
+ private:
+  void drain() {
+    const uint8_t* data = nullptr;
+    for (ssize_t n; (n = nghttp2_session_mem_send(session_, &data)) > 0;)
+      bytes.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  nghttp2_session* session_ = nullptr;
+};
+
+// HTTP/2 frames in `reply`: (type, error code of a GOAWAY or RST_STREAM).
+std::vector<std::pair<int, uint32_t>> framesOf(const std::string& reply) {
+  std::vector<std::pair<int, uint32_t>> out;
+  for (size_t p = 0; p + 9 <= reply.size();) {
+    const auto* u = reinterpret_cast<const unsigned char*>(reply.data() + p);
+    const size_t len = (size_t{u[0]} << 16) | (size_t{u[1]} << 8) | u[2];
+    uint32_t code = 0;
+    const size_t at = u[3] == 0x7 ? 13 : 9;  // GOAWAY: after last-stream-id; RST_STREAM: first
+    if ((u[3] == 0x7 || u[3] == 0x3) && p + at + 4 <= reply.size())
+      code = (uint32_t{u[at]} << 24) | (uint32_t{u[at + 1]} << 16) | (uint32_t{u[at + 2]} << 8) | u[at + 3];
+    out.emplace_back(u[3], code);
+    p += 9 + len;
+  }
+  return out;
+}
+
+// Sends `bytes` from the checkout pod to the service and reads until the
+// waypoint closes (true) or 5 s pass (false).
+bool sendAndReadToClose(const std::string& netns, const std::string& bytes, std::string& reply) {
+  auto ns = openNetns(netns);
+  if (!ns) return false;
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  if (!fd) return false;
+  timeval tv{5, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(80);
+  inet_pton(AF_INET, kVip, &a.sin_addr);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return false;
+  if (::write(fd->get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) return false;
+  for (;;) {
+    char buf[4096];
+    ssize_t n = ::read(fd->get(), buf, sizeof(buf));
+    if (n <= 0) return n == 0 || errno == ECONNRESET;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+}
+
+TEST_F(WaypointTest, Http2RapidResetEndsTheConnectionAndReachesAlmostNothing) {
+  // CVE-2023-44487's shape: open a stream, cancel it at once, again and again.
+  // Streams cancelled within the read that opened them never get an upstream;
+  // past nghttp2's reset budget the connection gets a GOAWAY.
+  RawH2Client client;
+  ASSERT_EQ(client.bytes.rfind(NGHTTP2_CLIENT_MAGIC, 0), 0u);
+  for (int i = 0; i < 400; ++i) client.reset(client.get("/balance/" + std::to_string(i)));
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), client.bytes, reply)) << "the connection must close";
+  bool goaway = false;
+  std::string frames;
+  for (auto [type, code] : framesOf(reply)) {
+    goaway |= type == 0x7 && code != 0;
+    frames += " " + std::to_string(type) + "/" + std::to_string(code);
+  }
+  EXPECT_TRUE(goaway) << "frames (type/code):" << frames;
+  std::cout << "rapid reset: frames back (type/code):" << frames << "; judged " << waypointAccessLog().size() << "\n";
+  std::this_thread::sleep_for(500ms);
+  EXPECT_LE(app_->seen().size(), 5u) << "cancelled streams went on to the app";
+  std::string out = curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/ok"});
+  EXPECT_NE(out.find("GET /balance/ok served\n 200"), std::string::npos) << out;
+}
+
+TEST_F(WaypointTest, Http2GarbageAfterThePrefaceGetsGoawayAndReachesNothing) {
+  auto ns = openNetns(checkout_.netnsPath());
+  ASSERT_TRUE(ns);
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  ASSERT_TRUE(fd);
+  timeval tv{5, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(80);
+  inet_pton(AF_INET, kVip, &a.sin_addr);
+  ASSERT_EQ(::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << std::strerror(errno);
+  // The preface, then no SETTINGS frame but bytes that are no frame at all.
+  const std::string bytes = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + "GET /balance/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd->get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  std::string reply;
+  bool eof = false;
+  for (;;) {
+    char buf[4096];
+    ssize_t n = ::read(fd->get(), buf, sizeof(buf));
+    if (n <= 0) {
+      eof = n == 0 || errno == ECONNRESET;
+      break;
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_TRUE(eof) << "the connection must close after the GOAWAY";
+  // Frames: 9-byte headers (length 24 bits, type, flags, stream id).
+  bool goaway = false;
+  uint32_t errorCode = 0;
+  for (size_t p = 0; p + 9 <= reply.size();) {
+    const auto* u = reinterpret_cast<const unsigned char*>(reply.data() + p);
+    const size_t len = (size_t{u[0]} << 16) | (size_t{u[1]} << 8) | u[2];
+    if (u[3] == 0x7 && p + 9 + 8 <= reply.size()) {
+      goaway = true;
+      errorCode = (uint32_t{u[13]} << 24) | (uint32_t{u[14]} << 16) | (uint32_t{u[15]} << 8) | u[16];
+    }
+    p += 9 + len;
+  }
+  EXPECT_TRUE(goaway) << "reply of " << reply.size() << " bytes";
+  EXPECT_EQ(errorCode, 1u) << "PROTOCOL_ERROR";
+  EXPECT_TRUE(app_->seen().empty());
+  // The waypoint goes on serving.
+  std::string out = curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/4"});
+  EXPECT_NE(out.find("GET /balance/4 served\n 200"), std::string::npos) << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/4"});
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace warren::waypoint {
 using Event = http1::Parser::Event;
 
 std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id, StreamFacts stream,
-                                                  UniqueFd downstream, SessionOptions options) {
+                                                  UniqueFd downstream, SessionOptions options, std::string initial) {
   auto s = std::shared_ptr<Http1Session>(new Http1Session(host, id, std::move(stream), std::move(downstream), options));
   std::weak_ptr<Http1Session> weak = s;
   s->downEvents_ = EPOLLIN;
@@ -28,6 +28,18 @@ std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id
   }
   s->touch();
   s->armHeadTimer();
+  if (!initial.empty()) {
+    // Bytes the sniffer already read: the socket may have nothing more to wake
+    // us with (level-triggered, but drained), so they are parsed from the loop.
+    s->current_.requestBytes = initial.size();
+    s->downIn_ = std::move(initial);
+    host.loop().post([weak] {
+      auto self = weak.lock();
+      if (!self || self->phase_ == Phase::Closed) return;
+      self->processRequests();
+      self->updateInterest();
+    });
+  }
   return s;
 }
 
@@ -139,7 +151,7 @@ void Http1Session::onRequestHead() {
   current_.authority = h.host;
   current_.userAgent = h.header("user-agent").value_or("");
   current_.requestId = h.header("x-request-id").value_or("");
-  current_.grpc = h.header("content-type").value_or("").rfind("application/grpc", 0) == 0;
+  current_.protocol = h.header("content-type").value_or("").rfind("application/grpc", 0) == 0 ? "grpc" : "http";
   current_.requestBytes = downInHead_;
   keepAlive_ = h.keepAlive;
   rejected_ = false;

@@ -21,53 +21,18 @@
 #include "common/unique_fd.h"
 #include "waypoint/http1/http1_parser.h"
 #include "waypoint/proxy/request_plan.h"
+#include "waypoint/proxy/session_host.h"
 #include "ztunnel/io/event_loop.h"
 
 namespace warren::waypoint {
 
-// Everything known about one request when it ends, for metrics and the access log.
-struct RequestOutcome {
-  StreamFacts stream;
-  std::string method, path, authority, userAgent, requestId;
-  std::string protocol = "http1";  // "http1" | "h2": the downstream codec
-  bool grpc = false;                // content-type application/grpc*: Istio's request_protocol "grpc"
-  RequestPlan plan;
-  int status = 0;            // sent downstream; 0 when the connection ended first
-  std::string responseFlags;  // Envoy's: "-", "RBAC", "UH", "UF", "UC", "DPE"
-  uint64_t requestBytes = 0, responseBytes = 0;
-  std::chrono::system_clock::time_point start;
-  std::chrono::steady_clock::duration duration{};
-  std::string upstreamHost;
-};
-
-// What a session needs from the waypoint (the seam for tests).
-class SessionHost {
+class Http1Session : public Session, public std::enable_shared_from_this<Http1Session> {
  public:
-  virtual ~SessionHost() = default;
-  virtual io::EventLoop& loop() = 0;
-  virtual state::ClusterStatePtr currentState() = 0;
-  virtual const Self& self() const = 0;
-  virtual uint64_t nextPick(const sockaddr_storage& destination) = 0;
-  // A byte stream to the route's upstream (HBONE stream or plain TCP). `done` runs
-  // later on the loop, never from inside openUpstream.
-  virtual void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) = 0;
-  virtual void requestDone(const RequestOutcome& outcome) = 0;
-  virtual void sessionClosed(uint64_t id) = 0;
-};
-
-struct SessionOptions {
-  std::chrono::milliseconds headTimeout{10000};   // a request head must be complete this soon (slowloris)
-  std::chrono::milliseconds idleTimeout{300000};  // no bytes either way this long: closed
-  size_t bufferBytes = 256u << 10;                // per direction: reading stops above this
-};
-
-class Http1Session : public std::enable_shared_from_this<Http1Session> {
- public:
+  // `initial`: bytes already read from the stream (protocol sniffing), parsed first.
   static std::shared_ptr<Http1Session> start(SessionHost& host, uint64_t id, StreamFacts stream,
-                                             UniqueFd downstream, SessionOptions options);
-  ~Http1Session();
-  // Ends the session now (waypoint shutdown).
-  void abort();
+                                             UniqueFd downstream, SessionOptions options, std::string initial = {});
+  ~Http1Session() override;
+  void abort() override;
   uint64_t id() const { return id_; }
 
  private:

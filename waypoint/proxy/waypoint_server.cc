@@ -78,8 +78,21 @@ void WaypointServer::onStream(hbone::H2Connection& conn, int32_t id, const hbone
   UniqueFd ours(pair[0]), bridged(pair[1]);
   StreamFacts facts{peerIp, conn.peerIdentity(), verdict.destination};
   const uint64_t sid = nextSession_++;
-  auto session = Http1Session::start(*this, sid, std::move(facts), std::move(ours), options_.session);
-  sessions_[sid] = session;
+  // The first bytes decide the protocol; until then a sniffer holds the socket.
+  auto sniffer = SessionSniffer::start(
+      loop_, std::move(ours), options_.session,
+      [this, sid, facts](DownstreamProtocol p, UniqueFd fd, std::string initial) {
+        if (!sessions_.count(sid)) return;  // shut down meanwhile
+        if (p == DownstreamProtocol::Http2) {
+          counters_.http2Sessions++;
+          sessions_[sid] = H2Session::start(*this, sid, facts, std::move(fd), options_.session, std::move(initial));
+        } else {
+          counters_.http1Sessions++;
+          sessions_[sid] = Http1Session::start(*this, sid, facts, std::move(fd), options_.session, std::move(initial));
+        }
+      },
+      [this, sid] { sessionClosed(sid); });
+  sessions_[sid] = sniffer;
   conn.respond(id, 200, std::move(bridged), std::move(none));
 }
 

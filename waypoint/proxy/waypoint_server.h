@@ -2,8 +2,9 @@
 // The waypoint's data path (Istio's waypoint, in Warren's libraries): accepts HBONE
 // on 15008 with its own SPIFFE identity (TLS 1.3 mTLS, the tunnel's H2Connection),
 // checks each CONNECT is for a destination bound to it, bridges the stream to a
-// socketpair and runs an HTTP/1.1 session on the other end, which judges every
-// request (L7 AuthorizationPolicy) and forwards the allowed ones upstream over
+// socketpair and runs an HTTP session on the other end (HTTP/2 when the client
+// opens with the h2 preface, else HTTP/1.1), which judges every request (L7
+// AuthorizationPolicy) and forwards the allowed ones upstream over
 // HBONE as the waypoint's own identity (the tunnel's Pool). Loop thread only,
 // except counters().
 
@@ -13,7 +14,9 @@
 #include <string>
 
 #include "common/unique_fd.h"
+#include "waypoint/proxy/h2_session.h"
 #include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/session_sniffer.h"
 #include "ztunnel/hbone/h2_connection.h"
 #include "ztunnel/hbone/pool.h"
 #include "ztunnel/identity/identity_manager.h"
@@ -33,6 +36,7 @@ struct WaypointOptions {
 
 struct WaypointCounters {
   std::atomic<uint64_t> connections{0}, streams{0}, badStreams{0}, requests{0}, denied{0}, upstreamFailures{0};
+  std::atomic<uint64_t> http1Sessions{0}, http2Sessions{0};
   std::atomic<uint64_t> identityRefusals{0};
 };
 
@@ -69,7 +73,7 @@ class WaypointServer : public SessionHost {
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;
-  std::map<uint64_t, std::shared_ptr<Http1Session>> sessions_;
+  std::map<uint64_t, std::shared_ptr<Session>> sessions_;  // sniffing, HTTP/1.1 or HTTP/2
   uint64_t nextSession_ = 1;
   std::map<std::string, uint64_t> roundRobin_;
 };

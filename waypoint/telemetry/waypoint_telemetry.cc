@@ -38,8 +38,8 @@ telemetry::RequestRecord toRecord(const RequestOutcome& o, const state::ClusterS
   r.method = o.method;
   r.path = o.path;
   r.authority = o.authority;
-  r.httpVersion = o.protocol == "h2" ? "HTTP/2" : "HTTP/1.1";
-  r.requestProtocol = o.grpc ? "grpc" : "http";
+  r.httpVersion = o.httpVersion;
+  r.requestProtocol = o.protocol;
   r.userAgent = o.userAgent;
   r.requestId = o.requestId;
   r.requestBytes = o.requestBytes;

@@ -1,0 +1,887 @@
+#include "waypoint/proxy/h2_session.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "ztunnel/io/tcp.h"
+
+namespace warren::waypoint {
+
+using Event = http1::Parser::Event;
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr int kMaxReadsPerEvent = 4;
+constexpr size_t kDownOutHighWater = 64 * 1024;
+
+bool lowerEquals(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+// Connection-specific fields (RFC 9113 8.2.2): never in an HTTP/2 message. Trailer
+// goes too: trailers are not relayed.
+bool connectionSpecific(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                                                "upgrade",    "te",         "trailer"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+// Names listed in the Connection header are hop-by-hop as well.
+bool listedInConnection(const http1::HeaderList& headers, std::string_view name) {
+  for (const auto& [n, v] : headers) {
+    if (n != "connection") continue;
+    size_t pos = 0;
+    while (pos <= v.size()) {
+      size_t comma = v.find(',', pos);
+      if (comma == std::string::npos) comma = v.size();
+      std::string_view token(v.data() + pos, comma - pos);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      if (lowerEquals(token, name)) return true;
+      pos = comma + 1;
+    }
+  }
+  return false;
+}
+
+nghttp2_nv makeNv(const std::string& name, const std::string& value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+std::string upstreamKey(const proxy::OutboundRoute& r) {
+  return std::to_string(static_cast<int>(r.kind)) + "|" + io::formatSockaddr(r.target) + "|" + r.authority;
+}
+
+}  // namespace
+
+std::string requestProtocol(const http1::HeaderList& fields) {
+  for (const auto& [n, v] : fields)
+    if (n == "content-type") return v.rfind("application/grpc", 0) == 0 ? "grpc" : "http";
+  return "http";
+}
+
+H2RequestHead h2RequestHead(const http1::HeaderList& pseudo, const http1::HeaderList& fields, bool endStream) {
+  H2RequestHead r;
+  http1::MessageHead& h = r.head;
+  h.versionMajor = 2;
+  h.versionMinor = 0;
+  std::string authority, host, cookie;
+  bool extendedConnect = false;
+  for (const auto& [n, v] : pseudo) {
+    if (n == ":method") h.method = v;
+    else if (n == ":path") h.target = v;
+    else if (n == ":authority") authority = v;
+    else if (n == ":protocol") extendedConnect = true;
+  }
+  for (const auto& [n, v] : fields) {
+    if (n == "cookie") {
+      if (!cookie.empty()) cookie += "; ";
+      cookie += v;
+    } else if (n == "host") {
+      if (host.empty()) host = v;
+    } else if (n == "te") {
+      // "trailers" at most (nghttp2 checks): hop-by-hop, and nothing asks for them upstream.
+    } else if (n == "expect" && lowerEquals(v, "100-continue")) {
+      // Answered by HTTP/2 flow control itself; the upstream never waits for it.
+    } else {
+      if (n == "content-length") {
+        uint64_t len = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), len);
+        if (ec == std::errc() && end == v.data() + v.size()) h.contentLength = len;
+      }
+      h.headers.emplace_back(n, v);
+    }
+  }
+  if (!cookie.empty()) h.headers.emplace_back("cookie", cookie);
+  h.host = authority.empty() ? host : authority;  // RFC 9113 8.3.1: :authority wins
+  auto fail = [&](int status, std::string why) {
+    r.errorStatus = status;
+    r.why = std::move(why);
+    return r;
+  };
+  if (h.method == "CONNECT" || extendedConnect) return fail(501, "CONNECT inside HTTP/2 is not proxied");
+  if (h.method.empty() || h.target.empty()) return fail(400, "no :method or :path");
+  if (h.host.empty()) return fail(400, "no :authority or host");
+  h.path = h.target.substr(0, h.target.find('?'));
+  if (!endStream && !h.contentLength) {
+    h.chunked = true;  // a body of unknown length follows in DATA
+  } else if (endStream && !h.contentLength && h.method != "GET" && h.method != "HEAD" && h.method != "DELETE" &&
+             h.method != "OPTIONS" && h.method != "TRACE") {
+    h.contentLength = 0;  // an empty POST/PUT is stated as such to an HTTP/1.1 upstream
+  }
+  h.keepAlive = true;
+  return r;
+}
+
+// ---- one request stream ------------------------------------------------------
+
+struct H2Session::Stream {
+  int32_t id = 0;
+  // The request as received.
+  http1::HeaderList pseudo, fields;
+  size_t headerBytes = 0;
+  bool headersTooLarge = false;
+  bool judged = false, endReceived = false;
+  RequestOutcome outcome;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  bool reported = false;
+  // Upstream (allowed requests): wanted from the verdict until released.
+  bool wantUp = false, upDone = false;
+  std::string upKey;
+  UniqueFd up;
+  uint32_t upEvents = 0;
+  bool chunked = false;
+  std::string upOut;
+  size_t upOutHead = 0;
+  uint64_t unconsumed = 0;  // request DATA received but not yet given back to the client's window
+  std::string upIn;
+  std::unique_ptr<http1::Parser> parser;
+  bool keepAlive = true, closeDelimited = false;
+  // The response.
+  bool responseSubmitted = false;
+  std::string body;
+  size_t bodyHead = 0;
+  bool bodyDone = false, deferred = false;
+  size_t bodyPending() const { return body.size() - bodyHead; }
+  size_t upOutPending() const { return upOut.size() - upOutHead; }
+};
+
+struct H2SessionCallbacks {
+  static H2Session* self(void* u) { return static_cast<H2Session*>(u); }
+  static int beginHeaders(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onBeginHeaders(f); }
+  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen,
+                    const uint8_t* value, size_t valueLen, uint8_t, void* u) {
+    return self(u)->onHeader(f, {reinterpret_cast<const char*>(name), nameLen},
+                             {reinterpret_cast<const char*>(value), valueLen});
+  }
+  static int frameRecv(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onFrameRecv(f); }
+  static int frameSend(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onFrameSend(f); }
+  static int dataChunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
+    return self(u)->onDataChunk(id, data, len);
+  }
+  static int streamClose(nghttp2_session*, int32_t id, uint32_t code, void* u) {
+    return self(u)->onStreamClose(id, code);
+  }
+  static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
+                          nghttp2_data_source*, void* u) {
+    return self(u)->readBody(id, buf, len, flags);
+  }
+};
+
+// ---- lifecycle -----------------------------------------------------------------
+
+std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream,
+                                            SessionOptions options, std::string initial) {
+  auto s = std::shared_ptr<H2Session>(new H2Session(host, id, std::move(stream), std::move(downstream), options));
+  std::weak_ptr<H2Session> weak = s;
+  if (auto st = s->startNghttp2(); !st) {
+    spdlog::error("waypoint session {}: {}", id, st.error().message);
+    host.loop().post([weak] {
+      if (auto self = weak.lock()) self->finish("nghttp2 setup failed");
+    });
+    return s;
+  }
+  s->downEvents_ = EPOLLIN | EPOLLOUT;  // our SETTINGS go out at once
+  if (auto st = host.loop().watch(s->down_.get(), s->downEvents_, [weak](uint32_t ev) {
+        if (auto self = weak.lock()) self->onDownstream(ev);
+      });
+      !st) {
+    spdlog::error("waypoint session {}: cannot watch the stream: {}", id, st.error().message);
+    s->downEvents_ = 0;
+    host.loop().post([weak] {
+      if (auto self = weak.lock()) self->finish("cannot watch the stream");
+    });
+    return s;
+  }
+  s->touch();
+  // The preface (and whatever came with it) now, before any later byte the socket
+  // reports: nghttp2 must see them in order. Safe from inside the caller: the host
+  // defers both openUpstream's answer and sessionClosed.
+  if (s->receive(initial.data(), initial.size())) s->afterEvent();
+  return s;
+}
+
+H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream, SessionOptions options)
+    : host_(host), id_(id), stream_(std::move(stream)), options_(options), down_(std::move(downstream)) {}
+
+H2Session::~H2Session() {
+  if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
+  if (down_ && downEvents_) host_.loop().unwatch(down_.get());
+  for (auto& [id, s] : streams_)
+    if (s->up && s->upEvents) host_.loop().unwatch(s->up.get());
+  for (auto& i : idle_) host_.loop().unwatch(i.fd.get());
+  if (h2_) nghttp2_session_del(h2_);
+}
+
+Status H2Session::startNghttp2() {
+  nghttp2_session_callbacks* cbs = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0) return makeError("out of memory (nghttp2 callbacks)");
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2SessionCallbacks::beginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, H2SessionCallbacks::header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2SessionCallbacks::frameRecv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2SessionCallbacks::frameSend);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2SessionCallbacks::dataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2SessionCallbacks::streamClose);
+  nghttp2_option* opt = nullptr;
+  if (nghttp2_option_new(&opt) != 0) {
+    nghttp2_session_callbacks_del(cbs);
+    return makeError("out of memory (nghttp2 options)");
+  }
+  // Window updates are ours: request bytes count as taken once the upstream took them.
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_settings(opt, 32);         // entries per SETTINGS frame
+  nghttp2_option_set_max_outbound_ack(opt, 100);     // SETTINGS/PING acks queued for a client that does not read
+  nghttp2_option_set_max_continuations(opt, 8);      // CONTINUATION flood
+  nghttp2_option_set_stream_reset_rate_limit(opt, options_.h2ResetBurst, options_.h2ResetRate);  // rapid reset
+  int rv = nghttp2_session_server_new2(&h2_, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  if (rv != 0) return makeError(std::string("nghttp2 session: ") + nghttp2_strerror(rv));
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.h2MaxConcurrentStreams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.h2StreamWindow},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, options_.h2MaxHeaderListBytes},
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+  };
+  rv = nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  if (rv == 0)
+    rv = nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0,
+                                               static_cast<int32_t>(options_.h2ConnectionWindow));
+  if (rv != 0) return makeError(std::string("nghttp2 settings: ") + nghttp2_strerror(rv));
+  return okStatus();
+}
+
+void H2Session::abort() {
+  if (closed_) return;
+  if (down_) io::resetOnClose(down_.get());
+  finish("waypoint shutting down");
+}
+
+void H2Session::finish(const std::string& why) {
+  if (closed_) return;
+  auto keep = shared_from_this();
+  closed_ = true;
+  spdlog::debug("waypoint session {} (h2): closed: {}", id_, why);
+  for (auto& [id, s] : streams_) {
+    releaseUpstream(*s, false);
+    if (s->outcome.responseFlags.empty()) s->outcome.responseFlags = "DC";  // downstream connection ended
+    report(*s);
+  }
+  streams_.clear();
+  toOpen_.clear();
+  for (auto& i : idle_) host_.loop().unwatch(i.fd.get());
+  idle_.clear();
+  if (down_) {
+    if (downEvents_) host_.loop().unwatch(down_.get());
+    downEvents_ = 0;
+    down_.reset();
+  }
+  if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
+  idleTimer_ = 0;
+  host_.sessionClosed(id_);
+}
+
+void H2Session::touch() {
+  lastActivity_ = std::chrono::steady_clock::now();
+  if (idleTimer_) return;
+  std::weak_ptr<H2Session> weak = weak_from_this();
+  idleTimer_ = host_.loop().addTimer(options_.idleTimeout, [weak] {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    self->idleTimer_ = 0;
+    if (std::chrono::steady_clock::now() - self->lastActivity_ < self->options_.idleTimeout) return self->touch();
+    // Idle: GOAWAY, then the connection closes once it is out.
+    self->goingAway_ = true;
+    nghttp2_session_terminate_session(self->h2_, NGHTTP2_NO_ERROR);
+    self->afterEvent();
+  });
+}
+
+// ---- downstream ---------------------------------------------------------------
+
+void H2Session::onDownstream(uint32_t events) {
+  if (closed_) return;
+  auto keep = shared_from_this();
+  touch();
+  if ((events & EPOLLOUT) && !flushDown()) return finish("client write failed");
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    for (int i = 0; i < kMaxReadsPerEvent && downOut_.size() - downOutHead_ < options_.bufferBytes; ++i) {
+      char buf[kReadChunk];
+      ssize_t n = ::read(down_.get(), buf, sizeof(buf));
+      if (n > 0) {
+        if (!receive(buf, static_cast<size_t>(n))) return;
+        if (static_cast<size_t>(n) < sizeof(buf)) break;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      return finish(n == 0 ? "client closed the connection" : std::string("read: ") + std::strerror(errno));
+    }
+  }
+  afterEvent();
+}
+
+bool H2Session::receive(const char* data, size_t len) {
+  ssize_t rv = nghttp2_session_mem_recv(h2_, reinterpret_cast<const uint8_t*>(data), len);
+  if (closed_) return false;
+  if (rv < 0) {
+    // Fatal to nghttp2 (bad preface, flood, ...): a GOAWAY if it queued one, then gone.
+    spdlog::info("waypoint session {} (h2): {}", id_, nghttp2_strerror(static_cast<int>(rv)));
+    pump();
+    finish(std::string("HTTP/2: ") + nghttp2_strerror(static_cast<int>(rv)));
+    return false;
+  }
+  // Streams judged in this read get their upstream now: one reset in the same read
+  // (HEADERS then RST_STREAM) never costs an upstream.
+  openUpstreams();
+  return !closed_;
+}
+
+void H2Session::pump() {
+  if (closed_ || !h2_) return;
+  for (;;) {
+    bool drained = false;
+    while (downOut_.size() - downOutHead_ < kDownOutHighWater) {
+      const uint8_t* data = nullptr;
+      ssize_t n = nghttp2_session_mem_send(h2_, &data);
+      if (closed_) return;
+      if (n < 0) return finish(std::string("HTTP/2 send: ") + nghttp2_strerror(static_cast<int>(n)));
+      if (n == 0) {
+        drained = true;
+        break;
+      }
+      downOut_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    if (!flushDown()) return finish("client write failed");
+    if (downOut_.size() > downOutHead_) return;  // the socket is full: EPOLLOUT resumes
+    if (drained) return;
+  }
+}
+
+bool H2Session::flushDown() {
+  while (downOutHead_ < downOut_.size()) {
+    ssize_t n = ::send(down_.get(), downOut_.data() + downOutHead_, downOut_.size() - downOutHead_, MSG_NOSIGNAL);
+    if (n > 0) {
+      downOutHead_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+  if (downOutHead_ == downOut_.size()) {
+    downOut_.clear();
+    downOutHead_ = 0;
+  } else if (downOutHead_ > (64u << 10)) {
+    downOut_.erase(0, downOutHead_);
+    downOutHead_ = 0;
+  }
+  return true;
+}
+
+void H2Session::afterEvent() {
+  if (closed_) return;
+  pump();
+  if (closed_) return;
+  const bool pending = downOut_.size() > downOutHead_;
+  if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_) && !pending)
+    return finish(goingAway_ ? "GOAWAY sent" : "HTTP/2 session ended");
+  updateDownInterest();
+}
+
+void H2Session::updateDownInterest() {
+  if (closed_ || !down_) return;
+  uint32_t want = 0;
+  if (nghttp2_session_want_read(h2_) && downOut_.size() - downOutHead_ < options_.bufferBytes) want |= EPOLLIN;
+  if (downOut_.size() > downOutHead_) want |= EPOLLOUT;
+  if (want == downEvents_) return;
+  if (host_.loop().modify(down_.get(), want)) downEvents_ = want;
+}
+
+// ---- nghttp2 callbacks ---------------------------------------------------------------
+
+H2Session::Stream* H2Session::find(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+int H2Session::onBeginHeaders(const nghttp2_frame* frame) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  auto s = std::make_unique<Stream>();
+  s->id = frame->hd.stream_id;
+  s->outcome.stream = stream_;
+  s->outcome.httpVersion = "HTTP/2";
+  s->outcome.start = std::chrono::system_clock::now();
+  streams_[s->id] = std::move(s);
+  return 0;
+}
+
+int H2Session::onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value) {
+  // Trailers (a second HEADERS) are not relayed: HTTP/1.1 upstream with no TE: trailers.
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  Stream* s = find(frame->hd.stream_id);
+  if (!s) return 0;
+  s->outcome.requestBytes += name.size() + value.size();
+  if (s->headersTooLarge) return 0;
+  // RFC 9113's accounting for SETTINGS_MAX_HEADER_LIST_SIZE (name + value + 32),
+  // which nghttp2 advertises but leaves to us to enforce.
+  s->headerBytes += name.size() + value.size() + 32;
+  if (s->headerBytes > options_.h2MaxHeaderListBytes || s->pseudo.size() + s->fields.size() >= options_.h2MaxHeaders) {
+    s->headersTooLarge = true;  // answered 431 at the end of the block; nothing more kept
+    s->pseudo.clear();
+    s->fields.clear();
+    return 0;
+  }
+  if (!name.empty() && name.front() == ':') s->pseudo.emplace_back(name, value);
+  else s->fields.emplace_back(name, value);
+  return 0;
+}
+
+int H2Session::onFrameRecv(const nghttp2_frame* frame) {
+  const int32_t id = frame->hd.stream_id;
+  const bool endStream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+      if (Stream* s = find(id); s && frame->headers.cat == NGHTTP2_HCAT_REQUEST) judge(*s, endStream);
+      break;
+    case NGHTTP2_GOAWAY:
+      goingAway_ = true;
+      break;
+    default:
+      break;
+  }
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && endStream)
+    if (Stream* s = find(id)) requestEnded(*s);
+  return 0;
+}
+
+int H2Session::onFrameSend(const nghttp2_frame* frame) {
+  if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+      !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    return 0;
+  // The response is complete while the client is still sending: ask it to stop,
+  // without error (RFC 9113 8.1), as Envoy does; its upstream cannot be reused.
+  Stream* s = find(frame->hd.stream_id);
+  if (s && !s->endReceived) {
+    releaseUpstream(*s, false);
+    nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+  }
+  return 0;
+}
+
+int H2Session::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
+  Stream* s = find(id);
+  if (!s || !s->wantUp) {
+    // Denied, answered, or unknown: discarded, and the window given back at once.
+    nghttp2_session_consume(h2_, id, len);
+    if (s) s->outcome.requestBytes += len;
+    return 0;
+  }
+  s->outcome.requestBytes += len;
+  std::string_view chunk(reinterpret_cast<const char*>(data), len);
+  if (s->chunked) s->upOut += http1::chunk(chunk);
+  else s->upOut.append(chunk);
+  s->unconsumed += len;
+  if (s->up && !flushUp(*s)) upstreamEof(*s);
+  return 0;
+}
+
+int H2Session::onStreamClose(int32_t id, uint32_t code) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return 0;
+  Stream& s = *it->second;
+  if (code != NGHTTP2_NO_ERROR && s.outcome.responseFlags.empty() && !(s.bodyDone && s.bodyPending() == 0))
+    s.outcome.responseFlags = "DR";  // the client reset the stream
+  releaseUpstream(s, false);  // no work goes on for a closed stream
+  report(s);
+  streams_.erase(it);
+  return 0;
+}
+
+ssize_t H2Session::readBody(int32_t id, uint8_t* buf, size_t len, uint32_t* flags) {
+  Stream* s = find(id);
+  if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  const size_t n = std::min(len, s->bodyPending());
+  if (n) {
+    std::memcpy(buf, s->body.data() + s->bodyHead, n);
+    s->bodyHead += n;
+    s->outcome.responseBytes += n;
+    if (s->bodyHead == s->body.size()) {
+      s->body.clear();
+      s->bodyHead = 0;
+    }
+  }
+  if (s->bodyPending() == 0 && s->bodyDone) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else if (n == 0) {
+    s->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  updateUpInterest(*s);  // room again: read more of the response
+  return static_cast<ssize_t>(n);
+}
+
+// ---- requests ---------------------------------------------------------------------
+
+void H2Session::judge(Stream& s, bool endStream) {
+  s.judged = true;
+  RequestOutcome& o = s.outcome;
+  o.protocol = requestProtocol(s.fields);
+  auto converted = h2RequestHead(s.pseudo, s.fields, endStream);
+  const http1::MessageHead& h = converted.head;
+  o.method = h.method;
+  o.path = h.path;
+  o.authority = h.host;
+  o.userAgent = h.header("user-agent").value_or("");
+  o.requestId = h.header("x-request-id").value_or("");
+  if (s.headersTooLarge) {
+    o.plan.decision.reason = "header list over " + std::to_string(options_.h2MaxHeaderListBytes) + " bytes or " +
+                             std::to_string(options_.h2MaxHeaders) + " fields";
+    return respondLocal(s, 431, std::string(http1::reasonPhrase(431)), "DPE");
+  }
+  if (converted.errorStatus) {
+    o.plan.decision.reason = "bad request: " + converted.why;
+    return respondLocal(s, converted.errorStatus, std::string(http1::reasonPhrase(converted.errorStatus)), "DPE");
+  }
+  auto state = host_.currentState();
+  o.plan = planRequest(*state, host_.self(), stream_, h, host_.nextPick(stream_.destination));
+  const RequestPlan& plan = o.plan;
+  if (plan.action == RequestPlan::Action::Reject) return respondLocal(s, plan.status, plan.body, plan.responseFlags);
+  // Allowed: the head the upstream sees, from the judged values (normalised path,
+  // the original query).
+  o.upstreamHost = io::formatSockaddr(plan.route.target);
+  http1::MessageHead out = h;
+  const size_t q = h.target.find('?');
+  out.target = plan.path + (q == std::string::npos ? "" : h.target.substr(q));
+  s.chunked = h.chunked;
+  s.parser = std::make_unique<http1::Parser>(http1::Parser::Kind::Response);
+  if (h.method == "HEAD") s.parser->expectNoBody();
+  s.upOut = http1::serializeRequestHead(out);
+  s.upKey = upstreamKey(plan.route);
+  s.wantUp = true;
+  toOpen_.push_back(s.id);
+}
+
+void H2Session::requestEnded(Stream& s) {
+  s.endReceived = true;
+  if (!s.wantUp) return;
+  if (s.chunked) s.upOut += http1::lastChunk();
+  if (s.up && !flushUp(s)) upstreamEof(s);
+}
+
+void H2Session::respondLocal(Stream& s, int status, const std::string& body, const std::string& flags) {
+  releaseUpstream(s, false);
+  s.outcome.status = status;
+  s.outcome.responseFlags = flags;
+  if (s.responseSubmitted) return resetStream(s, NGHTTP2_INTERNAL_ERROR, flags);
+  s.responseSubmitted = true;
+  s.body = body;
+  s.bodyHead = 0;
+  s.bodyDone = true;
+  const std::string code = std::to_string(status), length = std::to_string(body.size());
+  const std::string kStatus = ":status", kType = "content-type", kPlain = "text/plain", kLength = "content-length";
+  nghttp2_nv nva[] = {makeNv(kStatus, code), makeNv(kType, kPlain), makeNv(kLength, length)};
+  s.outcome.responseBytes += kStatus.size() + code.size() + kType.size() + kPlain.size() + kLength.size() + length.size();
+  nghttp2_data_provider prd{};
+  prd.read_callback = H2SessionCallbacks::readBody;
+  int rv = nghttp2_submit_response(h2_, s.id, nva, std::size(nva), body.empty() ? nullptr : &prd);
+  if (rv != 0) spdlog::warn("waypoint session {} (h2): stream {}: response: {}", id_, s.id, nghttp2_strerror(rv));
+}
+
+void H2Session::submitHead(Stream& s, const http1::MessageHead& h) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.emplace_back(":status", std::to_string(h.status));
+  for (const auto& [n, v] : h.headers) {
+    if (connectionSpecific(n) || listedInConnection(h.headers, n)) continue;
+    if (n == "content-length" && h.status == 204) continue;
+    fields.emplace_back(n, v);
+  }
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(fields.size());
+  for (const auto& [n, v] : fields) {
+    nva.push_back(makeNv(n, v));
+    s.outcome.responseBytes += n.size() + v.size();
+  }
+  s.outcome.status = h.status;
+  s.responseSubmitted = true;
+  const bool bodyless = s.outcome.method == "HEAD" || h.status == 204 || h.status == 304;
+  nghttp2_data_provider prd{};
+  prd.read_callback = H2SessionCallbacks::readBody;
+  int rv = nghttp2_submit_response(h2_, s.id, nva.data(), nva.size(), bodyless ? nullptr : &prd);
+  if (rv != 0) {
+    spdlog::warn("waypoint session {} (h2): stream {}: response: {}", id_, s.id, nghttp2_strerror(rv));
+    resetStream(s, NGHTTP2_INTERNAL_ERROR, "UPE");
+  }
+}
+
+void H2Session::resetStream(Stream& s, uint32_t code, const std::string& flags) {
+  if (s.outcome.responseFlags.empty() || s.outcome.responseFlags == "-") s.outcome.responseFlags = flags;
+  releaseUpstream(s, false);
+  nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, s.id, code);
+}
+
+void H2Session::report(Stream& s) {
+  if (s.reported || !s.judged) return;
+  s.reported = true;
+  if (s.outcome.responseFlags.empty()) s.outcome.responseFlags = s.outcome.plan.responseFlags;
+  s.outcome.duration = std::chrono::steady_clock::now() - s.started;
+  host_.requestDone(s.outcome);
+}
+
+// ---- upstreams ------------------------------------------------------------------------
+
+void H2Session::openUpstreams() {
+  auto ids = std::move(toOpen_);
+  toOpen_.clear();
+  for (int32_t id : ids) {
+    Stream* s = find(id);
+    if (!s || !s->wantUp || s->up) continue;  // reset in the same read: never opened
+    if (UniqueFd fd = takeIdle(s->upKey)) {
+      attachUpstream(id, std::move(fd));
+      continue;
+    }
+    std::weak_ptr<H2Session> weak = weak_from_this();
+    host_.openUpstream(s->outcome.plan.route, [weak, id](Result<UniqueFd> fd) {
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      Stream* st = self->find(id);
+      if (!st || !st->wantUp) return;  // the stream ended meanwhile: the upstream closes unused
+      if (!fd) {
+        spdlog::warn("waypoint session {} (h2): upstream: {}", self->id_, fd.error().message);
+        st->outcome.plan.decision.reason += "; upstream connect error or disconnect/reset before headers";
+        self->respondLocal(*st, 503, "upstream connect error or disconnect/reset before headers", "UF");
+      } else {
+        self->attachUpstream(id, std::move(*fd));
+      }
+      self->afterEvent();
+    });
+  }
+}
+
+void H2Session::attachUpstream(int32_t id, UniqueFd fd) {
+  Stream* s = find(id);
+  if (!s) return;
+  s->up = std::move(fd);
+  std::weak_ptr<H2Session> weak = weak_from_this();
+  s->upEvents = EPOLLIN | EPOLLOUT;
+  if (!host_.loop().watch(s->up.get(), s->upEvents, [weak, id](uint32_t ev) {
+        if (auto self = weak.lock()) self->onUpstream(id, ev);
+      })) {
+    s->upEvents = 0;
+    s->up.reset();
+    return upstreamEof(*s);
+  }
+  if (!flushUp(*s)) return upstreamEof(*s);
+  updateUpInterest(*s);
+}
+
+void H2Session::onUpstream(int32_t id, uint32_t events) {
+  if (closed_) return;
+  auto keep = shared_from_this();
+  Stream* s = find(id);
+  if (!s || !s->up) return;
+  touch();
+  if ((events & EPOLLOUT) && !flushUp(*s)) {
+    upstreamEof(*s);
+    return afterEvent();
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    char buf[kReadChunk];
+    ssize_t n = ::read(s->up.get(), buf, sizeof(buf));
+    if (n > 0) {
+      s->upIn.append(buf, static_cast<size_t>(n));
+      processUpstream(*s);
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      upstreamEof(*s);
+    }
+  }
+  if (Stream* again = find(id)) updateUpInterest(*again);
+  afterEvent();
+}
+
+bool H2Session::flushUp(Stream& s) {
+  if (!s.up) return true;
+  while (s.upOutHead < s.upOut.size()) {
+    ssize_t n = ::send(s.up.get(), s.upOut.data() + s.upOutHead, s.upOut.size() - s.upOutHead, MSG_NOSIGNAL);
+    if (n > 0) {
+      s.upOutHead += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+  if (s.upOutHead == s.upOut.size()) {
+    s.upOut.clear();
+    s.upOutHead = 0;
+  } else if (s.upOutHead > (64u << 10)) {
+    s.upOut.erase(0, s.upOutHead);
+    s.upOutHead = 0;
+  }
+  // The client's window reopens for what the upstream took (framing bytes pending
+  // count against it, so it never reopens early).
+  const uint64_t pending = s.upOutPending();
+  if (s.unconsumed > pending) {
+    nghttp2_session_consume(h2_, s.id, s.unconsumed - pending);
+    s.unconsumed = pending;
+  }
+  updateUpInterest(s);
+  return true;
+}
+
+void H2Session::processUpstream(Stream& s) {
+  size_t head = 0;
+  while (s.parser && head < s.upIn.size()) {
+    if (s.upDone) {
+      spdlog::warn("waypoint session {} (h2): upstream {} sent bytes after its response; closing it", id_,
+                   s.outcome.upstreamHost);
+      return releaseUpstream(s, false);
+    }
+    std::string_view in(s.upIn.data() + head, s.upIn.size() - head);
+    auto step = s.parser->feed(in);
+    head += step.consumed;
+    switch (step.event) {
+      case Event::NeedMore:
+        break;
+      case Event::Error:
+        spdlog::warn("waypoint session {} (h2): bad response from {}: {}", id_, s.outcome.upstreamHost,
+                     s.parser->error().reason);
+        if (!s.responseSubmitted) {
+          s.outcome.plan.decision.reason += "; upstream sent a bad response: " + s.parser->error().reason;
+          return respondLocal(s, 502, "upstream sent an invalid response", "UPE");
+        }
+        return resetStream(s, NGHTTP2_INTERNAL_ERROR, "UPE");
+      case Event::Head: {
+        const http1::MessageHead& h = s.parser->head();
+        if (h.status < 200) break;  // interim (100 Continue): not relayed; the final answer follows
+        s.keepAlive = h.keepAlive;
+        const bool bodyless = h.status == 204 || h.status == 304 || s.outcome.method == "HEAD";
+        s.closeDelimited = !bodyless && !h.chunked && !h.contentLength;
+        submitHead(s, h);
+        break;
+      }
+      case Event::BodyChunk:
+        s.body.append(s.parser->bodyChunk());
+        if (s.deferred) {
+          s.deferred = false;
+          nghttp2_session_resume_data(h2_, s.id);
+        }
+        break;
+      case Event::MessageEnd: {
+        if (s.parser->head().status < 200) break;
+        s.bodyDone = true;
+        s.upDone = true;
+        if (s.deferred) {
+          s.deferred = false;
+          nghttp2_session_resume_data(h2_, s.id);
+        }
+        // Clean end, request fully sent, nothing extra: the next request may use it.
+        const bool reusable = s.keepAlive && !s.closeDelimited && s.endReceived && s.upOutPending() == 0 &&
+                              head == s.upIn.size();
+        return releaseUpstream(s, reusable);
+      }
+    }
+    if (step.event == Event::NeedMore) break;
+  }
+  if (head >= s.upIn.size()) s.upIn.clear();
+  else s.upIn.erase(0, head);
+}
+
+void H2Session::upstreamEof(Stream& s) {
+  if (s.parser && !s.upDone && s.wantUp) {
+    auto step = s.parser->finish();
+    if (step.event == Event::MessageEnd && s.responseSubmitted) {
+      s.bodyDone = true;
+      s.upDone = true;
+      if (s.deferred) {
+        s.deferred = false;
+        nghttp2_session_resume_data(h2_, s.id);
+      }
+    } else if (!s.responseSubmitted) {
+      s.outcome.plan.decision.reason += "; upstream connect error or disconnect/reset before headers";
+      return respondLocal(s, 503, "upstream connect error or disconnect/reset before headers", "UF");
+    } else {
+      return resetStream(s, NGHTTP2_INTERNAL_ERROR, "UC");
+    }
+  }
+  releaseUpstream(s, false);
+}
+
+void H2Session::releaseUpstream(Stream& s, bool reusable) {
+  s.wantUp = false;
+  if (s.up) {
+    if (s.upEvents) host_.loop().unwatch(s.up.get());
+    s.upEvents = 0;
+    if (reusable && !closed_) keepIdle(s.upKey, std::move(s.up));
+    s.up.reset();
+  }
+  s.upOut.clear();
+  s.upOutHead = 0;
+  s.upIn.clear();
+  if (s.unconsumed && !closed_) nghttp2_session_consume(h2_, s.id, s.unconsumed);  // discarded: window back
+  s.unconsumed = 0;
+}
+
+void H2Session::updateUpInterest(Stream& s) {
+  if (!s.up || closed_) return;
+  uint32_t want = 0;
+  if (s.bodyPending() < options_.bufferBytes) want |= EPOLLIN;  // also sees an early answer or EOF
+  if (s.upOutPending() > 0) want |= EPOLLOUT;
+  if (want == s.upEvents) return;
+  if (host_.loop().modify(s.up.get(), want)) s.upEvents = want;
+}
+
+void H2Session::keepIdle(std::string key, UniqueFd fd) {
+  if (options_.idleUpstreams == 0) return;
+  if (idle_.size() >= options_.idleUpstreams) {
+    host_.loop().unwatch(idle_.front().fd.get());
+    idle_.erase(idle_.begin());
+  }
+  const int raw = fd.get();
+  std::weak_ptr<H2Session> weak = weak_from_this();
+  // Anything from an idle upstream (its close, or stray bytes) ends it.
+  if (!host_.loop().watch(raw, EPOLLIN, [weak, raw](uint32_t) {
+        if (auto self = weak.lock()) self->dropIdle(raw);
+      }))
+    return;
+  idle_.push_back({std::move(key), std::move(fd)});
+}
+
+UniqueFd H2Session::takeIdle(const std::string& key) {
+  for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+    if (it->key != key) continue;
+    host_.loop().unwatch(it->fd.get());
+    UniqueFd fd = std::move(it->fd);
+    idle_.erase(std::next(it).base());
+    return fd;
+  }
+  return UniqueFd();
+}
+
+void H2Session::dropIdle(int fd) {
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    if (it->fd.get() != fd) continue;
+    host_.loop().unwatch(fd);
+    idle_.erase(it);
+    return;
+  }
+}
+
+}  // namespace warren::waypoint
