@@ -318,7 +318,7 @@ grep '^http:' "$WORK/app-ledger-http.log" | sed 's/^/  /'
 echo "the waypoint's access log:"
 for _ in $(seq 100); do [ "$(grep -c ' access ' "$WORK/waypoint.log")" -ge 3 ] && break; sleep 0.05; done
 grep ' access ' "$WORK/waypoint.log" | sed 's/.* access //' | jq -r \
-  '"  \(.method) \(.path) -> \(.response_code) \(.response_flags)  \(.source_principal)  policy=\(.policy)"'
+  '"  \(.method) \(.path) -> \(.response_code)  \(.source_principal)  policy=\(.policy // "-")  \(.response_code_details // "")"'
 echo "the waypoint's metrics (GET :15020/metrics in its pod), istio_requests_total:"
 in_pod payments-waypoint curl -s 127.0.0.1:15020/metrics | grep '^istio_requests_total' |
   sed -E 's/(source_workload="[^"]*").*(response_code="[^"]*").*(connection_security_policy="[^"]*").*\} (.*)/\1,\2,\3 ... \4/' |
