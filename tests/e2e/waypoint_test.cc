@@ -31,6 +31,7 @@
 #include "common/netns.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/pcap.h"
+#include "tests/e2e/waypoint_cluster.h"
 
 namespace warren::e2e {
 namespace {
@@ -39,43 +40,6 @@ using namespace std::chrono_literals;
 
 constexpr const char* kVip = "10.96.0.20";
 
-const char* kCluster = R"(apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: waypoint
-  namespace: payments
-  labels: {istio.io/waypoint-for: all}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: ledger, namespace: payments}
-spec:
-  clusterIP: 10.96.0.20
-  selector: {app: ledger}
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ledger-read, namespace: payments}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/payments/sa/sa-checkout"]}}]
-    to: [{operation: {methods: ["GET"], paths: ["/balance/*"]}}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: no-admin-writes, namespace: payments}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  action: DENY
-  rules:
-  - to: [{operation: {methods: ["POST"], paths: ["/admin/*"]}}]
-)";
 
 // The app: warren-demo-app's HTTP/1.1 server in ledger's netns. It prints one
 // "http: METHOD target" line per request it receives: the witness of exactly what
@@ -110,7 +74,7 @@ class WaypointTest : public ::testing::Test {
     cluster_ = std::make_unique<TestCluster>();
     ASSERT_FALSE(HasFailure()) << "cluster setup failed";
     node(0).writeNamespace("payments", {{"warren.io/mode", "enabled"}, {"istio.io/use-waypoint", "waypoint"}});
-    node(0).writeFile("payments.yaml", kCluster);
+    node(0).writeFile("payments.yaml", kWaypointCluster);
     auto started = cluster_->start();
     ASSERT_TRUE(started.ok()) << started.error().message;
     checkout_ = node(0).addPod("payments", "checkout", "10.244.1.10");

@@ -42,6 +42,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/harness.h"
+#include "tests/e2e/waypoint_cluster.h"
 #include "tools/bench/bench_util.h"
 
 using namespace warren;
@@ -67,43 +68,6 @@ constexpr const char* kVip = "10.96.0.20";
 constexpr const char* kHaproxyIp = "10.244.1.40";
 constexpr uint16_t kHaproxyPort = 8443;
 
-const char* kCluster = R"(apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: waypoint
-  namespace: payments
-  labels: {istio.io/waypoint-for: all}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: ledger, namespace: payments}
-spec:
-  clusterIP: 10.96.0.20
-  selector: {app: ledger}
-  ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ledger-read, namespace: payments}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  action: ALLOW
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/payments/sa/sa-checkout"]}}]
-    to: [{operation: {methods: ["GET"], paths: ["/balance/*"]}}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: no-admin-writes, namespace: payments}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  action: DENY
-  rules:
-  - to: [{operation: {methods: ["POST"], paths: ["/admin/*"]}}]
-)";
 
 // HAProxy as the same L7 proxy: TLS 1.3 in, the same two rules, HTTP/1.1 keep-alive
 // out. Paths are normalised first (the waypoint does too), which 2.6 calls experimental.
@@ -280,7 +244,7 @@ int main(int argc, char** argv) {
   n1.writeNamespace("payments", {{"warren.io/mode", "enabled"}, {"istio.io/use-waypoint", "waypoint"}});
   n1.writeNamespace("plain", {});
   n1.writeNamespace("l4", {{"warren.io/mode", "enabled"}});
-  n1.writeFile("payments.yaml", kCluster);
+  n1.writeFile("payments.yaml", kWaypointCluster);
   if (auto st = cluster.start(); !st) {
     std::fprintf(stderr, "cannot start the cluster: %s\n", st.error().message.c_str());
     return 1;
