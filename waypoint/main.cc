@@ -39,6 +39,7 @@ struct Options {
   std::string rootNamespace = "istio-system";
   std::string caDir = "/var/lib/warren/ca";
   long certTtlSeconds = 24 * 3600;
+  long headTimeoutMs = 10000;
   warren::telemetry::AdminOptions telemetry;
   std::string logLevel = "info";
   int readyFd = -1;
@@ -55,6 +56,8 @@ void usage(FILE* out) {
                "  --root-namespace NS     Istio's root namespace (default istio-system)\n"
                "  --ca-dir DIR            local CA files, as warren-tunnel's (default /var/lib/warren/ca)\n"
                "  --cert-ttl SECONDS      certificate lifetime (default 86400); renewed at half\n"
+               "  --request-head-timeout MS  an HTTP/1.1 request head must be complete this soon, else\n"
+               "                          408 and the connection closed (slow headers; default 10000)\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -71,6 +74,7 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"root-namespace", required_argument, nullptr, 'N'},
                                     {"ca-dir", required_argument, nullptr, 'C'},
                                     {"cert-ttl", required_argument, nullptr, 't'},
+                                    {"request-head-timeout", required_argument, nullptr, 'H'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -89,6 +93,7 @@ bool parse(int argc, char** argv, Options& o) {
       case 'N': o.rootNamespace = optarg; break;
       case 'C': o.caDir = optarg; break;
       case 't': o.certTtlSeconds = std::atol(optarg); if (o.certTtlSeconds < 2) return false; break;
+      case 'H': o.headTimeoutMs = std::atol(optarg); if (o.headTimeoutMs < 1) return false; break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
       case 'D': o.telemetry.adminAddress = optarg; break;
@@ -172,6 +177,7 @@ int main(int argc, char** argv) {
   warren::waypoint::WaypointOptions wopts;
   wopts.self = warren::waypoint::makeSelf(ns, name, "cluster.local");
   wopts.identity = me;
+  wopts.session.headTimeout = std::chrono::milliseconds(opts.headTimeoutMs);
   warren::waypoint::WaypointTelemetry telemetryData;
   warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
                                           [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, *state.get()); });

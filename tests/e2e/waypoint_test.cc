@@ -87,7 +87,7 @@ class WaypointTest : public ::testing::Test {
     // waited for on the admin config dump, not on log wording.
     for (size_t i = 0; i < TestCluster::kNodes; ++i)
       ASSERT_TRUE(eventually([&] { return tunnelKnowsWaypoint(i); }, 10s)) << node(i).logTail("tunnel");
-    auto wp = node(0).startWaypoint(waypoint_, "payments/waypoint");
+    auto wp = node(0).startWaypoint(waypoint_, "payments/waypoint", {"--request-head-timeout", "1500"});
     ASSERT_TRUE(wp.ok()) << wp.error().message;
     app_ = HttpApp::start(node(1), ledger_, 8080);
     ASSERT_TRUE(app_);
@@ -233,6 +233,15 @@ TEST_F(WaypointTest, SmugglingShapesGet400AndNothingReachesTheApp) {
     ConnectResult r = connectFrom(checkout_.netnsPath(), kVip, 80, req, 5s);
     EXPECT_EQ(r.reply.rfind("HTTP/1.1 400", 0), 0u) << "request: " << req << "\nreply: " << r.reply;
   }
+  // Oversized head: 431. Slow headers (a head never finished): 408 once the head
+  // timeout (1.5 s here) passes, not a connection held open for ever.
+  const std::string big = "GET /balance/1 HTTP/1.1\r\nHost: l\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
+  ConnectResult r = connectFrom(checkout_.netnsPath(), kVip, 80, big, 5s);
+  EXPECT_EQ(r.reply.rfind("HTTP/1.1 431", 0), 0u) << r.reply.substr(0, 200);
+  const auto start = std::chrono::steady_clock::now();
+  r = connectFrom(checkout_.netnsPath(), kVip, 80, "GET /balance/1 HTTP/1.1\r\nHost: l\r\nX-Slow: 1", 10s);
+  EXPECT_EQ(r.reply.rfind("HTTP/1.1 408", 0), 0u) << r.reply;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
   EXPECT_TRUE(app_->seen().empty());
 }
 

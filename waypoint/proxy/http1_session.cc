@@ -48,6 +48,7 @@ Http1Session::Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, U
     : host_(host), id_(id), stream_(std::move(stream)), options_(options), down_(std::move(downstream)) {}
 
 Http1Session::~Http1Session() {
+  if (drainTimer_) host_.loop().cancelTimer(drainTimer_);
   if (headTimer_) host_.loop().cancelTimer(headTimer_);
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
   if (down_) host_.loop().unwatch(down_.get());
@@ -65,9 +66,15 @@ void Http1Session::abort() {
 void Http1Session::onDownstream(uint32_t events) {
   if (phase_ == Phase::Closed) return;
   touch();
+  if (phase_ == Phase::Draining) {
+    char buf[64 * 1024];
+    ssize_t n = ::read(down_.get(), buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) finish();
+    return;
+  }
   if (events & EPOLLOUT) {
     if (!flush(down_.get(), downOut_, downOutHead_)) return finish();
-    if (phase_ == Phase::Closing && downOut_.empty()) return finish();
+    if (phase_ == Phase::Closing && downOut_.empty()) return startDrain();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     char buf[64 * 1024];
@@ -357,8 +364,25 @@ void Http1Session::closeAfterFlush() {
     host_.loop().cancelTimer(headTimer_);
     headTimer_ = 0;
   }
-  if (!flush(down_.get(), downOut_, downOutHead_) || downOut_.empty()) return finish();
+  if (!flush(down_.get(), downOut_, downOutHead_)) return finish();
+  if (downOut_.empty()) return startDrain();
   updateInterest();
+}
+
+void Http1Session::startDrain() {
+  if (downEof_) return finish();
+  closeUpstream();
+  ::shutdown(down_.get(), SHUT_WR);  // the client sees the end of the answer
+  phase_ = Phase::Draining;
+  std::weak_ptr<Http1Session> weak = weak_from_this();
+  drainTimer_ = host_.loop().addTimer(std::chrono::milliseconds(1000), [weak] {
+    if (auto self = weak.lock()) {
+      self->drainTimer_ = 0;
+      self->finish();
+    }
+  });
+  downEvents_ = EPOLLIN;
+  (void)host_.loop().modify(down_.get(), downEvents_);
 }
 
 bool Http1Session::flush(int fd, std::string& out, size_t& head) {
@@ -383,7 +407,7 @@ bool Http1Session::flush(int fd, std::string& out, size_t& head) {
 }
 
 void Http1Session::updateInterest() {
-  if (phase_ == Phase::Closed) return;
+  if (phase_ == Phase::Closed || phase_ == Phase::Draining) return;
   uint32_t down = 0;
   const bool readRequests = (phase_ == Phase::Head || phase_ == Phase::ForwardBody || phase_ == Phase::DiscardBody) &&
                             upOut_.size() < options_.bufferBytes && !downEof_;
@@ -450,7 +474,8 @@ void Http1Session::finish() {
   }
   if (headTimer_) host_.loop().cancelTimer(headTimer_);
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
-  headTimer_ = idleTimer_ = 0;
+  if (drainTimer_) host_.loop().cancelTimer(drainTimer_);
+  headTimer_ = idleTimer_ = drainTimer_ = 0;
   host_.sessionClosed(id_);  // may destroy this session: nothing after
 }
 

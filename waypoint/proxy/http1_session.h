@@ -36,7 +36,10 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   uint64_t id() const { return id_; }
 
  private:
-  enum class Phase { Head, ForwardBody, DiscardBody, AwaitResponse, Closing, Closed };
+  // Draining: the last answer is sent and our side shut; the rest of what the
+  // client sends is read and dropped for a moment, so that closing on unread bytes
+  // does not reset the connection and lose that answer (a lingering close).
+  enum class Phase { Head, ForwardBody, DiscardBody, AwaitResponse, Closing, Draining, Closed };
   Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream, SessionOptions options);
 
   void onDownstream(uint32_t events);
@@ -48,6 +51,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void reject(int status, const std::string& body, const std::string& flags, bool close);
   void finishRequest(int status);
   void closeAfterFlush();
+  void startDrain();
   bool flush(int fd, std::string& out, size_t& head);
   void updateInterest();
   void armHeadTimer();
@@ -72,7 +76,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   std::chrono::steady_clock::time_point startedAt_;
   bool requestChunked_ = false, responseChunked_ = false, responseCloseDelimited_ = false;
   bool keepAlive_ = true, responseStarted_ = false, rejected_ = false;
-  uint64_t headTimer_ = 0, idleTimer_ = 0;
+  uint64_t headTimer_ = 0, idleTimer_ = 0, drainTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
 };
 
