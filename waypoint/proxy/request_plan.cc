@@ -117,26 +117,28 @@ authz::HttpRequestFacts requestFacts(const StreamFacts& stream, const http1::Mes
 RequestPlan planRequest(const state::ClusterState& st, const Self& self, const StreamFacts& stream,
                         const http1::MessageHead& head, uint64_t pick) {
   RequestPlan p;
-  auto reject = [&](int status, std::string body, std::string flags, std::string reason) {
+  auto reject = [&](int status, std::string body, std::string flags) {
     p.action = RequestPlan::Action::Reject;
     p.status = status;
     p.body = std::move(body);
     p.responseFlags = std::move(flags);
-    p.decision.reason = std::move(reason);
     return p;
   };
   auto path = normalizePath(head.path);
-  if (!path) return reject(400, "Bad Request", "DPE", "path " + head.path + " cannot be normalised");
+  if (!path) {
+    p.decision.reason = "path " + head.path + " cannot be normalised";
+    return reject(400, "Bad Request", "DPE");
+  }
   p.path = *path;
 
   const std::string ip = io::formatIp(stream.destination);
   const state::Service* dstService = st.findServiceByVip(ip);
-  const state::Service* waypointSvc = st.findService(self.serviceKey);
-  state::Service selfService;  // the waypoint's policies bind by its Gateway's name
+  // Waypoint policies bind by the Gateway's namespace and name: that is all of
+  // the waypoint l7PoliciesFor needs.
+  state::Service selfService;
   selfService.name = self.gatewayName;
   selfService.ns = self.gatewayNs;
-  std::vector<const state::L7Policy*> policies =
-      st.l7PoliciesFor(waypointSvc ? *waypointSvc : selfService, dstService);
+  std::vector<const state::L7Policy*> policies = st.l7PoliciesFor(selfService, dstService);
   if (!dstService)
     if (const state::Workload* w = st.findByIp(ip))
       // A pod addressed directly: the policies of the services it serves apply too.
@@ -157,19 +159,8 @@ RequestPlan planRequest(const state::ClusterState& st, const Self& self, const S
     p.dstWorkloadNs = w->ns;
     p.dstPrincipal = w->identity.uri();
   }
-  if (!p.decision.allowed) {
-    auto reason = p.decision.reason;
-    auto decision = p.decision;
-    reject(403, "RBAC: access denied", "RBAC", reason);
-    p.decision = decision;
-    return p;
-  }
-  if (p.route.kind == proxy::OutboundRoute::Kind::Refuse) {
-    auto decision = p.decision;
-    reject(503, "no healthy upstream", "UH", p.route.reason);
-    p.decision = decision;
-    return p;
-  }
+  if (!p.decision.allowed) return reject(403, "RBAC: access denied", "RBAC");
+  if (p.route.kind == proxy::OutboundRoute::Kind::Refuse) return reject(503, "no healthy upstream", "UH");
   p.action = RequestPlan::Action::Forward;
   return p;
 }
