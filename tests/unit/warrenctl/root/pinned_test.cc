@@ -62,14 +62,18 @@ ToolRun warrenctl(const std::vector<std::string>& args, uid_t asUid = 0) {
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
   UniqueFd out(::memfd_create("warrenctl-out", MFD_CLOEXEC)), err(::memfd_create("warrenctl-err", MFD_CLOEXEC));
-  if (!out || !err) return {};
+  // Opened while still root and executed by fd: a checkout under a 0700 home
+  // (/root) has directories the dropped uid may not search, though the binary
+  // itself is executable by anyone.
+  UniqueFd exe(::open(WARRENCTL_BIN, O_RDONLY | O_CLOEXEC));
+  if (!out || !err || !exe) return {};
   pid_t pid = ::fork();
   if (pid == 0) {
     if (::dup2(out.get(), 1) < 0 || ::dup2(err.get(), 2) < 0) ::_exit(126);
     if (asUid && (::setgroups(0, nullptr) != 0 || ::setresgid(asUid, asUid, asUid) != 0 ||
                   ::setresuid(asUid, asUid, asUid) != 0))
       ::_exit(126);
-    ::execv(argv[0], argv.data());
+    ::fexecve(exe.get(), argv.data(), environ);
     ::_exit(127);
   }
   int status = 0;
