@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/source/yaml_source.h"
+#include "source/yaml_source.h"
 #include "common/netns.h"
 
 namespace warren::agent {

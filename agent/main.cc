@@ -16,7 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
-#include "agent/source/dir_watcher.h"
+#include "source/dir_watcher.h"
 #include "common/daemon.h"
 
 namespace {

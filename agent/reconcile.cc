@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "agent/source/enrollment.h"
+#include "source/enrollment.h"
 
 namespace warren::agent {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/source/cluster_types.h"
+#include "source/cluster_types.h"
 
 namespace warren::agent {
 

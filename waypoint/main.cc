@@ -15,18 +15,18 @@
 
 #include <spdlog/spdlog.h>
 
-#include "agent/source/dir_watcher.h"
+#include "source/dir_watcher.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
 #include "waypoint/proxy/waypoint_server.h"
 #include "waypoint/telemetry/waypoint_telemetry.h"
-#include "ztunnel/identity/identity_manager.h"
-#include "ztunnel/identity/local_ca.h"
-#include "ztunnel/io/event_loop.h"
-#include "ztunnel/io/tcp.h"
-#include "ztunnel/state/from_snapshot.h"
-#include "ztunnel/state/state_json.h"
-#include "ztunnel/telemetry/admin.h"
+#include "identity/identity_manager.h"
+#include "identity/local_ca.h"
+#include "io/event_loop.h"
+#include "io/tcp.h"
+#include "state/from_snapshot.h"
+#include "state/state_json.h"
+#include "telemetry/admin.h"
 
 namespace {
 

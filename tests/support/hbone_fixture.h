@@ -20,12 +20,12 @@
 #include <gtest/gtest.h>
 
 #include "tests/unit/io/test_util.h"
-#include "ztunnel/hbone/connect_request.h"
-#include "ztunnel/hbone/pool.h"
-#include "ztunnel/identity/identity_manager.h"
-#include "ztunnel/identity/local_ca.h"
-#include "ztunnel/io/tcp.h"
-#include "ztunnel/proxy/proxy.h"
+#include "hbone/connect_request.h"
+#include "hbone/pool.h"
+#include "identity/identity_manager.h"
+#include "identity/local_ca.h"
+#include "io/tcp.h"
+#include "tunnel/proxy/proxy.h"
 
 namespace warren::hbone {
 

@@ -13,9 +13,9 @@
 
 #include "common/file_io.h"
 #include "common/unique_fd.h"
-#include "ztunnel/identity/identity_manager.h"
-#include "ztunnel/identity/local_ca.h"
-#include "ztunnel/identity/x509_util.h"
+#include "identity/identity_manager.h"
+#include "identity/local_ca.h"
+#include "identity/x509_util.h"
 
 namespace warren::testcerts {
 

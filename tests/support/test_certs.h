@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "ztunnel/identity/identity.h"
-#include "ztunnel/tls/ossl.h"
+#include "identity/identity.h"
+#include "ossl/ossl.h"
 
 namespace warren::testcerts {
 

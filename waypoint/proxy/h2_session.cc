@@ -10,7 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "ztunnel/io/tcp.h"
+#include "io/tcp.h"
 
 namespace warren::waypoint {
 

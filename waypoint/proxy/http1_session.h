@@ -22,7 +22,7 @@
 #include "waypoint/http1/http1_parser.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
-#include "ztunnel/io/event_loop.h"
+#include "io/event_loop.h"
 
 namespace warren::waypoint {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "ztunnel/io/tcp.h"
+#include "io/tcp.h"
 
 namespace warren::waypoint {
 

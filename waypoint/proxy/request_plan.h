@@ -10,10 +10,10 @@
 #include <string>
 
 #include "waypoint/http1/http1_parser.h"
-#include "ztunnel/authz/authorize_http.h"
-#include "ztunnel/hbone/h2_connection.h"
-#include "ztunnel/proxy/decisions.h"
-#include "ztunnel/state/cluster_state.h"
+#include "authz/authorize_http.h"
+#include "hbone/h2_connection.h"
+#include "tunnel/proxy/decisions.h"
+#include "state/cluster_state.h"
 
 namespace warren::waypoint {
 

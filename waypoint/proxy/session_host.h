@@ -11,7 +11,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "waypoint/proxy/request_plan.h"
-#include "ztunnel/io/event_loop.h"
+#include "io/event_loop.h"
 
 namespace warren::waypoint {
 

@@ -15,7 +15,7 @@
 
 #include "common/unique_fd.h"
 #include "waypoint/proxy/session_host.h"
-#include "ztunnel/io/event_loop.h"
+#include "io/event_loop.h"
 
 namespace warren::waypoint {
 

@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "ztunnel/hbone/connect_request.h"
-#include "ztunnel/io/tcp.h"
+#include "hbone/connect_request.h"
+#include "io/tcp.h"
 
 namespace warren::waypoint {
 

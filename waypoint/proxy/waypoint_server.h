@@ -17,12 +17,12 @@
 #include "waypoint/proxy/h2_session.h"
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/session_sniffer.h"
-#include "ztunnel/hbone/h2_connection.h"
-#include "ztunnel/hbone/pool.h"
-#include "ztunnel/identity/identity_manager.h"
-#include "ztunnel/io/event_loop.h"
-#include "ztunnel/state/cluster_state.h"
-#include "ztunnel/tls/tls_context.h"
+#include "hbone/h2_connection.h"
+#include "hbone/pool.h"
+#include "identity/identity_manager.h"
+#include "io/event_loop.h"
+#include "state/cluster_state.h"
+#include "tls/tls_context.h"
 
 namespace warren::waypoint {
 

@@ -1,7 +1,7 @@
 #pragma once
 // The waypoint's access log: one JSON object per HTTP request, in the spirit of
 // Envoy's and Istio's access-log fields, logged like the tunnel's per-connection line
-// (ztunnel/proxy/access_log.h) as "access {...}".
+// (tunnel/proxy/access_log.h) as "access {...}".
 //
 // Fields, always present:
 //   start_time (UTC, "2024-05-01T12:00:00.123Z"), method, path, authority, protocol

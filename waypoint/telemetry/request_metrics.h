@@ -79,8 +79,8 @@
 #include <vector>
 
 #include "waypoint/telemetry/request_record.h"
-#include "ztunnel/telemetry/http_server.h"
-#include "ztunnel/telemetry/metrics.h"
+#include "telemetry/http_server.h"
+#include "telemetry/metrics.h"
 
 namespace warren::waypoint::telemetry {
 

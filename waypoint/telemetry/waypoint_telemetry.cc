@@ -1,7 +1,7 @@
 #include "waypoint/telemetry/waypoint_telemetry.h"
 
 #include "waypoint/telemetry/request_log.h"
-#include "ztunnel/io/tcp.h"
+#include "io/tcp.h"
 
 namespace warren::waypoint {
 

@@ -6,9 +6,9 @@
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/telemetry/request_metrics.h"
 #include "waypoint/telemetry/request_record.h"
-#include "ztunnel/state/cluster_state.h"
-#include "ztunnel/telemetry/admin.h"
-#include "ztunnel/telemetry/metrics.h"
+#include "state/cluster_state.h"
+#include "telemetry/admin.h"
+#include "telemetry/metrics.h"
 
 namespace warren::waypoint {
 

@@ -3,14 +3,14 @@
 // through the standalone source and converted into the waypoint's form, then one
 // HTTP request judged by the pure decision function.
 
-#include "ztunnel/authz/authorize_http.h"
+#include "authz/authorize_http.h"
 
 #include <functional>
 
 #include <gtest/gtest.h>
 
-#include "agent/source/yaml_source.h"
-#include "ztunnel/state/l7_policy_conversion.h"
+#include "source/yaml_source.h"
+#include "state/l7_policy_conversion.h"
 
 namespace warren::authz {
 namespace {

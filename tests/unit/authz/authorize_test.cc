@@ -2,12 +2,12 @@
 // operator writes it, loaded through the standalone source and converted into the
 // tunnel's state, then one connection judged by the pure decision function.
 
-#include "ztunnel/authz/authorize.h"
+#include "authz/authorize.h"
 
 #include <gtest/gtest.h>
 
-#include "agent/source/yaml_source.h"
-#include "ztunnel/state/from_snapshot.h"
+#include "source/yaml_source.h"
+#include "state/from_snapshot.h"
 
 namespace warren::authz {
 namespace {

@@ -1,6 +1,6 @@
 // Istio's string and CIDR matching, the building blocks of every L4 rule.
 
-#include "ztunnel/state/policy_types.h"
+#include "state/policy_types.h"
 
 #include <gtest/gtest.h>
 

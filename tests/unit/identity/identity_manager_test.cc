@@ -2,7 +2,7 @@
 // half the lifetime, backs off when the CA fails, refuses expired certificates (fail
 // closed), stops renewing on release, and reloads the trust bundle safely.
 
-#include "ztunnel/identity/identity_manager.h"
+#include "identity/identity_manager.h"
 
 #include <climits>
 #include <latch>
@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/test_certs.h"
-#include "ztunnel/identity/local_ca.h"
+#include "identity/local_ca.h"
 
 namespace warren::identity {
 namespace {

@@ -1,12 +1,12 @@
 // SPIFFE ID parsing (the exact Istio shape, nothing else), peer identity extraction
 // from certificates, and trust bundle stores.
 
-#include "ztunnel/identity/identity.h"
+#include "identity/identity.h"
 
 #include <gtest/gtest.h>
 
 #include "tests/support/test_certs.h"
-#include "ztunnel/identity/local_ca.h"
+#include "identity/local_ca.h"
 
 namespace warren::identity {
 namespace {

@@ -2,7 +2,7 @@
 // LocalCa): token and cluster metadata, validity, chain handling, trust roots, TLS,
 // and errors that name the CA's address and the gRPC status.
 
-#include "ztunnel/identity/istio_ca_client.h"
+#include "identity/istio_ca_client.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -11,8 +11,8 @@
 #include "common/file_io.h"
 #include "istio/v1/auth/ca.grpc.pb.h"
 #include "tests/support/test_certs.h"
-#include "ztunnel/identity/identity_manager.h"
-#include "ztunnel/identity/local_ca.h"
+#include "identity/identity_manager.h"
+#include "identity/local_ca.h"
 
 namespace warren::identity {
 namespace {

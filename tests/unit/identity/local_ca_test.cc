@@ -2,7 +2,7 @@
 // even when tunnels start together, loads what is there, refuses broken files with
 // errors that name them, and signs only what the CSR proves and the caller asked for.
 
-#include "ztunnel/identity/local_ca.h"
+#include "identity/local_ca.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -22,7 +22,7 @@
 
 #include "common/file_io.h"
 #include "tests/support/test_certs.h"
-#include "ztunnel/identity/identity_manager.h"
+#include "identity/identity_manager.h"
 
 namespace warren::identity {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "tests/unit/io/test_util.h"
-#include "ztunnel/proxy/relay.h"
+#include "tunnel/proxy/relay.h"
 
 namespace warren {
 namespace {

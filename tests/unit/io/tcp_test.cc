@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "tests/unit/io/test_util.h"
-#include "ztunnel/io/tcp.h"
+#include "io/tcp.h"
 
 namespace warren {
 namespace {

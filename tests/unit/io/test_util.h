@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
-#include "ztunnel/io/event_loop.h"
+#include "io/event_loop.h"
 
 namespace warren::iotest {
 

@@ -10,9 +10,9 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/source/dir_watcher.h"
-#include "agent/source/enrollment.h"
-#include "agent/source/yaml_source.h"
+#include "source/dir_watcher.h"
+#include "source/enrollment.h"
+#include "source/yaml_source.h"
 
 namespace warren::source {
 namespace {

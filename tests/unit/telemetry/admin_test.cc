@@ -1,7 +1,7 @@
 // The three telemetry ports wired by telemetry::start(): metrics text, readiness
 // flipping, config dump, log level changes, default addresses and bind errors.
 
-#include "ztunnel/telemetry/admin.h"
+#include "telemetry/admin.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
@@ -9,7 +9,7 @@
 #include <atomic>
 
 #include "tests/unit/telemetry/http_client.h"
-#include "ztunnel/io/tcp.h"
+#include "io/tcp.h"
 
 namespace warren::telemetry {
 namespace {

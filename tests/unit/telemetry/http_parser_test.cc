@@ -1,6 +1,6 @@
 // The request parser alone: what is complete, what is waited for, what is refused.
 
-#include "ztunnel/telemetry/http_parser.h"
+#include "telemetry/http_parser.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // HttpServer over real loopback sockets: routing answers, limits, query decoding, and
 // the hostile-client cases (stalled clients, deadlines, connection floods).
 
-#include "ztunnel/telemetry/http_server.h"
+#include "telemetry/http_server.h"
 
 #include <gtest/gtest.h>
 

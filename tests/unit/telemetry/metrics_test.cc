@@ -1,7 +1,7 @@
 // TcpMetrics: the exact Prometheus text, label escaping, "unknown" for empty labels,
 // deterministic order, the series cap, and the extra callback metrics.
 
-#include "ztunnel/telemetry/metrics.h"
+#include "telemetry/metrics.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // The HBONE CONNECT request: what the client sends, what the server accepts.
 
-#include "ztunnel/hbone/connect_request.h"
+#include "hbone/connect_request.h"
 
 #include <gtest/gtest.h>
 
-#include "ztunnel/io/tcp.h"
+#include "io/tcp.h"
 
 namespace warren::hbone {
 namespace {

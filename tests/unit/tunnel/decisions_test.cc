@@ -1,7 +1,7 @@
 // Where a captured connection goes, without sockets.
 
-#include "ztunnel/proxy/decisions.h"
-#include "ztunnel/state/from_snapshot.h"
+#include "tunnel/proxy/decisions.h"
+#include "state/from_snapshot.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "ztunnel/io/tcp.h"
-#include "agent/source/yaml_source.h"
-#include "ztunnel/proxy/access_log.h"
+#include "io/tcp.h"
+#include "source/yaml_source.h"
+#include "tunnel/proxy/access_log.h"
 
 namespace warren::proxy {
 namespace {

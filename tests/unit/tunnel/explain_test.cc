@@ -1,13 +1,13 @@
 // `warrenctl explain`'s engine: the data path's own decisions, walked for one
 // connection over a state loaded from operator-written YAML.
 
-#include "ztunnel/proxy/explain.h"
+#include "tunnel/proxy/explain.h"
 
 #include <gtest/gtest.h>
 
-#include "agent/source/yaml_source.h"
+#include "source/yaml_source.h"
 #include "tests/support/waypoint_cluster.h"
-#include "ztunnel/state/from_snapshot.h"
+#include "state/from_snapshot.h"
 
 namespace warren::proxy {
 namespace {

@@ -1,13 +1,13 @@
 // The tunnel's state as the config dump shows it: waypoints on workloads and
 // services, and the waypoints' (L7) policies in a form that reads like the YAML.
 
-#include "ztunnel/state/state_json.h"
+#include "state/state_json.h"
 
 #include <gtest/gtest.h>
 
-#include "agent/source/yaml_source.h"
+#include "source/yaml_source.h"
 #include "tests/support/waypoint_cluster.h"
-#include "ztunnel/state/from_snapshot.h"
+#include "state/from_snapshot.h"
 
 namespace warren::state {
 namespace {

@@ -8,13 +8,13 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/source/yaml_source.h"
+#include "source/yaml_source.h"
 #include "tests/support/waypoint_cluster.h"
 #include "tools/warrenctl/commands.h"
 #include "tools/warrenctl/tunnel_commands.h"
-#include "ztunnel/proxy/explain.h"
-#include "ztunnel/state/from_snapshot.h"
-#include "ztunnel/state/state_json.h"
+#include "tunnel/proxy/explain.h"
+#include "state/from_snapshot.h"
+#include "state/state_json.h"
 
 namespace warren::ctl {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/source/yaml_source.h"
-#include "ztunnel/io/tcp.h"
-#include "ztunnel/state/from_snapshot.h"
+#include "source/yaml_source.h"
+#include "io/tcp.h"
+#include "state/from_snapshot.h"
 
 namespace warren::waypoint {
 namespace {

@@ -21,7 +21,7 @@
 #include "tests/unit/telemetry/http_client.h"
 #include "waypoint/telemetry/request_log.h"
 #include "waypoint/telemetry/request_metrics.h"
-#include "ztunnel/telemetry/admin.h"
+#include "telemetry/admin.h"
 
 namespace warren::waypoint::telemetry {
 namespace {

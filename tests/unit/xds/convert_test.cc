@@ -2,7 +2,7 @@
 // the defaults istiod relies on, and every malformed input as an error that
 // names the resource.
 
-#include "ztunnel/xds/convert.h"
+#include "xds/convert.h"
 
 #include <sys/socket.h>
 
@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "tests/unit/xds/xds_test_util.h"
-#include "ztunnel/io/tcp.h"
-#include "ztunnel/proxy/decisions.h"
+#include "io/tcp.h"
+#include "tunnel/proxy/decisions.h"
 
 namespace warren::xds {
 namespace {

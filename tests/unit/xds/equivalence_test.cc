@@ -7,16 +7,16 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/source/yaml_source.h"
+#include "source/yaml_source.h"
 #include "tests/support/xds_server.h"
 #include "tests/unit/xds/xds_test_util.h"
-#include "ztunnel/authz/authorize.h"
-#include "ztunnel/io/tcp.h"
-#include "ztunnel/proxy/decisions.h"
-#include "ztunnel/state/from_snapshot.h"
-#include "ztunnel/state/state_json.h"
-#include "ztunnel/xds/resource_cache.h"
-#include "ztunnel/xds/xds_client.h"
+#include "authz/authorize.h"
+#include "io/tcp.h"
+#include "tunnel/proxy/decisions.h"
+#include "state/from_snapshot.h"
+#include "state/state_json.h"
+#include "xds/resource_cache.h"
+#include "xds/xds_client.h"
 
 namespace warren::xds {
 namespace {

@@ -1,7 +1,7 @@
 // One DeltaDiscoveryResponse at a time, without a transport: ACK and NACK
 // replies, all-or-nothing application, removals, versions for a reconnect.
 
-#include "ztunnel/xds/resource_cache.h"
+#include "xds/resource_cache.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // subscription, ACK/NACK, state hand-off, reconnects that resume with
 // initial_resource_versions, and the last state served while disconnected.
 
-#include "ztunnel/xds/xds_client.h"
+#include "xds/xds_client.h"
 
 #include <mutex>
 
@@ -12,8 +12,8 @@
 #include "tests/support/xds_server.h"
 #include "tests/unit/xds/xds_test_util.h"
 #include "common/file_io.h"
-#include "ztunnel/identity/local_ca.h"
-#include "ztunnel/xds/resource_cache.h"
+#include "identity/local_ca.h"
+#include "xds/resource_cache.h"
 
 namespace warren::xds {
 namespace {

@@ -16,7 +16,7 @@
 
 #include "agent/zds/zds_server.h"
 #include "common/zds/seqpacket.h"
-#include "ztunnel/inpod/zds_client.h"
+#include "tunnel/inpod/zds_client.h"
 #include "zds.pb.h"
 
 namespace warren {

@@ -1,0 +1,892 @@
+#include "hbone/h2_connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "io/byte_buffer.h"
+#include "io/tcp.h"
+
+namespace warren::hbone {
+
+namespace {
+
+std::atomic<uint64_t> nextConnectionId{1};
+
+// nghttp2 output waiting for room in TLS's output (net_.out) is bounded by this.
+constexpr size_t kTlsOutHighWater = 64 * 1024;
+constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record's plaintext at most
+// Socket reads (each up to CipherBuffers::kCapacity) per event before yielding to
+// other connections.
+constexpr int kMaxSocketReadsPerEvent = 4;
+constexpr int kMaxTcpReadsPerEvent = 4;
+
+std::string tlsFailure(SSL* ssl, int sslError, int savedErrno) {
+  long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK)
+    return std::string("peer certificate rejected: ") + X509_verify_cert_error_string(verify);
+  unsigned long e = ERR_get_error();
+  if (e) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    return buf;
+  }
+  if (sslError == SSL_ERROR_SYSCALL)
+    return savedErrno ? std::string(std::strerror(savedErrno)) : "connection closed by peer";
+  if (sslError == SSL_ERROR_ZERO_RETURN) return "connection closed by peer (close_notify)";
+  return "TLS error " + std::to_string(sslError);
+}
+
+bool isSuccess(int status) { return status >= 200 && status < 300; }
+
+}  // namespace
+
+std::optional<std::string> findHeader(const Headers& h, std::string_view name) {
+  for (const auto& [k, v] : h)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+struct H2Connection::Stream {
+  explicit Stream(size_t sendBuffer) : out(sendBuffer) {}
+  int32_t id = -1;
+  UniqueFd tcp;
+  uint32_t tcpEvents = 0;  // what epoll watches on tcp; 0 = not registered
+  Headers request, response;
+  bool open = false;  // data may flow: 2xx sent (server) or received (client)
+  // TCP -> HTTP/2
+  io::ByteBuffer out;
+  bool tcpEof = false;    // the TCP side sent FIN
+  bool deferred = false;  // nghttp2 is waiting for resume_data
+  // HTTP/2 -> TCP
+  std::string in;
+  size_t inHead = 0;
+  bool dirty = false;      // in H2Connection::dirty_: DATA to write at the burst's end
+  bool peerEnded = false;  // END_STREAM received
+  bool tcpShut = false;    // ... and forwarded as shutdown(SHUT_WR)
+  bool h2Closed = false;   // nghttp2 closed the stream
+  bool refused = false;    // answered with an error status
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  StreamStats stats;
+  StreamCallbacks cb;
+  size_t inPending() const { return in.size() - inHead; }
+};
+
+// nghttp2's C callbacks, forwarded to the connection (user_data).
+struct H2Callbacks {
+  static H2Connection* self(void* u) { return static_cast<H2Connection*>(u); }
+  static int beginHeaders(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onBeginHeaders(f); }
+  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen,
+                    const uint8_t* value, size_t valueLen, uint8_t, void* u) {
+    return self(u)->onHeader(f, {reinterpret_cast<const char*>(name), nameLen},
+                             {reinterpret_cast<const char*>(value), valueLen});
+  }
+  static int frameRecv(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onFrameRecv(f); }
+  static int dataChunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) {
+    return self(u)->onDataChunk(id, data, len);
+  }
+  static int frameSent(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onFrameSent(f); }
+  static int streamClose(nghttp2_session*, int32_t id, uint32_t code, void* u) {
+    return self(u)->onStreamClose(id, code);
+  }
+  static ssize_t readData(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
+                          nghttp2_data_source*, void* u) {
+    return self(u)->readData(id, buf, len, flags);
+  }
+};
+
+// ---- lifecycle ---------------------------------------------------------------------------
+
+H2Connection::H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx, H2Options options,
+                           Callbacks callbacks, std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel)
+    : loop_(loop),
+      sock_(std::move(sock)),
+      ctx_(std::move(ctx)),
+      options_(options),
+      callbacks_(std::move(callbacks)),
+      expectedPeer_(std::move(expectedPeer)),
+      peerLabel_(std::move(peerLabel)),
+      id_(nextConnectionId++) {}
+
+H2Connection::~H2Connection() {
+  if (session_) nghttp2_session_del(session_);
+}
+
+std::shared_ptr<H2Connection> H2Connection::start(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx,
+                                                  H2Options options, Callbacks callbacks,
+                                                  std::optional<identity::SpiffeId> expectedPeer,
+                                                  std::string peerLabel) {
+  std::shared_ptr<H2Connection> c(new H2Connection(loop, std::move(sock), std::move(ctx), options,
+                                                   std::move(callbacks), std::move(expectedPeer),
+                                                   std::move(peerLabel)));
+  std::weak_ptr<H2Connection> weak = c;
+  c->ssl_.reset(SSL_new(c->ctx_->get()));
+  auto bio = c->ssl_ ? tls::newCipherBio(c->net_) : Result<BIO*>(ossl::sslError("SSL_new"));
+  if (!bio) {
+    std::string why = bio.error().message;
+    loop.post([c, why] { c->fail(why); });
+    return c;
+  }
+  SSL_set_bio(c->ssl_.get(), *bio, *bio);  // one BIO, both directions: the SSL owns it
+  if (c->ctx_->role() == tls::Role::Client) SSL_set_connect_state(c->ssl_.get());
+  else SSL_set_accept_state(c->ssl_.get());
+  c->sockEvents_ = EPOLLIN | EPOLLOUT;
+  if (auto st = loop.watch(c->sock_.get(), c->sockEvents_, [weak](uint32_t ev) {
+        if (auto s = weak.lock()) s->onSocketEvent(ev);
+      });
+      !st) {
+    std::string why = st.error().message;
+    c->sockEvents_ = 0;
+    loop.post([c, why] { c->fail(why); });
+    return c;
+  }
+  c->handshakeTimer_ = loop.addTimer(options.handshakeTimeout, [weak, ms = options.handshakeTimeout.count()] {
+    if (auto s = weak.lock()) {
+      s->handshakeTimer_ = 0;
+      if (s->state_ == State::Handshaking) s->fail("TLS handshake timed out after " + std::to_string(ms) + " ms");
+    }
+  });
+  return c;
+}
+
+void H2Connection::onSocketEvent(uint32_t events) {
+  auto keep = shared_from_this();  // a callback below may drop the owner's reference
+  if (state_ == State::Closed) return;
+  if (state_ == State::Handshaking) {
+    continueHandshake();
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) readTls();
+  if (state_ == State::Closed) return;
+  pump();
+  if (state_ == State::Closed) return;
+  updateSocketInterest();
+  maybeCloseWhenDone();
+}
+
+void H2Connection::continueHandshake() {
+  for (;;) {
+    ERR_clear_error();
+    int rc = SSL_do_handshake(ssl_.get());
+    int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), rc);
+    if (!writeSocket()) return;  // this flight, or the alert that ends the handshake
+    if (rc == 1) break;
+    if (err == SSL_ERROR_WANT_READ) {
+      if (net_.inEof) return fail("TLS handshake: connection closed by peer");
+      SocketRead r = readSocket();
+      if (r == SocketRead::Failed) return;
+      if (r != SocketRead::WouldBlock) continue;
+    } else if (err != SSL_ERROR_WANT_WRITE) {
+      return fail("TLS handshake: " + tlsFailure(ssl_.get(), err, 0));
+    }
+    // Wait for the peer's next flight, or for room to send ours.
+    uint32_t want = EPOLLIN | (net_.out.pending() ? EPOLLOUT : 0u);
+    if (want != sockEvents_ && loop_.modify(sock_.get(), want)) sockEvents_ = want;
+    return;
+  }
+  loop_.cancelTimer(handshakeTimer_);
+  handshakeTimer_ = 0;
+  const unsigned char* alpn = nullptr;
+  unsigned int alpnLen = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &alpn, &alpnLen);
+  if (alpnLen != 2 || std::memcmp(alpn, "h2", 2) != 0) return fail("peer did not negotiate ALPN h2");
+  auto peer = tls::handshakePeerIdentity(ssl_.get(), ctx_->bundle().trustDomain);
+  if (!peer) return fail("peer identity: " + peer.error().message);
+  if (expectedPeer_ && *peer != *expectedPeer_)
+    return fail("server presented identity " + peer->uri() + ", expected " + expectedPeer_->uri());
+  peerIdentity_ = *peer;
+  if (auto st = startSession(); !st) return fail(st.error().message);
+  state_ = State::Ready;
+  spdlog::info("hbone conn {} {}: {} peer {}", id_, peerLabel_, tls::describeSession(ssl_.get()), peer->uri());
+  readyReported_ = true;
+  if (callbacks_.onReady) callbacks_.onReady(*this, okStatus());
+  if (state_ == State::Closed) return;
+  auto pending = std::move(pendingOpens_);
+  pendingOpens_.clear();
+  for (auto& s : pending) submitRequest(std::move(s));
+  armIdleTimer();
+  readTls();  // bytes that arrived with the last handshake flight
+  if (state_ == State::Closed) return;
+  pump();
+  if (state_ == State::Closed) return;
+  updateSocketInterest();
+}
+
+Status H2Connection::startSession() {
+  nghttp2_session_callbacks* cbs = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0) return makeError("out of memory (nghttp2 callbacks)");
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Callbacks::beginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, H2Callbacks::header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Callbacks::frameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Callbacks::dataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Callbacks::streamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2Callbacks::frameSent);
+  nghttp2_option* opt = nullptr;
+  if (nghttp2_option_new(&opt) != 0) {
+    nghttp2_session_callbacks_del(cbs);
+    return makeError("out of memory (nghttp2 options)");
+  }
+  // Window updates are ours to send: only for bytes the TCP side has taken.
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_peer_max_concurrent_streams(opt, options_.maxConcurrentStreams);
+  int rv = ctx_->role() == tls::Role::Client ? nghttp2_session_client_new2(&session_, cbs, this, opt)
+                                             : nghttp2_session_server_new2(&session_, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  if (rv != 0) return makeError(std::string("nghttp2 session: ") + nghttp2_strerror(rv));
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.maxConcurrentStreams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.streamWindow},
+  };
+  rv = nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  if (rv == 0)
+    rv = nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                               static_cast<int32_t>(options_.connectionWindow));
+  if (rv != 0) return makeError(std::string("nghttp2 settings: ") + nghttp2_strerror(rv));
+  return okStatus();
+}
+
+void H2Connection::fail(const std::string& reason) {
+  if (state_ == State::Closed) return;
+  spdlog::warn("hbone conn {} {}: {}", id_, peerLabel_, reason);
+  closeNow(reason);
+}
+
+void H2Connection::closeNow(const std::string& reason) {
+  if (state_ == State::Closed) return;
+  auto keep = shared_from_this();
+  state_ = State::Closed;
+  loop_.cancelTimer(handshakeTimer_);
+  loop_.cancelTimer(idleTimer_);
+  if (sockEvents_) loop_.unwatch(sock_.get());
+  sockEvents_ = 0;
+  if (readyReported_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());  // best effort close_notify; the socket is non-blocking
+    ERR_clear_error();
+    writeSocket();
+  }
+  auto pending = std::move(pendingOpens_);
+  pendingOpens_.clear();
+  for (auto& s : pending) {
+    if (s->tcp) io::resetOnClose(s->tcp.get());
+    auto cb = std::move(s->cb.onDone);
+    s.reset();
+    if (cb) cb(StreamStats{.endReason = "HBONE connection failed: " + reason});
+  }
+  while (!streams_.empty()) {
+    Stream& s = *streams_.begin()->second;
+    if (s.tcp) io::resetOnClose(s.tcp.get());
+    s.stats.endReason = "HBONE connection closed: " + reason;
+    finishStream(s.id);
+  }
+  sock_.reset();
+  if (!readyReported_) {
+    readyReported_ = true;
+    if (callbacks_.onReady) callbacks_.onReady(*this, makeError(reason));
+  }
+  if (callbacks_.onClosed) callbacks_.onClosed(*this);
+}
+
+void H2Connection::maybeCloseWhenDone() {
+  if (state_ == State::Closed || !session_) return;
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
+      tlsOut_.size() == tlsOutHead_ && net_.out.pending() == 0)
+    closeNow(closing_ ? "GOAWAY" : "session finished");
+}
+
+void H2Connection::armIdleTimer() {
+  loop_.cancelTimer(idleTimer_);
+  idleTimer_ = 0;
+  if (state_ != State::Ready || !streams_.empty() || !pendingOpens_.empty()) return;
+  std::weak_ptr<H2Connection> weak = weak_from_this();
+  idleTimer_ = loop_.addTimer(options_.idleTimeout, [weak] {
+    auto s = weak.lock();
+    if (!s) return;
+    s->idleTimer_ = 0;
+    if (s->state_ != State::Ready || !s->streams_.empty()) return;
+    spdlog::debug("hbone conn {} {}: idle, closing", s->id_, s->peerLabel_);
+    s->closing_ = true;
+    nghttp2_session_terminate_session(s->session_, NGHTTP2_NO_ERROR);
+    s->pump();
+    s->maybeCloseWhenDone();
+  });
+}
+
+void H2Connection::shutdown() {
+  if (state_ != State::Ready || closing_) return;
+  closing_ = true;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                        NGHTTP2_NO_ERROR, nullptr, 0);
+  pump();
+  if (state_ == State::Closed) return;
+  updateSocketInterest();
+  maybeCloseWhenDone();
+}
+
+std::vector<StreamInfo> H2Connection::streamInfo() const {
+  std::vector<StreamInfo> out;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, s] : streams_)
+    out.push_back({id, findHeader(s->request, ":authority").value_or(""), s->stats.status, s->stats.bytesToPeer,
+                   s->stats.bytesFromPeer, now - s->started});
+  return out;
+}
+
+void H2Connection::abortStream(int32_t id, const std::string& reason) {
+  Stream* s = findStream(id);
+  if (!s) return;
+  auto self = shared_from_this();  // onDone may drop the last outside reference
+  resetStream(*s, reason, NGHTTP2_CANCEL);
+  if (state_ == State::Closed) return;
+  pump();
+  if (state_ != State::Closed) updateSocketInterest();
+}
+
+bool H2Connection::hasCapacity() const {
+  if (state_ == State::Closed || state_ == State::Closing || closing_) return false;
+  size_t limit = options_.maxConcurrentStreams;
+  if (session_)
+    limit = std::min<size_t>(limit, nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+  return streams_.size() + pendingOpens_.size() < limit;
+}
+
+size_t H2Connection::bufferedBytes() const {
+  size_t n = tlsOut_.size() - tlsOutHead_ + net_.in.pending() + net_.out.pending();
+  for (const auto& [id, s] : streams_) n += s->out.pending() + s->inPending();
+  return n;
+}
+
+// ---- TLS I/O -------------------------------------------------------------------------------
+
+H2Connection::SocketRead H2Connection::readSocket() {
+  if (net_.inEof) return SocketRead::Eof;
+  if (net_.in.room() == 0) return SocketRead::NoRoom;
+  for (;;) {
+    char* dst = net_.in.writePtr();
+    size_t room = net_.in.writable();
+    ssize_t n = ::read(sock_.get(), dst, room);
+    if (n > 0) {
+      net_.in.commit(n);
+      return static_cast<size_t>(n) == room ? SocketRead::Filled : SocketRead::Drained;
+    }
+    if (n == 0) {
+      net_.inEof = true;
+      return SocketRead::Eof;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return SocketRead::WouldBlock;
+    fail(std::string("socket read: ") + std::strerror(errno));
+    return SocketRead::Failed;
+  }
+}
+
+bool H2Connection::writeSocket() {
+  while (net_.out.pending() > 0) {
+    ssize_t n = ::send(sock_.get(), net_.out.readPtr(), net_.out.pending(), MSG_NOSIGNAL);
+    if (n > 0) {
+      net_.out.consume(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;  // EPOLLOUT resumes (updateSocketInterest)
+    if (state_ != State::Closed) fail(std::string("socket write: ") + std::strerror(n < 0 ? errno : EPIPE));
+    return false;
+  }
+  net_.out.release();  // an idle connection holds no ciphertext buffer
+  return true;
+}
+
+void H2Connection::readTls() {
+  SocketRead r = SocketRead::Drained;
+  int reads = 0;
+  for (; reads < kMaxSocketReadsPerEvent; ++reads) {
+    r = readSocket();
+    if (r == SocketRead::Failed) return;
+    if (!decryptBuffered()) return;
+    if (r != SocketRead::Filled) break;  // the socket has nothing more for now
+  }
+  if (net_.in.pending() == 0) net_.in.release();
+  writeDirtyStreams();
+  if (state_ == State::Closed || reads < kMaxSocketReadsPerEvent) return;
+  // More may be waiting; yield to other connections and come back.
+  std::weak_ptr<H2Connection> weak = weak_from_this();
+  loop_.post([weak] {
+    auto s = weak.lock();
+    if (!s || s->state_ == State::Closed) return;
+    s->readTls();
+    if (s->state_ == State::Closed) return;
+    s->pump();
+    if (s->state_ == State::Closed) return;
+    s->updateSocketInterest();
+    s->maybeCloseWhenDone();
+  });
+}
+
+bool H2Connection::decryptBuffered() {
+  char buf[kTlsReadChunk];
+  for (;;) {
+    ERR_clear_error();
+    int n = SSL_read(ssl_.get(), buf, sizeof(buf));
+    if (n > 0) {
+      inCallback_ = true;
+      ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), n);
+      inCallback_ = false;
+      if (state_ == State::Closed) return false;
+      if (rv < 0) {
+        pump();  // let nghttp2's GOAWAY out if it queued one
+        fail(std::string("HTTP/2 protocol error: ") + nghttp2_strerror(static_cast<int>(rv)));
+        return false;
+      }
+      continue;
+    }
+    int err = SSL_get_error(ssl_.get(), n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return true;  // more bytes, or room (pump)
+    // close_notify, or the socket's EOF without one: either way the peer is gone.
+    bool peerClosed = err == SSL_ERROR_ZERO_RETURN || (net_.inEof && net_.in.pending() == 0);
+    if (peerClosed) {
+      writeDirtyStreams();  // what arrived before the close still reaches the apps
+      if (state_ == State::Closed) return false;
+      if (streams_.empty()) closeNow("peer closed the connection");
+      else fail("peer closed the connection with streams open");
+      return false;
+    }
+    fail("TLS read: " + tlsFailure(ssl_.get(), err, 0));
+    return false;
+  }
+}
+
+void H2Connection::writeDirtyStreams() {
+  auto ids = std::move(dirty_);
+  dirty_.clear();
+  for (int32_t id : ids) {
+    if (state_ == State::Closed) return;
+    if (Stream* s = findStream(id)) {
+      s->dirty = false;
+      writeTcp(*s);
+    }
+  }
+}
+
+size_t H2Connection::writePlain(const uint8_t* data, size_t len) {
+  size_t taken = 0;
+  while (taken < len) {
+    ERR_clear_error();
+    // Partial-write mode: each call takes one record's worth.
+    int n = SSL_write(ssl_.get(), data + taken, static_cast<int>(std::min<size_t>(len - taken, INT_MAX)));
+    if (n > 0) {
+      taken += n;
+      continue;
+    }
+    int err = SSL_get_error(ssl_.get(), n);
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;  // net_.out is full
+    fail("TLS write: " + tlsFailure(ssl_.get(), err, 0));
+    break;
+  }
+  return taken;
+}
+
+bool H2Connection::writeStaged() {
+  if (tlsOutHead_ == tlsOut_.size()) return true;
+  size_t n = writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_, tlsOut_.size() - tlsOutHead_);
+  if (state_ == State::Closed) return false;
+  tlsOutHead_ += n;
+  if (tlsOutHead_ == tlsOut_.size()) {
+    tlsOut_.clear();
+    tlsOutHead_ = 0;
+  }
+  return true;
+}
+
+void H2Connection::pump() {
+  if (!session_ || state_ == State::Closed) return;
+  for (;;) {
+    if (!writeStaged()) return;
+    bool drained = false;  // nghttp2 has nothing more to send right now
+    while (tlsOut_.size() - tlsOutHead_ < kTlsOutHighWater) {
+      const uint8_t* data = nullptr;
+      inCallback_ = true;
+      ssize_t n = nghttp2_session_mem_send(session_, &data);
+      inCallback_ = false;
+      if (state_ == State::Closed) return;
+      if (n < 0) return fail(std::string("HTTP/2 send: ") + nghttp2_strerror(static_cast<int>(n)));
+      if (n == 0) {
+        drained = true;
+        break;
+      }
+      // Straight into TLS while nothing is staged (keeps the order); the rest waits.
+      size_t taken = tlsOut_.empty() ? writePlain(data, static_cast<size_t>(n)) : 0;
+      if (state_ == State::Closed) return;
+      if (taken < static_cast<size_t>(n)) tlsOut_.append(reinterpret_cast<const char*>(data) + taken, n - taken);
+    }
+    if (!writeSocket()) return;
+    // Stop when the socket is full (EPOLLOUT resumes) or everything went out. Not
+    // when we merely stopped at the high-water mark or TLS's output was full: the
+    // socket took it all, and nothing else would call us back (a sender stalls).
+    if (net_.out.pending() > 0) return;
+    if (drained && tlsOut_.empty()) return;
+  }
+}
+
+void H2Connection::updateSocketInterest() {
+  if (state_ == State::Closed || state_ == State::Handshaking) return;
+  uint32_t want = EPOLLIN | (net_.out.pending() > 0 ? EPOLLOUT : 0u);
+  if (want == sockEvents_) return;
+  if (loop_.modify(sock_.get(), want)) sockEvents_ = want;
+}
+
+// ---- streams ---------------------------------------------------------------------------------
+
+H2Connection::Stream* H2Connection::findStream(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+Result<int32_t> H2Connection::openStream(const Headers& request, UniqueFd& app, StreamCallbacks callbacks) {
+  if (!hasCapacity()) return makeError("HBONE connection to " + peerLabel_ + " takes no more streams");
+  auto s = std::make_unique<Stream>(options_.sendBufferBytes);
+  s->request = request;
+  s->cb = std::move(callbacks);
+  s->tcp = std::move(app);
+  if (state_ == State::Handshaking) {
+    pendingOpens_.push_back(std::move(s));
+    return 0;
+  }
+  return submitRequest(std::move(s));
+}
+
+// s lands in streams_, or is finished with an error (its id is then negative).
+int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
+  std::vector<nghttp2_nv> nva;
+  for (auto& [k, v] : s->request)
+    nva.push_back({reinterpret_cast<uint8_t*>(k.data()), reinterpret_cast<uint8_t*>(v.data()), k.size(), v.size(),
+                   NGHTTP2_NV_FLAG_NONE});
+  nghttp2_data_provider prd{};
+  prd.read_callback = H2Callbacks::readData;
+  int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &prd, nullptr);
+  if (id < 0) {
+    if (s->tcp) io::resetOnClose(s->tcp.get());
+    auto cb = std::move(s->cb.onDone);
+    s.reset();
+    if (cb) cb(StreamStats{.endReason = std::string("HTTP/2 request: ") + nghttp2_strerror(id)});
+    return id;
+  }
+  s->id = id;
+  streams_[id] = std::move(s);
+  loop_.cancelTimer(idleTimer_);
+  idleTimer_ = 0;
+  if (!inCallback_) {
+    pump();
+    if (state_ != State::Closed) updateSocketInterest();
+  }
+  return id;
+}
+
+void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks callbacks) {
+  Stream* s = state_ == State::Ready ? findStream(id) : nullptr;
+  if (s && s->h2Closed) {
+    streams_.erase(id);  // closed by the client while we were deciding
+    s = nullptr;
+  }
+  if (!s) {
+    if (tcp) io::resetOnClose(tcp.get());
+    if (callbacks.onDone) callbacks.onDone(StreamStats{.status = status, .endReason = "client reset the stream before the response"});
+    return;
+  }
+  s->cb = std::move(callbacks);
+  s->stats.status = status;
+  std::string code = std::to_string(status);
+  nghttp2_nv nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")), reinterpret_cast<uint8_t*>(code.data()), 7,
+                code.size(), NGHTTP2_NV_FLAG_NONE};
+  if (isSuccess(status) && tcp) {
+    s->tcp = std::move(tcp);
+    s->open = true;
+    nghttp2_data_provider prd{};
+    prd.read_callback = H2Callbacks::readData;
+    nghttp2_submit_response(session_, id, &nv, 1, &prd);
+    writeTcp(*s);  // DATA the client sent before the answer
+  } else {
+    s->stats.endReason = "refused with " + code;
+    nghttp2_submit_response(session_, id, &nv, 1, nullptr);
+    s->refused = true;  // once the answer is out, the stream is reset (onFrameSent)
+  }
+  if (!inCallback_ && state_ != State::Closed) {
+    pump();
+    if (state_ != State::Closed) updateSocketInterest();
+  }
+}
+
+void H2Connection::onTcpEvent(int32_t id, uint32_t events) {
+  auto keep = shared_from_this();
+  Stream* s = findStream(id);
+  if (!s || state_ == State::Closed) return;
+  if (events & EPOLLERR) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(s->tcp.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    resetStream(*s, std::string("TCP reset: ") + std::strerror(err ? err : ECONNRESET), NGHTTP2_CONNECT_ERROR);
+  } else {
+    if (events & (EPOLLIN | EPOLLHUP)) readTcp(*s);
+    s = findStream(id);
+    if (s && (events & (EPOLLOUT | EPOLLHUP))) writeTcp(*s);
+  }
+  pump();
+  if (state_ == State::Closed) return;
+  updateSocketInterest();
+  maybeCloseWhenDone();
+}
+
+void H2Connection::readTcp(Stream& s) {
+  int32_t id = s.id;
+  for (int i = 0; i < kMaxTcpReadsPerEvent && !s.tcpEof && s.out.room() > 0; ++i) {
+    char* dst = s.out.writePtr();
+    size_t room = s.out.writable();
+    ssize_t n = ::read(s.tcp.get(), dst, room);
+    if (n > 0) {
+      s.out.commit(n);
+      if (static_cast<size_t>(n) < room) break;
+      continue;
+    }
+    if (n == 0) {
+      s.tcpEof = true;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) break;
+    return resetStream(s, std::string("TCP read: ") + std::strerror(errno), NGHTTP2_CONNECT_ERROR);
+  }
+  if (s.deferred && (s.out.pending() > 0 || s.tcpEof)) {
+    s.deferred = false;
+    nghttp2_session_resume_data(session_, id);
+  }
+  updateTcpInterest(s);
+}
+
+void H2Connection::writeTcp(Stream& s) {
+  if (!s.open || !s.tcp) return;
+  while (s.inPending() > 0) {
+    ssize_t n = ::send(s.tcp.get(), s.in.data() + s.inHead, s.inPending(), MSG_NOSIGNAL);
+    if (n > 0) {
+      s.inHead += n;
+      consume(s, n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    return resetStream(s, std::string("TCP write: ") + std::strerror(errno), NGHTTP2_CONNECT_ERROR);
+  }
+  if (s.inPending() == 0) {
+    s.in.clear();
+    s.inHead = 0;
+    if (s.peerEnded && !s.tcpShut) {
+      ::shutdown(s.tcp.get(), SHUT_WR);
+      s.tcpShut = true;
+    }
+  }
+  updateTcpInterest(s);
+  maybeFinishStream(s);
+}
+
+void H2Connection::consume(Stream& s, size_t n) {
+  s.stats.bytesFromPeer += n;
+  if (session_) nghttp2_session_consume(session_, s.id, n);
+}
+
+void H2Connection::updateTcpInterest(Stream& s) {
+  uint32_t want = 0;
+  if (s.open && s.tcp) {
+    if (!s.tcpEof && s.out.room() > 0) want |= EPOLLIN;
+    if (s.inPending() > 0) want |= EPOLLOUT;
+  }
+  if (want == s.tcpEvents) return;
+  int fd = s.tcp.get();
+  if (want == 0) {
+    loop_.unwatch(fd);
+  } else if (s.tcpEvents == 0) {
+    std::weak_ptr<H2Connection> weak = weak_from_this();
+    int32_t id = s.id;
+    if (!loop_.watch(fd, want, [weak, id](uint32_t ev) {
+          if (auto c = weak.lock()) c->onTcpEvent(id, ev);
+        }))
+      return resetStream(s, "cannot watch the TCP socket", NGHTTP2_INTERNAL_ERROR);
+  } else if (!loop_.modify(fd, want)) {
+    return resetStream(s, "cannot watch the TCP socket", NGHTTP2_INTERNAL_ERROR);
+  }
+  s.tcpEvents = want;
+}
+
+void H2Connection::resetStream(Stream& s, const std::string& reason, uint32_t h2Code) {
+  if (session_ && !s.h2Closed && state_ != State::Closed)
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, h2Code);
+  if (s.tcp) io::resetOnClose(s.tcp.get());
+  s.stats.endReason = reason;
+  finishStream(s.id);
+}
+
+void H2Connection::maybeFinishStream(Stream& s) {
+  if (s.h2Closed && s.inPending() == 0 && (s.tcpShut || !s.tcp || !s.open)) {
+    if (s.stats.endReason.empty()) s.stats.endReason = "closed";
+    finishStream(s.id);
+  }
+}
+
+void H2Connection::finishStream(int32_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<Stream> s = std::move(it->second);
+  streams_.erase(it);
+  if (s->tcpEvents) loop_.unwatch(s->tcp.get());
+  s->tcp.reset();
+  s->stats.duration = std::chrono::steady_clock::now() - s->started;
+  if (s->cb.onDone) s->cb.onDone(s->stats);
+  if (streams_.empty() && state_ == State::Ready) {
+    if (closing_) maybeCloseWhenDone();
+    else armIdleTimer();
+  }
+}
+
+// ---- nghttp2 callbacks -----------------------------------------------------------------------
+
+int H2Connection::onBeginHeaders(const nghttp2_frame* frame) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  if (ctx_->role() != tls::Role::Server) return 0;
+  auto s = std::make_unique<Stream>(options_.sendBufferBytes);
+  s->id = frame->hd.stream_id;
+  streams_[s->id] = std::move(s);
+  loop_.cancelTimer(idleTimer_);
+  idleTimer_ = 0;
+  return 0;
+}
+
+int H2Connection::onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value) {
+  Stream* s = findStream(frame->hd.stream_id);
+  if (!s) return 0;
+  auto& list = ctx_->role() == tls::Role::Server ? s->request : s->response;
+  if (list.size() >= 64) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+  list.emplace_back(name, value);
+  return 0;
+}
+
+int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
+  int32_t id = frame->hd.stream_id;
+  Stream* s = id ? findStream(id) : nullptr;
+  switch (frame->hd.type) {
+    case NGHTTP2_GOAWAY:
+      closing_ = true;
+      break;
+    case NGHTTP2_HEADERS:
+      if (!s) break;
+      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && callbacks_.onRequest) {
+        callbacks_.onRequest(*this, id, s->request);
+        s = findStream(id);
+      } else if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+        auto st = findHeader(s->response, ":status");
+        int status = st ? std::atoi(st->c_str()) : 0;
+        if (status >= 100 && status < 200) {
+          s->response.clear();  // interim; the final answer follows
+          break;
+        }
+        s->stats.status = status;
+        if (s->cb.onResponse) s->cb.onResponse(status);
+        s = findStream(id);
+        if (!s) break;
+        if (isSuccess(status)) {
+          s->open = true;
+          updateTcpInterest(*s);
+        } else {
+          resetStream(*s, "HBONE server answered " + std::to_string(status), NGHTTP2_CANCEL);
+          return 0;
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  if (s && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    s->peerEnded = true;
+    writeTcp(*s);
+  }
+  return 0;
+}
+
+int H2Connection::onFrameSent(const nghttp2_frame* frame) {
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  Stream* s = findStream(frame->hd.stream_id);
+  // An error answer is complete: ask the client to stop sending, without error
+  // (RFC 9113 8.1), so a client that never half-closes does not hold the stream.
+  // Submitted only now: a reset queued with the answer would cancel the answer.
+  if (s && s->refused && !s->h2Closed)
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+  return 0;
+}
+
+int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
+  Stream* s = findStream(id);
+  if (!s) {
+    nghttp2_session_consume(session_, id, len);  // keeps the connection window open
+    return 0;
+  }
+  s->in.append(reinterpret_cast<const char*>(data), len);
+  if (!s->dirty) {  // written once per burst of records (readTls), not once per frame
+    s->dirty = true;
+    dirty_.push_back(id);
+  }
+  return 0;
+}
+
+int H2Connection::onStreamClose(int32_t id, uint32_t code) {
+  Stream* s = findStream(id);
+  if (!s) return 0;
+  s->h2Closed = true;
+  if (code != NGHTTP2_NO_ERROR) {
+    if (s->tcp) io::resetOnClose(s->tcp.get());
+    if (s->stats.endReason.empty())
+      s->stats.endReason = std::string("reset by peer (") + nghttp2_http2_strerror(code) + ")";
+    finishStream(id);
+    return 0;
+  }
+  // NO_ERROR after a complete answer, or both sides ended: deliver what is left.
+  if (!s->peerEnded && s->open && s->tcp) {
+    // The peer stopped the stream early without error: nothing more will arrive.
+    s->peerEnded = true;
+    writeTcp(*s);
+    return 0;
+  }
+  maybeFinishStream(*s);
+  return 0;
+}
+
+ssize_t H2Connection::readData(int32_t id, uint8_t* buf, size_t length, uint32_t* flags) {
+  Stream* s = findStream(id);
+  if (!s || !s->open) {
+    if (s) s->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  bool wasFull = s->out.room() == 0;
+  size_t n = std::min(length, s->out.pending());
+  if (n) {
+    std::memcpy(buf, s->out.readPtr(), n);
+    s->out.consume(n);
+    s->stats.bytesToPeer += n;
+  }
+  if (s->out.pending() == 0 && s->tcpEof) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    s->out.release();
+  } else if (n == 0) {
+    s->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (wasFull) updateTcpInterest(*s);
+  return static_cast<ssize_t>(n);
+}
+
+}  // namespace warren::hbone

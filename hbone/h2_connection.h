@@ -1,0 +1,207 @@
+#pragma once
+// One HBONE connection: TLS 1.3 over a TCP socket, HTTP/2 (nghttp2) inside, and
+// each CONNECT stream bridged to a plain TCP socket — the captured app connection
+// on the client side, the connection to the app on the server side. Runs entirely
+// on the event loop thread.
+//
+// Flow control is end to end, so no direction ever buffers without bound:
+//  - TCP -> HTTP/2: a stream reads its TCP socket only while its send buffer
+//    (sendBufferBytes) has room, and the HTTP/2 layer only pulls from that buffer as
+//    the peer's window allows; the TLS output is only refilled once it has drained.
+//  - HTTP/2 -> TCP: received DATA is acknowledged to the peer (WINDOW_UPDATE) only
+//    once it has been written to the TCP socket, so a slow reader stops the sender at
+//    one stream window (streamWindow).
+// Half-close: TCP EOF becomes END_STREAM and END_STREAM becomes shutdown(SHUT_WR),
+// each after the bytes before it. A TCP reset becomes RST_STREAM(CONNECT_ERROR), an
+// RST_STREAM or a lost connection becomes a TCP reset.
+//
+// Socket I/O is batched: OpenSSL reads and writes ciphertext in the connection's
+// buffers (tls::CipherBuffers), and the connection moves them with one read(2) or
+// send(2) per burst; DATA received in a burst is written to each TCP side once.
+// Every send uses MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE.
+
+#include <nghttp2/nghttp2.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "identity/identity.h"
+#include "io/event_loop.h"
+#include "tls/cipher_bio.h"
+#include "tls/tls_context.h"
+
+namespace warren::hbone {
+
+struct H2Options {
+  // SETTINGS_MAX_CONCURRENT_STREAMS we accept, and the most a client opens.
+  uint32_t maxConcurrentStreams = 100;
+  uint32_t streamWindow = 4u << 20;       // per stream: the bound on h2 -> TCP buffering
+  uint32_t connectionWindow = 16u << 20;  // per connection
+  size_t sendBufferBytes = 256u << 10;    // per stream: the bound on TCP -> h2 buffering
+  std::chrono::milliseconds handshakeTimeout{10000};
+  // A connection without streams for this long is closed with GOAWAY.
+  std::chrono::milliseconds idleTimeout{60000};
+};
+
+// A header list as sent or received (lower-case names, pseudo-headers included).
+using Headers = std::vector<std::pair<std::string, std::string>>;
+std::optional<std::string> findHeader(const Headers& h, std::string_view name);
+
+struct StreamStats {
+  uint64_t bytesToPeer = 0;    // read from the TCP side, sent as DATA
+  uint64_t bytesFromPeer = 0;  // received as DATA, written to the TCP side
+  std::chrono::steady_clock::duration duration{};
+  int status = 0;              // HTTP status sent (server) or received (client); 0 none
+  std::string endReason;       // "closed", "reset by peer (...)", "TCP reset", ...
+};
+
+// A live stream, for the admin endpoint: what it carries so far.
+struct StreamInfo {
+  int32_t id = 0;
+  std::string authority;  // the CONNECT request's :authority
+  int status = 0;
+  uint64_t bytesToPeer = 0, bytesFromPeer = 0;
+  std::chrono::steady_clock::duration age{};
+};
+
+struct StreamCallbacks {
+  // Client only: the response status arrived (before any data flows). With a
+  // non-2xx status the stream ends right after and onDone follows.
+  std::function<void(int status)> onResponse;
+  // Exactly once, when both directions have ended and the TCP socket is closed.
+  std::function<void(const StreamStats&)> onDone;
+};
+
+class H2Connection : public std::enable_shared_from_this<H2Connection> {
+ public:
+  enum class State { Handshaking, Ready, Closing, Closed };
+
+  struct Callbacks {
+    // TLS and HTTP/2 are up (client: the server proved the expected identity), or
+    // the connection failed before that. Called once.
+    std::function<void(H2Connection&, const Status&)> onReady;
+    // Server: a complete request arrived on a new stream. Answer with respond(),
+    // now or later; the stream may be reset by the client meanwhile.
+    std::function<void(H2Connection&, int32_t streamId, const Headers& request)> onRequest;
+    // The connection is gone (after every stream's onDone).
+    std::function<void(H2Connection&)> onClosed;
+  };
+
+  // Takes a connected TCP socket and runs the TLS handshake on it. A client passes
+  // the identity the server must present.
+  static std::shared_ptr<H2Connection> start(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx,
+                                             H2Options options, Callbacks callbacks,
+                                             std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel);
+  ~H2Connection();
+
+  // Client: a CONNECT stream carrying `app`'s bytes. May be called while the
+  // handshake runs (the request is sent when ready). Fails only when the
+  // connection can take no more streams; app is then left untouched in *app.
+  Result<int32_t> openStream(const Headers& request, UniqueFd& app, StreamCallbacks callbacks);
+
+  // Server: answers stream `id`. 2xx with a connected `tcp` starts the bridge;
+  // any other status ends the stream (tcp is ignored). A stream the client has
+  // already reset is answered by closing tcp.
+  void respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks callbacks);
+
+  // Sends GOAWAY; running streams finish, no new ones are accepted or opened.
+  void shutdown();
+  // Resets one stream (RST_STREAM CANCEL to the peer, TCP reset to the app side),
+  // e.g. when a policy change revokes it; its onDone reports `reason`. No-op for a
+  // stream that has already ended.
+  void abortStream(int32_t id, const std::string& reason);
+
+  State state() const { return state_; }
+  // Room for another client stream (counting streams queued before the handshake).
+  bool hasCapacity() const;
+  size_t streamCount() const { return streams_.size(); }
+  bool hasStream(int32_t id) const { return streams_.count(id) != 0; }
+  std::vector<StreamInfo> streamInfo() const;
+  const std::optional<identity::SpiffeId>& peerIdentity() const { return peerIdentity_; }
+  const tls::TlsContext& tlsContext() const { return *ctx_; }
+  const std::string& peerLabel() const { return peerLabel_; }
+  // Bytes held in user space for this connection (TLS output plus every stream's
+  // buffers): what flow control keeps bounded.
+  size_t bufferedBytes() const;
+  uint64_t connectionId() const { return id_; }
+
+ private:
+  struct Stream;
+  H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx, H2Options options, Callbacks callbacks,
+               std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel);
+
+  // --- connection I/O ---
+  void onSocketEvent(uint32_t events);
+  void continueHandshake();
+  Status startSession();
+  // Socket I/O on the ciphertext buffers (net_). readSocket does one read(2).
+  enum class SocketRead { Filled, Drained, WouldBlock, Eof, NoRoom, Failed };
+  SocketRead readSocket();
+  bool writeSocket();  // writes net_.out until EAGAIN; false: the connection failed
+  void readTls();
+  bool decryptBuffered();  // every whole record in net_.in through nghttp2; false: closed
+  size_t writePlain(const uint8_t* data, size_t len);  // into TLS; bytes taken (0 when full)
+  bool writeStaged();  // tlsOut_ into TLS; false: the connection failed
+  void pump();  // moves nghttp2 output into TLS while the output buffer has room
+  void writeDirtyStreams();  // DATA received in this burst, one write per stream
+  void updateSocketInterest();
+  void fail(const std::string& reason);
+  void closeNow(const std::string& reason);
+  void maybeCloseWhenDone();
+  void armIdleTimer();
+
+  // --- streams ---
+  Stream* findStream(int32_t id);
+  int32_t submitRequest(std::unique_ptr<Stream> s);
+  void onTcpEvent(int32_t id, uint32_t events);
+  void readTcp(Stream& s);
+  void writeTcp(Stream& s);
+  void updateTcpInterest(Stream& s);
+  void resetStream(Stream& s, const std::string& reason, uint32_t h2Code);
+  void maybeFinishStream(Stream& s);
+  void finishStream(int32_t id);
+  void consume(Stream& s, size_t n);
+
+  // --- nghttp2 callbacks (static trampolines in the .cc) ---
+  friend struct H2Callbacks;
+  int onBeginHeaders(const nghttp2_frame* frame);
+  int onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value);
+  int onFrameRecv(const nghttp2_frame* frame);
+  int onFrameSent(const nghttp2_frame* frame);
+  int onDataChunk(int32_t streamId, const uint8_t* data, size_t len);
+  int onStreamClose(int32_t streamId, uint32_t errorCode);
+  ssize_t readData(int32_t streamId, uint8_t* buf, size_t length, uint32_t* flags);
+
+  io::EventLoop& loop_;
+  UniqueFd sock_;
+  uint32_t sockEvents_ = 0;
+  tls::TlsContextPtr ctx_;
+  tls::CipherBuffers net_;  // declared before ssl_: its BIO points here
+  ossl::SslPtr ssl_;
+  nghttp2_session* session_ = nullptr;
+  H2Options options_;
+  Callbacks callbacks_;
+  std::optional<identity::SpiffeId> expectedPeer_, peerIdentity_;
+  std::string peerLabel_;
+  State state_ = State::Handshaking;
+  bool readyReported_ = false;
+  bool closing_ = false;  // GOAWAY sent or received: no new streams
+  bool inCallback_ = false;  // inside nghttp2: mem_send/mem_recv must not be re-entered
+  std::string tlsOut_;    // encrypted-to-be bytes nghttp2 produced and TLS has not taken yet
+  size_t tlsOutHead_ = 0;
+  uint64_t handshakeTimer_ = 0, idleTimer_ = 0;
+  std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
+  std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
+  std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams
+  uint64_t id_;
+};
+
+}  // namespace warren::hbone

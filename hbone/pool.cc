@@ -1,0 +1,101 @@
+#include "hbone/pool.h"
+
+#include <cerrno>
+
+#include <spdlog/spdlog.h>
+
+#include "common/netns.h"
+#include "io/tcp.h"
+
+namespace warren::hbone {
+
+Pool::~Pool() { closeAll(); }
+
+void Pool::closeAll() {
+  auto all = std::move(pools_);
+  pools_.clear();
+  for (auto& [key, conns] : all)
+    for (auto& c : conns) c->shutdown();
+}
+
+size_t Pool::connectionCount() const {
+  size_t n = 0;
+  for (const auto& [key, conns] : pools_) n += conns.size();
+  return n;
+}
+
+std::vector<std::shared_ptr<H2Connection>> Pool::connections() const {
+  std::vector<std::shared_ptr<H2Connection>> out;
+  for (const auto& [key, conns] : pools_) out.insert(out.end(), conns.begin(), conns.end());
+  return out;
+}
+
+Result<std::shared_ptr<H2Connection>> Pool::dial(const Dial& d) {
+  // The socket belongs to the source pod: it leaves with the pod's IP, through the
+  // pod's routes, as the pod's own traffic would.
+  Result<UniqueFd> sock = [&]() -> Result<UniqueFd> {
+    // No netns: the caller already lives where its sockets belong (a waypoint in its pod).
+    if (d.netns < 0) return io::tcpSocket(d.address.ss_family, d.mark);
+    auto in = ScopedNetns::enter(d.netns);
+    if (!in) return in.error();
+    return io::tcpSocket(d.address.ss_family, d.mark);
+  }();
+  if (!sock) return withContext(sock.error(), "HBONE socket");
+  if (::connect(sock->get(), reinterpret_cast<const sockaddr*>(&d.address), io::sockaddrLength(d.address)) != 0 &&
+      errno != EINPROGRESS)
+    return errnoError("connect to " + d.key.destination);
+  // The TLS handshake starts once the TCP connect completes (its writes wait for
+  // it); the handshake timeout covers both.
+  PoolKey key = d.key;
+  H2Connection::Callbacks cbs;
+  cbs.onReady = [this](H2Connection& c, const Status& st) {
+    if (!st) counters_.connectFailures++;
+    else spdlog::debug("hbone pool: connection {} to {} ready", c.connectionId(), c.peerLabel());
+  };
+  cbs.onClosed = [this, key](H2Connection& c) {
+    auto it = pools_.find(key);
+    if (it == pools_.end()) return;
+    auto& v = it->second;
+    std::erase_if(v, [&](const auto& p) { return p.get() == &c; });
+    if (v.empty()) pools_.erase(it);
+  };
+  auto conn = H2Connection::start(loop_, std::move(*sock), d.tls, options_, std::move(cbs), d.expected,
+                                  d.key.destination + " (" + d.expected.uri() + ")");
+  counters_.connectionsOpened++;
+  pools_[key].push_back(conn);
+  return conn;
+}
+
+void Pool::send(const Dial& d, const Headers& request, UniqueFd app, StreamCallbacks callbacks) {
+  std::shared_ptr<H2Connection> chosen;
+  auto it = pools_.find(d.key);
+  if (it != pools_.end())
+    for (const auto& c : it->second)
+      if (c->hasCapacity()) {
+        chosen = c;
+        break;
+      }
+  if (chosen) {
+    counters_.streamsReused++;
+  } else {
+    auto made = dial(d);
+    if (!made) {
+      counters_.connectFailures++;
+      io::resetOnClose(app.get());
+      app.reset();
+      if (callbacks.onDone) callbacks.onDone(StreamStats{.endReason = made.error().message});
+      return;
+    }
+    chosen = *made;
+  }
+  auto onDone = callbacks.onDone;
+  auto opened = chosen->openStream(request, app, std::move(callbacks));
+  if (!opened) {
+    // Only when the connection has just become unusable; app is still ours.
+    io::resetOnClose(app.get());
+    app.reset();
+    if (onDone) onDone(StreamStats{.endReason = opened.error().message});
+  }
+}
+
+}  // namespace warren::hbone

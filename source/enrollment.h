@@ -1,0 +1,28 @@
+#pragma once
+// Is a pod's traffic captured? A pure decision over the cluster view.
+
+#include <string>
+
+#include "source/cluster_types.h"
+
+namespace warren::source {
+
+inline constexpr const char* kModeLabel = "warren.io/mode";
+inline constexpr const char* kModeEnabled = "enabled";
+inline constexpr const char* kModeDisabled = "disabled";
+inline constexpr const char* kIstioModeLabel = "istio.io/dataplane-mode";
+inline constexpr const char* kIstioAmbient = "ambient";
+inline constexpr const char* kIstioNone = "none";
+// Set on a Gateway's own pods (a waypoint's among them): they speak HBONE
+// themselves and are never captured, as istio-cni leaves them alone.
+inline constexpr const char* kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+
+struct EnrollmentDecision {
+  bool enrolled = false;
+  std::string reason;  // for logs and the CLI: why yes, or why not
+};
+
+// ns is nullptr when the pod's namespace is unknown. nodeName empty = any node.
+EnrollmentDecision decideEnrollment(const Namespace* ns, const Pod& pod, const std::string& nodeName);
+
+}  // namespace warren::source

@@ -1,0 +1,28 @@
+#pragma once
+// The standalone source's edge: a YAML directory snapshot -> the tunnel's state.
+
+#include <string>
+#include <vector>
+
+#include "source/cluster_types.h"
+#include "state/cluster_state.h"
+
+namespace warren::state {
+
+struct SnapshotOptions {
+  std::string trustDomain = "cluster.local";
+  // Istio's root namespace: its policies without a selector apply mesh-wide.
+  std::string rootNamespace = "istio-system";
+  std::string clusterDomain = "cluster.local";  // service hostnames: name.ns.svc.<domain>
+};
+
+// Problems (skipped or converted objects) are appended to *notes, one line each.
+ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const SnapshotOptions& options,
+                                  std::vector<Error>* notes = nullptr);
+
+// The standalone source end to end: reads the YAML directory and builds the state,
+// logging each problem of the files and the conversion as one warning. An error
+// only when the directory cannot be read (keep the last good state then).
+Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options);
+
+}  // namespace warren::state

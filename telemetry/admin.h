@@ -1,0 +1,83 @@
+#pragma once
+// The tunnel's three telemetry ports, laid out as Istio's ztunnel lays them out:
+//
+//   metrics    0.0.0.0:15020    GET /metrics, GET /stats/prometheus  (Prometheus text)
+//   readiness  0.0.0.0:15021    GET /healthz/ready                   (200 "ready" | 503 reason)
+//   admin      127.0.0.1:15000  GET /                  the endpoint list
+//                               GET /config_dump       JSON from AdminCallbacks::configDump
+//                               GET /logging           {"level": "info"}
+//                               POST /logging?level=X  sets spdlog's level (trace|debug|info|warn|error|off)
+//
+// The admin port can change the log level and dump configuration, so it listens on
+// localhost only by default, like ztunnel's.
+//
+// Usage:
+//   telemetry::TcpMetrics metrics;                    // outlives the Telemetry
+//   auto t = telemetry::start(options, {.ready = ..., .notReadyReason = ..., .configDump = ...}, metrics);
+//   if (!t) return t.error();                         // "metrics server: bind 0.0.0.0:15020: Address in use"
+//   (*t)->admin().route("GET", "/connections", handler);  // more admin routes, any time
+//
+// Callbacks run on the servers' threads (not the data path's loop): they must be
+// thread-safe and quick.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/common.h>
+
+#include "common/result.h"
+#include "telemetry/http_server.h"
+#include "telemetry/metrics.h"
+
+namespace warren::telemetry {
+
+struct AdminOptions {
+  std::string metricsAddress = "0.0.0.0:15020";
+  std::string readinessAddress = "0.0.0.0:15021";
+  std::string adminAddress = "127.0.0.1:15000";
+  // Per-connection deadline on all three servers (HttpServerOptions::deadline).
+  std::chrono::milliseconds requestDeadline{5000};
+};
+
+struct AdminCallbacks {
+  // True when the tunnel can serve traffic. Unset: never ready.
+  std::function<bool()> ready;
+  // Why it is not ready, for the 503 body ("waiting for certificates"). Unset: "not ready".
+  std::function<std::string()> notReadyReason;
+  // The configuration as the tunnel sees it. Unset: {}.
+  std::function<nlohmann::json()> configDump;
+};
+
+class Telemetry {
+ public:
+  Telemetry(std::unique_ptr<HttpServer> metrics, std::unique_ptr<HttpServer> readiness,
+            std::unique_ptr<HttpServer> admin);
+  // Stops the three servers (each joins its thread).
+  ~Telemetry() = default;
+
+  HttpServer& metrics() { return *metrics_; }
+  HttpServer& readiness() { return *readiness_; }
+  // Add admin routes here; GET / lists them automatically.
+  HttpServer& admin() { return *admin_; }
+
+ private:
+  std::unique_ptr<HttpServer> metrics_, readiness_, admin_;
+};
+
+// Binds the three ports, registers the routes and starts serving. Any failure (a
+// malformed or busy address) is an error naming the server and the address; nothing
+// is left running then. `metrics` must outlive the returned Telemetry.
+Result<std::unique_ptr<Telemetry>> start(const AdminOptions& options, AdminCallbacks callbacks, TcpMetrics& metrics);
+
+// The admin routes' logging helpers, exposed for tests and future callers.
+// Parses trace|debug|info|warn|error|off (also "warning", "critical"); nullopt otherwise.
+std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view text);
+// A level as one of the names above ("warn", not spdlog's "warning").
+std::string logLevelName(spdlog::level::level_enum level);
+
+}  // namespace warren::telemetry

@@ -1,0 +1,327 @@
+// warren-tunnel: the per-node tunnel. Receives enrolled pods from warren-agent,
+// listens inside each pod's netns, and carries captured connections between pods
+// over HBONE (HTTP/2 CONNECT in mutual TLS with SPIFFE identities).
+
+#include <getopt.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "source/dir_watcher.h"
+#include "source/yaml_source.h"
+#include "common/daemon.h"
+#include "warren_abi.h"
+#include "identity/identity_manager.h"
+#include "identity/istio_ca_client.h"
+#include "identity/local_ca.h"
+#include "tunnel/inpod/inpod_manager.h"
+#include "tunnel/inpod/zds_client.h"
+#include "io/event_loop.h"
+#include "tunnel/proxy/introspection.h"
+#include "tunnel/proxy/proxy.h"
+#include "state/from_snapshot.h"
+#include "telemetry/admin.h"
+#include "xds/xds_client.h"
+
+namespace {
+
+struct Options {
+  std::string agentSocket = "/run/warren/zds.sock";
+  std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
+  std::string configDir = "/etc/warren/cluster";
+  std::string trustDomain = "cluster.local";
+  std::string rootNamespace = "istio-system";
+  std::string caDir = "/var/lib/warren/ca";
+  std::string caAddress, caRootCert, caTokenFile, clusterId = "Kubernetes";
+  std::string xdsAddress, xdsRootCert, xdsTokenFile;
+  long certTtlSeconds = 24 * 3600;
+  long maxStreams = 100;
+  long idleTimeoutMs = 60000;
+  warren::telemetry::AdminOptions telemetry;
+  std::string logLevel = "info";
+  int readyFd = -1;
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "Usage: warren-tunnel [options]\n"
+               "  --agent-socket PATH     warren-agent's workload socket (default /run/warren/zds.sock)\n"
+               "  --bpffs DIR             pin root of the agent's BPF maps (default " WARREN_PIN_ROOT_DEFAULT ")\n"
+               "  --config-dir DIR        standalone cluster state, the agent's YAML directory\n"
+               "                          (default /etc/warren/cluster)\n"
+               "  --trust-domain NAME     SPIFFE trust domain (default cluster.local)\n"
+               "  --root-namespace NS     policies here without a selector apply mesh-wide (default istio-system)\n"
+               "  --ca-dir DIR            local CA files: ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem;\n"
+               "                          made on first start when absent (default /var/lib/warren/ca)\n"
+               "  --ca-address HOST:PORT  use Istio's CA (IstioCertificateService) instead of the local CA\n"
+               "  --ca-root-cert FILE     root certificate for TLS to --ca-address\n"
+               "  --ca-token-file FILE    bearer token sent to --ca-address\n"
+               "  --cluster-id ID         ClusterID sent to --ca-address (default Kubernetes)\n"
+               "  --xds-address HOST:PORT cluster state from an Istio-compatible control plane (delta ADS)\n"
+               "                          instead of --config-dir\n"
+               "  --xds-root-cert FILE    root certificate for TLS to --xds-address (none: plaintext)\n"
+               "  --xds-token-file FILE   bearer token sent to --xds-address\n"
+               "  --cert-ttl SECONDS      workload certificate lifetime (default 86400); renewed at half\n"
+               "  --hbone-max-streams N   streams per HBONE connection (default 100)\n"
+               "  --hbone-idle-timeout MS close pooled HBONE connections idle this long (default 60000)\n"
+               "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
+               "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
+               "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
+               "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
+               "  --ready-fd N            write \"ready\" to fd N once serving\n"
+               "Signals: SIGTERM/SIGINT stop; SIGHUP reloads the trust bundle and the cluster state.\n");
+}
+
+bool parseLong(const char* s, long min, long& out) {
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (!*s || *end || v < min) return false;
+  out = v;
+  return true;
+}
+
+bool parse(int argc, char** argv, Options& o) {
+  static const option longopts[] = {{"agent-socket", required_argument, nullptr, 'a'},
+                                    {"bpffs", required_argument, nullptr, 'b'},
+                                    {"config-dir", required_argument, nullptr, 'c'},
+                                    {"trust-domain", required_argument, nullptr, 'd'},
+                                    {"root-namespace", required_argument, nullptr, 'N'},
+                                    {"ca-dir", required_argument, nullptr, 'C'},
+                                    {"ca-address", required_argument, nullptr, 'A'},
+                                    {"ca-root-cert", required_argument, nullptr, 'R'},
+                                    {"ca-token-file", required_argument, nullptr, 'T'},
+                                    {"cluster-id", required_argument, nullptr, 'I'},
+                                    {"xds-address", required_argument, nullptr, 'X'},
+                                    {"xds-root-cert", required_argument, nullptr, 'G'},
+                                    {"xds-token-file", required_argument, nullptr, 'K'},
+                                    {"cert-ttl", required_argument, nullptr, 't'},
+                                    {"hbone-max-streams", required_argument, nullptr, 's'},
+                                    {"hbone-idle-timeout", required_argument, nullptr, 'i'},
+                                    {"metrics-address", required_argument, nullptr, 'M'},
+                                    {"readiness-address", required_argument, nullptr, 'Y'},
+                                    {"admin-address", required_argument, nullptr, 'D'},
+                                    {"log-level", required_argument, nullptr, 'l'},
+                                    {"ready-fd", required_argument, nullptr, 'r'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
+    switch (c) {
+      case 'a': o.agentSocket = optarg; break;
+      case 'b': o.pinRoot = optarg; break;
+      case 'c': o.configDir = optarg; break;
+      case 'd': o.trustDomain = optarg; break;
+      case 'N': o.rootNamespace = optarg; break;
+      case 'C': o.caDir = optarg; break;
+      case 'A': o.caAddress = optarg; break;
+      case 'R': o.caRootCert = optarg; break;
+      case 'T': o.caTokenFile = optarg; break;
+      case 'I': o.clusterId = optarg; break;
+      case 'X': o.xdsAddress = optarg; break;
+      case 'G': o.xdsRootCert = optarg; break;
+      case 'K': o.xdsTokenFile = optarg; break;
+      case 't':
+        if (!parseLong(optarg, 2, o.certTtlSeconds)) return false;
+        break;
+      case 's':
+        if (!parseLong(optarg, 1, o.maxStreams)) return false;
+        break;
+      case 'i':
+        if (!parseLong(optarg, 1, o.idleTimeoutMs)) return false;
+        break;
+      case 'M': o.telemetry.metricsAddress = optarg; break;
+      case 'Y': o.telemetry.readinessAddress = optarg; break;
+      case 'D': o.telemetry.adminAddress = optarg; break;
+      case 'l': o.logLevel = optarg; break;
+      case 'r': o.readyFd = std::atoi(optarg); break;
+      case 'h': usage(stdout); std::exit(0);
+      default: return false;
+    }
+  }
+  return optind == argc;
+}
+
+// With --xds-address the cluster state comes from the control plane only; null otherwise.
+warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& o, warren::state::StateStore& state) {
+  if (o.xdsAddress.empty()) return std::unique_ptr<warren::xds::XdsClient>();
+  warren::xds::XdsOptions x;
+  x.address = o.xdsAddress;
+  x.rootCertFile = o.xdsRootCert;
+  x.tokenFile = o.xdsTokenFile;
+  x.trustDomain = o.trustDomain;
+  x.clusterId = o.clusterId;
+  return warren::xds::XdsClient::start(std::move(x), [&state](warren::state::ClusterStatePtr next) {
+    spdlog::info("cluster state (xds): {} workloads, {} services, {} authorization policies",
+                 next->workloads().size(), next->services().size(), next->policies().size());
+    state.set(std::move(next));
+  });
+}
+
+warren::Result<std::unique_ptr<warren::identity::CaClient>> makeCaClient(const Options& o) {
+  using namespace warren::identity;
+  if (!o.caAddress.empty()) {
+    IstioCaOptions ca;
+    ca.address = o.caAddress;
+    ca.rootCertFile = o.caRootCert;
+    ca.tokenFile = o.caTokenFile;
+    ca.clusterId = o.clusterId;
+    auto client = IstioCaClient::create(ca);
+    if (!client) return client.error();
+    return std::unique_ptr<CaClient>(std::move(*client));
+  }
+  auto local = LocalCa::open(o.caDir, o.trustDomain);
+  if (!local) return local.error();
+  return std::unique_ptr<CaClient>(std::move(*local));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts;
+  if (!parse(argc, argv, opts)) {
+    usage(stderr);
+    return 2;
+  }
+  warren::ShutdownSignal shutdown;
+  warren::setupLogging(opts.logLevel, "tunnel");
+
+  auto ca = makeCaClient(opts);
+  if (!ca) {
+    spdlog::critical("certificate authority: {}", ca.error().message);
+    return 1;
+  }
+  warren::identity::IdentityOptions idOpts;
+  idOpts.trustDomain = opts.trustDomain;
+  idOpts.certTtl = std::chrono::seconds(opts.certTtlSeconds);
+  auto identity = warren::identity::IdentityManager::create(std::move(*ca), idOpts);
+  if (!identity) {
+    spdlog::critical("identity: {}", identity.error().message);
+    return 1;
+  }
+
+  // The cluster's workloads, from the same YAML directory the agent reads.
+  warren::state::StateStore state;
+  auto reloadState = [&] {
+    if (!opts.xdsAddress.empty()) return;  // xDS is then the only source
+    auto loaded = warren::state::stateFromDirectory(
+        opts.configDir, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace});
+    if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
+                                      loaded.error().message);
+    auto next = std::move(*loaded);
+    size_t inMesh = 0;
+    for (const auto& [uid, w] : next->workloads()) inMesh += w.captured;
+    spdlog::info("cluster state: {} workloads, {} in the mesh, {} services, {} authorization policies",
+                 next->workloads().size(), inMesh, next->services().size(), next->policies().size());
+    state.set(std::move(next));
+  };
+  reloadState();
+  auto watcher = opts.xdsAddress.empty()
+                     ? warren::source::DirWatcher::start(opts.configDir, reloadState)
+                     : warren::Result<std::unique_ptr<warren::source::DirWatcher>>(nullptr);
+  if (!watcher) {
+    spdlog::critical("cannot watch {}: {}", opts.configDir, watcher.error().message);
+    return 1;
+  }
+  auto xds = startXds(opts, state);
+  if (!xds) {
+    spdlog::critical("xds: {}", xds.error().message);
+    return 1;
+  }
+
+  auto loop = warren::io::EventLoop::create();
+  if (!loop) {
+    spdlog::critical("cannot start event loop: {}", loop.error().message);
+    return 1;
+  }
+  std::thread loopThread([&] { (*loop)->run(); });
+
+  warren::proxy::ProxyOptions proxyOpts;
+  proxyOpts.mark = WARREN_TUNNEL_MARK;
+  proxyOpts.h2.maxConcurrentStreams = static_cast<uint32_t>(opts.maxStreams);
+  proxyOpts.h2.idleTimeout = std::chrono::milliseconds(opts.idleTimeoutMs);
+  warren::telemetry::TcpMetrics metrics;
+  auto proxy = std::make_unique<warren::proxy::Proxy>(
+      **loop, nullptr,
+      warren::proxy::ProxyInputs{.identity = identity->get(), .state = &state, .metrics = &metrics}, proxyOpts);
+  // A policy change also judges live connections again, on the loop.
+  state.subscribe([&loop = **loop, p = proxy.get()](const warren::state::ClusterStatePtr& next) {
+    loop.post([p, next] { p->revalidate(next); });
+  });
+  if (auto st = warren::proxy::registerTunnelMetrics(metrics, *proxy, **identity); !st)
+    spdlog::error("metrics: {}", st.error().message);
+  // The telemetry ports come up before any pod is taken over, so a port clash
+  // ends the start cleanly. Ready once the agent's workload stream is up (the HTTP
+  // threads see the ZDS client through an atomic: it starts after them).
+  std::atomic<warren::inpod::ZdsClient*> zdsSeen{nullptr};
+  auto telemetry = warren::telemetry::start(
+      opts.telemetry,
+      {.ready =
+           [&] {
+             // Serving needs the agent's pods and, with xDS, a first accepted state.
+             auto* z = zdsSeen.load();
+             return z && z->connected() && (!*xds || (*xds)->status().acks > 0);
+           },
+       .notReadyReason =
+           [&] {
+             auto* z = zdsSeen.load();
+             if (!z || !z->connected()) return std::string("not connected to warren-agent's workload socket");
+             return std::string("no state accepted from xDS ") + opts.xdsAddress + " yet";
+           },
+       .configDump =
+           [&] {
+             nlohmann::json extra = nlohmann::json::object();
+             if (*xds) extra["xds"] = warren::xds::statusJson((*xds)->status());
+             return warren::proxy::configDump(state, **identity, proxy->counters(), extra);
+           }},
+      metrics);
+  if (!telemetry) {
+    spdlog::critical("telemetry: {}", telemetry.error().message);
+    watcher->reset();  // no more state updates posting to the loop
+    xds->reset();
+    (*loop)->stop();
+    loopThread.join();
+    return 1;
+  }
+  warren::proxy::addTunnelRoutes((*telemetry)->admin(), **loop, *proxy, state);
+  auto manager = std::make_unique<warren::inpod::InpodManager>(
+      **loop, *proxy, identity->get(),
+      warren::inpod::InpodOptions{.pinRoot = opts.pinRoot, .mark = WARREN_TUNNEL_MARK});
+  auto zds = warren::inpod::ZdsClient::start(opts.agentSocket, *manager);
+  zdsSeen = zds.get();
+  spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
+               opts.agentSocket, opts.pinRoot, opts.xdsAddress.empty() ? opts.configDir : "xds " + opts.xdsAddress,
+               opts.trustDomain,
+               opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);
+  warren::signalReady(opts.readyFd);
+
+  int sig;
+  while ((sig = shutdown.wait()) == SIGHUP) {
+    if (auto st = (*identity)->reloadTrustBundle(); !st)
+      spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
+    else spdlog::info("trust bundle reloaded");
+    reloadState();
+  }
+  spdlog::info("signal {}: shutting down", sig);
+  telemetry->reset();  // its callbacks read the proxy and the ZDS client
+  watcher->reset();  // no state updates (and posts to the loop) from here on
+  xds->reset();      // likewise: joins the xDS stream thread
+  zds.reset();      // no more hand-offs
+  manager.reset();  // closes listeners (needs the loop running)
+  std::promise<void> closed;
+  (*loop)->post([&] {
+    proxy->closeAll();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  (*loop)->stop();
+  loopThread.join();
+  proxy.reset();
+  return 0;
+}

@@ -1,0 +1,129 @@
+// Inbound HBONE: a peer tunnel's TLS connection on the pod's port 15008. The peer's
+// chain and SPIFFE identity are verified in the handshake (tls_context.cc); each
+// CONNECT stream is judged (connect_request.cc), then connected to the app from
+// inside the pod. No byte reaches the app before the stream is answered 200.
+
+#include <spdlog/spdlog.h>
+
+#include "hbone/connect_request.h"
+#include "io/tcp.h"
+#include "tunnel/proxy/proxy.h"
+
+namespace warren::proxy {
+
+namespace {
+hbone::StreamCallbacks onDoneOnly(std::function<void(const hbone::StreamStats&)> fn) {
+  hbone::StreamCallbacks cbs;
+  cbs.onDone = std::move(fn);
+  return cbs;
+}
+}  // namespace
+
+void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
+  auto peer = socketAddress(client.get(), true);
+  if (!peer) return resetAndClose(std::move(client));
+  auto cert = podCertificate(*pod);
+  if (!cert) {
+    spdlog::error("HBONE to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer),
+                  cert.error().message);
+    return resetAndClose(std::move(client));
+  }
+  auto ctx = tlsCache_.get(tls::Role::Server, *cert, inputs_.identity->trustBundle());
+  if (!ctx) {
+    spdlog::error("HBONE to {}: TLS context: {}; refusing", pod->displayName(), ctx.error().message);
+    counters_.refused++;
+    return resetAndClose(std::move(client));
+  }
+  hbone::H2Connection::Callbacks cbs;
+  cbs.onRequest = [this, pod, peerIp = io::formatIp(*peer)](hbone::H2Connection& c, int32_t id,
+                                                            const hbone::Headers& req) {
+    onHboneRequest(pod, c, id, req, peerIp);
+  };
+  cbs.onClosed = [this](hbone::H2Connection& c) { inbound_.erase(c.connectionId()); };
+  auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
+                                         io::formatSockaddr(*peer) + " -> " + pod->displayName());
+  if (conn->state() != hbone::H2Connection::State::Closed) inbound_[conn->connectionId()] = conn;
+}
+
+void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
+                           const hbone::Headers& request, const std::string& peerIp) {
+  auto verdict = hbone::judgeConnectRequest(request, pod->ips);
+  ConnectionRecord rec;
+  rec.direction = "inbound";
+  rec.protocol = "hbone";
+  rec.security = "mutual_tls";
+  rec.pod = pod->displayName();
+  rec.src = verdict.forwardedFor.empty() ? conn.peerLabel() : verdict.forwardedFor;
+  rec.dst = hbone::findHeader(request, ":authority").value_or("");
+  rec.srcIdentity = conn.peerIdentity() ? conn.peerIdentity()->uri() : "";
+  rec.dstIdentity = podIdentity(*pod).uri();
+  counters_.hboneInbound++;
+  // Authorization, before any byte reaches the app. The source address is the
+  // TCP peer (the client pod: its tunnel dials from inside the pod), never a
+  // header the client could write.
+  std::optional<Authorized> authorized;
+  authz::Decision decision;
+  if (verdict.status == 200) {
+    authorized = Authorized{authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target),
+                                                   io::portOf(verdict.target)},
+                            currentState()};
+    decision = authorizeInbound(*authorized->decidedWith, *pod, authorized->facts, rec);
+  }
+  opened(rec);
+  auto trackId = std::make_shared<uint64_t>(0);
+  auto logWhenDone = [this, rec, trackId](const hbone::StreamStats& stats) mutable {
+    if (*trackId) untrack(*trackId);
+    if (stats.status == 503) rec.responseFlags = "CONNECT";
+    rec.bytesSent = stats.bytesFromPeer;
+    rec.bytesReceived = stats.bytesToPeer;
+    rec.duration = stats.duration;
+    rec.status = stats.status;
+    rec.endReason = stats.endReason;
+    finished(rec);
+  };
+  if (verdict.status != 200) {
+    spdlog::warn("HBONE to {} from {}: 400: {}", rec.pod, rec.srcIdentity, verdict.reason);
+    counters_.hboneBadRequests++;
+    return conn.respond(streamId, 400, UniqueFd(),
+                        onDoneOnly([logWhenDone, why = "refused with 400: " + verdict.reason](
+                                       hbone::StreamStats s) mutable {
+                          s.endReason = why;
+                          logWhenDone(s);
+                        }));
+  }
+  if (!decision.allowed) {
+    return conn.respond(streamId, 401, UniqueFd(),
+                        onDoneOnly([logWhenDone, why = "refused with 401: " + decision.reason](
+                                       hbone::StreamStats s) mutable {
+                          s.endReason = why;
+                          logWhenDone(s);
+                        }));
+  }
+  // The app sees the client pod's address (the HBONE peer), as with ztunnel.
+  Result<UniqueFd> upstream = appSocket(*pod, verdict.target, peerIp);
+  if (!upstream) {
+    spdlog::error("HBONE to {}: cannot open a socket to the app: {}", rec.pod, upstream.error().message);
+    return conn.respond(streamId, 503, UniqueFd(), onDoneOnly(logWhenDone));
+  }
+  std::weak_ptr<hbone::H2Connection> weak = conn.shared_from_this();
+  io::asyncConnect(loop_, std::move(*upstream), verdict.target, options_.connectTimeout,
+                   [this, weak, streamId, logWhenDone, pod, authorized, trackId](Result<UniqueFd> connected) mutable {
+                     auto c = weak.lock();
+                     if (!connected) {
+                       counters_.upstreamFailed++;
+                       spdlog::warn("HBONE to {}: 503: app connect failed: {}", pod->displayName(),
+                                    connected.error().message);
+                       if (c) return c->respond(streamId, 503, UniqueFd(), onDoneOnly(logWhenDone));
+                       return logWhenDone({.endReason = "HBONE connection gone; app connect failed"});
+                     }
+                     if (!c) return logWhenDone({.endReason = "HBONE connection closed before the app answered"});
+                     c->respond(streamId, 200, std::move(*connected), onDoneOnly(logWhenDone));
+                     // Revocable from now until the stream ends (respond may end it at once).
+                     if (c->hasStream(streamId))
+                       *trackId = track(pod, std::move(*authorized), [weak, streamId](const std::string& why) {
+                         if (auto conn = weak.lock()) conn->abortStream(streamId, why);
+                       });
+                   });
+}
+
+}  // namespace warren::proxy

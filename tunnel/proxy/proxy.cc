@@ -1,0 +1,234 @@
+#include "tunnel/proxy/proxy.h"
+
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include "io/tcp.h"
+#include "tunnel/proxy/app_socket.h"
+#include "tunnel/proxy/connection_metrics.h"
+#include "tunnel/proxy/relay.h"
+
+namespace warren::proxy {
+
+std::optional<sockaddr_storage> socketAddress(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return std::nullopt;
+  return ss;
+}
+
+void resetAndClose(UniqueFd fd) { io::resetOnClose(fd.get()); }
+
+Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options)
+    : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2) {}
+
+Proxy::~Proxy() = default;
+
+void Proxy::closeAll() {
+  pool_.closeAll();
+  auto conns = inbound_;
+  for (auto& [id, c] : conns) c->shutdown();
+}
+
+identity::SpiffeId Proxy::podIdentity(const PodContext& pod) const {
+  return identity::workloadIdentity(inputs_.identity ? inputs_.identity->trustDomain() : "cluster.local", pod.ns,
+                                   pod.serviceAccount);
+}
+
+Result<identity::WorkloadCertPtr> Proxy::podCertificate(const PodContext& pod) {
+  if (!inputs_.identity) return makeError("BUG: no identity manager");
+  auto cert = inputs_.identity->current(podIdentity(pod));
+  if (!cert) counters_.identityRefusals++;
+  return cert;
+}
+
+state::ClusterStatePtr Proxy::currentState() const {
+  return inputs_.state ? inputs_.state->get() : state::ClusterState::Builder().finish();
+}
+
+namespace {
+// The destination as the state knows it; a pod the state does not list yet (the
+// agent enrolled it before the tunnel's source caught up) still gets its
+// namespace's and the mesh's policies, from what the pod context says.
+state::Workload destinationWorkload(const state::ClusterState& st, const PodContext& pod, const std::string& dstIp) {
+  if (const auto* w = st.findByIp(dstIp)) return *w;
+  state::Workload w;
+  w.uid = pod.uid;
+  w.name = pod.name;
+  w.ns = pod.ns;
+  w.serviceAccount = pod.serviceAccount;
+  w.ips = pod.ips;
+  return w;
+}
+}  // namespace
+
+authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const PodContext& pod,
+                                        const authz::ConnectionFacts& facts, ConnectionRecord& rec) {
+  const state::Workload dst = destinationWorkload(st, pod, facts.dstIp);
+  authz::Decision d = authz::authorize(st, dst, facts);
+  if (const auto* src = st.findByIp(facts.srcIp)) rec.srcWorkload = src->ns + "/" + src->name;
+  rec.dstWorkload = pod.displayName();
+  rec.dstService = guessInboundService(st, dst, static_cast<uint16_t>(facts.dstPort));
+  rec.verdict = d.allowed ? "allow" : "deny";
+  rec.policy = d.policy;
+  rec.policyReason = d.reason;
+  rec.audit = d.audits;
+  rec.dryRun = d.dryRun;
+  if (!d.allowed) {
+    rec.responseFlags = "DENY";
+    counters_.policyDenied++;
+    spdlog::warn("inbound to {} from {} ({}): {}", pod.displayName(), facts.srcIp,
+                 facts.srcIdentity ? facts.srcIdentity->uri() : "no identity", d.reason);
+  }
+  for (const auto& line : d.dryRun)
+    spdlog::info("inbound to {} from {}: dry-run: {}", pod.displayName(), facts.srcIp, line);
+  return d;
+}
+
+uint64_t Proxy::track(const PodContextPtr& pod, Authorized authorized,
+                      std::function<void(const std::string&)> abort) {
+  uint64_t id = nextRevocableId_++;
+  auto& facts = authorized.facts;
+  // A state change may have landed between the decision and now (while the app
+  // connect was in flight): then judge once more against the newest state, on the
+  // loop's next turn so the caller finishes setting up first. Usually nothing
+  // changed and the first decision stands.
+  auto st = currentState();
+  const bool stillAllowed = st == authorized.decidedWith ||
+                            authz::authorize(*st, destinationWorkload(*st, *pod, facts.dstIp), facts).allowed;
+  revocable_[id] = Revocable{pod, std::move(facts), std::move(abort)};
+  if (!stillAllowed) loop_.post([this, st] { revalidate(st); });
+  return id;
+}
+
+void Proxy::revalidate(const state::ClusterStatePtr& next) {
+  std::vector<std::pair<uint64_t, std::string>> revoke;
+  for (const auto& [id, r] : revocable_) {
+    const state::Workload dst = destinationWorkload(*next, *r.pod, r.facts.dstIp);
+    auto d = authz::authorize(*next, dst, r.facts);
+    if (!d.allowed) revoke.emplace_back(id, d.reason);
+  }
+  // Aborting runs the connection's onDone, which untracks it: collect first.
+  for (const auto& [id, reason] : revoke) {
+    auto it = revocable_.find(id);
+    if (it == revocable_.end()) continue;
+    auto abort = it->second.abort;
+    spdlog::warn("inbound to {} from {}: closed by a policy change: {}", it->second.pod->displayName(),
+                 it->second.facts.srcIp, reason);
+    counters_.policyRevoked++;
+    revocable_.erase(it);
+    abort("closed by a policy change: " + reason);
+  }
+}
+
+void Proxy::opened(const ConnectionRecord& rec) {
+  active_++;
+  if (inputs_.metrics) inputs_.metrics->connectionOpened(tcpLabels(rec));
+}
+
+void Proxy::finished(ConnectionRecord& rec) {
+  logConnection(rec);
+  // Istio's sent bytes are the response's (destination -> client).
+  if (inputs_.metrics) inputs_.metrics->connectionClosed(tcpLabels(rec), rec.bytesReceived, rec.bytesSent);
+  counters_.closed++;
+  active_--;
+}
+
+void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
+  auto peer = socketAddress(client.get(), true);
+  auto local = socketAddress(client.get(), false);
+  if (!peer || !local) return resetAndClose(std::move(client));
+  Decision d = decideInbound(*local);
+  if (d.action == Decision::Action::Refuse) {
+    spdlog::warn("inbound to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer), d.reason);
+    counters_.refused++;
+    return resetAndClose(std::move(client));
+  }
+  ConnectionRecord rec;
+  rec.direction = "inbound";
+  rec.protocol = "tcp";
+  rec.security = "none";
+  rec.dstIdentity = podIdentity(*pod).uri();
+  // Plaintext: no identity, so only address and port rules (and STRICT mTLS) apply.
+  authz::ConnectionFacts facts{io::formatIp(*peer), std::nullopt, io::formatIp(*local), io::portOf(*local)};
+  auto st = currentState();
+  auto verdict = authorizeInbound(*st, *pod, facts, rec);
+  if (!verdict.allowed) {
+    rec.pod = pod->displayName();
+    rec.src = io::formatSockaddr(*peer);
+    rec.dst = io::formatSockaddr(d.target);
+    rec.endReason = "refused: " + verdict.reason;
+    opened(rec);
+    finished(rec);
+    return resetAndClose(std::move(client));
+  }
+  counters_.inboundOpened++;
+  connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec), Authorized{std::move(facts), st});
+}
+
+Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp) {
+  auto s = openAppSocket(pod, target, options_.mark, clientIp);
+  if (!s) return s.error();
+  if (!clientIp.empty() && !s->originalSource) {
+    counters_.originalSourceFallbacks++;
+    // A pod without reply routing was warned about once, at enrollment; the
+    // counter tells how often it matters. Anything else is news each time.
+    spdlog::log(pod.replyRouting ? spdlog::level::warn : spdlog::level::debug,
+                "inbound to {} from {}: the app sees the pod's own address: {}", pod.displayName(), clientIp,
+                s->fallbackReason);
+  }
+  return std::move(s->fd);
+}
+
+void Proxy::connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
+                            const sockaddr_storage& target, ConnectionRecord rec,
+                            std::optional<Authorized> revocable) {
+  // The upstream socket lives in the pod's netns: outbound leaves with the pod's
+  // own IP, inbound reaches the app over the pod's loopback path.
+  // Inbound (the only kind that is revocable), the app sees the client's address.
+  Result<UniqueFd> upstream = appSocket(*pod, target, revocable ? revocable->facts.srcIp : std::string());
+  rec.pod = pod->displayName();
+  rec.src = io::formatSockaddr(peer);
+  rec.dst = io::formatSockaddr(target);
+  if (!upstream) {
+    spdlog::error("{} {} -> {}: cannot open upstream socket: {}", rec.direction, rec.pod, rec.dst,
+                  upstream.error().message);
+    counters_.upstreamFailed++;
+    return resetAndClose(std::move(client));
+  }
+  spdlog::debug("{} {} {} -> {}: connecting", rec.direction, rec.pod, rec.src, rec.dst);
+  opened(rec);
+  auto sharedClient = std::make_shared<UniqueFd>(std::move(client));
+  io::asyncConnect(loop_, std::move(*upstream), target, options_.connectTimeout,
+                   [this, rec, sharedClient, pod, revocable](Result<UniqueFd> connected) mutable {
+                     if (!connected) {
+                       rec.endReason = "upstream connect failed: " + connected.error().message;
+                       rec.responseFlags = "CONNECT";
+                       counters_.upstreamFailed++;
+                       finished(rec);
+                       return resetAndClose(std::move(*sharedClient));
+                     }
+                     auto trackId = std::make_shared<uint64_t>(0);
+                     auto relay = Relay::start(loop_, std::move(*sharedClient), std::move(*connected),
+                                               [this, rec, trackId](const RelayStats& stats) mutable {
+                                                 if (*trackId) untrack(*trackId);
+                                                 rec.bytesSent = stats.bytesAtoB;
+                                                 rec.bytesReceived = stats.bytesBtoA;
+                                                 rec.duration = stats.duration;
+                                                 rec.endReason = stats.endReason;
+                                                 finished(rec);
+                                               });
+                     // onDone never runs inside start(), so the relay is live here.
+                     if (revocable && !relay->done()) {
+                       std::weak_ptr<Relay> weak = relay;
+                       *trackId = track(pod, std::move(*revocable), [weak](const std::string& why) {
+                         if (auto r = weak.lock()) r->abort(why);
+                       });
+                     }
+                   });
+}
+
+}  // namespace warren::proxy

@@ -1,0 +1,144 @@
+#pragma once
+// The tunnel's data path for captured connections (ztunnel's proxy/):
+//  - outbound (outbound.cc): app -> tunnel -> HBONE to the destination pod's tunnel,
+//    or plaintext passthrough when the destination is not in the mesh;
+//  - inbound HBONE (inbound_hbone.cc): a peer tunnel's CONNECT on port 15008 ->
+//    the app, after verifying the peer's identity and the request;
+//  - inbound plaintext (proxy.cc): a non-mesh client -> the app.
+// Each connection is logged once when it ends.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "common/unique_fd.h"
+#include "authz/authorize.h"
+#include "tunnel/bpf/capture_maps.h"
+#include "hbone/h2_connection.h"
+#include "hbone/pool.h"
+#include "identity/identity_manager.h"
+#include "io/event_loop.h"
+#include "tunnel/proxy/access_log.h"
+#include "tunnel/proxy/decisions.h"
+#include "tunnel/proxy/pod_context.h"
+#include "state/cluster_state.h"
+#include "telemetry/metrics.h"
+#include "tls/tls_context.h"
+
+namespace warren::proxy {
+
+struct ProxyOptions {
+  uint32_t mark = 0;  // SO_MARK on upstream sockets, so capture skips them
+  std::chrono::milliseconds connectTimeout{5000};
+  hbone::H2Options h2;
+};
+
+// What the proxy reads but does not own: the seam for fakes in tests.
+struct ProxyInputs {
+  identity::IdentityManager* identity = nullptr;
+  const state::StateStore* state = nullptr;
+  telemetry::TcpMetrics* metrics = nullptr;  // optional
+};
+
+// Counts for tests and, later, metrics.
+struct ProxyCounters {
+  std::atomic<uint64_t> outboundOpened{0}, inboundOpened{0}, refused{0}, upstreamFailed{0}, closed{0};
+  std::atomic<uint64_t> hboneOutbound{0}, passthrough{0}, hboneInbound{0}, hboneBadRequests{0};
+  // Fail closed for lack of a valid certificate (none yet, or expired).
+  std::atomic<uint64_t> identityRefusals{0};
+  // Inbound connections refused by authorization, and live ones closed because a
+  // policy change denies them now.
+  std::atomic<uint64_t> policyDenied{0}, policyRevoked{0};
+  // Inbound connections the app saw from the pod's own address instead of the
+  // client's (no reply routing in the pod, or the transparent bind failed).
+  std::atomic<uint64_t> originalSourceFallbacks{0};
+};
+
+class Proxy {
+ public:
+  Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options);
+  ~Proxy();
+
+  // All run on the loop thread, for a freshly accepted connection.
+  void handleOutbound(const PodContextPtr& pod, UniqueFd client);
+  void handleInbound(const PodContextPtr& pod, UniqueFd client);
+  void handleHbone(const PodContextPtr& pod, UniqueFd client);
+
+  void setMaps(const tunnel::CaptureMaps* maps) { maps_ = maps; }
+  const ProxyCounters& counters() const { return counters_; }
+  size_t activeConnections() const { return active_.load(); }
+  // Loop thread only.
+  const hbone::Pool& pool() const { return pool_; }
+  size_t inboundHboneConnections() const { return inbound_.size(); }
+  // Closes every HBONE connection (shutdown; loop thread).
+  void closeAll();
+  // The state changed: live inbound connections the new policies deny are reset
+  // (loop thread). New connections always see the newest state.
+  void revalidate(const state::ClusterStatePtr& next);
+  size_t revocableConnections() const { return revocable_.size(); }
+  // The HBONE connections (pooled outbound, inbound) with their streams, and the
+  // authorized inbound connections, for the admin endpoint (loop thread;
+  // introspection.cc).
+  nlohmann::json connectionsJson() const;
+
+ private:
+  // Plain TCP from inside the pod's netns to target, then a Relay; rec says which
+  // direction and protocol it logs as.
+  // An allowed inbound connection, and the state it was judged against.
+  struct Authorized {
+    authz::ConnectionFacts facts;
+    state::ClusterStatePtr decidedWith;
+  };
+  void connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
+                       const sockaddr_storage& target, ConnectionRecord rec,
+                       std::optional<Authorized> revocable = std::nullopt);
+  void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
+  void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
+                      const hbone::Headers& request, const std::string& peerIp);
+  // A socket in the pod's netns to target. With clientIp (inbound), it carries the
+  // client's address where it can; where it cannot, that is counted and logged.
+  Result<UniqueFd> appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp);
+  // The pod's certificate, or an error after counting a fail-closed refusal.
+  Result<identity::WorkloadCertPtr> podCertificate(const PodContext& pod);
+  identity::SpiffeId podIdentity(const PodContext& pod) const;
+  // Every connection that gets a record passes through opened() once (when it is
+  // accepted for relaying, or at once when refused) and finished() once.
+  void opened(const ConnectionRecord& rec);
+  void finished(ConnectionRecord& rec);
+  state::ClusterStatePtr currentState() const;
+  // Inbound authorization of a connection to `pod`; fills rec's verdict fields.
+  authz::Decision authorizeInbound(const state::ClusterState& st, const PodContext& pod,
+                                   const authz::ConnectionFacts& facts, ConnectionRecord& rec);
+  // An allowed inbound connection stays revocable until it ends: `abort` closes it.
+  uint64_t track(const PodContextPtr& pod, Authorized authorized, std::function<void(const std::string&)> abort);
+  void untrack(uint64_t id) { revocable_.erase(id); }
+
+  struct Revocable {
+    PodContextPtr pod;
+    authz::ConnectionFacts facts;
+    std::function<void(const std::string&)> abort;
+  };
+
+  io::EventLoop& loop_;
+  const tunnel::CaptureMaps* maps_;
+  ProxyInputs inputs_;
+  ProxyOptions options_;
+  ProxyCounters counters_;
+  std::atomic<size_t> active_{0};
+  tls::TlsContextCache tlsCache_;
+  hbone::Pool pool_;
+  std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
+  std::map<uint64_t, Revocable> revocable_;
+  uint64_t nextRevocableId_ = 1;
+  std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP
+};
+
+// Shared by the proxy's files.
+std::optional<sockaddr_storage> socketAddress(int fd, bool peer);
+// Refusing a captured connection is a reset, like ztunnel: the app sees the
+// connection fail rather than a clean close that looks like an empty response.
+void resetAndClose(UniqueFd fd);
+
+}  // namespace warren::proxy
