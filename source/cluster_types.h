@@ -82,6 +82,35 @@ struct AuthorizationPolicy {
   std::vector<std::string> invalid;  // what failed validation; non-empty = fail closed
 };
 
+// security.istio.io RequestAuthentication, as written: one JWTRule per issuer.
+struct JwtHeaderSpec {
+  std::string name, prefix;
+};
+struct ClaimToHeaderSpec {
+  std::string header, claim;
+};
+struct JwtRuleSpec {
+  std::string issuer;
+  std::vector<std::string> audiences;
+  std::string jwks;     // an inline JWKS document
+  std::string jwksUri;  // where to fetch one
+  std::vector<JwtHeaderSpec> fromHeaders;
+  std::vector<std::string> fromParams, fromCookies;
+  bool forwardOriginalToken = false;
+  std::string outputPayloadToHeader;
+  std::vector<ClaimToHeaderSpec> outputClaimToHeaders;
+  std::string timeout;  // a protobuf Duration ("5s", "1.5s"); "" for the default
+  std::string where;    // "jwtRules[i] (line N)"
+};
+struct RequestAuthentication {
+  std::string name, ns, where;
+  Selector selector;
+  bool hasTargetRef = false;  // targetRef(s): a waypoint's, as for AuthorizationPolicy
+  std::vector<TargetRef> targetRefs;
+  std::vector<JwtRuleSpec> jwtRules;
+  std::vector<std::string> invalid;  // what failed validation; non-empty = fail closed
+};
+
 // security.istio.io PeerAuthentication.
 struct PeerAuthentication {
   std::string name, ns, where;
@@ -106,6 +135,7 @@ struct Snapshot {
   std::map<std::string, Service> services;      // by "ns/name"
   std::map<std::string, AuthorizationPolicy> authorizationPolicies;  // by "ns/name"
   std::map<std::string, PeerAuthentication> peerAuthentications;     // by "ns/name"
+  std::map<std::string, RequestAuthentication> requestAuthentications;  // by "ns/name"
   std::map<std::string, Gateway> gateways;                           // by "ns/name", waypoints only
   // Problems with single files or objects; the rest of the snapshot is good.
   std::vector<Error> errors;

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "common/ip_literal.h"
+#include "source/yaml_fields.h"
 
 namespace warren::source {
 
@@ -17,82 +18,6 @@ bool Selector::selects(const std::map<std::string, std::string>& labels) const {
 }
 
 namespace {
-
-// Fills obj's name and namespace from metadata; returns its "ns/name" key.
-template <typename T>
-std::string identify(const Doc& d, T& obj) {
-  const YAML::Node md = at(d.node, "metadata");
-  obj.ns = str(at(md, "namespace"), "default");
-  obj.name = str(at(md, "name"));
-  return obj.ns + "/" + obj.name;
-}
-
-// Duplicates keep the first (files are read in name order), and say so.
-template <typename T>
-void keepFirst(std::map<std::string, T>& into, const std::string& key, T obj, const char* kind, const Doc& d,
-               Snapshot& s) {
-  if (into.count(key)) {
-    s.errors.push_back(makeError(d.where + ": duplicate " + kind + " " + key + "; keeping the first"));
-    return;
-  }
-  into[key] = std::move(obj);
-}
-
-bool parsePort(const std::string& text, uint32_t& out) {
-  uint32_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v == 0 || v > 65535) return false;
-  out = v;
-  return true;
-}
-
-// A list of scalars; a lone scalar is accepted as a one-element list. Anything
-// else is recorded as invalid.
-std::vector<std::string> stringList(const YAML::Node& n, const std::string& what, std::vector<std::string>& invalid) {
-  std::vector<std::string> out;
-  if (!n) return out;
-  if (n.IsScalar()) return {n.as<std::string>()};
-  if (!n.IsSequence()) {
-    invalid.push_back(what + " must be a list of strings");
-    return out;
-  }
-  for (const auto& e : n) {
-    if (!e.IsScalar()) {
-      invalid.push_back(what + " must be a list of strings");
-      continue;
-    }
-    out.push_back(e.as<std::string>());
-  }
-  return out;
-}
-
-Selector selectorOf(const YAML::Node& spec) {
-  Selector sel;
-  const YAML::Node s = at(spec, "selector");
-  if (!s) return sel;
-  sel.present = true;
-  sel.matchLabels = stringMap(at(s, "matchLabels"));
-  return sel;
-}
-
-// Where a node sits, for messages: "line N" (the document's file is in p.where).
-std::string lineOf(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return m.is_null() ? "" : " (line " + std::to_string(m.line + 1) + ")";
-}
-
-// Records every key of mapping `n` that is not in `known`, as kubectl's strict
-// field validation does: a misplaced or misspelt key silently dropped would leave a
-// policy broader than written (a `to:` one level too far out allows everything).
-void unknownKeys(const YAML::Node& n, const std::vector<std::string>& known, const std::string& where,
-                 std::vector<std::string>& invalid) {
-  if (!n || !n.IsMap()) return;
-  for (const auto& kv : n) {
-    const std::string key = kv.first.IsScalar() ? kv.first.as<std::string>() : "?";
-    if (std::find(known.begin(), known.end(), key) == known.end())
-      invalid.push_back(where + ": unknown field '" + key + "'" + lineOf(kv.first));
-  }
-}
 
 // The field names Istio defines for from.source and to.operation; any other key is
 // a typo the operator must hear about, never silently an empty (match-all) field.
@@ -118,21 +43,6 @@ std::map<std::string, std::vector<std::string>> fieldLists(const YAML::Node& n, 
       out[field] = stringList(kv.second, where + "." + field, invalid);
   }
   return out;
-}
-
-// A list of mappings (rules[i].from, .to, .when, targetRefs); anything else is invalid.
-bool isListOfMaps(const YAML::Node& n, const std::string& where, std::vector<std::string>& invalid) {
-  if (!n) return false;
-  if (!n.IsSequence()) {
-    invalid.push_back(where + " must be a list" + lineOf(n));
-    return false;
-  }
-  for (const auto& e : n)
-    if (!e.IsMap()) {
-      invalid.push_back(where + " entries must be mappings" + lineOf(e));
-      return false;
-    }
-  return true;
 }
 
 PolicyRule parseRule(const YAML::Node& r, const std::string& where, std::vector<std::string>& invalid) {
@@ -163,30 +73,6 @@ PolicyRule parseRule(const YAML::Node& r, const std::string& where, std::vector<
       rule.when.push_back(std::move(c));
     }
   return rule;
-}
-
-// One targetRef entry; its namespace defaults to the policy's own.
-TargetRef parseTargetRef(const YAML::Node& n, const std::string& policyNs, const std::string& where,
-                         std::vector<std::string>& invalid) {
-  unknownKeys(n, {"group", "kind", "name", "namespace"}, where, invalid);
-  TargetRef t{str(at(n, "group")), str(at(n, "kind")), str(at(n, "name")), str(at(n, "namespace"), policyNs)};
-  if (t.kind.empty() || t.name.empty()) invalid.push_back(where + " needs kind and name" + lineOf(n));
-  return t;
-}
-
-void parseTargetRefs(const YAML::Node& spec, AuthorizationPolicy& p) {
-  const YAML::Node one = at(spec, "targetRef");
-  const YAML::Node many = at(spec, "targetRefs");
-  if (one && many) p.invalid.push_back("spec: targetRef and targetRefs are mutually exclusive" + lineOf(one));
-  if (one) {
-    if (one.IsMap()) p.targetRefs.push_back(parseTargetRef(one, p.ns, "targetRef", p.invalid));
-    else p.invalid.push_back("targetRef must be a mapping" + lineOf(one));
-  }
-  if (isListOfMaps(many, "targetRefs", p.invalid))
-    for (size_t i = 0; i < many.size(); ++i)
-      p.targetRefs.push_back(parseTargetRef(many[i], p.ns, "targetRefs[" + std::to_string(i) + "]", p.invalid));
-  if (p.hasTargetRef && p.selector.present)
-    p.invalid.push_back("spec: selector and targetRef(s) are mutually exclusive" + lineOf(at(spec, "selector")));
 }
 
 }  // namespace
@@ -250,8 +136,9 @@ void parseAuthorizationPolicy(const Doc& d, Snapshot& s) {
   unknownKeys(at(spec, "selector"), {"matchLabels"}, "spec.selector", p.invalid);
   unknownKeys(at(spec, "provider"), {"name"}, "spec.provider", p.invalid);
   p.selector = selectorOf(spec);
-  p.hasTargetRef = static_cast<bool>(at(spec, "targetRef")) || static_cast<bool>(at(spec, "targetRefs"));
-  parseTargetRefs(spec, p);
+  TargetRefsField refs = parseTargetRefs(spec, p.ns, p.selector.present, p.invalid);
+  p.hasTargetRef = refs.present;
+  p.targetRefs = std::move(refs.refs);
   p.action = str(at(spec, "action"), "ALLOW");
   static const std::vector<std::string> actions = {"ALLOW", "DENY", "AUDIT", "CUSTOM"};
   if (std::find(actions.begin(), actions.end(), p.action) == actions.end())

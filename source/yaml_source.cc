@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "source/istio_objects.h"
+#include "source/request_authentication.h"
 #include "source/yaml_util.h"
 #include "common/ip_literal.h"
 
@@ -111,6 +112,7 @@ const std::map<std::string, KindParser>& parsers() {
       {"Service", {core, parseService}},
       {"AuthorizationPolicy", {istioSecurity, parseAuthorizationPolicy}},
       {"PeerAuthentication", {istioSecurity, parsePeerAuthentication}},
+      {"RequestAuthentication", {istioSecurity, parseRequestAuthentication}},
       {"Gateway", {gatewayApi, parseGateway}},
   };
   return table;

@@ -11,6 +11,7 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finish(std::vector<Er
   auto st = std::make_shared<ClusterState>();
   st->policies_ = std::move(policies_);
   st->l7Policies_ = std::move(l7Policies_);
+  st->requestAuthns_ = std::move(requestAuthns_);
   for (auto& [key, svc] : services_) {
     std::vector<std::string> vips;
     for (const auto& vip : svc.vips) {
@@ -121,15 +122,30 @@ const Service* ClusterState::waypointFor(const Workload& dst, const Workload* so
   return resolveWaypoint(*this, dst.waypoint, source, missing);
 }
 
+namespace {
+
+// Does an object with these targetRefs bind to this waypoint for `dstService`?
+bool bindsTo(const std::vector<L7Target>& targets, const Service& waypoint, const Service* dstService) {
+  return std::any_of(targets.begin(), targets.end(), [&](const L7Target& t) {
+    if (t.kind == L7Target::Kind::Gateway) return t.ns == waypoint.ns && t.name == waypoint.name;
+    return dstService && t.ns == dstService->ns && t.name == dstService->name;
+  });
+}
+
+}  // namespace
+
 std::vector<const L7Policy*> ClusterState::l7PoliciesFor(const Service& waypoint, const Service* dstService) const {
   std::vector<const L7Policy*> out;
-  for (const auto& [key, p] : l7Policies_) {
-    bool applies = std::any_of(p.targets.begin(), p.targets.end(), [&](const L7Target& t) {
-      if (t.kind == L7Target::Kind::Gateway) return t.ns == waypoint.ns && t.name == waypoint.name;
-      return dstService && t.ns == dstService->ns && t.name == dstService->name;
-    });
-    if (applies) out.push_back(&p);
-  }
+  for (const auto& [key, p] : l7Policies_)
+    if (bindsTo(p.targets, waypoint, dstService)) out.push_back(&p);
+  return out;
+}
+
+std::vector<const RequestAuthn*> ClusterState::requestAuthnsFor(const Service& waypoint,
+                                                               const Service* dstService) const {
+  std::vector<const RequestAuthn*> out;
+  for (const auto& [key, r] : requestAuthns_)
+    if (bindsTo(r.targets, waypoint, dstService)) out.push_back(&r);
   return out;
 }
 

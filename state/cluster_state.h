@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "identity/identity.h"
 #include "state/l7_policy.h"
+#include "state/request_authn.h"
 #include "state/policy_types.h"
 
 namespace warren::state {
@@ -73,6 +74,7 @@ class ClusterState {
     void add(Service s) { services_[s.key()] = std::move(s); }
     void add(AuthorizationPolicy p) { policies_[p.key()] = std::move(p); }
     void add(L7Policy p) { l7Policies_[p.key()] = std::move(p); }
+    void add(RequestAuthn r) { requestAuthns_[r.key()] = std::move(r); }
     // Problems are collected, not fatal: the state keeps what is consistent.
     std::shared_ptr<const ClusterState> finish(std::vector<Error>* problems = nullptr);
 
@@ -81,6 +83,7 @@ class ClusterState {
     std::map<std::string, Service> services_;
     std::map<std::string, AuthorizationPolicy> policies_;
     std::map<std::string, L7Policy> l7Policies_;
+    std::map<std::string, RequestAuthn> requestAuthns_;
   };
 
   // By IP literal as the kernel reports it ("10.244.1.5", "fd00::5").
@@ -98,6 +101,7 @@ class ClusterState {
   const std::map<std::string, Service>& services() const { return services_; }
   const std::map<std::string, AuthorizationPolicy>& policies() const { return policies_; }
   const std::map<std::string, L7Policy>& l7Policies() const { return l7Policies_; }
+  const std::map<std::string, RequestAuthn>& requestAuthns() const { return requestAuthns_; }
   const Service* findService(const std::string& key) const;
 
   // Waypoints. The waypoint that traffic from `source` (nullptr: unknown) to the
@@ -111,12 +115,16 @@ class ClusterState {
   // workload addressed by IP): those targeting the waypoint's Gateway, and those
   // targeting the destination Service, in key order.
   std::vector<const L7Policy*> l7PoliciesFor(const Service& waypoint, const Service* dstService) const;
+  // The RequestAuthentications a waypoint applies to a request to `dstService`,
+  // bound exactly as l7PoliciesFor binds AuthorizationPolicies.
+  std::vector<const RequestAuthn*> requestAuthnsFor(const Service& waypoint, const Service* dstService) const;
 
  private:
   std::map<std::string, Workload> workloads_;
   std::map<std::string, Service> services_;
   std::map<std::string, AuthorizationPolicy> policies_;
   std::map<std::string, L7Policy> l7Policies_;
+  std::map<std::string, RequestAuthn> requestAuthns_;
   std::map<std::string, std::string> uidByIp_;
   std::map<std::string, std::string> serviceByVip_;
   std::map<std::string, std::vector<std::string>> endpointsByService_;  // service key -> uids

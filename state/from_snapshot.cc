@@ -7,6 +7,7 @@
 #include "source/enrollment.h"
 #include "source/yaml_source.h"
 #include "state/l7_policy_conversion.h"
+#include "state/request_authn_conversion.h"
 #include "state/policy_conversion.h"
 #include "warren_abi.h"
 
@@ -131,6 +132,18 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
     }
     for (const auto& n : p->conversionNotes) note("AuthorizationPolicy " + key + " (" + in.where + "): " + n);
     b.add(std::move(*p));
+  }
+
+  // RequestAuthentications bound by targetRefs go to the waypoints.
+  for (const auto& [key, in] : snapshot.requestAuthentications) {
+    std::string why;
+    auto r = convertRequestAuthentication(in, &why);
+    if (!r) {
+      note("RequestAuthentication " + key + " (" + in.where + ") is not enforced by any waypoint: " + why);
+      continue;
+    }
+    for (const auto& n : r->conversionNotes) note("RequestAuthentication " + key + " (" + in.where + "): " + n);
+    b.add(std::move(*r));
   }
 
   const Waypoints waypoints = collectWaypoints(snapshot, o);

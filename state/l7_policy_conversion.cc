@@ -96,8 +96,10 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+}  // namespace
+
 // A targetRef the waypoint binds to, or nullopt and *why.
-std::optional<L7Target> targetOf(const source::TargetRef& r, const std::string& policyNs, std::string* why) {
+std::optional<L7Target> waypointTargetOf(const source::TargetRef& r, const std::string& policyNs, std::string* why) {
   const std::string what = "targetRef " + r.kind + " " + r.ns + "/" + r.name;
   if (r.ns != policyNs) {
     *why = what + " is in another namespace, which Istio does not bind; ignored";
@@ -110,8 +112,6 @@ std::optional<L7Target> targetOf(const source::TargetRef& r, const std::string& 
   *why = what + " (group '" + r.group + "') is not a Gateway or a Service; ignored";
   return std::nullopt;
 }
-
-}  // namespace
 
 std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy& in, std::string* skipReason) {
   auto skip = [&](std::string why) -> std::optional<L7Policy> {
@@ -131,7 +131,7 @@ std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy&
                                       : PolicyAction::Allow;
   for (const auto& ref : in.targetRefs) {
     std::string why;
-    if (auto t = targetOf(ref, in.ns, &why)) out.targets.push_back(std::move(*t));
+    if (auto t = waypointTargetOf(ref, in.ns, &why)) out.targets.push_back(std::move(*t));
     else out.conversionNotes.push_back(why);
   }
   if (out.targets.empty()) {

@@ -21,6 +21,10 @@
 
 namespace warren::state {
 
+// A targetRef a waypoint binds by (a Gateway or a Service in the policy's own
+// namespace), or nullopt and *why. Shared with RequestAuthentication.
+std::optional<L7Target> waypointTargetOf(const source::TargetRef& r, const std::string& policyNs, std::string* why);
+
 // nullopt when the policy is not the waypoint's to enforce; *skipReason says why.
 std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy& in,
                                               std::string* skipReason = nullptr);

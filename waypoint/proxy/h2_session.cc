@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "io/tcp.h"
+#include "waypoint/proxy/request_judge.h"
 
 namespace warren::waypoint {
 
@@ -138,6 +139,7 @@ struct H2Session::Stream {
   size_t headerBytes = 0;
   bool headersTooLarge = false;
   bool judged = false, endReceived = false;
+  bool judging = false;  // waiting for judgeRequest (a JWKS fetch): DATA is held, not forwarded
   RequestOutcome outcome;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool reported = false;
@@ -488,7 +490,7 @@ int H2Session::onFrameSend(const nghttp2_frame* frame) {
 
 int H2Session::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
   Stream* s = find(id);
-  if (!s || !s->wantUp) {
+  if (!s || (!s->wantUp && !s->judging)) {
     // Denied, answered, or unknown: discarded, and the window given back at once.
     nghttp2_session_consume(h2_, id, len);
     if (s) s->outcome.requestBytes += len;
@@ -560,20 +562,44 @@ void H2Session::judge(Stream& s, bool endStream) {
     o.plan.decision.reason = "bad request: " + converted.why;
     return respondLocal(s, converted.errorStatus, std::string(http1::reasonPhrase(converted.errorStatus)), "DPE");
   }
-  auto state = host_.currentState();
-  o.plan = planRequest(*state, host_.self(), stream_, h, host_.nextPick(stream_.destination));
+  s.chunked = h.chunked;  // DATA held while judging is framed as it will be sent
+  s.judging = true;
+  judgingInline_ = true;
+  std::weak_ptr<H2Session> weak = weak_from_this();
+  const int32_t id = s.id;
+  judgeRequest(
+      host_, stream_, h,
+      [weak, id](RequestPlan plan, const http1::MessageHead& head) {
+        auto self = weak.lock();
+        if (!self || self->closed_) return;
+        Stream* st = self->find(id);
+        if (!st || !st->judging) return;  // reset meanwhile
+        st->judging = false;
+        self->onJudged(*st, std::move(plan), head);
+        if (!self->judgingInline_) {
+          self->openUpstreams();
+          self->afterEvent();
+        }
+      },
+      [weak, id] {
+        auto self = weak.lock();
+        return self && !self->closed_ && self->find(id) != nullptr;
+      });
+  judgingInline_ = false;
+}
+
+void H2Session::onJudged(Stream& s, RequestPlan judged, const http1::MessageHead& h) {
+  RequestOutcome& o = s.outcome;
+  o.plan = std::move(judged);
   const RequestPlan& plan = o.plan;
   if (plan.action == RequestPlan::Action::Reject) return respondLocal(s, plan.status, plan.body, plan.responseFlags);
-  // Allowed: the head the upstream sees, from the judged values (normalised path,
-  // the original query).
+  // Allowed: the head the upstream sees, from the judged values, then any DATA
+  // that arrived while the request was being judged.
   o.upstreamHost = io::formatSockaddr(plan.route.target);
-  http1::MessageHead out = h;
-  const size_t q = h.target.find('?');
-  out.target = plan.path + (q == std::string::npos ? "" : h.target.substr(q));
-  s.chunked = h.chunked;
   s.parser = std::make_unique<http1::Parser>(http1::Parser::Kind::Response);
   if (h.method == "HEAD") s.parser->expectNoBody();
-  s.upOut = http1::serializeRequestHead(out);
+  s.upOut.insert(0, http1::serializeRequestHead(upstreamHead(h, plan)));
+  if (s.endReceived && s.chunked) s.upOut += http1::lastChunk();
   s.upKey = upstreamKey(plan.route);
   s.wantUp = true;
   toOpen_.push_back(s.id);

@@ -87,6 +87,7 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   // Requests.
   Stream* find(int32_t id);
   void judge(Stream& s, bool endStream);
+  void onJudged(Stream& s, RequestPlan plan, const http1::MessageHead& head);
   void requestEnded(Stream& s);
   void respondLocal(Stream& s, int status, const std::string& body, const std::string& flags);
   void submitHead(Stream& s, const http1::MessageHead& h);
@@ -122,6 +123,7 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   std::vector<int32_t> toOpen_;  // judged and allowed during this read: upstreams opened after it
   std::vector<Idle> idle_;
   bool closed_ = false, goingAway_ = false;
+  bool judgingInline_ = false;  // judgeRequest is answering inside judge()
   uint64_t idleTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
 };

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "io/tcp.h"
+#include "waypoint/proxy/request_judge.h"
 
 namespace warren::waypoint {
 
@@ -164,8 +165,31 @@ void Http1Session::onRequestHead() {
   rejected_ = false;
   responseStarted_ = false;
 
-  auto state = host_.currentState();
-  current_.plan = planRequest(*state, host_.self(), stream_, h, host_.nextPick(stream_.destination));
+  // Judged (authenticated, authorized, routed) before anything more is read: at
+  // once, or after a JWKS fetch (phase Judging until then).
+  phase_ = Phase::Judging;
+  judgingInline_ = true;
+  std::weak_ptr<Http1Session> weak = shared_from_this();
+  judgeRequest(
+      host_, stream_, h,
+      [weak](RequestPlan plan, const http1::MessageHead& head) {
+        auto self = weak.lock();
+        if (!self || self->phase_ != Phase::Judging) return;
+        self->onJudged(std::move(plan), head);
+        if (!self->judgingInline_ && self->phase_ != Phase::Closed) {
+          self->processRequests();
+          self->updateInterest();
+        }
+      },
+      [weak] {
+        auto self = weak.lock();
+        return self && self->phase_ == Phase::Judging;
+      });
+  judgingInline_ = false;
+}
+
+void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
+  current_.plan = std::move(judged);
   const RequestPlan& plan = current_.plan;
   if (plan.action == RequestPlan::Action::Reject) {
     // A body is never read for a rejected request: the connection closes after the
@@ -200,14 +224,10 @@ void Http1Session::onRequestHead() {
   } else {
     current_.upstreamHost = io::formatSockaddr(plan.route.target);
   }
-  // The head the upstream sees: the normalised path with the original query.
-  http1::MessageHead out = h;
-  const size_t q = h.target.find('?');
-  out.target = plan.path + (q == std::string::npos ? "" : h.target.substr(q));
   requestChunked_ = h.chunked;
   responses_ = std::make_unique<http1::Parser>(http1::Parser::Kind::Response);
   if (h.method == "HEAD") responses_->expectNoBody();
-  upOut_ += http1::serializeRequestHead(out);
+  upOut_ += http1::serializeRequestHead(upstreamHead(h, plan));
   phase_ = Phase::ForwardBody;
 }
 
@@ -411,9 +431,10 @@ void Http1Session::updateInterest() {
   uint32_t down = 0;
   const bool readRequests = (phase_ == Phase::Head || phase_ == Phase::ForwardBody || phase_ == Phase::DiscardBody) &&
                             upOut_.size() < options_.bufferBytes && !downEof_;
-  // While a response is awaited, EOF/RST from the client must still be seen.
-  if (readRequests || phase_ == Phase::AwaitResponse) down |= EPOLLIN;
-  if (phase_ == Phase::AwaitResponse && downIn_.size() - downInHead_ > options_.bufferBytes) down &= ~EPOLLIN;
+  // While a response is awaited (or a judgement), EOF/RST from the client must still be seen.
+  const bool waiting = phase_ == Phase::AwaitResponse || phase_ == Phase::Judging;
+  if (readRequests || waiting) down |= EPOLLIN;
+  if (waiting && downIn_.size() - downInHead_ > options_.bufferBytes) down &= ~EPOLLIN;
   if (!downOut_.empty()) down |= EPOLLOUT;
   if (down != downEvents_) {
     downEvents_ = down;

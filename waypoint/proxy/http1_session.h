@@ -39,13 +39,14 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   // Draining: the last answer is sent and our side shut; the rest of what the
   // client sends is read and dropped for a moment, so that closing on unread bytes
   // does not reset the connection and lose that answer (a lingering close).
-  enum class Phase { Head, ForwardBody, DiscardBody, AwaitResponse, Closing, Draining, Closed };
+  enum class Phase { Head, Judging, ForwardBody, DiscardBody, AwaitResponse, Closing, Draining, Closed };
   Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream, SessionOptions options);
 
   void onDownstream(uint32_t events);
   void onUpstream(uint32_t events);
   void processRequests();
   void onRequestHead();
+  void onJudged(RequestPlan plan, const http1::MessageHead& head);
   void processResponse();
   void upstreamEnded();
   void reject(int status, const std::string& body, const std::string& flags, bool close);
@@ -76,6 +77,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   std::chrono::steady_clock::time_point startedAt_;
   bool requestChunked_ = false, responseChunked_ = false, responseCloseDelimited_ = false;
   bool keepAlive_ = true, responseStarted_ = false, rejected_ = false;
+  bool judgingInline_ = false;  // judgeRequest is answering inside onRequestHead
   uint64_t headTimer_ = 0, idleTimer_ = 0, drainTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
 };

@@ -94,7 +94,7 @@ std::optional<std::string> normalizePath(std::string_view path) {
 }
 
 authz::HttpRequestFacts requestFacts(const StreamFacts& stream, const http1::MessageHead& head,
-                                     const std::string& normalizedPath) {
+                                     const std::string& normalizedPath, const AuthnResult& authn) {
   authz::HttpRequestFacts f;
   f.sourceIp = stream.peerIp;
   f.sourceIdentity = stream.peerIdentity;
@@ -111,12 +111,59 @@ authz::HttpRequestFacts requestFacts(const StreamFacts& stream, const http1::Mes
   f.path = normalizedPath;
   f.authority = head.host;
   f.headers = head.headers;
+  if (authn.token) {
+    if (!authn.token->principal.empty()) f.requestPrincipal = authn.token->principal;
+    f.claims = authn.token->claims;
+  }
   return f;
 }
 
+namespace {
+
+// What binds for the stream's destination: the Service addressed (nullptr for a
+// pod addressed directly, whose services then bind too).
+struct Binding {
+  const state::Service* dstService = nullptr;
+  std::vector<const state::Service*> podServices;
+  state::Service self;  // the waypoint as l7PoliciesFor wants it: its Gateway's ns and name
+};
+
+Binding bindingFor(const state::ClusterState& st, const Self& self, const StreamFacts& stream) {
+  Binding b;
+  b.self.name = self.gatewayName;
+  b.self.ns = self.gatewayNs;
+  const std::string ip = io::formatIp(stream.destination);
+  b.dstService = st.findServiceByVip(ip);
+  if (!b.dstService)
+    if (const state::Workload* w = st.findByIp(ip))
+      for (const auto& [key, ports] : w->services)
+        if (const state::Service* s = st.findService(key)) b.podServices.push_back(s);
+  return b;
+}
+
+// Every object `of` binds for the destination, once, in binding order.
+template <typename T, typename Of>
+std::vector<const T*> boundObjects(const Binding& b, Of of) {
+  std::vector<const T*> out = of(b.self, b.dstService);
+  for (const auto* s : b.podServices)
+    for (const auto* o : of(b.self, s))
+      if (std::find(out.begin(), out.end(), o) == out.end()) out.push_back(o);
+  return out;
+}
+
+}  // namespace
+
+std::vector<const state::RequestAuthn*> requestAuthnsFor(const state::ClusterState& st, const Self& self,
+                                                        const StreamFacts& stream) {
+  return boundObjects<state::RequestAuthn>(bindingFor(st, self, stream), [&](const auto& w, const auto* s) {
+    return st.requestAuthnsFor(w, s);
+  });
+}
+
 RequestPlan planRequest(const state::ClusterState& st, const Self& self, const StreamFacts& stream,
-                        const http1::MessageHead& head, uint64_t pick) {
+                        const http1::MessageHead& head, uint64_t pick, AuthnResult authn) {
   RequestPlan p;
+  p.authn = std::move(authn);
   auto reject = [&](int status, std::string body, std::string flags) {
     p.action = RequestPlan::Action::Reject;
     p.status = status;
@@ -131,38 +178,40 @@ RequestPlan planRequest(const state::ClusterState& st, const Self& self, const S
   }
   p.path = *path;
 
-  const std::string ip = io::formatIp(stream.destination);
-  const state::Service* dstService = st.findServiceByVip(ip);
-  // Waypoint policies bind by the Gateway's namespace and name: that is all of
-  // the waypoint l7PoliciesFor needs.
-  state::Service selfService;
-  selfService.name = self.gatewayName;
-  selfService.ns = self.gatewayNs;
-  std::vector<const state::L7Policy*> policies = st.l7PoliciesFor(selfService, dstService);
-  if (!dstService)
-    if (const state::Workload* w = st.findByIp(ip))
-      // A pod addressed directly: the policies of the services it serves apply too.
-      for (const auto& [key, ports] : w->services)
-        if (const state::Service* s = st.findService(key))
-          for (const auto* pol : st.l7PoliciesFor(selfService, s))
-            if (std::find(policies.begin(), policies.end(), pol) == policies.end()) policies.push_back(pol);
-  if (dstService) {
-    p.dstServiceHost = dstService->hostname;
-    p.dstServiceName = dstService->name;
-    p.dstServiceNs = dstService->ns;
+  const Binding binding = bindingFor(st, self, stream);
+  if (const state::Service* dst = binding.dstService) {
+    p.dstServiceHost = dst->hostname;
+    p.dstServiceName = dst->name;
+    p.dstServiceNs = dst->ns;
   }
-
-  p.decision = authz::authorizeRequest(policies, requestFacts(stream, head, p.path));
   p.route = proxy::decideOutbound(stream.destination, st, pick, &self.workload);
   if (const state::Workload* w = st.findByIp(io::formatIp(p.route.target)); w) {
     p.dstWorkload = w->name;
     p.dstWorkloadNs = w->ns;
     p.dstPrincipal = w->identity.uri();
   }
+  // Envoy's jwt_authn runs before RBAC: an invalid token is 401 whatever the policy.
+  if (p.authn.kind == AuthnResult::Kind::Failed || p.authn.kind == AuthnResult::Kind::NeedKeys) {
+    p.decision.reason = "RequestAuthentication " + p.authn.policy + ": " + p.authn.reason;
+    return reject(401, p.authn.kind == AuthnResult::Kind::Failed ? p.authn.body : "Jwt verification fails", "-");
+  }
+  std::vector<const state::L7Policy*> policies =
+      boundObjects<state::L7Policy>(binding, [&](const auto& w, const auto* s) { return st.l7PoliciesFor(w, s); });
+  p.decision = authz::authorizeRequest(policies, requestFacts(stream, head, p.path, p.authn));
   if (!p.decision.allowed) return reject(403, "RBAC: access denied", "RBAC");
   if (p.route.kind == proxy::OutboundRoute::Kind::Refuse) return reject(503, "no healthy upstream", "UH");
   p.action = RequestPlan::Action::Forward;
   return p;
+}
+
+http1::MessageHead upstreamHead(const http1::MessageHead& in, const RequestPlan& plan) {
+  http1::MessageHead out = in;
+  const size_t q = in.target.find('?');
+  out.target = plan.path + (q == std::string::npos ? "" : in.target.substr(q));
+  const auto& drop = plan.authn.removeHeaders;
+  std::erase_if(out.headers, [&](const auto& h) { return std::find(drop.begin(), drop.end(), h.first) != drop.end(); });
+  for (const auto& h : plan.authn.addHeaders) out.headers.push_back(h);
+  return out;
 }
 
 }  // namespace warren::waypoint

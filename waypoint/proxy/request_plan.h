@@ -10,6 +10,7 @@
 #include <string>
 
 #include "waypoint/http1/http1_parser.h"
+#include "waypoint/proxy/authenticate.h"
 #include "authz/authorize_http.h"
 #include "hbone/h2_connection.h"
 #include "tunnel/proxy/decisions.h"
@@ -54,12 +55,24 @@ struct RequestPlan {
   // For telemetry: the destination as Istio labels it.
   std::string dstServiceHost, dstServiceName, dstServiceNs, dstWorkload, dstWorkloadNs, dstPrincipal;
   std::string responseFlags = "-";  // "RBAC" on a policy denial, "NR" no route
+  // End-user authentication (RequestAuthentication) and what it changes upstream.
+  AuthnResult authn;
 };
 
-// Judge one request head and choose its upstream. `pick` spreads requests over a
-// service's endpoints.
+// The RequestAuthentications bound to the stream's destination (as AuthorizationPolicies bind).
+std::vector<const state::RequestAuthn*> requestAuthnsFor(const state::ClusterState& state, const Self& self,
+                                                        const StreamFacts& stream);
+
+// Judge one request head, already authenticated (`authn`: never NeedKeys), and
+// choose its upstream. `pick` spreads requests over a service's endpoints.
+// Order as Envoy's filter chain: 400 (path), 401 (JWT), 403 (RBAC), 503 (route).
 RequestPlan planRequest(const state::ClusterState& state, const Self& self, const StreamFacts& stream,
-                        const waypoint::http1::MessageHead& head, uint64_t pick);
+                        const waypoint::http1::MessageHead& head, uint64_t pick, AuthnResult authn = {});
+
+// The head the upstream receives for a forwarded request: the judged (normalised)
+// path with the original query, less the headers authentication removes (the
+// token unless forwarded, client copies of headers it writes), plus those it adds.
+http1::MessageHead upstreamHead(const http1::MessageHead& in, const RequestPlan& plan);
 
 // RFC 3986 remove_dot_segments on the path (Envoy's normalize_path, which Istio
 // turns on): "/a/./b/../c" -> "/a/c". Policies judge, and the upstream receives,
@@ -70,6 +83,6 @@ std::optional<std::string> normalizePath(std::string_view path);
 
 // The request facts for authz, from the stream and the head.
 authz::HttpRequestFacts requestFacts(const StreamFacts& stream, const http1::MessageHead& head,
-                                     const std::string& normalizedPath);
+                                     const std::string& normalizedPath, const AuthnResult& authn = {});
 
 }  // namespace warren::waypoint

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "jwt/jwks.h"
 #include "waypoint/proxy/request_plan.h"
 #include "io/event_loop.h"
 
@@ -42,6 +44,11 @@ class SessionHost {
   // later on the loop, never from inside openUpstream.
   virtual void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) = 0;
   virtual void requestDone(const RequestOutcome& outcome) = 0;
+  // JWKS of RequestAuthentication jwksUris: the current set (nullptr: none yet),
+  // never blocking; and a fetch now, whose `done` runs later on the loop (also when
+  // the fetch failed: the request is then judged with what there is).
+  virtual std::shared_ptr<const jwt::KeySet> jwks(const std::string& uri) = 0;
+  virtual void refreshJwks(const std::string& uri, std::chrono::milliseconds timeout, std::function<void()> done) = 0;
   virtual void sessionClosed(uint64_t id) = 0;
 };
 

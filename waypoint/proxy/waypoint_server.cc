@@ -147,9 +147,23 @@ void WaypointServer::openUpstream(const proxy::OutboundRoute& route, std::functi
   loop_.post([done = std::move(done), fd] { done(std::move(*fd)); });
 }
 
+std::shared_ptr<const jwt::KeySet> WaypointServer::jwks(const std::string& uri) {
+  return options_.jwks ? options_.jwks->current(uri) : nullptr;
+}
+
+void WaypointServer::refreshJwks(const std::string& uri, std::chrono::milliseconds timeout,
+                                 std::function<void()> done) {
+  if (!options_.jwks) return loop_.post(std::move(done));
+  // The provider answers on its own thread; the session continues on the loop.
+  options_.jwks->refresh(uri, timeout, [&loop = loop_, done = std::move(done)](std::shared_ptr<const jwt::KeySet>) {
+    loop.post(done);
+  });
+}
+
 void WaypointServer::requestDone(const RequestOutcome& outcome) {
   counters_.requests++;
   if (outcome.status == 403 && outcome.responseFlags == "RBAC") counters_.denied++;
+  if (outcome.plan.authn.kind == AuthnResult::Kind::Failed) counters_.unauthenticated++;
   if (onRequest_) onRequest_(outcome);
 }
 

@@ -16,6 +16,7 @@
 #include "common/unique_fd.h"
 #include "waypoint/proxy/h2_session.h"
 #include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/jwks_provider.h"
 #include "waypoint/proxy/session_sniffer.h"
 #include "hbone/h2_connection.h"
 #include "hbone/pool.h"
@@ -32,12 +33,16 @@ struct WaypointOptions {
   hbone::H2Options h2;
   SessionOptions session;
   std::chrono::milliseconds connectTimeout{5000};
+  // The key sets of jwksUris; nullptr: none can be fetched (their tokens get 401).
+  // Must outlive the server.
+  JwksProvider* jwks = nullptr;
 };
 
 struct WaypointCounters {
   std::atomic<uint64_t> connections{0}, streams{0}, badStreams{0}, requests{0}, denied{0}, upstreamFailures{0};
   std::atomic<uint64_t> http1Sessions{0}, http2Sessions{0};
   std::atomic<uint64_t> identityRefusals{0};
+  std::atomic<uint64_t> unauthenticated{0};  // answered 401 (RequestAuthentication)
 };
 
 class WaypointServer : public SessionHost {
@@ -59,6 +64,8 @@ class WaypointServer : public SessionHost {
   uint64_t nextPick(const sockaddr_storage& destination) override;
   void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) override;
   void requestDone(const RequestOutcome& outcome) override;
+  std::shared_ptr<const jwt::KeySet> jwks(const std::string& uri) override;
+  void refreshJwks(const std::string& uri, std::chrono::milliseconds timeout, std::function<void()> done) override;
   void sessionClosed(uint64_t id) override;
 
  private:
