@@ -57,6 +57,7 @@ std::string formatRequest(const RequestRecord& rec) {
   if (!rec.policy.empty()) j["policy"] = rec.policy;
   if (!rec.policyReason.empty()) j["policy_reason"] = rec.policyReason;
   if (!rec.requestPrincipal.empty()) j["request_principal"] = rec.requestPrincipal;
+  if (!rec.jwtFailure.empty()) j["jwt_failure"] = rec.jwtFailure;
   // Paths, user agents and request ids are the client's bytes: never throw on them.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -15,6 +15,7 @@ constexpr const char* kRequestBytes = "istio_request_bytes";
 constexpr const char* kResponseBytes = "istio_response_bytes";
 constexpr const char* kOverflow = "warren_waypoint_metric_series_overflow_total";
 constexpr const char* kOverflowValue = "overflow";
+constexpr const char* kJwtFailures = "warren_waypoint_jwt_failures_total";
 
 // How much of a request's label set survives: all of it, the alerting labels only, or
 // the response code only (see the header's "Cardinality").
@@ -218,6 +219,7 @@ void RequestMetrics::record(const RequestRecord& rec) {
   renderLabels(labels, rec, Fold::kNone);
   std::lock_guard lock(mu_);
   observe(find(rec, labels), rec);
+  if (!rec.jwtFailure.empty()) jwtFailures_[rec.jwtFailure]++;
 }
 
 size_t RequestMetrics::seriesCount() const {
@@ -239,11 +241,13 @@ std::string RequestMetrics::render() const {
 void RequestMetrics::appendTo(std::string& out) const {
   std::vector<Series> snapshot;
   uint64_t overflowed = 0;
+  std::map<std::string, uint64_t> jwtFailures;
   {
     std::lock_guard lock(mu_);
     snapshot.reserve(series_.size());
     for (const auto& entry : series_) snapshot.push_back(entry.second);
     overflowed = overflowed_;
+    jwtFailures = jwtFailures_;
   }
   std::sort(snapshot.begin(), snapshot.end(), [](const Series& a, const Series& b) { return *a.labels < *b.labels; });
 
@@ -298,6 +302,12 @@ void RequestMetrics::appendTo(std::string& out) const {
                "Requests recorded in an overflow series because the waypoint's metric series limit was reached.",
                "counter");
   out.append(kOverflow).append(" ").append(std::to_string(overflowed)).append("\n");
+
+  appendHeader(out, kJwtFailures, "Requests answered 401 because their JWT failed RequestAuthentication, by reason.",
+               "counter");
+  for (const auto& [reason, count] : jwtFailures)
+    out.append(kJwtFailures).append("{reason=\"").append(sanitizeLabelValue(reason)).append("\"} ")
+        .append(std::to_string(count)).append("\n");
 }
 
 void installMetricsRoutes(warren::telemetry::HttpServer& server, const warren::telemetry::TcpMetrics& tcp,

@@ -10,6 +10,9 @@
 //   istio_request_bytes                  histogram (request headers + body)
 //   istio_response_bytes                 histogram (response headers + body)
 //   warren_waypoint_metric_series_overflow_total  counter, unlabelled (see "Cardinality")
+//   warren_waypoint_jwt_failures_total   counter, label reason (jwt::toString's names and
+//                                        issuer_not_configured, invalid_policy, jwks_unavailable):
+//                                        requests answered 401 by RequestAuthentication
 //
 // Labels, in this order — Istio's standard label set in the order istio/proxy's own
 // waypoint test expects (testdata/metric/server_waypoint_proxy_request_total.yaml.tmpl)
@@ -72,6 +75,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -147,6 +151,7 @@ class RequestMetrics {
   std::unordered_map<std::string, Series> series_;  // by label text
   size_t overflowSeries_ = 0;
   uint64_t overflowed_ = 0;
+  std::map<std::string, uint64_t> jwtFailures_;  // by reason: a small fixed set
 };
 
 // Serves `tcp` and `requests` together on the metrics server's GET /metrics and

@@ -66,6 +66,7 @@ struct RequestRecord {
   std::string userAgent;
   std::string requestId;                          // x-request-id, when the request had one
   std::string requestPrincipal;                   // JWT "iss/sub", when a token was validated
+  std::string jwtFailure;                         // why a token was refused (401): "expired", ...
   uint64_t requestBytes = 0;                      // headers + body, as received
   uint64_t responseBytes = 0;                     // headers + body, as sent downstream
 

@@ -47,7 +47,16 @@ telemetry::RequestRecord toRecord(const RequestOutcome& o, const state::ClusterS
   r.responseCode = o.status;
   // Envoy reports an RBAC denial with no response flag and the matched policy in
   // the response code details; Istio's dashboards expect exactly that.
-  if (o.responseFlags == "RBAC") {
+  if (o.plan.authn.token) r.requestPrincipal = o.plan.authn.token->principal;
+  if (o.plan.authn.kind == AuthnResult::Kind::Failed) {
+    // Envoy's jwt_authn: the failure's message, spaces as underscores.
+    r.jwtFailure = o.plan.authn.failure;
+    std::string details = o.plan.authn.body;
+    for (char& c : details)
+      if (c == ' ') c = '_';
+    r.responseFlags = telemetry::kFlagNone;
+    r.responseCodeDetails = "jwt_authn_access_denied{" + details + "}";
+  } else if (o.responseFlags == "RBAC") {
     r.responseFlags = telemetry::kFlagNone;
     r.responseCodeDetails = telemetry::rbacDeniedDetails(o.plan.decision.policy);
   } else {

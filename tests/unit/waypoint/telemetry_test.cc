@@ -471,6 +471,31 @@ TEST(RequestMetrics, UnknownValuesAndGrpc) {
   EXPECT_EQ(grpc[0].labels.at("grpc_response_status"), "14");
 }
 
+// 401 (RequestAuthentication) and 403 (AuthorizationPolicy) stay apart in
+// istio_requests_total, and the JWT failures are counted by reason.
+TEST(RequestMetrics, JwtFailuresAreKeptApartFromPolicyDenialsAndCountedByReason) {
+  RequestMetrics m;
+  auto rec = [&m](int code, const char* jwtFailure) {
+    RequestRecord r = productpageToReviews();
+    r.responseCode = code;
+    r.jwtFailure = jwtFailure;
+    m.record(r);
+  };
+  rec(401, "expired");
+  rec(401, "expired");
+  rec(401, "bad_signature");
+  rec(403, "");
+  rec(200, "");
+  const Exposition e = parseExposition(m.render());
+  ASSERT_TRUE(e.errors.empty()) << errorsOf(e);
+  EXPECT_EQ(sumOf(select(e, R"(istio_requests_total{response_code="401"})")), 3);
+  EXPECT_EQ(sumOf(select(e, R"(istio_requests_total{response_code="403"})")), 1);
+  EXPECT_EQ(e.types.at("warren_waypoint_jwt_failures_total"), "counter");
+  EXPECT_EQ(sumOf(select(e, R"(warren_waypoint_jwt_failures_total{reason="expired"})")), 2);
+  EXPECT_EQ(sumOf(select(e, R"(warren_waypoint_jwt_failures_total{reason="bad_signature"})")), 1);
+  EXPECT_EQ(sumOf(select(e, R"(warren_waypoint_jwt_failures_total{reason=~".*"})")), 3);
+}
+
 // The alerts banks run on Istio's metrics must select the waypoint's series:
 //   sum(rate(istio_requests_total{connection_security_policy!="mutual_tls"}[5m]))
 //   istio_requests_total{response_code=~"5.."}
@@ -617,7 +642,8 @@ TEST(RequestMetrics, EveryFamilyIsDeclaredWithNoRequests) {
                          {"istio_request_duration_milliseconds", "histogram"},
                          {"istio_request_bytes", "histogram"},
                          {"istio_response_bytes", "histogram"},
-                         {"warren_waypoint_metric_series_overflow_total", "counter"}}));
+                         {"warren_waypoint_metric_series_overflow_total", "counter"},
+                         {"warren_waypoint_jwt_failures_total", "counter"}}));
   EXPECT_TRUE(contains(text, "\nwarren_waypoint_metric_series_overflow_total 0\n"));
 }
 
