@@ -2,7 +2,7 @@
 //   warren-demo-app serve PORT           echo server; prints each client's address
 //   warren-demo-app call IP:PORT MESSAGE connect, print what the app sees, send, print the echo
 //   warren-demo-app http PORT [BYTES]    HTTP/1.1 app (keep-alive, Content-Length bodies): answers
-//                                        200 "<METHOD> <target> served", prints each as http: METHOD target;
+//                                        200 "<METHOD> <target> served", prints each as http: METHOD target, then http-header: lines;
 //                                        with BYTES, the body is padded with 'x' to BYTES (a benchmark's size)
 // It knows nothing about Warren: what it prints is what any app would see.
 
@@ -92,6 +92,12 @@ void serveHttp(int c, size_t bodyBytes) {
     const std::string line = head.substr(0, head.find("\r\n"));
     const std::string request = line.substr(0, line.rfind(' '));  // "GET /balance/1"
     std::printf("http: %s\n", request.c_str());
+    // Then its header lines, so tests see what the mesh added or removed.
+    for (size_t at = head.find("\r\n"); at != std::string::npos;) {
+      const size_t next = head.find("\r\n", at + 2);
+      std::printf("http-header: %s\n", head.substr(at + 2, next == std::string::npos ? next : next - at - 2).c_str());
+      at = next;
+    }
     std::fflush(stdout);
     std::string body = request + " served\n";
     if (body.size() < bodyBytes) body.append(bodyBytes - body.size(), 'x');
