@@ -149,11 +149,54 @@ nlohmann::json toJson(const AuthorizationPolicy& p) {
   };
 }
 
-nlohmann::json toJson(const L7Policy& p) {
+namespace {
+
+nlohmann::json targetsJson(const std::vector<L7Target>& v) {
   auto targets = nlohmann::json::array();
-  for (const auto& t : p.targets)
+  for (const auto& t : v)
     targets.push_back(
         {{"kind", t.kind == L7Target::Kind::Gateway ? "Gateway" : "Service"}, {"namespace", t.ns}, {"name", t.name}});
+  return targets;
+}
+
+nlohmann::json toJson(const JwtProvider& p) {
+  nlohmann::json j = {{"issuer", p.rule.issuer},
+                      {"audiences", p.rule.audiences},
+                      {"forward_original_token", p.rule.forwardOriginalToken},
+                      {"timeout_ms", p.timeout.count()},
+                      {"where", p.where}};
+  if (!p.jwksUri.empty()) {
+    j["jwks_uri"] = p.jwksUri;
+  } else if (p.keys) {
+    auto kids = nlohmann::json::array();
+    for (const auto& k : p.keys->keys) kids.push_back(k.kid.value_or(""));
+    j["jwks_inline_kids"] = kids;
+  }
+  auto from = nlohmann::json::array();
+  for (const auto& h : p.rule.fromHeaders) from.push_back("header " + h.name + (h.prefix.empty() ? "" : " prefix '" + h.prefix + "'"));
+  for (const auto& q : p.rule.fromParams) from.push_back("param " + q);
+  for (const auto& c : p.rule.fromCookies) from.push_back("cookie " + c);
+  if (from.empty()) from = {"header authorization prefix 'Bearer '", "param access_token"};
+  j["from"] = from;
+  if (!p.rule.outputPayloadToHeader.empty()) j["output_payload_to_header"] = p.rule.outputPayloadToHeader;
+  auto claims = nlohmann::json::array();
+  for (const auto& c : p.rule.outputClaimToHeaders) claims.push_back({{"header", c.header}, {"claim", c.claim}});
+  if (!claims.empty()) j["output_claim_to_headers"] = claims;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json toJson(const RequestAuthn& r) {
+  auto providers = nlohmann::json::array();
+  for (const auto& p : r.providers) providers.push_back(toJson(p));
+  return {{"name", r.name},         {"namespace", r.ns},      {"targets", targetsJson(r.targets)},
+          {"jwt_rules", providers}, {"invalid", r.invalid}, {"notes", r.conversionNotes},
+          {"where", r.where}};
+}
+
+nlohmann::json toJson(const L7Policy& p) {
+  auto targets = targetsJson(p.targets);
   auto rules = nlohmann::json::array();
   for (const auto& r : p.rules) rules.push_back(toJson(r));
   return {
@@ -167,11 +210,13 @@ nlohmann::json toJson(const ClusterState& st) {
   nlohmann::json j = {{"workloads", nlohmann::json::array()},
                       {"services", nlohmann::json::array()},
                       {"policies", nlohmann::json::array()},
-                      {"waypoint_policies", nlohmann::json::array()}};
+                      {"waypoint_policies", nlohmann::json::array()},
+                      {"request_authentications", nlohmann::json::array()}};
   for (const auto& [k, w] : st.workloads()) j["workloads"].push_back(toJson(w));
   for (const auto& [k, s] : st.services()) j["services"].push_back(toJson(s));
   for (const auto& [k, p] : st.policies()) j["policies"].push_back(toJson(p));
   for (const auto& [k, p] : st.l7Policies()) j["waypoint_policies"].push_back(toJson(p));
+  for (const auto& [k, r] : st.requestAuthns()) j["request_authentications"].push_back(toJson(r));
   return j;
 }
 

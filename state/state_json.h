@@ -14,6 +14,7 @@ nlohmann::json toJson(const AuthorizationPolicy& p);
 // A waypoint's (L7) policy: its targets, rules in Istio's field names (only the
 // fields set), and what the conversion changed.
 nlohmann::json toJson(const L7Policy& p);
+nlohmann::json toJson(const RequestAuthn& r);
 // {"workloads": [...], "services": [...], "policies": [...] (the tunnel's L4 form),
 // "waypoint_policies": [...] (the waypoints' L7 form)}, each sorted by key.
 // Workloads and services carry "waypoint", the key of the waypoint their traffic

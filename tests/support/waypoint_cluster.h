@@ -99,6 +99,16 @@ metadata: {name: ledger-from-waypoint, namespace: payments}
 spec:
   selector: {matchLabels: {app: ledger}}
   rules: [{from: [{source: {principals: ["cluster.local/ns/payments/sa/waypoint"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: bank-idp, namespace: payments}
+spec:
+  targetRefs: [{kind: Service, group: "", name: ledger}]
+  jwtRules:
+  - issuer: https://idp.bank.example
+    jwksUri: https://idp.bank.example/keys
+    fromHeaders: [{name: x-jwt, prefix: "Bearer "}]
 )";
 
 }  // namespace warren::testdata

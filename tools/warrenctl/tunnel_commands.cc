@@ -193,7 +193,7 @@ Result<Output> configDumpVerb(const Context& ctx) {
   auto dump = configDump(ctx);
   if (!dump) return dump.error();
   Table t{{"SECTION", "ENTRIES"}, {}};
-  for (const char* s : {"workloads", "services", "policies", "waypoint_policies"})
+  for (const char* s : {"workloads", "services", "policies", "waypoint_policies", "request_authentications"})
     t.rows.push_back({std::string("state.") + s, std::to_string((*dump)["state"][s].size())});
   t.rows.push_back({"certificates", std::to_string((*dump)["certificates"].size())});
   if (dump->contains("xds")) t.rows.push_back({"xds", str((*dump)["xds"], "connected") == "true" ? "connected" : "down"});
@@ -368,12 +368,13 @@ std::vector<Object> tunnelObjects() {
   Object config{"config",
                 "The tunnel's whole configuration.",
                 {{"dump", "", "the admin config dump",
-                  "The tunnel's /config_dump: state (workloads, services, policies, waypoint_policies), "
+                  "The tunnel's /config_dump: state (workloads, services, policies, waypoint_policies, "
+                  "request_authentications), "
                   "certificates, counters and "
                   "the xDS client's status. The table is a summary; -p prints the whole dump." +
                       fromTunnel,
                   {{"state", "workloads, services, policies (the tunnel's L4 form), waypoint_policies (the "
-                             "waypoints' L7 form)"},
+                             "waypoints' L7 form), request_authentications (the waypoints' JWT rules)"},
                    {"certificates", "as cert list"},
                    {"counters", "the data path's counters"},
                    {"xds", "xDS client status, with --xds-address only"}},

@@ -38,6 +38,8 @@ struct Waypoint {
   // Its L7 policies: on its Gateway ("Gateway"), or on a service bound to it
   // ("Service NS/NAME"), as the waypoint applies both.
   std::vector<std::pair<const Json*, std::string>> policies;
+  // Its RequestAuthentications, bound the same ways.
+  std::vector<std::pair<const Json*, std::string>> authns;
 
   std::string ns() const { return service ? str(*service, "namespace") : key.substr(0, key.find('/')); }
   std::string name() const {
@@ -72,18 +74,22 @@ std::vector<Waypoint> collect(const Json& state) {
     if (w.contains("services") && w["services"].is_object())
       for (const auto& [key, ports] : w["services"].items())
         if (auto it = byKey.find(key); it != byKey.end()) it->second.endpoints.push_back(&w);
+  // How an object with targetRefs reaches this waypoint: "" when it does not.
+  auto via = [](const Waypoint& wp, const Json& obj) {
+    for (const auto& t : obj["targets"]) {
+      const std::string kind = str(t, "kind"), target = nsName(t);
+      if (kind == "Gateway" && target == wp.ns() + "/" + wp.name()) return std::string("Gateway");
+      for (const auto* s : wp.boundServices)
+        if (kind == "Service" && target == nsName(*s)) return "Service " + target;
+    }
+    return std::string();
+  };
   for (auto& [key, wp] : byKey) {
     if (!wp.service) continue;
-    for (const auto& p : array(state, "waypoint_policies")) {
-      std::string via;
-      for (const auto& t : p["targets"]) {
-        const std::string kind = str(t, "kind"), target = nsName(t);
-        if (kind == "Gateway" && target == wp.ns() + "/" + wp.name()) via = "Gateway";
-        for (const auto* s : wp.boundServices)
-          if (via.empty() && kind == "Service" && target == nsName(*s)) via = "Service " + target;
-      }
-      if (!via.empty()) wp.policies.emplace_back(&p, via);
-    }
+    for (const auto& p : array(state, "waypoint_policies"))
+      if (auto how = via(wp, p); !how.empty()) wp.policies.emplace_back(&p, how);
+    for (const auto& r : array(state, "request_authentications"))
+      if (auto how = via(wp, r); !how.empty()) wp.authns.emplace_back(&r, how);
   }
   std::vector<Waypoint> out;
   for (auto& [key, wp] : byKey) out.push_back(std::move(wp));
@@ -198,8 +204,23 @@ Result<Output> waypointShow(const Json& state, const std::string& word) {
     }
     for (const auto& n : (*p)["notes"]) notes.rows.push_back({name, n.get<std::string>()});
   }
+  Table authns{{"REQUEST_AUTHN", "APPLIES_VIA", "ISSUER", "KEYS", "TOKEN_FROM", "STATUS"}, {}};
+  j["request_authentication_list"] = Json::array();
+  for (const auto& [r, via] : w.authns) {
+    Json rj = *r;
+    rj["applies_via"] = via;
+    j["request_authentication_list"].push_back(rj);
+    const std::string name = nsName(*r);
+    const bool invalid = !(*r)["invalid"].empty();
+    for (const auto& rule : (*r)["jwt_rules"])
+      authns.rows.push_back({name, via, str(rule, "issuer"),
+                             rule.contains("jwks_uri") ? str(rule, "jwks_uri") : "inline kids " + joined(rule["jwks_inline_kids"]),
+                             joined(rule["from"]), invalid ? "invalid: every request 401" : "ok"});
+    if ((*r)["jwt_rules"].empty()) authns.rows.push_back({name, via, "-", "-", "-", invalid ? "invalid: every request 401" : "no rules"});
+    for (const auto& n : (*r)["notes"]) notes.rows.push_back({name, n.get<std::string>()});
+  }
   out.json = std::move(j);
-  out.extra = {endpoints, bound, policies, rules, notes};
+  out.extra = {endpoints, bound, policies, rules, authns, notes};
   return out;
 }
 
@@ -267,6 +288,22 @@ Object waypointObject() {
            {"policy_list[].where", "file and line of the policy (YAML source)"},
            {"policy_list[].applies_via", "Gateway (it targets the waypoint) or Service NAMESPACE/NAME (it targets "
                                          "a service bound to the waypoint)"},
+           {"request_authentication_list", "its RequestAuthentications (JWT), as config dump's "
+                                           "state.request_authentications, plus applies_via"},
+           {"request_authentication_list[].name", "its name"},
+           {"request_authentication_list[].namespace", "namespace"},
+           {"request_authentication_list[].targets", "its targetRefs: [{kind, namespace, name}]"},
+           {"request_authentication_list[].targets[].kind", "Gateway or Service"},
+           {"request_authentication_list[].targets[].namespace", "namespace"},
+           {"request_authentication_list[].targets[].name", "name"},
+           {"request_authentication_list[].where", "file and line of the object (YAML source)"},
+           {"request_authentication_list[].jwt_rules", "[{issuer, audiences, jwks_uri | jwks_inline_kids, from, "
+                                                       "forward_original_token, output_payload_to_header, "
+                                                       "output_claim_to_headers, timeout_ms, where}]"},
+           {"request_authentication_list[].invalid", "why it failed validation; non-empty: every request to its "
+                                                     "targets is answered 401 (fail closed)"},
+           {"request_authentication_list[].notes", "what the conversion changed"},
+           {"request_authentication_list[].applies_via", "Gateway or Service NAMESPACE/NAME, as for policies"},
        })
     showFields.push_back(std::move(f));
   return Object{
@@ -283,7 +320,8 @@ Object waypointObject() {
        {"show", "WAYPOINT", "one waypoint: endpoints, bound services and workloads, L7 policies",
         "One waypoint by NAMESPACE/NAME, its service key NAMESPACE/HOSTNAME or a unique NAME: its endpoints, the "
         "services and workloads bound to it, and the L7 policies it applies (those on its Gateway and those on a "
-        "service bound to it) with their rules and conversion notes. L7 rules are judged per request at the "
+        "service bound to it) with their rules and conversion notes, and its RequestAuthentications (JWT issuers, "
+        "where their keys come from, where tokens are taken from). L7 rules are judged per request at the "
         "waypoint; `explain` shows which of them a connection meets." +
             fromTunnel,
         showFields, show}}};

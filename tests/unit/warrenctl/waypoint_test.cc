@@ -124,12 +124,19 @@ TEST(WaypointShow, EndpointsBoundObjectsAndPoliciesWithRulesAndNotes) {
 
   // The human rendering: the summary, then endpoints, bound objects, policies,
   // their rules and the conversion notes.
-  ASSERT_EQ(out->extra.size(), 5u);
+  ASSERT_EQ(out->extra.size(), 6u);
   const std::string rules = out->extra[3].render();
   EXPECT_NE(rules.find(R"([{"source":{"principals":["cluster.local/ns/payments/sa/checkout"]}}])"), std::string::npos)
       << rules;
   EXPECT_NE(rules.find(R"([{"key":"request.headers[x-tenant]","values":["acme"]}])"), std::string::npos) << rules;
-  const std::string notes = out->extra[4].render();
+  const std::string authns = out->extra[4].render();
+  EXPECT_NE(authns.find("payments/bank-idp  Service payments/ledger  https://idp.bank.example  "
+                        "https://idp.bank.example/keys  header x-jwt prefix 'Bearer '  ok"),
+            std::string::npos)
+      << authns;
+  ASSERT_EQ(j["request_authentication_list"].size(), 1u);
+  EXPECT_EQ(j["request_authentication_list"][0]["applies_via"], "Service payments/ledger");
+  const std::string notes = out->extra[5].render();
   EXPECT_NE(notes.find("payments/broken"), std::string::npos) << notes;
   EXPECT_NE(notes.find("path template"), std::string::npos) << notes;
   EXPECT_NE(out->extra[2].render().find("payments/ledger-no-delete  Service payments/ledger  DENY"),
@@ -156,8 +163,9 @@ TEST(WaypointShow, UnknownOrAmbiguousNamesAreErrors) {
 
 // ---- the JSON is what the command table documents -------------------------------
 
-void keyPaths(const Json& j, const std::string& prefix, std::set<std::string>& out, const std::string& stopAt) {
-  if (!stopAt.empty() && prefix == stopAt) return;  // free-form below (policy rules)
+void keyPaths(const Json& j, const std::string& prefix, std::set<std::string>& out,
+              const std::set<std::string>& stopAt) {
+  if (stopAt.count(prefix)) return;  // free-form below (policy rules, JWT rules)
   if (j.is_object()) {
     for (const auto& [k, v] : j.items()) {
       std::string p = prefix.empty() ? k : prefix + "." + k;
@@ -181,11 +189,12 @@ std::set<std::string> documented(const std::string& verb) {
 TEST(WaypointJson, HasExactlyTheDocumentedFields) {
   const Json st = stateOf(testdata::kWaypointCluster);
   std::set<std::string> list, show;
-  keyPaths(waypointList(st)->json, "", list, "");
+  keyPaths(waypointList(st)->json, "", list, {});
   std::set<std::string> listItems;
   for (const auto& p : list) listItems.insert(p.substr(3));  // "[]."
   EXPECT_EQ(listItems, documented("list"));
-  keyPaths(waypointShow(st, "waypoint")->json, "", show, "policy_list[].rules");
+  keyPaths(waypointShow(st, "waypoint")->json, "", show,
+           {"policy_list[].rules", "request_authentication_list[].jwt_rules"});
   EXPECT_EQ(show, documented("show"));
 }
 
