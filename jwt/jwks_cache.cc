@@ -44,23 +44,22 @@ void JwksCache::refresh(const std::string& uri, std::chrono::milliseconds timeou
   std::shared_ptr<const KeySet> now;
   {
     std::lock_guard lock(mu_);
-    if (stopping_) {
-      now = entries_.count(uri) ? entries_[uri].keys : nullptr;
-    } else {
+    if (!stopping_) {
       Entry& e = entryFor(uri);
-      const bool recent = e.attempted != Clock::time_point{} && Clock::now() - e.attempted < options_.minRefetchGap;
-      if (!e.fetching && recent) {
-        now = e.keys;  // an attempt just ended: its answer stands
-      } else {
-        e.waiters.push_back(std::move(done));
-        if (!e.fetching) {
-          e.due = Clock::now();
-          e.timeout = timeout;
-          wake_.notify_all();
-        }
-        return;
+      e.waiters.push_back(std::move(done));
+      if (!e.fetching && !e.onDemandQueued) {
+        // At once, unless an on-demand fetch began within the gap: then when the
+        // gap ends. Every waiter gets keys fetched after it asked, so a rotation
+        // fails no request, and a flood of unknown kids costs one fetch per gap.
+        const auto earliest = e.onDemand == Clock::time_point{} ? Clock::now() : e.onDemand + options_.minRefetchGap;
+        e.due = std::max(Clock::now(), earliest);
+        e.timeout = timeout;
+        e.onDemandQueued = true;
+        wake_.notify_all();
       }
+      return;
     }
+    if (auto it = entries_.find(uri); it != entries_.end()) now = it->second.keys;
   }
   done(std::move(now));
 }
@@ -115,6 +114,8 @@ void JwksCache::run() {
     Entry& e = entries_[uri];
     e.fetching = true;
     e.attempted = Clock::now();
+    if (e.onDemandQueued) e.onDemand = e.attempted;
+    e.onDemandQueued = false;
     const auto timeout = e.timeout.count() > 0 ? e.timeout : options_.defaultTimeout;
     e.timeout = std::chrono::milliseconds(0);
     lock.unlock();

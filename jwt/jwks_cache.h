@@ -6,9 +6,11 @@
 //    fetch is retried with backoff (1 s, doubling up to refreshInterval).
 //  - A failed fetch, or a document with no usable key, never replaces the last
 //    good set: an IdP's outage must not turn every valid token into a 401.
-//  - refresh() fetches at once for a token whose kid the set lacks (a rotation),
-//    coalescing with an attempt in flight or one that began within minRefetchGap,
-//    so a flood of tokens with an unknown kid costs one fetch, not one per request.
+//  - refresh() fetches for a token whose kid the set lacks (a rotation): at once,
+//    or joining an attempt in flight, or, when an on-demand fetch began less than
+//    minRefetchGap ago, as soon as the gap ends. Every caller gets keys fetched
+//    after it asked (so a rotation fails no request), and a flood of tokens with
+//    made-up kids costs one fetch per gap, not one per request.
 //  - One thread fetches uris in turn: a stalled IdP delays the others by at most
 //    its timeout.
 
@@ -44,7 +46,7 @@ class JwksCache {
   struct Options {
     std::string caFile;                          // "": the system trust store
     std::chrono::seconds refreshInterval{300};   // every known uri is refetched this often
-    std::chrono::seconds minRefetchGap{5};       // refresh() within this of the last attempt reuses it
+    std::chrono::seconds minRefetchGap{1};       // on-demand fetches of one uri are this far apart
     std::chrono::milliseconds defaultTimeout{5000};  // Istio's JWTRule.timeout default
     size_t maxBytes = 1u << 20;
   };
@@ -58,9 +60,9 @@ class JwksCache {
   // The last good set of `uri`, or nullptr if none was fetched yet. Never blocks
   // on the network; a uri's first use schedules its fetch.
   std::shared_ptr<const KeySet> current(const std::string& uri);
-  // Fetch `uri` now (see the header comment for coalescing). `done` runs once, on
-  // the fetcher thread, or at once on the caller's when an attempt just ended or
-  // the cache is shutting down, with the set then current (nullptr: none).
+  // Fetch `uri` for this caller (see the header comment for coalescing). `done`
+  // runs once, on the fetcher thread (on the caller's when the cache is shutting
+  // down), with the set then current (nullptr: none).
   // timeout 0: defaultTimeout.
   void refresh(const std::string& uri, std::chrono::milliseconds timeout, Done done);
   // Forget every uri not in `keep` (the cluster state changed).
@@ -76,7 +78,9 @@ class JwksCache {
     JwksStatus status;
     Clock::time_point due;        // next fetch
     Clock::time_point attempted;  // when the last attempt began
+    Clock::time_point onDemand;   // when the last attempt asked for by refresh() began
     bool fetching = false;
+    bool onDemandQueued = false;  // refresh() scheduled the next attempt
     std::chrono::milliseconds timeout{0};  // of the next attempt (refresh's), 0: default
     std::chrono::seconds backoff{0};
     std::vector<Done> waiters;

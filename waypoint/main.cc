@@ -6,10 +6,12 @@
 
 #include <getopt.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -18,6 +20,7 @@
 #include "source/dir_watcher.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
+#include "jwt/jwks_cache.h"
 #include "waypoint/proxy/waypoint_server.h"
 #include "waypoint/telemetry/waypoint_telemetry.h"
 #include "identity/identity_manager.h"
@@ -40,6 +43,8 @@ struct Options {
   std::string caDir = "/var/lib/warren/ca";
   long certTtlSeconds = 24 * 3600;
   long headTimeoutMs = 10000;
+  std::string jwksCa;  // "": the system trust store
+  long jwksRefreshSeconds = 300;
   warren::telemetry::AdminOptions telemetry;
   std::string logLevel = "info";
   int readyFd = -1;
@@ -58,11 +63,59 @@ void usage(FILE* out) {
                "  --cert-ttl SECONDS      certificate lifetime (default 86400); renewed at half\n"
                "  --request-head-timeout MS  an HTTP/1.1 request head must be complete this soon, else\n"
                "                          408 and the connection closed (slow headers; default 10000)\n"
+               "  --jwks-ca FILE          CA bundle that verifies jwksUri servers (default: the system\n"
+               "                          trust store)\n"
+               "  --jwks-refresh SECONDS  how often each jwksUri is refetched (default 300); a token with\n"
+               "                          an unknown kid refetches at once\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
                "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
                "  --ready-fd N            write \"ready\" to fd N once serving\n");
+}
+
+// A whole decimal number of at least `min` ("10x" and "" are errors, not 10 and 0).
+bool positive(const char* text, long min, long& out) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < min) {
+    std::fprintf(stderr, "warren-waypoint: '%s' is not a number of at least %ld\n", text, min);
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+// The waypoint's data path asks for key sets through JwksProvider; the cache
+// fetches them on its own thread.
+class CachedJwks : public warren::waypoint::JwksProvider {
+ public:
+  explicit CachedJwks(warren::jwt::JwksCache& cache) : cache_(cache) {}
+  std::shared_ptr<const warren::jwt::KeySet> current(const std::string& uri) override { return cache_.current(uri); }
+  void refresh(const std::string& uri, std::chrono::milliseconds timeout,
+               std::function<void(std::shared_ptr<const warren::jwt::KeySet>)> done) override {
+    cache_.refresh(uri, timeout, std::move(done));
+  }
+
+ private:
+  warren::jwt::JwksCache& cache_;
+};
+
+nlohmann::json toJson(const warren::jwt::JwksStatus& s) {
+  auto secondsAgo = [](std::chrono::system_clock::time_point t) -> nlohmann::json {
+    if (t == std::chrono::system_clock::time_point{}) return nullptr;
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - t).count();
+  };
+  return {{"uri", s.uri},
+          {"have_keys", s.haveKeys},
+          {"kids", s.kids},
+          {"skipped_keys", s.skipped},
+          {"fetched_seconds_ago", secondsAgo(s.fetchedAt)},
+          {"attempted_seconds_ago", secondsAgo(s.lastAttempt)},
+          {"last_error", s.lastError},
+          {"fetches", s.fetches},
+          {"failures", s.failures}};
 }
 
 bool parse(int argc, char** argv, Options& o) {
@@ -75,6 +128,8 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"ca-dir", required_argument, nullptr, 'C'},
                                     {"cert-ttl", required_argument, nullptr, 't'},
                                     {"request-head-timeout", required_argument, nullptr, 'H'},
+                                    {"jwks-ca", required_argument, nullptr, 'J'},
+                                    {"jwks-refresh", required_argument, nullptr, 'R'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -92,8 +147,10 @@ bool parse(int argc, char** argv, Options& o) {
       case 'd': o.trustDomain = optarg; break;
       case 'N': o.rootNamespace = optarg; break;
       case 'C': o.caDir = optarg; break;
-      case 't': o.certTtlSeconds = std::atol(optarg); if (o.certTtlSeconds < 2) return false; break;
-      case 'H': o.headTimeoutMs = std::atol(optarg); if (o.headTimeoutMs < 1) return false; break;
+      case 't': if (!positive(optarg, 2, o.certTtlSeconds)) return false; break;
+      case 'H': if (!positive(optarg, 1, o.headTimeoutMs)) return false; break;
+      case 'J': o.jwksCa = optarg; break;
+      case 'R': if (!positive(optarg, 1, o.jwksRefreshSeconds)) return false; break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
       case 'D': o.telemetry.adminAddress = optarg; break;
@@ -140,15 +197,28 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // jwksUri key sets: fetched for every RequestAuthentication in the state as
+  // soon as the state names them, so the first request does not wait.
+  warren::jwt::JwksCache jwks({.caFile = opts.jwksCa, .refreshInterval = std::chrono::seconds(opts.jwksRefreshSeconds)});
+  CachedJwks jwksProvider(jwks);
   warren::state::StateStore state;
+  state.subscribe([&jwks](const warren::state::ClusterStatePtr& st) {
+    std::set<std::string> uris;
+    for (const auto& [key, ra] : st->requestAuthns())
+      for (const auto& p : ra.providers)
+        if (!p.jwksUri.empty()) uris.insert(p.jwksUri);
+    jwks.retain(uris);
+    for (const auto& uri : uris) (void)jwks.current(uri);
+  });
   auto reloadState = [&] {
     auto loaded = warren::state::stateFromDirectory(
         opts.configDir, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace});
     if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
                                       loaded.error().message);
     auto next = std::move(*loaded);
-    spdlog::info("cluster state: {} workloads, {} services, {} waypoint policies", next->workloads().size(),
-                 next->services().size(), next->l7Policies().size());
+    spdlog::info("cluster state: {} workloads, {} services, {} waypoint policies, {} request authentications",
+                 next->workloads().size(), next->services().size(), next->l7Policies().size(),
+                 next->requestAuthns().size());
     state.set(std::move(next));
   };
   reloadState();
@@ -178,6 +248,7 @@ int main(int argc, char** argv) {
   wopts.self = warren::waypoint::makeSelf(ns, name, "cluster.local");
   wopts.identity = me;
   wopts.session.headTimeout = std::chrono::milliseconds(opts.headTimeoutMs);
+  wopts.jwks = &jwksProvider;
   warren::waypoint::WaypointTelemetry telemetryData;
   warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
                                           [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, *state.get()); });
@@ -189,6 +260,8 @@ int main(int argc, char** argv) {
            [&] {
              nlohmann::json j = warren::state::toJson(*state.get());
              j["waypoint"] = {{"gateway", opts.gateway}, {"identity", me.uri()}, {"service", wopts.self.serviceKey}};
+             j["jwks"] = nlohmann::json::array();
+             for (const auto& s : jwks.status()) j["jwks"].push_back(toJson(s));
              return j;
            }},
       telemetryData.tcpMetrics());
@@ -228,5 +301,9 @@ int main(int argc, char** argv) {
   closed.get_future().wait();
   (*loop)->stop();
   loopThread.join();
+  // Requests waiting on a JWKS fetch hold callbacks into the loop: answer them now,
+  // while the loop still exists (their tasks are dropped), not from the cache's
+  // destructor after it is gone.
+  jwks.retain({});
   return 0;
 }

@@ -330,18 +330,32 @@ TEST_F(Fixture, AFailureKeepsTheLastGoodSet) {
   EXPECT_EQ(cache.status()[0].failures, 3u);
 }
 
-TEST_F(Fixture, RefreshesWithinTheGapCoalesceIntoOneRequest) {
+TEST_F(Fixture, OnDemandFetchesCoalesceAndAreSpacedByTheGap) {
   server.setDocument(doc({k1.publicJwk("one")}));
   auto o = cacheOptions();
-  o.minRefetchGap = 60s;
+  o.minRefetchGap = 2s;
   JwksCache cache(o);
   cache.current(server.url());
   ASSERT_TRUE(eventually([&] { return cache.current(server.url()) != nullptr; }));
   const int before = server.requests();
-  std::atomic<int> answered{0};
-  for (int i = 0; i < 20; ++i) cache.refresh(server.url(), 0ms, [&](auto) { answered++; });
+  // A burst: one fetch for all of them, each answered with keys fetched after it asked.
+  server.setDocument(doc({k1.publicJwk("one"), k2.publicJwk("two")}));
+  std::atomic<int> answered{0}, sawTwo{0};
+  auto count = [&](std::shared_ptr<const KeySet> k) {
+    sawTwo += k && k->keys.size() == 2;
+    answered++;
+  };
+  for (int i = 0; i < 20; ++i) cache.refresh(server.url(), 0ms, count);
   ASSERT_TRUE(eventually([&] { return answered == 20; }));
-  EXPECT_EQ(server.requests(), before) << "an attempt began within the gap: it stands";
+  EXPECT_EQ(sawTwo, 20);
+  EXPECT_EQ(server.requests(), before + 1);
+  // Another at once: it waits for the gap, then gets a fresh fetch.
+  const auto start = std::chrono::steady_clock::now();
+  std::promise<void> done;
+  cache.refresh(server.url(), 0ms, [&](auto) { done.set_value(); });
+  done.get_future().wait();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1500ms);
+  EXPECT_EQ(server.requests(), before + 2);
 }
 
 TEST_F(Fixture, PeriodicRefreshPicksUpAChange) {
