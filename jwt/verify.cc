@@ -158,6 +158,23 @@ std::string_view toString(JwtFailure failure) {
   return "unknown";
 }
 
+std::string_view envoyMessage(JwtFailure failure) {
+  using F = JwtFailure;
+  switch (failure) {
+    case F::Malformed: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
+    case F::UnsupportedAlgorithm:
+    case F::AlgNone: return "Jwt header [alg] is not supported";
+    case F::UnknownKid:
+    case F::KeyAlgorithmMismatch: return "Jwks doesn't have key to match kid or alg from Jwt";
+    case F::BadSignature: return "Jwt verification fails";
+    case F::Expired: return "Jwt is expired";
+    case F::NotYetValid: return "Jwt not yet valid";
+    case F::IssuerMismatch: return "Jwt issuer is not configured";
+    case F::AudienceMismatch: return "Audiences in Jwt are not allowed";
+  }
+  return "Jwt verification fails";
+}
+
 VerifyResult verify(const JwtRule& rule, const KeySet& keys, std::string_view token,
                     std::chrono::system_clock::time_point now) {
   auto jws = parseJws(token);

@@ -35,6 +35,9 @@ enum class JwtFailure {
 
 // "malformed", "unsupported_algorithm", ...: stable, usable as a metrics label.
 std::string_view toString(JwtFailure failure);
+// What Envoy's jwt_authn answers for the failure, as the 401 body ("Jwt is
+// expired", "Jwt verification fails", ...): clients and alerts match on these.
+std::string_view envoyMessage(JwtFailure failure);
 
 struct JwtError {
   JwtFailure reason;

@@ -206,6 +206,28 @@ TEST_F(JwtTest, TokensAreJudgedAsIstioJudgesThem) {
   }
   EXPECT_TRUE(principalLogged);
   EXPECT_TRUE(failureLogged);
+
+  // "Why was this denied?": warrenctl explain with the request and the token.
+  const std::string file = pki_.file("customer.jwt");
+  std::ofstream(file) << "Bearer " << token(rsa_, "RS256", "rsa-1") << "\n";
+  std::string out;
+  ASSERT_EQ(node(0).warrenctl({"-j", "explain", "payments/checkout", "10.96.0.20:80", "--request", "GET /loans/all",
+                               "--jwt", file},
+                              &out),
+            0)
+      << out;
+  auto j = json::parse(out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  const json& r = j["paths"][0]["waypoint"]["request"];
+  EXPECT_EQ(r["status"], 403) << r.dump(2);
+  EXPECT_EQ(r["authentication"]["rule"], "payments/bank-idp jwtRules[0]");
+  EXPECT_EQ(r["authentication"]["principal"], std::string(kIssuer) + "/alice");
+  ASSERT_EQ(node(0).warrenctl({"explain", "payments/checkout", "10.96.0.20:80", "--request", "GET /loans/my/7",
+                               "--jwt", file},
+                              &out),
+            0);
+  EXPECT_NE(out.find("payments/loans-customers"), std::string::npos) << out;
+  EXPECT_NE(out.find("200"), std::string::npos) << out;
 }
 
 TEST_F(JwtTest, AKeyRotationMidTrafficFailsNoRequest) {

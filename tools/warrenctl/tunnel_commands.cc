@@ -1,7 +1,9 @@
 #include "tools/warrenctl/tunnel_commands.h"
 
+#include <cctype>
 #include <set>
 
+#include "common/file_io.h"
 #include "tools/warrenctl/admin_client.h"
 #include "tools/warrenctl/waypoint_commands.h"
 
@@ -209,10 +211,44 @@ Result<Output> logLevel(const Context& ctx) {
   return out;
 }
 
+// SRC DST:PORT [--request "METHOD PATH"] [--jwt FILE]
 Result<Output> explain(const Context& ctx) {
-  if (ctx.args.size() != 2) return makeError("expected SRC and DST:PORT");
-  auto j = adminJson(ctx.adminAddress, "GET",
-                     "/explain?src=" + queryEscape(ctx.args[0]) + "&dst=" + queryEscape(ctx.args[1]));
+  std::vector<std::string> positional;
+  std::string request, jwtFile;
+  for (size_t i = 0; i < ctx.args.size(); ++i) {
+    const std::string& a = ctx.args[i];
+    if (a == "--request" || a == "--jwt") {
+      if (i + 1 >= ctx.args.size()) return makeError(a + " needs a value");
+      (a == "--request" ? request : jwtFile) = ctx.args[++i];
+    } else if (a.rfind("--", 0) == 0) {
+      return makeError("unexpected option '" + a + "' for 'explain' (see warrenctl explain help)");
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 2) return makeError("expected SRC and DST:PORT");
+  std::string target = "/explain?src=" + queryEscape(positional[0]) + "&dst=" + queryEscape(positional[1]);
+  if (!request.empty() || !jwtFile.empty()) {
+    std::string method = "GET", path = "/";
+    if (!request.empty()) {
+      const size_t sp = request.find(' ');
+      if (sp == std::string::npos || sp == 0 || sp + 1 >= request.size() || request[sp + 1] != '/')
+        return makeError("--request wants \"METHOD /path\", e.g. \"GET /api/loans/my/1\"");
+      method = request.substr(0, sp);
+      path = request.substr(sp + 1);
+    }
+    target += "&method=" + queryEscape(method) + "&path=" + queryEscape(path);
+    if (!jwtFile.empty()) {
+      auto token = readFile(jwtFile);
+      if (!token) return token.error();
+      std::string t = *token;
+      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(0, 1);
+      if (t.rfind("Bearer ", 0) == 0) t.erase(0, 7);
+      target += "&jwt=" + queryEscape(t);
+    }
+  }
+  auto j = adminJson(ctx.adminAddress, "GET", target);
   if (!j) return j.error();
   return explainOutput(*j);
 }
@@ -252,8 +288,29 @@ Output explainOutput(const Json& answer) {
                           a.contains("rule") && a["rule"].get<int>() >= 0 ? a["rule"].dump() : "-",
                           a.contains("reason") ? str(a, "reason") : str(p, "reason")});
   }
+  // --request/--jwt: the one request as each waypoint judges it.
+  Table req{{"WAYPOINT", "REQUEST", "TOKEN_RULE", "PRINCIPAL", "STATUS", "POLICY", "RULE", "WHY"}, {}};
+  std::set<std::string> reqSeen;
+  for (const auto& p : (*j)["paths"]) {
+    if (!p.contains("waypoint") || !p["waypoint"].contains("request")) continue;
+    const Json& r = p["waypoint"]["request"];
+    const Json& a = r["authentication"];
+    if (!reqSeen.insert(str(p["waypoint"], "service")).second) continue;
+    std::string tokenRule = str(a, "token") == "none" ? "(no token)" : str(a, "rule");
+    if (a.contains("verified")) tokenRule += a["verified"].get<bool>() ? " (verified)" : " (not verified here)";
+    if (a.contains("failure")) tokenRule += " failed: " + str(a, "failure");
+    const Json& d = r["decision"];
+    std::string why = str(d, "reason");
+    if (r.contains("matched_rule")) why += "; matched " + r["matched_rule"].dump();
+    if (a.contains("note")) why += "; " + str(a, "note");
+    req.rows.push_back({str(p["waypoint"], "service"), str(r, "method") + " " + str(r, "path"), tokenRule,
+                        str(a, "principal").empty() ? "-" : str(a, "principal"), str(r, "status"),
+                        str(d, "policy").empty() ? "-" : str(d, "policy"),
+                        d.value("rule", -1) >= 0 ? d["rule"].dump() : "-", why});
+  }
   out.extra = {paths};
   if (!l7.rows.empty()) out.extra.push_back(l7);
+  if (!req.rows.empty()) out.extra.push_back(req);
   if (!l7Note.empty()) out.extra.push_back(Table{{}, {{l7Note}}});
   return out;
 }
@@ -390,15 +447,19 @@ std::vector<Object> tunnelObjects() {
   Object explainObj{
       "explain",
       "Why a connection is allowed, denied or not in the mesh.",
-      {{"", "SRC DST:PORT", "walk the data path's decisions for one connection",
+      {{"", "SRC DST:PORT [--request \"METHOD /path\"] [--jwt FILE]", "walk the data path's decisions for one connection",
         "SRC is a workload (NAMESPACE/NAME) or an IP; DST:PORT the address the app dials (a pod or a service VIP). "
         "The tunnel runs the same functions its data path runs, over its current state: is the source in the mesh, "
         "where does the destination resolve (each endpoint of a service), which identity is expected, and which "
         "policy and rule decide at the destination. Traffic bound to a waypoint goes to it first: the waypoint, "
         "its endpoint and the L7 policies it applies for this destination are shown, then its own connection "
         "onward, which the destination judges by the waypoint's identity. L7 rules are judged per request at the "
-        "waypoint, which explain cannot see. VERDICT is allow, deny, depends on the endpoint, or depends on the "
-        "request (allowed, but through a waypoint with L7 policies)." +
+        "waypoint: with --request (default GET /) and --jwt FILE (a token, optionally \"Bearer \"-prefixed), each "
+        "waypoint also judges that one request as it would: the RequestAuthentication rule the token's issuer meets "
+        "(verified when the rule's keys are inline; a jwksUri's keys are the waypoint's, so the token is then read "
+        "unverified and says so), the request principal, and the L7 policy and rule that decide, with the matched "
+        "rule's from/to/when, so a 401 or 403 is explained. VERDICT is allow, deny, depends on the endpoint, or "
+        "depends on the request (allowed, but through a waypoint with L7 policies)." +
             fromTunnel,
         {{"source", "workload, ip, identity, captured, capture_reason; waypoint: the waypoint it is an endpoint of"},
          {"destination", "the address dialed"},
@@ -411,6 +472,9 @@ std::vector<Object> tunnelObjects() {
                               "notes}]"},
          {"paths[].onward", "the waypoint's connection to the destination: route, reason, authority, via, "
                             "expected_identity"},
+         {"paths[].waypoint.request", "with --request/--jwt: method, path, authentication {token (none|given), "
+                                      "rule, verified, principal, failure, note}, status (200, 401, 403), decision "
+                                      "{allowed, policy, rule, reason}, matched_rule"},
          {"verdict", "allow, deny, depends on the endpoint, or depends on the request"}},
         explain}}};
   return {workload, service, policy, waypointObject(), cert, config, log, explainObj};

@@ -51,7 +51,8 @@ std::string targetsText(const state::L7Policy& p) {
 // The waypoint's part of a path: which of its endpoints takes the connection, and
 // the L7 policies it applies to requests for this destination.
 nlohmann::json waypointJson(const state::ClusterState& st, const OutboundRoute& r, const sockaddr_storage& dialed,
-                            const state::Workload* endpoint) {
+                            const state::Workload* endpoint, const std::string& srcIp,
+                            const identity::SpiffeId& srcId, const RequestProbe* probe) {
   nlohmann::json j = {{"service", r.waypoint}, {"policies", nlohmann::json::array()}};
   const state::Service* wp = st.findService(r.waypoint);
   j["known"] = wp != nullptr;
@@ -70,6 +71,9 @@ nlohmann::json waypointJson(const state::ClusterState& st, const OutboundRoute& 
                              {"rules", p->rules.size()},
                              {"notes", p->conversionNotes}});
   j["note"] = kPerRequest;
+  if (probe)
+    j["request"] = explainRequest(st, *wp, st.findServiceByVip(io::formatIp(dialed)), srcIp, srcId,
+                                  io::formatIp(dialed), io::portOf(dialed), *probe, std::chrono::system_clock::now());
   return j;
 }
 
@@ -132,12 +136,13 @@ void explainOnward(const state::ClusterState& st, const sockaddr_storage& dialed
 // One way the connection can go: the source tunnel's route, then what the
 // destination's tunnel decides (after the waypoint, when there is one).
 nlohmann::json explainRoute(const state::ClusterState& st, const OutboundRoute& r, const sockaddr_storage& dialed,
-                            uint64_t pick, const std::string& srcIp, const identity::SpiffeId& srcId) {
+                            uint64_t pick, const std::string& srcIp, const identity::SpiffeId& srcId,
+                            const RequestProbe* probe) {
   nlohmann::json p = {{"reason", r.reason}, {"destination_workload", r.destinationWorkload}};
   if (!r.destinationService.empty()) p["service"] = r.destinationService;
   const state::Workload* wpEndpoint =
       !r.waypoint.empty() && r.kind == OutboundRoute::Kind::Hbone ? waypointEndpoint(st, r) : nullptr;
-  if (!r.waypoint.empty()) p["waypoint"] = waypointJson(st, r, dialed, wpEndpoint);
+  if (!r.waypoint.empty()) p["waypoint"] = waypointJson(st, r, dialed, wpEndpoint, srcIp, srcId, probe);
   switch (r.kind) {
     case OutboundRoute::Kind::Refuse:
       p["route"] = "refuse";
@@ -175,7 +180,7 @@ nlohmann::json explainRoute(const state::ClusterState& st, const OutboundRoute& 
 }  // namespace
 
 Result<nlohmann::json> explainConnection(const state::ClusterState& st, const std::string& source,
-                                         const std::string& destination) {
+                                         const std::string& destination, const RequestProbe* probe) {
   auto dst = io::parseHostPort(destination);
   if (!dst) return makeError("destination '" + destination + "' is not IP:PORT");
   const state::Workload* src = isIpLiteral(source) ? st.findByIp(source) : findByName(st, source);
@@ -199,7 +204,7 @@ Result<nlohmann::json> explainConnection(const state::ClusterState& st, const st
     const size_t n = svc ? std::max<size_t>(1, st.readyEndpoints(*svc).size()) : 1;
     // The source matters: a waypoint's own traffic is never sent back to it.
     for (size_t pick = 0; pick < n; ++pick)
-      out["paths"].push_back(explainRoute(st, decideOutbound(*dst, st, pick, src), *dst, pick, srcIp, src->identity));
+      out["paths"].push_back(explainRoute(st, decideOutbound(*dst, st, pick, src), *dst, pick, srcIp, src->identity, probe));
   } else {
     // No tunnel at the source: the packets go as the app sent them. A mesh
     // destination's tunnel captures them inbound and judges a plaintext client.

@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "state/cluster_state.h"
+#include "tunnel/proxy/explain_request.h"
 
 namespace warren::proxy {
 
@@ -22,7 +23,9 @@ namespace warren::proxy {
 // destination's tunnel judges by the waypoint's identity). L7 rules are judged per
 // request, which explain cannot see: when an allowed path meets any, the verdict is
 // "depends on the request".
+// With a probe, every waypoint on a path also judges that one request
+// (waypoint.request, see explain_request.h).
 Result<nlohmann::json> explainConnection(const state::ClusterState& state, const std::string& source,
-                                         const std::string& destination);
+                                         const std::string& destination, const RequestProbe* probe = nullptr);
 
 }  // namespace warren::proxy

@@ -1,6 +1,7 @@
 #include "tunnel/proxy/introspection.h"
 
 #include <future>
+#include <optional>
 
 #include "tunnel/proxy/explain.h"
 #include "state/state_json.h"
@@ -127,7 +128,15 @@ void addTunnelRoutes(telemetry::HttpServer& admin, io::EventLoop& loop, const Pr
     auto dst = req.query.find("dst");
     if (src == req.query.end() || dst == req.query.end())
       return HttpResponse::text(400, "usage: /explain?src=NS/NAME|IP&dst=IP:PORT");
-    auto result = explainConnection(*state.get(), src->second, dst->second);
+    // A request to judge at the waypoints (warrenctl explain --request/--jwt).
+    std::optional<RequestProbe> probe;
+    if (auto m = req.query.find("method"); m != req.query.end()) {
+      probe.emplace();
+      probe->method = m->second;
+      if (auto p = req.query.find("path"); p != req.query.end()) probe->path = p->second;
+      if (auto t = req.query.find("jwt"); t != req.query.end()) probe->jwt = t->second;
+    }
+    auto result = explainConnection(*state.get(), src->second, dst->second, probe ? &*probe : nullptr);
     if (!result) return HttpResponse::text(400, result.error().message);
     return json(200, *result);
   });

@@ -7,23 +7,6 @@
 
 namespace warren::waypoint {
 
-std::string_view unauthorizedBody(jwt::JwtFailure failure) {
-  using F = jwt::JwtFailure;
-  switch (failure) {
-    case F::Malformed: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
-    case F::UnsupportedAlgorithm:
-    case F::AlgNone: return "Jwt header [alg] is not supported";
-    case F::UnknownKid:
-    case F::KeyAlgorithmMismatch: return "Jwks doesn't have key to match kid or alg from Jwt";
-    case F::BadSignature: return "Jwt verification fails";
-    case F::Expired: return "Jwt is expired";
-    case F::NotYetValid: return "Jwt not yet valid";
-    case F::IssuerMismatch: return "Jwt issuer is not configured";
-    case F::AudienceMismatch: return "Audiences in Jwt are not allowed";
-  }
-  return "Jwt verification fails";
-}
-
 namespace {
 
 AuthnResult failed(std::string policy, std::string failure, std::string_view body, std::string reason) {
@@ -140,7 +123,7 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
         // Unreadable as a token at all: let the first rule that found it say why.
         auto v = jwt::verify(found.front().provider->rule, jwt::KeySet{}, tokens[i], now);
         const auto why = v ? jwt::JwtFailure::Malformed : v.error().reason;
-        return failed(found.front().policy->key(), std::string(jwt::toString(why)), unauthorizedBody(why),
+        return failed(found.front().policy->key(), std::string(jwt::toString(why)), jwt::envoyMessage(why),
                       "token in " + where(found.front().token) + ": " + (v ? "unreadable" : v.error().message));
       }
       return failed(found.front().policy->key(), "issuer_not_configured", "Jwt issuer is not configured",
@@ -166,7 +149,7 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
     if (!v) {
       if (v.error().reason == jwt::JwtFailure::UnknownKid && !p.jwksUri.empty() && !afterRefresh) return needKeys();
       return failed(use->policy->key(), std::string(jwt::toString(v.error().reason)),
-                    unauthorizedBody(v.error().reason), "token in " + where(use->token) + ": " + v.error().message);
+                    jwt::envoyMessage(v.error().reason), "token in " + where(use->token) + ": " + v.error().message);
     }
     if (!p.rule.forwardOriginalToken && use->token.source == jwt::TokenSource::Header)
       result.removeHeaders.push_back(use->token.name);

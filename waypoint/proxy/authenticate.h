@@ -67,7 +67,4 @@ struct AuthnResult {
 AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, const jwt::RequestView& request,
                          const JwksLookup& jwks, std::chrono::system_clock::time_point now, bool afterRefresh);
 
-// Envoy's 401 body for a verification failure.
-std::string_view unauthorizedBody(jwt::JwtFailure failure);
-
 }  // namespace warren::waypoint
