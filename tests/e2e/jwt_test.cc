@@ -247,6 +247,14 @@ TEST_F(JwtTest, AKeyRotationMidTrafficFailsNoRequest) {
   ASSERT_EQ(dump["jwks"].size(), 1u);
   EXPECT_EQ(dump["jwks"][0]["kids"], json({"rsa-1", "ec-1", "ec-2"}));
   EXPECT_EQ(dump["jwks"][0]["last_error"], "");
+  // The operator's view, from inside the waypoint's pod.
+  std::string out;
+  ASSERT_EQ(runCommand({"nsenter", "--net=" + waypoint_.netnsPath(), node(0).binPath("warrenctl"), "waypoint", "jwks"},
+                       &out),
+            0)
+      << out;
+  EXPECT_NE(out.find(std::string("https://") + kIdpIp + ":8443/jwks.json  3     rsa-1,ec-1,ec-2"), std::string::npos)
+      << out;
 }
 
 TEST_F(JwtTest, AnIdpOutageKeepsTheLastGoodKeys) {

@@ -224,6 +224,21 @@ Result<Output> waypointShow(const Json& state, const std::string& word) {
   return out;
 }
 
+Result<Output> waypointJwks(const Json& dump) {
+  if (!dump.contains("jwks") || !dump["jwks"].is_array())
+    return makeError("this admin endpoint is not a waypoint's (its config dump has no jwks); point --admin at the "
+                     "waypoint's, e.g. run warrenctl in the waypoint's pod");
+  Output out{dump["jwks"], Table{{"JWKS_URI", "KEYS", "KIDS", "FETCHED", "FETCHES", "FAILURES", "LAST_ERROR"}, {}}};
+  for (const auto& j : dump["jwks"]) {
+    const Json& ago = j["fetched_seconds_ago"];
+    out.table.rows.push_back({str(j, "uri"), j.value("have_keys", false) ? std::to_string(j["kids"].size()) : "none",
+                              joined(j["kids"], 6), ago.is_null() ? "never" : ago.dump() + " s ago",
+                              str(j, "fetches"), str(j, "failures"),
+                              str(j, "last_error").empty() ? "-" : str(j, "last_error")});
+  }
+  return out;
+}
+
 Object waypointObject() {
   auto state = [](const Context& ctx) -> Result<Json> {
     auto dump = adminJson(ctx.adminAddress, "GET", "/config_dump");
@@ -241,6 +256,12 @@ Object waypointObject() {
     auto st = state(ctx);
     if (!st) return st.error();
     return waypointShow(*st, ctx.args.front());
+  };
+  auto jwks = [](const Context& ctx) -> Result<Output> {
+    if (!ctx.args.empty()) return makeError("waypoint jwks takes no arguments");
+    auto dump = adminJson(ctx.adminAddress, "GET", "/config_dump");
+    if (!dump) return dump.error();
+    return waypointJwks(*dump);
   };
   const std::string fromTunnel =
       " Read from warren-tunnel's admin endpoint (--admin, default 127.0.0.1:15000), so the tunnel must be "
@@ -324,7 +345,22 @@ Object waypointObject() {
         "where their keys come from, where tokens are taken from). L7 rules are judged per request at the "
         "waypoint; `explain` shows which of them a connection meets." +
             fromTunnel,
-        showFields, show}}};
+        showFields, show},
+       {"jwks", "", "the JWKS key sets a waypoint holds (RequestAuthentication jwksUri)",
+        "The key sets of the jwksUris a waypoint fetches: for each, how many keys and their kids, when it was last "
+        "fetched, how many fetches and failures, and the last error (a failed fetch keeps the last good set). "
+        "Read from the waypoint's own admin endpoint (--admin; 127.0.0.1:15000 inside the waypoint's pod), not "
+        "the tunnel's.",
+        {{"uri", "the jwksUri"},
+         {"have_keys", "whether a set was ever fetched: without one, tokens of its rules are refused (401)"},
+         {"kids", "the key ids of the current set (\"\" for a key without kid)"},
+         {"skipped_keys", "keys of the document the set does not hold (unsupported or unusable)"},
+         {"fetched_seconds_ago", "seconds since the last successful fetch; null: never"},
+         {"attempted_seconds_ago", "seconds since the last attempt; null: never"},
+         {"last_error", "why the last attempt failed; \"\" when it succeeded"},
+         {"fetches", "attempts so far"},
+         {"failures", "failed attempts so far"}},
+        jwks}}};
 }
 
 }  // namespace warren::ctl

@@ -15,6 +15,8 @@ namespace warren::ctl {
 // so tests feed it the tunnel's own JSON.
 Result<Output> waypointList(const Json& state);
 Result<Output> waypointShow(const Json& state, const std::string& word);
+// From a waypoint's own config dump (its "jwks" section).
+Result<Output> waypointJwks(const Json& dump);
 
 Object waypointObject();
 

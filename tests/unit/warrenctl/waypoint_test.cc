@@ -198,6 +198,34 @@ TEST(WaypointJson, HasExactlyTheDocumentedFields) {
   EXPECT_EQ(show, documented("show"));
 }
 
+// ---- waypoint jwks: the waypoint's own dump -------------------------------------
+
+TEST(WaypointJwks, OneRowPerUriWithItsKidsAgeAndLastError) {
+  const Json dump = Json::parse(R"({"waypoint": {}, "jwks": [
+    {"uri": "https://idp/keys", "have_keys": true, "kids": ["a", "b"], "skipped_keys": 0,
+     "fetched_seconds_ago": 12, "attempted_seconds_ago": 2, "last_error": "answered HTTP 500",
+     "fetches": 5, "failures": 1},
+    {"uri": "https://down/keys", "have_keys": false, "kids": [], "skipped_keys": 0,
+     "fetched_seconds_ago": null, "attempted_seconds_ago": 1, "last_error": "connect: refused",
+     "fetches": 3, "failures": 3}]})");
+  auto out = waypointJwks(dump);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(out->table.render(),
+            "JWKS_URI           KEYS  KIDS  FETCHED   FETCHES  FAILURES  LAST_ERROR\n"
+            "https://idp/keys   2     a,b   12 s ago  5        1         answered HTTP 500\n"
+            "https://down/keys  none        never     3        3         connect: refused\n");
+  std::set<std::string> paths, documentedJwks;
+  keyPaths(out->json, "", paths, {});
+  std::set<std::string> items;
+  for (const auto& p : paths) items.insert(p.substr(3));
+  for (const auto& o : commandTable().objects)
+    for (const auto& v : o.verbs)
+      if (o.name == "waypoint" && v.name == "jwks")
+        for (const auto& f : v.fields) documentedJwks.insert(f.path);
+  EXPECT_EQ(items, documentedJwks);
+  EXPECT_FALSE(waypointJwks(Json::parse(R"({"state": {}})")).ok()) << "a tunnel's dump is not a waypoint's";
+}
+
 // ---- explain through a waypoint: the tunnel's answer, rendered ------------------
 
 std::string render(const Output& out) {
