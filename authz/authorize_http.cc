@@ -1,10 +1,11 @@
 #include "authz/authorize_http.h"
 
 #include <algorithm>
-
-#include "authz/field_match.h"
 #include <cctype>
 #include <charconv>
+
+#include "authz/field_match.h"
+#include "jwt/claims.h"
 
 namespace warren::authz {
 namespace {
@@ -82,33 +83,14 @@ bool matches(const state::L7Operation& o, const HttpRequestFacts& r, const Peer&
          field(o.paths, str(r.path)) && notField(o.notPaths, str(r.path));
 }
 
-// A claim's values as text: a string is itself, a list is each element, a number
-// or boolean its JSON text; objects and null have none.
-void claimValues(const nlohmann::json& v, std::vector<std::string>& out) {
-  if (v.is_string()) out.push_back(v.get<std::string>());
-  else if (v.is_number() || v.is_boolean()) out.push_back(v.dump());
-  else if (v.is_array())
-    for (const auto& e : v)
-      if (!e.is_array()) claimValues(e, out);
-}
-
-const nlohmann::json* claimAt(const nlohmann::json& claims, const std::vector<std::string>& path) {
-  const nlohmann::json* at = &claims;
-  for (const auto& k : path) {
-    if (!at->is_object()) return nullptr;
-    auto it = at->find(k);
-    if (it == at->end()) return nullptr;
-    at = &*it;
-  }
-  return at;
-}
-
 // The attribute's values for this request; none when it is absent.
 std::vector<std::string> attributeValues(const ConditionKey& k, const HttpRequestFacts& r, const Peer& p) {
   using Attr = ConditionKey::Attr;
   std::vector<std::string> out;
+  // A claim's values as text (jwt/claims.h): a string is itself, a list each of
+  // its scalars, a number or boolean its JSON text; objects and null have none.
   auto claim = [&](const std::vector<std::string>& path) {
-    if (const auto* v = claimAt(r.claims, path)) claimValues(*v, out);
+    for (auto& v : jwt::claimValues(r.claims, path)) out.push_back(std::move(v));
   };
   auto some = [&out](const std::string& v) {
     if (!v.empty()) out.push_back(v);
