@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "common/unique_fd.h"
+#include "ossl/ossl.h"
 
 namespace warren::jwt {
 
@@ -73,12 +74,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
 
 int msLeft(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -137,7 +132,7 @@ Result<UniqueFd> connectTo(const Url& url, Clock::time_point deadline) {
 // The byte stream: plain or TLS, both with the deadline.
 class Stream {
  public:
-  Stream(UniqueFd fd, std::unique_ptr<SSL, SslFree> ssl) : fd_(std::move(fd)), ssl_(std::move(ssl)) {}
+  Stream(UniqueFd fd, ossl::SslPtr ssl) : fd_(std::move(fd)), ssl_(std::move(ssl)) {}
 
   Status writeAll(std::string_view data, Clock::time_point deadline) {
     while (!data.empty()) {
@@ -206,11 +201,11 @@ class Stream {
   }
 
   UniqueFd fd_;
-  std::unique_ptr<SSL, SslFree> ssl_;
+  ossl::SslPtr ssl_;
 };
 
-Result<std::unique_ptr<SSL, SslFree>> tlsFor(const Url& url, const GetOptions& o, int fd) {
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+Result<ossl::SslPtr> tlsFor(const Url& url, const GetOptions& o, int fd) {
+  ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return makeError("TLS: " + sslErrors());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
@@ -219,7 +214,7 @@ Result<std::unique_ptr<SSL, SslFree>> tlsFor(const Url& url, const GetOptions& o
   if (loaded != 1)
     return makeError("TLS: cannot load " + (o.caFile.empty() ? std::string("the system trust store") : o.caFile) +
                      ": " + sslErrors());
-  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));  // holds its own reference to ctx
+  ossl::SslPtr ssl(SSL_new(ctx.get()));  // holds its own reference to ctx
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) return makeError("TLS: " + sslErrors());
   in6_addr addr{};
   const bool ipLiteral = inet_pton(AF_INET, url.host.c_str(), &addr) == 1 || inet_pton(AF_INET6, url.host.c_str(), &addr) == 1;
@@ -260,7 +255,7 @@ Result<std::string> httpGet(const Url& url, const GetOptions& o) {
   const auto deadline = Clock::now() + o.timeout;
   auto fd = connectTo(url, deadline);
   if (!fd) return fd.error();
-  std::unique_ptr<SSL, SslFree> ssl;
+  ossl::SslPtr ssl;
   if (url.tls) {
     auto made = tlsFor(url, o, fd->get());
     if (!made) return made.error();

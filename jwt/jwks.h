@@ -15,13 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "ossl/ossl.h"
 
 namespace warren::jwt {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using PkeyPtr = ossl::EvpPkeyPtr;
 
 enum class KeyType { Rsa, Ec, Ed25519 };
 

@@ -19,16 +19,9 @@ namespace {
 
 using nlohmann::json;
 
-template <auto Free>
-struct Freer {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Freer<EVP_MD_CTX_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Freer<ECDSA_SIG_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Freer<BN_free>>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, ossl::Deleter<EVP_MD_CTX_free>>;
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, ossl::Deleter<ECDSA_SIG_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, ossl::Deleter<BN_free>>;
 
 JwtError failure(JwtFailure reason, std::string message) { return JwtError{reason, std::move(message)}; }
 
