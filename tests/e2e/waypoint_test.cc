@@ -137,6 +137,23 @@ TEST_F(WaypointTest, SmugglingShapesGet400AndNothingReachesTheApp) {
   EXPECT_TRUE(app_->seen().empty());
 }
 
+TEST_F(WaypointTest, PipelinedRequestsAreJudgedAndCountedEachOnItsOwn) {
+  // Two requests in one write: each is judged, and each request's bytes_received
+  // (istio_request_bytes) is its own size, not the pipelined successor's too.
+  const std::string first = "GET /balance/1 HTTP/1.1\r\nHost: l\r\n\r\n";
+  const std::string second = "GET /admin/x HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n";
+  ConnectResult r = connectFrom(checkout_.netnsPath(), kVip, 80, first + second, 5s);
+  EXPECT_EQ(r.reply.rfind("HTTP/1.1 200", 0), 0u) << r.reply;
+  EXPECT_NE(r.reply.find("HTTP/1.1 403"), std::string::npos) << r.reply;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 2; }, 5s)) << node(0).logTail("waypoint-waypoint");
+  auto log = waypointAccessLog();
+  EXPECT_EQ(log[0]["response_code"], 200);
+  EXPECT_EQ(log[0]["bytes_received"], first.size());
+  EXPECT_EQ(log[1]["response_code"], 403);
+  EXPECT_EQ(log[1]["bytes_received"], second.size());
+}
+
 TEST_F(WaypointTest, TheWireCarriesOnlyTlsOnBothHops) {
   auto underlay = PacketCapture::start(node(0).nodeNetns(), cluster_->underlayInterface(0), "tcp");
   ASSERT_TRUE(underlay) << underlay.error().message;

@@ -28,6 +28,7 @@ class HeadScanner {
   // Examines data up to the end of the head. After Done or Error, reset() first.
   Outcome scan(std::string_view data);
   void reset();
+  size_t bytes() const { return bytes_; }  // scanned since reset(): the head's size once Done
 
   // After Error: the status (400 or 431) and why.
   int errorStatus() const { return errorStatus_; }

@@ -132,6 +132,7 @@ int Parser::Impl::onHeadersComplete(http_parser* p) {
   if (!s.finishHead()) return -1;  // the library stops with HPE_CB_headers_complete
   s.inHead = false;
   s.event = Event::Head;
+  s.head.wireBytes = s.scanner.bytes();
   http_parser_pause(p, 1);
   // 1: "this message has no body". The library knows 1xx/204/304 need no EOF but
   // still reads a Content-Length body after them; RFC 9112 6.3 says they have none.

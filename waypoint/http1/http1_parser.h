@@ -47,6 +47,9 @@ struct MessageHead {
   // Upgrade + Connection: upgrade (or a 101). Not proxied by the waypoint: the
   // parser goes on reading HTTP after it, so the caller refuses or strips it.
   bool upgrade = false;
+  // The head's bytes on the wire, start line (and any empty lines before it)
+  // through the empty line: what a request rejected at its head was sent.
+  size_t wireBytes = 0;
   std::optional<std::string> header(std::string_view lowerName) const;  // first value
 };
 

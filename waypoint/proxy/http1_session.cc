@@ -32,7 +32,6 @@ std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id
   if (!initial.empty()) {
     // Bytes the sniffer already read: the socket may have nothing more to wake
     // us with (level-triggered, but drained), so they are parsed from the loop.
-    s->current_.requestBytes = initial.size();
     s->downIn_ = std::move(initial);
     host.loop().post([weak] {
       auto self = weak.lock();
@@ -82,7 +81,6 @@ void Http1Session::onDownstream(uint32_t events) {
     ssize_t n = ::read(down_.get(), buf, sizeof(buf));
     if (n > 0) {
       downIn_.append(buf, static_cast<size_t>(n));
-      current_.requestBytes += static_cast<uint64_t>(n);
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       downEof_ = true;
       // The client is gone: a request still being read or answered ends here.
@@ -108,6 +106,7 @@ void Http1Session::processRequests() {
     std::string_view in(downIn_.data() + downInHead_, downIn_.size() - downInHead_);
     auto step = requests_.feed(in);
     downInHead_ += step.consumed;
+    requestConsumed_ += step.consumed;  // this request's bytes, never a pipelined successor's
     switch (step.event) {
       case Event::NeedMore:
         continue;
@@ -115,6 +114,7 @@ void Http1Session::processRequests() {
         current_.start = std::chrono::system_clock::now();
         startedAt_ = std::chrono::steady_clock::now();
         current_.plan.decision.reason = "bad request: " + requests_.error().reason;
+        current_.requestBytes = requestConsumed_;
         return reject(requests_.error().status, std::string(http1::reasonPhrase(requests_.error().status)), "DPE",
                       true);
       case Event::Head:
@@ -127,6 +127,8 @@ void Http1Session::processRequests() {
         }
         break;
       case Event::MessageEnd:
+        current_.requestBytes = requestConsumed_;
+        requestConsumed_ = 0;
         if (phase_ == Phase::ForwardBody) {
           if (requestChunked_) upOut_ += http1::lastChunk();
           phase_ = Phase::AwaitResponse;
@@ -148,8 +150,6 @@ void Http1Session::onRequestHead() {
     headTimer_ = 0;
   }
   const http1::MessageHead& h = requests_.head();
-  // The bytes of this request so far are its head (and anything pipelined after,
-  // which is counted when its own head comes).
   current_ = RequestOutcome{};
   current_.stream = stream_;
   current_.start = std::chrono::system_clock::now();
@@ -160,7 +160,7 @@ void Http1Session::onRequestHead() {
   current_.userAgent = h.header("user-agent").value_or("");
   current_.requestId = h.header("x-request-id").value_or("");
   current_.protocol = h.header("content-type").value_or("").rfind("application/grpc", 0) == 0 ? "grpc" : "http";
-  current_.requestBytes = downInHead_;
+  current_.requestBytes = h.wireBytes;  // the head; the whole request at its MessageEnd
   keepAlive_ = h.keepAlive;
   rejected_ = false;
   responseStarted_ = false;
@@ -458,7 +458,7 @@ void Http1Session::armHeadTimer() {
     auto self = weak.lock();
     if (!self || self->phase_ != Phase::Head) return;
     self->headTimer_ = 0;
-    if (self->downInHead_ < self->downIn_.size() || self->current_.requestBytes > 0) {
+    if (self->downInHead_ < self->downIn_.size() || self->requestConsumed_ > 0) {
       // Slow headers: answer 408 as Envoy does, and close.
       self->current_.start = std::chrono::system_clock::now();
       self->startedAt_ = std::chrono::steady_clock::now();

@@ -78,6 +78,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   bool requestChunked_ = false, responseChunked_ = false, responseCloseDelimited_ = false;
   bool keepAlive_ = true, responseStarted_ = false, rejected_ = false;
   bool judgingInline_ = false;  // judgeRequest is answering inside onRequestHead
+  uint64_t requestConsumed_ = 0;  // bytes of the current request the parser has taken
   uint64_t headTimer_ = 0, idleTimer_ = 0, drainTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
 };

@@ -199,7 +199,10 @@ RequestPlan planRequest(const state::ClusterState& st, const Self& self, const S
       boundObjects<state::L7Policy>(binding, [&](const auto& w, const auto* s) { return st.l7PoliciesFor(w, s); });
   p.decision = authz::authorizeRequest(policies, requestFacts(stream, head, p.path, p.authn));
   if (!p.decision.allowed) return reject(403, "RBAC: access denied", "RBAC");
-  if (p.route.kind == proxy::OutboundRoute::Kind::Refuse) return reject(503, "no healthy upstream", "UH");
+  if (p.route.kind == proxy::OutboundRoute::Kind::Refuse) {
+    p.decision.reason = "no route: " + p.route.reason;  // the access log says why it was 503, not why allowed
+    return reject(503, "no healthy upstream", "UH");
+  }
   p.action = RequestPlan::Action::Forward;
   return p;
 }

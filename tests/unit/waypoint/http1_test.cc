@@ -123,6 +123,7 @@ TEST(Http1Request, SimpleGet) {
     EXPECT_FALSE(h.chunked);
     EXPECT_TRUE(h.keepAlive);
     EXPECT_FALSE(h.upgrade);
+    EXPECT_EQ(h.wireBytes, in.size());  // whatever the slicing, the head's full size
     EXPECT_TRUE(t.messages[0].ended);
     EXPECT_EQ(t.consumed, in.size());
   }
@@ -151,6 +152,7 @@ TEST(Http1Request, PipelinedRequestsAreJudgedOneAtATime) {
   ASSERT_EQ(s.event, Event::Head);
   EXPECT_EQ(p.head().path, "/two");
   EXPECT_EQ(p.head().host, "b");
+  EXPECT_EQ(p.head().wireBytes, second.size());  // counted afresh for each message
   EXPECT_FALSE(p.head().keepAlive);
   rest.remove_prefix(s.consumed);
   s = p.feed(rest);

@@ -14,7 +14,7 @@ namespace {
 
 // payments: namespace bound to waypoint payments/waypoint (pod 10.244.1.50);
 // ledger service 10.96.0.20:80 -> pod 10.244.2.20:8080; shop/web (10.244.3.5,
-// service 10.96.0.30) is not bound. Policies: ALLOW GET /balance/* from checkout.
+// service 10.96.0.30) is not bound; payments/vault (10.96.0.40) has no endpoints. Policies: ALLOW GET /balance/* from checkout.
 const char* kCluster = R"(
 apiVersion: v1
 kind: Namespace
@@ -33,6 +33,11 @@ apiVersion: v1
 kind: Service
 metadata: {name: ledger, namespace: payments}
 spec: {clusterIP: 10.96.0.20, selector: {app: ledger}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: vault, namespace: payments}
+spec: {clusterIP: 10.96.0.40, selector: {app: vault}, ports: [{port: 80}]}
 ---
 apiVersion: v1
 kind: Service
@@ -172,6 +177,15 @@ TEST(PlanRequest, APodAddressedDirectlyMeetsItsServicesPolicies) {
   p = planRequest(*st, self(), fromCheckout("10.244.2.20:8080"), get("/balance/2"), 0);
   EXPECT_EQ(p.action, RequestPlan::Action::Forward);
   EXPECT_EQ(p.route.authority, "10.244.2.20:8080");
+}
+
+TEST(PlanRequest, AnAllowedRequestWithNoEndpointIs503AndSaysWhyNotWhyAllowed) {
+  auto st = cluster();
+  auto p = planRequest(*st, self(), fromCheckout("10.96.0.40:80"), get("/balance/1"), 0);
+  EXPECT_EQ(p.status, 503);
+  EXPECT_EQ(p.body, "no healthy upstream");
+  EXPECT_EQ(p.responseFlags, "UH");
+  EXPECT_EQ(p.decision.reason.rfind("no route: ", 0), 0u) << p.decision.reason;
 }
 
 TEST(PlanRequest, AnUnnormalisablePathIs400) {
