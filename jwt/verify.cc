@@ -168,8 +168,7 @@ std::string_view envoyMessage(JwtFailure failure) {
   return "Jwt verification fails";
 }
 
-VerifyResult verify(const JwtRule& rule, const KeySet& keys, std::string_view token,
-                    std::chrono::system_clock::time_point now) {
+VerifyResult verifySignature(const JwtRule& rule, const KeySet& keys, std::string_view token) {
   auto jws = parseJws(token);
   if (!jws) return failure(JwtFailure::Malformed, jws.error().message);
 
@@ -214,24 +213,40 @@ VerifyResult verify(const JwtRule& rule, const KeySet& keys, std::string_view to
     if ((verified = signatureVerifies(*alg, key->key.get(), jws->signingInput, signature))) break;
   if (!verified) return failure(JwtFailure::BadSignature, "signature does not verify");
 
-  const double nowSeconds =
-      static_cast<double>(std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count());
-  const auto skew = static_cast<double>(kClockSkew.count());
-  if (claims->exp && nowSeconds > *claims->exp + skew) return failure(JwtFailure::Expired, "token expired");
-  if (claims->nbf && nowSeconds + skew < *claims->nbf) return failure(JwtFailure::NotYetValid, "token not yet valid");
-
-  if (!audienceAllowed(rule.audiences, claims->aud))
-    return failure(JwtFailure::AudienceMismatch,
-                   claims->aud.empty() ? "token has no \"aud\"" : "no \"aud\" is one of the rule's audiences");
-
   VerifiedToken out;
   out.issuer = std::move(*claims->iss);
   out.subject = claims->sub.value_or("");
   if (!out.subject.empty()) out.principal = out.issuer + "/" + out.subject;
   out.audiences = std::move(claims->aud);
   out.presenter = claims->azp.value_or("");
+  out.expires = claims->exp;
+  out.notBefore = claims->nbf;
   out.claims = std::move(jws->payload);
   return out;
+}
+
+std::optional<JwtError> judgeClaims(const JwtRule& rule, const VerifiedToken& token,
+                                    std::chrono::system_clock::time_point now) {
+  if (rule.issuer.empty() || token.issuer != rule.issuer)
+    return failure(JwtFailure::IssuerMismatch, "iss " + printable(token.issuer) + " is not the rule's issuer");
+  const double nowSeconds =
+      static_cast<double>(std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count());
+  const auto skew = static_cast<double>(kClockSkew.count());
+  if (token.expires && nowSeconds > *token.expires + skew) return failure(JwtFailure::Expired, "token expired");
+  if (token.notBefore && nowSeconds + skew < *token.notBefore)
+    return failure(JwtFailure::NotYetValid, "token not yet valid");
+  if (!audienceAllowed(rule.audiences, token.audiences))
+    return failure(JwtFailure::AudienceMismatch,
+                   token.audiences.empty() ? "token has no \"aud\"" : "no \"aud\" is one of the rule's audiences");
+  return std::nullopt;
+}
+
+VerifyResult verify(const JwtRule& rule, const KeySet& keys, std::string_view token,
+                    std::chrono::system_clock::time_point now) {
+  VerifyResult signedBy = verifySignature(rule, keys, token);
+  if (!signedBy) return signedBy;
+  if (auto why = judgeClaims(rule, signedBy.value(), now)) return std::move(*why);
+  return signedBy;
 }
 
 }  // namespace warren::jwt

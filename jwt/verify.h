@@ -4,6 +4,8 @@
 // the time, nothing is read from the clock or the network.
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,23 +52,27 @@ struct VerifiedToken {
   std::string principal;               // "<iss>/<sub>" (request.auth.principal); "" without "sub"
   std::vector<std::string> audiences;  // "aud" as a string or a list
   std::string presenter;               // "azp"; ""
+  std::optional<double> expires, notBefore;  // "exp", "nbf" (NumericDate)
   nlohmann::json claims;               // the whole payload
 };
 
+// The token is held shared and immutable: a request's outcome and the
+// verified-token cache point at one copy of its claims.
 class [[nodiscard]] VerifyResult {
  public:
-  VerifyResult(VerifiedToken token) : v_(std::move(token)) {}
+  VerifyResult(VerifiedToken token) : v_(std::make_shared<const VerifiedToken>(std::move(token))) {}
+  VerifyResult(std::shared_ptr<const VerifiedToken> token) : v_(std::move(token)) {}
   VerifyResult(JwtError error) : v_(std::move(error)) {}
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-  const VerifiedToken& value() const { return std::get<0>(v_); }
-  VerifiedToken&& take() && { return std::get<0>(std::move(v_)); }
+  const VerifiedToken& value() const { return *std::get<0>(v_); }
+  const std::shared_ptr<const VerifiedToken>& shared() const { return std::get<0>(v_); }
   const VerifiedToken* operator->() const { return &value(); }
   const JwtError& error() const { return std::get<1>(v_); }
 
  private:
-  std::variant<VerifiedToken, JwtError> v_;
+  std::variant<std::shared_ptr<const VerifiedToken>, JwtError> v_;
 };
 
 // The checks run in this order, and the first failure is the answer:
@@ -92,5 +98,14 @@ class [[nodiscard]] VerifyResult {
 // metric means an authentic token that expired, never a forgery claiming to.
 VerifyResult verify(const JwtRule& rule, const KeySet& keys, std::string_view token,
                     std::chrono::system_clock::time_point now);
+
+// verify() split at the signature, for the verified-token cache: steps 1-6
+// (what depends on the token and the keys; the expensive part), then steps 4, 7
+// and 8 over the verified token (what depends on the rule and the clock; cheap,
+// so they run on every use of a cached token). verify() is exactly
+// verifySignature() then judgeClaims().
+VerifyResult verifySignature(const JwtRule& rule, const KeySet& keys, std::string_view token);
+std::optional<JwtError> judgeClaims(const JwtRule& rule, const VerifiedToken& token,
+                                    std::chrono::system_clock::time_point now);
 
 }  // namespace warren::jwt

@@ -45,6 +45,7 @@ struct Options {
   long headTimeoutMs = 10000;
   std::string jwksCa;  // "": the system trust store
   long jwksRefreshSeconds = 300;
+  long jwtCacheSize = static_cast<long>(warren::jwt::VerifiedTokenCache::kDefaultCapacity);
   warren::telemetry::AdminOptions telemetry;
   std::string logLevel = "info";
   int readyFd = -1;
@@ -67,6 +68,8 @@ void usage(FILE* out) {
                "                          trust store)\n"
                "  --jwks-refresh SECONDS  how often each jwksUri is refetched (default 300); a token with\n"
                "                          an unknown kid refetches at once\n"
+               "  --jwt-cache-size N      verified tokens remembered so a repeated token costs no\n"
+               "                          signature check (default 4096; 0: verify every request's)\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -130,6 +133,7 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"request-head-timeout", required_argument, nullptr, 'H'},
                                     {"jwks-ca", required_argument, nullptr, 'J'},
                                     {"jwks-refresh", required_argument, nullptr, 'R'},
+                                    {"jwt-cache-size", required_argument, nullptr, 'K'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -151,6 +155,7 @@ bool parse(int argc, char** argv, Options& o) {
       case 'H': if (!positive(optarg, 1, o.headTimeoutMs)) return false; break;
       case 'J': o.jwksCa = optarg; break;
       case 'R': if (!positive(optarg, 1, o.jwksRefreshSeconds)) return false; break;
+      case 'K': if (!positive(optarg, 0, o.jwtCacheSize)) return false; break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
       case 'D': o.telemetry.adminAddress = optarg; break;
@@ -249,6 +254,7 @@ int main(int argc, char** argv) {
   wopts.identity = me;
   wopts.session.headTimeout = std::chrono::milliseconds(opts.headTimeoutMs);
   wopts.jwks = &jwksProvider;
+  wopts.verifiedTokenCapacity = static_cast<size_t>(opts.jwtCacheSize);
   warren::waypoint::WaypointTelemetry telemetryData;
   warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
                                           [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, *state.get()); });
@@ -262,6 +268,9 @@ int main(int argc, char** argv) {
              j["waypoint"] = {{"gateway", opts.gateway}, {"identity", me.uri()}, {"service", wopts.self.serviceKey}};
              j["jwks"] = nlohmann::json::array();
              for (const auto& s : jwks.status()) j["jwks"].push_back(toJson(s));
+             const auto cached = server.verifiedTokenStats();
+             j["verified_token_cache"] = {{"capacity", opts.jwtCacheSize}, {"entries", cached.entries},
+                                          {"hits", cached.hits}, {"misses", cached.misses}};
              return j;
            }},
       telemetryData.tcpMetrics());

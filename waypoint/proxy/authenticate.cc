@@ -76,7 +76,8 @@ std::string lower(std::string s) {
 }  // namespace
 
 AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, const jwt::RequestView& request,
-                         const JwksLookup& jwks, std::chrono::system_clock::time_point now, bool afterRefresh) {
+                         const JwksLookup& jwks, std::chrono::system_clock::time_point now, bool afterRefresh,
+                         jwt::VerifiedTokenCache* verified) {
   AuthnResult result;
   if (bound.empty()) return result;
   for (const auto* ra : bound)
@@ -145,7 +146,7 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
       return failed(use->policy->key(), "jwks_unavailable", "Jwks remote fetch is failed",
                     "no keys could be fetched from " + p.jwksUri);
     }
-    auto v = jwt::verify(p.rule, *keys, tokens[i], now);
+    auto v = verified ? verified->verify(p.rule, keys, tokens[i], now) : jwt::verify(p.rule, *keys, tokens[i], now);
     if (!v) {
       if (v.error().reason == jwt::JwtFailure::UnknownKid && !p.jwksUri.empty() && !afterRefresh) return needKeys();
       return failed(use->policy->key(), std::string(jwt::toString(v.error().reason)),
@@ -162,7 +163,7 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
       result.policy = use->policy->key();
       result.reason = "verified token in " + where(use->token) + " of " + v->issuer +
                       (v->principal.empty() ? " (no sub: no request principal)" : " for " + v->principal);
-      result.token = std::make_shared<const jwt::VerifiedToken>(std::move(v).take());
+      result.token = v.shared();
     }
   }
   return result;

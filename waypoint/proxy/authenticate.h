@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "jwt/extract.h"
+#include "jwt/verified_cache.h"
 #include "jwt/verify.h"
 #include "state/request_authn.h"
 
@@ -64,7 +65,10 @@ struct AuthnResult {
 
 // `afterRefresh`: the keys were just fetched for this request; a kid still
 // missing (or keys still absent) is then a failure, not another fetch.
+// `verified`: where signatures already checked are remembered (nullptr: check
+// every token); the answer is the same either way.
 AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, const jwt::RequestView& request,
-                         const JwksLookup& jwks, std::chrono::system_clock::time_point now, bool afterRefresh);
+                         const JwksLookup& jwks, std::chrono::system_clock::time_point now, bool afterRefresh,
+                         jwt::VerifiedTokenCache* verified = nullptr);
 
 }  // namespace warren::waypoint

@@ -10,7 +10,7 @@ AuthnResult authenticateHead(SessionHost& host, const state::ClusterState& state
   const jwt::RequestView view{head.headers, head.target};
   return authenticate(requestAuthnsFor(state, host.self(), stream), view,
                       [&host](const std::string& uri) { return host.jwks(uri); }, std::chrono::system_clock::now(),
-                      afterRefresh);
+                      afterRefresh, host.verifiedTokens());
 }
 
 }  // namespace

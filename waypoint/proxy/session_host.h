@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "jwt/jwks.h"
+#include "jwt/verified_cache.h"
 #include "waypoint/proxy/request_plan.h"
 #include "io/event_loop.h"
 
@@ -49,6 +50,8 @@ class SessionHost {
   // the fetch failed: the request is then judged with what there is).
   virtual std::shared_ptr<const jwt::KeySet> jwks(const std::string& uri) = 0;
   virtual void refreshJwks(const std::string& uri, std::chrono::milliseconds timeout, std::function<void()> done) = 0;
+  // Tokens already verified (nullptr: verify every one).
+  virtual jwt::VerifiedTokenCache* verifiedTokens() { return nullptr; }
   virtual void sessionClosed(uint64_t id) = 0;
 };
 

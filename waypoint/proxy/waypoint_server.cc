@@ -17,6 +17,7 @@ WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& i
       state_(state),
       options_(std::move(options)),
       onRequest_(std::move(onRequest)),
+      verified_(options_.verifiedTokenCapacity),
       pool_(loop, options_.h2) {}
 
 WaypointServer::~WaypointServer() { closeAll(); }

@@ -36,6 +36,8 @@ struct WaypointOptions {
   // The key sets of jwksUris; nullptr: none can be fetched (their tokens get 401).
   // Must outlive the server.
   JwksProvider* jwks = nullptr;
+  // Tokens whose signatures were checked, remembered (0: check every request's).
+  size_t verifiedTokenCapacity = jwt::VerifiedTokenCache::kDefaultCapacity;
 };
 
 struct WaypointCounters {
@@ -56,6 +58,7 @@ class WaypointServer : public SessionHost {
   void closeAll();
   const WaypointCounters& counters() const { return counters_; }
   size_t sessionCount() const { return sessions_.size(); }
+  jwt::VerifiedTokenCache::Stats verifiedTokenStats() const { return verified_.stats(); }
 
   // SessionHost
   io::EventLoop& loop() override { return loop_; }
@@ -67,6 +70,7 @@ class WaypointServer : public SessionHost {
   std::shared_ptr<const jwt::KeySet> jwks(const std::string& uri) override;
   void refreshJwks(const std::string& uri, std::chrono::milliseconds timeout, std::function<void()> done) override;
   void sessionClosed(uint64_t id) override;
+  jwt::VerifiedTokenCache* verifiedTokens() override { return &verified_; }
 
  private:
   void onStream(hbone::H2Connection& conn, int32_t id, const hbone::Headers& request, const std::string& peerIp);
@@ -77,6 +81,7 @@ class WaypointServer : public SessionHost {
   WaypointOptions options_;
   std::function<void(const RequestOutcome&)> onRequest_;
   WaypointCounters counters_;
+  jwt::VerifiedTokenCache verified_;
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;

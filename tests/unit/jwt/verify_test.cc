@@ -2,6 +2,7 @@
 // RequestAuthentication rule must give at kT0 (+ the case's offset).
 
 #include "jwt/verify.h"
+#include "jwt/verified_cache.h"
 
 #include <functional>
 #include <optional>
@@ -257,15 +258,30 @@ TEST_P(VerifyTable, Verdict) {
   ASSERT_TRUE(keySet) << keySet.error().message;
   ASSERT_TRUE(keySet->skipped.empty());
 
-  VerifyResult result = verify(r, *keySet, c.token(), at(c.now));
-  if (!c.want) {
-    ASSERT_TRUE(result.ok()) << toString(result.error().reason) << ": " << result.error().message;
-    EXPECT_EQ(result->principal, kIssuer + "/alice");
-  } else {
-    ASSERT_FALSE(result.ok()) << "verified, want " << toString(*c.want);
-    EXPECT_EQ(toString(result.error().reason), toString(*c.want)) << result.error().message;
-    EXPECT_FALSE(result.error().message.empty());
+  const std::string token = c.token();
+  auto expect = [&](const VerifyResult& result) {
+    if (!c.want) {
+      ASSERT_TRUE(result.ok()) << toString(result.error().reason) << ": " << result.error().message;
+      EXPECT_EQ(result->principal, kIssuer + "/alice");
+    } else {
+      ASSERT_FALSE(result.ok()) << "verified, want " << toString(*c.want);
+      EXPECT_EQ(toString(result.error().reason), toString(*c.want)) << result.error().message;
+      EXPECT_FALSE(result.error().message.empty());
+    }
+  };
+  expect(verify(r, *keySet, token, at(c.now)));
+  // Through the verified-token cache: the same verdict when the token is new to
+  // it and when it is remembered (a valid one is a hit the second time).
+  VerifiedTokenCache cache;
+  auto shared = std::make_shared<const KeySet>(std::move(*keySet));
+  for (int pass = 0; pass < 2; ++pass) {
+    SCOPED_TRACE(pass == 0 ? "cache miss" : "cache, second time");
+    expect(cache.verify(r, shared, token, at(c.now)));
   }
+  // Remembered: every token whose signature holds, even when the clock or the
+  // audience then refuses it (those checks run again on each use).
+  const bool authentic = !c.want || *c.want == F::Expired || *c.want == F::NotYetValid || *c.want == F::AudienceMismatch;
+  EXPECT_EQ(cache.stats().hits, authentic ? 1u : 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Jwt, VerifyTable, ::testing::ValuesIn(cases()),

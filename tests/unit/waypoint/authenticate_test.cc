@@ -156,9 +156,9 @@ struct Req {
 };
 
 AuthnResult run(const state::ClusterState& st, const Req& r, FakeJwks& jwks, bool afterRefresh = false,
-                std::chrono::system_clock::time_point now = kNow) {
+                std::chrono::system_clock::time_point now = kNow, jwt::VerifiedTokenCache* cache = nullptr) {
   return authenticate(requestAuthnsFor(st, self(), toLoans()), jwt::RequestView{r.headers, r.target}, jwks.lookup(),
-                      now, afterRefresh);
+                      now, afterRefresh, cache);
 }
 
 bool removes(const AuthnResult& a, const std::string& h) {
@@ -283,15 +283,25 @@ TEST_P(AuthenticateTable, Verdict) {
   auto st = cluster();
   FakeJwks jwks;
   jwks.publish({keys().partner.publicJwk("p-1", "ES256")});
-  auto a = run(*st, GetParam().request(), jwks);
-  EXPECT_EQ(a.kind, GetParam().kind) << a.reason;
-  EXPECT_EQ(a.failure, GetParam().failure) << a.reason;
-  if (a.kind == Kind::Failed) {
-    EXPECT_EQ(a.body, GetParam().body);
+  const Req request = GetParam().request();
+  // Without the verified-token cache, then with it twice (a valid token is
+  // remembered the first time and a hit the second): one verdict throughout.
+  jwt::VerifiedTokenCache cache;
+  for (jwt::VerifiedTokenCache* c : {static_cast<jwt::VerifiedTokenCache*>(nullptr), &cache, &cache}) {
+    SCOPED_TRACE(c ? "with the cache" : "without a cache");
+    auto a = run(*st, request, jwks, false, kNow, c);
+    EXPECT_EQ(a.kind, GetParam().kind) << a.reason;
+    EXPECT_EQ(a.failure, GetParam().failure) << a.reason;
+    if (a.kind == Kind::Failed) {
+      EXPECT_EQ(a.body, GetParam().body);
+    }
+    if (a.kind == Kind::Verified) {
+      ASSERT_TRUE(a.token);
+      EXPECT_EQ(a.token->principal, GetParam().principal);
+    }
   }
-  if (a.kind == Kind::Verified) {
-    ASSERT_TRUE(a.token);
-    EXPECT_EQ(a.token->principal, GetParam().principal);
+  if (GetParam().kind == Kind::Verified) {
+    EXPECT_GE(cache.stats().hits, 1u);
   }
 }
 
