@@ -12,6 +12,13 @@
 //            policy) -HBONE mTLS-> ledger's tunnel (node2) -> payments/ledger:8080
 //   haproxy  plain/loader -HTTPS (TLS 1.3)-> haproxy in plain/haproxy (node1, path ACL,
 //            nbthread 1) -HTTP/1.1 keep-alive (http-reuse always)-> plain/app:8080
+//   warren+RS256, warren+ES256  the warren path with an end user's JWT in every
+//            request (Authorization: Bearer), verified by the waypoint against a
+//            RequestAuthentication's inline keys (RSA 2048, P-256), its claims read
+//            by a DENY rule on realm_access.roles; one token per path, as a client
+//            sends the same token until it expires. The verified-token cache is on
+//            (the waypoint's default; --jwt-cache-size 0 runs them without it), and
+//            an in-process row times one signature check against one cache hit.
 //
 // The apps are one program, warren-demo-app http 8080 with 1 KB response bodies, on
 // node2. The direct and HAProxy paths need an app outside the mesh: a pod bound to a
@@ -25,7 +32,8 @@
 // both tunnels for Warren), RSS from /proc/<pid>/status.
 //
 // Usage (root): warren-waypoint-bench [--requests N] [--clients C] [--warmup N]
-//                                     [--body-bytes B] [--waypoint-log-level L] [--verbose]
+//                                     [--body-bytes B] [--waypoint-log-level L]
+//                                     [--jwt-cache-size N] [--verbose]
 
 #include <unistd.h>
 
@@ -41,8 +49,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "jwt/verified_cache.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/waypoint_cluster.h"
+#include "tests/unit/jwt/mint.h"
 #include "tools/bench/bench_util.h"
 
 using namespace warren;
@@ -61,6 +71,7 @@ struct Options {
   int warmup = 2000;      // per path, before the measured run (not counted)
   int bodyBytes = 1024;   // the app's response body
   std::string waypointLogLevel = "info";  // its default; it writes an access line per request at info
+  std::string jwtCacheSize;               // "": the waypoint's default
   bool verbose = false;   // the waypoint's and haproxy's log tails at the end
 };
 
@@ -95,6 +106,53 @@ std::string haproxyConfig(const std::string& pem, const std::string& appIp) {
          "  server app " + appIp + ":8080\n";
 }
 
+// The end users' identity provider: an RSA and an EC key, published inline in a
+// RequestAuthentication bound to the waypoint, and one token signed by each.
+constexpr const char* kIssuer = "https://idp.bench.example";
+
+struct Idp {
+  jwt::mint::SigningKey rsa{jwt::mint::KeyKind::Rsa2048};
+  jwt::mint::SigningKey ec{jwt::mint::KeyKind::EcP256};
+
+  nlohmann::json jwks() const { return jwt::mint::jwks({rsa.publicJwk("rsa-1", "RS256"), ec.publicJwk("ec-1", "ES256")}); }
+  std::string token(const jwt::mint::SigningKey& key, const char* alg, const char* kid) const {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    return jwt::mint::token(key, {{"alg", alg}, {"typ", "JWT"}, {"kid", kid}},
+                            {{"iss", kIssuer}, {"sub", "customer-42"}, {"aud", "ledger"}, {"iat", now.count()},
+                             {"exp", now.count() + 3600}, {"realm_access", {{"roles", {"customer"}}}}});
+  }
+  std::string yaml() const {
+    return "apiVersion: security.istio.io/v1\n"
+           "kind: RequestAuthentication\n"
+           "metadata: {name: customers, namespace: payments}\n"
+           "spec:\n"
+           "  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n"
+           "  jwtRules:\n"
+           "  - issuer: " + std::string(kIssuer) + "\n"
+           "    audiences: [ledger]\n"
+           "    jwks: '" + jwks().dump() + "'\n"
+           "---\n"
+           "apiVersion: security.istio.io/v1\n"
+           "kind: AuthorizationPolicy\n"
+           "metadata: {name: no-suspended-users, namespace: payments}\n"
+           "spec:\n"
+           "  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n"
+           "  action: DENY\n"
+           "  rules:\n"
+           "  - when: [{key: \"request.auth.claims[realm_access][roles]\", values: [suspended]}]\n";
+  }
+};
+
+// Microseconds per call of `f`, over enough calls to take ~0.3 s.
+template <typename F>
+double microsPerCall(F&& f) {
+  int n = 0;
+  const auto start = Clock::now();
+  while (Clock::now() - start < 300ms)
+    for (int i = 0; i < 50; ++i, ++n) f();
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / n;
+}
+
 // The bench's own files (certificate, haproxy.cfg, h2load logs), removed at exit.
 struct TempDir {
   std::string path;
@@ -117,13 +175,16 @@ struct Load {
 };
 
 // h2load --h1 from inside `from`: n requests over c keep-alive connections.
-Load h2load(const Pod& from, const std::string& url, int n, int c, const std::string& logFile) {
+Load h2load(const Pod& from, const std::string& url, const std::vector<std::string>& headers, int n, int c,
+            const std::string& logFile) {
   Load l;
   std::string out;
+  std::vector<std::string> argv = {"nsenter", "--net=" + from.netnsPath(), "h2load", "--h1", "--requests",
+                                   std::to_string(n), "--clients", std::to_string(c), "--log-file", logFile};
+  for (const auto& h : headers) argv.insert(argv.end(), {"-H", h});
+  argv.push_back(url);
   auto start = Clock::now();
-  int rc = runCommand({"nsenter", "--net=" + from.netnsPath(), "h2load", "--h1", "--requests", std::to_string(n),
-                       "--clients", std::to_string(c), "--log-file", logFile, url},
-                      &out);
+  int rc = runCommand(argv, &out);
   l.wall = std::chrono::duration<double>(Clock::now() - start).count();
   auto fin = out.find("finished in ");
   if (rc != 0 || fin == std::string::npos) {
@@ -179,6 +240,10 @@ bool parse(int argc, char** argv, Options& o) {
     if (i + 1 >= argc) return false;
     if (k == "--waypoint-log-level") {
       o.waypointLogLevel = argv[i + 1];
+      continue;
+    }
+    if (k == "--jwt-cache-size") {
+      o.jwtCacheSize = argv[i + 1];
       continue;
     }
     int v = std::atoi(argv[i + 1]);
@@ -245,6 +310,8 @@ int main(int argc, char** argv) {
   n1.writeNamespace("plain", {});
   n1.writeNamespace("l4", {{"warren.io/mode", "enabled"}});
   n1.writeFile("payments.yaml", kWaypointCluster);
+  const Idp idp;
+  n1.writeFile("customers.yaml", idp.yaml());
   if (auto st = cluster.start(); !st) {
     std::fprintf(stderr, "cannot start the cluster: %s\n", st.error().message.c_str());
     return 1;
@@ -267,7 +334,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s's tunnel does not know the waypoint:\n%s", n->name().c_str(), n->logTail("tunnel").c_str());
       return 1;
     }
-  if (auto st = n1.startWaypoint(waypointPod, "payments/waypoint", {"--log-level", o.waypointLogLevel}); !st) {
+  std::vector<std::string> waypointArgs = {"--log-level", o.waypointLogLevel};
+  if (!o.jwtCacheSize.empty()) waypointArgs.insert(waypointArgs.end(), {"--jwt-cache-size", o.jwtCacheSize});
+  if (auto st = n1.startWaypoint(waypointPod, "payments/waypoint", waypointArgs); !st) {
     std::fprintf(stderr, "cannot start the waypoint: %s\n", st.error().message.c_str());
     return 1;
   }
@@ -300,23 +369,31 @@ int main(int argc, char** argv) {
     std::string url;           // what h2load and curl ask for: GET /balance/1
     std::string deniedUrl;     // POST here must get 403 (empty: no proxy)
     pid_t proxy;               // 0: no proxy
+    std::vector<std::string> headers;  // sent with every request
     Load load;
     double proxyCpu = 0, tunnelCpu[2] = {0, 0};
     long rssIdleKb = 0, rssKb = 0, hwmKb = 0, threads = 0;
     std::string denied;
-    Path(const char* n, const Pod& f, std::string u, std::string du, pid_t px)
-        : name(n), from(f), url(std::move(u)), deniedUrl(std::move(du)), proxy(px) {}
+    Path(const char* n, const Pod& f, std::string u, std::string du, pid_t px, std::vector<std::string> hs = {})
+        : name(n), from(f), url(std::move(u)), deniedUrl(std::move(du)), proxy(px), headers(std::move(hs)) {}
   } paths[] = {
       {"direct", loader, "http://" + app.ip + ":8080/balance/1", "", 0},
       {"mesh-l4", checkout, "http://" + l4app.ip + ":8080/balance/1", "", 0},
       {"warren", checkout, "http://" + std::string(kVip) + "/balance/1", "http://" + std::string(kVip) + "/admin/users",
        n1.waypoint()->pid()},
       {"haproxy", loader, haproxyBase + "/balance/1", haproxyBase + "/admin/users", (*haproxy)->pid()},
+      {"w+RS256", checkout, "http://" + std::string(kVip) + "/balance/1", "", n1.waypoint()->pid(),
+       {"authorization: Bearer " + idp.token(idp.rsa, "RS256", "rsa-1")}},
+      {"w+ES256", checkout, "http://" + std::string(kVip) + "/balance/1", "", n1.waypoint()->pid(),
+       {"authorization: Bearer " + idp.token(idp.ec, "ES256", "ec-1")}},
   };
   // Every path answers GET /balance/1 with the full body before any load.
   for (const Path& p : paths) {
     std::string last;
-    if (!eventually([&] { return (last = curlFrom(p.from, {p.url})) == okReply; }, 10s)) {
+    std::vector<std::string> args;
+    for (const auto& h : p.headers) args.insert(args.end(), {"-H", h});
+    args.push_back(p.url);
+    if (!eventually([&] { return (last = curlFrom(p.from, args)) == okReply; }, 10s)) {
       std::fprintf(stderr, "%s: GET %s answered \"%s\", not \"%s\"\n", p.name, p.url.c_str(), last.c_str(),
                    okReply.c_str());
       if (p.proxy == n1.waypoint()->pid())
@@ -335,14 +412,14 @@ int main(int argc, char** argv) {
   const pid_t tunnels[2] = {n1.tunnel()->pid(), n2.tunnel()->pid()};
   for (Path& p : paths) {
     if (p.proxy) p.rssIdleKb = bench::rssKb(p.proxy, "VmRSS:");
-    Load warm = h2load(p.from, p.url, o.warmup, o.clients, tmp.path + "/h2load-" + p.name + "-warmup.log");
+    Load warm = h2load(p.from, p.url, p.headers, o.warmup, o.clients, tmp.path + "/h2load-" + p.name + "-warmup.log");
     if (!warm.error.empty()) {
       std::fprintf(stderr, "%s warm-up: %s\n", p.name, warm.error.c_str());
       return 1;
     }
     double c0 = p.proxy ? bench::cpuSeconds(p.proxy) : 0;
     double t0[2] = {bench::cpuSeconds(tunnels[0]), bench::cpuSeconds(tunnels[1])};
-    p.load = h2load(p.from, p.url, o.requests, o.clients, tmp.path + "/h2load-" + p.name + ".log");
+    p.load = h2load(p.from, p.url, p.headers, o.requests, o.clients, tmp.path + "/h2load-" + p.name + ".log");
     if (!p.load.error.empty()) {
       std::fprintf(stderr, "%s: %s\n", p.name, p.load.error.c_str());
       return 1;
@@ -399,7 +476,43 @@ int main(int argc, char** argv) {
     if (p->tunnelCpu[0] + p->tunnelCpu[1] > 0.05)
       std::printf("(the %s run cost the tunnels %.2f CPU s: they were not idle)\n", p->name,
                   p->tunnelCpu[0] + p->tunnelCpu[1]);
-  std::printf("denied POST /admin/users: waypoint \"%s\", haproxy \"%s\" (status, body bytes); POSTs seen by the apps: "
+  // JWT: each token path against the same path without a token, then what one
+  // signature check costs in this process against one cache hit.
+  const Path& rs = paths[4];
+  const Path& es = paths[5];
+  auto vcpu = [](const Path& p) { return p.load.rps > 0 ? p.proxyCpu / p.load.wall / (p.load.rps / 1000) : 0; };
+  std::printf("\nJWT at the waypoint (RequestAuthentication, inline keys; verified-token cache %s):\n",
+              o.jwtCacheSize == "0" ? "OFF (--jwt-cache-size 0)" : "on");
+  for (const Path* p : {&rs, &es})
+    std::printf("  %s token: %8.0f req/s (%3.0f%% of no token), p50 %+.0f us, waypoint %.3f vCPU per 1k rps (no token "
+                "%.3f)\n",
+                p == &rs ? "RS256" : "ES256", p->load.rps, w.load.rps > 0 ? 100 * p->load.rps / w.load.rps : 0,
+                p->load.latency.p50 - w.load.latency.p50, vcpu(*p), vcpu(w));
+  {
+    auto r = httpRequest(waypointPod.netnsPath(), "GET", "/config_dump", 15000);
+    auto dump = nlohmann::json::parse(r.body, nullptr, false);
+    if (!dump.is_discarded() && dump.contains("verified_token_cache"))
+      std::printf("  waypoint's verified-token cache: %s\n", dump["verified_token_cache"].dump().c_str());
+  }
+  {
+    jwt::JwtRule rule;
+    rule.issuer = kIssuer;
+    rule.audiences = {"ledger"};
+    auto keys = jwt::parseJwks(idp.jwks().dump());
+    if (keys) {
+      auto set = std::make_shared<const jwt::KeySet>(std::move(*keys));
+      const std::string rsTok = idp.token(idp.rsa, "RS256", "rsa-1"), esTok = idp.token(idp.ec, "ES256", "ec-1");
+      const auto now = std::chrono::system_clock::now();
+      bool allOk = true;
+      const double rsUs = microsPerCall([&] { allOk &= jwt::verify(rule, *set, rsTok, now).ok(); });
+      const double esUs = microsPerCall([&] { allOk &= jwt::verify(rule, *set, esTok, now).ok(); });
+      jwt::VerifiedTokenCache cache;
+      const double hitUs = microsPerCall([&] { allOk &= cache.verify(rule, set, esTok, now).ok(); });
+      std::printf("  in process, one token judged: RS256 %.1f us, ES256 %.1f us, a cache hit %.2f us%s\n", rsUs, esUs,
+                  hitUs, allOk ? "" : " (SOME FAILED TO VERIFY)");
+    }
+  }
+  std::printf("\ndenied POST /admin/users: waypoint \"%s\", haproxy \"%s\" (status, body bytes); POSTs seen by the apps: "
               "%zu\n",
               w.denied.c_str(), h.denied.c_str(), postsSeen);
 
