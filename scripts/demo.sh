@@ -324,6 +324,90 @@ in_pod payments-waypoint curl -s 127.0.0.1:15020/metrics | grep '^istio_requests
   sed -E 's/(source_workload="[^"]*").*(response_code="[^"]*").*(connection_security_policy="[^"]*").*\} (.*)/\1,\2,\3 ... \4/' |
   sed 's/^/  /'
 
+step "6. End users' JWTs at the waypoint: Istio RequestAuthentication + AuthorizationPolicy on token claims"
+# The bank's identity provider, played by openssl: an RSA key, its public half as
+# a JWK, and tokens signed with it (RS256). A real one (Keycloak, Okta) publishes
+# its keys at a jwksUri, which the waypoint fetches over HTTPS the same way.
+b64url() { basenc --base64url -w0 | tr -d '='; }
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/idp.key" 2>/dev/null
+modulus=$(openssl rsa -in "$WORK/idp.key" -noout -modulus | cut -d= -f2)
+n=$(printf '%b' "$(echo "$modulus" | sed 's/../\\x&/g')" | b64url)
+# token SUB ROLE EXP_OFFSET: an RS256 token for user SUB with realm role ROLE.
+token() {
+  local now h p
+  now=$(date +%s)
+  h=$(printf '{"alg":"RS256","typ":"JWT","kid":"bank-2026"}' | b64url)
+  p=$(printf '{"iss":"https://idp.bank.example","sub":"%s","aud":"ledger","iat":%d,"exp":%d,"realm_access":{"roles":["%s"]}}' \
+        "$1" "$now" "$((now + $3))" "$2" | b64url)
+  printf '%s.%s.%s' "$h" "$p" "$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$WORK/idp.key" -binary | b64url)"
+}
+token alice customer 3600 >"$WORK/alice.jwt"
+token bob loan-officer 3600 >"$WORK/bob.jwt"
+token carol customer -7200 >"$WORK/carol-expired.jwt"
+cat > "$WORK/cluster/loans.yaml" <<YAML
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: bank-idp, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  jwtRules:
+  - issuer: https://idp.bank.example
+    audiences: [ledger]
+    jwks: '{"keys":[{"kty":"RSA","kid":"bank-2026","alg":"RS256","use":"sig","n":"$n","e":"AQAB"}]}'
+    outputClaimToHeaders: [{header: x-bank-user, claim: sub}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: loans-customers, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: ALLOW
+  rules:
+  - from: [{source: {requestPrincipals: ["https://idp.bank.example/*"]}}]
+    to: [{operation: {methods: ["GET"], paths: ["/loans/my/*"]}}]
+    when: [{key: "request.auth.claims[realm_access][roles]", values: ["customer"]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: loans-officers, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: ALLOW
+  rules:
+  - from: [{source: {requestPrincipals: ["https://idp.bank.example/*"]}}]
+    to: [{operation: {paths: ["/loans/*"]}}]
+    when: [{key: "request.auth.claims[realm_access][roles]", values: ["loan-officer"]}]
+YAML
+sed 's/^/  /; s/"n":"[^"]*"/"n":"<modulus>"/' "$WORK/cluster/loans.yaml"
+wait_log "$WORK/waypoint.log" "1 request authentications"
+# ask WHO PATH [TOKEN_FILE]: one request from checkout, with the user's token.
+ask() {
+  local who=$1 path=$2 auth=()
+  [ -n "${3:-}" ] && auth=(-H "Authorization: Bearer $(cat "$3")")
+  printf '  %-34s GET %-12s -> ' "$who" "$path"
+  in_pod payments-checkout curl -sS "${auth[@]}" -o "$WORK/answer" -w '%{http_code}' "http://10.96.0.20$path"
+  printf '  %s\n' "$(head -c 60 "$WORK/answer" | tr -d '\n')"
+}
+ask "alice (customer)" /loans/my/7 "$WORK/alice.jwt"
+ask "alice (customer)" /loans/all "$WORK/alice.jwt"
+ask "bob (loan-officer)" /loans/all "$WORK/bob.jwt"
+ask "no token" /loans/my/7
+ask "carol (customer, token expired)" /loans/my/7 "$WORK/carol-expired.jwt"
+ask "a forged token (alice's, edited)" /loans/all <(sed 's/\.[^.]*\./.'"$(printf '{"iss":"https://idp.bank.example","sub":"alice","aud":"ledger","exp":9999999999,"realm_access":{"roles":["loan-officer"]}}' | b64url)"'./' "$WORK/alice.jwt")
+echo "(200: allowed; 403: the token is valid or absent but no policy allows it; 401: the token does not verify)"
+echo "what ledger's app received for /loans (the token removed, the user in x-bank-user):"
+grep -A30 '^http: GET /loans' "$WORK/app-ledger-http.log" | grep -E '^http: GET /loans|^http-header: (x-bank-user|authorization)' | sed 's/^/  /'
+echo "the waypoint's access log for them:"
+for _ in $(seq 100); do [ "$(grep -c '"path":"/loans' "$WORK/waypoint.log")" -ge 6 ] && break; sleep 0.05; done
+grep ' access ' "$WORK/waypoint.log" | grep '"/loans' | sed 's/.* access //' | jq -r \
+  '"  \(.path) -> \(.response_code)  request_principal=\(.request_principal // "-")  \(.response_code_details // "")"'
+echo "istio_requests_total for them (401 and 403 kept apart), and the JWT failures by reason:"
+in_pod payments-waypoint curl -s 127.0.0.1:15020/metrics | grep -E '^istio_requests_total.*response_code="(401|403)"' |
+  sed -E 's/.*(response_code="[^"]*").*\} (.*)/  \1 ... \2/'
+in_pod payments-waypoint curl -s 127.0.0.1:15020/metrics | grep '^warren_waypoint_jwt_failures_total' | sed 's/^/  /'
+echo "\$ warrenctl explain payments/checkout 10.96.0.20:80 --request 'GET /loans/all' --jwt alice.jwt"
+ctl node1 explain payments/checkout 10.96.0.20:80 --request "GET /loans/all" --jwt "$WORK/alice.jwt" | sed 's/^/  /'
+
 step "fail closed: stop node2's tunnel, then payments/checkout calls payments/ledger again"
 kill "${PIDS[3]}"; wait "${PIDS[3]}" 2>/dev/null || true
 in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.20:8080 "must not travel unprotected" || true

@@ -311,7 +311,8 @@ Output explainOutput(const Json& answer) {
   out.extra = {paths};
   if (!l7.rows.empty()) out.extra.push_back(l7);
   if (!req.rows.empty()) out.extra.push_back(req);
-  if (!l7Note.empty()) out.extra.push_back(Table{{}, {{l7Note}}});
+  // The note says to ask with --request; once asked, the request table answers it.
+  if (!l7Note.empty() && req.rows.empty()) out.extra.push_back(Table{{}, {{l7Note}}});
   return out;
 }
 

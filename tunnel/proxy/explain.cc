@@ -38,7 +38,7 @@ nlohmann::json decisionJson(const authz::Decision& d, const char* evaluatedBy) {
 }
 
 const char* kPerRequest =
-    "L7 rules are judged per request at the waypoint: explain sees the connection, not its requests";
+    "L7 rules are judged per request at the waypoint: add --request \"METHOD /path\" (and --jwt FILE) to judge one";
 
 std::string targetsText(const state::L7Policy& p) {
   std::string out;

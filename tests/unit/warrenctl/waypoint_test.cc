@@ -264,7 +264,8 @@ TEST(ExplainOutput, AWaypointPathShowsTheWaypointItsPoliciesAndTheNote) {
             "payments/waypoint.payments.svc.cluster.local  payments/waypoint-abc  payments/ledger-no-delete  DENY  "
             "  no       1\n"
             "\n"
-            "L7 rules are judged per request at the waypoint: explain sees the connection, not its requests\n");
+            "L7 rules are judged per request at the waypoint: add --request \"METHOD /path\" (and --jwt FILE) to "
+            "judge one\n");
 
   // Without a waypoint the rendering is as before: no waypoint tables.
   auto plain = proxy::explainConnection(*st, "payments/checkout", "10.96.0.30:5432");
@@ -272,6 +273,20 @@ TEST(ExplainOutput, AWaypointPathShowsTheWaypointItsPoliciesAndTheNote) {
   const Output p = explainOutput(Json::parse(plain->dump()));
   EXPECT_EQ(p.extra.size(), 1u);
   EXPECT_EQ(p.json["verdict"], "allow");
+}
+
+TEST(ExplainOutput, WithARequestTheWaypointsAnswerReplacesTheNote) {
+  source::Snapshot snap;
+  source::loadDocuments(testdata::kWaypointCluster, "cluster.yaml", snap);
+  auto st = state::stateFromSnapshot(snap, {});
+  proxy::RequestProbe probe;
+  probe.method = "DELETE";
+  probe.path = "/balance/1";
+  auto answer = proxy::explainConnection(*st, "payments/checkout", "10.96.0.20:80", &probe);
+  ASSERT_TRUE(answer.ok()) << answer.error().message;
+  const std::string text = render(explainOutput(Json::parse(answer->dump())));
+  EXPECT_NE(text.find("DELETE /balance/1  (no token)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("L7 rules are judged per request"), std::string::npos) << text;
 }
 
 }  // namespace
