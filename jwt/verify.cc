@@ -168,6 +168,8 @@ std::string_view envoyMessage(JwtFailure failure) {
   return "Jwt verification fails";
 }
 
+int httpStatus(JwtFailure failure) { return failure == JwtFailure::AudienceMismatch ? 403 : 401; }
+
 VerifyResult verifySignature(const JwtRule& rule, const KeySet& keys, std::string_view token) {
   auto jws = parseJws(token);
   if (!jws) return failure(JwtFailure::Malformed, jws.error().message);

@@ -40,6 +40,9 @@ std::string_view toString(JwtFailure failure);
 // What Envoy's jwt_authn answers for the failure, as the 401 body ("Jwt is
 // expired", "Jwt verification fails", ...): clients and alerts match on these.
 std::string_view envoyMessage(JwtFailure failure);
+// The status Envoy answers the failure with: 403 for an audience it does not
+// allow (JwtAudienceNotAllowed), 401 for everything else.
+int httpStatus(JwtFailure failure);
 
 struct JwtError {
   JwtFailure reason;

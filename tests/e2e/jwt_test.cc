@@ -109,9 +109,10 @@ class JwtTest : public WaypointTest {
   struct Reply {
     int status = 0;
     std::string body;
+    std::string challenge;  // the www-authenticate header
   };
   Reply get(const std::string& path, const std::string& bearer = "", bool http2 = false) {
-    std::vector<std::string> args = {"-o", "-", "-w", "\n%{http_code}"};
+    std::vector<std::string> args = {"-o", "-", "-w", "\n%header{www-authenticate}\n%{http_code}"};
     if (http2) args.push_back("--http2-prior-knowledge");
     if (!bearer.empty()) args.insert(args.end(), {"-H", "Authorization: Bearer " + bearer});
     args.push_back(std::string("http://") + "10.96.0.20" + path);
@@ -120,7 +121,10 @@ class JwtTest : public WaypointTest {
     const size_t nl = out.rfind('\n');
     if (nl == std::string::npos) return r;
     r.status = std::atoi(out.c_str() + nl + 1);
-    r.body = out.substr(0, nl);
+    const size_t nl2 = out.rfind('\n', nl - 1);
+    if (nl == 0 || nl2 == std::string::npos) return r;
+    r.challenge = out.substr(nl2 + 1, nl - nl2 - 1);
+    r.body = out.substr(0, nl2);
     return r;
   }
 
@@ -173,31 +177,38 @@ TEST_F(JwtTest, TokensAreJudgedAsIstioJudgesThem) {
                 .status,
             200);
 
-  // Invalid tokens: 401 with Envoy's message, whatever the policy would say.
+  // Invalid tokens: 401 with Envoy's message and Bearer challenge, whatever the
+  // policy would say; an audience not allowed is 403, as Envoy answers it.
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   struct Bad {
     std::string token, body;
+    int status = 401;
   } bad[] = {
       {token(rsa_, "RS256", "rsa-1", {{"exp", now - 3600}}), "Jwt is expired"},
       {token(stranger_, "RS256", "rsa-1"), "Jwt verification fails"},
-      {token(rsa_, "RS256", "rsa-1", {{"aud", "cards"}}), "Audiences in Jwt are not allowed"},
+      {token(rsa_, "RS256", "rsa-1", {{"aud", "cards"}}), "Audiences in Jwt are not allowed", 403},
       {token(rsa_, "RS256", "rsa-1", {{"iss", "https://evil.example"}}), "Jwt issuer is not configured"},
       {"garbage", "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
   };
   for (const auto& b : bad) {
     auto r = get("/loans/my/1", b.token);
-    EXPECT_EQ(r.status, 401) << b.body;
+    EXPECT_EQ(r.status, b.status) << b.body;
     EXPECT_EQ(r.body, b.body);
+    EXPECT_EQ(r.challenge, "Bearer realm=\"http://10.96.0.20/loans/my/1\", error=\"invalid_token\"") << b.body;
   }
+  EXPECT_EQ(get("/loans/my/1", token(stranger_, "RS256", "rsa-1"), true).challenge,
+            "Bearer realm=\"http://10.96.0.20/loans/my/1\", error=\"invalid_token\"")
+      << "over HTTP/2 too";
+  EXPECT_EQ(none.challenge, "") << "no token: an RBAC 403, no challenge";
   EXPECT_EQ(app_->seen().size(), 3u) << "nothing refused reached the app";
 
   // Metrics: 401 and 403 apart, the failures by reason; the access log has both.
   ASSERT_TRUE(eventually([&] { return metric("istio_requests_total", "response_code=\"401\"") == 5; }, 5s));
-  EXPECT_EQ(metric("istio_requests_total", "response_code=\"403\""), 2);
+  EXPECT_EQ(metric("istio_requests_total", "response_code=\"403\""), 3);
   EXPECT_EQ(metric("warren_waypoint_jwt_failures_total", "reason=\"expired\""), 1);
-  EXPECT_EQ(metric("warren_waypoint_jwt_failures_total", "reason=\"bad_signature\""), 1);
+  EXPECT_EQ(metric("warren_waypoint_jwt_failures_total", "reason=\"bad_signature\""), 2);  // HTTP/1.1 and h2
   EXPECT_EQ(metric("warren_waypoint_jwt_failures_total", "reason=\"issuer_not_configured\""), 1);
   bool principalLogged = false, failureLogged = false;
   for (const auto& e : waypointAccessLog()) {

@@ -71,7 +71,8 @@ json explainRequest(const state::ClusterState& st, const state::Service& waypoin
         authn["verified"] = v.ok();
         if (!v) {
           authn["failure"] = jwt::toString(v.error().reason);
-          return answer(401, std::string(jwt::envoyMessage(v.error().reason)) + ": " + v.error().message);
+          return answer(jwt::httpStatus(v.error().reason),
+                        std::string(jwt::envoyMessage(v.error().reason)) + ": " + v.error().message);
         }
       } else {
         authn["verified"] = false;

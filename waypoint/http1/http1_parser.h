@@ -117,7 +117,7 @@ std::string chunk(std::string_view data);
 std::string lastChunk();
 // A complete small response (403 RBAC: access denied, 400, 503 ...), with
 // content-type text/plain, content-length, and "connection: close" when close.
-std::string simpleResponse(int status, std::string_view body, bool close);
+std::string simpleResponse(int status, std::string_view body, bool close, const HeaderList& extra = {});
 std::string_view reasonPhrase(int status);
 
 }  // namespace warren::waypoint::http1

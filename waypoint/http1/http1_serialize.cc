@@ -120,11 +120,12 @@ std::string chunk(std::string_view data) {
 
 std::string lastChunk() { return "0\r\n\r\n"; }
 
-std::string simpleResponse(int status, std::string_view body, bool close) {
+std::string simpleResponse(int status, std::string_view body, bool close, const HeaderList& extra) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
   out.append(reasonPhrase(status)).append("\r\n");
   appendHeader(out, "content-length", std::to_string(body.size()));
   appendHeader(out, "content-type", "text/plain");
+  for (const auto& [name, value] : extra) appendHeader(out, name, value);
   if (close) appendHeader(out, "connection", "close");
   out.append("\r\n").append(body);
   return out;

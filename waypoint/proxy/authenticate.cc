@@ -149,8 +149,10 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
     auto v = verified ? verified->verify(p.rule, keys, tokens[i], now) : jwt::verify(p.rule, *keys, tokens[i], now);
     if (!v) {
       if (v.error().reason == jwt::JwtFailure::UnknownKid && !p.jwksUri.empty() && !afterRefresh) return needKeys();
-      return failed(use->policy->key(), std::string(jwt::toString(v.error().reason)),
-                    jwt::envoyMessage(v.error().reason), "token in " + where(use->token) + ": " + v.error().message);
+      AuthnResult r = failed(use->policy->key(), std::string(jwt::toString(v.error().reason)),
+                             jwt::envoyMessage(v.error().reason), "token in " + where(use->token) + ": " + v.error().message);
+      r.status = jwt::httpStatus(v.error().reason);
+      return r;
     }
     if (!p.rule.forwardOriginalToken && use->token.source == jwt::TokenSource::Header)
       result.removeHeaders.push_back(use->token.name);

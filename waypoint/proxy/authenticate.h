@@ -53,7 +53,8 @@ struct AuthnResult {
   std::string policy;                       // the RequestAuthentication ("ns/name") that decided
   std::string failure;  // Failed: a metrics label (jwt::toString, or "issuer_not_configured",
                         // "invalid_policy", "jwks_unavailable")
-  std::string body;     // Failed: Envoy's 401 body
+  std::string body;     // Failed: Envoy's body
+  int status = 401;     // Failed: Envoy's status (403 for an audience not allowed)
   std::string reason;   // one line for the access log and `explain`
   std::string jwksUri;  // NeedKeys
   std::chrono::milliseconds timeout{0};  // NeedKeys: the rule's fetch timeout

@@ -592,7 +592,8 @@ void H2Session::onJudged(Stream& s, RequestPlan judged, const http1::MessageHead
   RequestOutcome& o = s.outcome;
   o.plan = std::move(judged);
   const RequestPlan& plan = o.plan;
-  if (plan.action == RequestPlan::Action::Reject) return respondLocal(s, plan.status, plan.body, plan.responseFlags);
+  if (plan.action == RequestPlan::Action::Reject)
+    return respondLocal(s, plan.status, plan.body, plan.responseFlags, plan.responseHeaders);
   // Allowed: the head the upstream sees, from the judged values, then any DATA
   // that arrived while the request was being judged.
   o.upstreamHost = io::formatSockaddr(plan.route.target);
@@ -612,7 +613,8 @@ void H2Session::requestEnded(Stream& s) {
   if (s.up && !flushUp(s)) upstreamEof(s);
 }
 
-void H2Session::respondLocal(Stream& s, int status, const std::string& body, const std::string& flags) {
+void H2Session::respondLocal(Stream& s, int status, const std::string& body, const std::string& flags,
+                             const http1::HeaderList& extraHeaders) {
   releaseUpstream(s, false);
   s.outcome.status = status;
   s.outcome.responseFlags = flags;
@@ -623,11 +625,15 @@ void H2Session::respondLocal(Stream& s, int status, const std::string& body, con
   s.bodyDone = true;
   const std::string code = std::to_string(status), length = std::to_string(body.size());
   const std::string kStatus = ":status", kType = "content-type", kPlain = "text/plain", kLength = "content-length";
-  nghttp2_nv nva[] = {makeNv(kStatus, code), makeNv(kType, kPlain), makeNv(kLength, length)};
+  std::vector<nghttp2_nv> nva = {makeNv(kStatus, code), makeNv(kType, kPlain), makeNv(kLength, length)};
   s.outcome.responseBytes += kStatus.size() + code.size() + kType.size() + kPlain.size() + kLength.size() + length.size();
+  for (const auto& [name, value] : extraHeaders) {
+    nva.push_back(makeNv(name, value));
+    s.outcome.responseBytes += name.size() + value.size();
+  }
   nghttp2_data_provider prd{};
   prd.read_callback = H2SessionCallbacks::readBody;
-  int rv = nghttp2_submit_response(h2_, s.id, nva, std::size(nva), body.empty() ? nullptr : &prd);
+  int rv = nghttp2_submit_response(h2_, s.id, nva.data(), nva.size(), body.empty() ? nullptr : &prd);
   if (rv != 0) spdlog::warn("waypoint session {} (h2): stream {}: response: {}", id_, s.id, nghttp2_strerror(rv));
 }
 

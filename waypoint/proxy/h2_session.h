@@ -89,7 +89,8 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   void judge(Stream& s, bool endStream);
   void onJudged(Stream& s, RequestPlan plan, const http1::MessageHead& head);
   void requestEnded(Stream& s);
-  void respondLocal(Stream& s, int status, const std::string& body, const std::string& flags);
+  void respondLocal(Stream& s, int status, const std::string& body, const std::string& flags,
+                    const http1::HeaderList& extraHeaders = {});
   void submitHead(Stream& s, const http1::MessageHead& h);
   void resetStream(Stream& s, uint32_t code, const std::string& flags);
   void report(Stream& s);

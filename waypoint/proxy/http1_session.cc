@@ -195,7 +195,7 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
     // A body is never read for a rejected request: the connection closes after the
     // answer instead, so a large upload costs nothing and cannot be smuggled.
     const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
-    return reject(plan.status, plan.body, plan.responseFlags, hasBody || !keepAlive_);
+    return reject(plan.status, plan.body, plan.responseFlags, hasBody || !keepAlive_, plan.responseHeaders);
   }
   if (!up_ && !upConnecting_) {
     upConnecting_ = true;
@@ -231,10 +231,11 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
   phase_ = Phase::ForwardBody;
 }
 
-void Http1Session::reject(int status, const std::string& body, const std::string& flags, bool close) {
+void Http1Session::reject(int status, const std::string& body, const std::string& flags, bool close,
+                          const http1::HeaderList& extraHeaders) {
   rejected_ = true;
   current_.responseFlags = flags;
-  downOut_ += http1::simpleResponse(status, body, close);
+  downOut_ += http1::simpleResponse(status, body, close, extraHeaders);
   current_.status = status;
   if (close) {
     finishRequest(status);

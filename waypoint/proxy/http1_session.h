@@ -49,7 +49,8 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void onJudged(RequestPlan plan, const http1::MessageHead& head);
   void processResponse();
   void upstreamEnded();
-  void reject(int status, const std::string& body, const std::string& flags, bool close);
+  void reject(int status, const std::string& body, const std::string& flags, bool close,
+              const http1::HeaderList& extraHeaders = {});
   void finishRequest(int status);
   void closeAfterFlush();
   void startDrain();

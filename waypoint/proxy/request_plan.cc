@@ -120,6 +120,16 @@ authz::HttpRequestFacts requestFacts(const StreamFacts& stream, const http1::Mes
 
 namespace {
 
+// Envoy's jwt_authn challenge: Bearer realm="<proto>://<host><path>" (cut at 256
+// bytes) and error="invalid_token". Envoy's realm keeps the query string; here it
+// is left out, since a token sent as a query parameter would be echoed back in it.
+// The parser has refused CR, LF and NUL in all three, so the header cannot split.
+std::string bearerChallenge(const http1::MessageHead& head) {
+  std::string proto = head.header("x-forwarded-proto").value_or("http");
+  if (proto != "http" && proto != "https") proto = "http";
+  return "Bearer realm=\"" + proto + "://" + head.host + head.path.substr(0, 256) + "\", error=\"invalid_token\"";
+}
+
 // What binds for the stream's destination: the Service addressed (nullptr for a
 // pod addressed directly, whose services then bind too).
 struct Binding {
@@ -190,10 +200,14 @@ RequestPlan planRequest(const state::ClusterState& st, const Self& self, const S
     p.dstWorkloadNs = w->ns;
     p.dstPrincipal = w->identity.uri();
   }
-  // Envoy's jwt_authn runs before RBAC: an invalid token is 401 whatever the policy.
+  // Envoy's jwt_authn runs before RBAC: an invalid token is 401 whatever the policy
+  // (403 for an audience it does not allow, as Envoy answers), with a Bearer
+  // challenge naming the request (RFC 6750 3).
   if (p.authn.kind == AuthnResult::Kind::Failed || p.authn.kind == AuthnResult::Kind::NeedKeys) {
     p.decision.reason = "RequestAuthentication " + p.authn.policy + ": " + p.authn.reason;
-    return reject(401, p.authn.kind == AuthnResult::Kind::Failed ? p.authn.body : "Jwt verification fails", "-");
+    p.responseHeaders.emplace_back("www-authenticate", bearerChallenge(head));
+    const bool failed = p.authn.kind == AuthnResult::Kind::Failed;
+    return reject(failed ? p.authn.status : 401, failed ? p.authn.body : "Jwt verification fails", "-");
   }
   std::vector<const state::L7Policy*> policies =
       boundObjects<state::L7Policy>(binding, [&](const auto& w, const auto* s) { return st.l7PoliciesFor(w, s); });

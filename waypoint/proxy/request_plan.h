@@ -49,6 +49,7 @@ struct RequestPlan {
   enum class Action { Forward, Reject } action = Action::Reject;
   int status = 0;         // Reject: the status to answer (403 by policy, 503 no route, 400)
   std::string body;       // Reject: the body ("RBAC: access denied" as Envoy)
+  http1::HeaderList responseHeaders;  // Reject: headers the answer adds (www-authenticate on a JWT failure)
   std::string path;       // the normalised path, judged and forwarded
   authz::HttpDecision decision;
   proxy::OutboundRoute route;  // Forward: where to (never this waypoint again)

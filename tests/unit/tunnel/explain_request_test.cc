@@ -65,6 +65,7 @@ spec:
   targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
   jwtRules:
   - issuer: https://bank
+    audiences: [loans]
     jwks: ')" + mint::jwks({bankKey().publicJwk("k1", "ES256")}).dump() + R"('
   - issuer: https://partner
     jwksUri: https://partner/keys
@@ -94,7 +95,7 @@ json request(const std::string& method, const std::string& path, const std::stri
 }
 
 std::string token(const std::string& iss, json extra = json::object()) {
-  json c = {{"iss", iss}, {"sub", "alice"}, {"exp", kNowS + 600}};
+  json c = {{"iss", iss}, {"sub", "alice"}, {"aud", "loans"}, {"exp", kNowS + 600}};
   for (auto& [k, v] : extra.items()) c[k] = v;
   return mint::token(bankKey(), {{"alg", "ES256"}, {"kid", "k1"}}, c);
 }
@@ -129,6 +130,12 @@ TEST(ExplainRequest, AnExpiredTokenIs401WithEnvoysMessage) {
   EXPECT_EQ(r["status"], 401);
   EXPECT_EQ(r["authentication"]["failure"], "expired");
   EXPECT_NE(r["decision"]["reason"].get<std::string>().find("Jwt is expired"), std::string::npos);
+}
+
+TEST(ExplainRequest, AnAudienceNotAllowedIs403AsAtTheWaypoint) {
+  auto r = request("GET", "/loans/my/1", token("https://bank", {{"aud", "cards"}}));
+  EXPECT_EQ(r["status"], 403);
+  EXPECT_EQ(r["authentication"]["failure"], "audience_mismatch");
 }
 
 TEST(ExplainRequest, AnUnknownIssuerIs401) {

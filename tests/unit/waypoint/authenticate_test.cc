@@ -516,14 +516,31 @@ TEST(AuthenticatePlan, NoTokenIs403NotA401) {
   auto p = plan(*st, get("/api/loans/my/1", {}));
   EXPECT_EQ(p.status, 403);
   EXPECT_EQ(p.body, "RBAC: access denied");
+  EXPECT_TRUE(p.responseHeaders.empty()) << "an RBAC denial has no Bearer challenge";
 }
 
-TEST(AuthenticatePlan, AnInvalidTokenIs401EvenWherePolicyWouldDeny) {
+TEST(AuthenticatePlan, AnInvalidTokenIs401WithABearerChallengeEvenWherePolicyWouldDeny) {
   auto st = cluster();
-  auto p = plan(*st, get("/api/loans/all", {{"authorization", "Bearer " + bankToken({{"aud", "x"}})}}));
+  auto p = plan(*st, get("/api/loans/all?page=2", {{"authorization", "Bearer " + bankToken({{"exp", 1}})}}));
   EXPECT_EQ(p.status, 401);
-  EXPECT_EQ(p.body, "Audiences in Jwt are not allowed");
+  EXPECT_EQ(p.body, "Jwt is expired");
   EXPECT_NE(p.decision.reason.find("payments/idp"), std::string::npos);
+  // Envoy's challenge (RFC 6750), the query left out: a token may ride in it.
+  EXPECT_EQ(p.responseHeaders, (http1::HeaderList{{"www-authenticate",
+                                                   "Bearer realm=\"http://loans.payments/api/loans/all\", "
+                                                   "error=\"invalid_token\""}}));
+}
+
+TEST(AuthenticatePlan, AnAudienceNotAllowedIs403AsEnvoyAnswersIt) {
+  // Envoy's jwt_authn: JwtAudienceNotAllowed is Forbidden, every other failure
+  // Unauthorized; the body and the challenge are the same kind.
+  auto st = cluster();
+  auto p = plan(*st, get("/api/loans/my/1", {{"authorization", "Bearer " + bankToken({{"aud", "x"}})}}));
+  EXPECT_EQ(p.status, 403);
+  EXPECT_EQ(p.body, "Audiences in Jwt are not allowed");
+  EXPECT_EQ(p.authn.failure, "audience_mismatch");
+  ASSERT_EQ(p.responseHeaders.size(), 1u);
+  EXPECT_EQ(p.responseHeaders[0].first, "www-authenticate");
 }
 
 TEST(AuthenticatePlan, ACustomerCannotReadOthersLoans) {

@@ -671,6 +671,9 @@ TEST(Http1Serialize, SimpleResponse) {
   EXPECT_EQ(simpleResponse(403, "RBAC: access denied", false),
             "HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n\r\n"
             "RBAC: access denied");
+  EXPECT_EQ(simpleResponse(401, "Jwt is expired", false, {{"www-authenticate", "Bearer realm=\"http://a/b\""}}),
+            "HTTP/1.1 401 Unauthorized\r\ncontent-length: 14\r\ncontent-type: text/plain\r\n"
+            "www-authenticate: Bearer realm=\"http://a/b\"\r\n\r\nJwt is expired");
   EXPECT_EQ(simpleResponse(400, "", true),
             "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ncontent-type: text/plain\r\n"
             "connection: close\r\n\r\n");
