@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "jwt/https_get.h"
+#include "jwt/openid_discovery.h"
 
 namespace warren::jwt {
 
@@ -124,25 +125,40 @@ void JwksCache::run() {
   }
 }
 
-void JwksCache::fetchOne(const std::string& uri, std::chrono::milliseconds timeout) {
-  // The network part, without the lock.
-  std::shared_ptr<const KeySet> fetched;
-  std::string error;
+Result<std::string> JwksCache::get(const std::string& uri, Clock::time_point deadline) const {
   auto url = parseUrl(uri);
-  if (!url) {
-    error = url.error().message;
-  } else {
-    if (!url->tls) spdlog::warn("jwks {}: fetched over plain HTTP: the keys can be forged on the way", uri);
-    auto body = httpGet(*url, {.caFile = options_.caFile, .timeout = timeout, .maxBytes = options_.maxBytes});
-    if (!body) {
-      error = body.error().message;
-    } else if (auto set = parseJwks(*body); !set) {
-      error = "not a JWKS: " + set.error().message;
-    } else if (set->keys.empty()) {
-      error = "the JWKS holds no usable key (" + std::to_string(set->skipped.size()) + " skipped)";
+  if (!url) return url.error();
+  if (!url->tls) spdlog::warn("jwks {}: fetched over plain HTTP: the keys can be forged on the way", uri);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  if (left <= std::chrono::milliseconds(0)) return makeError("timed out before fetching " + uri);
+  return httpGet(*url, {.caFile = options_.caFile, .timeout = left, .maxBytes = options_.maxBytes});
+}
+
+void JwksCache::fetchOne(const std::string& uri, std::chrono::milliseconds timeout) {
+  // The network part, without the lock. An OpenID configuration URL (a rule with
+  // only an issuer) is two GETs within the one timeout: the document, then the
+  // jwks_uri it names, looked up afresh on every fetch as istiod does.
+  std::shared_ptr<const KeySet> fetched;
+  std::string error, discovered;
+  const auto deadline = Clock::now() + timeout;
+  Result<std::string> body = get(uri, deadline);
+  if (body && isDiscoveryUrl(uri)) {
+    if (auto jwksUri = jwksUriOf(*body); !jwksUri) {
+      body = jwksUri.error();
     } else {
-      fetched = std::make_shared<const KeySet>(std::move(*set));
+      discovered = *jwksUri;
+      body = get(discovered, deadline);
+      if (!body) body = makeError("jwks_uri " + discovered + ": " + body.error().message);
     }
+  }
+  if (!body) {
+    error = body.error().message;
+  } else if (auto set = parseJwks(*body); !set) {
+    error = "not a JWKS: " + set.error().message;
+  } else if (set->keys.empty()) {
+    error = "the JWKS holds no usable key (" + std::to_string(set->skipped.size()) + " skipped)";
+  } else {
+    fetched = std::make_shared<const KeySet>(std::move(*set));
   }
 
   std::vector<Done> waiters;
@@ -155,6 +171,7 @@ void JwksCache::fetchOne(const std::string& uri, std::chrono::milliseconds timeo
     if (it == entries_.end()) return;  // retained away meanwhile (its waiters were answered)
     Entry& e = it->second;
     e.fetching = false;
+    if (!discovered.empty()) e.status.discoveredJwksUri = discovered;
     e.status.fetches++;
     e.status.lastAttempt = std::chrono::system_clock::now();
     if (fetched) {

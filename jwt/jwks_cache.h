@@ -13,6 +13,8 @@
 //    made-up kids costs one fetch per gap, not one per request.
 //  - One thread fetches uris in turn: a stalled IdP delays the others by at most
 //    its timeout.
+//  - A uri that is an issuer's OpenID configuration (openid_discovery.h) is
+//    fetched, then the jwks_uri it names, both within the one timeout.
 
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/result.h"
 #include "jwt/jwks.h"
 
 namespace warren::jwt {
@@ -38,6 +41,7 @@ struct JwksStatus {  // for `warrenctl waypoint jwks` and the admin endpoint
   std::vector<std::string> kids;  // of the current set ("" for a key without kid)
   size_t skipped = 0;             // keys of the document the set does not hold
   std::string lastError;          // "" when the last attempt succeeded
+  std::string discoveredJwksUri;  // uri is an issuer's OpenID configuration: the jwks_uri it named
   uint64_t fetches = 0, failures = 0;
 };
 
@@ -89,6 +93,7 @@ class JwksCache {
   Entry& entryFor(const std::string& uri);  // mu_ held
   void run();
   void fetchOne(const std::string& uri, std::chrono::milliseconds timeout);
+  Result<std::string> get(const std::string& uri, Clock::time_point deadline) const;
 
   const Options options_;
   mutable std::mutex mu_;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "jwt/openid_discovery.h"
 #include "state/l7_policy_conversion.h"
 
 namespace warren::state {
@@ -49,8 +50,11 @@ JwtProvider convertRule(const source::JwtRuleSpec& in, std::vector<std::string>&
     }
   } else if (!in.jwksUri.empty()) {
     p.jwksUri = in.jwksUri;
-  } else {
-    invalid.push_back(in.where + ": neither jwks nor jwksUri (JWKS discovery from the issuer is not supported)");
+  } else if (auto discovery = jwt::discoveryUrl(in.issuer); discovery) {
+    // Neither: the keys are found from the issuer, by OpenID discovery, as istiod does.
+    p.jwksUri = *discovery;
+  } else if (!in.issuer.empty()) {
+    invalid.push_back(in.where + ": neither jwks nor jwksUri, and " + discovery.error().message);
   }
   return p;
 }

@@ -111,6 +111,7 @@ nlohmann::json toJson(const warren::jwt::JwksStatus& s) {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - t).count();
   };
   return {{"uri", s.uri},
+          {"discovered_jwks_uri", s.discoveredJwksUri},
           {"have_keys", s.haveKeys},
           {"kids", s.kids},
           {"skipped_keys", s.skipped},

@@ -286,5 +286,43 @@ TEST_F(JwtTest, AnIdpOutageKeepsTheLastGoodKeys) {
   EXPECT_EQ(r.status, 401);
 }
 
+// A partner's IdP named only by its issuer (no jwks, no jwksUri): the waypoint
+// finds the keys by OpenID discovery, from the same IdP pod.
+class JwtDiscoveryTest : public JwtTest {
+ protected:
+  static std::string partnerIssuer() { return std::string("https://") + kIdpIp + ":8443/realms/partner"; }
+  std::string clusterYaml() override {
+    return JwtTest::clusterYaml() + R"(
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: partner-idp, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  jwtRules:
+  - issuer: )" + partnerIssuer() + "\n";
+  }
+  void beforeWaypoint() override {
+    std::filesystem::create_directories(pki_.file("www/realms/partner/.well-known"));
+    std::ofstream(pki_.file("www/realms/partner/.well-known/openid-configuration"))
+        << json{{"issuer", partnerIssuer()}, {"jwks_uri", std::string("https://") + kIdpIp + ":8443/jwks.json"}}.dump();
+    JwtTest::beforeWaypoint();
+  }
+};
+
+TEST_F(JwtDiscoveryTest, AnIssuerAloneIsEnoughTheKeysAreDiscovered) {
+  json officer = {{"iss", partnerIssuer()}, {"realm_access", {{"roles", {"loan-officer"}}}}};
+  auto ok = get("/loans/all", token(ec_, "ES256", "ec-1", officer));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(get("/loans/all", token(stranger_, "RS256", "rsa-1", officer)).status, 401) << "a forgery still fails";
+  auto dump = waypointDump();
+  bool discovered = false;
+  for (const auto& j : dump["jwks"])
+    discovered |= j.value("uri", "") == partnerIssuer() + "/.well-known/openid-configuration" &&
+                  j.value("discovered_jwks_uri", "") == std::string("https://") + kIdpIp + ":8443/jwks.json" &&
+                  j.value("have_keys", false);
+  EXPECT_TRUE(discovered) << dump["jwks"].dump();
+}
+
 }  // namespace
 }  // namespace warren::e2e

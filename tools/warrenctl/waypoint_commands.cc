@@ -231,7 +231,9 @@ Result<Output> waypointJwks(const Json& dump) {
   Output out{dump["jwks"], Table{{"JWKS_URI", "KEYS", "KIDS", "FETCHED", "FETCHES", "FAILURES", "LAST_ERROR"}, {}}};
   for (const auto& j : dump["jwks"]) {
     const Json& ago = j["fetched_seconds_ago"];
-    out.table.rows.push_back({str(j, "uri"), j.value("have_keys", false) ? std::to_string(j["kids"].size()) : "none",
+    const std::string discovered = str(j, "discovered_jwks_uri");
+    out.table.rows.push_back({str(j, "uri") + (discovered.empty() ? "" : " -> " + discovered),
+                              j.value("have_keys", false) ? std::to_string(j["kids"].size()) : "none",
                               joined(j["kids"], 6), ago.is_null() ? "never" : ago.dump() + " s ago",
                               str(j, "fetches"), str(j, "failures"),
                               str(j, "last_error").empty() ? "-" : str(j, "last_error")});
@@ -351,7 +353,8 @@ Object waypointObject() {
         "fetched, how many fetches and failures, and the last error (a failed fetch keeps the last good set). "
         "Read from the waypoint's own admin endpoint (--admin; 127.0.0.1:15000 inside the waypoint's pod), not "
         "the tunnel's.",
-        {{"uri", "the jwksUri"},
+        {{"uri", "the jwksUri, or the issuer's OpenID configuration for a rule with neither jwks nor jwksUri"},
+         {"discovered_jwks_uri", "the jwks_uri that configuration named at the last fetch; \"\" otherwise"},
          {"have_keys", "whether a set was ever fetched: without one, tokens of its rules are refused (401)"},
          {"kids", "the key ids of the current set (\"\" for a key without kid)"},
          {"skipped_keys", "keys of the document the set does not hold (unsupported or unusable)"},

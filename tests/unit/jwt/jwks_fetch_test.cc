@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <map>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "identity/local_ca.h"
 #include "jwt/https_get.h"
 #include "jwt/jwks_cache.h"
+#include "jwt/openid_discovery.h"
 #include "tests/support/test_certs.h"
 #include "tests/unit/jwt/mint.h"
 
@@ -68,6 +70,14 @@ class HttpsServer {
     std::lock_guard lock(mu_);
     doc_ = std::move(doc);
   }
+  // A document for one path only (the others get setDocument's).
+  void setDocumentAt(const std::string& path, std::string doc) {
+    std::lock_guard lock(mu_);
+    byPath_[path] = std::move(doc);
+  }
+  std::string base(const std::string& host = "127.0.0.1") const {
+    return "https://" + host + ":" + std::to_string(port_);
+  }
   void setMode(Mode m) { mode_ = m; }
   int requests() const { return requests_; }
 
@@ -99,8 +109,11 @@ class HttpsServer {
     requests_++;
     std::string doc;
     {
+      const size_t sp = req.find(' '), sp2 = sp == std::string::npos ? sp : req.find(' ', sp + 1);
+      const std::string path = sp2 == std::string::npos ? "" : req.substr(sp + 1, sp2 - sp - 1);
       std::lock_guard lock(mu_);
-      doc = doc_;
+      auto it = byPath_.find(path);
+      doc = it != byPath_.end() ? it->second : doc_;
     }
     std::string resp;
     switch (mode_.load()) {
@@ -139,6 +152,7 @@ class HttpsServer {
   uint16_t port_ = 0;
   std::mutex mu_;
   std::string doc_;
+  std::map<std::string, std::string> byPath_;
   std::atomic<Mode> mode_{Mode::Ok};
   std::atomic<int> requests_{0};
   std::thread thread_;
@@ -308,6 +322,46 @@ TEST_F(Fixture, FirstUseFetchesAndRefreshDeliversARotatedKey) {
   EXPECT_EQ(st[0].kids, (std::vector<std::string>{"one", "two"}));
   EXPECT_TRUE(st[0].lastError.empty());
   EXPECT_EQ(st[0].fetches, 2u);
+}
+
+TEST_F(Fixture, AnIssuerAloneIsResolvedByOpenIdDiscoveryThenItsKeysFetched) {
+  // Keycloak's layout: the issuer is a realm, its keys at .../protocol/openid-connect/certs.
+  const std::string issuer = server.base() + "/realms/bank/";
+  const std::string certs = server.base() + "/realms/bank/protocol/openid-connect/certs";
+  server.setDocumentAt("/realms/bank/.well-known/openid-configuration",
+                       nlohmann::json{{"issuer", issuer}, {"jwks_uri", certs}}.dump());
+  server.setDocumentAt("/realms/bank/protocol/openid-connect/certs", doc({k1.publicJwk("realm-key")}));
+  server.setDocument("{}");  // anything else: not a key set
+  auto configuration = discoveryUrl(issuer);
+  ASSERT_TRUE(configuration.ok());
+  JwksCache cache(cacheOptions());
+  cache.current(*configuration);
+  ASSERT_TRUE(eventually([&] { return cache.current(*configuration) != nullptr; })) << cache.status()[0].lastError;
+  auto st = cache.status();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].kids, std::vector<std::string>{"realm-key"});
+  EXPECT_EQ(st[0].discoveredJwksUri, certs);
+  EXPECT_EQ(server.requests(), 2) << "the document, then the keys it names";
+
+  // The IdP moves its keys: the next fetch follows the document again.
+  const std::string moved = server.base() + "/keys/v2";
+  server.setDocumentAt("/realms/bank/.well-known/openid-configuration",
+                       nlohmann::json{{"issuer", issuer}, {"jwks_uri", moved}}.dump());
+  server.setDocumentAt("/keys/v2", doc({k2.publicJwk("moved-key")}));
+  std::promise<std::shared_ptr<const KeySet>> got;
+  cache.refresh(*configuration, 0ms, [&](std::shared_ptr<const KeySet> k) { got.set_value(k); });
+  auto keys = got.get_future().get();
+  ASSERT_TRUE(keys);
+  EXPECT_EQ(cache.status()[0].kids, std::vector<std::string>{"moved-key"});
+  EXPECT_EQ(cache.status()[0].discoveredJwksUri, moved);
+
+  // A document without jwks_uri is a failure that keeps the last good set.
+  server.setDocumentAt("/realms/bank/.well-known/openid-configuration", R"({"issuer":"x"})");
+  std::promise<std::shared_ptr<const KeySet>> again;
+  cache.refresh(*configuration, 0ms, [&](std::shared_ptr<const KeySet> k) { again.set_value(k); });
+  ASSERT_TRUE(again.get_future().get());
+  EXPECT_NE(cache.status()[0].lastError.find("no \"jwks_uri\""), std::string::npos) << cache.status()[0].lastError;
+  EXPECT_EQ(cache.status()[0].kids, std::vector<std::string>{"moved-key"});
 }
 
 TEST_F(Fixture, AFailureKeepsTheLastGoodSet) {

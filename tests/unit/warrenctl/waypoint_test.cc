@@ -202,18 +202,26 @@ TEST(WaypointJson, HasExactlyTheDocumentedFields) {
 
 TEST(WaypointJwks, OneRowPerUriWithItsKidsAgeAndLastError) {
   const Json dump = Json::parse(R"({"waypoint": {}, "jwks": [
-    {"uri": "https://idp/keys", "have_keys": true, "kids": ["a", "b"], "skipped_keys": 0,
-     "fetched_seconds_ago": 12, "attempted_seconds_ago": 2, "last_error": "answered HTTP 500",
+    {"uri": "https://idp/keys", "discovered_jwks_uri": "", "have_keys": true, "kids": ["a", "b"],
+     "skipped_keys": 0, "fetched_seconds_ago": 12, "attempted_seconds_ago": 2, "last_error": "answered HTTP 500",
      "fetches": 5, "failures": 1},
-    {"uri": "https://down/keys", "have_keys": false, "kids": [], "skipped_keys": 0,
+    {"uri": "https://down/keys", "discovered_jwks_uri": "", "have_keys": false, "kids": [], "skipped_keys": 0,
      "fetched_seconds_ago": null, "attempted_seconds_ago": 1, "last_error": "connect: refused",
-     "fetches": 3, "failures": 3}]})");
+     "fetches": 3, "failures": 3},
+    {"uri": "https://sso/r/.well-known/openid-configuration", "discovered_jwks_uri": "https://sso/r/certs",
+     "have_keys": true, "kids": ["k"], "skipped_keys": 0, "fetched_seconds_ago": 3, "attempted_seconds_ago": 3,
+     "last_error": "", "fetches": 1, "failures": 0}]})");
   auto out = waypointJwks(dump);
   ASSERT_TRUE(out.ok()) << out.error().message;
   EXPECT_EQ(out->table.render(),
-            "JWKS_URI           KEYS  KIDS  FETCHED   FETCHES  FAILURES  LAST_ERROR\n"
-            "https://idp/keys   2     a,b   12 s ago  5        1         answered HTTP 500\n"
-            "https://down/keys  none        never     3        3         connect: refused\n");
+            "JWKS_URI                                                               KEYS  KIDS  FETCHED   FETCHES  "
+            "FAILURES  LAST_ERROR\n"
+            "https://idp/keys                                                       2     a,b   12 s ago  5        "
+            "1         answered HTTP 500\n"
+            "https://down/keys                                                      none        never     3        "
+            "3         connect: refused\n"
+            "https://sso/r/.well-known/openid-configuration -> https://sso/r/certs  1     k     3 s ago   1        "
+            "0         -\n");
   std::set<std::string> paths, documentedJwks;
   keyPaths(out->json, "", paths, {});
   std::set<std::string> items;

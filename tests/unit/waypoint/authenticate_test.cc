@@ -234,7 +234,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadYaml{"MisspeltAudiences", "  - {issuer: a, jwksUri: 'https://k/j', audience: [x]}\n",
                 "unknown field 'audience'"},
         BadYaml{"NoIssuer", "  - {jwksUri: 'https://k/j'}\n", "issuer is required"},
-        BadYaml{"NoKeys", "  - {issuer: a}\n", "neither jwks nor jwksUri"},
+        BadYaml{"NoKeysAndAnIssuerThatIsNoUrl", "  - {issuer: a}\n",
+                "neither jwks nor jwksUri, and issuer 'a' is not an http(s) URL"},
         BadYaml{"UriNotHttp", "  - {issuer: a, jwksUri: 'file:///etc/jwks'}\n", "is not an http(s) URL"},
         BadYaml{"BadTimeout", "  - {issuer: a, jwksUri: 'https://k/j', timeout: 5}\n", "is not a duration"},
         BadYaml{"InlineJwksNotJson", "  - {issuer: a, jwks: 'not json'}\n", "jwks:"},
@@ -246,6 +247,25 @@ INSTANTIATE_TEST_SUITE_P(
                 "  - {issuer: a, jwksUri: 'https://k/j', outputClaimToHeaders: [{header: 'x y', claim: sub}]}\n",
                 "needs a header name"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RequestAuthenticationYaml, AnIssuerAloneFindsItsKeysByOpenIdDiscovery) {
+  source::Snapshot snap;
+  source::loadDocuments(R"(
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: keycloak, namespace: payments}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  jwtRules: [{issuer: 'https://sso.bank.example/realms/bank/'}]
+)",
+                        "k.yaml", snap);
+  auto st = state::stateFromSnapshot(snap, {});
+  const auto& ra = st->requestAuthns().at("payments/keycloak");
+  EXPECT_TRUE(ra.invalid.empty());
+  ASSERT_EQ(ra.providers.size(), 1u);
+  EXPECT_EQ(ra.providers[0].jwksUri, "https://sso.bank.example/realms/bank/.well-known/openid-configuration");
+  EXPECT_FALSE(ra.providers[0].keys);
+}
 
 TEST(RequestAuthenticationYaml, ASelectorBoundObjectIsNoWaypointsAndSaysSo) {
   source::Snapshot snap;
