@@ -7,6 +7,7 @@
 
 #include "hbone/connect_request.h"
 #include "io/tcp.h"
+#include "tunnel/proxy/inbound_record.h"
 #include "tunnel/proxy/proxy.h"
 
 namespace warren::proxy {
@@ -48,15 +49,8 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
 void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                            const hbone::Headers& request, const std::string& peerIp) {
   auto verdict = hbone::judgeConnectRequest(request, pod->ips);
-  ConnectionRecord rec;
-  rec.direction = "inbound";
-  rec.protocol = "hbone";
-  rec.security = "mutual_tls";
-  rec.pod = pod->displayName();
-  rec.src = verdict.forwardedFor.empty() ? conn.peerLabel() : verdict.forwardedFor;
-  rec.dst = hbone::findHeader(request, ":authority").value_or("");
-  rec.srcIdentity = conn.peerIdentity() ? conn.peerIdentity()->uri() : "";
-  rec.dstIdentity = podIdentity(*pod).uri();
+  ConnectionRecord rec = inboundHboneRecord(pod->displayName(), request, verdict, conn.peerLabel(),
+                                            conn.peerIdentity(), podIdentity(*pod).uri());
   counters_.hboneInbound++;
   // Authorization, before any byte reaches the app. The source address is the
   // TCP peer (the client pod: its tunnel dials from inside the pod), never a
@@ -71,32 +65,20 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   }
   opened(rec);
   auto trackId = std::make_shared<uint64_t>(0);
-  auto logWhenDone = [this, rec, trackId](const hbone::StreamStats& stats) mutable {
+  auto logWhenDone = [this, rec, trackId](const hbone::StreamStats& stats, const std::string& why = "") mutable {
     if (*trackId) untrack(*trackId);
-    if (stats.status == 503) rec.responseFlags = "CONNECT";
-    rec.bytesSent = stats.bytesFromPeer;
-    rec.bytesReceived = stats.bytesToPeer;
-    rec.duration = stats.duration;
-    rec.status = stats.status;
-    rec.endReason = stats.endReason;
+    recordStreamEnd(rec, stats, why);
     finished(rec);
   };
-  if (verdict.status != 200) {
-    spdlog::warn("HBONE to {} from {}: 400: {}", rec.pod, rec.srcIdentity, verdict.reason);
-    counters_.hboneBadRequests++;
-    return conn.respond(streamId, 400, UniqueFd(),
-                        onDoneOnly([logWhenDone, why = "refused with 400: " + verdict.reason](
-                                       hbone::StreamStats s) mutable {
-                          s.endReason = why;
-                          logWhenDone(s);
-                        }));
-  }
-  if (!decision.allowed) {
-    return conn.respond(streamId, 401, UniqueFd(),
-                        onDoneOnly([logWhenDone, why = "refused with 401: " + decision.reason](
-                                       hbone::StreamStats s) mutable {
-                          s.endReason = why;
-                          logWhenDone(s);
+  const ConnectAnswer answer = answerConnect(verdict, authorized ? &decision : nullptr);
+  if (answer.status != 200) {
+    if (answer.status == 400) {
+      spdlog::warn("HBONE to {} from {}: 400: {}", rec.pod, rec.srcIdentity, verdict.reason);
+      counters_.hboneBadRequests++;
+    }
+    return conn.respond(streamId, answer.status, UniqueFd(),
+                        onDoneOnly([logWhenDone, why = answer.endReason](const hbone::StreamStats& s) mutable {
+                          logWhenDone(s, why);
                         }));
   }
   // The app sees the client pod's address (the HBONE peer), as with ztunnel.

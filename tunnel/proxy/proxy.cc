@@ -7,6 +7,7 @@
 #include "io/tcp.h"
 #include "tunnel/proxy/app_socket.h"
 #include "tunnel/proxy/connection_metrics.h"
+#include "tunnel/proxy/inbound_record.h"
 #include "tunnel/proxy/relay.h"
 
 namespace warren::proxy {
@@ -69,16 +70,8 @@ authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const Pod
                                         const authz::ConnectionFacts& facts, ConnectionRecord& rec) {
   const state::Workload dst = destinationWorkload(st, pod, facts.dstIp);
   authz::Decision d = authz::authorize(st, dst, facts);
-  if (const auto* src = st.findByIp(facts.srcIp)) rec.srcWorkload = src->ns + "/" + src->name;
-  rec.dstWorkload = pod.displayName();
-  rec.dstService = guessInboundService(st, dst, static_cast<uint16_t>(facts.dstPort));
-  rec.verdict = d.allowed ? "allow" : "deny";
-  rec.policy = d.policy;
-  rec.policyReason = d.reason;
-  rec.audit = d.audits;
-  rec.dryRun = d.dryRun;
+  recordAuthorization(rec, st, dst, pod.displayName(), facts, d);
   if (!d.allowed) {
-    rec.responseFlags = "DENY";
     counters_.policyDenied++;
     spdlog::warn("inbound to {} from {} ({}): {}", pod.displayName(), facts.srcIp,
                  facts.srcIdentity ? facts.srcIdentity->uri() : "no identity", d.reason);
@@ -135,38 +128,6 @@ void Proxy::finished(ConnectionRecord& rec) {
   if (inputs_.metrics) inputs_.metrics->connectionClosed(tcpLabels(rec), rec.bytesReceived, rec.bytesSent);
   counters_.closed++;
   active_--;
-}
-
-void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
-  auto peer = socketAddress(client.get(), true);
-  auto local = socketAddress(client.get(), false);
-  if (!peer || !local) return resetAndClose(std::move(client));
-  Decision d = decideInbound(*local);
-  if (d.action == Decision::Action::Refuse) {
-    spdlog::warn("inbound to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer), d.reason);
-    counters_.refused++;
-    return resetAndClose(std::move(client));
-  }
-  ConnectionRecord rec;
-  rec.direction = "inbound";
-  rec.protocol = "tcp";
-  rec.security = "none";
-  rec.dstIdentity = podIdentity(*pod).uri();
-  // Plaintext: no identity, so only address and port rules (and STRICT mTLS) apply.
-  authz::ConnectionFacts facts{io::formatIp(*peer), std::nullopt, io::formatIp(*local), io::portOf(*local)};
-  auto st = currentState();
-  auto verdict = authorizeInbound(*st, *pod, facts, rec);
-  if (!verdict.allowed) {
-    rec.pod = pod->displayName();
-    rec.src = io::formatSockaddr(*peer);
-    rec.dst = io::formatSockaddr(d.target);
-    rec.endReason = "refused: " + verdict.reason;
-    opened(rec);
-    finished(rec);
-    return resetAndClose(std::move(client));
-  }
-  counters_.inboundOpened++;
-  connectAndRelay(pod, std::move(client), *peer, d.target, std::move(rec), Authorized{std::move(facts), st});
 }
 
 Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp) {
