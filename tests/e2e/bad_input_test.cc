@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 
 namespace warren::e2e {
 namespace {

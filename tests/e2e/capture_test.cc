@@ -17,7 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 #include "warren_abi.h"
 
 namespace warren::e2e {

@@ -15,8 +15,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/e2e/harness.h"
-#include "tests/e2e/pcap.h"
+#include "tests/support/cluster.h"
+#include "tests/support/pcap.h"
 
 namespace warren::e2e {
 namespace {

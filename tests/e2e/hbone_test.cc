@@ -15,8 +15,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/harness.h"
-#include "tests/e2e/pcap.h"
+#include "tests/support/cluster.h"
+#include "tests/support/pcap.h"
 
 namespace warren::e2e {
 namespace {
@@ -41,9 +41,8 @@ class HboneClusterTest : public ::testing::Test {
     // The tunnels learn remote workloads from the YAML dir (debounced); wait until
     // both report all three before dialing.
     for (size_t i = 0; i < TestCluster::kNodes; ++i)
-      ASSERT_TRUE(eventually(
-          [&] { return node(i).readLog("tunnel").find("cluster state: 3 workloads, 2 in the mesh") != std::string::npos; },
-          5s));
+      ASSERT_TRUE(eventually([&] { return node(i).tunnelStateIs({.workloads = 3, .captured = 2}); }, 5s))
+          << node(i).logTail("tunnel");
     ASSERT_TRUE(isEnrolled(node(0).pinRoot(), client_.netnsPath()));
     ASSERT_TRUE(isEnrolled(node(1).pinRoot(), server_.netnsPath()));
   }

@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "identity/local_ca.h"
-#include "tests/e2e/waypoint_fixture.h"
+#include "tests/support/waypoint_fixture.h"
 #include "tests/support/test_certs.h"
 #include "tests/unit/jwt/mint.h"
 

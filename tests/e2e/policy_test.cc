@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/netns.h"
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 
 namespace warren::e2e {
 namespace {
@@ -120,12 +120,7 @@ class PolicyClusterTest : public ::testing::Test {
     server2_ = node(1).addPod("mesh", "server-2", "10.244.2.31", kServer);
     ASSERT_FALSE(HasFailure());
     for (size_t i = 0; i < TestCluster::kNodes; ++i)
-      ASSERT_TRUE(eventually(
-          [&] {
-            return node(i).readLog("tunnel").find("cluster state: 5 workloads, 4 in the mesh, 1 services") !=
-                   std::string::npos;
-          },
-          5s))
+      ASSERT_TRUE(eventually([&] { return node(i).tunnelStateIs({.workloads = 5, .captured = 4, .services = 1}); }, 5s))
           << node(i).logTail("tunnel");
     app1_ = PodServer::start(server1_.netnsPath(), 8080);
     app2_ = PodServer::start(server2_.netnsPath(), 8080);

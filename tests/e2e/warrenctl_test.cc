@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/netns.h"
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 
 namespace warren::e2e {
 namespace {
@@ -76,9 +76,8 @@ class WarrenctlClusterTest : public ::testing::Test {
     server_ = node(1).addPod("mesh", "server", "10.244.2.31");
     ASSERT_FALSE(HasFailure());
     for (size_t i = 0; i < TestCluster::kNodes; ++i)
-      ASSERT_TRUE(eventually(
-          [&] { return node(i).readLog("tunnel").find("cluster state: 2 workloads, 2 in the mesh") != std::string::npos; },
-          10s));
+      ASSERT_TRUE(eventually([&] { return node(i).tunnelStateIs({.workloads = 2, .captured = 2}); }, 10s))
+          << node(i).logTail("tunnel");
     ASSERT_TRUE(isEnrolled(node(0).pinRoot(), client_.netnsPath()));
     app_ = PodServer::start(server_.netnsPath(), kPort);
     ASSERT_TRUE(app_);

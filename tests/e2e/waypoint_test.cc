@@ -29,10 +29,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/netns.h"
-#include "tests/e2e/harness.h"
-#include "tests/e2e/pcap.h"
-#include "tests/e2e/waypoint_cluster.h"
-#include "tests/e2e/waypoint_fixture.h"
+#include "tests/support/cluster.h"
+#include "tests/support/pcap.h"
+#include "tests/support/payments_waypoint_cluster.h"
+#include "tests/support/waypoint_fixture.h"
 
 namespace warren::e2e {
 namespace {

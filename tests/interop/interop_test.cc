@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 #include "tests/support/hbone_fixture.h"
 #include "tests/support/test_certs.h"
 

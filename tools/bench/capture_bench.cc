@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/netns.h"
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 #include "tools/bench/bench_util.h"
 
 using namespace warren;

@@ -34,7 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/netns.h"
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 #include "tools/bench/bench_util.h"
 
 using namespace warren;

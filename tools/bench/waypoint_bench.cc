@@ -50,8 +50,8 @@
 #include <nlohmann/json.hpp>
 
 #include "jwt/verified_cache.h"
-#include "tests/e2e/harness.h"
-#include "tests/e2e/waypoint_cluster.h"
+#include "tests/support/cluster.h"
+#include "tests/support/payments_waypoint_cluster.h"
 #include "tests/unit/jwt/mint.h"
 #include "tools/bench/bench_util.h"
 

@@ -1,4 +1,4 @@
-#include "tests/e2e/harness.h"
+#include "tests/support/cluster.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -410,6 +410,19 @@ int TestNode::warrenctl(const std::vector<std::string>& args, std::string* outpu
                                    "--bpffs", pinRoot_};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv, output);
+}
+
+std::optional<TestNode::StateCounts> TestNode::tunnelState() const {
+  auto r = httpRequest("/var/run/netns/" + nodeNetns_, "GET", "/config_dump", 15000);
+  auto dump = nlohmann::json::parse(r.body, nullptr, false);
+  if (r.status != 200 || dump.is_discarded() || !dump.contains("state")) return std::nullopt;
+  StateCounts c;
+  for (const auto& w : dump["state"].value("workloads", nlohmann::json::array())) {
+    c.workloads++;
+    c.captured += w.value("captured", false) ? 1 : 0;
+  }
+  c.services = dump["state"].value("services", nlohmann::json::array()).size();
+  return c;
 }
 
 std::string TestNode::readLog(const std::string& which) const {

@@ -21,8 +21,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/harness.h"
-#include "tests/e2e/waypoint_cluster.h"
+#include "tests/support/cluster.h"
+#include "tests/support/payments_waypoint_cluster.h"
 
 namespace warren::e2e {
 

@@ -1,4 +1,4 @@
-#include "tests/e2e/pcap.h"
+#include "tests/support/pcap.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,6 @@
 #pragma once
-// End-to-end harness: a Warren node made of network namespaces on this machine.
+// The cluster fixture every e2e suite and benchmark runs on: a Warren node made of
+// network namespaces on this machine.
 // Pods are netns whose interface the real CNI bridge + host-local plugins make,
 // invoked as a runtime does, with warren-cni chained. warren-agent and
 // warren-tunnel are real processes, spawned and stopped by pid. Everything is
@@ -20,7 +21,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
-#include "tests/e2e/pcap.h"
+#include "tests/support/pcap.h"
 
 namespace warren::e2e {
 
@@ -112,6 +113,15 @@ class TestNode {
 
   // Runs warrenctl against this node's pins.
   int warrenctl(const std::vector<std::string>& args, std::string* output);
+
+  // The tunnel's cluster state as its admin endpoint (15000 in the node netns)
+  // reports it: what a test waits on before dialing, never a log line's wording.
+  struct StateCounts {
+    size_t workloads = 0, captured = 0, services = 0;
+    bool operator==(const StateCounts&) const = default;
+  };
+  std::optional<StateCounts> tunnelState() const;
+  bool tunnelStateIs(const StateCounts& want) const { return tunnelState() == want; }
 
   std::string logTail(const std::string& which, size_t lines = 40) const;
   std::string readLog(const std::string& which) const;
