@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include <optional>
 #include <set>
 #include <type_traits>
@@ -156,6 +158,34 @@ Result<state::Match> convertMatch(const is::Match& m, const std::string& where) 
   return out;
 }
 
+// The field numbers `m` carries that these protos do not define: a newer
+// istiod's, or upstream's opaque `extensions` (Authorization 7, Match 13). What
+// they would restrict cannot be known. "" when there are none.
+std::string unknownFields(const google::protobuf::Message& m) {
+  const auto& unknown = m.GetReflection()->GetUnknownFields(m);
+  std::set<int> numbers;
+  for (int i = 0; i < unknown.field_count(); ++i) numbers.insert(unknown.field(i).number());
+  std::string out;
+  for (int n : numbers) out += (out.empty() ? "" : ", ") + std::to_string(n);
+  return out;
+}
+
+// Unknown fields anywhere inside a rule (the rule, its clauses, their matches).
+std::string unknownFieldsIn(const is::Group& rule) {
+  std::string out;
+  auto add = [&out](const std::string& where, const std::string& numbers) {
+    if (!numbers.empty()) out += (out.empty() ? "" : "; ") + where + " field " + numbers;
+  };
+  add("rule", unknownFields(rule));
+  for (int r = 0; r < rule.rules_size(); ++r) {
+    add("clauses[" + std::to_string(r) + "]", unknownFields(rule.rules(r)));
+    for (int m = 0; m < rule.rules(r).matches_size(); ++m)
+      add("clauses[" + std::to_string(r) + "].matches[" + std::to_string(m) + "]",
+          unknownFields(rule.rules(r).matches(m)));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string waypointAddressKey(const std::string& network, const std::string& ip) {
@@ -291,9 +321,29 @@ Result<state::AuthorizationPolicy> convertAuthorization(const is::Authorization&
     default: return makeError(where + ": unknown action " + std::to_string(in.action()));
   }
 
+  // Fields Warren cannot read fail closed, as istiod treats what ztunnel cannot
+  // enforce: an ALLOW rule that carries them never matches (dropped); a DENY or
+  // AUDIT rule applies on what it can read (so a DENY denies more, never less).
+  // Unknown at the policy's own level: whatever it selects is denied.
+  if (const std::string top = unknownFields(in); !top.empty()) {
+    p.conversionNotes.push_back("carries field " + top + " Warren does not know: enforced as deny-all until "
+                                "Warren understands it (fail closed)");
+    p.action = state::PolicyAction::Deny;
+    p.dryRun = false;
+    p.rules = {state::Rule{}};  // no clauses: matches every connection
+    return p;
+  }
   for (int g = 0; g < in.groups_size(); ++g) {
     state::Rule rule;
     const auto& group = in.groups(g);
+    if (const std::string unknown = unknownFieldsIn(group); !unknown.empty()) {
+      const std::string what = "rules[" + std::to_string(g) + "] carries fields Warren does not know (" + unknown + ")";
+      if (p.action == state::PolicyAction::Allow) {
+        p.conversionNotes.push_back(what + ": an ALLOW rule Warren cannot read never matches; dropped");
+        continue;
+      }
+      p.conversionNotes.push_back(what + ": enforced on the fields it knows");
+    }
     for (int r = 0; r < group.rules_size(); ++r) {
       state::Clause clause;
       const auto& rules = group.rules(r);
@@ -369,7 +419,10 @@ state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addr
         },
         item);
   }
-  for (const auto& [name, p] : policies) b.add(p);
+  for (const auto& [name, p] : policies) {
+    for (const auto& n : p.conversionNotes) warn("AuthorizationPolicy " + p.key() + ": " + n);
+    b.add(p);
+  }
   return b.finish(warnings);
 }
 

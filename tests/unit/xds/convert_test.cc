@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/unit/xds/xds_test_util.h"
+#include "authz/authorize.h"
 #include "io/tcp.h"
 #include "tunnel/proxy/decisions.h"
 
@@ -292,6 +293,59 @@ TEST(ConvertAuthorization, ServiceAccountsArePrincipalSuffixes) {
 
   sa->clear_serviceaccount();
   expectError(convertAuthorization(in), {"shop/sa", "service_accounts", "not namespace/name"});
+}
+
+// ---- fields these protos do not define fail closed ----------------------------------
+
+authz::Decision judge(const state::AuthorizationPolicy& p, const std::string& fromPrincipal) {
+  state::Workload dst;
+  dst.ns = "shop";
+  dst.name = "db";
+  dst.ips = {"10.0.0.5"};
+  authz::ConnectionFacts c{"10.0.0.9", identity::SpiffeId::parse("spiffe://" + fromPrincipal).value(), "10.0.0.5",
+                           5432};
+  return authz::authorize(dst, {&p}, c);
+}
+
+TEST(ConvertAuthorization, AnAllowRuleWithAnUnknownFieldNeverMatches) {
+  // A newer istiod's restriction (field 14 of Match) on "only web may connect":
+  // read without it, the rule would still admit web, and a rule of only unknown
+  // fields would admit everyone. Dropped instead: the ALLOW policy admits nobody.
+  auto p = convertAuthorization(xdstest::allowOnly("only-web", "shop", "cluster.local/ns/shop/sa/web", 14));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE(p->rules.empty());
+  ASSERT_EQ(p->conversionNotes.size(), 1u);
+  EXPECT_NE(p->conversionNotes[0].find("clauses[0].matches[0] field 14"), std::string::npos) << p->conversionNotes[0];
+  EXPECT_FALSE(judge(*p, "cluster.local/ns/shop/sa/web").allowed);
+  EXPECT_FALSE(judge(*p, "cluster.local/ns/evil/sa/x").allowed);
+  // The same policy without it admits web only: the difference is the unknown field.
+  auto known = convertAuthorization(xdstest::allowOnly("only-web", "shop", "cluster.local/ns/shop/sa/web"));
+  ASSERT_TRUE(known.ok());
+  EXPECT_TRUE(judge(*known, "cluster.local/ns/shop/sa/web").allowed);
+  EXPECT_FALSE(judge(*known, "cluster.local/ns/evil/sa/x").allowed);
+}
+
+TEST(ConvertAuthorization, ADenyRuleWithAnUnknownFieldDeniesOnWhatItKnows) {
+  is::Authorization in = denyFrom("no-evil", "shop", "cluster.local/ns/evil/sa/x");
+  auto* m = in.mutable_groups(0)->mutable_rules(0)->mutable_matches(0);
+  m->GetReflection()->MutableUnknownFields(m)->AddLengthDelimited(13, "opaque extension");
+  auto p = convertAuthorization(in);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  ASSERT_EQ(p->rules.size(), 1u);
+  ASSERT_EQ(p->conversionNotes.size(), 1u);
+  EXPECT_NE(p->conversionNotes[0].find("enforced on the fields it knows"), std::string::npos);
+  EXPECT_FALSE(judge(*p, "cluster.local/ns/evil/sa/x").allowed) << "denies at least what it names";
+}
+
+TEST(ConvertAuthorization, AnUnknownFieldOfThePolicyItselfDeniesEverythingItSelects) {
+  is::Authorization in = xdstest::allowOnly("only-web", "shop", "cluster.local/ns/shop/sa/web");
+  in.GetReflection()->MutableUnknownFields(&in)->AddVarint(9, 1);
+  auto p = convertAuthorization(in);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->action, state::PolicyAction::Deny);
+  ASSERT_EQ(p->conversionNotes.size(), 1u);
+  EXPECT_NE(p->conversionNotes[0].find("field 9"), std::string::npos);
+  EXPECT_FALSE(judge(*p, "cluster.local/ns/shop/sa/web").allowed);
 }
 
 TEST(ConvertAuthorization, ScopesAndActions) {

@@ -13,6 +13,7 @@
 #include "tests/unit/xds/xds_test_util.h"
 #include "common/file_io.h"
 #include "identity/local_ca.h"
+#include "authz/authorize.h"
 #include "xds/resource_cache.h"
 
 namespace warren::xds {
@@ -164,6 +165,28 @@ TEST_F(XdsClientTest, AddsAndRemovalsReachTheState) {
   EXPECT_EQ(status.lastAckedNonce.at(kAuthorizationType), ack.nonce);
   EXPECT_EQ(status.addresses, 2u);
   EXPECT_EQ(status.policies, 0u);
+}
+
+TEST_F(XdsClientTest, APolicyWithFieldsWarrenDoesNotKnowIsAckedAndRefusesTraffic) {
+  // istiod (newer than these protos) sends "only web may reach db" with a
+  // restriction Warren cannot read. Accepted, so the rest of the state stays
+  // current, and enforced as admitting nobody: never read as admitting everyone.
+  startSubscribed();
+  auto ack = pushAndWait(kAuthorizationType,
+                         {{"shop/only-web", packPolicy(allowOnly("only-web", "shop", "cluster.local/ns/shop/sa/web", 14))}});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  auto st = sink_.latest();
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->policies().count("shop/only-web"), 1u);
+  const auto& p = st->policies().at("shop/only-web");
+  EXPECT_TRUE(p.rules.empty());
+  state::Workload db;
+  db.ns = "shop";
+  db.name = "db";
+  db.ips = {"10.0.0.5"};
+  authz::ConnectionFacts fromWeb{"10.0.0.9", identity::SpiffeId::parse("spiffe://cluster.local/ns/shop/sa/web").value(),
+                                 "10.0.0.5", 5432};
+  EXPECT_FALSE(authz::authorize(db, {&p}, fromWeb).allowed);
 }
 
 TEST_F(XdsClientTest, InvalidResourceIsNackedAndThePreviousStateKept) {

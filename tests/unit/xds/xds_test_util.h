@@ -76,4 +76,16 @@ inline istio::security::Authorization denyFrom(const std::string& name, const st
   return a;
 }
 
+// An ALLOW policy "only principal may connect", whose match also carries field
+// `unknownField` (a newer istiod's restriction these protos do not define) when
+// it is not 0.
+inline istio::security::Authorization allowOnly(const std::string& name, const std::string& ns,
+                                                const std::string& principal, int unknownField = 0) {
+  istio::security::Authorization a = denyFrom(name, ns, principal);
+  a.set_action(istio::security::ALLOW);
+  auto* m = a.mutable_groups(0)->mutable_rules(0)->mutable_matches(0);
+  if (unknownField) m->GetReflection()->MutableUnknownFields(m)->AddVarint(unknownField, 1);
+  return a;
+}
+
 }  // namespace warren::xds::xdstest
