@@ -231,6 +231,14 @@ Result<state::Workload> convertWorkload(const iw::Workload& in, const std::strin
       w.captured = false;
       w.captureReason = "control plane: tunnel_protocol NONE (not in the mesh)";
       break;
+    case iw::LEGACY_ISTIO_MTLS:
+      // A sidecar's pod (a mesh part-way through moving to ambient). Like
+      // ztunnel, Warren cannot speak sidecar mTLS: it reaches the pod as it is,
+      // whose sidecar takes plaintext unless its PeerAuthentication is STRICT.
+      // Refusing the whole response for it would freeze every update instead.
+      w.captured = false;
+      w.captureReason = "control plane: tunnel_protocol LEGACY_ISTIO_MTLS (a sidecar; reached without HBONE)";
+      break;
     default:
       return makeError(where + ": unknown tunnel_protocol " + std::to_string(in.tunnel_protocol()));
   }

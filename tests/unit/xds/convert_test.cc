@@ -66,6 +66,17 @@ TEST(ConvertWorkload, EveryField) {
   EXPECT_EQ(w->policies, (std::vector<std::string>{"shop/allow-web"}));
 }
 
+TEST(ConvertWorkload, ASidecarsPodIsReachedWithoutHboneNotRefused) {
+  // A mesh moving from sidecars to ambient: istiod marks sidecar pods
+  // LEGACY_ISTIO_MTLS. One of them must not make the whole response a NACK.
+  iw::Workload in = workload("uid-sidecar", "10.0.0.7");
+  in.set_tunnel_protocol(iw::LEGACY_ISTIO_MTLS);
+  auto w = convertWorkload(in, "cluster.local");
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_FALSE(w->captured) << "Warren cannot send sidecar mTLS; HBONE to it would fail";
+  EXPECT_NE(w->captureReason.find("LEGACY_ISTIO_MTLS"), std::string::npos) << w->captureReason;
+}
+
 TEST(ConvertWorkload, DefaultsAndOutOfMesh) {
   iw::Workload in = workload("uid-2", "10.0.0.6");
   in.set_tunnel_protocol(iw::NONE);
