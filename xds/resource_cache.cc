@@ -25,34 +25,77 @@ Result<Msg> unpack(const Resource& r, const std::string& typeUrl) {
 
 }  // namespace
 
-// Converts everything first and touches the held resources only when all of it
-// converted, so a rejected response leaves them exactly as they were.
-Status ResourceCache::applyAddresses(const DeltaDiscoveryResponse& r) {
-  std::vector<std::pair<std::string, AddressItem>> added;
+// Per resource, as ztunnel: what converts is applied (with its version), what
+// does not is named in the NACK and keeps its previous version held, so one bad
+// object never freezes every other update.
+std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryResponse& r) {
+  std::vector<std::string> errors;
+  auto& versions = versions_[kAddressType];
   for (const auto& res : r.resources()) {
     auto msg = unpack<istio::workload::Address>(res, kAddressType);
-    if (!msg) return msg.error();
-    auto item = convertAddress(*msg, trustDomain_);
-    if (!item) return withContext(item.error(), "resource " + res.name());
-    added.emplace_back(res.name(), std::move(*item));
+    auto item = msg ? convertAddress(*msg, trustDomain_) : Result<AddressItem>(msg.error());
+    if (!item) {
+      errors.push_back(withContext(item.error(), "resource " + res.name()).message);
+      continue;
+    }
+    addresses_.insert_or_assign(res.name(), std::move(*item));
+    versions[res.name()] = res.version();
   }
-  for (auto& [name, item] : added) addresses_.insert_or_assign(name, std::move(item));
-  for (const auto& name : r.removed_resources()) addresses_.erase(name);
-  return okStatus();
+  for (const auto& name : r.removed_resources()) {
+    addresses_.erase(name);
+    versions.erase(name);
+  }
+  return errors;
 }
 
-Status ResourceCache::applyAuthorizations(const DeltaDiscoveryResponse& r) {
-  std::vector<std::pair<std::string, state::AuthorizationPolicy>> added;
+namespace {
+
+// A policy that cannot be read, in place of what it would have been: whatever
+// its scope selects is denied until a valid version arrives (fail closed: a
+// missing ALLOW or DENY policy would let through what its author meant to stop).
+std::optional<state::AuthorizationPolicy> denyAllInPlaceOf(const istio::security::Authorization& a,
+                                                           const std::string& why) {
+  if (a.name().empty() || a.namespace_().empty()) return std::nullopt;
+  state::AuthorizationPolicy p;
+  p.name = a.name();
+  p.ns = a.namespace_();
+  p.scope = a.scope() == istio::security::GLOBAL              ? state::PolicyScope::Global
+            : a.scope() == istio::security::WORKLOAD_SELECTOR ? state::PolicyScope::WorkloadSelector
+                                                              : state::PolicyScope::Namespace;
+  p.action = state::PolicyAction::Deny;
+  p.rules = {state::Rule{}};  // no clauses: matches every connection
+  p.conversionNotes.push_back("invalid (" + why + "): enforced as deny-all until fixed");
+  return p;
+}
+
+}  // namespace
+
+std::vector<std::string> ResourceCache::applyAuthorizations(const DeltaDiscoveryResponse& r) {
+  std::vector<std::string> errors;
+  auto& versions = versions_[kAuthorizationType];
   for (const auto& res : r.resources()) {
     auto msg = unpack<istio::security::Authorization>(res, kAuthorizationType);
-    if (!msg) return msg.error();
+    if (!msg) {
+      errors.push_back(msg.error().message);
+      continue;
+    }
     auto p = convertAuthorization(*msg);
-    if (!p) return withContext(p.error(), "resource " + res.name());
-    added.emplace_back(res.name(), std::move(*p));
+    if (!p) {
+      errors.push_back(withContext(p.error(), "resource " + res.name()).message);
+      if (auto placeholder = denyAllInPlaceOf(*msg, p.error().message)) {
+        policies_.insert_or_assign(res.name(), std::move(*placeholder));
+        versions.erase(res.name());  // held at no version: a reconnect asks for it again
+      }
+      continue;
+    }
+    policies_.insert_or_assign(res.name(), std::move(*p));
+    versions[res.name()] = res.version();
   }
-  for (auto& [name, p] : added) policies_.insert_or_assign(name, std::move(p));
-  for (const auto& name : r.removed_resources()) policies_.erase(name);
-  return okStatus();
+  for (const auto& name : r.removed_resources()) {
+    policies_.erase(name);
+    versions.erase(name);
+  }
+  return errors;
 }
 
 ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
@@ -60,21 +103,27 @@ ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
   out.reply.set_type_url(r.type_url());
   out.reply.set_response_nonce(r.nonce());
 
-  Status st = makeError("unsupported type " + r.type_url());
-  if (r.type_url() == kAddressType) st = applyAddresses(r);
-  if (r.type_url() == kAuthorizationType) st = applyAuthorizations(r);
-  if (!st) {
-    out.rejected = st.error();
+  std::vector<std::string> errors;
+  if (r.type_url() == kAddressType) {
+    errors = applyAddresses(r);
+  } else if (r.type_url() == kAuthorizationType) {
+    errors = applyAuthorizations(r);
+  } else {
+    out.rejected = makeError("unsupported type " + r.type_url());
+  }
+  if (!out.rejected && !errors.empty()) {
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+    out.rejected = makeError(std::to_string(errors.size()) + " of " + std::to_string(r.resources_size()) +
+                             " resources rejected: " + all);
+  }
+  if (out.rejected) {
     // google.rpc.Code INVALID_ARGUMENT, as Envoy sends on a rejected config.
     out.reply.mutable_error_detail()->set_code(3);
-    out.reply.mutable_error_detail()->set_message(st.error().message);
-    return out;
+    out.reply.mutable_error_detail()->set_message(out.rejected->message);
   }
-
-  auto& versions = versions_[r.type_url()];
-  for (const auto& res : r.resources()) versions[res.name()] = res.version();
-  for (const auto& name : r.removed_resources()) versions.erase(name);
-  out.state = buildState(addresses_, policies_, &out.warnings);
+  if (r.type_url() == kAddressType || r.type_url() == kAuthorizationType)
+    out.state = buildState(addresses_, policies_, &out.warnings);
   return out;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // The client half of delta xDS without the transport: the resources held per
 // type URL (converted, with their versions), and what one DeltaDiscoveryResponse
-// does to them. A response is all or nothing: every added resource must convert,
-// or none is applied and the reply is a NACK naming the first that failed.
+// does to them, per resource: those that convert are applied, those that do not
+// are named in a NACK and keep their previous version (a policy that cannot be
+// read is enforced as deny-all meanwhile). The state is rebuilt either way.
 
 #include <map>
 #include <optional>
@@ -26,8 +27,8 @@ class ResourceCache {
   struct Outcome {
     // The ACK (type_url + response_nonce) or NACK (plus error_detail) to send.
     envoy::service::discovery::v3::DeltaDiscoveryRequest reply;
-    std::optional<Error> rejected;  // why it is a NACK
-    state::ClusterStatePtr state;   // the rebuilt state, when applied
+    std::optional<Error> rejected;  // why it is a NACK (every resource that failed)
+    state::ClusterStatePtr state;   // the rebuilt state (also with a NACK; not for an unsupported type)
     std::vector<Error> warnings;    // cross-resource problems in that state
   };
   Outcome apply(const envoy::service::discovery::v3::DeltaDiscoveryResponse& response);
@@ -39,8 +40,9 @@ class ResourceCache {
   size_t policyCount() const { return policies_.size(); }
 
  private:
-  Status applyAddresses(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r);
-  Status applyAuthorizations(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r);
+  // Each returns the errors of the resources it could not apply.
+  std::vector<std::string> applyAddresses(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r);
+  std::vector<std::string> applyAuthorizations(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r);
 
   std::string trustDomain_;
   std::map<std::string, AddressItem> addresses_;

@@ -206,6 +206,12 @@ bool XdsClient::runStream() {
       updateStatus([](XdsStatus& s) { s.connected = true; });
     }
     auto outcome = cache_->apply(resp);
+    if (outcome.state) {
+      for (const auto& w : outcome.warnings) spdlog::warn("xds: state: {}", w.message);
+      // Handed on before the reply: once the server sees it, the state is in force
+      // (with a NACK, the resources that did convert are).
+      onState_(std::move(outcome.state));
+    }
     if (outcome.rejected) {
       spdlog::warn("xds: NACK {} nonce {}: {}", resp.type_url(), resp.nonce(), outcome.rejected->message);
       updateStatus([&](XdsStatus& s) {
@@ -213,18 +219,15 @@ bool XdsClient::runStream() {
         s.lastNackMessage = outcome.rejected->message;
       });
     } else {
-      for (const auto& w : outcome.warnings) spdlog::warn("xds: state: {}", w.message);
       spdlog::debug("xds: ACK {} nonce {}: {} added, {} removed", resp.type_url(), resp.nonce(),
                     resp.resources_size(), resp.removed_resources_size());
-      // Handed on before the ACK: once the server sees the ACK, the state is in force.
-      onState_(std::move(outcome.state));
-      updateStatus([&](XdsStatus& s) {
-        s.acks++;
-        s.lastAckedNonce[resp.type_url()] = resp.nonce();
-        s.addresses = cache_->addressCount();
-        s.policies = cache_->policyCount();
-      });
+      // Readiness counts ACKs: a first response rejected in part is not "ready".
+      updateStatus([&](XdsStatus& s) { s.acks++; s.lastAckedNonce[resp.type_url()] = resp.nonce(); });
     }
+    updateStatus([&](XdsStatus& s) {
+      s.addresses = cache_->addressCount();
+      s.policies = cache_->policyCount();
+    });
     ok = stream->Write(outcome.reply);
   }
   // A failed Write leaves the read side open; cancel so Finish() returns.

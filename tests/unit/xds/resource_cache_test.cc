@@ -53,7 +53,7 @@ TEST(ResourceCache, AcksAndBuildsState) {
   EXPECT_EQ(cache.versions(kAuthorizationType), (std::map<std::string, std::string>{{"default/deny", "7"}}));
 }
 
-TEST(ResourceCache, RejectsTheWholeResponseWhenOneResourceFails) {
+TEST(ResourceCache, OneBadResourceIsNackedAndTheRestApplied) {
   ResourceCache cache("cluster.local");
   auto good = response(kAddressType, "n1");
   addResource(good, "uid-a", "1", packAddress(workload("uid-a", "10.0.0.1")));
@@ -67,22 +67,52 @@ TEST(ResourceCache, RejectsTheWholeResponseWhenOneResourceFails) {
   bad.add_removed_resources("uid-a");
   auto out = cache.apply(bad);
   ASSERT_TRUE(out.rejected);
-  EXPECT_FALSE(out.state);
   EXPECT_EQ(out.reply.response_nonce(), "n2");
   EXPECT_EQ(out.reply.type_url(), kAddressType);
   ASSERT_TRUE(out.reply.has_error_detail());
   EXPECT_NE(out.reply.error_detail().message().find("uid-bad"), std::string::npos) << out.reply.error_detail().message();
   EXPECT_NE(out.reply.error_detail().message().find("5 bytes"), std::string::npos);
-  // Nothing of it applied: neither the good add, nor the removal, nor versions.
-  EXPECT_EQ(cache.addressCount(), 1u);
-  EXPECT_EQ(cache.versions(kAddressType), (std::map<std::string, std::string>{{"uid-a", "1"}}));
+  EXPECT_NE(out.reply.error_detail().message().find("1 of 2 resources"), std::string::npos);
+  // The rest applied: the good add and the removal, with their versions; the bad
+  // one is neither held nor versioned, so the server sends it again once fixed.
+  ASSERT_TRUE(out.state);
+  EXPECT_NE(out.state->findWorkload("uid-b"), nullptr);
+  EXPECT_EQ(out.state->findWorkload("uid-a"), nullptr);
+  EXPECT_EQ(out.state->findWorkload("uid-bad"), nullptr);
+  EXPECT_EQ(cache.versions(kAddressType), (std::map<std::string, std::string>{{"uid-b", "2"}}));
 
   auto next = response(kAddressType, "n3");
   next.add_removed_resources("uid-nonexistent");  // removals of unknown names are fine
   out = cache.apply(next);
   ASSERT_FALSE(out.rejected);
-  EXPECT_NE(out.state->findWorkload("uid-a"), nullptr);
-  EXPECT_EQ(out.state->findWorkload("uid-b"), nullptr);
+  EXPECT_NE(out.state->findWorkload("uid-b"), nullptr);
+}
+
+TEST(ResourceCache, APolicyThatCannotBeReadIsEnforcedAsDenyAllInItsScope) {
+  ResourceCache cache("cluster.local");
+  auto good = response(kAuthorizationType, "n1");
+  addResource(good, "shop/allow-web", "1", packPolicy(allowOnly("allow-web", "shop", "cluster.local/ns/shop/sa/web")));
+  ASSERT_FALSE(cache.apply(good).rejected);
+
+  // Its next version is broken (a port 0): NACKed, and until a valid version
+  // comes, the namespace it governs is denied rather than left to the old rules
+  // or to none.
+  auto broken = allowOnly("allow-web", "shop", "cluster.local/ns/shop/sa/web");
+  broken.mutable_groups(0)->mutable_rules(0)->mutable_matches(0)->add_destination_ports(0);
+  auto bad = response(kAuthorizationType, "n2");
+  addResource(bad, "shop/allow-web", "2", packPolicy(broken));
+  auto out = cache.apply(bad);
+  ASSERT_TRUE(out.rejected);
+  ASSERT_TRUE(out.state);
+  const auto& p = out.state->policies().at("shop/allow-web");
+  EXPECT_EQ(p.action, state::PolicyAction::Deny);
+  EXPECT_EQ(p.scope, state::PolicyScope::Namespace);
+  ASSERT_EQ(p.rules.size(), 1u);
+  EXPECT_TRUE(p.rules[0].clauses.empty()) << "matches every connection";
+  ASSERT_FALSE(p.conversionNotes.empty());
+  EXPECT_NE(p.conversionNotes[0].find("deny-all until fixed"), std::string::npos);
+  EXPECT_EQ(cache.versions(kAuthorizationType), (std::map<std::string, std::string>{}))
+      << "not held at any version: the server resends it";
 }
 
 TEST(ResourceCache, RemovalsDropResources) {
@@ -107,6 +137,7 @@ TEST(ResourceCache, RejectsBodiesOfTheWrongTypeAndUnknownTypes) {
   addResource(r, "default/deny", "1", packPolicy(denyFrom("deny", "default", "x")));
   auto out = cache.apply(r);
   ASSERT_TRUE(out.rejected);
+  EXPECT_TRUE(out.state->workloads().empty());
   EXPECT_NE(out.rejected->message.find("default/deny"), std::string::npos) << out.rejected->message;
   EXPECT_NE(out.rejected->message.find("istio.security.Authorization"), std::string::npos);
 

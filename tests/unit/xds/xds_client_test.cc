@@ -189,7 +189,7 @@ TEST_F(XdsClientTest, APolicyWithFieldsWarrenDoesNotKnowIsAckedAndRefusesTraffic
   EXPECT_FALSE(authz::authorize(db, {&p}, fromWeb).allowed);
 }
 
-TEST_F(XdsClientTest, InvalidResourceIsNackedAndThePreviousStateKept) {
+TEST_F(XdsClientTest, AnInvalidResourceIsNackedAndTheOthersApplied) {
   startSubscribed();
   auto ack = pushAndWait(kAddressType, {{"uid-a", packAddress(workload("uid-a", "10.0.0.1"))}});
   ASSERT_TRUE(ack.isAck());
@@ -208,8 +208,10 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndThePreviousStateKept) {
   EXPECT_EQ(status.nacks, 1u);
   EXPECT_EQ(status.lastNackMessage, nack.errorMessage);
   EXPECT_EQ(status.lastAckedNonce.at(kAddressType), ack.nonce);
-  EXPECT_EQ(sink_.count(), statesBefore) << "a rejected response hands over no state";
-  EXPECT_EQ(sink_.latest(), stateBefore);
+  EXPECT_EQ(sink_.count(), statesBefore + 1) << "the resources that converted are in force";
+  EXPECT_NE(sink_.latest(), stateBefore);
+  EXPECT_NE(sink_.latest()->findWorkload("uid-b"), nullptr);
+  EXPECT_EQ(sink_.latest()->findWorkload("uid-bad"), nullptr);
 
   auto badPolicy = denyFrom("bad", "shop", "x");
   badPolicy.mutable_groups(0)->mutable_rules(0)->mutable_matches(0)->add_destination_ports(0);
@@ -223,8 +225,10 @@ TEST_F(XdsClientTest, InvalidResourceIsNackedAndThePreviousStateKept) {
   EXPECT_NE(st->findWorkload("uid-a"), nullptr);
   EXPECT_NE(st->findWorkload("uid-c"), nullptr);
   EXPECT_EQ(st->findWorkload("uid-bad"), nullptr);
-  EXPECT_EQ(st->findWorkload("uid-b"), nullptr) << "the rejected response applied nothing";
-  EXPECT_TRUE(st->policies().empty());
+  EXPECT_NE(st->findWorkload("uid-b"), nullptr);
+  // The unreadable policy is in force as deny-all for its namespace.
+  ASSERT_EQ(st->policies().count("shop/bad"), 1u);
+  EXPECT_EQ(st->policies().at("shop/bad").action, state::PolicyAction::Deny);
   EXPECT_EQ(client_->status().lastAckedNonce.at(kAddressType), ack.nonce);
 }
 
