@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/cni/capture_scope.h"
+#include "common/file_io.h"
+#include "source/enrollment.h"
 #include "source/yaml_source.h"
 #include "common/netns.h"
 
@@ -41,6 +44,20 @@ void Agent::reloadSourceLocked() {
   }
   snapshot_ = std::move(*snap);
   for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
+  writeCaptureScopeLocked();
+}
+
+void Agent::writeCaptureScopeLocked() {
+  if (options_.captureScopeFile.empty()) return;
+  auto scope = source::capturingNamespaces(snapshot_);
+  if (writtenScope_ == scope) return;
+  if (auto st = writeFileAtomic(options_.captureScopeFile, cni::formatCaptureScope(scope), 0644); !st) {
+    // warren-cni then decides on an older list, or on none (refusing every pod
+    // but kube-system's while the agent is away): said, not fatal.
+    spdlog::error("capture scope for warren-cni: {}", st.error().message);
+    return;
+  }
+  writtenScope_ = std::move(scope);
 }
 
 void Agent::resync() {

@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "agent/bpf/capture_loader.h"
@@ -21,6 +23,9 @@ struct AgentOptions {
   std::string nodeName;
   std::string configDir;
   std::chrono::milliseconds tunnelAckTimeout{5000};
+  // Where warren-cni reads which namespaces may be captured while the agent is
+  // away (cni/capture_scope.h); "" to write none.
+  std::string captureScopeFile;
 };
 
 class Agent {
@@ -40,6 +45,7 @@ class Agent {
  private:
   void reconcileLocked();
   void reloadSourceLocked();
+  void writeCaptureScopeLocked();
   Status enrollLocked(uint64_t cookie, const DesiredPod& pod);
   std::string podUidFor(const std::string& key) const;
 
@@ -56,6 +62,7 @@ class Agent {
   std::map<std::string, std::string> enrollError_;  // ns/name -> last error
   std::map<std::string, bool> shouldEnroll_;        // ns/name -> verdict
   std::map<std::string, std::string> verdictReason_;  // ns/name -> why
+  std::optional<std::set<std::string>> writtenScope_;  // last capture scope written
 };
 
 }  // namespace warren::agent

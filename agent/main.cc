@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "agent/cni/capture_scope.h"
 #include "source/dir_watcher.h"
 #include "common/daemon.h"
 
@@ -138,7 +139,10 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot serve the tunnel socket: {}", zds.error().message);
     return 1;
   }
-  agent::Agent agent({.nodeName = opts.node, .configDir = opts.configDir}, **capture, **zds, store);
+  agent::Agent agent({.nodeName = opts.node,
+                      .configDir = opts.configDir,
+                      .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)},
+                     **capture, **zds, store);
   agent.start();
 
   auto watcher = source::DirWatcher::start(opts.configDir, [&] { agent.reloadSource(); });

@@ -1,5 +1,7 @@
 #include "agent/runtime_store.h"
 
+#include "common/file_io.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -26,17 +28,8 @@ std::string RuntimeStore::pathFor(const std::string& containerId) const {
 Status RuntimeStore::put(const RuntimePod& pod) {
   nlohmann::json j = {{"containerId", pod.containerId}, {"netns", pod.netnsPath}, {"podName", pod.podName},
                       {"podNamespace", pod.podNamespace}, {"podUid", pod.podUid}, {"ips", pod.ips}};
-  std::string path = pathFor(pod.containerId);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << "\n";
-    if (!out) return makeError("write " + tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);  // atomic: a crash leaves the old or the new record
-  if (ec) return makeError("rename " + tmp + ": " + ec.message());
-  return okStatus();
+  // Atomic: a crash leaves the old or the new record.
+  return writeFileAtomic(pathFor(pod.containerId), j.dump() + "\n", 0644);
 }
 
 void RuntimeStore::remove(const std::string& containerId) {

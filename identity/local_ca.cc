@@ -33,44 +33,6 @@ using ExtStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), decltype([](STACK_
                                     })>;
 using BignumPtr = std::unique_ptr<BIGNUM, ossl::Deleter<BN_free>>;
 
-// tmp + fsync + rename: a reader (or a tunnel that crashes mid-write) sees the old
-// file or the whole new one, never a torn one.
-Status writeFileAtomic(const std::string& path, const std::string& data, mode_t mode) {
-  unsigned char rnd[8] = {};
-  RAND_bytes(rnd, sizeof(rnd));
-  char suffix[40];
-  std::snprintf(suffix, sizeof(suffix), ".tmp.%d.%02x%02x%02x%02x", static_cast<int>(::getpid()), rnd[0], rnd[1],
-                rnd[2], rnd[3]);
-  std::string tmp = path + suffix;
-  // The mode is given at creation, so the key is never readable by others, not even
-  // for a moment.
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (!fd) return errnoError("create " + tmp);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto err = errnoError("write " + tmp);
-      ::unlink(tmp.c_str());
-      return err;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) {
-    auto err = errnoError("fsync " + tmp);
-    ::unlink(tmp.c_str());
-    return err;
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    auto err = errnoError("rename " + tmp + " to " + path);
-    ::unlink(tmp.c_str());
-    return err;
-  }
-  return okStatus();
-}
-
 // Ed25519/Ed448 sign without a separate digest; everything else with SHA-256.
 const EVP_MD* digestFor(EVP_PKEY* key) {
   int id = EVP_PKEY_get_id(key);

@@ -38,4 +38,18 @@ EnrollmentDecision decideEnrollment(const Namespace* ns, const Pod& pod, const s
   return {false, "namespace " + ns->name + " is not enabled (label it " + kModeLabel + "=" + kModeEnabled + ")"};
 }
 
+bool namespaceCaptures(const Namespace& ns) {
+  const std::string mode = labelValue(ns.labels, kModeLabel);
+  if (mode == kModeEnabled) return true;
+  if (mode == kModeDisabled) return false;
+  return labelValue(ns.labels, kIstioModeLabel) == kIstioAmbient;
+}
+
+std::set<std::string> capturingNamespaces(const Snapshot& snapshot) {
+  std::set<std::string> out;
+  for (const auto& [name, ns] : snapshot.namespaces)
+    if (namespaceCaptures(ns)) out.insert(name);
+  return out;
+}
+
 }  // namespace warren::source

@@ -1,6 +1,7 @@
 #pragma once
 // Is a pod's traffic captured? A pure decision over the cluster view.
 
+#include <set>
 #include <string>
 
 #include "source/cluster_types.h"
@@ -24,5 +25,11 @@ struct EnrollmentDecision {
 
 // ns is nullptr when the pod's namespace is unknown. nodeName empty = any node.
 EnrollmentDecision decideEnrollment(const Namespace* ns, const Pod& pod, const std::string& nodeName);
+
+// Whether a namespace's labels enable capture for its pods (which may still opt out).
+bool namespaceCaptures(const Namespace& ns);
+// The namespaces whose pods may be captured: what warren-cni needs to know to fail
+// closed for them, and only them, while the agent is away.
+std::set<std::string> capturingNamespaces(const Snapshot& snapshot);
 
 }  // namespace warren::source

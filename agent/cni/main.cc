@@ -2,21 +2,26 @@
 // give the pod its interface (bridge + host-local, Calico, ...), tells
 // warren-agent the pod's netns and IPs, and passes prevResult through unchanged.
 //
-// Fail closed: if the agent cannot be reached or refuses, ADD fails with CNI
-// error 11 ("try again later") and the runtime retries; a pod of a mesh-enabled
-// namespace must never start with its traffic uncaptured. Pods without Kubernetes
-// arguments are passed through. DEL always succeeds (the agent reconciles).
+// Fail closed: if the agent refuses, or cannot be reached and the pod's namespace
+// may be captured (capture_scope.h), ADD fails with CNI error 11 ("try again
+// later") and the runtime retries; a pod of a mesh-enabled namespace must never
+// start with its traffic uncaptured, and the pods of other namespaces start even
+// while the agent is away. Pods without Kubernetes arguments are passed through.
+// DEL always succeeds (the agent reconciles).
 
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "agent/cni/capture_scope.h"
 #include "agent/cni/cni_protocol.h"
+#include "common/file_io.h"
 
 namespace {
 
@@ -110,7 +115,23 @@ int main() {
   }
 
   auto reply = sendCniRequest(socket, req, timeout);
-  if (!reply) return fail(kTryAgainLater, "warren-agent is not reachable: " + reply.error().message, socket);
+  if (!reply) {
+    const std::string dir = socket.substr(0, socket.rfind('/') + 1);
+    const std::string scopeFile = conf.value("captureScopeFile", dir + std::string(kCaptureScopeFile));
+    std::set<std::string> alwaysPass = {"kube-system"};
+    if (conf.contains("alwaysPass") && conf["alwaysPass"].is_array()) {
+      alwaysPass.clear();
+      for (const auto& ns : conf["alwaysPass"])
+        if (ns.is_string()) alwaysPass.insert(ns.get<std::string>());
+    }
+    auto text = warren::readFile(scopeFile);
+    auto without = decideWithoutAgent(req.podNamespace, text ? parseCaptureScope(*text) : std::nullopt, alwaysPass);
+    if (!without.passThrough)
+      return fail(kTryAgainLater, "warren-agent is not reachable: " + reply.error().message + "; " + without.reason,
+                  socket);
+    if (command == "ADD") std::cout << prev.dump() << "\n";
+    return 0;
+  }
   if (!reply->ok) return fail(kTryAgainLater, "warren-agent refused the pod: " + reply->error, socket);
   if (command == "ADD") std::cout << prev.dump() << "\n";
   return 0;

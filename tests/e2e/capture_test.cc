@@ -252,6 +252,24 @@ TEST_F(CaptureTest, AgentRestartKeepsCapture) {
   EXPECT_EQ(podCounters(node_->pinRoot(), a1_.netnsPath()).capturedOut, 2u);
 }
 
+TEST_F(CaptureTest, AgentAwayRefusesOnlyThePodsOfCapturedNamespaces) {
+  ASSERT_EQ(node_->stopAgent(SIGTERM), 0);
+  // A pod of a mesh namespace cannot start uncaptured: "try again later".
+  int status = 0;
+  std::string out;
+  node_->addPod("mesh", "a2", "10.244.1.21", {}, &status, &out);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(out.find("\"code\":11"), std::string::npos) << out;
+  EXPECT_NE(out.find("namespace mesh is captured"), std::string::npos) << out;
+  // Any other namespace's pod starts: the node is not held hostage by the agent.
+  Pod c2 = node_->addPod("plain", "c2", "10.244.1.22", {}, &status, &out);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), c2.netnsPath()));
+  ConnectResult r = connectFrom(c2.netnsPath(), d1_.ip, 8080, "plain-while-agent-away");
+  EXPECT_EQ(r.error, 0);
+  EXPECT_TRUE(sawPeer(*serverD_, r.local));
+}
+
 TEST_F(CaptureTest, TunnelDownFailsClosed) {
   size_t dBefore = serverD_->accepted();
   size_t bBefore = serverB_->accepted();

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <optional>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -15,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/cni/capture_scope.h"
 #include "agent/cni/cni_protocol.h"
 
 namespace warren::cni {
@@ -222,6 +225,56 @@ TEST_F(PluginTest, AddFailsClosedWhenTheAgentIsDownOrRefuses) {
   auto refused = runPlugin(env("ADD"), config());
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.out.find("/var/run/netns/pod-1"), std::string::npos) << refused.out;
+}
+
+TEST_F(PluginTest, WithTheAgentAwayOnlyCapturedNamespacesAreRefused) {
+  // The agent's last word on which namespaces may be captured, beside its socket.
+  auto scope = [&](const std::set<std::string>& namespaces) {
+    std::ofstream(dir_.path + "/capture-scope.json") << cni::formatCaptureScope(namespaces);
+  };
+  scope({"shop"});
+  auto refused = runPlugin(env("ADD"), config());
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_EQ(json::parse(refused.out)["code"], 11);
+  EXPECT_NE(refused.out.find("namespace shop is captured"), std::string::npos) << refused.out;
+
+  scope({"payments"});
+  auto passed = runPlugin(env("ADD"), config());
+  ASSERT_EQ(passed.status, 0) << passed.out;
+  EXPECT_EQ(json::parse(passed.out), prev_) << "prevResult passed through, nothing enrolled";
+
+  // An unreadable file is no file: refuse.
+  std::ofstream(dir_.path + "/capture-scope.json") << "{not json";
+  EXPECT_EQ(runPlugin(env("ADD"), config()).status, 1);
+}
+
+TEST_F(PluginTest, WithTheAgentAwayAndNoScopeOnlyAlwaysPassNamespacesStart) {
+  auto inNs = [&](const std::string& ns) {
+    auto e = env("ADD");
+    e.back() = "CNI_ARGS=K8S_POD_NAMESPACE=" + ns + ";K8S_POD_NAME=p;K8S_POD_UID=u";
+    return e;
+  };
+  EXPECT_EQ(runPlugin(inNs("kube-system"), config()).status, 0) << "kube-system passes by default";
+  EXPECT_EQ(runPlugin(inNs("shop"), config()).status, 1);
+  json c = json::parse(config());
+  c["alwaysPass"] = {"infra"};
+  EXPECT_EQ(runPlugin(inNs("infra"), c.dump()).status, 0);
+  EXPECT_EQ(runPlugin(inNs("kube-system"), c.dump()).status, 1) << "alwaysPass replaces the default";
+}
+
+TEST(CaptureScope, FormatParseAndTheDecision) {
+  EXPECT_EQ(cni::parseCaptureScope(cni::formatCaptureScope({"a", "b"})), (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(cni::parseCaptureScope(cni::formatCaptureScope({})), std::set<std::string>{});
+  for (const char* bad : {"", "[]", "{}", R"({"capturing_namespaces": "a"})", R"({"capturing_namespaces": [1]})"})
+    EXPECT_FALSE(cni::parseCaptureScope(bad)) << bad;
+  const std::set<std::string> pass = {"kube-system"};
+  const std::optional<std::set<std::string>> scope = std::set<std::string>{"payments"};
+  EXPECT_FALSE(cni::decideWithoutAgent("payments", scope, pass).passThrough);
+  EXPECT_TRUE(cni::decideWithoutAgent("shop", scope, pass).passThrough);
+  EXPECT_TRUE(cni::decideWithoutAgent("kube-system", std::nullopt, pass).passThrough);
+  EXPECT_FALSE(cni::decideWithoutAgent("shop", std::nullopt, pass).passThrough);
+  EXPECT_TRUE(cni::decideWithoutAgent("kube-system", std::set<std::string>{"kube-system"}, pass).passThrough)
+      << "alwaysPass wins, whatever the scope says";
 }
 
 TEST_F(PluginTest, AddWithoutNetnsOrPrevResultIsAConfigError) {

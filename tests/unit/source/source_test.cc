@@ -185,6 +185,15 @@ TEST(YamlSource, NoIpErrorNamesThePodTheFileAndTheField) {
   EXPECT_TRUE(hasError(s, "pod mesh/ghost in /x/noip.yaml, line 1 has no status.podIP")) << s.errors[0].message;
 }
 
+TEST(Enrollment, CapturingNamespacesAreThoseWhoseLabelsEnableCapture) {
+  Snapshot s;
+  s.namespaces["payments"] = {"payments", {{kModeLabel, kModeEnabled}}};
+  s.namespaces["ambient"] = {"ambient", {{kIstioModeLabel, kIstioAmbient}}};
+  s.namespaces["vetoed"] = {"vetoed", {{kModeLabel, kModeDisabled}, {kIstioModeLabel, kIstioAmbient}}};
+  s.namespaces["plain"] = {"plain", {}};
+  EXPECT_EQ(capturingNamespaces(s), (std::set<std::string>{"ambient", "payments"}));
+}
+
 TEST(Enrollment, HostNetworkPodIsNeverCapturedEvenInAnEnabledNamespace) {
   Namespace ns{"apps", {{"warren.io/mode", "enabled"}}};
   Pod pod;
