@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "common/cgroup2.h"
 #include "agent/cni/capture_scope.h"
 #include "source/dir_watcher.h"
 #include "common/daemon.h"
@@ -26,7 +27,7 @@ struct Options {
   std::string node;
   std::string configDir = "/etc/warren/cluster";
   std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
-  std::string cgroup = "/sys/fs/cgroup/unified";
+  std::string cgroup;  // "": found from /proc/self/mountinfo
   std::string runDir = "/run/warren";
   std::string logLevel = "info";
   int readyFd = -1;
@@ -39,7 +40,8 @@ void usage(FILE* out) {
                "  --node NAME         this node's name; pods with another spec.nodeName are not ours\n"
                "  --config-dir DIR    standalone cluster state: YAML Namespaces and Pods (default /etc/warren/cluster)\n"
                "  --bpffs DIR         pin root for maps and links (default " WARREN_PIN_ROOT_DEFAULT ")\n"
-               "  --cgroup DIR        cgroup v2 root to attach at (default /sys/fs/cgroup/unified)\n"
+               "  --cgroup DIR        cgroup v2 root to attach at (default: the cgroup2 mount found in\n"
+               "                      /proc/self/mountinfo, /sys/fs/cgroup first)\n"
                "  --run-dir DIR       sockets (cni.sock, zds.sock) and pod records (default /run/warren)\n"
                "  --log-level LEVEL   trace|debug|info|warn|error (default info)\n"
                "  --ready-fd N        write \"ready\" to fd N once serving\n"
@@ -124,6 +126,15 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (opts.cgroup.empty()) {
+    auto found = detectCgroup2Root();
+    if (!found) {
+      spdlog::critical("cgroup v2: {}", found.error().message);
+      return 1;
+    }
+    opts.cgroup = *found;
+    spdlog::info("cgroup v2 root: {}", opts.cgroup);
+  }
   auto capture = agent::CaptureLoader::load({opts.pinRoot, opts.cgroup, WARREN_TUNNEL_MARK});
   if (!capture) {
     spdlog::critical("cannot load capture programs: {}", capture.error().message);

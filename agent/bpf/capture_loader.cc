@@ -1,5 +1,7 @@
 #include "agent/bpf/capture_loader.h"
 
+#include "common/cgroup2.h"
+
 #include "agent/bpf/bpffs.h"
 
 #include <bpf/bpf.h>
@@ -136,6 +138,11 @@ std::string CaptureLoader::linkPath(const std::string& name) const {
 }
 
 Status CaptureLoader::attachCgroupPrograms() {
+  if (options_.cgroupPath.empty()) {
+    auto found = detectCgroup2Root();
+    if (!found) return found.error();
+    options_.cgroupPath = *found;
+  }
   UniqueFd cg(::open(options_.cgroupPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!cg) return errnoError("open cgroup v2 root " + options_.cgroupPath);
   for (const auto& p : kCgroupPrograms) {

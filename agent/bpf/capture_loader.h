@@ -18,7 +18,7 @@ namespace warren::agent {
 
 struct CaptureOptions {
   std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
-  std::string cgroupPath = "/sys/fs/cgroup/unified";
+  std::string cgroupPath;  // "": the cgroup2 root found in /proc/self/mountinfo (common/cgroup2.h)
   uint32_t tunnelMark = WARREN_TUNNEL_MARK;
 };
 

@@ -30,6 +30,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/cgroup2.h"
 #include "common/unique_fd.h"
 #include "tools/warrenctl/decode.h"
 #include "tools/warrenctl/progs.h"
@@ -121,11 +122,8 @@ json parse(const ToolRun& r) {
 }
 
 std::string cgroup2Root() {
-  for (const char* p : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
-    struct statfs s {};
-    if (::statfs(p, &s) == 0 && static_cast<unsigned long>(s.f_type) == CGROUP2_SUPER_MAGIC) return p;
-  }
-  return "";
+  auto root = detectCgroup2Root();
+  return root ? *root : "";
 }
 
 uint64_t inodeOf(int fd) {
