@@ -23,6 +23,15 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
+// "/" is the hierarchy's root. Inside a cgroup namespace of its own (a pod's
+// container), mountinfo shows roots relative to that namespace: the host's root,
+// bind-mounted in by the DaemonSet, then reads "/.." repeated (an ancestor).
+bool wholeHierarchy(std::string_view root) {
+  if (root == "/") return true;
+  while (root.starts_with("/..")) root.remove_prefix(3);
+  return root.empty();
+}
+
 }  // namespace
 
 Result<std::string> findCgroup2Root(std::string_view mountinfo) {
@@ -36,7 +45,7 @@ Result<std::string> findCgroup2Root(std::string_view mountinfo) {
     size_t dash = 0;
     while (dash < f.size() && f[dash] != "-") ++dash;
     if (f.size() < 5 || dash + 1 >= f.size() || f[dash + 1] != "cgroup2") continue;
-    (f[3] == "/" ? roots : subtrees).push_back(unescape(f[4]));
+    (wholeHierarchy(unescape(f[3])) ? roots : subtrees).push_back(unescape(f[4]));
   }
   for (const auto& r : roots)
     if (r == "/sys/fs/cgroup") return r;

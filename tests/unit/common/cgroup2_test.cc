@@ -36,6 +36,14 @@ TEST(Cgroup2Root, TheHostsRootIsPreferredOverAContainersSubtree) {
   EXPECT_NE(onlySubtree.error().message.find("only part of the hierarchy"), std::string::npos);
 }
 
+TEST(Cgroup2Root, InsideItsOwnCgroupNamespaceTheHostsRootReadsAsAnAncestor) {
+  // The DaemonSet's hostPath /sys/fs/cgroup seen from a container with a private
+  // cgroup namespace: the root field is relative to that namespace.
+  EXPECT_EQ(findCgroup2Root("600 500 0:26 /../../.. /sys/fs/cgroup rw - cgroup2 cgroup rw\n").value(),
+            "/sys/fs/cgroup");
+  EXPECT_FALSE(findCgroup2Root("600 500 0:26 /../x /sys/fs/cgroup rw - cgroup2 cgroup rw\n").ok());
+}
+
 TEST(Cgroup2Root, OptionalFieldsEscapesAndAbsence) {
   // Optional fields before the separator, and an escaped space in the mount point.
   EXPECT_EQ(findCgroup2Root("7 1 0:5 / /mnt/cg\\040two rw shared:1 master:2 - cgroup2 none rw\n").value(),
