@@ -23,6 +23,7 @@
 #include "identity/local_ca.h"
 #include "tunnel/inpod/inpod_manager.h"
 #include "tunnel/inpod/zds_client.h"
+#include "io/accept.h"
 #include "io/event_loop.h"
 #include "tunnel/proxy/introspection.h"
 #include "tunnel/proxy/proxy.h"
@@ -191,6 +192,8 @@ int main(int argc, char** argv) {
   }
   warren::ShutdownSignal shutdown;
   warren::setupLogging(opts.logLevel, "tunnel");
+  // Every captured connection holds two descriptors: 1024 is a few hundred connections.
+  spdlog::info("file descriptor limit: {}", warren::io::raiseFileLimit());
 
   auto ca = makeCaClient(opts);
   if (!ca) {

@@ -25,6 +25,7 @@
 #include "waypoint/telemetry/waypoint_telemetry.h"
 #include "identity/identity_manager.h"
 #include "identity/local_ca.h"
+#include "io/accept.h"
 #include "io/event_loop.h"
 #include "io/tcp.h"
 #include "state/from_snapshot.h"
@@ -180,6 +181,7 @@ int main(int argc, char** argv) {
   }
   warren::ShutdownSignal shutdown;
   warren::setupLogging(opts.logLevel, "waypoint");
+  spdlog::info("file descriptor limit: {}", warren::io::raiseFileLimit());
   const std::string ns = opts.gateway.substr(0, opts.gateway.find('/'));
   const std::string name = opts.gateway.substr(opts.gateway.find('/') + 1);
   if (opts.serviceAccount.empty()) opts.serviceAccount = name;
@@ -283,9 +285,10 @@ int main(int argc, char** argv) {
 
   (void)(*loop)->watch(listener->get(), EPOLLIN, [&](uint32_t) {
     for (int i = 0; i < 64; ++i) {
-      int c = ::accept4(listener->get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (c < 0) break;
-      server.accept(warren::UniqueFd(c));
+      warren::io::Accepted a = warren::io::acceptOrShed(listener->get());
+      if (a.outcome == warren::io::AcceptOutcome::Shed) continue;
+      if (a.outcome != warren::io::AcceptOutcome::Accepted) break;
+      server.accept(std::move(a.fd));
     }
   });
   std::thread loopThread([&] { (*loop)->run(); });

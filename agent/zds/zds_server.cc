@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "io/accept.h"
 #include "common/zds/seqpacket.h"
 #include "zds.pb.h"
 
@@ -260,17 +261,22 @@ void ZdsServer::run() {
     if (fds[0].revents) {
       // Non-blocking: sends are one request per ack, so a full buffer means a
       // broken peer; it must never stall the thread that holds mu_.
-      int c = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (c >= 0) {
+      // Out of descriptors, the waiting client is shed rather than left queued
+      // (which would make poll() return at once, for ever: a spin).
+      io::Accepted a = io::acceptOrShed(listener_.get());
+      if (a.outcome == io::AcceptOutcome::Accepted) {
+        const int c = a.fd.get();
         auto t = std::make_unique<Tunnel>();
         t->id = nextTunnelId_++;
-        t->fd = UniqueFd(c);
+        t->fd = std::move(a.fd);
         ucred cred{};
         socklen_t len = sizeof(cred);
         if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) t->pid = cred.pid;
         spdlog::debug("zds: client #{} (pid {}) connected; waiting for its hello", t->id, t->pid);
         tunnels_.push_back(std::move(t));
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      } else if (a.outcome == io::AcceptOutcome::Shed) {
+        spdlog::warn("zds: out of file descriptors: a tunnel's connection was refused");
+      } else if (a.outcome == io::AcceptOutcome::Failed) {
         spdlog::warn("zds: accept: {}", std::strerror(errno));
       }
     }

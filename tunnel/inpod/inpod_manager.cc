@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "io/accept.h"
 #include "common/ip_literal.h"
 #include "common/netns.h"
 #include "tunnel/inpod/reply_routing.h"
@@ -122,13 +123,16 @@ void InpodManager::watchListener(int listener, const proxy::PodContextPtr& ctx, 
   loop_.post([this, listener, ctx, kind] {
     (void)loop_.watch(listener, EPOLLIN, [this, listener, ctx, kind](uint32_t) {
       // A bounded batch per wake-up, so one busy pod cannot starve the others.
+      // Out of descriptors, a queued connection is shed (reset) rather than left
+      // to make the listener spin the loop (io/accept.h).
       for (int i = 0; i < 64; ++i) {
-        int c = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0) break;
+        io::Accepted a = io::acceptOrShed(listener);
+        if (a.outcome == io::AcceptOutcome::Shed) continue;
+        if (a.outcome != io::AcceptOutcome::Accepted) break;
         switch (kind) {
-          case ListenerKind::Outbound: proxy_.handleOutbound(ctx, UniqueFd(c)); break;
-          case ListenerKind::Inbound: proxy_.handleInbound(ctx, UniqueFd(c)); break;
-          case ListenerKind::Hbone: proxy_.handleHbone(ctx, UniqueFd(c)); break;
+          case ListenerKind::Outbound: proxy_.handleOutbound(ctx, std::move(a.fd)); break;
+          case ListenerKind::Inbound: proxy_.handleInbound(ctx, std::move(a.fd)); break;
+          case ListenerKind::Hbone: proxy_.handleHbone(ctx, std::move(a.fd)); break;
         }
       }
     });

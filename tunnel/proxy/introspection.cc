@@ -3,6 +3,7 @@
 #include <future>
 #include <optional>
 
+#include "io/accept.h"
 #include "tunnel/proxy/explain.h"
 #include "state/state_json.h"
 
@@ -167,6 +168,11 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
     const auto* v = d.value;
     if (auto st = m.addCounter(d.name, d.help, [v] { return static_cast<double>(v->load()); }); !st) return st;
   }
+  if (auto st = m.addCounter("warren_tunnel_connections_shed_total",
+                             "Connections reset on arrival because the tunnel was out of file descriptors.",
+                             [] { return static_cast<double>(io::shedConnections()); });
+      !st)
+    return st;
   return m.addGauge("warren_tunnel_active_connections", "Connections being relayed now.",
                     [&proxy] { return static_cast<double>(proxy.activeConnections()); });
 }
