@@ -1,5 +1,6 @@
 #pragma once
-// One HBONE connection: TLS 1.3 over a TCP socket, HTTP/2 (nghttp2) inside, and
+// One HBONE connection: the HTTP/2 (nghttp2) session of a TLS transport
+// (tls::TlsTransport: TLS 1.3 over the TCP socket, handshake, peer identity), and
 // each CONNECT stream bridged to a plain TCP socket — the captured app connection
 // on the client side, the connection to the app on the server side. Runs entirely
 // on the event loop thread.
@@ -15,8 +16,8 @@
 // each after the bytes before it. A TCP reset becomes RST_STREAM(CONNECT_ERROR), an
 // RST_STREAM or a lost connection becomes a TCP reset.
 //
-// Socket I/O is batched: OpenSSL reads and writes ciphertext in the connection's
-// buffers (tls::CipherBuffers), and the connection moves them with one read(2) or
+// Socket I/O is batched: OpenSSL reads and writes ciphertext in the transport's
+// buffers (tls::CipherBuffers), and the transport moves them with one read(2) or
 // send(2) per burst; DATA received in a burst is written to each TCP side once.
 // Every send uses MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE.
 
@@ -35,8 +36,8 @@
 #include "common/unique_fd.h"
 #include "identity/identity.h"
 #include "io/event_loop.h"
-#include "tls/cipher_bio.h"
 #include "tls/tls_context.h"
+#include "tls/tls_transport.h"
 
 namespace warren::hbone {
 
@@ -125,8 +126,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   size_t streamCount() const { return streams_.size(); }
   bool hasStream(int32_t id) const { return streams_.count(id) != 0; }
   std::vector<StreamInfo> streamInfo() const;
-  const std::optional<identity::SpiffeId>& peerIdentity() const { return peerIdentity_; }
-  const tls::TlsContext& tlsContext() const { return *ctx_; }
+  const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
+  const tls::TlsContext& tlsContext() const { return tls_.context(); }
   const std::string& peerLabel() const { return peerLabel_; }
   // Bytes held in user space for this connection (TLS output plus every stream's
   // buffers): what flow control keeps bounded.
@@ -138,17 +139,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx, H2Options options, Callbacks callbacks,
                std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel);
 
-  // --- connection I/O ---
+  // --- the transport below ---
+  void onTlsReady();  // the handshake is done and the peer verified: start HTTP/2
   void onSocketEvent(uint32_t events);
-  void continueHandshake();
   Status startSession();
-  // Socket I/O on the ciphertext buffers (net_). readSocket does one read(2).
-  enum class SocketRead { Filled, Drained, WouldBlock, Eof, NoRoom, Failed };
-  SocketRead readSocket();
-  bool writeSocket();  // writes net_.out until EAGAIN; false: the connection failed
   void readTls();
-  bool decryptBuffered();  // every whole record in net_.in through nghttp2; false: closed
-  size_t writePlain(const uint8_t* data, size_t len);  // into TLS; bytes taken (0 when full)
+  bool decryptBuffered();  // every whole record buffered through nghttp2; false: closed
   bool writeStaged();  // tlsOut_ into TLS; false: the connection failed
   void pump();  // moves nghttp2 output into TLS while the output buffer has room
   void writeDirtyStreams();  // DATA received in this burst, one write per stream
@@ -157,6 +153,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void closeNow(const std::string& reason);
   void maybeCloseWhenDone();
   void armIdleTimer();
+  bool isServer() const { return tls_.context().role() == tls::Role::Server; }
 
   // --- streams ---
   Stream* findStream(int32_t id);
@@ -181,15 +178,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   ssize_t readData(int32_t streamId, uint8_t* buf, size_t length, uint32_t* flags);
 
   io::EventLoop& loop_;
-  UniqueFd sock_;
-  uint32_t sockEvents_ = 0;
-  tls::TlsContextPtr ctx_;
-  tls::CipherBuffers net_;  // declared before ssl_: its BIO points here
-  ossl::SslPtr ssl_;
+  tls::TlsTransport tls_;
   nghttp2_session* session_ = nullptr;
   H2Options options_;
   Callbacks callbacks_;
-  std::optional<identity::SpiffeId> expectedPeer_, peerIdentity_;
   std::string peerLabel_;
   State state_ = State::Handshaking;
   bool readyReported_ = false;
@@ -197,7 +189,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool inCallback_ = false;  // inside nghttp2: mem_send/mem_recv must not be re-entered
   std::string tlsOut_;    // encrypted-to-be bytes nghttp2 produced and TLS has not taken yet
   size_t tlsOutHead_ = 0;
-  uint64_t handshakeTimer_ = 0, idleTimer_ = 0;
+  uint64_t idleTimer_ = 0;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
   std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
   std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams
