@@ -1,16 +1,13 @@
 #include "hbone/h2_connection.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 
 #include <spdlog/spdlog.h>
 
-#include "io/byte_buffer.h"
+#include "hbone/stream_bridge.h"
 #include "io/tcp.h"
 
 namespace warren::hbone {
@@ -25,7 +22,6 @@ constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record's plaintext at mo
 // Socket reads (each up to CipherBuffers::kCapacity) per event before yielding to
 // other connections.
 constexpr int kMaxSocketReadsPerEvent = 4;
-constexpr int kMaxTcpReadsPerEvent = 4;
 
 bool isSuccess(int status) { return status >= 200 && status < 300; }
 
@@ -37,29 +33,26 @@ std::optional<std::string> findHeader(const Headers& h, std::string_view name) {
   return std::nullopt;
 }
 
+// The HTTP/2 side of a stream; its app side is `app` (stream_endpoint.h).
 struct H2Connection::Stream {
-  explicit Stream(size_t sendBuffer) : out(sendBuffer) {}
   int32_t id = -1;
-  UniqueFd tcp;
-  uint32_t tcpEvents = 0;  // what epoll watches on tcp; 0 = not registered
+  // The app side: the TCP socket's bridge. Null on a server stream until it is
+  // answered with 2xx and a socket (and for a client stream opened without one).
+  std::unique_ptr<StreamEndpoint> app;
   Headers request, response;
   bool open = false;  // data may flow: 2xx sent (server) or received (client)
-  // TCP -> HTTP/2
-  io::ByteBuffer out;
-  bool tcpEof = false;    // the TCP side sent FIN
   bool deferred = false;  // nghttp2 is waiting for resume_data
-  // HTTP/2 -> TCP
-  std::string in;
-  size_t inHead = 0;
-  bool dirty = false;      // in H2Connection::dirty_: DATA to write at the burst's end
+  // DATA received while there is no app side yet (server, before respond()); moved
+  // to the app side when it is attached, never acknowledged before.
+  std::string held;
+  bool dirty = false;      // in H2Connection::dirty_: DATA to deliver at the burst's end
   bool peerEnded = false;  // END_STREAM received
-  bool tcpShut = false;    // ... and forwarded as shutdown(SHUT_WR)
   bool h2Closed = false;   // nghttp2 closed the stream
   bool refused = false;    // answered with an error status
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   StreamStats stats;
   StreamCallbacks cb;
-  size_t inPending() const { return in.size() - inHead; }
+  size_t undelivered() const { return app ? app->undelivered() : held.size(); }
 };
 
 // nghttp2's C callbacks, forwarded to the connection (user_data).
@@ -195,14 +188,14 @@ void H2Connection::closeNow(const std::string& reason) {
   auto pending = std::move(pendingOpens_);
   pendingOpens_.clear();
   for (auto& s : pending) {
-    if (s->tcp) io::resetOnClose(s->tcp.get());
+    if (s->app) s->app->abort();
     auto cb = std::move(s->cb.onDone);
     s.reset();
     if (cb) cb(StreamStats{.endReason = "HBONE connection failed: " + reason});
   }
   while (!streams_.empty()) {
     Stream& s = *streams_.begin()->second;
-    if (s.tcp) io::resetOnClose(s.tcp.get());
+    if (s.app) s.app->abort();
     s.stats.endReason = "HBONE connection closed: " + reason;
     finishStream(s.id);
   }
@@ -279,7 +272,7 @@ bool H2Connection::hasCapacity() const {
 
 size_t H2Connection::bufferedBytes() const {
   size_t n = tlsOut_.size() - tlsOutHead_ + tls_.bufferedBytes();
-  for (const auto& [id, s] : streams_) n += s->out.pending() + s->inPending();
+  for (const auto& [id, s] : streams_) n += s->held.size() + (s->app ? s->app->bufferedBytes() : 0);
   return n;
 }
 
@@ -346,7 +339,7 @@ void H2Connection::writeDirtyStreams() {
     if (state_ == State::Closed) return;
     if (Stream* s = findStream(id)) {
       s->dirty = false;
-      writeTcp(*s);
+      if (s->app) s->app->deliver();
     }
   }
 }
@@ -408,10 +401,10 @@ H2Connection::Stream* H2Connection::findStream(int32_t id) {
 
 Result<int32_t> H2Connection::openStream(const Headers& request, UniqueFd& app, StreamCallbacks callbacks) {
   if (!hasCapacity()) return makeError("HBONE connection to " + peerLabel_ + " takes no more streams");
-  auto s = std::make_unique<Stream>(options_.sendBufferBytes);
+  auto s = std::make_unique<Stream>();
   s->request = request;
   s->cb = std::move(callbacks);
-  s->tcp = std::move(app);
+  if (app) s->app = std::make_unique<FdStreamBridge>(loop_, std::move(app), options_.sendBufferBytes);
   if (state_ == State::Handshaking) {
     pendingOpens_.push_back(std::move(s));
     return 0;
@@ -429,13 +422,14 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
   prd.read_callback = H2Callbacks::readData;
   int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &prd, nullptr);
   if (id < 0) {
-    if (s->tcp) io::resetOnClose(s->tcp.get());
+    if (s->app) s->app->abort();
     auto cb = std::move(s->cb.onDone);
     s.reset();
     if (cb) cb(StreamStats{.endReason = std::string("HTTP/2 request: ") + nghttp2_strerror(id)});
     return id;
   }
   s->id = id;
+  if (s->app) s->app->attach(*this, id, weak_from_this());
   streams_[id] = std::move(s);
   loop_.cancelTimer(idleTimer_);
   idleTimer_ = 0;
@@ -463,12 +457,18 @@ void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks
   nghttp2_nv nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")), reinterpret_cast<uint8_t*>(code.data()), 7,
                 code.size(), NGHTTP2_NV_FLAG_NONE};
   if (isSuccess(status) && tcp) {
-    s->tcp = std::move(tcp);
+    s->app = std::make_unique<FdStreamBridge>(loop_, std::move(tcp), options_.sendBufferBytes);
+    s->app->attach(*this, id, weak_from_this());
+    if (!s->held.empty()) {
+      s->app->received(s->held.data(), s->held.size());
+      std::string().swap(s->held);
+    }
+    if (s->peerEnded) s->app->end();  // not open yet: forwarded once open
     s->open = true;
     nghttp2_data_provider prd{};
     prd.read_callback = H2Callbacks::readData;
     nghttp2_submit_response(session_, id, &nv, 1, &prd);
-    writeTcp(*s);  // DATA the client sent before the answer
+    s->app->open();  // DATA the client sent before the answer
   } else {
     s->stats.endReason = "refused with " + code;
     nghttp2_submit_response(session_, id, &nv, 1, nullptr);
@@ -480,115 +480,49 @@ void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks
   }
 }
 
-void H2Connection::onTcpEvent(int32_t id, uint32_t events) {
-  auto keep = shared_from_this();
+// ---- StreamHost: calls from a stream's app side ----------------------------------------------
+
+void H2Connection::consumed(int32_t id, size_t n) {
   Stream* s = findStream(id);
-  if (!s || state_ == State::Closed) return;
-  if (events & EPOLLERR) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    ::getsockopt(s->tcp.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    resetStream(*s, std::string("TCP reset: ") + std::strerror(err ? err : ECONNRESET), NGHTTP2_CONNECT_ERROR);
-  } else {
-    if (events & (EPOLLIN | EPOLLHUP)) readTcp(*s);
-    s = findStream(id);
-    if (s && (events & (EPOLLOUT | EPOLLHUP))) writeTcp(*s);
+  if (!s) return;
+  s->stats.bytesFromPeer += n;
+  if (session_) nghttp2_session_consume(session_, id, n);
+}
+
+void H2Connection::sendReady(int32_t id) {
+  Stream* s = findStream(id);
+  if (s && s->deferred) {
+    s->deferred = false;
+    nghttp2_session_resume_data(session_, id);
   }
+}
+
+void H2Connection::appFailed(int32_t id, const std::string& reason, AppError error) {
+  if (Stream* s = findStream(id))
+    resetStream(*s, reason, error == AppError::Reset ? NGHTTP2_CONNECT_ERROR : NGHTTP2_INTERNAL_ERROR);
+}
+
+void H2Connection::delivered(int32_t id) {
+  if (Stream* s = findStream(id)) maybeFinishStream(*s);
+}
+
+void H2Connection::afterAppEvent() {
   pump();
   if (state_ == State::Closed) return;
   updateSocketInterest();
   maybeCloseWhenDone();
 }
 
-void H2Connection::readTcp(Stream& s) {
-  int32_t id = s.id;
-  for (int i = 0; i < kMaxTcpReadsPerEvent && !s.tcpEof && s.out.room() > 0; ++i) {
-    char* dst = s.out.writePtr();
-    size_t room = s.out.writable();
-    ssize_t n = ::read(s.tcp.get(), dst, room);
-    if (n > 0) {
-      s.out.commit(n);
-      if (static_cast<size_t>(n) < room) break;
-      continue;
-    }
-    if (n == 0) {
-      s.tcpEof = true;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) break;
-    return resetStream(s, std::string("TCP read: ") + std::strerror(errno), NGHTTP2_CONNECT_ERROR);
-  }
-  if (s.deferred && (s.out.pending() > 0 || s.tcpEof)) {
-    s.deferred = false;
-    nghttp2_session_resume_data(session_, id);
-  }
-  updateTcpInterest(s);
-}
-
-void H2Connection::writeTcp(Stream& s) {
-  if (!s.open || !s.tcp) return;
-  while (s.inPending() > 0) {
-    ssize_t n = ::send(s.tcp.get(), s.in.data() + s.inHead, s.inPending(), MSG_NOSIGNAL);
-    if (n > 0) {
-      s.inHead += n;
-      consume(s, n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    return resetStream(s, std::string("TCP write: ") + std::strerror(errno), NGHTTP2_CONNECT_ERROR);
-  }
-  if (s.inPending() == 0) {
-    s.in.clear();
-    s.inHead = 0;
-    if (s.peerEnded && !s.tcpShut) {
-      ::shutdown(s.tcp.get(), SHUT_WR);
-      s.tcpShut = true;
-    }
-  }
-  updateTcpInterest(s);
-  maybeFinishStream(s);
-}
-
-void H2Connection::consume(Stream& s, size_t n) {
-  s.stats.bytesFromPeer += n;
-  if (session_) nghttp2_session_consume(session_, s.id, n);
-}
-
-void H2Connection::updateTcpInterest(Stream& s) {
-  uint32_t want = 0;
-  if (s.open && s.tcp) {
-    if (!s.tcpEof && s.out.room() > 0) want |= EPOLLIN;
-    if (s.inPending() > 0) want |= EPOLLOUT;
-  }
-  if (want == s.tcpEvents) return;
-  int fd = s.tcp.get();
-  if (want == 0) {
-    loop_.unwatch(fd);
-  } else if (s.tcpEvents == 0) {
-    std::weak_ptr<H2Connection> weak = weak_from_this();
-    int32_t id = s.id;
-    if (!loop_.watch(fd, want, [weak, id](uint32_t ev) {
-          if (auto c = weak.lock()) c->onTcpEvent(id, ev);
-        }))
-      return resetStream(s, "cannot watch the TCP socket", NGHTTP2_INTERNAL_ERROR);
-  } else if (!loop_.modify(fd, want)) {
-    return resetStream(s, "cannot watch the TCP socket", NGHTTP2_INTERNAL_ERROR);
-  }
-  s.tcpEvents = want;
-}
-
 void H2Connection::resetStream(Stream& s, const std::string& reason, uint32_t h2Code) {
   if (session_ && !s.h2Closed && state_ != State::Closed)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, h2Code);
-  if (s.tcp) io::resetOnClose(s.tcp.get());
+  if (s.app) s.app->abort();
   s.stats.endReason = reason;
   finishStream(s.id);
 }
 
 void H2Connection::maybeFinishStream(Stream& s) {
-  if (s.h2Closed && s.inPending() == 0 && (s.tcpShut || !s.tcp || !s.open)) {
+  if (s.h2Closed && s.undelivered() == 0 && (!s.app || !s.open || s.app->endDelivered())) {
     if (s.stats.endReason.empty()) s.stats.endReason = "closed";
     finishStream(s.id);
   }
@@ -599,8 +533,7 @@ void H2Connection::finishStream(int32_t id) {
   if (it == streams_.end()) return;
   std::unique_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
-  if (s->tcpEvents) loop_.unwatch(s->tcp.get());
-  s->tcp.reset();
+  if (s->app) s->app->close();
   s->stats.duration = std::chrono::steady_clock::now() - s->started;
   if (s->cb.onDone) s->cb.onDone(s->stats);
   if (streams_.empty() && state_ == State::Ready) {
@@ -614,7 +547,7 @@ void H2Connection::finishStream(int32_t id) {
 int H2Connection::onBeginHeaders(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   if (!isServer()) return 0;
-  auto s = std::make_unique<Stream>(options_.sendBufferBytes);
+  auto s = std::make_unique<Stream>();
   s->id = frame->hd.stream_id;
   streams_[s->id] = std::move(s);
   loop_.cancelTimer(idleTimer_);
@@ -656,7 +589,8 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
         if (!s) break;
         if (isSuccess(status)) {
           s->open = true;
-          updateTcpInterest(*s);
+          if (s->app) s->app->open();
+          s = findStream(id);
         } else {
           resetStream(*s, "HBONE server answered " + std::to_string(status), NGHTTP2_CANCEL);
           return 0;
@@ -669,7 +603,7 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
   if (s && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     s->peerEnded = true;
-    writeTcp(*s);
+    if (s->app) s->app->end();
   }
   return 0;
 }
@@ -691,7 +625,8 @@ int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
     nghttp2_session_consume(session_, id, len);  // keeps the connection window open
     return 0;
   }
-  s->in.append(reinterpret_cast<const char*>(data), len);
+  if (s->app) s->app->received(reinterpret_cast<const char*>(data), len);
+  else s->held.append(reinterpret_cast<const char*>(data), len);
   if (!s->dirty) {  // written once per burst of records (readTls), not once per frame
     s->dirty = true;
     dirty_.push_back(id);
@@ -704,17 +639,17 @@ int H2Connection::onStreamClose(int32_t id, uint32_t code) {
   if (!s) return 0;
   s->h2Closed = true;
   if (code != NGHTTP2_NO_ERROR) {
-    if (s->tcp) io::resetOnClose(s->tcp.get());
+    if (s->app) s->app->abort();
     if (s->stats.endReason.empty())
       s->stats.endReason = std::string("reset by peer (") + nghttp2_http2_strerror(code) + ")";
     finishStream(id);
     return 0;
   }
   // NO_ERROR after a complete answer, or both sides ended: deliver what is left.
-  if (!s->peerEnded && s->open && s->tcp) {
+  if (!s->peerEnded && s->open && s->app) {
     // The peer stopped the stream early without error: nothing more will arrive.
     s->peerEnded = true;
-    writeTcp(*s);
+    s->app->end();
     return 0;
   }
   maybeFinishStream(*s);
@@ -723,25 +658,20 @@ int H2Connection::onStreamClose(int32_t id, uint32_t code) {
 
 ssize_t H2Connection::readData(int32_t id, uint8_t* buf, size_t length, uint32_t* flags) {
   Stream* s = findStream(id);
-  if (!s || !s->open) {
+  if (!s || !s->open || !s->app) {
     if (s) s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  bool wasFull = s->out.room() == 0;
-  size_t n = std::min(length, s->out.pending());
-  if (n) {
-    std::memcpy(buf, s->out.readPtr(), n);
-    s->out.consume(n);
-    s->stats.bytesToPeer += n;
-  }
-  if (s->out.pending() == 0 && s->tcpEof) {
+  bool eof = false;
+  size_t n = s->app->take(buf, length, &eof);
+  s->stats.bytesToPeer += n;
+  if (eof) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
-    s->out.release();
   } else if (n == 0) {
     s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  if (wasFull) updateTcpInterest(*s);
+  s->app->resumeReading();  // the send buffer has room again (may reset the stream)
   return static_cast<ssize_t>(n);
 }
 

@@ -1,9 +1,12 @@
 #pragma once
 // One HBONE connection: the HTTP/2 (nghttp2) session of a TLS transport
 // (tls::TlsTransport: TLS 1.3 over the TCP socket, handshake, peer identity), and
-// each CONNECT stream bridged to a plain TCP socket — the captured app connection
-// on the client side, the connection to the app on the server side. Runs entirely
-// on the event loop thread.
+// its CONNECT streams, each handed to an app side (StreamEndpoint, see
+// stream_endpoint.h). Today that is always a plain TCP socket (FdStreamBridge in
+// stream_bridge.h): the captured app connection on the client side, the connection
+// to the app on the server side. Transport, session and bridge are three files so
+// that the waypoint can reuse the first two without the third. Runs entirely on the
+// event loop thread.
 //
 // Flow control is end to end, so no direction ever buffers without bound:
 //  - TCP -> HTTP/2: a stream reads its TCP socket only while its send buffer
@@ -34,6 +37,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "hbone/stream_endpoint.h"
 #include "identity/identity.h"
 #include "io/event_loop.h"
 #include "tls/tls_context.h"
@@ -81,7 +85,8 @@ struct StreamCallbacks {
   std::function<void(const StreamStats&)> onDone;
 };
 
-class H2Connection : public std::enable_shared_from_this<H2Connection> {
+// Privately a StreamHost: what each stream's app side may ask of the session.
+class H2Connection : public std::enable_shared_from_this<H2Connection>, private StreamHost {
  public:
   enum class State { Handshaking, Ready, Closing, Closed };
 
@@ -147,7 +152,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool decryptBuffered();  // every whole record buffered through nghttp2; false: closed
   bool writeStaged();  // tlsOut_ into TLS; false: the connection failed
   void pump();  // moves nghttp2 output into TLS while the output buffer has room
-  void writeDirtyStreams();  // DATA received in this burst, one write per stream
+  void writeDirtyStreams();  // DATA received in this burst, delivered once per stream
   void updateSocketInterest();
   void fail(const std::string& reason);
   void closeNow(const std::string& reason);
@@ -158,14 +163,16 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // --- streams ---
   Stream* findStream(int32_t id);
   int32_t submitRequest(std::unique_ptr<Stream> s);
-  void onTcpEvent(int32_t id, uint32_t events);
-  void readTcp(Stream& s);
-  void writeTcp(Stream& s);
-  void updateTcpInterest(Stream& s);
   void resetStream(Stream& s, const std::string& reason, uint32_t h2Code);
   void maybeFinishStream(Stream& s);
   void finishStream(int32_t id);
-  void consume(Stream& s, size_t n);
+
+  // --- StreamHost: calls from a stream's app side ---
+  void consumed(int32_t id, size_t n) override;
+  void sendReady(int32_t id) override;
+  void appFailed(int32_t id, const std::string& reason, AppError error) override;
+  void delivered(int32_t id) override;
+  void afterAppEvent() override;
 
   // --- nghttp2 callbacks (static trampolines in the .cc) ---
   friend struct H2Callbacks;
