@@ -1,17 +1,13 @@
 #include "hbone/h2_connection.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <climits>
-#include <cstring>
 
 #include <spdlog/spdlog.h>
 
-#include "io/byte_buffer.h"
+#include "hbone/stream_bridge.h"
 #include "io/tcp.h"
 
 namespace warren::hbone {
@@ -20,30 +16,12 @@ namespace {
 
 std::atomic<uint64_t> nextConnectionId{1};
 
-// nghttp2 output waiting for room in TLS's output (net_.out) is bounded by this.
+// nghttp2 output waiting for room in TLS's output buffer is bounded by this.
 constexpr size_t kTlsOutHighWater = 64 * 1024;
 constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record's plaintext at most
 // Socket reads (each up to CipherBuffers::kCapacity) per event before yielding to
 // other connections.
 constexpr int kMaxSocketReadsPerEvent = 4;
-constexpr int kMaxTcpReadsPerEvent = 4;
-
-std::string tlsFailure(SSL* ssl, int sslError, int savedErrno) {
-  long verify = SSL_get_verify_result(ssl);
-  if (verify != X509_V_OK)
-    return std::string("peer certificate rejected: ") + X509_verify_cert_error_string(verify);
-  unsigned long e = ERR_get_error();
-  if (e) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    ERR_clear_error();
-    return buf;
-  }
-  if (sslError == SSL_ERROR_SYSCALL)
-    return savedErrno ? std::string(std::strerror(savedErrno)) : "connection closed by peer";
-  if (sslError == SSL_ERROR_ZERO_RETURN) return "connection closed by peer (close_notify)";
-  return "TLS error " + std::to_string(sslError);
-}
 
 bool isSuccess(int status) { return status >= 200 && status < 300; }
 
@@ -55,29 +33,26 @@ std::optional<std::string> findHeader(const Headers& h, std::string_view name) {
   return std::nullopt;
 }
 
+// The HTTP/2 side of a stream; its app side is `app` (stream_endpoint.h).
 struct H2Connection::Stream {
-  explicit Stream(size_t sendBuffer) : out(sendBuffer) {}
   int32_t id = -1;
-  UniqueFd tcp;
-  uint32_t tcpEvents = 0;  // what epoll watches on tcp; 0 = not registered
+  // The app side: the TCP socket's bridge. Null on a server stream until it is
+  // answered with 2xx and a socket (and for a client stream opened without one).
+  std::unique_ptr<StreamEndpoint> app;
   Headers request, response;
   bool open = false;  // data may flow: 2xx sent (server) or received (client)
-  // TCP -> HTTP/2
-  io::ByteBuffer out;
-  bool tcpEof = false;    // the TCP side sent FIN
   bool deferred = false;  // nghttp2 is waiting for resume_data
-  // HTTP/2 -> TCP
-  std::string in;
-  size_t inHead = 0;
-  bool dirty = false;      // in H2Connection::dirty_: DATA to write at the burst's end
+  // DATA received while there is no app side yet (server, before respond()); moved
+  // to the app side when it is attached, never acknowledged before.
+  std::string held;
+  bool dirty = false;      // in H2Connection::dirty_: DATA to deliver at the burst's end
   bool peerEnded = false;  // END_STREAM received
-  bool tcpShut = false;    // ... and forwarded as shutdown(SHUT_WR)
   bool h2Closed = false;   // nghttp2 closed the stream
   bool refused = false;    // answered with an error status
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   StreamStats stats;
   StreamCallbacks cb;
-  size_t inPending() const { return in.size() - inHead; }
+  size_t undelivered() const { return app ? app->undelivered() : held.size(); }
 };
 
 // nghttp2's C callbacks, forwarded to the connection (user_data).
@@ -108,11 +83,9 @@ struct H2Callbacks {
 H2Connection::H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx, H2Options options,
                            Callbacks callbacks, std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel)
     : loop_(loop),
-      sock_(std::move(sock)),
-      ctx_(std::move(ctx)),
+      tls_(loop, std::move(sock), std::move(ctx), std::move(expectedPeer)),
       options_(options),
       callbacks_(std::move(callbacks)),
-      expectedPeer_(std::move(expectedPeer)),
       peerLabel_(std::move(peerLabel)),
       id_(nextConnectionId++) {}
 
@@ -127,43 +100,19 @@ std::shared_ptr<H2Connection> H2Connection::start(io::EventLoop& loop, UniqueFd 
   std::shared_ptr<H2Connection> c(new H2Connection(loop, std::move(sock), std::move(ctx), options,
                                                    std::move(callbacks), std::move(expectedPeer),
                                                    std::move(peerLabel)));
-  std::weak_ptr<H2Connection> weak = c;
-  c->ssl_.reset(SSL_new(c->ctx_->get()));
-  auto bio = c->ssl_ ? tls::newCipherBio(c->net_) : Result<BIO*>(ossl::sslError("SSL_new"));
-  if (!bio) {
-    std::string why = bio.error().message;
-    loop.post([c, why] { c->fail(why); });
-    return c;
-  }
-  SSL_set_bio(c->ssl_.get(), *bio, *bio);  // one BIO, both directions: the SSL owns it
-  if (c->ctx_->role() == tls::Role::Client) SSL_set_connect_state(c->ssl_.get());
-  else SSL_set_accept_state(c->ssl_.get());
-  c->sockEvents_ = EPOLLIN | EPOLLOUT;
-  if (auto st = loop.watch(c->sock_.get(), c->sockEvents_, [weak](uint32_t ev) {
-        if (auto s = weak.lock()) s->onSocketEvent(ev);
-      });
-      !st) {
-    std::string why = st.error().message;
-    c->sockEvents_ = 0;
-    loop.post([c, why] { c->fail(why); });
-    return c;
-  }
-  c->handshakeTimer_ = loop.addTimer(options.handshakeTimeout, [weak, ms = options.handshakeTimeout.count()] {
-    if (auto s = weak.lock()) {
-      s->handshakeTimer_ = 0;
-      if (s->state_ == State::Handshaking) s->fail("TLS handshake timed out after " + std::to_string(ms) + " ms");
-    }
-  });
+  // The transport calls back only while the connection lives (its guard).
+  H2Connection* self = c.get();
+  tls::TlsTransport::Callbacks tcb;
+  tcb.onReady = [self] { self->onTlsReady(); };
+  tcb.onSocketEvent = [self](uint32_t ev) { self->onSocketEvent(ev); };
+  tcb.onFailed = [self](const std::string& why) { self->fail(why); };
+  c->tls_.start(c->weak_from_this(), options.handshakeTimeout, std::move(tcb));
   return c;
 }
 
+// After the handshake (the transport runs that itself).
 void H2Connection::onSocketEvent(uint32_t events) {
-  auto keep = shared_from_this();  // a callback below may drop the owner's reference
   if (state_ == State::Closed) return;
-  if (state_ == State::Handshaking) {
-    continueHandshake();
-    return;
-  }
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) readTls();
   if (state_ == State::Closed) return;
   pump();
@@ -172,40 +121,10 @@ void H2Connection::onSocketEvent(uint32_t events) {
   maybeCloseWhenDone();
 }
 
-void H2Connection::continueHandshake() {
-  for (;;) {
-    ERR_clear_error();
-    int rc = SSL_do_handshake(ssl_.get());
-    int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), rc);
-    if (!writeSocket()) return;  // this flight, or the alert that ends the handshake
-    if (rc == 1) break;
-    if (err == SSL_ERROR_WANT_READ) {
-      if (net_.inEof) return fail("TLS handshake: connection closed by peer");
-      SocketRead r = readSocket();
-      if (r == SocketRead::Failed) return;
-      if (r != SocketRead::WouldBlock) continue;
-    } else if (err != SSL_ERROR_WANT_WRITE) {
-      return fail("TLS handshake: " + tlsFailure(ssl_.get(), err, 0));
-    }
-    // Wait for the peer's next flight, or for room to send ours.
-    uint32_t want = EPOLLIN | (net_.out.pending() ? EPOLLOUT : 0u);
-    if (want != sockEvents_ && loop_.modify(sock_.get(), want)) sockEvents_ = want;
-    return;
-  }
-  loop_.cancelTimer(handshakeTimer_);
-  handshakeTimer_ = 0;
-  const unsigned char* alpn = nullptr;
-  unsigned int alpnLen = 0;
-  SSL_get0_alpn_selected(ssl_.get(), &alpn, &alpnLen);
-  if (alpnLen != 2 || std::memcmp(alpn, "h2", 2) != 0) return fail("peer did not negotiate ALPN h2");
-  auto peer = tls::handshakePeerIdentity(ssl_.get(), ctx_->bundle().trustDomain);
-  if (!peer) return fail("peer identity: " + peer.error().message);
-  if (expectedPeer_ && *peer != *expectedPeer_)
-    return fail("server presented identity " + peer->uri() + ", expected " + expectedPeer_->uri());
-  peerIdentity_ = *peer;
+void H2Connection::onTlsReady() {
   if (auto st = startSession(); !st) return fail(st.error().message);
   state_ = State::Ready;
-  spdlog::info("hbone conn {} {}: {} peer {}", id_, peerLabel_, tls::describeSession(ssl_.get()), peer->uri());
+  spdlog::info("hbone conn {} {}: {} peer {}", id_, peerLabel_, tls_.describeSession(), tls_.peerIdentity()->uri());
   readyReported_ = true;
   if (callbacks_.onReady) callbacks_.onReady(*this, okStatus());
   if (state_ == State::Closed) return;
@@ -237,7 +156,7 @@ Status H2Connection::startSession() {
   // Window updates are ours to send: only for bytes the TCP side has taken.
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_peer_max_concurrent_streams(opt, options_.maxConcurrentStreams);
-  int rv = ctx_->role() == tls::Role::Client ? nghttp2_session_client_new2(&session_, cbs, this, opt)
+  int rv = !isServer() ? nghttp2_session_client_new2(&session_, cbs, this, opt)
                                              : nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
@@ -264,31 +183,23 @@ void H2Connection::closeNow(const std::string& reason) {
   if (state_ == State::Closed) return;
   auto keep = shared_from_this();
   state_ = State::Closed;
-  loop_.cancelTimer(handshakeTimer_);
+  tls_.stop(/*closeNotify=*/readyReported_);  // no more socket events, handshake timer cancelled
   loop_.cancelTimer(idleTimer_);
-  if (sockEvents_) loop_.unwatch(sock_.get());
-  sockEvents_ = 0;
-  if (readyReported_) {
-    ERR_clear_error();
-    SSL_shutdown(ssl_.get());  // best effort close_notify; the socket is non-blocking
-    ERR_clear_error();
-    writeSocket();
-  }
   auto pending = std::move(pendingOpens_);
   pendingOpens_.clear();
   for (auto& s : pending) {
-    if (s->tcp) io::resetOnClose(s->tcp.get());
+    if (s->app) s->app->abort();
     auto cb = std::move(s->cb.onDone);
     s.reset();
     if (cb) cb(StreamStats{.endReason = "HBONE connection failed: " + reason});
   }
   while (!streams_.empty()) {
     Stream& s = *streams_.begin()->second;
-    if (s.tcp) io::resetOnClose(s.tcp.get());
+    if (s.app) s.app->abort();
     s.stats.endReason = "HBONE connection closed: " + reason;
     finishStream(s.id);
   }
-  sock_.reset();
+  tls_.closeSocket();
   if (!readyReported_) {
     readyReported_ = true;
     if (callbacks_.onReady) callbacks_.onReady(*this, makeError(reason));
@@ -299,7 +210,7 @@ void H2Connection::closeNow(const std::string& reason) {
 void H2Connection::maybeCloseWhenDone() {
   if (state_ == State::Closed || !session_) return;
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
-      tlsOut_.size() == tlsOutHead_ && net_.out.pending() == 0)
+      tlsOut_.size() == tlsOutHead_ && !tls_.outputPending())
     closeNow(closing_ ? "GOAWAY" : "session finished");
 }
 
@@ -360,61 +271,23 @@ bool H2Connection::hasCapacity() const {
 }
 
 size_t H2Connection::bufferedBytes() const {
-  size_t n = tlsOut_.size() - tlsOutHead_ + net_.in.pending() + net_.out.pending();
-  for (const auto& [id, s] : streams_) n += s->out.pending() + s->inPending();
+  size_t n = tlsOut_.size() - tlsOutHead_ + tls_.bufferedBytes();
+  for (const auto& [id, s] : streams_) n += s->held.size() + (s->app ? s->app->bufferedBytes() : 0);
   return n;
 }
 
-// ---- TLS I/O -------------------------------------------------------------------------------
-
-H2Connection::SocketRead H2Connection::readSocket() {
-  if (net_.inEof) return SocketRead::Eof;
-  if (net_.in.room() == 0) return SocketRead::NoRoom;
-  for (;;) {
-    char* dst = net_.in.writePtr();
-    size_t room = net_.in.writable();
-    ssize_t n = ::read(sock_.get(), dst, room);
-    if (n > 0) {
-      net_.in.commit(n);
-      return static_cast<size_t>(n) == room ? SocketRead::Filled : SocketRead::Drained;
-    }
-    if (n == 0) {
-      net_.inEof = true;
-      return SocketRead::Eof;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) return SocketRead::WouldBlock;
-    fail(std::string("socket read: ") + std::strerror(errno));
-    return SocketRead::Failed;
-  }
-}
-
-bool H2Connection::writeSocket() {
-  while (net_.out.pending() > 0) {
-    ssize_t n = ::send(sock_.get(), net_.out.readPtr(), net_.out.pending(), MSG_NOSIGNAL);
-    if (n > 0) {
-      net_.out.consume(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return true;  // EPOLLOUT resumes (updateSocketInterest)
-    if (state_ != State::Closed) fail(std::string("socket write: ") + std::strerror(n < 0 ? errno : EPIPE));
-    return false;
-  }
-  net_.out.release();  // an idle connection holds no ciphertext buffer
-  return true;
-}
+// ---- TLS I/O (through the transport) -------------------------------------------------------------------------------
 
 void H2Connection::readTls() {
-  SocketRead r = SocketRead::Drained;
+  using SocketRead = tls::TlsTransport::SocketRead;
   int reads = 0;
   for (; reads < kMaxSocketReadsPerEvent; ++reads) {
-    r = readSocket();
+    SocketRead r = tls_.readSocket();
     if (r == SocketRead::Failed) return;
     if (!decryptBuffered()) return;
     if (r != SocketRead::Filled) break;  // the socket has nothing more for now
   }
-  if (net_.in.pending() == 0) net_.in.release();
+  tls_.releaseIdleInput();
   writeDirtyStreams();
   if (state_ == State::Closed || reads < kMaxSocketReadsPerEvent) return;
   // More may be waiting; yield to other connections and come back.
@@ -432,13 +305,13 @@ void H2Connection::readTls() {
 }
 
 bool H2Connection::decryptBuffered() {
+  using Plaintext = tls::TlsTransport::Plaintext;
   char buf[kTlsReadChunk];
   for (;;) {
-    ERR_clear_error();
-    int n = SSL_read(ssl_.get(), buf, sizeof(buf));
-    if (n > 0) {
+    Plaintext p = tls_.readPlain(buf, sizeof(buf));
+    if (p.kind == Plaintext::Data) {
       inCallback_ = true;
-      ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), n);
+      ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), p.size);
       inCallback_ = false;
       if (state_ == State::Closed) return false;
       if (rv < 0) {
@@ -448,19 +321,14 @@ bool H2Connection::decryptBuffered() {
       }
       continue;
     }
-    int err = SSL_get_error(ssl_.get(), n);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return true;  // more bytes, or room (pump)
-    // close_notify, or the socket's EOF without one: either way the peer is gone.
-    bool peerClosed = err == SSL_ERROR_ZERO_RETURN || (net_.inEof && net_.in.pending() == 0);
-    if (peerClosed) {
+    if (p.kind == Plaintext::Wait) return true;  // more bytes, or room (pump)
+    if (p.kind == Plaintext::PeerClosed) {
       writeDirtyStreams();  // what arrived before the close still reaches the apps
       if (state_ == State::Closed) return false;
       if (streams_.empty()) closeNow("peer closed the connection");
       else fail("peer closed the connection with streams open");
-      return false;
     }
-    fail("TLS read: " + tlsFailure(ssl_.get(), err, 0));
-    return false;
+    return false;  // Failed: the transport reported it (fail)
   }
 }
 
@@ -471,32 +339,15 @@ void H2Connection::writeDirtyStreams() {
     if (state_ == State::Closed) return;
     if (Stream* s = findStream(id)) {
       s->dirty = false;
-      writeTcp(*s);
+      if (s->app) s->app->deliver();
     }
   }
-}
-
-size_t H2Connection::writePlain(const uint8_t* data, size_t len) {
-  size_t taken = 0;
-  while (taken < len) {
-    ERR_clear_error();
-    // Partial-write mode: each call takes one record's worth.
-    int n = SSL_write(ssl_.get(), data + taken, static_cast<int>(std::min<size_t>(len - taken, INT_MAX)));
-    if (n > 0) {
-      taken += n;
-      continue;
-    }
-    int err = SSL_get_error(ssl_.get(), n);
-    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;  // net_.out is full
-    fail("TLS write: " + tlsFailure(ssl_.get(), err, 0));
-    break;
-  }
-  return taken;
 }
 
 bool H2Connection::writeStaged() {
   if (tlsOutHead_ == tlsOut_.size()) return true;
-  size_t n = writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_, tlsOut_.size() - tlsOutHead_);
+  size_t n = tls_.writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_,
+                             tlsOut_.size() - tlsOutHead_);
   if (state_ == State::Closed) return false;
   tlsOutHead_ += n;
   if (tlsOutHead_ == tlsOut_.size()) {
@@ -523,24 +374,22 @@ void H2Connection::pump() {
         break;
       }
       // Straight into TLS while nothing is staged (keeps the order); the rest waits.
-      size_t taken = tlsOut_.empty() ? writePlain(data, static_cast<size_t>(n)) : 0;
+      size_t taken = tlsOut_.empty() ? tls_.writePlain(data, static_cast<size_t>(n)) : 0;
       if (state_ == State::Closed) return;
       if (taken < static_cast<size_t>(n)) tlsOut_.append(reinterpret_cast<const char*>(data) + taken, n - taken);
     }
-    if (!writeSocket()) return;
+    if (!tls_.flush()) return;
     // Stop when the socket is full (EPOLLOUT resumes) or everything went out. Not
     // when we merely stopped at the high-water mark or TLS's output was full: the
     // socket took it all, and nothing else would call us back (a sender stalls).
-    if (net_.out.pending() > 0) return;
+    if (tls_.outputPending()) return;
     if (drained && tlsOut_.empty()) return;
   }
 }
 
 void H2Connection::updateSocketInterest() {
   if (state_ == State::Closed || state_ == State::Handshaking) return;
-  uint32_t want = EPOLLIN | (net_.out.pending() > 0 ? EPOLLOUT : 0u);
-  if (want == sockEvents_) return;
-  if (loop_.modify(sock_.get(), want)) sockEvents_ = want;
+  tls_.updateInterest();
 }
 
 // ---- streams ---------------------------------------------------------------------------------
@@ -552,10 +401,10 @@ H2Connection::Stream* H2Connection::findStream(int32_t id) {
 
 Result<int32_t> H2Connection::openStream(const Headers& request, UniqueFd& app, StreamCallbacks callbacks) {
   if (!hasCapacity()) return makeError("HBONE connection to " + peerLabel_ + " takes no more streams");
-  auto s = std::make_unique<Stream>(options_.sendBufferBytes);
+  auto s = std::make_unique<Stream>();
   s->request = request;
   s->cb = std::move(callbacks);
-  s->tcp = std::move(app);
+  if (app) s->app = std::make_unique<FdStreamBridge>(loop_, std::move(app), options_.sendBufferBytes);
   if (state_ == State::Handshaking) {
     pendingOpens_.push_back(std::move(s));
     return 0;
@@ -573,13 +422,14 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
   prd.read_callback = H2Callbacks::readData;
   int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &prd, nullptr);
   if (id < 0) {
-    if (s->tcp) io::resetOnClose(s->tcp.get());
+    if (s->app) s->app->abort();
     auto cb = std::move(s->cb.onDone);
     s.reset();
     if (cb) cb(StreamStats{.endReason = std::string("HTTP/2 request: ") + nghttp2_strerror(id)});
     return id;
   }
   s->id = id;
+  if (s->app) s->app->attach(*this, id, weak_from_this());
   streams_[id] = std::move(s);
   loop_.cancelTimer(idleTimer_);
   idleTimer_ = 0;
@@ -607,12 +457,18 @@ void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks
   nghttp2_nv nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")), reinterpret_cast<uint8_t*>(code.data()), 7,
                 code.size(), NGHTTP2_NV_FLAG_NONE};
   if (isSuccess(status) && tcp) {
-    s->tcp = std::move(tcp);
+    s->app = std::make_unique<FdStreamBridge>(loop_, std::move(tcp), options_.sendBufferBytes);
+    s->app->attach(*this, id, weak_from_this());
+    if (!s->held.empty()) {
+      s->app->received(s->held.data(), s->held.size());
+      std::string().swap(s->held);
+    }
+    if (s->peerEnded) s->app->end();  // not open yet: forwarded once open
     s->open = true;
     nghttp2_data_provider prd{};
     prd.read_callback = H2Callbacks::readData;
     nghttp2_submit_response(session_, id, &nv, 1, &prd);
-    writeTcp(*s);  // DATA the client sent before the answer
+    s->app->open();  // DATA the client sent before the answer
   } else {
     s->stats.endReason = "refused with " + code;
     nghttp2_submit_response(session_, id, &nv, 1, nullptr);
@@ -624,115 +480,49 @@ void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks
   }
 }
 
-void H2Connection::onTcpEvent(int32_t id, uint32_t events) {
-  auto keep = shared_from_this();
+// ---- StreamHost: calls from a stream's app side ----------------------------------------------
+
+void H2Connection::consumed(int32_t id, size_t n) {
   Stream* s = findStream(id);
-  if (!s || state_ == State::Closed) return;
-  if (events & EPOLLERR) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    ::getsockopt(s->tcp.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    resetStream(*s, std::string("TCP reset: ") + std::strerror(err ? err : ECONNRESET), NGHTTP2_CONNECT_ERROR);
-  } else {
-    if (events & (EPOLLIN | EPOLLHUP)) readTcp(*s);
-    s = findStream(id);
-    if (s && (events & (EPOLLOUT | EPOLLHUP))) writeTcp(*s);
+  if (!s) return;
+  s->stats.bytesFromPeer += n;
+  if (session_) nghttp2_session_consume(session_, id, n);
+}
+
+void H2Connection::sendReady(int32_t id) {
+  Stream* s = findStream(id);
+  if (s && s->deferred) {
+    s->deferred = false;
+    nghttp2_session_resume_data(session_, id);
   }
+}
+
+void H2Connection::appFailed(int32_t id, const std::string& reason, AppError error) {
+  if (Stream* s = findStream(id))
+    resetStream(*s, reason, error == AppError::Reset ? NGHTTP2_CONNECT_ERROR : NGHTTP2_INTERNAL_ERROR);
+}
+
+void H2Connection::delivered(int32_t id) {
+  if (Stream* s = findStream(id)) maybeFinishStream(*s);
+}
+
+void H2Connection::afterAppEvent() {
   pump();
   if (state_ == State::Closed) return;
   updateSocketInterest();
   maybeCloseWhenDone();
 }
 
-void H2Connection::readTcp(Stream& s) {
-  int32_t id = s.id;
-  for (int i = 0; i < kMaxTcpReadsPerEvent && !s.tcpEof && s.out.room() > 0; ++i) {
-    char* dst = s.out.writePtr();
-    size_t room = s.out.writable();
-    ssize_t n = ::read(s.tcp.get(), dst, room);
-    if (n > 0) {
-      s.out.commit(n);
-      if (static_cast<size_t>(n) < room) break;
-      continue;
-    }
-    if (n == 0) {
-      s.tcpEof = true;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) break;
-    return resetStream(s, std::string("TCP read: ") + std::strerror(errno), NGHTTP2_CONNECT_ERROR);
-  }
-  if (s.deferred && (s.out.pending() > 0 || s.tcpEof)) {
-    s.deferred = false;
-    nghttp2_session_resume_data(session_, id);
-  }
-  updateTcpInterest(s);
-}
-
-void H2Connection::writeTcp(Stream& s) {
-  if (!s.open || !s.tcp) return;
-  while (s.inPending() > 0) {
-    ssize_t n = ::send(s.tcp.get(), s.in.data() + s.inHead, s.inPending(), MSG_NOSIGNAL);
-    if (n > 0) {
-      s.inHead += n;
-      consume(s, n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    return resetStream(s, std::string("TCP write: ") + std::strerror(errno), NGHTTP2_CONNECT_ERROR);
-  }
-  if (s.inPending() == 0) {
-    s.in.clear();
-    s.inHead = 0;
-    if (s.peerEnded && !s.tcpShut) {
-      ::shutdown(s.tcp.get(), SHUT_WR);
-      s.tcpShut = true;
-    }
-  }
-  updateTcpInterest(s);
-  maybeFinishStream(s);
-}
-
-void H2Connection::consume(Stream& s, size_t n) {
-  s.stats.bytesFromPeer += n;
-  if (session_) nghttp2_session_consume(session_, s.id, n);
-}
-
-void H2Connection::updateTcpInterest(Stream& s) {
-  uint32_t want = 0;
-  if (s.open && s.tcp) {
-    if (!s.tcpEof && s.out.room() > 0) want |= EPOLLIN;
-    if (s.inPending() > 0) want |= EPOLLOUT;
-  }
-  if (want == s.tcpEvents) return;
-  int fd = s.tcp.get();
-  if (want == 0) {
-    loop_.unwatch(fd);
-  } else if (s.tcpEvents == 0) {
-    std::weak_ptr<H2Connection> weak = weak_from_this();
-    int32_t id = s.id;
-    if (!loop_.watch(fd, want, [weak, id](uint32_t ev) {
-          if (auto c = weak.lock()) c->onTcpEvent(id, ev);
-        }))
-      return resetStream(s, "cannot watch the TCP socket", NGHTTP2_INTERNAL_ERROR);
-  } else if (!loop_.modify(fd, want)) {
-    return resetStream(s, "cannot watch the TCP socket", NGHTTP2_INTERNAL_ERROR);
-  }
-  s.tcpEvents = want;
-}
-
 void H2Connection::resetStream(Stream& s, const std::string& reason, uint32_t h2Code) {
   if (session_ && !s.h2Closed && state_ != State::Closed)
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, h2Code);
-  if (s.tcp) io::resetOnClose(s.tcp.get());
+  if (s.app) s.app->abort();
   s.stats.endReason = reason;
   finishStream(s.id);
 }
 
 void H2Connection::maybeFinishStream(Stream& s) {
-  if (s.h2Closed && s.inPending() == 0 && (s.tcpShut || !s.tcp || !s.open)) {
+  if (s.h2Closed && s.undelivered() == 0 && (!s.app || !s.open || s.app->endDelivered())) {
     if (s.stats.endReason.empty()) s.stats.endReason = "closed";
     finishStream(s.id);
   }
@@ -743,8 +533,7 @@ void H2Connection::finishStream(int32_t id) {
   if (it == streams_.end()) return;
   std::unique_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
-  if (s->tcpEvents) loop_.unwatch(s->tcp.get());
-  s->tcp.reset();
+  if (s->app) s->app->close();
   s->stats.duration = std::chrono::steady_clock::now() - s->started;
   if (s->cb.onDone) s->cb.onDone(s->stats);
   if (streams_.empty() && state_ == State::Ready) {
@@ -757,8 +546,8 @@ void H2Connection::finishStream(int32_t id) {
 
 int H2Connection::onBeginHeaders(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  if (ctx_->role() != tls::Role::Server) return 0;
-  auto s = std::make_unique<Stream>(options_.sendBufferBytes);
+  if (!isServer()) return 0;
+  auto s = std::make_unique<Stream>();
   s->id = frame->hd.stream_id;
   streams_[s->id] = std::move(s);
   loop_.cancelTimer(idleTimer_);
@@ -769,7 +558,7 @@ int H2Connection::onBeginHeaders(const nghttp2_frame* frame) {
 int H2Connection::onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value) {
   Stream* s = findStream(frame->hd.stream_id);
   if (!s) return 0;
-  auto& list = ctx_->role() == tls::Role::Server ? s->request : s->response;
+  auto& list = isServer() ? s->request : s->response;
   if (list.size() >= 64) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
   list.emplace_back(name, value);
   return 0;
@@ -800,7 +589,8 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
         if (!s) break;
         if (isSuccess(status)) {
           s->open = true;
-          updateTcpInterest(*s);
+          if (s->app) s->app->open();
+          s = findStream(id);
         } else {
           resetStream(*s, "HBONE server answered " + std::to_string(status), NGHTTP2_CANCEL);
           return 0;
@@ -813,7 +603,7 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
   if (s && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     s->peerEnded = true;
-    writeTcp(*s);
+    if (s->app) s->app->end();
   }
   return 0;
 }
@@ -835,7 +625,8 @@ int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
     nghttp2_session_consume(session_, id, len);  // keeps the connection window open
     return 0;
   }
-  s->in.append(reinterpret_cast<const char*>(data), len);
+  if (s->app) s->app->received(reinterpret_cast<const char*>(data), len);
+  else s->held.append(reinterpret_cast<const char*>(data), len);
   if (!s->dirty) {  // written once per burst of records (readTls), not once per frame
     s->dirty = true;
     dirty_.push_back(id);
@@ -848,17 +639,17 @@ int H2Connection::onStreamClose(int32_t id, uint32_t code) {
   if (!s) return 0;
   s->h2Closed = true;
   if (code != NGHTTP2_NO_ERROR) {
-    if (s->tcp) io::resetOnClose(s->tcp.get());
+    if (s->app) s->app->abort();
     if (s->stats.endReason.empty())
       s->stats.endReason = std::string("reset by peer (") + nghttp2_http2_strerror(code) + ")";
     finishStream(id);
     return 0;
   }
   // NO_ERROR after a complete answer, or both sides ended: deliver what is left.
-  if (!s->peerEnded && s->open && s->tcp) {
+  if (!s->peerEnded && s->open && s->app) {
     // The peer stopped the stream early without error: nothing more will arrive.
     s->peerEnded = true;
-    writeTcp(*s);
+    s->app->end();
     return 0;
   }
   maybeFinishStream(*s);
@@ -867,25 +658,20 @@ int H2Connection::onStreamClose(int32_t id, uint32_t code) {
 
 ssize_t H2Connection::readData(int32_t id, uint8_t* buf, size_t length, uint32_t* flags) {
   Stream* s = findStream(id);
-  if (!s || !s->open) {
+  if (!s || !s->open || !s->app) {
     if (s) s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  bool wasFull = s->out.room() == 0;
-  size_t n = std::min(length, s->out.pending());
-  if (n) {
-    std::memcpy(buf, s->out.readPtr(), n);
-    s->out.consume(n);
-    s->stats.bytesToPeer += n;
-  }
-  if (s->out.pending() == 0 && s->tcpEof) {
+  bool eof = false;
+  size_t n = s->app->take(buf, length, &eof);
+  s->stats.bytesToPeer += n;
+  if (eof) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
-    s->out.release();
   } else if (n == 0) {
     s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  if (wasFull) updateTcpInterest(*s);
+  s->app->resumeReading();  // the send buffer has room again (may reset the stream)
   return static_cast<ssize_t>(n);
 }
 

@@ -1,8 +1,12 @@
 #pragma once
-// One HBONE connection: TLS 1.3 over a TCP socket, HTTP/2 (nghttp2) inside, and
-// each CONNECT stream bridged to a plain TCP socket — the captured app connection
-// on the client side, the connection to the app on the server side. Runs entirely
-// on the event loop thread.
+// One HBONE connection: the HTTP/2 (nghttp2) session of a TLS transport
+// (tls::TlsTransport: TLS 1.3 over the TCP socket, handshake, peer identity), and
+// its CONNECT streams, each handed to an app side (StreamEndpoint, see
+// stream_endpoint.h). Today that is always a plain TCP socket (FdStreamBridge in
+// stream_bridge.h): the captured app connection on the client side, the connection
+// to the app on the server side. Transport, session and bridge are three files so
+// that the waypoint can reuse the first two without the third. Runs entirely on the
+// event loop thread.
 //
 // Flow control is end to end, so no direction ever buffers without bound:
 //  - TCP -> HTTP/2: a stream reads its TCP socket only while its send buffer
@@ -15,8 +19,8 @@
 // each after the bytes before it. A TCP reset becomes RST_STREAM(CONNECT_ERROR), an
 // RST_STREAM or a lost connection becomes a TCP reset.
 //
-// Socket I/O is batched: OpenSSL reads and writes ciphertext in the connection's
-// buffers (tls::CipherBuffers), and the connection moves them with one read(2) or
+// Socket I/O is batched: OpenSSL reads and writes ciphertext in the transport's
+// buffers (tls::CipherBuffers), and the transport moves them with one read(2) or
 // send(2) per burst; DATA received in a burst is written to each TCP side once.
 // Every send uses MSG_NOSIGNAL: a peer that went away is an error, not a SIGPIPE.
 
@@ -33,10 +37,11 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "hbone/stream_endpoint.h"
 #include "identity/identity.h"
 #include "io/event_loop.h"
-#include "tls/cipher_bio.h"
 #include "tls/tls_context.h"
+#include "tls/tls_transport.h"
 
 namespace warren::hbone {
 
@@ -80,7 +85,8 @@ struct StreamCallbacks {
   std::function<void(const StreamStats&)> onDone;
 };
 
-class H2Connection : public std::enable_shared_from_this<H2Connection> {
+// Privately a StreamHost: what each stream's app side may ask of the session.
+class H2Connection : public std::enable_shared_from_this<H2Connection>, private StreamHost {
  public:
   enum class State { Handshaking, Ready, Closing, Closed };
 
@@ -125,8 +131,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   size_t streamCount() const { return streams_.size(); }
   bool hasStream(int32_t id) const { return streams_.count(id) != 0; }
   std::vector<StreamInfo> streamInfo() const;
-  const std::optional<identity::SpiffeId>& peerIdentity() const { return peerIdentity_; }
-  const tls::TlsContext& tlsContext() const { return *ctx_; }
+  const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
+  const tls::TlsContext& tlsContext() const { return tls_.context(); }
   const std::string& peerLabel() const { return peerLabel_; }
   // Bytes held in user space for this connection (TLS output plus every stream's
   // buffers): what flow control keeps bounded.
@@ -138,37 +144,35 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx, H2Options options, Callbacks callbacks,
                std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel);
 
-  // --- connection I/O ---
+  // --- the transport below ---
+  void onTlsReady();  // the handshake is done and the peer verified: start HTTP/2
   void onSocketEvent(uint32_t events);
-  void continueHandshake();
   Status startSession();
-  // Socket I/O on the ciphertext buffers (net_). readSocket does one read(2).
-  enum class SocketRead { Filled, Drained, WouldBlock, Eof, NoRoom, Failed };
-  SocketRead readSocket();
-  bool writeSocket();  // writes net_.out until EAGAIN; false: the connection failed
   void readTls();
-  bool decryptBuffered();  // every whole record in net_.in through nghttp2; false: closed
-  size_t writePlain(const uint8_t* data, size_t len);  // into TLS; bytes taken (0 when full)
+  bool decryptBuffered();  // every whole record buffered through nghttp2; false: closed
   bool writeStaged();  // tlsOut_ into TLS; false: the connection failed
   void pump();  // moves nghttp2 output into TLS while the output buffer has room
-  void writeDirtyStreams();  // DATA received in this burst, one write per stream
+  void writeDirtyStreams();  // DATA received in this burst, delivered once per stream
   void updateSocketInterest();
   void fail(const std::string& reason);
   void closeNow(const std::string& reason);
   void maybeCloseWhenDone();
   void armIdleTimer();
+  bool isServer() const { return tls_.context().role() == tls::Role::Server; }
 
   // --- streams ---
   Stream* findStream(int32_t id);
   int32_t submitRequest(std::unique_ptr<Stream> s);
-  void onTcpEvent(int32_t id, uint32_t events);
-  void readTcp(Stream& s);
-  void writeTcp(Stream& s);
-  void updateTcpInterest(Stream& s);
   void resetStream(Stream& s, const std::string& reason, uint32_t h2Code);
   void maybeFinishStream(Stream& s);
   void finishStream(int32_t id);
-  void consume(Stream& s, size_t n);
+
+  // --- StreamHost: calls from a stream's app side ---
+  void consumed(int32_t id, size_t n) override;
+  void sendReady(int32_t id) override;
+  void appFailed(int32_t id, const std::string& reason, AppError error) override;
+  void delivered(int32_t id) override;
+  void afterAppEvent() override;
 
   // --- nghttp2 callbacks (static trampolines in the .cc) ---
   friend struct H2Callbacks;
@@ -181,15 +185,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   ssize_t readData(int32_t streamId, uint8_t* buf, size_t length, uint32_t* flags);
 
   io::EventLoop& loop_;
-  UniqueFd sock_;
-  uint32_t sockEvents_ = 0;
-  tls::TlsContextPtr ctx_;
-  tls::CipherBuffers net_;  // declared before ssl_: its BIO points here
-  ossl::SslPtr ssl_;
+  tls::TlsTransport tls_;
   nghttp2_session* session_ = nullptr;
   H2Options options_;
   Callbacks callbacks_;
-  std::optional<identity::SpiffeId> expectedPeer_, peerIdentity_;
   std::string peerLabel_;
   State state_ = State::Handshaking;
   bool readyReported_ = false;
@@ -197,7 +196,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool inCallback_ = false;  // inside nghttp2: mem_send/mem_recv must not be re-entered
   std::string tlsOut_;    // encrypted-to-be bytes nghttp2 produced and TLS has not taken yet
   size_t tlsOutHead_ = 0;
-  uint64_t handshakeTimer_ = 0, idleTimer_ = 0;
+  uint64_t idleTimer_ = 0;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
   std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
   std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams

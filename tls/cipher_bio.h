@@ -1,10 +1,10 @@
 #pragma once
 // A BIO that lets OpenSSL read and write ciphertext in the connection's own buffers
-// instead of its socket. The connection does the socket I/O itself, in large
-// batches: one read(2) takes many TLS records and one write(2) sends everything the
-// records of a burst produced. Over a socket BIO, OpenSSL pays two reads per record
-// (header, then body) and one write per record, which is most of a tunnel's CPU on
-// a bulk transfer.
+// instead of its socket. The transport (tls_transport.h) does the socket I/O itself,
+// in large batches: one read(2) takes many TLS records and one write(2) sends
+// everything the records of a burst produced. Over a socket BIO, OpenSSL pays two
+// reads per record (header, then body) and one write per record, which is most of a
+// tunnel's CPU on a bulk transfer.
 
 #include <cstddef>
 
