@@ -17,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "common/cgroup2.h"
+#include "io/accept.h"
 #include "agent/cni/capture_scope.h"
 #include "source/dir_watcher.h"
 #include "common/daemon.h"
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", st.error().message);
     return 1;
   }
+  io::reserveAcceptSpare();  // the ZDS server sheds with it when out of descriptors
   auto zds = zds::ZdsServer::start(opts.runDir + "/zds.sock");
   if (!zds) {
     spdlog::critical("cannot serve the tunnel socket: {}", zds.error().message);

@@ -24,12 +24,14 @@ int openSpare() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 }  // namespace
 
+void reserveAcceptSpare() {
+  std::lock_guard lock(spareMu);
+  if (spare < 0) spare = openSpare();
+}
+
 Accepted acceptOrShed(int listener) {
   Accepted a;
-  {
-    std::lock_guard lock(spareMu);
-    if (spare < 0) spare = openSpare();  // first use, or re-armed after shedding
-  }
+  reserveAcceptSpare();  // first use, or re-armed after shedding
   int c = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (c >= 0) {
     a.outcome = AcceptOutcome::Accepted;

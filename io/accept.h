@@ -28,6 +28,10 @@ struct Accepted {
 // One non-blocking, close-on-exec accept on `listener`.
 Accepted acceptOrShed(int listener);
 
+// Opens the spare descriptor now (acceptOrShed otherwise does at its first
+// call): a daemon calls it at start, so its descriptor count is steady from then on.
+void reserveAcceptSpare();
+
 // Connections shed since the process started (for a metric).
 uint64_t shedConnections();
 

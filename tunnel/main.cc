@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
   warren::setupLogging(opts.logLevel, "tunnel");
   // Every captured connection holds two descriptors: 1024 is a few hundred connections.
   spdlog::info("file descriptor limit: {}", warren::io::raiseFileLimit());
+  warren::io::reserveAcceptSpare();
 
   auto ca = makeCaClient(opts);
   if (!ca) {

@@ -182,6 +182,7 @@ int main(int argc, char** argv) {
   warren::ShutdownSignal shutdown;
   warren::setupLogging(opts.logLevel, "waypoint");
   spdlog::info("file descriptor limit: {}", warren::io::raiseFileLimit());
+  warren::io::reserveAcceptSpare();
   const std::string ns = opts.gateway.substr(0, opts.gateway.find('/'));
   const std::string name = opts.gateway.substr(opts.gateway.find('/') + 1);
   if (opts.serviceAccount.empty()) opts.serviceAccount = name;
