@@ -31,6 +31,7 @@ struct Pod {
 // core/v1 Service, TCP ports only (the tunnel carries TCP).
 struct ServicePortSpec {
   std::string name;
+  std::string appProtocol;      // spec.ports[].appProtocol, as written
   uint32_t port = 0;
   uint32_t targetPort = 0;      // 0 with targetPortName empty: same as port
   std::string targetPortName;   // a named container port

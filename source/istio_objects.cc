@@ -106,6 +106,7 @@ void parseService(const Doc& d, Snapshot& s) {
       if (str(at(p, "protocol"), "TCP") != "TCP") continue;  // UDP/SCTP are not captured
       ServicePortSpec sp;
       sp.name = str(at(p, "name"));
+      sp.appProtocol = str(at(p, "appProtocol"));
       if (!parsePort(str(at(p, "port")), sp.port)) {
         bad("port '" + str(at(p, "port")) + "' is not a port number");
         return;

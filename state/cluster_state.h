@@ -13,6 +13,7 @@
 
 #include "common/result.h"
 #include "identity/identity.h"
+#include "state/app_protocol.h"
 #include "state/l7_policy.h"
 #include "state/request_authn.h"
 #include "state/policy_types.h"
@@ -22,6 +23,7 @@ namespace warren::state {
 struct ServicePort {
   uint32_t servicePort = 0;
   uint32_t targetPort = 0;
+  AppProtocol appProtocol = AppProtocol::Unknown;  // the service port's, on a Service
 };
 
 struct Workload {

@@ -20,7 +20,8 @@ Service convertService(const source::Service& in, const SnapshotOptions& o) {
   s.ns = in.ns;
   s.hostname = in.name + "." + in.ns + ".svc." + o.clusterDomain;
   s.vips = in.clusterIPs;
-  for (const auto& p : in.ports) s.ports.push_back({p.port, p.targetPort ? p.targetPort : p.port});
+  for (const auto& p : in.ports)
+    s.ports.push_back({p.port, p.targetPort ? p.targetPort : p.port, appProtocolOf(p.appProtocol, p.name)});
   return s;
 }
 

@@ -92,7 +92,11 @@ nlohmann::json toJson(const L7Rule& r) {
 
 nlohmann::json ports(const std::vector<ServicePort>& v) {
   auto j = nlohmann::json::array();
-  for (const auto& p : v) j.push_back({{"service_port", p.servicePort}, {"target_port", p.targetPort}});
+  for (const auto& p : v) {
+    nlohmann::json pj = {{"service_port", p.servicePort}, {"target_port", p.targetPort}};
+    if (p.appProtocol != AppProtocol::Unknown) pj["app_protocol"] = appProtocolName(p.appProtocol);
+    j.push_back(std::move(pj));
+  }
   return j;
 }
 

@@ -26,7 +26,12 @@ Result<state::ServicePort> convertPort(const iw::Port& p, const std::string& whe
     return makeError(where + ": service port " + std::to_string(p.service_port()) + " is not in 1-65535");
   if (p.target_port() > kMaxPort)
     return makeError(where + ": target port " + std::to_string(p.target_port()) + " is above 65535");
-  return state::ServicePort{p.service_port(), p.target_port()};
+  // Values this build does not know (a newer istiod) read as unknown: the
+  // waypoint then speaks the client's HTTP version, which is always safe.
+  const auto proto = p.app_protocol() >= 0 && p.app_protocol() <= static_cast<int>(state::AppProtocol::Tls)
+                         ? static_cast<state::AppProtocol>(p.app_protocol())
+                         : state::AppProtocol::Unknown;
+  return state::ServicePort{p.service_port(), p.target_port(), proto};
 }
 
 template <typename Ports>

@@ -107,8 +107,10 @@ Result<Output> workloadShow(const Context& ctx) {
 Table serviceTable() { return Table{{"NAMESPACE", "NAME", "HOSTNAME", "VIPS", "PORTS"}, {}}; }
 std::vector<std::string> serviceRow(const Json& s) {
   std::string ports;
-  for (const auto& p : s["ports"])
+  for (const auto& p : s["ports"]) {
     ports += (ports.empty() ? "" : ",") + p["service_port"].dump() + "->" + p["target_port"].dump();
+    if (p.contains("app_protocol")) ports += "/" + str(p, "app_protocol");
+  }
   return {str(s, "namespace"), str(s, "name"), str(s, "hostname"), joined(s["vips"]), ports};
 }
 
@@ -377,7 +379,8 @@ std::vector<Object> tunnelObjects() {
                                             {"namespace", "namespace"},
                                             {"hostname", "NAME.NAMESPACE.svc.DOMAIN"},
                                             {"vips", "ClusterIPs"},
-                                            {"ports", "[{service_port, target_port}]"},
+                                            {"ports", "[{service_port, target_port, app_protocol}]; app_protocol (http, http2, grpc, "
+                                                      "tcp, tls) only when known"},
                                             {"waypoint", "the waypoint (its service key) traffic to its VIPs must "
                                                          "pass; \"\" for none"},
                                             {"waypoint_for", "only on a waypoint, from its Gateway (YAML source): "

@@ -68,7 +68,7 @@ status: {podIP: 10.1.0.15}
 apiVersion: v1
 kind: Service
 metadata: {name: ledger, namespace: mesh, labels: {istio.io/use-waypoint: waypoint}}
-spec: {clusterIP: 10.96.0.30, selector: {app: ledger}, ports: [{port: 80, targetPort: 8080}]}
+spec: {clusterIP: 10.96.0.30, selector: {app: ledger}, ports: [{port: 80, targetPort: 8080, appProtocol: grpc}]}
 ---
 apiVersion: v1
 kind: Pod
@@ -125,6 +125,7 @@ std::map<std::string, google::protobuf::Any> addresses() {
   ledgerSvc.mutable_waypoint()->mutable_hostname()->set_namespace_("mesh");
   ledgerSvc.mutable_waypoint()->mutable_hostname()->set_hostname("waypoint.mesh.svc.cluster.local");
   ledgerSvc.mutable_waypoint()->set_hbone_mtls_port(15008);
+  ledgerSvc.mutable_ports(0)->set_app_protocol(istio::workload::GRPC);
   auto ledger = workload("uid-ledger", "10.1.0.30", "mesh");
   ledger.set_name("ledger");
   ledger.set_service_account("ledger");
