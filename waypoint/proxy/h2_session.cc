@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "io/tcp.h"
+#include "waypoint/proxy/grpc_reply.h"
 #include "waypoint/proxy/request_judge.h"
 
 namespace warren::waypoint {
@@ -33,8 +34,9 @@ bool lowerEquals(std::string_view a, std::string_view lower) {
   return true;
 }
 
-// Connection-specific fields (RFC 9113 8.2.2): never in an HTTP/2 message. Trailer
-// goes too: trailers are not relayed.
+// Connection-specific fields (RFC 9113 8.2.2): never in an HTTP/2 message; "te"
+// is added back as "te: trailers" where it may be. Trailer goes too: the HTTP/2
+// upstream relays trailers itself, the HTTP/1.1 one does not relay them.
 bool connectionSpecific(std::string_view name) {
   static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
                                                 "upgrade",    "te",         "trailer"};
@@ -97,7 +99,8 @@ H2RequestHead h2RequestHead(const http1::HeaderList& pseudo, const http1::Header
     } else if (n == "host") {
       if (host.empty()) host = v;
     } else if (n == "te") {
-      // "trailers" at most (nghttp2 checks): hop-by-hop, and nothing asks for them upstream.
+      // "trailers" at most (nghttp2 checks): hop-by-hop; an HTTP/2 upstream gets it again.
+      if (lowerEquals(v, "trailers")) r.teTrailers = true;
     } else if (n == "expect" && lowerEquals(v, "100-continue")) {
       // Answered by HTTP/2 flow control itself; the upstream never waits for it.
     } else {
@@ -130,6 +133,17 @@ H2RequestHead h2RequestHead(const http1::HeaderList& pseudo, const http1::Header
   return r;
 }
 
+H2UpstreamRequest h2UpstreamRequest(const http1::MessageHead& h, bool teTrailers) {
+  H2UpstreamRequest r;
+  r.pseudo = {{":method", h.method}, {":scheme", "http"}, {":authority", h.host}, {":path", h.target}};
+  for (const auto& [n, v] : h.headers) {
+    if (n == "host" || connectionSpecific(n) || listedInConnection(h.headers, n)) continue;
+    r.fields.emplace_back(n, v);
+  }
+  if (teTrailers) r.fields.emplace_back("te", "trailers");
+  return r;
+}
+
 // ---- one request stream ------------------------------------------------------
 
 struct H2Session::Stream {
@@ -149,12 +163,23 @@ struct H2Session::Stream {
   UniqueFd up;
   uint32_t upEvents = 0;
   bool chunked = false;
+  // Before the upstream has it: the request head (HTTP/1.1) and any DATA, framed
+  // as the upstream wants it (chunked for HTTP/1.1 without a length; raw while
+  // judging, and for HTTP/2).
   std::string upOut;
   size_t upOutHead = 0;
   uint64_t unconsumed = 0;  // request DATA received but not yet given back to the client's window
   std::string upIn;
   std::unique_ptr<http1::Parser> parser;
   bool keepAlive = true, closeDelimited = false;
+  // HTTP/2 upstream: the connection, our stream on it (0: not yet, or over), the
+  // request as sent, and response bytes received but not yet taken by the client.
+  bool viaH2 = false, teTrailers = false;
+  std::shared_ptr<H2Upstream> h2;
+  int32_t upId = 0;
+  H2UpstreamRequest h2Request;
+  http1::HeaderList requestTrailers, responseTrailers;
+  uint64_t upUnconsumed = 0;
   // The response.
   bool responseSubmitted = false;
   std::string body;
@@ -290,6 +315,10 @@ void H2Session::finish(const std::string& why) {
   toOpen_.clear();
   for (auto& i : idle_) host_.loop().unwatch(i.fd.get());
   idle_.clear();
+  for (auto& [key, up] : h2Upstreams_) up->close();
+  for (auto& up : draining_) up->close();
+  h2Upstreams_.clear();
+  draining_.clear();
   if (down_) {
     if (downEvents_) host_.loop().unwatch(down_.get());
     downEvents_ = 0;
@@ -436,10 +465,19 @@ int H2Session::onBeginHeaders(const nghttp2_frame* frame) {
 }
 
 int H2Session::onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value) {
-  // Trailers (a second HEADERS) are not relayed: HTTP/1.1 upstream with no TE: trailers.
-  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = find(frame->hd.stream_id);
   if (!s) return 0;
+  if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+    // Request trailers: relayed to an HTTP/2 upstream, dropped for HTTP/1.1. They
+    // count against the same header list limit; past it they are dropped.
+    s->outcome.requestBytes += name.size() + value.size();
+    s->headerBytes += name.size() + value.size() + 32;
+    if (s->headerBytes <= options_.h2MaxHeaderListBytes && (name.empty() || name.front() != ':'))
+      s->requestTrailers.emplace_back(name, value);
+    return 0;
+  }
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   s->outcome.requestBytes += name.size() + value.size();
   if (s->headersTooLarge) return 0;
   // RFC 9113's accounting for SETTINGS_MAX_HEADER_LIST_SIZE (name + value + 32),
@@ -497,10 +535,14 @@ int H2Session::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
     return 0;
   }
   s->outcome.requestBytes += len;
+  s->unconsumed += len;  // given back as the upstream takes it
+  if (s->viaH2 && s->upId) {
+    s->h2->sendBody(s->upId, reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
   std::string_view chunk(reinterpret_cast<const char*>(data), len);
   if (s->chunked) s->upOut += http1::chunk(chunk);
   else s->upOut.append(chunk);
-  s->unconsumed += len;
   if (s->up && !flushUp(*s)) upstreamEof(*s);
   return 0;
 }
@@ -529,9 +571,23 @@ ssize_t H2Session::readBody(int32_t id, uint8_t* buf, size_t len, uint32_t* flag
       s->body.clear();
       s->bodyHead = 0;
     }
+    if (s->h2) {
+      // Taken by the client: the upstream may send as much again.
+      s->upUnconsumed -= std::min<uint64_t>(s->upUnconsumed, n);
+      s->h2->consumed(s->upId, n);
+    }
   }
   if (s->bodyPending() == 0 && s->bodyDone) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!s->responseTrailers.empty()) {
+      std::vector<nghttp2_nv> nva;
+      for (const auto& [name, value] : s->responseTrailers) {
+        nva.push_back(makeNv(name, value));
+        s->outcome.responseBytes += name.size() + value.size();
+      }
+      // nghttp2 copies the block; the stream then ends with the trailers.
+      if (nghttp2_submit_trailer(h2_, id, nva.data(), nva.size()) == 0) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
   } else if (n == 0) {
     s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
@@ -562,8 +618,8 @@ void H2Session::judge(Stream& s, bool endStream) {
     o.plan.decision.reason = "bad request: " + converted.why;
     return respondLocal(s, converted.errorStatus, std::string(http1::reasonPhrase(converted.errorStatus)), "DPE");
   }
-  s.chunked = h.chunked;  // DATA held while judging is framed as it will be sent
-  s.judging = true;
+  s.teTrailers = converted.teTrailers;
+  s.judging = true;  // DATA is held raw until the verdict says how it goes upstream
   judgingInline_ = true;
   std::weak_ptr<H2Session> weak = weak_from_this();
   const int32_t id = s.id;
@@ -597,11 +653,22 @@ void H2Session::onJudged(Stream& s, RequestPlan judged, const http1::MessageHead
   // Allowed: the head the upstream sees, from the judged values, then any DATA
   // that arrived while the request was being judged.
   o.upstreamHost = io::formatSockaddr(plan.route.target);
+  s.upKey = upstreamKey(plan.route);
+  s.viaH2 = state::upstreamSpeaksHttp2(plan.appProtocol, /*downstreamHttp2=*/true);
+  if (s.viaH2) {
+    s.upKey += "|h2";
+    s.h2Request = h2UpstreamRequest(upstreamHead(h, plan), s.teTrailers);
+    s.wantUp = true;
+    toOpen_.push_back(s.id);
+    return;
+  }
   s.parser = std::make_unique<http1::Parser>(http1::Parser::Kind::Response);
   if (h.method == "HEAD") s.parser->expectNoBody();
-  s.upOut.insert(0, http1::serializeRequestHead(upstreamHead(h, plan)));
+  s.chunked = h.chunked;
+  std::string held = std::move(s.upOut);
+  s.upOut = http1::serializeRequestHead(upstreamHead(h, plan));
+  if (!held.empty()) s.upOut += s.chunked ? http1::chunk(held) : held;
   if (s.endReceived && s.chunked) s.upOut += http1::lastChunk();
-  s.upKey = upstreamKey(plan.route);
   s.wantUp = true;
   toOpen_.push_back(s.id);
 }
@@ -609,6 +676,10 @@ void H2Session::onJudged(Stream& s, RequestPlan judged, const http1::MessageHead
 void H2Session::requestEnded(Stream& s) {
   s.endReceived = true;
   if (!s.wantUp) return;
+  if (s.viaH2) {
+    if (s.upId) s.h2->endBody(s.upId, std::move(s.requestTrailers));
+    return;
+  }
   if (s.chunked) s.upOut += http1::lastChunk();
   if (s.up && !flushUp(s)) upstreamEof(s);
 }
@@ -619,41 +690,42 @@ void H2Session::respondLocal(Stream& s, int status, const std::string& body, con
   s.outcome.status = status;
   s.outcome.responseFlags = flags;
   if (s.responseSubmitted) return resetStream(s, NGHTTP2_INTERNAL_ERROR, flags);
-  s.responseSubmitted = true;
-  s.body = body;
+  http1::HeaderList fields;
+  int wireStatus = status;
+  if (s.outcome.protocol == "grpc") {
+    // A gRPC client reads grpc-status, not the HTTP status (grpc_reply.h).
+    wireStatus = 200;
+    fields = grpcLocalReplyFields(status, body);
+    s.outcome.grpcStatus = grpcStatusForHttp(status);
+    s.body.clear();
+  } else {
+    fields = {{"content-type", "text/plain"}, {"content-length", std::to_string(body.size())}};
+    s.body = body;
+  }
+  fields.insert(fields.end(), extraHeaders.begin(), extraHeaders.end());
   s.bodyHead = 0;
   s.bodyDone = true;
-  const std::string code = std::to_string(status), length = std::to_string(body.size());
-  const std::string kStatus = ":status", kType = "content-type", kPlain = "text/plain", kLength = "content-length";
-  std::vector<nghttp2_nv> nva = {makeNv(kStatus, code), makeNv(kType, kPlain), makeNv(kLength, length)};
-  s.outcome.responseBytes += kStatus.size() + code.size() + kType.size() + kPlain.size() + kLength.size() + length.size();
-  for (const auto& [name, value] : extraHeaders) {
-    nva.push_back(makeNv(name, value));
-    s.outcome.responseBytes += name.size() + value.size();
-  }
-  nghttp2_data_provider prd{};
-  prd.read_callback = H2SessionCallbacks::readBody;
-  int rv = nghttp2_submit_response(h2_, s.id, nva.data(), nva.size(), body.empty() ? nullptr : &prd);
-  if (rv != 0) spdlog::warn("waypoint session {} (h2): stream {}: response: {}", id_, s.id, nghttp2_strerror(rv));
+  submitResponse(s, wireStatus, fields, s.body.empty());
+  s.outcome.status = status;  // telemetry keeps the status the decision meant
 }
 
-void H2Session::submitHead(Stream& s, const http1::MessageHead& h) {
-  std::vector<std::pair<std::string, std::string>> fields;
-  fields.emplace_back(":status", std::to_string(h.status));
-  for (const auto& [n, v] : h.headers) {
-    if (connectionSpecific(n) || listedInConnection(h.headers, n)) continue;
-    if (n == "content-length" && h.status == 204) continue;
-    fields.emplace_back(n, v);
+void H2Session::submitResponse(Stream& s, int status, const http1::HeaderList& fields, bool bodyless) {
+  http1::HeaderList out;
+  out.emplace_back(":status", std::to_string(status));
+  for (const auto& [n, v] : fields) {
+    if (connectionSpecific(n) || listedInConnection(fields, n)) continue;
+    if (n == "content-length" && status == 204) continue;
+    if (!n.empty() && n.front() == ':') continue;
+    out.emplace_back(n, v);
   }
   std::vector<nghttp2_nv> nva;
-  nva.reserve(fields.size());
-  for (const auto& [n, v] : fields) {
+  nva.reserve(out.size());
+  for (const auto& [n, v] : out) {
     nva.push_back(makeNv(n, v));
     s.outcome.responseBytes += n.size() + v.size();
   }
-  s.outcome.status = h.status;
+  s.outcome.status = status;
   s.responseSubmitted = true;
-  const bool bodyless = s.outcome.method == "HEAD" || h.status == 204 || h.status == 304;
   nghttp2_data_provider prd{};
   prd.read_callback = H2SessionCallbacks::readBody;
   int rv = nghttp2_submit_response(h2_, s.id, nva.data(), nva.size(), bodyless ? nullptr : &prd);
@@ -684,7 +756,11 @@ void H2Session::openUpstreams() {
   toOpen_.clear();
   for (int32_t id : ids) {
     Stream* s = find(id);
-    if (!s || !s->wantUp || s->up) continue;  // reset in the same read: never opened
+    if (!s || !s->wantUp || s->up || s->h2) continue;  // reset in the same read: never opened
+    if (s->viaH2) {
+      openH2Upstream(*s);
+      continue;
+    }
     if (UniqueFd fd = takeIdle(s->upKey)) {
       attachUpstream(id, std::move(fd));
       continue;
@@ -705,6 +781,126 @@ void H2Session::openUpstreams() {
       self->afterEvent();
     });
   }
+}
+
+std::shared_ptr<H2Upstream> H2Session::h2UpstreamFor(const Stream& s, bool fresh) {
+  auto it = h2Upstreams_.find(s.upKey);
+  if (it != h2Upstreams_.end()) {
+    if (!fresh && it->second->usable()) return it->second;
+    // Going away or failed: its running streams finish; new ones go to a new one.
+    if (it->second->streamCount()) draining_.push_back(it->second);
+    h2Upstreams_.erase(it);
+  }
+  H2Upstream::Options o;
+  o.streamWindow = options_.h2StreamWindow;
+  o.connectionWindow = options_.h2ConnectionWindow;
+  o.maxHeaderListBytes = options_.h2MaxHeaderListBytes;
+  auto up = H2Upstream::create(host_.loop(), *this, o,
+                               "waypoint session " + std::to_string(id_) + " (h2) upstream " + s.outcome.upstreamHost);
+  h2Upstreams_[s.upKey] = up;
+  std::weak_ptr<H2Upstream> weakUp = up;
+  std::weak_ptr<H2Session> weak = weak_from_this();
+  host_.openUpstream(s.outcome.plan.route, [weak, weakUp](Result<UniqueFd> fd) {
+    auto self = weak.lock();
+    auto upstream = weakUp.lock();
+    if (!self || self->closed_ || !upstream) return;  // closes unused
+    if (!fd) upstream->fail("upstream connect error or disconnect/reset before headers: " + fd.error().message);
+    else upstream->attach(std::move(*fd));
+  });
+  return up;
+}
+
+void H2Session::openH2Upstream(Stream& s) {
+  // The request goes out now; the body held while judging follows it, then its
+  // end if the client has ended (with its trailers).
+  const bool endNow = s.endReceived && s.upOut.empty() && s.requestTrailers.empty();
+  for (bool fresh : {false, true}) {
+    auto up = h2UpstreamFor(s, fresh);
+    const int32_t upId = up->submit(s.id, s.h2Request.pseudo, s.h2Request.fields, endNow);
+    if (!upId) continue;  // that connection takes no more streams: a new one
+    s.h2 = up;
+    s.upId = upId;
+    if (!s.upOut.empty()) {
+      s.h2->sendBody(upId, s.upOut.data(), s.upOut.size());
+      s.upOut.clear();
+    }
+    if (s.endReceived && !endNow) s.h2->endBody(upId, std::move(s.requestTrailers));
+    return;
+  }
+  s.outcome.plan.decision.reason += "; upstream connect error or disconnect/reset before headers";
+  respondLocal(s, 503, "upstream connect error or disconnect/reset before headers", "UF");
+}
+
+// ---- H2Upstream::Sink -------------------------------------------------------------
+
+void H2Session::upstreamHeaders(int32_t key, int status, http1::HeaderList fields, bool endStream) {
+  Stream* s = find(key);
+  if (!s || !s->h2) return;
+  if (endStream) {
+    s->bodyDone = true;
+    s->upDone = true;
+    s->outcome.grpcStatus = grpcStatusIn(fields);  // a trailers-only answer
+  }
+  submitResponse(*s, status, fields, endStream);
+}
+
+void H2Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
+  Stream* s = find(key);
+  if (!s || !s->h2) return;  // (released streams are canceled: never here)
+  s->body.append(reinterpret_cast<const char*>(data), len);
+  s->upUnconsumed += len;
+  if (s->deferred) {
+    s->deferred = false;
+    nghttp2_session_resume_data(h2_, s->id);
+  }
+}
+
+void H2Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
+  Stream* s = find(key);
+  if (!s || !s->h2) return;
+  std::erase_if(trailers, [](const auto& f) { return f.first.empty() || f.first.front() == ':' || connectionSpecific(f.first); });
+  s->outcome.grpcStatus = grpcStatusIn(trailers);
+  s->responseTrailers = std::move(trailers);
+}
+
+void H2Session::upstreamEnded(int32_t key) {
+  Stream* s = find(key);
+  if (!s || !s->h2) return;
+  s->bodyDone = true;
+  s->upDone = true;
+  if (s->deferred) {
+    s->deferred = false;
+    nghttp2_session_resume_data(h2_, s->id);
+  }
+}
+
+void H2Session::upstreamFailed(int32_t key, const std::string& why, bool beforeHeaders) {
+  Stream* s = find(key);
+  if (!s || !s->h2) return;
+  s->upDone = true;  // nothing to cancel: the upstream's stream is gone
+  spdlog::warn("waypoint session {} (h2): stream {}: upstream {}: {}", id_, s->id, s->outcome.upstreamHost, why);
+  if (beforeHeaders && !s->responseSubmitted) {
+    s->outcome.plan.decision.reason += "; " + why;
+    return respondLocal(*s, 503, "upstream connect error or disconnect/reset before headers", "UF");
+  }
+  resetStream(*s, NGHTTP2_INTERNAL_ERROR, "UC");
+}
+
+void H2Session::requestBodyTaken(int32_t key, size_t n) {
+  Stream* s = find(key);
+  if (!s) return;
+  // The upstream took it: the client's window reopens by as much.
+  const size_t give = std::min<uint64_t>(n, s->unconsumed);
+  s->unconsumed -= give;
+  if (give && !closed_) nghttp2_session_consume(h2_, s->id, give);
+}
+
+void H2Session::afterUpstreamEvent() {
+  if (closed_) return;
+  auto keep = shared_from_this();
+  touch();
+  std::erase_if(draining_, [](const auto& up) { return up->streamCount() == 0; });
+  afterEvent();
 }
 
 void H2Session::attachUpstream(int32_t id, UniqueFd fd) {
@@ -806,7 +1002,7 @@ void H2Session::processUpstream(Stream& s) {
         s.keepAlive = h.keepAlive;
         const bool bodyless = h.status == 204 || h.status == 304 || s.outcome.method == "HEAD";
         s.closeDelimited = !bodyless && !h.chunked && !h.contentLength;
-        submitHead(s, h);
+        submitResponse(s, h.status, h.headers, bodyless);
         break;
       }
       case Event::BodyChunk:
@@ -858,6 +1054,16 @@ void H2Session::upstreamEof(Stream& s) {
 
 void H2Session::releaseUpstream(Stream& s, bool reusable) {
   s.wantUp = false;
+  if (s.h2) {
+    // Our stream on the HTTP/2 upstream ends now if it has not (the client reset
+    // it, or was answered here); response bytes the client will never take go
+    // back to the connection's window.
+    if (!s.upDone && s.upId) s.h2->cancel(s.upId);
+    if (s.upUnconsumed) s.h2->consumed(s.upId, s.upUnconsumed);
+    s.upUnconsumed = 0;
+    s.upDone = true;
+    s.h2.reset();
+  }
   if (s.up) {
     if (s.upEvents) host_.loop().unwatch(s.up.get());
     s.upEvents = 0;

@@ -5,13 +5,18 @@
 // TLS; here there is none, HBONE already carried the bytes over mTLS).
 //
 // Every request stream is judged at the end of its headers, before any of its
-// DATA is forwarded: denied streams get 403 "RBAC: access denied" and never reach
-// an upstream. Allowed ones go upstream as HTTP/1.1 (the app's protocol for an
-// `http` port, as Envoy's default upstream codec), one upstream byte stream per
-// request at a time, with a head serialised from the judged values; the response
-// is parsed (http1::Parser) and relayed as HEADERS + DATA under HTTP/2 flow
-// control. Upstreams whose response ended cleanly are kept for the session's
-// next requests. RST_STREAM from the client drops that stream's upstream at once,
+// DATA is forwarded: denied streams get 403 "RBAC: access denied" (a gRPC request
+// a trailers-only grpc-status 7, grpc_reply.h) and never reach an upstream.
+// Allowed ones go upstream in the HTTP version the destination port calls for
+// (state::upstreamSpeaksHttp2: gRPC and HTTP/2 ports, and undeclared ones, since
+// the client speaks HTTP/2):
+//  - HTTP/2: multiplexed on one H2Upstream per upstream (h2_upstream.h), trailers
+//    and streaming both ways relayed, as gRPC needs;
+//  - HTTP/1.1 (`http` ports): one upstream byte stream per request at a time, a
+//    head serialised from the judged values, the response parsed (http1::Parser)
+//    and relayed as HEADERS + DATA; upstreams whose response ended cleanly are kept
+//    for the session's next requests.
+// Both under HTTP/2 flow control end to end. RST_STREAM from the client drops that stream's upstream at once,
 // and one that came in the same read as the request's headers means no upstream
 // is ever opened (rapid reset); nghttp2's reset rate limit ends a connection
 // that resets too fast. Protocol errors: GOAWAY, then the connection closes.
@@ -27,6 +32,7 @@
 
 #include "common/unique_fd.h"
 #include "waypoint/http1/http1_parser.h"
+#include "waypoint/proxy/h2_upstream.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
 
@@ -39,6 +45,7 @@ namespace warren::waypoint {
 // head cannot be forwarded as HTTP/1.1 (CONNECT: 501; no authority: 400).
 struct H2RequestHead {
   http1::MessageHead head;
+  bool teTrailers = false;  // "te: trailers": passed on to an HTTP/2 upstream (gRPC servers want it)
   int errorStatus = 0;
   std::string why;
 };
@@ -47,7 +54,15 @@ H2RequestHead h2RequestHead(const http1::HeaderList& pseudo, const http1::Header
 // Istio's request_protocol: "grpc" for content-type application/grpc*, else "http".
 std::string requestProtocol(const http1::HeaderList& fields);
 
-class H2Session : public Session, public std::enable_shared_from_this<H2Session> {
+// The pseudo-headers and fields of the HTTP/2 request sent upstream for `head` (as
+// upstreamHead() made it): connection-specific fields and Host left out, the
+// authority as :authority, "te: trailers" when the client sent it.
+struct H2UpstreamRequest {
+  http1::HeaderList pseudo, fields;
+};
+H2UpstreamRequest h2UpstreamRequest(const http1::MessageHead& head, bool teTrailers);
+
+class H2Session : public Session, public std::enable_shared_from_this<H2Session>, private H2Upstream::Sink {
  public:
   // `initial`: bytes already read from the stream (at least the preface).
   static std::shared_ptr<H2Session> start(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream,
@@ -91,12 +106,23 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   void requestEnded(Stream& s);
   void respondLocal(Stream& s, int status, const std::string& body, const std::string& flags,
                     const http1::HeaderList& extraHeaders = {});
-  void submitHead(Stream& s, const http1::MessageHead& h);
+  void submitResponse(Stream& s, int status, const http1::HeaderList& fields, bool bodyless);
   void resetStream(Stream& s, uint32_t code, const std::string& flags);
   void report(Stream& s);
 
   // Upstreams.
   void openUpstreams();
+  void openH2Upstream(Stream& s);
+  std::shared_ptr<H2Upstream> h2UpstreamFor(const Stream& s, bool fresh);
+
+  // H2Upstream::Sink: the HTTP/2 upstreams' events, by downstream stream id.
+  void upstreamHeaders(int32_t key, int status, http1::HeaderList fields, bool endStream) override;
+  void upstreamData(int32_t key, const uint8_t* data, size_t len) override;
+  void upstreamTrailers(int32_t key, http1::HeaderList trailers) override;
+  void upstreamEnded(int32_t key) override;
+  void upstreamFailed(int32_t key, const std::string& why, bool beforeHeaders) override;
+  void requestBodyTaken(int32_t key, size_t n) override;
+  void afterUpstreamEvent() override;
   void attachUpstream(int32_t id, UniqueFd fd);
   void onUpstream(int32_t id, uint32_t events);
   bool flushUp(Stream& s);
@@ -123,6 +149,10 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<int32_t> toOpen_;  // judged and allowed during this read: upstreams opened after it
   std::vector<Idle> idle_;
+  // HTTP/2 upstreams by upstreamKey; ones that take no new streams stay in
+  // draining_ until their last stream is done.
+  std::map<std::string, std::shared_ptr<H2Upstream>> h2Upstreams_;
+  std::vector<std::shared_ptr<H2Upstream>> draining_;
   bool closed_ = false, goingAway_ = false;
   bool judgingInline_ = false;  // judgeRequest is answering inside judge()
   uint64_t idleTimer_ = 0;

@@ -170,6 +170,29 @@ std::vector<const state::RequestAuthn*> requestAuthnsFor(const state::ClusterSta
   });
 }
 
+state::AppProtocol destinationAppProtocol(const state::ClusterState& st, const StreamFacts& stream) {
+  const uint32_t port = io::portOf(stream.destination);
+  const std::string ip = io::formatIp(stream.destination);
+  auto byServicePort = [](const state::Service& s, uint32_t servicePort) {
+    for (const auto& p : s.ports)
+      if (p.servicePort == servicePort) return p.appProtocol;
+    return state::AppProtocol::Unknown;
+  };
+  if (const state::Service* svc = st.findServiceByVip(ip)) return byServicePort(*svc, port);
+  const state::Workload* w = st.findByIp(ip);
+  if (!w) return state::AppProtocol::Unknown;
+  for (const auto& [key, ports] : w->services) {
+    const state::Service* svc = st.findService(key);
+    if (!svc) continue;
+    // The workload's own target ports when it has them, else the service's.
+    for (const auto& p : ports.empty() ? svc->ports : ports)
+      if (p.targetPort == port) {
+        if (auto proto = byServicePort(*svc, p.servicePort); proto != state::AppProtocol::Unknown) return proto;
+      }
+  }
+  return state::AppProtocol::Unknown;
+}
+
 RequestPlan planRequest(const state::ClusterState& st, const Self& self, const StreamFacts& stream,
                         const http1::MessageHead& head, uint64_t pick, AuthnResult authn) {
   RequestPlan p;
@@ -195,6 +218,7 @@ RequestPlan planRequest(const state::ClusterState& st, const Self& self, const S
     p.dstServiceNs = dst->ns;
   }
   p.route = proxy::decideOutbound(stream.destination, st, pick, &self.workload);
+  p.appProtocol = destinationAppProtocol(st, stream);
   if (const state::Workload* w = st.findByIp(io::formatIp(p.route.target)); w) {
     p.dstWorkload = w->name;
     p.dstWorkloadNs = w->ns;

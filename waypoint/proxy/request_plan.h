@@ -56,6 +56,9 @@ struct RequestPlan {
   // For telemetry: the destination as Istio labels it.
   std::string dstServiceHost, dstServiceName, dstServiceNs, dstWorkload, dstWorkloadNs, dstPrincipal;
   std::string responseFlags = "-";  // "RBAC" on a policy denial, "NR" no route
+  // The destination port's application protocol: whether the request goes
+  // upstream as HTTP/2 (state::upstreamSpeaksHttp2).
+  state::AppProtocol appProtocol = state::AppProtocol::Unknown;
   // End-user authentication (RequestAuthentication) and what it changes upstream.
   AuthnResult authn;
 };
@@ -63,6 +66,10 @@ struct RequestPlan {
 // The RequestAuthentications bound to the stream's destination (as AuthorizationPolicies bind).
 std::vector<const state::RequestAuthn*> requestAuthnsFor(const state::ClusterState& state, const Self& self,
                                                         const StreamFacts& stream);
+
+// The application protocol of the port the stream is addressed to: a service
+// VIP's port by its number, a pod's by the service port that targets it.
+state::AppProtocol destinationAppProtocol(const state::ClusterState& state, const StreamFacts& stream);
 
 // Judge one request head, already authenticated (`authn`: never NeedKeys), and
 // choose its upstream. `pick` spreads requests over a service's endpoints.

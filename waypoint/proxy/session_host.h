@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -26,6 +27,7 @@ struct RequestOutcome {
   std::string httpVersion = "HTTP/1.1";  // the downstream's (Envoy's %PROTOCOL%)
   RequestPlan plan;
   int status = 0;            // sent downstream; 0 when the connection ended first
+  std::optional<int> grpcStatus;  // gRPC requests: the grpc-status that ended the call
   std::string responseFlags;  // Envoy's: "-", "RBAC", "UH", "UF", "UC", "UPE", "DPE", "DR", "DC"
   uint64_t requestBytes = 0, responseBytes = 0;
   std::chrono::system_clock::time_point start;

@@ -45,6 +45,7 @@ telemetry::RequestRecord toRecord(const RequestOutcome& o, const state::ClusterS
   r.requestBytes = o.requestBytes;
   r.responseBytes = o.responseBytes;
   r.responseCode = o.status;
+  r.grpcStatus = o.grpcStatus;
   // Envoy reports an RBAC denial with no response flag and the matched policy in
   // the response code details; Istio's dashboards expect exactly that.
   if (o.plan.authn.token) r.requestPrincipal = o.plan.authn.token->principal;

@@ -38,8 +38,26 @@ TEST(H2RequestHead, BecomesAnHttp1HeadWithTheJudgedFields) {
   EXPECT_FALSE(r.head.contentLength);
   EXPECT_EQ(r.head.header("cookie"), "a=1; b=2");
   EXPECT_EQ(r.head.header("te"), std::nullopt);
+  EXPECT_TRUE(r.teTrailers);
   EXPECT_EQ(http1::serializeRequestHead(r.head),
             "GET /balance/1?x=1 HTTP/1.1\r\nhost: ledger\r\nuser-agent: nghttp2\r\ncookie: a=1; b=2\r\n\r\n");
+}
+
+TEST(H2UpstreamRequest, PseudoHeadersFromTheJudgedHeadAndNoConnectionFields) {
+  http1::MessageHead h;
+  h.method = "POST";
+  h.target = "/warren.demo.ledger.v1.Ledger/Balance";
+  h.host = "10.96.0.21:9090";
+  h.headers = {{"host", "evil"},          {"content-type", "application/grpc"}, {"connection", "x-hop"},
+               {"x-hop", "1"},            {"keep-alive", "5"},                  {"transfer-encoding", "chunked"},
+               {"grpc-timeout", "4999m"}, {"upgrade", "h2c"}};
+  auto r = h2UpstreamRequest(h, /*teTrailers=*/true);
+  EXPECT_EQ(r.pseudo, (http1::HeaderList{{":method", "POST"},
+                                         {":scheme", "http"},
+                                         {":authority", "10.96.0.21:9090"},
+                                         {":path", "/warren.demo.ledger.v1.Ledger/Balance"}}));
+  EXPECT_EQ(r.fields, (http1::HeaderList{{"content-type", "application/grpc"}, {"grpc-timeout", "4999m"}, {"te", "trailers"}}));
+  EXPECT_EQ(h2UpstreamRequest(h, false).fields.back(), (std::pair<std::string, std::string>{"grpc-timeout", "4999m"}));
 }
 
 TEST(H2RequestHead, BodyFramingFollowsContentLengthElseChunked) {

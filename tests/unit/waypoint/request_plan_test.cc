@@ -36,6 +36,11 @@ spec: {clusterIP: 10.96.0.20, selector: {app: ledger}, ports: [{port: 80, target
 ---
 apiVersion: v1
 kind: Service
+metadata: {name: ledger-grpc, namespace: payments}
+spec: {clusterIP: 10.96.0.21, selector: {app: ledger}, ports: [{name: grpc-api, port: 9090, targetPort: 19090}]}
+---
+apiVersion: v1
+kind: Service
 metadata: {name: vault, namespace: payments}
 spec: {clusterIP: 10.96.0.40, selector: {app: vault}, ports: [{port: 80}]}
 ---
@@ -154,6 +159,19 @@ TEST(PlanRequest, AllowedRequestGoesOverHboneToAnEndpointNotBackToTheWaypoint) {
   EXPECT_EQ(p.dstServiceName, "ledger");
   EXPECT_EQ(p.dstPrincipal, "spiffe://cluster.local/ns/payments/sa/ledger");
   EXPECT_EQ(p.path, "/balance/1");
+}
+
+TEST(DestinationAppProtocol, AVipByItsPortAPodByTheServicePortTargetingIt) {
+  auto st = cluster();
+  EXPECT_EQ(destinationAppProtocol(*st, fromCheckout("10.96.0.21:9090")), state::AppProtocol::Grpc);
+  EXPECT_EQ(destinationAppProtocol(*st, fromCheckout("10.96.0.21:80")), state::AppProtocol::Unknown);
+  EXPECT_EQ(destinationAppProtocol(*st, fromCheckout("10.96.0.20:80")), state::AppProtocol::Unknown);  // unnamed
+  EXPECT_EQ(destinationAppProtocol(*st, fromCheckout("10.244.2.20:19090")), state::AppProtocol::Grpc);
+  EXPECT_EQ(destinationAppProtocol(*st, fromCheckout("10.244.2.20:9090")), state::AppProtocol::Unknown);
+  EXPECT_EQ(destinationAppProtocol(*st, fromCheckout("10.244.9.9:19090")), state::AppProtocol::Unknown);
+  // The plan carries it, for the session to pick its upstream's HTTP version.
+  auto p = planRequest(*st, self(), fromCheckout("10.96.0.21:9090"), get("/balance/1"), 0);
+  EXPECT_EQ(p.appProtocol, state::AppProtocol::Grpc);
 }
 
 TEST(PlanRequest, DeniedRequestIs403RbacAccessDeniedWithFlagRbac) {
