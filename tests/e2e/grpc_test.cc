@@ -170,5 +170,21 @@ TEST_F(GrpcWaypointTest, ConcurrentStreamingCallsAllSucceedInOrder) {
   EXPECT_EQ(served().size(), 8u);
 }
 
+TEST_F(GrpcWaypointTest, AServiceThatIsDownIsUnavailableToTheClient) {
+  int code = -1;
+  std::string out = grpcCall({"Balance"}, &code);
+  ASSERT_EQ(code, 0) << out;
+  server_.reset();  // the Ledger service goes away (killed by its pid)
+  out = grpcCall({"Balance"}, &code);
+  // Envoy's words for it, as a gRPC client reads them: UNAVAILABLE.
+  EXPECT_EQ(code, 14) << out;
+  EXPECT_NE(out.find("status 14 upstream connect error or disconnect/reset before headers"), std::string::npos) << out;
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 2; }, 5s));
+  const auto last = waypointAccessLog().back();
+  EXPECT_EQ(last["response_code"], 503) << last.dump();
+  EXPECT_EQ(last["response_flags"], "UF") << last.dump();
+  EXPECT_EQ(last.value("grpc_status", -1), 14) << last.dump();
+}
+
 }  // namespace
 }  // namespace warren::e2e

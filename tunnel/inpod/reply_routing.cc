@@ -105,6 +105,14 @@ Status installReplyRouting(bool ipv4, bool ipv6) {
     sysctl.flush();
     if (!sysctl) return makeError("cannot set net.ipv4.tcp_fwmark_accept=1 in the pod");
   }
+  for (auto [wanted, path] : {std::pair{ipv4, "/proc/sys/net/ipv4/fwmark_reflect"},
+                              std::pair{ipv6, "/proc/sys/net/ipv6/fwmark_reflect"}}) {
+    if (!wanted) continue;
+    std::ofstream sysctl(path);
+    sysctl << "1\n";
+    sysctl.flush();
+    if (!sysctl) return makeError(std::string("cannot set ") + path + "=1 in the pod");
+  }
   const uint32_t lo = ::if_nametoindex("lo");
   if (lo == 0) return errnoError("the pod has no lo");
   for (auto [wanted, family] : {std::pair{ipv4, AF_INET}, std::pair{ipv6, AF_INET6}}) {
