@@ -3,17 +3,31 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace warren {
 
-void setupLogging(const std::string& level, const std::string& component) {
+void setupLogging(const std::string& level, const std::string& component, bool bufferInfo) {
+  if (bufferInfo) {
+    // stderr is unbuffered by default: every line would be a write(2). Before any
+    // output, as setvbuf requires.
+    static char buffer[64 << 10];
+    std::setvbuf(stderr, buffer, _IOFBF, sizeof(buffer));
+  }
   auto logger = spdlog::stderr_logger_mt(component);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + component + " %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::flush_on(spdlog::level::info);
+  if (bufferInfo) {
+    spdlog::flush_on(spdlog::level::warn);
+    spdlog::flush_every(std::chrono::seconds(1));
+  } else {
+    spdlog::flush_on(spdlog::level::info);
+  }
 }
 
 void signalReady(int fd) {

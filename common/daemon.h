@@ -5,8 +5,12 @@
 
 namespace warren {
 
-// Logs to stderr with a compact pattern; level from --log-level.
-void setupLogging(const std::string& level, const std::string& component);
+// Logs to stderr with a compact pattern; level from --log-level. Warnings and
+// errors are written at once. With `bufferInfo`, info and below (a waypoint's
+// access line per request) are written in 64 KiB blocks at least once a second,
+// as Envoy flushes its access logs, instead of one write(2) per line; a crash
+// loses at most that second, a normal exit none.
+void setupLogging(const std::string& level, const std::string& component, bool bufferInfo = false);
 
 // Readiness signal: writes "ready\n" to the fd the parent passed (--ready-fd),
 // then closes it. Tests and the demo wait on it instead of sleeping.

@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   warren::ShutdownSignal shutdown;
-  warren::setupLogging(opts.logLevel, "waypoint");
+  warren::setupLogging(opts.logLevel, "waypoint", /*bufferInfo=*/true);
   spdlog::info("file descriptor limit: {}", warren::io::raiseFileLimit());
   warren::io::reserveAcceptSpare();
   const std::string ns = opts.gateway.substr(0, opts.gateway.find('/'));

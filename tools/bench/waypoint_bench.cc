@@ -527,7 +527,7 @@ int main(int argc, char** argv) {
   std::printf("  <= 0.10 vCPU per 1000 req/s          %8.3f (haproxy %.3f)     %s\n", wVcpu, hVcpu, met(wVcpu <= 0.10));
   std::printf("  <= 20 MB per 1000 req/s (peak RSS)   %8.2f (haproxy %.2f)      %s\n", wMb, hMb, met(wMb <= 20));
   std::printf("notes: warren's path has two mTLS hops and two tunnels (client side and app side), haproxy's one TLS "
-              "hop;\n       the waypoint logs at %s (an access line per request at info), haproxy has no log.\n",
+              "hop;\n       the waypoint logs at %s (an access line per request at info, written in blocks each second), haproxy has no log.\n",
               o.waypointLogLevel.c_str());
 
   bool likeForLike = w.denied.rfind("403 ", 0) == 0 && h.denied.rfind("403 ", 0) == 0 && postsSeen == 0;
