@@ -401,10 +401,18 @@ H2Connection::Stream* H2Connection::findStream(int32_t id) {
 
 Result<int32_t> H2Connection::openStream(const Headers& request, UniqueFd& app, StreamCallbacks callbacks) {
   if (!hasCapacity()) return makeError("HBONE connection to " + peerLabel_ + " takes no more streams");
+  std::unique_ptr<StreamEndpoint> bridge;
+  if (app) bridge = std::make_unique<FdStreamBridge>(loop_, std::move(app), options_.sendBufferBytes);
+  return openStream(request, bridge, std::move(callbacks));
+}
+
+Result<int32_t> H2Connection::openStream(const Headers& request, std::unique_ptr<StreamEndpoint>& app,
+                                         StreamCallbacks callbacks) {
+  if (!hasCapacity()) return makeError("HBONE connection to " + peerLabel_ + " takes no more streams");
   auto s = std::make_unique<Stream>();
   s->request = request;
   s->cb = std::move(callbacks);
-  if (app) s->app = std::make_unique<FdStreamBridge>(loop_, std::move(app), options_.sendBufferBytes);
+  s->app = std::move(app);
   if (state_ == State::Handshaking) {
     pendingOpens_.push_back(std::move(s));
     return 0;
@@ -441,13 +449,19 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
 }
 
 void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks callbacks) {
+  std::unique_ptr<StreamEndpoint> bridge;
+  if (isSuccess(status) && tcp) bridge = std::make_unique<FdStreamBridge>(loop_, std::move(tcp), options_.sendBufferBytes);
+  respond(id, status, std::move(bridge), std::move(callbacks));
+}
+
+void H2Connection::respond(int32_t id, int status, std::unique_ptr<StreamEndpoint> app, StreamCallbacks callbacks) {
   Stream* s = state_ == State::Ready ? findStream(id) : nullptr;
   if (s && s->h2Closed) {
     streams_.erase(id);  // closed by the client while we were deciding
     s = nullptr;
   }
   if (!s) {
-    if (tcp) io::resetOnClose(tcp.get());
+    if (app) app->abort();
     if (callbacks.onDone) callbacks.onDone(StreamStats{.status = status, .endReason = "client reset the stream before the response"});
     return;
   }
@@ -456,8 +470,8 @@ void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks
   std::string code = std::to_string(status);
   nghttp2_nv nv{reinterpret_cast<uint8_t*>(const_cast<char*>(":status")), reinterpret_cast<uint8_t*>(code.data()), 7,
                 code.size(), NGHTTP2_NV_FLAG_NONE};
-  if (isSuccess(status) && tcp) {
-    s->app = std::make_unique<FdStreamBridge>(loop_, std::move(tcp), options_.sendBufferBytes);
+  if (isSuccess(status) && app) {
+    s->app = std::move(app);
     s->app->attach(*this, id, weak_from_this());
     if (!s->held.empty()) {
       s->app->received(s->held.data(), s->held.size());

@@ -112,11 +112,15 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   // handshake runs (the request is sent when ready). Fails only when the
   // connection can take no more streams; app is then left untouched in *app.
   Result<int32_t> openStream(const Headers& request, UniqueFd& app, StreamCallbacks callbacks);
+  // The same with any app side (an in-process ChannelEndpoint); left in *app on failure.
+  Result<int32_t> openStream(const Headers& request, std::unique_ptr<StreamEndpoint>& app, StreamCallbacks callbacks);
 
   // Server: answers stream `id`. 2xx with a connected `tcp` starts the bridge;
   // any other status ends the stream (tcp is ignored). A stream the client has
   // already reset is answered by closing tcp.
   void respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks callbacks);
+  // The same with any app side (an in-process ChannelEndpoint).
+  void respond(int32_t id, int status, std::unique_ptr<StreamEndpoint> app, StreamCallbacks callbacks);
 
   // Sends GOAWAY; running streams finish, no new ones are accepted or opened.
   void shutdown();

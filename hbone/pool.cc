@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/netns.h"
+#include "hbone/stream_bridge.h"
 #include "io/tcp.h"
 
 namespace warren::hbone {
@@ -67,6 +68,12 @@ Result<std::shared_ptr<H2Connection>> Pool::dial(const Dial& d) {
 }
 
 void Pool::send(const Dial& d, const Headers& request, UniqueFd app, StreamCallbacks callbacks) {
+  std::unique_ptr<StreamEndpoint> bridge;
+  if (app) bridge = std::make_unique<FdStreamBridge>(loop_, std::move(app), options_.sendBufferBytes);
+  send(d, request, std::move(bridge), std::move(callbacks));
+}
+
+void Pool::send(const Dial& d, const Headers& request, std::unique_ptr<StreamEndpoint> app, StreamCallbacks callbacks) {
   std::shared_ptr<H2Connection> chosen;
   auto it = pools_.find(d.key);
   if (it != pools_.end())
@@ -75,27 +82,26 @@ void Pool::send(const Dial& d, const Headers& request, UniqueFd app, StreamCallb
         chosen = c;
         break;
       }
+  auto fail = [&](const std::string& why, StreamCallbacks& cbs) {
+    // The app side sees a reset, never a clean end.
+    if (app) app->abort();
+    app.reset();
+    if (cbs.onDone) cbs.onDone(StreamStats{.endReason = why});
+  };
   if (chosen) {
     counters_.streamsReused++;
   } else {
     auto made = dial(d);
     if (!made) {
       counters_.connectFailures++;
-      io::resetOnClose(app.get());
-      app.reset();
-      if (callbacks.onDone) callbacks.onDone(StreamStats{.endReason = made.error().message});
-      return;
+      return fail(made.error().message, callbacks);
     }
     chosen = *made;
   }
-  auto onDone = callbacks.onDone;
+  StreamCallbacks keep{.onResponse = nullptr, .onDone = callbacks.onDone};
   auto opened = chosen->openStream(request, app, std::move(callbacks));
-  if (!opened) {
-    // Only when the connection has just become unusable; app is still ours.
-    io::resetOnClose(app.get());
-    app.reset();
-    if (onDone) onDone(StreamStats{.endReason = opened.error().message});
-  }
+  // Only when the connection has just become unusable; app is still ours.
+  if (!opened) fail(opened.error().message, keep);
 }
 
 }  // namespace warren::hbone

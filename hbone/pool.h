@@ -52,6 +52,8 @@ class Pool {
   // Carries app over a CONNECT stream with `request`; app is reset (and onDone
   // reports why) if no connection can be made.
   void send(const Dial& dial, const Headers& request, UniqueFd app, StreamCallbacks callbacks);
+  // The same with any app side (an in-process ChannelEndpoint); aborted on failure.
+  void send(const Dial& dial, const Headers& request, std::unique_ptr<StreamEndpoint> app, StreamCallbacks callbacks);
 
   size_t connectionCount() const;
   const PoolCounters& counters() const { return counters_; }

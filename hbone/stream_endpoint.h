@@ -1,10 +1,10 @@
 #pragma once
 // The seam between an HBONE stream's HTTP/2 side (H2Connection) and its app side:
 // what the session asks of whatever consumes a CONNECT stream (StreamEndpoint), and
-// what that consumer may ask of the session for its stream (StreamHost). Today the
-// one endpoint is FdStreamBridge (stream_bridge.h), which bridges the stream to a
-// plain TCP socket; an in-process consumer (the waypoint's HTTP sessions) can take
-// its place without the session changing.
+// what that consumer may ask of the session for its stream (StreamHost). Two
+// endpoints: FdStreamBridge (stream_bridge.h), which bridges the stream to a plain
+// TCP socket (the tunnel), and ChannelEndpoint (stream_channel.h), which hands it
+// to an in-process consumer (the waypoint's HTTP sessions).
 //
 // End-to-end flow control lives on this seam:
 //  - peer -> app: the session hands over DATA (received, then deliver() once per

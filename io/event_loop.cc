@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstring>
@@ -113,6 +114,7 @@ void EventLoop::runPosted() {
 }
 
 int EventLoop::nextTimeoutMs() const {
+  if (!deferred_.empty()) return 0;  // deferred work waits for nothing
   if (timers_.empty()) return -1;
   auto wait = timers_.begin()->first - Clock::now();
   if (wait <= Clock::duration::zero()) return 0;
@@ -132,6 +134,12 @@ void EventLoop::runDueTimers() {
   }
 }
 
+void EventLoop::runDeferred() {
+  std::vector<std::function<void()>> batch;
+  batch.swap(deferred_);
+  for (auto& fn : batch) fn();
+}
+
 void EventLoop::dispatch(const epoll_event& ev) {
   const uint32_t gen = unpackGen(ev.data.u64);
   if (gen == 0) return runPosted();
@@ -141,20 +149,33 @@ void EventLoop::dispatch(const epoll_event& ev) {
   (*cb)(ev.events);
 }
 
+bool EventLoop::round(int timeoutMs) {
+  std::array<epoll_event, kMaxEventsPerRound> events;
+  int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEventsPerRound, timeoutMs);
+  if (n < 0) {
+    if (errno == EINTR) return true;
+    // Only EBADF/EFAULT/EINVAL are possible: a programming error, not load.
+    spdlog::critical("BUG: epoll_wait: {}; event loop stopping", std::strerror(errno));
+    return false;
+  }
+  for (int i = 0; i < n; ++i) dispatch(events[static_cast<size_t>(i)]);
+  runDueTimers();
+  runDeferred();
+  return true;
+}
+
 void EventLoop::run() {
   loopThread_.store(std::this_thread::get_id(), std::memory_order_release);
-  std::array<epoll_event, kMaxEventsPerRound> events;
-  while (!stopping_.load(std::memory_order_acquire)) {
-    int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEventsPerRound, nextTimeoutMs());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // Only EBADF/EFAULT/EINVAL are possible: a programming error, not load.
-      spdlog::critical("BUG: epoll_wait: {}; event loop stopping", std::strerror(errno));
-      break;
-    }
-    for (int i = 0; i < n; ++i) dispatch(events[static_cast<size_t>(i)]);
-    runDueTimers();
-  }
+  while (!stopping_.load(std::memory_order_acquire))
+    if (!round(nextTimeoutMs())) break;
+  loopThread_.store(std::thread::id{}, std::memory_order_release);
+}
+
+void EventLoop::runOnce(std::chrono::milliseconds maxWait) {
+  loopThread_.store(std::this_thread::get_id(), std::memory_order_release);
+  const int next = nextTimeoutMs();
+  const int wait = static_cast<int>(std::min<int64_t>(maxWait.count(), INT_MAX));
+  (void)round(next < 0 ? wait : std::min(next, wait));
   loopThread_.store(std::thread::id{}, std::memory_order_release);
 }
 

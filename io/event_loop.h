@@ -56,6 +56,12 @@ class EventLoop {
   // ignored, so cancelling from the timer's own callback is harmless.
   void cancelTimer(uint64_t id);
 
+  // fn runs on this thread at the end of the current round (after its events and
+  // timers), before the loop waits again; tasks deferred by deferred tasks run in
+  // the next round. What post() does, without waking epoll through the eventfd:
+  // for work the loop thread hands to itself (in-process streams' readiness).
+  void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+
   size_t watchCount() const { return watches_.size(); }
   size_t timerCount() const { return timers_.size(); }
 
@@ -69,6 +75,10 @@ class EventLoop {
 
   // Runs until stop(); on one thread at a time.
   void run();
+  // One round on the calling thread: waits up to `maxWait` for events (not at all
+  // when work is deferred), dispatches them, runs due timers and deferred work.
+  // For tests that step the loop; ignores stop().
+  void runOnce(std::chrono::milliseconds maxWait);
   bool inLoopThread() const { return loopThread_.load(std::memory_order_acquire) == std::this_thread::get_id(); }
 
  private:
@@ -77,7 +87,10 @@ class EventLoop {
   void runPosted();
   int nextTimeoutMs() const;
   void runDueTimers();
+  void runDeferred();
   void dispatch(const epoll_event& ev);
+  // One round; false only when epoll_wait failed for good.
+  bool round(int timeoutMs);
 
   struct Watch {
     uint32_t generation;
@@ -112,6 +125,7 @@ class EventLoop {
 
   std::mutex postMu_;
   std::vector<std::function<void()>> posted_;
+  std::vector<std::function<void()>> deferred_;  // loop thread only
 };
 
 }  // namespace warren::io

@@ -160,7 +160,7 @@ struct H2Session::Stream {
   // Upstream (allowed requests): wanted from the verdict until released.
   bool wantUp = false, upDone = false;
   std::string upKey;
-  UniqueFd up;
+  io::ByteStreamPtr up;
   uint32_t upEvents = 0;
   bool chunked = false;
   // Before the upstream has it: the request head (HTTP/1.1) and any DATA, framed
@@ -213,7 +213,7 @@ struct H2SessionCallbacks {
 
 // ---- lifecycle -----------------------------------------------------------------
 
-std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream,
+std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
                                             SessionOptions options, std::string initial) {
   auto s = std::shared_ptr<H2Session>(new H2Session(host, id, std::move(stream), std::move(downstream), options));
   std::weak_ptr<H2Session> weak = s;
@@ -225,7 +225,7 @@ std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, Stre
     return s;
   }
   s->downEvents_ = EPOLLIN | EPOLLOUT;  // our SETTINGS go out at once
-  if (auto st = host.loop().watch(s->down_.get(), s->downEvents_, [weak](uint32_t ev) {
+  if (auto st = s->down_->watch(s->downEvents_, [weak](uint32_t ev) {
         if (auto self = weak.lock()) self->onDownstream(ev);
       });
       !st) {
@@ -244,15 +244,15 @@ std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, Stre
   return s;
 }
 
-H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream, SessionOptions options)
+H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream, SessionOptions options)
     : host_(host), id_(id), stream_(std::move(stream)), options_(options), down_(std::move(downstream)) {}
 
 H2Session::~H2Session() {
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
-  if (down_ && downEvents_) host_.loop().unwatch(down_.get());
+  if (down_ && downEvents_) down_->unwatch();
   for (auto& [id, s] : streams_)
-    if (s->up && s->upEvents) host_.loop().unwatch(s->up.get());
-  for (auto& i : idle_) host_.loop().unwatch(i.fd.get());
+    if (s->up && s->upEvents) s->up->unwatch();
+  for (auto& i : idle_) i.fd->unwatch();
   if (h2_) nghttp2_session_del(h2_);
 }
 
@@ -297,7 +297,7 @@ Status H2Session::startNghttp2() {
 
 void H2Session::abort() {
   if (closed_) return;
-  if (down_) io::resetOnClose(down_.get());
+  if (down_) down_->resetOnClose();
   finish("waypoint shutting down");
 }
 
@@ -313,14 +313,14 @@ void H2Session::finish(const std::string& why) {
   }
   streams_.clear();
   toOpen_.clear();
-  for (auto& i : idle_) host_.loop().unwatch(i.fd.get());
+  for (auto& i : idle_) i.fd->unwatch();
   idle_.clear();
   for (auto& [key, up] : h2Upstreams_) up->close();
   for (auto& up : draining_) up->close();
   h2Upstreams_.clear();
   draining_.clear();
   if (down_) {
-    if (downEvents_) host_.loop().unwatch(down_.get());
+    if (downEvents_) down_->unwatch();
     downEvents_ = 0;
     down_.reset();
   }
@@ -355,7 +355,7 @@ void H2Session::onDownstream(uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     for (int i = 0; i < kMaxReadsPerEvent && downOut_.size() - downOutHead_ < options_.bufferBytes; ++i) {
       char buf[kReadChunk];
-      ssize_t n = ::read(down_.get(), buf, sizeof(buf));
+      ssize_t n = down_->read(buf, sizeof(buf));
       if (n > 0) {
         if (!receive(buf, static_cast<size_t>(n))) return;
         if (static_cast<size_t>(n) < sizeof(buf)) break;
@@ -408,7 +408,7 @@ void H2Session::pump() {
 
 bool H2Session::flushDown() {
   while (downOutHead_ < downOut_.size()) {
-    ssize_t n = ::send(down_.get(), downOut_.data() + downOutHead_, downOut_.size() - downOutHead_, MSG_NOSIGNAL);
+    ssize_t n = down_->send(downOut_.data() + downOutHead_, downOut_.size() - downOutHead_);
     if (n > 0) {
       downOutHead_ += static_cast<size_t>(n);
       continue;
@@ -443,7 +443,7 @@ void H2Session::updateDownInterest() {
   if (nghttp2_session_want_read(h2_) && downOut_.size() - downOutHead_ < options_.bufferBytes) want |= EPOLLIN;
   if (downOut_.size() > downOutHead_) want |= EPOLLOUT;
   if (want == downEvents_) return;
-  if (host_.loop().modify(down_.get(), want)) downEvents_ = want;
+  if (down_->modify(want)) downEvents_ = want;
 }
 
 // ---- nghttp2 callbacks ---------------------------------------------------------------
@@ -761,12 +761,12 @@ void H2Session::openUpstreams() {
       openH2Upstream(*s);
       continue;
     }
-    if (UniqueFd fd = takeIdle(s->upKey)) {
+    if (io::ByteStreamPtr fd = takeIdle(s->upKey)) {
       attachUpstream(id, std::move(fd));
       continue;
     }
     std::weak_ptr<H2Session> weak = weak_from_this();
-    host_.openUpstream(s->outcome.plan.route, [weak, id](Result<UniqueFd> fd) {
+    host_.openUpstream(s->outcome.plan.route, [weak, id](Result<io::ByteStreamPtr> fd) {
       auto self = weak.lock();
       if (!self || self->closed_) return;
       Stream* st = self->find(id);
@@ -800,7 +800,7 @@ std::shared_ptr<H2Upstream> H2Session::h2UpstreamFor(const Stream& s, bool fresh
   h2Upstreams_[s.upKey] = up;
   std::weak_ptr<H2Upstream> weakUp = up;
   std::weak_ptr<H2Session> weak = weak_from_this();
-  host_.openUpstream(s.outcome.plan.route, [weak, weakUp](Result<UniqueFd> fd) {
+  host_.openUpstream(s.outcome.plan.route, [weak, weakUp](Result<io::ByteStreamPtr> fd) {
     auto self = weak.lock();
     auto upstream = weakUp.lock();
     if (!self || self->closed_ || !upstream) return;  // closes unused
@@ -903,13 +903,13 @@ void H2Session::afterUpstreamEvent() {
   afterEvent();
 }
 
-void H2Session::attachUpstream(int32_t id, UniqueFd fd) {
+void H2Session::attachUpstream(int32_t id, io::ByteStreamPtr fd) {
   Stream* s = find(id);
   if (!s) return;
   s->up = std::move(fd);
   std::weak_ptr<H2Session> weak = weak_from_this();
   s->upEvents = EPOLLIN | EPOLLOUT;
-  if (!host_.loop().watch(s->up.get(), s->upEvents, [weak, id](uint32_t ev) {
+  if (!s->up->watch(s->upEvents, [weak, id](uint32_t ev) {
         if (auto self = weak.lock()) self->onUpstream(id, ev);
       })) {
     s->upEvents = 0;
@@ -932,7 +932,7 @@ void H2Session::onUpstream(int32_t id, uint32_t events) {
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     char buf[kReadChunk];
-    ssize_t n = ::read(s->up.get(), buf, sizeof(buf));
+    ssize_t n = s->up->read(buf, sizeof(buf));
     if (n > 0) {
       s->upIn.append(buf, static_cast<size_t>(n));
       processUpstream(*s);
@@ -947,7 +947,7 @@ void H2Session::onUpstream(int32_t id, uint32_t events) {
 bool H2Session::flushUp(Stream& s) {
   if (!s.up) return true;
   while (s.upOutHead < s.upOut.size()) {
-    ssize_t n = ::send(s.up.get(), s.upOut.data() + s.upOutHead, s.upOut.size() - s.upOutHead, MSG_NOSIGNAL);
+    ssize_t n = s.up->send(s.upOut.data() + s.upOutHead, s.upOut.size() - s.upOutHead);
     if (n > 0) {
       s.upOutHead += static_cast<size_t>(n);
       continue;
@@ -1065,7 +1065,7 @@ void H2Session::releaseUpstream(Stream& s, bool reusable) {
     s.h2.reset();
   }
   if (s.up) {
-    if (s.upEvents) host_.loop().unwatch(s.up.get());
+    if (s.upEvents) s.up->unwatch();
     s.upEvents = 0;
     if (reusable && !closed_) keepIdle(s.upKey, std::move(s.up));
     s.up.reset();
@@ -1083,40 +1083,40 @@ void H2Session::updateUpInterest(Stream& s) {
   if (s.bodyPending() < options_.bufferBytes) want |= EPOLLIN;  // also sees an early answer or EOF
   if (s.upOutPending() > 0) want |= EPOLLOUT;
   if (want == s.upEvents) return;
-  if (host_.loop().modify(s.up.get(), want)) s.upEvents = want;
+  if (s.up->modify(want)) s.upEvents = want;
 }
 
-void H2Session::keepIdle(std::string key, UniqueFd fd) {
+void H2Session::keepIdle(std::string key, io::ByteStreamPtr fd) {
   if (options_.idleUpstreams == 0) return;
   if (idle_.size() >= options_.idleUpstreams) {
-    host_.loop().unwatch(idle_.front().fd.get());
+    idle_.front().fd->unwatch();
     idle_.erase(idle_.begin());
   }
-  const int raw = fd.get();
+  const io::ByteStream* raw = fd.get();
   std::weak_ptr<H2Session> weak = weak_from_this();
   // Anything from an idle upstream (its close, or stray bytes) ends it.
-  if (!host_.loop().watch(raw, EPOLLIN, [weak, raw](uint32_t) {
+  if (!fd->watch(EPOLLIN, [weak, raw](uint32_t) {
         if (auto self = weak.lock()) self->dropIdle(raw);
       }))
     return;
   idle_.push_back({std::move(key), std::move(fd)});
 }
 
-UniqueFd H2Session::takeIdle(const std::string& key) {
+io::ByteStreamPtr H2Session::takeIdle(const std::string& key) {
   for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
     if (it->key != key) continue;
-    host_.loop().unwatch(it->fd.get());
-    UniqueFd fd = std::move(it->fd);
+    it->fd->unwatch();
+    io::ByteStreamPtr fd = std::move(it->fd);
     idle_.erase(std::next(it).base());
     return fd;
   }
-  return UniqueFd();
+  return io::ByteStreamPtr();
 }
 
-void H2Session::dropIdle(int fd) {
+void H2Session::dropIdle(const io::ByteStream* fd) {
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
     if (it->fd.get() != fd) continue;
-    host_.loop().unwatch(fd);
+    it->fd->unwatch();
     idle_.erase(it);
     return;
   }

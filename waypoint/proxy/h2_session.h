@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "common/unique_fd.h"
+#include "io/byte_stream.h"
 #include "waypoint/http1/http1_parser.h"
 #include "waypoint/proxy/h2_upstream.h"
 #include "waypoint/proxy/request_plan.h"
@@ -65,7 +65,7 @@ H2UpstreamRequest h2UpstreamRequest(const http1::MessageHead& head, bool teTrail
 class H2Session : public Session, public std::enable_shared_from_this<H2Session>, private H2Upstream::Sink {
  public:
   // `initial`: bytes already read from the stream (at least the preface).
-  static std::shared_ptr<H2Session> start(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream,
+  static std::shared_ptr<H2Session> start(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
                                           SessionOptions options, std::string initial);
   ~H2Session() override;
   void abort() override;
@@ -75,11 +75,11 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   struct Stream;
   struct Idle {
     std::string key;
-    UniqueFd fd;
+    io::ByteStreamPtr fd;
   };
   friend struct H2SessionCallbacks;
 
-  H2Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream, SessionOptions options);
+  H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream, SessionOptions options);
   Status startNghttp2();
 
   // Downstream: the client's connection.
@@ -123,16 +123,16 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   void upstreamFailed(int32_t key, const std::string& why, bool beforeHeaders) override;
   void requestBodyTaken(int32_t key, size_t n) override;
   void afterUpstreamEvent() override;
-  void attachUpstream(int32_t id, UniqueFd fd);
+  void attachUpstream(int32_t id, io::ByteStreamPtr fd);
   void onUpstream(int32_t id, uint32_t events);
   bool flushUp(Stream& s);
   void processUpstream(Stream& s);
   void upstreamEof(Stream& s);
   void releaseUpstream(Stream& s, bool reusable);
   void updateUpInterest(Stream& s);
-  void keepIdle(std::string key, UniqueFd fd);
-  UniqueFd takeIdle(const std::string& key);
-  void dropIdle(int fd);
+  void keepIdle(std::string key, io::ByteStreamPtr fd);
+  io::ByteStreamPtr takeIdle(const std::string& key);
+  void dropIdle(const io::ByteStream* fd);
 
   void touch();
   void finish(const std::string& why);
@@ -141,7 +141,7 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   uint64_t id_;
   StreamFacts stream_;
   SessionOptions options_;
-  UniqueFd down_;
+  io::ByteStreamPtr down_;
   uint32_t downEvents_ = 0;
   nghttp2_session* h2_ = nullptr;
   std::string downOut_;

@@ -81,7 +81,7 @@ H2Upstream::H2Upstream(io::EventLoop& loop, Sink& sink, Options options, std::st
     : loop_(loop), sink_(sink), options_(options), label_(std::move(label)) {}
 
 H2Upstream::~H2Upstream() {
-  if (fd_ && events_) loop_.unwatch(fd_.get());
+  if (fd_ && events_) fd_->unwatch();
   if (h2_) nghttp2_session_del(h2_);
 }
 
@@ -118,13 +118,13 @@ bool H2Upstream::startSession() {
   return rv == 0;
 }
 
-void H2Upstream::attach(UniqueFd fd) {
+void H2Upstream::attach(io::ByteStreamPtr fd) {
   if (closed_ || failed_) return;
   auto keep = shared_from_this();
   fd_ = std::move(fd);
   std::weak_ptr<H2Upstream> weak = weak_from_this();
   events_ = EPOLLIN | EPOLLOUT;
-  if (auto st = loop_.watch(fd_.get(), events_, [weak](uint32_t ev) {
+  if (auto st = fd_->watch(events_, [weak](uint32_t ev) {
         if (auto self = weak.lock()) self->onEvent(ev);
       });
       !st) {
@@ -147,7 +147,7 @@ void H2Upstream::close() {
   closed_ = failed_ = true;
   streams_.clear();
   if (fd_) {
-    if (events_) loop_.unwatch(fd_.get());
+    if (events_) fd_->unwatch();
     events_ = 0;
     fd_.reset();
   }
@@ -165,7 +165,7 @@ void H2Upstream::failAll(const std::string& why) {
   for (auto& [id, s] : streams)
     if (!s->ended && !s->canceled) sink_.upstreamFailed(s->key, why, !s->gotHead);
   if (fd_) {
-    if (events_) loop_.unwatch(fd_.get());
+    if (events_) fd_->unwatch();
     events_ = 0;
     fd_.reset();
   }
@@ -249,7 +249,7 @@ void H2Upstream::onEvent(uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     for (int i = 0; i < kMaxReadsPerEvent && !failed_; ++i) {
       char buf[kReadChunk];
-      ssize_t n = ::read(fd_.get(), buf, sizeof(buf));
+      ssize_t n = fd_->read(buf, sizeof(buf));
       if (n > 0) {
         inNghttp2_ = true;
         ssize_t rv = nghttp2_session_mem_recv(h2_, reinterpret_cast<const uint8_t*>(buf), static_cast<size_t>(n));
@@ -305,7 +305,7 @@ void H2Upstream::pump() {
 
 bool H2Upstream::flush() {
   while (outHead_ < out_.size()) {
-    ssize_t n = ::send(fd_.get(), out_.data() + outHead_, out_.size() - outHead_, MSG_NOSIGNAL);
+    ssize_t n = fd_->send(out_.data() + outHead_, out_.size() - outHead_);
     if (n > 0) {
       outHead_ += static_cast<size_t>(n);
       continue;
@@ -334,7 +334,7 @@ void H2Upstream::updateInterest() {
   uint32_t want = EPOLLIN;  // the window bounds what the upstream can send
   if (pending) want |= EPOLLOUT;
   if (want == events_) return;
-  if (loop_.modify(fd_.get(), want)) events_ = want;
+  if (fd_->modify(want)) events_ = want;
 }
 
 // ---- nghttp2 callbacks ------------------------------------------------------------

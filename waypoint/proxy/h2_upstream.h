@@ -25,7 +25,7 @@
 #include <memory>
 #include <string>
 
-#include "common/unique_fd.h"
+#include "io/byte_stream.h"
 #include "io/event_loop.h"
 #include "waypoint/http1/http1_parser.h"
 
@@ -69,7 +69,7 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   static std::shared_ptr<H2Upstream> create(io::EventLoop& loop, Sink& sink, Options options, std::string label);
   ~H2Upstream();
 
-  void attach(UniqueFd fd);
+  void attach(io::ByteStreamPtr fd);
   // The byte stream could not be had: every request fails, before headers.
   void fail(const std::string& why);
   // Ends every request (the sink hears nothing more) and the connection.
@@ -117,7 +117,7 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   Options options_;
   std::string label_;
   nghttp2_session* h2_ = nullptr;
-  UniqueFd fd_;
+  io::ByteStreamPtr fd_;
   uint32_t events_ = 0;
   std::string out_;
   size_t outHead_ = 0;

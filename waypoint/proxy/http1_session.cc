@@ -15,11 +15,11 @@ namespace warren::waypoint {
 using Event = http1::Parser::Event;
 
 std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id, StreamFacts stream,
-                                                  UniqueFd downstream, SessionOptions options, std::string initial) {
+                                                  io::ByteStreamPtr downstream, SessionOptions options, std::string initial) {
   auto s = std::shared_ptr<Http1Session>(new Http1Session(host, id, std::move(stream), std::move(downstream), options));
   std::weak_ptr<Http1Session> weak = s;
   s->downEvents_ = EPOLLIN;
-  if (auto st = host.loop().watch(s->down_.get(), s->downEvents_, [weak](uint32_t ev) {
+  if (auto st = s->down_->watch(s->downEvents_, [weak](uint32_t ev) {
         if (auto self = weak.lock()) self->onDownstream(ev);
       });
       !st) {
@@ -43,7 +43,7 @@ std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id
   return s;
 }
 
-Http1Session::Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream,
+Http1Session::Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
                            SessionOptions options)
     : host_(host), id_(id), stream_(std::move(stream)), options_(options), down_(std::move(downstream)) {}
 
@@ -51,13 +51,13 @@ Http1Session::~Http1Session() {
   if (drainTimer_) host_.loop().cancelTimer(drainTimer_);
   if (headTimer_) host_.loop().cancelTimer(headTimer_);
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
-  if (down_) host_.loop().unwatch(down_.get());
-  if (up_) host_.loop().unwatch(up_.get());
+  if (down_) down_->unwatch();
+  if (up_) up_->unwatch();
 }
 
 void Http1Session::abort() {
   if (phase_ == Phase::Closed) return;
-  if (down_) io::resetOnClose(down_.get());
+  if (down_) down_->resetOnClose();
   finish();
 }
 
@@ -68,17 +68,17 @@ void Http1Session::onDownstream(uint32_t events) {
   touch();
   if (phase_ == Phase::Draining) {
     char buf[64 * 1024];
-    ssize_t n = ::read(down_.get(), buf, sizeof(buf));
+    ssize_t n = down_->read(buf, sizeof(buf));
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) finish();
     return;
   }
   if (events & EPOLLOUT) {
-    if (!flush(down_.get(), downOut_, downOutHead_)) return finish();
+    if (!flush(*down_, downOut_, downOutHead_)) return finish();
     if (phase_ == Phase::Closing && downOut_.empty()) return startDrain();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     char buf[64 * 1024];
-    ssize_t n = ::read(down_.get(), buf, sizeof(buf));
+    ssize_t n = down_->read(buf, sizeof(buf));
     if (n > 0) {
       downIn_.append(buf, static_cast<size_t>(n));
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -140,7 +140,7 @@ void Http1Session::processRequests() {
         }
         break;
     }
-    if (up_ && !flush(up_.get(), upOut_, upOutHead_)) return upstreamEnded();
+    if (up_ && !flush(*up_, upOut_, upOutHead_)) return upstreamEnded();
   }
 }
 
@@ -201,7 +201,7 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
     upConnecting_ = true;
     current_.upstreamHost = io::formatSockaddr(plan.route.target);
     std::weak_ptr<Http1Session> weak = shared_from_this();
-    host_.openUpstream(plan.route, [weak](Result<UniqueFd> fd) {
+    host_.openUpstream(plan.route, [weak](Result<io::ByteStreamPtr> fd) {
       auto self = weak.lock();
       if (!self || self->phase_ == Phase::Closed) return;
       self->upConnecting_ = false;
@@ -212,7 +212,7 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
       self->up_ = std::move(*fd);
       self->upEvents_ = EPOLLIN;
       std::weak_ptr<Http1Session> w2 = self;
-      if (!self->host_.loop().watch(self->up_.get(), self->upEvents_, [w2](uint32_t ev) {
+      if (!self->up_->watch(self->upEvents_, [w2](uint32_t ev) {
             if (auto s = w2.lock()) s->onUpstream(ev);
           })) {
         self->up_.reset();
@@ -250,12 +250,12 @@ void Http1Session::onUpstream(uint32_t events) {
   if (phase_ == Phase::Closed || !up_) return;
   touch();
   if (events & EPOLLOUT) {
-    if (!flush(up_.get(), upOut_, upOutHead_)) return upstreamEnded();
+    if (!flush(*up_, upOut_, upOutHead_)) return upstreamEnded();
     processRequests();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     char buf[64 * 1024];
-    ssize_t n = ::read(up_.get(), buf, sizeof(buf));
+    ssize_t n = up_->read(buf, sizeof(buf));
     if (n > 0) {
       upIn_.append(buf, static_cast<size_t>(n));
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
@@ -332,7 +332,7 @@ void Http1Session::processResponse() {
         processRequests();  // a pipelined request waiting in the buffer
         break;
     }
-    if (!flush(down_.get(), downOut_, downOutHead_)) return finish();
+    if (!flush(*down_, downOut_, downOutHead_)) return finish();
   }
 }
 
@@ -360,7 +360,7 @@ void Http1Session::upstreamEnded() {
 
 void Http1Session::closeUpstream() {
   if (!up_) return;
-  host_.loop().unwatch(up_.get());
+  up_->unwatch();
   up_.reset();
   upOut_.clear();
   upOutHead_ = 0;
@@ -385,7 +385,7 @@ void Http1Session::closeAfterFlush() {
     host_.loop().cancelTimer(headTimer_);
     headTimer_ = 0;
   }
-  if (!flush(down_.get(), downOut_, downOutHead_)) return finish();
+  if (!flush(*down_, downOut_, downOutHead_)) return finish();
   if (downOut_.empty()) return startDrain();
   updateInterest();
 }
@@ -393,7 +393,7 @@ void Http1Session::closeAfterFlush() {
 void Http1Session::startDrain() {
   if (downEof_) return finish();
   closeUpstream();
-  ::shutdown(down_.get(), SHUT_WR);  // the client sees the end of the answer
+  down_->shutdownWrite();  // the client sees the end of the answer
   phase_ = Phase::Draining;
   std::weak_ptr<Http1Session> weak = weak_from_this();
   drainTimer_ = host_.loop().addTimer(std::chrono::milliseconds(1000), [weak] {
@@ -403,12 +403,12 @@ void Http1Session::startDrain() {
     }
   });
   downEvents_ = EPOLLIN;
-  (void)host_.loop().modify(down_.get(), downEvents_);
+  (void)down_->modify(downEvents_);
 }
 
-bool Http1Session::flush(int fd, std::string& out, size_t& head) {
+bool Http1Session::flush(io::ByteStream& stream, std::string& out, size_t& head) {
   while (head < out.size()) {
-    ssize_t n = ::send(fd, out.data() + head, out.size() - head, MSG_NOSIGNAL);
+    ssize_t n = stream.send(out.data() + head, out.size() - head);
     if (n > 0) {
       head += static_cast<size_t>(n);
       continue;
@@ -439,7 +439,7 @@ void Http1Session::updateInterest() {
   if (!downOut_.empty()) down |= EPOLLOUT;
   if (down != downEvents_) {
     downEvents_ = down;
-    (void)host_.loop().modify(down_.get(), down);
+    (void)down_->modify(down);
   }
   if (up_) {
     uint32_t up = 0;
@@ -447,7 +447,7 @@ void Http1Session::updateInterest() {
     if (!upOut_.empty()) up |= EPOLLOUT;
     if (up != upEvents_) {
       upEvents_ = up;
-      (void)host_.loop().modify(up_.get(), up);
+      (void)up_->modify(up);
     }
   }
 }
@@ -491,7 +491,7 @@ void Http1Session::finish() {
   phase_ = Phase::Closed;
   closeUpstream();
   if (down_) {
-    host_.loop().unwatch(down_.get());
+    down_->unwatch();
     down_.reset();
   }
   if (headTimer_) host_.loop().cancelTimer(headTimer_);

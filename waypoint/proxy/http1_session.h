@@ -18,7 +18,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "common/unique_fd.h"
+#include "io/byte_stream.h"
 #include "waypoint/http1/http1_parser.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
@@ -30,7 +30,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
  public:
   // `initial`: bytes already read from the stream (protocol sniffing), parsed first.
   static std::shared_ptr<Http1Session> start(SessionHost& host, uint64_t id, StreamFacts stream,
-                                             UniqueFd downstream, SessionOptions options, std::string initial = {});
+                                             io::ByteStreamPtr downstream, SessionOptions options, std::string initial = {});
   ~Http1Session() override;
   void abort() override;
   uint64_t id() const { return id_; }
@@ -40,7 +40,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   // client sends is read and dropped for a moment, so that closing on unread bytes
   // does not reset the connection and lose that answer (a lingering close).
   enum class Phase { Head, Judging, ForwardBody, DiscardBody, AwaitResponse, Closing, Draining, Closed };
-  Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, UniqueFd downstream, SessionOptions options);
+  Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream, SessionOptions options);
 
   void onDownstream(uint32_t events);
   void onUpstream(uint32_t events);
@@ -54,7 +54,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void finishRequest(int status);
   void closeAfterFlush();
   void startDrain();
-  bool flush(int fd, std::string& out, size_t& head);
+  bool flush(io::ByteStream& stream, std::string& out, size_t& head);
   void updateInterest();
   void armHeadTimer();
   void touch();
@@ -65,7 +65,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   uint64_t id_;
   StreamFacts stream_;
   SessionOptions options_;
-  UniqueFd down_, up_;
+  io::ByteStreamPtr down_, up_;
   bool upConnecting_ = false, downEof_ = false;
   uint32_t downEvents_ = 0, upEvents_ = 0;
   Phase phase_ = Phase::Head;

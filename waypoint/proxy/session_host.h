@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "common/unique_fd.h"
+#include "io/byte_stream.h"
 #include "jwt/jwks.h"
 #include "jwt/verified_cache.h"
 #include "waypoint/proxy/request_plan.h"
@@ -45,7 +45,7 @@ class SessionHost {
   virtual uint64_t nextPick(const sockaddr_storage& destination) = 0;
   // A byte stream to the route's upstream (HBONE stream or plain TCP). `done` runs
   // later on the loop, never from inside openUpstream.
-  virtual void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) = 0;
+  virtual void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<io::ByteStreamPtr>)> done) = 0;
   virtual void requestDone(const RequestOutcome& outcome) = 0;
   // JWKS of RequestAuthentication jwksUris: the current set (nullptr: none yet),
   // never blocking; and a fetch now, whose `done` runs later on the loop (also when

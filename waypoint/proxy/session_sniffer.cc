@@ -18,12 +18,12 @@ std::optional<DownstreamProtocol> classifyFirstBytes(std::string_view first) {
   return std::nullopt;
 }
 
-std::shared_ptr<SessionSniffer> SessionSniffer::start(io::EventLoop& loop, UniqueFd fd, const SessionOptions& options,
+std::shared_ptr<SessionSniffer> SessionSniffer::start(io::EventLoop& loop, io::ByteStreamPtr fd, const SessionOptions& options,
                                                       Decided decided, Gone gone) {
   auto s = std::shared_ptr<SessionSniffer>(new SessionSniffer(loop, std::move(fd), std::move(decided), std::move(gone)));
   s->headTimeout_ = options.headTimeout;
   std::weak_ptr<SessionSniffer> weak = s;
-  if (auto st = loop.watch(s->fd_.get(), EPOLLIN, [weak](uint32_t) {
+  if (auto st = s->fd_->watch(EPOLLIN, [weak](uint32_t) {
         if (auto self = weak.lock()) self->onReadable();
       });
       !st) {
@@ -45,7 +45,7 @@ std::shared_ptr<SessionSniffer> SessionSniffer::start(io::EventLoop& loop, Uniqu
   return s;
 }
 
-SessionSniffer::SessionSniffer(io::EventLoop& loop, UniqueFd fd, Decided decided, Gone gone)
+SessionSniffer::SessionSniffer(io::EventLoop& loop, io::ByteStreamPtr fd, Decided decided, Gone gone)
     : loop_(loop), fd_(std::move(fd)), decided_(std::move(decided)), gone_(std::move(gone)) {}
 
 SessionSniffer::~SessionSniffer() { stop(); }
@@ -54,14 +54,14 @@ void SessionSniffer::stop() {
   if (idleTimer_) loop_.cancelTimer(idleTimer_);
   if (prefaceTimer_) loop_.cancelTimer(prefaceTimer_);
   idleTimer_ = prefaceTimer_ = 0;
-  if (fd_) loop_.unwatch(fd_.get());
+  if (fd_) fd_->unwatch();
 }
 
 void SessionSniffer::abort() {
   if (done_) return;
   done_ = true;
   stop();
-  if (fd_) io::resetOnClose(fd_.get());
+  if (fd_) fd_->resetOnClose();
   fd_.reset();
 }
 
@@ -69,7 +69,7 @@ void SessionSniffer::onReadable() {
   if (done_) return;
   auto keep = shared_from_this();  // decided_/gone_ may drop the owner's reference
   char tmp[4096];
-  ssize_t n = ::read(fd_.get(), tmp, sizeof(tmp));
+  ssize_t n = fd_->read(tmp, sizeof(tmp));
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) {
     // The client left before it could be told apart: HTTP/1.1 answers a partial

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/unique_fd.h"
+#include "io/byte_stream.h"
 #include "waypoint/proxy/session_host.h"
 #include "io/event_loop.h"
 
@@ -30,23 +30,23 @@ std::optional<DownstreamProtocol> classifyFirstBytes(std::string_view first);
 class SessionSniffer : public Session, public std::enable_shared_from_this<SessionSniffer> {
  public:
   // Runs once, from the loop, with the socket and the bytes read so far.
-  using Decided = std::function<void(DownstreamProtocol, UniqueFd, std::string initial)>;
+  using Decided = std::function<void(DownstreamProtocol, io::ByteStreamPtr, std::string initial)>;
   // The stream ended (or timed out) before anything could be decided.
   using Gone = std::function<void()>;
-  static std::shared_ptr<SessionSniffer> start(io::EventLoop& loop, UniqueFd fd, const SessionOptions& options,
+  static std::shared_ptr<SessionSniffer> start(io::EventLoop& loop, io::ByteStreamPtr fd, const SessionOptions& options,
                                                Decided decided, Gone gone);
   ~SessionSniffer() override;
   void abort() override;
 
  private:
-  SessionSniffer(io::EventLoop& loop, UniqueFd fd, Decided decided, Gone gone);
+  SessionSniffer(io::EventLoop& loop, io::ByteStreamPtr fd, Decided decided, Gone gone);
   void onReadable();
   void decide(DownstreamProtocol p);
   void end();
   void stop();
 
   io::EventLoop& loop_;
-  UniqueFd fd_;
+  io::ByteStreamPtr fd_;
   Decided decided_;
   Gone gone_;
   std::string buf_;

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "hbone/connect_request.h"
+#include "hbone/stream_channel.h"
+#include "io/fd_stream.h"
 #include "io/tcp.h"
 
 namespace warren::waypoint {
@@ -71,18 +73,14 @@ void WaypointServer::onStream(hbone::H2Connection& conn, int32_t id, const hbone
                  conn.peerIdentity() ? conn.peerIdentity()->uri() : "no identity", verdict.reason);
     return conn.respond(id, 400, UniqueFd(), std::move(none));
   }
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
-    spdlog::error("waypoint: socketpair: {}", std::strerror(errno));
-    return conn.respond(id, 503, UniqueFd(), std::move(none));
-  }
-  UniqueFd ours(pair[0]), bridged(pair[1]);
+  // The stream's bytes reach the session in process (hbone/stream_channel.h).
+  auto [endpoint, ours] = hbone::makeChannel(loop_, options_.h2.sendBufferBytes);
   StreamFacts facts{peerIp, conn.peerIdentity(), verdict.destination};
   const uint64_t sid = nextSession_++;
   // The first bytes decide the protocol; until then a sniffer holds the socket.
   auto sniffer = SessionSniffer::start(
       loop_, std::move(ours), options_.session,
-      [this, sid, facts](DownstreamProtocol p, UniqueFd fd, std::string initial) {
+      [this, sid, facts](DownstreamProtocol p, io::ByteStreamPtr fd, std::string initial) {
         if (!sessions_.count(sid)) return;  // shut down meanwhile
         if (p == DownstreamProtocol::Http2) {
           counters_.http2Sessions++;
@@ -94,26 +92,30 @@ void WaypointServer::onStream(hbone::H2Connection& conn, int32_t id, const hbone
       },
       [this, sid] { sessionClosed(sid); });
   sessions_[sid] = sniffer;
-  conn.respond(id, 200, std::move(bridged), std::move(none));
+  conn.respond(id, 200, std::move(endpoint), std::move(none));
 }
 
 uint64_t WaypointServer::nextPick(const sockaddr_storage& destination) {
   return roundRobin_[io::formatIp(destination)]++;
 }
 
-void WaypointServer::openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) {
+void WaypointServer::openUpstream(const proxy::OutboundRoute& route,
+                                  std::function<void(Result<io::ByteStreamPtr>)> done) {
   using Kind = proxy::OutboundRoute::Kind;
   if (route.kind == Kind::Passthrough) {
     // A destination outside the mesh: plain TCP, as ztunnel would reach it.
     auto sock = io::tcpSocket(route.target.ss_family, 0);
-    if (!sock) return loop_.post([done, e = sock.error()] { done(e); });
+    if (!sock) return loop_.defer([done, e = sock.error()] { done(e); });
     return io::asyncConnect(loop_, std::move(*sock), route.target, options_.connectTimeout,
                             [this, done = std::move(done)](Result<UniqueFd> fd) {
-                              if (!fd) counters_.upstreamFailures++;
-                              done(std::move(fd));
+                              if (!fd) {
+                                counters_.upstreamFailures++;
+                                return done(fd.error());
+                              }
+                              done(io::ByteStreamPtr(std::make_unique<io::FdStream>(loop_, std::move(*fd))));
                             });
   }
-  auto fail = [this, &done](Error e) { loop_.post([done, e] { done(e); }); };
+  auto fail = [this, &done](Error e) { loop_.defer([done, e] { done(e); }); };
   if (route.kind != Kind::Hbone) return fail(makeError("no route: " + route.reason));
   auto cert = identity_.current(options_.identity);
   if (!cert) {
@@ -122,10 +124,7 @@ void WaypointServer::openUpstream(const proxy::OutboundRoute& route, std::functi
   }
   auto ctx = tlsCache_.get(tls::Role::Client, *cert, identity_.trustBundle());
   if (!ctx) return fail(ctx.error());
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0)
-    return fail(errnoError("socketpair"));
-  UniqueFd ours(pair[0]), bridged(pair[1]);
+  auto [endpoint, ours] = hbone::makeChannel(loop_, options_.h2.sendBufferBytes);
   hbone::Dial dial;
   dial.key = {options_.self.serviceKey, (*cert)->generation, io::formatSockaddr(route.target),
               route.expectedIdentity.uri()};
@@ -142,10 +141,10 @@ void WaypointServer::openUpstream(const proxy::OutboundRoute& route, std::functi
       spdlog::warn("waypoint: upstream CONNECT {} answered {}", authority, status);
     }
   };
-  pool_.send(dial, request, std::move(bridged), std::move(cbs));
+  pool_.send(dial, request, std::move(endpoint), std::move(cbs));
   // Never from inside openUpstream: the session is still in the middle of a request.
-  auto fd = std::make_shared<UniqueFd>(std::move(ours));
-  loop_.post([done = std::move(done), fd] { done(std::move(*fd)); });
+  auto stream = std::make_shared<io::ByteStreamPtr>(std::move(ours));
+  loop_.defer([done = std::move(done), stream] { done(std::move(*stream)); });
 }
 
 std::shared_ptr<const jwt::KeySet> WaypointServer::jwks(const std::string& uri) {

@@ -65,7 +65,7 @@ class WaypointServer : public SessionHost {
   state::ClusterStatePtr currentState() override { return state_.get(); }
   const Self& self() const override { return options_.self; }
   uint64_t nextPick(const sockaddr_storage& destination) override;
-  void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<UniqueFd>)> done) override;
+  void openUpstream(const proxy::OutboundRoute& route, std::function<void(Result<io::ByteStreamPtr>)> done) override;
   void requestDone(const RequestOutcome& outcome) override;
   std::shared_ptr<const jwt::KeySet> jwks(const std::string& uri) override;
   void refreshJwks(const std::string& uri, std::chrono::milliseconds timeout, std::function<void()> done) override;

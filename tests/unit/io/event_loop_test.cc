@@ -44,6 +44,28 @@ TEST(EventLoop, PostsFromManyThreadsRunOnTheLoopInOrder) {
   }
 }
 
+TEST(EventLoop, DeferredWorkRunsAtTheEndOfTheRoundAndDoesNotWait) {
+  auto loop = io::EventLoop::create();
+  ASSERT_TRUE(loop);
+  std::vector<int> order;
+  (*loop)->defer([&] {
+    order.push_back(1);
+    (*loop)->defer([&] { order.push_back(3); });  // deferred by deferred work: next round
+  });
+  (*loop)->defer([&] { order.push_back(2); });
+  // Deferred work makes the round wait for nothing: an hour's wait returns at once.
+  const auto start = std::chrono::steady_clock::now();
+  (*loop)->runOnce(std::chrono::hours(1));
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  (*loop)->runOnce(std::chrono::hours(1));
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  // With nothing deferred, a round waits for events up to its bound.
+  const auto idle = std::chrono::steady_clock::now();
+  (*loop)->runOnce(50ms);
+  EXPECT_GE(std::chrono::steady_clock::now() - idle, 40ms);
+}
+
 TEST(EventLoop, StopFromAnotherThreadEndsRun) {
   auto l = io::EventLoop::create();
   ASSERT_TRUE(l.ok());
