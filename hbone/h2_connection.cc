@@ -75,7 +75,6 @@ struct H2Connection::Stream {
 // nghttp2's C callbacks, forwarded to the connection (user_data).
 struct H2Callbacks {
   static H2Connection* self(void* u) { return static_cast<H2Connection*>(u); }
-  static int beginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* u) { return self(u)->onBeginFrame(hd); }
   static int beginHeaders(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onBeginHeaders(f); }
   static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen,
                     const uint8_t* value, size_t valueLen, uint8_t, void* u) {
@@ -105,6 +104,7 @@ H2Connection::H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPt
       options_(options),
       callbacks_(std::move(callbacks)),
       peerLabel_(std::move(peerLabel)),
+      headerBlocks_(/*expectClientPreface=*/tls_.context().role() == tls::Role::Server),
       id_(nextConnectionId++) {}
 
 H2Connection::~H2Connection() {
@@ -166,7 +166,6 @@ void H2Connection::onTlsReady() {
 Status H2Connection::startSession() {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) return makeError("out of memory (nghttp2 callbacks)");
-  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, H2Callbacks::beginFrame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Callbacks::beginHeaders);
   nghttp2_session_callbacks_set_on_header_callback(cbs, H2Callbacks::header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Callbacks::frameRecv);
@@ -278,28 +277,26 @@ void H2Connection::armIdleTimer() {
 // A header block (HEADERS or PUSH_PROMISE, then CONTINUATIONs) must end in time:
 // until it does, nothing else may arrive on the connection (RFC 9113 6.10) and its
 // stream keeps the idle timeout away.
-void H2Connection::headerBlockBegan(int32_t streamId) {
-  headerBlockStream_ = streamId;
+void H2Connection::watchHeaderBlock() {
+  if (!headerBlocks_.inProgress()) {
+    loop_.cancelTimer(headerBlockTimer_);
+    headerBlockTimer_ = 0;
+    return;
+  }
   if (headerBlockTimer_ || options_.headerBlockTimeout.count() <= 0) return;
   std::weak_ptr<H2Connection> weak = weak_from_this();
   headerBlockTimer_ = loop_.addTimer(options_.headerBlockTimeout, [weak] {
     auto s = weak.lock();
     if (!s) return;
     s->headerBlockTimer_ = 0;
-    if (s->state_ == State::Closed || s->headerBlockStream_ == 0) return;
-    const std::string why = "header block of stream " + std::to_string(s->headerBlockStream_) + " not completed within " +
-                            std::to_string(s->options_.headerBlockTimeout.count()) + " ms";
+    if (s->state_ == State::Closed || !s->headerBlocks_.inProgress()) return;
+    const std::string why = "header block of stream " + std::to_string(s->headerBlocks_.streamId()) +
+                            " not completed within " + std::to_string(s->options_.headerBlockTimeout.count()) + " ms";
     s->closing_ = true;
     nghttp2_session_terminate_session(s->session_, NGHTTP2_ENHANCE_YOUR_CALM);
     s->pump();
     s->fail(why);
   });
-}
-
-void H2Connection::headerBlockEnded() {
-  headerBlockStream_ = 0;
-  loop_.cancelTimer(headerBlockTimer_);
-  headerBlockTimer_ = 0;
 }
 
 void H2Connection::armLivenessTimer(std::chrono::milliseconds in) {
@@ -396,6 +393,7 @@ void H2Connection::readTls() {
     if (r != SocketRead::Filled) break;  // the socket has nothing more for now
   }
   tls_.releaseIdleInput();
+  watchHeaderBlock();
   dispatchRequests();
   if (state_ == State::Closed) return;
   writeDirtyStreams();
@@ -420,6 +418,7 @@ bool H2Connection::decryptBuffered() {
   for (;;) {
     Plaintext p = tls_.readPlain(buf, sizeof(buf));
     if (p.kind == Plaintext::Data) {
+      headerBlocks_.feed(reinterpret_cast<const uint8_t*>(buf), p.size);
       inCallback_ = true;
       ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), p.size);
       inCallback_ = false;
@@ -694,14 +693,6 @@ void H2Connection::finishStream(int32_t id) {
 
 // ---- nghttp2 callbacks -----------------------------------------------------------------------
 
-int H2Connection::onBeginFrame(const nghttp2_frame_hd* hd) {
-  // A header block starts with HEADERS or PUSH_PROMISE and goes on with
-  // CONTINUATIONs; any other frame means it is over (or the session fails).
-  if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_PUSH_PROMISE) headerBlockBegan(hd->stream_id);
-  else if (hd->type != NGHTTP2_CONTINUATION && headerBlockStream_) headerBlockEnded();
-  return 0;
-}
-
 int H2Connection::onBeginHeaders(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   if (!isServer()) return 0;
@@ -732,11 +723,7 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
     case NGHTTP2_GOAWAY:
       closing_ = true;
       break;
-    case NGHTTP2_PUSH_PROMISE:
-      if (id == headerBlockStream_) headerBlockEnded();
-      break;
     case NGHTTP2_HEADERS:
-      if (id == headerBlockStream_) headerBlockEnded();
       if (!s) break;
       if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         requestsReady_.push_back(id);  // dispatched after the burst (dispatchRequests)
@@ -803,7 +790,6 @@ int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
 }
 
 int H2Connection::onStreamClose(int32_t id, uint32_t code) {
-  if (id == headerBlockStream_) headerBlockEnded();  // the rest of its block is ignored
   Stream* s = findStream(id);
   if (!s) return 0;
   s->h2Closed = true;

@@ -37,6 +37,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "hbone/header_block_tracker.h"
 #include "hbone/liveness.h"
 #include "hbone/stream_endpoint.h"
 #include "identity/identity.h"
@@ -197,8 +198,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   void maybeCloseWhenDone();
   void armIdleTimer();
   void dispatchRequests();  // onRequest for the requests of this read burst still open
-  void headerBlockBegan(int32_t streamId);
-  void headerBlockEnded();
+  void watchHeaderBlock();  // arms or disarms the header-block timer after received bytes
   void armLivenessTimer(std::chrono::milliseconds in);
   void onLivenessTimer();
   bool isServer() const { return tls_.context().role() == tls::Role::Server; }
@@ -219,7 +219,6 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
 
   // --- nghttp2 callbacks (static trampolines in the .cc) ---
   friend struct H2Callbacks;
-  int onBeginFrame(const nghttp2_frame_hd* hd);
   int onBeginHeaders(const nghttp2_frame* frame);
   int onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value);
   int onFrameRecv(const nghttp2_frame* frame);
@@ -245,7 +244,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   // processed: a HEADERS and the RST_STREAM after it in one burst (rapid reset)
   // never reach onRequest, so they cost no app connection.
   std::vector<int32_t> requestsReady_;
-  int32_t headerBlockStream_ = 0;  // the stream whose header block is in progress; 0: none
+  HeaderBlockTracker headerBlocks_;  // set up in the constructor: a server expects the preface
   uint64_t headerBlockTimer_ = 0;
   LivenessClock liveness_;
   uint64_t livenessTimer_ = 0;

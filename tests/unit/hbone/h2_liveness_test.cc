@@ -178,6 +178,39 @@ TEST_F(H2LivenessTest, IdleStreamToAHealthyPeerSurvivesThePings) {
   EXPECT_EQ(s.result.get().endReason, "closed");
 }
 
+// A response that comes after its stream was given up (CONNECT response timeout)
+// is a header block nghttp2 skips without a callback. It must not count as a block
+// left open: the connection, and the other stream on it, live on past the
+// header-block timeout.
+TEST_F(H2LivenessTest, ALateResponseToAResetStreamDoesNotCloseTheConnection) {
+  H2Options client = h2_;
+  client.headerBlockTimeout = 200ms;
+  client.pingInterval = 0ms;  // the raw server answers no PINGs
+  lt_.call([&] { pool_ = std::make_unique<Pool>(*lt_.loop, client); });
+  std::promise<void> finished;
+  RawServer server(serverContext(), [&](rawh2::RawTls& c) {
+    serverHandshake(c);
+    auto first = c.readUntil(NGHTTP2_HEADERS);
+    auto second = c.readUntil(NGHTTP2_HEADERS);
+    if (!first || !second) return;
+    c.write(frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, second->stream, "\x88"));  // 200 for the second only
+    auto rst = c.readUntil(NGHTTP2_RST_STREAM);  // the first times out
+    if (!rst) return;
+    c.write(frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, first->stream, "\x88"));  // too late
+    // The client's pacing is the test: quiet for three header-block timeouts.
+    std::this_thread::sleep_for(600ms);
+    c.write(frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, second->stream, "still here"));
+    finished.get_future().wait();
+  });
+  auto gaveUp = open(9, rawDial(server.port()));
+  auto kept = open(9, rawDial(server.port()));
+  auto stats = gaveUp.result.get();
+  EXPECT_NE(stats.endReason.find("no CONNECT response"), std::string::npos) << stats.endReason;
+  EXPECT_EQ(readExactlyN(kept.app.get(), 10), "still here") << "the connection was closed under the stream";
+  EXPECT_EQ(kept.result.wait_for(0s), std::future_status::timeout);
+  finished.set_value();
+}
+
 // Both ends of an HBONE connection carry keepalive and TCP_USER_TIMEOUT.
 TEST_F(H2LivenessTest, HboneSocketsHaveKeepaliveAndAUserTimeout) {
   App app(App::Mode::Echo);
