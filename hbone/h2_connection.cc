@@ -23,6 +23,19 @@ constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record's plaintext at mo
 // other connections.
 constexpr int kMaxSocketReadsPerEvent = 4;
 
+// nghttp2 limits we rely on, set explicitly rather than inherited from whatever
+// version is installed (its defaults, as of 1.57).
+// SETTINGS ACKs and PING ACKs queued unsent (a peer flooding SETTINGS or PINGs
+// while not reading): past this the session ends.
+constexpr size_t kMaxOutboundAcks = 1000;
+// Entries in one SETTINGS frame (a handful are defined).
+constexpr size_t kMaxSettingsEntries = 32;
+// CONTINUATION frames after one HEADERS (CVE-2024-28182); 8 of 16 KiB
+// is well above maxHeaderListBytes.
+constexpr size_t kMaxContinuations = 8;
+// The peer's HPACK dynamic table we agree to keep.
+constexpr size_t kMaxDeflateTableBytes = 4096;
+
 bool isSuccess(int status) { return status >= 200 && status < 300; }
 
 }  // namespace
@@ -52,6 +65,10 @@ struct H2Connection::Stream {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   StreamStats stats;
   StreamCallbacks cb;
+  size_t headerBytes = 0;  // of the header list received, as SETTINGS_MAX_HEADER_LIST_SIZE counts them
+  // Server: runs if the stream ends before respond() (setCancelHandler).
+  std::function<void(const std::string&)> cancel;
+  uint64_t responseTimer = 0;  // client: the CONNECT response timeout
   size_t undelivered() const { return app ? app->undelivered() : held.size(); }
 };
 
@@ -87,6 +104,7 @@ H2Connection::H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPt
       options_(options),
       callbacks_(std::move(callbacks)),
       peerLabel_(std::move(peerLabel)),
+      headerBlocks_(/*expectClientPreface=*/tls_.context().role() == tls::Role::Server),
       id_(nextConnectionId++) {}
 
 H2Connection::~H2Connection() {
@@ -100,6 +118,10 @@ std::shared_ptr<H2Connection> H2Connection::start(io::EventLoop& loop, UniqueFd 
   std::shared_ptr<H2Connection> c(new H2Connection(loop, std::move(sock), std::move(ctx), options,
                                                    std::move(callbacks), std::move(expectedPeer),
                                                    std::move(peerLabel)));
+  // Keepalive and TCP_USER_TIMEOUT on both ends of every HBONE connection. Not
+  // fatal: the HTTP/2 PINGs still watch the peer.
+  if (auto st = io::setTcpLiveness(c->tls_.socketFd(), options.tcp); !st)
+    spdlog::warn("hbone conn {} {}: TCP keepalive not set: {}", c->id_, c->peerLabel_, st.error().message);
   // The transport calls back only while the connection lives (its guard).
   H2Connection* self = c.get();
   tls::TlsTransport::Callbacks tcb;
@@ -132,6 +154,8 @@ void H2Connection::onTlsReady() {
   pendingOpens_.clear();
   for (auto& s : pending) submitRequest(std::move(s));
   armIdleTimer();
+  liveness_.lastReceived = std::chrono::steady_clock::now();
+  armLivenessTimer(options_.pingInterval);
   readTls();  // bytes that arrived with the last handshake flight
   if (state_ == State::Closed) return;
   pump();
@@ -156,16 +180,30 @@ Status H2Connection::startSession() {
   // Window updates are ours to send: only for bytes the TCP side has taken.
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_peer_max_concurrent_streams(opt, options_.maxConcurrentStreams);
+  // Abuse limits (see H2Options and the constants above). The reset-rate limiter and
+  // the CONTINUATION cap are nghttp2 1.57 / 1.61, or a distribution's backport (the
+  // top CMakeLists checks that they exist).
+  nghttp2_option_set_stream_reset_rate_limit(opt, options_.resetBurst, options_.resetRatePerSecond);
+  nghttp2_option_set_max_continuations(opt, kMaxContinuations);
+  nghttp2_option_set_max_settings(opt, kMaxSettingsEntries);
+  nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAcks);
+  nghttp2_option_set_max_send_header_block_length(opt, options_.maxHeaderListBytes);
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, kMaxDeflateTableBytes);
+  // We never accept a push (ENABLE_PUSH=0 below), so none may be reserved.
+  nghttp2_option_set_max_reserved_remote_streams(opt, 0);
   int rv = !isServer() ? nghttp2_session_client_new2(&session_, cbs, this, opt)
                                              : nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) return makeError(std::string("nghttp2 session: ") + nghttp2_strerror(rv));
-  nghttp2_settings_entry settings[] = {
+  std::vector<nghttp2_settings_entry> settings = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.maxConcurrentStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.streamWindow},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, options_.maxHeaderListBytes},
   };
-  rv = nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  // Only a client may refuse server push; a server sending it is a protocol error.
+  if (!isServer()) settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
+  rv = nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
   if (rv == 0)
     rv = nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                                static_cast<int32_t>(options_.connectionWindow));
@@ -185,6 +223,10 @@ void H2Connection::closeNow(const std::string& reason) {
   state_ = State::Closed;
   tls_.stop(/*closeNotify=*/readyReported_);  // no more socket events, handshake timer cancelled
   loop_.cancelTimer(idleTimer_);
+  loop_.cancelTimer(headerBlockTimer_);
+  loop_.cancelTimer(livenessTimer_);
+  idleTimer_ = headerBlockTimer_ = livenessTimer_ = 0;
+  requestsReady_.clear();
   auto pending = std::move(pendingOpens_);
   pendingOpens_.clear();
   for (auto& s : pending) {
@@ -230,6 +272,68 @@ void H2Connection::armIdleTimer() {
     s->pump();
     s->maybeCloseWhenDone();
   });
+}
+
+// A header block (HEADERS or PUSH_PROMISE, then CONTINUATIONs) must end in time:
+// until it does, nothing else may arrive on the connection (RFC 9113 6.10) and its
+// stream keeps the idle timeout away.
+void H2Connection::watchHeaderBlock() {
+  if (!headerBlocks_.inProgress()) {
+    loop_.cancelTimer(headerBlockTimer_);
+    headerBlockTimer_ = 0;
+    return;
+  }
+  if (headerBlockTimer_ || options_.headerBlockTimeout.count() <= 0) return;
+  std::weak_ptr<H2Connection> weak = weak_from_this();
+  headerBlockTimer_ = loop_.addTimer(options_.headerBlockTimeout, [weak] {
+    auto s = weak.lock();
+    if (!s) return;
+    s->headerBlockTimer_ = 0;
+    if (s->state_ == State::Closed || !s->headerBlocks_.inProgress()) return;
+    const std::string why = "header block of stream " + std::to_string(s->headerBlocks_.streamId()) +
+                            " not completed within " + std::to_string(s->options_.headerBlockTimeout.count()) + " ms";
+    s->closing_ = true;
+    nghttp2_session_terminate_session(s->session_, NGHTTP2_ENHANCE_YOUR_CALM);
+    s->pump();
+    s->fail(why);
+  });
+}
+
+void H2Connection::armLivenessTimer(std::chrono::milliseconds in) {
+  loop_.cancelTimer(livenessTimer_);
+  livenessTimer_ = 0;
+  if (in.count() <= 0 || state_ != State::Ready) return;
+  std::weak_ptr<H2Connection> weak = weak_from_this();
+  livenessTimer_ = loop_.addTimer(in, [weak] {
+    if (auto s = weak.lock()) {
+      s->livenessTimer_ = 0;
+      s->onLivenessTimer();
+    }
+  });
+}
+
+void H2Connection::onLivenessTimer() {
+  if (state_ != State::Ready) return;
+  const auto now = std::chrono::steady_clock::now();
+  const LivenessStep step =
+      nextLivenessStep({options_.pingInterval, options_.pingTimeout}, liveness_, !streams_.empty(), now);
+  switch (step.kind) {
+    case LivenessStep::Kind::Close:
+      return fail("no PING answer in " + std::to_string(options_.pingTimeout.count()) +
+                  " ms: the peer is gone or stuck");
+    case LivenessStep::Kind::SendPing:
+      spdlog::debug("hbone conn {} {}: silent for {} ms, PING", id_, peerLabel_, options_.pingInterval.count());
+      liveness_.pingSent = now;
+      pingsSent_++;
+      nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+      pump();
+      if (state_ == State::Closed) return;
+      updateSocketInterest();
+      break;
+    case LivenessStep::Kind::Wait:
+      break;
+  }
+  armLivenessTimer(step.checkAgainIn);
 }
 
 void H2Connection::shutdown() {
@@ -284,10 +388,14 @@ void H2Connection::readTls() {
   for (; reads < kMaxSocketReadsPerEvent; ++reads) {
     SocketRead r = tls_.readSocket();
     if (r == SocketRead::Failed) return;
+    if (r == SocketRead::Filled || r == SocketRead::Drained) liveness_.lastReceived = std::chrono::steady_clock::now();
     if (!decryptBuffered()) return;
     if (r != SocketRead::Filled) break;  // the socket has nothing more for now
   }
   tls_.releaseIdleInput();
+  watchHeaderBlock();
+  dispatchRequests();
+  if (state_ == State::Closed) return;
   writeDirtyStreams();
   if (state_ == State::Closed || reads < kMaxSocketReadsPerEvent) return;
   // More may be waiting; yield to other connections and come back.
@@ -310,6 +418,7 @@ bool H2Connection::decryptBuffered() {
   for (;;) {
     Plaintext p = tls_.readPlain(buf, sizeof(buf));
     if (p.kind == Plaintext::Data) {
+      headerBlocks_.feed(reinterpret_cast<const uint8_t*>(buf), p.size);
       inCallback_ = true;
       ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf), p.size);
       inCallback_ = false;
@@ -329,6 +438,17 @@ bool H2Connection::decryptBuffered() {
       else fail("peer closed the connection with streams open");
     }
     return false;  // Failed: the transport reported it (fail)
+  }
+}
+
+void H2Connection::dispatchRequests() {
+  auto ids = std::move(requestsReady_);
+  requestsReady_.clear();
+  for (int32_t id : ids) {
+    if (state_ == State::Closed) return;
+    Stream* s = findStream(id);
+    if (!s || s->h2Closed || !callbacks_.onRequest) continue;  // reset in the same burst: never seen
+    callbacks_.onRequest(*this, id, s->request);
   }
 }
 
@@ -438,6 +558,23 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
   }
   s->id = id;
   if (s->app) s->app->attach(*this, id, weak_from_this());
+  if (options_.connectResponseTimeout.count() > 0) {
+    std::weak_ptr<H2Connection> weak = weak_from_this();
+    s->responseTimer = loop_.addTimer(options_.connectResponseTimeout, [weak, id] {
+      auto c = weak.lock();
+      if (!c || c->state_ == State::Closed) return;
+      Stream* st = c->findStream(id);
+      if (!st) return;
+      st->responseTimer = 0;
+      if (st->open) return;
+      c->resetStream(*st, "no CONNECT response from " + c->peerLabel_ + " within " +
+                              std::to_string(c->options_.connectResponseTimeout.count()) + " ms",
+                     NGHTTP2_CANCEL);
+      if (c->state_ == State::Closed) return;
+      c->pump();
+      if (c->state_ != State::Closed) c->updateSocketInterest();
+    });
+  }
   streams_[id] = std::move(s);
   loop_.cancelTimer(idleTimer_);
   idleTimer_ = 0;
@@ -465,6 +602,7 @@ void H2Connection::respond(int32_t id, int status, std::unique_ptr<StreamEndpoin
     if (callbacks.onDone) callbacks.onDone(StreamStats{.status = status, .endReason = "client reset the stream before the response"});
     return;
   }
+  s->cancel = nullptr;  // answered: nothing left to cancel
   s->cb = std::move(callbacks);
   s->stats.status = status;
   std::string code = std::to_string(status);
@@ -492,6 +630,15 @@ void H2Connection::respond(int32_t id, int status, std::unique_ptr<StreamEndpoin
     pump();
     if (state_ != State::Closed) updateSocketInterest();
   }
+}
+
+void H2Connection::setCancelHandler(int32_t id, std::function<void(const std::string&)> cancel) {
+  Stream* s = findStream(id);
+  if (!s || s->h2Closed) {
+    if (cancel) cancel("the stream has already ended");
+    return;
+  }
+  s->cancel = std::move(cancel);
 }
 
 // ---- StreamHost: calls from a stream's app side ----------------------------------------------
@@ -547,7 +694,9 @@ void H2Connection::finishStream(int32_t id) {
   if (it == streams_.end()) return;
   std::unique_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
+  if (s->responseTimer) loop_.cancelTimer(s->responseTimer);
   if (s->app) s->app->close();
+  if (auto cancel = std::move(s->cancel)) cancel(s->stats.endReason.empty() ? "stream ended" : s->stats.endReason);
   s->stats.duration = std::chrono::steady_clock::now() - s->started;
   if (s->cb.onDone) s->cb.onDone(s->stats);
   if (streams_.empty() && state_ == State::Ready) {
@@ -573,7 +722,10 @@ int H2Connection::onHeader(const nghttp2_frame* frame, std::string_view name, st
   Stream* s = findStream(frame->hd.stream_id);
   if (!s) return 0;
   auto& list = isServer() ? s->request : s->response;
-  if (list.size() >= 64) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+  // SETTINGS_MAX_HEADER_LIST_SIZE counts 32 bytes of overhead per field (RFC 9113 6.5.2).
+  s->headerBytes += name.size() + value.size() + 32;
+  if (list.size() >= 64 || s->headerBytes > options_.maxHeaderListBytes)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
   list.emplace_back(name, value);
   return 0;
 }
@@ -587,9 +739,8 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
       break;
     case NGHTTP2_HEADERS:
       if (!s) break;
-      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && callbacks_.onRequest) {
-        callbacks_.onRequest(*this, id, s->request);
-        s = findStream(id);
+      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        requestsReady_.push_back(id);  // dispatched after the burst (dispatchRequests)
       } else if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
         auto st = findHeader(s->response, ":status");
         int status = st ? std::atoi(st->c_str()) : 0;
@@ -598,6 +749,8 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
           break;
         }
         s->stats.status = status;
+        if (s->responseTimer) loop_.cancelTimer(s->responseTimer);
+        s->responseTimer = 0;
         if (s->cb.onResponse) s->cb.onResponse(status);
         s = findStream(id);
         if (!s) break;
@@ -623,6 +776,8 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
 }
 
 int H2Connection::onFrameSent(const nghttp2_frame* frame) {
+  // nghttp2 may send GOAWAY on its own (the reset-rate limit): no new streams then.
+  if (frame->hd.type == NGHTTP2_GOAWAY) closing_ = true;
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = findStream(frame->hd.stream_id);
   // An error answer is complete: ask the client to stop sending, without error

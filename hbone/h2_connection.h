@@ -37,9 +37,12 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "hbone/header_block_tracker.h"
+#include "hbone/liveness.h"
 #include "hbone/stream_endpoint.h"
 #include "identity/identity.h"
 #include "io/event_loop.h"
+#include "io/tcp.h"
 #include "tls/tls_context.h"
 #include "tls/tls_transport.h"
 
@@ -54,6 +57,35 @@ struct H2Options {
   std::chrono::milliseconds handshakeTimeout{10000};
   // A connection without streams for this long is closed with GOAWAY.
   std::chrono::milliseconds idleTimeout{60000};
+
+  // --- abuse resistance: each limit set explicitly, whatever nghttp2's defaults ---
+  // SETTINGS_MAX_HEADER_LIST_SIZE, and enforced on what arrives (nghttp2 only
+  // advertises it): a bigger header list resets its stream. ztunnel's server takes
+  // 64 KiB (src/proxy/h2/server.rs); a CONNECT needs a few hundred bytes.
+  uint32_t maxHeaderListBytes = 64u << 10;
+  // RST_STREAMs a client may send (CVE-2023-44487, rapid reset): a token bucket of
+  // resetBurst tokens refilled at resetRatePerSecond; past it, GOAWAY. nghttp2's
+  // defaults, made explicit. Server only (nghttp2 applies it to servers).
+  uint64_t resetBurst = 1000;
+  uint64_t resetRatePerSecond = 33;
+  // A header block begun (HEADERS without END_HEADERS) must end within this, or the
+  // connection is closed: a peer cannot hold it open with half a request
+  // (slowloris), which would otherwise also keep the idle timeout away.
+  std::chrono::milliseconds headerBlockTimeout{10000};
+
+  // --- liveness (a peer that vanished without a FIN or RST) ---
+  // HTTP/2 PING after silence on a connection with streams (liveness.h).
+  std::chrono::milliseconds pingInterval{10000};
+  std::chrono::milliseconds pingTimeout{20000};
+  // TCP keepalive on the HBONE socket, as ztunnel sets it (src/config.rs,
+  // SocketConfig: 180 s idle, 180 s between probes, 9 probes), and
+  // TCP_USER_TIMEOUT = idle + probes x interval, ztunnel's formula (Cloudflare's
+  // "When TCP sockets refuse to die"), which ztunnel leaves off by default; here on.
+  io::TcpLiveness tcp{std::chrono::seconds(180), std::chrono::seconds(180), 9, std::chrono::seconds(180 + 9 * 180)};
+  // Client: a CONNECT whose response has not arrived within this is reset and its
+  // app connection closed. Longer than the server's own app connect timeout (the
+  // tunnel's 5 s), so a slow app still gets its 503 through. 0: no limit.
+  std::chrono::milliseconds connectResponseTimeout{15000};
 };
 
 // A header list as sent or received (lower-case names, pseudo-headers included).
@@ -121,6 +153,12 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   void respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks callbacks);
   // The same with any app side (an in-process ChannelEndpoint).
   void respond(int32_t id, int status, std::unique_ptr<StreamEndpoint> app, StreamCallbacks callbacks);
+  // Server: while stream `id` awaits respond(), `cancel` runs (once, with the
+  // reason) if the client resets it or the connection closes first, so that the
+  // work towards the answer stops there (the tunnel's connect to the app). A reset
+  // must not leave behind a dial, a socket or a timer: rapid reset
+  // (CVE-2023-44487) is an attack on exactly that. respond() drops the handler.
+  void setCancelHandler(int32_t id, std::function<void(const std::string& why)> cancel);
 
   // Sends GOAWAY; running streams finish, no new ones are accepted or opened.
   void shutdown();
@@ -142,6 +180,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   // buffers): what flow control keeps bounded.
   size_t bufferedBytes() const;
   uint64_t connectionId() const { return id_; }
+  uint64_t pingsSent() const { return pingsSent_; }  // liveness PINGs so far
 
  private:
   struct Stream;
@@ -162,6 +201,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   void closeNow(const std::string& reason);
   void maybeCloseWhenDone();
   void armIdleTimer();
+  void dispatchRequests();  // onRequest for the requests of this read burst still open
+  void watchHeaderBlock();  // arms or disarms the header-block timer after received bytes
+  void armLivenessTimer(std::chrono::milliseconds in);
+  void onLivenessTimer();
   bool isServer() const { return tls_.context().role() == tls::Role::Server; }
 
   // --- streams ---
@@ -201,6 +244,15 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   std::string tlsOut_;    // encrypted-to-be bytes nghttp2 produced and TLS has not taken yet
   size_t tlsOutHead_ = 0;
   uint64_t idleTimer_ = 0;
+  // Requests complete in this read burst, handed to onRequest once the burst is
+  // processed: a HEADERS and the RST_STREAM after it in one burst (rapid reset)
+  // never reach onRequest, so they cost no app connection.
+  std::vector<int32_t> requestsReady_;
+  HeaderBlockTracker headerBlocks_;  // set up in the constructor: a server expects the preface
+  uint64_t headerBlockTimer_ = 0;
+  LivenessClock liveness_;
+  uint64_t livenessTimer_ = 0;
+  uint64_t pingsSent_ = 0;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
   std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
   std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams

@@ -137,55 +137,119 @@ Result<sockaddr_storage> parseHostPort(std::string_view text) {
   return ss;
 }
 
-void asyncConnect(EventLoop& loop, UniqueFd sock, const sockaddr_storage& target, std::chrono::milliseconds timeout,
-                  std::function<void(Result<UniqueFd>)> done) {
-  const std::string where = formatSockaddr(target);
-  // Completion is always deferred to a later loop round, so callers never see
-  // their callback run re-entrantly inside asyncConnect.
-  auto finishLater = [&loop](std::function<void(Result<UniqueFd>)> cb, Result<UniqueFd> r) {
-    auto shared = std::make_shared<Result<UniqueFd>>(std::move(r));
-    loop.post([cb = std::move(cb), shared]() mutable { cb(std::move(*shared)); });
-  };
-  const socklen_t len = sockaddrLength(target);
-  if (len == 0) return finishLater(std::move(done), makeError("connect to " + where + ": not an IP address"));
-  if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&target), len) == 0)
-    return finishLater(std::move(done), std::move(sock));
-  if (errno != EINPROGRESS) return finishLater(std::move(done), errnoError("connect to " + where));
+// One connect in flight, shared by the socket watch, the timer, a posted early result
+// and the caller's ConnectHandle; whichever comes first finishes it, so `done` runs
+// once and the others find nothing left to do.
+struct ConnectAttempt {
+  EventLoop* loop = nullptr;
+  UniqueFd sock;
+  int fd = -1;
+  bool watching = false;
+  uint64_t timer = 0;
+  std::string where;
+  std::function<void(Result<UniqueFd>)> done;
 
-  // Shared by the writable callback and the timer; whichever fires first finishes
-  // the attempt and disarms the other, so `done` runs once.
-  struct Attempt {
-    UniqueFd sock;
-    std::function<void(Result<UniqueFd>)> done;
-    uint64_t timer = 0;
-  };
-  auto attempt = std::make_shared<Attempt>();
-  attempt->sock = std::move(sock);
-  attempt->done = std::move(done);
-  const int fd = attempt->sock.get();
-  // Unwatch before the socket closes (the caller's UniqueFd or the abandoned one).
-  auto finish = [&loop, fd](Attempt& at, Result<UniqueFd> r) {
-    loop.unwatch(fd);
-    if (at.timer) loop.cancelTimer(at.timer);
-    auto cb = std::move(at.done);
+  void finish(Result<UniqueFd> r) {
+    if (!done) return;
+    if (watching) loop->unwatch(fd);  // before the socket closes (the caller's or the abandoned one)
+    watching = false;
+    if (timer) loop->cancelTimer(timer);
+    timer = 0;
+    auto cb = std::move(done);
+    done = nullptr;
     cb(std::move(r));
-  };
-  auto st = loop.watch(fd, EPOLLOUT, [attempt, finish, where](uint32_t) {
+  }
+};
+
+void ConnectHandle::cancel(const std::string& why) {
+  auto at = attempt_.lock();
+  if (!at || !at->done) return;
+  // The handshake may have completed already: the app must see a reset, never a
+  // connection that opens and ends cleanly with nothing in it.
+  UniqueFd abandoned = std::move(at->sock);
+  if (abandoned) resetOnClose(abandoned.get());
+  at->finish(makeError("connect to " + at->where + " cancelled: " + why, ECANCELED));
+}
+
+bool ConnectHandle::pending() const {
+  auto at = attempt_.lock();
+  return at && at->done;
+}
+
+ConnectHandle asyncConnectCancellable(EventLoop& loop, UniqueFd sock, const sockaddr_storage& target,
+                                      std::chrono::milliseconds timeout, std::function<void(Result<UniqueFd>)> done) {
+  auto attempt = std::make_shared<ConnectAttempt>();
+  attempt->loop = &loop;
+  attempt->fd = sock.get();
+  attempt->sock = std::move(sock);
+  attempt->where = formatSockaddr(target);
+  attempt->done = std::move(done);
+  ConnectHandle handle(attempt);
+  // Completion is always deferred to a later loop round, so callers never see
+  // their callback run re-entrantly inside asyncConnect (and can cancel until then).
+  auto finishLater = [&loop, attempt](Error e) { loop.post([attempt, e] { attempt->finish(e); }); };
+  const std::string& where = attempt->where;
+  const socklen_t len = sockaddrLength(target);
+  if (len == 0) {
+    finishLater(makeError("connect to " + where + ": not an IP address"));
+    return handle;
+  }
+  if (::connect(attempt->fd, reinterpret_cast<const sockaddr*>(&target), len) == 0) {
+    loop.post([attempt] { attempt->finish(std::move(attempt->sock)); });
+    return handle;
+  }
+  if (errno != EINPROGRESS) {
+    finishLater(errnoError("connect to " + where));
+    return handle;
+  }
+  auto st = loop.watch(attempt->fd, EPOLLOUT, [attempt](uint32_t) {
     int err = 0;
     socklen_t elen = sizeof(err);
-    if (::getsockopt(attempt->sock.get(), SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
-    UniqueFd s = std::move(attempt->sock);
-    if (err != 0) return finish(*attempt, errnoError("connect to " + where, err));
-    finish(*attempt, std::move(s));
+    if (::getsockopt(attempt->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
+    if (err != 0) {
+      UniqueFd failed = std::move(attempt->sock);  // closes after finish() unwatched it
+      return attempt->finish(errnoError("connect to " + attempt->where, err));
+    }
+    attempt->finish(std::move(attempt->sock));
   });
-  if (!st) return finishLater(std::move(attempt->done), withContext(st.error(), "connect to " + where));
-  if (timeout.count() <= 0) return;
-  attempt->timer = loop.addTimer(timeout, [attempt, finish, where, timeout] {
+  if (!st) {
+    finishLater(withContext(st.error(), "connect to " + where));
+    return handle;
+  }
+  attempt->watching = true;
+  if (timeout.count() <= 0) return handle;
+  attempt->timer = loop.addTimer(timeout, [attempt, timeout] {
     attempt->timer = 0;  // firing now: nothing to cancel
     UniqueFd abandoned = std::move(attempt->sock);  // closes after finish() unwatched it
-    finish(*attempt, makeError("connect to " + where + " timed out after " + std::to_string(timeout.count()) + " ms",
-                               ETIMEDOUT));
+    attempt->finish(makeError(
+        "connect to " + attempt->where + " timed out after " + std::to_string(timeout.count()) + " ms", ETIMEDOUT));
   });
+  return handle;
+}
+
+void asyncConnect(EventLoop& loop, UniqueFd sock, const sockaddr_storage& target, std::chrono::milliseconds timeout,
+                  std::function<void(Result<UniqueFd>)> done) {
+  (void)asyncConnectCancellable(loop, std::move(sock), target, timeout, std::move(done));
+}
+
+Status setTcpLiveness(int fd, const TcpLiveness& l) {
+  const int on = l.keepaliveIdle.count() > 0 ? 1 : 0;
+  if (::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0) return errnoError("setsockopt(SO_KEEPALIVE)");
+  if (on) {
+    const int idle = static_cast<int>(l.keepaliveIdle.count());
+    const int interval = static_cast<int>(l.keepaliveInterval.count());
+    const int probes = l.keepaliveProbes;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) != 0)
+      return errnoError("setsockopt(TCP_KEEPIDLE)");
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval)) != 0)
+      return errnoError("setsockopt(TCP_KEEPINTVL)");
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes)) != 0)
+      return errnoError("setsockopt(TCP_KEEPCNT)");
+  }
+  const unsigned userTimeout = static_cast<unsigned>(l.userTimeout.count());
+  if (::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &userTimeout, sizeof(userTimeout)) != 0)
+    return errnoError("setsockopt(TCP_USER_TIMEOUT)");
+  return okStatus();
 }
 
 }  // namespace warren::io

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,41 @@ Result<UniqueFd> listenTcp(const sockaddr_storage& addr, uint32_t mark, bool reu
 // kernel's SYN retries decide). Call on the loop thread.
 void asyncConnect(EventLoop& loop, UniqueFd sock, const sockaddr_storage& target, std::chrono::milliseconds timeout,
                   std::function<void(Result<UniqueFd>)> done);
+
+struct ConnectAttempt;
+// A connect in flight, for a caller that may lose interest before it completes (an
+// HBONE stream reset while its app connection is being made). Loop thread only.
+class ConnectHandle {
+ public:
+  ConnectHandle() = default;
+  explicit ConnectHandle(std::weak_ptr<ConnectAttempt> attempt) : attempt_(std::move(attempt)) {}
+  // Abandons the connect: the socket is closed at once (with a reset, should the
+  // handshake have completed meanwhile) and `done` runs now, with code ECANCELED
+  // and `why` in its message. No-op once `done` has run.
+  void cancel(const std::string& why);
+  bool pending() const;
+
+ private:
+  std::weak_ptr<ConnectAttempt> attempt_;
+};
+
+// asyncConnect, with a handle to cancel it.
+ConnectHandle asyncConnectCancellable(EventLoop& loop, UniqueFd sock, const sockaddr_storage& target,
+                                      std::chrono::milliseconds timeout, std::function<void(Result<UniqueFd>)> done);
+
+// How the kernel notices a peer that went away without a FIN or RST (a node that
+// died, a NAT that forgot the flow): keepalive probes after keepaliveIdle of
+// silence, and TCP_USER_TIMEOUT, the longest that sent data may stay unacknowledged
+// before the connection is dropped (it also bounds the probing). Whole seconds for
+// the keepalive fields, as the kernel takes them; keepaliveIdle 0 turns keepalive
+// off, userTimeout 0 leaves the kernel's default (retransmissions, ~15 minutes).
+struct TcpLiveness {
+  std::chrono::seconds keepaliveIdle{0};
+  std::chrono::seconds keepaliveInterval{0};
+  int keepaliveProbes = 0;
+  std::chrono::milliseconds userTimeout{0};
+};
+Status setTcpLiveness(int fd, const TcpLiveness& liveness);
 
 // "10.0.0.1:80", "[fd00::1]:80"; other families "<address family N>".
 std::string formatSockaddr(const sockaddr_storage& ss);

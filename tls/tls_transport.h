@@ -98,6 +98,7 @@ class TlsTransport {
   void closeSocket() { sock_.reset(); }
 
   bool stopped() const { return phase_ == Phase::Stopped; }
+  int socketFd() const { return sock_.get(); }  // for socket options; the transport does the I/O
   const std::optional<identity::SpiffeId>& peerIdentity() const { return peerIdentity_; }
   const TlsContext& context() const { return *ctx_; }
   // "TLSv1.3 ..." for logs (tls::describeSession).

@@ -21,18 +21,13 @@
 
 #include "agent/cni/capture_scope.h"
 #include "agent/cni/cni_protocol.h"
+#include "agent/cni/net_conf.h"
 #include "common/file_io.h"
 
 namespace {
 
 using nlohmann::json;
-
-// CNI spec error codes.
-constexpr int kIncompatibleVersion = 1;
-constexpr int kInvalidEnv = 4;
-constexpr int kDecodeFailure = 6;
-constexpr int kInvalidConfig = 7;
-constexpr int kTryAgainLater = 11;
+using namespace warren::cni;
 
 int fail(int code, const std::string& msg, const std::string& details = "") {
   std::cout << json{{"cniVersion", "1.0.0"}, {"code", code}, {"msg", msg}, {"details", details}}.dump() << "\n";
@@ -59,8 +54,7 @@ std::map<std::string, std::string> parseCniArgs(const std::string& args) {
 
 }  // namespace
 
-int main() {
-  using namespace warren::cni;
+static int run() {
   const std::string command = env("CNI_COMMAND");
   if (command == "VERSION") {
     std::cout << R"({"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]})" << "\n";
@@ -70,14 +64,10 @@ int main() {
     return fail(kInvalidEnv, "CNI_COMMAND must be ADD, DEL, CHECK or VERSION, not '" + command + "'");
 
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  json conf = json::parse(input, nullptr, false);
-  if (conf.is_discarded() || !conf.is_object()) return fail(kDecodeFailure, "network configuration is not JSON");
-  const std::string version = conf.value("cniVersion", "");
-  if (version.empty()) return fail(kInvalidConfig, "network configuration has no cniVersion");
-  if (version.rfind("0.1", 0) == 0 || version.rfind("0.2", 0) == 0)
-    return fail(kIncompatibleVersion, "warren-cni needs cniVersion 0.3.0 or later, got " + version);
-  const std::string socket = conf.value("agentSocket", std::string("/run/warren/cni.sock"));
-  const auto timeout = std::chrono::milliseconds(conf.value("timeoutMs", 5000));
+  auto conf = parseNetConf(input);
+  if (!conf) return fail(conf.error().code, conf.error().message);
+  const std::string& socket = conf->agentSocket;
+  const auto timeout = conf->timeout;
 
   auto args = parseCniArgs(env("CNI_ARGS"));
   CniPodRequest req;
@@ -96,16 +86,12 @@ int main() {
     return 0;
   }
 
-  const json prev = conf.contains("prevResult") ? conf["prevResult"] : json();
+  const json& prev = conf->prevResult;
   if (command == "ADD") {
     if (req.netns.empty()) return fail(kInvalidEnv, "CNI_NETNS is not set: warren-cni needs the pod's netns");
     if (!prev.is_object())
       return fail(kInvalidConfig, "warren-cni is a chained plugin: it needs prevResult from the plugins before it");
-    if (prev.contains("ips") && prev["ips"].is_array())
-      for (const auto& ip : prev["ips"]) {
-        std::string addr = ip.value("address", "");
-        if (!addr.empty()) req.ips.push_back(addr.substr(0, addr.find('/')));
-      }
+    req.ips = conf->podIps;
     if (!isPod) {  // not a Kubernetes pod: nothing to enroll
       std::cout << prev.dump() << "\n";
       return 0;
@@ -117,15 +103,11 @@ int main() {
   auto reply = sendCniRequest(socket, req, timeout);
   if (!reply) {
     const std::string dir = socket.substr(0, socket.rfind('/') + 1);
-    const std::string scopeFile = conf.value("captureScopeFile", dir + std::string(kCaptureScopeFile));
-    std::set<std::string> alwaysPass = {"kube-system"};
-    if (conf.contains("alwaysPass") && conf["alwaysPass"].is_array()) {
-      alwaysPass.clear();
-      for (const auto& ns : conf["alwaysPass"])
-        if (ns.is_string()) alwaysPass.insert(ns.get<std::string>());
-    }
+    const std::string scopeFile =
+        conf->captureScopeFile.empty() ? dir + std::string(kCaptureScopeFile) : conf->captureScopeFile;
     auto text = warren::readFile(scopeFile);
-    auto without = decideWithoutAgent(req.podNamespace, text ? parseCaptureScope(*text) : std::nullopt, alwaysPass);
+    auto without =
+        decideWithoutAgent(req.podNamespace, text ? parseCaptureScope(*text) : std::nullopt, conf->alwaysPass);
     if (!without.passThrough)
       return fail(kTryAgainLater, "warren-agent is not reachable: " + reply.error().message + "; " + without.reason,
                   socket);
@@ -135,4 +117,14 @@ int main() {
   if (!reply->ok) return fail(kTryAgainLater, "warren-agent refused the pod: " + reply->error, socket);
   if (command == "ADD") std::cout << prev.dump() << "\n";
   return 0;
+}
+
+int main() {
+  // The configuration is read without exceptions (net_conf.h); this is the last
+  // guard, so that even a bug answers the runtime with a CNI error, not an abort.
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    return fail(999, std::string("BUG: warren-cni failed: ") + e.what());
+  }
 }

@@ -3,6 +3,8 @@
 // CONNECT stream is judged (connect_request.cc), then connected to the app from
 // inside the pod. No byte reaches the app before the stream is answered 200.
 
+#include <cerrno>
+
 #include <spdlog/spdlog.h>
 
 #include "hbone/connect_request.h"
@@ -88,24 +90,34 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
     return conn.respond(streamId, 503, UniqueFd(), onDoneOnly(logWhenDone));
   }
   std::weak_ptr<hbone::H2Connection> weak = conn.shared_from_this();
-  io::asyncConnect(loop_, std::move(*upstream), verdict.target, options_.connectTimeout,
-                   [this, weak, streamId, logWhenDone, pod, authorized, trackId](Result<UniqueFd> connected) mutable {
-                     auto c = weak.lock();
-                     if (!connected) {
-                       counters_.upstreamFailed++;
-                       spdlog::warn("HBONE to {}: 503: app connect failed: {}", pod->displayName(),
-                                    connected.error().message);
-                       if (c) return c->respond(streamId, 503, UniqueFd(), onDoneOnly(logWhenDone));
-                       return logWhenDone({.endReason = "HBONE connection gone; app connect failed"});
-                     }
-                     if (!c) return logWhenDone({.endReason = "HBONE connection closed before the app answered"});
-                     c->respond(streamId, 200, std::move(*connected), onDoneOnly(logWhenDone));
-                     // Revocable from now until the stream ends (respond may end it at once).
-                     if (c->hasStream(streamId))
-                       *trackId = track(pod, std::move(*authorized), [weak, streamId](const std::string& why) {
-                         if (auto conn = weak.lock()) conn->abortStream(streamId, why);
-                       });
-                   });
+  io::ConnectHandle dial = io::asyncConnectCancellable(
+      loop_, std::move(*upstream), verdict.target, options_.connectTimeout,
+      [this, weak, streamId, logWhenDone, pod, authorized, trackId](Result<UniqueFd> connected) mutable {
+        auto c = weak.lock();
+        if (!connected && connected.error().code == ECANCELED) {
+          // The client reset the stream (or the connection went) while we dialed:
+          // the dial is dropped, the app never sees a connection.
+          counters_.appDialsCancelled++;
+          return logWhenDone({.endReason = connected.error().message});
+        }
+        if (!connected) {
+          counters_.upstreamFailed++;
+          spdlog::warn("HBONE to {}: 503: app connect failed: {}", pod->displayName(), connected.error().message);
+          if (c) return c->respond(streamId, 503, UniqueFd(), onDoneOnly(logWhenDone));
+          return logWhenDone({.endReason = "HBONE connection gone; app connect failed"});
+        }
+        if (!c) return logWhenDone({.endReason = "HBONE connection closed before the app answered"});
+        c->respond(streamId, 200, std::move(*connected), onDoneOnly(logWhenDone));
+        // Revocable from now until the stream ends (respond may end it at once).
+        if (c->hasStream(streamId))
+          *trackId = track(pod, std::move(*authorized), [weak, streamId](const std::string& why) {
+            if (auto conn = weak.lock()) conn->abortStream(streamId, why);
+          });
+      });
+  // A reset of the stream, or the end of its connection, before the app answered
+  // cancels the dial (rapid reset: each HEADERS would otherwise cost a connection
+  // to the app that the reset leaves behind).
+  conn.setCancelHandler(streamId, [dial](const std::string& why) mutable { dial.cancel(why); });
 }
 
 }  // namespace warren::proxy

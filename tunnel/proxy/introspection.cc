@@ -97,6 +97,7 @@ nlohmann::json configDump(const state::StateStore& state, const identity::Identi
       {"hbone_bad_requests", c.hboneBadRequests.load()}, {"identity_refusals", c.identityRefusals.load()},
       {"policy_denied", c.policyDenied.load()},       {"policy_revoked", c.policyRevoked.load()},
       {"original_source_fallbacks", c.originalSourceFallbacks.load()},
+      {"app_dials_cancelled", c.appDialsCancelled.load()},
   };
   nlohmann::json dump = {{"state", state::toJson(*state.get())}, {"certificates", certs}, {"counters", counters}};
   for (auto& [k, v] : extra.items()) dump[k] = v;
@@ -161,6 +162,9 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
       {"warren_tunnel_original_source_fallbacks_total",
        "Inbound connections the app saw from the pod's own address instead of the client's.",
        &c.originalSourceFallbacks},
+      {"warren_tunnel_app_dials_cancelled_total",
+       "Inbound connects to an app abandoned because the HBONE client reset the stream before the app answered.",
+       &c.appDialsCancelled},
       {"warren_identity_renewal_failures_total", "Failed certificate issues and renewals.",
        &identity.counters().failures},
   };

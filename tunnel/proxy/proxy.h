@@ -54,6 +54,9 @@ struct ProxyCounters {
   // Inbound connections the app saw from the pod's own address instead of the
   // client's (no reply routing in the pod, or the transparent bind failed).
   std::atomic<uint64_t> originalSourceFallbacks{0};
+  // Connects to an app abandoned because the client reset the stream (or its
+  // connection closed) before the app answered: rapid reset at work, or impatience.
+  std::atomic<uint64_t> appDialsCancelled{0};
 };
 
 class Proxy {

@@ -19,6 +19,7 @@
 
 #include "agent/cni/capture_scope.h"
 #include "agent/cni/cni_protocol.h"
+#include "agent/cni/net_conf.h"
 
 namespace warren::cni {
 namespace {
@@ -169,7 +170,8 @@ PluginResult runPlugin(const std::vector<std::string>& env, const std::string& s
   ::close(out[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  r.status = WEXITSTATUS(status);
+  // A plugin killed by a signal (an uncaught exception aborts) is not "exit 0".
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
 
@@ -284,6 +286,77 @@ TEST_F(PluginTest, AddWithoutNetnsOrPrevResultIsAConfigError) {
   auto noPrev = runPlugin(env("ADD"), config(false));
   EXPECT_EQ(noPrev.status, 1);
   EXPECT_EQ(json::parse(noPrev.out)["code"], 7);
+}
+
+// Every field warren-cni reads, with a value of the wrong type: each is a CNI error
+// result naming the field (code 7), never an uncaught exception (an abort, with
+// nothing on stdout for the runtime to show).
+struct BadConfigCase {
+  const char* what;
+  json patch;  // merged over a good configuration
+  const char* mentions;
+};
+const BadConfigCase kBadConfigs[] = {
+    {"cniVersion a number", {{"cniVersion", 1}}, "cniVersion"},
+    {"agentSocket a number", {{"agentSocket", 42}}, "agentSocket"},
+    {"timeoutMs a string", {{"timeoutMs", "5000"}}, "timeoutMs"},
+    {"timeoutMs a fraction", {{"timeoutMs", 2.5}}, "timeoutMs"},
+    {"timeoutMs zero (would disarm every timeout)", {{"timeoutMs", 0}}, "timeoutMs"},
+    {"timeoutMs negative", {{"timeoutMs", -1}}, "timeoutMs"},
+    {"captureScopeFile a list", {{"captureScopeFile", json::array({"a"})}}, "captureScopeFile"},
+    {"alwaysPass a string", {{"alwaysPass", "kube-system"}}, "alwaysPass"},
+    {"alwaysPass with a number", {{"alwaysPass", json::array({"kube-system", 7})}}, "alwaysPass"},
+    {"prevResult a string", {{"prevResult", "none"}}, "prevResult"},
+    {"prevResult.ips an object", {{"prevResult", {{"ips", {{"address", "10.0.0.1/24"}}}}}}, "prevResult.ips"},
+    {"prevResult.ips entry a string", {{"prevResult", {{"ips", json::array({"10.0.0.1/24"})}}}}, "prevResult.ips"},
+    {"prevResult.ips[].address a number", {{"prevResult", {{"ips", json::array({{{"address", 10}}})}}}},
+     "address"},
+};
+
+TEST(NetConf, WrongTypesAreConfigErrorsNamingTheField) {
+  for (const auto& c : kBadConfigs) {
+    json conf = {{"cniVersion", "1.0.0"}, {"name", "net"}, {"type", "warren-cni"}};
+    conf.merge_patch(c.patch);
+    auto r = parseNetConf(conf.dump());
+    ASSERT_FALSE(r) << c.what;
+    EXPECT_EQ(r.error().code, kInvalidConfig) << c.what;
+    EXPECT_NE(r.error().message.find(c.mentions), std::string::npos) << c.what << ": " << r.error().message;
+  }
+}
+
+TEST(NetConf, DefaultsAndAGoodConfiguration) {
+  auto d = parseNetConf(R"({"cniVersion":"1.0.0"})");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->timeout, 5000ms);
+  EXPECT_EQ(d->agentSocket, "/run/warren/cni.sock");
+  EXPECT_EQ(d->alwaysPass, std::set<std::string>{"kube-system"});
+  EXPECT_TRUE(d->prevResult.is_null());
+  auto g = parseNetConf(
+      R"({"cniVersion":"1.0.0","timeoutMs":250,"alwaysPass":["infra"],"agentSocket":"/x/cni.sock",)"
+      R"("prevResult":{"ips":[{"address":"10.244.0.7/24"},{"address":"fd00::7/64"}]}})");
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->timeout, 250ms);
+  EXPECT_EQ(g->agentSocket, "/x/cni.sock");
+  EXPECT_EQ(g->alwaysPass, std::set<std::string>{"infra"});
+  EXPECT_EQ(g->podIps, (std::vector<std::string>{"10.244.0.7", "fd00::7"}));
+  EXPECT_EQ(parseNetConf("[1]").error().code, kDecodeFailure);
+  EXPECT_EQ(parseNetConf(R"({"cniVersion":"0.2.0"})").error().code, kIncompatibleVersion);
+}
+
+TEST_F(PluginTest, WrongTypesInTheConfigurationAreCniErrorsNotAborts) {
+  for (const char* command : {"ADD", "CHECK", "DEL"})
+    for (const auto& c : kBadConfigs) {
+      json conf = json::parse(config());
+      conf.merge_patch(c.patch);
+      auto r = runPlugin(env(command), conf.dump());
+      SCOPED_TRACE(std::string(command) + ", " + c.what);
+      EXPECT_EQ(r.status, 1) << "exit status (128+N: killed by signal N)";
+      json out = json::parse(r.out, nullptr, false);
+      ASSERT_TRUE(out.is_object()) << "stdout: " << r.out;
+      EXPECT_EQ(out["cniVersion"], "1.0.0");
+      EXPECT_EQ(out["code"], kInvalidConfig);
+      EXPECT_NE(out["msg"].get<std::string>().find(c.mentions), std::string::npos) << out["msg"];
+    }
 }
 
 TEST_F(PluginTest, DelSucceedsEvenWithTheAgentDown) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include "tests/unit/io/test_util.h"
@@ -250,6 +251,65 @@ TEST(AsyncConnect, TimesOutAgainstAListenerThatDropsSyns) {
   EXPECT_EQ(r.error().message, "connect to " + io::formatSockaddr(to) + " timed out after 200 ms");
   EXPECT_GE(took, 200ms);
   EXPECT_EQ(iotest::fdCount(), fdsBefore) << "the abandoned socket was not closed";
+}
+
+// A connect given up by its caller (an HBONE stream reset while the tunnel dials
+// the app): the socket closes at once and `done` reports ECANCELED, once.
+TEST(AsyncConnect, CancelClosesAPendingConnectAndReportsItOnce) {
+  LoopThread lt;
+  UniqueFd full = iotest::blockingListener(/*backlog=*/0);
+  const sockaddr_storage to = iotest::localAddress(full.get());
+  UniqueFd filler = iotest::blockingConnect(to);  // the only accept-queue slot: SYNs are dropped now
+  const size_t fdsBefore = iotest::fdCount();
+  std::atomic<int> calls{0};
+  std::optional<Result<UniqueFd>> result;  // loop thread only
+  io::ConnectHandle handle;
+  lt.call([&] {
+    auto s = io::tcpSocket(AF_INET, 0);
+    ASSERT_TRUE(s.ok());
+    handle = io::asyncConnectCancellable(*lt.loop, std::move(*s), to, 10s, [&](Result<UniqueFd> r) {
+      calls++;
+      result.emplace(std::move(r));
+    });
+  });
+  EXPECT_TRUE(lt.call([&] { return handle.pending(); }));
+  lt.call([&] { handle.cancel("the stream was reset"); });
+  ASSERT_EQ(calls.load(), 1) << "done runs within cancel()";
+  lt.call([&] {
+    ASSERT_FALSE(result->ok());
+    EXPECT_EQ(result->error().code, ECANCELED);
+    EXPECT_EQ(result->error().message,
+              "connect to " + io::formatSockaddr(to) + " cancelled: the stream was reset");
+    EXPECT_FALSE(handle.pending());
+    handle.cancel("again");  // no-op
+  });
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(iotest::fdCount(), fdsBefore) << "the cancelled socket was not closed";
+  EXPECT_EQ(lt.call([&] { return lt.loop->watchCount() + lt.loop->timerCount(); }), 0u);
+}
+
+TEST(AsyncConnect, CancelAfterTheConnectCompletedChangesNothing) {
+  LoopThread lt;
+  UniqueFd l = iotest::blockingListener();
+  const sockaddr_storage to = iotest::localAddress(l.get());
+  std::promise<Result<UniqueFd>> result;
+  std::atomic<int> calls{0};
+  io::ConnectHandle handle;
+  lt.call([&] {
+    auto s = io::tcpSocket(AF_INET, 0);
+    ASSERT_TRUE(s.ok());
+    handle = io::asyncConnectCancellable(*lt.loop, std::move(*s), to, 2s, [&](Result<UniqueFd> r) {
+      if (++calls == 1) result.set_value(std::move(r));
+    });
+  });
+  auto r = result.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  lt.call([&] { handle.cancel("too late"); });
+  EXPECT_EQ(calls.load(), 1);
+  int err = -1;
+  socklen_t len = sizeof(err);
+  ASSERT_EQ(::getsockopt(r->get(), SOL_SOCKET, SO_ERROR, &err, &len), 0);
+  EXPECT_EQ(err, 0) << "the connected socket is the caller's, untouched";
 }
 
 }  // namespace
