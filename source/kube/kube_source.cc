@@ -135,8 +135,11 @@ void KubeSource::runResource(size_t index) {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    const Outcome outcome = action.next == Action::Next::List ? list(index, client)
-                                                              : watch(index, client, action.resourceVersion);
+    const auto began = std::chrono::steady_clock::now();
+    Outcome outcome = action.next == Action::Next::List ? list(index, client)
+                                                        : watch(index, client, action.resourceVersion);
+    outcome.lasted =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;

@@ -44,6 +44,11 @@ Step decide(const ReflectorState& state, const Outcome& o, Action::Next last, co
       // once from the last event seen, nothing is lost. A stream that breaks
       // before delivering anything is a failure, or a flapping server would be
       // hammered in a loop.
+      if (o.kind == Kind::WatchEnded && !o.progressed && o.lasted < kShortestNormalWatch) {
+        retryAfterFailure("very short watch: it ended after " + std::to_string(o.lasted.count()) +
+                          " ms without an event");
+        return s;
+      }
       if (o.kind == Kind::WatchEnded || o.progressed) {
         s.state.failures = 0;
         s.action = {Action::Next::Watch, s.state.resourceVersion, std::chrono::milliseconds(0),

@@ -40,7 +40,13 @@ struct Outcome {
   bool progressed = false;      // a watch delivered at least one event
   int status = 0;               // HttpError/Gone: the code
   std::string message;          // what the API (its Status.message) or the transport said
+  std::chrono::milliseconds lasted{0};  // how long the request ran
 };
+
+// A watch that ends sooner than this without an event is a failure (client-go's
+// "very short watch"): a proxy that closes every stream at once would otherwise
+// be asked again in a tight loop.
+inline constexpr std::chrono::milliseconds kShortestNormalWatch{1000};
 
 struct Action {
   enum class Next { List, Watch };

@@ -33,7 +33,7 @@ TEST(Reflector, AWatchThatEndsResumesAtOnceFromTheLastEvent) {
   EXPECT_EQ(s.action.resourceVersion, "131");
   EXPECT_EQ(s.action.delay, 0ms);
   // An uneventful timeout resumes where it was.
-  s = decide({"131", 0}, {Kind::WatchEnded, "", false, 200, ""}, Next::Watch, kPolicy, 0.5);
+  s = decide({"131", 0}, {Kind::WatchEnded, "", false, 200, "", 300000ms}, Next::Watch, kPolicy, 0.5);
   EXPECT_EQ(s.action.resourceVersion, "131");
   EXPECT_EQ(s.action.delay, 0ms);
 }
@@ -45,6 +45,17 @@ TEST(Reflector, ADroppedStreamResumesFromTheLastEventItDelivered) {
   EXPECT_EQ(s.action.delay, 0ms);
   EXPECT_EQ(s.state.failures, 0);
   EXPECT_NE(s.action.why.find("resuming from resourceVersion 125"), std::string::npos);
+}
+
+TEST(Reflector, AWatchClosedAtOnceWithoutAnEventBacksOff) {
+  Step s = decide({"131", 0}, {Kind::WatchEnded, "", false, 200, "", 3ms}, Next::Watch, kPolicy, 1.0);
+  EXPECT_EQ(s.action.next, Next::Watch);
+  EXPECT_EQ(s.action.resourceVersion, "131");
+  EXPECT_EQ(s.action.delay, 800ms);
+  EXPECT_NE(s.action.why.find("very short watch"), std::string::npos);
+  // A short one that delivered events is an ordinary end.
+  s = decide({"131", 0}, {Kind::WatchEnded, "140", true, 200, "", 3ms}, Next::Watch, kPolicy, 1.0);
+  EXPECT_EQ(s.action.delay, 0ms);
 }
 
 TEST(Reflector, AStreamThatBreaksBeforeAnyEventBacksOff) {
