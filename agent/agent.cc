@@ -5,7 +5,6 @@
 #include "agent/cni/capture_scope.h"
 #include "common/file_io.h"
 #include "source/enrollment.h"
-#include "source/yaml_source.h"
 #include "common/netns.h"
 
 namespace warren::agent {
@@ -13,7 +12,7 @@ namespace warren::agent {
 void Agent::start() {
   std::lock_guard lock(mu_);
   runtime_ = store_.loadAll();
-  auto snap = source::loadDirectory(options_.configDir);
+  auto snap = options_.clusterView();
   if (snap) {
     snapshot_ = std::move(*snap);
     for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
@@ -35,7 +34,7 @@ void Agent::reloadSource() {
 }
 
 void Agent::reloadSourceLocked() {
-  auto snap = source::loadDirectory(options_.configDir);
+  auto snap = options_.clusterView();
   if (!snap) {
     // Keep serving the last good view: a directory that vanished for a moment
     // must not release every pod.
@@ -161,8 +160,9 @@ Status Agent::handleCni(const cni::CniPodRequest& req) {
     std::lock_guard lock(mu_);
     if (auto st = store_.put(rt); !st) return st;
     runtime_[req.containerId] = rt;
-    // The runtime can be quicker than the directory watcher: a pod we have not
-    // seen yet may already be in the files, and must not start uncaptured.
+    // The runtime can be quicker than the source's change notice (the directory
+    // watcher's debounce, the API's watch): a pod we have not seen yet may
+    // already be in the view, and must not start uncaptured.
     if (!snapshot_.pods.count(key)) reloadSourceLocked();
     reconcileLocked();
     if (!shouldEnroll_[key]) {

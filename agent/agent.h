@@ -1,9 +1,10 @@
 #pragma once
 // warren-agent's state: the single writer of the capture maps. Every input (the
-// YAML directory changing, a CNI call, the periodic resync) ends in reconcile(),
+// cluster view changing, a CNI call, the periodic resync) ends in reconcile(),
 // which joins the cluster view with the runtime's pods, decides, and applies the
 // difference to the BPF maps and to the tunnel (ZDS).
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,9 +20,14 @@
 
 namespace warren::agent {
 
+// Where the cluster view comes from: the YAML directory read again, or the
+// Kubernetes API source's current view. Called with the agent's lock held, so it
+// must not call back into the agent. An error keeps the previous view.
+using ClusterView = std::function<Result<source::Snapshot>()>;
+
 struct AgentOptions {
   std::string nodeName;
-  std::string configDir;
+  ClusterView clusterView;
   std::chrono::milliseconds tunnelAckTimeout{5000};
   // Where warren-cni reads which namespaces may be captured while the agent is
   // away (cni/capture_scope.h); "" to write none.
@@ -33,9 +39,9 @@ class Agent {
   Agent(AgentOptions options, CaptureLoader& capture, zds::ZdsServer& zds, RuntimeStore& store)
       : options_(std::move(options)), capture_(capture), zds_(zds), store_(store) {}
 
-  // Loads persisted pods and the YAML directory, then reconciles (restart path).
+  // Loads persisted pods and the cluster view, then reconciles (restart path).
   void start();
-  // The YAML directory changed.
+  // The cluster view changed (the YAML directory, or the API).
   void reloadSource();
   // Periodic: notices pods whose netns vanished without a CNI DEL.
   void resync();

@@ -1,6 +1,7 @@
 // warren-agent: the node agent. Decides which pods are captured (namespace
-// labels in the YAML directory), loads and pins the capture programs, writes the
-// maps, takes pod netns from warren-cni and hands them to the tunnel (ZDS).
+// labels, from the YAML directory or the Kubernetes API), loads and pins the
+// capture programs, writes the maps, takes pod netns from warren-cni and hands
+// them to the tunnel (ZDS).
 
 #include <getopt.h>
 
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,6 +22,8 @@
 #include "io/accept.h"
 #include "agent/cni/capture_scope.h"
 #include "source/dir_watcher.h"
+#include "source/kube/kube_source.h"
+#include "source/yaml_source.h"
 #include "common/daemon.h"
 
 namespace {
@@ -27,6 +31,9 @@ namespace {
 struct Options {
   std::string node;
   std::string configDir = "/etc/warren/cluster";
+  bool configDirGiven = false;
+  bool kubeInCluster = false;  // --kube
+  std::string kubeconfig;      // --kubeconfig FILE
   std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
   std::string cgroup;  // "": found from /proc/self/mountinfo
   std::string runDir = "/run/warren";
@@ -40,6 +47,9 @@ void usage(FILE* out) {
                "Usage: warren-agent [options]\n"
                "  --node NAME         this node's name; pods with another spec.nodeName are not ours\n"
                "  --config-dir DIR    standalone cluster state: YAML Namespaces and Pods (default /etc/warren/cluster)\n"
+               "  --kube              read Namespaces and this node's Pods from the Kubernetes API, as a pod\n"
+               "                      (the service account's token and CA; KUBERNETES_SERVICE_HOST/PORT)\n"
+               "  --kubeconfig FILE   the same with a kubeconfig file's current context\n"
                "  --bpffs DIR         pin root for maps and links (default " WARREN_PIN_ROOT_DEFAULT ")\n"
                "  --cgroup DIR        cgroup v2 root to attach at (default: the cgroup2 mount found in\n"
                "                      /proc/self/mountinfo, /sys/fs/cgroup first)\n"
@@ -52,6 +62,8 @@ void usage(FILE* out) {
 bool parse(int argc, char** argv, Options& o) {
   static const option longopts[] = {{"node", required_argument, nullptr, 'n'},
                                     {"config-dir", required_argument, nullptr, 'c'},
+                                    {"kube", no_argument, nullptr, 'K'},
+                                    {"kubeconfig", required_argument, nullptr, 'k'},
                                     {"bpffs", required_argument, nullptr, 'b'},
                                     {"cgroup", required_argument, nullptr, 'g'},
                                     {"run-dir", required_argument, nullptr, 'd'},
@@ -64,7 +76,12 @@ bool parse(int argc, char** argv, Options& o) {
   while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
     switch (c) {
       case 'n': o.node = optarg; break;
-      case 'c': o.configDir = optarg; break;
+      case 'c':
+        o.configDir = optarg;
+        o.configDirGiven = true;
+        break;
+      case 'K': o.kubeInCluster = true; break;
+      case 'k': o.kubeconfig = optarg; break;
       case 'b': o.pinRoot = optarg; break;
       case 'g': o.cgroup = optarg; break;
       case 'd': o.runDir = optarg; break;
@@ -75,7 +92,13 @@ bool parse(int argc, char** argv, Options& o) {
       default: return false;
     }
   }
-  return optind == argc;
+  if (optind != argc) return false;
+  const int sources = int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty());
+  if (sources > 1) {
+    std::fprintf(stderr, "warren-agent: give one cluster source: --config-dir, --kube or --kubeconfig\n");
+    return false;
+  }
+  return true;
 }
 
 // Wakes every resyncInterval, or at once on stop.
@@ -127,6 +150,24 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // A Kubernetes API source that cannot be configured fails now, before
+  // anything is loaded into the kernel.
+  const bool fromApi = opts.kubeInCluster || !opts.kubeconfig.empty();
+  std::optional<source::kube::KubeConfig> kubeConfig;
+  if (fromApi) {
+    if (opts.node.empty()) {
+      spdlog::critical("--kube and --kubeconfig need --node: the agent watches its own node's pods");
+      return 2;
+    }
+    auto config = opts.kubeInCluster ? source::kube::inClusterConfigFromEnvironment()
+                                     : source::kube::kubeconfigFromFile(opts.kubeconfig);
+    if (!config) {
+      spdlog::critical("Kubernetes API: {}", config.error().message);
+      return 1;
+    }
+    kubeConfig = std::move(*config);
+  }
+
   if (opts.cgroup.empty()) {
     auto found = detectCgroup2Root();
     if (!found) {
@@ -152,16 +193,61 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot serve the tunnel socket: {}", zds.error().message);
     return 1;
   }
+  // The cluster view: the YAML directory (read again at each change), or the
+  // API source's view (kept by its own threads).
+  source::kube::KubeSource* kubeView = nullptr;  // owned by `kube` below
+  std::atomic<bool> started{false};               // the API source may call the agent
+  agent::ClusterView view = [&opts] { return source::loadDirectory(opts.configDir); };
+  if (fromApi) view = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };
   agent::Agent agent({.nodeName = opts.node,
-                      .configDir = opts.configDir,
+                      .clusterView = view,
                       .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)},
                      **capture, **zds, store);
-  agent.start();
 
-  auto watcher = source::DirWatcher::start(opts.configDir, [&] { agent.reloadSource(); });
-  if (!watcher) {
-    spdlog::critical("cannot watch {}: {}", opts.configDir, watcher.error().message);
-    return 1;
+  // Declared after the agent, so they stop (and join their threads, which call
+  // the agent) before it is destroyed.
+  std::unique_ptr<source::kube::KubeSource> kube;
+  std::unique_ptr<source::DirWatcher> watcher;
+  std::string sourceName = "config " + opts.configDir;
+  if (fromApi) {
+    sourceName = "Kubernetes API, " + kubeConfig->describe;
+    source::kube::KubeSource::Options kopts;
+    kopts.config = std::move(*kubeConfig);
+    kopts.nodeName = opts.node;
+    auto made = source::kube::KubeSource::start(std::move(kopts), [&] {
+      if (started) agent.reloadSource();
+    });
+    if (!made) {
+      spdlog::critical("Kubernetes API: {}", made.error().message);
+      return 1;
+    }
+    kube = std::move(*made);
+    kubeView = kube.get();
+    // Nothing is decided on a partial view: enrolling (or releasing the pods a
+    // previous run enrolled) waits for the first full list of every resource.
+    spdlog::info("{}: waiting for the first list of namespaces and pods", sourceName);
+    auto lastSaid = std::chrono::steady_clock::now();
+    while (!kube->waitSynced(std::chrono::milliseconds(500))) {
+      if (int sig = shutdown.waitFor(std::chrono::milliseconds(0)); sig == SIGINT || sig == SIGTERM) {
+        spdlog::info("signal {} before the first list: exiting; capture stays in place", sig);
+        return 0;
+      }
+      if (std::chrono::steady_clock::now() - lastSaid >= std::chrono::seconds(10)) {
+        spdlog::warn("not ready: still waiting for the Kubernetes API ({})", kube->status());
+        lastSaid = std::chrono::steady_clock::now();
+      }
+    }
+    agent.start();
+    started = true;
+    agent.reloadSource();  // anything that changed between the first list and start()
+  } else {
+    agent.start();
+    auto made = source::DirWatcher::start(opts.configDir, [&] { agent.reloadSource(); });
+    if (!made) {
+      spdlog::critical("cannot watch {}: {}", opts.configDir, made.error().message);
+      return 1;
+    }
+    watcher = std::move(*made);
   }
   auto cniServer = cni::CniServer::start(opts.runDir + "/cni.sock",
                                          [&](const cni::CniPodRequest& req) { return agent.handleCni(req); });
@@ -170,8 +256,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Resyncer resyncer(agent, std::chrono::seconds(2));
-  spdlog::info("agent ready: node '{}', config {}, pins {}, run dir {}", opts.node, opts.configDir, opts.pinRoot,
-               opts.runDir);
+  spdlog::info("agent ready: node '{}', {}, pins {}, run dir {}", opts.node, sourceName, opts.pinRoot, opts.runDir);
   signalReady(opts.readyFd);
 
   int sig;

@@ -57,4 +57,17 @@ int ShutdownSignal::wait() {
   return sig;
 }
 
+int ShutdownSignal::waitFor(std::chrono::milliseconds timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  timespec ts{static_cast<time_t>(s.count()),
+              static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout - s).count())};
+  const int sig = ::sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
 }  // namespace warren

@@ -1,6 +1,7 @@
 #pragma once
 // Process plumbing shared by warren-agent and warren-tunnel.
 
+#include <chrono>
 #include <string>
 
 namespace warren {
@@ -22,6 +23,8 @@ class ShutdownSignal {
  public:
   ShutdownSignal();  // call before starting threads, so they inherit the mask
   int wait();        // returns the signal number
+  // As wait(), but gives up after timeout and returns 0.
+  int waitFor(std::chrono::milliseconds timeout);
 };
 
 }  // namespace warren

@@ -1,25 +1,22 @@
 #pragma once
 // One blocking HTTP GET over TLS (or plain HTTP, which Istio allows for jwksUri)
 // with an overall deadline: what the JWKS cache's fetcher thread runs. Never on an
-// event loop. The response is parsed by libhttp-parser (Content-Length, chunked,
-// or read to close) and its body capped.
+// event loop. Built on the shared HTTP client (httpclient/): the response is
+// parsed incrementally (Content-Length, chunked, or read to close) and its body
+// capped.
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 
 #include "common/result.h"
+#include "httpclient/url.h"
 
 namespace warren::jwt {
 
-struct Url {
-  bool tls = true;   // https
-  std::string host;  // a name, an IPv4 literal, or an IPv6 literal without brackets
-  uint16_t port = 443;
-  std::string target = "/";  // path and query, as sent in the request line
-};
-// http:// and https:// URLs; no user-info, no fragment sent.
-Result<Url> parseUrl(const std::string& text);
+// URLs are the shared HTTP client's (httpclient/url.h).
+using httpclient::Url;
+using httpclient::parseUrl;
 
 struct GetOptions {
   std::string caFile;  // "": the system trust store

@@ -1,6 +1,6 @@
 #pragma once
-// The cluster as the node agent sees it, whatever the source (YAML directory now,
-// the Kubernetes API later): plain values, converted at the edge.
+// The cluster as the node agent sees it, whatever the source (the YAML directory,
+// or the Kubernetes API: source/kube/): plain values, converted at the edge.
 
 #include <cstdint>
 #include <map>

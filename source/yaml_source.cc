@@ -142,33 +142,36 @@ void loadDocuments(const std::string& text, const std::string& fileName, Snapsho
   }
   for (const auto& node : docs) {
     if (node.IsNull()) continue;  // empty document between '---'
-    const std::string where = fileName + ", line " + std::to_string(node.Mark().line + 1);
-    try {
-      if (!node.IsMap()) {
-        into.errors.push_back(makeError(where + ": a document must be a mapping"));
-        continue;
-      }
-      const std::string kind = str(at(node, "kind"));
-      if (kind.empty()) {
-        into.errors.push_back(makeError(where + ": document has no kind"));
-        continue;
-      }
-      auto it = parsers().find(kind);
-      if (it == parsers().end()) continue;
-      const std::string apiVersion = str(at(node, "apiVersion"), "v1");
-      const auto& versions = it->second.apiVersions;
-      if (std::find(versions.begin(), versions.end(), apiVersion) == versions.end()) continue;
-      if (str(at(at(node, "metadata"), "name")).empty()) {
-        into.errors.push_back(makeError(where + ": " + kind + " has no metadata.name"));
-        continue;
-      }
-      it->second.parse(Doc{node, where}, into);
-    } catch (const YAML::Exception& e) {
-      into.errors.push_back(makeError(where + ": " + e.msg));
-    } catch (const std::exception& e) {
-      // No exception may escape the source: one odd object must not stop the reload.
-      into.errors.push_back(makeError(where + ": " + e.what()));
+    convertObject(node, fileName + ", line " + std::to_string(node.Mark().line + 1), into);
+  }
+}
+
+void convertObject(const YAML::Node& node, const std::string& where, Snapshot& into) {
+  try {
+    if (!node.IsMap()) {
+      into.errors.push_back(makeError(where + ": a document must be a mapping"));
+      return;
     }
+    const std::string kind = str(at(node, "kind"));
+    if (kind.empty()) {
+      into.errors.push_back(makeError(where + ": document has no kind"));
+      return;
+    }
+    auto it = parsers().find(kind);
+    if (it == parsers().end()) return;
+    const std::string apiVersion = str(at(node, "apiVersion"), "v1");
+    const auto& versions = it->second.apiVersions;
+    if (std::find(versions.begin(), versions.end(), apiVersion) == versions.end()) return;
+    if (str(at(at(node, "metadata"), "name")).empty()) {
+      into.errors.push_back(makeError(where + ": " + kind + " has no metadata.name"));
+      return;
+    }
+    it->second.parse(Doc{node, where}, into);
+  } catch (const YAML::Exception& e) {
+    into.errors.push_back(makeError(where + ": " + e.msg));
+  } catch (const std::exception& e) {
+    // No exception may escape the source: one odd object must not stop the reload.
+    into.errors.push_back(makeError(where + ": " + e.what()));
   }
 }
 

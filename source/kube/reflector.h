@@ -1,0 +1,77 @@
+#pragma once
+// The list-and-watch protocol of one resource (client-go's reflector) as a pure
+// function: what happened to the last request, and the state, decide the next
+// request and how long to wait first. The I/O (kube_source.cc) only acts on it.
+//
+//   start ──▶ LIST (pages) ──ok, rv──▶ WATCH from rv ──events move rv──┐
+//               ▲   │                    │  ▲                          │
+//               │   └─error: backoff─┐   │  └─ended / dropped: again ──┘
+//               │                    ▼   │
+//               └── 410 Gone ◀──── (error: backoff, then WATCH from rv again)
+
+#include <chrono>
+#include <string>
+
+namespace warren::source::kube {
+
+struct BackoffPolicy {
+  std::chrono::milliseconds initial{800};  // client-go's reflector starts at 800 ms
+  std::chrono::milliseconds cap{30000};
+};
+
+struct ReflectorState {
+  std::string resourceVersion;  // where a watch resumes; "" until a list succeeded
+  int failures = 0;             // consecutive failed requests: the backoff grows with them
+};
+
+// How the last request ended.
+struct Outcome {
+  enum class Kind {
+    Listed,          // every page of a list arrived; resourceVersion = the list's
+    WatchEnded,      // the server ended the watch cleanly (timeoutSeconds), or a
+                     // bookmark/event stream simply closed after progress
+    WatchDropped,    // the stream broke (reset, EOF mid-event, read timeout)
+    Gone,            // 410 (HTTP status or an ERROR event): resourceVersion too old
+    HttpError,       // any other status (401, 403, 429, 5xx) or ERROR event
+    TransportError,  // no answer: DNS, connect, TLS, malformed HTTP
+  };
+  Kind kind = Kind::TransportError;
+  std::string resourceVersion;  // Listed: the list's; a watch: the last one it delivered ("" if none)
+  bool progressed = false;      // a watch delivered at least one event
+  int status = 0;               // HttpError/Gone: the code
+  std::string message;          // what the API (its Status.message) or the transport said
+  std::chrono::milliseconds lasted{0};  // how long the request ran
+};
+
+// A watch that ends sooner than this without an event is a failure (client-go's
+// "very short watch"): a proxy that closes every stream at once would otherwise
+// be asked again in a tight loop.
+inline constexpr std::chrono::milliseconds kShortestNormalWatch{1000};
+
+struct Action {
+  enum class Next { List, Watch };
+  Next next = Next::List;
+  std::string resourceVersion;      // Watch: resume from here
+  std::chrono::milliseconds delay{0};  // wait this long first
+  std::string why;                  // for the log; "" when the step is routine
+  bool warn = false;                // the why is a problem worth a warning
+};
+
+struct Step {
+  ReflectorState state;
+  Action action;
+};
+
+// The first request: a list.
+Action initialAction();
+
+// jitter01 in [0, 1) spreads agents that failed together (an API restart) so
+// they do not all come back at once; tests pass fixed values.
+Step decide(const ReflectorState& state, const Outcome& outcome, Action::Next last, const BackoffPolicy& policy,
+            double jitter01);
+
+// The wait before the n-th consecutive retry (n >= 1): initial·2^(n-1), capped,
+// then scaled into [½, 1] of itself by the jitter.
+std::chrono::milliseconds backoffDelay(int failures, const BackoffPolicy& policy, double jitter01);
+
+}  // namespace warren::source::kube

@@ -1,0 +1,48 @@
+#include "source/kube/resources.h"
+
+namespace warren::source::kube {
+
+const std::vector<ResourceType>& agentResources() {
+  static const std::vector<ResourceType> table = {
+      {"namespaces", "Namespace", "v1", "/api/v1/namespaces", false},
+      {"pods", "Pod", "v1", "/api/v1/pods", true},
+  };
+  return table;
+}
+
+std::string queryEscape(const std::string& value) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+namespace {
+std::string selectorQuery(const ResourceType& r, const std::string& nodeName) {
+  return r.nodeScoped ? "fieldSelector=" + queryEscape("spec.nodeName=" + nodeName) + "&" : "";
+}
+}  // namespace
+
+std::string listTarget(const ResourceType& r, const std::string& nodeName, int limit,
+                       const std::string& continueToken) {
+  std::string t = r.path + "?" + selectorQuery(r, nodeName) + "limit=" + std::to_string(limit);
+  if (!continueToken.empty()) t += "&continue=" + queryEscape(continueToken);
+  return t;
+}
+
+std::string watchTarget(const ResourceType& r, const std::string& nodeName, const std::string& resourceVersion,
+                        int timeoutSeconds) {
+  return r.path + "?" + selectorQuery(r, nodeName) + "watch=1&allowWatchBookmarks=true&resourceVersion=" +
+         queryEscape(resourceVersion) + "&timeoutSeconds=" + std::to_string(timeoutSeconds);
+}
+
+}  // namespace warren::source::kube

@@ -1,0 +1,34 @@
+#pragma once
+// The API resources a KubeSource lists and watches, one table entry each, and the
+// request targets of the list/watch protocol (pure).
+
+#include <string>
+#include <vector>
+
+namespace warren::source::kube {
+
+struct ResourceType {
+  std::string name;        // plural, as in the path and RBAC: "pods"
+  std::string kind;        // "Pod": list items carry no kind, so conversion takes it from here
+  std::string apiVersion;  // "v1", "security.istio.io/v1"
+  std::string path;        // the cluster-wide collection: "/api/v1/pods"
+  // Only this node's objects (fieldSelector spec.nodeName=<node>): the agent
+  // needs its own pods, and a node watching every pod would not scale.
+  bool nodeScoped = false;
+};
+
+// What warren-agent watches: its node's Pods, and Namespaces (their labels decide capture).
+// Services, EndpointSlices and Istio's policies are one entry each when they are needed.
+const std::vector<ResourceType>& agentResources();
+
+// GET <path>?fieldSelector=...&limit=<limit>[&continue=<token>]
+std::string listTarget(const ResourceType& r, const std::string& nodeName, int limit, const std::string& continueToken);
+
+// GET <path>?fieldSelector=...&watch=1&allowWatchBookmarks=true&resourceVersion=<rv>&timeoutSeconds=<n>
+std::string watchTarget(const ResourceType& r, const std::string& nodeName, const std::string& resourceVersion,
+                        int timeoutSeconds);
+
+// RFC 3986 percent-encoding of a query value (unreserved characters pass).
+std::string queryEscape(const std::string& value);
+
+}  // namespace warren::source::kube

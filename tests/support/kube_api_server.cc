@@ -1,0 +1,458 @@
+#include "tests/support/kube_api_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace warren::testkube {
+
+namespace {
+
+std::string statusBody(int code, const std::string& reason, const std::string& message) {
+  return nlohmann::json{{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+                        {"status", "Failure"},  {"message", message}, {"reason", reason},
+                        {"code", code}}
+      .dump();
+}
+
+std::string reasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 410: return "Gone";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+  }
+}
+
+std::string whole(int status, const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+std::string chunk(const std::string& data) {
+  char hex[20];
+  std::snprintf(hex, sizeof(hex), "%zx", data.size());
+  return std::string(hex) + "\r\n" + data + "\r\n";
+}
+
+bool writeAll(SSL* ssl, const std::string& data) {
+  return data.empty() || SSL_write(ssl, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
+}
+
+std::string percentDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else if (s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string keyOf(const nlohmann::json& o) {
+  const auto& md = o.at("metadata");
+  const std::string name = md.at("name");
+  return md.contains("namespace") ? md["namespace"].get<std::string>() + "/" + name : name;
+}
+
+bool onNode(const nlohmann::json& o, const std::string& node) {
+  if (node.empty()) return true;
+  return o.contains("spec") && o["spec"].value("nodeName", "") == node;
+}
+
+}  // namespace
+
+KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& key, std::string token)
+    : token_(std::move(token)) {
+  resources_["pods"].kind = "Pod";
+  resources_["pods"].nodeScoped = true;
+  resources_["namespaces"].kind = "Namespace";
+  ctx_ = SSL_CTX_new(TLS_server_method());
+  if (SSL_CTX_use_certificate_chain_file(ctx_, certChain.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1)
+    throw std::runtime_error("test API server: cannot load its certificate");
+  listener_ = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(listener_.get(), 64) != 0)
+    throw std::runtime_error("test API server: cannot listen");
+  socklen_t len = sizeof(a);
+  ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+KubeApiServer::~KubeApiServer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  ::shutdown(listener_.get(), SHUT_RDWR);  // wakes the acceptor's poll
+  acceptor_.join();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(mu_);
+    threads.swap(connections_);
+  }
+  for (auto& t : threads) t.join();
+  SSL_CTX_free(ctx_);
+}
+
+std::string KubeApiServer::url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+
+std::string KubeApiServer::upsert(const std::string& resource, nlohmann::json object) {
+  std::lock_guard lock(mu_);
+  Resource& r = resources_.at(resource);
+  const uint64_t rv = nextRv();
+  object["metadata"]["resourceVersion"] = std::to_string(rv);
+  const std::string key = keyOf(object);
+  const bool existed = r.objects.count(key) > 0;
+  r.objects[key] = object;
+  r.history.push_back({rv, existed ? "MODIFIED" : "ADDED", object});
+  cv_.notify_all();
+  return std::to_string(rv);
+}
+
+std::string KubeApiServer::remove(const std::string& resource, const std::string& key) {
+  std::lock_guard lock(mu_);
+  Resource& r = resources_.at(resource);
+  auto it = r.objects.find(key);
+  if (it == r.objects.end()) throw std::runtime_error("test API server: no " + resource + " " + key);
+  const uint64_t rv = nextRv();
+  nlohmann::json object = it->second;
+  object["metadata"]["resourceVersion"] = std::to_string(rv);
+  r.objects.erase(it);
+  r.history.push_back({rv, "DELETED", object});
+  cv_.notify_all();
+  return std::to_string(rv);
+}
+
+std::string KubeApiServer::bookmark(const std::string& resource) {
+  std::lock_guard lock(mu_);
+  Resource& r = resources_.at(resource);
+  const uint64_t rv = nextRv();
+  nlohmann::json object = {{"kind", r.kind}, {"apiVersion", "v1"}};
+  object["metadata"]["resourceVersion"] = std::to_string(rv);
+  r.history.push_back(Event{rv, "BOOKMARK", object});
+  cv_.notify_all();
+  return std::to_string(rv);
+}
+
+void KubeApiServer::compact() {
+  std::lock_guard lock(mu_);
+  compactedBelow_ = rv_;
+}
+
+void KubeApiServer::removeSilently(const std::string& resource, const std::string& key) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).objects.erase(key);
+  nextRv();
+}
+
+void KubeApiServer::setToken(std::string token) {
+  std::lock_guard lock(mu_);
+  token_ = std::move(token);
+}
+
+void KubeApiServer::forbid(const std::string& resource, bool forbidden) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).forbidden = forbidden;
+}
+
+void KubeApiServer::failNext(const std::string& resource, int count, int status) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).failCount = count;
+  resources_.at(resource).failStatus = status;
+}
+
+void KubeApiServer::goneNextWatch(const std::string& resource, bool asErrorEvent) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).goneNext = asErrorEvent ? 2 : 1;
+}
+
+void KubeApiServer::dropNextEvent(const std::string& resource) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).dropNext = true;
+}
+
+void KubeApiServer::endWatches() {
+  std::lock_guard lock(mu_);
+  endGeneration_++;
+  cv_.notify_all();
+}
+
+void KubeApiServer::splitEvents(bool split) {
+  std::lock_guard lock(mu_);
+  split_ = split;
+}
+
+std::vector<KubeApiServer::Request> KubeApiServer::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+bool KubeApiServer::waitFor(const std::function<bool(const std::vector<Request>&)>& pred,
+                            std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return pred(requests_); });
+}
+
+bool KubeApiServer::waitDelivered(const std::string& resource, const std::string& rv,
+                                  std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  const Resource& r = resources_.at(resource);
+  return cv_.wait_for(lock, timeout, [&] { return r.delivered >= std::stoull(rv); });
+}
+
+bool KubeApiServer::waitWatching(const std::string& resource, int count, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  const Resource& r = resources_.at(resource);
+  return cv_.wait_for(lock, timeout, [&] { return r.openWatches == count; });
+}
+
+void KubeApiServer::acceptLoop() {
+  for (;;) {
+    pollfd p{listener_.get(), POLLIN, 0};
+    ::poll(&p, 1, -1);
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    std::lock_guard lock(mu_);
+    connections_.emplace_back([this, fd] { serve(fd); });
+  }
+}
+
+void KubeApiServer::serve(int rawFd) {
+  UniqueFd fd(rawFd);
+  timeval tv{5, 0};  // a client that connects and says nothing does not hold the test
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  SSL* ssl = SSL_new(ctx_);
+  SSL_set_fd(ssl, fd.get());
+  if (SSL_accept(ssl) == 1) {
+    std::string head;
+    char buf[4096];
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
+      int n = SSL_read(ssl, buf, sizeof(buf));
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    if (head.find("\r\n\r\n") != std::string::npos) {
+      Request req;
+      std::string answer = route(ssl, head, req);
+      if (!answer.empty()) {
+        writeAll(ssl, answer);
+        SSL_shutdown(ssl);
+      }
+    }
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+}
+
+// The answer to send whole, or "" when the request was a watch stream already served.
+std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req) {
+  const size_t sp = head.find(' '), sp2 = head.find(' ', sp + 1);
+  const std::string target = head.substr(sp + 1, sp2 - sp - 1);
+  const size_t q = target.find('?');
+  const std::string path = target.substr(0, q);
+  if (q != std::string::npos) {
+    std::string query = target.substr(q + 1);
+    size_t start = 0;
+    while (start <= query.size()) {
+      size_t amp = query.find('&', start);
+      if (amp == std::string::npos) amp = query.size();
+      const std::string kv = query.substr(start, amp - start);
+      const size_t eq = kv.find('=');
+      if (!kv.empty()) req.query[percentDecode(kv.substr(0, eq))] = eq == std::string::npos ? "" : percentDecode(kv.substr(eq + 1));
+      start = amp + 1;
+    }
+  }
+  const std::string authHeader = "\r\nAuthorization: ";
+  if (size_t at = head.find(authHeader); at != std::string::npos) {
+    const size_t from = at + authHeader.size();
+    req.authorization = head.substr(from, head.find("\r\n", from) - from);
+  }
+  req.watch = req.query.count("watch") && req.query["watch"] != "0" && req.query["watch"] != "false";
+  if (path == "/api/v1/pods") req.resource = "pods";
+  else if (path == "/api/v1/namespaces") req.resource = "namespaces";
+
+  std::unique_lock lock(mu_);
+  auto record = [&](int status) {
+    req.status = status;
+    requests_.push_back(req);
+    cv_.notify_all();
+  };
+  if (req.authorization != "Bearer " + token_) {
+    record(401);
+    return whole(401, statusBody(401, "Unauthorized", "Unauthorized"));
+  }
+  if (req.resource.empty()) {
+    record(404);
+    return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
+  }
+  Resource& r = resources_.at(req.resource);
+  const char* verb = req.watch ? "watch" : "list";
+  if (r.forbidden) {
+    record(403);
+    return whole(403, statusBody(403, "Forbidden",
+                                 req.resource + " is forbidden: User \"system:serviceaccount:warren-system:warren\" "
+                                 "cannot " + verb + " resource \"" + req.resource +
+                                 "\" in API group \"\" at the cluster scope"));
+  }
+  if (r.failCount > 0) {
+    r.failCount--;
+    record(r.failStatus);
+    return whole(r.failStatus, statusBody(r.failStatus, "InternalError", "etcdserver: request timed out"));
+  }
+  std::string node;
+  if (req.query.count("fieldSelector")) {
+    const std::string sel = req.query["fieldSelector"];
+    if (!r.nodeScoped || !sel.starts_with("spec.nodeName=")) {
+      record(400);
+      return whole(400, statusBody(400, "BadRequest", "unsupported field selector " + sel));
+    }
+    node = sel.substr(strlen("spec.nodeName="));
+  }
+  if (!req.watch) {
+    record(200);
+    return answerList(r, req);
+  }
+  const uint64_t from = req.query.count("resourceVersion") ? std::stoull("0" + req.query["resourceVersion"]) : 0;
+  if (r.goneNext == 1 || (from < compactedBelow_)) {
+    r.goneNext = 0;
+    record(410);
+    return whole(410, statusBody(410, "Expired", "too old resource version: " + std::to_string(from) + " (" +
+                                                     std::to_string(compactedBelow_) + ")"));
+  }
+  record(200);
+  const int timeoutSeconds = req.query.count("timeoutSeconds") ? std::stoi(req.query["timeoutSeconds"]) : 1800;
+  const std::string name = req.resource;
+  lock.unlock();
+  streamWatch(ssl, SSL_get_fd(ssl), name, from, timeoutSeconds, node);
+  return "";
+}
+
+std::string KubeApiServer::answerList(Resource& r, const Request& req) {
+  std::vector<nlohmann::json> all;
+  std::string node;
+  if (auto it = req.query.find("fieldSelector"); it != req.query.end()) node = it->second.substr(strlen("spec.nodeName="));
+  for (const auto& [key, o] : r.objects)
+    if (onNode(o, node)) all.push_back(o);
+  size_t offset = 0;
+  if (auto it = req.query.find("continue"); it != req.query.end() && !it->second.empty())
+    offset = std::stoul(it->second.substr(it->second.find(':') + 1));
+  size_t limit = all.size();
+  if (auto it = req.query.find("limit"); it != req.query.end()) limit = std::stoul(it->second);
+  nlohmann::json items = nlohmann::json::array();
+  for (size_t i = offset; i < all.size() && i < offset + limit; ++i) {
+    nlohmann::json item = all[i];
+    item.erase("kind");  // the real API leaves them to the list
+    item.erase("apiVersion");
+    items.push_back(std::move(item));
+  }
+  nlohmann::json list{{"kind", r.kind + "List"},
+                      {"apiVersion", "v1"},
+                      {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+                      {"items", items}};
+  if (offset + limit < all.size()) list["metadata"]["continue"] = "opaque:" + std::to_string(offset + limit);
+  return whole(200, list.dump());
+}
+
+void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, uint64_t fromRv, int timeoutSeconds,
+                                const std::string& node) {
+  const std::string headers =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  if (!writeAll(ssl, headers)) return;
+  std::unique_lock lock(mu_);
+  Resource& r = resources_.at(name);
+  r.openWatches++;
+  cv_.notify_all();
+  const uint64_t generation = endGeneration_;
+  bool ended = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+  uint64_t sent = fromRv;
+  bool clean = true;
+  if (r.goneNext == 2) {
+    r.goneNext = 0;
+    const std::string line =
+        nlohmann::json{{"type", "ERROR"}, {"object", nlohmann::json::parse(statusBody(410, "Expired", "too old resource version"))}}
+            .dump() + "\n";
+    lock.unlock();
+    writeAll(ssl, chunk(line));  // and the stream ends, as the API server ends it
+    lock.lock();
+    ended = true;
+  }
+  for (;;) {
+    if (ended || stopping_ || endGeneration_ != generation || std::chrono::steady_clock::now() >= deadline) break;
+    std::vector<std::string> lines;
+    for (const Event& e : r.history) {
+      if (e.rv <= sent) continue;
+      sent = e.rv;
+      if (e.type != "BOOKMARK" && !onNode(e.object, node)) continue;
+      lines.push_back(nlohmann::json{{"type", e.type}, {"object", e.object}}.dump() + "\n");
+    }
+    if (lines.empty()) {
+      cv_.wait_until(lock, deadline);
+      continue;
+    }
+    const bool drop = r.dropNext;
+    r.dropNext = false;
+    const bool split = split_;
+    lock.unlock();
+    bool ok = true;
+    if (drop) {
+      // Half of the first event, announced as a whole chunk, then a reset.
+      const std::string& line = lines.front();
+      char hex[20];
+      std::snprintf(hex, sizeof(hex), "%zx\r\n", line.size());
+      writeAll(ssl, std::string(hex) + line.substr(0, line.size() / 2));
+      ::shutdown(fd, SHUT_RDWR);
+      ok = clean = false;
+    } else if (split) {
+      for (const auto& line : lines) {
+        const size_t half = line.size() / 2;
+        ok = ok && writeAll(ssl, chunk(line.substr(0, half))) && writeAll(ssl, chunk(line.substr(half)));
+      }
+    } else {
+      std::string all;
+      for (const auto& line : lines) all += line;
+      ok = writeAll(ssl, chunk(all));
+    }
+    lock.lock();
+    if (!ok) {
+      clean = false;
+      break;
+    }
+    r.delivered = std::max(r.delivered, sent);
+    cv_.notify_all();
+  }
+  r.openWatches--;
+  cv_.notify_all();
+  lock.unlock();
+  if (clean) writeAll(ssl, "0\r\n\r\n");
+}
+
+}  // namespace warren::testkube

@@ -1,0 +1,136 @@
+#pragma once
+// A Kubernetes API server for tests: real HTTPS (a test CA's certificate) on
+// 127.0.0.1 with an ephemeral port, HTTP/1.1, one thread per connection. It keeps
+// objects per resource (pods, namespaces) in the JSON `kubectl get -o json`
+// prints, numbers every change with a cluster-wide resourceVersion, and serves
+// the list/watch protocol as the real one does: lists with limit/continue and a
+// spec.nodeName field selector (items without kind/apiVersion), watches as
+// chunked streams of one JSON event per line from a resourceVersion, bookmarks.
+// Faults on demand: a 401 for any token but the current one, 403, 5xx, 410 (as
+// HTTP status or as an ERROR event), a stream cut in the middle of an event, and
+// watches ended cleanly as at their timeout. Every request is recorded, and
+// tests wait on the record instead of sleeping.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <openssl/ssl.h>
+
+#include "common/unique_fd.h"
+
+namespace warren::testkube {
+
+class KubeApiServer {
+ public:
+  struct Request {
+    std::string resource;  // "pods", "namespaces" ("" for an unknown path)
+    bool watch = false;
+    std::map<std::string, std::string> query;  // decoded
+    std::string authorization;                 // the header's value
+    int status = 0;                            // what was answered
+  };
+
+  // certChain/key: the server's certificate (IP:127.0.0.1). token: the only
+  // bearer token accepted at first.
+  KubeApiServer(const std::string& certChain, const std::string& key, std::string token);
+  ~KubeApiServer();
+  KubeApiServer(const KubeApiServer&) = delete;
+  KubeApiServer& operator=(const KubeApiServer&) = delete;
+
+  std::string url() const;
+
+  // Stores an object (ADDED if new, else MODIFIED) with a new resourceVersion,
+  // which it returns; watches see the event.
+  std::string upsert(const std::string& resource, nlohmann::json object);
+  // DELETED event; returns its resourceVersion.
+  std::string remove(const std::string& resource, const std::string& key);
+  // A BOOKMARK carrying a new resourceVersion to every open watch; returns it.
+  std::string bookmark(const std::string& resource);
+  // Forgets the history before now: a watch from an older resourceVersion gets 410.
+  void compact();
+  // Changes the current object without any event (what a client misses while
+  // its history is compacted); only a list shows it.
+  void removeSilently(const std::string& resource, const std::string& key);
+
+  void setToken(std::string token);
+  void forbid(const std::string& resource, bool forbidden);
+  // The next `count` requests for resource get `status` with a Status body.
+  void failNext(const std::string& resource, int count, int status = 500);
+  // The next watch of resource gets 410: as the HTTP status, or as a 200 with
+  // an ERROR event (code 410), as the API server sends after a compaction.
+  void goneNextWatch(const std::string& resource, bool asErrorEvent);
+  // The next event sent on a watch of resource is cut after half its bytes and
+  // the connection reset (no final chunk, no TLS close_notify).
+  void dropNextEvent(const std::string& resource);
+  // Every open watch ends cleanly now (final chunk), as at timeoutSeconds.
+  void endWatches();
+  // Events of one write are split across two chunks (exercises the client's line
+  // reassembly); several pending events always go out in one chunk.
+  void splitEvents(bool split);
+
+  std::vector<Request> requests() const;
+  // Waits until pred(requests) holds; false after the timeout. pred runs under
+  // the server's lock: it must not call the server.
+  bool waitFor(const std::function<bool(const std::vector<Request>&)>& pred,
+               std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+  // Waits until an open watch of resource has written every event up to rv.
+  bool waitDelivered(const std::string& resource, const std::string& rv,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+  // Waits until `count` watches of resource are open.
+  bool waitWatching(const std::string& resource, int count = 1,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
+
+ private:
+  struct Event {
+    uint64_t rv;
+    std::string type;
+    nlohmann::json object;
+  };
+  struct Resource {
+    std::string kind;   // "Pod"
+    bool nodeScoped = false;  // supports fieldSelector spec.nodeName=
+    std::map<std::string, nlohmann::json> objects;  // by "ns/name" or "name"
+    std::vector<Event> history;
+    bool forbidden = false;
+    int failCount = 0, failStatus = 500;
+    int goneNext = 0;  // 0 none, 1 HTTP 410, 2 ERROR event
+    bool dropNext = false;
+    int openWatches = 0;
+    uint64_t delivered = 0;  // the highest resourceVersion a watch has written
+  };
+
+  void acceptLoop();
+  void serve(int fd);
+  std::string route(SSL* ssl, const std::string& head, Request& req);
+  std::string answerList(Resource& r, const Request& req);
+  void streamWatch(SSL* ssl, int fd, const std::string& name, uint64_t fromRv, int timeoutSeconds,
+                   const std::string& nodeName);
+  uint64_t nextRv() { return ++rv_; }
+
+  SSL_CTX* ctx_ = nullptr;
+  UniqueFd listener_;
+  uint16_t port_ = 0;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool stopping_ = false;
+  uint64_t rv_ = 100;
+  uint64_t compactedBelow_ = 0;
+  uint64_t endGeneration_ = 0;
+  bool split_ = false;
+  std::string token_;
+  std::map<std::string, Resource> resources_;
+  std::vector<Request> requests_;
+  std::vector<std::thread> connections_;
+  std::thread acceptor_;
+};
+
+}  // namespace warren::testkube

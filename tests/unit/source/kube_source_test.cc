@@ -1,0 +1,347 @@
+// KubeSource against a real HTTPS API server in this process (tests/support/
+// kube_api_server.h): list, watch, resume, re-list, backoff, token rotation.
+// Waits are on conditions (the source's onChange, the server's request log),
+// never on sleeps.
+
+#include <csignal>
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "identity/local_ca.h"
+#include "source/kube/kube_source.h"
+#include "tests/support/kube_api_server.h"
+#include "tests/support/test_certs.h"
+
+namespace warren::source::kube {
+namespace {
+
+using namespace std::chrono_literals;
+using testkube::KubeApiServer;
+using Requests = std::vector<KubeApiServer::Request>;
+
+nlohmann::json fixture(const std::string& name) {
+  std::ifstream in(std::string(WARREN_KUBE_TESTDATA) + "/" + name);
+  return nlohmann::json::parse(in);
+}
+
+// A pod of the checkout fixture under another name and IP, on a node.
+nlohmann::json podNamed(const std::string& name, const std::string& ip, const std::string& node = "node1") {
+  nlohmann::json p = fixture("pod-checkout.json");
+  p["metadata"]["name"] = name;
+  p["metadata"]["uid"] = "uid-" + name;
+  p["spec"]["nodeName"] = node;
+  p["status"]["podIP"] = ip;
+  p["status"]["podIPs"] = nlohmann::json::array({{{"ip", ip}}});
+  return p;
+}
+
+const std::string kCheckout = "payments/checkout-7d9c6b5f4-x2x8q";
+
+size_t count(const Requests& rs, const std::function<bool(const KubeApiServer::Request&)>& f) {
+  return static_cast<size_t>(std::count_if(rs.begin(), rs.end(), f));
+}
+auto lists(const std::string& resource) {
+  return [resource](const KubeApiServer::Request& r) { return r.resource == resource && !r.watch; };
+}
+auto watchesFrom(const std::string& resource, const std::string& rv) {
+  return [resource, rv](const KubeApiServer::Request& r) {
+    return r.resource == resource && r.watch && r.status == 200 && r.query.count("resourceVersion") &&
+           r.query.at("resourceVersion") == rv;
+  };
+}
+
+struct KubeSourceTest : ::testing::Test {
+  testcerts::TempDir dir;
+  testcerts::CertFiles serverCert;
+  std::unique_ptr<KubeApiServer> api;
+  std::unique_ptr<KubeSource> source;
+  std::mutex mu;
+  std::condition_variable cv;
+  int changes = 0;
+
+  void SetUp() override {
+    // As warren-agent does (ShutdownSignal): OpenSSL writes with write(2), so a
+    // peer that went away must be an error, not a SIGPIPE.
+    ::signal(SIGPIPE, SIG_IGN);
+    auto ca = identity::LocalCa::open(dir.file("ca"), "cluster.local");
+    ASSERT_TRUE(ca) << ca.error().message;
+    auto cert = testcerts::issueCert(dir.file("ca"), {"IP:127.0.0.1"}, dir.path(), "apiserver");
+    ASSERT_TRUE(cert) << cert.error().message;
+    serverCert = *cert;
+    writeToken("token-1");
+    api = std::make_unique<KubeApiServer>(serverCert.chain, serverCert.key, "token-1");
+    api->upsert("namespaces", fixture("namespace-payments.json"));
+    api->upsert("namespaces", fixture("namespace-default.json"));
+    api->upsert("pods", fixture("pod-checkout.json"));
+    api->upsert("pods", fixture("pod-fraud-scan-node2.json"));
+  }
+  void TearDown() override {
+    source.reset();  // before the server: its watches end with it
+    api.reset();
+  }
+
+  void writeToken(const std::string& token) {
+    // Replaced whole, as the kubelet swaps a projected token.
+    std::ofstream(dir.file("token.tmp")) << token << "\n";
+    std::filesystem::rename(dir.file("token.tmp"), dir.file("token"));
+  }
+
+  KubeSource::Options options() {
+    KubeSource::Options o;
+    o.config.server = *httpclient::parseUrl(api->url());
+    o.config.server.target = "";
+    o.config.tls.ca.file = serverCert.root;
+    o.config.tokenFile = dir.file("token");
+    o.nodeName = "node1";
+    o.debounce = 5ms;
+    o.backoff = {10ms, 100ms};
+    return o;
+  }
+
+  void start(KubeSource::Options o) {
+    auto s = KubeSource::start(std::move(o), [this] {
+      std::lock_guard lock(mu);
+      changes++;
+      cv.notify_all();
+    });
+    ASSERT_TRUE(s) << s.error().message;
+    source = std::move(*s);
+  }
+  void startSynced(KubeSource::Options o) {
+    start(std::move(o));
+    ASSERT_TRUE(source->waitSynced(20s)) << source->status();
+    // Both watches open: what follows is seen as events, not by the first list.
+    ASSERT_TRUE(api->waitWatching("pods"));
+    ASSERT_TRUE(api->waitWatching("namespaces"));
+  }
+
+  // Waits for a change notification after which pred holds.
+  bool until(const std::function<bool(const Snapshot&)>& pred, std::chrono::milliseconds timeout = 20s) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return pred(source->snapshot()); });
+  }
+};
+
+TEST_F(KubeSourceTest, TheFirstListOfEachResourceMakesTheSnapshot) {
+  start(options());
+  ASSERT_TRUE(source->waitSynced(20s)) << source->status();
+  const Snapshot s = source->snapshot();
+  EXPECT_EQ(s.namespaces.size(), 2u);
+  EXPECT_EQ(s.namespaces.at("payments").labels.at("warren.io/mode"), "enabled");
+  ASSERT_EQ(s.pods.size(), 1u);  // fraud-scan runs on node2
+  EXPECT_EQ(s.pods.at(kCheckout).ips, (std::vector<std::string>{"10.244.1.10", "fd00:10:244:1::a"}));
+  EXPECT_TRUE(s.errors.empty());
+
+  const Requests rs = api->requests();
+  ASSERT_GE(rs.size(), 2u);
+  for (const auto& r : rs) EXPECT_EQ(r.authorization, "Bearer token-1");
+  auto podList = std::find_if(rs.begin(), rs.end(), lists("pods"));
+  ASSERT_NE(podList, rs.end());
+  EXPECT_EQ(podList->query.at("fieldSelector"), "spec.nodeName=node1");
+  EXPECT_EQ(podList->query.at("limit"), "500");
+  // Then a watch from the list's resourceVersion, with bookmarks.
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) { return r.resource == "pods" && r.watch; }) >= 1;
+  }));
+  for (const auto& r : api->requests())
+    if (r.resource == "pods" && r.watch) {
+      EXPECT_EQ(r.query.at("allowWatchBookmarks"), "true");
+      EXPECT_EQ(r.query.at("fieldSelector"), "spec.nodeName=node1");
+      EXPECT_EQ(r.query.at("timeoutSeconds"), "300");
+      EXPECT_FALSE(r.query.at("resourceVersion").empty());
+    }
+}
+
+TEST_F(KubeSourceTest, WatchEventsAddChangeAndDeleteObjects) {
+  startSynced(options());
+  api->upsert("pods", podNamed("ledger-1", "10.244.1.20"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/ledger-1"); }));
+
+  api->upsert("pods", podNamed("ledger-1", "10.244.1.21"));
+  ASSERT_TRUE(until([](const Snapshot& s) {
+    return s.pods.count("payments/ledger-1") && s.pods.at("payments/ledger-1").ips.front() == "10.244.1.21";
+  }));
+
+  api->remove("pods", "payments/ledger-1");
+  ASSERT_TRUE(until([](const Snapshot& s) { return !s.pods.count("payments/ledger-1"); }));
+
+  nlohmann::json ns = fixture("namespace-default.json");
+  ns["metadata"]["labels"]["istio.io/dataplane-mode"] = "ambient";
+  api->upsert("namespaces", ns);
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.namespaces.at("default").labels.count("istio.io/dataplane-mode"); }));
+
+  // Another node's pod never reaches this node (the field selector).
+  api->upsert("pods", podNamed("elsewhere", "10.244.2.30", "node2"));
+  api->upsert("pods", podNamed("marker", "10.244.1.31"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/marker"); }));
+  EXPECT_FALSE(source->snapshot().pods.count("payments/elsewhere"));
+}
+
+TEST_F(KubeSourceTest, APodAppearsOnceItHasAnIp) {
+  startSynced(options());
+  nlohmann::json pending = fixture("pod-ledger-pending.json");
+  api->upsert("pods", pending);
+  api->upsert("pods", podNamed("marker", "10.244.1.31"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/marker"); }));
+  EXPECT_FALSE(source->snapshot().pods.count("payments/ledger-5b8f7c9d6-kq7zt"));
+
+  pending["status"]["phase"] = "Running";
+  pending["status"]["podIP"] = "10.244.1.40";
+  pending["status"]["podIPs"] = nlohmann::json::array({{{"ip", "10.244.1.40"}}});
+  api->upsert("pods", pending);
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/ledger-5b8f7c9d6-kq7zt"); }));
+}
+
+TEST_F(KubeSourceTest, AListFollowsContinueTokensAcrossPages) {
+  for (int i = 0; i < 6; ++i) api->upsert("pods", podNamed("page-" + std::to_string(i), "10.244.1." + std::to_string(50 + i)));
+  KubeSource::Options o = options();
+  o.pageSize = 2;
+  start(o);
+  ASSERT_TRUE(source->waitSynced(20s)) << source->status();
+  EXPECT_EQ(source->snapshot().pods.size(), 7u);
+  const Requests rs = api->requests();
+  EXPECT_EQ(count(rs, lists("pods")), 4u);  // 7 pods, 2 a page
+  EXPECT_EQ(count(rs, [](const auto& r) { return r.resource == "pods" && !r.watch && r.query.count("continue"); }), 3u);
+}
+
+TEST_F(KubeSourceTest, ADroppedStreamResumesFromTheLastEventWithoutLosingOne) {
+  api->splitEvents(true);  // and every event arrives in two chunks
+  startSynced(options());
+  const std::string rvA = api->upsert("pods", podNamed("a", "10.244.1.60"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/a"); }));
+
+  api->dropNextEvent("pods");
+  api->upsert("pods", podNamed("b", "10.244.1.61"));  // half of it arrives, then the connection is reset
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/b"); }));
+  const Requests rs = api->requests();
+  EXPECT_EQ(count(rs, watchesFrom("pods", rvA)), 1u) << "resumed after the last complete event";
+  EXPECT_EQ(count(rs, lists("pods")), 1u) << "no re-list was needed";
+  EXPECT_EQ(source->snapshot().pods.size(), 3u);
+}
+
+TEST_F(KubeSourceTest, AWatchEndedByTheServerResumesWhereItWas) {
+  startSynced(options());
+  const std::string rv = api->upsert("pods", podNamed("a", "10.244.1.60"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/a"); }));
+  api->endWatches();  // as at timeoutSeconds
+  ASSERT_TRUE(api->waitFor([&](const Requests& rs) { return count(rs, watchesFrom("pods", rv)) == 1; }));
+  EXPECT_EQ(count(api->requests(), lists("pods")), 1u);
+}
+
+TEST_F(KubeSourceTest, ABookmarkMovesTheResumePoint) {
+  startSynced(options());
+  const std::string rv = api->bookmark("pods");
+  // Once the bookmark is on the wire, ending the watch shows where the client resumes.
+  ASSERT_TRUE(api->waitDelivered("pods", rv));
+  api->endWatches();
+  ASSERT_TRUE(api->waitFor([&](const Requests& rs) { return count(rs, watchesFrom("pods", rv)) == 1; }));
+}
+
+TEST_F(KubeSourceTest, GoneAsAnHttpStatusListsAgainAndDropsWhatWasDeletedMeanwhile) {
+  startSynced(options());
+  api->goneNextWatch("pods", /*asErrorEvent=*/false);
+  api->removeSilently("pods", kCheckout);  // deleted while the client's history is lost
+  api->compact();
+  api->endWatches();
+  ASSERT_TRUE(until([](const Snapshot& s) { return !s.pods.count(kCheckout); }));
+  const Requests rs = api->requests();
+  EXPECT_EQ(count(rs, lists("pods")), 2u);
+  EXPECT_EQ(count(rs, [](const auto& r) { return r.resource == "pods" && r.status == 410; }), 1u);
+}
+
+TEST_F(KubeSourceTest, GoneAsAnErrorEventListsAgain) {
+  startSynced(options());
+  api->goneNextWatch("pods", /*asErrorEvent=*/true);
+  api->removeSilently("pods", kCheckout);
+  api->endWatches();
+  ASSERT_TRUE(until([](const Snapshot& s) { return !s.pods.count(kCheckout); }));
+  EXPECT_EQ(count(api->requests(), lists("pods")), 2u);
+}
+
+TEST_F(KubeSourceTest, A401KeepsTheViewUntilTheRotatedTokenIsReadFromTheFile) {
+  startSynced(options());
+  api->setToken("token-2");  // the API now wants the rotated token
+  api->endWatches();
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) { return r.status == 401 && r.authorization == "Bearer token-1"; }) >= 4;
+  }));
+  EXPECT_TRUE(source->snapshot().pods.count(kCheckout)) << "the last good view is kept";
+  EXPECT_EQ(source->snapshot().namespaces.size(), 2u);
+
+  writeToken("token-2");  // the kubelet rotates the projected token
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) { return r.watch && r.status == 200 && r.authorization == "Bearer token-2"; }) >= 2;
+  }));
+  api->upsert("pods", podNamed("after-rotation", "10.244.1.70"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/after-rotation"); }));
+}
+
+TEST_F(KubeSourceTest, A403WaitsForTheFirstListAndSaysWhy) {
+  api->forbid("pods", true);
+  start(options());
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) { return r.resource == "pods" && r.status == 403; }) >= 2;
+  }));
+  EXPECT_FALSE(source->synced());
+  const std::string status = source->status();
+  EXPECT_NE(status.find("pods: not listed yet: list answered HTTP 403: pods is forbidden: User "
+                        "\"system:serviceaccount:warren-system:warren\" cannot list resource \"pods\""),
+            std::string::npos)
+      << status;
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(changes, 0) << "no change reaches the agent before the first full list";
+  }
+  api->forbid("pods", false);
+  ASSERT_TRUE(source->waitSynced(20s)) << source->status();
+  EXPECT_TRUE(source->snapshot().pods.count(kCheckout));
+}
+
+TEST_F(KubeSourceTest, ServerErrorsBackOffAndKeepTheLastView) {
+  startSynced(options());
+  api->failNext("pods", 3, 503);
+  api->endWatches();
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) { return r.resource == "pods" && r.status == 503; }) == 3;
+  }));
+  EXPECT_TRUE(source->snapshot().pods.count(kCheckout));
+  // Then it recovers on its own, still watching from where it was (no re-list).
+  api->upsert("pods", podNamed("after-outage", "10.244.1.80"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/after-outage"); }));
+  EXPECT_EQ(count(api->requests(), lists("pods")), 1u);
+}
+
+TEST_F(KubeSourceTest, AnUntrustedServerCertificateIsNamedAndNeverSynced) {
+  KubeSource::Options o = options();
+  auto other = identity::LocalCa::open(dir.file("other-ca"), "cluster.local");
+  ASSERT_TRUE(other);
+  o.config.tls.ca.file = dir.file("other-ca") + "/root-cert.pem";
+  start(o);
+  // No request reaches the server, so there is nothing to wait on but the status.
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (source->status().find("certificate verification failed") == std::string::npos &&
+         std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_NE(source->status().find("certificate verification failed"), std::string::npos) << source->status();
+  EXPECT_FALSE(source->synced());
+  EXPECT_TRUE(api->requests().empty());
+}
+
+TEST_F(KubeSourceTest, StoppingInterruptsBlockedWatchesAtOnce) {
+  startSynced(options());
+  const auto t0 = std::chrono::steady_clock::now();
+  source.reset();  // the watches are blocked in reads that would last timeoutSeconds (300 s)
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+}  // namespace
+}  // namespace warren::source::kube
