@@ -100,7 +100,7 @@ on_term() {
       say "Warren stays installed on this node (a restart or update); warren-cni stays chained"
     fi
   fi
-  [ -n "${sleeper:-}" ] && kill "$sleeper" 2>/dev/null
+  [ -z "${sleeper:-}" ] || kill "$sleeper" 2>/dev/null || true
   exit 0
 }
 
