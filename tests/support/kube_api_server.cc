@@ -85,6 +85,7 @@ KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& ke
   resources_["pods"].kind = "Pod";
   resources_["pods"].nodeScoped = true;
   resources_["namespaces"].kind = "Namespace";
+  resources_["daemonsets"].kind = "DaemonSet";  // GET of one object only
   ctx_ = SSL_CTX_new(TLS_server_method());
   if (SSL_CTX_use_certificate_chain_file(ctx_, certChain.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1)
@@ -298,6 +299,16 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   req.watch = req.query.count("watch") && req.query["watch"] != "0" && req.query["watch"] != "false";
   if (path == "/api/v1/pods") req.resource = "pods";
   else if (path == "/api/v1/namespaces") req.resource = "namespaces";
+  // GET /apis/apps/v1/namespaces/NS/daemonsets/NAME: one object.
+  std::string objectKey;
+  if (const std::string prefix = "/apis/apps/v1/namespaces/"; path.starts_with(prefix)) {
+    const std::string rest = path.substr(prefix.size());
+    const size_t slash = rest.find("/daemonsets/");
+    if (slash != std::string::npos && slash > 0) {
+      req.resource = "daemonsets";
+      objectKey = rest.substr(0, slash) + "/" + rest.substr(slash + strlen("/daemonsets/"));
+    }
+  }
 
   std::unique_lock lock(mu_);
   auto record = [&](int status) {
@@ -326,6 +337,15 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     r.failCount--;
     record(r.failStatus);
     return whole(r.failStatus, statusBody(r.failStatus, "InternalError", "etcdserver: request timed out"));
+  }
+  if (!objectKey.empty()) {
+    auto it = r.objects.find(objectKey);
+    if (it == r.objects.end()) {
+      record(404);
+      return whole(404, statusBody(404, "NotFound", req.resource + " \"" + objectKey + "\" not found"));
+    }
+    record(200);
+    return whole(200, it->second.dump());
   }
   std::string node;
   if (req.query.count("fieldSelector")) {

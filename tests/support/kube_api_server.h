@@ -2,7 +2,7 @@
 // A Kubernetes API server for tests: real HTTPS (a test CA's certificate) on
 // 127.0.0.1 with an ephemeral port, HTTP/1.1, one thread per connection. It keeps
 // objects per resource (pods, namespaces) in the JSON `kubectl get -o json`
-// prints, numbers every change with a cluster-wide resourceVersion, and serves
+// prints (and DaemonSets, read one at a time by GET), numbers every change with a cluster-wide resourceVersion, and serves
 // the list/watch protocol as the real one does: lists with limit/continue and a
 // spec.nodeName field selector (items without kind/apiVersion), watches as
 // chunked streams of one JSON event per line from a resourceVersion, bookmarks.
