@@ -73,8 +73,6 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
-Rule matchEverything() { return Rule{}; }
-
 }  // namespace
 
 std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::AuthorizationPolicy& in,
@@ -128,10 +126,7 @@ std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::Auth
   }
   if (!cv.invalid.empty()) {
     // Fail closed: whatever it selects is denied until the object is fixed.
-    out.conversionNotes.push_back("invalid (" + join(cv.invalid) + "): enforced as deny-all until fixed");
-    out.action = PolicyAction::Deny;
-    out.dryRun = false;
-    out.rules = {matchEverything()};
+    out.enforceAsDenyAll("invalid (" + join(cv.invalid) + "): enforced as deny-all until fixed");
   }
   return out;
 }

@@ -76,6 +76,16 @@ struct AuthorizationPolicy {
   std::vector<std::string> conversionNotes;
 
   std::string key() const { return ns + "/" + name; }
+
+  // Fail closed: whatever the policy's scope selects is denied (one rule with no
+  // clauses matches every connection), never dry-run, with `note` saying why.
+  // For a policy that cannot be read or enforced as written, whatever its source.
+  void enforceAsDenyAll(std::string note) {
+    action = PolicyAction::Deny;
+    dryRun = false;
+    rules = {Rule{}};
+    conversionNotes.push_back(std::move(note));
+  }
 };
 
 // PeerAuthentication, resolved per workload: the effective mode of inbound

@@ -339,11 +339,8 @@ Result<state::AuthorizationPolicy> convertAuthorization(const is::Authorization&
   // AUDIT rule applies on what it can read (so a DENY denies more, never less).
   // Unknown at the policy's own level: whatever it selects is denied.
   if (const std::string top = unknownFields(in); !top.empty()) {
-    p.conversionNotes.push_back("carries field " + top + " Warren does not know: enforced as deny-all until "
-                                "Warren understands it (fail closed)");
-    p.action = state::PolicyAction::Deny;
-    p.dryRun = false;
-    p.rules = {state::Rule{}};  // no clauses: matches every connection
+    p.enforceAsDenyAll("carries field " + top + " Warren does not know: enforced as deny-all until "
+                       "Warren understands it (fail closed)");
     return p;
   }
   for (int g = 0; g < in.groups_size(); ++g) {

@@ -33,7 +33,11 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
   auto& versions = versions_[kAddressType];
   for (const auto& res : r.resources()) {
     auto msg = unpack<istio::workload::Address>(res, kAddressType);
-    auto item = msg ? convertAddress(*msg, trustDomain_) : Result<AddressItem>(msg.error());
+    if (!msg) {
+      errors.push_back(msg.error().message);  // unpack names the resource
+      continue;
+    }
+    auto item = convertAddress(*msg, trustDomain_);
     if (!item) {
       errors.push_back(withContext(item.error(), "resource " + res.name()).message);
       continue;
@@ -62,9 +66,7 @@ std::optional<state::AuthorizationPolicy> denyAllInPlaceOf(const istio::security
   p.scope = a.scope() == istio::security::GLOBAL              ? state::PolicyScope::Global
             : a.scope() == istio::security::WORKLOAD_SELECTOR ? state::PolicyScope::WorkloadSelector
                                                               : state::PolicyScope::Namespace;
-  p.action = state::PolicyAction::Deny;
-  p.rules = {state::Rule{}};  // no clauses: matches every connection
-  p.conversionNotes.push_back("invalid (" + why + "): enforced as deny-all until fixed");
+  p.enforceAsDenyAll("invalid (" + why + "): enforced as deny-all until fixed");
   return p;
 }
 
@@ -76,7 +78,7 @@ std::vector<std::string> ResourceCache::applyAuthorizations(const DeltaDiscovery
   for (const auto& res : r.resources()) {
     auto msg = unpack<istio::security::Authorization>(res, kAuthorizationType);
     if (!msg) {
-      errors.push_back(msg.error().message);
+      errors.push_back(msg.error().message);  // unpack names the resource
       continue;
     }
     auto p = convertAuthorization(*msg);

@@ -88,6 +88,17 @@ TEST(ResourceCache, OneBadResourceIsNackedAndTheRestApplied) {
   EXPECT_NE(out.state->findWorkload("uid-b"), nullptr);
 }
 
+TEST(ResourceCache, AResourceWhoseBodyIsNotAnAddressIsNamedOnceInTheNack) {
+  ResourceCache cache("cluster.local");
+  auto r = response(kAddressType, "n1");
+  addResource(r, "uid-x", "1", packPolicy(denyFrom("deny", "default", "spiffe://cluster.local/ns/x/sa/y")));
+  auto out = cache.apply(r);
+  ASSERT_TRUE(out.rejected);
+  const std::string msg = out.reply.error_detail().message();
+  EXPECT_NE(msg.find("resource uid-x: body is " + std::string(kAuthorizationType)), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("resource uid-x: resource uid-x"), std::string::npos) << msg;
+}
+
 TEST(ResourceCache, APolicyThatCannotBeReadIsEnforcedAsDenyAllInItsScope) {
   ResourceCache cache("cluster.local");
   auto good = response(kAuthorizationType, "n1");
