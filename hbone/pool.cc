@@ -76,12 +76,20 @@ void Pool::send(const Dial& d, const Headers& request, UniqueFd app, StreamCallb
 void Pool::send(const Dial& d, const Headers& request, std::unique_ptr<StreamEndpoint> app, StreamCallbacks callbacks) {
   std::shared_ptr<H2Connection> chosen;
   auto it = pools_.find(d.key);
-  if (it != pools_.end())
-    for (const auto& c : it->second)
-      if (c->hasCapacity()) {
-        chosen = c;
-        break;
+  if (it != pools_.end()) {
+    // A connection verified against an older trust bundle is not used for new
+    // streams (a root removed from the bundle must stop admitting peers it signed):
+    // it is told GOAWAY, its running streams finish, and it closes.
+    const uint64_t bundle = d.tls ? d.tls->bundle().generation : 0;
+    for (const auto& c : std::vector<std::shared_ptr<H2Connection>>(it->second)) {
+      if (d.tls && c->tlsContext().bundle().generation < bundle) {
+        counters_.drainedForTrust++;
+        c->shutdown();
+        continue;
       }
+      if (!chosen && c->hasCapacity()) chosen = c;
+    }
+  }
   auto fail = [&](const std::string& why, StreamCallbacks& cbs) {
     // The app side sees a reset, never a clean end.
     if (app) app->abort();

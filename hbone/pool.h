@@ -42,6 +42,7 @@ struct PoolCounters {
   uint64_t connectionsOpened = 0;  // TCP + TLS handshakes started
   uint64_t streamsReused = 0;      // streams that found a pooled connection
   uint64_t connectFailures = 0;
+  uint64_t drainedForTrust = 0;    // pooled connections sent GOAWAY after a trust-bundle change
 };
 
 class Pool {

@@ -36,6 +36,32 @@ TEST_F(HboneTest, PooledConnectionServesTheNextStreamWithoutAHandshake) {
   EXPECT_EQ(accepted_.load(), 1u);  // one TCP (and so one TLS handshake) at the server
 }
 
+TEST_F(HboneTest, ANewTrustBundleTakesNewStreamsToANewConnectionAndDrainsTheOld) {
+  App app(App::Mode::Echo);
+  auto before = open(app.port(), dialFor(kServer));
+  EXPECT_EQ(roundTrip(before.app.get(), "old"), "old");  // a stream still open on the first connection
+  // The roots are read again (as when the CA's bundle changes): a new generation.
+  ASSERT_TRUE(identity_->reloadTrustBundle());
+  auto after = open(app.port(), dialFor(kServer));
+  EXPECT_EQ(roundTrip(after.app.get(), "new"), "new");
+  after.result.get();
+  auto c = lt_.call([&] { return pool_->counters(); });
+  EXPECT_EQ(c.connectionsOpened, 2u) << "a stream rode a connection verified against the old bundle";
+  EXPECT_EQ(c.drainedForTrust, 1u);
+  EXPECT_EQ(accepted_.load(), 2u);
+  // The old connection was told GOAWAY: its stream still finishes, then it closes.
+  ::shutdown(before.app.get(), SHUT_WR);
+  EXPECT_EQ(iotest::readAll(before.app.get()), "");
+  EXPECT_EQ(before.result.get().endReason, "closed");
+  ASSERT_TRUE(waitUntil([&] {
+    return lt_.call([&] {
+      for (auto& conn : pool_->connections())
+        if (conn->tlsContext().bundle().generation != identity_->trustBundle()->generation) return false;
+      return true;
+    });
+  })) << "the connection of the old bundle stayed open";
+}
+
 TEST_F(HboneTest, TwoHundredConcurrentStreamsShareOnePooledConnection) {
   App app(App::Mode::Echo);
   auto dial = dialFor(kServer);
