@@ -64,16 +64,37 @@ void Agent::resync() {
   reconcileLocked();
 }
 
+const source::Snapshot& Agent::viewLocked(source::Snapshot& scratch) {
+  // What the watch has delivered since makes the fetched copy redundant; what
+  // the runtime no longer runs is not needed.
+  std::set<std::string> running, runningNamespaces;
+  for (const auto& [id, rt] : runtime_) {
+    running.insert(rt.key());
+    runningNamespaces.insert(rt.podNamespace);
+  }
+  std::erase_if(fetchedPods_, [&](const auto& kv) { return snapshot_.pods.count(kv.first) || !running.count(kv.first); });
+  std::erase_if(fetchedNamespaces_, [&](const auto& kv) {
+    return snapshot_.namespaces.count(kv.first) || !runningNamespaces.count(kv.first);
+  });
+  if (fetchedPods_.empty() && fetchedNamespaces_.empty()) return snapshot_;
+  scratch = snapshot_;
+  scratch.pods.insert(fetchedPods_.begin(), fetchedPods_.end());
+  scratch.namespaces.insert(fetchedNamespaces_.begin(), fetchedNamespaces_.end());
+  return scratch;
+}
+
 void Agent::reconcileLocked() {
-  auto verdicts = desiredPods(snapshot_, runtime_, options_.nodeName);
+  source::Snapshot scratch;
+  const source::Snapshot& view = viewLocked(scratch);
+  auto verdicts = desiredPods(view, runtime_, options_.nodeName, options_.unknownNamespace);
   std::map<uint64_t, std::string> desired;
   std::map<uint64_t, const DesiredPod*> desiredPod;
-  shouldEnroll_.clear();
+  verdict_.clear();
   verdictReason_.clear();
   for (const auto& v : verdicts) {
-    shouldEnroll_[v.key] = v.enroll;
+    verdict_[v.key] = v.action;
     verdictReason_[v.key] = v.reason;
-    if (!v.enroll) continue;
+    if (!v.enroll()) continue;
     auto ns = openNetns(v.desired.netnsPath);
     auto cookie = ns ? netnsCookie(ns->get()) : Result<uint64_t>(ns.error());
     if (!cookie) {
@@ -82,7 +103,7 @@ void Agent::reconcileLocked() {
                    cookie.error().message);
       store_.remove(v.desired.containerId);
       runtime_.erase(v.desired.containerId);
-      shouldEnroll_[v.key] = false;
+      verdict_[v.key] = PodVerdict::Action::Leave;
       continue;
     }
     desired[*cookie] = v.desired.fingerprint();
@@ -131,8 +152,41 @@ Status Agent::enrollLocked(uint64_t cookie, const DesiredPod& pod) {
 }
 
 std::string Agent::podUidFor(const std::string& key) const {
-  auto it = snapshot_.pods.find(key);
-  return it == snapshot_.pods.end() ? std::string() : it->second.uid;
+  if (auto it = snapshot_.pods.find(key); it != snapshot_.pods.end()) return it->second.uid;
+  auto it = fetchedPods_.find(key);
+  return it == fetchedPods_.end() ? std::string() : it->second.uid;
+}
+
+void Agent::resolveForAdd(const RuntimePod& rt) {
+  const std::string key = rt.key();
+  bool needNamespace = false;
+  {
+    std::lock_guard lock(mu_);
+    auto known = [&] {
+      return (snapshot_.pods.count(key) || fetchedPods_.count(key)) &&
+             (snapshot_.namespaces.count(rt.podNamespace) || fetchedNamespaces_.count(rt.podNamespace));
+    };
+    // The runtime can be quicker than the source's change notice (the directory
+    // watcher's debounce, the API's watch): the view may have it already.
+    if (known()) return;
+    reloadSourceLocked();
+    if (known() || !options_.fetchPod) return;
+    needNamespace = !snapshot_.namespaces.count(rt.podNamespace) && !fetchedNamespaces_.count(rt.podNamespace);
+  }
+  // The kubelet got this pod from the API before it asked the runtime for its
+  // sandbox, so the API has it even while our watch has not delivered it.
+  auto fetched = options_.fetchPod(rt.podNamespace, rt.podName, needNamespace);
+  std::lock_guard lock(mu_);
+  if (!fetched) {
+    spdlog::warn("pod {}: not in the cluster view, and the API could not be asked: {}", key, fetched.error().message);
+    fetchError_[key] = fetched.error().message;
+    return;
+  }
+  fetchError_.erase(key);
+  for (auto& [k, pod] : fetched->pods) fetchedPods_[k] = std::move(pod);
+  for (auto& [k, ns] : fetched->namespaces) fetchedNamespaces_[k] = std::move(ns);
+  spdlog::info("pod {}: not in the cluster view yet; the API {}", key,
+               fetched->pods.count(key) ? "has it" : "does not know it");
 }
 
 Status Agent::handleCni(const cni::CniPodRequest& req) {
@@ -141,13 +195,17 @@ Status Agent::handleCni(const cni::CniPodRequest& req) {
     std::lock_guard lock(mu_);
     store_.remove(req.containerId);
     runtime_.erase(req.containerId);
+    fetchError_.erase(key);
     reconcileLocked();
     return okStatus();
   }
   if (req.command == "CHECK") {
     std::lock_guard lock(mu_);
     if (!runtime_.count(req.containerId)) return makeError("warren-agent does not know container " + req.containerId);
-    if (shouldEnroll_[key] && enrollError_.count(key)) return makeError("pod " + key + ": " + enrollError_[key]);
+    const auto action = verdict_.count(key) ? verdict_[key] : PodVerdict::Action::Leave;
+    if (action == PodVerdict::Action::Block) return makeError("pod " + key + " cannot be captured: " + verdictReason_[key]);
+    if (action == PodVerdict::Action::Enroll && enrollError_.count(key))
+      return makeError("pod " + key + ": " + enrollError_[key]);
     return okStatus();
   }
   if (req.command != "ADD") return makeError("unknown CNI command '" + req.command + "'");
@@ -155,19 +213,27 @@ Status Agent::handleCni(const cni::CniPodRequest& req) {
   // A netns we cannot open is a broken request; refuse it before recording it.
   if (auto ns = openNetns(req.netns); !ns) return withContext(ns.error(), "pod " + key);
   RuntimePod rt{req.containerId, req.netns, req.podName, req.podNamespace, req.podUid, req.ips};
-  std::string uid;
   {
     std::lock_guard lock(mu_);
     if (auto st = store_.put(rt); !st) return st;
     runtime_[req.containerId] = rt;
-    // The runtime can be quicker than the source's change notice (the directory
-    // watcher's debounce, the API's watch): a pod we have not seen yet may
-    // already be in the view, and must not start uncaptured.
-    if (!snapshot_.pods.count(key)) reloadSourceLocked();
+  }
+  resolveForAdd(rt);
+  std::string uid;
+  {
+    std::lock_guard lock(mu_);
     reconcileLocked();
-    if (!shouldEnroll_[key]) {
+    const auto action = verdict_.count(key) ? verdict_[key] : PodVerdict::Action::Leave;
+    if (action == PodVerdict::Action::Leave) {
       spdlog::info("pod {} not enrolled: {}", key, verdictReason_[key]);
       return okStatus();  // not in the mesh: nothing to wait for
+    }
+    if (action == PodVerdict::Action::Block) {
+      // Failing the ADD is what keeps the pod from starting in plaintext: the
+      // runtime tears the sandbox down and the kubelet tries again.
+      std::string why = verdictReason_[key];
+      if (fetchError_.count(key)) why += " (the API could not be asked: " + fetchError_[key] + ")";
+      return makeError("pod " + key + " cannot be captured yet: " + why);
     }
     if (enrollError_.count(key)) return makeError("pod " + key + " could not be enrolled: " + enrollError_[key]);
     uid = podUidFor(key);

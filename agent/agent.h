@@ -25,9 +25,20 @@ namespace warren::agent {
 // must not call back into the agent. An error keeps the previous view.
 using ClusterView = std::function<Result<source::Snapshot>()>;
 
+// With the API source: the pod (and, when asked, its namespace) as the API has
+// it now, for a CNI ADD that comes before the watch delivered them; a Snapshot
+// holding what exists. Called without the agent's lock (it blocks on the network).
+using PodFetcher = std::function<Result<source::Snapshot>(const std::string& ns, const std::string& name,
+                                                          bool withNamespace)>;
+
 struct AgentOptions {
   std::string nodeName;
   ClusterView clusterView;
+  // Unset for the YAML source, which is read again instead.
+  PodFetcher fetchPod = nullptr;
+  // What a namespace missing from the view means (reconcile.h): the API's view
+  // lags, the directory's does not.
+  UnknownNamespace unknownNamespace = UnknownNamespace::NotCaptured;
   std::chrono::milliseconds tunnelAckTimeout{5000};
   // Where warren-cni reads which namespaces may be captured while the agent is
   // away (cni/capture_scope.h); "" to write none.
@@ -51,6 +62,11 @@ class Agent {
  private:
   void reconcileLocked();
   void reloadSourceLocked();
+  // At CNI ADD, makes sure the view has the pod and its namespace if they exist:
+  // the directory read again, or the API asked (outside the lock).
+  void resolveForAdd(const RuntimePod& rt);
+  // The cluster view with the pods and namespaces fetched at ADD that it lacks.
+  const source::Snapshot& viewLocked(source::Snapshot& scratch);
   void writeCaptureScopeLocked();
   Status enrollLocked(uint64_t cookie, const DesiredPod& pod);
   std::string podUidFor(const std::string& key) const;
@@ -66,7 +82,12 @@ class Agent {
   std::map<uint64_t, std::string> enrolled_;        // cookie -> fingerprint
   std::map<uint64_t, std::string> enrolledUid_;     // cookie -> pod uid
   std::map<std::string, std::string> enrollError_;  // ns/name -> last error
-  std::map<std::string, bool> shouldEnroll_;        // ns/name -> verdict
+  // Fetched at CNI ADD and not yet in the view (the watch lags): by ns/name and
+  // by name. Dropped once the view has them, or the runtime forgot the pod.
+  std::map<std::string, source::Pod> fetchedPods_;
+  std::map<std::string, source::Namespace> fetchedNamespaces_;
+  std::map<std::string, std::string> fetchError_;   // ns/name -> why the API could not say
+  std::map<std::string, PodVerdict::Action> verdict_;  // ns/name -> verdict
   std::map<std::string, std::string> verdictReason_;  // ns/name -> why
   std::optional<std::set<std::string>> writtenScope_;  // last capture scope written
 };

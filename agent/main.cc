@@ -23,6 +23,7 @@
 #include "agent/cni/capture_scope.h"
 #include "source/dir_watcher.h"
 #include "source/kube/kube_source.h"
+#include "source/kube/pod_api.h"
 #include "source/yaml_source.h"
 #include "common/daemon.h"
 
@@ -197,12 +198,19 @@ int main(int argc, char** argv) {
   // API source's view (kept by its own threads).
   source::kube::KubeSource* kubeView = nullptr;  // owned by `kube` below
   std::atomic<bool> started{false};               // the API source may call the agent
-  agent::ClusterView view = [&opts] { return source::loadDirectory(opts.configDir); };
-  if (fromApi) view = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };
-  agent::Agent agent({.nodeName = opts.node,
-                      .clusterView = view,
-                      .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)},
-                     **capture, **zds, store);
+  agent::AgentOptions agentOptions{.nodeName = opts.node,
+                                   .clusterView = [&opts] { return source::loadDirectory(opts.configDir); },
+                                   .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)};
+  if (fromApi) {
+    agentOptions.clusterView = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };
+    agentOptions.fetchPod = [&kubeView](const std::string& ns, const std::string& name, bool withNamespace) {
+      auto client = kubeView->client();
+      return source::kube::fetchPod(client, ns, name, withNamespace);
+    };
+    // A namespace the watch has not delivered yet may be a capturing one.
+    agentOptions.unknownNamespace = agent::UnknownNamespace::MayCapture;
+  }
+  agent::Agent agent(std::move(agentOptions), **capture, **zds, store);
 
   // Declared after the agent, so they stop (and join their threads, which call
   // the agent) before it is destroyed.

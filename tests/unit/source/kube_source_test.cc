@@ -186,19 +186,21 @@ TEST_F(KubeSourceTest, WatchEventsAddChangeAndDeleteObjects) {
   EXPECT_FALSE(source->snapshot().pods.count("payments/elsewhere"));
 }
 
-TEST_F(KubeSourceTest, APodAppearsOnceItHasAnIp) {
+TEST_F(KubeSourceTest, APodWithoutAnIpIsInTheViewAndGetsItsIpByTheWatch) {
   startSynced(options());
   nlohmann::json pending = fixture("pod-ledger-pending.json");
   api->upsert("pods", pending);
-  api->upsert("pods", podNamed("marker", "10.244.1.31"));
-  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/marker"); }));
-  EXPECT_FALSE(source->snapshot().pods.count("payments/ledger-5b8f7c9d6-kq7zt"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/ledger-5b8f7c9d6-kq7zt"); }));
+  EXPECT_TRUE(source->snapshot().pods.at("payments/ledger-5b8f7c9d6-kq7zt").ips.empty());
 
   pending["status"]["phase"] = "Running";
   pending["status"]["podIP"] = "10.244.1.40";
   pending["status"]["podIPs"] = nlohmann::json::array({{{"ip", "10.244.1.40"}}});
   api->upsert("pods", pending);
-  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/ledger-5b8f7c9d6-kq7zt"); }));
+  ASSERT_TRUE(until([](const Snapshot& s) {
+    auto it = s.pods.find("payments/ledger-5b8f7c9d6-kq7zt");
+    return it != s.pods.end() && it->second.ips == std::vector<std::string>{"10.244.1.40"};
+  }));
 }
 
 TEST_F(KubeSourceTest, AListFollowsContinueTokensAcrossPages) {

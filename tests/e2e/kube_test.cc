@@ -1,0 +1,202 @@
+// Enrollment with the cluster read from the Kubernetes API (warren-agent
+// --kubeconfig), on one node of network namespaces. The API is a test server in
+// this process speaking the real protocol (tests/support/kube_api_server.h);
+// the pods are made by the real CNI plugins with warren-cni chained, as a
+// container runtime runs them.
+//
+// On a real cluster the kubelet writes a Pod's status.podIP only after the
+// sandbox's CNI ADD returns, and the agent's watch may deliver a new Pod after
+// its ADD arrives. Either way a pod of a capturing namespace must be captured
+// before its ADD succeeds, or the ADD must fail (the kubelet then retries).
+
+#include <csignal>
+
+#include <algorithm>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "identity/local_ca.h"
+#include "tests/support/cluster.h"
+#include "tests/support/kube_api_server.h"
+#include "tests/support/test_certs.h"
+
+namespace warren::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using testkube::KubeApiServer;
+using Requests = std::vector<KubeApiServer::Request>;
+
+nlohmann::json namespaceObject(const std::string& name, const std::map<std::string, std::string>& labels) {
+  nlohmann::json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}, {"uid", "ns-" + name}}}};
+  if (!labels.empty()) ns["metadata"]["labels"] = labels;
+  ns["status"] = {{"phase", "Active"}};
+  return ns;
+}
+
+// A Pod as the API has it when the kubelet asks for its sandbox: scheduled to
+// the node, Pending, no IP yet.
+nlohmann::json pendingPod(const Pod& pod, const std::string& node) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", pod.name}, {"namespace", pod.ns}, {"uid", "uid-" + pod.ns + "-" + pod.name}}},
+          {"spec",
+           {{"nodeName", node},
+            {"serviceAccountName", pod.serviceAccount},
+            {"containers", nlohmann::json::array({{{"name", "app"}, {"image", "registry.example/app:1"}}})}}},
+          {"status", {{"phase", "Pending"}}}};
+}
+
+nlohmann::json runningPod(const Pod& pod, const std::string& node, const std::string& ip) {
+  nlohmann::json p = pendingPod(pod, node);
+  p["status"] = {{"phase", "Running"}, {"podIP", ip}, {"podIPs", nlohmann::json::array({{{"ip", ip}}})}};
+  return p;
+}
+
+class KubeEnrollTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // OpenSSL writes with write(2): a client that went away must be an error.
+    ::signal(SIGPIPE, SIG_IGN);
+    auto ca = identity::LocalCa::open(dir_.file("ca"), "cluster.local");
+    ASSERT_TRUE(ca) << ca.error().message;
+    auto cert = testcerts::issueCert(dir_.file("ca"), {"IP:127.0.0.1"}, dir_.path(), "apiserver");
+    ASSERT_TRUE(cert) << cert.error().message;
+    api_ = std::make_unique<KubeApiServer>(cert->chain, cert->key, "agent-token");
+    writeText(dir_.file("token"), "agent-token\n");
+    writeText(dir_.file("kubeconfig"),
+              "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+              "contexts: [{name: test, context: {cluster: c, user: agent}}]\n"
+              "clusters: [{name: c, cluster: {server: '" + api_->url() + "', certificate-authority: '" +
+                  cert->root + "'}}]\n"
+              "users: [{name: agent, user: {tokenFile: '" + dir_.file("token") + "'}}]\n");
+    api_->upsert("namespaces", namespaceObject("mesh", {{"warren.io/mode", "enabled"}}));
+    api_->upsert("namespaces", namespaceObject("plain", {}));
+    api_->upsert("namespaces", namespaceObject("kube-system", {{"warren.io/mode", "enabled"}}));
+
+    NodeOptions options;
+    options.kubeconfig = dir_.file("kubeconfig");
+    node_ = std::make_unique<TestNode>(options);
+    ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
+    ASSERT_TRUE(node_->startTunnel().ok()) << node_->logTail("tunnel");
+    // Watching both resources: from here on, what the test changes reaches the
+    // agent by the watch (unless the test holds it back).
+    ASSERT_TRUE(api_->waitWatching("pods") && api_->waitWatching("namespaces"));
+  }
+
+  void TearDown() override {
+    if (HasFailure() && node_) std::cerr << "---- agent log ----\n" << node_->logTail("agent", 80);
+    node_.reset();  // CNI DEL of every pod while the agent still runs, then the agent
+    api_.reset();
+  }
+
+  static void writeText(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+
+  size_t podGets(const std::string& key) {
+    auto rs = api_->requests();
+    return static_cast<size_t>(std::count_if(rs.begin(), rs.end(), [&](const KubeApiServer::Request& r) {
+      return r.method == "GET" && r.resource == "pods" && r.name == key;
+    }));
+  }
+
+  testcerts::TempDir dir_;
+  std::unique_ptr<KubeApiServer> api_;
+  std::unique_ptr<TestNode> node_;
+};
+
+TEST_F(KubeEnrollTest, APodWithoutAnIpYetIsCapturedBeforeItsAddReturns) {
+  Pod a = node_->preparePod("mesh", "a1", "10.244.1.31");
+  const std::string rv = api_->upsert("pods", pendingPod(a, node_->name()));
+  ASSERT_TRUE(api_->waitDelivered("pods", rv));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  // Captured when ADD returned, not later when the kubelet writes status.podIP.
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  std::string maps;
+  ASSERT_EQ(node_->warrenctl({"-j", "pod", "list"}, &maps), 0) << maps;
+  EXPECT_NE(maps.find("10.244.1.31"), std::string::npos) << "enrolled with the runtime's address: " << maps;
+
+  // The kubelet then writes the same address: nothing changes.
+  api_->upsert("pods", runningPod(a, node_->name(), "10.244.1.31"));
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, APodTheWatchHasNotDeliveredIsFetchedFromTheApi) {
+  api_->holdWatches("pods", true);
+  Pod a = node_->preparePod("mesh", "a2", "10.244.1.32");
+  api_->upsert("pods", pendingPod(a, node_->name()));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  EXPECT_GE(podGets("mesh/a2"), 1u);
+  // The watch catching up later changes nothing; nor do the agent's resyncs meanwhile.
+  api_->holdWatches("pods", false);
+  const std::string rv = api_->bookmark("pods");
+  ASSERT_TRUE(api_->waitDelivered("pods", rv));
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, AnAddForAPodTheApiDoesNotKnowFailsOnlyInACapturingNamespace) {
+  Pod ghost = node_->preparePod("mesh", "ghost", "10.244.1.33");
+  std::string out;
+  EXPECT_NE(node_->cni("add", ghost, &out), 0) << out;
+  EXPECT_NE(out.find("\"code\":11"), std::string::npos) << out;
+  EXPECT_NE(out.find("pod mesh/ghost is not in the cluster view, and namespace mesh captures"), std::string::npos)
+      << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), ghost.netnsPath()));
+
+  // Another namespace's pod is never held up, known or not.
+  Pod plain = node_->preparePod("plain", "p1", "10.244.1.34");
+  EXPECT_EQ(node_->cni("add", plain, &out), 0) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), plain.netnsPath()));
+  // Nor is kube-system's, even labelled for capture (the CNI's alwaysPass).
+  Pod dns = node_->preparePod("kube-system", "coredns", "10.244.1.35");
+  EXPECT_EQ(node_->cni("add", dns, &out), 0) << out;
+}
+
+TEST_F(KubeEnrollTest, AnApiThatCannotAnswerFailsTheAddAndTheRetrySucceeds) {
+  api_->holdWatches("pods", true);
+  Pod a = node_->preparePod("mesh", "a3", "10.244.1.36");
+  api_->upsert("pods", pendingPod(a, node_->name()));
+  api_->failNext("pods", 100, 503);
+  std::string out;
+  EXPECT_NE(node_->cni("add", a, &out), 0) << out;
+  EXPECT_NE(out.find("the API could not be asked"), std::string::npos) << out;
+  EXPECT_NE(out.find("503"), std::string::npos) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+
+  // The runtime tears the sandbox down and the kubelet tries again, by then
+  // with an API that answers.
+  ASSERT_EQ(node_->cni("del", a, &out), 0) << out;
+  api_->failNext("pods", 0, 503);
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, APodWhoseAddressDisagreesWithTheRuntimeFailsItsAdd) {
+  Pod a = node_->preparePod("mesh", "a4", "10.244.1.37");
+  const std::string rv = api_->upsert("pods", runningPod(a, node_->name(), "10.244.1.200"));
+  ASSERT_TRUE(api_->waitDelivered("pods", rv));
+  std::string out;
+  EXPECT_NE(node_->cni("add", a, &out), 0) << out;
+  EXPECT_NE(out.find("the runtime assigned 10.244.1.37 but the Pod says 10.244.1.200"), std::string::npos) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, APodOfANamespaceTheWatchHasNotDeliveredWaitsForIt) {
+  api_->holdWatches("namespaces", true);
+  api_->holdWatches("pods", true);
+  api_->upsert("namespaces", namespaceObject("fresh", {{"istio.io/dataplane-mode", "ambient"}}));
+  Pod a = node_->preparePod("fresh", "f1", "10.244.1.38");
+  api_->upsert("pods", pendingPod(a, node_->name()));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+}  // namespace
+}  // namespace warren::e2e
