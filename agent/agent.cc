@@ -9,6 +9,14 @@
 
 namespace warren::agent {
 
+Agent::Agent(AgentOptions options, CaptureLoader& capture, zds::ZdsServer& zds, RuntimeStore& store)
+    : options_(std::move(options)), capture_(capture), zds_(zds), store_(store) {
+  if (options_.setRedirection)
+    annotator_ = std::make_unique<RedirectionAnnotator>(
+        options_.setRedirection,
+        [this](const RedirectionChange& change, const Status& status) { redirectionDone(change, status); });
+}
+
 void Agent::start() {
   std::lock_guard lock(mu_);
   runtime_ = store_.loadAll();
@@ -118,6 +126,7 @@ void Agent::reconcileLocked() {
     if (!uid.empty()) zds_.removePod(uid);
     enrolled_.erase(cookie);
     enrolledUid_.erase(cookie);
+    enrolledKey_.erase(cookie);
   }
   for (uint64_t cookie : plan.enroll) {
     const DesiredPod& pod = *desiredPod[cookie];
@@ -130,7 +139,30 @@ void Agent::reconcileLocked() {
     enrollError_.erase(key);
     enrolled_[cookie] = desired[cookie];
     enrolledUid_[cookie] = pod.pod.uid;
+    enrolledKey_[cookie] = key;
   }
+  planRedirectionLocked(view);
+}
+
+void Agent::planRedirectionLocked(const source::Snapshot& view) {
+  if (!annotator_) return;
+  std::set<std::string> captured;
+  for (const auto& [cookie, key] : enrolledKey_) captured.insert(key);
+  pruneRedirectionSent(view, redirectionSent_);
+  annotator_->want(planRedirection(view, captured, options_.nodeName, redirectionSent_));
+}
+
+void Agent::redirectionDone(const RedirectionChange& change, const Status& status) {
+  const char* what = change.enabled ? "set" : "removed";
+  if (!status) {
+    // Never fatal, never in the data path's way: the next reconcile plans it again.
+    spdlog::warn("pod {}: annotation {} not {}: {}; trying again at the next resync", change.key,
+                 source::kRedirectionAnnotation, what, status.error().message);
+    return;
+  }
+  spdlog::info("pod {}: annotation {} {}", change.key, source::kRedirectionAnnotation, what);
+  std::lock_guard lock(mu_);
+  redirectionSent_[change.key] = {change.uid, change.enabled};
 }
 
 Status Agent::enrollLocked(uint64_t cookie, const DesiredPod& pod) {

@@ -15,6 +15,7 @@
 #include "agent/bpf/capture_loader.h"
 #include "agent/cni/cni_protocol.h"
 #include "agent/reconcile.h"
+#include "agent/redirection.h"
 #include "agent/runtime_store.h"
 #include "agent/zds/zds_server.h"
 
@@ -43,12 +44,14 @@ struct AgentOptions {
   // Where warren-cni reads which namespaces may be captured while the agent is
   // away (cni/capture_scope.h); "" to write none.
   std::string captureScopeFile;
+  // With the API source: PATCHes a pod's redirection annotation (redirection.h)
+  // on a worker thread; unset, pods are not annotated.
+  RedirectionAnnotator::Patch setRedirection = nullptr;
 };
 
 class Agent {
  public:
-  Agent(AgentOptions options, CaptureLoader& capture, zds::ZdsServer& zds, RuntimeStore& store)
-      : options_(std::move(options)), capture_(capture), zds_(zds), store_(store) {}
+  Agent(AgentOptions options, CaptureLoader& capture, zds::ZdsServer& zds, RuntimeStore& store);
 
   // Loads persisted pods and the cluster view, then reconciles (restart path).
   void start();
@@ -70,6 +73,9 @@ class Agent {
   void writeCaptureScopeLocked();
   Status enrollLocked(uint64_t cookie, const DesiredPod& pod);
   std::string podUidFor(const std::string& key) const;
+  // Hands the annotator the changes the view needs (never blocks on the API).
+  void planRedirectionLocked(const source::Snapshot& view);
+  void redirectionDone(const RedirectionChange& change, const Status& status);
 
   AgentOptions options_;
   CaptureLoader& capture_;
@@ -81,6 +87,7 @@ class Agent {
   std::map<std::string, RuntimePod> runtime_;       // by container id
   std::map<uint64_t, std::string> enrolled_;        // cookie -> fingerprint
   std::map<uint64_t, std::string> enrolledUid_;     // cookie -> pod uid
+  std::map<uint64_t, std::string> enrolledKey_;     // cookie -> ns/name
   std::map<std::string, std::string> enrollError_;  // ns/name -> last error
   // Fetched at CNI ADD and not yet in the view (the watch lags): by ns/name and
   // by name. Dropped once the view has them, or the runtime forgot the pod.
@@ -90,6 +97,10 @@ class Agent {
   std::map<std::string, PodVerdict::Action> verdict_;  // ns/name -> verdict
   std::map<std::string, std::string> verdictReason_;  // ns/name -> why
   std::optional<std::set<std::string>> writtenScope_;  // last capture scope written
+  RedirectionSent redirectionSent_;
+  // Last: destroyed first, so its thread (which calls back into the agent)
+  // stops while the rest is still whole.
+  std::unique_ptr<RedirectionAnnotator> annotator_;
 };
 
 }  // namespace warren::agent

@@ -4,6 +4,8 @@
 // them to the tunnel (ZDS).
 
 #include <getopt.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -11,6 +13,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
@@ -197,6 +200,11 @@ int main(int argc, char** argv) {
   // The cluster view: the YAML directory (read again at each change), or the
   // API source's view (kept by its own threads).
   source::kube::KubeSource* kubeView = nullptr;  // owned by `kube` below
+  UniqueFd patchCancel(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!patchCancel) {
+    spdlog::critical("eventfd: {}", std::strerror(errno));
+    return 1;
+  }
   std::atomic<bool> started{false};               // the API source may call the agent
   agent::AgentOptions agentOptions{.nodeName = opts.node,
                                    .clusterView = [&opts] { return source::loadDirectory(opts.configDir); },
@@ -209,6 +217,12 @@ int main(int argc, char** argv) {
     };
     // A namespace the watch has not delivered yet may be a capturing one.
     agentOptions.unknownNamespace = agent::UnknownNamespace::MayCapture;
+    // The annotator's own client: it may PATCH until the agent is gone, after
+    // the source is; patchCancel ends a PATCH in flight at exit.
+    auto patchClient = std::make_shared<source::kube::ApiClient>(*kubeConfig, patchCancel.get(), std::chrono::seconds(5));
+    agentOptions.setRedirection = [patchClient](const std::string& ns, const std::string& name, bool enabled) {
+      return source::kube::setRedirection(*patchClient, ns, name, enabled);
+    };
   }
   agent::Agent agent(std::move(agentOptions), **capture, **zds, store);
 
@@ -271,5 +285,7 @@ int main(int argc, char** argv) {
   while ((sig = shutdown.wait()) == SIGHUP) agent.reloadSource();
   // Pins stay: capture (and failing closed) continues while the agent is away.
   spdlog::info("signal {}: exiting; capture stays in place (warren-agent --uninstall removes it)", sig);
+  uint64_t one = 1;
+  (void)!::write(patchCancel.get(), &one, sizeof(one));  // a PATCH in flight ends now
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "source/enrollment.h"
 #include "source/yaml_source.h"
 
 namespace warren::source::kube {
@@ -17,7 +18,9 @@ std::string namespaceTarget(const std::string& name) { return "/api/v1/namespace
 
 std::string redirectionPatch(bool enabled) {
   nlohmann::json value = enabled ? nlohmann::json(kRedirectionEnabled) : nlohmann::json(nullptr);
-  return nlohmann::json{{"metadata", {{"annotations", {{kRedirectionAnnotation, value}}}}}}.dump();
+  nlohmann::json patch;
+  patch["metadata"]["annotations"][kRedirectionAnnotation] = value;
+  return patch.dump();
 }
 
 namespace {

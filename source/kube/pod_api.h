@@ -15,14 +15,11 @@
 
 namespace warren::source::kube {
 
-// istiod sends HBONE to a pod only when it carries this (as istio-cni sets it).
-inline constexpr const char* kRedirectionAnnotation = "ambient.istio.io/redirection";
-inline constexpr const char* kRedirectionEnabled = "enabled";
-
 // /api/v1/namespaces/<ns>/pods/<name> and /api/v1/namespaces/<name> (pure).
 std::string podTarget(const std::string& ns, const std::string& name);
 std::string namespaceTarget(const std::string& name);
-// A JSON merge patch (RFC 7386) setting the annotation, or removing it (null).
+// A JSON merge patch (RFC 7386) setting source::kRedirectionAnnotation, or
+// removing it (null).
 std::string redirectionPatch(bool enabled);
 
 struct FetchOptions {

@@ -198,5 +198,61 @@ TEST_F(KubeEnrollTest, APodOfANamespaceTheWatchHasNotDeliveredWaitsForIt) {
   EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
 }
 
+
+// ---- ambient.istio.io/redirection: istiod sends HBONE only to pods that carry it ----
+
+const char* kRedirection = "ambient.istio.io/redirection";
+
+bool annotated(const nlohmann::json& pod) {
+  return pod.contains("metadata") && pod["metadata"].contains("annotations") &&
+         pod["metadata"]["annotations"].value(kRedirection, "") == "enabled";
+}
+
+auto patchesOf(const std::string& key, int status) {
+  return [key, status](const Requests& rs) {
+    return static_cast<int>(std::count_if(rs.begin(), rs.end(), [&](const KubeApiServer::Request& r) {
+      return r.method == "PATCH" && r.name == key && r.status == status;
+    }));
+  };
+}
+
+TEST_F(KubeEnrollTest, ACapturedPodIsAnnotatedAndTheAnnotationGoesWhenItIsReleased) {
+  Pod a = node_->preparePod("mesh", "a5", "10.244.1.39");
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", pendingPod(a, node_->name()))));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/a5", 200)(rs) >= 1; }));
+  nlohmann::json stored = api_->get("pods", "mesh/a5");
+  EXPECT_TRUE(annotated(stored)) << stored.dump();
+  // A plain pod is never annotated.
+  Pod p = node_->preparePod("plain", "p2", "10.244.1.40");
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", pendingPod(p, node_->name()))));
+  ASSERT_EQ(node_->cni("add", p, &out), 0) << out;
+
+  // The pod opts out (its object as stored, with the annotation): released, and unannotated.
+  stored["metadata"]["labels"]["warren.io/mode"] = "disabled";
+  api_->upsert("pods", stored);
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/a5", 200)(rs) >= 2; }));
+  EXPECT_FALSE(annotated(api_->get("pods", "mesh/a5"))) << api_->get("pods", "mesh/a5").dump();
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  const Requests rs = api_->requests();
+  EXPECT_EQ(std::count_if(rs.begin(), rs.end(), [](const auto& r) { return r.name == "plain/p2" && r.method == "PATCH"; }), 0);
+}
+
+TEST_F(KubeEnrollTest, AnAnnotationTheApiRefusesIsRetriedAndNeverHoldsThePodUp) {
+  Pod a = node_->preparePod("mesh", "a6", "10.244.1.41");
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", pendingPod(a, node_->name()))));
+  api_->failNext("pods", 2, 500);
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  // Refused, then asked again at the agent's next resyncs until it is set.
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) {
+    return patchesOf("mesh/a6", 500)(rs) == 2 && patchesOf("mesh/a6", 200)(rs) == 1;
+  })) << node_->logTail("agent");
+  EXPECT_TRUE(annotated(api_->get("pods", "mesh/a6")));
+  EXPECT_NE(node_->readLog("agent").find("trying again at the next resync"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace warren::e2e
