@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "agent/cni/capture_scope.h"
@@ -183,6 +185,44 @@ Status Agent::enrollLocked(uint64_t cookie, const DesiredPod& pod) {
   return okStatus();
 }
 
+void Agent::discoverRunningPods() {
+  if (!options_.scanNetns) return;
+  std::vector<source::Pod> wanted;
+  {
+    std::lock_guard lock(mu_);
+    source::Snapshot scratch;
+    wanted = podsToDiscover(viewLocked(scratch), runtime_, options_.nodeName);
+  }
+  if (wanted.empty()) return;
+  auto candidates = options_.scanNetns();
+  std::lock_guard lock(mu_);
+  if (!candidates) {
+    spdlog::error("cannot look for the pods that ran before the agent: {}", candidates.error().message);
+    return;
+  }
+  bool added = false;
+  for (const auto& pod : wanted) {
+    const std::string key = pod.ns + "/" + pod.name;
+    if (std::any_of(runtime_.begin(), runtime_.end(), [&](const auto& kv) { return kv.second.key() == key; }))
+      continue;  // its CNI ADD came while we looked
+    const NetnsMatch match = matchNetns(pod, *candidates);
+    if (!match.found) {
+      if (discoveryReported_.insert(match.why).second) spdlog::warn("{}; it stays uncaptured", match.why);
+      continue;
+    }
+    RuntimePod rt = discoveredRuntimePod(pod, *match.found);
+    if (auto st = store_.put(rt); !st) {
+      spdlog::error("pod {}: {}", key, st.error().message);
+      continue;
+    }
+    spdlog::info("pod {} was running before the agent: its network namespace is {}; enrolling it", key,
+                 rt.netnsPath);
+    runtime_[rt.containerId] = std::move(rt);
+    added = true;
+  }
+  if (added) reconcileLocked();
+}
+
 std::string Agent::podUidFor(const std::string& key) const {
   if (auto it = snapshot_.pods.find(key); it != snapshot_.pods.end()) return it->second.uid;
   auto it = fetchedPods_.find(key);
@@ -227,6 +267,12 @@ Status Agent::handleCni(const cni::CniPodRequest& req) {
     std::lock_guard lock(mu_);
     store_.remove(req.containerId);
     runtime_.erase(req.containerId);
+    // A pod found running at start has no container id of ours: its sandbox's DEL ends it too.
+    std::erase_if(runtime_, [&](const auto& kv) {
+      if (kv.second.key() != key || !kv.first.starts_with(kDiscoveredPrefix)) return false;
+      store_.remove(kv.first);
+      return true;
+    });
     fetchError_.erase(key);
     reconcileLocked();
     return okStatus();

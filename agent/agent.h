@@ -16,6 +16,7 @@
 #include "agent/cni/cni_protocol.h"
 #include "agent/reconcile.h"
 #include "agent/redirection.h"
+#include "agent/running_pods.h"
 #include "agent/runtime_store.h"
 #include "agent/zds/zds_server.h"
 
@@ -47,6 +48,9 @@ struct AgentOptions {
   // With the API source: PATCHes a pod's redirection annotation (redirection.h)
   // on a worker thread; unset, pods are not annotated.
   RedirectionAnnotator::Patch setRedirection = nullptr;
+  // With the API source: the node's network namespaces (netns_scan.h), to find
+  // the pods that were running before the agent; unset, none are looked for.
+  std::function<Result<std::vector<NetnsCandidate>>()> scanNetns = nullptr;
 };
 
 class Agent {
@@ -61,6 +65,10 @@ class Agent {
   void resync();
   // warren-cni's requests.
   Status handleCni(const cni::CniPodRequest& req);
+  // Captured pods of this node that no CNI ADD told us about (they ran before
+  // Warren did): finds each one's netns and enrolls it as if its ADD had come.
+  // Reads /proc outside the lock; a no-op when every such pod is known.
+  void discoverRunningPods();
 
  private:
   void reconcileLocked();
@@ -98,6 +106,7 @@ class Agent {
   std::map<std::string, std::string> verdictReason_;  // ns/name -> why
   std::optional<std::set<std::string>> writtenScope_;  // last capture scope written
   RedirectionSent redirectionSent_;
+  std::set<std::string> discoveryReported_;  // why a running pod was not found, said once each
   // Last: destroyed first, so its thread (which calls back into the agent)
   // stops while the rest is still whole.
   std::unique_ptr<RedirectionAnnotator> annotator_;

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "agent/netns_scan.h"
 #include "common/cgroup2.h"
 #include "io/accept.h"
 #include "agent/cni/capture_scope.h"
@@ -223,6 +224,8 @@ int main(int argc, char** argv) {
     agentOptions.setRedirection = [patchClient](const std::string& ns, const std::string& name, bool enabled) {
       return source::kube::setRedirection(*patchClient, ns, name, enabled);
     };
+    // Warren installed on a live cluster: the pods already running had no CNI ADD.
+    agentOptions.scanNetns = [] { return agent::scanNetworkNamespaces(); };
   }
   agent::Agent agent(std::move(agentOptions), **capture, **zds, store);
 
@@ -237,7 +240,9 @@ int main(int argc, char** argv) {
     kopts.config = std::move(*kubeConfig);
     kopts.nodeName = opts.node;
     auto made = source::kube::KubeSource::start(std::move(kopts), [&] {
-      if (started) agent.reloadSource();
+      if (!started) return;
+      agent.reloadSource();
+      agent.discoverRunningPods();  // a pod of a namespace enabled since, that ran before us
     });
     if (!made) {
       spdlog::critical("Kubernetes API: {}", made.error().message);
@@ -262,6 +267,9 @@ int main(int argc, char** argv) {
     agent.start();
     started = true;
     agent.reloadSource();  // anything that changed between the first list and start()
+    // Before ready: the pods that were running before the agent are captured
+    // by the time it says so.
+    agent.discoverRunningPods();
   } else {
     agent.start();
     auto made = source::DirWatcher::start(opts.configDir, [&] { agent.reloadSource(); });

@@ -9,7 +9,11 @@
 // its ADD arrives. Either way a pod of a capturing namespace must be captured
 // before its ADD succeeds, or the ADD must fail (the kubelet then retries).
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstring>
 
 #include <algorithm>
 #include <fstream>
@@ -58,6 +62,11 @@ nlohmann::json runningPod(const Pod& pod, const std::string& node, const std::st
 class KubeEnrollTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    startApi();
+    if (!HasFailure()) startNode();
+  }
+
+  void startApi() {
     // OpenSSL writes with write(2): a client that went away must be an error.
     ::signal(SIGPIPE, SIG_IGN);
     auto ca = identity::LocalCa::open(dir_.file("ca"), "cluster.local");
@@ -75,10 +84,12 @@ class KubeEnrollTest : public ::testing::Test {
     api_->upsert("namespaces", namespaceObject("mesh", {{"warren.io/mode", "enabled"}}));
     api_->upsert("namespaces", namespaceObject("plain", {}));
     api_->upsert("namespaces", namespaceObject("kube-system", {{"warren.io/mode", "enabled"}}));
-
     NodeOptions options;
     options.kubeconfig = dir_.file("kubeconfig");
     node_ = std::make_unique<TestNode>(options);
+  }
+
+  void startNode() {
     ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
     ASSERT_TRUE(node_->startTunnel().ok()) << node_->logTail("tunnel");
     // Watching both resources: from here on, what the test changes reaches the
@@ -252,6 +263,81 @@ TEST_F(KubeEnrollTest, AnAnnotationTheApiRefusesIsRetriedAndNeverHoldsThePodUp) 
   })) << node_->logTail("agent");
   EXPECT_TRUE(annotated(api_->get("pods", "mesh/a6")));
   EXPECT_NE(node_->readLog("agent").find("trying again at the next resync"), std::string::npos);
+}
+
+
+// ---- pods that were running before the agent (Warren installed on a live cluster) ----
+//
+//   [pod netns "old"] eth0 10.244.1.50/24 ==veth== 10.244.1.1/24 [node netns]  server :8080
+//        a process (sleep) lives in it; no CNI ADD ever happened
+//
+// The agent, started afterwards, finds the pod's netns among /proc/*/ns/net by
+// its IP, and enrolls it before it says it is ready.
+class KubeRunningPodTest : public KubeEnrollTest {
+ protected:
+  void SetUp() override {
+    startApi();
+    ASSERT_FALSE(HasFailure());
+    old_ = node_->preparePod("mesh", "old", "10.244.1.50");
+    const std::string veth = "wk" + std::to_string(::getpid());  // at most 15 bytes; the peer goes with the pod's netns
+    const std::string nodeNs = "/var/run/netns/" + node_->nodeNetns();
+    for (const auto& argv : std::vector<std::vector<std::string>>{
+             {"ip", "-n", old_.netnsName, "link", "add", "eth0", "type", "veth", "peer", "name", veth, "netns",
+              node_->nodeNetns()},
+             {"ip", "-n", old_.netnsName, "addr", "add", "10.244.1.50/24", "dev", "eth0"},
+             {"ip", "-n", old_.netnsName, "link", "set", "eth0", "up"},
+             {"ip", "-n", node_->nodeNetns(), "addr", "add", "10.244.1.1/24", "dev", veth},
+             {"ip", "-n", node_->nodeNetns(), "link", "set", veth, "up"}}) {
+      std::string out;
+      ASSERT_EQ(runCommand(argv, &out), 0) << argv[3] << ": " << out;
+    }
+    // The pod's own process; the namespace is found through it.
+    auto app = Process::spawnWatched({"nsenter", "--net=" + old_.netnsPath(), "sleep", "600"},
+                                     dir_.file("old-app.log"), "", 10s);
+    ASSERT_TRUE(app) << app.error().message;
+    app_ = std::move(*app);
+    struct stat want{}, got{};
+    ASSERT_EQ(::stat(old_.netnsPath().c_str(), &want), 0);
+    const std::string procNs = "/proc/" + std::to_string(app_->pid()) + "/ns/net";
+    ASSERT_TRUE(eventually([&] { return ::stat(procNs.c_str(), &got) == 0 && got.st_ino == want.st_ino; }, 5s));
+    server_ = PodServer::start(nodeNs, 8080);
+    ASSERT_TRUE(server_);
+    api_->upsert("pods", runningPod(old_, node_->name(), "10.244.1.50"));
+    startNode();
+  }
+  void TearDown() override {
+    KubeEnrollTest::TearDown();
+    server_.reset();
+    app_.reset();
+  }
+
+  Pod old_;
+  std::unique_ptr<Process> app_;
+  std::unique_ptr<PodServer> server_;
+};
+
+TEST_F(KubeRunningPodTest, APodRunningBeforeTheAgentIsFoundByItsIpAndCaptured) {
+  // Enrolled by the time the agent said it was ready, without any CNI ADD.
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), old_.netnsPath()));
+  std::string maps;
+  ASSERT_EQ(node_->warrenctl({"-j", "pod", "list"}, &maps), 0) << maps;
+  EXPECT_NE(maps.find("\"old\""), std::string::npos) << maps;
+  EXPECT_NE(maps.find("10.244.1.50"), std::string::npos) << maps;
+
+  // Its connections go through the tunnel now.
+  ConnectResult r;
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = connectFrom(old_.netnsPath(), "10.244.1.1", 8080, "captured-since-start", 2s);
+        return r.error == 0;
+      },
+      10s))
+      << std::strerror(r.error) << "\n" << node_->logTail("tunnel");
+  EXPECT_EQ(r.reply, "captured-since-start");
+  EXPECT_GE(podCounters(node_->pinRoot(), old_.netnsPath()).capturedOut, 1u);
+  // And istiod is told, as for any captured pod.
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/old", 200)(rs) >= 1; }));
+  EXPECT_TRUE(annotated(api_->get("pods", "mesh/old")));
 }
 
 }  // namespace
