@@ -243,6 +243,11 @@ void Agent::resolveForAdd(const RuntimePod& rt) {
     if (known()) return;
     reloadSourceLocked();
     if (known() || !options_.fetchPod) return;
+    // A namespace that does not capture starts its pods whatever their Pod
+    // says: no reason to make them wait for the API.
+    if (auto ns = snapshot_.namespaces.find(rt.podNamespace);
+        ns != snapshot_.namespaces.end() && !source::namespaceCaptures(ns->second))
+      return;
     needNamespace = !snapshot_.namespaces.count(rt.podNamespace) && !fetchedNamespaces_.count(rt.podNamespace);
   }
   // The kubelet got this pod from the API before it asked the runtime for its

@@ -160,10 +160,13 @@ TEST_F(KubeEnrollTest, AnAddForAPodTheApiDoesNotKnowFailsOnlyInACapturingNamespa
       << out;
   EXPECT_FALSE(isEnrolled(node_->pinRoot(), ghost.netnsPath()));
 
-  // Another namespace's pod is never held up, known or not.
+  EXPECT_GE(podGets("mesh/ghost"), 1u);  // the API was asked before the ADD was refused
+
+  // Another namespace's pod is never held up, known or not, nor waits for the API.
   Pod plain = node_->preparePod("plain", "p1", "10.244.1.34");
   EXPECT_EQ(node_->cni("add", plain, &out), 0) << out;
   EXPECT_FALSE(isEnrolled(node_->pinRoot(), plain.netnsPath()));
+  EXPECT_EQ(podGets("plain/p1"), 0u);
   // Nor is kube-system's, even labelled for capture (the CNI's alwaysPass).
   Pod dns = node_->preparePod("kube-system", "coredns", "10.244.1.35");
   EXPECT_EQ(node_->cni("add", dns, &out), 0) << out;
