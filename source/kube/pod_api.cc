@@ -1,5 +1,6 @@
 #include "source/kube/pod_api.h"
 
+#include <algorithm>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -25,16 +26,22 @@ std::string redirectionPatch(bool enabled) {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // One object by its path: nullopt for 404, the answer's body for 200.
-Result<std::optional<std::string>> getObject(ApiClient& client, const std::string& target, const FetchOptions& o) {
-  Error last = makeError("no attempt made");
+Result<std::optional<std::string>> getObject(ApiClient& client, const std::string& target, const FetchOptions& o,
+                                             Clock::time_point deadline) {
+  Error last = makeError("GET " + target + ": no time left to ask");
   auto pause = o.pause;
   for (int i = 0; i < o.attempts; ++i) {
     if (i > 0) {
+      if (Clock::now() + pause >= deadline) break;
       std::this_thread::sleep_for(pause);  // a retry's spacing, not a wait for an event
       pause *= 2;
     }
-    auto answer = client.get(target, o.perAttempt);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    auto answer = client.get(target, std::min(o.perAttempt, left));
     if (!answer) {
       last = answer.error();
       continue;
@@ -61,12 +68,13 @@ Status convertInto(const std::string& body, const std::string& where, Snapshot& 
 Result<Snapshot> fetchPod(ApiClient& client, const std::string& ns, const std::string& name, bool withNamespace,
                           const FetchOptions& options) {
   Snapshot s;
-  auto pod = getObject(client, podTarget(ns, name), options);
+  const auto deadline = Clock::now() + options.budget;
+  auto pod = getObject(client, podTarget(ns, name), options, deadline);
   if (!pod) return pod.error();
   if (*pod)
     if (auto st = convertInto(**pod, "pod " + ns + "/" + name, s); !st) return st.error();
   if (withNamespace) {
-    auto nsBody = getObject(client, namespaceTarget(ns), options);
+    auto nsBody = getObject(client, namespaceTarget(ns), options, deadline);
     if (!nsBody) return nsBody.error();
     if (*nsBody)
       if (auto st = convertInto(**nsBody, "namespace " + ns, s); !st) return st.error();

@@ -22,10 +22,13 @@ std::string namespaceTarget(const std::string& name);
 // removing it (null).
 std::string redirectionPatch(bool enabled);
 
+// Sized for a CNI ADD: warren-cni waits 5 s for the agent by default, and the
+// agent may still wait for the tunnel's ack after this.
 struct FetchOptions {
-  int attempts = 3;
+  int attempts = 3;  // per object
   std::chrono::milliseconds perAttempt{800};
   std::chrono::milliseconds pause{100};  // doubled after each failed attempt
+  std::chrono::milliseconds budget{2000};  // the pod and its namespace together
 };
 
 // The pod, and its namespace when withNamespace, as the API has them now,

@@ -408,25 +408,37 @@ TEST_F(KubeSourceTest, APatchOfAnotherMediaTypeOrOfAMissingPodIsRefused) {
 TEST_F(KubeSourceTest, FetchPodGetsThePodAndItsNamespaceAndRetriesErrors) {
   startSynced(options());
   ApiClient client = source->client();
-  auto got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", true, {3, 2s, 1ms});
+  auto got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", true, {3, 2s, 1ms, 10s});
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(got->pods.at(kCheckout).serviceAccount, "checkout");
   EXPECT_EQ(got->namespaces.at("payments").labels.at("warren.io/mode"), "enabled");
 
-  auto none = fetchPod(client, "payments", "nosuch", true, {3, 2s, 1ms});
+  auto none = fetchPod(client, "payments", "nosuch", true, {3, 2s, 1ms, 10s});
   ASSERT_TRUE(none) << none.error().message;
   EXPECT_TRUE(none->pods.empty());
   EXPECT_EQ(none->namespaces.count("payments"), 1u);
 
   api->failNext("pods", 2, 503);
-  got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 1ms});
+  got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 1ms, 10s});
   ASSERT_TRUE(got) << got.error().message;  // the third attempt
   EXPECT_EQ(got->pods.count(kCheckout), 1u);
 
   api->failNext("pods", 3, 503);
-  got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 1ms});
+  got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 1ms, 10s});
   ASSERT_FALSE(got);
   EXPECT_NE(got.error().message.find("HTTP 503"), std::string::npos) << got.error().message;
+}
+
+TEST_F(KubeSourceTest, FetchPodStopsRetryingWhenItsBudgetIsSpent) {
+  // A CNI ADD waits on this: no retry starts that would end past the budget.
+  startSynced(options());
+  ApiClient client = source->client();
+  const size_t before = api->requests().size();
+  api->failNext("pods", 10, 503);
+  // Attempt, pause 200 ms, attempt; the next pause (400 ms) would end past 500 ms.
+  auto got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 200ms, 500ms});
+  ASSERT_FALSE(got);
+  EXPECT_EQ(api->requests().size() - before, 2u);
 }
 
 }  // namespace
