@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "agent/health.h"
 #include "agent/netns_scan.h"
 #include "common/cgroup2.h"
 #include "io/accept.h"
@@ -28,6 +29,7 @@
 #include "source/dir_watcher.h"
 #include "source/kube/kube_source.h"
 #include "source/kube/pod_api.h"
+#include "source/kube/removal.h"
 #include "source/yaml_source.h"
 #include "common/daemon.h"
 
@@ -43,8 +45,12 @@ struct Options {
   std::string cgroup;  // "": found from /proc/self/mountinfo
   std::string runDir = "/run/warren";
   std::string logLevel = "info";
+  std::string healthAddress;  // "": no probe endpoint
   int readyFd = -1;
   bool uninstall = false;
+  std::string uninstallWhenRemoved;  // NS/NAME of our DaemonSet
+  std::string checkRemoved;          // NS/NAME: only answer whether it is being removed
+
 };
 
 void usage(FILE* out) {
@@ -60,8 +66,17 @@ void usage(FILE* out) {
                "                      /proc/self/mountinfo, /sys/fs/cgroup first)\n"
                "  --run-dir DIR       sockets (cni.sock, zds.sock) and pod records (default /run/warren)\n"
                "  --log-level LEVEL   trace|debug|info|warn|error (default info)\n"
+               "  --health-address A:P  serve GET /healthz/live and /healthz/ready here (the\n"
+               "                      DaemonSet's probes use 0.0.0.0:15022; default: none)\n"
                "  --ready-fd N        write \"ready\" to fd N once serving\n"
-               "  --uninstall         detach every program and remove the pins under --bpffs, then exit\n");
+               "  --uninstall         detach every program and remove the pins under --bpffs, then exit\n"
+               "  --uninstall-when-removed NS/NAME\n"
+               "                      at SIGTERM, ask the API whether this DaemonSet is gone or being\n"
+               "                      deleted, and if so uninstall as --uninstall does (a restart keeps\n"
+               "                      capture in place); needs --kube or --kubeconfig\n"
+               "  --check-removed NS/NAME\n"
+               "                      only say whether that DaemonSet is being removed: exit 0 if so, 1 if\n"
+               "                      it is still there, 3 if the API cannot tell (install-cni.sh asks this)\n");
 }
 
 bool parse(int argc, char** argv, Options& o) {
@@ -73,8 +88,11 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"cgroup", required_argument, nullptr, 'g'},
                                     {"run-dir", required_argument, nullptr, 'd'},
                                     {"log-level", required_argument, nullptr, 'l'},
+                                    {"health-address", required_argument, nullptr, 'H'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
                                     {"uninstall", no_argument, nullptr, 'u'},
+                                    {"uninstall-when-removed", required_argument, nullptr, 'W'},
+                                    {"check-removed", required_argument, nullptr, 'Q'},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
   int c;
@@ -91,8 +109,11 @@ bool parse(int argc, char** argv, Options& o) {
       case 'g': o.cgroup = optarg; break;
       case 'd': o.runDir = optarg; break;
       case 'l': o.logLevel = optarg; break;
+      case 'H': o.healthAddress = optarg; break;
       case 'r': o.readyFd = std::atoi(optarg); break;
       case 'u': o.uninstall = true; break;
+      case 'W': o.uninstallWhenRemoved = optarg; break;
+      case 'Q': o.checkRemoved = optarg; break;
       case 'h': usage(stdout); std::exit(0);
       default: return false;
     }
@@ -101,6 +122,10 @@ bool parse(int argc, char** argv, Options& o) {
   const int sources = int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty());
   if (sources > 1) {
     std::fprintf(stderr, "warren-agent: give one cluster source: --config-dir, --kube or --kubeconfig\n");
+    return false;
+  }
+  if ((!o.uninstallWhenRemoved.empty() || !o.checkRemoved.empty()) && !o.kubeInCluster && o.kubeconfig.empty()) {
+    std::fprintf(stderr, "warren-agent: --uninstall-when-removed and --check-removed ask the API: add --kube or --kubeconfig\n");
     return false;
   }
   return true;
@@ -160,7 +185,7 @@ int main(int argc, char** argv) {
   const bool fromApi = opts.kubeInCluster || !opts.kubeconfig.empty();
   std::optional<source::kube::KubeConfig> kubeConfig;
   if (fromApi) {
-    if (opts.node.empty()) {
+    if (opts.node.empty() && opts.checkRemoved.empty()) {
       spdlog::critical("--kube and --kubeconfig need --node: the agent watches its own node's pods");
       return 2;
     }
@@ -171,6 +196,49 @@ int main(int argc, char** argv) {
       return 1;
     }
     kubeConfig = std::move(*config);
+  }
+  if (!opts.checkRemoved.empty()) {
+    auto verdict = source::kube::checkDaemonSetRemoved(*kubeConfig, opts.checkRemoved);
+    spdlog::info("{}", verdict.reason);
+    return verdict.removal == source::kube::Removal::Removed ? 0
+           : verdict.removal == source::kube::Removal::Present ? 1
+                                                               : 3;
+  }
+  // Asked at SIGTERM: uninstall only when the DaemonSet is going away.
+  auto uninstallIfRemoved = [&opts, &kubeConfig] {
+    if (opts.uninstallWhenRemoved.empty()) return;
+    auto verdict = source::kube::checkDaemonSetRemoved(*kubeConfig, opts.uninstallWhenRemoved);
+    if (verdict.removal != source::kube::Removal::Removed) {
+      spdlog::info("{}: capture stays in place{}", verdict.reason,
+                   verdict.removal == source::kube::Removal::Unknown
+                       ? " (if Warren is being removed, run warren-agent --uninstall on this node)"
+                       : "");
+      return;
+    }
+    if (auto st = agent::CaptureLoader::uninstall(opts.pinRoot); !st)
+      return spdlog::error("{}: uninstall failed: {}", verdict.reason, st.error().message);
+    spdlog::info("{}: uninstalled: every Warren pin under {} removed, programs detached at exit", verdict.reason,
+                 opts.pinRoot);
+  };
+
+  // The probe endpoint comes up first, so a slow start (the API's first list)
+  // shows as not ready, not as dead. It reads what follows through these.
+  std::atomic<bool> serving{false};
+  std::atomic<source::kube::KubeSource*> kubeSeen{nullptr};
+  std::unique_ptr<telemetry::HttpServer> health;
+  if (!opts.healthAddress.empty()) {
+    auto made = agent::startHealthServer(
+        opts.healthAddress,
+        {.ready = [&serving] { return serving.load(); },
+         .notReadyReason = [&kubeSeen] {
+           auto* k = kubeSeen.load();
+           return k ? "waiting for the Kubernetes API (" + k->status() + ")" : std::string("starting");
+         }});
+    if (!made) {
+      spdlog::critical("health endpoint: {}", made.error().message);
+      return 1;
+    }
+    health = std::move(*made);
   }
 
   if (opts.cgroup.empty()) {
@@ -232,12 +300,17 @@ int main(int argc, char** argv) {
   // Declared after the agent, so they stop (and join their threads, which call
   // the agent) before it is destroyed.
   std::unique_ptr<source::kube::KubeSource> kube;
+  // The probe endpoint reads `kube` through kubeSeen: it stops before `kube` goes.
+  struct StopHealthFirst {
+    std::unique_ptr<telemetry::HttpServer>& server;
+    ~StopHealthFirst() { server.reset(); }
+  } stopHealthFirst{health};
   std::unique_ptr<source::DirWatcher> watcher;
   std::string sourceName = "config " + opts.configDir;
   if (fromApi) {
     sourceName = "Kubernetes API, " + kubeConfig->describe;
     source::kube::KubeSource::Options kopts;
-    kopts.config = std::move(*kubeConfig);
+    kopts.config = *kubeConfig;  // a copy: the SIGTERM removal check asks the API too
     kopts.nodeName = opts.node;
     auto made = source::kube::KubeSource::start(std::move(kopts), [&] {
       if (!started) return;
@@ -250,13 +323,15 @@ int main(int argc, char** argv) {
     }
     kube = std::move(*made);
     kubeView = kube.get();
+    kubeSeen = kube.get();
     // Nothing is decided on a partial view: enrolling (or releasing the pods a
     // previous run enrolled) waits for the first full list of every resource.
     spdlog::info("{}: waiting for the first list of namespaces and pods", sourceName);
     auto lastSaid = std::chrono::steady_clock::now();
     while (!kube->waitSynced(std::chrono::milliseconds(500))) {
       if (int sig = shutdown.waitFor(std::chrono::milliseconds(0)); sig == SIGINT || sig == SIGTERM) {
-        spdlog::info("signal {} before the first list: exiting; capture stays in place", sig);
+        spdlog::info("signal {} before the first list: exiting", sig);
+        uninstallIfRemoved();
         return 0;
       }
       if (std::chrono::steady_clock::now() - lastSaid >= std::chrono::seconds(10)) {
@@ -288,12 +363,16 @@ int main(int argc, char** argv) {
   Resyncer resyncer(agent, std::chrono::seconds(2));
   spdlog::info("agent ready: node '{}', {}, pins {}, run dir {}", opts.node, sourceName, opts.pinRoot, opts.runDir);
   signalReady(opts.readyFd);
+  serving = true;
 
   int sig;
   while ((sig = shutdown.wait()) == SIGHUP) agent.reloadSource();
   // Pins stay: capture (and failing closed) continues while the agent is away.
-  spdlog::info("signal {}: exiting; capture stays in place (warren-agent --uninstall removes it)", sig);
+  spdlog::info("signal {}: exiting", sig);
   uint64_t one = 1;
   (void)!::write(patchCancel.get(), &one, sizeof(one));  // a PATCH in flight ends now
+  if (opts.uninstallWhenRemoved.empty())
+    spdlog::info("capture stays in place (warren-agent --uninstall removes it)");
+  uninstallIfRemoved();
   return 0;
 }

@@ -9,16 +9,18 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/buffered_fd_sink.h"
+
 namespace warren {
 
 void setupLogging(const std::string& level, const std::string& component, bool bufferInfo) {
+  std::shared_ptr<spdlog::logger> logger;
   if (bufferInfo) {
-    // stderr is unbuffered by default: every line would be a write(2). Before any
-    // output, as setvbuf requires.
-    static char buffer[64 << 10];
-    std::setvbuf(stderr, buffer, _IOFBF, sizeof(buffer));
+    logger = std::make_shared<spdlog::logger>(component, std::make_shared<BufferedFdSink>(STDERR_FILENO));
+    spdlog::register_logger(logger);
+  } else {
+    logger = spdlog::stderr_logger_mt(component);
   }
-  auto logger = spdlog::stderr_logger_mt(component);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ " + component + " %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));

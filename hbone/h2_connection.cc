@@ -18,6 +18,7 @@ std::atomic<uint64_t> nextConnectionId{1};
 
 // nghttp2 output waiting for room in TLS's output buffer is bounded by this.
 constexpr size_t kTlsOutHighWater = 64 * 1024;
+constexpr size_t kTlsRecordPlaintext = 16 * 1024;  // TLS's largest record
 constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record's plaintext at most
 // Socket reads (each up to CipherBuffers::kCapacity) per event before yielding to
 // other connections.
@@ -86,6 +87,13 @@ struct H2Callbacks {
     return self(u)->onDataChunk(id, data, len);
   }
   static int frameSent(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onFrameSent(f); }
+  // A full DATA frame (9-byte header + payload) is exactly one full TLS record, so
+  // bulk data goes into TLS without staging and without a 9-byte record after each.
+  static ssize_t dataLength(nghttp2_session*, uint8_t, int32_t, int32_t sessionWindow, int32_t streamWindow,
+                            uint32_t peerMaxFrame, void*) {
+    const int64_t limit = std::min<int64_t>({sessionWindow, streamWindow, int64_t{peerMaxFrame}});
+    return static_cast<ssize_t>(std::min<int64_t>(limit, static_cast<int64_t>(kTlsRecordPlaintext - 9)));
+  }
   static int streamClose(nghttp2_session*, int32_t id, uint32_t code, void* u) {
     return self(u)->onStreamClose(id, code);
   }
@@ -172,6 +180,7 @@ Status H2Connection::startSession() {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Callbacks::dataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Callbacks::streamClose);
   nghttp2_session_callbacks_set_on_frame_send_callback(cbs, H2Callbacks::frameSent);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cbs, H2Callbacks::dataLength);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cbs);
@@ -464,10 +473,11 @@ void H2Connection::writeDirtyStreams() {
   }
 }
 
-bool H2Connection::writeStaged() {
-  if (tlsOutHead_ == tlsOut_.size()) return true;
-  size_t n = tls_.writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_,
-                             tlsOut_.size() - tlsOutHead_);
+bool H2Connection::writeStaged(bool wholeRecordsOnly) {
+  size_t staged = tlsOut_.size() - tlsOutHead_;
+  if (wholeRecordsOnly) staged -= staged % kTlsRecordPlaintext;
+  if (staged == 0) return true;
+  size_t n = tls_.writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_, staged);
   if (state_ == State::Closed) return false;
   tlsOutHead_ += n;
   if (tlsOutHead_ == tlsOut_.size()) {
@@ -493,11 +503,19 @@ void H2Connection::pump() {
         drained = true;
         break;
       }
-      // Straight into TLS while nothing is staged (keeps the order); the rest waits.
-      size_t taken = tlsOut_.empty() ? tls_.writePlain(data, static_cast<size_t>(n)) : 0;
-      if (state_ == State::Closed) return;
-      if (taken < static_cast<size_t>(n)) tlsOut_.append(reinterpret_cast<const char*>(data) + taken, n - taken);
+      // Small frames (a stream's HEADERS, a 1 KiB DATA, a WINDOW_UPDATE) are
+      // gathered into one TLS record of up to 16 KiB; a frame that fills a record
+      // by itself goes straight into TLS when nothing is staged before it.
+      const size_t len = static_cast<size_t>(n);
+      size_t taken = 0;
+      if (tlsOut_.size() == tlsOutHead_ && len >= kTlsRecordPlaintext) {
+        taken = tls_.writePlain(data, len - len % kTlsRecordPlaintext);
+        if (state_ == State::Closed) return;
+      }
+      if (taken < len) tlsOut_.append(reinterpret_cast<const char*>(data) + taken, len - taken);
+      if (tlsOut_.size() - tlsOutHead_ >= kTlsRecordPlaintext && !writeStaged(/*wholeRecordsOnly=*/true)) return;
     }
+    if (!writeStaged()) return;
     if (!tls_.flush()) return;
     // Stop when the socket is full (EPOLLOUT resumes) or everything went out. Not
     // when we merely stopped at the high-water mark or TLS's output was full: the
@@ -668,10 +686,21 @@ void H2Connection::delivered(int32_t id) {
 }
 
 void H2Connection::afterAppEvent() {
-  pump();
-  if (state_ == State::Closed) return;
-  updateSocketInterest();
-  maybeCloseWhenDone();
+  // Every stream's endpoint calls this after each of its events, and under load
+  // many streams are ready in one loop round: their frames go out together at the
+  // round's end, in one send(2) and in full TLS records, instead of a send and a
+  // record per stream (the waypoint sent ten 1 KiB records one by one).
+  if (flushQueued_ || state_ == State::Closed) return;
+  flushQueued_ = true;
+  loop_.atRoundEnd([weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->flushQueued_ = false;
+    self->pump();
+    if (self->state_ == State::Closed) return;
+    self->updateSocketInterest();
+    self->maybeCloseWhenDone();
+  });
 }
 
 void H2Connection::resetStream(Stream& s, const std::string& reason, uint32_t h2Code) {

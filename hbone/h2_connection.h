@@ -193,7 +193,9 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   Status startSession();
   void readTls();
   bool decryptBuffered();  // every whole record buffered through nghttp2; false: closed
-  bool writeStaged();  // tlsOut_ into TLS; false: the connection failed
+  // tlsOut_ into TLS (only whole 16 KiB records' worth with wholeRecordsOnly, the
+  // rest staying for the next frames); false: the connection failed.
+  bool writeStaged(bool wholeRecordsOnly = false);
   void pump();  // moves nghttp2 output into TLS while the output buffer has room
   void writeDirtyStreams();  // DATA received in this burst, delivered once per stream
   void updateSocketInterest();
@@ -238,6 +240,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   Callbacks callbacks_;
   std::string peerLabel_;
   State state_ = State::Handshaking;
+  bool flushQueued_ = false;  // afterAppEvent's send at the loop round's end is queued
   bool readyReported_ = false;
   bool closing_ = false;  // GOAWAY sent or received: no new streams
   bool inCallback_ = false;  // inside nghttp2: mem_send/mem_recv must not be re-entered

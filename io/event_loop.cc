@@ -114,7 +114,7 @@ void EventLoop::runPosted() {
 }
 
 int EventLoop::nextTimeoutMs() const {
-  if (!deferred_.empty()) return 0;  // deferred work waits for nothing
+  if (!deferred_.empty() || !roundEnd_.empty()) return 0;  // deferred work waits for nothing
   if (timers_.empty()) return -1;
   auto wait = timers_.begin()->first - Clock::now();
   if (wait <= Clock::duration::zero()) return 0;
@@ -140,6 +140,12 @@ void EventLoop::runDeferred() {
   for (auto& fn : batch) fn();
 }
 
+void EventLoop::runRoundEnd() {
+  std::vector<std::function<void()>> batch;
+  batch.swap(roundEnd_);
+  for (auto& fn : batch) fn();
+}
+
 void EventLoop::dispatch(const epoll_event& ev) {
   const uint32_t gen = unpackGen(ev.data.u64);
   if (gen == 0) return runPosted();
@@ -161,6 +167,7 @@ bool EventLoop::round(int timeoutMs) {
   for (int i = 0; i < n; ++i) dispatch(events[static_cast<size_t>(i)]);
   runDueTimers();
   runDeferred();
+  runRoundEnd();
   return true;
 }
 

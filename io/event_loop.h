@@ -61,6 +61,10 @@ class EventLoop {
   // the next round. What post() does, without waking epoll through the eventfd:
   // for work the loop thread hands to itself (in-process streams' readiness).
   void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+  // fn runs on this thread once this round's deferred work is done: for output
+  // that many events of one round add to (an HTTP/2 connection's frames for its
+  // streams), written once. Tasks it adds run at the end of the next round.
+  void atRoundEnd(std::function<void()> fn) { roundEnd_.push_back(std::move(fn)); }
 
   size_t watchCount() const { return watches_.size(); }
   size_t timerCount() const { return timers_.size(); }
@@ -88,6 +92,7 @@ class EventLoop {
   int nextTimeoutMs() const;
   void runDueTimers();
   void runDeferred();
+  void runRoundEnd();
   void dispatch(const epoll_event& ev);
   // One round; false only when epoll_wait failed for good.
   bool round(int timeoutMs);
@@ -126,6 +131,7 @@ class EventLoop {
   std::mutex postMu_;
   std::vector<std::function<void()>> posted_;
   std::vector<std::function<void()>> deferred_;  // loop thread only
+  std::vector<std::function<void()>> roundEnd_;  // loop thread only
 };
 
 }  // namespace warren::io

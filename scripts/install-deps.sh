@@ -13,7 +13,13 @@ packages=(
   containernetworking-plugins iproute2 jq curl
   tcpdump iperf3 socat nodejs
   libhttp-parser-dev nghttp2-client haproxy ccache
+  buildah podman runc
 )
+
+# kubectl renders the kustomize overlays (tests/deploy): Debian's is
+# kubernetes-client (1.20), which cannot be installed over another package's
+# /usr/bin/kubectl; any kubectl with `kustomize` renders the overlays the same.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do

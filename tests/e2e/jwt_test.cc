@@ -210,11 +210,17 @@ TEST_F(JwtTest, TokensAreJudgedAsIstioJudgesThem) {
   EXPECT_EQ(metric("warren_waypoint_jwt_failures_total", "reason=\"expired\""), 1);
   EXPECT_EQ(metric("warren_waypoint_jwt_failures_total", "reason=\"bad_signature\""), 2);  // HTTP/1.1 and h2
   EXPECT_EQ(metric("warren_waypoint_jwt_failures_total", "reason=\"issuer_not_configured\""), 1);
+  // The access log is written in blocks at least once a second: wait for the lines.
   bool principalLogged = false, failureLogged = false;
-  for (const auto& e : waypointAccessLog()) {
-    principalLogged |= e.value("request_principal", "") == std::string(kIssuer) + "/alice";
-    failureLogged |= e.value("response_code_details", "") == "jwt_authn_access_denied{Jwt_is_expired}";
-  }
+  eventually(
+      [&] {
+        for (const auto& e : waypointAccessLog()) {
+          principalLogged |= e.value("request_principal", "") == std::string(kIssuer) + "/alice";
+          failureLogged |= e.value("response_code_details", "") == "jwt_authn_access_denied{Jwt_is_expired}";
+        }
+        return principalLogged && failureLogged;
+      },
+      5s);
   EXPECT_TRUE(principalLogged);
   EXPECT_TRUE(failureLogged);
 

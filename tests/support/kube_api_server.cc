@@ -88,6 +88,7 @@ KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& ke
   resources_["pods"].kind = "Pod";
   resources_["pods"].nodeScoped = true;
   resources_["namespaces"].kind = "Namespace";
+  resources_["daemonsets"].kind = "DaemonSet";  // GET of one object only
   ctx_ = SSL_CTX_new(TLS_server_method());
   if (SSL_CTX_use_certificate_chain_file(ctx_, certChain.c_str()) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1)
@@ -344,6 +345,14 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
                rest.find('/', slash + 6) == std::string::npos) {
       req.resource = "pods";
       req.name = rest.substr(0, slash) + "/" + rest.substr(slash + 6);
+    }
+  } else if (const std::string apps = "/apis/apps/v1/namespaces/"; path.starts_with(apps)) {
+    // /apis/apps/v1/namespaces/<ns>/daemonsets/<name>: one object.
+    const std::string rest = path.substr(apps.size());
+    const size_t slash = rest.find("/daemonsets/");
+    if (slash != std::string::npos && slash > 0) {
+      req.resource = "daemonsets";
+      req.name = rest.substr(0, slash) + "/" + rest.substr(slash + strlen("/daemonsets/"));
     }
   }
 

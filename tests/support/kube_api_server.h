@@ -2,12 +2,12 @@
 // A Kubernetes API server for tests: real HTTPS (a test CA's certificate) on
 // 127.0.0.1 with an ephemeral port, HTTP/1.1, one thread per connection. It keeps
 // objects per resource (pods, namespaces) in the JSON `kubectl get -o json`
-// prints, numbers every change with a cluster-wide resourceVersion, and serves
+// prints (and DaemonSets, read one at a time by GET), numbers every change with a cluster-wide resourceVersion, and serves
 // the list/watch protocol as the real one does: lists with limit/continue and a
 // spec.nodeName field selector (items without kind/apiVersion), watches as
 // chunked streams of one JSON event per line from a resourceVersion, bookmarks.
-// Single objects too: GET of one pod or namespace (404 with a Status when
-// absent), and PATCH of a pod with a JSON merge patch (RFC 7386,
+// Single objects too: GET of one pod, namespace or DaemonSet (404 with a Status
+// when absent), and PATCH of a pod with a JSON merge patch (RFC 7386,
 // application/merge-patch+json): the patched object is stored with a new
 // resourceVersion, watches see MODIFIED, and it is returned, as the real one does.
 // Faults on demand: a 401 for any token but the current one, 403, 5xx, 410 (as

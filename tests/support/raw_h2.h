@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -186,10 +187,17 @@ class RawTls {
   }
   bool timedOut() const { return timedOut_; }
   int fd() const { return fd_.get(); }
+  // TLS records received so far (OpenSSL reports each record's header to the
+  // message callback): how the peer packed its frames.
+  size_t recordsReceived() const { return *recordsIn_; }
 
  private:
   RawTls(UniqueFd fd, const tls::TlsContext& ctx) : fd_(std::move(fd)), ssl_(SSL_new(ctx.get())) {
     SSL_set_fd(ssl_.get(), fd_.get());
+    SSL_set_msg_callback(ssl_.get(), [](int writeP, int, int contentType, const void*, size_t, SSL*, void* arg) {
+      if (!writeP && contentType == SSL3_RT_HEADER) ++*static_cast<size_t*>(arg);
+    });
+    SSL_set_msg_callback_arg(ssl_.get(), recordsIn_.get());
   }
   void setReadTimeout(std::chrono::milliseconds limit) {
     timeval tv{static_cast<time_t>(limit.count() / 1000), static_cast<suseconds_t>((limit.count() % 1000) * 1000)};
@@ -217,6 +225,7 @@ class RawTls {
   UniqueFd fd_;
   ossl::SslPtr ssl_;
   bool timedOut_ = false;
+  std::unique_ptr<size_t> recordsIn_ = std::make_unique<size_t>(0);  // stable across moves
 };
 
 }  // namespace warren::rawh2

@@ -1,40 +1,38 @@
 #include "tunnel/proxy/access_log.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "common/json_line.h"
 
 namespace warren::proxy {
 
 std::string formatConnection(const ConnectionRecord& rec) {
-  nlohmann::json j = {
-      {"direction", rec.direction},
-      {"protocol", rec.protocol},
-      {"security", rec.security},
-      {"pod", rec.pod},
-      {"src", rec.src},
-      {"dst", rec.dst},
-      {"src_identity", rec.srcIdentity},
-      {"dst_identity", rec.dstIdentity},
-      {"src_workload", rec.srcWorkload},
-      {"dst_workload", rec.dstWorkload},
-      {"dst_service", rec.dstService},
-      {"bytes_sent", rec.bytesSent},
-      {"bytes_received", rec.bytesReceived},
-      {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(rec.duration).count()},
-      {"end", rec.endReason},
-      {"response_flags", rec.responseFlags},
-  };
+  JsonLine j;
+  j.field("direction", rec.direction)
+      .field("protocol", rec.protocol)
+      .field("security", rec.security)
+      .field("pod", rec.pod)
+      .field("src", rec.src)
+      .field("dst", rec.dst)
+      .field("src_identity", rec.srcIdentity)
+      .field("dst_identity", rec.dstIdentity)
+      .field("src_workload", rec.srcWorkload)
+      .field("dst_workload", rec.dstWorkload)
+      .field("dst_service", rec.dstService)
+      .field("bytes_sent", rec.bytesSent)
+      .field("bytes_received", rec.bytesReceived)
+      .field("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(rec.duration).count())
+      .field("end", rec.endReason)
+      .field("response_flags", rec.responseFlags);
   if (!rec.verdict.empty()) {
-    j["verdict"] = rec.verdict;
-    j["policy"] = rec.policy;
-    j["policy_reason"] = rec.policyReason;
+    j.field("verdict", rec.verdict).field("policy", rec.policy).field("policy_reason", rec.policyReason);
   }
-  if (!rec.audit.empty()) j["audit"] = rec.audit;
-  if (!rec.dryRun.empty()) j["dry_run"] = rec.dryRun;
-  if (!rec.via.empty()) j["via"] = rec.via;
-  if (!rec.waypoint.empty()) j["waypoint"] = rec.waypoint;
-  if (rec.status) j["hbone_status"] = rec.status;
-  return j.dump();
+  if (!rec.audit.empty()) j.field("audit", rec.audit);
+  if (!rec.dryRun.empty()) j.field("dry_run", rec.dryRun);
+  if (!rec.via.empty()) j.field("via", rec.via);
+  if (!rec.waypoint.empty()) j.field("waypoint", rec.waypoint);
+  if (rec.status) j.field("hbone_status", rec.status);
+  return j.finish();
 }
 
 void logConnection(const ConnectionRecord& rec) { spdlog::info("access {}", formatConnection(rec)); }

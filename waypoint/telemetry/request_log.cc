@@ -3,8 +3,9 @@
 #include <cstdio>
 #include <ctime>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include "common/json_line.h"
 
 namespace warren::waypoint::telemetry {
 namespace {
@@ -27,39 +28,39 @@ std::string formatTime(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 std::string formatRequest(const RequestRecord& rec) {
-  nlohmann::json j = {
-      {"start_time", formatTime(rec.startTime)},
-      {"method", rec.method},
-      {"path", rec.path},
-      {"authority", rec.authority},
-      {"protocol", rec.httpVersion},
-      {"request_protocol", rec.requestProtocol},
-      {"response_code", rec.responseCode},
-      {"response_flags", rec.responseFlags},
-      {"bytes_received", rec.requestBytes},
-      {"bytes_sent", rec.responseBytes},
-      {"duration", std::chrono::duration_cast<std::chrono::milliseconds>(rec.duration).count()},
-      {"upstream_host", rec.upstreamHost},
-      {"user_agent", rec.userAgent},
-      {"request_id", rec.requestId},
-      {"connection_security_policy", rec.connectionSecurityPolicy},
-      {"source_principal", rec.source.principal},
-      {"source_workload", rec.source.workload},
-      {"source_namespace", rec.source.workloadNamespace},
-      {"destination_principal", rec.destination.principal},
-      {"destination_workload", rec.destination.workload},
-      {"destination_namespace", rec.destination.workloadNamespace},
-      {"destination_service", rec.destinationService},
-      {"destination_port", rec.destinationPort},
-  };
-  if (!rec.responseCodeDetails.empty()) j["response_code_details"] = rec.responseCodeDetails;
-  if (rec.grpcStatus) j["grpc_status"] = *rec.grpcStatus;
-  if (!rec.policy.empty()) j["policy"] = rec.policy;
-  if (!rec.policyReason.empty()) j["policy_reason"] = rec.policyReason;
-  if (!rec.requestPrincipal.empty()) j["request_principal"] = rec.requestPrincipal;
-  if (!rec.jwtFailure.empty()) j["jwt_failure"] = rec.jwtFailure;
-  // Paths, user agents and request ids are the client's bytes: never throw on them.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Envoy's field names; paths, user agents and request ids are the client's bytes,
+  // which JsonLine writes as valid UTF-8 whatever they are.
+  JsonLine j;
+  j.field("start_time", formatTime(rec.startTime))
+      .field("method", rec.method)
+      .field("path", rec.path)
+      .field("authority", rec.authority)
+      .field("protocol", rec.httpVersion)
+      .field("request_protocol", rec.requestProtocol)
+      .field("response_code", rec.responseCode)
+      .field("response_flags", rec.responseFlags);
+  if (!rec.responseCodeDetails.empty()) j.field("response_code_details", rec.responseCodeDetails);
+  if (rec.grpcStatus) j.field("grpc_status", *rec.grpcStatus);
+  j.field("bytes_received", rec.requestBytes)
+      .field("bytes_sent", rec.responseBytes)
+      .field("duration", std::chrono::duration_cast<std::chrono::milliseconds>(rec.duration).count())
+      .field("upstream_host", rec.upstreamHost)
+      .field("user_agent", rec.userAgent)
+      .field("request_id", rec.requestId)
+      .field("connection_security_policy", rec.connectionSecurityPolicy)
+      .field("source_principal", rec.source.principal)
+      .field("source_workload", rec.source.workload)
+      .field("source_namespace", rec.source.workloadNamespace)
+      .field("destination_principal", rec.destination.principal)
+      .field("destination_workload", rec.destination.workload)
+      .field("destination_namespace", rec.destination.workloadNamespace)
+      .field("destination_service", rec.destinationService)
+      .field("destination_port", rec.destinationPort);
+  if (!rec.requestPrincipal.empty()) j.field("request_principal", rec.requestPrincipal);
+  if (!rec.jwtFailure.empty()) j.field("jwt_failure", rec.jwtFailure);
+  if (!rec.policy.empty()) j.field("policy", rec.policy);
+  if (!rec.policyReason.empty()) j.field("policy_reason", rec.policyReason);
+  return j.finish();
 }
 
 void logRequest(const RequestRecord& rec) { spdlog::info("access {}", formatRequest(rec)); }

@@ -6,6 +6,7 @@
 //   (the test)                                                          (H2Connection)
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "tests/support/hbone_fixture.h"
@@ -168,6 +169,46 @@ TEST_F(H2AbuseTest, HeaderListOverTheLimitResetsTheStream) {
   EXPECT_EQ(rst->stream, 1u);
   EXPECT_EQ(proxy_->counters().hboneInbound.load(), 0u);
   EXPECT_EQ(app.accepted(), 0u);
+}
+
+// Not abuse, but the same raw peer: how the server packs its output. Under load
+// many streams become ready in one loop round; their frames must leave together
+// (one send, one TLS record) rather than a record and a send(2) each, which
+// cost the waypoint more than its HTTP work.
+class H2OutputTest : public H2AbuseTest {};
+
+TEST_F(H2OutputTest, FramesOfStreamsReadyInOneLoopRoundShareOneTlsRecord) {
+  UniqueFd listener = iotest::blockingListener(16);
+  const uint16_t port = iotest::portOf(iotest::localAddress(listener.get()));
+  auto c = connectRaw();
+  ASSERT_TRUE(c);
+  constexpr uint32_t kStreams = 10;
+  std::string opens;
+  for (uint32_t i = 0; i < kStreams; ++i)
+    opens += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 2 * i + 1, rawh2::connectBlock(authority(port)));
+  ASSERT_TRUE(c->write(opens));
+  std::vector<UniqueFd> apps;  // the app's ends of the ten connections
+  for (uint32_t i = 0; i < kStreams; ++i) {
+    apps.emplace_back(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(apps.back()) << "the tunnel dialed only " << i << " of the streams";
+  }
+  for (uint32_t i = 0; i < kStreams; ++i) ASSERT_TRUE(c->readUntil(NGHTTP2_HEADERS)) << "200 #" << i;
+
+  // The ten apps answer while the tunnel's loop is busy with this very call, so
+  // the loop finds all ten sockets readable in its next round.
+  const size_t before = c->recordsReceived();
+  lt_.call([&] {
+    for (uint32_t i = 0; i < kStreams; ++i) ASSERT_TRUE(iotest::writeAll(apps[i].get(), "answer " + std::to_string(i)));
+  });
+  std::set<uint32_t> answered;
+  for (uint32_t i = 0; i < kStreams; ++i) {
+    auto f = c->readUntil(NGHTTP2_DATA);
+    ASSERT_TRUE(f) << "DATA #" << i;
+    EXPECT_EQ(f->payload, "answer " + std::to_string((f->stream - 1) / 2));
+    answered.insert(f->stream);
+  }
+  EXPECT_EQ(answered.size(), kStreams);
+  EXPECT_EQ(c->recordsReceived() - before, 1u) << "the ten streams' DATA frames came in separate TLS records";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "tests/unit/io/test_util.h"
@@ -64,6 +65,29 @@ TEST(EventLoop, DeferredWorkRunsAtTheEndOfTheRoundAndDoesNotWait) {
   const auto idle = std::chrono::steady_clock::now();
   (*loop)->runOnce(50ms);
   EXPECT_GE(std::chrono::steady_clock::now() - idle, 40ms);
+}
+
+TEST(EventLoop, RoundEndWorkRunsAfterTheRoundsDeferredWork) {
+  auto loop = io::EventLoop::create();
+  ASSERT_TRUE(loop);
+  std::vector<std::string> order;
+  // Queued first, still run last: after every deferred task of the round, however
+  // they were queued (a connection's one send after its streams' events).
+  (*loop)->atRoundEnd([&] {
+    order.push_back("flush");
+    (*loop)->atRoundEnd([&] { order.push_back("next flush"); });  // next round
+  });
+  (*loop)->defer([&] {
+    order.push_back("stream 1");
+    (*loop)->defer([&] { order.push_back("stream 3"); });  // next round
+  });
+  (*loop)->defer([&] { order.push_back("stream 2"); });
+  const auto start = std::chrono::steady_clock::now();
+  (*loop)->runOnce(std::chrono::hours(1));
+  EXPECT_EQ(order, (std::vector<std::string>{"stream 1", "stream 2", "flush"}));
+  (*loop)->runOnce(std::chrono::hours(1));  // queued round-end work waits for nothing either
+  EXPECT_EQ(order, (std::vector<std::string>{"stream 1", "stream 2", "flush", "stream 3", "next flush"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
 }
 
 TEST(EventLoop, StopFromAnotherThreadEndsRun) {

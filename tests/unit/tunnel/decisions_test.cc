@@ -294,14 +294,14 @@ TEST(AccessLog, OneJsonObjectWithStableFieldNames) {
   r.bytesReceived = 7;
   r.duration = std::chrono::milliseconds(12);
   r.endReason = "closed";
+  // Fields in the order they are written, which is the order readers see first
+  // (what happened, between whom, then how much and how it ended).
   EXPECT_EQ(formatConnection(r),
-            R"({"bytes_received":7,"bytes_sent":5,"direction":"outbound","dst":"10.0.0.2:80",)"
-            R"("dst_identity":"spiffe://cluster.local/ns/mesh/sa/b","dst_service":"b.mesh.svc.cluster.local",)"
-            R"("dst_workload":"mesh/b",)"
-            R"("duration_ms":12,"end":"closed","hbone_status":200,"pod":"mesh/a","protocol":"hbone",)"
-            R"("response_flags":"-","security":"mutual_tls","src":"10.0.0.1:4000",)"
-            R"("src_identity":"spiffe://cluster.local/ns/mesh/sa/a","src_workload":"mesh/a",)"
-            R"("via":"10.0.0.2:15008"})");
+            R"({"direction":"outbound","protocol":"hbone","security":"mutual_tls","pod":"mesh/a",)"
+            R"("src":"10.0.0.1:4000","dst":"10.0.0.2:80","src_identity":"spiffe://cluster.local/ns/mesh/sa/a",)"
+            R"("dst_identity":"spiffe://cluster.local/ns/mesh/sa/b","src_workload":"mesh/a","dst_workload":"mesh/b",)"
+            R"("dst_service":"b.mesh.svc.cluster.local","bytes_sent":5,"bytes_received":7,"duration_ms":12,)"
+            R"("end":"closed","response_flags":"-","via":"10.0.0.2:15008","hbone_status":200})");
 }
 
 // An inbound denial names the verdict, the deciding policy and why; AUDIT and

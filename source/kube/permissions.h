@@ -1,0 +1,24 @@
+#pragma once
+// Every request warren-agent makes to the Kubernetes API, as RBAC rules: the one
+// list the manifests' ClusterRole is checked against (tests/deploy renders every
+// kustomize overlay and requires each rule here to be granted). A new request
+// in source/kube/ adds its entry here, or the deploy test fails.
+
+#include <string>
+#include <vector>
+
+namespace warren::source::kube {
+
+struct ApiPermission {
+  std::string apiGroup;  // "" for core, "apps", "security.istio.io"
+  std::string resource;  // plural: "pods"
+  std::vector<std::string> verbs;
+  std::string usedFor;  // why, for the test's failure message
+};
+
+std::vector<ApiPermission> agentPermissions();
+
+// "v1" -> "", "apps/v1" -> "apps".
+std::string apiGroupOf(const std::string& apiVersion);
+
+}  // namespace warren::source::kube

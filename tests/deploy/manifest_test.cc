@@ -1,0 +1,276 @@
+// Every kustomize overlay in daemonset/overlays, rendered by `kubectl kustomize`
+// (Debian's kubectl 1.20 renders them as later ones do), checked for what a node
+// needs: objects that parse with their required fields, the DaemonSet's
+// arguments only using flags the binaries of this build tree accept (their
+// --help), probes on the ports those flags give, the downward-API environment,
+// bpffs propagation, the host's cgroup hierarchy, the CNI layout each overlay
+// names, istiod's token and root certificate, and a ClusterRole that grants every
+// request the agent makes (source/kube/permissions.cc, the code's own list).
+
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "source/kube/permissions.h"
+#include "tests/support/cluster.h"
+
+namespace warren {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kSourceDir = WARREN_SOURCE_DIR;
+const std::string kBinDir = WARREN_BIN_DIR;
+
+// The flags a binary's --help lists ("--node NAME" -> "--node").
+std::set<std::string> helpFlags(const std::string& binary) {
+  std::string out;
+  EXPECT_EQ(e2e::runCommand({kBinDir + "/" + binary, "--help"}, &out), 0) << out;
+  std::set<std::string> flags;
+  static const std::regex flag(R"((^|\s)(--[a-z][a-z0-9-]*))");
+  for (std::sregex_iterator it(out.begin(), out.end(), flag), end; it != end; ++it) flags.insert((*it)[2]);
+  return flags;
+}
+
+std::vector<YAML::Node> render(const std::string& overlay) {
+  std::string out;
+  // stderr joins stdout in runCommand: kustomize's deprecation warnings are '#' comments.
+  const int st = e2e::runCommand({"kubectl", "kustomize", overlay}, &out);
+  EXPECT_EQ(st, 0) << overlay << ":\n" << out;
+  std::vector<YAML::Node> docs;
+  try {
+    for (auto& d : YAML::LoadAll(out))
+      if (d.IsMap()) docs.push_back(d);
+  } catch (const YAML::Exception& e) {
+    ADD_FAILURE() << overlay << " does not parse: " << e.what() << "\n" << out;
+  }
+  return docs;
+}
+
+YAML::Node container(const YAML::Node& ds, const std::string& name) {
+  for (const auto& c : ds["spec"]["template"]["spec"]["containers"])
+    if (c["name"].as<std::string>() == name) return c;
+  return YAML::Node();
+}
+
+std::vector<std::string> strings(const YAML::Node& seq) {
+  std::vector<std::string> out;
+  if (seq && seq.IsSequence())
+    for (const auto& s : seq) out.push_back(s.as<std::string>());
+  return out;
+}
+
+// "--flag=value" or "--flag value": the value, "" when absent.
+std::string argValue(const std::vector<std::string>& args, const std::string& flag) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].starts_with(flag + "=")) return args[i].substr(flag.size() + 1);
+    if (args[i] == flag && i + 1 < args.size()) return args[i + 1];
+  }
+  return "";
+}
+
+int portOf(const std::string& address, int fallback) {
+  return address.empty() ? fallback : std::stoi(address.substr(address.rfind(':') + 1));
+}
+
+struct Layout {
+  std::string bin, net;
+};
+// What each overlay's name promises (README "Install on a cluster").
+Layout expectedLayout(const std::string& overlay) {
+  if (overlay.ends_with("-k3s")) return {"/var/lib/rancher/k3s/data/current/bin", "/var/lib/rancher/k3s/agent/etc/cni/net.d"};
+  if (overlay.ends_with("-openshift")) return {"/var/lib/cni/bin", "/etc/kubernetes/cni/net.d"};
+  return {"/opt/cni/bin", "/etc/cni/net.d"};
+}
+
+std::vector<std::string> overlays() {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(kSourceDir + "/daemonset/overlays"))
+    if (fs::exists(e.path() / "kustomization.yaml")) out.push_back(e.path().filename());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(DeployManifests, EveryLayoutAndModeHasAnOverlay) {
+  const std::vector<std::string> want = {"istiod",     "istiod-k3s",     "istiod-openshift",
+                                         "standalone", "standalone-k3s", "standalone-openshift"};
+  EXPECT_EQ(overlays(), want);
+}
+
+class OverlayTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OverlayTest, RendersANodeThatRuns) {
+  const std::string name = GetParam();
+  const bool istiod = name.starts_with("istiod");
+  const auto docs = render(kSourceDir + "/daemonset/overlays/" + name);
+  ASSERT_FALSE(docs.empty());
+
+  std::map<std::string, YAML::Node> byKind;
+  for (const auto& d : docs) {
+    ASSERT_TRUE(d["apiVersion"] && d["kind"] && d["metadata"]["name"]) << YAML::Dump(d);
+    const std::string kind = d["kind"].as<std::string>();
+    if (kind != "Namespace" && kind != "ClusterRole" && kind != "ClusterRoleBinding") {
+      EXPECT_EQ(d["metadata"]["namespace"].as<std::string>(""), "warren-system") << kind;
+    }
+    byKind[kind] = d;
+  }
+  for (const char* kind : {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet"})
+    ASSERT_TRUE(byKind.count(kind)) << name << " has no " << kind;
+
+  const YAML::Node ds = byKind["DaemonSet"];
+  const YAML::Node pod = ds["spec"]["template"]["spec"];
+  EXPECT_TRUE(pod["hostNetwork"].as<bool>(false));
+  EXPECT_TRUE(pod["hostPID"].as<bool>(false));
+  EXPECT_EQ(pod["dnsPolicy"].as<std::string>(""), "ClusterFirstWithHostNet");
+  EXPECT_EQ(pod["serviceAccountName"].as<std::string>(""), byKind["ServiceAccount"]["metadata"]["name"].as<std::string>());
+  EXPECT_EQ(ds["spec"]["selector"]["matchLabels"]["app"].as<std::string>(""),
+            ds["spec"]["template"]["metadata"]["labels"]["app"].as<std::string>("?"));
+
+  std::map<std::string, YAML::Node> volumes;
+  for (const auto& v : pod["volumes"]) volumes[v["name"].as<std::string>()] = YAML::Node(v);
+  for (const auto& c : pod["containers"]) {
+    const std::string cname = c["name"].as<std::string>();
+    EXPECT_TRUE(c["image"]) << cname;
+    EXPECT_TRUE(c["securityContext"]["privileged"].as<bool>(false)) << cname;
+    for (const auto& m : c["volumeMounts"])
+      EXPECT_TRUE(volumes.count(m["name"].as<std::string>())) << cname << " mounts a missing volume " << m["name"];
+  }
+
+  // The arguments, against the binaries' own --help.
+  const YAML::Node agent = container(ds, "agent"), tunnel = container(ds, "tunnel"), cni = container(ds, "install-cni");
+  ASSERT_TRUE(agent && tunnel && cni);
+  const std::map<std::string, std::string> binaryOf = {{"agent", "warren-agent"}, {"tunnel", "warren-tunnel"}};
+  for (const auto& [cname, binary] : binaryOf) {
+    const YAML::Node c = container(ds, cname);
+    EXPECT_EQ(strings(c["command"]), std::vector<std::string>{"/usr/local/bin/" + binary});
+    const auto accepted = helpFlags(binary);
+    for (const auto& a : strings(c["args"])) {
+      if (!a.starts_with("--")) continue;
+      const std::string flag = a.substr(0, a.find('='));
+      EXPECT_TRUE(accepted.count(flag)) << name << ": " << binary << " does not accept " << flag;
+    }
+  }
+  const auto agentArgs = strings(agent["args"]), tunnelArgs = strings(tunnel["args"]);
+  EXPECT_NE(std::find(agentArgs.begin(), agentArgs.end(), "--kube"), agentArgs.end());
+  EXPECT_FALSE(argValue(agentArgs, "--node").empty());
+  EXPECT_EQ(argValue(agentArgs, "--cgroup"), "") << "the cgroup2 root is detected, never given";
+
+  // Probes on the ports the flags open.
+  const int agentHealth = portOf(argValue(agentArgs, "--health-address"), -1);
+  ASSERT_GT(agentHealth, 0) << "the agent's probes need --health-address";
+  EXPECT_EQ(agent["livenessProbe"]["httpGet"]["port"].as<int>(0), agentHealth);
+  EXPECT_EQ(agent["livenessProbe"]["httpGet"]["path"].as<std::string>(""), "/healthz/live");
+  EXPECT_EQ(agent["readinessProbe"]["httpGet"]["port"].as<int>(0), agentHealth);
+  EXPECT_EQ(agent["readinessProbe"]["httpGet"]["path"].as<std::string>(""), "/healthz/ready");
+  EXPECT_EQ(tunnel["readinessProbe"]["httpGet"]["port"].as<int>(0),
+            portOf(argValue(tunnelArgs, "--readiness-address"), 15021));
+  EXPECT_EQ(tunnel["readinessProbe"]["httpGet"]["path"].as<std::string>(""), "/healthz/ready");
+  EXPECT_EQ(tunnel["livenessProbe"]["httpGet"]["port"].as<int>(0),
+            portOf(argValue(tunnelArgs, "--metrics-address"), 15020));
+
+  // The downward API: the node's name for the agent's pod selector, and the
+  // pod's name, namespace and IP for the tunnel's xDS node id.
+  for (const YAML::Node& c : {agent, tunnel}) {
+    std::map<std::string, std::string> fieldOf;
+    for (const auto& e : c["env"])
+      if (e["valueFrom"]["fieldRef"]) fieldOf[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
+    EXPECT_EQ(fieldOf["NODE_NAME"], "spec.nodeName");
+    EXPECT_EQ(fieldOf["POD_NAME"], "metadata.name");
+    EXPECT_EQ(fieldOf["POD_NAMESPACE"], "metadata.namespace");
+    EXPECT_EQ(fieldOf["INSTANCE_IP"], "status.podIP");
+  }
+
+  // Mounts: the agent's pins reach the host (Bidirectional), the host's cgroup
+  // hierarchy where the agent looks for it.
+  std::map<std::string, YAML::Node> agentMounts;
+  for (const auto& m : agent["volumeMounts"]) agentMounts[m["mountPath"].as<std::string>()] = YAML::Node(m);
+  ASSERT_TRUE(agentMounts.count("/sys/fs/bpf"));
+  EXPECT_EQ(agentMounts["/sys/fs/bpf"]["mountPropagation"].as<std::string>(""), "Bidirectional");
+  EXPECT_EQ(volumes[agentMounts["/sys/fs/bpf"]["name"].as<std::string>()]["hostPath"]["path"].as<std::string>(""), "/sys/fs/bpf");
+  ASSERT_TRUE(agentMounts.count("/sys/fs/cgroup"));
+  EXPECT_EQ(volumes[agentMounts["/sys/fs/cgroup"]["name"].as<std::string>()]["hostPath"]["path"].as<std::string>(""),
+            "/sys/fs/cgroup");
+
+  // The CNI layout: install-cni's directories are the host's for this overlay.
+  std::map<std::string, std::string> cniEnv;
+  for (const auto& e : cni["env"]) cniEnv[e["name"].as<std::string>()] = e["value"].as<std::string>("");
+  std::map<std::string, std::string> hostOfMount;
+  for (const auto& m : cni["volumeMounts"])
+    hostOfMount[m["mountPath"].as<std::string>()] = volumes[m["name"].as<std::string>()]["hostPath"]["path"].as<std::string>("");
+  const Layout layout = expectedLayout(name);
+  EXPECT_EQ(hostOfMount[cniEnv["CNI_BIN_DIR"]], layout.bin) << name;
+  EXPECT_EQ(hostOfMount[cniEnv["CNI_NET_DIR"]], layout.net) << name;
+  EXPECT_EQ(strings(cni["command"]).at(0), "/usr/local/bin/install-cni.sh");
+  EXPECT_FALSE(cniEnv["WARREN_DAEMONSET"].empty()) << "install-cni cannot tell an uninstall from a restart";
+
+  // The CA and the cluster state.
+  if (istiod) {
+    EXPECT_FALSE(argValue(tunnelArgs, "--xds-address").empty());
+    EXPECT_FALSE(argValue(tunnelArgs, "--ca-address").empty());
+    EXPECT_FALSE(argValue(tunnelArgs, "--cluster-id").empty());
+    const std::string token = argValue(tunnelArgs, "--ca-token-file");
+    const std::string root = argValue(tunnelArgs, "--ca-root-cert");
+    EXPECT_EQ(argValue(tunnelArgs, "--xds-token-file"), token);
+    EXPECT_EQ(argValue(tunnelArgs, "--xds-root-cert"), root);
+    // The token file is a projected token of audience istio-ca, the root
+    // certificate istiod's istio-ca-root-cert ConfigMap.
+    bool tokenOk = false, rootOk = false;
+    for (const auto& m : tunnel["volumeMounts"]) {
+      const std::string path = m["mountPath"].as<std::string>();
+      const YAML::Node v = volumes[m["name"].as<std::string>()];
+      if (v["projected"])
+        for (const auto& s : v["projected"]["sources"])
+          if (s["serviceAccountToken"] && token == path + "/" + s["serviceAccountToken"]["path"].as<std::string>())
+            tokenOk = s["serviceAccountToken"]["audience"].as<std::string>("") == "istio-ca";
+      if (v["configMap"] && root.starts_with(path + "/"))
+        rootOk = v["configMap"]["name"].as<std::string>("") == "istio-ca-root-cert";
+    }
+    EXPECT_TRUE(tokenOk) << "--ca-token-file is not a projected token with audience istio-ca";
+    EXPECT_TRUE(rootOk) << "--ca-root-cert is not from the istio-ca-root-cert ConfigMap";
+  } else {
+    EXPECT_TRUE(argValue(tunnelArgs, "--xds-address").empty());
+    const std::string caDir = argValue(tunnelArgs, "--ca-dir");
+    bool secret = false;
+    for (const auto& m : tunnel["volumeMounts"])
+      if (m["mountPath"].as<std::string>() == caDir)
+        secret = volumes[m["name"].as<std::string>()]["secret"]["secretName"].as<std::string>("") == "warren-cacerts";
+    EXPECT_TRUE(secret) << "standalone: --ca-dir must be the warren-cacerts Secret (one CA for every node)";
+  }
+
+  // RBAC: the ClusterRole bound to the DaemonSet's account grants every request
+  // the agent makes.
+  const YAML::Node binding = byKind["ClusterRoleBinding"];
+  EXPECT_EQ(binding["roleRef"]["name"].as<std::string>(), byKind["ClusterRole"]["metadata"]["name"].as<std::string>());
+  bool bound = false;
+  for (const auto& s : binding["subjects"])
+    bound |= s["kind"].as<std::string>() == "ServiceAccount" &&
+             s["name"].as<std::string>() == pod["serviceAccountName"].as<std::string>() &&
+             s["namespace"].as<std::string>("") == ds["metadata"]["namespace"].as<std::string>();
+  EXPECT_TRUE(bound);
+  auto has = [](const YAML::Node& list, const std::string& v) {
+    for (const auto& x : list)
+      if (x.as<std::string>() == v || x.as<std::string>() == "*") return true;
+    return false;
+  };
+  for (const auto& p : source::kube::agentPermissions())
+    for (const auto& verb : p.verbs) {
+      bool granted = false;
+      for (const auto& rule : byKind["ClusterRole"]["rules"])
+        granted |= has(rule["apiGroups"], p.apiGroup) && has(rule["resources"], p.resource) && has(rule["verbs"], verb);
+      EXPECT_TRUE(granted) << name << ": the ClusterRole does not grant " << verb << " " << p.resource << " (group \""
+                           << p.apiGroup << "\"), which " << p.usedFor;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(overlays()),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace warren
