@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "agent/cni/capture_scope.h"
@@ -8,6 +10,14 @@
 #include "common/netns.h"
 
 namespace warren::agent {
+
+Agent::Agent(AgentOptions options, CaptureLoader& capture, zds::ZdsServer& zds, RuntimeStore& store)
+    : options_(std::move(options)), capture_(capture), zds_(zds), store_(store) {
+  if (options_.setRedirection)
+    annotator_ = std::make_unique<RedirectionAnnotator>(
+        options_.setRedirection,
+        [this](const RedirectionChange& change, const Status& status) { redirectionDone(change, status); });
+}
 
 void Agent::start() {
   std::lock_guard lock(mu_);
@@ -64,16 +74,37 @@ void Agent::resync() {
   reconcileLocked();
 }
 
+const source::Snapshot& Agent::viewLocked(source::Snapshot& scratch) {
+  // What the watch has delivered since makes the fetched copy redundant; what
+  // the runtime no longer runs is not needed.
+  std::set<std::string> running, runningNamespaces;
+  for (const auto& [id, rt] : runtime_) {
+    running.insert(rt.key());
+    runningNamespaces.insert(rt.podNamespace);
+  }
+  std::erase_if(fetchedPods_, [&](const auto& kv) { return snapshot_.pods.count(kv.first) || !running.count(kv.first); });
+  std::erase_if(fetchedNamespaces_, [&](const auto& kv) {
+    return snapshot_.namespaces.count(kv.first) || !runningNamespaces.count(kv.first);
+  });
+  if (fetchedPods_.empty() && fetchedNamespaces_.empty()) return snapshot_;
+  scratch = snapshot_;
+  scratch.pods.insert(fetchedPods_.begin(), fetchedPods_.end());
+  scratch.namespaces.insert(fetchedNamespaces_.begin(), fetchedNamespaces_.end());
+  return scratch;
+}
+
 void Agent::reconcileLocked() {
-  auto verdicts = desiredPods(snapshot_, runtime_, options_.nodeName);
+  source::Snapshot scratch;
+  const source::Snapshot& view = viewLocked(scratch);
+  auto verdicts = desiredPods(view, runtime_, options_.nodeName, options_.unknownNamespace);
   std::map<uint64_t, std::string> desired;
   std::map<uint64_t, const DesiredPod*> desiredPod;
-  shouldEnroll_.clear();
+  verdict_.clear();
   verdictReason_.clear();
   for (const auto& v : verdicts) {
-    shouldEnroll_[v.key] = v.enroll;
+    verdict_[v.key] = v.action;
     verdictReason_[v.key] = v.reason;
-    if (!v.enroll) continue;
+    if (!v.enroll()) continue;
     auto ns = openNetns(v.desired.netnsPath);
     auto cookie = ns ? netnsCookie(ns->get()) : Result<uint64_t>(ns.error());
     if (!cookie) {
@@ -82,7 +113,7 @@ void Agent::reconcileLocked() {
                    cookie.error().message);
       store_.remove(v.desired.containerId);
       runtime_.erase(v.desired.containerId);
-      shouldEnroll_[v.key] = false;
+      verdict_[v.key] = PodVerdict::Action::Leave;
       continue;
     }
     desired[*cookie] = v.desired.fingerprint();
@@ -97,6 +128,7 @@ void Agent::reconcileLocked() {
     if (!uid.empty()) zds_.removePod(uid);
     enrolled_.erase(cookie);
     enrolledUid_.erase(cookie);
+    enrolledKey_.erase(cookie);
   }
   for (uint64_t cookie : plan.enroll) {
     const DesiredPod& pod = *desiredPod[cookie];
@@ -109,7 +141,30 @@ void Agent::reconcileLocked() {
     enrollError_.erase(key);
     enrolled_[cookie] = desired[cookie];
     enrolledUid_[cookie] = pod.pod.uid;
+    enrolledKey_[cookie] = key;
   }
+  planRedirectionLocked(view);
+}
+
+void Agent::planRedirectionLocked(const source::Snapshot& view) {
+  if (!annotator_) return;
+  std::set<std::string> captured;
+  for (const auto& [cookie, key] : enrolledKey_) captured.insert(key);
+  pruneRedirectionSent(view, redirectionSent_);
+  annotator_->want(planRedirection(view, captured, options_.nodeName, redirectionSent_));
+}
+
+void Agent::redirectionDone(const RedirectionChange& change, const Status& status) {
+  const char* what = change.enabled ? "set" : "removed";
+  if (!status) {
+    // Never fatal, never in the data path's way: the next reconcile plans it again.
+    spdlog::warn("pod {}: annotation {} not {}: {}; trying again at the next resync", change.key,
+                 source::kRedirectionAnnotation, what, status.error().message);
+    return;
+  }
+  spdlog::info("pod {}: annotation {} {}", change.key, source::kRedirectionAnnotation, what);
+  std::lock_guard lock(mu_);
+  redirectionSent_[change.key] = {change.uid, change.enabled};
 }
 
 Status Agent::enrollLocked(uint64_t cookie, const DesiredPod& pod) {
@@ -130,9 +185,85 @@ Status Agent::enrollLocked(uint64_t cookie, const DesiredPod& pod) {
   return okStatus();
 }
 
+void Agent::discoverRunningPods() {
+  if (!options_.scanNetns) return;
+  std::vector<source::Pod> wanted;
+  {
+    std::lock_guard lock(mu_);
+    source::Snapshot scratch;
+    wanted = podsToDiscover(viewLocked(scratch), runtime_, options_.nodeName);
+  }
+  if (wanted.empty()) return;
+  auto candidates = options_.scanNetns();
+  std::lock_guard lock(mu_);
+  if (!candidates) {
+    spdlog::error("cannot look for the pods that ran before the agent: {}", candidates.error().message);
+    return;
+  }
+  bool added = false;
+  for (const auto& pod : wanted) {
+    const std::string key = pod.ns + "/" + pod.name;
+    if (std::any_of(runtime_.begin(), runtime_.end(), [&](const auto& kv) { return kv.second.key() == key; }))
+      continue;  // its CNI ADD came while we looked
+    const NetnsMatch match = matchNetns(pod, *candidates);
+    if (!match.found) {
+      if (discoveryReported_.insert(match.why).second) spdlog::warn("{}; it stays uncaptured", match.why);
+      continue;
+    }
+    RuntimePod rt = discoveredRuntimePod(pod, *match.found);
+    if (auto st = store_.put(rt); !st) {
+      spdlog::error("pod {}: {}", key, st.error().message);
+      continue;
+    }
+    spdlog::info("pod {} was running before the agent: its network namespace is {}; enrolling it", key,
+                 rt.netnsPath);
+    runtime_[rt.containerId] = std::move(rt);
+    added = true;
+  }
+  if (added) reconcileLocked();
+}
+
 std::string Agent::podUidFor(const std::string& key) const {
-  auto it = snapshot_.pods.find(key);
-  return it == snapshot_.pods.end() ? std::string() : it->second.uid;
+  if (auto it = snapshot_.pods.find(key); it != snapshot_.pods.end()) return it->second.uid;
+  auto it = fetchedPods_.find(key);
+  return it == fetchedPods_.end() ? std::string() : it->second.uid;
+}
+
+void Agent::resolveForAdd(const RuntimePod& rt) {
+  const std::string key = rt.key();
+  bool needNamespace = false;
+  {
+    std::lock_guard lock(mu_);
+    auto known = [&] {
+      return (snapshot_.pods.count(key) || fetchedPods_.count(key)) &&
+             (snapshot_.namespaces.count(rt.podNamespace) || fetchedNamespaces_.count(rt.podNamespace));
+    };
+    // The runtime can be quicker than the source's change notice (the directory
+    // watcher's debounce, the API's watch): the view may have it already.
+    if (known()) return;
+    reloadSourceLocked();
+    if (known() || !options_.fetchPod) return;
+    // A namespace that does not capture starts its pods whatever their Pod
+    // says: no reason to make them wait for the API.
+    if (auto ns = snapshot_.namespaces.find(rt.podNamespace);
+        ns != snapshot_.namespaces.end() && !source::namespaceCaptures(ns->second))
+      return;
+    needNamespace = !snapshot_.namespaces.count(rt.podNamespace) && !fetchedNamespaces_.count(rt.podNamespace);
+  }
+  // The kubelet got this pod from the API before it asked the runtime for its
+  // sandbox, so the API has it even while our watch has not delivered it.
+  auto fetched = options_.fetchPod(rt.podNamespace, rt.podName, needNamespace);
+  std::lock_guard lock(mu_);
+  if (!fetched) {
+    spdlog::warn("pod {}: not in the cluster view, and the API could not be asked: {}", key, fetched.error().message);
+    fetchError_[key] = fetched.error().message;
+    return;
+  }
+  fetchError_.erase(key);
+  for (auto& [k, pod] : fetched->pods) fetchedPods_[k] = std::move(pod);
+  for (auto& [k, ns] : fetched->namespaces) fetchedNamespaces_[k] = std::move(ns);
+  spdlog::info("pod {}: not in the cluster view yet; the API {}", key,
+               fetched->pods.count(key) ? "has it" : "does not know it");
 }
 
 Status Agent::handleCni(const cni::CniPodRequest& req) {
@@ -141,13 +272,23 @@ Status Agent::handleCni(const cni::CniPodRequest& req) {
     std::lock_guard lock(mu_);
     store_.remove(req.containerId);
     runtime_.erase(req.containerId);
+    // A pod found running at start has no container id of ours: its sandbox's DEL ends it too.
+    std::erase_if(runtime_, [&](const auto& kv) {
+      if (kv.second.key() != key || !kv.first.starts_with(kDiscoveredPrefix)) return false;
+      store_.remove(kv.first);
+      return true;
+    });
+    fetchError_.erase(key);
     reconcileLocked();
     return okStatus();
   }
   if (req.command == "CHECK") {
     std::lock_guard lock(mu_);
     if (!runtime_.count(req.containerId)) return makeError("warren-agent does not know container " + req.containerId);
-    if (shouldEnroll_[key] && enrollError_.count(key)) return makeError("pod " + key + ": " + enrollError_[key]);
+    const auto action = verdict_.count(key) ? verdict_[key] : PodVerdict::Action::Leave;
+    if (action == PodVerdict::Action::Block) return makeError("pod " + key + " cannot be captured: " + verdictReason_[key]);
+    if (action == PodVerdict::Action::Enroll && enrollError_.count(key))
+      return makeError("pod " + key + ": " + enrollError_[key]);
     return okStatus();
   }
   if (req.command != "ADD") return makeError("unknown CNI command '" + req.command + "'");
@@ -155,19 +296,27 @@ Status Agent::handleCni(const cni::CniPodRequest& req) {
   // A netns we cannot open is a broken request; refuse it before recording it.
   if (auto ns = openNetns(req.netns); !ns) return withContext(ns.error(), "pod " + key);
   RuntimePod rt{req.containerId, req.netns, req.podName, req.podNamespace, req.podUid, req.ips};
-  std::string uid;
   {
     std::lock_guard lock(mu_);
     if (auto st = store_.put(rt); !st) return st;
     runtime_[req.containerId] = rt;
-    // The runtime can be quicker than the source's change notice (the directory
-    // watcher's debounce, the API's watch): a pod we have not seen yet may
-    // already be in the view, and must not start uncaptured.
-    if (!snapshot_.pods.count(key)) reloadSourceLocked();
+  }
+  resolveForAdd(rt);
+  std::string uid;
+  {
+    std::lock_guard lock(mu_);
     reconcileLocked();
-    if (!shouldEnroll_[key]) {
+    const auto action = verdict_.count(key) ? verdict_[key] : PodVerdict::Action::Leave;
+    if (action == PodVerdict::Action::Leave) {
       spdlog::info("pod {} not enrolled: {}", key, verdictReason_[key]);
       return okStatus();  // not in the mesh: nothing to wait for
+    }
+    if (action == PodVerdict::Action::Block) {
+      // Failing the ADD is what keeps the pod from starting in plaintext: the
+      // runtime tears the sandbox down and the kubelet tries again.
+      std::string why = verdictReason_[key];
+      if (fetchError_.count(key)) why += " (the API could not be asked: " + fetchError_[key] + ")";
+      return makeError("pod " + key + " cannot be captured yet: " + why);
     }
     if (enrollError_.count(key)) return makeError("pod " + key + " could not be enrolled: " + enrollError_[key]);
     uid = podUidFor(key);

@@ -4,6 +4,8 @@
 // them to the tunnel (ZDS).
 
 #include <getopt.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <csignal>
 
@@ -11,6 +13,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,11 +22,13 @@
 
 #include "agent/agent.h"
 #include "agent/health.h"
+#include "agent/netns_scan.h"
 #include "common/cgroup2.h"
 #include "io/accept.h"
 #include "agent/cni/capture_scope.h"
 #include "source/dir_watcher.h"
 #include "source/kube/kube_source.h"
+#include "source/kube/pod_api.h"
 #include "source/kube/removal.h"
 #include "source/yaml_source.h"
 #include "common/daemon.h"
@@ -264,13 +269,33 @@ int main(int argc, char** argv) {
   // The cluster view: the YAML directory (read again at each change), or the
   // API source's view (kept by its own threads).
   source::kube::KubeSource* kubeView = nullptr;  // owned by `kube` below
+  UniqueFd patchCancel(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!patchCancel) {
+    spdlog::critical("eventfd: {}", std::strerror(errno));
+    return 1;
+  }
   std::atomic<bool> started{false};               // the API source may call the agent
-  agent::ClusterView view = [&opts] { return source::loadDirectory(opts.configDir); };
-  if (fromApi) view = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };
-  agent::Agent agent({.nodeName = opts.node,
-                      .clusterView = view,
-                      .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)},
-                     **capture, **zds, store);
+  agent::AgentOptions agentOptions{.nodeName = opts.node,
+                                   .clusterView = [&opts] { return source::loadDirectory(opts.configDir); },
+                                   .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)};
+  if (fromApi) {
+    agentOptions.clusterView = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };
+    agentOptions.fetchPod = [&kubeView](const std::string& ns, const std::string& name, bool withNamespace) {
+      auto client = kubeView->client();
+      return source::kube::fetchPod(client, ns, name, withNamespace);
+    };
+    // A namespace the watch has not delivered yet may be a capturing one.
+    agentOptions.unknownNamespace = agent::UnknownNamespace::MayCapture;
+    // The annotator's own client: it may PATCH until the agent is gone, after
+    // the source is; patchCancel ends a PATCH in flight at exit.
+    auto patchClient = std::make_shared<source::kube::ApiClient>(*kubeConfig, patchCancel.get(), std::chrono::seconds(5));
+    agentOptions.setRedirection = [patchClient](const std::string& ns, const std::string& name, bool enabled) {
+      return source::kube::setRedirection(*patchClient, ns, name, enabled);
+    };
+    // Warren installed on a live cluster: the pods already running had no CNI ADD.
+    agentOptions.scanNetns = [] { return agent::scanNetworkNamespaces(); };
+  }
+  agent::Agent agent(std::move(agentOptions), **capture, **zds, store);
 
   // Declared after the agent, so they stop (and join their threads, which call
   // the agent) before it is destroyed.
@@ -288,7 +313,9 @@ int main(int argc, char** argv) {
     kopts.config = *kubeConfig;  // a copy: the SIGTERM removal check asks the API too
     kopts.nodeName = opts.node;
     auto made = source::kube::KubeSource::start(std::move(kopts), [&] {
-      if (started) agent.reloadSource();
+      if (!started) return;
+      agent.reloadSource();
+      agent.discoverRunningPods();  // a pod of a namespace enabled since, that ran before us
     });
     if (!made) {
       spdlog::critical("Kubernetes API: {}", made.error().message);
@@ -315,6 +342,9 @@ int main(int argc, char** argv) {
     agent.start();
     started = true;
     agent.reloadSource();  // anything that changed between the first list and start()
+    // Before ready: the pods that were running before the agent are captured
+    // by the time it says so.
+    agent.discoverRunningPods();
   } else {
     agent.start();
     auto made = source::DirWatcher::start(opts.configDir, [&] { agent.reloadSource(); });
@@ -339,6 +369,8 @@ int main(int argc, char** argv) {
   while ((sig = shutdown.wait()) == SIGHUP) agent.reloadSource();
   // Pins stay: capture (and failing closed) continues while the agent is away.
   spdlog::info("signal {}: exiting", sig);
+  uint64_t one = 1;
+  (void)!::write(patchCancel.get(), &one, sizeof(one));  // a PATCH in flight ends now
   if (opts.uninstallWhenRemoved.empty())
     spdlog::info("capture stays in place (warren-agent --uninstall removes it)");
   uninstallIfRemoved();

@@ -12,44 +12,84 @@ std::string DesiredPod::fingerprint() const {
   return f;
 }
 
+namespace {
+
+PodVerdict verdict(std::string key, PodVerdict::Action action, std::string reason) {
+  PodVerdict v;
+  v.key = std::move(key);
+  v.action = action;
+  v.reason = std::move(reason);
+  return v;
+}
+
+// A pod that is not in the view: only its namespace can say whether it may start.
+PodVerdict judgeUnknownPod(const source::Namespace* ns, const RuntimePod& rt, UnknownNamespace unknownNamespace) {
+  const std::string key = rt.key();
+  const std::string who = "pod " + key + " is not in the cluster view";
+  if (ns && !source::namespaceCaptures(*ns))
+    return verdict(key, PodVerdict::Action::Leave, who + "; namespace " + ns->name + " does not capture");
+  if (!ns && unknownNamespace == UnknownNamespace::NotCaptured)
+    return verdict(key, PodVerdict::Action::Leave, who + ", nor is namespace " + rt.podNamespace);
+  if (ns)
+    return verdict(key, PodVerdict::Action::Block,
+                   who + ", and namespace " + ns->name +
+                       " captures: without its Pod (identity, opt-out labels) it cannot be captured, and it "
+                       "must not start uncaptured");
+  return verdict(key, PodVerdict::Action::Block,
+                 who + ", nor is namespace " + rt.podNamespace +
+                     ", which may capture: it must not start before either is known");
+}
+
+bool sharesAnAddress(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return std::any_of(a.begin(), a.end(), [&](const std::string& ip) { return std::find(b.begin(), b.end(), ip) != b.end(); });
+}
+
+}  // namespace
+
+PodVerdict judgePod(const source::Snapshot& snapshot, const RuntimePod& rt, const std::string& nodeName,
+                    UnknownNamespace unknownNamespace) {
+  const std::string key = rt.key();
+  auto nsIt = snapshot.namespaces.find(rt.podNamespace);
+  const source::Namespace* ns = nsIt == snapshot.namespaces.end() ? nullptr : &nsIt->second;
+  auto podIt = snapshot.pods.find(key);
+  if (podIt == snapshot.pods.end()) return judgeUnknownPod(ns, rt, unknownNamespace);
+  const source::Pod& pod = podIt->second;
+
+  if (!ns && unknownNamespace == UnknownNamespace::MayCapture) {
+    // Would the pod be captured were its namespace enabled? Then it must wait
+    // for the namespace; if it opts out (or is a gateway's, or host-network) it
+    // is never captured, whatever the namespace says.
+    const source::Namespace assumed{pod.ns, {{source::kModeLabel, source::kModeEnabled}}};
+    const auto would = source::decideEnrollment(&assumed, pod, nodeName);
+    if (!would.enrolled) return verdict(key, PodVerdict::Action::Leave, would.reason);
+    return verdict(key, PodVerdict::Action::Block,
+                   "pod " + key + ": namespace " + pod.ns +
+                       " is not in the cluster view, and it may capture: the pod must not start before it is known");
+  }
+  const auto decision = source::decideEnrollment(ns, pod, nodeName);
+  if (!decision.enrolled) return verdict(key, PodVerdict::Action::Leave, decision.reason);
+
+  // The runtime's IPs are the ones packets carry; if the Pod names others, we
+  // would capture under the wrong address, so refuse rather than guess.
+  if (!rt.ips.empty() && !pod.ips.empty() && !sharesAnAddress(pod.ips, rt.ips))
+    return verdict(key, PodVerdict::Action::Block,
+                   "pod " + key + ": the runtime assigned " + rt.ips.front() + " but the Pod says " + pod.ips.front());
+  if (rt.ips.empty() && pod.ips.empty())
+    return verdict(key, PodVerdict::Action::Block,
+                   "pod " + key + " has no IP address, neither from the runtime (CNI prevResult) nor in its Pod");
+  PodVerdict v = verdict(key, PodVerdict::Action::Enroll, decision.reason);
+  v.desired.pod = pod;
+  if (!rt.ips.empty()) v.desired.pod.ips = rt.ips;
+  v.desired.containerId = rt.containerId;
+  v.desired.netnsPath = rt.netnsPath;
+  return v;
+}
+
 std::vector<PodVerdict> desiredPods(const source::Snapshot& snapshot,
                                     const std::map<std::string, RuntimePod>& runtimeByContainer,
-                                    const std::string& nodeName) {
+                                    const std::string& nodeName, UnknownNamespace unknownNamespace) {
   std::vector<PodVerdict> out;
-  for (const auto& [containerId, rt] : runtimeByContainer) {
-    PodVerdict v;
-    v.key = rt.key();
-    auto it = snapshot.pods.find(v.key);
-    if (it == snapshot.pods.end()) {
-      v.reason = "pod " + v.key + " is not in the cluster state";
-      out.push_back(std::move(v));
-      continue;
-    }
-    const source::Pod& pod = it->second;
-    auto nsIt = snapshot.namespaces.find(pod.ns);
-    auto decision = source::decideEnrollment(nsIt == snapshot.namespaces.end() ? nullptr : &nsIt->second, pod,
-                                             nodeName);
-    v.reason = decision.reason;
-    v.enroll = decision.enrolled;
-    // The runtime's IPs are the ones packets carry; if the cluster view disagrees
-    // we would capture under the wrong address, so refuse rather than guess.
-    if (v.enroll && !rt.ips.empty() && !pod.ips.empty()) {
-      bool overlap = std::any_of(pod.ips.begin(), pod.ips.end(), [&](const std::string& ip) {
-        return std::find(rt.ips.begin(), rt.ips.end(), ip) != rt.ips.end();
-      });
-      if (!overlap) {
-        v.enroll = false;
-        v.reason = "pod " + v.key + ": the runtime assigned " + rt.ips.front() + " but the Pod says " +
-                   pod.ips.front();
-      }
-    }
-    if (v.enroll) {
-      v.desired.pod = pod;
-      v.desired.containerId = containerId;
-      v.desired.netnsPath = rt.netnsPath;
-    }
-    out.push_back(std::move(v));
-  }
+  for (const auto& [containerId, rt] : runtimeByContainer) out.push_back(judgePod(snapshot, rt, nodeName, unknownNamespace));
   return out;
 }
 

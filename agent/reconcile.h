@@ -27,17 +27,40 @@ struct DesiredPod {
   std::string fingerprint() const;
 };
 
+// How far the cluster view can be trusted about what it lacks. The YAML directory
+// is the whole truth: a namespace it does not name is simply not enabled. The
+// API's view lags the API (a watch delivers a new namespace or pod some
+// milliseconds late), so there an unknown namespace may well be a capturing one.
+enum class UnknownNamespace { NotCaptured, MayCapture };
+
 struct PodVerdict {
+  enum class Action {
+    Enroll,  // capture it (desired is valid)
+    Leave,   // not captured, rightly: not in the mesh, another node's, opted out...
+    // It belongs to the mesh (or may) but cannot be captured as it is: not in
+    // the view, its addresses disagree. Never enrolled; a CNI ADD for it fails,
+    // so it does not start with its traffic in plaintext, and the runtime retries.
+    Block,
+  };
   std::string key;  // ns/name
-  bool enroll = false;
+  Action action = Action::Leave;
   std::string reason;
-  DesiredPod desired;  // valid with enroll
+  DesiredPod desired;  // valid with Enroll
+  bool enroll() const { return action == Action::Enroll; }
 };
+
+// Joins one runtime pod with the cluster view. The runtime's IPs are the pod's
+// addresses (they are what its packets carry; on a real cluster the Pod object
+// has none yet at CNI ADD, as the kubelet writes status.podIP after ADD
+// returns); the Pod object gives the identity (uid, service account, labels).
+PodVerdict judgePod(const source::Snapshot& snapshot, const RuntimePod& rt, const std::string& nodeName,
+                    UnknownNamespace unknownNamespace);
 
 // One verdict per pod the runtime has started, in runtime order.
 std::vector<PodVerdict> desiredPods(const source::Snapshot& snapshot,
                                     const std::map<std::string, RuntimePod>& runtimeByContainer,
-                                    const std::string& nodeName);
+                                    const std::string& nodeName,
+                                    UnknownNamespace unknownNamespace = UnknownNamespace::NotCaptured);
 
 struct ReconcilePlan {
   std::vector<uint64_t> release;  // netns cookies to stop capturing

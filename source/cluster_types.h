@@ -19,6 +19,7 @@ struct Namespace {
 struct Pod {
   std::string uid, name, ns, serviceAccount, nodeName;
   std::map<std::string, std::string> labels;
+  // status.podIPs; empty until the kubelet has written them (after CNI ADD).
   std::vector<std::string> ips;
   // status.phase Running (or absent) and no Ready condition that is "False".
   bool ready = true;
@@ -26,6 +27,8 @@ struct Pod {
   // spec.hostNetwork: the pod shares its node's network namespace and IP, so it
   // can neither be captured nor be told apart from the node by address.
   bool hostNetwork = false;
+  // Last and defaulted, so that brace-initialised Pods need not name it.
+  std::map<std::string, std::string> annotations = {};
 };
 
 // core/v1 Service, TCP ports only (the tunnel carries TCP).

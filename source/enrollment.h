@@ -18,6 +18,11 @@ inline constexpr const char* kIstioNone = "none";
 // themselves and are never captured, as istio-cni leaves them alone.
 inline constexpr const char* kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
 
+// Set on every captured pod, as istio-cni sets it: istiod sends HBONE to a pod
+// only when it carries it.
+inline constexpr const char* kRedirectionAnnotation = "ambient.istio.io/redirection";
+inline constexpr const char* kRedirectionEnabled = "enabled";
+
 struct EnrollmentDecision {
   bool enrolled = false;
   std::string reason;  // for logs and the CLI: why yes, or why not

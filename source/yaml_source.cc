@@ -40,6 +40,7 @@ void parsePod(const Doc& d, Snapshot& s) {
   p.ns = str(at(md, "namespace"), "default");
   p.uid = str(at(md, "uid"), p.ns + "/" + p.name);
   p.labels = labelsOf(md);
+  p.annotations = stringMap(at(md, "annotations"));
   p.serviceAccount = str(at(spec, "serviceAccountName"), "default");
   p.nodeName = str(at(spec, "nodeName"));
   const std::string key = p.ns + "/" + p.name;
@@ -82,11 +83,9 @@ void parsePod(const Doc& d, Snapshot& s) {
         if (!name.empty() && at(port, "containerPort")) p.namedPorts[name] = at(port, "containerPort").as<uint32_t>();
       }
     }
-  if (p.ips.empty()) {
-    s.errors.push_back(makeError("pod " + key + " in " + d.where +
-                                 " has no status.podIP; it cannot be enrolled until it has one"));
-    return;
-  }
+  // A Pod without status.podIP is kept: on a real cluster every pod is so at
+  // its CNI ADD (the kubelet writes the IP after ADD returns), and the agent
+  // then takes the runtime's addresses and the Pod's identity.
   if (s.pods.count(key)) {
     s.errors.push_back(makeError(d.where + ": duplicate Pod " + key + "; keeping the first"));
     return;

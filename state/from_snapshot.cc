@@ -161,6 +161,9 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
   for (const auto& [key, s] : waypoints.byGateway) b.add(s);
 
   for (const auto& [key, pod] : snapshot.pods) {
+    // Not a destination until it has an address (the agent may capture it
+    // before then, with the runtime's addresses).
+    if (pod.ips.empty()) continue;
     auto nsIt = snapshot.namespaces.find(pod.ns);
     const source::Namespace* ns = nsIt == snapshot.namespaces.end() ? nullptr : &nsIt->second;
     // Any node: a destination is in the mesh if its own node's agent enrolls it.

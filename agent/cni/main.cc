@@ -2,11 +2,14 @@
 // give the pod its interface (bridge + host-local, Calico, ...), tells
 // warren-agent the pod's netns and IPs, and passes prevResult through unchanged.
 //
-// Fail closed: if the agent refuses, or cannot be reached and the pod's namespace
-// may be captured (capture_scope.h), ADD fails with CNI error 11 ("try again
-// later") and the runtime retries; a pod of a mesh-enabled namespace must never
-// start with its traffic uncaptured, and the pods of other namespaces start even
-// while the agent is away. Pods without Kubernetes arguments are passed through.
+// Fail closed: if the agent refuses (it cannot capture a pod that belongs to the
+// mesh: not in the cluster view, addresses that disagree, no tunnel ack), or
+// cannot be reached and the pod's namespace may be captured (capture_scope.h),
+// ADD fails with CNI error 11 ("try again later") and the runtime retries; a pod
+// of a mesh-enabled namespace must never start with its traffic uncaptured, and
+// the pods of other namespaces start even while the agent is away. The
+// configuration's alwaysPass namespaces (kube-system) are never refused. Pods
+// without Kubernetes arguments are passed through.
 // DEL always succeeds (the agent reconciles).
 
 #include <cstdio>
@@ -114,7 +117,14 @@ static int run() {
     if (command == "ADD") std::cout << prev.dump() << "\n";
     return 0;
   }
-  if (!reply->ok) return fail(kTryAgainLater, "warren-agent refused the pod: " + reply->error, socket);
+  if (!reply->ok) {
+    // The namespaces the configuration always passes (kube-system: DNS, the
+    // CNI itself, perhaps what runs Warren) are never held up by Warren.
+    if (!conf->alwaysPass.count(req.podNamespace))
+      return fail(kTryAgainLater, "warren-agent refused the pod: " + reply->error, socket);
+    std::cerr << "warren-cni: namespace " << req.podNamespace
+              << " is always passed; warren-agent refused the pod: " << reply->error << "\n";
+  }
   if (command == "ADD") std::cout << prev.dump() << "\n";
   return 0;
 }

@@ -26,24 +26,32 @@ std::string ApiAnswer::message() const {
   return start;
 }
 
-Result<httpclient::Connection> ApiClient::connect(const std::string& target, httpclient::Clock::time_point deadline) {
+Result<httpclient::Connection> ApiClient::connect(const Outgoing& out, httpclient::Clock::time_point deadline) {
   auto token = bearerToken(config_);
   if (!token) return token.error();
   httpclient::ConnectOptions options{config_.tls, cancelFd_};
   auto conn = httpclient::Connection::open(config_.server, options, deadline);
   if (!conn) return withContext(conn.error(), "API server " + config_.server.hostHeader());
-  std::string request = "GET " + config_.server.target + target + " HTTP/1.1\r\nHost: " +
+  std::string request = out.method + " " + config_.server.target + out.target + " HTTP/1.1\r\nHost: " +
                         config_.server.hostHeader() +
                         "\r\nAccept: application/json\r\nUser-Agent: warren-agent\r\nConnection: close\r\n";
   if (!token->empty()) request += "Authorization: Bearer " + *token + "\r\n";
-  request += "\r\n";
+  if (!out.contentType.empty())
+    request += "Content-Type: " + out.contentType + "\r\nContent-Length: " + std::to_string(out.body.size()) + "\r\n";
+  request += "\r\n" + out.body;
   if (auto s = conn->writeAll(request, deadline); !s) return withContext(s.error(), "API server");
   return conn;
 }
 
 Result<ApiAnswer> ApiClient::get(const std::string& target, std::chrono::milliseconds timeout) {
+  return send("GET", target, "", "", timeout);
+}
+
+Result<ApiAnswer> ApiClient::send(const std::string& method, const std::string& target,
+                                  const std::string& contentType, const std::string& body,
+                                  std::chrono::milliseconds timeout) {
   const auto deadline = httpclient::Clock::now() + timeout;
-  auto conn = connect(target, deadline);
+  auto conn = connect({method, target, contentType, body}, deadline);
   if (!conn) return conn.error();
   ApiAnswer answer;
   httpclient::ResponseReader reader([&](std::string_view piece) -> Status {
@@ -64,7 +72,7 @@ Result<ApiAnswer> ApiClient::get(const std::string& target, std::chrono::millise
 
 Result<ApiClient::StreamEnd> ApiClient::stream(const std::string& target, std::chrono::milliseconds idleTimeout,
                                                const std::function<Status(std::string_view)>& onLine) {
-  auto conn = connect(target, httpclient::Clock::now() + connectTimeout_);
+  auto conn = connect({"GET", target, "", ""}, httpclient::Clock::now() + connectTimeout_);
   if (!conn) return conn.error();
   StreamEnd end;
   LineSplitter lines;

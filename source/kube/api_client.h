@@ -30,6 +30,9 @@ class ApiClient {
 
   // GET target (path and query), the whole answer within timeout.
   Result<ApiAnswer> get(const std::string& target, std::chrono::milliseconds timeout);
+  // Any method with a body (PATCH with a merge patch), the whole answer within timeout.
+  Result<ApiAnswer> send(const std::string& method, const std::string& target, const std::string& contentType,
+                         const std::string& body, std::chrono::milliseconds timeout);
 
   struct StreamEnd {
     int status = 0;    // 200: the stream ran; otherwise `answer` holds the error answer
@@ -46,7 +49,10 @@ class ApiClient {
   const KubeConfig& config() const { return config_; }
 
  private:
-  Result<httpclient::Connection> connect(const std::string& target, httpclient::Clock::time_point deadline);
+  struct Outgoing {
+    std::string method = "GET", target, contentType, body;
+  };
+  Result<httpclient::Connection> connect(const Outgoing& out, httpclient::Clock::time_point deadline);
 
   KubeConfig config_;
   int cancelFd_;

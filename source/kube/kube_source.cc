@@ -47,11 +47,10 @@ Snapshot KubeSource::snapshot() const {
     std::vector<ObjectMap> objects;
     for (const auto& r : resources_) objects.push_back(r.objects);
     Snapshot s = buildSnapshot(options_.resources, objects);
-    // Said once per problem, not at every change: a pending pod without an IP
-    // is ordinary and appears in the view as soon as it has one.
+    // Said once per problem, not at every change.
     std::set<std::string> now;
     for (const auto& e : s.errors) {
-      if (!reportedProblems_.count(e.message)) spdlog::info("kube: not used (yet): {}", e.message);
+      if (!reportedProblems_.count(e.message)) spdlog::warn("kube: not used: {}", e.message);
       now.insert(e.message);
     }
     reportedProblems_ = std::move(now);

@@ -55,9 +55,9 @@ class KubeSource {
   KubeSource(const KubeSource&) = delete;
   KubeSource& operator=(const KubeSource&) = delete;
 
-  // The last good view (thread-safe). Objects that cannot be used yet (a pod
-  // without an IP) are logged once each by the source and left out; errors
-  // stays empty.
+  // The last good view (thread-safe). Objects that cannot be used (an address
+  // that is not an IP) are logged once each by the source and left out; errors
+  // stays empty. A pod without an IP yet is in it, with its identity.
   Snapshot snapshot() const;
   // Every resource has been listed at least once.
   bool synced() const;
@@ -65,6 +65,9 @@ class KubeSource {
   // One line per resource: listed, or what it waits for ("pods: not listed yet:
   // list answered HTTP 403: pods is forbidden: ...").
   std::string status() const;
+  // A client for single requests beside the watches (pod_api.h), on the same
+  // configuration; stopping the source interrupts its requests too.
+  ApiClient client() const { return ApiClient(options_.config, cancel_.get(), options_.connectTimeout); }
 
  private:
   struct PerResource {

@@ -29,7 +29,7 @@ void stampKind(YAML::Node& object, const ResourceType& type);
 bool applyEvent(ObjectMap& objects, const WatchEvent& event, const ResourceType& type);
 
 // Every object converted as the YAML source converts a document. Objects that
-// cannot be used (a pod without an IP yet) are left out and reported in
+// cannot be used (an IP that is not one) are left out and reported in
 // Snapshot::errors, named "<resource> <key>".
 Snapshot buildSnapshot(const std::vector<ResourceType>& types, const std::vector<ObjectMap>& objects);
 

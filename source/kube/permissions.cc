@@ -15,6 +15,11 @@ std::vector<ApiPermission> agentPermissions() {
   // KubeSource's reflectors: list, then watch from the list's resourceVersion.
   for (const auto& r : agentResources())
     out.push_back({apiGroupOf(r.apiVersion), r.name, {"list", "watch"}, "KubeSource lists and watches " + r.name});
+  // pod_api: at CNI ADD, a pod (and its namespace) the watch has not delivered
+  // yet; and the redirection annotation on the pods the agent captures.
+  out.push_back({"", "pods", {"get"}, "a CNI ADD reads a pod the watch has not delivered (fetchPod)"});
+  out.push_back({"", "namespaces", {"get"}, "a CNI ADD reads a namespace the watch has not delivered (fetchPod)"});
+  out.push_back({"", "pods", {"patch"}, "the ambient.istio.io/redirection annotation on captured pods (setRedirection)"});
   out.push_back({kRemovalCheckGroup, kRemovalCheckResource, {"get"},
                  "--uninstall-when-removed / --check-removed read the agent's own DaemonSet"});
   return out;

@@ -53,14 +53,30 @@ TEST_F(BadInputTest, MalformedYamlIsReportedWithItsFileAndTheRestStillLoads) {
   expectStillServing("a2", "10.244.1.22");
 }
 
-TEST_F(BadInputTest, PodWithoutIpIsReportedAndNotEnrolled) {
+TEST_F(BadInputTest, PodWithoutAnIpIsEnrolledWithTheRuntimesAddress) {
+  // As every Pod is at CNI ADD on a real cluster: the kubelet writes the IP later.
+  Pod ghost = node_->preparePod("mesh", "ghost", "10.244.1.25");
   node_->writeFile("noip.yaml",
-                   "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ghost\n  namespace: mesh\nspec:\n"
-                   "  serviceAccountName: x\n");
-  ASSERT_TRUE(eventually([&] { return node_->readLog("agent").find("mesh/ghost") != std::string::npos; }, 2s))
-      << node_->logTail("agent");
-  EXPECT_NE(node_->readLog("agent").find("podIP"), std::string::npos);
+                   "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ghost\n  namespace: mesh\n  uid: uid-mesh-ghost\n"
+                   "spec:\n  serviceAccountName: x\n");
+  std::string out;
+  ASSERT_EQ(node_->cni("add", ghost, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), ghost.netnsPath()));
   expectStillServing("a3", "10.244.1.23");
+}
+
+TEST_F(BadInputTest, AddOfAPodMissingFromTheConfigFailsInACapturingNamespace) {
+  Pod missing = node_->preparePod("mesh", "unwritten", "10.244.1.26");
+  std::string out;
+  EXPECT_NE(node_->cni("add", missing, &out), 0) << out;
+  EXPECT_NE(out.find("\"code\":11"), std::string::npos) << out;
+  EXPECT_NE(out.find("pod mesh/unwritten is not in the cluster view, and namespace mesh captures"), std::string::npos)
+      << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), missing.netnsPath()));
+  // A namespace that does not capture (here, one the directory does not name) is not held up.
+  Pod other = node_->preparePod("elsewhere", "free", "10.244.1.27");
+  EXPECT_EQ(node_->cni("add", other, &out), 0) << out;
+  expectStillServing("a5", "10.244.1.28");
 }
 
 TEST_F(BadInputTest, CniAddWithAMissingNetnsIsRefusedClearly) {

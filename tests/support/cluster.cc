@@ -329,8 +329,7 @@ int TestNode::cni(const std::string& command, const Pod& pod, std::string* outpu
                     output);
 }
 
-Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::string& ip,
-                     const std::map<std::string, std::string>& labels, int* cniStatus, std::string* cniOutput) {
+Pod TestNode::preparePod(const std::string& ns, const std::string& name, const std::string& ip) {
   Pod pod;
   pod.name = name;
   pod.ns = ns;
@@ -338,10 +337,16 @@ Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::
   pod.serviceAccount = "sa-" + name;
   pod.netnsName = netnsName("p" + std::to_string(++podSeq_));
   pod.containerId = tag_ + "-" + ns + "-" + name;
-  writePod(pod, labels);
   runCommand({"ip", "netns", "add", pod.netnsName});
   runCommand({"ip", "-n", pod.netnsName, "link", "set", "lo", "up"});
   pods_.push_back(pod);
+  return pod;
+}
+
+Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::string& ip,
+                     const std::map<std::string, std::string>& labels, int* cniStatus, std::string* cniOutput) {
+  Pod pod = preparePod(ns, name, ip);
+  writePod(pod, labels);
   std::string out;
   int rc = cni("add", pod, &out);
   if (cniOutput) *cniOutput = out;
@@ -352,9 +357,20 @@ Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::
 }
 
 Status TestNode::startAgent() {
-  auto p = Process::spawn({bin("warren-agent"), "--node", options_.name, "--config-dir", configDir_, "--bpffs",
-                           pinRoot_, "--run-dir", runDir_, "--log-level", "debug"},
-                          root_ + "/agent.log", true, std::chrono::seconds(15));
+  // The cluster from the YAML dir, or from the test's API server.
+  const bool fromApi = !options_.kubeconfig.empty();
+  std::vector<std::string> argv = {bin("warren-agent"),
+                                   "--node",
+                                   options_.name,
+                                   fromApi ? "--kubeconfig" : "--config-dir",
+                                   fromApi ? options_.kubeconfig : configDir_,
+                                   "--bpffs",
+                                   pinRoot_,
+                                   "--run-dir",
+                                   runDir_,
+                                   "--log-level",
+                                   "debug"};
+  auto p = Process::spawn(argv, root_ + "/agent.log", true, std::chrono::seconds(15));
   if (!p) return p.error();
   agent_ = std::move(*p);
   return okStatus();

@@ -77,6 +77,9 @@ struct NodeOptions {
   std::string clusterCidr;
   // Extra warren-tunnel flags (e.g. a short --hbone-idle-timeout).
   std::vector<std::string> tunnelArgs;
+  // Set: the agent reads the cluster from the Kubernetes API this kubeconfig
+  // names (a test API server) instead of the YAML dir.
+  std::string kubeconfig;
 };
 
 class TestNode {
@@ -97,6 +100,9 @@ class TestNode {
              const std::map<std::string, std::string>& labels = {}, int* cniStatus = nullptr,
              std::string* cniOutput = nullptr);
   int cni(const std::string& command, const Pod& pod, std::string* output = nullptr);
+  // Makes the pod's netns (removed with the node) and nothing else: no Pod
+  // written, no CNI call; for tests that drive each step themselves.
+  Pod preparePod(const std::string& ns, const std::string& name, const std::string& ip);
 
   Status startAgent();
   int stopAgent(int sig);

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -29,6 +30,8 @@ std::string reasonPhrase(int status) {
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 415: return "Unsupported Media Type";
     case 410: return "Gone";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -196,6 +199,19 @@ void KubeApiServer::dropNextEvent(const std::string& resource) {
   resources_.at(resource).dropNext = true;
 }
 
+void KubeApiServer::holdWatches(const std::string& resource, bool held) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).held = held;
+  cv_.notify_all();
+}
+
+nlohmann::json KubeApiServer::get(const std::string& resource, const std::string& key) const {
+  std::lock_guard lock(mu_);
+  const Resource& r = resources_.at(resource);
+  auto it = r.objects.find(key);
+  return it == r.objects.end() ? nlohmann::json() : it->second;
+}
+
 void KubeApiServer::endWatches() {
   std::lock_guard lock(mu_);
   endGeneration_++;
@@ -260,7 +276,18 @@ void KubeApiServer::serve(int rawFd) {
       if (n <= 0) break;
       head.append(buf, static_cast<size_t>(n));
     }
-    if (head.find("\r\n\r\n") != std::string::npos) {
+    if (const size_t end = head.find("\r\n\r\n"); end != std::string::npos) {
+      // The body, as long as Content-Length says (a PATCH's patch).
+      size_t length = 0;
+      std::string lower = head.substr(0, end);
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (size_t at = lower.find("\r\ncontent-length:"); at != std::string::npos)
+        length = std::stoul(lower.substr(at + strlen("\r\ncontent-length:")));
+      while (head.size() < end + 4 + length) {
+        int n = SSL_read(ssl, buf, sizeof(buf));
+        if (n <= 0) break;
+        head.append(buf, static_cast<size_t>(n));
+      }
       Request req;
       std::string answer = route(ssl, head, req);
       if (!answer.empty()) {
@@ -276,7 +303,15 @@ void KubeApiServer::serve(int rawFd) {
 // The answer to send whole, or "" when the request was a watch stream already served.
 std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req) {
   const size_t sp = head.find(' '), sp2 = head.find(' ', sp + 1);
+  req.method = head.substr(0, sp);
   const std::string target = head.substr(sp + 1, sp2 - sp - 1);
+  const size_t headEnd = head.find("\r\n\r\n");
+  req.body = head.substr(headEnd + 4);
+  const std::string contentTypeHeader = "\r\nContent-Type: ";
+  if (size_t at = head.find(contentTypeHeader); at != std::string::npos && at < headEnd) {
+    const size_t from = at + contentTypeHeader.size();
+    req.contentType = head.substr(from, head.find("\r\n", from) - from);
+  }
   const size_t q = target.find('?');
   const std::string path = target.substr(0, q);
   if (q != std::string::npos) {
@@ -299,14 +334,25 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   req.watch = req.query.count("watch") && req.query["watch"] != "0" && req.query["watch"] != "false";
   if (path == "/api/v1/pods") req.resource = "pods";
   else if (path == "/api/v1/namespaces") req.resource = "namespaces";
-  // GET /apis/apps/v1/namespaces/NS/daemonsets/NAME: one object.
-  std::string objectKey;
-  if (const std::string prefix = "/apis/apps/v1/namespaces/"; path.starts_with(prefix)) {
-    const std::string rest = path.substr(prefix.size());
+  else if (const std::string prefix = "/api/v1/namespaces/"; path.starts_with(prefix)) {
+    // /api/v1/namespaces/<name> or /api/v1/namespaces/<ns>/pods/<name>
+    const std::string rest = percentDecode(path.substr(prefix.size()));
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) {
+      req.resource = "namespaces";
+      req.name = rest;
+    } else if (rest.compare(slash, 6, "/pods/") == 0 && rest.size() > slash + 6 &&
+               rest.find('/', slash + 6) == std::string::npos) {
+      req.resource = "pods";
+      req.name = rest.substr(0, slash) + "/" + rest.substr(slash + 6);
+    }
+  } else if (const std::string apps = "/apis/apps/v1/namespaces/"; path.starts_with(apps)) {
+    // /apis/apps/v1/namespaces/<ns>/daemonsets/<name>: one object.
+    const std::string rest = path.substr(apps.size());
     const size_t slash = rest.find("/daemonsets/");
     if (slash != std::string::npos && slash > 0) {
       req.resource = "daemonsets";
-      objectKey = rest.substr(0, slash) + "/" + rest.substr(slash + strlen("/daemonsets/"));
+      req.name = rest.substr(0, slash) + "/" + rest.substr(slash + strlen("/daemonsets/"));
     }
   }
 
@@ -325,7 +371,7 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
   }
   Resource& r = resources_.at(req.resource);
-  const char* verb = req.watch ? "watch" : "list";
+  const char* verb = !req.name.empty() ? (req.method == "PATCH" ? "patch" : "get") : req.watch ? "watch" : "list";
   if (r.forbidden) {
     record(403);
     return whole(403, statusBody(403, "Forbidden",
@@ -338,14 +384,10 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     record(r.failStatus);
     return whole(r.failStatus, statusBody(r.failStatus, "InternalError", "etcdserver: request timed out"));
   }
-  if (!objectKey.empty()) {
-    auto it = r.objects.find(objectKey);
-    if (it == r.objects.end()) {
-      record(404);
-      return whole(404, statusBody(404, "NotFound", req.resource + " \"" + objectKey + "\" not found"));
-    }
-    record(200);
-    return whole(200, it->second.dump());
+  if (!req.name.empty()) return answerObject(r, req);
+  if (req.method != "GET") {
+    record(405);
+    return whole(405, statusBody(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
   }
   std::string node;
   if (req.query.count("fieldSelector")) {
@@ -373,6 +415,53 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   lock.unlock();
   streamWatch(ssl, SSL_get_fd(ssl), name, from, timeoutSeconds, node);
   return "";
+}
+
+// One object: GET it, or PATCH it with a merge patch (pods only, as the agent's
+// RBAC allows). Called with the lock held; records the request.
+std::string KubeApiServer::answerObject(Resource& r, const Request& req) {
+  Request rec = req;
+  auto record = [&](int status) {
+    rec.status = status;
+    requests_.push_back(rec);
+    cv_.notify_all();
+  };
+  auto it = r.objects.find(req.name);
+  const std::string shortName = req.name.substr(req.name.find('/') + 1);
+  if (it == r.objects.end()) {
+    record(404);
+    return whole(404, statusBody(404, "NotFound", req.resource + " \"" + shortName + "\" not found"));
+  }
+  if (req.method == "GET") {
+    record(200);
+    return whole(200, it->second.dump());
+  }
+  if (req.method != "PATCH" || req.resource != "pods") {
+    record(405);
+    return whole(405, statusBody(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+  }
+  if (req.contentType != "application/merge-patch+json") {
+    record(415);
+    return whole(415, statusBody(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                              "accepted media types include: "
+                                                              "application/merge-patch+json"));
+  }
+  nlohmann::json patch = nlohmann::json::parse(req.body, nullptr, false);
+  if (patch.is_discarded() || !patch.is_object()) {
+    record(400);
+    return whole(400, statusBody(400, "BadRequest", "error decoding patch: invalid JSON"));
+  }
+  nlohmann::json object = it->second;
+  object.merge_patch(patch);
+  if (object.contains("metadata") && object["metadata"].contains("annotations") &&
+      object["metadata"]["annotations"].empty())
+    object["metadata"].erase("annotations");  // as the API server drops an emptied map
+  const uint64_t rv = nextRv();
+  object["metadata"]["resourceVersion"] = std::to_string(rv);
+  it->second = object;
+  r.history.push_back({rv, "MODIFIED", object});
+  record(200);
+  return whole(200, object.dump());
 }
 
 std::string KubeApiServer::answerList(Resource& r, const Request& req) {
@@ -427,6 +516,10 @@ void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, uint6
   }
   for (;;) {
     if (ended || stopping_ || endGeneration_ != generation || std::chrono::steady_clock::now() >= deadline) break;
+    if (r.held) {
+      cv_.wait_until(lock, deadline);
+      continue;
+    }
     std::vector<std::string> lines;
     for (const Event& e : r.history) {
       if (e.rv <= sent) continue;

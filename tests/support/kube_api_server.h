@@ -6,6 +6,10 @@
 // the list/watch protocol as the real one does: lists with limit/continue and a
 // spec.nodeName field selector (items without kind/apiVersion), watches as
 // chunked streams of one JSON event per line from a resourceVersion, bookmarks.
+// Single objects too: GET of one pod, namespace or DaemonSet (404 with a Status
+// when absent), and PATCH of a pod with a JSON merge patch (RFC 7386,
+// application/merge-patch+json): the patched object is stored with a new
+// resourceVersion, watches see MODIFIED, and it is returned, as the real one does.
 // Faults on demand: a 401 for any token but the current one, 403, 5xx, 410 (as
 // HTTP status or as an ERROR event), a stream cut in the middle of an event, and
 // watches ended cleanly as at their timeout. Every request is recorded, and
@@ -31,7 +35,10 @@ namespace warren::testkube {
 class KubeApiServer {
  public:
   struct Request {
+    std::string method;    // "GET", "PATCH"
     std::string resource;  // "pods", "namespaces" ("" for an unknown path)
+    std::string name;      // one object's key ("ns/name", or "name"); "" for a collection
+    std::string contentType, body;
     bool watch = false;
     std::map<std::string, std::string> query;  // decoded
     std::string authorization;                 // the header's value
@@ -70,6 +77,11 @@ class KubeApiServer {
   // The next event sent on a watch of resource is cut after half its bytes and
   // the connection reset (no final chunk, no TLS close_notify).
   void dropNextEvent(const std::string& resource);
+  // While held, open watches of resource deliver nothing (a watch that lags):
+  // lists and single GETs already show the changes; releasing sends them.
+  void holdWatches(const std::string& resource, bool held);
+  // The object as stored now (null when absent).
+  nlohmann::json get(const std::string& resource, const std::string& key) const;
   // Every open watch ends cleanly now (final chunk), as at timeoutSeconds.
   void endWatches();
   // Events of one write are split across two chunks (exercises the client's line
@@ -103,6 +115,7 @@ class KubeApiServer {
     int failCount = 0, failStatus = 500;
     int goneNext = 0;  // 0 none, 1 HTTP 410, 2 ERROR event
     bool dropNext = false;
+    bool held = false;
     int openWatches = 0;
     uint64_t delivered = 0;  // the highest resourceVersion a watch has written
   };
@@ -111,6 +124,7 @@ class KubeApiServer {
   void serve(int fd);
   std::string route(SSL* ssl, const std::string& head, Request& req);
   std::string answerList(Resource& r, const Request& req);
+  std::string answerObject(Resource& r, const Request& req);
   void streamWatch(SSL* ssl, int fd, const std::string& name, uint64_t fromRv, int timeoutSeconds,
                    const std::string& nodeName);
   uint64_t nextRv() { return ++rv_; }

@@ -57,12 +57,18 @@ TEST(KubectlJson, HostNetworkAndNotReadyConditions) {
   EXPECT_FALSE(p.ready);
 }
 
-TEST(KubectlJson, APendingPodWithoutAnIpIsNotUsableYet) {
+TEST(KubectlJson, APendingPodWithoutAnIpKeepsItsIdentity) {
+  // What the agent sees at CNI ADD on a real cluster: the kubelet writes
+  // status.podIP only after the sandbox's ADD returns.
   Snapshot s;
   convertObject(fixture("pod-ledger-pending.json"), "pods payments/ledger", s);
-  EXPECT_TRUE(s.pods.empty());
-  ASSERT_EQ(s.errors.size(), 1u);
-  EXPECT_NE(s.errors[0].message.find("no status.podIP"), std::string::npos);
+  EXPECT_TRUE(s.errors.empty());
+  ASSERT_EQ(s.pods.count("payments/ledger-5b8f7c9d6-kq7zt"), 1u);
+  const Pod& p = s.pods.at("payments/ledger-5b8f7c9d6-kq7zt");
+  EXPECT_TRUE(p.ips.empty());
+  EXPECT_EQ(p.uid, "1d2e3f4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a");
+  EXPECT_EQ(p.labels.at("app"), "ledger");
+  EXPECT_EQ(p.annotations.at("kubectl.kubernetes.io/restartedAt"), "2026-11-28T10:02:45Z");
 }
 
 TEST(ObjectStore, ListItemsGetTheirKindFromTheResource) {
@@ -106,7 +112,9 @@ TEST(ObjectStore, EventsAddChangeAndDeleteObjects) {
 
 TEST(ObjectStore, UnusableObjectsAreNamedByResourceAndKey) {
   std::vector<ObjectMap> objects(1);
-  applyEvent(objects[0], event(WatchEvent::Type::Added, fixture("pod-ledger-pending.json")), kPods);
+  YAML::Node bad = fixture("pod-ledger-pending.json");
+  bad["status"]["podIP"] = "10.244.1.300";
+  applyEvent(objects[0], event(WatchEvent::Type::Added, bad), kPods);
   Snapshot s = buildSnapshot({kPods}, objects);
   ASSERT_EQ(s.errors.size(), 1u);
   EXPECT_NE(s.errors[0].message.find("pods payments/ledger-5b8f7c9d6-kq7zt"), std::string::npos)

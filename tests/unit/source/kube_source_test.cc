@@ -18,6 +18,7 @@
 
 #include "identity/local_ca.h"
 #include "source/kube/kube_source.h"
+#include "source/kube/pod_api.h"
 #include "tests/support/kube_api_server.h"
 #include "tests/support/test_certs.h"
 
@@ -186,19 +187,21 @@ TEST_F(KubeSourceTest, WatchEventsAddChangeAndDeleteObjects) {
   EXPECT_FALSE(source->snapshot().pods.count("payments/elsewhere"));
 }
 
-TEST_F(KubeSourceTest, APodAppearsOnceItHasAnIp) {
+TEST_F(KubeSourceTest, APodWithoutAnIpIsInTheViewAndGetsItsIpByTheWatch) {
   startSynced(options());
   nlohmann::json pending = fixture("pod-ledger-pending.json");
   api->upsert("pods", pending);
-  api->upsert("pods", podNamed("marker", "10.244.1.31"));
-  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/marker"); }));
-  EXPECT_FALSE(source->snapshot().pods.count("payments/ledger-5b8f7c9d6-kq7zt"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/ledger-5b8f7c9d6-kq7zt"); }));
+  EXPECT_TRUE(source->snapshot().pods.at("payments/ledger-5b8f7c9d6-kq7zt").ips.empty());
 
   pending["status"]["phase"] = "Running";
   pending["status"]["podIP"] = "10.244.1.40";
   pending["status"]["podIPs"] = nlohmann::json::array({{{"ip", "10.244.1.40"}}});
   api->upsert("pods", pending);
-  ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/ledger-5b8f7c9d6-kq7zt"); }));
+  ASSERT_TRUE(until([](const Snapshot& s) {
+    auto it = s.pods.find("payments/ledger-5b8f7c9d6-kq7zt");
+    return it != s.pods.end() && it->second.ips == std::vector<std::string>{"10.244.1.40"};
+  }));
 }
 
 TEST_F(KubeSourceTest, AListFollowsContinueTokensAcrossPages) {
@@ -341,6 +344,101 @@ TEST_F(KubeSourceTest, StoppingInterruptsBlockedWatchesAtOnce) {
   const auto t0 = std::chrono::steady_clock::now();
   source.reset();  // the watches are blocked in reads that would last timeoutSeconds (300 s)
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+
+// ---- single-pod requests (pod_api.h) against the server's object endpoints --------
+
+const char* kRedirection = "ambient.istio.io/redirection";
+
+TEST_F(KubeSourceTest, AMergePatchOfAPodIsStoredReturnedAndSeenByTheWatch) {
+  startSynced(options());
+  ApiClient client = source->client();
+  const std::string before = api->get("pods", kCheckout)["metadata"]["resourceVersion"];
+
+  // The answer is the patched object, with the annotations it had kept.
+  auto answer = client.send("PATCH", podTarget("payments", "checkout-7d9c6b5f4-x2x8q"), "application/merge-patch+json",
+                            redirectionPatch(true), 5s);
+  ASSERT_TRUE(answer) << answer.error().message;
+  ASSERT_EQ(answer->status, 200) << answer->body;
+  const nlohmann::json returned = nlohmann::json::parse(answer->body);
+  const nlohmann::json stored = api->get("pods", kCheckout);
+  EXPECT_EQ(returned, stored);
+  EXPECT_EQ(stored["metadata"]["annotations"][kRedirection], "enabled");
+  EXPECT_EQ(stored["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"], "2026-11-28T10:02:45Z");
+  EXPECT_GT(std::stoull(stored["metadata"]["resourceVersion"].get<std::string>()), std::stoull(before));
+  ASSERT_TRUE(until([](const Snapshot& s) {
+    auto it = s.pods.find(kCheckout);
+    return it != s.pods.end() && it->second.annotations.count(kRedirection) &&
+           it->second.annotations.at(kRedirection) == "enabled";
+  }));
+
+  // null removes it, the other annotation stays.
+  ASSERT_TRUE(setRedirection(client, "payments", "checkout-7d9c6b5f4-x2x8q", false));
+  EXPECT_FALSE(api->get("pods", kCheckout)["metadata"]["annotations"].contains(kRedirection));
+  ASSERT_TRUE(until([](const Snapshot& s) {
+    auto it = s.pods.find(kCheckout);
+    return it != s.pods.end() && !it->second.annotations.count(kRedirection) &&
+           it->second.annotations.count("kubectl.kubernetes.io/restartedAt");
+  }));
+  const Requests rs = api->requests();
+  EXPECT_EQ(count(rs, [](const auto& r) { return r.method == "PATCH" && r.status == 200; }), 2u);
+  for (const auto& r : rs) {
+    if (r.method != "PATCH") continue;
+    EXPECT_EQ(r.contentType, "application/merge-patch+json");
+  }
+}
+
+TEST_F(KubeSourceTest, APatchOfAnotherMediaTypeOrOfAMissingPodIsRefused) {
+  startSynced(options());
+  ApiClient client = source->client();
+  auto answer = client.send("PATCH", podTarget("payments", "checkout-7d9c6b5f4-x2x8q"), "application/json",
+                            redirectionPatch(true), 5s);
+  ASSERT_TRUE(answer) << answer.error().message;
+  EXPECT_EQ(answer->status, 415);
+  EXPECT_FALSE(api->get("pods", kCheckout)["metadata"]["annotations"].contains(kRedirection));
+
+  auto set = setRedirection(client, "payments", "gone", true);
+  ASSERT_FALSE(set);
+  EXPECT_NE(set.error().message.find("404"), std::string::npos) << set.error().message;
+  // Removing it from a pod that is gone: nothing left to undo.
+  EXPECT_TRUE(setRedirection(client, "payments", "gone", false));
+}
+
+TEST_F(KubeSourceTest, FetchPodGetsThePodAndItsNamespaceAndRetriesErrors) {
+  startSynced(options());
+  ApiClient client = source->client();
+  auto got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", true, {3, 2s, 1ms, 10s});
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->pods.at(kCheckout).serviceAccount, "checkout");
+  EXPECT_EQ(got->namespaces.at("payments").labels.at("warren.io/mode"), "enabled");
+
+  auto none = fetchPod(client, "payments", "nosuch", true, {3, 2s, 1ms, 10s});
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->pods.empty());
+  EXPECT_EQ(none->namespaces.count("payments"), 1u);
+
+  api->failNext("pods", 2, 503);
+  got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 1ms, 10s});
+  ASSERT_TRUE(got) << got.error().message;  // the third attempt
+  EXPECT_EQ(got->pods.count(kCheckout), 1u);
+
+  api->failNext("pods", 3, 503);
+  got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 1ms, 10s});
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message.find("HTTP 503"), std::string::npos) << got.error().message;
+}
+
+TEST_F(KubeSourceTest, FetchPodStopsRetryingWhenItsBudgetIsSpent) {
+  // A CNI ADD waits on this: no retry starts that would end past the budget.
+  startSynced(options());
+  ApiClient client = source->client();
+  const size_t before = api->requests().size();
+  api->failNext("pods", 10, 503);
+  // Attempt, pause 200 ms, attempt; the next pause (400 ms) would end past 500 ms.
+  auto got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 200ms, 500ms});
+  ASSERT_FALSE(got);
+  EXPECT_EQ(api->requests().size() - before, 2u);
 }
 
 }  // namespace

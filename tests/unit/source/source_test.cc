@@ -155,17 +155,18 @@ TEST(YamlSource, BadFilesAndObjectsAreReportedAndTheRestLoads) {
   auto s = loadDirectory(d.path);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->namespaces.size(), 1u);
-  ASSERT_EQ(s->pods.size(), 1u);
+  ASSERT_EQ(s->pods.size(), 2u);
   EXPECT_EQ(s->pods.at("good/ok").ips, std::vector<std::string>{"10.0.0.1"});  // first wins
+  // Without an IP a Pod still names its identity (the runtime gives the address).
+  EXPECT_TRUE(s->pods.at("good/ghost").ips.empty());
+  EXPECT_EQ(s->pods.at("good/ghost").serviceAccount, "x");
   EXPECT_TRUE(hasError(*s, "b-broken.yaml, line 3: malformed YAML"));
-  EXPECT_TRUE(hasError(*s, "pod good/ghost in"));
-  EXPECT_TRUE(hasError(*s, "has no status.podIP"));
   EXPECT_TRUE(hasError(*s, "'10.0.0.300' is not an IP address"));
   EXPECT_TRUE(hasError(*s, "duplicate Pod good/ok"));
   EXPECT_TRUE(hasError(*s, "must be a mapping"));
   EXPECT_TRUE(hasError(*s, "has no kind"));
   EXPECT_TRUE(hasError(*s, "Pod has no metadata.name"));
-  EXPECT_EQ(s->errors.size(), 7u);  // one per bad file or object above
+  EXPECT_EQ(s->errors.size(), 6u);  // one per bad file or object above
 }
 
 TEST(YamlSource, Ipv6OnlyPodsAndPodIpsWithoutPodIp) {
@@ -177,12 +178,13 @@ TEST(YamlSource, Ipv6OnlyPodsAndPodIpsWithoutPodIp) {
   EXPECT_EQ(s.pods.at("mesh/v6").ips, (std::vector<std::string>{"fd00::7", "10.2.0.7"}));
 }
 
-TEST(YamlSource, NoIpErrorNamesThePodTheFileAndTheField) {
+TEST(YamlSource, PodWithoutAnIpIsKeptForItsIdentity) {
   Snapshot s;
-  loadDocuments("kind: Pod\nmetadata: {name: ghost, namespace: mesh}\n", "/x/noip.yaml", s);
-  ASSERT_EQ(s.errors.size(), 1u);
-  EXPECT_TRUE(s.pods.empty());
-  EXPECT_TRUE(hasError(s, "pod mesh/ghost in /x/noip.yaml, line 1 has no status.podIP")) << s.errors[0].message;
+  loadDocuments("kind: Pod\nmetadata: {name: ghost, namespace: mesh}\nspec: {serviceAccountName: g}\n", "/x/noip.yaml", s);
+  EXPECT_TRUE(s.errors.empty());
+  ASSERT_EQ(s.pods.count("mesh/ghost"), 1u);
+  EXPECT_TRUE(s.pods.at("mesh/ghost").ips.empty());
+  EXPECT_EQ(s.pods.at("mesh/ghost").serviceAccount, "g");
 }
 
 TEST(Enrollment, CapturingNamespacesAreThoseWhoseLabelsEnableCapture) {

@@ -1,0 +1,347 @@
+// Enrollment with the cluster read from the Kubernetes API (warren-agent
+// --kubeconfig), on one node of network namespaces. The API is a test server in
+// this process speaking the real protocol (tests/support/kube_api_server.h);
+// the pods are made by the real CNI plugins with warren-cni chained, as a
+// container runtime runs them.
+//
+// On a real cluster the kubelet writes a Pod's status.podIP only after the
+// sandbox's CNI ADD returns, and the agent's watch may deliver a new Pod after
+// its ADD arrives. Either way a pod of a capturing namespace must be captured
+// before its ADD succeeds, or the ADD must fail (the kubelet then retries).
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include <algorithm>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "identity/local_ca.h"
+#include "tests/support/cluster.h"
+#include "tests/support/kube_api_server.h"
+#include "tests/support/test_certs.h"
+
+namespace warren::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using testkube::KubeApiServer;
+using Requests = std::vector<KubeApiServer::Request>;
+
+nlohmann::json namespaceObject(const std::string& name, const std::map<std::string, std::string>& labels) {
+  nlohmann::json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}, {"uid", "ns-" + name}}}};
+  if (!labels.empty()) ns["metadata"]["labels"] = labels;
+  ns["status"] = {{"phase", "Active"}};
+  return ns;
+}
+
+// A Pod as the API has it when the kubelet asks for its sandbox: scheduled to
+// the node, Pending, no IP yet.
+nlohmann::json pendingPod(const Pod& pod, const std::string& node) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", pod.name}, {"namespace", pod.ns}, {"uid", "uid-" + pod.ns + "-" + pod.name}}},
+          {"spec",
+           {{"nodeName", node},
+            {"serviceAccountName", pod.serviceAccount},
+            {"containers", nlohmann::json::array({{{"name", "app"}, {"image", "registry.example/app:1"}}})}}},
+          {"status", {{"phase", "Pending"}}}};
+}
+
+nlohmann::json runningPod(const Pod& pod, const std::string& node, const std::string& ip) {
+  nlohmann::json p = pendingPod(pod, node);
+  p["status"] = {{"phase", "Running"}, {"podIP", ip}, {"podIPs", nlohmann::json::array({{{"ip", ip}}})}};
+  return p;
+}
+
+class KubeEnrollTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    startApi();
+    if (!HasFailure()) startNode();
+  }
+
+  void startApi() {
+    // OpenSSL writes with write(2): a client that went away must be an error.
+    ::signal(SIGPIPE, SIG_IGN);
+    auto ca = identity::LocalCa::open(dir_.file("ca"), "cluster.local");
+    ASSERT_TRUE(ca) << ca.error().message;
+    auto cert = testcerts::issueCert(dir_.file("ca"), {"IP:127.0.0.1"}, dir_.path(), "apiserver");
+    ASSERT_TRUE(cert) << cert.error().message;
+    api_ = std::make_unique<KubeApiServer>(cert->chain, cert->key, "agent-token");
+    writeText(dir_.file("token"), "agent-token\n");
+    writeText(dir_.file("kubeconfig"),
+              "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+              "contexts: [{name: test, context: {cluster: c, user: agent}}]\n"
+              "clusters: [{name: c, cluster: {server: '" + api_->url() + "', certificate-authority: '" +
+                  cert->root + "'}}]\n"
+              "users: [{name: agent, user: {tokenFile: '" + dir_.file("token") + "'}}]\n");
+    api_->upsert("namespaces", namespaceObject("mesh", {{"warren.io/mode", "enabled"}}));
+    api_->upsert("namespaces", namespaceObject("plain", {}));
+    api_->upsert("namespaces", namespaceObject("kube-system", {{"warren.io/mode", "enabled"}}));
+    NodeOptions options;
+    options.kubeconfig = dir_.file("kubeconfig");
+    node_ = std::make_unique<TestNode>(options);
+  }
+
+  void startNode() {
+    ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
+    ASSERT_TRUE(node_->startTunnel().ok()) << node_->logTail("tunnel");
+    // Watching both resources: from here on, what the test changes reaches the
+    // agent by the watch (unless the test holds it back).
+    ASSERT_TRUE(api_->waitWatching("pods") && api_->waitWatching("namespaces"));
+  }
+
+  void TearDown() override {
+    if (HasFailure() && node_) std::cerr << "---- agent log ----\n" << node_->logTail("agent", 80);
+    node_.reset();  // CNI DEL of every pod while the agent still runs, then the agent
+    api_.reset();
+  }
+
+  static void writeText(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+
+  size_t podGets(const std::string& key) {
+    auto rs = api_->requests();
+    return static_cast<size_t>(std::count_if(rs.begin(), rs.end(), [&](const KubeApiServer::Request& r) {
+      return r.method == "GET" && r.resource == "pods" && r.name == key;
+    }));
+  }
+
+  testcerts::TempDir dir_;
+  std::unique_ptr<KubeApiServer> api_;
+  std::unique_ptr<TestNode> node_;
+};
+
+TEST_F(KubeEnrollTest, APodWithoutAnIpYetIsCapturedBeforeItsAddReturns) {
+  Pod a = node_->preparePod("mesh", "a1", "10.244.1.31");
+  const std::string rv = api_->upsert("pods", pendingPod(a, node_->name()));
+  ASSERT_TRUE(api_->waitDelivered("pods", rv));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  // Captured when ADD returned, not later when the kubelet writes status.podIP.
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  std::string maps;
+  ASSERT_EQ(node_->warrenctl({"-j", "pod", "list"}, &maps), 0) << maps;
+  EXPECT_NE(maps.find("10.244.1.31"), std::string::npos) << "enrolled with the runtime's address: " << maps;
+
+  // The kubelet then writes the same address: nothing changes.
+  api_->upsert("pods", runningPod(a, node_->name(), "10.244.1.31"));
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, APodTheWatchHasNotDeliveredIsFetchedFromTheApi) {
+  api_->holdWatches("pods", true);
+  Pod a = node_->preparePod("mesh", "a2", "10.244.1.32");
+  api_->upsert("pods", pendingPod(a, node_->name()));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  EXPECT_GE(podGets("mesh/a2"), 1u);
+  // The watch catching up later changes nothing; nor do the agent's resyncs meanwhile.
+  api_->holdWatches("pods", false);
+  const std::string rv = api_->bookmark("pods");
+  ASSERT_TRUE(api_->waitDelivered("pods", rv));
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, AnAddForAPodTheApiDoesNotKnowFailsOnlyInACapturingNamespace) {
+  Pod ghost = node_->preparePod("mesh", "ghost", "10.244.1.33");
+  std::string out;
+  EXPECT_NE(node_->cni("add", ghost, &out), 0) << out;
+  EXPECT_NE(out.find("\"code\":11"), std::string::npos) << out;
+  EXPECT_NE(out.find("pod mesh/ghost is not in the cluster view, and namespace mesh captures"), std::string::npos)
+      << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), ghost.netnsPath()));
+
+  EXPECT_GE(podGets("mesh/ghost"), 1u);  // the API was asked before the ADD was refused
+
+  // Another namespace's pod is never held up, known or not, nor waits for the API.
+  Pod plain = node_->preparePod("plain", "p1", "10.244.1.34");
+  EXPECT_EQ(node_->cni("add", plain, &out), 0) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), plain.netnsPath()));
+  EXPECT_EQ(podGets("plain/p1"), 0u);
+  // Nor is kube-system's, even labelled for capture (the CNI's alwaysPass).
+  Pod dns = node_->preparePod("kube-system", "coredns", "10.244.1.35");
+  EXPECT_EQ(node_->cni("add", dns, &out), 0) << out;
+}
+
+TEST_F(KubeEnrollTest, AnApiThatCannotAnswerFailsTheAddAndTheRetrySucceeds) {
+  api_->holdWatches("pods", true);
+  Pod a = node_->preparePod("mesh", "a3", "10.244.1.36");
+  api_->upsert("pods", pendingPod(a, node_->name()));
+  api_->failNext("pods", 100, 503);
+  std::string out;
+  EXPECT_NE(node_->cni("add", a, &out), 0) << out;
+  EXPECT_NE(out.find("the API could not be asked"), std::string::npos) << out;
+  EXPECT_NE(out.find("503"), std::string::npos) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+
+  // The runtime tears the sandbox down and the kubelet tries again, by then
+  // with an API that answers.
+  ASSERT_EQ(node_->cni("del", a, &out), 0) << out;
+  api_->failNext("pods", 0, 503);
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, APodWhoseAddressDisagreesWithTheRuntimeFailsItsAdd) {
+  Pod a = node_->preparePod("mesh", "a4", "10.244.1.37");
+  const std::string rv = api_->upsert("pods", runningPod(a, node_->name(), "10.244.1.200"));
+  ASSERT_TRUE(api_->waitDelivered("pods", rv));
+  std::string out;
+  EXPECT_NE(node_->cni("add", a, &out), 0) << out;
+  EXPECT_NE(out.find("the runtime assigned 10.244.1.37 but the Pod says 10.244.1.200"), std::string::npos) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+TEST_F(KubeEnrollTest, APodOfANamespaceTheWatchHasNotDeliveredWaitsForIt) {
+  api_->holdWatches("namespaces", true);
+  api_->holdWatches("pods", true);
+  api_->upsert("namespaces", namespaceObject("fresh", {{"istio.io/dataplane-mode", "ambient"}}));
+  Pod a = node_->preparePod("fresh", "f1", "10.244.1.38");
+  api_->upsert("pods", pendingPod(a, node_->name()));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
+
+// ---- ambient.istio.io/redirection: istiod sends HBONE only to pods that carry it ----
+
+const char* kRedirection = "ambient.istio.io/redirection";
+
+bool annotated(const nlohmann::json& pod) {
+  return pod.contains("metadata") && pod["metadata"].contains("annotations") &&
+         pod["metadata"]["annotations"].value(kRedirection, "") == "enabled";
+}
+
+auto patchesOf(const std::string& key, int status) {
+  return [key, status](const Requests& rs) {
+    return static_cast<int>(std::count_if(rs.begin(), rs.end(), [&](const KubeApiServer::Request& r) {
+      return r.method == "PATCH" && r.name == key && r.status == status;
+    }));
+  };
+}
+
+TEST_F(KubeEnrollTest, ACapturedPodIsAnnotatedAndTheAnnotationGoesWhenItIsReleased) {
+  Pod a = node_->preparePod("mesh", "a5", "10.244.1.39");
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", pendingPod(a, node_->name()))));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/a5", 200)(rs) >= 1; }));
+  nlohmann::json stored = api_->get("pods", "mesh/a5");
+  EXPECT_TRUE(annotated(stored)) << stored.dump();
+  // A plain pod is never annotated.
+  Pod p = node_->preparePod("plain", "p2", "10.244.1.40");
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", pendingPod(p, node_->name()))));
+  ASSERT_EQ(node_->cni("add", p, &out), 0) << out;
+
+  // The pod opts out (its object as stored, with the annotation): released, and unannotated.
+  stored["metadata"]["labels"]["warren.io/mode"] = "disabled";
+  api_->upsert("pods", stored);
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/a5", 200)(rs) >= 2; }));
+  EXPECT_FALSE(annotated(api_->get("pods", "mesh/a5"))) << api_->get("pods", "mesh/a5").dump();
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  const Requests rs = api_->requests();
+  EXPECT_EQ(std::count_if(rs.begin(), rs.end(), [](const auto& r) { return r.name == "plain/p2" && r.method == "PATCH"; }), 0);
+}
+
+TEST_F(KubeEnrollTest, AnAnnotationTheApiRefusesIsRetriedAndNeverHoldsThePodUp) {
+  Pod a = node_->preparePod("mesh", "a6", "10.244.1.41");
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", pendingPod(a, node_->name()))));
+  api_->failNext("pods", 2, 500);
+  std::string out;
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  // Refused, then asked again at the agent's next resyncs until it is set.
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) {
+    return patchesOf("mesh/a6", 500)(rs) == 2 && patchesOf("mesh/a6", 200)(rs) == 1;
+  })) << node_->logTail("agent");
+  EXPECT_TRUE(annotated(api_->get("pods", "mesh/a6")));
+  EXPECT_NE(node_->readLog("agent").find("trying again at the next resync"), std::string::npos);
+}
+
+
+// ---- pods that were running before the agent (Warren installed on a live cluster) ----
+//
+//   [pod netns "old"] eth0 10.244.1.50/24 ==veth== 10.244.1.1/24 [node netns]  server :8080
+//        a process (sleep) lives in it; no CNI ADD ever happened
+//
+// The agent, started afterwards, finds the pod's netns among /proc/*/ns/net by
+// its IP, and enrolls it before it says it is ready.
+class KubeRunningPodTest : public KubeEnrollTest {
+ protected:
+  void SetUp() override {
+    startApi();
+    ASSERT_FALSE(HasFailure());
+    old_ = node_->preparePod("mesh", "old", "10.244.1.50");
+    const std::string veth = "wk" + std::to_string(::getpid());  // at most 15 bytes; the peer goes with the pod's netns
+    const std::string nodeNs = "/var/run/netns/" + node_->nodeNetns();
+    for (const auto& argv : std::vector<std::vector<std::string>>{
+             {"ip", "-n", old_.netnsName, "link", "add", "eth0", "type", "veth", "peer", "name", veth, "netns",
+              node_->nodeNetns()},
+             {"ip", "-n", old_.netnsName, "addr", "add", "10.244.1.50/24", "dev", "eth0"},
+             {"ip", "-n", old_.netnsName, "link", "set", "eth0", "up"},
+             {"ip", "-n", node_->nodeNetns(), "addr", "add", "10.244.1.1/24", "dev", veth},
+             {"ip", "-n", node_->nodeNetns(), "link", "set", veth, "up"}}) {
+      std::string out;
+      ASSERT_EQ(runCommand(argv, &out), 0) << argv[3] << ": " << out;
+    }
+    // The pod's own process; the namespace is found through it.
+    auto app = Process::spawnWatched({"nsenter", "--net=" + old_.netnsPath(), "sleep", "600"},
+                                     dir_.file("old-app.log"), "", 10s);
+    ASSERT_TRUE(app) << app.error().message;
+    app_ = std::move(*app);
+    struct stat want{}, got{};
+    ASSERT_EQ(::stat(old_.netnsPath().c_str(), &want), 0);
+    const std::string procNs = "/proc/" + std::to_string(app_->pid()) + "/ns/net";
+    ASSERT_TRUE(eventually([&] { return ::stat(procNs.c_str(), &got) == 0 && got.st_ino == want.st_ino; }, 5s));
+    server_ = PodServer::start(nodeNs, 8080);
+    ASSERT_TRUE(server_);
+    api_->upsert("pods", runningPod(old_, node_->name(), "10.244.1.50"));
+    startNode();
+  }
+  void TearDown() override {
+    KubeEnrollTest::TearDown();
+    server_.reset();
+    app_.reset();
+  }
+
+  Pod old_;
+  std::unique_ptr<Process> app_;
+  std::unique_ptr<PodServer> server_;
+};
+
+TEST_F(KubeRunningPodTest, APodRunningBeforeTheAgentIsFoundByItsIpAndCaptured) {
+  // Enrolled by the time the agent said it was ready, without any CNI ADD.
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), old_.netnsPath()));
+  std::string maps;
+  ASSERT_EQ(node_->warrenctl({"-j", "pod", "list"}, &maps), 0) << maps;
+  EXPECT_NE(maps.find("\"old\""), std::string::npos) << maps;
+  EXPECT_NE(maps.find("10.244.1.50"), std::string::npos) << maps;
+
+  // Its connections go through the tunnel now.
+  ConnectResult r;
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = connectFrom(old_.netnsPath(), "10.244.1.1", 8080, "captured-since-start", 2s);
+        return r.error == 0;
+      },
+      10s))
+      << std::strerror(r.error) << "\n" << node_->logTail("tunnel");
+  EXPECT_EQ(r.reply, "captured-since-start");
+  EXPECT_GE(podCounters(node_->pinRoot(), old_.netnsPath()).capturedOut, 1u);
+  // And istiod is told, as for any captured pod.
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/old", 200)(rs) >= 1; }));
+  EXPECT_TRUE(annotated(api_->get("pods", "mesh/old")));
+}
+
+}  // namespace
+}  // namespace warren::e2e
