@@ -19,6 +19,20 @@ void Pool::closeAll() {
     for (auto& c : conns) c->shutdown();
 }
 
+size_t goAwayIfOlderBundle(const std::vector<std::shared_ptr<H2Connection>>& conns, uint64_t bundleGeneration) {
+  size_t n = 0;
+  for (const auto& c : conns)  // a copy: shutdown may close a connection at once and drop it from its owner
+    if (c->tlsContext().bundle().generation < bundleGeneration) {
+      c->shutdown();
+      ++n;
+    }
+  return n;
+}
+
+void Pool::drainOlderThan(uint64_t bundleGeneration) {
+  counters_.drainedForTrust += goAwayIfOlderBundle(connections(), bundleGeneration);
+}
+
 size_t Pool::connectionCount() const {
   size_t n = 0;
   for (const auto& [key, conns] : pools_) n += conns.size();

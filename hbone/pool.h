@@ -45,6 +45,10 @@ struct PoolCounters {
   uint64_t drainedForTrust = 0;    // pooled connections sent GOAWAY after a trust-bundle change
 };
 
+// Sends GOAWAY on those of `conns` whose peer was verified against a trust bundle
+// older than `bundleGeneration` (their running streams finish); how many.
+size_t goAwayIfOlderBundle(const std::vector<std::shared_ptr<H2Connection>>& conns, uint64_t bundleGeneration);
+
 class Pool {
  public:
   Pool(io::EventLoop& loop, H2Options options) : loop_(loop), options_(options) {}
@@ -61,6 +65,10 @@ class Pool {
   // For the admin endpoint and tests: every pooled connection.
   std::vector<std::shared_ptr<H2Connection>> connections() const;
   void closeAll();
+  // The trust bundle is now `generation`: pooled connections verified against an
+  // older one are sent GOAWAY (their running streams finish). send() does the same
+  // lazily for the connections of the key it is asked for.
+  void drainOlderThan(uint64_t bundleGeneration);
 
  private:
   Result<std::shared_ptr<H2Connection>> dial(const Dial& d);

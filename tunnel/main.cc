@@ -307,9 +307,13 @@ int main(int argc, char** argv) {
 
   int sig;
   while ((sig = shutdown.wait()) == SIGHUP) {
-    if (auto st = (*identity)->reloadTrustBundle(); !st)
+    if (auto st = (*identity)->reloadTrustBundle(); !st) {
       spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
-    else spdlog::info("trust bundle reloaded");
+    } else {
+      spdlog::info("trust bundle reloaded");
+      const uint64_t generation = (*identity)->trustBundle()->generation;
+      (*loop)->post([p = proxy.get(), generation] { p->trustBundleChanged(generation); });
+    }
     reloadState();
   }
   spdlog::info("signal {}: shutting down", sig);

@@ -299,8 +299,12 @@ int main(int argc, char** argv) {
 
   int sig;
   while ((sig = shutdown.wait()) == SIGHUP) {
-    if (auto st = (*identity)->reloadTrustBundle(); !st)
+    if (auto st = (*identity)->reloadTrustBundle(); !st) {
       spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
+    } else {
+      const uint64_t generation = (*identity)->trustBundle()->generation;
+      (*loop)->post([&server, generation] { server.trustBundleChanged(generation); });
+    }
     reloadState();
   }
   spdlog::info("signal {}: shutting down", sig);

@@ -34,6 +34,14 @@ void Proxy::closeAll() {
   for (auto& [id, c] : conns) c->shutdown();
 }
 
+void Proxy::trustBundleChanged(uint64_t generation) {
+  pool_.drainOlderThan(generation);
+  std::vector<std::shared_ptr<hbone::H2Connection>> inbound;
+  for (const auto& [id, c] : inbound_) inbound.push_back(c);
+  if (size_t n = hbone::goAwayIfOlderBundle(inbound, generation))
+    spdlog::info("trust bundle {}: {} inbound HBONE connection(s) told GOAWAY", generation, n);
+}
+
 identity::SpiffeId Proxy::podIdentity(const PodContext& pod) const {
   return identity::workloadIdentity(inputs_.identity ? inputs_.identity->trustDomain() : "cluster.local", pod.ns,
                                    pod.serviceAccount);

@@ -77,6 +77,11 @@ class Proxy {
   size_t inboundHboneConnections() const { return inbound_.size(); }
   // Closes every HBONE connection (shutdown; loop thread).
   void closeAll();
+  // The trust bundle is now `generation` (SIGHUP): every HBONE connection, pooled
+  // outbound or inbound, whose peer was verified against an older bundle is sent
+  // GOAWAY. Its running streams finish; new ones handshake under the new roots, so
+  // a root taken out of the bundle stops admitting its peers (loop thread).
+  void trustBundleChanged(uint64_t generation);
   // The state changed: live inbound connections the new policies deny are reset
   // (loop thread). New connections always see the newest state.
   void revalidate(const state::ClusterStatePtr& next);

@@ -24,6 +24,14 @@ WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& i
 
 WaypointServer::~WaypointServer() { closeAll(); }
 
+void WaypointServer::trustBundleChanged(uint64_t generation) {
+  pool_.drainOlderThan(generation);
+  std::vector<std::shared_ptr<hbone::H2Connection>> inbound;
+  for (const auto& [id, c] : inbound_) inbound.push_back(c);
+  if (size_t n = hbone::goAwayIfOlderBundle(inbound, generation))
+    spdlog::info("trust bundle {}: {} inbound HBONE connection(s) told GOAWAY", generation, n);
+}
+
 void WaypointServer::closeAll() {
   auto sessions = std::move(sessions_);
   sessions_.clear();

@@ -56,6 +56,9 @@ class WaypointServer : public SessionHost {
   // A freshly accepted TCP connection on 15008.
   void accept(UniqueFd client);
   void closeAll();
+  // The trust bundle is now `generation` (SIGHUP): HBONE connections, inbound and
+  // pooled, verified against an older one are sent GOAWAY (as the tunnel does).
+  void trustBundleChanged(uint64_t generation);
   const WaypointCounters& counters() const { return counters_; }
   size_t sessionCount() const { return sessions_.size(); }
   jwt::VerifiedTokenCache::Stats verifiedTokenStats() const { return verified_.stats(); }

@@ -8,6 +8,19 @@ namespace {
 
 class HboneTest : public HboneFixture {};
 
+// Reads exactly n bytes (blocking), or what arrived before EOF/error.
+std::string readExactly(int fd, size_t n) {
+  std::string out;
+  char buf[4096];
+  while (out.size() < n) {
+    ssize_t r = ::read(fd, buf, std::min(sizeof(buf), n - out.size()));
+    if (r <= 0) break;
+    out.append(buf, static_cast<size_t>(r));
+  }
+  return out;
+}
+
+
 TEST_F(HboneTest, EchoThroughMutualTlsWithHalfClose) {
   App app(App::Mode::Echo);
   auto s = open(app.port(), dialFor(kServer));
@@ -39,7 +52,8 @@ TEST_F(HboneTest, PooledConnectionServesTheNextStreamWithoutAHandshake) {
 TEST_F(HboneTest, ANewTrustBundleTakesNewStreamsToANewConnectionAndDrainsTheOld) {
   App app(App::Mode::Echo);
   auto before = open(app.port(), dialFor(kServer));
-  EXPECT_EQ(roundTrip(before.app.get(), "old"), "old");  // a stream still open on the first connection
+  ASSERT_TRUE(iotest::writeAll(before.app.get(), "old"));  // a stream still open on the first connection
+  EXPECT_EQ(readExactly(before.app.get(), 3), "old");
   // The roots are read again (as when the CA's bundle changes): a new generation.
   ASSERT_TRUE(identity_->reloadTrustBundle());
   auto after = open(app.port(), dialFor(kServer));
@@ -60,6 +74,37 @@ TEST_F(HboneTest, ANewTrustBundleTakesNewStreamsToANewConnectionAndDrainsTheOld)
       return true;
     });
   })) << "the connection of the old bundle stayed open";
+}
+
+TEST_F(HboneTest, ATrustBundleChangeSendsGoawayOnEveryConnectionOfTheOldBundle) {
+  App app(App::Mode::Echo);
+  auto connectionsClose = [&] {
+    return waitUntil([&] {
+      return lt_.call([&] { return proxy_->inboundHboneConnections() == 0 && pool_->connectionCount() == 0; });
+    });
+  };
+  // The server's end: what a tunnel's SIGHUP does to its inbound connections.
+  auto first = open(app.port(), dialFor(kServer));
+  ASSERT_TRUE(iotest::writeAll(first.app.get(), "old"));  // a stream still open on the connection
+  EXPECT_EQ(readExactly(first.app.get(), 3), "old");
+  ASSERT_EQ(lt_.call([&] { return proxy_->inboundHboneConnections(); }), 1u);
+  ASSERT_TRUE(identity_->reloadTrustBundle());
+  lt_.call([&] { proxy_->trustBundleChanged(identity_->trustBundle()->generation); });
+  EXPECT_EQ(roundTrip(first.app.get(), "still"), "still");  // the running stream finishes...
+  EXPECT_EQ(first.result.get().endReason, "closed");
+  ASSERT_TRUE(connectionsClose()) << "the server kept a connection of the old bundle open";  // ...then it closes
+
+  // The client's end: what it does to its pool (the lazy path is in the test above).
+  auto second = open(app.port(), dialFor(kServer));
+  ASSERT_TRUE(iotest::writeAll(second.app.get(), "two"));
+  EXPECT_EQ(readExactly(second.app.get(), 3), "two");
+  ASSERT_TRUE(identity_->reloadTrustBundle());
+  lt_.call([&] { pool_->drainOlderThan(identity_->trustBundle()->generation); });
+  EXPECT_EQ(lt_.call([&] { return pool_->counters().drainedForTrust; }), 1u);
+  EXPECT_EQ(roundTrip(second.app.get(), "still"), "still");
+  EXPECT_EQ(second.result.get().endReason, "closed");
+  ASSERT_TRUE(connectionsClose()) << "the pool kept a connection of the old bundle open";
+  EXPECT_EQ(accepted_.load(), 2u);
 }
 
 TEST_F(HboneTest, TwoHundredConcurrentStreamsShareOnePooledConnection) {
@@ -242,18 +287,6 @@ TEST_F(HboneTest, ExpiredCertificateFailsClosedWhileTheCaIsDown) {
     pool_->closeAll();
     proxy_.reset();
   });
-}
-
-// Reads exactly n bytes (blocking), or what arrived before EOF/error.
-std::string readExactly(int fd, size_t n) {
-  std::string out;
-  char buf[4096];
-  while (out.size() < n) {
-    ssize_t r = ::read(fd, buf, std::min(sizeof(buf), n - out.size()));
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
 }
 
 TEST_F(HboneTest, RotationWithShortLivedCertificatesKeepsStreamsAndHandshakesWithTheNewOne) {
