@@ -56,8 +56,12 @@ std::string yamlLabels(const std::map<std::string, std::string>& labels, const s
 
 // In a forked child: stdin from stdinFd (when >= 0), stdout and stderr to outFd,
 // killed with the test process, signals unblocked (the test may block some), then
-// exec. argv[0] is a path, or with searchPath a program looked up in PATH.
-[[noreturn]] void execDaemonChild(std::vector<std::string> argv, int stdinFd, int outFd, bool searchPath) {
+// exec. args[0] is a path, or with searchPath a program looked up in PATH.
+// Only async-signal-safe calls here, with `args` built before fork(): the test
+// process has threads (the kube suites' API server, log drains), and a malloc in
+// the child can wait forever on a lock one of them held at the fork (seen under
+// ASan: a tunnel that never started and never wrote a line).
+[[noreturn]] void execDaemonChild(char* const* args, int stdinFd, int outFd, bool searchPath) {
   if (stdinFd >= 0) ::dup2(stdinFd, 0);
   ::dup2(outFd, 1);
   ::dup2(outFd, 2);
@@ -66,10 +70,26 @@ std::string yamlLabels(const std::map<std::string, std::string>& labels, const s
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  auto args = cArgv(argv);
-  if (searchPath) ::execvp(args[0], args.data());
-  else ::execv(args[0], args.data());
+  if (searchPath) ::execvp(args[0], args);
+  else ::execv(args[0], args);
   _exit(127);
+}
+
+// The environment with `overrides` ("NAME=value") in place of the same names,
+// for execvpe: built before fork(), like the arguments.
+std::vector<std::string> environmentWith(const std::vector<std::string>& overrides) {
+  std::vector<std::string> out;
+  auto overridden = [&](const char* entry) {
+    for (const auto& kv : overrides) {
+      const size_t eq = kv.find('=');
+      if (eq != std::string::npos && std::strncmp(entry, kv.data(), eq + 1) == 0) return true;
+    }
+    return false;
+  };
+  for (char** e = environ; *e; ++e)
+    if (!overridden(*e)) out.emplace_back(*e);
+  out.insert(out.end(), overrides.begin(), overrides.end());
+  return out;
 }
 
 }  // namespace
@@ -77,18 +97,19 @@ std::string yamlLabels(const std::map<std::string, std::string>& labels, const s
 int runCommand(const std::vector<std::string>& argvIn, std::string* output, const std::string& input,
                const std::vector<std::string>& env) {
   std::vector<std::string> argv = argvIn;
+  std::vector<std::string> envStrings = environmentWith(env);
+  auto args = cArgv(argv);
+  auto envp = cArgv(envStrings);
   int pipefd[2], infd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return -1;
   if (::pipe2(infd, O_CLOEXEC) != 0) return -1;
   pid_t pid = ::fork();
   if (pid < 0) return -1;
-  if (pid == 0) {
+  if (pid == 0) {  // async-signal-safe calls only: see execDaemonChild
     ::dup2(infd[0], 0);
     ::dup2(pipefd[1], 1);
     ::dup2(pipefd[1], 2);
-    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
-    auto args = cArgv(argv);
-    ::execvp(args[0], args.data());
+    ::execvpe(args[0], args.data(), envp.data());
     _exit(127);
   }
   ::close(infd[0]);
@@ -119,9 +140,10 @@ Result<std::unique_ptr<Process>> Process::spawn(std::vector<std::string> argv, c
   }
   int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) return errnoError("open " + logPath);
+  auto args = cArgv(argv);
   pid_t pid = ::fork();
   if (pid < 0) return errnoError("fork");
-  if (pid == 0) execDaemonChild(argv, -1, log, /*searchPath=*/false);
+  if (pid == 0) execDaemonChild(args.data(), -1, log, /*searchPath=*/false);
   ::close(log);
   std::unique_ptr<Process> proc(new Process(pid));
   if (!waitReady) return proc;
@@ -195,9 +217,10 @@ Result<std::unique_ptr<Process>> Process::spawnWatched(std::vector<std::string> 
   watch->log = UniqueFd(::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!watch->wake || !watch->log) return errnoError("eventfd/open " + logPath);
   int devNull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  auto args = cArgv(argv);
   pid_t pid = ::fork();
   if (pid < 0) return errnoError("fork");
-  if (pid == 0) execDaemonChild(argv, devNull, out[1], /*searchPath=*/true);
+  if (pid == 0) execDaemonChild(args.data(), devNull, out[1], /*searchPath=*/true);
   ::close(devNull);
   writeEnd.reset();
   std::unique_ptr<Process> proc(new Process(pid));
