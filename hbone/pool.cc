@@ -19,9 +19,14 @@ void Pool::closeAll() {
     for (auto& c : conns) c->shutdown();
 }
 
-size_t goAwayIfOlderBundle(const std::vector<std::shared_ptr<H2Connection>>& conns, uint64_t bundleGeneration) {
+namespace {
+
+// Sends GOAWAY on those of `conns` whose peer was verified against a trust bundle
+// older than `bundleGeneration` (their running streams finish); how many. Takes a
+// copy: a shutdown may close a connection at once and drop it from its owner.
+size_t goAwayIfOlderBundle(std::vector<std::shared_ptr<H2Connection>> conns, uint64_t bundleGeneration) {
   size_t n = 0;
-  for (const auto& c : conns)  // a copy: shutdown may close a connection at once and drop it from its owner
+  for (const auto& c : conns)
     if (c->tlsContext().bundle().generation < bundleGeneration) {
       c->shutdown();
       ++n;
@@ -29,8 +34,19 @@ size_t goAwayIfOlderBundle(const std::vector<std::shared_ptr<H2Connection>>& con
   return n;
 }
 
+}  // namespace
+
 void Pool::drainOlderThan(uint64_t bundleGeneration) {
   counters_.drainedForTrust += goAwayIfOlderBundle(connections(), bundleGeneration);
+}
+
+void goAwayOnOlderTrustBundle(Pool& pool, const std::map<uint64_t, std::shared_ptr<H2Connection>>& inbound,
+                              uint64_t generation) {
+  pool.drainOlderThan(generation);
+  std::vector<std::shared_ptr<H2Connection>> conns;
+  for (const auto& [id, c] : inbound) conns.push_back(c);
+  if (size_t n = goAwayIfOlderBundle(std::move(conns), generation))
+    spdlog::info("trust bundle {}: {} inbound HBONE connection(s) told GOAWAY", generation, n);
 }
 
 size_t Pool::connectionCount() const {
@@ -95,14 +111,12 @@ void Pool::send(const Dial& d, const Headers& request, std::unique_ptr<StreamEnd
     // streams (a root removed from the bundle must stop admitting peers it signed):
     // it is told GOAWAY, its running streams finish, and it closes.
     const uint64_t bundle = d.tls ? d.tls->bundle().generation : 0;
-    for (const auto& c : std::vector<std::shared_ptr<H2Connection>>(it->second)) {
-      if (d.tls && c->tlsContext().bundle().generation < bundle) {
-        counters_.drainedForTrust++;
-        c->shutdown();
-        continue;
-      }
-      if (!chosen && c->hasCapacity()) chosen = c;
+    std::vector<std::shared_ptr<H2Connection>> stale;  // empty (no allocation) but after a reload
+    for (const auto& c : it->second) {
+      if (d.tls && c->tlsContext().bundle().generation < bundle) stale.push_back(c);
+      else if (!chosen && c->hasCapacity()) chosen = c;
     }
+    if (!stale.empty()) counters_.drainedForTrust += goAwayIfOlderBundle(std::move(stale), bundle);
   }
   auto fail = [&](const std::string& why, StreamCallbacks& cbs) {
     // The app side sees a reset, never a clean end.

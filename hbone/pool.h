@@ -45,10 +45,6 @@ struct PoolCounters {
   uint64_t drainedForTrust = 0;    // pooled connections sent GOAWAY after a trust-bundle change
 };
 
-// Sends GOAWAY on those of `conns` whose peer was verified against a trust bundle
-// older than `bundleGeneration` (their running streams finish); how many.
-size_t goAwayIfOlderBundle(const std::vector<std::shared_ptr<H2Connection>>& conns, uint64_t bundleGeneration);
-
 class Pool {
  public:
   Pool(io::EventLoop& loop, H2Options options) : loop_(loop), options_(options) {}
@@ -78,5 +74,11 @@ class Pool {
   std::map<PoolKey, std::vector<std::shared_ptr<H2Connection>>> pools_;
   PoolCounters counters_;
 };
+
+// What a server with a pool (the tunnel, the waypoint) does when SIGHUP has read
+// trust bundle `generation`: GOAWAY on its pooled connections and on its inbound
+// ones (by connection id) that were verified against an older bundle.
+void goAwayOnOlderTrustBundle(Pool& pool, const std::map<uint64_t, std::shared_ptr<H2Connection>>& inbound,
+                              uint64_t generation);
 
 }  // namespace warren::hbone

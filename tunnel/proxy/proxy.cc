@@ -35,11 +35,7 @@ void Proxy::closeAll() {
 }
 
 void Proxy::trustBundleChanged(uint64_t generation) {
-  pool_.drainOlderThan(generation);
-  std::vector<std::shared_ptr<hbone::H2Connection>> inbound;
-  for (const auto& [id, c] : inbound_) inbound.push_back(c);
-  if (size_t n = hbone::goAwayIfOlderBundle(inbound, generation))
-    spdlog::info("trust bundle {}: {} inbound HBONE connection(s) told GOAWAY", generation, n);
+  hbone::goAwayOnOlderTrustBundle(pool_, inbound_, generation);
 }
 
 identity::SpiffeId Proxy::podIdentity(const PodContext& pod) const {
