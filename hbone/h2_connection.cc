@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -71,6 +72,11 @@ struct H2Connection::Stream {
   std::function<void(const std::string&)> cancel;
   uint64_t responseTimer = 0;  // client: the CONNECT response timeout
   size_t undelivered() const { return app ? app->undelivered() : held.size(); }
+  // Received DATA not yet taken by the app side, as counted in the receive budget,
+  // and the part of it whose connection window is still to be returned (received
+  // while the budget was spent).
+  size_t budgeted = 0;
+  size_t connectionOwed = 0;
 };
 
 // nghttp2's C callbacks, forwarded to the connection (user_data).
@@ -116,6 +122,7 @@ H2Connection::H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPt
       id_(nextConnectionId++) {}
 
 H2Connection::~H2Connection() {
+  for (auto& [id, s] : streams_) budget().release(s->budgeted);  // closeNow() normally did
   if (session_) nghttp2_session_del(session_);
 }
 
@@ -612,6 +619,7 @@ void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks
 void H2Connection::respond(int32_t id, int status, std::unique_ptr<StreamEndpoint> app, StreamCallbacks callbacks) {
   Stream* s = state_ == State::Ready ? findStream(id) : nullptr;
   if (s && s->h2Closed) {
+    releaseReceived(*s);
     streams_.erase(id);  // closed by the client while we were deciding
     s = nullptr;
   }
@@ -665,7 +673,26 @@ void H2Connection::consumed(int32_t id, size_t n) {
   Stream* s = findStream(id);
   if (!s) return;
   s->stats.bytesFromPeer += n;
-  if (session_) nghttp2_session_consume(session_, id, n);
+  const size_t taken = std::min(n, s->budgeted);
+  s->budgeted -= taken;
+  budget().release(taken);
+  if (!session_) return;
+  nghttp2_session_consume_stream(session_, id, n);
+  if (s->connectionOwed) {
+    const size_t owed = std::min(n, s->connectionOwed);
+    s->connectionOwed -= owed;
+    nghttp2_session_consume_connection(session_, owed);
+  }
+}
+
+ReceiveBudget& H2Connection::budget() const {
+  return options_.receiveBudget ? *options_.receiveBudget : ReceiveBudget::process();
+}
+
+void H2Connection::releaseReceived(Stream& s) {
+  budget().release(std::exchange(s.budgeted, 0));
+  const size_t owed = std::exchange(s.connectionOwed, 0);
+  if (owed && session_ && state_ != State::Closed) nghttp2_session_consume_connection(session_, owed);
 }
 
 void H2Connection::sendReady(int32_t id) {
@@ -723,6 +750,7 @@ void H2Connection::finishStream(int32_t id) {
   if (it == streams_.end()) return;
   std::unique_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
+  releaseReceived(*s);
   if (s->responseTimer) loop_.cancelTimer(s->responseTimer);
   if (s->app) s->app->close();
   if (auto cancel = std::move(s->cancel)) cancel(s->stats.endReason.empty() ? "stream ended" : s->stats.endReason);
@@ -823,6 +851,11 @@ int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
     nghttp2_session_consume(session_, id, len);  // keeps the connection window open
     return 0;
   }
+  // The connection window comes back now unless the process is over its budget
+  // (receive_budget.h); the stream's own window only once the app took the bytes.
+  s->budgeted += len;
+  if (budget().hold(len)) nghttp2_session_consume_connection(session_, len);
+  else s->connectionOwed += len;
   if (s->app) s->app->received(reinterpret_cast<const char*>(data), len);
   else s->held.append(reinterpret_cast<const char*>(data), len);
   if (!s->dirty) {  // written once per burst of records (readTls), not once per frame

@@ -39,6 +39,7 @@
 #include "common/unique_fd.h"
 #include "hbone/header_block_tracker.h"
 #include "hbone/liveness.h"
+#include "hbone/receive_budget.h"
 #include "hbone/stream_endpoint.h"
 #include "identity/identity.h"
 #include "io/event_loop.h"
@@ -52,7 +53,11 @@ struct H2Options {
   // SETTINGS_MAX_CONCURRENT_STREAMS we accept, and the most a client opens.
   uint32_t maxConcurrentStreams = 100;
   uint32_t streamWindow = 4u << 20;       // per stream: the bound on h2 -> TCP buffering
-  uint32_t connectionWindow = 16u << 20;  // per connection
+  // Per connection. Returned as DATA arrives, not as it is delivered, so that
+  // stalled streams cannot freeze the others, while the process stays within
+  // receiveBudget (receive_budget.h).
+  uint32_t connectionWindow = 16u << 20;
+  ReceiveBudget* receiveBudget = nullptr;  // null: ReceiveBudget::process()
   size_t sendBufferBytes = 256u << 10;    // per stream: the bound on TCP -> h2 buffering
   std::chrono::milliseconds handshakeTimeout{10000};
   // A connection without streams for this long is closed with GOAWAY.
@@ -198,6 +203,10 @@ class H2Connection : public std::enable_shared_from_this<H2Connection>, private 
   bool writeStaged(bool wholeRecordsOnly = false);
   void pump();  // moves nghttp2 output into TLS while the output buffer has room
   void writeDirtyStreams();  // DATA received in this burst, delivered once per stream
+  ReceiveBudget& budget() const;
+  // A stream going away: its undelivered bytes leave the budget and the connection
+  // window still owed for them is returned.
+  void releaseReceived(Stream& s);
   void updateSocketInterest();
   void fail(const std::string& reason);
   void closeNow(const std::string& reason);

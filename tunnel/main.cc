@@ -45,6 +45,7 @@ struct Options {
   long certTtlSeconds = 24 * 3600;
   long maxStreams = 100;
   long idleTimeoutMs = 60000;
+  long receiveBudgetMiB = warren::hbone::kDefaultReceiveBudgetBytes >> 20;
   warren::telemetry::AdminOptions telemetry;
   std::string logLevel = "info";
   int readyFd = -1;
@@ -72,6 +73,8 @@ void usage(FILE* out) {
                "  --cert-ttl SECONDS      workload certificate lifetime (default 86400); renewed at half\n"
                "  --hbone-max-streams N   streams per HBONE connection (default 100)\n"
                "  --hbone-idle-timeout MS close pooled HBONE connections idle this long (default 60000)\n"
+               "  --hbone-receive-budget-mb N  HBONE data received and not yet taken by apps, whole\n"
+               "                          process (default 64); past it, senders are slowed\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -105,6 +108,7 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"cert-ttl", required_argument, nullptr, 't'},
                                     {"hbone-max-streams", required_argument, nullptr, 's'},
                                     {"hbone-idle-timeout", required_argument, nullptr, 'i'},
+                                    {"hbone-receive-budget-mb", required_argument, nullptr, 'B'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -136,6 +140,9 @@ bool parse(int argc, char** argv, Options& o) {
         break;
       case 'i':
         if (!parseLong(optarg, 1, o.idleTimeoutMs)) return false;
+        break;
+      case 'B':
+        if (!parseLong(optarg, 1, o.receiveBudgetMiB)) return false;
         break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
@@ -250,6 +257,7 @@ int main(int argc, char** argv) {
   proxyOpts.mark = WARREN_TUNNEL_MARK;
   proxyOpts.h2.maxConcurrentStreams = static_cast<uint32_t>(opts.maxStreams);
   proxyOpts.h2.idleTimeout = std::chrono::milliseconds(opts.idleTimeoutMs);
+  warren::hbone::ReceiveBudget::setProcessLimit(static_cast<size_t>(opts.receiveBudgetMiB) << 20);
   warren::telemetry::TcpMetrics metrics;
   auto proxy = std::make_unique<warren::proxy::Proxy>(
       **loop, nullptr,

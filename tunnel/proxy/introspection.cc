@@ -3,6 +3,7 @@
 #include <future>
 #include <optional>
 
+#include "hbone/receive_budget.h"
 #include "io/accept.h"
 #include "tunnel/proxy/explain.h"
 #include "state/state_json.h"
@@ -175,6 +176,20 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
   if (auto st = m.addCounter("warren_tunnel_connections_shed_total",
                              "Connections reset on arrival because the tunnel was out of file descriptors.",
                              [] { return static_cast<double>(io::shedConnections()); });
+      !st)
+    return st;
+  // The HBONE receive budget (hbone/receive_budget.h): bytes received and not yet
+  // delivered to apps, and how often senders were held back because it was spent.
+  const hbone::ReceiveBudget& budget = hbone::ReceiveBudget::process();
+  if (auto st = m.addGauge("warren_tunnel_hbone_receive_buffered_bytes",
+                           "HBONE DATA received and not yet taken by the app side, across the process.",
+                           [&budget] { return static_cast<double>(budget.held()); });
+      !st)
+    return st;
+  if (auto st = m.addCounter("warren_tunnel_hbone_receive_over_budget_total",
+                             "DATA frames received while the receive budget was spent (their connection window "
+                             "returned only on delivery).",
+                             [&budget] { return static_cast<double>(budget.overBudgetCount()); });
       !st)
     return st;
   return m.addGauge("warren_tunnel_active_connections", "Connections being relayed now.",
