@@ -539,7 +539,7 @@ TEST_F(Http2PortWaypointTest, Http11ClientReachesAnH2OnlyBackendWithKeepAliveABo
     EXPECT_EQ(log[i]["request_protocol"], "http") << log[i];
   }
   EXPECT_EQ(log[0]["response_code"], 200);
-  EXPECT_EQ(log[0]["upstream_host"], "10.244.2.20:8082");
+  EXPECT_EQ(log[0]["upstream_host"], "10.244.2.20:15008");  // the HBONE endpoint, as for HTTP/1.1 upstreams
   EXPECT_EQ(log[1]["method"], "POST");
   EXPECT_EQ(log[1]["response_code"], 200);
   EXPECT_GT(log[1]["bytes_received"].get<uint64_t>(), std::string("upload over h2").size()) << log[1];
@@ -553,7 +553,7 @@ TEST_F(Http2PortWaypointTest, AChunkedUploadAndPipelinedRequestsAreAnsweredInOrd
       "POST /upload HTTP/1.1\r\nHost: 10.96.0.22:8083\r\nTransfer-Encoding: chunked\r\n\r\n"
       "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
       "GET /balance/1 HTTP/1.1\r\nHost: 10.96.0.22:8083\r\nConnection: close\r\n\r\n";
-  std::string out = inCheckout({"bash", "-c", "printf '%s' \"$0\" | timeout 5 socat -t 4 - TCP:10.96.0.22:8083", requests});
+  const std::string out = connectFrom(checkout_.netnsPath(), "10.96.0.22", 8083, requests, 5s).reply;
   const auto first = out.find("HTTP/1.1 200 OK\r\n");
   ASSERT_NE(first, std::string::npos) << out;
   const auto second = out.find("HTTP/1.1 200 OK\r\n", first + 1);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include <spdlog/spdlog.h>
 
@@ -524,7 +525,7 @@ void Http1Session::forwardOverH2(const http1::MessageHead& h, const RequestPlan&
   const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
   clientTakesTrailers_ = acceptsTrailers(h.headers);
   responses_.reset();
-  ++h2Key_;
+  h2Key_ = h2Key_ == INT32_MAX ? 1 : h2Key_ + 1;
   phase_ = Phase::ForwardBody;
   h2Id_ = -1;  // submitted: the sink may hear of a failure before submit returns
   auto sent = h2Pool_.submit(plan.route, current_.upstreamHost, h2Key_, h2RequestForHttp1(upstreamHead(h, plan)),
