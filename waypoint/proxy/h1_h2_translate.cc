@@ -39,7 +39,8 @@ bool expectsContinue(const http1::MessageHead& h) {
 
 H2UpstreamRequest h2RequestForHttp1(const http1::MessageHead& h) {
   H2UpstreamRequest r = h2UpstreamRequest(h, acceptsTrailers(h.headers));
-  std::erase_if(r.fields, [](const auto& f) { return f.first == "expect" && http1::listsToken(f.second, "100-continue"); });
+  std::erase_if(r.fields,
+                [](const auto& f) { return f.first == "expect" && http1::listsToken(f.second, "100-continue"); });
   return r;
 }
 

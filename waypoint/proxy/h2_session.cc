@@ -787,7 +787,9 @@ void H2Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
 void H2Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
   Stream* s = find(key);
   if (!s || !s->h2) return;
-  std::erase_if(trailers, [](const auto& f) { return f.first.empty() || f.first.front() == ':' || connectionSpecific(f.first, {}); });
+  std::erase_if(trailers, [](const auto& f) {
+    return f.first.empty() || f.first.front() == ':' || connectionSpecific(f.first, {});
+  });
   s->outcome.grpcStatus = grpcStatusIn(trailers);
   s->responseTrailers = std::move(trailers);
 }
