@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -149,6 +150,22 @@ TEST_F(GrpcWaypointTest, UnaryAndStreamingCallsPassWithTheirTrailersAndADeniedMe
   const std::string okSeries = metricLine("grpc_response_status=\"0\"");
   EXPECT_NE(okSeries.find("response_code=\"200\""), std::string::npos) << okSeries;
   EXPECT_EQ(okSeries.substr(okSeries.rfind(' ') + 1), "3") << okSeries;
+}
+
+TEST_F(GrpcWaypointTest, AnHttp11ClientOnTheGrpcPortGetsHttp2UpstreamAndTheTrailersItAsksFor) {
+  // An HTTP/1.1 client (curl --http1.1) calling the grpc port: the waypoint sends
+  // it to the grpc++ server as HTTP/2 and relays the answer as HTTP/1.1, chunked,
+  // with grpc-status as a chunked trailer since the client sent "TE: trailers".
+  // --raw: the body as it came on the wire, chunk framing and trailers included.
+  const std::string request = node(0).runDir() + "/balance.grpc";
+  std::ofstream(request, std::ios::binary) << std::string("\0\0\0\0\0", 5);  // an empty BalanceRequest
+  std::string out = inCheckout({"curl", "-sS", "--max-time", "5", "--http1.1", "--raw", "-i", "-H",
+                                "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "@" + request,
+                                std::string("http://") + kGrpcTarget + "/warren.demo.ledger.v1.Ledger/Balance"});
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("transfer-encoding: chunked\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\n0\r\ngrpc-status: 0\r\n"), std::string::npos) << out;
+  EXPECT_EQ(served(), (std::vector<std::string>{"Balance"}));
 }
 
 TEST_F(GrpcWaypointTest, ConcurrentStreamingCallsAllSucceedInOrder) {

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -444,6 +445,125 @@ TEST_F(WaypointTest, Http2GarbageAfterThePrefaceGetsGoawayAndReachesNothing) {
   std::string out = curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/4"});
   EXPECT_NE(out.find("GET /balance/4 served\n 200"), std::string::npos) << out;
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/4"});
+}
+
+
+// ---- an HTTP/1.1 client to a port declared http2 ---------------------------------
+//
+// Service payments/ledger-h2 10.96.0.22, ports named "http2" (8082) and
+// "http2-nolen" (8083): their backend is nghttpd, which speaks HTTP/2 with prior
+// knowledge only (an HTTP/1.1 request gets a SETTINGS frame back, which curl
+// rejects as HTTP/0.9); on 8083 it states no content-length. As Envoy does for
+// such ports, the waypoint sends HTTP/1.1 clients' requests upstream as HTTP/2
+// and translates the answers back.
+
+constexpr const char* kH2PortYaml = R"(
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ledger-h2, namespace: payments}
+spec:
+  clusterIP: 10.96.0.22
+  selector: {app: ledger}
+  ports: [{name: http2, port: 8082, targetPort: 8082}, {name: http2-nolen, port: 8083, targetPort: 8083}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ledger-h2-upload, namespace: payments}
+spec:
+  targetRefs: [{kind: Service, group: "", name: ledger-h2}]
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/payments/sa/sa-checkout"]}}]
+    to: [{operation: {methods: ["POST"], paths: ["/upload"]}}]
+)";
+
+class Http2PortWaypointTest : public WaypointTest {
+ protected:
+  std::string clusterYaml() override { return std::string(kWaypointCluster) + kH2PortYaml; }
+
+  void SetUp() override {
+    WaypointTest::SetUp();
+    ASSERT_FALSE(HasFailure());
+    const std::string docroot = node(1).runDir() + "/h2-docroot";
+    std::filesystem::create_directories(docroot + "/balance");
+    std::ofstream(docroot + "/balance/1") << "balance of 1 over h2";
+    // -v: every frame it receives is logged, the witness of what reached it.
+    for (const char* port : {"8082", "8083"}) {
+      std::vector<std::string> argv = {"nsenter", "--net=" + ledger_.netnsPath(), "nghttpd", "--no-tls", "-v",
+                                       "--echo-upload", "-d", docroot, port};
+      if (std::string(port) == "8083") argv.push_back("--no-content-length");
+      auto p = Process::spawnWatched(argv, node(1).runDir() + "/app-h2-" + port + ".log", "listen", 10s);
+      ASSERT_TRUE(p) << "nghttpd did not start";
+      h2Apps_.push_back(std::move(*p));
+    }
+  }
+  void TearDown() override {
+    h2Apps_.clear();
+    WaypointTest::TearDown();
+  }
+
+  // The :path of every request the HTTP/2 backend on 8082 (0) or 8083 (1) received, in order.
+  std::vector<std::string> pathsSeen(size_t app) {
+    std::vector<std::string> out;
+    std::istringstream in(h2Apps_[app]->output());
+    for (std::string line; std::getline(in, line);)
+      if (auto at = line.find(") :path: "); at != std::string::npos) out.push_back(line.substr(at + 9));
+    return out;
+  }
+
+  std::vector<std::unique_ptr<Process>> h2Apps_;
+};
+
+TEST_F(Http2PortWaypointTest, Http11ClientReachesAnH2OnlyBackendWithKeepAliveABodyAndADenial) {
+  const std::string base = "http://10.96.0.22:8082";
+  const std::string w = "|%{http_code} %{num_connects} %{http_version}\n";
+  // One client connection (num_connects 1, then 0): a GET, a POST with a body,
+  // then a request the policy denies.
+  std::string out = curl({"--http1.1", "-w", w, base + "/balance/1", "--next", "--http1.1", "--max-time", "5", "-w", w,
+                          "--data-binary", "upload over h2", base + "/upload", "--next", "--http1.1", "--max-time",
+                          "5", "-w", w, base + "/admin/x"});
+  EXPECT_EQ(lastCurlStatus_, 0) << out;
+  EXPECT_EQ(out,
+            "balance of 1 over h2|200 1 1.1\n"
+            "upload over h2|200 0 1.1\n"
+            "RBAC: access denied|403 0 1.1\n");
+  // The backend saw both allowed requests, over HTTP/2, and never the denied one.
+  EXPECT_EQ(pathsSeen(0), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
+
+  // Telemetry reports the client's protocol, as Envoy's %PROTOCOL% does.
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 3; }, 5s)) << node(0).logTail("waypoint-waypoint");
+  auto log = waypointAccessLog();
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(log[i]["protocol"], "HTTP/1.1") << log[i];
+    EXPECT_EQ(log[i]["request_protocol"], "http") << log[i];
+  }
+  EXPECT_EQ(log[0]["response_code"], 200);
+  EXPECT_EQ(log[0]["upstream_host"], "10.244.2.20:15008");  // the HBONE endpoint, as for HTTP/1.1 upstreams
+  EXPECT_EQ(log[1]["method"], "POST");
+  EXPECT_EQ(log[1]["response_code"], 200);
+  EXPECT_GT(log[1]["bytes_received"].get<uint64_t>(), std::string("upload over h2").size()) << log[1];
+  EXPECT_EQ(log[2]["response_code"], 403);
+}
+
+TEST_F(Http2PortWaypointTest, AChunkedUploadAndPipelinedRequestsAreAnsweredInOrder) {
+  // Two requests written at once on one connection to the port whose backend
+  // states no length: a chunked POST and a GET, both answered chunked, in order.
+  const std::string requests =
+      "POST /upload HTTP/1.1\r\nHost: 10.96.0.22:8083\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+      "GET /balance/1 HTTP/1.1\r\nHost: 10.96.0.22:8083\r\nConnection: close\r\n\r\n";
+  const std::string out = connectFrom(checkout_.netnsPath(), "10.96.0.22", 8083, requests, 5s).reply;
+  const auto first = out.find("HTTP/1.1 200 OK\r\n");
+  ASSERT_NE(first, std::string::npos) << out;
+  const auto second = out.find("HTTP/1.1 200 OK\r\n", first + 1);
+  ASSERT_NE(second, std::string::npos) << out;
+  const std::string echo = out.substr(first, second - first), get = out.substr(second);
+  EXPECT_NE(echo.find("transfer-encoding: chunked\r\n"), std::string::npos) << echo;
+  EXPECT_NE(echo.find("\r\n\r\nb\r\nhello world\r\n0\r\n\r\n"), std::string::npos) << echo;
+  EXPECT_NE(get.find("transfer-encoding: chunked\r\n"), std::string::npos) << get;
+  EXPECT_NE(get.find("\r\n\r\n14\r\nbalance of 1 over h2\r\n0\r\n\r\n"), std::string::npos) << get;
+  EXPECT_EQ(pathsSeen(1), (std::vector<std::string>{"/upload", "/balance/1"})) << h2Apps_[1]->output();
 }
 
 }  // namespace

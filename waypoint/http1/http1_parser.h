@@ -117,6 +117,12 @@ std::string chunk(std::string_view data);
 std::string lastChunk();
 // A complete small response (403 RBAC: access denied, 400, 503 ...), with
 // content-type text/plain, content-length, and "connection: close" when close.
+// A comma-separated header value (Connection, TE) lists `lowerToken`, compared
+// case-insensitively.
+bool listsToken(std::string_view value, std::string_view lowerToken);
+// `lowerName` is listed in one of the headers' Connection fields: hop-by-hop too
+// (RFC 9110 7.6.1: "connection: close, x-internal" makes x-internal this hop's).
+bool namedInConnection(const HeaderList& headers, std::string_view lowerName);
 std::string simpleResponse(int status, std::string_view body, bool close, const HeaderList& extra = {});
 std::string_view reasonPhrase(int status);
 

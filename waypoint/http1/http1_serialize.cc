@@ -19,33 +19,6 @@ bool isHopByHop(std::string_view name) {
   return false;
 }
 
-// Names listed in Connection are hop-by-hop too (RFC 9110 7.6.1: "connection:
-// close, x-internal" means x-internal is for this hop only).
-bool namedInConnection(const HeaderList& headers, std::string_view name) {
-  for (const auto& [n, v] : headers) {
-    if (n != "connection") continue;
-    size_t pos = 0;
-    while (pos <= v.size()) {
-      size_t comma = v.find(',', pos);
-      if (comma == std::string::npos) comma = v.size();
-      std::string_view token(v.data() + pos, comma - pos);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (token.size() == name.size()) {
-        bool same = true;
-        for (size_t i = 0; i < token.size() && same; ++i) {
-          char c = token[i];
-          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-          same = c == name[i];
-        }
-        if (same) return true;
-      }
-      pos = comma + 1;
-    }
-  }
-  return false;
-}
-
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
   out.append(name).append(": ").append(value).append("\r\n");
 }
@@ -80,6 +53,35 @@ std::string originForm(const MessageHead& h) {
 }
 
 }  // namespace
+
+bool listsToken(std::string_view value, std::string_view lowerToken) {
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t comma = value.find(',', pos);
+    if (comma == std::string_view::npos) comma = value.size();
+    std::string_view token = value.substr(pos, comma - pos);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    // "trailers;q=1" is not a TE token a proxy need read: parameters make no match.
+    if (token.size() == lowerToken.size()) {
+      bool same = true;
+      for (size_t i = 0; i < token.size() && same; ++i) {
+        char c = token[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+        same = c == lowerToken[i];
+      }
+      if (same) return true;
+    }
+    pos = comma + 1;
+  }
+  return false;
+}
+
+bool namedInConnection(const HeaderList& headers, std::string_view lowerName) {
+  for (const auto& [n, v] : headers)
+    if (n == "connection" && listsToken(v, lowerName)) return true;
+  return false;
+}
 
 std::string serializeRequestHead(const MessageHead& h, const HeaderList& extraHeaders) {
   std::string out;

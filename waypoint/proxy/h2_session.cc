@@ -34,41 +34,10 @@ bool lowerEquals(std::string_view a, std::string_view lower) {
   return true;
 }
 
-// Connection-specific fields (RFC 9113 8.2.2): never in an HTTP/2 message; "te"
-// is added back as "te: trailers" where it may be. Trailer goes too: the HTTP/2
-// upstream relays trailers itself, the HTTP/1.1 one does not relay them.
-bool connectionSpecific(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                                "upgrade",    "te",         "trailer"};
-  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
-
-// Names listed in the Connection header are hop-by-hop as well.
-bool listedInConnection(const http1::HeaderList& headers, std::string_view name) {
-  for (const auto& [n, v] : headers) {
-    if (n != "connection") continue;
-    size_t pos = 0;
-    while (pos <= v.size()) {
-      size_t comma = v.find(',', pos);
-      if (comma == std::string::npos) comma = v.size();
-      std::string_view token(v.data() + pos, comma - pos);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (lowerEquals(token, name)) return true;
-      pos = comma + 1;
-    }
-  }
-  return false;
-}
-
 nghttp2_nv makeNv(const std::string& name, const std::string& value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
           NGHTTP2_NV_FLAG_NONE};
-}
-
-std::string upstreamKey(const proxy::OutboundRoute& r) {
-  return std::to_string(static_cast<int>(r.kind)) + "|" + io::formatSockaddr(r.target) + "|" + r.authority;
 }
 
 }  // namespace
@@ -130,17 +99,6 @@ H2RequestHead h2RequestHead(const http1::HeaderList& pseudo, const http1::Header
     h.contentLength = 0;  // an empty POST/PUT is stated as such to an HTTP/1.1 upstream
   }
   h.keepAlive = true;
-  return r;
-}
-
-H2UpstreamRequest h2UpstreamRequest(const http1::MessageHead& h, bool teTrailers) {
-  H2UpstreamRequest r;
-  r.pseudo = {{":method", h.method}, {":scheme", "http"}, {":authority", h.host}, {":path", h.target}};
-  for (const auto& [n, v] : h.headers) {
-    if (n == "host" || connectionSpecific(n) || listedInConnection(h.headers, n)) continue;
-    r.fields.emplace_back(n, v);
-  }
-  if (teTrailers) r.fields.emplace_back("te", "trailers");
   return r;
 }
 
@@ -245,7 +203,12 @@ std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, Stre
 }
 
 H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream, SessionOptions options)
-    : host_(host), id_(id), stream_(std::move(stream)), options_(options), down_(std::move(downstream)) {}
+    : host_(host),
+      id_(id),
+      stream_(std::move(stream)),
+      options_(options),
+      down_(std::move(downstream)),
+      h2Pool_(host, *this, options, "waypoint session " + std::to_string(id) + " (h2)") {}
 
 H2Session::~H2Session() {
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
@@ -315,10 +278,7 @@ void H2Session::finish(const std::string& why) {
   toOpen_.clear();
   for (auto& i : idle_) i.fd->unwatch();
   idle_.clear();
-  for (auto& [key, up] : h2Upstreams_) up->close();
-  for (auto& up : draining_) up->close();
-  h2Upstreams_.clear();
-  draining_.clear();
+  h2Pool_.close();
   if (down_) {
     if (downEvents_) down_->unwatch();
     downEvents_ = 0;
@@ -656,7 +616,6 @@ void H2Session::onJudged(Stream& s, RequestPlan judged, const http1::MessageHead
   s.upKey = upstreamKey(plan.route);
   s.viaH2 = state::upstreamSpeaksHttp2(plan.appProtocol, /*downstreamHttp2=*/true);
   if (s.viaH2) {
-    s.upKey += "|h2";
     s.h2Request = h2UpstreamRequest(upstreamHead(h, plan), s.teTrailers);
     s.wantUp = true;
     toOpen_.push_back(s.id);
@@ -713,7 +672,7 @@ void H2Session::submitResponse(Stream& s, int status, const http1::HeaderList& f
   http1::HeaderList out;
   out.emplace_back(":status", std::to_string(status));
   for (const auto& [n, v] : fields) {
-    if (connectionSpecific(n) || listedInConnection(fields, n)) continue;
+    if (connectionSpecific(n, fields)) continue;
     if (n == "content-length" && status == 204) continue;
     if (!n.empty() && n.front() == ':') continue;
     out.emplace_back(n, v);
@@ -783,48 +742,18 @@ void H2Session::openUpstreams() {
   }
 }
 
-std::shared_ptr<H2Upstream> H2Session::h2UpstreamFor(const Stream& s, bool fresh) {
-  auto it = h2Upstreams_.find(s.upKey);
-  if (it != h2Upstreams_.end()) {
-    if (!fresh && it->second->usable()) return it->second;
-    // Going away or failed: its running streams finish; new ones go to a new one.
-    if (it->second->streamCount()) draining_.push_back(it->second);
-    h2Upstreams_.erase(it);
-  }
-  H2Upstream::Options o;
-  o.streamWindow = options_.h2StreamWindow;
-  o.connectionWindow = options_.h2ConnectionWindow;
-  o.maxHeaderListBytes = options_.h2MaxHeaderListBytes;
-  auto up = H2Upstream::create(host_.loop(), *this, o,
-                               "waypoint session " + std::to_string(id_) + " (h2) upstream " + s.outcome.upstreamHost);
-  h2Upstreams_[s.upKey] = up;
-  std::weak_ptr<H2Upstream> weakUp = up;
-  std::weak_ptr<H2Session> weak = weak_from_this();
-  host_.openUpstream(s.outcome.plan.route, [weak, weakUp](Result<io::ByteStreamPtr> fd) {
-    auto self = weak.lock();
-    auto upstream = weakUp.lock();
-    if (!self || self->closed_ || !upstream) return;  // closes unused
-    if (!fd) upstream->fail("upstream connect error or disconnect/reset before headers: " + fd.error().message);
-    else upstream->attach(std::move(*fd));
-  });
-  return up;
-}
-
 void H2Session::openH2Upstream(Stream& s) {
   // The request goes out now; the body held while judging follows it, then its
   // end if the client has ended (with its trailers).
   const bool endNow = s.endReceived && s.upOut.empty() && s.requestTrailers.empty();
-  for (bool fresh : {false, true}) {
-    auto up = h2UpstreamFor(s, fresh);
-    const int32_t upId = up->submit(s.id, s.h2Request.pseudo, s.h2Request.fields, endNow);
-    if (!upId) continue;  // that connection takes no more streams: a new one
-    s.h2 = up;
-    s.upId = upId;
+  if (auto sent = h2Pool_.submit(s.outcome.plan.route, s.outcome.upstreamHost, s.id, s.h2Request, endNow); sent.up) {
+    s.h2 = std::move(sent.up);
+    s.upId = sent.upId;
     if (!s.upOut.empty()) {
-      s.h2->sendBody(upId, s.upOut.data(), s.upOut.size());
+      s.h2->sendBody(s.upId, s.upOut.data(), s.upOut.size());
       s.upOut.clear();
     }
-    if (s.endReceived && !endNow) s.h2->endBody(upId, std::move(s.requestTrailers));
+    if (s.endReceived && !endNow) s.h2->endBody(s.upId, std::move(s.requestTrailers));
     return;
   }
   s.outcome.plan.decision.reason += "; upstream connect error or disconnect/reset before headers";
@@ -858,7 +787,9 @@ void H2Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
 void H2Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
   Stream* s = find(key);
   if (!s || !s->h2) return;
-  std::erase_if(trailers, [](const auto& f) { return f.first.empty() || f.first.front() == ':' || connectionSpecific(f.first); });
+  std::erase_if(trailers, [](const auto& f) {
+    return f.first.empty() || f.first.front() == ':' || connectionSpecific(f.first, {});
+  });
   s->outcome.grpcStatus = grpcStatusIn(trailers);
   s->responseTrailers = std::move(trailers);
 }
@@ -899,7 +830,7 @@ void H2Session::afterUpstreamEvent() {
   if (closed_) return;
   auto keep = shared_from_this();
   touch();
-  std::erase_if(draining_, [](const auto& up) { return up->streamCount() == 0; });
+  h2Pool_.prune();
   afterEvent();
 }
 

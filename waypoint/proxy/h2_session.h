@@ -32,7 +32,9 @@
 
 #include "io/byte_stream.h"
 #include "waypoint/http1/http1_parser.h"
+#include "waypoint/proxy/h1_h2_translate.h"
 #include "waypoint/proxy/h2_upstream.h"
+#include "waypoint/proxy/h2_upstream_pool.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
 
@@ -53,14 +55,6 @@ H2RequestHead h2RequestHead(const http1::HeaderList& pseudo, const http1::Header
 
 // Istio's request_protocol: "grpc" for content-type application/grpc*, else "http".
 std::string requestProtocol(const http1::HeaderList& fields);
-
-// The pseudo-headers and fields of the HTTP/2 request sent upstream for `head` (as
-// upstreamHead() made it): connection-specific fields and Host left out, the
-// authority as :authority, "te: trailers" when the client sent it.
-struct H2UpstreamRequest {
-  http1::HeaderList pseudo, fields;
-};
-H2UpstreamRequest h2UpstreamRequest(const http1::MessageHead& head, bool teTrailers);
 
 class H2Session : public Session, public std::enable_shared_from_this<H2Session>, private H2Upstream::Sink {
  public:
@@ -113,7 +107,6 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   // Upstreams.
   void openUpstreams();
   void openH2Upstream(Stream& s);
-  std::shared_ptr<H2Upstream> h2UpstreamFor(const Stream& s, bool fresh);
 
   // H2Upstream::Sink: the HTTP/2 upstreams' events, by downstream stream id.
   void upstreamHeaders(int32_t key, int status, http1::HeaderList fields, bool endStream) override;
@@ -149,10 +142,7 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<int32_t> toOpen_;  // judged and allowed during this read: upstreams opened after it
   std::vector<Idle> idle_;
-  // HTTP/2 upstreams by upstreamKey; ones that take no new streams stay in
-  // draining_ until their last stream is done.
-  std::map<std::string, std::shared_ptr<H2Upstream>> h2Upstreams_;
-  std::vector<std::shared_ptr<H2Upstream>> draining_;
+  H2UpstreamPool h2Pool_;  // the HTTP/2 upstreams
   bool closed_ = false, goingAway_ = false;
   bool judgingInline_ = false;  // judgeRequest is answering inside judge()
   uint64_t idleTimer_ = 0;

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include <spdlog/spdlog.h>
 
 #include "io/tcp.h"
+#include "waypoint/proxy/grpc_reply.h"
+#include "waypoint/proxy/h1_h2_translate.h"
 #include "waypoint/proxy/request_judge.h"
 
 namespace warren::waypoint {
@@ -45,7 +48,12 @@ std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id
 
 Http1Session::Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
                            SessionOptions options)
-    : host_(host), id_(id), stream_(std::move(stream)), options_(options), down_(std::move(downstream)) {}
+    : host_(host),
+      id_(id),
+      stream_(std::move(stream)),
+      options_(options),
+      down_(std::move(downstream)),
+      h2Pool_(host, *this, options, "waypoint session " + std::to_string(id)) {}
 
 Http1Session::~Http1Session() {
   if (drainTimer_) host_.loop().cancelTimer(drainTimer_);
@@ -74,6 +82,7 @@ void Http1Session::onDownstream(uint32_t events) {
   }
   if (events & EPOLLOUT) {
     if (!flush(*down_, downOut_, downOutHead_)) return finish();
+    reportConsumed();
     if (phase_ == Phase::Closing && downOut_.empty()) return startDrain();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -97,7 +106,7 @@ void Http1Session::onDownstream(uint32_t events) {
 
 void Http1Session::processRequests() {
   while (phase_ == Phase::Head || phase_ == Phase::ForwardBody || phase_ == Phase::DiscardBody) {
-    if (upOut_.size() - upOutHead_ >= options_.bufferBytes) return;  // upstream must drain first
+    if (upstreamBacklog() >= options_.bufferBytes) return;  // upstream must drain first
     if (downInHead_ >= downIn_.size()) {
       downIn_.clear();
       downInHead_ = 0;
@@ -122,7 +131,8 @@ void Http1Session::processRequests() {
         break;
       case Event::BodyChunk:
         if (phase_ == Phase::ForwardBody) {
-          if (requestChunked_) upOut_ += http1::chunk(requests_.bodyChunk());
+          if (h2Id_) sendH2Body(requests_.bodyChunk());
+          else if (requestChunked_) upOut_ += http1::chunk(requests_.bodyChunk());
           else upOut_.append(requests_.bodyChunk());
         }
         break;
@@ -130,7 +140,12 @@ void Http1Session::processRequests() {
         current_.requestBytes = requestConsumed_;
         requestConsumed_ = 0;
         if (phase_ == Phase::ForwardBody) {
-          if (requestChunked_) upOut_ += http1::lastChunk();
+          if (h2Id_ && h2RequestOpen_) {
+            h2RequestOpen_ = false;
+            h2_->endBody(h2Id_, {});  // HTTP/1.1 request trailers are not kept by the parser
+          } else if (!h2Id_ && requestChunked_) {
+            upOut_ += http1::lastChunk();
+          }
           phase_ = Phase::AwaitResponse;
         } else if (phase_ == Phase::DiscardBody) {
           finishRequest(current_.status);
@@ -140,7 +155,7 @@ void Http1Session::processRequests() {
         }
         break;
     }
-    if (up_ && !flush(*up_, upOut_, upOutHead_)) return upstreamEnded();
+    if (up_ && !flush(*up_, upOut_, upOutHead_)) return upstreamLost();
   }
 }
 
@@ -162,6 +177,7 @@ void Http1Session::onRequestHead() {
   current_.protocol = h.header("content-type").value_or("").rfind("application/grpc", 0) == 0 ? "grpc" : "http";
   current_.requestBytes = h.wireBytes;  // the head; the whole request at its MessageEnd
   keepAlive_ = h.keepAlive;
+  http10Client_ = h.versionMajor == 1 && h.versionMinor == 0;
   rejected_ = false;
   responseStarted_ = false;
 
@@ -197,9 +213,10 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
     const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
     return reject(plan.status, plan.body, plan.responseFlags, hasBody || !keepAlive_, plan.responseHeaders);
   }
+  current_.upstreamHost = io::formatSockaddr(plan.route.target);
+  if (state::upstreamSpeaksHttp2(plan.appProtocol, /*downstreamHttp2=*/false)) return forwardOverH2(h, plan);
   if (!up_ && !upConnecting_) {
     upConnecting_ = true;
-    current_.upstreamHost = io::formatSockaddr(plan.route.target);
     std::weak_ptr<Http1Session> weak = shared_from_this();
     host_.openUpstream(plan.route, [weak](Result<io::ByteStreamPtr> fd) {
       auto self = weak.lock();
@@ -207,7 +224,7 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
       self->upConnecting_ = false;
       if (!fd) {
         spdlog::warn("waypoint session {}: upstream: {}", self->id_, fd.error().message);
-        return self->upstreamEnded();
+        return self->upstreamLost();
       }
       self->up_ = std::move(*fd);
       self->upEvents_ = EPOLLIN;
@@ -216,13 +233,11 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
             if (auto s = w2.lock()) s->onUpstream(ev);
           })) {
         self->up_.reset();
-        return self->upstreamEnded();
+        return self->upstreamLost();
       }
       self->processRequests();
       self->updateInterest();
     });
-  } else {
-    current_.upstreamHost = io::formatSockaddr(plan.route.target);
   }
   requestChunked_ = h.chunked;
   responses_ = std::make_unique<http1::Parser>(http1::Parser::Kind::Response);
@@ -250,7 +265,7 @@ void Http1Session::onUpstream(uint32_t events) {
   if (phase_ == Phase::Closed || !up_) return;
   touch();
   if (events & EPOLLOUT) {
-    if (!flush(*up_, upOut_, upOutHead_)) return upstreamEnded();
+    if (!flush(*up_, upOut_, upOutHead_)) return upstreamLost();
     processRequests();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -259,7 +274,7 @@ void Http1Session::onUpstream(uint32_t events) {
     if (n > 0) {
       upIn_.append(buf, static_cast<size_t>(n));
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      return upstreamEnded();
+      return upstreamLost();
     }
   }
   processResponse();
@@ -336,7 +351,7 @@ void Http1Session::processResponse() {
   }
 }
 
-void Http1Session::upstreamEnded() {
+void Http1Session::upstreamLost() {
   closeUpstream();
   if (phase_ == Phase::Closed) return;
   if (phase_ == Phase::AwaitResponse || phase_ == Phase::ForwardBody) {
@@ -393,6 +408,7 @@ void Http1Session::closeAfterFlush() {
 void Http1Session::startDrain() {
   if (downEof_) return finish();
   closeUpstream();
+  endH2Stream(/*responseEnded=*/false);
   down_->shutdownWrite();  // the client sees the end of the answer
   phase_ = Phase::Draining;
   std::weak_ptr<Http1Session> weak = weak_from_this();
@@ -431,7 +447,7 @@ void Http1Session::updateInterest() {
   if (phase_ == Phase::Closed || phase_ == Phase::Draining) return;
   uint32_t down = 0;
   const bool readRequests = (phase_ == Phase::Head || phase_ == Phase::ForwardBody || phase_ == Phase::DiscardBody) &&
-                            upOut_.size() < options_.bufferBytes && !downEof_;
+                            upstreamBacklog() < options_.bufferBytes && !downEof_;
   // While a response is awaited (or a judgement), EOF/RST from the client must still be seen.
   const bool waiting = phase_ == Phase::AwaitResponse || phase_ == Phase::Judging;
   if (readRequests || waiting) down |= EPOLLIN;
@@ -490,6 +506,8 @@ void Http1Session::finish() {
   if (!current_.method.empty() || current_.status) finishRequest(current_.status);
   phase_ = Phase::Closed;
   closeUpstream();
+  endH2Stream(/*responseEnded=*/false);
+  h2Pool_.close();
   if (down_) {
     down_->unwatch();
     down_.reset();
@@ -499,6 +517,143 @@ void Http1Session::finish() {
   if (drainTimer_) host_.loop().cancelTimer(drainTimer_);
   headTimer_ = idleTimer_ = drainTimer_ = 0;
   host_.sessionClosed(id_);  // may destroy this session: nothing after
+}
+
+// ---- HTTP/2 upstream (ports declared http2 or grpc) ----------------------------------
+
+void Http1Session::forwardOverH2(const http1::MessageHead& h, const RequestPlan& plan) {
+  const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
+  clientTakesTrailers_ = acceptsTrailers(h.headers);
+  responses_.reset();
+  h2Key_ = h2Key_ == INT32_MAX ? 1 : h2Key_ + 1;
+  phase_ = Phase::ForwardBody;
+  h2Id_ = -1;  // submitted: the sink may hear of a failure before submit returns
+  auto sent = h2Pool_.submit(plan.route, current_.upstreamHost, h2Key_, h2RequestForHttp1(upstreamHead(h, plan)),
+                             /*endStream=*/!hasBody);
+  if (phase_ != Phase::ForwardBody) return;  // failed at once (the sink has answered)
+  h2Id_ = 0;
+  if (!sent.up) {
+    current_.plan.decision.reason += "; upstream connect error or disconnect/reset before headers";
+    return reject(503, "upstream connect error or disconnect/reset before headers", "UF", true);
+  }
+  h2_ = std::move(sent.up);
+  h2Id_ = sent.upId;
+  h2RequestOpen_ = hasBody;
+  // Envoy answers 100 Continue itself rather than passing Expect on: the body
+  // then comes, and HTTP/2 flow control holds it back as the upstream wants.
+  if (hasBody && expectsContinue(h)) downOut_ += "HTTP/1.1 100 Continue\r\n\r\n";
+}
+
+void Http1Session::sendH2Body(std::string_view data) {
+  if (!h2RequestOpen_ || data.empty()) return;
+  h2Unsent_ += data.size();  // before sendBody: it may report bytes taken at once
+  h2_->sendBody(h2Id_, data.data(), data.size());
+}
+
+void Http1Session::reportConsumed() {
+  // Response bytes the client took reopen the upstream's window; framing bytes
+  // still queued count against it, so it never reopens early.
+  const uint64_t pending = downOut_.size() - downOutHead_;
+  if (!h2_ || !h2Id_ || h2Unconsumed_ <= pending) return;
+  h2_->consumed(h2Id_, h2Unconsumed_ - pending);
+  h2Unconsumed_ = pending;
+}
+
+void Http1Session::endH2Stream(bool responseEnded) {
+  if (h2_ && h2Id_ > 0) {
+    // Still running (the client went, or answered before its body was sent): the
+    // upstream stops it.
+    if (!responseEnded || h2RequestOpen_) h2_->cancel(h2Id_);
+    // Bytes we hold or dropped go back to the connection's window.
+    h2_->consumed(h2Id_, h2Unconsumed_);
+  }
+  h2_.reset();
+  h2Id_ = 0;
+  h2RequestOpen_ = false;
+  h2Unsent_ = h2Unconsumed_ = 0;
+  h2Trailers_.clear();
+}
+
+void Http1Session::upstreamHeaders(int32_t key, int status, http1::HeaderList fields, bool endStream) {
+  if (!mine(key)) return;
+  auto r = http1ResponseHead(status, fields, endStream, current_.method == "HEAD", http10Client_);
+  responseStarted_ = true;
+  current_.status = status;
+  responseChunked_ = r.chunked;
+  responseCloseDelimited_ = r.closeDelimited;
+  responseBodyless_ = r.bodyless;
+  if (endStream) current_.grpcStatus = grpcStatusIn(fields);  // a trailers-only answer
+  downOut_ += r.head;
+  current_.responseBytes += r.head.size();
+}
+
+void Http1Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
+  if (!mine(key)) return;
+  h2Unconsumed_ += len;
+  if (responseBodyless_) return;  // (none may follow; given back at the end)
+  std::string_view chunk(reinterpret_cast<const char*>(data), len);
+  current_.responseBytes += len;
+  if (responseChunked_) downOut_ += http1::chunk(chunk);
+  else downOut_.append(chunk);
+}
+
+void Http1Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
+  if (!mine(key)) return;
+  current_.grpcStatus = grpcStatusIn(trailers);
+  h2Trailers_ = std::move(trailers);
+}
+
+void Http1Session::upstreamEnded(int32_t key) {
+  if (!mine(key)) return;
+  if (responseChunked_) {
+    downOut_ += lastChunkWithTrailers(h2Trailers_, clientTakesTrailers_);
+  }
+  // Answered before the request body was done: the rest of it cannot be framed
+  // any more; finish and close (as for an HTTP/1.1 upstream).
+  if (phase_ == Phase::ForwardBody) keepAlive_ = false;
+  finishRequest(current_.status);
+  endH2Stream(/*responseEnded=*/true);  // (cancels the request's stream if its body was still going)
+  if (!keepAlive_ || responseCloseDelimited_) return closeAfterFlush();
+  // The next request (maybe pipelined, already read) is taken after this event.
+  phase_ = Phase::Head;
+  armHeadTimer();
+}
+
+void Http1Session::upstreamFailed(int32_t key, const std::string& why, bool beforeHeaders) {
+  if (!mine(key)) return;
+  h2Id_ = 0;  // nothing to cancel: the upstream's stream is gone
+  h2RequestOpen_ = false;
+  spdlog::warn("waypoint session {}: upstream {}: {}", id_, current_.upstreamHost, why);
+  if (beforeHeaders && !responseStarted_) {
+    current_.plan.decision.reason += "; " + why;
+    return reject(503, "upstream connect error or disconnect/reset before headers", "UF", true);
+  }
+  // Reset mid-response: the client sees the answer cut short, as it would from
+  // an HTTP/1.1 upstream that closed.
+  current_.responseFlags = "UC";
+  finishRequest(current_.status);
+  finish();
+}
+
+void Http1Session::requestBodyTaken(int32_t key, size_t n) {
+  if (key != h2Key_) return;
+  h2Unsent_ -= std::min<uint64_t>(h2Unsent_, n);
+}
+
+void Http1Session::afterUpstreamEvent() {
+  if (phase_ == Phase::Closed) return;
+  auto keep = shared_from_this();
+  touch();
+  h2Pool_.prune();
+  if (phase_ == Phase::Draining) return;
+  if (!flush(*down_, downOut_, downOutHead_)) return finish();
+  reportConsumed();
+  if (phase_ == Phase::Closing) {
+    if (downOut_.empty()) return startDrain();
+    return updateInterest();
+  }
+  processRequests();  // the next request, or more of this one's body now the upstream took some
+  if (phase_ != Phase::Closed) updateInterest();
 }
 
 }  // namespace warren::waypoint

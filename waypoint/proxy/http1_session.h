@@ -10,6 +10,14 @@
 // own. Allowed requests go upstream with a head re-serialised from what was
 // parsed (never the bytes received), so the upstream parses what was judged.
 // A denied request gets 403 "RBAC: access denied" and never reaches the upstream.
+//
+// Upstream protocol by the destination port (state::upstreamSpeaksHttp2, as
+// Envoy/Istio): HTTP/1.1 for `http` and undeclared ports, one upstream byte
+// stream kept across the connection's requests; HTTP/2 (h2c with prior
+// knowledge) for ports declared `http2` or `grpc`, each request a stream on the
+// session's H2UpstreamPool, its response translated back to HTTP/1.1
+// (h1_h2_translate.h): length as the upstream stated it, else chunked; trailers as
+// chunked trailers to a client that sent "TE: trailers", else dropped.
 
 #include <chrono>
 #include <cstdint>
@@ -20,13 +28,15 @@
 #include "common/result.h"
 #include "io/byte_stream.h"
 #include "waypoint/http1/http1_parser.h"
+#include "waypoint/proxy/h2_upstream.h"
+#include "waypoint/proxy/h2_upstream_pool.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
 #include "io/event_loop.h"
 
 namespace warren::waypoint {
 
-class Http1Session : public Session, public std::enable_shared_from_this<Http1Session> {
+class Http1Session : public Session, public std::enable_shared_from_this<Http1Session>, private H2Upstream::Sink {
  public:
   // `initial`: bytes already read from the stream (protocol sniffing), parsed first.
   static std::shared_ptr<Http1Session> start(SessionHost& host, uint64_t id, StreamFacts stream,
@@ -48,7 +58,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void onRequestHead();
   void onJudged(RequestPlan plan, const http1::MessageHead& head);
   void processResponse();
-  void upstreamEnded();
+  void upstreamLost();
   void reject(int status, const std::string& body, const std::string& flags, bool close,
               const http1::HeaderList& extraHeaders = {});
   void finishRequest(int status);
@@ -60,6 +70,22 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void touch();
   void closeUpstream();
   void finish();
+  size_t upstreamBacklog() const { return upOut_.size() - upOutHead_ + h2Unsent_; }
+
+  // HTTP/2 upstream.
+  void forwardOverH2(const http1::MessageHead& h, const RequestPlan& plan);
+  void sendH2Body(std::string_view data);
+  void reportConsumed();
+  void endH2Stream(bool responseEnded);
+  bool mine(int32_t key) const { return key == h2Key_ && h2Id_ != 0 && phase_ != Phase::Closed; }
+  // H2Upstream::Sink: events of the request in flight (key h2Key_).
+  void upstreamHeaders(int32_t key, int status, http1::HeaderList fields, bool endStream) override;
+  void upstreamData(int32_t key, const uint8_t* data, size_t len) override;
+  void upstreamTrailers(int32_t key, http1::HeaderList trailers) override;
+  void upstreamEnded(int32_t key) override;
+  void upstreamFailed(int32_t key, const std::string& why, bool beforeHeaders) override;
+  void requestBodyTaken(int32_t key, size_t n) override;
+  void afterUpstreamEvent() override;
 
   SessionHost& host_;
   uint64_t id_;
@@ -82,6 +108,17 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   uint64_t requestConsumed_ = 0;  // bytes of the current request the parser has taken
   uint64_t headTimer_ = 0, idleTimer_ = 0, drainTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
+  // HTTP/2 upstream: the request in flight is stream h2Id_ (0: none) on h2_,
+  // known to the sink as h2Key_ (one per request, so a late event of an earlier
+  // one is never taken for it).
+  H2UpstreamPool h2Pool_;
+  std::shared_ptr<H2Upstream> h2_;
+  int32_t h2Id_ = 0, h2Key_ = 0;  // h2Id_ -1: being submitted
+  bool h2RequestOpen_ = false;   // request body still going upstream
+  bool responseBodyless_ = false, clientTakesTrailers_ = false, http10Client_ = false;
+  uint64_t h2Unsent_ = 0;        // request body given to h2_, not yet taken by the upstream
+  uint64_t h2Unconsumed_ = 0;    // response body in downOut_, not yet reported to h2_ as consumed
+  http1::HeaderList h2Trailers_;
 };
 
 }  // namespace warren::waypoint

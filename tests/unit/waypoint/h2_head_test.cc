@@ -43,23 +43,6 @@ TEST(H2RequestHead, BecomesAnHttp1HeadWithTheJudgedFields) {
             "GET /balance/1?x=1 HTTP/1.1\r\nhost: ledger\r\nuser-agent: nghttp2\r\ncookie: a=1; b=2\r\n\r\n");
 }
 
-TEST(H2UpstreamRequest, PseudoHeadersFromTheJudgedHeadAndNoConnectionFields) {
-  http1::MessageHead h;
-  h.method = "POST";
-  h.target = "/warren.demo.ledger.v1.Ledger/Balance";
-  h.host = "10.96.0.21:9090";
-  h.headers = {{"host", "evil"},          {"content-type", "application/grpc"}, {"connection", "x-hop"},
-               {"x-hop", "1"},            {"keep-alive", "5"},                  {"transfer-encoding", "chunked"},
-               {"grpc-timeout", "4999m"}, {"upgrade", "h2c"}};
-  auto r = h2UpstreamRequest(h, /*teTrailers=*/true);
-  EXPECT_EQ(r.pseudo, (http1::HeaderList{{":method", "POST"},
-                                         {":scheme", "http"},
-                                         {":authority", "10.96.0.21:9090"},
-                                         {":path", "/warren.demo.ledger.v1.Ledger/Balance"}}));
-  EXPECT_EQ(r.fields, (http1::HeaderList{{"content-type", "application/grpc"}, {"grpc-timeout", "4999m"}, {"te", "trailers"}}));
-  EXPECT_EQ(h2UpstreamRequest(h, false).fields.back(), (std::pair<std::string, std::string>{"grpc-timeout", "4999m"}));
-}
-
 TEST(H2RequestHead, BodyFramingFollowsContentLengthElseChunked) {
   auto withLength = h2RequestHead(pseudo("POST", "/p", "l"), {{"content-length", "5"}}, false);
   EXPECT_EQ(withLength.head.contentLength, 5u);
