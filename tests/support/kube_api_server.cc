@@ -85,9 +85,29 @@ bool onNode(const nlohmann::json& o, const std::string& node) {
 
 KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& key, std::string token)
     : token_(std::move(token)) {
-  resources_["pods"].kind = "Pod";
+  // Collections served by list and watch: name, kind, group/version, path.
+  struct Served {
+    const char *name, *kind, *apiVersion, *path;
+  };
+  for (const Served& c : std::initializer_list<Served>{
+           {"pods", "Pod", "v1", "/api/v1/pods"},
+           {"namespaces", "Namespace", "v1", "/api/v1/namespaces"},
+           {"services", "Service", "v1", "/api/v1/services"},
+           {"endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1/endpointslices"},
+           {"authorizationpolicies", "AuthorizationPolicy", "security.istio.io/v1",
+            "/apis/security.istio.io/v1/authorizationpolicies"},
+           {"peerauthentications", "PeerAuthentication", "security.istio.io/v1",
+            "/apis/security.istio.io/v1/peerauthentications"},
+           {"requestauthentications", "RequestAuthentication", "security.istio.io/v1",
+            "/apis/security.istio.io/v1/requestauthentications"},
+           {"gateways", "Gateway", "gateway.networking.k8s.io/v1", "/apis/gateway.networking.k8s.io/v1/gateways"},
+       }) {
+    Resource& r = resources_[c.name];
+    r.kind = c.kind;
+    r.apiVersion = c.apiVersion;
+    collections_[c.path] = c.name;
+  }
   resources_["pods"].nodeScoped = true;
-  resources_["namespaces"].kind = "Namespace";
   resources_["daemonsets"].kind = "DaemonSet";  // GET of one object only
   ctx_ = SSL_CTX_new(TLS_server_method());
   if (SSL_CTX_use_certificate_chain_file(ctx_, certChain.c_str()) != 1 ||
@@ -181,6 +201,11 @@ void KubeApiServer::setToken(std::string token) {
 void KubeApiServer::forbid(const std::string& resource, bool forbidden) {
   std::lock_guard lock(mu_);
   resources_.at(resource).forbidden = forbidden;
+}
+
+void KubeApiServer::serve(const std::string& resource, bool served) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).unserved = !served;
 }
 
 void KubeApiServer::failNext(const std::string& resource, int count, int status) {
@@ -332,8 +357,7 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     req.authorization = head.substr(from, head.find("\r\n", from) - from);
   }
   req.watch = req.query.count("watch") && req.query["watch"] != "0" && req.query["watch"] != "false";
-  if (path == "/api/v1/pods") req.resource = "pods";
-  else if (path == "/api/v1/namespaces") req.resource = "namespaces";
+  if (auto c = collections_.find(path); c != collections_.end()) req.resource = c->second;
   else if (const std::string prefix = "/api/v1/namespaces/"; path.starts_with(prefix)) {
     // /api/v1/namespaces/<name> or /api/v1/namespaces/<ns>/pods/<name>
     const std::string rest = percentDecode(path.substr(prefix.size()));
@@ -371,6 +395,11 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
   }
   Resource& r = resources_.at(req.resource);
+  if (r.unserved) {
+    // As for a CustomResourceDefinition that is not installed.
+    record(404);
+    return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
+  }
   const char* verb = !req.name.empty() ? (req.method == "PATCH" ? "patch" : "get") : req.watch ? "watch" : "list";
   if (r.forbidden) {
     record(403);
@@ -483,7 +512,7 @@ std::string KubeApiServer::answerList(Resource& r, const Request& req) {
     items.push_back(std::move(item));
   }
   nlohmann::json list{{"kind", r.kind + "List"},
-                      {"apiVersion", "v1"},
+                      {"apiVersion", r.apiVersion},
                       {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
                       {"items", items}};
   if (offset + limit < all.size()) list["metadata"]["continue"] = "opaque:" + std::to_string(offset + limit);

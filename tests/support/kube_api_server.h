@@ -1,8 +1,9 @@
 #pragma once
 // A Kubernetes API server for tests: real HTTPS (a test CA's certificate) on
 // 127.0.0.1 with an ephemeral port, HTTP/1.1, one thread per connection. It keeps
-// objects per resource (pods, namespaces) in the JSON `kubectl get -o json`
-// prints (and DaemonSets, read one at a time by GET), numbers every change with a cluster-wide resourceVersion, and serves
+// objects per resource (pods, namespaces, services, endpointslices, Istio's
+// security policies, Gateways) in the JSON `kubectl get -o json` prints (and
+// DaemonSets, read one at a time by GET), numbers every change with a cluster-wide resourceVersion, and serves
 // the list/watch protocol as the real one does: lists with limit/continue and a
 // spec.nodeName field selector (items without kind/apiVersion), watches as
 // chunked streams of one JSON event per line from a resourceVersion, bookmarks.
@@ -69,6 +70,8 @@ class KubeApiServer {
 
   void setToken(std::string token);
   void forbid(const std::string& resource, bool forbidden);
+  // While unserved, every request for resource gets 404 (its CRD is not installed).
+  void serve(const std::string& resource, bool served);
   // The next `count` requests for resource get `status` with a Status body.
   void failNext(const std::string& resource, int count, int status = 500);
   // The next watch of resource gets 410: as the HTTP status, or as a 200 with
@@ -108,6 +111,8 @@ class KubeApiServer {
   };
   struct Resource {
     std::string kind;   // "Pod"
+    std::string apiVersion = "v1";
+    bool unserved = false;  // answers 404, as a CRD not installed
     bool nodeScoped = false;  // supports fieldSelector spec.nodeName=
     std::map<std::string, nlohmann::json> objects;  // by "ns/name" or "name"
     std::vector<Event> history;
@@ -142,6 +147,7 @@ class KubeApiServer {
   bool split_ = false;
   std::string token_;
   std::map<std::string, Resource> resources_;
+  std::map<std::string, std::string> collections_;  // collection path -> resource
   std::vector<Request> requests_;
   std::vector<std::thread> connections_;
   std::thread acceptor_;
