@@ -77,8 +77,8 @@ struct NodeOptions {
   std::string clusterCidr;
   // Extra warren-tunnel flags (e.g. a short --hbone-idle-timeout).
   std::vector<std::string> tunnelArgs;
-  // Set: the agent reads the cluster from the Kubernetes API this kubeconfig
-  // names (a test API server) instead of the YAML dir.
+  // Set: the agent and the tunnel read the cluster from the Kubernetes API this
+  // kubeconfig names (a test API server) instead of the YAML dir.
   std::string kubeconfig;
 };
 

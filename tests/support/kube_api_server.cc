@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
@@ -12,6 +14,8 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+
+#include "common/netns.h"
 
 namespace warren::testkube {
 
@@ -122,6 +126,7 @@ KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& ke
   socklen_t len = sizeof(a);
   ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&a), &len);
   port_ = ntohs(a.sin_port);
+  wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
@@ -274,17 +279,49 @@ bool KubeApiServer::waitWatching(const std::string& resource, int count, std::ch
 
 void KubeApiServer::acceptLoop() {
   for (;;) {
-    pollfd p{listener_.get(), POLLIN, 0};
-    ::poll(&p, 1, -1);
+    // [0] the first listener, [1] the wake-up eventfd, then those of listenIn().
+    std::vector<pollfd> ps{{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      for (const auto& l : otherListeners_) ps.push_back({l.get(), POLLIN, 0});
+    }
+    ::poll(ps.data(), ps.size(), -1);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    std::lock_guard lock(mu_);
-    connections_.emplace_back([this, fd] { serve(fd); });
+    if (ps[1].revents) {
+      uint64_t v;
+      (void)!::read(wake_.get(), &v, sizeof(v));
+    }
+    for (size_t i = 0; i < ps.size(); ++i) {
+      if (i == 1 || !(ps[i].revents & POLLIN)) continue;
+      int fd = ::accept4(ps[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::lock_guard lock(mu_);
+      connections_.emplace_back([this, fd] { serve(fd); });
+    }
   }
+}
+
+void KubeApiServer::listenIn(const std::string& netnsPath) {
+  auto ns = openNetns(netnsPath);
+  if (!ns) throw std::runtime_error("test API server: " + ns.error().message);
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+  if (!fd) throw std::runtime_error("test API server: " + fd.error().message);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port_);  // the same URL there as here
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd->get(), 64) != 0)
+    throw std::runtime_error("test API server: cannot listen in " + netnsPath);
+  {
+    std::lock_guard lock(mu_);
+    otherListeners_.push_back(std::move(*fd));
+  }
+  uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof(one));
 }
 
 void KubeApiServer::serve(int rawFd) {

@@ -54,6 +54,10 @@ class KubeApiServer {
   KubeApiServer& operator=(const KubeApiServer&) = delete;
 
   std::string url() const;
+  // Also accepts on 127.0.0.1 at the same port inside that network namespace
+  // (a test node's, where its tunnel runs as a hostNetwork pod would): url()
+  // then names the server there too.
+  void listenIn(const std::string& netnsPath);
 
   // Stores an object (ADDED if new, else MODIFIED) with a new resourceVersion,
   // which it returns; watches see the event.
@@ -136,6 +140,8 @@ class KubeApiServer {
 
   SSL_CTX* ctx_ = nullptr;
   UniqueFd listener_;
+  UniqueFd wake_;  // eventfd: a listener was added
+  std::vector<UniqueFd> otherListeners_;
   uint16_t port_ = 0;
 
   mutable std::mutex mu_;
