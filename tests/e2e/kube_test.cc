@@ -444,5 +444,47 @@ TEST_F(KubeEnrollTest, TheTunnelTakesItsStateFromTheApiAndAPolicyAddedThereRefus
   EXPECT_NE(node_->readLog("tunnel").find("cluster state Kubernetes API"), std::string::npos);
 }
 
+// ---- the tunnel says ready only on a whole view of the cluster ----
+
+class KubeTunnelReadinessTest : public KubeEnrollTest {
+ protected:
+  void SetUp() override {
+    startApi();
+    ASSERT_FALSE(HasFailure());
+    ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
+  }
+  HttpReply ready() const {
+    return httpRequest("/var/run/netns/" + node_->nodeNetns(), "GET", "/healthz/ready", 15021);
+  }
+};
+
+TEST_F(KubeTunnelReadinessTest, NotReadyUntilEveryResourceIsListedAndAMissingCrdDoesNotHoldItBack) {
+  // Istio's CRDs are not installed (404): that is no reason to wait. Services
+  // are forbidden (403, an RBAC mistake): that is.
+  for (const char* r : {"authorizationpolicies", "peerauthentications", "requestauthentications", "gateways"})
+    api_->serve(r, false);
+  api_->forbid("services", true);
+  ASSERT_TRUE(node_->startTunnel(/*waitReady=*/false).ok());
+  HttpReply r;
+  // Not ready, and saying why, while everything else has been listed.
+  const std::string why = "services: not listed yet: list answered HTTP 403";
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = ready();
+        return r.status == 503 && r.body.find(why) != std::string::npos &&
+               r.body.find("gateways: not served") != std::string::npos;
+      },
+      10s))
+      << r.status << " " << r.body << "\n" << node_->logTail("tunnel");
+  EXPECT_EQ(ready().status, 503);
+
+  api_->forbid("services", false);
+  ASSERT_TRUE(eventually([&] { return (r = ready()).status == 200; }, 10s)) << r.status << " " << r.body;
+  // The missing CRD is named in the log, as an empty kind rather than a problem.
+  EXPECT_NE(node_->readLog("tunnel").find("info tunnel kube gateways: not served by this API server"),
+            std::string::npos)
+      << node_->logTail("tunnel");
+}
+
 }  // namespace
 }  // namespace warren::e2e

@@ -106,7 +106,8 @@ class TestNode {
 
   Status startAgent();
   int stopAgent(int sig);
-  Status startTunnel();
+  // waitReady false: returns once it runs, for tests of what it says before ready.
+  Status startTunnel(bool waitReady = true);
   int stopTunnel(int sig);
   // warren-waypoint for Gateway `gateway` ("ns/name") inside `pod`'s netns, with
   // this node's YAML dir and CA; its log is "waypoint-<pod name>". It logs at debug
