@@ -327,17 +327,10 @@ int main(int argc, char** argv) {
     // Nothing is decided on a partial view: enrolling (or releasing the pods a
     // previous run enrolled) waits for the first full list of every resource.
     spdlog::info("{}: waiting for the first list of namespaces and pods", sourceName);
-    auto lastSaid = std::chrono::steady_clock::now();
-    while (!kube->waitSynced(std::chrono::milliseconds(500))) {
-      if (int sig = shutdown.waitFor(std::chrono::milliseconds(0)); sig == SIGINT || sig == SIGTERM) {
-        spdlog::info("signal {} before the first list: exiting", sig);
-        uninstallIfRemoved();
-        return 0;
-      }
-      if (std::chrono::steady_clock::now() - lastSaid >= std::chrono::seconds(10)) {
-        spdlog::warn("not ready: still waiting for the Kubernetes API ({})", kube->status());
-        lastSaid = std::chrono::steady_clock::now();
-      }
+    if (int sig = source::kube::waitFirstList(*kube, shutdown)) {
+      spdlog::info("signal {} before the first list: exiting", sig);
+      uninstallIfRemoved();
+      return 0;
     }
     agent.start();
     started = true;

@@ -47,6 +47,24 @@ struct Service {
   std::vector<ServicePortSpec> ports;
 };
 
+// discovery.k8s.io/v1 EndpointSlice: the endpoints of a Service, as the API has
+// them. Read for Services without a selector (their endpoints are written by
+// hand or by another controller); a selector's endpoints come from the Pods.
+struct EndpointSlicePort {
+  std::string name;  // the Service port's name ("" for a single unnamed port)
+  uint32_t port = 0;  // the endpoint's (target) port
+};
+struct EndpointSliceEndpoint {
+  std::vector<std::string> addresses;
+  bool ready = true;  // conditions.ready; absent counts as ready, as the API says
+};
+struct EndpointSlice {
+  std::string name, ns;
+  std::string serviceName;  // label kubernetes.io/service-name
+  std::vector<EndpointSlicePort> ports;
+  std::vector<EndpointSliceEndpoint> endpoints;
+};
+
 // Optional label selector (selector.matchLabels): absent selects the whole scope.
 struct Selector {
   bool present = false;
@@ -137,6 +155,7 @@ struct Snapshot {
   std::map<std::string, Namespace> namespaces;  // by name
   std::map<std::string, Pod> pods;              // by "ns/name"
   std::map<std::string, Service> services;      // by "ns/name"
+  std::map<std::string, EndpointSlice> endpointSlices;  // by "ns/name"
   std::map<std::string, AuthorizationPolicy> authorizationPolicies;  // by "ns/name"
   std::map<std::string, PeerAuthentication> peerAuthentications;     // by "ns/name"
   std::map<std::string, RequestAuthentication> requestAuthentications;  // by "ns/name"

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "source/endpoint_slice.h"
 #include "source/istio_objects.h"
 #include "source/request_authentication.h"
 #include "source/yaml_util.h"
@@ -102,6 +103,7 @@ struct KindParser {
 };
 const std::map<std::string, KindParser>& parsers() {
   static const std::vector<std::string> core = {"v1"};
+  static const std::vector<std::string> discovery = {"discovery.k8s.io/v1"};
   static const std::vector<std::string> gatewayApi = {"gateway.networking.k8s.io/v1",
                                                       "gateway.networking.k8s.io/v1beta1"};
   static const std::vector<std::string> istioSecurity = {"security.istio.io/v1", "security.istio.io/v1beta1"};
@@ -109,6 +111,7 @@ const std::map<std::string, KindParser>& parsers() {
       {"Namespace", {core, parseNamespace}},
       {"Pod", {core, parsePod}},
       {"Service", {core, parseService}},
+      {"EndpointSlice", {discovery, parseEndpointSlice}},
       {"AuthorizationPolicy", {istioSecurity, parseAuthorizationPolicy}},
       {"PeerAuthentication", {istioSecurity, parsePeerAuthentication}},
       {"RequestAuthentication", {istioSecurity, parseRequestAuthentication}},

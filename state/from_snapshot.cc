@@ -41,6 +41,32 @@ std::vector<ServicePort> endpointPorts(const source::Service& svc, const source:
   return out;
 }
 
+// The endpoints of Services without a selector, from their EndpointSlices: by
+// the endpoint's address, each Service it serves (key) and on which ports. A
+// selector's endpoints are the Pods it selects (above), so its slices, which the
+// control plane writes from the same selector, are not read twice.
+std::map<std::string, std::map<std::string, std::vector<ServicePort>>> endpointsFromSlices(
+    const source::Snapshot& snapshot, const SnapshotOptions& o) {
+  std::map<std::string, std::map<std::string, std::vector<ServicePort>>> out;
+  for (const auto& [key, slice] : snapshot.endpointSlices) {
+    auto svcIt = snapshot.services.find(slice.ns + "/" + slice.serviceName);
+    if (svcIt == snapshot.services.end() || !svcIt->second.selector.empty()) continue;
+    const source::Service& svc = svcIt->second;
+    // A slice's port carries the Service port's name and the endpoint's port.
+    std::vector<ServicePort> ports;
+    for (const auto& sp : slice.ports)
+      for (const auto& p : svc.ports)
+        if (p.name == sp.name) ports.push_back({p.port, sp.port});
+    if (ports.empty()) continue;
+    const std::string svcKey = convertService(svc, o).key();
+    for (const auto& ep : slice.endpoints) {
+      if (!ep.ready) continue;
+      for (const auto& ip : ep.addresses) out[ip][svcKey] = ports;
+    }
+  }
+  return out;
+}
+
 constexpr const char* kUseWaypoint = "istio.io/use-waypoint";
 constexpr const char* kUseWaypointNamespace = "istio.io/use-waypoint-namespace";
 
@@ -160,6 +186,7 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
   }
   for (const auto& [key, s] : waypoints.byGateway) b.add(s);
 
+  const auto sliceEndpoints = endpointsFromSlices(snapshot, o);
   for (const auto& [key, pod] : snapshot.pods) {
     // Not a destination until it has an address (the agent may capture it
     // before then, with the runtime's addresses).
@@ -182,14 +209,16 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
     w.captured = enrollment.enrolled;
     w.captureReason = enrollment.reason;
     for (const auto& [skey, svc] : snapshot.services) {
-      // A Service without a selector has hand-made endpoints, which this source
-      // does not read.
+      // A Service without a selector: its EndpointSlices say (below).
       if (svc.ns != pod.ns || svc.selector.empty()) continue;
       source::Selector sel{true, svc.selector};
       if (!sel.selects(pod.labels)) continue;
       auto ports = endpointPorts(svc, pod);
       if (!ports.empty()) w.services[convertService(svc, o).key()] = std::move(ports);
     }
+    for (const auto& ip : pod.ips)
+      if (auto it = sliceEndpoints.find(ip); it != sliceEndpoints.end())
+        for (const auto& [skey, ports] : it->second) w.services.emplace(skey, ports);
     // Selector policies apply in their own namespace, or mesh-wide from the root.
     for (const auto& [pkey, p] : policies) {
       if (p.scope != PolicyScope::WorkloadSelector) continue;
@@ -210,14 +239,18 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
   return b.finish(notes);
 }
 
+ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const SnapshotOptions& options) {
+  for (const auto& e : snapshot.errors) spdlog::warn("cluster state: {}", e.message);
+  std::vector<Error> notes;
+  auto next = stateFromSnapshot(snapshot, options, &notes);
+  for (const auto& n : notes) spdlog::warn("cluster state: {}", n.message);
+  return next;
+}
+
 Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options) {
   auto snap = source::loadDirectory(dir);
   if (!snap) return snap.error();
-  for (const auto& e : snap->errors) spdlog::warn("cluster state: {}", e.message);
-  std::vector<Error> notes;
-  auto next = stateFromSnapshot(*snap, options, &notes);
-  for (const auto& n : notes) spdlog::warn("cluster state: {}", n.message);
-  return next;
+  return stateFromSnapshotLogged(*snap, options);
 }
 
 }  // namespace warren::state

@@ -1,5 +1,6 @@
 #pragma once
-// The standalone source's edge: a YAML directory snapshot -> the tunnel's state.
+// The standalone sources' edge: a snapshot (a YAML directory's, or the Kubernetes
+// API's) -> the tunnel's state.
 
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ struct SnapshotOptions {
 // Problems (skipped or converted objects) are appended to *notes, one line each.
 ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const SnapshotOptions& options,
                                   std::vector<Error>* notes = nullptr);
+
+// stateFromSnapshot, each problem of the snapshot and of the conversion logged
+// as one warning (the Kubernetes API source's snapshots, a directory's).
+ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const SnapshotOptions& options);
 
 // The standalone source end to end: reads the YAML directory and builds the state,
 // logging each problem of the files and the conversion as one warning. An error

@@ -9,12 +9,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "source/dir_watcher.h"
+#include "source/kube/kube_source.h"
 #include "source/yaml_source.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
@@ -37,6 +40,9 @@ struct Options {
   std::string agentSocket = "/run/warren/zds.sock";
   std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
   std::string configDir = "/etc/warren/cluster";
+  bool configDirGiven = false;
+  bool kubeInCluster = false;  // --kube
+  std::string kubeconfig;      // --kubeconfig FILE
   std::string trustDomain = "cluster.local";
   std::string rootNamespace = "istio-system";
   std::string caDir = "/var/lib/warren/ca";
@@ -58,6 +64,11 @@ void usage(FILE* out) {
                "  --bpffs DIR             pin root of the agent's BPF maps (default " WARREN_PIN_ROOT_DEFAULT ")\n"
                "  --config-dir DIR        standalone cluster state, the agent's YAML directory\n"
                "                          (default /etc/warren/cluster)\n"
+               "  --kube                  standalone cluster state from the Kubernetes API instead, as a pod\n"
+               "                          (the service account's token and CA; KUBERNETES_SERVICE_HOST/PORT):\n"
+               "                          Pods, Namespaces, Services, EndpointSlices, Istio security policies,\n"
+               "                          waypoint Gateways\n"
+               "  --kubeconfig FILE       the same with a kubeconfig file's current context\n"
                "  --trust-domain NAME     SPIFFE trust domain (default cluster.local)\n"
                "  --root-namespace NS     policies here without a selector apply mesh-wide (default istio-system)\n"
                "  --ca-dir DIR            local CA files: ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem;\n"
@@ -95,6 +106,8 @@ bool parse(int argc, char** argv, Options& o) {
   static const option longopts[] = {{"agent-socket", required_argument, nullptr, 'a'},
                                     {"bpffs", required_argument, nullptr, 'b'},
                                     {"config-dir", required_argument, nullptr, 'c'},
+                                    {"kube", no_argument, nullptr, 'k'},
+                                    {"kubeconfig", required_argument, nullptr, 'g'},
                                     {"trust-domain", required_argument, nullptr, 'd'},
                                     {"root-namespace", required_argument, nullptr, 'N'},
                                     {"ca-dir", required_argument, nullptr, 'C'},
@@ -121,7 +134,12 @@ bool parse(int argc, char** argv, Options& o) {
     switch (c) {
       case 'a': o.agentSocket = optarg; break;
       case 'b': o.pinRoot = optarg; break;
-      case 'c': o.configDir = optarg; break;
+      case 'c':
+        o.configDir = optarg;
+        o.configDirGiven = true;
+        break;
+      case 'k': o.kubeInCluster = true; break;
+      case 'g': o.kubeconfig = optarg; break;
       case 'd': o.trustDomain = optarg; break;
       case 'N': o.rootNamespace = optarg; break;
       case 'C': o.caDir = optarg; break;
@@ -153,8 +171,17 @@ bool parse(int argc, char** argv, Options& o) {
       default: return false;
     }
   }
-  return optind == argc;
+  if (optind != argc) return false;
+  const int sources = int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty()) +
+                      int(!o.xdsAddress.empty());
+  if (sources > 1) {
+    std::fprintf(stderr, "warren-tunnel: give one cluster source: --config-dir, --kube, --kubeconfig or --xds-address\n");
+    return false;
+  }
+  return true;
 }
+
+bool fromApi(const Options& o) { return o.kubeInCluster || !o.kubeconfig.empty(); }
 
 // With --xds-address the cluster state comes from the control plane only; null otherwise.
 warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& o, warren::state::StateStore& state) {
@@ -217,15 +244,40 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // The cluster's workloads, from the same YAML directory the agent reads.
+  // A Kubernetes API source that cannot be configured fails now.
+  std::optional<warren::source::kube::KubeConfig> kubeConfig;
+  if (fromApi(opts)) {
+    auto config = opts.kubeInCluster ? warren::source::kube::inClusterConfigFromEnvironment()
+                                     : warren::source::kube::kubeconfigFromFile(opts.kubeconfig);
+    if (!config) {
+      spdlog::critical("Kubernetes API: {}", config.error().message);
+      return 1;
+    }
+    kubeConfig = std::move(*config);
+  }
+
+  // The cluster's workloads: the same YAML directory the agent reads, or the
+  // Kubernetes API source's view (kept by its own threads; set below).
   warren::state::StateStore state;
+  std::atomic<warren::source::kube::KubeSource*> kubeView{nullptr};
+  std::mutex reloadMu;  // the API source's thread and SIGHUP: one state at a time, in order
   auto reloadState = [&] {
     if (!opts.xdsAddress.empty()) return;  // xDS is then the only source
-    auto loaded = warren::state::stateFromDirectory(
-        opts.configDir, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace});
-    if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
-                                      loaded.error().message);
-    auto next = std::move(*loaded);
+    std::lock_guard lock(reloadMu);
+    const warren::state::SnapshotOptions snapshotOptions{.trustDomain = opts.trustDomain,
+                                                         .rootNamespace = opts.rootNamespace};
+    warren::state::ClusterStatePtr next;
+    if (fromApi(opts)) {
+      // Only whole views: the source calls back once every resource is listed.
+      auto* kube = kubeView.load();
+      if (!kube || !kube->synced()) return;
+      next = warren::state::stateFromSnapshotLogged(kube->snapshot(), snapshotOptions);
+    } else {
+      auto loaded = warren::state::stateFromDirectory(opts.configDir, snapshotOptions);
+      if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
+                                        loaded.error().message);
+      next = std::move(*loaded);
+    }
     size_t inMesh = 0;
     for (const auto& [uid, w] : next->workloads()) inMesh += w.captured;
     spdlog::info("cluster state: {} workloads, {} in the mesh, {} services, {} authorization policies",
@@ -233,7 +285,7 @@ int main(int argc, char** argv) {
     state.set(std::move(next));
   };
   reloadState();
-  auto watcher = opts.xdsAddress.empty()
+  auto watcher = opts.xdsAddress.empty() && !fromApi(opts)
                      ? warren::source::DirWatcher::start(opts.configDir, reloadState)
                      : warren::Result<std::unique_ptr<warren::source::DirWatcher>>(nullptr);
   if (!watcher) {
@@ -244,6 +296,21 @@ int main(int argc, char** argv) {
   if (!xds) {
     spdlog::critical("xds: {}", xds.error().message);
     return 1;
+  }
+  // Its changes (debounced by the source) become a new state; an API that
+  // fails keeps the last good view, and so the last good state.
+  std::unique_ptr<warren::source::kube::KubeSource> kube;
+  if (fromApi(opts)) {
+    warren::source::kube::KubeSource::Options kopts;
+    kopts.config = *kubeConfig;
+    kopts.resources = warren::source::kube::standaloneResources();
+    auto made = warren::source::kube::KubeSource::start(std::move(kopts), reloadState);
+    if (!made) {
+      spdlog::critical("Kubernetes API: {}", made.error().message);
+      return 1;
+    }
+    kube = std::move(*made);
+    kubeView = kube.get();
   }
 
   auto loop = warren::io::EventLoop::create();
@@ -276,14 +343,16 @@ int main(int argc, char** argv) {
       opts.telemetry,
       {.ready =
            [&] {
-             // Serving needs the agent's pods and, with xDS, a first accepted state.
+             // Serving needs the agent's pods and, with xDS, a first accepted
+             // state; with the API, a first list of every resource.
              auto* z = zdsSeen.load();
-             return z && z->connected() && (!*xds || (*xds)->status().acks > 0);
+             return z && z->connected() && (!*xds || (*xds)->status().acks > 0) && (!kube || kube->synced());
            },
        .notReadyReason =
            [&] {
              auto* z = zdsSeen.load();
              if (!z || !z->connected()) return std::string("not connected to warren-agent's workload socket");
+             if (kube && !kube->synced()) return "waiting for the Kubernetes API (" + kube->status() + ")";
              return std::string("no state accepted from xDS ") + opts.xdsAddress + " yet";
            },
        .configDump =
@@ -297,6 +366,7 @@ int main(int argc, char** argv) {
     spdlog::critical("telemetry: {}", telemetry.error().message);
     watcher->reset();  // no more state updates posting to the loop
     xds->reset();
+    kube.reset();
     (*loop)->stop();
     loopThread.join();
     return 1;
@@ -307,14 +377,25 @@ int main(int argc, char** argv) {
       warren::inpod::InpodOptions{.pinRoot = opts.pinRoot, .mark = WARREN_TUNNEL_MARK});
   auto zds = warren::inpod::ZdsClient::start(opts.agentSocket, *manager);
   zdsSeen = zds.get();
+  const std::string sourceName = !opts.xdsAddress.empty() ? "xds " + opts.xdsAddress
+                                 : kubeConfig                ? "Kubernetes API, " + kubeConfig->describe
+                                                             : opts.configDir;
+  // Nothing is said ready on a partial view of the cluster: the first list of
+  // every resource comes first (readiness on 15021 says what it waits for).
+  int early = 0;  // SIGTERM/SIGINT while waiting: stop without serving
+  if (kube) {
+    spdlog::info("{}: waiting for the first list of every resource", sourceName);
+    early = warren::source::kube::waitFirstList(*kube, shutdown);
+    if (!early) reloadState();  // the first whole view, whether or not its callback came before kubeView was set
+  }
   spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
-               opts.agentSocket, opts.pinRoot, opts.xdsAddress.empty() ? opts.configDir : "xds " + opts.xdsAddress,
+               opts.agentSocket, opts.pinRoot, sourceName,
                opts.trustDomain,
                opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);
-  warren::signalReady(opts.readyFd);
+  if (!early) warren::signalReady(opts.readyFd);
 
-  int sig;
-  while ((sig = shutdown.wait()) == SIGHUP) {
+  int sig = early;
+  while (!early && (sig = shutdown.wait()) == SIGHUP) {
     if (auto st = (*identity)->reloadTrustBundle(); !st) {
       spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
     } else {
@@ -328,6 +409,7 @@ int main(int argc, char** argv) {
   telemetry->reset();  // its callbacks read the proxy and the ZDS client
   watcher->reset();  // no state updates (and posts to the loop) from here on
   xds->reset();      // likewise: joins the xDS stream thread
+  kube.reset();      // likewise: joins the API source's threads
   zds.reset();      // no more hand-offs
   manager.reset();  // closes listeners (needs the loop running)
   std::promise<void> closed;

@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -82,7 +83,8 @@ std::string KubeSource::status() const {
   for (size_t i = 0; i < resources_.size(); ++i) {
     const auto& r = resources_[i];
     out += (out.empty() ? "" : "; ") + options_.resources[i].name + ": ";
-    if (r.listed) out += "listed (" + std::to_string(r.objects.size()) + ")";
+    if (r.notServed) out += "not served (no such resource on this cluster: none)";
+    else if (r.listed) out += "listed (" + std::to_string(r.objects.size()) + ")";
     else out += "not listed yet" + (r.lastProblem.empty() ? std::string() : ": " + r.lastProblem);
   }
   return out;
@@ -128,6 +130,7 @@ void KubeSource::runResource(size_t index) {
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   ReflectorState state;
   Action action = initialAction();
+  bool notServedSaid = false;
   for (;;) {
     if (action.delay.count() > 0 && !pause(action.delay)) return;
     {
@@ -146,14 +149,19 @@ void KubeSource::runResource(size_t index) {
     const Step step = decide(state, outcome, action.next, options_.backoff, jitter(rng));
     if (outcome.kind == Outcome::Kind::Listed)
       spdlog::info("kube {}: listed at resourceVersion {}", type.name, outcome.resourceVersion);
-    if (!step.action.why.empty()) {
+    // A missing CRD is said once, not at every periodic re-ask.
+    const bool repeatNotServed = outcome.kind == Outcome::Kind::NotServed && notServedSaid;
+    if (outcome.kind == Outcome::Kind::NotServed) notServedSaid = true;
+    else if (outcome.kind == Outcome::Kind::Listed) notServedSaid = false;
+    if (!step.action.why.empty() && !repeatNotServed) {
       if (step.action.warn) spdlog::warn("kube {}: {}", type.name, step.action.why);
       else spdlog::info("kube {}: {}", type.name, step.action.why);
     }
     {
       std::lock_guard lock(mu_);
       if (step.action.warn) resources_[index].lastProblem = step.action.why;
-      else if (outcome.kind == Outcome::Kind::Listed) resources_[index].lastProblem.clear();
+      else if (outcome.kind == Outcome::Kind::Listed || outcome.kind == Outcome::Kind::NotServed)
+        resources_[index].lastProblem.clear();
     }
     state = step.state;
     action = step.action;
@@ -169,6 +177,20 @@ Outcome KubeSource::list(size_t index, ApiClient& client) {
                              options_.listTimeout);
     if (!answer) return {Outcome::Kind::TransportError, "", false, 0, answer.error().message};
     if (answer->status == 410) return {Outcome::Kind::Gone, "", false, 410, answer->message()};
+    if (answer->status == 404 && type.optional) {
+      {
+        std::lock_guard lock(mu_);
+        PerResource& r = resources_[index];
+        if (!r.listed || !r.objects.empty()) {
+          changed_ = true;
+          cached_.reset();
+        }
+        r.objects.clear();
+        r.listed = r.notServed = true;
+      }
+      cv_.notify_all();
+      return {Outcome::Kind::NotServed, "", false, 404, answer->message()};
+    }
     if (answer->status != 200) return {Outcome::Kind::HttpError, "", false, answer->status, answer->message()};
     YAML::Node page;
     try {
@@ -194,6 +216,7 @@ Outcome KubeSource::list(size_t index, ApiClient& client) {
     std::lock_guard lock(mu_);
     resources_[index].objects = std::move(fresh);
     resources_[index].listed = true;
+    resources_[index].notServed = false;
     changed_ = true;
     cached_.reset();
   }
@@ -234,7 +257,22 @@ Outcome KubeSource::watch(size_t index, ApiClient& client, const std::string& re
   if (!end) return {Outcome::Kind::WatchDropped, lastRv, progressed, 0, end.error().message};
   if (end->status == 200) return {Outcome::Kind::WatchEnded, lastRv, progressed, 200, ""};
   if (end->status == 410) return {Outcome::Kind::Gone, lastRv, progressed, 410, end->answer.message()};
+  // The CRD went away while watched: a list finds out (and empties the view).
+  if (end->status == 404 && type.optional)
+    return {Outcome::Kind::Gone, lastRv, progressed, 404, end->answer.message()};
   return {Outcome::Kind::HttpError, lastRv, progressed, end->status, end->answer.message()};
+}
+
+int waitFirstList(const KubeSource& source, ShutdownSignal& shutdown) {
+  auto lastSaid = std::chrono::steady_clock::now();
+  while (!source.waitSynced(std::chrono::milliseconds(500))) {
+    if (int sig = shutdown.waitFor(std::chrono::milliseconds(0)); sig == SIGINT || sig == SIGTERM) return sig;
+    if (std::chrono::steady_clock::now() - lastSaid >= std::chrono::seconds(10)) {
+      spdlog::warn("not ready: still waiting for the Kubernetes API ({})", source.status());
+      lastSaid = std::chrono::steady_clock::now();
+    }
+  }
+  return 0;
 }
 
 }  // namespace warren::source::kube

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/daemon.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "source/cluster_types.h"
@@ -59,7 +60,8 @@ class KubeSource {
   // that is not an IP) are logged once each by the source and left out; errors
   // stays empty. A pod without an IP yet is in it, with its identity.
   Snapshot snapshot() const;
-  // Every resource has been listed at least once.
+  // Every resource has been listed at least once (an optional one the server
+  // does not serve counts as listed, empty).
   bool synced() const;
   bool waitSynced(std::chrono::milliseconds timeout) const;
   // One line per resource: listed, or what it waits for ("pods: not listed yet:
@@ -73,6 +75,7 @@ class KubeSource {
   struct PerResource {
     ObjectMap objects;
     bool listed = false;
+    bool notServed = false;  // an optional resource the server answered 404 for
     std::string lastProblem;
   };
 
@@ -99,5 +102,10 @@ class KubeSource {
 
   std::vector<std::thread> threads_;
 };
+
+// What a binary does before it acts on the view: waits for the first list of
+// every resource, warning every 10 s with status(). Returns 0 once synced, or
+// SIGINT/SIGTERM if one came first (the caller then stops without serving).
+int waitFirstList(const KubeSource& source, ShutdownSignal& shutdown);
 
 }  // namespace warren::source::kube

@@ -25,4 +25,12 @@ std::vector<ApiPermission> agentPermissions() {
   return out;
 }
 
+std::vector<ApiPermission> tunnelPermissions() {
+  std::vector<ApiPermission> out;
+  for (const auto& r : standaloneResources())
+    out.push_back({apiGroupOf(r.apiVersion), r.name, {"list", "watch"},
+                   "warren-tunnel --kube lists and watches " + r.name});
+  return out;
+}
+
 }  // namespace warren::source::kube

@@ -1,7 +1,8 @@
 #pragma once
-// Every request warren-agent makes to the Kubernetes API, as RBAC rules: the one
-// list the manifests' ClusterRole is checked against (tests/deploy renders every
-// kustomize overlay and requires each rule here to be granted). A new request
+// Every request warren-agent (and warren-tunnel in standalone mode) makes to the
+// Kubernetes API, as RBAC rules: the one list the manifests' ClusterRoles are
+// checked against (tests/deploy renders every kustomize overlay and requires each
+// rule here to be granted). A new request
 // in source/kube/ adds its entry here, or the deploy test fails.
 
 #include <string>
@@ -17,6 +18,8 @@ struct ApiPermission {
 };
 
 std::vector<ApiPermission> agentPermissions();
+// warren-tunnel --kube: list and watch of every standalone resource.
+std::vector<ApiPermission> tunnelPermissions();
 
 // "v1" -> "", "apps/v1" -> "apps".
 std::string apiGroupOf(const std::string& apiVersion);

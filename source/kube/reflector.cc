@@ -84,6 +84,16 @@ Step decide(const ReflectorState& state, const Outcome& o, Action::Next last, co
     case Kind::TransportError:
       retryAfterFailure(std::string(request) + " failed: " + o.message);
       return s;
+    case Kind::NotServed:
+      // Not an error: the cluster has no such resource (yet). Nothing to watch;
+      // list again now and then, without growing a backoff.
+      s.state.resourceVersion.clear();
+      s.state.failures = 0;
+      s.action = {Action::Next::List, "", policy.notServedRetry,
+                  "not served by this API server (" + o.message + "): none of them, asking again in " +
+                      std::to_string(policy.notServedRetry.count()) + " ms",
+                  false};
+      return s;
   }
   return s;
 }

@@ -17,6 +17,9 @@ namespace warren::source::kube {
 struct BackoffPolicy {
   std::chrono::milliseconds initial{800};  // client-go's reflector starts at 800 ms
   std::chrono::milliseconds cap{30000};
+  // How often a resource the server does not serve (a CRD not installed yet) is
+  // asked for again, so one installed later is picked up.
+  std::chrono::milliseconds notServedRetry{60000};
 };
 
 struct ReflectorState {
@@ -34,6 +37,8 @@ struct Outcome {
     Gone,            // 410 (HTTP status or an ERROR event): resourceVersion too old
     HttpError,       // any other status (401, 403, 429, 5xx) or ERROR event
     TransportError,  // no answer: DNS, connect, TLS, malformed HTTP
+    NotServed,       // 404 for an optional resource (a CRD not installed): its
+                     // view is now empty, and that is not a failure
   };
   Kind kind = Kind::TransportError;
   std::string resourceVersion;  // Listed: the list's; a watch: the last one it delivered ("" if none)

@@ -10,6 +10,25 @@ const std::vector<ResourceType>& agentResources() {
   return table;
 }
 
+const std::vector<ResourceType>& standaloneResources() {
+  static const std::vector<ResourceType> table = {
+      {"namespaces", "Namespace", "v1", "/api/v1/namespaces", false, false},
+      {"pods", "Pod", "v1", "/api/v1/pods", false, false},
+      {"services", "Service", "v1", "/api/v1/services", false, false},
+      {"endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1/endpointslices", false,
+       false},
+      {"authorizationpolicies", "AuthorizationPolicy", "security.istio.io/v1",
+       "/apis/security.istio.io/v1/authorizationpolicies", false, true},
+      {"peerauthentications", "PeerAuthentication", "security.istio.io/v1",
+       "/apis/security.istio.io/v1/peerauthentications", false, true},
+      {"requestauthentications", "RequestAuthentication", "security.istio.io/v1",
+       "/apis/security.istio.io/v1/requestauthentications", false, true},
+      {"gateways", "Gateway", "gateway.networking.k8s.io/v1", "/apis/gateway.networking.k8s.io/v1/gateways", false,
+       true},
+  };
+  return table;
+}
+
 std::string queryEscape(const std::string& value) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

@@ -15,11 +15,20 @@ struct ResourceType {
   // Only this node's objects (fieldSelector spec.nodeName=<node>): the agent
   // needs its own pods, and a node watching every pod would not scale.
   bool nodeScoped = false;
+  // A custom resource (Istio's, the Gateway API's): a cluster without its CRD
+  // answers 404, which reads as "none of them", not as an error that would keep
+  // the source from ever being ready. Asked again now and then, so a CRD
+  // installed later is picked up.
+  bool optional = false;
 };
 
 // What warren-agent watches: its node's Pods, and Namespaces (their labels decide capture).
-// Services, EndpointSlices and Istio's policies are one entry each when they are needed.
 const std::vector<ResourceType>& agentResources();
+
+// What warren-tunnel watches in standalone mode (--kube / --kubeconfig): every
+// node's Pods (a destination's IP and identity), Namespaces, Services,
+// EndpointSlices, Istio's security policies and waypoint Gateways.
+const std::vector<ResourceType>& standaloneResources();
 
 // GET <path>?fieldSelector=...&limit=<limit>[&continue=<token>]
 std::string listTarget(const ResourceType& r, const std::string& nodeName, int limit, const std::string& continueToken);

@@ -2,7 +2,7 @@
 // from this build tree into a container storage of the test's own; podman runs
 // its agent and tunnel as two privileged containers with the host's bpffs and
 // cgroup2 mounted and one shared /run/warren, in a network namespace this test
-// made (what hostNetwork is to a pod). The agent reads the cluster with --kube
+// made (what hostNetwork is to a pod). The agent and the tunnel read the cluster with --kube
 // from a Kubernetes API server (tests/support) listening inside that netns, with
 // a service account mounted where a pod has it. The test waits on the agent's
 // /healthz/ready (15022) and the tunnel's /healthz/ready (15021), checks the
@@ -17,7 +17,7 @@
 //   ┌─────────────────────────────────────────────────────────────┐
 //   │ 127.0.0.1:<port> API server (this process)                  │
 //   │ container agent  --kube --health-address 127.0.0.1:15022    │
-//   │ container tunnel --readiness-address 127.0.0.1:15021        │
+//   │ container tunnel --kube --readiness-address 127.0.0.1:15021 │
 //   └─────────────────────────────────────────────────────────────┘
 //   host: /sys/fs/bpf/wsmoke-<pid>/ (pins), cgroup2 root (attachments)
 
@@ -265,8 +265,9 @@ TEST_F(ImageSmokeTest, AgentAndTunnelStartReadyAndTheAgentUninstallsOnlyWhenItsD
                        &started),
             0)
       << started;
-  ASSERT_EQ(runCommand(podmanRun("tunnel", {"/usr/local/bin/warren-tunnel", "--config-dir", "/etc/warren/cluster",
-                                            "--ca-dir", "/var/lib/warren/ca", "--bpffs", pinRoot_}),
+  // As the standalone overlay runs it: its cluster state from the API too.
+  ASSERT_EQ(runCommand(podmanRun("tunnel", {"/usr/local/bin/warren-tunnel", "--kube", "--ca-dir",
+                                            "/var/lib/warren/ca", "--bpffs", pinRoot_}),
                        &started),
             0)
       << started;

@@ -4,8 +4,9 @@
 // arguments only using flags the binaries of this build tree accept (their
 // --help), probes on the ports those flags give, the downward-API environment,
 // bpffs propagation, the host's cgroup hierarchy, the CNI layout each overlay
-// names, istiod's token and root certificate, and a ClusterRole that grants every
-// request the agent makes (source/kube/permissions.cc, the code's own list).
+// names, istiod's token and root certificate, and ClusterRoles that grant every
+// request the agent (and, standalone, the tunnel) makes (source/kube/permissions.cc,
+// the code's own list).
 
 #include <filesystem>
 #include <map>
@@ -115,7 +116,9 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
     if (kind != "Namespace" && kind != "ClusterRole" && kind != "ClusterRoleBinding") {
       EXPECT_EQ(d["metadata"]["namespace"].as<std::string>(""), "warren-system") << kind;
     }
-    byKind[kind] = d;
+    // emplace, never operator=: assigning to a YAML::Node that holds a document
+    // rewrites that document (a second ClusterRole would overwrite the first).
+    byKind.emplace(kind, d);
   }
   for (const char* kind : {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet"})
     ASSERT_TRUE(byKind.count(kind)) << name << " has no " << kind;
@@ -240,27 +243,43 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
     EXPECT_TRUE(secret) << "standalone: --ca-dir must be the warren-cacerts Secret (one CA for every node)";
   }
 
-  // RBAC: the ClusterRole bound to the DaemonSet's account grants every request
-  // the agent makes.
-  const YAML::Node binding = byKind["ClusterRoleBinding"];
-  EXPECT_EQ(binding["roleRef"]["name"].as<std::string>(), byKind["ClusterRole"]["metadata"]["name"].as<std::string>());
-  bool bound = false;
-  for (const auto& s : binding["subjects"])
-    bound |= s["kind"].as<std::string>() == "ServiceAccount" &&
-             s["name"].as<std::string>() == pod["serviceAccountName"].as<std::string>() &&
-             s["namespace"].as<std::string>("") == ds["metadata"]["namespace"].as<std::string>();
-  EXPECT_TRUE(bound);
+  // RBAC: the ClusterRoles bound to the DaemonSet's account grant every request
+  // the agent makes, and in standalone mode every one the tunnel makes.
+  std::map<std::string, YAML::Node> roles;
+  for (const auto& d : docs)
+    if (d["kind"].as<std::string>() == "ClusterRole") roles.emplace(d["metadata"]["name"].as<std::string>(), d);
+  std::vector<YAML::Node> boundRules;
+  for (const auto& d : docs) {
+    if (d["kind"].as<std::string>() != "ClusterRoleBinding") continue;
+    bool bound = false;
+    for (const auto& s : d["subjects"])
+      bound |= s["kind"].as<std::string>() == "ServiceAccount" &&
+               s["name"].as<std::string>() == pod["serviceAccountName"].as<std::string>() &&
+               s["namespace"].as<std::string>("") == ds["metadata"]["namespace"].as<std::string>();
+    const std::string role = d["roleRef"]["name"].as<std::string>();
+    EXPECT_TRUE(roles.count(role)) << name << ": " << d["metadata"]["name"] << " binds a missing ClusterRole " << role;
+    if (bound && roles.count(role))
+      for (const auto& rule : roles[role]["rules"]) boundRules.push_back(rule);
+  }
+  EXPECT_FALSE(boundRules.empty()) << name << ": no ClusterRole is bound to the DaemonSet's account";
   auto has = [](const YAML::Node& list, const std::string& v) {
     for (const auto& x : list)
       if (x.as<std::string>() == v || x.as<std::string>() == "*") return true;
     return false;
   };
-  for (const auto& p : source::kube::agentPermissions())
+  auto permissions = source::kube::agentPermissions();
+  if (!istiod) {
+    // Standalone: the tunnel's cluster state is the API's.
+    EXPECT_NE(std::find(tunnelArgs.begin(), tunnelArgs.end(), "--kube"), tunnelArgs.end()) << name;
+    EXPECT_EQ(argValue(tunnelArgs, "--config-dir"), "") << name << ": --kube and --config-dir exclude each other";
+    for (auto& p : source::kube::tunnelPermissions()) permissions.push_back(std::move(p));
+  }
+  for (const auto& p : permissions)
     for (const auto& verb : p.verbs) {
       bool granted = false;
-      for (const auto& rule : byKind["ClusterRole"]["rules"])
+      for (const auto& rule : boundRules)
         granted |= has(rule["apiGroups"], p.apiGroup) && has(rule["resources"], p.resource) && has(rule["verbs"], verb);
-      EXPECT_TRUE(granted) << name << ": the ClusterRole does not grant " << verb << " " << p.resource << " (group \""
+      EXPECT_TRUE(granted) << name << ": no bound ClusterRole grants " << verb << " " << p.resource << " (group \""
                            << p.apiGroup << "\"), which " << p.usedFor;
     }
 }

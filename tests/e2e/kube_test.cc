@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -87,18 +88,24 @@ class KubeEnrollTest : public ::testing::Test {
     NodeOptions options;
     options.kubeconfig = dir_.file("kubeconfig");
     node_ = std::make_unique<TestNode>(options);
+    // The tunnel runs in the node's netns (as a hostNetwork pod on the node): the
+    // API answers there too, at the same URL.
+    api_->listenIn("/var/run/netns/" + node_->nodeNetns());
   }
 
   void startNode() {
     ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
     ASSERT_TRUE(node_->startTunnel().ok()) << node_->logTail("tunnel");
-    // Watching both resources: from here on, what the test changes reaches the
-    // agent by the watch (unless the test holds it back).
-    ASSERT_TRUE(api_->waitWatching("pods") && api_->waitWatching("namespaces"));
+    // The agent and the tunnel watching both resources: from here on, what the
+    // test changes reaches them by the watch (unless the test holds it back).
+    ASSERT_TRUE(api_->waitWatching("pods", 2) && api_->waitWatching("namespaces", 2));
+    ASSERT_TRUE(api_->waitWatching("services") && api_->waitWatching("authorizationpolicies"));
   }
 
   void TearDown() override {
-    if (HasFailure() && node_) std::cerr << "---- agent log ----\n" << node_->logTail("agent", 80);
+    if (HasFailure() && node_)
+      std::cerr << "---- agent log ----\n" << node_->logTail("agent", 80) << "---- tunnel log ----\n"
+                << node_->logTail("tunnel", 80);
     node_.reset();  // CNI DEL of every pod while the agent still runs, then the agent
     api_.reset();
   }
@@ -341,6 +348,142 @@ TEST_F(KubeRunningPodTest, APodRunningBeforeTheAgentIsFoundByItsIpAndCaptured) {
   // And istiod is told, as for any captured pod.
   ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/old", 200)(rs) >= 1; }));
   EXPECT_TRUE(annotated(api_->get("pods", "mesh/old")));
+}
+
+
+// ---- the tunnel's standalone mode: its whole state from the API ----
+//
+//   [mesh/client 10.244.1.61] --captured--> tunnel --HBONE--> tunnel --> [mesh/server 10.244.1.62 :8080]
+//   Service mesh/server 10.96.0.20:80 -> 8080, AuthorizationPolicy mesh/deny-client later
+//
+// The tunnel runs with --kubeconfig and no YAML at all: Pods, the Service and
+// the policy reach it only as the API server's list and watch events.
+
+nlohmann::json serviceObject() {
+  return nlohmann::json::parse(R"({
+    "apiVersion": "v1", "kind": "Service",
+    "metadata": {"name": "server", "namespace": "mesh", "uid": "svc-server", "creationTimestamp": "2026-12-05T10:00:00Z"},
+    "spec": {"clusterIP": "10.96.0.20", "clusterIPs": ["10.96.0.20"], "ipFamilies": ["IPv4"],
+             "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster", "sessionAffinity": "None",
+             "type": "ClusterIP", "selector": {"app": "server"},
+             "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]},
+    "status": {"loadBalancer": {}}})");
+}
+
+nlohmann::json denyPolicy(const std::string& principal) {
+  nlohmann::json p = nlohmann::json::parse(R"({
+    "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+    "metadata": {"name": "deny-client", "namespace": "mesh", "uid": "ap-deny-client", "generation": 1,
+                 "creationTimestamp": "2026-12-05T10:05:00Z"},
+    "spec": {"action": "DENY", "selector": {"matchLabels": {"app": "server"}}}})");
+  p["spec"]["rules"] = nlohmann::json::array({{{"from", nlohmann::json::array({{{"source", {{"principals", {principal}}}}}})}}});
+  return p;
+}
+
+TEST_F(KubeEnrollTest, TheTunnelTakesItsStateFromTheApiAndAPolicyAddedThereRefusesTheNextConnection) {
+  Pod client = node_->preparePod("mesh", "client", "10.244.1.61");
+  Pod server = node_->preparePod("mesh", "server", "10.244.1.62");
+  api_->upsert("services", serviceObject());
+  api_->upsert("pods", runningPod(client, node_->name(), client.ip));
+  nlohmann::json serverObject = runningPod(server, node_->name(), server.ip);
+  serverObject["metadata"]["labels"] = {{"app", "server"}};
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", serverObject)));
+  std::string out;
+  ASSERT_EQ(node_->cni("add", client, &out), 0) << out;
+  ASSERT_EQ(node_->cni("add", server, &out), 0) << out;
+  ASSERT_TRUE(eventually([&] { return node_->tunnelStateIs({.workloads = 2, .captured = 2, .services = 1}); }, 10s))
+      << node_->logTail("tunnel");
+  auto app = PodServer::start(server.netnsPath(), 8080);
+  ASSERT_TRUE(app);
+
+  // Allowed, through the Service the API has, over HBONE with the client's identity.
+  auto r = connectFrom(client.netnsPath(), "10.96.0.20", 80, "through the mesh");
+  ASSERT_EQ(r.error, 0) << std::strerror(r.error) << "\n" << node_->logTail("tunnel");
+  EXPECT_EQ(r.reply, "through the mesh");
+  const std::string clientId = "spiffe://cluster.local/ns/mesh/sa/" + client.serviceAccount;
+  nlohmann::json outbound, inbound;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& j : accessLog(*node_)) {
+          if (j["direction"] == "outbound" && j["dst_service"] == "server.mesh.svc.cluster.local") outbound = j;
+          if (j["direction"] == "inbound" && j["src_identity"] == clientId) inbound = j;
+        }
+        return !outbound.is_null() && !inbound.is_null();
+      },
+      5s))
+      << node_->logTail("tunnel");
+  EXPECT_EQ(outbound["protocol"], "hbone");
+  EXPECT_EQ(inbound["verdict"], "allow");
+
+  // A DENY for the client's principal, added through the API: the next connection is refused.
+  api_->upsert("authorizationpolicies", denyPolicy("cluster.local/ns/mesh/sa/" + client.serviceAccount));
+  bool refused = false;
+  const auto added = std::chrono::steady_clock::now();
+  while (!refused && std::chrono::steady_clock::now() - added < 10s) {
+    auto next = connectFrom(client.netnsPath(), "10.96.0.20", 80, "again", 1s);
+    refused = next.error != 0 && next.reply.empty();
+  }
+  ASSERT_TRUE(refused) << "the DENY policy from the API never took effect\n" << node_->logTail("tunnel");
+  const auto tookMs = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - added);
+  RecordProperty("api_policy_to_refusal_ms", std::to_string(tookMs.count()));
+  std::cout << "policy added through the API -> a connection refused: " << tookMs.count() << " ms\n";
+  // (That one may have been open when the policy came, and closed by it.) The
+  // next is refused at its CONNECT, by that policy.
+  auto next = connectFrom(client.netnsPath(), "10.96.0.20", 80, "once more", 1s);
+  EXPECT_TRUE(next.error != 0 && next.reply.empty()) << next.reply;
+  bool denied = false;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& j : accessLog(*node_))
+          denied = denied || (j["direction"] == "inbound" && j["src_identity"] == clientId &&
+                              j["verdict"] == "deny" && j["policy"] == "mesh/deny-client");
+        return denied;
+      },
+      5s));
+  // The tunnel read no YAML: the source it names is the API.
+  EXPECT_NE(node_->readLog("tunnel").find("cluster state Kubernetes API"), std::string::npos);
+}
+
+// ---- the tunnel says ready only on a whole view of the cluster ----
+
+class KubeTunnelReadinessTest : public KubeEnrollTest {
+ protected:
+  void SetUp() override {
+    startApi();
+    ASSERT_FALSE(HasFailure());
+    ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
+  }
+  HttpReply ready() const {
+    return httpRequest("/var/run/netns/" + node_->nodeNetns(), "GET", "/healthz/ready", 15021);
+  }
+};
+
+TEST_F(KubeTunnelReadinessTest, NotReadyUntilEveryResourceIsListedAndAMissingCrdDoesNotHoldItBack) {
+  // Istio's CRDs are not installed (404): that is no reason to wait. Services
+  // are forbidden (403, an RBAC mistake): that is.
+  for (const char* r : {"authorizationpolicies", "peerauthentications", "requestauthentications", "gateways"})
+    api_->serve(r, false);
+  api_->forbid("services", true);
+  ASSERT_TRUE(node_->startTunnel(/*waitReady=*/false).ok());
+  HttpReply r;
+  // Not ready, and saying why, while everything else has been listed.
+  const std::string why = "services: not listed yet: list answered HTTP 403";
+  ASSERT_TRUE(eventually(
+      [&] {
+        r = ready();
+        return r.status == 503 && r.body.find(why) != std::string::npos &&
+               r.body.find("gateways: not served") != std::string::npos;
+      },
+      10s))
+      << r.status << " " << r.body << "\n" << node_->logTail("tunnel");
+  EXPECT_EQ(ready().status, 503);
+
+  api_->forbid("services", false);
+  ASSERT_TRUE(eventually([&] { return (r = ready()).status == 200; }, 10s)) << r.status << " " << r.body;
+  // The missing CRD is named in the log, as an empty kind rather than a problem.
+  EXPECT_NE(node_->readLog("tunnel").find("info tunnel kube gateways: not served by this API server"),
+            std::string::npos)
+      << node_->logTail("tunnel");
 }
 
 }  // namespace

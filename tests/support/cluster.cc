@@ -405,15 +405,19 @@ int TestNode::stopAgent(int sig) {
   return rc;
 }
 
-Status TestNode::startTunnel() {
+Status TestNode::startTunnel(bool waitReady) {
   // Its cluster state and local CA inside the test's dirs, never the host's defaults.
   // In the node netns, as a DaemonSet's hostNetwork pod runs in the node's: its
   // metrics, readiness and admin ports are the node's, never the test machine's.
+  // With a kubeconfig, the tunnel too reads the cluster from the API (standalone mode).
+  const bool fromApi = !options_.kubeconfig.empty();
   std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warren-tunnel"),
-                                   "--agent-socket",   runDir_ + "/zds.sock", "--bpffs", pinRoot_, "--config-dir",
-                                   configDir_,         "--ca-dir", caDir_, "--log-level", "debug"};
+                                   "--agent-socket",   runDir_ + "/zds.sock", "--bpffs", pinRoot_,
+                                   fromApi ? "--kubeconfig" : "--config-dir",
+                                   fromApi ? options_.kubeconfig : configDir_,
+                                   "--ca-dir", caDir_, "--log-level", "debug"};
   argv.insert(argv.end(), options_.tunnelArgs.begin(), options_.tunnelArgs.end());
-  auto p = Process::spawn(argv, root_ + "/tunnel.log", true, std::chrono::seconds(15));
+  auto p = Process::spawn(argv, root_ + "/tunnel.log", waitReady, std::chrono::seconds(15));
   if (!p) return p.error();
   tunnel_ = std::move(*p);
   return okStatus();

@@ -77,8 +77,8 @@ struct NodeOptions {
   std::string clusterCidr;
   // Extra warren-tunnel flags (e.g. a short --hbone-idle-timeout).
   std::vector<std::string> tunnelArgs;
-  // Set: the agent reads the cluster from the Kubernetes API this kubeconfig
-  // names (a test API server) instead of the YAML dir.
+  // Set: the agent and the tunnel read the cluster from the Kubernetes API this
+  // kubeconfig names (a test API server) instead of the YAML dir.
   std::string kubeconfig;
 };
 
@@ -106,7 +106,8 @@ class TestNode {
 
   Status startAgent();
   int stopAgent(int sig);
-  Status startTunnel();
+  // waitReady false: returns once it runs, for tests of what it says before ready.
+  Status startTunnel(bool waitReady = true);
   int stopTunnel(int sig);
   // warren-waypoint for Gateway `gateway` ("ns/name") inside `pod`'s netns, with
   // this node's YAML dir and CA; its log is "waypoint-<pod name>". It logs at debug

@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
@@ -12,6 +14,8 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+
+#include "common/netns.h"
 
 namespace warren::testkube {
 
@@ -85,9 +89,29 @@ bool onNode(const nlohmann::json& o, const std::string& node) {
 
 KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& key, std::string token)
     : token_(std::move(token)) {
-  resources_["pods"].kind = "Pod";
+  // Collections served by list and watch: name, kind, group/version, path.
+  struct Served {
+    const char *name, *kind, *apiVersion, *path;
+  };
+  for (const Served& c : std::initializer_list<Served>{
+           {"pods", "Pod", "v1", "/api/v1/pods"},
+           {"namespaces", "Namespace", "v1", "/api/v1/namespaces"},
+           {"services", "Service", "v1", "/api/v1/services"},
+           {"endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1/endpointslices"},
+           {"authorizationpolicies", "AuthorizationPolicy", "security.istio.io/v1",
+            "/apis/security.istio.io/v1/authorizationpolicies"},
+           {"peerauthentications", "PeerAuthentication", "security.istio.io/v1",
+            "/apis/security.istio.io/v1/peerauthentications"},
+           {"requestauthentications", "RequestAuthentication", "security.istio.io/v1",
+            "/apis/security.istio.io/v1/requestauthentications"},
+           {"gateways", "Gateway", "gateway.networking.k8s.io/v1", "/apis/gateway.networking.k8s.io/v1/gateways"},
+       }) {
+    Resource& r = resources_[c.name];
+    r.kind = c.kind;
+    r.apiVersion = c.apiVersion;
+    collections_[c.path] = c.name;
+  }
   resources_["pods"].nodeScoped = true;
-  resources_["namespaces"].kind = "Namespace";
   resources_["daemonsets"].kind = "DaemonSet";  // GET of one object only
   ctx_ = SSL_CTX_new(TLS_server_method());
   if (SSL_CTX_use_certificate_chain_file(ctx_, certChain.c_str()) != 1 ||
@@ -102,6 +126,7 @@ KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& ke
   socklen_t len = sizeof(a);
   ::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&a), &len);
   port_ = ntohs(a.sin_port);
+  wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 
@@ -183,6 +208,11 @@ void KubeApiServer::forbid(const std::string& resource, bool forbidden) {
   resources_.at(resource).forbidden = forbidden;
 }
 
+void KubeApiServer::serve(const std::string& resource, bool served) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).unserved = !served;
+}
+
 void KubeApiServer::failNext(const std::string& resource, int count, int status) {
   std::lock_guard lock(mu_);
   resources_.at(resource).failCount = count;
@@ -249,17 +279,49 @@ bool KubeApiServer::waitWatching(const std::string& resource, int count, std::ch
 
 void KubeApiServer::acceptLoop() {
   for (;;) {
-    pollfd p{listener_.get(), POLLIN, 0};
-    ::poll(&p, 1, -1);
+    // [0] the first listener, [1] the wake-up eventfd, then those of listenIn().
+    std::vector<pollfd> ps{{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      for (const auto& l : otherListeners_) ps.push_back({l.get(), POLLIN, 0});
+    }
+    ::poll(ps.data(), ps.size(), -1);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    std::lock_guard lock(mu_);
-    connections_.emplace_back([this, fd] { serve(fd); });
+    if (ps[1].revents) {
+      uint64_t v;
+      (void)!::read(wake_.get(), &v, sizeof(v));
+    }
+    for (size_t i = 0; i < ps.size(); ++i) {
+      if (i == 1 || !(ps[i].revents & POLLIN)) continue;
+      int fd = ::accept4(ps[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::lock_guard lock(mu_);
+      connections_.emplace_back([this, fd] { serve(fd); });
+    }
   }
+}
+
+void KubeApiServer::listenIn(const std::string& netnsPath) {
+  auto ns = openNetns(netnsPath);
+  if (!ns) throw std::runtime_error("test API server: " + ns.error().message);
+  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+  if (!fd) throw std::runtime_error("test API server: " + fd.error().message);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port_);  // the same URL there as here
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd->get(), 64) != 0)
+    throw std::runtime_error("test API server: cannot listen in " + netnsPath);
+  {
+    std::lock_guard lock(mu_);
+    otherListeners_.push_back(std::move(*fd));
+  }
+  uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof(one));
 }
 
 void KubeApiServer::serve(int rawFd) {
@@ -332,8 +394,7 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     req.authorization = head.substr(from, head.find("\r\n", from) - from);
   }
   req.watch = req.query.count("watch") && req.query["watch"] != "0" && req.query["watch"] != "false";
-  if (path == "/api/v1/pods") req.resource = "pods";
-  else if (path == "/api/v1/namespaces") req.resource = "namespaces";
+  if (auto c = collections_.find(path); c != collections_.end()) req.resource = c->second;
   else if (const std::string prefix = "/api/v1/namespaces/"; path.starts_with(prefix)) {
     // /api/v1/namespaces/<name> or /api/v1/namespaces/<ns>/pods/<name>
     const std::string rest = percentDecode(path.substr(prefix.size()));
@@ -371,6 +432,11 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
   }
   Resource& r = resources_.at(req.resource);
+  if (r.unserved) {
+    // As for a CustomResourceDefinition that is not installed.
+    record(404);
+    return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
+  }
   const char* verb = !req.name.empty() ? (req.method == "PATCH" ? "patch" : "get") : req.watch ? "watch" : "list";
   if (r.forbidden) {
     record(403);
@@ -483,7 +549,7 @@ std::string KubeApiServer::answerList(Resource& r, const Request& req) {
     items.push_back(std::move(item));
   }
   nlohmann::json list{{"kind", r.kind + "List"},
-                      {"apiVersion", "v1"},
+                      {"apiVersion", r.apiVersion},
                       {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
                       {"items", items}};
   if (offset + limit < all.size()) list["metadata"]["continue"] = "opaque:" + std::to_string(offset + limit);

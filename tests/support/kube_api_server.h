@@ -1,8 +1,9 @@
 #pragma once
 // A Kubernetes API server for tests: real HTTPS (a test CA's certificate) on
 // 127.0.0.1 with an ephemeral port, HTTP/1.1, one thread per connection. It keeps
-// objects per resource (pods, namespaces) in the JSON `kubectl get -o json`
-// prints (and DaemonSets, read one at a time by GET), numbers every change with a cluster-wide resourceVersion, and serves
+// objects per resource (pods, namespaces, services, endpointslices, Istio's
+// security policies, Gateways) in the JSON `kubectl get -o json` prints (and
+// DaemonSets, read one at a time by GET), numbers every change with a cluster-wide resourceVersion, and serves
 // the list/watch protocol as the real one does: lists with limit/continue and a
 // spec.nodeName field selector (items without kind/apiVersion), watches as
 // chunked streams of one JSON event per line from a resourceVersion, bookmarks.
@@ -53,6 +54,10 @@ class KubeApiServer {
   KubeApiServer& operator=(const KubeApiServer&) = delete;
 
   std::string url() const;
+  // Also accepts on 127.0.0.1 at the same port inside that network namespace
+  // (a test node's, where its tunnel runs as a hostNetwork pod would): url()
+  // then names the server there too.
+  void listenIn(const std::string& netnsPath);
 
   // Stores an object (ADDED if new, else MODIFIED) with a new resourceVersion,
   // which it returns; watches see the event.
@@ -69,6 +74,8 @@ class KubeApiServer {
 
   void setToken(std::string token);
   void forbid(const std::string& resource, bool forbidden);
+  // While unserved, every request for resource gets 404 (its CRD is not installed).
+  void serve(const std::string& resource, bool served);
   // The next `count` requests for resource get `status` with a Status body.
   void failNext(const std::string& resource, int count, int status = 500);
   // The next watch of resource gets 410: as the HTTP status, or as a 200 with
@@ -108,6 +115,8 @@ class KubeApiServer {
   };
   struct Resource {
     std::string kind;   // "Pod"
+    std::string apiVersion = "v1";
+    bool unserved = false;  // answers 404, as a CRD not installed
     bool nodeScoped = false;  // supports fieldSelector spec.nodeName=
     std::map<std::string, nlohmann::json> objects;  // by "ns/name" or "name"
     std::vector<Event> history;
@@ -131,6 +140,8 @@ class KubeApiServer {
 
   SSL_CTX* ctx_ = nullptr;
   UniqueFd listener_;
+  UniqueFd wake_;  // eventfd: a listener was added
+  std::vector<UniqueFd> otherListeners_;
   uint16_t port_ = 0;
 
   mutable std::mutex mu_;
@@ -142,6 +153,7 @@ class KubeApiServer {
   bool split_ = false;
   std::string token_;
   std::map<std::string, Resource> resources_;
+  std::map<std::string, std::string> collections_;  // collection path -> resource
   std::vector<Request> requests_;
   std::vector<std::thread> connections_;
   std::thread acceptor_;

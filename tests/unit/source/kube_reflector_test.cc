@@ -27,6 +27,19 @@ TEST(Reflector, AListIsFollowedByAWatchFromItsResourceVersion) {
   EXPECT_EQ(s.state.resourceVersion, "120");
 }
 
+TEST(Reflector, AResourceTheServerDoesNotServeIsAskedForAgainLaterWithoutBackoff) {
+  // A CRD not installed (404 for an optional resource): not a failure, and no
+  // growing backoff; a list again after the fixed retry period.
+  const BackoffPolicy policy{800ms, 30000ms, 60000ms};
+  Step s = decide({"", 4}, {Kind::NotServed, "", false, 404, "the server could not find the requested resource"},
+                  Next::List, policy, 0.5);
+  EXPECT_EQ(s.action.next, Next::List);
+  EXPECT_EQ(s.action.delay, 60000ms);
+  EXPECT_EQ(s.state.failures, 0);
+  EXPECT_FALSE(s.action.warn);
+  EXPECT_NE(s.action.why.find("not served"), std::string::npos) << s.action.why;
+}
+
 TEST(Reflector, AWatchThatEndsResumesAtOnceFromTheLastEvent) {
   Step s = decide({"120", 0}, {Kind::WatchEnded, "131", true, 200, ""}, Next::Watch, kPolicy, 0.5);
   EXPECT_EQ(s.action.next, Next::Watch);

@@ -19,6 +19,7 @@
 #include "identity/local_ca.h"
 #include "source/kube/kube_source.h"
 #include "source/kube/pod_api.h"
+#include "state/from_snapshot.h"
 #include "tests/support/kube_api_server.h"
 #include "tests/support/test_certs.h"
 
@@ -439,6 +440,115 @@ TEST_F(KubeSourceTest, FetchPodStopsRetryingWhenItsBudgetIsSpent) {
   auto got = fetchPod(client, "payments", "checkout-7d9c6b5f4-x2x8q", false, {3, 2s, 200ms, 500ms});
   ASSERT_FALSE(got);
   EXPECT_EQ(api->requests().size() - before, 2u);
+}
+
+// ---- the tunnel's standalone mode: every resource it reads from the API ----
+
+struct KubeStandaloneTest : KubeSourceTest {
+  KubeSource::Options standalone() {
+    KubeSource::Options o = options();
+    o.nodeName = "";  // every node's pods: the tunnel needs every destination
+    o.resources = standaloneResources();
+    o.backoff.notServedRetry = 20ms;
+    return o;
+  }
+  void startStandalone() {
+    start(standalone());
+    ASSERT_TRUE(source->waitSynced(20s)) << source->status();
+    for (const auto& r : standaloneResources()) ASSERT_TRUE(api->waitWatching(r.name)) << r.name;
+  }
+  state::ClusterStatePtr state() const {
+    std::vector<Error> notes;
+    auto s = state::stateFromSnapshot(source->snapshot(), {}, &notes);
+    for (const auto& n : notes) ADD_FAILURE() << n.message;
+    return s;
+  }
+};
+
+const std::string kFraudScan = "payments/fraud-scan-6c4d8b7f9-m5n2p";
+
+TEST_F(KubeStandaloneTest, ServicesEndpointSlicesAndEveryNodesPodsMakeTheTunnelsState) {
+  api->upsert("services", fixture("service-checkout.json"));
+  api->upsert("services", fixture("service-scoring-external.json"));
+  api->upsert("endpointslices", fixture("endpointslice-scoring.json"));
+  startStandalone();
+
+  const Snapshot snap = source->snapshot();
+  EXPECT_EQ(snap.pods.size(), 2u) << "fraud-scan runs on node2: the tunnel sees it too";
+  EXPECT_EQ(snap.services.size(), 2u);
+  EXPECT_EQ(snap.endpointSlices.size(), 1u);
+  for (const auto& r : api->requests())
+    if (r.resource == "pods") {
+      EXPECT_FALSE(r.query.count("fieldSelector"));
+    }
+
+  const auto st = state();
+  const state::Workload& checkout = st->workloads().at("8c1f0e4a-6b2d-4f3e-9a7c-5d4b3a2f1e0d");
+  // By its selector, on the named target port http (8080).
+  const std::string checkoutSvc = "payments/checkout.payments.svc.cluster.local";
+  ASSERT_EQ(checkout.services.count(checkoutSvc), 1u);
+  EXPECT_EQ(checkout.services.at(checkoutSvc).at(0).servicePort, 80u);
+  EXPECT_EQ(checkout.services.at(checkoutSvc).at(0).targetPort, 8080u);
+  EXPECT_EQ(st->services().at(checkoutSvc).vips, std::vector<std::string>{"10.96.41.7"});
+  // A Service without a selector: its endpoints are the EndpointSlice's, on the slice's port.
+  const std::string scoringSvc = "payments/scoring.payments.svc.cluster.local";
+  const auto fraud = std::find_if(st->workloads().begin(), st->workloads().end(),
+                                  [](const auto& kv) { return kv.second.name == "fraud-scan-6c4d8b7f9-m5n2p"; });
+  ASSERT_NE(fraud, st->workloads().end());
+  ASSERT_EQ(fraud->second.services.count(scoringSvc), 1u);
+  EXPECT_EQ(fraud->second.services.at(scoringSvc).at(0).servicePort, 7070u);
+  EXPECT_EQ(fraud->second.services.at(scoringSvc).at(0).targetPort, 9443u);
+  EXPECT_FALSE(checkout.services.count(scoringSvc));
+}
+
+TEST_F(KubeStandaloneTest, AnAuthorizationPolicyAddedByAWatchEventTakesEffectAndGoesWithItsDeletion) {
+  startStandalone();
+  EXPECT_TRUE(state()->policies().empty());
+  api->upsert("authorizationpolicies", fixture("authorizationpolicy-deny-fraud-scan.json"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.authorizationPolicies.count("payments/deny-fraud-scan"); }));
+  EXPECT_EQ(count(api->requests(), lists("authorizationpolicies")), 1u) << "seen by the watch, not a re-list";
+  auto st = state();
+  ASSERT_EQ(st->policies().size(), 1u);
+  const auto& policy = st->policies().begin()->second;
+  EXPECT_EQ(policy.action, state::PolicyAction::Deny);
+  EXPECT_EQ(st->workloads().at("8c1f0e4a-6b2d-4f3e-9a7c-5d4b3a2f1e0d").policies,
+            std::vector<std::string>{st->policies().begin()->first});
+
+  api->remove("authorizationpolicies", "payments/deny-fraud-scan");
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.authorizationPolicies.empty(); }));
+  EXPECT_TRUE(state()->policies().empty());
+  EXPECT_TRUE(state()->workloads().at("8c1f0e4a-6b2d-4f3e-9a7c-5d4b3a2f1e0d").policies.empty());
+}
+
+TEST_F(KubeStandaloneTest, ACustomResourceTheServerDoesNotServeIsEmptyAndPickedUpOnceInstalled) {
+  // A cluster without Istio's CRDs nor the Gateway API's.
+  for (const char* r : {"authorizationpolicies", "peerauthentications", "requestauthentications", "gateways"})
+    api->serve(r, false);
+  start(standalone());
+  ASSERT_TRUE(source->waitSynced(20s)) << "a missing CRD must not block readiness: " << source->status();
+  EXPECT_NE(source->status().find("gateways: not served"), std::string::npos) << source->status();
+  EXPECT_EQ(source->snapshot().pods.size(), 2u);
+  // Asked again now and then (here every 20 ms), without a growing backoff.
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) { return r.resource == "gateways" && r.status == 404; }) >= 3;
+  }));
+
+  // The Gateway API is installed and a waypoint made: the next ask finds it.
+  api->serve("gateways", true);
+  api->upsert("gateways", fixture("gateway-waypoint.json"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.gateways.count("payments/waypoint"); })) << source->status();
+  EXPECT_NE(source->status().find("gateways: listed (1)"), std::string::npos) << source->status();
+}
+
+TEST_F(KubeStandaloneTest, AForbiddenResourceIsNotTakenForAMissingOne) {
+  // 403 is an RBAC mistake, not "no such resource": never ready on a partial view.
+  api->forbid("authorizationpolicies", true);
+  start(standalone());
+  EXPECT_FALSE(source->waitSynced(300ms));
+  EXPECT_NE(source->status().find("authorizationpolicies: not listed yet: list answered HTTP 403"), std::string::npos)
+      << source->status();
+  api->forbid("authorizationpolicies", false);
+  EXPECT_TRUE(source->waitSynced(20s)) << source->status();
 }
 
 }  // namespace

@@ -178,6 +178,44 @@ TEST(YamlSource, Ipv6OnlyPodsAndPodIpsWithoutPodIp) {
   EXPECT_EQ(s.pods.at("mesh/v6").ips, (std::vector<std::string>{"fd00::7", "10.2.0.7"}));
 }
 
+TEST(YamlSource, EndpointSlicesAreReadWithTheirServiceReadinessAndTcpPorts) {
+  Snapshot s;
+  loadDocuments(R"(apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: db-1, namespace: mesh, labels: {kubernetes.io/service-name: db}}
+addressType: IPv4
+ports: [{name: pg, port: 5432}, {name: dns, port: 53, protocol: UDP}, {name: all}]
+endpoints:
+- addresses: [10.244.1.5]
+- addresses: [10.244.1.6]
+  conditions: {ready: false}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: orphan, namespace: mesh}
+addressType: IPv4
+endpoints: [{addresses: [10.244.1.7]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: bad, namespace: mesh, labels: {kubernetes.io/service-name: db}}
+addressType: IPv4
+endpoints: [{addresses: [not-an-ip]}]
+)",
+                "/x/slices.yaml", s);
+  ASSERT_EQ(s.endpointSlices.size(), 1u);  // the orphan names no Service; the bad one is reported
+  const EndpointSlice& slice = s.endpointSlices.at("mesh/db-1");
+  EXPECT_EQ(slice.serviceName, "db");
+  ASSERT_EQ(slice.ports.size(), 1u);  // TCP ports with a number only
+  EXPECT_EQ(slice.ports[0].name, "pg");
+  EXPECT_EQ(slice.ports[0].port, 5432u);
+  ASSERT_EQ(slice.endpoints.size(), 2u);
+  EXPECT_TRUE(slice.endpoints[0].ready);
+  EXPECT_FALSE(slice.endpoints[1].ready);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_NE(s.errors[0].message.find("'not-an-ip' is not an IP address"), std::string::npos) << s.errors[0].message;
+}
+
 TEST(YamlSource, PodWithoutAnIpIsKeptForItsIdentity) {
   Snapshot s;
   loadDocuments("kind: Pod\nmetadata: {name: ghost, namespace: mesh}\nspec: {serviceAccountName: g}\n", "/x/noip.yaml", s);
