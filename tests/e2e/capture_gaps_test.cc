@@ -20,6 +20,7 @@
 
 #include "common/netns.h"
 #include "tests/support/capture_fixture.h"
+#include "warren_abi.h"
 
 namespace warren::e2e {
 namespace {
