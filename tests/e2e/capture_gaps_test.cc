@@ -154,13 +154,7 @@ TEST_F(CaptureGapsTest, PodOverItsQuotaIsRefusedAndOtherPodsAreNot) {
   // A closed connection gives its slot back.
   held.pop_back();
   ConnectResult again;
-  EXPECT_TRUE(eventually(
-      [&] {
-        again = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "slot-back", 2s);
-        return again.error == 0;
-      },
-      5s))
-      << std::strerror(again.error);
+  EXPECT_TRUE(connectsWithin(a1_, d1_.ip, 8080, "slot-back", 5s, &again)) << std::strerror(again.error);
   EXPECT_EQ(again.reply, "slot-back");
 }
 

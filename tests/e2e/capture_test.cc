@@ -256,13 +256,7 @@ TEST_F(CaptureTest, TunnelDownFailsClosed) {
   // A new tunnel gets the pods replayed by the agent and capture resumes.
   ASSERT_TRUE(node_->startTunnel().ok());
   ConnectResult again;
-  ASSERT_TRUE(eventually(
-      [&] {
-        again = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "back", 2s);
-        return again.error == 0;
-      },
-      10s))
-      << node_->logTail("tunnel");
+  ASSERT_TRUE(connectsWithin(a1_, d1_.ip, 8080, "back", 10s, &again)) << node_->logTail("tunnel");
   EXPECT_EQ(again.reply, "back");
 }
 

@@ -9,6 +9,7 @@
 // warren-agent and warren-tunnel run as real processes; the apps are sockets the
 // test opens inside the pods' namespaces (echo servers on b1 and d1 port 8080).
 
+#include <chrono>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -21,6 +22,19 @@
 namespace warren::e2e {
 
 inline const std::map<std::string, std::string> kCaptureEnabled = {{"warren.io/mode", "enabled"}};
+
+// Dials from a pod until a connection succeeds or `within` passes (for capture
+// state with no event to wait on: a tunnel's listeners, a freed quota slot).
+// The last attempt is left in *last.
+inline bool connectsWithin(const Pod& from, const std::string& ip, uint16_t port, const std::string& payload,
+                           std::chrono::milliseconds within, ConnectResult* last) {
+  return eventually(
+      [&] {
+        *last = connectFrom(from.netnsPath(), ip, port, payload, std::chrono::seconds(2));
+        return last->error == 0;
+      },
+      within);
+}
 
 class CaptureNodeTest : public ::testing::Test {
  protected:
