@@ -50,6 +50,7 @@ struct Options {
   bool uninstall = false;
   std::string uninstallWhenRemoved;  // NS/NAME of our DaemonSet
   std::string checkRemoved;          // NS/NAME: only answer whether it is being removed
+  uint32_t connsPerPod = WARREN_MAX_CONNS_PER_POD;
 
 };
 
@@ -69,6 +70,9 @@ void usage(FILE* out) {
                "  --health-address A:P  serve GET /healthz/live and /healthz/ready here (the\n"
                "                      DaemonSet's probes use 0.0.0.0:15022; default: none)\n"
                "  --ready-fd N        write \"ready\" to fd N once serving\n"
+               "  --conns-per-pod N   captured outbound connections one pod may hold open at once (its\n"
+               "                      share of the original-destination map; default %u of %u); past it\n"
+               "                      the pod's connects are refused, other pods' are not\n"
                "  --uninstall         detach every program and remove the pins under --bpffs, then exit\n"
                "  --uninstall-when-removed NS/NAME\n"
                "                      at SIGTERM, ask the API whether this DaemonSet is gone or being\n"
@@ -76,7 +80,8 @@ void usage(FILE* out) {
                "                      capture in place); needs --kube or --kubeconfig\n"
                "  --check-removed NS/NAME\n"
                "                      only say whether that DaemonSet is being removed: exit 0 if so, 1 if\n"
-               "                      it is still there, 3 if the API cannot tell (install-cni.sh asks this)\n");
+               "                      it is still there, 3 if the API cannot tell (install-cni.sh asks this)\n",
+               static_cast<unsigned>(WARREN_MAX_CONNS_PER_POD), static_cast<unsigned>(WARREN_MAX_CONNS));
 }
 
 bool parse(int argc, char** argv, Options& o) {
@@ -93,6 +98,7 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"uninstall", no_argument, nullptr, 'u'},
                                     {"uninstall-when-removed", required_argument, nullptr, 'W'},
                                     {"check-removed", required_argument, nullptr, 'Q'},
+                                    {"conns-per-pod", required_argument, nullptr, 'C'},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
   int c;
@@ -114,6 +120,16 @@ bool parse(int argc, char** argv, Options& o) {
       case 'u': o.uninstall = true; break;
       case 'W': o.uninstallWhenRemoved = optarg; break;
       case 'Q': o.checkRemoved = optarg; break;
+      case 'C': {
+        char* end = nullptr;
+        unsigned long n = std::strtoul(optarg, &end, 10);
+        if (*optarg == '\0' || *end != '\0' || n == 0 || n > WARREN_MAX_CONNS) {
+          std::fprintf(stderr, "warren-agent: --conns-per-pod wants 1..%u\n", static_cast<unsigned>(WARREN_MAX_CONNS));
+          return false;
+        }
+        o.connsPerPod = static_cast<uint32_t>(n);
+        break;
+      }
       case 'h': usage(stdout); std::exit(0);
       default: return false;
     }
@@ -250,7 +266,7 @@ int main(int argc, char** argv) {
     opts.cgroup = *found;
     spdlog::info("cgroup v2 root: {}", opts.cgroup);
   }
-  auto capture = agent::CaptureLoader::load({opts.pinRoot, opts.cgroup, WARREN_TUNNEL_MARK});
+  auto capture = agent::CaptureLoader::load({opts.pinRoot, opts.cgroup, WARREN_TUNNEL_MARK, opts.connsPerPod});
   if (!capture) {
     spdlog::critical("cannot load capture programs: {}", capture.error().message);
     return 1;

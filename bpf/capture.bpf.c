@@ -20,6 +20,18 @@ int warren_connect6(struct bpf_sock_addr *ctx)
 	return capture_connect6(ctx);
 }
 
+SEC("cgroup/sendmsg4")
+int warren_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return count_udp(ctx);
+}
+
+SEC("cgroup/sendmsg6")
+int warren_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return count_udp(ctx);
+}
+
 SEC("cgroup/getpeername4")
 int warren_getpeer4(struct bpf_sock_addr *ctx)
 {

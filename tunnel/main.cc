@@ -24,6 +24,7 @@
 #include "identity/identity_manager.h"
 #include "identity/istio_ca_client.h"
 #include "identity/local_ca.h"
+#include "tunnel/bpf/capture_counters.h"
 #include "tunnel/inpod/inpod_manager.h"
 #include "tunnel/inpod/zds_client.h"
 #include "io/accept.h"
@@ -334,6 +335,8 @@ int main(int argc, char** argv) {
     loop.post([p, next] { p->revalidate(next); });
   });
   if (auto st = warren::proxy::registerTunnelMetrics(metrics, *proxy, **identity); !st)
+    spdlog::error("metrics: {}", st.error().message);
+  if (auto st = warren::tunnel::registerCaptureMetrics(metrics, opts.pinRoot); !st)
     spdlog::error("metrics: {}", st.error().message);
   // The telemetry ports come up before any pod is taken over, so a port clash
   // ends the start cleanly. Ready once the agent's workload stream is up (the HTTP

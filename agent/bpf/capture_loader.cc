@@ -45,6 +45,8 @@ struct CgroupProgram {
 const CgroupProgram kCgroupPrograms[] = {
     {"connect4", [](::warren_capture* s) { return s->progs.warren_connect4; }},
     {"connect6", [](::warren_capture* s) { return s->progs.warren_connect6; }},
+    {"sendmsg4", [](::warren_capture* s) { return s->progs.warren_sendmsg4; }},
+    {"sendmsg6", [](::warren_capture* s) { return s->progs.warren_sendmsg6; }},
     {"getpeername4", [](::warren_capture* s) { return s->progs.warren_getpeer4; }},
     {"getpeername6", [](::warren_capture* s) { return s->progs.warren_getpeer6; }},
     {"sockops", [](::warren_capture* s) { return s->progs.warren_sockops; }},
@@ -116,6 +118,7 @@ Result<std::unique_ptr<CaptureLoader>> CaptureLoader::load(const CaptureOptions&
   skel->rodata->tunnel_mark = options.tunnelMark;
   skel->rodata->outbound_port = WARREN_OUTBOUND_PORT;
   skel->rodata->hbone_port = WARREN_HBONE_PORT;
+  skel->rodata->conns_per_pod = options.connsPerPod;
 
   if (int rc = warren_capture__load(skel); rc != 0) {
     warren_capture__destroy(skel);
@@ -179,6 +182,11 @@ Status CaptureLoader::enroll(const PodEnrollment& pod, int netnsFd) {
   int rc = bpf_map__update_elem(skel_->maps.warren_counters, &cookie, sizeof(cookie), zero.data(),
                                 zero.size() * sizeof(warren_counters), BPF_NOEXIST);
   if (rc != 0 && rc != -EEXIST) return bpfError("init counters", rc);
+  // Kept if present: the pod's live connections still hold their slots.
+  const int64_t noneHeld = 0;
+  rc = bpf_map__update_elem(skel_->maps.warren_pod_conns, &cookie, sizeof(cookie), &noneHeld, sizeof(noneHeld),
+                            BPF_NOEXIST);
+  if (rc != 0 && rc != -EEXIST) return bpfError("init connection quota", rc);
 
   warren_pod_meta meta{};
   copyField(meta.uid, pod.uid);
@@ -210,6 +218,7 @@ Status CaptureLoader::release(uint64_t cookie) {
 
   deletePodIpsWhere(skel_->maps.warren_pod_ips, [&](uint64_t owner) { return owner == cookie; });
   bpf_map__delete_elem(skel_->maps.warren_counters, &cookie, sizeof(cookie), 0);
+  bpf_map__delete_elem(skel_->maps.warren_pod_conns, &cookie, sizeof(cookie), 0);
   bpf_map__delete_elem(skel_->maps.warren_pod_meta, &cookie, sizeof(cookie), 0);
   return okStatus();
 }
@@ -223,7 +232,7 @@ void CaptureLoader::pruneOrphans() {
   if (!enrolled) return;
   std::set<uint64_t> live(enrolled->begin(), enrolled->end());
 
-  for (const bpf_map* map : {skel_->maps.warren_counters, skel_->maps.warren_pod_meta})
+  for (const bpf_map* map : {skel_->maps.warren_counters, skel_->maps.warren_pod_conns, skel_->maps.warren_pod_meta})
     for (uint64_t c : mapKeys<uint64_t>(map))
       if (!live.count(c)) bpf_map__delete_elem(map, &c, sizeof(c), 0);
   deletePodIpsWhere(skel_->maps.warren_pod_ips, [&](uint64_t owner) { return !live.count(owner); });

@@ -20,6 +20,7 @@ struct CaptureOptions {
   std::string pinRoot = WARREN_PIN_ROOT_DEFAULT;
   std::string cgroupPath;  // "": the cgroup2 root found in /proc/self/mountinfo (common/cgroup2.h)
   uint32_t tunnelMark = WARREN_TUNNEL_MARK;
+  uint32_t connsPerPod = WARREN_MAX_CONNS_PER_POD;  // each pod's share of warren_orig_dst
 };
 
 struct PodEnrollment {

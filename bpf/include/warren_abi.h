@@ -36,6 +36,11 @@
 #ifndef WARREN_MAX_CONNS
 #define WARREN_MAX_CONNS 65536
 #endif
+/* Captured outbound connections one pod may hold at once (its share of
+ * warren_orig_dst): past it the pod's connects are refused, the others' are not. */
+#ifndef WARREN_MAX_CONNS_PER_POD
+#define WARREN_MAX_CONNS_PER_POD (WARREN_MAX_CONNS / 8)
+#endif
 #ifndef WARREN_EVENTS_BYTES
 #define WARREN_EVENTS_BYTES (256 * 1024)
 #endif
@@ -48,7 +53,7 @@ struct warren_addr {
 	__u8 addr[16];
 };
 
-/* Pod IP key (warren_pod_ips, warren_inbound). */
+/* Pod IP key (warren_pod_ips, warren_inbound, warren_hbone). */
 struct warren_ip_key {
 	__u32 family; /* WARREN_AF_INET or WARREN_AF_INET6 */
 	struct warren_addr ip;
@@ -82,13 +87,22 @@ struct warren_conn_key {
 	__u32 _pad;
 };
 
-/* Per-pod counters (warren_counters, per-CPU; userspace sums the CPUs). */
+/* Per-pod counters (warren_counters, per-CPU; userspace sums the CPUs). One list
+ * makes the struct and userspace's names and help: the tunnel's metric
+ * warren_capture_<name>_total, warrenctl's JSON keys. X(name, "what it counts") */
+#define WARREN_COUNTERS(X)                                                                   \
+	X(captured_out, "outbound connects redirected to the tunnel")                          \
+	X(captured_in, "inbound connections steered to the tunnel")                            \
+	X(passed, "connects of an enrolled pod left alone (loopback, to itself)")               \
+	X(failed_closed, "connects refused because the tunnel's listener was missing")          \
+	X(quota_refused, "connects refused because the pod held its quota of original-destination entries") \
+	X(udp_sends, "UDP sends and connects of an enrolled pod, not captured (only TCP is)")
+
+#define WARREN_COUNTER_FIELD(name, help) __u64 name;
 struct warren_counters {
-	__u64 captured_out;  /* outbound connects redirected to the tunnel */
-	__u64 captured_in;   /* inbound connections steered to the tunnel */
-	__u64 passed;        /* connects of an enrolled pod left alone (loopback, self, non-TCP) */
-	__u64 failed_closed; /* refused because the tunnel listener was missing */
+	WARREN_COUNTERS(WARREN_COUNTER_FIELD)
 };
+#undef WARREN_COUNTER_FIELD
 
 /* Event kinds: one list generates the C constants and userspace's labels
  * (cilium's drop_reasons pattern). X(NAME, value, "label") */
@@ -97,7 +111,8 @@ struct warren_counters {
 	X(CAPTURED_IN, 2, "captured_inbound")                  \
 	X(FAIL_CLOSED_OUT, 3, "fail_closed_outbound")          \
 	X(FAIL_CLOSED_IN, 4, "fail_closed_inbound")            \
-	X(ORIG_DST_FULL, 5, "orig_dst_map_full")
+	X(ORIG_DST_FULL, 5, "orig_dst_map_full")              \
+	X(ORIG_DST_QUOTA, 6, "orig_dst_quota")
 
 #define WARREN_EVENT_CONST(name, value, label) WARREN_EVENT_##name = value,
 enum { WARREN_EVENT_KINDS(WARREN_EVENT_CONST) };
@@ -137,6 +152,8 @@ struct warren_pod_meta {
 #define WARREN_MAP_ENROLLED "warren_enrolled"   /* u64 netns cookie -> struct warren_pod */
 #define WARREN_MAP_POD_IPS "warren_pod_ips"     /* warren_ip_key -> u64 netns cookie */
 #define WARREN_MAP_INBOUND "warren_inbound"     /* warren_ip_key -> tunnel inbound listener (sockhash) */
+#define WARREN_MAP_HBONE "warren_hbone"         /* warren_ip_key -> tunnel HBONE listener (sockhash) */
+#define WARREN_MAP_POD_CONNS "warren_pod_conns" /* u64 netns cookie -> s64 warren_orig_dst entries held */
 #define WARREN_MAP_ORIG_DST "warren_orig_dst"   /* warren_conn_key -> warren_orig_dst */
 #define WARREN_MAP_COUNTERS "warren_counters"   /* u64 netns cookie -> warren_counters (per-CPU) */
 #define WARREN_MAP_EVENTS "warren_events"       /* ring buffer of warren_event */

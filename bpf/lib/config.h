@@ -7,3 +7,4 @@
 const volatile __u32 tunnel_mark = WARREN_TUNNEL_MARK;
 const volatile __u16 outbound_port = WARREN_OUTBOUND_PORT;
 const volatile __u16 hbone_port = WARREN_HBONE_PORT;
+const volatile __u32 conns_per_pod = WARREN_MAX_CONNS_PER_POD;

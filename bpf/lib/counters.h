@@ -7,6 +7,8 @@ enum warren_counter_field {
 	WARREN_CNT_CAPTURED_IN,
 	WARREN_CNT_PASSED,
 	WARREN_CNT_FAILED_CLOSED,
+	WARREN_CNT_QUOTA_REFUSED,
+	WARREN_CNT_UDP_SENDS,
 };
 
 static __always_inline void count(__u64 netns_cookie, enum warren_counter_field field)
@@ -29,6 +31,12 @@ static __always_inline void count(__u64 netns_cookie, enum warren_counter_field 
 		break;
 	case WARREN_CNT_FAILED_CLOSED:
 		__sync_fetch_and_add(&c->failed_closed, 1);
+		break;
+	case WARREN_CNT_QUOTA_REFUSED:
+		__sync_fetch_and_add(&c->quota_refused, 1);
+		break;
+	case WARREN_CNT_UDP_SENDS:
+		__sync_fetch_and_add(&c->udp_sends, 1);
 		break;
 	}
 }

@@ -16,14 +16,28 @@
 #endif
 #define WARREN_LOOPBACK_IFINDEX 1 /* lo is always ifindex 1 in a netns */
 
+/* Hands the connection to `sk` (a tunnel listener from a sockhash lookup) and to
+ * no other socket: NO_REUSEPORT, because the tunnel's listeners are SO_REUSEPORT
+ * (for upgrades), so an app of the same uid could join their group, and without
+ * the flag the kernel would pick among the group and give the app a share.
+ * Non-zero when there is no listener to hand it to. */
+static __always_inline long assign_only(struct bpf_sk_lookup *ctx, struct bpf_sock *sk)
+{
+	long err;
+
+	if (!sk)
+		return -1;
+	err = bpf_sk_assign(ctx, sk, BPF_SK_LOOKUP_F_NO_REUSEPORT);
+	bpf_sk_release(sk);
+	return err;
+}
+
 static __always_inline int steer_inbound(struct bpf_sk_lookup *ctx)
 {
 	struct warren_ip_key key = {};
 	struct warren_addr src;
-	struct bpf_sock *sk;
 	__u64 *cookie;
 	__u16 sport;
-	long err;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return SK_PASS;
@@ -31,9 +45,6 @@ static __always_inline int steer_inbound(struct bpf_sk_lookup *ctx)
 	 * the tunnel's 15001 listener, which runs this program too. Steering it would
 	 * answer with the inbound listener instead. */
 	if (ctx->remote_port == 0)
-		return SK_PASS;
-	/* HBONE arrives already authenticated: let it reach the tunnel's own 15008. */
-	if (ctx->local_port == hbone_port)
 		return SK_PASS;
 	/* Arrived on lo: the pod talking to itself, or the tunnel (inside the pod)
 	 * handing a connection to the app. Capturing it would loop. */
@@ -71,12 +82,14 @@ static __always_inline int steer_inbound(struct bpf_sk_lookup *ctx)
 		return SK_PASS; /* not an enrolled pod's address */
 	sport = bpf_ntohs(ctx->remote_port);
 
-	sk = bpf_map_lookup_elem(&warren_inbound, &key);
-	if (!sk)
-		goto fail_closed;
-	err = bpf_sk_assign(ctx, sk, 0);
-	bpf_sk_release(sk);
-	if (err)
+	/* HBONE arrives already authenticated: it goes to the tunnel's own 15008
+	 * listener, and to nothing else listening there. */
+	if (ctx->local_port == hbone_port) {
+		if (assign_only(ctx, bpf_map_lookup_elem(&warren_hbone, &key)))
+			goto fail_closed;
+		return SK_PASS;
+	}
+	if (assign_only(ctx, bpf_map_lookup_elem(&warren_inbound, &key)))
 		goto fail_closed;
 	count(*cookie, WARREN_CNT_CAPTURED_IN);
 	emit_event(WARREN_EVENT_CAPTURED_IN, *cookie, key.family, &src, sport, &key.ip,
@@ -84,8 +97,8 @@ static __always_inline int steer_inbound(struct bpf_sk_lookup *ctx)
 	return SK_PASS;
 
 fail_closed:
-	/* Enrolled pod without a live tunnel listener: the client gets a reset,
-	 * the app gets nothing unauthenticated. */
+	/* Enrolled pod without a live tunnel listener (inbound or HBONE): the client
+	 * gets no answer, the app gets nothing unauthenticated. */
 	count(*cookie, WARREN_CNT_FAILED_CLOSED);
 	emit_event(WARREN_EVENT_FAIL_CLOSED_IN, *cookie, key.family, &src, sport, &key.ip,
 		   (__u16)ctx->local_port);

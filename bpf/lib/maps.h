@@ -33,6 +33,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } warren_inbound SEC(".maps");
 
+/* pod IP -> the tunnel's in-pod HBONE (15008) listener: sk_lookup hands port
+ * 15008 to this socket only, so no other listener there (an app's, or an app in
+ * the tunnel's SO_REUSEPORT group) ever gets it, and none does while it is gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, WARREN_MAX_PODS * 2);
+	__type(key, struct warren_ip_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} warren_hbone SEC(".maps");
+
 /* captured connection (pod netns, app's local addr:port) -> original destination.
  * Written at TCP connect, deleted when the socket reaches TCP_CLOSE. */
 struct {
@@ -43,13 +54,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } warren_orig_dst SEC(".maps");
 
+/* u64 netns cookie -> s64 warren_orig_dst entries the pod holds now (its quota
+ * is conns_per_pod). Written by the agent at enrollment; signed so that a pod
+ * re-enrolled while old connections close can only get room, never lose it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARREN_MAX_PODS);
+	__type(key, __u64);
+	__type(value, __s64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} warren_pod_conns SEC(".maps");
+
 /* Per-socket state of a captured app socket: freed by the kernel with the socket,
  * so nothing here can leak. */
 struct warren_sk_state {
 	struct warren_orig_dst orig;
 	struct warren_conn_key key; /* set once the orig-dst entry is written */
 	__u32 recorded;
-	__u32 _pad;
+	__u32 quota_held; /* the entry is counted in warren_pod_conns */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

@@ -8,6 +8,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/addr.h"
+#include "lib/config.h"
+#include "lib/counters.h"
 #include "lib/events.h"
 #include "lib/maps.h"
 
@@ -40,24 +42,60 @@ static __always_inline void conn_key_from_ops(struct bpf_sock_ops *ops, __u64 co
 	key->src = addr_from_ip6(ip6);
 }
 
+/* Takes one of the pod's warren_orig_dst slots. connect4/6 already refused a pod
+ * at its quota; this atomic reservation settles the race of concurrent connects.
+ * No counter entry (a pod enrolled by an older agent): no quota to enforce. */
+static __always_inline int reserve_slot(__u64 cookie, __s64 **held)
+{
+	*held = bpf_map_lookup_elem(&warren_pod_conns, &cookie);
+	if (!*held)
+		return 0;
+	if (__sync_fetch_and_add(*held, 1) >= (__s64)conns_per_pod) {
+		__sync_fetch_and_add(*held, -1);
+		return -1;
+	}
+	return 0;
+}
+
+static __always_inline void release_slot(__u64 cookie)
+{
+	__s64 *held = bpf_map_lookup_elem(&warren_pod_conns, &cookie);
+
+	if (held)
+		__sync_fetch_and_add(held, -1);
+}
+
 static __always_inline void publish_orig_dst(struct bpf_sock_ops *ops)
 {
 	struct warren_sk_state *st;
 	struct bpf_sock *sk = ops->sk;
+	__u64 cookie;
+	__s64 *held;
 
 	if (!sk)
 		return;
 	st = bpf_sk_storage_get(&warren_sk_state, sk, 0, 0);
 	if (!st)
 		return; /* not a captured socket */
-	conn_key_from_ops(ops, st->orig.netns_cookie, &st->key);
+	cookie = st->orig.netns_cookie;
+	conn_key_from_ops(ops, cookie, &st->key);
+	if (reserve_slot(cookie, &held)) {
+		/* Not recorded: the tunnel will refuse this connection, this pod only. */
+		count(cookie, WARREN_CNT_QUOTA_REFUSED);
+		emit_event(WARREN_EVENT_ORIG_DST_QUOTA, cookie, st->orig.family, &st->key.src,
+			   st->key.src_port, &st->orig.ip, st->orig.port);
+		return;
+	}
 	if (bpf_map_update_elem(&warren_orig_dst, &st->key, &st->orig, BPF_ANY)) {
+		if (held)
+			__sync_fetch_and_add(held, -1);
 		/* The tunnel will not find this connection and will refuse it: visible
 		 * in the trace rather than silently misrouted. */
-		emit_event(WARREN_EVENT_ORIG_DST_FULL, st->orig.netns_cookie, st->orig.family,
+		emit_event(WARREN_EVENT_ORIG_DST_FULL, cookie, st->orig.family,
 			   &st->key.src, st->key.src_port, &st->orig.ip, st->orig.port);
 		return;
 	}
+	st->quota_held = held ? 1 : 0;
 	st->recorded = 1;
 	bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
@@ -75,5 +113,8 @@ static __always_inline void forget_orig_dst(struct bpf_sock_ops *ops)
 	/* The key saved at connect time: the socket's own address may already be
 	 * cleared on some close paths. */
 	bpf_map_delete_elem(&warren_orig_dst, &st->key);
+	if (st->quota_held)
+		release_slot(st->key.netns_cookie);
 	st->recorded = 0;
+	st->quota_held = 0;
 }

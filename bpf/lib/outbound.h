@@ -19,6 +19,12 @@
 #ifndef SOCK_STREAM
 #define SOCK_STREAM 1
 #endif
+#ifndef SOCK_DGRAM
+#define SOCK_DGRAM 2
+#endif
+#ifndef IPPROTO_UDP
+#define IPPROTO_UDP 17
+#endif
 
 /* Is the tunnel's outbound listener up in this netns? Looked up in the kernel's
  * own socket table, so a dead tunnel is noticed at the next connect. */
@@ -55,17 +61,48 @@ static __always_inline int tunnel_listener_up6(struct bpf_sock_addr *ctx, const 
 	return up;
 }
 
-/* Common gate: TCP, not the tunnel's own socket, and an enrolled netns. */
-static __always_inline struct warren_pod *captured_pod(struct bpf_sock_addr *ctx, __u64 *cookie)
+/* Common gate (the callers check the socket type): an enrolled netns's socket
+ * that is not the tunnel's own. */
+static __always_inline struct warren_pod *enrolled_pod(struct bpf_sock_addr *ctx, __u64 *cookie)
 {
 	struct bpf_sock *sk = ctx->sk;
 
-	if (ctx->type != SOCK_STREAM || !sk)
+	if (!sk)
 		return 0;
 	if ((sk->mark & WARREN_TUNNEL_MARK_MASK) == tunnel_mark)
 		return 0;
 	*cookie = bpf_get_netns_cookie(ctx);
 	return bpf_map_lookup_elem(&warren_enrolled, cookie);
+}
+
+/* UDP is not captured (as in Istio's ambient mode, only TCP is): an enrolled
+ * pod's datagrams leave as they are, counted so that the gap is visible. Runs on
+ * connect4/6 of a UDP socket and on sendmsg4/6 (sends with an address), so a
+ * connected socket counts once, an unconnected one per send. Never changes the
+ * verdict. */
+static __always_inline int count_udp(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = 0;
+
+	if (ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP && enrolled_pod(ctx, &cookie))
+		count(cookie, WARREN_CNT_UDP_SENDS);
+	return SOCK_ALLOW;
+}
+
+/* A pod that already holds its quota of warren_orig_dst entries is refused at
+ * connect, so one pod cannot fill the shared map for every other pod. */
+static __always_inline int pod_over_quota(__u64 cookie)
+{
+	__s64 *held = bpf_map_lookup_elem(&warren_pod_conns, &cookie);
+
+	return held && *held >= (__s64)conns_per_pod;
+}
+
+static __always_inline void note_quota_refused(__u64 cookie, __u16 family,
+					       const struct warren_addr *dst, __u16 dport)
+{
+	count(cookie, WARREN_CNT_QUOTA_REFUSED);
+	emit_event(WARREN_EVENT_ORIG_DST_QUOTA, cookie, family, 0, 0, dst, dport);
 }
 
 /* Fail closed: an enrolled pod never reaches the network unredirected. */
@@ -110,6 +147,10 @@ static __always_inline int capture_v4(struct bpf_sock_addr *ctx, __u64 cookie,
 	}
 	/* Redirect to the pod's own IP so the app's getsockname() stays its pod IP. */
 	target = (pod->flags & WARREN_POD_HAS_IP4) ? pod->ip4 : bpf_htonl(0x7f000001);
+	if (pod_over_quota(cookie)) {
+		note_quota_refused(cookie, WARREN_AF_INET, &dst, dport);
+		return -1;
+	}
 	if (!tunnel_listener_up4(ctx, target) ||
 	    remember_orig_dst(ctx, cookie, WARREN_AF_INET, &dst, dport)) {
 		note_fail_closed(cookie, WARREN_AF_INET, &dst, dport);
@@ -129,7 +170,9 @@ static __always_inline int capture_connect4(struct bpf_sock_addr *ctx)
 	__u32 target = 0;
 	int rc;
 
-	pod = captured_pod(ctx, &cookie);
+	if (ctx->type != SOCK_STREAM)
+		return count_udp(ctx);
+	pod = enrolled_pod(ctx, &cookie);
 	if (!pod)
 		return SOCK_ALLOW;
 	rc = capture_v4(ctx, cookie, pod, ctx->user_ip4, bpf_ntohs((__u16)ctx->user_port), &target);
@@ -151,7 +194,9 @@ static __always_inline int capture_connect6(struct bpf_sock_addr *ctx)
 	__u64 cookie = 0;
 	int rc;
 
-	pod = captured_pod(ctx, &cookie);
+	if (ctx->type != SOCK_STREAM)
+		return count_udp(ctx);
+	pod = enrolled_pod(ctx, &cookie);
 	if (!pod)
 		return SOCK_ALLOW;
 	ip6[0] = ctx->user_ip6[0];
@@ -186,6 +231,10 @@ static __always_inline int capture_connect6(struct bpf_sock_addr *ctx)
 		target6[1] = 0;
 		target6[2] = 0;
 		target6[3] = bpf_htonl(1);
+	}
+	if (pod_over_quota(cookie)) {
+		note_quota_refused(cookie, WARREN_AF_INET6, &dst, dport);
+		return SOCK_REJECT;
 	}
 	if (!tunnel_listener_up6(ctx, target6) ||
 	    remember_orig_dst(ctx, cookie, WARREN_AF_INET6, &dst, dport)) {

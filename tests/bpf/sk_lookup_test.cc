@@ -5,6 +5,7 @@
 //   client 10.9.9.9 ──SYN──▶ 10.1.2.3:8080 (enrolled pod)
 //                              │ sk_lookup
 //                              └─▶ tunnel inbound listener (warren_inbound[10.1.2.3])
+//   client ──SYN──▶ 10.1.2.3:15008 ─▶ tunnel HBONE listener (warren_hbone[10.1.2.3]) only
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -69,11 +70,13 @@ class SkLookupTest : public ::testing::Test {
 
     listener4_ = listenOn(AF_INET);
     listener6_ = listenOn(AF_INET6);
+    hbone4_ = listenOn(AF_INET);
     enroll("10.1.2.3");
     enroll("10.1.2.4");  // enrolled, but its listener is never registered
     enroll("fd00::3");
     registerListener("10.1.2.3", listener4_.get());
     registerListener("fd00::3", listener6_.get());
+    registerListener("10.1.2.3", hbone4_.get(), skel_->maps.warren_hbone);  // 10.1.2.4 has none
 
     int ncpus = libbpf_num_possible_cpus();
     std::vector<warren_counters> zero(ncpus);
@@ -95,11 +98,11 @@ class SkLookupTest : public ::testing::Test {
               0);
   }
 
-  void registerListener(const std::string& ip, int fd) {
+  void registerListener(const std::string& ip, int fd, bpf_map* map = nullptr) {
     auto key = warren::ipKeyFromString(ip);
     ASSERT_TRUE(key.ok());
     uint64_t value = static_cast<uint64_t>(fd);
-    ASSERT_EQ(bpf_map__update_elem(skel_->maps.warren_inbound, &*key, sizeof(*key), &value, sizeof(value), BPF_ANY),
+    ASSERT_EQ(bpf_map__update_elem(map ? map : skel_->maps.warren_inbound, &*key, sizeof(*key), &value, sizeof(value), BPF_ANY),
               0)
         << std::strerror(errno);
   }
@@ -151,7 +154,7 @@ class SkLookupTest : public ::testing::Test {
 
   std::string pinRoot_;
   warren_capture* skel_ = nullptr;
-  warren::UniqueFd listener4_, listener6_;
+  warren::UniqueFd listener4_, listener6_, hbone4_;
 };
 
 struct Case {
@@ -162,15 +165,19 @@ struct Case {
   const char* local;
   uint16_t localPort;
   int verdict;
-  enum { kNone, kListener4, kListener6 } selected;
+  enum { kNone, kListener4, kListener6, kHbone4 } selected;
 };
 
 TEST_F(SkLookupTest, DecisionTable) {
   const Case cases[] = {
       {"plaintext to an enrolled pod goes to the tunnel", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.3", 8080,
        kSkPass, Case::kListener4},
-      {"HBONE port passes to the tunnel's own 15008", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.3", 15008, kSkPass,
-       Case::kNone},
+      {"HBONE port goes to the tunnel's own 15008 and nothing else there", AF_INET, IPPROTO_TCP, "10.9.9.9",
+       "10.1.2.3", 15008, kSkPass, Case::kHbone4},
+      {"HBONE port without the tunnel's HBONE listener fails closed", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.4",
+       15008, kSkDrop, Case::kNone},
+      {"HBONE port of an address that is no enrolled pod's is left alone", AF_INET, IPPROTO_TCP, "10.9.9.9",
+       "10.1.2.99", 15008, kSkPass, Case::kNone},
       {"an address that is no enrolled pod's is left alone", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.99", 8080,
        kSkPass, Case::kNone},
       {"the pod dialing itself passes", AF_INET, IPPROTO_TCP, "10.1.2.3", "10.1.2.3", 8080, kSkPass, Case::kNone},
@@ -188,12 +195,13 @@ TEST_F(SkLookupTest, DecisionTable) {
     EXPECT_EQ(o.verdict, c.verdict);
     uint64_t want = c.selected == Case::kListener4   ? socketCookie(listener4_.get())
                     : c.selected == Case::kListener6 ? socketCookie(listener6_.get())
+                    : c.selected == Case::kHbone4    ? socketCookie(hbone4_.get())
                                                      : 0;
     EXPECT_EQ(o.selectedCookie, want);
   }
   warren_counters c = counters();
-  EXPECT_EQ(c.captured_in, 2u);
-  EXPECT_EQ(c.failed_closed, 1u);
+  EXPECT_EQ(c.captured_in, 2u) << "HBONE is not a plaintext capture";
+  EXPECT_EQ(c.failed_closed, 2u);
 }
 
 TEST_F(SkLookupTest, ConnectListenerProbeWithoutRemoteEndIsNotSteered) {

@@ -1,12 +1,5 @@
-// Capture, end to end, on one node made of network namespaces:
-//
-//   ns "mesh" (warren.io/mode=enabled)        ns "plain" (no label)
-//   a1 10.244.1.11   b1 10.244.1.12:8080       c1 10.244.1.13   d1 10.244.1.14:8080
-//        \               |                        |               /
-//         +-------------- wbr0 (node netns, CNI bridge + host-local) -----+
-//
-// warren-agent and warren-tunnel run as real processes; the apps are sockets the
-// test opens inside the pods' namespaces.
+// Capture, end to end, on one node made of network namespaces (the layout is in
+// tests/support/capture_fixture.h).
 
 #include <signal.h>
 
@@ -17,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "tests/support/cluster.h"
+#include "tests/support/capture_fixture.h"
 #include "warren_abi.h"
 
 namespace warren::e2e {
@@ -25,7 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::map<std::string, std::string> kEnabled = {{"warren.io/mode", "enabled"}};
+const auto& kEnabled = kCaptureEnabled;
 
 // The peer was seen by the server (order-free: a captured attempt's upstream
 // connection may land after a later direct one).
@@ -41,36 +34,14 @@ std::optional<nlohmann::json> accessRecord(const TestNode& node, const std::stri
   return std::nullopt;
 }
 
-class CaptureTest : public ::testing::Test {
+class CaptureTest : public CaptureNodeTest {
  protected:
-  void SetUp() override {
+  NodeOptions nodeOptions() const override {
     NodeOptions options;
     // Pooled HBONE connections (mesh to mesh) close soon after their last stream,
     // so the leak check below can expect the tunnel back at its idle fd count.
     options.tunnelArgs = {"--hbone-idle-timeout", "300"};
-    node_ = std::make_unique<TestNode>(options);
-    node_->writeNamespace("mesh", kEnabled);
-    node_->writeNamespace("plain", {});
-    ASSERT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");
-    ASSERT_TRUE(node_->startTunnel().ok()) << node_->logTail("tunnel");
-    a1_ = node_->addPod("mesh", "a1", "10.244.1.11");
-    b1_ = node_->addPod("mesh", "b1", "10.244.1.12");
-    c1_ = node_->addPod("plain", "c1", "10.244.1.13");
-    d1_ = node_->addPod("plain", "d1", "10.244.1.14");
-    ASSERT_FALSE(HasFailure());
-    serverB_ = PodServer::start(b1_.netnsPath(), 8080);
-    serverD_ = PodServer::start(d1_.netnsPath(), 8080);
-    ASSERT_TRUE(serverB_ && serverD_);
-  }
-
-  void TearDown() override {
-    if (HasFailure() && node_) {
-      std::cerr << "---- agent log ----\n" << node_->logTail("agent", 60) << "---- tunnel log ----\n"
-                << node_->logTail("tunnel", 60);
-    }
-    serverB_.reset();
-    serverD_.reset();
-    node_.reset();
+    return options;
   }
 
   // The tunnel logs a connection when it ends; wait for that record.
@@ -79,10 +50,6 @@ class CaptureTest : public ::testing::Test {
     eventually([&] { return (rec = accessRecord(*node_, direction, src)).has_value(); }, 5s);
     return rec;
   }
-
-  std::unique_ptr<TestNode> node_;
-  Pod a1_, b1_, c1_, d1_;
-  std::unique_ptr<PodServer> serverB_, serverD_;
 };
 
 TEST_F(CaptureTest, OutboundIsCapturedWithTheExactOriginalDestination) {
@@ -289,13 +256,7 @@ TEST_F(CaptureTest, TunnelDownFailsClosed) {
   // A new tunnel gets the pods replayed by the agent and capture resumes.
   ASSERT_TRUE(node_->startTunnel().ok());
   ConnectResult again;
-  ASSERT_TRUE(eventually(
-      [&] {
-        again = connectFrom(a1_.netnsPath(), d1_.ip, 8080, "back", 2s);
-        return again.error == 0;
-      },
-      10s))
-      << node_->logTail("tunnel");
+  ASSERT_TRUE(connectsWithin(a1_, d1_.ip, 8080, "back", 10s, &again)) << node_->logTail("tunnel");
   EXPECT_EQ(again.reply, "back");
 }
 

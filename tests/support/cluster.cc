@@ -393,6 +393,7 @@ Status TestNode::startAgent() {
                                    runDir_,
                                    "--log-level",
                                    "debug"};
+  argv.insert(argv.end(), options_.agentArgs.begin(), options_.agentArgs.end());
   auto p = Process::spawn(argv, root_ + "/agent.log", true, std::chrono::seconds(15));
   if (!p) return p.error();
   agent_ = std::move(*p);
@@ -827,7 +828,7 @@ PodCounters podCounters(const std::string& pinRoot, const std::string& netnsPath
   std::vector<warren_counters> per(libbpf_num_possible_cpus());
   if (bpf_map_lookup_elem(fd.get(), &*cookie, per.data()) != 0) return out;
   const warren_counters sum = ctl::sumCounters(per);  // warrenctl's own summing
-  return {sum.captured_out, sum.captured_in, sum.passed, sum.failed_closed};
+  return {sum.captured_out, sum.captured_in, sum.passed, sum.failed_closed, sum.quota_refused, sum.udp_sends};
 }
 
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {

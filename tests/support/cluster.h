@@ -77,6 +77,8 @@ struct NodeOptions {
   std::string clusterCidr;
   // Extra warren-tunnel flags (e.g. a short --hbone-idle-timeout).
   std::vector<std::string> tunnelArgs;
+  // Extra warren-agent flags (e.g. a small --conns-per-pod).
+  std::vector<std::string> agentArgs;
   // Set: the agent and the tunnel read the cluster from the Kubernetes API this
   // kubeconfig names (a test API server) instead of the YAML dir.
   std::string kubeconfig;
@@ -246,7 +248,7 @@ ConnectResult connectFrom(const std::string& netnsPath, const std::string& ip, u
 size_t mapEntryCount(const std::string& pinRoot, const char* mapName);
 bool isEnrolled(const std::string& pinRoot, const std::string& netnsPath);
 struct PodCounters {
-  uint64_t capturedOut = 0, capturedIn = 0, passed = 0, failedClosed = 0;
+  uint64_t capturedOut = 0, capturedIn = 0, passed = 0, failedClosed = 0, quotaRefused = 0, udpSends = 0;
 };
 PodCounters podCounters(const std::string& pinRoot, const std::string& netnsPath);
 

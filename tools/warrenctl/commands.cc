@@ -82,6 +82,8 @@ Object podObject() {
           {"counters.captured_in", "inbound connections steered to the tunnel"},
           {"counters.passed", "connects of the pod left alone (loopback, to itself, not TCP)"},
           {"counters.failed_closed", "connects refused because the tunnel's listener was missing"},
+          {"counters.quota_refused", "connects refused because the pod held its quota of original-destination entries"},
+          {"counters.udp_sends", "UDP sends and connects, not captured (only TCP is)"},
           {"inbound_listener", "up, partial, missing or unknown, over all of the pod's IPs"},
           {"listeners", "the warren_inbound entry of each pod IP"},
           {"listeners[].ip", "pod IP"},

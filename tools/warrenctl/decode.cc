@@ -39,30 +39,6 @@ std::vector<std::string> podIps(const warren_pod& pod) {
   return ips;
 }
 
-size_t perCpuStride(size_t valueSize) { return (valueSize + 7) & ~size_t{7}; }
-
-std::vector<warren_counters> splitPerCpu(const std::vector<uint8_t>& raw, size_t ncpus) {
-  const size_t stride = perCpuStride(sizeof(warren_counters));
-  std::vector<warren_counters> out;
-  for (size_t cpu = 0; cpu < ncpus && (cpu + 1) * stride <= raw.size(); ++cpu) {
-    warren_counters c{};
-    std::memcpy(&c, raw.data() + cpu * stride, sizeof(c));
-    out.push_back(c);
-  }
-  return out;
-}
-
-warren_counters sumCounters(const std::vector<warren_counters>& perCpu) {
-  warren_counters sum{};
-  for (const auto& c : perCpu) {
-    sum.captured_out += c.captured_out;
-    sum.captured_in += c.captured_in;
-    sum.passed += c.passed;
-    sum.failed_closed += c.failed_closed;
-  }
-  return sum;
-}
-
 PodView decodePod(uint64_t cookie, const warren_pod& pod, const warren_pod_meta* meta,
                   const std::vector<warren_counters>* perCpu) {
   PodView v;
@@ -124,11 +100,10 @@ void sortPods(std::vector<PodView>& pods) {
 
 nlohmann::ordered_json podJson(const PodView& p) {
   nlohmann::ordered_json counters = nullptr;
-  if (p.counters)
-    counters = {{"captured_out", p.counters->captured_out},
-                {"captured_in", p.counters->captured_in},
-                {"passed", p.counters->passed},
-                {"failed_closed", p.counters->failed_closed}};
+  if (p.counters) {
+    counters = nlohmann::ordered_json::object();
+    for (const auto& f : kCounterFields) counters[f.name] = (*p.counters).*f.field;
+  }
   nlohmann::ordered_json listeners = nlohmann::ordered_json::array();
   for (const auto& l : p.listeners)
     listeners.push_back({{"ip", l.ip}, {"state", listenerStateName(l.state)}, {"socket_cookie", l.socketCookie}});

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/capture_counters.h"
 #include "warren_abi.h"
 
 namespace warren::ctl {
@@ -47,9 +48,9 @@ std::string ipKeyString(const warren_ip_key& key);
 std::vector<std::string> podIps(const warren_pod& pod);
 
 // A per-CPU map lookup returns one value per possible CPU, each padded to 8 bytes.
-size_t perCpuStride(size_t valueSize);
-std::vector<warren_counters> splitPerCpu(const std::vector<uint8_t>& raw, size_t ncpus);
-warren_counters sumCounters(const std::vector<warren_counters>& perCpu);
+using warren::perCpuStride;  // common/capture_counters.h, shared with the tunnel's metrics
+using warren::splitPerCpu;
+using warren::sumCounters;
 
 // perCpu == nullptr: no counters entry.
 PodView decodePod(uint64_t cookie, const warren_pod& pod, const warren_pod_meta* meta,

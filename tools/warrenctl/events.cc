@@ -91,6 +91,8 @@ std::string eventReason(uint32_t kind) {
     case WARREN_EVENT_FAIL_CLOSED_OUT: return "connect refused: the tunnel could not take it (fail closed)";
     case WARREN_EVENT_FAIL_CLOSED_IN: return "connection refused: no tunnel inbound listener for the pod IP";
     case WARREN_EVENT_ORIG_DST_FULL: return "warren_orig_dst is full: the tunnel will refuse this connection";
+    case WARREN_EVENT_ORIG_DST_QUOTA:
+      return "the pod holds its quota of warren_orig_dst entries (--conns-per-pod): connect refused";
     default: return "";
   }
 }

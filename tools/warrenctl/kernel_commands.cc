@@ -40,14 +40,10 @@ Result<Output> connList(const Context& ctx) {
 
 Result<Output> statsRun(const Context& ctx) { return readStats(ctx.pinRoot); }
 
-const char* kCountersFields[] = {"captured_out", "captured_in", "passed", "failed_closed"};
 
 std::vector<Field> counterFields(const std::string& prefix, const std::string& what) {
-  const char* help[] = {"outbound connects redirected to the tunnel", "inbound connections steered to the tunnel",
-                        "connects left alone (loopback, to itself, not TCP)",
-                        "connects refused because the tunnel's listener was missing"};
   std::vector<Field> f;
-  for (size_t i = 0; i < 4; ++i) f.push_back({prefix + kCountersFields[i], help[i] + what});
+  for (const auto& c : kCounterFields) f.push_back({prefix + c.name, c.help + what});
   return f;
 }
 
@@ -137,12 +133,16 @@ Object mapObject() {
           {"value.captured_in", "inbound connections captured, all CPUs (warren_counters)"},
           {"value.passed", "connects left alone, all CPUs (warren_counters)"},
           {"value.failed_closed", "connects refused, all CPUs (warren_counters)"},
+          {"value.quota_refused", "connects refused over the pod's quota, all CPUs (warren_counters)"},
+          {"value.udp_sends", "UDP sends and connects left uncaptured, all CPUs (warren_counters)"},
           {"value.per_cpu", "one entry per possible CPU (warren_counters)"},
           {"value.per_cpu[].cpu", "CPU number"},
           {"value.per_cpu[].captured_out", "outbound connects captured on this CPU"},
           {"value.per_cpu[].captured_in", "inbound connections captured on this CPU"},
           {"value.per_cpu[].passed", "connects left alone on this CPU"},
           {"value.per_cpu[].failed_closed", "connects refused on this CPU"},
+          {"value.per_cpu[].quota_refused", "connects refused over the pod's quota on this CPU"},
+          {"value.per_cpu[].udp_sends", "UDP sends and connects left uncaptured on this CPU"},
           {"value.namespace", "Kubernetes namespace (warren_pod_meta)"},
           {"value.name", "pod name (warren_pod_meta)"},
           {"value.service_account", "service account (warren_pod_meta)"},

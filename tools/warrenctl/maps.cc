@@ -183,10 +183,9 @@ DumpEntry dumpOrigDst(const warren_conn_key& key, const warren_orig_dst& v) {
 }
 
 OJson countersJson(const warren_counters& c) {
-  return {{"captured_out", c.captured_out},
-          {"captured_in", c.captured_in},
-          {"passed", c.passed},
-          {"failed_closed", c.failed_closed}};
+  OJson j = OJson::object();
+  for (const auto& f : kCounterFields) j[f.name] = c.*f.field;
+  return j;
 }
 
 std::vector<std::vector<std::string>> countersRows(uint64_t cookie, const std::vector<warren_counters>& perCpu) {

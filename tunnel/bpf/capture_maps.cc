@@ -20,7 +20,9 @@ Result<CaptureMaps> CaptureMaps::open(const std::string& pinRoot) {
   if (!origDst) return origDst.error();
   auto inbound = openPinned(pinRoot, WARREN_MAP_INBOUND);
   if (!inbound) return inbound.error();
-  return CaptureMaps(std::move(*origDst), std::move(*inbound));
+  auto hbone = openPinned(pinRoot, WARREN_MAP_HBONE);
+  if (!hbone) return hbone.error();
+  return CaptureMaps(std::move(*origDst), std::move(*inbound), std::move(*hbone));
 }
 
 Result<OriginalDestination> CaptureMaps::originalDestination(uint64_t netnsCookie,
@@ -39,10 +41,14 @@ Result<OriginalDestination> CaptureMaps::originalDestination(uint64_t netnsCooki
   return out;
 }
 
-Status CaptureMaps::registerInboundListener(const std::string& podIp, int listenerFd) const {
+Status CaptureMaps::registerListeners(const std::string& podIp, int inboundFd, int hboneFd) const {
   auto key = ipKeyFromString(podIp);
   if (!key) return key.error();
-  uint64_t value = static_cast<uint64_t>(listenerFd);
+  // HBONE first: until the inbound entry exists the pod is not served at all.
+  uint64_t value = static_cast<uint64_t>(hboneFd);
+  if (bpf_map_update_elem(hbone_.get(), &*key, &value, BPF_ANY) != 0)
+    return errnoError("register HBONE listener for " + podIp);
+  value = static_cast<uint64_t>(inboundFd);
   if (bpf_map_update_elem(inbound_.get(), &*key, &value, BPF_ANY) != 0)
     return errnoError("register inbound listener for " + podIp);
   return okStatus();

@@ -28,13 +28,16 @@ class CaptureMaps {
   // outbound listener, found by (pod netns cookie, the app socket's address).
   Result<OriginalDestination> originalDestination(uint64_t netnsCookie, const sockaddr_storage& appAddr) const;
 
-  // Makes `listenerFd` the target of sk_lookup for connections to `podIp`.
-  Status registerInboundListener(const std::string& podIp, int listenerFd) const;
+  // Makes `inboundFd` the target of sk_lookup for plaintext connections to
+  // `podIp`, and `hboneFd` the only socket its port 15008 reaches.
+  Status registerListeners(const std::string& podIp, int inboundFd, int hboneFd) const;
 
  private:
-  CaptureMaps(UniqueFd origDst, UniqueFd inbound) : origDst_(std::move(origDst)), inbound_(std::move(inbound)) {}
+  CaptureMaps(UniqueFd origDst, UniqueFd inbound, UniqueFd hbone)
+      : origDst_(std::move(origDst)), inbound_(std::move(inbound)), hbone_(std::move(hbone)) {}
   UniqueFd origDst_;
   UniqueFd inbound_;
+  UniqueFd hbone_;
 };
 
 }  // namespace warren::tunnel

@@ -89,8 +89,9 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
                       st.error().message);
   }
   for (const auto& ip : info.ips) {
-    int fd = isIpv6(ip) ? in6.get() : in4.get();
-    if (auto st = maps_->registerInboundListener(ip, fd); !st) return st.error();
+    bool six = isIpv6(ip);
+    if (auto st = maps_->registerListeners(ip, six ? in6.get() : in4.get(), six ? hbone6.get() : hbone4.get()); !st)
+      return st.error();
   }
 
   auto ctx = std::make_shared<proxy::PodContext>();

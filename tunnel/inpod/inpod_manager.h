@@ -3,7 +3,8 @@
 // (Istio's in-pod model: sk_lookup cannot steer across namespaces, so the tunnel
 // listens inside every pod): 15001 for captured outbound, 15006 for captured
 // inbound (registered in warren_inbound under each pod IP), and 15008 for HBONE
-// from peer tunnels, bound to the pod's IPs. A pod's certificate is issued before
+// from peer tunnels (registered in warren_hbone: the only socket sk_lookup lets
+// the pod's 15008 reach). A pod's certificate is issued before
 // its listeners open, so an acked pod can always prove its identity.
 
 #include <map>

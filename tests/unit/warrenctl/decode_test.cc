@@ -67,7 +67,7 @@ TEST(Counters, SplitAndSumOverCpus) {
   const size_t ncpus = 3, stride = perCpuStride(sizeof(warren_counters));
   std::vector<uint8_t> raw(stride * ncpus);
   for (size_t cpu = 0; cpu < ncpus; ++cpu) {
-    warren_counters c{cpu + 1, 10 * (cpu + 1), 100 + cpu, cpu == 2 ? 7u : 0u};
+    warren_counters c{cpu + 1, 10 * (cpu + 1), 100 + cpu, cpu == 2 ? 7u : 0u, cpu, 2 * cpu};
     std::memcpy(raw.data() + cpu * stride, &c, sizeof(c));
   }
   auto per = splitPerCpu(raw, ncpus);
@@ -78,6 +78,8 @@ TEST(Counters, SplitAndSumOverCpus) {
   EXPECT_EQ(sum.captured_in, 60u);
   EXPECT_EQ(sum.passed, 303u);
   EXPECT_EQ(sum.failed_closed, 7u);
+  EXPECT_EQ(sum.quota_refused, 3u);
+  EXPECT_EQ(sum.udp_sends, 6u);
   // A short buffer yields only the CPUs it holds, never a read past its end.
   raw.resize(stride + 4);
   EXPECT_EQ(splitPerCpu(raw, ncpus).size(), 1u);
@@ -116,6 +118,8 @@ TEST(DecodePod, AllFieldsReachJsonUnderStableNames) {
   EXPECT_EQ(j["counters"]["captured_in"], 0);
   EXPECT_EQ(j["counters"]["passed"], 0);
   EXPECT_EQ(j["counters"]["failed_closed"], 1);
+  EXPECT_EQ(j["counters"]["quota_refused"], 0);
+  EXPECT_EQ(j["counters"]["udp_sends"], 0);
   EXPECT_EQ(j["inbound_listener"], "partial");
   EXPECT_EQ(j["listeners"][0]["ip"], "10.1.0.5");
   EXPECT_EQ(j["listeners"][0]["state"], "up");

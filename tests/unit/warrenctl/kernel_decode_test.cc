@@ -340,8 +340,8 @@ TEST(Trace, FiltersByPodAndDestinationPort) {
 
 TEST(Stats, TotalsArePerPodSumsAndFillLevelsSkipUncountableMaps) {
   std::vector<PodView> pods = {podView(1, "a", "x", {}), podView(2, "b", "y", {}), podView(3, "c", "z", {})};
-  pods[0].counters = warren_counters{3, 1, 0, 0};
-  pods[1].counters = warren_counters{2, 0, 4, 1};  // pods[2] has no counters entry
+  pods[0].counters = warren_counters{3, 1, 0, 0, 0, 0};
+  pods[1].counters = warren_counters{2, 0, 4, 1, 0, 0};  // pods[2] has no counters entry
   MapInfoView orig;
   orig.name = WARREN_MAP_ORIG_DST;
   orig.maxEntries = 1000;

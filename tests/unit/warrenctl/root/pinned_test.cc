@@ -334,7 +334,7 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
   std::vector<warren_counters> perCpu(ncpus);
   uint64_t out = 0, in = 0, passed = 0, failed = 0;
   for (size_t cpu = 0; cpu < ncpus; ++cpu) {
-    perCpu[cpu] = {cpu + 1, 10 * (cpu + 1), 100 + cpu, cpu + 1 == ncpus ? 7u : 0u};
+    perCpu[cpu] = {cpu + 1, 10 * (cpu + 1), 100 + cpu, cpu + 1 == ncpus ? 7u : 0u, 0, 0};
     out += perCpu[cpu].captured_out, in += perCpu[cpu].captured_in;
     passed += perCpu[cpu].passed, failed += perCpu[cpu].failed_closed;
   }
@@ -374,7 +374,8 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
                   {"service_account", "sa-checkout"},
                   {"uid", "uid-checkout"},
                   {"ips", {"10.9.0.1", "fd00:9::1"}},
-                  {"counters", {{"captured_out", out}, {"captured_in", in}, {"passed", passed}, {"failed_closed", failed}}},
+                  {"counters", {{"captured_out", out}, {"captured_in", in}, {"passed", passed}, {"failed_closed", failed},
+                                {"quota_refused", 0}, {"udp_sends", 0}}},
                   {"inbound_listener", "partial"},
                   {"listeners",
                    {{{"ip", "10.9.0.1"}, {"state", "up"}, {"socket_cookie", c1}},
@@ -387,7 +388,8 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
                   {"service_account", "sa-ledger"},
                   {"uid", "uid-ledger"},
                   {"ips", {"10.9.0.2", "fd00:9::2"}},
-                  {"counters", {{"captured_out", 0}, {"captured_in", 0}, {"passed", 0}, {"failed_closed", 0}}},
+                  {"counters", {{"captured_out", 0}, {"captured_in", 0}, {"passed", 0}, {"failed_closed", 0},
+                                {"quota_refused", 0}, {"udp_sends", 0}}},
                   {"inbound_listener", "up"},
                   {"listeners",
                    {{{"ip", "10.9.0.2"}, {"state", "up"}, {"socket_cookie", c2}},
