@@ -1,6 +1,10 @@
 #include "telemetry/admin.h"
 
+#include <memory>
+
 #include <spdlog/spdlog.h>
+
+#include "telemetry/admin_auth.h"
 
 namespace warren::telemetry {
 namespace {
@@ -62,6 +66,51 @@ void addAdminRoutes(HttpServer& server, const AdminCallbacks& cb) {
   });
 }
 
+// The admin token: made and stored now, or nullopt (every mutation refused) when it
+// cannot be stored, since a token nobody can read would lock the operator out anyway.
+std::optional<std::string> provisionAdminToken(const std::string& file) {
+  if (file.empty()) {
+    spdlog::warn("admin: no admin token file configured; changes through the admin port are disabled");
+    return std::nullopt;
+  }
+  auto token = makeAdminToken();
+  Status stored = token ? writeAdminToken(file, *token) : Status(token.error());
+  if (!stored) {
+    spdlog::error("admin: cannot store the admin token: {}; changes through the admin port are disabled",
+                  stored.error().message);
+    return std::nullopt;
+  }
+  spdlog::info("admin: token for changes through the admin port written to {} (root only)", file);
+  return std::move(*token);
+}
+
+// `token` is filled in after every port is bound and before any serves (a start that
+// fails on a busy port must not overwrite the token file of the daemon holding it).
+HttpGate adminGate(std::shared_ptr<const std::optional<std::string>> token, std::string tokenFile) {
+  return [token = std::move(token), tokenFile = std::move(tokenFile)](const HttpRequest& req) -> std::optional<HttpResponse> {
+    const AdminVerdict verdict = judgeAdminRequest(req, *token);
+    if (verdict == AdminVerdict::kAllowed) return std::nullopt;
+    adminRefusals()++;
+    spdlog::warn("admin server: refused {} {}: no valid admin token", req.method, req.path);
+    return adminRefusal(verdict, req, tokenFile);
+  };
+}
+
+// Process-wide counters (the daemons run one Telemetry). A second start() on the same
+// TcpMetrics finds them registered already, reading the same counters: nothing to add.
+void registerTelemetryCounters(TcpMetrics& metrics) {
+  (void)metrics.addCounter("warren_admin_requests_unauthorized_total",
+                           "Admin requests other than GET refused for a missing or wrong admin token.",
+                           [] { return static_cast<double>(adminRefusals().load()); });
+  (void)metrics.addCounter("warren_telemetry_connections_refused_total",
+                           "Connections to the metrics, readiness and admin ports closed at accept because "
+                           "their source or the server had no free slot.",
+                           [] {
+                             auto& r = refusedConnections();
+                             return static_cast<double>(r.serverFull.load() + r.sourceFull.load());
+                           });
+}
+
 }  // namespace
 
 std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view text) {
@@ -95,11 +144,13 @@ Telemetry::Telemetry(std::unique_ptr<HttpServer> metrics, std::unique_ptr<HttpSe
     : metrics_(std::move(metrics)), readiness_(std::move(readiness)), admin_(std::move(admin)) {}
 
 Result<std::unique_ptr<Telemetry>> start(const AdminOptions& options, AdminCallbacks callbacks, TcpMetrics& metrics) {
-  auto make = [&](const char* name, const std::string& address) {
+  auto make = [&](const char* name, const std::string& address, HttpGate gate = {}) {
     HttpServerOptions o;
     o.name = name;
     o.address = address;
     o.deadline = options.requestDeadline;
+    o.maxConnectionsPerSource = options.maxConnectionsPerSource;
+    o.gate = std::move(gate);
     return HttpServer::create(std::move(o));
   };
   // All three bind before any starts: on error, the unique_ptrs close what was bound.
@@ -107,8 +158,11 @@ Result<std::unique_ptr<Telemetry>> start(const AdminOptions& options, AdminCallb
   if (!metricsServer) return metricsServer.error();
   auto readinessServer = make("readiness", options.readinessAddress);
   if (!readinessServer) return readinessServer.error();
-  auto adminServer = make("admin", options.adminAddress);
+  auto token = std::make_shared<std::optional<std::string>>();
+  auto adminServer = make("admin", options.adminAddress, adminGate(token, options.adminTokenFile));
   if (!adminServer) return adminServer.error();
+  *token = provisionAdminToken(options.adminTokenFile);
+  registerTelemetryCounters(metrics);
 
   addMetricsRoutes(**metricsServer, metrics);
   addReadinessRoutes(**readinessServer, callbacks);

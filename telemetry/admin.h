@@ -6,10 +6,19 @@
 //   admin      127.0.0.1:15000  GET /                  the endpoint list
 //                               GET /config_dump       JSON from AdminCallbacks::configDump
 //                               GET /logging           {"level": "info"}
-//                               POST /logging?level=X  sets spdlog's level (trace|debug|info|warn|error|off)
+//                               POST /logging?level=X  sets spdlog's level (trace|debug|info|warn|error|off);
+//                                                      needs "Authorization: Bearer <admin token>"
 //
 // The admin port can change the log level and dump configuration, so it listens on
-// localhost only by default, like ztunnel's.
+// localhost only by default, like ztunnel's. Loopback is not root-only on a node,
+// though, so every request but a GET must carry the admin token that start() writes
+// to `adminTokenFile` (mode 0600); see admin_auth.h. Refusals are 401/403 and counted
+// in warren_admin_requests_unauthorized_total.
+//
+// All three servers cap connections per source IP (maxConnectionsPerSource) as well
+// as in total, so a flood of slow clients from one pod cannot lock Prometheus or the
+// kubelet out of 15020/15021; refusals are counted in
+// warren_telemetry_connections_refused_total.
 //
 // Usage:
 //   telemetry::TcpMetrics metrics;                    // outlives the Telemetry
@@ -42,7 +51,15 @@ struct AdminOptions {
   std::string adminAddress = "127.0.0.1:15000";
   // Per-connection deadline on all three servers (HttpServerOptions::deadline).
   std::chrono::milliseconds requestDeadline{5000};
+  // Concurrent connections per source IP on each server (HttpServerOptions).
+  size_t maxConnectionsPerSource = 8;
+  // Where start() writes a fresh admin token (mode 0600). Empty, or a file that
+  // cannot be written: every mutating admin request is refused (403), reads still work.
+  // The daemons default it to kDefaultAdminTokenFile; tests use a temporary path.
+  std::string adminTokenFile = {};
 };
+
+inline constexpr const char* kDefaultAdminTokenFile = "/run/warren/admin-token";
 
 struct AdminCallbacks {
   // True when the tunnel can serve traffic. Unset: never ready.

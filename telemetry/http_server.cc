@@ -42,11 +42,17 @@ std::string serialize(const HttpResponse& r) {
 
 }  // namespace
 
+RefusedConnections& refusedConnections() {
+  static RefusedConnections counts;
+  return counts;
+}
+
 const char* httpReason(int status) {
   switch (status) {
     case 200: return "OK";
     case 204: return "No Content";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -70,6 +76,7 @@ struct HttpServer::Connection {
                 // destroys the answer before the client has read it
   };
   UniqueFd fd;
+  std::string source;  // sourceKey(peer): its slot is given back under this key
   Clock::time_point deadline;
   Phase phase = Phase::kReading;
   std::string in;
@@ -129,6 +136,8 @@ Status HttpServer::start() {
 }
 
 HttpResponse HttpServer::dispatch(const HttpRequest& request) {
+  if (options_.gate)
+    if (auto refusal = options_.gate(request)) return std::move(*refusal);
   HttpHandler handler;
   {
     std::lock_guard lock(routesMutex_);
@@ -229,20 +238,28 @@ bool HttpServer::onWritable(Connection& c) {
   return true;
 }
 
-int HttpServer::acceptAll(std::vector<std::unique_ptr<Connection>>& conns) {
+int HttpServer::acceptAll(std::vector<std::unique_ptr<Connection>>& conns, ConnectionSlots& slots) {
   for (int i = 0; i < kAcceptBurst; ++i) {
-    UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    sockaddr_storage peer{};
+    socklen_t peerLen = sizeof(peer);
+    UniqueFd fd(::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &peerLen, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
       return 0;
     }
-    if (conns.size() >= options_.maxConnections) {
-      spdlog::debug("{} server: {} connections open, closing a new one", options_.name, conns.size());
-      continue;  // fd closes here: the cap is what keeps a flood from eating descriptors
+    std::string source = sourceKey(peer);
+    const Admission admission = slots.take(source);
+    if (admission != Admission::kAdmitted) {
+      auto& refused = refusedConnections();
+      (admission == Admission::kSourceFull ? refused.sourceFull : refused.serverFull)++;
+      spdlog::debug("{} server: closing a new connection from {}: {} ({} open, {} from it)", options_.name,
+                    io::formatSockaddr(peer), admissionName(admission), slots.open(), slots.openFrom(source));
+      continue;  // fd closes here: the caps are what keep a flood from eating descriptors
     }
     auto c = std::make_unique<Connection>();
     c->fd = std::move(fd);
+    c->source = std::move(source);
     c->deadline = Clock::now() + options_.deadline;
     conns.push_back(std::move(c));
   }
@@ -251,6 +268,7 @@ int HttpServer::acceptAll(std::vector<std::unique_ptr<Connection>>& conns) {
 
 void HttpServer::run() {
   std::vector<std::unique_ptr<Connection>> conns;
+  ConnectionSlots slots(options_.maxConnections, options_.maxConnectionsPerSource);
   std::vector<pollfd> pfds;
   Clock::time_point acceptPausedUntil{};
 
@@ -291,12 +309,15 @@ void HttpServer::run() {
                       options_.deadline.count());
         keep = false;
       }
-      if (!keep) conns[i].reset();
+      if (!keep) {
+        slots.release(c.source);
+        conns[i].reset();
+      }
     }
     std::erase_if(conns, [](const auto& c) { return c == nullptr; });
 
     if (pfds[1].revents & POLLIN) {
-      if (const int err = acceptAll(conns)) {
+      if (const int err = acceptAll(conns, slots)) {
         // EMFILE, ENFILE, ENOBUFS...: the process is short of something; back off
         // rather than spin, and keep serving the connections we have.
         spdlog::warn("{} server: accept failed: {}; pausing accepts for {} ms", options_.name, std::strerror(err),

@@ -7,7 +7,8 @@
 // survive hostile or broken clients without ever disturbing the data path. It runs
 // on its own thread with non-blocking sockets and poll(2), bounds every buffer, and
 // gives every connection a deadline, so a stalled client costs one slot for at most
-// `deadline` and never delays anyone else.
+// `deadline` and never delays anyone else. Slots are capped per source address too
+// (ConnectionSlots), so one client's flood of slow connections cannot take them all.
 //
 // After answering, the server shuts its write side and reads until the client closes
 // (or the deadline), instead of closing at once: closing with unread request bytes
@@ -28,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -35,6 +37,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "telemetry/connection_slots.h"
 
 namespace warren::telemetry {
 
@@ -72,16 +75,33 @@ struct HttpResponse {
 // handler becomes a 500.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Runs before routing, on every complete request: an answer refuses the request
+// (sent instead of the handler's), nullopt lets it through. The admin port's token
+// check; it covers routes added later, whoever adds them.
+using HttpGate = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+
 struct HttpServerOptions {
   std::string name = "http";  // for logs and errors: "metrics", "readiness", "admin"
   std::string address;        // "ip:port" or "[ipv6]:port"; port 0 = ephemeral
   // From accept to close: reading the request, the handler, writing the answer. A
   // connection still open at its deadline is closed, whatever it was doing.
   std::chrono::milliseconds deadline{5000};
-  size_t maxConnections = 128;  // past this, new connections are closed at once
+  // A new connection past either cap is closed at once, unanswered, and counted.
+  // From accept to close, a slot lasts at most `deadline`.
+  size_t maxConnections = 128;
+  size_t maxConnectionsPerSource = 8;  // per source IP; 0: no per-source cap
   size_t maxHeadBytes = 8 * 1024;   // request line + headers; larger: 431
   size_t maxBodyBytes = 64 * 1024;  // Content-Length above this: 413
+  HttpGate gate = {};               // unset: every request reaches its route
 };
+
+// Connections closed at accept because a slot cap was reached, over every HttpServer
+// of the process (warren_telemetry_connections_refused_total).
+struct RefusedConnections {
+  std::atomic<uint64_t> serverFull{0};
+  std::atomic<uint64_t> sourceFull{0};
+};
+RefusedConnections& refusedConnections();
 
 // The reason phrase for a status code ("Not Found"), "Unknown" for others.
 const char* httpReason(int status);
@@ -118,7 +138,7 @@ class HttpServer {
 
   void run();
   // Returns 0, or the errno that stopped accepting (other than EAGAIN).
-  int acceptAll(std::vector<std::unique_ptr<Connection>>& conns);
+  int acceptAll(std::vector<std::unique_ptr<Connection>>& conns, ConnectionSlots& slots);
   // Each returns false when the connection is finished and must be closed.
   bool onReadable(Connection& c);
   bool onWritable(Connection& c);

@@ -47,7 +47,7 @@ struct Options {
   std::string jwksCa;  // "": the system trust store
   long jwksRefreshSeconds = 300;
   long jwtCacheSize = static_cast<long>(warren::jwt::VerifiedTokenCache::kDefaultCapacity);
-  warren::telemetry::AdminOptions telemetry;
+  warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
 };
@@ -74,6 +74,11 @@ void usage(FILE* out) {
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
+               "  --admin-token-file PATH written at start, mode 0600: the bearer token that POST and\n"
+               "                          other non-GET admin requests need (default /run/warren/admin-token;\n"
+               "                          warrenctl run as root reads it there)\n"
+               "  --telemetry-max-per-source N  concurrent connections per source IP on the metrics,\n"
+               "                          readiness and admin ports (default 8; 0: only the total cap, 128)\n"
                "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
                "  --ready-fd N            write \"ready\" to fd N once serving\n");
 }
@@ -139,6 +144,8 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
+                                    {"admin-token-file", required_argument, nullptr, 'O'},
+                                    {"telemetry-max-per-source", required_argument, nullptr, 'P'},
                                     {"log-level", required_argument, nullptr, 'l'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
                                     {"help", no_argument, nullptr, 'h'},
@@ -161,6 +168,13 @@ bool parse(int argc, char** argv, Options& o) {
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
       case 'D': o.telemetry.adminAddress = optarg; break;
+      case 'O': o.telemetry.adminTokenFile = optarg; break;
+      case 'P': {
+        long n = 0;
+        if (!positive(optarg, 0, n)) return false;
+        o.telemetry.maxConnectionsPerSource = static_cast<size_t>(n);
+        break;
+      }
       case 'l': o.logLevel = optarg; break;
       case 'r': o.readyFd = std::atoi(optarg); break;
       case 'h': usage(stdout); std::exit(0);

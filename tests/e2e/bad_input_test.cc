@@ -132,7 +132,8 @@ TEST_F(BadInputTest, ATunnelWhoseTelemetryPortIsTakenExitsWithAClearError) {
   std::filesystem::create_directories(dir);
   auto second = Process::spawn({"/usr/bin/nsenter", "--net=/var/run/netns/" + node_->nodeNetns(),
                                 node_->binPath("warren-tunnel"), "--agent-socket", dir + "/no-agent.sock", "--bpffs",
-                                node_->pinRoot(), "--config-dir", node_->configDir(), "--ca-dir", dir + "/ca"},
+                                node_->pinRoot(), "--config-dir", node_->configDir(), "--ca-dir", dir + "/ca",
+                                "--admin-token-file", dir + "/admin-token"},
                                dir + "/tunnel.log", false, 0ms);
   ASSERT_TRUE(second.ok()) << second.error().message;
   ASSERT_TRUE(eventually([&] { return !(*second)->running(); }, 20s)) << "the second tunnel kept running";

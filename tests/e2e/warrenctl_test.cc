@@ -341,5 +341,28 @@ TEST_F(WarrenctlClusterTest, MapLinkAndStatsDecodeAndEveryCommandsJsonParses) {
     ctlJson(cmd);
 }
 
+// `log level LEVEL` changes the tunnel, so the tunnel wants its admin token for it: warrenctl
+// sends the one the tunnel wrote (root-only file), and without it nothing changes,
+// neither through warrenctl nor through a raw POST any local process could send.
+TEST_F(WarrenctlClusterTest, LogLevelIsSetWithTheTunnelsAdminTokenOnly) {
+  EXPECT_EQ(ctlJson({"log", "level"})["level"], "debug");  // the harness starts tunnels at debug
+
+  std::string out;
+  EXPECT_EQ(node(0).warrenctl({"--admin-token-file", node(0).runDir() + "/no-such-token", "log", "level", "off"}, &out), 1);
+  EXPECT_NE(out.find("Error: cannot read warren-tunnel's admin token"), std::string::npos) << out;
+
+  const std::string netns = "/var/run/netns/" + node(0).nodeNetns();
+  const HttpReply raw = httpRequest(netns, "POST", "/logging?level=off", 15000);
+  EXPECT_EQ(raw.status, 401) << raw.body;
+  EXPECT_NE(raw.body.find("admin token"), std::string::npos) << raw.body;
+  EXPECT_EQ(ctlJson({"log", "level"})["level"], "debug");  // unchanged by either attempt
+  const HttpReply metrics = httpRequest(netns, "GET", "/metrics", 15020);
+  EXPECT_NE(metrics.body.find("warren_admin_requests_unauthorized_total 1\n"), std::string::npos) << metrics.body;
+
+  EXPECT_EQ(ctlJson({"log", "level", "warn"})["level"], "warn");
+  EXPECT_EQ(ctlJson({"log", "level"})["level"], "warn");
+  EXPECT_EQ(ctlJson({"log", "level", "debug"})["level"], "debug");
+}
+
 }  // namespace
 }  // namespace warren::e2e

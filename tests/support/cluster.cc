@@ -416,7 +416,8 @@ Status TestNode::startTunnel(bool waitReady) {
                                    "--agent-socket",   runDir_ + "/zds.sock", "--bpffs", pinRoot_,
                                    fromApi ? "--kubeconfig" : "--config-dir",
                                    fromApi ? options_.kubeconfig : configDir_,
-                                   "--ca-dir", caDir_, "--log-level", "debug"};
+                                   "--ca-dir", caDir_, "--log-level", "debug",
+                                   "--admin-token-file", adminTokenFile()};
   argv.insert(argv.end(), options_.tunnelArgs.begin(), options_.tunnelArgs.end());
   auto p = Process::spawn(argv, root_ + "/tunnel.log", waitReady, std::chrono::seconds(15));
   if (!p) return p.error();
@@ -427,7 +428,8 @@ Status TestNode::startTunnel(bool waitReady) {
 Status TestNode::startWaypoint(const Pod& pod, const std::string& gateway, const std::vector<std::string>& extraArgs) {
   std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + pod.netnsPath(), bin("warren-waypoint"),
                                    "--gateway",        gateway, "--service-account", pod.serviceAccount,
-                                   "--config-dir",     configDir_, "--ca-dir", caDir_, "--log-level", "debug"};
+                                   "--config-dir",     configDir_, "--ca-dir", caDir_, "--log-level", "debug",
+                                   "--admin-token-file", root_ + "/waypoint-" + pod.name + "-admin-token"};
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   auto p = Process::spawn(argv, root_ + "/waypoint-" + pod.name + ".log", true, std::chrono::seconds(15));
   if (!p) return p.error();
@@ -451,7 +453,7 @@ int TestNode::warrenctl(const std::vector<std::string>& args, std::string* outpu
   // In the node netns, as an operator on the node would run it: the tunnel's
   // admin endpoint (127.0.0.1:15000) is the node's.
   std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warrenctl"),
-                                   "--bpffs", pinRoot_};
+                                   "--bpffs", pinRoot_, "--admin-token-file", adminTokenFile()};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv, output);
 }

@@ -137,6 +137,8 @@ class TestNode {
 
   const std::string& pinRoot() const { return pinRoot_; }
   const std::string& runDir() const { return runDir_; }
+  // The tunnel writes its admin token here (never the host's /run/warren); warrenctl() reads it.
+  std::string adminTokenFile() const { return runDir_ + "/admin-token"; }
   const std::string& configDir() const { return configDir_; }
   const std::string& nodeNetns() const { return nodeNetns_; }
   const std::string& name() const { return options_.name; }

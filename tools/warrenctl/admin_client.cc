@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/file_io.h"
 #include "common/unique_fd.h"
 
 namespace warren::ctl {
@@ -65,7 +66,17 @@ std::string queryEscape(const std::string& s) {
   return out;
 }
 
-Result<std::string> adminRequest(const std::string& address, const std::string& method, const std::string& target) {
+Result<std::string> readAdminToken(const std::string& file) {
+  auto token = readTokenFile(file);
+  if (!token)
+    return makeError("cannot read warren-tunnel's admin token: " + token.error().message +
+                     " (changing the tunnel needs root on its node, where warren-tunnel writes the token at start; "
+                     "--admin-token-file selects another file)");
+  return token;
+}
+
+Result<std::string> adminRequest(const std::string& address, const std::string& method, const std::string& target,
+                                 const std::string& bearer) {
   auto addr = parseAddress(address);
   if (!addr) return addr.error();
   const std::string where = "warren-tunnel's admin endpoint at " + address;
@@ -75,8 +86,9 @@ Result<std::string> adminRequest(const std::string& address, const std::string& 
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), len) != 0)
     return makeError("cannot reach " + where + ": " + std::strerror(errno) +
                      " (is warren-tunnel running on this node? --admin selects another address)");
-  const std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + address +
-                          "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  const std::string auth = bearer.empty() ? "" : "Authorization: Bearer " + bearer + "\r\n";
+  const std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + address + "\r\n" + auth +
+                          "Connection: close\r\nContent-Length: 0\r\n\r\n";
   for (size_t off = 0; off < req.size();) {
     ssize_t n = ::send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
@@ -104,8 +116,9 @@ Result<std::string> adminRequest(const std::string& address, const std::string& 
   return body;
 }
 
-Result<Json> adminJson(const std::string& address, const std::string& method, const std::string& target) {
-  auto body = adminRequest(address, method, target);
+Result<Json> adminJson(const std::string& address, const std::string& method, const std::string& target,
+                       const std::string& bearer) {
+  auto body = adminRequest(address, method, target, bearer);
   if (!body) return body.error();
   auto j = Json::parse(*body, nullptr, false);
   if (j.is_discarded()) return makeError("warren-tunnel's " + target + " is not JSON");

@@ -10,9 +10,17 @@
 namespace warren::ctl {
 
 // GET or POST `target` ("/config_dump", "/logging?level=debug") at host:port; a
-// non-2xx answer is an error carrying the tunnel's own message.
-Result<std::string> adminRequest(const std::string& address, const std::string& method, const std::string& target);
-Result<Json> adminJson(const std::string& address, const std::string& method, const std::string& target);
+// non-2xx answer is an error carrying the tunnel's own message. `bearer`, when not
+// empty, is sent as "Authorization: Bearer ..." (the tunnel wants it on every request
+// but a GET).
+Result<std::string> adminRequest(const std::string& address, const std::string& method, const std::string& target,
+                                 const std::string& bearer = "");
+Result<Json> adminJson(const std::string& address, const std::string& method, const std::string& target,
+                       const std::string& bearer = "");
+
+// The tunnel's admin token from `file` (--admin-token-file); the error says that
+// changing the tunnel needs root on its node.
+Result<std::string> readAdminToken(const std::string& file);
 
 // Percent-encodes a query value.
 std::string queryEscape(const std::string& s);

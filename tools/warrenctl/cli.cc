@@ -22,6 +22,9 @@ std::vector<OptionDoc> globalOptions(const CommandTable& t) {
       {"--bpffs DIR", "warren-agent's pin root, PIN_ROOT in the help below (default " + t.defaultPinRoot + ")"},
       {"--admin HOST:PORT", "warren-tunnel's admin endpoint, for the tunnel's objects (default " +
                                 t.defaultAdminAddress + ")"},
+      {"--admin-token-file FILE", "the admin token warren-tunnel writes at start, sent with the requests that "
+                                  "change it (`log level LEVEL`); readable by root only (default " +
+                                      t.defaultAdminTokenFile + ")"},
       {"-h, --help", "help for the tool, an OBJECT, or OBJECT VERB"},
   };
 }
@@ -68,7 +71,7 @@ std::string oneLine(const std::string& s) {
 
 struct Parsed {
   bool json = false, pretty = false, help = false;
-  std::string pinRoot, adminAddress;
+  std::string pinRoot, adminAddress, adminTokenFile;
   std::vector<std::string> words;
 };
 
@@ -87,6 +90,7 @@ Result<Parsed> parseArgs(const CommandTable& t, const std::vector<std::string>& 
   Parsed p;
   p.pinRoot = t.defaultPinRoot;
   p.adminAddress = t.defaultAdminAddress;
+  p.adminTokenFile = t.defaultAdminTokenFile;
   bool optionsDone = false;
   for (size_t i = 1; i < argv.size(); ++i) {
     const std::string& a = argv[i];
@@ -111,6 +115,11 @@ Result<Parsed> parseArgs(const CommandTable& t, const std::vector<std::string>& 
       p.adminAddress = argv[++i];
     } else if (a.rfind("--admin=", 0) == 0) {
       p.adminAddress = a.substr(8);
+    } else if (a == "--admin-token-file") {
+      if (i + 1 >= argv.size()) return makeError("option " + a + " needs a file");
+      p.adminTokenFile = argv[++i];
+    } else if (a.rfind("--admin-token-file=", 0) == 0) {
+      p.adminTokenFile = a.substr(19);
     } else if (a[1] == '-' && !p.words.empty() && p.words.size() >= argsStart(t, p.words)) {
       p.words.push_back(a);  // a verb's own option (`conn list --tunnel`): the verb judges it
     } else if (a[1] == '-') {
@@ -199,7 +208,8 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
   const size_t first = o.verbless() ? 1 : 2;
   Context ctx{p.pinRoot,
               std::vector<std::string>(p.words.begin() + std::min<size_t>(first, p.words.size()), p.words.end()),
-              p.adminAddress};
+              p.adminAddress,
+              p.adminTokenFile};
   if (verb->args.empty() && !ctx.args.empty())
     return fail(err, "unexpected argument '" + ctx.args[0] + "' for '" + commandName(o, *verb) + "' (see " +
                          t.tool + " " + o.name + " help)");

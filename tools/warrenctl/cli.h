@@ -23,6 +23,7 @@ struct Context {
   std::string pinRoot;
   std::vector<std::string> args;  // words after OBJECT VERB, verb options ("--tunnel") included
   std::string adminAddress;       // the tunnel's admin endpoint, host:port
+  std::string adminTokenFile;     // its token for requests that change it (see admin_client.h)
 };
 
 // Every verb produces both renderings; the CLI prints the one asked for.
@@ -90,6 +91,7 @@ struct CommandTable {
   std::string defaultPinRoot;
   std::vector<Object> objects;
   std::string defaultAdminAddress = "127.0.0.1:15000";
+  std::string defaultAdminTokenFile = "/run/warren/admin-token";
 };
 
 std::string synopsis(const CommandTable& t, const Object& o, const Verb& v);

@@ -206,8 +206,14 @@ Result<Output> configDumpVerb(const Context& ctx) {
 
 Result<Output> logLevel(const Context& ctx) {
   if (ctx.args.size() > 1) return makeError("expected at most one LEVEL");
+  std::string token;
+  if (!ctx.args.empty()) {  // setting the level changes the tunnel: root only
+    auto read = readAdminToken(ctx.adminTokenFile);
+    if (!read) return read.error();
+    token = std::move(*read);
+  }
   auto j = ctx.args.empty() ? adminJson(ctx.adminAddress, "GET", "/logging")
-                            : adminJson(ctx.adminAddress, "POST", "/logging?level=" + queryEscape(ctx.args[0]));
+                            : adminJson(ctx.adminAddress, "POST", "/logging?level=" + queryEscape(ctx.args[0]), token);
   if (!j) return j.error();
   Output out{*j, Table{{"LEVEL"}, {{str(*j, "level")}}}};
   return out;
@@ -444,7 +450,8 @@ std::vector<Object> tunnelObjects() {
              "The tunnel's log level.",
              {{"level", "[LEVEL]", "show or set the log level",
                "Without LEVEL, shows the tunnel's log level; with one of trace, debug, info, warn, error, critical, "
-               "off, sets it. The only warrenctl command that changes anything, and it changes no data-path state." +
+               "off, sets it. The only warrenctl command that changes anything, and it changes no data-path state; "
+               "setting needs the tunnel's admin token (--admin-token-file, root only)." +
                    fromTunnel,
                {{"level", "the level in force"}},
                logLevel}}};

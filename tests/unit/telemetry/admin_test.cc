@@ -6,10 +6,15 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 
-#include "tests/unit/telemetry/http_client.h"
+#include "common/file_io.h"
 #include "io/tcp.h"
+#include "telemetry/admin_auth.h"
+#include "tests/support/test_certs.h"
+#include "tests/unit/telemetry/http_client.h"
 
 namespace warren::telemetry {
 namespace {
@@ -31,6 +36,22 @@ AdminOptions loopbackOptions() {
   o.adminAddress = "127.0.0.1:0";
   return o;
 }
+
+// The options above with a token file in a scratch directory, and the header that
+// carries the token start() writes there.
+struct WithToken {
+  testcerts::TempDir dir;
+  AdminOptions options = [this] {
+    AdminOptions o = loopbackOptions();
+    o.adminTokenFile = dir.file("admin-token");
+    return o;
+  }();
+  std::string authorization() const {
+    auto token = readTokenFile(options.adminTokenFile);
+    EXPECT_TRUE(token.ok()) << token.error().message;
+    return "Authorization: Bearer " + (token.ok() ? *token : std::string()) + "\r\n";
+  }
+};
 
 // Restores spdlog's level however a test ends.
 struct LevelGuard {
@@ -120,11 +141,12 @@ TEST(Telemetry, ConfigDumpIsTheCallbacksJson) {
   EXPECT_EQ(j.at("workloads"), 3);  // and invalid UTF-8 did not turn it into a 500
 }
 
-TEST(Telemetry, PostLoggingChangesSpdlogsLevel) {
+TEST(Telemetry, PostLoggingWithTheAdminTokenChangesSpdlogsLevel) {
   LevelGuard guard;
   spdlog::set_level(spdlog::level::info);
+  WithToken admin;
   TcpMetrics metrics;
-  auto t = start(loopbackOptions(), {}, metrics);
+  auto t = start(admin.options, {}, metrics);
   ASSERT_TRUE(t.ok()) << t.error().message;
   const uint16_t port = (*t)->admin().port();
 
@@ -132,12 +154,12 @@ TEST(Telemetry, PostLoggingChangesSpdlogsLevel) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(nlohmann::json::parse(r.body).at("level"), "info");
 
-  r = httpPost(port, "/logging?level=debug");
+  r = httpPost(port, "/logging?level=debug", "", admin.authorization());
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(nlohmann::json::parse(r.body).at("level"), "debug");
   EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
 
-  r = httpPost(port, "/logging?level=warn");
+  r = httpPost(port, "/logging?level=warn", "", admin.authorization());
   EXPECT_EQ(nlohmann::json::parse(r.body).at("level"), "warn");
   EXPECT_EQ(spdlog::get_level(), spdlog::level::warn);
 
@@ -149,16 +171,82 @@ TEST(Telemetry, PostLoggingChangesSpdlogsLevel) {
 TEST(Telemetry, BadLogLevelIs400WithTheValidList) {
   LevelGuard guard;
   spdlog::set_level(spdlog::level::info);
+  WithToken admin;
   TcpMetrics metrics;
-  auto t = start(loopbackOptions(), {}, metrics);
+  auto t = start(admin.options, {}, metrics);
   ASSERT_TRUE(t.ok()) << t.error().message;
   const uint16_t port = (*t)->admin().port();
   for (const char* target : {"/logging?level=loud", "/logging"}) {
-    const Reply r = httpPost(port, target);
+    const Reply r = httpPost(port, target, "", admin.authorization());
     EXPECT_EQ(r.status, 400) << target;
     EXPECT_NE(r.body.find("trace, debug, info, warn, error, off"), std::string::npos) << r.body;
   }
   EXPECT_EQ(spdlog::get_level(), spdlog::level::info);
+}
+
+// Any local process reaches 127.0.0.1:15000; without the token from the root-only
+// file it cannot silence the log. Each refusal is counted on the metrics port.
+TEST(Telemetry, PostLoggingWithoutTheAdminTokenIsRefusedAndChangesNothing) {
+  LevelGuard guard;
+  spdlog::set_level(spdlog::level::info);
+  WithToken admin;
+  TcpMetrics metrics;
+  auto t = start(admin.options, {}, metrics);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  const uint16_t port = (*t)->admin().port();
+  struct stat st{};
+  ASSERT_EQ(::stat(admin.options.adminTokenFile.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const uint64_t before = adminRefusals().load();
+
+  Reply r = httpPost(port, "/logging?level=off");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(headerValue(r, "WWW-Authenticate"), "Bearer realm=\"warren-admin\"");
+  EXPECT_NE(r.body.find(admin.options.adminTokenFile), std::string::npos) << r.body;
+  r = httpPost(port, "/logging?level=off", "", "Authorization: Bearer " + std::string(64, '0') + "\r\n");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(httpPost(port, "/nosuch").status, 401);  // routes it does not know are covered too
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::info);
+  EXPECT_EQ(adminRefusals().load() - before, 3u);
+  const std::string page = httpGet((*t)->metrics().port(), "/metrics").body;
+  EXPECT_NE(page.find("warren_admin_requests_unauthorized_total " + std::to_string(adminRefusals().load()) + "\n"),
+            std::string::npos)
+      << page;
+  // Reads stay open: warrenctl and kubectl port-forward need no token.
+  EXPECT_EQ(httpGet(port, "/logging").status, 200);
+  EXPECT_EQ(httpGet(port, "/config_dump").status, 200);
+}
+
+TEST(Telemetry, WithoutATokenFileEveryChangeIsRefused) {
+  LevelGuard guard;
+  spdlog::set_level(spdlog::level::info);
+  TcpMetrics metrics;
+  AdminOptions o = loopbackOptions();
+  o.adminTokenFile = "/proc/warren-cannot-write-here/admin-token";
+  for (const AdminOptions& options : {loopbackOptions(), o}) {
+    auto t = start(options, {}, metrics);  // still starts: reads and the other ports work
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    const Reply r = httpPost((*t)->admin().port(), "/logging?level=off");
+    EXPECT_EQ(r.status, 403) << options.adminTokenFile;
+    EXPECT_NE(r.body.find("disabled"), std::string::npos) << r.body;
+    EXPECT_EQ(httpGet((*t)->admin().port(), "/logging").status, 200);
+  }
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::info);
+}
+
+// A second daemon that cannot bind must not replace the running one's token (the
+// operator would be locked out of the daemon that holds the port).
+TEST(Telemetry, AStartThatFailsToBindLeavesTheTokenFileAlone) {
+  WithToken admin;
+  TcpMetrics metrics;
+  auto first = start(admin.options, {}, metrics);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const auto token = readTokenFile(admin.options.adminTokenFile);
+  ASSERT_TRUE(token.ok());
+  AdminOptions second = admin.options;
+  second.adminAddress = (*first)->admin().address();  // taken
+  EXPECT_FALSE(start(second, {}, metrics).ok());
+  EXPECT_EQ(readTokenFile(admin.options.adminTokenFile).value(), *token);
 }
 
 TEST(Telemetry, IndexListsRoutesIncludingOnesAddedLater) {

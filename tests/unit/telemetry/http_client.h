@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -23,14 +24,22 @@ using Clock = std::chrono::steady_clock;
 // Generous: only reached when something is broken, and the machine may be loaded.
 inline constexpr std::chrono::milliseconds kTimeout{10000};
 
-// A blocking TCP connection to 127.0.0.1:port (invalid fd on failure).
-inline UniqueFd connectLoopback(uint16_t port) {
+// A blocking TCP connection to 127.0.0.1:port (invalid fd on failure), from `source`
+// (another loopback address, "127.0.0.2", stands in for a second client host; all of
+// 127/8 is local, so no setup is needed).
+inline UniqueFd connectLoopback(uint16_t port, const char* source = "127.0.0.1") {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fd;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+      ::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0)
+    return UniqueFd();
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return UniqueFd();
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return UniqueFd();
   return fd;
 }
 
@@ -83,20 +92,45 @@ inline Reply parseReply(const std::string& raw) {
 }
 
 // Sends `raw` on a new connection and reads the answer until the server closes.
-inline Reply roundTrip(uint16_t port, std::string_view raw) {
-  UniqueFd fd = connectLoopback(port);
+inline Reply roundTrip(uint16_t port, std::string_view raw, const char* source = "127.0.0.1") {
+  UniqueFd fd = connectLoopback(port, source);
   if (!fd || !sendAll(fd.get(), raw)) return {};
   auto answer = readUntilClose(fd.get());
   return answer ? parseReply(*answer) : Reply{};
 }
 
-inline Reply httpGet(uint16_t port, const std::string& target) {
-  return roundTrip(port, "GET " + target + " HTTP/1.1\r\nHost: test\r\n\r\n");
+inline Reply httpGet(uint16_t port, const std::string& target, const char* source = "127.0.0.1") {
+  return roundTrip(port, "GET " + target + " HTTP/1.1\r\nHost: test\r\n\r\n", source);
 }
 
-inline Reply httpPost(uint16_t port, const std::string& target, const std::string& body = "") {
-  return roundTrip(port, "POST " + target + " HTTP/1.1\r\nHost: test\r\nContent-Length: " +
+// `headers`: extra header lines, each ending in "\r\n".
+inline Reply httpPost(uint16_t port, const std::string& target, const std::string& body = "",
+                      const std::string& headers = "") {
+  return roundTrip(port, "POST " + target + " HTTP/1.1\r\nHost: test\r\n" + headers + "Content-Length: " +
                             std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+// Waits until `count` of `fds` have been closed by the server (EOF or reset); returns
+// how many were, which is fewer only when kTimeout passed first. `closed` (one flag
+// per fd) says which.
+inline size_t waitForCloses(const std::vector<UniqueFd>& fds, size_t count, std::vector<bool>& closed) {
+  closed.assign(fds.size(), false);
+  size_t n = 0;
+  const auto deadline = Clock::now() + kTimeout;
+  while (n < count && Clock::now() < deadline) {
+    std::vector<pollfd> pfds;
+    for (const auto& fd : fds) pfds.push_back({fd.get(), POLLIN, 0});
+    if (::poll(pfds.data(), pfds.size(), 100) <= 0) continue;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (closed[i] || !(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char c;
+      if (::recv(fds[i].get(), &c, 1, MSG_DONTWAIT) <= 0) {
+        closed[i] = true;
+        ++n;
+      }
+    }
+  }
+  return n;
 }
 
 // The value of header `name` (exact case as the server writes it), "" when absent.

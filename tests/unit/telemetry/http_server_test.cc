@@ -1,5 +1,6 @@
 // HttpServer over real loopback sockets: routing answers, limits, query decoding, and
-// the hostile-client cases (stalled clients, deadlines, connection floods).
+// the hostile-client cases (stalled and trickling clients, deadlines, connection
+// floods, slow clients from one source against a scraper from another).
 
 #include "telemetry/http_server.h"
 
@@ -158,6 +159,7 @@ TEST(HttpServer, AStalledClientIsClosedAtItsDeadline) {
 TEST(HttpServer, AConnectionFloodIsCappedAndTheServerStillAnswers) {
   HttpServerOptions opts;
   opts.deadline = 60s;  // so that only the cap, never the deadline, closes anything here
+  opts.maxConnectionsPerSource = 0;  // the total cap alone (the per-source one has its own tests)
   auto server = startServer(opts);
   ASSERT_TRUE(server);
 
@@ -168,23 +170,8 @@ TEST(HttpServer, AConnectionFloodIsCappedAndTheServerStillAnswers) {
     ASSERT_TRUE(flood.back()) << "connect " << i;
   }
   // The server keeps 128 and closes the other 72 at once: wait until 72 are closed.
-  size_t closed = 0;
-  const auto deadline = Clock::now() + kTimeout;
-  std::vector<bool> isClosed(kFlood, false);
-  while (closed < kFlood - opts.maxConnections && Clock::now() < deadline) {
-    std::vector<pollfd> pfds;
-    for (const auto& fd : flood) pfds.push_back({fd.get(), POLLIN, 0});
-    if (::poll(pfds.data(), pfds.size(), 100) <= 0) continue;
-    for (size_t i = 0; i < kFlood; ++i) {
-      if (isClosed[i] || !(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char c;
-      if (::recv(flood[i].get(), &c, 1, MSG_DONTWAIT) <= 0) {
-        isClosed[i] = true;
-        ++closed;
-      }
-    }
-  }
-  EXPECT_EQ(closed, kFlood - opts.maxConnections);
+  std::vector<bool> closed;
+  EXPECT_EQ(waitForCloses(flood, kFlood - opts.maxConnections, closed), kFlood - opts.maxConnections);
 
   // With every slot taken, a new client is turned away at once, not queued.
   const Reply refused = httpGet(server->port(), "/hello");
@@ -201,6 +188,111 @@ TEST(HttpServer, AConnectionFloodIsCappedAndTheServerStillAnswers) {
     ::poll(&none, 1, 10);  // a short pause between attempts, not synchronisation
   }
   EXPECT_EQ(r.status, 200);
+}
+
+// Slow clients (half a request line, then nothing: a slowloris) from one source
+// hold their own slots only; a scraper at another address is answered at once.
+//
+//   127.0.0.1  x20 "GET /hel" ... ---> 8 held, 12 closed at accept (source full)
+//   127.0.0.2  GET /hello         ---> 200
+//
+// The total cap is 16 here, below the flood: with a total cap alone the flood would
+// take all 16 slots and the scraper would be turned away.
+TEST(HttpServer, SlowClientsFromOneSourceDoNotLockOutAnother) {
+  HttpServerOptions opts;
+  opts.deadline = 30s;  // beyond the test: only the caps close anything
+  opts.maxConnections = 16;
+  opts.maxConnectionsPerSource = 8;
+  auto server = startServer(opts);
+  ASSERT_TRUE(server);
+  const uint64_t refusedBefore = refusedConnections().sourceFull.load();
+
+  constexpr size_t kSlow = 20;
+  std::vector<UniqueFd> slow;
+  for (size_t i = 0; i < kSlow; ++i) {
+    slow.push_back(connectLoopback(server->port(), "127.0.0.1"));
+    ASSERT_TRUE(slow.back()) << "connect " << i;
+    ASSERT_TRUE(sendAll(slow.back().get(), "GET /hel"));
+  }
+  std::vector<bool> closed;
+  ASSERT_EQ(waitForCloses(slow, kSlow - 8, closed), kSlow - 8);
+  EXPECT_EQ(refusedConnections().sourceFull.load() - refusedBefore, kSlow - 8);
+
+  const auto start = Clock::now();
+  const Reply scrape = httpGet(server->port(), "/hello", "127.0.0.2");
+  EXPECT_EQ(scrape.status, 200);
+  EXPECT_LT(Clock::now() - start, 5s);
+  // The flooding source itself is at its cap, while its 8 stay open, unanswered.
+  EXPECT_EQ(httpGet(server->port(), "/hello", "127.0.0.1").status, 0);
+  for (size_t i = 0; i < kSlow; ++i)
+    if (!closed[i]) {
+      EXPECT_TRUE(stillOpenAndSilent(slow[i].get())) << i;
+    }
+}
+
+// The case with the default caps: more slow connections from one source than
+// the whole server has slots (128) leave Prometheus its slot.
+TEST(HttpServer, DefaultCapsKeepAFloodFromOneSourceFromTakingEverySlot) {
+  HttpServerOptions opts;
+  opts.deadline = 30s;
+  auto server = startServer(opts);
+  ASSERT_TRUE(server);
+  const size_t flood = opts.maxConnections + 2;
+  std::vector<UniqueFd> slow;
+  for (size_t i = 0; i < flood; ++i) {
+    slow.push_back(connectLoopback(server->port()));
+    ASSERT_TRUE(slow.back()) << "connect " << i;
+  }
+  std::vector<bool> closed;
+  ASSERT_EQ(waitForCloses(slow, flood - opts.maxConnectionsPerSource, closed), flood - opts.maxConnectionsPerSource);
+  EXPECT_EQ(httpGet(server->port(), "/hello", "127.0.0.2").status, 200);
+}
+
+// A slowloris that keeps sending (one byte at a time, never a whole head) is closed at
+// the deadline too: the deadline runs from accept, and bytes do not extend it.
+TEST(HttpServer, ATricklingClientIsClosedAtItsDeadlineAndDelaysNoOne) {
+  HttpServerOptions opts;
+  opts.deadline = 600ms;
+  auto server = startServer(opts);
+  ASSERT_TRUE(server);
+
+  const auto start = Clock::now();
+  UniqueFd trickle = connectLoopback(server->port());
+  ASSERT_TRUE(trickle);
+  const std::string head = "GET /hello HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  bool closedByServer = false;
+  size_t sent = 0;
+  while (!closedByServer && Clock::now() - start < kTimeout) {
+    if (sent < head.size() && ::send(trickle.get(), &head[sent], 1, MSG_NOSIGNAL) == 1) ++sent;
+    // One byte per 50 ms: the wait doubles as the check that the server has closed.
+    pollfd p{trickle.get(), POLLIN, 0};
+    if (::poll(&p, 1, 50) == 1) {
+      char c;
+      closedByServer = ::recv(trickle.get(), &c, 1, 0) <= 0;
+    }
+    if (sent == 4) {
+      EXPECT_EQ(httpGet(server->port(), "/hello").status, 200);  // others are served meanwhile
+    }
+  }
+  EXPECT_TRUE(closedByServer);
+  EXPECT_GE(Clock::now() - start, 550ms);
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_LT(sent, head.size());  // it never completed a head: the deadline, not an answer, closed it
+}
+
+// The gate runs before routing, for every route including ones it has never heard of.
+TEST(HttpServer, AGateRefusesBeforeRouting) {
+  HttpServerOptions opts;
+  opts.gate = [](const HttpRequest& req) -> std::optional<HttpResponse> {
+    if (req.method == "GET") return std::nullopt;
+    return HttpResponse::text(401, "no");
+  };
+  auto server = startServer(opts);
+  ASSERT_TRUE(server);
+  EXPECT_EQ(httpGet(server->port(), "/hello").status, 200);
+  EXPECT_EQ(httpPost(server->port(), "/echo", "x").status, 401);
+  EXPECT_EQ(httpPost(server->port(), "/nosuch").status, 401);
+  EXPECT_EQ(httpReason(401), std::string("Unauthorized"));
 }
 
 TEST(HttpServer, ABadOrBusyAddressIsAClearError) {
