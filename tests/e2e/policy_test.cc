@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 
 #include <gtest/gtest.h>
@@ -406,8 +407,15 @@ spec:
       EXPECT_TRUE(c.contains("renewal_due"));
     }
   EXPECT_TRUE(sawCert) << dump["certificates"].dump();
-  // Log level control, localhost only.
-  EXPECT_EQ(httpRequest(netns, "POST", "/logging?level=warn", 15000).status, 200);
+  // Log level control, localhost only, and changes only with the admin token.
+  EXPECT_EQ(httpRequest(netns, "POST", "/logging?level=warn", 15000).status, 401);
+  EXPECT_EQ(httpRequest(netns, "GET", "/logging", 15000).body.find("warn"), std::string::npos);
+  std::ifstream tokenFile(node(1).adminTokenFile());
+  std::string token;
+  std::getline(tokenFile, token);
+  ASSERT_FALSE(token.empty()) << node(1).adminTokenFile();
+  EXPECT_EQ(httpRequest(netns, "POST", "/logging?level=warn", 15000, "Authorization: Bearer " + token + "\r\n").status,
+            200);
   EXPECT_NE(httpRequest(netns, "GET", "/logging", 15000).body.find("warn"), std::string::npos);
 }
 

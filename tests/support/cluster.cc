@@ -708,10 +708,10 @@ std::vector<std::string> PodServer::peers() {
 size_t PodServer::accepted() { return state_->accepted.load(); }
 
 HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target,
-                      uint16_t port) {
+                      uint16_t port, const std::string& headers) {
   HttpReply r;
   const std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" +
-                              "Content-Length: 0\r\n\r\n";
+                              headers + "Content-Length: 0\r\n\r\n";
   auto ns = openNetns(netnsPath);
   if (!ns) return r;
   auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);

@@ -235,13 +235,14 @@ struct ConnectResult {
 
 // connect() from inside a pod, send payload, read the echo (up to payload size).
 // A plain HTTP/1.1 request to 127.0.0.1:port inside a netns (a node's metrics,
-// readiness and admin ports). status 0: no answer.
+// readiness and admin ports). status 0: no answer. `headers`: extra header lines,
+// each ending in CRLF (e.g. the admin token's Authorization).
 struct HttpReply {
   int status = 0;
   std::string body;
 };
 HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target,
-                      uint16_t port);
+                      uint16_t port, const std::string& headers = "");
 
 ConnectResult connectFrom(const std::string& netnsPath, const std::string& ip, uint16_t port,
                           const std::string& payload, std::chrono::milliseconds timeout = std::chrono::seconds(5));
