@@ -53,6 +53,8 @@ struct Options {
   long maxStreams = 100;
   long idleTimeoutMs = 60000;
   long receiveBudgetMiB = warren::hbone::kDefaultReceiveBudgetBytes >> 20;
+  long maxInbound = 0;  // 0: half the file descriptor limit
+  long maxInboundPerSource = static_cast<long>(warren::proxy::InboundLimits{}.maxPerSource);
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
@@ -87,6 +89,9 @@ void usage(FILE* out) {
                "  --hbone-idle-timeout MS close pooled HBONE connections idle this long (default 60000)\n"
                "  --hbone-receive-budget-mb N  HBONE data received and not yet taken by apps, whole\n"
                "                          process (default 64); past it, senders are slowed\n"
+               "  --hbone-max-inbound N   open inbound HBONE connections (port 15008) in all; more are\n"
+               "                          reset on arrival (default 0: half the file descriptor limit)\n"
+               "  --hbone-max-inbound-per-source N  the same from one source IP (default 256; 0: no cap)\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -128,6 +133,8 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"hbone-max-streams", required_argument, nullptr, 's'},
                                     {"hbone-idle-timeout", required_argument, nullptr, 'i'},
                                     {"hbone-receive-budget-mb", required_argument, nullptr, 'B'},
+                                    {"hbone-max-inbound", required_argument, nullptr, 'J'},
+                                    {"hbone-max-inbound-per-source", required_argument, nullptr, 'j'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -169,6 +176,12 @@ bool parse(int argc, char** argv, Options& o) {
         break;
       case 'B':
         if (!parseLong(optarg, 1, o.receiveBudgetMiB)) return false;
+        break;
+      case 'J':
+        if (!parseLong(optarg, 0, o.maxInbound)) return false;
+        break;
+      case 'j':
+        if (!parseLong(optarg, 0, o.maxInboundPerSource)) return false;
         break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
@@ -242,7 +255,8 @@ int main(int argc, char** argv) {
   warren::ShutdownSignal shutdown;
   warren::setupLogging(opts.logLevel, "tunnel");
   // Every captured connection holds two descriptors: 1024 is a few hundred connections.
-  spdlog::info("file descriptor limit: {}", warren::io::raiseFileLimit());
+  const uint64_t fileLimit = warren::io::raiseFileLimit();
+  spdlog::info("file descriptor limit: {}", fileLimit);
   warren::io::reserveAcceptSpare();
 
   auto ca = makeCaClient(opts);
@@ -339,6 +353,11 @@ int main(int argc, char** argv) {
   proxyOpts.mark = WARREN_TUNNEL_MARK;
   proxyOpts.h2.maxConcurrentStreams = static_cast<uint32_t>(opts.maxStreams);
   proxyOpts.h2.idleTimeout = std::chrono::milliseconds(opts.idleTimeoutMs);
+  // Half the descriptors at most go to inbound HBONE, whoever opens them; the rest
+  // stay for the connections to apps and the outbound side.
+  proxyOpts.inboundLimits = {.maxConnections = opts.maxInbound ? static_cast<size_t>(opts.maxInbound)
+                                                                 : static_cast<size_t>(fileLimit / 2),
+                             .maxPerSource = static_cast<size_t>(opts.maxInboundPerSource)};
   warren::hbone::ReceiveBudget::setProcessLimit(static_cast<size_t>(opts.receiveBudgetMiB) << 20);
   warren::telemetry::TcpMetrics metrics;
   auto proxy = std::make_unique<warren::proxy::Proxy>(

@@ -25,6 +25,23 @@ hbone::StreamCallbacks onDoneOnly(std::function<void(const hbone::StreamStats&)>
 void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   if (!peer) return resetAndClose(std::move(client));
+  // Limits first: before a certificate is looked at or a handshake begins.
+  const std::string peerIp = io::formatIp(*peer);
+  auto fromSource = inboundBySource_.find(peerIp);
+  switch (admitInbound(options_.inboundLimits, inbound_.size(),
+                       fromSource == inboundBySource_.end() ? 0 : fromSource->second)) {
+    case InboundAdmission::Admit: break;
+    case InboundAdmission::OverTotal:
+      counters_.hboneInboundOverTotal++;
+      spdlog::debug("HBONE to {} from {}: {} inbound connections open, the most allowed; reset", pod->displayName(),
+                    peerIp, inbound_.size());
+      return resetAndClose(std::move(client));
+    case InboundAdmission::OverSource:
+      counters_.hboneInboundOverSource++;
+      spdlog::debug("HBONE to {} from {}: that source has the most inbound connections allowed open; reset",
+                    pod->displayName(), peerIp);
+      return resetAndClose(std::move(client));
+  }
   auto cert = podCertificate(*pod);
   if (!cert) {
     spdlog::error("HBONE to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer),
@@ -38,14 +55,21 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
     return resetAndClose(std::move(client));
   }
   hbone::H2Connection::Callbacks cbs;
-  cbs.onRequest = [this, pod, peerIp = io::formatIp(*peer)](hbone::H2Connection& c, int32_t id,
-                                                            const hbone::Headers& req) {
+  cbs.onRequest = [this, pod, peerIp](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
     onHboneRequest(pod, c, id, req, peerIp);
   };
-  cbs.onClosed = [this](hbone::H2Connection& c) { inbound_.erase(c.connectionId()); };
+  cbs.onClosed = [this, peerIp](hbone::H2Connection& c) {
+    // Counted only if it was registered (a connection can close inside start()).
+    if (!inbound_.erase(c.connectionId())) return;
+    auto it = inboundBySource_.find(peerIp);
+    if (it != inboundBySource_.end() && --it->second == 0) inboundBySource_.erase(it);
+  };
   auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
                                          io::formatSockaddr(*peer) + " -> " + pod->displayName());
-  if (conn->state() != hbone::H2Connection::State::Closed) inbound_[conn->connectionId()] = conn;
+  if (conn->state() != hbone::H2Connection::State::Closed) {
+    inbound_[conn->connectionId()] = conn;
+    ++inboundBySource_[peerIp];
+  }
 }
 
 void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,

@@ -166,6 +166,12 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
       {"warren_tunnel_app_dials_cancelled_total",
        "Inbound connects to an app abandoned because the HBONE client reset the stream before the app answered.",
        &c.appDialsCancelled},
+      {"warren_tunnel_hbone_inbound_over_total_limit_total",
+       "Inbound HBONE connections reset on arrival: the tunnel had --hbone-max-inbound open.",
+       &c.hboneInboundOverTotal},
+      {"warren_tunnel_hbone_inbound_over_source_limit_total",
+       "Inbound HBONE connections reset on arrival: their source IP had --hbone-max-inbound-per-source open.",
+       &c.hboneInboundOverSource},
       {"warren_identity_renewal_failures_total", "Failed certificate issues and renewals.",
        &identity.counters().failures},
   };

@@ -22,6 +22,7 @@
 #include "io/event_loop.h"
 #include "tunnel/proxy/access_log.h"
 #include "tunnel/proxy/decisions.h"
+#include "tunnel/proxy/inbound_admission.h"
 #include "tunnel/proxy/pod_context.h"
 #include "state/cluster_state.h"
 #include "telemetry/metrics.h"
@@ -33,6 +34,7 @@ struct ProxyOptions {
   uint32_t mark = 0;  // SO_MARK on upstream sockets, so capture skips them
   std::chrono::milliseconds connectTimeout{5000};
   hbone::H2Options h2;
+  InboundLimits inboundLimits;  // inbound HBONE connections (inbound_admission.h)
 };
 
 // What the proxy reads but does not own: the seam for fakes in tests.
@@ -57,6 +59,9 @@ struct ProxyCounters {
   // Connects to an app abandoned because the client reset the stream (or its
   // connection closed) before the app answered: rapid reset at work, or impatience.
   std::atomic<uint64_t> appDialsCancelled{0};
+  // Inbound HBONE connections reset on arrival: over the total cap, or over their
+  // source's (inbound_admission.h).
+  std::atomic<uint64_t> hboneInboundOverTotal{0}, hboneInboundOverSource{0};
 };
 
 class Proxy {
@@ -138,6 +143,7 @@ class Proxy {
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
+  std::map<std::string, size_t> inboundBySource_;  // open inbound_ connections per source IP
   std::map<uint64_t, Revocable> revocable_;
   uint64_t nextRevocableId_ = 1;
   std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP

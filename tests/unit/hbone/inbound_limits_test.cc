@@ -1,0 +1,74 @@
+// Inbound HBONE admission: idle, unauthenticated TCP connections to a pod's 15008
+// from one source are capped, so they cannot take the tunnel's descriptors from
+// other peers; past a cap a connection is reset at once, before any TLS work.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "tests/support/hbone_fixture.h"
+#include "tunnel/proxy/inbound_admission.h"
+
+namespace warren::hbone {
+namespace {
+
+using proxy::admitInbound;
+using proxy::InboundAdmission;
+using proxy::InboundLimits;
+
+TEST(InboundAdmission, TheTotalCapComesFirstThenTheSourcesAndZeroMeansNone) {
+  const InboundLimits limits{.maxConnections = 10, .maxPerSource = 3};
+  EXPECT_EQ(admitInbound(limits, 0, 0), InboundAdmission::Admit);
+  EXPECT_EQ(admitInbound(limits, 9, 2), InboundAdmission::Admit);
+  EXPECT_EQ(admitInbound(limits, 9, 3), InboundAdmission::OverSource);
+  EXPECT_EQ(admitInbound(limits, 10, 0), InboundAdmission::OverTotal);
+  EXPECT_EQ(admitInbound(limits, 10, 3), InboundAdmission::OverTotal);
+  EXPECT_EQ(admitInbound({.maxConnections = 0, .maxPerSource = 0}, 100000, 100000), InboundAdmission::Admit);
+}
+
+class InboundLimitsTest : public HboneFixture {
+ protected:
+  InboundLimitsTest() { inboundLimits_ = {.maxConnections = 0, .maxPerSource = 3}; }
+
+  // A bare TCP connection to the HBONE port from `sourceIp` (loopback): no TLS.
+  UniqueFd idleFrom(const char* sourceIp) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    ::inet_pton(AF_INET, sourceIp, &src.sin_addr);
+    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
+    auto dst = iotest::loopback4(hbonePort_);
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&dst), sizeof(sockaddr_in)), 0);
+    timeval tv{3, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+  }
+};
+
+TEST_F(InboundLimitsTest, IdleConnectionsFromOneSourceAreCappedAndOtherPeersStillGetIn) {
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 3; ++i) held.push_back(idleFrom("127.0.0.2"));
+  ASSERT_TRUE(waitUntil([&] { return accepted_.load() == 3; }, 5s));
+  ASSERT_EQ(lt_.call([&] { return proxy_->inboundHboneConnections(); }), 3u);
+  // The fourth from the same source is reset on arrival, not left in a handshake.
+  UniqueFd over = idleFrom("127.0.0.2");
+  char b;
+  ssize_t n = ::read(over.get(), &b, 1);
+  const int err = errno;
+  EXPECT_TRUE(n == 0 || (n < 0 && err == ECONNRESET)) << "n=" << n << " errno=" << std::strerror(err);
+  EXPECT_EQ(proxy_->counters().hboneInboundOverSource.load(), 1u);
+  // A real peer from another address is served, the three idle ones still open.
+  App echo(App::Mode::Echo);
+  auto s = open(echo.port(), dialFor(kServer));
+  EXPECT_EQ(roundTrip(s.app.get(), "through"), "through");
+  EXPECT_EQ(lt_.call([&] { return proxy_->inboundHboneConnections(); }), 4u);
+  // Closing one of the idle ones gives its source a slot back.
+  held.pop_back();
+  ASSERT_TRUE(waitUntil([&] { return lt_.call([&] { return proxy_->inboundHboneConnections(); }) == 3u; }, 5s));
+  UniqueFd again = idleFrom("127.0.0.2");
+  ASSERT_TRUE(waitUntil([&] { return lt_.call([&] { return proxy_->inboundHboneConnections(); }) == 4u; }, 5s));
+  EXPECT_EQ(proxy_->counters().hboneInboundOverSource.load(), 1u);
+}
+
+}  // namespace
+}  // namespace warren::hbone
