@@ -140,9 +140,11 @@ step "each node: warren-agent and warren-tunnel (local CA in $WORK/ca, made on f
 for n in node1 node2; do
   start agent-$n "$BIN/warren-agent" --node $n --config-dir "$WORK/cluster" --bpffs "$(pins $n)" --run-dir "$WORK/run-$n"
   # The tunnel runs in the node's netns (as a hostNetwork DaemonSet pod would):
-  # its metrics (15020), readiness (15021) and admin (15000) ports are the node's.
+  # its metrics (15020), readiness (15021) and admin (15000) ports are the node's,
+  # and its admin token stays in the demo's dir (not the host's /run/warren).
   start tunnel-$n nsenter --net=/var/run/netns/"$(node_ns $n)" "$BIN/warren-tunnel" \
-    --agent-socket "$WORK/run-$n/zds.sock" --bpffs "$(pins $n)" --config-dir "$WORK/cluster" --ca-dir "$WORK/ca"
+    --agent-socket "$WORK/run-$n/zds.sock" --bpffs "$(pins $n)" --config-dir "$WORK/cluster" --ca-dir "$WORK/ca" \
+    --admin-token-file "$WORK/run-$n/admin-token"
 done
 
 step "pods"
@@ -303,7 +305,8 @@ nsenter --net=/var/run/netns/"$TAG-payments-ledger" "$BIN/warren-demo-app" http 
 PIDS+=($!)
 wait_log "$WORK/app-ledger-http.log" listening
 start waypoint nsenter --net=/var/run/netns/"$TAG-payments-waypoint" "$BIN/warren-waypoint" \
-  --gateway payments/waypoint --service-account waypoint --config-dir "$WORK/cluster" --ca-dir "$WORK/ca"
+  --gateway payments/waypoint --service-account waypoint --config-dir "$WORK/cluster" --ca-dir "$WORK/ca" \
+  --admin-token-file "$WORK/waypoint-admin-token"
 for n in node1 node2; do wait_log "$WORK/tunnel-$n.log" "cluster state: 6 workloads, 3 in the mesh, 2 services"; done
 echo "\$ curl http://10.96.0.20/balance/42 http://10.96.0.20/admin/reset   (one keep-alive connection, from checkout)"
 in_pod payments-checkout curl -sS -w '  -> HTTP %{http_code} (new connections: %{num_connects})\n' \
