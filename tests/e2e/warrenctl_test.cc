@@ -291,6 +291,14 @@ TEST_F(WarrenctlClusterTest, MapLinkAndStatsDecodeAndEveryCommandsJsonParses) {
   json inbound = ctlJson({"map", "dump", "warren_inbound"});
   ASSERT_EQ(inbound.size(), 1u);
   EXPECT_EQ(inbound[0]["key"]["ip"], client_.ip);
+  json hbone = ctlJson({"map", "dump", "warren_hbone"});
+  ASSERT_EQ(hbone.size(), 1u);
+  EXPECT_EQ(hbone[0]["key"]["ip"], client_.ip);
+  // The pod's quota counter exists from enrollment on; no connection is open now.
+  json conns = ctlJson({"map", "dump", "warren_pod_conns"});
+  ASSERT_EQ(conns.size(), 1u);
+  EXPECT_EQ(conns[0]["key"]["netns_cookie"], clientCookie_);
+  EXPECT_GE(conns[0]["value"]["held"].get<int64_t>(), 0);
   json counters = ctlJson({"map", "dump", "warren_counters"});
   ASSERT_EQ(counters.size(), 1u);
   EXPECT_GE(counters[0]["value"]["captured_out"].get<uint64_t>(), 1u);

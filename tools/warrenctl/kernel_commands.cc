@@ -107,17 +107,20 @@ Object mapObject() {
       "The entries of one of Warren's maps, decoded with the structs of warren_abi.h (never as hex): "
       "warren_enrolled (netns cookie -> pod flags and IPs), warren_pod_ips (pod IP -> netns cookie), "
       "warren_inbound (pod IP -> the tunnel's inbound listener socket; the value is the socket cookie when the "
-      "kernel hands it to userspace, else state unknown), warren_orig_dst (captured connection: pod netns cookie "
-      "and the app socket's local address -> the original destination), warren_counters (netns cookie -> "
+      "kernel hands it to userspace, else state unknown), warren_hbone (the same for the tunnel's HBONE "
+      "listener on 15008), warren_orig_dst (captured connection: pod netns cookie "
+      "and the app socket's local address -> the original destination), warren_pod_conns (netns cookie -> "
+      "warren_orig_dst entries the pod holds against its quota, --conns-per-pod), warren_counters (netns cookie -> "
       "counters, summed and per CPU; the table shows the sum and the CPUs that counted anything) and "
       "warren_pod_meta (netns cookie -> namespace, name, service account, uid). warren_events is a ring buffer: "
       "read it with `warrenctl trace`. JSON: an array of {key, value} objects in the map's walk order; which of "
       "the fields below appear depends on the map.",
       {
           {"key", "the entry's key, decoded"},
-          {"key.netns_cookie", "pod netns cookie (warren_enrolled, warren_counters, warren_pod_meta, warren_orig_dst)"},
-          {"key.family", "ipv4 or ipv6 (warren_pod_ips, warren_inbound, warren_orig_dst)"},
-          {"key.ip", "pod IP (warren_pod_ips, warren_inbound)"},
+          {"key.netns_cookie",
+           "pod netns cookie (warren_enrolled, warren_counters, warren_pod_meta, warren_orig_dst, warren_pod_conns)"},
+          {"key.family", "ipv4 or ipv6 (warren_pod_ips, warren_inbound, warren_hbone, warren_orig_dst)"},
+          {"key.ip", "pod IP (warren_pod_ips, warren_inbound, warren_hbone)"},
           {"key.src_ip", "the app socket's local address (warren_orig_dst)"},
           {"key.src_port", "the app socket's local port (warren_orig_dst)"},
           {"value", "the entry's value, decoded"},
@@ -147,8 +150,9 @@ Object mapObject() {
           {"value.name", "pod name (warren_pod_meta)"},
           {"value.service_account", "service account (warren_pod_meta)"},
           {"value.uid", "pod uid (warren_pod_meta)"},
-          {"value.state", "up, or unknown when the kernel cannot look sockets up from userspace (warren_inbound)"},
-          {"value.socket_cookie", "cookie of the registered listener socket; 0 unless up (warren_inbound)"},
+          {"value.state", "up, or unknown when the kernel cannot look sockets up from userspace (warren_inbound, warren_hbone)"},
+          {"value.socket_cookie", "cookie of the registered listener socket; 0 unless up (warren_inbound, warren_hbone)"},
+          {"value.held", "warren_orig_dst entries the pod holds now, against --conns-per-pod (warren_pod_conns)"},
       },
       mapDump};
   return {"map", "Warren's pinned BPF maps and their contents.", {show, dump}};

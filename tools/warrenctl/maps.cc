@@ -109,15 +109,17 @@ std::vector<std::string> mapInfoRow(const MapInfoView& m) {
 // ---- map dump ----------------------------------------------------------------------
 
 const std::vector<std::string>& dumpableMaps() {
-  static const std::vector<std::string> names = {WARREN_MAP_ENROLLED, WARREN_MAP_POD_IPS, WARREN_MAP_INBOUND,
-                                                 WARREN_MAP_ORIG_DST, WARREN_MAP_COUNTERS, WARREN_MAP_POD_META};
+  static const std::vector<std::string> names = {WARREN_MAP_ENROLLED, WARREN_MAP_POD_IPS,  WARREN_MAP_INBOUND,
+                                                 WARREN_MAP_HBONE,    WARREN_MAP_ORIG_DST, WARREN_MAP_POD_CONNS,
+                                                 WARREN_MAP_COUNTERS, WARREN_MAP_POD_META};
   return names;
 }
 
 std::vector<std::string> dumpHeaders(const std::string& map) {
   if (map == WARREN_MAP_ENROLLED) return {"COOKIE", "FLAGS", "IP4", "IP6"};
   if (map == WARREN_MAP_POD_IPS) return {"IP", "COOKIE"};
-  if (map == WARREN_MAP_INBOUND) return {"IP", "LISTENER", "SOCKET_COOKIE"};
+  if (map == WARREN_MAP_INBOUND || map == WARREN_MAP_HBONE) return {"IP", "LISTENER", "SOCKET_COOKIE"};
+  if (map == WARREN_MAP_POD_CONNS) return {"COOKIE", "HELD"};
   if (map == WARREN_MAP_ORIG_DST) return {"COOKIE", "SRC", "ORIG_DST"};
   if (map == WARREN_MAP_COUNTERS) return {"COOKIE", "CPU", "OUT", "IN", "PASSED", "FAILED_CLOSED"};
   if (map == WARREN_MAP_POD_META) return {"COOKIE", "NAMESPACE", "NAME", "SERVICE_ACCOUNT", "UID"};
@@ -227,6 +229,11 @@ DumpEntry dumpInbound(const warren_ip_key& key, ListenerState state, uint64_t so
   if (state != ListenerState::Up) socketCookie = 0;
   return {{{"key", ipKeyJson(key)}, {"value", {{"state", listenerStateName(state)}, {"socket_cookie", socketCookie}}}},
           {ipOf(key.family, key.ip), listenerStateName(state), socketCookie ? std::to_string(socketCookie) : "-"}};
+}
+
+DumpEntry dumpPodConns(uint64_t cookie, int64_t held) {
+  return {{{"key", {{"netns_cookie", cookie}}}, {"value", {{"held", held}}}},
+          {std::to_string(cookie), std::to_string(held)}};
 }
 
 // ---- conn list ---------------------------------------------------------------------

@@ -70,6 +70,8 @@ DumpEntry dumpPodMeta(uint64_t cookie, const warren_pod_meta& meta);
 // The sockhash value as userspace sees it: the socket cookie on lookup (state up),
 // or the lookup error (missing / unknown).
 DumpEntry dumpInbound(const warren_ip_key& key, ListenerState state, uint64_t socketCookie);
+// warren_pod_conns: the warren_orig_dst entries a pod holds against its quota.
+DumpEntry dumpPodConns(uint64_t cookie, int64_t held);
 OJson countersJson(const warren_counters& c);
 
 // ---- conn list ---------------------------------------------------------------------

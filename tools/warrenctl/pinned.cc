@@ -117,6 +117,15 @@ const MapSpec& inboundMap() {
   static const MapSpec s{WARREN_MAP_INBOUND, BPF_MAP_TYPE_SOCKHASH, sizeof(warren_ip_key), sizeof(__u64)};
   return s;
 }
+const MapSpec& hboneMap() {
+  // As warren_inbound: the tunnel's HBONE (15008) listener of each pod IP.
+  static const MapSpec s{WARREN_MAP_HBONE, BPF_MAP_TYPE_SOCKHASH, sizeof(warren_ip_key), sizeof(__u64)};
+  return s;
+}
+const MapSpec& podConnsMap() {
+  static const MapSpec s{WARREN_MAP_POD_CONNS, BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(__s64)};
+  return s;
+}
 
 Status checkMapShape(const MapSpec& spec, uint32_t type, uint32_t keySize, uint32_t valueSize) {
   if (type == static_cast<uint32_t>(spec.type) && keySize == spec.keySize && valueSize == spec.valueSize)

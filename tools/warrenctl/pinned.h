@@ -31,6 +31,8 @@ const MapSpec& enrolledMap();
 const MapSpec& podMetaMap();
 const MapSpec& countersMap();
 const MapSpec& inboundMap();
+const MapSpec& hboneMap();
+const MapSpec& podConnsMap();
 
 const MapSpec& podIpsMap();
 const MapSpec& origDstMap();

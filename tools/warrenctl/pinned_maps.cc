@@ -154,12 +154,17 @@ Result<Output> dumpMap(const std::string& root, const std::string& name) {
       out.json.push_back(e.json);
       for (auto& row : countersRows(cookie, *perCpu)) out.table.rows.push_back(row);
     }
-  } else if (name == WARREN_MAP_INBOUND) {
+  } else if (name == WARREN_MAP_POD_CONNS) {
+    auto m = requireMap(root, podConnsMap());
+    if (!m) return m.error();
+    walked = forEachEntry<uint64_t, int64_t>(*m, podConnsMap(), [&](uint64_t k, int64_t v) { add(dumpPodConns(k, v)); });
+  } else if (name == WARREN_MAP_INBOUND || name == WARREN_MAP_HBONE) {
     // A sockhash's keys walk normally; a lookup yields the socket cookie, or an
     // error on kernels that cannot hand sockets to userspace (shown as unknown).
-    auto m = requireMap(root, inboundMap());
+    const MapSpec& spec = name == WARREN_MAP_INBOUND ? inboundMap() : hboneMap();
+    auto m = requireMap(root, spec);
     if (!m) return m.error();
-    auto keys = mapKeys(m->fd.get(), sizeof(warren_ip_key), m->maxEntries, WARREN_MAP_INBOUND);
+    auto keys = mapKeys(m->fd.get(), sizeof(warren_ip_key), m->maxEntries, spec.name);
     if (!keys) return keys.error();
     for (const auto& raw : *keys) {
       warren_ip_key key = keyAs<warren_ip_key>(raw);

@@ -135,6 +135,17 @@ TEST(MapDump, MetaInboundAndPodIps) {
   EXPECT_EQ(dumpInbound(k, ListenerState::Unknown, 77).json["value"]["socket_cookie"], 0u);
 }
 
+TEST(MapDump, PodConnsShowWhatEachPodHoldsAgainstItsQuota) {
+  DumpEntry e = dumpPodConns(42, 7);
+  EXPECT_EQ(e.json["key"]["netns_cookie"], 42u);
+  EXPECT_EQ(e.json["value"]["held"], 7);
+  EXPECT_EQ(e.row, (std::vector<std::string>{"42", "7"}));
+  EXPECT_EQ(dumpHeaders(WARREN_MAP_POD_CONNS), (std::vector<std::string>{"COOKIE", "HELD"}));
+  EXPECT_EQ(dumpHeaders(WARREN_MAP_HBONE), dumpHeaders(WARREN_MAP_INBOUND));
+  EXPECT_FALSE(whyNotDumpable(WARREN_MAP_HBONE, {}));
+  EXPECT_FALSE(whyNotDumpable(WARREN_MAP_POD_CONNS, {}));
+}
+
 TEST(MapDump, RingBufferSocketStorageAndUnknownNamesAreRefusedWithAReason) {
   EXPECT_FALSE(whyNotDumpable(WARREN_MAP_ORIG_DST, {}));
   auto events = whyNotDumpable(WARREN_MAP_EVENTS, {});
@@ -160,7 +171,7 @@ TEST(MapDump, JsonHasExactlyTheDocumentedFieldsOverAllMaps) {
   warren_pod_meta m{};
   for (const auto& e : {dumpEnrolled(1, pod), dumpPodIp(ip, 1), dumpOrigDst(ck, od),
                         dumpCounters(1, std::vector<warren_counters>(2)), dumpPodMeta(1, m),
-                        dumpInbound(ip, ListenerState::Up, 1)})
+                        dumpInbound(ip, ListenerState::Up, 1), dumpPodConns(1, 1)})
     keyPaths(e.json, "", paths);
   EXPECT_EQ(paths, documented("map", "dump"));
 }
