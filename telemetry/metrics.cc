@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <set>
 
 namespace warren::telemetry {
 namespace {
@@ -127,14 +128,33 @@ void TcpMetrics::addBytes(const TcpLabels& labels, uint64_t sentBytes, uint64_t 
   }
 }
 
-Status TcpMetrics::addExtra(std::string type, std::string name, std::string help, std::function<double()> read) {
+Status TcpMetrics::checkNewName(const std::string& name) const {
   if (!isValidMetricName(name)) return makeError("metric name \"" + name + "\" is not a valid Prometheus name");
-  if (!read) return makeError("metric " + name + ": no callback");
-  std::lock_guard lock(mu_);
   if (name == kOpened || name == kClosed || name == kSent || name == kReceived || name == kDropped ||
       extras_.count(name))
     return makeError("metric " + name + " is already registered");
-  extras_.emplace(std::move(name), Extra{std::move(type), std::move(help), std::move(read)});
+  return okStatus();
+}
+
+Status TcpMetrics::addExtra(std::string type, std::string name, std::string help, std::function<double()> read) {
+  if (!read) return makeError("metric " + name + ": no callback");
+  std::lock_guard lock(mu_);
+  if (auto st = checkNewName(name); !st) return st;
+  extras_.emplace(std::move(name), Extra{std::move(type), std::move(help), std::move(read), nullptr, 0});
+  return okStatus();
+}
+
+Status TcpMetrics::addCounterGroup(std::vector<GroupMember> members, std::function<std::vector<double>()> read) {
+  if (!read) return makeError("metric group: no callback");
+  std::lock_guard lock(mu_);
+  std::set<std::string> names;
+  for (const auto& m : members) {
+    if (auto st = checkNewName(m.name); !st) return st;
+    if (!names.insert(m.name).second) return makeError("metric " + m.name + " appears twice in its group");
+  }
+  auto group = std::make_shared<const GroupRead>(std::move(read));
+  for (size_t i = 0; i < members.size(); ++i)
+    extras_.emplace(std::move(members[i].name), Extra{"counter", std::move(members[i].help), {}, group, i});
   return okStatus();
 }
 
@@ -184,9 +204,18 @@ std::string TcpMetrics::render() const {
     out.append(kDropped).append(" ").append(std::to_string(dropped_)).append("\n");
     extras.assign(extras_.begin(), extras_.end());  // copied: callbacks run unlocked
   }
+  std::map<const GroupRead*, std::vector<double>> groupValues;  // each group read once per render
   for (const auto& [name, extra] : extras) {
+    double value = 0;
+    if (extra.group) {
+      auto it = groupValues.find(extra.group.get());
+      if (it == groupValues.end()) it = groupValues.emplace(extra.group.get(), (*extra.group)()).first;
+      if (extra.index < it->second.size()) value = it->second[extra.index];
+    } else {
+      value = extra.read();
+    }
     appendHeader(out, name, escapeHelp(extra.help), extra.type);
-    out.append(name).append(" ").append(formatValue(extra.read())).append("\n");
+    out.append(name).append(" ").append(formatValue(value)).append("\n");
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -77,6 +78,17 @@ class TcpMetrics {
   Status addCounter(std::string name, std::string help, std::function<double()> read);
   Status addGauge(std::string name, std::string help, std::function<double()> read);
 
+  // Several counters whose values come from one read (the fields of one BPF map,
+  // walked once per scrape rather than once per field). `read` returns one value
+  // per member, in order; a short answer renders the missing members as 0. Same
+  // thread-safety rule as addCounter. Errors as addCounter, for any member (then
+  // none is registered).
+  struct GroupMember {
+    std::string name;
+    std::string help;
+  };
+  Status addCounterGroup(std::vector<GroupMember> members, std::function<std::vector<double>()> read);
+
   // The whole exposition, content type "text/plain; version=0.0.4". Deterministic:
   // the four istio_tcp_* families with series sorted by label values, then
   // warren_metrics_series_dropped_total, then the extra metrics sorted by name.
@@ -90,16 +102,21 @@ class TcpMetrics {
     std::string labelText;  // "{reporter=\"source\",...}", rendered once at creation
     uint64_t opened = 0, closed = 0, sent = 0, received = 0;
   };
+  using GroupRead = std::function<std::vector<double>()>;
   struct Extra {
     std::string type;  // "counter" | "gauge"
     std::string help;
-    std::function<double()> read;
+    std::function<double()> read;         // a single metric, or
+    std::shared_ptr<const GroupRead> group;  // a group member: value `index` of one read per render
+    size_t index = 0;
   };
 
   // The series for labels, created if the cap allows; nullptr (and one more drop
   // counted) if not. Caller holds mu_.
   Series* find(const TcpLabels& labels);
   Status addExtra(std::string type, std::string name, std::string help, std::function<double()> read);
+  // Whether `name` may be registered; caller holds mu_.
+  Status checkNewName(const std::string& name) const;
 
   const size_t maxSeries_;
   mutable std::mutex mu_;

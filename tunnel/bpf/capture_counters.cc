@@ -31,16 +31,18 @@ Result<warren_counters> readCaptureTotals(const std::string& pinRoot) {
 }
 
 Status registerCaptureMetrics(telemetry::TcpMetrics& metrics, const std::string& pinRoot) {
-  for (const auto& f : kCounterFields) {
-    auto read = [pinRoot, field = f.field] {
-      auto totals = readCaptureTotals(pinRoot);
-      return totals ? static_cast<double>((*totals).*field) : 0.0;
-    };
-    std::string name = std::string("warren_capture_") + f.name + "_total";
-    std::string help = std::string("Enrolled pods, BPF: ") + f.help + ".";
-    if (auto st = metrics.addCounter(name, help, read); !st) return st;
-  }
-  return okStatus();
+  std::vector<telemetry::TcpMetrics::GroupMember> members;
+  for (const auto& f : kCounterFields)
+    members.push_back({std::string("warren_capture_") + f.name + "_total",
+                       std::string("Enrolled pods, BPF: ") + f.help + "."});
+  // One walk of the pinned map per scrape serves every field.
+  return metrics.addCounterGroup(std::move(members), [pinRoot] {
+    std::vector<double> values;
+    auto totals = readCaptureTotals(pinRoot);
+    if (!totals) return values;  // the agent's maps are not there (yet): all 0
+    for (const auto& f : kCounterFields) values.push_back(static_cast<double>((*totals).*(f.field)));
+    return values;
+  });
 }
 
 }  // namespace warren::tunnel

@@ -193,6 +193,40 @@ TEST(TcpMetrics, ExtraMetricNamesAreValidatedAndUnique) {
   EXPECT_TRUE(isValidMetricName("ns:sub_name_2"));
 }
 
+TEST(TcpMetrics, CounterGroupIsReadOncePerRenderForAllItsMembers) {
+  TcpMetrics m;
+  int reads = 0;
+  ASSERT_TRUE(m.addCounterGroup({{"warren_g_b_total", "Second."}, {"warren_g_a_total", "First."},
+                                 {"warren_g_c_total", "Missing from a short answer."}},
+                                [&] {
+                                  ++reads;
+                                  return std::vector<double>{2, 5};
+                                })
+                  .ok());
+  std::string text = m.render();
+  EXPECT_EQ(reads, 1);
+  EXPECT_NE(text.find("# HELP warren_g_b_total Second.\n# TYPE warren_g_b_total counter\nwarren_g_b_total 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("warren_g_a_total 5\n"), std::string::npos);
+  EXPECT_NE(text.find("warren_g_c_total 0\n"), std::string::npos);
+  // Members sort among the other extras by name, as single metrics do.
+  EXPECT_LT(text.find("warren_g_a_total"), text.find("warren_g_b_total"));
+  m.render();
+  EXPECT_EQ(reads, 2);
+}
+
+TEST(TcpMetrics, CounterGroupRegistersNothingWhenOneMemberIsRefused) {
+  TcpMetrics m;
+  ASSERT_TRUE(m.addCounter("warren_taken_total", "h", [] { return 0.0; }).ok());
+  auto read = [] { return std::vector<double>{1, 1}; };
+  EXPECT_FALSE(m.addCounterGroup({{"warren_fresh_total", "h"}, {"warren_taken_total", "h"}}, read).ok());
+  EXPECT_FALSE(m.addCounterGroup({{"warren_twice_total", "h"}, {"warren_twice_total", "h"}}, read).ok());
+  EXPECT_FALSE(m.addCounterGroup({{"warren_fresh_total", "h"}}, nullptr).ok());
+  EXPECT_EQ(m.render().find("warren_fresh_total"), std::string::npos);
+  EXPECT_EQ(m.render().find("warren_twice_total"), std::string::npos);
+}
+
 TEST(TcpMetrics, ConcurrentRecordingAndRenderingKeepEveryCount) {
   TcpMetrics m;
   const TcpLabels l = outboundLabels();
