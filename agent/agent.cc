@@ -82,13 +82,18 @@ const source::Snapshot& Agent::viewLocked(source::Snapshot& scratch) {
     running.insert(rt.key());
     runningNamespaces.insert(rt.podNamespace);
   }
-  std::erase_if(fetchedPods_, [&](const auto& kv) { return snapshot_.pods.count(kv.first) || !running.count(kv.first); });
+  // A fetched pod stays while the view holds another object of its name (the
+  // pod before it was made again): the fetched one is the newer.
+  std::erase_if(fetchedPods_, [&](const auto& kv) {
+    auto it = snapshot_.pods.find(kv.first);
+    return (it != snapshot_.pods.end() && it->second.uid == kv.second.uid) || !running.count(kv.first);
+  });
   std::erase_if(fetchedNamespaces_, [&](const auto& kv) {
     return snapshot_.namespaces.count(kv.first) || !runningNamespaces.count(kv.first);
   });
   if (fetchedPods_.empty() && fetchedNamespaces_.empty()) return snapshot_;
   scratch = snapshot_;
-  scratch.pods.insert(fetchedPods_.begin(), fetchedPods_.end());
+  for (const auto& [key, pod] : fetchedPods_) scratch.pods[key] = pod;
   scratch.namespaces.insert(fetchedNamespaces_.begin(), fetchedNamespaces_.end());
   return scratch;
 }
@@ -224,9 +229,10 @@ void Agent::discoverRunningPods() {
 }
 
 std::string Agent::podUidFor(const std::string& key) const {
-  if (auto it = snapshot_.pods.find(key); it != snapshot_.pods.end()) return it->second.uid;
-  auto it = fetchedPods_.find(key);
-  return it == fetchedPods_.end() ? std::string() : it->second.uid;
+  // A fetched copy is newer than the view's (viewLocked keeps it only then).
+  if (auto it = fetchedPods_.find(key); it != fetchedPods_.end()) return it->second.uid;
+  auto it = snapshot_.pods.find(key);
+  return it == snapshot_.pods.end() ? std::string() : it->second.uid;
 }
 
 void Agent::resolveForAdd(const RuntimePod& rt) {
@@ -234,8 +240,14 @@ void Agent::resolveForAdd(const RuntimePod& rt) {
   bool needNamespace = false;
   {
     std::lock_guard lock(mu_);
+    // The pod is known when an object of its name is, and is this pod: one of
+    // an earlier pod of that name (deleted and made again) is no answer.
+    auto isThisPod = [&](const std::map<std::string, source::Pod>& pods) {
+      auto it = pods.find(key);
+      return it != pods.end() && (rt.podUid.empty() || it->second.uid.empty() || it->second.uid == rt.podUid);
+    };
     auto known = [&] {
-      return (snapshot_.pods.count(key) || fetchedPods_.count(key)) &&
+      return (isThisPod(snapshot_.pods) || isThisPod(fetchedPods_)) &&
              (snapshot_.namespaces.count(rt.podNamespace) || fetchedNamespaces_.count(rt.podNamespace));
     };
     // The runtime can be quicker than the source's change notice (the directory

@@ -30,6 +30,7 @@
 #include "source/kube/kube_source.h"
 #include "source/kube/pod_api.h"
 #include "source/kube/removal.h"
+#include "source/enrollment.h"
 #include "source/yaml_source.h"
 #include "common/daemon.h"
 
@@ -73,7 +74,9 @@ void usage(FILE* out) {
                "  --conns-per-pod N   captured outbound connections one pod may hold open at once (its\n"
                "                      share of the original-destination map; default %u of %u); past it\n"
                "                      the pod's connects are refused, other pods' are not\n"
-               "  --uninstall         detach every program and remove the pins under --bpffs, then exit\n"
+               "  --uninstall         detach every program and remove the pins under --bpffs, then exit; with\n"
+               "                      --kube or --kubeconfig (and --node), first remove the annotation\n"
+               "                      ambient.istio.io/redirection from this node's pods\n"
                "  --uninstall-when-removed NS/NAME\n"
                "                      at SIGTERM, ask the API whether this DaemonSet is gone or being\n"
                "                      deleted, and if so uninstall as --uninstall does (a restart keeps\n"
@@ -187,22 +190,14 @@ int main(int argc, char** argv) {
   ShutdownSignal shutdown;
   setupLogging(opts.logLevel, "agent");
 
-  if (opts.uninstall) {
-    if (auto st = agent::CaptureLoader::uninstall(opts.pinRoot); !st) {
-      spdlog::error("uninstall: {}", st.error().message);
-      return 1;
-    }
-    spdlog::info("removed every Warren pin under {}: programs detached", opts.pinRoot);
-    return 0;
-  }
-
   // A Kubernetes API source that cannot be configured fails now, before
   // anything is loaded into the kernel.
   const bool fromApi = opts.kubeInCluster || !opts.kubeconfig.empty();
   std::optional<source::kube::KubeConfig> kubeConfig;
   if (fromApi) {
     if (opts.node.empty() && opts.checkRemoved.empty()) {
-      spdlog::critical("--kube and --kubeconfig need --node: the agent watches its own node's pods");
+      spdlog::critical("--kube and --kubeconfig need --node: the agent watches (and --uninstall un-annotates) its "
+                       "own node's pods");
       return 2;
     }
     auto config = opts.kubeInCluster ? source::kube::inClusterConfigFromEnvironment()
@@ -213,6 +208,32 @@ int main(int argc, char** argv) {
     }
     kubeConfig = std::move(*config);
   }
+  // With the API: istiod keys HBONE on the pods' redirection annotation, which
+  // nothing on this node answers once Warren is gone; it goes first (as
+  // istio-cni removes it), and an API that cannot be asked does not keep the
+  // programs attached. Returns whether every annotation is gone.
+  auto removeAnnotations = [&opts, &kubeConfig] {
+    if (!kubeConfig) return true;
+    source::kube::ApiClient client(*kubeConfig, /*cancelFd=*/-1, std::chrono::seconds(5));
+    auto removed = source::kube::removeRedirections(client, opts.node);
+    if (!removed) {
+      spdlog::error("uninstall: {}: remove it by hand (kubectl annotate pod NAME {}-)", removed.error().message,
+                    source::kRedirectionAnnotation);
+      return false;
+    }
+    spdlog::info("uninstall: {} removed from {} pod(s) of node {}", source::kRedirectionAnnotation, *removed,
+                 opts.node);
+    return true;
+  };
+  if (opts.uninstall) {
+    const bool annotationsGone = removeAnnotations();
+    if (auto st = agent::CaptureLoader::uninstall(opts.pinRoot); !st) {
+      spdlog::error("uninstall: {}", st.error().message);
+      return 1;
+    }
+    spdlog::info("removed every Warren pin under {}: programs detached", opts.pinRoot);
+    return annotationsGone ? 0 : 1;
+  }
   if (!opts.checkRemoved.empty()) {
     auto verdict = source::kube::checkDaemonSetRemoved(*kubeConfig, opts.checkRemoved);
     spdlog::info("{}", verdict.reason);
@@ -221,7 +242,7 @@ int main(int argc, char** argv) {
                                                                : 3;
   }
   // Asked at SIGTERM: uninstall only when the DaemonSet is going away.
-  auto uninstallIfRemoved = [&opts, &kubeConfig] {
+  auto uninstallIfRemoved = [&opts, &kubeConfig, &removeAnnotations] {
     if (opts.uninstallWhenRemoved.empty()) return;
     auto verdict = source::kube::checkDaemonSetRemoved(*kubeConfig, opts.uninstallWhenRemoved);
     if (verdict.removal != source::kube::Removal::Removed) {
@@ -231,6 +252,7 @@ int main(int argc, char** argv) {
                        : "");
       return;
     }
+    removeAnnotations();
     if (auto st = agent::CaptureLoader::uninstall(opts.pinRoot); !st)
       return spdlog::error("{}: uninstall failed: {}", verdict.reason, st.error().message);
     spdlog::info("{}: uninstalled: every Warren pin under {} removed, programs detached at exit", verdict.reason,

@@ -22,10 +22,11 @@ PodVerdict verdict(std::string key, PodVerdict::Action action, std::string reaso
   return v;
 }
 
-// A pod that is not in the view: only its namespace can say whether it may start.
-PodVerdict judgeUnknownPod(const source::Namespace* ns, const RuntimePod& rt, UnknownNamespace unknownNamespace) {
+// A pod that is not in the view (who says how): only its namespace can say
+// whether it may start.
+PodVerdict judgeUnknownPod(const source::Namespace* ns, const RuntimePod& rt, UnknownNamespace unknownNamespace,
+                           const std::string& who) {
   const std::string key = rt.key();
-  const std::string who = "pod " + key + " is not in the cluster view";
   if (ns && !source::namespaceCaptures(*ns))
     return verdict(key, PodVerdict::Action::Leave, who + "; namespace " + ns->name + " does not capture");
   if (!ns && unknownNamespace == UnknownNamespace::NotCaptured)
@@ -52,8 +53,17 @@ PodVerdict judgePod(const source::Snapshot& snapshot, const RuntimePod& rt, cons
   auto nsIt = snapshot.namespaces.find(rt.podNamespace);
   const source::Namespace* ns = nsIt == snapshot.namespaces.end() ? nullptr : &nsIt->second;
   auto podIt = snapshot.pods.find(key);
-  if (podIt == snapshot.pods.end()) return judgeUnknownPod(ns, rt, unknownNamespace);
+  if (podIt == snapshot.pods.end())
+    return judgeUnknownPod(ns, rt, unknownNamespace, "pod " + key + " is not in the cluster view");
   const source::Pod& pod = podIt->second;
+  // A pod deleted and made again under the same name (a StatefulSet's, a
+  // static pod's) while the view still holds the old object: that object's
+  // identity and labels are not this pod's. The view lacks this pod as surely
+  // as if it had no object at all.
+  if (!rt.podUid.empty() && !pod.uid.empty() && rt.podUid != pod.uid)
+    return judgeUnknownPod(ns, rt, unknownNamespace,
+                           "pod " + key + " (uid " + rt.podUid + ") is not in the cluster view, which holds an "
+                           "earlier pod of that name (uid " + pod.uid + ")");
 
   if (!ns && unknownNamespace == UnknownNamespace::MayCapture) {
     // Would the pod be captured were its namespace enabled? Then it must wait

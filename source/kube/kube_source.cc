@@ -84,7 +84,9 @@ std::string KubeSource::status() const {
     const auto& r = resources_[i];
     out += (out.empty() ? "" : "; ") + options_.resources[i].name + ": ";
     if (r.notServed) out += "not served (no such resource on this cluster: none)";
-    else if (r.listed) out += "listed (" + std::to_string(r.objects.size()) + ")";
+    else if (r.listed)
+      out += "listed" + (r.version.empty() ? std::string() : " as " + r.version) + " (" +
+             std::to_string(r.objects.size()) + ")";
     else out += "not listed yet" + (r.lastProblem.empty() ? std::string() : ": " + r.lastProblem);
   }
   return out;
@@ -124,43 +126,46 @@ void KubeSource::runNotifier() {
 }
 
 void KubeSource::runResource(size_t index) {
-  const ResourceType& type = options_.resources[index];
+  const ResourceType& preferred = options_.resources[index];
+  const std::vector<std::string> versions = versionsOf(preferred);
   ApiClient client(options_.config, cancel_.get(), options_.connectTimeout);
   std::mt19937 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   ReflectorState state;
   Action action = initialAction();
-  bool notServedSaid = false;
+  // What a missing CRD makes us say is said once, not at every periodic re-ask.
+  std::set<std::string> notServedSaid;
   for (;;) {
     if (action.delay.count() > 0 && !pause(action.delay)) return;
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
+    const ResourceType type = action.version == 0 ? preferred : atVersion(preferred, versions.at(action.version));
     const auto began = std::chrono::steady_clock::now();
-    Outcome outcome = action.next == Action::Next::List ? list(index, client)
-                                                        : watch(index, client, action.resourceVersion);
+    Outcome outcome = action.next == Action::Next::List ? list(index, type, client)
+                                                        : watch(index, type, client, action.resourceVersion);
     outcome.lasted =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    const Step step = decide(state, outcome, action.next, options_.backoff, jitter(rng));
+    const Step step = decide(state, outcome, action.next, options_.backoff, jitter(rng), versions);
     if (outcome.kind == Outcome::Kind::Listed)
-      spdlog::info("kube {}: listed at resourceVersion {}", type.name, outcome.resourceVersion);
-    // A missing CRD is said once, not at every periodic re-ask.
-    const bool repeatNotServed = outcome.kind == Outcome::Kind::NotServed && notServedSaid;
-    if (outcome.kind == Outcome::Kind::NotServed) notServedSaid = true;
-    else if (outcome.kind == Outcome::Kind::Listed) notServedSaid = false;
+      spdlog::info("kube {}: listed {} at resourceVersion {}", type.name, type.apiVersion, outcome.resourceVersion);
+    bool repeatNotServed = false;
+    if (outcome.kind == Outcome::Kind::NotServed) repeatNotServed = !notServedSaid.insert(step.action.why).second;
+    else if (outcome.kind == Outcome::Kind::Listed) notServedSaid.clear();
     if (!step.action.why.empty() && !repeatNotServed) {
       if (step.action.warn) spdlog::warn("kube {}: {}", type.name, step.action.why);
       else spdlog::info("kube {}: {}", type.name, step.action.why);
     }
+    if (step.action.noneServed) markNotServed(index);
     {
       std::lock_guard lock(mu_);
       if (step.action.warn) resources_[index].lastProblem = step.action.why;
-      else if (outcome.kind == Outcome::Kind::Listed || outcome.kind == Outcome::Kind::NotServed)
+      else if (outcome.kind == Outcome::Kind::Listed || step.action.noneServed)
         resources_[index].lastProblem.clear();
     }
     state = step.state;
@@ -168,8 +173,22 @@ void KubeSource::runResource(size_t index) {
   }
 }
 
-Outcome KubeSource::list(size_t index, ApiClient& client) {
-  const ResourceType& type = options_.resources[index];
+void KubeSource::markNotServed(size_t index) {
+  {
+    std::lock_guard lock(mu_);
+    PerResource& r = resources_[index];
+    if (!r.listed || !r.objects.empty()) {
+      changed_ = true;
+      cached_.reset();
+    }
+    r.objects.clear();
+    r.listed = r.notServed = true;
+    r.version.clear();
+  }
+  cv_.notify_all();
+}
+
+Outcome KubeSource::list(size_t index, const ResourceType& type, ApiClient& client) {
   ObjectMap fresh;
   std::string continueToken, resourceVersion;
   do {
@@ -177,20 +196,9 @@ Outcome KubeSource::list(size_t index, ApiClient& client) {
                              options_.listTimeout);
     if (!answer) return {Outcome::Kind::TransportError, "", false, 0, answer.error().message};
     if (answer->status == 410) return {Outcome::Kind::Gone, "", false, 410, answer->message()};
-    if (answer->status == 404 && type.optional) {
-      {
-        std::lock_guard lock(mu_);
-        PerResource& r = resources_[index];
-        if (!r.listed || !r.objects.empty()) {
-          changed_ = true;
-          cached_.reset();
-        }
-        r.objects.clear();
-        r.listed = r.notServed = true;
-      }
-      cv_.notify_all();
-      return {Outcome::Kind::NotServed, "", false, 404, answer->message()};
-    }
+    // Not served at this version: the view stays as it is until decide() says
+    // no version is (markNotServed), or another version's list replaces it.
+    if (answer->status == 404 && type.optional) return {Outcome::Kind::NotServed, "", false, 404, answer->message()};
     if (answer->status != 200) return {Outcome::Kind::HttpError, "", false, answer->status, answer->message()};
     YAML::Node page;
     try {
@@ -217,6 +225,8 @@ Outcome KubeSource::list(size_t index, ApiClient& client) {
     resources_[index].objects = std::move(fresh);
     resources_[index].listed = true;
     resources_[index].notServed = false;
+    resources_[index].version =
+        type.apiVersion == options_.resources[index].apiVersion ? "" : versionsOf(type).front();
     changed_ = true;
     cached_.reset();
   }
@@ -224,8 +234,8 @@ Outcome KubeSource::list(size_t index, ApiClient& client) {
   return {Outcome::Kind::Listed, resourceVersion, false, 0, ""};
 }
 
-Outcome KubeSource::watch(size_t index, ApiClient& client, const std::string& resourceVersion) {
-  const ResourceType& type = options_.resources[index];
+Outcome KubeSource::watch(size_t index, const ResourceType& type, ApiClient& client,
+                          const std::string& resourceVersion) {
   std::string lastRv;
   bool progressed = false;
   std::optional<Outcome> errorEvent;

@@ -75,15 +75,19 @@ class KubeSource {
   struct PerResource {
     ObjectMap objects;
     bool listed = false;
-    bool notServed = false;  // an optional resource the server answered 404 for
+    bool notServed = false;  // an optional resource the server answered 404 for, at every version
+    std::string version;     // the version listed ("v1beta1"), when not the preferred one
     std::string lastProblem;
   };
 
   KubeSource(Options options, std::function<void()> onChange, UniqueFd cancel);
   void runResource(size_t index);
   void runNotifier();
-  Outcome list(size_t index, ApiClient& client);
-  Outcome watch(size_t index, ApiClient& client, const std::string& resourceVersion);
+  // type: the resource at the version asked for (atVersion).
+  Outcome list(size_t index, const ResourceType& type, ApiClient& client);
+  Outcome watch(size_t index, const ResourceType& type, ApiClient& client, const std::string& resourceVersion);
+  // No version of an optional resource is served: its view is empty, and listed.
+  void markNotServed(size_t index);
   // Waits, unless stopping; false when stopping.
   bool pause(std::chrono::milliseconds delay);
   void markChanged();

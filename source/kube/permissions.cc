@@ -20,6 +20,9 @@ std::vector<ApiPermission> agentPermissions() {
   out.push_back({"", "pods", {"get"}, "a CNI ADD reads a pod the watch has not delivered (fetchPod)"});
   out.push_back({"", "namespaces", {"get"}, "a CNI ADD reads a namespace the watch has not delivered (fetchPod)"});
   out.push_back({"", "pods", {"patch"}, "the ambient.istio.io/redirection annotation on captured pods (setRedirection)"});
+  out.push_back({"", "pods", {"list", "patch"},
+                 "--uninstall (and --uninstall-when-removed) remove the annotation from this node's pods "
+                 "(removeRedirections)"});
   out.push_back({kRemovalCheckGroup, kRemovalCheckResource, {"get"},
                  "--uninstall-when-removed / --check-removed read the agent's own DaemonSet"});
   return out;

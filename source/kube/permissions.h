@@ -1,9 +1,10 @@
 #pragma once
 // Every request warren-agent (and warren-tunnel in standalone mode) makes to the
-// Kubernetes API, as RBAC rules: the one list the manifests' ClusterRoles are
-// checked against (tests/deploy renders every kustomize overlay and requires each
-// rule here to be granted). A new request
-// in source/kube/ adds its entry here, or the deploy test fails.
+// Kubernetes API, as RBAC rules: the one list the manifests' roles are checked
+// against (tests/deploy renders every kustomize overlay and requires each rule
+// here to be granted to the pod's account, and nothing that is not here: the
+// agent and the tunnel share that account). A new request in source/kube/ adds
+// its entry here, or the deploy test fails.
 
 #include <string>
 #include <vector>

@@ -91,4 +91,70 @@ Status setRedirection(ApiClient& client, const std::string& ns, const std::strin
   return makeError("PATCH " + target + " answered HTTP " + std::to_string(answer->status) + ": " + answer->message());
 }
 
+Result<RedirectedPage> redirectedPods(const std::string& listBody) {
+  auto list = nlohmann::json::parse(listBody, nullptr, /*allow_exceptions=*/false);
+  if (!list.is_object()) return makeError("malformed pod list: not a JSON object");
+  RedirectedPage page;
+  if (auto md = list.find("metadata"); md != list.end() && md->is_object())
+    if (auto c = md->find("continue"); c != md->end() && c->is_string()) page.continueToken = c->get<std::string>();
+  auto items = list.find("items");
+  if (items == list.end() || !items->is_array()) return page;
+  for (const auto& pod : *items) {
+    const auto md = pod.value("metadata", nlohmann::json::object());
+    if (!md.is_object()) continue;
+    const auto annotations = md.value("annotations", nlohmann::json::object());
+    if (!annotations.is_object() || annotations.value(kRedirectionAnnotation, nlohmann::json()) != kRedirectionEnabled)
+      continue;
+    const auto ns = md.value("namespace", nlohmann::json()), name = md.value("name", nlohmann::json());
+    if (ns.is_string() && name.is_string()) page.pods.emplace_back(ns.get<std::string>(), name.get<std::string>());
+  }
+  return page;
+}
+
+Result<int> removeRedirections(ApiClient& client, const std::string& nodeName, std::chrono::milliseconds budget) {
+  const auto deadline = Clock::now() + budget;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+  };
+  static const ResourceType pods = [] {
+    for (const auto& r : agentResources())
+      if (r.name == "pods") return r;
+    return ResourceType{};
+  }();
+  std::vector<std::pair<std::string, std::string>> annotated;
+  std::string continueToken;
+  do {
+    auto answer = client.get(listTarget(pods, nodeName, 500, continueToken), left());
+    if (!answer) return withContext(answer.error(), "list the node's pods");
+    if (answer->status != 200)
+      return makeError("list the node's pods: HTTP " + std::to_string(answer->status) + ": " + answer->message());
+    auto page = redirectedPods(answer->body);
+    if (!page) return page.error();
+    annotated.insert(annotated.end(), page->pods.begin(), page->pods.end());
+    continueToken = page->continueToken;
+  } while (!continueToken.empty());
+  int removed = 0;
+  std::vector<std::string> failed;
+  std::string firstError;
+  for (const auto& [ns, name] : annotated) {
+    if (Clock::now() >= deadline) {
+      failed.push_back(ns + "/" + name);
+      if (firstError.empty()) firstError = "no time left";
+      continue;
+    }
+    if (auto st = setRedirection(client, ns, name, /*enabled=*/false, left()); !st) {
+      failed.push_back(ns + "/" + name);
+      if (firstError.empty()) firstError = st.error().message;
+      continue;
+    }
+    removed++;
+  }
+  if (!failed.empty())
+    return makeError(std::to_string(failed.size()) + " of " + std::to_string(annotated.size()) + " pods keep " +
+                     kRedirectionAnnotation + " (" + failed.front() + (failed.size() > 1 ? ", ..." : "") +
+                     "): " + firstError);
+  return removed;
+}
+
 }  // namespace warren::source::kube

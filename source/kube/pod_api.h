@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "source/cluster_types.h"
@@ -42,5 +43,22 @@ Result<Snapshot> fetchPod(ApiClient& client, const std::string& ns, const std::s
 // A pod that no longer exists (404) is not an error: there is nothing to undo.
 Status setRedirection(ApiClient& client, const std::string& ns, const std::string& name, bool enabled,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// One page of a pod list (the API's JSON), pure: the ns/name of each pod whose
+// redirection annotation is "enabled", and the page's continue token.
+struct RedirectedPage {
+  std::vector<std::pair<std::string, std::string>> pods;  // namespace, name
+  std::string continueToken;
+};
+Result<RedirectedPage> redirectedPods(const std::string& listBody);
+
+// At uninstall: the annotation removed (a merge patch setting it to null, as
+// istio-cni does when it is removed) from every pod of nodeName that carries
+// it, so istiod stops sending them HBONE that nothing on the node answers any
+// more. Lists this node's pods (paged), then PATCHes each within the budget.
+// Returns how many were un-annotated; an error says how many could not be
+// (each is tried; a pod gone meanwhile is not a failure).
+Result<int> removeRedirections(ApiClient& client, const std::string& nodeName,
+                               std::chrono::milliseconds budget = std::chrono::seconds(20));
 
 }  // namespace warren::source::kube

@@ -15,8 +15,10 @@ std::chrono::milliseconds backoffDelay(int failures, const BackoffPolicy& policy
   return milliseconds(static_cast<long long>(capped * (0.5 + 0.5 * j)));
 }
 
-Step decide(const ReflectorState& state, const Outcome& o, Action::Next last, const BackoffPolicy& policy,
-            double jitter01) {
+namespace {
+
+Step decideStep(const ReflectorState& state, const Outcome& o, Action::Next last, const BackoffPolicy& policy,
+                double jitter01, const std::vector<std::string>& versions) {
   using Kind = Outcome::Kind;
   Step s{state, {}};
   // Events a watch delivered before it ended, however it ended, are applied:
@@ -59,6 +61,16 @@ Step decide(const ReflectorState& state, const Outcome& o, Action::Next last, co
       retryAfterFailure("watch stream broke before any event (" + o.message + ")");
       return s;
     case Kind::Gone:
+      if (last == Action::Next::Watch && o.status == 404) {
+        // The version watched is no longer served (a CRD changed): find out
+        // afresh which one is, from the preferred one.
+        s.state.resourceVersion.clear();
+        s.state.failures = 0;
+        s.state.version = 0;
+        s.action = {Action::Next::List, "", std::chrono::milliseconds(0),
+                    "the watch answered 404 (" + o.message + "); listing again", false};
+        return s;
+      }
       if (last == Action::Next::Watch) {
         // The history we would resume from is compacted away: start over with a
         // fresh list (the current view is kept until it completes).
@@ -84,17 +96,40 @@ Step decide(const ReflectorState& state, const Outcome& o, Action::Next last, co
     case Kind::TransportError:
       retryAfterFailure(std::string(request) + " failed: " + o.message);
       return s;
-    case Kind::NotServed:
-      // Not an error: the cluster has no such resource (yet). Nothing to watch;
-      // list again now and then, without growing a backoff.
+    case Kind::NotServed: {
       s.state.resourceVersion.clear();
       s.state.failures = 0;
+      const size_t count = std::max<size_t>(versions.size(), 1);
+      if (s.state.version + 1 < count) {
+        // An older version may be served (Istio before 1.22): ask for it at once.
+        s.state.version++;
+        s.action = {Action::Next::List, "", std::chrono::milliseconds(0),
+                    versions[s.state.version - 1] + " not served; trying " + versions[s.state.version], false};
+        return s;
+      }
+      // Not an error: the cluster has no such resource (yet). Nothing to watch;
+      // list again now and then, from the preferred version, without growing a backoff.
+      std::string tried;
+      for (const auto& v : versions) tried += (tried.empty() ? "" : ", ") + v;
+      s.state.version = 0;
       s.action = {Action::Next::List, "", policy.notServedRetry,
-                  "not served by this API server (" + o.message + "): none of them, asking again in " +
+                  "not served by this API server" + (versions.size() > 1 ? " as " + tried : std::string()) + " (" +
+                      o.message + "): none of them, asking again in " +
                       std::to_string(policy.notServedRetry.count()) + " ms",
                   false};
+      s.action.noneServed = true;
       return s;
+    }
   }
+  return s;
+}
+
+}  // namespace
+
+Step decide(const ReflectorState& state, const Outcome& o, Action::Next last, const BackoffPolicy& policy,
+            double jitter01, const std::vector<std::string>& versions) {
+  Step s = decideStep(state, o, last, policy, jitter01, versions);
+  s.action.version = s.state.version;
   return s;
 }
 

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace warren::source::kube {
 
@@ -25,6 +26,9 @@ struct BackoffPolicy {
 struct ReflectorState {
   std::string resourceVersion;  // where a watch resumes; "" until a list succeeded
   int failures = 0;             // consecutive failed requests: the backoff grows with them
+  // Which of the resource's versions (versionsOf) the requests use: the first
+  // one the server served, kept until it stops serving it.
+  size_t version = 0;
 };
 
 // How the last request ended.
@@ -37,8 +41,8 @@ struct Outcome {
     Gone,            // 410 (HTTP status or an ERROR event): resourceVersion too old
     HttpError,       // any other status (401, 403, 429, 5xx) or ERROR event
     TransportError,  // no answer: DNS, connect, TLS, malformed HTTP
-    NotServed,       // 404 for an optional resource (a CRD not installed): its
-                     // view is now empty, and that is not a failure
+    NotServed,       // a list answered 404 for an optional resource (a CRD not
+                     // installed, or not at this version): not a failure
   };
   Kind kind = Kind::TransportError;
   std::string resourceVersion;  // Listed: the list's; a watch: the last one it delivered ("" if none)
@@ -60,6 +64,11 @@ struct Action {
   std::chrono::milliseconds delay{0};  // wait this long first
   std::string why;                  // for the log; "" when the step is routine
   bool warn = false;                // the why is a problem worth a warning
+  size_t version = 0;               // ask at this index of the resource's versions
+  // No version of the resource is served: its view is now empty (an empty
+  // kind, not an error). Never set while an older version is still to try, so
+  // a v1beta1-only cluster's policies never vanish for a moment.
+  bool noneServed = false;
 };
 
 struct Step {
@@ -71,9 +80,13 @@ struct Step {
 Action initialAction();
 
 // jitter01 in [0, 1) spreads agents that failed together (an API restart) so
-// they do not all come back at once; tests pass fixed values.
+// they do not all come back at once; tests pass fixed values. versions: the
+// resource's (versionsOf; empty means one): a list answered 404 tries the next
+// at once; when none is served, the periodic re-ask starts again at the first,
+// so a cluster upgraded to serve v1 is read as v1 from then on. A watch that
+// answers 404 (the version went away while watched) lists from the first again.
 Step decide(const ReflectorState& state, const Outcome& outcome, Action::Next last, const BackoffPolicy& policy,
-            double jitter01);
+            double jitter01, const std::vector<std::string>& versions = {});
 
 // The wait before the n-th consecutive retry (n >= 1): initial·2^(n-1), capped,
 // then scaled into [½, 1] of itself by the jitter.

@@ -1,5 +1,7 @@
 #include "source/kube/resources.h"
 
+#include "source/kube/permissions.h"
+
 namespace warren::source::kube {
 
 const std::vector<ResourceType>& agentResources() {
@@ -17,16 +19,33 @@ const std::vector<ResourceType>& standaloneResources() {
       {"services", "Service", "v1", "/api/v1/services", false, false},
       {"endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1/endpointslices", false,
        false},
+      // Served as v1 from Istio 1.22, as v1beta1 only before.
       {"authorizationpolicies", "AuthorizationPolicy", "security.istio.io/v1",
-       "/apis/security.istio.io/v1/authorizationpolicies", false, true},
+       "/apis/security.istio.io/v1/authorizationpolicies", false, true, {"v1beta1"}},
       {"peerauthentications", "PeerAuthentication", "security.istio.io/v1",
-       "/apis/security.istio.io/v1/peerauthentications", false, true},
+       "/apis/security.istio.io/v1/peerauthentications", false, true, {"v1beta1"}},
       {"requestauthentications", "RequestAuthentication", "security.istio.io/v1",
-       "/apis/security.istio.io/v1/requestauthentications", false, true},
+       "/apis/security.istio.io/v1/requestauthentications", false, true, {"v1beta1"}},
+      // Gateway API v1.0 made Gateway v1; older installs serve v1beta1 only.
       {"gateways", "Gateway", "gateway.networking.k8s.io/v1", "/apis/gateway.networking.k8s.io/v1/gateways", false,
-       true},
+       true, {"v1beta1"}},
   };
   return table;
+}
+
+std::vector<std::string> versionsOf(const ResourceType& r) {
+  const auto slash = r.apiVersion.find('/');
+  std::vector<std::string> out = {slash == std::string::npos ? r.apiVersion : r.apiVersion.substr(slash + 1)};
+  out.insert(out.end(), r.olderVersions.begin(), r.olderVersions.end());
+  return out;
+}
+
+ResourceType atVersion(const ResourceType& r, const std::string& version) {
+  ResourceType out = r;
+  const std::string group = apiGroupOf(r.apiVersion);
+  out.apiVersion = group.empty() ? version : group + "/" + version;
+  out.path = (group.empty() ? "/api/" : "/apis/" + group + "/") + version + "/" + r.name;
+  return out;
 }
 
 std::string queryEscape(const std::string& value) {

@@ -20,7 +20,19 @@ struct ResourceType {
   // the source from ever being ready. Asked again now and then, so a CRD
   // installed later is picked up.
   bool optional = false;
+  // Older versions of the same group, tried in order when the preferred one
+  // answers 404: Istio before 1.22 serves its security kinds only as v1beta1,
+  // and a Gateway API install may serve only v1beta1 Gateways. The objects
+  // convert identically in each.
+  std::vector<std::string> olderVersions = {};
 };
+
+// The preferred version ("v1", from apiVersion) and then olderVersions.
+std::vector<std::string> versionsOf(const ResourceType& r);
+
+// The same resource at another version of its group: apiVersion and path name it
+// ("/apis/security.istio.io/v1beta1/authorizationpolicies").
+ResourceType atVersion(const ResourceType& r, const std::string& version);
 
 // What warren-agent watches: its node's Pods, and Namespaces (their labels decide capture).
 const std::vector<ResourceType>& agentResources();

@@ -4,9 +4,9 @@
 // arguments only using flags the binaries of this build tree accept (their
 // --help), probes on the ports those flags give, the downward-API environment,
 // bpffs propagation, the host's cgroup hierarchy, the CNI layout each overlay
-// names, istiod's token and root certificate, and ClusterRoles that grant every
+// names, istiod's token and root certificate, and roles that grant every
 // request the agent (and, standalone, the tunnel) makes (source/kube/permissions.cc,
-// the code's own list).
+// the code's own list) and nothing neither of them makes.
 
 #include <filesystem>
 #include <map>
@@ -17,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "source/kube/permissions.h"
+#include "source/kube/removal.h"
 #include "tests/support/cluster.h"
 
 namespace warren {
@@ -120,7 +121,8 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
     // rewrites that document (a second ClusterRole would overwrite the first).
     byKind.emplace(kind, d);
   }
-  for (const char* kind : {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet"})
+  for (const char* kind :
+       {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap", "DaemonSet"})
     ASSERT_TRUE(byKind.count(kind)) << name << " has no " << kind;
 
   const YAML::Node ds = byKind["DaemonSet"];
@@ -243,25 +245,33 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
     EXPECT_TRUE(secret) << "standalone: --ca-dir must be the warren-cacerts Secret (one CA for every node)";
   }
 
-  // RBAC: the ClusterRoles bound to the DaemonSet's account grant every request
-  // the agent makes, and in standalone mode every one the tunnel makes.
-  std::map<std::string, YAML::Node> roles;
-  for (const auto& d : docs)
-    if (d["kind"].as<std::string>() == "ClusterRole") roles.emplace(d["metadata"]["name"].as<std::string>(), d);
+  // RBAC: the roles bound to the DaemonSet's one account (ClusterRoles, and
+  // Roles in its namespace) grant every request the agent makes, and in
+  // standalone mode every one the tunnel makes; and nothing else: the account
+  // is shared by both binaries (base/rbac.yaml says why), so each right it holds
+  // must be one some binary of this pod uses.
+  const std::string account = pod["serviceAccountName"].as<std::string>();
+  const std::string dsNamespace = ds["metadata"]["namespace"].as<std::string>();
+  std::map<std::string, YAML::Node> roles;  // "ClusterRole/name", "Role/name"
+  for (const auto& d : docs) {
+    const std::string kind = d["kind"].as<std::string>();
+    if (kind == "ClusterRole" || (kind == "Role" && d["metadata"]["namespace"].as<std::string>("") == dsNamespace))
+      roles.emplace(kind + "/" + d["metadata"]["name"].as<std::string>(), d);
+  }
   std::vector<YAML::Node> boundRules;
   for (const auto& d : docs) {
-    if (d["kind"].as<std::string>() != "ClusterRoleBinding") continue;
+    const std::string kind = d["kind"].as<std::string>();
+    if (kind != "ClusterRoleBinding" && kind != "RoleBinding") continue;
     bool bound = false;
     for (const auto& s : d["subjects"])
-      bound |= s["kind"].as<std::string>() == "ServiceAccount" &&
-               s["name"].as<std::string>() == pod["serviceAccountName"].as<std::string>() &&
-               s["namespace"].as<std::string>("") == ds["metadata"]["namespace"].as<std::string>();
-    const std::string role = d["roleRef"]["name"].as<std::string>();
-    EXPECT_TRUE(roles.count(role)) << name << ": " << d["metadata"]["name"] << " binds a missing ClusterRole " << role;
+      bound |= s["kind"].as<std::string>() == "ServiceAccount" && s["name"].as<std::string>() == account &&
+               s["namespace"].as<std::string>("") == dsNamespace;
+    const std::string role = d["roleRef"]["kind"].as<std::string>() + "/" + d["roleRef"]["name"].as<std::string>();
+    EXPECT_TRUE(roles.count(role)) << name << ": " << d["metadata"]["name"] << " binds a missing " << role;
     if (bound && roles.count(role))
       for (const auto& rule : roles[role]["rules"]) boundRules.push_back(rule);
   }
-  EXPECT_FALSE(boundRules.empty()) << name << ": no ClusterRole is bound to the DaemonSet's account";
+  EXPECT_FALSE(boundRules.empty()) << name << ": no role is bound to the DaemonSet's account";
   auto has = [](const YAML::Node& list, const std::string& v) {
     for (const auto& x : list)
       if (x.as<std::string>() == v || x.as<std::string>() == "*") return true;
@@ -274,14 +284,33 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
     EXPECT_EQ(argValue(tunnelArgs, "--config-dir"), "") << name << ": --kube and --config-dir exclude each other";
     for (auto& p : source::kube::tunnelPermissions()) permissions.push_back(std::move(p));
   }
+  // A rule naming objects (resourceNames) covers the one named request the code
+  // makes: the removal check of this DaemonSet, by its name.
+  auto covers = [&](const YAML::Node& rule, const std::string& group, const std::string& resource,
+                    const std::string& verb) {
+    if (!has(rule["apiGroups"], group) || !has(rule["resources"], resource) || !has(rule["verbs"], verb)) return false;
+    if (!rule["resourceNames"]) return true;
+    return group == source::kube::kRemovalCheckGroup && resource == source::kube::kRemovalCheckResource &&
+           has(rule["resourceNames"], ds["metadata"]["name"].as<std::string>());
+  };
   for (const auto& p : permissions)
     for (const auto& verb : p.verbs) {
       bool granted = false;
-      for (const auto& rule : boundRules)
-        granted |= has(rule["apiGroups"], p.apiGroup) && has(rule["resources"], p.resource) && has(rule["verbs"], verb);
-      EXPECT_TRUE(granted) << name << ": no bound ClusterRole grants " << verb << " " << p.resource << " (group \""
+      for (const auto& rule : boundRules) granted |= covers(rule, p.apiGroup, p.resource, verb);
+      EXPECT_TRUE(granted) << name << ": no bound role grants " << verb << " " << p.resource << " (group \""
                            << p.apiGroup << "\"), which " << p.usedFor;
     }
+  for (const auto& rule : boundRules)
+    for (const auto& group : strings(rule["apiGroups"]))
+      for (const auto& resource : strings(rule["resources"]))
+        for (const auto& verb : strings(rule["verbs"])) {
+          const bool used = std::any_of(permissions.begin(), permissions.end(), [&](const auto& p) {
+            return p.apiGroup == group && p.resource == resource &&
+                   std::find(p.verbs.begin(), p.verbs.end(), verb) != p.verbs.end();
+          });
+          EXPECT_TRUE(used) << name << ": the shared account is granted " << verb << " " << resource << " (group \""
+                            << group << "\"), which neither binary of this mode asks for";
+        }
 }
 
 INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(overlays()),

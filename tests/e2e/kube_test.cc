@@ -220,6 +220,47 @@ TEST_F(KubeEnrollTest, APodOfANamespaceTheWatchHasNotDeliveredWaitsForIt) {
 }
 
 
+// A pod deleted and made again under the same name (a StatefulSet's) while the
+// agent's watch still shows the old object: its ADD carries the new uid
+// (K8S_POD_UID), and the old object's identity must not be enrolled for it.
+TEST_F(KubeEnrollTest, APodMadeAgainUnderTheSameNameIsEnrolledAsTheNewObjectOrNotAtAll) {
+  Pod a = node_->preparePod("mesh", "r1", "10.244.1.42");
+  nlohmann::json old = pendingPod(a, node_->name());
+  old["metadata"]["uid"] = "uid-before";
+  old["spec"]["serviceAccountName"] = "old-sa";
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", old)));
+  api_->holdWatches("pods", true);
+  api_->remove("pods", "mesh/r1");
+  api_->upsert("pods", pendingPod(a, node_->name()));  // uid-mesh-r1, as warren-cnirun passes
+
+  // The API cannot answer: the stale object is no answer either, so the ADD fails.
+  api_->failNext("pods", 100, 503);
+  std::string out;
+  EXPECT_NE(node_->cni("add", a, &out), 0) << out;
+  EXPECT_NE(out.find("pod mesh/r1 (uid uid-mesh-r1) is not in the cluster view, which holds an earlier pod of that "
+                     "name (uid uid-before)"),
+            std::string::npos)
+      << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  ASSERT_EQ(node_->cni("del", a, &out), 0) << out;
+
+  // The retry: the API has the new object, and its identity is the one enrolled.
+  api_->failNext("pods", 0, 503);
+  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  std::string maps;
+  ASSERT_EQ(node_->warrenctl({"-j", "pod", "list"}, &maps), 0) << maps;
+  EXPECT_NE(maps.find("uid-mesh-r1"), std::string::npos) << maps;
+  EXPECT_NE(maps.find(a.serviceAccount), std::string::npos) << maps;
+  EXPECT_EQ(maps.find("uid-before"), std::string::npos) << maps;
+  EXPECT_EQ(maps.find("old-sa"), std::string::npos) << maps;
+
+  // The watch catching up changes nothing.
+  api_->holdWatches("pods", false);
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->bookmark("pods")));
+  EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+}
+
 // ---- ambient.istio.io/redirection: istiod sends HBONE only to pods that carry it ----
 
 const char* kRedirection = "ambient.istio.io/redirection";
@@ -237,12 +278,21 @@ auto patchesOf(const std::string& key, int status) {
   };
 }
 
-TEST_F(KubeEnrollTest, ACapturedPodIsAnnotatedAndTheAnnotationGoesWhenItIsReleased) {
-  Pod a = node_->preparePod("mesh", "a5", "10.244.1.39");
-  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", pendingPod(a, node_->name()))));
+// A pod of namespace mesh, its Pod delivered to the agent, its ADD done, and
+// the agent's annotation set: the start of each annotation test.
+Pod addAnnotatedPod(KubeApiServer& api, TestNode& node, const std::string& name, const std::string& ip) {
+  Pod a = node.preparePod("mesh", name, ip);
+  EXPECT_TRUE(api.waitDelivered("pods", api.upsert("pods", pendingPod(a, node.name()))));
   std::string out;
-  ASSERT_EQ(node_->cni("add", a, &out), 0) << out;
-  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/a5", 200)(rs) >= 1; }));
+  EXPECT_EQ(node.cni("add", a, &out), 0) << out;
+  EXPECT_TRUE(api.waitFor([&](const Requests& rs) { return patchesOf("mesh/" + name, 200)(rs) >= 1; }));
+  return a;
+}
+
+TEST_F(KubeEnrollTest, ACapturedPodIsAnnotatedAndTheAnnotationGoesWhenItIsReleased) {
+  Pod a = addAnnotatedPod(*api_, *node_, "a5", "10.244.1.39");
+  ASSERT_FALSE(HasFailure());
+  std::string out;
   nlohmann::json stored = api_->get("pods", "mesh/a5");
   EXPECT_TRUE(annotated(stored)) << stored.dump();
   // A plain pod is never annotated.
@@ -275,6 +325,82 @@ TEST_F(KubeEnrollTest, AnAnnotationTheApiRefusesIsRetriedAndNeverHoldsThePodUp) 
   EXPECT_NE(node_->readLog("agent").find("trying again at the next resync"), std::string::npos);
 }
 
+// The annotation set for the body of a PATCH: the merge patch istio-cni sends to remove it.
+auto unannotations(const std::string& key) {
+  return [key](const Requests& rs) {
+    return static_cast<int>(std::count_if(rs.begin(), rs.end(), [&](const KubeApiServer::Request& r) {
+      if (r.method != "PATCH" || r.name != key || r.status != 200) return false;
+      auto patch = nlohmann::json::parse(r.body, nullptr, false);
+      return r.contentType == "application/merge-patch+json" && patch.is_object() &&
+             patch == nlohmann::json{{"metadata", {{"annotations", {{kRedirection, nullptr}}}}}};
+    }));
+  };
+}
+
+TEST_F(KubeEnrollTest, ACniDelRemovesTheAnnotation) {
+  Pod a = addAnnotatedPod(*api_, *node_, "d1", "10.244.1.43");
+  ASSERT_FALSE(HasFailure());
+  std::string out;
+  // Its echo in the view, so what follows is a removal of an annotation the agent sees.
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->bookmark("pods")));
+
+  // The sandbox goes (a pod restarted, or deleted with its object kept by a finalizer).
+  ASSERT_EQ(node_->cni("del", a, &out), 0) << out;
+  ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return unannotations("mesh/d1")(rs) >= 1; }))
+      << node_->logTail("agent");
+  EXPECT_FALSE(annotated(api_->get("pods", "mesh/d1"))) << api_->get("pods", "mesh/d1").dump();
+}
+
+TEST_F(KubeEnrollTest, UninstallRemovesTheAnnotationFromThisNodesPodsOnly) {
+  Pod a = addAnnotatedPod(*api_, *node_, "u1", "10.244.1.44");
+  ASSERT_FALSE(HasFailure());
+  std::string out;
+  // Another node's pod, annotated by that node's agent: not ours to change.
+  Pod other;  // never run here: no netns, no CNI call
+  other.name = "elsewhere";
+  other.ns = "mesh";
+  other.serviceAccount = "sa-elsewhere";
+  nlohmann::json otherObject = runningPod(other, "node2", "10.244.2.9");
+  otherObject["metadata"]["annotations"] = {{kRedirection, "enabled"}};
+  api_->upsert("pods", otherObject);
+
+  // The agent stops (as at a DaemonSet's deletion), then `warren-agent --uninstall` runs.
+  node_->stopAgent(SIGTERM);
+  ASSERT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath())) << "capture stays while the agent is away";
+  ASSERT_EQ(runCommand({node_->binPath("warren-agent"), "--uninstall", "--kubeconfig", dir_.file("kubeconfig"),
+                        "--node", node_->name(), "--bpffs", node_->pinRoot()},
+                       &out),
+            0)
+      << out;
+  EXPECT_EQ(unannotations("mesh/u1")(api_->requests()), 1) << out;
+  EXPECT_FALSE(annotated(api_->get("pods", "mesh/u1"))) << api_->get("pods", "mesh/u1").dump();
+  EXPECT_TRUE(annotated(api_->get("pods", "mesh/elsewhere")));
+  EXPECT_EQ(unannotations("mesh/elsewhere")(api_->requests()), 0);
+  // The pod list it read was this node's.
+  const Requests rs = api_->requests();
+  EXPECT_TRUE(std::any_of(rs.begin(), rs.end(), [&](const KubeApiServer::Request& r) {
+    return r.method == "GET" && r.resource == "pods" && !r.watch && r.name.empty() &&
+           r.query.count("fieldSelector") && r.query.at("fieldSelector") == "spec.nodeName=" + node_->name() &&
+           r.authorization == "Bearer agent-token";
+  }));
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath())) << "and the programs are gone";
+
+  // An API that refuses: the pins still go, and the exit status says what stayed.
+  ASSERT_EQ(node_->startAgent().ok(), true) << node_->logTail("agent");
+  ASSERT_TRUE(eventually([&] { return annotated(api_->get("pods", "mesh/u1")); }, 10s))
+      << "the agent annotates the pod it captures again\n" << node_->logTail("agent");
+  node_->stopAgent(SIGTERM);
+  api_->forbid("pods", true);
+  EXPECT_EQ(runCommand({node_->binPath("warren-agent"), "--uninstall", "--kubeconfig", dir_.file("kubeconfig"),
+                        "--node", node_->name(), "--bpffs", node_->pinRoot()},
+                       &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("remove it by hand"), std::string::npos) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
+  api_->forbid("pods", false);
+  EXPECT_TRUE(node_->startAgent().ok()) << node_->logTail("agent");  // for the CNI DEL at teardown
+}
 
 // ---- pods that were running before the agent (Warren installed on a live cluster) ----
 //

@@ -89,7 +89,9 @@ bool onNode(const nlohmann::json& o, const std::string& node) {
 
 KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& key, std::string token)
     : token_(std::move(token)) {
-  // Collections served by list and watch: name, kind, group/version, path.
+  // Collections served by list and watch: name, kind, group/version, path. The
+  // first entry of a name sets its kind; the Istio and Gateway API kinds are
+  // also served at v1beta1 (serveVersions() narrows it).
   struct Served {
     const char *name, *kind, *apiVersion, *path;
   };
@@ -100,16 +102,26 @@ KubeApiServer::KubeApiServer(const std::string& certChain, const std::string& ke
            {"endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1/endpointslices"},
            {"authorizationpolicies", "AuthorizationPolicy", "security.istio.io/v1",
             "/apis/security.istio.io/v1/authorizationpolicies"},
+           {"authorizationpolicies", "AuthorizationPolicy", "security.istio.io/v1beta1",
+            "/apis/security.istio.io/v1beta1/authorizationpolicies"},
            {"peerauthentications", "PeerAuthentication", "security.istio.io/v1",
             "/apis/security.istio.io/v1/peerauthentications"},
+           {"peerauthentications", "PeerAuthentication", "security.istio.io/v1beta1",
+            "/apis/security.istio.io/v1beta1/peerauthentications"},
            {"requestauthentications", "RequestAuthentication", "security.istio.io/v1",
             "/apis/security.istio.io/v1/requestauthentications"},
+           {"requestauthentications", "RequestAuthentication", "security.istio.io/v1beta1",
+            "/apis/security.istio.io/v1beta1/requestauthentications"},
            {"gateways", "Gateway", "gateway.networking.k8s.io/v1", "/apis/gateway.networking.k8s.io/v1/gateways"},
+           {"gateways", "Gateway", "gateway.networking.k8s.io/v1beta1",
+            "/apis/gateway.networking.k8s.io/v1beta1/gateways"},
        }) {
     Resource& r = resources_[c.name];
-    r.kind = c.kind;
-    r.apiVersion = c.apiVersion;
-    collections_[c.path] = c.name;
+    if (r.kind.empty()) {
+      r.kind = c.kind;
+      r.apiVersion = c.apiVersion;
+    }
+    collections_[c.path] = {c.name, c.apiVersion};
   }
   resources_["pods"].nodeScoped = true;
   resources_["daemonsets"].kind = "DaemonSet";  // GET of one object only
@@ -211,6 +223,11 @@ void KubeApiServer::forbid(const std::string& resource, bool forbidden) {
 void KubeApiServer::serve(const std::string& resource, bool served) {
   std::lock_guard lock(mu_);
   resources_.at(resource).unserved = !served;
+}
+
+void KubeApiServer::serveVersions(const std::string& resource, std::set<std::string> apiVersions) {
+  std::lock_guard lock(mu_);
+  resources_.at(resource).servedVersions = std::move(apiVersions);
 }
 
 void KubeApiServer::failNext(const std::string& resource, int count, int status) {
@@ -394,7 +411,10 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     req.authorization = head.substr(from, head.find("\r\n", from) - from);
   }
   req.watch = req.query.count("watch") && req.query["watch"] != "0" && req.query["watch"] != "false";
-  if (auto c = collections_.find(path); c != collections_.end()) req.resource = c->second;
+  if (auto c = collections_.find(path); c != collections_.end()) {
+    req.resource = c->second.resource;
+    req.apiVersion = c->second.apiVersion;
+  }
   else if (const std::string prefix = "/api/v1/namespaces/"; path.starts_with(prefix)) {
     // /api/v1/namespaces/<name> or /api/v1/namespaces/<ns>/pods/<name>
     const std::string rest = percentDecode(path.substr(prefix.size()));
@@ -432,8 +452,8 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
     return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
   }
   Resource& r = resources_.at(req.resource);
-  if (r.unserved) {
-    // As for a CustomResourceDefinition that is not installed.
+  if (r.unserved || (!req.apiVersion.empty() && !r.servedVersions.empty() && !r.servedVersions.count(req.apiVersion))) {
+    // As for a CustomResourceDefinition that is not installed, or does not serve this version.
     record(404);
     return whole(404, statusBody(404, "NotFound", "the server could not find the requested resource"));
   }
@@ -479,7 +499,7 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   const int timeoutSeconds = req.query.count("timeoutSeconds") ? std::stoi(req.query["timeoutSeconds"]) : 1800;
   const std::string name = req.resource;
   lock.unlock();
-  streamWatch(ssl, SSL_get_fd(ssl), name, from, timeoutSeconds, node);
+  streamWatch(ssl, SSL_get_fd(ssl), name, req.apiVersion, from, timeoutSeconds, node);
   return "";
 }
 
@@ -549,15 +569,15 @@ std::string KubeApiServer::answerList(Resource& r, const Request& req) {
     items.push_back(std::move(item));
   }
   nlohmann::json list{{"kind", r.kind + "List"},
-                      {"apiVersion", r.apiVersion},
+                      {"apiVersion", req.apiVersion},
                       {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
                       {"items", items}};
   if (offset + limit < all.size()) list["metadata"]["continue"] = "opaque:" + std::to_string(offset + limit);
   return whole(200, list.dump());
 }
 
-void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, uint64_t fromRv, int timeoutSeconds,
-                                const std::string& node) {
+void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, const std::string& apiVersion,
+                                uint64_t fromRv, int timeoutSeconds, const std::string& node) {
   const std::string headers =
       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
   if (!writeAll(ssl, headers)) return;
@@ -591,7 +611,9 @@ void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, uint6
       if (e.rv <= sent) continue;
       sent = e.rv;
       if (e.type != "BOOKMARK" && !onNode(e.object, node)) continue;
-      lines.push_back(nlohmann::json{{"type", e.type}, {"object", e.object}}.dump() + "\n");
+      nlohmann::json object = e.object;
+      object["apiVersion"] = apiVersion;  // converted to the version watched
+      lines.push_back(nlohmann::json{{"type", e.type}, {"object", object}}.dump() + "\n");
     }
     if (lines.empty()) {
       cv_.wait_until(lock, deadline);

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,7 @@ class KubeApiServer {
     std::string method;    // "GET", "PATCH"
     std::string resource;  // "pods", "namespaces" ("" for an unknown path)
     std::string name;      // one object's key ("ns/name", or "name"); "" for a collection
+    std::string apiVersion;  // a collection's group/version as the path names it ("security.istio.io/v1beta1")
     std::string contentType, body;
     bool watch = false;
     std::map<std::string, std::string> query;  // decoded
@@ -76,6 +78,11 @@ class KubeApiServer {
   void forbid(const std::string& resource, bool forbidden);
   // While unserved, every request for resource gets 404 (its CRD is not installed).
   void serve(const std::string& resource, bool served);
+  // Only these group/versions of resource answer; a list or watch at any other
+  // gets 404, as for a CRD that does not serve it (Istio before 1.22 serves its
+  // security kinds as v1beta1 only). Empty: every version it has a path for.
+  // Objects go out at the version asked for, as the API server converts them.
+  void serveVersions(const std::string& resource, std::set<std::string> apiVersions);
   // The next `count` requests for resource get `status` with a Status body.
   void failNext(const std::string& resource, int count, int status = 500);
   // The next watch of resource gets 410: as the HTTP status, or as a 200 with
@@ -117,6 +124,7 @@ class KubeApiServer {
     std::string kind;   // "Pod"
     std::string apiVersion = "v1";
     bool unserved = false;  // answers 404, as a CRD not installed
+    std::set<std::string> servedVersions;  // empty: all
     bool nodeScoped = false;  // supports fieldSelector spec.nodeName=
     std::map<std::string, nlohmann::json> objects;  // by "ns/name" or "name"
     std::vector<Event> history;
@@ -134,8 +142,8 @@ class KubeApiServer {
   std::string route(SSL* ssl, const std::string& head, Request& req);
   std::string answerList(Resource& r, const Request& req);
   std::string answerObject(Resource& r, const Request& req);
-  void streamWatch(SSL* ssl, int fd, const std::string& name, uint64_t fromRv, int timeoutSeconds,
-                   const std::string& nodeName);
+  void streamWatch(SSL* ssl, int fd, const std::string& name, const std::string& apiVersion, uint64_t fromRv,
+                   int timeoutSeconds, const std::string& nodeName);
   uint64_t nextRv() { return ++rv_; }
 
   SSL_CTX* ctx_ = nullptr;
@@ -153,7 +161,10 @@ class KubeApiServer {
   bool split_ = false;
   std::string token_;
   std::map<std::string, Resource> resources_;
-  std::map<std::string, std::string> collections_;  // collection path -> resource
+  struct Collection {
+    std::string resource, apiVersion;
+  };
+  std::map<std::string, Collection> collections_;  // by collection path
   std::vector<Request> requests_;
   std::vector<std::thread> connections_;
   std::thread acceptor_;

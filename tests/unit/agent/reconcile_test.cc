@@ -112,6 +112,21 @@ TEST(JudgePod, EveryPodOfACapturingNamespaceIsCapturedOrBlocked) {
        runtime("mesh", "a", "10.0.0.99"), UnknownNamespace::NotCaptured, A::Leave, "opts out"},
       {"a host-network pod is never captured", [](source::Snapshot& s) { s.pods["mesh/a"].hostNetwork = true; },
        runtime("mesh", "a", "10.0.0.1"), UnknownNamespace::NotCaptured, A::Leave, "host network"},
+      // A pod made again under the same name: the runtime's uid is the new
+      // one, the view still has the old object. Its identity is not this pod's.
+      {"a pod recreated under the same name is blocked while the view holds the old object", noChange,
+       {"ctr-a", "/var/run/netns/a", "a", "mesh", "uid-a-new", {"10.0.0.1"}}, UnknownNamespace::NotCaptured, A::Block,
+       "pod mesh/a (uid uid-a-new) is not in the cluster view, which holds an earlier pod of that name (uid uid-a)"},
+      {"...even if the old object opted out (the new one may not)",
+       [](source::Snapshot& s) { s.pods["mesh/a"].labels["warren.io/mode"] = "disabled"; },
+       {"ctr-a", "/var/run/netns/a", "a", "mesh", "uid-a-new", {"10.0.0.1"}}, UnknownNamespace::MayCapture, A::Block,
+       "earlier pod of that name"},
+      {"...and starts uncaptured in a namespace that does not capture", noChange,
+       {"ctr-c", "/var/run/netns/c", "c", "plain", "uid-c-new", {"10.0.0.3"}}, UnknownNamespace::MayCapture, A::Leave,
+       "namespace plain does not capture"},
+      {"a runtime that gives no uid is matched by name, as before", noChange,
+       {"ctr-a", "/var/run/netns/a", "a", "mesh", "", {"10.0.0.1"}}, UnknownNamespace::NotCaptured, A::Enroll, "",
+       {"10.0.0.1"}},
       {"another node's pod is not ours", [](source::Snapshot& s) { s.pods["mesh/a"].nodeName = "node2"; },
        runtime("mesh", "a", "10.0.0.1"), UnknownNamespace::NotCaptured, A::Leave, "node2"},
   };

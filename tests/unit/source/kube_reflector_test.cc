@@ -38,6 +38,54 @@ TEST(Reflector, AResourceTheServerDoesNotServeIsAskedForAgainLaterWithoutBackoff
   EXPECT_EQ(s.state.failures, 0);
   EXPECT_FALSE(s.action.warn);
   EXPECT_NE(s.action.why.find("not served"), std::string::npos) << s.action.why;
+  EXPECT_TRUE(s.action.noneServed) << "its view is now empty";
+}
+
+// ---- a resource served at an older version only (Istio < 1.22: security.istio.io/v1beta1) ----
+
+const std::vector<std::string> kIstioVersions = {"v1", "v1beta1"};
+const Outcome kNotFound{Kind::NotServed, "", false, 404, "the server could not find the requested resource"};
+
+TEST(ReflectorVersions, AListAnswering404AtV1TriesV1beta1AtOnceWithoutEmptyingTheView) {
+  const BackoffPolicy policy{800ms, 30000ms, 60000ms};
+  Step s = decide({}, kNotFound, Next::List, policy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.next, Next::List);
+  EXPECT_EQ(s.action.version, 1u);
+  EXPECT_EQ(s.action.delay, 0ms);
+  EXPECT_FALSE(s.action.noneServed) << "an older version is still to be asked: the view must not empty meanwhile";
+  EXPECT_FALSE(s.action.warn);
+  EXPECT_EQ(s.action.why, "v1 not served; trying v1beta1");
+
+  // Served there: watched there, and every later list and watch stays there.
+  s = decide(s.state, listed("120"), Next::List, policy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.next, Next::Watch);
+  EXPECT_EQ(s.action.version, 1u);
+  for (const Outcome& o : {Outcome{Kind::Gone, "", false, 410, "too old resource version"},
+                           Outcome{Kind::HttpError, "", false, 503, "unavailable"},
+                           Outcome{Kind::TransportError, "", false, 0, "refused"},
+                           Outcome{Kind::WatchEnded, "130", true, 200, ""}}) {
+    const Step next = decide(s.state, o, Next::Watch, policy, 0.5, kIstioVersions);
+    EXPECT_EQ(next.action.version, 1u) << next.action.why;
+  }
+}
+
+TEST(ReflectorVersions, NoVersionServedEmptiesTheViewAndTheRetryStartsAtV1Again) {
+  const BackoffPolicy policy{800ms, 30000ms, 60000ms};
+  Step s = decide({"", 0, 1}, kNotFound, Next::List, policy, 0.5, kIstioVersions);
+  EXPECT_TRUE(s.action.noneServed);
+  EXPECT_EQ(s.action.delay, 60000ms);
+  EXPECT_EQ(s.action.version, 0u) << "the periodic re-ask probes v1 first (a cluster upgraded since)";
+  EXPECT_NE(s.action.why.find("not served by this API server as v1, v1beta1"), std::string::npos) << s.action.why;
+}
+
+TEST(ReflectorVersions, AWatchAnswering404ListsFromV1Again) {
+  // The version watched is no longer served (the CRD dropped v1beta1 after an upgrade).
+  Step s = decide({"130", 0, 1}, {Kind::Gone, "", false, 404, "the server could not find the requested resource"},
+                  Next::Watch, kPolicy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.next, Next::List);
+  EXPECT_EQ(s.action.version, 0u);
+  EXPECT_EQ(s.action.delay, 0ms);
+  EXPECT_FALSE(s.action.noneServed);
 }
 
 TEST(Reflector, AWatchThatEndsResumesAtOnceFromTheLastEvent) {
@@ -159,6 +207,19 @@ TEST(Reflector, JitterSpreadsTheDelayOverItsUpperHalf) {
   EXPECT_EQ(backoffDelay(1, kPolicy, 0.5), 600ms);
   EXPECT_EQ(backoffDelay(1, kPolicy, 1.0), 800ms);
   EXPECT_EQ(backoffDelay(40, kPolicy, 0.0), 15000ms);
+}
+
+TEST(RequestTargets, AnOlderVersionNamesItsOwnPathAndApiVersion) {
+  const ResourceType& policies = standaloneResources().at(4);
+  ASSERT_EQ(policies.name, "authorizationpolicies");
+  EXPECT_EQ(versionsOf(policies), (std::vector<std::string>{"v1", "v1beta1"}));
+  const ResourceType old = atVersion(policies, "v1beta1");
+  EXPECT_EQ(old.apiVersion, "security.istio.io/v1beta1");
+  EXPECT_EQ(old.path, "/apis/security.istio.io/v1beta1/authorizationpolicies");
+  EXPECT_EQ(atVersion(policies, "v1").path, policies.path);
+  const ResourceType pods = agentResources().at(1);
+  EXPECT_EQ(versionsOf(pods), std::vector<std::string>{"v1"});
+  EXPECT_EQ(atVersion(pods, "v1").path, "/api/v1/pods");
 }
 
 TEST(RequestTargets, ListAndWatchAsClientGoSendsThem) {

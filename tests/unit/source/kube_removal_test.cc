@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "source/kube/permissions.h"
+#include "source/kube/pod_api.h"
 #include "source/kube/removal.h"
 
 namespace warren::source::kube {
@@ -53,5 +54,28 @@ TEST(KubePermissions, EveryWatchedResourceIsListedAndWatchedAndTheRemovalCheckIs
   EXPECT_EQ(apiGroupOf("v1"), "");
 }
 
+
+// At uninstall, the pods whose redirection annotation the agent set: read from
+// a page of the node's pod list as the API returns it.
+TEST(KubeRemoval, UninstallUnannotatesExactlyThePodsMarkedEnabled) {
+  auto page = redirectedPods(R"({"kind":"PodList","apiVersion":"v1",
+    "metadata":{"resourceVersion":"812","continue":"opaque:500"},
+    "items":[
+      {"metadata":{"name":"a","namespace":"mesh","annotations":{"ambient.istio.io/redirection":"enabled"}}},
+      {"metadata":{"name":"b","namespace":"mesh","annotations":{"ambient.istio.io/redirection":"disabled"}}},
+      {"metadata":{"name":"c","namespace":"mesh","annotations":{"other":"enabled"}}},
+      {"metadata":{"name":"d","namespace":"plain"}},
+      {"metadata":{"name":"e","namespace":"web","annotations":{"ambient.istio.io/redirection":"enabled"}}}]})");
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(page->pods, (std::vector<std::pair<std::string, std::string>>{{"mesh", "a"}, {"web", "e"}}));
+  EXPECT_EQ(page->continueToken, "opaque:500");
+  EXPECT_EQ(redirectionPatch(false), R"({"metadata":{"annotations":{"ambient.istio.io/redirection":null}}})");
+
+  auto last = redirectedPods(R"({"kind":"PodList","metadata":{"resourceVersion":"812"},"items":[]})");
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(last->pods.empty());
+  EXPECT_EQ(last->continueToken, "");
+  EXPECT_FALSE(redirectedPods("<html>proxy error</html>"));
+}
 }  // namespace
 }  // namespace warren::source::kube

@@ -533,7 +533,9 @@ TEST_F(KubeStandaloneTest, ACustomResourceTheServerDoesNotServeIsEmptyAndPickedU
     return count(rs, [](const auto& r) { return r.resource == "gateways" && r.status == 404; }) >= 3;
   }));
 
-  // The Gateway API is installed and a waypoint made: the next ask finds it.
+  // The Gateway API is installed (v1 only here: were v1beta1 served too, the
+  // ask could find it first, and keep to it) and a waypoint made: the next ask finds it.
+  api->serveVersions("gateways", {"gateway.networking.k8s.io/v1"});
   api->serve("gateways", true);
   api->upsert("gateways", fixture("gateway-waypoint.json"));
   ASSERT_TRUE(until([](const Snapshot& s) { return s.gateways.count("payments/waypoint"); })) << source->status();
@@ -549,6 +551,99 @@ TEST_F(KubeStandaloneTest, AForbiddenResourceIsNotTakenForAMissingOne) {
       << source->status();
   api->forbid("authorizationpolicies", false);
   EXPECT_TRUE(source->waitSynced(20s)) << source->status();
+}
+
+
+// ---- Istio before 1.22 (and older Gateway API installs) serve their kinds as v1beta1 only ----
+
+auto listsAt(const std::string& resource, const std::string& apiVersion) {
+  return [resource, apiVersion](const KubeApiServer::Request& r) {
+    return r.resource == resource && !r.watch && r.apiVersion == apiVersion;
+  };
+}
+
+TEST_F(KubeStandaloneTest, PoliciesServedOnlyAsV1beta1AreReadThereAndApplyAsV1Ones) {
+  for (const char* r : {"authorizationpolicies", "peerauthentications", "requestauthentications"})
+    api->serveVersions(r, {"security.istio.io/v1beta1"});
+  api->serveVersions("gateways", {"gateway.networking.k8s.io/v1beta1"});
+  api->upsert("authorizationpolicies", fixture("authorizationpolicy-deny-fraud-scan.json"));
+  api->upsert("gateways", fixture("gateway-waypoint.json"));
+  startStandalone();
+
+  // The first whole view already holds them: v1's 404 never showed as "none".
+  const Snapshot first = source->snapshot();
+  EXPECT_EQ(first.authorizationPolicies.count("payments/deny-fraud-scan"), 1u);
+  EXPECT_EQ(first.gateways.count("payments/waypoint"), 1u);
+  EXPECT_NE(source->status().find("authorizationpolicies: listed as v1beta1 (1)"), std::string::npos)
+      << source->status();
+  EXPECT_NE(source->status().find("gateways: listed as v1beta1 (1)"), std::string::npos) << source->status();
+  // The same effect as the v1 policy has (AnAuthorizationPolicyAddedByAWatchEvent...).
+  auto st = state();
+  ASSERT_EQ(st->policies().size(), 1u);
+  EXPECT_EQ(st->policies().begin()->second.action, state::PolicyAction::Deny);
+  EXPECT_EQ(st->workloads().at("8c1f0e4a-6b2d-4f3e-9a7c-5d4b3a2f1e0d").policies,
+            std::vector<std::string>{st->policies().begin()->first});
+  // Every watch is at v1beta1.
+  for (const auto& r : api->requests())
+    if (r.resource == "authorizationpolicies" && r.watch) {
+      EXPECT_EQ(r.apiVersion, "security.istio.io/v1beta1");
+    }
+
+  // Watch events at v1beta1 apply.
+  api->remove("authorizationpolicies", "payments/deny-fraud-scan");
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.authorizationPolicies.empty(); }));
+
+  // A re-list (410) stays at the version that works: v1 is not asked again.
+  const size_t v1Lists = count(api->requests(), listsAt("authorizationpolicies", "security.istio.io/v1"));
+  EXPECT_EQ(v1Lists, 1u);
+  api->upsert("authorizationpolicies", fixture("authorizationpolicy-deny-fraud-scan.json"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.authorizationPolicies.size() == 1; }));
+  api->goneNextWatch("authorizationpolicies", /*asErrorEvent=*/true);
+  api->endWatches();
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, listsAt("authorizationpolicies", "security.istio.io/v1beta1")) >= 2;
+  }));
+  EXPECT_EQ(count(api->requests(), listsAt("authorizationpolicies", "security.istio.io/v1")), v1Lists);
+  EXPECT_EQ(source->snapshot().authorizationPolicies.size(), 1u);
+}
+
+TEST_F(KubeStandaloneTest, AnUpgradeThatDropsV1beta1IsFollowedToV1WithoutLosingTheObjects) {
+  api->serveVersions("gateways", {"gateway.networking.k8s.io/v1beta1"});
+  api->upsert("gateways", fixture("gateway-waypoint.json"));
+  startStandalone();
+  ASSERT_NE(source->status().find("gateways: listed as v1beta1 (1)"), std::string::npos) << source->status();
+
+  // The CRD now serves v1 only: the open watch ends, the next one at v1beta1
+  // answers 404, and the source lists v1.
+  api->serveVersions("gateways", {"gateway.networking.k8s.io/v1"});
+  api->endWatches();
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) {
+             return r.resource == "gateways" && r.watch && r.apiVersion == "gateway.networking.k8s.io/v1" &&
+                    r.status == 200;
+           }) >= 1;
+  })) << source->status();
+  EXPECT_NE(source->status().find("gateways: listed (1)"), std::string::npos) << source->status();
+  EXPECT_EQ(source->snapshot().gateways.count("payments/waypoint"), 1u);
+}
+
+TEST_F(KubeStandaloneTest, WhenNoVersionIsServedEachReaskStartsAtV1) {
+  api->serve("gateways", false);
+  start(standalone());
+  ASSERT_TRUE(source->waitSynced(20s)) << source->status();
+  EXPECT_NE(source->status().find("gateways: not served"), std::string::npos) << source->status();
+  // Asked in order v1, v1beta1, v1, v1beta1...: a cluster upgraded to v1 is read as v1.
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, listsAt("gateways", "gateway.networking.k8s.io/v1")) >= 3;
+  }));
+  std::vector<std::string> order;
+  for (const auto& r : api->requests())
+    if (r.resource == "gateways") order.push_back(r.apiVersion);
+  ASSERT_GE(order.size(), 4u);
+  for (size_t i = 0; i + 1 < order.size(); i += 2) {
+    EXPECT_EQ(order[i], "gateway.networking.k8s.io/v1") << i;
+    EXPECT_EQ(order[i + 1], "gateway.networking.k8s.io/v1beta1") << i;
+  }
 }
 
 }  // namespace
