@@ -19,6 +19,7 @@ struct Message {
   MessageHead head;
   std::string body;
   bool ended = false;
+  HeaderList trailers;  // as the parser had them at MessageEnd
 };
 
 struct Transcript {
@@ -37,9 +38,12 @@ Transcript drive(Parser& p, std::string_view in, size_t slice, bool closeAtEnd =
   auto record = [&](Event e) {
     t.events.push_back(e);
     switch (e) {
-      case Event::Head: t.messages.push_back({p.head(), "", false}); break;
+      case Event::Head: t.messages.push_back({p.head(), "", false, {}}); break;
       case Event::BodyChunk: t.messages.back().body += p.bodyChunk(); break;
-      case Event::MessageEnd: t.messages.back().ended = true; break;
+      case Event::MessageEnd:
+        t.messages.back().ended = true;
+        t.messages.back().trailers = p.trailers();
+        break;
       case Event::Error: t.failed = true; t.error = p.error(); break;
       case Event::NeedMore: break;
     }
@@ -237,11 +241,78 @@ TEST(Http1Request, ChunkedBodyWithExtensionsAndTrailers) {
     EXPECT_FALSE(h.contentLength);
     EXPECT_EQ(t.messages[0].body, "hello world0123456789");
     EXPECT_TRUE(t.messages[0].ended);
-    // Trailers are not headers of the message.
+    // Trailers are not headers of the message, but kept apart, as the head's are.
     EXPECT_EQ(h.header("x-checksum"), std::nullopt);
     EXPECT_EQ(h.headers.size(), 2u);
+    EXPECT_EQ(t.messages[0].trailers, (HeaderList{{"x-checksum", "abc"}, {"x-other", "1"}}));
     EXPECT_EQ(t.messages[1].head.path, "/after");
     EXPECT_EQ(t.messages[1].head.headers, (HeaderList{{"host", "a"}}));
+    EXPECT_TRUE(t.messages[1].trailers.empty()) << "a message's trailers are its own";
+  }
+}
+
+TEST(Http1Request, TrailersAreCollectedLowerCasedAndTrimmed) {
+  const std::string in =
+      "POST /grpc HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nGrpc-Status:  0 \r\nX-Empty:\r\n\r\n";
+  for (size_t slice : kSlices) {
+    SCOPED_TRACE(slice);
+    auto t = request(in, slice);
+    ASSERT_FALSE(t.failed) << t.error.reason;
+    ASSERT_EQ(t.messages.size(), 1u);
+    EXPECT_EQ(t.messages[0].body, "abc");
+    EXPECT_EQ(t.messages[0].trailers, (HeaderList{{"grpc-status", "0"}, {"x-empty", ""}}));
+    EXPECT_EQ(t.consumed, in.size());
+  }
+  // No trailer section: none, and a length-delimited body has none either.
+  auto t = request("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  ASSERT_EQ(t.messages.size(), 1u);
+  EXPECT_TRUE(t.messages[0].ended);
+  EXPECT_TRUE(t.messages[0].trailers.empty());
+}
+
+// The trailer section gets the head's checks: the library alone would accept a
+// folded or bare-LF trailer line that another parser reads differently.
+TEST(Http1Request, MalformedTrailersAreRefusedLikeHeadFields) {
+  const std::string start = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n";
+  const std::vector<std::string> bad = {
+      "X-A: 1\r\n b\r\n\r\n",      // obs-fold
+      "X-A: 1\n\r\n",                // bare LF
+      "X-A : 1\r\n\r\n",            // whitespace before the colon
+      "X-A: a\x01b\r\n\r\n",       // control character
+      "X(A): 1\r\n\r\n",            // not a token
+      "\nGET / HTTP/1.1\r\n\r\n",  // bare LF ending the section
+  };
+  for (const auto& tail : bad) {
+    for (size_t slice : kSlices) {
+      SCOPED_TRACE(tail + " slice " + std::to_string(slice));
+      auto t = request(start + tail, slice);
+      ASSERT_TRUE(t.failed);
+      EXPECT_EQ(t.error.status, 400);
+      EXPECT_EQ(t.error.reason.rfind("in the trailers: ", 0), 0u) << t.error.reason;
+      ASSERT_EQ(t.messages.size(), 1u);
+      EXPECT_FALSE(t.messages[0].ended);
+    }
+  }
+}
+
+TEST(Http1Limits, TrailersHaveTheHeadsLimits) {
+  Limits limits;
+  limits.maxHeadBytes = 256;
+  limits.maxHeaders = 3;
+  const std::string start = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  // Three fields fit; a fourth is 431, as in a head.
+  EXPECT_FALSE(request(start + "A: 1\r\nB: 2\r\nC: 3\r\n\r\n", SIZE_MAX, limits).failed);
+  for (size_t slice : kSlices) {
+    SCOPED_TRACE(slice);
+    auto many = request(start + "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", slice, limits);
+    ASSERT_TRUE(many.failed);
+    EXPECT_EQ(many.error.status, 431);
+    // Bytes: counted from the section's start, refused before it ends.
+    auto big = request(start + "X: " + std::string(300, 'v') + "\r\n\r\n", slice, limits);
+    ASSERT_TRUE(big.failed);
+    EXPECT_EQ(big.error.status, 431);
+    EXPECT_LE(big.consumed, start.size() + 256);
   }
 }
 
