@@ -68,7 +68,7 @@ struct SessionOptions {
   uint32_t h2MaxHeaderListBytes = 64u << 10;
   size_t h2MaxHeaders = 100;               // Envoy's max_headers_count
   uint64_t h2ResetBurst = 200, h2ResetRate = 33;  // RST_STREAM token bucket (rapid reset)
-  size_t idleUpstreams = 8;                // keep-alive upstreams an h2 session keeps between requests
+  size_t idleUpstreams = 8;                // HTTP/1.1 upstreams a session keeps idle between requests
 };
 
 // A downstream session as the waypoint holds it.
