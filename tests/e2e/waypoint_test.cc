@@ -724,5 +724,20 @@ TEST_F(Http2PortWaypointTest, Http11RequestTrailersGoUpstreamAsAnHttp2TrailersFr
     EXPECT_EQ(frames.find(dropped), std::string::npos) << dropped << "\n" << frames;
 }
 
+TEST_F(Http2PortWaypointTest, AHalfClosedClientIsAnsweredFromAnHttp2Upstream) {
+  // Two pipelined requests, then FIN: both go to the HTTP/2 backend in turn and
+  // both answers come back before the waypoint closes.
+  const std::string requests =
+      "GET /balance/1 HTTP/1.1\r\nHost: 10.96.0.22:8082\r\n\r\n"
+      "POST /upload HTTP/1.1\r\nHost: 10.96.0.22:8082\r\nContent-Length: 4\r\n\r\nping";
+  std::string out;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), requests, out, /*halfClose=*/true, "10.96.0.22", 8082)) << out;
+  const auto balance = out.find("balance of 1 over h2"), echo = out.find("ping");
+  EXPECT_NE(balance, std::string::npos) << out;
+  EXPECT_NE(echo, std::string::npos) << out;
+  EXPECT_LT(balance, echo) << out;
+  EXPECT_EQ(pathsSeen(0), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
+}
+
 }  // namespace
 }  // namespace warren::e2e

@@ -2,8 +2,8 @@
 //   warren-demo-app serve PORT           echo server; prints each client's address
 //   warren-demo-app call IP:PORT MESSAGE connect, print what the app sees, send, print the echo
 //   warren-demo-app http PORT [BYTES]    HTTP/1.1 app (keep-alive, Content-Length or chunked bodies): answers
-//                                        200 "<METHOD> <target> served", prints each as http: METHOD target, then http-header: lines
-//                                        and a chunked body's http-trailer: lines;
+//                                        200 "<METHOD> <target> served", prints each as http: METHOD target,
+//                                        then http-header: lines and a chunked body's http-trailer: lines;
 //                                        with BYTES, the body is padded with 'x' to BYTES (a benchmark's size)
 // It knows nothing about Warren: what it prints is what any app would see.
 
