@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 #include <cstdio>
 #include <cstring>
@@ -737,6 +738,29 @@ TEST_F(Http2PortWaypointTest, AHalfClosedClientIsAnsweredFromAnHttp2Upstream) {
   EXPECT_NE(echo, std::string::npos) << out;
   EXPECT_LT(balance, echo) << out;
   EXPECT_EQ(pathsSeen(0), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
+}
+
+TEST_F(Http2PortWaypointTest, ClientConnectionsShareOneUpstreamHttp2Connection) {
+  // 16 client connections at once, then 16 one after another, each with one
+  // request: all ride one HTTP/2 connection to the backend (nghttpd numbers its
+  // connections "[id=N]"), as HBONE pools share theirs.
+  const std::string url = "http://10.96.0.22:8082/balance/1";
+  std::vector<std::string> parallel = {"--http1.1", "--parallel", "--parallel-immediate", "--parallel-max", "16",
+                                       "-w", "%{http_code}\n"};
+  for (int i = 0; i < 16; ++i) parallel.push_back(url);
+  std::string out = curl(parallel);
+  EXPECT_EQ(lastCurlStatus_, 0) << out;
+  EXPECT_EQ(countOf(out, "200\n"), 16u) << out;
+  for (int i = 0; i < 16; ++i) {
+    out = curl({"--http1.1", "-w", "%{http_code}", url});
+    EXPECT_NE(out.find("balance of 1 over h2200"), std::string::npos) << out;
+  }
+  EXPECT_EQ(pathsSeen(0).size(), 32u);
+  std::set<std::string> connections;
+  std::istringstream log(h2Apps_[0]->output());
+  for (std::string line; std::getline(log, line);)
+    if (line.rfind("[id=", 0) == 0) connections.insert(line.substr(0, line.find(']')));
+  EXPECT_EQ(connections.size(), 1u) << "upstream connections: " << connections.size();
 }
 
 }  // namespace

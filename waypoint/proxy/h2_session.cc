@@ -208,8 +208,7 @@ H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::Byt
       stream_(std::move(stream)),
       options_(options),
       down_(std::move(downstream)),
-      idle_(options.idleUpstreams),
-      h2Pool_(host, *this, options, "waypoint session " + std::to_string(id) + " (h2)") {}
+      idle_(options.idleUpstreams) {}
 
 H2Session::~H2Session() {
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
@@ -217,6 +216,7 @@ H2Session::~H2Session() {
   for (auto& [id, s] : streams_)
     if (s->up && s->upEvents) s->up->unwatch();
   idle_.clear();
+  host_.h2Pool().forget(*this);
   if (h2_) nghttp2_session_del(h2_);
 }
 
@@ -278,7 +278,7 @@ void H2Session::finish(const std::string& why) {
   streams_.clear();
   toOpen_.clear();
   idle_.clear();
-  h2Pool_.close();
+  host_.h2Pool().forget(*this);
   if (down_) {
     if (downEvents_) down_->unwatch();
     downEvents_ = 0;
@@ -748,7 +748,8 @@ void H2Session::openH2Upstream(Stream& s) {
   // The request goes out now; the body held while judging follows it, then its
   // end if the client has ended (with its trailers).
   const bool endNow = s.endReceived && s.upOut.empty() && s.requestTrailers.empty();
-  if (auto sent = h2Pool_.submit(s.outcome.plan.route, s.outcome.upstreamHost, s.id, s.h2Request, endNow); sent.up) {
+  if (auto sent = host_.h2Pool().submit(s.outcome.plan.route, s.outcome.upstreamHost, *this, s.id, s.h2Request, endNow);
+      sent.up) {
     s.h2 = std::move(sent.up);
     s.upId = sent.upId;
     if (!s.upOut.empty()) {
@@ -830,7 +831,7 @@ void H2Session::afterUpstreamEvent() {
   if (closed_) return;
   auto keep = shared_from_this();
   touch();
-  h2Pool_.prune();
+  host_.h2Pool().prune();
   afterEvent();
 }
 

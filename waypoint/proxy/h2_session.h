@@ -136,7 +136,6 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<int32_t> toOpen_;  // judged and allowed during this read: upstreams opened after it
   IdleUpstreams idle_;  // HTTP/1.1 upstreams between requests
-  H2UpstreamPool h2Pool_;  // the HTTP/2 upstreams
   bool closed_ = false, goingAway_ = false;
   bool judgingInline_ = false;  // judgeRequest is answering inside judge()
   uint64_t idleTimer_ = 0;

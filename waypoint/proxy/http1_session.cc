@@ -53,8 +53,7 @@ Http1Session::Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, i
       stream_(std::move(stream)),
       options_(options),
       down_(std::move(downstream)),
-      idleUp_(options.idleUpstreams),
-      h2Pool_(host, *this, options, "waypoint session " + std::to_string(id)) {}
+      idleUp_(options.idleUpstreams) {}
 
 Http1Session::~Http1Session() {
   if (drainTimer_) host_.loop().cancelTimer(drainTimer_);
@@ -62,6 +61,7 @@ Http1Session::~Http1Session() {
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
   if (down_) down_->unwatch();
   if (up_) up_->unwatch();
+  host_.h2Pool().forget(*this);
 }
 
 void Http1Session::abort() {
@@ -569,7 +569,7 @@ void Http1Session::finish() {
   closeUpstream();
   idleUp_.clear();
   endH2Stream(/*responseEnded=*/false);
-  h2Pool_.close();
+  host_.h2Pool().forget(*this);
   if (down_) {
     down_->unwatch();
     down_.reset();
@@ -590,8 +590,8 @@ void Http1Session::forwardOverH2(const http1::MessageHead& h, const RequestPlan&
   h2Key_ = h2Key_ == INT32_MAX ? 1 : h2Key_ + 1;
   phase_ = Phase::ForwardBody;
   h2Id_ = -1;  // submitted: the sink may hear of a failure before submit returns
-  auto sent = h2Pool_.submit(plan.route, current_.upstreamHost, h2Key_, h2RequestForHttp1(upstreamHead(h, plan)),
-                             /*endStream=*/!hasBody);
+  auto sent = host_.h2Pool().submit(plan.route, current_.upstreamHost, *this, h2Key_,
+                                    h2RequestForHttp1(upstreamHead(h, plan)), /*endStream=*/!hasBody);
   if (phase_ != Phase::ForwardBody) return;  // failed at once (the sink has answered)
   h2Id_ = 0;
   if (!sent.up) {
@@ -706,7 +706,7 @@ void Http1Session::afterUpstreamEvent() {
   if (phase_ == Phase::Closed) return;
   auto keep = shared_from_this();
   touch();
-  h2Pool_.prune();
+  host_.h2Pool().prune();
   if (phase_ == Phase::Draining) return;
   if (!flush(*down_, downOut_, downOutHead_)) return finish();
   reportConsumed();

@@ -24,7 +24,7 @@
 // stream per endpoint kept across the connection's requests (IdleUpstreams for
 // the ones not in use); HTTP/2 (h2c with prior
 // knowledge) for ports declared `http2` or `grpc`, each request a stream on the
-// session's H2UpstreamPool, its response translated back to HTTP/1.1
+// waypoint's shared H2UpstreamPool, its response translated back to HTTP/1.1
 // (h1_h2_translate.h): length as the upstream stated it, else chunked; trailers as
 // chunked trailers to a client that sent "TE: trailers", else dropped. A chunked
 // request's trailers go upstream (forwardableTrailers): as chunked trailers, or
@@ -129,10 +129,9 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   uint64_t requestConsumed_ = 0;  // bytes of the current request the parser has taken
   uint64_t headTimer_ = 0, idleTimer_ = 0, drainTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
-  // HTTP/2 upstream: the request in flight is stream h2Id_ (0: none) on h2_,
+  // HTTP/2 upstream (host_.h2Pool()): the request in flight is stream h2Id_ (0: none) on h2_,
   // known to the sink as h2Key_ (one per request, so a late event of an earlier
   // one is never taken for it).
-  H2UpstreamPool h2Pool_;
   std::shared_ptr<H2Upstream> h2_;
   int32_t h2Id_ = 0, h2Key_ = 0;  // h2Id_ -1: being submitted
   bool h2RequestOpen_ = false;   // request body still going upstream
