@@ -15,13 +15,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -353,9 +356,10 @@ std::vector<std::pair<int, uint32_t>> framesOf(const std::string& reply) {
   return out;
 }
 
-// Sends `bytes` from the checkout pod to the service and reads until the
-// waypoint closes (true) or 5 s pass (false).
-bool sendAndReadToClose(const std::string& netns, const std::string& bytes, std::string& reply) {
+// Sends `bytes` from the checkout pod to the service (then FIN, with `halfClose`,
+// as `nc -N` does) and reads until the waypoint closes (true) or 5 s pass (false).
+bool sendAndReadToClose(const std::string& netns, const std::string& bytes, std::string& reply,
+                        bool halfClose = false, const char* ip = kVip, uint16_t port = 80) {
   auto ns = openNetns(netns);
   if (!ns) return false;
   auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
@@ -364,10 +368,11 @@ bool sendAndReadToClose(const std::string& netns, const std::string& bytes, std:
   ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_port = htons(80);
-  inet_pton(AF_INET, kVip, &a.sin_addr);
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, ip, &a.sin_addr);
   if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return false;
   if (::write(fd->get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) return false;
+  if (halfClose && ::shutdown(fd->get(), SHUT_WR) != 0) return false;
   for (;;) {
     char buf[4096];
     ssize_t n = ::read(fd->get(), buf, sizeof(buf));
@@ -447,6 +452,142 @@ TEST_F(WaypointTest, Http2GarbageAfterThePrefaceGetsGoawayAndReachesNothing) {
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/4"});
 }
 
+
+// ---- HTTP/1.1 client edge cases -------------------------------------------------------
+
+TEST_F(WaypointTest, AClientThatHalfClosesGetsEveryPipelinedRequestAnswered) {
+  // Three requests in one write, then FIN (as `printf ... | nc -N`): each is
+  // judged and answered in order, and only then does the waypoint close.
+  const std::string requests =
+      "GET /balance/1 HTTP/1.1\r\nHost: l\r\n\r\n"
+      "GET /admin/x HTTP/1.1\r\nHost: l\r\n\r\n"
+      "GET /balance/2 HTTP/1.1\r\nHost: l\r\n\r\n";
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), requests, reply, /*halfClose=*/true)) << reply;
+  const auto first = reply.find("HTTP/1.1 200"), second = reply.find("HTTP/1.1 403"),
+             third = reply.find("HTTP/1.1 200", first + 1);
+  ASSERT_NE(first, std::string::npos) << reply;
+  ASSERT_NE(second, std::string::npos) << reply;
+  ASSERT_NE(third, std::string::npos) << reply;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_NE(reply.find("GET /balance/1 served"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("GET /balance/2 served", second), std::string::npos) << reply;
+  EXPECT_EQ(app_->seen(), (std::vector<std::string>{"GET /balance/1", "GET /balance/2"}));
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 3; }, 5s)) << node(0).logTail("waypoint-waypoint");
+  auto log = waypointAccessLog();
+  EXPECT_EQ(log[0]["response_code"], 200);
+  EXPECT_EQ(log[1]["response_code"], 403);
+  EXPECT_EQ(log[2]["response_code"], 200);
+}
+
+TEST_F(WaypointTest, ChunkedRequestTrailersReachTheAppLessHopByHopFields) {
+  // gRPC-style trailers after a chunked body: passed on as chunked trailers, less
+  // the fields a trailer may not carry (framing, routing, connection).
+  const std::string request =
+      "GET /balance/1 HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nContent-Length: 5\r\nHost: evil\r\nTE: trailers\r\n"
+      "X-Done: yes\r\n\r\n";
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), request, reply)) << reply;
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+  EXPECT_EQ(app_->trailersSeen(), (std::vector<std::string>{"x-checksum: abc", "x-done: yes"}));
+  // A malformed trailer section is refused as a malformed head is, before the
+  // request is complete: 400.
+  reply.clear();
+  const std::string folded =
+      "GET /balance/2 HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\nX-A: 1\r\n folded\r\n\r\n";
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), folded, reply)) << reply;
+  EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+  EXPECT_EQ(app_->trailersSeen().size(), 2u) << "the folded trailer went on";
+}
+
+TEST_F(WaypointTest, Http2RequestTrailersReachAnHttp11AppAsChunkedTrailers) {
+  // An HTTP/2 client's body of no stated length goes to the HTTP/1.1 app chunked,
+  // and its trailers (less hop-by-hop ones) as that body's chunked trailers.
+  const std::string upload = "/tmp/we2e-h2-trailers-" + std::to_string(::getpid());
+  std::ofstream(upload) << "hello";
+  int rc = 0;
+  std::string out = inCheckout({"nghttp", "-t", "5", "--no-content-length", "-d", upload, "-H", ":method: GET",
+                                "--trailer", "x-checksum: abc", "--trailer", "x-done: yes",
+                                "http://" + std::string(kVip) + "/balance/1"},
+                               &rc);
+  std::remove(upload.c_str());
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("GET /balance/1 served"), std::string::npos) << out;
+  EXPECT_EQ(app_->trailersSeen(), (std::vector<std::string>{"x-checksum: abc", "x-done: yes"}));
+}
+
+// ---- a service with two endpoints ------------------------------------------------
+//
+// ledger-1 10.244.2.21 (app=ledger) next to ledger-0: requests on one client
+// connection are spread over both (round robin), each on an upstream to its own
+// endpoint.
+
+class TwoEndpointWaypointTest : public WaypointTest {
+ protected:
+  void beforeWaypoint() override {
+    ledger1_ = node(1).addPod("payments", "ledger-1", "10.244.2.21", {{"app", "ledger"}});
+    ASSERT_FALSE(HasFailure());
+    for (size_t i = 0; i < TestCluster::kNodes; ++i)
+      ASSERT_TRUE(eventually([&] { return knows("/var/run/netns/" + node(i).nodeNetns(), "ledger-1"); }, 10s))
+          << node(i).logTail("tunnel");
+  }
+  void SetUp() override {
+    WaypointTest::SetUp();
+    ASSERT_FALSE(HasFailure());
+    app1_ = HttpApp::start(node(1), ledger1_, 8080);
+    ASSERT_TRUE(app1_);
+    ASSERT_TRUE(eventually([&] { return knows(waypoint_.netnsPath(), "ledger-1"); }, 10s))
+        << node(0).logTail("waypoint-waypoint");
+  }
+  void TearDown() override {
+    app1_.reset();
+    WaypointTest::TearDown();
+  }
+  // The admin config dump (a tunnel's, or the waypoint's) has workload `name`.
+  bool knows(const std::string& netnsPath, const std::string& name) {
+    auto r = httpRequest(netnsPath, "GET", "/config_dump", 15000);
+    auto dump = nlohmann::json::parse(r.body, nullptr, false);
+    if (r.status != 200 || dump.is_discarded()) return false;
+    // The tunnel's dump has the state under "state"; the waypoint's is the state.
+    const auto& state = dump.contains("state") ? dump["state"] : dump;
+    for (const auto& w : state.value("workloads", nlohmann::json::array()))
+      if (w.value("name", "") == name) return true;
+    return false;
+  }
+
+  Pod ledger1_;
+  std::unique_ptr<HttpApp> app1_;
+};
+
+TEST_F(TwoEndpointWaypointTest, UpstreamHostNamesTheEndpointEachRequestWentTo) {
+  // Four requests on one keep-alive client connection (num_connects 1, then 0).
+  const std::string base = "http://" + std::string(kVip) + "/balance/";
+  const std::string w = "%{http_code} %{num_connects}\n";
+  std::string out = curl({"-w", w, base + "1", "-w", w, base + "2", "-w", w, base + "3", "-w", w, base + "4"});
+  EXPECT_EQ(lastCurlStatus_, 0) << out;
+  EXPECT_NE(out.find("200 1\n"), std::string::npos) << out;
+  EXPECT_EQ(countOf(out, "200 0\n"), 3u) << out;
+  ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 4; }, 5s)) << node(0).logTail("waypoint-waypoint");
+  // Each request is in the log of the endpoint that served it, and only there.
+  std::map<std::string, std::vector<std::string>> seenAt = {{ledger_.ip + ":15008", app_->seen()},
+                                                            {ledger1_.ip + ":15008", app1_->seen()}};
+  std::map<std::string, int> perHost;
+  for (const auto& e : waypointAccessLog()) {
+    const std::string host = e.value("upstream_host", ""), request = "GET " + e.value("path", "");
+    ASSERT_TRUE(seenAt.count(host)) << e.dump();
+    const auto& seen = seenAt[host];
+    EXPECT_NE(std::find(seen.begin(), seen.end(), request), seen.end())
+        << request << " logged as sent to " << host << ", which did not see it";
+    ++perHost[host];
+  }
+  // Round robin: both endpoints served.
+  EXPECT_EQ(perHost.size(), 2u);
+  EXPECT_EQ(app_->seen().size() + app1_->seen().size(), 4u);
+}
 
 // ---- an HTTP/1.1 client to a port declared http2 ---------------------------------
 //
@@ -564,6 +705,62 @@ TEST_F(Http2PortWaypointTest, AChunkedUploadAndPipelinedRequestsAreAnsweredInOrd
   EXPECT_NE(get.find("transfer-encoding: chunked\r\n"), std::string::npos) << get;
   EXPECT_NE(get.find("\r\n\r\n14\r\nbalance of 1 over h2\r\n0\r\n\r\n"), std::string::npos) << get;
   EXPECT_EQ(pathsSeen(1), (std::vector<std::string>{"/upload", "/balance/1"})) << h2Apps_[1]->output();
+}
+
+TEST_F(Http2PortWaypointTest, Http11RequestTrailersGoUpstreamAsAnHttp2TrailersFrame) {
+  // gRPC over HTTP/1.1: the chunked request's trailers become the HTTP/2 stream's
+  // trailing HEADERS frame, less the fields an HTTP/2 peer would refuse there.
+  const std::string request =
+      "POST /upload HTTP/1.1\r\nHost: 10.96.0.22:8082\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nConnection: x-private\r\nX-Private: 1\r\nTE: trailers\r\n"
+      "Content-Length: 5\r\n\r\n";
+  std::string out;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), request, out, false, "10.96.0.22", 8082)) << out;
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_NE(out.find("hello"), std::string::npos) << out;
+  EXPECT_EQ(pathsSeen(0), std::vector<std::string>{"/upload"}) << h2Apps_[0]->output();
+  const std::string frames = h2Apps_[0]->output();
+  EXPECT_NE(frames.find(") x-checksum: abc"), std::string::npos) << frames;
+  for (const char* dropped : {") connection:", ") x-private:", ") te:", ") content-length:"})
+    EXPECT_EQ(frames.find(dropped), std::string::npos) << dropped << "\n" << frames;
+}
+
+TEST_F(Http2PortWaypointTest, AHalfClosedClientIsAnsweredFromAnHttp2Upstream) {
+  // Two pipelined requests, then FIN: both go to the HTTP/2 backend in turn and
+  // both answers come back before the waypoint closes.
+  const std::string requests =
+      "GET /balance/1 HTTP/1.1\r\nHost: 10.96.0.22:8082\r\n\r\n"
+      "POST /upload HTTP/1.1\r\nHost: 10.96.0.22:8082\r\nContent-Length: 4\r\n\r\nping";
+  std::string out;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), requests, out, /*halfClose=*/true, "10.96.0.22", 8082)) << out;
+  const auto balance = out.find("balance of 1 over h2"), echo = out.find("ping");
+  EXPECT_NE(balance, std::string::npos) << out;
+  EXPECT_NE(echo, std::string::npos) << out;
+  EXPECT_LT(balance, echo) << out;
+  EXPECT_EQ(pathsSeen(0), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
+}
+
+TEST_F(Http2PortWaypointTest, ClientConnectionsShareOneUpstreamHttp2Connection) {
+  // 16 client connections at once, then 16 one after another, each with one
+  // request: all ride one HTTP/2 connection to the backend (nghttpd numbers its
+  // connections "[id=N]"), as HBONE pools share theirs.
+  const std::string url = "http://10.96.0.22:8082/balance/1";
+  std::vector<std::string> parallel = {"--http1.1", "--parallel", "--parallel-immediate", "--parallel-max", "16",
+                                       "-w", "%{http_code}\n"};
+  for (int i = 0; i < 16; ++i) parallel.push_back(url);
+  std::string out = curl(parallel);
+  EXPECT_EQ(lastCurlStatus_, 0) << out;
+  EXPECT_EQ(countOf(out, "200\n"), 16u) << out;
+  for (int i = 0; i < 16; ++i) {
+    out = curl({"--http1.1", "-w", "%{http_code}", url});
+    EXPECT_NE(out.find("balance of 1 over h2200"), std::string::npos) << out;
+  }
+  EXPECT_EQ(pathsSeen(0).size(), 32u);
+  std::set<std::string> connections;
+  std::istringstream log(h2Apps_[0]->output());
+  for (std::string line; std::getline(log, line);)
+    if (line.rfind("[id=", 0) == 0) connections.insert(line.substr(0, line.find(']')));
+  EXPECT_EQ(connections.size(), 1u) << "upstream connections: " << connections.size();
 }
 
 }  // namespace

@@ -42,24 +42,22 @@ class HttpApp {
     app->proc_ = std::move(*p);
     return app;
   }
-  std::vector<std::string> seen() {
-    std::vector<std::string> out;
-    std::istringstream in(proc_->output());
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("http: ", 0) == 0) out.push_back(line.substr(6));
-    return out;
-  }
+  std::vector<std::string> seen() { return linesAfter("http: "); }
   // The header lines ("name: value") of every request the app received, in order.
-  std::vector<std::string> headersSeen() {
-    std::vector<std::string> out;
-    std::istringstream in(proc_->output());
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("http-header: ", 0) == 0) out.push_back(line.substr(13));
-    return out;
-  }
+  std::vector<std::string> headersSeen() { return linesAfter("http-header: "); }
+  // The trailer lines ("name: value") of every chunked request body it received, in order.
+  std::vector<std::string> trailersSeen() { return linesAfter("http-trailer: "); }
 
  private:
   HttpApp() = default;
+  // What follows `prefix` on each of the app's output lines that starts with it.
+  std::vector<std::string> linesAfter(const std::string& prefix) {
+    std::vector<std::string> out;
+    std::istringstream in(proc_->output());
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(prefix, 0) == 0) out.push_back(line.substr(prefix.size()));
+    return out;
+  }
   std::unique_ptr<Process> proc_;
 };
 

@@ -1,8 +1,9 @@
 // warren-demo-app: the app the demo runs inside its pods.
 //   warren-demo-app serve PORT           echo server; prints each client's address
 //   warren-demo-app call IP:PORT MESSAGE connect, print what the app sees, send, print the echo
-//   warren-demo-app http PORT [BYTES]    HTTP/1.1 app (keep-alive, Content-Length bodies): answers
-//                                        200 "<METHOD> <target> served", prints each as http: METHOD target, then http-header: lines;
+//   warren-demo-app http PORT [BYTES]    HTTP/1.1 app (keep-alive, Content-Length or chunked bodies): answers
+//                                        200 "<METHOD> <target> served", prints each as http: METHOD target,
+//                                        then http-header: lines and a chunked body's http-trailer: lines;
 //                                        with BYTES, the body is padded with 'x' to BYTES (a benchmark's size)
 // It knows nothing about Warren: what it prints is what any app would see.
 
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -64,18 +66,53 @@ int serve(int port) {
   }
 }
 
+// Reads until `buf` holds `delim`; its offset, or npos when the peer closed first.
+size_t readUntil(int c, std::string& buf, const char* delim) {
+  char tmp[4096];
+  size_t at;
+  while ((at = buf.find(delim)) == std::string::npos) {
+    ssize_t n = ::read(c, tmp, sizeof(tmp));
+    if (n <= 0) return std::string::npos;
+    buf.append(tmp, static_cast<size_t>(n));
+  }
+  return at;
+}
+
+// A chunked body, dropped, and its trailer section's lines (RFC 9112 7.1); false
+// when the peer closed first.
+bool readChunked(int c, std::string& buf, std::vector<std::string>& trailers) {
+  for (;;) {
+    const size_t eol = readUntil(c, buf, "\r\n");
+    if (eol == std::string::npos) return false;
+    const size_t size = std::strtoul(buf.c_str(), nullptr, 16);
+    buf.erase(0, eol + 2);
+    if (size == 0) break;
+    while (buf.size() < size + 2) {
+      char tmp[4096];
+      ssize_t n = ::read(c, tmp, sizeof(tmp));
+      if (n <= 0) return false;
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    buf.erase(0, size + 2);
+  }
+  for (;;) {
+    const size_t eol = readUntil(c, buf, "\r\n");
+    if (eol == std::string::npos) return false;
+    std::string line = buf.substr(0, eol);
+    buf.erase(0, eol + 2);
+    if (line.empty()) return true;
+    trailers.push_back(std::move(line));
+  }
+}
+
 // One HTTP/1.1 connection: requests in turn, each answered 200. Enough of HTTP for
 // an app behind the mesh; it trusts its peer (the waypoint normalises requests).
 void serveHttp(int c, size_t bodyBytes) {
   std::string buf;
   char tmp[4096];
   for (;;) {
-    size_t end;
-    while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
-      ssize_t n = ::read(c, tmp, sizeof(tmp));
-      if (n <= 0) return (void)::close(c);
-      buf.append(tmp, static_cast<size_t>(n));
-    }
+    const size_t end = readUntil(c, buf, "\r\n\r\n");
+    if (end == std::string::npos) return (void)::close(c);
     std::string head = buf.substr(0, end);
     buf.erase(0, end + 4);
     std::string lower = head;
@@ -89,6 +126,9 @@ void serveHttp(int c, size_t bodyBytes) {
       buf.append(tmp, static_cast<size_t>(n));
     }
     buf.erase(0, length);
+    std::vector<std::string> trailers;
+    if (lower.find("\r\ntransfer-encoding: chunked") != std::string::npos && !readChunked(c, buf, trailers))
+      return (void)::close(c);
     const std::string line = head.substr(0, head.find("\r\n"));
     const std::string request = line.substr(0, line.rfind(' '));  // "GET /balance/1"
     std::printf("http: %s\n", request.c_str());
@@ -98,6 +138,7 @@ void serveHttp(int c, size_t bodyBytes) {
       std::printf("http-header: %s\n", head.substr(at + 2, next == std::string::npos ? next : next - at - 2).c_str());
       at = next;
     }
+    for (const auto& t : trailers) std::printf("http-trailer: %s\n", t.c_str());
     std::fflush(stdout);
     std::string body = request + " served\n";
     if (body.size() < bodyBytes) body.append(bodyBytes - body.size(), 'x');

@@ -31,6 +31,11 @@ void HeadScanner::reset() {
   errorReason_.clear();
 }
 
+void HeadScanner::resetForTrailers() {
+  reset();
+  state_ = State::LineStart;
+}
+
 bool HeadScanner::fail(int status, std::string reason) {
   state_ = State::Failed;
   errorStatus_ = status;

@@ -6,7 +6,12 @@
 // are refused here, before the library can accept them. It also enforces the
 // waypoint's own head-size and header-count limits ahead of the library's 80 KiB.
 //
-// Incremental: the head may arrive in any number of pieces, down to one byte.
+// Incremental: the head may arrive in any number of pieces, down to one byte;
+// each byte is examined once (the caller offers only bytes not scanned before).
+//
+// The trailer section of a chunked body (RFC 9112 7.1.2) is a list of fields
+// like the head's, without a start line: resetForTrailers() scans it with the
+// same checks and the same limits.
 
 #include <cstddef>
 #include <string>
@@ -28,6 +33,8 @@ class HeadScanner {
   // Examines data up to the end of the head. After Done or Error, reset() first.
   Outcome scan(std::string_view data);
   void reset();
+  // The next bytes are a trailer section: field lines through the empty line.
+  void resetForTrailers();
   size_t bytes() const { return bytes_; }  // scanned since reset(): the head's size once Done
 
   // After Error: the status (400 or 431) and why.

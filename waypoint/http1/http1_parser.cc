@@ -3,7 +3,9 @@
 // so http_parser_execute() returns right there and feed() reports one event. The
 // head bytes go through HeadScanner first; only bytes it has passed reach the
 // library, and never past the end of the head, so the library cannot accept a
-// head shape the scanner refuses.
+// head shape the scanner refuses. A chunked body's trailer section is a head of
+// its own kind: the last chunk's size line pauses the library too (no event for
+// the caller), and what follows goes through the scanner the same way.
 
 #include "waypoint/http1/http1_parser.h"
 
@@ -56,11 +58,15 @@ struct Parser::Impl {
   http_parser parser{};
 
   bool inHead = true;         // bytes go through the scanner
+  bool inTrailers = false;    // ... and so do a chunked body's trailer section's
+  bool trailersBegin = false;  // paused at the last chunk: not an event for the caller
   bool noBody = false;        // expectNoBody() for the next response
   Event event = Event::NeedMore;  // set by the pausing callbacks
   MessageHead building;       // the head being parsed; moved to `head` when complete
   bool lastWasValue = true;   // the header callbacks: a new field name starts a header
   MessageHead head;
+  HeaderList trailerFields;   // the trailer section being parsed
+  HeaderList trailers;        // the message's, once it has ended
   std::string_view body;
   bool failed = false;
   ParseError error;
@@ -85,6 +91,7 @@ struct Parser::Impl {
   static int onHeaderField(http_parser* p, const char* at, size_t len);
   static int onHeaderValue(http_parser* p, const char* at, size_t len);
   static int onHeadersComplete(http_parser* p);
+  static int onChunkHeader(http_parser* p);
   static int onBody(http_parser* p, const char* at, size_t len);
   static int onMessageComplete(http_parser* p);
   static const http_parser_settings kSettings;
@@ -93,6 +100,7 @@ struct Parser::Impl {
 int Parser::Impl::onMessageBegin(http_parser* p) {
   auto& s = of(p);
   s.building = {};
+  s.trailers.clear();
   s.lastWasValue = true;
   return 0;
 }
@@ -108,21 +116,22 @@ int Parser::Impl::onStatus(http_parser* p, const char* at, size_t len) {
 }
 
 // Header callbacks may deliver a name or value in pieces (split input). After the
-// head, the same callbacks carry chunked trailers: those are dropped (the waypoint
-// re-frames the body and does not forward trailers).
+// head, the same callbacks carry a chunked body's trailer fields.
 int Parser::Impl::onHeaderField(http_parser* p, const char* at, size_t len) {
   auto& s = of(p);
-  if (!s.inHead) return 0;
-  if (s.lastWasValue) s.building.headers.emplace_back();
-  s.building.headers.back().first.append(at, len);
+  HeaderList* fields = s.inHead ? &s.building.headers : s.inTrailers ? &s.trailerFields : nullptr;
+  if (!fields) return 0;
+  if (s.lastWasValue) fields->emplace_back();
+  fields->back().first.append(at, len);
   s.lastWasValue = false;
   return 0;
 }
 
 int Parser::Impl::onHeaderValue(http_parser* p, const char* at, size_t len) {
   auto& s = of(p);
-  if (!s.inHead || s.building.headers.empty()) return 0;  // a value always follows a name
-  s.building.headers.back().second.append(at, len);
+  HeaderList* fields = s.inHead ? &s.building.headers : s.inTrailers ? &s.trailerFields : nullptr;
+  if (!fields || fields->empty()) return 0;  // a value always follows a name
+  fields->back().second.append(at, len);
   s.lastWasValue = true;
   return 0;
 }
@@ -143,6 +152,20 @@ int Parser::Impl::onHeadersComplete(http_parser* p) {
   return 0;
 }
 
+// Called after each chunk-size line; the last chunk's (size 0) is followed by
+// the trailer section, which must go through the scanner: pause there.
+int Parser::Impl::onChunkHeader(http_parser* p) {
+  if (p->content_length != 0) return 0;
+  auto& s = of(p);
+  s.inTrailers = true;
+  s.trailersBegin = true;
+  s.trailerFields.clear();
+  s.lastWasValue = true;
+  s.scanner.resetForTrailers();
+  http_parser_pause(p, 1);
+  return 0;
+}
+
 int Parser::Impl::onBody(http_parser* p, const char* at, size_t len) {
   if (len == 0) return 0;
   auto& s = of(p);
@@ -155,6 +178,15 @@ int Parser::Impl::onBody(http_parser* p, const char* at, size_t len) {
 int Parser::Impl::onMessageComplete(http_parser* p) {
   auto& s = of(p);
   s.event = Event::MessageEnd;
+  if (s.inTrailers) {
+    for (auto& [name, value] : s.trailerFields) {
+      toLower(name);
+      value = trimOws(value);
+    }
+    s.trailers = std::move(s.trailerFields);
+    s.trailerFields = {};
+    s.inTrailers = false;
+  }
   // The next bytes are the next message's head. HEAD's no-body applies to its
   // final response, not to an interim 1xx before it.
   s.inHead = true;
@@ -173,6 +205,7 @@ const http_parser_settings Parser::Impl::kSettings = [] {
   st.on_header_field = onHeaderField;
   st.on_header_value = onHeaderValue;
   st.on_headers_complete = onHeadersComplete;
+  st.on_chunk_header = onChunkHeader;
   st.on_body = onBody;
   st.on_message_complete = onMessageComplete;
   return st;
@@ -355,34 +388,42 @@ void Parser::Impl::mapLibraryError() {
 
 Parser::Step Parser::Impl::run(std::string_view data) {
   if (failed) return {Event::Error, 0};
-  if (data.empty()) return {Event::NeedMore, 0};  // execute(0 bytes) would mean EOF
-  size_t give = data.size();
-  bool headEnds = false;
-  if (inHead) {
-    const auto out = scanner.scan(data);
-    if (out.result == HeadScanner::Result::Error) {
-      fail(scanner.errorStatus(), scanner.errorReason());
-      return {Event::Error, 0};
+  size_t total = 0;  // bytes the library has taken in this call
+  for (;;) {
+    const std::string_view rest = data.substr(total);
+    if (rest.empty()) return {Event::NeedMore, total};  // execute(0 bytes) would mean EOF
+    size_t give = rest.size();
+    bool sectionEnds = false;
+    if (inHead || inTrailers) {
+      const auto out = scanner.scan(rest);
+      if (out.result == HeadScanner::Result::Error) {
+        fail(scanner.errorStatus(), (inTrailers ? "in the trailers: " : "") + scanner.errorReason());
+        return {Event::Error, total};
+      }
+      give = out.scanned;
+      sectionEnds = out.result == HeadScanner::Result::Done;
     }
-    give = out.scanned;
-    headEnds = out.result == HeadScanner::Result::Done;
+    event = Event::NeedMore;
+    trailersBegin = false;
+    http_parser_pause(&parser, 0);
+    const size_t used = http_parser_execute(&parser, &kSettings, rest.data(), give);
+    const auto err = HTTP_PARSER_ERRNO(&parser);
+    if (failed) return {Event::Error, total};  // a callback refused the head
+    if (err != HPE_OK && err != HPE_PAUSED) {
+      mapLibraryError();
+      return {Event::Error, total};
+    }
+    total += used;
+    // At the last chunk: the trailer section that follows is scanned first.
+    if (event == Event::NeedMore && trailersBegin) continue;
+    if (event == Event::NeedMore && (used != rest.size() || sectionEnds)) {
+      // The scanner and the library disagree on where the head ends, or the
+      // library stopped for no event: refuse rather than guess.
+      fail(400, "internal: parser stopped unexpectedly");
+      return {Event::Error, total};
+    }
+    return {event, total};
   }
-  event = Event::NeedMore;
-  http_parser_pause(&parser, 0);
-  const size_t used = http_parser_execute(&parser, &kSettings, data.data(), give);
-  const auto err = HTTP_PARSER_ERRNO(&parser);
-  if (failed) return {Event::Error, 0};  // a callback refused the head
-  if (err != HPE_OK && err != HPE_PAUSED) {
-    mapLibraryError();
-    return {Event::Error, 0};
-  }
-  if (event == Event::NeedMore && (used != data.size() || headEnds)) {
-    // The scanner and the library disagree on where the head ends, or the
-    // library stopped for no event: refuse rather than guess.
-    fail(400, "internal: parser stopped unexpectedly");
-    return {Event::Error, 0};
-  }
-  return {event, used};
 }
 
 Parser::Parser(Kind kind, Limits limits) : impl_(std::make_unique<Impl>(kind, limits)) {}
@@ -391,6 +432,7 @@ Parser::~Parser() = default;
 Parser::Step Parser::feed(std::string_view data) { return impl_->run(data); }
 
 const MessageHead& Parser::head() const { return impl_->head; }
+const HeaderList& Parser::trailers() const { return impl_->trailers; }
 std::string_view Parser::bodyChunk() const { return impl_->body; }
 const ParseError& Parser::error() const { return impl_->error; }
 void Parser::expectNoBody() { impl_->noBody = true; }

@@ -12,8 +12,9 @@
 // in a header, whitespace before a header's colon, a non-token header name, two
 // Host headers or none in HTTP/1.1, a fragment or a non-http(s) absolute target.
 // CONNECT is 501, an HTTP version other than 1.x 505, oversized heads 431. The
-// head is checked byte by byte (head_scanner.h) before libhttp-parser, which is
-// lenient on several of these, sees it. For responses the caller answers 502
+// head, and a chunked body's trailer section, are checked byte by byte
+// (head_scanner.h) before libhttp-parser, which is lenient on several of these,
+// sees them. For responses the caller answers 502
 // whatever the status here.
 
 #include <cstddef>
@@ -40,7 +41,7 @@ struct MessageHead {
   std::string reason;
   // Both.
   int versionMajor = 1, versionMinor = 1;
-  HeaderList headers;  // in order, names lower-case, values trimmed; no trailers
+  HeaderList headers;  // in order, names lower-case, values trimmed; no trailers (Parser::trailers())
   std::optional<uint64_t> contentLength;
   bool chunked = false;
   bool keepAlive = true;  // http_should_keep_alive()
@@ -87,6 +88,10 @@ class Parser {
   Step feed(std::string_view data);
   // Valid from Head until the next message's Head.
   const MessageHead& head() const;
+  // A chunked message's trailer fields (names lower-case, values trimmed, in
+  // order), scanned with the head's checks and limits: valid from MessageEnd
+  // until the next feed(); empty for a message without any.
+  const HeaderList& trailers() const;
   // Valid after BodyChunk until the next feed(): a view into feed()'s input.
   std::string_view bodyChunk() const;
   const ParseError& error() const;

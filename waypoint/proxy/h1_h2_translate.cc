@@ -79,15 +79,21 @@ Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields,
   return r;
 }
 
-std::string lastChunkWithTrailers(const http1::HeaderList& trailers, bool clientTakesTrailers) {
-  if (!clientTakesTrailers || trailers.empty()) return http1::lastChunk();
-  std::string out = "0\r\n";
+http1::HeaderList forwardableTrailers(const http1::HeaderList& trailers) {
+  http1::HeaderList out;
   for (const auto& [n, v] : trailers) {
     // RFC 9110 6.5.1: no framing, routing or connection fields in trailers.
     if (n.empty() || n.front() == ':' || connectionSpecific(n, trailers) || n == "content-length" || n == "host")
       continue;
-    out.append(n).append(": ").append(v).append("\r\n");
+    out.emplace_back(n, v);
   }
+  return out;
+}
+
+std::string lastChunkWithTrailers(const http1::HeaderList& trailers, bool peerTakesTrailers) {
+  if (!peerTakesTrailers || trailers.empty()) return http1::lastChunk();
+  std::string out = "0\r\n";
+  for (const auto& [n, v] : forwardableTrailers(trailers)) out.append(n).append(": ").append(v).append("\r\n");
   return out.append("\r\n");
 }
 

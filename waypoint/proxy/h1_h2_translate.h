@@ -52,9 +52,14 @@ struct Http1ResponseHead {
 Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields, bool endStream, bool headRequest,
                                     bool http10Client);
 
-// The end of a chunked response body: the last chunk, with the upstream's
-// trailers when the client takes them (pseudo-headers, connection-specific
-// fields and framing fields left out), else without.
-std::string lastChunkWithTrailers(const http1::HeaderList& trailers, bool clientTakesTrailers);
+// The trailer fields a hop passes on, either way and in either protocol (as Envoy,
+// RFC 9110 6.5.1): pseudo-headers, connection-specific fields (above), framing
+// (content-length, transfer-encoding) and routing (host) fields left out. An
+// HTTP/2 peer would fail the stream on the connection-specific ones.
+http1::HeaderList forwardableTrailers(const http1::HeaderList& trailers);
+
+// The end of a chunked body: the last chunk, with the forwardable trailers when
+// the peer takes them (a client that sent "TE: trailers"; any server), else without.
+std::string lastChunkWithTrailers(const http1::HeaderList& trailers, bool peerTakesTrailers);
 
 }  // namespace warren::waypoint

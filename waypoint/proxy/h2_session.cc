@@ -208,14 +208,15 @@ H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::Byt
       stream_(std::move(stream)),
       options_(options),
       down_(std::move(downstream)),
-      h2Pool_(host, *this, options, "waypoint session " + std::to_string(id) + " (h2)") {}
+      idle_(options.idleUpstreams) {}
 
 H2Session::~H2Session() {
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
   if (down_ && downEvents_) down_->unwatch();
   for (auto& [id, s] : streams_)
     if (s->up && s->upEvents) s->up->unwatch();
-  for (auto& i : idle_) i.fd->unwatch();
+  idle_.clear();
+  host_.h2Pool().forget(*this);
   if (h2_) nghttp2_session_del(h2_);
 }
 
@@ -276,9 +277,8 @@ void H2Session::finish(const std::string& why) {
   }
   streams_.clear();
   toOpen_.clear();
-  for (auto& i : idle_) i.fd->unwatch();
   idle_.clear();
-  h2Pool_.close();
+  host_.h2Pool().forget(*this);
   if (down_) {
     if (downEvents_) down_->unwatch();
     downEvents_ = 0;
@@ -429,8 +429,10 @@ int H2Session::onHeader(const nghttp2_frame* frame, std::string_view name, std::
   Stream* s = find(frame->hd.stream_id);
   if (!s) return 0;
   if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
-    // Request trailers: relayed to an HTTP/2 upstream, dropped for HTTP/1.1. They
-    // count against the same header list limit; past it they are dropped.
+    // Request trailers: relayed (forwardableTrailers) to an HTTP/2 upstream, and to
+    // an HTTP/1.1 one when the body goes chunked (a length-delimited body has no
+    // place for them). They count against the same header list limit; past it
+    // they are dropped.
     s->outcome.requestBytes += name.size() + value.size();
     s->headerBytes += name.size() + value.size() + 32;
     if (s->headerBytes <= options_.h2MaxHeaderListBytes && (name.empty() || name.front() != ':'))
@@ -627,7 +629,7 @@ void H2Session::onJudged(Stream& s, RequestPlan judged, const http1::MessageHead
   std::string held = std::move(s.upOut);
   s.upOut = http1::serializeRequestHead(upstreamHead(h, plan));
   if (!held.empty()) s.upOut += s.chunked ? http1::chunk(held) : held;
-  if (s.endReceived && s.chunked) s.upOut += http1::lastChunk();
+  if (s.endReceived && s.chunked) s.upOut += lastChunkWithTrailers(s.requestTrailers, /*peerTakesTrailers=*/true);
   s.wantUp = true;
   toOpen_.push_back(s.id);
 }
@@ -636,10 +638,10 @@ void H2Session::requestEnded(Stream& s) {
   s.endReceived = true;
   if (!s.wantUp) return;
   if (s.viaH2) {
-    if (s.upId) s.h2->endBody(s.upId, std::move(s.requestTrailers));
+    if (s.upId) s.h2->endBody(s.upId, forwardableTrailers(s.requestTrailers));
     return;
   }
-  if (s.chunked) s.upOut += http1::lastChunk();
+  if (s.chunked) s.upOut += lastChunkWithTrailers(s.requestTrailers, /*peerTakesTrailers=*/true);
   if (s.up && !flushUp(s)) upstreamEof(s);
 }
 
@@ -720,7 +722,7 @@ void H2Session::openUpstreams() {
       openH2Upstream(*s);
       continue;
     }
-    if (io::ByteStreamPtr fd = takeIdle(s->upKey)) {
+    if (io::ByteStreamPtr fd = idle_.take(s->upKey)) {
       attachUpstream(id, std::move(fd));
       continue;
     }
@@ -746,14 +748,15 @@ void H2Session::openH2Upstream(Stream& s) {
   // The request goes out now; the body held while judging follows it, then its
   // end if the client has ended (with its trailers).
   const bool endNow = s.endReceived && s.upOut.empty() && s.requestTrailers.empty();
-  if (auto sent = h2Pool_.submit(s.outcome.plan.route, s.outcome.upstreamHost, s.id, s.h2Request, endNow); sent.up) {
+  if (auto sent = host_.h2Pool().submit(s.outcome.plan.route, s.outcome.upstreamHost, *this, s.id, s.h2Request, endNow);
+      sent.up) {
     s.h2 = std::move(sent.up);
     s.upId = sent.upId;
     if (!s.upOut.empty()) {
       s.h2->sendBody(s.upId, s.upOut.data(), s.upOut.size());
       s.upOut.clear();
     }
-    if (s.endReceived && !endNow) s.h2->endBody(s.upId, std::move(s.requestTrailers));
+    if (s.endReceived && !endNow) s.h2->endBody(s.upId, forwardableTrailers(s.requestTrailers));
     return;
   }
   s.outcome.plan.decision.reason += "; upstream connect error or disconnect/reset before headers";
@@ -787,9 +790,7 @@ void H2Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
 void H2Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
   Stream* s = find(key);
   if (!s || !s->h2) return;
-  std::erase_if(trailers, [](const auto& f) {
-    return f.first.empty() || f.first.front() == ':' || connectionSpecific(f.first, {});
-  });
+  trailers = forwardableTrailers(trailers);
   s->outcome.grpcStatus = grpcStatusIn(trailers);
   s->responseTrailers = std::move(trailers);
 }
@@ -830,7 +831,7 @@ void H2Session::afterUpstreamEvent() {
   if (closed_) return;
   auto keep = shared_from_this();
   touch();
-  h2Pool_.prune();
+  host_.h2Pool().prune();
   afterEvent();
 }
 
@@ -998,7 +999,7 @@ void H2Session::releaseUpstream(Stream& s, bool reusable) {
   if (s.up) {
     if (s.upEvents) s.up->unwatch();
     s.upEvents = 0;
-    if (reusable && !closed_) keepIdle(s.upKey, std::move(s.up));
+    if (reusable && !closed_) idle_.keep(s.upKey, std::move(s.up));
     s.up.reset();
   }
   s.upOut.clear();
@@ -1015,42 +1016,6 @@ void H2Session::updateUpInterest(Stream& s) {
   if (s.upOutPending() > 0) want |= EPOLLOUT;
   if (want == s.upEvents) return;
   if (s.up->modify(want)) s.upEvents = want;
-}
-
-void H2Session::keepIdle(std::string key, io::ByteStreamPtr fd) {
-  if (options_.idleUpstreams == 0) return;
-  if (idle_.size() >= options_.idleUpstreams) {
-    idle_.front().fd->unwatch();
-    idle_.erase(idle_.begin());
-  }
-  const io::ByteStream* raw = fd.get();
-  std::weak_ptr<H2Session> weak = weak_from_this();
-  // Anything from an idle upstream (its close, or stray bytes) ends it.
-  if (!fd->watch(EPOLLIN, [weak, raw](uint32_t) {
-        if (auto self = weak.lock()) self->dropIdle(raw);
-      }))
-    return;
-  idle_.push_back({std::move(key), std::move(fd)});
-}
-
-io::ByteStreamPtr H2Session::takeIdle(const std::string& key) {
-  for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
-    if (it->key != key) continue;
-    it->fd->unwatch();
-    io::ByteStreamPtr fd = std::move(it->fd);
-    idle_.erase(std::next(it).base());
-    return fd;
-  }
-  return io::ByteStreamPtr();
-}
-
-void H2Session::dropIdle(const io::ByteStream* fd) {
-  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
-    if (it->fd.get() != fd) continue;
-    it->fd->unwatch();
-    idle_.erase(it);
-    return;
-  }
 }
 
 }  // namespace warren::waypoint

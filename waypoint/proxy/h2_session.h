@@ -35,6 +35,7 @@
 #include "waypoint/proxy/h1_h2_translate.h"
 #include "waypoint/proxy/h2_upstream.h"
 #include "waypoint/proxy/h2_upstream_pool.h"
+#include "waypoint/proxy/idle_upstreams.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
 
@@ -67,10 +68,6 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
 
  private:
   struct Stream;
-  struct Idle {
-    std::string key;
-    io::ByteStreamPtr fd;
-  };
   friend struct H2SessionCallbacks;
 
   H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream, SessionOptions options);
@@ -123,9 +120,6 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   void upstreamEof(Stream& s);
   void releaseUpstream(Stream& s, bool reusable);
   void updateUpInterest(Stream& s);
-  void keepIdle(std::string key, io::ByteStreamPtr fd);
-  io::ByteStreamPtr takeIdle(const std::string& key);
-  void dropIdle(const io::ByteStream* fd);
 
   void touch();
   void finish(const std::string& why);
@@ -141,8 +135,7 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   size_t downOutHead_ = 0;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<int32_t> toOpen_;  // judged and allowed during this read: upstreams opened after it
-  std::vector<Idle> idle_;
-  H2UpstreamPool h2Pool_;  // the HTTP/2 upstreams
+  IdleUpstreams idle_;  // HTTP/1.1 upstreams between requests
   bool closed_ = false, goingAway_ = false;
   bool judgingInline_ = false;  // judgeRequest is answering inside judge()
   uint64_t idleTimer_ = 0;

@@ -35,6 +35,7 @@ std::vector<nghttp2_nv> toNva(const http1::HeaderList& a, const http1::HeaderLis
 }  // namespace
 
 struct H2Upstream::Stream {
+  H2Upstream::Sink* sink = nullptr;
   int32_t key = 0;
   http1::HeaderList block;  // the HEADERS block being received
   size_t blockBytes = 0;
@@ -71,14 +72,14 @@ struct H2UpstreamCallbacks {
 
 // ---- lifecycle ------------------------------------------------------------------
 
-std::shared_ptr<H2Upstream> H2Upstream::create(io::EventLoop& loop, Sink& sink, Options options, std::string label) {
-  auto up = std::shared_ptr<H2Upstream>(new H2Upstream(loop, sink, options, std::move(label)));
+std::shared_ptr<H2Upstream> H2Upstream::create(io::EventLoop& loop, Options options, std::string label) {
+  auto up = std::shared_ptr<H2Upstream>(new H2Upstream(loop, options, std::move(label)));
   if (!up->startSession()) up->failed_ = true;
   return up;
 }
 
-H2Upstream::H2Upstream(io::EventLoop& loop, Sink& sink, Options options, std::string label)
-    : loop_(loop), sink_(sink), options_(options), label_(std::move(label)) {}
+H2Upstream::H2Upstream(io::EventLoop& loop, Options options, std::string label)
+    : loop_(loop), options_(options), label_(std::move(label)) {}
 
 H2Upstream::~H2Upstream() {
   if (fd_ && events_) fd_->unwatch();
@@ -139,13 +140,14 @@ void H2Upstream::fail(const std::string& why) {
   if (closed_) return;
   auto keep = shared_from_this();
   failAll(why);
-  sink_.afterUpstreamEvent();
+  tellSinks();
 }
 
 void H2Upstream::close() {
   if (closed_) return;
   closed_ = failed_ = true;
   streams_.clear();
+  heard_.clear();
   if (fd_) {
     if (events_) fd_->unwatch();
     events_ = 0;
@@ -163,7 +165,7 @@ void H2Upstream::failAll(const std::string& why) {
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, s] : streams)
-    if (!s->ended && !s->canceled) sink_.upstreamFailed(s->key, why, !s->gotHead);
+    if (!s->ended && !s->canceled) heard(*s).upstreamFailed(s->key, why, !s->gotHead);
   if (fd_) {
     if (events_) fd_->unwatch();
     events_ = 0;
@@ -173,8 +175,8 @@ void H2Upstream::failAll(const std::string& why) {
 
 // ---- requests -------------------------------------------------------------------
 
-int32_t H2Upstream::submit(int32_t key, const http1::HeaderList& pseudo, const http1::HeaderList& fields,
-                           bool endStream) {
+int32_t H2Upstream::submit(Sink& sink, int32_t key, const http1::HeaderList& pseudo,
+                           const http1::HeaderList& fields, bool endStream) {
   if (!usable()) return 0;
   auto nva = toNva(pseudo, fields);
   nghttp2_data_provider prd{};
@@ -185,12 +187,29 @@ int32_t H2Upstream::submit(int32_t key, const http1::HeaderList& pseudo, const h
     return 0;
   }
   auto s = std::make_unique<Stream>();
+  s->sink = &sink;
   s->key = key;
   s->bodyEnded = endStream;
   streams_[id] = std::move(s);
   pump();
   updateInterest();
   return id;
+}
+
+void H2Upstream::forget(Sink& sink) {
+  std::erase(heard_, &sink);
+  bool sent = false;
+  for (auto& [id, s] : streams_) {
+    if (s->sink != &sink) continue;
+    s->sink = nullptr;
+    if (s->canceled) continue;
+    s->canceled = true;
+    if (!closed_ && h2_) sent |= nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL) == 0;
+  }
+  if (sent) {
+    pump();
+    updateInterest();
+  }
 }
 
 void H2Upstream::sendBody(int32_t upId, const char* data, size_t len) {
@@ -244,7 +263,7 @@ void H2Upstream::onEvent(uint32_t events) {
   auto keep = shared_from_this();
   if ((events & EPOLLOUT) && !flush()) {
     failAll("upstream write failed");
-    return sink_.afterUpstreamEvent();
+    return tellSinks();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     for (int i = 0; i < kMaxReadsPerEvent && !failed_; ++i) {
@@ -278,7 +297,19 @@ void H2Upstream::afterEvent() {
     pump();
     updateInterest();
   }
-  sink_.afterUpstreamEvent();
+  tellSinks();
+}
+
+H2Upstream::Sink& H2Upstream::heard(Stream& s) {
+  if (std::find(heard_.begin(), heard_.end(), s.sink) == heard_.end()) heard_.push_back(s.sink);
+  return *s.sink;
+}
+
+void H2Upstream::tellSinks() {
+  // A sink may submit, cancel or forget from its afterUpstreamEvent: work on a copy.
+  auto sinks = std::move(heard_);
+  heard_.clear();
+  for (Sink* sink : sinks) sink->afterUpstreamEvent();
 }
 
 void H2Upstream::pump() {
@@ -383,17 +414,17 @@ int H2Upstream::onFrameRecv(const nghttp2_frame* frame) {
       if (status < 200) return 0;  // interim (nghttp2 has checked :status is there and valid)
       s.gotHead = true;
       s.ended = end;
-      sink_.upstreamHeaders(s.key, status, std::move(fields), end);
+      heard(s).upstreamHeaders(s.key, status, std::move(fields), end);
     } else {
       s.ended = true;  // trailers always end the stream (nghttp2 enforces it)
-      sink_.upstreamTrailers(s.key, std::move(block));
+      heard(s).upstreamTrailers(s.key, std::move(block));
     }
   } else if (end) {
     s.ended = true;
   }
   // The sink may have canceled the stream meanwhile.
   if (end && (it = streams_.find(frame->hd.stream_id)) != streams_.end() && !it->second->canceled)
-    sink_.upstreamEnded(it->second->key);
+    heard(*it->second).upstreamEnded(it->second->key);
   return 0;
 }
 
@@ -403,7 +434,7 @@ int H2Upstream::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
     nghttp2_session_consume(h2_, id, len);  // nobody will take it: window back at once
     return 0;
   }
-  sink_.upstreamData(it->second->key, data, len);
+  heard(*it->second).upstreamData(it->second->key, data, len);
   return 0;
 }
 
@@ -417,7 +448,7 @@ int H2Upstream::onStreamClose(int32_t id, uint32_t code) {
                     : code == NGHTTP2_REFUSED_STREAM ? "upstream refused the stream"
                                                      : std::string("reset by upstream (") +
                                                            nghttp2_http2_strerror(code) + ")";
-  sink_.upstreamFailed(s->key, why, !s->gotHead);
+  heard(*s).upstreamFailed(s->key, why, !s->gotHead);
   return 0;
 }
 
@@ -433,7 +464,7 @@ ssize_t H2Upstream::readBody(int32_t id, uint8_t* buf, size_t len, uint32_t* fla
       s.body.clear();
       s.bodyHead = 0;
     }
-    sink_.requestBodyTaken(s.key, n);
+    if (s.sink) s.sink->requestBodyTaken(s.key, n);  // (a forgotten stream's body is dropped with it)
   }
   if (s.bodyPending() == 0 && s.bodyEnded) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;

@@ -1,8 +1,9 @@
 #pragma once
 // One HTTP/2 connection (h2c with prior knowledge) from the waypoint to an
 // upstream: the byte stream SessionHost::openUpstream gives (an HBONE stream to the
-// app's tunnel, or plain TCP), carrying every request of one downstream HTTP/2
-// session to that upstream, multiplexed. What gRPC needs and HTTP/1.1 cannot carry:
+// app's tunnel, or plain TCP), carrying requests of any of the waypoint's
+// downstream sessions to that upstream, multiplexed (H2UpstreamPool shares it);
+// each request reports to the Sink that submitted it. What gRPC needs and HTTP/1.1 cannot carry:
 // trailers both ways, streaming in both directions at once, and END_STREAM as the
 // end of a message rather than the end of a connection.
 //
@@ -24,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/byte_stream.h"
 #include "io/event_loop.h"
@@ -33,10 +35,11 @@ namespace warren::waypoint {
 
 class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
  public:
-  // What the requests on this connection report, keyed by the sink's own id for
-  // each (the downstream stream id). Calls come from inside the upstream's event
-  // handling; afterUpstreamEvent() follows each burst, for the sink to send what
-  // they produced.
+  // What a request on this connection reports to the sink that submitted it,
+  // keyed by the sink's own id for it (e.g. the downstream stream id). Calls come
+  // from inside the upstream's event handling; afterUpstreamEvent() follows each
+  // burst, once for each sink that heard something, for it to send what they
+  // produced. A sink must forget() the connection before it goes.
   class Sink {
    public:
     // The final response head (1xx are not relayed). `endStream`: no body, no
@@ -66,7 +69,7 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
 
   // Not connected yet: requests may be submitted at once and go out once attach()
   // gives the byte stream (or fail with fail()).
-  static std::shared_ptr<H2Upstream> create(io::EventLoop& loop, Sink& sink, Options options, std::string label);
+  static std::shared_ptr<H2Upstream> create(io::EventLoop& loop, Options options, std::string label);
   ~H2Upstream();
 
   void attach(io::ByteStreamPtr fd);
@@ -78,7 +81,10 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   // A request: `pseudo` (":method", ":scheme", ":authority", ":path") and regular
   // fields, lower-case, no connection-specific ones. `endStream`: no body follows.
   // Returns the upstream stream id, or 0 when this connection takes no more.
-  int32_t submit(int32_t key, const http1::HeaderList& pseudo, const http1::HeaderList& fields, bool endStream);
+  int32_t submit(Sink& sink, int32_t key, const http1::HeaderList& pseudo, const http1::HeaderList& fields,
+                 bool endStream);
+  // `sink` goes: its streams still running are canceled, and it hears nothing more.
+  void forget(Sink& sink);
   // Request body bytes for stream `upId`, and its end (with trailers, if any).
   void sendBody(int32_t upId, const char* data, size_t len);
   void endBody(int32_t upId, http1::HeaderList trailers);
@@ -95,7 +101,7 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
  private:
   struct Stream;
   friend struct H2UpstreamCallbacks;
-  H2Upstream(io::EventLoop& loop, Sink& sink, Options options, std::string label);
+  H2Upstream(io::EventLoop& loop, Options options, std::string label);
   bool startSession();
 
   void onEvent(uint32_t events);
@@ -104,6 +110,8 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   void updateInterest();
   void failAll(const std::string& why);
   void afterEvent();
+  Sink& heard(Stream& s);  // s's sink, remembered for afterUpstreamEvent
+  void tellSinks();        // afterUpstreamEvent to each sink that heard something
 
   int onBeginHeaders(const nghttp2_frame* frame);
   int onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value);
@@ -113,7 +121,7 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   ssize_t readBody(int32_t id, uint8_t* buf, size_t len, uint32_t* flags);
 
   io::EventLoop& loop_;
-  Sink& sink_;
+  std::vector<Sink*> heard_;  // sinks told something since the last tellSinks()
   Options options_;
   std::string label_;
   nghttp2_session* h2_ = nullptr;

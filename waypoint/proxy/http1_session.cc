@@ -53,7 +53,7 @@ Http1Session::Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, i
       stream_(std::move(stream)),
       options_(options),
       down_(std::move(downstream)),
-      h2Pool_(host, *this, options, "waypoint session " + std::to_string(id)) {}
+      idleUp_(options.idleUpstreams) {}
 
 Http1Session::~Http1Session() {
   if (drainTimer_) host_.loop().cancelTimer(drainTimer_);
@@ -61,6 +61,7 @@ Http1Session::~Http1Session() {
   if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
   if (down_) down_->unwatch();
   if (up_) up_->unwatch();
+  host_.h2Pool().forget(*this);
 }
 
 void Http1Session::abort() {
@@ -90,18 +91,37 @@ void Http1Session::onDownstream(uint32_t events) {
     ssize_t n = down_->read(buf, sizeof(buf));
     if (n > 0) {
       downIn_.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    } else if (n == 0 && !downEof_ && !(events & (EPOLLHUP | EPOLLERR))) {
+      // The client's FIN: it sends nothing more, but may still read. What it
+      // sent is taken to its end (clientEnded), every complete request answered.
       downEof_ = true;
-      // The client is gone: a request still being read or answered ends here.
-      if (phase_ != Phase::Head || downInHead_ < downIn_.size()) {
-        if (phase_ == Phase::ForwardBody || phase_ == Phase::AwaitResponse) finishRequest(0);
-        return finish();
-      }
-      return closeAfterFlush();
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      // Reset, or gone both ways: a request still being read or answered ends here.
+      downEof_ = true;
+      if (phase_ == Phase::ForwardBody || phase_ == Phase::AwaitResponse) finishRequest(0);
+      return finish();
     }
   }
   processRequests();
   updateInterest();
+}
+
+// Everything the client sent before its FIN has been parsed, in the phase that
+// needed more. Between requests the session ends once the answers are out; a
+// request cut short by the FIN cannot be completed.
+void Http1Session::clientEnded() {
+  switch (phase_) {
+    case Phase::Head:
+      return closeAfterFlush();  // (a head begun and never finished gets no answer)
+    case Phase::DiscardBody:
+      finishRequest(current_.status);  // its answer is queued; the rest of its body never comes
+      return closeAfterFlush();
+    case Phase::ForwardBody:
+      finishRequest(0);  // the upstream has part of a body that will never end
+      return finish();
+    default:
+      return;  // judging or answering: processRequests comes back here afterwards
+  }
 }
 
 void Http1Session::processRequests() {
@@ -110,6 +130,7 @@ void Http1Session::processRequests() {
     if (downInHead_ >= downIn_.size()) {
       downIn_.clear();
       downInHead_ = 0;
+      if (downEof_) clientEnded();
       return;
     }
     std::string_view in(downIn_.data() + downInHead_, downIn_.size() - downInHead_);
@@ -140,11 +161,13 @@ void Http1Session::processRequests() {
         current_.requestBytes = requestConsumed_;
         requestConsumed_ = 0;
         if (phase_ == Phase::ForwardBody) {
+          // A chunked request's trailers (gRPC over HTTP/1.1 sends its own) go on:
+          // a trailers HEADERS frame upstream, or chunked trailers.
           if (h2Id_ && h2RequestOpen_) {
             h2RequestOpen_ = false;
-            h2_->endBody(h2Id_, {});  // HTTP/1.1 request trailers are not kept by the parser
+            h2_->endBody(h2Id_, forwardableTrailers(requests_.trailers()));
           } else if (!h2Id_ && requestChunked_) {
-            upOut_ += http1::lastChunk();
+            upOut_ += lastChunkWithTrailers(requests_.trailers(), /*peerTakesTrailers=*/true);
           }
           phase_ = Phase::AwaitResponse;
         } else if (phase_ == Phase::DiscardBody) {
@@ -213,37 +236,71 @@ void Http1Session::onJudged(RequestPlan judged, const http1::MessageHead& h) {
     const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
     return reject(plan.status, plan.body, plan.responseFlags, hasBody || !keepAlive_, plan.responseHeaders);
   }
-  current_.upstreamHost = io::formatSockaddr(plan.route.target);
-  if (state::upstreamSpeaksHttp2(plan.appProtocol, /*downstreamHttp2=*/false)) return forwardOverH2(h, plan);
-  if (!up_ && !upConnecting_) {
-    upConnecting_ = true;
-    std::weak_ptr<Http1Session> weak = shared_from_this();
-    host_.openUpstream(plan.route, [weak](Result<io::ByteStreamPtr> fd) {
-      auto self = weak.lock();
-      if (!self || self->phase_ == Phase::Closed) return;
-      self->upConnecting_ = false;
-      if (!fd) {
-        spdlog::warn("waypoint session {}: upstream: {}", self->id_, fd.error().message);
-        return self->upstreamLost();
-      }
-      self->up_ = std::move(*fd);
-      self->upEvents_ = EPOLLIN;
-      std::weak_ptr<Http1Session> w2 = self;
-      if (!self->up_->watch(self->upEvents_, [w2](uint32_t ev) {
-            if (auto s = w2.lock()) s->onUpstream(ev);
-          })) {
-        self->up_.reset();
-        return self->upstreamLost();
-      }
-      self->processRequests();
-      self->updateInterest();
-    });
+  if (state::upstreamSpeaksHttp2(plan.appProtocol, /*downstreamHttp2=*/false)) {
+    // The pool's connection for this route (keyed by its endpoint, as below).
+    current_.upstreamHost = io::formatSockaddr(plan.route.target);
+    return forwardOverH2(h, plan);
   }
+  useUpstream(plan.route);
+  current_.upstreamHost = upHost_;  // the connection the request goes on
   requestChunked_ = h.chunked;
   responses_ = std::make_unique<http1::Parser>(http1::Parser::Kind::Response);
   if (h.method == "HEAD") responses_->expectNoBody();
   upOut_ += http1::serializeRequestHead(upstreamHead(h, plan));
   phase_ = Phase::ForwardBody;
+}
+
+// Makes up_ the upstream to `route`'s endpoint: the one in use if it goes there,
+// else one kept idle for it, else a new one (connecting). The one in use for
+// another endpoint is set aside, clean between requests, for a later request to it.
+void Http1Session::useUpstream(const proxy::OutboundRoute& route) {
+  const std::string key = upstreamKey(route);
+  if ((up_ || upConnecting_) && upKey_ == key) return;
+  if (up_) {
+    const bool clean = upOutHead_ == upOut_.size() && upInHead_ == upIn_.size();
+    io::ByteStreamPtr other = std::move(up_);
+    other->unwatch();
+    upOut_.clear();
+    upIn_.clear();
+    upOutHead_ = upInHead_ = 0;
+    if (clean) idleUp_.keep(upKey_, std::move(other));
+  }
+  upConnecting_ = false;  // a connect still going for another endpoint: kept idle when it lands
+  upKey_ = key;
+  upHost_ = io::formatSockaddr(route.target);
+  if (auto idle = idleUp_.take(key); idle && attachUpstream(std::move(idle))) return;
+  upConnecting_ = true;
+  const uint64_t attempt = ++upConnect_;
+  std::weak_ptr<Http1Session> weak = shared_from_this();
+  host_.openUpstream(route, [weak, attempt, key](Result<io::ByteStreamPtr> fd) {
+    auto self = weak.lock();
+    if (!self || self->phase_ == Phase::Closed) return;
+    if (attempt != self->upConnect_) {
+      if (fd) self->idleUp_.keep(key, std::move(*fd));
+      return;
+    }
+    self->upConnecting_ = false;
+    if (!fd) {
+      spdlog::warn("waypoint session {}: upstream: {}", self->id_, fd.error().message);
+      return self->upstreamLost();
+    }
+    if (!self->attachUpstream(std::move(*fd))) return self->upstreamLost();
+    self->processRequests();
+    if (self->phase_ != Phase::Closed) self->updateInterest();
+  });
+}
+
+bool Http1Session::attachUpstream(io::ByteStreamPtr up) {
+  up_ = std::move(up);
+  upEvents_ = EPOLLIN;
+  std::weak_ptr<Http1Session> weak = weak_from_this();
+  if (!up_->watch(upEvents_, [weak](uint32_t ev) {
+        if (auto self = weak.lock()) self->onUpstream(ev);
+      })) {
+    up_.reset();
+    return false;
+  }
+  return true;
 }
 
 void Http1Session::reject(int status, const std::string& body, const std::string& flags, bool close,
@@ -267,6 +324,7 @@ void Http1Session::onUpstream(uint32_t events) {
   if (events & EPOLLOUT) {
     if (!flush(*up_, upOut_, upOutHead_)) return upstreamLost();
     processRequests();
+    if (phase_ == Phase::Closed || !up_) return;
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     char buf[64 * 1024];
@@ -344,7 +402,8 @@ void Http1Session::processResponse() {
         responses_.reset();
         phase_ = Phase::Head;
         armHeadTimer();
-        processRequests();  // a pipelined request waiting in the buffer
+        processRequests();  // a pipelined request waiting in the buffer (or the client's FIN)
+        if (phase_ == Phase::Closed) return;
         break;
     }
     if (!flush(*down_, downOut_, downOutHead_)) return finish();
@@ -450,7 +509,9 @@ void Http1Session::updateInterest() {
                             upstreamBacklog() < options_.bufferBytes && !downEof_;
   // While a response is awaited (or a judgement), EOF/RST from the client must still be seen.
   const bool waiting = phase_ == Phase::AwaitResponse || phase_ == Phase::Judging;
-  if (readRequests || waiting) down |= EPOLLIN;
+  // After the client's FIN there is nothing more to read (level-triggered, its
+  // EOF would wake us for ever); a reset still comes as EPOLLHUP/EPOLLERR.
+  if ((readRequests || waiting) && !downEof_) down |= EPOLLIN;
   if (waiting && downIn_.size() - downInHead_ > options_.bufferBytes) down &= ~EPOLLIN;
   if (!downOut_.empty()) down |= EPOLLOUT;
   if (down != downEvents_) {
@@ -506,8 +567,9 @@ void Http1Session::finish() {
   if (!current_.method.empty() || current_.status) finishRequest(current_.status);
   phase_ = Phase::Closed;
   closeUpstream();
+  idleUp_.clear();
   endH2Stream(/*responseEnded=*/false);
-  h2Pool_.close();
+  host_.h2Pool().forget(*this);
   if (down_) {
     down_->unwatch();
     down_.reset();
@@ -528,8 +590,8 @@ void Http1Session::forwardOverH2(const http1::MessageHead& h, const RequestPlan&
   h2Key_ = h2Key_ == INT32_MAX ? 1 : h2Key_ + 1;
   phase_ = Phase::ForwardBody;
   h2Id_ = -1;  // submitted: the sink may hear of a failure before submit returns
-  auto sent = h2Pool_.submit(plan.route, current_.upstreamHost, h2Key_, h2RequestForHttp1(upstreamHead(h, plan)),
-                             /*endStream=*/!hasBody);
+  auto sent = host_.h2Pool().submit(plan.route, current_.upstreamHost, *this, h2Key_,
+                                    h2RequestForHttp1(upstreamHead(h, plan)), /*endStream=*/!hasBody);
   if (phase_ != Phase::ForwardBody) return;  // failed at once (the sink has answered)
   h2Id_ = 0;
   if (!sent.up) {
@@ -644,7 +706,7 @@ void Http1Session::afterUpstreamEvent() {
   if (phase_ == Phase::Closed) return;
   auto keep = shared_from_this();
   touch();
-  h2Pool_.prune();
+  host_.h2Pool().prune();
   if (phase_ == Phase::Draining) return;
   if (!flush(*down_, downOut_, downOutHead_)) return finish();
   reportConsumed();

@@ -11,13 +11,24 @@
 // parsed (never the bytes received), so the upstream parses what was judged.
 // A denied request gets 403 "RBAC: access denied" and never reaches the upstream.
 //
+// Each request goes to the endpoint its plan chose (requests on one connection
+// are spread over a service's endpoints as any others), and the access log's
+// upstream_host names the connection it went on.
+//
+// A client that half-closes (sends its requests, then FIN) still gets every
+// request it completed answered, pipelined ones too, in order; the session ends
+// after the last answer. A reset, or a request cut short by the FIN, ends it at once.
+//
 // Upstream protocol by the destination port (state::upstreamSpeaksHttp2, as
-// Envoy/Istio): HTTP/1.1 for `http` and undeclared ports, one upstream byte
-// stream kept across the connection's requests; HTTP/2 (h2c with prior
+// Envoy/Istio): HTTP/1.1 for `http` and undeclared ports, an upstream byte
+// stream per endpoint kept across the connection's requests (IdleUpstreams for
+// the ones not in use); HTTP/2 (h2c with prior
 // knowledge) for ports declared `http2` or `grpc`, each request a stream on the
-// session's H2UpstreamPool, its response translated back to HTTP/1.1
+// waypoint's shared H2UpstreamPool, its response translated back to HTTP/1.1
 // (h1_h2_translate.h): length as the upstream stated it, else chunked; trailers as
-// chunked trailers to a client that sent "TE: trailers", else dropped.
+// chunked trailers to a client that sent "TE: trailers", else dropped. A chunked
+// request's trailers go upstream (forwardableTrailers): as chunked trailers, or
+// as the HTTP/2 stream's trailers HEADERS frame (gRPC over HTTP/1.1).
 
 #include <chrono>
 #include <cstdint>
@@ -30,6 +41,7 @@
 #include "waypoint/http1/http1_parser.h"
 #include "waypoint/proxy/h2_upstream.h"
 #include "waypoint/proxy/h2_upstream_pool.h"
+#include "waypoint/proxy/idle_upstreams.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
 #include "io/event_loop.h"
@@ -55,6 +67,9 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void onDownstream(uint32_t events);
   void onUpstream(uint32_t events);
   void processRequests();
+  void clientEnded();
+  void useUpstream(const proxy::OutboundRoute& route);
+  bool attachUpstream(io::ByteStreamPtr up);
   void onRequestHead();
   void onJudged(RequestPlan plan, const http1::MessageHead& head);
   void processResponse();
@@ -92,7 +107,13 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   StreamFacts stream_;
   SessionOptions options_;
   io::ByteStreamPtr down_, up_;
-  bool upConnecting_ = false, downEof_ = false;
+  // up_'s endpoint (upstreamKey) and its address for the access log; the
+  // connect in progress is number upConnect_ (a late one for another key is kept idle).
+  std::string upKey_, upHost_;
+  uint64_t upConnect_ = 0;
+  IdleUpstreams idleUp_;
+  bool upConnecting_ = false;
+  bool downEof_ = false;  // the client's FIN (or reset) has been read
   uint32_t downEvents_ = 0, upEvents_ = 0;
   Phase phase_ = Phase::Head;
   http1::Parser requests_{http1::Parser::Kind::Request};
@@ -108,10 +129,9 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   uint64_t requestConsumed_ = 0;  // bytes of the current request the parser has taken
   uint64_t headTimer_ = 0, idleTimer_ = 0, drainTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
-  // HTTP/2 upstream: the request in flight is stream h2Id_ (0: none) on h2_,
+  // HTTP/2 upstream (host_.h2Pool()): the request in flight is stream h2Id_ (0: none) on h2_,
   // known to the sink as h2Key_ (one per request, so a late event of an earlier
   // one is never taken for it).
-  H2UpstreamPool h2Pool_;
   std::shared_ptr<H2Upstream> h2_;
   int32_t h2Id_ = 0, h2Key_ = 0;  // h2Id_ -1: being submitted
   bool h2RequestOpen_ = false;   // request body still going upstream

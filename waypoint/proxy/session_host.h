@@ -19,6 +19,8 @@
 
 namespace warren::waypoint {
 
+class H2UpstreamPool;
+
 // Everything known about one request when it ends, for metrics and the access log.
 struct RequestOutcome {
   StreamFacts stream;
@@ -52,6 +54,8 @@ class SessionHost {
   // the fetch failed: the request is then judged with what there is).
   virtual std::shared_ptr<const jwt::KeySet> jwks(const std::string& uri) = 0;
   virtual void refreshJwks(const std::string& uri, std::chrono::milliseconds timeout, std::function<void()> done) = 0;
+  // The HTTP/2 upstream connections all sessions share (h2_upstream_pool.h).
+  virtual H2UpstreamPool& h2Pool() = 0;
   // Tokens already verified (nullptr: verify every one).
   virtual jwt::VerifiedTokenCache* verifiedTokens() { return nullptr; }
   virtual void sessionClosed(uint64_t id) = 0;
@@ -68,7 +72,7 @@ struct SessionOptions {
   uint32_t h2MaxHeaderListBytes = 64u << 10;
   size_t h2MaxHeaders = 100;               // Envoy's max_headers_count
   uint64_t h2ResetBurst = 200, h2ResetRate = 33;  // RST_STREAM token bucket (rapid reset)
-  size_t idleUpstreams = 8;                // keep-alive upstreams an h2 session keeps between requests
+  size_t idleUpstreams = 8;                // HTTP/1.1 upstreams a session keeps idle between requests
 };
 
 // A downstream session as the waypoint holds it.

@@ -20,7 +20,8 @@ WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& i
       options_(std::move(options)),
       onRequest_(std::move(onRequest)),
       verified_(options_.verifiedTokenCapacity),
-      pool_(loop, options_.h2) {}
+      pool_(loop, options_.h2),
+      h2Pool_(*this, options_.session, "waypoint") {}
 
 WaypointServer::~WaypointServer() { closeAll(); }
 
@@ -35,6 +36,7 @@ void WaypointServer::closeAll() {
   auto conns = std::move(inbound_);
   inbound_.clear();
   for (auto& [id, c] : conns) c->shutdown();
+  h2Pool_.close();
   pool_.closeAll();
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/unique_fd.h"
 #include "waypoint/proxy/h2_session.h"
+#include "waypoint/proxy/h2_upstream_pool.h"
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/jwks_provider.h"
 #include "waypoint/proxy/session_sniffer.h"
@@ -74,6 +75,7 @@ class WaypointServer : public SessionHost {
   void refreshJwks(const std::string& uri, std::chrono::milliseconds timeout, std::function<void()> done) override;
   void sessionClosed(uint64_t id) override;
   jwt::VerifiedTokenCache* verifiedTokens() override { return &verified_; }
+  H2UpstreamPool& h2Pool() override { return h2Pool_; }
 
  private:
   void onStream(hbone::H2Connection& conn, int32_t id, const hbone::Headers& request, const std::string& peerIp);
@@ -87,6 +89,7 @@ class WaypointServer : public SessionHost {
   jwt::VerifiedTokenCache verified_;
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
+  H2UpstreamPool h2Pool_;  // before sessions_: they forget it as they go
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;  // sniffing, HTTP/1.1 or HTTP/2
   uint64_t nextSession_ = 1;

@@ -174,5 +174,19 @@ TEST(LastChunkWithTrailers, TrailersOnlyToAClientThatTakesThem) {
   for (const auto& c : cases) EXPECT_EQ(lastChunkWithTrailers(c.trailers, c.takes), c.out) << c.what;
 }
 
+// Request trailers from an HTTP/1.1 client go on as an HTTP/2 trailers block (or
+// chunked trailers): a connection-specific field there would make an HTTP/2
+// upstream fail the stream, and framing or routing fields must not be smuggled
+// in after the head was judged.
+TEST(ForwardableTrailers, DropHopByHopFramingRoutingAndPseudoFields) {
+  const HeaderList in = {{"grpc-timeout", "1S"},      {"te", "trailers"},        {"connection", "x-private"},
+                         {"x-private", "1"},          {"keep-alive", "5"},       {"proxy-connection", "keep-alive"},
+                         {"upgrade", "h2c"},          {"trailer", "x-sum"},      {"transfer-encoding", "chunked"},
+                         {"content-length", "3"},     {"host", "other.example"}, {":path", "/admin"},
+                         {"x-sum", "abc"}};
+  EXPECT_EQ(forwardableTrailers(in), (HeaderList{{"grpc-timeout", "1S"}, {"x-sum", "abc"}}));
+  EXPECT_TRUE(forwardableTrailers({}).empty());
+}
+
 }  // namespace
 }  // namespace warren::waypoint
