@@ -54,7 +54,7 @@ struct Options {
   long idleTimeoutMs = 60000;
   long receiveBudgetMiB = warren::hbone::kDefaultReceiveBudgetBytes >> 20;
   long maxInbound = 0;  // 0: half the file descriptor limit
-  long maxInboundPerSource = static_cast<long>(warren::proxy::InboundLimits{}.maxPerSource);
+  long maxInboundPerSource = static_cast<long>(warren::proxy::kDefaultHboneMaxInboundPerSource);
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
@@ -355,9 +355,8 @@ int main(int argc, char** argv) {
   proxyOpts.h2.idleTimeout = std::chrono::milliseconds(opts.idleTimeoutMs);
   // Half the descriptors at most go to inbound HBONE, whoever opens them; the rest
   // stay for the connections to apps and the outbound side.
-  proxyOpts.inboundLimits = {.maxConnections = opts.maxInbound ? static_cast<size_t>(opts.maxInbound)
-                                                                 : static_cast<size_t>(fileLimit / 2),
-                             .maxPerSource = static_cast<size_t>(opts.maxInboundPerSource)};
+  proxyOpts.hboneInbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxInbound), fileLimit),
+                            .perSource = static_cast<size_t>(opts.maxInboundPerSource)};
   warren::hbone::ReceiveBudget::setProcessLimit(static_cast<size_t>(opts.receiveBudgetMiB) << 20);
   warren::telemetry::TcpMetrics metrics;
   auto proxy = std::make_unique<warren::proxy::Proxy>(

@@ -24,7 +24,8 @@ std::optional<sockaddr_storage> socketAddress(int fd, bool peer) {
 void resetAndClose(UniqueFd fd) { io::resetOnClose(fd.get()); }
 
 Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options)
-    : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2) {}
+    : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2),
+      hboneSlots_(options.hboneInbound) {}
 
 Proxy::~Proxy() = default;
 

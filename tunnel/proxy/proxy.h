@@ -19,10 +19,10 @@
 #include "hbone/h2_connection.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
+#include "io/connection_slots.h"
 #include "io/event_loop.h"
 #include "tunnel/proxy/access_log.h"
 #include "tunnel/proxy/decisions.h"
-#include "tunnel/proxy/inbound_admission.h"
 #include "tunnel/proxy/pod_context.h"
 #include "state/cluster_state.h"
 #include "telemetry/metrics.h"
@@ -30,11 +30,18 @@
 
 namespace warren::proxy {
 
+inline constexpr size_t kDefaultHboneMaxInboundPerSource = 256;
+
 struct ProxyOptions {
   uint32_t mark = 0;  // SO_MARK on upstream sockets, so capture skips them
   std::chrono::milliseconds connectTimeout{5000};
   hbone::H2Options h2;
-  InboundLimits inboundLimits;  // inbound HBONE connections (inbound_admission.h)
+  // Inbound HBONE connections (a pod's 15008), admitted on arrival before any TLS
+  // work: a real peer tunnel pools up to 100 streams on each connection, so a
+  // per-source cap costs it nothing, while one peer's idle connections (each in
+  // its handshake for up to 10 s) can no longer take the descriptors others need.
+  // The total is resolved (main: --hbone-max-inbound 0 = half the fd limit).
+  io::SlotLimits hboneInbound{.total = 512, .perSource = kDefaultHboneMaxInboundPerSource};
 };
 
 // What the proxy reads but does not own: the seam for fakes in tests.
@@ -60,7 +67,7 @@ struct ProxyCounters {
   // connection closed) before the app answered: rapid reset at work, or impatience.
   std::atomic<uint64_t> appDialsCancelled{0};
   // Inbound HBONE connections reset on arrival: over the total cap, or over their
-  // source's (inbound_admission.h).
+  // source's (ProxyOptions::hboneInbound).
   std::atomic<uint64_t> hboneInboundOverTotal{0}, hboneInboundOverSource{0};
 };
 
@@ -110,6 +117,8 @@ class Proxy {
   void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                       const hbone::Headers& request, const std::string& peerIp);
+  // Takes an inbound HBONE slot for `peer`, or counts and logs why not.
+  bool admitHbone(const PodContext& pod, const sockaddr_storage& peer);
   // A socket in the pod's netns to target. With clientIp (inbound), it carries the
   // client's address where it can; where it cannot, that is counted and logged.
   Result<UniqueFd> appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp);
@@ -143,7 +152,7 @@ class Proxy {
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
-  std::map<std::string, size_t> inboundBySource_;  // open inbound_ connections per source IP
+  io::ConnectionSlots hboneSlots_;  // one slot per inbound_ connection, by io::sourceKey
   std::map<uint64_t, Revocable> revocable_;
   uint64_t nextRevocableId_ = 1;
   std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP

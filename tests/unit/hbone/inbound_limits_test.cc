@@ -7,28 +7,13 @@
 #include <sys/socket.h>
 
 #include "tests/support/hbone_fixture.h"
-#include "tunnel/proxy/inbound_admission.h"
 
 namespace warren::hbone {
 namespace {
 
-using proxy::admitInbound;
-using proxy::InboundAdmission;
-using proxy::InboundLimits;
-
-TEST(InboundAdmission, TheTotalCapComesFirstThenTheSourcesAndZeroMeansNone) {
-  const InboundLimits limits{.maxConnections = 10, .maxPerSource = 3};
-  EXPECT_EQ(admitInbound(limits, 0, 0), InboundAdmission::Admit);
-  EXPECT_EQ(admitInbound(limits, 9, 2), InboundAdmission::Admit);
-  EXPECT_EQ(admitInbound(limits, 9, 3), InboundAdmission::OverSource);
-  EXPECT_EQ(admitInbound(limits, 10, 0), InboundAdmission::OverTotal);
-  EXPECT_EQ(admitInbound(limits, 10, 3), InboundAdmission::OverTotal);
-  EXPECT_EQ(admitInbound({.maxConnections = 0, .maxPerSource = 0}, 100000, 100000), InboundAdmission::Admit);
-}
-
 class InboundLimitsTest : public HboneFixture {
  protected:
-  InboundLimitsTest() { inboundLimits_ = {.maxConnections = 0, .maxPerSource = 3}; }
+  InboundLimitsTest() { hboneInbound_ = {.total = 4096, .perSource = 3}; }
 
   // A bare TCP connection to the HBONE port from `sourceIp` (loopback): no TLS.
   UniqueFd idleFrom(const char* sourceIp) {

@@ -1,10 +1,10 @@
-#include "telemetry/connection_slots.h"
+#include "io/connection_slots.h"
 
 #include <netinet/in.h>
 
 #include <cstring>
 
-namespace warren::telemetry {
+namespace warren::io {
 
 const char* admissionName(Admission a) {
   switch (a) {
@@ -51,4 +51,9 @@ std::string sourceKey(const sockaddr_storage& peer) {
   return {};  // unix or unknown families share one key: the total cap still applies
 }
 
-}  // namespace warren::telemetry
+size_t totalCap(size_t flag, uint64_t fileLimit) {
+  if (flag) return flag;
+  return fileLimit >= 2 ? static_cast<size_t>(fileLimit / 2) : 1;
+}
+
+}  // namespace warren::io

@@ -1,14 +1,14 @@
 // ConnectionSlots without sockets: the total and per-source caps, and which address
 // counts as the same source.
 
-#include "telemetry/connection_slots.h"
+#include "io/connection_slots.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <gtest/gtest.h>
 
-namespace warren::telemetry {
+namespace warren::io {
 namespace {
 
 sockaddr_storage peer(const char* ip, uint16_t port) {
@@ -73,5 +73,12 @@ TEST(ConnectionSlots, ASourceIsItsAddressWhateverThePortOrMapping) {
   EXPECT_EQ(std::string(admissionName(Admission::kSourceFull)), "source_full");
 }
 
+TEST(ConnectionSlots, AZeroTotalFlagMeansHalfTheFileLimitAndNeverNone) {
+  EXPECT_EQ(totalCap(0, 1048576), 524288u);
+  EXPECT_EQ(totalCap(100, 1048576), 100u);
+  EXPECT_EQ(totalCap(0, 1), 1u);  // ConnectionSlots(0, ...) would refuse everyone
+  EXPECT_EQ(totalCap(0, 0), 1u);
+}
+
 }  // namespace
-}  // namespace warren::telemetry
+}  // namespace warren::io
