@@ -54,7 +54,7 @@ struct Options {
   long idleTimeoutMs = 60000;
   long receiveBudgetMiB = warren::hbone::kDefaultReceiveBudgetBytes >> 20;
   long maxInbound = 0;  // 0: half the file descriptor limit
-  long maxInboundPerSource = static_cast<long>(warren::proxy::kDefaultHboneMaxInboundPerSource);
+  long maxInboundPerSource = static_cast<long>(warren::hbone::kDefaultMaxInboundPerSource);
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;

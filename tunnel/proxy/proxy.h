@@ -17,6 +17,7 @@
 #include "authz/authorize.h"
 #include "tunnel/bpf/capture_maps.h"
 #include "hbone/h2_connection.h"
+#include "hbone/inbound_limits.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
 #include "io/connection_slots.h"
@@ -30,18 +31,14 @@
 
 namespace warren::proxy {
 
-inline constexpr size_t kDefaultHboneMaxInboundPerSource = 256;
-
 struct ProxyOptions {
   uint32_t mark = 0;  // SO_MARK on upstream sockets, so capture skips them
   std::chrono::milliseconds connectTimeout{5000};
   hbone::H2Options h2;
   // Inbound HBONE connections (a pod's 15008), admitted on arrival before any TLS
-  // work: a real peer tunnel pools up to 100 streams on each connection, so a
-  // per-source cap costs it nothing, while one peer's idle connections (each in
-  // its handshake for up to 10 s) can no longer take the descriptors others need.
-  // The total is resolved (main: --hbone-max-inbound 0 = half the fd limit).
-  io::SlotLimits hboneInbound{.total = 512, .perSource = kDefaultHboneMaxInboundPerSource};
+  // work (hbone/inbound_limits.h). The total is resolved (main: --hbone-max-inbound
+  // 0 = half the fd limit).
+  io::SlotLimits hboneInbound{.total = 512, .perSource = hbone::kDefaultMaxInboundPerSource};
 };
 
 // What the proxy reads but does not own: the seam for fakes in tests.
