@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <sys/socket.h>
@@ -70,6 +71,18 @@ std::string sourceKey(const sockaddr_storage& peer);
 // A total cap given as a flag where 0 means "half the file descriptor limit": the
 // other half stays for the connections the admitted ones lead to (apps, upstreams)
 // and the rest of the process. Never 0 (that would admit nothing).
-size_t totalCap(size_t flag, uint64_t fileLimit);
+// `share` 4: a quarter of it (listeners whose connections take two descriptors).
+size_t totalCap(size_t flag, uint64_t fileLimit, unsigned share = 2);
+
+// A slot held for as long as the lease (any copy of it) lives: for connections
+// whose end is reached by many paths (a relay, an HBONE stream, an early refusal),
+// each holding a copy of the connection's record. Holds the slots alive too, so a
+// lease outliving its listener's owner is harmless. Loop thread only.
+using SlotLease = std::shared_ptr<const void>;
+struct LeaseResult {
+  Admission admission;
+  SlotLease lease;  // set when admitted
+};
+LeaseResult takeLease(const std::shared_ptr<ConnectionSlots>& slots, const std::string& source);
 
 }  // namespace warren::io

@@ -111,6 +111,7 @@ class HboneFixture : public ::testing::Test {
     proxy::ProxyOptions po;
     po.h2 = h2_;
     po.hboneInbound = hboneInbound_;
+    po.plaintextInbound = plaintextInbound_;
     proxy_ = std::make_unique<proxy::Proxy>(*lt_.loop, nullptr, proxy::ProxyInputs{.identity = identity_.get()}, po);
     pool_ = std::make_unique<Pool>(*lt_.loop, h2_);
 
@@ -214,7 +215,9 @@ class HboneFixture : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<identity::IdentityManager> identity_;
   H2Options h2_;
-  io::SlotLimits hboneInbound_{.total = 4096, .perSource = 0};  // a derived fixture may set it before SetUp
+  // A derived fixture may set these before SetUp.
+  io::SlotLimits hboneInbound_{.total = 4096, .perSource = 0};
+  io::SlotLimits plaintextInbound_{.total = 4096, .perSource = 0};
   std::unique_ptr<proxy::Proxy> proxy_;
   std::unique_ptr<Pool> pool_;
   tls::TlsContextCache tlsCache_;

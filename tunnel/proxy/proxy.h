@@ -31,6 +31,8 @@
 
 namespace warren::proxy {
 
+inline constexpr size_t kDefaultPlaintextInboundPerPod = 1024;
+
 struct ProxyOptions {
   uint32_t mark = 0;  // SO_MARK on upstream sockets, so capture skips them
   std::chrono::milliseconds connectTimeout{5000};
@@ -39,6 +41,12 @@ struct ProxyOptions {
   // work (hbone/inbound_limits.h). The total is resolved (main: --hbone-max-inbound
   // 0 = half the fd limit).
   io::SlotLimits hboneInbound{.total = 512, .perSource = hbone::kDefaultMaxInboundPerSource};
+  // Plaintext captured connections, admitted on arrival (reset past a cap): inbound
+  // (non-mesh clients) per destination pod and in all; outbound in all (each pod's
+  // own count is capped in BPF, warren_pod_conns, --conns-per-pod). Each takes two
+  // descriptors (client and upstream), so the totals keep descriptors for the rest.
+  io::SlotLimits plaintextInbound{.total = 256, .perSource = kDefaultPlaintextInboundPerPod};
+  io::SlotLimits outbound{.total = 256, .perSource = 0};
 };
 
 // What the proxy reads but does not own: the seam for fakes in tests.
@@ -66,6 +74,9 @@ struct ProxyCounters {
   // Inbound HBONE connections reset on arrival: over the total cap, or over their
   // source's (ProxyOptions::hboneInbound).
   std::atomic<uint64_t> hboneInboundOverTotal{0}, hboneInboundOverSource{0};
+  // Plaintext connections reset on arrival: inbound over the total or the pod's cap,
+  // outbound over the total (ProxyOptions::plaintextInbound, outbound).
+  std::atomic<uint64_t> plaintextInboundOverTotal{0}, plaintextInboundOverPod{0}, outboundOverTotal{0};
 };
 
 class Proxy {
@@ -84,6 +95,8 @@ class Proxy {
   // Loop thread only.
   const hbone::Pool& pool() const { return pool_; }
   size_t inboundHboneConnections() const { return inbound_.size(); }
+  size_t plaintextInboundConnections() const { return plaintextSlots_->open(); }
+  size_t outboundConnections() const { return outboundSlots_->open(); }
   // Closes every HBONE connection (shutdown; loop thread).
   void closeAll();
   // The trust bundle is now `generation` (SIGHUP): every HBONE connection, pooled
@@ -111,7 +124,8 @@ class Proxy {
   void connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
                        const sockaddr_storage& target, ConnectionRecord rec,
                        std::optional<Authorized> revocable = std::nullopt);
-  void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
+  void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route,
+                 io::SlotLease slot);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                       const hbone::Headers& request, const std::string& peerIp);
   // Takes an inbound HBONE slot for `peer`, or counts and logs why not.
@@ -150,6 +164,8 @@ class Proxy {
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
   io::ConnectionSlots hboneSlots_;  // one slot per inbound_ connection, by io::sourceKey
+  // Plaintext connections by pod uid, held by leases in their records.
+  std::shared_ptr<io::ConnectionSlots> plaintextSlots_, outboundSlots_;
   std::map<uint64_t, Revocable> revocable_;
   uint64_t nextRevocableId_ = 1;
   std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP

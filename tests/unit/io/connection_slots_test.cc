@@ -78,6 +78,25 @@ TEST(ConnectionSlots, AZeroTotalFlagMeansHalfTheFileLimitAndNeverNone) {
   EXPECT_EQ(totalCap(100, 1048576), 100u);
   EXPECT_EQ(totalCap(0, 1), 1u);  // ConnectionSlots(0, ...) would refuse everyone
   EXPECT_EQ(totalCap(0, 0), 1u);
+  EXPECT_EQ(totalCap(0, 1048576, 4), 262144u);
+}
+
+TEST(ConnectionSlots, ALeaseHoldsItsSlotUntilItsLastCopyGoes) {
+  auto slots = std::make_shared<ConnectionSlots>(4, 2);
+  auto first = takeLease(slots, "pod-a");
+  ASSERT_EQ(first.admission, Admission::kAdmitted);
+  SlotLease copy = first.lease;  // a second record of the same connection
+  ASSERT_EQ(takeLease(slots, "pod-a").admission, Admission::kAdmitted);  // released at once: not kept
+  EXPECT_EQ(slots->openFrom("pod-a"), 1u);
+  auto second = takeLease(slots, "pod-a");
+  auto third = takeLease(slots, "pod-a");
+  EXPECT_EQ(third.admission, Admission::kSourceFull);
+  EXPECT_FALSE(third.lease);
+  first.lease.reset();
+  EXPECT_EQ(slots->openFrom("pod-a"), 2u);
+  copy.reset();
+  EXPECT_EQ(slots->openFrom("pod-a"), 1u);
+  EXPECT_EQ(takeLease(slots, "pod-a").admission, Admission::kAdmitted);
 }
 
 }  // namespace
