@@ -58,6 +58,8 @@ struct Options {
   long maxPlaintextInbound = 0;  // 0: a quarter of the file descriptor limit
   long maxPlaintextInboundPerPod = static_cast<long>(warren::proxy::kDefaultPlaintextInboundPerPod);
   long maxOutbound = 0;  // 0: a quarter of the file descriptor limit
+  long overloadFdPercent = warren::proxy::Watermarks{}.fdPercent;
+  long overloadHeldMiB = 0;
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
@@ -101,6 +103,10 @@ void usage(FILE* out) {
                "  --max-outbound N        open captured outbound connections in all, every pod together\n"
                "                          (each pod's own: the agent's --conns-per-pod); more are reset\n"
                "                          on arrival (default 0: a quarter of the fd limit)\n"
+               "  --overload-fd-percent N past N%% of the file descriptor limit open, new connections\n"
+               "                          are reset on arrival, existing ones go on (default 90; 0: off)\n"
+               "  --overload-held-mb N    the same past N MiB of HBONE data held for slow readers\n"
+               "                          (default 0: off)\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -147,6 +153,8 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"plaintext-max-inbound", required_argument, nullptr, 'Q'},
                                     {"plaintext-max-inbound-per-pod", required_argument, nullptr, 'q'},
                                     {"max-outbound", required_argument, nullptr, 'o'},
+                                    {"overload-fd-percent", required_argument, nullptr, 'F'},
+                                    {"overload-held-mb", required_argument, nullptr, 'H'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -203,6 +211,12 @@ bool parse(int argc, char** argv, Options& o) {
         break;
       case 'o':
         if (!parseLong(optarg, 0, o.maxOutbound)) return false;
+        break;
+      case 'F':
+        if (!parseLong(optarg, 0, o.overloadFdPercent) || o.overloadFdPercent > 100) return false;
+        break;
+      case 'H':
+        if (!parseLong(optarg, 0, o.overloadHeldMiB)) return false;
         break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
@@ -383,6 +397,8 @@ int main(int argc, char** argv) {
   proxyOpts.plaintextInbound = {
       .total = warren::io::totalCap(static_cast<size_t>(opts.maxPlaintextInbound), fileLimit, 4),
       .perSource = static_cast<size_t>(opts.maxPlaintextInboundPerPod)};
+  proxyOpts.overload = {.fdPercent = static_cast<unsigned>(opts.overloadFdPercent),
+                        .heldBytes = static_cast<uint64_t>(opts.overloadHeldMiB) << 20};
   proxyOpts.outbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxOutbound), fileLimit, 4),
                         .perSource = 0};
   warren::hbone::ReceiveBudget::setProcessLimit(static_cast<size_t>(opts.receiveBudgetMiB) << 20);

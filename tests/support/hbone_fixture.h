@@ -112,6 +112,8 @@ class HboneFixture : public ::testing::Test {
     po.h2 = h2_;
     po.hboneInbound = hboneInbound_;
     po.plaintextInbound = plaintextInbound_;
+    po.overload = overload_;
+    po.overloadSampleEvery = std::chrono::milliseconds(0);
     proxy_ = std::make_unique<proxy::Proxy>(*lt_.loop, nullptr, proxy::ProxyInputs{.identity = identity_.get()}, po);
     pool_ = std::make_unique<Pool>(*lt_.loop, h2_);
 
@@ -218,6 +220,7 @@ class HboneFixture : public ::testing::Test {
   // A derived fixture may set these before SetUp.
   io::SlotLimits hboneInbound_{.total = 4096, .perSource = 0};
   io::SlotLimits plaintextInbound_{.total = 4096, .perSource = 0};
+  proxy::Watermarks overload_{.fdPercent = 0, .heldBytes = 0};
   std::unique_ptr<proxy::Proxy> proxy_;
   std::unique_ptr<Pool> pool_;
   tls::TlsContextCache tlsCache_;

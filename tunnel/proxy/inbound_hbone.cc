@@ -26,7 +26,7 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   if (!peer) return resetAndClose(std::move(client));
   // Limits first: before a certificate is looked at or a handshake begins.
-  if (!admitHbone(*pod, *peer)) return resetAndClose(std::move(client));
+  if (!admitUnderLoad("HBONE to", *pod) || !admitHbone(*pod, *peer)) return resetAndClose(std::move(client));
   const std::string peerIp = io::formatIp(*peer);
   const std::string source = io::sourceKey(*peer);
   auto refuse = [&] {

@@ -15,6 +15,7 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   auto local = socketAddress(client.get(), false);
   if (!peer || !local) return resetAndClose(std::move(client));
+  if (!admitUnderLoad("inbound to", *pod)) return resetAndClose(std::move(client));
   // Limits first: one pod's flood of plaintext clients must not take the tunnel's
   // descriptors (each connection takes two).
   auto [admission, slot] = io::takeLease(plaintextSlots_, pod->uid);

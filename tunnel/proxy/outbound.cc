@@ -11,6 +11,7 @@ namespace warren::proxy {
 void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   if (!peer) return resetAndClose(std::move(client));
+  if (!admitUnderLoad("outbound from", *pod)) return resetAndClose(std::move(client));
   // Limits first: each pod's count is capped in BPF (--conns-per-pod); across pods,
   // the total keeps descriptors for the rest of the tunnel.
   auto [admission, slot] = io::takeLease(outboundSlots_, pod->uid);

@@ -24,6 +24,7 @@
 #include "io/event_loop.h"
 #include "tunnel/proxy/access_log.h"
 #include "tunnel/proxy/decisions.h"
+#include "tunnel/proxy/overload.h"
 #include "tunnel/proxy/pod_context.h"
 #include "state/cluster_state.h"
 #include "telemetry/metrics.h"
@@ -47,6 +48,11 @@ struct ProxyOptions {
   // descriptors (client and upstream), so the totals keep descriptors for the rest.
   io::SlotLimits plaintextInbound{.total = 256, .perSource = kDefaultPlaintextInboundPerPod};
   io::SlotLimits outbound{.total = 256, .perSource = 0};
+  // Past either watermark new connections (outbound, inbound plaintext and HBONE)
+  // are reset on arrival (overload.h). The load is sampled at an arrival at most
+  // this often (a /proc/self/fd read); 0: at every arrival.
+  Watermarks overload;
+  std::chrono::milliseconds overloadSampleEvery{100};
 };
 
 // What the proxy reads but does not own: the seam for fakes in tests.
@@ -77,6 +83,10 @@ struct ProxyCounters {
   // Plaintext connections reset on arrival: inbound over the total or the pod's cap,
   // outbound over the total (ProxyOptions::plaintextInbound, outbound).
   std::atomic<uint64_t> plaintextInboundOverTotal{0}, plaintextInboundOverPod{0}, outboundOverTotal{0};
+  // New connections reset because the tunnel was overloaded, and whether it was at
+  // the last sample (a gauge).
+  std::atomic<uint64_t> overloadShed{0};
+  std::atomic<bool> overloaded{false};
 };
 
 class Proxy {
@@ -130,6 +140,8 @@ class Proxy {
                       const hbone::Headers& request, const std::string& peerIp);
   // Takes an inbound HBONE slot for `peer`, or counts and logs why not.
   bool admitHbone(const PodContext& pod, const sockaddr_storage& peer);
+  // False (counted, logged) while overloaded: the new connection is to be reset.
+  bool admitUnderLoad(const char* what, const PodContext& pod);
   // A socket in the pod's netns to target. With clientIp (inbound), it carries the
   // client's address where it can; where it cannot, that is counted and logged.
   Result<UniqueFd> appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp);
@@ -166,6 +178,7 @@ class Proxy {
   io::ConnectionSlots hboneSlots_;  // one slot per inbound_ connection, by io::sourceKey
   // Plaintext connections by pod uid, held by leases in their records.
   std::shared_ptr<io::ConnectionSlots> plaintextSlots_, outboundSlots_;
+  std::chrono::steady_clock::time_point lastLoadSample_{};
   std::map<uint64_t, Revocable> revocable_;
   uint64_t nextRevocableId_ = 1;
   std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP
