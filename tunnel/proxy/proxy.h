@@ -4,7 +4,9 @@
 //    or plaintext passthrough when the destination is not in the mesh;
 //  - inbound HBONE (inbound_hbone.cc): a peer tunnel's CONNECT on port 15008 ->
 //    the app, after verifying the peer's identity and the request;
-//  - inbound plaintext (proxy.cc): a non-mesh client -> the app.
+//  - inbound plaintext (inbound_plaintext.cc): a non-mesh client -> the app.
+// Every new connection is admitted first: not while overloaded (overload.h), and
+// within its listener's caps (io/connection_slots.h); else reset and counted.
 // Each connection is logged once when it ends.
 
 #include <atomic>
