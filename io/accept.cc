@@ -1,5 +1,6 @@
 #include "io/accept.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -67,6 +68,21 @@ Accepted acceptOrShed(int listener) {
 }
 
 uint64_t shedConnections() { return shed.load(); }
+
+uint64_t openFileCount() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return 0;
+  uint64_t n = 0;
+  while (const dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n > 0 ? n - 1 : 0;  // not the directory's own descriptor
+}
+
+uint64_t fileLimit() {
+  rlimit r{};
+  return ::getrlimit(RLIMIT_NOFILE, &r) == 0 ? static_cast<uint64_t>(r.rlim_cur) : 0;
+}
 
 uint64_t raiseFileLimit() {
   rlimit r{};

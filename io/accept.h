@@ -39,4 +39,9 @@ uint64_t shedConnections();
 // too few for a node's tunnel). Returns the soft limit now in force.
 uint64_t raiseFileLimit();
 
+// The process's open descriptors now (entries of /proc/self/fd; 0 if unreadable)
+// and its soft RLIMIT_NOFILE. Costs a directory read: sample, do not call per packet.
+uint64_t openFileCount();
+uint64_t fileLimit();
+
 }  // namespace warren::io

@@ -238,7 +238,7 @@ bool HttpServer::onWritable(Connection& c) {
   return true;
 }
 
-int HttpServer::acceptAll(std::vector<std::unique_ptr<Connection>>& conns, ConnectionSlots& slots) {
+int HttpServer::acceptAll(std::vector<std::unique_ptr<Connection>>& conns, io::ConnectionSlots& slots) {
   for (int i = 0; i < kAcceptBurst; ++i) {
     sockaddr_storage peer{};
     socklen_t peerLen = sizeof(peer);
@@ -248,13 +248,13 @@ int HttpServer::acceptAll(std::vector<std::unique_ptr<Connection>>& conns, Conne
       if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
       return 0;
     }
-    std::string source = sourceKey(peer);
-    const Admission admission = slots.take(source);
-    if (admission != Admission::kAdmitted) {
+    std::string source = io::sourceKey(peer);
+    const io::Admission admission = slots.take(source);
+    if (admission != io::Admission::kAdmitted) {
       auto& refused = refusedConnections();
-      (admission == Admission::kSourceFull ? refused.sourceFull : refused.serverFull)++;
+      (admission == io::Admission::kSourceFull ? refused.sourceFull : refused.serverFull)++;
       spdlog::debug("{} server: closing a new connection from {}: {} ({} open, {} from it)", options_.name,
-                    io::formatSockaddr(peer), admissionName(admission), slots.open(), slots.openFrom(source));
+                    io::formatSockaddr(peer), io::admissionName(admission), slots.open(), slots.openFrom(source));
       continue;  // fd closes here: the caps are what keep a flood from eating descriptors
     }
     auto c = std::make_unique<Connection>();
@@ -268,7 +268,7 @@ int HttpServer::acceptAll(std::vector<std::unique_ptr<Connection>>& conns, Conne
 
 void HttpServer::run() {
   std::vector<std::unique_ptr<Connection>> conns;
-  ConnectionSlots slots(options_.maxConnections, options_.maxConnectionsPerSource);
+  io::ConnectionSlots slots(options_.maxConnections, options_.maxConnectionsPerSource);
   std::vector<pollfd> pfds;
   Clock::time_point acceptPausedUntil{};
 

@@ -37,7 +37,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
-#include "telemetry/connection_slots.h"
+#include "io/connection_slots.h"
 
 namespace warren::telemetry {
 
@@ -138,7 +138,7 @@ class HttpServer {
 
   void run();
   // Returns 0, or the errno that stopped accepting (other than EAGAIN).
-  int acceptAll(std::vector<std::unique_ptr<Connection>>& conns, ConnectionSlots& slots);
+  int acceptAll(std::vector<std::unique_ptr<Connection>>& conns, io::ConnectionSlots& slots);
   // Each returns false when the connection is finished and must be closed.
   bool onReadable(Connection& c);
   bool onWritable(Connection& c);

@@ -54,7 +54,12 @@ struct Options {
   long idleTimeoutMs = 60000;
   long receiveBudgetMiB = warren::hbone::kDefaultReceiveBudgetBytes >> 20;
   long maxInbound = 0;  // 0: half the file descriptor limit
-  long maxInboundPerSource = static_cast<long>(warren::proxy::InboundLimits{}.maxPerSource);
+  long maxInboundPerSource = static_cast<long>(warren::hbone::kDefaultMaxInboundPerSource);
+  long maxPlaintextInbound = 0;  // 0: a quarter of the file descriptor limit
+  long maxPlaintextInboundPerPod = static_cast<long>(warren::proxy::kDefaultPlaintextInboundPerPod);
+  long maxOutbound = 0;  // 0: a quarter of the file descriptor limit
+  long overloadFdPercent = warren::proxy::Watermarks{}.fdPercent;
+  long overloadHeldMiB = 0;
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
@@ -92,6 +97,16 @@ void usage(FILE* out) {
                "  --hbone-max-inbound N   open inbound HBONE connections (port 15008) in all; more are\n"
                "                          reset on arrival (default 0: half the file descriptor limit)\n"
                "  --hbone-max-inbound-per-source N  the same from one source IP (default 256; 0: no cap)\n"
+               "  --plaintext-max-inbound N  open inbound plaintext connections (non-mesh clients) in all;\n"
+               "                          more are reset on arrival (default 0: a quarter of the fd limit)\n"
+               "  --plaintext-max-inbound-per-pod N  the same to one pod (default 1024; 0: no cap)\n"
+               "  --max-outbound N        open captured outbound connections in all, every pod together\n"
+               "                          (each pod's own: the agent's --conns-per-pod); more are reset\n"
+               "                          on arrival (default 0: a quarter of the fd limit)\n"
+               "  --overload-fd-percent N past N%% of the file descriptor limit open, new connections\n"
+               "                          are reset on arrival, existing ones go on (default 90; 0: off)\n"
+               "  --overload-held-mb N    the same past N MiB of HBONE data held for slow readers\n"
+               "                          (default 0: off)\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -135,6 +150,11 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"hbone-receive-budget-mb", required_argument, nullptr, 'B'},
                                     {"hbone-max-inbound", required_argument, nullptr, 'J'},
                                     {"hbone-max-inbound-per-source", required_argument, nullptr, 'j'},
+                                    {"plaintext-max-inbound", required_argument, nullptr, 'Q'},
+                                    {"plaintext-max-inbound-per-pod", required_argument, nullptr, 'q'},
+                                    {"max-outbound", required_argument, nullptr, 'o'},
+                                    {"overload-fd-percent", required_argument, nullptr, 'F'},
+                                    {"overload-held-mb", required_argument, nullptr, 'H'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -182,6 +202,21 @@ bool parse(int argc, char** argv, Options& o) {
         break;
       case 'j':
         if (!parseLong(optarg, 0, o.maxInboundPerSource)) return false;
+        break;
+      case 'Q':
+        if (!parseLong(optarg, 0, o.maxPlaintextInbound)) return false;
+        break;
+      case 'q':
+        if (!parseLong(optarg, 0, o.maxPlaintextInboundPerPod)) return false;
+        break;
+      case 'o':
+        if (!parseLong(optarg, 0, o.maxOutbound)) return false;
+        break;
+      case 'F':
+        if (!parseLong(optarg, 0, o.overloadFdPercent) || o.overloadFdPercent > 100) return false;
+        break;
+      case 'H':
+        if (!parseLong(optarg, 0, o.overloadHeldMiB)) return false;
         break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
@@ -355,9 +390,17 @@ int main(int argc, char** argv) {
   proxyOpts.h2.idleTimeout = std::chrono::milliseconds(opts.idleTimeoutMs);
   // Half the descriptors at most go to inbound HBONE, whoever opens them; the rest
   // stay for the connections to apps and the outbound side.
-  proxyOpts.inboundLimits = {.maxConnections = opts.maxInbound ? static_cast<size_t>(opts.maxInbound)
-                                                                 : static_cast<size_t>(fileLimit / 2),
-                             .maxPerSource = static_cast<size_t>(opts.maxInboundPerSource)};
+  proxyOpts.hboneInbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxInbound), fileLimit),
+                            .perSource = static_cast<size_t>(opts.maxInboundPerSource)};
+  // Plaintext connections take two descriptors each (client and upstream): a
+  // quarter of the limit for each side at most.
+  proxyOpts.plaintextInbound = {
+      .total = warren::io::totalCap(static_cast<size_t>(opts.maxPlaintextInbound), fileLimit, 4),
+      .perSource = static_cast<size_t>(opts.maxPlaintextInboundPerPod)};
+  proxyOpts.overload = {.fdPercent = static_cast<unsigned>(opts.overloadFdPercent),
+                        .heldBytes = static_cast<uint64_t>(opts.overloadHeldMiB) << 20};
+  proxyOpts.outbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxOutbound), fileLimit, 4),
+                        .perSource = 0};
   warren::hbone::ReceiveBudget::setProcessLimit(static_cast<size_t>(opts.receiveBudgetMiB) << 20);
   warren::telemetry::TcpMetrics metrics;
   auto proxy = std::make_unique<warren::proxy::Proxy>(

@@ -47,6 +47,8 @@ struct Options {
   std::string jwksCa;  // "": the system trust store
   long jwksRefreshSeconds = 300;
   long jwtCacheSize = static_cast<long>(warren::jwt::VerifiedTokenCache::kDefaultCapacity);
+  long maxInbound = 0;  // 0: half the file descriptor limit
+  long maxInboundPerSource = static_cast<long>(warren::hbone::kDefaultMaxInboundPerSource);
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
@@ -71,6 +73,9 @@ void usage(FILE* out) {
                "                          an unknown kid refetches at once\n"
                "  --jwt-cache-size N      verified tokens remembered so a repeated token costs no\n"
                "                          signature check (default 4096; 0: verify every request's)\n"
+               "  --hbone-max-inbound N   open HBONE connections (--listen) in all; more are reset on\n"
+               "                          arrival (default 0: half the file descriptor limit)\n"
+               "  --hbone-max-inbound-per-source N  the same from one source IP (default 256; 0: no cap)\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -141,6 +146,8 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"jwks-ca", required_argument, nullptr, 'J'},
                                     {"jwks-refresh", required_argument, nullptr, 'R'},
                                     {"jwt-cache-size", required_argument, nullptr, 'K'},
+                                    {"hbone-max-inbound", required_argument, nullptr, 'I'},
+                                    {"hbone-max-inbound-per-source", required_argument, nullptr, 'i'},
                                     {"metrics-address", required_argument, nullptr, 'M'},
                                     {"readiness-address", required_argument, nullptr, 'Y'},
                                     {"admin-address", required_argument, nullptr, 'D'},
@@ -165,6 +172,8 @@ bool parse(int argc, char** argv, Options& o) {
       case 'J': o.jwksCa = optarg; break;
       case 'R': if (!positive(optarg, 1, o.jwksRefreshSeconds)) return false; break;
       case 'K': if (!positive(optarg, 0, o.jwtCacheSize)) return false; break;
+      case 'I': if (!positive(optarg, 0, o.maxInbound)) return false; break;
+      case 'i': if (!positive(optarg, 0, o.maxInboundPerSource)) return false; break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
       case 'D': o.telemetry.adminAddress = optarg; break;
@@ -195,7 +204,8 @@ int main(int argc, char** argv) {
   }
   warren::ShutdownSignal shutdown;
   warren::setupLogging(opts.logLevel, "waypoint", /*bufferInfo=*/true);
-  spdlog::info("file descriptor limit: {}", warren::io::raiseFileLimit());
+  const uint64_t fileLimit = warren::io::raiseFileLimit();
+  spdlog::info("file descriptor limit: {}", fileLimit);
   warren::io::reserveAcceptSpare();
   const std::string ns = opts.gateway.substr(0, opts.gateway.find('/'));
   const std::string name = opts.gateway.substr(opts.gateway.find('/') + 1);
@@ -273,9 +283,17 @@ int main(int argc, char** argv) {
   wopts.session.headTimeout = std::chrono::milliseconds(opts.headTimeoutMs);
   wopts.jwks = &jwksProvider;
   wopts.verifiedTokenCapacity = static_cast<size_t>(opts.jwtCacheSize);
+  // Half the descriptors at most go to HBONE connections, whoever opens them; the
+  // rest stay for the upstream side.
+  wopts.hboneInbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxInbound), fileLimit),
+                        .perSource = static_cast<size_t>(opts.maxInboundPerSource)};
   warren::waypoint::WaypointTelemetry telemetryData;
   warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
                                           [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, *state.get()); });
+  if (auto st = telemetryData.registerServerMetrics(server.counters()); !st) {
+    spdlog::critical("metrics: {}", st.error().message);
+    return 1;
+  }
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
       {.ready = [] { return true; },

@@ -110,7 +110,10 @@ class HboneFixture : public ::testing::Test {
     h2_.maxConcurrentStreams = 256;
     proxy::ProxyOptions po;
     po.h2 = h2_;
-    po.inboundLimits = inboundLimits_;
+    po.hboneInbound = hboneInbound_;
+    po.plaintextInbound = plaintextInbound_;
+    po.overload = overload_;
+    po.overloadSampleEvery = std::chrono::milliseconds(0);
     proxy_ = std::make_unique<proxy::Proxy>(*lt_.loop, nullptr, proxy::ProxyInputs{.identity = identity_.get()}, po);
     pool_ = std::make_unique<Pool>(*lt_.loop, h2_);
 
@@ -214,7 +217,10 @@ class HboneFixture : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<identity::IdentityManager> identity_;
   H2Options h2_;
-  proxy::InboundLimits inboundLimits_;  // a derived fixture may set either before SetUp
+  // A derived fixture may set these before SetUp.
+  io::SlotLimits hboneInbound_{.total = 4096, .perSource = 0};
+  io::SlotLimits plaintextInbound_{.total = 4096, .perSource = 0};
+  proxy::Watermarks overload_{.fdPercent = 0, .heldBytes = 0};
   std::unique_ptr<proxy::Proxy> proxy_;
   std::unique_ptr<Pool> pool_;
   tls::TlsContextCache tlsCache_;

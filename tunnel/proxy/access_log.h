@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct ConnectionRecord {
   uint64_t bytesReceived = 0;  // destination -> client
   std::chrono::steady_clock::duration duration{};
   std::string endReason;
+  // Plaintext listeners: the admission slot (io::SlotLease) the connection holds
+  // until the last copy of its record goes (with the relay or stream that ends it).
+  std::shared_ptr<const void> slot;
 };
 
 std::string formatConnection(const ConnectionRecord& rec);  // one JSON object

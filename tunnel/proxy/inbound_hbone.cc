@@ -26,50 +26,50 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   if (!peer) return resetAndClose(std::move(client));
   // Limits first: before a certificate is looked at or a handshake begins.
+  if (!admitUnderLoad("HBONE to", *pod) || !admitHbone(*pod, *peer)) return resetAndClose(std::move(client));
   const std::string peerIp = io::formatIp(*peer);
-  auto fromSource = inboundBySource_.find(peerIp);
-  switch (admitInbound(options_.inboundLimits, inbound_.size(),
-                       fromSource == inboundBySource_.end() ? 0 : fromSource->second)) {
-    case InboundAdmission::Admit: break;
-    case InboundAdmission::OverTotal:
-      counters_.hboneInboundOverTotal++;
-      spdlog::debug("HBONE to {} from {}: {} inbound connections open, the most allowed; reset", pod->displayName(),
-                    peerIp, inbound_.size());
-      return resetAndClose(std::move(client));
-    case InboundAdmission::OverSource:
-      counters_.hboneInboundOverSource++;
-      spdlog::debug("HBONE to {} from {}: that source has the most inbound connections allowed open; reset",
-                    pod->displayName(), peerIp);
-      return resetAndClose(std::move(client));
-  }
+  const std::string source = io::sourceKey(*peer);
+  auto refuse = [&] {
+    hboneSlots_.release(source);
+    resetAndClose(std::move(client));
+  };
   auto cert = podCertificate(*pod);
   if (!cert) {
     spdlog::error("HBONE to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer),
                   cert.error().message);
-    return resetAndClose(std::move(client));
+    return refuse();
   }
   auto ctx = tlsCache_.get(tls::Role::Server, *cert, inputs_.identity->trustBundle());
   if (!ctx) {
     spdlog::error("HBONE to {}: TLS context: {}; refusing", pod->displayName(), ctx.error().message);
     counters_.refused++;
-    return resetAndClose(std::move(client));
+    return refuse();
   }
   hbone::H2Connection::Callbacks cbs;
   cbs.onRequest = [this, pod, peerIp](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
     onHboneRequest(pod, c, id, req, peerIp);
   };
-  cbs.onClosed = [this, peerIp](hbone::H2Connection& c) {
-    // Counted only if it was registered (a connection can close inside start()).
-    if (!inbound_.erase(c.connectionId())) return;
-    auto it = inboundBySource_.find(peerIp);
-    if (it != inboundBySource_.end() && --it->second == 0) inboundBySource_.erase(it);
+  cbs.onClosed = [this, source](hbone::H2Connection& c) {
+    // Its slot is given back here only if it was registered (a connection can
+    // close inside start(); that slot is given back below).
+    if (inbound_.erase(c.connectionId())) hboneSlots_.release(source);
   };
   auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
                                          io::formatSockaddr(*peer) + " -> " + pod->displayName());
-  if (conn->state() != hbone::H2Connection::State::Closed) {
+  if (conn->state() != hbone::H2Connection::State::Closed)
     inbound_[conn->connectionId()] = conn;
-    ++inboundBySource_[peerIp];
-  }
+  else
+    hboneSlots_.release(source);
+}
+
+bool Proxy::admitHbone(const PodContext& pod, const sockaddr_storage& peer) {
+  const io::Admission admission = hboneSlots_.take(io::sourceKey(peer));
+  if (admission == io::Admission::kAdmitted) return true;
+  (admission == io::Admission::kServerFull ? counters_.hboneInboundOverTotal : counters_.hboneInboundOverSource)++;
+  spdlog::debug("HBONE to {} from {}: {} ({} inbound connections open, {} from that source); reset",
+                pod.displayName(), io::formatIp(peer), io::admissionName(admission), hboneSlots_.open(),
+                hboneSlots_.openFrom(io::sourceKey(peer)));
+  return false;
 }
 
 void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,

@@ -15,6 +15,18 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   auto local = socketAddress(client.get(), false);
   if (!peer || !local) return resetAndClose(std::move(client));
+  if (!admitUnderLoad("inbound to", *pod)) return resetAndClose(std::move(client));
+  // Limits first: one pod's flood of plaintext clients must not take the tunnel's
+  // descriptors (each connection takes two).
+  auto [admission, slot] = io::takeLease(plaintextSlots_, pod->uid);
+  if (!slot) {
+    (admission == io::Admission::kServerFull ? counters_.plaintextInboundOverTotal
+                                             : counters_.plaintextInboundOverPod)++;
+    spdlog::debug("inbound to {} from {}: {} ({} plaintext connections open, {} to that pod); reset",
+                  pod->displayName(), io::formatSockaddr(*peer), io::admissionName(admission), plaintextSlots_->open(),
+                  plaintextSlots_->openFrom(pod->uid));
+    return resetAndClose(std::move(client));
+  }
   Decision d = decideInbound(*local);
   if (d.action == Decision::Action::Refuse) {
     spdlog::warn("inbound to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer), d.reason);
@@ -23,6 +35,7 @@ void Proxy::handleInbound(const PodContextPtr& pod, UniqueFd client) {
   }
   ConnectionRecord rec = inboundPlaintextRecord(pod->displayName(), io::formatSockaddr(*peer),
                                                 io::formatSockaddr(d.target), podIdentity(*pod).uri());
+  rec.slot = std::move(slot);
   // Plaintext: no identity, so only address and port rules (and STRICT mTLS) apply.
   authz::ConnectionFacts facts{io::formatIp(*peer), std::nullopt, io::formatIp(*local), io::portOf(*local)};
   auto st = currentState();

@@ -172,6 +172,18 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
       {"warren_tunnel_hbone_inbound_over_source_limit_total",
        "Inbound HBONE connections reset on arrival: their source IP had --hbone-max-inbound-per-source open.",
        &c.hboneInboundOverSource},
+      {"warren_tunnel_plaintext_inbound_over_total_limit_total",
+       "Inbound plaintext connections reset on arrival: the tunnel had --plaintext-max-inbound open.",
+       &c.plaintextInboundOverTotal},
+      {"warren_tunnel_plaintext_inbound_over_pod_limit_total",
+       "Inbound plaintext connections reset on arrival: their pod had --plaintext-max-inbound-per-pod open.",
+       &c.plaintextInboundOverPod},
+      {"warren_tunnel_outbound_over_total_limit_total",
+       "Captured outbound connections reset on arrival: the tunnel had --max-outbound open.", &c.outboundOverTotal},
+      {"warren_tunnel_overload_shed_total",
+       "New connections reset on arrival because the tunnel was overloaded (--overload-fd-percent, "
+       "--overload-held-mb).",
+       &c.overloadShed},
       {"warren_identity_renewal_failures_total", "Failed certificate issues and renewals.",
        &identity.counters().failures},
   };
@@ -182,6 +194,12 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
   if (auto st = m.addCounter("warren_tunnel_connections_shed_total",
                              "Connections reset on arrival because the tunnel was out of file descriptors.",
                              [] { return static_cast<double>(io::shedConnections()); });
+      !st)
+    return st;
+  if (auto st = m.addGauge("warren_tunnel_overloaded",
+                           "1 while the tunnel sheds new connections (past an overload watermark at the last "
+                           "sample), else 0.",
+                           [&c] { return c.overloaded.load() ? 1.0 : 0.0; });
       !st)
     return st;
   // The HBONE receive budget (hbone/receive_budget.h): bytes received and not yet

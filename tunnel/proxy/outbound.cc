@@ -11,6 +11,16 @@ namespace warren::proxy {
 void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   if (!peer) return resetAndClose(std::move(client));
+  if (!admitUnderLoad("outbound from", *pod)) return resetAndClose(std::move(client));
+  // Limits first: each pod's count is capped in BPF (--conns-per-pod); across pods,
+  // the total keeps descriptors for the rest of the tunnel.
+  auto [admission, slot] = io::takeLease(outboundSlots_, pod->uid);
+  if (!slot) {
+    counters_.outboundOverTotal++;
+    spdlog::debug("outbound from {}: {} ({} outbound connections open); reset", pod->displayName(),
+                  io::admissionName(admission), outboundSlots_->open());
+    return resetAndClose(std::move(client));
+  }
   if (!maps_) {
     spdlog::error("outbound from {}: BPF maps not open; refusing", pod->displayName());
     counters_.refused++;
@@ -47,17 +57,19 @@ void Proxy::handleOutbound(const PodContextPtr& pod, UniqueFd client) {
       rec.srcWorkload = pod->displayName();
       rec.dstWorkload = route.destinationWorkload;
       rec.dstService = route.destinationService;
+      rec.slot = std::move(slot);
       return connectAndRelay(pod, std::move(client), *peer, route.target, std::move(rec));
     }
     case OutboundRoute::Kind::Hbone:
       counters_.outboundOpened++;
-      return sendHbone(pod, std::move(client), *peer, route);
+      return sendHbone(pod, std::move(client), *peer, route, std::move(slot));
   }
 }
 
 void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
-                      const OutboundRoute& route) {
+                      const OutboundRoute& route, io::SlotLease slot) {
   ConnectionRecord rec;
+  rec.slot = std::move(slot);
   rec.direction = "outbound";
   rec.protocol = "hbone";
   rec.security = "mutual_tls";

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "hbone/receive_budget.h"
+#include "io/accept.h"
 #include "io/tcp.h"
 #include "tunnel/proxy/app_socket.h"
 #include "tunnel/proxy/connection_metrics.h"
@@ -24,7 +26,10 @@ std::optional<sockaddr_storage> socketAddress(int fd, bool peer) {
 void resetAndClose(UniqueFd fd) { io::resetOnClose(fd.get()); }
 
 Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options)
-    : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2) {}
+    : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2),
+      hboneSlots_(options.hboneInbound),
+      plaintextSlots_(std::make_shared<io::ConnectionSlots>(options.plaintextInbound)),
+      outboundSlots_(std::make_shared<io::ConnectionSlots>(options.outbound)) {}
 
 Proxy::~Proxy() = default;
 
@@ -48,6 +53,28 @@ Result<identity::WorkloadCertPtr> Proxy::podCertificate(const PodContext& pod) {
   auto cert = inputs_.identity->current(podIdentity(pod));
   if (!cert) counters_.identityRefusals++;
   return cert;
+}
+
+bool Proxy::admitUnderLoad(const char* what, const PodContext& pod) {
+  const auto now = std::chrono::steady_clock::now();
+  if (lastLoadSample_ == std::chrono::steady_clock::time_point{} || now - lastLoadSample_ >= options_.overloadSampleEvery) {
+    lastLoadSample_ = now;
+    const Watermarks& w = options_.overload;
+    LoadSample sample{.heldBytes = hbone::ReceiveBudget::process().held()};
+    if (w.fdPercent) {
+      sample.openFds = io::openFileCount();
+      sample.fdLimit = io::fileLimit();
+    }
+    const bool over = judgeLoad(sample, w) == LoadState::Overloaded;
+    if (over != counters_.overloaded.load())
+      spdlog::warn("{} overload: {} descriptors open of {}, {} bytes held for slow readers",
+                   over ? "entering" : "leaving", sample.openFds, sample.fdLimit, sample.heldBytes);
+    counters_.overloaded = over;
+  }
+  if (!counters_.overloaded.load()) return true;
+  counters_.overloadShed++;
+  spdlog::debug("{} {}: overloaded; reset", what, pod.displayName());
+  return false;
 }
 
 state::ClusterStatePtr Proxy::currentState() const {

@@ -4,7 +4,9 @@
 //    or plaintext passthrough when the destination is not in the mesh;
 //  - inbound HBONE (inbound_hbone.cc): a peer tunnel's CONNECT on port 15008 ->
 //    the app, after verifying the peer's identity and the request;
-//  - inbound plaintext (proxy.cc): a non-mesh client -> the app.
+//  - inbound plaintext (inbound_plaintext.cc): a non-mesh client -> the app.
+// Every new connection is admitted first: not while overloaded (overload.h), and
+// within its listener's caps (io/connection_slots.h); else reset and counted.
 // Each connection is logged once when it ends.
 
 #include <atomic>
@@ -17,12 +19,14 @@
 #include "authz/authorize.h"
 #include "tunnel/bpf/capture_maps.h"
 #include "hbone/h2_connection.h"
+#include "hbone/inbound_limits.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
+#include "io/connection_slots.h"
 #include "io/event_loop.h"
 #include "tunnel/proxy/access_log.h"
 #include "tunnel/proxy/decisions.h"
-#include "tunnel/proxy/inbound_admission.h"
+#include "tunnel/proxy/overload.h"
 #include "tunnel/proxy/pod_context.h"
 #include "state/cluster_state.h"
 #include "telemetry/metrics.h"
@@ -30,11 +34,27 @@
 
 namespace warren::proxy {
 
+inline constexpr size_t kDefaultPlaintextInboundPerPod = 1024;
+
 struct ProxyOptions {
   uint32_t mark = 0;  // SO_MARK on upstream sockets, so capture skips them
   std::chrono::milliseconds connectTimeout{5000};
   hbone::H2Options h2;
-  InboundLimits inboundLimits;  // inbound HBONE connections (inbound_admission.h)
+  // Inbound HBONE connections (a pod's 15008), admitted on arrival before any TLS
+  // work (hbone/inbound_limits.h). The total is resolved (main: --hbone-max-inbound
+  // 0 = half the fd limit).
+  io::SlotLimits hboneInbound{.total = 512, .perSource = hbone::kDefaultMaxInboundPerSource};
+  // Plaintext captured connections, admitted on arrival (reset past a cap): inbound
+  // (non-mesh clients) per destination pod and in all; outbound in all (each pod's
+  // own count is capped in BPF, warren_pod_conns, --conns-per-pod). Each takes two
+  // descriptors (client and upstream), so the totals keep descriptors for the rest.
+  io::SlotLimits plaintextInbound{.total = 256, .perSource = kDefaultPlaintextInboundPerPod};
+  io::SlotLimits outbound{.total = 256, .perSource = 0};
+  // Past either watermark new connections (outbound, inbound plaintext and HBONE)
+  // are reset on arrival (overload.h). The load is sampled at an arrival at most
+  // this often (a /proc/self/fd read); 0: at every arrival.
+  Watermarks overload;
+  std::chrono::milliseconds overloadSampleEvery{100};
 };
 
 // What the proxy reads but does not own: the seam for fakes in tests.
@@ -60,8 +80,15 @@ struct ProxyCounters {
   // connection closed) before the app answered: rapid reset at work, or impatience.
   std::atomic<uint64_t> appDialsCancelled{0};
   // Inbound HBONE connections reset on arrival: over the total cap, or over their
-  // source's (inbound_admission.h).
+  // source's (ProxyOptions::hboneInbound).
   std::atomic<uint64_t> hboneInboundOverTotal{0}, hboneInboundOverSource{0};
+  // Plaintext connections reset on arrival: inbound over the total or the pod's cap,
+  // outbound over the total (ProxyOptions::plaintextInbound, outbound).
+  std::atomic<uint64_t> plaintextInboundOverTotal{0}, plaintextInboundOverPod{0}, outboundOverTotal{0};
+  // New connections reset because the tunnel was overloaded, and whether it was at
+  // the last sample (a gauge).
+  std::atomic<uint64_t> overloadShed{0};
+  std::atomic<bool> overloaded{false};
 };
 
 class Proxy {
@@ -80,6 +107,8 @@ class Proxy {
   // Loop thread only.
   const hbone::Pool& pool() const { return pool_; }
   size_t inboundHboneConnections() const { return inbound_.size(); }
+  size_t plaintextInboundConnections() const { return plaintextSlots_->open(); }
+  size_t outboundConnections() const { return outboundSlots_->open(); }
   // Closes every HBONE connection (shutdown; loop thread).
   void closeAll();
   // The trust bundle is now `generation` (SIGHUP): every HBONE connection, pooled
@@ -107,9 +136,14 @@ class Proxy {
   void connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
                        const sockaddr_storage& target, ConnectionRecord rec,
                        std::optional<Authorized> revocable = std::nullopt);
-  void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route);
+  void sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer, const OutboundRoute& route,
+                 io::SlotLease slot);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                       const hbone::Headers& request, const std::string& peerIp);
+  // Takes an inbound HBONE slot for `peer`, or counts and logs why not.
+  bool admitHbone(const PodContext& pod, const sockaddr_storage& peer);
+  // False (counted, logged) while overloaded: the new connection is to be reset.
+  bool admitUnderLoad(const char* what, const PodContext& pod);
   // A socket in the pod's netns to target. With clientIp (inbound), it carries the
   // client's address where it can; where it cannot, that is counted and logged.
   Result<UniqueFd> appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp);
@@ -143,7 +177,10 @@ class Proxy {
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
-  std::map<std::string, size_t> inboundBySource_;  // open inbound_ connections per source IP
+  io::ConnectionSlots hboneSlots_;  // one slot per inbound_ connection, by io::sourceKey
+  // Plaintext connections by pod uid, held by leases in their records.
+  std::shared_ptr<io::ConnectionSlots> plaintextSlots_, outboundSlots_;
+  std::chrono::steady_clock::time_point lastLoadSample_{};
   std::map<uint64_t, Revocable> revocable_;
   uint64_t nextRevocableId_ = 1;
   std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP

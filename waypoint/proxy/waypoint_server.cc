@@ -21,7 +21,8 @@ WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& i
       onRequest_(std::move(onRequest)),
       verified_(options_.verifiedTokenCapacity),
       pool_(loop, options_.h2),
-      h2Pool_(*this, options_.session, "waypoint") {}
+      h2Pool_(*this, options_.session, "waypoint"),
+      hboneSlots_(options_.hboneInbound) {}
 
 WaypointServer::~WaypointServer() { closeAll(); }
 
@@ -44,28 +45,46 @@ void WaypointServer::accept(UniqueFd client) {
   sockaddr_storage peer{};
   socklen_t len = sizeof(peer);
   if (::getpeername(client.get(), reinterpret_cast<sockaddr*>(&peer), &len) != 0) return;
+  // Limits first: before a certificate is looked at or a handshake begins.
+  const std::string source = io::sourceKey(peer);
+  if (const io::Admission a = hboneSlots_.take(source); a != io::Admission::kAdmitted) {
+    (a == io::Admission::kServerFull ? counters_.hboneInboundOverTotal : counters_.hboneInboundOverSource)++;
+    spdlog::debug("HBONE from {}: {} ({} connections open, {} from that source); reset", io::formatIp(peer),
+                  io::admissionName(a), hboneSlots_.open(), hboneSlots_.openFrom(source));
+    io::resetOnClose(client.get());
+    return;
+  }
+  auto refuse = [&] {
+    hboneSlots_.release(source);
+    io::resetOnClose(client.get());
+  };
   auto cert = identity_.current(options_.identity);
   if (!cert) {
     counters_.identityRefusals++;
     spdlog::error("HBONE from {}: {}; refusing", io::formatSockaddr(peer), cert.error().message);
-    io::resetOnClose(client.get());
-    return;
+    return refuse();
   }
   auto ctx = tlsCache_.get(tls::Role::Server, *cert, identity_.trustBundle());
   if (!ctx) {
     spdlog::error("HBONE from {}: TLS context: {}; refusing", io::formatSockaddr(peer), ctx.error().message);
-    io::resetOnClose(client.get());
-    return;
+    return refuse();
   }
   counters_.connections++;
   hbone::H2Connection::Callbacks cbs;
   cbs.onRequest = [this, peerIp = io::formatIp(peer)](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
     onStream(c, id, req, peerIp);
   };
-  cbs.onClosed = [this](hbone::H2Connection& c) { inbound_.erase(c.connectionId()); };
+  cbs.onClosed = [this, source](hbone::H2Connection& c) {
+    // Only a registered connection gives its slot back here (one closed inside
+    // start() does below).
+    if (inbound_.erase(c.connectionId())) hboneSlots_.release(source);
+  };
   auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
                                          io::formatSockaddr(peer) + " -> waypoint");
-  if (conn->state() != hbone::H2Connection::State::Closed) inbound_[conn->connectionId()] = conn;
+  if (conn->state() != hbone::H2Connection::State::Closed)
+    inbound_[conn->connectionId()] = conn;
+  else
+    hboneSlots_.release(source);
 }
 
 void WaypointServer::onStream(hbone::H2Connection& conn, int32_t id, const hbone::Headers& request,

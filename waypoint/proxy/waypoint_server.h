@@ -20,8 +20,10 @@
 #include "waypoint/proxy/jwks_provider.h"
 #include "waypoint/proxy/session_sniffer.h"
 #include "hbone/h2_connection.h"
+#include "hbone/inbound_limits.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
+#include "io/connection_slots.h"
 #include "io/event_loop.h"
 #include "state/cluster_state.h"
 #include "tls/tls_context.h"
@@ -39,6 +41,10 @@ struct WaypointOptions {
   JwksProvider* jwks = nullptr;
   // Tokens whose signatures were checked, remembered (0: check every request's).
   size_t verifiedTokenCapacity = jwt::VerifiedTokenCache::kDefaultCapacity;
+  // HBONE connections on 15008, admitted on arrival before any TLS work, as the
+  // tunnel's (hbone/inbound_limits.h). Resolved: main turns --hbone-max-inbound 0
+  // into half the fd limit.
+  io::SlotLimits hboneInbound{.total = 512, .perSource = hbone::kDefaultMaxInboundPerSource};
 };
 
 struct WaypointCounters {
@@ -46,6 +52,8 @@ struct WaypointCounters {
   std::atomic<uint64_t> http1Sessions{0}, http2Sessions{0};
   std::atomic<uint64_t> identityRefusals{0};
   std::atomic<uint64_t> unauthenticated{0};  // answered 401 (RequestAuthentication)
+  // HBONE connections reset on arrival: over the total cap, or over their source's.
+  std::atomic<uint64_t> hboneInboundOverTotal{0}, hboneInboundOverSource{0};
 };
 
 class WaypointServer : public SessionHost {
@@ -62,6 +70,7 @@ class WaypointServer : public SessionHost {
   void trustBundleChanged(uint64_t generation);
   const WaypointCounters& counters() const { return counters_; }
   size_t sessionCount() const { return sessions_.size(); }
+  size_t inboundConnections() const { return inbound_.size(); }
   jwt::VerifiedTokenCache::Stats verifiedTokenStats() const { return verified_.stats(); }
 
   // SessionHost
@@ -91,6 +100,7 @@ class WaypointServer : public SessionHost {
   hbone::Pool pool_;
   H2UpstreamPool h2Pool_;  // before sessions_: they forget it as they go
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;
+  io::ConnectionSlots hboneSlots_;  // one slot per inbound_ connection, by io::sourceKey
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;  // sniffing, HTTP/1.1 or HTTP/2
   uint64_t nextSession_ = 1;
   std::map<std::string, uint64_t> roundRobin_;

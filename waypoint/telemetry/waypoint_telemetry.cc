@@ -89,6 +89,26 @@ void WaypointTelemetry::record(const RequestOutcome& outcome, const state::Clust
   telemetry::logRequest(rec);
 }
 
+Status WaypointTelemetry::registerServerMetrics(const WaypointCounters& c) {
+  struct Def {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t>* value;
+  };
+  const Def counters[] = {
+      {"warren_waypoint_hbone_inbound_over_total_limit_total",
+       "HBONE connections reset on arrival: the waypoint had --hbone-max-inbound open.", &c.hboneInboundOverTotal},
+      {"warren_waypoint_hbone_inbound_over_source_limit_total",
+       "HBONE connections reset on arrival: their source IP had --hbone-max-inbound-per-source open.",
+       &c.hboneInboundOverSource},
+  };
+  for (const auto& d : counters) {
+    const auto* v = d.value;
+    if (auto st = tcp_.addCounter(d.name, d.help, [v] { return static_cast<double>(v->load()); }); !st) return st;
+  }
+  return okStatus();
+}
+
 void WaypointTelemetry::attach(warren::telemetry::Telemetry& t) {
   telemetry::installMetricsRoutes(t.metrics(), tcp_, requests_);
 }

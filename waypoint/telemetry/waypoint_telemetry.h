@@ -4,6 +4,7 @@
 // JSON access-log line, with the workloads' labels looked up in the cluster state.
 
 #include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/waypoint_server.h"
 #include "waypoint/telemetry/request_metrics.h"
 #include "waypoint/telemetry/request_record.h"
 #include "state/cluster_state.h"
@@ -22,6 +23,9 @@ class WaypointTelemetry {
   // What telemetry::start() serves; attach() adds the request metrics to /metrics.
   warren::telemetry::TcpMetrics& tcpMetrics() { return tcp_; }
   void attach(warren::telemetry::Telemetry& t);
+  // The server's own counters (admission on 15008) as warren_waypoint_* metrics;
+  // `c` must outlive this object's metrics being served.
+  Status registerServerMetrics(const WaypointCounters& c);
   const telemetry::RequestMetrics& requests() const { return requests_; }
 
  private:

@@ -130,5 +130,41 @@ TEST(ReceiveBudget, HoldsWithinTheLimitAndCountsWhatGoesPastIt) {
   EXPECT_EQ(b.held(), 100u);
 }
 
+// Overload: past a (tiny) watermark of bytes held for slow readers, the tunnel
+// resets new connections on arrival while the streams it carries keep working;
+// below it again, it admits them.
+class OverloadTest : public FlowControlTest {
+ protected:
+  OverloadTest() { overload_ = {.fdPercent = 0, .heldBytes = 16u << 10}; }
+};
+
+TEST_F(OverloadTest, PastTheWatermarkNewConnectionsAreResetAndExistingOnesKeepWorking) {
+  App echo(App::Mode::Echo);
+  auto existing = open(echo.port(), dialFor(kServer));
+  ASSERT_TRUE(iotest::writeAll(existing.app.get(), "before"));
+  char buf[16];
+  ASSERT_EQ(::read(existing.app.get(), buf, 6), 6);
+  App sink(App::Mode::Sink);
+  auto stalled = stall(sink, 1);  // the sink does not read: its bytes are held
+  ASSERT_GE(ReceiveBudget::process().held(), 16u << 10);
+  // A new connection (from another address, so no pooled one) is reset on arrival.
+  UniqueFd fresh = iotest::idleConnectFrom("127.0.0.3", hbonePort_);
+  EXPECT_TRUE(iotest::endedByPeer(fresh.get()));
+  EXPECT_EQ(proxy_->counters().overloadShed.load(), 1u);
+  EXPECT_TRUE(proxy_->counters().overloaded.load());
+  // The existing stream still echoes.
+  ASSERT_TRUE(iotest::writeAll(existing.app.get(), "during"));
+  ASSERT_EQ(::read(existing.app.get(), buf, 6), 6);
+  EXPECT_EQ(std::string(buf, 6), "during");
+  // Drained, the tunnel admits again.
+  drain(sink, stalled);
+  auto inbound = [&] { return lt_.call([&] { return proxy_->inboundHboneConnections(); }); };
+  const size_t open = inbound();
+  UniqueFd after = iotest::idleConnectFrom("127.0.0.3", hbonePort_);
+  ASSERT_TRUE(waitUntil([&] { return inbound() == open + 1; }, 5s));
+  EXPECT_FALSE(proxy_->counters().overloaded.load());
+  EXPECT_EQ(proxy_->counters().overloadShed.load(), 1u);
+}
+
 }  // namespace
 }  // namespace warren::hbone

@@ -119,6 +119,31 @@ inline UniqueFd blockingConnect(const sockaddr_storage& to, int bufferBytes = 0)
   return fd;
 }
 
+// A bare TCP connection to 127.0.0.1:port from `sourceIp` (another loopback
+// address: a second "source" for admission caps), left idle; reads time out at 3 s.
+inline UniqueFd idleConnectFrom(const char* sourceIp, uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  ::inet_pton(AF_INET, sourceIp, &src.sin_addr);
+  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&src), sizeof(src)), 0);
+  auto dst = loopback4(port);
+  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&dst), sizeof(sockaddr_in)), 0);
+  timeval tv{3, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+// Whether the server ended `fd` at once (reset, or closed) rather than leaving it
+// open: a read that would block times out (idleConnectFrom's 3 s) and is false.
+inline ::testing::AssertionResult endedByPeer(int fd) {
+  char b;
+  ssize_t n = ::read(fd, &b, 1);
+  const int err = errno;
+  if (n == 0 || (n < 0 && err == ECONNRESET)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "n=" << n << " errno=" << std::strerror(err);
+}
+
 // client <-> relayA  and  relayB <-> server: a relay joins A and B, the test drives
 // client and server with blocking I/O.
 struct RelayRig {

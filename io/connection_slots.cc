@@ -1,10 +1,10 @@
-#include "telemetry/connection_slots.h"
+#include "io/connection_slots.h"
 
 #include <netinet/in.h>
 
 #include <cstring>
 
-namespace warren::telemetry {
+namespace warren::io {
 
 const char* admissionName(Admission a) {
   switch (a) {
@@ -51,4 +51,31 @@ std::string sourceKey(const sockaddr_storage& peer) {
   return {};  // unix or unknown families share one key: the total cap still applies
 }
 
-}  // namespace warren::telemetry
+size_t totalCap(size_t flag, uint64_t fileLimit, unsigned share) {
+  if (flag) return flag;
+  if (share == 0) share = 1;
+  return fileLimit >= share ? static_cast<size_t>(fileLimit / share) : 1;
+}
+
+namespace {
+// Built in place (never copied or moved): its destructor is the one release.
+class Held {
+ public:
+  Held(std::shared_ptr<ConnectionSlots> slots, std::string source) : slots_(std::move(slots)), source_(std::move(source)) {}
+  Held(const Held&) = delete;
+  Held& operator=(const Held&) = delete;
+  ~Held() { slots_->release(source_); }
+
+ private:
+  std::shared_ptr<ConnectionSlots> slots_;
+  std::string source_;
+};
+}  // namespace
+
+LeaseResult takeLease(const std::shared_ptr<ConnectionSlots>& slots, const std::string& source) {
+  const Admission a = slots->take(source);
+  if (a != Admission::kAdmitted) return {a, nullptr};
+  return {a, std::make_shared<const Held>(slots, source)};
+}
+
+}  // namespace warren::io

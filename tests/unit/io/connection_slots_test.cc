@@ -1,14 +1,14 @@
 // ConnectionSlots without sockets: the total and per-source caps, and which address
 // counts as the same source.
 
-#include "telemetry/connection_slots.h"
+#include "io/connection_slots.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <gtest/gtest.h>
 
-namespace warren::telemetry {
+namespace warren::io {
 namespace {
 
 sockaddr_storage peer(const char* ip, uint16_t port) {
@@ -73,5 +73,31 @@ TEST(ConnectionSlots, ASourceIsItsAddressWhateverThePortOrMapping) {
   EXPECT_EQ(std::string(admissionName(Admission::kSourceFull)), "source_full");
 }
 
+TEST(ConnectionSlots, AZeroTotalFlagMeansHalfTheFileLimitAndNeverNone) {
+  EXPECT_EQ(totalCap(0, 1048576), 524288u);
+  EXPECT_EQ(totalCap(100, 1048576), 100u);
+  EXPECT_EQ(totalCap(0, 1), 1u);  // ConnectionSlots(0, ...) would refuse everyone
+  EXPECT_EQ(totalCap(0, 0), 1u);
+  EXPECT_EQ(totalCap(0, 1048576, 4), 262144u);
+}
+
+TEST(ConnectionSlots, ALeaseHoldsItsSlotUntilItsLastCopyGoes) {
+  auto slots = std::make_shared<ConnectionSlots>(4, 2);
+  auto first = takeLease(slots, "pod-a");
+  ASSERT_EQ(first.admission, Admission::kAdmitted);
+  SlotLease copy = first.lease;  // a second record of the same connection
+  ASSERT_EQ(takeLease(slots, "pod-a").admission, Admission::kAdmitted);  // released at once: not kept
+  EXPECT_EQ(slots->openFrom("pod-a"), 1u);
+  auto second = takeLease(slots, "pod-a");
+  auto third = takeLease(slots, "pod-a");
+  EXPECT_EQ(third.admission, Admission::kSourceFull);
+  EXPECT_FALSE(third.lease);
+  first.lease.reset();
+  EXPECT_EQ(slots->openFrom("pod-a"), 2u);
+  copy.reset();
+  EXPECT_EQ(slots->openFrom("pod-a"), 1u);
+  EXPECT_EQ(takeLease(slots, "pod-a").admission, Admission::kAdmitted);
+}
+
 }  // namespace
-}  // namespace warren::telemetry
+}  // namespace warren::io
