@@ -1,8 +1,8 @@
 // The waypoint's HTTP/2 server side: the real H2Session (waypoint/proxy/h2_session.h),
 // started as the waypoint starts it for an h2c stream inside HBONE, with its
 // nghttp2 options and settings, fed a client's bytes after the connection preface.
-// The host around it is a fake: a small cluster where GET /balance/* from
-// checkout is allowed to payments/ledger, HTTP/1.1 upstreams that answer one
+// The host around it is a fake: the waypoint e2e suites' cluster (GET /balance/*
+// from sa-checkout allowed to payments/ledger), HTTP/1.1 upstreams that answer one
 // canned response, HTTP/2 (gRPC) upstreams that cannot be reached, and byte
 // streams in memory driven the way the event loop drives sockets.
 // Input: byte 0 bit 0 picks the destination (ledger:80, HTTP/1.1 upstream, or
@@ -20,11 +20,14 @@
 #include <string_view>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "io/event_loop.h"
 #include "io/tcp.h"
 #include "source/yaml_source.h"
 #include "state/from_snapshot.h"
 #include "tests/fuzz/fuzz_entries.h"
+#include "tests/support/payments_waypoint_cluster.h"
 #include "waypoint/proxy/h2_session.h"
 
 namespace warren::fuzz {
@@ -32,20 +35,13 @@ namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-const char* kCluster = R"(
+// The waypoint e2e suites' payments cluster (Gateway, ledger:80 over HTTP/1.1,
+// ALLOW GET /balance/* from sa-checkout, DENY POST /admin/*), plus what those
+// suites' test cluster adds: the namespace, the pods, and a gRPC port.
+const char* kPods = R"(
 apiVersion: v1
 kind: Namespace
 metadata: {name: payments, labels: {warren.io/mode: enabled, istio.io/use-waypoint: waypoint}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: payments, labels: {istio.io/waypoint-for: all}}
-spec: {gatewayClassName: istio-waypoint}
----
-apiVersion: v1
-kind: Service
-metadata: {name: ledger, namespace: payments}
-spec: {clusterIP: 10.96.0.20, selector: {app: ledger}, ports: [{name: http, port: 80, targetPort: 8080}]}
 ---
 apiVersion: v1
 kind: Service
@@ -63,21 +59,13 @@ kind: Pod
 metadata: {name: waypoint-0, namespace: payments, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
 spec: {serviceAccountName: waypoint}
 status: {podIP: 10.244.1.50}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: read, namespace: payments}
-spec:
-  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
-  rules:
-  - from: [{source: {principals: ["cluster.local/ns/payments/sa/checkout"]}}]
-    to: [{operation: {methods: ["GET", "POST"], paths: ["/balance/*"]}}]
 )";
 
 state::ClusterStatePtr cluster() {
   static const state::ClusterStatePtr st = [] {
     source::Snapshot snap;
-    source::loadDocuments(kCluster, "fuzz-cluster.yaml", snap);
+    source::loadDocuments(e2e::kWaypointCluster, "payments.yaml", snap);
+    source::loadDocuments(kPods, "pods.yaml", snap);
     FUZZ_CHECK(snap.errors.empty());
     return state::stateFromSnapshot(snap, {});
   }();
@@ -195,6 +183,9 @@ bool driveRound(FuzzHost& host) {
 }  // namespace
 
 int h2ServerEntry(const uint8_t* data, size_t size) {
+  // The session logs each failed upstream: quiet, or the log is the fuzzer's bottleneck.
+  static const bool quiet = (spdlog::set_level(spdlog::level::off), true);
+  (void)quiet;
   if (size < 2) return 0;
   const bool grpc = data[0] & 1;
   const size_t withPreface = data[0] >> 1;
@@ -206,7 +197,7 @@ int h2ServerEntry(const uint8_t* data, size_t size) {
   FuzzHost host(**loop);
   waypoint::StreamFacts facts;
   facts.peerIp = "10.244.3.7";
-  facts.peerIdentity = identity::SpiffeId{"cluster.local", "payments", "checkout"};
+  facts.peerIdentity = identity::SpiffeId{"cluster.local", "payments", "sa-checkout"};
   facts.destination = *io::parseHostPort(grpc ? "10.96.0.21:9090" : "10.96.0.20:80");
 
   const size_t first = std::min(withPreface, client.size());
