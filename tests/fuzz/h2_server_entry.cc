@@ -204,21 +204,22 @@ int h2ServerEntry(const uint8_t* data, size_t size) {
   auto down = std::make_shared<Port>();
   down->input = std::string(client.substr(first));
   down->piece = piece;
-  down->eof = true;
   host.ports_.push_back(down);
   waypoint::SessionOptions options;
   options.h2MaxConcurrentStreams = 16;  // as configured, smaller: more limits reached per input
   auto session = waypoint::H2Session::start(host, 1, facts, io::ByteStreamPtr(new MemStream(down)), options,
                                             std::string(kPreface) + std::string(client.substr(0, first)));
-  // Rounds until the session is done or nothing moves; the bound turns a session
-  // that never finishes with its input into a finding.
-  for (int round = 0; !host.closed; ++round) {
-    FUZZ_CHECK(round < 4096);
+  // Rounds until the session is done; the client closes once nothing moves (so
+  // the answers to what it sent come first). The bound turns a session that
+  // never finishes with its input into a finding.
+  const size_t maxRounds = 4 * client.size() + 1024;
+  for (size_t round = 0; !host.closed; ++round) {
+    FUZZ_CHECK(round < maxRounds);
     (*loop)->runOnce(std::chrono::milliseconds(0));
-    if (!driveRound(host) && down->offset == down->input.size()) {
-      (*loop)->runOnce(std::chrono::milliseconds(0));
-      if (!driveRound(host)) break;
-    }
+    if (driveRound(host)) continue;
+    if (down->offset < down->input.size()) continue;
+    if (down->eof) break;
+    down->eof = true;
   }
   session->abort();
   (*loop)->runOnce(std::chrono::milliseconds(0));
