@@ -42,7 +42,7 @@ int kubeJsonEntry(const uint8_t* data, size_t size);
 int cniJsonEntry(const uint8_t* data, size_t size);
 // The HBONE CONNECT request decision (headers -> verdict) and SPIFFE id parsing.
 int hboneConnectEntry(const uint8_t* data, size_t size);
-// A request's JWT through the waypoint's RequestAuthentication, with a fixed JWKS.
+// A request's JWT through the jwt/ library as the waypoint calls it, with a fixed JWKS.
 int jwtEntry(const uint8_t* data, size_t size);
 
 }  // namespace warren::fuzz
