@@ -122,8 +122,10 @@ struct StreamCallbacks {
   std::function<void(const StreamStats&)> onDone;
 };
 
-// Privately a StreamHost: what each stream's app side may ask of the session.
-class H2Connection : public std::enable_shared_from_this<H2Connection>, private StreamHost {
+// Privately a StreamHost: what each stream's app side may ask of the session. Final:
+// StreamHost has virtual functions and no virtual destructor, so clang (the fuzz
+// build) refuses to delete an H2Connection that a subclass could extend.
+class H2Connection final : public std::enable_shared_from_this<H2Connection>, private StreamHost {
  public:
   enum class State { Handshaking, Ready, Closing, Closed };
 

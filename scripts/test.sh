@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick-start command 2: builds Warren and runs the whole test suite as root:
 # unit, BPF (BPF_PROG_TEST_RUN) and namespaced end-to-end tests, first in an
-# ASan+UBSan build, then in the release build. Ends with ctest's summary.
+# ASan+UBSan build, then the CI fuzz targets (scripts/fuzz.sh --ci), then the
+# release build. Ends with ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -20,6 +21,11 @@ bash scripts/build.sh build-asan -DWARREN_SANITIZE=ON -DWARREN_BENCH=OFF \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2
+
+# libFuzzer (clang) on the cheap targets, a bounded time each; a crash or a broken
+# invariant fails CI. Before the release suite, so ctest's summary stays last.
+echo "== fuzz: scripts/fuzz.sh --ci =="
+bash scripts/fuzz.sh --ci 20
 
 echo "== release build: whole suite =="
 bash scripts/build.sh build

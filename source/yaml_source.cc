@@ -13,6 +13,7 @@
 #include "source/endpoint_slice.h"
 #include "source/istio_objects.h"
 #include "source/request_authentication.h"
+#include "source/yaml_documents.h"
 #include "source/yaml_util.h"
 #include "common/ip_literal.h"
 
@@ -135,7 +136,7 @@ bool isConfigFile(const fs::path& p) {
 void loadDocuments(const std::string& text, const std::string& fileName, Snapshot& into) {
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(text);
+    docs = loadAllDocuments(text);
   } catch (const YAML::Exception& e) {
     // A half-parsed file could hold half a Pod; drop the whole file instead.
     const std::string line = e.mark.is_null() ? "" : ", line " + std::to_string(e.mark.line + 1);

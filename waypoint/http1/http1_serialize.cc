@@ -88,8 +88,11 @@ std::string serializeRequestHead(const MessageHead& h, const HeaderList& extraHe
   out.reserve(256);
   out.append(h.method).append(" ").append(originForm(h)).append(" HTTP/1.1\r\n");
   // Host is written from the parsed value (the absolute-form authority when there
-  // was one), first, as RFC 9112 3.2 asks of clients.
-  if (!h.host.empty()) appendHeader(out, "host", h.host);
+  // was one), first, as RFC 9112 3.2 asks of clients. Always: the head goes out as
+  // HTTP/1.1, whose servers answer 400 to a request without Host, so an HTTP/1.0
+  // request that had none gets the empty value RFC 9112 3.2 prescribes for a
+  // target without an authority (found by tests/fuzz http1).
+  appendHeader(out, "host", h.host);
   MessageHead rest = h;
   std::erase_if(rest.headers, [](const auto& kv) { return kv.first == "host"; });
   appendFields(out, rest, extraHeaders, true);

@@ -169,6 +169,34 @@ TEST(YamlSource, BadFilesAndObjectsAreReportedAndTheRestLoads) {
   EXPECT_EQ(s->errors.size(), 6u);  // one per bad file or object above
 }
 
+// yaml-cpp 0.7's LoadAll loops forever, allocating, on a document that starts with
+// ',' (found by tests/fuzz istio_yaml); the source reads one document at a time.
+TEST(YamlSource, ADocumentStartingWithACommaDoesNotStopTheFile) {
+  Snapshot s;
+  loadDocuments(",\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: after}\n---\n,x: y\n", "comma.yaml", s);
+  EXPECT_EQ(s.namespaces.count("after"), 1u);
+}
+
+TEST(YamlSource, DocumentsKeepTheirLinesAcrossMarkersEndMarkersAndDirectives) {
+  Snapshot s;
+  loadDocuments(
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"  // lines 1-3
+      "...\n"                                                     // 4: the end of a document
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"  // 5-7: no '---' before it
+      "%YAML 1.2\n"                                               // 8: belongs to the next document
+      "---\n"                                                     // 9
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nstatus: {podIP: nope}\n",  // 10-13
+      "docs.yaml", s);
+  EXPECT_EQ(s.namespaces.count("a"), 1u);
+  EXPECT_EQ(s.namespaces.count("b"), 1u);
+  EXPECT_TRUE(hasError(s, "docs.yaml, line 10: 'nope' is not an IP address")) << (s.errors.empty() ? "" : s.errors[0].message);
+
+  Snapshot broken;
+  loadDocuments("a: 1\n---\nb: [\n", "broken.yaml", broken);
+  // Where the unclosed '[' meets the end of the text, as LoadAll reported it.
+  EXPECT_TRUE(hasError(broken, "broken.yaml, line 4")) << (broken.errors.empty() ? "" : broken.errors[0].message);
+}
+
 TEST(YamlSource, Ipv6OnlyPodsAndPodIpsWithoutPodIp) {
   Snapshot s;
   loadDocuments("kind: Pod\nmetadata: {name: v6, namespace: mesh}\n"
