@@ -29,6 +29,7 @@
 #include "tests/fuzz/fuzz_entries.h"
 #include "tests/support/payments_waypoint_cluster.h"
 #include "waypoint/proxy/h2_session.h"
+#include "waypoint/proxy/h2_upstream_pool.h"
 
 namespace warren::fuzz {
 namespace {
@@ -149,6 +150,7 @@ class FuzzHost final : public waypoint::SessionHost {
     loop_.post(std::move(done));
   }
   void sessionClosed(uint64_t) override { closed = true; }
+  waypoint::H2UpstreamPool& h2Pool() override { return h2Pool_; }
 
   std::vector<std::weak_ptr<Port>> ports_;
   bool closed = false;
@@ -157,6 +159,8 @@ class FuzzHost final : public waypoint::SessionHost {
   io::EventLoop& loop_;
   waypoint::Self self_;
   uint64_t picks_ = 0;
+  waypoint::SessionOptions poolOptions_{};
+  waypoint::H2UpstreamPool h2Pool_{*this, poolOptions_, "fuzz"};  // last: closed first
 };
 
 // One round of level-triggered readiness, as epoll would report it: EPOLLOUT
