@@ -26,13 +26,11 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
   auto peer = socketAddress(client.get(), true);
   if (!peer) return resetAndClose(std::move(client));
   // Limits first: before a certificate is looked at or a handshake begins.
-  if (!admitUnderLoad("HBONE to", *pod) || !admitHbone(*pod, *peer)) return resetAndClose(std::move(client));
+  if (!admitUnderLoad("HBONE to", *pod)) return resetAndClose(std::move(client));
+  io::SlotLease slot = hbone::admitInbound(hboneSlots_, *peer, counters_.hboneInboundRefused, pod->displayName());
+  if (!slot) return resetAndClose(std::move(client));
   const std::string peerIp = io::formatIp(*peer);
-  const std::string source = io::sourceKey(*peer);
-  auto refuse = [&] {
-    hboneSlots_.release(source);
-    resetAndClose(std::move(client));
-  };
+  auto refuse = [&] { resetAndClose(std::move(client)); };
   auto cert = podCertificate(*pod);
   if (!cert) {
     spdlog::error("HBONE to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer),
@@ -49,27 +47,13 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
   cbs.onRequest = [this, pod, peerIp](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
     onHboneRequest(pod, c, id, req, peerIp);
   };
-  cbs.onClosed = [this, source](hbone::H2Connection& c) {
-    // Its slot is given back here only if it was registered (a connection can
-    // close inside start(); that slot is given back below).
-    if (inbound_.erase(c.connectionId())) hboneSlots_.release(source);
+  cbs.onClosed = [this, slot = std::move(slot)](hbone::H2Connection& c) mutable {
+    inbound_.erase(c.connectionId());
+    slot.reset();  // its slot goes back at close, even if the connection object lives on a while
   };
   auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
                                          io::formatSockaddr(*peer) + " -> " + pod->displayName());
-  if (conn->state() != hbone::H2Connection::State::Closed)
-    inbound_[conn->connectionId()] = conn;
-  else
-    hboneSlots_.release(source);
-}
-
-bool Proxy::admitHbone(const PodContext& pod, const sockaddr_storage& peer) {
-  const io::Admission admission = hboneSlots_.take(io::sourceKey(peer));
-  if (admission == io::Admission::kAdmitted) return true;
-  (admission == io::Admission::kServerFull ? counters_.hboneInboundOverTotal : counters_.hboneInboundOverSource)++;
-  spdlog::debug("HBONE to {} from {}: {} ({} inbound connections open, {} from that source); reset",
-                pod.displayName(), io::formatIp(peer), io::admissionName(admission), hboneSlots_.open(),
-                hboneSlots_.openFrom(io::sourceKey(peer)));
-  return false;
+  if (conn->state() != hbone::H2Connection::State::Closed) inbound_[conn->connectionId()] = conn;
 }
 
 void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,

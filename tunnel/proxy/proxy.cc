@@ -27,7 +27,7 @@ void resetAndClose(UniqueFd fd) { io::resetOnClose(fd.get()); }
 
 Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options)
     : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2),
-      hboneSlots_(options.hboneInbound),
+      hboneSlots_(std::make_shared<io::ConnectionSlots>(options.hboneInbound)),
       plaintextSlots_(std::make_shared<io::ConnectionSlots>(options.plaintextInbound)),
       outboundSlots_(std::make_shared<io::ConnectionSlots>(options.outbound)) {}
 

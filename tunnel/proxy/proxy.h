@@ -22,6 +22,7 @@
 #include "hbone/inbound_limits.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
+#include "hbone/inbound_admission.h"
 #include "io/connection_slots.h"
 #include "io/event_loop.h"
 #include "tunnel/proxy/access_log.h"
@@ -81,7 +82,7 @@ struct ProxyCounters {
   std::atomic<uint64_t> appDialsCancelled{0};
   // Inbound HBONE connections reset on arrival: over the total cap, or over their
   // source's (ProxyOptions::hboneInbound).
-  std::atomic<uint64_t> hboneInboundOverTotal{0}, hboneInboundOverSource{0};
+  hbone::InboundRefusals hboneInboundRefused;
   // Plaintext connections reset on arrival: inbound over the total or the pod's cap,
   // outbound over the total (ProxyOptions::plaintextInbound, outbound).
   std::atomic<uint64_t> plaintextInboundOverTotal{0}, plaintextInboundOverPod{0}, outboundOverTotal{0};
@@ -140,8 +141,6 @@ class Proxy {
                  io::SlotLease slot);
   void onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                       const hbone::Headers& request, const std::string& peerIp);
-  // Takes an inbound HBONE slot for `peer`, or counts and logs why not.
-  bool admitHbone(const PodContext& pod, const sockaddr_storage& peer);
   // False (counted, logged) while overloaded: the new connection is to be reset.
   bool admitUnderLoad(const char* what, const PodContext& pod);
   // A socket in the pod's netns to target. With clientIp (inbound), it carries the
@@ -177,7 +176,7 @@ class Proxy {
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;  // by connection id
-  io::ConnectionSlots hboneSlots_;  // one slot per inbound_ connection, by io::sourceKey
+  std::shared_ptr<io::ConnectionSlots> hboneSlots_;  // inbound_ connections, by source, held by their leases
   // Plaintext connections by pod uid, held by leases in their records.
   std::shared_ptr<io::ConnectionSlots> plaintextSlots_, outboundSlots_;
   std::chrono::steady_clock::time_point lastLoadSample_{};

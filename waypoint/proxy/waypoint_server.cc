@@ -22,7 +22,7 @@ WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& i
       verified_(options_.verifiedTokenCapacity),
       pool_(loop, options_.h2),
       h2Pool_(*this, options_.session, "waypoint"),
-      hboneSlots_(options_.hboneInbound) {}
+      hboneSlots_(std::make_shared<io::ConnectionSlots>(options_.hboneInbound)) {}
 
 WaypointServer::~WaypointServer() { closeAll(); }
 
@@ -46,18 +46,9 @@ void WaypointServer::accept(UniqueFd client) {
   socklen_t len = sizeof(peer);
   if (::getpeername(client.get(), reinterpret_cast<sockaddr*>(&peer), &len) != 0) return;
   // Limits first: before a certificate is looked at or a handshake begins.
-  const std::string source = io::sourceKey(peer);
-  if (const io::Admission a = hboneSlots_.take(source); a != io::Admission::kAdmitted) {
-    (a == io::Admission::kServerFull ? counters_.hboneInboundOverTotal : counters_.hboneInboundOverSource)++;
-    spdlog::debug("HBONE from {}: {} ({} connections open, {} from that source); reset", io::formatIp(peer),
-                  io::admissionName(a), hboneSlots_.open(), hboneSlots_.openFrom(source));
-    io::resetOnClose(client.get());
-    return;
-  }
-  auto refuse = [&] {
-    hboneSlots_.release(source);
-    io::resetOnClose(client.get());
-  };
+  io::SlotLease slot = hbone::admitInbound(hboneSlots_, peer, counters_.hboneInboundRefused, "waypoint");
+  if (!slot) return io::resetOnClose(client.get());
+  auto refuse = [&] { io::resetOnClose(client.get()); };
   auto cert = identity_.current(options_.identity);
   if (!cert) {
     counters_.identityRefusals++;
@@ -74,17 +65,13 @@ void WaypointServer::accept(UniqueFd client) {
   cbs.onRequest = [this, peerIp = io::formatIp(peer)](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
     onStream(c, id, req, peerIp);
   };
-  cbs.onClosed = [this, source](hbone::H2Connection& c) {
-    // Only a registered connection gives its slot back here (one closed inside
-    // start() does below).
-    if (inbound_.erase(c.connectionId())) hboneSlots_.release(source);
+  cbs.onClosed = [this, slot = std::move(slot)](hbone::H2Connection& c) mutable {
+    inbound_.erase(c.connectionId());
+    slot.reset();  // its slot goes back at close, even if the connection object lives on a while
   };
   auto conn = hbone::H2Connection::start(loop_, std::move(client), *ctx, options_.h2, std::move(cbs), std::nullopt,
                                          io::formatSockaddr(peer) + " -> waypoint");
-  if (conn->state() != hbone::H2Connection::State::Closed)
-    inbound_[conn->connectionId()] = conn;
-  else
-    hboneSlots_.release(source);
+  if (conn->state() != hbone::H2Connection::State::Closed) inbound_[conn->connectionId()] = conn;
 }
 
 void WaypointServer::onStream(hbone::H2Connection& conn, int32_t id, const hbone::Headers& request,

@@ -20,6 +20,7 @@
 #include "waypoint/proxy/jwks_provider.h"
 #include "waypoint/proxy/session_sniffer.h"
 #include "hbone/h2_connection.h"
+#include "hbone/inbound_admission.h"
 #include "hbone/inbound_limits.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
@@ -53,7 +54,7 @@ struct WaypointCounters {
   std::atomic<uint64_t> identityRefusals{0};
   std::atomic<uint64_t> unauthenticated{0};  // answered 401 (RequestAuthentication)
   // HBONE connections reset on arrival: over the total cap, or over their source's.
-  std::atomic<uint64_t> hboneInboundOverTotal{0}, hboneInboundOverSource{0};
+  hbone::InboundRefusals hboneInboundRefused;
 };
 
 class WaypointServer : public SessionHost {
@@ -100,7 +101,7 @@ class WaypointServer : public SessionHost {
   hbone::Pool pool_;
   H2UpstreamPool h2Pool_;  // before sessions_: they forget it as they go
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;
-  io::ConnectionSlots hboneSlots_;  // one slot per inbound_ connection, by io::sourceKey
+  std::shared_ptr<io::ConnectionSlots> hboneSlots_;  // inbound_ connections, by source, held by their leases
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;  // sniffing, HTTP/1.1 or HTTP/2
   uint64_t nextSession_ = 1;
   std::map<std::string, uint64_t> roundRobin_;

@@ -97,10 +97,10 @@ Status WaypointTelemetry::registerServerMetrics(const WaypointCounters& c) {
   };
   const Def counters[] = {
       {"warren_waypoint_hbone_inbound_over_total_limit_total",
-       "HBONE connections reset on arrival: the waypoint had --hbone-max-inbound open.", &c.hboneInboundOverTotal},
+       "HBONE connections reset on arrival: the waypoint had --hbone-max-inbound open.", &c.hboneInboundRefused.overTotal},
       {"warren_waypoint_hbone_inbound_over_source_limit_total",
        "HBONE connections reset on arrival: their source IP had --hbone-max-inbound-per-source open.",
-       &c.hboneInboundOverSource},
+       &c.hboneInboundRefused.overSource},
   };
   for (const auto& d : counters) {
     const auto* v = d.value;

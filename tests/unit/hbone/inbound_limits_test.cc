@@ -27,7 +27,7 @@ TEST_F(InboundLimitsTest, IdleConnectionsFromOneSourceAreCappedAndOtherPeersStil
   // The fourth from the same source is reset on arrival, not left in a handshake.
   UniqueFd over = idleFrom("127.0.0.2");
   EXPECT_TRUE(iotest::endedByPeer(over.get()));
-  EXPECT_EQ(proxy_->counters().hboneInboundOverSource.load(), 1u);
+  EXPECT_EQ(proxy_->counters().hboneInboundRefused.overSource.load(), 1u);
   // A real peer from another address is served, the three idle ones still open.
   App echo(App::Mode::Echo);
   auto s = open(echo.port(), dialFor(kServer));
@@ -38,7 +38,7 @@ TEST_F(InboundLimitsTest, IdleConnectionsFromOneSourceAreCappedAndOtherPeersStil
   ASSERT_TRUE(waitUntil([&] { return lt_.call([&] { return proxy_->inboundHboneConnections(); }) == 3u; }, 5s));
   UniqueFd again = idleFrom("127.0.0.2");
   ASSERT_TRUE(waitUntil([&] { return lt_.call([&] { return proxy_->inboundHboneConnections(); }) == 4u; }, 5s));
-  EXPECT_EQ(proxy_->counters().hboneInboundOverSource.load(), 1u);
+  EXPECT_EQ(proxy_->counters().hboneInboundRefused.overSource.load(), 1u);
 }
 
 // Inbound plaintext (non-mesh clients of a pod): capped per pod on arrival, as the

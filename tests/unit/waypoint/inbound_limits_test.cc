@@ -134,8 +134,8 @@ TEST_F(WaypointInboundLimitsTest, IdleConnectionsFromOneSourceAreCappedAndOtherP
   // The fourth from the same source is reset on arrival, not left in a handshake.
   UniqueFd over = iotest::idleConnectFrom("127.0.0.2", port_);
   EXPECT_TRUE(iotest::endedByPeer(over.get()));
-  EXPECT_EQ(server_->counters().hboneInboundOverSource.load(), 1u);
-  EXPECT_EQ(server_->counters().hboneInboundOverTotal.load(), 0u);
+  EXPECT_EQ(server_->counters().hboneInboundRefused.overSource.load(), 1u);
+  EXPECT_EQ(server_->counters().hboneInboundRefused.overTotal.load(), 0u);
   // A real peer from another address gets through TLS and its CONNECT answered.
   EXPECT_EQ(connectStatus(), 400);
   EXPECT_EQ(inbound(), 4u);
@@ -144,7 +144,7 @@ TEST_F(WaypointInboundLimitsTest, IdleConnectionsFromOneSourceAreCappedAndOtherP
   ASSERT_TRUE(waitUntil([&] { return inbound() == 3u; }, 5s));
   UniqueFd again = iotest::idleConnectFrom("127.0.0.2", port_);
   ASSERT_TRUE(waitUntil([&] { return inbound() == 4u; }, 5s));
-  EXPECT_EQ(server_->counters().hboneInboundOverSource.load(), 1u);
+  EXPECT_EQ(server_->counters().hboneInboundRefused.overSource.load(), 1u);
 }
 
 }  // namespace
