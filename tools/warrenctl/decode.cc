@@ -1,6 +1,8 @@
 #include "tools/warrenctl/decode.h"
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
 #include <cerrno>
 #include <cstring>
 #include <tuple>
@@ -120,26 +122,46 @@ nlohmann::ordered_json podJson(const PodView& p) {
           {"sk_lookup_link_id", p.skLookupLinkId}};
 }
 
+std::vector<std::string> counterColumns() {
+  std::vector<std::string> columns;
+  for (const auto& f : kCounterFields) {
+    std::string name = f.name;
+    if (name.rfind("captured_", 0) == 0) name.erase(0, 9);  // captured_out -> OUT: the short, known headers
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::toupper(ch); });
+    columns.push_back(name);
+  }
+  return columns;
+}
+
+std::vector<std::string> counterCells(const warren_counters& c) {
+  std::vector<std::string> cells;
+  for (const auto& f : kCounterFields) cells.push_back(std::to_string(c.*f.field));
+  return cells;
+}
+
+bool anyCounted(const warren_counters& c) {
+  return std::any_of(std::begin(kCounterFields), std::end(kCounterFields),
+                     [&](const CounterField& f) { return c.*f.field != 0; });
+}
+
 std::vector<std::string> podHeaders() {
-  return {"NAMESPACE", "NAME", "IP", "COOKIE", "OUT", "IN", "PASSED", "FAILED_CLOSED", "LISTENER", "SK_LOOKUP"};
+  std::vector<std::string> h = {"NAMESPACE", "NAME", "IP", "COOKIE"};
+  for (auto& c : counterColumns()) h.push_back(c);
+  h.insert(h.end(), {"LISTENER", "SK_LOOKUP"});
+  return h;
 }
 
 std::vector<std::string> podRow(const PodView& p) {
-  auto count = [&](__u64 warren_counters::*field) {
-    return p.counters ? std::to_string((*p.counters).*field) : std::string("-");
-  };
   std::string ips;
   for (const auto& ip : p.ips) ips += (ips.empty() ? "" : ",") + ip;
-  return {p.ns.empty() ? "?" : p.ns,
-          p.name.empty() ? "?" : p.name,
-          ips.empty() ? "-" : ips,
-          std::to_string(p.netnsCookie),
-          count(&warren_counters::captured_out),
-          count(&warren_counters::captured_in),
-          count(&warren_counters::passed),
-          count(&warren_counters::failed_closed),
-          listenerSummary(p.listeners),
-          linkStateName(p.skLookup)};
+  std::vector<std::string> row = {p.ns.empty() ? "?" : p.ns, p.name.empty() ? "?" : p.name, ips.empty() ? "-" : ips,
+                                  std::to_string(p.netnsCookie)};
+  if (p.counters)
+    for (auto& c : counterCells(*p.counters)) row.push_back(c);
+  else
+    row.insert(row.end(), kCounterFieldCount, "-");
+  row.insert(row.end(), {listenerSummary(p.listeners), linkStateName(p.skLookup)});
+  return row;
 }
 
 }  // namespace warren::ctl

@@ -68,6 +68,13 @@ const char* linkStateName(LinkState s);
 
 void sortPods(std::vector<PodView>& pods);
 nlohmann::ordered_json podJson(const PodView& pod);
+// One table column per capture counter (kCounterFields, so a counter added to
+// warren_abi.h shows up everywhere): OUT, IN, PASSED, FAILED_CLOSED, QUOTA_REFUSED,
+// UDP_SENDS; and a row's cells in that order.
+std::vector<std::string> counterColumns();
+std::vector<std::string> counterCells(const warren_counters& c);
+bool anyCounted(const warren_counters& c);
+
 std::vector<std::string> podHeaders();
 std::vector<std::string> podRow(const PodView& pod);
 

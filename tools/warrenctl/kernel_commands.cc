@@ -291,7 +291,7 @@ Object statsObject() {
       "Capture totals, per-pod counters and map fill levels",
       "Warren's counters at a glance: warren_counters summed over all CPUs for every enrolled pod (OUT captured "
       "outbound, IN captured inbound, PASSED left alone, FAILED_CLOSED refused because the tunnel's listener was "
-      "missing) with a TOTAL row over all pods, then how full each map is (entries against max_entries) for the "
+      "missing, QUOTA_REFUSED refused over the pod's quota, UDP_SENDS UDP sends left uncaptured) with a TOTAL row over all pods, then how full each map is (entries against max_entries) for the "
       "maps that have a capacity to run out of: a full warren_orig_dst makes the tunnel refuse new connections, a "
       "full warren_enrolled refuses new pods. JSON: one object with totals, pods and maps.",
       fields,

@@ -121,7 +121,11 @@ std::vector<std::string> dumpHeaders(const std::string& map) {
   if (map == WARREN_MAP_INBOUND || map == WARREN_MAP_HBONE) return {"IP", "LISTENER", "SOCKET_COOKIE"};
   if (map == WARREN_MAP_POD_CONNS) return {"COOKIE", "HELD"};
   if (map == WARREN_MAP_ORIG_DST) return {"COOKIE", "SRC", "ORIG_DST"};
-  if (map == WARREN_MAP_COUNTERS) return {"COOKIE", "CPU", "OUT", "IN", "PASSED", "FAILED_CLOSED"};
+  if (map == WARREN_MAP_COUNTERS) {
+    std::vector<std::string> h = {"COOKIE", "CPU"};
+    for (auto& c : counterColumns()) h.push_back(c);
+    return h;
+  }
   if (map == WARREN_MAP_POD_META) return {"COOKIE", "NAMESPACE", "NAME", "SERVICE_ACCOUNT", "UID"};
   return {};
 }
@@ -192,14 +196,14 @@ OJson countersJson(const warren_counters& c) {
 
 std::vector<std::vector<std::string>> countersRows(uint64_t cookie, const std::vector<warren_counters>& perCpu) {
   auto row = [&](const std::string& cpu, const warren_counters& c) {
-    return std::vector<std::string>{std::to_string(cookie),       cpu,
-                                    std::to_string(c.captured_out), std::to_string(c.captured_in),
-                                    std::to_string(c.passed),       std::to_string(c.failed_closed)};
+    std::vector<std::string> cells = {std::to_string(cookie), cpu};
+    for (auto& cell : counterCells(c)) cells.push_back(cell);
+    return cells;
   };
   std::vector<std::vector<std::string>> rows = {row("sum", sumCounters(perCpu))};
   for (size_t cpu = 0; cpu < perCpu.size(); ++cpu) {
     const auto& c = perCpu[cpu];
-    if (c.captured_out || c.captured_in || c.passed || c.failed_closed) rows.push_back(row(std::to_string(cpu), c));
+    if (anyCounted(c)) rows.push_back(row(std::to_string(cpu), c));
   }
   return rows;
 }

@@ -17,18 +17,14 @@ std::string percentText(double p) {
   return buf;
 }
 
-std::vector<std::string> counterCells(const warren_counters& c) {
-  return {std::to_string(c.captured_out), std::to_string(c.captured_in), std::to_string(c.passed),
-          std::to_string(c.failed_closed)};
-}
-
 }  // namespace
 
 Output statsOutput(const std::vector<PodView>& pods, const std::vector<MapInfoView>& maps) {
   warren_counters total{};
   size_t withoutCounters = 0;
   Json podRows = Json::array();
-  Table podTable{{"NAMESPACE", "NAME", "COOKIE", "OUT", "IN", "PASSED", "FAILED_CLOSED"}, {}};
+  Table podTable{{"NAMESPACE", "NAME", "COOKIE"}, {}};
+  for (auto& c : counterColumns()) podTable.headers.push_back(c);
   for (const auto& p : pods) {
     if (!p.counters) {
       ++withoutCounters;
@@ -96,7 +92,7 @@ Output podShowOutput(const PodView& p, const std::vector<warren_counters>& perCp
   for (const auto& l : p.listeners)
     listeners.rows.push_back({l.ip, listenerStateName(l.state), l.socketCookie ? std::to_string(l.socketCookie) : "-"});
   out.extra.push_back(listeners);
-  Table counters{{"COOKIE", "CPU", "OUT", "IN", "PASSED", "FAILED_CLOSED"}, {}};
+  Table counters{dumpHeaders(WARREN_MAP_COUNTERS), {}};
   if (p.counters) counters.rows = countersRows(p.netnsCookie, perCpu);
   out.extra.push_back(counters);
   return out;

@@ -103,18 +103,22 @@ TEST(MapDump, CountersAreSummedAndKeptPerCpu) {
   perCpu[0].captured_out = 2;
   perCpu[2].captured_out = 3;
   perCpu[2].failed_closed = 1;
+  perCpu[1].udp_sends = 9;  // a CPU that counted only UDP is still shown
   DumpEntry e = dumpCounters(5, perCpu);
   EXPECT_EQ(e.json["value"]["captured_out"], 5u);
   EXPECT_EQ(e.json["value"]["failed_closed"], 1u);
   ASSERT_EQ(e.json["value"]["per_cpu"].size(), 3u);
   EXPECT_EQ(e.json["value"]["per_cpu"][2]["cpu"], 2u);
   EXPECT_EQ(e.json["value"]["per_cpu"][2]["captured_out"], 3u);
-  // The table: the sum, then only the CPUs that counted anything (CPU 1 did not).
+  // The table has a column per counter: the sum, then only the CPUs that counted anything.
+  EXPECT_EQ(dumpHeaders(WARREN_MAP_COUNTERS), (std::vector<std::string>{"COOKIE", "CPU", "OUT", "IN", "PASSED",
+                                                                        "FAILED_CLOSED", "QUOTA_REFUSED", "UDP_SENDS"}));
   auto rows = countersRows(5, perCpu);
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"5", "sum", "5", "0", "0", "1"}));
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"5", "sum", "5", "0", "0", "1", "0", "9"}));
   EXPECT_EQ(rows[1][1], "0");
-  EXPECT_EQ(rows[2][1], "2");
+  EXPECT_EQ(rows[2], (std::vector<std::string>{"5", "1", "0", "0", "0", "0", "0", "9"}));
+  EXPECT_EQ(rows[3][1], "2");
 }
 
 TEST(MapDump, MetaInboundAndPodIps) {
@@ -352,7 +356,7 @@ TEST(Trace, FiltersByPodAndDestinationPort) {
 TEST(Stats, TotalsArePerPodSumsAndFillLevelsSkipUncountableMaps) {
   std::vector<PodView> pods = {podView(1, "a", "x", {}), podView(2, "b", "y", {}), podView(3, "c", "z", {})};
   pods[0].counters = warren_counters{3, 1, 0, 0, 0, 0};
-  pods[1].counters = warren_counters{2, 0, 4, 1, 0, 0};  // pods[2] has no counters entry
+  pods[1].counters = warren_counters{2, 0, 4, 1, 6, 8};  // pods[2] has no counters entry
   MapInfoView orig;
   orig.name = WARREN_MAP_ORIG_DST;
   orig.maxEntries = 1000;
@@ -370,7 +374,9 @@ TEST(Stats, TotalsArePerPodSumsAndFillLevelsSkipUncountableMaps) {
   ASSERT_EQ(out.json["maps"].size(), 1u);
   EXPECT_EQ(out.json["maps"][0]["fill_percent"], 2.5);
   EXPECT_EQ(out.table.rows.back()[0], "TOTAL");
-  EXPECT_EQ(out.table.rows.back()[3], "5");
+  EXPECT_EQ(out.table.headers, (std::vector<std::string>{"NAMESPACE", "NAME", "COOKIE", "OUT", "IN", "PASSED",
+                                                          "FAILED_CLOSED", "QUOTA_REFUSED", "UDP_SENDS"}));
+  EXPECT_EQ(out.table.rows.back(), (std::vector<std::string>{"TOTAL", "3 pods", "-", "5", "1", "4", "1", "6", "8"}));
   ASSERT_EQ(out.extra.size(), 1u);
   EXPECT_EQ(out.extra[0].rows[0], (std::vector<std::string>{WARREN_MAP_ORIG_DST, "25", "1000", "2.5%"}));
   std::set<std::string> paths;

@@ -332,11 +332,12 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
 
   const size_t ncpus = static_cast<size_t>(libbpf_num_possible_cpus());
   std::vector<warren_counters> perCpu(ncpus);
-  uint64_t out = 0, in = 0, passed = 0, failed = 0;
+  uint64_t out = 0, in = 0, passed = 0, failed = 0, quota = 0, udp = 0;
   for (size_t cpu = 0; cpu < ncpus; ++cpu) {
-    perCpu[cpu] = {cpu + 1, 10 * (cpu + 1), 100 + cpu, cpu + 1 == ncpus ? 7u : 0u, 0, 0};
+    perCpu[cpu] = {cpu + 1, 10 * (cpu + 1), 100 + cpu, cpu + 1 == ncpus ? 7u : 0u, 2 * cpu, 1000 + cpu};
     out += perCpu[cpu].captured_out, in += perCpu[cpu].captured_in;
     passed += perCpu[cpu].passed, failed += perCpu[cpu].failed_closed;
+    quota += perCpu[cpu].quota_refused, udp += perCpu[cpu].udp_sends;
   }
   ASSERT_EQ(bpf_map_update_elem(counters, &checkout, perCpu.data(), BPF_NOEXIST), 0);
   std::vector<warren_counters> zero(ncpus);
@@ -375,7 +376,7 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
                   {"uid", "uid-checkout"},
                   {"ips", {"10.9.0.1", "fd00:9::1"}},
                   {"counters", {{"captured_out", out}, {"captured_in", in}, {"passed", passed}, {"failed_closed", failed},
-                                {"quota_refused", 0}, {"udp_sends", 0}}},
+                                {"quota_refused", quota}, {"udp_sends", udp}}},
                   {"inbound_listener", "partial"},
                   {"listeners",
                    {{{"ip", "10.9.0.1"}, {"state", "up"}, {"socket_cookie", c1}},
@@ -408,15 +409,17 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
   ASSERT_EQ(lines.size(), 4u) << human.out;
   expectAligned(lines);
   EXPECT_EQ(words(lines[0]), (std::vector<std::string>{"NAMESPACE", "NAME", "IP", "COOKIE", "OUT", "IN", "PASSED",
-                                                       "FAILED_CLOSED", "LISTENER", "SK_LOOKUP"}));
+                                                       "FAILED_CLOSED", "QUOTA_REFUSED", "UDP_SENDS", "LISTENER",
+                                                       "SK_LOOKUP"}));
   EXPECT_EQ(words(lines[1]),
-            (std::vector<std::string>{"?", "?", "fd00:9::3", "1003", "-", "-", "-", "-", "missing", "missing"}));
+            (std::vector<std::string>{"?", "?", "fd00:9::3", "1003", "-", "-", "-", "-", "-", "-", "missing", "missing"}));
   EXPECT_EQ(words(lines[2]), (std::vector<std::string>{"payments", "checkout", "10.9.0.1,fd00:9::1", "1001",
                                                        std::to_string(out), std::to_string(in),
-                                                       std::to_string(passed), std::to_string(failed), "partial",
+                                                       std::to_string(passed), std::to_string(failed),
+                                                       std::to_string(quota), std::to_string(udp), "partial",
                                                        "attached"}));
   EXPECT_EQ(words(lines[3]), (std::vector<std::string>{"payments", "ledger", "10.9.0.2,fd00:9::2", "1002", "0", "0",
-                                                       "0", "0", "up", "missing"}));
+                                                       "0", "0", "0", "0", "up", "missing"}));
 
   // Looking never changed anything: the entries are still all there.
   warren_pod check{};
