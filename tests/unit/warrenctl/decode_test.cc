@@ -131,7 +131,7 @@ TEST(DecodePod, AllFieldsReachJsonUnderStableNames) {
   auto row = podRow(v);
   ASSERT_EQ(row.size(), podHeaders().size());
   EXPECT_EQ(row, (std::vector<std::string>{"payments", "checkout", "10.1.0.5,fd00::5", "77", "7", "0", "0", "1",
-                                           "partial", "attached"}));
+                                           "0", "0", "partial", "attached"}));
 }
 
 TEST(DecodePod, MissingMetadataAndCountersAreShownAsSuch) {
@@ -148,8 +148,8 @@ TEST(DecodePod, MissingMetadataAndCountersAreShownAsSuch) {
   EXPECT_EQ(row[1], "?");
   EXPECT_EQ(row[2], "-");
   EXPECT_EQ(row[4], "-");
-  EXPECT_EQ(row[7], "-");
-  EXPECT_EQ(row[8], "missing");  // no IPs: nothing can be steered to the tunnel
+  EXPECT_EQ(row[9], "-");
+  EXPECT_EQ(row[10], "missing");  // no IPs: nothing can be steered to the tunnel
 }
 
 TEST(DecodePod, EmptyCountersEntryIsZeroNotMissing) {
