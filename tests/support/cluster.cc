@@ -407,6 +407,13 @@ int TestNode::stopAgent(int sig) {
 }
 
 Status TestNode::startTunnel(bool waitReady) {
+  auto p = spawnTunnel("tunnel", waitReady);
+  if (!p) return p.error();
+  tunnel_ = std::move(*p);
+  return okStatus();
+}
+
+Result<std::unique_ptr<Process>> TestNode::spawnTunnel(const std::string& logName, bool waitReady) {
   // Its cluster state and local CA inside the test's dirs, never the host's defaults.
   // In the node netns, as a DaemonSet's hostNetwork pod runs in the node's: its
   // metrics, readiness and admin ports are the node's, never the test machine's.
@@ -419,10 +426,7 @@ Status TestNode::startTunnel(bool waitReady) {
                                    "--ca-dir", caDir_, "--log-level", "debug",
                                    "--admin-token-file", adminTokenFile()};
   argv.insert(argv.end(), options_.tunnelArgs.begin(), options_.tunnelArgs.end());
-  auto p = Process::spawn(argv, root_ + "/tunnel.log", waitReady, std::chrono::seconds(15));
-  if (!p) return p.error();
-  tunnel_ = std::move(*p);
-  return okStatus();
+  return Process::spawn(argv, root_ + "/" + logName + ".log", waitReady, std::chrono::seconds(15));
 }
 
 Status TestNode::startWaypoint(const Pod& pod, const std::string& gateway, const std::vector<std::string>& extraArgs) {
