@@ -280,5 +280,38 @@ TEST_F(UpgradeTest, AgentRestartUnderLoadNoConnectionFailsNothingInPlaintext) {
     }
 }
 
+// A DaemonSet surge starts the new pod's agent beside the old one (same run dir):
+// it binds cni.sock and zds.sock anew, and the old one's exit must leave them. Then
+// a new pod still starts captured (its CNI ADD reaches the agent) and the tunnel,
+// reconnecting, gets it.
+TEST_F(UpgradeTest, AgentStartedBesideTheOldOneKeepsServingAfterTheOldExits) {
+  load_->start(/*shortLoops=*/2, /*longStreams=*/4);
+  runFor(50, 100);
+  auto fresh = node(0).spawnAgent("agent-new");
+  ASSERT_TRUE(fresh.ok()) << fresh.error().message << "\n" << node(0).logTail("agent-new");
+  runFor(20, 50);
+  ASSERT_EQ(node(0).stopAgent(SIGTERM), 0);
+  runFor(20, 50);
+  // The tunnel lost the old agent's ZDS connection: it is ready again once the new
+  // agent has replayed every pod to it.
+  ASSERT_TRUE(eventually([&] {
+    return httpRequest("/var/run/netns/" + node(0).nodeNetns(), "GET", "/healthz/ready", 15021).status == 200;
+  }, 10s)) << node(0).logTail("tunnel");
+  int status = -1;
+  std::string out;
+  Pod late = node(0).addPod("mesh", "late", "10.244.1.32", {}, &status, &out);
+  ASSERT_EQ(status, 0) << "CNI ADD after the old agent exited: " << out;
+  EXPECT_TRUE(isEnrolled(node(0).pinRoot(), late.netnsPath()));
+  ASSERT_TRUE(eventually([&] { return node(1).tunnelStateIs({.workloads = 3, .captured = 3}); }, 5s));
+  ConnectResult r = connectFrom(late.netnsPath(), server_.ip, 8080, kMarker + "late");
+  EXPECT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_EQ(r.reply, kMarker + "late");
+  load_->stopShort();
+  load_->stopLong();
+  EXPECT_EQ(load_->shortFailed, 0u) << load_->firstFailure();
+  EXPECT_EQ(load_->longFailed, 0u) << load_->firstFailure();
+  EXPECT_TRUE((*fresh)->running());
+}
+
 }  // namespace
 }  // namespace warren::e2e

@@ -380,6 +380,13 @@ Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::
 }
 
 Status TestNode::startAgent() {
+  auto p = spawnAgent("agent");
+  if (!p) return p.error();
+  agent_ = std::move(*p);
+  return okStatus();
+}
+
+Result<std::unique_ptr<Process>> TestNode::spawnAgent(const std::string& logName) {
   // The cluster from the YAML dir, or from the test's API server.
   const bool fromApi = !options_.kubeconfig.empty();
   std::vector<std::string> argv = {bin("warren-agent"),
@@ -394,10 +401,7 @@ Status TestNode::startAgent() {
                                    "--log-level",
                                    "debug"};
   argv.insert(argv.end(), options_.agentArgs.begin(), options_.agentArgs.end());
-  auto p = Process::spawn(argv, root_ + "/agent.log", true, std::chrono::seconds(15));
-  if (!p) return p.error();
-  agent_ = std::move(*p);
-  return okStatus();
+  return Process::spawn(argv, root_ + "/" + logName + ".log", true, std::chrono::seconds(15));
 }
 
 int TestNode::stopAgent(int sig) {

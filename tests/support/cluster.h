@@ -108,6 +108,9 @@ class TestNode {
 
   Status startAgent();
   int stopAgent(int sig);
+  // Another warren-agent beside the node's own (a DaemonSet surge's new one), same
+  // flags and dirs, logging to "<logName>.log"; returns once it says ready.
+  Result<std::unique_ptr<Process>> spawnAgent(const std::string& logName);
   // waitReady false: returns once it runs, for tests of what it says before ready.
   Status startTunnel(bool waitReady = true);
   int stopTunnel(int sig);
