@@ -195,7 +195,7 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   for (const YAML::Node& c : {agent, tunnel}) {
     std::map<std::string, std::string> fieldOf;
     for (const auto& e : c["env"])
-      if (e["valueFrom"]["fieldRef"]) fieldOf[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
+      if (e["valueFrom"] && e["valueFrom"]["fieldRef"]) fieldOf[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
     EXPECT_EQ(fieldOf["NODE_NAME"], "spec.nodeName");
     EXPECT_EQ(fieldOf["POD_NAME"], "metadata.name");
     EXPECT_EQ(fieldOf["POD_NAMESPACE"], "metadata.namespace");
