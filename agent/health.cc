@@ -4,7 +4,13 @@ namespace warren::agent {
 
 Result<std::unique_ptr<telemetry::HttpServer>> startHealthServer(const std::string& address,
                                                                   HealthCallbacks callbacks) {
-  auto server = telemetry::HttpServer::create({.name = "health", .address = address});
+  // SO_REUSEPORT: a DaemonSet surge starts the new pod's agent beside the old one,
+  // both in the node's netns on the same port (README "Hitless upgrade").
+  telemetry::HttpServerOptions options;
+  options.name = "health";
+  options.address = address;
+  options.reusePort = true;
+  auto server = telemetry::HttpServer::create(std::move(options));
   if (!server) return server.error();
   (*server)->route("GET", "/healthz/live",
                    [](const telemetry::HttpRequest&) { return telemetry::HttpResponse::text(200, "alive"); });

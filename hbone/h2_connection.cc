@@ -363,6 +363,15 @@ void H2Connection::shutdown() {
   maybeCloseWhenDone();
 }
 
+bool H2Connection::shutdownNotice() {
+  if (state_ != State::Ready || closing_ || noticeSent_ || !isServer()) return false;
+  if (nghttp2_submit_shutdown_notice(session_) != 0) return false;
+  noticeSent_ = true;
+  pump();
+  if (state_ != State::Closed) updateSocketInterest();
+  return true;
+}
+
 std::vector<StreamInfo> H2Connection::streamInfo() const {
   std::vector<StreamInfo> out;
   const auto now = std::chrono::steady_clock::now();

@@ -169,12 +169,19 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
 
   // Sends GOAWAY; running streams finish, no new ones are accepted or opened.
   void shutdown();
+  // Server: the first half of a graceful GOAWAY (RFC 9113 6.8): a GOAWAY whose last
+  // stream id is 2^31-1, so the peer opens no new stream here while one it sent
+  // before reading this is still served (a plain GOAWAY would refuse that one and
+  // its app connection would fail). shutdown() later sends the real one. False
+  // when nothing was sent (not ready, already told, or a client: use shutdown()).
+  bool shutdownNotice();
   // Resets one stream (RST_STREAM CANCEL to the peer, TCP reset to the app side),
   // e.g. when a policy change revokes it; its onDone reports `reason`. No-op for a
   // stream that has already ended.
   void abortStream(int32_t id, const std::string& reason);
 
   State state() const { return state_; }
+  bool goingAway() const { return closing_; }  // GOAWAY sent or received
   // Room for another client stream (counting streams queued before the handshake).
   bool hasCapacity() const;
   size_t streamCount() const { return streams_.size(); }
@@ -254,6 +261,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   bool flushQueued_ = false;  // afterAppEvent's send at the loop round's end is queued
   bool readyReported_ = false;
   bool closing_ = false;  // GOAWAY sent or received: no new streams
+  bool noticeSent_ = false;  // shutdownNotice() done: new streams still served
   bool inCallback_ = false;  // inside nghttp2: mem_send/mem_recv must not be re-entered
   std::string tlsOut_;    // encrypted-to-be bytes nghttp2 produced and TLS has not taken yet
   size_t tlsOutHead_ = 0;

@@ -40,6 +40,16 @@ void Pool::drainOlderThan(uint64_t bundleGeneration) {
   counters_.drainedForTrust += goAwayIfOlderBundle(connections(), bundleGeneration);
 }
 
+size_t Pool::goAwayAll() {
+  size_t n = 0;
+  for (const auto& c : connections())  // a copy: shutdown() may close one and drop it from pools_
+    if (c->state() == H2Connection::State::Ready && !c->goingAway()) {
+      c->shutdown();
+      ++n;
+    }
+  return n;
+}
+
 void goAwayOnOlderTrustBundle(Pool& pool, const std::map<uint64_t, std::shared_ptr<H2Connection>>& inbound,
                               uint64_t generation) {
   pool.drainOlderThan(generation);

@@ -65,6 +65,9 @@ class Pool {
   // older one are sent GOAWAY (their running streams finish). send() does the same
   // lazily for the connections of the key it is asked for.
   void drainOlderThan(uint64_t bundleGeneration);
+  // Upgrades: every pooled connection not told yet is sent GOAWAY; its running
+  // streams finish and it leaves the pool as it closes. How many were told.
+  size_t goAwayAll();
 
  private:
   Result<std::shared_ptr<H2Connection>> dial(const Dial& d);

@@ -151,6 +151,7 @@ Result<std::unique_ptr<Telemetry>> start(const AdminOptions& options, AdminCallb
     o.deadline = options.requestDeadline;
     o.maxConnectionsPerSource = options.maxConnectionsPerSource;
     o.gate = std::move(gate);
+    o.reusePort = options.reusePort;
     return HttpServer::create(std::move(o));
   };
   // All three bind before any starts: on error, the unique_ptrs close what was bound.

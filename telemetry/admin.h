@@ -57,6 +57,10 @@ struct AdminOptions {
   // cannot be written: every mutating admin request is refused (403), reads still work.
   // The daemons default it to kDefaultAdminTokenFile; tests use a temporary path.
   std::string adminTokenFile = {};
+  // Bind the three ports with SO_REUSEPORT, so that a new tunnel can start beside
+  // the old one on a hostNetwork node (upgrades); the old one closes its ports when
+  // it starts draining, and the new one then answers alone.
+  bool reusePort = false;
 };
 
 inline constexpr const char* kDefaultAdminTokenFile = "/run/warren/admin-token";

@@ -91,7 +91,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpServerOptions options
   const std::string what = options.name + " server";
   auto addr = io::parseHostPort(options.address);
   if (!addr) return withContext(addr.error(), what);
-  auto listener = io::listenTcp(*addr, /*mark=*/0, /*reuseport=*/false, /*backlog=*/1024);
+  auto listener = io::listenTcp(*addr, /*mark=*/0, options.reusePort, /*backlog=*/1024);
   if (!listener) return withContext(listener.error(), what);
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);

@@ -93,6 +93,9 @@ struct HttpServerOptions {
   size_t maxHeadBytes = 8 * 1024;   // request line + headers; larger: 431
   size_t maxBodyBytes = 64 * 1024;  // Content-Length above this: 413
   HttpGate gate = {};               // unset: every request reaches its route
+  // SO_REUSEPORT: a second process of the same user may bind the same address
+  // (a new tunnel started beside the old one during an upgrade; README "Hitless upgrade").
+  bool reusePort = false;
 };
 
 // Connections closed at accept because a slot cap was reached, over every HttpServer

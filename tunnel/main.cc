@@ -25,6 +25,7 @@
 #include "identity/istio_ca_client.h"
 #include "identity/local_ca.h"
 #include "tunnel/bpf/capture_counters.h"
+#include "tunnel/drain/drain_runner.h"
 #include "tunnel/inpod/inpod_manager.h"
 #include "tunnel/inpod/zds_client.h"
 #include "io/accept.h"
@@ -63,6 +64,7 @@ struct Options {
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
+  std::optional<long> drainSeconds;  // --drain-seconds; else from TERMINATION_GRACE_PERIOD_SECONDS
 };
 
 void usage(FILE* out) {
@@ -115,9 +117,15 @@ void usage(FILE* out) {
                "                          warrenctl run as root reads it there)\n"
                "  --telemetry-max-per-source N  concurrent connections per source IP on the metrics,\n"
                "                          readiness and admin ports (default 8; 0: only the total cap, 128)\n"
+               "  --drain-seconds N       on SIGTERM, relay open connections for at most N s before\n"
+               "                          exiting (default: TERMINATION_GRACE_PERIOD_SECONDS less 5 s,\n"
+               "                          less 1 s when 10 or under, at least 1; 5 s without it)\n"
                "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
-               "  --ready-fd N            write \"ready\" to fd N once serving\n"
-               "Signals: SIGTERM/SIGINT stop; SIGHUP reloads the trust bundle and the cluster state.\n");
+               "  --ready-fd N            write \"ready\" to fd N once serving (as /healthz/ready: every\n"
+               "                          pod the agent handed over is listened for)\n"
+               "Signals: SIGTERM drains (hitless upgrade: stop accepting, GOAWAY to HBONE peers, relay\n"
+               "what is open until it ends or the drain deadline, exit); a second SIGTERM or SIGINT\n"
+               "stops at once; SIGHUP reloads the trust bundle and the cluster state.\n");
 }
 
 bool parseLong(const char* s, long min, long& out) {
@@ -162,6 +170,7 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"telemetry-max-per-source", required_argument, nullptr, 'P'},
                                     {"log-level", required_argument, nullptr, 'l'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
+                                    {"drain-seconds", required_argument, nullptr, 'W'},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
   int c;
@@ -230,6 +239,12 @@ bool parse(int argc, char** argv, Options& o) {
       }
       case 'l': o.logLevel = optarg; break;
       case 'r': o.readyFd = std::atoi(optarg); break;
+      case 'W': {
+        long n = 0;
+        if (!parseLong(optarg, 0, n)) return false;
+        o.drainSeconds = n;
+        break;
+      }
       case 'h': usage(stdout); std::exit(0);
       default: return false;
     }
@@ -293,6 +308,10 @@ int main(int argc, char** argv) {
   const uint64_t fileLimit = warren::io::raiseFileLimit();
   spdlog::info("file descriptor limit: {}", fileLimit);
   warren::io::reserveAcceptSpare();
+  std::string drainNote;
+  const auto drainDeadline =
+      warren::tunnel::drainDeadline(opts.drainSeconds, std::getenv("TERMINATION_GRACE_PERIOD_SECONDS"), &drainNote);
+  if (!drainNote.empty()) spdlog::warn("{}; draining for {} s at most", drainNote, drainDeadline.count());
 
   auto ca = makeCaClient(opts);
   if (!ca) {
@@ -418,19 +437,23 @@ int main(int argc, char** argv) {
   // ends the start cleanly. Ready once the agent's workload stream is up (the HTTP
   // threads see the ZDS client through an atomic: it starts after them).
   std::atomic<warren::inpod::ZdsClient*> zdsSeen{nullptr};
+  // SO_REUSEPORT: a new tunnel binds these ports beside this one during an
+  // upgrade (both share the node's netns); this one closes them when it drains.
+  opts.telemetry.reusePort = true;
+  // Serving needs the agent's pods (its whole replay applied) and, with xDS, a
+  // first accepted state; with the API, a first list of every resource.
+  std::function<bool()> isReady = [&] {
+    auto* z = zdsSeen.load();
+    return z && z->connected() && z->synced() && (!*xds || (*xds)->status().acks > 0) && (!kube || kube->synced());
+  };
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
-      {.ready =
-           [&] {
-             // Serving needs the agent's pods and, with xDS, a first accepted
-             // state; with the API, a first list of every resource.
-             auto* z = zdsSeen.load();
-             return z && z->connected() && (!*xds || (*xds)->status().acks > 0) && (!kube || kube->synced());
-           },
+      {.ready = isReady,
        .notReadyReason =
            [&] {
              auto* z = zdsSeen.load();
              if (!z || !z->connected()) return std::string("not connected to warren-agent's workload socket");
+             if (!z->synced()) return std::string("waiting for warren-agent's pods (its snapshot)");
              if (kube && !kube->synced()) return "waiting for the Kubernetes API (" + kube->status() + ")";
              return std::string("no state accepted from xDS ") + opts.xdsAddress + " yet";
            },
@@ -471,10 +494,7 @@ int main(int argc, char** argv) {
                opts.agentSocket, opts.pinRoot, sourceName,
                opts.trustDomain,
                opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);
-  if (!early) warren::signalReady(opts.readyFd);
-
-  int sig = early;
-  while (!early && (sig = shutdown.wait()) == SIGHUP) {
+  auto reload = [&] {
     if (auto st = (*identity)->reloadTrustBundle(); !st) {
       spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
     } else {
@@ -483,6 +503,42 @@ int main(int argc, char** argv) {
       (*loop)->post([p = proxy.get(), generation] { p->trustBundleChanged(generation); });
     }
     reloadState();
+  };
+  // --ready-fd says what /healthz/ready says: serving, every pod the agent handed
+  // over listened for. An upgrade (and a test) waits on it before stopping the old one.
+  while (!early && !isReady()) {
+    const int s = shutdown.waitFor(std::chrono::milliseconds(20));
+    if (s == SIGHUP) reload();
+    else if (s) early = s;
+  }
+  if (!early) warren::signalReady(opts.readyFd);
+
+  int sig = early;
+  while (!early && (sig = shutdown.wait()) == SIGHUP) reload();
+  if (sig == SIGTERM) {
+    // Hitless upgrade (tunnel/drain/drain.h): hand everything new to a successor,
+    // finish what this one carries.
+    spdlog::info("signal {}: draining, at most {} s", sig, drainDeadline.count());
+    telemetry->reset();  // the ports go to the successor; its callbacks read the ZDS client
+    zds.reset();         // the agent's new pods go to the successor
+    manager->stopAccepting();
+    auto tick = [&] {
+      std::promise<warren::tunnel::DrainTick> done;
+      (*loop)->post([&] {
+        warren::tunnel::DrainTick t;
+        t.noticesSent = proxy->drainHbone();
+        t.activeConnections = proxy->activeConnections();
+        done.set_value(t);
+      });
+      return done.get_future().get();
+    };
+    warren::tunnel::DrainLimits limits;
+    limits.deadline = drainDeadline;
+    auto outcome = warren::tunnel::runDrain(tick, limits, [&](std::chrono::milliseconds t) {
+      const int s = shutdown.waitFor(t);
+      return s == SIGHUP ? 0 : s;  // a reload has nothing left to change
+    });
+    if (outcome.leftOpen) spdlog::warn("closing {} connection(s) still open", outcome.leftOpen);
   }
   spdlog::info("signal {}: shutting down", sig);
   telemetry->reset();  // its callbacks read the proxy and the ZDS client

@@ -144,7 +144,10 @@ Result<std::unique_ptr<CniServer>> CniServer::start(const std::string& socketPat
   if (::listen(fd.get(), 64) != 0) return errnoError("listen " + socketPath);
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return errnoError("eventfd");
-  return std::unique_ptr<CniServer>(new CniServer(socketPath, std::move(fd), std::move(wake), std::move(handler)));
+  auto server =
+      std::unique_ptr<CniServer>(new CniServer(socketPath, std::move(fd), std::move(wake), std::move(handler)));
+  server->bound_ = boundPath(socketPath);
+  return server;
 }
 
 CniServer::CniServer(std::string path, UniqueFd listener, UniqueFd wake, Handler handler)
@@ -157,7 +160,7 @@ CniServer::~CniServer() {
   (void)!::write(wake_.get(), &one, sizeof(one));
   thread_.join();
   for (auto& w : workers_) w.thread.join();  // each ends within its read timeout
-  ::unlink(path_.c_str());
+  unlinkIfStillOurs(bound_);  // a successor agent's socket stays
 }
 
 void CniServer::reapFinished() {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/bound_path.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 
@@ -62,6 +63,7 @@ class CniServer {
   void reapFinished();
 
   std::string path_;
+  BoundPath bound_;  // path_ as bound: removed at exit only while still ours
   UniqueFd listener_, wake_;
   Handler handler_;
   std::list<Worker> workers_;  // accept thread only

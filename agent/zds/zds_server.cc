@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/bound_path.h"
 #include "io/accept.h"
 #include "common/zds/seqpacket.h"
 #include "zds.pb.h"
@@ -46,7 +47,9 @@ Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socketPat
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return errnoError("eventfd");
   spdlog::info("zds: serving tunnels on {}", socketPath);
-  return std::unique_ptr<ZdsServer>(new ZdsServer(socketPath, std::move(fd), std::move(wake)));
+  auto server = std::unique_ptr<ZdsServer>(new ZdsServer(socketPath, std::move(fd), std::move(wake)));
+  server->bound_ = boundPath(socketPath);
+  return server;
 }
 
 ZdsServer::ZdsServer(std::string path, UniqueFd listener, UniqueFd wake)
@@ -61,7 +64,7 @@ ZdsServer::~ZdsServer() {
   }
   wake();
   thread_.join();
-  ::unlink(path_.c_str());
+  unlinkIfStillOurs(bound_);  // a successor agent's socket stays
 }
 
 void ZdsServer::wake() {
@@ -75,8 +78,7 @@ void ZdsServer::upsertPod(PodHandoff pod) {
     uint64_t generation = nextGeneration_++;
     // A new hand-off must be confirmed anew: the previous ack was for other listeners.
     status_[pod.uid] = PodAckStatus{};
-    for (auto& t : tunnels_)
-      if (t->helloed) t->queue.push_back({Outgoing::Kind::Add, pod, generation});
+    if (Tunnel* t = newest()) t->queue.push_back({Outgoing::Kind::Add, pod, generation});
     std::string uid = pod.uid;
     pods_[uid] = Pod{std::move(pod), generation};
   }
@@ -105,6 +107,10 @@ std::optional<ZdsServer::PodAckStatus> ZdsServer::podStatus(const std::string& u
 
 size_t ZdsServer::connectedTunnels() const {
   std::lock_guard lock(mu_);
+  return connectedTunnelsLocked();
+}
+
+size_t ZdsServer::connectedTunnelsLocked() const {
   return static_cast<size_t>(
       std::count_if(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return t->helloed && t->fd; }));
 }
@@ -115,6 +121,13 @@ bool ZdsServer::waitForAck(const std::string& uid, std::chrono::milliseconds tim
     auto it = status_.find(uid);
     return it != status_.end() && it->second.state != AckState::Pending;
   });
+}
+
+ZdsServer::Tunnel* ZdsServer::newest() {
+  Tunnel* best = nullptr;
+  for (auto& t : tunnels_)
+    if (t->helloed && t->fd && (!best || t->helloSeq > best->helloSeq)) best = t.get();
+  return best;
 }
 
 void ZdsServer::queueReplay(Tunnel& t) {
@@ -152,7 +165,9 @@ bool ZdsServer::onReadable(Tunnel& t) {
       return false;
     }
     t.helloed = true;
-    spdlog::info("zds: tunnel #{} (pid {}) connected; replaying {} pod(s)", t.id, t.pid, pods_.size());
+    t.helloSeq = nextHelloSeq_++;
+    spdlog::info("zds: tunnel #{} (pid {}) connected; replaying {} pod(s){}", t.id, t.pid, pods_.size(),
+                 connectedTunnelsLocked() > 1 ? "; it takes new pods from now on (an upgrade)" : "");
     queueReplay(t);
     return true;
   }
@@ -231,13 +246,30 @@ void ZdsServer::run() {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
+      // The newest tunnel gone while an older one stays (an upgrade's new tunnel
+      // that failed): the older one gets every pod again, those added since too.
+      uint64_t newestSeq = 0;
+      bool newestGone = false;
+      for (auto& t : tunnels_)
+        if (t->helloed && t->helloSeq > newestSeq) {
+          newestSeq = t->helloSeq;
+          newestGone = !t->fd;
+        }
+      tunnels_.erase(std::remove_if(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return !t->fd; }),
+                     tunnels_.end());
+      if (Tunnel* t = newestGone ? newest() : nullptr) {
+        spdlog::info("zds: the newest tunnel left; replaying {} pod(s) to tunnel #{} (pid {})", pods_.size(), t->id,
+                     t->pid);
+        queueReplay(*t);
+      }
       for (auto& t : tunnels_) {
         // sendNext returns early with nothing in flight when it skipped an
         // unsendable add; keep going until one is in flight or the queue is empty.
         while (t->fd && !t->inFlight && !t->queue.empty()) sendNext(*t);
       }
-      tunnels_.erase(std::remove_if(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return !t->fd; }),
-                     tunnels_.end());
+      // A failed send dropped its tunnel: come round again at once, to remove it
+      // (and replay to an older one if it was the newest).
+      if (std::any_of(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return !t->fd; })) wake();
       fds.push_back({listener_.get(), POLLIN, 0});
       fds.push_back({wake_.get(), POLLIN, 0});
       for (auto& t : tunnels_) fds.push_back({t->fd.get(), POLLIN, 0});

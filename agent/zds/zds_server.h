@@ -2,6 +2,13 @@
 // The agent's side of the hand-off: serves tunnels on a SOCK_SEQPACKET socket,
 // replays every enrolled pod (with its netns fd) to each tunnel that says hello,
 // then streams changes. One request is in flight per tunnel, so acks need no ids.
+//
+// Several tunnels overlap during an upgrade (README "Hitless upgrade"). As
+// istio-cni does, a new pod goes to the newest tunnel only (the one that said
+// hello last: it is taking over, and its ack decides the pod's status), a deleted
+// one to every tunnel (each closes what it holds for it). When the newest goes away
+// while an older one remains, the older one is sent the whole replay again, so it
+// serves every pod, the ones added meanwhile included.
 
 #include <sys/types.h>
 
@@ -17,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/bound_path.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
 
@@ -57,6 +65,7 @@ class ZdsServer {
     pid_t pid = 0;    // the peer's pid at connect, for logs
     UniqueFd fd;
     bool helloed = false;
+    uint64_t helloSeq = 0;  // order of hellos: the highest is the newest tunnel
     std::deque<Outgoing> queue;
     std::optional<Outgoing> inFlight;
   };
@@ -68,8 +77,12 @@ class ZdsServer {
   bool onReadable(Tunnel& t);
   void sendNext(Tunnel& t);
   void queueReplay(Tunnel& t);
+  // The helloed, connected tunnel that said hello last; null when none.
+  Tunnel* newest();
+  size_t connectedTunnelsLocked() const;
 
   std::string path_;
+  BoundPath bound_;  // path_ as bound: removed at exit only while still ours
   UniqueFd listener_, wake_;
   mutable std::mutex mu_;
   std::condition_variable acked_;
@@ -81,6 +94,7 @@ class ZdsServer {
   std::map<std::string, PodAckStatus> status_;
   uint64_t nextGeneration_ = 1;
   uint64_t nextTunnelId_ = 1;
+  uint64_t nextHelloSeq_ = 1;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   bool stopping_ = false;
   std::thread thread_;

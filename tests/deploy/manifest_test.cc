@@ -134,6 +134,20 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   EXPECT_EQ(ds["spec"]["selector"]["matchLabels"]["app"].as<std::string>(""),
             ds["spec"]["template"]["metadata"]["labels"]["app"].as<std::string>("?"));
 
+  // Hitless upgrade: the new pod starts beside the old one (surge), which a
+  // declared port would forbid (with hostNetwork it is a hostPort the scheduler
+  // will not place twice on a node); the tunnel's drain deadline follows the pod's
+  // grace period.
+  EXPECT_EQ(ds["spec"]["updateStrategy"]["rollingUpdate"]["maxSurge"].as<int>(0), 1);
+  EXPECT_EQ(ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"].as<int>(-1), 0);
+  for (const auto& c : pod["containers"]) EXPECT_FALSE(c["ports"]) << c["name"] << " declares ports (hostPorts)";
+  {
+    std::string grace;
+    for (const auto& e : container(ds, "tunnel")["env"])
+      if (e["name"].as<std::string>() == "TERMINATION_GRACE_PERIOD_SECONDS") grace = e["value"].as<std::string>("");
+    EXPECT_EQ(grace, std::to_string(pod["terminationGracePeriodSeconds"].as<int>(-1)));
+  }
+
   std::map<std::string, YAML::Node> volumes;
   for (const auto& v : pod["volumes"]) volumes[v["name"].as<std::string>()] = YAML::Node(v);
   for (const auto& c : pod["containers"]) {
@@ -181,7 +195,7 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   for (const YAML::Node& c : {agent, tunnel}) {
     std::map<std::string, std::string> fieldOf;
     for (const auto& e : c["env"])
-      if (e["valueFrom"]["fieldRef"]) fieldOf[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
+      if (e["valueFrom"] && e["valueFrom"]["fieldRef"]) fieldOf[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
     EXPECT_EQ(fieldOf["NODE_NAME"], "spec.nodeName");
     EXPECT_EQ(fieldOf["POD_NAME"], "metadata.name");
     EXPECT_EQ(fieldOf["POD_NAMESPACE"], "metadata.namespace");

@@ -1,6 +1,8 @@
 // Bad input reaches the agent from every side; each gets a clear error and the
 // agent keeps serving the pods it has.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/netns.h"
 #include "common/unique_fd.h"
 #include "tests/support/cluster.h"
 
@@ -127,20 +130,32 @@ TEST_F(BadInputTest, GarbageOnTheAgentSocketsIsRefusedAndTheAgentKeepsServing) {
 // A second tunnel on a node whose metrics port is taken (say, the old tunnel
 // still draining during an upgrade) must say which address and stop with status 1,
 // before it touches any pod, not abort.
+// Another tunnel binds the telemetry ports beside this one (SO_REUSEPORT, an
+// upgrade); a port held by any other program, without it, is a clash: the start
+// fails cleanly and says which address.
 TEST_F(BadInputTest, ATunnelWhoseTelemetryPortIsTakenExitsWithAClearError) {
+  auto ns = openNetns("/var/run/netns/" + node_->nodeNetns());
+  ASSERT_TRUE(ns.ok());
+  auto squatter = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  ASSERT_TRUE(squatter.ok());
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(15099);
+  ASSERT_EQ(::bind(squatter->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+  ASSERT_EQ(::listen(squatter->get(), 1), 0);
   const std::string dir = node_->runDir() + "/second-tunnel";
   std::filesystem::create_directories(dir);
   auto second = Process::spawn({"/usr/bin/nsenter", "--net=/var/run/netns/" + node_->nodeNetns(),
                                 node_->binPath("warren-tunnel"), "--agent-socket", dir + "/no-agent.sock", "--bpffs",
                                 node_->pinRoot(), "--config-dir", node_->configDir(), "--ca-dir", dir + "/ca",
-                                "--admin-token-file", dir + "/admin-token"},
+                                "--admin-token-file", dir + "/admin-token", "--metrics-address", "0.0.0.0:15099"},
                                dir + "/tunnel.log", false, 0ms);
   ASSERT_TRUE(second.ok()) << second.error().message;
   ASSERT_TRUE(eventually([&] { return !(*second)->running(); }, 20s)) << "the second tunnel kept running";
   EXPECT_EQ((*second)->stop(SIGTERM), 1);
   std::ifstream in(dir + "/tunnel.log");
   std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_NE(log.find("0.0.0.0:15020"), std::string::npos) << log;
+  EXPECT_NE(log.find("0.0.0.0:15099"), std::string::npos) << log;
   EXPECT_NE(log.find("Address already in use"), std::string::npos) << log;
   // The first tunnel still serves its pod.
   EXPECT_TRUE(node_->tunnel()->running());

@@ -380,6 +380,13 @@ Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::
 }
 
 Status TestNode::startAgent() {
+  auto p = spawnAgent("agent");
+  if (!p) return p.error();
+  agent_ = std::move(*p);
+  return okStatus();
+}
+
+Result<std::unique_ptr<Process>> TestNode::spawnAgent(const std::string& logName) {
   // The cluster from the YAML dir, or from the test's API server.
   const bool fromApi = !options_.kubeconfig.empty();
   std::vector<std::string> argv = {bin("warren-agent"),
@@ -394,10 +401,7 @@ Status TestNode::startAgent() {
                                    "--log-level",
                                    "debug"};
   argv.insert(argv.end(), options_.agentArgs.begin(), options_.agentArgs.end());
-  auto p = Process::spawn(argv, root_ + "/agent.log", true, std::chrono::seconds(15));
-  if (!p) return p.error();
-  agent_ = std::move(*p);
-  return okStatus();
+  return Process::spawn(argv, root_ + "/" + logName + ".log", true, std::chrono::seconds(15));
 }
 
 int TestNode::stopAgent(int sig) {
@@ -407,6 +411,13 @@ int TestNode::stopAgent(int sig) {
 }
 
 Status TestNode::startTunnel(bool waitReady) {
+  auto p = spawnTunnel("tunnel", waitReady);
+  if (!p) return p.error();
+  tunnel_ = std::move(*p);
+  return okStatus();
+}
+
+Result<std::unique_ptr<Process>> TestNode::spawnTunnel(const std::string& logName, bool waitReady) {
   // Its cluster state and local CA inside the test's dirs, never the host's defaults.
   // In the node netns, as a DaemonSet's hostNetwork pod runs in the node's: its
   // metrics, readiness and admin ports are the node's, never the test machine's.
@@ -419,10 +430,7 @@ Status TestNode::startTunnel(bool waitReady) {
                                    "--ca-dir", caDir_, "--log-level", "debug",
                                    "--admin-token-file", adminTokenFile()};
   argv.insert(argv.end(), options_.tunnelArgs.begin(), options_.tunnelArgs.end());
-  auto p = Process::spawn(argv, root_ + "/tunnel.log", waitReady, std::chrono::seconds(15));
-  if (!p) return p.error();
-  tunnel_ = std::move(*p);
-  return okStatus();
+  return Process::spawn(argv, root_ + "/" + logName + ".log", waitReady, std::chrono::seconds(15));
 }
 
 Status TestNode::startWaypoint(const Pod& pod, const std::string& gateway, const std::vector<std::string>& extraArgs) {

@@ -108,9 +108,16 @@ class TestNode {
 
   Status startAgent();
   int stopAgent(int sig);
+  // Another warren-agent beside the node's own (a DaemonSet surge's new one), same
+  // flags and dirs, logging to "<logName>.log"; returns once it says ready.
+  Result<std::unique_ptr<Process>> spawnAgent(const std::string& logName);
   // waitReady false: returns once it runs, for tests of what it says before ready.
   Status startTunnel(bool waitReady = true);
   int stopTunnel(int sig);
+  // Another warren-tunnel beside the node's own (an upgrade's new one), with the
+  // same flags, logging to "<logName>.log"; with waitReady, returns once it says
+  // ready (--ready-fd: every pod the agent handed over is listened for).
+  Result<std::unique_ptr<Process>> spawnTunnel(const std::string& logName, bool waitReady = true);
   // warren-waypoint for Gateway `gateway` ("ns/name") inside `pod`'s netns, with
   // this node's YAML dir and CA; its log is "waypoint-<pod name>". It logs at debug
   // level; extraArgs come last (a benchmark's "--log-level info" wins).

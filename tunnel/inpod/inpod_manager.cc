@@ -12,6 +12,7 @@
 #include "common/ip_literal.h"
 #include "common/netns.h"
 #include "tunnel/inpod/reply_routing.h"
+#include "tunnel/inpod/sysctl.h"
 #include "io/tcp.h"
 #include "warren_abi.h"
 
@@ -82,18 +83,21 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
       if (auto st = open(AF_INET6, WARREN_INBOUND_PORT, in6); !st) return st.error();
       if (auto st = open(AF_INET6, WARREN_HBONE_PORT, hbone6); !st) return st.error();
     }
+    // Upgrades: when the old tunnel closes a listener, the connections in its
+    // queue move to the new tunnel's socket in the same SO_REUSEPORT group rather
+    // than being reset. Per netns, so set in the pod. It changes nothing else for
+    // the pod: only a listener closing inside a reuseport group is concerned (an
+    // app's own group then hands its queue on too, instead of resetting it).
+    // Not fatal: without it, a connection queued at that instant is reset.
+    if (auto st = setSysctl("/proc/sys/net/ipv4/tcp_migrate_req", "1"); !st)
+      spdlog::warn("pod {}/{}: {}; an upgrade may reset connections queued at its listeners", info.ns, info.name,
+                   st.error().message);
     // Not fatal: without it the pod is served, its apps just see the pod's own
     // address as the source of inbound connections (counted per connection).
     if (auto st = installReplyRouting(v4, v6); st) replyRouting = true;
     else spdlog::warn("pod {}/{}: no reply routing, apps will not see client addresses: {}", info.ns, info.name,
                       st.error().message);
   }
-  for (const auto& ip : info.ips) {
-    bool six = isIpv6(ip);
-    if (auto st = maps_->registerListeners(ip, six ? in6.get() : in4.get(), six ? hbone6.get() : hbone4.get()); !st)
-      return st.error();
-  }
-
   auto ctx = std::make_shared<proxy::PodContext>();
   ctx->uid = info.uid;
   ctx->name = info.name;
@@ -106,6 +110,11 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
 
   Workload w;
   w.pod = ctx;
+  w.inbound4 = in4.get();
+  w.inbound6 = in6.get();
+  w.hbone4 = hbone4.get();
+  w.hbone6 = hbone6.get();
+  if (auto st = registerInMaps(info.ips, w); !st) return st.error();
   auto add = [&](UniqueFd& fd, ListenerKind kind) {
     if (!fd) return;
     watchListener(fd.get(), ctx, kind);
@@ -118,6 +127,15 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
   add(hbone4, ListenerKind::Hbone);
   add(hbone6, ListenerKind::Hbone);
   return w;
+}
+
+Status InpodManager::registerInMaps(const std::vector<std::string>& ips, const Workload& w) {
+  for (const auto& ip : ips) {
+    const bool six = isIpv6(ip);
+    if (auto st = maps_->registerListeners(ip, six ? w.inbound6 : w.inbound4, six ? w.hbone6 : w.hbone4); !st)
+      return st;
+  }
+  return okStatus();
 }
 
 void InpodManager::watchListener(int listener, const proxy::PodContextPtr& ctx, ListenerKind kind) {
@@ -145,9 +163,11 @@ Status InpodManager::addWorkload(const WorkloadInfo& info, UniqueFd netns) {
   if (!cookie) return withContext(cookie.error(), "workload " + info.uid);
   {
     std::lock_guard lock(mu_);
+    if (stopped_) return makeError("draining: this tunnel takes no new workload");
     auto it = workloads_.find(info.uid);
-    // The agent replays every pod after a reconnect: same netns, nothing to do.
-    if (it != workloads_.end() && it->second.pod->netnsCookie == *cookie) return okStatus();
+    // The agent replays every pod after a reconnect: same netns, same listeners;
+    // only the maps are pointed at them again (registerInMaps says why).
+    if (it != workloads_.end() && it->second.pod->netnsCookie == *cookie) return registerInMaps(info.ips, it->second);
   }
   if (auto st = ensureMaps(); !st) return st;
   std::optional<identity::SpiffeId> id;
@@ -220,6 +240,21 @@ void InpodManager::retire(Workload w) {
   onLoop([this, listeners] {
     for (auto& fd : *listeners) loop_.unwatch(fd.get());
     listeners->clear();
+  });
+}
+
+void InpodManager::stopAccepting() {
+  std::vector<UniqueFd> listeners;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    for (auto& [uid, w] : workloads_)
+      for (auto& fd : w.listeners) listeners.push_back(std::move(fd));
+  }
+  spdlog::info("draining: closing {} listener(s) of {} workload(s)", listeners.size(), workloadCount());
+  onLoop([this, &listeners] {
+    for (auto& fd : listeners) loop_.unwatch(fd.get());
+    listeners.clear();
   });
 }
 

@@ -40,17 +40,31 @@ class InpodManager : public WorkloadHandler {
 
   size_t workloadCount() const;
 
+  // Upgrades (tunnel/drain/drain.h): closes every pod's listeners and takes no
+  // new workload. A connection still in a listener's queue moves to the
+  // successor's socket of the same port (tcp_migrate_req, set at enrollment);
+  // the connections already accepted carry on.
+  void stopAccepting();
+
  private:
   struct Workload {
     proxy::PodContextPtr pod;
     std::optional<identity::SpiffeId> identity;  // held in the identity manager
     std::vector<UniqueFd> listeners;  // watched by the loop while they live
+    // Those of `listeners` that sk_lookup targets (-1: that family is not served),
+    // registered again when the agent replays the pod (registerInMaps).
+    int inbound4 = -1, inbound6 = -1, hbone4 = -1, hbone6 = -1;
   };
   Status ensureMaps();
   // Accepts on the loop thread and hands each connection to the proxy.
   enum class ListenerKind { Outbound, Inbound, Hbone };
   void watchListener(int listener, const proxy::PodContextPtr& ctx, ListenerKind kind);
   Result<Workload> openListeners(const WorkloadInfo& info, UniqueFd netns, uint64_t cookie);
+  // Points warren_inbound / warren_hbone at this workload's listeners for each of
+  // its IPs. A replay does it again: after a newer tunnel that had taken the pod
+  // went away, its closed sockets left the maps, and new connections must find
+  // this one's again.
+  Status registerInMaps(const std::vector<std::string>& ips, const Workload& w);
   // Runs fn on the loop thread and waits: listener fds are only touched there.
   void onLoop(std::function<void()> fn);
   void retire(Workload w);
@@ -61,6 +75,7 @@ class InpodManager : public WorkloadHandler {
   InpodOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, Workload> workloads_;  // by uid
+  bool stopped_ = false;  // stopAccepting() ran: no more workloads
   std::unique_ptr<tunnel::CaptureMaps> maps_;
 };
 

@@ -9,10 +9,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "tunnel/inpod/sysctl.h"
 #include "warren_abi.h"
 
 namespace warren::inpod {
@@ -98,20 +98,11 @@ Status addLocalDefaultRoute(int family, uint32_t loopback) {
 }  // namespace
 
 Status installReplyRouting(bool ipv4, bool ipv6) {
-  {
-    // /proc/sys/net is the opening thread's netns: the pod's.
-    std::ofstream sysctl("/proc/sys/net/ipv4/tcp_fwmark_accept");
-    sysctl << "1\n";
-    sysctl.flush();
-    if (!sysctl) return makeError("cannot set net.ipv4.tcp_fwmark_accept=1 in the pod");
-  }
+  if (auto st = setSysctl("/proc/sys/net/ipv4/tcp_fwmark_accept", "1"); !st) return st;
   for (auto [wanted, path] : {std::pair{ipv4, "/proc/sys/net/ipv4/fwmark_reflect"},
                               std::pair{ipv6, "/proc/sys/net/ipv6/fwmark_reflect"}}) {
     if (!wanted) continue;
-    std::ofstream sysctl(path);
-    sysctl << "1\n";
-    sysctl.flush();
-    if (!sysctl) return makeError(std::string("cannot set ") + path + "=1 in the pod");
+    if (auto st = setSysctl(path, "1"); !st) return st;
   }
   const uint32_t lo = ::if_nametoindex("lo");
   if (lo == 0) return errnoError("the pod has no lo");

@@ -81,6 +81,7 @@ void ZdsClient::run() {
     spdlog::info("zds: connected to warren-agent at {}", path_);
     bool keepGoing = serve(sock->get());
     connected_ = false;
+    synced_ = false;
     if (!keepGoing) return;
     spdlog::warn("zds: lost warren-agent; keeping every workload and reconnecting");
     // A short pause even after a good session: an agent that accepts and drops us
@@ -135,6 +136,7 @@ Status ZdsClient::apply(zds::Received& msg, std::set<std::string>& seen) {
     }
     case pb::WorkloadRequest::kSnapshotSent:
       handler_.snapshotComplete(seen);
+      synced_ = true;
       return okStatus();
     case pb::WorkloadRequest::PAYLOAD_NOT_SET:
       break;

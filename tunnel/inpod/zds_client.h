@@ -40,6 +40,10 @@ class ZdsClient {
   static std::unique_ptr<ZdsClient> start(const std::string& socketPath, WorkloadHandler& handler);
   ~ZdsClient();
   bool connected() const { return connected_.load(); }
+  // The agent's replay of every pod has been applied on the current connection
+  // (its SnapshotSent): the tunnel holds every pod it is to serve. What readiness
+  // means, and what a successor's readiness tells an upgrade.
+  bool synced() const { return synced_.load(); }
 
  private:
   ZdsClient(std::string path, WorkloadHandler& handler, UniqueFd stop);
@@ -55,6 +59,7 @@ class ZdsClient {
   WorkloadHandler& handler_;
   UniqueFd stop_;
   std::atomic<bool> connected_{false};
+  std::atomic<bool> synced_{false};
   std::thread thread_;
 };
 

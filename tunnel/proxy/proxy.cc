@@ -39,6 +39,13 @@ void Proxy::closeAll() {
   for (auto& [id, c] : conns) c->shutdown();
 }
 
+size_t Proxy::drainHbone() {
+  size_t told = pool_.goAwayAll();
+  auto conns = inbound_;  // a copy: a connection that closes leaves inbound_
+  for (auto& [id, c] : conns) told += c->shutdownNotice();
+  return told;
+}
+
 void Proxy::trustBundleChanged(uint64_t generation) {
   hbone::goAwayOnOlderTrustBundle(pool_, inbound_, generation);
 }

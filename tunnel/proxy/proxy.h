@@ -112,6 +112,12 @@ class Proxy {
   size_t outboundConnections() const { return outboundSlots_->open(); }
   // Closes every HBONE connection (shutdown; loop thread).
   void closeAll();
+  // One round of a drain (tunnel/drain/drain.h; loop thread): inbound HBONE
+  // connections not told yet get a shutdown notice (their peers open new streams
+  // at the successor, and a stream already sent is still served), pooled outbound
+  // ones GOAWAY. Called again as connections finish their handshake. How many
+  // were told this round.
+  size_t drainHbone();
   // The trust bundle is now `generation` (SIGHUP): every HBONE connection, pooled
   // outbound or inbound, whose peer was verified against an older bundle is sent
   // GOAWAY. Its running streams finish; new ones handshake under the new roots, so

@@ -203,21 +203,31 @@ TEST_F(ZdsTest, ReconnectReplaysAndTheSnapshotNamesExactlyTheLivePods) {
   EXPECT_TRUE(h.removed.empty()) << "a disconnect must not remove workloads";
 }
 
-TEST_F(ZdsTest, TwoTunnelsBothGetChangesAndRemovalsArrive) {
+// An upgrade's overlap (as istio-cni): a new pod goes to the newest tunnel only,
+// whose ack decides it; a removal reaches both; when the newest leaves, the older
+// one is sent every pod again, the one added meanwhile included.
+TEST_F(ZdsTest, TwoTunnelsNewPodsGoToTheNewestRemovalsToBoth) {
   auto server = zds::ZdsServer::start(path_);
   ASSERT_TRUE(server.ok());
+  (*server)->upsertPod(pod("before"));
   FakeHandler h1, h2;
   auto c1 = inpod::ZdsClient::start(path_, h1);
-  auto c2 = inpod::ZdsClient::start(path_, h2);
   ASSERT_TRUE(h1.waitFor([&] { return !h1.snapshots.empty(); }));
+  auto c2 = inpod::ZdsClient::start(path_, h2);  // the newer one
   ASSERT_TRUE(h2.waitFor([&] { return !h2.snapshots.empty(); }));
+  EXPECT_TRUE(h2.waitFor([&] { return h2.added.count("before") == 1; }));  // the replay reaches each tunnel
   EXPECT_EQ((*server)->connectedTunnels(), 2u);
+
   (*server)->upsertPod(pod("a"));
-  EXPECT_TRUE(h1.waitFor([&] { return h1.added.count("a") == 1; }));
   EXPECT_TRUE(h2.waitFor([&] { return h2.added.count("a") == 1; }));
-  (*server)->removePod("a");
-  EXPECT_TRUE(h1.waitFor([&] { return h1.removed == std::vector<std::string>{"a"}; }));
-  EXPECT_TRUE(h2.waitFor([&] { return h2.removed == std::vector<std::string>{"a"}; }));
+  EXPECT_TRUE((*server)->waitForAck("a", 2s));
+  (*server)->removePod("before");
+  EXPECT_TRUE(h1.waitFor([&] { return h1.removed == std::vector<std::string>{"before"}; }));
+  EXPECT_TRUE(h2.waitFor([&] { return h2.removed == std::vector<std::string>{"before"}; }));
+  EXPECT_TRUE(h1.waitFor([&] { return h1.added.count("a") == 0; })) << "the older tunnel was sent a new pod";
+
+  c2.reset();  // the new tunnel fails: the old one must serve "a" too
+  EXPECT_TRUE(h1.waitFor([&] { return h1.added.count("a") == 1 && h1.snapshots.size() == 2; }));
 }
 
 // A fake agent that breaks the rules: the tunnel must nack and leak nothing.
