@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds Warren into build/ (or the dir in $1, with extra cmake args).
-# Used by the two Quick-start commands; safe to run repeatedly.
+# Used by the two Quick-start commands; safe to run repeatedly. WARREN_BUILD_TARGET
+# builds one target instead of all (the TSan tree: warren_unit_tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
@@ -9,6 +10,7 @@ bash scripts/install-deps.sh
 if [ ! -f "$dir/CMakeCache.txt" ]; then
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 fi
-cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Built target)' || true
+target=(--target "${WARREN_BUILD_TARGET:-all}")
+cmake --build "$dir" -j"$(nproc)" "${target[@]}" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Built target)' || true
 # The grep above only trims progress noise; the build's own status decides.
-cmake --build "$dir" -j"$(nproc)" >/dev/null
+cmake --build "$dir" -j"$(nproc)" "${target[@]}" >/dev/null

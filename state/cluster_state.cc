@@ -149,7 +149,7 @@ std::vector<const RequestAuthn*> ClusterState::requestAuthnsFor(const Service& w
   return out;
 }
 
-void StateStore::set(ClusterStatePtr next) {
+void StateStore::set(const ClusterStatePtr& next) {
   std::vector<std::function<void(const ClusterStatePtr&)>> subs;
   {
     std::lock_guard lock(mu_);

@@ -142,7 +142,7 @@ class StateStore {
     std::lock_guard lock(mu_);
     return current_;
   }
-  void set(ClusterStatePtr next);
+  void set(const ClusterStatePtr& next);
   void subscribe(std::function<void(const ClusterStatePtr&)> fn);
 
  private:

@@ -20,6 +20,7 @@ std::string lower(std::string s) {
 struct Converter : PolicyValues {
   std::vector<StringMatch> hosts(const std::vector<std::string>& v) {
     std::vector<StringMatch> out;
+    out.reserve(v.size());
     for (const auto& s : v) out.push_back(StringMatch::parse(lower(s)));
     return out;
   }

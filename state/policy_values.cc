@@ -14,6 +14,7 @@ bool parsePolicyPort(const std::string& s, uint32_t& out) {
 
 std::vector<StringMatch> PolicyValues::strings(const std::vector<std::string>& v) {
   std::vector<StringMatch> out;
+  out.reserve(v.size());
   for (const auto& s : v) out.push_back(StringMatch::parse(s));
   return out;
 }

@@ -69,7 +69,9 @@ class TempDir {
   std::string path;
 };
 
-// A fake agent: records requests, answers with `verdict`.
+// A fake agent: records requests, answers with the verdict set last. Its handler
+// runs on the server's thread, and the plugin in between is another process (no
+// happens-before TSan can see), so both sides go through `mu`.
 struct FakeAgent {
   explicit FakeAgent(const std::string& socket) {
     auto s = CniServer::start(socket, [this](const CniPodRequest& r) -> Status {
@@ -79,6 +81,10 @@ struct FakeAgent {
     });
     EXPECT_TRUE(s.ok());
     server = std::move(*s);
+  }
+  void setVerdict(std::string v) {
+    std::lock_guard lock(mu);
+    verdict = std::move(v);
   }
   std::mutex mu;
   std::vector<CniPodRequest> seen;
@@ -102,7 +108,7 @@ TEST(Server, AnswersAndReportsHandlerErrors) {
   auto ok = sendCniRequest(d.path + "/cni.sock", req, 2s);
   ASSERT_TRUE(ok.ok());
   EXPECT_TRUE(ok->ok);
-  agent.verdict = "netns /n is gone";
+  agent.setVerdict("netns /n is gone");
   auto no = sendCniRequest(d.path + "/cni.sock", req, 2s);
   ASSERT_TRUE(no.ok());
   EXPECT_FALSE(no->ok);
@@ -223,7 +229,7 @@ TEST_F(PluginTest, AddFailsClosedWhenTheAgentIsDownOrRefuses) {
   EXPECT_NE(j["msg"].get<std::string>().find("not reachable"), std::string::npos);
 
   FakeAgent agent(socket_);
-  agent.verdict = "open netns /var/run/netns/pod-1: No such file or directory";
+  agent.setVerdict("open netns /var/run/netns/pod-1: No such file or directory");
   auto refused = runPlugin(env("ADD"), config());
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.out.find("/var/run/netns/pod-1"), std::string::npos) << refused.out;
