@@ -167,7 +167,7 @@ void Http1Session::processRequests() {
             h2RequestOpen_ = false;
             h2_->endBody(h2Id_, forwardableTrailers(requests_.trailers()));
           } else if (!h2Id_ && requestChunked_) {
-            upOut_ += lastChunkWithTrailers(requests_.trailers(), /*peerTakesTrailers=*/true);
+            upOut_ += lastChunkWithTrailers(requests_.trailers());
           }
           phase_ = Phase::AwaitResponse;
         } else if (phase_ == Phase::DiscardBody) {
@@ -384,7 +384,7 @@ void Http1Session::processResponse() {
       }
       case Event::MessageEnd:
         if (current_.status < 200) break;  // an interim response; the final one follows
-        if (responseChunked_) downOut_ += http1::lastChunk();
+        endResponseBody(responses_->trailers());
         if (phase_ == Phase::ForwardBody) {
           // Answered before the request body was done (e.g. an early 413): the
           // rest of the body cannot be framed any more; finish and close.
@@ -408,6 +408,14 @@ void Http1Session::processResponse() {
     }
     if (!flush(*down_, downOut_, downOutHead_)) return finish();
   }
+}
+
+// The end of the response's body, from either upstream: its trailers (none for an
+// unchunked HTTP/1.1 body) give the gRPC status, and go to the client as chunked
+// trailers when its body goes chunked.
+void Http1Session::endResponseBody(const http1::HeaderList& trailers) {
+  if (auto grpc = grpcStatusIn(trailers)) current_.grpcStatus = grpc;
+  if (responseChunked_) downOut_ += lastChunkWithTrailers(trailers);
 }
 
 void Http1Session::upstreamLost() {
@@ -585,7 +593,6 @@ void Http1Session::finish() {
 
 void Http1Session::forwardOverH2(const http1::MessageHead& h, const RequestPlan& plan) {
   const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
-  clientTakesTrailers_ = acceptsTrailers(h.headers);
   responses_.reset();
   h2Key_ = h2Key_ == INT32_MAX ? 1 : h2Key_ + 1;
   phase_ = Phase::ForwardBody;
@@ -661,15 +668,12 @@ void Http1Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
 
 void Http1Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
   if (!mine(key)) return;
-  current_.grpcStatus = grpcStatusIn(trailers);
   h2Trailers_ = std::move(trailers);
 }
 
 void Http1Session::upstreamEnded(int32_t key) {
   if (!mine(key)) return;
-  if (responseChunked_) {
-    downOut_ += lastChunkWithTrailers(h2Trailers_, clientTakesTrailers_);
-  }
+  endResponseBody(h2Trailers_);
   // Answered before the request body was done: the rest of it cannot be framed
   // any more; finish and close (as for an HTTP/1.1 upstream).
   if (phase_ == Phase::ForwardBody) keepAlive_ = false;

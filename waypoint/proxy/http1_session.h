@@ -25,8 +25,9 @@
 // the ones not in use); HTTP/2 (h2c with prior
 // knowledge) for ports declared `http2` or `grpc`, each request a stream on the
 // waypoint's shared H2UpstreamPool, its response translated back to HTTP/1.1
-// (h1_h2_translate.h): length as the upstream stated it, else chunked; trailers as
-// chunked trailers to a client that sent "TE: trailers", else dropped. A chunked
+// (h1_h2_translate.h): length as the upstream stated it, else chunked. Response
+// trailers, from either upstream, go to the client as chunked trailers whenever
+// its response is chunked (lastChunkWithTrailers, as Envoy). A chunked
 // request's trailers go upstream (forwardableTrailers): as chunked trailers, or
 // as the HTTP/2 stream's trailers HEADERS frame (gRPC over HTTP/1.1).
 
@@ -73,6 +74,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void onRequestHead();
   void onJudged(RequestPlan plan, const http1::MessageHead& head);
   void processResponse();
+  void endResponseBody(const http1::HeaderList& trailers);
   void upstreamLost();
   void reject(int status, const std::string& body, const std::string& flags, bool close,
               const http1::HeaderList& extraHeaders = {});
@@ -135,7 +137,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   std::shared_ptr<H2Upstream> h2_;
   int32_t h2Id_ = 0, h2Key_ = 0;  // h2Id_ -1: being submitted
   bool h2RequestOpen_ = false;   // request body still going upstream
-  bool responseBodyless_ = false, clientTakesTrailers_ = false, http10Client_ = false;
+  bool responseBodyless_ = false, http10Client_ = false;
   uint64_t h2Unsent_ = 0;        // request body given to h2_, not yet taken by the upstream
   uint64_t h2Unconsumed_ = 0;    // response body in downOut_, not yet reported to h2_ as consumed
   http1::HeaderList h2Trailers_;
