@@ -576,6 +576,38 @@ TEST_F(WaypointTest, AnHttp11AppsResponseTrailersReachAnHttp2ClientAsATrailingHe
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
 }
 
+// ---- a client that half-closes and is gone ----------------------------------------
+
+class HalfClosedWaypointTest : public WaypointTest {
+ protected:
+  std::vector<std::string> waypointArgs() override {
+    return {"--request-head-timeout", "1500", "--half-closed-timeout", "1000"};
+  }
+};
+
+TEST_F(HalfClosedWaypointTest, AHalfClosedClientWhoseAnswerDoesNotMoveIsClosedAfterTheTimeout) {
+  // The client sends its request and FIN; the app takes 20 s to answer. The
+  // waypoint cannot tell this client from one that vanished without a reset: after
+  // 1 s with nothing moving it closes, where it waited for the answer (or 300 s).
+  const std::string request = "GET /balance/slow HTTP/1.1\r\nHost: l\r\nX-Reply-Delay-Ms: 20000\r\n\r\n";
+  std::string reply;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), request, reply, /*halfClose=*/true))
+      << "still open after 5 s: " << reply;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  EXPECT_EQ(reply, "");
+  ASSERT_TRUE(eventually([&] { return !waypointAccessLog().empty(); }, 5s)) << node(0).logTail("waypoint-waypoint");
+  auto log = waypointAccessLog();
+  EXPECT_EQ(log[0]["path"], "/balance/slow");
+  EXPECT_EQ(log[0]["response_flags"], "SI") << log[0].dump();
+  // A half-closed client whose answer comes in time is answered as before.
+  reply.clear();
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(),
+                                 "GET /balance/1 HTTP/1.1\r\nHost: l\r\nX-Reply-Delay-Ms: 300\r\n\r\n", reply,
+                                 /*halfClose=*/true));
+  EXPECT_NE(reply.find("GET /balance/1 served"), std::string::npos) << reply;
+}
+
 // ---- a service with two endpoints ------------------------------------------------
 //
 // ledger-1 10.244.2.21 (app=ledger) next to ledger-0: requests on one client

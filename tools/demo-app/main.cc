@@ -6,7 +6,8 @@
 //                                        then http-header: lines and a chunked body's http-trailer: lines;
 //                                        with BYTES, the body is padded with 'x' to BYTES (a benchmark's size);
 //                                        a request with x-reply-trailer: fields is answered chunked, each
-//                                        field's value a trailer line of the answer, as sent
+//                                        field's value a trailer line of the answer, as sent; with
+//                                        x-reply-delay-ms: N it answers N ms after the request (a slow app)
 // It knows nothing about Warren: what it prints is what any app would see.
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -151,6 +153,8 @@ void serveHttp(int c, size_t bodyBytes) {
       while (from < head.size() && head[from] == ' ') ++from;
       replyTrailers += head.substr(from, to == std::string::npos ? to : to - from) + "\r\n";
     }
+    if (auto delay = lower.find("\r\nx-reply-delay-ms:"); delay != std::string::npos)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::strtoul(lower.c_str() + delay + 19, nullptr, 10)));
     char size[32];
     std::snprintf(size, sizeof(size), "%zx\r\n", body.size());
     const std::string resp =

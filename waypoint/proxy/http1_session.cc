@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 
 #include <spdlog/spdlog.h>
@@ -93,8 +95,11 @@ void Http1Session::onDownstream(uint32_t events) {
       downIn_.append(buf, static_cast<size_t>(n));
     } else if (n == 0 && !downEof_ && !(events & (EPOLLHUP | EPOLLERR))) {
       // The client's FIN: it sends nothing more, but may still read. What it
-      // sent is taken to its end (clientEnded), every complete request answered.
+      // sent is taken to its end (clientEnded), every complete request answered,
+      // as long as the answers move (idleLimit is now the half-closed timeout).
       downEof_ = true;
+      if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
+      armIdleTimer(idleLimit());
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       // Reset, or gone both ways: a request still being read or answered ends here.
       downEof_ = true;
@@ -557,14 +562,28 @@ void Http1Session::armHeadTimer() {
 
 void Http1Session::touch() {
   lastActivity_ = std::chrono::steady_clock::now();
-  if (idleTimer_) return;
+  if (!idleTimer_) armIdleTimer(idleLimit());
+}
+
+std::chrono::milliseconds Http1Session::idleLimit() const {
+  return downEof_ ? std::min(options_.idleTimeout, options_.halfClosedTimeout) : options_.idleTimeout;
+}
+
+void Http1Session::armIdleTimer(std::chrono::steady_clock::duration in) {
   std::weak_ptr<Http1Session> weak = weak_from_this();
-  idleTimer_ = host_.loop().addTimer(options_.idleTimeout, [weak] {
+  idleTimer_ = host_.loop().addTimer(std::chrono::ceil<std::chrono::milliseconds>(in), [weak] {
     auto self = weak.lock();
-    if (!self) return;
+    if (!self || self->phase_ == Phase::Closed) return;
     self->idleTimer_ = 0;
-    if (std::chrono::steady_clock::now() - self->lastActivity_ >= self->options_.idleTimeout) return self->finish();
-    self->touch();
+    const auto limit = self->idleLimit();
+    const auto idle = std::chrono::steady_clock::now() - self->lastActivity_;
+    if (idle < limit) return self->armIdleTimer(limit - idle);
+    // A request still in flight ends for idleness, as Envoy's stream idle timeout.
+    if (self->current_.start != std::chrono::system_clock::time_point{} && self->current_.responseFlags.empty())
+      self->current_.responseFlags = "SI";
+    spdlog::debug("waypoint session {}: idle for {} ms{}; closing", self->id_, limit.count(),
+                  self->downEof_ ? " after the client's FIN" : "");
+    self->finish();
   });
 }
 

@@ -18,6 +18,9 @@
 // A client that half-closes (sends its requests, then FIN) still gets every
 // request it completed answered, pipelined ones too, in order; the session ends
 // after the last answer. A reset, or a request cut short by the FIN, ends it at once.
+// After the FIN, nothing moving to the client or from the upstream for
+// SessionOptions::halfClosedTimeout (15 s) ends it too: a client that vanished
+// without a reset is not waited for until the 300 s idle timeout.
 //
 // Upstream protocol by the destination port (state::upstreamSpeaksHttp2, as
 // Envoy/Istio): HTTP/1.1 for `http` and undeclared ports, an upstream byte
@@ -85,6 +88,8 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void updateInterest();
   void armHeadTimer();
   void touch();
+  std::chrono::milliseconds idleLimit() const;  // the idle timeout, or the half-closed one after the client's FIN
+  void armIdleTimer(std::chrono::steady_clock::duration in);
   void closeUpstream();
   void finish();
   size_t upstreamBacklog() const { return upOut_.size() - upOutHead_ + h2Unsent_; }
