@@ -44,6 +44,7 @@ struct Options {
   std::string caDir = "/var/lib/warren/ca";
   long certTtlSeconds = 24 * 3600;
   long headTimeoutMs = 10000;
+  long halfClosedTimeoutMs = 15000;
   std::string jwksCa;  // "": the system trust store
   long jwksRefreshSeconds = 300;
   long jwtCacheSize = static_cast<long>(warren::jwt::VerifiedTokenCache::kDefaultCapacity);
@@ -67,6 +68,9 @@ void usage(FILE* out) {
                "  --cert-ttl SECONDS      certificate lifetime (default 86400); renewed at half\n"
                "  --request-head-timeout MS  an HTTP/1.1 request head must be complete this soon, else\n"
                "                          408 and the connection closed (slow headers; default 10000)\n"
+               "  --half-closed-timeout MS  after an HTTP/1.1 client's FIN, its connection closes once\n"
+               "                          nothing has moved to it or from its upstream this long\n"
+               "                          (default 15000)\n"
                "  --jwks-ca FILE          CA bundle that verifies jwksUri servers (default: the system\n"
                "                          trust store)\n"
                "  --jwks-refresh SECONDS  how often each jwksUri is refetched (default 300); a token with\n"
@@ -143,6 +147,7 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"ca-dir", required_argument, nullptr, 'C'},
                                     {"cert-ttl", required_argument, nullptr, 't'},
                                     {"request-head-timeout", required_argument, nullptr, 'H'},
+                                    {"half-closed-timeout", required_argument, nullptr, 'F'},
                                     {"jwks-ca", required_argument, nullptr, 'J'},
                                     {"jwks-refresh", required_argument, nullptr, 'R'},
                                     {"jwt-cache-size", required_argument, nullptr, 'K'},
@@ -169,6 +174,7 @@ bool parse(int argc, char** argv, Options& o) {
       case 'C': o.caDir = optarg; break;
       case 't': if (!positive(optarg, 2, o.certTtlSeconds)) return false; break;
       case 'H': if (!positive(optarg, 1, o.headTimeoutMs)) return false; break;
+      case 'F': if (!positive(optarg, 1, o.halfClosedTimeoutMs)) return false; break;
       case 'J': o.jwksCa = optarg; break;
       case 'R': if (!positive(optarg, 1, o.jwksRefreshSeconds)) return false; break;
       case 'K': if (!positive(optarg, 0, o.jwtCacheSize)) return false; break;
@@ -281,6 +287,7 @@ int main(int argc, char** argv) {
   wopts.self = warren::waypoint::makeSelf(ns, name, "cluster.local");
   wopts.identity = me;
   wopts.session.headTimeout = std::chrono::milliseconds(opts.headTimeoutMs);
+  wopts.session.halfClosedTimeout = std::chrono::milliseconds(opts.halfClosedTimeoutMs);
   wopts.jwks = &jwksProvider;
   wopts.verifiedTokenCapacity = static_cast<size_t>(opts.jwtCacheSize);
   // Half the descriptors at most go to HBONE connections, whoever opens them; the

@@ -504,6 +504,23 @@ TEST_F(WaypointTest, ChunkedRequestTrailersReachTheAppLessHopByHopFields) {
   EXPECT_EQ(app_->trailersSeen().size(), 2u) << "the folded trailer went on";
 }
 
+TEST_F(WaypointTest, ConnectionCloseInRequestTrailersNeitherEndsTheConnectionNorGoesOn) {
+  // A trailer field carries no connection control (RFC 9110 6.5.1): the pipelined
+  // request after it is judged and answered, and the app never sees the field.
+  const std::string requests =
+      "GET /balance/1 HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nConnection: close\r\nX-Checksum: abc\r\n\r\n"
+      "GET /balance/2 HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n";
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), requests, reply)) << reply;
+  const auto first = reply.find("HTTP/1.1 200"), second = reply.find("HTTP/1.1 200", first + 1);
+  ASSERT_NE(first, std::string::npos) << reply;
+  ASSERT_NE(second, std::string::npos) << reply;
+  EXPECT_NE(reply.find("GET /balance/2 served", second), std::string::npos) << reply;
+  EXPECT_EQ(app_->seen(), (std::vector<std::string>{"GET /balance/1", "GET /balance/2"}));
+  EXPECT_EQ(app_->trailersSeen(), std::vector<std::string>{"x-checksum: abc"});
+}
+
 TEST_F(WaypointTest, Http2RequestTrailersReachAnHttp11AppAsChunkedTrailers) {
   // An HTTP/2 client's body of no stated length goes to the HTTP/1.1 app chunked,
   // and its trailers (less hop-by-hop ones) as that body's chunked trailers.
@@ -518,6 +535,77 @@ TEST_F(WaypointTest, Http2RequestTrailersReachAnHttp11AppAsChunkedTrailers) {
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("GET /balance/1 served"), std::string::npos) << out;
   EXPECT_EQ(app_->trailersSeen(), (std::vector<std::string>{"x-checksum: abc", "x-done: yes"}));
+}
+
+TEST_F(WaypointTest, AnHttp11AppsResponseTrailersReachAnHttp11ClientAsChunkedTrailers) {
+  // The app answers chunked with trailers (x-reply-trailer): they go on as the
+  // chunked answer's trailers, less the fields a trailer may not carry, to a
+  // client that did not send TE: trailers too (as Envoy's HTTP/1 codec does).
+  const std::string request =
+      "GET /balance/1 HTTP/1.1\r\nHost: l\r\nConnection: close\r\n"
+      "X-Reply-Trailer: X-Checksum: abc\r\nX-Reply-Trailer: Connection: x-private\r\n"
+      "X-Reply-Trailer: X-Private: 1\r\nX-Reply-Trailer: Content-Length: 5\r\nX-Reply-Trailer: X-Done: yes\r\n\r\n";
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), request, reply)) << reply;
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_NE(reply.find("transfer-encoding: chunked\r\n"), std::string::npos) << reply;
+  const std::string end = "\r\nGET /balance/1 served\n\r\n0\r\nx-checksum: abc\r\nx-done: yes\r\n\r\n";
+  EXPECT_EQ(reply.size() >= end.size() ? reply.substr(reply.size() - end.size()) : reply, end) << reply;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+}
+
+TEST_F(WaypointTest, AnHttp11AppsResponseTrailersReachAnHttp2ClientAsATrailingHeadersFrame) {
+  int rc = 0;
+  std::string out = inCheckout({"nghttp", "-v", "-t", "5", "-H", "te: trailers", "-H", "x-reply-trailer: X-Checksum: abc",
+                                "-H", "x-reply-trailer: Connection: close", "-H", "x-reply-trailer: X-Done: yes",
+                                "http://" + std::string(kVip) + "/balance/1"},
+                               &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("GET /balance/1 served"), std::string::npos) << out;
+  // After the body's DATA, a HEADERS frame that ends the stream carries them.
+  const auto data = out.find("recv DATA frame"), checksum = out.find(") x-checksum: abc"),
+             done = out.find(") x-done: yes");
+  ASSERT_NE(data, std::string::npos) << out;
+  ASSERT_NE(checksum, std::string::npos) << out;
+  ASSERT_NE(done, std::string::npos) << out;
+  EXPECT_LT(data, checksum) << out;
+  const auto trailersFrame = out.find("recv HEADERS frame", checksum);
+  ASSERT_NE(trailersFrame, std::string::npos) << out;
+  EXPECT_NE(out.find("END_STREAM", trailersFrame), std::string::npos) << out;
+  EXPECT_EQ(out.find(") connection:"), std::string::npos) << out;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+}
+
+// ---- a client that half-closes and is gone ----------------------------------------
+
+class HalfClosedWaypointTest : public WaypointTest {
+ protected:
+  std::vector<std::string> waypointArgs() override {
+    return {"--request-head-timeout", "1500", "--half-closed-timeout", "1000"};
+  }
+};
+
+TEST_F(HalfClosedWaypointTest, AHalfClosedClientWhoseAnswerDoesNotMoveIsClosedAfterTheTimeout) {
+  // The client sends its request and FIN; the app takes 20 s to answer. The
+  // waypoint cannot tell this client from one that vanished without a reset: after
+  // 1 s with nothing moving it closes, where it waited for the answer (or 300 s).
+  const std::string request = "GET /balance/slow HTTP/1.1\r\nHost: l\r\nX-Reply-Delay-Ms: 20000\r\n\r\n";
+  std::string reply;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), request, reply, /*halfClose=*/true))
+      << "still open after 5 s: " << reply;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  EXPECT_EQ(reply, "");
+  ASSERT_TRUE(eventually([&] { return !waypointAccessLog().empty(); }, 5s)) << node(0).logTail("waypoint-waypoint");
+  auto log = waypointAccessLog();
+  EXPECT_EQ(log[0]["path"], "/balance/slow");
+  EXPECT_EQ(log[0]["response_flags"], "SI") << log[0].dump();
+  // A half-closed client whose answer comes in time is answered as before.
+  reply.clear();
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(),
+                                 "GET /balance/1 HTTP/1.1\r\nHost: l\r\nX-Reply-Delay-Ms: 300\r\n\r\n", reply,
+                                 /*halfClose=*/true));
+  EXPECT_NE(reply.find("GET /balance/1 served"), std::string::npos) << reply;
 }
 
 // ---- a service with two endpoints ------------------------------------------------

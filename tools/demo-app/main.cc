@@ -4,7 +4,10 @@
 //   warren-demo-app http PORT [BYTES]    HTTP/1.1 app (keep-alive, Content-Length or chunked bodies): answers
 //                                        200 "<METHOD> <target> served", prints each as http: METHOD target,
 //                                        then http-header: lines and a chunked body's http-trailer: lines;
-//                                        with BYTES, the body is padded with 'x' to BYTES (a benchmark's size)
+//                                        with BYTES, the body is padded with 'x' to BYTES (a benchmark's size);
+//                                        a request with x-reply-trailer: fields is answered chunked, each
+//                                        field's value a trailer line of the answer, as sent; with
+//                                        x-reply-delay-ms: N it answers N ms after the request (a slow app)
 // It knows nothing about Warren: what it prints is what any app would see.
 
 #include <arpa/inet.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -142,8 +146,23 @@ void serveHttp(int c, size_t bodyBytes) {
     std::fflush(stdout);
     std::string body = request + " served\n";
     if (body.size() < bodyBytes) body.append(bodyBytes - body.size(), 'x');
-    const std::string resp = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: " +
-                             std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string replyTrailers;  // x-reply-trailer values, each a line of the answer's trailer section
+    for (size_t at = lower.find("\r\nx-reply-trailer:"); at != std::string::npos;
+         at = lower.find("\r\nx-reply-trailer:", at + 2)) {
+      size_t from = at + 19, to = head.find("\r\n", from);
+      while (from < head.size() && head[from] == ' ') ++from;
+      replyTrailers += head.substr(from, to == std::string::npos ? to : to - from) + "\r\n";
+    }
+    if (auto delay = lower.find("\r\nx-reply-delay-ms:"); delay != std::string::npos)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::strtoul(lower.c_str() + delay + 19, nullptr, 10)));
+    char size[32];
+    std::snprintf(size, sizeof(size), "%zx\r\n", body.size());
+    const std::string resp =
+        replyTrailers.empty()
+            ? "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
+                  "\r\n\r\n" + body
+            : "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n" +
+                  std::string(size) + body + "\r\n0\r\n" + replyTrailers + "\r\n";
     if (::write(c, resp.data(), resp.size()) != static_cast<ssize_t>(resp.size())) break;
   }
   ::close(c);

@@ -90,10 +90,11 @@ http1::HeaderList forwardableTrailers(const http1::HeaderList& trailers) {
   return out;
 }
 
-std::string lastChunkWithTrailers(const http1::HeaderList& trailers, bool peerTakesTrailers) {
-  if (!peerTakesTrailers || trailers.empty()) return http1::lastChunk();
+std::string lastChunkWithTrailers(const http1::HeaderList& trailers) {
+  const http1::HeaderList fields = forwardableTrailers(trailers);
+  if (fields.empty()) return http1::lastChunk();
   std::string out = "0\r\n";
-  for (const auto& [n, v] : forwardableTrailers(trailers)) out.append(n).append(": ").append(v).append("\r\n");
+  for (const auto& [n, v] : fields) out.append(n).append(": ").append(v).append("\r\n");
   return out.append("\r\n");
 }
 

@@ -58,8 +58,12 @@ Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields,
 // HTTP/2 peer would fail the stream on the connection-specific ones.
 http1::HeaderList forwardableTrailers(const http1::HeaderList& trailers);
 
-// The end of a chunked body: the last chunk, with the forwardable trailers when
-// the peer takes them (a client that sent "TE: trailers"; any server), else without.
-std::string lastChunkWithTrailers(const http1::HeaderList& trailers, bool peerTakesTrailers);
+// The end of a chunked body: the last chunk, with the forwardable trailers. To
+// servers and clients alike, whether or not a client sent "TE: trailers", as
+// Envoy's HTTP/1 codec sends them (with trailers enabled) wherever the body is
+// chunked: RFC 9110 6.5.1 makes TE: trailers a client's promise to take them, not a
+// condition of sending, and every HTTP/1.1 recipient parses a trailer section
+// (RFC 9112 7.1.2, free to discard what it does not use).
+std::string lastChunkWithTrailers(const http1::HeaderList& trailers);
 
 }  // namespace warren::waypoint

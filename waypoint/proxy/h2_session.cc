@@ -629,7 +629,7 @@ void H2Session::onJudged(Stream& s, RequestPlan judged, const http1::MessageHead
   std::string held = std::move(s.upOut);
   s.upOut = http1::serializeRequestHead(upstreamHead(h, plan));
   if (!held.empty()) s.upOut += s.chunked ? http1::chunk(held) : held;
-  if (s.endReceived && s.chunked) s.upOut += lastChunkWithTrailers(s.requestTrailers, /*peerTakesTrailers=*/true);
+  if (s.endReceived && s.chunked) s.upOut += lastChunkWithTrailers(s.requestTrailers);
   s.wantUp = true;
   toOpen_.push_back(s.id);
 }
@@ -641,7 +641,7 @@ void H2Session::requestEnded(Stream& s) {
     if (s.upId) s.h2->endBody(s.upId, forwardableTrailers(s.requestTrailers));
     return;
   }
-  if (s.chunked) s.upOut += lastChunkWithTrailers(s.requestTrailers, /*peerTakesTrailers=*/true);
+  if (s.chunked) s.upOut += lastChunkWithTrailers(s.requestTrailers);
   if (s.up && !flushUp(s)) upstreamEof(s);
 }
 
@@ -790,9 +790,15 @@ void H2Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
 void H2Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
   Stream* s = find(key);
   if (!s || !s->h2) return;
-  trailers = forwardableTrailers(trailers);
-  s->outcome.grpcStatus = grpcStatusIn(trailers);
-  s->responseTrailers = std::move(trailers);
+  takeResponseTrailers(*s, trailers);
+}
+
+// An upstream's response trailers, HTTP/2 or chunked HTTP/1.1: the ones a hop
+// passes on end the client's stream as a trailing HEADERS frame (readBody), as
+// Envoy's HTTP/2 codec sends them, whatever the client's TE said.
+void H2Session::takeResponseTrailers(Stream& s, const http1::HeaderList& trailers) {
+  s.responseTrailers = forwardableTrailers(trailers);
+  if (auto grpc = grpcStatusIn(s.responseTrailers)) s.outcome.grpcStatus = grpc;
 }
 
 void H2Session::upstreamEnded(int32_t key) {
@@ -946,6 +952,7 @@ void H2Session::processUpstream(Stream& s) {
         break;
       case Event::MessageEnd: {
         if (s.parser->head().status < 200) break;
+        takeResponseTrailers(s, s.parser->trailers());
         s.bodyDone = true;
         s.upDone = true;
         if (s.deferred) {

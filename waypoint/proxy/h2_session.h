@@ -14,7 +14,8 @@
 //    and streaming both ways relayed, as gRPC needs;
 //  - HTTP/1.1 (`http` ports): one upstream byte stream per request at a time, a
 //    head serialised from the judged values, the response parsed (http1::Parser)
-//    and relayed as HEADERS + DATA; upstreams whose response ended cleanly are kept
+//    and relayed as HEADERS + DATA (+ trailers, from a chunked body's trailer
+//    section); upstreams whose response ended cleanly are kept
 //    for the session's next requests.
 // Both under HTTP/2 flow control end to end. RST_STREAM from the client drops that stream's upstream at once,
 // and one that came in the same read as the request's headers means no upstream
@@ -109,6 +110,7 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   void upstreamHeaders(int32_t key, int status, http1::HeaderList fields, bool endStream) override;
   void upstreamData(int32_t key, const uint8_t* data, size_t len) override;
   void upstreamTrailers(int32_t key, http1::HeaderList trailers) override;
+  void takeResponseTrailers(Stream& s, const http1::HeaderList& trailers);
   void upstreamEnded(int32_t key) override;
   void upstreamFailed(int32_t key, const std::string& why, bool beforeHeaders) override;
   void requestBodyTaken(int32_t key, size_t n) override;

@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 
 #include <spdlog/spdlog.h>
@@ -93,8 +95,11 @@ void Http1Session::onDownstream(uint32_t events) {
       downIn_.append(buf, static_cast<size_t>(n));
     } else if (n == 0 && !downEof_ && !(events & (EPOLLHUP | EPOLLERR))) {
       // The client's FIN: it sends nothing more, but may still read. What it
-      // sent is taken to its end (clientEnded), every complete request answered.
+      // sent is taken to its end (clientEnded), every complete request answered,
+      // as long as the answers move (idleLimit is now the half-closed timeout).
       downEof_ = true;
+      if (idleTimer_) host_.loop().cancelTimer(idleTimer_);
+      armIdleTimer(idleLimit());
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       // Reset, or gone both ways: a request still being read or answered ends here.
       downEof_ = true;
@@ -167,7 +172,7 @@ void Http1Session::processRequests() {
             h2RequestOpen_ = false;
             h2_->endBody(h2Id_, forwardableTrailers(requests_.trailers()));
           } else if (!h2Id_ && requestChunked_) {
-            upOut_ += lastChunkWithTrailers(requests_.trailers(), /*peerTakesTrailers=*/true);
+            upOut_ += lastChunkWithTrailers(requests_.trailers());
           }
           phase_ = Phase::AwaitResponse;
         } else if (phase_ == Phase::DiscardBody) {
@@ -384,7 +389,7 @@ void Http1Session::processResponse() {
       }
       case Event::MessageEnd:
         if (current_.status < 200) break;  // an interim response; the final one follows
-        if (responseChunked_) downOut_ += http1::lastChunk();
+        endResponseBody(responses_->trailers());
         if (phase_ == Phase::ForwardBody) {
           // Answered before the request body was done (e.g. an early 413): the
           // rest of the body cannot be framed any more; finish and close.
@@ -408,6 +413,14 @@ void Http1Session::processResponse() {
     }
     if (!flush(*down_, downOut_, downOutHead_)) return finish();
   }
+}
+
+// The end of the response's body, from either upstream: its trailers (none for an
+// unchunked HTTP/1.1 body) give the gRPC status, and go to the client as chunked
+// trailers when its body goes chunked.
+void Http1Session::endResponseBody(const http1::HeaderList& trailers) {
+  if (auto grpc = grpcStatusIn(trailers)) current_.grpcStatus = grpc;
+  if (responseChunked_) downOut_ += lastChunkWithTrailers(trailers);
 }
 
 void Http1Session::upstreamLost() {
@@ -549,14 +562,28 @@ void Http1Session::armHeadTimer() {
 
 void Http1Session::touch() {
   lastActivity_ = std::chrono::steady_clock::now();
-  if (idleTimer_) return;
+  if (!idleTimer_) armIdleTimer(idleLimit());
+}
+
+std::chrono::milliseconds Http1Session::idleLimit() const {
+  return downEof_ ? std::min(options_.idleTimeout, options_.halfClosedTimeout) : options_.idleTimeout;
+}
+
+void Http1Session::armIdleTimer(std::chrono::steady_clock::duration in) {
   std::weak_ptr<Http1Session> weak = weak_from_this();
-  idleTimer_ = host_.loop().addTimer(options_.idleTimeout, [weak] {
+  idleTimer_ = host_.loop().addTimer(std::chrono::ceil<std::chrono::milliseconds>(in), [weak] {
     auto self = weak.lock();
-    if (!self) return;
+    if (!self || self->phase_ == Phase::Closed) return;
     self->idleTimer_ = 0;
-    if (std::chrono::steady_clock::now() - self->lastActivity_ >= self->options_.idleTimeout) return self->finish();
-    self->touch();
+    const auto limit = self->idleLimit();
+    const auto idle = std::chrono::steady_clock::now() - self->lastActivity_;
+    if (idle < limit) return self->armIdleTimer(limit - idle);
+    // A request still in flight ends for idleness, as Envoy's stream idle timeout.
+    if (self->current_.start != std::chrono::system_clock::time_point{} && self->current_.responseFlags.empty())
+      self->current_.responseFlags = "SI";
+    spdlog::debug("waypoint session {}: idle for {} ms{}; closing", self->id_, limit.count(),
+                  self->downEof_ ? " after the client's FIN" : "");
+    self->finish();
   });
 }
 
@@ -585,7 +612,6 @@ void Http1Session::finish() {
 
 void Http1Session::forwardOverH2(const http1::MessageHead& h, const RequestPlan& plan) {
   const bool hasBody = h.chunked || h.contentLength.value_or(0) > 0;
-  clientTakesTrailers_ = acceptsTrailers(h.headers);
   responses_.reset();
   h2Key_ = h2Key_ == INT32_MAX ? 1 : h2Key_ + 1;
   phase_ = Phase::ForwardBody;
@@ -661,15 +687,12 @@ void Http1Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
 
 void Http1Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {
   if (!mine(key)) return;
-  current_.grpcStatus = grpcStatusIn(trailers);
   h2Trailers_ = std::move(trailers);
 }
 
 void Http1Session::upstreamEnded(int32_t key) {
   if (!mine(key)) return;
-  if (responseChunked_) {
-    downOut_ += lastChunkWithTrailers(h2Trailers_, clientTakesTrailers_);
-  }
+  endResponseBody(h2Trailers_);
   // Answered before the request body was done: the rest of it cannot be framed
   // any more; finish and close (as for an HTTP/1.1 upstream).
   if (phase_ == Phase::ForwardBody) keepAlive_ = false;

@@ -18,6 +18,9 @@
 // A client that half-closes (sends its requests, then FIN) still gets every
 // request it completed answered, pipelined ones too, in order; the session ends
 // after the last answer. A reset, or a request cut short by the FIN, ends it at once.
+// After the FIN, nothing moving to the client or from the upstream for
+// SessionOptions::halfClosedTimeout (15 s) ends it too: a client that vanished
+// without a reset is not waited for until the 300 s idle timeout.
 //
 // Upstream protocol by the destination port (state::upstreamSpeaksHttp2, as
 // Envoy/Istio): HTTP/1.1 for `http` and undeclared ports, an upstream byte
@@ -25,8 +28,9 @@
 // the ones not in use); HTTP/2 (h2c with prior
 // knowledge) for ports declared `http2` or `grpc`, each request a stream on the
 // waypoint's shared H2UpstreamPool, its response translated back to HTTP/1.1
-// (h1_h2_translate.h): length as the upstream stated it, else chunked; trailers as
-// chunked trailers to a client that sent "TE: trailers", else dropped. A chunked
+// (h1_h2_translate.h): length as the upstream stated it, else chunked. Response
+// trailers, from either upstream, go to the client as chunked trailers whenever
+// its response is chunked (lastChunkWithTrailers, as Envoy). A chunked
 // request's trailers go upstream (forwardableTrailers): as chunked trailers, or
 // as the HTTP/2 stream's trailers HEADERS frame (gRPC over HTTP/1.1).
 
@@ -73,6 +77,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void onRequestHead();
   void onJudged(RequestPlan plan, const http1::MessageHead& head);
   void processResponse();
+  void endResponseBody(const http1::HeaderList& trailers);
   void upstreamLost();
   void reject(int status, const std::string& body, const std::string& flags, bool close,
               const http1::HeaderList& extraHeaders = {});
@@ -83,6 +88,8 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   void updateInterest();
   void armHeadTimer();
   void touch();
+  std::chrono::milliseconds idleLimit() const;  // the idle timeout, or the half-closed one after the client's FIN
+  void armIdleTimer(std::chrono::steady_clock::duration in);
   void closeUpstream();
   void finish();
   size_t upstreamBacklog() const { return upOut_.size() - upOutHead_ + h2Unsent_; }
@@ -135,7 +142,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   std::shared_ptr<H2Upstream> h2_;
   int32_t h2Id_ = 0, h2Key_ = 0;  // h2Id_ -1: being submitted
   bool h2RequestOpen_ = false;   // request body still going upstream
-  bool responseBodyless_ = false, clientTakesTrailers_ = false, http10Client_ = false;
+  bool responseBodyless_ = false, http10Client_ = false;
   uint64_t h2Unsent_ = 0;        // request body given to h2_, not yet taken by the upstream
   uint64_t h2Unconsumed_ = 0;    // response body in downOut_, not yet reported to h2_ as consumed
   http1::HeaderList h2Trailers_;

@@ -64,6 +64,11 @@ class SessionHost {
 struct SessionOptions {
   std::chrono::milliseconds headTimeout{10000};   // a request head must be complete this soon (slowloris)
   std::chrono::milliseconds idleTimeout{300000};  // no bytes either way this long: closed
+  // After an HTTP/1.1 client's FIN the session only delivers answers; one that is
+  // gone without a reset (its host vanished) is noticed at a write that cannot
+  // complete, or never: once no byte has moved (none taken by the client, none from
+  // the upstream) this long, the session ends.
+  std::chrono::milliseconds halfClosedTimeout{15000};
   size_t bufferBytes = 256u << 10;                // per direction: reading stops above this
   // HTTP/2 (h2c with prior knowledge inside the HBONE stream).
   uint32_t h2MaxConcurrentStreams = 100;

@@ -156,22 +156,23 @@ TEST(Http1ResponseHead, FramingFollowsTheUpstreamsLengthElseChunked) {
   }
 }
 
-TEST(LastChunkWithTrailers, TrailersOnlyToAClientThatTakesThem) {
+// Whoever the peer (a client that sent TE: trailers or not, a server), the
+// trailers that may be trailers go on, as Envoy's HTTP/1 codec sends them.
+TEST(LastChunkWithTrailers, TheForwardableTrailersEndTheBody) {
   const HeaderList trailers = {{"grpc-status", "0"},    {"grpc-message", "ok"}, {":status", "200"},
                                {"content-length", "1"}, {"connection", "x"},    {"host", "evil"},
                                {"transfer-encoding", "chunked"}};
   struct Case {
     const char* what;
     HeaderList trailers;
-    bool takes;
     std::string out;
   } cases[] = {
-      {"taken: the trailers that may be trailers", trailers, true,
-       "0\r\ngrpc-status: 0\r\ngrpc-message: ok\r\n\r\n"},
-      {"not taken: dropped", trailers, false, "0\r\n\r\n"},
-      {"none: the bare last chunk", {}, true, "0\r\n\r\n"},
+      {"the trailers that may be trailers", trailers, "0\r\ngrpc-status: 0\r\ngrpc-message: ok\r\n\r\n"},
+      {"none: the bare last chunk", {}, "0\r\n\r\n"},
+      {"none left after filtering: the bare last chunk", {{"connection", "close"}, {"te", "trailers"}},
+       "0\r\n\r\n"},
   };
-  for (const auto& c : cases) EXPECT_EQ(lastChunkWithTrailers(c.trailers, c.takes), c.out) << c.what;
+  for (const auto& c : cases) EXPECT_EQ(lastChunkWithTrailers(c.trailers), c.out) << c.what;
 }
 
 // Request trailers from an HTTP/1.1 client go on as an HTTP/2 trailers block (or

@@ -272,6 +272,31 @@ TEST(Http1Request, TrailersAreCollectedLowerCasedAndTrimmed) {
   EXPECT_TRUE(t.messages[0].trailers.empty());
 }
 
+// Connection control is the head's alone (RFC 9110 6.5.1: a trailer field cannot
+// change how the message was framed or whether the connection persists). A
+// "Connection: close" in the trailers is ignored: the head's keepAlive stands and
+// the next pipelined message is parsed as any other (Debian's libhttp-parser,
+// built without HTTP_PARSER_STRICT, starts the next message whatever the
+// trailers say; pinned here, as the session relies on it).
+TEST(Http1Request, ConnectionFieldsInTrailersDoNotEndTheConnection) {
+  const std::string next = "GET /after HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string chunkedHead = "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
+  for (const std::string trailer : {"Connection: close\r\n", "connection: Keep-Alive, close\r\n",
+                                    "X-A: 1\r\nConnection: close\r\nX-B: 2\r\n"}) {
+    for (size_t slice : kSlices) {
+      SCOPED_TRACE(trailer + " slice " + std::to_string(slice));
+      auto t = request(chunkedHead + "0\r\n" + trailer + "\r\n" + next, slice);
+      ASSERT_FALSE(t.failed) << t.error.reason;
+      ASSERT_EQ(t.messages.size(), 2u);
+      EXPECT_TRUE(t.messages[0].head.keepAlive) << "the head's decision stands";
+      EXPECT_TRUE(t.messages[0].ended);
+      EXPECT_EQ(t.messages[0].body, "abc");
+      EXPECT_EQ(t.messages[1].head.path, "/after");
+      EXPECT_TRUE(t.messages[1].ended);
+    }
+  }
+}
+
 // The trailer section gets the head's checks: the library alone would accept a
 // folded or bare-LF trailer line that another parser reads differently.
 TEST(Http1Request, MalformedTrailersAreRefusedLikeHeadFields) {
@@ -584,6 +609,15 @@ TEST(Http1Limits, LimitsApplyPerMessage) {
 
 Transcript response(std::string_view in, size_t slice = SIZE_MAX, bool close = false) {
   return parse(Parser::Kind::Response, in, slice, close);
+}
+
+// As for requests: a response's trailers cannot end its connection.
+TEST(Http1Response, ConnectionFieldsInTrailersDoNotEndTheConnection) {
+  auto r = response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n"
+                    "HTTP/1.1 204 No Content\r\n\r\n");
+  ASSERT_FALSE(r.failed) << r.error.reason;
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[1].head.status, 204);
 }
 
 TEST(Http1Response, ContentLength) {
