@@ -2,7 +2,8 @@
 # Quick-start command 2: builds Warren and runs the whole test suite as root:
 # unit, BPF (BPF_PROG_TEST_RUN) and namespaced end-to-end tests, first in an
 # ASan+UBSan build, then the CI fuzz targets (scripts/fuzz.sh --ci), then the unit
-# tests alone under ThreadSanitizer (build-tsan/, WARREN_TSAN), then the release
+# tests alone under ThreadSanitizer (build-tsan/, WARREN_TSAN; only with
+# WARREN_TSAN_STAGE=1 for now), then the release
 # build, clang-tidy over the decision libraries (scripts/lint.sh --tidy) and the
 # release suite. Ends with ctest's summary.
 set -euo pipefail
@@ -35,6 +36,10 @@ bash scripts/fuzz.sh --ci 20
 # -O1: TSan's recommendation, and compiles barely slower than -O0 (measured on
 # pinned_test.cc) while the tests run about twice as fast. A race fails CI;
 # tests/tsan.supp holds suppressions for third-party internals only.
+# Opt-in for now (WARREN_TSAN_STAGE=1): from a cold ccache the TSan tree took 30
+# minutes to build on the shared 2-core machine, which would take CI past its
+# 45-minute aim; it goes on by default once its compile cost is cut.
+if [ "${WARREN_TSAN_STAGE:-0}" = 1 ]; then
 echo "== ThreadSanitizer build: unit tests =="
 WARREN_BUILD_TARGET=warren_unit_tests bash scripts/build.sh build-tsan -DWARREN_TSAN=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
@@ -45,6 +50,7 @@ WARREN_BUILD_TARGET=warren_unit_tests bash scripts/build.sh build-tsan -DWARREN_
 # are not instrumented. They run in the ASan and release trees.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure -j2 -E '^(XdsClientTest|XdsClientTlsTest|SourceEquivalence)\.'
+fi
 
 echo "== release build: whole suite =="
 bash scripts/build.sh build
