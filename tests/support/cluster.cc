@@ -523,7 +523,7 @@ TestCluster::TestCluster(std::vector<std::string> tunnelArgs) {
     o.name = "node" + std::to_string(i + 1);
     o.subnet = "10.244." + std::to_string(i + 1) + ".0/24";
     o.configDir = configDir_;
-    o.caDir = root_ + "/ca";  // one trust domain: both tunnels sign with the same local CA
+    o.caDir = caDir();  // one trust domain: both tunnels sign with the same local CA
     o.clusterCidr = "10.244.0.0/16";
     o.tunnelArgs = tunnelArgs;
     nodes_.push_back(std::make_unique<TestNode>(o));

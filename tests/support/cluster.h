@@ -188,6 +188,9 @@ class TestCluster {
   const std::string& underlayInterface(size_t i) const { return underlayIf_.at(i); }
   const std::string& underlayIp(size_t i) const { return underlayIp_.at(i); }
   const std::string& configDir() const { return configDir_; }
+  // The local CA every node signs with (one trust domain): a test issues its own
+  // mesh identities from it (tests/support/test_certs.h).
+  std::string caDir() const { return root_ + "/ca"; }
 
  private:
   std::string root_, configDir_;
