@@ -297,10 +297,12 @@ TEST_F(ZdsTest, TheTunnelRefusesAddWithoutAnFdAndDelWithOne) {
     EXPECT_TRUE(h.added.empty());
   }
   // The client's thread closes a refused fd right after it answers, so the count
-  // may lag the last nack by a moment; a leak never comes back down.
+  // may lag the last nack by a moment; a leak never comes back down. Fewer is no
+  // leak: a descriptor the client's thread held only while connecting can have been
+  // counted in `before` (seen once in CI's ASan run: 11 against 12).
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (fdCount() != before && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  EXPECT_EQ(fdCount(), before) << "a refused fd was not closed";
+  while (fdCount() > before && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_LE(fdCount(), before) << "a refused fd was not closed";
 
   // Still serving: a good add after all that is applied and acked.
   UniqueFd ns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
