@@ -733,12 +733,20 @@ class Http2PortWaypointTest : public WaypointTest {
   }
 
   // The :path of every request the HTTP/2 backend on 8082 (0) or 8083 (1) received, in order.
-  std::vector<std::string> pathsSeen(size_t app) {
-    std::vector<std::string> out;
-    std::istringstream in(h2Apps_[app]->output());
-    for (std::string line; std::getline(in, line);)
-      if (auto at = line.find(") :path: "); at != std::string::npos) out.push_back(line.substr(at + 9));
-    return out;
+  // The :path of every request backend `app` has printed. Its output is read by
+  // a thread through a pipe, so a line the backend wrote before answering may
+  // not be here yet when the client has its answer: waits (up to 5 s) for at
+  // least `expected` of them, then returns all, so extra ones still show.
+  std::vector<std::string> pathsSeen(size_t app, size_t expected) {
+    auto parse = [&] {
+      std::vector<std::string> out;
+      std::istringstream in(h2Apps_[app]->output());
+      for (std::string line; std::getline(in, line);)
+        if (auto at = line.find(") :path: "); at != std::string::npos) out.push_back(line.substr(at + 9));
+      return out;
+    };
+    eventually([&] { return parse().size() >= expected; }, 5s);
+    return parse();
   }
 
   std::vector<std::unique_ptr<Process>> h2Apps_;
@@ -758,7 +766,7 @@ TEST_F(Http2PortWaypointTest, Http11ClientReachesAnH2OnlyBackendWithKeepAliveABo
             "upload over h2|200 0 1.1\n"
             "RBAC: access denied|403 0 1.1\n");
   // The backend saw both allowed requests, over HTTP/2, and never the denied one.
-  EXPECT_EQ(pathsSeen(0), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
+  EXPECT_EQ(pathsSeen(0, 2), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
 
   // Telemetry reports the client's protocol, as Envoy's %PROTOCOL% does.
   ASSERT_TRUE(eventually([&] { return waypointAccessLog().size() >= 3; }, 5s)) << node(0).logTail("waypoint-waypoint");
@@ -792,7 +800,7 @@ TEST_F(Http2PortWaypointTest, AChunkedUploadAndPipelinedRequestsAreAnsweredInOrd
   EXPECT_NE(echo.find("\r\n\r\nb\r\nhello world\r\n0\r\n\r\n"), std::string::npos) << echo;
   EXPECT_NE(get.find("transfer-encoding: chunked\r\n"), std::string::npos) << get;
   EXPECT_NE(get.find("\r\n\r\n14\r\nbalance of 1 over h2\r\n0\r\n\r\n"), std::string::npos) << get;
-  EXPECT_EQ(pathsSeen(1), (std::vector<std::string>{"/upload", "/balance/1"})) << h2Apps_[1]->output();
+  EXPECT_EQ(pathsSeen(1, 2), (std::vector<std::string>{"/upload", "/balance/1"})) << h2Apps_[1]->output();
 }
 
 TEST_F(Http2PortWaypointTest, Http11RequestTrailersGoUpstreamAsAnHttp2TrailersFrame) {
@@ -806,9 +814,10 @@ TEST_F(Http2PortWaypointTest, Http11RequestTrailersGoUpstreamAsAnHttp2TrailersFr
   EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), request, out, false, "10.96.0.22", 8082)) << out;
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
   EXPECT_NE(out.find("hello"), std::string::npos) << out;
-  EXPECT_EQ(pathsSeen(0), std::vector<std::string>{"/upload"}) << h2Apps_[0]->output();
+  EXPECT_EQ(pathsSeen(0, 1), std::vector<std::string>{"/upload"}) << h2Apps_[0]->output();
+  // The trailers frame is printed after the path: it may still be in the pipe.
+  EXPECT_TRUE(h2Apps_[0]->waitForOutput(") x-checksum: abc", 5s)) << h2Apps_[0]->output();
   const std::string frames = h2Apps_[0]->output();
-  EXPECT_NE(frames.find(") x-checksum: abc"), std::string::npos) << frames;
   for (const char* dropped : {") connection:", ") x-private:", ") te:", ") content-length:"})
     EXPECT_EQ(frames.find(dropped), std::string::npos) << dropped << "\n" << frames;
 }
@@ -825,7 +834,7 @@ TEST_F(Http2PortWaypointTest, AHalfClosedClientIsAnsweredFromAnHttp2Upstream) {
   EXPECT_NE(balance, std::string::npos) << out;
   EXPECT_NE(echo, std::string::npos) << out;
   EXPECT_LT(balance, echo) << out;
-  EXPECT_EQ(pathsSeen(0), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
+  EXPECT_EQ(pathsSeen(0, 2), (std::vector<std::string>{"/balance/1", "/upload"})) << h2Apps_[0]->output();
 }
 
 TEST_F(Http2PortWaypointTest, ClientConnectionsShareOneUpstreamHttp2Connection) {
@@ -843,12 +852,13 @@ TEST_F(Http2PortWaypointTest, ClientConnectionsShareOneUpstreamHttp2Connection) 
     out = curl({"--http1.1", "-w", "%{http_code}", url});
     EXPECT_NE(out.find("balance of 1 over h2200"), std::string::npos) << out;
   }
-  EXPECT_EQ(pathsSeen(0).size(), 32u);
+  EXPECT_EQ(pathsSeen(0, 32).size(), 32u);
   std::set<std::string> connections;
   std::istringstream log(h2Apps_[0]->output());
   for (std::string line; std::getline(log, line);)
     if (line.rfind("[id=", 0) == 0) connections.insert(line.substr(0, line.find(']')));
-  EXPECT_EQ(connections.size(), 1u) << "upstream connections: " << connections.size();
+  EXPECT_EQ(connections.size(), 1u) << "upstream connections: " << connections.size() << "\n"
+                                    << node(0).logTail("waypoint-waypoint");
 }
 
 }  // namespace
