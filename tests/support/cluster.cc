@@ -166,6 +166,9 @@ struct OutputWatch {
   bool eof = false;
   UniqueFd pipe, wake, log;
   std::thread thread;
+  // Held across a read and its append, by the thread and by readNow(): the
+  // output stays in the order it was written whoever reads it.
+  std::mutex readMu;
 
   void append(const char* data, size_t n) {
     (void)!::write(log.get(), data, n);
@@ -174,27 +177,45 @@ struct OutputWatch {
     cv.notify_all();
   }
 
+  // Reads what the pipe holds now (it is non-blocking). False at EOF or error.
+  bool readAvailable() {
+    std::lock_guard lock(readMu);
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(pipe.get(), buf, sizeof(buf));
+      if (n > 0) {
+        append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return n < 0 && errno == EAGAIN;
+    }
+  }
+
+  // What the child wrote before the caller looked is in `text` when this
+  // returns: a line the child wrote before answering a request is there once the
+  // answer has arrived, whether or not the thread has woken for it yet.
+  void readNow() {
+    bool done;
+    {
+      std::lock_guard lock(mu);
+      done = eof;
+    }
+    if (!done) readAvailable();
+  }
+
   // Copies the child's output until EOF, or until woken (the child was reaped;
   // a grandchild may still hold the pipe): then takes what is buffered and stops.
   void drain() {
-    char buf[4096];
     for (;;) {
       pollfd pfds[2] = {{pipe.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}};
       if (::poll(pfds, 2, -1) < 0) {
         if (errno == EINTR) continue;
         break;
       }
-      if (pfds[0].revents) {
-        ssize_t n = ::read(pipe.get(), buf, sizeof(buf));
-        if (n > 0) {
-          append(buf, n);
-          continue;
-        }
-        if (n == 0 || (errno != EINTR && errno != EAGAIN)) break;
-      }
+      if (pfds[0].revents && !readAvailable()) break;
       if (pfds[1].revents) {
-        ssize_t n;
-        while ((n = ::read(pipe.get(), buf, sizeof(buf))) > 0) append(buf, n);
+        readAvailable();
         break;
       }
     }
@@ -242,6 +263,7 @@ bool Process::waitForOutput(const std::string& text, std::chrono::milliseconds t
 
 std::string Process::output() {
   if (!watch_) return "";
+  watch_->readNow();
   std::lock_guard lock(watch_->mu);
   return watch_->text;
 }
