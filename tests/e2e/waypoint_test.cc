@@ -554,6 +554,22 @@ TEST_F(WaypointTest, AnHttp11AppsResponseTrailersReachAnHttp11ClientAsChunkedTra
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
 }
 
+TEST_F(WaypointTest, AnHttp10ClientGetsAChunkedAnswerUnchunkedAndEndedByTheClose) {
+  // The request goes to the app as HTTP/1.1, which answers chunked (it has
+  // trailers to send); an HTTP/1.0 client knows no chunks: it gets the bare body,
+  // ended by the connection's close, and no trailers.
+  const std::string request =
+      "GET /balance/1 HTTP/1.0\r\nHost: l\r\nConnection: keep-alive\r\nX-Reply-Trailer: X-Checksum: abc\r\n\r\n";
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), request, reply)) << reply;
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_EQ(reply.find("transfer-encoding"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("\r\nconnection: close\r\n"), std::string::npos) << reply;
+  const std::string end = "\r\n\r\nGET /balance/1 served\n";
+  EXPECT_EQ(reply.size() >= end.size() ? reply.substr(reply.size() - end.size()) : reply, end) << reply;
+  EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
+}
+
 TEST_F(WaypointTest, AnHttp11AppsResponseTrailersReachAnHttp2ClientAsATrailingHeadersFrame) {
   int rc = 0;
   std::string out = inCheckout({"nghttp", "-v", "-t", "5", "-H", "te: trailers", "-H", "x-reply-trailer: X-Checksum: abc",

@@ -79,6 +79,26 @@ Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields,
   return r;
 }
 
+Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, bool headRequest, bool http10Client) {
+  Http1ResponseHead r;
+  const int status = upstream.status;
+  r.bodyless = headRequest || status < 200 || status == 204 || status == 304;
+  http1::MessageHead h = upstream;
+  http1::HeaderList extra;
+  if (r.bodyless) {
+    // Framing headers stay as information about the representation (HEAD, 304).
+  } else if (h.chunked && http10Client) {
+    h.chunked = false;
+    r.closeDelimited = true;
+  } else if (!h.chunked && !h.contentLength) {
+    r.closeDelimited = true;
+  }
+  r.chunked = h.chunked && !r.bodyless;
+  if (r.closeDelimited) extra.emplace_back("connection", "close");
+  r.head = http1::serializeResponseHead(h, extra);
+  return r;
+}
+
 http1::HeaderList forwardableTrailers(const http1::HeaderList& trailers) {
   http1::HeaderList out;
   for (const auto& [n, v] : trailers) {

@@ -52,6 +52,14 @@ struct Http1ResponseHead {
 Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields, bool endStream, bool headRequest,
                                     bool http10Client);
 
+// The HTTP/1.1 response a client gets for an HTTP/1.1 upstream's final response
+// head, relayed. The request went upstream as HTTP/1.1, so the upstream may answer
+// chunked; an HTTP/1.0 client knows no chunks (RFC 9112 7.1: a server must not
+// send them to it), so it gets the body unchunked, ended by the connection's close
+// (trailers are dropped), as Envoy does. A body framed by neither length nor
+// chunks ends with the connection too: "connection: close" says so.
+Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, bool headRequest, bool http10Client);
+
 // The trailer fields a hop passes on, either way and in either protocol (as Envoy,
 // RFC 9110 6.5.1): pseudo-headers, connection-specific fields (above), framing
 // (content-length, transfer-encoding) and routing (host) fields left out. An

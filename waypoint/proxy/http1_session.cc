@@ -371,13 +371,19 @@ void Http1Session::processResponse() {
         const http1::MessageHead& h = responses_->head();
         responseStarted_ = true;
         current_.status = h.status;
-        responseChunked_ = h.chunked;
-        const bool bodyless = h.status < 200 || h.status == 204 || h.status == 304 || current_.method == "HEAD";
-        responseCloseDelimited_ = !bodyless && !h.chunked && !h.contentLength;
+        if (h.status < 200) {
+          // Interim (100 Continue, 103): relayed as it is; the final head follows.
+          const std::string head = http1::serializeResponseHead(h);
+          downOut_ += head;
+          current_.responseBytes += head.size();
+          break;
+        }
+        const auto r = relayedHttp1ResponseHead(h, current_.method == "HEAD", http10Client_);
+        responseChunked_ = r.chunked;
+        responseCloseDelimited_ = r.closeDelimited;
         if (!h.keepAlive) keepAlive_ = false;
-        const std::string head = http1::serializeResponseHead(h);
-        downOut_ += head;
-        current_.responseBytes += head.size();
+        downOut_ += r.head;
+        current_.responseBytes += r.head.size();
         break;
       }
       case Event::BodyChunk: {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -149,6 +150,46 @@ TEST(Http1ResponseHead, FramingFollowsTheUpstreamsLengthElseChunked) {
   };
   for (const auto& c : cases) {
     auto r = http1ResponseHead(c.status, c.fields, c.endStream, c.headRequest, c.http10);
+    EXPECT_EQ(r.head, c.head) << c.what;
+    EXPECT_EQ(r.bodyless, c.bodyless) << c.what;
+    EXPECT_EQ(r.chunked, c.chunked) << c.what;
+    EXPECT_EQ(r.closeDelimited, c.closeDelimited) << c.what;
+  }
+}
+
+TEST(RelayedHttp1ResponseHead, AnHttp10ClientGetsNoChunksAndNoBodyAHeadResponse) {
+  auto upstream = [](int status, bool chunked, std::optional<uint64_t> length) {
+    http1::MessageHead h;
+    h.status = status;
+    h.chunked = chunked;
+    h.contentLength = length;
+    h.headers = {{"server", "app"}, {"connection", "keep-alive"}, {"transfer-encoding", "chunked"}};
+    return h;
+  };
+  struct Case {
+    const char* what;
+    http1::MessageHead upstream;
+    bool headRequest, http10;
+    std::string head;
+    bool bodyless, chunked, closeDelimited;
+  } cases[] = {
+      {"chunked to HTTP/1.1: stays chunked", upstream(200, true, {}), false, false,
+       "HTTP/1.1 200 OK\r\nserver: app\r\ntransfer-encoding: chunked\r\n\r\n", false, true, false},
+      {"chunked to HTTP/1.0: unchunked, ends with the connection", upstream(200, true, {}), false, true,
+       "HTTP/1.1 200 OK\r\nserver: app\r\nconnection: close\r\n\r\n", false, false, true},
+      {"a length to HTTP/1.0 stays the length", upstream(200, false, 5), false, true,
+       "HTTP/1.1 200 OK\r\nserver: app\r\ncontent-length: 5\r\n\r\n", false, false, false},
+      {"neither length nor chunks: ends with the connection, said", upstream(200, false, {}), false, false,
+       "HTTP/1.1 200 OK\r\nserver: app\r\nconnection: close\r\n\r\n", false, false, true},
+      {"HEAD answered chunked: no body, no last chunk", upstream(200, true, {}), true, false,
+       "HTTP/1.1 200 OK\r\nserver: app\r\ntransfer-encoding: chunked\r\n\r\n", true, false, false},
+      {"304 to HTTP/1.0 keeps its length", upstream(304, false, 7), false, true,
+       "HTTP/1.1 304 Not Modified\r\nserver: app\r\ncontent-length: 7\r\n\r\n", true, false, false},
+      {"204: no framing", upstream(204, false, {}), false, false, "HTTP/1.1 204 No Content\r\nserver: app\r\n\r\n",
+       true, false, false},
+  };
+  for (const auto& c : cases) {
+    auto r = relayedHttp1ResponseHead(c.upstream, c.headRequest, c.http10);
     EXPECT_EQ(r.head, c.head) << c.what;
     EXPECT_EQ(r.bodyless, c.bodyless) << c.what;
     EXPECT_EQ(r.chunked, c.chunked) << c.what;
