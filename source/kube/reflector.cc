@@ -53,6 +53,17 @@ Step decideStep(const ReflectorState& state, const Outcome& o, Action::Next last
       }
       if (o.kind == Kind::WatchEnded || o.progressed) {
         s.state.failures = 0;
+        if (s.state.version > 0) s.state.onOlderVersionFor += o.lasted;
+        if (s.state.version > 0 && s.state.onOlderVersionFor >= policy.preferredRecheck) {
+          const std::string older = s.state.version < versions.size() ? versions[s.state.version] : "an older version";
+          const std::string preferred = versions.empty() ? "the preferred version" : versions.front();
+          s.state = ReflectorState{};
+          s.action = {Action::Next::List, "", std::chrono::milliseconds(0),
+                      "watched as " + older + " for " + std::to_string(policy.preferredRecheck.count() / 1000) +
+                          " s; asking for " + preferred + " again",
+                      false};
+          return s;
+        }
         s.action = {Action::Next::Watch, s.state.resourceVersion, std::chrono::milliseconds(0),
                     o.kind == Kind::WatchDropped ? "watch stream broke (" + o.message + "); resuming from resourceVersion " + s.state.resourceVersion : "",
                     false};
@@ -67,6 +78,7 @@ Step decideStep(const ReflectorState& state, const Outcome& o, Action::Next last
         s.state.resourceVersion.clear();
         s.state.failures = 0;
         s.state.version = 0;
+        s.state.onOlderVersionFor = {};
         s.action = {Action::Next::List, "", std::chrono::milliseconds(0),
                     "the watch answered 404 (" + o.message + "); listing again", false};
         return s;
@@ -112,6 +124,7 @@ Step decideStep(const ReflectorState& state, const Outcome& o, Action::Next last
       std::string tried;
       for (const auto& v : versions) tried += (tried.empty() ? "" : ", ") + v;
       s.state.version = 0;
+      s.state.onOlderVersionFor = {};
       s.action = {Action::Next::List, "", policy.notServedRetry,
                   "not served by this API server" + (versions.size() > 1 ? " as " + tried : std::string()) + " (" +
                       o.message + "): none of them, asking again in " +

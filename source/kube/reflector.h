@@ -21,6 +21,10 @@ struct BackoffPolicy {
   // How often a resource the server does not serve (a CRD not installed yet) is
   // asked for again, so one installed later is picked up.
   std::chrono::milliseconds notServedRetry{60000};
+  // How long the requests stay on an older version (v1beta1) before the preferred
+  // one is asked for again, at the next normal end of a watch: a cluster whose
+  // Istio was upgraded (and may drop v1beta1 later) is then read as v1.
+  std::chrono::milliseconds preferredRecheck{600000};
 };
 
 struct ReflectorState {
@@ -29,6 +33,8 @@ struct ReflectorState {
   // Which of the resource's versions (versionsOf) the requests use: the first
   // one the server served, kept until it stops serving it.
   size_t version = 0;
+  // Time spent watching at an older version since it was listed there.
+  std::chrono::milliseconds onOlderVersionFor{0};
 };
 
 // How the last request ended.
@@ -85,6 +91,9 @@ Action initialAction();
 // at once; when none is served, the periodic re-ask starts again at the first,
 // so a cluster upgraded to serve v1 is read as v1 from then on. A watch that
 // answers 404 (the version went away while watched) lists from the first again.
+// Watching at an older version for policy.preferredRecheck, the next watch that
+// ends normally is followed by a list at the first version (the view is kept
+// until a list completes, so it never empties for the probe).
 Step decide(const ReflectorState& state, const Outcome& outcome, Action::Next last, const BackoffPolicy& policy,
             double jitter01, const std::vector<std::string>& versions = {});
 

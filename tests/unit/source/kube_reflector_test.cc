@@ -78,6 +78,41 @@ TEST(ReflectorVersions, NoVersionServedEmptiesTheViewAndTheRetryStartsAtV1Again)
   EXPECT_NE(s.action.why.find("not served by this API server as v1, v1beta1"), std::string::npos) << s.action.why;
 }
 
+TEST(ReflectorVersions, AfterTheRecheckPeriodOnV1beta1TheNextNormalWatchEndListsAtV1) {
+  const BackoffPolicy policy{800ms, 30000ms, 60000ms, 600000ms};
+  Outcome ended{Kind::WatchEnded, "131", true, 200, ""};
+  ended.lasted = 300000ms;
+  // Half the period: the watch resumes at v1beta1.
+  Step s = decide({"130", 0, 1}, ended, Next::Watch, policy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.next, Next::Watch);
+  EXPECT_EQ(s.action.version, 1u);
+  // A failed watch does not count toward the period, nor reset it.
+  Outcome failed{Kind::HttpError, "", false, 503, "unavailable"};
+  failed.lasted = 900000ms;
+  s = decide(s.state, failed, Next::Watch, policy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.version, 1u);
+  EXPECT_EQ(s.state.onOlderVersionFor, 300000ms);
+  // The period is reached (a stream that broke after events counts too): list at
+  // v1 at once; a 404 there goes back to v1beta1 as at the start.
+  Outcome dropped{Kind::WatchDropped, "140", true, 0, "reset"};
+  dropped.lasted = 300000ms;
+  s = decide(s.state, dropped, Next::Watch, policy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.next, Next::List);
+  EXPECT_EQ(s.action.version, 0u);
+  EXPECT_EQ(s.action.delay, 0ms);
+  EXPECT_FALSE(s.action.noneServed) << "the view is kept while v1 is probed";
+  EXPECT_EQ(s.action.why, "watched as v1beta1 for 600 s; asking for v1 again");
+  s = decide(s.state, kNotFound, Next::List, policy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.version, 1u);
+  EXPECT_EQ(s.state.onOlderVersionFor, 0ms) << "a new period starts";
+  // At the preferred version, time watched never triggers a probe.
+  s = decide({"130", 0, 0}, ended, Next::Watch, policy, 0.5, kIstioVersions);
+  s = decide(s.state, ended, Next::Watch, policy, 0.5, kIstioVersions);
+  s = decide(s.state, ended, Next::Watch, policy, 0.5, kIstioVersions);
+  EXPECT_EQ(s.action.next, Next::Watch);
+  EXPECT_EQ(s.action.version, 0u);
+}
+
 TEST(ReflectorVersions, AWatchAnswering404ListsFromV1Again) {
   // The version watched is no longer served (the CRD dropped v1beta1 after an upgrade).
   Step s = decide({"130", 0, 1}, {Kind::Gone, "", false, 404, "the server could not find the requested resource"},

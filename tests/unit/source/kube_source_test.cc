@@ -627,6 +627,34 @@ TEST_F(KubeStandaloneTest, AnUpgradeThatDropsV1beta1IsFollowedToV1WithoutLosingT
   EXPECT_EQ(source->snapshot().gateways.count("payments/waypoint"), 1u);
 }
 
+TEST_F(KubeStandaloneTest, AClusterThatStartsServingV1IsReadAsV1AfterTheRecheckPeriod) {
+  api->serveVersions("gateways", {"gateway.networking.k8s.io/v1beta1"});
+  api->upsert("gateways", fixture("gateway-waypoint.json"));
+  KubeSource::Options o = standalone();
+  o.backoff.preferredRecheck = 0ms;  // every normal end of a v1beta1 watch probes v1
+  start(o);
+  ASSERT_TRUE(source->waitSynced(20s)) << source->status();
+  ASSERT_TRUE(api->waitWatching("gateways"));
+  ASSERT_NE(source->status().find("gateways: listed as v1beta1 (1)"), std::string::npos) << source->status();
+
+  // Istio upgraded: v1 is served beside v1beta1 (which alone would keep working).
+  // A watch that ends after an event is a normal end: the next list asks v1.
+  api->serveVersions("gateways", {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"});
+  api->remove("gateways", "payments/waypoint");
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.gateways.empty(); }));
+  api->upsert("gateways", fixture("gateway-waypoint.json"));
+  ASSERT_TRUE(until([](const Snapshot& s) { return s.gateways.size() == 1; }));
+  api->endWatches();
+  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
+    return count(rs, [](const auto& r) {
+             return r.resource == "gateways" && r.watch && r.apiVersion == "gateway.networking.k8s.io/v1" &&
+                    r.status == 200;
+           }) >= 1;
+  })) << source->status();
+  EXPECT_NE(source->status().find("gateways: listed (1)"), std::string::npos) << source->status();
+  EXPECT_EQ(source->snapshot().gateways.count("payments/waypoint"), 1u);
+}
+
 TEST_F(KubeStandaloneTest, WhenNoVersionIsServedEachReaskStartsAtV1) {
   api->serve("gateways", false);
   start(standalone());
