@@ -25,7 +25,8 @@ struct Target {
 const Target kTargets[] = {
     {"http1", http1Entry},         {"h2_server", h2ServerEntry},         {"istio_yaml", istioYamlEntry},
     {"xds", xdsEntry},             {"kube_json", kubeJsonEntry},         {"cni_json", cniJsonEntry},
-    {"hbone_connect", hboneConnectEntry}, {"jwt", jwtEntry},
+    {"hbone_connect", hboneConnectEntry}, {"jwt", jwtEntry},       {"telemetry_http", telemetryHttpEntry},
+    {"cert_san", certSanEntry},
 };
 
 class CorpusReplay : public testing::TestWithParam<Target> {};

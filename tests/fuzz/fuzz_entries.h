@@ -44,5 +44,9 @@ int cniJsonEntry(const uint8_t* data, size_t size);
 int hboneConnectEntry(const uint8_t* data, size_t size);
 // A request's JWT through the jwt/ library as the waypoint calls it, with a fixed JWKS.
 int jwtEntry(const uint8_t* data, size_t size);
+// The telemetry ports' HTTP/1.1 request parser (15000/15020/15021), small limits.
+int telemetryHttpEntry(const uint8_t* data, size_t size);
+// A peer's DER leaf certificate through identity::peerIdentity (URI SAN -> SPIFFE id).
+int certSanEntry(const uint8_t* data, size_t size);
 
 }  // namespace warren::fuzz
