@@ -562,6 +562,13 @@ auto listsAt(const std::string& resource, const std::string& apiVersion) {
   };
 }
 
+// A watch of `resource` at `apiVersion` that the server answered 200.
+auto watchAnsweredAt(const std::string& resource, const std::string& apiVersion) {
+  return [resource, apiVersion](const KubeApiServer::Request& r) {
+    return r.resource == resource && r.watch && r.apiVersion == apiVersion && r.status == 200;
+  };
+}
+
 TEST_F(KubeStandaloneTest, PoliciesServedOnlyAsV1beta1AreReadThereAndApplyAsV1Ones) {
   for (const char* r : {"authorizationpolicies", "peerauthentications", "requestauthentications"})
     api->serveVersions(r, {"security.istio.io/v1beta1"});
@@ -618,10 +625,7 @@ TEST_F(KubeStandaloneTest, AnUpgradeThatDropsV1beta1IsFollowedToV1WithoutLosingT
   api->serveVersions("gateways", {"gateway.networking.k8s.io/v1"});
   api->endWatches();
   ASSERT_TRUE(api->waitFor([](const Requests& rs) {
-    return count(rs, [](const auto& r) {
-             return r.resource == "gateways" && r.watch && r.apiVersion == "gateway.networking.k8s.io/v1" &&
-                    r.status == 200;
-           }) >= 1;
+    return count(rs, watchAnsweredAt("gateways", "gateway.networking.k8s.io/v1")) >= 1;
   })) << source->status();
   EXPECT_NE(source->status().find("gateways: listed (1)"), std::string::npos) << source->status();
   EXPECT_EQ(source->snapshot().gateways.count("payments/waypoint"), 1u);
@@ -646,10 +650,7 @@ TEST_F(KubeStandaloneTest, AClusterThatStartsServingV1IsReadAsV1AfterTheRecheckP
   ASSERT_TRUE(until([](const Snapshot& s) { return s.gateways.size() == 1; }));
   api->endWatches();
   ASSERT_TRUE(api->waitFor([](const Requests& rs) {
-    return count(rs, [](const auto& r) {
-             return r.resource == "gateways" && r.watch && r.apiVersion == "gateway.networking.k8s.io/v1" &&
-                    r.status == 200;
-           }) >= 1;
+    return count(rs, watchAnsweredAt("gateways", "gateway.networking.k8s.io/v1")) >= 1;
   })) << source->status();
   EXPECT_NE(source->status().find("gateways: listed (1)"), std::string::npos) << source->status();
   EXPECT_EQ(source->snapshot().gateways.count("payments/waypoint"), 1u);
