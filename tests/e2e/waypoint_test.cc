@@ -570,6 +570,26 @@ TEST_F(WaypointTest, AnHttp10ClientGetsAChunkedAnswerUnchunkedAndEndedByTheClose
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
 }
 
+TEST_F(WaypointTest, AnHttp10KeepAliveClientIsToldTheConnectionStaysOpenThenThatItCloses) {
+  // HTTP/1.0 closes after a response unless the response says keep-alive (ab -k
+  // waits for the close otherwise): the first answer says it, the second (its
+  // request did not ask) says close, and the waypoint closes.
+  const std::string requests =
+      "GET /balance/1 HTTP/1.0\r\nHost: l\r\nConnection: keep-alive\r\n\r\n"
+      "GET /balance/2 HTTP/1.0\r\nHost: l\r\n\r\n";
+  std::string reply;
+  EXPECT_TRUE(sendAndReadToClose(checkout_.netnsPath(), requests, reply)) << reply;
+  const auto first = reply.find("HTTP/1.1 200"), second = reply.find("HTTP/1.1 200", first + 1);
+  ASSERT_NE(first, std::string::npos) << reply;
+  ASSERT_NE(second, std::string::npos) << reply;
+  const std::string one = reply.substr(first, second - first), two = reply.substr(second);
+  EXPECT_NE(one.find("\r\nconnection: keep-alive\r\n"), std::string::npos) << one;
+  EXPECT_NE(one.find("GET /balance/1 served"), std::string::npos) << one;
+  EXPECT_NE(two.find("\r\nconnection: close\r\n"), std::string::npos) << two;
+  EXPECT_NE(two.find("GET /balance/2 served"), std::string::npos) << two;
+  EXPECT_EQ(app_->seen(), (std::vector<std::string>{"GET /balance/1", "GET /balance/2"}));
+}
+
 TEST_F(WaypointTest, AnHttp11AppsResponseTrailersReachAnHttp2ClientAsATrailingHeadersFrame) {
   int rc = 0;
   std::string out = inCheckout({"nghttp", "-v", "-t", "5", "-H", "te: trailers", "-H", "x-reply-trailer: X-Checksum: abc",

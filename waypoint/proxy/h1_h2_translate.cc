@@ -44,8 +44,18 @@ H2UpstreamRequest h2RequestForHttp1(const http1::MessageHead& h) {
   return r;
 }
 
+namespace {
+
+// How the connection goes on after a response, said in its head.
+void addConnectionField(const Http1ResponseHead& r, bool http10Client, bool keepAlive, http1::HeaderList& extra) {
+  if (r.closeDelimited || !keepAlive) extra.emplace_back("connection", "close");
+  else if (http10Client) extra.emplace_back("connection", "keep-alive");
+}
+
+}  // namespace
+
 Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields, bool endStream, bool headRequest,
-                                    bool http10Client) {
+                                    bool http10Client, bool keepAlive) {
   Http1ResponseHead r;
   http1::MessageHead h;
   h.status = status;
@@ -73,13 +83,14 @@ Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields,
   } else {
     // HTTP/1.0 knows no chunks: the body ends with the connection.
     r.closeDelimited = true;
-    extra.emplace_back("connection", "close");
   }
+  addConnectionField(r, http10Client, keepAlive, extra);
   r.head = http1::serializeResponseHead(h, extra);
   return r;
 }
 
-Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, bool headRequest, bool http10Client) {
+Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, bool headRequest, bool http10Client,
+                                           bool keepAlive) {
   Http1ResponseHead r;
   const int status = upstream.status;
   r.bodyless = headRequest || status < 200 || status == 204 || status == 304;
@@ -94,7 +105,7 @@ Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, b
     r.closeDelimited = true;
   }
   r.chunked = h.chunked && !r.bodyless;
-  if (r.closeDelimited) extra.emplace_back("connection", "close");
+  addConnectionField(r, http10Client, keepAlive, extra);
   r.head = http1::serializeResponseHead(h, extra);
   return r;
 }

@@ -42,7 +42,11 @@ bool expectsContinue(const http1::MessageHead& head);
 
 // The HTTP/1.1 response an HTTP/1.1 client gets for an HTTP/2 upstream's final
 // response head (`fields`: regular fields, lower-case). `endStream`: the HEADERS
-// frame ended the response (no body, no trailers).
+// frame ended the response (no body, no trailers). `keepAlive`: the connection
+// is meant to stay open after it. The head says how the connection goes on, as
+// Envoy's does: "connection: close" when it will close (RFC 9112 9.6), and
+// "connection: keep-alive" to an HTTP/1.0 client it stays open for (HTTP/1.0
+// closes unless told otherwise).
 struct Http1ResponseHead {
   std::string head;             // status line through the empty line
   bool bodyless = false;        // nothing may follow (HEAD, 1xx, 204, 304)
@@ -50,15 +54,17 @@ struct Http1ResponseHead {
   bool closeDelimited = false;  // ... to an HTTP/1.0 client: the body ends with the connection
 };
 Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields, bool endStream, bool headRequest,
-                                    bool http10Client);
+                                    bool http10Client, bool keepAlive);
 
 // The HTTP/1.1 response a client gets for an HTTP/1.1 upstream's final response
 // head, relayed. The request went upstream as HTTP/1.1, so the upstream may answer
 // chunked; an HTTP/1.0 client knows no chunks (RFC 9112 7.1: a server must not
 // send them to it), so it gets the body unchunked, ended by the connection's close
 // (trailers are dropped), as Envoy does. A body framed by neither length nor
-// chunks ends with the connection too: "connection: close" says so.
-Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, bool headRequest, bool http10Client);
+// chunks ends with the connection too. `keepAlive` and the connection field as
+// for http1ResponseHead.
+Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, bool headRequest, bool http10Client,
+                                           bool keepAlive);
 
 // The trailer fields a hop passes on, either way and in either protocol (as Envoy,
 // RFC 9110 6.5.1): pseudo-headers, connection-specific fields (above), framing

@@ -378,10 +378,10 @@ void Http1Session::processResponse() {
           current_.responseBytes += head.size();
           break;
         }
-        const auto r = relayedHttp1ResponseHead(h, current_.method == "HEAD", http10Client_);
+        if (!h.keepAlive) keepAlive_ = false;
+        const auto r = relayedHttp1ResponseHead(h, current_.method == "HEAD", http10Client_, keepAlive_);
         responseChunked_ = r.chunked;
         responseCloseDelimited_ = r.closeDelimited;
-        if (!h.keepAlive) keepAlive_ = false;
         downOut_ += r.head;
         current_.responseBytes += r.head.size();
         break;
@@ -670,7 +670,7 @@ void Http1Session::endH2Stream(bool responseEnded) {
 
 void Http1Session::upstreamHeaders(int32_t key, int status, http1::HeaderList fields, bool endStream) {
   if (!mine(key)) return;
-  auto r = http1ResponseHead(status, fields, endStream, current_.method == "HEAD", http10Client_);
+  auto r = http1ResponseHead(status, fields, endStream, current_.method == "HEAD", http10Client_, keepAlive_);
   responseStarted_ = true;
   current_.status = status;
   responseChunked_ = r.chunked;

@@ -127,6 +127,7 @@ TEST(Http1ResponseHead, FramingFollowsTheUpstreamsLengthElseChunked) {
     bool endStream, headRequest, http10;
     std::string head;
     bool bodyless, chunked, closeDelimited;
+    bool keepAlive = true;
   } cases[] = {
       {"a length stays the length", 200, {{"content-type", "text/plain"}, {"content-length", "5"}}, false, false, false,
        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\n", false, false, false},
@@ -147,9 +148,13 @@ TEST(Http1ResponseHead, FramingFollowsTheUpstreamsLengthElseChunked) {
         {"transfer-encoding", "chunked"}, {"upgrade", "h2c"}, {"x-end", "2"}},
        false, false, false, "HTTP/1.1 404 Not Found\r\nx-end: 2\r\ntransfer-encoding: chunked\r\n\r\n", false, true,
        false},
+      {"the connection closes after it: said", 200, {{"content-length", "5"}}, false, false, false,
+       "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n", false, false, false, false},
+      {"to HTTP/1.0 with a length, kept open: said, or HTTP/1.0 would close", 200, {{"content-length", "5"}}, false,
+       false, true, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\n", false, false, false},
   };
   for (const auto& c : cases) {
-    auto r = http1ResponseHead(c.status, c.fields, c.endStream, c.headRequest, c.http10);
+    auto r = http1ResponseHead(c.status, c.fields, c.endStream, c.headRequest, c.http10, c.keepAlive);
     EXPECT_EQ(r.head, c.head) << c.what;
     EXPECT_EQ(r.bodyless, c.bodyless) << c.what;
     EXPECT_EQ(r.chunked, c.chunked) << c.what;
@@ -172,24 +177,30 @@ TEST(RelayedHttp1ResponseHead, AnHttp10ClientGetsNoChunksAndNoBodyAHeadResponse)
     bool headRequest, http10;
     std::string head;
     bool bodyless, chunked, closeDelimited;
+    bool keepAlive = true;
   } cases[] = {
       {"chunked to HTTP/1.1: stays chunked", upstream(200, true, {}), false, false,
        "HTTP/1.1 200 OK\r\nserver: app\r\ntransfer-encoding: chunked\r\n\r\n", false, true, false},
       {"chunked to HTTP/1.0: unchunked, ends with the connection", upstream(200, true, {}), false, true,
        "HTTP/1.1 200 OK\r\nserver: app\r\nconnection: close\r\n\r\n", false, false, true},
-      {"a length to HTTP/1.0 stays the length", upstream(200, false, 5), false, true,
-       "HTTP/1.1 200 OK\r\nserver: app\r\ncontent-length: 5\r\n\r\n", false, false, false},
+      {"a length to HTTP/1.0 stays the length; kept open, said", upstream(200, false, 5), false, true,
+       "HTTP/1.1 200 OK\r\nserver: app\r\ncontent-length: 5\r\nconnection: keep-alive\r\n\r\n", false, false,
+       false},
+      {"a length to HTTP/1.0 that will close: said", upstream(200, false, 5), false, true,
+       "HTTP/1.1 200 OK\r\nserver: app\r\ncontent-length: 5\r\nconnection: close\r\n\r\n", false, false, false,
+       false},
       {"neither length nor chunks: ends with the connection, said", upstream(200, false, {}), false, false,
        "HTTP/1.1 200 OK\r\nserver: app\r\nconnection: close\r\n\r\n", false, false, true},
       {"HEAD answered chunked: no body, no last chunk", upstream(200, true, {}), true, false,
        "HTTP/1.1 200 OK\r\nserver: app\r\ntransfer-encoding: chunked\r\n\r\n", true, false, false},
       {"304 to HTTP/1.0 keeps its length", upstream(304, false, 7), false, true,
-       "HTTP/1.1 304 Not Modified\r\nserver: app\r\ncontent-length: 7\r\n\r\n", true, false, false},
+       "HTTP/1.1 304 Not Modified\r\nserver: app\r\ncontent-length: 7\r\nconnection: keep-alive\r\n\r\n", true,
+       false, false},
       {"204: no framing", upstream(204, false, {}), false, false, "HTTP/1.1 204 No Content\r\nserver: app\r\n\r\n",
        true, false, false},
   };
   for (const auto& c : cases) {
-    auto r = relayedHttp1ResponseHead(c.upstream, c.headRequest, c.http10);
+    auto r = relayedHttp1ResponseHead(c.upstream, c.headRequest, c.http10, c.keepAlive);
     EXPECT_EQ(r.head, c.head) << c.what;
     EXPECT_EQ(r.bodyless, c.bodyless) << c.what;
     EXPECT_EQ(r.chunked, c.chunked) << c.what;
