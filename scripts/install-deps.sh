@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libgmock-dev
   containernetworking-plugins iproute2 jq curl
   tcpdump iperf3 socat nodejs
-  libhttp-parser-dev nghttp2-client nghttp2-server haproxy ccache
+  libhttp-parser-dev nghttp2-client nghttp2-server haproxy ccache lld
   buildah podman runc
 )
 
