@@ -428,6 +428,7 @@ int orchestrate(const std::vector<std::pair<std::string, ScaleSpec>>& scenarios,
 void usage() {
   std::fprintf(stderr,
                "usage: warren-state-scale-bench [--scenarios 10k,100k,issue15] [--no-xds] [--flows N]\n"
+               "       warren-state-scale-bench --write-yaml DIR [--workloads N --services N --policies N]\n"
                "  10k: 10,000 workloads, 1,000 services, 100 policies; 100k: 100,000 / 10,000 / 1,000;\n"
                "  issue15: 10,000 / 2,000 / 1,000 (the Performance issue's state-update row)\n");
 }
@@ -438,7 +439,7 @@ void usage() {
 int main(int argc, char** argv) {
   using namespace warren::bench;
   spdlog::set_level(spdlog::level::warn);
-  std::string worker, scenarios = "10k,100k,issue15";
+  std::string worker, scenarios = "10k,100k,issue15", writeYamlDir;
   ScaleSpec spec;
   bool withXds = true;
   int flows = 200000;
@@ -452,12 +453,19 @@ int main(int argc, char** argv) {
     else if (a == "--flows") flows = std::atoi(next().c_str());
     else if (a == "--scenarios") scenarios = next();
     else if (a == "--no-xds") withXds = false;
+    else if (a == "--write-yaml") writeYamlDir = next();
     else {
       usage();
       return 2;
     }
   }
   if (worker == "xds-server") return xdsServerWorker(spec);
+  if (!writeYamlDir.empty()) {
+    // The cluster as a directory for another process (the agent's RSS, say).
+    auto st = SyntheticCluster(spec).writeYaml(writeYamlDir);
+    if (!st) std::fprintf(stderr, "%s\n", st.error().message.c_str());
+    return st ? 0 : 1;
+  }
   if (worker == "yaml" || worker == "xds") {
     const nlohmann::json r = worker == "yaml" ? yamlWorker(spec, flows) : xdsWorker(spec);
     std::printf("%s\n", r.dump().c_str());
