@@ -269,7 +269,7 @@ class StateWaiter {
   Clock::time_point at_;
 };
 
-json xdsWorker(const ScaleSpec& spec) {
+json xdsWorker(const ScaleSpec& spec, int flows) {
   // The expected counts and the changed objects, without holding the cluster.
   size_t workloads, policies;
   std::string extraUid, changedKey, changedPeer;
@@ -309,6 +309,8 @@ json xdsWorker(const ScaleSpec& spec) {
   const long rss2 = rssNowKb();
   out["rss_per_workload_b"] = (rss1 - rss0) * 1024.0 / spec.workloads;
   out["rss_trimmed_per_workload_b"] = (rss2 - rss0) * 1024.0 / spec.workloads;
+  // After the memory is read: the flows' sources come from the cluster.
+  out["authorize"] = measureAuthorize(*waiter.latest(), SyntheticCluster(spec), flows);
 
   t = Clock::now();
   server.say("add-pod");
@@ -355,14 +357,15 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-int orchestrate(const std::vector<std::pair<std::string, ScaleSpec>>& scenarios, bool withXds, int flows) {
+int orchestrate(const std::vector<std::pair<std::string, ScaleSpec>>& scenarios, bool withYaml, bool withXds,
+                int flows) {
   std::printf("warren-state-scale-bench: the cluster state in one process (issue 17)\n\n");
   std::vector<std::pair<std::string, json>> rows;
   for (const auto& [name, spec] : scenarios) {
-    std::fprintf(stderr, "%s: %d workloads, %d services, %d policies: YAML...\n", name.c_str(), spec.workloads,
-                 spec.services, spec.policies);
+    std::fprintf(stderr, "%s: %d workloads, %d services, %d policies\n", name.c_str(), spec.workloads, spec.services,
+                 spec.policies);
     json r;
-    r["yaml"] = runWorker("yaml", spec, flows);
+    if (withYaml) r["yaml"] = runWorker("yaml", spec, flows);
     if (withXds) {
       std::fprintf(stderr, "%s: xDS...\n", name.c_str());
       r["xds"] = runWorker("xds", spec, flows);
@@ -427,7 +430,7 @@ int orchestrate(const std::vector<std::pair<std::string, ScaleSpec>>& scenarios,
 
 void usage() {
   std::fprintf(stderr,
-               "usage: warren-state-scale-bench [--scenarios 10k,100k,issue15] [--no-xds] [--flows N]\n"
+               "usage: warren-state-scale-bench [--scenarios 10k,100k,issue15] [--no-yaml] [--no-xds] [--flows N]\n"
                "       warren-state-scale-bench --write-yaml DIR [--workloads N --services N --policies N]\n"
                "  10k: 10,000 workloads, 1,000 services, 100 policies; 100k: 100,000 / 10,000 / 1,000;\n"
                "  issue15: 10,000 / 2,000 / 1,000 (the Performance issue's state-update row)\n");
@@ -441,7 +444,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   std::string worker, scenarios = "10k,100k,issue15", writeYamlDir;
   ScaleSpec spec;
-  bool withXds = true;
+  bool withXds = true, withYaml = true;
   int flows = 200000;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -453,6 +456,7 @@ int main(int argc, char** argv) {
     else if (a == "--flows") flows = std::atoi(next().c_str());
     else if (a == "--scenarios") scenarios = next();
     else if (a == "--no-xds") withXds = false;
+    else if (a == "--no-yaml") withYaml = false;
     else if (a == "--write-yaml") writeYamlDir = next();
     else {
       usage();
@@ -467,7 +471,7 @@ int main(int argc, char** argv) {
     return st ? 0 : 1;
   }
   if (worker == "yaml" || worker == "xds") {
-    const nlohmann::json r = worker == "yaml" ? yamlWorker(spec, flows) : xdsWorker(spec);
+    const nlohmann::json r = worker == "yaml" ? yamlWorker(spec, flows) : xdsWorker(spec, flows);
     std::printf("%s\n", r.dump().c_str());
     return 0;
   }
@@ -486,5 +490,5 @@ int main(int argc, char** argv) {
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  return orchestrate(chosen, withXds, flows);
+  return orchestrate(chosen, withYaml, withXds, flows);
 }
