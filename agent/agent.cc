@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -26,6 +28,7 @@ void Agent::start() {
   if (snap) {
     snapshot_ = std::move(*snap);
     for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
+    ::malloc_trim(0);  // as reloadSourceLocked: what reading the view freed goes back
   } else {
     spdlog::error("config: {}; starting with an empty cluster view", snap.error().message);
   }
@@ -53,6 +56,10 @@ void Agent::reloadSourceLocked() {
   }
   snapshot_ = std::move(*snap);
   for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
+  // Reading a view (a whole YAML directory, most of it dropped) frees far more
+  // than it keeps; glibc would hold those pages, so the agent's RSS would grow
+  // with the cluster after all. Give them back.
+  ::malloc_trim(0);
   writeCaptureScopeLocked();
 }
 

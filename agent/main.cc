@@ -31,7 +31,7 @@
 #include "source/kube/pod_api.h"
 #include "source/kube/removal.h"
 #include "source/enrollment.h"
-#include "source/yaml_source.h"
+#include "source/node_view.h"
 #include "common/daemon.h"
 
 namespace {
@@ -314,7 +314,7 @@ int main(int argc, char** argv) {
   }
   std::atomic<bool> started{false};               // the API source may call the agent
   agent::AgentOptions agentOptions{.nodeName = opts.node,
-                                   .clusterView = [&opts] { return source::loadDirectory(opts.configDir); },
+                                   .clusterView = [&opts] { return source::loadNodeView(opts.configDir, opts.node); },
                                    .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)};
   if (fromApi) {
     agentOptions.clusterView = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };

@@ -178,7 +178,7 @@ void convertObject(const YAML::Node& node, const std::string& where, Snapshot& i
   }
 }
 
-Result<Snapshot> loadDirectory(const std::string& dir) {
+Result<Snapshot> loadDirectory(const std::string& dir, const std::function<void(Snapshot&)>& afterEachFile) {
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) return makeError("read config directory " + dir + ": " + ec.message(), ec.value());
@@ -203,6 +203,7 @@ Result<Snapshot> loadDirectory(const std::string& dir) {
     std::stringstream text;
     text << in.rdbuf();
     loadDocuments(text.str(), f.string(), s);
+    if (afterEachFile) afterEachFile(s);
   }
   return s;
 }

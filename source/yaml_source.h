@@ -1,6 +1,7 @@
 #pragma once
 // The standalone source: a directory of Kubernetes-style YAML, as operators write it.
 
+#include <functional>
 #include <string>
 
 #include "source/cluster_types.h"
@@ -14,7 +15,11 @@ namespace warren::source {
 // Loads every *.yaml / *.yml file (not hidden ones, not editor temp files).
 // Only an unreadable directory fails the call; bad files and objects land in
 // Snapshot::errors, each naming the file, and everything else still loads.
-Result<Snapshot> loadDirectory(const std::string& dir);
+// `afterEachFile`, when set, runs on the snapshot after each file is read: a
+// reader that keeps only part of the cluster drops the rest as it goes, so the
+// whole cluster is never held at once (node_view.h).
+Result<Snapshot> loadDirectory(const std::string& dir,
+                               const std::function<void(Snapshot&)>& afterEachFile = nullptr);
 
 // One file's text (for tests and callers with in-memory YAML).
 void loadDocuments(const std::string& text, const std::string& fileName, Snapshot& into);

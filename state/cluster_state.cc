@@ -10,6 +10,7 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finish(std::vector<Er
   };
   auto st = std::make_shared<ClusterState>();
   st->policies_ = std::move(policies_);
+  st->policyIndex_ = PolicyIndex(st->policies_);
   st->l7Policies_ = std::move(l7Policies_);
   st->requestAuthns_ = std::move(requestAuthns_);
   for (auto& [key, svc] : services_) {
@@ -80,19 +81,7 @@ std::vector<const Workload*> ClusterState::readyEndpoints(const Service& s) cons
 }
 
 std::vector<const AuthorizationPolicy*> ClusterState::policiesFor(const Workload& w) const {
-  std::vector<const AuthorizationPolicy*> out;
-  for (const auto& [key, p] : policies_) {
-    bool applies = false;
-    switch (p.scope) {
-      case PolicyScope::Global: applies = true; break;
-      case PolicyScope::Namespace: applies = p.ns == w.ns; break;
-      case PolicyScope::WorkloadSelector:
-        applies = std::find(w.policies.begin(), w.policies.end(), key) != w.policies.end();
-        break;
-    }
-    if (applies) out.push_back(&p);
-  }
-  return out;
+  return policyIndex_.forWorkload(w);
 }
 
 const Service* ClusterState::findService(const std::string& key) const {

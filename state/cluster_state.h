@@ -15,6 +15,7 @@
 #include "identity/identity.h"
 #include "state/app_protocol.h"
 #include "state/l7_policy.h"
+#include "state/policy_index.h"
 #include "state/request_authn.h"
 #include "state/policy_types.h"
 
@@ -67,6 +68,11 @@ struct Service {
 
 class ClusterState {
  public:
+  ClusterState() = default;
+  // The policy index points into this object's own maps: never copied.
+  ClusterState(const ClusterState&) = delete;
+  ClusterState& operator=(const ClusterState&) = delete;
+
   // The one way to build a state, whatever the source. Later adds of the same key
   // replace earlier ones. finish() indexes and cross-checks; its errors name the
   // offending objects (an IP claimed twice, a VIP shared by two services).
@@ -96,7 +102,8 @@ class ClusterState {
   // spreads evenly).
   std::vector<const Workload*> readyEndpoints(const Service& s) const;
   // Every policy that applies to `w`: global, its namespace's, and the
-  // selector-scoped ones it lists, in key order.
+  // selector-scoped ones it lists, in key order. From the index: the other
+  // policies of the mesh are not looked at.
   std::vector<const AuthorizationPolicy*> policiesFor(const Workload& w) const;
 
   const std::map<std::string, Workload>& workloads() const { return workloads_; }
@@ -130,6 +137,7 @@ class ClusterState {
   std::map<std::string, std::string> uidByIp_;
   std::map<std::string, std::string> serviceByVip_;
   std::map<std::string, std::vector<std::string>> endpointsByService_;  // service key -> uids
+  PolicyIndex policyIndex_;  // over policies_
 };
 using ClusterStatePtr = std::shared_ptr<const ClusterState>;
 

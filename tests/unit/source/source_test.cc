@@ -12,6 +12,7 @@
 
 #include "source/dir_watcher.h"
 #include "source/enrollment.h"
+#include "source/node_view.h"
 #include "source/yaml_source.h"
 
 namespace warren::source {
@@ -612,6 +613,79 @@ TEST(DirWatcher, MissingDirectoryIsAnError) {
   auto w = DirWatcher::start("/nonexistent/warren-watch", [] {});
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.error().message.find("/nonexistent/warren-watch"), std::string::npos);
+}
+
+// ---- What the node agent keeps (node_view.h) -----------------------------------------------
+
+std::string podOn(const std::string& name, const std::string& node) {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: shop}\nspec: {" +
+         (node.empty() ? "" : "nodeName: " + node) + "}\nstatus: {podIP: 10.1.0." + std::to_string(name.size()) +
+         "}\n---\n";
+}
+
+// Two files, so that "as it goes" shows: the other node's pods of the first file
+// are gone before the second is read.
+void writeTwoNodeCluster(TempDir& d) {
+  d.write("a.yaml",
+          "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {warren.io/mode: enabled}}\n---\n" +
+              podOn("mine", "node1") + podOn("theirs", "node2") + podOn("anywhere", "") +
+              "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+              "spec: {clusterIP: 10.96.0.1, selector: {app: web}, ports: [{port: 80}]}\n---\n");
+  d.write("b.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: bank}\n---\n" + podOn("theirs-too", "node3") +
+                        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                        "metadata: {name: deny, namespace: bank}\nspec: {action: DENY, rules: [{}]}\n---\n"
+                        "apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: bank}\n"
+                        "status: {podIP: not-an-ip}\n");
+}
+
+TEST(NodeView, TheAgentKeepsEveryNamespaceAndOnlyItsNodesPods) {
+  TempDir d;
+  writeTwoNodeCluster(d);
+  auto s = loadNodeView(d.path, "node1");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::vector<std::string> pods;
+  for (const auto& [key, p] : s->pods) pods.push_back(key);
+  // An unscheduled pod (no spec.nodeName, as standalone files often have it) may be ours.
+  EXPECT_EQ(pods, (std::vector<std::string>{"shop/anywhere", "shop/mine"}));
+  EXPECT_EQ(s->namespaces.size(), 2u);
+  EXPECT_EQ(s->namespaces.at("shop").labels.at("warren.io/mode"), "enabled");
+  // Nothing the agent does not read.
+  EXPECT_TRUE(s->services.empty());
+  EXPECT_TRUE(s->authorizationPolicies.empty());
+  // Problems with the files are still said.
+  EXPECT_TRUE(hasError(*s, "not-an-ip"));
+}
+
+TEST(NodeView, AnAgentWithoutANodeNameKeepsEveryPod) {
+  TempDir d;
+  writeTwoNodeCluster(d);
+  auto s = loadNodeView(d.path, "");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->pods.size(), 4u);
+}
+
+TEST(NodeView, OtherNodesPodsAreDroppedAfterEachFileNotAtTheEnd) {
+  TempDir d;
+  writeTwoNodeCluster(d);
+  std::vector<size_t> podsSeen;
+  auto s = loadDirectory(d.path, [&](Snapshot& snap) {
+    podsSeen.push_back(snap.pods.size());
+    keepNodeView(snap, "node1");
+  });
+  ASSERT_TRUE(s.ok());
+  // a.yaml: 3 pods read, 2 kept; b.yaml adds 1 (node3's), which goes too.
+  EXPECT_EQ(podsSeen, (std::vector<size_t>{3, 3}));
+  EXPECT_EQ(s->pods.size(), 2u);
+}
+
+TEST(NodeView, KeptOnNodeReadsNodeNameAsDecideEnrollmentDoes) {
+  Pod p;
+  p.nodeName = "node1";
+  EXPECT_TRUE(keptOnNode(p, "node1"));
+  EXPECT_FALSE(keptOnNode(p, "node2"));
+  EXPECT_TRUE(keptOnNode(p, ""));
+  p.nodeName = "";
+  EXPECT_TRUE(keptOnNode(p, "node2"));
 }
 
 }  // namespace
