@@ -90,12 +90,13 @@ Object auditObject() {
        {"records", "connection records"},
        {"checkpoints", "checkpoint records"},
        {"lost", "records the tunnel recorded as lost in gap records"},
+       {"findings", "what is wrong or worth knowing, in file order"},
        {"findings[].severity", "TAMPERED, UNVERIFIED, LOST or note"},
        {"findings[].file", "the file"},
        {"findings[].line", "1-based line (0: the file as a whole)"},
        {"findings[].what", "what is wrong, with the record's seq"}},
       auditVerify};
-  return {"audit", "Audit evidence: the tunnel's tamper-evident audit files (--audit-dir).", {verify}};
+  return {"audit", "The tunnel's tamper-evident audit files (--audit-dir).", {verify}};
 }
 
 }  // namespace warren::ctl
