@@ -764,6 +764,7 @@ void H2Connection::finishStream(int32_t id) {
   if (s->app) s->app->close();
   if (auto cancel = std::move(s->cancel)) cancel(s->stats.endReason.empty() ? "stream ended" : s->stats.endReason);
   s->stats.duration = std::chrono::steady_clock::now() - s->started;
+  tls_.sessionNames(s->stats.tlsVersion, s->stats.tlsCipher);
   if (s->cb.onDone) s->cb.onDone(s->stats);
   if (streams_.empty() && state_ == State::Ready) {
     if (closing_) maybeCloseWhenDone();

@@ -103,6 +103,10 @@ struct StreamStats {
   std::chrono::steady_clock::duration duration{};
   int status = 0;              // HTTP status sent (server) or received (client); 0 none
   std::string endReason;       // "closed", "reset by peer (...)", "TCP reset", ...
+  // The connection's TLS session, for the audit log: OpenSSL's static names
+  // ("TLSv1.3", "TLS_AES_256_GCM_SHA384"); null when no session was established.
+  const char* tlsVersion = nullptr;
+  const char* tlsCipher = nullptr;
 };
 
 // A live stream, for the admin endpoint: what it carries so far.

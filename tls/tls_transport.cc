@@ -119,6 +119,12 @@ void TlsTransport::continueHandshake() {
 
 std::string TlsTransport::describeSession() const { return tls::describeSession(ssl_.get()); }
 
+void TlsTransport::sessionNames(const char*& version, const char*& cipher) const {
+  const SSL_CIPHER* c = ssl_ && peerIdentity_ ? SSL_get_current_cipher(ssl_.get()) : nullptr;  // verified handshake
+  version = c ? SSL_get_version(ssl_.get()) : nullptr;
+  cipher = c ? SSL_CIPHER_get_name(c) : nullptr;
+}
+
 TlsTransport::SocketRead TlsTransport::readSocket() {
   if (net_.inEof) return SocketRead::Eof;
   if (net_.in.room() == 0) return SocketRead::NoRoom;

@@ -103,6 +103,9 @@ class TlsTransport {
   const TlsContext& context() const { return *ctx_; }
   // "TLSv1.3 ..." for logs (tls::describeSession).
   std::string describeSession() const;
+  // The session's protocol and cipher names (static strings), or nulls before
+  // the handshake completed.
+  void sessionNames(const char*& version, const char*& cipher) const;
   // Ciphertext held in user space (input not yet decrypted, output not yet sent).
   size_t bufferedBytes() const { return net_.in.pending() + net_.out.pending(); }
 

@@ -4,6 +4,7 @@
 // /sys/fs/bpf is never touched.
 
 #include "agent/bpf/bpffs.h"
+#include "tests/support/private_mount_namespace.h"
 
 #include <sched.h>
 #include <sys/mount.h>
@@ -18,19 +19,7 @@
 namespace warren::agent {
 namespace {
 
-// Runs `body` in a forked child inside a private mount namespace; its exit code.
-template <typename F>
-int inPrivateMountNamespace(F body) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::unshare(CLONE_NEWNS) != 0) ::_exit(90);
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(91);
-    ::_exit(body());
-  }
-  int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
+using test::inPrivateMountNamespace;
 
 TEST(Bpffs, MountedAtSysFsBpfWhenNothingIsThere) {
   int rc = inPrivateMountNamespace([] {

@@ -548,6 +548,8 @@ TestCluster::TestCluster(std::vector<std::string> tunnelArgs) {
     o.caDir = caDir();  // one trust domain: both tunnels sign with the same local CA
     o.clusterCidr = "10.244.0.0/16";
     o.tunnelArgs = tunnelArgs;
+    for (auto& a : o.tunnelArgs)  // "{node}": this node's name (a per-node dir, the audit log's node)
+      if (auto at = a.find("{node}"); at != std::string::npos) a.replace(at, 6, o.name);
     nodes_.push_back(std::make_unique<TestNode>(o));
     // Interface names are at most 15 bytes: "we2e" + a pid of up to 7 digits + "u1".
     underlayIf_.push_back("we2e" + pid + "u" + std::to_string(i + 1));

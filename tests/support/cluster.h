@@ -173,7 +173,8 @@ class TestNode {
 // underlay address. Nothing is added to the root netns.
 class TestCluster {
  public:
-  // tunnelArgs: extra warren-tunnel flags for both nodes.
+  // tunnelArgs: extra warren-tunnel flags for both nodes; "{node}" in one becomes
+  // the node's name ("node1", "node2").
   explicit TestCluster(std::vector<std::string> tunnelArgs = {});
   ~TestCluster();
   TestCluster(const TestCluster&) = delete;

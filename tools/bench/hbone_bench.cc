@@ -14,7 +14,9 @@
 // run (pooling makes it 0), CPU seconds per phase, RSS with 10 idle enrolled pods,
 // and peak RSS.
 //
-// Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--verbose]
+// Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--audit] [--verbose]
+// --audit: both tunnels write the audit log (README "Audit evidence"); compare its
+// new-connection numbers with a run without.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -35,6 +38,7 @@
 
 #include "common/netns.h"
 #include "tests/support/cluster.h"
+#include "tests/support/audit_key.h"
 #include "tools/bench/bench_util.h"
 
 using namespace warren;
@@ -50,6 +54,7 @@ struct Options {
   int seconds = 5;        // per iperf3 run
   int rtts = 20000;       // request/response round trips on one connection
   int connections = 2000; // new connections
+  bool audit = false;     // both tunnels write the audit log (--audit-dir), to measure what it costs
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
 };
 
@@ -120,8 +125,8 @@ constexpr uint16_t relayFrontPort(uint16_t serverPort) { return static_cast<uint
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--verbose") {
-      o.verbose = true;
+    if (k == "--verbose" || k == "--audit") {
+      (k == "--audit" ? o.audit : o.verbose) = true;
       --i;
       continue;
     }
@@ -141,14 +146,31 @@ bool parse(int argc, char** argv, Options& o) {
 int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, o)) {
-    std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--verbose]\n");
+    std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--audit] [--verbose]\n");
     return 2;
   }
   if (::geteuid() != 0) {
     std::fprintf(stderr, "warren-hbone-bench: run as root (it builds two nodes of namespaces)\n");
     return 1;
   }
-  TestCluster cluster(o.verbose ? std::vector<std::string>{"--log-level", "debug"} : std::vector<std::string>{});
+  std::vector<std::string> tunnelArgs;
+  if (o.verbose) tunnelArgs = {"--log-level", "debug"};
+  const std::string auditRoot = "/tmp/warren-hbone-bench-audit-" + std::to_string(::getpid());
+  if (o.audit) {
+    std::filesystem::create_directories(auditRoot);
+    if (auto st = warren::test::writeAuditKey(auditRoot + "/key.pem"); !st) {
+      std::fprintf(stderr, "audit key: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    tunnelArgs.insert(tunnelArgs.end(), {"--audit-dir", auditRoot + "/{node}", "--audit-key", auditRoot + "/key.pem",
+                                         "--audit-node", "{node}"});
+  }
+  // The audit files go with the run.
+  struct RemoveAudit {
+    std::string dir;
+    ~RemoveAudit() { std::filesystem::remove_all(dir); }
+  } removeAudit{o.audit ? auditRoot : ""};
+  TestCluster cluster(tunnelArgs);
   TestNode& n1 = cluster.node(0);
   TestNode& n2 = cluster.node(1);
   n1.writeNamespace("mesh", {{"warren.io/mode", "enabled"}});

@@ -229,7 +229,7 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
     out << result->table.render();
     for (const auto& t : result->extra) out << "\n" << t.render();
   }
-  return 0;
+  return result->exitCode;
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ struct Output {
   Table table;
   // More tables for the human rendering (`pod show`, `stats`), each after a blank line.
   std::vector<Table> extra = {};
+  // The process's exit status after printing (`audit verify` tells scripts its
+  // verdict; 1 stays "Error:").
+  int exitCode = 0;
 };
 
 using Handler = std::function<Result<Output>(const Context&)>;

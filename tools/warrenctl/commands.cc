@@ -1,5 +1,6 @@
 #include "tools/warrenctl/commands.h"
 
+#include "tools/warrenctl/audit_commands.h"
 #include "tools/warrenctl/kernel_commands.h"
 #include "tools/warrenctl/pinned.h"
 #include "tools/warrenctl/tunnel_commands.h"
@@ -100,6 +101,7 @@ Object podObject() {
 // The kernel's objects first, then the tunnel's (admin endpoint) ones.
 std::vector<Object> withTunnelObjects(std::vector<Object> kernel) {
   for (auto& o : tunnelObjects()) kernel.push_back(std::move(o));
+  kernel.push_back(auditObject());
   return kernel;
 }
 

@@ -34,6 +34,11 @@ struct ConnectionRecord {
   uint64_t bytesReceived = 0;  // destination -> client
   std::chrono::steady_clock::duration duration{};
   std::string endReason;
+  // For the audit log: the HBONE session's TLS names (OpenSSL's static strings;
+  // null for plaintext or no session) and the SHA-256 of the deciding policy.
+  const char* tlsVersion = nullptr;
+  const char* tlsCipher = nullptr;
+  std::string policySha256;
   // Plaintext listeners: the admission slot (io::SlotLease) the connection holds
   // until the last copy of its record goes (with the relay or stream that ends it).
   std::shared_ptr<const void> slot;

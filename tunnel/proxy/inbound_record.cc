@@ -60,6 +60,8 @@ void recordStreamEnd(ConnectionRecord& rec, const hbone::StreamStats& stats, con
   rec.duration = stats.duration;
   rec.status = stats.status;
   rec.endReason = endReason.empty() ? stats.endReason : endReason;
+  rec.tlsVersion = stats.tlsVersion;
+  rec.tlsCipher = stats.tlsCipher;
 }
 
 }  // namespace warren::proxy

@@ -115,6 +115,8 @@ void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_
     rec.duration = stats.duration;
     rec.status = stats.status;
     rec.endReason = stats.endReason;
+    rec.tlsVersion = stats.tlsVersion;
+    rec.tlsCipher = stats.tlsCipher;
     if (stats.status == 401) rec.responseFlags = "DENY";
     else if (stats.status != 200) rec.responseFlags = "CONNECT";
     if (stats.status != 200) counters_.upstreamFailed++;

@@ -109,6 +109,7 @@ authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const Pod
   const state::Workload dst = destinationWorkload(st, pod, facts.dstIp);
   authz::Decision d = authz::authorize(st, dst, facts);
   recordAuthorization(rec, st, dst, pod.displayName(), facts, d);
+  if (inputs_.audit) rec.policySha256 = policyDigests_.digest(currentState(), st, d.policy);
   if (!d.allowed) {
     counters_.policyDenied++;
     spdlog::warn("inbound to {} from {} ({}): {}", pod.displayName(), facts.srcIp,
@@ -162,6 +163,7 @@ void Proxy::opened(const ConnectionRecord& rec) {
 
 void Proxy::finished(ConnectionRecord& rec) {
   logConnection(rec);
+  if (inputs_.audit) inputs_.audit->submit(auditFields(rec, std::chrono::system_clock::now()));
   // Istio's sent bytes are the response's (destination -> client).
   if (inputs_.metrics) inputs_.metrics->connectionClosed(tcpLabels(rec), rec.bytesReceived, rec.bytesSent);
   counters_.closed++;

@@ -25,7 +25,9 @@
 #include "hbone/inbound_admission.h"
 #include "io/connection_slots.h"
 #include "io/event_loop.h"
+#include "audit/audit_writer.h"
 #include "tunnel/proxy/access_log.h"
+#include "tunnel/proxy/audit_record.h"
 #include "tunnel/proxy/decisions.h"
 #include "tunnel/proxy/overload.h"
 #include "tunnel/proxy/pod_context.h"
@@ -63,6 +65,7 @@ struct ProxyInputs {
   identity::IdentityManager* identity = nullptr;
   const state::StateStore* state = nullptr;
   telemetry::TcpMetrics* metrics = nullptr;  // optional
+  audit::AuditWriter* audit = nullptr;       // optional (--audit-dir): a record per connection
 };
 
 // Counts for tests and, later, metrics.
@@ -178,6 +181,7 @@ class Proxy {
   ProxyInputs inputs_;
   ProxyOptions options_;
   ProxyCounters counters_;
+  PolicyDigests policyDigests_;  // the deciding policy's hash, for the audit log
   std::atomic<size_t> active_{0};
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;

@@ -1,7 +1,10 @@
 // The command framework over a toy table, and warrenctl's real table: help, the
 // generated docs and the documented JSON fields against what the decoders emit.
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -9,6 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include "audit/chain.h"
+#include "audit/signing_key.h"
+#include "common/file_io.h"
 #include "tools/warrenctl/commands.h"
 #include "tools/warrenctl/decode.h"
 #include "tools/warrenctl/progs.h"
@@ -249,7 +255,8 @@ TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
   }
   // The kernel's objects (pinned maps and links), then the tunnel's (admin endpoint).
   EXPECT_EQ(objects, (std::set<std::string>{"prog", "link", "map", "pod", "conn", "trace", "stats", "workload",
-                                            "service", "policy", "waypoint", "cert", "config", "log", "explain"}));
+                                            "service", "policy", "waypoint", "cert", "config", "log", "explain",
+                                            "audit"}));
 }
 
 TEST(Warrenctl, CommittedDocsAreWhatGenDocsPrints) {
@@ -302,6 +309,46 @@ TEST(Warrenctl, ProgShowJsonHasExactlyTheDocumentedFields) {
   std::set<std::string> paths;
   keyPaths(progJson(p), "", paths);
   EXPECT_EQ(paths, documented("prog", "show"));
+}
+
+// `audit verify` on files made here: its JSON is the documented fields, and its
+// exit status is the verdict (0 verified, 3 tampered), not warrenctl's usual 0/1.
+TEST(Warrenctl, AuditVerifyTellsItsVerdictInTheExitStatusAndDocumentedJson) {
+  char tmpl[] = "/tmp/warrenctl-audit-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  ASSERT_TRUE(writeFileAtomic(dir + "/audit-pub.pem", *audit::publicKeyPem(key.get()), 0644));
+  audit::ChainHead head = audit::startChain(audit::kNoPreviousFile);
+  std::vector<std::string> lines = {audit::chainLine(head, "header", audit::headerFields("n", 0, "t"))};
+  for (int i = 0; i < 3; ++i) lines.push_back(audit::chainLine(head, "conn", "\"bytes_sent\":" + std::to_string(i)));
+  lines.push_back(*audit::checkpointLine(head, audit::checkpointFields(3, true, "t"),
+                                         [&](std::string_view m) { return audit::sign(key.get(), m); }));
+  auto write = [&] {
+    std::string content;
+    for (const auto& l : lines) content += l + "\n";
+    return writeFileAtomic(dir + "/n-00000000.audit.jsonl", content, 0644);
+  };
+  ASSERT_TRUE(write());
+  std::ostringstream out, err;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "verify", dir + "/n-00000000.audit.jsonl"}, out, err), 0)
+      << out.str() << err.str();
+  Json j = Json::parse(out.str());
+  EXPECT_EQ(j["verdict"], "verified");
+  EXPECT_EQ(j["records"], 3);
+
+  lines[2][lines[2].size() - 2] = '7';  // bytes_sent 1 -> 7
+  ASSERT_TRUE(write());
+  std::ostringstream out2, err2;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "verify", dir + "/n-00000000.audit.jsonl"}, out2, err2), 3)
+      << out2.str() << err2.str();
+  j = Json::parse(out2.str());
+  EXPECT_EQ(j["verdict"], "tampered");
+  std::set<std::string> paths;
+  keyPaths(j, "", paths);
+  EXPECT_EQ(paths, documented("audit", "verify"));
+  EXPECT_EQ(j["findings"][0]["line"], 3) << j.dump(2);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Warrenctl, MissingPinRootIsTheOneLineHint) {

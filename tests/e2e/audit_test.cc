@@ -1,0 +1,254 @@
+// The audit log end to end (README "Audit evidence"): both tunnels write it
+// (--audit-dir), the destination's records carry the verdicts, identities and
+// TLS of the connections the test made, `warrenctl audit verify` passes on the
+// files and fails, with the position, on an edited copy; a restart of a tunnel
+// mid-run starts a second file chained to the first and loses no record.
+//
+//   node1: mesh/client-a 10.244.1.31  mesh/client-b 10.244.1.32
+//   node2: mesh/server   10.244.2.31:8080, ALLOW only from sa-client-a
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/file_io.h"
+#include "tests/support/audit_key.h"
+#include "tests/support/cluster.h"
+
+namespace warren::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::map<std::string, std::string> kEnabled = {{"warren.io/mode", "enabled"}};
+constexpr uint16_t kPort = 8080;
+const std::string kClientA = "spiffe://cluster.local/ns/mesh/sa/sa-client-a";
+const std::string kClientB = "spiffe://cluster.local/ns/mesh/sa/sa-client-b";
+const std::string kServer = "spiffe://cluster.local/ns/mesh/sa/sa-server";
+
+std::string auditRoot() { return "/tmp/we2e-audit-" + std::to_string(::getpid()); }
+
+// An EC P-256 key for --audit-key, written before the tunnels start.
+std::string writeKey() {
+  fs::create_directories(auditRoot());
+  const std::string path = auditRoot() + "/audit-key.pem";
+  auto st = test::writeAuditKey(path);
+  EXPECT_TRUE(st) << st.error().message;
+  return path;
+}
+
+std::vector<std::string> auditFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().string().ends_with(".audit.jsonl")) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The connection records of a node's files, oldest first.
+std::vector<json> connRecords(const std::string& dir) {
+  std::vector<json> out;
+  for (const auto& p : auditFiles(dir)) {
+    auto content = readFile(p);
+    if (!content) continue;
+    std::istringstream in(*content);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = json::parse(line, nullptr, false);
+      if (j.is_object() && j["type"] == "conn") out.push_back(std::move(j));
+    }
+  }
+  return out;
+}
+
+class AuditClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string key = writeKey();
+    cluster_ = std::make_unique<TestCluster>(std::vector<std::string>{
+        "--audit-dir", auditRoot() + "/{node}", "--audit-key", key, "--audit-node", "{node}",
+        "--audit-checkpoint-interval-ms", "100"});
+    ASSERT_FALSE(HasFailure()) << "cluster setup failed";
+    node(0).writeNamespace("mesh", kEnabled);
+    // Only client-a's service account may reach the server (flow style, one object).
+    node(0).writeFile("policy.yaml", R"(apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: only-client-a, namespace: mesh}
+spec: {selector: {matchLabels: {app: server}}, action: ALLOW,
+       rules: [{from: [{source: {principals: ["cluster.local/ns/mesh/sa/sa-client-a"]}}]}]}
+)");
+    auto started = cluster_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    clientA_ = node(0).addPod("mesh", "client-a", "10.244.1.31");
+    clientB_ = node(0).addPod("mesh", "client-b", "10.244.1.32");
+    server_ = node(1).addPod("mesh", "server", "10.244.2.31", {{"app", "server"}});
+    ASSERT_FALSE(HasFailure());
+    for (size_t i = 0; i < TestCluster::kNodes; ++i)
+      ASSERT_TRUE(eventually([&] { return node(i).tunnelStateIs({.workloads = 3, .captured = 3}); }, 10s))
+          << node(i).logTail("tunnel");
+    app_ = PodServer::start(server_.netnsPath(), kPort);
+    ASSERT_TRUE(app_);
+  }
+
+  void TearDown() override {
+    if (HasFailure() && cluster_) std::cerr << cluster_->logTails(60);
+    app_.reset();
+    cluster_.reset();
+    fs::remove_all(auditRoot());
+  }
+
+  TestNode& node(size_t i) { return cluster_->node(i); }
+  std::string dir(size_t i) { return auditRoot() + "/" + node(i).name(); }
+
+  // `allowed` connections from client-a (echoed) and `denied` from client-b (refused).
+  void connect(int allowed, int denied) {
+    for (int i = 0; i < allowed; ++i) {
+      auto r = connectFrom(clientA_.netnsPath(), server_.ip, kPort, "audit-a");
+      ASSERT_EQ(r.reply, "audit-a") << std::strerror(r.error);
+    }
+    for (int i = 0; i < denied; ++i) {
+      auto r = connectFrom(clientB_.netnsPath(), server_.ip, kPort, "audit-b");
+      ASSERT_NE(r.error, 0) << "client-b got through: " << r.reply;
+    }
+  }
+
+  // Until node i's files hold `n` connection records (written on close, by the
+  // writer thread: the files are the signal).
+  bool waitRecords(size_t i, size_t n) {
+    return eventually([&] { return connRecords(dir(i)).size() >= n; }, 10s);
+  }
+
+  // warrenctl -j audit verify FILES...: its exit status and JSON.
+  std::pair<int, json> verify(const std::vector<std::string>& files) {
+    std::vector<std::string> args = {"-j", "audit", "verify"};
+    args.insert(args.end(), files.begin(), files.end());
+    std::string out;
+    const int rc = node(0).warrenctl(args, &out);
+    return {rc, json::parse(out, nullptr, false)};
+  }
+
+  std::unique_ptr<TestCluster> cluster_;
+  std::unique_ptr<PodServer> app_;
+  Pod clientA_, clientB_, server_;
+};
+
+TEST_F(AuditClusterTest, RecordsEveryConnectionVerifiesAndAnEditIsFoundAtItsLine) {
+  connect(3, 2);
+  ASSERT_TRUE(waitRecords(1, 5));
+  ASSERT_TRUE(waitRecords(0, 5));
+  // Metrics count what was written.
+  auto m = httpRequest("/var/run/netns/" + node(1).nodeNetns(), "GET", "/metrics", 15020);
+  EXPECT_NE(m.body.find("warren_tunnel_audit_records_total 5\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("warren_tunnel_audit_dropped_total 0\n"), std::string::npos) << m.body;
+  // A clean stop closes each file with a signed final checkpoint.
+  EXPECT_EQ(node(0).stopTunnel(SIGTERM), 0);
+  EXPECT_EQ(node(1).stopTunnel(SIGTERM), 0);
+
+  // The destination decided: its records carry the verdicts, identities and TLS.
+  auto inbound = connRecords(dir(1));
+  ASSERT_EQ(inbound.size(), 5u);
+  int allowed = 0, denied = 0;
+  for (const auto& r : inbound) {
+    EXPECT_EQ(r["direction"], "inbound");
+    EXPECT_EQ(r["tls_version"], "TLSv1.3") << r.dump();
+    EXPECT_NE(r["tls_cipher"], "none") << r.dump();
+    EXPECT_EQ(r["dst_identity"], kServer);
+    EXPECT_EQ(r["dst_namespace"], "mesh");
+    EXPECT_EQ(r["dst_workload"], "server");
+    EXPECT_EQ(r["dst_port"], "8080");
+    if (r["verdict"] == "allow") {
+      allowed++;
+      EXPECT_EQ(r["src_identity"], kClientA);
+      EXPECT_EQ(r["src_workload"], "client-a");
+      EXPECT_EQ(r["policy"], "mesh/only-client-a");
+      EXPECT_EQ(r["policy_sha256"].get<std::string>().size(), 64u) << r.dump();
+      EXPECT_EQ(r["bytes_sent"], 7);  // "audit-a", client -> server
+    } else {
+      denied++;
+      EXPECT_EQ(r["verdict"], "deny");
+      EXPECT_EQ(r["src_identity"], kClientB);
+      EXPECT_EQ(r["response_flags"], "DENY");
+    }
+  }
+  EXPECT_EQ(allowed, 3);
+  EXPECT_EQ(denied, 2);
+  // The source's records: five HBONE connections, the two refused ones as "deny" (the 401).
+  auto outbound = connRecords(dir(0));
+  ASSERT_EQ(outbound.size(), 5u);
+  EXPECT_EQ(std::count_if(outbound.begin(), outbound.end(), [](const json& r) { return r["verdict"] == "deny"; }), 2);
+
+  for (size_t i = 0; i < TestCluster::kNodes; ++i) {
+    auto [rc, out] = verify(auditFiles(dir(i)));
+    EXPECT_EQ(rc, 0) << out.dump(2);
+    EXPECT_EQ(out["verdict"], "verified") << out.dump(2);
+    EXPECT_EQ(out["records"], 5);
+  }
+
+  // An auditor's copy with one digit of the second connection record changed:
+  // verify names that line.
+  const std::string copyDir = auditRoot() + "/edited";
+  fs::create_directories(copyDir);
+  fs::copy_file(dir(1) + "/audit-pub.pem", copyDir + "/audit-pub.pem");
+  const std::string original = auditFiles(dir(1)).at(0);
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(*readFile(original));
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  size_t target = 0, conns = 0;
+  for (size_t i = 0; i < lines.size() && !target; ++i)
+    if (lines[i].find("\"type\":\"conn\"") != std::string::npos && ++conns == 2) target = i;
+  ASSERT_NE(target, 0u);
+  const size_t at = lines[target].find("\"bytes_sent\":") + std::strlen("\"bytes_sent\":");
+  lines[target][at] = lines[target][at] == '9' ? '8' : '9';
+  std::string content;
+  for (const auto& l : lines) content += l + "\n";
+  const std::string edited = copyDir + "/" + fs::path(original).filename().string();
+  ASSERT_TRUE(writeFileAtomic(edited, content, 0644));
+  auto [rc, out] = verify({edited});
+  EXPECT_EQ(rc, 3) << out.dump(2);
+  EXPECT_EQ(out["verdict"], "tampered");
+  bool found = false;
+  for (const auto& f : out["findings"]) found = found || (f["severity"] == "TAMPERED" && f["line"] == target + 1);
+  EXPECT_TRUE(found) << out.dump(2);
+}
+
+TEST_F(AuditClusterTest, ARestartMidRunLosesNoRecordAndTheFilesVerifyAcrossIt) {
+  connect(2, 1);
+  ASSERT_TRUE(waitRecords(1, 3));
+  // A drain and a fresh start: the second run continues in file 1, chained to file 0.
+  EXPECT_EQ(node(1).stopTunnel(SIGTERM), 0);
+  auto restarted = node(1).startTunnel();
+  ASSERT_TRUE(restarted.ok()) << restarted.error().message;
+  ASSERT_TRUE(eventually([&] { return node(1).tunnelStateIs({.workloads = 3, .captured = 3}); }, 10s));
+  connect(2, 1);
+  ASSERT_TRUE(waitRecords(1, 6));
+  EXPECT_EQ(node(1).stopTunnel(SIGTERM), 0);
+
+  auto files = auditFiles(dir(1));
+  ASSERT_EQ(files.size(), 2u);
+  auto inbound = connRecords(dir(1));
+  ASSERT_EQ(inbound.size(), 6u);
+  EXPECT_EQ(std::count_if(inbound.begin(), inbound.end(), [](const json& r) { return r["verdict"] == "allow"; }), 4);
+  auto [rc, out] = verify(files);
+  EXPECT_EQ(rc, 0) << out.dump(2);
+  EXPECT_EQ(out["records"], 6);
+  // Without the first file, the second's chain cannot be tied to it: verify says where it starts.
+  auto [rc2, out2] = verify({files[1]});
+  EXPECT_EQ(rc2, 0) << out2.dump(2);
+  // Without the second, the first alone still verifies (it was closed cleanly).
+  auto [rc3, out3] = verify({files[0]});
+  EXPECT_EQ(rc3, 0) << out3.dump(2);
+}
+
+}  // namespace
+}  // namespace warren::e2e
