@@ -712,6 +712,25 @@ void H2Connection::sendReady(int32_t id) {
   }
 }
 
+int64_t H2Connection::peerWindow(int32_t id) const {
+  if (!session_ || state_ == State::Closed) return 0;
+  const int64_t stream = nghttp2_session_get_stream_remote_window_size(session_, id);
+  const int64_t connection = nghttp2_session_get_remote_window_size(session_);
+  return std::min(stream, connection);  // nghttp2 answers negative errors for an unknown stream
+}
+
+void H2Connection::peerWindowOpened(int32_t id) {
+  std::vector<int32_t> ids;  // a stream may end while told (appFailed): by id, found again each
+  if (id != 0) ids.push_back(id);
+  else
+    for (const auto& [sid, s] : streams_) ids.push_back(sid);
+  for (int32_t sid : ids) {
+    Stream* s = findStream(sid);
+    if (s && s->open && s->app && !s->h2Closed) s->app->windowOpened();
+    if (state_ == State::Closed) return;
+  }
+}
+
 void H2Connection::appFailed(int32_t id, const std::string& reason, AppError error) {
   if (Stream* s = findStream(id))
     resetStream(*s, reason, error == AppError::Reset ? NGHTTP2_CONNECT_ERROR : NGHTTP2_INTERNAL_ERROR);
@@ -804,6 +823,12 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
     case NGHTTP2_GOAWAY:
       closing_ = true;
       break;
+    case NGHTTP2_WINDOW_UPDATE:
+      peerWindowOpened(id);
+      return 0;
+    case NGHTTP2_SETTINGS:  // SETTINGS_INITIAL_WINDOW_SIZE may have opened every stream's window
+      if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) peerWindowOpened(0);
+      return 0;
     case NGHTTP2_HEADERS:
       if (!s) break;
       if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {

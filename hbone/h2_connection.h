@@ -10,8 +10,10 @@
 //
 // Flow control is end to end, so no direction ever buffers without bound:
 //  - TCP -> HTTP/2: a stream reads its TCP socket only while its send buffer
-//    (sendBufferBytes) has room, and the HTTP/2 layer only pulls from that buffer as
-//    the peer's window allows; the TLS output is only refilled once it has drained.
+//    (sendBufferBytes) has room and holds less than the peer's window (a peer that
+//    keeps its windows at 0 gets nothing read for it), and the HTTP/2 layer only
+//    pulls from that buffer as the peer's window allows; the TLS output is only
+//    refilled once it has drained.
 //  - HTTP/2 -> TCP: received DATA is acknowledged to the peer (WINDOW_UPDATE) only
 //    once it has been written to the TCP socket, so a slow reader stops the sender at
 //    one stream window (streamWindow).
@@ -216,6 +218,9 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   bool writeStaged(bool wholeRecordsOnly = false);
   void pump();  // moves nghttp2 output into TLS while the output buffer has room
   void writeDirtyStreams();  // DATA received in this burst, delivered once per stream
+  // The peer's window grew for stream `id` (0: the connection, or every stream's
+  // initial window): each open stream's app side may read again.
+  void peerWindowOpened(int32_t id);
   ReceiveBudget& budget() const;
   // A stream going away: its undelivered bytes leave the budget and the connection
   // window still owed for them is returned.
@@ -241,6 +246,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   // --- StreamHost: calls from a stream's app side ---
   void consumed(int32_t id, size_t n) override;
   void sendReady(int32_t id) override;
+  int64_t peerWindow(int32_t id) const override;
   void appFailed(int32_t id, const std::string& reason, AppError error) override;
   void delivered(int32_t id) override;
   void afterAppEvent() override;

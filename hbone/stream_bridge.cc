@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "hbone/send_allowance.h"
 #include "io/tcp.h"
 
 namespace warren::hbone {
@@ -57,9 +58,11 @@ void FdStreamBridge::onEvent(uint32_t events) {
 }
 
 bool FdStreamBridge::readTcp() {
-  for (int i = 0; i < kMaxReadsPerEvent && !tcpEof_ && out_.room() > 0; ++i) {
+  for (int i = 0; i < kMaxReadsPerEvent && !tcpEof_; ++i) {
+    const size_t allowed = readAllowance();
+    if (allowed == 0) break;
     char* dst = out_.writePtr();
-    size_t room = out_.writable();
+    size_t room = std::min(out_.writable(), allowed);
     ssize_t n = ::read(tcp_.get(), dst, room);
     if (n > 0) {
       out_.commit(n);
@@ -106,7 +109,7 @@ void FdStreamBridge::deliver() {
 }
 
 size_t FdStreamBridge::take(uint8_t* buf, size_t len, bool* eof) {
-  tookFromFull_ = out_.room() == 0;
+  tookWhileNotReading_ = readAllowance() == 0;
   size_t n = std::min(len, out_.pending());
   if (n) {
     std::memcpy(buf, out_.readPtr(), n);
@@ -118,13 +121,19 @@ size_t FdStreamBridge::take(uint8_t* buf, size_t len, bool* eof) {
 }
 
 void FdStreamBridge::resumeReading() {
-  if (std::exchange(tookFromFull_, false)) updateInterest();
+  if (std::exchange(tookWhileNotReading_, false)) updateInterest();
+}
+
+void FdStreamBridge::windowOpened() { updateInterest(); }
+
+size_t FdStreamBridge::readAllowance() const {
+  return host_ ? appReadAllowance(out_.pending(), out_.pending() + out_.room(), host_->peerWindow(id_)) : 0;
 }
 
 bool FdStreamBridge::updateInterest() {
   uint32_t want = 0;
   if (open_ && tcp_) {
-    if (!tcpEof_ && out_.room() > 0) want |= EPOLLIN;
+    if (!tcpEof_ && readAllowance() > 0) want |= EPOLLIN;
     if (undelivered() > 0) want |= EPOLLOUT;
   }
   if (want == tcpEvents_) return true;

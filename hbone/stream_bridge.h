@@ -4,8 +4,11 @@
 // StreamEndpoint (stream_endpoint.h) that moves the stream's bytes to and from the
 // socket on the event loop, keeping the guarantees stated there:
 //  - TCP -> HTTP/2: the socket is read (at most kMaxReadsPerEvent read(2) per event)
-//    only while the send buffer (sendBufferBytes) has room; the session takes from
-//    that buffer as the peer's window allows.
+//    only while the send buffer (sendBufferBytes) has room and holds less than the
+//    peer's window (send_allowance.h); the session takes from that buffer as the
+//    peer's window allows. Otherwise the socket is not watched for reading at all
+//    (epoll is level-triggered: a readable socket left watched would wake the loop
+//    on every round), until take() makes room or windowOpened() says the window grew.
 //  - HTTP/2 -> TCP: DATA is written with send(2) once per burst (deliver()), and
 //    each byte the socket took is reported consumed, so only those are acknowledged
 //    to the peer.
@@ -37,6 +40,7 @@ class FdStreamBridge final : public StreamEndpoint {
   void end() override;
   size_t take(uint8_t* buf, size_t len, bool* eof) override;
   void resumeReading() override;
+  void windowOpened() override;
   void abort() override;
   void close() override;
   size_t undelivered() const override { return in_.size() - inHead_; }
@@ -46,6 +50,7 @@ class FdStreamBridge final : public StreamEndpoint {
  private:
   void onEvent(uint32_t events);
   bool readTcp();          // false: the stream was reset (this is gone)
+  size_t readAllowance() const;  // bytes the app may be read for now (send_allowance.h)
   bool updateInterest();   // false: the stream was reset (this is gone)
 
   io::EventLoop& loop_;
@@ -58,7 +63,7 @@ class FdStreamBridge final : public StreamEndpoint {
   // TCP -> HTTP/2
   io::ByteBuffer out_;
   bool tcpEof_ = false;     // the TCP side sent FIN
-  bool tookFromFull_ = false;  // take() made room in a full out_: read again
+  bool tookWhileNotReading_ = false;  // take() made room while reading had stopped: read again
   // HTTP/2 -> TCP
   std::string in_;
   size_t inHead_ = 0;

@@ -63,6 +63,8 @@ class ChannelEndpoint final : public StreamEndpoint {
   void end() override;
   size_t take(uint8_t* buf, size_t len, bool* eof) override;
   void resumeReading() override;
+  // The consumer's writes are bounded by sendBufferBytes alone: nothing to resume.
+  void windowOpened() override {}
   void abort() override;
   void close() override;
   size_t undelivered() const override;

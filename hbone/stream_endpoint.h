@@ -12,9 +12,10 @@
 //    taken, and only those are acknowledged to the peer (WINDOW_UPDATE). An endpoint
 //    that stops taking stops the peer at one stream window.
 //  - app -> peer: the session pulls bytes (take()) only as the peer's window allows;
-//    the endpoint bounds what it holds (sendBufferBytes for the fd bridge), stops
-//    reading its app while full, and calls StreamHost::sendReady() when it has bytes
-//    (or its end) again.
+//    the endpoint bounds what it holds (sendBufferBytes for the fd bridge, and never
+//    more than StreamHost::peerWindow(): send_allowance.h), stops reading its app
+//    while either is full, and calls StreamHost::sendReady() when it has bytes (or
+//    its end) again. The session calls windowOpened() when the peer's window grows.
 // Half-close: end() forwards the peer's END_STREAM after the bytes before it; take()
 // reports eof after the app's last byte, which the session sends as END_STREAM.
 //
@@ -38,6 +39,9 @@ class StreamHost {
   virtual void consumed(int32_t id, size_t n) = 0;
   // The endpoint has bytes for the peer, or its end: resume sending if paused.
   virtual void sendReady(int32_t id) = 0;
+  // What the peer lets out on this stream now: the smaller of its stream and
+  // connection windows (0 or less: closed).
+  virtual int64_t peerWindow(int32_t id) const = 0;
   // The app side failed: reset the stream with `reason` as its end. Destroys the
   // endpoint.
   virtual void appFailed(int32_t id, const std::string& reason, AppError error) = 0;
@@ -78,6 +82,10 @@ class StreamEndpoint {
   // After take(), once the bytes are counted: room was made, the app may be read
   // again. May destroy the endpoint (appFailed).
   virtual void resumeReading() = 0;
+  // The peer's window grew (WINDOW_UPDATE, or SETTINGS_INITIAL_WINDOW_SIZE): an
+  // endpoint that stopped reading its app for the window may read again. May
+  // destroy the endpoint (appFailed).
+  virtual void windowOpened() = 0;
   // The stream was reset or the connection lost: the app sees a reset, not an end.
   virtual void abort() = 0;
   // The stream is over: stop every I/O and release the app side (before onDone).

@@ -74,15 +74,6 @@ UniqueFd holdConnection(const std::string& netnsPath, const std::string& ip, uin
   return *err == 0 ? std::move(fd) : UniqueFd();
 }
 
-// The tunnel's metric `name` (an unlabelled counter) from its 15020 in the node netns.
-std::optional<double> tunnelMetric(const TestNode& node, const std::string& name) {
-  HttpReply r = httpRequest("/var/run/netns/" + node.nodeNetns(), "GET", "/metrics", 15020);
-  if (r.status != 200) return std::nullopt;
-  size_t at = r.body.find("\n" + name + " ");
-  if (at == std::string::npos) return std::nullopt;
-  return std::stod(r.body.substr(at + name.size() + 2));
-}
-
 class CaptureGapsTest : public CaptureNodeTest {
  protected:
   NodeOptions nodeOptions() const override {

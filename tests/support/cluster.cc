@@ -767,6 +767,14 @@ HttpReply httpRequest(const std::string& netnsPath, const std::string& method, c
   return r;
 }
 
+std::optional<double> tunnelMetric(const TestNode& node, const std::string& name) {
+  HttpReply r = httpRequest("/var/run/netns/" + node.nodeNetns(), "GET", "/metrics", 15020);
+  if (r.status != 200) return std::nullopt;
+  size_t at = r.body.find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(r.body.substr(at + name.size() + 2));
+}
+
 ConnectResult connectFrom(const std::string& netnsPath, const std::string& ip, uint16_t port,
                           const std::string& payload, std::chrono::milliseconds timeout) {
   ConnectResult r;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -254,6 +255,9 @@ struct HttpReply {
 };
 HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target,
                       uint16_t port, const std::string& headers = "");
+// The tunnel's metric `name` (an unlabelled counter or gauge) from its 15020 in the
+// node netns; nullopt when the port does not answer or the metric is not there.
+std::optional<double> tunnelMetric(const TestNode& node, const std::string& name);
 
 ConnectResult connectFrom(const std::string& netnsPath, const std::string& ip, uint16_t port,
                           const std::string& payload, std::chrono::milliseconds timeout = std::chrono::seconds(5));

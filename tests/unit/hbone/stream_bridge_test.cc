@@ -17,6 +17,7 @@ namespace {
 
 struct FakeHost : StreamHost {
   std::function<void()> onSendReady;
+  int64_t window = 1 << 30;  // the peer's window, as the session would answer it
   size_t consumedBytes = 0;
   int sendReadyCalls = 0, deliveredCalls = 0, afterEventCalls = 0;
   std::string failure;
@@ -28,6 +29,7 @@ struct FakeHost : StreamHost {
     ++sendReadyCalls;
     if (onSendReady) onSendReady();
   }
+  int64_t peerWindow(int32_t) const override { return window; }
   void appFailed(int32_t, const std::string& reason, AppError) override { failure = reason; }
   void delivered(int32_t) override { ++deliveredCalls; }
   void afterAppEvent() override { ++afterEventCalls; }
@@ -109,6 +111,41 @@ TEST_F(Fixture, HboneStreamBridgeAResetAppFailsTheStream) {
   app.reset();  // the app went away: the send fails
   bridge->deliver();
   EXPECT_FALSE(host.failure.empty());
+  bridge->close();
+}
+
+// The zero-window reader (attack suite): a peer whose window stays at 0 gets
+// nothing read from the app for it, and the app socket is not even watched for
+// reading (a readable socket left watched would wake the level-triggered loop on
+// every round); a WINDOW_UPDATE lets exactly the window's bytes in.
+TEST_F(Fixture, HboneStreamBridgeReadsTheAppOnlyAsFarAsThePeersWindow) {
+  host.window = 0;
+  const std::string output(1000, 'o');
+  ASSERT_EQ(::write(app.get(), output.data(), output.size()), static_cast<ssize_t>(output.size()));
+  bridge->open();
+  loop->runOnce(std::chrono::milliseconds(0));
+  EXPECT_EQ(bridge->bufferedBytes(), 0u);
+  EXPECT_EQ(loop->watchCount(), 0u) << "the app socket is watched while its bytes could not leave";
+  EXPECT_EQ(host.sendReadyCalls, 0);
+
+  host.window = 100;
+  bridge->windowOpened();
+  EXPECT_EQ(loop->watchCount(), 1u);
+  loop->runOnce(std::chrono::milliseconds(2000));  // the app's bytes are waiting: returns at once
+  EXPECT_EQ(bridge->bufferedBytes(), 100u);
+  EXPECT_EQ(host.sendReadyCalls, 1);
+  EXPECT_EQ(loop->watchCount(), 0u) << "the window is full: no more reading";
+
+  // The session takes them and the peer opens its window again: the rest follows.
+  uint8_t buf[2000];
+  bool eof = false;
+  EXPECT_EQ(bridge->take(buf, sizeof(buf), &eof), 100u);
+  host.window = 1 << 20;
+  bridge->resumeReading();
+  bridge->windowOpened();
+  loop->runOnce(std::chrono::milliseconds(2000));
+  EXPECT_EQ(bridge->bufferedBytes(), 900u);
+  EXPECT_TRUE(host.failure.empty());
   bridge->close();
 }
 

@@ -23,6 +23,7 @@ struct FakeHost : StreamHost {
     consumedBytes += n;
   }
   void sendReady(int32_t) override { ++sendReadyCalls; }
+  int64_t peerWindow(int32_t) const override { return 1 << 30; }
   void appFailed(int32_t, const std::string& reason, AppError) override { failure = reason; }
   void delivered(int32_t) override { ++deliveredCalls; }
   void afterAppEvent() override { ++afterEventCalls; }
