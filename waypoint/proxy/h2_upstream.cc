@@ -191,8 +191,7 @@ int32_t H2Upstream::submit(Sink& sink, int32_t key, const http1::HeaderList& pse
   s->key = key;
   s->bodyEnded = endStream;
   streams_[id] = std::move(s);
-  pump();
-  updateInterest();
+  afterSinkCall();
   return id;
 }
 
@@ -206,10 +205,7 @@ void H2Upstream::forget(Sink& sink) {
     s->canceled = true;
     if (!closed_ && h2_) sent |= nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL) == 0;
   }
-  if (sent) {
-    pump();
-    updateInterest();
-  }
+  if (sent) afterSinkCall();
 }
 
 void H2Upstream::sendBody(int32_t upId, const char* data, size_t len) {
@@ -221,8 +217,7 @@ void H2Upstream::sendBody(int32_t upId, const char* data, size_t len) {
     s.deferred = false;
     nghttp2_session_resume_data(h2_, upId);
   }
-  pump();
-  updateInterest();
+  afterSinkCall();
 }
 
 void H2Upstream::endBody(int32_t upId, http1::HeaderList trailers) {
@@ -235,16 +230,14 @@ void H2Upstream::endBody(int32_t upId, http1::HeaderList trailers) {
     s.deferred = false;
     nghttp2_session_resume_data(h2_, upId);
   }
-  pump();
-  updateInterest();
+  afterSinkCall();
 }
 
 void H2Upstream::consumed(int32_t upId, size_t n) {
   if (closed_ || !h2_ || n == 0) return;
   // Also for a stream already closed: the connection's window must come back.
   nghttp2_session_consume(h2_, upId, n);
-  pump();
-  updateInterest();
+  afterSinkCall();
 }
 
 void H2Upstream::cancel(int32_t upId) {
@@ -252,8 +245,7 @@ void H2Upstream::cancel(int32_t upId) {
   if (it == streams_.end()) return;
   it->second->canceled = true;
   nghttp2_submit_rst_stream(h2_, NGHTTP2_FLAG_NONE, upId, NGHTTP2_CANCEL);
-  pump();
-  updateInterest();
+  afterSinkCall();
 }
 
 // ---- I/O -------------------------------------------------------------------------
@@ -303,6 +295,21 @@ void H2Upstream::afterEvent() {
 H2Upstream::Sink& H2Upstream::heard(Stream& s) {
   if (std::find(heard_.begin(), heard_.end(), s.sink) == heard_.end()) heard_.push_back(s.sink);
   return *s.sink;
+}
+
+void H2Upstream::afterSinkCall() {
+  pump();
+  updateInterest();
+  // What the pump did may concern other sinks (their request bodies taken): they
+  // hear of it at the end of this round, not from inside the caller's own call.
+  if (heard_.empty() || tellDeferred_) return;
+  tellDeferred_ = true;
+  loop_.defer([weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (!self) return;
+    self->tellDeferred_ = false;
+    if (!self->closed_) self->tellSinks();
+  });
 }
 
 void H2Upstream::tellSinks() {
@@ -464,7 +471,12 @@ ssize_t H2Upstream::readBody(int32_t id, uint8_t* buf, size_t len, uint32_t* fla
       s.body.clear();
       s.bodyHead = 0;
     }
-    if (s.sink) s.sink->requestBodyTaken(s.key, n);  // (a forgotten stream's body is dropped with it)
+    // Heard, so that the sink's afterUpstreamEvent sends the window it gives back
+    // to its client: taken here after the upstream's WINDOW_UPDATE, with nothing
+    // else to tell it, the sink would otherwise hold that window until some other
+    // event, and a client streaming up would stall (a forgotten stream's body is
+    // dropped with it).
+    if (s.sink) heard(s).requestBodyTaken(s.key, n);
   }
   if (s.bodyPending() == 0 && s.bodyEnded) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;

@@ -112,6 +112,9 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   void afterEvent();
   Sink& heard(Stream& s);  // s's sink, remembered for afterUpstreamEvent
   void tellSinks();        // afterUpstreamEvent to each sink that heard something
+  // After a sink's call (submit, sendBody, ...): output, interest, and the sinks
+  // that heard something told at the end of the round.
+  void afterSinkCall();
 
   int onBeginHeaders(const nghttp2_frame* frame);
   int onHeader(const nghttp2_frame* frame, std::string_view name, std::string_view value);
@@ -122,6 +125,7 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
 
   io::EventLoop& loop_;
   std::vector<Sink*> heard_;  // sinks told something since the last tellSinks()
+  bool tellDeferred_ = false;  // afterSinkCall() has a tellSinks() waiting for the round's end
   Options options_;
   std::string label_;
   nghttp2_session* h2_ = nullptr;
