@@ -103,6 +103,13 @@ void FdStreamBridge::deliver() {
       ::shutdown(tcp_.get(), SHUT_WR);
       tcpShut_ = true;
     }
+  } else if (inHead_ >= undelivered()) {
+    // An app that is always a little behind never empties the buffer: drop the
+    // delivered prefix once it is at least as large as what is left, so memory
+    // stays within twice the undelivered bytes (themselves bounded by the stream
+    // window) and each byte is moved at most once on average.
+    in_.erase(0, inHead_);
+    inHead_ = 0;
   }
   if (!updateInterest()) return;
   host_->delivered(id_);

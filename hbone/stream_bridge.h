@@ -44,6 +44,9 @@ class FdStreamBridge final : public StreamEndpoint {
   void abort() override;
   void close() override;
   size_t undelivered() const override { return in_.size() - inHead_; }
+  // What the receive buffer holds, the delivered prefix not yet dropped included:
+  // its memory, at most about twice undelivered().
+  size_t receiveBufferBytes() const { return in_.size(); }
   bool endDelivered() const override { return tcpShut_; }
   size_t bufferedBytes() const override { return out_.pending() + undelivered(); }
 

@@ -66,6 +66,32 @@ TEST_F(Fixture, HboneStreamBridgeCreditsOnlyWhatTheAppSocketTook) {
   bridge->close();
 }
 
+TEST_F(Fixture, HboneStreamBridgeHoldsLittleMoreThanWhatTheAppHasNotTakenOnALongTransfer) {
+  // An app always a little slower than the peer: each round 16 KiB arrive and the
+  // app reads one byte less, so the buffer is never empty. What it holds must stay
+  // near what is undelivered, not grow with everything ever received.
+  bridge->open();
+  const std::string backlog(1 << 20, 'x');  // fills the socket: the app is behind from the start
+  bridge->received(backlog.data(), backlog.size());
+  bridge->deliver();
+  const std::string chunk(16 * 1024, 'x');
+  std::string sink(chunk.size(), '\0');
+  size_t received = backlog.size();
+  for (int round = 0; round < 400; ++round) {
+    bridge->received(chunk.data(), chunk.size());
+    received += chunk.size();
+    bridge->deliver();
+    ASSERT_GT(::read(app.get(), sink.data(), chunk.size() - 1), 0);
+  }
+  bridge->deliver();
+  EXPECT_EQ(host.consumedBytes + bridge->undelivered(), received);
+  EXPECT_GT(bridge->undelivered(), 0u);
+  EXPECT_LE(bridge->receiveBufferBytes(), 2 * bridge->undelivered() + chunk.size())
+      << "received " << received << ", undelivered " << bridge->undelivered();
+  EXPECT_TRUE(host.failure.empty());
+  bridge->close();
+}
+
 TEST_F(Fixture, HboneStreamBridgeForwardsThePeersEndAfterItsBytes) {
   bridge->received("hello", 5);
   bridge->end();  // not open yet: nothing moves
