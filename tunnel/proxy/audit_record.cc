@@ -17,7 +17,10 @@ Split workloadParts(std::string_view w) {
   return {w.substr(0, slash), w.substr(slash + 1)};
 }
 // "10.0.0.1:80" / "[fd00::1]:80" -> {address, port}; a name without a port as it is.
+// An inbound HBONE record's src without a Forwarded header is the connection's
+// label, "10.244.1.50:55768 -> payments/ledger": the address is its first word.
 Split addressParts(std::string_view a) {
+  a = a.substr(0, a.find(' '));
   const size_t colon = a.rfind(':');
   if (colon == std::string_view::npos || (a.find(':') != colon && (a.empty() || a.front() != '[')))
     return {a, ""};

@@ -56,6 +56,15 @@ TEST(AuditRecord, AnHboneConnectionCarriesItsTlsIdentitiesAndTheSplitPartsOfItsA
   EXPECT_EQ(j["bytes_sent"], 7);
 }
 
+TEST(AuditRecord, AnInboundSourceGivenAsTheConnectionsLabelSplitsToItsAddressAndPort) {
+  // A peer that sent no Forwarded header (a waypoint) is recorded by its label.
+  ConnectionRecord rec = inboundHbone();
+  rec.src = "10.244.1.50:55768 -> payments/ledger";
+  auto j = fieldsOf(rec);
+  EXPECT_EQ(j["src_addr"], "10.244.1.50");
+  EXPECT_EQ(j["src_port"], "55768");
+}
+
 TEST(AuditRecord, PlaintextSaysWhyThereWasNoTls) {
   ConnectionRecord out;
   out.direction = "outbound";
