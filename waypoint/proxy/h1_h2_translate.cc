@@ -46,6 +46,11 @@ H2UpstreamRequest h2RequestForHttp1(const http1::MessageHead& h) {
 
 namespace {
 
+// Nothing may follow the head (RFC 9110 6.4.1): a response to HEAD, 1xx, 204, 304.
+bool bodylessResponse(int status, bool headRequest) {
+  return headRequest || status < 200 || status == 204 || status == 304;
+}
+
 // How the connection goes on after a response, said in its head.
 void addConnectionField(const Http1ResponseHead& r, bool http10Client, bool keepAlive, http1::HeaderList& extra) {
   if (r.closeDelimited || !keepAlive) extra.emplace_back("connection", "close");
@@ -70,7 +75,7 @@ Http1ResponseHead http1ResponseHead(int status, const http1::HeaderList& fields,
     }
     h.headers.emplace_back(n, v);
   }
-  r.bodyless = headRequest || status < 200 || status == 204 || status == 304;
+  r.bodyless = bodylessResponse(status, headRequest);
   http1::HeaderList extra;
   if (r.bodyless) {
     // A length stays as information about the representation (HEAD, 304).
@@ -93,7 +98,7 @@ Http1ResponseHead relayedHttp1ResponseHead(const http1::MessageHead& upstream, b
                                            bool keepAlive) {
   Http1ResponseHead r;
   const int status = upstream.status;
-  r.bodyless = headRequest || status < 200 || status == 204 || status == 304;
+  r.bodyless = bodylessResponse(status, headRequest);
   http1::MessageHead h = upstream;
   http1::HeaderList extra;
   if (r.bodyless) {
