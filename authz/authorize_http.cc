@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/text.h"
 #include "authz/field_match.h"
 #include "jwt/claims.h"
 
@@ -14,13 +15,6 @@ using state::ConditionKey;
 using state::L7Policy;
 using state::PolicyAction;
 using state::StringMatch;
-
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // "host:port" -> "host" ("[v6]:port" -> "[v6]"); anything else unchanged.
 std::string_view withoutPort(std::string_view authority) {
@@ -48,7 +42,7 @@ Peer peerOf(const HttpRequestFacts& r) {
     p.principal = id.trustDomain + "/ns/" + id.ns + "/sa/" + id.serviceAccount;
     p.ns = id.ns;
   }
-  p.authority = lower(r.authority);
+  p.authority = asciiLower(r.authority);
   p.remoteIp = r.remoteIp.empty() ? &r.sourceIp : &r.remoteIp;
   return p;
 }

@@ -1,14 +1,9 @@
 #include "jwt/extract.h"
 
+#include "common/text.h"
+
 namespace warren::jwt {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -90,7 +85,7 @@ std::vector<ExtractedToken> extractTokens(const JwtRule& rule, const RequestView
 
   std::vector<ExtractedToken> found;
   for (const auto& location : headers) {
-    const std::string name = lower(location.name);
+    const std::string name = asciiLower(location.name);
     for (const auto& [header, value] : request.headers) {
       if (header != name) continue;
       std::string_view v = value;

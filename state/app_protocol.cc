@@ -4,14 +4,10 @@
 #include <cctype>
 #include <string>
 
+#include "common/text.h"
+
 namespace warren::state {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // Istio's protocol names (pkg/config/protocol) that say something about HTTP, and
 // the Kubernetes-standard appProtocol values for h2c and WebSocket.
@@ -32,9 +28,9 @@ AppProtocol appProtocolOf(std::string_view appProtocolField, std::string_view po
   if (!appProtocolField.empty()) {
     // An appProtocol Istio does not know is not overridden by the name (Istio
     // takes appProtocol when set): unknown, which the waypoint treats by the client.
-    return fromName(lower(appProtocolField));
+    return fromName(asciiLower(appProtocolField));
   }
-  const std::string name = lower(portName);
+  const std::string name = asciiLower(portName);
   return fromName(name.substr(0, name.find('-')));
 }
 

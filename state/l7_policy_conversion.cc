@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/text.h"
 #include "state/policy_values.h"
 
 namespace warren::state {
@@ -11,17 +12,12 @@ namespace {
 
 using FieldMap = std::map<std::string, std::vector<std::string>>;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 // Collects what makes the policy invalid; any entry makes it deny-all.
-struct Converter : PolicyValues {
+struct L7Converter : PolicyValues {
   std::vector<StringMatch> hosts(const std::vector<std::string>& v) {
     std::vector<StringMatch> out;
     out.reserve(v.size());
-    for (const auto& s : v) out.push_back(StringMatch::parse(lower(s)));
+    for (const auto& s : v) out.push_back(StringMatch::parse(asciiLower(s)));
     return out;
   }
   // Istio's URI templates ("/a/{*}/b", "{**}") are not matched here: refusing them
@@ -91,12 +87,6 @@ struct Converter : PolicyValues {
   }
 };
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 }  // namespace
 
 // A targetRef the waypoint binds to, or nullopt and *why.
@@ -137,12 +127,12 @@ std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy&
   }
   if (out.targets.empty()) {
     std::string why = "none of its targetRefs is a Gateway or Service in its namespace";
-    if (!out.conversionNotes.empty()) why += " (" + join(out.conversionNotes) + ")";
-    if (!in.invalid.empty()) why += " (and it is invalid: " + join(in.invalid) + ")";
+    if (!out.conversionNotes.empty()) why += " (" + joined(out.conversionNotes, ", ") + ")";
+    if (!in.invalid.empty()) why += " (and it is invalid: " + joined(in.invalid, ", ") + ")";
     return skip(why);
   }
 
-  Converter cv;
+  L7Converter cv;
   cv.invalid = in.invalid;
   for (size_t i = 0; i < in.rules.size(); ++i) {
     const auto& r = in.rules[i];
@@ -155,7 +145,7 @@ std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy&
   }
   if (!cv.invalid.empty()) {
     // Fail closed: whatever it targets is denied until the object is fixed.
-    out.conversionNotes.push_back("invalid (" + join(cv.invalid) + "): enforced as deny-all until fixed");
+    out.conversionNotes.push_back("invalid (" + joined(cv.invalid, ", ") + "): enforced as deny-all until fixed");
     out.action = PolicyAction::Deny;
     out.dryRun = false;
     out.rules = {L7Rule{}};

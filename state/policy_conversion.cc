@@ -1,5 +1,6 @@
 #include "state/policy_conversion.h"
 
+#include "common/text.h"
 #include "state/policy_values.h"
 
 namespace warren::state {
@@ -67,12 +68,6 @@ struct Converter : PolicyValues {
   }
 };
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
 }  // namespace
 
 std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::AuthorizationPolicy& in,
@@ -115,7 +110,7 @@ std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::Auth
     for (const auto& cond : r.when)
       if (auto c = cv.condition(cond)) rule.clauses.push_back(std::move(*c));
     if (!cv.l7.empty()) {
-      const std::string what = "rules[" + std::to_string(i) + "] uses L7 attributes (" + join(cv.l7) + ")";
+      const std::string what = "rules[" + std::to_string(i) + "] uses L7 attributes (" + joined(cv.l7, ", ") + ")";
       if (out.action == PolicyAction::Allow) {
         out.conversionNotes.push_back(what + ": an ALLOW rule needing L7 never matches at L4; dropped");
         continue;
@@ -126,7 +121,7 @@ std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::Auth
   }
   if (!cv.invalid.empty()) {
     // Fail closed: whatever it selects is denied until the object is fixed.
-    out.enforceAsDenyAll("invalid (" + join(cv.invalid) + "): enforced as deny-all until fixed");
+    out.enforceAsDenyAll("invalid (" + joined(cv.invalid, ", ") + "): enforced as deny-all until fixed");
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/text.h"
 #include "jwt/openid_discovery.h"
 #include "state/l7_policy_conversion.h"
 
@@ -59,12 +60,6 @@ JwtProvider convertRule(const source::JwtRuleSpec& in, std::vector<std::string>&
   return p;
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : "; ") + s;
-  return out;
-}
-
 }  // namespace
 
 std::optional<RequestAuthn> convertRequestAuthentication(const source::RequestAuthentication& in,
@@ -86,10 +81,10 @@ std::optional<RequestAuthn> convertRequestAuthentication(const source::RequestAu
     else out.conversionNotes.push_back(why);
   }
   if (out.targets.empty()) return skip("none of its targetRefs is a Gateway or Service in its namespace (" +
-                                       join(out.conversionNotes) + ")");
+                                       joined(out.conversionNotes, "; ") + ")");
   for (const auto& r : in.jwtRules) out.providers.push_back(convertRule(r, out.invalid, out.conversionNotes));
   if (!out.invalid.empty())
-    out.conversionNotes.push_back("invalid (" + join(out.invalid) + "): every request to its targets is answered 401 until fixed");
+    out.conversionNotes.push_back("invalid (" + joined(out.invalid, "; ") + "): every request to its targets is answered 401 until fixed");
   return out;
 }
 

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdint>
 
+#include "common/text.h"
+
 namespace warren::telemetry {
 namespace {
 
@@ -36,12 +38,6 @@ int hexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string_view trimOws(std::string_view s) {
@@ -156,7 +152,7 @@ ParseOutcome parseRequest(std::string_view buffer, const ParseLimits& limits, Ht
     for (char c : value)
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
         return fail(400, "control character in header value");
-    std::string name = lower(line.substr(0, colon));
+    std::string name = asciiLower(line.substr(0, colon));
     if (name == "content-length") {
       uint64_t n = 0;
       if (value.empty()) return fail(400, "malformed Content-Length");

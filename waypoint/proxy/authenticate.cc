@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/text.h"
 #include "jwt/claims.h"
 #include "jwt/select.h"
 
@@ -67,12 +68,6 @@ std::optional<std::string> claimHeaderValue(const nlohmann::json& payload, const
   return out;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
 }  // namespace
 
 AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, const jwt::RequestView& request,
@@ -89,8 +84,8 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
   std::vector<std::string> outputs;
   for (const auto* ra : bound)
     for (const auto& p : ra->providers) {
-      if (!p.rule.outputPayloadToHeader.empty()) outputs.push_back(lower(p.rule.outputPayloadToHeader));
-      for (const auto& c : p.rule.outputClaimToHeaders) outputs.push_back(lower(c.header));
+      if (!p.rule.outputPayloadToHeader.empty()) outputs.push_back(asciiLower(p.rule.outputPayloadToHeader));
+      for (const auto& c : p.rule.outputClaimToHeaders) outputs.push_back(asciiLower(c.header));
     }
   result.removeHeaders = outputs;
 
@@ -157,9 +152,9 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
     if (!p.rule.forwardOriginalToken && use->token.source == jwt::TokenSource::Header)
       result.removeHeaders.push_back(use->token.name);
     if (!p.rule.outputPayloadToHeader.empty())
-      result.addHeaders.emplace_back(lower(p.rule.outputPayloadToHeader), payloadSegment(tokens[i]));
+      result.addHeaders.emplace_back(asciiLower(p.rule.outputPayloadToHeader), payloadSegment(tokens[i]));
     for (const auto& c : p.rule.outputClaimToHeaders)
-      if (auto value = claimHeaderValue(v->claims, c.claim)) result.addHeaders.emplace_back(lower(c.header), *value);
+      if (auto value = claimHeaderValue(v->claims, c.claim)) result.addHeaders.emplace_back(asciiLower(c.header), *value);
     if (!result.token) {
       result.kind = AuthnResult::Kind::Verified;
       result.policy = use->policy->key();
