@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang llvm libclang-rt-14-dev clang-format-14 clang-tidy-14
+  build-essential cmake ninja-build pkg-config clang llvm libclang-rt-14-dev clang-format-14 clang-tidy-14
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libssl-dev libnghttp2-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
