@@ -33,8 +33,24 @@ case "$mode" in
     # The pure decisions: cheap to parse, and where a wrong branch is a wrong verdict.
     files=$(git ls-files -- 'authz/*.cc' 'state/*.cc' 'tunnel/proxy/decisions.cc' \
                             'waypoint/proxy/request_*.cc')
+    # A unity build (WARREN_UNITY) lists its batches, not the sources, in
+    # compile_commands.json: give clang-tidy each batch's sources with the batch's
+    # command.
+    db=$(mktemp -d)
+    trap 'rm -rf "$db"' EXIT
+    jq -c '.[]' "$build/compile_commands.json" | while IFS= read -r entry; do
+      file=$(jq -r .file <<<"$entry")
+      case "$file" in
+        */Unity/unity_*_cxx.cxx)
+          sed -n 's/^#include "\(.*\)"$/\1/p' "$file" | while IFS= read -r src; do
+            jq -c --arg batch "$file" --arg src "$src" \
+              '.file = $src | .command = (.command | split($batch) | join($src))' <<<"$entry"
+          done ;;
+        *) echo "$entry" ;;
+      esac
+    done | jq -s . >"$db/compile_commands.json"
     # shellcheck disable=SC2086
-    "$tidy" -p "$build" --quiet --warnings-as-errors='*' $files
+    "$tidy" -p "$db" --quiet --warnings-as-errors='*' $files
     ;;
   *)
     echo "usage: scripts/lint.sh --check | --fix | --tidy BUILD_DIR" >&2
