@@ -3,9 +3,9 @@
 # unit, BPF (BPF_PROG_TEST_RUN) and namespaced end-to-end tests, first in an
 # ASan+UBSan build, then the CI fuzz targets (scripts/fuzz.sh --ci), then the unit
 # tests alone under ThreadSanitizer (build-tsan/, WARREN_TSAN; only with
-# WARREN_TSAN_STAGE=1 for now), then the release
-# build, clang-tidy over the decision libraries (scripts/lint.sh --tidy) and the
-# release suite. Ends with ctest's summary.
+# WARREN_TSAN_STAGE=1 for now), then clang-tidy over the decision libraries
+# (scripts/lint.sh --tidy) and the release suite, whose build runs behind the
+# ASan suite and the fuzz stage at the lowest CPU priority. Ends with ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -22,6 +22,18 @@ echo "== ASan+UBSan build: whole suite =="
 # release tree builds them.
 bash scripts/build.sh build-asan -DWARREN_SANITIZE=ON -DWARREN_BENCH=OFF \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG"
+
+# The release tree builds meanwhile, at the lowest CPU priority: the ASan suite
+# leaves CPU idle while its nodes wait on the network and on timers, and the fuzz
+# runs below use one core; the build takes only what they leave. A process group
+# of its own (set -m), so that it is stopped with this script however that ends.
+release_log=$(mktemp)
+set -m
+nice -n 19 bash scripts/build.sh build >"$release_log" 2>&1 &
+release_build=$!
+set +m
+trap 'kill -- -"$release_build" 2>/dev/null || true; rm -f "$release_log"' EXIT
+
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2
 
@@ -53,7 +65,16 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/ts
 fi
 
 echo "== release build: whole suite =="
-bash scripts/build.sh build
+# What is left of the release build now has the machine to itself.
+renice -n 0 -g "$release_build" >/dev/null 2>&1 || true
+if ! wait "$release_build"; then
+  cat "$release_log"
+  echo "scripts/test.sh: the release build failed" >&2
+  exit 1
+fi
+cat "$release_log"
+rm -f "$release_log"
+trap - EXIT
 # clang-tidy (.clang-tidy) over the pure-decision libraries only, with the release
 # tree's compile_commands.json: about 100 s of CPU for their 15 files, where every
 # TU would cost too much of CI's 45 minutes.
