@@ -11,7 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   containernetworking-plugins iproute2 jq curl
-  tcpdump iperf3 socat nodejs
+  tcpdump iperf3 socat stunnel4 nodejs
   libhttp-parser-dev nghttp2-client nghttp2-server haproxy ccache lld
   buildah podman runc
 )
