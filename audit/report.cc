@@ -42,8 +42,8 @@ std::string formatUtcTimestamp(Millis ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -185,42 +185,57 @@ std::vector<ControlMapping> controlMappings() {
   const std::string files(kSectionFiles), flows(kSectionFlows), plain(kSectionPlaintext), pol(kSectionPolicies),
       share(kSectionShare), certs(kSectionCertificates), cov(kSectionCoverage);
   return {
-      {"PCI DSS 4.0", "4.2.1", "strong cryptography for data in transit", {share, plain, certs},
+      {"PCI DSS 4.0",
+       "4.2.1",
+       "strong cryptography for data in transit",
+       {share, plain, certs},
        "The TLS version and cipher recorded per connection, the share of connections over mutual TLS, and every "
        "connection without it with the tunnel's reason. Certificate validity is not recorded by this version."},
-      {"PCI DSS 4.0", "1.3 / 1.4", "network access restricted and controlled", {flows, pol, cov},
+      {"PCI DSS 4.0",
+       "1.3 / 1.4",
+       "network access restricted and controlled",
+       {flows, pol, cov},
        "Which workload reached which service and port, the connections refused by policy, and the policies "
        "(by hash) that decided. Uncaptured pods are not recorded by this version."},
-      {"PCI DSS 4.0", "10.2", "audit logs record events", {files},
+      {"PCI DSS 4.0",
+       "10.2",
+       "audit logs record events",
+       {files},
        "Hash-chained, signed per-connection records and the verification of every file the report read."},
-      {"SOC 2", "CC6.1", "logical access security", {pol, flows},
+      {"SOC 2",
+       "CC6.1",
+       "logical access security",
+       {pol, flows},
        "The authorization policies in force, their changes (a new hash), and each flow's allowed and denied "
        "connections."},
-      {"SOC 2", "CC6.6", "access from outside the system boundary", {plain, flows},
+      {"SOC 2",
+       "CC6.6",
+       "access from outside the system boundary",
+       {plain, flows},
        "Connections from or to addresses outside the mesh, listed with the reason they were not mutual TLS."},
-      {"SOC 2", "CC6.7", "data in transmission protected", {share, plain},
+      {"SOC 2",
+       "CC6.7",
+       "data in transmission protected",
+       {share, plain},
        "The share of connections over mutual TLS, over time, and the exceptions."},
-      {"DORA", "Art. 9", "ICT protection and prevention", {share, pol, files},
+      {"DORA",
+       "Art. 9",
+       "ICT protection and prevention",
+       {share, pol, files},
        "Encryption in transit and access policies as enforced per connection, from tamper-evident records."},
   };
 }
 
 }  // namespace
 
-Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions& options) {
-  Report r;
-  r.since = options.since;
-  r.until = options.until;
-  r.ns = options.ns;
-  r.notRecorded = notRecordedSections();
-  r.controls = controlMappings();
-
+CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, const ReportOptions& options) {
+  CountedConnections out;
   std::vector<Rec> recs;
   for (const auto& g : groups) {
     auto statuses = fileStatuses(g.files, g.verification);
     for (size_t i = 0; i < g.files.size(); ++i) {
       if (!statuses[i].counted) {
-        r.excludedRecords += statuses[i].records;
+        out.excludedRecords += statuses[i].records;
         continue;
       }
       for (const auto& line : g.files[i].lines) {
@@ -235,7 +250,7 @@ Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions
         recs.push_back(std::move(rec));
       }
     }
-    r.files.insert(r.files.end(), statuses.begin(), statuses.end());
+    out.files.insert(out.files.end(), statuses.begin(), statuses.end());
   }
 
   uint64_t paired = 0;
@@ -249,51 +264,84 @@ Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions
       return true;
     return false;
   });
-  std::sort(conns.begin(), conns.end(), [](const Conn& a, const Conn& b) { return a.rec->start < b.rec->start; });
+  std::stable_sort(conns.begin(), conns.end(),
+                   [](const Conn& a, const Conn& b) { return a.rec->start < b.rec->start; });
+  for (const auto& c : conns) {
+    Connection x;
+    x.flow = {workloadOr(c, "src_namespace", "src_workload", "src_addr"), c.field("dst_service"),
+              c.rec->str("dst_port")};
+    if (x.flow.destination.empty()) x.flow.destination = workloadOr(c, "dst_namespace", "dst_workload", "dst_addr");
+    x.srcNamespace = c.field("src_namespace");
+    x.srcWorkload = c.field("src_workload");
+    x.srcIdentity = c.field("src_identity");
+    x.dstNamespace = c.field("dst_namespace");
+    x.dstWorkload = c.field("dst_workload");
+    x.dstService = c.field("dst_service");
+    x.verdict = c.rec->str("verdict");
+    x.policy = c.rec->str("policy");
+    x.policySha256 = c.rec->str("policy_sha256");
+    x.mtls = isMtls(*c.rec);
+    if (!x.mtls) {
+      x.noMtlsReason = c.rec->str("tls_none_reason");
+      if (x.noMtlsReason.empty())
+        x.noMtlsReason = "security " + c.rec->str("security") + ", TLS " + c.rec->str("tls_version");
+    }
+    x.paired = c.partner != nullptr;
+    x.start = c.rec->start;
+    x.end = c.rec->end;
+    out.connections.push_back(std::move(x));
+  }
+  return out;
+}
+
+Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions& options) {
+  return buildReport(countConnections(groups, options), options);
+}
+
+Report buildReport(const CountedConnections& counted, const ReportOptions& options) {
+  Report r;
+  r.since = options.since;
+  r.until = options.until;
+  r.ns = options.ns;
+  r.notRecorded = notRecordedSections();
+  r.controls = controlMappings();
+  r.files = counted.files;
+  r.excludedRecords = counted.excludedRecords;
 
   std::map<FlowKey, Flow> flows;
   std::map<std::pair<FlowKey, std::string>, PlaintextFlow> plaintext;
   std::map<std::pair<std::string, std::string>, PolicySeen> policies;
-  for (const auto& c : conns) {
-    r.records += c.partner ? 2 : 1;
-    if (c.partner) r.pairedRecords++;
-    const Millis start = c.rec->start;
-    if (r.connections == 0 || start < r.firstRecord) r.firstRecord = start;
-    r.lastRecord = std::max(r.lastRecord, c.rec->end);
-    FlowKey key{workloadOr(c, "src_namespace", "src_workload", "src_addr"), c.field("dst_service"),
-                c.rec->str("dst_port")};
-    if (key.destination.empty()) key.destination = workloadOr(c, "dst_namespace", "dst_workload", "dst_addr");
-    const bool mtls = isMtls(*c.rec);
-    const std::string verdict = c.rec->str("verdict");
-    const bool denied = verdict == "deny";
+  for (const auto& c : counted.connections) {
+    r.records += c.paired ? 2 : 1;
+    r.pairedRecords += c.paired;
+    if (r.connections == 0 || c.start < r.firstRecord) r.firstRecord = c.start;
+    r.lastRecord = std::max(r.lastRecord, c.end);
+    const bool denied = c.verdict == "deny";
     r.connections++;
-    r.mtls += mtls;
+    r.mtls += c.mtls;
     r.denied += denied;
-    Flow& f = flows[key];
-    f.key = key;
+    Flow& f = flows[c.flow];
+    f.key = c.flow;
     f.connections++;
-    f.mtls += mtls;
+    f.mtls += c.mtls;
     f.denied += denied;
-    if (!mtls) {
-      std::string reason = c.rec->str("tls_none_reason");
-      if (reason.empty()) reason = "security " + c.rec->str("security") + ", TLS " + c.rec->str("tls_version");
-      PlaintextFlow& p = plaintext[{key, reason}];
-      if (p.connections == 0) p.first = start;
-      p.key = key;
-      p.reason = reason;
+    if (!c.mtls) {
+      PlaintextFlow& p = plaintext[{c.flow, c.noMtlsReason}];
+      if (p.connections == 0) p.first = c.start;
+      p.key = c.flow;
+      p.reason = c.noMtlsReason;
       p.connections++;
-      p.last = std::max(p.last, c.rec->end);
+      p.last = std::max(p.last, c.end);
     }
-    const std::string policy = c.rec->str("policy");
-    if (!policy.empty()) {
-      PolicySeen& p = policies[{policy, c.rec->str("policy_sha256")}];
-      if (p.decisions == 0) p.first = start;
-      p.policy = policy;
-      p.sha256 = c.rec->str("policy_sha256");
+    if (!c.policy.empty()) {
+      PolicySeen& p = policies[{c.policy, c.policySha256}];
+      if (p.decisions == 0) p.first = c.start;
+      p.policy = c.policy;
+      p.sha256 = c.policySha256;
       p.decisions++;
-      p.allowed += verdict == "allow";
+      p.allowed += c.verdict == "allow";
       p.denied += denied;
-      p.last = std::max(p.last, c.rec->end);
+      p.last = std::max(p.last, c.end);
     }
   }
   for (auto& [_, f] : flows) r.flows.push_back(f);
@@ -310,14 +358,14 @@ Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions
   if (r.connections > 0 && options.shareBuckets > 0) {
     const Millis from = options.since.value_or(r.firstRecord);
     const Millis to = std::max(options.until.value_or(r.lastRecord), from + 1);
-    const Millis width = std::max<Millis>(1, (to - from + static_cast<Millis>(options.shareBuckets) - 1) /
-                                                 static_cast<Millis>(options.shareBuckets));
+    const Millis width = std::max<Millis>(
+        1, (to - from + static_cast<Millis>(options.shareBuckets) - 1) / static_cast<Millis>(options.shareBuckets));
     for (Millis s = from; s < to; s += width) r.share.push_back({s, std::min(s + width, to), 0, 0});
-    for (const auto& c : conns) {
-      const Millis at = std::clamp(c.rec->start, from, to - 1);
+    for (const auto& c : counted.connections) {
+      const Millis at = std::clamp(c.start, from, to - 1);
       auto& p = r.share[static_cast<size_t>((at - from) / width)];
       p.connections++;
-      p.mtls += isMtls(*c.rec);
+      p.mtls += c.mtls;
     }
   }
   return r;

@@ -44,8 +44,8 @@ std::string_view fileVerdictName(FileVerdict v);
 struct FileStatus {
   std::string file, node;
   FileVerdict verdict = FileVerdict::Verified;
-  uint64_t records = 0;  // connection records in the file
-  bool counted = true;   // false: its records were left out (tampered)
+  uint64_t records = 0;               // connection records in the file
+  bool counted = true;                // false: its records were left out (tampered)
   std::vector<std::string> findings;  // verify's findings for this file, "line N: ..."
 };
 
@@ -103,8 +103,8 @@ struct Report {
   std::string ns;
   Millis firstRecord = 0, lastRecord = 0;  // of the counted connections (0: none)
   std::vector<FileStatus> files;
-  uint64_t records = 0;          // connection records read from counted files, in the window
-  uint64_t pairedRecords = 0;    // outbound records counted as their inbound partner
+  uint64_t records = 0;        // connection records read from counted files, in the window
+  uint64_t pairedRecords = 0;  // outbound records counted as their inbound partner
   uint64_t connections = 0, mtls = 0, denied = 0;
   uint64_t excludedRecords = 0;  // in tampered files
   std::vector<Flow> flows;       // by connections, most first
@@ -121,6 +121,28 @@ struct VerifiedFiles {
   Verification verification;
 };
 
+// One connection as counted: from its deciding record (inbound when paired),
+// fields the record left empty filled from its partner.
+struct Connection {
+  FlowKey flow;
+  std::string srcNamespace, srcWorkload, srcIdentity, dstNamespace, dstWorkload, dstService;
+  std::string verdict;  // allow | deny | none (outbound, not refused)
+  std::string policy, policySha256;
+  std::string noMtlsReason;  // "" when mutual TLS
+  bool mtls = false, paired = false;
+  Millis start = 0, end = 0;
+};
+
+// The files' statuses and the connections of the counted files in the window
+// and namespace, oldest first. `report` and `assert` both start here.
+struct CountedConnections {
+  std::vector<FileStatus> files;
+  std::vector<Connection> connections;
+  uint64_t excludedRecords = 0;
+};
+CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, const ReportOptions& options);
+
+Report buildReport(const CountedConnections& counted, const ReportOptions& options);
 Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions& options);
 
 // The report's sections, by the names the JSON uses (the control mapping cites them).

@@ -76,8 +76,8 @@ std::string shareChart(const Report& r) {
     const int y = kTop + plotH - static_cast<int>(p.mtls * static_cast<uint64_t>(plotH) / p.connections);
     points += std::to_string(x) + "," + std::to_string(y) + " ";
     dots += "<circle cx=\"" + std::to_string(x) + "\" cy=\"" + std::to_string(y) +
-            "\" r=\"3\" fill=\"#1f6feb\"><title>" + htmlEscape(time(p.start)) + ": " + std::to_string(p.mtls) +
-            " of " + std::to_string(p.connections) + " over mutual TLS</title></circle>\n";
+            "\" r=\"3\" fill=\"#1f6feb\"><title>" + htmlEscape(time(p.start)) + ": " + std::to_string(p.mtls) + " of " +
+            std::to_string(p.connections) + " over mutual TLS</title></circle>\n";
   }
   if (!points.empty())
     s += "<polyline fill=\"none\" stroke=\"#1f6feb\" stroke-width=\"2\" points=\"" + points + "\"/>\n";
@@ -122,28 +122,27 @@ std::string reportHtml(const Report& r) {
     rows.push_back({htmlEscape(f.key.source), htmlEscape(f.key.destination), htmlEscape(f.key.port),
                     std::to_string(f.connections), percent(f.mtls, f.connections), std::to_string(f.denied)});
   body += section(kSectionFlows, "Flow matrix",
-                  table("flows-table", {"Source", "Destination", "Port", "Connections", "Mutual TLS", "Denied"},
-                        rows));
+                  table("flows-table", {"Source", "Destination", "Port", "Connections", "Mutual TLS", "Denied"}, rows));
 
   rows.clear();
   for (const auto& p : r.plaintext)
     rows.push_back({htmlEscape(p.key.source), htmlEscape(p.key.destination), htmlEscape(p.key.port),
                     std::to_string(p.connections), htmlEscape(p.reason), htmlEscape(time(p.first)),
                     htmlEscape(time(p.last))});
-  body += section(kSectionPlaintext, "Connections not over mutual TLS",
-                  table("non-mtls-table", {"Source", "Destination", "Port", "Connections", "Why", "First", "Last"},
-                        rows));
+  body +=
+      section(kSectionPlaintext, "Connections not over mutual TLS",
+              table("non-mtls-table", {"Source", "Destination", "Port", "Connections", "Why", "First", "Last"}, rows));
 
   rows.clear();
   for (const auto& p : r.policies)
     rows.push_back({htmlEscape(p.policy), "<code>" + htmlEscape(p.sha256.empty() ? "-" : p.sha256) + "</code>",
                     std::to_string(p.decisions), std::to_string(p.allowed), std::to_string(p.denied),
                     htmlEscape(time(p.first)), htmlEscape(time(p.last))});
-  body += section(kSectionPolicies, "Policies that decided",
-                  "<p>One row per policy and source hash: a second hash for a policy is a change of its source.</p>\n" +
-                      table("policies-table",
-                            {"Policy", "SHA-256 of its source", "Decisions", "Allowed", "Denied", "First", "Last"},
-                            rows));
+  body +=
+      section(kSectionPolicies, "Policies that decided",
+              "<p>One row per policy and source hash: a second hash for a policy is a change of its source.</p>\n" +
+                  table("policies-table",
+                        {"Policy", "SHA-256 of its source", "Decisions", "Allowed", "Denied", "First", "Last"}, rows));
 
   body += section(kSectionShare, "Mutual TLS share over time", shareChart(r));
 
@@ -155,13 +154,12 @@ std::string reportHtml(const Report& r) {
   for (const auto& c : r.controls) {
     std::string sections;
     for (const auto& s : c.sections) sections += (sections.empty() ? "" : ", ") + htmlEscape(s);
-    rows.push_back({htmlEscape(c.framework), htmlEscape(c.control), htmlEscape(c.topic), sections,
-                    htmlEscape(c.evidence)});
+    rows.push_back(
+        {htmlEscape(c.framework), htmlEscape(c.control), htmlEscape(c.topic), sections, htmlEscape(c.evidence)});
   }
   body += section("controls", "Controls these sections can evidence",
                   "<p>" + htmlEscape(kControlsDisclaimer) + "</p>\n" +
-                      table("controls-table", {"Framework", "Control", "Topic", "Sections", "Evidence offered"},
-                            rows));
+                      table("controls-table", {"Framework", "Control", "Topic", "Sections", "Evidence offered"}, rows));
 
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Warren audit report</title>\n"
          "<style>\nbody{font-family:sans-serif;margin:2em;color:#222}\n"

@@ -35,9 +35,9 @@ Report sample() {
   r.mtls = 5;
   r.denied = 1;
   r.records = 12;
-  r.files = {{"/var/log/warren/node1-00000000.audit.jsonl", "node1", FileVerdict::Verified, 6, true, {}},
-             {"/tmp/copy/node2-00000000.audit.jsonl", "node2", FileVerdict::Tampered, 3, false,
-              {"line 3 (seq 2): edited"}}};
+  r.files = {
+      {"/var/log/warren/node1-00000000.audit.jsonl", "node1", FileVerdict::Verified, 6, true, {}},
+      {"/tmp/copy/node2-00000000.audit.jsonl", "node2", FileVerdict::Tampered, 3, false, {"line 3 (seq 2): edited"}}};
   r.excludedRecords = 3;
   r.flows = {{{"shop/checkout", "payments.shop.svc.cluster.local", "8080"}, 4, 4, 0},
              {{"legacy/<script>alert(1)</script>", "shop/payments", "8080"}, 1, 1, 1},
@@ -50,7 +50,7 @@ Report sample() {
   r.policies = {{"shop/payments-allow", std::string(64, 'a'), 4, 3, 1, t0() + 1000, t0() + 20'000},
                 {"shop/payments-allow", std::string(64, 'b'), 1, 1, 0, t0() + 30'000, t0() + 31'000}};
   r.share = {{t0(), t0() + 20'000, 3, 2}, {t0() + 20'000, t0() + 40'000, 0, 0}, {t0() + 40'000, t0() + 60'000, 4, 3}};
-  Report defaults = buildReport({}, {});
+  Report defaults = buildReport(std::vector<VerifiedFiles>{}, {});
   r.notRecorded = defaults.notRecorded;
   r.controls = defaults.controls;
   return r;
@@ -120,7 +120,8 @@ std::vector<std::vector<std::string>> rows(xmlNode* table) {
 }
 
 TEST(AuditReportHtml, TidyFindsNoErrorOrWarning) {
-  const std::string path = std::filesystem::temp_directory_path() / ("audit-report-" + std::to_string(::getpid()) + ".html");
+  const std::string path =
+      std::filesystem::temp_directory_path() / ("audit-report-" + std::to_string(::getpid()) + ".html");
   {
     std::ofstream out(path);
     out << reportHtml(sample());
@@ -153,8 +154,8 @@ TEST(AuditReportHtml, ItsStructureCarriesTheReportAndNothingExternal) {
   ASSERT_EQ(flowRows.size(), report.flows.size());
   // The hostile name is text in its cell, not a script element.
   EXPECT_EQ(flowRows[1][0], "legacy/<script>alert(1)</script>");
-  EXPECT_EQ(flowRows[0], (std::vector<std::string>{"shop/checkout", "payments.shop.svc.cluster.local", "8080", "4",
-                                                   "100.0%", "0"}));
+  EXPECT_EQ(flowRows[0],
+            (std::vector<std::string>{"shop/checkout", "payments.shop.svc.cluster.local", "8080", "4", "100.0%", "0"}));
   EXPECT_EQ(flowRows[2][4], "0.0%");
 
   auto plain = rows(byId(doc.get(), "non-mtls-table"));

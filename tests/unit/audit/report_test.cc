@@ -38,32 +38,77 @@ std::string at(int t) { return formatUtcTimestamp(*parseUtcTimestamp("2026-12-06
 // record and the destination's inbound one (which decided).
 json outbound(const std::string& srcNs, const std::string& src, const std::string& srcIp, const std::string& srcId,
               int start, int end, const std::string& verdict = "none") {
-  return {{"direction", "outbound"}, {"protocol", "hbone"}, {"security", "mutual_tls"},
-          {"tls_version", "TLSv1.3"}, {"tls_cipher", "TLS_AES_256_GCM_SHA384"},
-          {"src_identity", srcId}, {"dst_identity", kP},
-          {"src_namespace", srcNs}, {"src_workload", src}, {"dst_namespace", "shop"}, {"dst_workload", "payments"},
-          {"dst_service", ""}, {"src_addr", srcIp}, {"src_port", "40000"}, {"dst_addr", "10.0.2.10"},
-          {"dst_port", "8080"}, {"verdict", verdict}, {"policy", ""}, {"policy_sha256", ""},
-          {"start", at(start)}, {"end", at(end)}, {"via", "10.0.2.10:15008"}};
+  return {{"direction", "outbound"},
+          {"protocol", "hbone"},
+          {"security", "mutual_tls"},
+          {"tls_version", "TLSv1.3"},
+          {"tls_cipher", "TLS_AES_256_GCM_SHA384"},
+          {"src_identity", srcId},
+          {"dst_identity", kP},
+          {"src_namespace", srcNs},
+          {"src_workload", src},
+          {"dst_namespace", "shop"},
+          {"dst_workload", "payments"},
+          {"dst_service", ""},
+          {"src_addr", srcIp},
+          {"src_port", "40000"},
+          {"dst_addr", "10.0.2.10"},
+          {"dst_port", "8080"},
+          {"verdict", verdict},
+          {"policy", ""},
+          {"policy_sha256", ""},
+          {"start", at(start)},
+          {"end", at(end)},
+          {"via", "10.0.2.10:15008"}};
 }
 json inbound(const std::string& srcNs, const std::string& src, const std::string& srcIp, const std::string& srcId,
              int start, int end, bool allow, const std::string& hash = "aa") {
-  return {{"direction", "inbound"}, {"protocol", "hbone"}, {"security", "mutual_tls"},
-          {"tls_version", "TLSv1.3"}, {"tls_cipher", "TLS_AES_256_GCM_SHA384"},
-          {"src_identity", srcId}, {"dst_identity", kP},
-          {"src_namespace", srcNs}, {"src_workload", src}, {"dst_namespace", "shop"}, {"dst_workload", "payments"},
-          {"dst_service", "payments.shop.svc.cluster.local"}, {"src_addr", srcIp}, {"src_port", ""},
-          {"dst_addr", "10.0.2.10"}, {"dst_port", "8080"}, {"verdict", allow ? "allow" : "deny"},
-          {"policy", "shop/payments-allow"}, {"policy_sha256", hash}, {"start", at(start)}, {"end", at(end)}};
+  return {{"direction", "inbound"},
+          {"protocol", "hbone"},
+          {"security", "mutual_tls"},
+          {"tls_version", "TLSv1.3"},
+          {"tls_cipher", "TLS_AES_256_GCM_SHA384"},
+          {"src_identity", srcId},
+          {"dst_identity", kP},
+          {"src_namespace", srcNs},
+          {"src_workload", src},
+          {"dst_namespace", "shop"},
+          {"dst_workload", "payments"},
+          {"dst_service", "payments.shop.svc.cluster.local"},
+          {"src_addr", srcIp},
+          {"src_port", ""},
+          {"dst_addr", "10.0.2.10"},
+          {"dst_port", "8080"},
+          {"verdict", allow ? "allow" : "deny"},
+          {"policy", "shop/payments-allow"},
+          {"policy_sha256", hash},
+          {"start", at(start)},
+          {"end", at(end)}};
 }
 // checkout -> an address outside the mesh, plaintext passthrough.
 json passthrough(int start, int end) {
-  return {{"direction", "outbound"}, {"protocol", "tcp"}, {"security", "none"}, {"tls_version", "none"},
-          {"tls_cipher", "none"}, {"tls_none_reason", "plaintext passthrough: the destination is outside the mesh"},
-          {"src_identity", kA}, {"dst_identity", ""}, {"src_namespace", "shop"}, {"src_workload", "checkout"},
-          {"dst_namespace", ""}, {"dst_workload", ""}, {"dst_service", ""}, {"src_addr", "10.0.1.5"},
-          {"src_port", "41000"}, {"dst_addr", "192.0.2.7"}, {"dst_port", "443"}, {"verdict", "none"},
-          {"policy", ""}, {"policy_sha256", ""}, {"start", at(start)}, {"end", at(end)}};
+  return {{"direction", "outbound"},
+          {"protocol", "tcp"},
+          {"security", "none"},
+          {"tls_version", "none"},
+          {"tls_cipher", "none"},
+          {"tls_none_reason", "plaintext passthrough: the destination is outside the mesh"},
+          {"src_identity", kA},
+          {"dst_identity", ""},
+          {"src_namespace", "shop"},
+          {"src_workload", "checkout"},
+          {"dst_namespace", ""},
+          {"dst_workload", ""},
+          {"dst_service", ""},
+          {"src_addr", "10.0.1.5"},
+          {"src_port", "41000"},
+          {"dst_addr", "192.0.2.7"},
+          {"dst_port", "443"},
+          {"verdict", "none"},
+          {"policy", ""},
+          {"policy_sha256", ""},
+          {"start", at(start)},
+          {"end", at(end)}};
 }
 
 std::string members(const json& j) {
@@ -176,8 +221,8 @@ TEST(AuditReport, AConnectionOnlyItsSourceSawIsCountedNotDropped) {
   failed["tls_version"] = "none";
   failed["tls_none_reason"] = "no TLS session: the HBONE connection failed before its handshake completed";
   t.node1.push_back(failed);
-  Report r = buildReport({verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})},
-                         {});
+  Report r =
+      buildReport({verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})}, {});
   EXPECT_EQ(r.connections, 2u);
   EXPECT_EQ(r.mtls, 1u);
   ASSERT_EQ(r.plaintext.size(), 1u);
@@ -190,8 +235,8 @@ TEST(AuditReport, EveryFlowWithoutMutualTlsIsListedWithItsReason) {
   t.allowed(0, 5);
   t.node1.push_back(passthrough(1, 2));
   t.node1.push_back(passthrough(7, 8));
-  Report r = buildReport({verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})},
-                         {});
+  Report r =
+      buildReport({verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})}, {});
   EXPECT_EQ(r.connections, 3u);
   EXPECT_EQ(r.mtls, 1u);
   ASSERT_EQ(r.plaintext.size(), 1u);
@@ -215,8 +260,7 @@ TEST(AuditReport, ATamperedFilesRecordsAreNotCountedAndTheFileSaysSo) {
   auto& line = edited.lines[1];
   line.replace(line.find("\"allow\""), 7, "\"deny\"");
   auto unsignedTail = file(key, "node3", {passthrough(1, 2)}, /*close=*/false);
-  Report r = buildReport(
-      {verified(key, {good}), verified(key, {edited}), verified(key, {unsignedTail})}, {});
+  Report r = buildReport({verified(key, {good}), verified(key, {edited}), verified(key, {unsignedTail})}, {});
   ASSERT_EQ(r.files.size(), 3u);
   EXPECT_EQ(r.files[0].verdict, FileVerdict::Verified);
   EXPECT_EQ(r.files[0].node, "node1");
@@ -266,8 +310,8 @@ TEST(AuditReport, TheWindowAndNamespaceSelectConnections) {
       {"namespace other", {std::nullopt, std::nullopt, "other"}, 0, 0},
   };
   for (const auto& c : cases) {
-    Report r = buildReport(
-        {verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})}, c.options);
+    Report r = buildReport({verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})},
+                           c.options);
     EXPECT_EQ(r.connections, c.connections) << c.name;
     EXPECT_EQ(r.denied, c.denied) << c.name;
   }
@@ -305,8 +349,8 @@ TEST(AuditReport, TheShareOverTimeBucketsConnectionsByStart) {
   o.since = parseUtcTimestamp(at(0));
   o.until = parseUtcTimestamp(at(10));
   o.shareBuckets = 2;
-  Report r = buildReport({verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})},
-                         o);
+  Report r =
+      buildReport({verified(key, {file(key, "node1", t.node1)}), verified(key, {file(key, "node2", t.node2)})}, o);
   ASSERT_EQ(r.share.size(), 2u);
   EXPECT_EQ(formatUtcTimestamp(r.share[0].start), at(0));
   EXPECT_EQ(formatUtcTimestamp(r.share[1].start), at(5));
@@ -318,13 +362,13 @@ TEST(AuditReport, TheShareOverTimeBucketsConnectionsByStart) {
 }
 
 TEST(AuditReport, WhatIsNotRecordedIsStatedAndTheControlsCiteRealSections) {
-  Report r = buildReport({}, {});
+  Report r = buildReport(std::vector<VerifiedFiles>{}, {});
   EXPECT_EQ(r.connections, 0u);
   EXPECT_TRUE(r.share.empty());
   std::set<std::string> notRecorded;
   for (const auto& n : r.notRecorded) notRecorded.insert(n.section);
   EXPECT_EQ(notRecorded, (std::set<std::string>{"certificates", "coverage"}));
-  const std::set<std::string> sections = {"files", "flows", "non_mtls_flows", "policies",
+  const std::set<std::string> sections = {"files",      "flows",        "non_mtls_flows", "policies",
                                           "mtls_share", "certificates", "coverage"};
   std::set<std::string> controls;
   for (const auto& c : r.controls) {
