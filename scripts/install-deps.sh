@@ -11,9 +11,11 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   containernetworking-plugins iproute2 jq curl
-  tcpdump iperf3 socat nodejs
+  tcpdump iperf3 socat stunnel4 nodejs
   libhttp-parser-dev nghttp2-client nghttp2-server haproxy ccache lld
   buildah podman runc
+  # the audit report's HTML is checked by a validator and a parser (tests/unit/audit)
+  tidy libxml2-dev
 )
 
 # kubectl renders the kustomize overlays (tests/deploy): Debian's is

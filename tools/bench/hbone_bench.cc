@@ -6,15 +6,23 @@
 //   relays  pclient -> socat in pclient -> socat in pserver -> pserver: the same two
 //           user-space hops as the mesh (in each pod's netns, loopback to the apps),
 //           with no TLS, no HTTP/2 and no capture: the floor any tunnel pays here
+//   stunnel pclient -> stunnel in pclient -> stunnel in pserver -> pserver: a classic
+//           mTLS tunnel (TLS 1.3, client certificates), two user-space hops, no
+//           HTTP/2 and no capture (stunnel_path.h)
 //   mesh    mesh/client   (node1) -> mesh/server   (node2)   captured, HBONE (mTLS + h2)
 //
-// For each path: iperf3 bulk throughput with 1 and 8 streams, request/response
-// latency of 64-byte messages on one established connection, and new connection +
-// 64-byte echo latency (not for the relays: socat forks per connection). For the tunnels: TLS handshakes during the new-connection
-// run (pooling makes it 0), CPU seconds per phase, RSS with 10 idle enrolled pods,
-// and peak RSS.
+// For each path: iperf3 bulk throughput with 1 and 8 streams and the CPU seconds
+// its tunnel processes (both ends) spent per GB moved, request/response latency of
+// 64-byte messages on one established connection, and new connection + 64-byte
+// echo latency (not for the relays: socat forks per connection). Then a
+// connection-rate phase (conn_rate.h): new connections per second from several
+// client threads, direct and mesh to mesh, with the mesh tunnels' CPU. For the
+// mesh tunnels: TLS handshakes during the new-connection run (pooling makes it
+// 0), RSS with 10 idle enrolled pods, and peak RSS. Last, issue 15's aims judged
+// from this run (perf_aims.h), as a table the README quotes.
 //
-// Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--audit] [--verbose]
+// Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N]
+//               [--rate-seconds S] [--rate-threads N] [--audit] [--verbose]
 // --audit: both tunnels write the audit log (README "Audit evidence"); compare its
 // new-connection numbers with a run without.
 
@@ -40,6 +48,9 @@
 #include "tests/support/cluster.h"
 #include "tests/support/audit_key.h"
 #include "tools/bench/bench_util.h"
+#include "tools/bench/conn_rate.h"
+#include "tools/bench/perf_aims.h"
+#include "tools/bench/stunnel_path.h"
 
 using namespace warren;
 using namespace warren::e2e;
@@ -54,6 +65,8 @@ struct Options {
   int seconds = 5;        // per iperf3 run
   int rtts = 20000;       // request/response round trips on one connection
   int connections = 2000; // new connections
+  int rateSeconds = 3;    // the connection-rate phase, per path
+  int rateThreads = 4;    // its concurrent clients
   bool audit = false;     // both tunnels write the audit log (--audit-dir), to measure what it costs
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
 };
@@ -97,8 +110,13 @@ Percentiles roundTrips(const Pod& from, const std::string& ip, uint16_t port, in
   return percentiles(std::move(us), failures);
 }
 
-// iperf3 from `from` to the iperf3 server at ip:port: received Gbit/s, 0 on failure.
-double iperf(const Pod& from, const std::string& ip, uint16_t port, int streams, int seconds) {
+struct Bulk {
+  double gbit = 0;   // received, 0 on failure
+  double bytes = 0;  // received
+};
+
+// iperf3 from `from` to the iperf3 server at ip:port.
+Bulk iperf(const Pod& from, const std::string& ip, uint16_t port, int streams, int seconds) {
   std::string out;
   int rc = runCommand({"nsenter", "--net=" + from.netnsPath(), "iperf3", "-c", ip, "-p", std::to_string(port), "-t",
                        std::to_string(seconds), "-P", std::to_string(streams), "-J"},
@@ -107,9 +125,10 @@ double iperf(const Pod& from, const std::string& ip, uint16_t port, int streams,
   if (rc != 0 || j.is_discarded() || !j.contains("end")) {
     std::fprintf(stderr, "iperf3 %s -> %s:%u failed (%d): %s\n", from.name.c_str(), ip.c_str(), port, rc,
                  out.substr(0, 400).c_str());
-    return 0;
+    return {};
   }
-  return j["end"]["sum_received"]["bits_per_second"].get<double>() / 1e9;
+  const auto& sum = j["end"]["sum_received"];
+  return {sum["bits_per_second"].get<double>() / 1e9, sum["bytes"].get<double>()};
 }
 
 size_t countInLog(const TestNode& node, const std::string& text) {
@@ -136,6 +155,8 @@ bool parse(int argc, char** argv, Options& o) {
     if (k == "--seconds") o.seconds = v;
     else if (k == "--rtts") o.rtts = v;
     else if (k == "--connections") o.connections = v;
+    else if (k == "--rate-seconds") o.rateSeconds = v;
+    else if (k == "--rate-threads") o.rateThreads = v;
     else return false;
   }
   return true;
@@ -146,7 +167,8 @@ bool parse(int argc, char** argv, Options& o) {
 int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, o)) {
-    std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--audit] [--verbose]\n");
+    std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--rate-seconds S] "
+                         "[--rate-threads N] [--audit] [--verbose]\n");
     return 2;
   }
   if (::geteuid() != 0) {
@@ -226,6 +248,24 @@ int main(int argc, char** argv) {
       relays.push_back(std::move(*s));
     }
   }
+  // The stunnel path, and the connection-rate phase's echo servers (port 8081).
+  const std::string stunnelDir = "/tmp/warren-hbone-bench-stunnel-" + std::to_string(::getpid());
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() { std::filesystem::remove_all(dir); }
+  } removeStunnel{stunnelDir};
+  auto stunnel = bench::startStunnelPath(stunnelDir, pclient, pserver, {8080, 5201});
+  if (!stunnel) {
+    std::fprintf(stderr, "cannot start stunnel: %s\n", stunnel.error().message.c_str());
+    return 1;
+  }
+  constexpr uint16_t kRatePort = 8081;
+  auto rateMesh = bench::RateEchoServer::start(server.netnsPath(), kRatePort, o.rateThreads);
+  auto ratePlain = bench::RateEchoServer::start(pserver.netnsPath(), kRatePort, o.rateThreads);
+  if (!rateMesh || !ratePlain) {
+    std::fprintf(stderr, "cannot start the connection-rate echo servers\n");
+    return 1;
+  }
   pid_t t1 = n1.tunnel()->pid(), t2 = n2.tunnel()->pid();
   // Ten enrolled pods on node1, each with a certificate: the idle footprint.
   if (!eventually([&] { return countInLog(n1, "enrolled: listening") >= 10; }, 20s)) {
@@ -235,77 +275,132 @@ int main(int argc, char** argv) {
   long idleRss = bench::rssKb(t1, "VmRSS:");
 
   std::printf("Warren HBONE benchmark, two nodes (veth underlay), iperf3 %d s per run, %d round trips, %d new "
-              "connections\n\n",
-              o.seconds, o.rtts, o.connections);
+              "connections, connection rate %d s with %d clients\n\n",
+              o.seconds, o.rtts, o.connections, o.rateSeconds, o.rateThreads);
+  std::vector<pid_t> relayPids;
+  for (const auto& r : relays) relayPids.push_back(r->pid());
   struct Row {
     const char* name;
     const Pod& from;
-    const Pod& to;
     std::string ip;  // what the client dials
     uint16_t echoPort, iperfPort;
     bool newConnections;
-    double gbit1 = 0, gbit8 = 0;
-    Percentiles rtt, conn;
-    double cpuBulk = 0, cpuRtt = 0, cpuConn = 0;
+    std::vector<pid_t> tunnels;  // the processes this path adds (their CPU is the path's)
+    Bulk bulk1{}, bulk8{};
+    Percentiles rtt{}, conn{};
+    double cpuBulk1 = 0, cpuBulk8 = 0, cpuRtt = 0, cpuConn = 0;
     size_t handshakes = 0;
-  } rows[] = {{"direct", pclient, pserver, pserver.ip, 8080, 5201, true, 0, 0, {}, {}, 0, 0, 0, 0},
-              {"relays", pclient, pserver, "127.0.0.1", relayFrontPort(8080), relayFrontPort(5201), false, 0, 0, {}, {}, 0,
-               0, 0, 0},
-              {"mesh", client, server, server.ip, 8080, 5201, true, 0, 0, {}, {}, 0, 0, 0, 0}};
-  auto tunnelCpu = [&] { return bench::cpuSeconds(t1) + bench::cpuSeconds(t2); };
+    double meshTunnelsCpu = 0;  // t1 + t2 during this path's runs
+    double cpuPerGb(double cpu, const Bulk& b) const { return b.bytes > 0 ? cpu / (b.bytes / 1e9) : 0; }
+  };
+  std::vector<Row> rows;
+  rows.push_back({"direct", pclient, pserver.ip, 8080, 5201, true, {}});
+  rows.push_back({"relays", pclient, "127.0.0.1", relayFrontPort(8080), relayFrontPort(5201), false, relayPids});
+  rows.push_back({"stunnel", pclient, "127.0.0.1", bench::stunnelFrontPort(8080), bench::stunnelFrontPort(5201), true,
+                  {stunnel->client->pid(), stunnel->server->pid()}});
+  rows.push_back({"mesh", client, server.ip, 8080, 5201, true, {t1, t2}});
   for (auto& r : rows) {
-    double c0 = tunnelCpu();
-    r.gbit1 = iperf(r.from, r.ip, r.iperfPort, 1, o.seconds);
-    r.gbit8 = iperf(r.from, r.ip, r.iperfPort, 8, o.seconds);
-    double c1 = tunnelCpu();
+    // socat's per-connection children are counted once reaped, at the end of each run.
+    auto cpu = [&r] {
+      double c = 0;
+      for (pid_t p : r.tunnels) c += bench::cpuSeconds(p, /*withChildren=*/true);
+      return c;
+    };
+    const double m0 = bench::cpuSeconds(t1) + bench::cpuSeconds(t2);
+    double c0 = cpu();
+    r.bulk1 = iperf(r.from, r.ip, r.iperfPort, 1, o.seconds);
+    double c1 = cpu();
+    r.bulk8 = iperf(r.from, r.ip, r.iperfPort, 8, o.seconds);
+    double c2 = cpu();
     r.rtt = roundTrips(r.from, r.ip, r.echoPort, o.rtts);
-    double c2 = tunnelCpu();
+    double c3 = cpu();
     size_t hs0 = countInLog(n1, "hbone conn");
-    if (r.newConnections) r.conn = bench::newConnectionLatency(r.from, r.to, 8080, o.connections);
+    if (r.newConnections) r.conn = bench::newConnectionLatency(r.from, r.ip, r.echoPort, o.connections);
     r.handshakes = countInLog(n1, "hbone conn") - hs0;
-    double c3 = tunnelCpu();
-    r.cpuBulk = c1 - c0;
-    r.cpuRtt = c2 - c1;
-    r.cpuConn = c3 - c2;
+    double c4 = cpu();
+    r.cpuBulk1 = c1 - c0;
+    r.cpuBulk8 = c2 - c1;
+    r.cpuRtt = c3 - c2;
+    r.cpuConn = c4 - c3;
+    r.meshTunnelsCpu = bench::cpuSeconds(t1) + bench::cpuSeconds(t2) - m0;
   }
+  // The connection rate: direct for the baseline, then mesh to mesh with each tunnel's CPU.
+  bench::RateResult rateDirect = bench::connectionRate(pclient.netnsPath(), pserver.ip, kRatePort, o.rateThreads,
+                                                       o.rateSeconds);
+  const double r1 = bench::cpuSeconds(t1), r2 = bench::cpuSeconds(t2);
+  bench::RateResult rateMeshResult = bench::connectionRate(client.netnsPath(), server.ip, kRatePort, o.rateThreads,
+                                                           o.rateSeconds);
+  const double rateCpu1 = bench::cpuSeconds(t1) - r1, rateCpu2 = bench::cpuSeconds(t2) - r2;
 
-  std::printf("%-7s %10s %10s %11s %11s %12s %12s %9s %10s\n", "path", "1 stream", "8 streams", "rtt p50",
-              "rtt p99", "conn p50", "conn p99", "failures", "TLS hs");
-  std::printf("%-7s %10s %10s %11s %11s %12s %12s %9s %10s\n", "", "(Gbit/s)", "(Gbit/s)", "(us)", "(us)", "(us)",
-              "(us)", "", "");
+  std::printf("%-8s %9s %9s %8s %8s %9s %9s %10s %10s %9s %7s\n", "path", "1 stream", "8 streams", "CPU/GB", "CPU/GB",
+              "rtt p50", "rtt p99", "conn p50", "conn p99", "failures", "TLS hs");
+  std::printf("%-8s %9s %9s %8s %8s %9s %9s %10s %10s %9s %7s\n", "", "(Gbit/s)", "(Gbit/s)", "1 str", "8 str", "(us)",
+              "(us)", "(us)", "(us)", "", "");
   for (const auto& r : rows) {
-    std::printf("%-7s %10.2f %10.2f %11.1f %11.1f ", r.name, r.gbit1, r.gbit8, r.rtt.p50, r.rtt.p99);
+    std::printf("%-8s %9.2f %9.2f ", r.name, r.bulk1.gbit, r.bulk8.gbit);
+    if (r.tunnels.empty()) std::printf("%8s %8s ", "-", "-");
+    else std::printf("%8.2f %8.2f ", r.cpuPerGb(r.cpuBulk1, r.bulk1), r.cpuPerGb(r.cpuBulk8, r.bulk8));
+    std::printf("%9.1f %9.1f ", r.rtt.p50, r.rtt.p99);
     if (r.newConnections)
-      std::printf("%12.1f %12.1f %9d %10zu\n", r.conn.p50, r.conn.p99, r.rtt.failures + r.conn.failures,
-                  r.handshakes);
+      std::printf("%10.1f %10.1f %9d ", r.conn.p50, r.conn.p99, r.rtt.failures + r.conn.failures);
     else
-      std::printf("%12s %12s %9d %10s\n", "-", "-", r.rtt.failures, "-");
+      std::printf("%10s %10s %9d ", "-", "-", r.rtt.failures);
+    if (std::string(r.name) == "mesh") std::printf("%7zu\n", r.handshakes);
+    else std::printf("%7s\n", "-");
   }
+  std::printf("(CPU/GB: CPU seconds the path's tunnel processes spent, both ends, per GB iperf3 received)\n");
   const Row& d = rows[0];
   const Row& f = rows[1];
-  const Row& m = rows[2];
+  const Row& st = rows[2];
+  const Row& m = rows[3];
   auto pct = [](double a, double b) { return b > 0 ? 100 * a / b : 0; };
-  std::printf("\nagainst direct:        relays    mesh\n");
-  std::printf("  bulk, 1 stream      %5.0f%%  %5.0f%%   (aim for the mesh >= 50%%)\n", pct(f.gbit1, d.gbit1),
-              pct(m.gbit1, d.gbit1));
-  std::printf("  bulk, 8 streams     %5.0f%%  %5.0f%%\n", pct(f.gbit8, d.gbit8), pct(m.gbit8, d.gbit8));
-  std::printf("  round trip p50     %+6.1f  %+6.1f us   (aim for the mesh <= +30 us)\n", f.rtt.p50 - d.rtt.p50,
+  std::printf("\nagainst direct:        relays stunnel    mesh\n");
+  std::printf("  bulk, 1 stream      %5.0f%%  %5.0f%%  %5.0f%%\n", pct(f.bulk1.gbit, d.bulk1.gbit),
+              pct(st.bulk1.gbit, d.bulk1.gbit), pct(m.bulk1.gbit, d.bulk1.gbit));
+  std::printf("  bulk, 8 streams     %5.0f%%  %5.0f%%  %5.0f%%\n", pct(f.bulk8.gbit, d.bulk8.gbit),
+              pct(st.bulk8.gbit, d.bulk8.gbit), pct(m.bulk8.gbit, d.bulk8.gbit));
+  std::printf("  round trip p50     %+6.1f  %+6.1f  %+6.1f us\n", f.rtt.p50 - d.rtt.p50, st.rtt.p50 - d.rtt.p50,
               m.rtt.p50 - d.rtt.p50);
-  std::printf("  round trip p99     %+6.1f  %+6.1f us\n", f.rtt.p99 - d.rtt.p99, m.rtt.p99 - d.rtt.p99);
+  std::printf("  round trip p99     %+6.1f  %+6.1f  %+6.1f us\n", f.rtt.p99 - d.rtt.p99, st.rtt.p99 - d.rtt.p99,
+              m.rtt.p99 - d.rtt.p99);
+  std::printf("  new conn p50            -  %+6.1f  %+6.1f us (stunnel: a TLS handshake each; mesh: %zu handshakes, "
+              "pooled)\n",
+              st.conn.p50 - d.conn.p50, m.conn.p50 - d.conn.p50, m.handshakes);
   std::printf("mesh against the relays (what HBONE itself costs): bulk 1 stream %.0f%%, 8 streams %.0f%%, "
               "round trip p50 %+.1f us\n",
-              pct(m.gbit1, f.gbit1), pct(m.gbit8, f.gbit8), m.rtt.p50 - f.rtt.p50);
-  std::printf("new connection p50, mesh against direct: %+.1f us, with %zu TLS handshakes for %d connections "
-              "(pooled)\n",
-              m.conn.p50 - d.conn.p50, m.handshakes, o.connections);
-  std::printf("\ntunnels (both nodes), CPU seconds: bulk %.2f, round trips %.2f, new connections %.2f\n", m.cpuBulk,
-              m.cpuRtt, m.cpuConn);
-  std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB (aim <= 20 MB); peak node1 %.1f MB, node2 %.1f MB\n",
+              pct(m.bulk1.gbit, f.bulk1.gbit), pct(m.bulk8.gbit, f.bulk8.gbit), m.rtt.p50 - f.rtt.p50);
+  const double busier = std::max(rateCpu1, rateCpu2);
+  const double perCpuSecond = busier > 0 ? static_cast<double>(rateMeshResult.connections) / busier : 0;
+  std::printf("\nconnection rate (%d clients, connect + 64-byte echo + close): direct %.0f/s (%llu failures), mesh "
+              "%.0f/s (%llu failures)\n",
+              o.rateThreads, rateDirect.perSecond(), static_cast<unsigned long long>(rateDirect.failures),
+              rateMeshResult.perSecond(), static_cast<unsigned long long>(rateMeshResult.failures));
+  std::printf("  mesh tunnels' CPU: node1 %.2f s, node2 %.2f s over %.1f s: %.0f connections per CPU-second of the "
+              "busier tunnel\n",
+              rateCpu1, rateCpu2, rateMeshResult.seconds, perCpuSecond);
+  std::printf("\nmesh tunnels (both nodes), CPU seconds: bulk 1 stream %.2f, 8 streams %.2f, round trips %.2f, new "
+              "connections %.2f\n",
+              m.cpuBulk1, m.cpuBulk8, m.cpuRtt, m.cpuConn);
+  std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB; peak node1 %.1f MB, node2 %.1f MB\n",
               idleRss / 1024.0, bench::rssKb(t1, "VmHWM:") / 1024.0, bench::rssKb(t2, "VmHWM:") / 1024.0);
-  for (const Row* r : {&d, &f})
-    if (r->cpuBulk + r->cpuRtt + r->cpuConn > 0.05)
-      std::printf("(%s runs cost the tunnels %.2f CPU s: they were not idle)\n", r->name,
-                  r->cpuBulk + r->cpuRtt + r->cpuConn);
+  // The mesh tunnels should idle while the other paths run, or those paths shared the CPU with them.
+  for (const Row* r : {&d, &f, &st})
+    if (r->meshTunnelsCpu > 0.05)
+      std::printf("(%s runs cost the mesh tunnels %.2f CPU s: they were not idle)\n", r->name, r->meshTunnelsCpu);
+
+  auto figures = [](const Row& r) {
+    return bench::PathFigures{.gbit1 = r.bulk1.gbit,
+                              .gbit8 = r.bulk8.gbit,
+                              .cpuPerGb1 = r.cpuPerGb(r.cpuBulk1, r.bulk1),
+                              .rttP50 = r.rtt.p50,
+                              .connP50 = r.conn.p50};
+  };
+  bench::AimInputs aims{.direct = figures(d),
+                        .stunnel = figures(st),
+                        .mesh = figures(m),
+                        .meshConnPerCpuSecond = perCpuSecond,
+                        .idleRssMb = idleRss / 1024.0};
+  std::printf("\nissue 15's aims, from this run:\n\n%s", bench::aimsTable(bench::judgeAims(aims)).c_str());
   if (o.verbose)
     for (TestNode* n : {&n1, &n2})
     {

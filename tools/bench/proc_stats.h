@@ -12,18 +12,23 @@
 
 namespace warren::bench {
 
-// User + system CPU seconds used so far by pid.
-inline double cpuSeconds(pid_t pid) {
+// User + system CPU seconds used so far by pid (all its threads, live or ended),
+// plus, withChildren, those of its children that have been reaped (socat forks
+// one per connection).
+inline double cpuSeconds(pid_t pid, bool withChildren = false) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
   FILE* f = std::fopen(path, "r");
   if (!f) return 0;
   unsigned long utime = 0, stime = 0;
-  // Fields 14 and 15; the command name (field 2) has no spaces for our binaries.
-  if (std::fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-    utime = stime = 0;
+  long cutime = 0, cstime = 0;
+  // Fields 14 to 17; the command name (field 2) has no spaces for our binaries.
+  if (std::fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &utime, &stime, &cutime,
+                  &cstime) != 4)
+    utime = stime = cutime = cstime = 0;
   std::fclose(f);
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double ticks = static_cast<double>(utime + stime) + (withChildren ? static_cast<double>(cutime + cstime) : 0);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // A kB field of /proc/<pid>/status: "VmRSS:" now, "VmHWM:" the peak.

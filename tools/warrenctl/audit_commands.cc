@@ -1,7 +1,13 @@
 #include "tools/warrenctl/audit_commands.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
+#include "audit/report.h"
+#include "audit/report_html.h"
+#include "audit/report_json.h"
+#include "audit/segmentation.h"
 #include "audit/signing_key.h"
 #include "audit/verify.h"
 #include "common/file_io.h"
@@ -45,13 +51,9 @@ Result<Output> auditVerify(const Context& ctx) {
   const char* verdict = code == 0 ? "verified" : code == 2 ? "unverifiable" : code == 3 ? "tampered" : "records lost";
   Output out;
   out.exitCode = code;
-  out.json = Json{{"verdict", verdict},
-                  {"exit_code", code},
-                  {"files", v.files},
-                  {"records", v.records},
-                  {"checkpoints", v.checkpoints},
-                  {"lost", v.lost},
-                  {"findings", Json::array()}};
+  out.json =
+      Json{{"verdict", verdict},           {"exit_code", code}, {"files", v.files},         {"records", v.records},
+           {"checkpoints", v.checkpoints}, {"lost", v.lost},    {"findings", Json::array()}};
   out.table = Table{{"VERDICT", "FILES", "RECORDS", "CHECKPOINTS", "LOST"},
                     {{verdict, std::to_string(v.files), std::to_string(v.records), std::to_string(v.checkpoints),
                       std::to_string(v.lost)}}};
@@ -65,6 +67,193 @@ Result<Output> auditVerify(const Context& ctx) {
                              f.line ? std::to_string(f.line) : "-", printable(f.what)});
   }
   if (!findings.rows.empty()) out.extra.push_back(std::move(findings));
+  return out;
+}
+
+// What `report` and `assert` take: the window, the files, --key, --html.
+struct ReportArgs {
+  audit::ReportOptions options;
+  std::string keyPath, htmlPath;
+  std::vector<std::string> paths;
+};
+
+Result<ReportArgs> parseReportArgs(const std::vector<std::string>& args, bool html) {
+  ReportArgs r;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> Result<std::string> {
+      if (i + 1 == args.size()) return makeError(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--since" || a == "--until") {
+      auto v = value();
+      if (!v) return v.error();
+      auto t = audit::parseUtcTimestamp(*v);
+      if (!t) return makeError(a + " " + *v + ": not a UTC time like 2026-12-06T21:44:21Z");
+      (a == "--since" ? r.options.since : r.options.until) = *t;
+    } else if (a == "--namespace" || (html && a == "--html") || a == "--key") {
+      auto v = value();
+      if (!v) return v.error();
+      (a == "--namespace" ? r.options.ns : a == "--html" ? r.htmlPath : r.keyPath) = *v;
+    } else {
+      r.paths.push_back(a);
+    }
+  }
+  return r;
+}
+
+// Each file verified with --key, else with the audit-pub.pem beside it (each
+// node's tunnel writes its own), the files of one key together so that one
+// node's files chain. An unreadable file or key makes files unverifiable, not
+// the command fail: the report says so.
+std::vector<audit::VerifiedFiles> readVerified(const std::vector<std::string>& paths, const std::string& keyPath) {
+  std::map<std::string, std::vector<std::string>> byKey;
+  for (const auto& p : paths)
+    byKey[keyPath.empty() ? (std::filesystem::path(p).parent_path() / "audit-pub.pem").string() : keyPath].push_back(p);
+  std::vector<audit::VerifiedFiles> groups;
+  for (const auto& [k, files] : byKey) {
+    audit::VerifiedFiles g;
+    std::vector<audit::AuditFileText> unreadable;
+    std::vector<audit::Finding> problems;
+    for (const auto& p : files) {
+      auto content = readFile(p);
+      if (!content) {
+        unreadable.push_back({p, {}, true});
+        problems.push_back({audit::Severity::Unverifiable, p, 0, content.error().message});
+        continue;
+      }
+      g.files.push_back(audit::splitAuditFile(p, *content));
+    }
+    auto key = audit::loadVerifyingKey(k);
+    if (key)
+      g.verification = audit::verifyAuditFiles(
+          g.files, [kp = key->get()](std::string_view m, std::string_view sig) { return audit::verify(kp, m, sig); });
+    else
+      problems.push_back({audit::Severity::Unverifiable, "", 0, "verifying key " + k + ": " + key.error().message});
+    g.verification.findings.insert(g.verification.findings.end(), problems.begin(), problems.end());
+    g.files.insert(g.files.end(), unreadable.begin(), unreadable.end());
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+// As verify's: 3 a file tampered, 2 one unverifiable, 4 records lost, else 0.
+int filesExitCode(const std::vector<audit::FileStatus>& files) {
+  auto has = [&](audit::FileVerdict v) {
+    return std::any_of(files.begin(), files.end(), [v](const auto& f) { return f.verdict == v; });
+  };
+  return has(audit::FileVerdict::Tampered)       ? 3
+         : has(audit::FileVerdict::Unverifiable) ? 2
+         : has(audit::FileVerdict::Lost)         ? 4
+                                                 : 0;
+}
+
+Table filesTable(const std::vector<audit::FileStatus>& files) {
+  Table t{{"FILE", "NODE", "VERDICT", "RECORDS", "COUNTED"}, {}};
+  for (const auto& f : files)
+    t.rows.push_back({printable(f.file), printable(f.node), std::string(audit::fileVerdictName(f.verdict)),
+                      std::to_string(f.records), f.counted ? "yes" : "no"});
+  return t;
+}
+
+// `audit report [--since T] [--until T] [--namespace NS] [--html FILE] [--key PUB.pem] FILE...`.
+Result<Output> auditReport(const Context& ctx) {
+  auto args = parseReportArgs(ctx.args, true);
+  if (!args) return args.error();
+  if (args->paths.empty())
+    return makeError("audit report needs the audit files (DIR/<node>-*.audit.jsonl, of any nodes)");
+  const auto& options = args->options;
+  const std::string& htmlPath = args->htmlPath;
+  auto groups = readVerified(args->paths, args->keyPath);
+  audit::Report report = audit::buildReport(groups, options);
+
+  Output out;
+  out.json = audit::reportJson(report);
+  if (!htmlPath.empty()) {
+    auto written = writeFileAtomic(htmlPath, audit::reportHtml(report), 0644);
+    if (!written) return makeError("--html " + htmlPath + ": " + written.error().message);
+    out.json["html"] = htmlPath;
+  }
+  auto pct = [](uint64_t part, uint64_t whole) {
+    return whole ? std::to_string(part * 1000 / whole / 10) + "." + std::to_string(part * 1000 / whole % 10) + "%"
+                 : std::string("-");
+  };
+  out.exitCode = filesExitCode(report.files);
+  out.table = Table{
+      {"CONNECTIONS", "MTLS", "SHARE", "DENIED", "FILES", "EXCLUDED"},
+      {{std::to_string(report.connections), std::to_string(report.mtls), pct(report.mtls, report.connections),
+        std::to_string(report.denied), std::to_string(report.files.size()), std::to_string(report.excludedRecords)}}};
+  Table files = filesTable(report.files);
+  Table flows{{"SOURCE", "DESTINATION", "PORT", "CONNECTIONS", "MTLS", "DENIED"}, {}};
+  for (const auto& f : report.flows)
+    flows.rows.push_back({printable(f.key.source), printable(f.key.destination), printable(f.key.port),
+                          std::to_string(f.connections), pct(f.mtls, f.connections), std::to_string(f.denied)});
+  Table plain{{"SOURCE", "DESTINATION", "PORT", "CONNECTIONS", "WHY NOT MTLS"}, {}};
+  for (const auto& p : report.plaintext)
+    plain.rows.push_back({printable(p.key.source), printable(p.key.destination), printable(p.key.port),
+                          std::to_string(p.connections), printable(p.reason)});
+  Table policies{{"POLICY", "SHA256", "DECISIONS", "FIRST", "LAST"}, {}};
+  for (const auto& p : report.policies)
+    policies.rows.push_back({printable(p.policy), p.sha256.empty() ? "-" : p.sha256.substr(0, 16),
+                             std::to_string(p.decisions), audit::formatUtcTimestamp(p.first),
+                             audit::formatUtcTimestamp(p.last)});
+  Table missing{{"SECTION", "STATUS"}, {}};
+  for (const auto& n : report.notRecorded) missing.rows.push_back({n.section, "not recorded by this version"});
+  for (auto* t : {&files, &flows, &plain, &policies, &missing})
+    if (!t->rows.empty()) out.extra.push_back(std::move(*t));
+  return out;
+}
+
+// `audit assert [--since T] [--until T] [--namespace NS] [--key PUB.pem] SPEC.yaml FILE...`.
+Result<Output> auditAssert(const Context& ctx) {
+  auto args = parseReportArgs(ctx.args, false);
+  if (!args) return args.error();
+  if (args->paths.size() < 2) return makeError("audit assert needs a spec (SPEC.yaml) and the audit files");
+  const std::string specPath = args->paths.front();
+  auto text = readFile(specPath);
+  if (!text) return makeError("spec: " + text.error().message);
+  auto spec = audit::parseSegmentationSpec(*text);
+  if (!spec) return makeError(specPath + ": " + spec.error().message);
+  const std::vector<std::string> files(args->paths.begin() + 1, args->paths.end());
+  audit::CountedConnections counted = audit::countConnections(readVerified(files, args->keyPath), args->options);
+  auto found = audit::checkSegmentation(*spec, counted.connections);
+
+  // A contradiction stands whatever else is wrong; without one, the spec holds
+  // only as far as the files verified.
+  const int filesCode = filesExitCode(counted.files);
+  Output out;
+  out.exitCode = !found.empty() ? 5 : filesCode;
+  const std::string verdict = !found.empty()   ? "contradicted"
+                              : filesCode == 0 ? "holds"
+                                               : "holds over the counted files (not all verified)";
+  out.json = Json{{"verdict", verdict},
+                  {"exit_code", out.exitCode},
+                  {"rules", spec->rules.size()},
+                  {"connections", counted.connections.size()},
+                  {"excluded_records", counted.excludedRecords},
+                  {"files", Json::array()},
+                  {"contradictions", Json::array()}};
+  for (const auto& f : counted.files)
+    out.json["files"].push_back(
+        Json{{"file", f.file}, {"verdict", std::string(audit::fileVerdictName(f.verdict))}, {"counted", f.counted}});
+  Table t{{"RULE", "SOURCE", "DESTINATION", "PORT", "CONNECTIONS", "WHY"}, {}};
+  for (const auto& x : found) {
+    out.json["contradictions"].push_back(Json{{"rule", x.rule},
+                                              {"source", x.flow.source},
+                                              {"destination", x.flow.destination},
+                                              {"port", x.flow.port},
+                                              {"why", x.why},
+                                              {"connections", x.connections},
+                                              {"first", audit::formatUtcTimestamp(x.first)},
+                                              {"last", audit::formatUtcTimestamp(x.last)}});
+    t.rows.push_back({printable(x.rule), printable(x.flow.source), printable(x.flow.destination),
+                      printable(x.flow.port), std::to_string(x.connections), printable(x.why)});
+  }
+  out.table = Table{{"VERDICT", "RULES", "CONNECTIONS", "CONTRADICTIONS", "EXCLUDED"},
+                    {{verdict, std::to_string(spec->rules.size()), std::to_string(counted.connections.size()),
+                      std::to_string(found.size()), std::to_string(counted.excludedRecords)}}};
+  if (!t.rows.empty()) out.extra.push_back(std::move(t));
+  if (filesCode != 0) out.extra.push_back(filesTable(counted.files));
   return out;
 }
 
@@ -96,7 +285,121 @@ Object auditObject() {
        {"findings[].line", "1-based line (0: the file as a whole)"},
        {"findings[].what", "what is wrong, with the record's seq"}},
       auditVerify};
-  return {"audit", "The tunnel's tamper-evident audit files (--audit-dir).", {verify}};
+  Verb report{
+      "report",
+      "[OPTIONS] FILE...",
+      "Evidence from audit files of any nodes: flows, mutual TLS, denials, policies.",
+      "Options: --since T, --until T, --namespace NS, --html FILE, --key PUB.pem. "
+      "Reads the audit files of any number of nodes, verifies each first (with --key, else the audit-pub.pem "
+      "beside it) and leaves out the records of a tampered file, then reports: the flow matrix (source workload "
+      "to destination service or workload and port, with connections, the share over mutual TLS and denials); "
+      "every flow that was not mutual TLS with the tunnel's reason; the policies that decided, one row per source "
+      "hash, with when each hash first and last decided (a new hash is a change); the mutual TLS share over time; "
+      "the sections this version does not record (certificate events, uncaptured pods), stated as such; and the "
+      "controls (PCI DSS 4.0, SOC 2, DORA) each section can be offered as evidence for. A connection recorded by "
+      "both of its tunnels counts once. --since and --until (UTC, 2026-12-06T21:44:21Z) keep connections that "
+      "overlap the window; --namespace keeps those whose source or destination is in it. --html FILE also writes "
+      "one self-contained HTML file (tables and an inline SVG chart; no script, no external resource). Exit "
+      "status as verify's: 0 every file verified, 2 one unverifiable, 3 one tampered, 4 records lost.",
+      {{"window", "what was asked and what the counted records span"},
+       {"window.since", "--since, or null"},
+       {"window.until", "--until, or null"},
+       {"window.namespace", "--namespace, or null"},
+       {"window.first_record", "the earliest counted connection's start (null: none)"},
+       {"window.last_record", "the latest counted connection's end (null: none)"},
+       {"summary", "totals over the counted connections"},
+       {"summary.connections", "connections (one recorded at both ends counts once)"},
+       {"summary.mtls", "of them over mutual TLS"},
+       {"summary.mtls_share", "mtls / connections (4 decimals; null with none)"},
+       {"summary.not_mtls", "connections not over mutual TLS"},
+       {"summary.denied", "connections refused by policy"},
+       {"summary.records", "connection records behind them"},
+       {"summary.paired_records", "outbound records counted as their destination's inbound record"},
+       {"summary.excluded_records", "records left out: in tampered files"},
+       {"files", "every file read, with its verification"},
+       {"files[].file", "the file"},
+       {"files[].node", "the node its header names"},
+       {"files[].verdict", "verified | verified, records lost | unverifiable | tampered"},
+       {"files[].records", "connection records in the file"},
+       {"files[].counted", "false: its records were left out (tampered)"},
+       {"files[].findings", "verify's findings for the file"},
+       {"flows", "the flow matrix, most connections first"},
+       {"flows[].source", "ns/workload, or the address outside the mesh"},
+       {"flows[].destination", "the service dialed, else ns/workload, else the address"},
+       {"flows[].port", "the destination port"},
+       {"flows[].connections", "connections"},
+       {"flows[].mtls", "of them over mutual TLS"},
+       {"flows[].mtls_share", "mtls / connections"},
+       {"flows[].denied", "of them refused by policy"},
+       {"non_mtls_flows", "connections that were not mutual TLS, by flow and reason"},
+       {"non_mtls_flows[].source", "as flows[]"},
+       {"non_mtls_flows[].destination", "as flows[]"},
+       {"non_mtls_flows[].port", "as flows[]"},
+       {"non_mtls_flows[].reason", "the tunnel's reason (destination outside the mesh, a plaintext client, ...)"},
+       {"non_mtls_flows[].connections", "connections"},
+       {"non_mtls_flows[].first", "the first one's start"},
+       {"non_mtls_flows[].last", "the last one's end"},
+       {"policies", "the policies that decided, one row per source hash"},
+       {"policies[].policy", "ns/name"},
+       {"policies[].sha256", "SHA-256 of its source as enforced"},
+       {"policies[].decisions", "connections it decided"},
+       {"policies[].allowed", "of them allowed"},
+       {"policies[].denied", "of them denied"},
+       {"policies[].first", "when this hash first decided"},
+       {"policies[].last", "when it last decided"},
+       {"mtls_share", "the share over time, in equal buckets"},
+       {"mtls_share[].start", "the bucket's start"},
+       {"mtls_share[].end", "its end"},
+       {"mtls_share[].connections", "connections that started in it"},
+       {"mtls_share[].mtls", "of them over mutual TLS"},
+       {"mtls_share[].mtls_share", "mtls / connections (null with none)"},
+       {"not_recorded", "sections the audit files cannot evidence yet"},
+       {"not_recorded[].section", "certificates | coverage"},
+       {"not_recorded[].status", "not recorded by this version"},
+       {"not_recorded[].why", "what is and is not recorded"},
+       {"controls", "which sections can evidence which controls"},
+       {"controls.note", "the mapping is evidence, not a compliance claim"},
+       {"controls.mapping", "one entry per control"},
+       {"controls.mapping[].framework", "PCI DSS 4.0 | SOC 2 | DORA"},
+       {"controls.mapping[].control", "the control's number"},
+       {"controls.mapping[].topic", "what the control is about"},
+       {"controls.mapping[].sections", "the report sections offered"},
+       {"controls.mapping[].evidence", "what they show"},
+       {"html", "the HTML file written (with --html)"}},
+      auditReport};
+  Verb assertVerb{
+      "assert",
+      "[OPTIONS] SPEC.yaml FILE...",
+      "Check a segmentation spec against the flows in audit files; exit status for CI.",
+      "Options: --since T, --until T, --namespace NS, --key PUB.pem, as report's. "
+      "Reads and verifies the audit files as report does, then checks every connection in the window that reached "
+      "its destination (a connection the tunnel refused is segmentation working) against SPEC.yaml: a list of "
+      "rules, each a destination (to: namespace, workload, service, ports) with only_from (the sources that may "
+      "reach it: namespace, workload, principal, ports), never_from (sources that must not) and require_mtls. "
+      "Every flow that contradicts a rule is listed with the rule, why and how many connections. It checks the "
+      "audit window only, not the live policies. Exit status: 0 the spec holds and every file verified; 5 a flow "
+      "contradicts it; else as verify's (2 a file unverifiable, 3 one tampered and left out, 4 records lost), "
+      "since the spec then holds only over what could be counted; 1 a bad spec or argument.",
+      {{"verdict", "holds | contradicted | holds over the counted files (not all verified)"},
+       {"exit_code", "the process's exit status"},
+       {"rules", "rules in the spec"},
+       {"connections", "connections checked (in the window and namespace)"},
+       {"excluded_records", "records left out: in tampered files"},
+       {"files", "every file read"},
+       {"files[].file", "the file"},
+       {"files[].verdict", "as report's"},
+       {"files[].counted", "false: its records were left out (tampered)"},
+       {"contradictions", "flows that contradict a rule"},
+       {"contradictions[].rule", "the rule's name (rules[i] without one)"},
+       {"contradictions[].source", "as report's flows[]"},
+       {"contradictions[].destination", "as report's flows[]"},
+       {"contradictions[].port", "the destination port"},
+       {"contradictions[].why", "which part of the rule"},
+       {"contradictions[].connections", "connections"},
+       {"contradictions[].first", "the first one's start"},
+       {"contradictions[].last", "the last one's end"}},
+      auditAssert};
+  return {"audit", "The tunnel's tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};
 }
 
 }  // namespace warren::ctl

@@ -351,6 +351,98 @@ TEST(Warrenctl, AuditVerifyTellsItsVerdictInTheExitStatusAndDocumentedJson) {
   std::filesystem::remove_all(dir);
 }
 
+// `audit report` on two nodes' files made here: its JSON is the documented
+// fields, the connection both tunnels recorded counts once, --html writes the
+// file, and a tampered file's records are left out with exit status 3.
+TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
+  char tmpl[] = "/tmp/warrenctl-audit-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  for (const char* node : {"n1", "n2"}) {
+    std::filesystem::create_directories(dir + "/" + node);
+    ASSERT_TRUE(writeFileAtomic(dir + "/" + node + "/audit-pub.pem", *audit::publicKeyPem(key.get()), 0644));
+  }
+  const std::string common =
+      R"("protocol":"hbone","security":"mutual_tls","tls_version":"TLSv1.3","tls_cipher":"TLS_AES_128_GCM_SHA256",)"
+      R"("src_identity":"spiffe://cluster.local/ns/a/sa/c","dst_identity":"spiffe://cluster.local/ns/b/sa/s",)"
+      R"("src_namespace":"a","src_workload":"c","dst_namespace":"b","dst_workload":"s","dst_service":"",)"
+      R"("src_addr":"10.0.0.1","dst_addr":"10.0.0.2","dst_port":"80","start":"2026-12-06T10:00:00.000Z",)"
+      R"("end":"2026-12-06T10:00:01.000Z",)";
+  const std::string out1 = R"("direction":"outbound",)" + common + R"("src_port":"4000","verdict":"none",)" +
+                           R"("policy":"","policy_sha256":"","via":"10.0.0.2:15008")";
+  const std::string in2 = R"("direction":"inbound",)" + common + R"("src_port":"","verdict":"allow",)" +
+                          R"("policy":"b/p","policy_sha256":"abc")";
+  const std::string plain =
+      R"("direction":"outbound","protocol":"tcp","security":"none","tls_version":"none","tls_cipher":"none",)"
+      R"("tls_none_reason":"plaintext passthrough: the destination is outside the mesh","src_namespace":"a",)"
+      R"("src_workload":"c","dst_addr":"192.0.2.1","dst_port":"443","verdict":"none",)"
+      R"("start":"2026-12-06T10:00:02.000Z","end":"2026-12-06T10:00:03.000Z")";
+  auto write = [&](const std::string& node, const std::vector<std::string>& records) {
+    audit::ChainHead head = audit::startChain(audit::kNoPreviousFile);
+    std::string content = audit::chainLine(head, "header", audit::headerFields(node, 0, "t")) + "\n";
+    for (const auto& r : records) content += audit::chainLine(head, "conn", r) + "\n";
+    content += *audit::checkpointLine(head, audit::checkpointFields(records.size(), true, "t"),
+                                      [&](std::string_view m) { return audit::sign(key.get(), m); }) +
+               "\n";
+    const std::string path = dir + "/" + node + "/" + node + "-00000000.audit.jsonl";
+    EXPECT_TRUE(writeFileAtomic(path, content, 0644));
+    return path;
+  };
+  const std::string f1 = write("n1", {out1, plain}), f2 = write("n2", {in2});
+  std::ostringstream out, err;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "report", "--html", dir + "/r.html", f1, f2}, out, err), 0)
+      << out.str() << err.str();
+  Json j = Json::parse(out.str());
+  EXPECT_EQ(j["summary"]["connections"], 2) << j.dump(2);
+  EXPECT_EQ(j["summary"]["mtls"], 1);
+  EXPECT_EQ(j["summary"]["paired_records"], 1);
+  EXPECT_EQ(j["flows"].size(), 2u);
+  EXPECT_EQ(j["non_mtls_flows"][0]["destination"], "192.0.2.1");
+  EXPECT_EQ(j["policies"][0]["sha256"], "abc");
+  EXPECT_TRUE(std::filesystem::exists(dir + "/r.html"));
+  std::set<std::string> paths;
+  keyPaths(j, "", paths);
+  EXPECT_EQ(paths, documented("audit", "report"));
+
+  // `audit assert` over the same files: a spec they keep, one they contradict.
+  ASSERT_TRUE(writeFileAtomic(
+      dir + "/keep.yaml", "rules: [{name: s only from a, to: {workload: s}, only_from: [{namespace: a}]}]\n", 0644));
+  ASSERT_TRUE(
+      writeFileAtomic(dir + "/break.yaml", "rules: [{name: mtls to anywhere, to: {}, require_mtls: true}]\n", 0644));
+  std::ostringstream outA, errA;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "assert", dir + "/keep.yaml", f1, f2}, outA, errA), 0)
+      << outA.str() << errA.str();
+  EXPECT_EQ(Json::parse(outA.str())["verdict"], "holds");
+  std::ostringstream outB, errB;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "assert", dir + "/break.yaml", f1, f2}, outB, errB), 5)
+      << outB.str() << errB.str();
+  j = Json::parse(outB.str());
+  EXPECT_EQ(j["verdict"], "contradicted");
+  ASSERT_EQ(j["contradictions"].size(), 1u) << j.dump(2);
+  EXPECT_EQ(j["contradictions"][0]["destination"], "192.0.2.1");
+  paths.clear();
+  keyPaths(j, "", paths);
+  EXPECT_EQ(paths, documented("audit", "assert"));
+
+  // n2's record edited: left out, n1's outbound record counts in its place.
+  std::string content = *readFile(f2);
+  content.replace(content.find("\"allow\""), 7, "\"deny\" ");
+  ASSERT_TRUE(writeFileAtomic(f2, content, 0644));
+  std::ostringstream out2, err2;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "report", f1, f2}, out2, err2), 3) << out2.str() << err2.str();
+  j = Json::parse(out2.str());
+  EXPECT_EQ(j["summary"]["connections"], 2) << j.dump(2);
+  EXPECT_EQ(j["summary"]["denied"], 0);
+  EXPECT_EQ(j["summary"]["excluded_records"], 1);
+  EXPECT_EQ(j["files"][1]["verdict"], "tampered");
+  EXPECT_EQ(j["files"][1]["counted"], false);
+  std::ostringstream out3, err3;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "audit", "report", "--since", "yesterday", f1}, out3, err3), 1);
+  EXPECT_NE(err3.str().find("not a UTC time"), std::string::npos) << err3.str();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Warrenctl, MissingPinRootIsTheOneLineHint) {
   for (const char* object : {"pod", "prog", "link", "map", "conn", "stats", "trace"}) {
     std::ostringstream out, err;
