@@ -34,15 +34,24 @@ const char* kUsageNotes =
     "Exit status is 0 on success; on any error it is 1 and stderr has exactly one line starting "
     "with \"Error: \".";
 
-// Two-column list ("  name   text") with the text wrapped under itself.
+// The widest left column a two-column list gives its names: past it the text
+// would be squeezed into a few characters a line.
+constexpr size_t kNameColumnMax = 30;
+
+// Two-column list ("  name   text") with the text wrapped under itself. A name
+// wider than kNameColumnMax stands on its own line, its text on the lines below.
 std::string twoColumns(const std::vector<std::pair<std::string, std::string>>& rows) {
   size_t w = 0;
-  for (const auto& [l, r] : rows) w = std::max(w, l.size());
+  for (const auto& [l, r] : rows)
+    if (l.size() <= kNameColumnMax) w = std::max(w, l.size());
+  const std::string indent(2 + w + 2, ' ');
   std::string out;
   for (const auto& [l, r] : rows) {
-    std::string indent(2 + w + 2, ' ');
     std::string text = wrap(r, kWidth, indent);
-    out += "  " + l + text.substr(2 + l.size());
+    if (l.size() <= w)
+      out += "  " + l + text.substr(2 + l.size());
+    else
+      out += "  " + l + "\n" + text;
   }
   return out;
 }

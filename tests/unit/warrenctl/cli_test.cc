@@ -229,6 +229,27 @@ TEST(Cli, ExtraTablesFollowAfterABlankLineAndHeaderlessTablesHaveNoHeaderLine) {
 
 // ---- warrenctl's own table ----------------------------------------------------------
 
+// The help's summaries keep a readable column whatever the longest synopsis: a
+// long one (explain's) once made every summary one word a line at column 74.
+TEST(Warrenctl, GlobalHelpKeepsItsTextWithinEightyColumns) {
+  const CommandTable& t = commandTable();
+  std::set<std::string> synopses;
+  for (const auto& o : t.objects)
+    for (const auto& v : o.verbs) synopses.insert("  " + synopsis(t, o, v));
+  std::istringstream help(globalHelp(t));
+  std::string line;
+  int lines = 0;
+  while (std::getline(help, line)) {
+    ++lines;
+    if (synopses.count(line)) continue;  // a synopsis too long for the column stands alone
+    EXPECT_LE(line.size(), 80u) << line;
+    const size_t text = line.find_first_not_of(' ');
+    if (text != std::string::npos && line.find(' ', text) == std::string::npos && text > 34)
+      ADD_FAILURE() << "one word alone at column " << text << ": " << line;
+  }
+  EXPECT_LT(lines, 200) << globalHelp(t);
+}
+
 TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
   const CommandTable& t = commandTable();
   const std::string help = globalHelp(t), docs = markdownDocs(t);
