@@ -220,7 +220,11 @@ state::ClusterStatePtr ResourceCache::buildWhole(std::vector<Error>* warnings) {
 
 state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, const std::set<std::string>& policies,
                                               std::vector<Error>* warnings) {
-  if (!state_ || aliased_ > 0 || wholeNext_) {
+  // A response that changes much of what is held (a reconnect's full resend)
+  // builds faster whole: each incremental change copies a chunk.
+  const size_t held = addresses_.size() + policies_.size();
+  const bool large = addresses.size() + policies.size() > std::max<size_t>(1024, held / 8);
+  if (!state_ || aliased_ > 0 || wholeNext_ || large) {
     // Built with aliases held, the waypoint warnings kept for later follow the
     // whole build's reading of them: one more whole build once they are gone.
     wholeNext_ = aliased_ > 0;
@@ -330,7 +334,8 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
   if (warnings) {
     for (const auto& [name, w] : waypointWarnings_) warnings->push_back(makeError(w));
     for (const auto& [name, p] : policies_)
-      for (const auto& n : p.conversionNotes) warnings->push_back(makeError("AuthorizationPolicy " + p.key() + ": " + n));
+      for (const auto& n : p.conversionNotes)
+        warnings->push_back(makeError("AuthorizationPolicy " + p.key() + ": " + n));
   }
   state_ = b.finish(warnings);
   return state_;

@@ -102,7 +102,8 @@ class Gen {
     p.ns = "a";
     p.name = key.substr(2);
     p.action = chance(50) ? PolicyAction::Allow : PolicyAction::Deny;
-    p.targets.push_back({chance(50) ? L7Target::Kind::Gateway : L7Target::Kind::Service, "a", "s" + std::to_string(pick(5))});
+    const auto kind = chance(50) ? L7Target::Kind::Gateway : L7Target::Kind::Service;
+    p.targets.push_back({kind, "a", "s" + std::to_string(pick(5))});
     return p;
   }
   RequestAuthn authn(const std::string& key) {
