@@ -8,12 +8,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "identity/identity.h"
 #include "state/app_protocol.h"
+#include "state/cow_map.h"
 #include "state/l7_policy.h"
 #include "state/policy_index.h"
 #include "state/request_authn.h"
@@ -76,22 +78,41 @@ class ClusterState {
   // The one way to build a state, whatever the source. Later adds of the same key
   // replace earlier ones. finish() indexes and cross-checks; its errors name the
   // offending objects (an IP claimed twice, a VIP shared by two services).
+  //
+  // Built from a previous state, the builder holds only the changes (adds and
+  // removes) and finish() recomputes only what they touch: the IPs and VIPs they
+  // claim or give up, and the objects that contend for those. The result, its
+  // lookups and its problems are those a whole build of the same objects gives
+  // (tests/unit/state/incremental_state_test.cc checks that after every step).
   class Builder {
    public:
-    void add(Workload w) { workloads_[w.uid] = std::move(w); }
-    void add(Service s) { services_[s.key()] = std::move(s); }
-    void add(AuthorizationPolicy p) { policies_[p.key()] = std::move(p); }
-    void add(L7Policy p) { l7Policies_[p.key()] = std::move(p); }
-    void add(RequestAuthn r) { requestAuthns_[r.key()] = std::move(r); }
-    // Problems are collected, not fatal: the state keeps what is consistent.
+    enum class Kind { Workload, Service, Policy, L7Policy, RequestAuthn };
+    Builder() = default;
+    explicit Builder(std::shared_ptr<const ClusterState> previous) : prev_(std::move(previous)) {}
+    void add(Workload w) { workloads_.insert_or_assign(w.uid, std::move(w)); }
+    void add(Service s) { services_.insert_or_assign(s.key(), std::move(s)); }
+    void add(AuthorizationPolicy p) { policies_.insert_or_assign(p.key(), std::move(p)); }
+    void add(L7Policy p) { l7Policies_.insert_or_assign(p.key(), std::move(p)); }
+    void add(RequestAuthn r) { requestAuthns_.insert_or_assign(r.key(), std::move(r)); }
+    // Drops the object of that kind and key (uid for a workload, key() otherwise),
+    // whether it is in the previous state or was added to this builder.
+    void remove(Kind kind, const std::string& key);
+    // Problems are collected, not fatal: the state keeps what is consistent. With
+    // a previous state, *problems gets every problem of the new state, not only
+    // the changed objects'.
     std::shared_ptr<const ClusterState> finish(std::vector<Error>* problems = nullptr);
 
    private:
-    std::map<std::string, Workload> workloads_;
-    std::map<std::string, Service> services_;
-    std::map<std::string, AuthorizationPolicy> policies_;
-    std::map<std::string, L7Policy> l7Policies_;
-    std::map<std::string, RequestAuthn> requestAuthns_;
+    std::shared_ptr<const ClusterState> finishWhole();
+    std::shared_ptr<const ClusterState> finishFrom(const ClusterState& prev);
+
+    std::shared_ptr<const ClusterState> prev_;
+    // nullopt: removed (only with a previous state).
+    std::map<std::string, std::optional<Workload>> workloads_;
+    std::map<std::string, std::optional<Service>> services_;
+    std::map<std::string, std::optional<AuthorizationPolicy>> policies_;
+    std::map<std::string, std::optional<L7Policy>> l7Policies_;
+    std::map<std::string, std::optional<RequestAuthn>> requestAuthns_;
   };
 
   // By IP literal as the kernel reports it ("10.244.1.5", "fd00::5").
@@ -106,11 +127,20 @@ class ClusterState {
   // policies of the mesh are not looked at.
   std::vector<const AuthorizationPolicy*> policiesFor(const Workload& w) const;
 
-  const std::map<std::string, Workload>& workloads() const { return workloads_; }
-  const std::map<std::string, Service>& services() const { return services_; }
-  const std::map<std::string, AuthorizationPolicy>& policies() const { return policies_; }
-  const std::map<std::string, L7Policy>& l7Policies() const { return l7Policies_; }
-  const std::map<std::string, RequestAuthn>& requestAuthns() const { return requestAuthns_; }
+  // Ordered by key, as std::map; copies share their contents (state/cow_map.h).
+  using Workloads = CowMap<std::string, Workload>;
+  using Services = CowMap<std::string, Service>;
+  using Policies = CowMap<std::string, AuthorizationPolicy>;
+  using L7Policies = CowMap<std::string, L7Policy>;
+  using RequestAuthns = CowMap<std::string, RequestAuthn>;
+  const Workloads& workloads() const { return workloads_; }
+  const Services& services() const { return services_; }
+  const Policies& policies() const { return policies_; }
+  const L7Policies& l7Policies() const { return l7Policies_; }
+  const RequestAuthns& requestAuthns() const { return requestAuthns_; }
+  // Every service that lists `vip` among its VIPs (before the cross-check), in
+  // key order: the first owns it. For a source resolving addresses incrementally.
+  std::vector<std::string> vipClaimants(const std::string& vip) const;
   const Service* findService(const std::string& key) const;
 
   // Waypoints. The waypoint that traffic from `source` (nullptr: unknown) to the
@@ -129,15 +159,34 @@ class ClusterState {
   std::vector<const RequestAuthn*> requestAuthnsFor(const Service& waypoint, const Service* dstService) const;
 
  private:
-  std::map<std::string, Workload> workloads_;
-  std::map<std::string, Service> services_;
-  std::map<std::string, AuthorizationPolicy> policies_;
-  std::map<std::string, L7Policy> l7Policies_;
-  std::map<std::string, RequestAuthn> requestAuthns_;
-  std::map<std::string, std::string> uidByIp_;
-  std::map<std::string, std::string> serviceByVip_;
-  std::map<std::string, std::vector<std::string>> endpointsByService_;  // service key -> uids
-  PolicyIndex policyIndex_;  // over policies_
+  using Keys = std::vector<std::string>;
+  std::vector<std::string> ipClaimants(const std::string& ip) const;
+  void setIpClaimants(const std::string& ip, Keys claimants);
+  void setVipClaimants(const std::string& vip, Keys claimants);
+
+  Workloads workloads_;   // their IPs as the cross-check left them
+  Services services_;     // their VIPs as the cross-check left them
+  Policies policies_;
+  L7Policies l7Policies_;
+  RequestAuthns requestAuthns_;
+  CowMap<std::string, std::string> uidByIp_;
+  CowMap<std::string, std::string> serviceByVip_;
+  // Service key -> uids (sorted) of the workloads that name it, whether or not
+  // the service exists yet: a service added later finds its endpoints here.
+  CowMap<std::string, Keys> endpointsByService_;
+  std::shared_ptr<const PolicyIndex> policyIndex_;  // over policies_; shared while they do not change
+
+  // What an incremental build needs to recompute a cross-check, kept small: only
+  // the contended addresses and the objects the check changed.
+  // IP -> every workload claiming it (sorted uids, a uid twice if it lists the IP
+  // twice), for an IP claimed more than once or that is a service VIP; any other
+  // claimed IP's one claimant is uidByIp_'s.
+  CowMap<std::string, Keys> ipClaims_;
+  CowMap<std::string, Keys> vipClaims_;  // VIP -> service keys, for a VIP claimed more than once
+  CowMap<std::string, Keys> rawIps_;     // uid -> its IPs as given, where the check dropped some
+  CowMap<std::string, Keys> rawVips_;    // service key -> its VIPs as given, likewise
+  CowMap<std::string, Keys> serviceProblems_;   // key -> problems, in the whole build's words and order
+  CowMap<std::string, Keys> workloadProblems_;  // uid -> problems
 };
 using ClusterStatePtr = std::shared_ptr<const ClusterState>;
 

@@ -6,25 +6,24 @@
 
 namespace warren::state {
 
-PolicyIndex::PolicyIndex(const std::map<std::string, AuthorizationPolicy>& policies) {
-  uint32_t rank = 0;
-  std::map<std::string, std::vector<Ranked>> namespaced;
-  for (const auto& [key, p] : policies) {
-    const Ranked r{rank++, &p};
-    switch (p.scope) {
-      case PolicyScope::Global: global_.push_back(r); break;
-      case PolicyScope::Namespace: namespaced[p.ns].push_back(r); break;
-      case PolicyScope::WorkloadSelector: selectorByKey_.emplace(key, r); break;
-    }
+void PolicyIndex::add(const std::string& key, const AuthorizationPolicy& p) {
+  const Ranked r{nextRank_++, &p};
+  switch (p.scope) {
+    case PolicyScope::Global: global_.push_back(r); break;
+    case PolicyScope::Namespace: byNamespace_[p.ns].push_back(r); break;
+    case PolicyScope::WorkloadSelector: selectorByKey_.emplace(key, r); break;
   }
+}
+
+void PolicyIndex::mergeGlobal() {
   // Each namespace's list carries the global policies too, merged in rank order,
   // so a workload without selector policies gets its answer with one lookup.
   auto byRank = [](const Ranked& a, const Ranked& b) { return a.rank < b.rank; };
-  for (auto& [ns, list] : namespaced) {
+  for (auto& [ns, list] : byNamespace_) {
     std::vector<Ranked> merged;
     merged.reserve(list.size() + global_.size());
     std::merge(list.begin(), list.end(), global_.begin(), global_.end(), std::back_inserter(merged), byRank);
-    byNamespace_.emplace(ns, std::move(merged));
+    list = std::move(merged);
   }
 }
 

@@ -25,12 +25,20 @@ struct Workload;
 class PolicyIndex {
  public:
   PolicyIndex() = default;
-  // Points into `policies`, which must outlive the index and not change.
-  explicit PolicyIndex(const std::map<std::string, AuthorizationPolicy>& policies);
+  // Points into `policies` (a key-ordered map of key -> policy), which must
+  // outlive the index and not change.
+  template <typename Map>
+  explicit PolicyIndex(const Map& policies) {
+    for (const auto& [key, p] : policies) add(key, p);
+    mergeGlobal();
+  }
 
   std::vector<const AuthorizationPolicy*> forWorkload(const Workload& w) const;
 
  private:
+  void add(const std::string& key, const AuthorizationPolicy& p);  // called in key order
+  void mergeGlobal();  // once every policy is added
+  uint32_t nextRank_ = 0;
   // A policy and its rank in key order, so that lists merge without comparing keys.
   struct Ranked {
     uint32_t rank;

@@ -387,6 +387,31 @@ Result<AddressItem> convertAddress(const iw::Address& a, const std::string& defa
   return makeError("address with neither a workload nor a service");
 }
 
+std::optional<std::string> waypointAddressIp(const std::string& waypoint) {
+  if (!waypoint.starts_with(kWaypointAddressPrefix)) return std::nullopt;
+  std::string ip = waypoint.substr(kWaypointAddressPrefix.size());
+  if (auto slash = ip.rfind('/'); slash != std::string::npos) ip = ip.substr(slash + 1);  // network/ip
+  return ip;
+}
+
+ResolvedWaypoint resolveWaypoint(const std::string& waypoint, const std::string& what,
+                                 const std::function<std::optional<std::string>(const std::string& ip)>& vipOwner,
+                                 const std::function<bool(const std::string& key)>& serviceExists) {
+  ResolvedWaypoint out{waypoint, ""};
+  if (waypoint.empty()) return out;
+  if (auto ip = waypointAddressIp(waypoint)) {
+    auto owner = vipOwner(*ip);
+    if (!owner) {
+      out.warning = what + ": waypoint " + waypoint + " is no service's VIP; its traffic is refused until one has it";
+      return out;
+    }
+    out.key = *owner;
+  }
+  if (!serviceExists(out.key))
+    out.warning = what + ": waypoint " + out.key + " is no known service; its traffic is refused until it is";
+  return out;
+}
+
 state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addresses,
                                   const std::map<std::string, state::AuthorizationPolicy>& policies,
                                   std::vector<Error>* warnings) {
@@ -405,17 +430,15 @@ state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addr
   // An unknown waypoint is kept as it is: no service has that key, so routing
   // refuses the traffic rather than going around the waypoint.
   auto resolve = [&](std::string& waypoint, const std::string& what) {
-    if (waypoint.empty()) return;
-    if (waypoint.starts_with(kWaypointAddressPrefix)) {
-      std::string ip = waypoint.substr(kWaypointAddressPrefix.size());
-      if (auto slash = ip.rfind('/'); slash != std::string::npos) ip = ip.substr(slash + 1);  // network/ip
-      auto it = serviceByVip.find(ip);
-      if (it == serviceByVip.end())
-        return warn(what + ": waypoint " + waypoint + " is no service's VIP; its traffic is refused until one has it");
-      waypoint = it->second;
-    }
-    if (!serviceKeys.count(waypoint))
-      warn(what + ": waypoint " + waypoint + " is no known service; its traffic is refused until it is");
+    auto r = resolveWaypoint(
+        waypoint, what,
+        [&](const std::string& ip) {
+          auto it = serviceByVip.find(ip);
+          return it == serviceByVip.end() ? std::nullopt : std::optional<std::string>(it->second);
+        },
+        [&](const std::string& key) { return serviceKeys.count(key) != 0; });
+    waypoint = std::move(r.key);
+    if (!r.warning.empty()) warn(std::move(r.warning));
   };
   state::ClusterState::Builder b;
   for (const auto& [name, item] : addresses) {

@@ -5,7 +5,9 @@
 // it, and NACKs the response when one resource fails. Every error names the
 // resource it is about.
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -40,6 +42,22 @@ Result<state::AuthorizationPolicy> convertAuthorization(const istio::security::A
 // One istio.workload.Address resource: a workload or a service.
 using AddressItem = std::variant<state::Workload, state::Service>;
 Result<AddressItem> convertAddress(const istio::workload::Address& a, const std::string& defaultTrustDomain);
+
+// The IP of a waypoint named by address (waypointAddressKey's form), or nullopt
+// for one named by its service's key.
+std::optional<std::string> waypointAddressIp(const std::string& waypoint);
+
+// One waypoint reference as buildState resolves it: the address form becomes the
+// key of the service owning that VIP (`vipOwner`: nullptr for none); anything
+// left unknown stays as it is (routing then refuses the traffic) and `warning`
+// says so, naming `what` (the object).
+struct ResolvedWaypoint {
+  std::string key;
+  std::string warning;  // "" when resolved to a known service
+};
+ResolvedWaypoint resolveWaypoint(const std::string& waypoint, const std::string& what,
+                                 const std::function<std::optional<std::string>(const std::string& ip)>& vipOwner,
+                                 const std::function<bool(const std::string& key)>& serviceExists);
 
 // Builds the tunnel's state from every resource the client holds. Cross-resource
 // problems (an IP claimed twice, a waypoint address that is no service's VIP, ...)

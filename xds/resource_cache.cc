@@ -1,5 +1,9 @@
 #include "xds/resource_cache.h"
 
+#include <algorithm>
+#include <type_traits>
+#include <variant>
+
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
 
@@ -28,7 +32,58 @@ Result<Msg> unpack(const Resource& r, const std::string& typeUrl) {
 // Per resource, as ztunnel: what converts is applied (with its version), what
 // does not is named in the NACK and keeps its previous version held, so one bad
 // object never freezes every other update.
-std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryResponse& r) {
+namespace {
+
+const std::string& itemKey(const AddressItem& item) {
+  if (const auto* w = std::get_if<state::Workload>(&item)) return w->uid;
+  static thread_local std::string key;
+  key = std::get<state::Service>(item).key();
+  return key;
+}
+
+const std::string& itemWaypoint(const AddressItem& item) {
+  return std::visit([](const auto& v) -> const std::string& { return v.waypoint; }, item);
+}
+
+}  // namespace
+
+void ResourceCache::countAlias(const std::string& name, const AddressItem& item, int delta) {
+  if (itemKey(item) != name) aliased_ += delta;
+}
+
+void ResourceCache::indexWaypointUser(const std::string& name, const AddressItem& item, bool add) {
+  const std::string& wp = itemWaypoint(item);
+  if (wp.empty()) return;
+  auto ip = waypointAddressIp(wp);
+  auto& index = ip ? waypointUsersByIp_ : waypointUsersByKey_;
+  const std::string& by = ip ? *ip : wp;
+  if (add) {
+    index[by].insert(name);
+  } else if (auto it = index.find(by); it != index.end()) {
+    it->second.erase(name);
+    if (it->second.empty()) index.erase(it);
+  }
+}
+
+std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryResponse& r, AddressChanges& changed) {
+  // Records a name's item before its first change in this response, and keeps
+  // the alias count and the waypoint index in step with what is held.
+  auto replace = [&](const std::string& name, std::optional<AddressItem> next) {
+    auto it = addresses_.find(name);
+    std::optional<AddressItem> before = it == addresses_.end() ? std::nullopt : std::optional<AddressItem>(it->second);
+    changed.try_emplace(name, before);
+    if (before) {
+      countAlias(name, *before, -1);
+      indexWaypointUser(name, *before, false);
+    }
+    if (next) {
+      countAlias(name, *next, 1);
+      indexWaypointUser(name, *next, true);
+      addresses_.insert_or_assign(name, std::move(*next));
+    } else if (it != addresses_.end()) {
+      addresses_.erase(it);
+    }
+  };
   std::vector<std::string> errors;
   auto& versions = versions_[kAddressType];
   for (const auto& res : r.resources()) {
@@ -42,11 +97,11 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
       errors.push_back(withContext(item.error(), "resource " + res.name()).message);
       continue;
     }
-    addresses_.insert_or_assign(res.name(), std::move(*item));
+    replace(res.name(), std::move(*item));
     versions[res.name()] = res.version();
   }
   for (const auto& name : r.removed_resources()) {
-    addresses_.erase(name);
+    replace(name, std::nullopt);
     versions.erase(name);
   }
   return errors;
@@ -72,7 +127,19 @@ std::optional<state::AuthorizationPolicy> denyAllInPlaceOf(const istio::security
 
 }  // namespace
 
-std::vector<std::string> ResourceCache::applyAuthorizations(const DeltaDiscoveryResponse& r) {
+std::vector<std::string> ResourceCache::applyAuthorizations(const DeltaDiscoveryResponse& r,
+                                                           std::set<std::string>& changed) {
+  auto replace = [&](const std::string& name, std::optional<state::AuthorizationPolicy> next) {
+    changed.insert(name);
+    if (auto it = policies_.find(name); it != policies_.end()) {
+      if (it->second.key() != name) --aliased_;
+      policies_.erase(it);
+    }
+    if (next) {
+      if (next->key() != name) ++aliased_;
+      policies_.emplace(name, std::move(*next));
+    }
+  };
   std::vector<std::string> errors;
   auto& versions = versions_[kAuthorizationType];
   for (const auto& res : r.resources()) {
@@ -85,16 +152,16 @@ std::vector<std::string> ResourceCache::applyAuthorizations(const DeltaDiscovery
     if (!p) {
       errors.push_back(withContext(p.error(), "resource " + res.name()).message);
       if (auto placeholder = denyAllInPlaceOf(*msg, p.error().message)) {
-        policies_.insert_or_assign(res.name(), std::move(*placeholder));
+        replace(res.name(), std::move(*placeholder));
         versions.erase(res.name());  // held at no version: a reconnect asks for it again
       }
       continue;
     }
-    policies_.insert_or_assign(res.name(), std::move(*p));
+    replace(res.name(), std::move(*p));
     versions[res.name()] = res.version();
   }
   for (const auto& name : r.removed_resources()) {
-    policies_.erase(name);
+    if (policies_.count(name)) replace(name, std::nullopt);
     versions.erase(name);
   }
   return errors;
@@ -106,10 +173,12 @@ ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
   out.reply.set_response_nonce(r.nonce());
 
   std::vector<std::string> errors;
+  AddressChanges addressChanges;
+  std::set<std::string> policyChanges;
   if (r.type_url() == kAddressType) {
-    errors = applyAddresses(r);
+    errors = applyAddresses(r, addressChanges);
   } else if (r.type_url() == kAuthorizationType) {
-    errors = applyAuthorizations(r);
+    errors = applyAuthorizations(r, policyChanges);
   } else {
     out.rejected = makeError("unsupported type " + r.type_url());
   }
@@ -125,8 +194,151 @@ ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
     out.reply.mutable_error_detail()->set_message(out.rejected->message);
   }
   if (r.type_url() == kAddressType || r.type_url() == kAuthorizationType)
-    out.state = buildState(addresses_, policies_, &out.warnings);
+    out.state = rebuild(addressChanges, policyChanges, &out.warnings);
   return out;
+}
+
+state::ClusterStatePtr ResourceCache::buildWhole(std::vector<Error>* warnings) {
+  state_ = buildState(addresses_, policies_, warnings);
+  // The waypoint warnings as the whole build gave them, so that later
+  // incremental builds can report every one without resolving every object.
+  waypointWarnings_.clear();
+  for (const auto& [name, item] : addresses_) {
+    const std::string& wp = itemWaypoint(item);
+    if (wp.empty()) continue;
+    auto r = resolveWaypoint(
+        wp, std::holds_alternative<state::Workload>(item) ? "workload " + itemKey(item) : "service " + itemKey(item),
+        [&](const std::string& ip) -> std::optional<std::string> {
+          const auto* s = state_->findServiceByVip(ip);
+          return s ? std::optional<std::string>(s->key()) : std::nullopt;
+        },
+        [&](const std::string& key) { return state_->findService(key) != nullptr; });
+    if (!r.warning.empty()) waypointWarnings_[name] = std::move(r.warning);
+  }
+  return state_;
+}
+
+state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, const std::set<std::string>& policies,
+                                              std::vector<Error>* warnings) {
+  // A response that changes much of what is held (a reconnect's full resend)
+  // builds faster whole: each incremental change copies a chunk.
+  const size_t held = addresses_.size() + policies_.size();
+  const bool large = addresses.size() + policies.size() > std::max<size_t>(1024, held / 8);
+  if (!state_ || aliased_ > 0 || wholeNext_ || large) {
+    // Built with aliases held, the waypoint warnings kept for later follow the
+    // whole build's reading of them: one more whole build once they are gone.
+    wholeNext_ = aliased_ > 0;
+    return buildWhole(warnings);
+  }
+  const state::ClusterState& prev = *state_;
+
+  // The services this response changes, and the VIPs they held or hold: the
+  // owner of those VIPs may change, and with it the waypoints named by them.
+  std::set<std::string> changedServices, touchedVips;
+  for (const auto& [name, before] : addresses) {
+    auto add = [&](const std::optional<AddressItem>& item) {
+      if (!item) return;
+      if (const auto* s = std::get_if<state::Service>(&*item)) {
+        changedServices.insert(s->key());
+        touchedVips.insert(s->vips.begin(), s->vips.end());
+      }
+    };
+    add(before);
+    auto now = addresses_.find(name);
+    add(now == addresses_.end() ? std::nullopt : std::optional<AddressItem>(now->second));
+  }
+  // A VIP's owner after the response: the first by key of the services claiming
+  // it, the unchanged ones as the previous state knows them.
+  auto vipOwner = [&](const std::string& ip) -> std::optional<std::string> {
+    std::optional<std::string> owner;
+    auto consider = [&](const std::string& key) {
+      if (!owner || key < *owner) owner = key;
+    };
+    for (const auto& key : prev.vipClaimants(ip))
+      if (!changedServices.count(key)) consider(key);
+    if (touchedVips.count(ip))
+      for (const auto& key : changedServices)
+        if (auto it = addresses_.find(key); it != addresses_.end())
+          if (const auto* s = std::get_if<state::Service>(&it->second))
+            if (std::find(s->vips.begin(), s->vips.end(), ip) != s->vips.end()) consider(key);
+    return owner;
+  };
+  auto serviceExists = [&](const std::string& key) {
+    auto it = addresses_.find(key);
+    return it != addresses_.end() && std::holds_alternative<state::Service>(it->second);
+  };
+
+  // Whose waypoint to resolve again: the changed objects, and those naming a
+  // touched VIP or a changed service.
+  std::set<std::string> resolveAgain;
+  for (const auto& [name, before] : addresses) resolveAgain.insert(name);
+  for (const auto& vip : touchedVips)
+    if (auto it = waypointUsersByIp_.find(vip); it != waypointUsersByIp_.end())
+      resolveAgain.insert(it->second.begin(), it->second.end());
+  for (const auto& key : changedServices)
+    if (auto it = waypointUsersByKey_.find(key); it != waypointUsersByKey_.end())
+      resolveAgain.insert(it->second.begin(), it->second.end());
+
+  state::ClusterState::Builder b(state_);
+  for (const auto& name : resolveAgain) {
+    auto it = addresses_.find(name);
+    if (it == addresses_.end()) {  // removed
+      waypointWarnings_.erase(name);
+      const auto& before = addresses.at(name);
+      if (before)
+        b.remove(std::holds_alternative<state::Workload>(*before) ? state::ClusterState::Builder::Kind::Workload
+                                                                  : state::ClusterState::Builder::Kind::Service,
+                 name);
+      continue;
+    }
+    const bool changed = addresses.count(name) != 0;
+    if (changed) {
+      // A name that turned from a workload into a service (or back) drops what it was.
+      const auto& before = addresses.at(name);
+      if (before && before->index() != it->second.index())
+        b.remove(std::holds_alternative<state::Workload>(*before) ? state::ClusterState::Builder::Kind::Workload
+                                                                  : state::ClusterState::Builder::Kind::Service,
+                 name);
+    }
+    std::visit(
+        [&](const auto& item) {
+          using T = std::decay_t<decltype(item)>;
+          constexpr bool isWorkload = std::is_same_v<T, state::Workload>;
+          std::string key;
+          if constexpr (isWorkload) key = item.uid;
+          else key = item.key();
+          auto r = resolveWaypoint(item.waypoint, (isWorkload ? "workload " : "service ") + key, vipOwner,
+                                   serviceExists);
+          if (r.warning.empty()) waypointWarnings_.erase(name);
+          else waypointWarnings_[name] = std::move(r.warning);
+          const std::string* held = nullptr;
+          if constexpr (isWorkload) {
+            if (const auto* w = prev.findWorkload(key)) held = &w->waypoint;
+          } else {
+            if (const auto* s = prev.findService(key)) held = &s->waypoint;
+          }
+          // An unchanged object is added again only when its waypoint now resolves otherwise.
+          if (!changed && held && *held == r.key) return;
+          T copy = item;
+          copy.waypoint = std::move(r.key);
+          b.add(std::move(copy));
+        },
+        it->second);
+  }
+  for (const auto& name : policies) {
+    if (auto it = policies_.find(name); it != policies_.end()) b.add(it->second);
+    else b.remove(state::ClusterState::Builder::Kind::Policy, name);
+  }
+
+  // Every warning of the new state, in the order the whole build gives them.
+  if (warnings) {
+    for (const auto& [name, w] : waypointWarnings_) warnings->push_back(makeError(w));
+    for (const auto& [name, p] : policies_)
+      for (const auto& n : p.conversionNotes)
+        warnings->push_back(makeError("AuthorizationPolicy " + p.key() + ": " + n));
+  }
+  state_ = b.finish(warnings);
+  return state_;
 }
 
 std::map<std::string, std::string> ResourceCache::versions(const std::string& typeUrl) const {

@@ -3,10 +3,14 @@
 // type URL (converted, with their versions), and what one DeltaDiscoveryResponse
 // does to them, per resource: those that convert are applied, those that do not
 // are named in a NACK and keep their previous version (a policy that cannot be
-// read is enforced as deny-all meanwhile). The state is rebuilt either way.
+// read is enforced as deny-all meanwhile). The state is rebuilt either way:
+// the first time whole (buildState), then from the previous state with only the
+// response's resources and what depends on them (the objects whose waypoint
+// address changed owner), so one pod's change costs the same at any cluster size.
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,12 +45,36 @@ class ResourceCache {
 
  private:
   // Each returns the errors of the resources it could not apply.
-  std::vector<std::string> applyAddresses(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r);
-  std::vector<std::string> applyAuthorizations(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r);
+  std::vector<std::string> applyAddresses(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r,
+                                         std::map<std::string, std::optional<AddressItem>>& changed);
+  std::vector<std::string> applyAuthorizations(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r,
+                                               std::set<std::string>& changed);
+
+  // Each fills `changed` with the names it touched, each with the item it
+  // held before the response (nullopt: none).
+  using AddressChanges = std::map<std::string, std::optional<AddressItem>>;
+  state::ClusterStatePtr rebuild(const AddressChanges& addresses, const std::set<std::string>& policies,
+                                 std::vector<Error>* warnings);
+  state::ClusterStatePtr buildWhole(std::vector<Error>* warnings);
+  void indexWaypointUser(const std::string& name, const AddressItem& item, bool add);
+  void countAlias(const std::string& name, const AddressItem& item, int delta);
 
   std::string trustDomain_;
   std::map<std::string, AddressItem> addresses_;
   std::map<std::string, state::AuthorizationPolicy> policies_;
+  // For the incremental rebuild. The state last built, which the next builds on.
+  state::ClusterStatePtr state_;
+  // Resources whose name is not their object's key (istiod names a workload by
+  // its uid, a service and a policy "namespace/name"): while any is held, two
+  // names may hold one key, and only a whole build decides which wins.
+  size_t aliased_ = 0;
+  bool wholeNext_ = false;
+  // Address name -> what resolving its waypoint warned, in the whole build's words.
+  std::map<std::string, std::string> waypointWarnings_;
+  // Who names a waypoint, by its VIP (the address form) or its key (the
+  // hostname form): the names to re-resolve when that VIP or service changes.
+  std::map<std::string, std::set<std::string>> waypointUsersByIp_;
+  std::map<std::string, std::set<std::string>> waypointUsersByKey_;
   std::map<std::string, std::map<std::string, std::string>> versions_;  // type URL -> name -> version
 };
 
