@@ -41,6 +41,15 @@ constexpr size_t kMaxDeflateTableBytes = 4096;
 
 bool isSuccess(int status) { return status >= 200 && status < 300; }
 
+// The GOAWAY code for an error nghttp2_session_mem_recv returned: a flood or a
+// CONTINUATION cap is abuse (ENHANCE_YOUR_CALM, as nghttp2's own rate limits send),
+// anything else a protocol error.
+uint32_t goawayCodeFor(int recvError) {
+  if (recvError == NGHTTP2_ERR_FLOODED || recvError == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+    return NGHTTP2_ENHANCE_YOUR_CALM;
+  return NGHTTP2_PROTOCOL_ERROR;
+}
+
 }  // namespace
 
 std::optional<std::string> findHeader(const Headers& h, std::string_view name) {
@@ -457,7 +466,12 @@ bool H2Connection::decryptBuffered() {
       inCallback_ = false;
       if (state_ == State::Closed) return false;
       if (rv < 0) {
-        pump();  // let nghttp2's GOAWAY out if it queued one
+        // The peer learns why before the connection goes (RFC 9113 5.4.1). nghttp2
+        // queues no GOAWAY of its own for the errors it returns (a SETTINGS or PING
+        // ACK flood, too many CONTINUATIONs, a bad preface; found by the
+        // hbone_server fuzzer): one is added unless it already has one to send.
+        nghttp2_session_terminate_session(session_, goawayCodeFor(static_cast<int>(rv)));
+        pump();
         fail(std::string("HTTP/2 protocol error: ") + nghttp2_strerror(static_cast<int>(rv)));
         return false;
       }
