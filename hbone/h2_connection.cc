@@ -489,12 +489,23 @@ bool H2Connection::decryptBuffered() {
 }
 
 void H2Connection::dispatchRequests() {
+  if (requestsReady_.empty()) return;
+  // nghttp2 may have queued a GOAWAY in this burst (its reset-rate limit) and still
+  // accepted the HEADERS after it: a GOAWAY only ignores later streams once it is
+  // sent. Sent now, it tells which of these requests the peer will consider
+  // unprocessed (RFC 9113 6.8): those must cost nothing (found by the hbone_server
+  // fuzzer: a dial for a stream above the GOAWAY's last stream id).
+  pump();
   auto ids = std::move(requestsReady_);
   requestsReady_.clear();
   for (int32_t id : ids) {
     if (state_ == State::Closed) return;
     Stream* s = findStream(id);
     if (!s || s->h2Closed || !callbacks_.onRequest) continue;  // reset in the same burst: never seen
+    if (id > goawayLastStreamId_) {
+      resetStream(*s, "refused: above the last stream id of the GOAWAY sent", NGHTTP2_REFUSED_STREAM);
+      continue;
+    }
     callbacks_.onRequest(*this, id, s->request);
   }
 }
@@ -891,7 +902,10 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
 
 int H2Connection::onFrameSent(const nghttp2_frame* frame) {
   // nghttp2 may send GOAWAY on its own (the reset-rate limit): no new streams then.
-  if (frame->hd.type == NGHTTP2_GOAWAY) closing_ = true;
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    closing_ = true;
+    goawayLastStreamId_ = std::min(goawayLastStreamId_, frame->goaway.last_stream_id);
+  }
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = findStream(frame->hd.stream_id);
   // An error answer is complete: ask the client to stop sending, without error

@@ -239,7 +239,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   void closeNow(const std::string& reason);
   void maybeCloseWhenDone();
   void armIdleTimer();
-  void dispatchRequests();  // onRequest for the requests of this read burst still open
+  // onRequest for the requests of this read burst still open, after what the burst
+  // made nghttp2 queue has gone out; a request above the last stream id of a GOAWAY
+  // sent meanwhile is refused instead.
+  void dispatchRequests();
   void watchHeaderBlock();  // arms or disarms the header-block timer after received bytes
   void armLivenessTimer(std::chrono::milliseconds in);
   void onLivenessTimer();
@@ -295,6 +298,9 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   LivenessClock liveness_;
   uint64_t livenessTimer_ = 0;
   uint64_t pingsSent_ = 0;
+  // The lowest last stream id of the GOAWAYs sent (2^31-1: none, or only the
+  // shutdown notice): streams above it are refused, never dispatched.
+  int32_t goawayLastStreamId_ = INT32_MAX;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
   std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
   std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams
