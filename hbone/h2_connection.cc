@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "hbone/stream_bridge.h"
+#include "tls/tls_transport.h"
 #include "io/tcp.h"
 
 namespace warren::hbone {
@@ -39,6 +40,15 @@ constexpr size_t kMaxContinuations = 8;
 constexpr size_t kMaxDeflateTableBytes = 4096;
 
 bool isSuccess(int status) { return status >= 200 && status < 300; }
+
+// The GOAWAY code for an error nghttp2_session_mem_recv returned: a flood or a
+// CONTINUATION cap is abuse (ENHANCE_YOUR_CALM, as nghttp2's own rate limits send),
+// anything else a protocol error.
+uint32_t goawayCodeFor(int recvError) {
+  if (recvError == NGHTTP2_ERR_FLOODED || recvError == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+    return NGHTTP2_ENHANCE_YOUR_CALM;
+  return NGHTTP2_PROTOCOL_ERROR;
+}
 
 }  // namespace
 
@@ -111,14 +121,14 @@ struct H2Callbacks {
 
 // ---- lifecycle ---------------------------------------------------------------------------
 
-H2Connection::H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx, H2Options options,
-                           Callbacks callbacks, std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel)
+H2Connection::H2Connection(io::EventLoop& loop, std::unique_ptr<tls::PlaintextTransport> transport, H2Options options,
+                           Callbacks callbacks, std::string peerLabel)
     : loop_(loop),
-      tls_(loop, std::move(sock), std::move(ctx), std::move(expectedPeer)),
+      transport_(std::move(transport)),
       options_(options),
       callbacks_(std::move(callbacks)),
       peerLabel_(std::move(peerLabel)),
-      headerBlocks_(/*expectClientPreface=*/tls_.context().role() == tls::Role::Server),
+      headerBlocks_(/*expectClientPreface=*/transport_->role() == tls::Role::Server),
       id_(nextConnectionId++) {}
 
 H2Connection::~H2Connection() {
@@ -130,20 +140,26 @@ std::shared_ptr<H2Connection> H2Connection::start(io::EventLoop& loop, UniqueFd 
                                                   H2Options options, Callbacks callbacks,
                                                   std::optional<identity::SpiffeId> expectedPeer,
                                                   std::string peerLabel) {
-  std::shared_ptr<H2Connection> c(new H2Connection(loop, std::move(sock), std::move(ctx), options,
-                                                   std::move(callbacks), std::move(expectedPeer),
-                                                   std::move(peerLabel)));
   // Keepalive and TCP_USER_TIMEOUT on both ends of every HBONE connection. Not
   // fatal: the HTTP/2 PINGs still watch the peer.
-  if (auto st = io::setTcpLiveness(c->tls_.socketFd(), options.tcp); !st)
-    spdlog::warn("hbone conn {} {}: TCP keepalive not set: {}", c->id_, c->peerLabel_, st.error().message);
+  if (auto st = io::setTcpLiveness(sock.get(), options.tcp); !st)
+    spdlog::warn("hbone {}: TCP keepalive not set: {}", peerLabel, st.error().message);
+  return startOn(loop, std::make_unique<tls::TlsTransport>(loop, std::move(sock), std::move(ctx), std::move(expectedPeer)),
+                 options, std::move(callbacks), std::move(peerLabel));
+}
+
+std::shared_ptr<H2Connection> H2Connection::startOn(io::EventLoop& loop,
+                                                    std::unique_ptr<tls::PlaintextTransport> transport,
+                                                    H2Options options, Callbacks callbacks, std::string peerLabel) {
+  std::shared_ptr<H2Connection> c(
+      new H2Connection(loop, std::move(transport), options, std::move(callbacks), std::move(peerLabel)));
   // The transport calls back only while the connection lives (its guard).
   H2Connection* self = c.get();
-  tls::TlsTransport::Callbacks tcb;
+  tls::PlaintextTransport::Callbacks tcb;
   tcb.onReady = [self] { self->onTlsReady(); };
   tcb.onSocketEvent = [self](uint32_t ev) { self->onSocketEvent(ev); };
   tcb.onFailed = [self](const std::string& why) { self->fail(why); };
-  c->tls_.start(c->weak_from_this(), options.handshakeTimeout, std::move(tcb));
+  c->transport_->start(c->weak_from_this(), options.handshakeTimeout, std::move(tcb));
   return c;
 }
 
@@ -161,7 +177,7 @@ void H2Connection::onSocketEvent(uint32_t events) {
 void H2Connection::onTlsReady() {
   if (auto st = startSession(); !st) return fail(st.error().message);
   state_ = State::Ready;
-  spdlog::info("hbone conn {} {}: {} peer {}", id_, peerLabel_, tls_.describeSession(), tls_.peerIdentity()->uri());
+  spdlog::info("hbone conn {} {}: {} peer {}", id_, peerLabel_, transport_->describeSession(), transport_->peerIdentity()->uri());
   readyReported_ = true;
   if (callbacks_.onReady) callbacks_.onReady(*this, okStatus());
   if (state_ == State::Closed) return;
@@ -237,7 +253,8 @@ void H2Connection::closeNow(const std::string& reason) {
   if (state_ == State::Closed) return;
   auto keep = shared_from_this();
   state_ = State::Closed;
-  tls_.stop(/*closeNotify=*/readyReported_);  // no more socket events, handshake timer cancelled
+  closeReason_ = reason;
+  transport_->stop(/*closeNotify=*/readyReported_);  // no more socket events, handshake timer cancelled
   loop_.cancelTimer(idleTimer_);
   loop_.cancelTimer(headerBlockTimer_);
   loop_.cancelTimer(livenessTimer_);
@@ -257,7 +274,7 @@ void H2Connection::closeNow(const std::string& reason) {
     s.stats.endReason = "HBONE connection closed: " + reason;
     finishStream(s.id);
   }
-  tls_.closeSocket();
+  transport_->closeSocket();
   if (!readyReported_) {
     readyReported_ = true;
     if (callbacks_.onReady) callbacks_.onReady(*this, makeError(reason));
@@ -268,7 +285,7 @@ void H2Connection::closeNow(const std::string& reason) {
 void H2Connection::maybeCloseWhenDone() {
   if (state_ == State::Closed || !session_) return;
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
-      tlsOut_.size() == tlsOutHead_ && !tls_.outputPending())
+      tlsOut_.size() == tlsOutHead_ && !transport_->outputPending())
     closeNow(closing_ ? "GOAWAY" : "session finished");
 }
 
@@ -400,7 +417,7 @@ bool H2Connection::hasCapacity() const {
 }
 
 size_t H2Connection::bufferedBytes() const {
-  size_t n = tlsOut_.size() - tlsOutHead_ + tls_.bufferedBytes();
+  size_t n = tlsOut_.size() - tlsOutHead_ + transport_->bufferedBytes();
   for (const auto& [id, s] : streams_) n += s->held.size() + (s->app ? s->app->bufferedBytes() : 0);
   return n;
 }
@@ -408,16 +425,16 @@ size_t H2Connection::bufferedBytes() const {
 // ---- TLS I/O (through the transport) -------------------------------------------------------------------------------
 
 void H2Connection::readTls() {
-  using SocketRead = tls::TlsTransport::SocketRead;
+  using SocketRead = tls::PlaintextTransport::SocketRead;
   int reads = 0;
   for (; reads < kMaxSocketReadsPerEvent; ++reads) {
-    SocketRead r = tls_.readSocket();
+    SocketRead r = transport_->readSocket();
     if (r == SocketRead::Failed) return;
     if (r == SocketRead::Filled || r == SocketRead::Drained) liveness_.lastReceived = std::chrono::steady_clock::now();
     if (!decryptBuffered()) return;
     if (r != SocketRead::Filled) break;  // the socket has nothing more for now
   }
-  tls_.releaseIdleInput();
+  transport_->releaseIdleInput();
   watchHeaderBlock();
   dispatchRequests();
   if (state_ == State::Closed) return;
@@ -438,10 +455,10 @@ void H2Connection::readTls() {
 }
 
 bool H2Connection::decryptBuffered() {
-  using Plaintext = tls::TlsTransport::Plaintext;
+  using Plaintext = tls::PlaintextTransport::Plaintext;
   char buf[kTlsReadChunk];
   for (;;) {
-    Plaintext p = tls_.readPlain(buf, sizeof(buf));
+    Plaintext p = transport_->readPlain(buf, sizeof(buf));
     if (p.kind == Plaintext::Data) {
       headerBlocks_.feed(reinterpret_cast<const uint8_t*>(buf), p.size);
       inCallback_ = true;
@@ -449,7 +466,12 @@ bool H2Connection::decryptBuffered() {
       inCallback_ = false;
       if (state_ == State::Closed) return false;
       if (rv < 0) {
-        pump();  // let nghttp2's GOAWAY out if it queued one
+        // The peer learns why before the connection goes (RFC 9113 5.4.1). nghttp2
+        // queues no GOAWAY of its own for the errors it returns (a SETTINGS or PING
+        // ACK flood, too many CONTINUATIONs, a bad preface; found by the
+        // hbone_server fuzzer): one is added unless it already has one to send.
+        nghttp2_session_terminate_session(session_, goawayCodeFor(static_cast<int>(rv)));
+        pump();
         fail(std::string("HTTP/2 protocol error: ") + nghttp2_strerror(static_cast<int>(rv)));
         return false;
       }
@@ -467,12 +489,23 @@ bool H2Connection::decryptBuffered() {
 }
 
 void H2Connection::dispatchRequests() {
+  if (requestsReady_.empty()) return;
+  // nghttp2 may have queued a GOAWAY in this burst (its reset-rate limit) and still
+  // accepted the HEADERS after it: a GOAWAY only ignores later streams once it is
+  // sent. Sent now, it tells which of these requests the peer will consider
+  // unprocessed (RFC 9113 6.8): those must cost nothing (found by the hbone_server
+  // fuzzer: a dial for a stream above the GOAWAY's last stream id).
+  pump();
   auto ids = std::move(requestsReady_);
   requestsReady_.clear();
   for (int32_t id : ids) {
     if (state_ == State::Closed) return;
     Stream* s = findStream(id);
     if (!s || s->h2Closed || !callbacks_.onRequest) continue;  // reset in the same burst: never seen
+    if (id > goawayLastStreamId_) {
+      resetStream(*s, "refused: above the last stream id of the GOAWAY sent", NGHTTP2_REFUSED_STREAM);
+      continue;
+    }
     callbacks_.onRequest(*this, id, s->request);
   }
 }
@@ -493,7 +526,7 @@ bool H2Connection::writeStaged(bool wholeRecordsOnly) {
   size_t staged = tlsOut_.size() - tlsOutHead_;
   if (wholeRecordsOnly) staged -= staged % kTlsRecordPlaintext;
   if (staged == 0) return true;
-  size_t n = tls_.writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_, staged);
+  size_t n = transport_->writePlain(reinterpret_cast<const uint8_t*>(tlsOut_.data()) + tlsOutHead_, staged);
   if (state_ == State::Closed) return false;
   tlsOutHead_ += n;
   if (tlsOutHead_ == tlsOut_.size()) {
@@ -525,25 +558,25 @@ void H2Connection::pump() {
       const size_t len = static_cast<size_t>(n);
       size_t taken = 0;
       if (tlsOut_.size() == tlsOutHead_ && len >= kTlsRecordPlaintext) {
-        taken = tls_.writePlain(data, len - len % kTlsRecordPlaintext);
+        taken = transport_->writePlain(data, len - len % kTlsRecordPlaintext);
         if (state_ == State::Closed) return;
       }
       if (taken < len) tlsOut_.append(reinterpret_cast<const char*>(data) + taken, len - taken);
       if (tlsOut_.size() - tlsOutHead_ >= kTlsRecordPlaintext && !writeStaged(/*wholeRecordsOnly=*/true)) return;
     }
     if (!writeStaged()) return;
-    if (!tls_.flush()) return;
+    if (!transport_->flush()) return;
     // Stop when the socket is full (EPOLLOUT resumes) or everything went out. Not
     // when we merely stopped at the high-water mark or TLS's output was full: the
     // socket took it all, and nothing else would call us back (a sender stalls).
-    if (tls_.outputPending()) return;
+    if (transport_->outputPending()) return;
     if (drained && tlsOut_.empty()) return;
   }
 }
 
 void H2Connection::updateSocketInterest() {
   if (state_ == State::Closed || state_ == State::Handshaking) return;
-  tls_.updateInterest();
+  transport_->updateInterest();
 }
 
 // ---- streams ---------------------------------------------------------------------------------
@@ -783,7 +816,7 @@ void H2Connection::finishStream(int32_t id) {
   if (s->app) s->app->close();
   if (auto cancel = std::move(s->cancel)) cancel(s->stats.endReason.empty() ? "stream ended" : s->stats.endReason);
   s->stats.duration = std::chrono::steady_clock::now() - s->started;
-  tls_.sessionNames(s->stats.tlsVersion, s->stats.tlsCipher);
+  transport_->sessionNames(s->stats.tlsVersion, s->stats.tlsCipher);
   if (s->cb.onDone) s->cb.onDone(s->stats);
   if (streams_.empty() && state_ == State::Ready) {
     if (closing_) maybeCloseWhenDone();
@@ -869,7 +902,10 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
 
 int H2Connection::onFrameSent(const nghttp2_frame* frame) {
   // nghttp2 may send GOAWAY on its own (the reset-rate limit): no new streams then.
-  if (frame->hd.type == NGHTTP2_GOAWAY) closing_ = true;
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    closing_ = true;
+    goawayLastStreamId_ = std::min(goawayLastStreamId_, frame->goaway.last_stream_id);
+  }
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = findStream(frame->hd.stream_id);
   // An error answer is complete: ask the client to stop sending, without error

@@ -1,6 +1,7 @@
 #pragma once
 // One HBONE connection: the HTTP/2 (nghttp2) session of a TLS transport
-// (tls::TlsTransport: TLS 1.3 over the TCP socket, handshake, peer identity), and
+// (tls::TlsTransport: TLS 1.3 over the TCP socket, handshake, peer identity; any
+// tls::PlaintextTransport through startOn(), bytes in memory for the fuzzer), and
 // its CONNECT streams, each handed to an app side (StreamEndpoint, see
 // stream_endpoint.h). Today that is always a plain TCP socket (FdStreamBridge in
 // stream_bridge.h): the captured app connection on the client side, the connection
@@ -46,8 +47,8 @@
 #include "identity/identity.h"
 #include "io/event_loop.h"
 #include "io/tcp.h"
+#include "tls/plaintext_transport.h"
 #include "tls/tls_context.h"
-#include "tls/tls_transport.h"
 
 namespace warren::hbone {
 
@@ -151,6 +152,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   static std::shared_ptr<H2Connection> start(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx,
                                              H2Options options, Callbacks callbacks,
                                              std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel);
+  // The same over any transport (tls/plaintext_transport.h): start() passes a
+  // TlsTransport; the hbone_server fuzz target passes bytes in memory.
+  static std::shared_ptr<H2Connection> startOn(io::EventLoop& loop, std::unique_ptr<tls::PlaintextTransport> transport,
+                                               H2Options options, Callbacks callbacks, std::string peerLabel);
   ~H2Connection();
 
   // Client: a CONNECT stream carrying `app`'s bytes. May be called while the
@@ -193,19 +198,23 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   size_t streamCount() const { return streams_.size(); }
   bool hasStream(int32_t id) const { return streams_.count(id) != 0; }
   std::vector<StreamInfo> streamInfo() const;
-  const std::optional<identity::SpiffeId>& peerIdentity() const { return tls_.peerIdentity(); }
-  const tls::TlsContext& tlsContext() const { return tls_.context(); }
+  const std::optional<identity::SpiffeId>& peerIdentity() const { return transport_->peerIdentity(); }
+  // The TLS context the connection runs on; null over a transport without TLS.
+  const tls::TlsContext* tlsContext() const { return transport_->context(); }
   const std::string& peerLabel() const { return peerLabel_; }
   // Bytes held in user space for this connection (TLS output plus every stream's
   // buffers): what flow control keeps bounded.
   size_t bufferedBytes() const;
   uint64_t connectionId() const { return id_; }
   uint64_t pingsSent() const { return pingsSent_; }  // liveness PINGs so far
+  // Why the connection closed ("HTTP/2 protocol error: ...", "GOAWAY", ...); empty
+  // while it is open.
+  const std::string& closeReason() const { return closeReason_; }
 
  private:
   struct Stream;
-  H2Connection(io::EventLoop& loop, UniqueFd sock, tls::TlsContextPtr ctx, H2Options options, Callbacks callbacks,
-               std::optional<identity::SpiffeId> expectedPeer, std::string peerLabel);
+  H2Connection(io::EventLoop& loop, std::unique_ptr<tls::PlaintextTransport> transport, H2Options options,
+               Callbacks callbacks, std::string peerLabel);
 
   // --- the transport below ---
   void onTlsReady();  // the handshake is done and the peer verified: start HTTP/2
@@ -230,11 +239,14 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   void closeNow(const std::string& reason);
   void maybeCloseWhenDone();
   void armIdleTimer();
-  void dispatchRequests();  // onRequest for the requests of this read burst still open
+  // onRequest for the requests of this read burst still open, after what the burst
+  // made nghttp2 queue has gone out; a request above the last stream id of a GOAWAY
+  // sent meanwhile is refused instead.
+  void dispatchRequests();
   void watchHeaderBlock();  // arms or disarms the header-block timer after received bytes
   void armLivenessTimer(std::chrono::milliseconds in);
   void onLivenessTimer();
-  bool isServer() const { return tls_.context().role() == tls::Role::Server; }
+  bool isServer() const { return transport_->role() == tls::Role::Server; }
 
   // --- streams ---
   Stream* findStream(int32_t id);
@@ -262,11 +274,12 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   ssize_t readData(int32_t streamId, uint8_t* buf, size_t length, uint32_t* flags);
 
   io::EventLoop& loop_;
-  tls::TlsTransport tls_;
+  std::unique_ptr<tls::PlaintextTransport> transport_;  // TlsTransport but in the fuzz target
   nghttp2_session* session_ = nullptr;
   H2Options options_;
   Callbacks callbacks_;
   std::string peerLabel_;
+  std::string closeReason_;
   State state_ = State::Handshaking;
   bool flushQueued_ = false;  // afterAppEvent's send at the loop round's end is queued
   bool readyReported_ = false;
@@ -285,6 +298,9 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   LivenessClock liveness_;
   uint64_t livenessTimer_ = 0;
   uint64_t pingsSent_ = 0;
+  // The lowest last stream id of the GOAWAYs sent (2^31-1: none, or only the
+  // shutdown notice): streams above it are refused, never dispatched.
+  int32_t goawayLastStreamId_ = INT32_MAX;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
   std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
   std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams

@@ -27,7 +27,7 @@ namespace {
 size_t goAwayIfOlderBundle(std::vector<std::shared_ptr<H2Connection>> conns, uint64_t bundleGeneration) {
   size_t n = 0;
   for (const auto& c : conns)
-    if (c->tlsContext().bundle().generation < bundleGeneration) {
+    if (c->tlsContext() && c->tlsContext()->bundle().generation < bundleGeneration) {
       c->shutdown();
       ++n;
     }
@@ -123,7 +123,7 @@ void Pool::send(const Dial& d, const Headers& request, std::unique_ptr<StreamEnd
     const uint64_t bundle = d.tls ? d.tls->bundle().generation : 0;
     std::vector<std::shared_ptr<H2Connection>> stale;  // empty (no allocation) but after a reload
     for (const auto& c : it->second) {
-      if (d.tls && c->tlsContext().bundle().generation < bundle) stale.push_back(c);
+      if (d.tls && c->tlsContext() && c->tlsContext()->bundle().generation < bundle) stale.push_back(c);
       else if (!chosen && c->hasCapacity()) chosen = c;
     }
     if (!stale.empty()) counters_.drainedForTrust += goAwayIfOlderBundle(std::move(stale), bundle);

@@ -1,7 +1,8 @@
 #pragma once
 // TLS 1.3 over one non-blocking TCP socket, on the event loop: the transport under
-// an HBONE connection, with no HTTP/2 in it, so that whatever speaks HTTP/2 (the
-// tunnel's H2Connection, later the waypoint) can reuse the socket and TLS part.
+// every HBONE connection (plaintext_transport.h), with no HTTP/2 in it, so that
+// whatever speaks HTTP/2 (hbone::H2Connection, for the tunnel and the waypoint)
+// can reuse the socket and TLS part.
 //
 // It owns the socket, the SSL and the ciphertext buffers (CipherBuffers): runs the
 // handshake under a timeout, then checks what the context alone cannot (ALPN "h2"
@@ -32,82 +33,51 @@
 #include "identity/identity.h"
 #include "io/event_loop.h"
 #include "tls/cipher_bio.h"
+#include "tls/plaintext_transport.h"
 #include "tls/tls_context.h"
 
 namespace warren::tls {
 
-class TlsTransport {
+class TlsTransport final : public PlaintextTransport {
  public:
-  struct Callbacks {
-    // The handshake completed and the peer is verified: plaintext may flow. Once.
-    std::function<void()> onReady;
-    // A socket event after the handshake: the owner reads and writes.
-    std::function<void(uint32_t events)> onSocketEvent;
-    // The transport cannot go on. The owner stops it (it may already be stopped:
-    // then ignore). Never called after stop().
-    std::function<void(const std::string& reason)> onFailed;
-  };
-
   // A client passes the identity the server must present.
   TlsTransport(io::EventLoop& loop, UniqueFd sock, TlsContextPtr ctx, std::optional<identity::SpiffeId> expectedPeer);
   TlsTransport(const TlsTransport&) = delete;
   TlsTransport& operator=(const TlsTransport&) = delete;
 
   // Creates the TLS session, watches the socket and arms the handshake timeout.
-  // Callbacks run only while `guard` (the owner's weak_from_this()) lives, and hold
-  // it while they run. A setup error reaches onFailed from the loop, not from here.
-  void start(std::weak_ptr<void> guard, std::chrono::milliseconds handshakeTimeout, Callbacks callbacks);
+  void start(std::weak_ptr<void> guard, std::chrono::milliseconds handshakeTimeout, Callbacks callbacks) override;
 
-  // --- after onReady ---
-
-  enum class SocketRead { Filled, Drained, WouldBlock, Eof, NoRoom, Failed };
-  // One read(2) into the ciphertext buffer. Filled: it took all the room there was
-  // (more may be waiting). Failed: onFailed has been called.
-  SocketRead readSocket();
-
-  struct Plaintext {
-    enum Kind {
-      Data,        // `size` bytes were written to the caller's buffer
-      Wait,        // nothing more until more ciphertext arrives (or output drains)
-      PeerClosed,  // close_notify, or the socket's EOF after the last whole record
-      Failed,      // TLS error: onFailed has been called
-    } kind;
-    size_t size = 0;
-  };
-  // The next plaintext decrypted from buffered ciphertext: at most len bytes.
-  Plaintext readPlain(char* buf, size_t len);
-  // Frees the input buffer when it holds nothing (an idle connection holds none).
-  void releaseIdleInput();
-
-  // Encrypts into the output buffer: bytes taken, fewer than len (maybe 0) when it
-  // is full. On a TLS error onFailed is called and the count so far returned.
-  size_t writePlain(const uint8_t* data, size_t len);
-  // Sends the output buffer until it is empty or the socket is full (then EPOLLOUT
-  // resumes, see updateInterest). false: the socket failed (onFailed called).
-  bool flush();
-  bool outputPending() const { return net_.out.pending() > 0; }
+  // --- after onReady (plaintext_transport.h) ---
+  // One read(2) into the ciphertext buffer.
+  SocketRead readSocket() override;
+  // What decrypts from buffered ciphertext. PeerClosed: close_notify, or the
+  // socket's EOF after the last whole record.
+  Plaintext readPlain(char* buf, size_t len) override;
+  void releaseIdleInput() override;
+  // Encrypts into the output buffer.
+  size_t writePlain(const uint8_t* data, size_t len) override;
+  // send(2) until the output buffer is empty or EAGAIN (EPOLLOUT resumes).
+  bool flush() override;
+  bool outputPending() const override { return net_.out.pending() > 0; }
   // Watches EPOLLIN, plus EPOLLOUT while output is pending. After the handshake only.
-  void updateInterest();
+  void updateInterest() override;
 
   // --- closing ---
-
   // Stops watching the socket and cancels the handshake timeout; with closeNotify,
-  // a best-effort close_notify is sent. No callback runs after this.
-  void stop(bool closeNotify);
-  // Closes the socket (after stop()).
-  void closeSocket() { sock_.reset(); }
+  // a best-effort close_notify is sent.
+  void stop(bool closeNotify) override;
+  void closeSocket() override { sock_.reset(); }
 
   bool stopped() const { return phase_ == Phase::Stopped; }
   int socketFd() const { return sock_.get(); }  // for socket options; the transport does the I/O
-  const std::optional<identity::SpiffeId>& peerIdentity() const { return peerIdentity_; }
-  const TlsContext& context() const { return *ctx_; }
-  // "TLSv1.3 ..." for logs (tls::describeSession).
-  std::string describeSession() const;
-  // The session's protocol and cipher names (static strings), or nulls before
-  // the handshake completed.
-  void sessionNames(const char*& version, const char*& cipher) const;
+  Role role() const override { return ctx_->role(); }
+  const TlsContext* context() const override { return ctx_.get(); }
+  const std::optional<identity::SpiffeId>& peerIdentity() const override { return peerIdentity_; }
+  std::string describeSession() const override;
+  void sessionNames(const char*& version, const char*& cipher) const override;
   // Ciphertext held in user space (input not yet decrypted, output not yet sent).
-  size_t bufferedBytes() const { return net_.in.pending() + net_.out.pending(); }
+  size_t bufferedBytes() const override { return net_.in.pending() + net_.out.pending(); }
 
  private:
   enum class Phase { Handshaking, Open, Stopped };

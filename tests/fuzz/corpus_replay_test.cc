@@ -26,7 +26,7 @@ const Target kTargets[] = {
     {"http1", http1Entry},         {"h2_server", h2ServerEntry},         {"istio_yaml", istioYamlEntry},
     {"xds", xdsEntry},             {"kube_json", kubeJsonEntry},         {"cni_json", cniJsonEntry},
     {"hbone_connect", hboneConnectEntry}, {"jwt", jwtEntry},       {"telemetry_http", telemetryHttpEntry},
-    {"cert_san", certSanEntry},
+    {"cert_san", certSanEntry},       {"hbone_server", hboneServerEntry},   {"zds_request", zdsRequestEntry},
 };
 
 class CorpusReplay : public testing::TestWithParam<Target> {};

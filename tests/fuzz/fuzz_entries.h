@@ -48,5 +48,12 @@ int jwtEntry(const uint8_t* data, size_t size);
 int telemetryHttpEntry(const uint8_t* data, size_t size);
 // A peer's DER leaf certificate through identity::peerIdentity (URI SAN -> SPIFFE id).
 int certSanEntry(const uint8_t* data, size_t size);
+// The tunnel's HBONE server (hbone/h2_connection, server role) over a transport in
+// memory instead of TLS, fed a client's bytes with or without the preface, with a
+// fake host that judges and "dials" each CONNECT.
+int hboneServerEntry(const uint8_t* data, size_t size);
+// The agent's ZDS requests as the tunnel applies them (tunnel/inpod/zds_requests),
+// one message after another with fds attached, to a fake workload handler.
+int zdsRequestEntry(const uint8_t* data, size_t size);
 
 }  // namespace warren::fuzz

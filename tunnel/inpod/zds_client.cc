@@ -100,52 +100,8 @@ Status ack(int sock, const std::string& error) {
 
 }  // namespace
 
-Status ZdsClient::apply(zds::Received& msg, std::set<std::string>& seen) {
-  pb::WorkloadRequest req;
-  if (!zds::parseProto(msg.bytes, req)) return makeError("cannot parse the request");
-  if (req.payload_case() != pb::WorkloadRequest::kAdd && !msg.fds.empty())
-    return makeError("only add carries a file descriptor, got " + std::to_string(msg.fds.size()));
-  switch (req.payload_case()) {
-    case pb::WorkloadRequest::kAdd: {
-      const auto& add = req.add();
-      if (msg.fds.size() != 1)
-        return makeError("add of " + add.uid() + " must carry exactly one netns fd, got " +
-                         std::to_string(msg.fds.size()));
-      if (add.uid().empty()) return makeError("add without a uid");
-      const auto& wi = add.workload_info();
-      WorkloadInfo info{add.uid(), wi.name(), wi.namespace_(), wi.service_account(),
-                        {wi.ips().begin(), wi.ips().end()}};
-      // The handler owns the netns from here, whatever it answers.
-      UniqueFd netns = std::move(msg.fds[0]);
-      auto st = handler_.addWorkload(info, std::move(netns));
-      if (st) seen.insert(info.uid);
-      return st;
-    }
-    case pb::WorkloadRequest::kKeep: {
-      const std::string& uid = req.keep().uid();
-      if (uid.empty()) return makeError("keep without a uid");
-      auto st = handler_.keepWorkload(uid);
-      if (st) seen.insert(uid);
-      return st;
-    }
-    case pb::WorkloadRequest::kDel: {
-      const std::string& uid = req.del().uid();
-      if (uid.empty()) return makeError("delete without a uid");
-      seen.erase(uid);
-      return handler_.removeWorkload(uid);
-    }
-    case pb::WorkloadRequest::kSnapshotSent:
-      handler_.snapshotComplete(seen);
-      synced_ = true;
-      return okStatus();
-    case pb::WorkloadRequest::PAYLOAD_NOT_SET:
-      break;
-  }
-  return makeError("unknown request");
-}
-
 bool ZdsClient::serve(int sock) {
-  std::set<std::string> seen;  // uids added or kept since hello
+  ZdsRequests requests(handler_);  // this connection's
   for (;;) {
     pollfd fds[2] = {{sock, POLLIN, 0}, {stop_.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) continue;
@@ -163,7 +119,8 @@ bool ZdsClient::serve(int sock) {
     } else if (msg->eof) {
       return true;
     } else {
-      result = apply(*msg, seen);
+      result = requests.apply(*msg);
+      synced_ = requests.synced();
     }
     // Fds not handed to the handler close here with msg.
     if (!result) spdlog::warn("zds: refusing request: {}", result.error().message);

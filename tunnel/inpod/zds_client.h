@@ -13,27 +13,9 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
-
-namespace warren::zds {
-struct Received;
-}
+#include "tunnel/inpod/zds_requests.h"
 
 namespace warren::inpod {
-
-struct WorkloadInfo {
-  std::string uid, name, ns, serviceAccount;
-  std::vector<std::string> ips;
-};
-
-class WorkloadHandler {
- public:
-  virtual ~WorkloadHandler() = default;
-  virtual Status addWorkload(const WorkloadInfo& info, UniqueFd netns) = 0;
-  virtual Status keepWorkload(const std::string& uid) = 0;
-  virtual Status removeWorkload(const std::string& uid) = 0;
-  // After a (re)connect: every workload not named since hello is stale.
-  virtual void snapshotComplete(const std::set<std::string>& uidsInSnapshot) = 0;
-};
 
 class ZdsClient {
  public:
@@ -51,8 +33,6 @@ class ZdsClient {
   Result<UniqueFd> connectOnce();
   // Serves one connection until it ends; false when asked to stop.
   bool serve(int sock);
-  // Validates one request and hands it to the handler; the error is the nack.
-  Status apply(zds::Received& msg, std::set<std::string>& seen);
   bool waitStop(int timeoutMs);  // true when stop was requested
 
   std::string path_;

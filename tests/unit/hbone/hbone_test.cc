@@ -70,7 +70,7 @@ TEST_F(HboneTest, ANewTrustBundleTakesNewStreamsToANewConnectionAndDrainsTheOld)
   ASSERT_TRUE(waitUntil([&] {
     return lt_.call([&] {
       for (auto& conn : pool_->connections())
-        if (conn->tlsContext().bundle().generation != identity_->trustBundle()->generation) return false;
+        if (conn->tlsContext()->bundle().generation != identity_->trustBundle()->generation) return false;
       return true;
     });
   })) << "the connection of the old bundle stayed open";
@@ -329,7 +329,7 @@ TEST_F(HboneTest, RotationWithShortLivedCertificatesKeepsStreamsAndHandshakesWit
   EXPECT_EQ(accepted_.load(), 2u);
   auto serials = lt_.call([&] {
     std::vector<std::string> out;
-    for (auto& c : pool_->connections()) out.push_back(c->tlsContext().cert().serialHex);
+    for (auto& c : pool_->connections()) out.push_back(c->tlsContext()->cert().serialHex);
     return out;
   });
   EXPECT_NE(std::find(serials.begin(), serials.end(), secondClient->serialHex), serials.end());
