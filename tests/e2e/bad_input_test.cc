@@ -39,8 +39,16 @@ class BadInputTest : public ::testing::Test {
   // The agent is alive and still enrolls a new pod end to end.
   Pod expectStillServing(const std::string& name, const std::string& ip) {
     EXPECT_TRUE(node_->agent() && node_->agent()->running()) << "the agent died";
+    auto known = [&] {
+      auto s = node_->tunnelState();
+      return s ? s->workloads : 0;
+    };
+    const size_t before = known();
     Pod p = node_->addPod("mesh", name, ip);
     EXPECT_TRUE(isEnrolled(node_->pinRoot(), p.netnsPath()));
+    // The tunnel's own view of the pods (its watch of the YAML directory) has the
+    // new pod too, so that a connection from it is known as the mesh pod it is.
+    EXPECT_TRUE(eventually([&] { return known() > before; }, std::chrono::seconds(10))) << node_->logTail("tunnel");
     EXPECT_TRUE(isEnrolled(node_->pinRoot(), a1_.netnsPath()));
     return p;
   }

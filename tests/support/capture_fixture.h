@@ -52,6 +52,17 @@ class CaptureNodeTest : public ::testing::Test {
     c1_ = node_->addPod("plain", "c1", "10.244.1.13");
     d1_ = node_->addPod("plain", "d1", "10.244.1.14");
     ASSERT_FALSE(HasFailure());
+    // The tunnel reads the pods from its own watch of the YAML directory, after
+    // the agent did (CNI ADD waited for the agent only): a connection made before
+    // the tunnel has them finds its destination unknown and passes it through in
+    // plaintext, as ztunnel does with an address it does not know.
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto s = node_->tunnelState();
+          return s && s->workloads >= 4 && s->captured >= 2;
+        },
+        std::chrono::seconds(10)))
+        << node_->logTail("tunnel");
     serverB_ = PodServer::start(b1_.netnsPath(), 8080);
     serverD_ = PodServer::start(d1_.netnsPath(), 8080);
     ASSERT_TRUE(serverB_ && serverD_);
