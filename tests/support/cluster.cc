@@ -679,18 +679,24 @@ struct PodServerState {
   std::thread thread;
 };
 
-std::unique_ptr<PodServer> PodServer::start(const std::string& netnsPath, uint16_t port) {
+std::optional<UniqueFd> listenInNetns(const std::string& netnsPath, uint16_t port, int backlog) {
   auto ns = openNetns(netnsPath);
-  if (!ns) return nullptr;
+  if (!ns) return std::nullopt;
   auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
-  if (!fd) return nullptr;
+  if (!fd) return std::nullopt;
   int one = 1;
   ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd->get(), 512) != 0)
-    return nullptr;
+  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd->get(), backlog) != 0)
+    return std::nullopt;
+  return std::move(*fd);
+}
+
+std::unique_ptr<PodServer> PodServer::start(const std::string& netnsPath, uint16_t port) {
+  auto fd = listenInNetns(netnsPath, port, 512);
+  if (!fd) return nullptr;
   std::unique_ptr<PodServer> s(new PodServer());
   s->listener_ = std::move(*fd);
   s->wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC));

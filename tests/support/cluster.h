@@ -222,6 +222,10 @@ class PacketCapture {
 
 // ---- acting as an app inside a pod -------------------------------------------------
 
+// A listening IPv4 TCP socket on port (any address) inside the netns at
+// netnsPath, SO_REUSEADDR set; nullopt when it cannot be made.
+std::optional<UniqueFd> listenInNetns(const std::string& netnsPath, uint16_t port, int backlog);
+
 // A TCP server inside a pod's netns: echoes what it reads, records each peer.
 class PodServer {
  public:

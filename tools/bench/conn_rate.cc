@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/netns.h"
+#include "tests/support/cluster.h"
 
 namespace warren::bench {
 
@@ -30,17 +31,8 @@ bool readFull(int fd, char* buf, size_t len) {
 }  // namespace
 
 std::unique_ptr<RateEchoServer> RateEchoServer::start(const std::string& netnsPath, uint16_t port, int threads) {
-  auto ns = openNetns(netnsPath);
-  if (!ns) return nullptr;
-  auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
+  auto fd = e2e::listenInNetns(netnsPath, port, 4096);
   if (!fd) return nullptr;
-  int one = 1;
-  ::setsockopt(fd->get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd->get(), 4096) != 0)
-    return nullptr;
   std::unique_ptr<RateEchoServer> s(new RateEchoServer());
   s->listener_ = std::move(*fd);
   for (int i = 0; i < threads; ++i)
