@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/chain.h"
+
 namespace warren::audit {
 
 std::optional<Millis> parseUtcTimestamp(std::string_view t) {
@@ -37,14 +39,9 @@ std::optional<Millis> parseUtcTimestamp(std::string_view t) {
   return static_cast<Millis>(timegm(&tm)) * 1000 + ms;
 }
 
+// The form the tunnel writes its records' times in (audit/chain.h).
 std::string formatUtcTimestamp(Millis ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
+  return utcTimestamp(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
 std::string_view fileVerdictName(FileVerdict v) {
