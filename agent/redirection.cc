@@ -47,6 +47,7 @@ RedirectionAnnotator::~RedirectionAnnotator() {
 void RedirectionAnnotator::want(std::vector<RedirectionChange> changes) {
   {
     std::lock_guard lock(mu_);
+    if (inFlight_) std::erase(changes, *inFlight_);
     queue_ = std::move(changes);
   }
   cv_.notify_all();
@@ -59,10 +60,12 @@ void RedirectionAnnotator::run() {
     if (stop_) return;
     RedirectionChange change = queue_.front();
     queue_.erase(queue_.begin());
+    inFlight_ = change;
     lock.unlock();
     Status st = patch_(change.ns, change.name, change.enabled);
     done_(change, st);
     lock.lock();
+    inFlight_.reset();
   }
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -42,6 +43,12 @@ void pruneRedirectionSent(const source::Snapshot& view, RedirectionSent& sent);
 // Runs the PATCHes on its own thread, newest plan first: want() replaces what is
 // still queued (a later reconcile knows better). `done` is called on that thread,
 // without the annotator's lock, after each attempt.
+// A change equal to the one in flight is dropped from a new plan: a reconcile
+// (a resync, a watch event) that runs while a PATCH is on its way cannot know of
+// it yet (`done` records it, after the answer), and would send it again; that
+// second PATCH could then land after a later opposite one. `done` runs before the
+// in-flight change is forgotten, so a plan made under the caller's lock either
+// sees what `done` recorded or is filtered here.
 class RedirectionAnnotator {
  public:
   using Patch = std::function<Status(const std::string& ns, const std::string& name, bool enabled)>;
@@ -62,6 +69,7 @@ class RedirectionAnnotator {
   std::condition_variable cv_;
   bool stop_ = false;
   std::vector<RedirectionChange> queue_;
+  std::optional<RedirectionChange> inFlight_;
   std::thread thread_;  // last: starts once the rest is built
 };
 

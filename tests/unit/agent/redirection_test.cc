@@ -99,5 +99,52 @@ TEST(RedirectionAnnotator, PatchesEachWantedChangeAndReportsIt) {
   EXPECT_EQ(reported, (std::vector<std::string>{"mesh/a ok", "mesh/refused HTTP 403"}));
 }
 
+// A reconcile during a PATCH plans it again (the agent records it only once the
+// answer is in): the annotator must not send it twice, or the second could land
+// after a later opposite change. Seen in CI as a second "set" PATCH where the
+// test awaited the removal.
+TEST(RedirectionAnnotator, AChangePlannedAgainWhileInFlightIsNotSentTwice) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, release = false;
+  std::vector<std::string> patched, reported;
+  RedirectionAnnotator annotator(
+      [&](const std::string& ns, const std::string& name, bool enabled) -> Status {
+        std::unique_lock lock(mu);
+        patched.push_back(ns + "/" + name + (enabled ? "=on" : "=off"));
+        started = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+        return okStatus();
+      },
+      [&](const RedirectionChange& c, const Status&) {
+        std::lock_guard lock(mu);
+        reported.push_back(c.key);
+        cv.notify_all();
+      });
+  const RedirectionChange on{"mesh/a", "mesh", "a", "u", true};
+  const RedirectionChange other{"mesh/b", "mesh", "b", "v", true};
+  annotator.want({on});
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return started; }));
+  }
+  annotator.want({on, other});  // the next reconcile, before the answer
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return reported.size() == 2; }));
+  EXPECT_EQ(patched, (std::vector<std::string>{"mesh/a=on", "mesh/b=on"}));
+  // Once it is answered, the same change can be wanted again (the view may have lost it).
+  lock.unlock();
+  annotator.want({on});
+  lock.lock();
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return reported.size() == 3; }));
+  EXPECT_EQ(patched.back(), "mesh/a=on");
+}
+
 }  // namespace
 }  // namespace warren::agent
