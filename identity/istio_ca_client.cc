@@ -94,6 +94,8 @@ Result<std::vector<std::string>> IstioCaClient::sign(const CertificateRequest& r
   istio::v1::auth::IstioCertificateRequest request;
   request.set_csr(req.csrPem);
   request.set_validity_duration(static_cast<int64_t>(req.ttl.count()));
+  if (options_.impersonate)
+    (*request.mutable_metadata()->mutable_fields())[kImpersonatedIdentityKey].set_string_value(req.id.uri());
   istio::v1::auth::IstioCertificateResponse response;
   grpc::Status status = stub_->stub->CreateCertificate(&ctx, request, &response);
   if (!status.ok())

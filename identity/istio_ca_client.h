@@ -18,6 +18,10 @@ class Channel;
 
 namespace warren::identity {
 
+// The request metadata key istiod reads the identity asked for from
+// (pkg/security: ImpersonatedIdentity).
+inline constexpr const char* kImpersonatedIdentityKey = "ImpersonatedIdentity";
+
 struct IstioCaOptions {
   std::string address;  // host:port, e.g. istiod.istio-system.svc:15012
   // PEM roots for TLS to the CA. Empty means plaintext: for tests only (logged as a
@@ -29,6 +33,13 @@ struct IstioCaOptions {
   // rotates projected tokens in place. Empty: no token.
   std::string tokenFile;
   std::string clusterId;  // metadata "ClusterID" (empty: not sent)
+  // Ask for each requested identity rather than the token's own: the request's
+  // metadata carries "ImpersonatedIdentity" = the SPIFFE URI, as ztunnel sends it.
+  // istiod signs the token's identity otherwise (it ignores the CSR's SAN), and
+  // grants impersonation only to accounts in CA_TRUSTED_NODE_ACCOUNTS, for pods on
+  // the caller's node. The tunnel (a node agent asking for its pods) sets it; a
+  // waypoint asking for its own identity with its own token does not.
+  bool impersonate = false;
   std::chrono::milliseconds timeout{10000};
 };
 

@@ -43,8 +43,9 @@ for tool in buildah ldd strip jq dash; do
   command -v "$tool" >/dev/null || { echo "build-image: $tool is missing: run scripts/install-deps.sh" >&2; exit 1; }
 done
 
-# What the DaemonSet's containers run, and what install-cni.sh calls.
-binaries=(warren-agent warren-tunnel warren-cni warrenctl)
+# What the DaemonSet's containers and a waypoint's Deployment (daemonset/waypoint) run,
+# and what install-cni.sh calls.
+binaries=(warren-agent warren-tunnel warren-waypoint warren-cni warrenctl)
 host_programs=(/usr/bin/dash /usr/bin/jq /usr/bin/cp /usr/bin/mv /usr/bin/rm /usr/bin/cat /usr/bin/mkdir
                /usr/bin/sleep /usr/bin/cmp /usr/bin/ls /usr/bin/sha256sum /usr/bin/basename)
 for b in "${binaries[@]}"; do

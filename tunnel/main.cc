@@ -10,21 +10,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
-#include "source/dir_watcher.h"
 #include "source/kube/kube_source.h"
+#include "state/feed/state_feed.h"
+#include "identity/ca_choice.h"
 #include "source/yaml_source.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
 #include "identity/identity_manager.h"
-#include "identity/istio_ca_client.h"
-#include "identity/local_ca.h"
 #include "tunnel/bpf/capture_counters.h"
 #include "tunnel/drain/drain_runner.h"
 #include "tunnel/inpod/inpod_manager.h"
@@ -33,7 +31,6 @@
 #include "io/event_loop.h"
 #include "tunnel/proxy/introspection.h"
 #include "tunnel/proxy/proxy.h"
-#include "state/from_snapshot.h"
 #include "telemetry/admin.h"
 #include "xds/xds_client.h"
 #include "audit/audit_writer.h"
@@ -349,8 +346,6 @@ warren::Status registerAuditMetrics(warren::telemetry::TcpMetrics& m, const warr
   return warren::okStatus();
 }
 
-bool fromApi(const Options& o) { return o.kubeInCluster || !o.kubeconfig.empty(); }
-
 // With --xds-address the cluster state comes from the control plane only; null otherwise.
 warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& o, warren::state::StateStore& state) {
   if (o.xdsAddress.empty()) return std::unique_ptr<warren::xds::XdsClient>();
@@ -367,22 +362,6 @@ warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& 
   });
 }
 
-warren::Result<std::unique_ptr<warren::identity::CaClient>> makeCaClient(const Options& o) {
-  using namespace warren::identity;
-  if (!o.caAddress.empty()) {
-    IstioCaOptions ca;
-    ca.address = o.caAddress;
-    ca.rootCertFile = o.caRootCert;
-    ca.tokenFile = o.caTokenFile;
-    ca.clusterId = o.clusterId;
-    auto client = IstioCaClient::create(ca);
-    if (!client) return client.error();
-    return std::unique_ptr<CaClient>(std::move(*client));
-  }
-  auto local = LocalCa::open(o.caDir, o.trustDomain);
-  if (!local) return local.error();
-  return std::unique_ptr<CaClient>(std::move(*local));
-}
 
 }  // namespace
 
@@ -409,7 +388,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto ca = makeCaClient(opts);
+  auto ca = warren::identity::makeCaClient({.caDir = opts.caDir,
+                                            .trustDomain = opts.trustDomain,
+                                            .caAddress = opts.caAddress,
+                                            .caRootCert = opts.caRootCert,
+                                            .caTokenFile = opts.caTokenFile,
+                                            .clusterId = opts.clusterId,
+                                            // A node agent asking for the identities of its node's pods.
+                                            .impersonate = true});
   if (!ca) {
     spdlog::critical("certificate authority: {}", ca.error().message);
     return 1;
@@ -423,74 +409,36 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // A Kubernetes API source that cannot be configured fails now.
-  std::optional<warren::source::kube::KubeConfig> kubeConfig;
-  if (fromApi(opts)) {
-    auto config = opts.kubeInCluster ? warren::source::kube::inClusterConfigFromEnvironment()
-                                     : warren::source::kube::kubeconfigFromFile(opts.kubeconfig);
-    if (!config) {
-      spdlog::critical("Kubernetes API: {}", config.error().message);
+  // The cluster's workloads: the same YAML directory the agent reads, or the
+  // Kubernetes API (its view kept by the feed's threads); with --xds-address, the
+  // control plane only. A source that cannot be configured fails now.
+  warren::state::StateStore state;
+  std::unique_ptr<warren::state::StateFeed> feed;
+  if (opts.xdsAddress.empty()) {
+    auto made = warren::state::StateFeed::start(
+        {.configDir = opts.configDir,
+         .kubeInCluster = opts.kubeInCluster,
+         .kubeconfig = opts.kubeconfig,
+         .snapshot = {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace}},
+        [&state](warren::state::ClusterStatePtr next) {
+          size_t inMesh = 0;
+          for (const auto& [uid, w] : next->workloads()) inMesh += w.captured;
+          spdlog::info("cluster state: {} workloads, {} in the mesh, {} services, {} authorization policies",
+                       next->workloads().size(), inMesh, next->services().size(), next->policies().size());
+          state.set(std::move(next));
+        });
+    if (!made) {
+      spdlog::critical("{}", made.error().message);
       return 1;
     }
-    kubeConfig = std::move(*config);
-  }
-
-  // The cluster's workloads: the same YAML directory the agent reads, or the
-  // Kubernetes API source's view (kept by its own threads; set below).
-  warren::state::StateStore state;
-  std::atomic<warren::source::kube::KubeSource*> kubeView{nullptr};
-  std::mutex reloadMu;  // the API source's thread and SIGHUP: one state at a time, in order
-  auto reloadState = [&] {
-    if (!opts.xdsAddress.empty()) return;  // xDS is then the only source
-    std::lock_guard lock(reloadMu);
-    const warren::state::SnapshotOptions snapshotOptions{.trustDomain = opts.trustDomain,
-                                                         .rootNamespace = opts.rootNamespace};
-    warren::state::ClusterStatePtr next;
-    if (fromApi(opts)) {
-      // Only whole views: the source calls back once every resource is listed.
-      auto* kube = kubeView.load();
-      if (!kube || !kube->synced()) return;
-      next = warren::state::stateFromSnapshotLogged(kube->snapshot(), snapshotOptions);
-    } else {
-      auto loaded = warren::state::stateFromDirectory(opts.configDir, snapshotOptions);
-      if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
-                                        loaded.error().message);
-      next = std::move(*loaded);
-    }
-    size_t inMesh = 0;
-    for (const auto& [uid, w] : next->workloads()) inMesh += w.captured;
-    spdlog::info("cluster state: {} workloads, {} in the mesh, {} services, {} authorization policies",
-                 next->workloads().size(), inMesh, next->services().size(), next->policies().size());
-    state.set(std::move(next));
-  };
-  reloadState();
-  auto watcher = opts.xdsAddress.empty() && !fromApi(opts)
-                     ? warren::source::DirWatcher::start(opts.configDir, reloadState)
-                     : warren::Result<std::unique_ptr<warren::source::DirWatcher>>(nullptr);
-  if (!watcher) {
-    spdlog::critical("cannot watch {}: {}", opts.configDir, watcher.error().message);
-    return 1;
+    feed = std::move(*made);
   }
   auto xds = startXds(opts, state);
   if (!xds) {
     spdlog::critical("xds: {}", xds.error().message);
     return 1;
   }
-  // Its changes (debounced by the source) become a new state; an API that
-  // fails keeps the last good view, and so the last good state.
-  std::unique_ptr<warren::source::kube::KubeSource> kube;
-  if (fromApi(opts)) {
-    warren::source::kube::KubeSource::Options kopts;
-    kopts.config = *kubeConfig;
-    kopts.resources = warren::source::kube::standaloneResources();
-    auto made = warren::source::kube::KubeSource::start(std::move(kopts), reloadState);
-    if (!made) {
-      spdlog::critical("Kubernetes API: {}", made.error().message);
-      return 1;
-    }
-    kube = std::move(*made);
-    kubeView = kube.get();
-  }
+  auto* kube = feed ? feed->kube() : nullptr;  // the API source, when the feed reads the API
 
   auto loop = warren::io::EventLoop::create();
   if (!loop) {
@@ -568,9 +516,8 @@ int main(int argc, char** argv) {
       metrics);
   if (!telemetry) {
     spdlog::critical("telemetry: {}", telemetry.error().message);
-    watcher->reset();  // no more state updates posting to the loop
+    feed.reset();  // no more state updates posting to the loop
     xds->reset();
-    kube.reset();
     (*loop)->stop();
     loopThread.join();
     return 1;
@@ -581,16 +528,13 @@ int main(int argc, char** argv) {
       warren::inpod::InpodOptions{.pinRoot = opts.pinRoot, .mark = WARREN_TUNNEL_MARK});
   auto zds = warren::inpod::ZdsClient::start(opts.agentSocket, *manager);
   zdsSeen = zds.get();
-  const std::string sourceName = !opts.xdsAddress.empty() ? "xds " + opts.xdsAddress
-                                 : kubeConfig                ? "Kubernetes API, " + kubeConfig->describe
-                                                             : opts.configDir;
+  const std::string sourceName = feed ? feed->describe() : "xds " + opts.xdsAddress;
   // Nothing is said ready on a partial view of the cluster: the first list of
   // every resource comes first (readiness on 15021 says what it waits for).
   int early = 0;  // SIGTERM/SIGINT while waiting: stop without serving
   if (kube) {
     spdlog::info("{}: waiting for the first list of every resource", sourceName);
     early = warren::source::kube::waitFirstList(*kube, shutdown);
-    if (!early) reloadState();  // the first whole view, whether or not its callback came before kubeView was set
   }
   spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
                opts.agentSocket, opts.pinRoot, sourceName,
@@ -604,7 +548,7 @@ int main(int argc, char** argv) {
       const uint64_t generation = (*identity)->trustBundle()->generation;
       (*loop)->post([p = proxy.get(), generation] { p->trustBundleChanged(generation); });
     }
-    reloadState();
+    if (feed) feed->reload();
   };
   // --ready-fd says what /healthz/ready says: serving, every pod the agent handed
   // over listened for. An upgrade (and a test) waits on it before stopping the old one.
@@ -644,9 +588,8 @@ int main(int argc, char** argv) {
   }
   spdlog::info("signal {}: shutting down", sig);
   telemetry->reset();  // its callbacks read the proxy and the ZDS client
-  watcher->reset();  // no state updates (and posts to the loop) from here on
+  feed.reset();      // no state updates (and posts to the loop) from here on: joins its threads
   xds->reset();      // likewise: joins the xDS stream thread
-  kube.reset();      // likewise: joins the API source's threads
   zds.reset();      // no more hand-offs
   manager.reset();  // closes listeners (needs the loop running)
   std::promise<void> closed;

@@ -17,14 +17,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include "source/dir_watcher.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
 #include "jwt/jwks_cache.h"
 #include "waypoint/proxy/waypoint_server.h"
 #include "waypoint/telemetry/waypoint_telemetry.h"
 #include "identity/identity_manager.h"
-#include "identity/local_ca.h"
+#include "identity/ca_choice.h"
+#include "state/feed/state_feed.h"
 #include "io/accept.h"
 #include "io/event_loop.h"
 #include "io/tcp.h"
@@ -39,9 +39,13 @@ struct Options {
   std::string serviceAccount;
   std::string listen = "0.0.0.0:15008";
   std::string configDir = "/etc/warren/cluster";
+  bool configDirGiven = false;
+  bool kubeInCluster = false;  // --kube
+  std::string kubeconfig;      // --kubeconfig FILE
   std::string trustDomain = "cluster.local";
   std::string rootNamespace = "istio-system";
   std::string caDir = "/var/lib/warren/ca";
+  std::string caAddress, caRootCert, caTokenFile, clusterId = "Kubernetes";
   long certTtlSeconds = 24 * 3600;
   long headTimeoutMs = 10000;
   long halfClosedTimeoutMs = 15000;
@@ -62,9 +66,18 @@ void usage(FILE* out) {
                "  --service-account SA    its identity's service account (default: the Gateway's name)\n"
                "  --listen A:P            HBONE listener (default 0.0.0.0:15008)\n"
                "  --config-dir DIR        cluster state, the YAML directory (default /etc/warren/cluster)\n"
+               "  --kube                  cluster state from the Kubernetes API instead, as a pod (its service\n"
+               "                          account): Pods, Namespaces, Services, EndpointSlices, Istio\n"
+               "                          security policies, Gateways; with istiod too, which does not send\n"
+               "                          L7 policies over the workload API\n"
+               "  --kubeconfig FILE       the same with a kubeconfig file's current context\n"
                "  --trust-domain NAME     SPIFFE trust domain (default cluster.local)\n"
                "  --root-namespace NS     Istio's root namespace (default istio-system)\n"
                "  --ca-dir DIR            local CA files, as warren-tunnel's (default /var/lib/warren/ca)\n"
+               "  --ca-address HOST:PORT  use Istio's CA (IstioCertificateService, istiod's :15012) instead\n"
+               "  --ca-root-cert FILE     root certificate for TLS to --ca-address\n"
+               "  --ca-token-file FILE    bearer token sent to --ca-address (audience istio-ca)\n"
+               "  --cluster-id ID         ClusterID sent to --ca-address (default Kubernetes)\n"
                "  --cert-ttl SECONDS      certificate lifetime (default 86400); renewed at half\n"
                "  --request-head-timeout MS  an HTTP/1.1 request head must be complete this soon, else\n"
                "                          408 and the connection closed (slow headers; default 10000)\n"
@@ -142,6 +155,12 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"service-account", required_argument, nullptr, 's'},
                                     {"listen", required_argument, nullptr, 'L'},
                                     {"config-dir", required_argument, nullptr, 'c'},
+                                    {"kube", no_argument, nullptr, 'k'},
+                                    {"kubeconfig", required_argument, nullptr, 'G'},
+                                    {"ca-address", required_argument, nullptr, 'A'},
+                                    {"ca-root-cert", required_argument, nullptr, 'a'},
+                                    {"ca-token-file", required_argument, nullptr, 'T'},
+                                    {"cluster-id", required_argument, nullptr, 'U'},
                                     {"trust-domain", required_argument, nullptr, 'd'},
                                     {"root-namespace", required_argument, nullptr, 'N'},
                                     {"ca-dir", required_argument, nullptr, 'C'},
@@ -168,7 +187,16 @@ bool parse(int argc, char** argv, Options& o) {
       case 'g': o.gateway = optarg; break;
       case 's': o.serviceAccount = optarg; break;
       case 'L': o.listen = optarg; break;
-      case 'c': o.configDir = optarg; break;
+      case 'c':
+        o.configDir = optarg;
+        o.configDirGiven = true;
+        break;
+      case 'k': o.kubeInCluster = true; break;
+      case 'G': o.kubeconfig = optarg; break;
+      case 'A': o.caAddress = optarg; break;
+      case 'a': o.caRootCert = optarg; break;
+      case 'T': o.caTokenFile = optarg; break;
+      case 'U': o.clusterId = optarg; break;
       case 'd': o.trustDomain = optarg; break;
       case 'N': o.rootNamespace = optarg; break;
       case 'C': o.caDir = optarg; break;
@@ -196,6 +224,10 @@ bool parse(int argc, char** argv, Options& o) {
       default: return false;
     }
   }
+  if (int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty()) > 1) {
+    std::fprintf(stderr, "warren-waypoint: give one cluster source: --config-dir, --kube or --kubeconfig\n");
+    return false;
+  }
   const auto slash = o.gateway.find('/');
   return optind == argc && slash != std::string::npos && slash > 0 && slash + 1 < o.gateway.size();
 }
@@ -217,7 +249,14 @@ int main(int argc, char** argv) {
   const std::string name = opts.gateway.substr(opts.gateway.find('/') + 1);
   if (opts.serviceAccount.empty()) opts.serviceAccount = name;
 
-  auto ca = warren::identity::LocalCa::open(opts.caDir, opts.trustDomain);
+  auto ca = warren::identity::makeCaClient({.caDir = opts.caDir,
+                                            .trustDomain = opts.trustDomain,
+                                            .caAddress = opts.caAddress,
+                                            .caRootCert = opts.caRootCert,
+                                            .caTokenFile = opts.caTokenFile,
+                                            .clusterId = opts.clusterId,
+                                            // Its own identity, with its own token: nothing to impersonate.
+                                            .impersonate = false});
   if (!ca) {
     spdlog::critical("certificate authority: {}", ca.error().message);
     return 1;
@@ -249,21 +288,19 @@ int main(int argc, char** argv) {
     jwks.retain(uris);
     for (const auto& uri : uris) (void)jwks.current(uri);
   });
-  auto reloadState = [&] {
-    auto loaded = warren::state::stateFromDirectory(
-        opts.configDir, {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace});
-    if (!loaded) return spdlog::error("cluster state {}: {}; keeping the last good state", opts.configDir,
-                                      loaded.error().message);
-    auto next = std::move(*loaded);
-    spdlog::info("cluster state: {} workloads, {} services, {} waypoint policies, {} request authentications",
-                 next->workloads().size(), next->services().size(), next->l7Policies().size(),
-                 next->requestAuthns().size());
-    state.set(std::move(next));
-  };
-  reloadState();
-  auto watcher = warren::source::DirWatcher::start(opts.configDir, reloadState);
-  if (!watcher) {
-    spdlog::critical("cannot watch {}: {}", opts.configDir, watcher.error().message);
+  auto feed = warren::state::StateFeed::start(
+      {.configDir = opts.configDir,
+       .kubeInCluster = opts.kubeInCluster,
+       .kubeconfig = opts.kubeconfig,
+       .snapshot = {.trustDomain = opts.trustDomain, .rootNamespace = opts.rootNamespace}},
+      [&state](warren::state::ClusterStatePtr next) {
+        spdlog::info("cluster state: {} workloads, {} services, {} waypoint policies, {} request authentications",
+                     next->workloads().size(), next->services().size(), next->l7Policies().size(),
+                     next->requestAuthns().size());
+        state.set(std::move(next));
+      });
+  if (!feed) {
+    spdlog::critical("{}", feed.error().message);
     return 1;
   }
 
@@ -303,8 +340,9 @@ int main(int argc, char** argv) {
   }
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
-      {.ready = [] { return true; },
-       .notReadyReason = [] { return std::string(); },
+      // Not ready on a partial view: the API's first list of every resource first.
+      {.ready = [&] { return (*feed)->synced(); },
+       .notReadyReason = [&] { return "waiting for the " + (*feed)->describe() + " (" + (*feed)->status() + ")"; },
        .configDump =
            [&] {
              nlohmann::json j = warren::state::toJson(*state.get());
@@ -332,23 +370,31 @@ int main(int argc, char** argv) {
     }
   });
   std::thread loopThread([&] { (*loop)->run(); });
-  spdlog::info("waypoint {} started: HBONE on {}, identity {}, cluster state {}", opts.gateway, opts.listen, me.uri(),
-               opts.configDir);
-  warren::signalReady(opts.readyFd);
+  // Until the first whole view, every CONNECT names something this waypoint does
+  // not know of and is refused (400): closed, never open.
+  int sig = 0;
+  if (auto* kube = (*feed)->kube()) {
+    spdlog::info("{}: waiting for the first list of every resource", (*feed)->describe());
+    sig = warren::source::kube::waitFirstList(*kube, shutdown);
+  }
+  spdlog::info("waypoint {} started: HBONE on {}, identity {}, cluster state from the {}, CA {}", opts.gateway,
+               opts.listen, me.uri(), (*feed)->describe(),
+               opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);
+  if (!sig) warren::signalReady(opts.readyFd);
 
-  int sig;
-  while ((sig = shutdown.wait()) == SIGHUP) {
+  while (!sig && (sig = shutdown.wait()) == SIGHUP) {
     if (auto st = (*identity)->reloadTrustBundle(); !st) {
       spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
     } else {
       const uint64_t generation = (*identity)->trustBundle()->generation;
       (*loop)->post([&server, generation] { server.trustBundleChanged(generation); });
     }
-    reloadState();
+    (*feed)->reload();
+    sig = 0;
   }
   spdlog::info("signal {}: shutting down", sig);
   telemetry->reset();
-  watcher->reset();
+  feed->reset();  // no state updates from here on: joins its threads
   std::promise<void> closed;
   (*loop)->post([&] {
     (*loop)->unwatch(listener->get());

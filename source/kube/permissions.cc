@@ -28,12 +28,18 @@ std::vector<ApiPermission> agentPermissions() {
   return out;
 }
 
-std::vector<ApiPermission> tunnelPermissions() {
+namespace {
+// The state feed's KubeSource (state/feed): list and watch of every standalone resource.
+std::vector<ApiPermission> stateFeedPermissions(const std::string& binary) {
   std::vector<ApiPermission> out;
   for (const auto& r : standaloneResources())
-    out.push_back({apiGroupOf(r.apiVersion), r.name, {"list", "watch"},
-                   "warren-tunnel --kube lists and watches " + r.name});
+    out.push_back({apiGroupOf(r.apiVersion), r.name, {"list", "watch"}, binary + " --kube lists and watches " + r.name});
   return out;
 }
+}  // namespace
+
+std::vector<ApiPermission> tunnelPermissions() { return stateFeedPermissions("warren-tunnel"); }
+
+std::vector<ApiPermission> waypointPermissions() { return stateFeedPermissions("warren-waypoint"); }
 
 }  // namespace warren::source::kube

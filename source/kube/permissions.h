@@ -1,5 +1,5 @@
 #pragma once
-// Every request warren-agent (and warren-tunnel in standalone mode) makes to the
+// Every request warren-agent (and warren-tunnel in standalone mode, and warren-waypoint) makes to the
 // Kubernetes API, as RBAC rules: the one list the manifests' roles are checked
 // against (tests/deploy renders every kustomize overlay and requires each rule
 // here to be granted to the pod's account, and nothing that is not here: the
@@ -21,6 +21,8 @@ struct ApiPermission {
 std::vector<ApiPermission> agentPermissions();
 // warren-tunnel --kube: list and watch of every standalone resource.
 std::vector<ApiPermission> tunnelPermissions();
+// warren-waypoint --kube: the same (its own account, its own role: daemonset/waypoint).
+std::vector<ApiPermission> waypointPermissions();
 
 // "v1" -> "", "apps/v1" -> "apps".
 std::string apiGroupOf(const std::string& apiVersion);

@@ -88,6 +88,66 @@ Layout expectedLayout(const std::string& overlay) {
   return {"/opt/cni/bin", "/etc/cni/net.d"};
 }
 
+// The roles bound to `account` of namespace `ns` (ClusterRoles, and Roles in
+// that namespace) grant every one of `permissions` and nothing else: each right
+// an account holds must be one its binaries use. A rule naming objects
+// (resourceNames) covers the one named request the code makes: the agent's
+// removal check of its own DaemonSet (`daemonSet`), by its name.
+void expectBoundRolesGrantExactly(const std::vector<YAML::Node>& docs, const std::string& account, const std::string& ns,
+                                  const std::string& daemonSet, const std::vector<source::kube::ApiPermission>& permissions,
+                                  const std::string& name) {
+  std::map<std::string, YAML::Node> roles;  // "ClusterRole/name", "Role/name"
+  for (const auto& d : docs) {
+    const std::string kind = d["kind"].as<std::string>();
+    if (kind == "ClusterRole" || (kind == "Role" && d["metadata"]["namespace"].as<std::string>("") == ns))
+      roles.emplace(kind + "/" + d["metadata"]["name"].as<std::string>(), d);
+  }
+  std::vector<YAML::Node> boundRules;
+  for (const auto& d : docs) {
+    const std::string kind = d["kind"].as<std::string>();
+    if (kind != "ClusterRoleBinding" && kind != "RoleBinding") continue;
+    bool bound = false;
+    for (const auto& s : d["subjects"])
+      bound |= s["kind"].as<std::string>() == "ServiceAccount" && s["name"].as<std::string>() == account &&
+               s["namespace"].as<std::string>("") == ns;
+    const std::string role = d["roleRef"]["kind"].as<std::string>() + "/" + d["roleRef"]["name"].as<std::string>();
+    EXPECT_TRUE(roles.count(role)) << name << ": " << d["metadata"]["name"] << " binds a missing " << role;
+    if (bound && roles.count(role))
+      for (const auto& rule : roles[role]["rules"]) boundRules.push_back(rule);
+  }
+  EXPECT_FALSE(boundRules.empty()) << name << ": no role is bound to the account " << ns << "/" << account;
+  auto has = [](const YAML::Node& list, const std::string& v) {
+    for (const auto& x : list)
+      if (x.as<std::string>() == v || x.as<std::string>() == "*") return true;
+    return false;
+  };
+  auto covers = [&](const YAML::Node& rule, const std::string& group, const std::string& resource,
+                    const std::string& verb) {
+    if (!has(rule["apiGroups"], group) || !has(rule["resources"], resource) || !has(rule["verbs"], verb)) return false;
+    if (!rule["resourceNames"]) return true;
+    return group == source::kube::kRemovalCheckGroup && resource == source::kube::kRemovalCheckResource &&
+           has(rule["resourceNames"], daemonSet);
+  };
+  for (const auto& p : permissions)
+    for (const auto& verb : p.verbs) {
+      bool granted = false;
+      for (const auto& rule : boundRules) granted |= covers(rule, p.apiGroup, p.resource, verb);
+      EXPECT_TRUE(granted) << name << ": no bound role grants " << verb << " " << p.resource << " (group \""
+                           << p.apiGroup << "\"), which " << p.usedFor;
+    }
+  for (const auto& rule : boundRules)
+    for (const auto& group : strings(rule["apiGroups"]))
+      for (const auto& resource : strings(rule["resources"]))
+        for (const auto& verb : strings(rule["verbs"])) {
+          const bool used = std::any_of(permissions.begin(), permissions.end(), [&](const auto& p) {
+            return p.apiGroup == group && p.resource == resource &&
+                   std::find(p.verbs.begin(), p.verbs.end(), verb) != p.verbs.end();
+          });
+          EXPECT_TRUE(used) << name << ": the account " << ns << "/" << account << " is granted " << verb << " "
+                            << resource << " (group \"" << group << "\"), which none of its binaries asks for";
+        }
+}
+
 std::vector<std::string> overlays() {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(kSourceDir + "/daemonset/overlays"))
@@ -264,33 +324,6 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   // standalone mode every one the tunnel makes; and nothing else: the account
   // is shared by both binaries (base/rbac.yaml says why), so each right it holds
   // must be one some binary of this pod uses.
-  const std::string account = pod["serviceAccountName"].as<std::string>();
-  const std::string dsNamespace = ds["metadata"]["namespace"].as<std::string>();
-  std::map<std::string, YAML::Node> roles;  // "ClusterRole/name", "Role/name"
-  for (const auto& d : docs) {
-    const std::string kind = d["kind"].as<std::string>();
-    if (kind == "ClusterRole" || (kind == "Role" && d["metadata"]["namespace"].as<std::string>("") == dsNamespace))
-      roles.emplace(kind + "/" + d["metadata"]["name"].as<std::string>(), d);
-  }
-  std::vector<YAML::Node> boundRules;
-  for (const auto& d : docs) {
-    const std::string kind = d["kind"].as<std::string>();
-    if (kind != "ClusterRoleBinding" && kind != "RoleBinding") continue;
-    bool bound = false;
-    for (const auto& s : d["subjects"])
-      bound |= s["kind"].as<std::string>() == "ServiceAccount" && s["name"].as<std::string>() == account &&
-               s["namespace"].as<std::string>("") == dsNamespace;
-    const std::string role = d["roleRef"]["kind"].as<std::string>() + "/" + d["roleRef"]["name"].as<std::string>();
-    EXPECT_TRUE(roles.count(role)) << name << ": " << d["metadata"]["name"] << " binds a missing " << role;
-    if (bound && roles.count(role))
-      for (const auto& rule : roles[role]["rules"]) boundRules.push_back(rule);
-  }
-  EXPECT_FALSE(boundRules.empty()) << name << ": no role is bound to the DaemonSet's account";
-  auto has = [](const YAML::Node& list, const std::string& v) {
-    for (const auto& x : list)
-      if (x.as<std::string>() == v || x.as<std::string>() == "*") return true;
-    return false;
-  };
   auto permissions = source::kube::agentPermissions();
   if (!istiod) {
     // Standalone: the tunnel's cluster state is the API's.
@@ -298,33 +331,70 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
     EXPECT_EQ(argValue(tunnelArgs, "--config-dir"), "") << name << ": --kube and --config-dir exclude each other";
     for (auto& p : source::kube::tunnelPermissions()) permissions.push_back(std::move(p));
   }
-  // A rule naming objects (resourceNames) covers the one named request the code
-  // makes: the removal check of this DaemonSet, by its name.
-  auto covers = [&](const YAML::Node& rule, const std::string& group, const std::string& resource,
-                    const std::string& verb) {
-    if (!has(rule["apiGroups"], group) || !has(rule["resources"], resource) || !has(rule["verbs"], verb)) return false;
-    if (!rule["resourceNames"]) return true;
-    return group == source::kube::kRemovalCheckGroup && resource == source::kube::kRemovalCheckResource &&
-           has(rule["resourceNames"], ds["metadata"]["name"].as<std::string>());
-  };
-  for (const auto& p : permissions)
-    for (const auto& verb : p.verbs) {
-      bool granted = false;
-      for (const auto& rule : boundRules) granted |= covers(rule, p.apiGroup, p.resource, verb);
-      EXPECT_TRUE(granted) << name << ": no bound role grants " << verb << " " << p.resource << " (group \""
-                           << p.apiGroup << "\"), which " << p.usedFor;
-    }
-  for (const auto& rule : boundRules)
-    for (const auto& group : strings(rule["apiGroups"]))
-      for (const auto& resource : strings(rule["resources"]))
-        for (const auto& verb : strings(rule["verbs"])) {
-          const bool used = std::any_of(permissions.begin(), permissions.end(), [&](const auto& p) {
-            return p.apiGroup == group && p.resource == resource &&
-                   std::find(p.verbs.begin(), p.verbs.end(), verb) != p.verbs.end();
-          });
-          EXPECT_TRUE(used) << name << ": the shared account is granted " << verb << " " << resource << " (group \""
-                            << group << "\"), which neither binary of this mode asks for";
-        }
+  expectBoundRolesGrantExactly(docs, pod["serviceAccountName"].as<std::string>(),
+                               ds["metadata"]["namespace"].as<std::string>(), ds["metadata"]["name"].as<std::string>(),
+                               permissions, name);
+}
+
+// daemonset/waypoint: a Deployment of warren-waypoint for its Gateway, with flags
+// the binary accepts, probes on its ports, its certificate from istiod (a token of
+// audience istio-ca, istiod's root), its state from the API, never captured (the
+// gateway-name label), and a role bound to its own account that grants exactly
+// what warren-waypoint --kube asks.
+TEST(DeployManifests, TheWaypointRunsAsItsGatewaysIdentityWithExactlyTheRightsItUses) {
+  const auto docs = render(kSourceDir + "/daemonset/waypoint");
+  YAML::Node deploy, gateway;
+  for (const auto& d : docs) {
+    if (d["kind"].as<std::string>() == "Deployment") deploy = d;
+    if (d["kind"].as<std::string>() == "Gateway") gateway = d;
+  }
+  ASSERT_TRUE(deploy && gateway);
+  EXPECT_EQ(gateway["spec"]["gatewayClassName"].as<std::string>(""), "istio-waypoint");
+  const std::string ns = deploy["metadata"]["namespace"].as<std::string>();
+  const std::string gatewayName = gateway["metadata"]["name"].as<std::string>();
+  EXPECT_EQ(gateway["metadata"]["namespace"].as<std::string>(""), ns);
+  const YAML::Node pod = deploy["spec"]["template"]["spec"];
+  EXPECT_EQ(deploy["spec"]["template"]["metadata"]["labels"]["gateway.networking.k8s.io/gateway-name"].as<std::string>(""),
+            gatewayName)
+      << "without the gateway-name label the agent would capture the waypoint's own pods";
+  ASSERT_EQ(pod["containers"].size(), 1u);
+  const YAML::Node c = pod["containers"][0];
+  EXPECT_EQ(strings(c["command"]), std::vector<std::string>{"/usr/local/bin/warren-waypoint"});
+  const auto args = strings(c["args"]);
+  const auto accepted = helpFlags("warren-waypoint");
+  for (const auto& a : args) {
+    if (!a.starts_with("--")) continue;
+    EXPECT_TRUE(accepted.count(a.substr(0, a.find('=')))) << "warren-waypoint does not accept " << a;
+  }
+  EXPECT_EQ(argValue(args, "--gateway"), ns + "/" + gatewayName);
+  const std::string account = pod["serviceAccountName"].as<std::string>();
+  EXPECT_EQ(argValue(args, "--service-account"), account);
+  EXPECT_NE(std::find(args.begin(), args.end(), "--kube"), args.end()) << "L7 policies come from the API";
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["port"].as<int>(0), portOf(argValue(args, "--readiness-address"), 15021));
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"].as<std::string>(""), "/healthz/ready");
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["port"].as<int>(0), portOf(argValue(args, "--metrics-address"), 15020));
+
+  // The certificate from istiod: a projected token of audience istio-ca, istiod's root.
+  std::map<std::string, YAML::Node> volumes;
+  for (const auto& v : pod["volumes"]) volumes[v["name"].as<std::string>()] = YAML::Node(v);
+  const std::string token = argValue(args, "--ca-token-file"), root = argValue(args, "--ca-root-cert");
+  EXPECT_FALSE(argValue(args, "--ca-address").empty());
+  bool tokenOk = false, rootOk = false;
+  for (const auto& m : c["volumeMounts"]) {
+    const std::string path = m["mountPath"].as<std::string>();
+    ASSERT_TRUE(volumes.count(m["name"].as<std::string>())) << "mounts a missing volume " << m["name"];
+    const YAML::Node v = volumes[m["name"].as<std::string>()];
+    if (v["projected"])
+      for (const auto& src : v["projected"]["sources"])
+        if (src["serviceAccountToken"] && token == path + "/" + src["serviceAccountToken"]["path"].as<std::string>())
+          tokenOk = src["serviceAccountToken"]["audience"].as<std::string>("") == "istio-ca";
+    if (v["configMap"] && root.starts_with(path + "/"))
+      rootOk = v["configMap"]["name"].as<std::string>("") == "istio-ca-root-cert";
+  }
+  EXPECT_TRUE(tokenOk) << "--ca-token-file is not a projected token with audience istio-ca";
+  EXPECT_TRUE(rootOk) << "--ca-root-cert is not from the istio-ca-root-cert ConfigMap";
+
+  expectBoundRolesGrantExactly(docs, account, ns, "", source::kube::waypointPermissions(), "daemonset/waypoint");
 }
 
 INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(overlays()),

@@ -26,6 +26,7 @@
 #include "tests/support/cluster.h"
 #include "tests/support/kube_api_server.h"
 #include "tests/support/test_certs.h"
+#include "tests/support/waypoint_fixture.h"
 
 namespace warren::e2e {
 namespace {
@@ -568,6 +569,111 @@ TEST_F(KubeEnrollTest, TheTunnelTakesItsStateFromTheApiAndAPolicyAddedThereRefus
       5s));
   // The tunnel read no YAML: the source it names is the API.
   EXPECT_NE(node_->readLog("tunnel").find("cluster state Kubernetes API"), std::string::npos);
+}
+
+// ---- a waypoint on a cluster: its L7 policies from the API ----
+//
+//   [mesh/checkout 10.244.1.71] --HBONE--> [mesh/waypoint 10.244.1.73, warren-waypoint --kubeconfig]
+//        --HBONE--> tunnel --> [mesh/ledger 10.244.1.72 :8080]
+//   Service mesh/ledger 10.96.0.21:80 -> 8080, bound to Gateway mesh/waypoint by its label
+//
+// istiod sends no L7 policy over the workload API, so on a cluster the waypoint
+// reads its AuthorizationPolicies (and the rest of its state) from the API: the
+// policy here exists nowhere else, and a DENY added later takes effect by the watch.
+
+nlohmann::json waypointGateway() {
+  return nlohmann::json::parse(R"({
+    "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+    "metadata": {"name": "waypoint", "namespace": "mesh", "uid": "gw-waypoint"},
+    "spec": {"gatewayClassName": "istio-waypoint",
+             "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]}})");
+}
+
+nlohmann::json ledgerService() {
+  nlohmann::json s = serviceObject();
+  s["metadata"]["name"] = "ledger";
+  s["metadata"]["uid"] = "svc-ledger";
+  s["metadata"]["labels"] = {{"istio.io/use-waypoint", "waypoint"}};
+  s["spec"]["clusterIP"] = "10.96.0.21";
+  s["spec"]["clusterIPs"] = {"10.96.0.21"};
+  s["spec"]["selector"] = {{"app", "ledger"}};
+  return s;
+}
+
+// A policy of the waypoint (targetRefs the Gateway): `action` for `method` on `paths`.
+nlohmann::json waypointPolicy(const std::string& name, const std::string& action, const std::string& method,
+                              const std::string& path, const std::string& principal = "") {
+  nlohmann::json p = {{"apiVersion", "security.istio.io/v1"},
+                      {"kind", "AuthorizationPolicy"},
+                      {"metadata", {{"name", name}, {"namespace", "mesh"}, {"uid", "ap-" + name}}},
+                      {"spec",
+                       {{"action", action},
+                        {"targetRefs", nlohmann::json::array({{{"kind", "Gateway"},
+                                                               {"group", "gateway.networking.k8s.io"},
+                                                               {"name", "waypoint"}}})}}}};
+  nlohmann::json rule = {{"to", nlohmann::json::array({{{"operation", {{"methods", {method}}, {"paths", {path}}}}}})}};
+  if (!principal.empty())
+    rule["from"] = nlohmann::json::array({{{"source", {{"principals", {principal}}}}}});
+  p["spec"]["rules"] = nlohmann::json::array({rule});
+  return p;
+}
+
+TEST_F(KubeEnrollTest, TheWaypointTakesItsPoliciesFromTheApiAndADenyAddedThereRefusesTheNextRequest) {
+  Pod checkout = node_->preparePod("mesh", "checkout", "10.244.1.71");
+  Pod ledger = node_->preparePod("mesh", "ledger", "10.244.1.72");
+  Pod waypoint = node_->preparePod("mesh", "waypoint", "10.244.1.73");
+  api_->upsert("gateways", waypointGateway());
+  api_->upsert("services", ledgerService());
+  api_->upsert("authorizationpolicies",
+               waypointPolicy("ledger-get", "ALLOW", "GET", "/api/*",
+                              "cluster.local/ns/mesh/sa/" + checkout.serviceAccount));
+  api_->upsert("pods", runningPod(checkout, node_->name(), checkout.ip));
+  nlohmann::json ledgerPod = runningPod(ledger, node_->name(), ledger.ip);
+  ledgerPod["metadata"]["labels"] = {{"app", "ledger"}};
+  api_->upsert("pods", ledgerPod);
+  nlohmann::json waypointPod = runningPod(waypoint, node_->name(), waypoint.ip);
+  waypointPod["metadata"]["labels"] = {{"gateway.networking.k8s.io/gateway-name", "waypoint"}};
+  ASSERT_TRUE(api_->waitDelivered("pods", api_->upsert("pods", waypointPod)));
+  std::string out;
+  for (const Pod* p : {&checkout, &ledger, &waypoint}) ASSERT_EQ(node_->cni("add", *p, &out), 0) << out;
+  EXPECT_FALSE(isEnrolled(node_->pinRoot(), waypoint.netnsPath())) << "a waypoint's pod is never captured";
+  // The tunnel routes by a state with the three pods (the waypoint's Service is made from its Gateway).
+  ASSERT_TRUE(eventually([&] { return node_->tunnelState() && node_->tunnelState()->captured == 2 &&
+                                      node_->tunnelState()->workloads == 3; }, 10s))
+      << node_->logTail("tunnel");
+  // The waypoint reaches the API from its own netns, at the same URL.
+  api_->listenIn(waypoint.netnsPath());
+  ASSERT_TRUE(node_->startWaypoint(waypoint, "mesh/waypoint").ok()) << node_->logTail("waypoint-waypoint");
+  auto app = HttpApp::start(*node_, ledger, 8080);
+  ASSERT_TRUE(app);
+
+  auto curl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"nsenter", "--net=" + checkout.netnsPath(), "curl", "-sS", "--max-time", "5",
+                                     "-w", "\n%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string reply;
+    runCommand(argv, &reply);
+    return reply;
+  };
+  // Allowed by the API's policy; anything else refused at the waypoint, as Envoy answers.
+  std::string allowed = curl({"http://10.96.0.21/api/balance"});
+  EXPECT_EQ(allowed.substr(allowed.size() - 3), "200") << allowed << "\n" << node_->logTail("waypoint-waypoint");
+  std::string denied = curl({"-X", "POST", "http://10.96.0.21/api/balance"});
+  EXPECT_EQ(denied, "RBAC: access denied\n403") << node_->logTail("waypoint-waypoint");
+
+  // A DENY added through the API: the next such request is refused.
+  api_->upsert("authorizationpolicies", waypointPolicy("no-secrets", "DENY", "GET", "/api/secret"));
+  std::string secret;
+  ASSERT_TRUE(eventually([&] { return (secret = curl({"http://10.96.0.21/api/secret"})) == "RBAC: access denied\n403"; },
+                         10s))
+      << secret << "\n" << node_->logTail("waypoint-waypoint");
+  // The app saw exactly the allowed requests (the secret one perhaps, before the DENY came).
+  auto seen = app->seen();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "GET /api/balance"), 1);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "POST /api/balance"), 0);
+  // The waypoint read no YAML: the source it names is the API.
+  EXPECT_NE(node_->readLog("waypoint-waypoint").find("cluster state from the Kubernetes API"), std::string::npos)
+      << node_->logTail("waypoint-waypoint");
 }
 
 // ---- the tunnel says ready only on a whole view of the cluster ----

@@ -456,10 +456,23 @@ Result<std::unique_ptr<Process>> TestNode::spawnTunnel(const std::string& logNam
 }
 
 Status TestNode::startWaypoint(const Pod& pod, const std::string& gateway, const std::vector<std::string>& extraArgs) {
-  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=" + pod.netnsPath(), bin("warren-waypoint"),
-                                   "--gateway",        gateway, "--service-account", pod.serviceAccount,
-                                   "--config-dir",     configDir_, "--ca-dir", caDir_, "--log-level", "debug",
-                                   "--admin-token-file", root_ + "/waypoint-" + pod.name + "-admin-token"};
+  // With a kubeconfig, the waypoint too reads the cluster from the API, as the tunnel does.
+  const bool fromApi = !options_.kubeconfig.empty();
+  std::vector<std::string> argv = {"/usr/bin/nsenter",
+                                   "--net=" + pod.netnsPath(),
+                                   bin("warren-waypoint"),
+                                   "--gateway",
+                                   gateway,
+                                   "--service-account",
+                                   pod.serviceAccount,
+                                   fromApi ? "--kubeconfig" : "--config-dir",
+                                   fromApi ? options_.kubeconfig : configDir_,
+                                   "--ca-dir",
+                                   caDir_,
+                                   "--log-level",
+                                   "debug",
+                                   "--admin-token-file",
+                                   root_ + "/waypoint-" + pod.name + "-admin-token"};
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   auto p = Process::spawn(argv, root_ + "/waypoint-" + pod.name + ".log", true, std::chrono::seconds(15));
   if (!p) return p.error();

@@ -120,7 +120,7 @@ class TestNode {
   // ready (--ready-fd: every pod the agent handed over is listened for).
   Result<std::unique_ptr<Process>> spawnTunnel(const std::string& logName, bool waitReady = true);
   // warren-waypoint for Gateway `gateway` ("ns/name") inside `pod`'s netns, with
-  // this node's YAML dir and CA; its log is "waypoint-<pod name>". It logs at debug
+  // this node's YAML dir (or its kubeconfig's API) and CA; its log is "waypoint-<pod name>". It logs at debug
   // level; extraArgs come last (a benchmark's "--log-level info" wins).
   Status startWaypoint(const Pod& pod, const std::string& gateway, const std::vector<std::string>& extraArgs = {});
   int stopWaypoint(int sig);

@@ -59,16 +59,16 @@ Result<ossl::X509Ptr> loadCert(const std::string& path) {
 
 Status writeFile(const std::string& path, const std::string& data) { return writeMode(path, data, 0644); }
 
-Result<CertFiles> issueCert(const std::string& caDir, const std::vector<std::string>& sans, const std::string& outDir,
-                            const std::string& name, Validity validity) {
+namespace {
+// A leaf for `key` signed with <caDir>/ca-key.pem, carrying `sans`.
+Result<ossl::X509Ptr> signLeaf(const std::string& caDir, EVP_PKEY* key, const std::vector<std::string>& sans,
+                               const std::string& name, Validity validity) {
   auto caCert = loadCert(caDir + "/" + identity::LocalCa::kCaCertFile);
   if (!caCert) return caCert.error();
   auto caKey = readKey(caDir + "/" + identity::LocalCa::kCaKeyFile);
   if (!caKey) return caKey.error();
-
-  ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
   ossl::X509Ptr leaf(X509_new());
-  if (!key || !leaf) return ossl::sslError("test cert " + name);
+  if (!leaf) return ossl::sslError("test cert " + name);
   X509_set_version(leaf.get(), X509_VERSION_3);
   std::unique_ptr<BIGNUM, ossl::Deleter<BN_free>> serial(BN_new());
   BN_rand(serial.get(), 128, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY);
@@ -79,7 +79,7 @@ Result<CertFiles> issueCert(const std::string& caDir, const std::vector<std::str
   std::time_t now = std::time(nullptr);
   ASN1_TIME_set(X509_getm_notBefore(leaf.get()), now + validity.notBeforeFromNow.count());
   ASN1_TIME_set(X509_getm_notAfter(leaf.get()), now + validity.notAfterFromNow.count());
-  X509_set_pubkey(leaf.get(), key.get());
+  X509_set_pubkey(leaf.get(), key);
 
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, caCert->get(), leaf.get(), nullptr, nullptr, 0);
@@ -94,9 +94,30 @@ Result<CertFiles> issueCert(const std::string& caDir, const std::vector<std::str
   for (const auto& [nid, value] : exts)
     if (auto st = identity::addExtension(leaf.get(), &ctx, nid, value); !st) return st.error();
   if (X509_sign(leaf.get(), caKey->get(), EVP_sha256()) <= 0) return ossl::sslError("sign test cert " + name);
+  return leaf;
+}
+}  // namespace
+
+Result<std::string> signCsrAs(const std::string& caDir, const std::string& csrPem, const std::vector<std::string>& sans) {
+  ossl::BioPtr bio(BIO_new_mem_buf(csrPem.data(), static_cast<int>(csrPem.size())));
+  ossl::X509ReqPtr csr(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  EVP_PKEY* pub = csr ? X509_REQ_get0_pubkey(csr.get()) : nullptr;
+  if (!pub) return ossl::sslError("test CA: not a usable CSR");
+  auto leaf = signLeaf(caDir, pub, sans, "csr", {});
+  if (!leaf) return leaf.error();
+  ERR_clear_error();
+  return identity::certToPem(leaf->get());
+}
+
+Result<CertFiles> issueCert(const std::string& caDir, const std::vector<std::string>& sans, const std::string& outDir,
+                            const std::string& name, Validity validity) {
+  ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) return ossl::sslError("test cert key " + name);
+  auto leaf = signLeaf(caDir, key.get(), sans, name, validity);
+  if (!leaf) return leaf.error();
 
   // What an endpoint presents: the leaf and any intermediates of the CA, not roots.
-  std::string leafPem = identity::certToPem(leaf.get());
+  std::string leafPem = identity::certToPem(leaf->get());
   std::string chainPem = leafPem;
   auto chainFile = readFile(caDir + "/" + identity::LocalCa::kCertChainFile);
   if (!chainFile) return chainFile.error();

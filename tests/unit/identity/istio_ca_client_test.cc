@@ -13,6 +13,7 @@
 #include "tests/support/test_certs.h"
 #include "identity/identity_manager.h"
 #include "identity/local_ca.h"
+#include "identity/x509_util.h"
 
 namespace warren::identity {
 namespace {
@@ -21,12 +22,17 @@ using namespace std::chrono_literals;
 
 const SpiffeId kApp{"cluster.local", "default", "app"};
 const SpiffeId kDb{"cluster.local", "default", "db"};
+// The node agent's account, trusted to impersonate (CA_TRUSTED_NODE_ACCOUNTS).
+const SpiffeId kNode{"cluster.local", "warren-system", "warren"};
 
 // Maps bearer tokens to identities, as istiod does with service-account tokens, and
-// signs with a LocalCa.
+// signs with a LocalCa. As istiod's CreateCertificate (security/pkg/server/ca): the
+// certificate is for the caller's identity, whatever the CSR asks, unless the
+// request's metadata names an ImpersonatedIdentity and the caller is a trusted
+// node account; anyone else asking to impersonate is refused.
 class FakeIstioCa final : public istio::v1::auth::IstioCertificateService::Service {
  public:
-  explicit FakeIstioCa(LocalCa* ca) : ca_(ca) {}
+  FakeIstioCa(LocalCa* ca, std::string caDir) : ca_(ca), caDir_(std::move(caDir)) {}
 
   grpc::Status CreateCertificate(grpc::ServerContext* ctx, const istio::v1::auth::IstioCertificateRequest* req,
                                  istio::v1::auth::IstioCertificateResponse* resp) override {
@@ -42,12 +48,28 @@ class FakeIstioCa final : public istio::v1::auth::IstioCertificateService::Servi
       lastValidity_ = req->validity_duration();
       calls_++;
     }
-    const SpiffeId* id = nullptr;
-    if (auth == "Bearer app-token") id = &kApp;
-    if (auth == "Bearer db-token") id = &kDb;
-    if (!id) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "token not recognised");
-    auto chain = ca_->sign({*id, req->csr(), std::chrono::seconds(req->validity_duration())});
-    if (!chain) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, chain.error().message);
+    const SpiffeId* caller = nullptr;
+    if (auth == "Bearer app-token") caller = &kApp;
+    if (auth == "Bearer db-token") caller = &kDb;
+    if (auth == "Bearer node-token") caller = &kNode;
+    if (!caller) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "token not recognised");
+    SpiffeId id = *caller;
+    const auto& fields = req->metadata().fields();
+    if (auto it = fields.find("ImpersonatedIdentity"); it != fields.end() && !it->second.string_value().empty()) {
+      auto asked = SpiffeId::parse(it->second.string_value());
+      if (!(*caller == kNode) || !asked)
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "request impersonation authentication failure");
+      id = *asked;
+    }
+    auto chain = ca_->sign({id, req->csr(), std::chrono::seconds(req->validity_duration())});
+    if (!chain) {
+      // LocalCa refuses a CSR whose SAN is not `id`; istiod signs `id` whatever
+      // the CSR's SAN says: the leaf for the CSR's key as `id`, then the root.
+      auto leaf = testcerts::signCsrAs(caDir_, req->csr(), {"URI:" + id.uri()});
+      auto root = readFile(caDir_ + "/" + LocalCa::kRootCertFile);
+      if (!leaf || !root) return grpc::Status(grpc::StatusCode::INTERNAL, "test CA cannot sign");
+      chain = std::vector<std::string>{*leaf, *root};
+    }
     for (const auto& pem : *chain) resp->add_cert_chain(pem);
     return grpc::Status::OK;
   }
@@ -63,6 +85,7 @@ class FakeIstioCa final : public istio::v1::auth::IstioCertificateService::Servi
 
  private:
   LocalCa* ca_;
+  const std::string caDir_;
   std::mutex mu_;
   std::string lastClusterId_;
   int64_t lastValidity_ = 0;
@@ -76,7 +99,7 @@ class IstioCaClientTest : public ::testing::Test {
     auto ca = LocalCa::open(caDir(), "cluster.local");
     ASSERT_TRUE(ca.ok()) << ca.error().message;
     ca_ = std::move(*ca);
-    service_ = std::make_unique<FakeIstioCa>(ca_.get());
+    service_ = std::make_unique<FakeIstioCa>(ca_.get(), caDir());
     ASSERT_TRUE(testcerts::writeFile(tokenFile(), "app-token\n").ok());
   }
   void TearDown() override {
@@ -167,11 +190,17 @@ TEST_F(IstioCaClientTest, WrongTokenIsUnauthenticatedAndTheTokenIsReReadEachCall
   EXPECT_NE(msg.find("UNAUTHENTICATED"), std::string::npos) << msg;
   EXPECT_NE(msg.find("token not recognised"), std::string::npos) << msg;
 
-  // A token for another identity authenticates, but the CA will not sign app's CSR.
+  // A token for another identity authenticates, and istiod signs that token's
+  // identity, never app's (the identity manager then refuses the certificate:
+  // WithoutImpersonationTheCertificateIsTheTokensAndIsRefused).
   ASSERT_TRUE(testcerts::writeFile(tokenFile(), "db-token").ok());
   auto mismatch = c->sign({kApp, kc->csrPem, 3600s});
-  ASSERT_FALSE(mismatch.ok());
-  EXPECT_NE(mismatch.error().message.find("INVALID_ARGUMENT"), std::string::npos) << mismatch.error().message;
+  ASSERT_TRUE(mismatch.ok()) << mismatch.error().message;
+  auto leaf = parseCertsPem(mismatch->front(), "leaf");
+  ASSERT_TRUE(leaf.ok());
+  auto san = peerIdentity(leaf->front().get(), "cluster.local");
+  ASSERT_TRUE(san.ok()) << san.error().message;
+  EXPECT_EQ(*san, kDb);
 
   ASSERT_TRUE(testcerts::writeFile(tokenFile(), "app-token").ok());
   EXPECT_TRUE(c->sign({kApp, kc->csrPem, 3600s}).ok());
@@ -260,6 +289,59 @@ TEST_F(IstioCaClientTest, IdentityManagerOverIstioCa) {
   EXPECT_EQ(service_->lastValidity(), 24 * 3600);
   ASSERT_TRUE((*m)->reloadTrustBundle().ok());
   EXPECT_EQ((*m)->trustBundle()->generation, 2u);
+}
+
+// The tunnel asks for its pods' identities with the node agent's token: each
+// request names the identity it wants (ImpersonatedIdentity), and gets it.
+TEST_F(IstioCaClientTest, ANodeAgentImpersonatingGetsEachPodsIdentity) {
+  serve();
+  ASSERT_TRUE(testcerts::writeFile(tokenFile(), "node-token\n").ok());
+  IstioCaOptions o = plaintextOptions();
+  o.impersonate = true;
+  auto c = client(o);
+  ASSERT_TRUE(c);
+  for (const SpiffeId& id : {kApp, kDb}) {
+    auto kc = makeKeyAndCsr(id);
+    ASSERT_TRUE(kc.ok());
+    auto chain = c->sign({id, kc->csrPem, 3600s});
+    ASSERT_TRUE(chain.ok()) << chain.error().message;
+    auto leaf = parseCertsPem(chain->front(), "leaf");
+    ASSERT_TRUE(leaf.ok());
+    auto san = peerIdentity(leaf->front().get(), "cluster.local");
+    ASSERT_TRUE(san.ok()) << san.error().message;
+    EXPECT_EQ(*san, id);
+  }
+}
+
+// Without impersonation istiod signs the token's own identity whatever the CSR
+// says: the identity manager refuses such a certificate rather than serve a pod
+// under the node agent's name. And a caller that is not a trusted node account is
+// refused when it asks to impersonate.
+TEST_F(IstioCaClientTest, WithoutImpersonationTheCertificateIsTheTokensAndIsRefused) {
+  auto serverCert = testcerts::issueCert(caDir(), {"IP:127.0.0.1"}, tmp_.path(), "istiod");
+  ASSERT_TRUE(serverCert.ok());
+  serveTls(*serverCert);
+  ASSERT_TRUE(testcerts::writeFile(tokenFile(), "node-token\n").ok());
+  IstioCaOptions tls = plaintextOptions();
+  tls.rootCertFile = serverCert->root;
+  auto plain = IdentityManager::create(client(tls), {});
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  auto cert = (*plain)->ensure(kApp);
+  ASSERT_FALSE(cert.ok());
+  EXPECT_NE(cert.error().message.find("CA issued a certificate for " + kNode.uri() + ", not the requested " + kApp.uri()),
+            std::string::npos)
+      << cert.error().message;
+
+  ASSERT_TRUE(testcerts::writeFile(tokenFile(), "app-token\n").ok());
+  IstioCaOptions o = tls;
+  o.impersonate = true;
+  auto c = client(o);
+  ASSERT_TRUE(c);
+  auto kc = makeKeyAndCsr(kDb);
+  ASSERT_TRUE(kc.ok());
+  auto refused = c->sign({kDb, kc->csrPem, 3600s});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("UNAUTHENTICATED"), std::string::npos) << refused.error().message;
 }
 
 }  // namespace

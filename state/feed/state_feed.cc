@@ -1,0 +1,78 @@
+#include "state/feed/state_feed.h"
+
+#include <spdlog/spdlog.h>
+
+#include "source/kube/resources.h"
+
+namespace warren::state {
+
+StateFeed::StateFeed(StateFeedOptions options, Publish publish)
+    : options_(std::move(options)), publish_(std::move(publish)) {}
+
+StateFeed::~StateFeed() {
+  // Both join their threads, after which no callback runs.
+  watcher_.reset();
+  kubeView_ = nullptr;
+  kube_.reset();
+}
+
+Result<std::unique_ptr<StateFeed>> StateFeed::start(StateFeedOptions options, Publish publish) {
+  if (options.kubeInCluster && !options.kubeconfig.empty())
+    return makeError("give the Kubernetes API once: in-cluster or a kubeconfig, not both");
+  std::unique_ptr<StateFeed> feed(new StateFeed(std::move(options), std::move(publish)));
+  const StateFeedOptions& o = feed->options_;
+  if (!feed->fromApi()) {
+    feed->describe_ = "directory " + o.configDir;
+    feed->reload();
+    auto watcher = source::DirWatcher::start(o.configDir, [f = feed.get()] { f->reload(); });
+    if (!watcher) return withContext(watcher.error(), "cannot watch " + o.configDir);
+    feed->watcher_ = std::move(*watcher);
+    return feed;
+  }
+  auto config = o.kubeInCluster ? source::kube::inClusterConfigFromEnvironment()
+                                : source::kube::kubeconfigFromFile(o.kubeconfig);
+  if (!config) return withContext(config.error(), "Kubernetes API");
+  feed->describe_ = "Kubernetes API " + config->describe;
+  source::kube::KubeSource::Options kopts;
+  kopts.config = std::move(*config);
+  kopts.resources = source::kube::standaloneResources();
+  // Its changes (debounced by the source) become a new state.
+  auto kube = source::kube::KubeSource::start(std::move(kopts), [f = feed.get()] { f->reload(); });
+  if (!kube) return withContext(kube.error(), "Kubernetes API");
+  feed->kube_ = std::move(*kube);
+  feed->kubeView_ = feed->kube_.get();
+  // A view complete before kubeView_ was set was not converted: do it now.
+  feed->reload();
+  return feed;
+}
+
+void StateFeed::reload() {
+  std::lock_guard lock(reloadMu_);
+  ClusterStatePtr next;
+  if (fromApi()) {
+    // Only whole views: the source calls back once every resource is listed.
+    auto* kube = kubeView_.load();
+    if (!kube || !kube->synced()) return;
+    next = stateFromSnapshotLogged(kube->snapshot(), options_.snapshot);
+  } else {
+    auto loaded = stateFromDirectory(options_.configDir, options_.snapshot);
+    if (!loaded)
+      return spdlog::error("cluster state {}: {}; keeping the last good state", options_.configDir,
+                           loaded.error().message);
+    next = std::move(*loaded);
+  }
+  publish_(std::move(next));
+}
+
+bool StateFeed::synced() const {
+  auto* kube = kubeView_.load();
+  return !fromApi() || (kube && kube->synced());
+}
+
+std::string StateFeed::status() const {
+  auto* kube = kubeView_.load();
+  if (!fromApi()) return "reading " + options_.configDir;
+  return kube ? kube->status() : "starting";
+}
+
+}  // namespace warren::state
