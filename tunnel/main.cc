@@ -438,8 +438,6 @@ int main(int argc, char** argv) {
     spdlog::critical("xds: {}", xds.error().message);
     return 1;
   }
-  auto* kube = feed ? feed->kube() : nullptr;  // the API source, when the feed reads the API
-
   auto loop = warren::io::EventLoop::create();
   if (!loop) {
     spdlog::critical("cannot start event loop: {}", loop.error().message);
@@ -494,7 +492,7 @@ int main(int argc, char** argv) {
   // first accepted state; with the API, a first list of every resource.
   std::function<bool()> isReady = [&] {
     auto* z = zdsSeen.load();
-    return z && z->connected() && z->synced() && (!*xds || (*xds)->status().acks > 0) && (!kube || kube->synced());
+    return z && z->connected() && z->synced() && (!*xds || (*xds)->status().everyTypeAcked()) && (!feed || feed->synced());
   };
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
@@ -504,8 +502,9 @@ int main(int argc, char** argv) {
              auto* z = zdsSeen.load();
              if (!z || !z->connected()) return std::string("not connected to warren-agent's workload socket");
              if (!z->synced()) return std::string("waiting for warren-agent's pods (its snapshot)");
-             if (kube && !kube->synced()) return "waiting for the Kubernetes API (" + kube->status() + ")";
-             return std::string("no state accepted from xDS ") + opts.xdsAddress + " yet";
+             if (feed && !feed->synced()) return "waiting for the " + feed->describe() + " (" + feed->status() + ")";
+             return std::string("no response of both types (addresses, authorizations) accepted from xDS ") +
+                    opts.xdsAddress + " yet";
            },
        .configDump =
            [&] {
@@ -532,10 +531,7 @@ int main(int argc, char** argv) {
   // Nothing is said ready on a partial view of the cluster: the first list of
   // every resource comes first (readiness on 15021 says what it waits for).
   int early = 0;  // SIGTERM/SIGINT while waiting: stop without serving
-  if (kube) {
-    spdlog::info("{}: waiting for the first list of every resource", sourceName);
-    early = warren::source::kube::waitFirstList(*kube, shutdown);
-  }
+  if (feed) early = feed->waitFirstState(shutdown);
   spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
                opts.agentSocket, opts.pinRoot, sourceName,
                opts.trustDomain,

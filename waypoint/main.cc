@@ -372,11 +372,7 @@ int main(int argc, char** argv) {
   std::thread loopThread([&] { (*loop)->run(); });
   // Until the first whole view, every CONNECT names something this waypoint does
   // not know of and is refused (400): closed, never open.
-  int sig = 0;
-  if (auto* kube = (*feed)->kube()) {
-    spdlog::info("{}: waiting for the first list of every resource", (*feed)->describe());
-    sig = warren::source::kube::waitFirstList(*kube, shutdown);
-  }
+  int sig = (*feed)->waitFirstState(shutdown);
   spdlog::info("waypoint {} started: HBONE on {}, identity {}, cluster state from the {}, CA {}", opts.gateway,
                opts.listen, me.uri(), (*feed)->describe(),
                opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);

@@ -53,21 +53,28 @@ void StateFeed::reload() {
     // Only whole views: the source calls back once every resource is listed.
     auto* kube = kubeView_.load();
     if (!kube || !kube->synced()) return;
-    next = stateFromSnapshotLogged(kube->snapshot(), options_.snapshot);
+    next = stateFromSnapshotLogged(kube->snapshot(), options_.snapshot, &repeats_);
   } else {
-    auto loaded = stateFromDirectory(options_.configDir, options_.snapshot);
+    auto loaded = stateFromDirectory(options_.configDir, options_.snapshot, &repeats_);
     if (!loaded)
       return spdlog::error("cluster state {}: {}; keeping the last good state", options_.configDir,
                            loaded.error().message);
     next = std::move(*loaded);
   }
   publish_(std::move(next));
+  publishedWhole_ = true;
 }
 
-bool StateFeed::synced() const {
+int StateFeed::waitFirstState(ShutdownSignal& shutdown) {
   auto* kube = kubeView_.load();
-  return !fromApi() || (kube && kube->synced());
+  if (!kube) return 0;
+  spdlog::info("{}: waiting for the first list of every resource", describe_);
+  if (int sig = source::kube::waitFirstList(*kube, shutdown)) return sig;
+  reload();  // now, not a debounce later from the source's callback
+  return 0;
 }
+
+bool StateFeed::synced() const { return !fromApi() || publishedWhole_; }
 
 std::string StateFeed::status() const {
   auto* kube = kubeView_.load();

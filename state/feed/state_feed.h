@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/daemon.h"
 #include "common/result.h"
 #include "source/dir_watcher.h"
 #include "source/kube/kube_source.h"
@@ -44,8 +45,15 @@ class StateFeed {
   bool fromApi() const { return options_.kubeInCluster || !options_.kubeconfig.empty(); }
   // SIGHUP: the directory read again; with the API, the current view converted again.
   void reload();
-  // A directory is always current; the API once every resource was listed.
+  // A directory is always current; with the API, once a state made from a view
+  // with every resource listed has been published (the source's own callback
+  // comes a debounce later than its synced(): a proxy that said ready in that gap
+  // would judge by an empty state).
   bool synced() const;
+  // With the API: waits for every resource's first list (SIGINT/SIGTERM end the
+  // wait: returns the signal), then publishes that view's state at once. 0 with
+  // a directory, which start() has already read.
+  int waitFirstState(ShutdownSignal& shutdown);
   // For readiness: what the API source waits for (KubeSource::status()).
   std::string status() const;
   // "directory /etc/warren/cluster", "Kubernetes API in-cluster (https://...)": for logs.
@@ -60,9 +68,11 @@ class StateFeed {
   const Publish publish_;
   std::string describe_;
   std::mutex reloadMu_;  // the watcher's or the API's thread, and reload(): one state at a time, in order
+  RepeatFilter repeats_;  // guarded by reloadMu_: a standing problem is logged once, not at every rebuild
   // The API source calls back from its own thread, possibly before start() has
   // stored it: the callback reads this, set once it is whole.
   std::atomic<source::kube::KubeSource*> kubeView_{nullptr};
+  std::atomic<bool> publishedWhole_{false};  // a state of a fully listed view went to publish_
   std::unique_ptr<source::kube::KubeSource> kube_;
   std::unique_ptr<source::DirWatcher> watcher_;
 };
