@@ -27,7 +27,7 @@ void Agent::start() {
   auto snap = options_.clusterView();
   if (snap) {
     snapshot_ = std::move(*snap);
-    for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
+    logConfigProblemsLocked();
     ::malloc_trim(0);  // as reloadSourceLocked: what reading the view freed goes back
   } else {
     spdlog::error("config: {}; starting with an empty cluster view", snap.error().message);
@@ -55,12 +55,20 @@ void Agent::reloadSourceLocked() {
     return;
   }
   snapshot_ = std::move(*snap);
-  for (const auto& e : snapshot_.errors) spdlog::error("config: {}", e.message);
+  logConfigProblemsLocked();
   // Reading a view (a whole YAML directory, most of it dropped) frees far more
   // than it keeps; glibc would hold those pages, so the agent's RSS would grow
   // with the cluster after all. Give them back.
   ::malloc_trim(0);
   writeCaptureScopeLocked();
+}
+
+void Agent::logConfigProblemsLocked() {
+  // Every reload (each watch event, each save) reads the view again with its
+  // standing problems: each is said once while it stands.
+  std::vector<std::string> problems;
+  for (const auto& e : snapshot_.errors) problems.push_back(e.message);
+  for (const auto& p : configProblems_.fresh(problems)) spdlog::error("config: {}", p);
 }
 
 void Agent::writeCaptureScopeLocked() {

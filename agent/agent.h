@@ -13,6 +13,7 @@
 #include <string>
 
 #include "agent/bpf/capture_loader.h"
+#include "common/repeat_filter.h"
 #include "agent/cni/cni_protocol.h"
 #include "agent/reconcile.h"
 #include "agent/redirection.h"
@@ -79,6 +80,7 @@ class Agent {
   // The cluster view with the pods and namespaces fetched at ADD that it lacks.
   const source::Snapshot& viewLocked(source::Snapshot& scratch);
   void writeCaptureScopeLocked();
+  void logConfigProblemsLocked();
   Status enrollLocked(uint64_t cookie, const DesiredPod& pod);
   std::string podUidFor(const std::string& key) const;
   // Hands the annotator the changes the view needs (never blocks on the API).
@@ -105,6 +107,7 @@ class Agent {
   std::map<std::string, PodVerdict::Action> verdict_;  // ns/name -> verdict
   std::map<std::string, std::string> verdictReason_;  // ns/name -> why
   std::optional<std::set<std::string>> writtenScope_;  // last capture scope written
+  RepeatFilter configProblems_;                         // the view's problems, each logged once while it stands
   RedirectionSent redirectionSent_;
   std::set<std::string> discoveryReported_;  // why a running pod was not found, said once each
   // Last: destroyed first, so its thread (which calls back into the agent)

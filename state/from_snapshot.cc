@@ -239,18 +239,22 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
   return b.finish(notes);
 }
 
-ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const SnapshotOptions& options) {
-  for (const auto& e : snapshot.errors) spdlog::warn("cluster state: {}", e.message);
+ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const SnapshotOptions& options,
+                                        RepeatFilter* repeats) {
   std::vector<Error> notes;
   auto next = stateFromSnapshot(snapshot, options, &notes);
-  for (const auto& n : notes) spdlog::warn("cluster state: {}", n.message);
+  std::vector<std::string> problems;
+  for (const auto& e : snapshot.errors) problems.push_back(e.message);
+  for (const auto& n : notes) problems.push_back(n.message);
+  for (const auto& p : repeats ? repeats->fresh(problems) : problems) spdlog::warn("cluster state: {}", p);
   return next;
 }
 
-Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options) {
+Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options,
+                                           RepeatFilter* repeats) {
   auto snap = source::loadDirectory(dir);
   if (!snap) return snap.error();
-  return stateFromSnapshotLogged(*snap, options);
+  return stateFromSnapshotLogged(*snap, options, repeats);
 }
 
 }  // namespace warren::state

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/repeat_filter.h"
 #include "source/cluster_types.h"
 #include "state/cluster_state.h"
 
@@ -22,12 +23,17 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
                                   std::vector<Error>* notes = nullptr);
 
 // stateFromSnapshot, each problem of the snapshot and of the conversion logged
-// as one warning (the Kubernetes API source's snapshots, a directory's).
-ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const SnapshotOptions& options);
+// as one warning (the Kubernetes API source's snapshots, a directory's). With a
+// `repeats` filter kept across rebuilds, a problem already logged by an earlier
+// rebuild is not logged again while it stands (common/repeat_filter.h).
+ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const SnapshotOptions& options,
+                                        RepeatFilter* repeats = nullptr);
 
 // The standalone source end to end: reads the YAML directory and builds the state,
-// logging each problem of the files and the conversion as one warning. An error
-// only when the directory cannot be read (keep the last good state then).
-Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options);
+// logging each problem of the files and the conversion as one warning (`repeats`
+// as above). An error only when the directory cannot be read (keep the last good
+// state then).
+Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options,
+                                           RepeatFilter* repeats = nullptr);
 
 }  // namespace warren::state

@@ -37,6 +37,17 @@ ds::DeltaDiscoveryRequest subscribe(const std::string& typeUrl, const std::map<s
 
 }  // namespace
 
+std::map<std::string, std::string> defaultNodeMetadata() {
+  return {{"NAME", envOr("POD_NAME", "")},
+          {"NAMESPACE", envOr("POD_NAMESPACE", "")},
+          {"INSTANCE_IPS", envOr("INSTANCE_IP", "")},
+          {"NODE_NAME", envOr("NODE_NAME", "")}};
+}
+
+bool XdsStatus::everyTypeAcked() const {
+  return lastAckedNonce.count(kAddressType) > 0 && lastAckedNonce.count(kAuthorizationType) > 0;
+}
+
 std::string defaultNodeId() {
   std::string ns = envOr("POD_NAMESPACE", "istio-system");
   return "ztunnel~" + envOr("INSTANCE_IP", "127.0.0.1") + "~" + envOr("POD_NAME", "warren-tunnel") + "." + ns + "~" +
@@ -187,6 +198,7 @@ bool XdsClient::runStream() {
     }
     ctx.AddMetadata("authorization", "Bearer " + t);
   }
+  if (!options_.clusterId.empty()) ctx.AddMetadata("clusterid", options_.clusterId);
 
   auto stream = stub_->stub->DeltaAggregatedResources(&ctx);
   // The node goes in the first request only; the server keeps it for the stream.
@@ -207,7 +219,10 @@ bool XdsClient::runStream() {
     }
     auto outcome = cache_->apply(resp);
     if (outcome.state) {
-      for (const auto& w : outcome.warnings) spdlog::warn("xds: state: {}", w.message);
+      // Every delta rebuilds the state with every standing problem: each is said once.
+      std::vector<std::string> problems;
+      for (const auto& w : outcome.warnings) problems.push_back(w.message);
+      for (const auto& p : repeats_.fresh(problems)) spdlog::warn("xds: state: {}", p);
       // Handed on before the reply: once the server sees it, the state is in force
       // (with a NACK, the resources that did convert are).
       onState_(std::move(outcome.state));

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/repeat_filter.h"
 #include "common/result.h"
 #include "state/cluster_state.h"
 
@@ -34,6 +35,12 @@ namespace warren::xds {
 
 class ResourceCache;
 
+// ztunnel's node metadata, from the downward-API environment it reads:
+// NAME (POD_NAME), NAMESPACE (POD_NAMESPACE), INSTANCE_IPS (INSTANCE_IP),
+// NODE_NAME; istiod reads the node's name to place the proxy, and the others as
+// for any proxy. Unset variables are sent empty, as ztunnel does.
+std::map<std::string, std::string> defaultNodeMetadata();
+
 struct XdsOptions {
   std::string address;  // host:port, e.g. istiod.istio-system.svc:15012
   // PEM roots for TLS to the control plane. Empty means plaintext (logged as a
@@ -45,8 +52,12 @@ struct XdsOptions {
   std::string tokenFile;
   // istiod derives the proxy's type from the id: "ztunnel~<ip>~<pod>.<ns>~<ns>.svc.cluster.local".
   std::string nodeId;
-  std::string clusterId;                            // node metadata CLUSTER_ID (empty: not sent)
-  std::map<std::string, std::string> nodeMetadata;  // extra node metadata, as strings
+  // Node metadata CLUSTER_ID and, as ztunnel's auth source sends it beside the
+  // token, the stream's "clusterid" header (empty: neither).
+  std::string clusterId;
+  // Node metadata, as strings: what ztunnel sends (defaultNodeMetadata()) unless
+  // a caller says otherwise.
+  std::map<std::string, std::string> nodeMetadata = defaultNodeMetadata();
   std::string trustDomain = "cluster.local";        // for workloads that elide theirs
   std::chrono::milliseconds initialBackoff{500};
   std::chrono::milliseconds maxBackoff{30000};
@@ -54,6 +65,10 @@ struct XdsOptions {
 
 // A snapshot of the client's health, for tests and the admin config dump.
 struct XdsStatus {
+  // Both types subscribed (addresses and authorizations) have had a response
+  // ACKed: the state is whole. A first response NACKed, even in part, is not.
+  bool everyTypeAcked() const;
+
   bool connected = false;  // a response has arrived on the current stream
   uint64_t streams = 0;     // streams opened
   uint64_t reconnects = 0;  // streams opened after the first
@@ -96,6 +111,7 @@ class XdsClient {
   std::unique_ptr<Stub> stub_;
   StateCallback onState_;
   std::unique_ptr<ResourceCache> cache_;  // the client thread's only
+  RepeatFilter repeats_;                  // the client thread's only: warnings said once while they stand
 
   mutable std::mutex mu_;
   std::condition_variable wake_;  // ends a backoff wait on stop

@@ -14,9 +14,11 @@ using Stream = grpc::ServerReaderWriter<ds::DeltaDiscoveryResponse, ds::DeltaDis
 class XdsTestServer::Service final : public ds::AggregatedDiscoveryService::Service {
  public:
   grpc::Status DeltaAggregatedResources(grpc::ServerContext* ctx, Stream* stream) override {
-    std::string auth;
-    auto md = ctx->client_metadata().find("authorization");
-    if (md != ctx->client_metadata().end()) auth.assign(md->second.data(), md->second.size());
+    auto header = [&](const char* key) {
+      auto md = ctx->client_metadata().find(key);
+      return md == ctx->client_metadata().end() ? std::string() : std::string(md->second.data(), md->second.size());
+    };
+    const std::string auth = header("authorization"), clusterId = header("clusterid");
     Open open{ctx, stream, 0, {}};
     {
       std::lock_guard lock(mu_);
@@ -25,9 +27,14 @@ class XdsTestServer::Service final : public ds::AggregatedDiscoveryService::Serv
       active_ = open;
     }
     std::string nodeId;
+    std::map<std::string, std::string> nodeMetadata;
     ds::DeltaDiscoveryRequest req;
     while (stream->Read(&req)) {
-      if (req.has_node()) nodeId = req.node().id();
+      if (req.has_node()) {
+        nodeId = req.node().id();
+        for (const auto& [k, v] : req.node().metadata().fields())
+          if (v.has_string_value()) nodeMetadata[k] = v.string_value();
+      }
       SeenRequest seen{open.id,
                        req.type_url(),
                        req.response_nonce(),
@@ -36,7 +43,9 @@ class XdsTestServer::Service final : public ds::AggregatedDiscoveryService::Serv
                        {req.resource_names_subscribe().begin(), req.resource_names_subscribe().end()},
                        {req.initial_resource_versions().begin(), req.initial_resource_versions().end()},
                        nodeId,
-                       auth};
+                       nodeMetadata,
+                       auth,
+                       clusterId};
       std::lock_guard lock(mu_);
       // A request without a nonce is a (re)subscription: answer with what the
       // client lacks, as istiod does, even when that is nothing.

@@ -11,9 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 namespace warren::state {
 namespace {
@@ -144,6 +147,47 @@ TEST_F(StateFeedTest, AMissingDirectoryOrAnUnusableKubeconfigFailsTheStart) {
   EXPECT_NE(both.error().message.find("not both"), std::string::npos) << both.error().message;
   std::lock_guard lock(mu_);
   EXPECT_TRUE(workloads_.empty());
+}
+
+// Each save rebuilds the state with every standing problem of the directory: a
+// broken policy is logged when it appears, not again at every later save while
+// it stands, and again once it came back after a fix.
+TEST_F(StateFeedTest, AStandingProblemIsLoggedOnceNotAtEveryRebuild) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto logger = std::make_shared<spdlog::logger>("capture", sink);
+  logger->set_pattern("%v");
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  const std::string broken = std::string(kOnePod) + R"(---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: broken, namespace: mesh}
+spec: {action: ALLOW, rules: [{to: [{operation: {paths: ["/a/{*}"]}}]}], bogus: 1}
+)";
+  save("cluster.yaml", broken);
+  auto feed = StateFeed::start(fromDirectory(dir_), recorder());
+  ASSERT_TRUE(feed) << feed.error().message;
+  auto count = [&] {
+    const std::string text = out.str();
+    size_t n = 0;
+    for (size_t at = text.find("broken"); at != std::string::npos; at = text.find("broken", at + 1)) n++;
+    return n;
+  };
+  const size_t first = count();
+  (*feed)->reload();
+  (*feed)->reload();
+  const size_t standing = count();
+  save("cluster.yaml", kOnePod);  // fixed
+  (*feed)->reload();
+  save("cluster.yaml", broken);   // and back
+  (*feed)->reload();
+  const size_t back = count();
+  feed->reset();  // its watcher thread logs no more
+  spdlog::set_default_logger(previous);
+  EXPECT_GT(first, 0u) << out.str();
+  EXPECT_EQ(standing, first) << out.str();
+  EXPECT_EQ(back, 2 * first) << out.str();
 }
 
 }  // namespace

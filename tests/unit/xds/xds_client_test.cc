@@ -4,6 +4,7 @@
 
 #include "xds/xds_client.h"
 
+#include <cstdlib>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -112,6 +113,9 @@ TEST_F(XdsClientTest, SubscribesToBothTypesByWildcardWithNodeAndToken) {
     EXPECT_FALSE(sub->hasError);
     EXPECT_EQ(sub->nodeId, kNodeId);
     EXPECT_EQ(sub->authorization, "Bearer tunnel-token");
+    // The cluster as ztunnel's auth source sends it, beside the token.
+    EXPECT_EQ(sub->clusterId, "Kubernetes");
+    EXPECT_EQ(sub->nodeMetadata["CLUSTER_ID"], "Kubernetes");
   }
   // The server's (empty) answers to both subscriptions are ACKed.
   ASSERT_TRUE(client_->waitStatus(
@@ -393,6 +397,42 @@ TEST(JitteredBackoff, DoublesFromInitialUpToMaxWithinTheUpperHalf) {
   EXPECT_EQ(jitteredBackoff(3, 100ms, 10s, 0.0), 400ms);
   EXPECT_EQ(jitteredBackoff(20, 100ms, 10s, 0.0), 5s);
   EXPECT_EQ(jitteredBackoff(1000, 100ms, 10s, 0.999), 9995ms);
+}
+
+// The node metadata ztunnel sends, from the same downward-API environment.
+TEST_F(XdsClientTest, TheNodeCarriesZtunnelsMetadataFromTheEnvironment) {
+  ::setenv("POD_NAME", "warren-node-x7k2p", 1);
+  ::setenv("POD_NAMESPACE", "warren-system", 1);
+  ::setenv("INSTANCE_IP", "10.1.2.3", 1);
+  ::setenv("NODE_NAME", "worker-3", 1);
+  auto o = options();  // XdsOptions reads the environment when made
+  for (const char* v : {"POD_NAME", "POD_NAMESPACE", "INSTANCE_IP", "NODE_NAME"}) ::unsetenv(v);
+  startClient(o);
+  auto sub = server_->waitFor([&](const SeenRequest& r) { return r.typeUrl == kAddressType; }, 0, kWait);
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(sub->nodeMetadata["NAME"], "warren-node-x7k2p");
+  EXPECT_EQ(sub->nodeMetadata["NAMESPACE"], "warren-system");
+  EXPECT_EQ(sub->nodeMetadata["INSTANCE_IPS"], "10.1.2.3");
+  EXPECT_EQ(sub->nodeMetadata["NODE_NAME"], "worker-3");
+}
+
+// The tunnel's readiness: a whole state needs an ACKed response of both types.
+// A first address response NACKed (one resource that does not convert) while the
+// authorizations were ACKed is not that; the next ACKed address response is.
+TEST_F(XdsClientTest, EveryTypeAckedOnlyOnceBothTypesHadAResponseAccepted) {
+  auto broken = workload("uid-bad", "10.0.0.3");
+  broken.set_addresses(0, std::string("\x0a\x00\x00\x03\x00", 5));
+  server_->push(kAddressType, {{"uid-a", packAddress(workload("uid-a", "10.0.0.1"))}, {"uid-bad", packAddress(broken)}},
+                {});
+  startSubscribed();
+  ASSERT_TRUE(client_->waitStatus(
+      [](const XdsStatus& s) { return s.nacks == 1 && s.lastAckedNonce.count(kAuthorizationType); }, kWait));
+  EXPECT_GE(client_->status().acks, 1u) << "the authorizations were accepted";
+  EXPECT_FALSE(client_->status().everyTypeAcked()) << "the first address response was refused in part";
+
+  auto ack = pushAndWait(kAddressType, {{"uid-bad", packAddress(workload("uid-bad", "10.0.0.3"))}});
+  ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
+  EXPECT_TRUE(client_->status().everyTypeAcked());
 }
 
 }  // namespace
