@@ -4,7 +4,7 @@
 # ASan+UBSan build, then the CI fuzz targets (scripts/fuzz.sh --ci), then the unit
 # tests alone under ThreadSanitizer (build-tsan/, WARREN_TSAN; only with
 # WARREN_TSAN_STAGE=1 for now), then clang-tidy over the decision libraries
-# (scripts/lint.sh --tidy) and the release suite, whose build runs behind the
+# (scripts/lint.sh --tidy) and the release suite (all but the unit tests), whose build runs behind the
 # ASan suite and the fuzz stage at the lowest CPU priority. Ends with ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,9 @@ bash scripts/build.sh build-asan -DWARREN_SANITIZE=ON -DWARREN_BENCH=OFF \
 # of its own (set -m), so that it is stopped with this script however that ends.
 release_log=$(mktemp)
 set -m
-nice -n 19 bash scripts/build.sh build >"$release_log" 2>&1 &
+# Without the unit tests: the ASan+UBSan suite above runs every one of them (the
+# release suite is e2e, attacks, BPF, deploy, interop and the fuzz corpora).
+nice -n 19 bash scripts/build.sh build -DWARREN_UNIT_TESTS=OFF >"$release_log" 2>&1 &
 release_build=$!
 set +m
 trap 'kill -- -"$release_build" 2>/dev/null || true; rm -f "$release_log"' EXIT

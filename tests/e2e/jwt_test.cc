@@ -13,7 +13,7 @@
 #include "identity/local_ca.h"
 #include "tests/support/waypoint_fixture.h"
 #include "tests/support/test_certs.h"
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 
 namespace warren::e2e {
 namespace {

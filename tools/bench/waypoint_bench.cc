@@ -52,7 +52,7 @@
 #include "jwt/verified_cache.h"
 #include "tests/support/cluster.h"
 #include "tests/support/payments_waypoint_cluster.h"
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 #include "tools/bench/bench_util.h"
 
 using namespace warren;

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 
 namespace warren::jwt {
 namespace {

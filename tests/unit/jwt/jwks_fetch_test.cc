@@ -26,7 +26,7 @@
 #include "jwt/jwks_cache.h"
 #include "jwt/openid_discovery.h"
 #include "tests/support/test_certs.h"
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 
 namespace warren::jwt {
 namespace {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jwt/rule.h"
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 
 namespace warren::jwt::testkit {
 

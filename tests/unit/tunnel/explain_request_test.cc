@@ -7,7 +7,7 @@
 
 #include "source/yaml_source.h"
 #include "state/from_snapshot.h"
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 
 namespace warren::proxy {
 namespace {

@@ -1,6 +1,6 @@
 // RequestAuthentication at the waypoint without sockets: the YAML object parsed
 // and converted, then authenticate() and planRequest() over real tokens minted
-// with OpenSSL keys at test time (tests/unit/jwt/mint.h).
+// with OpenSSL keys at test time (tests/support/jwt_mint.h).
 
 #include "waypoint/proxy/authenticate.h"
 
@@ -11,7 +11,7 @@
 #include "io/tcp.h"
 #include "source/yaml_source.h"
 #include "state/from_snapshot.h"
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 #include "waypoint/proxy/request_plan.h"
 
 namespace warren::waypoint {

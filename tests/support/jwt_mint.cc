@@ -1,4 +1,4 @@
-#include "tests/unit/jwt/mint.h"
+#include "tests/support/jwt_mint.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
