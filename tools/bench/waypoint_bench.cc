@@ -366,21 +366,17 @@ int main(int argc, char** argv) {
     apps.push_back(std::move(*s));
   }
   // haproxy in the foreground (-db), owned by pid; it prints nothing when ready, so
-  // readiness is a request through it.
-  auto haproxy = Process::spawnWatched({"nsenter", "--net=" + haproxyPod.netnsPath(), "haproxy", "-db", "-f",
-                                        tmp.path + "/haproxy.cfg"},
-                                       tmp.path + "/haproxy.log", "", 10s);
-  if (!haproxy) {
-    std::fprintf(stderr, "cannot start haproxy: %s\n", haproxy.error().message.c_str());
-    return 1;
-  }
-  auto meshHaproxy = Process::spawnWatched({"nsenter", "--net=" + meshHaproxyPod.netnsPath(), "haproxy", "-db", "-f",
-                                            tmp.path + "/haproxy-mesh.cfg"},
-                                           tmp.path + "/haproxy-mesh.log", "", 10s);
-  if (!meshHaproxy) {
-    std::fprintf(stderr, "cannot start haproxy in the mesh: %s\n", meshHaproxy.error().message.c_str());
-    return 1;
-  }
+  // readiness is a request through it. `name`: its config and log files' stem.
+  auto startHaproxy = [&](const Pod& pod, const std::string& name) {
+    auto p = Process::spawnWatched({"nsenter", "--net=" + pod.netnsPath(), "haproxy", "-db", "-f",
+                                    tmp.path + "/" + name + ".cfg"},
+                                   tmp.path + "/" + name + ".log", "", 10s);
+    if (!p) std::fprintf(stderr, "cannot start %s: %s\n", name.c_str(), p.error().message.c_str());
+    return p;
+  };
+  auto haproxy = startHaproxy(haproxyPod, "haproxy");
+  auto meshHaproxy = startHaproxy(meshHaproxyPod, "haproxy-mesh");
+  if (!haproxy || !meshHaproxy) return 1;
   const std::string meshHaproxyBase = "http://" + std::string(kMeshHaproxyIp) + ":" + std::to_string(kMeshHaproxyPort);
   const std::string haproxyBase = "https://" + std::string(kHaproxyIp) + ":" + std::to_string(kHaproxyPort);
   const std::string okReply = "200 " + std::to_string(o.bodyBytes);
