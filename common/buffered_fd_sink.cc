@@ -16,9 +16,9 @@ BufferedFdSink::~BufferedFdSink() {
 }
 
 void BufferedFdSink::sink_it_(const spdlog::details::log_msg& msg) {
-  spdlog::memory_buf_t formatted;
-  formatter_->format(msg, formatted);
-  pending_.append(formatted.data(), formatted.size());
+  line_.clear();  // keeps its capacity: a line longer than the inline 250 bytes allocates once, not each time
+  formatter_->format(msg, line_);
+  pending_.append(line_.data(), line_.size());
   if (pending_.size() >= blockBytes_) writeOut();
 }
 

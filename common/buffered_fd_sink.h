@@ -29,6 +29,10 @@ class BufferedFdSink final : public spdlog::sinks::base_sink<std::mutex> {
   int fd_;
   size_t blockBytes_;
   std::string pending_;
+  // One line being formatted, reused (sink_it_ runs under base_sink's mutex): a
+  // local buffer cost a malloc per line longer than its 250 inline bytes, which
+  // every waypoint access line is.
+  spdlog::memory_buf_t line_;
 };
 
 }  // namespace warren

@@ -12,6 +12,12 @@
 //            policy) -HBONE mTLS-> ledger's tunnel (node2) -> payments/ledger:8080
 //   haproxy  plain/loader -HTTPS (TLS 1.3)-> haproxy in plain/haproxy (node1, path ACL,
 //            nbthread 1) -HTTP/1.1 keep-alive (http-reuse always)-> plain/app:8080
+//   hap-mesh haproxy on the mesh path, doing the waypoint's job as a mesh workload:
+//            payments/checkout (node1) -> haproxy in l4/haproxy (node1, enrolled: the
+//            tunnel's HBONE mTLS in, plain HTTP/1.1 to haproxy, same ACL, nbthread 1)
+//            -> l4/app:8080 (node2; haproxy's connection captured: HBONE mTLS out). The
+//            same two tunnels and two mTLS hops as the warren row, with haproxy in the
+//            waypoint's place (the haproxy row's path has one TLS hop and no tunnel).
 //   warren+RS256, warren+ES256  the warren path with an end user's JWT in every
 //            request (Authorization: Bearer), verified by the waypoint against a
 //            RequestAuthentication's inline keys (RSA 2048, P-256), its claims read
@@ -78,11 +84,14 @@ struct Options {
 constexpr const char* kVip = "10.96.0.20";
 constexpr const char* kHaproxyIp = "10.244.1.40";
 constexpr uint16_t kHaproxyPort = 8443;
+constexpr const char* kMeshHaproxyIp = "10.244.1.41";  // in the enrolled namespace l4
+constexpr uint16_t kMeshHaproxyPort = 8080;
 
-
-// HAProxy as the same L7 proxy: TLS 1.3 in, the same two rules, HTTP/1.1 keep-alive
-// out. Paths are normalised first (the waypoint does too), which 2.6 calls experimental.
-std::string haproxyConfig(const std::string& pem, const std::string& appIp) {
+// HAProxy as the same L7 proxy: the same two rules, HTTP/1.1 keep-alive out. Paths
+// are normalised first (the waypoint does too), which 2.6 calls experimental.
+// `bind`: the frontend's bind line, TLS 1.3 in for the haproxy row, plain HTTP for
+// the mesh row (the tunnels carry it over mTLS).
+std::string haproxyConfig(const std::string& bind, const std::string& appIp) {
   return "global\n"
          "  nbthread 1\n"
          "  maxconn 4096\n"
@@ -94,8 +103,7 @@ std::string haproxyConfig(const std::string& pem, const std::string& appIp) {
          "  timeout server 30s\n"
          "  option http-keep-alive\n"
          "frontend ledger\n"
-         "  bind " + std::string(kHaproxyIp) + ":" + std::to_string(kHaproxyPort) + " ssl crt " + pem +
-         " ssl-min-ver TLSv1.3 alpn http/1.1\n"
+         "  bind " + bind + "\n"
          "  http-request normalize-uri path-merge-slashes\n"
          "  http-request normalize-uri path-strip-dotdot\n"
          "  http-request deny deny_status 403 if { method POST } { path_beg /admin/ }\n"
@@ -300,7 +308,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::ofstream(pem) << std::ifstream(tmp.path + "/cert.pem").rdbuf() << std::ifstream(tmp.path + "/key.pem").rdbuf();
-    std::ofstream(tmp.path + "/haproxy.cfg") << haproxyConfig(pem, "10.244.2.21");
+    std::ofstream(tmp.path + "/haproxy.cfg")
+        << haproxyConfig(std::string(kHaproxyIp) + ":" + std::to_string(kHaproxyPort) + " ssl crt " + pem +
+                             " ssl-min-ver TLSv1.3 alpn http/1.1",
+                         "10.244.2.21");
+    std::ofstream(tmp.path + "/haproxy-mesh.cfg")
+        << haproxyConfig(std::string(kMeshHaproxyIp) + ":" + std::to_string(kMeshHaproxyPort), "10.244.2.22");
   }
 
   TestCluster cluster;
@@ -322,6 +335,7 @@ int main(int argc, char** argv) {
                               {{"gateway.networking.k8s.io/gateway-name", "waypoint"}}, &rc);
   Pod loader = n1.addPod("plain", "loader", "10.244.1.12", {}, &rc);
   Pod haproxyPod = n1.addPod("plain", "haproxy", kHaproxyIp, {}, &rc);
+  Pod meshHaproxyPod = n1.addPod("l4", "haproxy", kMeshHaproxyIp, {}, &rc);
   Pod ledger = n2.addPod("payments", "ledger", "10.244.2.20", {{"app", "ledger"}}, &rc);
   Pod app = n2.addPod("plain", "app", "10.244.2.21", {}, &rc);
   Pod l4app = n2.addPod("l4", "app", "10.244.2.22", {}, &rc);
@@ -352,14 +366,18 @@ int main(int argc, char** argv) {
     apps.push_back(std::move(*s));
   }
   // haproxy in the foreground (-db), owned by pid; it prints nothing when ready, so
-  // readiness is a request through it.
-  auto haproxy = Process::spawnWatched({"nsenter", "--net=" + haproxyPod.netnsPath(), "haproxy", "-db", "-f",
-                                        tmp.path + "/haproxy.cfg"},
-                                       tmp.path + "/haproxy.log", "", 10s);
-  if (!haproxy) {
-    std::fprintf(stderr, "cannot start haproxy: %s\n", haproxy.error().message.c_str());
-    return 1;
-  }
+  // readiness is a request through it. `name`: its config and log files' stem.
+  auto startHaproxy = [&](const Pod& pod, const std::string& name) {
+    auto p = Process::spawnWatched({"nsenter", "--net=" + pod.netnsPath(), "haproxy", "-db", "-f",
+                                    tmp.path + "/" + name + ".cfg"},
+                                   tmp.path + "/" + name + ".log", "", 10s);
+    if (!p) std::fprintf(stderr, "cannot start %s: %s\n", name.c_str(), p.error().message.c_str());
+    return p;
+  };
+  auto haproxy = startHaproxy(haproxyPod, "haproxy");
+  auto meshHaproxy = startHaproxy(meshHaproxyPod, "haproxy-mesh");
+  if (!haproxy || !meshHaproxy) return 1;
+  const std::string meshHaproxyBase = "http://" + std::string(kMeshHaproxyIp) + ":" + std::to_string(kMeshHaproxyPort);
   const std::string haproxyBase = "https://" + std::string(kHaproxyIp) + ":" + std::to_string(kHaproxyPort);
   const std::string okReply = "200 " + std::to_string(o.bodyBytes);
 
@@ -386,6 +404,7 @@ int main(int argc, char** argv) {
        {"authorization: Bearer " + idp.token(idp.rsa, "RS256", "rsa-1")}},
       {"w+ES256", checkout, "http://" + std::string(kVip) + "/balance/1", "", n1.waypoint()->pid(),
        {"authorization: Bearer " + idp.token(idp.ec, "ES256", "ec-1")}},
+      {"hap-mesh", checkout, meshHaproxyBase + "/balance/1", meshHaproxyBase + "/admin/users", (*meshHaproxy)->pid()},
   };
   // Every path answers GET /balance/1 with the full body before any load.
   for (const Path& p : paths) {
@@ -398,8 +417,11 @@ int main(int argc, char** argv) {
                    okReply.c_str());
       if (p.proxy == n1.waypoint()->pid())
         std::fprintf(stderr, "%s", n1.logTail("waypoint-waypoint").c_str());
-      else if (p.proxy)
+      else if (p.proxy == (*haproxy)->pid())
         std::fprintf(stderr, "haproxy: %s\n", (*haproxy)->output().c_str());
+      else if (p.proxy)
+        std::fprintf(stderr, "haproxy in the mesh: %s\n%s", (*meshHaproxy)->output().c_str(),
+                     n1.logTail("tunnel").c_str());
       return 1;
     }
   }
@@ -468,6 +490,11 @@ int main(int argc, char** argv) {
               "%.0f%% of its req/s, p50 %+.0f us\n",
               (w.proxyCpu + wTunnels) * 1000 / o.requests, h.proxyCpu * 1000 / o.requests,
               l4.load.rps > 0 ? 100 * w.load.rps / l4.load.rps : 0, w.load.latency.p50 - l4.load.latency.p50);
+  const Path& hm = paths[6];
+  std::printf("haproxy on the mesh path (hap-mesh: the same two tunnels and two mTLS hops): %.0f req/s, p50 %.0f us; "
+              "haproxy + both tunnels %.3f CPU s per 1k requests; warren %.0f%% of its req/s\n",
+              hm.load.rps, hm.load.latency.p50, (hm.proxyCpu + hm.tunnelCpu[0] + hm.tunnelCpu[1]) * 1000 / o.requests,
+              hm.load.rps > 0 ? 100 * w.load.rps / hm.load.rps : 0);
   std::printf("proxy RSS idle before load: waypoint %.1f MB, haproxy %.1f MB; threads after: waypoint %ld, haproxy %ld\n",
               w.rssIdleKb / 1024.0, h.rssIdleKb / 1024.0, w.threads, h.threads);
   std::printf("tunnel peak RSS: node1 %.1f MB, node2 %.1f MB\n", bench::rssKb(tunnels[0], "VmHWM:") / 1024.0,
@@ -512,9 +539,9 @@ int main(int argc, char** argv) {
                   hitUs, allOk ? "" : " (SOME FAILED TO VERIFY)");
     }
   }
-  std::printf("\ndenied POST /admin/users: waypoint \"%s\", haproxy \"%s\" (status, body bytes); POSTs seen by the apps: "
-              "%zu\n",
-              w.denied.c_str(), h.denied.c_str(), postsSeen);
+  std::printf("\ndenied POST /admin/users: waypoint \"%s\", haproxy \"%s\", haproxy in the mesh \"%s\" (status, body "
+              "bytes); POSTs seen by the apps: %zu\n",
+              w.denied.c_str(), h.denied.c_str(), hm.denied.c_str(), postsSeen);
 
   auto met = [](bool ok) { return ok ? "met" : "NOT met"; };
   double wVcpu = w.load.rps > 0 ? w.proxyCpu / w.load.wall / (w.load.rps / 1000) : 0;
@@ -530,8 +557,9 @@ int main(int argc, char** argv) {
               "hop;\n       the waypoint logs at %s (an access line per request at info, written in blocks each second), haproxy has no log.\n",
               o.waypointLogLevel.c_str());
 
-  bool likeForLike = w.denied.rfind("403 ", 0) == 0 && h.denied.rfind("403 ", 0) == 0 && postsSeen == 0;
-  if (!likeForLike) std::printf("\nNOT LIKE FOR LIKE: a denied request did not get 403 from both proxies\n");
+  bool likeForLike = w.denied.rfind("403 ", 0) == 0 && h.denied.rfind("403 ", 0) == 0 &&
+                     hm.denied.rfind("403 ", 0) == 0 && postsSeen == 0;
+  if (!likeForLike) std::printf("\nNOT LIKE FOR LIKE: a denied request did not get 403 from every proxy\n");
   if (o.verbose) {
     // Everything but the access lines (one per request), then how many there were.
     std::printf("\n---- waypoint log ----\n");
@@ -544,6 +572,7 @@ int main(int argc, char** argv) {
     std::printf("\n---- haproxy output ----\n%s", (*haproxy)->output().c_str());
   }
   (*haproxy)->stop(SIGTERM);
+  (*meshHaproxy)->stop(SIGTERM);
   bool failed = false;
   for (const Path& p : paths) failed |= p.load.latency.failures > 0;
   return likeForLike && !failed ? 0 : 1;
