@@ -49,7 +49,7 @@ struct AuditWriterOptions {
 };
 
 struct AuditCounters {
-  std::atomic<uint64_t> records{0};      // connection records written
+  std::atomic<uint64_t> records{0};      // records written (conn, request, cert)
   std::atomic<uint64_t> dropped{0};      // not written: queue full or a write error
   std::atomic<uint64_t> writeErrors{0};  // failed writes (each may drop a batch)
 };
@@ -64,9 +64,10 @@ class AuditWriter {
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
 
-  // A connection record's fields (JSON members, no braces). Any thread; never
-  // blocks on I/O; counted as dropped when the queue is full.
-  void submit(std::string fields);
+  // A record's fields (JSON members, no braces). Any thread; never blocks on
+  // I/O; counted as dropped when the queue is full.
+  void submit(RecordType type, std::string fields);
+  void submit(std::string fields) { submit(RecordType::Conn, std::move(fields)); }
 
   const AuditCounters& counters() const { return counters_; }
   // The file being written ("" when none is open: the disk refused the last one).
@@ -75,7 +76,11 @@ class AuditWriter {
  private:
   AuditWriter(AuditWriterOptions opts, ossl::EvpPkeyPtr key);
   void run();
-  void writeBatch(std::deque<std::string>& batch);
+  struct Queued {
+    RecordType type;
+    std::string fields;
+  };
+  void writeBatch(std::deque<Queued>& batch);
   bool checkpoint(bool final);
   bool openNext();
   void closeFile();
@@ -90,7 +95,7 @@ class AuditWriter {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::string> queue_;
+  std::deque<Queued> queue_;
   bool stop_ = false;
   bool queueOverflowed_ = false;  // since the last gap record
   uint64_t pendingGap_ = 0;       // records lost and not yet recorded in a gap record

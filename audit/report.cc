@@ -71,7 +71,8 @@ std::vector<FileStatus> fileStatuses(const std::vector<AuditFileText>& files, co
       auto j = nlohmann::json::parse(line, nullptr, false);
       if (!j.is_object()) continue;
       if (j.value("type", "") == "header" && s.node.empty()) s.node = j.value("node", "");
-      if (j.value("type", "") == "conn") s.records++;
+      const std::string type = j.value("type", "");
+      if (type == "conn" || type == "request" || type == "cert") s.records++;
     }
     for (const auto& fd : v.findings) {
       if (!fd.file.empty() && fd.file != f.name) continue;
@@ -180,7 +181,7 @@ std::vector<NotRecorded> notRecordedSections() {
 
 std::vector<ControlMapping> controlMappings() {
   const std::string files(kSectionFiles), flows(kSectionFlows), plain(kSectionPlaintext), pol(kSectionPolicies),
-      share(kSectionShare), certs(kSectionCertificates), cov(kSectionCoverage);
+      share(kSectionShare), certs(kSectionCertificates), cov(kSectionCoverage), reqs(kSectionRequests);
   return {
       {"PCI DSS 4.0",
        "4.2.1",
@@ -191,9 +192,9 @@ std::vector<ControlMapping> controlMappings() {
       {"PCI DSS 4.0",
        "1.3 / 1.4",
        "network access restricted and controlled",
-       {flows, pol, cov},
-       "Which workload reached which service and port, the connections refused by policy, and the policies "
-       "(by hash) that decided. Uncaptured pods are not recorded by this version."},
+       {flows, reqs, pol, cov},
+       "Which workload reached which service and port, the connections and HTTP requests refused by policy, and "
+       "the policies (by hash) that decided. Uncaptured pods are not recorded by this version."},
       {"PCI DSS 4.0",
        "10.2",
        "audit logs record events",
@@ -202,9 +203,9 @@ std::vector<ControlMapping> controlMappings() {
       {"SOC 2",
        "CC6.1",
        "logical access security",
-       {pol, flows},
+       {pol, flows, reqs},
        "The authorization policies in force, their changes (a new hash), and each flow's allowed and denied "
-       "connections."},
+       "connections and HTTP requests."},
       {"SOC 2",
        "CC6.6",
        "access from outside the system boundary",
@@ -237,7 +238,12 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
       }
       for (const auto& line : g.files[i].lines) {
         Rec rec{json::parse(line, nullptr, false)};
-        if (!rec.j.is_object() || rec.j.value("type", "") != "conn") continue;
+        if (!rec.j.is_object()) continue;
+        if (rec.j.value("type", "") == "request") {
+          if (auto r = decidedRequest(rec.j, options)) out.requests.push_back(std::move(*r));
+          continue;
+        }
+        if (rec.j.value("type", "") != "conn") continue;
         auto start = parseUtcTimestamp(rec.str("start")), end = parseUtcTimestamp(rec.str("end"));
         if (!start || !end) continue;
         rec.start = *start;
@@ -263,6 +269,8 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
   });
   std::stable_sort(conns.begin(), conns.end(),
                    [](const Conn& a, const Conn& b) { return a.rec->start < b.rec->start; });
+  std::stable_sort(out.requests.begin(), out.requests.end(),
+                   [](const DecidedRequest& a, const DecidedRequest& b) { return a.start < b.start; });
   for (const auto& c : conns) {
     Connection x;
     x.flow = {workloadOr(c, "src_namespace", "src_workload", "src_addr"), c.field("dst_service"),
@@ -341,6 +349,11 @@ Report buildReport(const CountedConnections& counted, const ReportOptions& optio
       p.last = std::max(p.last, c.end);
     }
   }
+  for (const auto& q : counted.requests) {
+    r.requests++;
+    r.requestsDenied += q.verdict == "deny";
+  }
+  r.requestFlows = requestFlows(counted.requests);
   for (auto& [_, f] : flows) r.flows.push_back(f);
   std::stable_sort(r.flows.begin(), r.flows.end(),
                    [](const Flow& a, const Flow& b) { return a.connections > b.connections; });

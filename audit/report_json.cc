@@ -30,7 +30,9 @@ Json reportJson(const Report& r) {
                       {"denied", r.denied},
                       {"records", r.records},
                       {"paired_records", r.pairedRecords},
-                      {"excluded_records", r.excludedRecords}};
+                      {"excluded_records", r.excludedRecords},
+                      {"requests", r.requests},
+                      {"requests_denied", r.requestsDenied}};
   Json files = Json::array();
   for (const auto& f : r.files)
     files.push_back(Json{{"file", f.file},
@@ -78,6 +80,19 @@ Json reportJson(const Report& r) {
                           {"mtls", p.mtls},
                           {"mtls_share", share(p.mtls, p.connections)}});
   j[std::string(kSectionShare)] = points;
+  Json requests = Json::array();
+  for (const auto& f : r.requestFlows) {
+    Json deciding = Json::array();
+    for (const auto& p : f.policies) deciding.push_back(Json{{"policy", p.policy}, {"sha256", p.sha256}});
+    requests.push_back(Json{{"source", f.key.source},
+                            {"destination", f.key.destination},
+                            {"method", f.key.method},
+                            {"requests", f.requests},
+                            {"denied", f.denied},
+                            {"mtls", f.mtls},
+                            {"policies", deciding}});
+  }
+  j[std::string(kSectionRequests)] = requests;
   Json notRecorded = Json::array();
   for (const auto& n : r.notRecorded)
     notRecorded.push_back(Json{{"section", n.section}, {"status", "not recorded by this version"}, {"why", n.why}});

@@ -50,6 +50,14 @@ Report sample() {
   r.policies = {{"shop/payments-allow", std::string(64, 'a'), 4, 3, 1, t0() + 1000, t0() + 20'000},
                 {"shop/payments-allow", std::string(64, 'b'), 1, 1, 0, t0() + 30'000, t0() + 31'000}};
   r.share = {{t0(), t0() + 20'000, 3, 2}, {t0() + 20'000, t0() + 40'000, 0, 0}, {t0() + 40'000, t0() + 60'000, 4, 3}};
+  r.requests = 6;
+  r.requestsDenied = 2;
+  r.requestFlows = {{{"shop/checkout", "payments.shop.svc.cluster.local", "GET"},
+                     5,
+                     1,
+                     5,
+                     {{"shop/<read>", std::string(64, 'c')}, {"shop/read", std::string(64, 'd')}}},
+                    {{"shop/checkout", "payments.shop.svc.cluster.local", "POST"}, 1, 1, 0, {}}};
   Report defaults = buildReport(std::vector<VerifiedFiles>{}, {});
   r.notRecorded = defaults.notRecorded;
   r.controls = defaults.controls;
@@ -169,6 +177,11 @@ TEST(AuditReportHtml, ItsStructureCarriesTheReportAndNothingExternal) {
   ASSERT_EQ(policies.size(), 2u);
   EXPECT_EQ(policies[1][1], std::string(64, 'b'));
   EXPECT_EQ(rows(byId(doc.get(), "controls-table")).size(), report.controls.size());
+  auto requests = rows(byId(doc.get(), "requests-table"));
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0], (std::vector<std::string>{"shop/checkout", "payments.shop.svc.cluster.local", "GET", "5", "1",
+                                                   "100.0%", "shop/<read> cccccccccccccccc" "shop/read dddddddddddddddd"}));
+  EXPECT_EQ(requests[1][6], "");
   for (const char* id : {"certificates", "coverage"}) {
     xmlNode* s = byId(doc.get(), id);
     ASSERT_NE(s, nullptr) << id;
