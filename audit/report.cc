@@ -169,9 +169,6 @@ std::string workloadOr(const Conn& c, const char* ns, const char* workload, cons
 
 std::vector<NotRecorded> notRecordedSections() {
   return {
-      {std::string(kSectionCertificates),
-       "Certificate issuance, rotation and expiry incidents are not recorded by this version: the audit files hold "
-       "connection records only. The TLS version and cipher of each connection are recorded."},
       {std::string(kSectionCoverage),
        "Pods in enabled namespaces that ran uncaptured are not recorded by this version: the audit files are "
        "written by the tunnel, which sees only captured pods' connections. A connection the tunnel did not "
@@ -188,7 +185,8 @@ std::vector<ControlMapping> controlMappings() {
        "strong cryptography for data in transit",
        {share, plain, certs},
        "The TLS version and cipher recorded per connection, the share of connections over mutual TLS, and every "
-       "connection without it with the tunnel's reason. Certificate validity is not recorded by this version."},
+       "connection without it with the tunnel's reason; every workload certificate issued, rotated or refused, with "
+       "its validity, and any that expired while in use."},
       {"PCI DSS 4.0",
        "1.3 / 1.4",
        "network access restricted and controlled",
@@ -232,6 +230,7 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
   for (const auto& g : groups) {
     auto statuses = fileStatuses(g.files, g.verification);
     for (size_t i = 0; i < g.files.size(); ++i) {
+      const std::string& node = statuses[i].node;
       if (!statuses[i].counted) {
         out.excludedRecords += statuses[i].records;
         continue;
@@ -241,6 +240,10 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
         if (!rec.j.is_object()) continue;
         if (rec.j.value("type", "") == "request") {
           if (auto r = decidedRequest(rec.j, options)) out.requests.push_back(std::move(*r));
+          continue;
+        }
+        if (rec.j.value("type", "") == "cert") {
+          if (auto c = certEventRow(rec.j, node, options)) out.certificates.push_back(std::move(*c));
           continue;
         }
         if (rec.j.value("type", "") != "conn") continue;
@@ -271,6 +274,8 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
                    [](const Conn& a, const Conn& b) { return a.rec->start < b.rec->start; });
   std::stable_sort(out.requests.begin(), out.requests.end(),
                    [](const DecidedRequest& a, const DecidedRequest& b) { return a.start < b.start; });
+  std::stable_sort(out.certificates.begin(), out.certificates.end(),
+                   [](const CertEventRow& a, const CertEventRow& b) { return a.time < b.time; });
   for (const auto& c : conns) {
     Connection x;
     x.flow = {workloadOr(c, "src_namespace", "src_workload", "src_addr"), c.field("dst_service"),
@@ -354,6 +359,13 @@ Report buildReport(const CountedConnections& counted, const ReportOptions& optio
     r.requestsDenied += q.verdict == "deny";
   }
   r.requestFlows = requestFlows(counted.requests);
+  r.certificates = counted.certificates;
+  for (const auto& c : r.certificates) {
+    r.certIssued += c.event == "issued";
+    r.certRotated += c.event == "rotated";
+    r.certFailed += c.event == "failed";
+    r.certExpired += c.event == "expired";
+  }
   for (auto& [_, f] : flows) r.flows.push_back(f);
   std::stable_sort(r.flows.begin(), r.flows.end(),
                    [](const Flow& a, const Flow& b) { return a.connections > b.connections; });

@@ -119,6 +119,14 @@ struct DecidedRequest {
   Millis start = 0, end = 0;
 };
 
+// A workload certificate event (`cert` records, the tunnels' and waypoints'
+// identity managers): issued, rotated, failed (with the CA's or the check's
+// reason), or expired while pods held it (an expiry incident).
+struct CertEventRow {
+  std::string node, spiffeId, event, serial, issuer, notBefore, notAfter, previousSerial, reason;
+  Millis time = 0;
+};
+
 // A section the records cannot evidence yet: stated, not left out.
 struct NotRecorded {
   std::string section, why;
@@ -145,6 +153,8 @@ struct Report {
   std::vector<SharePoint> share;
   uint64_t requests = 0, requestsDenied = 0;  // HTTP requests waypoints decided
   std::vector<RequestFlow> requestFlows;      // by requests, most first
+  std::vector<CertEventRow> certificates;     // oldest first
+  uint64_t certIssued = 0, certRotated = 0, certFailed = 0, certExpired = 0;
   std::vector<NotRecorded> notRecorded;
   std::vector<ControlMapping> controls;
 };
@@ -173,6 +183,7 @@ struct CountedConnections {
   std::vector<FileStatus> files;
   std::vector<Connection> connections;
   std::vector<DecidedRequest> requests;  // waypoints' request records in the window and namespace, oldest first
+  std::vector<CertEventRow> certificates;  // cert records in the window (and of the namespace), oldest first
   uint64_t excludedRecords = 0;
 };
 CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, const ReportOptions& options);
@@ -183,6 +194,10 @@ Report buildReport(const CountedConnections& counted, const ReportOptions& optio
 // or namespace, or without its times), and the requests section.
 std::optional<DecidedRequest> decidedRequest(const nlohmann::json& record, const ReportOptions& options);
 std::vector<RequestFlow> requestFlows(const std::vector<DecidedRequest>& requests);
+// report_certs.cc: a `cert` record of `node`'s file as counted (nullopt: outside
+// the window, of another namespace, or without its time).
+std::optional<CertEventRow> certEventRow(const nlohmann::json& record, const std::string& node,
+                                         const ReportOptions& options);
 Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions& options);
 
 // The report's sections, by the names the JSON uses (the control mapping cites them).

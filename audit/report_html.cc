@@ -162,8 +162,24 @@ std::string reportHtml(const Report& r) {
                             {"Source", "Destination", "Method", "Requests", "Denied", "Mutual TLS", "Deciding policies"},
                             rows));
 
+  rows.clear();
+  for (const auto& c : r.certificates)
+    rows.push_back({htmlEscape(time(c.time)), htmlEscape(c.node), htmlEscape(c.spiffeId),
+                    c.event == "expired" || c.event == "failed" ? "<strong>" + htmlEscape(c.event) + "</strong>"
+                                                                : htmlEscape(c.event),
+                    "<code>" + htmlEscape(c.serial.empty() ? "-" : c.serial) + "</code>", htmlEscape(c.issuer),
+                    htmlEscape(c.notBefore), htmlEscape(c.notAfter), htmlEscape(c.reason)});
+  body += section(kSectionCertificates, "Workload certificates",
+                  "<p>" + std::to_string(r.certIssued) + " issued, " + std::to_string(r.certRotated) + " rotated, " +
+                      std::to_string(r.certFailed) + " failed, " + std::to_string(r.certExpired) +
+                      " expired while in use.</p>\n" +
+                      table("certificates-table",
+                            {"Time", "Node", "SPIFFE ID", "Event", "Serial", "Issuer", "Not before", "Not after",
+                             "Reason"},
+                            rows));
+
   for (const auto& n : r.notRecorded)
-    body += section(n.section, n.section == kSectionCertificates ? "Certificates" : "Coverage",
+    body += section(n.section, "Coverage",
                     "<p><strong>Not recorded by this version.</strong> " + htmlEscape(n.why) + "</p>\n");
 
   rows.clear();

@@ -32,7 +32,11 @@ Json reportJson(const Report& r) {
                       {"paired_records", r.pairedRecords},
                       {"excluded_records", r.excludedRecords},
                       {"requests", r.requests},
-                      {"requests_denied", r.requestsDenied}};
+                      {"requests_denied", r.requestsDenied},
+                      {"certificates_issued", r.certIssued},
+                      {"certificates_rotated", r.certRotated},
+                      {"certificate_failures", r.certFailed},
+                      {"certificates_expired_in_use", r.certExpired}};
   Json files = Json::array();
   for (const auto& f : r.files)
     files.push_back(Json{{"file", f.file},
@@ -93,6 +97,19 @@ Json reportJson(const Report& r) {
                             {"policies", deciding}});
   }
   j[std::string(kSectionRequests)] = requests;
+  Json certs = Json::array();
+  for (const auto& c : r.certificates)
+    certs.push_back(Json{{"time", time(c.time)},
+                         {"node", c.node},
+                         {"spiffe_id", c.spiffeId},
+                         {"event", c.event},
+                         {"serial", c.serial},
+                         {"issuer", c.issuer},
+                         {"not_before", c.notBefore},
+                         {"not_after", c.notAfter},
+                         {"previous_serial", c.previousSerial},
+                         {"reason", c.reason}});
+  j[std::string(kSectionCertificates)] = certs;
   Json notRecorded = Json::array();
   for (const auto& n : r.notRecorded)
     notRecorded.push_back(Json{{"section", n.section}, {"status", "not recorded by this version"}, {"why", n.why}});

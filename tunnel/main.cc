@@ -35,6 +35,7 @@
 #include "telemetry/admin.h"
 #include "xds/xds_client.h"
 #include "audit/audit_flags.h"
+#include "audit/cert_record.h"
 
 namespace {
 
@@ -333,6 +334,8 @@ int main(int argc, char** argv) {
     spdlog::critical("identity: {}", identity.error().message);
     return 1;
   }
+  // Certificates are issued once pods arrive (ZDS), after this.
+  warren::audit::recordCertEvents(**identity, audit->get());
 
   // The cluster's workloads: the same YAML directory the agent reads, or the
   // Kubernetes API (its view kept by the feed's threads); with --xds-address, the
@@ -526,6 +529,7 @@ int main(int argc, char** argv) {
   (*loop)->stop();
   loopThread.join();
   proxy.reset();
+  (*identity)->setEventObserver(nullptr);  // its renewal thread writes no more records
   audit->reset();  // after the last connection's record: closes the file with a final checkpoint
   return 0;
 }

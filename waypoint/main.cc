@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "audit/audit_flags.h"
+#include "audit/cert_record.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
 #include "jwt/jwks_cache.h"
@@ -288,6 +289,7 @@ int main(int argc, char** argv) {
     spdlog::critical("identity: {}", identity.error().message);
     return 1;
   }
+  warren::audit::recordCertEvents(**identity, audit->get());
   const auto me = warren::identity::workloadIdentity(opts.trustDomain, ns, opts.serviceAccount);
   if (auto cert = (*identity)->ensure(me); !cert) {
     spdlog::critical("certificate for {}: {}", me.uri(), cert.error().message);
@@ -435,6 +437,7 @@ int main(int argc, char** argv) {
   // while the loop still exists (their tasks are dropped), not from the cache's
   // destructor after it is gone.
   jwks.retain({});
+  (*identity)->setEventObserver(nullptr);  // its renewal thread writes no more records
   audit->reset();  // after the last request's record: closes the file with a final checkpoint
   return 0;
 }

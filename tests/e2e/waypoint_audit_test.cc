@@ -1,6 +1,6 @@
-// The waypoint's audit log end to end (README "Audit evidence", `request`
-// records): warren-waypoint with --audit-dir writes one record per HTTP request
-// it decided, `warrenctl audit verify` passes on its files, and `audit report`
+// The waypoint's audit log end to end (README "Audit evidence", `request` and
+// `cert` records): warren-waypoint with --audit-dir writes one record per HTTP
+// request it decided and one for its own certificate, `warrenctl audit verify` passes on its files, and `audit report`
 // counts exactly the requests the test made, allowed and denied, by source,
 // destination service and method, with the deciding policies and their hashes.
 //
@@ -132,7 +132,7 @@ TEST_F(WaypointAuditTest, EveryRequestDecidedIsRecordedVerifiesAndTheReportCount
   auto [verifyRc, verified] = audit("verify");
   EXPECT_EQ(verifyRc, 0) << verified.dump(2);
   EXPECT_EQ(verified["verdict"], "verified") << verified.dump(2);
-  EXPECT_EQ(verified["records"], 5);
+  EXPECT_EQ(verified["records"], 6);  // and the waypoint's own certificate, issued at its start
 
   auto [reportRc, report] = audit("report");
   ASSERT_EQ(reportRc, 0) << report.dump(2);
@@ -154,6 +154,16 @@ TEST_F(WaypointAuditTest, EveryRequestDecidedIsRecordedVerifiesAndTheReportCount
   EXPECT_EQ(post["denied"], 1);
   ASSERT_EQ(post["policies"].size(), 1u) << post.dump(2);
   EXPECT_EQ(post["policies"][0]["policy"], "payments/no-admin-writes");
+
+  // The waypoint's identity: one certificate issued, in the files and the report.
+  auto certs = records("cert");
+  ASSERT_EQ(certs.size(), 1u);
+  EXPECT_EQ(certs[0]["event"], "issued");
+  EXPECT_EQ(certs[0]["spiffe_id"], "spiffe://cluster.local/ns/payments/sa/sa-waypoint");
+  EXPECT_EQ(report["summary"]["certificates_issued"], 1);
+  ASSERT_EQ(report["certificates"].size(), 1u);
+  EXPECT_EQ(report["certificates"][0]["serial"], certs[0]["serial"]);
+  EXPECT_EQ(report["certificates"][0]["node"], "waypoint-0");
 }
 
 }  // namespace

@@ -383,7 +383,7 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
   ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
-  for (const char* node : {"n1", "n2", "w1"}) {
+  for (const char* node : {"n1", "n2", "w1", "c1"}) {
     std::filesystem::create_directories(dir + "/" + node);
     ASSERT_TRUE(writeFileAtomic(dir + "/" + node + "/audit-pub.pem", *audit::publicKeyPem(key.get()), 0644));
   }
@@ -423,9 +423,16 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
     EXPECT_TRUE(writeFileAtomic(path, content, 0644));
     return path;
   };
-  const std::string f1 = write("n1", {out1, plain}), f2 = write("n2", {in2}), f3 = write("w1", {request}, "request");
+  // A certificate rotated on a node.
+  const std::string cert =
+      R"("event":"rotated","spiffe_id":"spiffe://cluster.local/ns/b/sa/s","serial":"0B","issuer":"O=cluster.local",)"
+      R"("not_before":"2026-12-06T09:59:00.000Z","not_after":"2026-12-07T10:00:00.000Z","previous_serial":"0A",)"
+      R"("reason":"","time":"2026-12-06T10:00:00.500Z")";
+  const std::string f1 = write("n1", {out1, plain}), f2 = write("n2", {in2}), f3 = write("w1", {request}, "request"),
+                    f4 = write("c1", {cert}, "cert");
   std::ostringstream out, err;
-  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "report", "--html", dir + "/r.html", f1, f2, f3}, out, err), 0)
+  EXPECT_EQ(
+      runWarrenctl({"warrenctl", "-j", "audit", "report", "--html", dir + "/r.html", f1, f2, f3, f4}, out, err), 0)
       << out.str() << err.str();
   Json j = Json::parse(out.str());
   EXPECT_EQ(j["summary"]["connections"], 2) << j.dump(2);
@@ -438,6 +445,9 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
   EXPECT_EQ(j["summary"]["requests_denied"], 1);
   EXPECT_EQ(j["requests"][0]["destination"], "s.b.svc.cluster.local");
   EXPECT_EQ(j["requests"][0]["policies"][0]["sha256"], "def");
+  EXPECT_EQ(j["summary"]["certificates_rotated"], 1);
+  EXPECT_EQ(j["certificates"][0]["previous_serial"], "0A");
+  EXPECT_EQ(j["certificates"][0]["node"], "c1");
   EXPECT_TRUE(std::filesystem::exists(dir + "/r.html"));
   std::set<std::string> paths;
   keyPaths(j, "", paths);
