@@ -98,7 +98,9 @@ void AuditWriter::submit(RecordType type, std::string fields) {
       return;
     }
     queue_.push_back({type, std::move(fields)});
-    if (queue_.size() > 1) return;  // the writer was woken for the first one
+    // Wake the writer for a batch's first record, and when a batch fills; the
+    // records between ride along without a wake-up each.
+    if (!(idle_ && queue_.size() == 1) && queue_.size() != opts_.batchWake) return;
   }
   wake_.notify_one();
 }
@@ -118,7 +120,12 @@ void AuditWriter::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     // Wake for records, for the checkpoint interval, and to retry a pending gap.
+    idle_ = true;
     wake_.wait_for(lock, opts_.checkpointInterval, [this] { return stop_ || !queue_.empty(); });
+    idle_ = false;
+    // Gather the records that follow the first for a while: one write for them all.
+    if (!stop_ && !queue_.empty() && opts_.batchWindow.count() > 0)
+      wake_.wait_for(lock, opts_.batchWindow, [this] { return stop_ || queue_.size() >= opts_.batchWake; });
     std::deque<Queued> batch;
     batch.swap(queue_);
     const bool stopping = stop_;

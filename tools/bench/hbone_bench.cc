@@ -199,9 +199,19 @@ int compareAudit(const Options& o, TestNode& n1, TestNode& n2, const Pod& client
     r.cpuPerConnUs = rate.connections ? cpu * 1e6 / static_cast<double>(rate.connections) : 0;
     return r;
   };
+  // Every run leaves thousands of TIME_WAIT sockets for 60 s, and connect()'s
+  // search for a free port among them (the client's, and the tunnel's transparent
+  // connect to the app) slowed whichever configuration ran after a fast one:
+  // runs swung 10x with audit on and off alike. Reusing them takes that out of
+  // the comparison (both pods' netns only; tcp_tw_reuse=1 needs TCP timestamps,
+  // which are on).
+  for (const Pod* p : {&client, &server})
+    if (warren::e2e::runCommand({"nsenter", "--net=" + p->netnsPath(), "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1"}) !=
+        0)
+      std::fprintf(stderr, "(could not set tcp_tw_reuse in %s: the runs may drift)\n", p->name.c_str());
   std::printf("Warren audit log cost, two nodes: %d rounds of %d new connections (connect + 64-byte echo + close, "
               "one at a time) and a %d s connection rate with %d clients, both tunnels restarted without and with "
-              "--audit-dir before each\n\n",
+              "--audit-dir before each (tcp_tw_reuse=1 in the client's and the server's netns)\n\n",
               o.auditCompare, o.connections, o.rateSeconds, o.rateThreads);
   std::vector<bench::AuditRound> off, on;
   for (int round = 0; round < o.auditCompare; ++round) {
