@@ -88,7 +88,7 @@ AuditWriter::~AuditWriter() {
   if (thread_.joinable()) thread_.join();
 }
 
-void AuditWriter::submit(std::string fields) {
+void AuditWriter::submit(RecordType type, std::string fields) {
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= opts_.queueCapacity) {
@@ -97,8 +97,10 @@ void AuditWriter::submit(std::string fields) {
       pendingGap_++;  // guarded by mu_ here; the writer reads it under mu_ too
       return;
     }
-    queue_.push_back(std::move(fields));
-    if (queue_.size() > 1) return;  // the writer was woken for the first one
+    queue_.push_back({type, std::move(fields)});
+    // Wake the writer for a batch's first record, and when a batch fills; the
+    // records between ride along without a wake-up each.
+    if (!(idle_ && queue_.size() == 1) && queue_.size() != opts_.batchWake) return;
   }
   wake_.notify_one();
 }
@@ -118,8 +120,13 @@ void AuditWriter::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     // Wake for records, for the checkpoint interval, and to retry a pending gap.
+    idle_ = true;
     wake_.wait_for(lock, opts_.checkpointInterval, [this] { return stop_ || !queue_.empty(); });
-    std::deque<std::string> batch;
+    idle_ = false;
+    // Gather the records that follow the first for a while: one write for them all.
+    if (!stop_ && !queue_.empty() && opts_.batchWindow.count() > 0)
+      wake_.wait_for(lock, opts_.batchWindow, [this] { return stop_ || queue_.size() >= opts_.batchWake; });
+    std::deque<Queued> batch;
     batch.swap(queue_);
     const bool stopping = stop_;
     if (queueOverflowed_) {
@@ -165,7 +172,7 @@ void AuditWriter::writeFailed(int err, uint64_t droppedRecords) {
   failing_ = true;
 }
 
-void AuditWriter::writeBatch(std::deque<std::string>& batch) {
+void AuditWriter::writeBatch(std::deque<Queued>& batch) {
   uint64_t gap;
   {
     std::lock_guard lock(mu_);
@@ -183,7 +190,7 @@ void AuditWriter::writeBatch(std::deque<std::string>& batch) {
   const ChainHead saved = head_;
   std::string bytes;
   if (gap) bytes += chainLine(head_, "gap", gapFields(gap, gapReason_, now())) + '\n';
-  for (const auto& fields : batch) bytes += chainLine(head_, "conn", fields) + '\n';
+  for (const auto& q : batch) bytes += chainLine(head_, recordTypeName(q.type), q.fields) + '\n';
   if (!writeAll(bytes)) {
     const int err = errno;
     head_ = saved;

@@ -9,8 +9,9 @@
 // A started writer never truncates a file: it starts file_seq+1 of the newest
 // file it finds, anchored to that file's last checkpoint (read back).
 //
-// Durability: every batch taken from the queue is written with one write(2)
-// as it arrives (a crash of the process loses only what is still queued);
+// Durability: records are taken from the queue in batches (those that arrive
+// within `batchWindow` of the first) and each batch is written with one
+// write(2) (a crash of the process loses only what is still queued);
 // fdatasync(2) after every checkpoint, which comes after `checkpointRecords`
 // records or `checkpointInterval`, whichever first, and when a file is closed
 // (rotation by size or age, shutdown). A crash of the node loses at most what
@@ -46,10 +47,15 @@ struct AuditWriterOptions {
   uint64_t checkpointRecords = 1000;                 // a checkpoint after this many lines...
   std::chrono::milliseconds checkpointInterval{5000};  // ...or this long after the first unsigned one
   size_t queueCapacity = 65536;                      // records waiting for the writer thread
+  // Records that arrive within this long of a batch's first one ride in it: one
+  // wake-up of the writer and one write(2) for them all, not one per record (per
+  // connection, on the data path's cores). 0: a batch as soon as a record arrives.
+  std::chrono::milliseconds batchWindow{20};
+  size_t batchWake = 1024;  // ...or as soon as this many wait
 };
 
 struct AuditCounters {
-  std::atomic<uint64_t> records{0};      // connection records written
+  std::atomic<uint64_t> records{0};      // records written (conn, request, cert)
   std::atomic<uint64_t> dropped{0};      // not written: queue full or a write error
   std::atomic<uint64_t> writeErrors{0};  // failed writes (each may drop a batch)
 };
@@ -64,9 +70,10 @@ class AuditWriter {
   AuditWriter(const AuditWriter&) = delete;
   AuditWriter& operator=(const AuditWriter&) = delete;
 
-  // A connection record's fields (JSON members, no braces). Any thread; never
-  // blocks on I/O; counted as dropped when the queue is full.
-  void submit(std::string fields);
+  // A record's fields (JSON members, no braces). Any thread; never blocks on
+  // I/O; counted as dropped when the queue is full.
+  void submit(RecordType type, std::string fields);
+  void submit(std::string fields) { submit(RecordType::Conn, std::move(fields)); }
 
   const AuditCounters& counters() const { return counters_; }
   // The file being written ("" when none is open: the disk refused the last one).
@@ -75,7 +82,11 @@ class AuditWriter {
  private:
   AuditWriter(AuditWriterOptions opts, ossl::EvpPkeyPtr key);
   void run();
-  void writeBatch(std::deque<std::string>& batch);
+  struct Queued {
+    RecordType type;
+    std::string fields;
+  };
+  void writeBatch(std::deque<Queued>& batch);
   bool checkpoint(bool final);
   bool openNext();
   void closeFile();
@@ -90,8 +101,9 @@ class AuditWriter {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::string> queue_;
+  std::deque<Queued> queue_;
   bool stop_ = false;
+  bool idle_ = false;             // the writer waits for a first record (submit() wakes it)
   bool queueOverflowed_ = false;  // since the last gap record
   uint64_t pendingGap_ = 0;       // records lost and not yet recorded in a gap record
   std::string currentPath_;       // under mu_ (read by currentFile())

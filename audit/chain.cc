@@ -71,6 +71,15 @@ bool splitSignature(std::string_view line, std::string_view& signedPart, std::st
   return !der.empty();
 }
 
+std::string_view recordTypeName(RecordType t) {
+  switch (t) {
+    case RecordType::Conn: return "conn";
+    case RecordType::Request: return "request";
+    case RecordType::Cert: return "cert";
+  }
+  return "conn";
+}
+
 std::string headerFields(std::string_view node, uint64_t fileSeq, std::string_view time) {
   std::string f = "\"node\":";
   appendJsonString(f, node);

@@ -55,6 +55,13 @@ Result<std::string> checkpointLine(ChainHead& head, std::string_view fields, con
 // when the line does not end in a signature.
 bool splitSignature(std::string_view line, std::string_view& signedPart, std::string& der);
 
+// The record types a writer chains besides header, checkpoint and gap: a
+// connection (the tunnel), an HTTP request a waypoint decided, a workload
+// certificate event. Readers that do not know a type skip it; verify counts
+// every one as a record.
+enum class RecordType { Conn, Request, Cert };
+std::string_view recordTypeName(RecordType t);
+
 // Members of the header, checkpoint and gap records (JSON, no braces).
 std::string headerFields(std::string_view node, uint64_t fileSeq, std::string_view time);
 std::string checkpointFields(uint64_t records, bool final, std::string_view time);

@@ -71,7 +71,8 @@ std::vector<FileStatus> fileStatuses(const std::vector<AuditFileText>& files, co
       auto j = nlohmann::json::parse(line, nullptr, false);
       if (!j.is_object()) continue;
       if (j.value("type", "") == "header" && s.node.empty()) s.node = j.value("node", "");
-      if (j.value("type", "") == "conn") s.records++;
+      const std::string type = j.value("type", "");
+      if (type == "conn" || type == "request" || type == "cert") s.records++;
     }
     for (const auto& fd : v.findings) {
       if (!fd.file.empty() && fd.file != f.name) continue;
@@ -168,9 +169,6 @@ std::string workloadOr(const Conn& c, const char* ns, const char* workload, cons
 
 std::vector<NotRecorded> notRecordedSections() {
   return {
-      {std::string(kSectionCertificates),
-       "Certificate issuance, rotation and expiry incidents are not recorded by this version: the audit files hold "
-       "connection records only. The TLS version and cipher of each connection are recorded."},
       {std::string(kSectionCoverage),
        "Pods in enabled namespaces that ran uncaptured are not recorded by this version: the audit files are "
        "written by the tunnel, which sees only captured pods' connections. A connection the tunnel did not "
@@ -180,20 +178,21 @@ std::vector<NotRecorded> notRecordedSections() {
 
 std::vector<ControlMapping> controlMappings() {
   const std::string files(kSectionFiles), flows(kSectionFlows), plain(kSectionPlaintext), pol(kSectionPolicies),
-      share(kSectionShare), certs(kSectionCertificates), cov(kSectionCoverage);
+      share(kSectionShare), certs(kSectionCertificates), cov(kSectionCoverage), reqs(kSectionRequests);
   return {
       {"PCI DSS 4.0",
        "4.2.1",
        "strong cryptography for data in transit",
        {share, plain, certs},
        "The TLS version and cipher recorded per connection, the share of connections over mutual TLS, and every "
-       "connection without it with the tunnel's reason. Certificate validity is not recorded by this version."},
+       "connection without it with the tunnel's reason; every workload certificate issued, rotated or refused, with "
+       "its validity, and any that expired while in use."},
       {"PCI DSS 4.0",
        "1.3 / 1.4",
        "network access restricted and controlled",
-       {flows, pol, cov},
-       "Which workload reached which service and port, the connections refused by policy, and the policies "
-       "(by hash) that decided. Uncaptured pods are not recorded by this version."},
+       {flows, reqs, pol, cov},
+       "Which workload reached which service and port, the connections and HTTP requests refused by policy, and "
+       "the policies (by hash) that decided. Uncaptured pods are not recorded by this version."},
       {"PCI DSS 4.0",
        "10.2",
        "audit logs record events",
@@ -202,9 +201,9 @@ std::vector<ControlMapping> controlMappings() {
       {"SOC 2",
        "CC6.1",
        "logical access security",
-       {pol, flows},
+       {pol, flows, reqs},
        "The authorization policies in force, their changes (a new hash), and each flow's allowed and denied "
-       "connections."},
+       "connections and HTTP requests."},
       {"SOC 2",
        "CC6.6",
        "access from outside the system boundary",
@@ -231,13 +230,23 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
   for (const auto& g : groups) {
     auto statuses = fileStatuses(g.files, g.verification);
     for (size_t i = 0; i < g.files.size(); ++i) {
+      const std::string& node = statuses[i].node;
       if (!statuses[i].counted) {
         out.excludedRecords += statuses[i].records;
         continue;
       }
       for (const auto& line : g.files[i].lines) {
         Rec rec{json::parse(line, nullptr, false)};
-        if (!rec.j.is_object() || rec.j.value("type", "") != "conn") continue;
+        if (!rec.j.is_object()) continue;
+        if (rec.j.value("type", "") == "request") {
+          if (auto r = decidedRequest(rec.j, options)) out.requests.push_back(std::move(*r));
+          continue;
+        }
+        if (rec.j.value("type", "") == "cert") {
+          if (auto c = certEventRow(rec.j, node, options)) out.certificates.push_back(std::move(*c));
+          continue;
+        }
+        if (rec.j.value("type", "") != "conn") continue;
         auto start = parseUtcTimestamp(rec.str("start")), end = parseUtcTimestamp(rec.str("end"));
         if (!start || !end) continue;
         rec.start = *start;
@@ -263,6 +272,10 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
   });
   std::stable_sort(conns.begin(), conns.end(),
                    [](const Conn& a, const Conn& b) { return a.rec->start < b.rec->start; });
+  std::stable_sort(out.requests.begin(), out.requests.end(),
+                   [](const DecidedRequest& a, const DecidedRequest& b) { return a.start < b.start; });
+  std::stable_sort(out.certificates.begin(), out.certificates.end(),
+                   [](const CertEventRow& a, const CertEventRow& b) { return a.time < b.time; });
   for (const auto& c : conns) {
     Connection x;
     x.flow = {workloadOr(c, "src_namespace", "src_workload", "src_addr"), c.field("dst_service"),
@@ -340,6 +353,18 @@ Report buildReport(const CountedConnections& counted, const ReportOptions& optio
       p.denied += denied;
       p.last = std::max(p.last, c.end);
     }
+  }
+  for (const auto& q : counted.requests) {
+    r.requests++;
+    r.requestsDenied += q.verdict == "deny";
+  }
+  r.requestFlows = requestFlows(counted.requests);
+  r.certificates = counted.certificates;
+  for (const auto& c : r.certificates) {
+    r.certIssued += c.event == "issued";
+    r.certRotated += c.event == "rotated";
+    r.certFailed += c.event == "failed";
+    r.certExpired += c.event == "expired";
   }
   for (auto& [_, f] : flows) r.flows.push_back(f);
   std::stable_sort(r.flows.begin(), r.flows.end(),

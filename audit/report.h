@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "audit/verify.h"
 
 namespace warren::audit {
@@ -87,6 +89,44 @@ struct SharePoint {
   uint64_t connections = 0, mtls = 0;
 };
 
+// HTTP requests a waypoint decided (`request` records), by source workload,
+// destination service and method. Each request is recorded once, by the
+// waypoint that decided it; the connections that carried it are in `flows`.
+struct RequestFlowKey {
+  std::string source;       // "ns/workload", else the client's address
+  std::string destination;  // the service's hostname, else "ns/workload", else the :authority
+  std::string method;
+  auto operator<=>(const RequestFlowKey&) const = default;
+};
+
+struct DecidingPolicy {
+  std::string policy, sha256;
+  auto operator<=>(const DecidingPolicy&) const = default;
+};
+
+struct RequestFlow {
+  RequestFlowKey key;
+  uint64_t requests = 0, denied = 0, mtls = 0;
+  std::vector<DecidingPolicy> policies;  // every policy (and hash) that decided one of them, sorted
+};
+
+// One request as counted.
+struct DecidedRequest {
+  RequestFlowKey flow;
+  std::string verdict;  // allow | deny | none (never judged)
+  DecidingPolicy policy;  // empty when none decided
+  bool mtls = false;
+  Millis start = 0, end = 0;
+};
+
+// A workload certificate event (`cert` records, the tunnels' and waypoints'
+// identity managers): issued, rotated, failed (with the CA's or the check's
+// reason), or expired while pods held it (an expiry incident).
+struct CertEventRow {
+  std::string node, spiffeId, event, serial, issuer, notBefore, notAfter, previousSerial, reason;
+  Millis time = 0;
+};
+
 // A section the records cannot evidence yet: stated, not left out.
 struct NotRecorded {
   std::string section, why;
@@ -111,6 +151,10 @@ struct Report {
   std::vector<PlaintextFlow> plaintext;
   std::vector<PolicySeen> policies;  // by policy, then first seen
   std::vector<SharePoint> share;
+  uint64_t requests = 0, requestsDenied = 0;  // HTTP requests waypoints decided
+  std::vector<RequestFlow> requestFlows;      // by requests, most first
+  std::vector<CertEventRow> certificates;     // oldest first
+  uint64_t certIssued = 0, certRotated = 0, certFailed = 0, certExpired = 0;
   std::vector<NotRecorded> notRecorded;
   std::vector<ControlMapping> controls;
 };
@@ -138,11 +182,22 @@ struct Connection {
 struct CountedConnections {
   std::vector<FileStatus> files;
   std::vector<Connection> connections;
+  std::vector<DecidedRequest> requests;  // waypoints' request records in the window and namespace, oldest first
+  std::vector<CertEventRow> certificates;  // cert records in the window (and of the namespace), oldest first
   uint64_t excludedRecords = 0;
 };
 CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, const ReportOptions& options);
 
 Report buildReport(const CountedConnections& counted, const ReportOptions& options);
+
+// report_requests.cc: a `request` record as counted (nullopt: outside the window
+// or namespace, or without its times), and the requests section.
+std::optional<DecidedRequest> decidedRequest(const nlohmann::json& record, const ReportOptions& options);
+std::vector<RequestFlow> requestFlows(const std::vector<DecidedRequest>& requests);
+// report_certs.cc: a `cert` record of `node`'s file as counted (nullopt: outside
+// the window, of another namespace, or without its time).
+std::optional<CertEventRow> certEventRow(const nlohmann::json& record, const std::string& node,
+                                         const ReportOptions& options);
 Report buildReport(const std::vector<VerifiedFiles>& groups, const ReportOptions& options);
 
 // The report's sections, by the names the JSON uses (the control mapping cites them).
@@ -151,6 +206,7 @@ inline constexpr std::string_view kSectionFlows = "flows";
 inline constexpr std::string_view kSectionPlaintext = "non_mtls_flows";
 inline constexpr std::string_view kSectionPolicies = "policies";
 inline constexpr std::string_view kSectionShare = "mtls_share";
+inline constexpr std::string_view kSectionRequests = "requests";
 inline constexpr std::string_view kSectionCertificates = "certificates";
 inline constexpr std::string_view kSectionCoverage = "coverage";
 

@@ -146,8 +146,40 @@ std::string reportHtml(const Report& r) {
 
   body += section(kSectionShare, "Mutual TLS share over time", shareChart(r));
 
+  rows.clear();
+  for (const auto& f : r.requestFlows) {
+    std::string deciding;
+    for (const auto& p : f.policies)
+      deciding += (deciding.empty() ? "" : "<br>") + htmlEscape(p.policy) + " <code>" +
+                  htmlEscape(p.sha256.empty() ? "-" : p.sha256.substr(0, 16)) + "</code>";
+    rows.push_back({htmlEscape(f.key.source), htmlEscape(f.key.destination), htmlEscape(f.key.method),
+                    std::to_string(f.requests), std::to_string(f.denied), percent(f.mtls, f.requests), deciding});
+  }
+  body += section(kSectionRequests, "HTTP requests decided by waypoints (L7)",
+                  "<p>" + std::to_string(r.requests) + " requests, " + std::to_string(r.requestsDenied) +
+                      " denied. Each is recorded once, by the waypoint that decided it.</p>\n" +
+                      table("requests-table",
+                            {"Source", "Destination", "Method", "Requests", "Denied", "Mutual TLS", "Deciding policies"},
+                            rows));
+
+  rows.clear();
+  for (const auto& c : r.certificates)
+    rows.push_back({htmlEscape(time(c.time)), htmlEscape(c.node), htmlEscape(c.spiffeId),
+                    c.event == "expired" || c.event == "failed" ? "<strong>" + htmlEscape(c.event) + "</strong>"
+                                                                : htmlEscape(c.event),
+                    "<code>" + htmlEscape(c.serial.empty() ? "-" : c.serial) + "</code>", htmlEscape(c.issuer),
+                    htmlEscape(c.notBefore), htmlEscape(c.notAfter), htmlEscape(c.reason)});
+  body += section(kSectionCertificates, "Workload certificates",
+                  "<p>" + std::to_string(r.certIssued) + " issued, " + std::to_string(r.certRotated) + " rotated, " +
+                      std::to_string(r.certFailed) + " failed, " + std::to_string(r.certExpired) +
+                      " expired while in use.</p>\n" +
+                      table("certificates-table",
+                            {"Time", "Node", "SPIFFE ID", "Event", "Serial", "Issuer", "Not before", "Not after",
+                             "Reason"},
+                            rows));
+
   for (const auto& n : r.notRecorded)
-    body += section(n.section, n.section == kSectionCertificates ? "Certificates" : "Coverage",
+    body += section(n.section, "Coverage",
                     "<p><strong>Not recorded by this version.</strong> " + htmlEscape(n.why) + "</p>\n");
 
   rows.clear();

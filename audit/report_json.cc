@@ -30,7 +30,13 @@ Json reportJson(const Report& r) {
                       {"denied", r.denied},
                       {"records", r.records},
                       {"paired_records", r.pairedRecords},
-                      {"excluded_records", r.excludedRecords}};
+                      {"excluded_records", r.excludedRecords},
+                      {"requests", r.requests},
+                      {"requests_denied", r.requestsDenied},
+                      {"certificates_issued", r.certIssued},
+                      {"certificates_rotated", r.certRotated},
+                      {"certificate_failures", r.certFailed},
+                      {"certificates_expired_in_use", r.certExpired}};
   Json files = Json::array();
   for (const auto& f : r.files)
     files.push_back(Json{{"file", f.file},
@@ -78,6 +84,32 @@ Json reportJson(const Report& r) {
                           {"mtls", p.mtls},
                           {"mtls_share", share(p.mtls, p.connections)}});
   j[std::string(kSectionShare)] = points;
+  Json requests = Json::array();
+  for (const auto& f : r.requestFlows) {
+    Json deciding = Json::array();
+    for (const auto& p : f.policies) deciding.push_back(Json{{"policy", p.policy}, {"sha256", p.sha256}});
+    requests.push_back(Json{{"source", f.key.source},
+                            {"destination", f.key.destination},
+                            {"method", f.key.method},
+                            {"requests", f.requests},
+                            {"denied", f.denied},
+                            {"mtls", f.mtls},
+                            {"policies", deciding}});
+  }
+  j[std::string(kSectionRequests)] = requests;
+  Json certs = Json::array();
+  for (const auto& c : r.certificates)
+    certs.push_back(Json{{"time", time(c.time)},
+                         {"node", c.node},
+                         {"spiffe_id", c.spiffeId},
+                         {"event", c.event},
+                         {"serial", c.serial},
+                         {"issuer", c.issuer},
+                         {"not_before", c.notBefore},
+                         {"not_after", c.notAfter},
+                         {"previous_serial", c.previousSerial},
+                         {"reason", c.reason}});
+  j[std::string(kSectionCertificates)] = certs;
   Json notRecorded = Json::array();
   for (const auto& n : r.notRecorded)
     notRecorded.push_back(Json{{"section", n.section}, {"status", "not recorded by this version"}, {"why", n.why}});

@@ -199,6 +199,8 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   bool hasStream(int32_t id) const { return streams_.count(id) != 0; }
   std::vector<StreamInfo> streamInfo() const;
   const std::optional<identity::SpiffeId>& peerIdentity() const { return transport_->peerIdentity(); }
+  // The TLS session's protocol and cipher (OpenSSL's static names), or nulls.
+  void tlsNames(const char*& version, const char*& cipher) const { transport_->sessionNames(version, cipher); }
   // The TLS context the connection runs on; null over a transport without TLS.
   const tls::TlsContext* tlsContext() const { return transport_->context(); }
   const std::string& peerLabel() const { return peerLabel_; }

@@ -39,6 +39,7 @@ struct WorkloadCert {
   std::vector<ossl::X509Ptr> chain;  // intermediates up to (not including) a root
   std::chrono::system_clock::time_point notBefore, notAfter;
   std::string serialHex;             // upper-case hex, as `openssl x509 -serial`
+  std::string issuer;                // the leaf's issuer name, RFC 2253 ("O=cluster.local")
   uint64_t generation = 0;           // increases with every issue, per manager
 
   bool expiredAt(std::chrono::system_clock::time_point now) const { return now >= notAfter; }

@@ -33,6 +33,15 @@ Result<Clock::time_point> asn1Time(const ASN1_TIME* t, const char* what) {
   return Clock::from_time_t(timegm(&tm));
 }
 
+// RFC 2253, as `openssl x509 -issuer -nameopt RFC2253` prints it.
+std::string nameString(const X509_NAME* name) {
+  ossl::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "";
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
 std::string serialHex(X509* cert) {
   std::unique_ptr<BIGNUM, ossl::Deleter<BN_free>> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (!bn) return "";
@@ -114,6 +123,7 @@ Result<WorkloadCertPtr> assembleCert(const SpiffeId& id, ossl::EvpPkeyPtr key, c
   out->notBefore = *nb;
   out->notAfter = *na;
   out->serialHex = serialHex(leaf);
+  out->issuer = nameString(X509_get_issuer_name(leaf));
   out->generation = generation;
   out->leaf = std::move(certs[0]);
   for (size_t i = 1; i < certs.size(); ++i) {
@@ -214,13 +224,19 @@ Result<WorkloadCertPtr> IdentityManager::ensure(const SpiffeId& id) {
     if (!fresh) {
       counters_.failures++;
       spdlog::warn("identity: {}", fresh.error().message);
+      emit(CertEvent::Kind::Failed, id, after.cert, fresh.error().message);
       // The caller gets no reference on failure.
       if (--after.refs == 0) entries_.erase(id);
       return fresh.error();
     }
+    // A certificate that had expired while held is replaced: an issue, as it was
+    // for a new identity, but the record says which one it replaced.
+    const std::string previous = after.cert ? after.cert->serialHex : "";
     after.cert = *fresh;
+    after.expiryReported = false;
     scheduleRenewal(after);
     counters_.issued++;
+    emit(CertEvent::Kind::Issued, id, after.cert, {}, previous);
     spdlog::info("identity: issued {} serial {} (generation {}), valid until {}, renewal due {}", id.uri(),
                  after.cert->serialHex, after.cert->generation, formatTime(after.cert->notAfter),
                  formatTime(after.renewAt));
@@ -255,6 +271,7 @@ Result<WorkloadCertPtr> IdentityManager::current(const SpiffeId& id) const {
 void IdentityManager::renewalLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    reportExpiries();
     auto now = options_.now();
     const SpiffeId* due = nullptr;
     Clock::time_point dueAt = Clock::time_point::max();
@@ -287,9 +304,12 @@ void IdentityManager::renewalLoop() {
       continue;
     }
     if (fresh) {
+      const std::string previous = entry.cert->serialHex;
       entry.cert = *fresh;
+      entry.expiryReported = false;
       scheduleRenewal(entry);
       counters_.renewed++;
+      emit(CertEvent::Kind::Rotated, id, entry.cert, {}, previous);
       spdlog::info("identity: renewed {} serial {} (generation {}), valid until {}, next renewal {}", id.uri(),
                    entry.cert->serialHex, entry.cert->generation, formatTime(entry.cert->notAfter),
                    formatTime(entry.renewAt));
@@ -298,7 +318,43 @@ void IdentityManager::renewalLoop() {
       scheduleRetry(entry);
       spdlog::warn("identity: renewal failed, retrying at {} (current certificate valid until {}): {}",
                    formatTime(entry.renewAt), formatTime(entry.cert->notAfter), fresh.error().message);
+      emit(CertEvent::Kind::Failed, id, entry.cert, "renewal: " + fresh.error().message);
     }
+  }
+}
+
+std::string_view certEventName(CertEvent::Kind k) {
+  switch (k) {
+    case CertEvent::Kind::Issued: return "issued";
+    case CertEvent::Kind::Rotated: return "rotated";
+    case CertEvent::Kind::Failed: return "failed";
+    case CertEvent::Kind::Expired: return "expired";
+  }
+  return "?";
+}
+
+void IdentityManager::setEventObserver(CertEventFn fn) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(fn);
+}
+
+void IdentityManager::emit(CertEvent::Kind kind, const SpiffeId& id, const WorkloadCertPtr& cert, std::string reason,
+                           std::string previousSerial) {
+  if (!observer_) return;
+  observer_(CertEvent{kind, id, cert, std::move(previousSerial), std::move(reason), options_.now()});
+}
+
+void IdentityManager::reportExpiries() {
+  const auto now = options_.now();
+  for (auto& [id, entry] : entries_) {
+    // Held (refs) and past notAfter: current() refuses it, the pods' connections fail.
+    if (entry.refs == 0 || !entry.cert || entry.expiryReported || !entry.cert->expiredAt(now)) continue;
+    entry.expiryReported = true;
+    spdlog::error("identity: the certificate for {} (serial {}) expired at {} while in use: no renewal succeeded; "
+                  "its pods' connections are refused until one does",
+                  id.uri(), entry.cert->serialHex, formatTime(entry.cert->notAfter));
+    emit(CertEvent::Kind::Expired, id, entry.cert,
+         "expired while in use: no renewal succeeded before " + formatTime(entry.cert->notAfter));
   }
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "identity/ca_client.h"
+#include "identity/cert_event.h"
 #include "identity/identity.h"
 #include "identity/x509_util.h"
 
@@ -56,6 +57,13 @@ class IdentityManager {
   // Re-reads the roots from the CA client; keeps the old bundle on failure.
   Status reloadTrustBundle();
 
+  // Every certificate event from now on (the audit log's `cert` records). Called
+  // with the manager's lock held, from ensure()'s caller or the renewal thread:
+  // it must be quick and never call back into the manager. Clearing it (null)
+  // returns once no call is running.
+  using CertEventFn = std::function<void(const CertEvent&)>;
+  void setEventObserver(CertEventFn fn);
+
   const std::string& trustDomain() const { return options_.trustDomain; }
   const IdentityCounters& counters() const { return counters_; }
   // Every held certificate, for the admin endpoint and warrenctl.
@@ -75,6 +83,8 @@ class IdentityManager {
     std::chrono::system_clock::time_point renewAt;
     // The delay of the last retry; zero after a success (the next failure starts over).
     std::chrono::milliseconds backoff{0};
+    // cert's expiry while held was reported (an `expired` event once per certificate).
+    bool expiryReported = false;
   };
 
   IdentityManager(std::unique_ptr<CaClient> ca, IdentityOptions options);
@@ -84,6 +94,11 @@ class IdentityManager {
   void scheduleRenewal(Entry& entry);
   void scheduleRetry(Entry& entry);
   void renewalLoop();
+  // Under mu_: to the observer, if any.
+  void emit(CertEvent::Kind kind, const SpiffeId& id, const WorkloadCertPtr& cert, std::string reason = {},
+            std::string previousSerial = {});
+  // Under mu_: an `expired` event for each held certificate past its notAfter.
+  void reportExpiries();
 
   std::unique_ptr<CaClient> ca_;
   const IdentityOptions options_;
@@ -101,6 +116,7 @@ class IdentityManager {
   uint64_t bundleGeneration_ = 0;
   bool stopping_ = false;
   std::mt19937_64 rng_;
+  CertEventFn observer_;
 
   std::thread thread_;  // last: started once everything above exists
 };

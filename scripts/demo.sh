@@ -428,6 +428,7 @@ echo "\$ warrenctl audit report --html build/demo-audit-report.html (node1's and
 "$BIN/warrenctl" -j audit report --html "$REPORT" "${AUDIT_FILES[@]}" >"$WORK/report.json" || true
 jq -r '"  files: \([.files[] | "\(.node) \(.verdict)"] | join(", "))",
   "  connections: \(.summary.connections) (\(.summary.mtls) over mutual TLS, \(.summary.not_mtls) not; \(.summary.denied) denied by policy)",
+  "  workload certificates: \(.summary.certificates_issued) issued, \(.summary.certificates_rotated) rotated, \(.summary.certificates_expired_in_use) expired in use",
   "  flows not over mutual TLS, with the tunnel'"'"'s reason:",
   (.non_mtls_flows[] | "    \(.source) -> \(.destination):\(.port)  \(.connections)x  \(.reason)")' "$WORK/report.json"
 echo "the whole report, for an auditor to open offline: $REPORT"

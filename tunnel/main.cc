@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -33,8 +34,8 @@
 #include "tunnel/proxy/proxy.h"
 #include "telemetry/admin.h"
 #include "xds/xds_client.h"
-#include "audit/audit_writer.h"
-#include "audit/signing_key.h"
+#include "audit/audit_flags.h"
+#include "audit/cert_record.h"
 
 namespace {
 
@@ -66,19 +67,7 @@ struct Options {
   int readyFd = -1;
   std::optional<long> drainSeconds;  // --drain-seconds; else from TERMINATION_GRACE_PERIOD_SECONDS
   // The audit log (README "Audit evidence"): off unless --audit-dir is given.
-  warren::audit::AuditWriterOptions audit;
-  std::string auditKey;
-};
-
-// Long-only options.
-enum : int {
-  kAuditDir = 1000,
-  kAuditKey,
-  kAuditNode,
-  kAuditMaxBytes,
-  kAuditMaxAge,
-  kAuditCheckpointRecords,
-  kAuditCheckpointMs,
+  warren::audit::AuditFlags audit;
 };
 
 void usage(FILE* out) {
@@ -133,16 +122,9 @@ void usage(FILE* out) {
                "                          readiness and admin ports (default 8; 0: only the total cap, 128)\n"
                "  --drain-seconds N       on SIGTERM, relay open connections for at most N s before\n"
                "                          exiting (default: TERMINATION_GRACE_PERIOD_SECONDS less 5 s,\n"
-               "                          less 1 s when 10 or under, at least 1; 5 s without it)\n"
-               "  --audit-dir DIR         write the audit log here: a hash-chained record per connection,\n"
-               "                          files closed by signed checkpoints (default: off)\n"
-               "  --audit-key PEM         EC P-256 private key that signs the checkpoints (needed with\n"
-               "                          --audit-dir); its public half is written to DIR/audit-pub.pem\n"
-               "  --audit-node NAME       node name in the files (default $NODE_NAME, else the hostname)\n"
-               "  --audit-max-bytes N     start a new file past N bytes (default 67108864)\n"
-               "  --audit-max-age SECONDS start a new file when the current one is this old (default 3600)\n"
-               "  --audit-checkpoint-records N  a signed checkpoint every N records (default 1000)...\n"
-               "  --audit-checkpoint-interval-ms MS  ...or MS after the first unsigned one (default 5000)\n"
+               "                          less 1 s when 10 or under, at least 1; 5 s without it)\n");
+  warren::audit::printAuditUsage(out, "connection");
+  std::fprintf(out,
                "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
                "  --ready-fd N            write \"ready\" to fd N once serving (as /healthz/ready: every\n"
                "                          pod the agent handed over is listened for)\n"
@@ -160,7 +142,8 @@ bool parseLong(const char* s, long min, long& out) {
 }
 
 bool parse(int argc, char** argv, Options& o) {
-  static const option longopts[] = {{"agent-socket", required_argument, nullptr, 'a'},
+  static const std::vector<option> longopts = warren::audit::withAuditOptions({
+                                    {"agent-socket", required_argument, nullptr, 'a'},
                                     {"bpffs", required_argument, nullptr, 'b'},
                                     {"config-dir", required_argument, nullptr, 'c'},
                                     {"kube", no_argument, nullptr, 'k'},
@@ -194,17 +177,14 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"log-level", required_argument, nullptr, 'l'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
                                     {"drain-seconds", required_argument, nullptr, 'W'},
-                                    {"audit-dir", required_argument, nullptr, kAuditDir},
-                                    {"audit-key", required_argument, nullptr, kAuditKey},
-                                    {"audit-node", required_argument, nullptr, kAuditNode},
-                                    {"audit-max-bytes", required_argument, nullptr, kAuditMaxBytes},
-                                    {"audit-max-age", required_argument, nullptr, kAuditMaxAge},
-                                    {"audit-checkpoint-records", required_argument, nullptr, kAuditCheckpointRecords},
-                                    {"audit-checkpoint-interval-ms", required_argument, nullptr, kAuditCheckpointMs},
-                                    {"help", no_argument, nullptr, 'h'},
-                                    {nullptr, 0, nullptr, 0}};
+                                    {"help", no_argument, nullptr, 'h'}});
   int c;
-  while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", longopts.data(), nullptr)) != -1) {
+    switch (warren::audit::parseAuditFlag(c, optarg, o.audit, "warren-tunnel")) {
+      case warren::audit::FlagOutcome::kTaken: continue;
+      case warren::audit::FlagOutcome::kBadValue: return false;
+      case warren::audit::FlagOutcome::kNotOurs: break;
+    }
     switch (c) {
       case 'a': o.agentSocket = optarg; break;
       case 'b': o.pinRoot = optarg; break;
@@ -275,21 +255,6 @@ bool parse(int argc, char** argv, Options& o) {
         o.drainSeconds = n;
         break;
       }
-      case kAuditDir: o.audit.dir = optarg; break;
-      case kAuditKey: o.auditKey = optarg; break;
-      case kAuditNode: o.audit.node = optarg; break;
-      case kAuditMaxBytes:
-      case kAuditMaxAge:
-      case kAuditCheckpointRecords:
-      case kAuditCheckpointMs: {
-        long n = 0;
-        if (!parseLong(optarg, 1, n)) return false;
-        if (c == kAuditMaxBytes) o.audit.maxBytes = static_cast<uint64_t>(n);
-        else if (c == kAuditMaxAge) o.audit.maxAge = std::chrono::seconds(n);
-        else if (c == kAuditCheckpointRecords) o.audit.checkpointRecords = static_cast<uint64_t>(n);
-        else o.audit.checkpointInterval = std::chrono::milliseconds(n);
-        break;
-      }
       case 'h': usage(stdout); std::exit(0);
       default: return false;
     }
@@ -297,10 +262,7 @@ bool parse(int argc, char** argv, Options& o) {
   if (optind != argc) return false;
   const int sources = int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty()) +
                       int(!o.xdsAddress.empty());
-  if (!o.audit.dir.empty() && o.auditKey.empty()) {
-    std::fprintf(stderr, "warren-tunnel: --audit-dir needs --audit-key (an EC P-256 private key, PEM)\n");
-    return false;
-  }
+  if (!warren::audit::auditFlagsComplete(o.audit, "warren-tunnel")) return false;
   if (sources > 1) {
     std::fprintf(stderr, "warren-tunnel: give one cluster source: --config-dir, --kube, --kubeconfig or --xds-address\n");
     return false;
@@ -308,43 +270,6 @@ bool parse(int argc, char** argv, Options& o) {
   return true;
 }
 
-// The audit writer (null without --audit-dir), started before any connection is
-// carried; its counters become metrics.
-warren::Result<std::unique_ptr<warren::audit::AuditWriter>> startAudit(Options& o) {
-  if (o.audit.dir.empty()) return std::unique_ptr<warren::audit::AuditWriter>();
-  auto key = warren::audit::loadSigningKey(o.auditKey);
-  if (!key) return key.error();
-  if (o.audit.node.empty()) {
-    const char* env = std::getenv("NODE_NAME");
-    char host[256] = {};
-    o.audit.node = env && *env ? env : (::gethostname(host, sizeof(host) - 1) == 0 ? host : "node");
-  }
-  auto writer = warren::audit::AuditWriter::start(o.audit, std::move(*key));
-  if (!writer) return writer.error();
-  spdlog::info("audit log: {} (node {}), checkpoints signed with {}", (*writer)->currentFile(), o.audit.node,
-               o.auditKey);
-  return writer;
-}
-
-warren::Status registerAuditMetrics(warren::telemetry::TcpMetrics& m, const warren::audit::AuditCounters& c) {
-  struct Def {
-    const char* name;
-    const char* help;
-    const std::atomic<uint64_t>* value;
-  };
-  const Def defs[] = {
-      {"warren_tunnel_audit_records_total", "Connection records written to the audit log.", &c.records},
-      {"warren_tunnel_audit_dropped_total",
-       "Audit records not written (a write error or a full queue); each run of them is a gap record.", &c.dropped},
-      {"warren_tunnel_audit_write_errors_total", "Failed writes to the audit log (ENOSPC, EIO, ...).",
-       &c.writeErrors},
-  };
-  for (const auto& d : defs) {
-    const auto* v = d.value;
-    if (auto st = m.addCounter(d.name, d.help, [v] { return static_cast<double>(v->load()); }); !st) return st;
-  }
-  return warren::okStatus();
-}
 
 // With --xds-address the cluster state comes from the control plane only; null otherwise.
 warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& o, warren::state::StateStore& state) {
@@ -382,7 +307,8 @@ int main(int argc, char** argv) {
       warren::tunnel::drainDeadline(opts.drainSeconds, std::getenv("TERMINATION_GRACE_PERIOD_SECONDS"), &drainNote);
   if (!drainNote.empty()) spdlog::warn("{}; draining for {} s at most", drainNote, drainDeadline.count());
 
-  auto audit = startAudit(opts);
+  // Started before any connection is carried.
+  auto audit = warren::audit::startAuditWriter(opts.audit);
   if (!audit) {
     spdlog::critical("audit: {}", audit.error().message);
     return 1;
@@ -408,6 +334,8 @@ int main(int argc, char** argv) {
     spdlog::critical("identity: {}", identity.error().message);
     return 1;
   }
+  // Certificates are issued once pods arrive (ZDS), after this.
+  warren::audit::recordCertEvents(**identity, audit->get());
 
   // The cluster's workloads: the same YAML directory the agent reads, or the
   // Kubernetes API (its view kept by the feed's threads); with --xds-address, the
@@ -478,7 +406,7 @@ int main(int argc, char** argv) {
   if (auto st = warren::tunnel::registerCaptureMetrics(metrics, opts.pinRoot); !st)
     spdlog::error("metrics: {}", st.error().message);
   if (*audit) {
-    if (auto st = registerAuditMetrics(metrics, (*audit)->counters()); !st)
+    if (auto st = warren::audit::registerAuditMetrics(metrics, (*audit)->counters(), "warren_tunnel"); !st)
       spdlog::error("metrics: {}", st.error().message);
   }
   // The telemetry ports come up before any pod is taken over, so a port clash
@@ -597,6 +525,7 @@ int main(int argc, char** argv) {
   (*loop)->stop();
   loopThread.join();
   proxy.reset();
+  (*identity)->setEventObserver(nullptr);  // its renewal thread writes no more records
   audit->reset();  // after the last connection's record: closes the file with a final checkpoint
   return 0;
 }

@@ -14,9 +14,12 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "audit/audit_flags.h"
+#include "audit/cert_record.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
 #include "jwt/jwks_cache.h"
@@ -57,6 +60,8 @@ struct Options {
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
+  // The audit log (README "Audit evidence"): a record per request; off unless --audit-dir.
+  warren::audit::AuditFlags audit;
 };
 
 void usage(FILE* out) {
@@ -100,7 +105,9 @@ void usage(FILE* out) {
                "                          other non-GET admin requests need (default /run/warren/admin-token;\n"
                "                          warrenctl run as root reads it there)\n"
                "  --telemetry-max-per-source N  concurrent connections per source IP on the metrics,\n"
-               "                          readiness and admin ports (default 8; 0: only the total cap, 128)\n"
+               "                          readiness and admin ports (default 8; 0: only the total cap, 128)\n");
+  warren::audit::printAuditUsage(out, "HTTP request decided");
+  std::fprintf(out,
                "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
                "  --ready-fd N            write \"ready\" to fd N once serving\n");
 }
@@ -151,7 +158,8 @@ nlohmann::json toJson(const warren::jwt::JwksStatus& s) {
 }
 
 bool parse(int argc, char** argv, Options& o) {
-  static const option longopts[] = {{"gateway", required_argument, nullptr, 'g'},
+  static const std::vector<option> longopts = warren::audit::withAuditOptions({
+                                    {"gateway", required_argument, nullptr, 'g'},
                                     {"service-account", required_argument, nullptr, 's'},
                                     {"listen", required_argument, nullptr, 'L'},
                                     {"config-dir", required_argument, nullptr, 'c'},
@@ -179,10 +187,14 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"telemetry-max-per-source", required_argument, nullptr, 'P'},
                                     {"log-level", required_argument, nullptr, 'l'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
-                                    {"help", no_argument, nullptr, 'h'},
-                                    {nullptr, 0, nullptr, 0}};
+                                    {"help", no_argument, nullptr, 'h'}});
   int c;
-  while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", longopts.data(), nullptr)) != -1) {
+    switch (warren::audit::parseAuditFlag(c, optarg, o.audit, "warren-waypoint")) {
+      case warren::audit::FlagOutcome::kTaken: continue;
+      case warren::audit::FlagOutcome::kBadValue: return false;
+      case warren::audit::FlagOutcome::kNotOurs: break;
+    }
     switch (c) {
       case 'g': o.gateway = optarg; break;
       case 's': o.serviceAccount = optarg; break;
@@ -228,6 +240,7 @@ bool parse(int argc, char** argv, Options& o) {
     std::fprintf(stderr, "warren-waypoint: give one cluster source: --config-dir, --kube or --kubeconfig\n");
     return false;
   }
+  if (!warren::audit::auditFlagsComplete(o.audit, "warren-waypoint")) return false;
   const auto slash = o.gateway.find('/');
   return optind == argc && slash != std::string::npos && slash > 0 && slash + 1 < o.gateway.size();
 }
@@ -249,6 +262,13 @@ int main(int argc, char** argv) {
   const std::string name = opts.gateway.substr(opts.gateway.find('/') + 1);
   if (opts.serviceAccount.empty()) opts.serviceAccount = name;
 
+  // Started before any request can be decided.
+  auto audit = warren::audit::startAuditWriter(opts.audit);
+  if (!audit) {
+    spdlog::critical("audit: {}", audit.error().message);
+    return 1;
+  }
+
   auto ca = warren::identity::makeCaClient({.caDir = opts.caDir,
                                             .trustDomain = opts.trustDomain,
                                             .caAddress = opts.caAddress,
@@ -269,6 +289,7 @@ int main(int argc, char** argv) {
     spdlog::critical("identity: {}", identity.error().message);
     return 1;
   }
+  warren::audit::recordCertEvents(**identity, audit->get());
   const auto me = warren::identity::workloadIdentity(opts.trustDomain, ns, opts.serviceAccount);
   if (auto cert = (*identity)->ensure(me); !cert) {
     spdlog::critical("certificate for {}: {}", me.uri(), cert.error().message);
@@ -332,11 +353,19 @@ int main(int argc, char** argv) {
   wopts.hboneInbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxInbound), fileLimit),
                         .perSource = static_cast<size_t>(opts.maxInboundPerSource)};
   warren::waypoint::WaypointTelemetry telemetryData;
+  telemetryData.enableAudit(audit->get(), opts.gateway);
   warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
-                                          [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, *state.get()); });
+                                          [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, state.get()); });
   if (auto st = telemetryData.registerServerMetrics(server.counters()); !st) {
     spdlog::critical("metrics: {}", st.error().message);
     return 1;
+  }
+  if (*audit) {
+    if (auto st = warren::audit::registerAuditMetrics(telemetryData.tcpMetrics(), (*audit)->counters(), "warren_waypoint");
+        !st) {
+      spdlog::critical("metrics: {}", st.error().message);
+      return 1;
+    }
   }
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
@@ -404,5 +433,7 @@ int main(int argc, char** argv) {
   // while the loop still exists (their tasks are dropped), not from the cache's
   // destructor after it is gone.
   jwks.retain({});
+  (*identity)->setEventObserver(nullptr);  // its renewal thread writes no more records
+  audit->reset();  // after the last request's record: closes the file with a final checkpoint
   return 0;
 }

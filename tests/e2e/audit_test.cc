@@ -17,6 +17,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -60,8 +62,8 @@ std::vector<std::string> auditFiles(const std::string& dir) {
   return out;
 }
 
-// The connection records of a node's files, oldest first.
-std::vector<json> connRecords(const std::string& dir) {
+// The records of `type` in a node's files, oldest first.
+std::vector<json> records(const std::string& dir, const std::string& type) {
   std::vector<json> out;
   for (const auto& p : auditFiles(dir)) {
     auto content = readFile(p);
@@ -70,11 +72,12 @@ std::vector<json> connRecords(const std::string& dir) {
     std::string line;
     while (std::getline(in, line)) {
       auto j = json::parse(line, nullptr, false);
-      if (j.is_object() && j["type"] == "conn") out.push_back(std::move(j));
+      if (j.is_object() && j["type"] == type) out.push_back(std::move(j));
     }
   }
   return out;
 }
+std::vector<json> connRecords(const std::string& dir) { return records(dir, "conn"); }
 
 class AuditClusterTest : public ::testing::Test {
  protected:
@@ -163,7 +166,8 @@ TEST_F(AuditClusterTest, RecordsEveryConnectionVerifiesAndAnEditIsFoundAtItsLine
   ASSERT_TRUE(waitRecords(0, 5));
   // Metrics count what was written.
   auto m = httpRequest("/var/run/netns/" + node(1).nodeNetns(), "GET", "/metrics", 15020);
-  EXPECT_NE(m.body.find("warren_tunnel_audit_records_total 5\n"), std::string::npos) << m.body;
+  // 5 connections and the server's certificate (issued when its pod arrived).
+  EXPECT_NE(m.body.find("warren_tunnel_audit_records_total 6\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("warren_tunnel_audit_dropped_total 0\n"), std::string::npos) << m.body;
   // A clean stop closes each file with a signed final checkpoint.
   EXPECT_EQ(node(0).stopTunnel(SIGTERM), 0);
@@ -206,7 +210,8 @@ TEST_F(AuditClusterTest, RecordsEveryConnectionVerifiesAndAnEditIsFoundAtItsLine
     auto [rc, out] = verify(auditFiles(dir(i)));
     EXPECT_EQ(rc, 0) << out.dump(2);
     EXPECT_EQ(out["verdict"], "verified") << out.dump(2);
-    EXPECT_EQ(out["records"], 5);
+    // 5 connections each, and a certificate per identity: client-a and client-b on node1, the server on node2.
+    EXPECT_EQ(out["records"], i == 0 ? 7 : 6);
   }
 
   // An auditor's copy with one digit of the second connection record changed:
@@ -257,13 +262,52 @@ TEST_F(AuditClusterTest, ARestartMidRunLosesNoRecordAndTheFilesVerifyAcrossIt) {
   EXPECT_EQ(std::count_if(inbound.begin(), inbound.end(), [](const json& r) { return r["verdict"] == "allow"; }), 4);
   auto [rc, out] = verify(files);
   EXPECT_EQ(rc, 0) << out.dump(2);
-  EXPECT_EQ(out["records"], 6);
+  EXPECT_EQ(out["records"], 8);  // 6 connections, and the server's certificate issued by each run
   // Without the first file, the second's chain cannot be tied to it: verify says where it starts.
   auto [rc2, out2] = verify({files[1]});
   EXPECT_EQ(rc2, 0) << out2.dump(2);
   // Without the second, the first alone still verifies (it was closed cleanly).
   auto [rc3, out3] = verify({files[0]});
   EXPECT_EQ(rc3, 0) << out3.dump(2);
+}
+
+// Certificate events: each tunnel records the certificate it was issued for each
+// identity of its enrolled pods, and the report lists them (nothing expired).
+TEST_F(AuditClusterTest, EachTunnelRecordsACertificatePerEnrolledIdentityAndTheReportListsThem) {
+  ASSERT_TRUE(eventually([&] { return records(dir(0), "cert").size() >= 2 && records(dir(1), "cert").size() >= 1; },
+                         10s));
+  EXPECT_EQ(node(0).stopTunnel(SIGTERM), 0);
+  EXPECT_EQ(node(1).stopTunnel(SIGTERM), 0);
+  const std::map<size_t, std::set<std::string>> want = {{0, {kClientA, kClientB}}, {1, {kServer}}};
+  std::set<std::string> serials;
+  for (const auto& [i, ids] : want) {
+    std::set<std::string> seen;
+    for (const auto& c : records(dir(i), "cert")) {
+      EXPECT_EQ(c["event"], "issued") << c.dump();
+      EXPECT_FALSE(c["serial"].get<std::string>().empty()) << c.dump();
+      EXPECT_EQ(c["issuer"], "O=cluster.local") << c.dump();  // the cluster's local CA
+      auto before = c["not_before"].get<std::string>(), after = c["not_after"].get<std::string>();
+      EXPECT_LT(before, c["time"].get<std::string>()) << c.dump();
+      EXPECT_GT(after, c["time"].get<std::string>()) << c.dump();
+      EXPECT_EQ(c["reason"], "");
+      seen.insert(c["spiffe_id"].get<std::string>());
+      serials.insert(c["serial"].get<std::string>());
+    }
+    EXPECT_EQ(seen, ids) << "node " << i;
+  }
+
+  std::vector<std::string> files = auditFiles(dir(0));
+  for (const auto& f : auditFiles(dir(1))) files.push_back(f);
+  auto [rc, report] = audit("report", {}, files);
+  ASSERT_EQ(rc, 0) << report.dump(2);
+  EXPECT_EQ(report["summary"]["certificates_issued"], 3) << report.dump(2);
+  EXPECT_EQ(report["summary"]["certificates_expired_in_use"], 0);
+  EXPECT_EQ(report["summary"]["certificate_failures"], 0);
+  ASSERT_EQ(report["certificates"].size(), 3u) << report["certificates"].dump(2);
+  std::set<std::string> reported;
+  for (const auto& c : report["certificates"]) reported.insert(c["serial"].get<std::string>());
+  EXPECT_EQ(reported, serials);
+  for (const auto& n : report["not_recorded"]) EXPECT_NE(n["section"], "certificates") << report.dump(2);
 }
 
 // The report over both nodes' files: a connection recorded at both ends counts
@@ -394,7 +438,7 @@ TEST_F(AuditClusterTest, TheReportOverBothNodesCountsTheConnectionsTheTestMade) 
   withEdit.push_back(edited);
   auto [rc2, tampered] = audit("report", {}, withEdit);
   EXPECT_EQ(rc2, 3) << tampered.dump(2);
-  EXPECT_EQ(tampered["summary"]["excluded_records"], 6);
+  EXPECT_EQ(tampered["summary"]["excluded_records"], 7);  // its 6 connection records and the server's certificate
   EXPECT_EQ(tampered["summary"]["connections"], 7);  // node1's 5 mTLS + 2 passthrough
   bool flagged = false;
   for (const auto& f : tampered["files"]) flagged = flagged || (f["file"] == edited && f["verdict"] == "tampered");

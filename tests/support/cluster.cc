@@ -486,6 +486,15 @@ int TestNode::stopWaypoint(int sig) {
   return rc;
 }
 
+Status TestNode::restartTunnel(const std::vector<std::string>& extraArgs) {
+  stopTunnel(SIGTERM);
+  const std::vector<std::string> own = options_.tunnelArgs;
+  options_.tunnelArgs.insert(options_.tunnelArgs.end(), extraArgs.begin(), extraArgs.end());
+  Status st = startTunnel();
+  options_.tunnelArgs = own;
+  return st;
+}
+
 int TestNode::stopTunnel(int sig) {
   int rc = tunnel_ ? tunnel_->stop(sig) : -1;
   tunnel_.reset();

@@ -119,6 +119,9 @@ class TestNode {
   // same flags, logging to "<logName>.log"; with waitReady, returns once it says
   // ready (--ready-fd: every pod the agent handed over is listened for).
   Result<std::unique_ptr<Process>> spawnTunnel(const std::string& logName, bool waitReady = true);
+  // Stops the tunnel (SIGTERM) and starts it again with the node's flags and
+  // `extraArgs` after them (a benchmark's second configuration); returns once ready.
+  Status restartTunnel(const std::vector<std::string>& extraArgs);
   // warren-waypoint for Gateway `gateway` ("ns/name") inside `pod`'s netns, with
   // this node's YAML dir (or its kubeconfig's API) and CA; its log is "waypoint-<pod name>". It logs at debug
   // level; extraArgs come last (a benchmark's "--log-level info" wins).

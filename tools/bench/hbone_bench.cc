@@ -22,9 +22,12 @@
 // from this run (perf_aims.h), as a table the README quotes.
 //
 // Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N]
-//               [--rate-seconds S] [--rate-threads N] [--audit] [--verbose]
+//               [--rate-seconds S] [--rate-threads N] [--audit] [--audit-compare N] [--verbose]
 // --audit: both tunnels write the audit log (README "Audit evidence"); compare its
 // new-connection numbers with a run without.
+// --audit-compare N: only what the audit log costs the new-connection path, in
+// this one run: N rounds of new connections and the connection rate, both tunnels
+// restarted without and with --audit-dir before each (audit_compare.h).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -47,6 +50,7 @@
 #include "common/netns.h"
 #include "tests/support/cluster.h"
 #include "tests/support/audit_key.h"
+#include "tools/bench/audit_compare.h"
 #include "tools/bench/bench_util.h"
 #include "tools/bench/conn_rate.h"
 #include "tools/bench/perf_aims.h"
@@ -68,6 +72,7 @@ struct Options {
   int rateSeconds = 3;    // the connection-rate phase, per path
   int rateThreads = 4;    // its concurrent clients
   bool audit = false;     // both tunnels write the audit log (--audit-dir), to measure what it costs
+  int auditCompare = 0;   // rounds of the audit off/on comparison (0: the whole benchmark instead)
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
 };
 
@@ -157,9 +162,70 @@ bool parse(int argc, char** argv, Options& o) {
     else if (k == "--connections") o.connections = v;
     else if (k == "--rate-seconds") o.rateSeconds = v;
     else if (k == "--rate-threads") o.rateThreads = v;
+    else if (k == "--audit-compare") o.auditCompare = v;
     else return false;
   }
   return true;
+}
+
+// --audit-compare: rounds of the mesh's new connections and connection rate with
+// both tunnels restarted without, then with, the audit log (the order flipped
+// every other round, so drift over the run falls on both alike).
+int compareAudit(const Options& o, TestNode& n1, TestNode& n2, const Pod& client, const Pod& server,
+                 uint16_t ratePort, const std::string& auditRoot) {
+  auto restart = [&](bool audit) {
+    for (TestNode* n : {&n1, &n2}) {
+      std::vector<std::string> args;
+      if (audit)
+        args = {"--audit-dir", auditRoot + "/" + n->name(), "--audit-key", auditRoot + "/key.pem", "--audit-node",
+                n->name()};
+      if (auto st = n->restartTunnel(args); !st) return st;
+    }
+    return warren::okStatus();
+  };
+  auto measure = [&] {
+    bench::AuditRound r;
+    // The pooled HBONE connection of a fresh tunnel is made here, not in the sample.
+    (void)bench::newConnectionLatency(client, server.ip, 8080, 20);
+    const Percentiles p = bench::newConnectionLatency(client, server.ip, 8080, o.connections);
+    r.connP50 = p.p50;
+    r.connP99 = p.p99;
+    const pid_t t1 = n1.tunnel()->pid(), t2 = n2.tunnel()->pid();
+    const double c0 = bench::cpuSeconds(t1) + bench::cpuSeconds(t2);
+    bench::RateResult rate =
+        bench::connectionRate(client.netnsPath(), server.ip, ratePort, o.rateThreads, o.rateSeconds);
+    const double cpu = bench::cpuSeconds(t1) + bench::cpuSeconds(t2) - c0;
+    r.ratePerSecond = rate.perSecond();
+    r.cpuPerConnUs = rate.connections ? cpu * 1e6 / static_cast<double>(rate.connections) : 0;
+    return r;
+  };
+  // Every run leaves thousands of TIME_WAIT sockets for 60 s, and connect()'s
+  // search for a free port among them (the client's, and the tunnel's transparent
+  // connect to the app) slowed whichever configuration ran after a fast one:
+  // runs swung 10x with audit on and off alike. Reusing them takes that out of
+  // the comparison (both pods' netns only; tcp_tw_reuse=1 needs TCP timestamps,
+  // which are on).
+  for (const Pod* p : {&client, &server})
+    if (warren::e2e::runCommand({"nsenter", "--net=" + p->netnsPath(), "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1"}) !=
+        0)
+      std::fprintf(stderr, "(could not set tcp_tw_reuse in %s: the runs may drift)\n", p->name.c_str());
+  std::printf("Warren audit log cost, two nodes: %d rounds of %d new connections (connect + 64-byte echo + close, "
+              "one at a time) and a %d s connection rate with %d clients, both tunnels restarted without and with "
+              "--audit-dir before each (tcp_tw_reuse=1 in the client's and the server's netns)\n\n",
+              o.auditCompare, o.connections, o.rateSeconds, o.rateThreads);
+  std::vector<bench::AuditRound> off, on;
+  for (int round = 0; round < o.auditCompare; ++round) {
+    for (int k = 0; k < 2; ++k) {
+      const bool audit = (k == 1) != (round % 2 == 1);
+      if (auto st = restart(audit); !st) {
+        std::fprintf(stderr, "cannot restart the tunnels: %s\n", st.error().message.c_str());
+        return 1;
+      }
+      (audit ? on : off).push_back(measure());
+    }
+  }
+  std::printf("%s", bench::auditCostTable(off, on, bench::auditCost(off, on)).c_str());
+  return 0;
 }
 
 }  // namespace
@@ -168,7 +234,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--rate-seconds S] "
-                         "[--rate-threads N] [--audit] [--verbose]\n");
+                         "[--rate-threads N] [--audit] [--audit-compare N] [--verbose]\n");
     return 2;
   }
   if (::geteuid() != 0) {
@@ -178,20 +244,22 @@ int main(int argc, char** argv) {
   std::vector<std::string> tunnelArgs;
   if (o.verbose) tunnelArgs = {"--log-level", "debug"};
   const std::string auditRoot = "/tmp/warren-hbone-bench-audit-" + std::to_string(::getpid());
-  if (o.audit) {
+  const bool auditKey = o.audit || o.auditCompare > 0;
+  if (auditKey) {
     std::filesystem::create_directories(auditRoot);
     if (auto st = warren::test::writeAuditKey(auditRoot + "/key.pem"); !st) {
       std::fprintf(stderr, "audit key: %s\n", st.error().message.c_str());
       return 1;
     }
+  }
+  if (o.audit)
     tunnelArgs.insert(tunnelArgs.end(), {"--audit-dir", auditRoot + "/{node}", "--audit-key", auditRoot + "/key.pem",
                                          "--audit-node", "{node}"});
-  }
   // The audit files go with the run.
   struct RemoveAudit {
     std::string dir;
     ~RemoveAudit() { std::filesystem::remove_all(dir); }
-  } removeAudit{o.audit ? auditRoot : ""};
+  } removeAudit{auditKey ? auditRoot : ""};
   TestCluster cluster(tunnelArgs);
   TestNode& n1 = cluster.node(0);
   TestNode& n2 = cluster.node(1);
@@ -273,6 +341,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   long idleRss = bench::rssKb(t1, "VmRSS:");
+  if (o.auditCompare > 0) return compareAudit(o, n1, n2, client, server, kRatePort, auditRoot);
 
   std::printf("Warren HBONE benchmark, two nodes (veth underlay), iperf3 %d s per run, %d round trips, %d new "
               "connections, connection rate %d s with %d clients\n\n",

@@ -197,9 +197,23 @@ Result<Output> auditReport(const Context& ctx) {
     policies.rows.push_back({printable(p.policy), p.sha256.empty() ? "-" : p.sha256.substr(0, 16),
                              std::to_string(p.decisions), audit::formatUtcTimestamp(p.first),
                              audit::formatUtcTimestamp(p.last)});
+  Table requests{{"SOURCE", "DESTINATION", "METHOD", "REQUESTS", "DENIED", "POLICIES"}, {}};
+  for (const auto& f : report.requestFlows) {
+    std::string deciding;
+    for (const auto& p : f.policies)
+      deciding += (deciding.empty() ? "" : " ") + printable(p.policy) + "@" +
+                  (p.sha256.empty() ? std::string("-") : p.sha256.substr(0, 8));
+    requests.rows.push_back({printable(f.key.source), printable(f.key.destination), printable(f.key.method),
+                             std::to_string(f.requests), std::to_string(f.denied), deciding.empty() ? "-" : deciding});
+  }
+  Table certs{{"TIME", "NODE", "SPIFFE ID", "EVENT", "SERIAL", "NOT AFTER", "REASON"}, {}};
+  for (const auto& c : report.certificates)
+    certs.rows.push_back({audit::formatUtcTimestamp(c.time), printable(c.node), printable(c.spiffeId), c.event,
+                          printable(c.serial.empty() ? "-" : c.serial), printable(c.notAfter.empty() ? "-" : c.notAfter),
+                          printable(c.reason.empty() ? "-" : c.reason)});
   Table missing{{"SECTION", "STATUS"}, {}};
   for (const auto& n : report.notRecorded) missing.rows.push_back({n.section, "not recorded by this version"});
-  for (auto* t : {&files, &flows, &plain, &policies, &missing})
+  for (auto* t : {&files, &flows, &plain, &policies, &requests, &certs, &missing})
     if (!t->rows.empty()) out.extra.push_back(std::move(*t));
   return out;
 }
@@ -295,7 +309,10 @@ Object auditObject() {
       "to destination service or workload and port, with connections, the share over mutual TLS and denials); "
       "every flow that was not mutual TLS with the tunnel's reason; the policies that decided, one row per source "
       "hash, with when each hash first and last decided (a new hash is a change); the mutual TLS share over time; "
-      "the sections this version does not record (certificate events, uncaptured pods), stated as such; and the "
+      "the HTTP requests waypoints decided (source workload to destination service, method: requests, denials and "
+      "the deciding policies); "
+      "the workload certificates issued, rotated, refused or expired while in use; "
+      "the section this version does not record (uncaptured pods), stated as such; and the "
       "controls (PCI DSS 4.0, SOC 2, DORA) each section can be offered as evidence for. A connection recorded by "
       "both of its tunnels counts once. --since and --until (UTC, 2026-12-06T21:44:21Z) keep connections that "
       "overlap the window; --namespace keeps those whose source or destination is in it. --html FILE also writes "
@@ -316,11 +333,17 @@ Object auditObject() {
        {"summary.records", "connection records behind them"},
        {"summary.paired_records", "outbound records counted as their destination's inbound record"},
        {"summary.excluded_records", "records left out: in tampered files"},
+       {"summary.requests", "HTTP requests waypoints decided (request records)"},
+       {"summary.requests_denied", "of them denied (authentication or policy)"},
+       {"summary.certificates_issued", "workload certificates issued (cert records)"},
+       {"summary.certificates_rotated", "renewed"},
+       {"summary.certificate_failures", "issues or renewals that failed"},
+       {"summary.certificates_expired_in_use", "expired while pods held them (expiry incidents)"},
        {"files", "every file read, with its verification"},
        {"files[].file", "the file"},
        {"files[].node", "the node its header names"},
        {"files[].verdict", "verified | verified, records lost | unverifiable | tampered"},
-       {"files[].records", "connection records in the file"},
+       {"files[].records", "records in the file (connections, requests, certificate events)"},
        {"files[].counted", "false: its records were left out (tampered)"},
        {"files[].findings", "verify's findings for the file"},
        {"flows", "the flow matrix, most connections first"},
@@ -353,8 +376,29 @@ Object auditObject() {
        {"mtls_share[].connections", "connections that started in it"},
        {"mtls_share[].mtls", "of them over mutual TLS"},
        {"mtls_share[].mtls_share", "mtls / connections (null with none)"},
+       {"requests", "HTTP requests waypoints decided, by source, destination and method, most first"},
+       {"requests[].source", "ns/workload, or the client's address"},
+       {"requests[].destination", "the service's hostname, else ns/workload, else the :authority"},
+       {"requests[].method", "the HTTP method"},
+       {"requests[].requests", "requests"},
+       {"requests[].denied", "of them denied (401, 403, or 400 for a path that cannot be normalised)"},
+       {"requests[].mtls", "of them over mutual TLS to the waypoint"},
+       {"requests[].policies", "the policies that decided them"},
+       {"requests[].policies[].policy", "ns/name"},
+       {"requests[].policies[].sha256", "SHA-256 of its source as enforced"},
+       {"certificates", "workload certificate events of the tunnels and waypoints, oldest first"},
+       {"certificates[].time", "when"},
+       {"certificates[].node", "the node (or waypoint) whose file recorded it"},
+       {"certificates[].spiffe_id", "the identity"},
+       {"certificates[].event", "issued | rotated | failed | expired (while in use)"},
+       {"certificates[].serial", "the certificate's serial (hex; \"\" for a first issue that failed)"},
+       {"certificates[].issuer", "its issuer (RFC 2253)"},
+       {"certificates[].not_before", "its validity"},
+       {"certificates[].not_after", "its validity"},
+       {"certificates[].previous_serial", "rotated: the certificate it replaced"},
+       {"certificates[].reason", "failed, expired: why"},
        {"not_recorded", "sections the audit files cannot evidence yet"},
-       {"not_recorded[].section", "certificates | coverage"},
+       {"not_recorded[].section", "coverage"},
        {"not_recorded[].status", "not recorded by this version"},
        {"not_recorded[].why", "what is and is not recorded"},
        {"controls", "which sections can evidence which controls"},
@@ -399,7 +443,7 @@ Object auditObject() {
        {"contradictions[].first", "the first one's start"},
        {"contradictions[].last", "the last one's end"}},
       auditAssert};
-  return {"audit", "The tunnel's tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};
+  return {"audit", "The proxies' tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};
 }
 
 }  // namespace warren::ctl

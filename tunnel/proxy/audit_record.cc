@@ -2,7 +2,6 @@
 
 #include "audit/chain.h"
 #include "common/json_line.h"
-#include "state/state_json.h"
 
 namespace warren::proxy {
 
@@ -78,22 +77,6 @@ std::string auditFields(const ConnectionRecord& rec, std::chrono::system_clock::
   if (!rec.waypoint.empty()) j.field("waypoint", rec.waypoint);
   std::string line = j.finish();
   return line.substr(1, line.size() - 2);
-}
-
-std::string PolicyDigests::digest(const state::ClusterStatePtr& current, const state::ClusterState& decidedWith,
-                                  const std::string& policyKey) {
-  auto it = decidedWith.policies().find(policyKey);
-  if (it == decidedWith.policies().end()) return "";
-  // Cached for the current state only; a decision against an older one (a race
-  // with an update) is hashed on its own.
-  if (current.get() != &decidedWith) return audit::sha256Hex(state::toJson(it->second).dump());
-  if (state_ != current) {
-    state_ = current;
-    digests_.clear();
-  }
-  auto [d, fresh] = digests_.try_emplace(policyKey);
-  if (fresh) d->second = audit::sha256Hex(state::toJson(it->second).dump());
-  return d->second;
 }
 
 }  // namespace warren::proxy

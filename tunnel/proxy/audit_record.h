@@ -6,7 +6,6 @@
 // addresses split into their parts). Pure; the writer thread chains and writes it.
 
 #include <chrono>
-#include <map>
 #include <string>
 
 #include "state/cluster_state.h"
@@ -22,20 +21,5 @@ std::string auditFields(const ConnectionRecord& rec, std::chrono::system_clock::
 // destination outside the mesh, a plaintext client of a captured pod, or an
 // HBONE connection that never completed its handshake.
 std::string noTlsReason(const ConnectionRecord& rec);
-
-// The SHA-256 (hex) of an authorization policy's source in its canonical form as
-// the state holds it (state::toJson(policy).dump(): the converted policy, what is
-// enforced), computed once per policy per state. "" for a key that names no
-// AuthorizationPolicy (a PeerAuthentication, the waypoint rule, nothing).
-// One thread's (the proxy loop's).
-class PolicyDigests {
- public:
-  std::string digest(const state::ClusterStatePtr& current, const state::ClusterState& decidedWith,
-                     const std::string& policyKey);
-
- private:
-  state::ClusterStatePtr state_;  // the state the cache is for
-  std::map<std::string, std::string> digests_;
-};
 
 }  // namespace warren::proxy

@@ -26,6 +26,7 @@
 #include "io/connection_slots.h"
 #include "io/event_loop.h"
 #include "audit/audit_writer.h"
+#include "audit/policy_digests.h"
 #include "tunnel/proxy/access_log.h"
 #include "tunnel/proxy/audit_record.h"
 #include "tunnel/proxy/decisions.h"
@@ -181,7 +182,7 @@ class Proxy {
   ProxyInputs inputs_;
   ProxyOptions options_;
   ProxyCounters counters_;
-  PolicyDigests policyDigests_;  // the deciding policy's hash, for the audit log
+  audit::PolicyDigests policyDigests_;  // the deciding policy's hash, for the audit log
   std::atomic<size_t> active_{0};
   tls::TlsContextCache tlsCache_;
   hbone::Pool pool_;

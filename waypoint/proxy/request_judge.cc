@@ -20,7 +20,9 @@ bool judgeRequest(SessionHost& host, const StreamFacts& stream, const http1::Mes
   auto state = host.currentState();
   AuthnResult authn = authenticateHead(host, *state, stream, head, false);
   if (authn.kind != AuthnResult::Kind::NeedKeys) {
-    judged(planRequest(*state, host.self(), stream, head, host.nextPick(stream.destination), std::move(authn)), head);
+    RequestPlan plan = planRequest(*state, host.self(), stream, head, host.nextPick(stream.destination), std::move(authn));
+    plan.decidedWith = std::move(state);
+    judged(std::move(plan), head);
     return true;
   }
   // The token's issuer has no keys yet, or not its kid (a rotation): fetch, then
@@ -32,7 +34,9 @@ bool judgeRequest(SessionHost& host, const StreamFacts& stream, const http1::Mes
     if (!alive()) return;
     auto now = host.currentState();
     AuthnResult again = authenticateHead(host, *now, stream, *copy, true);
-    judged(planRequest(*now, host.self(), stream, *copy, host.nextPick(stream.destination), std::move(again)), *copy);
+    RequestPlan plan = planRequest(*now, host.self(), stream, *copy, host.nextPick(stream.destination), std::move(again));
+    plan.decidedWith = std::move(now);
+    judged(std::move(plan), *copy);
   });
   return false;
 }

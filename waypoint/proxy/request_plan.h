@@ -43,6 +43,10 @@ struct StreamFacts {
   std::string peerIp;  // the HBONE peer: the client pod (its tunnel dials from it)
   std::optional<identity::SpiffeId> peerIdentity;
   sockaddr_storage destination{};
+  // The HBONE connection's TLS session (OpenSSL's static names; null: none), for
+  // the audit log.
+  const char* tlsVersion = nullptr;
+  const char* tlsCipher = nullptr;
 };
 
 struct RequestPlan {
@@ -61,6 +65,9 @@ struct RequestPlan {
   state::AppProtocol appProtocol = state::AppProtocol::Unknown;
   // End-user authentication (RequestAuthentication) and what it changes upstream.
   AuthnResult authn;
+  // The state the request was judged against (set by judgeRequest): the audit
+  // log hashes the deciding policy as it was then.
+  state::ClusterStatePtr decidedWith;
 };
 
 // The RequestAuthentications bound to the stream's destination (as AuthorizationPolicies bind).

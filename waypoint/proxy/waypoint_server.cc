@@ -88,6 +88,7 @@ void WaypointServer::onStream(hbone::H2Connection& conn, int32_t id, const hbone
   // The stream's bytes reach the session in process (hbone/stream_channel.h).
   auto [endpoint, ours] = hbone::makeChannel(loop_, options_.h2.sendBufferBytes);
   StreamFacts facts{peerIp, conn.peerIdentity(), verdict.destination};
+  conn.tlsNames(facts.tlsVersion, facts.tlsCipher);
   const uint64_t sid = nextSession_++;
   // The first bytes decide the protocol; until then a sniffer holds the socket.
   auto sniffer = SessionSniffer::start(

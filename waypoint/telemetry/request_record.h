@@ -89,6 +89,14 @@ struct RequestRecord {
   // --- Authorization ---
   std::string policy;        // the deciding AuthorizationPolicy ("ns/name"), "" when none decided
   std::string policyReason;  // why it decided so
+  // allow | deny (authentication or policy refused it: 401, 403, 400 for a path
+  // that cannot be normalised) | none (never judged: the request did not parse)
+  std::string verdict = "none";
+
+  // --- For the audit log (README "Audit evidence") ---
+  std::string sourceAddress;  // the HBONE peer's IP: the client pod
+  std::string tlsVersion, tlsCipher;  // the inbound HBONE connection's TLS session ("" none)
+  std::string policySha256;   // of the deciding policy as enforced (audit::PolicyDigests)
 };
 
 }  // namespace warren::waypoint::telemetry

@@ -1,5 +1,6 @@
 #include "waypoint/telemetry/waypoint_telemetry.h"
 
+#include "waypoint/telemetry/audit_request.h"
 #include "waypoint/telemetry/request_log.h"
 #include "io/tcp.h"
 
@@ -88,13 +89,27 @@ telemetry::RequestRecord toRecord(const RequestOutcome& o, const state::ClusterS
   r.destinationPort = io::portOf(o.stream.destination);
   r.policy = o.plan.decision.policy;
   r.policyReason = o.plan.decision.reason;
+  if (o.plan.decidedWith) r.verdict = o.plan.decision.allowed ? "allow" : "deny";
+  r.sourceAddress = o.stream.peerIp;
+  if (o.stream.tlsVersion) r.tlsVersion = o.stream.tlsVersion;
+  if (o.stream.tlsCipher) r.tlsCipher = o.stream.tlsCipher;
   return r;
 }
 
-void WaypointTelemetry::record(const RequestOutcome& outcome, const state::ClusterState& state) {
-  auto rec = toRecord(outcome, state);
+void WaypointTelemetry::record(const RequestOutcome& outcome, const state::ClusterStatePtr& state) {
+  auto rec = toRecord(outcome, *state);
   requests_.record(rec);
   telemetry::logRequest(rec);
+  if (!audit_) return;
+  // The policy as it was when the request was judged (a request never judged has no policy).
+  if (outcome.plan.decidedWith)
+    rec.policySha256 = policyDigests_.digestL7(state, *outcome.plan.decidedWith, rec.policy);
+  audit_->submit(audit::RecordType::Request, telemetry::requestAuditFields(rec, gateway_));
+}
+
+void WaypointTelemetry::enableAudit(audit::AuditWriter* audit, std::string gateway) {
+  audit_ = audit;
+  gateway_ = std::move(gateway);
 }
 
 Status WaypointTelemetry::registerServerMetrics(const WaypointCounters& c) {

@@ -1,8 +1,11 @@
 #pragma once
 // The waypoint's telemetry glue: each finished request (the session's
-// RequestOutcome) becomes Istio's request metrics (reporter="waypoint") and one
-// JSON access-log line, with the workloads' labels looked up in the cluster state.
+// RequestOutcome) becomes Istio's request metrics (reporter="waypoint"), one
+// JSON access-log line and, with --audit-dir, one audit record, all from one
+// RequestRecord with the workloads' labels looked up in the cluster state.
 
+#include "audit/audit_writer.h"
+#include "audit/policy_digests.h"
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/waypoint_server.h"
 #include "waypoint/telemetry/request_metrics.h"
@@ -18,8 +21,11 @@ telemetry::RequestRecord toRecord(const RequestOutcome& outcome, const state::Cl
 
 class WaypointTelemetry {
  public:
-  // Loop thread.
-  void record(const RequestOutcome& outcome, const state::ClusterState& state);
+  // Loop thread. `state`: the current one.
+  void record(const RequestOutcome& outcome, const state::ClusterStatePtr& state);
+  // Every request is also written to `audit` (null: off; must outlive this
+  // object's records) as decided by the waypoint of Gateway `gateway` ("ns/name").
+  void enableAudit(audit::AuditWriter* audit, std::string gateway);
   // What telemetry::start() serves; attach() adds the request metrics to /metrics.
   warren::telemetry::TcpMetrics& tcpMetrics() { return tcp_; }
   void attach(warren::telemetry::Telemetry& t);
@@ -31,6 +37,9 @@ class WaypointTelemetry {
  private:
   warren::telemetry::TcpMetrics tcp_;
   telemetry::RequestMetrics requests_;
+  audit::AuditWriter* audit_ = nullptr;
+  std::string gateway_;
+  audit::PolicyDigests policyDigests_;
 };
 
 }  // namespace warren::waypoint

@@ -50,6 +50,21 @@ Report sample() {
   r.policies = {{"shop/payments-allow", std::string(64, 'a'), 4, 3, 1, t0() + 1000, t0() + 20'000},
                 {"shop/payments-allow", std::string(64, 'b'), 1, 1, 0, t0() + 30'000, t0() + 31'000}};
   r.share = {{t0(), t0() + 20'000, 3, 2}, {t0() + 20'000, t0() + 40'000, 0, 0}, {t0() + 40'000, t0() + 60'000, 4, 3}};
+  r.certificates = {{"node1", "spiffe://cluster.local/ns/shop/sa/checkout", "issued", "0A1B", "O=cluster.local",
+                     "2026-12-06T09:59:00.000Z", "2026-12-07T10:00:00.000Z", "", "", t0()},
+                    {"node1", "spiffe://cluster.local/ns/shop/sa/checkout", "expired", "0A1B", "O=cluster.local",
+                     "2026-12-06T09:59:00.000Z", "2026-12-07T10:00:00.000Z", "", "expired while in use <&>",
+                     t0() + 86'400'000}};
+  r.certIssued = 1;
+  r.certExpired = 1;
+  r.requests = 6;
+  r.requestsDenied = 2;
+  r.requestFlows = {{{"shop/checkout", "payments.shop.svc.cluster.local", "GET"},
+                     5,
+                     1,
+                     5,
+                     {{"shop/<read>", std::string(64, 'c')}, {"shop/read", std::string(64, 'd')}}},
+                    {{"shop/checkout", "payments.shop.svc.cluster.local", "POST"}, 1, 1, 0, {}}};
   Report defaults = buildReport(std::vector<VerifiedFiles>{}, {});
   r.notRecorded = defaults.notRecorded;
   r.controls = defaults.controls;
@@ -169,7 +184,20 @@ TEST(AuditReportHtml, ItsStructureCarriesTheReportAndNothingExternal) {
   ASSERT_EQ(policies.size(), 2u);
   EXPECT_EQ(policies[1][1], std::string(64, 'b'));
   EXPECT_EQ(rows(byId(doc.get(), "controls-table")).size(), report.controls.size());
-  for (const char* id : {"certificates", "coverage"}) {
+  auto requests = rows(byId(doc.get(), "requests-table"));
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0], (std::vector<std::string>{"shop/checkout", "payments.shop.svc.cluster.local", "GET", "5", "1",
+                                                   "100.0%", "shop/<read> cccccccccccccccc" "shop/read dddddddddddddddd"}));
+  EXPECT_EQ(requests[1][6], "");
+  auto certs = rows(byId(doc.get(), "certificates-table"));
+  ASSERT_EQ(certs.size(), 2u);
+  EXPECT_EQ(certs[1], (std::vector<std::string>{"2026-12-07T10:00:00.000Z", "node1",
+                                                "spiffe://cluster.local/ns/shop/sa/checkout", "expired", "0A1B",
+                                                "O=cluster.local", "2026-12-06T09:59:00.000Z",
+                                                "2026-12-07T10:00:00.000Z", "expired while in use <&>"}));
+  EXPECT_NE(text(byId(doc.get(), "certificates")).find("1 issued, 0 rotated, 0 failed, 1 expired while in use."),
+            std::string::npos);
+  for (const char* id : {"coverage"}) {
     xmlNode* s = byId(doc.get(), id);
     ASSERT_NE(s, nullptr) << id;
     EXPECT_NE(text(s).find("Not recorded by this version."), std::string::npos) << id;

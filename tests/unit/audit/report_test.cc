@@ -361,15 +361,120 @@ TEST(AuditReport, TheShareOverTimeBucketsConnectionsByStart) {
   EXPECT_EQ(r.share[1].mtls, 1u);
 }
 
+// A waypoint's request record, as warren-waypoint writes it.
+json request(const std::string& srcNs, const std::string& src, const std::string& method, int start,
+             const std::string& verdict, const std::string& policy, const std::string& hash) {
+  return {{"method", method},
+          {"path", "/balance/1"},
+          {"authority", "payments.shop"},
+          {"protocol", "HTTP/1.1"},
+          {"response_code", verdict == "allow" ? 200 : 403},
+          {"response_flags", "-"},
+          {"security", "mutual_tls"},
+          {"tls_version", "TLSv1.3"},
+          {"tls_cipher", "TLS_AES_256_GCM_SHA384"},
+          {"src_identity", kA},
+          {"dst_identity", kP},
+          {"request_principal", ""},
+          {"src_namespace", srcNs},
+          {"src_workload", src},
+          {"src_addr", "10.0.1.5"},
+          {"dst_namespace", "shop"},
+          {"dst_workload", "payments"},
+          {"dst_service", "payments.shop.svc.cluster.local"},
+          {"dst_port", "80"},
+          {"verdict", verdict},
+          {"policy", policy},
+          {"policy_sha256", hash},
+          {"policy_reason", ""},
+          {"start", at(start)},
+          {"end", at(start + 1)},
+          {"bytes_sent", 10},
+          {"bytes_received", 20},
+          {"waypoint", "shop/waypoint"}};
+}
+
+// A waypoint's closed, signed file of request records.
+AuditFileText waypointFile(const Key& key, const std::vector<json>& records) {
+  AuditFileText f{"waypoint-0-00000000.audit.jsonl", {}, true};
+  ChainHead head = startChain(kNoPreviousFile);
+  f.lines.push_back(chainLine(head, "header", headerFields("waypoint-0", 0, "t")));
+  for (const auto& r : records) f.lines.push_back(chainLine(head, "request", members(r)));
+  f.lines.push_back(*checkpointLine(head, checkpointFields(records.size(), true, "t"), key.signer()));
+  return f;
+}
+
+TEST(AuditReport, RequestsCountBySourceDestinationAndMethodWithEveryDecidingPolicy) {
+  Key key;
+  const std::vector<json> recs = {
+      request("shop", "checkout", "GET", 0, "allow", "shop/read", "h1"),
+      request("shop", "checkout", "GET", 1, "allow", "shop/read", "h2"),  // the policy changed
+      request("shop", "checkout", "GET", 2, "deny", "", ""),              // no ALLOW rule matched
+      request("shop", "checkout", "POST", 3, "deny", "shop/no-writes", "h3"),
+      request("legacy", "batch", "GET", 4, "deny", "shop/no-legacy", "h4"),
+  };
+  Traffic t;
+  t.allowed(0, 5);  // connections and requests are counted apart
+  Report r = buildReport({verified(key, {file(key, "node1", t.node1), file(key, "node2", t.node2),
+                                         waypointFile(key, recs)})},
+                         {});
+  EXPECT_EQ(r.connections, 1u);
+  EXPECT_EQ(r.requests, 5u);
+  EXPECT_EQ(r.requestsDenied, 3u);
+  ASSERT_EQ(r.requestFlows.size(), 3u);
+  const RequestFlow& get = r.requestFlows[0];  // most requests first
+  EXPECT_EQ(get.key.source, "shop/checkout");
+  EXPECT_EQ(get.key.destination, "payments.shop.svc.cluster.local");
+  EXPECT_EQ(get.key.method, "GET");
+  EXPECT_EQ(get.requests, 3u);
+  EXPECT_EQ(get.denied, 1u);
+  EXPECT_EQ(get.mtls, 3u);
+  EXPECT_EQ(get.policies, (std::vector<DecidingPolicy>{{"shop/read", "h1"}, {"shop/read", "h2"}}));
+  for (const auto& f : r.requestFlows) {
+    if (f.key.method == "POST") {
+      EXPECT_EQ(f.policies, (std::vector<DecidingPolicy>{{"shop/no-writes", "h3"}}));
+    }
+  }
+  // The files table counts every record, requests too.
+  for (const auto& f : r.files) {
+    if (f.node == "waypoint-0") {
+      EXPECT_EQ(f.records, 5u);
+    }
+  }
+
+  // The window and the namespace select requests as they select connections.
+  ReportOptions o;
+  o.since = *parseUtcTimestamp(at(3));
+  o.ns = "legacy";
+  Report w = buildReport({verified(key, {waypointFile(key, recs)})}, o);
+  EXPECT_EQ(w.requests, 1u);
+  ASSERT_EQ(w.requestFlows.size(), 1u);
+  EXPECT_EQ(w.requestFlows[0].key.source, "legacy/batch");
+}
+
+TEST(AuditReport, ATamperedWaypointFilesRequestsAreNotCounted) {
+  Key key;
+  AuditFileText f = waypointFile(key, {request("shop", "checkout", "GET", 0, "allow", "shop/read", "h1"),
+                                       request("shop", "checkout", "GET", 1, "deny", "", "")});
+  const size_t at = f.lines[2].find("\"deny\"");
+  ASSERT_NE(at, std::string::npos);
+  f.lines[2].replace(at, 6, "\"allow\"");  // a denial turned into an allow
+  Report r = buildReport({verified(key, {f})}, {});
+  EXPECT_EQ(r.requests, 0u);
+  EXPECT_EQ(r.excludedRecords, 2u);
+  ASSERT_EQ(r.files.size(), 1u);
+  EXPECT_EQ(r.files[0].verdict, FileVerdict::Tampered);
+}
+
 TEST(AuditReport, WhatIsNotRecordedIsStatedAndTheControlsCiteRealSections) {
   Report r = buildReport(std::vector<VerifiedFiles>{}, {});
   EXPECT_EQ(r.connections, 0u);
   EXPECT_TRUE(r.share.empty());
   std::set<std::string> notRecorded;
   for (const auto& n : r.notRecorded) notRecorded.insert(n.section);
-  EXPECT_EQ(notRecorded, (std::set<std::string>{"certificates", "coverage"}));
+  EXPECT_EQ(notRecorded, (std::set<std::string>{"coverage"}));
   const std::set<std::string> sections = {"files",      "flows",        "non_mtls_flows", "policies",
-                                          "mtls_share", "certificates", "coverage"};
+                                          "mtls_share", "requests",     "certificates",   "coverage"};
   std::set<std::string> controls;
   for (const auto& c : r.controls) {
     controls.insert(c.framework + " " + c.control);

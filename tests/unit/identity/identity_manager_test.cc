@@ -4,8 +4,10 @@
 
 #include "identity/identity_manager.h"
 
+#include <algorithm>
 #include <climits>
 #include <latch>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -242,6 +244,70 @@ TEST_F(IdentityManagerTest, ExpiredCertificateIsRefused) {
   EXPECT_NE(again.error().message.find("fake CA: unavailable"), std::string::npos) << again.error().message;
   // Still listed for the admin endpoint, so an operator can see what expired.
   EXPECT_EQ(m->certificates().size(), 1u);
+}
+
+// The audit log's `cert` records come from these events: one per issue, renewal,
+// failure, and one when a held certificate expires because no renewal succeeded.
+TEST_F(IdentityManagerTest, EveryCertificateEventReachesTheObserverExpiryOnce) {
+  IdentityOptions options;
+  options.certTtl = 2s;  // real time: the CA's validity and the manager's clock agree
+  options.initialBackoff = 50ms;
+  options.maxBackoff = 100ms;
+  std::mutex mu;  // before m: its renewal thread calls the observer until m is gone
+  std::vector<CertEvent> events;
+  auto m = make(options);
+  ASSERT_TRUE(m);
+  m->setEventObserver([&](const CertEvent& e) {
+    std::lock_guard lock(mu);
+    events.push_back(e);
+  });
+  auto seen = [&] {
+    std::lock_guard lock(mu);
+    return events;
+  };
+  auto count = [&](CertEvent::Kind k) {
+    auto all = seen();
+    return std::count_if(all.begin(), all.end(), [k](const CertEvent& e) { return e.kind == k; });
+  };
+
+  alignToSecond();
+  auto first = m->ensure(kApp);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(seen().size(), 1u);
+  EXPECT_EQ(seen()[0].kind, CertEvent::Kind::Issued);
+  EXPECT_EQ(seen()[0].id, kApp);
+  EXPECT_EQ(seen()[0].cert.get(), first->get());
+  EXPECT_EQ(seen()[0].cert->issuer, "O=cluster.local") << "the local CA's subject";
+  EXPECT_EQ(certEventName(seen()[0].kind), "issued");
+
+  state_->failing = true;
+  ASSERT_FALSE(m->ensure(kDb).ok());
+  ASSERT_EQ(seen().size(), 2u);
+  EXPECT_EQ(seen()[1].kind, CertEvent::Kind::Failed);
+  EXPECT_EQ(seen()[1].id, kDb);
+  EXPECT_EQ(seen()[1].cert, nullptr);
+  EXPECT_NE(seen()[1].reason.find("fake CA: unavailable"), std::string::npos) << seen()[1].reason;
+
+  // The CA stays down past notAfter: every renewal fails, and the expiry of the
+  // certificate still held is reported once.
+  ASSERT_TRUE(waitFor([&] { return count(CertEvent::Kind::Expired) == 1; }, 4000ms));
+  EXPECT_GE(count(CertEvent::Kind::Failed), 3);
+  for (const auto& e : seen()) {
+    if (e.kind != CertEvent::Kind::Expired) continue;
+    EXPECT_EQ(e.cert.get(), first->get());
+    EXPECT_NE(e.reason.find("expired while in use"), std::string::npos) << e.reason;
+  }
+
+  // The CA is back: the renewal rotates it, naming the certificate it replaced.
+  state_->failing = false;
+  ASSERT_TRUE(waitFor([&] { return count(CertEvent::Kind::Rotated) >= 1; }, 3000ms));
+  for (const auto& e : seen()) {
+    if (e.kind != CertEvent::Kind::Rotated) continue;
+    EXPECT_EQ(e.previousSerial, (*first)->serialHex);
+    EXPECT_NE(e.cert->serialHex, (*first)->serialHex);
+    break;
+  }
+  EXPECT_EQ(count(CertEvent::Kind::Expired), 1);
 }
 
 TEST_F(IdentityManagerTest, ReleaseStopsRenewal) {

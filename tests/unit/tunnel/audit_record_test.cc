@@ -1,5 +1,4 @@
-// A connection's audit fields from its access-log record, and the deciding
-// policy's hash: pure, no sockets.
+// A connection's audit fields from its access-log record: pure, no sockets.
 
 #include "tunnel/proxy/audit_record.h"
 
@@ -7,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/chain.h"
-#include "state/state_json.h"
 
 namespace warren::proxy {
 namespace {
@@ -95,31 +93,6 @@ TEST(AuditRecord, AnOutboundConnectionTheDestinationRefusedIsADeny) {
   r.verdict.clear();
   r.responseFlags = "DENY";
   EXPECT_EQ(fieldsOf(r)["verdict"], "deny");
-}
-
-TEST(PolicyDigests, TheHashIsOfThePolicyAsTheStateHoldsItAndFollowsAChange) {
-  auto build = [](const std::string& principal) {
-    state::ClusterState::Builder b;
-    state::AuthorizationPolicy p;
-    p.name = "only-client";
-    p.ns = "mesh";
-    state::Match m;
-    m.principals.push_back(state::StringMatch::parse(principal));
-    p.rules.push_back(state::Rule{{state::Clause{{m}}}});
-    b.add(p);
-    return b.finish();
-  };
-  auto first = build("cluster.local/ns/mesh/sa/a");
-  PolicyDigests digests;
-  const std::string h1 = digests.digest(first, *first, "mesh/only-client");
-  EXPECT_EQ(h1, audit::sha256Hex(state::toJson(first->policies().at("mesh/only-client")).dump()));
-  EXPECT_EQ(digests.digest(first, *first, "mesh/other"), "");
-  EXPECT_EQ(digests.digest(first, *first, ""), "");
-  auto second = build("cluster.local/ns/mesh/sa/b");
-  const std::string h2 = digests.digest(second, *second, "mesh/only-client");
-  EXPECT_NE(h1, h2);
-  // A decision against an older state is hashed on its own, not from the cache.
-  EXPECT_EQ(digests.digest(second, *first, "mesh/only-client"), h1);
 }
 
 }  // namespace

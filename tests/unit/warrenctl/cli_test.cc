@@ -383,7 +383,7 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
   ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
-  for (const char* node : {"n1", "n2"}) {
+  for (const char* node : {"n1", "n2", "w1", "c1"}) {
     std::filesystem::create_directories(dir + "/" + node);
     ASSERT_TRUE(writeFileAtomic(dir + "/" + node + "/audit-pub.pem", *audit::publicKeyPem(key.get()), 0644));
   }
@@ -402,10 +402,20 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
       R"("tls_none_reason":"plaintext passthrough: the destination is outside the mesh","src_namespace":"a",)"
       R"("src_workload":"c","dst_addr":"192.0.2.1","dst_port":"443","verdict":"none",)"
       R"("start":"2026-12-06T10:00:02.000Z","end":"2026-12-06T10:00:03.000Z")";
-  auto write = [&](const std::string& node, const std::vector<std::string>& records) {
+  // A waypoint's request, denied by policy b/deny-delete.
+  const std::string request =
+      R"("method":"DELETE","path":"/x","authority":"s.b","protocol":"HTTP/1.1","response_code":403,)"
+      R"("response_flags":"-","security":"mutual_tls","tls_version":"TLSv1.3","tls_cipher":"TLS_AES_128_GCM_SHA256",)"
+      R"("src_identity":"spiffe://cluster.local/ns/a/sa/c","dst_identity":"spiffe://cluster.local/ns/b/sa/s",)"
+      R"("request_principal":"","src_namespace":"a","src_workload":"c","src_addr":"10.0.0.1",)"
+      R"("dst_namespace":"b","dst_workload":"s","dst_service":"s.b.svc.cluster.local","dst_port":"80",)"
+      R"("verdict":"deny","policy":"b/deny-delete","policy_sha256":"def","policy_reason":"",)"
+      R"("start":"2026-12-06T10:00:00.100Z","end":"2026-12-06T10:00:00.200Z","bytes_sent":50,)"
+      R"("bytes_received":60,"waypoint":"b/waypoint")";
+  auto write = [&](const std::string& node, const std::vector<std::string>& records, const char* type = "conn") {
     audit::ChainHead head = audit::startChain(audit::kNoPreviousFile);
     std::string content = audit::chainLine(head, "header", audit::headerFields(node, 0, "t")) + "\n";
-    for (const auto& r : records) content += audit::chainLine(head, "conn", r) + "\n";
+    for (const auto& r : records) content += audit::chainLine(head, type, r) + "\n";
     content += *audit::checkpointLine(head, audit::checkpointFields(records.size(), true, "t"),
                                       [&](std::string_view m) { return audit::sign(key.get(), m); }) +
                "\n";
@@ -413,9 +423,16 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
     EXPECT_TRUE(writeFileAtomic(path, content, 0644));
     return path;
   };
-  const std::string f1 = write("n1", {out1, plain}), f2 = write("n2", {in2});
+  // A certificate rotated on a node.
+  const std::string cert =
+      R"("event":"rotated","spiffe_id":"spiffe://cluster.local/ns/b/sa/s","serial":"0B","issuer":"O=cluster.local",)"
+      R"("not_before":"2026-12-06T09:59:00.000Z","not_after":"2026-12-07T10:00:00.000Z","previous_serial":"0A",)"
+      R"("reason":"","time":"2026-12-06T10:00:00.500Z")";
+  const std::string f1 = write("n1", {out1, plain}), f2 = write("n2", {in2}), f3 = write("w1", {request}, "request"),
+                    f4 = write("c1", {cert}, "cert");
   std::ostringstream out, err;
-  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "report", "--html", dir + "/r.html", f1, f2}, out, err), 0)
+  EXPECT_EQ(
+      runWarrenctl({"warrenctl", "-j", "audit", "report", "--html", dir + "/r.html", f1, f2, f3, f4}, out, err), 0)
       << out.str() << err.str();
   Json j = Json::parse(out.str());
   EXPECT_EQ(j["summary"]["connections"], 2) << j.dump(2);
@@ -424,6 +441,13 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
   EXPECT_EQ(j["flows"].size(), 2u);
   EXPECT_EQ(j["non_mtls_flows"][0]["destination"], "192.0.2.1");
   EXPECT_EQ(j["policies"][0]["sha256"], "abc");
+  EXPECT_EQ(j["summary"]["requests"], 1);
+  EXPECT_EQ(j["summary"]["requests_denied"], 1);
+  EXPECT_EQ(j["requests"][0]["destination"], "s.b.svc.cluster.local");
+  EXPECT_EQ(j["requests"][0]["policies"][0]["sha256"], "def");
+  EXPECT_EQ(j["summary"]["certificates_rotated"], 1);
+  EXPECT_EQ(j["certificates"][0]["previous_serial"], "0A");
+  EXPECT_EQ(j["certificates"][0]["node"], "c1");
   EXPECT_TRUE(std::filesystem::exists(dir + "/r.html"));
   std::set<std::string> paths;
   keyPaths(j, "", paths);
