@@ -22,4 +22,15 @@ Result<std::unique_ptr<CaClient>> makeCaClient(const CaChoice& choice) {
   return std::unique_ptr<CaClient>(std::move(*local));
 }
 
+Result<std::unique_ptr<IdentityManager>> makeIdentityManager(const CaChoice& choice, std::chrono::seconds certTtl) {
+  auto ca = makeCaClient(choice);
+  if (!ca) return withContext(ca.error(), "certificate authority");
+  IdentityOptions options;
+  options.trustDomain = choice.trustDomain;
+  options.certTtl = certTtl;
+  auto manager = IdentityManager::create(std::move(*ca), options);
+  if (!manager) return withContext(manager.error(), "identity");
+  return manager;
+}
+
 }  // namespace warren::identity

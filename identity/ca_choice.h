@@ -5,11 +5,13 @@
 // CA files of the standalone mode. One choice for both, so a waypoint on a cluster
 // with istiod is signed by the same CA as the tunnels that must trust it.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "common/result.h"
 #include "identity/ca_client.h"
+#include "identity/identity_manager.h"
 
 namespace warren::identity {
 
@@ -23,5 +25,9 @@ struct CaChoice {
 };
 
 Result<std::unique_ptr<CaClient>> makeCaClient(const CaChoice& choice);
+
+// The identity manager of a proxy over that CA: certificates of `certTtl`,
+// renewed at half. Errors say which of the two could not be made.
+Result<std::unique_ptr<IdentityManager>> makeIdentityManager(const CaChoice& choice, std::chrono::seconds certTtl);
 
 }  // namespace warren::identity

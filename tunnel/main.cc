@@ -314,24 +314,17 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto ca = warren::identity::makeCaClient({.caDir = opts.caDir,
-                                            .trustDomain = opts.trustDomain,
-                                            .caAddress = opts.caAddress,
-                                            .caRootCert = opts.caRootCert,
-                                            .caTokenFile = opts.caTokenFile,
-                                            .clusterId = opts.clusterId,
-                                            // A node agent asking for the identities of its node's pods.
-                                            .impersonate = true});
-  if (!ca) {
-    spdlog::critical("certificate authority: {}", ca.error().message);
-    return 1;
-  }
-  warren::identity::IdentityOptions idOpts;
-  idOpts.trustDomain = opts.trustDomain;
-  idOpts.certTtl = std::chrono::seconds(opts.certTtlSeconds);
-  auto identity = warren::identity::IdentityManager::create(std::move(*ca), idOpts);
+  auto identity = warren::identity::makeIdentityManager({.caDir = opts.caDir,
+                                                          .trustDomain = opts.trustDomain,
+                                                          .caAddress = opts.caAddress,
+                                                          .caRootCert = opts.caRootCert,
+                                                          .caTokenFile = opts.caTokenFile,
+                                                          .clusterId = opts.clusterId,
+                                                          // A node agent asking for the identities of its node's pods.
+                                                          .impersonate = true},
+                                                         std::chrono::seconds(opts.certTtlSeconds));
   if (!identity) {
-    spdlog::critical("identity: {}", identity.error().message);
+    spdlog::critical("{}", identity.error().message);
     return 1;
   }
   // Certificates are issued once pods arrive (ZDS), after this.
