@@ -299,7 +299,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   io::reserveAcceptSpare();  // the ZDS server sheds with it when out of descriptors
-  auto zds = zds::ZdsServer::start(opts.runDir + "/zds.sock");
+  // Tunnels may connect from now on; they are answered once start() below has
+  // loaded the pods this node runs (openToTunnels), never with a partial snapshot.
+  auto zds = zds::ZdsServer::start(opts.runDir + "/zds.sock", zds::ZdsServer::Start::HoldHellos);
   if (!zds) {
     spdlog::critical("cannot serve the tunnel socket: {}", zds.error().message);
     return 1;
@@ -385,6 +387,8 @@ int main(int argc, char** argv) {
     }
     watcher = std::move(*made);
   }
+  // Every pod this node runs is known (and enrolled): a tunnel's snapshot is whole.
+  (*zds)->openToTunnels();
   auto cniServer = cni::CniServer::start(opts.runDir + "/cni.sock",
                                          [&](const cni::CniPodRequest& req) { return agent.handleCni(req); });
   if (!cniServer) {

@@ -21,7 +21,7 @@ namespace warren::zds {
 
 namespace pb = warren::zds::v1;
 
-Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socketPath) {
+Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socketPath, Start mode) {
   sockaddr_un addr{};
   if (socketPath.size() >= sizeof(addr.sun_path)) return makeError("socket path too long: " + socketPath);
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -47,13 +47,23 @@ Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socketPat
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return errnoError("eventfd");
   spdlog::info("zds: serving tunnels on {}", socketPath);
-  auto server = std::unique_ptr<ZdsServer>(new ZdsServer(socketPath, std::move(fd), std::move(wake)));
+  auto server = std::unique_ptr<ZdsServer>(
+      new ZdsServer(socketPath, std::move(fd), std::move(wake), mode == Start::Open));
   server->bound_ = boundPath(socketPath);
   return server;
 }
 
-ZdsServer::ZdsServer(std::string path, UniqueFd listener, UniqueFd wake)
-    : path_(std::move(path)), listener_(std::move(listener)), wake_(std::move(wake)) {
+void ZdsServer::openToTunnels() {
+  {
+    std::lock_guard lock(mu_);
+    if (!open_) spdlog::info("zds: answering tunnels now, with {} pod(s)", pods_.size());
+    open_ = true;
+  }
+  wake();
+}
+
+ZdsServer::ZdsServer(std::string path, UniqueFd listener, UniqueFd wake, bool open)
+    : path_(std::move(path)), listener_(std::move(listener)), wake_(std::move(wake)), open_(open) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -272,7 +282,8 @@ void ZdsServer::run() {
       if (std::any_of(tunnels_.begin(), tunnels_.end(), [](const auto& t) { return !t->fd; })) wake();
       fds.push_back({listener_.get(), POLLIN, 0});
       fds.push_back({wake_.get(), POLLIN, 0});
-      for (auto& t : tunnels_) fds.push_back({t->fd.get(), POLLIN, 0});
+      // Held: a tunnel's hello stays unread in its socket (a hang-up still shows).
+      for (auto& t : tunnels_) fds.push_back({t->fd.get(), static_cast<short>(open_ ? POLLIN : 0), 0});
     }
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno != EINTR) spdlog::error("zds: poll: {}", std::strerror(errno));

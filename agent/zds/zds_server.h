@@ -44,8 +44,16 @@ class ZdsServer {
     std::string error;
   };
 
-  static Result<std::unique_ptr<ZdsServer>> start(const std::string& socketPath);
+  // HoldHellos: tunnels may connect at once, but none is answered (no replay, no
+  // snapshot) until openToTunnels(). A tunnel that (re)connects while the agent
+  // is still loading its pods would otherwise get a snapshot of none, and remove
+  // every pod's listeners until they came again: captured connections refused
+  // (EPERM, fail closed) for as long as the agent's start takes.
+  enum class Start { Open, HoldHellos };
+  static Result<std::unique_ptr<ZdsServer>> start(const std::string& socketPath, Start mode = Start::Open);
   ~ZdsServer();
+  // Answers the tunnels' hellos from now on, each with every pod upserted so far.
+  void openToTunnels();
 
   void upsertPod(PodHandoff pod);
   void removePod(const std::string& uid);
@@ -70,7 +78,7 @@ class ZdsServer {
     std::optional<Outgoing> inFlight;
   };
 
-  ZdsServer(std::string path, UniqueFd listener, UniqueFd wake);
+  ZdsServer(std::string path, UniqueFd listener, UniqueFd wake, bool open);
   void run();
   void wake();
   // All below run on the server thread with mu_ held.
@@ -85,6 +93,7 @@ class ZdsServer {
   BoundPath bound_;  // path_ as bound: removed at exit only while still ours
   UniqueFd listener_, wake_;
   mutable std::mutex mu_;
+  bool open_ = true;  // guarded by mu_: hellos are read (and answered) only when open
   std::condition_variable acked_;
   struct Pod {
     PodHandoff handoff;

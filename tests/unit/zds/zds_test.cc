@@ -203,6 +203,32 @@ TEST_F(ZdsTest, ReconnectReplaysAndTheSnapshotNamesExactlyTheLivePods) {
   EXPECT_TRUE(h.removed.empty()) << "a disconnect must not remove workloads";
 }
 
+// An agent restarting while its tunnel reconnects at once: the tunnel's hello
+// must not be answered before the agent has loaded its pods, or the snapshot
+// names none and the tunnel removes every pod's listeners (captured connections
+// refused until they come back; seen as 572 EPERMs in UpgradeTest's agent
+// restart under load). Held, the first answer is the whole snapshot.
+TEST_F(ZdsTest, AHeldServerAnswersTheTunnelOnlyWhenOpenedAndThenWithEveryPod) {
+  auto server = zds::ZdsServer::start(path_, zds::ZdsServer::Start::HoldHellos);
+  ASSERT_TRUE(server.ok());
+  FakeHandler h;
+  auto client = inpod::ZdsClient::start(path_, h);
+  ASSERT_TRUE(h.waitFor([&] { return client->connected(); }, 5s)) << "the tunnel never said hello";
+  // Nothing comes back while held (a bounded wait: there is no signal for nothing).
+  EXPECT_FALSE(h.waitFor([&] { return !h.snapshots.empty(); }, 300ms)) << "answered before the agent had its pods";
+  EXPECT_EQ((*server)->connectedTunnels(), 0u);
+  (*server)->upsertPod(pod("a"));  // the agent's start(): the pods it runs
+  (*server)->upsertPod(pod("b"));
+  (*server)->openToTunnels();
+  ASSERT_TRUE(h.waitFor([&] { return !h.snapshots.empty(); }, 5s));
+  EXPECT_TRUE((*server)->waitForAck("a", 3s));
+  EXPECT_TRUE((*server)->waitForAck("b", 3s));
+  std::lock_guard lock(h.mu_);
+  ASSERT_EQ(h.snapshots.size(), 1u);
+  EXPECT_EQ(h.snapshots[0], (std::set<std::string>{"a", "b"}));
+  EXPECT_TRUE(h.removed.empty());
+}
+
 // An upgrade's overlap (as istio-cni): a new pod goes to the newest tunnel only,
 // whose ack decides it; a removal reaches both; when the newest leaves, the older
 // one is sent every pod again, the one added meanwhile included.
