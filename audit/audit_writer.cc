@@ -134,8 +134,12 @@ void AuditWriter::run() {
       queueOverflowed_ = false;
     }
     lock.unlock();
-    writeBatch(batch);
+    const uint64_t written = writeBatch(batch);
     maintain(stopping);
+    // Counted once the turn is done, the checkpoint it owed included: whoever sees
+    // the count (a metric scrape, a test, an auditor's check) finds those records
+    // signed when the count says a checkpoint was due.
+    counters_.records += written;
     if (stopping) return;
     lock.lock();
   }
@@ -172,20 +176,20 @@ void AuditWriter::writeFailed(int err, uint64_t droppedRecords) {
   failing_ = true;
 }
 
-void AuditWriter::writeBatch(std::deque<Queued>& batch) {
+uint64_t AuditWriter::writeBatch(std::deque<Queued>& batch) {
   uint64_t gap;
   {
     std::lock_guard lock(mu_);
     gap = pendingGap_;
   }
-  if (batch.empty() && gap == 0) return;
+  if (batch.empty() && gap == 0) return 0;
   if (!fd_ && !openNext()) {
     if (!batch.empty()) {
       std::lock_guard lock(mu_);
       pendingGap_ += batch.size();
     }
     counters_.dropped += batch.size();
-    return;
+    return 0;
   }
   const ChainHead saved = head_;
   std::string bytes;
@@ -199,7 +203,7 @@ void AuditWriter::writeBatch(std::deque<Queued>& batch) {
       pendingGap_ += batch.size();
     }
     writeFailed(err, batch.size());
-    return;
+    return 0;
   }
   {
     std::lock_guard lock(mu_);
@@ -207,10 +211,10 @@ void AuditWriter::writeBatch(std::deque<Queued>& batch) {
   }
   if (failing_) spdlog::info("audit: writing {} works again; {} record(s) lost, recorded as a gap", currentPath_, gap);
   failing_ = false;
-  counters_.records += batch.size();
   recordsInFile_ += batch.size();
   unsigned_ += batch.size() + (gap ? 1 : 0);
   if (unsigned_ == batch.size() + (gap ? 1 : 0)) lastCheckpoint_ = std::chrono::steady_clock::now();
+  return batch.size();
 }
 
 void AuditWriter::maintain(bool stopping) {

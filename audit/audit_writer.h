@@ -86,7 +86,7 @@ class AuditWriter {
     RecordType type;
     std::string fields;
   };
-  void writeBatch(std::deque<Queued>& batch);
+  uint64_t writeBatch(std::deque<Queued>& batch);  // the records written
   bool checkpoint(bool final);
   bool openNext();
   void closeFile();
