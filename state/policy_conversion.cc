@@ -10,9 +10,11 @@ using FieldMap = std::map<std::string, std::vector<std::string>>;
 
 // L4 values that fail to parse make the whole policy invalid (fail closed).
 struct Converter : PolicyValues {
+  std::string ns;               // the policy's namespace
   std::vector<std::string> l7;  // L7 attributes found in the current rule
 
   Match source(const FieldMap& f) {
+    refuseServiceAccountsWithPrincipals(f, "from.source");
     Match m;
     for (const auto& [field, values] : f) {
       if (field == "principals") m.principals = strings(values);
@@ -21,9 +23,10 @@ struct Converter : PolicyValues {
       else if (field == "notNamespaces") m.notNamespaces = strings(values);
       else if (field == "ipBlocks") m.sourceIps = ips(values, "from.source.ipBlocks");
       else if (field == "notIpBlocks") m.notSourceIps = ips(values, "from.source.notIpBlocks");
-      else if (field == "serviceAccounts") append(m.principals, serviceAccounts(values, "from.source.serviceAccounts"));
+      else if (field == "serviceAccounts")
+        append(m.principals, serviceAccounts(values, "from.source.serviceAccounts", ns));
       else if (field == "notServiceAccounts")
-        append(m.notPrincipals, serviceAccounts(values, "from.source.notServiceAccounts"));
+        append(m.notPrincipals, serviceAccounts(values, "from.source.notServiceAccounts", ns));
       else l7.push_back("from.source." + field);
     }
     return m;
@@ -92,6 +95,7 @@ std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::Auth
                                       : PolicyAction::Allow;
 
   Converter cv;
+  cv.ns = in.ns;
   cv.invalid = in.invalid;
   for (size_t i = 0; i < in.rules.size(); ++i) {
     const auto& r = in.rules[i];

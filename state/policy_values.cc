@@ -39,17 +39,32 @@ std::vector<uint32_t> PolicyValues::ports(const std::vector<std::string>& v, con
   return out;
 }
 
-std::vector<StringMatch> PolicyValues::serviceAccounts(const std::vector<std::string>& v, const std::string& field) {
+std::vector<StringMatch> PolicyValues::serviceAccounts(const std::vector<std::string>& v, const std::string& field,
+                                                      const std::string& policyNs) {
   std::vector<StringMatch> out;
   for (const auto& s : v) {
     auto slash = s.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) {
-      invalid.push_back(field + ": '" + s + "' is not namespace/name");
+    const std::string ns = slash == std::string::npos ? policyNs : s.substr(0, slash);
+    const std::string name = slash == std::string::npos ? s : s.substr(slash + 1);
+    if (ns.empty() || name.empty() || name.find('/') != std::string::npos) {
+      invalid.push_back(field + ": '" + s + "' is not namespace/name or name");
       continue;
     }
-    out.push_back({StringMatch::Kind::Suffix, "/ns/" + s.substr(0, slash) + "/sa/" + s.substr(slash + 1)});
+    if (s.find('*') != std::string::npos) {
+      invalid.push_back(field + ": '" + s + "' has a wildcard, which serviceAccounts does not allow");
+      continue;
+    }
+    out.push_back({StringMatch::Kind::Suffix, "/ns/" + ns + "/sa/" + name});
   }
   return out;
+}
+
+void PolicyValues::refuseServiceAccountsWithPrincipals(const std::map<std::string, std::vector<std::string>>& source,
+                                                       const std::string& where) {
+  auto has = [&](const char* field) { return source.count(field) != 0; };
+  if ((has("serviceAccounts") || has("notServiceAccounts")) &&
+      (has("principals") || has("notPrincipals") || has("namespaces") || has("notNamespaces")))
+    invalid.push_back(where + ": cannot set serviceAccounts with namespaces or principals");
 }
 
 }  // namespace warren::state

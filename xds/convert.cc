@@ -5,6 +5,7 @@
 
 #include <google/protobuf/unknown_field_set.h>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <type_traits>
@@ -96,9 +97,11 @@ Status convertBlocks(const Addresses& in, const std::string& where, std::vector<
 template <typename Accounts>
 Status convertServiceAccounts(const Accounts& in, const std::string& where, std::vector<state::StringMatch>& out) {
   for (const auto& sa : in) {
-    if (sa.namespace_().empty() || sa.serviceaccount().empty())
-      return makeError(where + ": service account \"" + sa.namespace_() + "/" + sa.serviceaccount() +
-                       "\" is not namespace/name");
+    const std::string text = sa.namespace_() + "/" + sa.serviceaccount();
+    // Neither part may be empty, hold a '/' or a wildcard (Istio's API allows none).
+    if (sa.namespace_().empty() || sa.serviceaccount().empty() || text.find('*') != std::string::npos ||
+        std::count(text.begin(), text.end(), '/') != 1)
+      return makeError(where + ": service account \"" + text + "\" is not namespace/name");
     out.push_back({state::StringMatch::Kind::Suffix, "/ns/" + sa.namespace_() + "/sa/" + sa.serviceaccount()});
   }
   return okStatus();
@@ -141,6 +144,12 @@ Result<std::string> convertWaypoint(const iw::GatewayAddress& gw, const std::str
 Result<state::Match> convertMatch(const is::Match& m, const std::string& where) {
   state::Match out;
   Status st;
+  // Istio's API refuses service accounts beside principals or namespaces, so istiod
+  // never sends both; a match that has them has no agreed meaning (the YAML source
+  // refuses it too), and read as an OR of the two it would admit more than either.
+  if ((m.service_accounts_size() || m.not_service_accounts_size()) &&
+      (m.principals_size() || m.not_principals_size() || m.namespaces_size() || m.not_namespaces_size()))
+    return makeError(where + ": service_accounts set with principals or namespaces, which Istio's API refuses");
   if (!(st = convertStringMatches(m.namespaces(), false, where + " namespaces", out.namespaces))) return st.error();
   if (!(st = convertStringMatches(m.not_namespaces(), false, where + " not_namespaces", out.notNamespaces)))
     return st.error();

@@ -216,6 +216,13 @@ std::vector<Case> cases() {
   add("ServiceAccounts", allow(source(R"(serviceAccounts: ["other/client"])")), {}, true, "mesh/p");
   add("ServiceAccountsOther", allow(source(R"(serviceAccounts: ["mesh/client"])")), {}, false, "");
   add("NotServiceAccountsExcludes", allow(source(R"(notServiceAccounts: ["other/client"])")), {}, false, "");
+  add("ServiceAccountsBareNameIsThePolicysNamespace", allow(source(R"(serviceAccounts: ["web"])")), {from("cluster.local/ns/mesh/sa/web")}, true, "mesh/p");
+  add("ServiceAccountsWildcardFailsClosed", allow(source(R"(serviceAccounts: ["other/*"])")), {}, false, "mesh/p");
+  v.back().noteHas = "'other/*' has a wildcard, which serviceAccounts does not allow";
+  add("ServiceAccountsWithPrincipalsFailsClosed", allow(source(R"(serviceAccounts: ["mesh/web"], principals: ["cluster.local/ns/other/sa/client"])")), {}, false, "mesh/p");
+  v.back().noteHas = "rules[0].from.source: cannot set serviceAccounts with namespaces or principals";
+  add("NotServiceAccountsWithNotNamespacesFailsClosed", allow(source(R"(notServiceAccounts: ["mesh/web"], notNamespaces: ["mesh"])")), {}, false, "mesh/p");
+  v.back().noteHas = "cannot set serviceAccounts with namespaces or principals";
   add("NamespacesMatch", allow(source(R"(namespaces: ["other"])")), {}, true, "mesh/p");
   add("NamespacesOther", allow(source(R"(namespaces: ["mesh"])")), {}, false, "");
   add("NamespacesNeedMtls", allow(source(R"(namespaces: ["*"])")), {plaintext()}, false, "");
@@ -389,16 +396,24 @@ TEST(AuthorizeHttp, TargetsKeepKindNamespaceAndName) {
 TEST(AuthorizeHttp, EveryFieldIsConverted) {
   Loaded l = load(wp("p", R"(rules: [{from: [{source: {principals: [a], notPrincipals: [b], requestPrincipals: [c],
     notRequestPrincipals: [d], namespaces: [e], notNamespaces: [f], ipBlocks: [10.0.0.0/8], notIpBlocks: [10.1.0.0/16],
-    remoteIpBlocks: [192.0.2.0/24], notRemoteIpBlocks: [192.0.2.1], serviceAccounts: [ns/sa], notServiceAccounts: [ns/x]}}],
+    remoteIpBlocks: [192.0.2.0/24], notRemoteIpBlocks: [192.0.2.1]}}, {source: {serviceAccounts: [ns/sa, sb],
+    notServiceAccounts: [ns/x]}}],
     to: [{operation: {hosts: [Web.Example], notHosts: [x], ports: ["80"], notPorts: ["81"], methods: [GET], notMethods: [PUT],
     paths: ["/a*"], notPaths: ["*.b"]}}], when: [{key: "request.headers[X-A]", values: [v], notValues: [w]}]}])"));
   ASSERT_EQ(l.policies.size(), 1u) << l.notes;
   EXPECT_EQ(l.notes, "");
   const auto& r = l.policies[0].rules.at(0);
   const auto& s = r.from.at(0);
-  ASSERT_EQ(s.principals.size(), 2u);  // principals plus serviceAccounts
-  EXPECT_EQ(s.principals[1].text(), "*/ns/ns/sa/sa");
-  ASSERT_EQ(s.notPrincipals.size(), 2u);
+  ASSERT_EQ(s.principals.size(), 1u);
+  EXPECT_EQ(s.principals[0].text(), "a");
+  ASSERT_EQ(s.notPrincipals.size(), 1u);
+  // serviceAccounts are principal suffixes; a bare name is in the policy's namespace.
+  const auto& accounts = r.from.at(1);
+  ASSERT_EQ(accounts.principals.size(), 2u);
+  EXPECT_EQ(accounts.principals[0].text(), "*/ns/ns/sa/sa");
+  EXPECT_EQ(accounts.principals[1].text(), "*/ns/" + l.policies[0].ns + "/sa/sb");
+  ASSERT_EQ(accounts.notPrincipals.size(), 1u);
+  EXPECT_EQ(accounts.notPrincipals[0].text(), "*/ns/ns/sa/x");
   EXPECT_EQ(s.requestPrincipals.at(0).text(), "c");
   EXPECT_EQ(s.notRequestPrincipals.at(0).text(), "d");
   EXPECT_EQ(s.namespaces.at(0).text(), "e");

@@ -145,6 +145,15 @@ std::vector<Case> cases() {
   add("NotPrincipalsExcludes", allow(R"([{from: [{source: {notPrincipals: ["cluster.local/ns/other/sa/client"]}}]}])"), fromClient(), false, "");
   add("NotPrincipalsAdmitsOthers", allow(R"([{from: [{source: {notPrincipals: ["cluster.local/ns/other/sa/client"]}}]}])"), fromFrontend(), true, "mesh/p");
   add("ServiceAccountsShorthand", allow(R"([{from: [{source: {serviceAccounts: ["other/client"]}}]}])"), fromClient(), true, "mesh/p");
+  // A bare account name is in the policy's namespace (mesh), as Istio's API says.
+  add("ServiceAccountsBareNameIsThePolicysNamespace", allow(R"([{from: [{source: {serviceAccounts: ["frontend"]}}]}])"), fromFrontend(), true, "mesh/p");
+  add("ServiceAccountsBareNameNotAnotherNamespace", allow(R"([{from: [{source: {serviceAccounts: ["client"]}}]}])"), fromClient(), false, "");
+  // What Istio's API refuses fails closed: a wildcard, and accounts beside principals
+  // or namespaces (read as an OR, the principals would admit frontend here).
+  add("ServiceAccountsWildcardFailsClosed", allow(R"([{from: [{source: {serviceAccounts: ["other/*"]}}]}])"), fromClient(), false, "mesh/p", "DENY policy mesh/p");
+  add("ServiceAccountsWithPrincipalsFailsClosed", allow(R"([{from: [{source: {serviceAccounts: ["other/client"], principals: ["cluster.local/ns/mesh/sa/frontend"]}}]}])"), fromFrontend(), false, "mesh/p", "DENY policy mesh/p");
+  add("NotServiceAccountsWithNamespacesFailsClosed", allow(R"([{from: [{source: {notServiceAccounts: ["other/x"], namespaces: ["other"]}}]}])"), fromClient(), false, "mesh/p", "DENY policy mesh/p");
+  add("ServiceAccountsBesidePrincipalsInAnotherSource", allow(R"([{from: [{source: {serviceAccounts: ["other/client"]}}, {source: {principals: ["cluster.local/ns/mesh/sa/frontend"]}}]}])"), fromFrontend(), true, "mesh/p");
   // --- namespaces ---
   add("NamespacesMatch", allow(R"([{from: [{source: {namespaces: ["other"]}}]}])"), fromClient(), true, "mesh/p");
   add("NamespacesOtherDenied", allow(R"([{from: [{source: {namespaces: ["other"]}}]}])"), fromFrontend(), false, "");

@@ -304,6 +304,27 @@ TEST(ConvertAuthorization, ServiceAccountsArePrincipalSuffixes) {
 
   sa->clear_serviceaccount();
   expectError(convertAuthorization(in), {"shop/sa", "service_accounts", "not namespace/name"});
+  sa->set_serviceaccount("*");
+  expectError(convertAuthorization(in), {"service_accounts", "\"front/*\" is not namespace/name"});
+}
+
+// Istio's API refuses serviceAccounts beside principals or namespaces; a match that
+// carries both anyway is refused (an OR of them would admit more than either), and
+// the resource cache enforces the policy as deny-all in its place.
+TEST(ConvertAuthorization, ServiceAccountsBesidePrincipalsOrNamespacesAreRefused) {
+  for (int other = 0; other < 4; ++other) {
+    is::Authorization in;
+    in.set_name("sa");
+    in.set_namespace_("shop");
+    in.set_scope(is::NAMESPACE);
+    auto* m = in.add_groups()->add_rules()->add_matches();
+    auto* sa = other % 2 ? m->add_not_service_accounts() : m->add_service_accounts();
+    sa->set_namespace_("front");
+    sa->set_serviceaccount("web");
+    if (other < 2) m->add_principals()->set_exact("cluster.local/ns/back/sa/db");
+    else m->add_not_namespaces()->set_exact("back");
+    expectError(convertAuthorization(in), {"shop/sa", "service_accounts set with principals or namespaces"});
+  }
 }
 
 // ---- fields these protos do not define fail closed ----------------------------------
