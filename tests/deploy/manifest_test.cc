@@ -397,6 +397,47 @@ TEST(DeployManifests, TheWaypointRunsAsItsGatewaysIdentityWithExactlyTheRightsIt
   expectBoundRolesGrantExactly(docs, account, ns, "", source::kube::waypointPermissions(), "daemonset/waypoint");
 }
 
+// daemonset/examples/large-nodes, the README's way to choose resources: on top of
+// the standalone overlay it changes the containers' requests and limits, and
+// nothing else (any other difference would be a change the user did not ask for).
+TEST(DeployManifests, TheLargeNodesExampleChangesOnlyResources) {
+  auto byKey = [](const std::vector<YAML::Node>& docs) {
+    std::map<std::string, YAML::Node> out;
+    for (const auto& d : docs)
+      out.emplace(d["kind"].as<std::string>() + "/" + d["metadata"]["name"].as<std::string>(), YAML::Clone(d));
+    return out;
+  };
+  auto example = byKey(render(kSourceDir + "/daemonset/examples/large-nodes"));
+  auto base = byKey(render(kSourceDir + "/daemonset/overlays/standalone"));
+  ASSERT_FALSE(base.empty());
+  ASSERT_EQ(example.size(), base.size());
+
+  const std::string ds = "DaemonSet/warren-node";
+  ASSERT_TRUE(example.count(ds) && base.count(ds));
+  const YAML::Node agent = container(example[ds], "agent"), tunnel = container(example[ds], "tunnel");
+  EXPECT_EQ(tunnel["resources"]["limits"]["memory"].as<std::string>(""), "1Gi");
+  EXPECT_EQ(tunnel["resources"]["requests"]["cpu"].as<std::string>(""), "500m");
+  EXPECT_EQ(agent["resources"]["limits"]["memory"].as<std::string>(""), "256Mi");
+  EXPECT_NE(YAML::Dump(container(base[ds], "tunnel")["resources"]), YAML::Dump(tunnel["resources"]));
+
+  for (auto& [key, doc] : example) {
+    ASSERT_TRUE(base.count(key)) << key << " is not in the standalone overlay";
+    YAML::Node other = base[key];
+    if (key == ds)  // the containers without their resources, in one order (a patch may reorder them)
+      for (YAML::Node d : {doc, other}) {
+        std::map<std::string, YAML::Node> byName;
+        for (YAML::Node c : d["spec"]["template"]["spec"]["containers"]) {
+          c.remove("resources");
+          byName.emplace(c["name"].as<std::string>(), c);
+        }
+        YAML::Node sorted(YAML::NodeType::Sequence);
+        for (const auto& [name, c] : byName) sorted.push_back(c);
+        d["spec"]["template"]["spec"]["containers"] = sorted;
+      }
+    EXPECT_EQ(YAML::Dump(doc), YAML::Dump(other)) << key << " differs beyond resources";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(overlays()),
                          [](const auto& info) {
                            std::string n = info.param;
