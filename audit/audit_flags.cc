@@ -24,6 +24,7 @@ enum : int {
 }  // namespace
 
 std::vector<option> withAuditOptions(std::vector<option> own) {
+  if (!own.empty() && own.back().name == nullptr) own.pop_back();  // an end from another table of flags
   for (const option& o : {option{"audit-dir", required_argument, nullptr, kAuditDir},
                           option{"audit-key", required_argument, nullptr, kAuditKey},
                           option{"audit-node", required_argument, nullptr, kAuditNode},

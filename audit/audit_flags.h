@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "audit/audit_writer.h"
+#include "common/flag_outcome.h"
 #include "common/result.h"
 #include "telemetry/metrics.h"
 
@@ -24,14 +25,14 @@ struct AuditFlags {
   std::string keyFile;        // --audit-key
 };
 
-// getopt_long's table: `own` (the binary's options, without the all-zero end)
-// followed by the audit options and the end. The audit options' values are
-// 1000 and up, clear of any short option letter.
+// getopt_long's table: `own` (the binary's options; an all-zero end in it is
+// moved, so tables of flags nest) followed by the audit options and the end.
+// The audit options' values are 1000 and up, clear of any short option letter.
 std::vector<option> withAuditOptions(std::vector<option> own);
 
 // Takes option `c` when it is one of the audit options: kTaken, or kBadValue
 // (printed to stderr, naming `program`); kNotOurs for any other option.
-enum class FlagOutcome { kNotOurs, kTaken, kBadValue };
+using FlagOutcome = ::warren::FlagOutcome;
 FlagOutcome parseAuditFlag(int c, const char* value, AuditFlags& flags, std::string_view program);
 
 // The usage lines of the audit options; `what` says what one record is for

@@ -20,6 +20,7 @@
 #include "source/kube/kube_source.h"
 #include "state/feed/state_feed.h"
 #include "identity/ca_choice.h"
+#include "identity/ca_flags.h"
 #include "source/yaml_source.h"
 #include "common/daemon.h"
 #include "warren_abi.h"
@@ -48,10 +49,8 @@ struct Options {
   std::string kubeconfig;      // --kubeconfig FILE
   std::string trustDomain = "cluster.local";
   std::string rootNamespace = "istio-system";
-  std::string caDir = "/var/lib/warren/ca";
-  std::string caAddress, caRootCert, caTokenFile, clusterId = "Kubernetes";
+  warren::identity::CaFlags ca;
   std::string xdsAddress, xdsRootCert, xdsTokenFile;
-  long certTtlSeconds = 24 * 3600;
   long maxStreams = 100;
   long idleTimeoutMs = 60000;
   long receiveBudgetMiB = warren::hbone::kDefaultReceiveBudgetBytes >> 20;
@@ -84,17 +83,10 @@ void usage(FILE* out) {
                "  --kubeconfig FILE       the same with a kubeconfig file's current context\n"
                "  --trust-domain NAME     SPIFFE trust domain (default cluster.local)\n"
                "  --root-namespace NS     policies here without a selector apply mesh-wide (default istio-system)\n"
-               "  --ca-dir DIR            local CA files: ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem;\n"
-               "                          made on first start when absent (default /var/lib/warren/ca)\n"
-               "  --ca-address HOST:PORT  use Istio's CA (IstioCertificateService) instead of the local CA\n"
-               "  --ca-root-cert FILE     root certificate for TLS to --ca-address\n"
-               "  --ca-token-file FILE    bearer token sent to --ca-address\n"
-               "  --cluster-id ID         ClusterID sent to --ca-address (default Kubernetes)\n"
                "  --xds-address HOST:PORT cluster state from an Istio-compatible control plane (delta ADS)\n"
                "                          instead of --config-dir\n"
                "  --xds-root-cert FILE    root certificate for TLS to --xds-address (none: plaintext)\n"
                "  --xds-token-file FILE   bearer token sent to --xds-address\n"
-               "  --cert-ttl SECONDS      workload certificate lifetime (default 86400); renewed at half\n"
                "  --hbone-max-streams N   streams per HBONE connection (default 100)\n"
                "  --hbone-idle-timeout MS close pooled HBONE connections idle this long (default 60000)\n"
                "  --hbone-receive-budget-mb N  HBONE data received and not yet taken by apps, whole\n"
@@ -123,6 +115,7 @@ void usage(FILE* out) {
                "  --drain-seconds N       on SIGTERM, relay open connections for at most N s before\n"
                "                          exiting (default: TERMINATION_GRACE_PERIOD_SECONDS less 5 s,\n"
                "                          less 1 s when 10 or under, at least 1; 5 s without it)\n");
+  warren::identity::printCaUsage(out);
   warren::audit::printAuditUsage(out, "connection");
   std::fprintf(out,
                "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
@@ -142,7 +135,7 @@ bool parseLong(const char* s, long min, long& out) {
 }
 
 bool parse(int argc, char** argv, Options& o) {
-  static const std::vector<option> longopts = warren::audit::withAuditOptions({
+  static const std::vector<option> longopts = warren::audit::withAuditOptions(warren::identity::withCaOptions({
                                     {"agent-socket", required_argument, nullptr, 'a'},
                                     {"bpffs", required_argument, nullptr, 'b'},
                                     {"config-dir", required_argument, nullptr, 'c'},
@@ -150,15 +143,9 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"kubeconfig", required_argument, nullptr, 'g'},
                                     {"trust-domain", required_argument, nullptr, 'd'},
                                     {"root-namespace", required_argument, nullptr, 'N'},
-                                    {"ca-dir", required_argument, nullptr, 'C'},
-                                    {"ca-address", required_argument, nullptr, 'A'},
-                                    {"ca-root-cert", required_argument, nullptr, 'R'},
-                                    {"ca-token-file", required_argument, nullptr, 'T'},
-                                    {"cluster-id", required_argument, nullptr, 'I'},
                                     {"xds-address", required_argument, nullptr, 'X'},
                                     {"xds-root-cert", required_argument, nullptr, 'G'},
                                     {"xds-token-file", required_argument, nullptr, 'K'},
-                                    {"cert-ttl", required_argument, nullptr, 't'},
                                     {"hbone-max-streams", required_argument, nullptr, 's'},
                                     {"hbone-idle-timeout", required_argument, nullptr, 'i'},
                                     {"hbone-receive-budget-mb", required_argument, nullptr, 'B'},
@@ -177,13 +164,18 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"log-level", required_argument, nullptr, 'l'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
                                     {"drain-seconds", required_argument, nullptr, 'W'},
-                                    {"help", no_argument, nullptr, 'h'}});
+                                    {"help", no_argument, nullptr, 'h'}}));
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts.data(), nullptr)) != -1) {
     switch (warren::audit::parseAuditFlag(c, optarg, o.audit, "warren-tunnel")) {
       case warren::audit::FlagOutcome::kTaken: continue;
       case warren::audit::FlagOutcome::kBadValue: return false;
       case warren::audit::FlagOutcome::kNotOurs: break;
+    }
+    switch (warren::identity::parseCaFlag(c, optarg, o.ca, "warren-tunnel")) {
+      case warren::FlagOutcome::kTaken: continue;
+      case warren::FlagOutcome::kBadValue: return false;
+      case warren::FlagOutcome::kNotOurs: break;
     }
     switch (c) {
       case 'a': o.agentSocket = optarg; break;
@@ -196,17 +188,9 @@ bool parse(int argc, char** argv, Options& o) {
       case 'g': o.kubeconfig = optarg; break;
       case 'd': o.trustDomain = optarg; break;
       case 'N': o.rootNamespace = optarg; break;
-      case 'C': o.caDir = optarg; break;
-      case 'A': o.caAddress = optarg; break;
-      case 'R': o.caRootCert = optarg; break;
-      case 'T': o.caTokenFile = optarg; break;
-      case 'I': o.clusterId = optarg; break;
       case 'X': o.xdsAddress = optarg; break;
       case 'G': o.xdsRootCert = optarg; break;
       case 'K': o.xdsTokenFile = optarg; break;
-      case 't':
-        if (!parseLong(optarg, 2, o.certTtlSeconds)) return false;
-        break;
       case 's':
         if (!parseLong(optarg, 1, o.maxStreams)) return false;
         break;
@@ -279,7 +263,7 @@ warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& 
   x.rootCertFile = o.xdsRootCert;
   x.tokenFile = o.xdsTokenFile;
   x.trustDomain = o.trustDomain;
-  x.clusterId = o.clusterId;
+  x.clusterId = o.ca.choice.clusterId;
   return warren::xds::XdsClient::start(std::move(x), [&state](warren::state::ClusterStatePtr next) {
     spdlog::info("cluster state (xds): {} workloads, {} services, {} authorization policies",
                  next->workloads().size(), next->services().size(), next->policies().size());
@@ -314,15 +298,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto identity = warren::identity::makeIdentityManager({.caDir = opts.caDir,
-                                                          .trustDomain = opts.trustDomain,
-                                                          .caAddress = opts.caAddress,
-                                                          .caRootCert = opts.caRootCert,
-                                                          .caTokenFile = opts.caTokenFile,
-                                                          .clusterId = opts.clusterId,
-                                                          // A node agent asking for the identities of its node's pods.
-                                                          .impersonate = true},
-                                                         std::chrono::seconds(opts.certTtlSeconds));
+  warren::identity::CaChoice ca = opts.ca.choice;
+  ca.trustDomain = opts.trustDomain;
+  ca.impersonate = true;  // a node agent asking for the identities of its node's pods
+  auto identity = warren::identity::makeIdentityManager(ca, opts.ca.certTtl);
   if (!identity) {
     spdlog::critical("{}", identity.error().message);
     return 1;
@@ -456,7 +435,7 @@ int main(int argc, char** argv) {
   spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
                opts.agentSocket, opts.pinRoot, sourceName,
                opts.trustDomain,
-               opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);
+               warren::identity::describeCa(opts.ca));
   auto reload = [&] {
     if (auto st = (*identity)->reloadTrustBundle(); !st) {
       spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);

@@ -27,6 +27,7 @@
 #include "waypoint/telemetry/waypoint_telemetry.h"
 #include "identity/identity_manager.h"
 #include "identity/ca_choice.h"
+#include "identity/ca_flags.h"
 #include "state/feed/state_feed.h"
 #include "io/accept.h"
 #include "io/event_loop.h"
@@ -47,9 +48,7 @@ struct Options {
   std::string kubeconfig;      // --kubeconfig FILE
   std::string trustDomain = "cluster.local";
   std::string rootNamespace = "istio-system";
-  std::string caDir = "/var/lib/warren/ca";
-  std::string caAddress, caRootCert, caTokenFile, clusterId = "Kubernetes";
-  long certTtlSeconds = 24 * 3600;
+  warren::identity::CaFlags ca;
   long headTimeoutMs = 10000;
   long halfClosedTimeoutMs = 15000;
   std::string jwksCa;  // "": the system trust store
@@ -78,12 +77,6 @@ void usage(FILE* out) {
                "  --kubeconfig FILE       the same with a kubeconfig file's current context\n"
                "  --trust-domain NAME     SPIFFE trust domain (default cluster.local)\n"
                "  --root-namespace NS     Istio's root namespace (default istio-system)\n"
-               "  --ca-dir DIR            local CA files, as warren-tunnel's (default /var/lib/warren/ca)\n"
-               "  --ca-address HOST:PORT  use Istio's CA (IstioCertificateService, istiod's :15012) instead\n"
-               "  --ca-root-cert FILE     root certificate for TLS to --ca-address\n"
-               "  --ca-token-file FILE    bearer token sent to --ca-address (audience istio-ca)\n"
-               "  --cluster-id ID         ClusterID sent to --ca-address (default Kubernetes)\n"
-               "  --cert-ttl SECONDS      certificate lifetime (default 86400); renewed at half\n"
                "  --request-head-timeout MS  an HTTP/1.1 request head must be complete this soon, else\n"
                "                          408 and the connection closed (slow headers; default 10000)\n"
                "  --half-closed-timeout MS  after an HTTP/1.1 client's FIN, its connection closes once\n"
@@ -106,6 +99,7 @@ void usage(FILE* out) {
                "                          warrenctl run as root reads it there)\n"
                "  --telemetry-max-per-source N  concurrent connections per source IP on the metrics,\n"
                "                          readiness and admin ports (default 8; 0: only the total cap, 128)\n");
+  warren::identity::printCaUsage(out);
   warren::audit::printAuditUsage(out, "HTTP request decided");
   std::fprintf(out,
                "  --log-level LEVEL       trace|debug|info|warn|error (default info)\n"
@@ -158,21 +152,15 @@ nlohmann::json toJson(const warren::jwt::JwksStatus& s) {
 }
 
 bool parse(int argc, char** argv, Options& o) {
-  static const std::vector<option> longopts = warren::audit::withAuditOptions({
+  static const std::vector<option> longopts = warren::audit::withAuditOptions(warren::identity::withCaOptions({
                                     {"gateway", required_argument, nullptr, 'g'},
                                     {"service-account", required_argument, nullptr, 's'},
                                     {"listen", required_argument, nullptr, 'L'},
                                     {"config-dir", required_argument, nullptr, 'c'},
                                     {"kube", no_argument, nullptr, 'k'},
                                     {"kubeconfig", required_argument, nullptr, 'G'},
-                                    {"ca-address", required_argument, nullptr, 'A'},
-                                    {"ca-root-cert", required_argument, nullptr, 'a'},
-                                    {"ca-token-file", required_argument, nullptr, 'T'},
-                                    {"cluster-id", required_argument, nullptr, 'U'},
                                     {"trust-domain", required_argument, nullptr, 'd'},
                                     {"root-namespace", required_argument, nullptr, 'N'},
-                                    {"ca-dir", required_argument, nullptr, 'C'},
-                                    {"cert-ttl", required_argument, nullptr, 't'},
                                     {"request-head-timeout", required_argument, nullptr, 'H'},
                                     {"half-closed-timeout", required_argument, nullptr, 'F'},
                                     {"jwks-ca", required_argument, nullptr, 'J'},
@@ -187,13 +175,18 @@ bool parse(int argc, char** argv, Options& o) {
                                     {"telemetry-max-per-source", required_argument, nullptr, 'P'},
                                     {"log-level", required_argument, nullptr, 'l'},
                                     {"ready-fd", required_argument, nullptr, 'r'},
-                                    {"help", no_argument, nullptr, 'h'}});
+                                    {"help", no_argument, nullptr, 'h'}}));
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts.data(), nullptr)) != -1) {
     switch (warren::audit::parseAuditFlag(c, optarg, o.audit, "warren-waypoint")) {
       case warren::audit::FlagOutcome::kTaken: continue;
       case warren::audit::FlagOutcome::kBadValue: return false;
       case warren::audit::FlagOutcome::kNotOurs: break;
+    }
+    switch (warren::identity::parseCaFlag(c, optarg, o.ca, "warren-waypoint")) {
+      case warren::FlagOutcome::kTaken: continue;
+      case warren::FlagOutcome::kBadValue: return false;
+      case warren::FlagOutcome::kNotOurs: break;
     }
     switch (c) {
       case 'g': o.gateway = optarg; break;
@@ -205,14 +198,8 @@ bool parse(int argc, char** argv, Options& o) {
         break;
       case 'k': o.kubeInCluster = true; break;
       case 'G': o.kubeconfig = optarg; break;
-      case 'A': o.caAddress = optarg; break;
-      case 'a': o.caRootCert = optarg; break;
-      case 'T': o.caTokenFile = optarg; break;
-      case 'U': o.clusterId = optarg; break;
       case 'd': o.trustDomain = optarg; break;
       case 'N': o.rootNamespace = optarg; break;
-      case 'C': o.caDir = optarg; break;
-      case 't': if (!positive(optarg, 2, o.certTtlSeconds)) return false; break;
       case 'H': if (!positive(optarg, 1, o.headTimeoutMs)) return false; break;
       case 'F': if (!positive(optarg, 1, o.halfClosedTimeoutMs)) return false; break;
       case 'J': o.jwksCa = optarg; break;
@@ -269,15 +256,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto identity = warren::identity::makeIdentityManager({.caDir = opts.caDir,
-                                                          .trustDomain = opts.trustDomain,
-                                                          .caAddress = opts.caAddress,
-                                                          .caRootCert = opts.caRootCert,
-                                                          .caTokenFile = opts.caTokenFile,
-                                                          .clusterId = opts.clusterId,
-                                                          // Its own identity, with its own token: nothing to impersonate.
-                                                          .impersonate = false},
-                                                         std::chrono::seconds(opts.certTtlSeconds));
+  warren::identity::CaChoice ca = opts.ca.choice;
+  ca.trustDomain = opts.trustDomain;
+  ca.impersonate = false;  // its own identity, with its own token: nothing to impersonate
+  auto identity = warren::identity::makeIdentityManager(ca, opts.ca.certTtl);
   if (!identity) {
     spdlog::critical("{}", identity.error().message);
     return 1;
@@ -397,7 +379,7 @@ int main(int argc, char** argv) {
   int sig = (*feed)->waitFirstState(shutdown);
   spdlog::info("waypoint {} started: HBONE on {}, identity {}, cluster state from the {}, CA {}", opts.gateway,
                opts.listen, me.uri(), (*feed)->describe(),
-               opts.caAddress.empty() ? "local " + opts.caDir : "istio " + opts.caAddress);
+               warren::identity::describeCa(opts.ca));
   if (!sig) warren::signalReady(opts.readyFd);
 
   while (!sig && (sig = shutdown.wait()) == SIGHUP) {
