@@ -28,6 +28,7 @@
 #include "common/file_io.h"
 #include "tests/support/audit_key.h"
 #include "tests/support/cluster.h"
+#include "tools/warrenctl/commands.h"
 
 namespace warren::e2e {
 namespace {
@@ -78,6 +79,19 @@ std::vector<json> records(const std::string& dir, const std::string& type) {
   return out;
 }
 std::vector<json> connRecords(const std::string& dir) { return records(dir, "conn"); }
+
+// Every key path of a JSON value ("a", "a.b", "list[].c"), as warrenctl's help names fields.
+void keyPaths(const json& j, const std::string& prefix, std::set<std::string>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      const std::string p = prefix.empty() ? k : prefix + "." + k;
+      out.insert(p);
+      keyPaths(v, p, out);
+    }
+  } else if (j.is_array()) {
+    for (const auto& e : j) keyPaths(e, prefix + "[]", out);
+  }
+}
 
 class AuditClusterTest : public ::testing::Test {
  protected:
@@ -443,6 +457,75 @@ TEST_F(AuditClusterTest, TheReportOverBothNodesCountsTheConnectionsTheTestMade) 
   bool flagged = false;
   for (const auto& f : tampered["files"]) flagged = flagged || (f["file"] == edited && f["verdict"] == "tampered");
   EXPECT_TRUE(flagged) << tampered["files"].dump(2);
+}
+
+// `audit assert --live`: the spec against node1's tunnel's live state, through
+// the data path's own decisions, before any connection is made: the policy keeps
+// one spec and allows what the other forbids (client-a to the server on 8080).
+// With the files too, both checks run: the window holds (no connection), the live
+// check still contradicts.
+TEST_F(AuditClusterTest, AssertLiveChecksTheSpecAgainstThePoliciesWithoutTraffic) {
+  const std::string keep = auditRoot() + "/keep.yaml", broken = auditRoot() + "/broken.yaml";
+  ASSERT_TRUE(writeFileAtomic(keep, R"(rules:
+- name: server only from client-a
+  to: {namespace: mesh, workload: server}
+  only_from: [{principal: cluster.local/ns/mesh/sa/sa-client-a}]
+)",
+                              0644));
+  ASSERT_TRUE(writeFileAtomic(broken, R"(rules:
+- name: client-a never reaches server on 8080
+  to: {namespace: mesh, workload: server}
+  never_from: [{namespace: mesh, workload: client-a, ports: ["8080"]}]
+)",
+                              0644));
+  auto [rcKeep, held] = audit("assert", {"--live", keep}, {});
+  EXPECT_EQ(rcKeep, 0) << held.dump(2);
+  EXPECT_EQ(held["verdict"], "holds");
+  EXPECT_TRUE(held["live"]["contradictions"].empty()) << held.dump(2);
+  ASSERT_EQ(held["live"]["destinations"].size(), 1u) << held.dump(2);
+  EXPECT_EQ(held["live"]["destinations"][0]["workload"], "mesh/server");
+  EXPECT_EQ(held["live"]["sources"], 4);  // the three workloads and the client outside the mesh
+  EXPECT_FALSE(held.contains("connections")) << "no files, no window check";
+
+  auto [rcBroken, violated] = audit("assert", {"--live", broken}, {});
+  EXPECT_EQ(rcBroken, 5) << violated.dump(2);
+  EXPECT_EQ(violated["verdict"], "contradicted");
+  ASSERT_EQ(violated["live"]["contradictions"].size(), 1u) << violated.dump(2);
+  const json& x = violated["live"]["contradictions"][0];
+  EXPECT_EQ(x["rule"], "client-a never reaches server on 8080");
+  EXPECT_EQ(x["source"], "mesh/client-a");
+  EXPECT_EQ(x["destination"], "mesh/server");
+  EXPECT_EQ(x["port"], "8080");
+  EXPECT_EQ(x["dialed"], "10.244.2.31:8080");
+  EXPECT_EQ(x["decided_by"], "mesh/only-client-a rules[0]");
+  EXPECT_EQ(x["why"], "reached from a source never_from lists");
+
+  // Both checks: the files hold no connection, so only the live one contradicts.
+  std::vector<std::string> files = auditFiles(dir(0));
+  for (const auto& f : auditFiles(dir(1))) files.push_back(f);
+  ASSERT_FALSE(files.empty());
+  auto [rcBoth, both] = audit("assert", {"--live", broken}, files);
+  EXPECT_EQ(rcBoth, 5) << both.dump(2);
+  EXPECT_EQ(both["connections"], 0) << both.dump(2);
+  EXPECT_TRUE(both["contradictions"].empty());
+  EXPECT_EQ(both["live"]["contradictions"].size(), 1u);
+
+  // Every field of the answer is documented, and every documented field of --live's is there.
+  std::set<std::string> paths, documented;
+  keyPaths(both, "", paths);
+  for (const auto& o : ctl::commandTable().objects)
+    for (const auto& v : o.verbs)
+      if (o.name == "audit" && v.name == "assert")
+        for (const auto& f : v.fields) documented.insert(f.path);
+  for (const auto& p : paths) EXPECT_TRUE(documented.count(p)) << p << " is not in warrenctl's help";
+  for (const auto& f : documented) {
+    if (!f.starts_with("live")) continue;
+    EXPECT_TRUE(paths.count(f)) << f << " is documented but not answered";
+  }
+
+  // All of it without traffic: neither tunnel recorded a connection.
+  EXPECT_TRUE(connRecords(dir(0)).empty());
+  EXPECT_TRUE(connRecords(dir(1)).empty());
 }
 
 }  // namespace

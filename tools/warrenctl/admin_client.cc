@@ -76,7 +76,7 @@ Result<std::string> readAdminToken(const std::string& file) {
 }
 
 Result<std::string> adminRequest(const std::string& address, const std::string& method, const std::string& target,
-                                 const std::string& bearer) {
+                                 const std::string& bearer, const std::string& body) {
   auto addr = parseAddress(address);
   if (!addr) return addr.error();
   const std::string where = "warren-tunnel's admin endpoint at " + address;
@@ -88,7 +88,7 @@ Result<std::string> adminRequest(const std::string& address, const std::string& 
                      " (is warren-tunnel running on this node? --admin selects another address)");
   const std::string auth = bearer.empty() ? "" : "Authorization: Bearer " + bearer + "\r\n";
   const std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + address + "\r\n" + auth +
-                          "Connection: close\r\nContent-Length: 0\r\n\r\n";
+                          "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   for (size_t off = 0; off < req.size();) {
     ssize_t n = ::send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
@@ -109,18 +109,18 @@ Result<std::string> adminRequest(const std::string& address, const std::string& 
   if (raw.compare(0, 9, "HTTP/1.1 ") != 0 || headEnd == std::string::npos)
     return makeError(where + " answered something that is not HTTP/1.1");
   int status = std::atoi(raw.c_str() + 9);
-  std::string body = raw.substr(headEnd + 4);
-  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  std::string answer = raw.substr(headEnd + 4);
+  while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
   if (status < 200 || status > 299)
-    return makeError(where + ": " + method + " " + target + ": " + std::to_string(status) + ": " + body);
-  return body;
+    return makeError(where + ": " + method + " " + target + ": " + std::to_string(status) + ": " + answer);
+  return answer;
 }
 
 Result<Json> adminJson(const std::string& address, const std::string& method, const std::string& target,
-                       const std::string& bearer) {
-  auto body = adminRequest(address, method, target, bearer);
-  if (!body) return body.error();
-  auto j = Json::parse(*body, nullptr, false);
+                       const std::string& bearer, const std::string& body) {
+  auto answer = adminRequest(address, method, target, bearer, body);
+  if (!answer) return answer.error();
+  auto j = Json::parse(*answer, nullptr, false);
   if (j.is_discarded()) return makeError("warren-tunnel's " + target + " is not JSON");
   return j;
 }

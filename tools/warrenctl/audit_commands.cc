@@ -11,6 +11,7 @@
 #include "audit/signing_key.h"
 #include "audit/verify.h"
 #include "common/file_io.h"
+#include "tools/warrenctl/admin_client.h"
 
 namespace warren::ctl {
 namespace {
@@ -70,14 +71,16 @@ Result<Output> auditVerify(const Context& ctx) {
   return out;
 }
 
-// What `report` and `assert` take: the window, the files, --key, --html.
+// What `report` and `assert` take: the window, the files, --key, and report's
+// --html or assert's --live.
 struct ReportArgs {
   audit::ReportOptions options;
   std::string keyPath, htmlPath;
+  bool live = false;
   std::vector<std::string> paths;
 };
 
-Result<ReportArgs> parseReportArgs(const std::vector<std::string>& args, bool html) {
+Result<ReportArgs> parseReportArgs(const std::vector<std::string>& args, bool html, bool live = false) {
   ReportArgs r;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -91,6 +94,8 @@ Result<ReportArgs> parseReportArgs(const std::vector<std::string>& args, bool ht
       auto t = audit::parseUtcTimestamp(*v);
       if (!t) return makeError(a + " " + *v + ": not a UTC time like 2026-12-06T21:44:21Z");
       (a == "--since" ? r.options.since : r.options.until) = *t;
+    } else if (live && a == "--live") {
+      r.live = true;
     } else if (a == "--namespace" || (html && a == "--html") || a == "--key") {
       auto v = value();
       if (!v) return v.error();
@@ -218,40 +223,26 @@ Result<Output> auditReport(const Context& ctx) {
   return out;
 }
 
-// `audit assert [--since T] [--until T] [--namespace NS] [--key PUB.pem] SPEC.yaml FILE...`.
-Result<Output> auditAssert(const Context& ctx) {
-  auto args = parseReportArgs(ctx.args, false);
-  if (!args) return args.error();
-  if (args->paths.size() < 2) return makeError("audit assert needs a spec (SPEC.yaml) and the audit files");
-  const std::string specPath = args->paths.front();
-  auto text = readFile(specPath);
-  if (!text) return makeError("spec: " + text.error().message);
-  auto spec = audit::parseSegmentationSpec(*text);
-  if (!spec) return makeError(specPath + ": " + spec.error().message);
-  const std::vector<std::string> files(args->paths.begin() + 1, args->paths.end());
-  audit::CountedConnections counted = audit::countConnections(readVerified(files, args->keyPath), args->options);
-  auto found = audit::checkSegmentation(*spec, counted.connections);
+// The spec checked against the audit window: contradictions, the files' exit
+// status, and what the JSON and tables say about them.
+struct WindowCheck {
+  std::vector<audit::Contradiction> found;
+  int filesCode = 0;
+};
 
-  // A contradiction stands whatever else is wrong; without one, the spec holds
-  // only as far as the files verified.
-  const int filesCode = filesExitCode(counted.files);
-  Output out;
-  out.exitCode = !found.empty() ? 5 : filesCode;
-  const std::string verdict = !found.empty()   ? "contradicted"
-                              : filesCode == 0 ? "holds"
-                                               : "holds over the counted files (not all verified)";
-  out.json = Json{{"verdict", verdict},
-                  {"exit_code", out.exitCode},
-                  {"rules", spec->rules.size()},
-                  {"connections", counted.connections.size()},
-                  {"excluded_records", counted.excludedRecords},
-                  {"files", Json::array()},
-                  {"contradictions", Json::array()}};
+WindowCheck assertWindow(const audit::SegmentationSpec& spec, const ReportArgs& args,
+                         const std::vector<std::string>& files, Output& out) {
+  audit::CountedConnections counted = audit::countConnections(readVerified(files, args.keyPath), args.options);
+  WindowCheck w{audit::checkSegmentation(spec, counted.connections), filesExitCode(counted.files)};
+  out.json["connections"] = counted.connections.size();
+  out.json["excluded_records"] = counted.excludedRecords;
+  out.json["files"] = Json::array();
+  out.json["contradictions"] = Json::array();
   for (const auto& f : counted.files)
     out.json["files"].push_back(
         Json{{"file", f.file}, {"verdict", std::string(audit::fileVerdictName(f.verdict))}, {"counted", f.counted}});
   Table t{{"RULE", "SOURCE", "DESTINATION", "PORT", "CONNECTIONS", "WHY"}, {}};
-  for (const auto& x : found) {
+  for (const auto& x : w.found) {
     out.json["contradictions"].push_back(Json{{"rule", x.rule},
                                               {"source", x.flow.source},
                                               {"destination", x.flow.destination},
@@ -263,11 +254,83 @@ Result<Output> auditAssert(const Context& ctx) {
     t.rows.push_back({printable(x.rule), printable(x.flow.source), printable(x.flow.destination),
                       printable(x.flow.port), std::to_string(x.connections), printable(x.why)});
   }
-  out.table = Table{{"VERDICT", "RULES", "CONNECTIONS", "CONTRADICTIONS", "EXCLUDED"},
-                    {{verdict, std::to_string(spec->rules.size()), std::to_string(counted.connections.size()),
-                      std::to_string(found.size()), std::to_string(counted.excludedRecords)}}};
   if (!t.rows.empty()) out.extra.push_back(std::move(t));
-  if (filesCode != 0) out.extra.push_back(filesTable(counted.files));
+  if (w.filesCode != 0) out.extra.push_back(filesTable(counted.files));
+  return w;
+}
+
+// The spec checked against the tunnel's live state (GET /assert, which walks the
+// data path's own decisions, as explain does): the tunnel's answer under "live".
+Result<size_t> assertLive(const Context& ctx, const std::string& specText, Output& out) {
+  auto answer = adminJson(ctx.adminAddress, "GET", "/assert", "", specText);
+  if (!answer) return answer.error();
+  Json& live = out.json["live"] = std::move(*answer);
+  live["tunnel"] = ctx.adminAddress;
+  Table t{{"RULE", "SOURCE", "DESTINATION", "PORT", "DIALED", "DECIDED BY", "WHY"}, {}};
+  for (const auto& x : live["contradictions"])
+    t.rows.push_back(
+        {printable(x.value("rule", "")), printable(x.value("source", "")), printable(x.value("destination", "")),
+         x.value("port", "") + (x.value("any_other_port", false) ? " (any other)" : ""),
+         printable(x.value("dialed", "")), printable(x.value("decided_by", "")), printable(x.value("why", ""))});
+  Table probed{{"LIVE DESTINATION", "PORTS PROBED"}, {}};
+  for (const auto& d : live["destinations"]) {
+    std::string ports;
+    for (const auto& p : d["ports"]) {
+      const std::string port = p.get<std::string>();
+      ports += (ports.empty() ? "" : ",") + port + (port == d.value("any_other_port", "") ? " (any other)" : "");
+    }
+    probed.rows.push_back({printable(d.value("workload", "")), ports});
+  }
+  for (const auto& r : live["rules_without_destination"])
+    probed.rows.push_back({"(none: rule " + printable(r.get<std::string>()) + " selects no live workload)", "-"});
+  const size_t n = t.rows.size();
+  if (!t.rows.empty()) out.extra.push_back(std::move(t));
+  out.extra.push_back(std::move(probed));
+  return n;
+}
+
+// `audit assert [--live] [--since T] [--until T] [--namespace NS] [--key PUB.pem] SPEC.yaml [FILE...]`.
+Result<Output> auditAssert(const Context& ctx) {
+  auto args = parseReportArgs(ctx.args, false, true);
+  if (!args) return args.error();
+  if (args->paths.empty() || (args->paths.size() < 2 && !args->live))
+    return makeError("audit assert needs a spec (SPEC.yaml) and the audit files, --live, or both");
+  const std::string specPath = args->paths.front();
+  auto text = readFile(specPath);
+  if (!text) return makeError("spec: " + text.error().message);
+  auto spec = audit::parseSegmentationSpec(*text);
+  if (!spec) return makeError(specPath + ": " + spec.error().message);
+  const std::vector<std::string> files(args->paths.begin() + 1, args->paths.end());
+
+  Output out;
+  out.json = Json{{"rules", spec->rules.size()}};
+  WindowCheck window;
+  if (!files.empty()) window = assertWindow(*spec, *args, files, out);
+  size_t live = 0;
+  if (args->live) {
+    auto n = assertLive(ctx, *text, out);
+    if (!n) return n.error();
+    live = *n;
+  }
+
+  // A contradiction stands whatever else is wrong; without one, the spec holds
+  // only as far as the files verified.
+  const bool contradicted = !window.found.empty() || live > 0;
+  out.exitCode = contradicted ? 5 : window.filesCode;
+  const std::string verdict = contradicted            ? "contradicted"
+                              : window.filesCode == 0 ? "holds"
+                                                      : "holds over the counted files (not all verified)";
+  out.json["verdict"] = verdict;
+  out.json["exit_code"] = out.exitCode;
+  // "-": the check was not asked for.
+  auto orDash = [](bool asked, const Json& v) { return asked ? v.dump() : std::string("-"); };
+  const Json& liveJson = out.json.contains("live") ? out.json["live"] : Json::object();
+  out.table = Table{
+      {"VERDICT", "RULES", "CONNECTIONS", "CONTRADICTIONS", "EXCLUDED", "LIVE PROBES", "LIVE CONTRADICTIONS"},
+      {{verdict, std::to_string(spec->rules.size()), orDash(!files.empty(), out.json.value("connections", Json(0))),
+        orDash(!files.empty(), Json(window.found.size())),
+        orDash(!files.empty(), out.json.value("excluded_records", Json(0))),
+        orDash(args->live, liveJson.value("probes", Json(0))), orDash(args->live, Json(live))}}};
   return out;
 }
 
@@ -413,27 +476,37 @@ Object auditObject() {
       auditReport};
   Verb assertVerb{
       "assert",
-      "[OPTIONS] SPEC.yaml FILE...",
-      "Check a segmentation spec against the flows in audit files; exit status for CI.",
-      "Options: --since T, --until T, --namespace NS, --key PUB.pem, as report's. "
-      "Reads and verifies the audit files as report does, then checks every connection in the window that reached "
-      "its destination (a connection the tunnel refused is segmentation working) against SPEC.yaml: a list of "
-      "rules, each a destination (to: namespace, workload, service, ports) with only_from (the sources that may "
-      "reach it: namespace, workload, principal, ports), never_from (sources that must not) and require_mtls. "
-      "Every flow that contradicts a rule is listed with the rule, why and how many connections. It checks the "
-      "audit window only, not the live policies. Exit status: 0 the spec holds and every file verified; 5 a flow "
-      "contradicts it; else as verify's (2 a file unverifiable, 3 one tampered and left out, 4 records lost), "
-      "since the spec then holds only over what could be counted; 1 a bad spec or argument.",
+      "[OPTIONS] SPEC.yaml [FILE...]",
+      "Check a segmentation spec against audit files' flows and/or the live policies; exit status for CI.",
+      "Options: --live; --since T, --until T, --namespace NS, --key PUB.pem, as report's. "
+      "SPEC.yaml is a list of rules, each a destination (to: namespace, workload, service, ports) with only_from "
+      "(the sources that may reach it: namespace, workload, principal, ports), never_from (sources that must not) "
+      "and require_mtls. With FILEs, it reads and verifies the audit files as report does, then checks every "
+      "connection in the window that reached its destination (a connection the tunnel refused is segmentation "
+      "working): every flow that contradicts a rule is listed with the rule, why and how many connections. "
+      "With --live, it also sends the spec to warren-tunnel's admin endpoint (--admin, default 127.0.0.1:15000; "
+      "GET /assert), which checks it against its current state with the data path's own decisions, as explain "
+      "does, without any traffic: for every live workload a rule's `to` selects, every other workload (waypoints "
+      "and host-network pods aside) and one client outside the mesh (192.0.2.1) dial it, at its pod IP and at the "
+      "VIPs of its services, on the ports the spec names, its service target ports, the ports its policies and "
+      "PeerAuthentication name, and one port none of them names (standing for every other port: the decisions "
+      "cannot differ between those); each connection the policies would allow is judged as the window check "
+      "judges a recorded one (a path through a waypoint with L7 policies counts as allowed). Every connection the "
+      "policies allow and the spec forbids is listed with the rule, source, destination, port, the address dialed "
+      "and the deciding policy (or no policy: default allow). Exit status: 0 the spec holds (and every file "
+      "verified); 5 a flow or a live connection contradicts it; else as verify's (2 a file unverifiable, 3 one "
+      "tampered and left out, 4 records lost), since the spec then holds only over what could be counted; 1 a bad "
+      "spec or argument, or the tunnel not reachable with --live.",
       {{"verdict", "holds | contradicted | holds over the counted files (not all verified)"},
        {"exit_code", "the process's exit status"},
        {"rules", "rules in the spec"},
-       {"connections", "connections checked (in the window and namespace)"},
-       {"excluded_records", "records left out: in tampered files"},
-       {"files", "every file read"},
+       {"connections", "with FILEs: connections checked (in the window and namespace)"},
+       {"excluded_records", "with FILEs: records left out: in tampered files"},
+       {"files", "with FILEs: every file read"},
        {"files[].file", "the file"},
        {"files[].verdict", "as report's"},
        {"files[].counted", "false: its records were left out (tampered)"},
-       {"contradictions", "flows that contradict a rule"},
+       {"contradictions", "with FILEs: flows that contradict a rule"},
        {"contradictions[].rule", "the rule's name (rules[i] without one)"},
        {"contradictions[].source", "as report's flows[]"},
        {"contradictions[].destination", "as report's flows[]"},
@@ -441,7 +514,27 @@ Object auditObject() {
        {"contradictions[].why", "which part of the rule"},
        {"contradictions[].connections", "connections"},
        {"contradictions[].first", "the first one's start"},
-       {"contradictions[].last", "the last one's end"}},
+       {"contradictions[].last", "the last one's end"},
+       {"live", "with --live: the tunnel's answer"},
+       {"live.tunnel", "the admin endpoint asked"},
+       {"live.sources", "sources that dialed each destination (the outside client included)"},
+       {"live.probes", "connections walked through the data path's decisions"},
+       {"live.destinations", "the live workloads some rule selects"},
+       {"live.destinations[].workload", "ns/name"},
+       {"live.destinations[].ports", "its ports probed"},
+       {"live.destinations[].any_other_port", "the one among them that stands for every port nothing names"},
+       {"live.rules_without_destination", "rules whose `to` selects no live workload (they hold vacuously)"},
+       {"live.contradictions", "connections the live policies allow and a rule forbids"},
+       {"live.contradictions[].rule", "the rule's name"},
+       {"live.contradictions[].source", "ns/name, or outside the mesh (ADDRESS)"},
+       {"live.contradictions[].destination", "ns/name of the workload reached"},
+       {"live.contradictions[].port", "its port there"},
+       {"live.contradictions[].any_other_port", "true: the port stands for every port nothing names"},
+       {"live.contradictions[].dialed", "the address dialed: the pod's or a service VIP, with its port"},
+       {"live.contradictions[].why", "which part of the rule, as the window check says it"},
+       {"live.contradictions[].decided_by", "the deciding policy and rule, or no policy: default allow, or no "
+                                            "policy: no Warren tunnel judges it"},
+       {"live.contradictions[].reason", "the data path's reason, as explain gives it"}},
       auditAssert};
   return {"audit", "The proxies' tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};
 }

@@ -53,16 +53,6 @@ OutboundRoute routeToWorkload(const state::Workload& w, const sockaddr_storage& 
   return r;
 }
 
-// The target port of service port `sp` on an endpoint whose own list (Istio's
-// Workload.services) is `own`: the service's target when the list is empty, the
-// endpoint's override when it has one; none when the endpoint does not serve sp.
-std::optional<uint32_t> endpointTargetPort(const std::vector<state::ServicePort>& own, const state::ServicePort& sp) {
-  if (own.empty()) return sp.targetPort;
-  for (const auto& p : own)
-    if (p.servicePort == sp.servicePort) return p.targetPort ? p.targetPort : sp.targetPort;
-  return std::nullopt;
-}
-
 // An address of `w` in the family the app used (a dual-stack VIP may front
 // single-stack pods; then any address will do).
 std::optional<sockaddr_storage> endpointAddress(const state::Workload& w, int family, uint16_t port) {
@@ -153,6 +143,13 @@ OutboundRoute viaService(const state::Service& svc, const sockaddr_storage& orig
 }
 
 }  // namespace
+
+std::optional<uint32_t> endpointTargetPort(const std::vector<state::ServicePort>& own, const state::ServicePort& sp) {
+  if (own.empty()) return sp.targetPort;
+  for (const auto& p : own)
+    if (p.servicePort == sp.servicePort) return p.targetPort ? p.targetPort : sp.targetPort;
+  return std::nullopt;
+}
 
 std::string guessInboundService(const state::ClusterState& state, const state::Workload& dst, uint16_t port) {
   for (const auto& [key, own] : dst.services) {

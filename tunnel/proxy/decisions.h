@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "identity/identity.h"
 #include "state/cluster_state.h"
@@ -57,6 +59,12 @@ Decision decideInbound(const sockaddr_storage& local);
 // first of dst's services, by key, whose target port for dst is `port`. Empty when
 // none matches: the client dialed the pod itself, or the service is unknown here.
 std::string guessInboundService(const state::ClusterState& state, const state::Workload& dst, uint16_t port);
+
+// The target port of service port `sp` on an endpoint whose own list (Istio's
+// Workload.services) is `own`: the service's target when the list is empty (0: the
+// service port itself), the endpoint's override when it has one; none when the
+// endpoint does not serve sp.
+std::optional<uint32_t> endpointTargetPort(const std::vector<state::ServicePort>& own, const state::ServicePort& sp);
 
 // Ports of the tunnel itself: forwarding to them would loop back into the tunnel.
 bool isTunnelPort(uint16_t port);

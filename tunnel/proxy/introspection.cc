@@ -6,6 +6,7 @@
 #include "hbone/receive_budget.h"
 #include "io/accept.h"
 #include "tunnel/proxy/explain.h"
+#include "tunnel/proxy/segmentation_live.h"
 #include "state/state_json.h"
 
 namespace warren::proxy {
@@ -142,6 +143,14 @@ void addTunnelRoutes(telemetry::HttpServer& admin, io::EventLoop& loop, const Pr
     auto result = explainConnection(*state.get(), src->second, dst->second, probe ? &*probe : nullptr);
     if (!result) return HttpResponse::text(400, result.error().message);
     return json(200, *result);
+  });
+  // A GET, though the spec rides in the body: it changes nothing, so it needs no
+  // admin token (the gate lets every GET through), and a spec outgrows the 8 KiB
+  // request line a query string would have to fit in.
+  admin.route("GET", "/assert", [&state, json](const HttpRequest& req) {
+    auto spec = audit::parseSegmentationSpec(req.body);
+    if (!spec) return HttpResponse::text(400, "spec (the request body, YAML): " + spec.error().message);
+    return json(200, toJson(checkSegmentationLive(*state.get(), *spec)));
   });
 }
 

@@ -19,7 +19,8 @@ nlohmann::json configDump(const state::StateStore& state, const identity::Identi
                           const ProxyCounters& counters, nlohmann::json extra = nlohmann::json::object());
 
 // Admin routes over the data path: GET /connections (read on the loop, answered
-// within 2 s or 503) and GET /explain?src=SRC&dst=IP:PORT (warrenctl explain).
+// within 2 s or 503), GET /explain?src=SRC&dst=IP:PORT (warrenctl explain) and
+// GET /assert with a segmentation spec as the body (warrenctl audit assert --live).
 void addTunnelRoutes(telemetry::HttpServer& admin, io::EventLoop& loop, const Proxy& proxy,
                      const state::StateStore& state);
 
