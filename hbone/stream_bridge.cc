@@ -123,7 +123,10 @@ size_t FdStreamBridge::take(uint8_t* buf, size_t len, bool* eof) {
     out_.consume(n);
   }
   *eof = out_.pending() == 0 && tcpEof_;
-  if (*eof) out_.release();
+  // Drained: give the buffer back. An open connection that is idle between
+  // messages (most of them) then holds no buffer; kept, the page each one touched
+  // cost 4 KiB per held connection (8 of the ~10 KiB measured at 10,000 held).
+  if (out_.pending() == 0) out_.release();
   return n;
 }
 

@@ -11,24 +11,9 @@
 
 #include "common/netns.h"
 #include "tests/support/cluster.h"
+#include "tools/bench/echo_io.h"
 
 namespace warren::bench {
-
-namespace {
-
-constexpr size_t kMessage = 64;
-
-bool readFull(int fd, char* buf, size_t len) {
-  size_t got = 0;
-  while (got < len) {
-    ssize_t r = ::read(fd, buf + got, len - got);
-    if (r <= 0) return false;
-    got += static_cast<size_t>(r);
-  }
-  return true;
-}
-
-}  // namespace
 
 std::unique_ptr<RateEchoServer> RateEchoServer::start(const std::string& netnsPath, uint16_t port, int threads) {
   auto fd = e2e::listenInNetns(netnsPath, port, 4096);
@@ -43,7 +28,7 @@ std::unique_ptr<RateEchoServer> RateEchoServer::start(const std::string& netnsPa
           if (errno == EINTR || errno == ECONNABORTED) continue;
           return;  // the listener was shut down: the server is stopping
         }
-        char buf[kMessage];
+        char buf[kEchoBytes];
         if (readFull(c, buf, sizeof(buf))) (void)!::write(c, buf, sizeof(buf));
         // Wait for the client's close, so that the client (not this end) holds TIME_WAIT.
         while (::read(c, buf, sizeof(buf)) > 0) {
@@ -79,8 +64,8 @@ RateResult connectionRate(const std::string& netnsPath, const std::string& ip, u
       a.sin_family = AF_INET;
       a.sin_port = htons(port);
       inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-      const char msg[kMessage] = {'c'};
-      char buf[kMessage];
+      const char msg[kEchoBytes] = {'c'};
+      char buf[kEchoBytes];
       while (std::chrono::steady_clock::now() < until) {
         UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
         if (!fd) {

@@ -18,7 +18,10 @@
 // connection-rate phase (conn_rate.h): new connections per second from several
 // client threads, direct and mesh to mesh, with the mesh tunnels' CPU. For the
 // mesh tunnels: TLS handshakes during the new-connection run (pooling makes it
-// 0), RSS with 10 idle enrolled pods, and peak RSS. Last, issue 15's aims judged
+// 0), RSS with 10 idle enrolled pods, and peak RSS. A held-connections phase
+// (held_conns.h) opens --hold connections (default 10,000) from the ten enrolled
+// pods of node1 to the server at once, an echo each, and reads both tunnels' RSS
+// while they are open. Last, issue 15's aims judged
 // from this run (perf_aims.h), as a table the README quotes.
 //
 // Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N]
@@ -53,6 +56,7 @@
 #include "tools/bench/audit_compare.h"
 #include "tools/bench/bench_util.h"
 #include "tools/bench/conn_rate.h"
+#include "tools/bench/held_conns.h"
 #include "tools/bench/perf_aims.h"
 #include "tools/bench/stunnel_path.h"
 
@@ -71,6 +75,7 @@ struct Options {
   int connections = 2000; // new connections
   int rateSeconds = 3;    // the connection-rate phase, per path
   int rateThreads = 4;    // its concurrent clients
+  int hold = 10000;       // connections held open at once for the RSS figure (0: no such phase)
   bool audit = false;     // both tunnels write the audit log (--audit-dir), to measure what it costs
   int auditCompare = 0;   // rounds of the audit off/on comparison (0: the whole benchmark instead)
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
@@ -143,6 +148,13 @@ size_t countInLog(const TestNode& node, const std::string& text) {
   return n;
 }
 
+// This program's path, to run it again as the held-connections server.
+std::string selfPath() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("/proc/self/exe") : p.string();
+}
+
 // Where the client dials the relay floor for a server port (socat in its own pod).
 constexpr uint16_t relayFrontPort(uint16_t serverPort) { return static_cast<uint16_t>(10000 + serverPort); }
 
@@ -156,6 +168,10 @@ bool parse(int argc, char** argv, Options& o) {
     }
     if (i + 1 >= argc) return false;
     int v = std::atoi(argv[i + 1]);
+    if (k == "--hold" && v == 0 && std::string(argv[i + 1]) == "0") {
+      o.hold = 0;
+      continue;
+    }
     if (v <= 0) return false;
     if (k == "--seconds") o.seconds = v;
     else if (k == "--rtts") o.rtts = v;
@@ -163,6 +179,7 @@ bool parse(int argc, char** argv, Options& o) {
     else if (k == "--rate-seconds") o.rateSeconds = v;
     else if (k == "--rate-threads") o.rateThreads = v;
     else if (k == "--audit-compare") o.auditCompare = v;
+    else if (k == "--hold") o.hold = v;
     else return false;
   }
   return true;
@@ -231,18 +248,31 @@ int compareAudit(const Options& o, TestNode& n1, TestNode& n2, const Pod& client
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--serve-held")
+    return bench::serveHeld(argv[2], static_cast<uint16_t>(std::atoi(argv[3])));
   Options o;
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--rate-seconds S] "
-                         "[--rate-threads N] [--audit] [--audit-compare N] [--verbose]\n");
+                         "[--rate-threads N] [--hold N] [--audit] [--audit-compare N] [--verbose]\n");
     return 2;
   }
   if (::geteuid() != 0) {
     std::fprintf(stderr, "warren-hbone-bench: run as root (it builds two nodes of namespaces)\n");
     return 1;
   }
+  // The held connections' client ends are in this process (their server ends in
+  // another, --serve-held), and node1's tunnel holds one descriptor for each.
+  const uint64_t fileLimit = bench::raiseFileLimit();
+  if (o.hold > 0 && static_cast<uint64_t>(o.hold) + 2048 > fileLimit) {
+    std::fprintf(stderr, "warren-hbone-bench: --hold %d needs a file limit above %d (it is %llu)\n", o.hold,
+                 o.hold + 2048, static_cast<unsigned long long>(fileLimit));
+    return 1;
+  }
   std::vector<std::string> tunnelArgs;
-  if (o.verbose) tunnelArgs = {"--log-level", "debug"};
+  // The tunnels' own cap on captured outbound connections is a quarter of their file
+  // limit by default: the held connections need room for all of them.
+  if (o.hold > 0) tunnelArgs = {"--max-outbound", std::to_string(o.hold + 1024)};
+  if (o.verbose) tunnelArgs.insert(tunnelArgs.end(), {"--log-level", "debug"});
   const std::string auditRoot = "/tmp/warren-hbone-bench-audit-" + std::to_string(::getpid());
   const bool auditKey = o.audit || o.auditCompare > 0;
   if (auditKey) {
@@ -275,8 +305,10 @@ int main(int argc, char** argv) {
   Pod server = n2.addPod("mesh", "server", "10.244.2.11", {}, &rc);
   Pod pserver = n2.addPod("plain", "pserver", "10.244.2.12", {}, &rc);
   // Nine more enrolled pods on node1, each its own service account: ten in all.
+  std::vector<std::string> enrolledNetns = {client.netnsPath()};
   for (int i = 0; i < 9; ++i)
-    n1.addPod("mesh", "idle" + std::to_string(i), "10.244.1." + std::to_string(20 + i), {}, &rc);
+    enrolledNetns.push_back(n1.addPod("mesh", "idle" + std::to_string(i), "10.244.1." + std::to_string(20 + i), {}, &rc)
+                                .netnsPath());
   if (rc != 0) {
     std::fprintf(stderr, "cannot make the pods:\n%s", n1.logTail("agent").c_str());
     return 1;
@@ -333,6 +365,17 @@ int main(int argc, char** argv) {
   if (!rateMesh || !ratePlain) {
     std::fprintf(stderr, "cannot start the connection-rate echo servers\n");
     return 1;
+  }
+  constexpr uint16_t kHoldPort = 8082;
+  std::unique_ptr<Process> holdServer;
+  if (o.hold > 0) {
+    auto s = Process::spawnWatched({selfPath(), "--serve-held", server.netnsPath(), std::to_string(kHoldPort)},
+                                   n2.runDir() + "/held-server.log", "holding on", 10s);
+    if (!s) {
+      std::fprintf(stderr, "cannot start the held-connections server: %s\n", s.error().message.c_str());
+      return 1;
+    }
+    holdServer = std::move(*s);
   }
   pid_t t1 = n1.tunnel()->pid(), t2 = n2.tunnel()->pid();
   // Ten enrolled pods on node1, each with a certificate: the idle footprint.
@@ -401,6 +444,28 @@ int main(int argc, char** argv) {
                                                            o.rateSeconds);
   const double rateCpu1 = bench::cpuSeconds(t1) - r1, rateCpu2 = bench::cpuSeconds(t2) - r2;
 
+  // Held connections: opened from the ten enrolled pods at once (each pod's share
+  // stays under the agent's per-pod quota), RSS read once the server holds them all.
+  struct Held {
+    size_t open = 0;
+    uint64_t failures = 0;
+    double seconds = 0, rss1Mb = 0, rss2Mb = 0;
+    double anon1Mb = 0, anon2Mb = 0;  // of which anonymous memory (heap, stacks): not the mapped libraries
+  } held;
+  const double idleAnon1Mb = bench::rssKb(t1, "RssAnon:") / 1024.0;
+  if (o.hold > 0) {
+    const size_t perSource = (static_cast<size_t>(o.hold) + enrolledNetns.size() - 1) / enrolledNetns.size();
+    bench::HeldConnections conns = bench::holdConnections(enrolledNetns, server.ip, kHoldPort, perSource);
+    held.open = conns.fds.size();
+    held.failures = conns.failures;
+    held.seconds = conns.seconds;
+    // Each one open: its echo came back through both tunnels.
+    held.rss1Mb = bench::rssKb(t1, "VmRSS:") / 1024.0;
+    held.rss2Mb = bench::rssKb(t2, "VmRSS:") / 1024.0;
+    held.anon1Mb = bench::rssKb(t1, "RssAnon:") / 1024.0;
+    held.anon2Mb = bench::rssKb(t2, "RssAnon:") / 1024.0;
+  }
+
   std::printf("%-8s %9s %9s %8s %8s %9s %9s %10s %10s %9s %7s\n", "path", "1 stream", "8 streams", "CPU/GB", "CPU/GB",
               "rtt p50", "rtt p99", "conn p50", "conn p99", "failures", "TLS hs");
   std::printf("%-8s %9s %9s %8s %8s %9s %9s %10s %10s %9s %7s\n", "", "(Gbit/s)", "(Gbit/s)", "1 str", "8 str", "(us)",
@@ -452,6 +517,13 @@ int main(int argc, char** argv) {
               m.cpuBulk1, m.cpuBulk8, m.cpuRtt, m.cpuConn);
   std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB; peak node1 %.1f MB, node2 %.1f MB\n",
               idleRss / 1024.0, bench::rssKb(t1, "VmHWM:") / 1024.0, bench::rssKb(t2, "VmHWM:") / 1024.0);
+  if (o.hold > 0)
+    std::printf("held connections: %zu open at once from 10 pods (%llu failed) in %.1f s; tunnel RSS while held: "
+                "node1 %.1f MB (anonymous %.1f, idle %.1f), node2 %.1f MB (anonymous %.1f): %.1f KB per connection "
+                "over node1's idle\n",
+                held.open, static_cast<unsigned long long>(held.failures), held.seconds, held.rss1Mb, held.anon1Mb,
+                idleAnon1Mb, held.rss2Mb, held.anon2Mb,
+                held.open ? (held.rss1Mb - idleRss / 1024.0) * 1024.0 / static_cast<double>(held.open) : 0.0);
   // The mesh tunnels should idle while the other paths run, or those paths shared the CPU with them.
   for (const Row* r : {&d, &f, &st})
     if (r->meshTunnelsCpu > 0.05)
@@ -468,7 +540,9 @@ int main(int argc, char** argv) {
                         .stunnel = figures(st),
                         .mesh = figures(m),
                         .meshConnPerCpuSecond = perCpuSecond,
-                        .idleRssMb = idleRss / 1024.0};
+                        .idleRssMb = idleRss / 1024.0,
+                        .heldConnections = held.open,
+                        .heldRssMb = std::max(held.rss1Mb, held.rss2Mb)};
   std::printf("\nissue 15's aims, from this run:\n\n%s", bench::aimsTable(bench::judgeAims(aims)).c_str());
   if (o.verbose)
     for (TestNode* n : {&n1, &n2})

@@ -22,6 +22,10 @@ struct AimInputs {
   PathFigures direct, stunnel, mesh;
   double meshConnPerCpuSecond = 0;  // connection-rate phase: connections per CPU second of the busier tunnel
   double idleRssMb = 0;             // node1's tunnel with 10 enrolled pods idle
+  // The held-connections phase: connections open through the mesh at once, and the
+  // larger of the two tunnels' RSS (VmRSS) while they were.
+  size_t heldConnections = 0;
+  double heldRssMb = 0;
 };
 
 struct AimVerdict {
@@ -81,7 +85,12 @@ inline std::vector<AimVerdict> judgeAims(const AimInputs& in) {
 
   v.push_back({"RSS, 10 enrolled pods idle", fmt("%.1f MB", in.idleRssMb), "<= 12 MB",
                judge(in.idleRssMb > 0, in.idleRssMb <= 12)});
-  v.push_back({"RSS, 10,000 open connections", "-", "<= 64 MB", AimVerdict::NotMeasured});
+  // Fewer than 10,000 held (refusals, a smaller --hold) measures another load: not this aim.
+  const bool held = in.heldConnections >= 10000 && in.heldRssMb > 0;
+  v.push_back({"RSS, 10,000 open connections",
+               in.heldConnections > 0 ? fmt("%.1f MB (the busier tunnel, %zu held)", in.heldRssMb, in.heldConnections)
+                                      : std::string("-"),
+               "<= 64 MB", judge(held, in.heldRssMb <= 64)});
   v.push_back({"state update at 10k workloads (warren-state-scale-bench)", "-", "apply <= 50 ms, authorize() <= 2 us",
                AimVerdict::NotMeasured});
   return v;

@@ -12,6 +12,8 @@ AimInputs baseline() {
   in.mesh = {.gbit1 = 6, .gbit8 = 8, .cpuPerGb1 = 1.1, .rttP50 = 60, .connP50 = 400};
   in.meshConnPerCpuSecond = 25000;
   in.idleRssMb = 11;
+  in.heldConnections = 10000;
+  in.heldRssMb = 60;
   return in;
 }
 
@@ -64,6 +66,19 @@ TEST(PerfAims, CpuConnectionsAndMemory) {
   EXPECT_EQ(verdictOf(in, "new connection + echo"), AimVerdict::NotMet);
   EXPECT_EQ(verdictOf(in, "new connections per second"), AimVerdict::NotMet);
   EXPECT_EQ(verdictOf(in, "RSS, 10 enrolled"), AimVerdict::NotMet);
+}
+
+// The held-connections aim: judged only when 10,000 were really held at once.
+TEST(PerfAims, HeldConnectionsRssNeedsTenThousandHeld) {
+  AimInputs in = baseline();
+  EXPECT_EQ(verdictOf(in, "RSS, 10,000"), AimVerdict::Met);
+  in.heldRssMb = 70;
+  EXPECT_EQ(verdictOf(in, "RSS, 10,000"), AimVerdict::NotMet);
+  in.heldRssMb = 30;
+  in.heldConnections = 9990;  // some refused: a smaller load, not this aim
+  EXPECT_EQ(verdictOf(in, "RSS, 10,000"), AimVerdict::NotMeasured);
+  in.heldConnections = 0;
+  EXPECT_EQ(verdictOf(in, "RSS, 10,000"), AimVerdict::NotMeasured);
 }
 
 TEST(PerfAims, AMissingBaselineIsNotMeasuredRatherThanMet) {
