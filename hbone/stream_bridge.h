@@ -47,6 +47,9 @@ class FdStreamBridge final : public StreamEndpoint {
   // What the receive buffer holds, the delivered prefix not yet dropped included:
   // its memory, at most about twice undelivered().
   size_t receiveBufferBytes() const { return in_.size(); }
+  // The TCP -> HTTP/2 buffer's storage: allocated while it holds bytes, none once
+  // drained (an idle open connection holds no buffer).
+  size_t sendBufferMemory() const { return out_.allocatedBytes(); }
   bool endDelivered() const override { return tcpShut_; }
   size_t bufferedBytes() const override { return out_.pending() + undelivered(); }
 

@@ -14,6 +14,7 @@ class ByteBuffer {
   explicit ByteBuffer(size_t capacity) : capacity_(capacity) {}
 
   size_t pending() const { return tail_ - head_; }
+  size_t allocatedBytes() const { return data_ ? capacity_ : 0; }  // the storage held now
   size_t room() const { return capacity_ - pending(); }
   const char* readPtr() const { return data_.get() + head_; }
 
