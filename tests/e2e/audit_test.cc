@@ -472,6 +472,11 @@ class CoverageAuditTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure() && cluster_) std::cerr << cluster_->logTails(60);
     cluster_.reset();
+    // WARREN_E2E_KEEP_AUDIT=DIR keeps the files (README's coverage excerpt came from there).
+    if (const char* keep = std::getenv("WARREN_E2E_KEEP_AUDIT")) {
+      std::error_code ec;
+      fs::copy(auditRoot(), keep, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    }
     fs::remove_all(auditRoot());
   }
   std::string dir(size_t i) { return auditRoot() + "/" + cluster_->node(i).name(); }
