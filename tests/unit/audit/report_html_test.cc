@@ -204,7 +204,9 @@ TEST(AuditReportHtml, ItsStructureCarriesTheReportAndNothingExternal) {
                                                 "2026-12-07T10:00:00.000Z", "expired while in use <&>"}));
   EXPECT_NE(text(byId(doc.get(), "certificates")).find("1 issued, 0 rotated, 0 failed, 1 expired while in use."),
             std::string::npos);
-  auto coverage = rows(byId(doc.get(), "coverage-table"));
+  xmlNode* coverageTable = byId(doc.get(), "coverage-table");
+  ASSERT_NE(coverageTable, nullptr);
+  auto coverage = rows(coverageTable);
   ASSERT_EQ(coverage.size(), 2u);
   EXPECT_EQ(coverage[0], (std::vector<std::string>{"shop/<legacy>", "node1", "2026-12-06T10:00:05.000Z",
                                                    "2026-12-06T10:00:09.000Z", "opted_out",
