@@ -477,8 +477,7 @@ Object auditObject() {
        {"contradictions[].first", "the first one's start"},
        {"contradictions[].last", "the last one's end"}},
       auditAssert};
-  return {"audit", "The tamper-evident audit files of the proxies and agents (--audit-dir).",
-          {verify, report, assertVerb}};
+  return {"audit", "The tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};
 }
 
 }  // namespace warren::ctl
