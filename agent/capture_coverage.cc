@@ -71,7 +71,7 @@ CoverageState coverageNow(const CoverageInputs& in) {
   // Pods the view says run here that no CNI ADD (nor the search for running
   // pods) gave the agent: they run with no capture, whatever they would get.
   for (const auto& [key, pod] : in.view.pods) {
-    if (out.count(key) || pod.ips.empty() || pod.nodeName != in.nodeName) continue;
+    if (out.count(key) || pod.ips.empty() || pod.finished || pod.nodeName != in.nodeName) continue;
     if (std::any_of(in.verdicts.begin(), in.verdicts.end(), [&](const PodVerdict& v) { return v.key == key; }))
       continue;  // the runtime has it: its verdict decided above
     const source::Namespace* ns = capturingNamespace(in.view, pod.ns);

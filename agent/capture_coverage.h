@@ -48,7 +48,7 @@ struct CoverageInputs {
   const std::vector<PodVerdict>& verdicts;  // the reconcile's, one per pod the runtime runs
   const std::set<std::string>& capturedKeys;                   // ns/name of the pods enrolled now
   const std::map<std::string, std::string>& enrollErrors;      // ns/name -> the last enrollment error
-  // The view's pods (those with IPs, of this node) run here even when no CNI
+  // The view's pods (those with IPs, of this node, not finished) run here even when no CNI
   // ADD told the agent of them: true with the API source. The YAML directory's
   // pods are only names until the runtime starts them.
   bool viewPodsRun = false;

@@ -87,6 +87,9 @@ TEST(CoverageNow, ViewPodsNoCniAddToldOfRunUncapturedOnlyWhereTheViewShowsRunnin
   EXPECT_EQ(c["mesh/bad"].detail, s.notFound["mesh/bad"]);
   EXPECT_EQ(c["mesh/out"].reason, "opted_out");
   EXPECT_EQ(c.count("plain/c"), 0u);
+  s.view.pods["mesh/a"].finished = true;  // a Job's pod that completed keeps its podIP
+  EXPECT_EQ(s.now({}, true).count("mesh/a"), 0u) << "a finished pod runs nothing";
+  s.view.pods["mesh/a"].finished = false;
   s.view.pods["mesh/a"].nodeName = "node2";
   EXPECT_EQ(s.now({}, true).count("mesh/a"), 0u) << "another node's pod";
 }
