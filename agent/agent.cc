@@ -36,6 +36,8 @@ void Agent::start() {
   // with an unknown fingerprint: re-enrolled if still desired, released if not.
   if (auto cookies = capture_.enrolledCookies(); cookies)
     for (uint64_t c : *cookies) enrolled_.emplace(c, "");
+  // The audit's coverage: what follows states every pod in scope afresh.
+  if (options_.recordCapture) options_.recordCapture(CaptureEvent{});
   reconcileLocked();
   capture_.pruneOrphans();
 }
@@ -119,6 +121,7 @@ void Agent::reconcileLocked() {
   auto verdicts = desiredPods(view, runtime_, options_.nodeName, options_.unknownNamespace);
   std::map<uint64_t, std::string> desired;
   std::map<uint64_t, const DesiredPod*> desiredPod;
+  std::set<std::string> gone;  // dropped below: their netns went without a CNI DEL
   verdict_.clear();
   verdictReason_.clear();
   for (const auto& v : verdicts) {
@@ -134,6 +137,7 @@ void Agent::reconcileLocked() {
       store_.remove(v.desired.containerId);
       runtime_.erase(v.desired.containerId);
       verdict_[v.key] = PodVerdict::Action::Leave;
+      gone.insert(v.key);
       continue;
     }
     desired[*cookie] = v.desired.fingerprint();
@@ -164,6 +168,26 @@ void Agent::reconcileLocked() {
     enrolledKey_[cookie] = key;
   }
   planRedirectionLocked(view);
+  if (options_.recordCapture) {
+    std::erase_if(verdicts, [&](const PodVerdict& v) { return gone.count(v.key) > 0; });
+    recordCoverageLocked(view, verdicts);
+  }
+}
+
+void Agent::recordCoverageLocked(const source::Snapshot& view, const std::vector<PodVerdict>& verdicts) {
+  std::erase_if(notFoundWhy_, [&](const auto& kv) { return !view.pods.count(kv.first); });
+  std::set<std::string> captured;
+  for (const auto& [cookie, key] : enrolledKey_) captured.insert(key);
+  CoverageState now = coverageNow({.view = view,
+                                   .verdicts = verdicts,
+                                   .capturedKeys = captured,
+                                   .enrollErrors = enrollError_,
+                                   // The API's pods run here; the directory's are names until the runtime says.
+                                   .viewPodsRun = options_.scanNetns != nullptr,
+                                   .notFoundWhy = notFoundWhy_,
+                                   .nodeName = options_.nodeName});
+  for (const auto& e : captureChanges(coverage_, now, view)) options_.recordCapture(e);
+  coverage_ = std::move(now);
 }
 
 void Agent::planRedirectionLocked(const source::Snapshot& view) {
@@ -228,8 +252,10 @@ void Agent::discoverRunningPods() {
     const NetnsMatch match = matchNetns(pod, *candidates);
     if (!match.found) {
       if (discoveryReported_.insert(match.why).second) spdlog::warn("{}; it stays uncaptured", match.why);
+      notFoundWhy_[key] = match.why;
       continue;
     }
+    notFoundWhy_.erase(key);
     RuntimePod rt = discoveredRuntimePod(pod, *match.found);
     if (auto st = store_.put(rt); !st) {
       spdlog::error("pod {}: {}", key, st.error().message);

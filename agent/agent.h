@@ -13,6 +13,7 @@
 #include <string>
 
 #include "agent/bpf/capture_loader.h"
+#include "agent/capture_coverage.h"
 #include "common/repeat_filter.h"
 #include "agent/cni/cni_protocol.h"
 #include "agent/reconcile.h"
@@ -52,6 +53,10 @@ struct AgentOptions {
   // With the API source: the node's network namespaces (netns_scan.h), to find
   // the pods that were running before the agent; unset, none are looked for.
   std::function<Result<std::vector<NetnsCandidate>>()> scanNetns = nullptr;
+  // Each change of a pod's capture in a capturing namespace (capture_coverage.h),
+  // for the audit log (warren-agent --audit-dir); unset, none is recorded. Called
+  // with the agent's lock held: it must only queue.
+  std::function<void(const CaptureEvent&)> recordCapture = nullptr;
 };
 
 class Agent {
@@ -86,6 +91,8 @@ class Agent {
   // Hands the annotator the changes the view needs (never blocks on the API).
   void planRedirectionLocked(const source::Snapshot& view);
   void redirectionDone(const RedirectionChange& change, const Status& status);
+  // Records what changed in the pods' capture since the last reconcile.
+  void recordCoverageLocked(const source::Snapshot& view, const std::vector<PodVerdict>& verdicts);
 
   AgentOptions options_;
   CaptureLoader& capture_;
@@ -110,6 +117,8 @@ class Agent {
   RepeatFilter configProblems_;                         // the view's problems, each logged once while it stands
   RedirectionSent redirectionSent_;
   std::set<std::string> discoveryReported_;  // why a running pod was not found, said once each
+  std::map<std::string, std::string> notFoundWhy_;  // ns/name -> why its netns was not found (coverage detail)
+  CoverageState coverage_;                          // as last recorded
   // Last: destroyed first, so its thread (which calls back into the agent)
   // stops while the rest is still whole.
   std::unique_ptr<RedirectionAnnotator> annotator_;

@@ -21,6 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "audit/audit_flags.h"
+#include "audit/capture_record.h"
 #include "agent/health.h"
 #include "agent/netns_scan.h"
 #include "common/cgroup2.h"
@@ -52,7 +54,9 @@ struct Options {
   std::string uninstallWhenRemoved;  // NS/NAME of our DaemonSet
   std::string checkRemoved;          // NS/NAME: only answer whether it is being removed
   uint32_t connsPerPod = WARREN_MAX_CONNS_PER_POD;
-
+  // The audit log (README "Audit evidence"): a record per change of a pod's
+  // capture in a capturing namespace; off unless --audit-dir is given.
+  warren::audit::AuditFlags audit;
 };
 
 void usage(FILE* out) {
@@ -85,27 +89,36 @@ void usage(FILE* out) {
                "                      only say whether that DaemonSet is being removed: exit 0 if so, 1 if\n"
                "                      it is still there, 3 if the API cannot tell (install-cni.sh asks this)\n",
                static_cast<unsigned>(WARREN_MAX_CONNS_PER_POD), static_cast<unsigned>(WARREN_MAX_CONNS));
+  // Its own node name in the files: the tunnel of the node may write to the same directory.
+  warren::audit::printAuditUsage(out, "change of a pod's capture in a capturing namespace",
+                                 "--node's, else $NODE_NAME, else the hostname, then \"-agent\"");
 }
 
 bool parse(int argc, char** argv, Options& o) {
-  static const option longopts[] = {{"node", required_argument, nullptr, 'n'},
-                                    {"config-dir", required_argument, nullptr, 'c'},
-                                    {"kube", no_argument, nullptr, 'K'},
-                                    {"kubeconfig", required_argument, nullptr, 'k'},
-                                    {"bpffs", required_argument, nullptr, 'b'},
-                                    {"cgroup", required_argument, nullptr, 'g'},
-                                    {"run-dir", required_argument, nullptr, 'd'},
-                                    {"log-level", required_argument, nullptr, 'l'},
-                                    {"health-address", required_argument, nullptr, 'H'},
-                                    {"ready-fd", required_argument, nullptr, 'r'},
-                                    {"uninstall", no_argument, nullptr, 'u'},
-                                    {"uninstall-when-removed", required_argument, nullptr, 'W'},
-                                    {"check-removed", required_argument, nullptr, 'Q'},
-                                    {"conns-per-pod", required_argument, nullptr, 'C'},
-                                    {"help", no_argument, nullptr, 'h'},
-                                    {nullptr, 0, nullptr, 0}};
+  static const std::vector<option> longopts = warren::audit::withAuditOptions({
+      {"node", required_argument, nullptr, 'n'},
+      {"config-dir", required_argument, nullptr, 'c'},
+      {"kube", no_argument, nullptr, 'K'},
+      {"kubeconfig", required_argument, nullptr, 'k'},
+      {"bpffs", required_argument, nullptr, 'b'},
+      {"cgroup", required_argument, nullptr, 'g'},
+      {"run-dir", required_argument, nullptr, 'd'},
+      {"log-level", required_argument, nullptr, 'l'},
+      {"health-address", required_argument, nullptr, 'H'},
+      {"ready-fd", required_argument, nullptr, 'r'},
+      {"uninstall", no_argument, nullptr, 'u'},
+      {"uninstall-when-removed", required_argument, nullptr, 'W'},
+      {"check-removed", required_argument, nullptr, 'Q'},
+      {"conns-per-pod", required_argument, nullptr, 'C'},
+      {"help", no_argument, nullptr, 'h'},
+  });
   int c;
-  while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", longopts.data(), nullptr)) != -1) {
+    switch (warren::audit::parseAuditFlag(c, optarg, o.audit, "warren-agent")) {
+      case warren::audit::FlagOutcome::kTaken: continue;
+      case warren::audit::FlagOutcome::kBadValue: return false;
+      case warren::audit::FlagOutcome::kNotOurs: break;
+    }
     switch (c) {
       case 'n': o.node = optarg; break;
       case 'c':
@@ -138,6 +151,7 @@ bool parse(int argc, char** argv, Options& o) {
     }
   }
   if (optind != argc) return false;
+  if (!warren::audit::auditFlagsComplete(o.audit, "warren-agent")) return false;
   const int sources = int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty());
   if (sources > 1) {
     std::fprintf(stderr, "warren-agent: give one cluster source: --config-dir, --kube or --kubeconfig\n");
@@ -259,6 +273,18 @@ int main(int argc, char** argv) {
                  opts.pinRoot);
   };
 
+  // The audit log, before the first pod is decided. Its files are named for
+  // the node and "-agent" (the node's tunnel may write to the same directory,
+  // under the node's name, and each writer chains its own files); its records
+  // name the node.
+  const std::string auditNode = opts.node.empty() ? audit::defaultAuditNode() : opts.node;
+  if (opts.audit.writer.node.empty()) opts.audit.writer.node = auditNode + "-agent";
+  auto auditWriter = audit::startAuditWriter(opts.audit);
+  if (!auditWriter) {
+    spdlog::critical("audit: {}", auditWriter.error().message);
+    return 1;
+  }
+
   // The probe endpoint comes up first, so a slow start (the API's first list)
   // shows as not ready, not as dead. It reads what follows through these.
   std::atomic<bool> serving{false};
@@ -335,6 +361,12 @@ int main(int argc, char** argv) {
     // Warren installed on a live cluster: the pods already running had no CNI ADD.
     agentOptions.scanNetns = [] { return agent::scanNetworkNamespaces(); };
   }
+  if (audit::AuditWriter* writer = auditWriter->get())
+    agentOptions.recordCapture = [writer, auditNode](const agent::CaptureEvent& e) {
+      writer->submit(audit::RecordType::Capture,
+                     audit::captureAuditFields(e, auditNode, std::chrono::system_clock::now()));
+    };
+  // Declared after the audit writer: the agent records until it is gone.
   agent::Agent agent(std::move(agentOptions), **capture, **zds, store);
 
   // Declared after the agent, so they stop (and join their threads, which call

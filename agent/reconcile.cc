@@ -22,6 +22,13 @@ PodVerdict verdict(std::string key, PodVerdict::Action action, std::string reaso
   return v;
 }
 
+// Left alone by its own enrollment decision, which says why.
+PodVerdict exempt(std::string key, const source::EnrollmentDecision& decision) {
+  PodVerdict v = verdict(std::move(key), PodVerdict::Action::Leave, decision.reason);
+  v.why = decision.why;
+  return v;
+}
+
 // A pod that is not in the view (who says how): only its namespace can say
 // whether it may start.
 PodVerdict judgeUnknownPod(const source::Namespace* ns, const RuntimePod& rt, UnknownNamespace unknownNamespace,
@@ -45,10 +52,8 @@ bool sharesAnAddress(const std::vector<std::string>& a, const std::vector<std::s
   return std::any_of(a.begin(), a.end(), [&](const std::string& ip) { return std::find(b.begin(), b.end(), ip) != b.end(); });
 }
 
-}  // namespace
-
-PodVerdict judgePod(const source::Snapshot& snapshot, const RuntimePod& rt, const std::string& nodeName,
-                    UnknownNamespace unknownNamespace) {
+PodVerdict judgeJoined(const source::Snapshot& snapshot, const RuntimePod& rt, const std::string& nodeName,
+                       UnknownNamespace unknownNamespace) {
   const std::string key = rt.key();
   auto nsIt = snapshot.namespaces.find(rt.podNamespace);
   const source::Namespace* ns = nsIt == snapshot.namespaces.end() ? nullptr : &nsIt->second;
@@ -71,13 +76,13 @@ PodVerdict judgePod(const source::Snapshot& snapshot, const RuntimePod& rt, cons
     // is never captured, whatever the namespace says.
     const source::Namespace assumed{pod.ns, {{source::kModeLabel, source::kModeEnabled}}};
     const auto would = source::decideEnrollment(&assumed, pod, nodeName);
-    if (!would.enrolled) return verdict(key, PodVerdict::Action::Leave, would.reason);
+    if (!would.enrolled) return exempt(key, would);
     return verdict(key, PodVerdict::Action::Block,
                    "pod " + key + ": namespace " + pod.ns +
                        " is not in the cluster view, and it may capture: the pod must not start before it is known");
   }
   const auto decision = source::decideEnrollment(ns, pod, nodeName);
-  if (!decision.enrolled) return verdict(key, PodVerdict::Action::Leave, decision.reason);
+  if (!decision.enrolled) return exempt(key, decision);
 
   // The runtime's IPs are the ones packets carry; if the Pod names others, we
   // would capture under the wrong address, so refuse rather than guess.
@@ -88,10 +93,22 @@ PodVerdict judgePod(const source::Snapshot& snapshot, const RuntimePod& rt, cons
     return verdict(key, PodVerdict::Action::Block,
                    "pod " + key + " has no IP address, neither from the runtime (CNI prevResult) nor in its Pod");
   PodVerdict v = verdict(key, PodVerdict::Action::Enroll, decision.reason);
+  v.why = decision.why;
   v.desired.pod = pod;
   if (!rt.ips.empty()) v.desired.pod.ips = rt.ips;
   v.desired.containerId = rt.containerId;
   v.desired.netnsPath = rt.netnsPath;
+  return v;
+}
+
+}  // namespace
+
+PodVerdict judgePod(const source::Snapshot& snapshot, const RuntimePod& rt, const std::string& nodeName,
+                    UnknownNamespace unknownNamespace) {
+  PodVerdict v = judgeJoined(snapshot, rt, nodeName, unknownNamespace);
+  v.uid = rt.podUid;
+  if (v.uid.empty())
+    if (auto it = snapshot.pods.find(v.key); it != snapshot.pods.end()) v.uid = it->second.uid;
   return v;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "source/cluster_types.h"
+#include "source/enrollment.h"
 
 namespace warren::agent {
 
@@ -43,8 +44,12 @@ struct PodVerdict {
     Block,
   };
   std::string key;  // ns/name
+  std::string uid;  // the runtime's, else the view's ("" when neither says)
   Action action = Action::Leave;
   std::string reason;
+  // With Leave from the pod's own decision: which exemption (opted out, host
+  // network, a gateway's...), for the audit's capture records.
+  source::EnrollmentDecision::Why why = source::EnrollmentDecision::Why::NamespaceNotCapturing;
   DesiredPod desired;  // valid with Enroll
   bool enroll() const { return action == Action::Enroll; }
 };

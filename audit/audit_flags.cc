@@ -68,18 +68,18 @@ FlagOutcome parseAuditFlag(int c, const char* value, AuditFlags& flags, std::str
   return FlagOutcome::kTaken;
 }
 
-void printAuditUsage(FILE* out, std::string_view what) {
+void printAuditUsage(FILE* out, std::string_view what, std::string_view nodeDefault) {
   std::fprintf(out,
                "  --audit-dir DIR         write the audit log here: a hash-chained record per %.*s,\n"
                "                          files closed by signed checkpoints (default: off)\n"
                "  --audit-key PEM         EC P-256 private key that signs the checkpoints (needed with\n"
                "                          --audit-dir); its public half is written to DIR/audit-pub.pem\n"
-               "  --audit-node NAME       node name in the files (default $NODE_NAME, else the hostname)\n"
+               "  --audit-node NAME       node name in the files (default %.*s)\n"
                "  --audit-max-bytes N     start a new file past N bytes (default 67108864)\n"
                "  --audit-max-age SECONDS start a new file when the current one is this old (default 3600)\n"
                "  --audit-checkpoint-records N  a signed checkpoint every N records (default 1000)...\n"
                "  --audit-checkpoint-interval-ms MS  ...or MS after the first unsigned one (default 5000)\n",
-               static_cast<int>(what.size()), what.data());
+               static_cast<int>(what.size()), what.data(), static_cast<int>(nodeDefault.size()), nodeDefault.data());
 }
 
 bool auditFlagsComplete(const AuditFlags& flags, std::string_view program) {

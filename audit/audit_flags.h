@@ -1,6 +1,6 @@
 #pragma once
-// The audit log's command-line flags and start-up, shared by warren-tunnel and
-// warren-waypoint so both write the same files from the same options (README
+// The audit log's command-line flags and start-up, shared by warren-tunnel,
+// warren-waypoint and warren-agent so all write the same files from the same options (README
 // "Audit evidence"): --audit-dir, --audit-key, --audit-node, --audit-max-bytes,
 // --audit-max-age, --audit-checkpoint-records, --audit-checkpoint-interval-ms.
 // Each binary keeps its own getopt loop and hands the audit options here.
@@ -36,8 +36,9 @@ using FlagOutcome = ::warren::FlagOutcome;
 FlagOutcome parseAuditFlag(int c, const char* value, AuditFlags& flags, std::string_view program);
 
 // The usage lines of the audit options; `what` says what one record is for
-// ("connection", "HTTP request").
-void printAuditUsage(FILE* out, std::string_view what);
+// ("connection", "HTTP request"), `nodeDefault` what --audit-node defaults to.
+void printAuditUsage(FILE* out, std::string_view what,
+                     std::string_view nodeDefault = "$NODE_NAME, else the hostname");
 
 // After parsing: --audit-dir without --audit-key is an error (printed).
 bool auditFlagsComplete(const AuditFlags& flags, std::string_view program);

@@ -55,7 +55,7 @@ struct AuditWriterOptions {
 };
 
 struct AuditCounters {
-  std::atomic<uint64_t> records{0};      // records written (conn, request, cert)
+  std::atomic<uint64_t> records{0};      // records written (conn, request, cert, capture)
   std::atomic<uint64_t> dropped{0};      // not written: queue full or a write error
   std::atomic<uint64_t> writeErrors{0};  // failed writes (each may drop a batch)
 };

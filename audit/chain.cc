@@ -76,6 +76,7 @@ std::string_view recordTypeName(RecordType t) {
     case RecordType::Conn: return "conn";
     case RecordType::Request: return "request";
     case RecordType::Cert: return "cert";
+    case RecordType::Capture: return "capture";
   }
   return "conn";
 }

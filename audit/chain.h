@@ -57,9 +57,9 @@ bool splitSignature(std::string_view line, std::string_view& signedPart, std::st
 
 // The record types a writer chains besides header, checkpoint and gap: a
 // connection (the tunnel), an HTTP request a waypoint decided, a workload
-// certificate event. Readers that do not know a type skip it; verify counts
-// every one as a record.
-enum class RecordType { Conn, Request, Cert };
+// certificate event, a change of a pod's capture (the agent). Readers that do
+// not know a type skip it; verify counts every one as a record.
+enum class RecordType { Conn, Request, Cert, Capture };
 std::string_view recordTypeName(RecordType t);
 
 // Members of the header, checkpoint and gap records (JSON, no braces).

@@ -72,7 +72,7 @@ std::vector<FileStatus> fileStatuses(const std::vector<AuditFileText>& files, co
       if (!j.is_object()) continue;
       if (j.value("type", "") == "header" && s.node.empty()) s.node = j.value("node", "");
       const std::string type = j.value("type", "");
-      if (type == "conn" || type == "request" || type == "cert") s.records++;
+      if (type == "conn" || type == "request" || type == "cert" || type == "capture") s.records++;
     }
     for (const auto& fd : v.findings) {
       if (!fd.file.empty() && fd.file != f.name) continue;
@@ -167,12 +167,13 @@ std::string workloadOr(const Conn& c, const char* ns, const char* workload, cons
   return c.field(addr);
 }
 
-std::vector<NotRecorded> notRecordedSections() {
+std::vector<NotRecorded> notRecordedSections(const Coverage& coverage) {
+  if (coverage.recorded) return {};
   return {
-      {std::string(kSectionCoverage),
-       "Pods in enabled namespaces that ran uncaptured are not recorded by this version: the audit files are "
-       "written by the tunnel, which sees only captured pods' connections. A connection the tunnel did not "
-       "capture leaves no record here."},
+      {std::string(kSectionCoverage), "no agent audit file given",
+       "Pods in enabled namespaces that ran uncaptured are recorded by warren-agent (--audit-dir: its capture "
+       "records), and none of the files read is an agent's. The tunnels' and waypoints' files see only captured "
+       "pods' connections: a connection the tunnel did not capture leaves no record there."},
   };
 }
 
@@ -183,27 +184,31 @@ std::vector<ControlMapping> controlMappings() {
       {"PCI DSS 4.0",
        "4.2.1",
        "strong cryptography for data in transit",
-       {share, plain, certs},
+       {share, plain, certs, cov},
        "The TLS version and cipher recorded per connection, the share of connections over mutual TLS, and every "
        "connection without it with the tunnel's reason; every workload certificate issued, rotated or refused, with "
-       "its validity, and any that expired while in use."},
+       "its validity, and any that expired while in use; the pods of enabled namespaces whose traffic was not "
+       "captured (so not encrypted by the mesh), when and why."},
       {"PCI DSS 4.0",
        "1.3 / 1.4",
        "network access restricted and controlled",
        {flows, reqs, pol, cov},
        "Which workload reached which service and port, the connections and HTTP requests refused by policy, and "
-       "the policies (by hash) that decided. Uncaptured pods are not recorded by this version."},
+       "the policies (by hash) that decided; from the node agents' records, which pods of enabled namespaces ran "
+       "uncaptured (outside these controls), when and why."},
       {"PCI DSS 4.0",
        "10.2",
        "audit logs record events",
        {files},
-       "Hash-chained, signed per-connection records and the verification of every file the report read."},
+       "Hash-chained, signed records (connections, HTTP requests, certificate and capture events) and the "
+       "verification of every file the report read."},
       {"SOC 2",
        "CC6.1",
        "logical access security",
-       {pol, flows, reqs},
+       {pol, flows, reqs, cov},
        "The authorization policies in force, their changes (a new hash), and each flow's allowed and denied "
-       "connections and HTTP requests."},
+       "connections and HTTP requests; the pods of enabled namespaces the policies did not reach because their "
+       "traffic was not captured."},
       {"SOC 2",
        "CC6.6",
        "access from outside the system boundary",
@@ -212,8 +217,8 @@ std::vector<ControlMapping> controlMappings() {
       {"SOC 2",
        "CC6.7",
        "data in transmission protected",
-       {share, plain},
-       "The share of connections over mutual TLS, over time, and the exceptions."},
+       {share, plain, cov},
+       "The share of connections over mutual TLS, over time, and the exceptions, uncaptured pods among them."},
       {"DORA",
        "Art. 9",
        "ICT protection and prevention",
@@ -244,6 +249,10 @@ CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, co
         }
         if (rec.j.value("type", "") == "cert") {
           if (auto c = certEventRow(rec.j, node, options)) out.certificates.push_back(std::move(*c));
+          continue;
+        }
+        if (rec.j.value("type", "") == "capture") {
+          if (auto c = captureRow(rec.j)) out.captures.push_back(std::move(*c));
           continue;
         }
         if (rec.j.value("type", "") != "conn") continue;
@@ -313,7 +322,8 @@ Report buildReport(const CountedConnections& counted, const ReportOptions& optio
   r.since = options.since;
   r.until = options.until;
   r.ns = options.ns;
-  r.notRecorded = notRecordedSections();
+  r.coverage = coverageOf(counted.captures, options);
+  r.notRecorded = notRecordedSections(r.coverage);
   r.controls = controlMappings();
   r.files = counted.files;
   r.excludedRecords = counted.excludedRecords;

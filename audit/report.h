@@ -127,9 +127,48 @@ struct CertEventRow {
   Millis time = 0;
 };
 
-// A section the records cannot evidence yet: stated, not left out.
+// The coverage section, from the agents' `capture` records (warren-agent
+// --audit-dir): which pods of this node's capturing namespaces were captured,
+// when, and why not. Each record says how a pod stands from its time on; a
+// pod's state holds until its next record (the capture stays in place while
+// an agent is away), an agent's `started` record ends its node's intervals and
+// the records that follow state them again (an interval the restart did not
+// change goes on). A pod's state before its first record read is unknown.
+struct CaptureRow {
+  std::string node, event, ns, pod, uid, previous, reason, detail;
+  Millis time = 0;
+};
+
+struct CoverageInterval {
+  bool captured = false;
+  std::string reason, detail;  // captured: "enrolled" and why; else why not
+  Millis start = 0;
+  std::optional<Millis> end;  // nullopt: so at the last record and on
+};
+
+// A pod of a capturing namespace that was uncaptured at some time in the window.
+struct UncapturedPod {
+  std::string node, ns, pod, uid;
+  std::vector<CoverageInterval> intervals;  // the uncaptured ones, clipped to the window, oldest first
+};
+
+struct Coverage {
+  bool recorded = false;            // an agent's records were read (else the section says none was given)
+  std::vector<std::string> nodes;   // the agents' nodes
+  uint64_t podsSeen = 0;            // pods in scope at some time in the window
+  uint64_t alwaysCaptured = 0;      // of them, captured whenever in scope
+  std::vector<UncapturedPod> uncaptured;  // by namespace, pod
+};
+
+// report_coverage.cc: a `capture` record as read (nullopt: without its time),
+// and the section over every agent record read, whatever the window: a window
+// that starts after a pod's last change still needs it.
+std::optional<CaptureRow> captureRow(const nlohmann::json& record);
+Coverage coverageOf(std::vector<CaptureRow> rows, const ReportOptions& options);
+
+// A section the records read cannot evidence: stated, not left out.
 struct NotRecorded {
-  std::string section, why;
+  std::string section, status, why;
 };
 
 struct ControlMapping {
@@ -155,6 +194,7 @@ struct Report {
   std::vector<RequestFlow> requestFlows;      // by requests, most first
   std::vector<CertEventRow> certificates;     // oldest first
   uint64_t certIssued = 0, certRotated = 0, certFailed = 0, certExpired = 0;
+  Coverage coverage;
   std::vector<NotRecorded> notRecorded;
   std::vector<ControlMapping> controls;
 };
@@ -184,6 +224,7 @@ struct CountedConnections {
   std::vector<Connection> connections;
   std::vector<DecidedRequest> requests;  // waypoints' request records in the window and namespace, oldest first
   std::vector<CertEventRow> certificates;  // cert records in the window (and of the namespace), oldest first
+  std::vector<CaptureRow> captures;        // every agent capture record of the counted files, in file order
   uint64_t excludedRecords = 0;
 };
 CountedConnections countConnections(const std::vector<VerifiedFiles>& groups, const ReportOptions& options);

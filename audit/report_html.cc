@@ -178,9 +178,27 @@ std::string reportHtml(const Report& r) {
                              "Reason"},
                             rows));
 
+  if (r.coverage.recorded) {
+    const Coverage& c = r.coverage;
+    rows.clear();
+    for (const auto& u : c.uncaptured)
+      for (const auto& iv : u.intervals)
+        rows.push_back({htmlEscape(u.ns + "/" + u.pod), htmlEscape(u.node), htmlEscape(time(iv.start)),
+                        iv.end ? htmlEscape(time(*iv.end)) : std::string("still, at the last record"),
+                        "<strong>" + htmlEscape(iv.reason) + "</strong>", htmlEscape(iv.detail)});
+    std::string nodes;
+    for (const auto& n : c.nodes) nodes += (nodes.empty() ? "" : ", ") + htmlEscape(n);
+    body += section(kSectionCoverage, "Coverage: pods of enabled namespaces that ran uncaptured",
+                    "<p>From the node agents' capture records (nodes " + nodes + "): " +
+                        std::to_string(c.podsSeen) + " pods in enabled namespaces in the window, " +
+                        std::to_string(c.alwaysCaptured) + " always captured, " +
+                        std::to_string(c.uncaptured.size()) +
+                        " uncaptured at some time. A pod's state before its first record read is unknown.</p>\n" +
+                        table("coverage-table", {"Pod", "Node", "Uncaptured from", "To", "Reason", "Detail"}, rows));
+  }
   for (const auto& n : r.notRecorded)
     body += section(n.section, "Coverage",
-                    "<p><strong>Not recorded by this version.</strong> " + htmlEscape(n.why) + "</p>\n");
+                    "<p><strong>Not recorded: " + htmlEscape(n.status) + ".</strong> " + htmlEscape(n.why) + "</p>\n");
 
   rows.clear();
   for (const auto& c : r.controls) {

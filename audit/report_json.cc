@@ -110,9 +110,33 @@ Json reportJson(const Report& r) {
                          {"previous_serial", c.previousSerial},
                          {"reason", c.reason}});
   j[std::string(kSectionCertificates)] = certs;
+  if (r.coverage.recorded) {
+    const Coverage& c = r.coverage;
+    Json pods = Json::array();
+    for (const auto& u : c.uncaptured) {
+      Json intervals = Json::array();
+      for (const auto& iv : u.intervals)
+        intervals.push_back(Json{{"start", time(iv.start)},
+                                 {"end", iv.end ? time(*iv.end) : Json(nullptr)},
+                                 {"reason", iv.reason},
+                                 {"detail", iv.detail}});
+      pods.push_back(Json{{"namespace", u.ns},
+                          {"pod", u.pod},
+                          {"uid", u.uid},
+                          {"node", u.node},
+                          {"intervals", intervals}});
+    }
+    j[std::string(kSectionCoverage)] = Json{{"nodes", c.nodes},
+                                            {"pods_seen", c.podsSeen},
+                                            {"pods_always_captured", c.alwaysCaptured},
+                                            {"pods_uncaptured", c.uncaptured.size()},
+                                            {"uncaptured", pods}};
+  } else {
+    j[std::string(kSectionCoverage)] = nullptr;
+  }
   Json notRecorded = Json::array();
   for (const auto& n : r.notRecorded)
-    notRecorded.push_back(Json{{"section", n.section}, {"status", "not recorded by this version"}, {"why", n.why}});
+    notRecorded.push_back(Json{{"section", n.section}, {"status", n.status}, {"why", n.why}});
   j["not_recorded"] = notRecorded;
   Json controls = Json::array();
   for (const auto& c : r.controls)

@@ -29,6 +29,9 @@ struct Pod {
   bool hostNetwork = false;
   // Last and defaulted, so that brace-initialised Pods need not name it.
   std::map<std::string, std::string> annotations = {};
+  // status.phase Succeeded or Failed: every container has ended and the sandbox
+  // is gone, though status.podIP may stay. Nothing of it runs on the node.
+  bool finished = false;
 };
 
 // core/v1 Service, TCP ports only (the tunnel carries TCP).

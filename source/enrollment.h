@@ -24,8 +24,12 @@ inline constexpr const char* kRedirectionAnnotation = "ambient.istio.io/redirect
 inline constexpr const char* kRedirectionEnabled = "enabled";
 
 struct EnrollmentDecision {
+  // Why, as a value: the audit's capture records name the exemptions by it
+  // (agent/capture_coverage.h), the reason says it to people.
+  enum class Why { Enrolled, OtherNode, UnknownNamespace, HostNetwork, Gateway, OptedOut, NamespaceNotCapturing };
   bool enrolled = false;
   std::string reason;  // for logs and the CLI: why yes, or why not
+  Why why = Why::NamespaceNotCapturing;
 };
 
 // ns is nullptr when the pod's namespace is unknown. nodeName empty = any node.

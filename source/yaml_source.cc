@@ -71,6 +71,7 @@ void parsePod(const Doc& d, Snapshot& s) {
       if (!addIp(str(at(e, "ip")))) return;
   const std::string phase = str(at(status, "phase"));
   if (!phase.empty() && phase != "Running") p.ready = false;
+  p.finished = phase == "Succeeded" || phase == "Failed";
   const YAML::Node conditions = at(status, "conditions");
   if (conditions && conditions.IsSequence())
     for (const auto& c : conditions)

@@ -5,7 +5,7 @@
 // mid-run starts a second file chained to the first and loses no record;
 // `warrenctl audit report` over both nodes' files counts exactly the
 // connections the test made, and `audit assert` fails on a spec the cluster
-// violates.
+// violates; the agents' capture records make the report's coverage section.
 //
 //   node1: mesh/client-a 10.244.1.31  mesh/client-b 10.244.1.32
 //          plain/legacy 10.244.1.33:9090 (report test only; not in the mesh)
@@ -526,6 +526,144 @@ TEST_F(AuditClusterTest, AssertLiveChecksTheSpecAgainstThePoliciesWithoutTraffic
   // All of it without traffic: neither tunnel recorded a connection.
   EXPECT_TRUE(connRecords(dir(0)).empty());
   EXPECT_TRUE(connRecords(dir(1)).empty());
+}
+
+// Coverage (issue 16): each node's agent writes `capture` records into the
+// same directory as its tunnel (its own "-agent" files, its own chain), one per
+// change of a pod's capture in a capturing namespace. On node1 client-a stays
+// captured, legacy opts out from its start, and flip is captured, opts out by
+// relabel and is captured again; plain/other is out of scope. node2 runs the
+// captured server. The report over every file lists legacy and flip with their
+// intervals and reason and counts client-a and the server as always captured.
+class CoverageAuditTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string key = writeKey();
+    const std::vector<std::string> audit = {"--audit-dir", auditRoot() + "/{node}", "--audit-key", key,
+                                            "--audit-checkpoint-interval-ms", "100"};
+    std::vector<std::string> tunnelAudit = audit;
+    tunnelAudit.insert(tunnelAudit.end(), {"--audit-node", "{node}"});
+    // The agent's --audit-node left to its default: the node's name and "-agent".
+    cluster_ = std::make_unique<TestCluster>(tunnelAudit, audit);
+    ASSERT_FALSE(HasFailure()) << "cluster setup failed";
+    cluster_->node(0).writeNamespace("mesh", kEnabled);
+    cluster_->node(0).writeNamespace("plain", {});
+    auto started = cluster_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+  }
+  void TearDown() override {
+    if (HasFailure() && cluster_) std::cerr << cluster_->logTails(60);
+    cluster_.reset();
+    // WARREN_E2E_KEEP_AUDIT=DIR keeps the files (README's coverage excerpt came from there).
+    if (const char* keep = std::getenv("WARREN_E2E_KEEP_AUDIT")) {
+      std::error_code ec;
+      fs::copy(auditRoot(), keep, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    }
+    fs::remove_all(auditRoot());
+  }
+  std::string dir(size_t i) { return auditRoot() + "/" + cluster_->node(i).name(); }
+  // The capture record of `pod` with `event` (and, when given, `previous`) in node i's files.
+  bool hasCapture(size_t i, const std::string& pod, const std::string& event, const std::string& previous = "*") {
+    for (const auto& r : records(dir(i), "capture"))
+      if (r["pod"] == pod && r["event"] == event && (previous == "*" || r["previous"] == previous)) return true;
+    return false;
+  }
+  std::unique_ptr<TestCluster> cluster_;
+};
+
+TEST_F(CoverageAuditTest, AnOptedOutPodIsListedWithItsReasonAndCapturedPodsCountAsAlwaysCaptured) {
+  TestNode& n1 = cluster_->node(0);
+  n1.addPod("mesh", "client-a", "10.244.1.41");
+  n1.addPod("mesh", "legacy", "10.244.1.42", {{"warren.io/mode", "disabled"}});
+  Pod flip = n1.addPod("mesh", "flip", "10.244.1.43");
+  n1.addPod("plain", "other", "10.244.1.44");
+  cluster_->node(1).addPod("mesh", "server", "10.244.2.41");
+  ASSERT_FALSE(HasFailure());
+  // The files are the signal: the agents' writer threads put each record there.
+  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "captured") && hasCapture(0, "legacy", "uncaptured"); },
+                         10s));
+  n1.writePod(flip, {{"warren.io/mode", "disabled"}});  // flip opts out: its capture is released
+  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "uncaptured", "captured"); }, 10s))
+      << n1.logTail("agent");
+  n1.writePod(flip);  // and back in
+  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "captured", "uncaptured"); }, 10s))
+      << n1.logTail("agent");
+  ASSERT_TRUE(eventually([&] { return hasCapture(1, "server", "captured"); }, 10s));
+  // A clean stop closes every file with a signed final checkpoint.
+  for (size_t i = 0; i < TestCluster::kNodes; ++i) {
+    EXPECT_EQ(cluster_->node(i).stopAgent(SIGTERM), 0);
+    EXPECT_EQ(cluster_->node(i).stopTunnel(SIGTERM), 0);
+  }
+
+  // node1's agent: its own files beside the tunnel's, its records naming node1,
+  // nothing of the plain namespace.
+  std::vector<std::string> agentFiles, all;
+  for (size_t i = 0; i < TestCluster::kNodes; ++i)
+    for (const auto& f : auditFiles(dir(i))) {
+      all.push_back(f);
+      if (fs::path(f).filename().string().starts_with(cluster_->node(i).name() + "-agent-")) agentFiles.push_back(f);
+    }
+  ASSERT_EQ(agentFiles.size(), 2u) << ::testing::PrintToString(all);
+  for (const auto& r : records(dir(0), "capture")) {
+    EXPECT_EQ(r["node"], "node1") << r.dump();
+    EXPECT_NE(r["namespace"], "plain") << r.dump();
+  }
+  const auto& c = records(dir(0), "capture");
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.front()["event"], "started");
+  bool optedOut = false;
+  for (const auto& r : c)
+    if (r["pod"] == "legacy") {
+      optedOut = true;
+      EXPECT_EQ(r["event"], "uncaptured") << r.dump();
+      EXPECT_EQ(r["reason"], "opted_out") << r.dump();
+      EXPECT_NE(r["detail"].get<std::string>().find("warren.io/mode=disabled"), std::string::npos) << r.dump();
+    }
+  EXPECT_TRUE(optedOut);
+
+  // verify accepts the agents' files, each node's two chains together.
+  for (size_t i = 0; i < TestCluster::kNodes; ++i) {
+    std::string out;
+    std::vector<std::string> args = {"-j", "audit", "verify"};
+    for (const auto& f : auditFiles(dir(i))) args.push_back(f);
+    const int rc = n1.warrenctl(args, &out);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(json::parse(out, nullptr, false)["verdict"], "verified") << out;
+  }
+
+  std::vector<std::string> reportArgs = {"-j", "audit", "report"};
+  reportArgs.insert(reportArgs.end(), all.begin(), all.end());
+  std::string out;
+  ASSERT_EQ(n1.warrenctl(reportArgs, &out), 0) << out;
+  const json report = json::parse(out, nullptr, false);
+  const json& cov = report["coverage"];
+  ASSERT_TRUE(cov.is_object()) << report.dump(2);
+  EXPECT_TRUE(report["not_recorded"].empty()) << report["not_recorded"].dump(2);
+  EXPECT_EQ(cov["nodes"], json::array({"node1", "node2"}));
+  EXPECT_EQ(cov["pods_seen"], 4) << cov.dump(2);
+  EXPECT_EQ(cov["pods_always_captured"], 2) << cov.dump(2);  // client-a, server
+  std::map<std::string, json> uncaptured;
+  for (const auto& u : cov["uncaptured"]) uncaptured[u["pod"].get<std::string>()] = u;
+  ASSERT_EQ(uncaptured.size(), 2u) << cov.dump(2);
+  ASSERT_EQ(uncaptured["legacy"]["intervals"].size(), 1u) << cov.dump(2);
+  EXPECT_EQ(uncaptured["legacy"]["intervals"][0]["reason"], "opted_out");
+  EXPECT_TRUE(uncaptured["legacy"]["intervals"][0]["end"].is_null()) << "still opted out at the last record";
+  ASSERT_EQ(uncaptured["flip"]["intervals"].size(), 1u) << cov.dump(2);
+  const json& iv = uncaptured["flip"]["intervals"][0];
+  EXPECT_EQ(iv["reason"], "opted_out");
+  EXPECT_EQ(uncaptured["flip"]["node"], "node1");
+  ASSERT_TRUE(iv["end"].is_string()) << iv.dump();
+  EXPECT_LT(iv["start"].get<std::string>(), iv["end"].get<std::string>());
+
+  // Without the agents' files the section says none was given.
+  std::vector<std::string> tunnelOnly = {"-j", "audit", "report"};
+  for (const auto& f : all)
+    if (std::find(agentFiles.begin(), agentFiles.end(), f) == agentFiles.end()) tunnelOnly.push_back(f);
+  ASSERT_EQ(n1.warrenctl(tunnelOnly, &out), 0) << out;
+  const json without = json::parse(out, nullptr, false);
+  EXPECT_TRUE(without["coverage"].is_null());
+  ASSERT_EQ(without["not_recorded"].size(), 1u) << without.dump(2);
+  EXPECT_EQ(without["not_recorded"][0]["status"], "no agent audit file given");
 }
 
 }  // namespace

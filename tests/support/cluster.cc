@@ -556,7 +556,7 @@ bool mustRun(const std::vector<std::string>& argv) {
 }
 }  // namespace
 
-TestCluster::TestCluster(std::vector<std::string> tunnelArgs) {
+TestCluster::TestCluster(std::vector<std::string> tunnelArgs, std::vector<std::string> agentArgs) {
   const std::string pid = std::to_string(::getpid());
   root_ = "/tmp/we2e-" + pid + "-cluster";
   configDir_ = root_ + "/config";
@@ -570,8 +570,10 @@ TestCluster::TestCluster(std::vector<std::string> tunnelArgs) {
     o.caDir = caDir();  // one trust domain: both tunnels sign with the same local CA
     o.clusterCidr = "10.244.0.0/16";
     o.tunnelArgs = tunnelArgs;
-    for (auto& a : o.tunnelArgs)  // "{node}": this node's name (a per-node dir, the audit log's node)
-      if (auto at = a.find("{node}"); at != std::string::npos) a.replace(at, 6, o.name);
+    o.agentArgs = agentArgs;
+    for (auto* args : {&o.tunnelArgs, &o.agentArgs})
+      for (auto& a : *args)  // "{node}": this node's name (a per-node dir, the audit log's node)
+        if (auto at = a.find("{node}"); at != std::string::npos) a.replace(at, 6, o.name);
     nodes_.push_back(std::make_unique<TestNode>(o));
     // Interface names are at most 15 bytes: "we2e" + a pid of up to 7 digits + "u1".
     underlayIf_.push_back("we2e" + pid + "u" + std::to_string(i + 1));

@@ -177,9 +177,9 @@ class TestNode {
 // underlay address. Nothing is added to the root netns.
 class TestCluster {
  public:
-  // tunnelArgs: extra warren-tunnel flags for both nodes; "{node}" in one becomes
-  // the node's name ("node1", "node2").
-  explicit TestCluster(std::vector<std::string> tunnelArgs = {});
+  // tunnelArgs, agentArgs: extra warren-tunnel and warren-agent flags for both
+  // nodes; "{node}" in one becomes the node's name ("node1", "node2").
+  explicit TestCluster(std::vector<std::string> tunnelArgs = {}, std::vector<std::string> agentArgs = {});
   ~TestCluster();
   TestCluster(const TestCluster&) = delete;
 

@@ -216,9 +216,24 @@ Result<Output> auditReport(const Context& ctx) {
     certs.rows.push_back({audit::formatUtcTimestamp(c.time), printable(c.node), printable(c.spiffeId), c.event,
                           printable(c.serial.empty() ? "-" : c.serial), printable(c.notAfter.empty() ? "-" : c.notAfter),
                           printable(c.reason.empty() ? "-" : c.reason)});
+  // Coverage: the counts, then each uncaptured interval ("-": still so at the last record).
+  Table coverage{{"AGENT NODES", "PODS SEEN", "ALWAYS CAPTURED", "UNCAPTURED"}, {}};
+  Table uncaptured{{"POD", "NODE", "UNCAPTURED FROM", "TO", "REASON", "DETAIL"}, {}};
+  if (report.coverage.recorded) {
+    const auto& c = report.coverage;
+    std::string nodes;
+    for (const auto& n : c.nodes) nodes += (nodes.empty() ? "" : ",") + printable(n);
+    coverage.rows.push_back({nodes, std::to_string(c.podsSeen), std::to_string(c.alwaysCaptured),
+                             std::to_string(c.uncaptured.size())});
+    for (const auto& u : c.uncaptured)
+      for (const auto& iv : u.intervals)
+        uncaptured.rows.push_back({printable(u.ns + "/" + u.pod), printable(u.node), audit::formatUtcTimestamp(iv.start),
+                                   iv.end ? audit::formatUtcTimestamp(*iv.end) : "-", printable(iv.reason),
+                                   printable(iv.detail)});
+  }
   Table missing{{"SECTION", "STATUS"}, {}};
-  for (const auto& n : report.notRecorded) missing.rows.push_back({n.section, "not recorded by this version"});
-  for (auto* t : {&files, &flows, &plain, &policies, &requests, &certs, &missing})
+  for (const auto& n : report.notRecorded) missing.rows.push_back({n.section, "not recorded: " + n.status});
+  for (auto* t : {&files, &flows, &plain, &policies, &requests, &certs, &coverage, &uncaptured, &missing})
     if (!t->rows.empty()) out.extra.push_back(std::move(*t));
   return out;
 }
@@ -341,7 +356,7 @@ Object auditObject() {
       "verify",
       "[--key PUB.pem] FILE...",
       "Check audit files' hash chains and checkpoint signatures.",
-      "Checks the audit files warren-tunnel wrote (--audit-dir): in each file every record's seq and the hash of "
+      "Checks the audit files warren-tunnel, warren-waypoint and warren-agent wrote (--audit-dir): in each file every record's seq and the hash of "
       "the record before it, every checkpoint's ECDSA P-256 signature, and across one node's files that none is "
       "missing and each starts from the last checkpoint of the one before. A record removed, reordered, inserted "
       "or edited is reported with its file and line. Records after a file's last checkpoint (the tunnel stopped "
@@ -353,7 +368,7 @@ Object auditObject() {
       {{"verdict", "verified | unverifiable | tampered | records lost"},
        {"exit_code", "the process's exit status"},
        {"files", "files read"},
-       {"records", "connection records"},
+       {"records", "records (connections, requests, certificate and capture events)"},
        {"checkpoints", "checkpoint records"},
        {"lost", "records the tunnel recorded as lost in gap records"},
        {"findings", "what is wrong or worth knowing, in file order"},
@@ -365,7 +380,7 @@ Object auditObject() {
   Verb report{
       "report",
       "[OPTIONS] FILE...",
-      "Evidence from audit files of any nodes: flows, mutual TLS, denials, policies.",
+      "Evidence from audit files of any nodes: flows, mutual TLS, denials, policies, coverage.",
       "Options: --since T, --until T, --namespace NS, --html FILE, --key PUB.pem. "
       "Reads the audit files of any number of nodes, verifies each first (with --key, else the audit-pub.pem "
       "beside it) and leaves out the records of a tampered file, then reports: the flow matrix (source workload "
@@ -375,7 +390,10 @@ Object auditObject() {
       "the HTTP requests waypoints decided (source workload to destination service, method: requests, denials and "
       "the deciding policies); "
       "the workload certificates issued, rotated, refused or expired while in use; "
-      "the section this version does not record (uncaptured pods), stated as such; and the "
+      "coverage, from the agents' files (warren-agent --audit-dir): every pod of an enabled namespace that was "
+      "uncaptured at some time in the window, with the intervals and the agent's reason (opted out, enrollment "
+      "failed, ...), and how many pods were seen and always captured (without an agent's file, the section says "
+      "so); and the "
       "controls (PCI DSS 4.0, SOC 2, DORA) each section can be offered as evidence for. A connection recorded by "
       "both of its tunnels counts once. --since and --until (UTC, 2026-12-06T21:44:21Z) keep connections that "
       "overlap the window; --namespace keeps those whose source or destination is in it. --html FILE also writes "
@@ -406,7 +424,7 @@ Object auditObject() {
        {"files[].file", "the file"},
        {"files[].node", "the node its header names"},
        {"files[].verdict", "verified | verified, records lost | unverifiable | tampered"},
-       {"files[].records", "records in the file (connections, requests, certificate events)"},
+       {"files[].records", "records in the file (connections, requests, certificate and capture events)"},
        {"files[].counted", "false: its records were left out (tampered)"},
        {"files[].findings", "verify's findings for the file"},
        {"flows", "the flow matrix, most connections first"},
@@ -460,9 +478,25 @@ Object auditObject() {
        {"certificates[].not_after", "its validity"},
        {"certificates[].previous_serial", "rotated: the certificate it replaced"},
        {"certificates[].reason", "failed, expired: why"},
-       {"not_recorded", "sections the audit files cannot evidence yet"},
+       {"coverage", "pods of enabled namespaces, from the agents' capture records (null: no agent file given)"},
+       {"coverage.nodes", "the nodes whose agents' records were read"},
+       {"coverage.pods_seen", "pods in an enabled namespace at some time in the window"},
+       {"coverage.pods_always_captured", "of them, captured whenever they were"},
+       {"coverage.pods_uncaptured", "of them, uncaptured at some time in the window"},
+       {"coverage.uncaptured", "those pods, by namespace and name"},
+       {"coverage.uncaptured[].namespace", "the pod's namespace"},
+       {"coverage.uncaptured[].pod", "its name"},
+       {"coverage.uncaptured[].uid", "its uid (a pod made again under its name is another pod)"},
+       {"coverage.uncaptured[].node", "its node"},
+       {"coverage.uncaptured[].intervals", "when it was uncaptured, clipped to the window, oldest first"},
+       {"coverage.uncaptured[].intervals[].start", "from"},
+       {"coverage.uncaptured[].intervals[].end", "to (null: still so at the last record)"},
+       {"coverage.uncaptured[].intervals[].reason",
+        "opted_out | gateway | host_network | blocked | enrollment_failed | no_netns"},
+       {"coverage.uncaptured[].intervals[].detail", "the agent's words (the label, the enrollment error)"},
+       {"not_recorded", "sections the files read cannot evidence"},
        {"not_recorded[].section", "coverage"},
-       {"not_recorded[].status", "not recorded by this version"},
+       {"not_recorded[].status", "no agent audit file given"},
        {"not_recorded[].why", "what is and is not recorded"},
        {"controls", "which sections can evidence which controls"},
        {"controls.note", "the mapping is evidence, not a compliance claim"},
@@ -536,7 +570,7 @@ Object auditObject() {
                                             "policy: no Warren tunnel judges it"},
        {"live.contradictions[].reason", "the data path's reason, as explain gives it"}},
       auditAssert};
-  return {"audit", "The proxies' tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};
+  return {"audit", "The tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};
 }
 
 }  // namespace warren::ctl

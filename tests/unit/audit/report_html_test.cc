@@ -65,8 +65,15 @@ Report sample() {
                      5,
                      {{"shop/<read>", std::string(64, 'c')}, {"shop/read", std::string(64, 'd')}}},
                     {{"shop/checkout", "payments.shop.svc.cluster.local", "POST"}, 1, 1, 0, {}}};
+  r.coverage.recorded = true;
+  r.coverage.nodes = {"node1"};
+  r.coverage.podsSeen = 3;
+  r.coverage.alwaysCaptured = 1;
+  r.coverage.uncaptured = {
+      {"node1", "shop", "<legacy>", "u1", {{false, "opted_out", "opts out with warren.io/mode=disabled", t0() + 5000,
+                                            t0() + 9000}}},
+      {"node1", "shop", "batch", "u2", {{false, "enrollment_failed", "bpf: map full & more", t0() + 1000, {}}}}};
   Report defaults = buildReport(std::vector<VerifiedFiles>{}, {});
-  r.notRecorded = defaults.notRecorded;
   r.controls = defaults.controls;
   return r;
 }
@@ -197,11 +204,18 @@ TEST(AuditReportHtml, ItsStructureCarriesTheReportAndNothingExternal) {
                                                 "2026-12-07T10:00:00.000Z", "expired while in use <&>"}));
   EXPECT_NE(text(byId(doc.get(), "certificates")).find("1 issued, 0 rotated, 0 failed, 1 expired while in use."),
             std::string::npos);
-  for (const char* id : {"coverage"}) {
-    xmlNode* s = byId(doc.get(), id);
-    ASSERT_NE(s, nullptr) << id;
-    EXPECT_NE(text(s).find("Not recorded by this version."), std::string::npos) << id;
-  }
+  xmlNode* coverageTable = byId(doc.get(), "coverage-table");
+  ASSERT_NE(coverageTable, nullptr);
+  auto coverage = rows(coverageTable);
+  ASSERT_EQ(coverage.size(), 2u);
+  EXPECT_EQ(coverage[0], (std::vector<std::string>{"shop/<legacy>", "node1", "2026-12-06T10:00:05.000Z",
+                                                   "2026-12-06T10:00:09.000Z", "opted_out",
+                                                   "opts out with warren.io/mode=disabled"}));
+  EXPECT_EQ(coverage[1][3], "still, at the last record");
+  EXPECT_EQ(coverage[1][5], "bpf: map full & more");
+  EXPECT_NE(text(byId(doc.get(), "coverage")).find("3 pods in enabled namespaces in the window, 1 always captured, 2 "
+                                                   "uncaptured at some time."),
+            std::string::npos);
 
   // The chart: one svg, a point per bucket with connections (2 of 3), each
   // titled with its numbers, on a line through them.
@@ -227,6 +241,19 @@ TEST(AuditReportHtml, ItsStructureCarriesTheReportAndNothingExternal) {
   EXPECT_EQ(titles, (std::vector<std::string>{"2026-12-06T10:00:00.000Z: 2 of 3 over mutual TLS",
                                               "2026-12-06T10:00:40.000Z: 3 of 4 over mutual TLS"}));
   EXPECT_TRUE(external.empty()) << external.front();
+}
+
+TEST(AuditReportHtml, WithoutAnAgentsFileTheCoverageSectionSaysNoneWasGiven) {
+  Report r = buildReport(std::vector<VerifiedFiles>{}, {});
+  const std::string html = reportHtml(r);
+  DocPtr doc(htmlReadMemory(html.data(), static_cast<int>(html.size()), "report.html", "utf-8",
+                            HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET),
+             &xmlFreeDoc);
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(byId(doc.get(), "coverage-table"), nullptr);
+  xmlNode* s = byId(doc.get(), "coverage");
+  ASSERT_NE(s, nullptr);
+  EXPECT_NE(text(s).find("Not recorded: no agent audit file given."), std::string::npos) << text(s);
 }
 
 }  // namespace

@@ -57,6 +57,18 @@ TEST(KubectlJson, HostNetworkAndNotReadyConditions) {
   EXPECT_FALSE(p.ready);
 }
 
+TEST(KubectlJson, ACompletedPodIsFinishedThoughItKeepsItsIp) {
+  for (const char* phase : {"Running", "Succeeded", "Failed"}) {
+    YAML::Node pod = fixture("pod-checkout.json");
+    pod["status"]["phase"] = phase;
+    Snapshot s;
+    convertObject(pod, "pods x", s);
+    const Pod& p = s.pods.at("payments/checkout-7d9c6b5f4-x2x8q");
+    EXPECT_FALSE(p.ips.empty()) << phase;
+    EXPECT_EQ(p.finished, std::string(phase) != "Running") << phase;
+  }
+}
+
 TEST(KubectlJson, APendingPodWithoutAnIpKeepsItsIdentity) {
   // What the agent sees at CNI ADD on a real cluster: the kubelet writes
   // status.podIP only after the sandbox's ADD returns.

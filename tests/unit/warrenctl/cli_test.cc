@@ -383,7 +383,7 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
   ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
-  for (const char* node : {"n1", "n2", "w1", "c1"}) {
+  for (const char* node : {"n1", "n2", "w1", "c1", "a1"}) {
     std::filesystem::create_directories(dir + "/" + node);
     ASSERT_TRUE(writeFileAtomic(dir + "/" + node + "/audit-pub.pem", *audit::publicKeyPem(key.get()), 0644));
   }
@@ -449,8 +449,24 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
   EXPECT_EQ(j["certificates"][0]["previous_serial"], "0A");
   EXPECT_EQ(j["certificates"][0]["node"], "c1");
   EXPECT_TRUE(std::filesystem::exists(dir + "/r.html"));
+  EXPECT_TRUE(j["coverage"].is_null());  // no agent's file: said in not_recorded
   std::set<std::string> paths;
   keyPaths(j, "", paths);
+
+  // With an agent's file: the coverage section instead. Between them the two
+  // reports have every documented field, and nothing else.
+  const std::string capture =
+      R"("event":"uncaptured","node":"a1","namespace":"a","pod":"c","uid":"u","previous":"captured",)"
+      R"("reason":"opted_out","detail":"pod a/c opts out","time":"2026-12-06T10:00:00.000Z")";
+  const std::string f5 = write("a1", {capture}, "capture");
+  std::ostringstream outC, errC;
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "report", f1, f2, f3, f4, f5}, outC, errC), 0)
+      << outC.str() << errC.str();
+  const Json withAgent = Json::parse(outC.str());
+  EXPECT_EQ(withAgent["coverage"]["pods_seen"], 1) << withAgent.dump(2);
+  EXPECT_EQ(withAgent["coverage"]["uncaptured"][0]["intervals"][0]["reason"], "opted_out");
+  EXPECT_TRUE(withAgent["not_recorded"].empty());
+  keyPaths(withAgent, "", paths);
   EXPECT_EQ(paths, documented("audit", "report"));
 
   // `audit assert` over the same files: a spec they keep, one they contradict.
