@@ -14,7 +14,8 @@ std::vector<source::Pod> podsToDiscover(const source::Snapshot& view,
   for (const auto& [id, rt] : runtimeByContainer) known.insert(rt.key());
   std::vector<source::Pod> out;
   for (const auto& [key, pod] : view.pods) {
-    if (known.count(key) || pod.ips.empty()) continue;
+    // A finished pod (Succeeded or Failed) keeps its IP but has no sandbox left.
+    if (known.count(key) || pod.ips.empty() || pod.finished) continue;
     auto ns = view.namespaces.find(pod.ns);
     if (ns == view.namespaces.end()) continue;
     // Another node's pod, host network, a gateway, opted out, or a plain

@@ -34,6 +34,8 @@ source::Snapshot view() {
   s.pods["mesh/host"].hostNetwork = true;
   s.pods["plain/web"] = pod("plain", "web", {"10.0.0.4"});
   s.pods["lost/x"] = pod("lost", "x", {"10.0.0.5"});  // namespace not in the view
+  s.pods["mesh/job"] = pod("mesh", "job", {"10.0.0.6"});  // a finished Job's pod keeps its IP, has no netns
+  s.pods["mesh/job"].finished = true;
   return s;
 }
 
