@@ -288,11 +288,11 @@ class AttackTest : public ::testing::Test {
 
 // HEADERS + RST_STREAM pairs (CVE-2023-44487): nghttp2's reset-rate limit sends
 // GOAWAY after its burst, and no reset request ever reaches the app.
-// DISABLED: the victim's latency check failed in one of several runs (ratio 2.85
-// against 1.14-1.64 in the others), on a machine loaded by other builds; whether
-// the tunnel's one loop doing the attacker's handshakes is the cause is not known
-// yet. Enable it with that answer (README "Reliability").
-TEST_F(AttackTest, DISABLED_RapidResetIsCutOffAndNeverReachesTheApp) {
+// Disabled from stop 24 to stop 29: its victim-latency check failed in one of several
+// runs (ratio 2.85) while other builds loaded the machine to 10-13. Alone, as the
+// release suite runs it (RUN_SERIAL, after the build), it passed 5 of 5 with ratios
+// 1.07-1.25, and in the full suite's rehearsal (README "Reliability").
+TEST_F(AttackTest, RapidResetIsCutOffAndNeverReachesTheApp) {
   start();
   auto o = run({"rapid-reset", true, 30, {"--connections", "2"}});
   EXPECT_GT(o.lastOff().value("frames", 0), 1000) << "the attack did not run";
@@ -319,9 +319,9 @@ TEST_F(AttackTest, SettingsFloodWithUnreadAcksIsClosed) {
   EXPECT_GT(o.lastOff().value("frames", 0), 1000);
 }
 
-// DISABLED: as rapid reset above, the victim's latency check failed once in a full
-// suite run (passed alone). Enable it with the cause found.
-TEST_F(AttackTest, DISABLED_PingFloodWithUnreadAcksIsClosed) {
+// Disabled as rapid reset above, for one failed victim-latency check in a loaded
+// full-suite run; alone 5 of 5 with ratios 0.96-1.12.
+TEST_F(AttackTest, PingFloodWithUnreadAcksIsClosed) {
   start();
   auto o = run({"ping-flood", true, 30, {"--connections", "2"}});
   EXPECT_GT(o.lastOff().value("frames", 0), 1000);
