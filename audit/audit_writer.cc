@@ -1,6 +1,7 @@
 #include "audit/audit_writer.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,23 @@ std::string anchorAfter(std::string_view content) {
 }
 
 std::string now() { return utcTimestamp(std::chrono::system_clock::now()); }
+
+constexpr int kMaxWritersPerNode = 16;
+
+// The first of "<node>", "<node>~2", ... whose lock no live writer holds, and that
+// lock, held (it goes with the process: a crashed writer leaves nothing to clean).
+Result<std::pair<std::string, UniqueFd>> lockNodeName(const std::string& dir, const std::string& node) {
+  for (int n = 1; n <= kMaxWritersPerNode; ++n) {
+    const std::string name = n == 1 ? node : node + "~" + std::to_string(n);
+    const std::string path = dir + "/." + name + ".lock";
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return makeError("audit: " + path + ": " + std::strerror(errno));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return std::make_pair(name, std::move(fd));
+    if (errno != EWOULDBLOCK) return makeError("audit: lock " + path + ": " + std::strerror(errno));
+  }
+  return makeError("audit: " + std::to_string(kMaxWritersPerNode) + " writers already write node " + node +
+                   "'s files in " + dir);
+}
 }  // namespace
 
 AuditWriter::AuditWriter(AuditWriterOptions opts, ossl::EvpPkeyPtr key) : opts_(std::move(opts)), key_(std::move(key)) {}
@@ -58,7 +76,14 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::start(AuditWriterOptions opts,
   auto pub = publicKeyPem(key.get());
   if (!pub) return pub.error();
   if (auto st = writeFileAtomic(opts.dir + "/audit-pub.pem", *pub, 0644); !st) return st.error();
+  auto lock = lockNodeName(opts.dir, opts.node);
+  if (!lock) return lock.error();
+  if (lock->first != opts.node)
+    spdlog::warn("audit: another writer holds node {}'s files in {}; writing as {}", opts.node, opts.dir,
+                 lock->first);
+  opts.node = lock->first;
   std::unique_ptr<AuditWriter> w(new AuditWriter(std::move(opts), std::move(key)));
+  w->nodeLock_ = std::move(lock->second);
   // Continue after the newest file of this node: never reopen or truncate it.
   std::optional<uint64_t> newest;
   for (const auto& entry : std::filesystem::directory_iterator(w->opts_.dir, ec)) {

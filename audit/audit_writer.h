@@ -64,6 +64,13 @@ class AuditWriter {
  public:
   // Opens the directory, writes the public key and the first file's header, and
   // starts the thread. `key` signs the checkpoints (EC P-256).
+  //
+  // One writer per node name in a directory at a time: it holds an flock on
+  // DIR/.<node>.lock. A second writer of the same name meanwhile (the tunnel a
+  // rolling update starts beside the draining one; two binaries given the same
+  // --audit-node) would interleave two chains in one sequence of files, which
+  // verify rightly calls tampered; it writes as "<node>~2" instead (then ~3, ...),
+  // a chain of its own that the next writer of that name continues.
   static Result<std::unique_ptr<AuditWriter>> start(AuditWriterOptions opts, ossl::EvpPkeyPtr key);
   // Closes the file with a final checkpoint (and fdatasync), joins the thread.
   ~AuditWriter();
@@ -76,6 +83,8 @@ class AuditWriter {
   void submit(std::string fields) { submit(RecordType::Conn, std::move(fields)); }
 
   const AuditCounters& counters() const { return counters_; }
+  // The node name in the files: the one asked for, or "<node>~N" (see start()).
+  const std::string& node() const { return opts_.node; }
   // The file being written ("" when none is open: the disk refused the last one).
   std::string currentFile() const;
 
@@ -97,6 +106,7 @@ class AuditWriter {
 
   const AuditWriterOptions opts_;
   ossl::EvpPkeyPtr key_;
+  UniqueFd nodeLock_;  // the flock on DIR/.<node>.lock, held while this writes
   AuditCounters counters_;
 
   mutable std::mutex mu_;

@@ -121,6 +121,37 @@ TEST_F(AuditWriterTest, ARestartContinuesInANewFileChainedToTheOldOneWhichItLeav
   EXPECT_EQ(v.records, 5u);
 }
 
+// Two writers of one node at once (a rolling update's new tunnel beside the
+// draining one): the second writes as "node-a~2", a chain of its own, so the
+// directory still verifies; the next writer of "node-a" continues the first chain.
+TEST_F(AuditWriterTest, ASecondWriterOfTheSameNodeAtOnceWritesAChainOfItsOwn) {
+  auto old = AuditWriter::start(options(dir_.path), copyOf(key_.get()));
+  ASSERT_TRUE(old) << old.error().message;
+  auto surge = AuditWriter::start(options(dir_.path), copyOf(key_.get()));
+  ASSERT_TRUE(surge) << surge.error().message;
+  EXPECT_EQ((*old)->node(), "node-a");
+  EXPECT_EQ((*surge)->node(), "node-a~2");
+  EXPECT_NE((*surge)->currentFile().find("/node-a~2-00000000.audit.jsonl"), std::string::npos)
+      << (*surge)->currentFile();
+  for (int i = 0; i < 3; ++i) {
+    (*old)->submit("\"n\":" + std::to_string(i));
+    (*surge)->submit("\"m\":" + std::to_string(i));
+  }
+  old->reset();  // the old one drains and ends; the new one goes on
+  // The next rolling update: its new writer takes the free name and continues
+  // that chain, beside the one still writing as node-a~2.
+  auto next = AuditWriter::start(options(dir_.path), copyOf(key_.get()));
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ((*next)->node(), "node-a");
+  EXPECT_NE((*next)->currentFile().find("/node-a-00000001.audit.jsonl"), std::string::npos) << (*next)->currentFile();
+  (*next)->submit("\"n\":3");
+  surge->reset();
+  next->reset();
+  auto v = verifyDir(dir_.path);
+  EXPECT_EQ(v.exitCode(), 0) << dump(v);
+  EXPECT_EQ(v.records, 7u);
+}
+
 TEST_F(AuditWriterTest, FilesRotateBySizeAndChain) {
   auto o = options(dir_.path);
   o.maxBytes = 400;
