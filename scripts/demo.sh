@@ -138,9 +138,12 @@ done
 
 step "each node: warren-agent and warren-tunnel (local CA in $WORK/ca, made on first start)"
 for n in node1 node2; do
-  # Each tunnel signs its audit files' checkpoints with a key of its node's.
+  # Each node's tunnel and agent sign their audit files' checkpoints with a key of
+  # the node's: the tunnel records connections, the agent each pod's capture.
   openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/audit-$n.key"
-  start agent-$n "$BIN/warren-agent" --node $n --config-dir "$WORK/cluster" --bpffs "$(pins $n)" --run-dir "$WORK/run-$n"
+  # (The agent's files are named <node>-agent-*, a chain of their own beside the tunnel's.)
+  start agent-$n "$BIN/warren-agent" --node $n --config-dir "$WORK/cluster" --bpffs "$(pins $n)" --run-dir "$WORK/run-$n" \
+    --audit-dir "$WORK/audit-$n" --audit-key "$WORK/audit-$n.key"
   # The tunnel runs in the node's netns (as a hostNetwork DaemonSet pod would):
   # its metrics (15020), readiness (15021) and admin (15000) ports are the node's,
   # and its admin token stays in the demo's dir (not the host's /run/warren).
@@ -420,15 +423,18 @@ in_pod payments-checkout "$BIN/warren-demo-app" call 10.244.2.20:8080 "must not 
 echo "(no plaintext fallback: the connection fails instead)"
 
 step "audit evidence: both nodes' signed audit files, verified and reported"
-# node1's tunnel stops too, so that each node's last file ends with a signed checkpoint.
-kill "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
+# node1's tunnel and both agents stop too, so that every last file ends with a
+# signed checkpoint (a stopped agent leaves its pods captured: nothing is released).
+for i in 1 0 2; do kill "${PIDS[$i]}"; wait "${PIDS[$i]}" 2>/dev/null || true; done
 REPORT=$PWD/build/demo-audit-report.html
 AUDIT_FILES=("$WORK"/audit-node1/*.audit.jsonl "$WORK"/audit-node2/*.audit.jsonl)
-echo "\$ warrenctl audit report --html build/demo-audit-report.html (node1's and node2's files)"
+echo "\$ warrenctl audit report --html build/demo-audit-report.html (node1's and node2's files, tunnels and agents)"
 "$BIN/warrenctl" -j audit report --html "$REPORT" "${AUDIT_FILES[@]}" >"$WORK/report.json" || true
 jq -r '"  files: \([.files[] | "\(.node) \(.verdict)"] | join(", "))",
   "  connections: \(.summary.connections) (\(.summary.mtls) over mutual TLS, \(.summary.not_mtls) not; \(.summary.denied) denied by policy)",
   "  workload certificates: \(.summary.certificates_issued) issued, \(.summary.certificates_rotated) rotated, \(.summary.certificates_expired_in_use) expired in use",
   "  flows not over mutual TLS, with the tunnel'"'"'s reason:",
-  (.non_mtls_flows[] | "    \(.source) -> \(.destination):\(.port)  \(.connections)x  \(.reason)")' "$WORK/report.json"
+  (.non_mtls_flows[] | "    \(.source) -> \(.destination):\(.port)  \(.connections)x  \(.reason)"),
+  "  coverage (the agents'"'"' capture records): \(.coverage.pods_seen) pods of capturing namespaces seen, \(.coverage.pods_always_captured) always captured, \(.coverage.pods_uncaptured) uncaptured at some time",
+  (.coverage.uncaptured[] | "    \(.namespace)/\(.pod) on \(.node): \([.intervals[].reason] | unique | join(", "))")' "$WORK/report.json"
 echo "the whole report, for an auditor to open offline: $REPORT"
