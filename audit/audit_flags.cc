@@ -49,14 +49,13 @@ FlagOutcome parseAuditFlag(int c, const char* value, AuditFlags& flags, std::str
     default: return FlagOutcome::kNotOurs;
   }
   // A whole positive number ("10x", "" and 0 are errors, not 10 and 0).
-  char* end = nullptr;
-  errno = 0;
-  const long long n = std::strtoll(value, &end, 10);
-  if (errno != 0 || end == value || *end != '\0' || n < 1) {
+  const auto parsed = wholeNumberAtLeast(value, 1);
+  if (!parsed) {
     std::fprintf(stderr, "%.*s: '%s' is not a number of at least 1\n", static_cast<int>(program.size()), program.data(),
                  value);
     return FlagOutcome::kBadValue;
   }
+  const long long n = *parsed;
   if (c == kAuditMaxBytes)
     flags.writer.maxBytes = static_cast<uint64_t>(n);
   else if (c == kAuditMaxAge)

@@ -1,7 +1,6 @@
 #include "identity/ca_flags.h"
 
-#include <cerrno>
-#include <cstdlib>
+#include <cstdio>
 
 namespace warren::identity {
 
@@ -39,17 +38,14 @@ FlagOutcome parseCaFlag(int c, const char* value, CaFlags& flags, std::string_vi
     case kCertTtl: break;
     default: return FlagOutcome::kNotOurs;
   }
-  // Whole seconds, at least 2: renewal comes at half the lifetime ("10x" and ""
-  // are errors, not 10 and 0).
-  char* end = nullptr;
-  errno = 0;
-  const long long n = std::strtoll(value, &end, 10);
-  if (errno != 0 || end == value || *end != '\0' || n < 2) {
+  // Whole seconds, at least 2: renewal comes at half the lifetime.
+  const auto n = wholeNumberAtLeast(value, 2);
+  if (!n) {
     std::fprintf(stderr, "%.*s: --cert-ttl '%s' is not a number of seconds of at least 2\n",
                  static_cast<int>(program.size()), program.data(), value);
     return FlagOutcome::kBadValue;
   }
-  flags.certTtl = std::chrono::seconds(n);
+  flags.certTtl = std::chrono::seconds(*n);
   return FlagOutcome::kTaken;
 }
 
