@@ -14,7 +14,6 @@ using FieldMap = std::map<std::string, std::vector<std::string>>;
 
 // Collects what makes the policy invalid; any entry makes it deny-all.
 struct L7Converter : PolicyValues {
-  std::string ns;  // the policy's namespace
   std::vector<StringMatch> hosts(const std::vector<std::string>& v) {
     std::vector<StringMatch> out;
     out.reserve(v.size());
@@ -49,8 +48,8 @@ struct L7Converter : PolicyValues {
       else if (field == "notIpBlocks") s.notIpBlocks = ips(values, at);
       else if (field == "remoteIpBlocks") s.remoteIpBlocks = ips(values, at);
       else if (field == "notRemoteIpBlocks") s.notRemoteIpBlocks = ips(values, at);
-      else if (field == "serviceAccounts") append(s.principals, serviceAccounts(values, at, ns));
-      else if (field == "notServiceAccounts") append(s.notPrincipals, serviceAccounts(values, at, ns));
+      else if (field == "serviceAccounts") append(s.principals, serviceAccounts(values, at));
+      else if (field == "notServiceAccounts") append(s.notPrincipals, serviceAccounts(values, at));
       else invalid.push_back(where + ": unknown field '" + field + "'");
     }
     return s;
@@ -135,7 +134,7 @@ std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy&
   }
 
   L7Converter cv;
-  cv.ns = in.ns;
+  cv.policyNs = in.ns;
   cv.invalid = in.invalid;
   for (size_t i = 0; i < in.rules.size(); ++i) {
     const auto& r = in.rules[i];

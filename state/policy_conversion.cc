@@ -10,7 +10,6 @@ using FieldMap = std::map<std::string, std::vector<std::string>>;
 
 // L4 values that fail to parse make the whole policy invalid (fail closed).
 struct Converter : PolicyValues {
-  std::string ns;               // the policy's namespace
   std::vector<std::string> l7;  // L7 attributes found in the current rule
 
   Match source(const FieldMap& f) {
@@ -24,9 +23,9 @@ struct Converter : PolicyValues {
       else if (field == "ipBlocks") m.sourceIps = ips(values, "from.source.ipBlocks");
       else if (field == "notIpBlocks") m.notSourceIps = ips(values, "from.source.notIpBlocks");
       else if (field == "serviceAccounts")
-        append(m.principals, serviceAccounts(values, "from.source.serviceAccounts", ns));
+        append(m.principals, serviceAccounts(values, "from.source.serviceAccounts"));
       else if (field == "notServiceAccounts")
-        append(m.notPrincipals, serviceAccounts(values, "from.source.notServiceAccounts", ns));
+        append(m.notPrincipals, serviceAccounts(values, "from.source.notServiceAccounts"));
       else l7.push_back("from.source." + field);
     }
     return m;
@@ -95,7 +94,7 @@ std::optional<AuthorizationPolicy> convertAuthorizationPolicy(const source::Auth
                                       : PolicyAction::Allow;
 
   Converter cv;
-  cv.ns = in.ns;
+  cv.policyNs = in.ns;
   cv.invalid = in.invalid;
   for (size_t i = 0; i < in.rules.size(); ++i) {
     const auto& r = in.rules[i];

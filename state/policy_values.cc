@@ -39,8 +39,7 @@ std::vector<uint32_t> PolicyValues::ports(const std::vector<std::string>& v, con
   return out;
 }
 
-std::vector<StringMatch> PolicyValues::serviceAccounts(const std::vector<std::string>& v, const std::string& field,
-                                                      const std::string& policyNs) {
+std::vector<StringMatch> PolicyValues::serviceAccounts(const std::vector<std::string>& v, const std::string& field) {
   std::vector<StringMatch> out;
   for (const auto& s : v) {
     auto slash = s.find('/');

@@ -16,16 +16,16 @@ namespace warren::state {
 bool parsePolicyPort(const std::string& text, uint32_t& out);
 
 struct PolicyValues {
+  std::string policyNs;  // the policy's namespace: a bare service account name is in it
   std::vector<std::string> invalid;
 
   std::vector<StringMatch> strings(const std::vector<std::string>& v);
   std::vector<IpBlock> ips(const std::vector<std::string>& v, const std::string& field);
   std::vector<uint32_t> ports(const std::vector<std::string>& v, const std::string& field);
   // serviceAccounts (Istio 1.24+): "ns/name", or "name" in the policy's own
-  // namespace `policyNs`; shorthand for principals ending "/ns/<ns>/sa/<name>" in
+  // namespace (policyNs); shorthand for principals ending "/ns/<ns>/sa/<name>" in
   // any trust domain. No wildcards, as Istio's API says.
-  std::vector<StringMatch> serviceAccounts(const std::vector<std::string>& v, const std::string& field,
-                                           const std::string& policyNs);
+  std::vector<StringMatch> serviceAccounts(const std::vector<std::string>& v, const std::string& field);
   // Istio's CRD refuses a source that sets (not)serviceAccounts together with
   // (not)principals or (not)namespaces ("Cannot set serviceAccounts with namespaces
   // or principals"); a YAML file has no API server to refuse it, so it is invalid
