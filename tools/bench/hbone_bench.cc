@@ -53,6 +53,7 @@
 #include "common/netns.h"
 #include "tests/support/cluster.h"
 #include "tests/support/audit_key.h"
+#include "io/accept.h"
 #include "tools/bench/audit_compare.h"
 #include "tools/bench/bench_util.h"
 #include "tools/bench/conn_rate.h"
@@ -262,7 +263,7 @@ int main(int argc, char** argv) {
   }
   // The held connections' client ends are in this process (their server ends in
   // another, --serve-held), and node1's tunnel holds one descriptor for each.
-  const uint64_t fileLimit = bench::raiseFileLimit();
+  const uint64_t fileLimit = warren::io::raiseFileLimit();
   if (o.hold > 0 && static_cast<uint64_t>(o.hold) + 2048 > fileLimit) {
     std::fprintf(stderr, "warren-hbone-bench: --hold %d needs a file limit above %d (it is %llu)\n", o.hold,
                  o.hold + 2048, static_cast<unsigned long long>(fileLimit));

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <mutex>
 
 #include "common/netns.h"
+#include "io/accept.h"
 #include "tests/support/cluster.h"
 #include "tools/bench/echo_io.h"
 
@@ -86,17 +86,8 @@ HeldConnections holdConnections(const std::vector<std::string>& sources, const s
   return out;
 }
 
-uint64_t raiseFileLimit() {
-  rlimit l{};
-  if (::getrlimit(RLIMIT_NOFILE, &l) != 0) return 0;
-  l.rlim_cur = l.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &l);
-  ::getrlimit(RLIMIT_NOFILE, &l);
-  return l.rlim_cur;
-}
-
 int serveHeld(const std::string& netnsPath, uint16_t port) {
-  raiseFileLimit();
+  io::raiseFileLimit();
   auto server = HoldServer::start(netnsPath, port);
   if (!server) {
     std::fprintf(stderr, "cannot listen on %u in %s\n", static_cast<unsigned>(port), netnsPath.c_str());

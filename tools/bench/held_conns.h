@@ -48,9 +48,6 @@ struct HeldConnections {
 HeldConnections holdConnections(const std::vector<std::string>& sources, const std::string& ip, uint16_t port,
                                 size_t perSource);
 
-// The file limit this process may reach: the soft limit raised to the hard one.
-uint64_t raiseFileLimit();
-
 // `warren-hbone-bench --serve-held NETNS PORT`: a HoldServer until killed; says
 // "holding on PORT" once listening. Returns the process's exit status.
 int serveHeld(const std::string& netnsPath, uint16_t port);
