@@ -14,12 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL_TARGETS=(http1 h2_server istio_yaml xds kube_json cni_json hbone_connect jwt telemetry_http cert_san hbone_server
-  zds_request)
+  zds_request zds_ack)
 # The CI stage runs the targets whose libraries build in a few minutes from a cold
 # ccache; the others (they pull in the gRPC/protobuf-generated code and the whole
 # waypoint) run here by hand or for longer, and their corpora are replayed by the
 # normal builds' fuzz_corpus_test either way.
-CI_TARGETS=(http1 cni_json jwt telemetry_http zds_request)
+CI_TARGETS=(http1 cni_json jwt telemetry_http zds_request zds_ack)
 
 ci=0
 if [ "${1:-}" = "--ci" ]; then

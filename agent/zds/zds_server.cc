@@ -14,6 +14,7 @@
 
 #include "common/bound_path.h"
 #include "io/accept.h"
+#include "agent/zds/tunnel_message.h"
 #include "common/zds/seqpacket.h"
 #include "zds.pb.h"
 
@@ -157,23 +158,13 @@ bool ZdsServer::onReadable(Tunnel& t) {
     spdlog::info("zds: tunnel #{} (pid {}) disconnected", t.id, t.pid);
     return false;
   }
-  if (!msg->fds.empty()) {
-    // msg closes them: a tunnel never hands descriptors to the agent.
-    spdlog::warn("zds: tunnel #{} (pid {}) sent {} file descriptor(s), which it never should; dropping the connection",
-                 t.id, t.pid, msg->fds.size());
+  // msg closes any fds it brought when it goes.
+  const TunnelMessage verdict = judgeTunnelMessage(msg->bytes, msg->fds.size(), t.helloed, t.inFlight.has_value());
+  if (verdict.kind == TunnelMessage::Kind::Drop) {
+    spdlog::warn("zds: tunnel #{} (pid {}) {}; dropping the connection", t.id, t.pid, verdict.detail);
     return false;
   }
-  pb::TunnelMessage tm;
-  if (!parseProto(msg->bytes, tm)) {
-    spdlog::warn("zds: unparsable message ({} bytes) from tunnel #{} (pid {}); dropping the connection",
-                 msg->bytes.size(), t.id, t.pid);
-    return false;
-  }
-  if (!t.helloed) {
-    if (!tm.has_hello() || tm.hello().version() != pb::V1) {
-      spdlog::warn("zds: client #{} (pid {}) did not start with a version 1 hello; dropping it", t.id, t.pid);
-      return false;
-    }
+  if (verdict.kind == TunnelMessage::Kind::Hello) {
     t.helloed = true;
     t.helloSeq = nextHelloSeq_++;
     spdlog::info("zds: tunnel #{} (pid {}) connected; replaying {} pod(s){}", t.id, t.pid, pods_.size(),
@@ -181,15 +172,7 @@ bool ZdsServer::onReadable(Tunnel& t) {
     queueReplay(t);
     return true;
   }
-  if (!tm.has_response() || !tm.response().has_ack()) {
-    spdlog::warn("zds: tunnel #{} (pid {}) sent something other than an ack; dropping the connection", t.id, t.pid);
-    return false;
-  }
-  if (!t.inFlight) {
-    spdlog::warn("zds: tunnel #{} (pid {}) acked a request it was never sent; dropping the connection", t.id, t.pid);
-    return false;
-  }
-  const std::string& error = tm.response().ack().error();
+  const std::string& error = verdict.detail;
   Outgoing done = std::move(*t.inFlight);
   t.inFlight.reset();
   if (done.kind == Outgoing::Kind::Add) {

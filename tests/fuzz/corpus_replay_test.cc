@@ -27,6 +27,7 @@ const Target kTargets[] = {
     {"xds", xdsEntry},             {"kube_json", kubeJsonEntry},         {"cni_json", cniJsonEntry},
     {"hbone_connect", hboneConnectEntry}, {"jwt", jwtEntry},       {"telemetry_http", telemetryHttpEntry},
     {"cert_san", certSanEntry},       {"hbone_server", hboneServerEntry},   {"zds_request", zdsRequestEntry},
+    {"zds_ack", zdsAckEntry},
 };
 
 class CorpusReplay : public testing::TestWithParam<Target> {};

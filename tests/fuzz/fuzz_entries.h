@@ -55,5 +55,8 @@ int hboneServerEntry(const uint8_t* data, size_t size);
 // The agent's ZDS requests as the tunnel applies them (tunnel/inpod/zds_requests),
 // one message after another with fds attached, to a fake workload handler.
 int zdsRequestEntry(const uint8_t* data, size_t size);
+// What a tunnel answers the agent on ZDS (hello, acks) through the agent's decoder
+// (agent/zds/tunnel_message), one connection's messages in order.
+int zdsAckEntry(const uint8_t* data, size_t size);
 
 }  // namespace warren::fuzz
