@@ -27,6 +27,7 @@ struct ServicePort {
   uint32_t servicePort = 0;
   uint32_t targetPort = 0;
   AppProtocol appProtocol = AppProtocol::Unknown;  // the service port's, on a Service
+  bool operator==(const ServicePort&) const = default;
 };
 
 struct Workload {
@@ -53,6 +54,7 @@ struct Workload {
   // The waypoint (its Service::key()) that traffic addressed to this workload's own
   // IP must pass (Istio's Workload.waypoint); "" for none.
   std::string waypoint;
+  bool operator==(const Workload&) const = default;
 };
 
 struct Service {

@@ -28,6 +28,7 @@ struct StringMatch {
   static StringMatch parse(std::string_view istioPattern);
   bool matches(std::string_view s) const;
   std::string text() const;  // back in Istio's pattern syntax, for logs and dumps
+  bool operator==(const StringMatch&) const = default;
 };
 
 // A CIDR block ("10.0.0.0/8", or a bare IP = /32 or /128).
@@ -39,6 +40,7 @@ struct IpBlock {
   static std::optional<IpBlock> parse(std::string_view cidr);
   bool contains(std::string_view ip) const;  // an IP literal; false when unparsable
   std::string text() const;
+  bool operator==(const IpBlock&) const = default;
 };
 
 struct Match {
@@ -48,14 +50,17 @@ struct Match {
   std::vector<IpBlock> sourceIps, notSourceIps;
   std::vector<IpBlock> destinationIps, notDestinationIps;
   std::vector<uint32_t> destinationPorts, notDestinationPorts;
+  bool operator==(const Match&) const = default;
 };
 
 struct Clause {
   std::vector<Match> matches;  // OR'd; an empty clause matches nothing
+  bool operator==(const Clause&) const = default;
 };
 
 struct Rule {
   std::vector<Clause> clauses;  // AND'd; a rule without clauses matches everything
+  bool operator==(const Rule&) const = default;
 };
 
 enum class PolicyAction { Allow, Deny, Audit };
@@ -76,6 +81,7 @@ struct AuthorizationPolicy {
   std::vector<std::string> conversionNotes;
 
   std::string key() const { return ns + "/" + name; }
+  bool operator==(const AuthorizationPolicy&) const = default;
 
   // Fail closed: whatever the policy's scope selects is denied (one rule with no
   // clauses matches every connection), never dry-run, with `note` saying why.
@@ -96,6 +102,7 @@ struct MtlsPolicy {
   std::string decidedBy;  // "ns/name", "" for the default (PERMISSIVE)
   std::map<uint32_t, MtlsMode> portModes;  // portLevelMtls overrides
   std::map<uint32_t, std::string> portDecidedBy;
+  bool operator==(const MtlsPolicy&) const = default;
 
   MtlsMode modeFor(uint32_t port) const {
     auto it = portModes.find(port);

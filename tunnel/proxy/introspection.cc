@@ -100,6 +100,8 @@ nlohmann::json configDump(const state::StateStore& state, const identity::Identi
       {"policy_denied", c.policyDenied.load()},       {"policy_revoked", c.policyRevoked.load()},
       {"original_source_fallbacks", c.originalSourceFallbacks.load()},
       {"app_dials_cancelled", c.appDialsCancelled.load()},
+      {"revalidations_judged", c.revalidationsJudged.load()},
+      {"revalidations_skipped", c.revalidationsSkipped.load()},
   };
   nlohmann::json dump = {{"state", state::toJson(*state.get())}, {"certificates", certs}, {"counters", counters}};
   for (auto& [k, v] : extra.items()) dump[k] = v;
@@ -165,6 +167,12 @@ Status registerTunnelMetrics(telemetry::TcpMetrics& m, const Proxy& proxy, const
       {"warren_tunnel_policy_denied_total", "Inbound connections refused by authorization policy.", &c.policyDenied},
       {"warren_tunnel_policy_revoked_total", "Live inbound connections closed because a policy change denies them.",
        &c.policyRevoked},
+      {"warren_tunnel_policy_rejudged_total",
+       "Live inbound connections judged again after a state change that touched their destination or its policies.",
+       &c.revalidationsJudged},
+      {"warren_tunnel_policy_rejudge_skipped_total",
+       "Live inbound connections not judged again after a state change: nothing their decision reads changed.",
+       &c.revalidationsSkipped},
       {"warren_tunnel_identity_refusals_total", "Connections refused for lack of a valid workload certificate.",
        &c.identityRefusals},
       {"warren_tunnel_refused_total", "Captured connections refused before relaying.", &c.refused},

@@ -11,6 +11,7 @@
 #include "tunnel/proxy/connection_metrics.h"
 #include "tunnel/proxy/inbound_record.h"
 #include "tunnel/proxy/relay.h"
+#include "tunnel/proxy/revalidation.h"
 
 namespace warren::proxy {
 
@@ -88,25 +89,12 @@ state::ClusterStatePtr Proxy::currentState() const {
   return inputs_.state ? inputs_.state->get() : state::ClusterState::Builder().finish();
 }
 
-namespace {
-// The destination as the state knows it; a pod the state does not list yet (the
-// agent enrolled it before the tunnel's source caught up) still gets its
-// namespace's and the mesh's policies, from what the pod context says.
-state::Workload destinationWorkload(const state::ClusterState& st, const PodContext& pod, const std::string& dstIp) {
-  if (const auto* w = st.findByIp(dstIp)) return *w;
-  state::Workload w;
-  w.uid = pod.uid;
-  w.name = pod.name;
-  w.ns = pod.ns;
-  w.serviceAccount = pod.serviceAccount;
-  w.ips = pod.ips;
-  return w;
-}
-}  // namespace
-
 authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const PodContext& pod,
                                         const authz::ConnectionFacts& facts, ConnectionRecord& rec) {
-  const state::Workload dst = destinationWorkload(st, pod, facts.dstIp);
+  // A pod the state does not list yet (the agent enrolled it before the tunnel's
+  // source caught up) still gets its namespace's and the mesh's policies.
+  state::Workload storage;
+  const state::Workload& dst = destinationOf(st, pod, facts.dstIp, &storage);
   authz::Decision d = authz::authorize(st, dst, facts);
   recordAuthorization(rec, st, dst, pod.displayName(), facts, d);
   if (inputs_.audit) rec.policySha256 = policyDigests_.digest(currentState(), st, d.policy);
@@ -129,20 +117,28 @@ uint64_t Proxy::track(const PodContextPtr& pod, Authorized authorized,
   // loop's next turn so the caller finishes setting up first. Usually nothing
   // changed and the first decision stands.
   auto st = currentState();
+  state::Workload storage;
   const bool stillAllowed = st == authorized.decidedWith ||
-                            authz::authorize(*st, destinationWorkload(*st, *pod, facts.dstIp), facts).allowed;
-  revocable_[id] = Revocable{pod, std::move(facts), std::move(abort)};
+                            authz::authorize(*st, destinationOf(*st, *pod, facts.dstIp, &storage), facts).allowed;
+  // Not allowed by the newest state: the revalidation posted below judges it
+  // again, from the state its decision was made with.
+  revocable_[id] = Revocable{pod, std::move(facts), std::move(abort), stillAllowed ? st : authorized.decidedWith};
   if (!stillAllowed) loop_.post([this, st] { revalidate(st); });
   return id;
 }
 
 void Proxy::revalidate(const state::ClusterStatePtr& next) {
+  std::vector<LiveInbound> live;
+  live.reserve(revocable_.size());
+  for (const auto& [id, r] : revocable_) live.push_back({id, r.pod.get(), &r.facts, r.judgedWith.get()});
+  Revalidation result = proxy::revalidate(*next, live);
+  counters_.revalidationsJudged += result.judged;
+  counters_.revalidationsSkipped += result.skipped;
+  // Those that stay were judged with, or are unchanged by, `next`: it is their
+  // state from now on (and the older states are let go).
+  for (auto& [id, r] : revocable_) r.judgedWith = next;
   std::vector<std::pair<uint64_t, std::string>> revoke;
-  for (const auto& [id, r] : revocable_) {
-    const state::Workload dst = destinationWorkload(*next, *r.pod, r.facts.dstIp);
-    auto d = authz::authorize(*next, dst, r.facts);
-    if (!d.allowed) revoke.emplace_back(id, d.reason);
-  }
+  for (auto& r : result.revoked) revoke.emplace_back(r.id, std::move(r.reason));
   // Aborting runs the connection's onDone, which untracks it: collect first.
   for (const auto& [id, reason] : revoke) {
     auto it = revocable_.find(id);

@@ -78,6 +78,9 @@ struct ProxyCounters {
   // Inbound connections refused by authorization, and live ones closed because a
   // policy change denies them now.
   std::atomic<uint64_t> policyDenied{0}, policyRevoked{0};
+  // On each state change, live inbound connections judged again (something their
+  // decision reads changed) and those left as they were (revalidation.h).
+  std::atomic<uint64_t> revalidationsJudged{0}, revalidationsSkipped{0};
   // Inbound connections the app saw from the pod's own address instead of the
   // client's (no reply routing in the pod, or the transparent bind failed).
   std::atomic<uint64_t> originalSourceFallbacks{0};
@@ -175,6 +178,7 @@ class Proxy {
     PodContextPtr pod;
     authz::ConnectionFacts facts;
     std::function<void(const std::string&)> abort;
+    state::ClusterStatePtr judgedWith;  // the state its standing decision was made with
   };
 
   io::EventLoop& loop_;
