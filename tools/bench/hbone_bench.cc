@@ -558,6 +558,7 @@ int main(int argc, char** argv) {
                         .mesh = figures(m),
                         .meshConnPerCpuSecond = perCpuSecond,
                         .idleRssMb = idleRss / 1024.0,
+                        .idleAnonMb = idleAnon1Mb,
                         .heldConnections = held.open,
                         .heldRssMb = std::max(held.rss1Mb, held.rss2Mb)};
   std::printf("\nissue 15's aims, from this run:\n\n%s", bench::aimsTable(bench::judgeAims(aims)).c_str());
