@@ -392,13 +392,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   long idleRss = bench::rssKb(t1, "VmRSS:");
+  const long idleAnon = bench::rssKb(t1, "RssAnon:");
   if (o.idleOnly) {
     const bench::RssBreakdown b = bench::rssBreakdown(bench::readSmaps(t1));
-    const long idleAnon = bench::rssKb(t1, "RssAnon:");
+    const long threads = bench::rssKb(t1, "Threads:");  // a count, read as the kB fields are
     std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB (anonymous %.1f MB, %ld threads); before any "
                 "pod %.1f MB (anonymous %.1f MB): %.0f KB per pod\n\n%s",
-                idleRss / 1024.0, idleAnon / 1024.0, bench::rssKb(t1, "Threads:") /* a count, read alike */, startRss / 1024.0,
-                startAnon / 1024.0, (idleRss - startRss) / 10.0, bench::rssTable(b, 16).c_str());
+                idleRss / 1024.0, idleAnon / 1024.0, threads, startRss / 1024.0, startAnon / 1024.0,
+                (idleRss - startRss) / 10.0, bench::rssTable(b, 16).c_str());
     return 0;
   }
   if (o.auditCompare > 0) return compareAudit(o, n1, n2, client, server, kRatePort, auditRoot);
@@ -558,7 +559,7 @@ int main(int argc, char** argv) {
                         .mesh = figures(m),
                         .meshConnPerCpuSecond = perCpuSecond,
                         .idleRssMb = idleRss / 1024.0,
-                        .idleAnonMb = idleAnon1Mb,
+                        .idleAnonMb = idleAnon / 1024.0,
                         .heldConnections = held.open,
                         .heldRssMb = std::max(held.rss1Mb, held.rss2Mb)};
   std::printf("\nissue 15's aims, from this run:\n\n%s", bench::aimsTable(bench::judgeAims(aims)).c_str());

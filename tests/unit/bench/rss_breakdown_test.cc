@@ -8,12 +8,12 @@ namespace {
 // Trimmed from a tunnel's /proc/PID/smaps: a library's two mappings, the heap, and
 // two unnamed mappings (a thread's stack and its guard page).
 constexpr const char* kSmaps =
-    "7f1c00000000-7f1c00200000 r-xp 00000000 08:01 1234                       /usr/lib/x86_64-linux-gnu/libcrypto.so.3\n"
+    "7f1c00000000-7f1c00200000 r-xp 00000000 08:01 1234                    /usr/lib/x86_64-linux-gnu/libcrypto.so.3\n"
     "Size:               2048 kB\n"
     "Rss:                 900 kB\n"
     "Anonymous:             0 kB\n"
     "VmFlags: rd ex mr mw me\n"
-    "7f1c00400000-7f1c00410000 rw-p 00200000 08:01 1234                       /usr/lib/x86_64-linux-gnu/libcrypto.so.3\n"
+    "7f1c00400000-7f1c00410000 rw-p 00200000 08:01 1234                    /usr/lib/x86_64-linux-gnu/libcrypto.so.3\n"
     "Rss:                  64 kB\n"
     "Anonymous:            60 kB\n"
     "55d000000000-55d000100000 rw-p 00000000 00:00 0                          [heap]\n"
