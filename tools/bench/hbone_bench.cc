@@ -25,12 +25,14 @@
 // from this run (perf_aims.h), as a table the README quotes.
 //
 // Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N]
-//               [--rate-seconds S] [--rate-threads N] [--audit] [--audit-compare N] [--verbose]
+//               [--rate-seconds S] [--rate-threads N] [--audit] [--audit-compare N] [--idle-only] [--verbose]
 // --audit: both tunnels write the audit log (README "Audit evidence"); compare its
 // new-connection numbers with a run without.
 // --audit-compare N: only what the audit log costs the new-connection path, in
 // this one run: N rounds of new connections and the connection rate, both tunnels
 // restarted without and with --audit-dir before each (audit_compare.h).
+// --idle-only: the same cluster and tunnel flags, stopped after the idle RSS
+// reading, which it prints with where node1's tunnel has it (rss_breakdown.h).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -59,6 +61,7 @@
 #include "tools/bench/conn_rate.h"
 #include "tools/bench/held_conns.h"
 #include "tools/bench/perf_aims.h"
+#include "tools/bench/rss_breakdown.h"
 #include "tools/bench/stunnel_path.h"
 
 using namespace warren;
@@ -79,6 +82,7 @@ struct Options {
   int hold = 10000;       // connections held open at once for the RSS figure (0: no such phase)
   bool audit = false;     // both tunnels write the audit log (--audit-dir), to measure what it costs
   int auditCompare = 0;   // rounds of the audit off/on comparison (0: the whole benchmark instead)
+  bool idleOnly = false;  // stop after the idle RSS reading (and print where it is)
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
 };
 
@@ -162,8 +166,8 @@ constexpr uint16_t relayFrontPort(uint16_t serverPort) { return static_cast<uint
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--verbose" || k == "--audit") {
-      (k == "--audit" ? o.audit : o.verbose) = true;
+    if (k == "--verbose" || k == "--audit" || k == "--idle-only") {
+      (k == "--audit" ? o.audit : k == "--idle-only" ? o.idleOnly : o.verbose) = true;
       --i;
       continue;
     }
@@ -254,7 +258,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--rate-seconds S] "
-                         "[--rate-threads N] [--hold N] [--audit] [--audit-compare N] [--verbose]\n");
+                         "[--rate-threads N] [--hold N] [--audit] [--audit-compare N] [--idle-only] [--verbose]\n");
     return 2;
   }
   if (::geteuid() != 0) {
@@ -300,6 +304,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot start the cluster: %s\n", st.error().message.c_str());
     return 1;
   }
+  // The same tunnel before any pod: what the ten pods add is the difference.
+  const long startRss = bench::rssKb(n1.tunnel()->pid(), "VmRSS:");
+  const long startAnon = bench::rssKb(n1.tunnel()->pid(), "RssAnon:");
   int rc = 0;
   Pod client = n1.addPod("mesh", "client", "10.244.1.11", {}, &rc);
   Pod pclient = n1.addPod("plain", "pclient", "10.244.1.12", {}, &rc);
@@ -385,6 +392,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   long idleRss = bench::rssKb(t1, "VmRSS:");
+  const long idleAnon = bench::rssKb(t1, "RssAnon:");
+  if (o.idleOnly) {
+    const bench::RssBreakdown b = bench::rssBreakdown(bench::readSmaps(t1));
+    const long threads = bench::rssKb(t1, "Threads:");  // a count, read as the kB fields are
+    std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB (anonymous %.1f MB, %ld threads); before any "
+                "pod %.1f MB (anonymous %.1f MB): %.0f KB per pod\n\n%s",
+                idleRss / 1024.0, idleAnon / 1024.0, threads, startRss / 1024.0, startAnon / 1024.0,
+                (idleRss - startRss) / 10.0, bench::rssTable(b, 16).c_str());
+    return 0;
+  }
   if (o.auditCompare > 0) return compareAudit(o, n1, n2, client, server, kRatePort, auditRoot);
 
   std::printf("Warren HBONE benchmark, two nodes (veth underlay), iperf3 %d s per run, %d round trips, %d new "
@@ -542,6 +559,7 @@ int main(int argc, char** argv) {
                         .mesh = figures(m),
                         .meshConnPerCpuSecond = perCpuSecond,
                         .idleRssMb = idleRss / 1024.0,
+                        .idleAnonMb = idleAnon / 1024.0,
                         .heldConnections = held.open,
                         .heldRssMb = std::max(held.rss1Mb, held.rss2Mb)};
   std::printf("\nissue 15's aims, from this run:\n\n%s", bench::aimsTable(bench::judgeAims(aims)).c_str());
