@@ -43,8 +43,7 @@ bool onlyObjectOf(Snapshot& one, ObjectKind* kind, std::string* key) {
          take(ObjectKind::Service, one.services) || take(ObjectKind::EndpointSlice, one.endpointSlices) ||
          take(ObjectKind::AuthorizationPolicy, one.authorizationPolicies) ||
          take(ObjectKind::PeerAuthentication, one.peerAuthentications) ||
-         take(ObjectKind::RequestAuthentication, one.requestAuthentications) ||
-         take(ObjectKind::Gateway, one.gateways);
+         take(ObjectKind::RequestAuthentication, one.requestAuthentications) || take(ObjectKind::Gateway, one.gateways);
 }
 
 bool identifyFile(const std::string& path, FileIdentity* id) {
@@ -182,8 +181,10 @@ Result<SnapshotDiff> DirectoryReader::read() {
         winner = std::move(p->second[index]);
         have = true;
       }
-      if (claim->second.size() > 1) contested_.insert(id);
-      else contested_.erase(id);
+      if (claim->second.size() > 1)
+        contested_.insert(id);
+      else
+        contested_.erase(id);
     } else {
       contested_.erase(id);
     }

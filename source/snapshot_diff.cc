@@ -8,8 +8,10 @@ void diffMaps(ObjectKind kind, const std::map<std::string, T>& before, const std
               SnapshotDiff& out) {
   for (const auto& [key, obj] : before) {
     auto it = after.find(key);
-    if (it == after.end()) out.note(kind, key, Change::Removed);
-    else if (!(it->second == obj)) out.note(kind, key, Change::Changed);
+    if (it == after.end())
+      out.note(kind, key, Change::Removed);
+    else if (!(it->second == obj))
+      out.note(kind, key, Change::Changed);
   }
   for (const auto& [key, obj] : after)
     if (!before.count(key)) out.note(kind, key, Change::Added);

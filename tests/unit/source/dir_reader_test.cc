@@ -2,8 +2,8 @@
 // snapshot is loadDirectory's of the same directory (objects and errors, in order),
 // it parses only the files that changed, and it reports the objects that changed.
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -33,9 +33,7 @@ class TempDir {
     ASSERT_TRUE(writeFileAtomic(path + "/" + name, text, 0644));
   }
   void remove(const std::string& name) const { fs::remove(path + "/" + name); }
-  void rename(const std::string& from, const std::string& to) const {
-    fs::rename(path + "/" + from, path + "/" + to);
-  }
+  void rename(const std::string& from, const std::string& to) const { fs::rename(path + "/" + from, path + "/" + to); }
   // A new mtime, the content as it was.
   void touch(const std::string& name, int64_t sec) const {
     struct timespec times[2] = {{sec, 0}, {sec, 0}};
