@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -68,10 +69,19 @@ int64_t realtimeNowNs() {
 DirectoryReader::DirectoryReader(std::string dir, std::function<int64_t()> clockNs)
     : dir_(std::move(dir)), clockNs_(clockNs ? std::move(clockNs) : realtimeNowNs) {}
 
+std::optional<std::string> DirectoryReader::readText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return std::move(text).str();
+}
+
 // As loadDirectory and loadDocuments read a file, one document at a time so that
 // each object's place in the directory is known (its duplicates are found across
 // files later, in rebuildErrors).
-void DirectoryReader::parseFile(const std::string& path, File& file, std::vector<Snapshot>& objects) {
+void DirectoryReader::parseFile(const std::string& path, const std::optional<std::string>& text, File& file,
+                                std::vector<Snapshot>& objects) {
   file.docs.clear();
   objects.clear();
   auto fileError = [&](std::string message) {
@@ -80,15 +90,12 @@ void DirectoryReader::parseFile(const std::string& path, File& file, std::vector
     file.docs.push_back(std::move(d));
     objects.emplace_back();
   };
-  std::ifstream in(path);
-  if (!in) {
+  if (!text) {
     fileError("cannot read " + path);
   } else {
-    std::stringstream text;
-    text << in.rdbuf();
     std::vector<YAML::Node> docs;
     try {
-      docs = loadAllDocuments(text.str());
+      docs = loadAllDocuments(*text);
     } catch (const YAML::Exception& e) {
       const std::string line = e.mark.is_null() ? "" : ", line " + std::to_string(e.mark.line + 1);
       fileError(path + line + ": malformed YAML: " + e.msg + "; the file is ignored");
@@ -136,23 +143,39 @@ Result<SnapshotDiff> DirectoryReader::read() {
 
   std::set<ObjectId> touched;
   for (auto it = files_.begin(); it != files_.end();) {
-    auto n = now.find(it->first);
-    if (n != now.end() && n->second == it->second.id && !it->second.racy) {
+    if (now.count(it->first)) {
       ++it;
       continue;
     }
     dropClaims(it->first, it->second, touched);
-    if (n == now.end()) ++stats_.filesDropped;
+    ++stats_.filesDropped;
     it = files_.erase(it);
   }
   // Parsed this read: each document's object, by file.
   std::map<std::string, std::vector<Snapshot>> parsed;
   for (const auto& [path, id] : now) {
-    if (files_.count(path)) continue;
+    auto it = files_.find(path);
+    if (it != files_.end() && it->second.id == id && !it->second.racy) continue;
+    const bool racy = std::max(id.mtimeNs, id.ctimeNs) + kRacyNs > startNs;
+    std::optional<std::string> text = readText(path);
+    ++stats_.filesRead;
+    std::optional<size_t> hash;
+    if (text) hash = std::hash<std::string>{}(*text);
+    if (it != files_.end() && hash && it->second.contentHash == hash) {
+      // Touched, or racy and still as it was: the same bytes, nothing to parse.
+      it->second.id = id;
+      it->second.racy = racy;
+      continue;
+    }
+    if (it != files_.end()) {
+      dropClaims(path, it->second, touched);
+      files_.erase(it);
+    }
     File& f = files_[path];
     f.id = id;
-    f.racy = std::max(id.mtimeNs, id.ctimeNs) + kRacyNs > startNs;
-    parseFile(path, f, parsed[path]);
+    f.racy = racy;
+    f.contentHash = hash;
+    parseFile(path, text, f, parsed[path]);
     ++stats_.filesParsed;
     for (size_t i = 0; i < f.docs.size(); ++i)
       if (f.docs[i].hasObject) {
@@ -174,7 +197,7 @@ Result<SnapshotDiff> DirectoryReader::read() {
         // and its objects were not kept, so it is read again.
         File again;
         p = parsed.emplace(path, std::vector<Snapshot>{}).first;
-        parseFile(path, again, p->second);
+        parseFile(path, readText(path), again, p->second);
         ++stats_.filesParsed;
       }
       if (index < p->second.size()) {

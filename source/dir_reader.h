@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -37,14 +38,15 @@ class DirectoryReader {
   // `clockNs`: the wall clock in ns (CLOCK_REALTIME, as file times), for tests.
   explicit DirectoryReader(std::string dir, std::function<int64_t()> clockNs = nullptr);
 
-  // Stats every file, parses the new and changed ones, drops the objects of
-  // removed ones. An error only when the directory cannot be listed: the
+  // Stats every file, reads those whose identity changed, parses those whose
+  // bytes changed, drops the objects of removed ones. An error only when the directory cannot be listed: the
   // snapshot is then the last one read.
   Result<SnapshotDiff> read();
   const Snapshot& snapshot() const { return snapshot_; }
 
   struct Stats {
-    size_t filesParsed = 0;   // new or changed (and any re-read for a new winner of a duplicate key)
+    size_t filesRead = 0;     // whose identity changed (or was racy): their bytes compared
+    size_t filesParsed = 0;   // new or changed bytes (and any re-read for a new winner of a duplicate key)
     size_t filesDropped = 0;  // removed since the read before
   };
   const Stats& lastRead() const { return stats_; }
@@ -66,6 +68,10 @@ class DirectoryReader {
     // kernel's jiffy, and a rewrite of the same size in the same tick, to an inode
     // number just freed, would otherwise look untouched.
     bool racy = false;
+    // Of its bytes (std::hash; nullopt: unreadable): a file touched, or racy and
+    // unchanged, is read but not parsed again. Reading and hashing is ~100 times
+    // cheaper than parsing YAML.
+    std::optional<size_t> contentHash;
   };
   static constexpr int64_t kRacyNs = 50'000'000;
   using ObjectId = std::pair<ObjectKind, std::string>;
@@ -73,7 +79,9 @@ class DirectoryReader {
 
   // Parses one file: its documents and, per document, the object it made (a
   // snapshot of one object, or none).
-  static void parseFile(const std::string& path, File& file, std::vector<Snapshot>& objects);
+  static std::optional<std::string> readText(const std::string& path);
+  static void parseFile(const std::string& path, const std::optional<std::string>& text, File& file,
+                        std::vector<Snapshot>& objects);
   void dropClaims(const std::string& path, const File& file, std::set<ObjectId>& touched);
   void rebuildErrors();
 
