@@ -122,8 +122,7 @@ TEST_F(StateFeedTest, ASaveConvertsOnlyWhatItsFileChanged) {
             ", namespace: mesh}\nstatus: {podIP: 10.244." + std::to_string(2 + i / 200) + "." +
             std::to_string(i % 200 + 1) + "}\n";
   save("a.yaml", many);
-  const std::string b = "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh}\nstatus: {podIP: 10.244.1.11}\n";
-  save("b.yaml", b);
+  save("b.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh}\nstatus: {podIP: 10.244.1.11}\n");
   auto feed = StateFeed::start(fromDirectory(dir_), recorder());
   ASSERT_TRUE(feed) << feed.error().message;
   save("b.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh, labels: {app: b}}\n"
