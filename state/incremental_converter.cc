@@ -71,11 +71,14 @@ void IncrementalConverter::indexSlice(const std::string& key, const source::Endp
   slices_[key] = std::move(info);
 }
 
-void IncrementalConverter::indexService(const std::string& key, bool present) {
-  if (present)
+void IncrementalConverter::indexService(const std::string& key, const source::Service* svc) {
+  if (svc) {
     indexAdd(servicesByNs_, namespaceOfKey(key), key);
-  else
+    serviceSelectors_[key] = svc->selector;
+  } else {
     indexDrop(servicesByNs_, namespaceOfKey(key), key);
+    serviceSelectors_.erase(key);
+  }
 }
 
 // --- objects ---
@@ -256,6 +259,7 @@ ClusterStatePtr IncrementalConverter::buildWhole(const source::Snapshot& snapsho
   podsByUid_.clear();
   pods_.clear();
   servicesByNs_.clear();
+  serviceSelectors_.clear();
   slicesByService_.clear();
   slicesByIp_.clear();
   slices_.clear();
@@ -271,7 +275,7 @@ ClusterStatePtr IncrementalConverter::buildWhole(const source::Snapshot& snapsho
   for (const auto& [key, in] : snapshot.requestAuthentications) convertAuthn(key, &in, b);
   waypoints_ = snapshot_conversion::collectWaypoints(snapshot, options_);
   for (const auto& [key, svc] : snapshot.services) {
-    indexService(key, true);
+    indexService(key, &svc);
     if (!waypoints_.byGateway.count(key)) convertService(snapshot, key, b);
   }
   for (const auto& [key, s] : waypoints_.byGateway) b.add(s);
@@ -321,11 +325,20 @@ ClusterStatePtr IncrementalConverter::apply(const source::Snapshot& snapshot, co
       for (const auto& ip : now->ips) touchPodsAt(ip);
   }
   for (const auto& [key, change] : changes.of(ObjectKind::Service)) {
-    indexService(key, snapshot.services.count(key) != 0);
+    // The pods of its namespace its old or new selector picks; without one, its
+    // slices' addresses are its endpoints.
+    std::vector<std::map<std::string, std::string>> selectors;
+    if (auto* old = entryOf(serviceSelectors_, key); old && !old->empty()) selectors.push_back(*old);
+    const source::Service* now = entryOf(snapshot.services, key);
+    if (now && !now->selector.empty()) selectors.push_back(now->selector);
+    indexService(key, now);
     services.insert(key);
-    // Its selector (old or new) may pick any pod of its namespace; without one,
-    // its slices' addresses are its endpoints.
-    if (auto* keys = entryOf(podsByNs_, namespaceOfKey(key))) pods.insert(keys->begin(), keys->end());
+    if (auto* keys = entryOf(podsByNs_, namespaceOfKey(key)))
+      for (const auto& selector : selectors) {
+        const source::Selector sel{true, selector};
+        for (const auto& pk : *keys)
+          if (sel.selects(snapshot.pods.at(pk).labels)) pods.insert(pk);
+      }
     if (auto* sliceKeys = entryOf(slicesByService_, key))
       for (const auto& s : *sliceKeys)
         for (const auto& ip : slices_.at(s).ips) touchPodsAt(ip);

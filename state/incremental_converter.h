@@ -8,8 +8,8 @@
 //
 // What a change reaches:
 //   Pod                    its workload (and another pod of the same uid)
-//   Service                itself, the pods of its namespace (an old or new selector
-//                          may pick them), the pods at its EndpointSlices' addresses
+//   Service                itself, the pods of its namespace its old or new selector
+//                          picks, the pods at its EndpointSlices' addresses
 //   EndpointSlice          the pods at its old and new addresses
 //   AuthorizationPolicy    itself (L4 and waypoint forms); a selector policy also the
 //                          pods of its namespace it selected or selects (all
@@ -75,7 +75,7 @@ class IncrementalConverter {
 
   void indexPod(const std::string& key, const source::Pod* pod);
   void indexSlice(const std::string& key, const source::EndpointSlice* slice);
-  void indexService(const std::string& key, bool present);
+  void indexService(const std::string& key, const source::Service* svc);
   void convertPolicy(const std::string& key, const source::AuthorizationPolicy* in, ClusterState::Builder& b);
   void convertAuthn(const std::string& key, const source::RequestAuthentication* in, ClusterState::Builder& b);
   void convertService(const source::Snapshot& snapshot, const std::string& key, ClusterState::Builder& b);
@@ -95,6 +95,7 @@ class IncrementalConverter {
   std::map<std::string, std::set<std::string>> podsByUid_;        // workload uid -> pod keys
   std::map<std::string, PodInfo> pods_;                           // pod key -> as last indexed
   std::map<std::string, std::set<std::string>> servicesByNs_;     // ns -> Service keys
+  std::map<std::string, std::map<std::string, std::string>> serviceSelectors_;  // Service key -> its selector
   std::map<std::string, std::set<std::string>> slicesByService_;  // "ns/name" -> slice keys
   std::map<std::string, std::set<std::string>> slicesByIp_;       // IP -> slice keys
   std::map<std::string, SliceInfo> slices_;

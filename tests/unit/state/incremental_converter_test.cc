@@ -305,7 +305,8 @@ TEST(IncrementalConverter, EveryStepEqualsAWholeBuild) {
 }
 
 // The cases that matter most for cost, spelled out: one pod converts one pod;
-// a namespace relabel converts its pods and no others; a Gateway builds whole.
+// a namespace relabel converts its pods and no others; a policy or a Service the
+// pods it selects; a Gateway builds whole.
 TEST(IncrementalConverter, ConvertsOnlyWhatAChangeReaches) {
   const SnapshotOptions o;
   source::Snapshot s;
@@ -355,6 +356,19 @@ TEST(IncrementalConverter, ConvertsOnlyWhatAChangeReaches) {
   step(before);
   EXPECT_EQ(conv.counters().lastPodsConverted, 24u);  // odd i but p3, relabelled to y
   EXPECT_EQ(conv.counters().incremental, 3u);
+
+  // A Service: the pods its selector picks, not its whole namespace.
+  before = s;
+  source::Service web;
+  web.name = "web";
+  web.ns = "a";
+  web.selector = {{"app", "x"}};
+  web.ports = {{"http", "", 80, 8080, ""}};
+  s.services["a/web"] = web;
+  st = step(before);
+  EXPECT_EQ(conv.counters().lastPodsConverted, 24u);
+  EXPECT_EQ(st->readyEndpoints(*st->findService("a/web.a.svc.cluster.local")).size(), 24u);
+  EXPECT_EQ(conv.counters().incremental, 4u);
 
   // A Gateway (a waypoint) reaches every binding: whole.
   before = s;
