@@ -1,6 +1,7 @@
 #pragma once
 // The cluster as the node agent sees it, whatever the source (the YAML directory,
-// or the Kubernetes API: source/kube/): plain values, converted at the edge.
+// or the Kubernetes API: source/kube/): plain values, converted at the edge. Each
+// compares by value, so a re-read tells a changed object from a rewritten file.
 
 #include <cstdint>
 #include <map>
@@ -14,6 +15,7 @@ namespace warren::source {
 struct Namespace {
   std::string name;
   std::map<std::string, std::string> labels;
+  bool operator==(const Namespace&) const = default;
 };
 
 struct Pod {
@@ -32,6 +34,7 @@ struct Pod {
   // status.phase Succeeded or Failed: every container has ended and the sandbox
   // is gone, though status.podIP may stay. Nothing of it runs on the node.
   bool finished = false;
+  bool operator==(const Pod&) const = default;
 };
 
 // core/v1 Service, TCP ports only (the tunnel carries TCP).
@@ -41,6 +44,7 @@ struct ServicePortSpec {
   uint32_t port = 0;
   uint32_t targetPort = 0;      // 0 with targetPortName empty: same as port
   std::string targetPortName;   // a named container port
+  bool operator==(const ServicePortSpec&) const = default;
 };
 struct Service {
   std::string name, ns;
@@ -48,6 +52,7 @@ struct Service {
   std::vector<std::string> clusterIPs;  // empty for headless
   std::map<std::string, std::string> selector;
   std::vector<ServicePortSpec> ports;
+  bool operator==(const Service&) const = default;
 };
 
 // discovery.k8s.io/v1 EndpointSlice: the endpoints of a Service, as the API has
@@ -56,16 +61,19 @@ struct Service {
 struct EndpointSlicePort {
   std::string name;  // the Service port's name ("" for a single unnamed port)
   uint32_t port = 0;  // the endpoint's (target) port
+  bool operator==(const EndpointSlicePort&) const = default;
 };
 struct EndpointSliceEndpoint {
   std::vector<std::string> addresses;
   bool ready = true;  // conditions.ready; absent counts as ready, as the API says
+  bool operator==(const EndpointSliceEndpoint&) const = default;
 };
 struct EndpointSlice {
   std::string name, ns;
   std::string serviceName;  // label kubernetes.io/service-name
   std::vector<EndpointSlicePort> ports;
   std::vector<EndpointSliceEndpoint> endpoints;
+  bool operator==(const EndpointSlice&) const = default;
 };
 
 // Optional label selector (selector.matchLabels): absent selects the whole scope.
@@ -73,28 +81,34 @@ struct Selector {
   bool present = false;
   std::map<std::string, std::string> matchLabels;
   bool selects(const std::map<std::string, std::string>& labels) const;
+  bool operator==(const Selector&) const = default;
 };
 
 // security.istio.io AuthorizationPolicy, as written (v1 and v1beta1 share the shape).
 // Field lists keep Istio's names; the tunnel converts them as istiod does.
 struct PolicySource {
   std::map<std::string, std::vector<std::string>> fields;  // "principals", "notNamespaces", ...
+  bool operator==(const PolicySource&) const = default;
 };
 struct PolicyOperation {
   std::map<std::string, std::vector<std::string>> fields;  // "ports", "methods", ...
+  bool operator==(const PolicyOperation&) const = default;
 };
 struct PolicyCondition {
   std::string key;
   std::vector<std::string> values, notValues;
+  bool operator==(const PolicyCondition&) const = default;
 };
 struct PolicyRule {
   std::vector<PolicySource> from;
   std::vector<PolicyOperation> to;
   std::vector<PolicyCondition> when;
+  bool operator==(const PolicyRule&) const = default;
 };
 // Istio's targetRef / targetRefs entry (a Gateway API PolicyTargetReference).
 struct TargetRef {
   std::string group, kind, name, ns;  // ns: the policy's own unless given
+  bool operator==(const TargetRef&) const = default;
 };
 struct AuthorizationPolicy {
   std::string name, ns, where;  // where: file and line, for messages
@@ -105,14 +119,17 @@ struct AuthorizationPolicy {
   bool dryRun = false;        // annotation istio.io/dry-run: "true"
   std::vector<PolicyRule> rules;
   std::vector<std::string> invalid;  // what failed validation; non-empty = fail closed
+  bool operator==(const AuthorizationPolicy&) const = default;
 };
 
 // security.istio.io RequestAuthentication, as written: one JWTRule per issuer.
 struct JwtHeaderSpec {
   std::string name, prefix;
+  bool operator==(const JwtHeaderSpec&) const = default;
 };
 struct ClaimToHeaderSpec {
   std::string header, claim;
+  bool operator==(const ClaimToHeaderSpec&) const = default;
 };
 struct JwtRuleSpec {
   std::string issuer;
@@ -126,6 +143,7 @@ struct JwtRuleSpec {
   std::vector<ClaimToHeaderSpec> outputClaimToHeaders;
   std::string timeout;  // a protobuf Duration ("5s", "1.5s"); "" for the default
   std::string where;    // "jwtRules[i] (line N)"
+  bool operator==(const JwtRuleSpec&) const = default;
 };
 struct RequestAuthentication {
   std::string name, ns, where;
@@ -134,6 +152,7 @@ struct RequestAuthentication {
   std::vector<TargetRef> targetRefs;
   std::vector<JwtRuleSpec> jwtRules;
   std::vector<std::string> invalid;  // what failed validation; non-empty = fail closed
+  bool operator==(const RequestAuthentication&) const = default;
 };
 
 // security.istio.io PeerAuthentication.
@@ -142,6 +161,7 @@ struct PeerAuthentication {
   Selector selector;
   std::string mode = "UNSET";  // UNSET | PERMISSIVE | STRICT | DISABLE
   std::map<uint32_t, std::string> portLevel;
+  bool operator==(const PeerAuthentication&) const = default;
 };
 
 // gateway.networking.k8s.io Gateway. Only class istio-waypoint is read: a waypoint,
@@ -152,6 +172,7 @@ struct Gateway {
   // Label istio.io/waypoint-for: which traffic the waypoint takes (Istio's
   // default: traffic addressed to services).
   std::string waypointFor = "service";  // service | workload | all | none
+  bool operator==(const Gateway&) const = default;
 };
 
 struct Snapshot {

@@ -179,7 +179,7 @@ void convertObject(const YAML::Node& node, const std::string& where, Snapshot& i
   }
 }
 
-Result<Snapshot> loadDirectory(const std::string& dir, const std::function<void(Snapshot&)>& afterEachFile) {
+Result<std::vector<std::string>> listConfigFiles(const std::string& dir) {
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) return makeError("read config directory " + dir + ": " + ec.message(), ec.value());
@@ -194,16 +194,24 @@ Result<Snapshot> loadDirectory(const std::string& dir, const std::function<void(
   }
   if (ec) return makeError("read config directory " + dir + ": " + ec.message(), ec.value());
   std::sort(files.begin(), files.end());  // deterministic "first wins" for duplicates
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(f.string());
+  return out;
+}
+
+Result<Snapshot> loadDirectory(const std::string& dir, const std::function<void(Snapshot&)>& afterEachFile) {
+  auto files = listConfigFiles(dir);
+  if (!files) return files.error();
   Snapshot s;
-  for (const auto& f : files) {
+  for (const auto& f : *files) {
     std::ifstream in(f);
     if (!in) {
-      s.errors.push_back(makeError("cannot read " + f.string()));
+      s.errors.push_back(makeError("cannot read " + f));
       continue;
     }
     std::stringstream text;
     text << in.rdbuf();
-    loadDocuments(text.str(), f.string(), s);
+    loadDocuments(text.str(), f, s);
     if (afterEachFile) afterEachFile(s);
   }
   return s;

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "source/cluster_types.h"
 
@@ -20,6 +21,10 @@ namespace warren::source {
 // whole cluster is never held at once (node_view.h).
 Result<Snapshot> loadDirectory(const std::string& dir,
                                const std::function<void(Snapshot&)>& afterEachFile = nullptr);
+
+// The paths of the files loadDirectory reads, in the order it reads them (sorted:
+// of two objects with one key, the first file's wins).
+Result<std::vector<std::string>> listConfigFiles(const std::string& dir);
 
 // One file's text (for tests and callers with in-memory YAML).
 void loadDocuments(const std::string& text, const std::string& fileName, Snapshot& into);

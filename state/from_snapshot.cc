@@ -8,38 +8,11 @@
 #include "source/yaml_source.h"
 #include "state/l7_policy_conversion.h"
 #include "state/request_authn_conversion.h"
+#include "state/snapshot_conversion.h"
 #include "state/policy_conversion.h"
-#include "warren_abi.h"
 
 namespace warren::state {
 namespace {
-
-Service convertService(const source::Service& in, const SnapshotOptions& o) {
-  Service s;
-  s.name = in.name;
-  s.ns = in.ns;
-  s.hostname = in.name + "." + in.ns + ".svc." + o.clusterDomain;
-  s.vips = in.clusterIPs;
-  for (const auto& p : in.ports)
-    s.ports.push_back({p.port, p.targetPort ? p.targetPort : p.port, appProtocolOf(p.appProtocol, p.name)});
-  return s;
-}
-
-// The ports a pod serves a service on: numeric targetPorts as they are, named ones
-// resolved against the pod's container ports (a pod without that name is not an
-// endpoint for that port, as in Kubernetes' EndpointSlices).
-std::vector<ServicePort> endpointPorts(const source::Service& svc, const source::Pod& pod) {
-  std::vector<ServicePort> out;
-  for (const auto& p : svc.ports) {
-    if (p.targetPortName.empty()) {
-      out.push_back({p.port, p.targetPort ? p.targetPort : p.port});
-      continue;
-    }
-    auto it = pod.namedPorts.find(p.targetPortName);
-    if (it != pod.namedPorts.end()) out.push_back({p.port, it->second});
-  }
-  return out;
-}
 
 // The endpoints of Services without a selector, from their EndpointSlices: by
 // the endpoint's address, each Service it serves (key) and on which ports. A
@@ -58,72 +31,13 @@ std::map<std::string, std::map<std::string, std::vector<ServicePort>>> endpoints
       for (const auto& p : svc.ports)
         if (p.name == sp.name) ports.push_back({p.port, sp.port});
     if (ports.empty()) continue;
-    const std::string svcKey = convertService(svc, o).key();
+    const std::string svcKey = snapshot_conversion::convertService(svc, o).key();
     for (const auto& ep : slice.endpoints) {
       if (!ep.ready) continue;
       for (const auto& ip : ep.addresses) out[ip][svcKey] = ports;
     }
   }
   return out;
-}
-
-constexpr const char* kUseWaypoint = "istio.io/use-waypoint";
-constexpr const char* kUseWaypointNamespace = "istio.io/use-waypoint-namespace";
-
-std::string label(const std::map<std::string, std::string>& labels, const char* key) {
-  auto it = labels.find(key);
-  return it == labels.end() ? std::string() : it->second;
-}
-
-// The waypoints of the snapshot (Gateways of class istio-waypoint), each a Service
-// as Istio has one for every waypoint: the same-named Service if the snapshot has
-// it, else one made here (no VIP; the waypoint's pods, found by their
-// gateway-name label, are its endpoints on port 15008).
-struct Waypoints {
-  std::map<std::string, Service> byGateway;  // "ns/name" of the Gateway -> its Service
-
-  // Which waypoint (a Service key) the object with `labels` in namespace `ns` is
-  // bound to, for traffic of `kind` ("service" or "workload"): its own label, else
-  // its namespace's; "none" opts out. A waypoint that is named but does not exist,
-  // or does not take this kind of traffic, is still returned when it does not
-  // exist: routing then fails closed instead of going around it.
-  std::string bindingOf(const std::map<std::string, std::string>& labels, const source::Namespace* ns,
-                        const std::string& objectNs, const std::string& kind, const SnapshotOptions& o,
-                        const std::function<void(std::string)>& note, const std::string& what) const {
-    std::string name = label(labels, kUseWaypoint), wpNs = label(labels, kUseWaypointNamespace);
-    if (name.empty() && ns) {
-      name = label(ns->labels, kUseWaypoint);
-      wpNs = label(ns->labels, kUseWaypointNamespace);
-    }
-    if (name.empty() || name == "none") return {};
-    if (wpNs.empty()) wpNs = objectNs;
-    auto it = byGateway.find(wpNs + "/" + name);
-    if (it == byGateway.end()) {
-      note(what + " uses waypoint " + wpNs + "/" + name + ", which does not exist; its traffic is refused until it does");
-      return wpNs + "/" + name + "." + wpNs + ".svc." + o.clusterDomain;
-    }
-    const std::string& takes = it->second.waypointFor;
-    if (takes == "all" || takes == kind) return it->second.key();
-    return {};
-  }
-};
-
-Waypoints collectWaypoints(const source::Snapshot& snapshot, const SnapshotOptions& o) {
-  Waypoints w;
-  for (const auto& [key, gw] : snapshot.gateways) {
-    if (gw.waypointFor == "none") continue;
-    auto svcIt = snapshot.services.find(key);
-    Service s = svcIt != snapshot.services.end() ? convertService(svcIt->second, o) : Service{};
-    if (svcIt == snapshot.services.end()) {
-      s.name = gw.name;
-      s.ns = gw.ns;
-      s.hostname = gw.name + "." + gw.ns + ".svc." + o.clusterDomain;
-      s.ports = {{WARREN_HBONE_PORT, WARREN_HBONE_PORT}};
-    }
-    s.waypointFor = gw.waypointFor;
-    w.byGateway[key] = std::move(s);
-  }
-  return w;
 }
 
 }  // namespace
@@ -173,14 +87,14 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
     b.add(std::move(*r));
   }
 
-  const Waypoints waypoints = collectWaypoints(snapshot, o);
+  const snapshot_conversion::Waypoints waypoints = snapshot_conversion::collectWaypoints(snapshot, o);
   auto nsOf = [&](const std::string& name) -> const source::Namespace* {
     auto it = snapshot.namespaces.find(name);
     return it == snapshot.namespaces.end() ? nullptr : &it->second;
   };
   for (const auto& [key, svc] : snapshot.services) {
     if (waypoints.byGateway.count(key)) continue;  // added below, as a waypoint
-    Service s = convertService(svc, o);
+    Service s = snapshot_conversion::convertService(svc, o);
     s.waypoint = waypoints.bindingOf(svc.labels, nsOf(svc.ns), svc.ns, "service", o, note, "service " + key);
     b.add(std::move(s));
   }
@@ -213,8 +127,8 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
       if (svc.ns != pod.ns || svc.selector.empty()) continue;
       source::Selector sel{true, svc.selector};
       if (!sel.selects(pod.labels)) continue;
-      auto ports = endpointPorts(svc, pod);
-      if (!ports.empty()) w.services[convertService(svc, o).key()] = std::move(ports);
+      auto ports = snapshot_conversion::endpointPorts(svc, pod);
+      if (!ports.empty()) w.services[snapshot_conversion::convertService(svc, o).key()] = std::move(ports);
     }
     for (const auto& ip : pod.ips)
       if (auto it = sliceEndpoints.find(ip); it != sliceEndpoints.end())
@@ -227,7 +141,7 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
     }
     w.mtls = resolvePeerAuthentication(snapshot, pod.ns, pod.labels, o.rootNamespace);
     // A waypoint's own pod is its endpoint (Istio's waypoint Service selects it).
-    const std::string gatewayName = label(pod.labels, source::kGatewayNameLabel);
+    const std::string gatewayName = snapshot_conversion::label(pod.labels, source::kGatewayNameLabel);
     if (auto wp = waypoints.byGateway.find(pod.ns + "/" + gatewayName);
         !gatewayName.empty() && wp != waypoints.byGateway.end() && !w.services.count(wp->second.key()))
       w.services[wp->second.key()] = {};
@@ -243,11 +157,15 @@ ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const 
                                         RepeatFilter* repeats) {
   std::vector<Error> notes;
   auto next = stateFromSnapshot(snapshot, options, &notes);
+  logProblems(snapshot, notes, repeats);
+  return next;
+}
+
+void logProblems(const source::Snapshot& snapshot, const std::vector<Error>& notes, RepeatFilter* repeats) {
   std::vector<std::string> problems;
   for (const auto& e : snapshot.errors) problems.push_back(e.message);
   for (const auto& n : notes) problems.push_back(n.message);
   for (const auto& p : repeats ? repeats->fresh(problems) : problems) spdlog::warn("cluster state: {}", p);
-  return next;
 }
 
 Result<ClusterStatePtr> stateFromDirectory(const std::string& dir, const SnapshotOptions& options,

@@ -29,6 +29,10 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
 ClusterStatePtr stateFromSnapshotLogged(const source::Snapshot& snapshot, const SnapshotOptions& options,
                                         RepeatFilter* repeats = nullptr);
 
+// The logging half of stateFromSnapshotLogged, for a state built otherwise
+// (state/incremental_converter.h): the snapshot's problems, then `notes`.
+void logProblems(const source::Snapshot& snapshot, const std::vector<Error>& notes, RepeatFilter* repeats = nullptr);
+
 // The standalone source end to end: reads the YAML directory and builds the state,
 // logging each problem of the files and the conversion as one warning (`repeats`
 // as above). An error only when the directory cannot be read (keep the last good

@@ -23,6 +23,8 @@ Result<std::unique_ptr<StateFeed>> StateFeed::start(StateFeedOptions options, Pu
   const StateFeedOptions& o = feed->options_;
   if (!feed->fromApi()) {
     feed->describe_ = "directory " + o.configDir;
+    feed->dirReader_ = std::make_unique<source::DirectoryReader>(o.configDir);
+    feed->converter_ = std::make_unique<IncrementalConverter>(o.snapshot);
     feed->reload();
     auto watcher = source::DirWatcher::start(o.configDir, [f = feed.get()] { f->reload(); });
     if (!watcher) return withContext(watcher.error(), "cannot watch " + o.configDir);
@@ -36,6 +38,7 @@ Result<std::unique_ptr<StateFeed>> StateFeed::start(StateFeedOptions options, Pu
   source::kube::KubeSource::Options kopts;
   kopts.config = std::move(*config);
   kopts.resources = source::kube::standaloneResources();
+  feed->converter_ = std::make_unique<IncrementalConverter>(o.snapshot);
   // Its changes (debounced by the source) become a new state.
   auto kube = source::kube::KubeSource::start(std::move(kopts), [f = feed.get()] { f->reload(); });
   if (!kube) return withContext(kube.error(), "Kubernetes API");
@@ -53,13 +56,23 @@ void StateFeed::reload() {
     // Only whole views: the source calls back once every resource is listed.
     auto* kube = kubeView_.load();
     if (!kube || !kube->synced()) return;
-    next = stateFromSnapshotLogged(kube->snapshot(), options_.snapshot, &repeats_);
+    // The view is whole each time: compared object by object with the last one,
+    // its changes go through the same converter as a directory's.
+    source::Snapshot view = kube->snapshot();
+    const source::SnapshotDiff changes =
+        lastView_ ? source::diffSnapshots(*lastView_, view) : source::SnapshotDiff{};
+    std::vector<Error> notes;
+    next = converter_->apply(view, changes, &notes);
+    logProblems(view, notes, &repeats_);
+    lastView_ = std::move(view);
   } else {
-    auto loaded = stateFromDirectory(options_.configDir, options_.snapshot, &repeats_);
-    if (!loaded)
+    auto changes = dirReader_->read();
+    if (!changes)
       return spdlog::error("cluster state {}: {}; keeping the last good state", options_.configDir,
-                           loaded.error().message);
-    next = std::move(*loaded);
+                           changes.error().message);
+    std::vector<Error> notes;
+    next = converter_->apply(dirReader_->snapshot(), *changes, &notes);
+    logProblems(dirReader_->snapshot(), notes, &repeats_);
   }
   publish_(std::move(next));
   publishedWhole_ = true;

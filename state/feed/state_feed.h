@@ -5,21 +5,26 @@
 // directory is its only source). Either a YAML directory, read at start and again
 // at each change (inotify) or reload(), or the Kubernetes API (--kube in a pod,
 // --kubeconfig outside), listed and watched by KubeSource, one state per whole
-// view. Each new state goes to `publish`. What cannot be read keeps the last good
+// view. Each new state goes to `publish`. A change costs what it touches: a
+// directory's unchanged files are not parsed again, and with either source the
+// objects a change does not reach are not converted again. What cannot be read keeps the last good
 // state: an unreadable directory, an API that is down (KubeSource keeps its view).
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/daemon.h"
 #include "common/result.h"
+#include "source/dir_reader.h"
 #include "source/dir_watcher.h"
 #include "source/kube/kube_source.h"
 #include "state/cluster_state.h"
 #include "state/from_snapshot.h"
+#include "state/incremental_converter.h"
 
 namespace warren::state {
 
@@ -69,6 +74,13 @@ class StateFeed {
   std::string describe_;
   std::mutex reloadMu_;  // the watcher's or the API's thread, and reload(): one state at a time, in order
   RepeatFilter repeats_;  // guarded by reloadMu_: a standing problem is logged once, not at every rebuild
+  // Change by change (guarded by reloadMu_): a directory's reload parses only the
+  // files that changed, and with either source only what the changed objects
+  // reach is converted (issue 17). The API's view is whole each time: the last
+  // one is kept to tell what changed.
+  std::unique_ptr<source::DirectoryReader> dirReader_;
+  std::unique_ptr<IncrementalConverter> converter_;
+  std::optional<source::Snapshot> lastView_;
   // The API source calls back from its own thread, possibly before start() has
   // stored it: the callback reads this, set once it is whole.
   std::atomic<source::kube::KubeSource*> kubeView_{nullptr};

@@ -3,10 +3,12 @@
 // Not a timed test: it prints a table against the aims. Every
 // measurement runs in a fresh process of this binary (`--worker ...`), so one
 // size's freed heap does not hide in the next one's RSS:
-//   yaml        the standalone source as the tunnel runs it: the YAML directory
-//               read and converted (stateFromDirectory), then one pod added in its
-//               own file and one policy changed, each applied as the tunnel
-//               applies any change today; and authorize() over random flows.
+//   yaml        the standalone source as the tunnel runs it (StateFeed): the YAML
+//               directory read (source::DirectoryReader) and converted
+//               (state::IncrementalConverter), then one pod added in its own file
+//               and one policy changed, each applied as the tunnel applies any
+//               change: only changed files parsed, only what they reach converted;
+//               and authorize() over random flows.
 //   xds         the real XdsClient against the test delta ADS server (which runs
 //               in a third process, `xds-server`, so its copies are not counted):
 //               initial state, then one workload added and one policy changed.
@@ -37,8 +39,9 @@
 
 #include "authz/authorize.h"
 #include "common/file_io.h"
-#include "source/yaml_source.h"
+#include "source/dir_reader.h"
 #include "state/from_snapshot.h"
+#include "state/incremental_converter.h"
 #include "tests/support/xds_server.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/synthetic_cluster.h"
@@ -108,15 +111,18 @@ json yamlWorker(const ScaleSpec& spec, int flows) {
   const long rss0 = rssNowKb();
 
   json out;
+  // As the tunnel reads a directory (StateFeed): the reader keeps the snapshot and
+  // the converter its indexes, both held with the state, so they are in the RSS.
+  source::DirectoryReader reader(dir);
+  state::IncrementalConverter converter(options);
   auto t = Clock::now();
-  auto snap = source::loadDirectory(dir);
-  if (!snap) return json{{"error", snap.error().message}};
+  auto first = reader.read();
+  if (!first) return json{{"error", first.error().message}};
   const double readMs = msSince(t);
   auto t2 = Clock::now();
-  state::ClusterStatePtr st = state::stateFromSnapshot(*snap, options);
+  state::ClusterStatePtr st = converter.apply(reader.snapshot(), *first);
   const double buildMs = msSince(t2);
   const double initialMs = msSince(t);
-  *snap = {};
   const long rss1 = rssNowKb();
   malloc_trim(0);
   const long rss2 = rssNowKb();
@@ -131,15 +137,27 @@ json yamlWorker(const ScaleSpec& spec, int flows) {
   out["rss_trimmed_per_workload_b"] = (rss2 - rss0) * 1024.0 / spec.workloads;
   out["authorize"] = measureAuthorize(*st, cluster, flows);
 
-  // One more pod in its own small file: today the tunnel re-reads and rebuilds all.
+  // A change as the tunnel applies it: the directory read again (only new and
+  // changed files parsed) and only what the changed objects reach converted.
+  double changeReadMs = 0;  // of the last change: the directory's re-read, the rest is the conversion
+  auto applyChange = [&]() -> Result<state::ClusterStatePtr> {
+    const auto start = Clock::now();
+    auto changes = reader.read();
+    changeReadMs = msSince(start);
+    if (!changes) return changes.error();
+    return converter.apply(reader.snapshot(), *changes);
+  };
+  // One more pod in its own small file.
   const auto extra = cluster.extraPod();
   if (auto s = writeFileAtomic(dir + "/zz-extra-pod.yaml", SyntheticCluster::podYaml(extra), 0644); !s)
     return json{{"error", s.error().message}};
   t = Clock::now();
-  auto next = state::stateFromDirectory(dir, options);
+  auto next = applyChange();
   out["pod_added_ms"] = msSince(t);
   if (!next || !(*next)->findWorkload(extra.uid)) return json{{"error", "the added pod is not in the state"}};
   st = *next;
+  out["pod_added_pods_converted"] = converter.counters().lastPodsConverted;
+  out["pod_added_read_ms"] = changeReadMs;
 
   // One policy changed: its file rewritten with the new version.
   const auto changed = cluster.changedPolicy();
@@ -150,9 +168,12 @@ json yamlWorker(const ScaleSpec& spec, int flows) {
   if (auto s = writeFileAtomic(dir + "/" + SyntheticCluster::policyFile(changed), text, 0644); !s)
     return json{{"error", s.error().message}};
   t = Clock::now();
-  next = state::stateFromDirectory(dir, options);
+  next = applyChange();
   out["policy_changed_ms"] = msSince(t);
   if (!next) return json{{"error", next.error().message}};
+  out["policy_changed_pods_converted"] = converter.counters().lastPodsConverted;
+  out["policy_changed_read_ms"] = changeReadMs;
+  out["whole_builds"] = converter.counters().whole;
   out["peak_rss_kb"] = rssKb(getpid(), "VmHWM:");
   return out;
 }

@@ -76,6 +76,7 @@ class StateFeedTest : public ::testing::Test {
     return [this](ClusterStatePtr next) {
       std::lock_guard lock(mu_);
       workloads_.push_back(next->workloads().size());
+      states_.push_back(next);
       cv_.notify_all();
     };
   }
@@ -88,6 +89,7 @@ class StateFeedTest : public ::testing::Test {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<size_t> workloads_;  // per state published, its workload count
+  std::vector<ClusterStatePtr> states_;
 };
 
 TEST_F(StateFeedTest, ADirectoryIsReadBeforeStartReturnsAndAgainAtEachSave) {
@@ -107,6 +109,32 @@ TEST_F(StateFeedTest, ADirectoryIsReadBeforeStartReturnsAndAgainAtEachSave) {
   ASSERT_TRUE(waitForPublished(2));
   std::lock_guard lock(mu_);
   EXPECT_EQ(workloads_.back(), 2u);
+}
+
+// A save changes what its file's objects reach and nothing else (issue 17): the
+// other file's pods are the very objects of the state before, not new copies
+// (the state's maps share chunks of up to 128 entries, so the pod checked is
+// hundreds of keys away from the one changed).
+TEST_F(StateFeedTest, ASaveConvertsOnlyWhatItsFileChanged) {
+  std::string many = kOnePod;
+  for (int i = 0; i < 300; ++i)
+    many += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: m" + std::to_string(1000 + i) +
+            ", namespace: mesh}\nstatus: {podIP: 10.244." + std::to_string(2 + i / 200) + "." +
+            std::to_string(i % 200 + 1) + "}\n";
+  save("a.yaml", many);
+  save("b.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh}\nstatus: {podIP: 10.244.1.11}\n");
+  auto feed = StateFeed::start(fromDirectory(dir_), recorder());
+  ASSERT_TRUE(feed) << feed.error().message;
+  save("b.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh, labels: {app: b}}\n"
+                 "status: {podIP: 10.244.1.11}\n");
+  (*feed)->reload();
+  ASSERT_TRUE(waitForPublished(2));
+  std::lock_guard lock(mu_);
+  const ClusterState& before = *states_.front();
+  const ClusterState& after = *states_.back();
+  ASSERT_EQ(after.workloads().size(), 302u);
+  EXPECT_EQ(after.findWorkload("mesh/zz")->labels.at("app"), "b");
+  EXPECT_EQ(&before.workloads().at("mesh/a"), &after.workloads().at("mesh/a"));
 }
 
 TEST_F(StateFeedTest, ADirectoryThatCannotBeReadKeepsTheLastGoodState) {
