@@ -25,7 +25,8 @@
 // from this run (perf_aims.h), as a table the README quotes.
 //
 // Usage (root): warren-hbone-bench [--seconds S] [--rtts N] [--connections N]
-//               [--rate-seconds S] [--rate-threads N] [--audit] [--audit-compare N] [--idle-only] [--verbose]
+//               [--rate-seconds S] [--rate-threads N] [--audit] [--audit-compare N] [--idle-only]
+//               [--churn N [--churn-background PODS]] [--verbose]
 // --audit: both tunnels write the audit log (README "Audit evidence"); compare its
 // new-connection numbers with a run without.
 // --audit-compare N: only what the audit log costs the new-connection path, in
@@ -33,6 +34,9 @@
 // restarted without and with --audit-dir before each (audit_compare.h).
 // --idle-only: the same cluster and tunnel flags, stopped after the idle RSS
 // reading, which it prints with where node1's tunnel has it (rss_breakdown.h).
+// --churn N [--churn-background PODS]: only new-connection latency with the state
+// quiet and while one object changes N times a second, at the bench's state and
+// with PODS more on other nodes (default 10000; 0: skip) (state_churn.h).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -62,6 +66,7 @@
 #include "tools/bench/held_conns.h"
 #include "tools/bench/perf_aims.h"
 #include "tools/bench/rss_breakdown.h"
+#include "tools/bench/state_churn.h"
 #include "tools/bench/stunnel_path.h"
 
 using namespace warren;
@@ -83,6 +88,8 @@ struct Options {
   bool audit = false;     // both tunnels write the audit log (--audit-dir), to measure what it costs
   int auditCompare = 0;   // rounds of the audit off/on comparison (0: the whole benchmark instead)
   bool idleOnly = false;  // stop after the idle RSS reading (and print where it is)
+  int churn = 0;           // changes per second of the churn phase (0: the whole benchmark instead)
+  int churnBackground = 10000;  // pods in the churn phase's large state
   bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
 };
 
@@ -173,8 +180,8 @@ bool parse(int argc, char** argv, Options& o) {
     }
     if (i + 1 >= argc) return false;
     int v = std::atoi(argv[i + 1]);
-    if (k == "--hold" && v == 0 && std::string(argv[i + 1]) == "0") {
-      o.hold = 0;
+    if ((k == "--hold" || k == "--churn-background") && v == 0 && std::string(argv[i + 1]) == "0") {
+      (k == "--hold" ? o.hold : o.churnBackground) = 0;
       continue;
     }
     if (v <= 0) return false;
@@ -185,6 +192,8 @@ bool parse(int argc, char** argv, Options& o) {
     else if (k == "--rate-threads") o.rateThreads = v;
     else if (k == "--audit-compare") o.auditCompare = v;
     else if (k == "--hold") o.hold = v;
+    else if (k == "--churn") o.churn = v;
+    else if (k == "--churn-background") o.churnBackground = v;
     else return false;
   }
   return true;
@@ -258,7 +267,8 @@ int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--rate-seconds S] "
-                         "[--rate-threads N] [--hold N] [--audit] [--audit-compare N] [--idle-only] [--verbose]\n");
+                         "[--rate-threads N] [--hold N] [--audit] [--audit-compare N] [--idle-only] [--churn CHANGES_PER_S "
+                         "[--churn-background PODS]] [--verbose]\n");
     return 2;
   }
   if (::geteuid() != 0) {
@@ -403,6 +413,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (o.auditCompare > 0) return compareAudit(o, n1, n2, client, server, kRatePort, auditRoot);
+  if (o.churn > 0)
+    return bench::measureChurn({.changesPerSecond = o.churn, .background = o.churnBackground,
+                                .connections = o.connections},
+                               n1, n2, client, server, 8080);
 
   std::printf("Warren HBONE benchmark, two nodes (veth underlay), iperf3 %d s per run, %d round trips, %d new "
               "connections, connection rate %d s with %d clients\n\n",
