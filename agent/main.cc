@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -341,8 +343,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::atomic<bool> started{false};               // the API source may call the agent
+  // The directory's node view, re-read file by file: only the files that changed
+  // since the last read are parsed.
+  struct DirView {
+    explicit DirView(source::DirectoryReader r) : reader(std::move(r)) {}
+    std::mutex mu;
+    source::DirectoryReader reader;
+  };
+  auto dirView = std::make_shared<DirView>(source::nodeViewReader(opts.configDir, opts.node));
   agent::AgentOptions agentOptions{.nodeName = opts.node,
-                                   .clusterView = [&opts] { return source::loadNodeView(opts.configDir, opts.node); },
+                                   .clusterView =
+                                       [dirView]() -> Result<source::Snapshot> {
+                                         std::lock_guard lock(dirView->mu);
+                                         if (auto read = dirView->reader.read(); !read) return read.error();
+                                         return dirView->reader.snapshot();
+                                       },
                                    .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)};
   if (fromApi) {
     agentOptions.clusterView = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };

@@ -66,8 +66,8 @@ int64_t realtimeNowNs() {
 
 }  // namespace
 
-DirectoryReader::DirectoryReader(std::string dir, std::function<int64_t()> clockNs)
-    : dir_(std::move(dir)), clockNs_(clockNs ? std::move(clockNs) : realtimeNowNs) {}
+DirectoryReader::DirectoryReader(std::string dir, std::function<int64_t()> clockNs, Keep keep)
+    : dir_(std::move(dir)), clockNs_(clockNs ? std::move(clockNs) : realtimeNowNs), keep_(std::move(keep)) {}
 
 std::optional<std::string> DirectoryReader::readText(const std::string& path) {
   std::ifstream in(path);
@@ -81,7 +81,7 @@ std::optional<std::string> DirectoryReader::readText(const std::string& path) {
 // each object's place in the directory is known (its duplicates are found across
 // files later, in rebuildErrors).
 void DirectoryReader::parseFile(const std::string& path, const std::optional<std::string>& text, File& file,
-                                std::vector<Snapshot>& objects) {
+                                std::vector<Snapshot>& objects) const {
   file.docs.clear();
   objects.clear();
   auto fileError = [&](std::string message) {
@@ -110,7 +110,11 @@ void DirectoryReader::parseFile(const std::string& path, const std::optional<std
       for (const auto& e : one.errors) d.errors.push_back(e.message);
       one.errors.clear();
       d.hasObject = onlyObjectOf(one, &d.kind, &d.key);
-      if (!d.hasObject && d.errors.empty()) continue;  // a kind this source skips
+      if (d.hasObject && keep_ && !keep_(one)) {
+        d.hasObject = false;
+        one = Snapshot{};
+      }
+      if (!d.hasObject && d.errors.empty()) continue;  // a kind this source skips, or not kept
       file.docs.push_back(std::move(d));
       objects.push_back(std::move(one));
     }

@@ -35,8 +35,15 @@ struct FileIdentity {
 
 class DirectoryReader {
  public:
+  // Which objects the reader holds, given each as a snapshot of that one object;
+  // the others are parsed and dropped like a kind this source skips (their
+  // documents' errors stay reported). A reader that needs only part of the
+  // cluster (the agent's node view, node_view.h) then holds only that part.
+  using Keep = std::function<bool(const Snapshot& oneObject)>;
+
   // `clockNs`: the wall clock in ns (CLOCK_REALTIME, as file times), for tests.
-  explicit DirectoryReader(std::string dir, std::function<int64_t()> clockNs = nullptr);
+  // `keep`: nullptr keeps every object.
+  explicit DirectoryReader(std::string dir, std::function<int64_t()> clockNs = nullptr, Keep keep = nullptr);
 
   // Stats every file, reads those whose identity changed, parses those whose
   // bytes changed, drops the objects of removed ones. An error only when the directory cannot be listed: the
@@ -80,13 +87,14 @@ class DirectoryReader {
   // Parses one file: its documents and, per document, the object it made (a
   // snapshot of one object, or none).
   static std::optional<std::string> readText(const std::string& path);
-  static void parseFile(const std::string& path, const std::optional<std::string>& text, File& file,
-                        std::vector<Snapshot>& objects);
+  void parseFile(const std::string& path, const std::optional<std::string>& text, File& file,
+                 std::vector<Snapshot>& objects) const;
   void dropClaims(const std::string& path, const File& file, std::set<ObjectId>& touched);
   void rebuildErrors();
 
   const std::string dir_;
   const std::function<int64_t()> clockNs_;
+  const Keep keep_;
   std::map<std::string, File> files_;  // by path: sorted as loadDirectory reads them
   // Who holds each key: the first document wins, the others are duplicates.
   std::map<ObjectId, std::set<DocRef>> claims_;

@@ -22,4 +22,11 @@ Result<Snapshot> loadNodeView(const std::string& dir, const std::string& nodeNam
   return loadDirectory(dir, [&nodeName](Snapshot& s) { keepNodeView(s, nodeName); });
 }
 
+DirectoryReader nodeViewReader(const std::string& dir, const std::string& nodeName) {
+  return DirectoryReader(dir, nullptr, [nodeName](const Snapshot& one) {
+    if (!one.namespaces.empty()) return true;
+    return !one.pods.empty() && keptOnNode(one.pods.begin()->second, nodeName);
+  });
+}
+
 }  // namespace warren::source

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "source/cluster_types.h"
+#include "source/dir_reader.h"
 
 namespace warren::source {
 
@@ -24,5 +25,11 @@ void keepNodeView(Snapshot& s, const std::string& nodeName);
 // The directory read as the agent of `nodeName` needs it (loadDirectory with
 // keepNodeView after each file).
 Result<Snapshot> loadNodeView(const std::string& dir, const std::string& nodeName);
+
+// The same view, read again and again: a reader that holds only the node's view
+// and parses only the files that changed since its last read, so a pod written
+// anywhere in the cluster does not cost every node's agent a parse of the whole
+// directory (issue 17).
+DirectoryReader nodeViewReader(const std::string& dir, const std::string& nodeName);
 
 }  // namespace warren::source

@@ -14,6 +14,7 @@
 
 #include "common/file_io.h"
 #include "source/dir_reader.h"
+#include "source/node_view.h"
 #include "source/yaml_source.h"
 
 namespace warren::source {
@@ -261,6 +262,75 @@ TEST(DirectoryReader, RandomEditsMatchAWholeRead) {
       before = r.snapshot();
     }
   }
+}
+
+
+// The agent's reader (node_view.h): what loadNodeView reads, step after step of
+// random edits, holding only the node's pods and the namespaces, and parsing
+// only the files that changed. Each pod's key is its file's (a key in two files
+// is an error in the directory, which the two resolve alike only among the
+// objects they keep).
+TEST(DirectoryReader, TheNodeViewReaderHoldsWhatLoadNodeViewReads) {
+  const std::vector<std::string> names = {"a.yaml", "b.yaml", "c.yaml", "d.yaml"};
+  auto onNode = [](const std::string& name, const std::string& node) {
+    return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: a}\nspec: {nodeName: " + node +
+           "}\nstatus: {podIP: 10.0.0.1}\n---\n";
+  };
+  for (unsigned seed = 1; seed <= 4; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+    auto text = [&](const std::string& file) {
+      std::string t;
+      for (size_t i = pick(4); i > 0; --i) {
+        const std::string name = file.substr(0, 1) + std::to_string(i);
+        switch (pick(6)) {
+          case 0: t += "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {v: \"" +
+                       std::to_string(pick(3)) + "\"}}\n---\n"; break;
+          case 1: t += policy("x" + std::to_string(pick(2)), "DENY"); break;
+          case 2: t += "kind: Pod\nmetadata: {name: [broken\n---\n"; break;
+          case 3: t += pod(name, "10.0.0.2"); break;  // no nodeName: any node's
+          default: t += onNode(name, pick(2) ? "node1" : "node2");
+        }
+      }
+      return t;
+    };
+    TempDir d;
+    DirectoryReader r = nodeViewReader(d.path, "node1");
+    for (int step = 0; step < 100; ++step) {
+      const std::string& name = names[pick(names.size())];
+      if (pick(5) == 0)
+        d.remove(name);
+      else
+        d.write(name, text(name));
+      SCOPED_TRACE("seed " + std::to_string(seed) + " step " + std::to_string(step));
+      ASSERT_TRUE(r.read());
+      auto whole = loadNodeView(d.path, "node1");
+      ASSERT_TRUE(whole);
+      EXPECT_EQ(r.snapshot().pods, whole->pods);
+      EXPECT_EQ(r.snapshot().namespaces, whole->namespaces);
+      EXPECT_TRUE(r.snapshot().authorizationPolicies.empty());
+      for (const auto& [key, p] : r.snapshot().pods) EXPECT_NE(p.nodeName, "node2") << key;
+    }
+  }
+}
+
+TEST(DirectoryReader, TheNodeViewReaderParsesOnlyTheFileThatChanged) {
+  TempDir d;
+  std::string many;
+  for (int i = 0; i < 50; ++i)
+    many += "apiVersion: v1\nkind: Pod\nmetadata: {name: o" + std::to_string(i) +
+            ", namespace: a}\nspec: {nodeName: node2}\nstatus: {podIP: 10.1.0." + std::to_string(i + 1) + "}\n---\n";
+  d.write("other-nodes.yaml", many);
+  d.write("mine.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: m, namespace: a}\nspec: {nodeName: node1}\n");
+  DirectoryReader r(d.path, farFuture, [](const Snapshot& one) {
+    return !one.namespaces.empty() || (!one.pods.empty() && one.pods.begin()->second.nodeName == "node1");
+  });
+  ASSERT_TRUE(r.read());
+  EXPECT_EQ(r.snapshot().pods.size(), 1u);
+  d.write("churn.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: a}\nspec: {nodeName: node2}\n");
+  ASSERT_TRUE(r.read());
+  EXPECT_EQ(r.lastRead().filesParsed, 1u);
+  EXPECT_EQ(r.snapshot().pods.size(), 1u);
 }
 
 }  // namespace
