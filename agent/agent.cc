@@ -8,8 +8,8 @@
 
 #include "agent/cni/capture_scope.h"
 #include "common/file_io.h"
-#include "source/enrollment.h"
 #include "common/netns.h"
+#include "source/enrollment.h"
 
 namespace warren::agent {
 
@@ -132,8 +132,7 @@ void Agent::reconcileLocked() {
     auto cookie = ns ? netnsCookie(ns->get()) : Result<uint64_t>(ns.error());
     if (!cookie) {
       // The pod's netns is gone (killed without a CNI DEL): forget it.
-      spdlog::warn("pod {}: netns {} unusable ({}); dropping it", v.key, v.desired.netnsPath,
-                   cookie.error().message);
+      spdlog::warn("pod {}: netns {} unusable ({}); dropping it", v.key, v.desired.netnsPath, cookie.error().message);
       store_.remove(v.desired.containerId);
       runtime_.erase(v.desired.containerId);
       verdict_[v.key] = PodVerdict::Action::Leave;
@@ -261,8 +260,7 @@ void Agent::discoverRunningPods() {
       spdlog::error("pod {}: {}", key, st.error().message);
       continue;
     }
-    spdlog::info("pod {} was running before the agent: its network namespace is {}; enrolling it", key,
-                 rt.netnsPath);
+    spdlog::info("pod {} was running before the agent: its network namespace is {}; enrolling it", key, rt.netnsPath);
     runtime_[rt.containerId] = std::move(rt);
     added = true;
   }
@@ -339,7 +337,8 @@ Status Agent::handleCni(const cni::CniPodRequest& req) {
     std::lock_guard lock(mu_);
     if (!runtime_.count(req.containerId)) return makeError("warren-agent does not know container " + req.containerId);
     const auto action = verdict_.count(key) ? verdict_[key] : PodVerdict::Action::Leave;
-    if (action == PodVerdict::Action::Block) return makeError("pod " + key + " cannot be captured: " + verdictReason_[key]);
+    if (action == PodVerdict::Action::Block)
+      return makeError("pod " + key + " cannot be captured: " + verdictReason_[key]);
     if (action == PodVerdict::Action::Enroll && enrollError_.count(key))
       return makeError("pod " + key + ": " + enrollError_[key]);
     return okStatus();

@@ -14,13 +14,13 @@
 
 #include "agent/bpf/capture_loader.h"
 #include "agent/capture_coverage.h"
-#include "common/repeat_filter.h"
 #include "agent/cni/cni_protocol.h"
 #include "agent/reconcile.h"
 #include "agent/redirection.h"
 #include "agent/running_pods.h"
 #include "agent/runtime_store.h"
 #include "agent/zds/zds_server.h"
+#include "common/repeat_filter.h"
 
 namespace warren::agent {
 
@@ -32,8 +32,8 @@ using ClusterView = std::function<Result<source::Snapshot>()>;
 // With the API source: the pod (and, when asked, its namespace) as the API has
 // it now, for a CNI ADD that comes before the watch delivered them; a Snapshot
 // holding what exists. Called without the agent's lock (it blocks on the network).
-using PodFetcher = std::function<Result<source::Snapshot>(const std::string& ns, const std::string& name,
-                                                          bool withNamespace)>;
+using PodFetcher =
+    std::function<Result<source::Snapshot>(const std::string& ns, const std::string& name, bool withNamespace)>;
 
 struct AgentOptions {
   std::string nodeName;
@@ -110,13 +110,13 @@ class Agent {
   // by name. Dropped once the view has them, or the runtime forgot the pod.
   std::map<std::string, source::Pod> fetchedPods_;
   std::map<std::string, source::Namespace> fetchedNamespaces_;
-  std::map<std::string, std::string> fetchError_;   // ns/name -> why the API could not say
+  std::map<std::string, std::string> fetchError_;      // ns/name -> why the API could not say
   std::map<std::string, PodVerdict::Action> verdict_;  // ns/name -> verdict
-  std::map<std::string, std::string> verdictReason_;  // ns/name -> why
+  std::map<std::string, std::string> verdictReason_;   // ns/name -> why
   std::optional<std::set<std::string>> writtenScope_;  // last capture scope written
-  RepeatFilter configProblems_;                         // the view's problems, each logged once while it stands
+  RepeatFilter configProblems_;                        // the view's problems, each logged once while it stands
   RedirectionSent redirectionSent_;
-  std::set<std::string> discoveryReported_;  // why a running pod was not found, said once each
+  std::set<std::string> discoveryReported_;         // why a running pod was not found, said once each
   std::map<std::string, std::string> notFoundWhy_;  // ns/name -> why its netns was not found (coverage detail)
   CoverageState coverage_;                          // as last recorded
   // Last: destroyed first, so its thread (which calls back into the agent)

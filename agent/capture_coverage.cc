@@ -62,9 +62,7 @@ CoverageState coverageNow(const CoverageInputs& in) {
       case PodVerdict::Action::Leave:
         if (const char* reason = exemptionReason(v.why)) out[v.key] = uncaptured(ns, name, v.uid, reason, v.reason);
         break;
-      case PodVerdict::Action::Block:
-        out[v.key] = uncaptured(ns, name, v.uid, kReasonBlocked, v.reason);
-        break;
+      case PodVerdict::Action::Block: out[v.key] = uncaptured(ns, name, v.uid, kReasonBlocked, v.reason); break;
     }
   }
   if (!in.viewPodsRun) return out;
@@ -83,10 +81,11 @@ CoverageState coverageNow(const CoverageInputs& in) {
       continue;
     }
     auto why = in.notFoundWhy.find(key);
-    out[key] = uncaptured(pod.ns, pod.name, pod.uid, kReasonNoNetns,
-                          why != in.notFoundWhy.end()
-                              ? why->second
-                              : "pod " + key + " runs on this node, but no CNI ADD gave the agent its network namespace");
+    out[key] =
+        uncaptured(pod.ns, pod.name, pod.uid, kReasonNoNetns,
+                   why != in.notFoundWhy.end()
+                       ? why->second
+                       : "pod " + key + " runs on this node, but no CNI ADD gave the agent its network namespace");
   }
   return out;
 }

@@ -21,10 +21,10 @@ namespace warren::agent {
 
 // Why a pod in scope is not captured: the records' `reason` codes.
 inline constexpr const char* kCapturedReason = "enrolled";
-inline constexpr const char* kReasonOptedOut = "opted_out";       // warren.io/mode=disabled, dataplane-mode=none
-inline constexpr const char* kReasonGateway = "gateway";          // a Gateway's own pod (it speaks HBONE itself)
+inline constexpr const char* kReasonOptedOut = "opted_out";        // warren.io/mode=disabled, dataplane-mode=none
+inline constexpr const char* kReasonGateway = "gateway";           // a Gateway's own pod (it speaks HBONE itself)
 inline constexpr const char* kReasonHostNetwork = "host_network";  // spec.hostNetwork
-inline constexpr const char* kReasonBlocked = "blocked";          // cannot be captured as it is (CNI ADD refused)
+inline constexpr const char* kReasonBlocked = "blocked";           // cannot be captured as it is (CNI ADD refused)
 inline constexpr const char* kReasonEnrollmentFailed = "enrollment_failed";
 // Running on this node (the view says so) with no network namespace the agent
 // knows: it ran before the agent and was not found (yet).
@@ -45,9 +45,9 @@ using CoverageState = std::map<std::string, PodCoverage>;  // by ns/name
 
 struct CoverageInputs {
   const source::Snapshot& view;
-  const std::vector<PodVerdict>& verdicts;  // the reconcile's, one per pod the runtime runs
-  const std::set<std::string>& capturedKeys;                   // ns/name of the pods enrolled now
-  const std::map<std::string, std::string>& enrollErrors;      // ns/name -> the last enrollment error
+  const std::vector<PodVerdict>& verdicts;                 // the reconcile's, one per pod the runtime runs
+  const std::set<std::string>& capturedKeys;               // ns/name of the pods enrolled now
+  const std::map<std::string, std::string>& enrollErrors;  // ns/name -> the last enrollment error
   // The view's pods (those with IPs, of this node, not finished) run here even when no CNI
   // ADD told the agent of them: true with the API source. The YAML directory's
   // pods are only names until the runtime starts them.

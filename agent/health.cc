@@ -3,7 +3,7 @@
 namespace warren::agent {
 
 Result<std::unique_ptr<telemetry::HttpServer>> startHealthServer(const std::string& address,
-                                                                  HealthCallbacks callbacks) {
+                                                                 HealthCallbacks callbacks) {
   // SO_REUSEPORT: a DaemonSet surge starts the new pod's agent beside the old one,
   // both in the node's netns on the same port (README "Hitless upgrade").
   telemetry::HttpServerOptions options;

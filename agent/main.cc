@@ -23,20 +23,20 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
-#include "audit/audit_flags.h"
-#include "audit/capture_record.h"
+#include "agent/cni/capture_scope.h"
 #include "agent/health.h"
 #include "agent/netns_scan.h"
+#include "audit/audit_flags.h"
+#include "audit/capture_record.h"
 #include "common/cgroup2.h"
+#include "common/daemon.h"
 #include "io/accept.h"
-#include "agent/cni/capture_scope.h"
 #include "source/dir_watcher.h"
+#include "source/enrollment.h"
 #include "source/kube/kube_source.h"
 #include "source/kube/pod_api.h"
 #include "source/kube/removal.h"
-#include "source/enrollment.h"
 #include "source/node_view.h"
-#include "common/daemon.h"
 
 namespace {
 
@@ -62,35 +62,37 @@ struct Options {
 };
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "Usage: warren-agent [options]\n"
-               "  --node NAME         this node's name; pods with another spec.nodeName are not ours\n"
-               "  --config-dir DIR    standalone cluster state: YAML Namespaces and Pods (default /etc/warren/cluster)\n"
-               "  --kube              read Namespaces and this node's Pods from the Kubernetes API, as a pod\n"
-               "                      (the service account's token and CA; KUBERNETES_SERVICE_HOST/PORT)\n"
-               "  --kubeconfig FILE   the same with a kubeconfig file's current context\n"
-               "  --bpffs DIR         pin root for maps and links (default " WARREN_PIN_ROOT_DEFAULT ")\n"
-               "  --cgroup DIR        cgroup v2 root to attach at (default: the cgroup2 mount found in\n"
-               "                      /proc/self/mountinfo, /sys/fs/cgroup first)\n"
-               "  --run-dir DIR       sockets (cni.sock, zds.sock) and pod records (default /run/warren)\n"
-               "  --log-level LEVEL   trace|debug|info|warn|error (default info)\n"
-               "  --health-address A:P  serve GET /healthz/live and /healthz/ready here (the\n"
-               "                      DaemonSet's probes use 0.0.0.0:15022; default: none)\n"
-               "  --ready-fd N        write \"ready\" to fd N once serving\n"
-               "  --conns-per-pod N   captured outbound connections one pod may hold open at once (its\n"
-               "                      share of the original-destination map; default %u of %u); past it\n"
-               "                      the pod's connects are refused, other pods' are not\n"
-               "  --uninstall         detach every program and remove the pins under --bpffs, then exit; with\n"
-               "                      --kube or --kubeconfig (and --node), first remove the annotation\n"
-               "                      ambient.istio.io/redirection from this node's pods\n"
-               "  --uninstall-when-removed NS/NAME\n"
-               "                      at SIGTERM, ask the API whether this DaemonSet is gone or being\n"
-               "                      deleted, and if so uninstall as --uninstall does (a restart keeps\n"
-               "                      capture in place); needs --kube or --kubeconfig\n"
-               "  --check-removed NS/NAME\n"
-               "                      only say whether that DaemonSet is being removed: exit 0 if so, 1 if\n"
-               "                      it is still there, 3 if the API cannot tell (install-cni.sh asks this)\n",
-               static_cast<unsigned>(WARREN_MAX_CONNS_PER_POD), static_cast<unsigned>(WARREN_MAX_CONNS));
+  std::fprintf(
+      out,
+      "Usage: warren-agent [options]\n"
+      "  --node NAME         this node's name; pods with another spec.nodeName are not ours\n"
+      "  --config-dir DIR    standalone cluster state: YAML Namespaces and Pods (default /etc/warren/cluster)\n"
+      "  --kube              read Namespaces and this node's Pods from the Kubernetes API, as a pod\n"
+      "                      (the service account's token and CA; KUBERNETES_SERVICE_HOST/PORT)\n"
+      "  --kubeconfig FILE   the same with a kubeconfig file's current context\n"
+      "  --bpffs DIR         pin root for maps and links (default " WARREN_PIN_ROOT_DEFAULT
+      ")\n"
+      "  --cgroup DIR        cgroup v2 root to attach at (default: the cgroup2 mount found in\n"
+      "                      /proc/self/mountinfo, /sys/fs/cgroup first)\n"
+      "  --run-dir DIR       sockets (cni.sock, zds.sock) and pod records (default /run/warren)\n"
+      "  --log-level LEVEL   trace|debug|info|warn|error (default info)\n"
+      "  --health-address A:P  serve GET /healthz/live and /healthz/ready here (the\n"
+      "                      DaemonSet's probes use 0.0.0.0:15022; default: none)\n"
+      "  --ready-fd N        write \"ready\" to fd N once serving\n"
+      "  --conns-per-pod N   captured outbound connections one pod may hold open at once (its\n"
+      "                      share of the original-destination map; default %u of %u); past it\n"
+      "                      the pod's connects are refused, other pods' are not\n"
+      "  --uninstall         detach every program and remove the pins under --bpffs, then exit; with\n"
+      "                      --kube or --kubeconfig (and --node), first remove the annotation\n"
+      "                      ambient.istio.io/redirection from this node's pods\n"
+      "  --uninstall-when-removed NS/NAME\n"
+      "                      at SIGTERM, ask the API whether this DaemonSet is gone or being\n"
+      "                      deleted, and if so uninstall as --uninstall does (a restart keeps\n"
+      "                      capture in place); needs --kube or --kubeconfig\n"
+      "  --check-removed NS/NAME\n"
+      "                      only say whether that DaemonSet is being removed: exit 0 if so, 1 if\n"
+      "                      it is still there, 3 if the API cannot tell (install-cni.sh asks this)\n",
+      static_cast<unsigned>(WARREN_MAX_CONNS_PER_POD), static_cast<unsigned>(WARREN_MAX_CONNS));
   // Its own node name in the files: the tunnel of the node may write to the same directory.
   warren::audit::printAuditUsage(out, "change of a pod's capture in a capturing namespace",
                                  "--node's, else $NODE_NAME, else the hostname, then \"-agent\"");
@@ -160,7 +162,8 @@ bool parse(int argc, char** argv, Options& o) {
     return false;
   }
   if ((!o.uninstallWhenRemoved.empty() || !o.checkRemoved.empty()) && !o.kubeInCluster && o.kubeconfig.empty()) {
-    std::fprintf(stderr, "warren-agent: --uninstall-when-removed and --check-removed ask the API: add --kube or --kubeconfig\n");
+    std::fprintf(
+        stderr, "warren-agent: --uninstall-when-removed and --check-removed ask the API: add --kube or --kubeconfig\n");
     return false;
   }
   return true;
@@ -212,8 +215,9 @@ int main(int argc, char** argv) {
   std::optional<source::kube::KubeConfig> kubeConfig;
   if (fromApi) {
     if (opts.node.empty() && opts.checkRemoved.empty()) {
-      spdlog::critical("--kube and --kubeconfig need --node: the agent watches (and --uninstall un-annotates) its "
-                       "own node's pods");
+      spdlog::critical(
+          "--kube and --kubeconfig need --node: the agent watches (and --uninstall un-annotates) its "
+          "own node's pods");
       return 2;
     }
     auto config = opts.kubeInCluster ? source::kube::inClusterConfigFromEnvironment()
@@ -253,7 +257,7 @@ int main(int argc, char** argv) {
   if (!opts.checkRemoved.empty()) {
     auto verdict = source::kube::checkDaemonSetRemoved(*kubeConfig, opts.checkRemoved);
     spdlog::info("{}", verdict.reason);
-    return verdict.removal == source::kube::Removal::Removed ? 0
+    return verdict.removal == source::kube::Removal::Removed   ? 0
            : verdict.removal == source::kube::Removal::Present ? 1
                                                                : 3;
   }
@@ -293,13 +297,14 @@ int main(int argc, char** argv) {
   std::atomic<source::kube::KubeSource*> kubeSeen{nullptr};
   std::unique_ptr<telemetry::HttpServer> health;
   if (!opts.healthAddress.empty()) {
-    auto made = agent::startHealthServer(
-        opts.healthAddress,
-        {.ready = [&serving] { return serving.load(); },
-         .notReadyReason = [&kubeSeen] {
-           auto* k = kubeSeen.load();
-           return k ? "waiting for the Kubernetes API (" + k->status() + ")" : std::string("starting");
-         }});
+    auto made = agent::startHealthServer(opts.healthAddress, {.ready = [&serving] { return serving.load(); },
+                                                              .notReadyReason =
+                                                                  [&kubeSeen] {
+                                                                    auto* k = kubeSeen.load();
+                                                                    return k ? "waiting for the Kubernetes API (" +
+                                                                                   k->status() + ")"
+                                                                             : std::string("starting");
+                                                                  }});
     if (!made) {
       spdlog::critical("health endpoint: {}", made.error().message);
       return 1;
@@ -342,7 +347,7 @@ int main(int argc, char** argv) {
     spdlog::critical("eventfd: {}", std::strerror(errno));
     return 1;
   }
-  std::atomic<bool> started{false};               // the API source may call the agent
+  std::atomic<bool> started{false};  // the API source may call the agent
   // The directory's node view, re-read file by file: only the files that changed
   // since the last read are parsed.
   struct DirView {
@@ -352,12 +357,11 @@ int main(int argc, char** argv) {
   };
   auto dirView = std::make_shared<DirView>(source::nodeViewReader(opts.configDir, opts.node));
   agent::AgentOptions agentOptions{.nodeName = opts.node,
-                                   .clusterView =
-                                       [dirView]() -> Result<source::Snapshot> {
-                                         std::lock_guard lock(dirView->mu);
-                                         if (auto read = dirView->reader.read(); !read) return read.error();
-                                         return dirView->reader.snapshot();
-                                       },
+                                   .clusterView = [dirView]() -> Result<source::Snapshot> {
+                                     std::lock_guard lock(dirView->mu);
+                                     if (auto read = dirView->reader.read(); !read) return read.error();
+                                     return dirView->reader.snapshot();
+                                   },
                                    .captureScopeFile = opts.runDir + "/" + std::string(cni::kCaptureScopeFile)};
   if (fromApi) {
     agentOptions.clusterView = [&kubeView] { return Result<source::Snapshot>(kubeView->snapshot()); };
@@ -369,7 +373,8 @@ int main(int argc, char** argv) {
     agentOptions.unknownNamespace = agent::UnknownNamespace::MayCapture;
     // The annotator's own client: it may PATCH until the agent is gone, after
     // the source is; patchCancel ends a PATCH in flight at exit.
-    auto patchClient = std::make_shared<source::kube::ApiClient>(*kubeConfig, patchCancel.get(), std::chrono::seconds(5));
+    auto patchClient =
+        std::make_shared<source::kube::ApiClient>(*kubeConfig, patchCancel.get(), std::chrono::seconds(5));
     agentOptions.setRedirection = [patchClient](const std::string& ns, const std::string& name, bool enabled) {
       return source::kube::setRedirection(*patchClient, ns, name, enabled);
     };
@@ -453,8 +458,7 @@ int main(int argc, char** argv) {
   spdlog::info("signal {}: exiting", sig);
   uint64_t one = 1;
   (void)!::write(patchCancel.get(), &one, sizeof(one));  // a PATCH in flight ends now
-  if (opts.uninstallWhenRemoved.empty())
-    spdlog::info("capture stays in place (warren-agent --uninstall removes it)");
+  if (opts.uninstallWhenRemoved.empty()) spdlog::info("capture stays in place (warren-agent --uninstall removes it)");
   uninstallIfRemoved();
   return 0;
 }

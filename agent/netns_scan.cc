@@ -70,17 +70,18 @@ Result<std::vector<std::string>> addressesIn(const std::string& path) {
 }  // namespace
 
 Result<std::vector<NetnsCandidate>> scanNetworkNamespaces(const NetnsScanOptions& options) {
-  struct stat self{};
+  struct stat self {};
   if (::stat((options.procRoot + "/self/ns/net").c_str(), &self) != 0)
     return errnoError("stat " + options.procRoot + "/self/ns/net");
   std::map<uint64_t, Found> byInode;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options.procRoot, ec)) {
     const std::string pid = entry.path().filename().string();
-    if (pid.empty() || !std::all_of(pid.begin(), pid.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    if (pid.empty() ||
+        !std::all_of(pid.begin(), pid.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
       continue;
     const std::string nsPath = entry.path().string() + "/ns/net";
-    struct stat st{};
+    struct stat st {};
     if (::stat(nsPath.c_str(), &st) != 0 || st.st_ino == self.st_ino) continue;  // gone meanwhile, or ours
     const unsigned long long started = startTimeOf(entry.path().string());
     Found& f = byInode[st.st_ino];
@@ -89,7 +90,7 @@ Result<std::vector<NetnsCandidate>> scanNetworkNamespaces(const NetnsScanOptions
   if (ec) return makeError("list " + options.procRoot + ": " + ec.message());
   for (const auto& dir : options.pinDirs)
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      struct stat st{};
+      struct stat st {};
       if (::stat(entry.path().c_str(), &st) != 0) continue;
       auto it = byInode.find(st.st_ino);
       if (it != byInode.end() && !it->second.pinned) it->second = {entry.path().string(), 0, true};

@@ -43,13 +43,14 @@ PodVerdict judgeUnknownPod(const source::Namespace* ns, const RuntimePod& rt, Un
                    who + ", and namespace " + ns->name +
                        " captures: without its Pod (identity, opt-out labels) it cannot be captured, and it "
                        "must not start uncaptured");
-  return verdict(key, PodVerdict::Action::Block,
-                 who + ", nor is namespace " + rt.podNamespace +
-                     ", which may capture: it must not start before either is known");
+  return verdict(
+      key, PodVerdict::Action::Block,
+      who + ", nor is namespace " + rt.podNamespace + ", which may capture: it must not start before either is known");
 }
 
 bool sharesAnAddress(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  return std::any_of(a.begin(), a.end(), [&](const std::string& ip) { return std::find(b.begin(), b.end(), ip) != b.end(); });
+  return std::any_of(a.begin(), a.end(),
+                     [&](const std::string& ip) { return std::find(b.begin(), b.end(), ip) != b.end(); });
 }
 
 PodVerdict judgeJoined(const source::Snapshot& snapshot, const RuntimePod& rt, const std::string& nodeName,
@@ -67,8 +68,10 @@ PodVerdict judgeJoined(const source::Snapshot& snapshot, const RuntimePod& rt, c
   // as if it had no object at all.
   if (!rt.podUid.empty() && !pod.uid.empty() && rt.podUid != pod.uid)
     return judgeUnknownPod(ns, rt, unknownNamespace,
-                           "pod " + key + " (uid " + rt.podUid + ") is not in the cluster view, which holds an "
-                           "earlier pod of that name (uid " + pod.uid + ")");
+                           "pod " + key + " (uid " + rt.podUid +
+                               ") is not in the cluster view, which holds an "
+                               "earlier pod of that name (uid " +
+                               pod.uid + ")");
 
   if (!ns && unknownNamespace == UnknownNamespace::MayCapture) {
     // Would the pod be captured were its namespace enabled? Then it must wait
@@ -116,7 +119,8 @@ std::vector<PodVerdict> desiredPods(const source::Snapshot& snapshot,
                                     const std::map<std::string, RuntimePod>& runtimeByContainer,
                                     const std::string& nodeName, UnknownNamespace unknownNamespace) {
   std::vector<PodVerdict> out;
-  for (const auto& [containerId, rt] : runtimeByContainer) out.push_back(judgePod(snapshot, rt, nodeName, unknownNamespace));
+  for (const auto& [containerId, rt] : runtimeByContainer)
+    out.push_back(judgePod(snapshot, rt, nodeName, unknownNamespace));
   return out;
 }
 

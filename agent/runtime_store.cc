@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace warren::agent {
 namespace fs = std::filesystem;
@@ -26,8 +26,8 @@ std::string RuntimeStore::pathFor(const std::string& containerId) const {
 }
 
 Status RuntimeStore::put(const RuntimePod& pod) {
-  nlohmann::json j = {{"containerId", pod.containerId}, {"netns", pod.netnsPath}, {"podName", pod.podName},
-                      {"podNamespace", pod.podNamespace}, {"podUid", pod.podUid}, {"ips", pod.ips}};
+  nlohmann::json j = {{"containerId", pod.containerId},   {"netns", pod.netnsPath}, {"podName", pod.podName},
+                      {"podNamespace", pod.podNamespace}, {"podUid", pod.podUid},   {"ips", pod.ips}};
   // Atomic: a crash leaves the old or the new record.
   return writeFileAtomic(pathFor(pod.containerId), j.dump() + "\n", 0644);
 }

@@ -37,8 +37,7 @@ FlagOutcome parseAuditFlag(int c, const char* value, AuditFlags& flags, std::str
 
 // The usage lines of the audit options; `what` says what one record is for
 // ("connection", "HTTP request"), `nodeDefault` what --audit-node defaults to.
-void printAuditUsage(FILE* out, std::string_view what,
-                     std::string_view nodeDefault = "$NODE_NAME, else the hostname");
+void printAuditUsage(FILE* out, std::string_view what, std::string_view nodeDefault = "$NODE_NAME, else the hostname");
 
 // After parsing: --audit-dir without --audit-key is an error (printed).
 bool auditFlagsComplete(const AuditFlags& flags, std::string_view program);

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "audit/signing_key.h"
 #include "audit/verify.h"
@@ -67,7 +67,8 @@ Result<std::pair<std::string, UniqueFd>> lockNodeName(const std::string& dir, co
 }
 }  // namespace
 
-AuditWriter::AuditWriter(AuditWriterOptions opts, ossl::EvpPkeyPtr key) : opts_(std::move(opts)), key_(std::move(key)) {}
+AuditWriter::AuditWriter(AuditWriterOptions opts, ossl::EvpPkeyPtr key)
+    : opts_(std::move(opts)), key_(std::move(key)) {}
 
 Result<std::unique_ptr<AuditWriter>> AuditWriter::start(AuditWriterOptions opts, ossl::EvpPkeyPtr key) {
   std::error_code ec;
@@ -79,8 +80,7 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::start(AuditWriterOptions opts,
   auto lock = lockNodeName(opts.dir, opts.node);
   if (!lock) return lock.error();
   if (lock->first != opts.node)
-    spdlog::warn("audit: another writer holds node {}'s files in {}; writing as {}", opts.node, opts.dir,
-                 lock->first);
+    spdlog::warn("audit: another writer holds node {}'s files in {}; writing as {}", opts.node, opts.dir, lock->first);
   opts.node = lock->first;
   std::unique_ptr<AuditWriter> w(new AuditWriter(std::move(opts), std::move(key)));
   w->nodeLock_ = std::move(lock->second);
@@ -195,9 +195,10 @@ void AuditWriter::writeFailed(int err, uint64_t droppedRecords) {
   counters_.dropped += droppedRecords;
   gapReason_ = std::string("write error: ") + std::strerror(err);
   if (!failing_)
-    spdlog::error("audit: writing {} failed: {}; records are counted as dropped "
-                  "(warren_tunnel_audit_dropped_total) and a gap record is written when writing works again",
-                  currentPath_.empty() ? opts_.dir : currentPath_, std::strerror(err));
+    spdlog::error(
+        "audit: writing {} failed: {}; records are counted as dropped "
+        "(warren_tunnel_audit_dropped_total) and a gap record is written when writing works again",
+        currentPath_.empty() ? opts_.dir : currentPath_, std::strerror(err));
   failing_ = true;
 }
 

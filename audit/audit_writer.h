@@ -41,12 +41,12 @@ namespace warren::audit {
 
 struct AuditWriterOptions {
   std::string dir;
-  std::string node;                                  // names the files and the header
-  uint64_t maxBytes = 64ull << 20;                   // --audit-max-bytes: rotate past this
-  std::chrono::seconds maxAge{3600};                 // --audit-max-age: rotate a file holding records this old
-  uint64_t checkpointRecords = 1000;                 // a checkpoint after this many lines...
+  std::string node;                                    // names the files and the header
+  uint64_t maxBytes = 64ull << 20;                     // --audit-max-bytes: rotate past this
+  std::chrono::seconds maxAge{3600};                   // --audit-max-age: rotate a file holding records this old
+  uint64_t checkpointRecords = 1000;                   // a checkpoint after this many lines...
   std::chrono::milliseconds checkpointInterval{5000};  // ...or this long after the first unsigned one
-  size_t queueCapacity = 65536;                      // records waiting for the writer thread
+  size_t queueCapacity = 65536;                        // records waiting for the writer thread
   // Records that arrive within this long of a batch's first one ride in it: one
   // wake-up of the writer and one write(2) for them all, not one per record (per
   // connection, on the data path's cores). 0: a batch as soon as a record arrives.
@@ -120,10 +120,10 @@ class AuditWriter {
 
   // The writer thread's own.
   UniqueFd fd_;
-  uint64_t fileSeq_ = 0;     // of the open file, or of the last one closed
-  std::string anchor_;       // the next file's header prev: the last checkpoint line's hash
+  uint64_t fileSeq_ = 0;  // of the open file, or of the last one closed
+  std::string anchor_;    // the next file's header prev: the last checkpoint line's hash
   ChainHead head_;
-  uint64_t size_ = 0;        // bytes of whole lines in the open file
+  uint64_t size_ = 0;  // bytes of whole lines in the open file
   uint64_t recordsInFile_ = 0, unsigned_ = 0;
   std::chrono::steady_clock::time_point opened_, lastCheckpoint_;
   std::string gapReason_;

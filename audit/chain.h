@@ -26,8 +26,7 @@
 namespace warren::audit {
 
 // The anchor of a node's first file: no file before it.
-inline constexpr std::string_view kNoPreviousFile =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+inline constexpr std::string_view kNoPreviousFile = "0000000000000000000000000000000000000000000000000000000000000000";
 
 std::string sha256Hex(std::string_view bytes);
 

@@ -113,7 +113,7 @@ struct RequestFlow {
 // One request as counted.
 struct DecidedRequest {
   RequestFlowKey flow;
-  std::string verdict;  // allow | deny | none (never judged)
+  std::string verdict;    // allow | deny | none (never judged)
   DecidingPolicy policy;  // empty when none decided
   bool mtls = false;
   Millis start = 0, end = 0;
@@ -153,10 +153,10 @@ struct UncapturedPod {
 };
 
 struct Coverage {
-  bool recorded = false;            // an agent's records were read (else the section says none was given)
-  std::vector<std::string> nodes;   // the agents' nodes
-  uint64_t podsSeen = 0;            // pods in scope at some time in the window
-  uint64_t alwaysCaptured = 0;      // of them, captured whenever in scope
+  bool recorded = false;                  // an agent's records were read (else the section says none was given)
+  std::vector<std::string> nodes;         // the agents' nodes
+  uint64_t podsSeen = 0;                  // pods in scope at some time in the window
+  uint64_t alwaysCaptured = 0;            // of them, captured whenever in scope
   std::vector<UncapturedPod> uncaptured;  // by namespace, pod
 };
 
@@ -222,7 +222,7 @@ struct Connection {
 struct CountedConnections {
   std::vector<FileStatus> files;
   std::vector<Connection> connections;
-  std::vector<DecidedRequest> requests;  // waypoints' request records in the window and namespace, oldest first
+  std::vector<DecidedRequest> requests;    // waypoints' request records in the window and namespace, oldest first
   std::vector<CertEventRow> certificates;  // cert records in the window (and of the namespace), oldest first
   std::vector<CaptureRow> captures;        // every agent capture record of the counted files, in file order
   uint64_t excludedRecords = 0;

@@ -20,8 +20,8 @@ std::string captureField(const nlohmann::json& j, const char* k) {
 struct PodTrack {
   std::string node, ns, pod, uid;
   std::vector<CoverageInterval> intervals;
-  bool open = false;               // the last interval has no end yet
-  bool endedByRestart = false;     // ...it ended at its agent's restart, and may go on
+  bool open = false;            // the last interval has no end yet
+  bool endedByRestart = false;  // ...it ended at its agent's restart, and may go on
   void close(Millis at) {
     if (!open) return;
     intervals.back().end = at;
@@ -34,9 +34,9 @@ struct PodTrack {
 std::optional<CaptureRow> captureRow(const nlohmann::json& j) {
   auto at = parseUtcTimestamp(captureField(j, "time"));
   if (!at) return std::nullopt;
-  return CaptureRow{captureField(j, "node"),   captureField(j, "event"),    captureField(j, "namespace"),
-                    captureField(j, "pod"),    captureField(j, "uid"),      captureField(j, "previous"),
-                    captureField(j, "reason"), captureField(j, "detail"),   *at};
+  return CaptureRow{captureField(j, "node"),   captureField(j, "event"),  captureField(j, "namespace"),
+                    captureField(j, "pod"),    captureField(j, "uid"),    captureField(j, "previous"),
+                    captureField(j, "reason"), captureField(j, "detail"), *at};
 }
 
 Coverage coverageOf(std::vector<CaptureRow> rows, const ReportOptions& options) {
@@ -66,8 +66,8 @@ Coverage coverageOf(std::vector<CaptureRow> rows, const ReportOptions& options) 
       t.endedByRestart = false;
       continue;
     }
-    const bool same = !t.intervals.empty() && t.intervals.back().captured == captured &&
-                      t.intervals.back().reason == r.reason;
+    const bool same =
+        !t.intervals.empty() && t.intervals.back().captured == captured && t.intervals.back().reason == r.reason;
     if (t.open && same) continue;  // stated again (an agent restarted): nothing changed
     if (!t.open && t.endedByRestart && same) {
       // As it was before its agent restarted: the capture (or its absence)

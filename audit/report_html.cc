@@ -155,12 +155,12 @@ std::string reportHtml(const Report& r) {
     rows.push_back({htmlEscape(f.key.source), htmlEscape(f.key.destination), htmlEscape(f.key.method),
                     std::to_string(f.requests), std::to_string(f.denied), percent(f.mtls, f.requests), deciding});
   }
-  body += section(kSectionRequests, "HTTP requests decided by waypoints (L7)",
-                  "<p>" + std::to_string(r.requests) + " requests, " + std::to_string(r.requestsDenied) +
-                      " denied. Each is recorded once, by the waypoint that decided it.</p>\n" +
-                      table("requests-table",
-                            {"Source", "Destination", "Method", "Requests", "Denied", "Mutual TLS", "Deciding policies"},
-                            rows));
+  body += section(
+      kSectionRequests, "HTTP requests decided by waypoints (L7)",
+      "<p>" + std::to_string(r.requests) + " requests, " + std::to_string(r.requestsDenied) +
+          " denied. Each is recorded once, by the waypoint that decided it.</p>\n" +
+          table("requests-table",
+                {"Source", "Destination", "Method", "Requests", "Denied", "Mutual TLS", "Deciding policies"}, rows));
 
   rows.clear();
   for (const auto& c : r.certificates)
@@ -169,14 +169,12 @@ std::string reportHtml(const Report& r) {
                                                                 : htmlEscape(c.event),
                     "<code>" + htmlEscape(c.serial.empty() ? "-" : c.serial) + "</code>", htmlEscape(c.issuer),
                     htmlEscape(c.notBefore), htmlEscape(c.notAfter), htmlEscape(c.reason)});
-  body += section(kSectionCertificates, "Workload certificates",
-                  "<p>" + std::to_string(r.certIssued) + " issued, " + std::to_string(r.certRotated) + " rotated, " +
-                      std::to_string(r.certFailed) + " failed, " + std::to_string(r.certExpired) +
-                      " expired while in use.</p>\n" +
-                      table("certificates-table",
-                            {"Time", "Node", "SPIFFE ID", "Event", "Serial", "Issuer", "Not before", "Not after",
-                             "Reason"},
-                            rows));
+  body += section(
+      kSectionCertificates, "Workload certificates",
+      "<p>" + std::to_string(r.certIssued) + " issued, " + std::to_string(r.certRotated) + " rotated, " +
+          std::to_string(r.certFailed) + " failed, " + std::to_string(r.certExpired) + " expired while in use.</p>\n" +
+          table("certificates-table",
+                {"Time", "Node", "SPIFFE ID", "Event", "Serial", "Issuer", "Not before", "Not after", "Reason"}, rows));
 
   if (r.coverage.recorded) {
     const Coverage& c = r.coverage;
@@ -189,10 +187,9 @@ std::string reportHtml(const Report& r) {
     std::string nodes;
     for (const auto& n : c.nodes) nodes += (nodes.empty() ? "" : ", ") + htmlEscape(n);
     body += section(kSectionCoverage, "Coverage: pods of enabled namespaces that ran uncaptured",
-                    "<p>From the node agents' capture records (nodes " + nodes + "): " +
-                        std::to_string(c.podsSeen) + " pods in enabled namespaces in the window, " +
-                        std::to_string(c.alwaysCaptured) + " always captured, " +
-                        std::to_string(c.uncaptured.size()) +
+                    "<p>From the node agents' capture records (nodes " + nodes + "): " + std::to_string(c.podsSeen) +
+                        " pods in enabled namespaces in the window, " + std::to_string(c.alwaysCaptured) +
+                        " always captured, " + std::to_string(c.uncaptured.size()) +
                         " uncaptured at some time. A pod's state before its first record read is unknown.</p>\n" +
                         table("coverage-table", {"Pod", "Node", "Uncaptured from", "To", "Reason", "Detail"}, rows));
   }

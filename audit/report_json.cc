@@ -120,11 +120,8 @@ Json reportJson(const Report& r) {
                                  {"end", iv.end ? time(*iv.end) : Json(nullptr)},
                                  {"reason", iv.reason},
                                  {"detail", iv.detail}});
-      pods.push_back(Json{{"namespace", u.ns},
-                          {"pod", u.pod},
-                          {"uid", u.uid},
-                          {"node", u.node},
-                          {"intervals", intervals}});
+      pods.push_back(
+          Json{{"namespace", u.ns}, {"pod", u.pod}, {"uid", u.uid}, {"node", u.node}, {"intervals", intervals}});
     }
     j[std::string(kSectionCoverage)] = Json{{"nodes", c.nodes},
                                             {"pods_seen", c.podsSeen},

@@ -54,7 +54,7 @@ struct FileSummary {
   const AuditFileText* text = nullptr;
   std::string node;
   uint64_t fileSeq = 0;
-  std::string anchor;         // its header's prev
+  std::string anchor;          // its header's prev
   std::string lastCheckpoint;  // hash of its last checkpoint line ("" none)
   std::string headerHash;
   bool hasHeader = false;
@@ -207,15 +207,15 @@ Verification verifyAuditFiles(const std::vector<AuditFileText>& files, const Ver
       const auto& before = list[i - 1];
       const auto& after = list[i];
       if (after.fileSeq == before.fileSeq) {
-        out.findings.push_back({Severity::Tampered, after.text->name, 0,
-                                "node " + node + ": file_seq " + std::to_string(after.fileSeq) + " also in " +
-                                    before.text->name});
+        out.findings.push_back(
+            {Severity::Tampered, after.text->name, 0,
+             "node " + node + ": file_seq " + std::to_string(after.fileSeq) + " also in " + before.text->name});
       } else if (after.fileSeq != before.fileSeq + 1) {
-        out.findings.push_back({Severity::Tampered, after.text->name, 0,
-                                "node " + node + ": file(s) " + std::to_string(before.fileSeq + 1) +
-                                    (after.fileSeq - before.fileSeq > 2 ? ".." + std::to_string(after.fileSeq - 1)
-                                                                        : "") +
-                                    " missing between " + before.text->name + " and " + after.text->name});
+        out.findings.push_back(
+            {Severity::Tampered, after.text->name, 0,
+             "node " + node + ": file(s) " + std::to_string(before.fileSeq + 1) +
+                 (after.fileSeq - before.fileSeq > 2 ? ".." + std::to_string(after.fileSeq - 1) : "") +
+                 " missing between " + before.text->name + " and " + after.text->name});
       } else {
         const std::string& expected = before.lastCheckpoint.empty() ? before.headerHash : before.lastCheckpoint;
         if (after.anchor != expected)

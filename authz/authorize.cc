@@ -10,7 +10,6 @@ namespace {
 using state::AuthorizationPolicy;
 using state::PolicyAction;
 
-
 bool matches(const state::Match& m, const ConnectionFacts& c) {
   // Principals are compared without the scheme, as operators write them; a
   // plaintext client has none, so it matches no principal and no namespace (and
@@ -24,11 +23,11 @@ bool matches(const state::Match& m, const ConnectionFacts& c) {
   };
   auto ip = [](const std::string& v) { return [&v](const state::IpBlock& b) { return b.contains(v); }; };
   auto port = [&c](uint32_t p) { return p == c.dstPort; };
-  return field(m.namespaces, str(ns)) && notField(m.notNamespaces, str(ns)) &&
-         field(m.principals, str(principal)) && notField(m.notPrincipals, str(principal)) &&
-         field(m.sourceIps, ip(c.srcIp)) && notField(m.notSourceIps, ip(c.srcIp)) &&
-         field(m.destinationIps, ip(c.dstIp)) && notField(m.notDestinationIps, ip(c.dstIp)) &&
-         field(m.destinationPorts, port) && notField(m.notDestinationPorts, port);
+  return field(m.namespaces, str(ns)) && notField(m.notNamespaces, str(ns)) && field(m.principals, str(principal)) &&
+         notField(m.notPrincipals, str(principal)) && field(m.sourceIps, ip(c.srcIp)) &&
+         notField(m.notSourceIps, ip(c.srcIp)) && field(m.destinationIps, ip(c.dstIp)) &&
+         notField(m.notDestinationIps, ip(c.dstIp)) && field(m.destinationPorts, port) &&
+         notField(m.notDestinationPorts, port);
 }
 
 bool matches(const state::Rule& r, const ConnectionFacts& c) {
@@ -52,15 +51,13 @@ struct Outcome {
 Outcome evaluate(const std::vector<const AuthorizationPolicy*>& policies, const ConnectionFacts& c) {
   for (const auto* p : policies) {
     if (p->action != PolicyAction::Deny) continue;
-    if (int r = firstMatchingRule(*p, c); r >= 0)
-      return {false, p, r, "denied by DENY policy " + ruleText(*p, r)};
+    if (int r = firstMatchingRule(*p, c); r >= 0) return {false, p, r, "denied by DENY policy " + ruleText(*p, r)};
   }
   bool anyAllow = false;
   for (const auto* p : policies) {
     if (p->action != PolicyAction::Allow) continue;
     anyAllow = true;
-    if (int r = firstMatchingRule(*p, c); r >= 0)
-      return {true, p, r, "allowed by ALLOW policy " + ruleText(*p, r)};
+    if (int r = firstMatchingRule(*p, c); r >= 0) return {true, p, r, "allowed by ALLOW policy " + ruleText(*p, r)};
   }
   if (anyAllow) {
     std::string names;
@@ -98,8 +95,8 @@ Decision authorize(const state::Workload& dst, const std::vector<const Authoriza
   if (!c.srcIdentity && dst.mtls.modeFor(c.dstPort) == state::MtlsMode::Strict) {
     auto it = dst.mtls.portDecidedBy.find(c.dstPort);
     d.policy = it != dst.mtls.portDecidedBy.end() ? it->second : dst.mtls.decidedBy;
-    d.reason = "denied: plaintext to port " + std::to_string(c.dstPort) +
-               ", which requires mTLS (PeerAuthentication " + d.policy + " is STRICT)";
+    d.reason = "denied: plaintext to port " + std::to_string(c.dstPort) + ", which requires mTLS (PeerAuthentication " +
+               d.policy + " is STRICT)";
     return d;
   }
   Outcome o = evaluate(enforced, c);

@@ -4,8 +4,8 @@
 #include <cctype>
 #include <charconv>
 
-#include "common/text.h"
 #include "authz/field_match.h"
+#include "common/text.h"
 #include "jwt/claims.h"
 
 namespace warren::authz {
@@ -59,9 +59,8 @@ auto ip(const std::string& v) {
 bool matches(const state::L7Source& s, const HttpRequestFacts& r, const Peer& p) {
   const std::string requestPrincipal = r.requestPrincipal.value_or("");
   return field(s.principals, str(p.principal)) && notField(s.notPrincipals, str(p.principal)) &&
-         field(s.requestPrincipals, str(requestPrincipal)) &&
-         notField(s.notRequestPrincipals, str(requestPrincipal)) && field(s.namespaces, str(p.ns)) &&
-         notField(s.notNamespaces, str(p.ns)) && field(s.ipBlocks, ip(r.sourceIp)) &&
+         field(s.requestPrincipals, str(requestPrincipal)) && notField(s.notRequestPrincipals, str(requestPrincipal)) &&
+         field(s.namespaces, str(p.ns)) && notField(s.notNamespaces, str(p.ns)) && field(s.ipBlocks, ip(r.sourceIp)) &&
          notField(s.notIpBlocks, ip(r.sourceIp)) && field(s.remoteIpBlocks, ip(*p.remoteIp)) &&
          notField(s.notRemoteIpBlocks, ip(*p.remoteIp));
 }

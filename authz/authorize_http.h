@@ -32,12 +32,12 @@ struct HttpRequestFacts {
   std::string sni;  // connection.sni; "" inside HBONE
   // Request.
   std::string method;
-  std::string path;       // without the query string, as Envoy matches url_path
-  std::string authority;  // :authority / Host
+  std::string path;                                          // without the query string, as Envoy matches url_path
+  std::string authority;                                     // :authority / Host
   std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
   // End-user authentication (RequestAuthentication): set when a JWT was verified.
   std::optional<std::string> requestPrincipal;  // "<iss>/<sub>"
-  nlohmann::json claims;                         // the token's payload; null without one
+  nlohmann::json claims;                        // the token's payload; null without one
 };
 
 struct HttpDecision {

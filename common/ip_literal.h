@@ -12,7 +12,7 @@
 namespace warren {
 
 struct IpLiteral {
-  int family = 0;                  // AF_INET or AF_INET6
+  int family = 0;                   // AF_INET or AF_INET6
   std::array<uint8_t, 16> bytes{};  // network order; IPv4 in the first 4, the rest 0
 };
 

@@ -20,7 +20,10 @@ void appendJsonString(std::string& out, std::string_view value);
 
 class JsonLine {
  public:
-  JsonLine() { out_.reserve(512); out_ += '{'; }
+  JsonLine() {
+    out_.reserve(512);
+    out_ += '{';
+  }
 
   JsonLine& field(std::string_view key, std::string_view value) {
     appendKey(key);
@@ -40,8 +43,7 @@ class JsonLine {
     return *this;
   }
   template <std::integral T>
-    requires(!std::same_as<T, bool> && !std::same_as<T, char>)
-  JsonLine& field(std::string_view key, T value) {
+  requires(!std::same_as<T, bool> && !std::same_as<T, char>) JsonLine& field(std::string_view key, T value) {
     appendKey(key);
     char buf[24];
     auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);

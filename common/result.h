@@ -23,9 +23,7 @@ struct Error {
 };
 
 // Builds an Error from errno (read immediately, before anything can clobber it).
-inline Error errnoError(std::string what, int err = errno) {
-  return Error{err, what + ": " + std::strerror(err)};
-}
+inline Error errnoError(std::string what, int err = errno) { return Error{err, what + ": " + std::strerror(err)}; }
 
 inline Error makeError(std::string what, int code = 0) { return Error{code, std::move(what)}; }
 

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <random>
 
-#include "warren_abi.h"
 #include "io/tcp.h"
+#include "warren_abi.h"
 
 namespace warren::hbone {
 

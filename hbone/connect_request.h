@@ -25,10 +25,10 @@ Headers buildConnectRequest(const std::string& authority, const ClientInfo& clie
 std::string newTraceparent();
 
 struct RequestVerdict {
-  int status = 400;            // 200: go ahead and connect to target
+  int status = 400;           // 200: go ahead and connect to target
   sockaddr_storage target{};  // with 200
-  std::string reason;          // with an error, for the access log
-  std::string forwardedFor;    // the client's claimed source address, if sent
+  std::string reason;         // with an error, for the access log
+  std::string forwardedFor;   // the client's claimed source address, if sent
 };
 
 // What a server receiving `request` on the pod with `podIps` does (ztunnel's rules):

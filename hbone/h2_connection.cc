@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "hbone/stream_bridge.h"
-#include "tls/tls_transport.h"
 #include "io/tcp.h"
+#include "tls/tls_transport.h"
 
 namespace warren::hbone {
 
@@ -21,7 +21,7 @@ std::atomic<uint64_t> nextConnectionId{1};
 // nghttp2 output waiting for room in TLS's output buffer is bounded by this.
 constexpr size_t kTlsOutHighWater = 64 * 1024;
 constexpr size_t kTlsRecordPlaintext = 16 * 1024;  // TLS's largest record
-constexpr size_t kTlsReadChunk = 16 * 1024;  // one TLS record's plaintext at most
+constexpr size_t kTlsReadChunk = 16 * 1024;        // one TLS record's plaintext at most
 // Socket reads (each up to CipherBuffers::kCapacity) per event before yielding to
 // other connections.
 constexpr int kMaxSocketReadsPerEvent = 4;
@@ -65,7 +65,7 @@ struct H2Connection::Stream {
   // answered with 2xx and a socket (and for a client stream opened without one).
   std::unique_ptr<StreamEndpoint> app;
   Headers request, response;
-  bool open = false;  // data may flow: 2xx sent (server) or received (client)
+  bool open = false;      // data may flow: 2xx sent (server) or received (client)
   bool deferred = false;  // nghttp2 is waiting for resume_data
   // DATA received while there is no app side yet (server, before respond()); moved
   // to the app side when it is attached, never acknowledged before.
@@ -93,8 +93,8 @@ struct H2Connection::Stream {
 struct H2Callbacks {
   static H2Connection* self(void* u) { return static_cast<H2Connection*>(u); }
   static int beginHeaders(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onBeginHeaders(f); }
-  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen,
-                    const uint8_t* value, size_t valueLen, uint8_t, void* u) {
+  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen, const uint8_t* value,
+                    size_t valueLen, uint8_t, void* u) {
     return self(u)->onHeader(f, {reinterpret_cast<const char*>(name), nameLen},
                              {reinterpret_cast<const char*>(value), valueLen});
   }
@@ -113,8 +113,8 @@ struct H2Callbacks {
   static int streamClose(nghttp2_session*, int32_t id, uint32_t code, void* u) {
     return self(u)->onStreamClose(id, code);
   }
-  static ssize_t readData(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
-                          nghttp2_data_source*, void* u) {
+  static ssize_t readData(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags, nghttp2_data_source*,
+                          void* u) {
     return self(u)->readData(id, buf, len, flags);
   }
 };
@@ -144,7 +144,8 @@ std::shared_ptr<H2Connection> H2Connection::start(io::EventLoop& loop, UniqueFd 
   // fatal: the HTTP/2 PINGs still watch the peer.
   if (auto st = io::setTcpLiveness(sock.get(), options.tcp); !st)
     spdlog::warn("hbone {}: TCP keepalive not set: {}", peerLabel, st.error().message);
-  return startOn(loop, std::make_unique<tls::TlsTransport>(loop, std::move(sock), std::move(ctx), std::move(expectedPeer)),
+  return startOn(loop,
+                 std::make_unique<tls::TlsTransport>(loop, std::move(sock), std::move(ctx), std::move(expectedPeer)),
                  options, std::move(callbacks), std::move(peerLabel));
 }
 
@@ -177,7 +178,8 @@ void H2Connection::onSocketEvent(uint32_t events) {
 void H2Connection::onTlsReady() {
   if (auto st = startSession(); !st) return fail(st.error().message);
   state_ = State::Ready;
-  spdlog::info("hbone conn {} {}: {} peer {}", id_, peerLabel_, transport_->describeSession(), transport_->peerIdentity()->uri());
+  spdlog::info("hbone conn {} {}: {} peer {}", id_, peerLabel_, transport_->describeSession(),
+               transport_->peerIdentity()->uri());
   readyReported_ = true;
   if (callbacks_.onReady) callbacks_.onReady(*this, okStatus());
   if (state_ == State::Closed) return;
@@ -224,7 +226,7 @@ Status H2Connection::startSession() {
   // We never accept a push (ENABLE_PUSH=0 below), so none may be reserved.
   nghttp2_option_set_max_reserved_remote_streams(opt, 0);
   int rv = !isServer() ? nghttp2_session_client_new2(&session_, cbs, this, opt)
-                                             : nghttp2_session_server_new2(&session_, cbs, this, opt);
+                       : nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
   if (rv != 0) return makeError(std::string("nghttp2 session: ") + nghttp2_strerror(rv));
@@ -284,8 +286,8 @@ void H2Connection::closeNow(const std::string& reason) {
 
 void H2Connection::maybeCloseWhenDone() {
   if (state_ == State::Closed || !session_) return;
-  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
-      tlsOut_.size() == tlsOutHead_ && !transport_->outputPending())
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) && tlsOut_.size() == tlsOutHead_ &&
+      !transport_->outputPending())
     closeNow(closing_ ? "GOAWAY" : "session finished");
 }
 
@@ -363,8 +365,7 @@ void H2Connection::onLivenessTimer() {
       if (state_ == State::Closed) return;
       updateSocketInterest();
       break;
-    case LivenessStep::Kind::Wait:
-      break;
+    case LivenessStep::Kind::Wait: break;
   }
   armLivenessTimer(step.checkAgainIn);
 }
@@ -412,7 +413,8 @@ bool H2Connection::hasCapacity() const {
   if (state_ == State::Closed || state_ == State::Closing || closing_) return false;
   size_t limit = options_.maxConcurrentStreams;
   if (session_)
-    limit = std::min<size_t>(limit, nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+    limit =
+        std::min<size_t>(limit, nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
   return streams_.size() + pendingOpens_.size() < limit;
 }
 
@@ -481,8 +483,10 @@ bool H2Connection::decryptBuffered() {
     if (p.kind == Plaintext::PeerClosed) {
       writeDirtyStreams();  // what arrived before the close still reaches the apps
       if (state_ == State::Closed) return false;
-      if (streams_.empty()) closeNow("peer closed the connection");
-      else fail("peer closed the connection with streams open");
+      if (streams_.empty())
+        closeNow("peer closed the connection");
+      else
+        fail("peer closed the connection with streams open");
     }
     return false;  // Failed: the transport reported it (fail)
   }
@@ -634,8 +638,9 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
       if (!st) return;
       st->responseTimer = 0;
       if (st->open) return;
-      c->resetStream(*st, "no CONNECT response from " + c->peerLabel_ + " within " +
-                              std::to_string(c->options_.connectResponseTimeout.count()) + " ms",
+      c->resetStream(*st,
+                     "no CONNECT response from " + c->peerLabel_ + " within " +
+                         std::to_string(c->options_.connectResponseTimeout.count()) + " ms",
                      NGHTTP2_CANCEL);
       if (c->state_ == State::Closed) return;
       c->pump();
@@ -654,7 +659,8 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
 
 void H2Connection::respond(int32_t id, int status, UniqueFd tcp, StreamCallbacks callbacks) {
   std::unique_ptr<StreamEndpoint> bridge;
-  if (isSuccess(status) && tcp) bridge = std::make_unique<FdStreamBridge>(loop_, std::move(tcp), options_.sendBufferBytes);
+  if (isSuccess(status) && tcp)
+    bridge = std::make_unique<FdStreamBridge>(loop_, std::move(tcp), options_.sendBufferBytes);
   respond(id, status, std::move(bridge), std::move(callbacks));
 }
 
@@ -667,7 +673,8 @@ void H2Connection::respond(int32_t id, int status, std::unique_ptr<StreamEndpoin
   }
   if (!s) {
     if (app) app->abort();
-    if (callbacks.onDone) callbacks.onDone(StreamStats{.status = status, .endReason = "client reset the stream before the response"});
+    if (callbacks.onDone)
+      callbacks.onDone(StreamStats{.status = status, .endReason = "client reset the stream before the response"});
     return;
   }
   s->cancel = nullptr;  // answered: nothing left to cancel
@@ -754,7 +761,8 @@ int64_t H2Connection::peerWindow(int32_t id) const {
 
 void H2Connection::peerWindowOpened(int32_t id) {
   std::vector<int32_t> ids;  // a stream may end while told (appFailed): by id, found again each
-  if (id != 0) ids.push_back(id);
+  if (id != 0)
+    ids.push_back(id);
   else
     for (const auto& [sid, s] : streams_) ids.push_back(sid);
   for (int32_t sid : ids) {
@@ -819,8 +827,10 @@ void H2Connection::finishStream(int32_t id) {
   transport_->sessionNames(s->stats.tlsVersion, s->stats.tlsCipher);
   if (s->cb.onDone) s->cb.onDone(s->stats);
   if (streams_.empty() && state_ == State::Ready) {
-    if (closing_) maybeCloseWhenDone();
-    else armIdleTimer();
+    if (closing_)
+      maybeCloseWhenDone();
+    else
+      armIdleTimer();
   }
 }
 
@@ -853,12 +863,8 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
   int32_t id = frame->hd.stream_id;
   Stream* s = id ? findStream(id) : nullptr;
   switch (frame->hd.type) {
-    case NGHTTP2_GOAWAY:
-      closing_ = true;
-      break;
-    case NGHTTP2_WINDOW_UPDATE:
-      peerWindowOpened(id);
-      return 0;
+    case NGHTTP2_GOAWAY: closing_ = true; break;
+    case NGHTTP2_WINDOW_UPDATE: peerWindowOpened(id); return 0;
     case NGHTTP2_SETTINGS:  // SETTINGS_INITIAL_WINDOW_SIZE may have opened every stream's window
       if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) peerWindowOpened(0);
       return 0;
@@ -889,8 +895,7 @@ int H2Connection::onFrameRecv(const nghttp2_frame* frame) {
         }
       }
       break;
-    default:
-      break;
+    default: break;
   }
   if (s && (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
@@ -911,8 +916,7 @@ int H2Connection::onFrameSent(const nghttp2_frame* frame) {
   // An error answer is complete: ask the client to stop sending, without error
   // (RFC 9113 8.1), so a client that never half-closes does not hold the stream.
   // Submitted only now: a reset queued with the answer would cancel the answer.
-  if (s && s->refused && !s->h2Closed)
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+  if (s && s->refused && !s->h2Closed) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
   return 0;
 }
 
@@ -925,10 +929,14 @@ int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
   // The connection window comes back now unless the process is over its budget
   // (receive_budget.h); the stream's own window only once the app took the bytes.
   s->budgeted += len;
-  if (budget().hold(len)) nghttp2_session_consume_connection(session_, len);
-  else s->connectionOwed += len;
-  if (s->app) s->app->received(reinterpret_cast<const char*>(data), len);
-  else s->held.append(reinterpret_cast<const char*>(data), len);
+  if (budget().hold(len))
+    nghttp2_session_consume_connection(session_, len);
+  else
+    s->connectionOwed += len;
+  if (s->app)
+    s->app->received(reinterpret_cast<const char*>(data), len);
+  else
+    s->held.append(reinterpret_cast<const char*>(data), len);
   if (!s->dirty) {  // written once per burst of records (readTls), not once per frame
     s->dirty = true;
     dirty_.push_back(id);

@@ -55,13 +55,13 @@ namespace warren::hbone {
 struct H2Options {
   // SETTINGS_MAX_CONCURRENT_STREAMS we accept, and the most a client opens.
   uint32_t maxConcurrentStreams = 100;
-  uint32_t streamWindow = 4u << 20;       // per stream: the bound on h2 -> TCP buffering
+  uint32_t streamWindow = 4u << 20;  // per stream: the bound on h2 -> TCP buffering
   // Per connection. Returned as DATA arrives, not as it is delivered, so that
   // stalled streams cannot freeze the others, while the process stays within
   // receiveBudget (receive_budget.h).
   uint32_t connectionWindow = 16u << 20;
   ReceiveBudget* receiveBudget = nullptr;  // null: ReceiveBudget::process()
-  size_t sendBufferBytes = 256u << 10;    // per stream: the bound on TCP -> h2 buffering
+  size_t sendBufferBytes = 256u << 10;     // per stream: the bound on TCP -> h2 buffering
   std::chrono::milliseconds handshakeTimeout{10000};
   // A connection without streams for this long is closed with GOAWAY.
   std::chrono::milliseconds idleTimeout{60000};
@@ -104,8 +104,8 @@ struct StreamStats {
   uint64_t bytesToPeer = 0;    // read from the TCP side, sent as DATA
   uint64_t bytesFromPeer = 0;  // received as DATA, written to the TCP side
   std::chrono::steady_clock::duration duration{};
-  int status = 0;              // HTTP status sent (server) or received (client); 0 none
-  std::string endReason;       // "closed", "reset by peer (...)", "TCP reset", ...
+  int status = 0;         // HTTP status sent (server) or received (client); 0 none
+  std::string endReason;  // "closed", "reset by peer (...)", "TCP reset", ...
   // The connection's TLS session, for the audit log: OpenSSL's static names
   // ("TLSv1.3", "TLS_AES_256_GCM_SHA384"); null when no session was established.
   const char* tlsVersion = nullptr;
@@ -227,7 +227,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   // tlsOut_ into TLS (only whole 16 KiB records' worth with wholeRecordsOnly, the
   // rest staying for the next frames); false: the connection failed.
   bool writeStaged(bool wholeRecordsOnly = false);
-  void pump();  // moves nghttp2 output into TLS while the output buffer has room
+  void pump();               // moves nghttp2 output into TLS while the output buffer has room
   void writeDirtyStreams();  // DATA received in this burst, delivered once per stream
   // The peer's window grew for stream `id` (0: the connection, or every stream's
   // initial window): each open stream's app side may read again.
@@ -285,10 +285,10 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   State state_ = State::Handshaking;
   bool flushQueued_ = false;  // afterAppEvent's send at the loop round's end is queued
   bool readyReported_ = false;
-  bool closing_ = false;  // GOAWAY sent or received: no new streams
+  bool closing_ = false;     // GOAWAY sent or received: no new streams
   bool noticeSent_ = false;  // shutdownNotice() done: new streams still served
   bool inCallback_ = false;  // inside nghttp2: mem_send/mem_recv must not be re-entered
-  std::string tlsOut_;    // encrypted-to-be bytes nghttp2 produced and TLS has not taken yet
+  std::string tlsOut_;       // encrypted-to-be bytes nghttp2 produced and TLS has not taken yet
   size_t tlsOutHead_ = 0;
   uint64_t idleTimer_ = 0;
   // Requests complete in this read burst, handed to onRequest once the burst is
@@ -305,7 +305,7 @@ class H2Connection final : public std::enable_shared_from_this<H2Connection>, pr
   int32_t goawayLastStreamId_ = INT32_MAX;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by HTTP/2 stream id
   std::vector<std::unique_ptr<Stream>> pendingOpens_;   // client streams queued until Ready
-  std::vector<int32_t> dirty_;  // streams that received DATA since the last writeDirtyStreams
+  std::vector<int32_t> dirty_;                          // streams that received DATA since the last writeDirtyStreams
   uint64_t id_;
 };
 

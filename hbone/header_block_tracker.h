@@ -31,8 +31,8 @@ class HeaderBlockTracker {
   uint8_t header_[9] = {};
   size_t headerHave_ = 0;
   size_t payloadLeft_ = 0;
-  bool inFrame_ = false;        // a frame header was read, its payload is arriving
-  bool endsBlock_ = false;      // the current frame carries END_HEADERS of a block
+  bool inFrame_ = false;    // a frame header was read, its payload is arriving
+  bool endsBlock_ = false;  // the current frame carries END_HEADERS of a block
   bool open_ = false;
   uint32_t stream_ = 0;
 };

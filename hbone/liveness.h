@@ -21,7 +21,7 @@ struct LivenessOptions {
 };
 
 struct LivenessClock {
-  std::chrono::steady_clock::time_point lastReceived;       // the last bytes from the peer
+  std::chrono::steady_clock::time_point lastReceived;             // the last bytes from the peer
   std::optional<std::chrono::steady_clock::time_point> pingSent;  // the PING not yet answered
 };
 

@@ -90,8 +90,10 @@ Result<std::shared_ptr<H2Connection>> Pool::dial(const Dial& d) {
   PoolKey key = d.key;
   H2Connection::Callbacks cbs;
   cbs.onReady = [this](H2Connection& c, const Status& st) {
-    if (!st) counters_.connectFailures++;
-    else spdlog::debug("hbone pool: connection {} to {} ready", c.connectionId(), c.peerLabel());
+    if (!st)
+      counters_.connectFailures++;
+    else
+      spdlog::debug("hbone pool: connection {} to {} ready", c.connectionId(), c.peerLabel());
   };
   cbs.onClosed = [this, key](H2Connection& c) {
     auto it = pools_.find(key);
@@ -123,8 +125,10 @@ void Pool::send(const Dial& d, const Headers& request, std::unique_ptr<StreamEnd
     const uint64_t bundle = d.tls ? d.tls->bundle().generation : 0;
     std::vector<std::shared_ptr<H2Connection>> stale;  // empty (no allocation) but after a reload
     for (const auto& c : it->second) {
-      if (d.tls && c->tlsContext() && c->tlsContext()->bundle().generation < bundle) stale.push_back(c);
-      else if (!chosen && c->hasCapacity()) chosen = c;
+      if (d.tls && c->tlsContext() && c->tlsContext()->bundle().generation < bundle)
+        stale.push_back(c);
+      else if (!chosen && c->hasCapacity())
+        chosen = c;
     }
     if (!stale.empty()) counters_.drainedForTrust += goAwayIfOlderBundle(std::move(stale), bundle);
   }

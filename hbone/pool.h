@@ -34,7 +34,7 @@ struct Dial {
   sockaddr_storage address{};  // where the peer's HBONE server listens
   int netns = -1;              // the source pod's netns (the socket is opened there); -1: this one
   uint32_t mark = 0;
-  tls::TlsContextPtr tls;      // the source pod's client context
+  tls::TlsContextPtr tls;  // the source pod's client context
   identity::SpiffeId expected;
 };
 
@@ -42,7 +42,7 @@ struct PoolCounters {
   uint64_t connectionsOpened = 0;  // TCP + TLS handshakes started
   uint64_t streamsReused = 0;      // streams that found a pooled connection
   uint64_t connectFailures = 0;
-  uint64_t drainedForTrust = 0;    // pooled connections sent GOAWAY after a trust-bundle change
+  uint64_t drainedForTrust = 0;  // pooled connections sent GOAWAY after a trust-bundle change
 };
 
 class Pool {

@@ -7,6 +7,8 @@ ReceiveBudget& ReceiveBudget::process() {
   return budget;
 }
 
-void ReceiveBudget::setProcessLimit(size_t limitBytes) { process().limit_.store(limitBytes, std::memory_order_relaxed); }
+void ReceiveBudget::setProcessLimit(size_t limitBytes) {
+  process().limit_.store(limitBytes, std::memory_order_relaxed);
+}
 
 }  // namespace warren::hbone

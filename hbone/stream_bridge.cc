@@ -48,7 +48,8 @@ void FdStreamBridge::onEvent(uint32_t events) {
     int err = 0;
     socklen_t len = sizeof(err);
     ::getsockopt(tcp_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    host.appFailed(id_, std::string("TCP reset: ") + std::strerror(err ? err : ECONNRESET), StreamHost::AppError::Reset);
+    host.appFailed(id_, std::string("TCP reset: ") + std::strerror(err ? err : ECONNRESET),
+                   StreamHost::AppError::Reset);
   } else {
     bool alive = true;
     if (events & (EPOLLIN | EPOLLHUP)) alive = readTcp();

@@ -55,9 +55,9 @@ class FdStreamBridge final : public StreamEndpoint {
 
  private:
   void onEvent(uint32_t events);
-  bool readTcp();          // false: the stream was reset (this is gone)
+  bool readTcp();                // false: the stream was reset (this is gone)
   size_t readAllowance() const;  // bytes the app may be read for now (send_allowance.h)
-  bool updateInterest();   // false: the stream was reset (this is gone)
+  bool updateInterest();         // false: the stream was reset (this is gone)
 
   io::EventLoop& loop_;
   UniqueFd tcp_;
@@ -68,7 +68,7 @@ class FdStreamBridge final : public StreamEndpoint {
   bool open_ = false;  // data may flow: 2xx sent (server) or received (client)
   // TCP -> HTTP/2
   io::ByteBuffer out_;
-  bool tcpEof_ = false;     // the TCP side sent FIN
+  bool tcpEof_ = false;               // the TCP side sent FIN
   bool tookWhileNotReading_ = false;  // take() made room while reading had stopped: read again
   // HTTP/2 -> TCP
   std::string in_;

@@ -103,9 +103,7 @@ Result<std::vector<ossl::X509Ptr>> certificatesIn(const std::string& pem, const 
   return out;
 }
 
-std::string describe(const PemSource& s, const std::string& inlineName) {
-  return s.pem.empty() ? s.file : inlineName;
-}
+std::string describe(const PemSource& s, const std::string& inlineName) { return s.pem.empty() ? s.file : inlineName; }
 
 Status loadTrust(SSL_CTX* ctx, const PemSource& ca) {
   if (ca.empty()) {
@@ -134,8 +132,7 @@ Status loadClientIdentity(SSL_CTX* ctx, const TlsOptions& o) {
   if (!certs) return withContext(certs.error(), "TLS");
   if (SSL_CTX_use_certificate(ctx, (*certs)[0].get()) != 1) return makeError("TLS: " + certWhat + ": " + sslErrors());
   for (size_t i = 1; i < certs->size(); ++i)
-    if (SSL_CTX_add1_chain_cert(ctx, (*certs)[i].get()) != 1)
-      return makeError("TLS: " + certWhat + ": " + sslErrors());
+    if (SSL_CTX_add1_chain_cert(ctx, (*certs)[i].get()) != 1) return makeError("TLS: " + certWhat + ": " + sslErrors());
   auto keyText = o.clientKey.load();
   if (!keyText) return withContext(keyText.error(), "TLS: the client key");
   ossl::BioPtr bio(BIO_new_mem_buf(keyText->data(), static_cast<int>(keyText->size())));
@@ -158,8 +155,7 @@ Result<ossl::SslPtr> tlsFor(const Url& url, const TlsOptions& o, int fd) {
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) return makeError("TLS: " + sslErrors());
   const std::string& name = o.serverName.empty() ? url.host : o.serverName;
   in6_addr addr{};
-  const bool ipLiteral =
-      inet_pton(AF_INET, name.c_str(), &addr) == 1 || inet_pton(AF_INET6, name.c_str(), &addr) == 1;
+  const bool ipLiteral = inet_pton(AF_INET, name.c_str(), &addr) == 1 || inet_pton(AF_INET6, name.c_str(), &addr) == 1;
   if (ipLiteral) {
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), name.c_str()) != 1)
       return makeError("TLS: " + sslErrors());

@@ -51,8 +51,8 @@ bool validTrustDomain(std::string_view td) {
 bool validSegment(std::string_view seg) {
   if (seg.empty() || seg == "." || seg == "..") return false;
   for (char c : seg) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-              c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;

@@ -34,13 +34,13 @@ SpiffeId workloadIdentity(const std::string& trustDomain, const std::string& ns,
 // one, so a TLS context or connection built from it never sees it change.
 struct WorkloadCert {
   SpiffeId id;
-  ossl::EvpPkeyPtr key;             // ECDSA P-256
-  ossl::X509Ptr leaf;               // URI SAN = id.uri()
+  ossl::EvpPkeyPtr key;              // ECDSA P-256
+  ossl::X509Ptr leaf;                // URI SAN = id.uri()
   std::vector<ossl::X509Ptr> chain;  // intermediates up to (not including) a root
   std::chrono::system_clock::time_point notBefore, notAfter;
-  std::string serialHex;             // upper-case hex, as `openssl x509 -serial`
-  std::string issuer;                // the leaf's issuer name, RFC 2253 ("O=cluster.local")
-  uint64_t generation = 0;           // increases with every issue, per manager
+  std::string serialHex;    // upper-case hex, as `openssl x509 -serial`
+  std::string issuer;       // the leaf's issuer name, RFC 2253 ("O=cluster.local")
+  uint64_t generation = 0;  // increases with every issue, per manager
 
   bool expiredAt(std::chrono::system_clock::time_point now) const { return now >= notAfter; }
 };

@@ -56,8 +56,8 @@ std::string serialHex(X509* cert) {
 template <typename Duration>
 Duration jitter(Duration d, double spread, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> dist(1.0 - spread, 1.0 + spread);
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double, typename Duration::period>(
-      static_cast<double>(d.count()) * dist(rng)));
+  return std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double, typename Duration::period>(static_cast<double>(d.count()) * dist(rng)));
 }
 
 }  // namespace
@@ -176,8 +176,7 @@ Result<WorkloadCertPtr> IdentityManager::issue(const SpiffeId& id) {
   auto cert = assembleCert(id, std::move(kc->key), *chain, nextGeneration_.fetch_add(1));
   if (!cert) return cert;
   if ((*cert)->expiredAt(options_.now()))
-    return makeError("CA returned a certificate for " + id.uri() + " that expired at " +
-                     formatTime((*cert)->notAfter));
+    return makeError("CA returned a certificate for " + id.uri() + " that expired at " + formatTime((*cert)->notAfter));
   return cert;
 }
 
@@ -195,7 +194,8 @@ void IdentityManager::scheduleRenewal(Entry& entry) {
 }
 
 void IdentityManager::scheduleRetry(Entry& entry) {
-  entry.backoff = entry.backoff.count() == 0 ? options_.initialBackoff : std::min(entry.backoff * 2, options_.maxBackoff);
+  entry.backoff =
+      entry.backoff.count() == 0 ? options_.initialBackoff : std::min(entry.backoff * 2, options_.maxBackoff);
   entry.renewAt = options_.now() + jitter(entry.backoff, 0.20, rng_);
 }
 
@@ -350,9 +350,10 @@ void IdentityManager::reportExpiries() {
     // Held (refs) and past notAfter: current() refuses it, the pods' connections fail.
     if (entry.refs == 0 || !entry.cert || entry.expiryReported || !entry.cert->expiredAt(now)) continue;
     entry.expiryReported = true;
-    spdlog::error("identity: the certificate for {} (serial {}) expired at {} while in use: no renewal succeeded; "
-                  "its pods' connections are refused until one does",
-                  id.uri(), entry.cert->serialHex, formatTime(entry.cert->notAfter));
+    spdlog::error(
+        "identity: the certificate for {} (serial {}) expired at {} while in use: no renewal succeeded; "
+        "its pods' connections are refused until one does",
+        id.uri(), entry.cert->serialHex, formatTime(entry.cert->notAfter));
     emit(CertEvent::Kind::Expired, id, entry.cert,
          "expired while in use: no renewal succeeded before " + formatTime(entry.cert->notAfter));
   }

@@ -9,9 +9,9 @@
 
 #include "common/file_io.h"
 #include "common/unique_fd.h"
-#include "istio/v1/auth/ca.grpc.pb.h"
 #include "identity/identity_manager.h"
 #include "identity/x509_util.h"
+#include "istio/v1/auth/ca.grpc.pb.h"
 
 namespace warren::identity {
 

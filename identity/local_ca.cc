@@ -28,9 +28,9 @@ namespace {
 constexpr long kBackdateSeconds = 60;
 constexpr long kRootValiditySeconds = 10L * 365 * 24 * 3600;
 
-using ExtStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), decltype([](STACK_OF(X509_EXTENSION) * s) {
-                                      sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
-                                    })>;
+using ExtStackPtr =
+    std::unique_ptr<STACK_OF(X509_EXTENSION),
+                    decltype([](STACK_OF(X509_EXTENSION) * s) { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); })>;
 using BignumPtr = std::unique_ptr<BIGNUM, ossl::Deleter<BN_free>>;
 
 // Ed25519/Ed448 sign without a separate digest; everything else with SHA-256.
@@ -44,8 +44,7 @@ Status setRandomSerial(X509* cert) {
   // 128 random bits, positive: unguessable, so a forged certificate cannot reuse a
   // serial, and far below the 20-octet limit.
   do {
-    if (!bn || BN_rand(bn.get(), 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1)
-      return ossl::sslError("random serial");
+    if (!bn || BN_rand(bn.get(), 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1) return ossl::sslError("random serial");
   } while (BN_is_zero(bn.get()));
   if (!BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert))) return ossl::sslError("setting serial");
   return okStatus();
@@ -143,8 +142,8 @@ Result<std::unique_ptr<LocalCa>> LocalCa::open(std::string dir, std::string trus
   auto material = ca->load();
   if (!material) return withContext(material.error(), "local CA " + ca->dir_);
   char* subject = X509_NAME_oneline(X509_get_subject_name(material->caCert.get()), nullptr, 0);
-  spdlog::info("identity: local CA {} ({}), signing as {}", ca->dir_, present.empty() ? "generated a new root" : "loaded",
-               subject ? subject : "?");
+  spdlog::info("identity: local CA {} ({}), signing as {}", ca->dir_,
+               present.empty() ? "generated a new root" : "loaded", subject ? subject : "?");
   OPENSSL_free(subject);
   return ca;
 }
@@ -170,9 +169,9 @@ Status LocalCa::generateRoot() const {
 
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                            std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
-                            std::pair{NID_subject_key_identifier, "hash"}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_basic_constraints, "critical,CA:TRUE"}, std::pair{NID_key_usage, "critical,keyCertSign,cRLSign"},
+        std::pair{NID_subject_key_identifier, "hash"}}) {
     if (auto st = addExtension(cert.get(), &ctx, nid, value); !st) return st;
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) return ossl::sslError("self-signing root");
@@ -225,8 +224,7 @@ Result<LocalCa::Material> LocalCa::load() const {
   // ca-cert must lead to one of the roots through cert-chain, or peers holding
   // root-cert.pem would reject every certificate we issue.
   ossl::X509StorePtr store(X509_STORE_new());
-  std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509) * s) { sk_X509_free(s); })> untrusted(
-      sk_X509_new_null());
+  std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509) * s) { sk_X509_free(s); })> untrusted(sk_X509_new_null());
   std::unique_ptr<X509_STORE_CTX, ossl::Deleter<X509_STORE_CTX_free>> vctx(X509_STORE_CTX_new());
   if (!store || !untrusted || !vctx) return ossl::sslError("allocating verifier");
   for (auto& r : m.roots) X509_STORE_add_cert(store.get(), r.get());
@@ -276,19 +274,21 @@ Result<std::vector<std::string>> LocalCa::sign(const CertificateRequest& req) {
   if (ASN1_TIME_to_tm(X509_get0_notAfter(m->caCert.get()), &caEnd) != 1)
     return ossl::sslError(path(kCaCertFile) + ": malformed notAfter");
   std::time_t caNotAfter = timegm(&caEnd);
-  std::time_t notAfter = caNotAfter - now < req.ttl.count() ? caNotAfter : now + static_cast<std::time_t>(req.ttl.count());
+  std::time_t notAfter =
+      caNotAfter - now < req.ttl.count() ? caNotAfter : now + static_cast<std::time_t>(req.ttl.count());
   if (X509_set_issuer_name(leaf.get(), X509_get_subject_name(m->caCert.get())) != 1 ||
-      X509_set_pubkey(leaf.get(), pub) != 1 || !ASN1_TIME_set(X509_getm_notBefore(leaf.get()), now - kBackdateSeconds) ||
+      X509_set_pubkey(leaf.get(), pub) != 1 ||
+      !ASN1_TIME_set(X509_getm_notBefore(leaf.get()), now - kBackdateSeconds) ||
       !ASN1_TIME_set(X509_getm_notAfter(leaf.get()), notAfter))
     return ossl::sslError("building leaf for " + uri);
 
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, m->caCert.get(), leaf.get(), nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-                            std::pair{NID_key_usage, "critical,digitalSignature,keyEncipherment"},
-                            std::pair{NID_ext_key_usage, "serverAuth,clientAuth"},
-                            std::pair{NID_subject_key_identifier, "hash"},
-                            std::pair{NID_authority_key_identifier, "keyid"}}) {
+  for (auto [nid, value] :
+       {std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+        std::pair{NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+        std::pair{NID_ext_key_usage, "serverAuth,clientAuth"}, std::pair{NID_subject_key_identifier, "hash"},
+        std::pair{NID_authority_key_identifier, "keyid"}}) {
     if (auto st = addExtension(leaf.get(), &ctx, nid, value); !st) return withContext(st.error(), "leaf for " + uri);
   }
   if (auto st = addUriSan(leaf.get(), uri); !st) return withContext(st.error(), "leaf for " + uri);

@@ -61,7 +61,8 @@ namespace {
 // Built in place (never copied or moved): its destructor is the one release.
 class Held {
  public:
-  Held(std::shared_ptr<ConnectionSlots> slots, std::string source) : slots_(std::move(slots)), source_(std::move(source)) {}
+  Held(std::shared_ptr<ConnectionSlots> slots, std::string source)
+      : slots_(std::move(slots)), source_(std::move(source)) {}
   Held(const Held&) = delete;
   Held& operator=(const Held&) = delete;
   ~Held() { slots_->release(source_); }

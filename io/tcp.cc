@@ -78,8 +78,10 @@ uint16_t portOf(const sockaddr_storage& ss) {
 
 sockaddr_storage withPort(const sockaddr_storage& ss, uint16_t port) {
   sockaddr_storage out = ss;
-  if (out.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&out)->sin_port = htons(port);
-  else if (out.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&out)->sin6_port = htons(port);
+  if (out.ss_family == AF_INET)
+    reinterpret_cast<sockaddr_in*>(&out)->sin_port = htons(port);
+  else if (out.ss_family == AF_INET6)
+    reinterpret_cast<sockaddr_in6*>(&out)->sin6_port = htons(port);
   return out;
 }
 
@@ -219,7 +221,7 @@ ConnectHandle asyncConnectCancellable(EventLoop& loop, UniqueFd sock, const sock
   attempt->watching = true;
   if (timeout.count() <= 0) return handle;
   attempt->timer = loop.addTimer(timeout, [attempt, timeout] {
-    attempt->timer = 0;  // firing now: nothing to cancel
+    attempt->timer = 0;                             // firing now: nothing to cancel
     UniqueFd abandoned = std::move(attempt->sock);  // closes after finish() unwatched it
     attempt->finish(makeError(
         "connect to " + attempt->where + " timed out after " + std::to_string(timeout.count()) + " ms", ETIMEDOUT));

@@ -4,8 +4,10 @@ namespace warren::jwt {
 namespace {
 
 void scalarText(const nlohmann::json& v, std::vector<std::string>& out) {
-  if (v.is_string()) out.push_back(v.get<std::string>());
-  else if (v.is_number() || v.is_boolean()) out.push_back(v.dump());
+  if (v.is_string())
+    out.push_back(v.get<std::string>());
+  else if (v.is_number() || v.is_boolean())
+    out.push_back(v.dump());
 }
 
 }  // namespace

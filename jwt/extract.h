@@ -16,7 +16,7 @@ namespace warren::jwt {
 
 struct RequestView {
   std::span<const std::pair<std::string, std::string>> headers;  // lower-case names, in order received
-  std::string_view path;                                           // with its query string
+  std::string_view path;                                         // with its query string
 };
 
 enum class TokenSource { Header, QueryParam, Cookie };

@@ -12,8 +12,9 @@ Result<std::string> httpGet(const Url& url, const GetOptions& o) {
   auto conn = httpclient::Connection::open(url, connect, deadline);
   if (!conn) return conn.error();
 
-  const std::string request = "GET " + url.target + " HTTP/1.1\r\nHost: " + url.hostHeader() +
-                              "\r\nAccept: application/json\r\nUser-Agent: warren-waypoint\r\nConnection: close\r\n\r\n";
+  const std::string request =
+      "GET " + url.target + " HTTP/1.1\r\nHost: " + url.hostHeader() +
+      "\r\nAccept: application/json\r\nUser-Agent: warren-waypoint\r\nConnection: close\r\n\r\n";
   if (auto s = conn->writeAll(request, deadline); !s) return s.error();
 
   std::string body;
@@ -29,7 +30,8 @@ Result<std::string> httpGet(const Url& url, const GetOptions& o) {
     if (!n) return n.error();
     if (auto s = reader.feed(buf, *n); !s) return s.error();
   }
-  if (reader.status() < 200 || reader.status() > 299) return makeError("answered HTTP " + std::to_string(reader.status()));
+  if (reader.status() < 200 || reader.status() > 299)
+    return makeError("answered HTTP " + std::to_string(reader.status()));
   return body;
 }
 

@@ -15,8 +15,8 @@
 namespace warren::jwt {
 
 // URLs are the shared HTTP client's (httpclient/url.h).
-using httpclient::Url;
 using httpclient::parseUrl;
+using httpclient::Url;
 
 struct GetOptions {
   std::string caFile;  // "": the system trust store

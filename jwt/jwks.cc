@@ -169,8 +169,8 @@ Parsed parseKey(const json& j) {
   if (jwk.alg && !(alg = findAlgorithm(*jwk.alg)))
     return unsupported("\"alg\" \"" + *jwk.alg + "\" is not implemented");
 
-  Parsed parsed = *kty == "RSA" ? rsaKey(j, std::move(jwk))
-                  : *kty == "EC" ? ecKey(j, std::move(jwk))
+  Parsed parsed = *kty == "RSA"   ? rsaKey(j, std::move(jwk))
+                  : *kty == "EC"  ? ecKey(j, std::move(jwk))
                   : *kty == "OKP" ? okpKey(j, std::move(jwk))
                                   : Parsed(unsupported("\"kty\" \"" + *kty + "\" is not implemented"));
   // A key whose own alg it cannot serve (an RSA key marked ES256) is a broken key.
@@ -188,7 +188,8 @@ Result<json> parseJson(std::string_view text, const char* what) {
 }  // namespace
 
 size_t KeySet::unsupportedCount() const {
-  return static_cast<size_t>(std::count_if(skipped.begin(), skipped.end(), [](const auto& s) { return s.unsupported; }));
+  return static_cast<size_t>(
+      std::count_if(skipped.begin(), skipped.end(), [](const auto& s) { return s.unsupported; }));
 }
 
 Result<Jwk> jwkFromJson(const json& jwk) {

@@ -34,8 +34,8 @@ struct Jwk {
 
 // A key of the document that the set does not hold, and why.
 struct SkippedKey {
-  size_t index = 0;   // position in "keys"
-  std::string kid;    // "" when it had none
+  size_t index = 0;  // position in "keys"
+  std::string kid;   // "" when it had none
   std::string reason;
   // true for a kty, crv or alg this verifier does not implement (oct, Ed448,
   // RSA-OAEP...); false for a key it implements but could not use (bad numbers,

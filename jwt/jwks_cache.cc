@@ -108,8 +108,10 @@ void JwksCache::run() {
       next = std::min(next, e.due);
     }
     if (uri.empty()) {
-      if (next == Clock::time_point::max()) wake_.wait(lock);
-      else wake_.wait_until(lock, next);
+      if (next == Clock::time_point::max())
+        wake_.wait(lock);
+      else
+        wake_.wait_until(lock, next);
       continue;
     }
     Entry& e = entries_[uri];
@@ -189,8 +191,8 @@ void JwksCache::fetchOne(const std::string& uri, std::chrono::milliseconds timeo
     } else {
       e.status.failures++;
       e.status.lastError = error;
-      e.backoff = std::min<std::chrono::seconds>(
-          options_.refreshInterval, e.backoff.count() == 0 ? std::chrono::seconds(1) : e.backoff * 2);
+      e.backoff = std::min<std::chrono::seconds>(options_.refreshInterval,
+                                                 e.backoff.count() == 0 ? std::chrono::seconds(1) : e.backoff * 2);
       e.due = Clock::now() + e.backoff;
       spdlog::warn("jwks {}: {}; {} (retry in {} s)", uri, error,
                    e.keys ? "keeping the last good set" : "no keys yet: its tokens are refused", e.backoff.count());

@@ -48,9 +48,9 @@ struct JwksStatus {  // for `warrenctl waypoint jwks` and the admin endpoint
 class JwksCache {
  public:
   struct Options {
-    std::string caFile;                          // "": the system trust store
-    std::chrono::seconds refreshInterval{300};   // every known uri is refetched this often
-    std::chrono::seconds minRefetchGap{1};       // on-demand fetches of one uri are this far apart
+    std::string caFile;                              // "": the system trust store
+    std::chrono::seconds refreshInterval{300};       // every known uri is refetched this often
+    std::chrono::seconds minRefetchGap{1};           // on-demand fetches of one uri are this far apart
     std::chrono::milliseconds defaultTimeout{5000};  // Istio's JWTRule.timeout default
     size_t maxBytes = 1u << 20;
   };
@@ -84,7 +84,7 @@ class JwksCache {
     Clock::time_point attempted;  // when the last attempt began
     Clock::time_point onDemand;   // when the last attempt asked for by refresh() began
     bool fetching = false;
-    bool onDemandQueued = false;  // refresh() scheduled the next attempt
+    bool onDemandQueued = false;           // refresh() scheduled the next attempt
     std::chrono::milliseconds timeout{0};  // of the next attempt (refresh's), 0: default
     std::chrono::seconds backoff{0};
     std::vector<Done> waiters;

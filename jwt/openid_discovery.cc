@@ -17,7 +17,8 @@ bool httpUrl(std::string_view s) {
 Result<std::string> discoveryUrl(std::string_view issuer) {
   std::string base(issuer);
   if (base.ends_with('/')) base.pop_back();
-  if (!httpUrl(base)) return makeError("issuer '" + std::string(issuer) + "' is not an http(s) URL to discover keys from");
+  if (!httpUrl(base))
+    return makeError("issuer '" + std::string(issuer) + "' is not an http(s) URL to discover keys from");
   return base + std::string(kOpenIdConfigurationSuffix);
 }
 

@@ -45,7 +45,8 @@ Result<Jws> parseJws(std::string_view token) {
     if (!kid->is_string()) return makeError("header \"kid\" is not a string");
     jws.kid = kid->get<std::string>();
   }
-  if (jws.header.contains("crit")) return makeError("header \"crit\" names extensions this verifier does not implement");
+  if (jws.header.contains("crit"))
+    return makeError("header \"crit\" names extensions this verifier does not implement");
 
   auto payload = objectPart(parts[1], "payload");
   if (!payload) return payload.error();

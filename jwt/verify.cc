@@ -5,11 +5,11 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include <strings.h>
 #include <cmath>
 #include <memory>
 #include <optional>
 #include <set>
-#include <strings.h>
 
 #include "jwt/algorithm.h"
 #include "jwt/token.h"
@@ -196,10 +196,10 @@ VerifyResult verifySignature(const JwtRule& rule, const KeySet& keys, std::strin
   }
   if (!kidMatched)
     return failure(JwtFailure::UnknownKid, keys.keys.empty() ? "the issuer's key set is empty"
-                                                              : "no key has kid " + printable(jws->kid.value_or("")));
+                                                             : "no key has kid " + printable(jws->kid.value_or("")));
   if (candidates.empty())
-    return failure(JwtFailure::KeyAlgorithmMismatch, "no key " + (jws->kid ? "with kid " + printable(*jws->kid) + " " : "") +
-                                                         "may verify " + jws->alg);
+    return failure(JwtFailure::KeyAlgorithmMismatch,
+                   "no key " + (jws->kid ? "with kid " + printable(*jws->kid) + " " : "") + "may verify " + jws->alg);
 
   std::string_view signature = jws->signature;
   std::optional<std::string> der;

@@ -51,12 +51,12 @@ struct JwtError {
 
 struct VerifiedToken {
   std::string issuer;
-  std::string subject;                 // "" without "sub"
-  std::string principal;               // "<iss>/<sub>" (request.auth.principal); "" without "sub"
-  std::vector<std::string> audiences;  // "aud" as a string or a list
-  std::string presenter;               // "azp"; ""
+  std::string subject;                       // "" without "sub"
+  std::string principal;                     // "<iss>/<sub>" (request.auth.principal); "" without "sub"
+  std::vector<std::string> audiences;        // "aud" as a string or a list
+  std::string presenter;                     // "azp"; ""
   std::optional<double> expires, notBefore;  // "exp", "nbf" (NumericDate)
-  nlohmann::json claims;               // the whole payload
+  nlohmann::json claims;                     // the whole payload
 };
 
 // The token is held shared and immutable: a request's outcome and the

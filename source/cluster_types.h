@@ -40,16 +40,16 @@ struct Pod {
 // core/v1 Service, TCP ports only (the tunnel carries TCP).
 struct ServicePortSpec {
   std::string name;
-  std::string appProtocol;      // spec.ports[].appProtocol, as written
+  std::string appProtocol;  // spec.ports[].appProtocol, as written
   uint32_t port = 0;
-  uint32_t targetPort = 0;      // 0 with targetPortName empty: same as port
-  std::string targetPortName;   // a named container port
+  uint32_t targetPort = 0;     // 0 with targetPortName empty: same as port
+  std::string targetPortName;  // a named container port
   bool operator==(const ServicePortSpec&) const = default;
 };
 struct Service {
   std::string name, ns;
   std::map<std::string, std::string> labels;  // istio.io/use-waypoint lives here
-  std::vector<std::string> clusterIPs;  // empty for headless
+  std::vector<std::string> clusterIPs;        // empty for headless
   std::map<std::string, std::string> selector;
   std::vector<ServicePortSpec> ports;
   bool operator==(const Service&) const = default;
@@ -59,7 +59,7 @@ struct Service {
 // them. Read for Services without a selector (their endpoints are written by
 // hand or by another controller); a selector's endpoints come from the Pods.
 struct EndpointSlicePort {
-  std::string name;  // the Service port's name ("" for a single unnamed port)
+  std::string name;   // the Service port's name ("" for a single unnamed port)
   uint32_t port = 0;  // the endpoint's (target) port
   bool operator==(const EndpointSlicePort&) const = default;
 };
@@ -116,7 +116,7 @@ struct AuthorizationPolicy {
   bool hasTargetRef = false;  // targetRef(s): a waypoint's policy, not the tunnel's
   std::vector<TargetRef> targetRefs;
   std::string action = "ALLOW";
-  bool dryRun = false;        // annotation istio.io/dry-run: "true"
+  bool dryRun = false;  // annotation istio.io/dry-run: "true"
   std::vector<PolicyRule> rules;
   std::vector<std::string> invalid;  // what failed validation; non-empty = fail closed
   bool operator==(const AuthorizationPolicy&) const = default;
@@ -176,14 +176,14 @@ struct Gateway {
 };
 
 struct Snapshot {
-  std::map<std::string, Namespace> namespaces;  // by name
-  std::map<std::string, Pod> pods;              // by "ns/name"
-  std::map<std::string, Service> services;      // by "ns/name"
-  std::map<std::string, EndpointSlice> endpointSlices;  // by "ns/name"
-  std::map<std::string, AuthorizationPolicy> authorizationPolicies;  // by "ns/name"
-  std::map<std::string, PeerAuthentication> peerAuthentications;     // by "ns/name"
+  std::map<std::string, Namespace> namespaces;                          // by name
+  std::map<std::string, Pod> pods;                                      // by "ns/name"
+  std::map<std::string, Service> services;                              // by "ns/name"
+  std::map<std::string, EndpointSlice> endpointSlices;                  // by "ns/name"
+  std::map<std::string, AuthorizationPolicy> authorizationPolicies;     // by "ns/name"
+  std::map<std::string, PeerAuthentication> peerAuthentications;        // by "ns/name"
   std::map<std::string, RequestAuthentication> requestAuthentications;  // by "ns/name"
-  std::map<std::string, Gateway> gateways;                           // by "ns/name", waypoints only
+  std::map<std::string, Gateway> gateways;                              // by "ns/name", waypoints only
   // Problems with single files or objects; the rest of the snapshot is good.
   std::vector<Error> errors;
 };

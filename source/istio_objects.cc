@@ -22,9 +22,10 @@ namespace {
 // The field names Istio defines for from.source and to.operation; any other key is
 // a typo the operator must hear about, never silently an empty (match-all) field.
 const std::vector<std::string> kSourceFields = {
-    "principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces",
-    "ipBlocks",   "notIpBlocks",   "remoteIpBlocks",    "notRemoteIpBlocks",    "serviceAccounts", "notServiceAccounts"};
-const std::vector<std::string> kOperationFields = {"hosts",   "notHosts", "ports", "notPorts",
+    "principals",     "notPrincipals",     "requestPrincipals", "notRequestPrincipals",
+    "namespaces",     "notNamespaces",     "ipBlocks",          "notIpBlocks",
+    "remoteIpBlocks", "notRemoteIpBlocks", "serviceAccounts",   "notServiceAccounts"};
+const std::vector<std::string> kOperationFields = {"hosts",   "notHosts",   "ports", "notPorts",
                                                    "methods", "notMethods", "paths", "notPaths"};
 
 std::map<std::string, std::vector<std::string>> fieldLists(const YAML::Node& n, const std::vector<std::string>& known,
@@ -82,7 +83,9 @@ void parseService(const Doc& d, Snapshot& s) {
   const std::string key = identify(d, svc);
   svc.labels = stringMap(at(at(d.node, "metadata"), "labels"));
   const YAML::Node spec = at(d.node, "spec");
-  auto bad = [&](const std::string& why) { s.errors.push_back(makeError("service " + key + " in " + d.where + ": " + why)); };
+  auto bad = [&](const std::string& why) {
+    s.errors.push_back(makeError("service " + key + " in " + d.where + ": " + why));
+  };
   const std::string type = str(at(spec, "type"), "ClusterIP");
   if (type == "ExternalName") return;  // a DNS alias: no VIP, nothing to carry
   auto addIp = [&](const std::string& ip) {
@@ -91,7 +94,8 @@ void parseService(const Doc& d, Snapshot& s) {
       bad("clusterIP '" + ip + "' is not an IP address");
       return false;
     }
-    if (std::find(svc.clusterIPs.begin(), svc.clusterIPs.end(), ip) == svc.clusterIPs.end()) svc.clusterIPs.push_back(ip);
+    if (std::find(svc.clusterIPs.begin(), svc.clusterIPs.end(), ip) == svc.clusterIPs.end())
+      svc.clusterIPs.push_back(ip);
     return true;
   };
   if (!addIp(str(at(spec, "clusterIP")))) return;

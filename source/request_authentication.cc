@@ -8,9 +8,17 @@
 namespace warren::source {
 namespace {
 
-const std::vector<std::string> kJwtRuleFields = {
-    "issuer",     "audiences",   "jwks",           "jwksUri",           "fromHeaders",          "fromParams",
-    "fromCookies", "forwardOriginalToken", "outputPayloadToHeader", "outputClaimToHeaders", "timeout"};
+const std::vector<std::string> kJwtRuleFields = {"issuer",
+                                                 "audiences",
+                                                 "jwks",
+                                                 "jwksUri",
+                                                 "fromHeaders",
+                                                 "fromParams",
+                                                 "fromCookies",
+                                                 "forwardOriginalToken",
+                                                 "outputPayloadToHeader",
+                                                 "outputClaimToHeaders",
+                                                 "timeout"};
 
 bool isHttpUrl(const std::string& uri) {
   for (const char* scheme : {"https://", "http://"})

@@ -97,8 +97,10 @@ TargetRefsField parseTargetRefs(const YAML::Node& spec, const std::string& polic
   out.present = static_cast<bool>(one) || static_cast<bool>(many);
   if (one && many) invalid.push_back("spec: targetRef and targetRefs are mutually exclusive" + lineOf(one));
   if (one) {
-    if (one.IsMap()) out.refs.push_back(parseTargetRef(one, policyNs, "targetRef", invalid));
-    else invalid.push_back("targetRef must be a mapping" + lineOf(one));
+    if (one.IsMap())
+      out.refs.push_back(parseTargetRef(one, policyNs, "targetRef", invalid));
+    else
+      invalid.push_back("targetRef must be a mapping" + lineOf(one));
   }
   if (isListOfMaps(many, "targetRefs", invalid))
     for (size_t i = 0; i < many.size(); ++i)

@@ -1,6 +1,5 @@
 #include "source/yaml_source.h"
 
-
 #include <algorithm>
 #include <exception>
 #include <filesystem>
@@ -10,12 +9,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/ip_literal.h"
 #include "source/endpoint_slice.h"
 #include "source/istio_objects.h"
 #include "source/request_authentication.h"
 #include "source/yaml_documents.h"
 #include "source/yaml_util.h"
-#include "common/ip_literal.h"
 
 namespace warren::source {
 namespace fs = std::filesystem;
@@ -48,9 +47,11 @@ void parsePod(const Doc& d, Snapshot& s) {
   const std::string key = p.ns + "/" + p.name;
   if (const YAML::Node hn = at(spec, "hostNetwork")) {
     const std::string v = str(hn);
-    if (v == "true" || v == "True" || v == "TRUE") p.hostNetwork = true;
+    if (v == "true" || v == "True" || v == "TRUE")
+      p.hostNetwork = true;
     else if (v != "false" && v != "False" && v != "FALSE") {
-      s.errors.push_back(makeError("pod " + key + " in " + d.where + ": spec.hostNetwork '" + v + "' is not a boolean"));
+      s.errors.push_back(
+          makeError("pod " + key + " in " + d.where + ": spec.hostNetwork '" + v + "' is not a boolean"));
       return;
     }
   }

@@ -19,8 +19,7 @@ namespace warren::source {
 // `afterEachFile`, when set, runs on the snapshot after each file is read: a
 // reader that keeps only part of the cluster drops the rest as it goes, so the
 // whole cluster is never held at once (node_view.h).
-Result<Snapshot> loadDirectory(const std::string& dir,
-                               const std::function<void(Snapshot&)>& afterEachFile = nullptr);
+Result<Snapshot> loadDirectory(const std::string& dir, const std::function<void(Snapshot&)>& afterEachFile = nullptr);
 
 // The paths of the files loadDirectory reads, in the order it reads them (sorted:
 // of two objects with one key, the first file's wins).

@@ -40,15 +40,19 @@ CowMap<std::string, T> present(std::map<std::string, std::optional<T>>& m) {
 template <typename T>
 bool applyChanges(std::map<std::string, std::optional<T>>& changes, CowMap<std::string, T>& into) {
   for (auto& [key, v] : changes) {
-    if (v) into.insert_or_assign(key, std::move(*v));
-    else into.erase(key);
+    if (v)
+      into.insert_or_assign(key, std::move(*v));
+    else
+      into.erase(key);
   }
   return !changes.empty();
 }
 
 void setOrErase(CowMap<std::string, Keys>& m, const std::string& key, Keys v) {
-  if (v.empty()) m.erase(key);
-  else m.insert_or_assign(key, std::move(v));
+  if (v.empty())
+    m.erase(key);
+  else
+    m.insert_or_assign(key, std::move(v));
 }
 
 // One IP's or VIP's claimants as the cross-check reads them, in key order: the
@@ -65,8 +69,10 @@ Owned crossCheck(const Keys& raw, const std::string& self, const std::function<K
     }
     const Keys c = claimants(addr);
     const std::string owner = c.empty() ? self : c.front();
-    if (owner == self && std::find(kept.begin(), kept.end(), addr) == kept.end()) kept.push_back(addr);
-    else problems.push_back(taken(addr, owner));
+    if (owner == self && std::find(kept.begin(), kept.end(), addr) == kept.end())
+      kept.push_back(addr);
+    else
+      problems.push_back(taken(addr, owner));
   }
   return kept;
 }
@@ -75,8 +81,10 @@ Owned crossCheck(const Keys& raw, const std::string& self, const std::function<K
 
 void ClusterState::Builder::remove(Kind kind, const std::string& key) {
   auto drop = [&](auto& m) {
-    if (prev_) m.insert_or_assign(key, std::nullopt);
-    else m.erase(key);
+    if (prev_)
+      m.insert_or_assign(key, std::nullopt);
+    else
+      m.erase(key);
   };
   switch (kind) {
     case Kind::Workload: drop(workloads_); break;
@@ -186,8 +194,8 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finishFrom(const Clus
 
   // The index points into the policies' chunks: while no policy changes, the
   // new state holds the same chunks and can share it.
-  st->policyIndex_ = applyChanges(policies_, st->policies_) ? std::make_shared<const PolicyIndex>(st->policies_)
-                                                            : prev.policyIndex_;
+  st->policyIndex_ =
+      applyChanges(policies_, st->policies_) ? std::make_shared<const PolicyIndex>(st->policies_) : prev.policyIndex_;
   applyChanges(l7Policies_, st->l7Policies_);
   applyChanges(requestAuthns_, st->requestAuthns_);
 
@@ -247,8 +255,10 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finishFrom(const Clus
   std::set<std::string> recheckWorkloads;
   auto editEndpoints = [&](const std::string& svcKey, const std::string& uid, bool add) {
     Keys e = st->endpointsByService_.contains(svcKey) ? st->endpointsByService_.at(svcKey) : Keys{};
-    if (add) insertSorted(e, uid);
-    else eraseOne(e, uid);
+    if (add)
+      insertSorted(e, uid);
+    else
+      eraseOne(e, uid);
     setOrErase(st->endpointsByService_, svcKey, std::move(e));
   };
   for (auto& [uid, w] : workloads_) {
@@ -315,21 +325,27 @@ std::vector<std::string> ClusterState::ipClaimants(const std::string& ip) const 
 }
 
 void ClusterState::setVipClaimants(const std::string& vip, Keys claimants) {
-  if (claimants.empty()) serviceByVip_.erase(vip);
+  if (claimants.empty())
+    serviceByVip_.erase(vip);
   else if (const std::string* cur = serviceByVip_.get(vip); !cur || *cur != claimants.front())
     serviceByVip_.insert_or_assign(vip, claimants.front());
-  if (claimants.size() >= 2) vipClaims_.insert_or_assign(vip, std::move(claimants));
-  else vipClaims_.erase(vip);
+  if (claimants.size() >= 2)
+    vipClaims_.insert_or_assign(vip, std::move(claimants));
+  else
+    vipClaims_.erase(vip);
 }
 
 void ClusterState::setIpClaimants(const std::string& ip, Keys claimants) {
   // A VIP is no workload's; its claimants are kept for when it stops being one.
   const bool isVip = serviceByVip_.contains(ip);
-  if (isVip || claimants.empty()) uidByIp_.erase(ip);
+  if (isVip || claimants.empty())
+    uidByIp_.erase(ip);
   else if (const std::string* cur = uidByIp_.get(ip); !cur || *cur != claimants.front())
     uidByIp_.insert_or_assign(ip, claimants.front());
-  if (claimants.size() >= 2 || (isVip && !claimants.empty())) ipClaims_.insert_or_assign(ip, std::move(claimants));
-  else ipClaims_.erase(ip);
+  if (claimants.size() >= 2 || (isVip && !claimants.empty()))
+    ipClaims_.insert_or_assign(ip, std::move(claimants));
+  else
+    ipClaims_.erase(ip);
 }
 
 const Workload* ClusterState::findByIp(const std::string& ip) const {
@@ -413,7 +429,7 @@ std::vector<const L7Policy*> ClusterState::l7PoliciesFor(const Service& waypoint
 }
 
 std::vector<const RequestAuthn*> ClusterState::requestAuthnsFor(const Service& waypoint,
-                                                               const Service* dstService) const {
+                                                                const Service* dstService) const {
   std::vector<const RequestAuthn*> out;
   for (const auto& [key, r] : requestAuthns_)
     if (bindsTo(r.targets, waypoint, dstService)) out.push_back(&r);

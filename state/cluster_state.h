@@ -18,8 +18,8 @@
 #include "state/cow_map.h"
 #include "state/l7_policy.h"
 #include "state/policy_index.h"
-#include "state/request_authn.h"
 #include "state/policy_types.h"
+#include "state/request_authn.h"
 
 namespace warren::state {
 
@@ -166,8 +166,8 @@ class ClusterState {
   void setIpClaimants(const std::string& ip, Keys claimants);
   void setVipClaimants(const std::string& vip, Keys claimants);
 
-  Workloads workloads_;   // their IPs as the cross-check left them
-  Services services_;     // their VIPs as the cross-check left them
+  Workloads workloads_;  // their IPs as the cross-check left them
+  Services services_;    // their VIPs as the cross-check left them
   Policies policies_;
   L7Policies l7Policies_;
   RequestAuthns requestAuthns_;
@@ -184,9 +184,9 @@ class ClusterState {
   // twice), for an IP claimed more than once or that is a service VIP; any other
   // claimed IP's one claimant is uidByIp_'s.
   CowMap<std::string, Keys> ipClaims_;
-  CowMap<std::string, Keys> vipClaims_;  // VIP -> service keys, for a VIP claimed more than once
-  CowMap<std::string, Keys> rawIps_;     // uid -> its IPs as given, where the check dropped some
-  CowMap<std::string, Keys> rawVips_;    // service key -> its VIPs as given, likewise
+  CowMap<std::string, Keys> vipClaims_;         // VIP -> service keys, for a VIP claimed more than once
+  CowMap<std::string, Keys> rawIps_;            // uid -> its IPs as given, where the check dropped some
+  CowMap<std::string, Keys> rawVips_;           // service key -> its VIPs as given, likewise
   CowMap<std::string, Keys> serviceProblems_;   // key -> problems, in the whole build's words and order
   CowMap<std::string, Keys> workloadProblems_;  // uid -> problems
 };

@@ -7,9 +7,9 @@
 #include "source/enrollment.h"
 #include "source/yaml_source.h"
 #include "state/l7_policy_conversion.h"
+#include "state/policy_conversion.h"
 #include "state/request_authn_conversion.h"
 #include "state/snapshot_conversion.h"
-#include "state/policy_conversion.h"
 
 namespace warren::state {
 namespace {

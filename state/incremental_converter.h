@@ -90,14 +90,14 @@ class IncrementalConverter {
 
   // The previous snapshot's shape, so that a change finds what depends on it
   // without scanning the cluster.
-  std::map<std::string, std::set<std::string>> podsByNs_;         // ns -> pod keys
-  std::map<std::string, std::set<std::string>> podsByIp_;         // IP -> pod keys
-  std::map<std::string, std::set<std::string>> podsByUid_;        // workload uid -> pod keys
-  std::map<std::string, PodInfo> pods_;                           // pod key -> as last indexed
-  std::map<std::string, std::set<std::string>> servicesByNs_;     // ns -> Service keys
+  std::map<std::string, std::set<std::string>> podsByNs_;                       // ns -> pod keys
+  std::map<std::string, std::set<std::string>> podsByIp_;                       // IP -> pod keys
+  std::map<std::string, std::set<std::string>> podsByUid_;                      // workload uid -> pod keys
+  std::map<std::string, PodInfo> pods_;                                         // pod key -> as last indexed
+  std::map<std::string, std::set<std::string>> servicesByNs_;                   // ns -> Service keys
   std::map<std::string, std::map<std::string, std::string>> serviceSelectors_;  // Service key -> its selector
-  std::map<std::string, std::set<std::string>> slicesByService_;  // "ns/name" -> slice keys
-  std::map<std::string, std::set<std::string>> slicesByIp_;       // IP -> slice keys
+  std::map<std::string, std::set<std::string>> slicesByService_;                // "ns/name" -> slice keys
+  std::map<std::string, std::set<std::string>> slicesByIp_;                     // IP -> slice keys
   std::map<std::string, SliceInfo> slices_;
   std::map<std::string, PolicyInfo> policies_;
   // ns -> selector-scoped L4 policies there (state key -> selector), for pods.

@@ -10,11 +10,16 @@ std::optional<ConditionKey> parseConditionKey(std::string_view key) {
   using Attr = ConditionKey::Attr;
   // Keys without arguments.
   static const std::map<std::string_view, Attr> plain = {
-      {"request.auth.principal", Attr::RequestPrincipal}, {"request.auth.audiences", Attr::RequestAudiences},
-      {"request.auth.presenter", Attr::RequestPresenter}, {"source.ip", Attr::SourceIp},
-      {"remote.ip", Attr::RemoteIp},                      {"source.namespace", Attr::SourceNamespace},
-      {"source.principal", Attr::SourcePrincipal},        {"destination.ip", Attr::DestinationIp},
-      {"destination.port", Attr::DestinationPort},        {"connection.sni", Attr::ConnectionSni},
+      {"request.auth.principal", Attr::RequestPrincipal},
+      {"request.auth.audiences", Attr::RequestAudiences},
+      {"request.auth.presenter", Attr::RequestPresenter},
+      {"source.ip", Attr::SourceIp},
+      {"remote.ip", Attr::RemoteIp},
+      {"source.namespace", Attr::SourceNamespace},
+      {"source.principal", Attr::SourcePrincipal},
+      {"destination.ip", Attr::DestinationIp},
+      {"destination.port", Attr::DestinationPort},
+      {"connection.sni", Attr::ConnectionSni},
   };
   if (auto it = plain.find(key); it != plain.end()) return ConditionKey{it->second, {}};
 

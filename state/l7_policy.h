@@ -20,7 +20,7 @@ namespace warren::state {
 
 // Istio's from.source.
 struct L7Source {
-  std::vector<StringMatch> principals, notPrincipals;  // "cluster.local/ns/a/sa/b" (no scheme)
+  std::vector<StringMatch> principals, notPrincipals;                // "cluster.local/ns/a/sa/b" (no scheme)
   std::vector<StringMatch> requestPrincipals, notRequestPrincipals;  // "<iss>/<sub>"
   std::vector<StringMatch> namespaces, notNamespaces;
   std::vector<IpBlock> ipBlocks, notIpBlocks;              // the HBONE peer's address

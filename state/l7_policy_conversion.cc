@@ -38,19 +38,32 @@ struct L7Converter : PolicyValues {
     L7Source s;
     for (const auto& [field, values] : f) {
       const std::string at = where + "." + field;
-      if (field == "principals") append(s.principals, strings(values));
-      else if (field == "notPrincipals") append(s.notPrincipals, strings(values));
-      else if (field == "requestPrincipals") s.requestPrincipals = strings(values);
-      else if (field == "notRequestPrincipals") s.notRequestPrincipals = strings(values);
-      else if (field == "namespaces") s.namespaces = strings(values);
-      else if (field == "notNamespaces") s.notNamespaces = strings(values);
-      else if (field == "ipBlocks") s.ipBlocks = ips(values, at);
-      else if (field == "notIpBlocks") s.notIpBlocks = ips(values, at);
-      else if (field == "remoteIpBlocks") s.remoteIpBlocks = ips(values, at);
-      else if (field == "notRemoteIpBlocks") s.notRemoteIpBlocks = ips(values, at);
-      else if (field == "serviceAccounts") append(s.principals, serviceAccounts(values, at));
-      else if (field == "notServiceAccounts") append(s.notPrincipals, serviceAccounts(values, at));
-      else invalid.push_back(where + ": unknown field '" + field + "'");
+      if (field == "principals")
+        append(s.principals, strings(values));
+      else if (field == "notPrincipals")
+        append(s.notPrincipals, strings(values));
+      else if (field == "requestPrincipals")
+        s.requestPrincipals = strings(values);
+      else if (field == "notRequestPrincipals")
+        s.notRequestPrincipals = strings(values);
+      else if (field == "namespaces")
+        s.namespaces = strings(values);
+      else if (field == "notNamespaces")
+        s.notNamespaces = strings(values);
+      else if (field == "ipBlocks")
+        s.ipBlocks = ips(values, at);
+      else if (field == "notIpBlocks")
+        s.notIpBlocks = ips(values, at);
+      else if (field == "remoteIpBlocks")
+        s.remoteIpBlocks = ips(values, at);
+      else if (field == "notRemoteIpBlocks")
+        s.notRemoteIpBlocks = ips(values, at);
+      else if (field == "serviceAccounts")
+        append(s.principals, serviceAccounts(values, at));
+      else if (field == "notServiceAccounts")
+        append(s.notPrincipals, serviceAccounts(values, at));
+      else
+        invalid.push_back(where + ": unknown field '" + field + "'");
     }
     return s;
   }
@@ -58,15 +71,24 @@ struct L7Converter : PolicyValues {
     L7Operation o;
     for (const auto& [field, values] : f) {
       const std::string at = where + "." + field;
-      if (field == "hosts") o.hosts = hosts(values);
-      else if (field == "notHosts") o.notHosts = hosts(values);
-      else if (field == "ports") o.ports = ports(values, at);
-      else if (field == "notPorts") o.notPorts = ports(values, at);
-      else if (field == "methods") o.methods = strings(values);
-      else if (field == "notMethods") o.notMethods = strings(values);
-      else if (field == "paths") o.paths = paths(values, at);
-      else if (field == "notPaths") o.notPaths = paths(values, at);
-      else invalid.push_back(where + ": unknown field '" + field + "'");
+      if (field == "hosts")
+        o.hosts = hosts(values);
+      else if (field == "notHosts")
+        o.notHosts = hosts(values);
+      else if (field == "ports")
+        o.ports = ports(values, at);
+      else if (field == "notPorts")
+        o.notPorts = ports(values, at);
+      else if (field == "methods")
+        o.methods = strings(values);
+      else if (field == "notMethods")
+        o.notMethods = strings(values);
+      else if (field == "paths")
+        o.paths = paths(values, at);
+      else if (field == "notPaths")
+        o.notPaths = paths(values, at);
+      else
+        invalid.push_back(where + ": unknown field '" + field + "'");
     }
     return o;
   }
@@ -75,7 +97,8 @@ struct L7Converter : PolicyValues {
   L7Condition condition(const source::PolicyCondition& c, const std::string& where) {
     const std::string at = where + " '" + c.key + "'";
     auto key = parseConditionKey(c.key);
-    if (!key) invalid.push_back(at + ": key is not supported");
+    if (!key)
+      invalid.push_back(at + ": key is not supported");
     else if (key->isIp()) {
       ips(c.values, at);
       ips(c.notValues, at);
@@ -123,8 +146,10 @@ std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy&
                                       : PolicyAction::Allow;
   for (const auto& ref : in.targetRefs) {
     std::string why;
-    if (auto t = waypointTargetOf(ref, in.ns, &why)) out.targets.push_back(std::move(*t));
-    else out.conversionNotes.push_back(why);
+    if (auto t = waypointTargetOf(ref, in.ns, &why))
+      out.targets.push_back(std::move(*t));
+    else
+      out.conversionNotes.push_back(why);
   }
   if (out.targets.empty()) {
     std::string why = "none of its targetRefs is a Gateway or Service in its namespace";

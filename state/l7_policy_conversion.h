@@ -26,7 +26,6 @@ namespace warren::state {
 std::optional<L7Target> waypointTargetOf(const source::TargetRef& r, const std::string& policyNs, std::string* why);
 
 // nullopt when the policy is not the waypoint's to enforce; *skipReason says why.
-std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy& in,
-                                              std::string* skipReason = nullptr);
+std::optional<L7Policy> convertWaypointPolicy(const source::AuthorizationPolicy& in, std::string* skipReason = nullptr);
 
 }  // namespace warren::state

@@ -16,26 +16,36 @@ struct Converter : PolicyValues {
     refuseServiceAccountsWithPrincipals(f, "from.source");
     Match m;
     for (const auto& [field, values] : f) {
-      if (field == "principals") m.principals = strings(values);
-      else if (field == "notPrincipals") m.notPrincipals = strings(values);
-      else if (field == "namespaces") m.namespaces = strings(values);
-      else if (field == "notNamespaces") m.notNamespaces = strings(values);
-      else if (field == "ipBlocks") m.sourceIps = ips(values, "from.source.ipBlocks");
-      else if (field == "notIpBlocks") m.notSourceIps = ips(values, "from.source.notIpBlocks");
+      if (field == "principals")
+        m.principals = strings(values);
+      else if (field == "notPrincipals")
+        m.notPrincipals = strings(values);
+      else if (field == "namespaces")
+        m.namespaces = strings(values);
+      else if (field == "notNamespaces")
+        m.notNamespaces = strings(values);
+      else if (field == "ipBlocks")
+        m.sourceIps = ips(values, "from.source.ipBlocks");
+      else if (field == "notIpBlocks")
+        m.notSourceIps = ips(values, "from.source.notIpBlocks");
       else if (field == "serviceAccounts")
         append(m.principals, serviceAccounts(values, "from.source.serviceAccounts"));
       else if (field == "notServiceAccounts")
         append(m.notPrincipals, serviceAccounts(values, "from.source.notServiceAccounts"));
-      else l7.push_back("from.source." + field);
+      else
+        l7.push_back("from.source." + field);
     }
     return m;
   }
   Match operation(const FieldMap& f) {
     Match m;
     for (const auto& [field, values] : f) {
-      if (field == "ports") m.destinationPorts = ports(values, "to.operation.ports");
-      else if (field == "notPorts") m.notDestinationPorts = ports(values, "to.operation.notPorts");
-      else l7.push_back("to.operation." + field);
+      if (field == "ports")
+        m.destinationPorts = ports(values, "to.operation.ports");
+      else if (field == "notPorts")
+        m.notDestinationPorts = ports(values, "to.operation.notPorts");
+      else
+        l7.push_back("to.operation." + field);
     }
     return m;
   }

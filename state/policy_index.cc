@@ -37,17 +37,19 @@ std::vector<const AuthorizationPolicy*> PolicyIndex::forWorkload(const Workload&
     if (auto it = selectorByKey_.find(key); it != selectorByKey_.end()) selected.push_back(it->second);
   auto byRank = [](const Ranked& a, const Ranked& b) { return a.rank < b.rank; };
   std::sort(selected.begin(), selected.end(), byRank);
-  selected.erase(std::unique(selected.begin(), selected.end(),
-                             [](const Ranked& a, const Ranked& b) { return a.rank == b.rank; }),
-                 selected.end());
+  selected.erase(
+      std::unique(selected.begin(), selected.end(), [](const Ranked& a, const Ranked& b) { return a.rank == b.rank; }),
+      selected.end());
 
   std::vector<const AuthorizationPolicy*> out;
   out.reserve(scoped.size() + selected.size());
   auto a = scoped.cbegin();
   auto b = selected.cbegin();
   while (a != scoped.cend() || b != selected.cend()) {
-    if (b == selected.cend() || (a != scoped.cend() && a->rank < b->rank)) out.push_back((a++)->policy);
-    else out.push_back((b++)->policy);
+    if (b == selected.cend() || (a != scoped.cend() && a->rank < b->rank))
+      out.push_back((a++)->policy);
+    else
+      out.push_back((b++)->policy);
   }
   return out;
 }

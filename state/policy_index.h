@@ -37,16 +37,16 @@ class PolicyIndex {
 
  private:
   void add(const std::string& key, const AuthorizationPolicy& p);  // called in key order
-  void mergeGlobal();  // once every policy is added
+  void mergeGlobal();                                              // once every policy is added
   uint32_t nextRank_ = 0;
   // A policy and its rank in key order, so that lists merge without comparing keys.
   struct Ranked {
     uint32_t rank;
     const AuthorizationPolicy* policy;
   };
-  std::vector<Ranked> global_;                                  // in rank order
+  std::vector<Ranked> global_;                                        // in rank order
   std::unordered_map<std::string, std::vector<Ranked>> byNamespace_;  // that namespace's and the global ones
-  std::unordered_map<std::string, Ranked> selectorByKey_;       // WorkloadSelector policies only
+  std::unordered_map<std::string, Ranked> selectorByKey_;             // WorkloadSelector policies only
 };
 
 }  // namespace warren::state

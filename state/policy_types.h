@@ -99,7 +99,7 @@ struct AuthorizationPolicy {
 enum class MtlsMode { Permissive, Strict };
 struct MtlsPolicy {
   MtlsMode mode = MtlsMode::Permissive;
-  std::string decidedBy;  // "ns/name", "" for the default (PERMISSIVE)
+  std::string decidedBy;                   // "ns/name", "" for the default (PERMISSIVE)
   std::map<uint32_t, MtlsMode> portModes;  // portLevelMtls overrides
   std::map<uint32_t, std::string> portDecidedBy;
   bool operator==(const MtlsPolicy&) const = default;

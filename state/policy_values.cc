@@ -23,8 +23,10 @@ std::vector<IpBlock> PolicyValues::ips(const std::vector<std::string>& v, const 
   std::vector<IpBlock> out;
   for (const auto& s : v) {
     auto b = IpBlock::parse(s);
-    if (!b) invalid.push_back(field + ": '" + s + "' is not an IP address or CIDR block");
-    else out.push_back(*b);
+    if (!b)
+      invalid.push_back(field + ": '" + s + "' is not an IP address or CIDR block");
+    else
+      out.push_back(*b);
   }
   return out;
 }
@@ -33,8 +35,10 @@ std::vector<uint32_t> PolicyValues::ports(const std::vector<std::string>& v, con
   std::vector<uint32_t> out;
   for (const auto& s : v) {
     uint32_t p = 0;
-    if (!parsePolicyPort(s, p)) invalid.push_back(field + ": '" + s + "' is not a port number");
-    else out.push_back(p);
+    if (!parsePolicyPort(s, p))
+      invalid.push_back(field + ": '" + s + "' is not a port number");
+    else
+      out.push_back(p);
   }
   return out;
 }

@@ -21,11 +21,11 @@ namespace warren::state {
 
 // One jwtRules entry.
 struct JwtProvider {
-  jwt::JwtRule rule;                           // issuer, audiences, token locations, outputs
-  std::shared_ptr<const jwt::KeySet> keys;     // the inline `jwks`, parsed; nullptr with jwksUri
-  std::string jwksUri;                         // "" with inline jwks
-  std::chrono::milliseconds timeout{5000};     // JWTRule.timeout: how long a JWKS fetch may take
-  std::string where;                           // "jwtRules[i] (line N)"
+  jwt::JwtRule rule;                        // issuer, audiences, token locations, outputs
+  std::shared_ptr<const jwt::KeySet> keys;  // the inline `jwks`, parsed; nullptr with jwksUri
+  std::string jwksUri;                      // "" with inline jwks
+  std::chrono::milliseconds timeout{5000};  // JWTRule.timeout: how long a JWKS fetch may take
+  std::string where;                        // "jwtRules[i] (line N)"
 };
 
 struct RequestAuthn {

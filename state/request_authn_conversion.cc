@@ -33,8 +33,10 @@ JwtProvider convertRule(const source::JwtRuleSpec& in, std::vector<std::string>&
   p.rule.outputPayloadToHeader = in.outputPayloadToHeader;
   for (const auto& c : in.outputClaimToHeaders) p.rule.outputClaimToHeaders.push_back({c.header, c.claim});
   if (!in.timeout.empty()) {
-    if (auto d = parseDuration(in.timeout)) p.timeout = *d;
-    else invalid.push_back(in.where + ": timeout '" + in.timeout + "' is not a duration such as \"5s\"");
+    if (auto d = parseDuration(in.timeout))
+      p.timeout = *d;
+    else
+      invalid.push_back(in.where + ": timeout '" + in.timeout + "' is not a duration such as \"5s\"");
   }
   if (!in.jwks.empty()) {
     // Istio lets an inline jwks win over jwksUri when both are written.
@@ -44,8 +46,8 @@ JwtProvider convertRule(const source::JwtRuleSpec& in, std::vector<std::string>&
       invalid.push_back(in.where + ": jwks: " + keys.error().message);
     } else {
       for (const auto& k : keys->skipped)
-        notes.push_back(in.where + ": jwks key " + std::to_string(k.index) + (k.kid.empty() ? "" : " (kid " + k.kid + ")") +
-                        " skipped: " + k.reason);
+        notes.push_back(in.where + ": jwks key " + std::to_string(k.index) +
+                        (k.kid.empty() ? "" : " (kid " + k.kid + ")") + " skipped: " + k.reason);
       if (keys->keys.empty()) invalid.push_back(in.where + ": jwks holds no usable key");
       p.keys = std::make_shared<const jwt::KeySet>(std::move(*keys));
     }
@@ -77,14 +79,18 @@ std::optional<RequestAuthn> convertRequestAuthentication(const source::RequestAu
   out.invalid = in.invalid;
   for (const auto& ref : in.targetRefs) {
     std::string why;
-    if (auto t = waypointTargetOf(ref, in.ns, &why)) out.targets.push_back(std::move(*t));
-    else out.conversionNotes.push_back(why);
+    if (auto t = waypointTargetOf(ref, in.ns, &why))
+      out.targets.push_back(std::move(*t));
+    else
+      out.conversionNotes.push_back(why);
   }
-  if (out.targets.empty()) return skip("none of its targetRefs is a Gateway or Service in its namespace (" +
-                                       joined(out.conversionNotes, "; ") + ")");
+  if (out.targets.empty())
+    return skip("none of its targetRefs is a Gateway or Service in its namespace (" +
+                joined(out.conversionNotes, "; ") + ")");
   for (const auto& r : in.jwtRules) out.providers.push_back(convertRule(r, out.invalid, out.conversionNotes));
   if (!out.invalid.empty())
-    out.conversionNotes.push_back("invalid (" + joined(out.invalid, "; ") + "): every request to its targets is answered 401 until fixed");
+    out.conversionNotes.push_back("invalid (" + joined(out.invalid, "; ") +
+                                  "): every request to its targets is answered 401 until fixed");
   return out;
 }
 

@@ -129,8 +129,8 @@ nlohmann::json toJson(const Workload& w) {
 }
 
 nlohmann::json toJson(const Service& s) {
-  nlohmann::json j = {{"name", s.name},         {"namespace", s.ns},          {"hostname", s.hostname},
-                      {"vips", s.vips},         {"ports", ports(s.ports)},   {"waypoint", s.waypoint}};
+  nlohmann::json j = {{"name", s.name}, {"namespace", s.ns},       {"hostname", s.hostname},
+                      {"vips", s.vips}, {"ports", ports(s.ports)}, {"waypoint", s.waypoint}};
   if (!s.waypointFor.empty()) j["waypoint_for"] = s.waypointFor;
   return j;
 }
@@ -147,9 +147,8 @@ nlohmann::json toJson(const AuthorizationPolicy& p) {
     rules.push_back({{"clauses", clauses}});
   }
   return {
-      {"name", p.name},         {"namespace", p.ns}, {"scope", scopeName(p.scope)},
-      {"action", actionName(p.action)}, {"dry_run", p.dryRun}, {"rules", rules},
-      {"notes", p.conversionNotes},
+      {"name", p.name},      {"namespace", p.ns}, {"scope", scopeName(p.scope)}, {"action", actionName(p.action)},
+      {"dry_run", p.dryRun}, {"rules", rules},    {"notes", p.conversionNotes},
   };
 }
 
@@ -177,7 +176,8 @@ nlohmann::json toJson(const JwtProvider& p) {
     j["jwks_inline_kids"] = kids;
   }
   auto from = nlohmann::json::array();
-  for (const auto& h : p.rule.fromHeaders) from.push_back("header " + h.name + (h.prefix.empty() ? "" : " prefix '" + h.prefix + "'"));
+  for (const auto& h : p.rule.fromHeaders)
+    from.push_back("header " + h.name + (h.prefix.empty() ? "" : " prefix '" + h.prefix + "'"));
   for (const auto& q : p.rule.fromParams) from.push_back("param " + q);
   for (const auto& c : p.rule.fromCookies) from.push_back("cookie " + c);
   if (from.empty()) from = {"header authorization prefix 'Bearer '", "param access_token"};
@@ -194,7 +194,7 @@ nlohmann::json toJson(const JwtProvider& p) {
 nlohmann::json toJson(const RequestAuthn& r) {
   auto providers = nlohmann::json::array();
   for (const auto& p : r.providers) providers.push_back(toJson(p));
-  return {{"name", r.name},         {"namespace", r.ns},      {"targets", targetsJson(r.targets)},
+  return {{"name", r.name},         {"namespace", r.ns},    {"targets", targetsJson(r.targets)},
           {"jwt_rules", providers}, {"invalid", r.invalid}, {"notes", r.conversionNotes},
           {"where", r.where}};
 }
@@ -204,9 +204,9 @@ nlohmann::json toJson(const L7Policy& p) {
   auto rules = nlohmann::json::array();
   for (const auto& r : p.rules) rules.push_back(toJson(r));
   return {
-      {"name", p.name},     {"namespace", p.ns},         {"action", actionName(p.action)},
-      {"dry_run", p.dryRun}, {"targets", targets},        {"rule_count", p.rules.size()},
-      {"rules", rules},     {"notes", p.conversionNotes}, {"where", p.where},
+      {"name", p.name},      {"namespace", p.ns},          {"action", actionName(p.action)},
+      {"dry_run", p.dryRun}, {"targets", targets},         {"rule_count", p.rules.size()},
+      {"rules", rules},      {"notes", p.conversionNotes}, {"where", p.where},
   };
 }
 

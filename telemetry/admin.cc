@@ -57,7 +57,8 @@ void addAdminRoutes(HttpServer& server, const AdminCallbacks& cb) {
   });
   server.route("POST", "/logging", [](const HttpRequest& req) {
     auto it = req.query.find("level");
-    if (it == req.query.end()) return HttpResponse::text(400, std::string("missing ?level=; valid levels: ") + kValidLevels);
+    if (it == req.query.end())
+      return HttpResponse::text(400, std::string("missing ?level=; valid levels: ") + kValidLevels);
     auto level = parseLogLevel(it->second);
     if (!level) return HttpResponse::text(400, "unknown level \"" + it->second + "\"; valid levels: " + kValidLevels);
     spdlog::set_level(*level);
@@ -87,7 +88,8 @@ std::optional<std::string> provisionAdminToken(const std::string& file) {
 // `token` is filled in after every port is bound and before any serves (a start that
 // fails on a busy port must not overwrite the token file of the daemon holding it).
 HttpGate adminGate(std::shared_ptr<const std::optional<std::string>> token, std::string tokenFile) {
-  return [token = std::move(token), tokenFile = std::move(tokenFile)](const HttpRequest& req) -> std::optional<HttpResponse> {
+  return [token = std::move(token),
+          tokenFile = std::move(tokenFile)](const HttpRequest& req) -> std::optional<HttpResponse> {
     const AdminVerdict verdict = judgeAdminRequest(req, *token);
     if (verdict == AdminVerdict::kAllowed) return std::nullopt;
     adminRefusals()++;
@@ -169,8 +171,8 @@ Result<std::unique_ptr<Telemetry>> start(const AdminOptions& options, AdminCallb
   addReadinessRoutes(**readinessServer, callbacks);
   addAdminRoutes(**adminServer, callbacks);
 
-  auto telemetry = std::make_unique<Telemetry>(std::move(*metricsServer), std::move(*readinessServer),
-                                               std::move(*adminServer));
+  auto telemetry =
+      std::make_unique<Telemetry>(std::move(*metricsServer), std::move(*readinessServer), std::move(*adminServer));
   for (HttpServer* s : {&telemetry->metrics(), &telemetry->readiness(), &telemetry->admin()})
     if (auto st = s->start(); !st) return st.error();
   return telemetry;

@@ -36,8 +36,8 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/common.h>
+#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 #include "telemetry/http_server.h"

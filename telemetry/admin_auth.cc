@@ -31,7 +31,7 @@ AdminVerdict judgeAdminRequest(const HttpRequest& request, const std::optional<s
   if (it == request.headers.end() || it->second.compare(0, kBearer.size(), kBearer) != 0)
     return AdminVerdict::kNoCredentials;
   return sameToken(std::string_view(it->second).substr(kBearer.size()), *token) ? AdminVerdict::kAllowed
-                                                                                 : AdminVerdict::kWrongToken;
+                                                                                : AdminVerdict::kWrongToken;
 }
 
 HttpResponse adminRefusal(AdminVerdict verdict, const HttpRequest& request, const std::string& tokenFile) {
@@ -39,8 +39,10 @@ HttpResponse adminRefusal(AdminVerdict verdict, const HttpRequest& request, cons
   switch (verdict) {
     case AdminVerdict::kNoCredentials: {
       HttpResponse r = HttpResponse::text(
-          401, what + " changes the daemon and needs the admin token: send \"Authorization: Bearer <token>\" with "
-                      "the token from " + tokenFile + " (root only; warrenctl run as root on the node sends it)");
+          401, what +
+                   " changes the daemon and needs the admin token: send \"Authorization: Bearer <token>\" with "
+                   "the token from " +
+                   tokenFile + " (root only; warrenctl run as root on the node sends it)");
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"warren-admin\"");
       return r;
     }
@@ -48,9 +50,9 @@ HttpResponse adminRefusal(AdminVerdict verdict, const HttpRequest& request, cons
       return HttpResponse::text(403, what + ": the bearer token is not this daemon's admin token (" + tokenFile +
                                          " holds the current one; it changes at every start)");
     case AdminVerdict::kDisabled:
-      return HttpResponse::text(403, what + ": changes through the admin port are disabled: the admin token file " +
-                                         (tokenFile.empty() ? std::string("is not configured") : tokenFile +
-                                                                                                   " could not be written"));
+      return HttpResponse::text(
+          403, what + ": changes through the admin port are disabled: the admin token file " +
+                   (tokenFile.empty() ? std::string("is not configured") : tokenFile + " could not be written"));
     case AdminVerdict::kAllowed: break;
   }
   return HttpResponse::text(500, "BUG: adminRefusal called for an allowed request");

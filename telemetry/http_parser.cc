@@ -10,19 +10,28 @@ namespace {
 
 using State = ParseOutcome::State;
 
-ParseOutcome fail(int status, std::string message) {
-  return ParseOutcome{State::kError, status, std::move(message)};
-}
+ParseOutcome fail(int status, std::string message) { return ParseOutcome{State::kError, status, std::move(message)}; }
 
 // RFC 9110 tchar: what methods and header names are made of.
 bool isTokenChar(char c) {
   if (std::isalnum(static_cast<unsigned char>(c))) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -113,7 +122,8 @@ std::optional<std::map<std::string, std::string>> parseQuery(std::string_view qu
     if (pair.empty()) continue;  // "a=1&&b=2"
     const auto eq = pair.find('=');
     auto key = percentDecode(pair.substr(0, eq), true);
-    auto value = eq == std::string_view::npos ? std::optional<std::string>("") : percentDecode(pair.substr(eq + 1), true);
+    auto value =
+        eq == std::string_view::npos ? std::optional<std::string>("") : percentDecode(pair.substr(eq + 1), true);
     if (!key || !value) return std::nullopt;
     out[std::move(*key)] = std::move(*value);
   }

@@ -85,7 +85,10 @@ struct HttpServer::Connection {
 };
 
 HttpServer::HttpServer(HttpServerOptions options, UniqueFd listener, std::string boundAddress, uint16_t port)
-    : options_(std::move(options)), listener_(std::move(listener)), boundAddress_(std::move(boundAddress)), port_(port) {}
+    : options_(std::move(options)),
+      listener_(std::move(listener)),
+      boundAddress_(std::move(boundAddress)),
+      port_(port) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpServerOptions options) {
   const std::string what = options.name + " server";
@@ -147,8 +150,8 @@ HttpResponse HttpServer::dispatch(const HttpRequest& request) {
     if (byMethod == byPath->second.end()) {
       std::string allow;
       for (const auto& entry : byPath->second) allow += (allow.empty() ? "" : ", ") + entry.first;
-      HttpResponse r =
-          HttpResponse::text(405, "method " + request.method + " not allowed on " + request.path + "; allowed: " + allow);
+      HttpResponse r = HttpResponse::text(
+          405, "method " + request.method + " not allowed on " + request.path + "; allowed: " + allow);
       r.headers.emplace_back("Allow", allow);
       return r;
     }
@@ -196,19 +199,19 @@ bool HttpServer::onReadable(Connection& c) {
     const ssize_t n = ::recv(c.fd.get(), c.in.data() + old, want, 0);
     c.in.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n > 0) continue;
-    if (n == 0) eof = true;
-    else if (errno == EINTR) continue;
-    else if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    if (n == 0)
+      eof = true;
+    else if (errno == EINTR)
+      continue;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return false;
     break;
   }
 
   HttpRequest request;
-  const ParseOutcome outcome =
-      parseRequest(c.in, ParseLimits{options_.maxHeadBytes, options_.maxBodyBytes}, request);
+  const ParseOutcome outcome = parseRequest(c.in, ParseLimits{options_.maxHeadBytes, options_.maxBodyBytes}, request);
   switch (outcome.state) {
-    case ParseOutcome::State::kComplete:
-      respond(c, dispatch(request));
-      break;
+    case ParseOutcome::State::kComplete: respond(c, dispatch(request)); break;
     case ParseOutcome::State::kError:
       spdlog::debug("{} server: refusing request: {} {}", options_.name, outcome.errorStatus, outcome.errorMessage);
       respond(c, HttpResponse::text(outcome.errorStatus, outcome.errorMessage));

@@ -90,9 +90,9 @@ struct HttpServerOptions {
   // From accept to close, a slot lasts at most `deadline`.
   size_t maxConnections = 128;
   size_t maxConnectionsPerSource = 8;  // per source IP; 0: no per-source cap
-  size_t maxHeadBytes = 8 * 1024;   // request line + headers; larger: 431
-  size_t maxBodyBytes = 64 * 1024;  // Content-Length above this: 413
-  HttpGate gate = {};               // unset: every request reaches its route
+  size_t maxHeadBytes = 8 * 1024;      // request line + headers; larger: 431
+  size_t maxBodyBytes = 64 * 1024;     // Content-Length above this: 413
+  HttpGate gate = {};                  // unset: every request reaches its route
   // SO_REUSEPORT: a second process of the same user may bind the same address
   // (a new tunnel started beside the old one during an upgrade; README "Hitless upgrade").
   bool reusePort = false;
@@ -131,7 +131,7 @@ class HttpServer {
   // Starts the serving thread. Calling it twice is an error.
   Status start();
 
-  uint16_t port() const { return port_; }        // the bound port (the real one for port 0)
+  uint16_t port() const { return port_; }                       // the bound port (the real one for port 0)
   const std::string& address() const { return boundAddress_; }  // "127.0.0.1:34567"
   const std::string& name() const { return options_.name; }
 

@@ -59,9 +59,12 @@ std::string formatValue(double v) {
 std::string escapeHelp(std::string_view help) {
   std::string out;
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -190,8 +193,7 @@ std::string TcpMetrics::render() const {
         {kOpened, "The total number of TCP connections opened.", &Series::opened},
         {kClosed, "The total number of TCP connections closed.", &Series::closed},
         {kSent, "The size of total bytes sent during response in case of a TCP connection.", &Series::sent},
-        {kReceived, "The size of total bytes received during request in case of a TCP connection.",
-         &Series::received},
+        {kReceived, "The size of total bytes received during request in case of a TCP connection.", &Series::received},
     };
     for (const Counter& c : kCounters) {
       appendHeader(out, c.name, c.help, "counter");

@@ -106,7 +106,7 @@ class TcpMetrics {
   struct Extra {
     std::string type;  // "counter" | "gauge"
     std::string help;
-    std::function<double()> read;         // a single metric, or
+    std::function<double()> read;            // a single metric, or
     std::shared_ptr<const GroupRead> group;  // a group member: value `index` of one read per render
     size_t index = 0;
   };

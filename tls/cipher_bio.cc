@@ -42,16 +42,11 @@ int writeEx(BIO* b, const char* data, size_t len, size_t* written) {
 
 long ctrl(BIO* b, int cmd, long, void*) {
   switch (cmd) {
-    case BIO_CTRL_FLUSH:
-      return 1;  // the connection flushes `out` itself after every burst
-    case BIO_CTRL_PENDING:
-      return static_cast<long>(buffersOf(b).in.pending());
-    case BIO_CTRL_WPENDING:
-      return static_cast<long>(buffersOf(b).out.pending());
-    case BIO_CTRL_EOF:
-      return buffersOf(b).inEof && buffersOf(b).in.pending() == 0;
-    default:
-      return 0;
+    case BIO_CTRL_FLUSH: return 1;  // the connection flushes `out` itself after every burst
+    case BIO_CTRL_PENDING: return static_cast<long>(buffersOf(b).in.pending());
+    case BIO_CTRL_WPENDING: return static_cast<long>(buffersOf(b).out.pending());
+    case BIO_CTRL_EOF: return buffersOf(b).inEof && buffersOf(b).in.pending() == 0;
+    default: return 0;
   }
 }
 

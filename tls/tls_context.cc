@@ -41,7 +41,7 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outLen, const uns
 }  // namespace
 
 Result<std::shared_ptr<const TlsContext>> TlsContext::create(Role role, identity::WorkloadCertPtr cert,
-                                                              identity::TrustBundlePtr bundle) {
+                                                             identity::TrustBundlePtr bundle) {
   if (!cert || !bundle) return makeError("BUG: TLS context without a certificate or trust bundle");
   std::shared_ptr<TlsContext> tc(new TlsContext(role, std::move(cert), std::move(bundle)));
   tc->ctx_.reset(SSL_CTX_new(role == Role::Client ? TLS_client_method() : TLS_server_method()));
@@ -97,8 +97,8 @@ std::string describeSession(SSL* ssl) {
   const unsigned char* alpn = nullptr;
   unsigned int alpnLen = 0;
   SSL_get0_alpn_selected(ssl, &alpn, &alpnLen);
-  return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl) + " alpn=" +
-         (alpnLen ? std::string(reinterpret_cast<const char*>(alpn), alpnLen) : std::string("none"));
+  return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl) +
+         " alpn=" + (alpnLen ? std::string(reinterpret_cast<const char*>(alpn), alpnLen) : std::string("none"));
 }
 
 }  // namespace warren::tls

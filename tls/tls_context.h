@@ -23,7 +23,7 @@ class TlsContext {
   // fails with an alert (the server also refuses a client without a certificate,
   // and a client that does not offer ALPN "h2").
   static Result<std::shared_ptr<const TlsContext>> create(Role role, identity::WorkloadCertPtr cert,
-                                                           identity::TrustBundlePtr bundle);
+                                                          identity::TrustBundlePtr bundle);
 
   SSL_CTX* get() const { return ctx_.get(); }
   const identity::WorkloadCert& cert() const { return *cert_; }

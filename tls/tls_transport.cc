@@ -14,8 +14,7 @@ namespace {
 
 std::string tlsFailure(SSL* ssl, int sslError, int savedErrno) {
   long verify = SSL_get_verify_result(ssl);
-  if (verify != X509_V_OK)
-    return std::string("peer certificate rejected: ") + X509_verify_cert_error_string(verify);
+  if (verify != X509_V_OK) return std::string("peer certificate rejected: ") + X509_verify_cert_error_string(verify);
   unsigned long e = ERR_get_error();
   if (e) {
     char buf[256];
@@ -35,8 +34,7 @@ TlsTransport::TlsTransport(io::EventLoop& loop, UniqueFd sock, TlsContextPtr ctx
                            std::optional<identity::SpiffeId> expectedPeer)
     : loop_(loop), sock_(std::move(sock)), ctx_(std::move(ctx)), expectedPeer_(std::move(expectedPeer)) {}
 
-void TlsTransport::start(std::weak_ptr<void> guard, std::chrono::milliseconds handshakeTimeout,
-                         Callbacks callbacks) {
+void TlsTransport::start(std::weak_ptr<void> guard, std::chrono::milliseconds handshakeTimeout, Callbacks callbacks) {
   guard_ = std::move(guard);
   callbacks_ = std::move(callbacks);
   ssl_.reset(SSL_new(ctx_->get()));
@@ -47,13 +45,16 @@ void TlsTransport::start(std::weak_ptr<void> guard, std::chrono::milliseconds ha
     return;
   }
   SSL_set_bio(ssl_.get(), *bio, *bio);  // one BIO, both directions: the SSL owns it
-  if (ctx_->role() == Role::Client) SSL_set_connect_state(ssl_.get());
-  else SSL_set_accept_state(ssl_.get());
+  if (ctx_->role() == Role::Client)
+    SSL_set_connect_state(ssl_.get());
+  else
+    SSL_set_accept_state(ssl_.get());
   sockEvents_ = EPOLLIN | EPOLLOUT;
   std::weak_ptr<void> weak = guard_;
-  if (auto st = loop_.watch(sock_.get(), sockEvents_, [weak, this](uint32_t ev) {
-        if (auto keep = weak.lock()) onEvent(ev);
-      });
+  if (auto st = loop_.watch(sock_.get(), sockEvents_,
+                            [weak, this](uint32_t ev) {
+                              if (auto keep = weak.lock()) onEvent(ev);
+                            });
       !st) {
     std::string why = st.error().message;
     sockEvents_ = 0;

@@ -17,26 +17,26 @@
 
 #include <spdlog/spdlog.h>
 
-#include "source/kube/kube_source.h"
-#include "state/feed/state_feed.h"
+#include "audit/audit_flags.h"
+#include "audit/cert_record.h"
+#include "common/daemon.h"
 #include "identity/ca_choice.h"
 #include "identity/ca_flags.h"
-#include "source/yaml_source.h"
-#include "common/daemon.h"
-#include "warren_abi.h"
 #include "identity/identity_manager.h"
+#include "io/accept.h"
+#include "io/event_loop.h"
+#include "source/kube/kube_source.h"
+#include "source/yaml_source.h"
+#include "state/feed/state_feed.h"
+#include "telemetry/admin.h"
 #include "tunnel/bpf/capture_counters.h"
 #include "tunnel/drain/drain_runner.h"
 #include "tunnel/inpod/inpod_manager.h"
 #include "tunnel/inpod/zds_client.h"
-#include "io/accept.h"
-#include "io/event_loop.h"
 #include "tunnel/proxy/introspection.h"
 #include "tunnel/proxy/proxy.h"
-#include "telemetry/admin.h"
+#include "warren_abi.h"
 #include "xds/xds_client.h"
-#include "audit/audit_flags.h"
-#include "audit/cert_record.h"
 
 namespace {
 
@@ -73,7 +73,8 @@ void usage(FILE* out) {
   std::fprintf(out,
                "Usage: warren-tunnel [options]\n"
                "  --agent-socket PATH     warren-agent's workload socket (default /run/warren/zds.sock)\n"
-               "  --bpffs DIR             pin root of the agent's BPF maps (default " WARREN_PIN_ROOT_DEFAULT ")\n"
+               "  --bpffs DIR             pin root of the agent's BPF maps (default " WARREN_PIN_ROOT_DEFAULT
+               ")\n"
                "  --config-dir DIR        standalone cluster state, the agent's YAML directory\n"
                "                          (default /etc/warren/cluster)\n"
                "  --kube                  standalone cluster state from the Kubernetes API instead, as a pod\n"
@@ -135,36 +136,36 @@ bool parseLong(const char* s, long min, long& out) {
 }
 
 bool parse(int argc, char** argv, Options& o) {
-  static const std::vector<option> longopts = warren::audit::withAuditOptions(warren::identity::withCaOptions({
-                                    {"agent-socket", required_argument, nullptr, 'a'},
-                                    {"bpffs", required_argument, nullptr, 'b'},
-                                    {"config-dir", required_argument, nullptr, 'c'},
-                                    {"kube", no_argument, nullptr, 'k'},
-                                    {"kubeconfig", required_argument, nullptr, 'g'},
-                                    {"trust-domain", required_argument, nullptr, 'd'},
-                                    {"root-namespace", required_argument, nullptr, 'N'},
-                                    {"xds-address", required_argument, nullptr, 'X'},
-                                    {"xds-root-cert", required_argument, nullptr, 'G'},
-                                    {"xds-token-file", required_argument, nullptr, 'K'},
-                                    {"hbone-max-streams", required_argument, nullptr, 's'},
-                                    {"hbone-idle-timeout", required_argument, nullptr, 'i'},
-                                    {"hbone-receive-budget-mb", required_argument, nullptr, 'B'},
-                                    {"hbone-max-inbound", required_argument, nullptr, 'J'},
-                                    {"hbone-max-inbound-per-source", required_argument, nullptr, 'j'},
-                                    {"plaintext-max-inbound", required_argument, nullptr, 'Q'},
-                                    {"plaintext-max-inbound-per-pod", required_argument, nullptr, 'q'},
-                                    {"max-outbound", required_argument, nullptr, 'o'},
-                                    {"overload-fd-percent", required_argument, nullptr, 'F'},
-                                    {"overload-held-mb", required_argument, nullptr, 'H'},
-                                    {"metrics-address", required_argument, nullptr, 'M'},
-                                    {"readiness-address", required_argument, nullptr, 'Y'},
-                                    {"admin-address", required_argument, nullptr, 'D'},
-                                    {"admin-token-file", required_argument, nullptr, 'O'},
-                                    {"telemetry-max-per-source", required_argument, nullptr, 'P'},
-                                    {"log-level", required_argument, nullptr, 'l'},
-                                    {"ready-fd", required_argument, nullptr, 'r'},
-                                    {"drain-seconds", required_argument, nullptr, 'W'},
-                                    {"help", no_argument, nullptr, 'h'}}));
+  static const std::vector<option> longopts = warren::audit::withAuditOptions(
+      warren::identity::withCaOptions({{"agent-socket", required_argument, nullptr, 'a'},
+                                       {"bpffs", required_argument, nullptr, 'b'},
+                                       {"config-dir", required_argument, nullptr, 'c'},
+                                       {"kube", no_argument, nullptr, 'k'},
+                                       {"kubeconfig", required_argument, nullptr, 'g'},
+                                       {"trust-domain", required_argument, nullptr, 'd'},
+                                       {"root-namespace", required_argument, nullptr, 'N'},
+                                       {"xds-address", required_argument, nullptr, 'X'},
+                                       {"xds-root-cert", required_argument, nullptr, 'G'},
+                                       {"xds-token-file", required_argument, nullptr, 'K'},
+                                       {"hbone-max-streams", required_argument, nullptr, 's'},
+                                       {"hbone-idle-timeout", required_argument, nullptr, 'i'},
+                                       {"hbone-receive-budget-mb", required_argument, nullptr, 'B'},
+                                       {"hbone-max-inbound", required_argument, nullptr, 'J'},
+                                       {"hbone-max-inbound-per-source", required_argument, nullptr, 'j'},
+                                       {"plaintext-max-inbound", required_argument, nullptr, 'Q'},
+                                       {"plaintext-max-inbound-per-pod", required_argument, nullptr, 'q'},
+                                       {"max-outbound", required_argument, nullptr, 'o'},
+                                       {"overload-fd-percent", required_argument, nullptr, 'F'},
+                                       {"overload-held-mb", required_argument, nullptr, 'H'},
+                                       {"metrics-address", required_argument, nullptr, 'M'},
+                                       {"readiness-address", required_argument, nullptr, 'Y'},
+                                       {"admin-address", required_argument, nullptr, 'D'},
+                                       {"admin-token-file", required_argument, nullptr, 'O'},
+                                       {"telemetry-max-per-source", required_argument, nullptr, 'P'},
+                                       {"log-level", required_argument, nullptr, 'l'},
+                                       {"ready-fd", required_argument, nullptr, 'r'},
+                                       {"drain-seconds", required_argument, nullptr, 'W'},
+                                       {"help", no_argument, nullptr, 'h'}}));
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts.data(), nullptr)) != -1) {
     switch (warren::audit::parseAuditFlag(c, optarg, o.audit, "warren-tunnel")) {
@@ -244,16 +245,16 @@ bool parse(int argc, char** argv, Options& o) {
     }
   }
   if (optind != argc) return false;
-  const int sources = int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty()) +
-                      int(!o.xdsAddress.empty());
+  const int sources =
+      int(o.configDirGiven) + int(o.kubeInCluster) + int(!o.kubeconfig.empty()) + int(!o.xdsAddress.empty());
   if (!warren::audit::auditFlagsComplete(o.audit, "warren-tunnel")) return false;
   if (sources > 1) {
-    std::fprintf(stderr, "warren-tunnel: give one cluster source: --config-dir, --kube, --kubeconfig or --xds-address\n");
+    std::fprintf(stderr,
+                 "warren-tunnel: give one cluster source: --config-dir, --kube, --kubeconfig or --xds-address\n");
     return false;
   }
   return true;
 }
-
 
 // With --xds-address the cluster state comes from the control plane only; null otherwise.
 warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& o, warren::state::StateStore& state) {
@@ -265,12 +266,11 @@ warren::Result<std::unique_ptr<warren::xds::XdsClient>> startXds(const Options& 
   x.trustDomain = o.trustDomain;
   x.clusterId = o.ca.choice.clusterId;
   return warren::xds::XdsClient::start(std::move(x), [&state](warren::state::ClusterStatePtr next) {
-    spdlog::info("cluster state (xds): {} workloads, {} services, {} authorization policies",
-                 next->workloads().size(), next->services().size(), next->policies().size());
+    spdlog::info("cluster state (xds): {} workloads, {} services, {} authorization policies", next->workloads().size(),
+                 next->services().size(), next->policies().size());
     state.set(std::move(next));
   });
 }
-
 
 }  // namespace
 
@@ -392,7 +392,8 @@ int main(int argc, char** argv) {
   // first accepted state; with the API, a first list of every resource.
   std::function<bool()> isReady = [&] {
     auto* z = zdsSeen.load();
-    return z && z->connected() && z->synced() && (!*xds || (*xds)->status().everyTypeAcked()) && (!feed || feed->synced());
+    return z && z->connected() && z->synced() && (!*xds || (*xds)->status().everyTypeAcked()) &&
+           (!feed || feed->synced());
   };
   auto telemetry = warren::telemetry::start(
       opts.telemetry,
@@ -433,9 +434,7 @@ int main(int argc, char** argv) {
   int early = 0;  // SIGTERM/SIGINT while waiting: stop without serving
   if (feed) early = feed->waitFirstState(shutdown);
   spdlog::info("tunnel started: agent socket {}, BPF pin root {}, cluster state {}, trust domain {}, CA {}",
-               opts.agentSocket, opts.pinRoot, sourceName,
-               opts.trustDomain,
-               warren::identity::describeCa(opts.ca));
+               opts.agentSocket, opts.pinRoot, sourceName, opts.trustDomain, warren::identity::describeCa(opts.ca));
   auto reload = [&] {
     if (auto st = (*identity)->reloadTrustBundle(); !st) {
       spdlog::error("trust bundle reload: {}; keeping the current bundle", st.error().message);
@@ -450,8 +449,10 @@ int main(int argc, char** argv) {
   // over listened for. An upgrade (and a test) waits on it before stopping the old one.
   while (!early && !isReady()) {
     const int s = shutdown.waitFor(std::chrono::milliseconds(20));
-    if (s == SIGHUP) reload();
-    else if (s) early = s;
+    if (s == SIGHUP)
+      reload();
+    else if (s)
+      early = s;
   }
   if (!early) warren::signalReady(opts.readyFd);
 
@@ -484,10 +485,10 @@ int main(int argc, char** argv) {
   }
   spdlog::info("signal {}: shutting down", sig);
   telemetry->reset();  // its callbacks read the proxy and the ZDS client
-  feed.reset();      // no state updates (and posts to the loop) from here on: joins its threads
-  xds->reset();      // likewise: joins the xDS stream thread
-  zds.reset();      // no more hand-offs
-  manager.reset();  // closes listeners (needs the loop running)
+  feed.reset();        // no state updates (and posts to the loop) from here on: joins its threads
+  xds->reset();        // likewise: joins the xDS stream thread
+  zds.reset();         // no more hand-offs
+  manager.reset();     // closes listeners (needs the loop running)
   std::promise<void> closed;
   (*loop)->post([&] {
     proxy->closeAll();

@@ -21,20 +21,20 @@
 #include "audit/audit_flags.h"
 #include "audit/cert_record.h"
 #include "common/daemon.h"
-#include "warren_abi.h"
-#include "jwt/jwks_cache.h"
-#include "waypoint/proxy/waypoint_server.h"
-#include "waypoint/telemetry/waypoint_telemetry.h"
-#include "identity/identity_manager.h"
 #include "identity/ca_choice.h"
 #include "identity/ca_flags.h"
-#include "state/feed/state_feed.h"
+#include "identity/identity_manager.h"
 #include "io/accept.h"
 #include "io/event_loop.h"
 #include "io/tcp.h"
+#include "jwt/jwks_cache.h"
+#include "state/feed/state_feed.h"
 #include "state/from_snapshot.h"
 #include "state/state_json.h"
 #include "telemetry/admin.h"
+#include "warren_abi.h"
+#include "waypoint/proxy/waypoint_server.h"
+#include "waypoint/telemetry/waypoint_telemetry.h"
 
 namespace {
 
@@ -152,30 +152,30 @@ nlohmann::json toJson(const warren::jwt::JwksStatus& s) {
 }
 
 bool parse(int argc, char** argv, Options& o) {
-  static const std::vector<option> longopts = warren::audit::withAuditOptions(warren::identity::withCaOptions({
-                                    {"gateway", required_argument, nullptr, 'g'},
-                                    {"service-account", required_argument, nullptr, 's'},
-                                    {"listen", required_argument, nullptr, 'L'},
-                                    {"config-dir", required_argument, nullptr, 'c'},
-                                    {"kube", no_argument, nullptr, 'k'},
-                                    {"kubeconfig", required_argument, nullptr, 'G'},
-                                    {"trust-domain", required_argument, nullptr, 'd'},
-                                    {"root-namespace", required_argument, nullptr, 'N'},
-                                    {"request-head-timeout", required_argument, nullptr, 'H'},
-                                    {"half-closed-timeout", required_argument, nullptr, 'F'},
-                                    {"jwks-ca", required_argument, nullptr, 'J'},
-                                    {"jwks-refresh", required_argument, nullptr, 'R'},
-                                    {"jwt-cache-size", required_argument, nullptr, 'K'},
-                                    {"hbone-max-inbound", required_argument, nullptr, 'I'},
-                                    {"hbone-max-inbound-per-source", required_argument, nullptr, 'i'},
-                                    {"metrics-address", required_argument, nullptr, 'M'},
-                                    {"readiness-address", required_argument, nullptr, 'Y'},
-                                    {"admin-address", required_argument, nullptr, 'D'},
-                                    {"admin-token-file", required_argument, nullptr, 'O'},
-                                    {"telemetry-max-per-source", required_argument, nullptr, 'P'},
-                                    {"log-level", required_argument, nullptr, 'l'},
-                                    {"ready-fd", required_argument, nullptr, 'r'},
-                                    {"help", no_argument, nullptr, 'h'}}));
+  static const std::vector<option> longopts = warren::audit::withAuditOptions(
+      warren::identity::withCaOptions({{"gateway", required_argument, nullptr, 'g'},
+                                       {"service-account", required_argument, nullptr, 's'},
+                                       {"listen", required_argument, nullptr, 'L'},
+                                       {"config-dir", required_argument, nullptr, 'c'},
+                                       {"kube", no_argument, nullptr, 'k'},
+                                       {"kubeconfig", required_argument, nullptr, 'G'},
+                                       {"trust-domain", required_argument, nullptr, 'd'},
+                                       {"root-namespace", required_argument, nullptr, 'N'},
+                                       {"request-head-timeout", required_argument, nullptr, 'H'},
+                                       {"half-closed-timeout", required_argument, nullptr, 'F'},
+                                       {"jwks-ca", required_argument, nullptr, 'J'},
+                                       {"jwks-refresh", required_argument, nullptr, 'R'},
+                                       {"jwt-cache-size", required_argument, nullptr, 'K'},
+                                       {"hbone-max-inbound", required_argument, nullptr, 'I'},
+                                       {"hbone-max-inbound-per-source", required_argument, nullptr, 'i'},
+                                       {"metrics-address", required_argument, nullptr, 'M'},
+                                       {"readiness-address", required_argument, nullptr, 'Y'},
+                                       {"admin-address", required_argument, nullptr, 'D'},
+                                       {"admin-token-file", required_argument, nullptr, 'O'},
+                                       {"telemetry-max-per-source", required_argument, nullptr, 'P'},
+                                       {"log-level", required_argument, nullptr, 'l'},
+                                       {"ready-fd", required_argument, nullptr, 'r'},
+                                       {"help", no_argument, nullptr, 'h'}}));
   int c;
   while ((c = getopt_long(argc, argv, "h", longopts.data(), nullptr)) != -1) {
     switch (warren::audit::parseAuditFlag(c, optarg, o.audit, "warren-waypoint")) {
@@ -200,13 +200,25 @@ bool parse(int argc, char** argv, Options& o) {
       case 'G': o.kubeconfig = optarg; break;
       case 'd': o.trustDomain = optarg; break;
       case 'N': o.rootNamespace = optarg; break;
-      case 'H': if (!positive(optarg, 1, o.headTimeoutMs)) return false; break;
-      case 'F': if (!positive(optarg, 1, o.halfClosedTimeoutMs)) return false; break;
+      case 'H':
+        if (!positive(optarg, 1, o.headTimeoutMs)) return false;
+        break;
+      case 'F':
+        if (!positive(optarg, 1, o.halfClosedTimeoutMs)) return false;
+        break;
       case 'J': o.jwksCa = optarg; break;
-      case 'R': if (!positive(optarg, 1, o.jwksRefreshSeconds)) return false; break;
-      case 'K': if (!positive(optarg, 0, o.jwtCacheSize)) return false; break;
-      case 'I': if (!positive(optarg, 0, o.maxInbound)) return false; break;
-      case 'i': if (!positive(optarg, 0, o.maxInboundPerSource)) return false; break;
+      case 'R':
+        if (!positive(optarg, 1, o.jwksRefreshSeconds)) return false;
+        break;
+      case 'K':
+        if (!positive(optarg, 0, o.jwtCacheSize)) return false;
+        break;
+      case 'I':
+        if (!positive(optarg, 0, o.maxInbound)) return false;
+        break;
+      case 'i':
+        if (!positive(optarg, 0, o.maxInboundPerSource)) return false;
+        break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
       case 'D': o.telemetry.adminAddress = optarg; break;
@@ -273,7 +285,8 @@ int main(int argc, char** argv) {
 
   // jwksUri key sets: fetched for every RequestAuthentication in the state as
   // soon as the state names them, so the first request does not wait.
-  warren::jwt::JwksCache jwks({.caFile = opts.jwksCa, .refreshInterval = std::chrono::seconds(opts.jwksRefreshSeconds)});
+  warren::jwt::JwksCache jwks(
+      {.caFile = opts.jwksCa, .refreshInterval = std::chrono::seconds(opts.jwksRefreshSeconds)});
   CachedJwks jwksProvider(jwks);
   warren::state::StateStore state;
   state.subscribe([&jwks](const warren::state::ClusterStatePtr& st) {
@@ -329,14 +342,16 @@ int main(int argc, char** argv) {
                         .perSource = static_cast<size_t>(opts.maxInboundPerSource)};
   warren::waypoint::WaypointTelemetry telemetryData;
   telemetryData.enableAudit(audit->get(), opts.gateway);
-  warren::waypoint::WaypointServer server(**loop, **identity, state, wopts,
-                                          [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, state.get()); });
+  warren::waypoint::WaypointServer server(
+      **loop, **identity, state, wopts,
+      [&](const warren::waypoint::RequestOutcome& o) { telemetryData.record(o, state.get()); });
   if (auto st = telemetryData.registerServerMetrics(server.counters()); !st) {
     spdlog::critical("metrics: {}", st.error().message);
     return 1;
   }
   if (*audit) {
-    if (auto st = warren::audit::registerAuditMetrics(telemetryData.tcpMetrics(), (*audit)->counters(), "warren_waypoint");
+    if (auto st =
+            warren::audit::registerAuditMetrics(telemetryData.tcpMetrics(), (*audit)->counters(), "warren_waypoint");
         !st) {
       spdlog::critical("metrics: {}", st.error().message);
       return 1;
@@ -354,8 +369,10 @@ int main(int argc, char** argv) {
              j["jwks"] = nlohmann::json::array();
              for (const auto& s : jwks.status()) j["jwks"].push_back(toJson(s));
              const auto cached = server.verifiedTokenStats();
-             j["verified_token_cache"] = {{"capacity", opts.jwtCacheSize}, {"entries", cached.entries},
-                                          {"hits", cached.hits}, {"misses", cached.misses}};
+             j["verified_token_cache"] = {{"capacity", opts.jwtCacheSize},
+                                          {"entries", cached.entries},
+                                          {"hits", cached.hits},
+                                          {"misses", cached.misses}};
              return j;
            }},
       telemetryData.tcpMetrics());
@@ -378,8 +395,7 @@ int main(int argc, char** argv) {
   // not know of and is refused (400): closed, never open.
   int sig = (*feed)->waitFirstState(shutdown);
   spdlog::info("waypoint {} started: HBONE on {}, identity {}, cluster state from the {}, CA {}", opts.gateway,
-               opts.listen, me.uri(), (*feed)->describe(),
-               warren::identity::describeCa(opts.ca));
+               opts.listen, me.uri(), (*feed)->describe(), warren::identity::describeCa(opts.ca));
   if (!sig) warren::signalReady(opts.readyFd);
 
   while (!sig && (sig = shutdown.wait()) == SIGHUP) {
@@ -409,6 +425,6 @@ int main(int argc, char** argv) {
   // destructor after it is gone.
   jwks.retain({});
   (*identity)->setEventObserver(nullptr);  // its renewal thread writes no more records
-  audit->reset();  // after the last request's record: closes the file with a final checkpoint
+  audit->reset();                          // after the last request's record: closes the file with a final checkpoint
   return 0;
 }

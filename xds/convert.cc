@@ -55,7 +55,8 @@ std::string stripScheme(const std::string& v) {
 Result<state::StringMatch> convertStringMatch(const is::StringMatch& m, bool principal, const std::string& where) {
   using Kind = state::StringMatch::Kind;
   switch (m.match_type_case()) {
-    case is::StringMatch::kExact: return state::StringMatch{Kind::Exact, principal ? stripScheme(m.exact()) : m.exact()};
+    case is::StringMatch::kExact:
+      return state::StringMatch{Kind::Exact, principal ? stripScheme(m.exact()) : m.exact()};
     case is::StringMatch::kPrefix:
       return state::StringMatch{Kind::Prefix, principal ? stripScheme(m.prefix()) : m.prefix()};
     case is::StringMatch::kSuffix: return state::StringMatch{Kind::Suffix, m.suffix()};
@@ -210,8 +211,7 @@ Result<std::string> ipFromBytes(const std::string& bytes, const std::string& wha
   char buf[INET6_ADDRSTRLEN] = {};
   int family = bytes.size() == 4 ? AF_INET : bytes.size() == 16 ? AF_INET6 : 0;
   if (family == 0)
-    return makeError(what + ": address of " + std::to_string(bytes.size()) +
-                     " bytes, want 4 (IPv4) or 16 (IPv6)");
+    return makeError(what + ": address of " + std::to_string(bytes.size()) + " bytes, want 4 (IPv4) or 16 (IPv6)");
   if (!inet_ntop(family, bytes.data(), buf, sizeof buf)) return makeError(what + ": unprintable address");
   return std::string(buf);
 }
@@ -253,8 +253,7 @@ Result<state::Workload> convertWorkload(const iw::Workload& in, const std::strin
       w.captured = false;
       w.captureReason = "control plane: tunnel_protocol LEGACY_ISTIO_MTLS (a sidecar; reached without HBONE)";
       break;
-    default:
-      return makeError(where + ": unknown tunnel_protocol " + std::to_string(in.tunnel_protocol()));
+    default: return makeError(where + ": unknown tunnel_protocol " + std::to_string(in.tunnel_protocol()));
   }
   switch (in.network_mode()) {
     case iw::STANDARD: break;
@@ -348,7 +347,8 @@ Result<state::AuthorizationPolicy> convertAuthorization(const is::Authorization&
   // AUDIT rule applies on what it can read (so a DENY denies more, never less).
   // Unknown at the policy's own level: whatever it selects is denied.
   if (const std::string top = unknownFields(in); !top.empty()) {
-    p.enforceAsDenyAll("carries field " + top + " Warren does not know: enforced as deny-all until "
+    p.enforceAsDenyAll("carries field " + top +
+                       " Warren does not know: enforced as deny-all until "
                        "Warren understands it (fail closed)");
     return p;
   }

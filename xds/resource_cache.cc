@@ -128,7 +128,7 @@ std::optional<state::AuthorizationPolicy> denyAllInPlaceOf(const istio::security
 }  // namespace
 
 std::vector<std::string> ResourceCache::applyAuthorizations(const DeltaDiscoveryResponse& r,
-                                                           std::set<std::string>& changed) {
+                                                            std::set<std::string>& changed) {
   auto replace = [&](const std::string& name, std::optional<state::AuthorizationPolicy> next) {
     changed.insert(name);
     if (auto it = policies_.find(name); it != policies_.end()) {
@@ -305,12 +305,16 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
           using T = std::decay_t<decltype(item)>;
           constexpr bool isWorkload = std::is_same_v<T, state::Workload>;
           std::string key;
-          if constexpr (isWorkload) key = item.uid;
-          else key = item.key();
-          auto r = resolveWaypoint(item.waypoint, (isWorkload ? "workload " : "service ") + key, vipOwner,
-                                   serviceExists);
-          if (r.warning.empty()) waypointWarnings_.erase(name);
-          else waypointWarnings_[name] = std::move(r.warning);
+          if constexpr (isWorkload)
+            key = item.uid;
+          else
+            key = item.key();
+          auto r =
+              resolveWaypoint(item.waypoint, (isWorkload ? "workload " : "service ") + key, vipOwner, serviceExists);
+          if (r.warning.empty())
+            waypointWarnings_.erase(name);
+          else
+            waypointWarnings_[name] = std::move(r.warning);
           const std::string* held = nullptr;
           if constexpr (isWorkload) {
             if (const auto* w = prev.findWorkload(key)) held = &w->waypoint;
@@ -326,8 +330,10 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
         it->second);
   }
   for (const auto& name : policies) {
-    if (auto it = policies_.find(name); it != policies_.end()) b.add(it->second);
-    else b.remove(state::ClusterState::Builder::Kind::Policy, name);
+    if (auto it = policies_.find(name); it != policies_.end())
+      b.add(it->second);
+    else
+      b.remove(state::ClusterState::Builder::Kind::Policy, name);
   }
 
   // Every warning of the new state, in the order the whole build gives them.

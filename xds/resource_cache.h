@@ -46,7 +46,7 @@ class ResourceCache {
  private:
   // Each returns the errors of the resources it could not apply.
   std::vector<std::string> applyAddresses(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r,
-                                         std::map<std::string, std::optional<AddressItem>>& changed);
+                                          std::map<std::string, std::optional<AddressItem>>& changed);
   std::vector<std::string> applyAuthorizations(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r,
                                                std::set<std::string>& changed);
 

@@ -131,14 +131,13 @@ void XdsClient::updateStatus(const std::function<void(XdsStatus&)>& change) {
   statusChanged_.notify_all();
 }
 
-bool XdsClient::waitStatus(const std::function<bool(const XdsStatus&)>& pred,
-                           std::chrono::milliseconds timeout) const {
+bool XdsClient::waitStatus(const std::function<bool(const XdsStatus&)>& pred, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
   return statusChanged_.wait_for(lock, timeout, [&] { return pred(status_); });
 }
 
-std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds initial,
-                                          std::chrono::milliseconds max, double unit) {
+std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds initial, std::chrono::milliseconds max,
+                                          double unit) {
   double base = static_cast<double>(initial.count());
   for (int i = 0; i < attempt && base < static_cast<double>(max.count()); ++i) base *= 2;
   base = std::min(base, static_cast<double>(max.count()));
@@ -234,10 +233,13 @@ bool XdsClient::runStream() {
         s.lastNackMessage = outcome.rejected->message;
       });
     } else {
-      spdlog::debug("xds: ACK {} nonce {}: {} added, {} removed", resp.type_url(), resp.nonce(),
-                    resp.resources_size(), resp.removed_resources_size());
+      spdlog::debug("xds: ACK {} nonce {}: {} added, {} removed", resp.type_url(), resp.nonce(), resp.resources_size(),
+                    resp.removed_resources_size());
       // Readiness counts ACKs: a first response rejected in part is not "ready".
-      updateStatus([&](XdsStatus& s) { s.acks++; s.lastAckedNonce[resp.type_url()] = resp.nonce(); });
+      updateStatus([&](XdsStatus& s) {
+        s.acks++;
+        s.lastAckedNonce[resp.type_url()] = resp.nonce();
+      });
     }
     updateStatus([&](XdsStatus& s) {
       s.addresses = cache_->addressCount();

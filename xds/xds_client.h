@@ -58,7 +58,7 @@ struct XdsOptions {
   // Node metadata, as strings: what ztunnel sends (defaultNodeMetadata()) unless
   // a caller says otherwise.
   std::map<std::string, std::string> nodeMetadata = defaultNodeMetadata();
-  std::string trustDomain = "cluster.local";        // for workloads that elide theirs
+  std::string trustDomain = "cluster.local";  // for workloads that elide theirs
   std::chrono::milliseconds initialBackoff{500};
   std::chrono::milliseconds maxBackoff{30000};
 };
@@ -69,13 +69,13 @@ struct XdsStatus {
   // ACKed: the state is whole. A first response NACKed, even in part, is not.
   bool everyTypeAcked() const;
 
-  bool connected = false;  // a response has arrived on the current stream
+  bool connected = false;   // a response has arrived on the current stream
   uint64_t streams = 0;     // streams opened
   uint64_t reconnects = 0;  // streams opened after the first
   uint64_t acks = 0, nacks = 0;
   std::map<std::string, std::string> lastAckedNonce;  // by type URL
   std::string lastNackMessage;
-  std::string lastStreamError;  // how the last stream ended
+  std::string lastStreamError;         // how the last stream ended
   size_t addresses = 0, policies = 0;  // resources held
 };
 
@@ -116,17 +116,17 @@ class XdsClient {
   mutable std::mutex mu_;
   std::condition_variable wake_;  // ends a backoff wait on stop
   mutable std::condition_variable statusChanged_;
-  bool stopping_ = false;                   // guarded by mu_
+  bool stopping_ = false;                      // guarded by mu_
   grpc::ClientContext* activeCall_ = nullptr;  // guarded by mu_; cancelled on stop
-  XdsStatus status_;                        // guarded by mu_
+  XdsStatus status_;                           // guarded by mu_
   std::thread thread_;
 };
 
 // The wait before re-opening the stream after `attempt` failed ones in a row:
 // initial * 2^attempt capped at max, scaled by `unit` (in [0, 1)) into the upper
 // half of that, so the tunnels of a cluster do not all come back at one instant.
-std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds initial,
-                                          std::chrono::milliseconds max, double unit);
+std::chrono::milliseconds jitteredBackoff(int attempt, std::chrono::milliseconds initial, std::chrono::milliseconds max,
+                                          double unit);
 
 // "ztunnel~<INSTANCE_IP>~<POD_NAME>.<POD_NAMESPACE>~<POD_NAMESPACE>.svc.cluster.local"
 // from the pod's downward-API environment, with placeholders for what is unset.

@@ -15,7 +15,7 @@ namespace warren::agent {
 namespace fs = std::filesystem;
 
 bool isOnBpffs(const std::string& path) {
-  struct statfs st{};
+  struct statfs st {};
   return ::statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
 }
 
@@ -34,8 +34,8 @@ Status ensurePinRootOnBpffs(const std::string& pinRoot) {
     fs::create_directories(kBpffsMountPoint, ec);
     // Mode 0700 as systemd mounts it: pins are root's.
     if (::mount("bpf", kBpffsMountPoint, "bpf", 0, "mode=700") != 0)
-      return makeError(std::string("no BPF filesystem at ") + kBpffsMountPoint + " and mounting one failed: " +
-                       std::strerror(errno));
+      return makeError(std::string("no BPF filesystem at ") + kBpffsMountPoint +
+                       " and mounting one failed: " + std::strerror(errno));
     spdlog::info("mounted the BPF filesystem at {} (nothing was mounted there)", kBpffsMountPoint);
   }
   std::error_code ec;
@@ -44,7 +44,8 @@ Status ensurePinRootOnBpffs(const std::string& pinRoot) {
   if (!isOnBpffs(pinRoot))
     return makeError("pin root " + pinRoot +
                      " is not on a BPF filesystem, so pins would not outlive the agent; mount one there "
-                     "(mount -t bpf bpf DIR) or pick a directory under " + kBpffsMountPoint);
+                     "(mount -t bpf bpf DIR) or pick a directory under " +
+                     kBpffsMountPoint);
   return okStatus();
 }
 

@@ -83,8 +83,7 @@ std::string skLookupLinkName(uint64_t cookie) {
 
 // Attaches `prog` with `attach`, or, when a pinned link from an earlier agent is
 // there, swaps the new program into it atomically (no moment without capture).
-Status attachOrUpdate(bpf_program* prog, const std::string& pinPath,
-                      const std::function<bpf_link*()>& attach) {
+Status attachOrUpdate(bpf_program* prog, const std::string& pinPath, const std::function<bpf_link*()>& attach) {
   std::error_code ec;
   bpf_link* old = fs::exists(pinPath, ec) ? bpf_link__open(pinPath.c_str()) : nullptr;
   if (old) {
@@ -122,9 +121,10 @@ Result<std::unique_ptr<CaptureLoader>> CaptureLoader::load(const CaptureOptions&
 
   if (int rc = warren_capture__load(skel); rc != 0) {
     warren_capture__destroy(skel);
-    return bpfError("load BPF programs (pinned maps from an incompatible version? run "
-                    "'warren-agent --uninstall')",
-                    rc);
+    return bpfError(
+        "load BPF programs (pinned maps from an incompatible version? run "
+        "'warren-agent --uninstall')",
+        rc);
   }
   std::unique_ptr<CaptureLoader> loader(new CaptureLoader(options, skel));
   if (auto st = loader->attachCgroupPrograms(); !st) return st.error();
@@ -151,8 +151,7 @@ Status CaptureLoader::attachCgroupPrograms() {
   for (const auto& p : kCgroupPrograms) {
     bpf_program* prog = p.get(skel_);
     int cgfd = cg.get();
-    auto st = attachOrUpdate(prog, linkPath(p.linkName),
-                             [&] { return bpf_program__attach_cgroup(prog, cgfd); });
+    auto st = attachOrUpdate(prog, linkPath(p.linkName), [&] { return bpf_program__attach_cgroup(prog, cgfd); });
     if (!st) return withContext(st.error(), std::string("attach ") + p.linkName + " at " + options_.cgroupPath);
   }
   return okStatus();

@@ -10,8 +10,8 @@
 
 #include <cstring>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 namespace warren::cni {
 
@@ -50,9 +50,8 @@ bool ioAll(int fd, char* buf, size_t n, bool write) {
 }  // namespace
 
 std::string encodeRequest(const CniPodRequest& r) {
-  return json{{"command", r.command},   {"containerId", r.containerId},   {"netns", r.netns},
-              {"ifName", r.ifName},     {"podName", r.podName},           {"podNamespace", r.podNamespace},
-              {"podUid", r.podUid},     {"ips", r.ips}}
+  return json{{"command", r.command}, {"containerId", r.containerId},   {"netns", r.netns},   {"ifName", r.ifName},
+              {"podName", r.podName}, {"podNamespace", r.podNamespace}, {"podUid", r.podUid}, {"ips", r.ips}}
       .dump();
 }
 
@@ -61,8 +60,12 @@ Result<CniPodRequest> decodeRequest(const std::string& text) {
   if (!j) return withContext(j.error(), "CNI request");
   CniPodRequest r;
   std::string err;
-  for (auto [key, dst] : {std::pair{"command", &r.command}, {"containerId", &r.containerId}, {"netns", &r.netns},
-                          {"ifName", &r.ifName}, {"podName", &r.podName}, {"podNamespace", &r.podNamespace},
+  for (auto [key, dst] : {std::pair{"command", &r.command},
+                          {"containerId", &r.containerId},
+                          {"netns", &r.netns},
+                          {"ifName", &r.ifName},
+                          {"podName", &r.podName},
+                          {"podNamespace", &r.podNamespace},
                           {"podUid", &r.podUid}})
     if (!stringField(*j, key, *dst, err)) return makeError("CNI request: " + err);
   if (r.command != "ADD" && r.command != "DEL" && r.command != "CHECK")
@@ -160,7 +163,7 @@ CniServer::~CniServer() {
   (void)!::write(wake_.get(), &one, sizeof(one));
   thread_.join();
   for (auto& w : workers_) w.thread.join();  // each ends within its read timeout
-  unlinkIfStillOurs(bound_);  // a successor agent's socket stays
+  unlinkIfStillOurs(bound_);                 // a successor agent's socket stays
 }
 
 void CniServer::reapFinished() {
@@ -204,8 +207,8 @@ void CniServer::serve(int raw) {
     spdlog::warn("cni: bad request on {}: {}", path_, req.error().message);
     reply.error = req.error().message;
   } else {
-    spdlog::info("cni: {} {}/{} container {} netns {}", req->command, req->podNamespace, req->podName,
-                 req->containerId, req->netns);
+    spdlog::info("cni: {} {}/{} container {} netns {}", req->command, req->podNamespace, req->podName, req->containerId,
+                 req->netns);
     Status st = handler_(*req);
     reply.ok = st.ok();
     if (!st) {

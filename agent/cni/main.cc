@@ -60,7 +60,8 @@ std::map<std::string, std::string> parseCniArgs(const std::string& args) {
 static int run() {
   const std::string command = env("CNI_COMMAND");
   if (command == "VERSION") {
-    std::cout << R"({"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]})" << "\n";
+    std::cout << R"({"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]})"
+              << "\n";
     return 0;
   }
   if (command != "ADD" && command != "DEL" && command != "CHECK")

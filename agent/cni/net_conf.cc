@@ -33,7 +33,8 @@ Status readTimeout(const json& conf, std::chrono::milliseconds& out) {
 Status readAlwaysPass(const json& conf, std::set<std::string>& out) {
   auto it = conf.find("alwaysPass");
   if (it == conf.end()) return okStatus();
-  if (!it->is_array()) return configError(std::string("alwaysPass must be a list of namespaces, not ") + it->type_name());
+  if (!it->is_array())
+    return configError(std::string("alwaysPass must be a list of namespaces, not ") + it->type_name());
   std::set<std::string> namespaces;
   for (const auto& ns : *it) {
     if (!ns.is_string()) return configError("alwaysPass must list namespace names (strings), not " + ns.dump());
@@ -55,8 +56,7 @@ Status readPrevResult(const json& conf, NetConf& out) {
   for (const auto& ip : *ips) {
     if (!ip.is_object()) return configError("prevResult.ips entries must be objects, not " + ip.dump());
     std::string address;
-    if (auto st = readString(ip, "address", address); !st)
-      return configError("prevResult.ips[]." + st.error().message);
+    if (auto st = readString(ip, "address", address); !st) return configError("prevResult.ips[]." + st.error().message);
     if (!address.empty()) out.podIps.push_back(address.substr(0, address.find('/')));
   }
   return okStatus();

@@ -30,7 +30,7 @@ struct NetConf {
   std::chrono::milliseconds timeout{5000};  // each exchange with the agent
   std::string captureScopeFile;             // empty: next to agentSocket
   std::set<std::string> alwaysPass = {"kube-system"};
-  nlohmann::json prevResult;       // null when absent
+  nlohmann::json prevResult;        // null when absent
   std::vector<std::string> podIps;  // prevResult.ips[].address without the prefix length
 };
 

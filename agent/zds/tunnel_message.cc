@@ -10,8 +10,7 @@ namespace pb = warren::zds::v1;
 TunnelMessage judgeTunnelMessage(const std::string& bytes, size_t fdCount, bool helloed, bool requestInFlight) {
   auto drop = [](std::string why) { return TunnelMessage{TunnelMessage::Kind::Drop, std::move(why)}; };
   // The agent hands netns fds to tunnels, never the other way round.
-  if (fdCount > 0)
-    return drop("sent " + std::to_string(fdCount) + " file descriptor(s), which it never should");
+  if (fdCount > 0) return drop("sent " + std::to_string(fdCount) + " file descriptor(s), which it never should");
   pb::TunnelMessage tm;
   if (!parseProto(bytes, tm)) return drop("unparsable message (" + std::to_string(bytes.size()) + " bytes)");
   if (!helloed) {

@@ -12,10 +12,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/bound_path.h"
-#include "io/accept.h"
 #include "agent/zds/tunnel_message.h"
+#include "common/bound_path.h"
 #include "common/zds/seqpacket.h"
+#include "io/accept.h"
 #include "zds.pb.h"
 
 namespace warren::zds {
@@ -29,7 +29,7 @@ Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socketPat
   if (!fd) return errnoError("socket(AF_UNIX, SOCK_SEQPACKET)");
   // A socket left by a previous agent blocks bind; anything else at that path is
   // not ours to delete.
-  struct stat st{};
+  struct stat st {};
   if (::lstat(socketPath.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return makeError(socketPath + " exists and is not a socket; refusing to replace it");
     if (::unlink(socketPath.c_str()) != 0) return errnoError("remove stale socket " + socketPath);
@@ -48,8 +48,8 @@ Result<std::unique_ptr<ZdsServer>> ZdsServer::start(const std::string& socketPat
   UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return errnoError("eventfd");
   spdlog::info("zds: serving tunnels on {}", socketPath);
-  auto server = std::unique_ptr<ZdsServer>(
-      new ZdsServer(socketPath, std::move(fd), std::move(wake), mode == Start::Open));
+  auto server =
+      std::unique_ptr<ZdsServer>(new ZdsServer(socketPath, std::move(fd), std::move(wake), mode == Start::Open));
   server->bound_ = boundPath(socketPath);
   return server;
 }
@@ -217,12 +217,8 @@ void ZdsServer::sendNext(Tunnel& t) {
       }
       break;
     }
-    case Outgoing::Kind::Del:
-      req.mutable_del()->set_uid(next.pod.uid);
-      break;
-    case Outgoing::Kind::Snapshot:
-      req.mutable_snapshot_sent();
-      break;
+    case Outgoing::Kind::Del: req.mutable_del()->set_uid(next.pod.uid); break;
+    case Outgoing::Kind::Snapshot: req.mutable_snapshot_sent(); break;
   }
   if (auto st = sendProto(t.fd.get(), req, fd); !st) {
     spdlog::warn("zds: send to tunnel #{} (pid {}) failed: {}; dropping the connection", t.id, t.pid,

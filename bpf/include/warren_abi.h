@@ -63,8 +63,8 @@ struct warren_ip_key {
 #define WARREN_POD_HAS_IP4 0x1
 #define WARREN_POD_HAS_IP6 0x2
 struct warren_pod {
-	__u32 flags;     /* WARREN_POD_HAS_* */
-	__u32 ip4;       /* network order; valid with WARREN_POD_HAS_IP4 */
+	__u32 flags;            /* WARREN_POD_HAS_* */
+	__u32 ip4;              /* network order; valid with WARREN_POD_HAS_IP4 */
 	struct warren_addr ip6; /* valid with WARREN_POD_HAS_IP6 */
 };
 
@@ -90,12 +90,13 @@ struct warren_conn_key {
 /* Per-pod counters (warren_counters, per-CPU; userspace sums the CPUs). One list
  * makes the struct and userspace's names and help: the tunnel's metric
  * warren_capture_<name>_total, warrenctl's JSON keys. X(name, "what it counts") */
-#define WARREN_COUNTERS(X)                                                                   \
-	X(captured_out, "outbound connects redirected to the tunnel")                          \
-	X(captured_in, "inbound connections steered to the tunnel")                            \
-	X(passed, "connects of an enrolled pod left alone (loopback, to itself)")               \
-	X(failed_closed, "connects refused because the tunnel's listener was missing")          \
-	X(quota_refused, "connects refused because the pod held its quota of original-destination entries") \
+#define WARREN_COUNTERS(X)                                                                         \
+	X(captured_out, "outbound connects redirected to the tunnel")                              \
+	X(captured_in, "inbound connections steered to the tunnel")                                \
+	X(passed, "connects of an enrolled pod left alone (loopback, to itself)")                  \
+	X(failed_closed, "connects refused because the tunnel's listener was missing")             \
+	X(quota_refused,                                                                           \
+	  "connects refused because the pod held its quota of original-destination entries")       \
 	X(udp_sends, "UDP sends and connects of an enrolled pod, not captured (only TCP is)")
 
 #define WARREN_COUNTER_FIELD(name, help) __u64 name;
@@ -106,16 +107,18 @@ struct warren_counters {
 
 /* Event kinds: one list generates the C constants and userspace's labels
  * (cilium's drop_reasons pattern). X(NAME, value, "label") */
-#define WARREN_EVENT_KINDS(X)                                  \
-	X(CAPTURED_OUT, 1, "captured_outbound")                \
-	X(CAPTURED_IN, 2, "captured_inbound")                  \
-	X(FAIL_CLOSED_OUT, 3, "fail_closed_outbound")          \
-	X(FAIL_CLOSED_IN, 4, "fail_closed_inbound")            \
-	X(ORIG_DST_FULL, 5, "orig_dst_map_full")              \
+#define WARREN_EVENT_KINDS(X)                                                                      \
+	X(CAPTURED_OUT, 1, "captured_outbound")                                                    \
+	X(CAPTURED_IN, 2, "captured_inbound")                                                      \
+	X(FAIL_CLOSED_OUT, 3, "fail_closed_outbound")                                              \
+	X(FAIL_CLOSED_IN, 4, "fail_closed_inbound")                                                \
+	X(ORIG_DST_FULL, 5, "orig_dst_map_full")                                                   \
 	X(ORIG_DST_QUOTA, 6, "orig_dst_quota")
 
 #define WARREN_EVENT_CONST(name, value, label) WARREN_EVENT_##name = value,
-enum { WARREN_EVENT_KINDS(WARREN_EVENT_CONST) };
+enum {
+	WARREN_EVENT_KINDS(WARREN_EVENT_CONST)
+};
 #undef WARREN_EVENT_CONST
 
 /* One ring-buffer record per capture decision worth seeing in `warrenctl trace`. */
@@ -149,14 +152,16 @@ struct warren_pod_meta {
 #define WARREN_SK_LOOKUP_LINK_PREFIX "sk_lookup_" /* + decimal netns cookie */
 
 /* Names of the pinned objects under the pin root (default /sys/fs/bpf/warren). */
-#define WARREN_MAP_ENROLLED "warren_enrolled"   /* u64 netns cookie -> struct warren_pod */
-#define WARREN_MAP_POD_IPS "warren_pod_ips"     /* warren_ip_key -> u64 netns cookie */
-#define WARREN_MAP_INBOUND "warren_inbound"     /* warren_ip_key -> tunnel inbound listener (sockhash) */
-#define WARREN_MAP_HBONE "warren_hbone"         /* warren_ip_key -> tunnel HBONE listener (sockhash) */
-#define WARREN_MAP_POD_CONNS "warren_pod_conns" /* u64 netns cookie -> s64 warren_orig_dst entries held */
-#define WARREN_MAP_ORIG_DST "warren_orig_dst"   /* warren_conn_key -> warren_orig_dst */
-#define WARREN_MAP_COUNTERS "warren_counters"   /* u64 netns cookie -> warren_counters (per-CPU) */
-#define WARREN_MAP_EVENTS "warren_events"       /* ring buffer of warren_event */
-#define WARREN_MAP_POD_META "warren_pod_meta"   /* u64 netns cookie -> warren_pod_meta */
+#define WARREN_MAP_ENROLLED "warren_enrolled" /* u64 netns cookie -> struct warren_pod */
+#define WARREN_MAP_POD_IPS "warren_pod_ips"   /* warren_ip_key -> u64 netns cookie */
+#define WARREN_MAP_INBOUND                                                                         \
+	"warren_inbound"                /* warren_ip_key -> tunnel inbound listener (sockhash) */
+#define WARREN_MAP_HBONE "warren_hbone" /* warren_ip_key -> tunnel HBONE listener (sockhash) */
+#define WARREN_MAP_POD_CONNS                                                                       \
+	"warren_pod_conns" /* u64 netns cookie -> s64 warren_orig_dst entries held */
+#define WARREN_MAP_ORIG_DST "warren_orig_dst" /* warren_conn_key -> warren_orig_dst */
+#define WARREN_MAP_COUNTERS "warren_counters" /* u64 netns cookie -> warren_counters (per-CPU) */
+#define WARREN_MAP_EVENTS "warren_events"     /* ring buffer of warren_event */
+#define WARREN_MAP_POD_META "warren_pod_meta" /* u64 netns cookie -> warren_pod_meta */
 
 #endif /* WARREN_ABI_H */

@@ -91,8 +91,8 @@ static __always_inline void publish_orig_dst(struct bpf_sock_ops *ops)
 			__sync_fetch_and_add(held, -1);
 		/* The tunnel will not find this connection and will refuse it: visible
 		 * in the trace rather than silently misrouted. */
-		emit_event(WARREN_EVENT_ORIG_DST_FULL, cookie, st->orig.family,
-			   &st->key.src, st->key.src_port, &st->orig.ip, st->orig.port);
+		emit_event(WARREN_EVENT_ORIG_DST_FULL, cookie, st->orig.family, &st->key.src,
+			   st->key.src_port, &st->orig.ip, st->orig.port);
 		return;
 	}
 	st->quota_held = held ? 1 : 0;

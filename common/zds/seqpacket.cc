@@ -79,8 +79,6 @@ Result<Received> receiveMessage(int sock) {
   return out;
 }
 
-bool parseProto(const std::string& bytes, google::protobuf::MessageLite& msg) {
-  return msg.ParseFromString(bytes);
-}
+bool parseProto(const std::string& bytes, google::protobuf::MessageLite& msg) { return msg.ParseFromString(bytes); }
 
 }  // namespace warren::zds

@@ -32,8 +32,8 @@ Result<httpclient::Connection> ApiClient::connect(const Outgoing& out, httpclien
   httpclient::ConnectOptions options{config_.tls, cancelFd_};
   auto conn = httpclient::Connection::open(config_.server, options, deadline);
   if (!conn) return withContext(conn.error(), "API server " + config_.server.hostHeader());
-  std::string request = out.method + " " + config_.server.target + out.target + " HTTP/1.1\r\nHost: " +
-                        config_.server.hostHeader() +
+  std::string request = out.method + " " + config_.server.target + out.target +
+                        " HTTP/1.1\r\nHost: " + config_.server.hostHeader() +
                         "\r\nAccept: application/json\r\nUser-Agent: warren-agent\r\nConnection: close\r\n";
   if (!token->empty()) request += "Authorization: Bearer " + *token + "\r\n";
   if (!out.contentType.empty())
@@ -47,9 +47,8 @@ Result<ApiAnswer> ApiClient::get(const std::string& target, std::chrono::millise
   return send("GET", target, "", "", timeout);
 }
 
-Result<ApiAnswer> ApiClient::send(const std::string& method, const std::string& target,
-                                  const std::string& contentType, const std::string& body,
-                                  std::chrono::milliseconds timeout) {
+Result<ApiAnswer> ApiClient::send(const std::string& method, const std::string& target, const std::string& contentType,
+                                  const std::string& body, std::chrono::milliseconds timeout) {
   const auto deadline = httpclient::Clock::now() + timeout;
   auto conn = connect({method, target, contentType, body}, deadline);
   if (!conn) return conn.error();

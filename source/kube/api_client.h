@@ -35,7 +35,7 @@ class ApiClient {
                          const std::string& body, std::chrono::milliseconds timeout);
 
   struct StreamEnd {
-    int status = 0;    // 200: the stream ran; otherwise `answer` holds the error answer
+    int status = 0;  // 200: the stream ran; otherwise `answer` holds the error answer
     ApiAnswer answer;
   };
   // GET target and hand each line of a 200 answer to onLine as it arrives; an

@@ -36,16 +36,23 @@ Result<std::string> base64Decode(const std::string& text, const std::string& wha
   int bits = 0, pad = 0;
   for (char c : text) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
     else if (c == '=') {
       ++pad;
       continue;
-    } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    else return makeError(what + " is not base64");
+    } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+      continue;
+    else
+      return makeError(what + " is not base64");
     if (pad) return makeError(what + " is not base64 (data after '=')");
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
@@ -143,7 +150,8 @@ Result<KubeConfig> kubeconfigFromText(const std::string& text, const std::string
     const std::string clusterName = str(at(ctx, "cluster"));
     const std::string userName = str(at(ctx, "user"));
     const YAML::Node cluster = named(at(root, "clusters"), clusterName, "cluster");
-    if (!cluster) return makeError(describeAs + ": cluster '" + clusterName + "' of context '" + ctxName + "' is not defined");
+    if (!cluster)
+      return makeError(describeAs + ": cluster '" + clusterName + "' of context '" + ctxName + "' is not defined");
     const std::string where = describeAs + ", cluster '" + clusterName + "'";
 
     KubeConfig c;

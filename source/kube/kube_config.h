@@ -14,11 +14,11 @@ namespace warren::source::kube {
 inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 struct KubeConfig {
-  httpclient::Url server;   // https://host:port; target: a path prefix ("" usually), API paths are appended
+  httpclient::Url server;      // https://host:port; target: a path prefix ("" usually), API paths are appended
   httpclient::TlsOptions tls;  // the cluster CA; a client certificate when the user has one
-  std::string token;        // a static bearer token (kubeconfig `token`)
-  std::string tokenFile;    // read at every connect: projected tokens rotate (about hourly)
-  std::string describe;     // "in-cluster (https://10.96.0.1:443)", "kubeconfig F, context C": for logs
+  std::string token;           // a static bearer token (kubeconfig `token`)
+  std::string tokenFile;       // read at every connect: projected tokens rotate (about hourly)
+  std::string describe;        // "in-cluster (https://10.96.0.1:443)", "kubeconfig F, context C": for logs
 };
 
 // In a pod: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT and the service

@@ -83,11 +83,13 @@ std::string KubeSource::status() const {
   for (size_t i = 0; i < resources_.size(); ++i) {
     const auto& r = resources_[i];
     out += (out.empty() ? "" : "; ") + options_.resources[i].name + ": ";
-    if (r.notServed) out += "not served (no such resource on this cluster: none)";
+    if (r.notServed)
+      out += "not served (no such resource on this cluster: none)";
     else if (r.listed)
       out += "listed" + (r.version.empty() ? std::string() : " as " + r.version) + " (" +
              std::to_string(r.objects.size()) + ")";
-    else out += "not listed yet" + (r.lastProblem.empty() ? std::string() : ": " + r.lastProblem);
+    else
+      out += "not listed yet" + (r.lastProblem.empty() ? std::string() : ": " + r.lastProblem);
   }
   return out;
 }
@@ -145,8 +147,7 @@ void KubeSource::runResource(size_t index) {
     const auto began = std::chrono::steady_clock::now();
     Outcome outcome = action.next == Action::Next::List ? list(index, type, client)
                                                         : watch(index, type, client, action.resourceVersion);
-    outcome.lasted =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+    outcome.lasted = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
@@ -155,16 +156,21 @@ void KubeSource::runResource(size_t index) {
     if (outcome.kind == Outcome::Kind::Listed)
       spdlog::info("kube {}: listed {} at resourceVersion {}", type.name, type.apiVersion, outcome.resourceVersion);
     bool repeatNotServed = false;
-    if (outcome.kind == Outcome::Kind::NotServed) repeatNotServed = !notServedSaid.insert(step.action.why).second;
-    else if (outcome.kind == Outcome::Kind::Listed) notServedSaid.clear();
+    if (outcome.kind == Outcome::Kind::NotServed)
+      repeatNotServed = !notServedSaid.insert(step.action.why).second;
+    else if (outcome.kind == Outcome::Kind::Listed)
+      notServedSaid.clear();
     if (!step.action.why.empty() && !repeatNotServed) {
-      if (step.action.warn) spdlog::warn("kube {}: {}", type.name, step.action.why);
-      else spdlog::info("kube {}: {}", type.name, step.action.why);
+      if (step.action.warn)
+        spdlog::warn("kube {}: {}", type.name, step.action.why);
+      else
+        spdlog::info("kube {}: {}", type.name, step.action.why);
     }
     if (step.action.noneServed) markNotServed(index);
     {
       std::lock_guard lock(mu_);
-      if (step.action.warn) resources_[index].lastProblem = step.action.why;
+      if (step.action.warn)
+        resources_[index].lastProblem = step.action.why;
       else if (outcome.kind == Outcome::Kind::Listed || step.action.noneServed)
         resources_[index].lastProblem.clear();
     }
@@ -192,8 +198,8 @@ Outcome KubeSource::list(size_t index, const ResourceType& type, ApiClient& clie
   ObjectMap fresh;
   std::string continueToken, resourceVersion;
   do {
-    auto answer = client.get(listTarget(type, options_.nodeName, options_.pageSize, continueToken),
-                             options_.listTimeout);
+    auto answer =
+        client.get(listTarget(type, options_.nodeName, options_.pageSize, continueToken), options_.listTimeout);
     if (!answer) return {Outcome::Kind::TransportError, "", false, 0, answer.error().message};
     if (answer->status == 410) return {Outcome::Kind::Gone, "", false, 410, answer->message()};
     // Not served at this version: the view stays as it is until decide() says
@@ -225,8 +231,7 @@ Outcome KubeSource::list(size_t index, const ResourceType& type, ApiClient& clie
     resources_[index].objects = std::move(fresh);
     resources_[index].listed = true;
     resources_[index].notServed = false;
-    resources_[index].version =
-        type.apiVersion == options_.resources[index].apiVersion ? "" : versionsOf(type).front();
+    resources_[index].version = type.apiVersion == options_.resources[index].apiVersion ? "" : versionsOf(type).front();
     changed_ = true;
     cached_.reset();
   }
@@ -261,15 +266,14 @@ Outcome KubeSource::watch(size_t index, const ResourceType& type, ApiClient& cli
   };
   // A silent server is dropped a little after the timeout it was asked to keep.
   const auto idle = std::chrono::seconds(options_.watchTimeoutSeconds + 30);
-  auto end = client.stream(watchTarget(type, options_.nodeName, resourceVersion, options_.watchTimeoutSeconds), idle,
-                           onLine);
+  auto end =
+      client.stream(watchTarget(type, options_.nodeName, resourceVersion, options_.watchTimeoutSeconds), idle, onLine);
   if (errorEvent) return *errorEvent;
   if (!end) return {Outcome::Kind::WatchDropped, lastRv, progressed, 0, end.error().message};
   if (end->status == 200) return {Outcome::Kind::WatchEnded, lastRv, progressed, 200, ""};
   if (end->status == 410) return {Outcome::Kind::Gone, lastRv, progressed, 410, end->answer.message()};
   // The CRD went away while watched: a list finds out (and empties the view).
-  if (end->status == 404 && type.optional)
-    return {Outcome::Kind::Gone, lastRv, progressed, 404, end->answer.message()};
+  if (end->status == 404 && type.optional) return {Outcome::Kind::Gone, lastRv, progressed, 404, end->answer.message()};
   return {Outcome::Kind::HttpError, lastRv, progressed, end->status, end->answer.message()};
 }
 

@@ -101,7 +101,7 @@ class KubeSource {
   bool stopping_ = false;
   bool changed_ = false;
   std::vector<PerResource> resources_;
-  mutable std::optional<Snapshot> cached_;        // built on demand after a change
+  mutable std::optional<Snapshot> cached_;          // built on demand after a change
   mutable std::set<std::string> reportedProblems_;  // conversion problems already logged
 
   std::vector<std::thread> threads_;

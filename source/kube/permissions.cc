@@ -19,11 +19,16 @@ std::vector<ApiPermission> agentPermissions() {
   // yet; and the redirection annotation on the pods the agent captures.
   out.push_back({"", "pods", {"get"}, "a CNI ADD reads a pod the watch has not delivered (fetchPod)"});
   out.push_back({"", "namespaces", {"get"}, "a CNI ADD reads a namespace the watch has not delivered (fetchPod)"});
-  out.push_back({"", "pods", {"patch"}, "the ambient.istio.io/redirection annotation on captured pods (setRedirection)"});
-  out.push_back({"", "pods", {"list", "patch"},
+  out.push_back(
+      {"", "pods", {"patch"}, "the ambient.istio.io/redirection annotation on captured pods (setRedirection)"});
+  out.push_back({"",
+                 "pods",
+                 {"list", "patch"},
                  "--uninstall (and --uninstall-when-removed) remove the annotation from this node's pods "
                  "(removeRedirections)"});
-  out.push_back({kRemovalCheckGroup, kRemovalCheckResource, {"get"},
+  out.push_back({kRemovalCheckGroup,
+                 kRemovalCheckResource,
+                 {"get"},
                  "--uninstall-when-removed / --check-removed read the agent's own DaemonSet"});
   return out;
 }
@@ -33,7 +38,8 @@ namespace {
 std::vector<ApiPermission> stateFeedPermissions(const std::string& binary) {
   std::vector<ApiPermission> out;
   for (const auto& r : standaloneResources())
-    out.push_back({apiGroupOf(r.apiVersion), r.name, {"list", "watch"}, binary + " --kube lists and watches " + r.name});
+    out.push_back(
+        {apiGroupOf(r.apiVersion), r.name, {"list", "watch"}, binary + " --kube lists and watches " + r.name});
   return out;
 }
 }  // namespace

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "source/enrollment.h"
 #include "source/yaml_source.h"

@@ -28,7 +28,7 @@ std::string redirectionPatch(bool enabled);
 struct FetchOptions {
   int attempts = 3;  // per object
   std::chrono::milliseconds perAttempt{800};
-  std::chrono::milliseconds pause{100};  // doubled after each failed attempt
+  std::chrono::milliseconds pause{100};    // doubled after each failed attempt
   std::chrono::milliseconds budget{2000};  // the pod and its namespace together
 };
 

@@ -65,7 +65,9 @@ Step decideStep(const ReflectorState& state, const Outcome& o, Action::Next last
           return s;
         }
         s.action = {Action::Next::Watch, s.state.resourceVersion, std::chrono::milliseconds(0),
-                    o.kind == Kind::WatchDropped ? "watch stream broke (" + o.message + "); resuming from resourceVersion " + s.state.resourceVersion : "",
+                    o.kind == Kind::WatchDropped ? "watch stream broke (" + o.message +
+                                                       "); resuming from resourceVersion " + s.state.resourceVersion
+                                                 : "",
                     false};
         return s;
       }
@@ -105,9 +107,7 @@ Step decideStep(const ReflectorState& state, const Outcome& o, Action::Next last
       retryAfterFailure(std::move(why));
       return s;
     }
-    case Kind::TransportError:
-      retryAfterFailure(std::string(request) + " failed: " + o.message);
-      return s;
+    case Kind::TransportError: retryAfterFailure(std::string(request) + " failed: " + o.message); return s;
     case Kind::NotServed: {
       s.state.resourceVersion.clear();
       s.state.failures = 0;
@@ -127,8 +127,8 @@ Step decideStep(const ReflectorState& state, const Outcome& o, Action::Next last
       s.state.onOlderVersionFor = {};
       s.action = {Action::Next::List, "", policy.notServedRetry,
                   "not served by this API server" + (versions.size() > 1 ? " as " + tried : std::string()) + " (" +
-                      o.message + "): none of them, asking again in " +
-                      std::to_string(policy.notServedRetry.count()) + " ms",
+                      o.message + "): none of them, asking again in " + std::to_string(policy.notServedRetry.count()) +
+                      " ms",
                   false};
       s.action.noneServed = true;
       return s;

@@ -51,10 +51,10 @@ struct Outcome {
                      // installed, or not at this version): not a failure
   };
   Kind kind = Kind::TransportError;
-  std::string resourceVersion;  // Listed: the list's; a watch: the last one it delivered ("" if none)
-  bool progressed = false;      // a watch delivered at least one event
-  int status = 0;               // HttpError/Gone: the code
-  std::string message;          // what the API (its Status.message) or the transport said
+  std::string resourceVersion;          // Listed: the list's; a watch: the last one it delivered ("" if none)
+  bool progressed = false;              // a watch delivered at least one event
+  int status = 0;                       // HttpError/Gone: the code
+  std::string message;                  // what the API (its Status.message) or the transport said
   std::chrono::milliseconds lasted{0};  // how long the request ran
 };
 
@@ -66,11 +66,11 @@ inline constexpr std::chrono::milliseconds kShortestNormalWatch{1000};
 struct Action {
   enum class Next { List, Watch };
   Next next = Next::List;
-  std::string resourceVersion;      // Watch: resume from here
+  std::string resourceVersion;         // Watch: resume from here
   std::chrono::milliseconds delay{0};  // wait this long first
-  std::string why;                  // for the log; "" when the step is routine
-  bool warn = false;                // the why is a problem worth a warning
-  size_t version = 0;               // ask at this index of the resource's versions
+  std::string why;                     // for the log; "" when the step is routine
+  bool warn = false;                   // the why is a problem worth a warning
+  size_t version = 0;                  // ask at this index of the resource's versions
   // No version of the resource is served: its view is now empty (an empty
   // kind, not an error). Never set while an older version is still to try, so
   // a v1beta1-only cluster's policies never vanish for a moment.

@@ -20,15 +20,35 @@ const std::vector<ResourceType>& standaloneResources() {
       {"endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1/endpointslices", false,
        false},
       // Served as v1 from Istio 1.22, as v1beta1 only before.
-      {"authorizationpolicies", "AuthorizationPolicy", "security.istio.io/v1",
-       "/apis/security.istio.io/v1/authorizationpolicies", false, true, {"v1beta1"}},
-      {"peerauthentications", "PeerAuthentication", "security.istio.io/v1",
-       "/apis/security.istio.io/v1/peerauthentications", false, true, {"v1beta1"}},
-      {"requestauthentications", "RequestAuthentication", "security.istio.io/v1",
-       "/apis/security.istio.io/v1/requestauthentications", false, true, {"v1beta1"}},
+      {"authorizationpolicies",
+       "AuthorizationPolicy",
+       "security.istio.io/v1",
+       "/apis/security.istio.io/v1/authorizationpolicies",
+       false,
+       true,
+       {"v1beta1"}},
+      {"peerauthentications",
+       "PeerAuthentication",
+       "security.istio.io/v1",
+       "/apis/security.istio.io/v1/peerauthentications",
+       false,
+       true,
+       {"v1beta1"}},
+      {"requestauthentications",
+       "RequestAuthentication",
+       "security.istio.io/v1",
+       "/apis/security.istio.io/v1/requestauthentications",
+       false,
+       true,
+       {"v1beta1"}},
       // Gateway API v1.0 made Gateway v1; older installs serve v1beta1 only.
-      {"gateways", "Gateway", "gateway.networking.k8s.io/v1", "/apis/gateway.networking.k8s.io/v1/gateways", false,
-       true, {"v1beta1"}},
+      {"gateways",
+       "Gateway",
+       "gateway.networking.k8s.io/v1",
+       "/apis/gateway.networking.k8s.io/v1/gateways",
+       false,
+       true,
+       {"v1beta1"}},
   };
   return table;
 }
@@ -79,8 +99,9 @@ std::string listTarget(const ResourceType& r, const std::string& nodeName, int l
 
 std::string watchTarget(const ResourceType& r, const std::string& nodeName, const std::string& resourceVersion,
                         int timeoutSeconds) {
-  return r.path + "?" + selectorQuery(r, nodeName) + "watch=1&allowWatchBookmarks=true&resourceVersion=" +
-         queryEscape(resourceVersion) + "&timeoutSeconds=" + std::to_string(timeoutSeconds);
+  return r.path + "?" + selectorQuery(r, nodeName) +
+         "watch=1&allowWatchBookmarks=true&resourceVersion=" + queryEscape(resourceVersion) +
+         "&timeoutSeconds=" + std::to_string(timeoutSeconds);
 }
 
 }  // namespace warren::source::kube

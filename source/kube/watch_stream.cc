@@ -38,12 +38,18 @@ Result<WatchEvent> parseWatchEvent(std::string_view line) {
   if (!root.IsMap()) return makeError("malformed watch event: not a JSON object");
   WatchEvent ev;
   const std::string type = str(at(root, "type"));
-  if (type == "ADDED") ev.type = WatchEvent::Type::Added;
-  else if (type == "MODIFIED") ev.type = WatchEvent::Type::Modified;
-  else if (type == "DELETED") ev.type = WatchEvent::Type::Deleted;
-  else if (type == "BOOKMARK") ev.type = WatchEvent::Type::Bookmark;
-  else if (type == "ERROR") ev.type = WatchEvent::Type::Error;
-  else return makeError("watch event of unknown type '" + type + "'");
+  if (type == "ADDED")
+    ev.type = WatchEvent::Type::Added;
+  else if (type == "MODIFIED")
+    ev.type = WatchEvent::Type::Modified;
+  else if (type == "DELETED")
+    ev.type = WatchEvent::Type::Deleted;
+  else if (type == "BOOKMARK")
+    ev.type = WatchEvent::Type::Bookmark;
+  else if (type == "ERROR")
+    ev.type = WatchEvent::Type::Error;
+  else
+    return makeError("watch event of unknown type '" + type + "'");
   ev.object = at(root, "object");
   if (!ev.object.IsMap()) return makeError(type + " watch event without an object");
   ev.resourceVersion = str(at(at(ev.object, "metadata"), "resourceVersion"));

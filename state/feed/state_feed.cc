@@ -31,8 +31,8 @@ Result<std::unique_ptr<StateFeed>> StateFeed::start(StateFeedOptions options, Pu
     feed->watcher_ = std::move(*watcher);
     return feed;
   }
-  auto config = o.kubeInCluster ? source::kube::inClusterConfigFromEnvironment()
-                                : source::kube::kubeconfigFromFile(o.kubeconfig);
+  auto config =
+      o.kubeInCluster ? source::kube::inClusterConfigFromEnvironment() : source::kube::kubeconfigFromFile(o.kubeconfig);
   if (!config) return withContext(config.error(), "Kubernetes API");
   feed->describe_ = "Kubernetes API " + config->describe;
   source::kube::KubeSource::Options kopts;
@@ -59,8 +59,7 @@ void StateFeed::reload() {
     // The view is whole each time: compared object by object with the last one,
     // its changes go through the same converter as a directory's.
     source::Snapshot view = kube->snapshot();
-    const source::SnapshotDiff changes =
-        lastView_ ? source::diffSnapshots(*lastView_, view) : source::SnapshotDiff{};
+    const source::SnapshotDiff changes = lastView_ ? source::diffSnapshots(*lastView_, view) : source::SnapshotDiff{};
     std::vector<Error> notes;
     next = converter_->apply(view, changes, &notes);
     logProblems(view, notes, &repeats_);

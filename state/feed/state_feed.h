@@ -29,7 +29,7 @@
 namespace warren::state {
 
 struct StateFeedOptions {
-  std::string configDir;    // the YAML directory, unless one of the two below is set
+  std::string configDir;       // the YAML directory, unless one of the two below is set
   bool kubeInCluster = false;  // the API, as a pod (its service account)
   std::string kubeconfig;      // the API, with this kubeconfig's current context
   SnapshotOptions snapshot;
@@ -72,7 +72,7 @@ class StateFeed {
   const StateFeedOptions options_;
   const Publish publish_;
   std::string describe_;
-  std::mutex reloadMu_;  // the watcher's or the API's thread, and reload(): one state at a time, in order
+  std::mutex reloadMu_;   // the watcher's or the API's thread, and reload(): one state at a time, in order
   RepeatFilter repeats_;  // guarded by reloadMu_: a standing problem is logged once, not at every rebuild
   // Change by change (guarded by reloadMu_): a directory's reload parses only the
   // files that changed, and with either source only what the changed objects

@@ -93,16 +93,17 @@ class SkLookupTest : public ::testing::Test {
   void enroll(const std::string& ip) {
     auto key = warren::ipKeyFromString(ip);
     ASSERT_TRUE(key.ok());
-    ASSERT_EQ(bpf_map__update_elem(skel_->maps.warren_pod_ips, &*key, sizeof(*key), &kPodCookie,
-                                   sizeof(kPodCookie), BPF_ANY),
-              0);
+    ASSERT_EQ(
+        bpf_map__update_elem(skel_->maps.warren_pod_ips, &*key, sizeof(*key), &kPodCookie, sizeof(kPodCookie), BPF_ANY),
+        0);
   }
 
   void registerListener(const std::string& ip, int fd, bpf_map* map = nullptr) {
     auto key = warren::ipKeyFromString(ip);
     ASSERT_TRUE(key.ok());
     uint64_t value = static_cast<uint64_t>(fd);
-    ASSERT_EQ(bpf_map__update_elem(map ? map : skel_->maps.warren_inbound, &*key, sizeof(*key), &value, sizeof(value), BPF_ANY),
+    ASSERT_EQ(bpf_map__update_elem(map ? map : skel_->maps.warren_inbound, &*key, sizeof(*key), &value, sizeof(value),
+                                   BPF_ANY),
               0)
         << std::strerror(errno);
   }
@@ -170,10 +171,10 @@ struct Case {
 
 TEST_F(SkLookupTest, DecisionTable) {
   const Case cases[] = {
-      {"plaintext to an enrolled pod goes to the tunnel", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.3", 8080,
-       kSkPass, Case::kListener4},
-      {"HBONE port goes to the tunnel's own 15008 and nothing else there", AF_INET, IPPROTO_TCP, "10.9.9.9",
-       "10.1.2.3", 15008, kSkPass, Case::kHbone4},
+      {"plaintext to an enrolled pod goes to the tunnel", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.3", 8080, kSkPass,
+       Case::kListener4},
+      {"HBONE port goes to the tunnel's own 15008 and nothing else there", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.3",
+       15008, kSkPass, Case::kHbone4},
       {"HBONE port without the tunnel's HBONE listener fails closed", AF_INET, IPPROTO_TCP, "10.9.9.9", "10.1.2.4",
        15008, kSkDrop, Case::kNone},
       {"HBONE port of an address that is no enrolled pod's is left alone", AF_INET, IPPROTO_TCP, "10.9.9.9",

@@ -144,7 +144,8 @@ class ImageSmokeTest : public ::testing::Test {
     fs::create_directories(runDir_);
     // What the DaemonSet mounts from the warren-cluster ConfigMap.
     fs::create_directories(dir_.file("cluster"));
-    std::ofstream(dir_.file("cluster/namespaces.yaml")) << "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n";
+    std::ofstream(dir_.file("cluster/namespaces.yaml"))
+        << "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n";
     podman_ = {"podman", "--root", storage_ + "/root", "--runroot", storage_ + "/run", "--storage-driver", "vfs",
                "--cgroup-manager", "cgroupfs", "--events-backend", "file",
                // runc: crun refuses hybrid cgroup hosts (v1 plus a unified
@@ -170,8 +171,9 @@ class ImageSmokeTest : public ::testing::Test {
       ASSERT_TRUE(in) << in.error().message;
       api_ = std::make_unique<testkube::KubeApiServer>(cert->chain, cert->key, "sa-token");
     }
-    api_->upsert("namespaces", {{"apiVersion", "v1"}, {"kind", "Namespace"},
-                                {"metadata", {{"name", "default"}, {"uid", "ns-default"}}}});
+    api_->upsert(
+        "namespaces",
+        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "default"}, {"uid", "ns-default"}}}});
     // A pod's service account, where the kubelet mounts it.
     fs::create_directories(dir_.file("sa"));
     std::ofstream(dir_.file("sa/token")) << "sa-token\n";
@@ -205,13 +207,13 @@ class ImageSmokeTest : public ::testing::Test {
     argv.insert(argv.end(),
                 {"run", "-d", "--name", name_ + "-" + container, "--ulimit", limit(RLIMIT_NOFILE, "nofile"), "--ulimit",
                  // Below any inherited limit: runc may not raise it back either.
-                 "nproc=8192:8192", "--privileged", "--pid", "host", "--network",
-                 "ns:/run/netns/" + name_,
+                 "nproc=8192:8192", "--privileged", "--pid", "host", "--network", "ns:/run/netns/" + name_,
                  // As the DaemonSet's hostPath volumes: bpffs with Bidirectional
                  // propagation, the host's cgroup hierarchy, the shared run dir.
                  "-v", "/sys/fs/bpf:/sys/fs/bpf:rshared", "-v", "/sys/fs/cgroup:/sys/fs/cgroup", "-v",
-                 runDir_ + ":/run/warren", "-v", dir_.file("cluster") + ":/etc/warren/cluster:ro", "-v", dir_.file("sa") + ":/var/run/secrets/kubernetes.io/serviceaccount:ro",
-                 "-e", "KUBERNETES_SERVICE_HOST=127.0.0.1", "-e",
+                 runDir_ + ":/run/warren", "-v", dir_.file("cluster") + ":/etc/warren/cluster:ro", "-v",
+                 dir_.file("sa") + ":/var/run/secrets/kubernetes.io/serviceaccount:ro", "-e",
+                 "KUBERNETES_SERVICE_HOST=127.0.0.1", "-e",
                  "KUBERNETES_SERVICE_PORT=" + api_->url().substr(api_->url().rfind(':') + 1), "-e",
                  "NODE_NAME=" + name_, image_});
     argv.insert(argv.end(), command.begin(), command.end());
@@ -259,15 +261,15 @@ TEST_F(ImageSmokeTest, AgentAndTunnelStartReadyAndTheAgentUninstallsOnlyWhenItsD
 
   // The DaemonSet's containers, with its arguments (daemonset/base/daemonset.yaml).
   std::string started;
-  ASSERT_EQ(runCommand(podmanRun("agent", {"/usr/local/bin/warren-agent", "--node", name_, "--kube", "--bpffs",
-                                           pinRoot_, "--health-address", "127.0.0.1:15022",
-                                           "--uninstall-when-removed", kDaemonSet}),
-                       &started),
-            0)
+  ASSERT_EQ(
+      runCommand(podmanRun("agent", {"/usr/local/bin/warren-agent", "--node", name_, "--kube", "--bpffs", pinRoot_,
+                                     "--health-address", "127.0.0.1:15022", "--uninstall-when-removed", kDaemonSet}),
+                 &started),
+      0)
       << started;
   // As the standalone overlay runs it: its cluster state from the API too.
-  ASSERT_EQ(runCommand(podmanRun("tunnel", {"/usr/local/bin/warren-tunnel", "--kube", "--ca-dir",
-                                            "/var/lib/warren/ca", "--bpffs", pinRoot_}),
+  ASSERT_EQ(runCommand(podmanRun("tunnel", {"/usr/local/bin/warren-tunnel", "--kube", "--ca-dir", "/var/lib/warren/ca",
+                                            "--bpffs", pinRoot_}),
                        &started),
             0)
       << started;
@@ -307,11 +309,11 @@ TEST_F(ImageSmokeTest, AgentAndTunnelStartReadyAndTheAgentUninstallsOnlyWhenItsD
   auto rm = podman_;
   rm.insert(rm.end(), {"rm", name_ + "-agent"});
   ASSERT_EQ(runCommand(rm), 0);
-  ASSERT_EQ(runCommand(podmanRun("agent", {"/usr/local/bin/warren-agent", "--node", name_, "--kube", "--bpffs",
-                                           pinRoot_, "--health-address", "127.0.0.1:15022",
-                                           "--uninstall-when-removed", kDaemonSet}),
-                       &started),
-            0)
+  ASSERT_EQ(
+      runCommand(podmanRun("agent", {"/usr/local/bin/warren-agent", "--node", name_, "--kube", "--bpffs", pinRoot_,
+                                     "--health-address", "127.0.0.1:15022", "--uninstall-when-removed", kDaemonSet}),
+                 &started),
+      0)
       << started;
   ASSERT_TRUE(waitReady(netns_.get(), 15022, 60s, &why)) << "agent not ready again: " << why << "\n" << logs("agent");
   const auto again = pinnedLinks(pinRoot_);

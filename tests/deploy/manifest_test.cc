@@ -83,7 +83,8 @@ struct Layout {
 };
 // What each overlay's name promises (README "Install on a cluster").
 Layout expectedLayout(const std::string& overlay) {
-  if (overlay.ends_with("-k3s")) return {"/var/lib/rancher/k3s/data/current/bin", "/var/lib/rancher/k3s/agent/etc/cni/net.d"};
+  if (overlay.ends_with("-k3s"))
+    return {"/var/lib/rancher/k3s/data/current/bin", "/var/lib/rancher/k3s/agent/etc/cni/net.d"};
   if (overlay.ends_with("-openshift")) return {"/var/lib/cni/bin", "/etc/kubernetes/cni/net.d"};
   return {"/opt/cni/bin", "/etc/cni/net.d"};
 }
@@ -93,8 +94,9 @@ Layout expectedLayout(const std::string& overlay) {
 // an account holds must be one its binaries use. A rule naming objects
 // (resourceNames) covers the one named request the code makes: the agent's
 // removal check of its own DaemonSet (`daemonSet`), by its name.
-void expectBoundRolesGrantExactly(const std::vector<YAML::Node>& docs, const std::string& account, const std::string& ns,
-                                  const std::string& daemonSet, const std::vector<source::kube::ApiPermission>& permissions,
+void expectBoundRolesGrantExactly(const std::vector<YAML::Node>& docs, const std::string& account,
+                                  const std::string& ns, const std::string& daemonSet,
+                                  const std::vector<source::kube::ApiPermission>& permissions,
                                   const std::string& name) {
   std::map<std::string, YAML::Node> roles;  // "ClusterRole/name", "Role/name"
   for (const auto& d : docs) {
@@ -181,8 +183,8 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
     // rewrites that document (a second ClusterRole would overwrite the first).
     byKind.emplace(kind, d);
   }
-  for (const char* kind :
-       {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap", "DaemonSet"})
+  for (const char* kind : {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+                           "ConfigMap", "DaemonSet"})
     ASSERT_TRUE(byKind.count(kind)) << name << " has no " << kind;
 
   const YAML::Node ds = byKind["DaemonSet"];
@@ -190,7 +192,8 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   EXPECT_TRUE(pod["hostNetwork"].as<bool>(false));
   EXPECT_TRUE(pod["hostPID"].as<bool>(false));
   EXPECT_EQ(pod["dnsPolicy"].as<std::string>(""), "ClusterFirstWithHostNet");
-  EXPECT_EQ(pod["serviceAccountName"].as<std::string>(""), byKind["ServiceAccount"]["metadata"]["name"].as<std::string>());
+  EXPECT_EQ(pod["serviceAccountName"].as<std::string>(""),
+            byKind["ServiceAccount"]["metadata"]["name"].as<std::string>());
   EXPECT_EQ(ds["spec"]["selector"]["matchLabels"]["app"].as<std::string>(""),
             ds["spec"]["template"]["metadata"]["labels"]["app"].as<std::string>("?"));
 
@@ -255,7 +258,8 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   for (const YAML::Node& c : {agent, tunnel}) {
     std::map<std::string, std::string> fieldOf;
     for (const auto& e : c["env"])
-      if (e["valueFrom"] && e["valueFrom"]["fieldRef"]) fieldOf[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
+      if (e["valueFrom"] && e["valueFrom"]["fieldRef"])
+        fieldOf[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
     EXPECT_EQ(fieldOf["NODE_NAME"], "spec.nodeName");
     EXPECT_EQ(fieldOf["POD_NAME"], "metadata.name");
     EXPECT_EQ(fieldOf["POD_NAMESPACE"], "metadata.namespace");
@@ -268,7 +272,8 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   for (const auto& m : agent["volumeMounts"]) agentMounts[m["mountPath"].as<std::string>()] = YAML::Node(m);
   ASSERT_TRUE(agentMounts.count("/sys/fs/bpf"));
   EXPECT_EQ(agentMounts["/sys/fs/bpf"]["mountPropagation"].as<std::string>(""), "Bidirectional");
-  EXPECT_EQ(volumes[agentMounts["/sys/fs/bpf"]["name"].as<std::string>()]["hostPath"]["path"].as<std::string>(""), "/sys/fs/bpf");
+  EXPECT_EQ(volumes[agentMounts["/sys/fs/bpf"]["name"].as<std::string>()]["hostPath"]["path"].as<std::string>(""),
+            "/sys/fs/bpf");
   ASSERT_TRUE(agentMounts.count("/sys/fs/cgroup"));
   EXPECT_EQ(volumes[agentMounts["/sys/fs/cgroup"]["name"].as<std::string>()]["hostPath"]["path"].as<std::string>(""),
             "/sys/fs/cgroup");
@@ -278,7 +283,8 @@ TEST_P(OverlayTest, RendersANodeThatRuns) {
   for (const auto& e : cni["env"]) cniEnv[e["name"].as<std::string>()] = e["value"].as<std::string>("");
   std::map<std::string, std::string> hostOfMount;
   for (const auto& m : cni["volumeMounts"])
-    hostOfMount[m["mountPath"].as<std::string>()] = volumes[m["name"].as<std::string>()]["hostPath"]["path"].as<std::string>("");
+    hostOfMount[m["mountPath"].as<std::string>()] =
+        volumes[m["name"].as<std::string>()]["hostPath"]["path"].as<std::string>("");
   const Layout layout = expectedLayout(name);
   EXPECT_EQ(hostOfMount[cniEnv["CNI_BIN_DIR"]], layout.bin) << name;
   EXPECT_EQ(hostOfMount[cniEnv["CNI_NET_DIR"]], layout.net) << name;
@@ -354,8 +360,9 @@ TEST(DeployManifests, TheWaypointRunsAsItsGatewaysIdentityWithExactlyTheRightsIt
   const std::string gatewayName = gateway["metadata"]["name"].as<std::string>();
   EXPECT_EQ(gateway["metadata"]["namespace"].as<std::string>(""), ns);
   const YAML::Node pod = deploy["spec"]["template"]["spec"];
-  EXPECT_EQ(deploy["spec"]["template"]["metadata"]["labels"]["gateway.networking.k8s.io/gateway-name"].as<std::string>(""),
-            gatewayName)
+  EXPECT_EQ(
+      deploy["spec"]["template"]["metadata"]["labels"]["gateway.networking.k8s.io/gateway-name"].as<std::string>(""),
+      gatewayName)
       << "without the gateway-name label the agent would capture the waypoint's own pods";
   ASSERT_EQ(pod["containers"].size(), 1u);
   const YAML::Node c = pod["containers"][0];
@@ -438,12 +445,11 @@ TEST(DeployManifests, TheLargeNodesExampleChangesOnlyResources) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(overlays()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Overlays, OverlayTest, ::testing::ValuesIn(overlays()), [](const auto& info) {
+  std::string n = info.param;
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+});
 
 }  // namespace
 }  // namespace warren

@@ -65,12 +65,13 @@ size_t rssKib(pid_t pid) {
 // Samples a process's RSS every 20 ms until destroyed; keeps the peak.
 class RssSampler {
  public:
-  explicit RssSampler(pid_t pid) : thread_([this, pid] {
-    while (!stop_) {
-      peak_ = std::max<size_t>(peak_, rssKib(pid));
-      std::this_thread::sleep_for(20ms);
-    }
-  }) {}
+  explicit RssSampler(pid_t pid)
+      : thread_([this, pid] {
+          while (!stop_) {
+            peak_ = std::max<size_t>(peak_, rssKib(pid));
+            std::this_thread::sleep_for(20ms);
+          }
+        }) {}
   ~RssSampler() {
     stop_ = true;
     thread_.join();
@@ -113,8 +114,10 @@ class RttProbe {
       size_t got = 0;
       while (ok && got < sizeof(buf)) {
         ssize_t n = ::read(fd_.get(), buf + got, sizeof(buf) - got);
-        if (n <= 0) ok = false;
-        else got += n;
+        if (n <= 0)
+          ok = false;
+        else
+          got += n;
       }
       out.push_back(ok ? std::chrono::duration<double, std::micro>(Clock::now() - t0).count() : 5e6);
       if (!ok) return;
@@ -134,8 +137,8 @@ double median(std::vector<double> v) {
 
 struct Attack {
   std::string mode;
-  bool mesh = true;       // needs the attacker's mesh certificate (mTLS)
-  size_t rssBoundMib = 0;  // the stated bound on the tunnel's RSS
+  bool mesh = true;                // needs the attacker's mesh certificate (mTLS)
+  size_t rssBoundMib = 0;          // the stated bound on the tunnel's RSS
   std::vector<std::string> extra;  // more attacker flags
 };
 
@@ -218,11 +221,22 @@ class AttackTest : public ::testing::Test {
     rlimit files{};
     ::getrlimit(RLIMIT_NOFILE, &files);
     const std::string nofile = std::to_string(files.rlim_max);
-    std::vector<std::string> argv = {"prlimit", "--nofile=" + nofile + ":" + nofile, "nsenter", "--net=" + attacker_.netnsPath(),
-                                     "node", script(), a.mode, "--host", kTargetIp, "--port", "15008",
-                                     "--authority", std::string(kTargetIp) + ":8080", "--control", fifo};
-    if (a.mesh)
-      argv.insert(argv.end(), {"--ca", cert_.root, "--cert", cert_.chain, "--key", cert_.key});
+    std::vector<std::string> argv = {"prlimit",
+                                     "--nofile=" + nofile + ":" + nofile,
+                                     "nsenter",
+                                     "--net=" + attacker_.netnsPath(),
+                                     "node",
+                                     script(),
+                                     a.mode,
+                                     "--host",
+                                     kTargetIp,
+                                     "--port",
+                                     "15008",
+                                     "--authority",
+                                     std::string(kTargetIp) + ":8080",
+                                     "--control",
+                                     fifo};
+    if (a.mesh) argv.insert(argv.end(), {"--ca", cert_.root, "--cert", cert_.chain, "--key", cert_.key});
     argv.insert(argv.end(), a.extra.begin(), a.extra.end());
     auto p = Process::spawnWatched(argv, dir + "/attacker.log", "", 0ms);
     EXPECT_TRUE(p.ok()) << p.error().message;

@@ -97,9 +97,9 @@ class AuditClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string key = writeKey();
-    cluster_ = std::make_unique<TestCluster>(std::vector<std::string>{
-        "--audit-dir", auditRoot() + "/{node}", "--audit-key", key, "--audit-node", "{node}",
-        "--audit-checkpoint-interval-ms", "100"});
+    cluster_ = std::make_unique<TestCluster>(std::vector<std::string>{"--audit-dir", auditRoot() + "/{node}",
+                                                                      "--audit-key", key, "--audit-node", "{node}",
+                                                                      "--audit-checkpoint-interval-ms", "100"});
     ASSERT_FALSE(HasFailure()) << "cluster setup failed";
     node(0).writeNamespace("mesh", kEnabled);
     // Only client-a's service account may reach the server (flow style, one object).
@@ -288,8 +288,8 @@ TEST_F(AuditClusterTest, ARestartMidRunLosesNoRecordAndTheFilesVerifyAcrossIt) {
 // Certificate events: each tunnel records the certificate it was issued for each
 // identity of its enrolled pods, and the report lists them (nothing expired).
 TEST_F(AuditClusterTest, EachTunnelRecordsACertificatePerEnrolledIdentityAndTheReportListsThem) {
-  ASSERT_TRUE(eventually([&] { return records(dir(0), "cert").size() >= 2 && records(dir(1), "cert").size() >= 1; },
-                         10s));
+  ASSERT_TRUE(
+      eventually([&] { return records(dir(0), "cert").size() >= 2 && records(dir(1), "cert").size() >= 1; }, 10s));
   EXPECT_EQ(node(0).stopTunnel(SIGTERM), 0);
   EXPECT_EQ(node(1).stopTunnel(SIGTERM), 0);
   const std::map<size_t, std::set<std::string>> want = {{0, {kClientA, kClientB}}, {1, {kServer}}};
@@ -453,7 +453,7 @@ TEST_F(AuditClusterTest, TheReportOverBothNodesCountsTheConnectionsTheTestMade) 
   auto [rc2, tampered] = audit("report", {}, withEdit);
   EXPECT_EQ(rc2, 3) << tampered.dump(2);
   EXPECT_EQ(tampered["summary"]["excluded_records"], 7);  // its 6 connection records and the server's certificate
-  EXPECT_EQ(tampered["summary"]["connections"], 7);  // node1's 5 mTLS + 2 passthrough
+  EXPECT_EQ(tampered["summary"]["connections"], 7);       // node1's 5 mTLS + 2 passthrough
   bool flagged = false;
   for (const auto& f : tampered["files"]) flagged = flagged || (f["file"] == edited && f["verdict"] == "tampered");
   EXPECT_TRUE(flagged) << tampered["files"].dump(2);
@@ -539,8 +539,8 @@ class CoverageAuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string key = writeKey();
-    const std::vector<std::string> audit = {"--audit-dir", auditRoot() + "/{node}", "--audit-key", key,
-                                            "--audit-checkpoint-interval-ms", "100"};
+    const std::vector<std::string> audit = {"--audit-dir", auditRoot() + "/{node}",          "--audit-key",
+                                            key,           "--audit-checkpoint-interval-ms", "100"};
     std::vector<std::string> tunnelAudit = audit;
     tunnelAudit.insert(tunnelAudit.end(), {"--audit-node", "{node}"});
     // The agent's --audit-node left to its default: the node's name and "-agent".
@@ -580,14 +580,12 @@ TEST_F(CoverageAuditTest, AnOptedOutPodIsListedWithItsReasonAndCapturedPodsCount
   cluster_->node(1).addPod("mesh", "server", "10.244.2.41");
   ASSERT_FALSE(HasFailure());
   // The files are the signal: the agents' writer threads put each record there.
-  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "captured") && hasCapture(0, "legacy", "uncaptured"); },
-                         10s));
+  ASSERT_TRUE(
+      eventually([&] { return hasCapture(0, "flip", "captured") && hasCapture(0, "legacy", "uncaptured"); }, 10s));
   n1.writePod(flip, {{"warren.io/mode", "disabled"}});  // flip opts out: its capture is released
-  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "uncaptured", "captured"); }, 10s))
-      << n1.logTail("agent");
+  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "uncaptured", "captured"); }, 10s)) << n1.logTail("agent");
   n1.writePod(flip);  // and back in
-  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "captured", "uncaptured"); }, 10s))
-      << n1.logTail("agent");
+  ASSERT_TRUE(eventually([&] { return hasCapture(0, "flip", "captured", "uncaptured"); }, 10s)) << n1.logTail("agent");
   ASSERT_TRUE(eventually([&] { return hasCapture(1, "server", "captured"); }, 10s));
   // A clean stop closes every file with a signed final checkpoint.
   for (size_t i = 0; i < TestCluster::kNodes; ++i) {

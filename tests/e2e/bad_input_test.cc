@@ -153,11 +153,11 @@ TEST_F(BadInputTest, ATunnelWhoseTelemetryPortIsTakenExitsWithAClearError) {
   ASSERT_EQ(::listen(squatter->get(), 1), 0);
   const std::string dir = node_->runDir() + "/second-tunnel";
   std::filesystem::create_directories(dir);
-  auto second = Process::spawn({"/usr/bin/nsenter", "--net=/var/run/netns/" + node_->nodeNetns(),
-                                node_->binPath("warren-tunnel"), "--agent-socket", dir + "/no-agent.sock", "--bpffs",
-                                node_->pinRoot(), "--config-dir", node_->configDir(), "--ca-dir", dir + "/ca",
-                                "--admin-token-file", dir + "/admin-token", "--metrics-address", "0.0.0.0:15099"},
-                               dir + "/tunnel.log", false, 0ms);
+  auto second = Process::spawn(
+      {"/usr/bin/nsenter", "--net=/var/run/netns/" + node_->nodeNetns(), node_->binPath("warren-tunnel"),
+       "--agent-socket", dir + "/no-agent.sock", "--bpffs", node_->pinRoot(), "--config-dir", node_->configDir(),
+       "--ca-dir", dir + "/ca", "--admin-token-file", dir + "/admin-token", "--metrics-address", "0.0.0.0:15099"},
+      dir + "/tunnel.log", false, 0ms);
   ASSERT_TRUE(second.ok()) << second.error().message;
   ASSERT_TRUE(eventually([&] { return !(*second)->running(); }, 20s)) << "the second tunnel kept running";
   EXPECT_EQ((*second)->stop(SIGTERM), 1);

@@ -27,8 +27,7 @@ bool sawPeer(PodServer& server, const std::string& peer) {
   return std::find(peers.begin(), peers.end(), peer) != peers.end();
 }
 
-std::optional<nlohmann::json> accessRecord(const TestNode& node, const std::string& direction,
-                                           const std::string& src) {
+std::optional<nlohmann::json> accessRecord(const TestNode& node, const std::string& direction, const std::string& src) {
   for (const auto& r : accessLog(node))
     if (r["direction"] == direction && r["src"] == src) return r;
   return std::nullopt;
@@ -117,11 +116,13 @@ TEST_F(CaptureTest, MeshToMeshGoesOverHboneNotThroughInboundCapture) {
   EXPECT_EQ((*out)["dst_identity"], "spiffe://cluster.local/ns/mesh/sa/sa-b1");
   // The inbound side names the client by its pod address (forwarded header).
   std::optional<nlohmann::json> in;
-  eventually([&] {
-    for (const auto& rec : accessLog(*node_))
-      if (rec["direction"] == "inbound" && rec.value("protocol", "") == "hbone") in = rec;
-    return in.has_value();
-  }, 5s);
+  eventually(
+      [&] {
+        for (const auto& rec : accessLog(*node_))
+          if (rec["direction"] == "inbound" && rec.value("protocol", "") == "hbone") in = rec;
+        return in.has_value();
+      },
+      5s);
   ASSERT_TRUE(in) << "no inbound HBONE access-log record";
   EXPECT_EQ((*in)["src_identity"], "spiffe://cluster.local/ns/mesh/sa/sa-a1");
   EXPECT_EQ((*in)["pod"], "mesh/b1");
@@ -159,8 +160,7 @@ TEST_F(CaptureTest, PodDialingItselfPasses) {
 TEST_F(CaptureTest, RelabelEnrollsAndReleasesRunningPodsWithinOneSecond) {
   auto start = std::chrono::steady_clock::now();
   node_->writeNamespace("plain", kEnabled);
-  ASSERT_TRUE(eventually([&] { return isEnrolled(node_->pinRoot(), c1_.netnsPath()); }, 1s))
-      << node_->logTail("agent");
+  ASSERT_TRUE(eventually([&] { return isEnrolled(node_->pinRoot(), c1_.netnsPath()); }, 1s)) << node_->logTail("agent");
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   std::cout << "[ measure ] relabel -> enrolled in " << took.count() << " ms\n";
 
@@ -180,9 +180,7 @@ TEST_F(CaptureTest, RelabelEnrollsAndReleasesRunningPodsWithinOneSecond) {
   // Both ends: while d1 is still enrolled, its sk_lookup hands c1's plaintext to
   // the tunnel, and d1's app sees the tunnel's connection, not c1's own socket.
   ASSERT_TRUE(eventually(
-      [&] {
-        return !isEnrolled(node_->pinRoot(), c1_.netnsPath()) && !isEnrolled(node_->pinRoot(), d1_.netnsPath());
-      },
+      [&] { return !isEnrolled(node_->pinRoot(), c1_.netnsPath()) && !isEnrolled(node_->pinRoot(), d1_.netnsPath()); },
       1s));
   took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   std::cout << "[ measure ] relabel -> released in " << took.count() << " ms\n";

@@ -97,18 +97,18 @@ TEST_F(ClusterTest, OpensslTls13AcrossTheUnderlayHidesThePayload) {
   const std::string dir = node(1).runDir() + "/tls";
   std::filesystem::create_directories(dir);
   std::string out;
-  ASSERT_EQ(runCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-subj", "/CN=warren-e2e",
-                        "-days", "1"},
-                       &out),
-            0)
+  ASSERT_EQ(
+      runCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                  "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-subj", "/CN=warren-e2e", "-days", "1"},
+                 &out),
+      0)
       << out;
 
   // -rev: a TLS echo server that answers each line reversed and ends the connection on "CLOSE".
-  auto server = Process::spawnWatched({"nsenter", "--net=" + c2_.netnsPath(), "openssl", "s_server", "-tls1_3",
-                                       "-accept", "4433", "-cert", dir + "/cert.pem", "-key", dir + "/key.pem",
-                                       "-naccept", "1", "-rev"},
-                                      dir + "/s_server.log", "ACCEPT", 10s);
+  auto server =
+      Process::spawnWatched({"nsenter", "--net=" + c2_.netnsPath(), "openssl", "s_server", "-tls1_3", "-accept", "4433",
+                             "-cert", dir + "/cert.pem", "-key", dir + "/key.pem", "-naccept", "1", "-rev"},
+                            dir + "/s_server.log", "ACCEPT", 10s);
   ASSERT_TRUE(server.ok()) << server.error().message;
   auto cap = PacketCapture::start(node(0).nodeNetns(), cluster_->underlayInterface(0), "tcp port 4433");
   ASSERT_TRUE(cap.ok()) << cap.error().message;
@@ -162,14 +162,13 @@ TEST_F(ClusterTest, EachAgentEnrollsOnlyItsOwnNodesPods) {
 TEST(PcapTest, ParsesAHandMadeCaptureAndCountsOccurrences) {
   // Little-endian pcap, Ethernet, one IPv4/TCP segment carrying "abcab" (+1 byte of Ethernet padding).
   auto le32 = [](uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
-  std::string pcap = le32(0xa1b2c3d4) + std::string("\x02\x00\x04\x00", 4) + le32(0) + le32(0) + le32(65535) +
-                     le32(1);
+  std::string pcap = le32(0xa1b2c3d4) + std::string("\x02\x00\x04\x00", 4) + le32(0) + le32(0) + le32(65535) + le32(1);
   std::string frame(12, '\x00');
   frame += std::string("\x08\x00", 2);
   const std::string ip = std::string("\x45\x00\x00\x2d\x00\x01\x00\x00\x40\x06\x00\x00", 12) +
                          std::string("\x0a\xf4\x01\x0d\x0a\xf4\x02\x0d", 8);
-  const std::string tcp = std::string("\x9c\x40\x1f\x90\x00\x00\x00\x64\x00\x00\x00\x00\x50\x18\xff\xff", 16) +
-                          std::string(4, '\x00');
+  const std::string tcp =
+      std::string("\x9c\x40\x1f\x90\x00\x00\x00\x64\x00\x00\x00\x00\x50\x18\xff\xff", 16) + std::string(4, '\x00');
   frame += ip + tcp + "abcab" + std::string(1, '\x00');
   pcap += le32(0) + le32(0) + le32(static_cast<uint32_t>(frame.size())) + le32(static_cast<uint32_t>(frame.size()));
   pcap += frame;

@@ -62,9 +62,9 @@ class GrpcWaypointTest : public WaypointTest {
   void SetUp() override {
     WaypointTest::SetUp();
     ASSERT_FALSE(HasFailure());
-    auto p = Process::spawnWatched({"nsenter", "--net=" + ledger_.netnsPath(), node(1).binPath("warren-grpc-demo"),
-                                    "serve", "9090"},
-                                   node(1).runDir() + "/app-grpc.log", "listening on", 10s);
+    auto p = Process::spawnWatched(
+        {"nsenter", "--net=" + ledger_.netnsPath(), node(1).binPath("warren-grpc-demo"), "serve", "9090"},
+        node(1).runDir() + "/app-grpc.log", "listening on", 10s);
     ASSERT_TRUE(p) << "the gRPC server did not start";
     server_ = std::move(*p);
   }

@@ -135,9 +135,9 @@ TEST_F(HboneClusterTest, PooledConnectionCarriesManyAppConnectionsWithOneHandsha
 // drain stalled for seconds, until an unrelated event woke it. With traffic in one
 // direction only, nothing else wakes it: every half-second interval must carry data.
 TEST_F(HboneClusterTest, OneWayBulkStreamAcrossTheUnderlayNeverStalls) {
-  auto server = Process::spawnWatched({"nsenter", "--net=" + server_.netnsPath(), "iperf3", "-s", "-p", "5201",
-                                       "--forceflush", "-1"},
-                                      node(1).runDir() + "/iperf3.log", "Server listening", 10s);
+  auto server = Process::spawnWatched(
+      {"nsenter", "--net=" + server_.netnsPath(), "iperf3", "-s", "-p", "5201", "--forceflush", "-1"},
+      node(1).runDir() + "/iperf3.log", "Server listening", 10s);
   ASSERT_TRUE(server.ok()) << server.error().message;
   std::string out;
   int rc = runCommand({"nsenter", "--net=" + client_.netnsPath(), "iperf3", "-c", server_.ip, "-p", "5201", "-t", "4",
@@ -152,11 +152,13 @@ TEST_F(HboneClusterTest, OneWayBulkStreamAcrossTheUnderlayNeverStalls) {
         << "no byte moved between " << interval["sum"]["start"] << " and " << interval["sum"]["end"] << " s";
   EXPECT_GT(j["end"]["sum_received"]["bytes"].get<uint64_t>(), 0u);
   // Carried by the mesh, not around it.
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& rec : accessLog(node(0)))
-      if (rec["dst"] == server_.ip + ":5201" && rec["protocol"] == "hbone") return true;
-    return false;
-  }, 5s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& rec : accessLog(node(0)))
+          if (rec["dst"] == server_.ip + ":5201" && rec["protocol"] == "hbone") return true;
+        return false;
+      },
+      5s));
 }
 
 TEST_F(HboneClusterTest, NonMeshDestinationIsPassedThroughInPlaintext) {

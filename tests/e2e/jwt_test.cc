@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "identity/local_ca.h"
-#include "tests/support/waypoint_fixture.h"
-#include "tests/support/test_certs.h"
 #include "tests/support/jwt_mint.h"
+#include "tests/support/test_certs.h"
+#include "tests/support/waypoint_fixture.h"
 
 namespace warren::e2e {
 namespace {
@@ -33,9 +33,11 @@ metadata: {name: bank-idp, namespace: payments}
 spec:
   targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
   jwtRules:
-  - issuer: )") + kIssuer + R"(
+  - issuer: )") +
+         kIssuer + R"(
     audiences: [ledger]
-    jwksUri: https://)" + kIdpIp + R"(:8443/jwks.json
+    jwksUri: https://)" +
+         kIdpIp + R"(:8443/jwks.json
     outputClaimToHeaders: [{header: x-user, claim: sub}]
 ---
 apiVersion: security.istio.io/v1
@@ -44,7 +46,8 @@ metadata: {name: loans-customers, namespace: payments}
 spec:
   targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
   rules:
-  - from: [{source: {requestPrincipals: [")" + kIssuer + R"(/*"]}}]
+  - from: [{source: {requestPrincipals: [")" +
+         kIssuer + R"(/*"]}}]
     to: [{operation: {methods: ["GET"], paths: ["/loans/my/*"]}}]
 ---
 apiVersion: security.istio.io/v1
@@ -81,11 +84,10 @@ class JwtTest : public WaypointTest {
 
   void startIdp() {
     // openssl s_server -WWW serves files of its working directory over TLS.
-    auto p = Process::spawnWatched(
-        {"nsenter", "--net=" + idp_.netnsPath(), "sh", "-c",
-         "cd '" + pki_.file("www") + "' && exec openssl s_server -WWW -accept 8443 -cert '" + idpCert_.chain +
-             "' -key '" + idpCert_.key + "'"},
-        node(0).runDir() + "/idp.log", "ACCEPT", 10s);
+    auto p = Process::spawnWatched({"nsenter", "--net=" + idp_.netnsPath(), "sh", "-c",
+                                    "cd '" + pki_.file("www") + "' && exec openssl s_server -WWW -accept 8443 -cert '" +
+                                        idpCert_.chain + "' -key '" + idpCert_.key + "'"},
+                                   node(0).runDir() + "/idp.log", "ACCEPT", 10s);
     ASSERT_TRUE(p) << p.error().message;
     idpServer_ = std::move(*p);
   }
@@ -98,9 +100,8 @@ class JwtTest : public WaypointTest {
   }
 
   std::string token(const mint::SigningKey& key, const std::string& alg, const std::string& kid, json claims = {}) {
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     json c = {{"iss", kIssuer}, {"sub", "alice"}, {"aud", "ledger"}, {"exp", now + 600}, {"iat", now}};
     for (auto& [k, v] : claims.items()) c[k] = v;
     return mint::token(key, {{"alg", alg}, {"kid", kid}, {"typ", "JWT"}}, c);
@@ -173,15 +174,15 @@ TEST_F(JwtTest, TokensAreJudgedAsIstioJudgesThem) {
   EXPECT_EQ(none.body, "RBAC: access denied");
   // A customer reaching for everyone's loans: 403; a loan officer (a nested list claim): 200.
   EXPECT_EQ(get("/loans/all", token(rsa_, "RS256", "rsa-1")).status, 403);
-  EXPECT_EQ(get("/loans/all", token(rsa_, "RS256", "rsa-1", {{"realm_access", {{"roles", {"customer", "loan-officer"}}}}}))
-                .status,
-            200);
+  EXPECT_EQ(
+      get("/loans/all", token(rsa_, "RS256", "rsa-1", {{"realm_access", {{"roles", {"customer", "loan-officer"}}}}}))
+          .status,
+      200);
 
   // Invalid tokens: 401 with Envoy's message and Bearer challenge, whatever the
   // policy would say; an audience not allowed is 403, as Envoy answers it.
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   struct Bad {
     std::string token, body;
     int status = 401;
@@ -228,10 +229,10 @@ TEST_F(JwtTest, TokensAreJudgedAsIstioJudgesThem) {
   const std::string file = pki_.file("customer.jwt");
   std::ofstream(file) << "Bearer " << token(rsa_, "RS256", "rsa-1") << "\n";
   std::string out;
-  ASSERT_EQ(node(0).warrenctl({"-j", "explain", "payments/checkout", "10.96.0.20:80", "--request", "GET /loans/all",
-                               "--jwt", file},
-                              &out),
-            0)
+  ASSERT_EQ(
+      node(0).warrenctl(
+          {"-j", "explain", "payments/checkout", "10.96.0.20:80", "--request", "GET /loans/all", "--jwt", file}, &out),
+      0)
       << out;
   auto j = json::parse(out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
@@ -239,9 +240,8 @@ TEST_F(JwtTest, TokensAreJudgedAsIstioJudgesThem) {
   EXPECT_EQ(r["status"], 403) << r.dump(2);
   EXPECT_EQ(r["authentication"]["rule"], "payments/bank-idp jwtRules[0]");
   EXPECT_EQ(r["authentication"]["principal"], std::string(kIssuer) + "/alice");
-  ASSERT_EQ(node(0).warrenctl({"explain", "payments/checkout", "10.96.0.20:80", "--request", "GET /loans/my/7",
-                               "--jwt", file},
-                              &out),
+  ASSERT_EQ(node(0).warrenctl(
+                {"explain", "payments/checkout", "10.96.0.20:80", "--request", "GET /loans/my/7", "--jwt", file}, &out),
             0);
   EXPECT_NE(out.find("payments/loans-customers"), std::string::npos) << out;
   EXPECT_NE(out.find("200"), std::string::npos) << out;
@@ -266,9 +266,9 @@ TEST_F(JwtTest, AKeyRotationMidTrafficFailsNoRequest) {
   EXPECT_EQ(dump["jwks"][0]["last_error"], "");
   // The operator's view, from inside the waypoint's pod.
   std::string out;
-  ASSERT_EQ(runCommand({"nsenter", "--net=" + waypoint_.netnsPath(), node(0).binPath("warrenctl"), "waypoint", "jwks"},
-                       &out),
-            0)
+  ASSERT_EQ(
+      runCommand({"nsenter", "--net=" + waypoint_.netnsPath(), node(0).binPath("warrenctl"), "waypoint", "jwks"}, &out),
+      0)
       << out;
   EXPECT_NE(out.find(std::string("https://") + kIdpIp + ":8443/jwks.json  3     rsa-1,ec-1,ec-2"), std::string::npos)
       << out;
@@ -306,7 +306,8 @@ metadata: {name: partner-idp, namespace: payments}
 spec:
   targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
   jwtRules:
-  - issuer: )" + partnerIssuer() + "\n";
+  - issuer: )" +
+           partnerIssuer() + "\n";
   }
   void beforeWaypoint() override {
     std::filesystem::create_directories(pki_.file("www/realms/partner/.well-known"));

@@ -36,7 +36,8 @@ using testkube::KubeApiServer;
 using Requests = std::vector<KubeApiServer::Request>;
 
 nlohmann::json namespaceObject(const std::string& name, const std::map<std::string, std::string>& labels) {
-  nlohmann::json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}, {"uid", "ns-" + name}}}};
+  nlohmann::json ns = {
+      {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}, {"uid", "ns-" + name}}}};
   if (!labels.empty()) ns["metadata"]["labels"] = labels;
   ns["status"] = {{"phase", "Active"}};
   return ns;
@@ -80,9 +81,11 @@ class KubeEnrollTest : public ::testing::Test {
     writeText(dir_.file("kubeconfig"),
               "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
               "contexts: [{name: test, context: {cluster: c, user: agent}}]\n"
-              "clusters: [{name: c, cluster: {server: '" + api_->url() + "', certificate-authority: '" +
-                  cert->root + "'}}]\n"
-              "users: [{name: agent, user: {tokenFile: '" + dir_.file("token") + "'}}]\n");
+              "clusters: [{name: c, cluster: {server: '" +
+                  api_->url() + "', certificate-authority: '" + cert->root +
+                  "'}}]\n"
+                  "users: [{name: agent, user: {tokenFile: '" +
+                  dir_.file("token") + "'}}]\n");
     api_->upsert("namespaces", namespaceObject("mesh", {{"warren.io/mode", "enabled"}}));
     api_->upsert("namespaces", namespaceObject("plain", {}));
     api_->upsert("namespaces", namespaceObject("kube-system", {{"warren.io/mode", "enabled"}}));
@@ -105,15 +108,14 @@ class KubeEnrollTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure() && node_)
-      std::cerr << "---- agent log ----\n" << node_->logTail("agent", 80) << "---- tunnel log ----\n"
+      std::cerr << "---- agent log ----\n"
+                << node_->logTail("agent", 80) << "---- tunnel log ----\n"
                 << node_->logTail("tunnel", 80);
     node_.reset();  // CNI DEL of every pod while the agent still runs, then the agent
     api_.reset();
   }
 
-  static void writeText(const std::string& path, const std::string& text) {
-    std::ofstream(path) << text;
-  }
+  static void writeText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
   size_t podGets(const std::string& key) {
     auto rs = api_->requests();
@@ -220,7 +222,6 @@ TEST_F(KubeEnrollTest, APodOfANamespaceTheWatchHasNotDeliveredWaitsForIt) {
   EXPECT_TRUE(isEnrolled(node_->pinRoot(), a.netnsPath()));
 }
 
-
 // A pod deleted and made again under the same name (a StatefulSet's) while the
 // agent's watch still shows the old object: its ADD carries the new uid
 // (K8S_POD_UID), and the old object's identity must not be enrolled for it.
@@ -308,7 +309,9 @@ TEST_F(KubeEnrollTest, ACapturedPodIsAnnotatedAndTheAnnotationGoesWhenItIsReleas
   EXPECT_FALSE(annotated(api_->get("pods", "mesh/a5"))) << api_->get("pods", "mesh/a5").dump();
   EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath()));
   const Requests rs = api_->requests();
-  EXPECT_EQ(std::count_if(rs.begin(), rs.end(), [](const auto& r) { return r.name == "plain/p2" && r.method == "PATCH"; }), 0);
+  EXPECT_EQ(
+      std::count_if(rs.begin(), rs.end(), [](const auto& r) { return r.name == "plain/p2" && r.method == "PATCH"; }),
+      0);
 }
 
 TEST_F(KubeEnrollTest, AnAnnotationTheApiRefusesIsRetriedAndNeverHoldsThePodUp) {
@@ -380,16 +383,16 @@ TEST_F(KubeEnrollTest, UninstallRemovesTheAnnotationFromThisNodesPodsOnly) {
   // The pod list it read was this node's.
   const Requests rs = api_->requests();
   EXPECT_TRUE(std::any_of(rs.begin(), rs.end(), [&](const KubeApiServer::Request& r) {
-    return r.method == "GET" && r.resource == "pods" && !r.watch && r.name.empty() &&
-           r.query.count("fieldSelector") && r.query.at("fieldSelector") == "spec.nodeName=" + node_->name() &&
-           r.authorization == "Bearer agent-token";
+    return r.method == "GET" && r.resource == "pods" && !r.watch && r.name.empty() && r.query.count("fieldSelector") &&
+           r.query.at("fieldSelector") == "spec.nodeName=" + node_->name() && r.authorization == "Bearer agent-token";
   }));
   EXPECT_FALSE(isEnrolled(node_->pinRoot(), a.netnsPath())) << "and the programs are gone";
 
   // An API that refuses: the pins still go, and the exit status says what stayed.
   ASSERT_EQ(node_->startAgent().ok(), true) << node_->logTail("agent");
   ASSERT_TRUE(eventually([&] { return annotated(api_->get("pods", "mesh/u1")); }, 10s))
-      << "the agent annotates the pod it captures again\n" << node_->logTail("agent");
+      << "the agent annotates the pod it captures again\n"
+      << node_->logTail("agent");
   node_->stopAgent(SIGTERM);
   api_->forbid("pods", true);
   EXPECT_EQ(runCommand({node_->binPath("warren-agent"), "--uninstall", "--kubeconfig", dir_.file("kubeconfig"),
@@ -429,11 +432,12 @@ class KubeRunningPodTest : public KubeEnrollTest {
       ASSERT_EQ(runCommand(argv, &out), 0) << argv[3] << ": " << out;
     }
     // The pod's own process; the namespace is found through it.
-    auto app = Process::spawnWatched({"nsenter", "--net=" + old_.netnsPath(), "sleep", "600"},
-                                     dir_.file("old-app.log"), "", 10s);
+    auto app = Process::spawnWatched({"nsenter", "--net=" + old_.netnsPath(), "sleep", "600"}, dir_.file("old-app.log"),
+                                     "", 10s);
     ASSERT_TRUE(app) << app.error().message;
     app_ = std::move(*app);
-    struct stat want{}, got{};
+    struct stat want {
+    }, got{};
     ASSERT_EQ(::stat(old_.netnsPath().c_str(), &want), 0);
     const std::string procNs = "/proc/" + std::to_string(app_->pid()) + "/ns/net";
     ASSERT_TRUE(eventually([&] { return ::stat(procNs.c_str(), &got) == 0 && got.st_ino == want.st_ino; }, 5s));
@@ -469,14 +473,14 @@ TEST_F(KubeRunningPodTest, APodRunningBeforeTheAgentIsFoundByItsIpAndCaptured) {
         return r.error == 0;
       },
       10s))
-      << std::strerror(r.error) << "\n" << node_->logTail("tunnel");
+      << std::strerror(r.error) << "\n"
+      << node_->logTail("tunnel");
   EXPECT_EQ(r.reply, "captured-since-start");
   EXPECT_GE(podCounters(node_->pinRoot(), old_.netnsPath()).capturedOut, 1u);
   // And istiod is told, as for any captured pod.
   ASSERT_TRUE(api_->waitFor([&](const Requests& rs) { return patchesOf("mesh/old", 200)(rs) >= 1; }));
   EXPECT_TRUE(annotated(api_->get("pods", "mesh/old")));
 }
-
 
 // ---- the tunnel's standalone mode: its whole state from the API ----
 //
@@ -503,7 +507,8 @@ nlohmann::json denyPolicy(const std::string& principal) {
     "metadata": {"name": "deny-client", "namespace": "mesh", "uid": "ap-deny-client", "generation": 1,
                  "creationTimestamp": "2026-12-05T10:05:00Z"},
     "spec": {"action": "DENY", "selector": {"matchLabels": {"app": "server"}}}})");
-  p["spec"]["rules"] = nlohmann::json::array({{{"from", nlohmann::json::array({{{"source", {{"principals", {principal}}}}}})}}});
+  p["spec"]["rules"] =
+      nlohmann::json::array({{{"from", nlohmann::json::array({{{"source", {{"principals", {principal}}}}}})}}});
   return p;
 }
 
@@ -562,8 +567,8 @@ TEST_F(KubeEnrollTest, TheTunnelTakesItsStateFromTheApiAndAPolicyAddedThereRefus
   ASSERT_TRUE(eventually(
       [&] {
         for (const auto& j : accessLog(*node_))
-          denied = denied || (j["direction"] == "inbound" && j["src_identity"] == clientId &&
-                              j["verdict"] == "deny" && j["policy"] == "mesh/deny-client");
+          denied = denied || (j["direction"] == "inbound" && j["src_identity"] == clientId && j["verdict"] == "deny" &&
+                              j["policy"] == "mesh/deny-client");
         return denied;
       },
       5s));
@@ -603,17 +608,16 @@ nlohmann::json ledgerService() {
 // A policy of the waypoint (targetRefs the Gateway): `action` for `method` on `paths`.
 nlohmann::json waypointPolicy(const std::string& name, const std::string& action, const std::string& method,
                               const std::string& path, const std::string& principal = "") {
-  nlohmann::json p = {{"apiVersion", "security.istio.io/v1"},
-                      {"kind", "AuthorizationPolicy"},
-                      {"metadata", {{"name", name}, {"namespace", "mesh"}, {"uid", "ap-" + name}}},
-                      {"spec",
-                       {{"action", action},
-                        {"targetRefs", nlohmann::json::array({{{"kind", "Gateway"},
-                                                               {"group", "gateway.networking.k8s.io"},
-                                                               {"name", "waypoint"}}})}}}};
+  nlohmann::json p = {
+      {"apiVersion", "security.istio.io/v1"},
+      {"kind", "AuthorizationPolicy"},
+      {"metadata", {{"name", name}, {"namespace", "mesh"}, {"uid", "ap-" + name}}},
+      {"spec",
+       {{"action", action},
+        {"targetRefs", nlohmann::json::array(
+                           {{{"kind", "Gateway"}, {"group", "gateway.networking.k8s.io"}, {"name", "waypoint"}}})}}}};
   nlohmann::json rule = {{"to", nlohmann::json::array({{{"operation", {{"methods", {method}}, {"paths", {path}}}}}})}};
-  if (!principal.empty())
-    rule["from"] = nlohmann::json::array({{{"source", {{"principals", {principal}}}}}});
+  if (!principal.empty()) rule["from"] = nlohmann::json::array({{{"source", {{"principals", {principal}}}}}});
   p["spec"]["rules"] = nlohmann::json::array({rule});
   return p;
 }
@@ -624,9 +628,8 @@ TEST_F(KubeEnrollTest, TheWaypointTakesItsPoliciesFromTheApiAndADenyAddedThereRe
   Pod waypoint = node_->preparePod("mesh", "waypoint", "10.244.1.73");
   api_->upsert("gateways", waypointGateway());
   api_->upsert("services", ledgerService());
-  api_->upsert("authorizationpolicies",
-               waypointPolicy("ledger-get", "ALLOW", "GET", "/api/*",
-                              "cluster.local/ns/mesh/sa/" + checkout.serviceAccount));
+  api_->upsert("authorizationpolicies", waypointPolicy("ledger-get", "ALLOW", "GET", "/api/*",
+                                                       "cluster.local/ns/mesh/sa/" + checkout.serviceAccount));
   api_->upsert("pods", runningPod(checkout, node_->name(), checkout.ip));
   nlohmann::json ledgerPod = runningPod(ledger, node_->name(), ledger.ip);
   ledgerPod["metadata"]["labels"] = {{"app", "ledger"}};
@@ -638,8 +641,11 @@ TEST_F(KubeEnrollTest, TheWaypointTakesItsPoliciesFromTheApiAndADenyAddedThereRe
   for (const Pod* p : {&checkout, &ledger, &waypoint}) ASSERT_EQ(node_->cni("add", *p, &out), 0) << out;
   EXPECT_FALSE(isEnrolled(node_->pinRoot(), waypoint.netnsPath())) << "a waypoint's pod is never captured";
   // The tunnel routes by a state with the three pods (the waypoint's Service is made from its Gateway).
-  ASSERT_TRUE(eventually([&] { return node_->tunnelState() && node_->tunnelState()->captured == 2 &&
-                                      node_->tunnelState()->workloads == 3; }, 10s))
+  ASSERT_TRUE(eventually(
+      [&] {
+        return node_->tunnelState() && node_->tunnelState()->captured == 2 && node_->tunnelState()->workloads == 3;
+      },
+      10s))
       << node_->logTail("tunnel");
   // The waypoint reaches the API from its own netns, at the same URL.
   api_->listenIn(waypoint.netnsPath());
@@ -648,8 +654,8 @@ TEST_F(KubeEnrollTest, TheWaypointTakesItsPoliciesFromTheApiAndADenyAddedThereRe
   ASSERT_TRUE(app);
 
   auto curl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"nsenter", "--net=" + checkout.netnsPath(), "curl", "-sS", "--max-time", "5",
-                                     "-w", "\n%{http_code}"};
+    std::vector<std::string> argv = {
+        "nsenter", "--net=" + checkout.netnsPath(), "curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string reply;
     runCommand(argv, &reply);
@@ -664,9 +670,10 @@ TEST_F(KubeEnrollTest, TheWaypointTakesItsPoliciesFromTheApiAndADenyAddedThereRe
   // A DENY added through the API: the next such request is refused.
   api_->upsert("authorizationpolicies", waypointPolicy("no-secrets", "DENY", "GET", "/api/secret"));
   std::string secret;
-  ASSERT_TRUE(eventually([&] { return (secret = curl({"http://10.96.0.21/api/secret"})) == "RBAC: access denied\n403"; },
-                         10s))
-      << secret << "\n" << node_->logTail("waypoint-waypoint");
+  ASSERT_TRUE(
+      eventually([&] { return (secret = curl({"http://10.96.0.21/api/secret"})) == "RBAC: access denied\n403"; }, 10s))
+      << secret << "\n"
+      << node_->logTail("waypoint-waypoint");
   // The app saw exactly the allowed requests (the secret one perhaps, before the DENY came).
   auto seen = app->seen();
   EXPECT_EQ(std::count(seen.begin(), seen.end(), "GET /api/balance"), 1);
@@ -707,7 +714,8 @@ TEST_F(KubeTunnelReadinessTest, NotReadyUntilEveryResourceIsListedAndAMissingCrd
                r.body.find("gateways: not served") != std::string::npos;
       },
       10s))
-      << r.status << " " << r.body << "\n" << node_->logTail("tunnel");
+      << r.status << " " << r.body << "\n"
+      << node_->logTail("tunnel");
   EXPECT_EQ(ready().status, 503);
 
   api_->forbid("services", false);

@@ -183,7 +183,8 @@ TEST_F(PolicyClusterTest, ServiceVipIsBalancedOverEndpointsOnBothNodes) {
       [&] {
         viaService.clear();
         for (const auto& j : accessLog(node(0)))
-          if (j["direction"] == "outbound" && j["dst_service"] == "server.mesh.svc.cluster.local") viaService.push_back(j);
+          if (j["direction"] == "outbound" && j["dst_service"] == "server.mesh.svc.cluster.local")
+            viaService.push_back(j);
         return viaService.size() == static_cast<size_t>(kConnections);
       },
       5s))
@@ -270,15 +271,15 @@ spec:
     extra.insert(extra.end(), common.begin(), common.end());
     return extra;
   };
-  EXPECT_EQ(metricValue(m, "istio_tcp_connections_opened_total",
-                        with({"source_workload=\"client-a\"", "source_workload_namespace=\"mesh\"",
-                              "source_principal=\"spiffe://cluster.local/ns/mesh/sa/sa-client-a\"",
-                              "response_flags=\"-\""})),
-            1)
+  EXPECT_EQ(
+      metricValue(m, "istio_tcp_connections_opened_total",
+                  with({"source_workload=\"client-a\"", "source_workload_namespace=\"mesh\"",
+                        "source_principal=\"spiffe://cluster.local/ns/mesh/sa/sa-client-a\"", "response_flags=\"-\""})),
+      1)
       << m;
-  EXPECT_EQ(metricValue(m, "istio_tcp_received_bytes_total",
-                        with({"source_workload=\"client-a\"", "response_flags=\"-\""})),
-            6)  // "from a"
+  EXPECT_EQ(
+      metricValue(m, "istio_tcp_received_bytes_total", with({"source_workload=\"client-a\"", "response_flags=\"-\""})),
+      6)  // "from a"
       << m;
   EXPECT_EQ(metricValue(m, "istio_tcp_connections_opened_total",
                         with({"source_workload=\"client-b\"", "response_flags=\"DENY\""})),
@@ -367,8 +368,9 @@ spec:
   EXPECT_EQ(connectFrom(clientB_.netnsPath(), server2_.ip, 8080, "b").reply, "b");
   bool revoked = false;
   for (const auto& j : accessLog(node(1)))
-    revoked = revoked || j["end"].get<std::string>().find("closed by a policy change: denied by DENY policy "
-                                                           "mesh/deny-a") != std::string::npos;
+    revoked = revoked || j["end"].get<std::string>().find(
+                             "closed by a policy change: denied by DENY policy "
+                             "mesh/deny-a") != std::string::npos;
   EXPECT_TRUE(revoked);
 }
 
@@ -464,10 +466,16 @@ spec:
   // Every tunnel-side command answers, and its -j output parses.
   auto live = OpenConnection::dial(clientA_, server2_.ip, 8080);
   ASSERT_TRUE(live && live->echo("hold"));
-  for (const std::vector<std::string>& cmd :
-       {std::vector<std::string>{"workload", "list"}, {"workload", "show", "mesh/server-2"}, {"service", "list"},
-        {"service", "show", "server"}, {"policy", "list"}, {"policy", "show", "only-client-a"}, {"cert", "list"},
-        {"config", "dump"}, {"log", "level"}, {"conn", "list", "--tunnel"}}) {
+  for (const std::vector<std::string>& cmd : {std::vector<std::string>{"workload", "list"},
+                                              {"workload", "show", "mesh/server-2"},
+                                              {"service", "list"},
+                                              {"service", "show", "server"},
+                                              {"policy", "list"},
+                                              {"policy", "show", "only-client-a"},
+                                              {"cert", "list"},
+                                              {"config", "dump"},
+                                              {"log", "level"},
+                                              {"conn", "list", "--tunnel"}}) {
     std::string out;
     std::vector<std::string> argv = {"-j"};
     argv.insert(argv.end(), cmd.begin(), cmd.end());

@@ -48,7 +48,8 @@ constexpr auto kDrainDeadline = 10s;
 // pod to a destination, each failure counted with its first reason kept.
 class MeshLoad {
  public:
-  MeshLoad(std::string netnsPath, std::string ip, uint16_t port) : netns_(std::move(netnsPath)), ip_(std::move(ip)), port_(port) {}
+  MeshLoad(std::string netnsPath, std::string ip, uint16_t port)
+      : netns_(std::move(netnsPath)), ip_(std::move(ip)), port_(port) {}
   ~MeshLoad() {
     stopShort();
     stopLong();
@@ -155,8 +156,8 @@ uint64_t connectionsOpened(const TestNode& node, const std::string& reporter) {
 class UpgradeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cluster_ = std::make_unique<TestCluster>(std::vector<std::string>{
-        "--drain-seconds", std::to_string(kDrainDeadline.count())});
+    cluster_ = std::make_unique<TestCluster>(
+        std::vector<std::string>{"--drain-seconds", std::to_string(kDrainDeadline.count())});
     ASSERT_FALSE(HasFailure()) << "cluster setup failed";
     node(0).writeNamespace("mesh", kEnabled);
     auto started = cluster_->start();
@@ -182,8 +183,8 @@ class UpgradeTest : public ::testing::Test {
   // Lets the load run until `more` further exchanges happened on every kind.
   void runFor(uint64_t shortMore, uint64_t longMore) {
     const uint64_t s = load_->shortAttempted, l = load_->longExchanged;
-    ASSERT_TRUE(eventually([&] { return load_->shortAttempted >= s + shortMore && load_->longExchanged >= l + longMore; },
-                           20s))
+    ASSERT_TRUE(
+        eventually([&] { return load_->shortAttempted >= s + shortMore && load_->longExchanged >= l + longMore; }, 20s))
         << "load stalled: " << load_->firstFailure();
   }
 
@@ -229,8 +230,8 @@ TEST_P(TunnelTakeoverTest, UnderLoadNoConnectionFails) {
 
   std::cout << "[ measure ] node " << k << " upgrade: " << load_->shortAttempted << " short connections ("
             << load_->shortAttempted - attemptedAtTerm << " after SIGTERM), " << load_->shortFailed << " failed; "
-            << load_->longExchanged << " long-lived exchanges, " << load_->longFailed << " failed; old tunnel drained in "
-            << drained.count() << " ms\n";
+            << load_->longExchanged << " long-lived exchanges, " << load_->longFailed
+            << " failed; old tunnel drained in " << drained.count() << " ms\n";
   EXPECT_EQ(load_->shortFailed, 0u) << load_->firstFailure();
   EXPECT_EQ(load_->longFailed, 0u) << load_->firstFailure();
   EXPECT_TRUE((*fresh)->running());
@@ -294,9 +295,12 @@ TEST_F(UpgradeTest, AgentStartedBesideTheOldOneKeepsServingAfterTheOldExits) {
   runFor(20, 50);
   // The tunnel lost the old agent's ZDS connection: it is ready again once the new
   // agent has replayed every pod to it.
-  ASSERT_TRUE(eventually([&] {
-    return httpRequest("/var/run/netns/" + node(0).nodeNetns(), "GET", "/healthz/ready", 15021).status == 200;
-  }, 10s)) << node(0).logTail("tunnel");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return httpRequest("/var/run/netns/" + node(0).nodeNetns(), "GET", "/healthz/ready", 15021).status == 200;
+      },
+      10s))
+      << node(0).logTail("tunnel");
   int status = -1;
   std::string out;
   Pod late = node(0).addPod("mesh", "late", "10.244.1.32", {}, &status, &out);

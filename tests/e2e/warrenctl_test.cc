@@ -137,7 +137,8 @@ TEST_F(WarrenctlClusterTest, PodListAndShowDecodeTheEnrolledPod) {
   EXPECT_EQ((*p)["sk_lookup_link"], "attached");
 
   // Every way of naming the pod finds the same one.
-  for (std::string sel : {std::string("mesh/client"), std::string("client"), client_.ip, std::to_string(clientCookie_)}) {
+  for (std::string sel :
+       {std::string("mesh/client"), std::string("client"), client_.ip, std::to_string(clientCookie_)}) {
     json show = ctlJson({"pod", "show", sel});
     EXPECT_EQ(show["netns_cookie"], clientCookie_) << sel;
     EXPECT_EQ(show["name"], "client") << sel;
@@ -169,8 +170,8 @@ TEST_F(WarrenctlClusterTest, ConnListShowsAnInFlightConnectionsOriginalDestinati
   json conns = ctlJson({"conn", "list"});
   const json* mine = nullptr;
   for (const auto& c : conns)
-    if (c["name"] == "client" && c["src_ip"].get<std::string>() + ":" + std::to_string(c["src_port"].get<int>()) ==
-                                     held->local)
+    if (c["name"] == "client" &&
+        c["src_ip"].get<std::string>() + ":" + std::to_string(c["src_port"].get<int>()) == held->local)
       mine = &c;
   ASSERT_TRUE(mine) << "local " << held->local << " not in " << conns.dump();
   EXPECT_EQ((*mine)["namespace"], "mesh");
@@ -215,10 +216,10 @@ TEST_F(WarrenctlClusterTest, TraceStartedBeforeAConnectionPrintsItsEvent) {
   const uint16_t port = 18080;
   auto app2 = PodServer::start(server_.netnsPath(), port);
   ASSERT_TRUE(app2);
-  auto trace = Process::spawnWatched({node(0).binPath("warrenctl"), "--bpffs", node(0).pinRoot(), "trace", "--pod",
-                                      "mesh/client", "--port", std::to_string(port), "--count", "1", "--timeout",
-                                      "30", "-j"},
-                                     node(0).runDir() + "/trace.log", "", 5s);
+  auto trace =
+      Process::spawnWatched({node(0).binPath("warrenctl"), "--bpffs", node(0).pinRoot(), "trace", "--pod",
+                             "mesh/client", "--port", std::to_string(port), "--count", "1", "--timeout", "30", "-j"},
+                            node(0).runDir() + "/trace.log", "", 5s);
   ASSERT_TRUE(trace) << trace.error().message;
   // trace only shows events from its start on, and prints nothing until one
   // matches: dial until it has caught one and exited (--count 1). No sleeps.
@@ -238,7 +239,8 @@ TEST_F(WarrenctlClusterTest, TraceStartedBeforeAConnectionPrintsItsEvent) {
   EXPECT_EQ((*trace)->stop(SIGTERM), 0);
   std::string out = (*trace)->output();
   std::cerr << "$ warrenctl trace --pod mesh/client --port " << port << " --count 1 --timeout 30 -j  (" << dials
-            << " dials)\n" << out;
+            << " dials)\n"
+            << out;
   std::istringstream lines(out);
   std::string line;
   ASSERT_TRUE(std::getline(lines, line));
@@ -343,9 +345,14 @@ TEST_F(WarrenctlClusterTest, MapLinkAndStatsDecodeAndEveryCommandsJsonParses) {
   ctlText({"stats"});
 
   // Every command's -j output is one JSON document.
-  for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
-           {"prog", "show"}, {"link", "show"}, {"map", "show"}, {"pod", "list"}, {"pod", "show", "client"},
-           {"conn", "list"}, {"stats"}, {"map", "dump", "warren_orig_dst"}})
+  for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{{"prog", "show"},
+                                                                            {"link", "show"},
+                                                                            {"map", "show"},
+                                                                            {"pod", "list"},
+                                                                            {"pod", "show", "client"},
+                                                                            {"conn", "list"},
+                                                                            {"stats"},
+                                                                            {"map", "dump", "warren_orig_dst"}})
     ctlJson(cmd);
 }
 
@@ -356,7 +363,8 @@ TEST_F(WarrenctlClusterTest, LogLevelIsSetWithTheTunnelsAdminTokenOnly) {
   EXPECT_EQ(ctlJson({"log", "level"})["level"], "debug");  // the harness starts tunnels at debug
 
   std::string out;
-  EXPECT_EQ(node(0).warrenctl({"--admin-token-file", node(0).runDir() + "/no-such-token", "log", "level", "off"}, &out), 1);
+  EXPECT_EQ(node(0).warrenctl({"--admin-token-file", node(0).runDir() + "/no-such-token", "log", "level", "off"}, &out),
+            1);
   EXPECT_NE(out.find("Error: cannot read warren-tunnel's admin token"), std::string::npos) << out;
 
   const std::string netns = "/var/run/netns/" + node(0).nodeNetns();

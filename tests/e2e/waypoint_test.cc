@@ -17,8 +17,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <set>
-#include <sstream>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -26,6 +24,8 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -34,8 +34,8 @@
 
 #include "common/netns.h"
 #include "tests/support/cluster.h"
-#include "tests/support/pcap.h"
 #include "tests/support/payments_waypoint_cluster.h"
+#include "tests/support/pcap.h"
 #include "tests/support/waypoint_fixture.h"
 
 namespace warren::e2e {
@@ -45,11 +45,10 @@ using namespace std::chrono_literals;
 
 constexpr const char* kVip = "10.96.0.20";
 
-
 TEST_F(WaypointTest, AllowedThenDeniedRequestOnOneKeepAliveConnection) {
   const std::string w = "%{http_code} %{num_connects}\\n";
-  std::string out = curl({"-w", w, "http://" + std::string(kVip) + "/balance/1", "-w", w,
-                          "http://" + std::string(kVip) + "/admin/users"});
+  std::string out = curl(
+      {"-w", w, "http://" + std::string(kVip) + "/balance/1", "-w", w, "http://" + std::string(kVip) + "/admin/users"});
   EXPECT_EQ(lastCurlStatus_, 0) << out;
   // One TCP connection (num_connects 1, then 0: reused), two verdicts.
   EXPECT_NE(out.find("GET /balance/1 served\n200 1\n"), std::string::npos) << out;
@@ -90,7 +89,8 @@ TEST_F(WaypointTest, AllowedThenDeniedRequestOnOneKeepAliveConnection) {
   ASSERT_TRUE(eventually([&] { return !accessLog(node(1)).empty(); }, 5s));
   bool fromWaypoint = false;
   for (const auto& e : accessLog(node(1)))
-    fromWaypoint |= e["direction"] == "inbound" && e["src_identity"] == "spiffe://cluster.local/ns/payments/sa/sa-waypoint";
+    fromWaypoint |=
+        e["direction"] == "inbound" && e["src_identity"] == "spiffe://cluster.local/ns/payments/sa/sa-waypoint";
   EXPECT_TRUE(fromWaypoint);
   // Checkout's tunnel sent it through the waypoint (logged once that connection
   // has ended on both sides, which may be after curl returned).
@@ -105,7 +105,8 @@ TEST_F(WaypointTest, AllowedThenDeniedRequestOnOneKeepAliveConnection) {
 
 TEST_F(WaypointTest, DenyPolicyWinsAndAPodIpDialedDirectlyStillMeetsTheWaypoint) {
   // POST /admin/*: the DENY policy; and not allowed anyway.
-  std::string out = curl({"-X", "POST", "-d", "x=1", "-w", "%{http_code}", "http://" + ledger_.ip + ":8080/admin/drop"});
+  std::string out =
+      curl({"-X", "POST", "-d", "x=1", "-w", "%{http_code}", "http://" + ledger_.ip + ":8080/admin/drop"});
   EXPECT_NE(out.find("RBAC: access denied403"), std::string::npos) << out;
   // Dialing the pod IP, not the service: still through the waypoint, still judged.
   out = curl({"-w", "%{http_code}", "http://" + ledger_.ip + ":8080/balance/7"});
@@ -215,7 +216,6 @@ TEST_F(WaypointTest, AWaypointThatIsDownFailsTheRequestNeverBypassesIt) {
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/1"});
 }
 
-
 // ---- HTTP/2 inside the HBONE stream (h2c, prior knowledge) ----------------------------
 
 size_t countOf(const std::string& hay, const std::string& needle) {
@@ -245,7 +245,9 @@ TEST_F(WaypointTest, Http2AllowedAndDeniedStreamsOnOneConnection) {
     EXPECT_EQ(e["protocol"], "HTTP/2") << e.dump();
     EXPECT_EQ(e["request_protocol"], "http") << e.dump();
     if (e["path"] == "/balance/1" && e["response_code"] == 200 && e["response_flags"] == "-") ++allowed;
-    if (e["path"] == "/admin/x" && e["response_code"] == 403 && e.value("response_code_details", "").rfind("rbac_access_denied", 0) == 0) ++denied;
+    if (e["path"] == "/admin/x" && e["response_code"] == 403 &&
+        e.value("response_code_details", "").rfind("rbac_access_denied", 0) == 0)
+      ++denied;
   }
   EXPECT_EQ(allowed, 1);
   EXPECT_EQ(denied, 1);
@@ -358,8 +360,8 @@ std::vector<std::pair<int, uint32_t>> framesOf(const std::string& reply) {
 
 // Sends `bytes` from the checkout pod to the service (then FIN, with `halfClose`,
 // as `nc -N` does) and reads until the waypoint closes (true) or 5 s pass (false).
-bool sendAndReadToClose(const std::string& netns, const std::string& bytes, std::string& reply,
-                        bool halfClose = false, const char* ip = kVip, uint16_t port = 80) {
+bool sendAndReadToClose(const std::string& netns, const std::string& bytes, std::string& reply, bool halfClose = false,
+                        const char* ip = kVip, uint16_t port = 80) {
   auto ns = openNetns(netns);
   if (!ns) return false;
   auto fd = socketInNetns(ns->get(), AF_INET, SOCK_STREAM);
@@ -400,7 +402,8 @@ TEST_F(WaypointTest, Http2RapidResetEndsTheConnectionAndReachesAlmostNothing) {
   std::cout << "rapid reset: frames back (type/code):" << frames << "; judged " << waypointAccessLog().size() << "\n";
   std::this_thread::sleep_for(500ms);
   EXPECT_LE(app_->seen().size(), 5u) << "cancelled streams went on to the app";
-  std::string out = curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/ok"});
+  std::string out =
+      curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/ok"});
   EXPECT_NE(out.find("GET /balance/ok served\n 200"), std::string::npos) << out;
 }
 
@@ -417,7 +420,8 @@ TEST_F(WaypointTest, Http2GarbageAfterThePrefaceGetsGoawayAndReachesNothing) {
   inet_pton(AF_INET, kVip, &a.sin_addr);
   ASSERT_EQ(::connect(fd->get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << std::strerror(errno);
   // The preface, then no SETTINGS frame but bytes that are no frame at all.
-  const std::string bytes = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + "GET /balance/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string bytes =
+      std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + "GET /balance/1 HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::write(fd->get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   std::string reply;
   bool eof = false;
@@ -447,11 +451,11 @@ TEST_F(WaypointTest, Http2GarbageAfterThePrefaceGetsGoawayAndReachesNothing) {
   EXPECT_EQ(errorCode, 1u) << "PROTOCOL_ERROR";
   EXPECT_TRUE(app_->seen().empty());
   // The waypoint goes on serving.
-  std::string out = curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/4"});
+  std::string out =
+      curl({"--http2-prior-knowledge", "-w", " %{http_code}", "http://" + std::string(kVip) + "/balance/4"});
   EXPECT_NE(out.find("GET /balance/4 served\n 200"), std::string::npos) << out;
   EXPECT_EQ(app_->seen(), std::vector<std::string>{"GET /balance/4"});
 }
-
 
 // ---- HTTP/1.1 client edge cases -------------------------------------------------------
 
@@ -527,10 +531,10 @@ TEST_F(WaypointTest, Http2RequestTrailersReachAnHttp11AppAsChunkedTrailers) {
   const std::string upload = "/tmp/we2e-h2-trailers-" + std::to_string(::getpid());
   std::ofstream(upload) << "hello";
   int rc = 0;
-  std::string out = inCheckout({"nghttp", "-t", "5", "--no-content-length", "-d", upload, "-H", ":method: GET",
-                                "--trailer", "x-checksum: abc", "--trailer", "x-done: yes",
-                                "http://" + std::string(kVip) + "/balance/1"},
-                               &rc);
+  std::string out =
+      inCheckout({"nghttp", "-t", "5", "--no-content-length", "-d", upload, "-H", ":method: GET", "--trailer",
+                  "x-checksum: abc", "--trailer", "x-done: yes", "http://" + std::string(kVip) + "/balance/1"},
+                 &rc);
   std::remove(upload.c_str());
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("GET /balance/1 served"), std::string::npos) << out;
@@ -592,9 +596,9 @@ TEST_F(WaypointTest, AnHttp10KeepAliveClientIsToldTheConnectionStaysOpenThenThat
 
 TEST_F(WaypointTest, AnHttp11AppsResponseTrailersReachAnHttp2ClientAsATrailingHeadersFrame) {
   int rc = 0;
-  std::string out = inCheckout({"nghttp", "-v", "-t", "5", "-H", "te: trailers", "-H", "x-reply-trailer: X-Checksum: abc",
-                                "-H", "x-reply-trailer: Connection: close", "-H", "x-reply-trailer: X-Done: yes",
-                                "http://" + std::string(kVip) + "/balance/1"},
+  std::string out = inCheckout({"nghttp", "-v", "-t", "5", "-H", "te: trailers", "-H",
+                                "x-reply-trailer: X-Checksum: abc", "-H", "x-reply-trailer: Connection: close", "-H",
+                                "x-reply-trailer: X-Done: yes", "http://" + std::string(kVip) + "/balance/1"},
                                &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("GET /balance/1 served"), std::string::npos) << out;
@@ -755,8 +759,8 @@ class Http2PortWaypointTest : public WaypointTest {
     std::ofstream(docroot + "/balance/1") << "balance of 1 over h2";
     // -v: every frame it receives is logged, the witness of what reached it.
     for (const char* port : {"8082", "8083"}) {
-      std::vector<std::string> argv = {"nsenter", "--net=" + ledger_.netnsPath(), "nghttpd", "--no-tls", "-v",
-                                       "--echo-upload", "-d", docroot, port};
+      std::vector<std::string> argv = {
+          "nsenter", "--net=" + ledger_.netnsPath(), "nghttpd", "--no-tls", "-v", "--echo-upload", "-d", docroot, port};
       if (std::string(port) == "8083") argv.push_back("--no-content-length");
       auto p = Process::spawnWatched(argv, node(1).runDir() + "/app-h2-" + port + ".log", "listen", 10s);
       ASSERT_TRUE(p) << "nghttpd did not start";
@@ -793,9 +797,26 @@ TEST_F(Http2PortWaypointTest, Http11ClientReachesAnH2OnlyBackendWithKeepAliveABo
   const std::string w = "|%{http_code} %{num_connects} %{http_version}\n";
   // One client connection (num_connects 1, then 0): a GET, a POST with a body,
   // then a request the policy denies.
-  std::string out = curl({"--http1.1", "-w", w, base + "/balance/1", "--next", "--http1.1", "--max-time", "5", "-w", w,
-                          "--data-binary", "upload over h2", base + "/upload", "--next", "--http1.1", "--max-time",
-                          "5", "-w", w, base + "/admin/x"});
+  std::string out = curl({"--http1.1",
+                          "-w",
+                          w,
+                          base + "/balance/1",
+                          "--next",
+                          "--http1.1",
+                          "--max-time",
+                          "5",
+                          "-w",
+                          w,
+                          "--data-binary",
+                          "upload over h2",
+                          base + "/upload",
+                          "--next",
+                          "--http1.1",
+                          "--max-time",
+                          "5",
+                          "-w",
+                          w,
+                          base + "/admin/x"});
   EXPECT_EQ(lastCurlStatus_, 0) << out;
   EXPECT_EQ(out,
             "balance of 1 over h2|200 1 1.1\n"
@@ -878,8 +899,8 @@ TEST_F(Http2PortWaypointTest, ClientConnectionsShareOneUpstreamHttp2Connection) 
   // request: all ride one HTTP/2 connection to the backend (nghttpd numbers its
   // connections "[id=N]"), as HBONE pools share theirs.
   const std::string url = "http://10.96.0.22:8082/balance/1";
-  std::vector<std::string> parallel = {"--http1.1", "--parallel", "--parallel-immediate", "--parallel-max", "16",
-                                       "-w", "%{http_code}\n"};
+  std::vector<std::string> parallel = {"--http1.1", "--parallel", "--parallel-immediate", "--parallel-max",
+                                       "16",        "-w",         "%{http_code}\n"};
   for (int i = 0; i < 16; ++i) parallel.push_back(url);
   std::string out = curl(parallel);
   EXPECT_EQ(lastCurlStatus_, 0) << out;

@@ -26,8 +26,8 @@ int cniJsonEntry(const uint8_t* data, size_t size) {
   if (auto req = cni::decodeRequest(text); req) {
     auto again = cni::decodeRequest(cni::encodeRequest(*req));
     FUZZ_CHECK(again.ok());
-    FUZZ_CHECK(again->command == req->command && again->containerId == req->containerId &&
-               again->netns == req->netns && again->ifName == req->ifName && again->podName == req->podName &&
+    FUZZ_CHECK(again->command == req->command && again->containerId == req->containerId && again->netns == req->netns &&
+               again->ifName == req->ifName && again->podName == req->podName &&
                again->podNamespace == req->podNamespace && again->podUid == req->podUid && again->ips == req->ips);
   }
   if (auto reply = cni::decodeReply(text); reply) {

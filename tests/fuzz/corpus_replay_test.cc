@@ -23,10 +23,18 @@ struct Target {
 };
 
 const Target kTargets[] = {
-    {"http1", http1Entry},         {"h2_server", h2ServerEntry},         {"istio_yaml", istioYamlEntry},
-    {"xds", xdsEntry},             {"kube_json", kubeJsonEntry},         {"cni_json", cniJsonEntry},
-    {"hbone_connect", hboneConnectEntry}, {"jwt", jwtEntry},       {"telemetry_http", telemetryHttpEntry},
-    {"cert_san", certSanEntry},       {"hbone_server", hboneServerEntry},   {"zds_request", zdsRequestEntry},
+    {"http1", http1Entry},
+    {"h2_server", h2ServerEntry},
+    {"istio_yaml", istioYamlEntry},
+    {"xds", xdsEntry},
+    {"kube_json", kubeJsonEntry},
+    {"cni_json", cniJsonEntry},
+    {"hbone_connect", hboneConnectEntry},
+    {"jwt", jwtEntry},
+    {"telemetry_http", telemetryHttpEntry},
+    {"cert_san", certSanEntry},
+    {"hbone_server", hboneServerEntry},
+    {"zds_request", zdsRequestEntry},
     {"zds_ack", zdsAckEntry},
 };
 

@@ -125,7 +125,8 @@ class MemStream final : public io::ByteStream {
 
 class FuzzHost final : public waypoint::SessionHost {
  public:
-  explicit FuzzHost(io::EventLoop& loop) : loop_(loop), self_(waypoint::makeSelf("payments", "waypoint", "cluster.local")) {}
+  explicit FuzzHost(io::EventLoop& loop)
+      : loop_(loop), self_(waypoint::makeSelf("payments", "waypoint", "cluster.local")) {}
   io::EventLoop& loop() override { return loop_; }
   state::ClusterStatePtr currentState() override { return cluster(); }
   const waypoint::Self& self() const override { return self_; }

@@ -75,11 +75,11 @@ struct Host {
     int status;
     size_t dueRound;
   };
-  std::vector<Dial> dials;                      // awaiting their answer
-  std::set<int32_t> requested, bridged;         // onRequest seen; answered 200 with an app
+  std::vector<Dial> dials;                               // awaiting their answer
+  std::set<int32_t> requested, bridged;                  // onRequest seen; answered 200 with an app
   std::vector<std::pair<int32_t, size_t>> requestOrder;  // id, output bytes before it
   std::set<int32_t> cancelled;
-  std::map<int32_t, int> done;                  // onDone calls per answered stream
+  std::map<int32_t, int> done;  // onDone calls per answered stream
   std::set<int32_t> answered;
   std::vector<std::unique_ptr<App>> apps;
   bool closed = false;
@@ -238,7 +238,9 @@ int hboneServerEntry(const uint8_t* data, size_t size) {
   const bool validPreface = std::string_view(host.wire->in).starts_with(kPreface);
 
   hbone::H2Connection::Callbacks cbs;
-  cbs.onRequest = [&host](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) { host.onRequest(c, id, req); };
+  cbs.onRequest = [&host](hbone::H2Connection& c, int32_t id, const hbone::Headers& req) {
+    host.onRequest(c, id, req);
+  };
   cbs.onClosed = [&host](hbone::H2Connection&) { host.closed = true; };
   auto transport = std::make_unique<MemTransport>(**loop, host.wire, tls::Role::Server,
                                                   identity::SpiffeId{"cluster.local", "payments", "sa-checkout"});

@@ -115,11 +115,8 @@ int http1Entry(const uint8_t* data, size_t size) {
         else
           checkRequestRoundTrip(p.head());
         break;
-      case Parser::Event::BodyChunk:
-        FUZZ_CHECK(p.bodyChunk().size() <= input.size());
-        break;
-      case Parser::Event::MessageEnd:
-        break;
+      case Parser::Event::BodyChunk: FUZZ_CHECK(p.bodyChunk().size() <= input.size()); break;
+      case Parser::Event::MessageEnd: break;
       case Parser::Event::Error: {
         const int s = p.error().status;
         FUZZ_CHECK(s == 400 || s == 431 || s == 501 || s == 505);

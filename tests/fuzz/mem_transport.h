@@ -4,6 +4,7 @@
 // arrival announced by poke() as a socket event would be; everything the session
 // writes is kept in `out`, whole, for the caller to parse. The "handshake" ends on
 // the loop's next round with a fixed peer identity, as TlsTransport's would.
+#include <sys/epoll.h>
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -11,7 +12,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <sys/epoll.h>
 
 #include "io/event_loop.h"
 #include "tls/plaintext_transport.h"
@@ -20,12 +20,12 @@ namespace warren::fuzz {
 
 // What the test and the transport share; outlives the transport (the session owns that).
 struct MemWire {
-  std::string in;       // every byte the client will send
-  size_t arrived = 0;   // of `in`, delivered to the "socket" so far
-  size_t taken = 0;     // of `arrived`, read by the session
-  size_t piece = 1;     // bytes per arrival
-  bool eof = false;     // the client closed, after the last byte of `in`
-  std::string out;      // every byte the session wrote
+  std::string in;      // every byte the client will send
+  size_t arrived = 0;  // of `in`, delivered to the "socket" so far
+  size_t taken = 0;    // of `arrived`, read by the session
+  size_t piece = 1;    // bytes per arrival
+  bool eof = false;    // the client closed, after the last byte of `in`
+  std::string out;     // every byte the session wrote
   bool ready = false, stopped = false;
 };
 

@@ -39,14 +39,11 @@ int zdsAckEntry(const uint8_t* data, size_t size) {
         helloed = true;
         break;
       case Kind::Ack:
-        FUZZ_CHECK(helloed && inFlight && fds == 0 && parses && parsed.has_response() &&
-                   parsed.response().has_ack());
+        FUZZ_CHECK(helloed && inFlight && fds == 0 && parses && parsed.has_response() && parsed.response().has_ack());
         FUZZ_CHECK(m.detail == parsed.response().ack().error());
         inFlight = false;
         break;
-      case Kind::Drop:
-        FUZZ_CHECK(!m.detail.empty());
-        return 0;  // the agent closes the connection
+      case Kind::Drop: FUZZ_CHECK(!m.detail.empty()); return 0;  // the agent closes the connection
     }
   }
   return 0;

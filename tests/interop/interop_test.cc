@@ -28,9 +28,19 @@ class InteropTest : public HboneFixture {
   // Runs the Node client against the in-process HBONE server; returns its JSON line.
   nlohmann::json nodeClient(const std::string& authority, const testcerts::CertFiles* client,
                             const std::string& payload = "hello from node") {
-    std::vector<std::string> argv = {"node", peerScript(), "client", "--host", "127.0.0.1", "--port",
-                                     std::to_string(hbonePort_), "--authority", authority, "--ca",
-                                     caDir() + "/root-cert.pem", "--payload", payload};
+    std::vector<std::string> argv = {"node",
+                                     peerScript(),
+                                     "client",
+                                     "--host",
+                                     "127.0.0.1",
+                                     "--port",
+                                     std::to_string(hbonePort_),
+                                     "--authority",
+                                     authority,
+                                     "--ca",
+                                     caDir() + "/root-cert.pem",
+                                     "--payload",
+                                     payload};
     if (client) argv.insert(argv.end(), {"--cert", client->chain, "--key", client->key});
     std::string out;
     int rc = e2e::runCommand(argv, &out);
@@ -112,13 +122,12 @@ TEST_F(InteropTest, NodeClientWithAnExpiredCertificateIsRefused) {
 TEST_F(InteropTest, CleartextHttp2ToTheHbonePortIsRefused) {
   App app(App::Mode::Echo);
   std::string out;
-  ASSERT_EQ(e2e::runCommand({"node", peerScript(), "plaintext", "--host", "127.0.0.1", "--port",
-                             std::to_string(hbonePort_)},
-                            &out),
+  ASSERT_EQ(e2e::runCommand(
+                {"node", peerScript(), "plaintext", "--host", "127.0.0.1", "--port", std::to_string(hbonePort_)}, &out),
             0);
   auto j = nlohmann::json::parse(out.substr(0, out.find('\n')), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << out;
-  EXPECT_NE(j["how"], "timeout") << out;  // the server closed on us
+  EXPECT_NE(j["how"], "timeout") << out;        // the server closed on us
   EXPECT_FALSE(j["http2"].get<bool>()) << out;  // and never spoke HTTP/2 in clear
   if (j["bytes"].get<int>() > 0) {
     EXPECT_EQ(j["firstByte"], 0x15) << out;  // at most a TLS alert

@@ -70,7 +70,8 @@ class CaptureNodeTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure() && node_) {
-      std::cerr << "---- agent log ----\n" << node_->logTail("agent", 60) << "---- tunnel log ----\n"
+      std::cerr << "---- agent log ----\n"
+                << node_->logTail("agent", 60) << "---- tunnel log ----\n"
                 << node_->logTail("tunnel", 60);
     }
     serverB_.reset();

@@ -70,8 +70,10 @@ std::string yamlLabels(const std::map<std::string, std::string>& labels, const s
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (searchPath) ::execvp(args[0], args);
-  else ::execv(args[0], args);
+  if (searchPath)
+    ::execvp(args[0], args);
+  else
+    ::execv(args[0], args);
   _exit(127);
 }
 
@@ -319,9 +321,10 @@ TestNode::TestNode(NodeOptions options) : options_(std::move(options)) {
       options_.clusterCidr.empty() ? "" : R"(,"routes":[{"dst":")" + options_.clusterCidr + R"("}])";
   writeText(conflist_, R"({"cniVersion":"1.0.0","name":"warren-e2e","plugins":[
  {"type":"bridge","bridge":"wbr0","isGateway":true,"ipMasq":false,
-  "ipam":{"type":"host-local","ranges":[[{"subnet":")" + options_.subnet + R"("}]],"dataDir":")" + root_ +
-                           R"(/ipam")" + routes + R"(}},
- {"type":"warren-cni","agentSocket":")" + runDir_ + R"(/cni.sock","timeoutMs":10000}]})");
+  "ipam":{"type":"host-local","ranges":[[{"subnet":")" +
+                           options_.subnet + R"("}]],"dataDir":")" + root_ + R"(/ipam")" + routes + R"(}},
+ {"type":"warren-cni","agentSocket":")" +
+                           runDir_ + R"(/cni.sock","timeoutMs":10000}]})");
 }
 
 TestNode::~TestNode() {
@@ -335,8 +338,10 @@ TestNode::~TestNode() {
   fs::remove_all(pinRoot_);
   for (const auto& p : pods_) runCommand({"ip", "netns", "del", p.netnsName});
   runCommand({"ip", "netns", "del", nodeNetns_});
-  if (!::testing::Test::HasFailure()) fs::remove_all(root_);
-  else fs::remove_all(root_ + "/ipam");
+  if (!::testing::Test::HasFailure())
+    fs::remove_all(root_);
+  else
+    fs::remove_all(root_ + "/ipam");
 }
 
 std::string TestNode::binPath(const std::string& name) const { return bin(name); }
@@ -366,8 +371,8 @@ void TestNode::writeFile(const std::string& name, const std::string& content) {
 void TestNode::removeFile(const std::string& name) { fs::remove(configDir_ + "/" + name); }
 
 int TestNode::cni(const std::string& command, const Pod& pod, std::string* output) {
-  std::string args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + pod.ns + ";K8S_POD_NAME=" + pod.name +
-                     ";K8S_POD_UID=uid-" + pod.ns + "-" + pod.name + ";IP=" + pod.ip;
+  std::string args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + pod.ns + ";K8S_POD_NAME=" + pod.name + ";K8S_POD_UID=uid-" +
+                     pod.ns + "-" + pod.name + ";IP=" + pod.ip;
   return runCommand({"nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warren-cnirun"), command, "--conflist",
                      conflist_, "--netns", pod.netnsPath(), "--container-id", pod.containerId, "--ifname", "eth0",
                      "--args", args, "--cni-path", std::string("/usr/lib/cni:") + WARREN_BIN_DIR},
@@ -395,9 +400,12 @@ Pod TestNode::addPod(const std::string& ns, const std::string& name, const std::
   std::string out;
   int rc = cni("add", pod, &out);
   if (cniOutput) *cniOutput = out;
-  if (cniStatus) *cniStatus = rc;
-  else EXPECT_EQ(rc, 0) << "CNI ADD of " << ns << "/" << name << " failed:\n" << out << "\nagent log:\n"
-                         << logTail("agent");
+  if (cniStatus)
+    *cniStatus = rc;
+  else
+    EXPECT_EQ(rc, 0) << "CNI ADD of " << ns << "/" << name << " failed:\n"
+                     << out << "\nagent log:\n"
+                     << logTail("agent");
   return pod;
 }
 
@@ -445,12 +453,21 @@ Result<std::unique_ptr<Process>> TestNode::spawnTunnel(const std::string& logNam
   // metrics, readiness and admin ports are the node's, never the test machine's.
   // With a kubeconfig, the tunnel too reads the cluster from the API (standalone mode).
   const bool fromApi = !options_.kubeconfig.empty();
-  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warren-tunnel"),
-                                   "--agent-socket",   runDir_ + "/zds.sock", "--bpffs", pinRoot_,
+  std::vector<std::string> argv = {"/usr/bin/nsenter",
+                                   "--net=/var/run/netns/" + nodeNetns_,
+                                   bin("warren-tunnel"),
+                                   "--agent-socket",
+                                   runDir_ + "/zds.sock",
+                                   "--bpffs",
+                                   pinRoot_,
                                    fromApi ? "--kubeconfig" : "--config-dir",
                                    fromApi ? options_.kubeconfig : configDir_,
-                                   "--ca-dir", caDir_, "--log-level", "debug",
-                                   "--admin-token-file", adminTokenFile()};
+                                   "--ca-dir",
+                                   caDir_,
+                                   "--log-level",
+                                   "debug",
+                                   "--admin-token-file",
+                                   adminTokenFile()};
   argv.insert(argv.end(), options_.tunnelArgs.begin(), options_.tunnelArgs.end());
   return Process::spawn(argv, root_ + "/" + logName + ".log", waitReady, std::chrono::seconds(15));
 }
@@ -504,8 +521,10 @@ int TestNode::stopTunnel(int sig) {
 int TestNode::warrenctl(const std::vector<std::string>& args, std::string* output) {
   // In the node netns, as an operator on the node would run it: the tunnel's
   // admin endpoint (127.0.0.1:15000) is the node's.
-  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + nodeNetns_, bin("warrenctl"),
-                                   "--bpffs", pinRoot_, "--admin-token-file", adminTokenFile()};
+  std::vector<std::string> argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + nodeNetns_,
+                                   bin("warrenctl"),   "--bpffs",
+                                   pinRoot_,           "--admin-token-file",
+                                   adminTokenFile()};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv, output);
 }
@@ -589,8 +608,8 @@ TestCluster::TestCluster(std::vector<std::string> tunnelArgs, std::vector<std::s
     mustRun({"ip", "-n", ns, "addr", "add", underlayIp_[i] + "/30", "dev", underlayIf_[i]});
     mustRun({"ip", "-n", ns, "link", "set", underlayIf_[i], "up"});
     mustRun({"nsenter", "--net=/var/run/netns/" + ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"});
-    mustRun({"ip", "-n", ns, "route", "add", "10.244." + std::to_string(other + 1) + ".0/24", "via",
-             underlayIp_[other], "dev", underlayIf_[i]});
+    mustRun({"ip", "-n", ns, "route", "add", "10.244." + std::to_string(other + 1) + ".0/24", "via", underlayIp_[other],
+             "dev", underlayIf_[i]});
   }
 }
 
@@ -621,8 +640,7 @@ TestCluster::~TestCluster() {
 
 // ---- PacketCapture ----------------------------------------------------------------------
 
-Result<std::unique_ptr<PacketCapture>> PacketCapture::start(const std::string& netnsName,
-                                                            const std::string& interface,
+Result<std::unique_ptr<PacketCapture>> PacketCapture::start(const std::string& netnsName, const std::string& interface,
                                                             const std::string& filter) {
   static std::atomic<int> seq{0};
   std::unique_ptr<PacketCapture> cap(new PacketCapture());
@@ -633,8 +651,13 @@ Result<std::unique_ptr<PacketCapture>> PacketCapture::start(const std::string& n
   // -U and --immediate-mode: each packet reaches the file as it is seen (not a
   // kernel block at a time, which SIGINT would drop); -Z root: tcpdump keeps the
   // rights to write where we ask instead of switching to its own user.
-  std::vector<std::string> argv = {"nsenter", "--net=/var/run/netns/" + netnsName, "tcpdump", "-i", interface, "-U",
-                                   "-n",      "-s",  "0", "-Z", "root", "--immediate-mode", "-w", cap->file_};
+  std::vector<std::string> argv = {"nsenter", "--net=/var/run/netns/" + netnsName,
+                                   "tcpdump", "-i",
+                                   interface, "-U",
+                                   "-n",      "-s",
+                                   "0",       "-Z",
+                                   "root",    "--immediate-mode",
+                                   "-w",      cap->file_};
   if (!filter.empty()) argv.push_back(filter);
   auto proc = Process::spawnWatched(argv, cap->dir_ + "/tcpdump.log", "listening on", std::chrono::seconds(10));
   if (!proc) return withContext(proc.error(), "tcpdump in " + netnsName + " on " + interface);
@@ -769,8 +792,8 @@ std::vector<std::string> PodServer::peers() {
 
 size_t PodServer::accepted() { return state_->accepted.load(); }
 
-HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target,
-                      uint16_t port, const std::string& headers) {
+HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target, uint16_t port,
+                      const std::string& headers) {
   HttpReply r;
   const std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" +
                               headers + "Content-Length: 0\r\n\r\n";

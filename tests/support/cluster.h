@@ -41,8 +41,7 @@ class Process {
   // stderr are read through a pipe (and copied to logPath) so the test can wait
   // for the program's own readiness line; waits for readyText unless it is empty.
   static Result<std::unique_ptr<Process>> spawnWatched(std::vector<std::string> argv, const std::string& logPath,
-                                                       const std::string& readyText,
-                                                       std::chrono::milliseconds timeout);
+                                                       const std::string& readyText, std::chrono::milliseconds timeout);
   ~Process();
   pid_t pid() const { return pid_; }
   bool running();
@@ -246,10 +245,10 @@ class PodServer {
 };
 
 struct ConnectResult {
-  int error = 0;            // errno of connect/IO, 0 on success
-  std::string local;        // getsockname() as the app sees it
-  std::string peer;         // getpeername() as the app sees it
-  std::string reply;        // what came back for the payload
+  int error = 0;      // errno of connect/IO, 0 on success
+  std::string local;  // getsockname() as the app sees it
+  std::string peer;   // getpeername() as the app sees it
+  std::string reply;  // what came back for the payload
 };
 
 // connect() from inside a pod, send payload, read the echo (up to payload size).
@@ -260,8 +259,8 @@ struct HttpReply {
   int status = 0;
   std::string body;
 };
-HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target,
-                      uint16_t port, const std::string& headers = "");
+HttpReply httpRequest(const std::string& netnsPath, const std::string& method, const std::string& target, uint16_t port,
+                      const std::string& headers = "");
 // The tunnel's metric `name` (an unlabelled counter or gauge) from its 15020 in the
 // node netns; nullopt when the port does not answer or the metric is not there.
 std::optional<double> tunnelMetric(const TestNode& node, const std::string& name);

@@ -19,12 +19,12 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/io/test_util.h"
 #include "hbone/connect_request.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
 #include "identity/local_ca.h"
 #include "io/tcp.h"
+#include "tests/unit/io/test_util.h"
 #include "tunnel/proxy/proxy.h"
 
 namespace warren::hbone {
@@ -77,8 +77,10 @@ class App {
     char buf[65536];
     ssize_t n;
     while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0)
-      if (mode_ == Mode::Echo && !iotest::writeAll(fd.get(), {buf, static_cast<size_t>(n)})) return;
-      else if (mode_ == Mode::Sink) sunk_ += n;
+      if (mode_ == Mode::Echo && !iotest::writeAll(fd.get(), {buf, static_cast<size_t>(n)}))
+        return;
+      else if (mode_ == Mode::Sink)
+        sunk_ += n;
     ::shutdown(fd.get(), SHUT_WR);
   }
 
@@ -202,8 +204,8 @@ class HboneFixture : public ::testing::Test {
     s.app = iotest::blockingConnect(iotest::localAddress(listener.get()));
     UniqueFd tunnelEnd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     EXPECT_TRUE(io::setNonBlocking(tunnelEnd.get()));
-    auto request = buildConnectRequest(authorityIp + ":" + std::to_string(port), {"127.0.0.1", "mesh", "client", "sa-client"},
-                                       newTraceparent());
+    auto request = buildConnectRequest(authorityIp + ":" + std::to_string(port),
+                                       {"127.0.0.1", "mesh", "client", "sa-client"}, newTraceparent());
     lt_.call([&] {
       StreamCallbacks cbs;
       cbs.onDone = [done = s.done](const StreamStats& st) { done->set_value(st); };
@@ -236,6 +238,5 @@ inline std::string roundTrip(int fd, const std::string& payload) {
   ::shutdown(fd, SHUT_WR);
   return iotest::readAll(fd);
 }
-
 
 }  // namespace warren::hbone

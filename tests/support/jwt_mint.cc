@@ -87,8 +87,7 @@ nlohmann::json SigningKey::publicJwk(std::string_view kid, std::string_view alg,
     case KeyKind::Ed25519: {
       std::string raw(32, '\0');
       size_t len = raw.size();
-      if (EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(raw.data()), &len) != 1 ||
-          len != 32)
+      if (EVP_PKEY_get_raw_public_key(key_.get(), reinterpret_cast<unsigned char*>(raw.data()), &len) != 1 || len != 32)
         fail("reading the Ed25519 public key");
       j["kty"] = "OKP";
       j["crv"] = "Ed25519";
@@ -124,10 +123,9 @@ std::string SigningKey::signDer(std::string_view alg, std::string_view input) co
   MdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key_.get()) != 1) fail("signing init");
-  if (alg.starts_with("PS") &&
-      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
+  if (alg.starts_with("PS") && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+                                EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
     fail("PSS parameters");
   const auto* in = reinterpret_cast<const unsigned char*>(input.data());
   size_t len = 0;

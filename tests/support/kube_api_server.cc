@@ -22,8 +22,8 @@ namespace warren::testkube {
 namespace {
 
 std::string statusBody(int code, const std::string& reason, const std::string& message) {
-  return nlohmann::json{{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-                        {"status", "Failure"},  {"message", message}, {"reason", reason},
+  return nlohmann::json{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+                        {"status", "Failure"}, {"message", message}, {"reason", reason},
                         {"code", code}}
       .dump();
 }
@@ -401,7 +401,8 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
       if (amp == std::string::npos) amp = query.size();
       const std::string kv = query.substr(start, amp - start);
       const size_t eq = kv.find('=');
-      if (!kv.empty()) req.query[percentDecode(kv.substr(0, eq))] = eq == std::string::npos ? "" : percentDecode(kv.substr(eq + 1));
+      if (!kv.empty())
+        req.query[percentDecode(kv.substr(0, eq))] = eq == std::string::npos ? "" : percentDecode(kv.substr(eq + 1));
       start = amp + 1;
     }
   }
@@ -414,8 +415,7 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   if (auto c = collections_.find(path); c != collections_.end()) {
     req.resource = c->second.resource;
     req.apiVersion = c->second.apiVersion;
-  }
-  else if (const std::string prefix = "/api/v1/namespaces/"; path.starts_with(prefix)) {
+  } else if (const std::string prefix = "/api/v1/namespaces/"; path.starts_with(prefix)) {
     // /api/v1/namespaces/<name> or /api/v1/namespaces/<ns>/pods/<name>
     const std::string rest = percentDecode(path.substr(prefix.size()));
     const size_t slash = rest.find('/');
@@ -460,10 +460,12 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   const char* verb = !req.name.empty() ? (req.method == "PATCH" ? "patch" : "get") : req.watch ? "watch" : "list";
   if (r.forbidden) {
     record(403);
-    return whole(403, statusBody(403, "Forbidden",
-                                 req.resource + " is forbidden: User \"system:serviceaccount:warren-system:warren\" "
-                                 "cannot " + verb + " resource \"" + req.resource +
-                                 "\" in API group \"\" at the cluster scope"));
+    return whole(403,
+                 statusBody(403, "Forbidden",
+                            req.resource +
+                                " is forbidden: User \"system:serviceaccount:warren-system:warren\" "
+                                "cannot " +
+                                verb + " resource \"" + req.resource + "\" in API group \"\" at the cluster scope"));
   }
   if (r.failCount > 0) {
     r.failCount--;
@@ -473,7 +475,8 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   if (!req.name.empty()) return answerObject(r, req);
   if (req.method != "GET") {
     record(405);
-    return whole(405, statusBody(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+    return whole(
+        405, statusBody(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
   }
   std::string node;
   if (req.query.count("fieldSelector")) {
@@ -492,8 +495,9 @@ std::string KubeApiServer::route(SSL* ssl, const std::string& head, Request& req
   if (r.goneNext == 1 || (from < compactedBelow_)) {
     r.goneNext = 0;
     record(410);
-    return whole(410, statusBody(410, "Expired", "too old resource version: " + std::to_string(from) + " (" +
-                                                     std::to_string(compactedBelow_) + ")"));
+    return whole(410, statusBody(410, "Expired",
+                                 "too old resource version: " + std::to_string(from) + " (" +
+                                     std::to_string(compactedBelow_) + ")"));
   }
   record(200);
   const int timeoutSeconds = req.query.count("timeoutSeconds") ? std::stoi(req.query["timeoutSeconds"]) : 1800;
@@ -524,13 +528,15 @@ std::string KubeApiServer::answerObject(Resource& r, const Request& req) {
   }
   if (req.method != "PATCH" || req.resource != "pods") {
     record(405);
-    return whole(405, statusBody(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+    return whole(
+        405, statusBody(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
   }
   if (req.contentType != "application/merge-patch+json") {
     record(415);
-    return whole(415, statusBody(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
-                                                              "accepted media types include: "
-                                                              "application/merge-patch+json"));
+    return whole(415, statusBody(415, "UnsupportedMediaType",
+                                 "the body of the request was in an unknown format - "
+                                 "accepted media types include: "
+                                 "application/merge-patch+json"));
   }
   nlohmann::json patch = nlohmann::json::parse(req.body, nullptr, false);
   if (patch.is_discarded() || !patch.is_object()) {
@@ -553,7 +559,8 @@ std::string KubeApiServer::answerObject(Resource& r, const Request& req) {
 std::string KubeApiServer::answerList(Resource& r, const Request& req) {
   std::vector<nlohmann::json> all;
   std::string node;
-  if (auto it = req.query.find("fieldSelector"); it != req.query.end()) node = it->second.substr(strlen("spec.nodeName="));
+  if (auto it = req.query.find("fieldSelector"); it != req.query.end())
+    node = it->second.substr(strlen("spec.nodeName="));
   for (const auto& [key, o] : r.objects)
     if (onNode(o, node)) all.push_back(o);
   size_t offset = 0;
@@ -578,8 +585,7 @@ std::string KubeApiServer::answerList(Resource& r, const Request& req) {
 
 void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, const std::string& apiVersion,
                                 uint64_t fromRv, int timeoutSeconds, const std::string& node) {
-  const std::string headers =
-      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string headers = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
   if (!writeAll(ssl, headers)) return;
   std::unique_lock lock(mu_);
   Resource& r = resources_.at(name);
@@ -593,8 +599,10 @@ void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, const
   if (r.goneNext == 2) {
     r.goneNext = 0;
     const std::string line =
-        nlohmann::json{{"type", "ERROR"}, {"object", nlohmann::json::parse(statusBody(410, "Expired", "too old resource version"))}}
-            .dump() + "\n";
+        nlohmann::json{{"type", "ERROR"},
+                       {"object", nlohmann::json::parse(statusBody(410, "Expired", "too old resource version"))}}
+            .dump() +
+        "\n";
     lock.unlock();
     writeAll(ssl, chunk(line));  // and the stream ends, as the API server ends it
     lock.lock();

@@ -27,8 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <openssl/ssl.h>
+#include <nlohmann/json.hpp>
 
 #include "common/unique_fd.h"
 
@@ -37,9 +37,9 @@ namespace warren::testkube {
 class KubeApiServer {
  public:
   struct Request {
-    std::string method;    // "GET", "PATCH"
-    std::string resource;  // "pods", "namespaces" ("" for an unknown path)
-    std::string name;      // one object's key ("ns/name", or "name"); "" for a collection
+    std::string method;      // "GET", "PATCH"
+    std::string resource;    // "pods", "namespaces" ("" for an unknown path)
+    std::string name;        // one object's key ("ns/name", or "name"); "" for a collection
     std::string apiVersion;  // a collection's group/version as the path names it ("security.istio.io/v1beta1")
     std::string contentType, body;
     bool watch = false;
@@ -121,11 +121,11 @@ class KubeApiServer {
     nlohmann::json object;
   };
   struct Resource {
-    std::string kind;   // "Pod"
+    std::string kind;  // "Pod"
     std::string apiVersion = "v1";
-    bool unserved = false;  // answers 404, as a CRD not installed
-    std::set<std::string> servedVersions;  // empty: all
-    bool nodeScoped = false;  // supports fieldSelector spec.nodeName=
+    bool unserved = false;                          // answers 404, as a CRD not installed
+    std::set<std::string> servedVersions;           // empty: all
+    bool nodeScoped = false;                        // supports fieldSelector spec.nodeName=
     std::map<std::string, nlohmann::json> objects;  // by "ns/name" or "name"
     std::vector<Event> history;
     bool forbidden = false;

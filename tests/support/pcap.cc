@@ -18,8 +18,7 @@ struct Bytes {
   uint32_t be24(size_t off) const { return uint32_t{u8(off)} << 16 | uint32_t{u8(off + 1)} << 8 | u8(off + 2); }
   uint32_t be32(size_t off) const { return uint32_t{be16(off)} << 16 | be16(off + 2); }
   uint32_t le32(size_t off) const {
-    return uint32_t{u8(off)} | uint32_t{u8(off + 1)} << 8 | uint32_t{u8(off + 2)} << 16 |
-           uint32_t{u8(off + 3)} << 24;
+    return uint32_t{u8(off)} | uint32_t{u8(off + 1)} << 8 | uint32_t{u8(off + 2)} << 16 | uint32_t{u8(off + 3)} << 24;
   }
 };
 
@@ -62,9 +61,12 @@ Result<std::vector<TcpSegment>> parsePcapTcp(const std::string& pcap) {
   if (!b.has(0, 24)) return makeError("pcap: " + std::to_string(pcap.size()) + " bytes, shorter than its header");
   bool little;
   uint32_t magicLe = b.le32(0), magicBe = b.be32(0);
-  if (magicLe == kMagicMicro || magicLe == kMagicNano) little = true;
-  else if (magicBe == kMagicMicro || magicBe == kMagicNano) little = false;
-  else return makeError("pcap: not a classic pcap file (pcapng is not supported)");
+  if (magicLe == kMagicMicro || magicLe == kMagicNano)
+    little = true;
+  else if (magicBe == kMagicMicro || magicBe == kMagicNano)
+    little = false;
+  else
+    return makeError("pcap: not a classic pcap file (pcapng is not supported)");
   auto u32 = [&](size_t off) { return little ? b.le32(off) : b.be32(off); };
   const uint32_t linkType = u32(20) & 0x0fffffff;
 

@@ -48,7 +48,6 @@ inline std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::stri
   return f;
 }
 
-
 inline std::string settings(const std::vector<std::pair<uint16_t, uint32_t>>& entries = {}) {
   std::string p;
   for (auto [id, value] : entries) {
@@ -111,7 +110,8 @@ struct Frame {
   std::optional<uint32_t> setting(uint16_t id) const {
     for (size_t i = 0; i + 6 <= payload.size(); i += 6) {
       const auto* p = reinterpret_cast<const uint8_t*>(payload.data()) + i;
-      if (((p[0] << 8) | p[1]) == id) return (uint32_t(p[2]) << 24) | (uint32_t(p[3]) << 16) | (uint32_t(p[4]) << 8) | p[5];
+      if (((p[0] << 8) | p[1]) == id)
+        return (uint32_t(p[2]) << 24) | (uint32_t(p[3]) << 16) | (uint32_t(p[4]) << 8) | p[5];
     }
     return std::nullopt;
   }
@@ -212,8 +212,8 @@ class RawTls {
       if (r <= 0) {
         const int err = SSL_get_error(ssl_.get(), r);
         // SO_RCVTIMEO expiring reads as "want read" (or a syscall error EAGAIN).
-        timedOut_ = err == SSL_ERROR_WANT_READ ||
-                    (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK));
+        timedOut_ =
+            err == SSL_ERROR_WANT_READ || (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK));
         ERR_clear_error();
         return false;
       }

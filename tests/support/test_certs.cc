@@ -25,7 +25,8 @@ Status writeMode(const std::string& path, const std::string& data, mode_t mode) 
   ::unlink(path.c_str());
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) return errnoError("create " + path);
-  if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) return errnoError("write " + path);
+  if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+    return errnoError("write " + path);
   return okStatus();
 }
 
@@ -98,7 +99,8 @@ Result<ossl::X509Ptr> signLeaf(const std::string& caDir, EVP_PKEY* key, const st
 }
 }  // namespace
 
-Result<std::string> signCsrAs(const std::string& caDir, const std::string& csrPem, const std::vector<std::string>& sans) {
+Result<std::string> signCsrAs(const std::string& caDir, const std::string& csrPem,
+                              const std::vector<std::string>& sans) {
   ossl::BioPtr bio(BIO_new_mem_buf(csrPem.data(), static_cast<int>(csrPem.size())));
   ossl::X509ReqPtr csr(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   EVP_PKEY* pub = csr ? X509_REQ_get0_pubkey(csr.get()) : nullptr;

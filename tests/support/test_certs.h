@@ -52,7 +52,8 @@ Result<CertFiles> issueCert(const std::string& caDir, const std::vector<std::str
 
 // The public key of a PEM CSR signed with <caDir>/ca-key.pem for `sans`, whatever
 // the CSR asks for: what a CA that decides the identity itself (istiod) returns.
-Result<std::string> signCsrAs(const std::string& caDir, const std::string& csrPem, const std::vector<std::string>& sans);
+Result<std::string> signCsrAs(const std::string& caDir, const std::string& csrPem,
+                              const std::vector<std::string>& sans);
 
 // The usual workload certificate: URI SAN = id.uri() only.
 Result<CertFiles> issueWorkloadCert(const std::string& caDir, const identity::SpiffeId& id, const std::string& outDir,

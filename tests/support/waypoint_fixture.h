@@ -34,9 +34,9 @@ using namespace std::chrono_literals;
 class HttpApp {
  public:
   static std::unique_ptr<HttpApp> start(const TestNode& node, const Pod& pod, uint16_t port) {
-    auto p = Process::spawnWatched({"nsenter", "--net=" + pod.netnsPath(), node.binPath("warren-demo-app"), "http",
-                                    std::to_string(port)},
-                                   node.runDir() + "/app-" + pod.name + ".log", "listening on", 10s);
+    auto p = Process::spawnWatched(
+        {"nsenter", "--net=" + pod.netnsPath(), node.binPath("warren-demo-app"), "http", std::to_string(port)},
+        node.runDir() + "/app-" + pod.name + ".log", "listening on", 10s);
     if (!p) return nullptr;
     auto app = std::unique_ptr<HttpApp>(new HttpApp);
     app->proc_ = std::move(*p);
@@ -77,8 +77,8 @@ class WaypointTest : public ::testing::Test {
     auto started = cluster_->start();
     ASSERT_TRUE(started.ok()) << started.error().message;
     checkout_ = node(0).addPod("payments", "checkout", "10.244.1.10");
-    waypoint_ = node(0).addPod("payments", "waypoint", "10.244.1.50",
-                               {{"gateway.networking.k8s.io/gateway-name", "waypoint"}});
+    waypoint_ =
+        node(0).addPod("payments", "waypoint", "10.244.1.50", {{"gateway.networking.k8s.io/gateway-name", "waypoint"}});
     ledger_ = node(1).addPod("payments", "ledger", "10.244.2.20", {{"app", "ledger"}});
     ASSERT_FALSE(HasFailure());
     EXPECT_FALSE(isEnrolled(node(0).pinRoot(), waypoint_.netnsPath())) << "a waypoint's pod is never captured";

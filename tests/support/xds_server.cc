@@ -166,7 +166,7 @@ class XdsTestServer::Service final : public ds::AggregatedDiscoveryService::Serv
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::map<std::string, std::map<std::string, Stored>> store_;  // type URL -> name -> resource
-  std::optional<Open> active_;  // the newest open stream, the one pushes go to
+  std::optional<Open> active_;                                  // the newest open stream, the one pushes go to
   std::map<int, grpc::ServerContext*> live_;
   std::vector<SeenRequest> seen_;
   int streams_ = 0;

@@ -36,8 +36,8 @@ struct SeenRequest {
   std::map<std::string, std::string> initialVersions;
   std::string nodeId;
   std::map<std::string, std::string> nodeMetadata;  // the node's metadata fields that are strings
-  std::string authorization;  // the stream's "authorization" metadata
-  std::string clusterId;      // the stream's "clusterid" metadata
+  std::string authorization;                        // the stream's "authorization" metadata
+  std::string clusterId;                            // the stream's "clusterid" metadata
 
   bool isAck() const { return !nonce.empty() && !hasError; }
   bool isNack() const { return !nonce.empty() && hasError; }

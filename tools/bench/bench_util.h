@@ -21,8 +21,10 @@ inline Percentiles newConnectionLatency(const e2e::Pod& from, const std::string&
     auto start = std::chrono::steady_clock::now();
     e2e::ConnectResult r = e2e::connectFrom(from.netnsPath(), ip, port, payload);
     auto took = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-    if (r.error || r.reply != payload) ++failures;
-    else us.push_back(took);
+    if (r.error || r.reply != payload)
+      ++failures;
+    else
+      us.push_back(took);
   }
   return percentiles(std::move(us), failures);
 }

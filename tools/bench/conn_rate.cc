@@ -48,8 +48,8 @@ RateResult connectionRate(const std::string& netnsPath, const std::string& ip, u
                           double seconds) {
   std::atomic<uint64_t> ok{0}, failed{0};
   const auto start = std::chrono::steady_clock::now();
-  const auto until = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                 std::chrono::duration<double>(seconds));
+  const auto until =
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<std::thread> clients;
   for (int i = 0; i < threads; ++i)
     clients.emplace_back([&] {

@@ -57,9 +57,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/netns.h"
-#include "tests/support/cluster.h"
-#include "tests/support/audit_key.h"
 #include "io/accept.h"
+#include "tests/support/audit_key.h"
+#include "tests/support/cluster.h"
 #include "tools/bench/audit_compare.h"
 #include "tools/bench/bench_util.h"
 #include "tools/bench/conn_rate.h"
@@ -79,18 +79,18 @@ using warren::bench::percentiles;
 namespace {
 
 struct Options {
-  int seconds = 5;        // per iperf3 run
-  int rtts = 20000;       // request/response round trips on one connection
-  int connections = 2000; // new connections
-  int rateSeconds = 3;    // the connection-rate phase, per path
-  int rateThreads = 4;    // its concurrent clients
-  int hold = 10000;       // connections held open at once for the RSS figure (0: no such phase)
-  bool audit = false;     // both tunnels write the audit log (--audit-dir), to measure what it costs
-  int auditCompare = 0;   // rounds of the audit off/on comparison (0: the whole benchmark instead)
-  bool idleOnly = false;  // stop after the idle RSS reading (and print where it is)
-  int churn = 0;           // changes per second of the churn phase (0: the whole benchmark instead)
+  int seconds = 5;              // per iperf3 run
+  int rtts = 20000;             // request/response round trips on one connection
+  int connections = 2000;       // new connections
+  int rateSeconds = 3;          // the connection-rate phase, per path
+  int rateThreads = 4;          // its concurrent clients
+  int hold = 10000;             // connections held open at once for the RSS figure (0: no such phase)
+  bool audit = false;           // both tunnels write the audit log (--audit-dir), to measure what it costs
+  int auditCompare = 0;         // rounds of the audit off/on comparison (0: the whole benchmark instead)
+  bool idleOnly = false;        // stop after the idle RSS reading (and print where it is)
+  int churn = 0;                // changes per second of the churn phase (0: the whole benchmark instead)
   int churnBackground = 10000;  // pods in the churn phase's large state
-  bool verbose = false;   // tunnels log at debug level; their logs' tails are printed at the end
+  bool verbose = false;         // tunnels log at debug level; their logs' tails are printed at the end
 };
 
 // One connection from inside `from` to ip:port, then n round trips of a 64-byte message.
@@ -185,16 +185,26 @@ bool parse(int argc, char** argv, Options& o) {
       continue;
     }
     if (v <= 0) return false;
-    if (k == "--seconds") o.seconds = v;
-    else if (k == "--rtts") o.rtts = v;
-    else if (k == "--connections") o.connections = v;
-    else if (k == "--rate-seconds") o.rateSeconds = v;
-    else if (k == "--rate-threads") o.rateThreads = v;
-    else if (k == "--audit-compare") o.auditCompare = v;
-    else if (k == "--hold") o.hold = v;
-    else if (k == "--churn") o.churn = v;
-    else if (k == "--churn-background") o.churnBackground = v;
-    else return false;
+    if (k == "--seconds")
+      o.seconds = v;
+    else if (k == "--rtts")
+      o.rtts = v;
+    else if (k == "--connections")
+      o.connections = v;
+    else if (k == "--rate-seconds")
+      o.rateSeconds = v;
+    else if (k == "--rate-threads")
+      o.rateThreads = v;
+    else if (k == "--audit-compare")
+      o.auditCompare = v;
+    else if (k == "--hold")
+      o.hold = v;
+    else if (k == "--churn")
+      o.churn = v;
+    else if (k == "--churn-background")
+      o.churnBackground = v;
+    else
+      return false;
   }
   return true;
 }
@@ -202,8 +212,8 @@ bool parse(int argc, char** argv, Options& o) {
 // --audit-compare: rounds of the mesh's new connections and connection rate with
 // both tunnels restarted without, then with, the audit log (the order flipped
 // every other round, so drift over the run falls on both alike).
-int compareAudit(const Options& o, TestNode& n1, TestNode& n2, const Pod& client, const Pod& server,
-                 uint16_t ratePort, const std::string& auditRoot) {
+int compareAudit(const Options& o, TestNode& n1, TestNode& n2, const Pod& client, const Pod& server, uint16_t ratePort,
+                 const std::string& auditRoot) {
   auto restart = [&](bool audit) {
     for (TestNode* n : {&n1, &n2}) {
       std::vector<std::string> args;
@@ -240,10 +250,11 @@ int compareAudit(const Options& o, TestNode& n1, TestNode& n2, const Pod& client
     if (warren::e2e::runCommand({"nsenter", "--net=" + p->netnsPath(), "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1"}) !=
         0)
       std::fprintf(stderr, "(could not set tcp_tw_reuse in %s: the runs may drift)\n", p->name.c_str());
-  std::printf("Warren audit log cost, two nodes: %d rounds of %d new connections (connect + 64-byte echo + close, "
-              "one at a time) and a %d s connection rate with %d clients, both tunnels restarted without and with "
-              "--audit-dir before each (tcp_tw_reuse=1 in the client's and the server's netns)\n\n",
-              o.auditCompare, o.connections, o.rateSeconds, o.rateThreads);
+  std::printf(
+      "Warren audit log cost, two nodes: %d rounds of %d new connections (connect + 64-byte echo + close, "
+      "one at a time) and a %d s connection rate with %d clients, both tunnels restarted without and with "
+      "--audit-dir before each (tcp_tw_reuse=1 in the client's and the server's netns)\n\n",
+      o.auditCompare, o.connections, o.rateSeconds, o.rateThreads);
   std::vector<bench::AuditRound> off, on;
   for (int round = 0; round < o.auditCompare; ++round) {
     for (int k = 0; k < 2; ++k) {
@@ -266,9 +277,10 @@ int main(int argc, char** argv) {
     return bench::serveHeld(argv[2], static_cast<uint16_t>(std::atoi(argv[3])));
   Options o;
   if (!parse(argc, argv, o)) {
-    std::fprintf(stderr, "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--rate-seconds S] "
-                         "[--rate-threads N] [--hold N] [--audit] [--audit-compare N] [--idle-only] [--churn CHANGES_PER_S "
-                         "[--churn-background PODS]] [--verbose]\n");
+    std::fprintf(stderr,
+                 "usage: warren-hbone-bench [--seconds S] [--rtts N] [--connections N] [--rate-seconds S] "
+                 "[--rate-threads N] [--hold N] [--audit] [--audit-compare N] [--idle-only] [--churn CHANGES_PER_S "
+                 "[--churn-background PODS]] [--verbose]\n");
     return 2;
   }
   if (::geteuid() != 0) {
@@ -325,8 +337,8 @@ int main(int argc, char** argv) {
   // Nine more enrolled pods on node1, each its own service account: ten in all.
   std::vector<std::string> enrolledNetns = {client.netnsPath()};
   for (int i = 0; i < 9; ++i)
-    enrolledNetns.push_back(n1.addPod("mesh", "idle" + std::to_string(i), "10.244.1." + std::to_string(20 + i), {}, &rc)
-                                .netnsPath());
+    enrolledNetns.push_back(
+        n1.addPod("mesh", "idle" + std::to_string(i), "10.244.1." + std::to_string(20 + i), {}, &rc).netnsPath());
   if (rc != 0) {
     std::fprintf(stderr, "cannot make the pods:\n%s", n1.logTail("agent").c_str());
     return 1;
@@ -352,13 +364,14 @@ int main(int argc, char** argv) {
     struct Hop {
       const Pod& pod;
       std::string listen, connect;
-    } hops[] = {{pclient, "TCP-LISTEN:" + front + ",bind=127.0.0.1" + opts, "TCP:" + pserver.ip + ":" + back + ",nodelay"},
-                {pserver, "TCP-LISTEN:" + back + ",bind=" + pserver.ip + opts, "TCP:127.0.0.1:" + std::to_string(port) + ",nodelay"}};
+    } hops[] = {
+        {pclient, "TCP-LISTEN:" + front + ",bind=127.0.0.1" + opts, "TCP:" + pserver.ip + ":" + back + ",nodelay"},
+        {pserver, "TCP-LISTEN:" + back + ",bind=" + pserver.ip + opts,
+         "TCP:127.0.0.1:" + std::to_string(port) + ",nodelay"}};
     for (const Hop& h : hops) {
-      auto s = Process::spawnWatched({"nsenter", "--net=" + h.pod.netnsPath(), "socat", "-d", "-d", "-b", "262144",
-                                      h.listen, h.connect},
-                                     n2.runDir() + "/socat-" + h.pod.name + "-" + std::to_string(port) + ".log",
-                                     "listening on", 10s);
+      auto s = Process::spawnWatched(
+          {"nsenter", "--net=" + h.pod.netnsPath(), "socat", "-d", "-d", "-b", "262144", h.listen, h.connect},
+          n2.runDir() + "/socat-" + h.pod.name + "-" + std::to_string(port) + ".log", "listening on", 10s);
       if (!s) {
         std::fprintf(stderr, "cannot start socat: %s\n", s.error().message.c_str());
         return 1;
@@ -406,21 +419,23 @@ int main(int argc, char** argv) {
   if (o.idleOnly) {
     const bench::RssBreakdown b = bench::rssBreakdown(bench::readSmaps(t1));
     const long threads = bench::rssKb(t1, "Threads:");  // a count, read as the kB fields are
-    std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB (anonymous %.1f MB, %ld threads); before any "
-                "pod %.1f MB (anonymous %.1f MB): %.0f KB per pod\n\n%s",
-                idleRss / 1024.0, idleAnon / 1024.0, threads, startRss / 1024.0, startAnon / 1024.0,
-                (idleRss - startRss) / 10.0, bench::rssTable(b, 16).c_str());
+    std::printf(
+        "tunnel RSS: node1 with 10 enrolled pods idle %.1f MB (anonymous %.1f MB, %ld threads); before any "
+        "pod %.1f MB (anonymous %.1f MB): %.0f KB per pod\n\n%s",
+        idleRss / 1024.0, idleAnon / 1024.0, threads, startRss / 1024.0, startAnon / 1024.0,
+        (idleRss - startRss) / 10.0, bench::rssTable(b, 16).c_str());
     return 0;
   }
   if (o.auditCompare > 0) return compareAudit(o, n1, n2, client, server, kRatePort, auditRoot);
   if (o.churn > 0)
-    return bench::measureChurn({.changesPerSecond = o.churn, .background = o.churnBackground,
-                                .connections = o.connections},
-                               n1, n2, client, server, 8080);
+    return bench::measureChurn(
+        {.changesPerSecond = o.churn, .background = o.churnBackground, .connections = o.connections}, n1, n2, client,
+        server, 8080);
 
-  std::printf("Warren HBONE benchmark, two nodes (veth underlay), iperf3 %d s per run, %d round trips, %d new "
-              "connections, connection rate %d s with %d clients\n\n",
-              o.seconds, o.rtts, o.connections, o.rateSeconds, o.rateThreads);
+  std::printf(
+      "Warren HBONE benchmark, two nodes (veth underlay), iperf3 %d s per run, %d round trips, %d new "
+      "connections, connection rate %d s with %d clients\n\n",
+      o.seconds, o.rtts, o.connections, o.rateSeconds, o.rateThreads);
   std::vector<pid_t> relayPids;
   for (const auto& r : relays) relayPids.push_back(r->pid());
   struct Row {
@@ -440,7 +455,12 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   rows.push_back({"direct", pclient, pserver.ip, 8080, 5201, true, {}});
   rows.push_back({"relays", pclient, "127.0.0.1", relayFrontPort(8080), relayFrontPort(5201), false, relayPids});
-  rows.push_back({"stunnel", pclient, "127.0.0.1", bench::stunnelFrontPort(8080), bench::stunnelFrontPort(5201), true,
+  rows.push_back({"stunnel",
+                  pclient,
+                  "127.0.0.1",
+                  bench::stunnelFrontPort(8080),
+                  bench::stunnelFrontPort(5201),
+                  true,
                   {stunnel->client->pid(), stunnel->server->pid()}});
   rows.push_back({"mesh", client, server.ip, 8080, 5201, true, {t1, t2}});
   for (auto& r : rows) {
@@ -469,11 +489,11 @@ int main(int argc, char** argv) {
     r.meshTunnelsCpu = bench::cpuSeconds(t1) + bench::cpuSeconds(t2) - m0;
   }
   // The connection rate: direct for the baseline, then mesh to mesh with each tunnel's CPU.
-  bench::RateResult rateDirect = bench::connectionRate(pclient.netnsPath(), pserver.ip, kRatePort, o.rateThreads,
-                                                       o.rateSeconds);
+  bench::RateResult rateDirect =
+      bench::connectionRate(pclient.netnsPath(), pserver.ip, kRatePort, o.rateThreads, o.rateSeconds);
   const double r1 = bench::cpuSeconds(t1), r2 = bench::cpuSeconds(t2);
-  bench::RateResult rateMeshResult = bench::connectionRate(client.netnsPath(), server.ip, kRatePort, o.rateThreads,
-                                                           o.rateSeconds);
+  bench::RateResult rateMeshResult =
+      bench::connectionRate(client.netnsPath(), server.ip, kRatePort, o.rateThreads, o.rateSeconds);
   const double rateCpu1 = bench::cpuSeconds(t1) - r1, rateCpu2 = bench::cpuSeconds(t2) - r2;
 
   // Held connections: opened from the ten enrolled pods at once (each pod's share
@@ -504,15 +524,19 @@ int main(int argc, char** argv) {
               "(us)", "(us)", "(us)", "", "");
   for (const auto& r : rows) {
     std::printf("%-8s %9.2f %9.2f ", r.name, r.bulk1.gbit, r.bulk8.gbit);
-    if (r.tunnels.empty()) std::printf("%8s %8s ", "-", "-");
-    else std::printf("%8.2f %8.2f ", r.cpuPerGb(r.cpuBulk1, r.bulk1), r.cpuPerGb(r.cpuBulk8, r.bulk8));
+    if (r.tunnels.empty())
+      std::printf("%8s %8s ", "-", "-");
+    else
+      std::printf("%8.2f %8.2f ", r.cpuPerGb(r.cpuBulk1, r.bulk1), r.cpuPerGb(r.cpuBulk8, r.bulk8));
     std::printf("%9.1f %9.1f ", r.rtt.p50, r.rtt.p99);
     if (r.newConnections)
       std::printf("%10.1f %10.1f %9d ", r.conn.p50, r.conn.p99, r.rtt.failures + r.conn.failures);
     else
       std::printf("%10s %10s %9d ", "-", "-", r.rtt.failures);
-    if (std::string(r.name) == "mesh") std::printf("%7zu\n", r.handshakes);
-    else std::printf("%7s\n", "-");
+    if (std::string(r.name) == "mesh")
+      std::printf("%7zu\n", r.handshakes);
+    else
+      std::printf("%7s\n", "-");
   }
   std::printf("(CPU/GB: CPU seconds the path's tunnel processes spent, both ends, per GB iperf3 received)\n");
   const Row& d = rows[0];
@@ -529,33 +553,39 @@ int main(int argc, char** argv) {
               m.rtt.p50 - d.rtt.p50);
   std::printf("  round trip p99     %+6.1f  %+6.1f  %+6.1f us\n", f.rtt.p99 - d.rtt.p99, st.rtt.p99 - d.rtt.p99,
               m.rtt.p99 - d.rtt.p99);
-  std::printf("  new conn p50            -  %+6.1f  %+6.1f us (stunnel: a TLS handshake each; mesh: %zu handshakes, "
-              "pooled)\n",
-              st.conn.p50 - d.conn.p50, m.conn.p50 - d.conn.p50, m.handshakes);
-  std::printf("mesh against the relays (what HBONE itself costs): bulk 1 stream %.0f%%, 8 streams %.0f%%, "
-              "round trip p50 %+.1f us\n",
-              pct(m.bulk1.gbit, f.bulk1.gbit), pct(m.bulk8.gbit, f.bulk8.gbit), m.rtt.p50 - f.rtt.p50);
+  std::printf(
+      "  new conn p50            -  %+6.1f  %+6.1f us (stunnel: a TLS handshake each; mesh: %zu handshakes, "
+      "pooled)\n",
+      st.conn.p50 - d.conn.p50, m.conn.p50 - d.conn.p50, m.handshakes);
+  std::printf(
+      "mesh against the relays (what HBONE itself costs): bulk 1 stream %.0f%%, 8 streams %.0f%%, "
+      "round trip p50 %+.1f us\n",
+      pct(m.bulk1.gbit, f.bulk1.gbit), pct(m.bulk8.gbit, f.bulk8.gbit), m.rtt.p50 - f.rtt.p50);
   const double busier = std::max(rateCpu1, rateCpu2);
   const double perCpuSecond = busier > 0 ? static_cast<double>(rateMeshResult.connections) / busier : 0;
-  std::printf("\nconnection rate (%d clients, connect + 64-byte echo + close): direct %.0f/s (%llu failures), mesh "
-              "%.0f/s (%llu failures)\n",
-              o.rateThreads, rateDirect.perSecond(), static_cast<unsigned long long>(rateDirect.failures),
-              rateMeshResult.perSecond(), static_cast<unsigned long long>(rateMeshResult.failures));
-  std::printf("  mesh tunnels' CPU: node1 %.2f s, node2 %.2f s over %.1f s: %.0f connections per CPU-second of the "
-              "busier tunnel\n",
-              rateCpu1, rateCpu2, rateMeshResult.seconds, perCpuSecond);
-  std::printf("\nmesh tunnels (both nodes), CPU seconds: bulk 1 stream %.2f, 8 streams %.2f, round trips %.2f, new "
-              "connections %.2f\n",
-              m.cpuBulk1, m.cpuBulk8, m.cpuRtt, m.cpuConn);
+  std::printf(
+      "\nconnection rate (%d clients, connect + 64-byte echo + close): direct %.0f/s (%llu failures), mesh "
+      "%.0f/s (%llu failures)\n",
+      o.rateThreads, rateDirect.perSecond(), static_cast<unsigned long long>(rateDirect.failures),
+      rateMeshResult.perSecond(), static_cast<unsigned long long>(rateMeshResult.failures));
+  std::printf(
+      "  mesh tunnels' CPU: node1 %.2f s, node2 %.2f s over %.1f s: %.0f connections per CPU-second of the "
+      "busier tunnel\n",
+      rateCpu1, rateCpu2, rateMeshResult.seconds, perCpuSecond);
+  std::printf(
+      "\nmesh tunnels (both nodes), CPU seconds: bulk 1 stream %.2f, 8 streams %.2f, round trips %.2f, new "
+      "connections %.2f\n",
+      m.cpuBulk1, m.cpuBulk8, m.cpuRtt, m.cpuConn);
   std::printf("tunnel RSS: node1 with 10 enrolled pods idle %.1f MB; peak node1 %.1f MB, node2 %.1f MB\n",
               idleRss / 1024.0, bench::rssKb(t1, "VmHWM:") / 1024.0, bench::rssKb(t2, "VmHWM:") / 1024.0);
   if (o.hold > 0)
-    std::printf("held connections: %zu open at once from 10 pods (%llu failed) in %.1f s; tunnel RSS while held: "
-                "node1 %.1f MB (anonymous %.1f, idle %.1f), node2 %.1f MB (anonymous %.1f): %.1f KB per connection "
-                "over node1's idle\n",
-                held.open, static_cast<unsigned long long>(held.failures), held.seconds, held.rss1Mb, held.anon1Mb,
-                idleAnon1Mb, held.rss2Mb, held.anon2Mb,
-                held.open ? (held.rss1Mb - idleRss / 1024.0) * 1024.0 / static_cast<double>(held.open) : 0.0);
+    std::printf(
+        "held connections: %zu open at once from 10 pods (%llu failed) in %.1f s; tunnel RSS while held: "
+        "node1 %.1f MB (anonymous %.1f, idle %.1f), node2 %.1f MB (anonymous %.1f): %.1f KB per connection "
+        "over node1's idle\n",
+        held.open, static_cast<unsigned long long>(held.failures), held.seconds, held.rss1Mb, held.anon1Mb, idleAnon1Mb,
+        held.rss2Mb, held.anon2Mb,
+        held.open ? (held.rss1Mb - idleRss / 1024.0) * 1024.0 / static_cast<double>(held.open) : 0.0);
   // The mesh tunnels should idle while the other paths run, or those paths shared the CPU with them.
   for (const Row* r : {&d, &f, &st})
     if (r->meshTunnelsCpu > 0.05)
@@ -578,8 +608,7 @@ int main(int argc, char** argv) {
                         .heldRssMb = std::max(held.rss1Mb, held.rss2Mb)};
   std::printf("\nissue 15's aims, from this run:\n\n%s", bench::aimsTable(bench::judgeAims(aims)).c_str());
   if (o.verbose)
-    for (TestNode* n : {&n1, &n2})
-    {
+    for (TestNode* n : {&n1, &n2}) {
       // Everything but the echo connections' access lines (there are thousands).
       std::printf("\n---- %s tunnel log ----\n", n->name().c_str());
       std::istringstream in(n->readLog("tunnel"));

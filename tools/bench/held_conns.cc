@@ -74,8 +74,10 @@ HeldConnections holdConnections(const std::vector<std::string>& sources, const s
         const bool good = fd && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
                           ::write(fd.get(), msg, sizeof(msg)) == static_cast<ssize_t>(sizeof(msg)) &&
                           readFull(fd.get(), buf, sizeof(buf)) && std::memcmp(buf, msg, sizeof(msg)) == 0;
-        if (good) mine.push_back(std::move(fd));
-        else failed++;
+        if (good)
+          mine.push_back(std::move(fd));
+        else
+          failed++;
       }
       std::lock_guard lock(mu);
       for (auto& fd : mine) out.fds.push_back(std::move(fd));

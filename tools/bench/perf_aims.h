@@ -89,8 +89,7 @@ inline std::vector<AimVerdict> judgeAims(const AimInputs& in) {
   v.push_back({"RSS, 10 enrolled pods idle",
                in.idleAnonMb > 0 ? fmt("%.1f MB (anonymous %.1f MB)", in.idleRssMb, in.idleAnonMb)
                                  : fmt("%.1f MB", in.idleRssMb),
-               "<= 12 MB",
-               judge(in.idleRssMb > 0, in.idleRssMb <= 12)});
+               "<= 12 MB", judge(in.idleRssMb > 0, in.idleRssMb <= 12)});
   // Fewer than 10,000 held (refusals, a smaller --hold) measures another load: not this aim.
   const bool held = in.heldConnections >= 10000 && in.heldRssMb > 0;
   v.push_back({"RSS, 10,000 open connections",
@@ -105,7 +104,8 @@ inline std::vector<AimVerdict> judgeAims(const AimInputs& in) {
 // The verdicts as a Markdown table, for the README to quote as printed.
 inline std::string aimsTable(const std::vector<AimVerdict>& v) {
   std::string out = "| metric | measured | aim | verdict |\n|---|---|---|---|\n";
-  for (const auto& a : v) out += "| " + a.metric + " | " + a.measured + " | " + a.aim + " | " + verdictName(a.kind) + " |\n";
+  for (const auto& a : v)
+    out += "| " + a.metric + " | " + a.measured + " | " + a.aim + " | " + verdictName(a.kind) + " |\n";
   return out;
 }
 

@@ -163,8 +163,8 @@ int run(const ScaleSpec& spec, int connections, int destinations, int changes) {
         ra += r.revoked.size();
       }
       std::printf("%-44s before %8.3f ms  after %8.3f ms  (judged %zu of %zu, revoked %zu / %zu)\n",
-                  "a policy of one destination changed", b1 / changes, a1 / changes, j / changes,
-                  live.facts.size(), rb, ra);
+                  "a policy of one destination changed", b1 / changes, a1 / changes, j / changes, live.facts.size(), rb,
+                  ra);
     }
   }
 
@@ -198,12 +198,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> int { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
-    if (a == "--workloads") spec.workloads = next();
-    else if (a == "--services") spec.services = next();
-    else if (a == "--policies") spec.policies = next();
-    else if (a == "--connections") connections = next();
-    else if (a == "--destinations") destinations = next();
-    else if (a == "--changes") changes = next();
+    if (a == "--workloads")
+      spec.workloads = next();
+    else if (a == "--services")
+      spec.services = next();
+    else if (a == "--policies")
+      spec.policies = next();
+    else if (a == "--connections")
+      connections = next();
+    else if (a == "--destinations")
+      destinations = next();
+    else if (a == "--changes")
+      changes = next();
     else {
       std::fprintf(stderr,
                    "usage: warren-revalidate-bench [--workloads N] [--services N] [--policies N] [--connections N] "

@@ -37,8 +37,8 @@ inline RssBreakdown rssBreakdown(const std::string& smaps) {
   for (std::string line; std::getline(in, line);) {
     const auto colon = line.find(':');
     const auto space = line.find(' ');
-    const bool header = space != std::string::npos && (colon == std::string::npos || colon > space) &&
-                        line.find('-') < space;
+    const bool header =
+        space != std::string::npos && (colon == std::string::npos || colon > space) && line.find('-') < space;
     if (header) {
       // Six fields (range, perms, offset, dev, inode) then the optional name.
       std::istringstream h(line);
@@ -56,8 +56,10 @@ inline RssBreakdown rssBreakdown(const std::string& smaps) {
     const std::string field = line.substr(0, colon);
     long kb = 0;
     if (std::sscanf(line.c_str() + colon + 1, " %ld", &kb) != 1) continue;
-    if (field == "Rss") cur->rssKb += kb;
-    else if (field == "Anonymous") cur->anonKb += kb;
+    if (field == "Rss")
+      cur->rssKb += kb;
+    else if (field == "Anonymous")
+      cur->anonKb += kb;
   }
   RssBreakdown out;
   for (auto& [name, m] : by) {

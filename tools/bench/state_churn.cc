@@ -26,8 +26,7 @@ void writeBackground(e2e::TestNode& n, int pods) {
   for (int ns = 0; ns * perNs < pods; ++ns) {
     const std::string name = "bg-" + std::to_string(ns);
     std::ostringstream y;
-    y << "apiVersion: v1\nkind: Namespace\nmetadata: {name: " << name
-      << ", labels: {warren.io/mode: enabled}}\n---\n";
+    y << "apiVersion: v1\nkind: Namespace\nmetadata: {name: " << name << ", labels: {warren.io/mode: enabled}}\n---\n";
     y << "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: same-ns, namespace: " << name
       << "}\nspec: {action: ALLOW, rules: [{from: [{source: {namespaces: [" << name << ", mesh]}}]}]}\n---\n";
     for (int i = 0; i < perNs && ns * perNs + i < pods; ++i) {
@@ -36,13 +35,13 @@ void writeBackground(e2e::TestNode& n, int pods) {
       if (i % 10 == 0) {
         const int vip = k / 10;
         y << "apiVersion: v1\nkind: Service\nmetadata: {name: app" << app << ", namespace: " << name
-          << "}\nspec: {clusterIP: 10.97." << vip / 250 << "." << vip % 250 + 1
-          << ", selector: {app: app" << app << "}, ports: [{name: http, port: 80, targetPort: 8080}]}\n---\n";
+          << "}\nspec: {clusterIP: 10.97." << vip / 250 << "." << vip % 250 + 1 << ", selector: {app: app" << app
+          << "}, ports: [{name: http, port: 80, targetPort: 8080}]}\n---\n";
         if (app % 2 == 1)
           y << "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: app" << app
             << ", namespace: " << name << "}\nspec: {selector: {matchLabels: {app: app" << app
-            << "}}, action: ALLOW, rules: [{from: [{source: {principals: [cluster.local/ns/" << name
-            << "/sa/app" << app - 1 << "]}}], to: [{operation: {ports: [\"8080\"]}}]}]}\n---\n";
+            << "}}, action: ALLOW, rules: [{from: [{source: {principals: [cluster.local/ns/" << name << "/sa/app"
+            << app - 1 << "]}}], to: [{operation: {ports: [\"8080\"]}}]}]}\n---\n";
       }
       y << "apiVersion: v1\nkind: Pod\nmetadata: {name: p" << i << ", namespace: " << name << ", uid: uid-" << name
         << "-p" << i << ", labels: {app: app" << app << "}}\nspec: {serviceAccountName: app" << app
@@ -84,7 +83,8 @@ class Churner {
     while (!stop_) {
       n_.writeFile("zz-churn.yaml",
                    "apiVersion: v1\nkind: Pod\nmetadata: {name: churn, namespace: mesh, uid: uid-churn, labels: "
-                   "{version: v" + std::to_string(changes_.load()) +
+                   "{version: v" +
+                       std::to_string(changes_.load()) +
                        "}}\nspec: {serviceAccountName: churn, nodeName: bg-node-0}\nstatus: {podIP: 10.244.9.9}\n");
       ++changes_;
       next += period;
@@ -134,10 +134,11 @@ Row measure(const ChurnOptions& o, const std::string& label, e2e::TestNode& n1, 
 
 int measureChurn(const ChurnOptions& o, e2e::TestNode& n1, e2e::TestNode& n2, const e2e::Pod& client,
                  const e2e::Pod& server, uint16_t port) {
-  std::printf("Warren state churn, two nodes: new connections (connect + 64-byte echo + close, one at a time, %d per "
-              "measurement) with the cluster state quiet, then with one object changed %d times a second in the YAML "
-              "directory both tunnels read\n\n",
-              o.connections, o.changesPerSecond);
+  std::printf(
+      "Warren state churn, two nodes: new connections (connect + 64-byte echo + close, one at a time, %d per "
+      "measurement) with the cluster state quiet, then with one object changed %d times a second in the YAML "
+      "directory both tunnels read\n\n",
+      o.connections, o.changesPerSecond);
   // Before any churn: the churn's own pod is gone again when the background comes.
   const long before = workloadsInForce(n1);
   std::vector<Row> rows;
@@ -155,8 +156,9 @@ int measureChurn(const ChurnOptions& o, e2e::TestNode& n1, e2e::TestNode& n2, co
                    o.background, workloadsInForce(n1), workloadsInForce(n2));
       return 1;
     }
-    rows.push_back(measure(o, "+" + std::to_string(o.background) + " pods, " + std::to_string(o.background / 10) +
-                                  " services, ~" + std::to_string(o.background / 100) + " policies",
+    rows.push_back(measure(o,
+                           "+" + std::to_string(o.background) + " pods, " + std::to_string(o.background / 10) +
+                               " services, ~" + std::to_string(o.background / 100) + " policies",
                            n1, n2, client, server, port));
   }
   std::printf("%-44s %18s %18s %8s %10s %12s %11s\n", "state", "quiet p50/p99 us", "churning p50/p99", "p99 x",

@@ -34,8 +34,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "authz/authorize.h"
 #include "common/file_io.h"
@@ -231,8 +231,8 @@ Child spawnSelf(const std::vector<std::string>& args) {
 }
 
 std::vector<std::string> specArgs(const ScaleSpec& s) {
-  return {"--workloads", std::to_string(s.workloads), "--services", std::to_string(s.services), "--policies",
-          std::to_string(s.policies)};
+  return {"--workloads", std::to_string(s.workloads), "--services", std::to_string(s.services),
+          "--policies",  std::to_string(s.policies)};
 }
 
 // --- the xDS path ---
@@ -394,18 +394,20 @@ int orchestrate(const std::vector<std::pair<std::string, ScaleSpec>>& scenarios,
     r["spec"] = {spec.workloads, spec.services, spec.policies};
     rows.emplace_back(name, r);
   }
-  std::printf("| scenario (workloads/services/policies) | source | RSS per workload (trimmed) | initial apply | "
-              "+1 pod | 1 policy changed | authorize() p50 / p99 (policies per dst) | peak RSS |\n");
+  std::printf(
+      "| scenario (workloads/services/policies) | source | RSS per workload (trimmed) | initial apply | "
+      "+1 pod | 1 policy changed | authorize() p50 / p99 (policies per dst) | peak RSS |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const auto& [name, r] : rows) {
-    const std::string label =
-        name + " (" + std::to_string(r["spec"][0].get<int>()) + "/" + std::to_string(r["spec"][1].get<int>()) + "/" +
-        std::to_string(r["spec"][2].get<int>()) + ")";
+    const std::string label = name + " (" + std::to_string(r["spec"][0].get<int>()) + "/" +
+                              std::to_string(r["spec"][1].get<int>()) + "/" + std::to_string(r["spec"][2].get<int>()) +
+                              ")";
     for (const char* src : {"yaml", "xds"}) {
       if (!r.contains(src)) continue;
       const json& m = r[src];
       if (m.is_discarded() || m.contains("error")) {
-        std::printf("| %s | %s | error: %s |\n", label.c_str(), src, m.is_discarded() ? "bad output" : m["error"].get<std::string>().c_str());
+        std::printf("| %s | %s | error: %s |\n", label.c_str(), src,
+                    m.is_discarded() ? "bad output" : m["error"].get<std::string>().c_str());
         continue;
       }
       std::string authz = "–";
@@ -413,12 +415,13 @@ int orchestrate(const std::vector<std::pair<std::string, ScaleSpec>>& scenarios,
         authz = fmt("%.2f", m["authorize"]["p50_us"].get<double>()) + " / " +
                 fmt("%.2f µs", m["authorize"]["p99_us"].get<double>()) + " (" +
                 fmt("%.1f", m["authorize"]["policies_per_destination"].get<double>()) + ")";
-      std::printf("| %s | %s | %s B (%s B) | %s ms | %s ms | %s ms | %s | %s MB |\n", label.c_str(),
-                  src == std::string("yaml") ? "YAML dir" : "xDS", fmt("%.0f", m["rss_per_workload_b"].get<double>()).c_str(),
-                  fmt("%.0f", m["rss_trimmed_per_workload_b"].get<double>()).c_str(),
-                  fmt("%.0f", m["initial_ms"].get<double>()).c_str(), fmt("%.1f", m["pod_added_ms"].get<double>()).c_str(),
-                  fmt("%.1f", m["policy_changed_ms"].get<double>()).c_str(), authz.c_str(),
-                  fmt("%.0f", m["peak_rss_kb"].get<double>() / 1024).c_str());
+      std::printf(
+          "| %s | %s | %s B (%s B) | %s ms | %s ms | %s ms | %s | %s MB |\n", label.c_str(),
+          src == std::string("yaml") ? "YAML dir" : "xDS", fmt("%.0f", m["rss_per_workload_b"].get<double>()).c_str(),
+          fmt("%.0f", m["rss_trimmed_per_workload_b"].get<double>()).c_str(),
+          fmt("%.0f", m["initial_ms"].get<double>()).c_str(), fmt("%.1f", m["pod_added_ms"].get<double>()).c_str(),
+          fmt("%.1f", m["policy_changed_ms"].get<double>()).c_str(), authz.c_str(),
+          fmt("%.0f", m["peak_rss_kb"].get<double>() / 1024).c_str());
     }
   }
 
@@ -470,15 +473,24 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--worker") worker = next();
-    else if (a == "--workloads") spec.workloads = std::atoi(next().c_str());
-    else if (a == "--services") spec.services = std::atoi(next().c_str());
-    else if (a == "--policies") spec.policies = std::atoi(next().c_str());
-    else if (a == "--flows") flows = std::atoi(next().c_str());
-    else if (a == "--scenarios") scenarios = next();
-    else if (a == "--no-xds") withXds = false;
-    else if (a == "--no-yaml") withYaml = false;
-    else if (a == "--write-yaml") writeYamlDir = next();
+    if (a == "--worker")
+      worker = next();
+    else if (a == "--workloads")
+      spec.workloads = std::atoi(next().c_str());
+    else if (a == "--services")
+      spec.services = std::atoi(next().c_str());
+    else if (a == "--policies")
+      spec.policies = std::atoi(next().c_str());
+    else if (a == "--flows")
+      flows = std::atoi(next().c_str());
+    else if (a == "--scenarios")
+      scenarios = next();
+    else if (a == "--no-xds")
+      withXds = false;
+    else if (a == "--no-yaml")
+      withYaml = false;
+    else if (a == "--write-yaml")
+      writeYamlDir = next();
     else {
       usage();
       return 2;

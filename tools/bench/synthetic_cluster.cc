@@ -81,14 +81,20 @@ SyntheticCluster::SyntheticCluster(const ScaleSpec& spec) {
   const int nsPolicies = std::min(nsCount, left / 2);
   for (int i = 0; i < nsPolicies; ++i) {
     const std::string& ns = namespaces_[i].name;
-    policies_.push_back({ns, "allow-neighbours", PolicyShape::NamespaceAllow, "",
+    policies_.push_back({ns,
+                         "allow-neighbours",
+                         PolicyShape::NamespaceAllow,
+                         "",
                          {ns, namespaces_[(i + 1) % nsCount].name, kRootNamespace}});
     --left;
   }
   for (int k = 0; k < left; ++k) {
     const App& a = apps_[(static_cast<size_t>(k) * 7) % apps_.size()];
-    Policy p{a.ns, a.name + "-policy-" + std::to_string(k), k % 5 == 4 ? PolicyShape::AppDeny : PolicyShape::AppAllow,
-             a.name, {}};
+    Policy p{a.ns,
+             a.name + "-policy-" + std::to_string(k),
+             k % 5 == 4 ? PolicyShape::AppDeny : PolicyShape::AppAllow,
+             a.name,
+             {}};
     if (p.shape == PolicyShape::AppAllow)
       for (int c = 0; c < 3; ++c) {
         const App& client = apps_[rng() % apps_.size()];
@@ -148,12 +154,14 @@ std::string SyntheticCluster::policyYaml(const Policy& p) {
       spec = "{action: ALLOW, rules: [{from: [{source: {namespaces: " + flowList(p.peers, false) + "}}]}]}";
       break;
     case PolicyShape::AppAllow:
-      spec = "{selector: {matchLabels: {app: " + p.app + "}}, action: ALLOW, rules: [{from: [{source: {principals: " +
-             flowList(p.peers, false) + "}}], to: [{operation: {ports: [\"8080\"]}}]}]}";
+      spec = "{selector: {matchLabels: {app: " + p.app +
+             "}}, action: ALLOW, rules: [{from: [{source: {principals: " + flowList(p.peers, false) +
+             "}}], to: [{operation: {ports: [\"8080\"]}}]}]}";
       break;
     case PolicyShape::AppDeny:
-      spec = "{selector: {matchLabels: {app: " + p.app + "}}, action: DENY, rules: [{from: [{source: {notNamespaces: [" +
-             p.ns + "]}}], to: [{operation: {ports: [\"9090\"]}}]}]}";
+      spec = "{selector: {matchLabels: {app: " + p.app +
+             "}}, action: DENY, rules: [{from: [{source: {notNamespaces: [" + p.ns +
+             "]}}], to: [{operation: {ports: [\"9090\"]}}]}]}";
       break;
   }
   return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + p.name +

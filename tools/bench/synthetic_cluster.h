@@ -41,8 +41,8 @@ class SyntheticCluster {
   struct Policy {
     std::string ns, name;
     PolicyShape shape;
-    std::string app;                      // the selected app (App*)
-    std::vector<std::string> peers;       // namespaces (NamespaceAllow) or principals (AppAllow)
+    std::string app;                 // the selected app (App*)
+    std::vector<std::string> peers;  // namespaces (NamespaceAllow) or principals (AppAllow)
   };
 
   static constexpr const char* kRootNamespace = "istio-system";

@@ -57,8 +57,8 @@
 
 #include "jwt/verified_cache.h"
 #include "tests/support/cluster.h"
-#include "tests/support/payments_waypoint_cluster.h"
 #include "tests/support/jwt_mint.h"
+#include "tests/support/payments_waypoint_cluster.h"
 #include "tools/bench/bench_util.h"
 
 using namespace warren;
@@ -74,11 +74,11 @@ namespace {
 struct Options {
   int requests = 20000;
   int clients = 16;
-  int warmup = 2000;      // per path, before the measured run (not counted)
-  int bodyBytes = 1024;   // the app's response body
+  int warmup = 2000;                      // per path, before the measured run (not counted)
+  int bodyBytes = 1024;                   // the app's response body
   std::string waypointLogLevel = "info";  // its default; it writes an access line per request at info
   std::string jwtCacheSize;               // "": the waypoint's default
-  bool verbose = false;   // the waypoint's and haproxy's log tails at the end
+  bool verbose = false;                   // the waypoint's and haproxy's log tails at the end
 };
 
 constexpr const char* kVip = "10.96.0.20";
@@ -103,7 +103,9 @@ std::string haproxyConfig(const std::string& bind, const std::string& appIp) {
          "  timeout server 30s\n"
          "  option http-keep-alive\n"
          "frontend ledger\n"
-         "  bind " + bind + "\n"
+         "  bind " +
+         bind +
+         "\n"
          "  http-request normalize-uri path-merge-slashes\n"
          "  http-request normalize-uri path-strip-dotdot\n"
          "  http-request deny deny_status 403 if { method POST } { path_beg /admin/ }\n"
@@ -111,7 +113,8 @@ std::string haproxyConfig(const std::string& bind, const std::string& appIp) {
          "  default_backend ledger\n"
          "backend ledger\n"
          "  http-reuse always\n"
-         "  server app " + appIp + ":8080\n";
+         "  server app " +
+         appIp + ":8080\n";
 }
 
 // The end users' identity provider: an RSA and an EC key, published inline in a
@@ -122,12 +125,19 @@ struct Idp {
   jwt::mint::SigningKey rsa{jwt::mint::KeyKind::Rsa2048};
   jwt::mint::SigningKey ec{jwt::mint::KeyKind::EcP256};
 
-  nlohmann::json jwks() const { return jwt::mint::jwks({rsa.publicJwk("rsa-1", "RS256"), ec.publicJwk("ec-1", "ES256")}); }
+  nlohmann::json jwks() const {
+    return jwt::mint::jwks({rsa.publicJwk("rsa-1", "RS256"), ec.publicJwk("ec-1", "ES256")});
+  }
   std::string token(const jwt::mint::SigningKey& key, const char* alg, const char* kid) const {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
     return jwt::mint::token(key, {{"alg", alg}, {"typ", "JWT"}, {"kid", kid}},
-                            {{"iss", kIssuer}, {"sub", "customer-42"}, {"aud", "ledger"}, {"iat", now.count()},
-                             {"exp", now.count() + 3600}, {"realm_access", {{"roles", {"customer"}}}}});
+                            {{"iss", kIssuer},
+                             {"sub", "customer-42"},
+                             {"aud", "ledger"},
+                             {"iat", now.count()},
+                             {"exp", now.count() + 3600},
+                             {"realm_access", {{"roles", {"customer"}}}}});
   }
   std::string yaml() const {
     return "apiVersion: security.istio.io/v1\n"
@@ -136,9 +146,13 @@ struct Idp {
            "spec:\n"
            "  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n"
            "  jwtRules:\n"
-           "  - issuer: " + std::string(kIssuer) + "\n"
+           "  - issuer: " +
+           std::string(kIssuer) +
+           "\n"
            "    audiences: [ledger]\n"
-           "    jwks: '" + jwks().dump() + "'\n"
+           "    jwks: '" +
+           jwks().dump() +
+           "'\n"
            "---\n"
            "apiVersion: security.istio.io/v1\n"
            "kind: AuthorizationPolicy\n"
@@ -179,7 +193,7 @@ struct Load {
   double wall = 0;      // seconds around the h2load run (what the CPU is divided by)
   Percentiles latency;  // microseconds, 200s only; failures: everything else
   long ok = 0;
-  std::string error;    // h2load's output when it did not finish
+  std::string error;  // h2load's output when it did not finish
 };
 
 // h2load --h1 from inside `from`: n requests over c keep-alive connections.
@@ -187,8 +201,9 @@ Load h2load(const Pod& from, const std::string& url, const std::vector<std::stri
             const std::string& logFile) {
   Load l;
   std::string out;
-  std::vector<std::string> argv = {"nsenter", "--net=" + from.netnsPath(), "h2load", "--h1", "--requests",
-                                   std::to_string(n), "--clients", std::to_string(c), "--log-file", logFile};
+  std::vector<std::string> argv = {
+      "nsenter",   "--net=" + from.netnsPath(), "h2load",     "--h1", "--requests", std::to_string(n),
+      "--clients", std::to_string(c),           "--log-file", logFile};
   for (const auto& h : headers) argv.insert(argv.end(), {"-H", h});
   argv.push_back(url);
   auto start = Clock::now();
@@ -216,8 +231,9 @@ Load h2load(const Pod& from, const std::string& url, const std::vector<std::stri
 
 // curl from inside `from`: "CODE BYTES" (status and body size), or curl's error.
 std::string curlFrom(const Pod& from, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"nsenter", "--net=" + from.netnsPath(), "curl", "-sS", "-k", "--max-time", "5",
-                                   "-o", "/dev/null", "-w", "%{http_code} %{size_download}"};
+  std::vector<std::string> argv = {
+      "nsenter", "--net=" + from.netnsPath(),    "curl", "-sS", "-k", "--max-time", "5", "-o", "/dev/null",
+      "-w",      "%{http_code} %{size_download}"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string out;
   runCommand(argv, &out);
@@ -256,11 +272,16 @@ bool parse(int argc, char** argv, Options& o) {
     }
     int v = std::atoi(argv[i + 1]);
     if (v <= 0) return false;
-    if (k == "--requests") o.requests = v;
-    else if (k == "--clients") o.clients = v;
-    else if (k == "--warmup") o.warmup = v;
-    else if (k == "--body-bytes") o.bodyBytes = v;
-    else return false;
+    if (k == "--requests")
+      o.requests = v;
+    else if (k == "--clients")
+      o.clients = v;
+    else if (k == "--warmup")
+      o.warmup = v;
+    else if (k == "--body-bytes")
+      o.bodyBytes = v;
+    else
+      return false;
   }
   return o.clients <= o.requests && o.clients <= o.warmup;
 }
@@ -331,8 +352,8 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   Pod checkout = n1.addPod("payments", "checkout", "10.244.1.10", {}, &rc);
-  Pod waypointPod = n1.addPod("payments", "waypoint", "10.244.1.50",
-                              {{"gateway.networking.k8s.io/gateway-name", "waypoint"}}, &rc);
+  Pod waypointPod =
+      n1.addPod("payments", "waypoint", "10.244.1.50", {{"gateway.networking.k8s.io/gateway-name", "waypoint"}}, &rc);
   Pod loader = n1.addPod("plain", "loader", "10.244.1.12", {}, &rc);
   Pod haproxyPod = n1.addPod("plain", "haproxy", kHaproxyIp, {}, &rc);
   Pod meshHaproxyPod = n1.addPod("l4", "haproxy", kMeshHaproxyIp, {}, &rc);
@@ -345,7 +366,8 @@ int main(int argc, char** argv) {
   }
   for (TestNode* n : {&n1, &n2})
     if (!eventually([&] { return tunnelKnowsWaypoint(*n); }, 15s)) {
-      std::fprintf(stderr, "%s's tunnel does not know the waypoint:\n%s", n->name().c_str(), n->logTail("tunnel").c_str());
+      std::fprintf(stderr, "%s's tunnel does not know the waypoint:\n%s", n->name().c_str(),
+                   n->logTail("tunnel").c_str());
       return 1;
     }
   std::vector<std::string> waypointArgs = {"--log-level", o.waypointLogLevel};
@@ -368,9 +390,9 @@ int main(int argc, char** argv) {
   // haproxy in the foreground (-db), owned by pid; it prints nothing when ready, so
   // readiness is a request through it. `name`: its config and log files' stem.
   auto startHaproxy = [&](const Pod& pod, const std::string& name) {
-    auto p = Process::spawnWatched({"nsenter", "--net=" + pod.netnsPath(), "haproxy", "-db", "-f",
-                                    tmp.path + "/" + name + ".cfg"},
-                                   tmp.path + "/" + name + ".log", "", 10s);
+    auto p = Process::spawnWatched(
+        {"nsenter", "--net=" + pod.netnsPath(), "haproxy", "-db", "-f", tmp.path + "/" + name + ".cfg"},
+        tmp.path + "/" + name + ".log", "", 10s);
     if (!p) std::fprintf(stderr, "cannot start %s: %s\n", name.c_str(), p.error().message.c_str());
     return p;
   };
@@ -384,9 +406,9 @@ int main(int argc, char** argv) {
   struct Path {
     const char* name;
     const Pod& from;
-    std::string url;           // what h2load and curl ask for: GET /balance/1
-    std::string deniedUrl;     // POST here must get 403 (empty: no proxy)
-    pid_t proxy;               // 0: no proxy
+    std::string url;                   // what h2load and curl ask for: GET /balance/1
+    std::string deniedUrl;             // POST here must get 403 (empty: no proxy)
+    pid_t proxy;                       // 0: no proxy
     std::vector<std::string> headers;  // sent with every request
     Load load;
     double proxyCpu = 0, tunnelCpu[2] = {0, 0};
@@ -400,9 +422,17 @@ int main(int argc, char** argv) {
       {"warren", checkout, "http://" + std::string(kVip) + "/balance/1", "http://" + std::string(kVip) + "/admin/users",
        n1.waypoint()->pid()},
       {"haproxy", loader, haproxyBase + "/balance/1", haproxyBase + "/admin/users", (*haproxy)->pid()},
-      {"w+RS256", checkout, "http://" + std::string(kVip) + "/balance/1", "", n1.waypoint()->pid(),
+      {"w+RS256",
+       checkout,
+       "http://" + std::string(kVip) + "/balance/1",
+       "",
+       n1.waypoint()->pid(),
        {"authorization: Bearer " + idp.token(idp.rsa, "RS256", "rsa-1")}},
-      {"w+ES256", checkout, "http://" + std::string(kVip) + "/balance/1", "", n1.waypoint()->pid(),
+      {"w+ES256",
+       checkout,
+       "http://" + std::string(kVip) + "/balance/1",
+       "",
+       n1.waypoint()->pid(),
        {"authorization: Bearer " + idp.token(idp.ec, "ES256", "ec-1")}},
       {"hap-mesh", checkout, meshHaproxyBase + "/balance/1", meshHaproxyBase + "/admin/users", (*meshHaproxy)->pid()},
   };
@@ -426,10 +456,11 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("Warren waypoint benchmark, two nodes (veth underlay), h2load --h1: %d requests (after %d warm-up) over "
-              "%d keep-alive connections,\nGET /balance/1 with %d-byte responses; %ld CPUs shared by everything "
-              "(load average at start: %s)\n\n",
-              o.requests, o.warmup, o.clients, o.bodyBytes, sysconf(_SC_NPROCESSORS_ONLN), loadAverages().c_str());
+  std::printf(
+      "Warren waypoint benchmark, two nodes (veth underlay), h2load --h1: %d requests (after %d warm-up) over "
+      "%d keep-alive connections,\nGET /balance/1 with %d-byte responses; %ld CPUs shared by everything "
+      "(load average at start: %s)\n\n",
+      o.requests, o.warmup, o.clients, o.bodyBytes, sysconf(_SC_NPROCESSORS_ONLN), loadAverages().c_str());
 
   const pid_t tunnels[2] = {n1.tunnel()->pid(), n2.tunnel()->pid()};
   for (Path& p : paths) {
@@ -467,8 +498,10 @@ int main(int argc, char** argv) {
   const Path& d = paths[0];
   for (const Path& p : paths) {
     std::printf("%-8s %9.0f %9.0f %9.0f ", p.name, p.load.rps, p.load.latency.p50, p.load.latency.p99);
-    if (&p == &d) std::printf("%8s %8s ", "-", "-");
-    else std::printf("%+8.0f %+8.0f ", p.load.latency.p50 - d.load.latency.p50, p.load.latency.p99 - d.load.latency.p99);
+    if (&p == &d)
+      std::printf("%8s %8s ", "-", "-");
+    else
+      std::printf("%+8.0f %+8.0f ", p.load.latency.p50 - d.load.latency.p50, p.load.latency.p99 - d.load.latency.p99);
     std::printf("%6d ", p.load.latency.failures);
     if (!p.proxy) {
       std::printf("%9s %9s %9s %8s %8s %8s\n", "-", "-", "-", "-", "-", "-");
@@ -486,17 +519,20 @@ int main(int argc, char** argv) {
   double wTunnels = w.tunnelCpu[0] + w.tunnelCpu[1];
   std::printf("\ntunnels' CPU: warren run node1 %.2f s, node2 %.2f s; mesh-l4 run node1 %.2f s, node2 %.2f s\n",
               w.tunnelCpu[0], w.tunnelCpu[1], l4.tunnelCpu[0], l4.tunnelCpu[1]);
-  std::printf("warren, waypoint + both tunnels: %.3f CPU s per 1k requests (haproxy %.3f); against mesh-l4: "
-              "%.0f%% of its req/s, p50 %+.0f us\n",
-              (w.proxyCpu + wTunnels) * 1000 / o.requests, h.proxyCpu * 1000 / o.requests,
-              l4.load.rps > 0 ? 100 * w.load.rps / l4.load.rps : 0, w.load.latency.p50 - l4.load.latency.p50);
+  std::printf(
+      "warren, waypoint + both tunnels: %.3f CPU s per 1k requests (haproxy %.3f); against mesh-l4: "
+      "%.0f%% of its req/s, p50 %+.0f us\n",
+      (w.proxyCpu + wTunnels) * 1000 / o.requests, h.proxyCpu * 1000 / o.requests,
+      l4.load.rps > 0 ? 100 * w.load.rps / l4.load.rps : 0, w.load.latency.p50 - l4.load.latency.p50);
   const Path& hm = paths[6];
-  std::printf("haproxy on the mesh path (hap-mesh: the same two tunnels and two mTLS hops): %.0f req/s, p50 %.0f us; "
-              "haproxy + both tunnels %.3f CPU s per 1k requests; warren %.0f%% of its req/s\n",
-              hm.load.rps, hm.load.latency.p50, (hm.proxyCpu + hm.tunnelCpu[0] + hm.tunnelCpu[1]) * 1000 / o.requests,
-              hm.load.rps > 0 ? 100 * w.load.rps / hm.load.rps : 0);
-  std::printf("proxy RSS idle before load: waypoint %.1f MB, haproxy %.1f MB; threads after: waypoint %ld, haproxy %ld\n",
-              w.rssIdleKb / 1024.0, h.rssIdleKb / 1024.0, w.threads, h.threads);
+  std::printf(
+      "haproxy on the mesh path (hap-mesh: the same two tunnels and two mTLS hops): %.0f req/s, p50 %.0f us; "
+      "haproxy + both tunnels %.3f CPU s per 1k requests; warren %.0f%% of its req/s\n",
+      hm.load.rps, hm.load.latency.p50, (hm.proxyCpu + hm.tunnelCpu[0] + hm.tunnelCpu[1]) * 1000 / o.requests,
+      hm.load.rps > 0 ? 100 * w.load.rps / hm.load.rps : 0);
+  std::printf(
+      "proxy RSS idle before load: waypoint %.1f MB, haproxy %.1f MB; threads after: waypoint %ld, haproxy %ld\n",
+      w.rssIdleKb / 1024.0, h.rssIdleKb / 1024.0, w.threads, h.threads);
   std::printf("tunnel peak RSS: node1 %.1f MB, node2 %.1f MB\n", bench::rssKb(tunnels[0], "VmHWM:") / 1024.0,
               bench::rssKb(tunnels[1], "VmHWM:") / 1024.0);
   for (const Path* p : {&d, &h})
@@ -511,10 +547,11 @@ int main(int argc, char** argv) {
   std::printf("\nJWT at the waypoint (RequestAuthentication, inline keys; verified-token cache %s):\n",
               o.jwtCacheSize == "0" ? "OFF (--jwt-cache-size 0)" : "on");
   for (const Path* p : {&rs, &es})
-    std::printf("  %s token: %8.0f req/s (%3.0f%% of no token), p50 %+.0f us, waypoint %.3f vCPU per 1k rps (no token "
-                "%.3f)\n",
-                p == &rs ? "RS256" : "ES256", p->load.rps, w.load.rps > 0 ? 100 * p->load.rps / w.load.rps : 0,
-                p->load.latency.p50 - w.load.latency.p50, vcpu(*p), vcpu(w));
+    std::printf(
+        "  %s token: %8.0f req/s (%3.0f%% of no token), p50 %+.0f us, waypoint %.3f vCPU per 1k rps (no token "
+        "%.3f)\n",
+        p == &rs ? "RS256" : "ES256", p->load.rps, w.load.rps > 0 ? 100 * p->load.rps / w.load.rps : 0,
+        p->load.latency.p50 - w.load.latency.p50, vcpu(*p), vcpu(w));
   {
     auto r = httpRequest(waypointPod.netnsPath(), "GET", "/config_dump", 15000);
     auto dump = nlohmann::json::parse(r.body, nullptr, false);
@@ -539,9 +576,10 @@ int main(int argc, char** argv) {
                   hitUs, allOk ? "" : " (SOME FAILED TO VERIFY)");
     }
   }
-  std::printf("\ndenied POST /admin/users: waypoint \"%s\", haproxy \"%s\", haproxy in the mesh \"%s\" (status, body "
-              "bytes); POSTs seen by the apps: %zu\n",
-              w.denied.c_str(), h.denied.c_str(), hm.denied.c_str(), postsSeen);
+  std::printf(
+      "\ndenied POST /admin/users: waypoint \"%s\", haproxy \"%s\", haproxy in the mesh \"%s\" (status, body "
+      "bytes); POSTs seen by the apps: %zu\n",
+      w.denied.c_str(), h.denied.c_str(), hm.denied.c_str(), postsSeen);
 
   auto met = [](bool ok) { return ok ? "met" : "NOT met"; };
   double wVcpu = w.load.rps > 0 ? w.proxyCpu / w.load.wall / (w.load.rps / 1000) : 0;
@@ -553,9 +591,11 @@ int main(int argc, char** argv) {
               h.load.rps > 0 ? 100 * w.load.rps / h.load.rps : 0, met(w.load.rps >= h.load.rps));
   std::printf("  <= 0.10 vCPU per 1000 req/s          %8.3f (haproxy %.3f)     %s\n", wVcpu, hVcpu, met(wVcpu <= 0.10));
   std::printf("  <= 20 MB per 1000 req/s (peak RSS)   %8.2f (haproxy %.2f)      %s\n", wMb, hMb, met(wMb <= 20));
-  std::printf("notes: warren's path has two mTLS hops and two tunnels (client side and app side), haproxy's one TLS "
-              "hop;\n       the waypoint logs at %s (an access line per request at info, written in blocks each second), haproxy has no log.\n",
-              o.waypointLogLevel.c_str());
+  std::printf(
+      "notes: warren's path has two mTLS hops and two tunnels (client side and app side), haproxy's one TLS "
+      "hop;\n       the waypoint logs at %s (an access line per request at info, written in blocks each second), "
+      "haproxy has no log.\n",
+      o.waypointLogLevel.c_str());
 
   bool likeForLike = w.denied.rfind("403 ", 0) == 0 && h.denied.rfind("403 ", 0) == 0 &&
                      hm.denied.rfind("403 ", 0) == 0 && postsSeen == 0;
@@ -566,8 +606,10 @@ int main(int argc, char** argv) {
     std::istringstream in(n1.readLog("waypoint-waypoint"));
     size_t accessLines = 0;
     for (std::string line; std::getline(in, line);)
-      if (line.find(" access {") == std::string::npos) std::printf("%s\n", line.c_str());
-      else ++accessLines;
+      if (line.find(" access {") == std::string::npos)
+        std::printf("%s\n", line.c_str());
+      else
+        ++accessLines;
     std::printf("(and %zu access lines)\n", accessLines);
     std::printf("\n---- haproxy output ----\n%s", (*haproxy)->output().c_str());
   }

@@ -90,13 +90,20 @@ int main(int argc, char** argv) {
   o.command = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--conflist") o.conflist = v;
-    else if (k == "--netns") o.netns = v;
-    else if (k == "--container-id") o.containerId = v;
-    else if (k == "--ifname") o.ifname = v;
-    else if (k == "--args") o.args = v;
-    else if (k == "--cni-path") o.cniPath = v;
-    else return usage();
+    if (k == "--conflist")
+      o.conflist = v;
+    else if (k == "--netns")
+      o.netns = v;
+    else if (k == "--container-id")
+      o.containerId = v;
+    else if (k == "--ifname")
+      o.ifname = v;
+    else if (k == "--args")
+      o.args = v;
+    else if (k == "--cni-path")
+      o.cniPath = v;
+    else
+      return usage();
   }
   std::string cmd = o.command == "add" ? "ADD" : o.command == "del" ? "DEL" : o.command == "check" ? "CHECK" : "";
   if (cmd.empty() || o.conflist.empty() || o.netns.empty() || o.containerId.empty()) return usage();

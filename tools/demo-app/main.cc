@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -161,8 +161,8 @@ void serveHttp(int c, size_t bodyBytes) {
         replyTrailers.empty()
             ? "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
                   "\r\n\r\n" + body
-            : "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n" +
-                  std::string(size) + body + "\r\n0\r\n" + replyTrailers + "\r\n";
+            : "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n" + std::string(size) +
+                  body + "\r\n0\r\n" + replyTrailers + "\r\n";
     if (::write(c, resp.data(), resp.size()) != static_cast<ssize_t>(resp.size())) break;
   }
   ::close(c);
@@ -218,8 +218,10 @@ int call(const std::string& target, const std::string& message) {
     if (n <= 0) break;
     reply.append(buf, n);
   }
-  if (err) std::printf("client: sent \"%s\", got no answer: %s\n", message.c_str(), std::strerror(err));
-  else std::printf("client: sent \"%s\", echo \"%s\"\n", message.c_str(), reply.c_str());
+  if (err)
+    std::printf("client: sent \"%s\", got no answer: %s\n", message.c_str(), std::strerror(err));
+  else
+    std::printf("client: sent \"%s\", echo \"%s\"\n", message.c_str(), reply.c_str());
   ::close(fd);
   return reply == message ? 0 : 1;
 }

@@ -214,7 +214,8 @@ Result<Output> auditReport(const Context& ctx) {
   Table certs{{"TIME", "NODE", "SPIFFE ID", "EVENT", "SERIAL", "NOT AFTER", "REASON"}, {}};
   for (const auto& c : report.certificates)
     certs.rows.push_back({audit::formatUtcTimestamp(c.time), printable(c.node), printable(c.spiffeId), c.event,
-                          printable(c.serial.empty() ? "-" : c.serial), printable(c.notAfter.empty() ? "-" : c.notAfter),
+                          printable(c.serial.empty() ? "-" : c.serial),
+                          printable(c.notAfter.empty() ? "-" : c.notAfter),
                           printable(c.reason.empty() ? "-" : c.reason)});
   // Coverage: the counts, then each uncaptured interval ("-": still so at the last record).
   Table coverage{{"AGENT NODES", "PODS SEEN", "ALWAYS CAPTURED", "UNCAPTURED"}, {}};
@@ -223,13 +224,13 @@ Result<Output> auditReport(const Context& ctx) {
     const auto& c = report.coverage;
     std::string nodes;
     for (const auto& n : c.nodes) nodes += (nodes.empty() ? "" : ",") + printable(n);
-    coverage.rows.push_back({nodes, std::to_string(c.podsSeen), std::to_string(c.alwaysCaptured),
-                             std::to_string(c.uncaptured.size())});
+    coverage.rows.push_back(
+        {nodes, std::to_string(c.podsSeen), std::to_string(c.alwaysCaptured), std::to_string(c.uncaptured.size())});
     for (const auto& u : c.uncaptured)
       for (const auto& iv : u.intervals)
-        uncaptured.rows.push_back({printable(u.ns + "/" + u.pod), printable(u.node), audit::formatUtcTimestamp(iv.start),
-                                   iv.end ? audit::formatUtcTimestamp(*iv.end) : "-", printable(iv.reason),
-                                   printable(iv.detail)});
+        uncaptured.rows.push_back(
+            {printable(u.ns + "/" + u.pod), printable(u.node), audit::formatUtcTimestamp(iv.start),
+             iv.end ? audit::formatUtcTimestamp(*iv.end) : "-", printable(iv.reason), printable(iv.detail)});
   }
   Table missing{{"SECTION", "STATUS"}, {}};
   for (const auto& n : report.notRecorded) missing.rows.push_back({n.section, "not recorded: " + n.status});
@@ -356,7 +357,8 @@ Object auditObject() {
       "verify",
       "[--key PUB.pem] FILE...",
       "Check audit files' hash chains and checkpoint signatures.",
-      "Checks the audit files warren-tunnel, warren-waypoint and warren-agent wrote (--audit-dir): in each file every record's seq and the hash of "
+      "Checks the audit files warren-tunnel, warren-waypoint and warren-agent wrote (--audit-dir): in each file every "
+      "record's seq and the hash of "
       "the record before it, every checkpoint's ECDSA P-256 signature, and across one node's files that none is "
       "missing and each starts from the last checkpoint of the one before. A record removed, reordered, inserted "
       "or edited is reported with its file and line. Records after a file's last checkpoint (the tunnel stopped "
@@ -566,8 +568,9 @@ Object auditObject() {
        {"live.contradictions[].any_other_port", "true: the port stands for every port nothing names"},
        {"live.contradictions[].dialed", "the address dialed: the pod's or a service VIP, with its port"},
        {"live.contradictions[].why", "which part of the rule, as the window check says it"},
-       {"live.contradictions[].decided_by", "the deciding policy and rule, or no policy: default allow, or no "
-                                            "policy: no Warren tunnel judges it"},
+       {"live.contradictions[].decided_by",
+        "the deciding policy and rule, or no policy: default allow, or no "
+        "policy: no Warren tunnel judges it"},
        {"live.contradictions[].reason", "the data path's reason, as explain gives it"}},
       auditAssert};
   return {"audit", "The tamper-evident audit files (--audit-dir).", {verify, report, assertVerb}};

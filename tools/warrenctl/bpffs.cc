@@ -19,8 +19,7 @@ bool isPermission(int err) { return err == EPERM || err == EACCES; }
 }  // namespace
 
 Error noObjectsError(const std::string& pinRoot) {
-  return makeError("no Warren objects pinned at " + pinRoot +
-                       " (is warren-agent running? --bpffs to point elsewhere)",
+  return makeError("no Warren objects pinned at " + pinRoot + " (is warren-agent running? --bpffs to point elsewhere)",
                    ENOENT);
 }
 

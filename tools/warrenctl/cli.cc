@@ -20,11 +20,12 @@ std::vector<OptionDoc> globalOptions(const CommandTable& t) {
       {"-j, --json", "JSON output, one compact document on one line"},
       {"-p, --pretty", "indented JSON output (implies -j)"},
       {"--bpffs DIR", "warren-agent's pin root, PIN_ROOT in the help below (default " + t.defaultPinRoot + ")"},
-      {"--admin HOST:PORT", "warren-tunnel's admin endpoint, for the tunnel's objects (default " +
-                                t.defaultAdminAddress + ")"},
-      {"--admin-token-file FILE", "the admin token warren-tunnel writes at start, sent with the requests that "
-                                  "change it (`log level LEVEL`); readable by root only (default " +
-                                      t.defaultAdminTokenFile + ")"},
+      {"--admin HOST:PORT",
+       "warren-tunnel's admin endpoint, for the tunnel's objects (default " + t.defaultAdminAddress + ")"},
+      {"--admin-token-file FILE",
+       "the admin token warren-tunnel writes at start, sent with the requests that "
+       "change it (`log level LEVEL`); readable by root only (default " +
+           t.defaultAdminTokenFile + ")"},
       {"-h, --help", "help for the tool, an OBJECT, or OBJECT VERB"},
   };
 }
@@ -192,8 +193,8 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
   auto object = resolve(t.objects, p.words[0]);
   if (!object) return fail(err, object.error().message + " (see " + t.tool + " --help)");
   if (!*object)
-    return fail(err, "unknown object '" + p.words[0] + "' (objects: " + names(t.objects) + "; see " + t.tool +
-                         " --help)");
+    return fail(err,
+                "unknown object '" + p.words[0] + "' (objects: " + names(t.objects) + "; see " + t.tool + " --help)");
   const Object& o = **object;
 
   if (p.words.size() >= 2 && p.words[1] == "help") {
@@ -205,8 +206,8 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
     auto v = resolve(o.verbs, p.words[1]);
     if (!v) return fail(err, v.error().message + " (see " + t.tool + " " + o.name + " help)");
     if (!*v)
-      return fail(err, "unknown command '" + o.name + " " + p.words[1] + "' (verbs: " + names(o.verbs) +
-                           "; see " + t.tool + " " + o.name + " help)");
+      return fail(err, "unknown command '" + o.name + " " + p.words[1] + "' (verbs: " + names(o.verbs) + "; see " +
+                           t.tool + " " + o.name + " help)");
     verb = *v;
   }
   if (p.help) {
@@ -217,11 +218,10 @@ int dispatch(const CommandTable& t, const std::vector<std::string>& argv, std::o
   const size_t first = o.verbless() ? 1 : 2;
   Context ctx{p.pinRoot,
               std::vector<std::string>(p.words.begin() + std::min<size_t>(first, p.words.size()), p.words.end()),
-              p.adminAddress,
-              p.adminTokenFile};
+              p.adminAddress, p.adminTokenFile};
   if (verb->args.empty() && !ctx.args.empty())
-    return fail(err, "unexpected argument '" + ctx.args[0] + "' for '" + commandName(o, *verb) + "' (see " +
-                         t.tool + " " + o.name + " help)");
+    return fail(err, "unexpected argument '" + ctx.args[0] + "' for '" + commandName(o, *verb) + "' (see " + t.tool +
+                         " " + o.name + " help)");
   if (verb->stream) {
     // Lines are already out; a failure midway still ends with the one Error line.
     auto done = verb->stream(ctx, StreamOptions{p.json}, out);

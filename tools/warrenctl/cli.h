@@ -89,8 +89,8 @@ struct Object {
 };
 
 struct CommandTable {
-  std::string tool;     // "warrenctl"
-  std::string about;    // a paragraph on what the tool is for
+  std::string tool;   // "warrenctl"
+  std::string about;  // a paragraph on what the tool is for
   std::string defaultPinRoot;
   std::vector<Object> objects;
   std::string defaultAdminAddress = "127.0.0.1:15000";

@@ -10,49 +10,46 @@ namespace warren::ctl {
 
 namespace {
 
-Result<Output> podList(const Context& ctx) {
-  return listing(readPods(ctx.pinRoot), podHeaders(), podJson, podRow);
-}
+Result<Output> podList(const Context& ctx) { return listing(readPods(ctx.pinRoot), podHeaders(), podJson, podRow); }
 
 Result<Output> progShow(const Context& ctx) {
   return listing(readProgs(ctx.pinRoot), progHeaders(), progJson, progRow);
 }
 
 Object progObject() {
-  Verb show{
-      "show",
-      "",
-      "Warren's BPF programs, found through their pinned links",
-      "Warren's BPF programs, found through the links warren-agent pinned under PIN_ROOT/links, so only "
-      "what Warren attached: one entry per program with its id, type, full name, tag and load time, and "
-      "every link that runs it with the link id, attach type and target (TARGET is the cgroup id for the "
-      "connect4/6, getpeername4/6 and sockops links, the netns inode for the per-pod sk_lookup links; "
-      "\"(detached)\" once the target is gone). RUN_CNT and RUN_TIME_NS only count while "
-      "kernel.bpf_stats_enabled=1 and are 0 otherwise. LOADED_AT is UTC. JSON: an array ordered by program "
-      "id.",
-      {
-          {"id", "program id"},
-          {"type", "program type (libbpf's name: cgroup_sock_addr, sock_ops, sk_lookup)"},
-          {"name", "full function name (from BTF when the kernel's 15-character name is cut)"},
-          {"tag", "program tag, hex: changes whenever the instructions do"},
-          {"gpl_compatible", "whether the program was loaded with a GPL-compatible license"},
-          {"loaded_at", "load time, Unix seconds (0 when unknown)"},
-          {"uid", "uid that loaded it"},
-          {"run_cnt", "runs counted while kernel.bpf_stats_enabled=1, else 0"},
-          {"run_time_ns", "total run time counted while kernel.bpf_stats_enabled=1, else 0"},
-          {"bytes_xlated", "size of the verified program"},
-          {"bytes_jited", "size of the JITed image (0 when not JITed)"},
-          {"map_ids", "ids of the maps the program uses"},
-          {"links", "the pinned links that run this program, ordered by pin name"},
-          {"links[].pin", "file name of the link under PIN_ROOT/links"},
-          {"links[].id", "link id"},
-          {"links[].type", "link type: cgroup or netns"},
-          {"links[].attach_type", "attach type, e.g. cgroup_inet4_connect or sk_lookup"},
-          {"links[].target_type", "cgroup or netns"},
-          {"links[].target_id", "cgroup id or netns inode; 0 once the target is gone"},
-          {"links[].attached", "whether the target still exists (target_id != 0)"},
-      },
-      progShow};
+  Verb show{"show",
+            "",
+            "Warren's BPF programs, found through their pinned links",
+            "Warren's BPF programs, found through the links warren-agent pinned under PIN_ROOT/links, so only "
+            "what Warren attached: one entry per program with its id, type, full name, tag and load time, and "
+            "every link that runs it with the link id, attach type and target (TARGET is the cgroup id for the "
+            "connect4/6, getpeername4/6 and sockops links, the netns inode for the per-pod sk_lookup links; "
+            "\"(detached)\" once the target is gone). RUN_CNT and RUN_TIME_NS only count while "
+            "kernel.bpf_stats_enabled=1 and are 0 otherwise. LOADED_AT is UTC. JSON: an array ordered by program "
+            "id.",
+            {
+                {"id", "program id"},
+                {"type", "program type (libbpf's name: cgroup_sock_addr, sock_ops, sk_lookup)"},
+                {"name", "full function name (from BTF when the kernel's 15-character name is cut)"},
+                {"tag", "program tag, hex: changes whenever the instructions do"},
+                {"gpl_compatible", "whether the program was loaded with a GPL-compatible license"},
+                {"loaded_at", "load time, Unix seconds (0 when unknown)"},
+                {"uid", "uid that loaded it"},
+                {"run_cnt", "runs counted while kernel.bpf_stats_enabled=1, else 0"},
+                {"run_time_ns", "total run time counted while kernel.bpf_stats_enabled=1, else 0"},
+                {"bytes_xlated", "size of the verified program"},
+                {"bytes_jited", "size of the JITed image (0 when not JITed)"},
+                {"map_ids", "ids of the maps the program uses"},
+                {"links", "the pinned links that run this program, ordered by pin name"},
+                {"links[].pin", "file name of the link under PIN_ROOT/links"},
+                {"links[].id", "link id"},
+                {"links[].type", "link type: cgroup or netns"},
+                {"links[].attach_type", "attach type, e.g. cgroup_inet4_connect or sk_lookup"},
+                {"links[].target_type", "cgroup or netns"},
+                {"links[].target_id", "cgroup id or netns inode; 0 once the target is gone"},
+                {"links[].attached", "whether the target still exists (target_id != 0)"},
+            },
+            progShow};
   return {"prog", "Warren's BPF programs and the links that attach them.", {show}};
 }
 

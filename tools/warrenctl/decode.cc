@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <iterator>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <tuple>
 
 #include "common/abi_addr.h"

@@ -38,7 +38,9 @@ std::string ipPort(const std::string& ip, uint16_t port) {
   return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
-std::string pad(const std::string& s, size_t width) { return s.size() >= width ? s + " " : s + std::string(width - s.size() + 1, ' '); }
+std::string pad(const std::string& s, size_t width) {
+  return s.size() >= width ? s + " " : s + std::string(width - s.size() + 1, ' ');
+}
 
 }  // namespace
 
@@ -70,7 +72,8 @@ Result<TraceOptions> parseTraceOptions(const std::vector<std::string>& args) {
       if (!v) return v.error();
       o.timeoutMs = *v * 1000;
     } else {
-      return makeError("unexpected argument '" + args[i] + "' for 'trace' (options: --pod, --port, --count, --timeout)");
+      return makeError("unexpected argument '" + args[i] +
+                       "' for 'trace' (options: --pod, --port, --count, --timeout)");
     }
   }
   return o;

@@ -17,10 +17,10 @@
 namespace warren::ctl {
 
 struct TraceOptions {
-  std::string pod;                   // "" = every pod; else as `pod show` takes it
-  std::optional<uint16_t> port;      // the (original) destination port
-  std::optional<uint64_t> count;     // stop after this many matching events
-  std::optional<uint64_t> timeoutMs; // stop after this long
+  std::string pod;                    // "" = every pod; else as `pod show` takes it
+  std::optional<uint16_t> port;       // the (original) destination port
+  std::optional<uint64_t> count;      // stop after this many matching events
+  std::optional<uint64_t> timeoutMs;  // stop after this long
 };
 
 // `--pod X --port N --count N --timeout SECONDS` (also --opt=value). Anything else
@@ -33,13 +33,13 @@ std::string eventKindLabel(uint32_t kind);
 std::string eventReason(uint32_t kind);
 
 struct EventView {
-  uint64_t tsNs = 0;        // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
-  uint64_t unixNs = 0;      // the same instant on the wall clock
+  uint64_t tsNs = 0;    // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+  uint64_t unixNs = 0;  // the same instant on the wall clock
   uint64_t netnsCookie = 0;
   uint32_t kind = 0;
   uint32_t family = 0;
-  std::string ns, name;     // "" when the pod is unknown (no warren_pod_meta entry)
-  std::string srcIp, dstIp; // "" when the event has no such address
+  std::string ns, name;      // "" when the pod is unknown (no warren_pod_meta entry)
+  std::string srcIp, dstIp;  // "" when the event has no such address
   uint16_t srcPort = 0, dstPort = 0;
 };
 

@@ -40,7 +40,6 @@ Result<Output> connList(const Context& ctx) {
 
 Result<Output> statsRun(const Context& ctx) { return readStats(ctx.pinRoot); }
 
-
 std::vector<Field> counterFields(const std::string& prefix, const std::string& what) {
   std::vector<Field> f;
   for (const auto& c : kCounterFields) f.push_back({prefix + c.name, c.help + what});
@@ -150,8 +149,10 @@ Object mapObject() {
           {"value.name", "pod name (warren_pod_meta)"},
           {"value.service_account", "service account (warren_pod_meta)"},
           {"value.uid", "pod uid (warren_pod_meta)"},
-          {"value.state", "up, or unknown when the kernel cannot look sockets up from userspace (warren_inbound, warren_hbone)"},
-          {"value.socket_cookie", "cookie of the registered listener socket; 0 unless up (warren_inbound, warren_hbone)"},
+          {"value.state",
+           "up, or unknown when the kernel cannot look sockets up from userspace (warren_inbound, warren_hbone)"},
+          {"value.socket_cookie",
+           "cookie of the registered listener socket; 0 unless up (warren_inbound, warren_hbone)"},
           {"value.held", "warren_orig_dst entries the pod holds now, against --conns-per-pod (warren_pod_conns)"},
       },
       mapDump};
@@ -213,7 +214,8 @@ Object connObject() {
       "Connections captured outbound and still open, from warren_orig_dst: the pod that dialed (resolved from "
       "the netns cookie through warren_pod_meta, \"?\" without metadata), the app socket's local address and port "
       "(the pod IP, or 127.0.0.1 / ::1, and an ephemeral port: what the tunnel's in-pod outbound listener sees as "
-      "its peer) and the original destination the app dialed, before connect4/6 redirected it to the tunnel. An entry is written "
+      "its peer) and the original destination the app dialed, before connect4/6 redirected it to the tunnel. An entry "
+      "is written "
       "when the app's SYN leaves and removed when the socket closes. JSON: an array ordered by namespace, name "
       "and source. With --tunnel, the tunnel's own view instead, from its admin endpoint (--admin): every HBONE "
       "connection (JSON hbone[]: id, direction, peer, peer_identity, state, streams[] with id, authority, "
@@ -252,8 +254,9 @@ Object traceObject() {
       {
           {"time", "when the program saw it, UTC with microseconds"},
           {"ts_ns", "the program's timestamp, CLOCK_MONOTONIC nanoseconds"},
-          {"kind", "captured_outbound, captured_inbound, fail_closed_outbound, fail_closed_inbound or "
-                   "orig_dst_map_full"},
+          {"kind",
+           "captured_outbound, captured_inbound, fail_closed_outbound, fail_closed_inbound or "
+           "orig_dst_map_full"},
           {"kind_id", "the numeric WARREN_EVENT_* kind"},
           {"netns_cookie", "the pod's netns cookie (0 when unknown)"},
           {"namespace", "the pod's namespace (\"\" when the cookie has no warren_pod_meta entry)"},
@@ -291,7 +294,8 @@ Object statsObject() {
       "Capture totals, per-pod counters and map fill levels",
       "Warren's counters at a glance: warren_counters summed over all CPUs for every enrolled pod (OUT captured "
       "outbound, IN captured inbound, PASSED left alone, FAILED_CLOSED refused because the tunnel's listener was "
-      "missing, QUOTA_REFUSED refused over the pod's quota, UDP_SENDS UDP sends left uncaptured) with a TOTAL row over all pods, then how full each map is (entries against max_entries) for the "
+      "missing, QUOTA_REFUSED refused over the pod's quota, UDP_SENDS UDP sends left uncaptured) with a TOTAL row over "
+      "all pods, then how full each map is (entries against max_entries) for the "
       "maps that have a capacity to run out of: a full warren_orig_dst makes the tunnel refuse new connections, a "
       "full warren_enrolled refuses new pods. JSON: one object with totals, pods and maps.",
       fields,

@@ -136,8 +136,9 @@ std::optional<std::string> whyNotDumpable(const std::string& map, const std::vec
     return std::string(WARREN_MAP_EVENTS) +
            " is a ring buffer: its records are consumed, not looked up; read them with 'warrenctl trace'";
   if (map == "warren_sk_state")
-    return std::string("warren_sk_state is per-socket storage: its entries are keyed by socket and cannot be "
-                       "listed from userspace (see 'warrenctl conn list' for captured connections)");
+    return std::string(
+        "warren_sk_state is per-socket storage: its entries are keyed by socket and cannot be "
+        "listed from userspace (see 'warrenctl conn list' for captured connections)");
   std::string pinned = std::find(pinnedMaps.begin(), pinnedMaps.end(), map) != pinnedMaps.end()
                            ? "'" + map + "' is pinned but warrenctl has no decoder for it"
                            : "unknown map '" + map + "'";
@@ -162,10 +163,10 @@ std::vector<std::string> podFlagNames(uint32_t flags) {
 DumpEntry dumpEnrolled(uint64_t cookie, const warren_pod& pod) {
   std::string ip4, ip6;
   for (const auto& k : podIpKeys(pod)) (k.family == WARREN_AF_INET ? ip4 : ip6) = ipKeyString(k);
-  return {{{"key", {{"netns_cookie", cookie}}},
-           {"value", {{"flags", pod.flags}, {"flag_names", podFlagNames(pod.flags)}, {"ip4", ip4}, {"ip6", ip6}}}},
-          {std::to_string(cookie), joinOr(podFlagNames(pod.flags), "-"), ip4.empty() ? "-" : ip4,
-           ip6.empty() ? "-" : ip6}};
+  return {
+      {{"key", {{"netns_cookie", cookie}}},
+       {"value", {{"flags", pod.flags}, {"flag_names", podFlagNames(pod.flags)}, {"ip4", ip4}, {"ip6", ip6}}}},
+      {std::to_string(cookie), joinOr(podFlagNames(pod.flags), "-"), ip4.empty() ? "-" : ip4, ip6.empty() ? "-" : ip6}};
 }
 
 DumpEntry dumpPodIp(const warren_ip_key& key, uint64_t cookie) {
@@ -174,18 +175,18 @@ DumpEntry dumpPodIp(const warren_ip_key& key, uint64_t cookie) {
 }
 
 DumpEntry dumpOrigDst(const warren_conn_key& key, const warren_orig_dst& v) {
-  return {{{"key",
-            {{"netns_cookie", key.netns_cookie},
-             {"family", familyName(key.family)},
-             {"src_ip", ipOf(key.family, key.src)},
-             {"src_port", key.src_port}}},
-           {"value",
-            {{"netns_cookie", v.netns_cookie},
-             {"family", familyName(v.family)},
-             {"ip", ipOf(v.family, v.ip)},
-             {"port", v.port}}}},
-          {std::to_string(key.netns_cookie), ipPort(key.family, key.src, key.src_port),
-           ipPort(v.family, v.ip, v.port)}};
+  return {
+      {{"key",
+        {{"netns_cookie", key.netns_cookie},
+         {"family", familyName(key.family)},
+         {"src_ip", ipOf(key.family, key.src)},
+         {"src_port", key.src_port}}},
+       {"value",
+        {{"netns_cookie", v.netns_cookie},
+         {"family", familyName(v.family)},
+         {"ip", ipOf(v.family, v.ip)},
+         {"port", v.port}}}},
+      {std::to_string(key.netns_cookie), ipPort(key.family, key.src, key.src_port), ipPort(v.family, v.ip, v.port)}};
 }
 
 OJson countersJson(const warren_counters& c) {
@@ -265,14 +266,9 @@ void sortConns(std::vector<ConnView>& conns) {
 }
 
 OJson connJson(const ConnView& c) {
-  return {{"netns_cookie", c.netnsCookie},
-          {"namespace", c.ns},
-          {"name", c.name},
-          {"family", familyName(c.family)},
-          {"src_ip", c.srcIp},
-          {"src_port", c.srcPort},
-          {"orig_dst_ip", c.dstIp},
-          {"orig_dst_port", c.dstPort}};
+  return {{"netns_cookie", c.netnsCookie},  {"namespace", c.ns},         {"name", c.name},
+          {"family", familyName(c.family)}, {"src_ip", c.srcIp},         {"src_port", c.srcPort},
+          {"orig_dst_ip", c.dstIp},         {"orig_dst_port", c.dstPort}};
 }
 
 std::vector<std::string> connHeaders() { return {"NAMESPACE", "NAME", "COOKIE", "SRC", "ORIG_DST"}; }
@@ -299,7 +295,7 @@ std::vector<std::string> linkHeaders() { return {"ID", "TYPE", "PROG", "ATTACH",
 
 std::vector<std::string> linkRow(const LinkView& l) {
   return {std::to_string(l.id), l.type, std::to_string(l.progId), l.attachType.empty() ? "-" : l.attachType,
-          linkTarget(l), l.pin};
+          linkTarget(l),        l.pin};
 }
 
 }  // namespace warren::ctl

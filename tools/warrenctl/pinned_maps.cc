@@ -118,15 +118,13 @@ Result<Output> dumpMap(const std::string& root, const std::string& name) {
   if (name == WARREN_MAP_ENROLLED) {
     auto m = requireMap(root, enrolledMap());
     if (!m) return m.error();
-    walked = forEachEntry<uint64_t, warren_pod>(*m, enrolledMap(), [&](uint64_t k, const warren_pod& v) {
-      add(dumpEnrolled(k, v));
-    });
+    walked = forEachEntry<uint64_t, warren_pod>(*m, enrolledMap(),
+                                                [&](uint64_t k, const warren_pod& v) { add(dumpEnrolled(k, v)); });
   } else if (name == WARREN_MAP_POD_IPS) {
     auto m = requireMap(root, podIpsMap());
     if (!m) return m.error();
-    walked = forEachEntry<warren_ip_key, uint64_t>(*m, podIpsMap(), [&](const warren_ip_key& k, uint64_t v) {
-      add(dumpPodIp(k, v));
-    });
+    walked = forEachEntry<warren_ip_key, uint64_t>(*m, podIpsMap(),
+                                                   [&](const warren_ip_key& k, uint64_t v) { add(dumpPodIp(k, v)); });
   } else if (name == WARREN_MAP_ORIG_DST) {
     auto m = requireMap(root, origDstMap());
     if (!m) return m.error();
@@ -135,9 +133,8 @@ Result<Output> dumpMap(const std::string& root, const std::string& name) {
   } else if (name == WARREN_MAP_POD_META) {
     auto m = requireMap(root, podMetaMap());
     if (!m) return m.error();
-    walked = forEachEntry<uint64_t, warren_pod_meta>(*m, podMetaMap(), [&](uint64_t k, const warren_pod_meta& v) {
-      add(dumpPodMeta(k, v));
-    });
+    walked = forEachEntry<uint64_t, warren_pod_meta>(
+        *m, podMetaMap(), [&](uint64_t k, const warren_pod_meta& v) { add(dumpPodMeta(k, v)); });
   } else if (name == WARREN_MAP_COUNTERS) {
     auto m = requireMap(root, countersMap());
     if (!m) return m.error();
@@ -157,7 +154,8 @@ Result<Output> dumpMap(const std::string& root, const std::string& name) {
   } else if (name == WARREN_MAP_POD_CONNS) {
     auto m = requireMap(root, podConnsMap());
     if (!m) return m.error();
-    walked = forEachEntry<uint64_t, int64_t>(*m, podConnsMap(), [&](uint64_t k, int64_t v) { add(dumpPodConns(k, v)); });
+    walked =
+        forEachEntry<uint64_t, int64_t>(*m, podConnsMap(), [&](uint64_t k, int64_t v) { add(dumpPodConns(k, v)); });
   } else if (name == WARREN_MAP_INBOUND || name == WARREN_MAP_HBONE) {
     // A sockhash's keys walk normally; a lookup yields the socket cookie, or an
     // error on kernels that cannot hand sockets to userspace (shown as unknown).

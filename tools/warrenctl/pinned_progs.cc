@@ -92,8 +92,8 @@ Result<std::vector<LinkView>> readLinks(const std::string& root) {
     std::string path = dir + "/" + name;
     auto pin = openPin(path);
     if (!pin) return pin.error();
-    if (!*pin) continue;                                   // unpinned while we listed
-    if (kindOf((*pin)->get()) != Kind::Link) continue;     // not a link: not ours to show
+    if (!*pin) continue;                                // unpinned while we listed
+    if (kindOf((*pin)->get()) != Kind::Link) continue;  // not a link: not ours to show
     auto info = linkInfo((*pin)->get(), path);
     if (!info) return info.error();
     links.push_back(decodeLink(name, *info));

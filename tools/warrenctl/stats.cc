@@ -75,18 +75,19 @@ Output podShowOutput(const PodView& p, const std::vector<warren_counters>& perCp
   std::string ips;
   for (const auto& ip : p.ips) ips += (ips.empty() ? "" : ",") + ip;
   auto orUnknown = [](const std::string& s) { return s.empty() ? std::string("?") : s; };
-  Table about{{}, {{"namespace", orUnknown(p.ns)},
-                   {"name", orUnknown(p.name)},
-                   {"service_account", orUnknown(p.serviceAccount)},
-                   {"uid", orUnknown(p.uid)},
-                   {"netns_cookie", std::to_string(p.netnsCookie)},
-                   {"ips", ips.empty() ? "-" : ips},
-                   {"inbound_listener", listenerSummary(p.listeners)},
-                   {"sk_lookup_link", std::string(linkStateName(p.skLookup)) +
-                                          (skLookup ? " (link " + std::to_string(skLookup->id) + ", prog " +
-                                                          std::to_string(skLookup->progId) + ", " +
-                                                          linkTarget(*skLookup) + ")"
-                                                    : "")}}};
+  Table about{
+      {},
+      {{"namespace", orUnknown(p.ns)},
+       {"name", orUnknown(p.name)},
+       {"service_account", orUnknown(p.serviceAccount)},
+       {"uid", orUnknown(p.uid)},
+       {"netns_cookie", std::to_string(p.netnsCookie)},
+       {"ips", ips.empty() ? "-" : ips},
+       {"inbound_listener", listenerSummary(p.listeners)},
+       {"sk_lookup_link", std::string(linkStateName(p.skLookup)) +
+                              (skLookup ? " (link " + std::to_string(skLookup->id) + ", prog " +
+                                              std::to_string(skLookup->progId) + ", " + linkTarget(*skLookup) + ")"
+                                        : "")}}};
   Output out{j, about};
   Table listeners{{"IP", "LISTENER", "SOCKET_COOKIE"}, {}};
   for (const auto& l : p.listeners)

@@ -11,8 +11,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -46,7 +46,8 @@ class StopSignals {
   }
 
  private:
-  struct sigaction oldInt_ {}, oldTerm_ {};
+  struct sigaction oldInt_ {
+  }, oldTerm_{};
 };
 
 uint64_t nowNs(clockid_t clock) {
@@ -88,8 +89,8 @@ struct TraceState {
   bool json;
   std::ostream* out;
   PodResolver* pods;
-  uint64_t startNs;   // CLOCK_MONOTONIC when the trace began
-  int64_t monoToUnix; // CLOCK_REALTIME - CLOCK_MONOTONIC
+  uint64_t startNs;    // CLOCK_MONOTONIC when the trace began
+  int64_t monoToUnix;  // CLOCK_REALTIME - CLOCK_MONOTONIC
   uint64_t matched = 0;
 };
 
@@ -141,12 +142,15 @@ Status runTrace(const Context& ctx, const StreamOptions& opts, std::ostream& out
   const int fd = (*pin)->get();
   bpf_map_info info{};
   uint32_t len = sizeof(info);
-  if (kindOf(fd) != Kind::Map || bpf_obj_get_info_by_fd(fd, &info, &len) != 0 ||
-      info.type != BPF_MAP_TYPE_RINGBUF)
+  if (kindOf(fd) != Kind::Map || bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || info.type != BPF_MAP_TYPE_RINGBUF)
     return makeError(path + " is not a ring buffer (warrenctl and warren-agent are from different versions)");
 
   PodResolver pods(std::move(*enrolled), std::move(*meta));
-  TraceState st{&*options, opts.json, &out, &pods, nowNs(CLOCK_MONOTONIC),
+  TraceState st{&*options,
+                opts.json,
+                &out,
+                &pods,
+                nowNs(CLOCK_MONOTONIC),
                 static_cast<int64_t>(nowNs(CLOCK_REALTIME)) - static_cast<int64_t>(nowNs(CLOCK_MONOTONIC))};
   errno = 0;
   std::unique_ptr<ring_buffer, RingBufferFree> rb(ring_buffer__new(fd, onEvent, &st, nullptr));

@@ -70,8 +70,13 @@ Table workloadTable() {
   return Table{{"NAMESPACE", "NAME", "IPS", "NODE", "IDENTITY", "CAPTURED", "READY", "POLICIES"}, {}};
 }
 std::vector<std::string> workloadRow(const Json& w) {
-  return {str(w, "namespace"), str(w, "name"),  joined(w["ips"]), str(w, "node"), str(w, "identity"),
-          w.value("captured", false) ? "yes" : "no", w.value("ready", false) ? "yes" : "no",
+  return {str(w, "namespace"),
+          str(w, "name"),
+          joined(w["ips"]),
+          str(w, "node"),
+          str(w, "identity"),
+          w.value("captured", false) ? "yes" : "no",
+          w.value("ready", false) ? "yes" : "no",
           joined(w["authorization_policies"])};
 }
 
@@ -114,9 +119,7 @@ std::vector<std::string> serviceRow(const Json& s) {
   return {str(s, "namespace"), str(s, "name"), str(s, "hostname"), joined(s["vips"]), ports};
 }
 
-Result<Output> serviceList(const Context& ctx) {
-  return sectionListing(ctx, "services", serviceTable(), serviceRow);
-}
+Result<Output> serviceList(const Context& ctx) { return sectionListing(ctx, "services", serviceTable(), serviceRow); }
 
 Result<Output> serviceShow(const Context& ctx) {
   auto word = oneArg(ctx, "service (NAMESPACE/NAME or NAME)");
@@ -149,13 +152,16 @@ Result<Output> serviceShow(const Context& ctx) {
 
 Table policyTable() { return Table{{"NAMESPACE", "NAME", "SCOPE", "ACTION", "DRY_RUN", "RULES", "NOTES"}, {}}; }
 std::vector<std::string> policyRow(const Json& p) {
-  return {str(p, "namespace"), str(p, "name"), str(p, "scope"), str(p, "action"),
-          p.value("dry_run", false) ? "yes" : "no", std::to_string(p["rules"].size()), std::to_string(p["notes"].size())};
+  return {str(p, "namespace"),
+          str(p, "name"),
+          str(p, "scope"),
+          str(p, "action"),
+          p.value("dry_run", false) ? "yes" : "no",
+          std::to_string(p["rules"].size()),
+          std::to_string(p["notes"].size())};
 }
 
-Result<Output> policyList(const Context& ctx) {
-  return sectionListing(ctx, "policies", policyTable(), policyRow);
-}
+Result<Output> policyList(const Context& ctx) { return sectionListing(ctx, "policies", policyTable(), policyRow); }
 
 Result<Output> policyShow(const Context& ctx) {
   auto word = oneArg(ctx, "policy (NAMESPACE/NAME or NAME)");
@@ -172,7 +178,8 @@ Result<Output> policyShow(const Context& ctx) {
     const auto& clauses = (*p)["rules"][r]["clauses"];
     if (clauses.empty()) rules.rows.push_back({std::to_string(r), "-", "(matches every connection)"});
     for (size_t c = 0; c < clauses.size(); ++c)
-      for (const auto& m : clauses[c]["matches"]) rules.rows.push_back({std::to_string(r), std::to_string(c), m.dump()});
+      for (const auto& m : clauses[c]["matches"])
+        rules.rows.push_back({std::to_string(r), std::to_string(c), m.dump()});
   }
   Table notes{{"CONVERSION_NOTE"}, {}};
   for (const auto& n : (*p)["notes"]) notes.rows.push_back({n.get<std::string>()});
@@ -200,7 +207,8 @@ Result<Output> configDumpVerb(const Context& ctx) {
   for (const char* s : {"workloads", "services", "policies", "waypoint_policies", "request_authentications"})
     t.rows.push_back({std::string("state.") + s, std::to_string((*dump)["state"][s].size())});
   t.rows.push_back({"certificates", std::to_string((*dump)["certificates"].size())});
-  if (dump->contains("xds")) t.rows.push_back({"xds", str((*dump)["xds"], "connected") == "true" ? "connected" : "down"});
+  if (dump->contains("xds"))
+    t.rows.push_back({"xds", str((*dump)["xds"], "connected") == "true" ? "connected" : "down"});
   return Output{*dump, t};
 }
 
@@ -265,11 +273,11 @@ Result<Output> explain(const Context& ctx) {
 
 Output explainOutput(const Json& answer) {
   const Json* j = &answer;
-  Output out{*j, Table{{"SOURCE", "CAPTURED", "DESTINATION", "VERDICT"},
-                       {{str((*j)["source"], "workload").empty() ? str((*j)["source"], "ip")
-                                                                  : str((*j)["source"], "workload"),
-                         (*j)["source"].value("captured", false) ? "yes" : "no", str(*j, "destination"),
-                         str(*j, "verdict")}}}};
+  Output out{
+      *j,
+      Table{{"SOURCE", "CAPTURED", "DESTINATION", "VERDICT"},
+            {{str((*j)["source"], "workload").empty() ? str((*j)["source"], "ip") : str((*j)["source"], "workload"),
+              (*j)["source"].value("captured", false) ? "yes" : "no", str(*j, "destination"), str(*j, "verdict")}}}};
   Table paths{{"ROUTE", "TO", "ALLOWED", "POLICY", "RULE", "WHY"}, {}};
   // Through a waypoint: the L7 policies it applies, judged per request.
   Table l7{{"WAYPOINT", "ENDPOINT", "L7_POLICY", "ACTION", "DRY_RUN", "RULES", "NOTES"}, {}};
@@ -381,25 +389,29 @@ std::vector<Object> tunnelObjects() {
                     "its effective PeerAuthentication." +
                         fromTunnel,
                     kWorkloadFields, workloadShow}}};
-  const std::vector<Field> serviceFields = {{"name", "service name"},
-                                            {"namespace", "namespace"},
-                                            {"hostname", "NAME.NAMESPACE.svc.DOMAIN"},
-                                            {"vips", "ClusterIPs"},
-                                            {"ports", "[{service_port, target_port, app_protocol}]; app_protocol (http, http2, grpc, "
-                                                      "tcp, tls) only when known"},
-                                            {"waypoint", "the waypoint (its service key) traffic to its VIPs must "
-                                                         "pass; \"\" for none"},
-                                            {"waypoint_for", "only on a waypoint, from its Gateway (YAML source): "
-                                                             "service, workload or all"}};
+  const std::vector<Field> serviceFields = {
+      {"name", "service name"},
+      {"namespace", "namespace"},
+      {"hostname", "NAME.NAMESPACE.svc.DOMAIN"},
+      {"vips", "ClusterIPs"},
+      {"ports",
+       "[{service_port, target_port, app_protocol}]; app_protocol (http, http2, grpc, "
+       "tcp, tls) only when known"},
+      {"waypoint",
+       "the waypoint (its service key) traffic to its VIPs must "
+       "pass; \"\" for none"},
+      {"waypoint_for",
+       "only on a waypoint, from its Gateway (YAML source): "
+       "service, workload or all"}};
   std::vector<Field> serviceShowFields = serviceFields;
   serviceShowFields.push_back({"endpoints", "[{workload, ips, ready}]: workloads behind it"});
-  Object service{"service",
-                 "Services (VIPs and ports) in warren-tunnel's state.",
-                 {{"list", "", "every service", "Every service with its VIPs and ports." + fromTunnel, serviceFields,
-                   serviceList},
-                  {"show", "SERVICE", "one service and its endpoints",
-                   "One service by NAMESPACE/NAME or a unique NAME, with the workloads behind it." + fromTunnel,
-                   serviceShowFields, serviceShow}}};
+  Object service{
+      "service",
+      "Services (VIPs and ports) in warren-tunnel's state.",
+      {{"list", "", "every service", "Every service with its VIPs and ports." + fromTunnel, serviceFields, serviceList},
+       {"show", "SERVICE", "one service and its endpoints",
+        "One service by NAMESPACE/NAME or a unique NAME, with the workloads behind it." + fromTunnel, serviceShowFields,
+        serviceShow}}};
   const std::vector<Field> policyFields = {
       {"name", "policy name"},
       {"namespace", "namespace"},
@@ -420,7 +432,9 @@ std::vector<Object> tunnelObjects() {
                   policyFields, policyShow}}};
   Object cert{"cert",
               "Workload certificates the tunnel holds.",
-              {{"list", "", "identities, serials, expiry and renewal",
+              {{"list",
+                "",
+                "identities, serials, expiry and renewal",
                 "One row per workload certificate: SPIFFE identity, serial, notAfter, seconds to expiry and to "
                 "the next renewal." +
                     fromTunnel,
@@ -434,21 +448,26 @@ std::vector<Object> tunnelObjects() {
                 certList}}};
   Object config{"config",
                 "The tunnel's whole configuration.",
-                {{"dump", "", "the admin config dump",
+                {{"dump",
+                  "",
+                  "the admin config dump",
                   "The tunnel's /config_dump: state (workloads, services, policies, waypoint_policies, "
                   "request_authentications), "
                   "certificates, counters and "
                   "the xDS client's status. The table is a summary; -p prints the whole dump." +
                       fromTunnel,
-                  {{"state", "workloads, services, policies (the tunnel's L4 form), waypoint_policies (the "
-                             "waypoints' L7 form), request_authentications (the waypoints' JWT rules)"},
+                  {{"state",
+                    "workloads, services, policies (the tunnel's L4 form), waypoint_policies (the "
+                    "waypoints' L7 form), request_authentications (the waypoints' JWT rules)"},
                    {"certificates", "as cert list"},
                    {"counters", "the data path's counters"},
                    {"xds", "xDS client status, with --xds-address only"}},
                   configDumpVerb}}};
   Object log{"log",
              "The tunnel's log level.",
-             {{"level", "[LEVEL]", "show or set the log level",
+             {{"level",
+               "[LEVEL]",
+               "show or set the log level",
                "Without LEVEL, shows the tunnel's log level; with one of trace, debug, info, warn, error, critical, "
                "off, sets it. The only warrenctl command that changes anything, and it changes no data-path state; "
                "setting needs the tunnel's admin token (--admin-token-file, root only)." +
@@ -458,7 +477,9 @@ std::vector<Object> tunnelObjects() {
   Object explainObj{
       "explain",
       "Why a connection is allowed, denied or not in the mesh.",
-      {{"", "SRC DST:PORT [--request \"METHOD /path\"] [--jwt FILE]", "walk the data path's decisions for one connection",
+      {{"",
+        "SRC DST:PORT [--request \"METHOD /path\"] [--jwt FILE]",
+        "walk the data path's decisions for one connection",
         "SRC is a workload (NAMESPACE/NAME) or an IP; DST:PORT the address the app dials (a pod or a service VIP). "
         "The tunnel runs the same functions its data path runs, over its current state: is the source in the mesh, "
         "where does the destination resolve (each endpoint of a service), which identity is expected, and which "
@@ -474,18 +495,22 @@ std::vector<Object> tunnelObjects() {
             fromTunnel,
         {{"source", "workload, ip, identity, captured, capture_reason; waypoint: the waypoint it is an endpoint of"},
          {"destination", "the address dialed"},
-         {"paths", "one per way the connection can go: route (hbone, passthrough, refuse, direct), reason, "
-                   "destination_workload, service, authority, via, expected_identity, allowed, authorization; "
-                   "waypoint and onward through a waypoint"},
+         {"paths",
+          "one per way the connection can go: route (hbone, passthrough, refuse, direct), reason, "
+          "destination_workload, service, authority, via, expected_identity, allowed, authorization; "
+          "waypoint and onward through a waypoint"},
          {"paths[].authorization", "evaluated_by, allowed, policy, rule, reason, audit, dry_run"},
-         {"paths[].waypoint", "service (its key), known, endpoint, via, identity, note, and policies: the L7 "
-                              "policies it applies for this destination [{policy, action, dry_run, targets, rules, "
-                              "notes}]"},
-         {"paths[].onward", "the waypoint's connection to the destination: route, reason, authority, via, "
-                            "expected_identity"},
-         {"paths[].waypoint.request", "with --request/--jwt: method, path, authentication {token (none|given), "
-                                      "rule, verified, principal, failure, note}, status (200, 401, 403), decision "
-                                      "{allowed, policy, rule, reason}, matched_rule"},
+         {"paths[].waypoint",
+          "service (its key), known, endpoint, via, identity, note, and policies: the L7 "
+          "policies it applies for this destination [{policy, action, dry_run, targets, rules, "
+          "notes}]"},
+         {"paths[].onward",
+          "the waypoint's connection to the destination: route, reason, authority, via, "
+          "expected_identity"},
+         {"paths[].waypoint.request",
+          "with --request/--jwt: method, path, authentication {token (none|given), "
+          "rule, verified, principal, failure, note}, status (200, 401, 403), decision "
+          "{allowed, policy, rule, reason}, matched_rule"},
          {"verdict", "allow, deny, depends on the endpoint, or depends on the request"}},
         explain}}};
   return {workload, service, policy, waypointObject(), cert, config, log, explainObj};

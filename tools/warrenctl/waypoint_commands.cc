@@ -118,7 +118,7 @@ std::vector<std::string> summaryRow(const Waypoint& w) {
   const std::string takes = w.service ? str(*w.service, "waypoint_for") : "";
   const size_t ready = w.readyEndpoints();
   // What the traffic bound to it meets: refused when it cannot be reached.
-  const std::string status = !w.service ? "missing (bound traffic refused)"
+  const std::string status = !w.service   ? "missing (bound traffic refused)"
                              : ready == 0 ? "no ready endpoint (bound traffic refused)"
                                           : "ok";
   return {w.ns(),
@@ -167,10 +167,12 @@ Result<Output> waypointShow(const Json& state, const std::string& word) {
   Table endpoints{{"ENDPOINT", "IPS", "READY", "IDENTITY"}, {}};
   j["endpoint_list"] = Json::array();
   for (const auto* e : w.endpoints) {
-    j["endpoint_list"].push_back(
-        {{"workload", nsName(*e)}, {"ips", (*e)["ips"]}, {"ready", (*e).value("ready", false)}, {"identity", str(*e, "identity")}});
-    endpoints.rows.push_back({nsName(*e), joined((*e)["ips"]), (*e).value("ready", false) ? "yes" : "no",
-                              str(*e, "identity")});
+    j["endpoint_list"].push_back({{"workload", nsName(*e)},
+                                  {"ips", (*e)["ips"]},
+                                  {"ready", (*e).value("ready", false)},
+                                  {"identity", str(*e, "identity")}});
+    endpoints.rows.push_back(
+        {nsName(*e), joined((*e)["ips"]), (*e).value("ready", false) ? "yes" : "no", str(*e, "identity")});
   }
 
   Table bound{{"BOUND", "NAME", "ADDRESSES"}, {}};
@@ -213,10 +215,12 @@ Result<Output> waypointShow(const Json& state, const std::string& word) {
     const std::string name = nsName(*r);
     const bool invalid = !(*r)["invalid"].empty();
     for (const auto& rule : (*r)["jwt_rules"])
-      authns.rows.push_back({name, via, str(rule, "issuer"),
-                             rule.contains("jwks_uri") ? str(rule, "jwks_uri") : "inline kids " + joined(rule["jwks_inline_kids"]),
-                             joined(rule["from"]), invalid ? "invalid: every request 401" : "ok"});
-    if ((*r)["jwt_rules"].empty()) authns.rows.push_back({name, via, "-", "-", "-", invalid ? "invalid: every request 401" : "no rules"});
+      authns.rows.push_back(
+          {name, via, str(rule, "issuer"),
+           rule.contains("jwks_uri") ? str(rule, "jwks_uri") : "inline kids " + joined(rule["jwks_inline_kids"]),
+           joined(rule["from"]), invalid ? "invalid: every request 401" : "ok"});
+    if ((*r)["jwt_rules"].empty())
+      authns.rows.push_back({name, via, "-", "-", "-", invalid ? "invalid: every request 401" : "no rules"});
     for (const auto& n : (*r)["notes"]) notes.rows.push_back({name, n.get<std::string>()});
   }
   out.json = std::move(j);
@@ -226,17 +230,17 @@ Result<Output> waypointShow(const Json& state, const std::string& word) {
 
 Result<Output> waypointJwks(const Json& dump) {
   if (!dump.contains("jwks") || !dump["jwks"].is_array())
-    return makeError("this admin endpoint is not a waypoint's (its config dump has no jwks); point --admin at the "
-                     "waypoint's, e.g. run warrenctl in the waypoint's pod");
+    return makeError(
+        "this admin endpoint is not a waypoint's (its config dump has no jwks); point --admin at the "
+        "waypoint's, e.g. run warrenctl in the waypoint's pod");
   Output out{dump["jwks"], Table{{"JWKS_URI", "KEYS", "KIDS", "FETCHED", "FETCHES", "FAILURES", "LAST_ERROR"}, {}}};
   for (const auto& j : dump["jwks"]) {
     const Json& ago = j["fetched_seconds_ago"];
     const std::string discovered = str(j, "discovered_jwks_uri");
     out.table.rows.push_back({str(j, "uri") + (discovered.empty() ? "" : " -> " + discovered),
                               j.value("have_keys", false) ? std::to_string(j["kids"].size()) : "none",
-                              joined(j["kids"], 6), ago.is_null() ? "never" : ago.dump() + " s ago",
-                              str(j, "fetches"), str(j, "failures"),
-                              str(j, "last_error").empty() ? "-" : str(j, "last_error")});
+                              joined(j["kids"], 6), ago.is_null() ? "never" : ago.dump() + " s ago", str(j, "fetches"),
+                              str(j, "failures"), str(j, "last_error").empty() ? "-" : str(j, "last_error")});
   }
   return out;
 }
@@ -273,8 +277,9 @@ Object waypointObject() {
       {"namespace", "namespace"},
       {"name", "name (its Gateway's and its Service's)"},
       {"known", "false when it is named but no such service exists: the traffic bound to it is refused"},
-      {"waypoint_for", "what it takes: service, workload or all, from its Gateway's istio.io/waypoint-for "
-                       "(YAML source); \"\" when the source does not say (xDS)"},
+      {"waypoint_for",
+       "what it takes: service, workload or all, from its Gateway's istio.io/waypoint-for "
+       "(YAML source); \"\" when the source does not say (xDS)"},
       {"vips", "its service's VIPs"},
       {"endpoints", "how many pods it has"},
       {"ready_endpoints", "how many of them are ready, with an IP: 0 means bound traffic is refused"},
@@ -305,14 +310,17 @@ Object waypointObject() {
            {"policy_list[].targets[].namespace", "namespace"},
            {"policy_list[].targets[].name", "name"},
            {"policy_list[].rule_count", "number of rules"},
-           {"policy_list[].rules", "[{from: [{source}], to: [{operation}], when: [{key, values, not_values}]}], "
-                                   "Istio's field names, only those set"},
+           {"policy_list[].rules",
+            "[{from: [{source}], to: [{operation}], when: [{key, values, not_values}]}], "
+            "Istio's field names, only those set"},
            {"policy_list[].notes", "what the conversion changed (an invalid policy is enforced as deny-all)"},
            {"policy_list[].where", "file and line of the policy (YAML source)"},
-           {"policy_list[].applies_via", "Gateway (it targets the waypoint) or Service NAMESPACE/NAME (it targets "
-                                         "a service bound to the waypoint)"},
-           {"request_authentication_list", "its RequestAuthentications (JWT), as config dump's "
-                                           "state.request_authentications, plus applies_via"},
+           {"policy_list[].applies_via",
+            "Gateway (it targets the waypoint) or Service NAMESPACE/NAME (it targets "
+            "a service bound to the waypoint)"},
+           {"request_authentication_list",
+            "its RequestAuthentications (JWT), as config dump's "
+            "state.request_authentications, plus applies_via"},
            {"request_authentication_list[].name", "its name"},
            {"request_authentication_list[].namespace", "namespace"},
            {"request_authentication_list[].targets", "its targetRefs: [{kind, namespace, name}]"},
@@ -320,11 +328,13 @@ Object waypointObject() {
            {"request_authentication_list[].targets[].namespace", "namespace"},
            {"request_authentication_list[].targets[].name", "name"},
            {"request_authentication_list[].where", "file and line of the object (YAML source)"},
-           {"request_authentication_list[].jwt_rules", "[{issuer, audiences, jwks_uri | jwks_inline_kids, from, "
-                                                       "forward_original_token, output_payload_to_header, "
-                                                       "output_claim_to_headers, timeout_ms, where}]"},
-           {"request_authentication_list[].invalid", "why it failed validation; non-empty: every request to its "
-                                                     "targets is answered 401 (fail closed)"},
+           {"request_authentication_list[].jwt_rules",
+            "[{issuer, audiences, jwks_uri | jwks_inline_kids, from, "
+            "forward_original_token, output_payload_to_header, "
+            "output_claim_to_headers, timeout_ms, where}]"},
+           {"request_authentication_list[].invalid",
+            "why it failed validation; non-empty: every request to its "
+            "targets is answered 401 (fail closed)"},
            {"request_authentication_list[].notes", "what the conversion changed"},
            {"request_authentication_list[].applies_via", "Gateway or Service NAMESPACE/NAME, as for policies"},
        })
@@ -348,7 +358,9 @@ Object waypointObject() {
         "waypoint; `explain` shows which of them a connection meets." +
             fromTunnel,
         showFields, show},
-       {"jwks", "", "the JWKS key sets a waypoint holds (RequestAuthentication jwksUri)",
+       {"jwks",
+        "",
+        "the JWKS key sets a waypoint holds (RequestAuthentication jwksUri)",
         "The key sets of the jwksUris a waypoint fetches: for each, how many keys and their kids, when it was last "
         "fetched, how many fetches and failures, and the last error (a failed fetch keeps the last good set). "
         "Read from the waypoint's own admin endpoint (--admin; 127.0.0.1:15000 inside the waypoint's pod), not "

@@ -33,8 +33,8 @@ Result<warren_counters> readCaptureTotals(const std::string& pinRoot) {
 Status registerCaptureMetrics(telemetry::TcpMetrics& metrics, const std::string& pinRoot) {
   std::vector<telemetry::TcpMetrics::GroupMember> members;
   for (const auto& f : kCounterFields)
-    members.push_back({std::string("warren_capture_") + f.name + "_total",
-                       std::string("Enrolled pods, BPF: ") + f.help + "."});
+    members.push_back(
+        {std::string("warren_capture_") + f.name + "_total", std::string("Enrolled pods, BPF: ") + f.help + "."});
   // One walk of the pinned map per scrape serves every field.
   return metrics.addCounterGroup(std::move(members), [pinRoot] {
     std::vector<double> values;

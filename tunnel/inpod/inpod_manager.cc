@@ -8,12 +8,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "io/accept.h"
 #include "common/ip_literal.h"
 #include "common/netns.h"
+#include "io/accept.h"
+#include "io/tcp.h"
 #include "tunnel/inpod/reply_routing.h"
 #include "tunnel/inpod/sysctl.h"
-#include "io/tcp.h"
 #include "warren_abi.h"
 
 namespace warren::inpod {
@@ -55,8 +55,7 @@ Status InpodManager::ensureMaps() {
   return okStatus();
 }
 
-Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& info, UniqueFd netns,
-                                                           uint64_t cookie) {
+Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& info, UniqueFd netns, uint64_t cookie) {
   bool v4 = false, v6 = false, replyRouting = false;
   for (const auto& ip : info.ips) (isIpv6(ip) ? v6 : v4) = true;
   if (!v4 && !v6) v4 = true;  // still capture outbound via 127.0.0.1
@@ -94,9 +93,11 @@ Result<InpodManager::Workload> InpodManager::openListeners(const WorkloadInfo& i
                    st.error().message);
     // Not fatal: without it the pod is served, its apps just see the pod's own
     // address as the source of inbound connections (counted per connection).
-    if (auto st = installReplyRouting(v4, v6); st) replyRouting = true;
-    else spdlog::warn("pod {}/{}: no reply routing, apps will not see client addresses: {}", info.ns, info.name,
-                      st.error().message);
+    if (auto st = installReplyRouting(v4, v6); st)
+      replyRouting = true;
+    else
+      spdlog::warn("pod {}/{}: no reply routing, apps will not see client addresses: {}", info.ns, info.name,
+                   st.error().message);
   }
   auto ctx = std::make_shared<proxy::PodContext>();
   ctx->uid = info.uid;

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "tunnel/bpf/capture_maps.h"
 #include "identity/identity_manager.h"
-#include "tunnel/inpod/zds_client.h"
 #include "io/event_loop.h"
+#include "tunnel/bpf/capture_maps.h"
+#include "tunnel/inpod/zds_client.h"
 #include "tunnel/proxy/proxy.h"
 
 namespace warren::inpod {
@@ -50,7 +50,7 @@ class InpodManager : public WorkloadHandler {
   struct Workload {
     proxy::PodContextPtr pod;
     std::optional<identity::SpiffeId> identity;  // held in the identity manager
-    std::vector<UniqueFd> listeners;  // watched by the loop while they live
+    std::vector<UniqueFd> listeners;             // watched by the loop while they live
     // Those of `listeners` that sk_lookup targets (-1: that family is not served),
     // registered again when the agent replays the pod (registerInMaps).
     int inbound4 = -1, inbound6 = -1, hbone4 = -1, hbone6 = -1;
@@ -75,7 +75,7 @@ class InpodManager : public WorkloadHandler {
   InpodOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, Workload> workloads_;  // by uid
-  bool stopped_ = false;  // stopAccepting() ran: no more workloads
+  bool stopped_ = false;                       // stopAccepting() ran: no more workloads
   std::unique_ptr<tunnel::CaptureMaps> maps_;
 };
 

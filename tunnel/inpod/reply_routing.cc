@@ -99,8 +99,8 @@ Status addLocalDefaultRoute(int family, uint32_t loopback) {
 
 Status installReplyRouting(bool ipv4, bool ipv6) {
   if (auto st = setSysctl("/proc/sys/net/ipv4/tcp_fwmark_accept", "1"); !st) return st;
-  for (auto [wanted, path] : {std::pair{ipv4, "/proc/sys/net/ipv4/fwmark_reflect"},
-                              std::pair{ipv6, "/proc/sys/net/ipv6/fwmark_reflect"}}) {
+  for (auto [wanted, path] :
+       {std::pair{ipv4, "/proc/sys/net/ipv4/fwmark_reflect"}, std::pair{ipv6, "/proc/sys/net/ipv6/fwmark_reflect"}}) {
     if (!wanted) continue;
     if (auto st = setSysctl(path, "1"); !st) return st;
   }

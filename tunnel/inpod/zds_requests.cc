@@ -20,8 +20,8 @@ Status ZdsRequests::apply(zds::Received& msg) {
                          std::to_string(msg.fds.size()));
       if (add.uid().empty()) return makeError("add without a uid");
       const auto& wi = add.workload_info();
-      WorkloadInfo info{add.uid(), wi.name(), wi.namespace_(), wi.service_account(),
-                        {wi.ips().begin(), wi.ips().end()}};
+      WorkloadInfo info{
+          add.uid(), wi.name(), wi.namespace_(), wi.service_account(), {wi.ips().begin(), wi.ips().end()}};
       // The handler owns the netns from here, whatever it answers.
       UniqueFd netns = std::move(msg.fds[0]);
       auto st = handler_.addWorkload(info, std::move(netns));
@@ -45,8 +45,7 @@ Status ZdsRequests::apply(zds::Received& msg) {
       handler_.snapshotComplete(seen_);
       synced_ = true;
       return okStatus();
-    case pb::WorkloadRequest::PAYLOAD_NOT_SET:
-      break;
+    case pb::WorkloadRequest::PAYLOAD_NOT_SET: break;
   }
   return makeError("unknown request");
 }

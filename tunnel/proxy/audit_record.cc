@@ -21,8 +21,7 @@ Split workloadParts(std::string_view w) {
 Split addressParts(std::string_view a) {
   a = a.substr(0, a.find(' '));
   const size_t colon = a.rfind(':');
-  if (colon == std::string_view::npos || (a.find(':') != colon && (a.empty() || a.front() != '[')))
-    return {a, ""};
+  if (colon == std::string_view::npos || (a.find(':') != colon && (a.empty() || a.front() != '['))) return {a, ""};
   std::string_view host = a.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return {host, a.substr(colon + 1)};
@@ -41,9 +40,7 @@ std::string auditFields(const ConnectionRecord& rec, std::chrono::system_clock::
   const Split srcW = workloadParts(rec.srcWorkload), dstW = workloadParts(rec.dstWorkload);
   const Split srcA = addressParts(rec.src), dstA = addressParts(rec.dst);
   // Outbound, the destination's tunnel decides; it says "deny" with a 401.
-  const std::string verdict = !rec.verdict.empty()        ? rec.verdict
-                              : rec.responseFlags == "DENY" ? "deny"
-                                                           : "none";
+  const std::string verdict = !rec.verdict.empty() ? rec.verdict : rec.responseFlags == "DENY" ? "deny" : "none";
   JsonLine j;
   j.field("direction", rec.direction)
       .field("protocol", rec.protocol)

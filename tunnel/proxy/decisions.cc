@@ -175,8 +175,7 @@ OutboundRoute decideOutbound(const sockaddr_storage& origDst, const state::Clust
     return r;
   }
   const std::string ip = io::formatIp(origDst);
-  if (const state::Service* svc = state.findServiceByVip(ip))
-    return viaService(*svc, origDst, state, pick, source, r);
+  if (const state::Service* svc = state.findServiceByVip(ip)) return viaService(*svc, origDst, state, pick, source, r);
   const state::Workload* w = state.findByIp(ip);
   if (!w) {
     r.target = origDst;

@@ -27,14 +27,14 @@ struct OutboundRoute {
   // Hbone: the destination pod's HBONE server (<pod IP>:15008).
   // Passthrough: the original destination itself, in plaintext from the pod.
   sockaddr_storage target{};
-  std::string authority;                 // Hbone: the original destination, "ip:port"
+  std::string authority;                // Hbone: the original destination, "ip:port"
   identity::SpiffeId expectedIdentity;  // Hbone: what the server must prove
-  std::string destinationWorkload;       // "ns/name" when the destination is known
-  std::string destinationService;        // the service hostname when a VIP was dialed
+  std::string destinationWorkload;      // "ns/name" when the destination is known
+  std::string destinationService;       // the service hostname when a VIP was dialed
   // Hbone through a waypoint: its Service key; target and expectedIdentity are
   // then the waypoint endpoint's, authority still the original destination.
   std::string waypoint;
-  std::string reason;                    // why this route (logs, CLI)
+  std::string reason;  // why this route (logs, CLI)
 };
 
 // The app dialed `origDst`. A service VIP resolves to one of the service's ready

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "common/ip_literal.h"
 #include "authz/authorize.h"
+#include "common/ip_literal.h"
 #include "io/tcp.h"
 #include "tunnel/proxy/decisions.h"
 
@@ -34,7 +34,7 @@ const state::Workload* findByName(const state::ClusterState& st, const std::stri
 
 nlohmann::json decisionJson(const authz::Decision& d, const char* evaluatedBy) {
   return {{"evaluated_by", evaluatedBy}, {"allowed", d.allowed}, {"policy", d.policy}, {"rule", d.rule},
-          {"reason", d.reason},         {"audit", d.audits},    {"dry_run", d.dryRun}};
+          {"reason", d.reason},          {"audit", d.audits},    {"dry_run", d.dryRun}};
 }
 
 const char* kPerRequest =
@@ -51,8 +51,8 @@ std::string targetsText(const state::L7Policy& p) {
 // The waypoint's part of a path: which of its endpoints takes the connection, and
 // the L7 policies it applies to requests for this destination.
 nlohmann::json waypointJson(const state::ClusterState& st, const OutboundRoute& r, const sockaddr_storage& dialed,
-                            const state::Workload* endpoint, const std::string& srcIp,
-                            const identity::SpiffeId& srcId, const RequestProbe* probe) {
+                            const state::Workload* endpoint, const std::string& srcIp, const identity::SpiffeId& srcId,
+                            const RequestProbe* probe) {
   nlohmann::json j = {{"service", r.waypoint}, {"policies", nlohmann::json::array()}};
   const state::Service* wp = st.findService(r.waypoint);
   j["known"] = wp != nullptr;
@@ -193,7 +193,9 @@ Result<nlohmann::json> explainConnection(const state::ClusterState& st, const st
                                        {"identity", src->identity.uri()},
                                        {"captured", src->captured},
                                        {"capture_reason", src->captureReason}}
-                      : nlohmann::json{{"workload", ""}, {"ip", srcIp}, {"captured", false},
+                      : nlohmann::json{{"workload", ""},
+                                       {"ip", srcIp},
+                                       {"captured", false},
                                        {"capture_reason", "not a workload of the state"}};
   const std::string servesWaypoint = src && !src->captured ? waypointServed(st, *src) : "";
   if (!servesWaypoint.empty()) out["source"]["waypoint"] = servesWaypoint;
@@ -204,7 +206,8 @@ Result<nlohmann::json> explainConnection(const state::ClusterState& st, const st
     const size_t n = svc ? std::max<size_t>(1, st.readyEndpoints(*svc).size()) : 1;
     // The source matters: a waypoint's own traffic is never sent back to it.
     for (size_t pick = 0; pick < n; ++pick)
-      out["paths"].push_back(explainRoute(st, decideOutbound(*dst, st, pick, src), *dst, pick, srcIp, src->identity, probe));
+      out["paths"].push_back(
+          explainRoute(st, decideOutbound(*dst, st, pick, src), *dst, pick, srcIp, src->identity, probe));
   } else {
     // No tunnel at the source: the packets go as the app sent them. A mesh
     // destination's tunnel captures them inbound and judges a plaintext client.

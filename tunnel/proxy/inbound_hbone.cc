@@ -33,8 +33,7 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
   auto refuse = [&] { resetAndClose(std::move(client)); };
   auto cert = podCertificate(*pod);
   if (!cert) {
-    spdlog::error("HBONE to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer),
-                  cert.error().message);
+    spdlog::error("HBONE to {} from {}: {}", pod->displayName(), io::formatSockaddr(*peer), cert.error().message);
     return refuse();
   }
   auto ctx = tlsCache_.get(tls::Role::Server, *cert, inputs_.identity->trustBundle());
@@ -59,8 +58,8 @@ void Proxy::handleHbone(const PodContextPtr& pod, UniqueFd client) {
 void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, int32_t streamId,
                            const hbone::Headers& request, const std::string& peerIp) {
   auto verdict = hbone::judgeConnectRequest(request, pod->ips);
-  ConnectionRecord rec = inboundHboneRecord(pod->displayName(), request, verdict, conn.peerLabel(),
-                                            conn.peerIdentity(), podIdentity(*pod).uri());
+  ConnectionRecord rec = inboundHboneRecord(pod->displayName(), request, verdict, conn.peerLabel(), conn.peerIdentity(),
+                                            podIdentity(*pod).uri());
   counters_.hboneInbound++;
   // Authorization, before any byte reaches the app. The source address is the
   // TCP peer (the client pod: its tunnel dials from inside the pod), never a
@@ -68,9 +67,9 @@ void Proxy::onHboneRequest(const PodContextPtr& pod, hbone::H2Connection& conn, 
   std::optional<Authorized> authorized;
   authz::Decision decision;
   if (verdict.status == 200) {
-    authorized = Authorized{authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target),
-                                                   io::portOf(verdict.target)},
-                            currentState()};
+    authorized = Authorized{
+        authz::ConnectionFacts{peerIp, conn.peerIdentity(), io::formatIp(verdict.target), io::portOf(verdict.target)},
+        currentState()};
     decision = authorizeInbound(*authorized->decidedWith, *pod, authorized->facts, rec);
   }
   opened(rec);

@@ -5,9 +5,9 @@
 
 #include "hbone/receive_budget.h"
 #include "io/accept.h"
+#include "state/state_json.h"
 #include "tunnel/proxy/explain.h"
 #include "tunnel/proxy/segmentation_live.h"
-#include "state/state_json.h"
 
 namespace warren::proxy {
 namespace {
@@ -48,12 +48,9 @@ nlohmann::json connectionJson(const hbone::H2Connection& c, const char* directio
                        {"bytes_to_peer", s.bytesToPeer},
                        {"bytes_from_peer", s.bytesFromPeer},
                        {"age_ms", millis(s.age)}});
-  return {{"id", c.connectionId()},
-          {"direction", direction},
-          {"peer", c.peerLabel()},
-          {"peer_identity", c.peerIdentity() ? c.peerIdentity()->uri() : ""},
-          {"state", stateName(c.state())},
-          {"streams", streams}};
+  return {{"id", c.connectionId()},        {"direction", direction},
+          {"peer", c.peerLabel()},         {"peer_identity", c.peerIdentity() ? c.peerIdentity()->uri() : ""},
+          {"state", stateName(c.state())}, {"streams", streams}};
 }
 
 }  // namespace
@@ -64,12 +61,12 @@ nlohmann::json Proxy::connectionsJson() const {
   for (const auto& [id, c] : inbound_) hboneConns.push_back(connectionJson(*c, "inbound"));
   auto authorized = nlohmann::json::array();
   for (const auto& [id, r] : revocable_)
-    authorized.push_back({{"pod", r.pod->displayName()},
-                          {"src_ip", r.facts.srcIp},
-                          {"src_identity", r.facts.srcIdentity ? r.facts.srcIdentity->uri() : ""},
-                          {"dst", (r.facts.dstIp.find(':') == std::string::npos ? r.facts.dstIp
-                                                                                 : "[" + r.facts.dstIp + "]") +
-                                      ":" + std::to_string(r.facts.dstPort)}});
+    authorized.push_back(
+        {{"pod", r.pod->displayName()},
+         {"src_ip", r.facts.srcIp},
+         {"src_identity", r.facts.srcIdentity ? r.facts.srcIdentity->uri() : ""},
+         {"dst", (r.facts.dstIp.find(':') == std::string::npos ? r.facts.dstIp : "[" + r.facts.dstIp + "]") + ":" +
+                     std::to_string(r.facts.dstPort)}});
   return {{"hbone", hboneConns}, {"inbound_authorized", authorized}, {"active", active_.load()}};
 }
 
@@ -92,12 +89,18 @@ nlohmann::json configDump(const state::StateStore& state, const identity::Identi
     certs.push_back(std::move(j));
   }
   nlohmann::json counters = {
-      {"outbound_opened", c.outboundOpened.load()},   {"inbound_opened", c.inboundOpened.load()},
-      {"refused", c.refused.load()},                  {"upstream_failed", c.upstreamFailed.load()},
-      {"closed", c.closed.load()},                    {"hbone_outbound", c.hboneOutbound.load()},
-      {"passthrough", c.passthrough.load()},          {"hbone_inbound", c.hboneInbound.load()},
-      {"hbone_bad_requests", c.hboneBadRequests.load()}, {"identity_refusals", c.identityRefusals.load()},
-      {"policy_denied", c.policyDenied.load()},       {"policy_revoked", c.policyRevoked.load()},
+      {"outbound_opened", c.outboundOpened.load()},
+      {"inbound_opened", c.inboundOpened.load()},
+      {"refused", c.refused.load()},
+      {"upstream_failed", c.upstreamFailed.load()},
+      {"closed", c.closed.load()},
+      {"hbone_outbound", c.hboneOutbound.load()},
+      {"passthrough", c.passthrough.load()},
+      {"hbone_inbound", c.hboneInbound.load()},
+      {"hbone_bad_requests", c.hboneBadRequests.load()},
+      {"identity_refusals", c.identityRefusals.load()},
+      {"policy_denied", c.policyDenied.load()},
+      {"policy_revoked", c.policyRevoked.load()},
       {"original_source_fallbacks", c.originalSourceFallbacks.load()},
       {"app_dials_cancelled", c.appDialsCancelled.load()},
       {"revalidations_judged", c.revalidationsJudged.load()},

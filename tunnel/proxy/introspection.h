@@ -6,10 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "identity/identity_manager.h"
-#include "tunnel/proxy/proxy.h"
 #include "state/cluster_state.h"
 #include "telemetry/http_server.h"
 #include "telemetry/metrics.h"
+#include "tunnel/proxy/proxy.h"
 
 namespace warren::proxy {
 

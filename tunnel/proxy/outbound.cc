@@ -117,8 +117,10 @@ void Proxy::sendHbone(const PodContextPtr& pod, UniqueFd client, const sockaddr_
     rec.endReason = stats.endReason;
     rec.tlsVersion = stats.tlsVersion;
     rec.tlsCipher = stats.tlsCipher;
-    if (stats.status == 401) rec.responseFlags = "DENY";
-    else if (stats.status != 200) rec.responseFlags = "CONNECT";
+    if (stats.status == 401)
+      rec.responseFlags = "DENY";
+    else if (stats.status != 200)
+      rec.responseFlags = "CONNECT";
     if (stats.status != 200) counters_.upstreamFailed++;
     finished(rec);
   };

@@ -27,7 +27,11 @@ std::optional<sockaddr_storage> socketAddress(int fd, bool peer) {
 void resetAndClose(UniqueFd fd) { io::resetOnClose(fd.get()); }
 
 Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs inputs, ProxyOptions options)
-    : loop_(loop), maps_(maps), inputs_(inputs), options_(options), pool_(loop, options.h2),
+    : loop_(loop),
+      maps_(maps),
+      inputs_(inputs),
+      options_(options),
+      pool_(loop, options.h2),
       hboneSlots_(std::make_shared<io::ConnectionSlots>(options.hboneInbound)),
       plaintextSlots_(std::make_shared<io::ConnectionSlots>(options.plaintextInbound)),
       outboundSlots_(std::make_shared<io::ConnectionSlots>(options.outbound)) {}
@@ -47,13 +51,11 @@ size_t Proxy::drainHbone() {
   return told;
 }
 
-void Proxy::trustBundleChanged(uint64_t generation) {
-  hbone::goAwayOnOlderTrustBundle(pool_, inbound_, generation);
-}
+void Proxy::trustBundleChanged(uint64_t generation) { hbone::goAwayOnOlderTrustBundle(pool_, inbound_, generation); }
 
 identity::SpiffeId Proxy::podIdentity(const PodContext& pod) const {
   return identity::workloadIdentity(inputs_.identity ? inputs_.identity->trustDomain() : "cluster.local", pod.ns,
-                                   pod.serviceAccount);
+                                    pod.serviceAccount);
 }
 
 Result<identity::WorkloadCertPtr> Proxy::podCertificate(const PodContext& pod) {
@@ -65,7 +67,8 @@ Result<identity::WorkloadCertPtr> Proxy::podCertificate(const PodContext& pod) {
 
 bool Proxy::admitUnderLoad(const char* what, const PodContext& pod) {
   const auto now = std::chrono::steady_clock::now();
-  if (lastLoadSample_ == std::chrono::steady_clock::time_point{} || now - lastLoadSample_ >= options_.overloadSampleEvery) {
+  if (lastLoadSample_ == std::chrono::steady_clock::time_point{} ||
+      now - lastLoadSample_ >= options_.overloadSampleEvery) {
     lastLoadSample_ = now;
     const Watermarks& w = options_.overload;
     LoadSample sample{.heldBytes = hbone::ReceiveBudget::process().held()};
@@ -108,8 +111,7 @@ authz::Decision Proxy::authorizeInbound(const state::ClusterState& st, const Pod
   return d;
 }
 
-uint64_t Proxy::track(const PodContextPtr& pod, Authorized authorized,
-                      std::function<void(const std::string&)> abort) {
+uint64_t Proxy::track(const PodContextPtr& pod, Authorized authorized, std::function<void(const std::string&)> abort) {
   uint64_t id = nextRevocableId_++;
   auto& facts = authorized.facts;
   // A state change may have landed between the decision and now (while the app
@@ -181,8 +183,7 @@ Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage&
 }
 
 void Proxy::connectAndRelay(const PodContextPtr& pod, UniqueFd client, const sockaddr_storage& peer,
-                            const sockaddr_storage& target, ConnectionRecord rec,
-                            std::optional<Authorized> revocable) {
+                            const sockaddr_storage& target, ConnectionRecord rec, std::optional<Authorized> revocable) {
   // The upstream socket lives in the pod's netns: outbound leaves with the pod's
   // own IP, inbound reaches the app over the pod's loopback path.
   // Inbound (the only kind that is revocable), the app sees the client's address.

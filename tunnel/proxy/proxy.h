@@ -15,26 +15,26 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/unique_fd.h"
+#include "audit/audit_writer.h"
+#include "audit/policy_digests.h"
 #include "authz/authorize.h"
-#include "tunnel/bpf/capture_maps.h"
+#include "common/unique_fd.h"
 #include "hbone/h2_connection.h"
+#include "hbone/inbound_admission.h"
 #include "hbone/inbound_limits.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
-#include "hbone/inbound_admission.h"
 #include "io/connection_slots.h"
 #include "io/event_loop.h"
-#include "audit/audit_writer.h"
-#include "audit/policy_digests.h"
+#include "state/cluster_state.h"
+#include "telemetry/metrics.h"
+#include "tls/tls_context.h"
+#include "tunnel/bpf/capture_maps.h"
 #include "tunnel/proxy/access_log.h"
 #include "tunnel/proxy/audit_record.h"
 #include "tunnel/proxy/decisions.h"
 #include "tunnel/proxy/overload.h"
 #include "tunnel/proxy/pod_context.h"
-#include "state/cluster_state.h"
-#include "telemetry/metrics.h"
-#include "tls/tls_context.h"
 
 namespace warren::proxy {
 

@@ -30,7 +30,9 @@ std::string failure(const char* op, bool isA, int err) {
 
 Relay::Relay(io::EventLoop& loop, UniqueFd a, UniqueFd b, std::function<void(const RelayStats&)> onDone,
              size_t capacity)
-    : loop_(loop), capacity_(std::max<size_t>(capacity, 1)), onDone_(std::move(onDone)),
+    : loop_(loop),
+      capacity_(std::max<size_t>(capacity, 1)),
+      onDone_(std::move(onDone)),
       started_(std::chrono::steady_clock::now()) {
   a_.fd = std::move(a);
   b_.fd = std::move(b);
@@ -142,8 +144,7 @@ Status Relay::setInterest(Side side, uint32_t want) {
     // The watch callbacks own the relay: it lives while the loop watches one of its
     // sockets (or runs one of its callbacks), and finish() unwatches both.
     auto self = shared_from_this();
-    if (auto st = loop_.watch(e.fd.get(), want, [self, side](uint32_t ev) { self->onEvent(side, ev); }); !st)
-      return st;
+    if (auto st = loop_.watch(e.fd.get(), want, [self, side](uint32_t ev) { self->onEvent(side, ev); }); !st) return st;
   } else if (auto st = loop_.modify(e.fd.get(), want); !st) {
     return st;
   }
@@ -156,7 +157,7 @@ Status Relay::updateInterest() {
     uint32_t ev = 0;
     const Direction& out = from(s);
     if (!out.eof && out.pending() < capacity_) ev |= EPOLLIN;  // room to read from s
-    if (into(s).pending() > 0) ev |= EPOLLOUT;                // bytes waiting for s
+    if (into(s).pending() > 0) ev |= EPOLLOUT;                 // bytes waiting for s
     return ev;
   };
   if (auto st = setInterest(Side::A, want(Side::A)); !st) return st;

@@ -26,8 +26,8 @@ bool same(const T* a, const T* b) {
 }
 }  // namespace
 
-bool decisionInputsUnchanged(const state::ClusterState& before, const state::ClusterState& after,
-                             const PodContext& pod, const std::string& dstIp) {
+bool decisionInputsUnchanged(const state::ClusterState& before, const state::ClusterState& after, const PodContext& pod,
+                             const std::string& dstIp) {
   if (&before == &after) return true;
   const state::Workload* was = before.findByIp(dstIp);
   const state::Workload* is = after.findByIp(dstIp);
@@ -54,7 +54,8 @@ Revalidation revalidate(const state::ClusterState& next, const std::vector<LiveI
     auto key = std::make_pair(&before, c.facts->dstIp);
     auto it = unchanged.find(key);
     if (it == unchanged.end())
-      it = unchanged.emplace(std::move(key), c.judgedWith && decisionInputsUnchanged(before, next, *c.pod, c.facts->dstIp))
+      it = unchanged
+               .emplace(std::move(key), c.judgedWith && decisionInputsUnchanged(before, next, *c.pod, c.facts->dstIp))
                .first;
     if (it->second) {
       out.skipped++;

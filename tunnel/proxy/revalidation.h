@@ -30,8 +30,8 @@ const state::Workload& destinationOf(const state::ClusterState& st, const PodCon
 // endpoints), and the policies that apply to it are the same or equal, in the
 // same order. Anything else counts as a change: judging again is always safe,
 // skipping only when certain.
-bool decisionInputsUnchanged(const state::ClusterState& before, const state::ClusterState& after,
-                             const PodContext& pod, const std::string& dstIp);
+bool decisionInputsUnchanged(const state::ClusterState& before, const state::ClusterState& after, const PodContext& pod,
+                             const std::string& dstIp);
 
 struct LiveInbound {
   uint64_t id = 0;

@@ -9,11 +9,22 @@ namespace {
 bool isTchar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -60,14 +71,20 @@ bool HeadScanner::step(char ch) {
     case State::Leading:
       // RFC 9112 2.2: empty lines before the start line may be ignored (clients
       // send a stray CRLF after a POST body); they must still be CRLF.
-      if (c == '\r') { state_ = State::LeadingCr; return true; }
+      if (c == '\r') {
+        state_ = State::LeadingCr;
+        return true;
+      }
       if (c == '\n') return fail(400, "bare LF before the start line");
       state_ = State::StartLine;
       [[fallthrough]];
     case State::StartLine:
       // The library checks the method, target and version; only the line's end
       // and NUL are ours (a NUL would truncate the target in C-string code).
-      if (c == '\r') { state_ = State::StartLineCr; return true; }
+      if (c == '\r') {
+        state_ = State::StartLineCr;
+        return true;
+      }
       if (c == '\n') return fail(400, "bare LF ending the start line");
       if (c == 0) return fail(400, "NUL in the start line");
       return true;
@@ -80,7 +97,10 @@ bool HeadScanner::step(char ch) {
       state_ = State::LineStart;
       return true;
     case State::LineStart:
-      if (c == '\r') { state_ = State::FinalCr; return true; }
+      if (c == '\r') {
+        state_ = State::FinalCr;
+        return true;
+      }
       if (c == '\n') return fail(400, "bare LF line ending in the head");
       if (c == ' ' || c == '\t') return fail(400, "obs-fold: header line starts with whitespace");
       if (c == ':') return fail(400, "empty header name");
@@ -89,13 +109,19 @@ bool HeadScanner::step(char ch) {
       state_ = State::Name;
       return true;
     case State::Name:
-      if (c == ':') { state_ = State::Value; return true; }
+      if (c == ':') {
+        state_ = State::Value;
+        return true;
+      }
       if (c == ' ' || c == '\t') return fail(400, "whitespace between header name and colon");
       if (c == '\r' || c == '\n') return fail(400, "header line without a colon");
       if (!isTchar(c)) return fail(400, "invalid character in header name");
       return true;
     case State::Value:
-      if (c == '\r') { state_ = State::ValueCr; return true; }
+      if (c == '\r') {
+        state_ = State::ValueCr;
+        return true;
+      }
       if (c == '\n') return fail(400, "bare LF line ending in a header");
       if (c == 0) return fail(400, "NUL in header value");
       if (!isValueChar(c)) return fail(400, "control character in header value");
@@ -109,8 +135,7 @@ bool HeadScanner::step(char ch) {
       state_ = State::Done;
       return true;
     case State::Done:
-    case State::Failed:
-      break;
+    case State::Failed: break;
   }
   return fail(400, "internal: head scanned past its end");
 }

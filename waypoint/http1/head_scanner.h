@@ -27,8 +27,7 @@ class HeadScanner {
     size_t scanned = 0;  // bytes examined; for Done, up to and including the final LF
   };
 
-  HeadScanner(size_t maxHeadBytes, size_t maxHeaders)
-      : maxHeadBytes_(maxHeadBytes), maxHeaders_(maxHeaders) {}
+  HeadScanner(size_t maxHeadBytes, size_t maxHeaders) : maxHeadBytes_(maxHeadBytes), maxHeaders_(maxHeaders) {}
 
   // Examines data up to the end of the head. After Done or Error, reset() first.
   Outcome scan(std::string_view data);
@@ -43,11 +42,11 @@ class HeadScanner {
 
  private:
   enum class State {
-    Leading,      // before the start line: empty lines (CRLF) are skipped
-    LeadingCr,    // CR of such an empty line
+    Leading,    // before the start line: empty lines (CRLF) are skipped
+    LeadingCr,  // CR of such an empty line
     StartLine,
     StartLineCr,
-    LineStart,    // first byte of a header line, or the CR of the empty line
+    LineStart,  // first byte of a header line, or the CR of the empty line
     Name,
     Value,
     ValueCr,

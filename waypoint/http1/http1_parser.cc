@@ -57,16 +57,16 @@ struct Parser::Impl {
   HeadScanner scanner;
   http_parser parser{};
 
-  bool inHead = true;         // bytes go through the scanner
-  bool inTrailers = false;    // ... and so do a chunked body's trailer section's
-  bool trailersBegin = false;  // paused at the last chunk: not an event for the caller
-  bool noBody = false;        // expectNoBody() for the next response
+  bool inHead = true;             // bytes go through the scanner
+  bool inTrailers = false;        // ... and so do a chunked body's trailer section's
+  bool trailersBegin = false;     // paused at the last chunk: not an event for the caller
+  bool noBody = false;            // expectNoBody() for the next response
   Event event = Event::NeedMore;  // set by the pausing callbacks
-  MessageHead building;       // the head being parsed; moved to `head` when complete
-  bool lastWasValue = true;   // the header callbacks: a new field name starts a header
+  MessageHead building;           // the head being parsed; moved to `head` when complete
+  bool lastWasValue = true;       // the header callbacks: a new field name starts a header
   MessageHead head;
-  HeaderList trailerFields;   // the trailer section being parsed
-  HeaderList trailers;        // the message's, once it has ended
+  HeaderList trailerFields;  // the trailer section being parsed
+  HeaderList trailers;       // the message's, once it has ended
   std::string_view body;
   bool failed = false;
   ParseError error;
@@ -191,8 +191,7 @@ int Parser::Impl::onMessageComplete(http_parser* p) {
   // final response, not to an interim 1xx before it.
   s.inHead = true;
   s.scanner.reset();
-  if (s.kind == Kind::Response && !(s.head.status / 100 == 1 && s.head.status != 101))
-    s.noBody = false;
+  if (s.kind == Kind::Response && !(s.head.status / 100 == 1 && s.head.status != 101)) s.noBody = false;
   http_parser_pause(p, 1);
   return 0;
 }
@@ -370,18 +369,10 @@ void Parser::Impl::mapLibraryError() {
       // The library reports an overflowing chunk size with this code too.
       reason = inHead ? "invalid Content-Length (not a single decimal number)" : "invalid chunk size (too large)";
       break;
-    case HPE_INVALID_TRANSFER_ENCODING:
-      reason = "Transfer-Encoding whose final coding is not chunked";
-      break;
-    case HPE_INVALID_CHUNK_SIZE:
-      reason = "invalid chunk size";
-      break;
-    case HPE_INVALID_EOF_STATE:
-      reason = "connection closed in the middle of a message";
-      break;
-    default:
-      reason = std::string("malformed message: ") + http_errno_description(err);
-      break;
+    case HPE_INVALID_TRANSFER_ENCODING: reason = "Transfer-Encoding whose final coding is not chunked"; break;
+    case HPE_INVALID_CHUNK_SIZE: reason = "invalid chunk size"; break;
+    case HPE_INVALID_EOF_STATE: reason = "connection closed in the middle of a message"; break;
+    default: reason = std::string("malformed message: ") + http_errno_description(err); break;
   }
   fail(status, std::move(reason));
 }

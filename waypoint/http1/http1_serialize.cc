@@ -11,9 +11,8 @@ namespace {
 // RFC 9110 7.6.1: headers for one hop only, plus the framing headers the
 // waypoint states itself from what it parsed.
 bool isHopByHop(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive", "proxy-connection", "te", "trailer",
-      "upgrade", "transfer-encoding", "content-length"};
+  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection",  "te",
+                                                "trailer",    "upgrade",    "transfer-encoding", "content-length"};
   for (auto n : kNames)
     if (n == name) return true;
   return false;

@@ -61,9 +61,12 @@ std::optional<std::string> claimHeaderValue(const nlohmann::json& payload, const
   const nlohmann::json* v = jwt::findClaim(payload, path);
   if (!v) return std::nullopt;
   std::string out;
-  if (v->is_string()) out = v->get<std::string>();
-  else if (v->is_number() || v->is_boolean()) out = v->dump();
-  else return std::nullopt;
+  if (v->is_string())
+    out = v->get<std::string>();
+  else if (v->is_number() || v->is_boolean())
+    out = v->dump();
+  else
+    return std::nullopt;
   if (!headerSafe(out)) return std::nullopt;
   return out;
 }
@@ -144,8 +147,9 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
     auto v = verified ? verified->verify(p.rule, keys, tokens[i], now) : jwt::verify(p.rule, *keys, tokens[i], now);
     if (!v) {
       if (v.error().reason == jwt::JwtFailure::UnknownKid && !p.jwksUri.empty() && !afterRefresh) return needKeys();
-      AuthnResult r = failed(use->policy->key(), std::string(jwt::toString(v.error().reason)),
-                             jwt::envoyMessage(v.error().reason), "token in " + where(use->token) + ": " + v.error().message);
+      AuthnResult r =
+          failed(use->policy->key(), std::string(jwt::toString(v.error().reason)), jwt::envoyMessage(v.error().reason),
+                 "token in " + where(use->token) + ": " + v.error().message);
       r.status = jwt::httpStatus(v.error().reason);
       return r;
     }
@@ -154,7 +158,8 @@ AuthnResult authenticate(const std::vector<const state::RequestAuthn*>& bound, c
     if (!p.rule.outputPayloadToHeader.empty())
       result.addHeaders.emplace_back(asciiLower(p.rule.outputPayloadToHeader), payloadSegment(tokens[i]));
     for (const auto& c : p.rule.outputClaimToHeaders)
-      if (auto value = claimHeaderValue(v->claims, c.claim)) result.addHeaders.emplace_back(asciiLower(c.header), *value);
+      if (auto value = claimHeaderValue(v->claims, c.claim))
+        result.addHeaders.emplace_back(asciiLower(c.header), *value);
     if (!result.token) {
       result.kind = AuthnResult::Kind::Verified;
       result.policy = use->policy->key();

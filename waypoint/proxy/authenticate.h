@@ -50,13 +50,13 @@ struct AuthnResult {
 
   // Verified: the first token's (shared: plans are copied into request outcomes).
   std::shared_ptr<const jwt::VerifiedToken> token;
-  std::string policy;                       // the RequestAuthentication ("ns/name") that decided
-  std::string failure;  // Failed: a metrics label (jwt::toString, or "issuer_not_configured",
-                        // "invalid_policy", "jwks_unavailable")
-  std::string body;     // Failed: Envoy's body
-  int status = 401;     // Failed: Envoy's status (403 for an audience not allowed)
-  std::string reason;   // one line for the access log and `explain`
-  std::string jwksUri;  // NeedKeys
+  std::string policy;                    // the RequestAuthentication ("ns/name") that decided
+  std::string failure;                   // Failed: a metrics label (jwt::toString, or "issuer_not_configured",
+                                         // "invalid_policy", "jwks_unavailable")
+  std::string body;                      // Failed: Envoy's body
+  int status = 401;                      // Failed: Envoy's status (403 for an audience not allowed)
+  std::string reason;                    // one line for the access log and `explain`
+  std::string jwksUri;                   // NeedKeys
   std::chrono::milliseconds timeout{0};  // NeedKeys: the rule's fetch timeout
 
   // What the forwarded request must change (None and Verified).

@@ -53,8 +53,10 @@ bool bodylessResponse(int status, bool headRequest) {
 
 // How the connection goes on after a response, said in its head.
 void addConnectionField(const Http1ResponseHead& r, bool http10Client, bool keepAlive, http1::HeaderList& extra) {
-  if (r.closeDelimited || !keepAlive) extra.emplace_back("connection", "close");
-  else if (http10Client) extra.emplace_back("connection", "keep-alive");
+  if (r.closeDelimited || !keepAlive)
+    extra.emplace_back("connection", "close");
+  else if (http10Client)
+    extra.emplace_back("connection", "keep-alive");
 }
 
 }  // namespace

@@ -36,8 +36,7 @@ bool lowerEquals(std::string_view a, std::string_view lower) {
 
 nghttp2_nv makeNv(const std::string& name, const std::string& value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 }  // namespace
@@ -56,10 +55,14 @@ H2RequestHead h2RequestHead(const http1::HeaderList& pseudo, const http1::Header
   std::string authority, host, cookie;
   bool extendedConnect = false;
   for (const auto& [n, v] : pseudo) {
-    if (n == ":method") h.method = v;
-    else if (n == ":path") h.target = v;
-    else if (n == ":authority") authority = v;
-    else if (n == ":protocol") extendedConnect = true;
+    if (n == ":method")
+      h.method = v;
+    else if (n == ":path")
+      h.target = v;
+    else if (n == ":authority")
+      authority = v;
+    else if (n == ":protocol")
+      extendedConnect = true;
   }
   for (const auto& [n, v] : fields) {
     if (n == "cookie") {
@@ -150,8 +153,8 @@ struct H2Session::Stream {
 struct H2SessionCallbacks {
   static H2Session* self(void* u) { return static_cast<H2Session*>(u); }
   static int beginHeaders(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onBeginHeaders(f); }
-  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen,
-                    const uint8_t* value, size_t valueLen, uint8_t, void* u) {
+  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen, const uint8_t* value,
+                    size_t valueLen, uint8_t, void* u) {
     return self(u)->onHeader(f, {reinterpret_cast<const char*>(name), nameLen},
                              {reinterpret_cast<const char*>(value), valueLen});
   }
@@ -163,16 +166,16 @@ struct H2SessionCallbacks {
   static int streamClose(nghttp2_session*, int32_t id, uint32_t code, void* u) {
     return self(u)->onStreamClose(id, code);
   }
-  static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
-                          nghttp2_data_source*, void* u) {
+  static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags, nghttp2_data_source*,
+                          void* u) {
     return self(u)->readBody(id, buf, len, flags);
   }
 };
 
 // ---- lifecycle -----------------------------------------------------------------
 
-std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
-                                            SessionOptions options, std::string initial) {
+std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, StreamFacts stream,
+                                            io::ByteStreamPtr downstream, SessionOptions options, std::string initial) {
   auto s = std::shared_ptr<H2Session>(new H2Session(host, id, std::move(stream), std::move(downstream), options));
   std::weak_ptr<H2Session> weak = s;
   if (auto st = s->startNghttp2(); !st) {
@@ -183,9 +186,10 @@ std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, Stre
     return s;
   }
   s->downEvents_ = EPOLLIN | EPOLLOUT;  // our SETTINGS go out at once
-  if (auto st = s->down_->watch(s->downEvents_, [weak](uint32_t ev) {
-        if (auto self = weak.lock()) self->onDownstream(ev);
-      });
+  if (auto st = s->down_->watch(s->downEvents_,
+                                [weak](uint32_t ev) {
+                                  if (auto self = weak.lock()) self->onDownstream(ev);
+                                });
       !st) {
     spdlog::error("waypoint session {}: cannot watch the stream: {}", id, st.error().message);
     s->downEvents_ = 0;
@@ -202,7 +206,8 @@ std::shared_ptr<H2Session> H2Session::start(SessionHost& host, uint64_t id, Stre
   return s;
 }
 
-H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream, SessionOptions options)
+H2Session::H2Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
+                     SessionOptions options)
     : host_(host),
       id_(id),
       stream_(std::move(stream)),
@@ -236,9 +241,9 @@ Status H2Session::startNghttp2() {
   }
   // Window updates are ours: request bytes count as taken once the upstream took them.
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_settings(opt, 32);         // entries per SETTINGS frame
-  nghttp2_option_set_max_outbound_ack(opt, 100);     // SETTINGS/PING acks queued for a client that does not read
-  nghttp2_option_set_max_continuations(opt, 8);      // CONTINUATION flood
+  nghttp2_option_set_max_settings(opt, 32);       // entries per SETTINGS frame
+  nghttp2_option_set_max_outbound_ack(opt, 100);  // SETTINGS/PING acks queued for a client that does not read
+  nghttp2_option_set_max_continuations(opt, 8);   // CONTINUATION flood
   nghttp2_option_set_stream_reset_rate_limit(opt, options_.h2ResetBurst, options_.h2ResetRate);  // rapid reset
   int rv = nghttp2_session_server_new2(&h2_, cbs, this, opt);
   nghttp2_option_del(opt);
@@ -451,8 +456,10 @@ int H2Session::onHeader(const nghttp2_frame* frame, std::string_view name, std::
     s->fields.clear();
     return 0;
   }
-  if (!name.empty() && name.front() == ':') s->pseudo.emplace_back(name, value);
-  else s->fields.emplace_back(name, value);
+  if (!name.empty() && name.front() == ':')
+    s->pseudo.emplace_back(name, value);
+  else
+    s->fields.emplace_back(name, value);
   return 0;
 }
 
@@ -463,11 +470,8 @@ int H2Session::onFrameRecv(const nghttp2_frame* frame) {
     case NGHTTP2_HEADERS:
       if (Stream* s = find(id); s && frame->headers.cat == NGHTTP2_HCAT_REQUEST) judge(*s, endStream);
       break;
-    case NGHTTP2_GOAWAY:
-      goingAway_ = true;
-      break;
-    default:
-      break;
+    case NGHTTP2_GOAWAY: goingAway_ = true; break;
+    default: break;
   }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && endStream)
     if (Stream* s = find(id)) requestEnded(*s);
@@ -503,8 +507,10 @@ int H2Session::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
     return 0;
   }
   std::string_view chunk(reinterpret_cast<const char*>(data), len);
-  if (s->chunked) s->upOut += http1::chunk(chunk);
-  else s->upOut.append(chunk);
+  if (s->chunked)
+    s->upOut += http1::chunk(chunk);
+  else
+    s->upOut.append(chunk);
   if (s->up && !flushUp(*s)) upstreamEof(*s);
   return 0;
 }
@@ -515,7 +521,7 @@ int H2Session::onStreamClose(int32_t id, uint32_t code) {
   Stream& s = *it->second;
   if (code != NGHTTP2_NO_ERROR && s.outcome.responseFlags.empty() && !(s.bodyDone && s.bodyPending() == 0))
     s.outcome.responseFlags = "DR";  // the client reset the stream
-  releaseUpstream(s, false);  // no work goes on for a closed stream
+  releaseUpstream(s, false);         // no work goes on for a closed stream
   report(s);
   streams_.erase(it);
   return 0;
@@ -924,8 +930,7 @@ void H2Session::processUpstream(Stream& s) {
     auto step = s.parser->feed(in);
     head += step.consumed;
     switch (step.event) {
-      case Event::NeedMore:
-        break;
+      case Event::NeedMore: break;
       case Event::Error:
         spdlog::warn("waypoint session {} (h2): bad response from {}: {}", id_, s.outcome.upstreamHost,
                      s.parser->error().reason);
@@ -960,15 +965,17 @@ void H2Session::processUpstream(Stream& s) {
           nghttp2_session_resume_data(h2_, s.id);
         }
         // Clean end, request fully sent, nothing extra: the next request may use it.
-        const bool reusable = s.keepAlive && !s.closeDelimited && s.endReceived && s.upOutPending() == 0 &&
-                              head == s.upIn.size();
+        const bool reusable =
+            s.keepAlive && !s.closeDelimited && s.endReceived && s.upOutPending() == 0 && head == s.upIn.size();
         return releaseUpstream(s, reusable);
       }
     }
     if (step.event == Event::NeedMore) break;
   }
-  if (head >= s.upIn.size()) s.upIn.clear();
-  else s.upIn.erase(0, head);
+  if (head >= s.upIn.size())
+    s.upIn.clear();
+  else
+    s.upIn.erase(0, head);
 }
 
 void H2Session::upstreamEof(Stream& s) {

@@ -61,8 +61,8 @@ std::string requestProtocol(const http1::HeaderList& fields);
 class H2Session : public Session, public std::enable_shared_from_this<H2Session>, private H2Upstream::Sink {
  public:
   // `initial`: bytes already read from the stream (at least the preface).
-  static std::shared_ptr<H2Session> start(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
-                                          SessionOptions options, std::string initial);
+  static std::shared_ptr<H2Session> start(SessionHost& host, uint64_t id, StreamFacts stream,
+                                          io::ByteStreamPtr downstream, SessionOptions options, std::string initial);
   ~H2Session() override;
   void abort() override;
   uint64_t id() const { return id_; }
@@ -137,7 +137,7 @@ class H2Session : public Session, public std::enable_shared_from_this<H2Session>
   size_t downOutHead_ = 0;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<int32_t> toOpen_;  // judged and allowed during this read: upstreams opened after it
-  IdleUpstreams idle_;  // HTTP/1.1 upstreams between requests
+  IdleUpstreams idle_;           // HTTP/1.1 upstreams between requests
   bool closed_ = false, goingAway_ = false;
   bool judgingInline_ = false;  // judgeRequest is answering inside judge()
   uint64_t idleTimer_ = 0;

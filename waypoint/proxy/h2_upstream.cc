@@ -20,8 +20,7 @@ constexpr size_t kOutHighWater = 64 * 1024;
 
 nghttp2_nv makeNv(const std::string& name, const std::string& value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 std::vector<nghttp2_nv> toNva(const http1::HeaderList& a, const http1::HeaderList& b = {}) {
@@ -52,8 +51,8 @@ struct H2Upstream::Stream {
 struct H2UpstreamCallbacks {
   static H2Upstream* self(void* u) { return static_cast<H2Upstream*>(u); }
   static int beginHeaders(nghttp2_session*, const nghttp2_frame* f, void* u) { return self(u)->onBeginHeaders(f); }
-  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen,
-                    const uint8_t* value, size_t valueLen, uint8_t, void* u) {
+  static int header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t nameLen, const uint8_t* value,
+                    size_t valueLen, uint8_t, void* u) {
     return self(u)->onHeader(f, {reinterpret_cast<const char*>(name), nameLen},
                              {reinterpret_cast<const char*>(value), valueLen});
   }
@@ -64,8 +63,8 @@ struct H2UpstreamCallbacks {
   static int streamClose(nghttp2_session*, int32_t id, uint32_t code, void* u) {
     return self(u)->onStreamClose(id, code);
   }
-  static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
-                          nghttp2_data_source*, void* u) {
+  static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags, nghttp2_data_source*,
+                          void* u) {
     return self(u)->readBody(id, buf, len, flags);
   }
 };
@@ -125,9 +124,10 @@ void H2Upstream::attach(io::ByteStreamPtr fd) {
   fd_ = std::move(fd);
   std::weak_ptr<H2Upstream> weak = weak_from_this();
   events_ = EPOLLIN | EPOLLOUT;
-  if (auto st = fd_->watch(events_, [weak](uint32_t ev) {
-        if (auto self = weak.lock()) self->onEvent(ev);
-      });
+  if (auto st = fd_->watch(events_,
+                           [weak](uint32_t ev) {
+                             if (auto self = weak.lock()) self->onEvent(ev);
+                           });
       !st) {
     events_ = 0;
     return fail("cannot watch the upstream: " + st.error().message);
@@ -175,8 +175,8 @@ void H2Upstream::failAll(const std::string& why) {
 
 // ---- requests -------------------------------------------------------------------
 
-int32_t H2Upstream::submit(Sink& sink, int32_t key, const http1::HeaderList& pseudo,
-                           const http1::HeaderList& fields, bool endStream) {
+int32_t H2Upstream::submit(Sink& sink, int32_t key, const http1::HeaderList& pseudo, const http1::HeaderList& fields,
+                           bool endStream) {
   if (!usable()) return 0;
   auto nva = toNva(pseudo, fields);
   nghttp2_data_provider prd{};
@@ -415,8 +415,10 @@ int H2Upstream::onFrameRecv(const nghttp2_frame* frame) {
       int status = 0;
       http1::HeaderList fields;
       for (auto& [n, v] : block) {
-        if (n == ":status") std::from_chars(v.data(), v.data() + v.size(), status);
-        else if (n.empty() || n.front() != ':') fields.emplace_back(std::move(n), std::move(v));
+        if (n == ":status")
+          std::from_chars(v.data(), v.data() + v.size(), status);
+        else if (n.empty() || n.front() != ':')
+          fields.emplace_back(std::move(n), std::move(v));
       }
       if (status < 200) return 0;  // interim (nghttp2 has checked :status is there and valid)
       s.gotHead = true;
@@ -451,10 +453,10 @@ int H2Upstream::onStreamClose(int32_t id, uint32_t code) {
   auto s = std::move(it->second);
   streams_.erase(it);
   if (s->ended || s->canceled) return 0;
-  std::string why = !s->failReason.empty()       ? s->failReason
-                    : code == NGHTTP2_REFUSED_STREAM ? "upstream refused the stream"
-                                                     : std::string("reset by upstream (") +
-                                                           nghttp2_http2_strerror(code) + ")";
+  std::string why = !s->failReason.empty() ? s->failReason
+                    : code == NGHTTP2_REFUSED_STREAM
+                        ? "upstream refused the stream"
+                        : std::string("reset by upstream (") + nghttp2_http2_strerror(code) + ")";
   heard(*s).upstreamFailed(s->key, why, !s->gotHead);
   return 0;
 }

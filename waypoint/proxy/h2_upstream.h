@@ -62,8 +62,8 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   };
 
   struct Options {
-    uint32_t streamWindow = 1u << 20;      // what one response may have in flight
-    uint32_t connectionWindow = 4u << 20;  // ... all responses together
+    uint32_t streamWindow = 1u << 20;       // what one response may have in flight
+    uint32_t connectionWindow = 4u << 20;   // ... all responses together
     size_t maxHeaderListBytes = 64u << 10;  // a response head or trailer block larger fails the stream
   };
 
@@ -124,7 +124,7 @@ class H2Upstream : public std::enable_shared_from_this<H2Upstream> {
   ssize_t readBody(int32_t id, uint8_t* buf, size_t len, uint32_t* flags);
 
   io::EventLoop& loop_;
-  std::vector<Sink*> heard_;  // sinks told something since the last tellSinks()
+  std::vector<Sink*> heard_;   // sinks told something since the last tellSinks()
   bool tellDeferred_ = false;  // afterSinkCall() has a tellSinks() waiting for the round's end
   Options options_;
   std::string label_;

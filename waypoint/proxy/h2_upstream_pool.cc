@@ -31,15 +31,17 @@ std::shared_ptr<H2Upstream> H2UpstreamPool::open(const proxy::OutboundRoute& rou
     // and an unused byte stream closes.
     auto upstream = weakUp.lock();
     if (!upstream) return;
-    if (!fd) upstream->fail("upstream connect error or disconnect/reset before headers: " + fd.error().message);
-    else upstream->attach(std::move(*fd));
+    if (!fd)
+      upstream->fail("upstream connect error or disconnect/reset before headers: " + fd.error().message);
+    else
+      upstream->attach(std::move(*fd));
   });
   return up;
 }
 
 H2UpstreamPool::Submitted H2UpstreamPool::submit(const proxy::OutboundRoute& route, const std::string& upstreamHost,
-                                                 H2Upstream::Sink& sink, int32_t key,
-                                                 const H2UpstreamRequest& request, bool endStream) {
+                                                 H2Upstream::Sink& sink, int32_t key, const H2UpstreamRequest& request,
+                                                 bool endStream) {
   auto& conns = live_[upstreamKey(route)];
   for (auto& up : conns) {
     if (!up->usable() || up->streamCount() >= kMaxStreams) continue;

@@ -20,13 +20,15 @@ namespace warren::waypoint {
 using Event = http1::Parser::Event;
 
 std::shared_ptr<Http1Session> Http1Session::start(SessionHost& host, uint64_t id, StreamFacts stream,
-                                                  io::ByteStreamPtr downstream, SessionOptions options, std::string initial) {
+                                                  io::ByteStreamPtr downstream, SessionOptions options,
+                                                  std::string initial) {
   auto s = std::shared_ptr<Http1Session>(new Http1Session(host, id, std::move(stream), std::move(downstream), options));
   std::weak_ptr<Http1Session> weak = s;
   s->downEvents_ = EPOLLIN;
-  if (auto st = s->down_->watch(s->downEvents_, [weak](uint32_t ev) {
-        if (auto self = weak.lock()) self->onDownstream(ev);
-      });
+  if (auto st = s->down_->watch(s->downEvents_,
+                                [weak](uint32_t ev) {
+                                  if (auto self = weak.lock()) self->onDownstream(ev);
+                                });
       !st) {
     spdlog::error("waypoint session {}: cannot watch the stream: {}", id, st.error().message);
     s->phase_ = Phase::Closed;
@@ -116,16 +118,14 @@ void Http1Session::onDownstream(uint32_t events) {
 // request cut short by the FIN cannot be completed.
 void Http1Session::clientEnded() {
   switch (phase_) {
-    case Phase::Head:
-      return closeAfterFlush();  // (a head begun and never finished gets no answer)
+    case Phase::Head: return closeAfterFlush();  // (a head begun and never finished gets no answer)
     case Phase::DiscardBody:
       finishRequest(current_.status);  // its answer is queued; the rest of its body never comes
       return closeAfterFlush();
     case Phase::ForwardBody:
       finishRequest(0);  // the upstream has part of a body that will never end
       return finish();
-    default:
-      return;  // judging or answering: processRequests comes back here afterwards
+    default: return;  // judging or answering: processRequests comes back here afterwards
   }
 }
 
@@ -143,8 +143,7 @@ void Http1Session::processRequests() {
     downInHead_ += step.consumed;
     requestConsumed_ += step.consumed;  // this request's bytes, never a pipelined successor's
     switch (step.event) {
-      case Event::NeedMore:
-        continue;
+      case Event::NeedMore: continue;
       case Event::Error:
         current_.start = std::chrono::system_clock::now();
         startedAt_ = std::chrono::steady_clock::now();
@@ -152,14 +151,15 @@ void Http1Session::processRequests() {
         current_.requestBytes = requestConsumed_;
         return reject(requests_.error().status, std::string(http1::reasonPhrase(requests_.error().status)), "DPE",
                       true);
-      case Event::Head:
-        onRequestHead();
-        break;
+      case Event::Head: onRequestHead(); break;
       case Event::BodyChunk:
         if (phase_ == Phase::ForwardBody) {
-          if (h2Id_) sendH2Body(requests_.bodyChunk());
-          else if (requestChunked_) upOut_ += http1::chunk(requests_.bodyChunk());
-          else upOut_.append(requests_.bodyChunk());
+          if (h2Id_)
+            sendH2Body(requests_.bodyChunk());
+          else if (requestChunked_)
+            upOut_ += http1::chunk(requests_.bodyChunk());
+          else
+            upOut_.append(requests_.bodyChunk());
         }
         break;
       case Event::MessageEnd:
@@ -356,8 +356,7 @@ void Http1Session::processResponse() {
     auto step = responses_->feed(in);
     upInHead_ += step.consumed;
     switch (step.event) {
-      case Event::NeedMore:
-        break;
+      case Event::NeedMore: break;
       case Event::Error:
         spdlog::warn("waypoint session {}: bad response from {}: {}", id_, current_.upstreamHost,
                      responses_->error().reason);
@@ -389,8 +388,10 @@ void Http1Session::processResponse() {
       case Event::BodyChunk: {
         std::string_view data = responses_->bodyChunk();
         current_.responseBytes += data.size();
-        if (responseChunked_) downOut_ += http1::chunk(data);
-        else downOut_.append(data);
+        if (responseChunked_)
+          downOut_ += http1::chunk(data);
+        else
+          downOut_.append(data);
         break;
       }
       case Event::MessageEnd:
@@ -687,8 +688,10 @@ void Http1Session::upstreamData(int32_t key, const uint8_t* data, size_t len) {
   if (responseBodyless_) return;  // (none may follow; given back at the end)
   std::string_view chunk(reinterpret_cast<const char*>(data), len);
   current_.responseBytes += len;
-  if (responseChunked_) downOut_ += http1::chunk(chunk);
-  else downOut_.append(chunk);
+  if (responseChunked_)
+    downOut_ += http1::chunk(chunk);
+  else
+    downOut_.append(chunk);
 }
 
 void Http1Session::upstreamTrailers(int32_t key, http1::HeaderList trailers) {

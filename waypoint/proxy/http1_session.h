@@ -42,13 +42,13 @@
 
 #include "common/result.h"
 #include "io/byte_stream.h"
+#include "io/event_loop.h"
 #include "waypoint/http1/http1_parser.h"
 #include "waypoint/proxy/h2_upstream.h"
 #include "waypoint/proxy/h2_upstream_pool.h"
 #include "waypoint/proxy/idle_upstreams.h"
 #include "waypoint/proxy/request_plan.h"
 #include "waypoint/proxy/session_host.h"
-#include "io/event_loop.h"
 
 namespace warren::waypoint {
 
@@ -56,7 +56,8 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
  public:
   // `initial`: bytes already read from the stream (protocol sniffing), parsed first.
   static std::shared_ptr<Http1Session> start(SessionHost& host, uint64_t id, StreamFacts stream,
-                                             io::ByteStreamPtr downstream, SessionOptions options, std::string initial = {});
+                                             io::ByteStreamPtr downstream, SessionOptions options,
+                                             std::string initial = {});
   ~Http1Session() override;
   void abort() override;
   uint64_t id() const { return id_; }
@@ -66,7 +67,8 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   // client sends is read and dropped for a moment, so that closing on unread bytes
   // does not reset the connection and lose that answer (a lingering close).
   enum class Phase { Head, Judging, ForwardBody, DiscardBody, AwaitResponse, Closing, Draining, Closed };
-  Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream, SessionOptions options);
+  Http1Session(SessionHost& host, uint64_t id, StreamFacts stream, io::ByteStreamPtr downstream,
+               SessionOptions options);
 
   void onDownstream(uint32_t events);
   void onUpstream(uint32_t events);
@@ -132,7 +134,7 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   std::chrono::steady_clock::time_point startedAt_;
   bool requestChunked_ = false, responseChunked_ = false, responseCloseDelimited_ = false;
   bool keepAlive_ = true, responseStarted_ = false, rejected_ = false;
-  bool judgingInline_ = false;  // judgeRequest is answering inside onRequestHead
+  bool judgingInline_ = false;    // judgeRequest is answering inside onRequestHead
   uint64_t requestConsumed_ = 0;  // bytes of the current request the parser has taken
   uint64_t headTimer_ = 0, idleTimer_ = 0, drainTimer_ = 0;
   std::chrono::steady_clock::time_point lastActivity_;
@@ -141,10 +143,10 @@ class Http1Session : public Session, public std::enable_shared_from_this<Http1Se
   // one is never taken for it).
   std::shared_ptr<H2Upstream> h2_;
   int32_t h2Id_ = 0, h2Key_ = 0;  // h2Id_ -1: being submitted
-  bool h2RequestOpen_ = false;   // request body still going upstream
+  bool h2RequestOpen_ = false;    // request body still going upstream
   bool responseBodyless_ = false, http10Client_ = false;
-  uint64_t h2Unsent_ = 0;        // request body given to h2_, not yet taken by the upstream
-  uint64_t h2Unconsumed_ = 0;    // response body in downOut_, not yet reported to h2_ as consumed
+  uint64_t h2Unsent_ = 0;      // request body given to h2_, not yet taken by the upstream
+  uint64_t h2Unconsumed_ = 0;  // response body in downOut_, not yet reported to h2_ as consumed
   http1::HeaderList h2Trailers_;
 };
 

@@ -8,9 +8,9 @@ namespace {
 AuthnResult authenticateHead(SessionHost& host, const state::ClusterState& state, const StreamFacts& stream,
                              const http1::MessageHead& head, bool afterRefresh) {
   const jwt::RequestView view{head.headers, head.target};
-  return authenticate(requestAuthnsFor(state, host.self(), stream), view,
-                      [&host](const std::string& uri) { return host.jwks(uri); }, std::chrono::system_clock::now(),
-                      afterRefresh, host.verifiedTokens());
+  return authenticate(
+      requestAuthnsFor(state, host.self(), stream), view, [&host](const std::string& uri) { return host.jwks(uri); },
+      std::chrono::system_clock::now(), afterRefresh, host.verifiedTokens());
 }
 
 }  // namespace
@@ -20,7 +20,8 @@ bool judgeRequest(SessionHost& host, const StreamFacts& stream, const http1::Mes
   auto state = host.currentState();
   AuthnResult authn = authenticateHead(host, *state, stream, head, false);
   if (authn.kind != AuthnResult::Kind::NeedKeys) {
-    RequestPlan plan = planRequest(*state, host.self(), stream, head, host.nextPick(stream.destination), std::move(authn));
+    RequestPlan plan =
+        planRequest(*state, host.self(), stream, head, host.nextPick(stream.destination), std::move(authn));
     plan.decidedWith = std::move(state);
     judged(std::move(plan), head);
     return true;
@@ -29,15 +30,16 @@ bool judgeRequest(SessionHost& host, const StreamFacts& stream, const http1::Mes
   // judge again with whatever keys there are then. The fetch is bounded by the
   // rule's timeout, so the request waits at most that long.
   auto copy = std::make_shared<http1::MessageHead>(head);
-  host.refreshJwks(authn.jwksUri, authn.timeout, [&host, stream, copy, judged = std::move(judged),
-                                                  alive = std::move(alive)] {
-    if (!alive()) return;
-    auto now = host.currentState();
-    AuthnResult again = authenticateHead(host, *now, stream, *copy, true);
-    RequestPlan plan = planRequest(*now, host.self(), stream, *copy, host.nextPick(stream.destination), std::move(again));
-    plan.decidedWith = std::move(now);
-    judged(std::move(plan), *copy);
-  });
+  host.refreshJwks(
+      authn.jwksUri, authn.timeout, [&host, stream, copy, judged = std::move(judged), alive = std::move(alive)] {
+        if (!alive()) return;
+        auto now = host.currentState();
+        AuthnResult again = authenticateHead(host, *now, stream, *copy, true);
+        RequestPlan plan =
+            planRequest(*now, host.self(), stream, *copy, host.nextPick(stream.destination), std::move(again));
+        plan.decidedWith = std::move(now);
+        judged(std::move(plan), *copy);
+      });
   return false;
 }
 

@@ -48,9 +48,12 @@ StreamVerdict judgeWaypointStream(const hbone::Headers& request, const state::Cl
   if (!target || io::portOf(*target) == 0) return bad(":authority " + *authority + " is not ip:port");
   const std::string ip = io::formatIp(*target);
   bool bound = false;
-  if (const state::Service* svc = st.findServiceByVip(ip)) bound = svc->waypoint == self.serviceKey;
-  else if (const state::Workload* w = st.findByIp(ip)) bound = boundToSelf(st, *w, self);
-  if (!bound) return bad(":authority " + *authority + " is not a service or workload bound to waypoint " + self.serviceKey);
+  if (const state::Service* svc = st.findServiceByVip(ip))
+    bound = svc->waypoint == self.serviceKey;
+  else if (const state::Workload* w = st.findByIp(ip))
+    bound = boundToSelf(st, *w, self);
+  if (!bound)
+    return bad(":authority " + *authority + " is not a service or workload bound to waypoint " + self.serviceKey);
   StreamVerdict v;
   v.status = 200;
   v.destination = *target;
@@ -164,10 +167,9 @@ std::vector<const T*> boundObjects(const Binding& b, Of of) {
 }  // namespace
 
 std::vector<const state::RequestAuthn*> requestAuthnsFor(const state::ClusterState& st, const Self& self,
-                                                        const StreamFacts& stream) {
-  return boundObjects<state::RequestAuthn>(bindingFor(st, self, stream), [&](const auto& w, const auto* s) {
-    return st.requestAuthnsFor(w, s);
-  });
+                                                         const StreamFacts& stream) {
+  return boundObjects<state::RequestAuthn>(bindingFor(st, self, stream),
+                                           [&](const auto& w, const auto* s) { return st.requestAuthnsFor(w, s); });
 }
 
 state::AppProtocol destinationAppProtocol(const state::ClusterState& st, const StreamFacts& stream) {

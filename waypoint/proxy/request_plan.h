@@ -9,12 +9,12 @@
 #include <optional>
 #include <string>
 
-#include "waypoint/http1/http1_parser.h"
-#include "waypoint/proxy/authenticate.h"
 #include "authz/authorize_http.h"
 #include "hbone/h2_connection.h"
-#include "tunnel/proxy/decisions.h"
 #include "state/cluster_state.h"
+#include "tunnel/proxy/decisions.h"
+#include "waypoint/http1/http1_parser.h"
+#include "waypoint/proxy/authenticate.h"
 
 namespace warren::waypoint {
 
@@ -29,7 +29,7 @@ Self makeSelf(const std::string& ns, const std::string& name, const std::string&
 
 // One HBONE CONNECT stream arriving at the waypoint.
 struct StreamVerdict {
-  int status = 400;               // 200: accept and parse HTTP inside
+  int status = 400;                // 200: accept and parse HTTP inside
   sockaddr_storage destination{};  // the :authority (service VIP or pod IP, and port)
   std::string reason;
 };
@@ -51,10 +51,10 @@ struct StreamFacts {
 
 struct RequestPlan {
   enum class Action { Forward, Reject } action = Action::Reject;
-  int status = 0;         // Reject: the status to answer (403 by policy, 503 no route, 400)
-  std::string body;       // Reject: the body ("RBAC: access denied" as Envoy)
+  int status = 0;                     // Reject: the status to answer (403 by policy, 503 no route, 400)
+  std::string body;                   // Reject: the body ("RBAC: access denied" as Envoy)
   http1::HeaderList responseHeaders;  // Reject: headers the answer adds (www-authenticate on a JWT failure)
-  std::string path;       // the normalised path, judged and forwarded
+  std::string path;                   // the normalised path, judged and forwarded
   authz::HttpDecision decision;
   proxy::OutboundRoute route;  // Forward: where to (never this waypoint again)
   // For telemetry: the destination as Istio labels it.
@@ -72,7 +72,7 @@ struct RequestPlan {
 
 // The RequestAuthentications bound to the stream's destination (as AuthorizationPolicies bind).
 std::vector<const state::RequestAuthn*> requestAuthnsFor(const state::ClusterState& state, const Self& self,
-                                                        const StreamFacts& stream);
+                                                         const StreamFacts& stream);
 
 // The application protocol of the port the stream is addressed to: a service
 // VIP's port by its number, a pod's by the service port that targets it.

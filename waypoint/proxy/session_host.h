@@ -12,10 +12,10 @@
 
 #include "common/result.h"
 #include "io/byte_stream.h"
+#include "io/event_loop.h"
 #include "jwt/jwks.h"
 #include "jwt/verified_cache.h"
 #include "waypoint/proxy/request_plan.h"
-#include "io/event_loop.h"
 
 namespace warren::waypoint {
 
@@ -28,9 +28,9 @@ struct RequestOutcome {
   std::string protocol = "http";         // Istio's request_protocol: "http" or "grpc"
   std::string httpVersion = "HTTP/1.1";  // the downstream's (Envoy's %PROTOCOL%)
   RequestPlan plan;
-  int status = 0;            // sent downstream; 0 when the connection ended first
+  int status = 0;                 // sent downstream; 0 when the connection ended first
   std::optional<int> grpcStatus;  // gRPC requests: the grpc-status that ended the call
-  std::string responseFlags;  // Envoy's: "-", "RBAC", "UH", "UF", "UC", "UPE", "DPE", "DR", "DC"
+  std::string responseFlags;      // Envoy's: "-", "RBAC", "UH", "UF", "UC", "UPE", "DPE", "DR", "DC"
   uint64_t requestBytes = 0, responseBytes = 0;
   std::chrono::system_clock::time_point start;
   std::chrono::steady_clock::duration duration{};
@@ -69,15 +69,15 @@ struct SessionOptions {
   // complete, or never: once no byte has moved (none taken by the client, none from
   // the upstream) this long, the session ends.
   std::chrono::milliseconds halfClosedTimeout{15000};
-  size_t bufferBytes = 256u << 10;                // per direction: reading stops above this
+  size_t bufferBytes = 256u << 10;  // per direction: reading stops above this
   // HTTP/2 (h2c with prior knowledge inside the HBONE stream).
   uint32_t h2MaxConcurrentStreams = 100;
   uint32_t h2StreamWindow = 1u << 20;      // SETTINGS_INITIAL_WINDOW_SIZE
   uint32_t h2ConnectionWindow = 4u << 20;  // the connection's receive window
   uint32_t h2MaxHeaderListBytes = 64u << 10;
-  size_t h2MaxHeaders = 100;               // Envoy's max_headers_count
+  size_t h2MaxHeaders = 100;                      // Envoy's max_headers_count
   uint64_t h2ResetBurst = 200, h2ResetRate = 33;  // RST_STREAM token bucket (rapid reset)
-  size_t idleUpstreams = 8;                // HTTP/1.1 upstreams a session keeps idle between requests
+  size_t idleUpstreams = 8;                       // HTTP/1.1 upstreams a session keeps idle between requests
 };
 
 // A downstream session as the waypoint holds it.

@@ -18,14 +18,16 @@ std::optional<DownstreamProtocol> classifyFirstBytes(std::string_view first) {
   return std::nullopt;
 }
 
-std::shared_ptr<SessionSniffer> SessionSniffer::start(io::EventLoop& loop, io::ByteStreamPtr fd, const SessionOptions& options,
-                                                      Decided decided, Gone gone) {
-  auto s = std::shared_ptr<SessionSniffer>(new SessionSniffer(loop, std::move(fd), std::move(decided), std::move(gone)));
+std::shared_ptr<SessionSniffer> SessionSniffer::start(io::EventLoop& loop, io::ByteStreamPtr fd,
+                                                      const SessionOptions& options, Decided decided, Gone gone) {
+  auto s =
+      std::shared_ptr<SessionSniffer>(new SessionSniffer(loop, std::move(fd), std::move(decided), std::move(gone)));
   s->headTimeout_ = options.headTimeout;
   std::weak_ptr<SessionSniffer> weak = s;
-  if (auto st = s->fd_->watch(EPOLLIN, [weak](uint32_t) {
-        if (auto self = weak.lock()) self->onReadable();
-      });
+  if (auto st = s->fd_->watch(EPOLLIN,
+                              [weak](uint32_t) {
+                                if (auto self = weak.lock()) self->onReadable();
+                              });
       !st) {
     spdlog::error("waypoint: cannot watch a stream: {}", st.error().message);
     s->done_ = true;

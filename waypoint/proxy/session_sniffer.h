@@ -14,8 +14,8 @@
 #include <string_view>
 
 #include "io/byte_stream.h"
-#include "waypoint/proxy/session_host.h"
 #include "io/event_loop.h"
+#include "waypoint/proxy/session_host.h"
 
 namespace warren::waypoint {
 

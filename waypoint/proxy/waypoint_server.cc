@@ -11,9 +11,8 @@
 
 namespace warren::waypoint {
 
-WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& identity,
-                               const state::StateStore& state, WaypointOptions options,
-                               std::function<void(const RequestOutcome&)> onRequest)
+WaypointServer::WaypointServer(io::EventLoop& loop, identity::IdentityManager& identity, const state::StateStore& state,
+                               WaypointOptions options, std::function<void(const RequestOutcome&)> onRequest)
     : loop_(loop),
       identity_(identity),
       state_(state),
@@ -168,9 +167,8 @@ void WaypointServer::refreshJwks(const std::string& uri, std::chrono::millisecon
                                  std::function<void()> done) {
   if (!options_.jwks) return loop_.post(std::move(done));
   // The provider answers on its own thread; the session continues on the loop.
-  options_.jwks->refresh(uri, timeout, [&loop = loop_, done = std::move(done)](std::shared_ptr<const jwt::KeySet>) {
-    loop.post(done);
-  });
+  options_.jwks->refresh(
+      uri, timeout, [&loop = loop_, done = std::move(done)](std::shared_ptr<const jwt::KeySet>) { loop.post(done); });
 }
 
 void WaypointServer::requestDone(const RequestOutcome& outcome) {

@@ -14,11 +14,6 @@
 #include <string>
 
 #include "common/unique_fd.h"
-#include "waypoint/proxy/h2_session.h"
-#include "waypoint/proxy/h2_upstream_pool.h"
-#include "waypoint/proxy/http1_session.h"
-#include "waypoint/proxy/jwks_provider.h"
-#include "waypoint/proxy/session_sniffer.h"
 #include "hbone/h2_connection.h"
 #include "hbone/inbound_admission.h"
 #include "hbone/inbound_limits.h"
@@ -28,6 +23,11 @@
 #include "io/event_loop.h"
 #include "state/cluster_state.h"
 #include "tls/tls_context.h"
+#include "waypoint/proxy/h2_session.h"
+#include "waypoint/proxy/h2_upstream_pool.h"
+#include "waypoint/proxy/http1_session.h"
+#include "waypoint/proxy/jwks_provider.h"
+#include "waypoint/proxy/session_sniffer.h"
 
 namespace warren::waypoint {
 
@@ -101,7 +101,7 @@ class WaypointServer : public SessionHost {
   hbone::Pool pool_;
   H2UpstreamPool h2Pool_;  // before sessions_: they forget it as they go
   std::map<uint64_t, std::shared_ptr<hbone::H2Connection>> inbound_;
-  std::shared_ptr<io::ConnectionSlots> hboneSlots_;  // inbound_ connections, by source, held by their leases
+  std::shared_ptr<io::ConnectionSlots> hboneSlots_;        // inbound_ connections, by source, held by their leases
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;  // sniffing, HTTP/1.1 or HTTP/2
   uint64_t nextSession_ = 1;
   std::map<std::string, uint64_t> roundRobin_;

@@ -286,8 +286,12 @@ void RequestMetrics::appendTo(std::string& out) const {
   appendHeader(out, kJwtFailures, "Requests answered 401 because their JWT failed RequestAuthentication, by reason.",
                "counter");
   for (const auto& [reason, count] : jwtFailures)
-    out.append(kJwtFailures).append("{reason=\"").append(sanitizeLabelValue(reason)).append("\"} ")
-        .append(std::to_string(count)).append("\n");
+    out.append(kJwtFailures)
+        .append("{reason=\"")
+        .append(sanitizeLabelValue(reason))
+        .append("\"} ")
+        .append(std::to_string(count))
+        .append("\n");
 }
 
 void installMetricsRoutes(warren::telemetry::HttpServer& server, const warren::telemetry::TcpMetrics& tcp,

@@ -74,17 +74,17 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
-#include "waypoint/telemetry/request_record.h"
 #include "telemetry/http_server.h"
 #include "telemetry/metrics.h"
+#include "waypoint/telemetry/request_record.h"
 
 namespace warren::waypoint::telemetry {
 

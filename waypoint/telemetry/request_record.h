@@ -25,14 +25,14 @@ namespace warren::waypoint::telemetry {
 // issue 21197, istio/istio issue 47622. Put the deciding policy in `policy` /
 // `policyReason` and the details in `responseCodeDetails`; the access log carries them.
 inline constexpr const char* kFlagNone = "-";
-inline constexpr const char* kFlagDownstreamProtocolError = "DPE";      // 400: the request did not parse
-inline constexpr const char* kFlagUpstreamConnectionFailure = "UF";     // 503: could not connect upstream
-inline constexpr const char* kFlagUpstreamConnectionTermination = "UC"; // 503: upstream closed mid-request
-inline constexpr const char* kFlagUpstreamRemoteReset = "UR";           // 503: upstream reset the stream
-inline constexpr const char* kFlagUpstreamRequestTimeout = "UT";        // 504
-inline constexpr const char* kFlagNoHealthyUpstream = "UH";             // 503: no endpoint to pick
-inline constexpr const char* kFlagNoRouteFound = "NR";                  // 404: no route / unknown service
-inline constexpr const char* kFlagUpstreamRetryLimitExceeded = "URX";   // retries exhausted
+inline constexpr const char* kFlagDownstreamProtocolError = "DPE";         // 400: the request did not parse
+inline constexpr const char* kFlagUpstreamConnectionFailure = "UF";        // 503: could not connect upstream
+inline constexpr const char* kFlagUpstreamConnectionTermination = "UC";    // 503: upstream closed mid-request
+inline constexpr const char* kFlagUpstreamRemoteReset = "UR";              // 503: upstream reset the stream
+inline constexpr const char* kFlagUpstreamRequestTimeout = "UT";           // 504
+inline constexpr const char* kFlagNoHealthyUpstream = "UH";                // 503: no endpoint to pick
+inline constexpr const char* kFlagNoRouteFound = "NR";                     // 404: no route / unknown service
+inline constexpr const char* kFlagUpstreamRetryLimitExceeded = "URX";      // retries exhausted
 inline constexpr const char* kFlagDownstreamConnectionTermination = "DC";  // the client went away
 inline constexpr const char* kFlagStreamIdleTimeout = "SI";
 
@@ -44,38 +44,38 @@ inline std::string rbacDeniedDetails(const std::string& policy) {
 
 // One side of the request, in Istio's terms.
 struct Peer {
-  std::string principal;           // SPIFFE URI, "spiffe://cluster.local/ns/X/sa/Y"
-  std::string workload;            // the workload name ("productpage-v1")
+  std::string principal;  // SPIFFE URI, "spiffe://cluster.local/ns/X/sa/Y"
+  std::string workload;   // the workload name ("productpage-v1")
   std::string workloadNamespace;
-  std::string app;                 // the app label ("app" / "app.kubernetes.io/name")
-  std::string version;             // the version label
-  std::string cluster;             // the cluster id ("Kubernetes" is Istio's default)
-  std::string canonicalService;    // service.istio.io/canonical-name, else app, else workload
-  std::string canonicalRevision;   // service.istio.io/canonical-revision, else version, else "latest"
+  std::string app;                // the app label ("app" / "app.kubernetes.io/name")
+  std::string version;            // the version label
+  std::string cluster;            // the cluster id ("Kubernetes" is Istio's default)
+  std::string canonicalService;   // service.istio.io/canonical-name, else app, else workload
+  std::string canonicalRevision;  // service.istio.io/canonical-revision, else version, else "latest"
 };
 
 struct RequestRecord {
   // --- The request ---
   std::chrono::system_clock::time_point startTime{};
   std::chrono::steady_clock::duration duration{};  // first request byte to last response byte
-  std::string method;                             // "GET"
-  std::string path;                               // the request target as received
-  std::string authority;                          // Host / :authority
-  std::string httpVersion;                        // "HTTP/1.1" | "HTTP/2" (Envoy's %PROTOCOL%)
-  std::string requestProtocol = "http";           // Istio's request_protocol: "http" | "grpc"
+  std::string method;                              // "GET"
+  std::string path;                                // the request target as received
+  std::string authority;                           // Host / :authority
+  std::string httpVersion;                         // "HTTP/1.1" | "HTTP/2" (Envoy's %PROTOCOL%)
+  std::string requestProtocol = "http";            // Istio's request_protocol: "http" | "grpc"
   std::string userAgent;
-  std::string requestId;                          // x-request-id, when the request had one
-  std::string requestPrincipal;                   // JWT "iss/sub", when a token was validated
-  std::string jwtFailure;                         // why a token was refused (401): "expired", ...
-  uint64_t requestBytes = 0;                      // headers + body, as received
-  uint64_t responseBytes = 0;                     // headers + body, as sent downstream
+  std::string requestId;         // x-request-id, when the request had one
+  std::string requestPrincipal;  // JWT "iss/sub", when a token was validated
+  std::string jwtFailure;        // why a token was refused (401): "expired", ...
+  uint64_t requestBytes = 0;     // headers + body, as received
+  uint64_t responseBytes = 0;    // headers + body, as sent downstream
 
   // --- The response ---
-  int responseCode = 0;                    // 0: no response was sent (client went away)
-  std::optional<int> grpcStatus;           // grpc-status, for gRPC requests that got one
-  std::string responseFlags = kFlagNone;   // see the kFlag* constants
-  std::string responseCodeDetails;         // Envoy-style: "via_upstream", rbacDeniedDetails(...)
-  std::string upstreamHost;                // "10.1.2.3:8080", the endpoint that answered
+  int responseCode = 0;                   // 0: no response was sent (client went away)
+  std::optional<int> grpcStatus;          // grpc-status, for gRPC requests that got one
+  std::string responseFlags = kFlagNone;  // see the kFlag* constants
+  std::string responseCodeDetails;        // Envoy-style: "via_upstream", rbacDeniedDetails(...)
+  std::string upstreamHost;               // "10.1.2.3:8080", the endpoint that answered
 
   // --- Who and where ---
   std::string connectionSecurityPolicy = "mutual_tls";  // "mutual_tls" | "none"
@@ -94,9 +94,9 @@ struct RequestRecord {
   std::string verdict = "none";
 
   // --- For the audit log (README "Audit evidence") ---
-  std::string sourceAddress;  // the HBONE peer's IP: the client pod
+  std::string sourceAddress;          // the HBONE peer's IP: the client pod
   std::string tlsVersion, tlsCipher;  // the inbound HBONE connection's TLS session ("" none)
-  std::string policySha256;   // of the deciding policy as enforced (audit::PolicyDigests)
+  std::string policySha256;           // of the deciding policy as enforced (audit::PolicyDigests)
 };
 
 }  // namespace warren::waypoint::telemetry

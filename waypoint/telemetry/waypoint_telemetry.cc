@@ -1,8 +1,8 @@
 #include "waypoint/telemetry/waypoint_telemetry.h"
 
+#include "io/tcp.h"
 #include "waypoint/telemetry/audit_request.h"
 #include "waypoint/telemetry/request_log.h"
-#include "io/tcp.h"
 
 namespace warren::waypoint {
 
@@ -120,7 +120,8 @@ Status WaypointTelemetry::registerServerMetrics(const WaypointCounters& c) {
   };
   const Def counters[] = {
       {"warren_waypoint_hbone_inbound_over_total_limit_total",
-       "HBONE connections reset on arrival: the waypoint had --hbone-max-inbound open.", &c.hboneInboundRefused.overTotal},
+       "HBONE connections reset on arrival: the waypoint had --hbone-max-inbound open.",
+       &c.hboneInboundRefused.overTotal},
       {"warren_waypoint_hbone_inbound_over_source_limit_total",
        "HBONE connections reset on arrival: their source IP had --hbone-max-inbound-per-source open.",
        &c.hboneInboundRefused.overSource},

@@ -6,13 +6,13 @@
 
 #include "audit/audit_writer.h"
 #include "audit/policy_digests.h"
+#include "state/cluster_state.h"
+#include "telemetry/admin.h"
+#include "telemetry/metrics.h"
 #include "waypoint/proxy/http1_session.h"
 #include "waypoint/proxy/waypoint_server.h"
 #include "waypoint/telemetry/request_metrics.h"
 #include "waypoint/telemetry/request_record.h"
-#include "state/cluster_state.h"
-#include "telemetry/admin.h"
-#include "telemetry/metrics.h"
 
 namespace warren::waypoint {
 

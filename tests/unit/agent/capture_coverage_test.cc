@@ -24,14 +24,16 @@ source::Snapshot cluster() {
   source::Snapshot s;
   s.namespaces["mesh"] = {"mesh", {{"warren.io/mode", "enabled"}}};
   s.namespaces["plain"] = {"plain", {}};
-  for (auto p : {pod("mesh", "a"), pod("mesh", "out", {{"warren.io/mode", "disabled"}}),
-                 pod("mesh", "gw", {{"gateway.networking.k8s.io/gateway-name", "wp"}}), pod("mesh", "bad"),
-                 pod("plain", "c")})
+  for (auto p :
+       {pod("mesh", "a"), pod("mesh", "out", {{"warren.io/mode", "disabled"}}),
+        pod("mesh", "gw", {{"gateway.networking.k8s.io/gateway-name", "wp"}}), pod("mesh", "bad"), pod("plain", "c")})
     s.pods[p.ns + "/" + p.name] = p;
   return s;
 }
 
-RuntimePod runtime(const source::Pod& p) { return {"ctr-" + p.name, "/var/run/netns/" + p.name, p.name, p.ns, p.uid, p.ips}; }
+RuntimePod runtime(const source::Pod& p) {
+  return {"ctr-" + p.name, "/var/run/netns/" + p.name, p.name, p.ns, p.uid, p.ips};
+}
 
 struct Scope {
   source::Snapshot view = cluster();
@@ -138,7 +140,10 @@ TEST(CaptureChanges, EachChangeOfAPodsCaptureIsOneEventAndNothingElseIs) {
        cluster(),
        {}},
       {"the pod went", {{"mesh/a", a}}, {}, cluster(), {"released mesh/a captured->pod_deleted"}},
-      {"its namespace stopped capturing", {{"mesh/a", aOut}}, {}, disabled,
+      {"its namespace stopped capturing",
+       {{"mesh/a", aOut}},
+       {},
+       disabled,
        {"released mesh/a uncaptured->namespace_disabled"}},
       {"its namespace was deleted", {{"mesh/a", a}}, {}, gone, {"released mesh/a captured->namespace_deleted"}},
       {"made again under its name: the old one released, the new one stated",

@@ -27,11 +27,11 @@ source::Pod pod(const std::string& ns, const std::string& name, const std::strin
 
 source::Snapshot view() {
   source::Snapshot s;
-  s.pods["mesh/new"] = pod("mesh", "new", "node1", false);         // captured, not yet annotated
-  s.pods["mesh/done"] = pod("mesh", "done", "node1", true);        // captured and annotated
+  s.pods["mesh/new"] = pod("mesh", "new", "node1", false);           // captured, not yet annotated
+  s.pods["mesh/done"] = pod("mesh", "done", "node1", true);          // captured and annotated
   s.pods["mesh/released"] = pod("mesh", "released", "node1", true);  // annotated, no longer captured
-  s.pods["plain/never"] = pod("plain", "never", "node1", false);   // neither
-  s.pods["mesh/theirs"] = pod("mesh", "theirs", "node2", true);    // another node's agent's business
+  s.pods["plain/never"] = pod("plain", "never", "node1", false);     // neither
+  s.pods["mesh/theirs"] = pod("mesh", "theirs", "node2", true);      // another node's agent's business
   s.pods["mesh/other-value"] = pod("mesh", "other-value", "node1", false);
   s.pods["mesh/other-value"].annotations[source::kRedirectionAnnotation] = "disabled";
   return s;
@@ -64,10 +64,10 @@ TEST(PlanRedirection, WhatWasSentIsNotSentAgainUntilTheViewShowsIt) {
 
 TEST(PlanRedirection, SentRecordsEndWhenTheViewAgreesOrThePodIsGone) {
   source::Snapshot s = view();
-  RedirectionSent sent = {{"mesh/done", {"uid-done", true}},             // the view shows it now
-                          {"mesh/new", {"uid-new", true}},               // not yet
-                          {"mesh/gone", {"uid-gone", false}},            // no such pod any more
-                          {"mesh/released", {"uid-other", false}}};      // another pod by that name
+  RedirectionSent sent = {{"mesh/done", {"uid-done", true}},         // the view shows it now
+                          {"mesh/new", {"uid-new", true}},           // not yet
+                          {"mesh/gone", {"uid-gone", false}},        // no such pod any more
+                          {"mesh/released", {"uid-other", false}}};  // another pod by that name
   pruneRedirectionSent(s, sent);
   EXPECT_EQ(sent, (RedirectionSent{{"mesh/new", {"uid-new", true}}}));
   // Removed by someone else after the view agreed: planned again.

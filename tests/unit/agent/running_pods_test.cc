@@ -24,16 +24,16 @@ source::Snapshot view() {
   source::Snapshot s;
   s.namespaces["mesh"] = {"mesh", {{"warren.io/mode", "enabled"}}};
   s.namespaces["plain"] = {"plain", {}};
-  s.pods["mesh/old"] = pod("mesh", "old", {"10.0.0.1"});              // ran before the agent
-  s.pods["mesh/known"] = pod("mesh", "known", {"10.0.0.2"});          // its ADD came
-  s.pods["mesh/pending"] = pod("mesh", "pending", {});                // no IP: its ADD is still to come
+  s.pods["mesh/old"] = pod("mesh", "old", {"10.0.0.1"});      // ran before the agent
+  s.pods["mesh/known"] = pod("mesh", "known", {"10.0.0.2"});  // its ADD came
+  s.pods["mesh/pending"] = pod("mesh", "pending", {});        // no IP: its ADD is still to come
   s.pods["mesh/remote"] = pod("mesh", "remote", {"10.0.1.1"}, "node2");
   s.pods["mesh/optout"] = pod("mesh", "optout", {"10.0.0.3"});
   s.pods["mesh/optout"].labels["warren.io/mode"] = "disabled";
   s.pods["mesh/host"] = pod("mesh", "host", {"192.168.0.10"});
   s.pods["mesh/host"].hostNetwork = true;
   s.pods["plain/web"] = pod("plain", "web", {"10.0.0.4"});
-  s.pods["lost/x"] = pod("lost", "x", {"10.0.0.5"});  // namespace not in the view
+  s.pods["lost/x"] = pod("lost", "x", {"10.0.0.5"});      // namespace not in the view
   s.pods["mesh/job"] = pod("mesh", "job", {"10.0.0.6"});  // a finished Job's pod keeps its IP, has no netns
   s.pods["mesh/job"].finished = true;
   return s;

@@ -52,8 +52,7 @@ Verification verifyDir(const std::string& dir) {
   EXPECT_TRUE(key) << (key ? "" : key.error().message);
   std::vector<AuditFileText> texts;
   for (const auto& p : auditFiles(dir)) texts.push_back(splitAuditFile(p, *readFile(p)));
-  return verifyAuditFiles(texts,
-                          [k = key->get()](std::string_view m, std::string_view s) { return verify(k, m, s); });
+  return verifyAuditFiles(texts, [k = key->get()](std::string_view m, std::string_view s) { return verify(k, m, s); });
 }
 
 std::string dump(const Verification& v) {

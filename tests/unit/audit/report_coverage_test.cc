@@ -17,7 +17,9 @@ namespace {
 
 Millis at(int t) { return *parseUtcTimestamp("2026-12-06T10:00:00Z") + t * 1000LL; }
 
-CaptureRow started(int t, const std::string& node = "node1") { return {node, "started", "", "", "", "", "", "", at(t)}; }
+CaptureRow started(int t, const std::string& node = "node1") {
+  return {node, "started", "", "", "", "", "", "", at(t)};
+}
 CaptureRow captured(int t, const std::string& pod, const std::string& ns = "mesh") {
   return {"node1", "captured", ns, pod, "uid-" + pod, "", "enrolled", "namespace " + ns + " captures", at(t)};
 }
@@ -176,8 +178,8 @@ VerifiedFiles agentFile(const Key& key, const std::vector<std::pair<std::string,
 }
 
 std::string captureFields(const std::string& event, const std::string& pod, const std::string& reason, int t) {
-  return "\"event\":\"" + event + "\",\"node\":\"node1\",\"namespace\":\"mesh\",\"pod\":\"" + pod +
-         "\",\"uid\":\"u-" + pod + "\",\"previous\":\"\",\"reason\":\"" + reason + "\",\"detail\":\"d\",\"time\":\"" +
+  return "\"event\":\"" + event + "\",\"node\":\"node1\",\"namespace\":\"mesh\",\"pod\":\"" + pod + "\",\"uid\":\"u-" +
+         pod + "\",\"previous\":\"\",\"reason\":\"" + reason + "\",\"detail\":\"d\",\"time\":\"" +
          formatUtcTimestamp(at(t)) + "\"";
 }
 
@@ -215,8 +217,8 @@ TEST(ReportCoverage, TheControlMappingOffersCoverageAsEvidence) {
   for (const auto& c : r.controls)
     for (const auto& s : c.sections)
       if (s == kSectionCoverage) citing.insert(c.framework + " " + c.control);
-  EXPECT_EQ(citing, (std::set<std::string>{"PCI DSS 4.0 4.2.1", "PCI DSS 4.0 1.3 / 1.4", "SOC 2 CC6.1",
-                                           "SOC 2 CC6.7"}));
+  EXPECT_EQ(citing,
+            (std::set<std::string>{"PCI DSS 4.0 4.2.1", "PCI DSS 4.0 1.3 / 1.4", "SOC 2 CC6.1", "SOC 2 CC6.7"}));
 }
 
 }  // namespace

@@ -50,11 +50,11 @@ Report sample() {
   r.policies = {{"shop/payments-allow", std::string(64, 'a'), 4, 3, 1, t0() + 1000, t0() + 20'000},
                 {"shop/payments-allow", std::string(64, 'b'), 1, 1, 0, t0() + 30'000, t0() + 31'000}};
   r.share = {{t0(), t0() + 20'000, 3, 2}, {t0() + 20'000, t0() + 40'000, 0, 0}, {t0() + 40'000, t0() + 60'000, 4, 3}};
-  r.certificates = {{"node1", "spiffe://cluster.local/ns/shop/sa/checkout", "issued", "0A1B", "O=cluster.local",
-                     "2026-12-06T09:59:00.000Z", "2026-12-07T10:00:00.000Z", "", "", t0()},
-                    {"node1", "spiffe://cluster.local/ns/shop/sa/checkout", "expired", "0A1B", "O=cluster.local",
-                     "2026-12-06T09:59:00.000Z", "2026-12-07T10:00:00.000Z", "", "expired while in use <&>",
-                     t0() + 86'400'000}};
+  r.certificates = {
+      {"node1", "spiffe://cluster.local/ns/shop/sa/checkout", "issued", "0A1B", "O=cluster.local",
+       "2026-12-06T09:59:00.000Z", "2026-12-07T10:00:00.000Z", "", "", t0()},
+      {"node1", "spiffe://cluster.local/ns/shop/sa/checkout", "expired", "0A1B", "O=cluster.local",
+       "2026-12-06T09:59:00.000Z", "2026-12-07T10:00:00.000Z", "", "expired while in use <&>", t0() + 86'400'000}};
   r.certIssued = 1;
   r.certExpired = 1;
   r.requests = 6;
@@ -70,8 +70,11 @@ Report sample() {
   r.coverage.podsSeen = 3;
   r.coverage.alwaysCaptured = 1;
   r.coverage.uncaptured = {
-      {"node1", "shop", "<legacy>", "u1", {{false, "opted_out", "opts out with warren.io/mode=disabled", t0() + 5000,
-                                            t0() + 9000}}},
+      {"node1",
+       "shop",
+       "<legacy>",
+       "u1",
+       {{false, "opted_out", "opts out with warren.io/mode=disabled", t0() + 5000, t0() + 9000}}},
       {"node1", "shop", "batch", "u2", {{false, "enrollment_failed", "bpf: map full & more", t0() + 1000, {}}}}};
   Report defaults = buildReport(std::vector<VerifiedFiles>{}, {});
   r.controls = defaults.controls;
@@ -193,28 +196,31 @@ TEST(AuditReportHtml, ItsStructureCarriesTheReportAndNothingExternal) {
   EXPECT_EQ(rows(byId(doc.get(), "controls-table")).size(), report.controls.size());
   auto requests = rows(byId(doc.get(), "requests-table"));
   ASSERT_EQ(requests.size(), 2u);
-  EXPECT_EQ(requests[0], (std::vector<std::string>{"shop/checkout", "payments.shop.svc.cluster.local", "GET", "5", "1",
-                                                   "100.0%", "shop/<read> cccccccccccccccc" "shop/read dddddddddddddddd"}));
+  EXPECT_EQ(requests[0],
+            (std::vector<std::string>{"shop/checkout", "payments.shop.svc.cluster.local", "GET", "5", "1", "100.0%",
+                                      "shop/<read> cccccccccccccccc"
+                                      "shop/read dddddddddddddddd"}));
   EXPECT_EQ(requests[1][6], "");
   auto certs = rows(byId(doc.get(), "certificates-table"));
   ASSERT_EQ(certs.size(), 2u);
-  EXPECT_EQ(certs[1], (std::vector<std::string>{"2026-12-07T10:00:00.000Z", "node1",
-                                                "spiffe://cluster.local/ns/shop/sa/checkout", "expired", "0A1B",
-                                                "O=cluster.local", "2026-12-06T09:59:00.000Z",
-                                                "2026-12-07T10:00:00.000Z", "expired while in use <&>"}));
+  EXPECT_EQ(certs[1],
+            (std::vector<std::string>{"2026-12-07T10:00:00.000Z", "node1", "spiffe://cluster.local/ns/shop/sa/checkout",
+                                      "expired", "0A1B", "O=cluster.local", "2026-12-06T09:59:00.000Z",
+                                      "2026-12-07T10:00:00.000Z", "expired while in use <&>"}));
   EXPECT_NE(text(byId(doc.get(), "certificates")).find("1 issued, 0 rotated, 0 failed, 1 expired while in use."),
             std::string::npos);
   xmlNode* coverageTable = byId(doc.get(), "coverage-table");
   ASSERT_NE(coverageTable, nullptr);
   auto coverage = rows(coverageTable);
   ASSERT_EQ(coverage.size(), 2u);
-  EXPECT_EQ(coverage[0], (std::vector<std::string>{"shop/<legacy>", "node1", "2026-12-06T10:00:05.000Z",
-                                                   "2026-12-06T10:00:09.000Z", "opted_out",
-                                                   "opts out with warren.io/mode=disabled"}));
+  EXPECT_EQ(coverage[0],
+            (std::vector<std::string>{"shop/<legacy>", "node1", "2026-12-06T10:00:05.000Z", "2026-12-06T10:00:09.000Z",
+                                      "opted_out", "opts out with warren.io/mode=disabled"}));
   EXPECT_EQ(coverage[1][3], "still, at the last record");
   EXPECT_EQ(coverage[1][5], "bpf: map full & more");
-  EXPECT_NE(text(byId(doc.get(), "coverage")).find("3 pods in enabled namespaces in the window, 1 always captured, 2 "
-                                                   "uncaptured at some time."),
+  EXPECT_NE(text(byId(doc.get(), "coverage"))
+                .find("3 pods in enabled namespaces in the window, 1 always captured, 2 "
+                      "uncaptured at some time."),
             std::string::npos);
 
   // The chart: one svg, a point per bucket with connections (2 of 3), each

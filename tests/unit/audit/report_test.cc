@@ -415,9 +415,8 @@ TEST(AuditReport, RequestsCountBySourceDestinationAndMethodWithEveryDecidingPoli
   };
   Traffic t;
   t.allowed(0, 5);  // connections and requests are counted apart
-  Report r = buildReport({verified(key, {file(key, "node1", t.node1), file(key, "node2", t.node2),
-                                         waypointFile(key, recs)})},
-                         {});
+  Report r = buildReport(
+      {verified(key, {file(key, "node1", t.node1), file(key, "node2", t.node2), waypointFile(key, recs)})}, {});
   EXPECT_EQ(r.connections, 1u);
   EXPECT_EQ(r.requests, 5u);
   EXPECT_EQ(r.requestsDenied, 3u);
@@ -473,8 +472,8 @@ TEST(AuditReport, WhatIsNotRecordedIsStatedAndTheControlsCiteRealSections) {
   std::set<std::string> notRecorded;
   for (const auto& n : r.notRecorded) notRecorded.insert(n.section);
   EXPECT_EQ(notRecorded, (std::set<std::string>{"coverage"}));
-  const std::set<std::string> sections = {"files",      "flows",        "non_mtls_flows", "policies",
-                                          "mtls_share", "requests",     "certificates",   "coverage"};
+  const std::set<std::string> sections = {"files",      "flows",    "non_mtls_flows", "policies",
+                                          "mtls_share", "requests", "certificates",   "coverage"};
   std::set<std::string> controls;
   for (const auto& c : r.controls) {
     controls.insert(c.framework + " " + c.control);

@@ -116,8 +116,8 @@ TEST(AuditVerify, ARechainedForgeryFailsAtTheCheckpointSignature) {
   std::string_view signedPart;
   std::string der;
   ASSERT_TRUE(splitSignature(f.lines[7], signedPart, der));
-  f.lines[7] = "{\"seq\":7,\"prev\":\"" + head.prev + "\",\"type\":\"checkpoint\"," +
-               checkpointFields(5, true, "t") + ",\"sig\":\"" + toHex(der) + "\"}";
+  f.lines[7] = "{\"seq\":7,\"prev\":\"" + head.prev + "\",\"type\":\"checkpoint\"," + checkpointFields(5, true, "t") +
+               ",\"sig\":\"" + toHex(der) + "\"}";
   auto v = verifyAuditFiles({f}, key.verifier());
   EXPECT_EQ(v.exitCode(), 3) << dump(v);
   EXPECT_TRUE(hasFinding(v, Severity::Tampered, 8, "checkpoint signature does not verify")) << dump(v);

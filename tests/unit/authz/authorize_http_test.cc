@@ -36,12 +36,24 @@ HttpRequestFacts baseRequest() {
   return r;
 }
 
-Mod path(std::string v) { return [v](HttpRequestFacts& r) { r.path = v; }; }
-Mod method(std::string v) { return [v](HttpRequestFacts& r) { r.method = v; }; }
-Mod authority(std::string v) { return [v](HttpRequestFacts& r) { r.authority = v; }; }
-Mod port(uint32_t v) { return [v](HttpRequestFacts& r) { r.destinationPort = v; }; }
-Mod sni(std::string v) { return [v](HttpRequestFacts& r) { r.sni = v; }; }
-Mod header(std::string n, std::string v) { return [n, v](HttpRequestFacts& r) { r.headers.emplace_back(n, v); }; }
+Mod path(std::string v) {
+  return [v](HttpRequestFacts& r) { r.path = v; };
+}
+Mod method(std::string v) {
+  return [v](HttpRequestFacts& r) { r.method = v; };
+}
+Mod authority(std::string v) {
+  return [v](HttpRequestFacts& r) { r.authority = v; };
+}
+Mod port(uint32_t v) {
+  return [v](HttpRequestFacts& r) { r.destinationPort = v; };
+}
+Mod sni(std::string v) {
+  return [v](HttpRequestFacts& r) { r.sni = v; };
+}
+Mod header(std::string n, std::string v) {
+  return [n, v](HttpRequestFacts& r) { r.headers.emplace_back(n, v); };
+}
 Mod plaintext() {
   return [](HttpRequestFacts& r) {
     r.sourceIdentity.reset();
@@ -51,9 +63,13 @@ Mod plaintext() {
 Mod from(std::string principal) {
   return [principal](HttpRequestFacts& r) { r.sourceIdentity = *identity::SpiffeId::parse("spiffe://" + principal); };
 }
-Mod sourceIp(std::string v) { return [v](HttpRequestFacts& r) { r.sourceIp = r.remoteIp = v; }; }
+Mod sourceIp(std::string v) {
+  return [v](HttpRequestFacts& r) { r.sourceIp = r.remoteIp = v; };
+}
 // Behind a proxy: the peer stays 10.2.0.5, x-forwarded-for names the client.
-Mod forwardedFor(std::string v) { return [v](HttpRequestFacts& r) { r.remoteIp = v; }; }
+Mod forwardedFor(std::string v) {
+  return [v](HttpRequestFacts& r) { r.remoteIp = v; };
+}
 // A verified JWT: request principal "<iss>/<sub>" and the payload.
 Mod jwt(std::string claims) {
   return [claims](HttpRequestFacts& r) {
@@ -116,9 +132,8 @@ const char* kWaypoint = "targetRefs: [{kind: Gateway, group: gateway.networking.
 
 // A waypoint policy in `mesh`; `spec` is the rest of a flow mapping after targetRefs.
 std::string wp(const std::string& name, const std::string& spec, const std::string& extraMetadata = "") {
-  return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name +
-         ", namespace: mesh" + extraMetadata + "}\nspec: {" + kWaypoint + (spec.empty() ? "" : ", " + spec) +
-         "}\n---\n";
+  return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name + ", namespace: mesh" +
+         extraMetadata + "}\nspec: {" + kWaypoint + (spec.empty() ? "" : ", " + spec) + "}\n---\n";
 }
 std::string allow(const std::string& rules) { return wp("p", "action: ALLOW, rules: " + rules); }
 std::string deny(const std::string& rules) { return wp("d", "action: DENY, rules: " + rules); }
@@ -160,14 +175,17 @@ TEST_P(AuthorizeHttpTable, Verdict) {
 std::vector<Case> cases() {
   std::vector<Case> v;
   auto add = [&](const char* name, std::string yaml, std::vector<Mod> req, bool allowed, const char* by,
-                 const char* has = "") { v.push_back({name, std::move(yaml), std::move(req), allowed, by, has}); };
+                 const char* has = "") {
+    v.push_back({name, std::move(yaml), std::move(req), allowed, by, has});
+  };
   const char* noRule = "no rule of the ALLOW policies that apply (mesh/p) matches";
 
   // --- no policies ---
   add("NoPoliciesAllow", "", {}, true, "", "allowed: no ALLOW policy applies");
 
   // --- paths: Istio's glob, case-sensitive, without the query string ---
-  add("PathExact", allow(operation(R"(paths: ["/api/items"])")), {}, true, "mesh/p", "allowed by ALLOW policy mesh/p rules[0]");
+  add("PathExact", allow(operation(R"(paths: ["/api/items"])")), {}, true, "mesh/p",
+      "allowed by ALLOW policy mesh/p rules[0]");
   add("PathExactOther", allow(operation(R"(paths: ["/api"])")), {}, false, "", noRule);
   add("PathPrefix", allow(operation(R"(paths: ["/api/*"])")), {}, true, "mesh/p");
   add("PathPrefixOther", allow(operation(R"(paths: ["/admin/*"])")), {}, false, "");
@@ -191,13 +209,19 @@ std::vector<Case> cases() {
 
   // --- hosts: case-insensitive, a host without a port matches any port ---
   add("HostExact", allow(operation(R"(hosts: ["api.example.com"])")), {}, true, "mesh/p");
-  add("HostWithoutPortMatchesAuthorityWithPort", allow(operation(R"(hosts: ["api.example.com"])")), {authority("api.example.com:8080")}, true, "mesh/p");
-  add("HostIsCaseInsensitive", allow(operation(R"(hosts: ["API.Example.COM"])")), {authority("api.EXAMPLE.com:8080")}, true, "mesh/p");
-  add("HostWithPortMatchesThatPort", allow(operation(R"(hosts: ["api.example.com:8080"])")), {authority("api.example.com:8080")}, true, "mesh/p");
-  add("HostWithPortNeedsThatPort", allow(operation(R"(hosts: ["api.example.com:9090"])")), {authority("api.example.com:8080")}, false, "");
-  add("HostWildcardSuffixWithPort", allow(operation(R"(hosts: ["*.example.com"])")), {authority("api.example.com:8080")}, true, "mesh/p");
+  add("HostWithoutPortMatchesAuthorityWithPort", allow(operation(R"(hosts: ["api.example.com"])")),
+      {authority("api.example.com:8080")}, true, "mesh/p");
+  add("HostIsCaseInsensitive", allow(operation(R"(hosts: ["API.Example.COM"])")), {authority("api.EXAMPLE.com:8080")},
+      true, "mesh/p");
+  add("HostWithPortMatchesThatPort", allow(operation(R"(hosts: ["api.example.com:8080"])")),
+      {authority("api.example.com:8080")}, true, "mesh/p");
+  add("HostWithPortNeedsThatPort", allow(operation(R"(hosts: ["api.example.com:9090"])")),
+      {authority("api.example.com:8080")}, false, "");
+  add("HostWildcardSuffixWithPort", allow(operation(R"(hosts: ["*.example.com"])")),
+      {authority("api.example.com:8080")}, true, "mesh/p");
   add("HostOther", allow(operation(R"(hosts: ["web.example.com"])")), {}, false, "");
-  add("NotHostsExcludesWithPort", allow(operation(R"(notHosts: ["api.example.com"])")), {authority("API.example.com:8080")}, false, "");
+  add("NotHostsExcludesWithPort", allow(operation(R"(notHosts: ["api.example.com"])")),
+      {authority("API.example.com:8080")}, false, "");
   add("NotHostsAdmitsOthers", allow(operation(R"(notHosts: ["web.example.com"])")), {}, true, "mesh/p");
 
   // --- ports: the destination port ---
@@ -209,19 +233,24 @@ std::vector<Case> cases() {
   // --- principals, service accounts, namespaces: the HBONE peer's identity ---
   add("PrincipalExact", allow(source(R"(principals: ["cluster.local/ns/other/sa/client"])")), {}, true, "mesh/p");
   add("PrincipalPrefix", allow(source(R"(principals: ["cluster.local/ns/other/*"])")), {}, true, "mesh/p");
-  add("PrincipalOther", allow(source(R"(principals: ["cluster.local/ns/other/sa/client"])")), {from("cluster.local/ns/mesh/sa/web")}, false, "");
+  add("PrincipalOther", allow(source(R"(principals: ["cluster.local/ns/other/sa/client"])")),
+      {from("cluster.local/ns/mesh/sa/web")}, false, "");
   add("PrincipalAnyNeedsMtls", allow(source(R"(principals: ["*"])")), {plaintext()}, false, "");
   add("NotPrincipalsExcludes", allow(source(R"(notPrincipals: ["*/sa/client"])")), {}, false, "");
   add("NotPrincipalsMatchPlaintext", allow(source(R"(notPrincipals: ["*/sa/client"])")), {plaintext()}, true, "mesh/p");
   add("ServiceAccounts", allow(source(R"(serviceAccounts: ["other/client"])")), {}, true, "mesh/p");
   add("ServiceAccountsOther", allow(source(R"(serviceAccounts: ["mesh/client"])")), {}, false, "");
   add("NotServiceAccountsExcludes", allow(source(R"(notServiceAccounts: ["other/client"])")), {}, false, "");
-  add("ServiceAccountsBareNameIsThePolicysNamespace", allow(source(R"(serviceAccounts: ["web"])")), {from("cluster.local/ns/mesh/sa/web")}, true, "mesh/p");
+  add("ServiceAccountsBareNameIsThePolicysNamespace", allow(source(R"(serviceAccounts: ["web"])")),
+      {from("cluster.local/ns/mesh/sa/web")}, true, "mesh/p");
   add("ServiceAccountsWildcardFailsClosed", allow(source(R"(serviceAccounts: ["other/*"])")), {}, false, "mesh/p");
   v.back().noteHas = "'other/*' has a wildcard, which serviceAccounts does not allow";
-  add("ServiceAccountsWithPrincipalsFailsClosed", allow(source(R"(serviceAccounts: ["mesh/web"], principals: ["cluster.local/ns/other/sa/client"])")), {}, false, "mesh/p");
+  add("ServiceAccountsWithPrincipalsFailsClosed",
+      allow(source(R"(serviceAccounts: ["mesh/web"], principals: ["cluster.local/ns/other/sa/client"])")), {}, false,
+      "mesh/p");
   v.back().noteHas = "rules[0].from.source: cannot set serviceAccounts with namespaces or principals";
-  add("NotServiceAccountsWithNotNamespacesFailsClosed", allow(source(R"(notServiceAccounts: ["mesh/web"], notNamespaces: ["mesh"])")), {}, false, "mesh/p");
+  add("NotServiceAccountsWithNotNamespacesFailsClosed",
+      allow(source(R"(notServiceAccounts: ["mesh/web"], notNamespaces: ["mesh"])")), {}, false, "mesh/p");
   v.back().noteHas = "cannot set serviceAccounts with namespaces or principals";
   add("NamespacesMatch", allow(source(R"(namespaces: ["other"])")), {}, true, "mesh/p");
   add("NamespacesOther", allow(source(R"(namespaces: ["mesh"])")), {}, false, "");
@@ -231,43 +260,65 @@ std::vector<Case> cases() {
 
   // --- ipBlocks (the peer) vs remoteIpBlocks (x-forwarded-for) ---
   add("IpBlocksMatchThePeer", allow(source(R"(ipBlocks: ["10.2.0.0/16"])")), {}, true, "mesh/p");
-  add("IpBlocksIgnoreForwardedFor", allow(source(R"(ipBlocks: ["203.0.113.0/24"])")), {forwardedFor("203.0.113.7")}, false, "");
-  add("RemoteIpBlocksUseForwardedFor", allow(source(R"(remoteIpBlocks: ["203.0.113.0/24"])")), {forwardedFor("203.0.113.7")}, true, "mesh/p");
-  add("RemoteIpBlocksIgnoreThePeer", allow(source(R"(remoteIpBlocks: ["10.2.0.0/16"])")), {forwardedFor("203.0.113.7")}, false, "");
+  add("IpBlocksIgnoreForwardedFor", allow(source(R"(ipBlocks: ["203.0.113.0/24"])")), {forwardedFor("203.0.113.7")},
+      false, "");
+  add("RemoteIpBlocksUseForwardedFor", allow(source(R"(remoteIpBlocks: ["203.0.113.0/24"])")),
+      {forwardedFor("203.0.113.7")}, true, "mesh/p");
+  add("RemoteIpBlocksIgnoreThePeer", allow(source(R"(remoteIpBlocks: ["10.2.0.0/16"])")), {forwardedFor("203.0.113.7")},
+      false, "");
   add("NotIpBlocksExcludes", allow(source(R"(notIpBlocks: ["10.2.0.5"])")), {}, false, "");
-  add("NotRemoteIpBlocksExcludes", allow(source(R"(notRemoteIpBlocks: ["203.0.113.0/24"])")), {forwardedFor("203.0.113.7")}, false, "");
+  add("NotRemoteIpBlocksExcludes", allow(source(R"(notRemoteIpBlocks: ["203.0.113.0/24"])")),
+      {forwardedFor("203.0.113.7")}, false, "");
   add("NotRemoteIpBlocksAdmitsOthers", allow(source(R"(notRemoteIpBlocks: ["203.0.113.0/24"])")), {}, true, "mesh/p");
   add("IpBlocksIpv6", allow(source(R"(ipBlocks: ["fd00:2::/64"])")), {sourceIp("fd00:2::5")}, true, "mesh/p");
 
   // --- requestPrincipals: the verified JWT's "<iss>/<sub>" ---
-  add("RequestPrincipalMatches", allow(source(R"(requestPrincipals: ["https://idp.example/alice"])")), {jwt(kAlice)}, true, "mesh/p");
-  add("RequestPrincipalOther", allow(source(R"(requestPrincipals: ["https://idp.example/alice"])")), {jwt(kBob)}, false, "");
+  add("RequestPrincipalMatches", allow(source(R"(requestPrincipals: ["https://idp.example/alice"])")), {jwt(kAlice)},
+      true, "mesh/p");
+  add("RequestPrincipalOther", allow(source(R"(requestPrincipals: ["https://idp.example/alice"])")), {jwt(kBob)}, false,
+      "");
   add("RequestPrincipalAnyNeedsAToken", allow(source(R"(requestPrincipals: ["*"])")), {}, false, "");
   add("RequestPrincipalAnyWithAToken", allow(source(R"(requestPrincipals: ["*"])")), {jwt(kBob)}, true, "mesh/p");
-  add("NotRequestPrincipalsDeniesNoToken", deny(source(R"(notRequestPrincipals: ["*"])")), {}, false, "mesh/d", "denied by DENY policy mesh/d rules[0]");
-  add("NotRequestPrincipalsPassesAToken", deny(source(R"(notRequestPrincipals: ["*"])")), {jwt(kAlice)}, true, "", "no ALLOW policy applies");
+  add("NotRequestPrincipalsDeniesNoToken", deny(source(R"(notRequestPrincipals: ["*"])")), {}, false, "mesh/d",
+      "denied by DENY policy mesh/d rules[0]");
+  add("NotRequestPrincipalsPassesAToken", deny(source(R"(notRequestPrincipals: ["*"])")), {jwt(kAlice)}, true, "",
+      "no ALLOW policy applies");
 
   // --- when: request headers ---
-  add("WhenHeader", allow(when("request.headers[x-user]", "values: [alice]")), {header("x-user", "alice")}, true, "mesh/p");
-  add("WhenHeaderNameIsCaseInsensitive", allow(when("request.headers[X-User]", "values: [alice]")), {header("x-user", "alice")}, true, "mesh/p");
-  add("WhenHeaderValueIsCaseSensitive", allow(when("request.headers[x-user]", "values: [Alice]")), {header("x-user", "alice")}, false, "");
-  add("WhenHeaderGlob", allow(when("request.headers[x-user]", "values: [\"ali*\"]")), {header("x-user", "alice")}, true, "mesh/p");
-  add("WhenHeaderAnyOfItsValues", allow(when("request.headers[x-user]", "values: [alice]")), {header("x-user", "bob"), header("x-user", "alice")}, true, "mesh/p");
+  add("WhenHeader", allow(when("request.headers[x-user]", "values: [alice]")), {header("x-user", "alice")}, true,
+      "mesh/p");
+  add("WhenHeaderNameIsCaseInsensitive", allow(when("request.headers[X-User]", "values: [alice]")),
+      {header("x-user", "alice")}, true, "mesh/p");
+  add("WhenHeaderValueIsCaseSensitive", allow(when("request.headers[x-user]", "values: [Alice]")),
+      {header("x-user", "alice")}, false, "");
+  add("WhenHeaderGlob", allow(when("request.headers[x-user]", "values: [\"ali*\"]")), {header("x-user", "alice")}, true,
+      "mesh/p");
+  add("WhenHeaderAnyOfItsValues", allow(when("request.headers[x-user]", "values: [alice]")),
+      {header("x-user", "bob"), header("x-user", "alice")}, true, "mesh/p");
   add("WhenHeaderAbsentValuesFail", allow(when("request.headers[x-user]", "values: [\"*\"]")), {}, false, "");
   add("WhenHeaderAbsentNotValuesHold", allow(when("request.headers[x-user]", "notValues: [bob]")), {}, true, "mesh/p");
-  add("WhenHeaderNotValuesExclude", allow(when("request.headers[x-user]", "notValues: [bob]")), {header("x-user", "bob")}, false, "");
-  add("WhenValuesAndNotValuesBothHold", allow(when("request.headers[x-user]", "values: [\"ali*\"], notValues: [alice]")), {header("x-user", "alice")}, false, "");
+  add("WhenHeaderNotValuesExclude", allow(when("request.headers[x-user]", "notValues: [bob]")),
+      {header("x-user", "bob")}, false, "");
+  add("WhenValuesAndNotValuesBothHold",
+      allow(when("request.headers[x-user]", "values: [\"ali*\"], notValues: [alice]")), {header("x-user", "alice")},
+      false, "");
 
   // --- when: the JWT ---
   add("WhenClaim", allow(when("request.auth.claims[group]", "values: [admin]")), {jwt(kAlice)}, true, "mesh/p");
-  add("WhenNestedListClaim", allow(when("request.auth.claims[realm_access][roles]", "values: [admin]")), {jwt(kAlice)}, true, "mesh/p");
-  add("WhenNestedListClaimOther", allow(when("request.auth.claims[realm_access][roles]", "values: [admin]")), {jwt(kBob)}, false, "");
+  add("WhenNestedListClaim", allow(when("request.auth.claims[realm_access][roles]", "values: [admin]")), {jwt(kAlice)},
+      true, "mesh/p");
+  add("WhenNestedListClaimOther", allow(when("request.auth.claims[realm_access][roles]", "values: [admin]")),
+      {jwt(kBob)}, false, "");
   add("WhenClaimWithoutToken", allow(when("request.auth.claims[group]", "values: [\"*\"]")), {}, false, "");
-  add("WhenClaimAbsentNotValuesHold", allow(when("request.auth.claims[group]", "notValues: [admin]")), {jwt(kBob)}, true, "mesh/p");
-  add("WhenBooleanClaim", allow(when("request.auth.claims[email_verified]", "values: [\"true\"]")), {jwt(kAlice)}, true, "mesh/p");
+  add("WhenClaimAbsentNotValuesHold", allow(when("request.auth.claims[group]", "notValues: [admin]")), {jwt(kBob)},
+      true, "mesh/p");
+  add("WhenBooleanClaim", allow(when("request.auth.claims[email_verified]", "values: [\"true\"]")), {jwt(kAlice)}, true,
+      "mesh/p");
   add("WhenNumberClaim", allow(when("request.auth.claims[level]", "values: [\"3\"]")), {jwt(kAlice)}, true, "mesh/p");
-  add("WhenAuthPrincipal", allow(when("request.auth.principal", "values: [\"https://idp.example/*\"]")), {jwt(kAlice)}, true, "mesh/p");
-  add("WhenAuthPrincipalWithoutToken", allow(when("request.auth.principal", "notValues: [\"https://idp.example/bob\"]")), {}, true, "mesh/p");
+  add("WhenAuthPrincipal", allow(when("request.auth.principal", "values: [\"https://idp.example/*\"]")), {jwt(kAlice)},
+      true, "mesh/p");
+  add("WhenAuthPrincipalWithoutToken",
+      allow(when("request.auth.principal", "notValues: [\"https://idp.example/bob\"]")), {}, true, "mesh/p");
   add("WhenAudiencesString", allow(when("request.auth.audiences", "values: [api]")), {jwt(kAlice)}, true, "mesh/p");
   add("WhenAudiencesList", allow(when("request.auth.audiences", "values: [mobile]")), {jwt(kBob)}, true, "mesh/p");
   add("WhenAudiencesListOther", allow(when("request.auth.audiences", "values: [api]")), {jwt(kBob)}, false, "");
@@ -276,22 +327,33 @@ std::vector<Case> cases() {
 
   // --- when: connection attributes ---
   add("WhenSourceIp", allow(when("source.ip", "values: [10.2.0.0/16]")), {}, true, "mesh/p");
-  add("WhenSourceIpIgnoresForwardedFor", allow(when("source.ip", "values: [203.0.113.0/24]")), {forwardedFor("203.0.113.7")}, false, "");
-  add("WhenRemoteIp", allow(when("remote.ip", "values: [203.0.113.0/24]")), {forwardedFor("203.0.113.7")}, true, "mesh/p");
+  add("WhenSourceIpIgnoresForwardedFor", allow(when("source.ip", "values: [203.0.113.0/24]")),
+      {forwardedFor("203.0.113.7")}, false, "");
+  add("WhenRemoteIp", allow(when("remote.ip", "values: [203.0.113.0/24]")), {forwardedFor("203.0.113.7")}, true,
+      "mesh/p");
   add("WhenSourceNamespace", allow(when("source.namespace", "values: [other]")), {}, true, "mesh/p");
-  add("WhenSourceNamespacePlaintext", allow(when("source.namespace", "notValues: [other]")), {plaintext()}, true, "mesh/p");
-  add("WhenSourcePrincipalNotValues", allow(when("source.principal", "notValues: [\"cluster.local/ns/other/*\"]")), {}, false, "");
+  add("WhenSourceNamespacePlaintext", allow(when("source.namespace", "notValues: [other]")), {plaintext()}, true,
+      "mesh/p");
+  add("WhenSourcePrincipalNotValues", allow(when("source.principal", "notValues: [\"cluster.local/ns/other/*\"]")), {},
+      false, "");
   add("WhenDestinationIp", allow(when("destination.ip", "values: [10.1.0.0/24]")), {}, true, "mesh/p");
   add("WhenDestinationPort", allow(when("destination.port", "values: [\"8080\"]")), {}, true, "mesh/p");
   add("WhenDestinationPortNotValues", allow(when("destination.port", "notValues: [\"8080\"]")), {}, false, "");
   add("WhenSniInsideHboneIsAbsent", allow(when("connection.sni", "values: [api.example.com]")), {}, false, "");
-  add("WhenSni", allow(when("connection.sni", "values: [\"*.example.com\"]")), {sni("api.example.com")}, true, "mesh/p");
+  add("WhenSni", allow(when("connection.sni", "values: [\"*.example.com\"]")), {sni("api.example.com")}, true,
+      "mesh/p");
 
   // --- combining: fields AND'd, from/to entries and rules OR'd ---
-  add("FieldsAreAnded", allow(R"([{from: [{source: {namespaces: [other]}}], to: [{operation: {methods: [POST]}}]}])"), {}, false, "");
-  add("FromEntriesAreOred", allow(R"([{from: [{source: {namespaces: [nope]}}, {source: {ipBlocks: [10.2.0.5]}}]}])"), {}, true, "mesh/p");
-  add("RulesAreOred", allow(R"([{to: [{operation: {methods: [POST]}}]}, {to: [{operation: {paths: ["/api/*"]}}]}])"), {}, true, "mesh/p", "rules[1]");
-  add("TwoAllowPoliciesAreNamed", wp("a", R"(rules: [{to: [{operation: {methods: [POST]}}]}])") + wp("b", R"(rules: [{to: [{operation: {ports: ["1"]}}]}])"), {}, false, "", "no rule of the ALLOW policies that apply (mesh/a, mesh/b) matches");
+  add("FieldsAreAnded", allow(R"([{from: [{source: {namespaces: [other]}}], to: [{operation: {methods: [POST]}}]}])"),
+      {}, false, "");
+  add("FromEntriesAreOred", allow(R"([{from: [{source: {namespaces: [nope]}}, {source: {ipBlocks: [10.2.0.5]}}]}])"),
+      {}, true, "mesh/p");
+  add("RulesAreOred", allow(R"([{to: [{operation: {methods: [POST]}}]}, {to: [{operation: {paths: ["/api/*"]}}]}])"),
+      {}, true, "mesh/p", "rules[1]");
+  add("TwoAllowPoliciesAreNamed",
+      wp("a", R"(rules: [{to: [{operation: {methods: [POST]}}]}])") +
+          wp("b", R"(rules: [{to: [{operation: {ports: ["1"]}}]}])"),
+      {}, false, "", "no rule of the ALLOW policies that apply (mesh/a, mesh/b) matches");
 
   // --- empty rules ---
   add("AllowWithoutRulesDenies", wp("p", "action: ALLOW"), {}, false, "", noRule);
@@ -301,23 +363,30 @@ std::vector<Case> cases() {
   add("DenyWithAnEmptyRuleDeniesAll", deny("[{}]"), {}, false, "mesh/d");
 
   // --- DENY before ALLOW; AUDIT and dry-run only report ---
-  add("DenyBeatsAllow", allow("[{}]") + deny(operation(R"(paths: ["/api/*"])")), {}, false, "mesh/d", "denied by DENY policy mesh/d rules[0]");
+  add("DenyBeatsAllow", allow("[{}]") + deny(operation(R"(paths: ["/api/*"])")), {}, false, "mesh/d",
+      "denied by DENY policy mesh/d rules[0]");
   add("DenyNotMatchingLeavesAllow", allow("[{}]") + deny(operation(R"(paths: ["/admin/*"])")), {}, true, "mesh/p");
-  add("AuditIsReportedVerdictUnchanged", wp("a", "action: AUDIT, rules: [{to: [{operation: {methods: [GET]}}]}]") + allow(operation("methods: [POST]")), {}, false, "", noRule);
+  add("AuditIsReportedVerdictUnchanged",
+      wp("a", "action: AUDIT, rules: [{to: [{operation: {methods: [GET]}}]}]") + allow(operation("methods: [POST]")),
+      {}, false, "", noRule);
   v.back().auditHas = "mesh/a rules[0]";
   add("AuditAloneAllows", wp("a", "action: AUDIT, rules: [{}]"), {}, true, "", "no ALLOW policy applies");
   v.back().auditHas = "mesh/a rules[0]";
   add("DryRunDenyOnlyReports", wp("d", "action: DENY, rules: [{}]", kDryRun), {}, true, "", "no ALLOW policy applies");
   v.back().dryRunHas = "would deny: denied by DENY policy mesh/d rules[0]";
-  add("DryRunAllowOnlyReports", wp("p", "action: ALLOW, rules: [{to: [{operation: {methods: [POST]}}]}]", kDryRun), {}, true, "");
+  add("DryRunAllowOnlyReports", wp("p", "action: ALLOW, rules: [{to: [{operation: {methods: [POST]}}]}]", kDryRun), {},
+      true, "");
   v.back().dryRunHas = "would deny: denied: no rule of the ALLOW policies that apply (mesh/p) matches";
-  add("DryRunBesideEnforced", wp("p", "action: ALLOW, rules: [{}]", kDryRun) + deny(operation("methods: [GET]")), {}, false, "mesh/d");
+  add("DryRunBesideEnforced", wp("p", "action: ALLOW, rules: [{}]", kDryRun) + deny(operation("methods: [GET]")), {},
+      false, "mesh/d");
   v.back().dryRunHas = "would allow: allowed by ALLOW policy mesh/p rules[0]";
 
   // --- what cannot be enforced as written fails closed (deny-all) ---
-  add("UnknownWhenKeyFailsClosed", allow(when("request.header[x-user]", "values: [alice]")), {header("x-user", "alice")}, false, "mesh/p", "denied by DENY policy mesh/p rules[0]");
+  add("UnknownWhenKeyFailsClosed", allow(when("request.header[x-user]", "values: [alice]")),
+      {header("x-user", "alice")}, false, "mesh/p", "denied by DENY policy mesh/p rules[0]");
   v.back().noteHas = "'request.header[x-user]': key is not supported";
-  add("ExperimentalWhenKeyFailsClosed", allow(when("experimental.envoy.filters.network.mysql_proxy[db.table]", "values: [x]")), {}, false, "mesh/p");
+  add("ExperimentalWhenKeyFailsClosed",
+      allow(when("experimental.envoy.filters.network.mysql_proxy[db.table]", "values: [x]")), {}, false, "mesh/p");
   v.back().noteHas = "enforced as deny-all until fixed";
   add("WhenWithoutValuesFailsClosed", allow("[{when: [{key: source.ip}]}]"), {}, false, "mesh/p");
   v.back().noteHas = "needs values or notValues";
@@ -331,7 +400,8 @@ std::vector<Case> cases() {
   v.back().noteHas = "path template";
   add("UnknownSourceFieldFailsClosed", allow(source(R"(principal: ["x"])")), {}, false, "mesh/p");
   v.back().noteHas = "rules[0].from.source: unknown field 'principal' (line 4)";
-  add("FailClosedIgnoresDryRun", wp("p", "action: ALLOW, rules: [{to: [{operation: {ports: [http]}}]}]", kDryRun), {}, false, "mesh/p");
+  add("FailClosedIgnoresDryRun", wp("p", "action: ALLOW, rules: [{to: [{operation: {ports: [http]}}]}]", kDryRun), {},
+      false, "mesh/p");
   v.back().noteHas = "enforced as deny-all";
   // `to:` one level too far out (under spec): dropped, the rule would allow everyone.
   add("ToUnderSpecFailsClosed", R"(apiVersion: security.istio.io/v1
@@ -343,24 +413,37 @@ spec:
   rules:
   - from: [{source: {namespaces: [other]}}]
   to: [{operation: {methods: [POST]}}]
-)", {}, false, "mesh/p", "denied by DENY policy mesh/p");
+)",
+      {}, false, "mesh/p", "denied by DENY policy mesh/p");
   v.back().noteHas = "mesh/p invalid: spec: unknown field 'to' (line 9)";
   add("MisspeltRuleKeyFailsClosed", allow("[{too: [{operation: {methods: [POST]}}]}]"), {}, false, "mesh/p");
   v.back().noteHas = "rules[0]: unknown field 'too' (line 4)";
 
   // --- binding: targetRef(s) ---
-  add("TargetRefSingular", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
-      "spec: {targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}, action: DENY, rules: [{}]}\n", {}, false, "mesh/d");
-  add("ServiceTargetRef", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
-      "spec: {targetRefs: [{kind: Service, group: \"\", name: api}], action: DENY, rules: [{}]}\n", {}, false, "mesh/d");
-  add("NoTargetRefIsTheTunnels", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
-      "spec: {action: DENY, rules: [{}]}\n", {}, true, "");
+  add("TargetRefSingular",
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
+      "spec: {targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}, action: DENY, rules: "
+      "[{}]}\n",
+      {}, false, "mesh/d");
+  add("ServiceTargetRef",
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
+      "spec: {targetRefs: [{kind: Service, group: \"\", name: api}], action: DENY, rules: [{}]}\n",
+      {}, false, "mesh/d");
+  add("NoTargetRefIsTheTunnels",
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
+      "spec: {action: DENY, rules: [{}]}\n",
+      {}, true, "");
   v.back().noteHas = "mesh/d skipped: it has no targetRef(s)";
-  add("OtherTargetKindIsSkipped", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
-      "spec: {targetRefs: [{kind: Deployment, group: apps, name: api}], action: DENY, rules: [{}]}\n", {}, true, "");
+  add("OtherTargetKindIsSkipped",
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
+      "spec: {targetRefs: [{kind: Deployment, group: apps, name: api}], action: DENY, rules: [{}]}\n",
+      {}, true, "");
   v.back().noteHas = "mesh/d skipped: none of its targetRefs";
-  add("CrossNamespaceTargetIsSkipped", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
-      "spec: {targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint, namespace: other}], action: DENY, rules: [{}]}\n", {}, true, "");
+  add("CrossNamespaceTargetIsSkipped",
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: d, namespace: mesh}\n"
+      "spec: {targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint, namespace: other}], "
+      "action: DENY, rules: [{}]}\n",
+      {}, true, "");
   v.back().noteHas = "another namespace";
   add("CustomIsSkipped", wp("c", "action: CUSTOM, provider: {name: ext-authz}, rules: [{}]"), {}, true, "");
   v.back().noteHas = "mesh/c skipped: CUSTOM (external authorization) is not supported";
@@ -375,9 +458,10 @@ INSTANTIATE_TEST_SUITE_P(Istio, AuthorizeHttpTable, ::testing::ValuesIn(cases())
 TEST(AuthorizeHttp, TableHasAtLeastSeventyCases) { EXPECT_GE(cases().size(), 70u); }
 
 TEST(AuthorizeHttp, TargetsKeepKindNamespaceAndName) {
-  Loaded l = load("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: mesh}\n"
-                  "spec:\n  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}\n"
-                  "  - {kind: Service, group: core, name: api}\n  - {kind: ServiceEntry, group: networking.istio.io, name: ext}\n");
+  Loaded l = load(
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: mesh}\n"
+      "spec:\n  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}\n"
+      "  - {kind: Service, group: core, name: api}\n  - {kind: ServiceEntry, group: networking.istio.io, name: ext}\n");
   ASSERT_EQ(l.policies.size(), 1u);
   const auto& p = l.policies[0];
   ASSERT_EQ(p.targets.size(), 2u);
@@ -387,8 +471,9 @@ TEST(AuthorizeHttp, TargetsKeepKindNamespaceAndName) {
   EXPECT_EQ(p.targets[1].kind, state::L7Target::Kind::Service);
   EXPECT_EQ(p.targets[1].name, "api");
   ASSERT_EQ(p.conversionNotes.size(), 1u);
-  EXPECT_NE(p.conversionNotes[0].find("ServiceEntry mesh/ext (group 'networking.istio.io') is not a Gateway or a Service"),
-            std::string::npos)
+  EXPECT_NE(
+      p.conversionNotes[0].find("ServiceEntry mesh/ext (group 'networking.istio.io') is not a Gateway or a Service"),
+      std::string::npos)
       << p.conversionNotes[0];
   EXPECT_EQ(p.where, "case.yaml, line 1");
 }
@@ -438,10 +523,10 @@ TEST(AuthorizeHttp, EveryFieldIsConverted) {
 }
 
 TEST(AuthorizeHttp, SupportedConditionKeys) {
-  for (const char* k : {"request.headers[x]", "request.auth.claims[a]", "request.auth.claims[a][b][c]",
-                        "request.auth.claims[a.b]", "request.auth.principal", "request.auth.audiences",
-                        "request.auth.presenter", "source.ip", "remote.ip", "source.namespace", "source.principal",
-                        "destination.ip", "destination.port", "connection.sni"})
+  for (const char* k :
+       {"request.headers[x]", "request.auth.claims[a]", "request.auth.claims[a][b][c]", "request.auth.claims[a.b]",
+        "request.auth.principal", "request.auth.audiences", "request.auth.presenter", "source.ip", "remote.ip",
+        "source.namespace", "source.principal", "destination.ip", "destination.port", "connection.sni"})
     EXPECT_TRUE(isSupportedConditionKey(k)) << k;
   for (const char* k : {"request.headers", "request.headers[]", "request.headers[a][b]", "request.headers[x",
                         "request.headers[x]y", "request.auth.claims", "request.auth.claims[]", "request.header[x]",

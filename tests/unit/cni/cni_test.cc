@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <condition_variable>
-#include <optional>
-#include <set>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -315,8 +315,7 @@ const BadConfigCase kBadConfigs[] = {
     {"prevResult a string", {{"prevResult", "none"}}, "prevResult"},
     {"prevResult.ips an object", {{"prevResult", {{"ips", {{"address", "10.0.0.1/24"}}}}}}, "prevResult.ips"},
     {"prevResult.ips entry a string", {{"prevResult", {{"ips", json::array({"10.0.0.1/24"})}}}}, "prevResult.ips"},
-    {"prevResult.ips[].address a number", {{"prevResult", {{"ips", json::array({{{"address", 10}}})}}}},
-     "address"},
+    {"prevResult.ips[].address a number", {{"prevResult", {{"ips", json::array({{{"address", 10}}})}}}}, "address"},
 };
 
 TEST(NetConf, WrongTypesAreConfigErrorsNamingTheField) {
@@ -337,9 +336,8 @@ TEST(NetConf, DefaultsAndAGoodConfiguration) {
   EXPECT_EQ(d->agentSocket, "/run/warren/cni.sock");
   EXPECT_EQ(d->alwaysPass, std::set<std::string>{"kube-system"});
   EXPECT_TRUE(d->prevResult.is_null());
-  auto g = parseNetConf(
-      R"({"cniVersion":"1.0.0","timeoutMs":250,"alwaysPass":["infra"],"agentSocket":"/x/cni.sock",)"
-      R"("prevResult":{"ips":[{"address":"10.244.0.7/24"},{"address":"fd00::7/64"}]}})");
+  auto g = parseNetConf(R"({"cniVersion":"1.0.0","timeoutMs":250,"alwaysPass":["infra"],"agentSocket":"/x/cni.sock",)"
+                        R"("prevResult":{"ips":[{"address":"10.244.0.7/24"},{"address":"fd00::7/64"}]}})");
   ASSERT_TRUE(g) << g.error().message;
   EXPECT_EQ(g->timeout, 250ms);
   EXPECT_EQ(g->agentSocket, "/x/cni.sock");
@@ -365,9 +363,7 @@ TEST_F(PluginTest, WrongTypesInTheConfigurationAreCniErrorsNotAborts) {
     }
 }
 
-TEST_F(PluginTest, DelSucceedsEvenWithTheAgentDown) {
-  EXPECT_EQ(runPlugin(env("DEL"), config()).status, 0);
-}
+TEST_F(PluginTest, DelSucceedsEvenWithTheAgentDown) { EXPECT_EQ(runPlugin(env("DEL"), config()).status, 0); }
 
 TEST_F(PluginTest, NonKubernetesSandboxesPassThroughUntouched) {
   auto r = runPlugin(env("ADD", true, false), config());  // agent down: not even asked
@@ -389,8 +385,8 @@ class RealChainTest : public ::testing::Test {
     std::system(("ip netns del " + pod_ + " 2>/dev/null; ip netns del " + node_ + " 2>/dev/null").c_str());
   }
   int cnirun(const std::string& cmd, const std::string& conflist, std::string* out) {
-    std::string line = "nsenter --net=/var/run/netns/" + node_ + " " + WARREN_CNIRUN_BIN + " " + cmd +
-                       " --conflist " + conflist + " --netns /var/run/netns/" + pod_ + " --container-id " + tag_ +
+    std::string line = "nsenter --net=/var/run/netns/" + node_ + " " + WARREN_CNIRUN_BIN + " " + cmd + " --conflist " +
+                       conflist + " --netns /var/run/netns/" + pod_ + " --container-id " + tag_ +
                        " --args 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web' --cni-path /usr/lib/cni:" +
                        fs::path(WARREN_CNI_BIN).parent_path().string() + " 2>&1";
     FILE* p = ::popen(line.c_str(), "r");
@@ -415,10 +411,11 @@ TEST_F(RealChainTest, BridgeHostLocalAndWarrenCniGiveThePodItsAddressAndTellTheA
          {"bridge", "wcnit0"},
          {"isGateway", true},
          {"ipam",
-          {{"type", "host-local"},
-           {"ranges", {{{{"subnet", "10.244.99.0/24"}}}}},
-           {"dataDir", dir_.path + "/ipam"}}}},
-        {{"type", "warren-cni"}, {"agentSocket", dir_.path + "/cni.sock"}}}}}.dump();
+          {{"type", "host-local"}, {"ranges", {{{{"subnet", "10.244.99.0/24"}}}}}, {"dataDir", dir_.path + "/ipam"}}}},
+        {{"type", "warren-cni"},
+         {"agentSocket",
+          dir_.path +
+              "/cni.sock"}}}}}.dump();
   std::string out;
   ASSERT_EQ(cnirun("add", conflist, &out), 0) << out;
   auto result = json::parse(out);

@@ -25,8 +25,8 @@ TEST(IpLiteral, ParsesBothFamiliesIntoSixteenBytes) {
 }
 
 TEST(IpLiteral, RejectsWhatIsNotOneAddress) {
-  for (const char* text : {"", "10.1.2", "10.1.2.3/24", "10.1.2.3 ", "host.example", "::1%lo", "256.1.1.1",
-                           "fd00::1::2"})
+  for (const char* text :
+       {"", "10.1.2", "10.1.2.3/24", "10.1.2.3 ", "host.example", "::1%lo", "256.1.1.1", "fd00::1::2"})
     EXPECT_FALSE(isIpLiteral(text)) << text;
   // A string_view that stops before a terminator: only the viewed part counts.
   std::string_view prefix("10.1.2.3999", 8);

@@ -26,17 +26,21 @@ TEST(JsonLine, EscapesAsNlohmannDoes) {
   for (std::string s : {std::string(""), std::string("plain"), std::string("q\"b\\s"), std::string("\b\f\n\r\t"),
                         std::string("\x01\x1f\x7f", 3), std::string("nul\0in", 6), std::string("é€😀"),
                         std::string("\xff\xfe"), std::string("\xc0\xaf"), std::string("\xe2\x82"),
-                        std::string("\xe2\x82" "A"), std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"),
-                        std::string("\xf0\x9f\x98"), std::string("a\x80" "b"), std::string("\xe0\x80\xaf")})
+                        std::string("\xe2\x82"
+                                    "A"),
+                        std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"), std::string("\xf0\x9f\x98"),
+                        std::string("a\x80"
+                                    "b"),
+                        std::string("\xe0\x80\xaf")})
     EXPECT_EQ(escaped(s), nlohmannString(s)) << nlohmannString(s);
 }
 
 TEST(JsonLine, AgreesWithNlohmannOnRandomBytes) {
   // Bytes drawn mostly from the places where UTF-8 decoders differ: lead bytes,
   // continuation bytes, the edges of the E0/ED/F0/F4 ranges, controls and quotes.
-  const unsigned char alphabet[] = {0x00, 0x09, 0x0a, 0x1f, 0x20, '"', '\\', 'a', 0x7f, 0x80, 0x8f, 0x90, 0x9f,
-                                    0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef,
-                                    0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+  const unsigned char alphabet[] = {0x00, 0x09, 0x0a, 0x1f, 0x20, '"',  '\\', 'a',  0x7f, 0x80, 0x8f,
+                                    0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec,
+                                    0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
   std::mt19937 rng(20261205);
   std::uniform_int_distribution<size_t> pick(0, sizeof(alphabet) - 1), len(0, 12);
   for (int n = 0; n < 50000; ++n) {
@@ -73,7 +77,10 @@ TEST(Utf8, SequenceLengthsFollowTheUnicodeTable) {
   EXPECT_EQ(utf8SequenceLength("\xed\xa0\x80", 0), 0u);      // surrogate
   EXPECT_EQ(utf8SequenceLength("\xf4\x90\x80\x80", 0), 0u);  // above U+10FFFF
   EXPECT_EQ(utf8SequenceLength("\xe2\x82", 0), 0u);          // cut short
-  EXPECT_EQ(utf8MaximalSubpart("\xe2\x82" "A", 0), 2u);
+  EXPECT_EQ(utf8MaximalSubpart("\xe2\x82"
+                               "A",
+                               0),
+            2u);
   EXPECT_EQ(utf8MaximalSubpart("\xed\xa0\x80", 0), 1u);
   EXPECT_EQ(utf8MaximalSubpart("\xff", 0), 1u);
 }

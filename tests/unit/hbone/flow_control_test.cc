@@ -43,8 +43,10 @@ class FlowControlTest : public HboneFixture {
           moved = true;
         }
       }
-      if (moved) lastProgress = std::chrono::steady_clock::now();
-      else std::this_thread::sleep_for(5ms);
+      if (moved)
+        lastProgress = std::chrono::steady_clock::now();
+      else
+        std::this_thread::sleep_for(5ms);
       if (written_ > (1ull << 30)) {
         ADD_FAILURE() << "the tunnel kept accepting data the reader never took";
         break;

@@ -194,7 +194,7 @@ TEST_F(H2LivenessTest, ALateResponseToAResetStreamDoesNotCloseTheConnection) {
     auto second = c.readUntil(NGHTTP2_HEADERS);
     if (!first || !second) return;
     c.write(frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, second->stream, "\x88"));  // 200 for the second only
-    auto rst = c.readUntil(NGHTTP2_RST_STREAM);  // the first times out
+    auto rst = c.readUntil(NGHTTP2_RST_STREAM);                                         // the first times out
     if (!rst) return;
     c.write(frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, first->stream, "\x88"));  // too late
     // The client's pacing is the test: quiet for three header-block timeouts.

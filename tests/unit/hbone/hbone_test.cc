@@ -20,7 +20,6 @@ std::string readExactly(int fd, size_t n) {
   return out;
 }
 
-
 TEST_F(HboneTest, EchoThroughMutualTlsWithHalfClose) {
   App app(App::Mode::Echo);
   auto s = open(app.port(), dialFor(kServer));

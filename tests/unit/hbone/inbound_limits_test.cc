@@ -67,7 +67,9 @@ class PlaintextLimitsTest : public HboneFixture {
   }
   // The tunnel's connection to the app for an admitted client.
   UniqueFd appEnd() { return UniqueFd(::accept4(podPort_.get(), nullptr, nullptr, SOCK_CLOEXEC)); }
-  size_t open() { return lt_.call([&] { return proxy_->plaintextInboundConnections(); }); }
+  size_t open() {
+    return lt_.call([&] { return proxy_->plaintextInboundConnections(); });
+  }
 
   UniqueFd podPort_;
 };

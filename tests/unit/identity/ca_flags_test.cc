@@ -39,8 +39,10 @@ Parsed parseArgs(std::vector<std::string> args) {
       case FlagOutcome::kBadValue: p.ok = false; continue;
       case FlagOutcome::kNotOurs: break;
     }
-    if (c == 'o') p.own = optarg;
-    else p.ok = false;
+    if (c == 'o')
+      p.own = optarg;
+    else
+      p.ok = false;
   }
   return p;
 }

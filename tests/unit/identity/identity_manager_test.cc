@@ -12,8 +12,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/test_certs.h"
 #include "identity/local_ca.h"
+#include "tests/support/test_certs.h"
 
 namespace warren::identity {
 namespace {
@@ -45,7 +45,8 @@ struct FakeCaState {
 // A LocalCa that can be told to fail and counts what it is asked.
 class FakeCa : public CaClient {
  public:
-  FakeCa(std::unique_ptr<LocalCa> ca, std::shared_ptr<FakeCaState> state) : ca_(std::move(ca)), state_(std::move(state)) {}
+  FakeCa(std::unique_ptr<LocalCa> ca, std::shared_ptr<FakeCaState> state)
+      : ca_(std::move(ca)), state_(std::move(state)) {}
   Result<std::vector<std::string>> sign(const CertificateRequest& req) override {
     {
       std::lock_guard lock(state_->mu);
@@ -198,7 +199,8 @@ TEST_F(IdentityManagerTest, FailingCaIsRetriedWithBackoff) {
   auto times = state_->times();
   ASSERT_GE(times.size(), 6u);
   std::vector<double> gaps;
-  for (size_t i = 2; i < 6; ++i) gaps.push_back(std::chrono::duration<double, std::milli>(times[i] - times[i - 1]).count());
+  for (size_t i = 2; i < 6; ++i)
+    gaps.push_back(std::chrono::duration<double, std::milli>(times[i] - times[i - 1]).count());
   EXPECT_GE(gaps[0], 70);
   EXPECT_LE(gaps[0], 250);
   EXPECT_GT(gaps[1], gaps[0]) << "backoff grows";

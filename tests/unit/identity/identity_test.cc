@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/test_certs.h"
 #include "identity/local_ca.h"
+#include "tests/support/test_certs.h"
 
 namespace warren::identity {
 namespace {
@@ -34,30 +34,30 @@ TEST(SpiffeId, ParsesTheIstioShape) {
 TEST(SpiffeId, RefusesEveryOtherShape) {
   const std::string bad[] = {
       "",
-      "cluster.local/ns/a/sa/b",                     // no scheme
-      "SPIFFE://cluster.local/ns/a/sa/b",            // scheme is lower case
-      "https://cluster.local/ns/a/sa/b",             // not SPIFFE
-      "spiffe://",                                   // nothing after the scheme
-      "spiffe:///ns/a/sa/b",                         // empty trust domain
-      "spiffe://cluster.local",                      // no path
-      "spiffe://cluster.local/ns/a",                 // no service account
-      "spiffe://cluster.local/ns/a/sa/b/extra",      // extra segment
-      "spiffe://cluster.local/ns/a/sa/b/",           // trailing slash
-      "spiffe://cluster.local//ns/a/sa/b",           // empty segment
-      "spiffe://cluster.local/ns//sa/b",             // empty namespace
-      "spiffe://cluster.local/ns/a/sa/",             // empty service account
-      "spiffe://cluster.local/sa/b/ns/a",            // segments swapped
-      "spiffe://cluster.local/namespace/a/sa/b",     // wrong keyword
-      "spiffe://cluster.local/ns/a/sa/b?x=1",        // query
-      "spiffe://cluster.local/ns/a/sa/b#frag",       // fragment
-      "spiffe://cluster.local/ns/a%2Fb/sa/c",        // percent-encoding
-      "spiffe://Cluster.Local/ns/a/sa/b",            // upper-case trust domain
-      "spiffe://cluster.local:443/ns/a/sa/b",        // port
-      "spiffe://user@cluster.local/ns/a/sa/b",       // user info
-      "spiffe://cluster.local/ns/../sa/b",           // dot segment
-      "spiffe://cluster.local/ns/a/sa/.",            // dot segment
-      "spiffe://cluster.local/ns/a b/sa/c",          // space
-      std::string("spiffe://cluster.local/ns/a/sa/b\0c", 34),  // embedded NUL
+      "cluster.local/ns/a/sa/b",                                   // no scheme
+      "SPIFFE://cluster.local/ns/a/sa/b",                          // scheme is lower case
+      "https://cluster.local/ns/a/sa/b",                           // not SPIFFE
+      "spiffe://",                                                 // nothing after the scheme
+      "spiffe:///ns/a/sa/b",                                       // empty trust domain
+      "spiffe://cluster.local",                                    // no path
+      "spiffe://cluster.local/ns/a",                               // no service account
+      "spiffe://cluster.local/ns/a/sa/b/extra",                    // extra segment
+      "spiffe://cluster.local/ns/a/sa/b/",                         // trailing slash
+      "spiffe://cluster.local//ns/a/sa/b",                         // empty segment
+      "spiffe://cluster.local/ns//sa/b",                           // empty namespace
+      "spiffe://cluster.local/ns/a/sa/",                           // empty service account
+      "spiffe://cluster.local/sa/b/ns/a",                          // segments swapped
+      "spiffe://cluster.local/namespace/a/sa/b",                   // wrong keyword
+      "spiffe://cluster.local/ns/a/sa/b?x=1",                      // query
+      "spiffe://cluster.local/ns/a/sa/b#frag",                     // fragment
+      "spiffe://cluster.local/ns/a%2Fb/sa/c",                      // percent-encoding
+      "spiffe://Cluster.Local/ns/a/sa/b",                          // upper-case trust domain
+      "spiffe://cluster.local:443/ns/a/sa/b",                      // port
+      "spiffe://user@cluster.local/ns/a/sa/b",                     // user info
+      "spiffe://cluster.local/ns/../sa/b",                         // dot segment
+      "spiffe://cluster.local/ns/a/sa/.",                          // dot segment
+      "spiffe://cluster.local/ns/a b/sa/c",                        // space
+      std::string("spiffe://cluster.local/ns/a/sa/b\0c", 34),      // embedded NUL
       "spiffe://cluster.local/ns/a/sa/" + std::string(3000, 'x'),  // too long
   };
   for (const auto& uri : bad) {

@@ -9,11 +9,11 @@
 #include <gtest/gtest.h>
 
 #include "common/file_io.h"
-#include "istio/v1/auth/ca.grpc.pb.h"
-#include "tests/support/test_certs.h"
 #include "identity/identity_manager.h"
 #include "identity/local_ca.h"
 #include "identity/x509_util.h"
+#include "istio/v1/auth/ca.grpc.pb.h"
+#include "tests/support/test_certs.h"
 
 namespace warren::identity {
 namespace {
@@ -233,8 +233,8 @@ TEST_F(IstioCaClientTest, UnreachableCaNamesAddressAndStatus) {
 }
 
 TEST_F(IstioCaClientTest, TlsToTheCaWithRootCertFile) {
-  auto serverCert = testcerts::issueCert(caDir(), {"DNS:istiod.istio-system.svc", "IP:127.0.0.1"}, tmp_.path(),
-                                         "istiod");
+  auto serverCert =
+      testcerts::issueCert(caDir(), {"DNS:istiod.istio-system.svc", "IP:127.0.0.1"}, tmp_.path(), "istiod");
   ASSERT_TRUE(serverCert.ok()) << serverCert.error().message;
   serveTls(*serverCert);
 
@@ -328,8 +328,9 @@ TEST_F(IstioCaClientTest, WithoutImpersonationTheCertificateIsTheTokensAndIsRefu
   ASSERT_TRUE(plain.ok()) << plain.error().message;
   auto cert = (*plain)->ensure(kApp);
   ASSERT_FALSE(cert.ok());
-  EXPECT_NE(cert.error().message.find("CA issued a certificate for " + kNode.uri() + ", not the requested " + kApp.uri()),
-            std::string::npos)
+  EXPECT_NE(
+      cert.error().message.find("CA issued a certificate for " + kNode.uri() + ", not the requested " + kApp.uri()),
+      std::string::npos)
       << cert.error().message;
 
   ASSERT_TRUE(testcerts::writeFile(tokenFile(), "app-token\n").ok());

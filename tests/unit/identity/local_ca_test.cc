@@ -21,8 +21,8 @@
 #include <gtest/gtest.h>
 
 #include "common/file_io.h"
-#include "tests/support/test_certs.h"
 #include "identity/identity_manager.h"
+#include "tests/support/test_certs.h"
 
 namespace warren::identity {
 namespace {
@@ -184,9 +184,9 @@ TEST_F(LocalCaTest, MalformedFilesGiveClearErrors) {
   EXPECT_NE(e.find(good + "/ca-cert.pem: no PEM certificate found"), std::string::npos) << e;
   restore();
 
-  ASSERT_TRUE(testcerts::writeFile(good + "/ca-cert.pem",
-                                   "-----BEGIN CERTIFICATE-----\nMIIB!!!!\n-----END CERTIFICATE-----\n")
-                  .ok());
+  ASSERT_TRUE(
+      testcerts::writeFile(good + "/ca-cert.pem", "-----BEGIN CERTIFICATE-----\nMIIB!!!!\n-----END CERTIFICATE-----\n")
+          .ok());
   e = openError(good);
   EXPECT_NE(e.find("ca-cert.pem: malformed PEM certificate"), std::string::npos) << e;
   restore();

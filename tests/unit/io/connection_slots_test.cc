@@ -85,7 +85,7 @@ TEST(ConnectionSlots, ALeaseHoldsItsSlotUntilItsLastCopyGoes) {
   auto slots = std::make_shared<ConnectionSlots>(4, 2);
   auto first = takeLease(slots, "pod-a");
   ASSERT_EQ(first.admission, Admission::kAdmitted);
-  SlotLease copy = first.lease;  // a second record of the same connection
+  SlotLease copy = first.lease;                                          // a second record of the same connection
   ASSERT_EQ(takeLease(slots, "pod-a").admission, Admission::kAdmitted);  // released at once: not kept
   EXPECT_EQ(slots->openFrom("pod-a"), 1u);
   auto second = takeLease(slots, "pod-a");

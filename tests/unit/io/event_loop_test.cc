@@ -183,11 +183,14 @@ TEST(EventLoop, EventsOfAWatchReplacedInTheSameBatchAreDropped) {
         int fresh = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         ASSERT_EQ(::dup2(fresh, other), other);  // closes the old file, same number
         ::close(fresh);
-        ASSERT_TRUE(lt.loop->watch(other, EPOLLIN, [&, other](uint32_t) {
-                              uint64_t v;
-                              (void)!::read(other, &v, sizeof(v));  // level-triggered: drain
-                              if (++replacementCalls == 1) replacementFired.set_value();
-                            }).ok());
+        ASSERT_TRUE(lt.loop
+                        ->watch(other, EPOLLIN,
+                                [&, other](uint32_t) {
+                                  uint64_t v;
+                                  (void)!::read(other, &v, sizeof(v));  // level-triggered: drain
+                                  if (++replacementCalls == 1) replacementFired.set_value();
+                                })
+                        .ok());
         lt.loop->unwatch(mine);
         // Runs the captures after unwatch destroyed the map entry: must still be alive.
         EXPECT_EQ(payload.size(), 1000u);
@@ -238,10 +241,13 @@ TEST(EventLoop, ModifyChangesTheEventsReported) {
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);  // always writable, not readable
   std::promise<uint32_t> first;
   lt.call([&] {
-    ASSERT_TRUE(lt.loop->watch(efd, EPOLLIN, [&](uint32_t ev) {
-                          lt.loop->unwatch(efd);
-                          first.set_value(ev);
-                        }).ok());
+    ASSERT_TRUE(lt.loop
+                    ->watch(efd, EPOLLIN,
+                            [&](uint32_t ev) {
+                              lt.loop->unwatch(efd);
+                              first.set_value(ev);
+                            })
+                    .ok());
     ASSERT_TRUE(lt.loop->modify(efd, EPOLLOUT).ok());
   });
   EXPECT_EQ(first.get_future().get() & (EPOLLIN | EPOLLOUT), static_cast<uint32_t>(EPOLLOUT));

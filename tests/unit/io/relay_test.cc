@@ -42,8 +42,7 @@ struct DoneProbe {
 std::shared_ptr<proxy::Relay> startRelay(LoopThread& lt, RelayRig& rig, DoneProbe& probe,
                                          size_t bufferBytes = 64 * 1024) {
   return lt.call([&] {
-    return proxy::Relay::start(*lt.loop, std::move(rig.relayA), std::move(rig.relayB), probe.callback(lt),
-                               bufferBytes);
+    return proxy::Relay::start(*lt.loop, std::move(rig.relayA), std::move(rig.relayB), probe.callback(lt), bufferBytes);
   });
 }
 

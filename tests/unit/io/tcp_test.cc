@@ -8,8 +8,8 @@
 #include <optional>
 #include <vector>
 
-#include "tests/unit/io/test_util.h"
 #include "io/tcp.h"
+#include "tests/unit/io/test_util.h"
 
 namespace warren {
 namespace {
@@ -61,9 +61,9 @@ TEST(Sockaddr, IpPortAndWithPortForBothFamilies) {
 }
 
 TEST(Sockaddr, RejectsWhatIsNotAnIpAndPort) {
-  for (const char* text : {"", "10.0.0.1", "10.0.0.1:", ":80", "10.0.0.1:65536", "10.0.0.1:8x", "10.0.0.1:-1",
-                           "::1:80", "[::1]", "[::1]80", "[::1:80", "[10.0.0.1]:80", "[]:80", "localhost:80",
-                           "10.0.0.256:80", " 10.0.0.1:80"}) {
+  for (const char* text :
+       {"", "10.0.0.1", "10.0.0.1:", ":80", "10.0.0.1:65536", "10.0.0.1:8x", "10.0.0.1:-1", "::1:80", "[::1]",
+        "[::1]80", "[::1:80", "[10.0.0.1]:80", "[]:80", "localhost:80", "10.0.0.256:80", " 10.0.0.1:80"}) {
     auto r = io::parseHostPort(text);
     EXPECT_FALSE(r.ok()) << "accepted \"" << text << "\"";
     if (!r.ok()) {
@@ -278,8 +278,7 @@ TEST(AsyncConnect, CancelClosesAPendingConnectAndReportsItOnce) {
   lt.call([&] {
     ASSERT_FALSE(result->ok());
     EXPECT_EQ(result->error().code, ECANCELED);
-    EXPECT_EQ(result->error().message,
-              "connect to " + io::formatSockaddr(to) + " cancelled: the stream was reset");
+    EXPECT_EQ(result->error().message, "connect to " + io::formatSockaddr(to) + " cancelled: the stream was reset");
     EXPECT_FALSE(handle.pending());
     handle.cancel("again");  // no-op
   });

@@ -10,7 +10,8 @@ namespace {
 // RFC 4648 §10 test vectors, without their padding.
 TEST(Base64url, Rfc4648Vectors) {
   const std::pair<const char*, const char*> vectors[] = {
-      {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
+      {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
   };
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(base64urlEncode(plain), encoded) << plain;
@@ -49,10 +50,10 @@ TEST(Base64url, RejectsWhatNoEncoderWrites) {
            "Zm/v",   // '/'
            "Zm9 v",  // whitespace
            "Zm9v\n",
-           "Z",      // 4n+1 characters cannot end on a byte
+           "Z",  // 4n+1 characters cannot end on a byte
            "Zm9vY",
-           "Zh",     // "f" with non-zero unused bits: a second spelling of "Zg"
-           "Zm9",    // "fo" is "Zm8"
+           "Zh",   // "f" with non-zero unused bits: a second spelling of "Zg"
+           "Zm9",  // "fo" is "Zm8"
        }) {
     auto r = base64urlDecode(bad);
     EXPECT_FALSE(r) << "accepted " << bad;

@@ -3,8 +3,8 @@
 // document the test swaps, or misbehaving on purpose.
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,8 +13,8 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
-#include <map>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -25,8 +25,8 @@
 #include "jwt/https_get.h"
 #include "jwt/jwks_cache.h"
 #include "jwt/openid_discovery.h"
-#include "tests/support/test_certs.h"
 #include "tests/support/jwt_mint.h"
+#include "tests/support/test_certs.h"
 
 namespace warren::jwt {
 namespace {
@@ -134,9 +134,7 @@ class HttpsServer {
       }
       case Mode::CloseDelimited: resp = "HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\n" + doc; break;
       case Mode::Error500: resp = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops"; break;
-      case Mode::Huge:
-        resp = "HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" + std::string(3000000, ' ');
-        break;
+      case Mode::Huge: resp = "HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" + std::string(3000000, ' '); break;
       case Mode::Stall: {
         pollfd p{stopRead_.get(), POLLIN, 0};
         ::poll(&p, 1, 10000);  // until the test ends, or 10 s
@@ -369,9 +367,9 @@ TEST_F(Fixture, AFailureKeepsTheLastGoodSet) {
   JwksCache cache(cacheOptions());
   cache.current(server.url());
   ASSERT_TRUE(eventually([&] { return cache.current(server.url()) != nullptr; }));
-  for (auto [mode, document, why] : {std::tuple{Mode::Error500, std::string("{}"), "HTTP 500"},
-                                     std::tuple{Mode::Ok, doc({}), "no usable key"},
-                                     std::tuple{Mode::Ok, std::string("not json"), "not a JWKS"}}) {
+  for (auto [mode, document, why] :
+       {std::tuple{Mode::Error500, std::string("{}"), "HTTP 500"}, std::tuple{Mode::Ok, doc({}), "no usable key"},
+        std::tuple{Mode::Ok, std::string("not json"), "not a JWKS"}}) {
     server.setMode(mode);
     server.setDocument(document);
     std::promise<std::shared_ptr<const KeySet>> got;

@@ -70,48 +70,122 @@ std::vector<Case> cases() {
       {"EdDSA", [] { return tok(K().ed, "EdDSA", "ed"); }, std::nullopt},
 
       // Validity times, 60 s of skew each way; the edges are inclusive.
-      {"Expired", [] { return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 3600}}); }, F::Expired},
-      {"ExpiredJustPastSkew", [] { return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 61}}); }, F::Expired},
-      {"ExpWithinSkew", [] { return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 30}}); }, std::nullopt},
-      {"ExpAtSkewEdge", [] { return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 60}}); }, std::nullopt},
-      {"ExpFractional", [] { return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 60.5}}); }, F::Expired},
-      {"NoExpNeverExpires", [] { return tok(K().rsa, "RS256", "rsa", {{"exp", nullptr}}); }, std::nullopt},
-      {"NotYetValid", [] { return tok(K().rsa, "RS256", "rsa", {{"nbf", kT0 + 61}}); }, F::NotYetValid},
-      {"NbfWithinSkew", [] { return tok(K().rsa, "RS256", "rsa", {{"nbf", kT0 + 30}}); }, std::nullopt},
-      {"NbfAtSkewEdge", [] { return tok(K().rsa, "RS256", "rsa", {{"nbf", kT0 + 60}}); }, std::nullopt},
+      {"Expired",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 3600}});
+       },
+       F::Expired},
+      {"ExpiredJustPastSkew",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 61}});
+       },
+       F::Expired},
+      {"ExpWithinSkew",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 30}});
+       },
+       std::nullopt},
+      {"ExpAtSkewEdge",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 60}});
+       },
+       std::nullopt},
+      {"ExpFractional",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"exp", kT0 - 60.5}});
+       },
+       F::Expired},
+      {"NoExpNeverExpires",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"exp", nullptr}});
+       },
+       std::nullopt},
+      {"NotYetValid",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"nbf", kT0 + 61}});
+       },
+       F::NotYetValid},
+      {"NbfWithinSkew",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"nbf", kT0 + 30}});
+       },
+       std::nullopt},
+      {"NbfAtSkewEdge",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"nbf", kT0 + 60}});
+       },
+       std::nullopt},
       // The clock is the parameter: the same token later is expired.
       {"ValidTokenLater", [] { return tok(K().rsa, "RS256", "rsa"); }, F::Expired, nullptr, allKeysJwks,
        kT0 + 3600 + 61},
 
       // Issuer.
-      {"WrongIssuer", [] { return tok(K().rsa, "RS256", "rsa", {{"iss", "https://evil.example"}}); },
+      {"WrongIssuer",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"iss", "https://evil.example"}});
+       },
        F::IssuerMismatch},
-      {"IssuerDiffersByTrailingSlash", [] { return tok(K().rsa, "RS256", "rsa", {{"iss", kIssuer + "/"}}); },
+      {"IssuerDiffersByTrailingSlash",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"iss", kIssuer + "/"}});
+       },
        F::IssuerMismatch},
-      {"NoIssuer", [] { return tok(K().rsa, "RS256", "rsa", {{"iss", nullptr}}); }, F::IssuerMismatch},
-      {"RuleWithoutIssuerMatchesNothing", [] { return tok(K().rsa, "RS256", "rsa", {{"iss", ""}}); },
+      {"NoIssuer",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"iss", nullptr}});
+       },
+       F::IssuerMismatch},
+      {"RuleWithoutIssuerMatchesNothing",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"iss", ""}});
+       },
        F::IssuerMismatch, [](JwtRule& r) { r.issuer = ""; }},
 
       // Audience.
-      {"WrongAudience", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", "other.example"}}); },
+      {"WrongAudience",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", "other.example"}});
+       },
        F::AudienceMismatch},
       {"AudienceListOneMatches",
-       [] { return tok(K().rsa, "RS256", "rsa", {{"aud", json::array({"other.example", kAudience})}}); },
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", json::array({"other.example", kAudience})}});
+       },
        std::nullopt},
       {"AudienceListNoneMatch",
-       [] { return tok(K().rsa, "RS256", "rsa", {{"aud", json::array({"a.example", "b.example"})}}); },
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", json::array({"a.example", "b.example"})}});
+       },
        F::AudienceMismatch},
-      {"EmptyAudienceList", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", json::array()}}); },
+      {"EmptyAudienceList",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", json::array()}});
+       },
        F::AudienceMismatch},
-      {"NoAudienceWithRuleAudiences", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", nullptr}}); },
+      {"NoAudienceWithRuleAudiences",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", nullptr}});
+       },
        F::AudienceMismatch},
-      {"NoAudienceWithoutRuleAudiences", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", nullptr}}); },
+      {"NoAudienceWithoutRuleAudiences",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", nullptr}});
+       },
        std::nullopt, [](JwtRule& r) { r.audiences.clear(); }},
-      {"AnyAudienceWithoutRuleAudiences", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", "anything"}}); },
+      {"AnyAudienceWithoutRuleAudiences",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", "anything"}});
+       },
        std::nullopt, [](JwtRule& r) { r.audiences.clear(); }},
       {"AudienceSchemeAndSlashIgnored",
-       [] { return tok(K().rsa, "RS256", "rsa", {{"aud", "https://" + kAudience + "/"}}); }, std::nullopt},
-      {"AudienceIsCaseSensitive", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", "API.example"}}); },
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", "https://" + kAudience + "/"}});
+       },
+       std::nullopt},
+      {"AudienceIsCaseSensitive",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", "API.example"}});
+       },
        F::AudienceMismatch},
 
       // Signatures that do not hold.
@@ -120,8 +194,9 @@ std::vector<Case> cases() {
        F::BadSignature},
       {"PayloadEditedAfterSigning",
        [] {
-         return edited(K().rsa, "RS256", "rsa",
-                       [](mint::Signed& s) { s.payload = mint::b64url(payload({{"sub", "admin"}}).dump()); });
+         return edited(K().rsa, "RS256", "rsa", [](mint::Signed& s) {
+           s.payload = mint::b64url(payload({{"sub", "admin"}}).dump());
+         });
        },
        F::BadSignature},
       {"HeaderEditedAfterSigning",
@@ -152,8 +227,7 @@ std::vector<Case> cases() {
        },
        F::BadSignature},
       {"EdDSASignatureFlipped",
-       [] { return edited(K().ed, "EdDSA", "ed", [](mint::Signed& s) { s.signature[0] ^= 0x80; }); },
-       F::BadSignature},
+       [] { return edited(K().ed, "EdDSA", "ed", [](mint::Signed& s) { s.signature[0] ^= 0x80; }); }, F::BadSignature},
 
       // Unsigned and symmetric tokens.
       {"AlgNoneEmptySignature", [] { return raw(header("none").dump(), payload().dump()); }, F::AlgNone},
@@ -165,12 +239,10 @@ std::vector<Case> cases() {
          return s.compact();
        },
        F::AlgNone},
-      {"Hs256KeyedWithRsaPublicPem", [] { return hs256WithPublicKey(K().rsa.publicPem()); },
+      {"Hs256KeyedWithRsaPublicPem", [] { return hs256WithPublicKey(K().rsa.publicPem()); }, F::KeyAlgorithmMismatch},
+      {"Hs256KeyedWithRsaPublicDer", [] { return hs256WithPublicKey(K().rsa.publicDer()); }, F::KeyAlgorithmMismatch},
+      {"Hs256KeyedWithJwkModulus", [] { return hs256WithPublicKey(K().rsa.publicJwk()["n"].get<std::string>()); },
        F::KeyAlgorithmMismatch},
-      {"Hs256KeyedWithRsaPublicDer", [] { return hs256WithPublicKey(K().rsa.publicDer()); },
-       F::KeyAlgorithmMismatch},
-      {"Hs256KeyedWithJwkModulus",
-       [] { return hs256WithPublicKey(K().rsa.publicJwk()["n"].get<std::string>()); }, F::KeyAlgorithmMismatch},
       {"UnsupportedAlgorithm", [] { return raw(header("ES256K", "ec256").dump(), payload().dump(), "sig"); },
        F::UnsupportedAlgorithm},
       {"AlgIsCaseSensitive", [] { return raw(header("rs256", "rsa").dump(), payload().dump(), "sig"); },
@@ -178,14 +250,19 @@ std::vector<Case> cases() {
 
       // Choosing the key.
       {"UnknownKid", [] { return tok(K().rsa, "RS256", "no-such-key"); }, F::UnknownKid},
-      {"EmptyKeySet", [] { return tok(K().rsa, "RS256", ""); }, F::UnknownKid, nullptr,
-       [] { return mint::jwks({}); }},
+      {"EmptyKeySet", [] { return tok(K().rsa, "RS256", ""); }, F::UnknownKid, nullptr, [] { return mint::jwks({}); }},
       {"NoKidSecondOfTwoKeysVerifies", [] { return tok(K().rsa2, "RS256", ""); }, std::nullopt, nullptr,
-       [] { return mint::jwks({K().rsa.publicJwk(), K().rsa2.publicJwk()}); }},
+       [] {
+         return mint::jwks({K().rsa.publicJwk(), K().rsa2.publicJwk()});
+       }},
       {"NoKidNoKeyVerifies", [] { return tok(K().rsa2, "RS256", ""); }, F::BadSignature, nullptr,
-       [] { return mint::jwks({K().rsa.publicJwk("a"), K().ec256.publicJwk("b")}); }},
+       [] {
+         return mint::jwks({K().rsa.publicJwk("a"), K().ec256.publicJwk("b")});
+       }},
       {"NoKidNoKeyOfThatType", [] { return tok(K().rsa, "RS256", ""); }, F::KeyAlgorithmMismatch, nullptr,
-       [] { return mint::jwks({K().ec256.publicJwk("a"), K().ed.publicJwk("b")}); }},
+       [] {
+         return mint::jwks({K().ec256.publicJwk("a"), K().ed.publicJwk("b")});
+       }},
       {"KeyWithoutKidServesTokenWithKid", [] { return tok(K().rsa, "RS256", "rotated-7"); }, std::nullopt, nullptr,
        [] { return mint::jwks({K().rsa.publicJwk()}); }},
       {"JwkAlgDiffersFromHeader", [] { return tok(K().rsa2, "RS256", "rsa2-rs384"); }, F::KeyAlgorithmMismatch},
@@ -226,8 +303,7 @@ std::vector<Case> cases() {
       {"EmptyPayload", [] { return mint::b64url(header("RS256", "rsa").dump()) + "..c2ln"; }, F::Malformed},
       {"HeaderWithoutAlg", [] { return raw(R"({"typ":"JWT"})", payload().dump(), "sig"); }, F::Malformed},
       {"HeaderAlgNotString", [] { return raw(R"({"alg":256})", payload().dump(), "sig"); }, F::Malformed},
-      {"HeaderKidNotString", [] { return raw(R"({"alg":"RS256","kid":7})", payload().dump(), "sig"); },
-       F::Malformed},
+      {"HeaderKidNotString", [] { return raw(R"({"alg":"RS256","kid":7})", payload().dump(), "sig"); }, F::Malformed},
       {"HeaderCrit",
        [] {
          json h = header("RS256", "rsa");
@@ -236,15 +312,41 @@ std::vector<Case> cases() {
        },
        F::Malformed},
       // Claims of the wrong type fail even in a correctly signed token.
-      {"ExpAsString", [] { return tok(K().rsa, "RS256", "rsa", {{"exp", std::to_string(kT0 + 3600)}}); },
+      {"ExpAsString",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"exp", std::to_string(kT0 + 3600)}});
+       },
        F::Malformed},
-      {"NbfAsString", [] { return tok(K().rsa, "RS256", "rsa", {{"nbf", "0"}}); }, F::Malformed},
-      {"IatAsBool", [] { return tok(K().rsa, "RS256", "rsa", {{"iat", true}}); }, F::Malformed},
-      {"AudAsNumber", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", 7}}); }, F::Malformed},
-      {"AudListWithNumber", [] { return tok(K().rsa, "RS256", "rsa", {{"aud", json::array({kAudience, 7})}}); },
+      {"NbfAsString",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"nbf", "0"}});
+       },
        F::Malformed},
-      {"IssAsObject", [] { return tok(K().rsa, "RS256", "rsa", {{"iss", {{"url", kIssuer}}}}); }, F::Malformed},
-      {"SubAsNumber", [] { return tok(K().rsa, "RS256", "rsa", {{"sub", 42}}); }, F::Malformed},
+      {"IatAsBool",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"iat", true}});
+       },
+       F::Malformed},
+      {"AudAsNumber",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", 7}});
+       },
+       F::Malformed},
+      {"AudListWithNumber",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"aud", json::array({kAudience, 7})}});
+       },
+       F::Malformed},
+      {"IssAsObject",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"iss", {{"url", kIssuer}}}});
+       },
+       F::Malformed},
+      {"SubAsNumber",
+       [] {
+         return tok(K().rsa, "RS256", "rsa", {{"sub", 42}});
+       },
+       F::Malformed},
   };
 }
 
@@ -280,7 +382,8 @@ TEST_P(VerifyTable, Verdict) {
   }
   // Remembered: every token whose signature holds, even when the clock or the
   // audience then refuses it (those checks run again on each use).
-  const bool authentic = !c.want || *c.want == F::Expired || *c.want == F::NotYetValid || *c.want == F::AudienceMismatch;
+  const bool authentic =
+      !c.want || *c.want == F::Expired || *c.want == F::NotYetValid || *c.want == F::AudienceMismatch;
   EXPECT_EQ(cache.stats().hits, authentic ? 1u : 0u);
 }
 
@@ -342,8 +445,9 @@ TEST(Verify, FailureNamesAreDistinctMetricLabels) {
 TEST(Verify, MessagesQuoteTokenTextSafely) {
   auto keySet = parseJwks(allKeysJwks().dump());
   ASSERT_TRUE(keySet);
-  auto result = verify(rule(), *keySet, tok(K().rsa, "RS256", "rsa", {{"iss", "evil\nlevel=info forged" + std::string(200, 'x')}}),
-                       at(kT0));
+  auto result =
+      verify(rule(), *keySet,
+             tok(K().rsa, "RS256", "rsa", {{"iss", "evil\nlevel=info forged" + std::string(200, 'x')}}), at(kT0));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().message.find('\n'), std::string::npos);
   EXPECT_LT(result.error().message.size(), 150u);

@@ -264,7 +264,6 @@ TEST(DirectoryReader, RandomEditsMatchAWholeRead) {
   }
 }
 
-
 // The agent's reader (node_view.h): what loadNodeView reads, step after step of
 // random edits, holding only the node's pods and the namespaces, and parsing
 // only the files that changed. Each pod's key is its file's (a key in two files
@@ -284,8 +283,10 @@ TEST(DirectoryReader, TheNodeViewReaderHoldsWhatLoadNodeViewReads) {
       for (size_t i = pick(4); i > 0; --i) {
         const std::string name = file.substr(0, 1) + std::to_string(i);
         switch (pick(6)) {
-          case 0: t += "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {v: \"" +
-                       std::to_string(pick(3)) + "\"}}\n---\n"; break;
+          case 0:
+            t += "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {v: \"" + std::to_string(pick(3)) +
+                 "\"}}\n---\n";
+            break;
           case 1: t += policy("x" + std::to_string(pick(2)), "DENY"); break;
           case 2: t += "kind: Pod\nmetadata: {name: [broken\n---\n"; break;
           case 3: t += pod(name, "10.0.0.2"); break;  // no nodeName: any node's

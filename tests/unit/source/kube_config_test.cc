@@ -12,9 +12,7 @@
 namespace warren::source::kube {
 namespace {
 
-void write(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 TEST(InClusterConfig, ReadsTheServiceAccountDirectoryAndTheServiceAddress) {
   testcerts::TempDir dir;
@@ -78,10 +76,13 @@ std::string kubeconfig(const std::string& cluster, const std::string& user, cons
          "- name: dev\n  context: {cluster: c1, user: u1, namespace: payments}\n"
          "- name: other\n  context: {cluster: c2, user: u1}\n"
          "clusters:\n"
-         "- name: c1\n  cluster: " + cluster + "\n"
+         "- name: c1\n  cluster: " +
+         cluster +
+         "\n"
          "- name: c2\n  cluster: {server: 'https://other.example:6443'}\n"
          "users:\n"
-         "- name: u1\n  user: " + user + "\n";
+         "- name: u1\n  user: " +
+         user + "\n";
 }
 
 TEST(Kubeconfig, TokenAndCertificateAuthorityData) {
@@ -113,9 +114,10 @@ TEST(Kubeconfig, RelativePathsAreRelativeToTheFile) {
 }
 
 TEST(Kubeconfig, ClientCertificateDataAndAServerPathPrefix) {
-  auto c = kubeconfigFromText(kubeconfig("{server: 'https://proxy.example/k8s/clusters/c-1/', tls-server-name: api.internal}",
-                                         "{client-certificate-data: Y2VydA==, client-key-data: a2V5}"),
-                              "", "kubeconfig T");
+  auto c = kubeconfigFromText(
+      kubeconfig("{server: 'https://proxy.example/k8s/clusters/c-1/', tls-server-name: api.internal}",
+                 "{client-certificate-data: Y2VydA==, client-key-data: a2V5}"),
+      "", "kubeconfig T");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->tls.clientCert.pem, "cert");
   EXPECT_EQ(c->tls.clientKey.pem, "key");

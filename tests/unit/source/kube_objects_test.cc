@@ -129,8 +129,7 @@ TEST(ObjectStore, UnusableObjectsAreNamedByResourceAndKey) {
   applyEvent(objects[0], event(WatchEvent::Type::Added, bad), kPods);
   Snapshot s = buildSnapshot({kPods}, objects);
   ASSERT_EQ(s.errors.size(), 1u);
-  EXPECT_NE(s.errors[0].message.find("pods payments/ledger-5b8f7c9d6-kq7zt"), std::string::npos)
-      << s.errors[0].message;
+  EXPECT_NE(s.errors[0].message.find("pods payments/ledger-5b8f7c9d6-kq7zt"), std::string::npos) << s.errors[0].message;
 }
 
 }  // namespace

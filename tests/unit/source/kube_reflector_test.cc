@@ -60,10 +60,10 @@ TEST(ReflectorVersions, AListAnswering404AtV1TriesV1beta1AtOnceWithoutEmptyingTh
   s = decide(s.state, listed("120"), Next::List, policy, 0.5, kIstioVersions);
   EXPECT_EQ(s.action.next, Next::Watch);
   EXPECT_EQ(s.action.version, 1u);
-  for (const Outcome& o : {Outcome{Kind::Gone, "", false, 410, "too old resource version"},
-                           Outcome{Kind::HttpError, "", false, 503, "unavailable"},
-                           Outcome{Kind::TransportError, "", false, 0, "refused"},
-                           Outcome{Kind::WatchEnded, "130", true, 200, ""}}) {
+  for (const Outcome& o :
+       {Outcome{Kind::Gone, "", false, 410, "too old resource version"},
+        Outcome{Kind::HttpError, "", false, 503, "unavailable"}, Outcome{Kind::TransportError, "", false, 0, "refused"},
+        Outcome{Kind::WatchEnded, "130", true, 200, ""}}) {
     const Step next = decide(s.state, o, Next::Watch, policy, 0.5, kIstioVersions);
     EXPECT_EQ(next.action.version, 1u) << next.action.why;
   }
@@ -191,16 +191,36 @@ TEST(Reflector, ErrorsBackOffAndKeepTheViewTheyHad) {
     const char* whyHas;
   };
   const Case cases[] = {
-      {"401 before any list", {"", 0}, {Kind::HttpError, "", false, 401, "Unauthorized"}, Next::List, Next::List,
+      {"401 before any list",
+       {"", 0},
+       {Kind::HttpError, "", false, 401, "Unauthorized"},
+       Next::List,
+       Next::List,
        "HTTP 401: Unauthorized (the token file is read again"},
-      {"403 on a list", {"", 0}, {Kind::HttpError, "", false, 403, "pods is forbidden: User x cannot list"},
-       Next::List, Next::List, "list answered HTTP 403: pods is forbidden"},
-      {"503 on a watch after a list", {"120", 0}, {Kind::HttpError, "", false, 503, "unavailable"}, Next::Watch,
-       Next::Watch, "watch answered HTTP 503"},
-      {"connection refused on a watch", {"120", 0}, {Kind::TransportError, "", false, 0, "connection refused"},
-       Next::Watch, Next::Watch, "watch failed: connection refused"},
-      {"an ERROR event that is not 410", {"120", 0}, {Kind::HttpError, "121", true, 500, "internal error"},
-       Next::Watch, Next::Watch, "HTTP 500"},
+      {"403 on a list",
+       {"", 0},
+       {Kind::HttpError, "", false, 403, "pods is forbidden: User x cannot list"},
+       Next::List,
+       Next::List,
+       "list answered HTTP 403: pods is forbidden"},
+      {"503 on a watch after a list",
+       {"120", 0},
+       {Kind::HttpError, "", false, 503, "unavailable"},
+       Next::Watch,
+       Next::Watch,
+       "watch answered HTTP 503"},
+      {"connection refused on a watch",
+       {"120", 0},
+       {Kind::TransportError, "", false, 0, "connection refused"},
+       Next::Watch,
+       Next::Watch,
+       "watch failed: connection refused"},
+      {"an ERROR event that is not 410",
+       {"120", 0},
+       {Kind::HttpError, "121", true, 500, "internal error"},
+       Next::Watch,
+       Next::Watch,
+       "HTTP 500"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);

@@ -14,9 +14,10 @@ const std::string kWhat = "DaemonSet warren-system/warren-node";
 
 TEST(KubeRemoval, ADaemonSetThatIsGoneOrBeingDeletedIsAnUninstall) {
   EXPECT_EQ(judgeRemoval(kWhat, 404, "{}", "not found").removal, Removal::Removed);
-  EXPECT_EQ(judgeRemoval(kWhat, 200, R"({"metadata":{"name":"warren-node","deletionTimestamp":"2026-12-05T10:00:00Z"}})", "")
-                .removal,
-            Removal::Removed);
+  EXPECT_EQ(
+      judgeRemoval(kWhat, 200, R"({"metadata":{"name":"warren-node","deletionTimestamp":"2026-12-05T10:00:00Z"}})", "")
+          .removal,
+      Removal::Removed);
 }
 
 TEST(KubeRemoval, AnAccountOrRoleThatIsGoneIsAnUninstall) {
@@ -38,7 +39,8 @@ TEST(KubeRemoval, NoAnswerOrAServerErrorIsNotKnownAndKeepsCapture) {
 }
 
 TEST(KubeRemoval, TheTargetIsTheDaemonSetsPath) {
-  EXPECT_EQ(daemonSetTarget("warren-system", "warren-node"), "/apis/apps/v1/namespaces/warren-system/daemonsets/warren-node");
+  EXPECT_EQ(daemonSetTarget("warren-system", "warren-node"),
+            "/apis/apps/v1/namespaces/warren-system/daemonsets/warren-node");
 }
 
 TEST(KubePermissions, EveryWatchedResourceIsListedAndWatchedAndTheRemovalCheckIsAGet) {
@@ -53,7 +55,6 @@ TEST(KubePermissions, EveryWatchedResourceIsListedAndWatchedAndTheRemovalCheckIs
   EXPECT_EQ(apiGroupOf("security.istio.io/v1"), "security.istio.io");
   EXPECT_EQ(apiGroupOf("v1"), "");
 }
-
 
 // At uninstall, the pods whose redirection annotation the agent set: read from
 // a page of the node's pod list as the API returns it.

@@ -179,7 +179,8 @@ TEST_F(KubeSourceTest, WatchEventsAddChangeAndDeleteObjects) {
   nlohmann::json ns = fixture("namespace-default.json");
   ns["metadata"]["labels"]["istio.io/dataplane-mode"] = "ambient";
   api->upsert("namespaces", ns);
-  ASSERT_TRUE(until([](const Snapshot& s) { return s.namespaces.at("default").labels.count("istio.io/dataplane-mode"); }));
+  ASSERT_TRUE(
+      until([](const Snapshot& s) { return s.namespaces.at("default").labels.count("istio.io/dataplane-mode"); }));
 
   // Another node's pod never reaches this node (the field selector).
   api->upsert("pods", podNamed("elsewhere", "10.244.2.30", "node2"));
@@ -206,7 +207,8 @@ TEST_F(KubeSourceTest, APodWithoutAnIpIsInTheViewAndGetsItsIpByTheWatch) {
 }
 
 TEST_F(KubeSourceTest, AListFollowsContinueTokensAcrossPages) {
-  for (int i = 0; i < 6; ++i) api->upsert("pods", podNamed("page-" + std::to_string(i), "10.244.1." + std::to_string(50 + i)));
+  for (int i = 0; i < 6; ++i)
+    api->upsert("pods", podNamed("page-" + std::to_string(i), "10.244.1." + std::to_string(50 + i)));
   KubeSource::Options o = options();
   o.pageSize = 2;
   start(o);
@@ -283,7 +285,8 @@ TEST_F(KubeSourceTest, A401KeepsTheViewUntilTheRotatedTokenIsReadFromTheFile) {
 
   writeToken("token-2");  // the kubelet rotates the projected token
   ASSERT_TRUE(api->waitFor([](const Requests& rs) {
-    return count(rs, [](const auto& r) { return r.watch && r.status == 200 && r.authorization == "Bearer token-2"; }) >= 2;
+    return count(rs, [](const auto& r) { return r.watch && r.status == 200 && r.authorization == "Bearer token-2"; }) >=
+           2;
   }));
   api->upsert("pods", podNamed("after-rotation", "10.244.1.70"));
   ASSERT_TRUE(until([](const Snapshot& s) { return s.pods.count("payments/after-rotation"); }));
@@ -346,7 +349,6 @@ TEST_F(KubeSourceTest, StoppingInterruptsBlockedWatchesAtOnce) {
   source.reset();  // the watches are blocked in reads that would last timeoutSeconds (300 s)
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
 }
-
 
 // ---- single-pod requests (pod_api.h) against the server's object endpoints --------
 
@@ -553,7 +555,6 @@ TEST_F(KubeStandaloneTest, AForbiddenResourceIsNotTakenForAMissingOne) {
   EXPECT_TRUE(source->waitSynced(20s)) << source->status();
 }
 
-
 // ---- Istio before 1.22 (and older Gateway API installs) serve their kinds as v1beta1 only ----
 
 auto listsAt(const std::string& resource, const std::string& apiVersion) {
@@ -662,9 +663,8 @@ TEST_F(KubeStandaloneTest, WhenNoVersionIsServedEachReaskStartsAtV1) {
   ASSERT_TRUE(source->waitSynced(20s)) << source->status();
   EXPECT_NE(source->status().find("gateways: not served"), std::string::npos) << source->status();
   // Asked in order v1, v1beta1, v1, v1beta1...: a cluster upgraded to v1 is read as v1.
-  ASSERT_TRUE(api->waitFor([](const Requests& rs) {
-    return count(rs, listsAt("gateways", "gateway.networking.k8s.io/v1")) >= 3;
-  }));
+  ASSERT_TRUE(api->waitFor(
+      [](const Requests& rs) { return count(rs, listsAt("gateways", "gateway.networking.k8s.io/v1")) >= 3; }));
   std::vector<std::string> order;
   for (const auto& r : api->requests())
     if (r.resource == "gateways") order.push_back(r.apiVersion);

@@ -57,9 +57,7 @@ TEST(LineSplitter, ARunawayLineIsAnError) {
 TEST(LineSplitter, TheSinksErrorStopsTheFeed) {
   LineSplitter s;
   int seen = 0;
-  auto st = s.feed("a\nb\nc\n", [&](std::string_view) {
-    return ++seen == 2 ? Status(makeError("stop")) : okStatus();
-  });
+  auto st = s.feed("a\nb\nc\n", [&](std::string_view) { return ++seen == 2 ? Status(makeError("stop")) : okStatus(); });
   EXPECT_FALSE(st);
   EXPECT_EQ(seen, 2);
 }
@@ -69,7 +67,8 @@ TEST(LineSplitter, TheSinksErrorStopsTheFeed) {
 // boundary and one byte at a time.
 TEST(WatchBody, EventsSurviveEveryChunkAndReadBoundary) {
   const std::string e1 = R"({"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"a","resourceVersion":"11"}}})";
-  const std::string e2 = R"({"type":"MODIFIED","object":{"kind":"Pod","metadata":{"name":"a","resourceVersion":"12"}}})";
+  const std::string e2 =
+      R"({"type":"MODIFIED","object":{"kind":"Pod","metadata":{"name":"a","resourceVersion":"12"}}})";
   const std::string e3 = R"({"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"13"}}})";
   auto chunk = [](const std::string& d) {
     char hex[16];
@@ -111,9 +110,8 @@ TEST(WatchBody, EventsSurviveEveryChunkAndReadBoundary) {
 TEST(WatchBody, AStreamCutInsideAnEventIsNotComplete) {
   const std::string wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n{\"type\":\"ADDED\",";
   LineSplitter splitter;
-  httpclient::ResponseReader reader([&](std::string_view piece) {
-    return splitter.feed(piece, [](std::string_view) { return okStatus(); });
-  });
+  httpclient::ResponseReader reader(
+      [&](std::string_view piece) { return splitter.feed(piece, [](std::string_view) { return okStatus(); }); });
   ASSERT_TRUE(reader.feed(wire.data(), wire.size()));
   EXPECT_FALSE(reader.feed(nullptr, 0));  // the connection ended here
   EXPECT_FALSE(reader.complete());
@@ -128,7 +126,8 @@ TEST(ParseWatchEvent, TypesObjectsAndResourceVersions) {
   auto deleted = parseWatchEvent(R"({"type":"DELETED","object":{"metadata":{"name":"p","resourceVersion":"43"}}})");
   ASSERT_TRUE(deleted);
   EXPECT_EQ(deleted->type, WatchEvent::Type::Deleted);
-  auto bookmark = parseWatchEvent(R"({"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"99"}}})");
+  auto bookmark = parseWatchEvent(
+      R"({"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"99"}}})");
   ASSERT_TRUE(bookmark);
   EXPECT_EQ(bookmark->type, WatchEvent::Type::Bookmark);
   EXPECT_EQ(bookmark->resourceVersion, "99");

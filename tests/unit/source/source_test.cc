@@ -36,18 +36,41 @@ struct EnrollCase {
 TEST(Enrollment, DecisionTable) {
   const EnrollCase cases[] = {
       {"warren label enables", {{"warren.io/mode", "enabled"}}, {}, true, "n1", "n1", true, "warren.io/mode=enabled"},
-      {"istio ambient label enables", {{"istio.io/dataplane-mode", "ambient"}}, {}, true, "n1", "n1", true,
-       "ambient"},
+      {"istio ambient label enables", {{"istio.io/dataplane-mode", "ambient"}}, {}, true, "n1", "n1", true, "ambient"},
       {"no label: not enrolled", {}, {}, true, "n1", "n1", false, "not enabled"},
       {"wrong value: not enrolled", {{"warren.io/mode", "yes"}}, {}, true, "n1", "n1", false, "not enabled"},
-      {"istio sidecar-ish value is not ambient", {{"istio.io/dataplane-mode", "sidecar"}}, {}, true, "n1", "n1",
-       false, "not enabled"},
-      {"namespace disabled explicitly", {{"warren.io/mode", "disabled"}, {"istio.io/dataplane-mode", "ambient"}},
-       {}, true, "n1", "n1", false, "warren.io/mode=disabled"},
-      {"pod opts out", {{"warren.io/mode", "enabled"}}, {{"warren.io/mode", "disabled"}}, true, "n1", "n1", false,
+      {"istio sidecar-ish value is not ambient",
+       {{"istio.io/dataplane-mode", "sidecar"}},
+       {},
+       true,
+       "n1",
+       "n1",
+       false,
+       "not enabled"},
+      {"namespace disabled explicitly",
+       {{"warren.io/mode", "disabled"}, {"istio.io/dataplane-mode", "ambient"}},
+       {},
+       true,
+       "n1",
+       "n1",
+       false,
+       "warren.io/mode=disabled"},
+      {"pod opts out",
+       {{"warren.io/mode", "enabled"}},
+       {{"warren.io/mode", "disabled"}},
+       true,
+       "n1",
+       "n1",
+       false,
        "opts out"},
-      {"pod opts out the istio way", {{"istio.io/dataplane-mode", "ambient"}}, {{"istio.io/dataplane-mode", "none"}},
-       true, "n1", "n1", false, "opts out"},
+      {"pod opts out the istio way",
+       {{"istio.io/dataplane-mode", "ambient"}},
+       {{"istio.io/dataplane-mode", "none"}},
+       true,
+       "n1",
+       "n1",
+       false,
+       "opts out"},
       {"unknown namespace", {}, {}, false, "n1", "n1", false, "unknown"},
       {"pod on another node", {{"warren.io/mode", "enabled"}}, {}, true, "n2", "n1", false, "node n2"},
       {"pod without node name is ours", {{"warren.io/mode", "enabled"}}, {}, true, "", "n1", true, "enabled"},
@@ -76,9 +99,7 @@ class TempDir {
     path = ::mkdtemp(tmpl);
   }
   ~TempDir() { fs::remove_all(path); }
-  void write(const std::string& name, const std::string& text) {
-    std::ofstream(path + "/" + name) << text;
-  }
+  void write(const std::string& name, const std::string& text) { std::ofstream(path + "/" + name) << text; }
   std::string path;
 };
 
@@ -143,8 +164,9 @@ metadata:
 
 TEST(YamlSource, BadFilesAndObjectsAreReportedAndTheRestLoads) {
   TempDir d;
-  d.write("a-good.yaml", "kind: Namespace\nmetadata: {name: good}\n---\nkind: Pod\nmetadata: {name: ok, namespace: good}\n"
-                         "status: {podIP: 10.0.0.1}\n");
+  d.write("a-good.yaml",
+          "kind: Namespace\nmetadata: {name: good}\n---\nkind: Pod\nmetadata: {name: ok, namespace: good}\n"
+          "status: {podIP: 10.0.0.1}\n");
   d.write("b-broken.yaml", "kind: Pod\nmetadata: [unclosed\n");
   d.write("c-noip.yaml", "kind: Pod\nmetadata: {name: ghost, namespace: good}\nspec: {serviceAccountName: x}\n");
   d.write("d-badip.yaml", "kind: Pod\nmetadata: {name: bad, namespace: good}\nstatus: {podIP: 10.0.0.300}\n");
@@ -182,15 +204,16 @@ TEST(YamlSource, DocumentsKeepTheirLinesAcrossMarkersEndMarkersAndDirectives) {
   Snapshot s;
   loadDocuments(
       "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"  // lines 1-3
-      "...\n"                                                     // 4: the end of a document
+      "...\n"                                                   // 4: the end of a document
       "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"  // 5-7: no '---' before it
-      "%YAML 1.2\n"                                               // 8: belongs to the next document
-      "---\n"                                                     // 9
+      "%YAML 1.2\n"                                             // 8: belongs to the next document
+      "---\n"                                                   // 9
       "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nstatus: {podIP: nope}\n",  // 10-13
       "docs.yaml", s);
   EXPECT_EQ(s.namespaces.count("a"), 1u);
   EXPECT_EQ(s.namespaces.count("b"), 1u);
-  EXPECT_TRUE(hasError(s, "docs.yaml, line 10: 'nope' is not an IP address")) << (s.errors.empty() ? "" : s.errors[0].message);
+  EXPECT_TRUE(hasError(s, "docs.yaml, line 10: 'nope' is not an IP address"))
+      << (s.errors.empty() ? "" : s.errors[0].message);
 
   Snapshot broken;
   loadDocuments("a: 1\n---\nb: [\n", "broken.yaml", broken);
@@ -200,9 +223,10 @@ TEST(YamlSource, DocumentsKeepTheirLinesAcrossMarkersEndMarkersAndDirectives) {
 
 TEST(YamlSource, Ipv6OnlyPodsAndPodIpsWithoutPodIp) {
   Snapshot s;
-  loadDocuments("kind: Pod\nmetadata: {name: v6, namespace: mesh}\n"
-                "status: {podIPs: [{ip: 'fd00::7'}, {ip: 'fd00::7'}, {ip: 10.2.0.7}]}\n",
-                "/x/v6.yaml", s);
+  loadDocuments(
+      "kind: Pod\nmetadata: {name: v6, namespace: mesh}\n"
+      "status: {podIPs: [{ip: 'fd00::7'}, {ip: 'fd00::7'}, {ip: 10.2.0.7}]}\n",
+      "/x/v6.yaml", s);
   EXPECT_TRUE(s.errors.empty());
   EXPECT_EQ(s.pods.at("mesh/v6").ips, (std::vector<std::string>{"fd00::7", "10.2.0.7"}));
 }
@@ -247,7 +271,8 @@ endpoints: [{addresses: [not-an-ip]}]
 
 TEST(YamlSource, PodWithoutAnIpIsKeptForItsIdentity) {
   Snapshot s;
-  loadDocuments("kind: Pod\nmetadata: {name: ghost, namespace: mesh}\nspec: {serviceAccountName: g}\n", "/x/noip.yaml", s);
+  loadDocuments("kind: Pod\nmetadata: {name: ghost, namespace: mesh}\nspec: {serviceAccountName: g}\n", "/x/noip.yaml",
+                s);
   EXPECT_TRUE(s.errors.empty());
   ASSERT_EQ(s.pods.count("mesh/ghost"), 1u);
   EXPECT_TRUE(s.pods.at("mesh/ghost").ips.empty());
@@ -276,10 +301,11 @@ TEST(Enrollment, HostNetworkPodIsNeverCapturedEvenInAnEnabledNamespace) {
 
 TEST(YamlSource, HostNetworkIsReadAndANonBooleanDropsThePod) {
   Snapshot s;
-  loadDocuments("kind: Pod\nmetadata: {name: h}\nspec: {hostNetwork: true}\nstatus: {podIP: 10.0.0.1}\n---\n"
-                "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: false}\nstatus: {podIP: 10.0.0.2}\n---\n"
-                "kind: Pod\nmetadata: {name: bad}\nspec: {hostNetwork: maybe}\nstatus: {podIP: 10.0.0.3}\n",
-                "/x/h.yaml", s);
+  loadDocuments(
+      "kind: Pod\nmetadata: {name: h}\nspec: {hostNetwork: true}\nstatus: {podIP: 10.0.0.1}\n---\n"
+      "kind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: false}\nstatus: {podIP: 10.0.0.2}\n---\n"
+      "kind: Pod\nmetadata: {name: bad}\nspec: {hostNetwork: maybe}\nstatus: {podIP: 10.0.0.3}\n",
+      "/x/h.yaml", s);
   ASSERT_EQ(s.pods.size(), 2u);
   EXPECT_TRUE(s.pods.at("default/h").hostNetwork);
   EXPECT_FALSE(s.pods.at("default/p").hostNetwork);
@@ -297,13 +323,14 @@ TEST(YamlSource, BadIpInPodIpsListDropsThePod) {
 
 TEST(YamlSource, OtherApiGroupsAndKindsAreSkippedSilently) {
   Snapshot s;
-  loadDocuments("apiVersion: example.com/v1\nkind: Pod\nmetadata: {name: crd}\nstatus: {podIP: 10.0.0.1}\n---\n"
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n"
-                "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {}\n---\n"
-                "apiVersion: example.com/v1\nkind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: NOPE}\n---\n"
-                "---\n"
-                "apiVersion: v1\nkind: Namespace\nmetadata: {name: real}\n",
-                "/x/mixed.yaml", s);
+  loadDocuments(
+      "apiVersion: example.com/v1\nkind: Pod\nmetadata: {name: crd}\nstatus: {podIP: 10.0.0.1}\n---\n"
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n"
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {}\n---\n"
+      "apiVersion: example.com/v1\nkind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: NOPE}\n---\n"
+      "---\n"
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: real}\n",
+      "/x/mixed.yaml", s);
   EXPECT_TRUE(s.errors.empty()) << s.errors.front().message;
   EXPECT_TRUE(s.pods.empty());
   EXPECT_TRUE(s.authorizationPolicies.empty());
@@ -443,10 +470,8 @@ rules: []
   const auto& typos = s.authorizationPolicies.at("shop/typos");
   EXPECT_EQ(typos.where, "/x/typo.yaml, line 11");
   std::vector<std::string> want = {
-      "document: unknown field 'rules' (line 25)",
-      "spec.selector: unknown field 'matchLabel' (line 24)",
-      "rules[0]: unknown field 'too' (line 17)",
-      "rules[0].from: unknown field 'sourse' (line 22)",
+      "document: unknown field 'rules' (line 25)",      "spec.selector: unknown field 'matchLabel' (line 24)",
+      "rules[0]: unknown field 'too' (line 17)",        "rules[0].from: unknown field 'sourse' (line 22)",
       "rules[0].when: unknown field 'value' (line 20)",
   };
   for (const auto& w : want)
@@ -519,9 +544,10 @@ spec: {selector: {matchLabels: {app: web}}}
 
 TEST(YamlSource, DuplicateNamespaceKeepsTheFirstAndNamesIt) {
   Snapshot s;
-  loadDocuments("kind: Namespace\nmetadata: {name: n, labels: {a: '1'}}\n---\n"
-                "kind: Namespace\nmetadata: {name: n, labels: {a: '2'}}\n",
-                "/x/ns.yaml", s);
+  loadDocuments(
+      "kind: Namespace\nmetadata: {name: n, labels: {a: '1'}}\n---\n"
+      "kind: Namespace\nmetadata: {name: n, labels: {a: '2'}}\n",
+      "/x/ns.yaml", s);
   EXPECT_EQ(s.namespaces.at("n").labels.at("a"), "1");
   EXPECT_TRUE(hasError(s, "/x/ns.yaml, line 4: duplicate Namespace n"));
 }

@@ -65,8 +65,8 @@ TEST(PolicyIndex, GlobalNamespaceAndListedSelectorPoliciesApplyAndNoOthers) {
 }
 
 TEST(PolicyIndex, ANamespaceWithoutPoliciesOfItsOwnGetsTheGlobalOnes) {
-  const auto policies = byKey({policy("istio-system", "g", PolicyScope::Global),
-                               policy("shop", "n", PolicyScope::Namespace)});
+  const auto policies =
+      byKey({policy("istio-system", "g", PolicyScope::Global), policy("shop", "n", PolicyScope::Namespace)});
   const PolicyIndex index(policies);
   EXPECT_EQ(keys(index.forWorkload(workload("empty"))), (Keys{"istio-system/g"}));
 }

@@ -125,8 +125,9 @@ TEST_F(StateFeedTest, ASaveConvertsOnlyWhatItsFileChanged) {
   save("b.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh}\nstatus: {podIP: 10.244.1.11}\n");
   auto feed = StateFeed::start(fromDirectory(dir_), recorder());
   ASSERT_TRUE(feed) << feed.error().message;
-  save("b.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh, labels: {app: b}}\n"
-                 "status: {podIP: 10.244.1.11}\n");
+  save("b.yaml",
+       "apiVersion: v1\nkind: Pod\nmetadata: {name: zz, namespace: mesh, labels: {app: b}}\n"
+       "status: {podIP: 10.244.1.11}\n");
   (*feed)->reload();
   ASSERT_TRUE(waitForPublished(2));
   std::lock_guard lock(mu_);
@@ -208,7 +209,7 @@ spec: {action: ALLOW, rules: [{to: [{operation: {paths: ["/a/{*}"]}}]}], bogus: 
   const size_t standing = count();
   save("cluster.yaml", kOnePod);  // fixed
   (*feed)->reload();
-  save("cluster.yaml", broken);   // and back
+  save("cluster.yaml", broken);  // and back
   (*feed)->reload();
   const size_t back = count();
   feed->reset();  // its watcher thread logs no more

@@ -74,7 +74,7 @@ TEST(AdminAuth, TheTokenFileIsRootOnlyAndItsDirectoryIsMade) {
   ASSERT_FALSE(dir.path().empty());
   const std::string path = dir.file("run/admin-token");  // "run" does not exist yet
   ASSERT_TRUE(writeAdminToken(path, "abc").ok());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(readTokenFile(path).value(), "abc");

@@ -194,7 +194,7 @@ TEST(Telemetry, PostLoggingWithoutTheAdminTokenIsRefusedAndChangesNothing) {
   auto t = start(admin.options, {}, metrics);
   ASSERT_TRUE(t.ok()) << t.error().message;
   const uint16_t port = (*t)->admin().port();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(admin.options.adminTokenFile.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   const uint64_t before = adminRefusals().load();

@@ -76,8 +76,8 @@ inline bool stillOpenAndSilent(int fd) {
 }
 
 struct Reply {
-  int status = 0;       // 0: no parseable answer
-  std::string head;     // status line and headers
+  int status = 0;    // 0: no parseable answer
+  std::string head;  // status line and headers
   std::string body;
 };
 
@@ -106,8 +106,8 @@ inline Reply httpGet(uint16_t port, const std::string& target, const char* sourc
 // `headers`: extra header lines, each ending in "\r\n".
 inline Reply httpPost(uint16_t port, const std::string& target, const std::string& body = "",
                       const std::string& headers = "") {
-  return roundTrip(port, "POST " + target + " HTTP/1.1\r\nHost: test\r\n" + headers + "Content-Length: " +
-                            std::to_string(body.size()) + "\r\n\r\n" + body);
+  return roundTrip(port, "POST " + target + " HTTP/1.1\r\nHost: test\r\n" + headers +
+                             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 // Waits until `count` of `fds` have been closed by the server (EOF or reset); returns

@@ -37,7 +37,8 @@ TEST(HttpParser, QueryStrings) {
 
 TEST(HttpParser, CompleteRequestWithHeadersAndBody) {
   HttpRequest req;
-  const auto out = parse("POST /logging?level=warn HTTP/1.1\r\nHost: x\r\nX-Thing:  v  \r\nContent-Length: 3\r\n\r\nabc", req);
+  const auto out =
+      parse("POST /logging?level=warn HTTP/1.1\r\nHost: x\r\nX-Thing:  v  \r\nContent-Length: 3\r\n\r\nabc", req);
   ASSERT_EQ(out.state, State::kComplete) << out.errorMessage;
   EXPECT_EQ(req.method, "POST");
   EXPECT_EQ(req.path, "/logging");

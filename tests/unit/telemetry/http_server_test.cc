@@ -158,7 +158,7 @@ TEST(HttpServer, AStalledClientIsClosedAtItsDeadline) {
 
 TEST(HttpServer, AConnectionFloodIsCappedAndTheServerStillAnswers) {
   HttpServerOptions opts;
-  opts.deadline = 60s;  // so that only the cap, never the deadline, closes anything here
+  opts.deadline = 60s;               // so that only the cap, never the deadline, closes anything here
   opts.maxConnectionsPerSource = 0;  // the total cap alone (the per-source one has its own tests)
   auto server = startServer(opts);
   ASSERT_TRUE(server);
@@ -317,7 +317,7 @@ TEST(HttpServer, StopsCleanlyWithConnectionsOpen) {
   ASSERT_TRUE(open);
   ASSERT_TRUE(sendAll(open.get(), "GET /he"));
   ASSERT_EQ(httpGet(server->port(), "/hello").status, 200);  // the stalled one has been accepted by now
-  server.reset();  // joins the thread, closes everything
+  server.reset();                                            // joins the thread, closes everything
   const auto got = readUntilClose(open.get());
   EXPECT_TRUE(got.has_value());
 }

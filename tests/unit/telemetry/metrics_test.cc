@@ -47,17 +47,24 @@ TEST(TcpMetrics, OneConnectionRendersTheExactIstioText) {
   const std::string expected =
       "# HELP istio_tcp_connections_opened_total The total number of TCP connections opened.\n"
       "# TYPE istio_tcp_connections_opened_total counter\n"
-      "istio_tcp_connections_opened_total" + labels + " 1\n"
+      "istio_tcp_connections_opened_total" +
+      labels +
+      " 1\n"
       "# HELP istio_tcp_connections_closed_total The total number of TCP connections closed.\n"
       "# TYPE istio_tcp_connections_closed_total counter\n"
-      "istio_tcp_connections_closed_total" + labels + " 1\n"
+      "istio_tcp_connections_closed_total" +
+      labels +
+      " 1\n"
       "# HELP istio_tcp_sent_bytes_total The size of total bytes sent during response in case of a TCP connection.\n"
       "# TYPE istio_tcp_sent_bytes_total counter\n"
-      "istio_tcp_sent_bytes_total" + labels + " 512\n"
+      "istio_tcp_sent_bytes_total" +
+      labels +
+      " 512\n"
       "# HELP istio_tcp_received_bytes_total The size of total bytes received during request in case of a TCP "
       "connection.\n"
       "# TYPE istio_tcp_received_bytes_total counter\n"
-      "istio_tcp_received_bytes_total" + labels + " 128\n" + kDroppedZero;
+      "istio_tcp_received_bytes_total" +
+      labels + " 128\n" + kDroppedZero;
   EXPECT_EQ(m.render(), expected);
 }
 
@@ -157,9 +164,11 @@ TEST(TcpMetrics, SeriesCapDropsNewLabelSetsAndCountsThem) {
 TEST(TcpMetrics, ExtraCountersAndGaugesAreReadAtRenderTime) {
   TcpMetrics m;
   std::atomic<uint64_t> active{3};
-  ASSERT_TRUE(m.addGauge("warren_tunnel_active_connections", "Connections the tunnel relays now.",
-                         [&] { return static_cast<double>(active.load()); }).ok());
-  ASSERT_TRUE(m.addCounter("warren_identity_refusals_total", "Connections refused on identity.", [] { return 4.0; }).ok());
+  ASSERT_TRUE(m.addGauge("warren_tunnel_active_connections", "Connections the tunnel relays now.", [&] {
+                 return static_cast<double>(active.load());
+               }).ok());
+  ASSERT_TRUE(
+      m.addCounter("warren_identity_refusals_total", "Connections refused on identity.", [] { return 4.0; }).ok());
   ASSERT_TRUE(m.addGauge("warren_test_ratio", "A fraction.", [] { return 0.25; }).ok());
 
   std::string text = m.render();
@@ -196,7 +205,8 @@ TEST(TcpMetrics, ExtraMetricNamesAreValidatedAndUnique) {
 TEST(TcpMetrics, CounterGroupIsReadOncePerRenderForAllItsMembers) {
   TcpMetrics m;
   int reads = 0;
-  ASSERT_TRUE(m.addCounterGroup({{"warren_g_b_total", "Second."}, {"warren_g_a_total", "First."},
+  ASSERT_TRUE(m.addCounterGroup({{"warren_g_b_total", "Second."},
+                                 {"warren_g_a_total", "First."},
                                  {"warren_g_c_total", "Missing from a short answer."}},
                                 [&] {
                                   ++reads;

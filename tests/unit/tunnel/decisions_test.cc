@@ -40,8 +40,8 @@ const state::ClusterState& cluster() {
   snap.namespaces["mesh"] = {"mesh", {{"warren.io/mode", "enabled"}}};
   snap.namespaces["plain"] = {"plain", {}};
   snap.pods["mesh/server"] = {"uid-s", "server", "mesh", "sa-server", "node2", {}, {"10.244.2.5", "fd00::5"}, true, {}};
-  snap.pods["mesh/optout"] = {"uid-o", "optout", "mesh", "sa-o", "node2", {{"warren.io/mode", "disabled"}},
-                              {"10.244.2.6"}, true, {}};
+  snap.pods["mesh/optout"] = {"uid-o",        "optout", "mesh", "sa-o", "node2", {{"warren.io/mode", "disabled"}},
+                              {"10.244.2.6"}, true,     {}};
   snap.pods["plain/web"] = {"uid-w", "web", "plain", "default", "node1", {}, {"10.244.1.9"}, true, {}};
   static auto st = state::stateFromSnapshot(snap, {.trustDomain = "example.org"});
   return *st;
@@ -111,8 +111,8 @@ TEST(GuessInboundService, ByTargetPortWithTheWorkloadsOwnPortsFirst) {
   w.name = "web-0";
   w.ns = "shop";
   w.ips = {"10.244.2.30"};
-  w.services[web.key()] = {};                // the service's own target ports
-  w.services[admin.key()] = {{9000, 7070}};  // this pod serves admin on 7070
+  w.services[web.key()] = {};                           // the service's own target ports
+  w.services[admin.key()] = {{9000, 7070}};             // this pod serves admin on 7070
   w.services["shop/gone.shop.svc.cluster.local"] = {};  // not in the state: ignored
   b.add(w);
   auto st = b.finish();
@@ -137,7 +137,8 @@ metadata: {name: payments, labels: {warren.io/mode: enabled)" +
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
-metadata: {name: waypoint, namespace: payments, labels: {istio.io/waypoint-for: )" + waypointFor + R"(}}
+metadata: {name: waypoint, namespace: payments, labels: {istio.io/waypoint-for: )" +
+                  waypointFor + R"(}}
 spec: {gatewayClassName: istio-waypoint}
 ---
 apiVersion: v1

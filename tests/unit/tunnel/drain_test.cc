@@ -29,9 +29,9 @@ TEST(DrainDeadline, FromTheGracePeriodAsZtunnel) {
     const char* grace;
     std::chrono::seconds want;
   } cases[] = {
-      {"30", 25s},  // the DaemonSet's: 5 s left to close before SIGKILL
-      {"11", 6s},   {"10", 9s},  // 10 s or less: 1 s kept
-      {"2", 1s},    {"1", 1s},   {"0", 1s},  // never below 1 s
+      {"30", 25s},                         // the DaemonSet's: 5 s left to close before SIGKILL
+      {"11", 6s},  {"10", 9s},             // 10 s or less: 1 s kept
+      {"2", 1s},   {"1", 1s},  {"0", 1s},  // never below 1 s
   };
   for (const auto& c : cases) EXPECT_EQ(drainDeadline(std::nullopt, c.grace), c.want) << c.grace;
 }
@@ -59,14 +59,10 @@ TEST(JudgeDrain, Table) {
   } cases[] = {
       {"nothing open, nobody told", progress(0ms, 0), DrainStep::Done},
       {"connections open", progress(3s, 2), DrainStep::Wait},
-      {"a notice just sent: a stream may still come",
-       progress(100ms, 0, 100ms),
-       DrainStep::Wait},
-      {"the notice has had its time", progress(1s, 0, 500ms),
-       DrainStep::Done},
+      {"a notice just sent: a stream may still come", progress(100ms, 0, 100ms), DrainStep::Wait},
+      {"the notice has had its time", progress(1s, 0, 500ms), DrainStep::Done},
       {"deadline with connections open", progress(10s, 7), DrainStep::Deadline},
-      {"deadline beats a fresh notice", progress(11s, 0, 0ms),
-       DrainStep::Deadline},
+      {"deadline beats a fresh notice", progress(11s, 0, 0ms), DrainStep::Deadline},
   };
   for (const auto& c : cases) EXPECT_EQ(judgeDrain(c.p, limits), c.want) << c.what;
 }

@@ -15,9 +15,8 @@ namespace {
 namespace mint = jwt::mint;
 using nlohmann::json;
 
-const int64_t kNowS = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+const int64_t kNowS =
+    std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 
 mint::SigningKey& bankKey() {
   static mint::SigningKey k(mint::KeyKind::EcP256);
@@ -66,7 +65,8 @@ spec:
   jwtRules:
   - issuer: https://bank
     audiences: [loans]
-    jwks: ')" + mint::jwks({bankKey().publicJwk("k1", "ES256")}).dump() + R"('
+    jwks: ')" + mint::jwks({bankKey().publicJwk("k1", "ES256")}).dump() +
+                           R"('
   - issuer: https://partner
     jwksUri: https://partner/keys
 ---

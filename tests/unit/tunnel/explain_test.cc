@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "source/yaml_source.h"
-#include "tests/support/waypoint_cluster.h"
 #include "state/from_snapshot.h"
+#include "tests/support/waypoint_cluster.h"
 
 namespace warren::proxy {
 namespace {
@@ -175,8 +175,8 @@ TEST(ExplainWaypoint, AServiceBoundToAWaypointShowsItItsPoliciesAndTheOnwardHop)
   EXPECT_EQ(wp["endpoint"], "payments/waypoint-abc");
   EXPECT_EQ(wp["via"], "10.244.1.50:15008");
   // Those on its Gateway and those on the Service dialed, in key order.
-  EXPECT_EQ(policyNames(wp), (std::vector<std::string>{"payments/broken", "payments/ledger-get",
-                                                       "payments/ledger-no-delete"}));
+  EXPECT_EQ(policyNames(wp),
+            (std::vector<std::string>{"payments/broken", "payments/ledger-get", "payments/ledger-no-delete"}));
   const auto& broken = wp["policies"][0];
   EXPECT_EQ(broken["action"], "DENY");
   EXPECT_EQ(broken["targets"], "Gateway payments/waypoint");
@@ -234,8 +234,7 @@ TEST(ExplainWaypoint, AMissingWaypointRefusesAndSaysSo) {
   std::string yaml = testdata::kWaypointCluster;
   const std::string label = "labels: {istio.io/use-waypoint: waypoint}}\nspec: {clusterIP: 10.96.0.20";
   ASSERT_NE(yaml.find(label), std::string::npos);
-  yaml.replace(yaml.find(label), label.size(),
-               "labels: {istio.io/use-waypoint: gone}}\nspec: {clusterIP: 10.96.0.20");
+  yaml.replace(yaml.find(label), label.size(), "labels: {istio.io/use-waypoint: gone}}\nspec: {clusterIP: 10.96.0.20");
   auto j = explainConnection(*waypointCluster(yaml), "payments/checkout", "10.96.0.20:80");
   ASSERT_TRUE(j.ok()) << j.error().message;
   const auto& p = (*j)["paths"][0];

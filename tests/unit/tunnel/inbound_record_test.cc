@@ -39,8 +39,7 @@ TEST(AnswerConnect, Table) {
   } rows[] = {
       {"allowed", verdict(200), &allow, 200, ""},
       {"denied by policy", verdict(200), &deny, 401, "refused with 401: denied: no ALLOW rule matches"},
-      {"bad request wins over any decision", verdict(400, "not CONNECT"), &allow, 400,
-       "refused with 400: not CONNECT"},
+      {"bad request wins over any decision", verdict(400, "not CONNECT"), &allow, 400, "refused with 400: not CONNECT"},
       {"bad request, never authorized", verdict(400, "authority 10.0.0.9:80 is not this pod's"), nullptr, 400,
        "refused with 400: authority 10.0.0.9:80 is not this pod's"},
       {"no decision is no permission", verdict(200), nullptr, 401, "refused with 401: not authorized"},
@@ -55,9 +54,9 @@ TEST(AnswerConnect, Table) {
 TEST(InboundRecord, AConnectStreamNamesBothIdentitiesAndTheForwardedClient) {
   const hbone::Headers request = {{":method", "CONNECT"}, {":authority", "10.244.2.20:8080"}};
   const auto peer = identity::SpiffeId::parse("spiffe://cluster.local/ns/payments/sa/checkout");
-  auto rec = inboundHboneRecord("payments/ledger", request, verdict(200, "", "10.244.1.10"),
-                                "10.99.0.1:40000 -> payments/ledger", *peer,
-                                "spiffe://cluster.local/ns/payments/sa/ledger");
+  auto rec =
+      inboundHboneRecord("payments/ledger", request, verdict(200, "", "10.244.1.10"),
+                         "10.99.0.1:40000 -> payments/ledger", *peer, "spiffe://cluster.local/ns/payments/sa/ledger");
   EXPECT_EQ(rec.direction, "inbound");
   EXPECT_EQ(rec.protocol, "hbone");
   EXPECT_EQ(rec.security, "mutual_tls");

@@ -62,12 +62,12 @@ std::string policy(const std::string& ns, const std::string& name, const std::st
   return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name +
          ", namespace: " + ns + "}\nspec: " + spec + "\n---\n";
 }
-const std::string kAllowClientToServer =
-    policy("mesh", "server-allow",
-           R"({selector: {matchLabels: {app: server}}, action: ALLOW, rules: [{from: [{source: {principals: ["cluster.local/ns/other/sa/client"]}}]}]})");
-const std::string kDenyClientToServer =
-    policy("mesh", "server-allow",
-           R"({selector: {matchLabels: {app: server}}, action: DENY, rules: [{from: [{source: {principals: ["cluster.local/ns/other/sa/client"]}}]}]})");
+const std::string kAllowClientToServer = policy(
+    "mesh", "server-allow",
+    R"({selector: {matchLabels: {app: server}}, action: ALLOW, rules: [{from: [{source: {principals: ["cluster.local/ns/other/sa/client"]}}]}]})");
+const std::string kDenyClientToServer = policy(
+    "mesh", "server-allow",
+    R"({selector: {matchLabels: {app: server}}, action: DENY, rules: [{from: [{source: {principals: ["cluster.local/ns/other/sa/client"]}}]}]})");
 
 // Policies of another namespace: enough of them that the policy map's chunks
 // (state/cow_map.h, 128 entries) keep the mesh's policies apart from a change here.
@@ -166,8 +166,9 @@ TEST(Revalidation, AnUnrelatedPodStartingJudgesNoLiveConnection) {
   const std::string base = kAllowClientToServer + manyOtherPolicies();
   auto before = whole(base);
   auto next = changed(before,
-                      base + "apiVersion: v1\nkind: Pod\nmetadata: {name: other, namespace: mesh}\n"
-                             "spec: {serviceAccountName: o}\nstatus: {podIP: 10.1.0.77}\n---\n",
+                      base +
+                          "apiVersion: v1\nkind: Pod\nmetadata: {name: other, namespace: mesh}\n"
+                          "spec: {serviceAccountName: o}\nstatus: {podIP: 10.1.0.77}\n---\n",
                       {"mesh/other"}, {});
   Fixture f;
   auto live = f.live(before.get(), 100);
@@ -195,8 +196,8 @@ TEST(Revalidation, APolicyOfTheDestinationTurnedToDenyRevokesItsConnectionsOnly)
 
 TEST(Revalidation, APolicyOfAnotherNamespaceChangingJudgesNothing) {
   auto before = whole(kAllowClientToServer + manyOtherPolicies());
-  auto next = changed(before, kAllowClientToServer + manyOtherPolicies("{action: DENY, rules: [{}]}"),
-                      {}, {"zz-other/p1150"});
+  auto next =
+      changed(before, kAllowClientToServer + manyOtherPolicies("{action: DENY, rules: [{}]}"), {}, {"zz-other/p1150"});
   Fixture f;
   auto live = f.live(before.get(), 2);
   auto r = revalidate(*next, live);

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "source/yaml_source.h"
-#include "tests/support/waypoint_cluster.h"
 #include "state/from_snapshot.h"
+#include "tests/support/waypoint_cluster.h"
 
 namespace warren::state {
 namespace {
@@ -58,7 +58,8 @@ TEST(StateJson, WaypointPoliciesAreListedWithRulesTargetsAndNotes) {
   EXPECT_EQ(get["action"], "ALLOW");
   EXPECT_EQ(get["dry_run"], false);
   EXPECT_EQ(get["rule_count"], 1);
-  EXPECT_EQ(get["targets"], nlohmann::json::parse(R"([{"kind": "Gateway", "namespace": "payments", "name": "waypoint"}])"));
+  EXPECT_EQ(get["targets"],
+            nlohmann::json::parse(R"([{"kind": "Gateway", "namespace": "payments", "name": "waypoint"}])"));
   EXPECT_EQ(get["notes"], nlohmann::json::array());
   EXPECT_NE(get["where"].get<std::string>().find("cluster.yaml"), std::string::npos) << get["where"];
   // Only the fields a rule sets, under Istio's names.

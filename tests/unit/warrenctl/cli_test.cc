@@ -56,11 +56,23 @@ struct Toy {
                 "First object.",
                 {Verb{"show", "", "show it", "Shows alpha.", {{"k", "a key"}, {"n", "a number"}}, ok("alpha show")},
                  Verb{"stats", "NAME", "stats of one", "Stats.", {}, ok("alpha stats")},
-                 Verb{"fail", "", "fails", "Fails.", {},
+                 Verb{"fail",
+                      "",
+                      "fails",
+                      "Fails.",
+                      {},
                       [](const Context&) -> Result<Output> { return makeError("two\nlines"); }},
-                 Verb{"throw", "", "throws", "Throws.", {},
+                 Verb{"throw",
+                      "",
+                      "throws",
+                      "Throws.",
+                      {},
                       [](const Context&) -> Result<Output> { throw std::runtime_error("boom"); }},
-                 Verb{"bytes", "", "bad utf-8", "Bad UTF-8.", {},
+                 Verb{"bytes",
+                      "",
+                      "bad utf-8",
+                      "Bad UTF-8.",
+                      {},
                       [](const Context&) -> Result<Output> {
                         return Output{Json{{"name", std::string("bad\xff")}}, Table{}};
                       }}}},
@@ -176,7 +188,12 @@ struct StreamToy {
   StreamOptions opts;
   CommandTable table;
   StreamToy() {
-    Verb follow{"", "[--n N]", "follow it", "Follows.", {{"i", "line number"}}, nullptr,
+    Verb follow{"",
+                "[--n N]",
+                "follow it",
+                "Follows.",
+                {{"i", "line number"}},
+                nullptr,
                 [this](const Context& c, const StreamOptions& o, std::ostream& out) -> Status {
                   seen = c;
                   opts = o;
@@ -184,13 +201,14 @@ struct StreamToy {
                   if (!c.args.empty() && c.args[0] == "--fail") return makeError("lost it");
                   return okStatus();
                 }};
-    Verb many{"", "", "tables", "Two tables.", {},
-              [](const Context&) -> Result<Output> {
+    Verb many{"", "", "tables", "Two tables.", {}, [](const Context&) -> Result<Output> {
                 Output o{Json::object(), Table{{}, {{"key", "value"}}}};
                 o.extra.push_back(Table{{"A", "B"}, {{"1", "2"}}});
                 return o;
               }};
-    table = CommandTable{"warrenctl", "A toy.", "/sys/fs/bpf/toy",
+    table = CommandTable{"warrenctl",
+                         "A toy.",
+                         "/sys/fs/bpf/toy",
                          {Object{"follow", "Follows.", {follow}}, Object{"many", "Many.", {many}}}};
   }
 };
@@ -278,17 +296,16 @@ TEST(Warrenctl, HelpAndDocsCoverEveryObjectVerbAndField) {
     }
   }
   // The kernel's objects (pinned maps and links), then the tunnel's (admin endpoint).
-  EXPECT_EQ(objects, (std::set<std::string>{"prog", "link", "map", "pod", "conn", "trace", "stats", "workload",
-                                            "service", "policy", "waypoint", "cert", "config", "log", "explain",
-                                            "audit"}));
+  EXPECT_EQ(objects,
+            (std::set<std::string>{"prog", "link", "map", "pod", "conn", "trace", "stats", "workload", "service",
+                                   "policy", "waypoint", "cert", "config", "log", "explain", "audit"}));
 }
 
 TEST(Warrenctl, CommittedDocsAreWhatGenDocsPrints) {
   std::ifstream in(WARREN_SOURCE_DIR "/docs/warrenctl.md");
   std::stringstream committed;
   committed << in.rdbuf();
-  EXPECT_EQ(committed.str(), markdownDocs(commandTable()))
-      << "regenerate: warrenctl gen-docs > docs/warrenctl.md";
+  EXPECT_EQ(committed.str(), markdownDocs(commandTable())) << "regenerate: warrenctl gen-docs > docs/warrenctl.md";
 }
 
 // Every key path of a JSON value, in the notation the field docs use.
@@ -431,8 +448,8 @@ TEST(Warrenctl, AuditReportCountsOnceAndHasExactlyTheDocumentedFields) {
   const std::string f1 = write("n1", {out1, plain}), f2 = write("n2", {in2}), f3 = write("w1", {request}, "request"),
                     f4 = write("c1", {cert}, "cert");
   std::ostringstream out, err;
-  EXPECT_EQ(
-      runWarrenctl({"warrenctl", "-j", "audit", "report", "--html", dir + "/r.html", f1, f2, f3, f4}, out, err), 0)
+  EXPECT_EQ(runWarrenctl({"warrenctl", "-j", "audit", "report", "--html", dir + "/r.html", f1, f2, f3, f4}, out, err),
+            0)
       << out.str() << err.str();
   Json j = Json::parse(out.str());
   EXPECT_EQ(j["summary"]["connections"], 2) << j.dump(2);

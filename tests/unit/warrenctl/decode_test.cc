@@ -130,8 +130,8 @@ TEST(DecodePod, AllFieldsReachJsonUnderStableNames) {
 
   auto row = podRow(v);
   ASSERT_EQ(row.size(), podHeaders().size());
-  EXPECT_EQ(row, (std::vector<std::string>{"payments", "checkout", "10.1.0.5,fd00::5", "77", "7", "0", "0", "1",
-                                           "0", "0", "partial", "attached"}));
+  EXPECT_EQ(row, (std::vector<std::string>{"payments", "checkout", "10.1.0.5,fd00::5", "77", "7", "0", "0", "1", "0",
+                                           "0", "partial", "attached"}));
 }
 
 TEST(DecodePod, MissingMetadataAndCountersAreShownAsSuch) {

@@ -92,9 +92,8 @@ TEST(MapDump, OrigDstDecodesBothSidesWithHostOrderPorts) {
   v.port = 8080;
   v.netns_cookie = 9;
   DumpEntry e = dumpOrigDst(k, v);
-  EXPECT_EQ(e.json.dump(),
-            R"({"key":{"netns_cookie":9,"family":"ipv4","src_ip":"127.0.0.1","src_port":40000},)"
-            R"("value":{"netns_cookie":9,"family":"ipv6","ip":"fd00::2","port":8080}})");
+  EXPECT_EQ(e.json.dump(), R"({"key":{"netns_cookie":9,"family":"ipv4","src_ip":"127.0.0.1","src_port":40000},)"
+                           R"("value":{"netns_cookie":9,"family":"ipv6","ip":"fd00::2","port":8080}})");
   EXPECT_EQ(e.row, (std::vector<std::string>{"9", "127.0.0.1:40000", "[fd00::2]:8080"}));
 }
 
@@ -111,8 +110,9 @@ TEST(MapDump, CountersAreSummedAndKeptPerCpu) {
   EXPECT_EQ(e.json["value"]["per_cpu"][2]["cpu"], 2u);
   EXPECT_EQ(e.json["value"]["per_cpu"][2]["captured_out"], 3u);
   // The table has a column per counter: the sum, then only the CPUs that counted anything.
-  EXPECT_EQ(dumpHeaders(WARREN_MAP_COUNTERS), (std::vector<std::string>{"COOKIE", "CPU", "OUT", "IN", "PASSED",
-                                                                        "FAILED_CLOSED", "QUOTA_REFUSED", "UDP_SENDS"}));
+  EXPECT_EQ(dumpHeaders(WARREN_MAP_COUNTERS),
+            (std::vector<std::string>{"COOKIE", "CPU", "OUT", "IN", "PASSED", "FAILED_CLOSED", "QUOTA_REFUSED",
+                                      "UDP_SENDS"}));
   auto rows = countersRows(5, perCpu);
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"5", "sum", "5", "0", "0", "1", "0", "9"}));
@@ -173,9 +173,9 @@ TEST(MapDump, JsonHasExactlyTheDocumentedFieldsOverAllMaps) {
   warren_conn_key ck{};
   warren_orig_dst od{};
   warren_pod_meta m{};
-  for (const auto& e : {dumpEnrolled(1, pod), dumpPodIp(ip, 1), dumpOrigDst(ck, od),
-                        dumpCounters(1, std::vector<warren_counters>(2)), dumpPodMeta(1, m),
-                        dumpInbound(ip, ListenerState::Up, 1), dumpPodConns(1, 1)})
+  for (const auto& e :
+       {dumpEnrolled(1, pod), dumpPodIp(ip, 1), dumpOrigDst(ck, od), dumpCounters(1, std::vector<warren_counters>(2)),
+        dumpPodMeta(1, m), dumpInbound(ip, ListenerState::Up, 1), dumpPodConns(1, 1)})
     keyPaths(e.json, "", paths);
   EXPECT_EQ(paths, documented("map", "dump"));
 }
@@ -212,7 +212,8 @@ TEST(LinkShow, CarriesTheProgramIdAndTheDocumentedFields) {
   li.cgroup.attach_type = BPF_CGROUP_INET4_CONNECT;
   li.cgroup.cgroup_id = 99;
   LinkView l = decodeLink("connect4", li);
-  EXPECT_EQ(linkRow(l), (std::vector<std::string>{"4", "cgroup", "17", "cgroup_inet4_connect", "cgroup 99", "connect4"}));
+  EXPECT_EQ(linkRow(l),
+            (std::vector<std::string>{"4", "cgroup", "17", "cgroup_inet4_connect", "cgroup 99", "connect4"}));
   Json j = linkShowJson(l);
   EXPECT_EQ(j["prog_id"], 17u);
   EXPECT_EQ(j.begin().key(), "id");
@@ -245,9 +246,8 @@ TEST(ConnList, ResolvesThePodAndKeepsTheOriginalDestination) {
 // ---- pod selection ------------------------------------------------------------------
 
 TEST(SelectPod, ByNamespaceNameUniqueNameIpOrCookie) {
-  std::vector<PodView> pods = {podView(11, "a", "web", {"10.0.0.1", "fd00::1"}),
-                               podView(12, "b", "web", {"10.0.0.2"}), podView(13, "b", "db", {"10.0.0.3"}),
-                               podView(14, nullptr, nullptr, {"10.0.0.4"})};
+  std::vector<PodView> pods = {podView(11, "a", "web", {"10.0.0.1", "fd00::1"}), podView(12, "b", "web", {"10.0.0.2"}),
+                               podView(13, "b", "db", {"10.0.0.3"}), podView(14, nullptr, nullptr, {"10.0.0.4"})};
   auto pick = [&](const std::string& s) -> uint64_t {
     auto r = selectPod(pods, s);
     return r ? (*r)->netnsCookie : 0;
@@ -279,9 +279,14 @@ TEST(Trace, OptionsParseAndRefuseWhatTheyCannotRead) {
   auto none = parseTraceOptions({});
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->port || none->count || none->timeoutMs);
-  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
-           {"--port", "65536"}, {"--port", "80x"}, {"--count", "0"}, {"--count", "-1"}, {"--timeout"},
-           {"--bogus"}, {"extra"}, {"--pod", ""}})
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{{"--port", "65536"},
+                                                                            {"--port", "80x"},
+                                                                            {"--count", "0"},
+                                                                            {"--count", "-1"},
+                                                                            {"--timeout"},
+                                                                            {"--bogus"},
+                                                                            {"extra"},
+                                                                            {"--pod", ""}})
     EXPECT_FALSE(parseTraceOptions(bad)) << bad[0];
 }
 
@@ -324,8 +329,8 @@ TEST(Trace, DecodesAnEventWithItsPodAndWallClockTime) {
   EXPECT_EQ(paths, documented("trace", ""));
   std::string line = eventLine(v);
   EXPECT_EQ(line.find('\n'), std::string::npos);
-  for (const char* part : {"2024-01-01T00:00:00.000123Z", "captured_outbound", "mesh/client", " - ",
-                           "10.244.2.21:8080", "redirected"})
+  for (const char* part :
+       {"2024-01-01T00:00:00.000123Z", "captured_outbound", "mesh/client", " - ", "10.244.2.21:8080", "redirected"})
     EXPECT_NE(line.find(part), std::string::npos) << part << " in " << line;
   // Without metadata the cookie stands in for the pod.
   EXPECT_NE(eventLine(decodeEvent(e, 0, nullptr)).find("cookie:7"), std::string::npos);
@@ -375,7 +380,7 @@ TEST(Stats, TotalsArePerPodSumsAndFillLevelsSkipUncountableMaps) {
   EXPECT_EQ(out.json["maps"][0]["fill_percent"], 2.5);
   EXPECT_EQ(out.table.rows.back()[0], "TOTAL");
   EXPECT_EQ(out.table.headers, (std::vector<std::string>{"NAMESPACE", "NAME", "COOKIE", "OUT", "IN", "PASSED",
-                                                          "FAILED_CLOSED", "QUOTA_REFUSED", "UDP_SENDS"}));
+                                                         "FAILED_CLOSED", "QUOTA_REFUSED", "UDP_SENDS"}));
   EXPECT_EQ(out.table.rows.back(), (std::vector<std::string>{"TOTAL", "3 pods", "-", "5", "1", "4", "1", "6", "8"}));
   ASSERT_EQ(out.extra.size(), 1u);
   EXPECT_EQ(out.extra[0].rows[0], (std::vector<std::string>{WARREN_MAP_ORIG_DST, "25", "1000", "2.5%"}));

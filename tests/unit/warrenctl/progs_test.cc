@@ -64,12 +64,12 @@ TEST(DecodeLink, UnknownTypesAreNamedByNumber) {
 TEST(DecodeLink, JsonFields) {
   auto j = linkJson(decodeLink("connect6", cgroupLink(7, 8, 1234, BPF_CGROUP_INET6_CONNECT)));
   EXPECT_EQ(j, nlohmann::ordered_json({{"pin", "connect6"},
-                               {"id", 7},
-                               {"type", "cgroup"},
-                               {"attach_type", "cgroup_inet6_connect"},
-                               {"target_type", "cgroup"},
-                               {"target_id", 1234},
-                               {"attached", true}}));
+                                       {"id", 7},
+                                       {"type", "cgroup"},
+                                       {"attach_type", "cgroup_inet6_connect"},
+                                       {"target_type", "cgroup"},
+                                       {"target_id", 1234},
+                                       {"attached", true}}));
 }
 
 TEST(Time, LoadTimeCountsFromBootAndPrintsAsUtc) {
@@ -124,14 +124,15 @@ TEST(DecodeProg, PrefersTheFullNameAndKeepsEveryField) {
 
   auto row = progRow(p);
   ASSERT_EQ(row.size(), progHeaders().size());
-  EXPECT_EQ(row, (std::vector<std::string>{"380", "sk_lookup", "warren_sk_lookup", "f520c6a5af57b15a", "sk_lookup",
-                                           "216,217", "netns 4026532246,4026532318", "12", "3400",
-                                           "2023-11-14T22:13:22Z"}));
+  EXPECT_EQ(
+      row, (std::vector<std::string>{"380", "sk_lookup", "warren_sk_lookup", "f520c6a5af57b15a", "sk_lookup", "216,217",
+                                     "netns 4026532246,4026532318", "12", "3400", "2023-11-14T22:13:22Z"}));
 }
 
 TEST(DecodeProg, RowStaysShortWithALinkPerPod) {
   ProgView p = decodeProg(progInfo(), "", 0, {});
-  for (uint32_t i = 1; i <= 5; ++i) p.links.push_back(decodeLink("sk_lookup_" + std::to_string(i), netnsLink(i, 380, 100 + i)));
+  for (uint32_t i = 1; i <= 5; ++i)
+    p.links.push_back(decodeLink("sk_lookup_" + std::to_string(i), netnsLink(i, 380, 100 + i)));
   p.links[2].targetId = 0;
   auto row = progRow(p);
   EXPECT_EQ(row[5], "1,2,3 +2");
@@ -140,8 +141,7 @@ TEST(DecodeProg, RowStaysShortWithALinkPerPod) {
 
 TEST(DecodeProg, MixedTargetsNameTheirKind) {
   ProgView p = decodeProg(progInfo(), "", 0, {});
-  p.links = {decodeLink("a", cgroupLink(1, 380, 1, BPF_CGROUP_INET4_CONNECT)),
-             decodeLink("b", netnsLink(2, 380, 42))};
+  p.links = {decodeLink("a", cgroupLink(1, 380, 1, BPF_CGROUP_INET4_CONNECT)), decodeLink("b", netnsLink(2, 380, 42))};
   auto row = progRow(p);
   EXPECT_EQ(row[4], "cgroup_inet4_connect,sk_lookup");
   EXPECT_EQ(row[6], "cgroup 1,netns 42");

@@ -9,12 +9,12 @@
 #include <gtest/gtest.h>
 
 #include "source/yaml_source.h"
+#include "state/from_snapshot.h"
+#include "state/state_json.h"
 #include "tests/support/waypoint_cluster.h"
 #include "tools/warrenctl/commands.h"
 #include "tools/warrenctl/tunnel_commands.h"
 #include "tunnel/proxy/explain.h"
-#include "state/from_snapshot.h"
-#include "state/state_json.h"
 
 namespace warren::ctl {
 namespace {
@@ -118,9 +118,9 @@ TEST(WaypointShow, EndpointsBoundObjectsAndPoliciesWithRulesAndNotes) {
   EXPECT_EQ(j["workloads"], Json::parse(R"([{"workload": "payments/audit-0", "ips": ["10.244.2.30"]}])"));
   std::map<std::string, std::string> via;
   for (const auto& p : j["policy_list"]) via[p["name"]] = p["applies_via"];
-  EXPECT_EQ(via, (std::map<std::string, std::string>{{"broken", "Gateway"},
-                                                     {"ledger-get", "Gateway"},
-                                                     {"ledger-no-delete", "Service payments/ledger"}}));
+  EXPECT_EQ(via,
+            (std::map<std::string, std::string>{
+                {"broken", "Gateway"}, {"ledger-get", "Gateway"}, {"ledger-no-delete", "Service payments/ledger"}}));
 
   // The human rendering: the summary, then endpoints, bound objects, policies,
   // their rules and the conversion notes.
@@ -139,8 +139,7 @@ TEST(WaypointShow, EndpointsBoundObjectsAndPoliciesWithRulesAndNotes) {
   const std::string notes = out->extra[5].render();
   EXPECT_NE(notes.find("payments/broken"), std::string::npos) << notes;
   EXPECT_NE(notes.find("path template"), std::string::npos) << notes;
-  EXPECT_NE(out->extra[2].render().find("payments/ledger-no-delete  Service payments/ledger  DENY"),
-            std::string::npos)
+  EXPECT_NE(out->extra[2].render().find("payments/ledger-no-delete  Service payments/ledger  DENY"), std::string::npos)
       << out->extra[2].render();
 }
 
@@ -257,23 +256,26 @@ TEST(ExplainOutput, AWaypointPathShowsTheWaypointItsPoliciesAndTheNote) {
             "SOURCE             CAPTURED  DESTINATION    VERDICT\n"
             "payments/checkout  yes       10.96.0.20:80  depends on the request\n"
             "\n"
-            "ROUTE  TO" + std::string(to.size() - 2, ' ') +
+            "ROUTE  TO" +
+                std::string(to.size() - 2, ' ') +
                 "  ALLOWED  POLICY                         RULE  WHY\n"
-                "hbone  " + to + "  yes      payments/ledger-from-waypoint  0     "
-            "allowed by ALLOW policy payments/ledger-from-waypoint rules[0]\n"
-            "\n"
-            "WAYPOINT                                      ENDPOINT               L7_POLICY                  "
-            "ACTION  DRY_RUN  RULES  NOTES\n"
-            "payments/waypoint.payments.svc.cluster.local  payments/waypoint-abc  payments/broken            DENY  "
-            "  no       1      invalid (rules[0].to.operation.paths: '/a/{*}' is a path template, which the "
-            "waypoint does not support): enforced as deny-all until fixed\n"
-            "payments/waypoint.payments.svc.cluster.local  payments/waypoint-abc  payments/ledger-get        ALLOW "
-            "  no       1\n"
-            "payments/waypoint.payments.svc.cluster.local  payments/waypoint-abc  payments/ledger-no-delete  DENY  "
-            "  no       1\n"
-            "\n"
-            "L7 rules are judged per request at the waypoint: add --request \"METHOD /path\" (and --jwt FILE) to "
-            "judge one\n");
+                "hbone  " +
+                to +
+                "  yes      payments/ledger-from-waypoint  0     "
+                "allowed by ALLOW policy payments/ledger-from-waypoint rules[0]\n"
+                "\n"
+                "WAYPOINT                                      ENDPOINT               L7_POLICY                  "
+                "ACTION  DRY_RUN  RULES  NOTES\n"
+                "payments/waypoint.payments.svc.cluster.local  payments/waypoint-abc  payments/broken            DENY  "
+                "  no       1      invalid (rules[0].to.operation.paths: '/a/{*}' is a path template, which the "
+                "waypoint does not support): enforced as deny-all until fixed\n"
+                "payments/waypoint.payments.svc.cluster.local  payments/waypoint-abc  payments/ledger-get        ALLOW "
+                "  no       1\n"
+                "payments/waypoint.payments.svc.cluster.local  payments/waypoint-abc  payments/ledger-no-delete  DENY  "
+                "  no       1\n"
+                "\n"
+                "L7 rules are judged per request at the waypoint: add --request \"METHOD /path\" (and --jwt FILE) to "
+                "judge one\n");
 
   // Without a waypoint the rendering is as before: no waypoint tables.
   auto plain = proxy::explainConnection(*st, "payments/checkout", "10.96.0.30:5432");

@@ -69,7 +69,8 @@ spec:
   jwtRules:
   - issuer: https://idp.bank.example
     audiences: [loans]
-    jwks: ')" + bankJwks + R"('
+    jwks: ')" +
+         bankJwks + R"('
     outputPayloadToHeader: x-jwt-payload
     outputClaimToHeaders:
     - {header: x-user, claim: sub}
@@ -292,8 +293,8 @@ struct Case {
   const char* name;
   std::function<Req()> request;
   Kind kind;
-  const char* failure = "";   // Failed: the metrics label
-  const char* body = "";      // Failed: the 401 body
+  const char* failure = "";    // Failed: the metrics label
+  const char* body = "";       // Failed: the 401 body
   const char* principal = "";  // Verified
 };
 
@@ -333,28 +334,53 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"NoTokenPassesUnauthenticated", [] { return Req{}; }, Kind::None},
         Case{"BearerTokenVerified", [] { return bearer(bankToken()); }, Kind::Verified, "", "",
              "https://idp.bank.example/alice"},
-        Case{"AccessTokenParamByDefault", [] { return Req{{}, "/api/loans/my/1?access_token=" + bankToken()}; },
+        Case{"AccessTokenParamByDefault",
+             [] {
+               return Req{{}, "/api/loans/my/1?access_token=" + bankToken()};
+             },
              Kind::Verified, "", "", "https://idp.bank.example/alice"},
-        Case{"PartnerHeaderWithPrefix", [] { return Req{{{"x-partner-token", "Token " + partnerToken(keys().partner, "p-1")}}}; },
+        Case{"PartnerHeaderWithPrefix",
+             [] {
+               return Req{{{"x-partner-token", "Token " + partnerToken(keys().partner, "p-1")}}};
+             },
              Kind::Verified, "", "", "https://partner.example/bob"},
         Case{"PartnerHeaderPrefixMismatchIsNoToken",
-             [] { return Req{{{"x-partner-token", "Bearer " + partnerToken(keys().partner, "p-1")}}}; }, Kind::None},
-        Case{"PartnerParam", [] { return Req{{}, "/x?partner_token=" + partnerToken(keys().partner, "p-1")}; },
+             [] {
+               return Req{{{"x-partner-token", "Bearer " + partnerToken(keys().partner, "p-1")}}};
+             },
+             Kind::None},
+        Case{"PartnerParam",
+             [] {
+               return Req{{}, "/x?partner_token=" + partnerToken(keys().partner, "p-1")};
+             },
              Kind::Verified, "", "", "https://partner.example/bob"},
         Case{"PartnerCookie",
-             [] { return Req{{{"cookie", "a=1; partner=" + partnerToken(keys().partner, "p-1")}}}; }, Kind::Verified,
-             "", "", "https://partner.example/bob"},
-        Case{"PartnerTokenInBearerIsNotItsLocation",
-             [] { return bearer(partnerToken(keys().partner, "p-1")); }, Kind::Failed, "issuer_not_configured",
-             "Jwt issuer is not configured"},
-        Case{"Expired", [] { return bearer(bankToken({{"exp", kNowS - 61}})); }, Kind::Failed, "expired",
-             "Jwt is expired"},
-        Case{"ExpiredWithinSkewPasses", [] { return bearer(bankToken({{"exp", kNowS - 59}})); }, Kind::Verified, "",
-             "", "https://idp.bank.example/alice"},
-        Case{"NotYetValid", [] { return bearer(bankToken({{"nbf", kNowS + 120}})); }, Kind::Failed, "not_yet_valid",
-             "Jwt not yet valid"},
-        Case{"WrongAudience", [] { return bearer(bankToken({{"aud", "cards"}})); }, Kind::Failed,
-             "audience_mismatch", "Audiences in Jwt are not allowed"},
+             [] {
+               return Req{{{"cookie", "a=1; partner=" + partnerToken(keys().partner, "p-1")}}};
+             },
+             Kind::Verified, "", "", "https://partner.example/bob"},
+        Case{"PartnerTokenInBearerIsNotItsLocation", [] { return bearer(partnerToken(keys().partner, "p-1")); },
+             Kind::Failed, "issuer_not_configured", "Jwt issuer is not configured"},
+        Case{"Expired",
+             [] {
+               return bearer(bankToken({{"exp", kNowS - 61}}));
+             },
+             Kind::Failed, "expired", "Jwt is expired"},
+        Case{"ExpiredWithinSkewPasses",
+             [] {
+               return bearer(bankToken({{"exp", kNowS - 59}}));
+             },
+             Kind::Verified, "", "", "https://idp.bank.example/alice"},
+        Case{"NotYetValid",
+             [] {
+               return bearer(bankToken({{"nbf", kNowS + 120}}));
+             },
+             Kind::Failed, "not_yet_valid", "Jwt not yet valid"},
+        Case{"WrongAudience",
+             [] {
+               return bearer(bankToken({{"aud", "cards"}}));
+             },
+             Kind::Failed, "audience_mismatch", "Audiences in Jwt are not allowed"},
         Case{"UnknownIssuer",
              [] {
                return bearer(mint::token(keys().stranger, {{"alg", "RS256"}, {"kid", "bank-1"}},
@@ -383,7 +409,11 @@ INSTANTIATE_TEST_SUITE_P(
              Kind::Failed, "key_algorithm_mismatch", "Jwks doesn't have key to match kid or alg from Jwt"},
         Case{"GarbageToken", [] { return bearer("not-a-token"); }, Kind::Failed, "malformed",
              "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-        Case{"EmptyBearer", [] { return Req{{{"authorization", "Bearer "}}}; }, Kind::Failed, "malformed",
+        Case{"EmptyBearer",
+             [] {
+               return Req{{{"authorization", "Bearer "}}};
+             },
+             Kind::Failed, "malformed",
              "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
         Case{"TwoValidTokensOfTwoIssuers",
              [] {

@@ -19,9 +19,8 @@ TEST(GrpcReply, MessageIsPercentEncodedOutsidePrintableAscii) {
 
 TEST(GrpcReply, ATrailersOnlyDenial) {
   EXPECT_EQ(grpcLocalReplyFields(403, "RBAC: access denied"),
-            (http1::HeaderList{{"content-type", "application/grpc"},
-                               {"grpc-status", "7"},
-                               {"grpc-message", "RBAC: access denied"}}));
+            (http1::HeaderList{
+                {"content-type", "application/grpc"}, {"grpc-status", "7"}, {"grpc-message", "RBAC: access denied"}}));
 }
 
 TEST(GrpcReply, StatusIsReadOnlyWhenValid) {

@@ -14,8 +14,7 @@ TEST(SessionSniffer, ThePrefaceDecidesAndAnythingElseIsHttp1) {
   const std::string preface(kH2Preface);
   EXPECT_EQ(classifyFirstBytes(preface), DownstreamProtocol::Http2);
   EXPECT_EQ(classifyFirstBytes(preface + "\x00\x00\x00\x04"), DownstreamProtocol::Http2);
-  for (size_t n = 1; n < preface.size(); ++n)
-    EXPECT_EQ(classifyFirstBytes(preface.substr(0, n)), std::nullopt) << n;
+  for (size_t n = 1; n < preface.size(); ++n) EXPECT_EQ(classifyFirstBytes(preface.substr(0, n)), std::nullopt) << n;
   EXPECT_EQ(classifyFirstBytes("G"), DownstreamProtocol::Http1);
   EXPECT_EQ(classifyFirstBytes("POST / HTTP/1.1\r\n"), DownstreamProtocol::Http1);  // "P", then not "R"
   EXPECT_EQ(classifyFirstBytes("PRI * HTTP/1.1\r\n"), DownstreamProtocol::Http1);

@@ -107,9 +107,8 @@ TEST(H2Upstream, BodyTakenAfterTheUpstreamsWindowUpdateIsFollowedByAfterUpstream
   auto up = H2Upstream::create(**loop, {}, "test upstream");
   up->attach(std::make_unique<io::FdStream>(**loop, UniqueFd(fds[0])));
   RecordingSink sink;
-  const int32_t id = up->submit(sink, 7,
-                                {{":method", "POST"}, {":scheme", "http"}, {":authority", "ledger"}, {":path", "/u"}},
-                                {}, false);
+  const int32_t id = up->submit(
+      sink, 7, {{":method", "POST"}, {":scheme", "http"}, {":authority", "ledger"}, {":path", "/u"}}, {}, false);
   ASSERT_GT(id, 0);
   const std::string body(100000, 'x');
   up->sendBody(id, body.data(), body.size());

@@ -2,8 +2,8 @@
 // small slices and one byte at a time: the events and their results must not
 // depend on how the bytes arrived.
 
-#include "waypoint/http1/http1_parser.h"
 #include "waypoint/http1/head_scanner.h"
+#include "waypoint/http1/http1_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -45,7 +45,10 @@ Transcript drive(Parser& p, std::string_view in, size_t slice, bool closeAtEnd =
         t.messages.back().ended = true;
         t.messages.back().trailers = p.trailers();
         break;
-      case Event::Error: t.failed = true; t.error = p.error(); break;
+      case Event::Error:
+        t.failed = true;
+        t.error = p.error();
+        break;
       case Event::NeedMore: break;
     }
   };
@@ -118,10 +121,8 @@ TEST(Http1Request, SimpleGet) {
     EXPECT_EQ(h.host, "example.com");
     EXPECT_EQ(h.versionMajor, 1);
     EXPECT_EQ(h.versionMinor, 1);
-    EXPECT_EQ(h.headers, (HeaderList{{"host", "example.com"},
-                                     {"user-agent", "curl/8.0"},
-                                     {"x-empty", ""},
-                                     {"accept", "*/*"}}));
+    EXPECT_EQ(h.headers,
+              (HeaderList{{"host", "example.com"}, {"user-agent", "curl/8.0"}, {"x-empty", ""}, {"accept", "*/*"}}));
     EXPECT_EQ(h.header("user-agent"), "curl/8.0");
     EXPECT_EQ(h.header("cookie"), std::nullopt);
     EXPECT_FALSE(h.contentLength);
@@ -150,8 +151,8 @@ TEST(Http1Request, PipelinedRequestsAreJudgedOneAtATime) {
   s = p.feed(rest);
   ASSERT_EQ(s.event, Event::MessageEnd);
   rest.remove_prefix(s.consumed);
-  EXPECT_EQ(rest, second);              // the first message ends exactly at its end
-  EXPECT_EQ(p.head().path, "/one");     // still the first head after its end
+  EXPECT_EQ(rest, second);           // the first message ends exactly at its end
+  EXPECT_EQ(p.head().path, "/one");  // still the first head after its end
 
   s = p.feed(rest);
   ASSERT_EQ(s.event, Event::Head);
@@ -183,9 +184,8 @@ TEST(Http1Request, BadSecondRequestFailsOnlyAfterTheFirstEnds) {
 
 TEST(Http1Request, PostBodySplitAcrossFeeds) {
   const std::string body = "0123456789abcdefghijklmnopqrstuvwxyz";
-  const std::string in = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nContent-Type: text/plain\r\n\r\n" + body +
-                         "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string in = "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nContent-Type: text/plain\r\n\r\n" + body + "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
   const auto whole = request(in);
   ASSERT_FALSE(whole.failed) << whole.error.reason;
   ASSERT_EQ(whole.messages.size(), 2u);
@@ -210,8 +210,7 @@ TEST(Http1Request, HeadIsReportedBeforeAnyBodyArrives) {
   // Expect: 100-continue: the waypoint judges (and forwards) the head while the
   // client waits for the body.
   Parser p(Parser::Kind::Request);
-  const std::string head =
-      "PUT /big HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
+  const std::string head = "PUT /big HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
   auto s = p.feed(head);
   ASSERT_EQ(s.event, Event::Head);
   EXPECT_EQ(p.head().header("expect"), "100-continue");
@@ -281,8 +280,8 @@ TEST(Http1Request, TrailersAreCollectedLowerCasedAndTrimmed) {
 TEST(Http1Request, ConnectionFieldsInTrailersDoNotEndTheConnection) {
   const std::string next = "GET /after HTTP/1.1\r\nHost: a\r\n\r\n";
   const std::string chunkedHead = "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
-  for (const std::string trailer : {"Connection: close\r\n", "connection: Keep-Alive, close\r\n",
-                                    "X-A: 1\r\nConnection: close\r\nX-B: 2\r\n"}) {
+  for (const std::string trailer :
+       {"Connection: close\r\n", "connection: Keep-Alive, close\r\n", "X-A: 1\r\nConnection: close\r\nX-B: 2\r\n"}) {
     for (size_t slice : kSlices) {
       SCOPED_TRACE(trailer + " slice " + std::to_string(slice));
       auto t = request(chunkedHead + "0\r\n" + trailer + "\r\n" + next, slice);
@@ -303,10 +302,10 @@ TEST(Http1Request, MalformedTrailersAreRefusedLikeHeadFields) {
   const std::string start = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n";
   const std::vector<std::string> bad = {
       "X-A: 1\r\n b\r\n\r\n",      // obs-fold
-      "X-A: 1\n\r\n",                // bare LF
-      "X-A : 1\r\n\r\n",            // whitespace before the colon
+      "X-A: 1\n\r\n",              // bare LF
+      "X-A : 1\r\n\r\n",           // whitespace before the colon
       "X-A: a\x01b\r\n\r\n",       // control character
-      "X(A): 1\r\n\r\n",            // not a token
+      "X(A): 1\r\n\r\n",           // not a token
       "\nGET / HTTP/1.1\r\n\r\n",  // bare LF ending the section
   };
   for (const auto& tail : bad) {
@@ -426,9 +425,8 @@ std::vector<BadCase> badRequests() {
       {"ContentLengthAndGzip",
        "POST / HTTP/1.1\r\n" + kHost + "Content-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\nhello", 400,
        "Content-Length together with Transfer-Encoding"},
-      {"ContentLengthTwiceEqual",
-       "POST / HTTP/1.1\r\n" + kHost + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400,
-       "more than one Content-Length"},
+      {"ContentLengthTwiceEqual", "POST / HTTP/1.1\r\n" + kHost + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+       400, "more than one Content-Length"},
       {"ContentLengthTwiceDifferent",
        "POST / HTTP/1.1\r\n" + kHost + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400,
        "more than one Content-Length"},
@@ -438,8 +436,7 @@ std::vector<BadCase> badRequests() {
        "invalid Content-Length"},
       {"ContentLengthSigned", "POST / HTTP/1.1\r\n" + kHost + "Content-Length: +5\r\n\r\nhello", 400,
        "invalid Content-Length"},
-      {"ContentLengthEmpty", "POST / HTTP/1.1\r\n" + kHost + "Content-Length:\r\n\r\n", 400,
-       "invalid Content-Length"},
+      {"ContentLengthEmpty", "POST / HTTP/1.1\r\n" + kHost + "Content-Length:\r\n\r\n", 400, "invalid Content-Length"},
       {"TransferEncodingGzip", "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: gzip\r\n\r\n", 400,
        "Transfer-Encoding"},
       {"TransferEncodingGzipChunked",
@@ -449,8 +446,8 @@ std::vector<BadCase> badRequests() {
        "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400,
        "Transfer-Encoding other than a single chunked"},
       {"TransferEncodingChunkedTwoHeaders",
-       "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-       400, "Transfer-Encoding header repeated"},
+       "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+       "Transfer-Encoding header repeated"},
       {"TransferEncodingChunkedThenIdentity",
        "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", 400,
        "Transfer-Encoding"},
@@ -458,8 +455,7 @@ std::vector<BadCase> badRequests() {
        "Transfer-Encoding"},
       {"TransferEncodingChunkedTab", "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n",
        400, "Transfer-Encoding"},
-      {"TransferEncodingHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
-       "HTTP/1.0"},
+      {"TransferEncodingHttp10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "HTTP/1.0"},
       {"ObsFoldSpace", "GET / HTTP/1.1\r\n" + kHost + "X-A: 1\r\n 2\r\n\r\n", 400, "obs-fold"},
       {"ObsFoldTab", "GET / HTTP/1.1\r\n" + kHost + "X-A: 1\r\n\t2\r\n\r\n", 400, "obs-fold"},
       {"ObsFoldHidingTransferEncoding",
@@ -474,7 +470,11 @@ std::vector<BadCase> badRequests() {
       {"NulInValue", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 31), 400, "NUL"},
       {"NulInRequestLine", std::string("GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n", 30), 400, "NUL"},
       {"CrInValue", "GET / HTTP/1.1\r\n" + kHost + "X: a\rb\r\n\r\n", 400, "CR not followed by LF"},
-      {"ControlCharInValue", "GET / HTTP/1.1\r\n" + kHost + "X: a\x01" "b\r\n\r\n", 400, "control character"},
+      {"ControlCharInValue",
+       "GET / HTTP/1.1\r\n" + kHost +
+           "X: a\x01"
+           "b\r\n\r\n",
+       400, "control character"},
       {"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, "whitespace between header name and colon"},
       {"SpaceBeforeColonContentLength",
        "POST / HTTP/1.1\r\n" + kHost + "Content-Length : 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400,
@@ -488,9 +488,8 @@ std::vector<BadCase> badRequests() {
        "invalid chunk size"},
       {"NegativeChunkSize", "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n-1\r\n", 400,
        "invalid chunk size"},
-      {"ChunkSizeOverflow",
-       "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n", 400,
-       "invalid chunk size"},
+      {"ChunkSizeOverflow", "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n",
+       400, "invalid chunk size"},
       {"Connect", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 501, "CONNECT"},
       {"AbsoluteFormFtp", "GET ftp://a/b HTTP/1.1\r\n" + kHost + "\r\n", 400, "absolute URI"},
       {"AbsoluteFormUserinfo", "GET http://u@a/b HTTP/1.1\r\n" + kHost + "\r\n", 400, "userinfo"},
@@ -613,8 +612,9 @@ Transcript response(std::string_view in, size_t slice = SIZE_MAX, bool close = f
 
 // As for requests: a response's trailers cannot end its connection.
 TEST(Http1Response, ConnectionFieldsInTrailersDoNotEndTheConnection) {
-  auto r = response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n"
-                    "HTTP/1.1 204 No Content\r\n\r\n");
+  auto r = response(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n"
+      "HTTP/1.1 204 No Content\r\n\r\n");
   ASSERT_FALSE(r.failed) << r.error.reason;
   ASSERT_EQ(r.messages.size(), 2u);
   EXPECT_EQ(r.messages[1].head.status, 204);
@@ -766,7 +766,8 @@ TEST(Http1Serialize, RequestHeadDropsHopByHopAndRestatesFraming) {
 TEST(Http1Serialize, RequestHeadChunkedAndHttp10) {
   auto t = request("PUT /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nHost: h\r\n\r\n0\r\n\r\n");
   ASSERT_FALSE(t.failed) << t.error.reason;
-  EXPECT_EQ(serializeRequestHead(t.messages[0].head), "PUT /x HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n");
+  EXPECT_EQ(serializeRequestHead(t.messages[0].head),
+            "PUT /x HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n");
   // An HTTP/1.0 request goes upstream as 1.1, which needs a Host: without one it
   // gets the empty Host RFC 9112 3.2 prescribes, and the upstream's parser (ours
   // here) takes it instead of answering 400.

@@ -14,12 +14,12 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/io/test_util.h"
 #include "hbone/connect_request.h"
 #include "hbone/pool.h"
 #include "identity/identity_manager.h"
 #include "identity/local_ca.h"
 #include "io/tcp.h"
+#include "tests/unit/io/test_util.h"
 #include "waypoint/proxy/waypoint_server.h"
 
 namespace warren::waypoint {
@@ -81,7 +81,9 @@ class WaypointInboundLimitsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  size_t inbound() { return lt_.call([&] { return server_->inboundConnections(); }); }
+  size_t inbound() {
+    return lt_.call([&] { return server_->inboundConnections(); });
+  }
 
   // A real HBONE client from 127.0.0.1: the status the waypoint answers its CONNECT
   // with (400 here: the destination is not bound to this waypoint), or 0.

@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "source/yaml_source.h"
 #include "io/tcp.h"
+#include "source/yaml_source.h"
 #include "state/from_snapshot.h"
 
 namespace warren::waypoint {
@@ -14,7 +14,8 @@ namespace {
 
 // payments: namespace bound to waypoint payments/waypoint (pod 10.244.1.50);
 // ledger service 10.96.0.20:80 -> pod 10.244.2.20:8080; shop/web (10.244.3.5,
-// service 10.96.0.30) is not bound; payments/vault (10.96.0.40) has no endpoints. Policies: ALLOW GET /balance/* from checkout.
+// service 10.96.0.30) is not bound; payments/vault (10.96.0.40) has no endpoints. Policies: ALLOW GET /balance/* from
+// checkout.
 const char* kCluster = R"(
 apiVersion: v1
 kind: Namespace

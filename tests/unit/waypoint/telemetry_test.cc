@@ -18,10 +18,10 @@
 #include <sstream>
 #include <thread>
 
+#include "telemetry/admin.h"
 #include "tests/unit/telemetry/http_client.h"
 #include "waypoint/telemetry/request_log.h"
 #include "waypoint/telemetry/request_metrics.h"
-#include "telemetry/admin.h"
 
 namespace warren::waypoint::telemetry {
 namespace {
@@ -97,7 +97,9 @@ std::string familyOf(const std::string& name, const std::map<std::string, std::s
 
 Exposition parseExposition(const std::string& text) {
   Exposition e;
-  auto fail = [&e](size_t line, const std::string& why) { e.errors.push_back("line " + std::to_string(line) + ": " + why); };
+  auto fail = [&e](size_t line, const std::string& why) {
+    e.errors.push_back("line " + std::to_string(line) + ": " + why);
+  };
   if (text.empty() || text.back() != '\n') e.errors.push_back("the text must end with a newline");
   std::set<std::string> helps, seriesSeen, familiesDone;
   std::string currentFamily;
@@ -160,10 +162,14 @@ Exposition parseExposition(const std::string& text) {
           if (c == '\\') {
             if (i >= line.size()) break;
             const char esc = line[i++];
-            if (esc == '\\') value += '\\';
-            else if (esc == '"') value += '"';
-            else if (esc == 'n') value += '\n';
-            else fail(n, std::string("bad escape \\") + esc);
+            if (esc == '\\')
+              value += '\\';
+            else if (esc == '"')
+              value += '"';
+            else if (esc == 'n')
+              value += '\n';
+            else
+              fail(n, std::string("bad escape \\") + esc);
           } else {
             value += c;
           }
@@ -231,7 +237,8 @@ Exposition parseExposition(const std::string& text) {
       if (h.buckets[i].second < h.buckets[i - 1].second) e.errors.push_back(key + ": buckets not cumulative");
     }
     if (!h.sum) e.errors.push_back(key + ": no _sum");
-    if (!h.count) e.errors.push_back(key + ": no _count");
+    if (!h.count)
+      e.errors.push_back(key + ": no _count");
     else if (!h.buckets.empty() && h.buckets.back().second != *h.count)
       e.errors.push_back(key + ": +Inf bucket differs from _count");
   }
@@ -260,10 +267,14 @@ std::vector<Sample> select(const Exposition& e, const std::string& selector) {
     for (const Matcher& mt : matchers) {
       auto it = s.labels.find(mt.label);
       const std::string v = it == s.labels.end() ? "" : it->second;
-      if (mt.op == "=") ok = v == mt.value;
-      else if (mt.op == "!=") ok = v != mt.value;
-      else if (mt.op == "=~") ok = std::regex_match(v, std::regex(mt.value));
-      else ok = !std::regex_match(v, std::regex(mt.value));
+      if (mt.op == "=")
+        ok = v == mt.value;
+      else if (mt.op == "!=")
+        ok = v != mt.value;
+      else if (mt.op == "=~")
+        ok = std::regex_match(v, std::regex(mt.value));
+      else
+        ok = !std::regex_match(v, std::regex(mt.value));
       if (!ok) break;
     }
     if (ok) out.push_back(s);
@@ -291,20 +302,20 @@ TEST(PrometheusChecker, RejectsWhatAScrapeWould) {
                            "h_sum{a=\"1\"} 3\nh_count{a=\"1\"} 2\n";
   EXPECT_TRUE(parseExposition(good).errors.empty()) << errorsOf(parseExposition(good));
   const std::vector<std::string> bad = {
-      good.substr(0, good.size() - 1),                                       // no final newline
-      "c{a=\"1\"} 1\n",                                                     // no TYPE
-      "# TYPE c counter\nc{a=\"1\"} 1\nc{a=\"1\"} 2\n",                      // duplicate series
-      "# TYPE c counter\nc{a=\"x\\q\"} 1\n",                                // bad escape
-      "# TYPE c counter\nc{a=\"\xff\"} 1\n",                                 // not UTF-8
-      "# TYPE c counter\nc{a=1} 1\n",                                        // unquoted
-      "# TYPE c counter\nc{a=\"1\",a=\"2\"} 1\n",                             // duplicate label
-      "# TYPE c counter\nc{1a=\"1\"} 1\n",                                   // bad label name
-      "# TYPE c counter\nc{a=\"1\"} one\n",                                  // bad value
-      "# TYPE c counter\n# TYPE d counter\nc 1\nd 1\nc 2\n",                  // not contiguous
+      good.substr(0, good.size() - 1),                                               // no final newline
+      "c{a=\"1\"} 1\n",                                                              // no TYPE
+      "# TYPE c counter\nc{a=\"1\"} 1\nc{a=\"1\"} 2\n",                              // duplicate series
+      "# TYPE c counter\nc{a=\"x\\q\"} 1\n",                                         // bad escape
+      "# TYPE c counter\nc{a=\"\xff\"} 1\n",                                         // not UTF-8
+      "# TYPE c counter\nc{a=1} 1\n",                                                // unquoted
+      "# TYPE c counter\nc{a=\"1\",a=\"2\"} 1\n",                                    // duplicate label
+      "# TYPE c counter\nc{1a=\"1\"} 1\n",                                           // bad label name
+      "# TYPE c counter\nc{a=\"1\"} one\n",                                          // bad value
+      "# TYPE c counter\n# TYPE d counter\nc 1\nd 1\nc 2\n",                         // not contiguous
       head + "h_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",  // not cumulative
-      head + "h_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",                      // no +Inf
-      head + "h_bucket{le=\"+Inf\"} 1\nh_count 1\n",                            // no _sum
-      head + "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",                  // +Inf != _count
+      head + "h_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",                           // no +Inf
+      head + "h_bucket{le=\"+Inf\"} 1\nh_count 1\n",                                 // no _sum
+      head + "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n",                        // +Inf != _count
       head + "h_bucket{le=\"5\"} 0\nh_bucket{le=\"1\"} 0\nh_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n",
   };
   for (const std::string& text : bad) EXPECT_FALSE(parseExposition(text).errors.empty()) << text;
@@ -376,7 +387,8 @@ TEST(RequestMetrics, OneRequestHasIstiosFullLabelSetInIstiosOrder) {
   m.record(productpageToReviews());
   EXPECT_EQ(RequestMetrics::labelText(productpageToReviews()), kProductpageLabels);
   const std::string text = m.render();
-  EXPECT_TRUE(contains(text, "# TYPE istio_requests_total counter\nistio_requests_total{" + kProductpageLabels + "} 1\n"))
+  EXPECT_TRUE(
+      contains(text, "# TYPE istio_requests_total counter\nistio_requests_total{" + kProductpageLabels + "} 1\n"))
       << text;
   const Exposition e = parseExposition(text);
   ASSERT_TRUE(e.errors.empty()) << errorsOf(e);
@@ -389,7 +401,7 @@ TEST(RequestMetrics, OneRequestHasIstiosFullLabelSetInIstiosOrder) {
 TEST(RequestMetrics, HistogramsUseEnvoysDefaultBucketsCumulatively) {
   RequestMetrics m;
   RequestRecord r = productpageToReviews();
-  m.record(r);  // 12 ms, 300 B in, 1500 B out
+  m.record(r);                                 // 12 ms, 300 B in, 1500 B out
   r.duration = std::chrono::milliseconds(25);  // exactly on a bound: counts in le="25"
   r.requestBytes = 0;
   r.responseBytes = 5000000;  // above every bound: only in +Inf
@@ -415,9 +427,9 @@ TEST(RequestMetrics, HistogramsUseEnvoysDefaultBucketsCumulatively) {
   std::vector<std::string> les;
   for (const Sample& s : select(e, "istio_request_duration_milliseconds_bucket{reporter=\"waypoint\"}"))
     les.push_back(s.labels.at("le"));
-  EXPECT_EQ(les, (std::vector<std::string>{"0.5", "1", "5", "10", "25", "50", "100", "250", "500", "1000", "2500",
-                                           "5000", "10000", "30000", "60000", "300000", "600000", "1800000",
-                                           "3600000", "+Inf"}));
+  EXPECT_EQ(les, (std::vector<std::string>{"0.5",   "1",      "5",      "10",      "25",      "50",    "100",
+                                           "250",   "500",    "1000",   "2500",    "5000",    "10000", "30000",
+                                           "60000", "300000", "600000", "1800000", "3600000", "+Inf"}));
   for (const char* family : {"istio_request_bytes", "istio_response_bytes"})
     EXPECT_EQ(select(e, std::string(family) + "_bucket{reporter=\"waypoint\"}").size(), 20u) << family;
 }
@@ -458,13 +470,20 @@ TEST(RequestMetrics, UnknownValuesAndGrpc) {
   const auto unknown = select(e, "istio_requests_total{response_flags=\"UF\"}");
   ASSERT_EQ(unknown.size(), 1u);
   for (const auto& [label, value] : unknown[0].labels) {
-    if (label == "reporter") EXPECT_EQ(value, "waypoint");
-    else if (label == "grpc_response_status") EXPECT_EQ(value, "") << "Istio leaves it empty for HTTP";
-    else if (label == "request_protocol") EXPECT_EQ(value, "http");
-    else if (label == "response_code") EXPECT_EQ(value, "503");
-    else if (label == "response_flags") EXPECT_EQ(value, "UF");
-    else if (label == "connection_security_policy") EXPECT_EQ(value, "mutual_tls");
-    else EXPECT_EQ(value, "unknown") << label;
+    if (label == "reporter")
+      EXPECT_EQ(value, "waypoint");
+    else if (label == "grpc_response_status")
+      EXPECT_EQ(value, "") << "Istio leaves it empty for HTTP";
+    else if (label == "request_protocol")
+      EXPECT_EQ(value, "http");
+    else if (label == "response_code")
+      EXPECT_EQ(value, "503");
+    else if (label == "response_flags")
+      EXPECT_EQ(value, "UF");
+    else if (label == "connection_security_policy")
+      EXPECT_EQ(value, "mutual_tls");
+    else
+      EXPECT_EQ(value, "unknown") << label;
   }
   const auto grpc = select(e, "istio_requests_total{request_protocol=\"grpc\"}");
   ASSERT_EQ(grpc.size(), 1u);
@@ -549,11 +568,11 @@ TEST(RequestMetrics, SanitizeLabelValue) {
   EXPECT_EQ(sanitizeLabelValue("plain"), "plain");
   EXPECT_EQ(sanitizeLabelValue("\xC3\xBC \xE2\x82\xAC \xF0\x9F\x98\x80"), "\xC3\xBC \xE2\x82\xAC \xF0\x9F\x98\x80");
   const std::string bad = "\xEF\xBF\xBD";
-  EXPECT_EQ(sanitizeLabelValue("\xC0\xAF"), bad + bad);                  // overlong
-  EXPECT_EQ(sanitizeLabelValue("\xED\xA0\x80"), bad + bad + bad);        // a UTF-16 surrogate
-  EXPECT_EQ(sanitizeLabelValue("a\xE2\x82"), "a" + bad + bad);           // truncated
+  EXPECT_EQ(sanitizeLabelValue("\xC0\xAF"), bad + bad);                      // overlong
+  EXPECT_EQ(sanitizeLabelValue("\xED\xA0\x80"), bad + bad + bad);            // a UTF-16 surrogate
+  EXPECT_EQ(sanitizeLabelValue("a\xE2\x82"), "a" + bad + bad);               // truncated
   EXPECT_EQ(sanitizeLabelValue("\xF4\x90\x80\x80"), bad + bad + bad + bad);  // above U+10FFFF
-  EXPECT_EQ(sanitizeLabelValue("\x80x"), bad + "x");                     // a lone continuation byte
+  EXPECT_EQ(sanitizeLabelValue("\x80x"), bad + "x");                         // a lone continuation byte
   EXPECT_EQ(sanitizeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
 
@@ -637,13 +656,12 @@ TEST(RequestMetrics, EveryFamilyIsDeclaredWithNoRequests) {
   const std::string text = m.render();
   const Exposition e = parseExposition(text);
   ASSERT_TRUE(e.errors.empty()) << errorsOf(e);
-  EXPECT_EQ(e.types, (std::map<std::string, std::string>{
-                         {"istio_requests_total", "counter"},
-                         {"istio_request_duration_milliseconds", "histogram"},
-                         {"istio_request_bytes", "histogram"},
-                         {"istio_response_bytes", "histogram"},
-                         {"warren_waypoint_metric_series_overflow_total", "counter"},
-                         {"warren_waypoint_jwt_failures_total", "counter"}}));
+  EXPECT_EQ(e.types, (std::map<std::string, std::string>{{"istio_requests_total", "counter"},
+                                                         {"istio_request_duration_milliseconds", "histogram"},
+                                                         {"istio_request_bytes", "histogram"},
+                                                         {"istio_response_bytes", "histogram"},
+                                                         {"warren_waypoint_metric_series_overflow_total", "counter"},
+                                                         {"warren_waypoint_jwt_failures_total", "counter"}}));
   EXPECT_TRUE(contains(text, "\nwarren_waypoint_metric_series_overflow_total 0\n"));
 }
 

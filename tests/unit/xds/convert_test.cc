@@ -10,9 +10,9 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/xds/xds_test_util.h"
 #include "authz/authorize.h"
 #include "io/tcp.h"
+#include "tests/unit/xds/xds_test_util.h"
 #include "tunnel/proxy/decisions.h"
 
 namespace warren::xds {
@@ -321,8 +321,10 @@ TEST(ConvertAuthorization, ServiceAccountsBesidePrincipalsOrNamespacesAreRefused
     auto* sa = other % 2 ? m->add_not_service_accounts() : m->add_service_accounts();
     sa->set_namespace_("front");
     sa->set_serviceaccount("web");
-    if (other < 2) m->add_principals()->set_exact("cluster.local/ns/back/sa/db");
-    else m->add_not_namespaces()->set_exact("back");
+    if (other < 2)
+      m->add_principals()->set_exact("cluster.local/ns/back/sa/db");
+    else
+      m->add_not_namespaces()->set_exact("back");
     expectError(convertAuthorization(in), {"shop/sa", "service_accounts set with principals or namespaces"});
   }
 }
@@ -607,8 +609,8 @@ sockaddr_storage addr(const char* hostPort) { return *io::parseHostPort(hostPort
 
 TEST(BuildState, WaypointAddressesResolveToTheServiceWithThatVip) {
   std::vector<Error> warnings;
-  auto st = buildState(waypointAddresses(waypointByAddress("10.96.0.9"), waypointByAddress("10.96.0.9", "net-1")),
-                       {}, &warnings);
+  auto st = buildState(waypointAddresses(waypointByAddress("10.96.0.9"), waypointByAddress("10.96.0.9", "net-1")), {},
+                       &warnings);
   ASSERT_TRUE(st);
   EXPECT_TRUE(warnings.empty()) << warnings[0].message;
   EXPECT_EQ(st->findService("shop/web.shop.svc.cluster.local")->waypoint, "shop/waypoint.shop.svc.cluster.local");
@@ -633,8 +635,8 @@ TEST(BuildState, WaypointAddressesResolveToTheServiceWithThatVip) {
 
 TEST(BuildState, AnUnresolvableWaypointAddressIsNotedAndRefusesTraffic) {
   std::vector<Error> warnings;
-  auto st = buildState(waypointAddresses(waypointByAddress("10.96.0.77"), waypointByAddress("10.0.0.9")), {},
-                       &warnings);
+  auto st =
+      buildState(waypointAddresses(waypointByAddress("10.96.0.77"), waypointByAddress("10.0.0.9")), {}, &warnings);
   ASSERT_TRUE(st);
   ASSERT_EQ(warnings.size(), 2u);
   std::string all = warnings[0].message + "\n" + warnings[1].message;

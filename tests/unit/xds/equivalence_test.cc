@@ -7,14 +7,14 @@
 
 #include <gtest/gtest.h>
 
-#include "source/yaml_source.h"
-#include "tests/support/xds_server.h"
-#include "tests/unit/xds/xds_test_util.h"
 #include "authz/authorize.h"
 #include "io/tcp.h"
-#include "tunnel/proxy/decisions.h"
+#include "source/yaml_source.h"
 #include "state/from_snapshot.h"
 #include "state/state_json.h"
+#include "tests/support/xds_server.h"
+#include "tests/unit/xds/xds_test_util.h"
+#include "tunnel/proxy/decisions.h"
 #include "xds/resource_cache.h"
 #include "xds/xds_client.h"
 
@@ -246,8 +246,8 @@ TEST(SourceEquivalence, XdsAndYamlGiveTheSameStateAndDecisions) {
       EXPECT_EQ(viaWaypoint.expectedIdentity.uri(), "spiffe://cluster.local/ns/mesh/sa/waypoint");
     }
     // The waypoint's own traffic goes to the endpoint.
-    auto fromWaypoint = proxy::decideOutbound(*warren::io::parseHostPort("10.96.0.30:80"), *st, 0,
-                                              st->findByIp("10.1.0.15"));
+    auto fromWaypoint =
+        proxy::decideOutbound(*warren::io::parseHostPort("10.96.0.30:80"), *st, 0, st->findByIp("10.1.0.15"));
     ASSERT_EQ(fromWaypoint.kind, proxy::OutboundRoute::Kind::Hbone) << fromWaypoint.reason;
     EXPECT_TRUE(fromWaypoint.waypoint.empty());
     EXPECT_EQ(fromWaypoint.authority, "10.1.0.30:8080");

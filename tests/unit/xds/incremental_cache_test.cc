@@ -31,7 +31,9 @@ class Gen {
   size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
   bool chance(int percent) { return pick(100) < static_cast<size_t>(percent); }
   template <typename T>
-  const T& any(const std::vector<T>& v) { return v[pick(v.size())]; }
+  const T& any(const std::vector<T>& v) {
+    return v[pick(v.size())];
+  }
 
   std::string serviceName() { return "s" + std::to_string(pick(4)); }
   static std::string serviceKey(const std::string& name) { return "a/" + name + ".a.svc.cluster.local"; }

@@ -70,7 +70,8 @@ TEST(ResourceCache, OneBadResourceIsNackedAndTheRestApplied) {
   EXPECT_EQ(out.reply.response_nonce(), "n2");
   EXPECT_EQ(out.reply.type_url(), kAddressType);
   ASSERT_TRUE(out.reply.has_error_detail());
-  EXPECT_NE(out.reply.error_detail().message().find("uid-bad"), std::string::npos) << out.reply.error_detail().message();
+  EXPECT_NE(out.reply.error_detail().message().find("uid-bad"), std::string::npos)
+      << out.reply.error_detail().message();
   EXPECT_NE(out.reply.error_detail().message().find("5 bytes"), std::string::npos);
   EXPECT_NE(out.reply.error_detail().message().find("1 of 2 resources"), std::string::npos);
   // The rest applied: the good add and the removal, with their versions; the bad

@@ -9,12 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include "authz/authorize.h"
+#include "common/file_io.h"
+#include "identity/local_ca.h"
 #include "tests/support/test_certs.h"
 #include "tests/support/xds_server.h"
 #include "tests/unit/xds/xds_test_util.h"
-#include "common/file_io.h"
-#include "identity/local_ca.h"
-#include "authz/authorize.h"
 #include "xds/resource_cache.h"
 
 namespace warren::xds {
@@ -130,10 +130,10 @@ TEST_F(XdsClientTest, AddsAndRemovalsReachTheState) {
   startSubscribed();
   auto backend = workload("uid-a", "10.0.0.1");
   (*backend.mutable_services())["default/web.default.svc.cluster.local"];
-  auto ack = pushAndWait(kAddressType, {{"uid-a", packAddress(backend)},
-                                        {"uid-b", packAddress(workload("uid-b", "10.0.0.2"))},
-                                        {"default/web.default.svc.cluster.local",
-                                         packAddress(service("web", "default", "10.96.0.1"))}});
+  auto ack = pushAndWait(
+      kAddressType, {{"uid-a", packAddress(backend)},
+                     {"uid-b", packAddress(workload("uid-b", "10.0.0.2"))},
+                     {"default/web.default.svc.cluster.local", packAddress(service("web", "default", "10.96.0.1"))}});
   ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
   EXPECT_EQ(ack.typeUrl, kAddressType);
   auto st = sink_.latest();
@@ -176,8 +176,9 @@ TEST_F(XdsClientTest, APolicyWithFieldsWarrenDoesNotKnowIsAckedAndRefusesTraffic
   // restriction Warren cannot read. Accepted, so the rest of the state stays
   // current, and enforced as admitting nobody: never read as admitting everyone.
   startSubscribed();
-  auto ack = pushAndWait(kAuthorizationType,
-                         {{"shop/only-web", packPolicy(allowOnly("only-web", "shop", "cluster.local/ns/shop/sa/web", 14))}});
+  auto ack =
+      pushAndWait(kAuthorizationType,
+                  {{"shop/only-web", packPolicy(allowOnly("only-web", "shop", "cluster.local/ns/shop/sa/web", 14))}});
   ASSERT_TRUE(ack.isAck()) << ack.errorMessage;
   auto st = sink_.latest();
   ASSERT_TRUE(st);
@@ -202,8 +203,8 @@ TEST_F(XdsClientTest, AnInvalidResourceIsNackedAndTheOthersApplied) {
 
   auto broken = workload("uid-bad", "10.0.0.3");
   broken.set_addresses(0, std::string("\x0a\x00\x00\x03\x00", 5));
-  auto nack = pushAndWait(kAddressType, {{"uid-b", packAddress(workload("uid-b", "10.0.0.2"))},
-                                         {"uid-bad", packAddress(broken)}});
+  auto nack = pushAndWait(kAddressType,
+                          {{"uid-b", packAddress(workload("uid-b", "10.0.0.2"))}, {"uid-bad", packAddress(broken)}});
   ASSERT_TRUE(nack.isNack());
   EXPECT_EQ(nack.typeUrl, kAddressType);
   EXPECT_NE(nack.errorMessage.find("uid-bad"), std::string::npos) << nack.errorMessage;
@@ -257,8 +258,8 @@ TEST_F(XdsClientTest, ServerRestartReconnectsWithInitialVersionsAndKeepsServing)
   const size_t seenBefore = server_->requests().size();
   ASSERT_TRUE(server_->restart());
 
-  auto resub = server_->waitFor(
-      [](const SeenRequest& r) { return r.typeUrl == kAddressType && r.nonce.empty(); }, seenBefore, kWait);
+  auto resub = server_->waitFor([](const SeenRequest& r) { return r.typeUrl == kAddressType && r.nonce.empty(); },
+                                seenBefore, kWait);
   ASSERT_TRUE(resub);
   EXPECT_GE(resub->stream, 2);
   ASSERT_EQ(resub->initialVersions.size(), 2u);
@@ -289,8 +290,8 @@ TEST_F(XdsClientTest, BrokenStreamIsReopened) {
   ASSERT_TRUE(pushAndWait(kAddressType, {{"uid-a", packAddress(workload("uid-a", "10.0.0.1"))}}).isAck());
   const size_t seenBefore = server_->requests().size();
   server_->breakStream();
-  auto resub = server_->waitFor(
-      [](const SeenRequest& r) { return r.typeUrl == kAddressType && r.nonce.empty(); }, seenBefore, kWait);
+  auto resub = server_->waitFor([](const SeenRequest& r) { return r.typeUrl == kAddressType && r.nonce.empty(); },
+                                seenBefore, kWait);
   ASSERT_TRUE(resub);
   EXPECT_EQ(resub->stream, 2);
   EXPECT_EQ(resub->initialVersions.count("uid-a"), 1u);
@@ -308,8 +309,8 @@ TEST_F(XdsClientTest, DestructorInterruptsABackoffWait) {
   o.initialBackoff = 60s;
   o.maxBackoff = 60s;
   startClient(o);
-  ASSERT_TRUE(client_->waitStatus([](const XdsStatus& s) { return s.streams == 1 && !s.lastStreamError.empty(); },
-                                  kWait));
+  ASSERT_TRUE(
+      client_->waitStatus([](const XdsStatus& s) { return s.streams == 1 && !s.lastStreamError.empty(); }, kWait));
   auto t0 = std::chrono::steady_clock::now();
   client_.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the 30-60 s backoff must not delay shutdown";

@@ -21,7 +21,8 @@ inline std::string ipBytes(const std::string& ip) {
   return "";
 }
 
-inline istio::workload::Workload workload(const std::string& uid, const std::string& ip, const std::string& ns = "default") {
+inline istio::workload::Workload workload(const std::string& uid, const std::string& ip,
+                                          const std::string& ns = "default") {
   istio::workload::Workload w;
   w.set_uid(uid);
   w.set_name(uid + "-pod");

@@ -54,20 +54,19 @@ TEST_P(TunnelMessageTable, Verdict) {
 using K = TunnelMessage::Kind;
 INSTANTIATE_TEST_SUITE_P(
     Zds, TunnelMessageTable,
-    ::testing::Values(
-        Case{"FirstHello", hello(), 0, false, false, K::Hello, ""},
-        Case{"HelloOfAnotherVersion", hello(pb::NOT_USED), 0, false, false, K::Drop, "version 1 hello"},
-        Case{"AckBeforeHello", ack(), 0, false, true, K::Drop, "version 1 hello"},
-        Case{"EmptyMessageBeforeHello", "", 0, false, false, K::Drop, "version 1 hello"},
-        Case{"SecondHello", hello(), 0, true, true, K::Drop, "other than an ack"},
-        Case{"AckOfTheRequestInFlight", ack(), 0, true, true, K::Ack, ""},
-        Case{"NackCarriesTheTunnelsError", ack("netns gone"), 0, true, true, K::Ack, "netns gone"},
-        Case{"AckWithNothingInFlight", ack(), 0, true, false, K::Drop, "never sent"},
-        Case{"ResponseWithoutAck", emptyResponse(), 0, true, true, K::Drop, "other than an ack"},
-        Case{"Garbage", std::string("\xff\xff\xff\xff\x0f", 5), 0, true, true, K::Drop, "unparsable"},
-        Case{"GarbageBeforeHello", std::string("\x0a\x05", 2), 0, false, false, K::Drop, "unparsable"},
-        Case{"AckWithAnFd", ack(), 1, true, true, K::Drop, "1 file descriptor"},
-        Case{"HelloWithFds", hello(), 2, false, false, K::Drop, "2 file descriptor"}),
+    ::testing::Values(Case{"FirstHello", hello(), 0, false, false, K::Hello, ""},
+                      Case{"HelloOfAnotherVersion", hello(pb::NOT_USED), 0, false, false, K::Drop, "version 1 hello"},
+                      Case{"AckBeforeHello", ack(), 0, false, true, K::Drop, "version 1 hello"},
+                      Case{"EmptyMessageBeforeHello", "", 0, false, false, K::Drop, "version 1 hello"},
+                      Case{"SecondHello", hello(), 0, true, true, K::Drop, "other than an ack"},
+                      Case{"AckOfTheRequestInFlight", ack(), 0, true, true, K::Ack, ""},
+                      Case{"NackCarriesTheTunnelsError", ack("netns gone"), 0, true, true, K::Ack, "netns gone"},
+                      Case{"AckWithNothingInFlight", ack(), 0, true, false, K::Drop, "never sent"},
+                      Case{"ResponseWithoutAck", emptyResponse(), 0, true, true, K::Drop, "other than an ack"},
+                      Case{"Garbage", std::string("\xff\xff\xff\xff\x0f", 5), 0, true, true, K::Drop, "unparsable"},
+                      Case{"GarbageBeforeHello", std::string("\x0a\x05", 2), 0, false, false, K::Drop, "unparsable"},
+                      Case{"AckWithAnFd", ack(), 1, true, true, K::Drop, "1 file descriptor"},
+                      Case{"HelloWithFds", hello(), 2, false, false, K::Drop, "2 file descriptor"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

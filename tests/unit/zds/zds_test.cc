@@ -31,7 +31,7 @@ class FakeHandler : public inpod::WorkloadHandler {
   Status addWorkload(const inpod::WorkloadInfo& info, UniqueFd netns) override {
     std::lock_guard lock(mu_);
     if (!failWith.empty()) return makeError(failWith);
-    struct stat st{};
+    struct stat st {};
     ::fstat(netns.get(), &st);
     added[info.uid] = info;
     inodes[info.uid] = st.st_ino;
@@ -80,7 +80,7 @@ zds::PodHandoff pod(const std::string& uid) {
 }
 
 struct stat selfNetns() {
-  struct stat st{};
+  struct stat st {};
   ::stat("/proc/self/ns/net", &st);
   return st;
 }
@@ -195,8 +195,8 @@ TEST_F(ZdsTest, ReconnectReplaysAndTheSnapshotNamesExactlyTheLivePods) {
   auto server = zds::ZdsServer::start(path_);
   ASSERT_TRUE(server.ok());
   (*server)->upsertPod(pod("a"));  // the restarted agent only has "a"
-  ASSERT_TRUE(h.waitFor([&] { return h.snapshots.size() >= 1 && h.snapshots.back() == std::set<std::string>{"a"}; },
-                        5s));
+  ASSERT_TRUE(
+      h.waitFor([&] { return h.snapshots.size() >= 1 && h.snapshots.back() == std::set<std::string>{"a"}; }, 5s));
   EXPECT_TRUE((*server)->waitForAck("a", 3s));
   EXPECT_TRUE(client->connected());
   std::lock_guard lock(h.mu_);
@@ -344,7 +344,7 @@ TEST_F(ZdsTest, TheTunnelRefusesAddWithoutAnFdAndDelWithOne) {
 TEST_F(ZdsTest, TheServerDropsTunnelsThatSendFdsOrOversizedMessages) {
   auto server = zds::ZdsServer::start(path_);
   ASSERT_TRUE(server.ok());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   pb::TunnelMessage hello;
@@ -406,7 +406,7 @@ TEST_F(ZdsTest, UpsertResetsTheAckAndALateAckOfTheOldAddIsIgnored) {
   (*server)->upsertPod(pod("a"));  // re-sent, and pending again
   EXPECT_EQ((*server)->podStatus("a")->state, zds::ZdsServer::AckState::Pending);
   ASSERT_TRUE(zds::sendProto(t.get(), ack).ok());  // acks the first add
-  expectRequest(pb::WorkloadRequest::kAdd, 1);      // so the second is sent
+  expectRequest(pb::WorkloadRequest::kAdd, 1);     // so the second is sent
   EXPECT_EQ((*server)->podStatus("a")->state, zds::ZdsServer::AckState::Pending);
   EXPECT_FALSE((*server)->waitForAck("a", 0ms));
   pb::TunnelMessage nack;

@@ -64,8 +64,8 @@ const NetnsCandidate* carrying(const std::vector<NetnsCandidate>& all, const std
 struct PinnedNetns {
   explicit PinnedNetns(const std::string& suffix, const std::string& ip)
       : name("wscan-" + std::to_string(::getpid()) + suffix), path("/var/run/netns/" + name) {
-    ok = std::system(("ip netns add " + name + " && ip -n " + name + " link set lo up && ip -n " + name +
-                      " addr add " + ip + "/32 dev lo")
+    ok = std::system(("ip netns add " + name + " && ip -n " + name + " link set lo up && ip -n " + name + " addr add " +
+                      ip + "/32 dev lo")
                          .c_str()) == 0;
   }
   ~PinnedNetns() { (void)std::system(("ip netns del " + name + " 2>/dev/null").c_str()); }
@@ -75,7 +75,8 @@ struct PinnedNetns {
 
 TEST(ScanNetworkNamespaces, FindsEachProcessNamespaceWithItsAddressesAndPrefersAPin) {
   // Unpinned: only /proc/<pid>/ns/net reaches it.
-  NamespacedProcess loose("ip link set lo up && ip addr add 10.250.0.1/32 dev lo && ip addr add fd00:250::1/128 dev lo");
+  NamespacedProcess loose(
+      "ip link set lo up && ip addr add 10.250.0.1/32 dev lo && ip addr add fd00:250::1/128 dev lo");
   ASSERT_TRUE(loose.ready());
   // Pinned, as runtimes pin a sandbox's: named by the pin.
   PinnedNetns pin("", "10.250.0.2");
@@ -94,7 +95,7 @@ TEST(ScanNetworkNamespaces, FindsEachProcessNamespaceWithItsAddressesAndPrefersA
   EXPECT_EQ(a->path, "/proc/" + std::to_string(loose.pid()) + "/ns/net");
   EXPECT_NE(std::find(a->ips.begin(), a->ips.end(), "fd00:250::1"), a->ips.end());
   EXPECT_EQ(std::find(a->ips.begin(), a->ips.end(), "127.0.0.1"), a->ips.end());  // loopback's own is left out
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(a->path.c_str(), &st), 0);
   EXPECT_EQ(a->inode, st.st_ino);
 

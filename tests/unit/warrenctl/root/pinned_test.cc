@@ -278,7 +278,6 @@ warren_ip_key ipKey(const char* ip) {
   return k;
 }
 
-
 class PodListTest : public PinnedTest {
  protected:
   // A listening TCP socket on loopback, as the tunnel's in-pod inbound listener would be.
@@ -375,8 +374,13 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
                   {"service_account", "sa-checkout"},
                   {"uid", "uid-checkout"},
                   {"ips", {"10.9.0.1", "fd00:9::1"}},
-                  {"counters", {{"captured_out", out}, {"captured_in", in}, {"passed", passed}, {"failed_closed", failed},
-                                {"quota_refused", quota}, {"udp_sends", udp}}},
+                  {"counters",
+                   {{"captured_out", out},
+                    {"captured_in", in},
+                    {"passed", passed},
+                    {"failed_closed", failed},
+                    {"quota_refused", quota},
+                    {"udp_sends", udp}}},
                   {"inbound_listener", "partial"},
                   {"listeners",
                    {{{"ip", "10.9.0.1"}, {"state", "up"}, {"socket_cookie", c1}},
@@ -389,8 +393,13 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
                   {"service_account", "sa-ledger"},
                   {"uid", "uid-ledger"},
                   {"ips", {"10.9.0.2", "fd00:9::2"}},
-                  {"counters", {{"captured_out", 0}, {"captured_in", 0}, {"passed", 0}, {"failed_closed", 0},
-                                {"quota_refused", 0}, {"udp_sends", 0}}},
+                  {"counters",
+                   {{"captured_out", 0},
+                    {"captured_in", 0},
+                    {"passed", 0},
+                    {"failed_closed", 0},
+                    {"quota_refused", 0},
+                    {"udp_sends", 0}}},
                   {"inbound_listener", "up"},
                   {"listeners",
                    {{{"ip", "10.9.0.2"}, {"state", "up"}, {"socket_cookie", c2}},
@@ -408,16 +417,15 @@ TEST_F(PodListTest, DecodesEveryValueTheMapsHold) {
   std::vector<std::string> lines = linesOf(human.out);
   ASSERT_EQ(lines.size(), 4u) << human.out;
   expectAligned(lines);
-  EXPECT_EQ(words(lines[0]), (std::vector<std::string>{"NAMESPACE", "NAME", "IP", "COOKIE", "OUT", "IN", "PASSED",
-                                                       "FAILED_CLOSED", "QUOTA_REFUSED", "UDP_SENDS", "LISTENER",
-                                                       "SK_LOOKUP"}));
-  EXPECT_EQ(words(lines[1]),
-            (std::vector<std::string>{"?", "?", "fd00:9::3", "1003", "-", "-", "-", "-", "-", "-", "missing", "missing"}));
-  EXPECT_EQ(words(lines[2]), (std::vector<std::string>{"payments", "checkout", "10.9.0.1,fd00:9::1", "1001",
-                                                       std::to_string(out), std::to_string(in),
-                                                       std::to_string(passed), std::to_string(failed),
-                                                       std::to_string(quota), std::to_string(udp), "partial",
-                                                       "attached"}));
+  EXPECT_EQ(words(lines[0]),
+            (std::vector<std::string>{"NAMESPACE", "NAME", "IP", "COOKIE", "OUT", "IN", "PASSED", "FAILED_CLOSED",
+                                      "QUOTA_REFUSED", "UDP_SENDS", "LISTENER", "SK_LOOKUP"}));
+  EXPECT_EQ(words(lines[1]), (std::vector<std::string>{"?", "?", "fd00:9::3", "1003", "-", "-", "-", "-", "-", "-",
+                                                       "missing", "missing"}));
+  EXPECT_EQ(words(lines[2]),
+            (std::vector<std::string>{"payments", "checkout", "10.9.0.1,fd00:9::1", "1001", std::to_string(out),
+                                      std::to_string(in), std::to_string(passed), std::to_string(failed),
+                                      std::to_string(quota), std::to_string(udp), "partial", "attached"}));
   EXPECT_EQ(words(lines[3]), (std::vector<std::string>{"payments", "ledger", "10.9.0.2,fd00:9::2", "1002", "0", "0",
                                                        "0", "0", "0", "0", "up", "missing"}));
 
