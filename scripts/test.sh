@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Quick-start command 2: builds Warren and runs the whole test suite as root:
+# Quick-start command 2: checks the format (scripts/lint.sh --check), builds Warren
+# and runs the whole test suite as root:
 # unit, BPF (BPF_PROG_TEST_RUN) and namespaced end-to-end tests, first in an
 # ASan+UBSan build, then the CI fuzz targets (scripts/fuzz.sh --ci), then the unit
 # tests alone under ThreadSanitizer (build-tsan/, WARREN_TSAN; only with
@@ -14,6 +15,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 bash scripts/install-deps.sh
 bash scripts/mount-bpffs.sh
+
+# Formatting first: seconds, and a failure here needs no build to explain.
+echo "== format: scripts/lint.sh --check =="
+bash scripts/lint.sh --check
 
 echo "== ASan+UBSan build: whole suite =="
 # -O0 -g1: with UBSan's instrumentation, -O1 took 2.5 times as long to compile on
