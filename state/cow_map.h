@@ -106,13 +106,14 @@ class CowMap {
     size_t c = chunkFor(key);
     if (c == chunks_.size()) c = chunks_.size() - 1;  // after every key: the last chunk grows
     const Chunk& old = *chunks_[c];
+    const bool steal = chunks_[c].use_count() == 1;
     auto pos = lowerBound(old, key);
     const bool replace = pos != old.end() && pos->first == key;
     auto fresh = std::make_shared<Chunk>();
     fresh->reserve(old.size() + (replace ? 0 : 1));
-    append(*fresh, old.begin(), pos);
+    append(*fresh, old.begin(), pos, steal);
     fresh->emplace_back(key, std::move(value));
-    append(*fresh, replace ? pos + 1 : pos, old.end());
+    append(*fresh, replace ? pos + 1 : pos, old.end(), steal);
     if (!replace) ++size_;
     if (fresh->size() <= kMaxChunk) {
       chunks_[c] = std::move(fresh);
@@ -143,10 +144,11 @@ class CowMap {
                        old.size() - 1 + chunks_[c + 1]->size() <= kMaxChunk;
     auto fresh = std::make_shared<Chunk>();
     fresh->reserve(old.size() - 1 + (merge ? chunks_[c + 1]->size() : 0));
-    append(*fresh, old.begin(), pos);
-    append(*fresh, pos + 1, old.end());
+    const bool steal = chunks_[c].use_count() == 1;
+    append(*fresh, old.begin(), pos, steal);
+    append(*fresh, pos + 1, old.end(), steal);
     if (merge) {
-      append(*fresh, chunks_[c + 1]->begin(), chunks_[c + 1]->end());
+      append(*fresh, chunks_[c + 1]->begin(), chunks_[c + 1]->end(), chunks_[c + 1].use_count() == 1);
       chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1);
     }
     chunks_[c] = std::move(fresh);
@@ -157,7 +159,10 @@ class CowMap {
   // the map in order without copying chunks.
   void appendSorted(K key, V value) {
     if (chunks_.empty() || chunks_.back()->size() >= kMaxChunk || chunks_.back().use_count() != 1) {
-      chunks_.push_back(std::make_shared<Chunk>());
+      // Room for a full chunk at once: growing it by doubling moved each entry twice more.
+      auto ch = std::make_shared<Chunk>();
+      ch->reserve(kMaxChunk);
+      chunks_.push_back(std::move(ch));
     }
     // Sole owner of the last chunk (checked above): filling it in place is safe.
     const_cast<Chunk&>(*chunks_.back()).emplace_back(std::move(key), std::move(value));
@@ -175,10 +180,18 @@ class CowMap {
   }
 
  private:
-  // Copies by construction: the keys are const, so vector::insert (which may
-  // assign) cannot be used.
-  static void append(Chunk& to, typename Chunk::const_iterator from, typename Chunk::const_iterator until) {
-    for (; from != until; ++from) to.push_back(*from);
+  // By construction: the keys are const, so vector::insert (which may assign)
+  // cannot be used. `steal`: the chunk is this map's alone and is replaced right
+  // after, so its values are moved rather than copied (a whole build's policies
+  // added one by one would otherwise copy each chunk per insert); no other map
+  // or snapshot can see the moved-from values. Keys are copied: they are const.
+  static void append(Chunk& to, typename Chunk::const_iterator from, typename Chunk::const_iterator until, bool steal) {
+    for (; from != until; ++from) {
+      if (steal)
+        to.emplace_back(from->first, std::move(const_cast<V&>(from->second)));
+      else
+        to.push_back(*from);
+    }
   }
   static typename Chunk::const_iterator lowerBound(const Chunk& ch, const K& key) {
     return std::lower_bound(ch.begin(), ch.end(), key, [](const value_type& e, const K& k) { return e.first < k; });

@@ -18,12 +18,13 @@ using envoy::service::discovery::v3::Resource;
 template <typename Msg>
 Result<Msg> unpack(const Resource& r, const std::string& typeUrl) {
   if (r.name().empty()) return makeError("a resource without a name");
-  const std::string where = "resource " + r.name();
-  if (!r.has_resource()) return makeError(where + ": no body");
+  // Built on an error only: a first push has 100,000 resources.
+  auto where = [&] { return "resource " + r.name(); };
+  if (!r.has_resource()) return makeError(where() + ": no body");
   if (r.resource().type_url() != typeUrl)
-    return makeError(where + ": body is " + r.resource().type_url() + ", want " + typeUrl);
+    return makeError(where() + ": body is " + r.resource().type_url() + ", want " + typeUrl);
   Msg msg;
-  if (!r.resource().UnpackTo(&msg)) return makeError(where + ": body does not decode as " + typeUrl);
+  if (!r.resource().UnpackTo(&msg)) return makeError(where() + ": body does not decode as " + typeUrl);
   return msg;
 }
 
@@ -69,9 +70,12 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
   // Records a name's item before its first change in this response, and keeps
   // the alias count and the waypoint index in step with what is held.
   auto replace = [&](const std::string& name, std::optional<AddressItem> next) {
-    auto it = addresses_.find(name);
-    std::optional<AddressItem> before = it == addresses_.end() ? std::nullopt : std::optional<AddressItem>(it->second);
-    changed.try_emplace(name, before);
+    // A name past the last held (every name of a first push, which comes in
+    // name order) needs no search.
+    auto it = addresses_.empty() || addresses_.rbegin()->first < name ? addresses_.end() : addresses_.find(name);
+    const AddressItem* before = it == addresses_.end() ? nullptr : &it->second;
+    // Hinted: responses come in name order. A name's second change keeps the first's.
+    changed.try_emplace(changed.end(), name, before ? std::make_unique<const AddressItem>(*before) : nullptr);
     if (before) {
       countAlias(name, *before, -1);
       indexWaypointUser(name, *before, false);
@@ -79,7 +83,7 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
     if (next) {
       countAlias(name, *next, 1);
       indexWaypointUser(name, *next, true);
-      addresses_.insert_or_assign(name, std::move(*next));
+      addresses_.insert_or_assign(it, name, std::move(*next));  // hinted: end() when new and last
     } else if (it != addresses_.end()) {
       addresses_.erase(it);
     }
@@ -98,7 +102,7 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
       continue;
     }
     replace(res.name(), std::move(*item));
-    versions[res.name()] = res.version();
+    versions.insert_or_assign(versions.end(), res.name(), res.version());
   }
   for (const auto& name : r.removed_resources()) {
     replace(name, std::nullopt);
@@ -236,16 +240,16 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
   // owner of those VIPs may change, and with it the waypoints named by them.
   std::set<std::string> changedServices, touchedVips;
   for (const auto& [name, before] : addresses) {
-    auto add = [&](const std::optional<AddressItem>& item) {
+    auto add = [&](const AddressItem* item) {
       if (!item) return;
-      if (const auto* s = std::get_if<state::Service>(&*item)) {
+      if (const auto* s = std::get_if<state::Service>(item)) {
         changedServices.insert(s->key());
         touchedVips.insert(s->vips.begin(), s->vips.end());
       }
     };
-    add(before);
+    add(before.get());
     auto now = addresses_.find(name);
-    add(now == addresses_.end() ? std::nullopt : std::optional<AddressItem>(now->second));
+    add(now == addresses_.end() ? nullptr : &now->second);
   }
   // A VIP's owner after the response: the first by key of the services claiming
   // it, the unchanged ones as the previous state knows them.

@@ -9,6 +9,7 @@
 // address changed owner), so one pod's change costs the same at any cluster size.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -46,13 +47,14 @@ class ResourceCache {
  private:
   // Each returns the errors of the resources it could not apply.
   std::vector<std::string> applyAddresses(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r,
-                                          std::map<std::string, std::optional<AddressItem>>& changed);
+                                          std::map<std::string, std::unique_ptr<const AddressItem>>& changed);
   std::vector<std::string> applyAuthorizations(const envoy::service::discovery::v3::DeltaDiscoveryResponse& r,
                                                std::set<std::string>& changed);
 
   // Each fills `changed` with the names it touched, each with the item it
-  // held before the response (nullopt: none).
-  using AddressChanges = std::map<std::string, std::optional<AddressItem>>;
+  // held before the response (nullptr: none; a pointer, so that the first
+  // response's 100,000 new names do not each allocate room for an item).
+  using AddressChanges = std::map<std::string, std::unique_ptr<const AddressItem>>;
   state::ClusterStatePtr rebuild(const AddressChanges& addresses, const std::set<std::string>& policies,
                                  std::vector<Error>* warnings);
   state::ClusterStatePtr buildWhole(std::vector<Error>* warnings);

@@ -372,5 +372,49 @@ TEST(CowMap, BehavesAsStdMapAndCopiesDoNotChange) {
   for (const auto& [c, r] : snapshots) EXPECT_TRUE(same(c, r));
 }
 
+// A value that counts its copies.
+struct Counted {
+  static inline int copies = 0;
+  std::string s;
+  explicit Counted(std::string v) : s(std::move(v)) {}
+  Counted(const Counted& o) : s(o.s) { ++copies; }
+  Counted(Counted&&) = default;
+  Counted& operator=(const Counted& o) {
+    s = o.s;
+    ++copies;
+    return *this;
+  }
+  Counted& operator=(Counted&&) = default;
+};
+
+// A write to a chunk only this map holds moves its other values into the new
+// chunk (a whole build of 1,000 policies inserted one by one copied each chunk
+// per insert); a chunk shared with a copy is copied, and the copy keeps every value.
+TEST(CowMap, AWriteMovesTheValuesOfAChunkHeldAloneAndCopiesASharedOne) {
+  auto value = [](int k) { return "a value long enough to live on the heap #" + std::to_string(k); };
+  Counted::copies = 0;
+  CowMap<int, Counted, 8> cow;
+  for (int k = 0; k < 64; ++k) cow.insert_or_assign((k * 37) % 64, Counted(value((k * 37) % 64)));
+  for (int k = 0; k < 64; k += 5) cow.erase(k);
+  EXPECT_EQ(Counted::copies, 0);
+
+  const CowMap<int, Counted, 8> copy = cow;
+  cow.insert_or_assign(100, Counted(value(100)));
+  cow.insert_or_assign(1, Counted(value(-1)));
+  cow.erase(2);
+  EXPECT_GT(Counted::copies, 0);
+  for (int k = 0; k < 64; ++k) {
+    ASSERT_EQ(copy.count(k), k % 5 == 0 ? 0u : 1u) << k;
+    if (k % 5) {
+      EXPECT_EQ(copy.at(k).s, value(k)) << k;
+    }
+  }
+  EXPECT_EQ(cow.at(1).s, value(-1));
+  EXPECT_EQ(cow.count(2), 0u);
+  EXPECT_EQ(cow.at(3).s, value(3));
+  EXPECT_EQ(cow.at(100).s, value(100));
+  EXPECT_EQ(cow.size(), copy.size());
+}
+
 }  // namespace
 }  // namespace warren::state

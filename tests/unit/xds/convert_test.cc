@@ -141,7 +141,8 @@ TEST(ConvertWorkload, MalformedInputsAreErrorsNamingTheWorkload) {
   {
     iw::Workload in = workload("uid-p0", "10.0.0.1");
     (*in.mutable_services())["default/a.default.svc.cluster.local"].add_ports()->set_target_port(80);
-    expectError(convertWorkload(in, "cluster.local"), {"uid-p0", "service port 0"});
+    expectError(convertWorkload(in, "cluster.local"),
+                {"uid-p0", "services[default/a.default.svc.cluster.local]", "service port 0"});
   }
   {
     iw::Workload in = workload("uid-pbig", "10.0.0.1");
@@ -180,7 +181,7 @@ TEST(ConvertService, MalformedInputsAreErrorsNamingTheService) {
   {
     iw::Service in = service("web", "shop", "10.96.0.10");
     in.mutable_addresses(0)->set_address("abc");
-    expectError(convertService(in), {"shop/web.shop.svc.cluster.local", "3 bytes"});
+    expectError(convertService(in), {"shop/web.shop.svc.cluster.local addresses[0]", "3 bytes"});
   }
   {
     iw::Service in = service("web", "shop", "10.96.0.10");
@@ -195,7 +196,7 @@ TEST(ConvertService, MalformedInputsAreErrorsNamingTheService) {
   {
     iw::Service in = service("web", "shop", "10.96.0.10");
     in.mutable_ports(0)->set_service_port(0);
-    expectError(convertService(in), {"shop/web.shop.svc.cluster.local", "service port 0"});
+    expectError(convertService(in), {"shop/web.shop.svc.cluster.local ports", "service port 0"});
   }
   {
     iw::Service in = service("web", "shop", "10.96.0.10");
