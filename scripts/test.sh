@@ -47,7 +47,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 # libFuzzer (clang) on the cheap targets, a bounded time each; a crash or a broken
 # invariant fails CI. Before the release suite, so ctest's summary stays last.
 echo "== fuzz: scripts/fuzz.sh --ci =="
-bash scripts/fuzz.sh --ci 20
+bash scripts/fuzz.sh --ci 15
 
 # The unit tests under ThreadSanitizer: the tunnel, the waypoint and the agent run
 # several threads each. Only the unit tests (the warren_unit_tests target): the e2e
