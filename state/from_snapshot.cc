@@ -107,21 +107,7 @@ ClusterStatePtr stateFromSnapshot(const source::Snapshot& snapshot, const Snapsh
     if (pod.ips.empty()) continue;
     auto nsIt = snapshot.namespaces.find(pod.ns);
     const source::Namespace* ns = nsIt == snapshot.namespaces.end() ? nullptr : &nsIt->second;
-    // Any node: a destination is in the mesh if its own node's agent enrolls it.
-    auto enrollment = source::decideEnrollment(ns, pod, "");
-    Workload w;
-    w.uid = pod.uid.empty() ? pod.ns + "/" + pod.name : pod.uid;
-    w.name = pod.name;
-    w.ns = pod.ns;
-    w.labels = pod.labels;
-    w.identity = identity::workloadIdentity(o.trustDomain, pod.ns, pod.serviceAccount);
-    w.serviceAccount = w.identity.serviceAccount;
-    w.node = pod.nodeName;
-    w.ips = pod.ips;
-    w.ready = pod.ready;
-    w.hostNetwork = pod.hostNetwork;
-    w.captured = enrollment.enrolled;
-    w.captureReason = enrollment.reason;
+    Workload w = snapshot_conversion::podWorkload(pod, ns, o);
     for (const auto& [skey, svc] : snapshot.services) {
       // A Service without a selector: its EndpointSlices say (below).
       if (svc.ns != pod.ns || svc.selector.empty()) continue;

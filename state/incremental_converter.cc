@@ -174,20 +174,7 @@ void IncrementalConverter::convertService(const source::Snapshot& snapshot, cons
 Workload IncrementalConverter::convertPod(const source::Snapshot& snapshot, const std::string& key,
                                           const source::Pod& pod, std::vector<std::string>* notes) const {
   const source::Namespace* ns = entryOf(snapshot.namespaces, pod.ns);
-  auto enrollment = source::decideEnrollment(ns, pod, "");
-  Workload w;
-  w.uid = pod.uid.empty() ? pod.ns + "/" + pod.name : pod.uid;
-  w.name = pod.name;
-  w.ns = pod.ns;
-  w.labels = pod.labels;
-  w.identity = identity::workloadIdentity(options_.trustDomain, pod.ns, pod.serviceAccount);
-  w.serviceAccount = w.identity.serviceAccount;
-  w.node = pod.nodeName;
-  w.ips = pod.ips;
-  w.ready = pod.ready;
-  w.hostNetwork = pod.hostNetwork;
-  w.captured = enrollment.enrolled;
-  w.captureReason = enrollment.reason;
+  Workload w = snapshot_conversion::podWorkload(pod, ns, options_);
   if (auto* keys = entryOf(servicesByNs_, pod.ns))
     for (const auto& skey : *keys) {
       const source::Service& svc = snapshot.services.at(skey);

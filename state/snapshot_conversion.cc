@@ -1,5 +1,7 @@
 #include "state/snapshot_conversion.h"
 
+#include "source/enrollment.h"
+
 #include "warren_abi.h"
 
 namespace warren::state::snapshot_conversion {
@@ -75,6 +77,25 @@ Waypoints collectWaypoints(const source::Snapshot& snapshot, const SnapshotOptio
     s.waypointFor = gw.waypointFor;
     w.byGateway[key] = std::move(s);
   }
+  return w;
+}
+
+Workload podWorkload(const source::Pod& pod, const source::Namespace* ns, const SnapshotOptions& o) {
+  // Any node: a destination is in the mesh if its own node's agent enrolls it.
+  auto enrollment = source::decideEnrollment(ns, pod, "");
+  Workload w;
+  w.uid = pod.uid.empty() ? pod.ns + "/" + pod.name : pod.uid;
+  w.name = pod.name;
+  w.ns = pod.ns;
+  w.labels = pod.labels;
+  w.identity = identity::workloadIdentity(o.trustDomain, pod.ns, pod.serviceAccount);
+  w.serviceAccount = w.identity.serviceAccount;
+  w.node = pod.nodeName;
+  w.ips = pod.ips;
+  w.ready = pod.ready;
+  w.hostNetwork = pod.hostNetwork;
+  w.captured = enrollment.enrolled;
+  w.captureReason = enrollment.reason;
   return w;
 }
 

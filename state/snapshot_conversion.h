@@ -27,6 +27,11 @@ std::vector<ServicePort> endpointPorts(const source::Service& svc, const source:
 
 std::string label(const std::map<std::string, std::string>& labels, const char* key);
 
+// A pod's workload as far as the pod and its namespace (nullptr: unknown) say:
+// identity, addresses, readiness and whether any node's agent captures it. The
+// services, policies, mTLS mode and waypoint come from the rest of the snapshot.
+Workload podWorkload(const source::Pod& pod, const source::Namespace* ns, const SnapshotOptions& o);
+
 // The waypoints of the snapshot (Gateways of class istio-waypoint), each a Service
 // as Istio has one for every waypoint: the same-named Service if the snapshot has
 // it, else one made here (no VIP; the waypoint's pods, found by their

@@ -156,6 +156,9 @@ int measureChurn(const ChurnOptions& o, e2e::TestNode& n1, e2e::TestNode& n2, co
                    o.background, workloadsInForce(n1), workloadsInForce(n2));
       return 1;
     }
+    std::printf("with the background in force: node1's agent RSS %.1f MB, tunnel RSS %.1f MB\n",
+                static_cast<double>(rssKb(n1.agent()->pid(), "VmRSS:")) / 1024.0,
+                static_cast<double>(rssKb(n1.tunnel()->pid(), "VmRSS:")) / 1024.0);
     rows.push_back(measure(o,
                            "+" + std::to_string(o.background) + " pods, " + std::to_string(o.background / 10) +
                                " services, ~" + std::to_string(o.background / 100) + " policies",
