@@ -40,13 +40,17 @@ done
 bash scripts/install-deps.sh
 dir=build-fuzz
 if [ ! -f "$dir/CMakeCache.txt" ]; then
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DWARREN_FUZZ=ON >/dev/null
+  # Ninja when installed, as scripts/build.sh: it keeps both cores busy across
+  # the targets' libraries, where make walks them one target at a time.
+  generator=()
+  command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S . -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DWARREN_FUZZ=ON >/dev/null
 fi
 build_targets=()
 for t in "${targets[@]}"; do build_targets+=("fuzz_$t"); done
 cmake --build "$dir" -j"$(nproc)" --target "${build_targets[@]}" 2>&1 |
-  grep -Ev '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Built target)' || true
+  grep -Ev '^\[ *[0-9]+%\]|^\[[0-9]+/[0-9]+\] |^(Consolidate|Scanning|Built target)' || true
 # The grep above only trims progress noise; the build's own status decides.
 cmake --build "$dir" -j"$(nproc)" --target "${build_targets[@]}" >/dev/null
 

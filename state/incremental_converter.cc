@@ -335,7 +335,11 @@ ClusterStatePtr IncrementalConverter::apply(const source::Snapshot& snapshot, co
     if (auto* old = entryOf(policies_, key); old && old->selectorScoped) scopes.emplace_back(old->ns, old->selector);
     convertPolicy(key, entryOf(snapshot.authorizationPolicies, key), b);
     if (auto* now = entryOf(policies_, key); now && now->selectorScoped) scopes.emplace_back(now->ns, now->selector);
-    for (const auto& [ns, sel] : scopes) {
+    for (const auto& scope : scopes) {
+      // Named, not a structured binding: clang 14 (the fuzz build's) cannot
+      // capture a binding in a lambda.
+      const std::string& ns = scope.first;
+      const source::Selector& sel = scope.second;
       auto consider = [&](const std::set<std::string>& keys) {
         for (const auto& pk : keys)
           if (sel.selects(snapshot.pods.at(pk).labels)) pods.insert(pk);

@@ -285,7 +285,11 @@ Result<state::Workload> convertWorkload(const iw::Workload& in, const std::strin
   w.identity = identity::workloadIdentity(in.trust_domain().empty() ? defaultTrustDomain : in.trust_domain(), w.ns,
                                           w.serviceAccount);
 
-  for (const auto& [key, list] : in.services()) {
+  for (const auto& entry : in.services()) {
+    // Named, not a structured binding: clang 14 (the fuzz build's) cannot capture
+    // a binding in a lambda.
+    const std::string& key = entry.first;
+    const auto& list = entry.second;
     // "namespace/hostname", the Service's own key; anything else could never match one.
     auto slash = key.find('/');
     if (slash == 0 || slash == std::string::npos || slash + 1 == key.size())
