@@ -66,6 +66,28 @@ double revalidateMs(const state::ClusterState& judgedWith, const state::ClusterS
   return msSince(t);
 }
 
+// One kind of change, measured both ways over its repetitions.
+struct Tally {
+  double beforeMs = 0, afterMs = 0;
+  size_t judged = 0, revokedBefore = 0, revokedAfter = 0;
+  int changes = 0;
+
+  void add(const state::ClusterState& judgedWith, const state::ClusterState& next, const Live& live) {
+    beforeMs += judgeAllMs(next, live, &revokedBefore);
+    proxy::Revalidation r;
+    afterMs += revalidateMs(judgedWith, next, live, &r);
+    judged += r.judged;
+    revokedAfter += r.revoked.size();
+    ++changes;
+  }
+  void print(const char* what, size_t connections) const {
+    if (changes == 0) return;
+    std::printf("%-44s before %8.3f ms  after %8.3f ms  (judged %zu of %zu, revoked %zu / %zu)\n", what,
+                beforeMs / changes, afterMs / changes, judged / static_cast<size_t>(changes), connections,
+                revokedBefore, revokedAfter);
+  }
+};
+
 int run(const ScaleSpec& spec, int connections, int destinations, int changes) {
   SyntheticCluster cluster(spec);
   const std::string dir = "/tmp/warren-revalidate-bench-" + std::to_string(getpid());
@@ -118,8 +140,7 @@ int run(const ScaleSpec& spec, int connections, int destinations, int changes) {
               live.pods.size());
 
   // pod: one more pod elsewhere, `changes` times in a row.
-  double beforeMs = 0, afterMs = 0;
-  size_t judged = 0, revokedBefore = 0, revokedAfter = 0;
+  Tally pod;
   state::ClusterStatePtr prev = base;
   const state::Workload& model = *base->findByIp(live.facts.front().dstIp);
   for (int i = 0; i < changes; ++i) {
@@ -130,61 +151,29 @@ int run(const ScaleSpec& spec, int connections, int destinations, int changes) {
     state::ClusterState::Builder b(prev);
     b.add(std::move(w));
     auto next = b.finish();
-    beforeMs += judgeAllMs(*next, live, &revokedBefore);
-    proxy::Revalidation r;
-    afterMs += revalidateMs(*prev, *next, live, &r);
-    judged += r.judged;
-    revokedAfter += r.revoked.size();
+    pod.add(*prev, *next, live);
     prev = next;
   }
-  std::printf("%-44s before %8.3f ms  after %8.3f ms  (judged %zu of %zu, revoked %zu / %zu)\n",
-              "one pod added elsewhere, per change", beforeMs / changes, afterMs / changes, judged / changes,
-              live.facts.size(), revokedBefore, revokedAfter);
+  pod.print("one pod added elsewhere, per change", live.facts.size());
 
   // policy: a policy of the first destination gains a rule (allows one more peer).
-  {
-    const auto applying = base->policiesFor(*base->findByIp(live.facts.front().dstIp));
-    const state::AuthorizationPolicy* target = nullptr;
-    for (const auto* p : applying)
-      if (p->scope == state::PolicyScope::WorkloadSelector) target = p;
-    if (target) {
-      double b1 = 0, a1 = 0;
-      size_t j = 0, rb = 0, ra = 0;
-      for (int i = 0; i < changes; ++i) {
-        state::AuthorizationPolicy p = *target;
-        p.rules.push_back(p.rules.empty() ? state::Rule{} : p.rules.front());
-        state::ClusterState::Builder b(base);
-        b.add(std::move(p));
-        auto next = b.finish();
-        b1 += judgeAllMs(*next, live, &rb);
-        proxy::Revalidation r;
-        a1 += revalidateMs(*base, *next, live, &r);
-        j += r.judged;
-        ra += r.revoked.size();
-      }
-      std::printf("%-44s before %8.3f ms  after %8.3f ms  (judged %zu of %zu, revoked %zu / %zu)\n",
-                  "a policy of one destination changed", b1 / changes, a1 / changes, j / changes, live.facts.size(), rb,
-                  ra);
-    }
+  const state::AuthorizationPolicy* target = nullptr;
+  for (const auto* p : base->policiesFor(*base->findByIp(live.facts.front().dstIp)))
+    if (p->scope == state::PolicyScope::WorkloadSelector) target = p;
+  Tally policy;
+  for (int i = 0; target && i < changes; ++i) {
+    state::AuthorizationPolicy p = *target;
+    p.rules.push_back(p.rules.empty() ? state::Rule{} : p.rules.front());
+    state::ClusterState::Builder b(base);
+    b.add(std::move(p));
+    policy.add(*base, *b.finish(), live);
   }
+  policy.print("a policy of one destination changed", live.facts.size());
 
-  // whole: the state rebuilt from the same snapshot (the YAML and API sources).
-  {
-    const int rebuilds = 3;
-    double b1 = 0, a1 = 0;
-    size_t j = 0, rb = 0, ra = 0;
-    for (int i = 0; i < rebuilds; ++i) {
-      auto next = state::stateFromSnapshot(*snap, {});
-      b1 += judgeAllMs(*next, live, &rb);
-      proxy::Revalidation r;
-      a1 += revalidateMs(*base, *next, live, &r);
-      j += r.judged;
-      ra += r.revoked.size();
-    }
-    std::printf("%-44s before %8.3f ms  after %8.3f ms  (judged %zu of %zu, revoked %zu / %zu)\n",
-                "the whole state rebuilt, nothing changed", b1 / rebuilds, a1 / rebuilds, j / rebuilds,
-                live.facts.size(), rb, ra);
-  }
+  // whole: the state rebuilt from the same snapshot (a source that rebuilds whole).
+  Tally whole;
+  for (int i = 0; i < 3; ++i) whole.add(*base, *state::stateFromSnapshot(*snap, {}), live);
+  whole.print("the whole state rebuilt, nothing changed", live.facts.size());
   return 0;
 }
 

@@ -34,11 +34,14 @@ bool decisionInputsUnchanged(const state::ClusterState& before, const state::Clu
   // Both states are alive, so one address is one object, and objects are never
   // changed in place (a change is a new object): equal pointers are the fast path.
   if (!same(was, is)) return false;
-  state::Workload fallbackBefore, fallbackAfter;
-  const state::Workload& dst = destinationOf(after, pod, dstIp, &fallbackAfter);
-  if (!dst.waypoint.empty()) return false;
-  const auto policiesBefore = before.policiesFor(destinationOf(before, pod, dstIp, &fallbackBefore));
-  const auto policiesAfter = after.policiesFor(dst);
+  // Neither state lists the address (same() is false for one null): both judge
+  // the workload the pod's own context makes.
+  state::Workload fromPod;
+  const state::Workload& dstBefore = was ? *was : destinationOf(before, pod, dstIp, &fromPod);
+  const state::Workload& dstAfter = is ? *is : dstBefore;
+  if (!dstAfter.waypoint.empty()) return false;
+  const auto policiesBefore = before.policiesFor(dstBefore);
+  const auto policiesAfter = after.policiesFor(dstAfter);
   if (policiesBefore.size() != policiesAfter.size()) return false;
   for (size_t i = 0; i < policiesBefore.size(); ++i)
     if (!same(policiesBefore[i], policiesAfter[i])) return false;
