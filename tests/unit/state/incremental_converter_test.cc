@@ -377,5 +377,87 @@ TEST(IncrementalConverter, ConvertsOnlyWhatAChangeReaches) {
   EXPECT_EQ(conv.counters().whole, 2u);
 }
 
+// Issue 17's namespace relabel at size: one Namespace object changes and a thousand
+// pods move: into the mesh, behind a waypoint, out of the mesh. Each step converts
+// exactly that namespace's pods (not the other namespace's) and gives the state,
+// lookups and notes of a whole build.
+TEST(IncrementalConverter, ANamespaceRelabelMovesAThousandPods) {
+  constexpr int kPods = 1000;
+  const SnapshotOptions o;
+  source::Snapshot s;
+  s.namespaces["big"] = {"big", {}};
+  s.namespaces["other"] = {"other", {{source::kModeLabel, source::kModeEnabled}}};
+  auto addPod = [&s](const std::string& ns, int i) {
+    source::Pod p;
+    p.ns = ns;
+    p.name = "p" + std::to_string(i);
+    p.uid = ns + "/" + p.name;
+    p.serviceAccount = "sa" + std::to_string(i % 7);
+    p.nodeName = "node" + std::to_string(i % 3);
+    p.labels["app"] = "app" + std::to_string(i % 10);
+    p.ips = {(ns == "big" ? "10.1." : "10.2.") + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)};
+    s.pods[ns + "/" + p.name] = p;
+  };
+  for (int i = 0; i < kPods; ++i) addPod("big", i);
+  for (int i = 0; i < 100; ++i) addPod("other", i);
+  // The waypoint the namespace is later bound to, in its own namespace.
+  s.gateways["other/wp"] = {"wp", "other", "", "istio-waypoint", "all"};
+  source::Service wp;
+  wp.name = "wp";
+  wp.ns = "other";
+  wp.clusterIPs = {"10.96.0.10"};
+  wp.ports = {{"mesh", "", 15008, 15008, ""}};
+  s.services["other/wp"] = wp;
+  IncrementalConverter conv(o);
+  auto step = [&](const source::Snapshot& before) {
+    std::vector<Error> notes;
+    auto st = conv.apply(s, source::diffSnapshots(before, s), &notes);
+    expectSameAsWhole(*st, notes, s, o);
+    return st;
+  };
+  auto countIn = [](const ClusterState& st, const std::string& ns, auto pred) {
+    size_t n = 0;
+    for (const auto& [uid, w] : st.workloads())
+      if (w.ns == ns && pred(w)) ++n;
+    return n;
+  };
+  auto captured = [](const Workload& w) { return w.captured; };
+  auto behindWaypoint = [](const Workload& w) { return w.waypoint == "other/wp.other.svc.cluster.local"; };
+
+  auto st = step({});
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(countIn(*st, "big", captured), 0u);
+  const uint64_t wholeBuilds = conv.counters().whole;
+
+  // Enrolled: the thousand pods are captured, the other namespace's untouched.
+  source::Snapshot before = s;
+  s.namespaces["big"].labels[source::kModeLabel] = source::kModeEnabled;
+  st = step(before);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(conv.counters().lastPodsConverted, static_cast<size_t>(kPods));
+  EXPECT_EQ(countIn(*st, "big", captured), static_cast<size_t>(kPods));
+
+  // Bound to the waypoint by the namespace's label: every pod's waypoint set.
+  before = s;
+  s.namespaces["big"].labels["istio.io/use-waypoint"] = "wp";
+  s.namespaces["big"].labels["istio.io/use-waypoint-namespace"] = "other";
+  st = step(before);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(conv.counters().lastPodsConverted, static_cast<size_t>(kPods));
+  EXPECT_EQ(countIn(*st, "big", behindWaypoint), static_cast<size_t>(kPods));
+
+  // Out of the mesh again (and so past no waypoint).
+  before = s;
+  s.namespaces["big"].labels[source::kModeLabel] = source::kModeDisabled;
+  st = step(before);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(conv.counters().lastPodsConverted, static_cast<size_t>(kPods));
+  EXPECT_EQ(countIn(*st, "big", captured), 0u);
+  EXPECT_EQ(countIn(*st, "other", captured), 100u);
+
+  // None of it fell back to a whole build.
+  EXPECT_EQ(conv.counters().whole, wholeBuilds);
+}
+
 }  // namespace
 }  // namespace warren::state
