@@ -68,6 +68,7 @@ Result<std::unique_ptr<XdsClient>> XdsClient::start(XdsOptions options, StateCal
   if (!onState) return makeError("xDS client needs a state callback");
   if (options.initialBackoff <= std::chrono::milliseconds(0) || options.maxBackoff < options.initialBackoff)
     return makeError("xDS backoff: need 0 < initial <= max");
+  if (options.connectTimeout <= std::chrono::milliseconds(0)) return makeError("xDS connect timeout must be positive");
   if (options.nodeId.empty()) options.nodeId = defaultNodeId();
 
   std::shared_ptr<grpc::ChannelCredentials> creds;
@@ -87,8 +88,13 @@ Result<std::unique_ptr<XdsClient>> XdsClient::start(XdsOptions options, StateCal
   // gRPC's own reconnect backoff (up to 120 s by default) would otherwise sit under
   // ours: a stream opened while the channel waits fails at once, whatever our delay.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(options.initialBackoff.count()));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(options.initialBackoff.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.maxBackoff.count()));
+  // Despite its name, gRPC core reads this as the minimum connect timeout (one
+  // attempt's deadline is the later of it and the backoff's next attempt). It was
+  // the initial backoff here, so every attempt that took longer than 500 ms to
+  // reach HTTP/2 SETTINGS was abandoned and retried, and a server that slow was
+  // never reached (tests/unit/xds/xds_client_test.cc: ASlowHandshakeIsWaitedFor).
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(options.connectTimeout.count()));
   // A silently dead connection (a node gone) must end the stream rather than hold
   // a stale state forever. 30 s is above the 15 s minimum istiod's defaults enforce;
   // a server that objects answers GOAWAY and gRPC stretches the interval.

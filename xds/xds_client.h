@@ -61,6 +61,11 @@ struct XdsOptions {
   std::string trustDomain = "cluster.local";  // for workloads that elide theirs
   std::chrono::milliseconds initialBackoff{500};
   std::chrono::milliseconds maxBackoff{30000};
+  // How long one connection attempt (TCP, TLS, HTTP/2 SETTINGS) may take before
+  // gRPC abandons it: gRPC's own default, as Istio's proxies use. Not the backoff:
+  // an istiod slow to handshake (a rollout of many nodes at once) must be waited
+  // for, not abandoned and retried.
+  std::chrono::milliseconds connectTimeout{20000};
 };
 
 // A snapshot of the client's health, for tests and the admin config dump.

@@ -4,8 +4,17 @@
 
 #include "xds/xds_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +59,79 @@ class StateSink {
   std::mutex mu_;
   state::ClusterStatePtr latest_;
   int count_ = 0;
+};
+
+// A TCP relay on 127.0.0.1 in front of the test server that holds each connection
+// for `delay` before relaying anything: a control plane slow to answer the TLS and
+// HTTP/2 handshake, as istiod is while a rollout of many nodes connects at once.
+class SlowHandshakeRelay {
+ public:
+  SlowHandshakeRelay(uint16_t upstreamPort, std::chrono::milliseconds delay) : upstream_(upstreamPort), delay_(delay) {
+    listen_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (listen_ < 0 || bind(listen_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(listen_, 16) != 0 ||
+        getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return;
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { acceptLoop(); });
+  }
+  ~SlowHandshakeRelay() {
+    stopping_ = true;
+    shutdown(listen_, SHUT_RDWR);  // wakes the blocked accept
+    if (acceptor_.joinable()) acceptor_.join();
+    for (auto& t : conns_) t.join();
+    close(listen_);
+  }
+  bool listening() const { return port_ != 0; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  void acceptLoop() {
+    for (;;) {
+      int client = accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;  // shut down
+      accepted_++;
+      conns_.emplace_back([this, client] { relay(client); });
+    }
+  }
+  void relay(int client) {
+    int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(upstream_);
+    if (server >= 0 && connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      // The fault itself, not a wait for something: nothing moves for `delay`.
+      std::this_thread::sleep_for(delay_);
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      char buf[16384];
+      while (!stopping_) {
+        if (poll(fds, 2, 100) < 0) break;
+        bool done = false;
+        for (int i = 0; i < 2 && !done; ++i) {
+          if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+          ssize_t n = read(fds[i].fd, buf, sizeof buf);
+          done = n <= 0 || write(fds[1 - i].fd, buf, static_cast<size_t>(n)) != n;
+        }
+        if (done) break;
+      }
+    }
+    if (server >= 0) close(server);
+    close(client);
+  }
+
+  uint16_t upstream_;
+  std::chrono::milliseconds delay_;
+  int listen_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> conns_;  // touched by the acceptor only, then joined after it
 };
 
 class XdsClientTest : public ::testing::Test {
@@ -283,6 +365,26 @@ TEST_F(XdsClientTest, ServerRestartReconnectsWithInitialVersionsAndKeepsServing)
   auto status = client_->status();
   EXPECT_TRUE(status.connected);
   EXPECT_GE(status.reconnects, 2u);
+}
+
+// A control plane that takes a second to handshake is waited for: one connection,
+// no reconnect. With the connect timeout tied to the 50 ms initial backoff (as it
+// was), gRPC abandoned every attempt before the server's SETTINGS arrived, and the
+// client never connected at all.
+TEST_F(XdsClientTest, ASlowHandshakeIsWaitedFor) {
+  const std::string serverAddress = server_->address();
+  const auto port = static_cast<uint16_t>(std::stoi(serverAddress.substr(serverAddress.rfind(':') + 1)));
+  SlowHandshakeRelay relay(port, 1000ms);
+  ASSERT_TRUE(relay.listening());
+  XdsOptions o = options();
+  o.address = relay.address();
+  startClient(o);
+  ASSERT_TRUE(server_->waitSubscribed(kAddressType, kWait));
+  ASSERT_TRUE(server_->waitSubscribed(kAuthorizationType, kWait));
+  ASSERT_TRUE(client_->waitStatus([](const XdsStatus& s) { return s.connected && s.acks == 2; }, kWait));
+  EXPECT_EQ(client_->status().reconnects, 0u);
+  EXPECT_EQ(relay.accepted(), 1);
+  client_.reset();  // before the relay: its connection ends with the client
 }
 
 TEST_F(XdsClientTest, BrokenStreamIsReopened) {
