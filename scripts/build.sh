@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds Warren into build/ (or the dir in $1, with extra cmake args).
 # Used by the two Quick-start commands; safe to run repeatedly. WARREN_BUILD_TARGET
-# builds one target instead of all (the TSan tree: warren_unit_tests).
+# builds one target instead of all (the TSan tree: warren_tsan_tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
