@@ -63,8 +63,16 @@ bash scripts/fuzz.sh --ci 15
 echo "== ThreadSanitizer build: unit tests that start threads =="
 WARREN_BUILD_TARGET=warren_tsan_tests bash scripts/build.sh build-tsan -DWARREN_TSAN=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+# The suppressions are read by every instrumented process, including warrenctl run
+# as uid 65534 (tests/unit/warrenctl/root): from a checkout under a 0700 home that
+# uid cannot reach tests/tsan.supp, so it reads a world-readable copy.
+tsan_supp=$(mktemp /tmp/warren-tsan-supp.XXXXXX)
+trap 'kill -- -"$release_build" 2>/dev/null || true; rm -f "$release_log" "$tsan_supp"' EXIT
+cp tests/tsan.supp "$tsan_supp"
+chmod 0644 "$tsan_supp"
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$tsan_supp" \
   ctest --test-dir build-tsan --output-on-failure -j2
+rm -f "$tsan_supp"
 
 echo "== release build: whole suite =="
 # What is left of the release build now has the machine to itself.
