@@ -279,6 +279,15 @@ void expectSameAsWhole(const ClusterState& st, const std::vector<Error>& notes, 
   ASSERT_EQ(messages(notes), messages(wholeNotes));
 }
 
+// Applies the change from `before` to `now` and checks the result against a whole build.
+ClusterStatePtr applyChecked(IncrementalConverter& conv, const source::Snapshot& before, const source::Snapshot& now,
+                             const SnapshotOptions& o) {
+  std::vector<Error> notes;
+  auto st = conv.apply(now, source::diffSnapshots(before, now), &notes);
+  expectSameAsWhole(*st, notes, now, o);
+  return st;
+}
+
 TEST(IncrementalConverter, EveryStepEqualsAWholeBuild) {
   const SnapshotOptions o;
   uint64_t incremental = 0, whole = 0;
@@ -329,12 +338,7 @@ TEST(IncrementalConverter, ConvertsOnlyWhatAChangeReaches) {
   pol.selector = {true, {{"app", "x"}}};
   s.authorizationPolicies["a/only-x"] = pol;
   IncrementalConverter conv(o);
-  auto step = [&](const source::Snapshot& before) {
-    std::vector<Error> notes;
-    auto st = conv.apply(s, source::diffSnapshots(before, s), &notes);
-    expectSameAsWhole(*st, notes, s, o);
-    return st;
-  };
+  auto step = [&](const source::Snapshot& before) { return applyChecked(conv, before, s, o); };
   step({});
   EXPECT_EQ(conv.counters().whole, 1u);
 
@@ -409,12 +413,7 @@ TEST(IncrementalConverter, ANamespaceRelabelMovesAThousandPods) {
   wp.ports = {{"mesh", "", 15008, 15008, ""}};
   s.services["other/wp"] = wp;
   IncrementalConverter conv(o);
-  auto step = [&](const source::Snapshot& before) {
-    std::vector<Error> notes;
-    auto st = conv.apply(s, source::diffSnapshots(before, s), &notes);
-    expectSameAsWhole(*st, notes, s, o);
-    return st;
-  };
+  auto step = [&](const source::Snapshot& before) { return applyChecked(conv, before, s, o); };
   auto countIn = [](const ClusterState& st, const std::string& ns, auto pred) {
     size_t n = 0;
     for (const auto& [uid, w] : st.workloads())
