@@ -458,7 +458,8 @@ state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addr
   };
   // An unknown waypoint is kept as it is: no service has that key, so routing
   // refuses the traffic rather than going around the waypoint.
-  auto resolve = [&](std::string& waypoint, const std::string& what) {
+  // `waypoint`: a service's std::string or a workload's state::Atom.
+  auto resolve = [&](auto& waypoint, const std::string& what) {
     auto r = resolveWaypoint(
         waypoint, what,
         [&](const std::string& ip) {

@@ -321,7 +321,7 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
             waypointWarnings_[name] = std::move(r.warning);
           const std::string* held = nullptr;
           if constexpr (isWorkload) {
-            if (const auto* w = prev.findWorkload(key)) held = &w->waypoint;
+            if (const auto* w = prev.findWorkload(key)) held = &w->waypoint.str();
           } else {
             if (const auto* s = prev.findService(key)) held = &s->waypoint;
           }
