@@ -66,26 +66,44 @@ void ResourceCache::indexWaypointUser(const std::string& name, const AddressItem
   }
 }
 
+AddressItem ResourceCache::itemOf(const std::string& name, const HeldAddress& held) const {
+  if (auto it = fresh_.find(name); it != fresh_.end()) return it->second;
+  if (const auto* s = std::get_if<state::Service>(&held)) return *s;
+  istio::workload::Address msg;
+  auto item = msg.ParseFromString(std::get<WorkloadBytes>(held).address)
+                  ? convertAddress(msg, trustDomain_)
+                  : Result<AddressItem>(makeError("does not parse"));
+  // It converted when it arrived, and converting is pure: a failure here is a bug.
+  if (!item) std::abort();
+  return std::move(*item);
+}
+
 std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryResponse& r, AddressChanges& changed) {
   // Records a name's item before its first change in this response, and keeps
   // the alias count and the waypoint index in step with what is held.
-  auto replace = [&](const std::string& name, std::optional<AddressItem> next) {
+  auto replace = [&](const std::string& name, std::optional<AddressItem> next, const std::string* bytes) {
     // A name past the last held (every name of a first push, which comes in
     // name order) needs no search.
     auto it = addresses_.empty() || addresses_.rbegin()->first < name ? addresses_.end() : addresses_.find(name);
-    const AddressItem* before = it == addresses_.end() ? nullptr : &it->second;
-    // Hinted: responses come in name order. A name's second change keeps the first's.
-    changed.try_emplace(changed.end(), name, before ? std::make_unique<const AddressItem>(*before) : nullptr);
-    if (before) {
+    std::unique_ptr<const AddressItem> before;
+    // A name's second change in one response keeps the first's item before.
+    if (it != addresses_.end()) {
+      before = std::make_unique<const AddressItem>(itemOf(name, it->second));
       countAlias(name, *before, -1);
       indexWaypointUser(name, *before, false);
     }
+    // Hinted: responses come in name order.
+    changed.try_emplace(changed.end(), name, std::move(before));
     if (next) {
       countAlias(name, *next, 1);
       indexWaypointUser(name, *next, true);
-      addresses_.insert_or_assign(it, name, std::move(*next));  // hinted: end() when new and last
-    } else if (it != addresses_.end()) {
-      addresses_.erase(it);
+      HeldAddress held = std::holds_alternative<state::Workload>(*next) ? HeldAddress(WorkloadBytes{*bytes})
+                                                                        : HeldAddress(std::get<state::Service>(*next));
+      addresses_.insert_or_assign(it, name, std::move(held));  // hinted: end() when new and last
+      fresh_.insert_or_assign(fresh_.end(), name, std::move(*next));
+    } else {
+      if (it != addresses_.end()) addresses_.erase(it);
+      fresh_.erase(name);
     }
   };
   std::vector<std::string> errors;
@@ -101,11 +119,11 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
       errors.push_back(withContext(item.error(), "resource " + res.name()).message);
       continue;
     }
-    replace(res.name(), std::move(*item));
+    replace(res.name(), std::move(*item), &res.resource().value());
     versions.insert_or_assign(versions.end(), res.name(), res.version());
   }
   for (const auto& name : r.removed_resources()) {
-    replace(name, std::nullopt);
+    replace(name, std::nullopt, nullptr);
     versions.erase(name);
   }
   return errors;
@@ -199,15 +217,22 @@ ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
   }
   if (r.type_url() == kAddressType || r.type_url() == kAuthorizationType)
     out.state = rebuild(addressChanges, policyChanges, &out.warnings);
+  fresh_.clear();
   return out;
 }
 
 state::ClusterStatePtr ResourceCache::buildWhole(std::vector<Error>* warnings) {
-  state_ = buildState(addresses_, policies_, warnings);
+  std::map<std::string, AddressItem> all;
+  for (const auto& [name, held] : addresses_) {
+    auto f = fresh_.find(name);
+    all.emplace_hint(all.end(), name, f != fresh_.end() ? std::move(f->second) : itemOf(name, held));
+  }
+  fresh_.clear();  // moved from
+  state_ = buildState(all, policies_, warnings);
   // The waypoint warnings as the whole build gave them, so that later
   // incremental builds can report every one without resolving every object.
   waypointWarnings_.clear();
-  for (const auto& [name, item] : addresses_) {
+  for (const auto& [name, item] : all) {
     const std::string& wp = itemWaypoint(item);
     if (wp.empty()) continue;
     auto r = resolveWaypoint(
@@ -240,16 +265,13 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
   // owner of those VIPs may change, and with it the waypoints named by them.
   std::set<std::string> changedServices, touchedVips;
   for (const auto& [name, before] : addresses) {
-    auto add = [&](const AddressItem* item) {
-      if (!item) return;
-      if (const auto* s = std::get_if<state::Service>(item)) {
-        changedServices.insert(s->key());
-        touchedVips.insert(s->vips.begin(), s->vips.end());
-      }
+    auto add = [&](const state::Service* s) {
+      if (!s) return;
+      changedServices.insert(s->key());
+      touchedVips.insert(s->vips.begin(), s->vips.end());
     };
-    add(before.get());
-    auto now = addresses_.find(name);
-    add(now == addresses_.end() ? nullptr : &now->second);
+    if (before) add(std::get_if<state::Service>(before.get()));
+    if (auto now = addresses_.find(name); now != addresses_.end()) add(std::get_if<state::Service>(&now->second));
   }
   // A VIP's owner after the response: the first by key of the services claiming
   // it, the unchanged ones as the previous state knows them.
@@ -304,6 +326,7 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
                                                                   : state::ClusterState::Builder::Kind::Service,
                  name);
     }
+    const AddressItem current = itemOf(name, it->second);
     std::visit(
         [&](const auto& item) {
           using T = std::decay_t<decltype(item)>;
@@ -331,7 +354,7 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
           copy.waypoint = std::move(r.key);
           b.add(std::move(copy));
         },
-        it->second);
+        current);
   }
   for (const auto& name : policies) {
     if (auto it = policies_.find(name); it != policies_.end())

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
@@ -61,8 +62,23 @@ class ResourceCache {
   void indexWaypointUser(const std::string& name, const AddressItem& item, bool add);
   void countAlias(const std::string& name, const AddressItem& item, int delta);
 
+  // What is held per Address resource. A service converted: resolving waypoints
+  // reads services on every change. A workload as its serialized Address
+  // (about a quarter of its converted form): the state holds it converted, and
+  // the cache reads a workload back only when it changes, when a waypoint it
+  // names moves, or for a whole build (converting is a pure function of the
+  // bytes, so what is read back is what was converted).
+  struct WorkloadBytes {
+    std::string address;
+  };
+  using HeldAddress = std::variant<WorkloadBytes, state::Service>;  // AddressItem's alternatives, in its order
+  AddressItem itemOf(const std::string& name, const HeldAddress& held) const;
+
   std::string trustDomain_;
-  std::map<std::string, AddressItem> addresses_;
+  std::map<std::string, HeldAddress> addresses_;
+  // The items the response being applied converted, by name: read back from here
+  // rather than converted again (a first push is all of them).
+  std::map<std::string, AddressItem> fresh_;
   std::map<std::string, state::AuthorizationPolicy> policies_;
   // For the incremental rebuild. The state last built, which the next builds on.
   state::ClusterStatePtr state_;
