@@ -1,6 +1,7 @@
 #include "xds/resource_cache.h"
 
 #include <algorithm>
+#include <array>
 #include <type_traits>
 #include <variant>
 
@@ -66,9 +67,14 @@ void ResourceCache::indexWaypointUser(const std::string& name, const AddressItem
   }
 }
 
+const state::Service* ResourceCache::heldService(const HeldAddress& held) {
+  const auto* s = std::get_if<std::shared_ptr<const state::Service>>(&held);
+  return s ? s->get() : nullptr;
+}
+
 AddressItem ResourceCache::itemOf(const std::string& name, const HeldAddress& held) const {
   if (auto it = fresh_.find(name); it != fresh_.end()) return it->second;
-  if (const auto* s = std::get_if<state::Service>(&held)) return *s;
+  if (const auto* s = heldService(held)) return *s;
   istio::workload::Address msg;
   auto item = msg.ParseFromString(std::get<WorkloadBytes>(held).address)
                   ? convertAddress(msg, trustDomain_)
@@ -97,8 +103,9 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
     if (next) {
       countAlias(name, *next, 1);
       indexWaypointUser(name, *next, true);
-      HeldAddress held = std::holds_alternative<state::Workload>(*next) ? HeldAddress(WorkloadBytes{*bytes})
-                                                                        : HeldAddress(std::get<state::Service>(*next));
+      HeldAddress held = std::holds_alternative<state::Workload>(*next)
+                             ? HeldAddress(WorkloadBytes{*bytes})
+                             : HeldAddress(std::make_shared<const state::Service>(std::get<state::Service>(*next)));
       addresses_.insert_or_assign(it, name, std::move(held));  // hinted: end() when new and last
       fresh_.insert_or_assign(fresh_.end(), name, std::move(*next));
     } else {
@@ -222,21 +229,32 @@ ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
 }
 
 state::ClusterStatePtr ResourceCache::buildWhole(std::vector<Error>* warnings) {
+  // Every item, moved into the state (a first push: the response's own, whole).
   std::map<std::string, AddressItem> all;
-  for (const auto& [name, held] : addresses_) {
-    auto f = fresh_.find(name);
-    all.emplace_hint(all.end(), name, f != fresh_.end() ? std::move(f->second) : itemOf(name, held));
+  if (fresh_.size() == addresses_.size()) {
+    all = std::move(fresh_);
+  } else {
+    for (const auto& [name, held] : addresses_) {
+      auto f = fresh_.find(name);
+      all.emplace_hint(all.end(), name, f != fresh_.end() ? std::move(f->second) : itemOf(name, held));
+    }
   }
   fresh_.clear();  // moved from
-  state_ = buildState(all, policies_, warnings);
+  // Those naming a waypoint, as named (the state holds it resolved): name, object, waypoint.
+  std::vector<std::array<std::string, 3>> naming;
+  for (const auto& [name, item] : all)
+    if (const std::string& wp = itemWaypoint(item); !wp.empty())
+      naming.push_back(
+          {name,
+           std::holds_alternative<state::Workload>(item) ? "workload " + itemKey(item) : "service " + itemKey(item),
+           wp});
+  state_ = buildState(std::move(all), policies_, warnings);
   // The waypoint warnings as the whole build gave them, so that later
   // incremental builds can report every one without resolving every object.
   waypointWarnings_.clear();
-  for (const auto& [name, item] : all) {
-    const std::string& wp = itemWaypoint(item);
-    if (wp.empty()) continue;
+  for (const auto& [name, what, wp] : naming) {
     auto r = resolveWaypoint(
-        wp, std::holds_alternative<state::Workload>(item) ? "workload " + itemKey(item) : "service " + itemKey(item),
+        wp, what,
         [&](const std::string& ip) -> std::optional<std::string> {
           const auto* s = state_->findServiceByVip(ip);
           return s ? std::optional<std::string>(s->key()) : std::nullopt;
@@ -271,7 +289,7 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
       touchedVips.insert(s->vips.begin(), s->vips.end());
     };
     if (before) add(std::get_if<state::Service>(before.get()));
-    if (auto now = addresses_.find(name); now != addresses_.end()) add(std::get_if<state::Service>(&now->second));
+    if (auto now = addresses_.find(name); now != addresses_.end()) add(heldService(now->second));
   }
   // A VIP's owner after the response: the first by key of the services claiming
   // it, the unchanged ones as the previous state knows them.
@@ -285,13 +303,13 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
     if (touchedVips.count(ip))
       for (const auto& key : changedServices)
         if (auto it = addresses_.find(key); it != addresses_.end())
-          if (const auto* s = std::get_if<state::Service>(&it->second))
+          if (const auto* s = heldService(it->second))
             if (std::find(s->vips.begin(), s->vips.end(), ip) != s->vips.end()) consider(key);
     return owner;
   };
   auto serviceExists = [&](const std::string& key) {
     auto it = addresses_.find(key);
-    return it != addresses_.end() && std::holds_alternative<state::Service>(it->second);
+    return it != addresses_.end() && heldService(it->second) != nullptr;
   };
 
   // Whose waypoint to resolve again: the changed objects, and those naming a

@@ -66,9 +66,20 @@ inline nlohmann::json workloadBytes(const state::ClusterState& st) {
     const char* name;
     size_t inl = 0, heap = 0;
   };
-  std::vector<Field> f = {{"uid"},      {"name"},     {"ns"},     {"serviceAccount"}, {"node"},
-                          {"labels"},   {"ips"},      {"captureReason"}, {"identity"},
-                          {"services"}, {"policies"}, {"mtls"},   {"waypoint"}, {"map key (uid)"},
+  std::vector<Field> f = {{"uid"},
+                          {"name"},
+                          {"ns"},
+                          {"serviceAccount"},
+                          {"node"},
+                          {"labels"},
+                          {"ips"},
+                          {"captureReason"},
+                          {"identity"},
+                          {"services"},
+                          {"policies"},
+                          {"mtls"},
+                          {"waypoint"},
+                          {"map key (uid)"},
                           {"the rest (flags, padding)"}};
   size_t n = 0;
   for (const auto& [key, w] : st.workloads()) {
@@ -110,5 +121,8 @@ inline nlohmann::json workloadBytes(const state::ClusterState& st) {
 
 // The heap in use (allocated, not freed) now, in bytes.
 inline size_t heapInUse() { return mallinfo2().uordblks; }
+// Freed and kept by malloc (after malloc_trim: the free pieces smaller than a
+// page, or on a page something still uses), in bytes.
+inline size_t heapFree() { return mallinfo2().fordblks; }
 
 }  // namespace warren::bench

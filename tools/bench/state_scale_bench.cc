@@ -111,6 +111,7 @@ json yamlWorker(const ScaleSpec& spec, int flows) {
   malloc_trim(0);
   const long rss0 = rssNowKb();
   const size_t heap0 = heapInUse();
+  const size_t heapFree0 = heapFree();
 
   json out;
   // As the tunnel reads a directory (StateFeed): the reader keeps the snapshot and
@@ -188,12 +189,14 @@ json yamlWorker(const ScaleSpec& spec, int flows) {
   malloc_trim(0);
   out["rss_end_trimmed_per_workload_b"] = (rssNowKb() - rss0) * 1024.0 / spec.workloads;
   const size_t heapAll = heapInUse();
+  const size_t heapFreeAll = heapFree();
   converterHolder.reset();
   const size_t heapNoConverter = heapInUse();
   readerHolder.reset();
   const size_t heapState = heapInUse();
   auto per = [&](size_t a, size_t b) { return (static_cast<double>(a) - static_cast<double>(b)) / w; };
   out["heap_per_workload_b"] = {{"all", per(heapAll, heap0)},
+                                {"free in the heap (fragments)", per(heapFreeAll, heapFree0)},
                                 {"read (snapshot, reader, first diff)", per(heapRead, heap0)},
                                 {"converter indexes", per(heapAll, heapNoConverter)},
                                 {"reader (snapshot, files)", per(heapNoConverter, heapState)},
@@ -335,6 +338,7 @@ json xdsWorker(const ScaleSpec& spec, int flows) {
   malloc_trim(0);
   const long rss0 = rssNowKb();
   const size_t heap0 = heapInUse();
+  const size_t heapFree0 = heapFree();
 
   StateWaiter waiter;
   xds::XdsOptions o;
@@ -387,11 +391,13 @@ json xdsWorker(const ScaleSpec& spec, int flows) {
   malloc_trim(0);
   out["rss_end_trimmed_per_workload_b"] = (rssNowKb() - rss0) * 1024.0 / spec.workloads;
   const size_t heapAll = heapInUse();
+  const size_t heapFreeAll = heapFree();
   client->reset();
   waiter.set(nullptr);
   const size_t heapState = heapInUse();
   auto per = [&](size_t a, size_t b) { return (static_cast<double>(a) - static_cast<double>(b)) / w; };
   out["heap_per_workload_b"] = {{"all", per(heapAll, heap0)},
+                                {"free in the heap (fragments)", per(heapFreeAll, heapFree0)},
                                 {"client (resource cache)", per(heapAll, heapState)},
                                 {"state", per(heapState, heap0)}};
   out["workload_fields_b"] = workloadBytes(*st);
