@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <latch>
 #include <map>
 #include <set>
 #include <string>
@@ -53,16 +54,20 @@ TEST(Atom, OrdersAsItsString) {
 }
 
 TEST(Atom, ThreadsInterningAtOnceGetOneStringEach) {
-  // Eight threads intern the same 2,000 strings in different orders: every
-  // thread must get the same pointer for a string, and the table must hold it once.
-  constexpr int kThreads = 8, kStrings = 2000;
+  // Eight threads, released together, intern the same 50,000 strings in
+  // different orders: every thread must get the same pointer for a string, and
+  // the table must hold it once (the shards rehash while others insert; the
+  // ThreadSanitizer stage runs this too).
+  constexpr int kThreads = 8, kStrings = 50000;
+  std::latch start(kThreads);
   const size_t before = Atom::tableSize();
   std::vector<std::vector<const std::string*>> seen(kThreads, std::vector<const std::string*>(kStrings));
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
-    threads.emplace_back([t, &seen] {
+    threads.emplace_back([t, &seen, &start] {
+      start.arrive_and_wait();
       for (int i = 0; i < kStrings; ++i) {
-        const int k = (i * 7 + t * 131) % kStrings;
+        const int k = (i * 7 + t * 1231) % kStrings;
         seen[t][k] = &Atom("concurrent-" + std::to_string(k)).str();
       }
     });
