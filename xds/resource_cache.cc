@@ -68,7 +68,7 @@ void ResourceCache::indexWaypointUser(const std::string& name, const AddressItem
 }
 
 const state::Service* ResourceCache::heldService(const HeldAddress& held) {
-  const auto* s = std::get_if<std::shared_ptr<const state::Service>>(&held);
+  const auto* s = std::get_if<std::shared_ptr<const state::Service>>(&held.item);
   return s ? s->get() : nullptr;
 }
 
@@ -76,7 +76,7 @@ AddressItem ResourceCache::itemOf(const std::string& name, const HeldAddress& he
   if (auto it = fresh_.find(name); it != fresh_.end()) return it->second;
   if (const auto* s = heldService(held)) return *s;
   istio::workload::Address msg;
-  auto item = msg.ParseFromString(std::get<WorkloadBytes>(held).address)
+  auto item = msg.ParseFromString(std::get<WorkloadBytes>(held.item).address)
                   ? convertAddress(msg, trustDomain_)
                   : Result<AddressItem>(makeError("does not parse"));
   // It converted when it arrived, and converting is pure: a failure here is a bug.
@@ -87,7 +87,9 @@ AddressItem ResourceCache::itemOf(const std::string& name, const HeldAddress& he
 std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryResponse& r, AddressChanges& changed) {
   // Records a name's item before its first change in this response, and keeps
   // the alias count and the waypoint index in step with what is held.
-  auto replace = [&](const std::string& name, std::optional<AddressItem> next, const std::string* bytes) {
+  // `bytes` and `version`: the resource's, with `next`.
+  auto replace = [&](const std::string& name, std::optional<AddressItem> next, const std::string* bytes,
+                     const std::string* version) {
     // A name past the last held (every name of a first push, which comes in
     // name order) needs no search.
     auto it = addresses_.empty() || addresses_.rbegin()->first < name ? addresses_.end() : addresses_.find(name);
@@ -103,9 +105,12 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
     if (next) {
       countAlias(name, *next, 1);
       indexWaypointUser(name, *next, true);
-      HeldAddress held = std::holds_alternative<state::Workload>(*next)
-                             ? HeldAddress(WorkloadBytes{*bytes})
-                             : HeldAddress(std::make_shared<const state::Service>(std::get<state::Service>(*next)));
+      HeldAddress held;
+      if (std::holds_alternative<state::Workload>(*next))
+        held.item = WorkloadBytes{*bytes};
+      else
+        held.item = std::make_shared<const state::Service>(std::get<state::Service>(*next));
+      held.version = *version;
       addresses_.insert_or_assign(it, name, std::move(held));  // hinted: end() when new and last
       fresh_.insert_or_assign(fresh_.end(), name, std::move(*next));
     } else {
@@ -114,7 +119,6 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
     }
   };
   std::vector<std::string> errors;
-  auto& versions = versions_[kAddressType];
   for (const auto& res : r.resources()) {
     auto msg = unpack<istio::workload::Address>(res, kAddressType);
     if (!msg) {
@@ -126,13 +130,9 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
       errors.push_back(withContext(item.error(), "resource " + res.name()).message);
       continue;
     }
-    replace(res.name(), std::move(*item), &res.resource().value());
-    versions.insert_or_assign(versions.end(), res.name(), res.version());
+    replace(res.name(), std::move(*item), &res.resource().value(), &res.version());
   }
-  for (const auto& name : r.removed_resources()) {
-    replace(name, std::nullopt, nullptr);
-    versions.erase(name);
-  }
+  for (const auto& name : r.removed_resources()) replace(name, std::nullopt, nullptr, nullptr);
   return errors;
 }
 
@@ -339,7 +339,7 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
     if (changed) {
       // A name that turned from a workload into a service (or back) drops what it was.
       const auto& before = addresses.at(name);
-      if (before && before->index() != it->second.index())
+      if (before && before->index() != it->second.item.index())
         b.remove(std::holds_alternative<state::Workload>(*before) ? state::ClusterState::Builder::Kind::Workload
                                                                   : state::ClusterState::Builder::Kind::Service,
                  name);
@@ -393,6 +393,11 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
 }
 
 std::map<std::string, std::string> ResourceCache::versions(const std::string& typeUrl) const {
+  if (typeUrl == kAddressType) {
+    std::map<std::string, std::string> out;
+    for (const auto& [name, held] : addresses_) out.emplace_hint(out.end(), name, held.version);
+    return out;
+  }
   auto it = versions_.find(typeUrl);
   return it == versions_.end() ? std::map<std::string, std::string>{} : it->second;
 }

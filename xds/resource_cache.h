@@ -71,9 +71,14 @@ class ResourceCache {
   struct WorkloadBytes {
     std::string address;
   };
-  // AddressItem's alternatives, in its order. The service by pointer: a map node
-  // sized for a Service would spend ~180 bytes on every workload's.
-  using HeldAddress = std::variant<WorkloadBytes, std::shared_ptr<const state::Service>>;
+  struct HeldAddress {
+    // AddressItem's alternatives, in its order. The service by pointer: a map
+    // node sized for a Service would spend ~180 bytes on every workload's.
+    std::variant<WorkloadBytes, std::shared_ptr<const state::Service>> item;
+    // The resource's version, for initial_resource_versions after a reconnect:
+    // here rather than in versions_, which would hold every name a second time.
+    std::string version;
+  };
   static const state::Service* heldService(const HeldAddress& held);
   AddressItem itemOf(const std::string& name, const HeldAddress& held) const;
 
@@ -96,7 +101,7 @@ class ResourceCache {
   // hostname form): the names to re-resolve when that VIP or service changes.
   std::map<std::string, std::set<std::string>> waypointUsersByIp_;
   std::map<std::string, std::set<std::string>> waypointUsersByKey_;
-  std::map<std::string, std::map<std::string, std::string>> versions_;  // type URL -> name -> version
+  std::map<std::string, std::map<std::string, std::string>> versions_;  // type URL -> name -> version; not Address
 };
 
 }  // namespace warren::xds
