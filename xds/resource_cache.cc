@@ -73,7 +73,7 @@ const state::Service* ResourceCache::heldService(const HeldAddress& held) {
 }
 
 AddressItem ResourceCache::itemOf(const std::string& name, const HeldAddress& held) const {
-  if (auto it = fresh_.find(name); it != fresh_.end()) return it->second;
+  if (auto it = fresh_.find(name); it != fresh_.end()) return freshItems_[it->second];
   if (const auto* s = heldService(held)) return *s;
   istio::workload::Address msg;
   auto item = msg.ParseFromString(std::get<WorkloadBytes>(held.item).address)
@@ -111,11 +111,12 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
       else
         held.item = std::make_shared<const state::Service>(std::get<state::Service>(*next));
       held.version = *version;
-      addresses_.insert_or_assign(it, name, std::move(held));  // hinted: end() when new and last
-      fresh_.insert_or_assign(fresh_.end(), name, std::move(*next));
+      auto at = addresses_.insert_or_assign(it, name, std::move(held));  // hinted: end() when new and last
+      freshItems_.push_back(std::move(*next));
+      fresh_.insert_or_assign(fresh_.end(), std::string_view(at->first), freshItems_.size() - 1);
     } else {
+      fresh_.erase(name);  // first: its key is a view of the entry erased next
       if (it != addresses_.end()) addresses_.erase(it);
-      fresh_.erase(name);
     }
   };
   std::vector<std::string> errors;
@@ -225,21 +226,19 @@ ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
   if (r.type_url() == kAddressType || r.type_url() == kAuthorizationType)
     out.state = rebuild(addressChanges, policyChanges, &out.warnings);
   fresh_.clear();
+  freshItems_ = {};
   return out;
 }
 
 state::ClusterStatePtr ResourceCache::buildWhole(std::vector<Error>* warnings) {
   // Every item, moved into the state (a first push: the response's own, whole).
   std::map<std::string, AddressItem> all;
-  if (fresh_.size() == addresses_.size()) {
-    all = std::move(fresh_);
-  } else {
-    for (const auto& [name, held] : addresses_) {
-      auto f = fresh_.find(name);
-      all.emplace_hint(all.end(), name, f != fresh_.end() ? std::move(f->second) : itemOf(name, held));
-    }
+  for (const auto& [name, held] : addresses_) {
+    auto f = fresh_.find(name);
+    all.emplace_hint(all.end(), name, f != fresh_.end() ? std::move(freshItems_[f->second]) : itemOf(name, held));
   }
   fresh_.clear();  // moved from
+  freshItems_ = {};
   // Those naming a waypoint, as named (the state holds it resolved): name, object, waypoint.
   std::vector<std::array<std::string, 3>> naming;
   for (const auto& [name, item] : all)

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -85,8 +86,11 @@ class ResourceCache {
   std::string trustDomain_;
   std::map<std::string, HeldAddress> addresses_;
   // The items the response being applied converted, by name: read back from here
-  // rather than converted again (a first push is all of them).
-  std::map<std::string, AddressItem> fresh_;
+  // rather than converted again (a first push is all of them). In one vector,
+  // indexed by views of addresses_' keys: per-item map nodes freed after the
+  // response would stay resident as holes among the held objects.
+  std::vector<AddressItem> freshItems_;
+  std::map<std::string_view, size_t> fresh_;
   std::map<std::string, state::AuthorizationPolicy> policies_;
   // For the incremental rebuild. The state last built, which the next builds on.
   state::ClusterStatePtr state_;
