@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -120,12 +121,18 @@ class ClusterState {
     std::shared_ptr<const ClusterState> finishFrom(const ClusterState& prev);
 
     std::shared_ptr<const ClusterState> prev_;
+    // The maps' nodes live in a pool freed whole with the builder: a whole build
+    // makes one per object, and freed one by one among the objects' strings
+    // (which move on into the state) they stayed resident as holes.
+    std::pmr::monotonic_buffer_resource pool_;
+    template <typename T>
+    using Changes = std::pmr::map<std::string, std::optional<T>>;
     // nullopt: removed (only with a previous state).
-    std::map<std::string, std::optional<Workload>> workloads_;
-    std::map<std::string, std::optional<Service>> services_;
-    std::map<std::string, std::optional<AuthorizationPolicy>> policies_;
-    std::map<std::string, std::optional<L7Policy>> l7Policies_;
-    std::map<std::string, std::optional<RequestAuthn>> requestAuthns_;
+    Changes<Workload> workloads_{&pool_};
+    Changes<Service> services_{&pool_};
+    Changes<AuthorizationPolicy> policies_{&pool_};
+    Changes<L7Policy> l7Policies_{&pool_};
+    Changes<RequestAuthn> requestAuthns_{&pool_};
   };
 
   // By IP literal as the kernel reports it ("10.244.1.5", "fd00::5").
