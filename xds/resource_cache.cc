@@ -5,6 +5,8 @@
 #include <type_traits>
 #include <variant>
 
+#include <spdlog/spdlog.h>
+
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
 
@@ -80,7 +82,10 @@ AddressItem ResourceCache::itemOf(const std::string& name, const HeldAddress& he
                   ? convertAddress(msg, trustDomain_)
                   : Result<AddressItem>(makeError("does not parse"));
   // It converted when it arrived, and converting is pure: a failure here is a bug.
-  if (!item) std::abort();
+  if (!item) {
+    spdlog::critical("BUG: held Address resource {} no longer converts: {}", name, item.error().message);
+    std::abort();
+  }
   return std::move(*item);
 }
 
