@@ -27,8 +27,8 @@ void eraseOne(Keys& v, const std::string& k) {
   if (it != v.end() && *it == k) v.erase(it);
 }
 
-template <typename T>
-CowMap<std::string, T> present(std::map<std::string, std::optional<T>>& m) {
+template <typename T, typename Alloc>
+CowMap<std::string, T> present(std::map<std::string, std::optional<T>, std::less<std::string>, Alloc>& m) {
   CowMap<std::string, T> out;
   for (auto it = m.begin(); it != m.end();) {
     auto node = m.extract(it++);
@@ -37,8 +37,9 @@ CowMap<std::string, T> present(std::map<std::string, std::optional<T>>& m) {
   return out;
 }
 
-template <typename T>
-bool applyChanges(std::map<std::string, std::optional<T>>& changes, CowMap<std::string, T>& into) {
+template <typename T, typename Alloc>
+bool applyChanges(std::map<std::string, std::optional<T>, std::less<std::string>, Alloc>& changes,
+                  CowMap<std::string, T>& into) {
   for (auto& [key, v] : changes) {
     if (v)
       into.insert_or_assign(key, std::move(*v));
@@ -115,8 +116,11 @@ std::shared_ptr<const ClusterState> ClusterState::Builder::finishWhole() {
   st->policyIndex_ = std::make_shared<const PolicyIndex>(st->policies_);
   st->l7Policies_ = present(l7Policies_);
   st->requestAuthns_ = present(requestAuthns_);
-  std::map<std::string, std::string> serviceByVip, uidByIp;
-  std::map<std::string, Keys> vipClaims, ipClaims, rawVips, rawIps, serviceProblems, workloadProblems, endpoints;
+  // Their nodes in a pool, freed whole: see pool_.
+  std::pmr::monotonic_buffer_resource pool;
+  std::pmr::map<std::string, std::string> serviceByVip(&pool), uidByIp(&pool);
+  std::pmr::map<std::string, Keys> vipClaims(&pool), ipClaims(&pool), rawVips(&pool), rawIps(&pool),
+      serviceProblems(&pool), workloadProblems(&pool), endpoints(&pool);
   for (auto& [key, svc] : services_) {
     if (!svc) continue;
     Keys vips;

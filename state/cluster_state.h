@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,7 +16,9 @@
 #include "common/result.h"
 #include "identity/identity.h"
 #include "state/app_protocol.h"
+#include "state/atom.h"
 #include "state/cow_map.h"
+#include "state/flat_map.h"
 #include "state/l7_policy.h"
 #include "state/policy_index.h"
 #include "state/policy_types.h"
@@ -30,13 +33,20 @@ struct ServicePort {
   bool operator==(const ServicePort&) const = default;
 };
 
+// The values many workloads share (namespace, service account, node, labels,
+// service keys, the reason and the waypoint) are atoms (state/atom.h), held once
+// per process: at 100,000 workloads the tunnel holds a copy of each workload per
+// snapshot source, and these were most of its bytes.
+using Labels = FlatMap<Atom, Atom>;
+
 struct Workload {
-  std::string uid, name, ns, serviceAccount, node;
-  std::map<std::string, std::string> labels;
+  std::string uid, name;
+  Atom ns, serviceAccount, node;
+  Labels labels;
   std::vector<std::string> ips;
   // In the mesh: its node's tunnel captures it and serves HBONE on port 15008.
   bool captured = false;
-  std::string captureReason;  // why captured or not, for logs and the CLI
+  Atom captureReason;  // why captured or not, for logs and the CLI
   identity::SpiffeId identity;
   // Ready to serve: only ready workloads receive service traffic.
   bool ready = true;
@@ -45,7 +55,7 @@ struct Workload {
   bool hostNetwork = false;
   // Services this workload is an endpoint of, by Service::key(), with per-workload
   // target ports (Istio's Workload.services); empty list = the service's own.
-  std::map<std::string, std::vector<ServicePort>> services;
+  FlatMap<Atom, std::vector<ServicePort>> services;
   // Selector-scoped authorization policies that apply to it, by policy key
   // (Istio's Workload.authorization_policies). Global and namespace-scoped ones
   // are found by scope.
@@ -53,7 +63,7 @@ struct Workload {
   MtlsPolicy mtls;
   // The waypoint (its Service::key()) that traffic addressed to this workload's own
   // IP must pass (Istio's Workload.waypoint); "" for none.
-  std::string waypoint;
+  Atom waypoint;
   bool operator==(const Workload&) const = default;
 };
 
@@ -111,12 +121,18 @@ class ClusterState {
     std::shared_ptr<const ClusterState> finishFrom(const ClusterState& prev);
 
     std::shared_ptr<const ClusterState> prev_;
+    // The maps' nodes live in a pool freed whole with the builder: a whole build
+    // makes one per object, and freed one by one among the objects' strings
+    // (which move on into the state) they stayed resident as holes.
+    std::pmr::monotonic_buffer_resource pool_;
+    template <typename T>
+    using Changes = std::pmr::map<std::string, std::optional<T>>;
     // nullopt: removed (only with a previous state).
-    std::map<std::string, std::optional<Workload>> workloads_;
-    std::map<std::string, std::optional<Service>> services_;
-    std::map<std::string, std::optional<AuthorizationPolicy>> policies_;
-    std::map<std::string, std::optional<L7Policy>> l7Policies_;
-    std::map<std::string, std::optional<RequestAuthn>> requestAuthns_;
+    Changes<Workload> workloads_{&pool_};
+    Changes<Service> services_{&pool_};
+    Changes<AuthorizationPolicy> policies_{&pool_};
+    Changes<L7Policy> l7Policies_{&pool_};
+    Changes<RequestAuthn> requestAuthns_{&pool_};
   };
 
   // By IP literal as the kernel reports it ("10.244.1.5", "fd00::5").

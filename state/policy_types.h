@@ -17,6 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "state/atom.h"
+#include "state/flat_map.h"
+
 namespace warren::state {
 
 // Istio's principal / namespace matching: "x" exact, "x*" prefix, "*x" suffix,
@@ -99,9 +102,11 @@ struct AuthorizationPolicy {
 enum class MtlsMode { Permissive, Strict };
 struct MtlsPolicy {
   MtlsMode mode = MtlsMode::Permissive;
-  std::string decidedBy;                   // "ns/name", "" for the default (PERMISSIVE)
-  std::map<uint32_t, MtlsMode> portModes;  // portLevelMtls overrides
-  std::map<uint32_t, std::string> portDecidedBy;
+  // Per workload, and the same few PeerAuthentications decide for many: atoms
+  // and flat maps (state/atom.h, state/flat_map.h).
+  Atom decidedBy;                         // "ns/name", "" for the default (PERMISSIVE)
+  FlatMap<uint32_t, MtlsMode> portModes;  // portLevelMtls overrides
+  FlatMap<uint32_t, Atom> portDecidedBy;
   bool operator==(const MtlsPolicy&) const = default;
 
   MtlsMode modeFor(uint32_t port) const {

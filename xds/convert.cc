@@ -441,9 +441,12 @@ ResolvedWaypoint resolveWaypoint(const std::string& waypoint, const std::string&
   return out;
 }
 
-state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addresses,
-                                  const std::map<std::string, state::AuthorizationPolicy>& policies,
-                                  std::vector<Error>* warnings) {
+namespace {
+
+// `Map` const: the items are copied into the state; not const: moved.
+template <typename Map>
+state::ClusterStatePtr buildStateFrom(Map& addresses, const std::map<std::string, state::AuthorizationPolicy>& policies,
+                                      std::vector<Error>* warnings) {
   // Waypoints named by address: the service whose VIP it is, as the state will
   // index VIPs (the first service by key keeps a VIP claimed twice).
   std::map<std::string, std::string> serviceByVip;
@@ -458,7 +461,8 @@ state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addr
   };
   // An unknown waypoint is kept as it is: no service has that key, so routing
   // refuses the traffic rather than going around the waypoint.
-  auto resolve = [&](std::string& waypoint, const std::string& what) {
+  // `waypoint`: a service's std::string or a workload's state::Atom.
+  auto resolve = [&](auto& waypoint, const std::string& what) {
     auto r = resolveWaypoint(
         waypoint, what,
         [&](const std::string& ip) {
@@ -470,9 +474,10 @@ state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addr
     if (!r.warning.empty()) warn(std::move(r.warning));
   };
   state::ClusterState::Builder b;
-  for (const auto& [name, item] : addresses) {
+  for (auto& [name, item] : addresses) {
     std::visit(
-        [&](auto v) {
+        [&](auto& held) {
+          auto v = std::move(held);  // a copy when held is const
           // No waypoint: nothing to resolve, and no name to build for a warning.
           if (!v.waypoint.empty()) {
             if constexpr (std::is_same_v<decltype(v), state::Workload>)
@@ -489,6 +494,20 @@ state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addr
     b.add(p);
   }
   return b.finish(warnings);
+}
+
+}  // namespace
+
+state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addresses,
+                                  const std::map<std::string, state::AuthorizationPolicy>& policies,
+                                  std::vector<Error>* warnings) {
+  return buildStateFrom(addresses, policies, warnings);
+}
+
+state::ClusterStatePtr buildState(std::map<std::string, AddressItem>&& addresses,
+                                  const std::map<std::string, state::AuthorizationPolicy>& policies,
+                                  std::vector<Error>* warnings) {
+  return buildStateFrom(addresses, policies, warnings);
 }
 
 }  // namespace warren::xds

@@ -67,5 +67,10 @@ ResolvedWaypoint resolveWaypoint(const std::string& waypoint, const std::string&
 state::ClusterStatePtr buildState(const std::map<std::string, AddressItem>& addresses,
                                   const std::map<std::string, state::AuthorizationPolicy>& policies,
                                   std::vector<Error>* warnings = nullptr);
+// The same, moving the items into the state instead of copying them (a whole
+// build of 100,000 workloads).
+state::ClusterStatePtr buildState(std::map<std::string, AddressItem>&& addresses,
+                                  const std::map<std::string, state::AuthorizationPolicy>& policies,
+                                  std::vector<Error>* warnings = nullptr);
 
 }  // namespace warren::xds

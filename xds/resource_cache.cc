@@ -1,8 +1,11 @@
 #include "xds/resource_cache.h"
 
 #include <algorithm>
+#include <array>
 #include <type_traits>
 #include <variant>
+
+#include <spdlog/spdlog.h>
 
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
@@ -66,30 +69,62 @@ void ResourceCache::indexWaypointUser(const std::string& name, const AddressItem
   }
 }
 
+const state::Service* ResourceCache::heldService(const HeldAddress& held) {
+  const auto* s = std::get_if<std::shared_ptr<const state::Service>>(&held.item);
+  return s ? s->get() : nullptr;
+}
+
+AddressItem ResourceCache::itemOf(const std::string& name, const HeldAddress& held) const {
+  if (auto it = fresh_.find(name); it != fresh_.end()) return freshItems_[it->second];
+  if (const auto* s = heldService(held)) return *s;
+  istio::workload::Address msg;
+  auto item = msg.ParseFromString(std::get<WorkloadBytes>(held.item).address)
+                  ? convertAddress(msg, trustDomain_)
+                  : Result<AddressItem>(makeError("does not parse"));
+  // It converted when it arrived, and converting is pure: a failure here is a bug.
+  if (!item) {
+    spdlog::critical("BUG: held Address resource {} no longer converts: {}", name, item.error().message);
+    std::abort();
+  }
+  return std::move(*item);
+}
+
 std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryResponse& r, AddressChanges& changed) {
   // Records a name's item before its first change in this response, and keeps
   // the alias count and the waypoint index in step with what is held.
-  auto replace = [&](const std::string& name, std::optional<AddressItem> next) {
+  // `bytes` and `version`: the resource's, with `next`.
+  auto replace = [&](const std::string& name, std::optional<AddressItem> next, const std::string* bytes,
+                     const std::string* version) {
     // A name past the last held (every name of a first push, which comes in
     // name order) needs no search.
     auto it = addresses_.empty() || addresses_.rbegin()->first < name ? addresses_.end() : addresses_.find(name);
-    const AddressItem* before = it == addresses_.end() ? nullptr : &it->second;
-    // Hinted: responses come in name order. A name's second change keeps the first's.
-    changed.try_emplace(changed.end(), name, before ? std::make_unique<const AddressItem>(*before) : nullptr);
-    if (before) {
+    std::unique_ptr<const AddressItem> before;
+    // A name's second change in one response keeps the first's item before.
+    if (it != addresses_.end()) {
+      before = std::make_unique<const AddressItem>(itemOf(name, it->second));
       countAlias(name, *before, -1);
       indexWaypointUser(name, *before, false);
     }
+    // Hinted: responses come in name order.
+    changed.try_emplace(changed.end(), name, std::move(before));
     if (next) {
       countAlias(name, *next, 1);
       indexWaypointUser(name, *next, true);
-      addresses_.insert_or_assign(it, name, std::move(*next));  // hinted: end() when new and last
-    } else if (it != addresses_.end()) {
-      addresses_.erase(it);
+      HeldAddress held;
+      if (std::holds_alternative<state::Workload>(*next))
+        held.item = WorkloadBytes{*bytes};
+      else
+        held.item = std::make_shared<const state::Service>(std::get<state::Service>(*next));
+      held.version = *version;
+      auto at = addresses_.insert_or_assign(it, name, std::move(held));  // hinted: end() when new and last
+      freshItems_.push_back(std::move(*next));
+      fresh_.insert_or_assign(fresh_.end(), std::string_view(at->first), freshItems_.size() - 1);
+    } else {
+      fresh_.erase(name);  // first: its key is a view of the entry erased next
+      if (it != addresses_.end()) addresses_.erase(it);
     }
   };
   std::vector<std::string> errors;
-  auto& versions = versions_[kAddressType];
   for (const auto& res : r.resources()) {
     auto msg = unpack<istio::workload::Address>(res, kAddressType);
     if (!msg) {
@@ -101,13 +136,9 @@ std::vector<std::string> ResourceCache::applyAddresses(const DeltaDiscoveryRespo
       errors.push_back(withContext(item.error(), "resource " + res.name()).message);
       continue;
     }
-    replace(res.name(), std::move(*item));
-    versions.insert_or_assign(versions.end(), res.name(), res.version());
+    replace(res.name(), std::move(*item), &res.resource().value(), &res.version());
   }
-  for (const auto& name : r.removed_resources()) {
-    replace(name, std::nullopt);
-    versions.erase(name);
-  }
+  for (const auto& name : r.removed_resources()) replace(name, std::nullopt, nullptr, nullptr);
   return errors;
 }
 
@@ -199,19 +230,35 @@ ResourceCache::Outcome ResourceCache::apply(const DeltaDiscoveryResponse& r) {
   }
   if (r.type_url() == kAddressType || r.type_url() == kAuthorizationType)
     out.state = rebuild(addressChanges, policyChanges, &out.warnings);
+  fresh_.clear();
+  freshItems_ = {};
   return out;
 }
 
 state::ClusterStatePtr ResourceCache::buildWhole(std::vector<Error>* warnings) {
-  state_ = buildState(addresses_, policies_, warnings);
+  // Every item, moved into the state (a first push: the response's own, whole).
+  std::map<std::string, AddressItem> all;
+  for (const auto& [name, held] : addresses_) {
+    auto f = fresh_.find(name);
+    all.emplace_hint(all.end(), name, f != fresh_.end() ? std::move(freshItems_[f->second]) : itemOf(name, held));
+  }
+  fresh_.clear();  // moved from
+  freshItems_ = {};
+  // Those naming a waypoint, as named (the state holds it resolved): name, object, waypoint.
+  std::vector<std::array<std::string, 3>> naming;
+  for (const auto& [name, item] : all)
+    if (const std::string& wp = itemWaypoint(item); !wp.empty())
+      naming.push_back(
+          {name,
+           std::holds_alternative<state::Workload>(item) ? "workload " + itemKey(item) : "service " + itemKey(item),
+           wp});
+  state_ = buildState(std::move(all), policies_, warnings);
   // The waypoint warnings as the whole build gave them, so that later
   // incremental builds can report every one without resolving every object.
   waypointWarnings_.clear();
-  for (const auto& [name, item] : addresses_) {
-    const std::string& wp = itemWaypoint(item);
-    if (wp.empty()) continue;
+  for (const auto& [name, what, wp] : naming) {
     auto r = resolveWaypoint(
-        wp, std::holds_alternative<state::Workload>(item) ? "workload " + itemKey(item) : "service " + itemKey(item),
+        wp, what,
         [&](const std::string& ip) -> std::optional<std::string> {
           const auto* s = state_->findServiceByVip(ip);
           return s ? std::optional<std::string>(s->key()) : std::nullopt;
@@ -240,16 +287,13 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
   // owner of those VIPs may change, and with it the waypoints named by them.
   std::set<std::string> changedServices, touchedVips;
   for (const auto& [name, before] : addresses) {
-    auto add = [&](const AddressItem* item) {
-      if (!item) return;
-      if (const auto* s = std::get_if<state::Service>(item)) {
-        changedServices.insert(s->key());
-        touchedVips.insert(s->vips.begin(), s->vips.end());
-      }
+    auto add = [&](const state::Service* s) {
+      if (!s) return;
+      changedServices.insert(s->key());
+      touchedVips.insert(s->vips.begin(), s->vips.end());
     };
-    add(before.get());
-    auto now = addresses_.find(name);
-    add(now == addresses_.end() ? nullptr : &now->second);
+    if (before) add(std::get_if<state::Service>(before.get()));
+    if (auto now = addresses_.find(name); now != addresses_.end()) add(heldService(now->second));
   }
   // A VIP's owner after the response: the first by key of the services claiming
   // it, the unchanged ones as the previous state knows them.
@@ -263,13 +307,13 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
     if (touchedVips.count(ip))
       for (const auto& key : changedServices)
         if (auto it = addresses_.find(key); it != addresses_.end())
-          if (const auto* s = std::get_if<state::Service>(&it->second))
+          if (const auto* s = heldService(it->second))
             if (std::find(s->vips.begin(), s->vips.end(), ip) != s->vips.end()) consider(key);
     return owner;
   };
   auto serviceExists = [&](const std::string& key) {
     auto it = addresses_.find(key);
-    return it != addresses_.end() && std::holds_alternative<state::Service>(it->second);
+    return it != addresses_.end() && heldService(it->second) != nullptr;
   };
 
   // Whose waypoint to resolve again: the changed objects, and those naming a
@@ -299,11 +343,12 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
     if (changed) {
       // A name that turned from a workload into a service (or back) drops what it was.
       const auto& before = addresses.at(name);
-      if (before && before->index() != it->second.index())
+      if (before && before->index() != it->second.item.index())
         b.remove(std::holds_alternative<state::Workload>(*before) ? state::ClusterState::Builder::Kind::Workload
                                                                   : state::ClusterState::Builder::Kind::Service,
                  name);
     }
+    const AddressItem current = itemOf(name, it->second);
     std::visit(
         [&](const auto& item) {
           using T = std::decay_t<decltype(item)>;
@@ -321,7 +366,7 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
             waypointWarnings_[name] = std::move(r.warning);
           const std::string* held = nullptr;
           if constexpr (isWorkload) {
-            if (const auto* w = prev.findWorkload(key)) held = &w->waypoint;
+            if (const auto* w = prev.findWorkload(key)) held = &w->waypoint.str();
           } else {
             if (const auto* s = prev.findService(key)) held = &s->waypoint;
           }
@@ -331,7 +376,7 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
           copy.waypoint = std::move(r.key);
           b.add(std::move(copy));
         },
-        it->second);
+        current);
   }
   for (const auto& name : policies) {
     if (auto it = policies_.find(name); it != policies_.end())
@@ -352,6 +397,11 @@ state::ClusterStatePtr ResourceCache::rebuild(const AddressChanges& addresses, c
 }
 
 std::map<std::string, std::string> ResourceCache::versions(const std::string& typeUrl) const {
+  if (typeUrl == kAddressType) {
+    std::map<std::string, std::string> out;
+    for (const auto& [name, held] : addresses_) out.emplace_hint(out.end(), name, held.version);
+    return out;
+  }
   auto it = versions_.find(typeUrl);
   return it == versions_.end() ? std::map<std::string, std::string>{} : it->second;
 }

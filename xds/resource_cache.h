@@ -13,6 +13,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
@@ -61,8 +63,34 @@ class ResourceCache {
   void indexWaypointUser(const std::string& name, const AddressItem& item, bool add);
   void countAlias(const std::string& name, const AddressItem& item, int delta);
 
+  // What is held per Address resource. A service converted: resolving waypoints
+  // reads services on every change. A workload as its serialized Address
+  // (about a quarter of its converted form): the state holds it converted, and
+  // the cache reads a workload back only when it changes, when a waypoint it
+  // names moves, or for a whole build (converting is a pure function of the
+  // bytes, so what is read back is what was converted).
+  struct WorkloadBytes {
+    std::string address;
+  };
+  struct HeldAddress {
+    // AddressItem's alternatives, in its order. The service by pointer: a map
+    // node sized for a Service would spend ~180 bytes on every workload's.
+    std::variant<WorkloadBytes, std::shared_ptr<const state::Service>> item;
+    // The resource's version, for initial_resource_versions after a reconnect:
+    // here rather than in versions_, which would hold every name a second time.
+    std::string version;
+  };
+  static const state::Service* heldService(const HeldAddress& held);
+  AddressItem itemOf(const std::string& name, const HeldAddress& held) const;
+
   std::string trustDomain_;
-  std::map<std::string, AddressItem> addresses_;
+  std::map<std::string, HeldAddress> addresses_;
+  // The items the response being applied converted, by name: read back from here
+  // rather than converted again (a first push is all of them). In one vector,
+  // indexed by views of addresses_' keys: per-item map nodes freed after the
+  // response would stay resident as holes among the held objects.
+  std::vector<AddressItem> freshItems_;
+  std::map<std::string_view, size_t> fresh_;
   std::map<std::string, state::AuthorizationPolicy> policies_;
   // For the incremental rebuild. The state last built, which the next builds on.
   state::ClusterStatePtr state_;
@@ -77,7 +105,7 @@ class ResourceCache {
   // hostname form): the names to re-resolve when that VIP or service changes.
   std::map<std::string, std::set<std::string>> waypointUsersByIp_;
   std::map<std::string, std::set<std::string>> waypointUsersByKey_;
-  std::map<std::string, std::map<std::string, std::string>> versions_;  // type URL -> name -> version
+  std::map<std::string, std::map<std::string, std::string>> versions_;  // type URL -> name -> version; not Address
 };
 
 }  // namespace warren::xds

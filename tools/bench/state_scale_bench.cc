@@ -44,6 +44,7 @@
 #include "state/incremental_converter.h"
 #include "tests/support/xds_server.h"
 #include "tools/bench/proc_stats.h"
+#include "tools/bench/state_bytes.h"
 #include "tools/bench/synthetic_cluster.h"
 #include "xds/resource_cache.h"
 #include "xds/xds_client.h"
@@ -109,20 +110,27 @@ json yamlWorker(const ScaleSpec& spec, int flows) {
   const state::SnapshotOptions options;
   malloc_trim(0);
   const long rss0 = rssNowKb();
+  const size_t heap0 = heapInUse();
+  const size_t heapFree0 = heapFree();
 
   json out;
   // As the tunnel reads a directory (StateFeed): the reader keeps the snapshot and
   // the converter its indexes, both held with the state, so they are in the RSS.
-  source::DirectoryReader reader(dir);
-  state::IncrementalConverter converter(options);
+  // Optional: destroyed one by one at the end to weigh each.
+  std::optional<source::DirectoryReader> readerHolder(std::in_place, dir);
+  std::optional<state::IncrementalConverter> converterHolder(std::in_place, options);
+  source::DirectoryReader& reader = *readerHolder;
+  state::IncrementalConverter& converter = *converterHolder;
   auto t = Clock::now();
   auto first = reader.read();
   if (!first) return json{{"error", first.error().message}};
   const double readMs = msSince(t);
+  const size_t heapRead = heapInUse();
   auto t2 = Clock::now();
   state::ClusterStatePtr st = converter.apply(reader.snapshot(), *first);
   const double buildMs = msSince(t2);
   const double initialMs = msSince(t);
+  first = source::SnapshotDiff{};
   const long rss1 = rssNowKb();
   malloc_trim(0);
   const long rss2 = rssNowKb();
@@ -175,6 +183,25 @@ json yamlWorker(const ScaleSpec& spec, int flows) {
   out["policy_changed_read_ms"] = changeReadMs;
   out["whole_builds"] = converter.counters().whole;
   out["peak_rss_kb"] = rssKb(getpid(), "VmHWM:");
+
+  // Where the bytes are: the heap in use per workload, the state's held alone.
+  const double w = spec.workloads;
+  malloc_trim(0);
+  out["rss_end_trimmed_per_workload_b"] = (rssNowKb() - rss0) * 1024.0 / spec.workloads;
+  const size_t heapAll = heapInUse();
+  const size_t heapFreeAll = heapFree();
+  converterHolder.reset();
+  const size_t heapNoConverter = heapInUse();
+  readerHolder.reset();
+  const size_t heapState = heapInUse();
+  auto per = [&](size_t a, size_t b) { return (static_cast<double>(a) - static_cast<double>(b)) / w; };
+  out["heap_per_workload_b"] = {{"all", per(heapAll, heap0)},
+                                {"free in the heap (fragments)", per(heapFreeAll, heapFree0)},
+                                {"read (snapshot, reader, first diff)", per(heapRead, heap0)},
+                                {"converter indexes", per(heapAll, heapNoConverter)},
+                                {"reader (snapshot, files)", per(heapNoConverter, heapState)},
+                                {"state", per(heapState, heap0)}};
+  out["workload_fields_b"] = workloadBytes(*st);
   return out;
 }
 
@@ -310,6 +337,8 @@ json xdsWorker(const ScaleSpec& spec, int flows) {
   if (port <= 0) return json{{"error", "the xDS server did not start"}};
   malloc_trim(0);
   const long rss0 = rssNowKb();
+  const size_t heap0 = heapInUse();
+  const size_t heapFree0 = heapFree();
 
   StateWaiter waiter;
   xds::XdsOptions o;
@@ -354,7 +383,24 @@ json xdsWorker(const ScaleSpec& spec, int flows) {
   if (!at) return json{{"error", "the changed policy never arrived"}};
   out["policy_changed_ms"] = std::chrono::duration<double, std::milli>(*at - t).count();
   out["peak_rss_kb"] = rssKb(getpid(), "VmHWM:");
+
+  // Where the bytes are: the heap in use per workload, with the client (its
+  // resource cache) and with the state alone.
+  const double w = spec.workloads;
+  const state::ClusterStatePtr st = waiter.latest();
+  malloc_trim(0);
+  out["rss_end_trimmed_per_workload_b"] = (rssNowKb() - rss0) * 1024.0 / spec.workloads;
+  const size_t heapAll = heapInUse();
+  const size_t heapFreeAll = heapFree();
   client->reset();
+  waiter.set(nullptr);
+  const size_t heapState = heapInUse();
+  auto per = [&](size_t a, size_t b) { return (static_cast<double>(a) - static_cast<double>(b)) / w; };
+  out["heap_per_workload_b"] = {{"all", per(heapAll, heap0)},
+                                {"free in the heap (fragments)", per(heapFreeAll, heapFree0)},
+                                {"client (resource cache)", per(heapAll, heapState)},
+                                {"state", per(heapState, heap0)}};
+  out["workload_fields_b"] = workloadBytes(*st);
   return out;
 }
 
