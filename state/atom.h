@@ -1,6 +1,6 @@
 #pragma once
 // An interned immutable string: the state's highly repeated values (namespaces,
-// service accounts, nodes, label keys and values, service and policy keys) are
+// service accounts, nodes, label keys, service and policy keys) are
 // held once per process and each workload keeps a pointer (8 bytes) instead of
 // its own std::string (32 bytes, plus a heap block past 15 characters). At
 // 100,000 workloads the same few thousand strings were held a million times.

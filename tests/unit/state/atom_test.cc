@@ -12,7 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "source/cluster_types.h"
 #include "state/flat_map.h"
+#include "state/snapshot_conversion.h"
 
 namespace warren::state {
 namespace {
@@ -77,6 +79,34 @@ TEST(Atom, ThreadsInterningAtOnceGetOneStringEach) {
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kStrings));
   for (int i = 0; i < kStrings; ++i) EXPECT_EQ(*seen[0][i], "concurrent-" + std::to_string(i));
   EXPECT_EQ(Atom::tableSize(), before + kStrings);
+}
+
+// The table never frees, so what is unique per object must stay out of it: a
+// CronJob's every Job brings pods with a new `controller-uid` and `job-name`. A
+// thousand such pods add their label keys once, not their values.
+TEST(Atom, APodsUniqueLabelValuesAreNotInterned) {
+  source::Namespace ns{"jobs", {}};
+  const SnapshotOptions o;
+  auto pod = [](int i) {
+    source::Pod p;
+    p.ns = "jobs";
+    p.name = "report-" + std::to_string(i);
+    p.uid = "uid-" + std::to_string(i);
+    p.serviceAccount = "default";
+    p.labels = {{"batch.kubernetes.io/controller-uid", "9f1c2e70-0000-4000-8000-" + std::to_string(100000 + i)},
+                {"job-name", "report-2890" + std::to_string(i)},
+                {"app", "report"}};
+    p.ips = {"10.9." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)};
+    return p;
+  };
+  Workload first = snapshot_conversion::podWorkload(pod(0), &ns, o);
+  ASSERT_EQ(first.labels.at("job-name"), "report-28900");
+  const size_t before = Atom::tableSize();
+  for (int i = 1; i <= 1000; ++i) {
+    Workload w = snapshot_conversion::podWorkload(pod(i), &ns, o);
+    ASSERT_EQ(w.labels.size(), 3u);
+  }
+  EXPECT_LT(Atom::tableSize() - before, 10u);
 }
 
 TEST(FlatMap, ReadsAndWritesAsAStdMap) {
