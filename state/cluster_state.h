@@ -33,14 +33,13 @@ struct ServicePort {
   bool operator==(const ServicePort&) const = default;
 };
 
-// The values many workloads share (namespace, service account, node, labels,
+// The values many workloads share (namespace, service account, node, label keys,
 // service keys, the reason and the waypoint) are atoms (state/atom.h), held once
 // per process: at 100,000 workloads the tunnel holds a copy of each workload per
-// snapshot source, and these were most of its bytes.
-// Label keys are atoms; their values are not: some are unique per object and
-// churn (a CronJob's Jobs carry `controller-uid` and `job-name`, a rollout a new
-// `pod-template-hash`), and the atom table never frees, so interning them would
-// grow the tunnel with every Job the cluster ever ran.
+// snapshot source, and these were most of its bytes. Label values are not: some
+// are unique per object and churn (a CronJob's Jobs carry `controller-uid` and
+// `job-name`, a rollout a new `pod-template-hash`), and the atom table never
+// frees, so interning them would grow the tunnel with every Job ever run.
 using Labels = FlatMap<Atom, std::string>;
 
 struct Workload {

@@ -41,7 +41,7 @@ class FlatMap {
 
   template <typename Key>
   const_iterator find(const Key& key) const {
-    auto it = lowerBound(key);
+    auto it = lowerBoundIn(entries_, key);
     return it != entries_.end() && it->first == key ? it : entries_.end();
   }
   template <typename Key>
@@ -60,13 +60,13 @@ class FlatMap {
   }
 
   V& operator[](const K& key) {
-    auto it = lowerBoundMutable(key);
+    auto it = lowerBoundIn(entries_, key);
     if (it == entries_.end() || !(it->first == key)) it = entries_.emplace(it, key, V{});
     return it->second;
   }
   // Inserts when absent; {position, inserted} as std::map's.
   std::pair<const_iterator, bool> emplace(const K& key, V value) {
-    auto it = lowerBoundMutable(key);
+    auto it = lowerBoundIn(entries_, key);
     if (it != entries_.end() && it->first == key) return {it, false};
     return {entries_.emplace(it, key, std::move(value)), true};
   }
@@ -82,17 +82,12 @@ class FlatMap {
   bool operator==(const FlatMap&) const = default;
 
  private:
-  template <typename Key>
-  const_iterator lowerBound(const Key& key) const {
-    return std::lower_bound(entries_.begin(), entries_.end(), key,
+  // The first entry not before `key`; Entries is the vector, const or not.
+  template <typename Entries, typename Key>
+  static auto lowerBoundIn(Entries& entries, const Key& key) {
+    return std::lower_bound(entries.begin(), entries.end(), key,
                             [](const value_type& e, const Key& k) { return e.first < k; });
   }
-  template <typename Key>
-  iterator lowerBoundMutable(const Key& key) {
-    return std::lower_bound(entries_.begin(), entries_.end(), key,
-                            [](const value_type& e, const Key& k) { return e.first < k; });
-  }
-
   std::vector<value_type> entries_;
 };
 
