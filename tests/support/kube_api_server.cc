@@ -285,7 +285,13 @@ bool KubeApiServer::waitDelivered(const std::string& resource, const std::string
                                   std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mu_);
   const Resource& r = resources_.at(resource);
-  return cv_.wait_for(lock, timeout, [&] { return r.delivered >= std::stoull(rv); });
+  const uint64_t want = std::stoull(rv);
+  return cv_.wait_for(lock, timeout, [&] {
+    if (r.delivered < want) return false;
+    for (const auto& [watch, written] : r.writtenByWatch)
+      if (written < want) return false;
+    return true;
+  });
 }
 
 bool KubeApiServer::waitWatching(const std::string& resource, int count, std::chrono::milliseconds timeout) const {
@@ -595,6 +601,8 @@ void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, const
   bool ended = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
   uint64_t sent = fromRv;
+  const uint64_t watchId = r.nextWatchId++;
+  r.writtenByWatch[watchId] = sent;
   bool clean = true;
   if (r.goneNext == 2) {
     r.goneNext = 0;
@@ -656,8 +664,10 @@ void KubeApiServer::streamWatch(SSL* ssl, int fd, const std::string& name, const
       break;
     }
     r.delivered = std::max(r.delivered, sent);
+    r.writtenByWatch[watchId] = sent;
     cv_.notify_all();
   }
+  r.writtenByWatch.erase(watchId);
   r.openWatches--;
   cv_.notify_all();
   lock.unlock();

@@ -107,7 +107,8 @@ class KubeApiServer {
   // the server's lock: it must not call the server.
   bool waitFor(const std::function<bool(const std::vector<Request>&)>& pred,
                std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
-  // Waits until an open watch of resource has written every event up to rv.
+  // Waits until every open watch of resource (and at least one) has written every
+  // event up to rv.
   bool waitDelivered(const std::string& resource, const std::string& rv,
                      std::chrono::milliseconds timeout = std::chrono::seconds(20)) const;
   // Waits until `count` watches of resource are open.
@@ -135,6 +136,10 @@ class KubeApiServer {
     bool held = false;
     int openWatches = 0;
     uint64_t delivered = 0;  // the highest resourceVersion a watch has written
+    // Each open watch's last written resourceVersion, by watch: waitDelivered
+    // waits for every one (the agent's and the tunnel's both watch pods).
+    std::map<uint64_t, uint64_t> writtenByWatch;
+    uint64_t nextWatchId = 0;
   };
 
   void acceptLoop();
