@@ -30,17 +30,28 @@ Result<uint64_t> netnsCookie(int netns_fd) {
   return socketNetnsCookie(sock->get());
 }
 
-Result<ScopedNetns> ScopedNetns::enter(int netns_fd) {
+Result<UniqueFd> homeNetns() {
   int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (self < 0) return errnoError("open /proc/thread-self/ns/net");
-  UniqueFd original(self);
+  return UniqueFd(self);
+}
+
+Result<ScopedNetns> ScopedNetns::enter(int netns_fd) {
+  auto home = homeNetns();
+  if (!home) return home.error();
+  const int fd = home->get();
   if (::setns(netns_fd, CLONE_NEWNET) != 0) return errnoError("setns into pod netns");
-  return ScopedNetns(std::move(original));
+  return ScopedNetns(std::move(*home), fd);
+}
+
+Result<ScopedNetns> ScopedNetns::enter(int netns_fd, int home) {
+  if (::setns(netns_fd, CLONE_NEWNET) != 0) return errnoError("setns into pod netns");
+  return ScopedNetns(UniqueFd(), home);
 }
 
 ScopedNetns::~ScopedNetns() {
-  if (!original_) return;
-  if (::setns(original_.get(), CLONE_NEWNET) != 0) {
+  if (home_ < 0) return;
+  if (::setns(home_, CLONE_NEWNET) != 0) {
     // A thread stuck in a pod's netns would open later sockets in the wrong place.
     spdlog::critical("BUG: cannot return to the original netns: {}", std::strerror(errno));
     std::abort();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -25,15 +26,24 @@ Result<uint64_t> socketNetnsCookie(int socket_fd);
 class ScopedNetns {
  public:
   static Result<ScopedNetns> enter(int netns_fd);
+  // The same, returning to `home`: an fd of the netns this thread is in, which the
+  // caller holds (homeNetns()). Saves opening /proc/thread-self/ns/net (a path walk
+  // through procfs) on every entry: the tunnel enters a pod's netns for every
+  // connection it opens to an app.
+  static Result<ScopedNetns> enter(int netns_fd, int home);
   ~ScopedNetns();
-  ScopedNetns(ScopedNetns&& other) noexcept = default;
+  ScopedNetns(ScopedNetns&& other) noexcept : owned_(std::move(other.owned_)), home_(std::exchange(other.home_, -1)) {}
   ScopedNetns& operator=(ScopedNetns&&) = delete;
   ScopedNetns(const ScopedNetns&) = delete;
 
  private:
-  explicit ScopedNetns(UniqueFd original) : original_(std::move(original)) {}
-  UniqueFd original_;
+  ScopedNetns(UniqueFd owned, int home) : owned_(std::move(owned)), home_(home) {}
+  UniqueFd owned_;  // home_ when enter() opened it itself
+  int home_ = -1;   // -1: moved from
 };
+
+// The netns the calling thread is in, for ScopedNetns::enter(fd, home) on this thread.
+Result<UniqueFd> homeNetns();
 
 // socket(2) inside another netns.
 Result<UniqueFd> socketInNetns(int netns_fd, int domain, int type, int protocol = 0);

@@ -1,11 +1,15 @@
 #pragma once
 // A fixed-capacity byte buffer for one direction of a stream: bytes are appended at
 // the tail and taken from the head. Storage is allocated on first use and freed by
-// release(), so idle streams cost no buffer memory.
+// release(), so idle streams cost no buffer memory; on an event loop it comes from
+// and goes back to the loop's BufferPool (buffer_pool.h), so a buffer drained and
+// filled again under load keeps its pages.
 
 #include <cstddef>
 #include <cstring>
 #include <memory>
+
+#include "io/buffer_pool.h"
 
 namespace warren::io {
 
@@ -20,7 +24,8 @@ class ByteBuffer {
 
   // Contiguous space at the tail, compacting first when the head has advanced.
   char* writePtr() {
-    if (!data_) data_ = std::make_unique_for_overwrite<char[]>(capacity_);  // no zeroing: bytes are written before read
+    if (!data_)
+      data_ = Storage(BufferPool::allocate(capacity_), Recycle{capacity_});  // not zeroed: written before read
     if (tail_ == capacity_ && head_ > 0) {
       std::memmove(data_.get(), data_.get() + head_, pending());
       tail_ -= head_;
@@ -40,8 +45,14 @@ class ByteBuffer {
   }
 
  private:
+  struct Recycle {
+    size_t bytes;
+    void operator()(char* p) const { BufferPool::recycle(p, bytes); }
+  };
+  using Storage = std::unique_ptr<char[], Recycle>;
+
   size_t capacity_;
-  std::unique_ptr<char[]> data_;
+  Storage data_{nullptr, Recycle{0}};
   size_t head_ = 0, tail_ = 0;
 };
 

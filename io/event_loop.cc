@@ -115,8 +115,10 @@ void EventLoop::runPosted() {
 
 int EventLoop::nextTimeoutMs() const {
   if (!deferred_.empty() || !roundEnd_.empty()) return 0;  // deferred work waits for nothing
-  if (timers_.empty()) return -1;
-  auto wait = timers_.begin()->first - Clock::now();
+  if (timers_.empty() && !poolDecayAt_) return -1;
+  auto next = timers_.empty() ? *poolDecayAt_ : timers_.begin()->first;
+  if (poolDecayAt_) next = std::min(next, *poolDecayAt_);
+  auto wait = next - Clock::now();
   if (wait <= Clock::duration::zero()) return 0;
   // Round up: waking a little late is fine, waking early just to sleep again isn't.
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
@@ -146,6 +148,21 @@ void EventLoop::runRoundEnd() {
   for (auto& fn : batch) fn();
 }
 
+void EventLoop::decayBufferPool() {
+  if (pool_.kept() == 0) {
+    poolDecayAt_.reset();
+    return;
+  }
+  const auto now = Clock::now();
+  if (!poolDecayAt_) {
+    pool_.decay();  // starts the period: what is kept now may be freed at its end
+    poolDecayAt_ = now + poolDecayPeriod_;
+  } else if (now >= *poolDecayAt_) {
+    pool_.decay();
+    poolDecayAt_ = pool_.kept() ? std::optional(now + poolDecayPeriod_) : std::nullopt;
+  }
+}
+
 void EventLoop::dispatch(const epoll_event& ev) {
   const uint32_t gen = unpackGen(ev.data.u64);
   if (gen == 0) return runPosted();
@@ -168,10 +185,12 @@ bool EventLoop::round(int timeoutMs) {
   runDueTimers();
   runDeferred();
   runRoundEnd();
+  decayBufferPool();
   return true;
 }
 
 void EventLoop::run() {
+  BufferPool::Use pool(pool_);
   loopThread_.store(std::this_thread::get_id(), std::memory_order_release);
   while (!stopping_.load(std::memory_order_acquire))
     if (!round(nextTimeoutMs())) break;
@@ -179,6 +198,7 @@ void EventLoop::run() {
 }
 
 void EventLoop::runOnce(std::chrono::milliseconds maxWait) {
+  BufferPool::Use pool(pool_);
   loopThread_.store(std::this_thread::get_id(), std::memory_order_release);
   const int next = nextTimeoutMs();
   const int wait = static_cast<int>(std::min<int64_t>(maxWait.count(), INT_MAX));

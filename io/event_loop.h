@@ -16,12 +16,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "io/buffer_pool.h"
 
 namespace warren::io {
 
@@ -67,7 +69,12 @@ class EventLoop {
   void atRoundEnd(std::function<void()> fn) { roundEnd_.push_back(std::move(fn)); }
 
   size_t watchCount() const { return watches_.size(); }
-  size_t timerCount() const { return timers_.size(); }
+  size_t timerCount() const { return timers_.size(); }  // addTimer's; not the buffer pool's decay
+
+  // The data path's spare 256 KiB buffers (buffer_pool.h), installed on the thread
+  // while the loop runs; decayed once per period while it holds any.
+  BufferPool& bufferPool() { return pool_; }
+  void setBufferPoolDecayPeriod(std::chrono::milliseconds period) { poolDecayPeriod_ = period; }
 
   // --- Any thread. ---
 
@@ -93,6 +100,7 @@ class EventLoop {
   void runDueTimers();
   void runDeferred();
   void runRoundEnd();
+  void decayBufferPool();
   void dispatch(const epoll_event& ev);
   // One round; false only when epoll_wait failed for good.
   bool round(int timeoutMs);
@@ -127,6 +135,13 @@ class EventLoop {
   std::multimap<Clock::time_point, std::pair<uint64_t, std::function<void()>>> timers_;
   std::unordered_map<uint64_t, decltype(timers_)::iterator> timerIndex_;
   uint64_t nextTimerId_ = 1;
+
+  // Spare buffers: at most 16 (4 MiB), enough for the streams and TLS connections
+  // one burst of a busy loop drains and fills again.
+  static constexpr size_t kPooledBufferBytes = 256u << 10;
+  BufferPool pool_{kPooledBufferBytes, 16};
+  std::chrono::milliseconds poolDecayPeriod_{1000};
+  std::optional<Clock::time_point> poolDecayAt_;  // set while the pool holds buffers
 
   std::mutex postMu_;
   std::vector<std::function<void()>> posted_;

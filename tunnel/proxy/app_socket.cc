@@ -39,8 +39,8 @@ std::string bindOriginalSource(int fd, const IpLiteral& client) {
 }  // namespace
 
 Result<AppSocket> openAppSocket(const PodContext& pod, const sockaddr_storage& target, uint32_t mark,
-                                const std::string& clientIp) {
-  auto in = ScopedNetns::enter(pod.netns.get());
+                                const std::string& clientIp, int homeNetns) {
+  auto in = ScopedNetns::enter(pod.netns.get(), homeNetns);
   if (!in) return in.error();
   AppSocket out;
   if (!clientIp.empty()) {

@@ -20,8 +20,9 @@ struct AppSocket {
   std::string fallbackReason;   // why not, when it was wanted
 };
 
-// clientIp empty: no original source wanted (the pod's own address).
+// clientIp empty: no original source wanted (the pod's own address). homeNetns:
+// the calling thread's own netns (homeNetns() in common/netns.h), returned to after.
 Result<AppSocket> openAppSocket(const PodContext& pod, const sockaddr_storage& target, uint32_t mark,
-                                const std::string& clientIp);
+                                const std::string& clientIp, int homeNetns);
 
 }  // namespace warren::proxy

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/netns.h"
 #include "hbone/receive_budget.h"
 #include "io/accept.h"
 #include "io/tcp.h"
@@ -169,7 +170,13 @@ void Proxy::finished(ConnectionRecord& rec) {
 }
 
 Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp) {
-  auto s = openAppSocket(pod, target, options_.mark, clientIp);
+  // Opened on the loop thread, the one that enters pods' netns and comes back.
+  if (!homeNetns_) {
+    auto home = homeNetns();
+    if (!home) return home.error();
+    homeNetns_ = std::move(*home);
+  }
+  auto s = openAppSocket(pod, target, options_.mark, clientIp, homeNetns_.get());
   if (!s) return s.error();
   if (!clientIp.empty() && !s->originalSource) {
     counters_.originalSourceFallbacks++;

@@ -198,6 +198,7 @@ class Proxy {
   std::map<uint64_t, Revocable> revocable_;
   uint64_t nextRevocableId_ = 1;
   std::map<std::string, uint64_t> serviceRoundRobin_;  // by VIP
+  UniqueFd homeNetns_;                                 // the loop thread's own netns, opened on first use (appSocket)
 };
 
 // Shared by the proxy's files.

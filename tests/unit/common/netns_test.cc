@@ -43,6 +43,26 @@ TEST(Netns, SocketInNetnsLivesThereAndTheThreadComesBack) {
   EXPECT_EQ(*socketNetnsCookie(after.get()), *hereCookie);
 }
 
+TEST(Netns, EnteringWithAHeldHomeReturnsThereAndMovesOnce) {
+  UniqueFd other = makeNetns();
+  ASSERT_TRUE(other) << "unshare(CLONE_NEWNET) needs root";
+  auto home = homeNetns();
+  ASSERT_TRUE(home.ok()) << home.error().message;
+  UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const uint64_t hereCookie = *socketNetnsCookie(probe.get());
+  const uint64_t otherCookie = *netnsCookie(other.get());
+  for (int i = 0; i < 3; ++i) {  // the held fd serves every entry
+    auto in = ScopedNetns::enter(other.get(), home->get());
+    ASSERT_TRUE(in.ok()) << in.error().message;
+    ScopedNetns moved = std::move(*in);  // the moved-from one must not switch back early
+    UniqueFd inside(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_EQ(*socketNetnsCookie(inside.get()), otherCookie);
+  }
+  UniqueFd after(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(*socketNetnsCookie(after.get()), hereCookie);
+  EXPECT_GE(::fcntl(home->get(), F_GETFD), 0) << "the caller's home fd was closed";
+}
+
 TEST(Netns, OpenNetnsNamesTheMissingPath) {
   auto r = openNetns("/var/run/netns/warren-does-not-exist");
   ASSERT_FALSE(r.ok());

@@ -1,0 +1,62 @@
+#include "io/buffer_pool.h"
+
+#include <algorithm>
+
+namespace warren::io {
+
+namespace {
+
+thread_local BufferPool* tCurrent = nullptr;
+
+}  // namespace
+
+BufferPool::~BufferPool() {
+  for (char* buf : free_) delete[] buf;
+}
+
+char* BufferPool::take() {
+  if (free_.empty()) return new char[bufferBytes_];
+  char* buf = free_.back();
+  free_.pop_back();
+  lowWater_ = std::min(lowWater_, free_.size());
+  return buf;
+}
+
+void BufferPool::give(char* buf) {
+  if (free_.size() >= maxKept_) {
+    delete[] buf;
+    return;
+  }
+  free_.push_back(buf);
+}
+
+size_t BufferPool::decay() {
+  // The most recently given are at the back and are taken first: the ones at the
+  // front are those that stayed unused.
+  const size_t unused = std::min(lowWater_, free_.size());
+  for (size_t i = 0; i < unused; ++i) delete[] free_[i];
+  free_.erase(free_.begin(), free_.begin() + static_cast<std::ptrdiff_t>(unused));
+  lowWater_ = free_.size();
+  return unused;
+}
+
+BufferPool* BufferPool::current() { return tCurrent; }
+
+BufferPool::Use::Use(BufferPool& pool) : previous_(tCurrent) { tCurrent = &pool; }
+
+BufferPool::Use::~Use() { tCurrent = previous_; }
+
+char* BufferPool::allocate(size_t bytes) {
+  BufferPool* pool = tCurrent;
+  return pool && pool->bufferBytes_ == bytes ? pool->take() : new char[bytes];
+}
+
+void BufferPool::recycle(char* buf, size_t bytes) {
+  BufferPool* pool = tCurrent;
+  if (pool && pool->bufferBytes_ == bytes)
+    pool->give(buf);
+  else
+    delete[] buf;
+}
+
+}  // namespace warren::io
