@@ -66,6 +66,7 @@ struct H2Connection::Stream {
   std::unique_ptr<StreamEndpoint> app;
   Headers request, response;
   bool open = false;      // data may flow: 2xx sent (server) or received (client)
+  bool early = false;     // client: DATA may go out before the answer (H2Options::earlyData)
   bool deferred = false;  // nghttp2 is waiting for resume_data
   // DATA received while there is no app side yet (server, before respond()); moved
   // to the app side when it is attached, never acknowledged before.
@@ -647,9 +648,13 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
       if (c->state_ != State::Closed) c->updateSocketInterest();
     });
   }
+  const bool early = options_.earlyData && s->app;
+  s->early = early;
   streams_[id] = std::move(s);
   loop_.cancelTimer(idleTimer_);
   idleTimer_ = 0;
+  // In streams_ first: the endpoint may fail the stream at once (appFailed).
+  if (early) findStream(id)->app->sendEarly();
   if (!inCallback_) {
     pump();
     if (state_ != State::Closed) updateSocketInterest();
@@ -698,6 +703,10 @@ void H2Connection::respond(int32_t id, int status, std::unique_ptr<StreamEndpoin
     s->app->open();  // DATA the client sent before the answer
   } else {
     s->stats.endReason = "refused with " + code;
+    // Early DATA it held reaches no app: dropped, or the stream would wait for it
+    // to be delivered and never finish.
+    std::string().swap(s->held);
+    releaseReceived(*s);
     nghttp2_submit_response(session_, id, &nv, 1, nullptr);
     s->refused = true;  // once the answer is out, the stream is reset (onFrameSent)
   }
@@ -767,7 +776,7 @@ void H2Connection::peerWindowOpened(int32_t id) {
     for (const auto& [sid, s] : streams_) ids.push_back(sid);
   for (int32_t sid : ids) {
     Stream* s = findStream(sid);
-    if (s && s->open && s->app && !s->h2Closed) s->app->windowOpened();
+    if (s && (s->open || s->early) && s->app && !s->h2Closed) s->app->windowOpened();
     if (state_ == State::Closed) return;
   }
 }
@@ -922,7 +931,7 @@ int H2Connection::onFrameSent(const nghttp2_frame* frame) {
 
 int H2Connection::onDataChunk(int32_t id, const uint8_t* data, size_t len) {
   Stream* s = findStream(id);
-  if (!s) {
+  if (!s || s->refused) {
     nghttp2_session_consume(session_, id, len);  // keeps the connection window open
     return 0;
   }
@@ -968,7 +977,7 @@ int H2Connection::onStreamClose(int32_t id, uint32_t code) {
 
 ssize_t H2Connection::readData(int32_t id, uint8_t* buf, size_t length, uint32_t* flags) {
   Stream* s = findStream(id);
-  if (!s || !s->open || !s->app) {
+  if (!s || !(s->open || s->early) || !s->app) {
     if (s) s->deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }

@@ -94,6 +94,15 @@ struct H2Options {
   // app connection closed. Longer than the server's own app connect timeout (the
   // tunnel's 5 s), so a slow app still gets its 503 through. 0: no limit.
   std::chrono::milliseconds connectResponseTimeout{15000};
+  // Client: a stream's first bytes go out right behind its CONNECT, within the
+  // peer's stream window, instead of one round trip later once the 2xx is back
+  // ("optimistic data", which draft-ietf-httpbis-connect-tcp allows in HTTP/2 and
+  // requires proxies to buffer until the destination connection is up). A new
+  // connection whose client speaks first (HTTP, TLS) is answered a mesh round trip
+  // sooner. Refused streams drop the bytes: the server holds them unread until it
+  // has authorized the stream and connected the app (this server does). false:
+  // nothing is sent before the 2xx, as ztunnel does.
+  bool earlyData = true;
 };
 
 // A header list as sent or received (lower-case names, pseudo-headers included).

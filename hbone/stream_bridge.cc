@@ -33,6 +33,11 @@ void FdStreamBridge::open() {
   deliver();
 }
 
+void FdStreamBridge::sendEarly() {
+  early_ = true;
+  updateInterest();  // the app's first bytes go out behind the CONNECT
+}
+
 void FdStreamBridge::received(const char* data, size_t len) { in_.append(data, len); }
 
 void FdStreamBridge::end() {
@@ -143,9 +148,9 @@ size_t FdStreamBridge::readAllowance() const {
 
 bool FdStreamBridge::updateInterest() {
   uint32_t want = 0;
-  if (open_ && tcp_) {
+  if ((open_ || early_) && tcp_) {
     if (!tcpEof_ && readAllowance() > 0) want |= EPOLLIN;
-    if (undelivered() > 0) want |= EPOLLOUT;
+    if (open_ && undelivered() > 0) want |= EPOLLOUT;
   }
   if (want == tcpEvents_) return true;
   int fd = tcp_.get();

@@ -35,6 +35,7 @@ class FdStreamBridge final : public StreamEndpoint {
 
   void attach(StreamHost& host, int32_t id, std::weak_ptr<void> guard) override;
   void open() override;
+  void sendEarly() override;
   void received(const char* data, size_t len) override;
   void deliver() override;
   void end() override;
@@ -65,7 +66,8 @@ class FdStreamBridge final : public StreamEndpoint {
   StreamHost* host_ = nullptr;
   int32_t id_ = -1;
   std::weak_ptr<void> guard_;
-  bool open_ = false;  // data may flow: 2xx sent (server) or received (client)
+  bool open_ = false;   // data may flow: 2xx sent (server) or received (client)
+  bool early_ = false;  // client: the app may be read before open_ (sendEarly)
   // TCP -> HTTP/2
   io::ByteBuffer out_;
   bool tcpEof_ = false;               // the TCP side sent FIN

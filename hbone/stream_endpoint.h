@@ -69,6 +69,10 @@ class StreamEndpoint {
   // The stream is open (2xx sent or received): bytes may flow both ways. Delivers
   // what is held.
   virtual void open() = 0;
+  // Client, before open(): the peer takes DATA ahead of its answer
+  // (H2Options::earlyData): the endpoint may read its app and hand bytes to take()
+  // already; delivery still waits for open().
+  virtual void sendEarly() {}
   // DATA from the peer, held until deliver().
   virtual void received(const char* data, size_t len) = 0;
   // Hands the app what is held (once per burst of received records); after end(),

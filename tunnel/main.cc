@@ -53,6 +53,7 @@ struct Options {
   std::string xdsAddress, xdsRootCert, xdsTokenFile;
   long maxStreams = 100;
   long idleTimeoutMs = 60000;
+  bool earlyData = true;  // --hbone-no-early-data clears it
   long receiveBudgetMiB = warren::hbone::kDefaultReceiveBudgetBytes >> 20;
   long maxInbound = 0;  // 0: half the file descriptor limit
   long maxInboundPerSource = static_cast<long>(warren::hbone::kDefaultMaxInboundPerSource);
@@ -90,6 +91,10 @@ void usage(FILE* out) {
                "  --xds-token-file FILE   bearer token sent to --xds-address\n"
                "  --hbone-max-streams N   streams per HBONE connection (default 100)\n"
                "  --hbone-idle-timeout MS close pooled HBONE connections idle this long (default 60000)\n"
+               "  --hbone-no-early-data   send a stream's bytes only once the peer answered its CONNECT\n"
+               "                          (as ztunnel does); by default the app's first bytes follow\n"
+               "                          the CONNECT at once, and the peer holds them until it has\n"
+               "                          authorized the stream and reached the app\n"
                "  --hbone-receive-budget-mb N  HBONE data received and not yet taken by apps, whole\n"
                "                          process (default 64); past it, senders are slowed\n"
                "  --hbone-max-inbound N   open inbound HBONE connections (port 15008) in all; more are\n"
@@ -149,6 +154,7 @@ bool parse(int argc, char** argv, Options& o) {
                                        {"xds-token-file", required_argument, nullptr, 'K'},
                                        {"hbone-max-streams", required_argument, nullptr, 's'},
                                        {"hbone-idle-timeout", required_argument, nullptr, 'i'},
+                                       {"hbone-no-early-data", no_argument, nullptr, 'E'},
                                        {"hbone-receive-budget-mb", required_argument, nullptr, 'B'},
                                        {"hbone-max-inbound", required_argument, nullptr, 'J'},
                                        {"hbone-max-inbound-per-source", required_argument, nullptr, 'j'},
@@ -198,6 +204,7 @@ bool parse(int argc, char** argv, Options& o) {
       case 'i':
         if (!parseLong(optarg, 1, o.idleTimeoutMs)) return false;
         break;
+      case 'E': o.earlyData = false; break;
       case 'B':
         if (!parseLong(optarg, 1, o.receiveBudgetMiB)) return false;
         break;
@@ -349,6 +356,7 @@ int main(int argc, char** argv) {
   proxyOpts.mark = WARREN_TUNNEL_MARK;
   proxyOpts.h2.maxConcurrentStreams = static_cast<uint32_t>(opts.maxStreams);
   proxyOpts.h2.idleTimeout = std::chrono::milliseconds(opts.idleTimeoutMs);
+  proxyOpts.h2.earlyData = opts.earlyData;
   // Half the descriptors at most go to inbound HBONE, whoever opens them; the rest
   // stay for the connections to apps and the outbound side.
   proxyOpts.hboneInbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxInbound), fileLimit),

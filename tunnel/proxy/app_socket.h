@@ -21,7 +21,8 @@ struct AppSocket {
 };
 
 // clientIp empty: no original source wanted (the pod's own address). homeNetns:
-// the calling thread's own netns (homeNetns() in common/netns.h), returned to after.
+// the calling thread's own netns (homeNetns() in common/netns.h), returned to
+// after; -1: found out on each call.
 Result<AppSocket> openAppSocket(const PodContext& pod, const sockaddr_storage& target, uint32_t mark,
                                 const std::string& clientIp, int homeNetns);
 

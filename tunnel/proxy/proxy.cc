@@ -35,7 +35,16 @@ Proxy::Proxy(io::EventLoop& loop, const tunnel::CaptureMaps* maps, ProxyInputs i
       pool_(loop, options.h2),
       hboneSlots_(std::make_shared<io::ConnectionSlots>(options.hboneInbound)),
       plaintextSlots_(std::make_shared<io::ConnectionSlots>(options.plaintextInbound)),
-      outboundSlots_(std::make_shared<io::ConnectionSlots>(options.outbound)) {}
+      outboundSlots_(std::make_shared<io::ConnectionSlots>(options.outbound)) {
+  // The loop thread's netns, held for appSocket: the thread building the proxy and
+  // the loop's thread are in the same one (a thread starts in its creator's netns,
+  // and the tunnel moves none for good). Opened now so that it is not counted as
+  // a connection's descriptor; without it each entry opens its own.
+  if (auto home = homeNetns())
+    homeNetns_ = std::move(*home);
+  else
+    spdlog::warn("{}; a pod's netns is entered the slow way", home.error().message);
+}
 
 Proxy::~Proxy() = default;
 
@@ -170,13 +179,7 @@ void Proxy::finished(ConnectionRecord& rec) {
 }
 
 Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp) {
-  // Opened on the loop thread, the one that enters pods' netns and comes back.
-  if (!homeNetns_) {
-    auto home = homeNetns();
-    if (!home) return home.error();
-    homeNetns_ = std::move(*home);
-  }
-  auto s = openAppSocket(pod, target, options_.mark, clientIp, homeNetns_.get());
+  auto s = openAppSocket(pod, target, options_.mark, clientIp, homeNetns_ ? homeNetns_.get() : -1);
   if (!s) return s.error();
   if (!clientIp.empty() && !s->originalSource) {
     counters_.originalSourceFallbacks++;

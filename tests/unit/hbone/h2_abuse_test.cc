@@ -9,8 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "tests/support/hbone_fixture.h"
-#include "tests/support/raw_h2.h"
+#include "tests/support/raw_h2_server.h"
 
 namespace warren::hbone {
 namespace {
@@ -34,29 +33,13 @@ size_t synSentTo(uint16_t port) {
   return n;
 }
 
-class H2AbuseTest : public HboneFixture {
+class H2AbuseTest : public RawServerFixture {
  protected:
   H2AbuseTest() {
     h2_.resetBurst = 20;  // RST_STREAMs before GOAWAY (refilled at 1/s: none during the test)
     h2_.resetRatePerSecond = 1;
     h2_.headerBlockTimeout = 200ms;
   }
-
-  // A raw client with kClient's certificate, past the preface and SETTINGS.
-  std::optional<rawh2::RawTls> connectRaw() {
-    auto cert = identity_->current(kClient);
-    EXPECT_TRUE(cert);
-    auto ctx = lt_.call([&] { return tlsCache_.get(tls::Role::Client, *cert, identity_->trustBundle()); });
-    EXPECT_TRUE(ctx);
-    auto c = rawh2::RawTls::connect(hbonePort_, **ctx);
-    EXPECT_TRUE(c) << "TLS to the HBONE server failed";
-    if (c) {
-      EXPECT_TRUE(c->write(std::string(rawh2::kClientPreface) + rawh2::settings()));
-    }
-    return c;
-  }
-
-  std::string authority(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 };
 
 TEST_F(H2AbuseTest, ServerAdvertisesItsHeaderListLimit) {

@@ -12,61 +12,19 @@
 #include <filesystem>
 
 #include "tests/support/hbone_fixture.h"
-#include "tests/support/raw_h2.h"
+#include "tests/support/raw_h2_server.h"
 
 namespace warren::hbone {
 namespace {
 
 using rawh2::frame;
 
-// A one-connection TLS server with kServer's certificate, running `script` on its
-// own thread; the destructor waits for the script to finish.
-class RawServer {
- public:
-  RawServer(tls::TlsContextPtr ctx, std::function<void(rawh2::RawTls&)> script)
-      : listener_(iotest::blockingListener(1)) {
-    port_ = iotest::portOf(iotest::localAddress(listener_.get()));
-    thread_ = std::thread([this, ctx, script] {
-      auto conn = rawh2::RawTls::accept(listener_.get(), *ctx);
-      if (!conn) {
-        ADD_FAILURE() << "raw server: TLS accept failed";
-        return;
-      }
-      script(*conn);
-    });
-  }
-  ~RawServer() {
-    ::shutdown(listener_.get(), SHUT_RDWR);  // an accept that never came returns
-    thread_.join();
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  UniqueFd listener_;
-  uint16_t port_ = 0;
-  std::thread thread_;
-};
-
-class H2LivenessTest : public HboneFixture {
+class H2LivenessTest : public RawServerFixture {
  protected:
   H2LivenessTest() {
     h2_.connectResponseTimeout = 200ms;
     h2_.pingInterval = 200ms;
     h2_.pingTimeout = 300ms;
-  }
-  tls::TlsContextPtr serverContext() {
-    auto cert = identity_->current(kServer);
-    EXPECT_TRUE(cert);
-    auto ctx = lt_.call([&] { return tlsCache_.get(tls::Role::Server, *cert, identity_->trustBundle()); });
-    EXPECT_TRUE(ctx);
-    return *ctx;
-  }
-  // The pool dials the raw server's port as if it were an HBONE peer.
-  Dial rawDial(uint16_t port) {
-    Dial d = dialFor(kServer);
-    d.key.destination = "127.0.0.1:" + std::to_string(port);
-    d.address = iotest::loopback4(port);
-    return d;
   }
 };
 
@@ -80,15 +38,6 @@ std::string readExactlyN(int fd, size_t n) {
   }
   out.resize(got);
   return out;
-}
-
-// Reads the client's preface and SETTINGS, sends the server's; returns the
-// client's SETTINGS frame.
-std::optional<rawh2::Frame> serverHandshake(rawh2::RawTls& c) {
-  if (!c.readPreface()) return std::nullopt;
-  auto s = c.readUntil(NGHTTP2_SETTINGS);
-  if (s) c.write(rawh2::settings() + rawh2::settingsAck());
-  return s;
 }
 
 TEST_F(H2LivenessTest, ClientRefusesPushAndAdvertisesItsHeaderListLimit) {
