@@ -648,13 +648,10 @@ int32_t H2Connection::submitRequest(std::unique_ptr<Stream> s) {
       if (c->state_ != State::Closed) c->updateSocketInterest();
     });
   }
-  const bool early = options_.earlyData && s->app;
-  s->early = early;
+  s->early = options_.earlyData && s->app;  // its app is read once the HEADERS is out (onFrameSent)
   streams_[id] = std::move(s);
   loop_.cancelTimer(idleTimer_);
   idleTimer_ = 0;
-  // In streams_ first: the endpoint may fail the stream at once (appFailed).
-  if (early) findStream(id)->app->sendEarly();
   if (!inCallback_) {
     pump();
     if (state_ != State::Closed) updateSocketInterest();
@@ -922,6 +919,12 @@ int H2Connection::onFrameSent(const nghttp2_frame* frame) {
   }
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   Stream* s = findStream(frame->hd.stream_id);
+  // A CONNECT is out: nghttp2 has the stream (and its window) only from now, so
+  // only now may its app be read for early data.
+  if (s && s->early && frame->headers.cat == NGHTTP2_HCAT_REQUEST && s->app && !s->h2Closed) {
+    s->app->sendEarly();  // may reset the stream (appFailed)
+    return 0;
+  }
   // An error answer is complete: ask the client to stop sending, without error
   // (RFC 9113 8.1), so a client that never half-closes does not hold the stream.
   // Submitted only now: a reset queued with the answer would cancel the answer.

@@ -33,27 +33,36 @@ void awaitClientEnd(rawh2::RawTls& c) {
     if (f->flags & NGHTTP2_FLAG_END_STREAM) return;
 }
 
+// Twice on one connection: the first stream is opened while the connection
+// handshakes, the second on the pooled connection (where no SETTINGS follows to
+// wake it).
 TEST_F(EarlyDataTest, TheAppsFirstBytesFollowTheConnectBeforeTheAnswer) {
-  std::promise<std::string> early;
+  std::promise<std::string> early[2];
   RawServer server(serverContext(), [&](rawh2::RawTls& c) {
     serverHandshake(c);
-    auto req = c.readUntil(NGHTTP2_HEADERS);
-    // No answer yet: a client that waited for one would send nothing here.
-    auto data = c.readUntil(NGHTTP2_DATA, 5s);
-    early.set_value(data ? data->payload : "<none>");
-    if (!req || !data) return;
-    c.write(frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, req->stream, kStatus200) +
-            frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, req->stream, "pong"));
-    awaitClientEnd(c);
+    for (auto& seen : early) {
+      auto req = c.readUntil(NGHTTP2_HEADERS);
+      // No answer yet: a client that waited for one would send nothing here.
+      auto data = c.readUntil(NGHTTP2_DATA, 5s);
+      seen.set_value(data ? data->payload : "<none>");
+      if (!req || !data) return;
+      c.write(frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, req->stream, kStatus200) +
+              frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, req->stream, "pong"));
+      awaitClientEnd(c);
+    }
   });
-  auto s = open(9, rawDial(server.port()));
-  ASSERT_TRUE(iotest::writeAll(s.app.get(), "ping"));
-  EXPECT_EQ(early.get_future().get(), "ping");
-  char buf[4] = {};
-  ASSERT_EQ(::read(s.app.get(), buf, sizeof(buf)), 4);
-  EXPECT_EQ(std::string(buf, 4), "pong");
-  ::shutdown(s.app.get(), SHUT_WR);
-  EXPECT_EQ(s.result.get().status, 200);
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE(i == 0 ? "first stream, during the handshake" : "second stream, pooled");
+    auto s = open(9, rawDial(server.port()));
+    ASSERT_TRUE(iotest::writeAll(s.app.get(), "ping"));
+    EXPECT_EQ(early[i].get_future().get(), "ping");
+    char buf[4] = {};
+    ASSERT_EQ(::read(s.app.get(), buf, sizeof(buf)), 4);
+    EXPECT_EQ(std::string(buf, 4), "pong");
+    ::shutdown(s.app.get(), SHUT_WR);
+    EXPECT_EQ(s.result.get().status, 200);
+  }
+  EXPECT_EQ(lt_.call([&] { return pool_->counters().connectionsOpened; }), 1u);
 }
 
 TEST_F(EarlyDataTest, OffNothingIsSentBeforeTheAnswer) {
