@@ -56,6 +56,7 @@ struct Options {
   long jwtCacheSize = static_cast<long>(warren::jwt::VerifiedTokenCache::kDefaultCapacity);
   long maxInbound = 0;  // 0: half the file descriptor limit
   long maxInboundPerSource = static_cast<long>(warren::hbone::kDefaultMaxInboundPerSource);
+  bool earlyData = true;  // --hbone-no-early-data clears it
   warren::telemetry::AdminOptions telemetry{.adminTokenFile = warren::telemetry::kDefaultAdminTokenFile};
   std::string logLevel = "info";
   int readyFd = -1;
@@ -91,6 +92,8 @@ void usage(FILE* out) {
                "  --hbone-max-inbound N   open HBONE connections (--listen) in all; more are reset on\n"
                "                          arrival (default 0: half the file descriptor limit)\n"
                "  --hbone-max-inbound-per-source N  the same from one source IP (default 256; 0: no cap)\n"
+               "  --hbone-no-early-data   send a request's bytes to its destination only once the\n"
+               "                          destination answered the CONNECT (as ztunnel does)\n"
                "  --metrics-address A:P   Prometheus metrics, GET /metrics (default 0.0.0.0:15020)\n"
                "  --readiness-address A:P GET /healthz/ready (default 0.0.0.0:15021)\n"
                "  --admin-address A:P     admin: /config_dump, /logging (default 127.0.0.1:15000)\n"
@@ -168,6 +171,7 @@ bool parse(int argc, char** argv, Options& o) {
                                        {"jwt-cache-size", required_argument, nullptr, 'K'},
                                        {"hbone-max-inbound", required_argument, nullptr, 'I'},
                                        {"hbone-max-inbound-per-source", required_argument, nullptr, 'i'},
+                                       {"hbone-no-early-data", no_argument, nullptr, 'E'},
                                        {"metrics-address", required_argument, nullptr, 'M'},
                                        {"readiness-address", required_argument, nullptr, 'Y'},
                                        {"admin-address", required_argument, nullptr, 'D'},
@@ -219,6 +223,7 @@ bool parse(int argc, char** argv, Options& o) {
       case 'i':
         if (!positive(optarg, 0, o.maxInboundPerSource)) return false;
         break;
+      case 'E': o.earlyData = false; break;
       case 'M': o.telemetry.metricsAddress = optarg; break;
       case 'Y': o.telemetry.readinessAddress = optarg; break;
       case 'D': o.telemetry.adminAddress = optarg; break;
@@ -336,6 +341,7 @@ int main(int argc, char** argv) {
   wopts.session.halfClosedTimeout = std::chrono::milliseconds(opts.halfClosedTimeoutMs);
   wopts.jwks = &jwksProvider;
   wopts.verifiedTokenCapacity = static_cast<size_t>(opts.jwtCacheSize);
+  wopts.h2.earlyData = opts.earlyData;
   // Half the descriptors at most go to HBONE connections, whoever opens them; the
   // rest stay for the upstream side.
   wopts.hboneInbound = {.total = warren::io::totalCap(static_cast<size_t>(opts.maxInbound), fileLimit),
