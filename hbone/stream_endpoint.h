@@ -70,8 +70,10 @@ class StreamEndpoint {
   // what is held.
   virtual void open() = 0;
   // Client, before open(): the peer takes DATA ahead of its answer
-  // (H2Options::earlyData): the endpoint may read its app and hand bytes to take()
-  // already; delivery still waits for open().
+  // (H2Options::earlyData), and the session calls take() from now on: an endpoint
+  // that waits for its app to be readable starts watching it (the fd bridge); one
+  // whose consumer pushes bytes (the channel) needs nothing more. Delivery still
+  // waits for open().
   virtual void sendEarly() {}
   // DATA from the peer, held until deliver().
   virtual void received(const char* data, size_t len) = 0;
