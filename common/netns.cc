@@ -36,17 +36,16 @@ Result<UniqueFd> homeNetns() {
   return UniqueFd(self);
 }
 
-Result<ScopedNetns> ScopedNetns::enter(int netns_fd) {
-  auto home = homeNetns();
-  if (!home) return home.error();
-  const int fd = home->get();
-  if (::setns(netns_fd, CLONE_NEWNET) != 0) return errnoError("setns into pod netns");
-  return ScopedNetns(std::move(*home), fd);
-}
-
 Result<ScopedNetns> ScopedNetns::enter(int netns_fd, int home) {
+  UniqueFd owned;
+  if (home < 0) {
+    auto self = homeNetns();
+    if (!self) return self.error();
+    owned = std::move(*self);
+    home = owned.get();
+  }
   if (::setns(netns_fd, CLONE_NEWNET) != 0) return errnoError("setns into pod netns");
-  return ScopedNetns(UniqueFd(), home);
+  return ScopedNetns(std::move(owned), home);
 }
 
 ScopedNetns::~ScopedNetns() {

@@ -25,12 +25,11 @@ Result<uint64_t> socketNetnsCookie(int socket_fd);
 // Enters a netns for the lifetime of the object on this thread, then returns.
 class ScopedNetns {
  public:
-  static Result<ScopedNetns> enter(int netns_fd);
-  // The same, returning to `home`: an fd of the netns this thread is in, which the
-  // caller holds (homeNetns()). Saves opening /proc/thread-self/ns/net (a path walk
-  // through procfs) on every entry: the tunnel enters a pod's netns for every
-  // connection it opens to an app.
-  static Result<ScopedNetns> enter(int netns_fd, int home);
+  // Returns to `home`, an fd of the netns this thread is in that the caller holds
+  // (homeNetns()): that saves opening /proc/thread-self/ns/net (a path walk through
+  // procfs) on every entry, and the tunnel enters a pod's netns for every
+  // connection it opens to an app. -1: the thread's netns is opened here.
+  static Result<ScopedNetns> enter(int netns_fd, int home = -1);
   ~ScopedNetns();
   ScopedNetns(ScopedNetns&& other) noexcept : owned_(std::move(other.owned_)), home_(std::exchange(other.home_, -1)) {}
   ScopedNetns& operator=(ScopedNetns&&) = delete;

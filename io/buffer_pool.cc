@@ -79,14 +79,17 @@ BufferPool::Use::Use(BufferPool& pool) : previous_(tCurrent) { tCurrent = &pool;
 
 BufferPool::Use::~Use() { tCurrent = previous_; }
 
+BufferPool* BufferPool::currentFor(size_t bytes) {
+  return tCurrent && tCurrent->bufferBytes_ == bytes ? tCurrent : nullptr;
+}
+
 char* BufferPool::allocate(size_t bytes) {
-  BufferPool* pool = tCurrent;
-  return pool && pool->bufferBytes_ == bytes ? pool->take() : new char[bytes];
+  BufferPool* pool = currentFor(bytes);
+  return pool ? pool->take() : new char[bytes];
 }
 
 void BufferPool::recycle(char* buf, size_t bytes) {
-  BufferPool* pool = tCurrent;
-  if (pool && pool->bufferBytes_ == bytes)
+  if (BufferPool* pool = currentFor(bytes))
     pool->give(buf);
   else
     delete[] buf;

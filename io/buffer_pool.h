@@ -64,6 +64,8 @@ class BufferPool {
   static void recycle(char* buf, size_t bytes);
 
  private:
+  static BufferPool* currentFor(size_t bytes);  // the current pool if its buffers are `bytes`
+
   size_t bufferBytes_;
   size_t maxKept_;
   std::vector<char*> free_;

@@ -174,6 +174,11 @@ class HboneFixture : public ::testing::Test {
     return std::move(*m);
   }
 
+  // The client side with other options than the server's (h2_): a new pool.
+  void replacePool(const H2Options& client) {
+    lt_.call([&] { pool_ = std::make_unique<Pool>(*lt_.loop, client); });
+  }
+
   Dial dialFor(const identity::SpiffeId& expected, identity::IdentityManager* ids = nullptr,
                const identity::SpiffeId& source = kClient) {
     if (!ids) ids = identity_.get();

@@ -40,7 +40,7 @@ std::string bindOriginalSource(int fd, const IpLiteral& client) {
 
 Result<AppSocket> openAppSocket(const PodContext& pod, const sockaddr_storage& target, uint32_t mark,
                                 const std::string& clientIp, int homeNetns) {
-  auto in = homeNetns >= 0 ? ScopedNetns::enter(pod.netns.get(), homeNetns) : ScopedNetns::enter(pod.netns.get());
+  auto in = ScopedNetns::enter(pod.netns.get(), homeNetns);
   if (!in) return in.error();
   AppSocket out;
   if (!clientIp.empty()) {

@@ -179,7 +179,7 @@ void Proxy::finished(ConnectionRecord& rec) {
 }
 
 Result<UniqueFd> Proxy::appSocket(const PodContext& pod, const sockaddr_storage& target, const std::string& clientIp) {
-  auto s = openAppSocket(pod, target, options_.mark, clientIp, homeNetns_ ? homeNetns_.get() : -1);
+  auto s = openAppSocket(pod, target, options_.mark, clientIp, homeNetns_.get());  // -1 if it could not be opened
   if (!s) return s.error();
   if (!clientIp.empty() && !s->originalSource) {
     counters_.originalSourceFallbacks++;

@@ -21,7 +21,7 @@ class EarlyDataTest : public RawServerFixture {
   void useEarlyData(bool on) {
     H2Options client = h2_;
     client.earlyData = on;
-    lt_.call([&] { pool_ = std::make_unique<Pool>(*lt_.loop, client); });
+    replacePool(client);
   }
 };
 

@@ -111,7 +111,7 @@ TEST_F(H2LivenessTest, SilentPeerIsDroppedAfterThePingTimeout) {
 TEST_F(H2LivenessTest, IdleStreamToAHealthyPeerSurvivesThePings) {
   H2Options client = h2_;
   client.pingInterval = 100ms;
-  lt_.call([&] { pool_ = std::make_unique<Pool>(*lt_.loop, client); });
+  replacePool(client);
   App app(App::Mode::Echo);
   auto s = open(app.port(), dialFor(kServer));
   ASSERT_TRUE(iotest::writeAll(s.app.get(), "before"));
@@ -135,7 +135,7 @@ TEST_F(H2LivenessTest, ALateResponseToAResetStreamDoesNotCloseTheConnection) {
   H2Options client = h2_;
   client.headerBlockTimeout = 200ms;
   client.pingInterval = 0ms;  // the raw server answers no PINGs
-  lt_.call([&] { pool_ = std::make_unique<Pool>(*lt_.loop, client); });
+  replacePool(client);
   std::promise<void> finished;
   RawServer server(serverContext(), [&](rawh2::RawTls& c) {
     serverHandshake(c);
