@@ -6,6 +6,7 @@
 // statuses the header documents; and each accepted head, serialised as the
 // waypoint writes it upstream (or downstream), parses again to the same fields:
 // what the waypoint judged is what the next hop reads.
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -47,7 +48,12 @@ const MessageHead* reparse(Parser& p, const std::string& wire) {
 
 void checkRequestRoundTrip(const MessageHead& h) {
   const std::string wire = serializeRequestHead(h);
-  Parser again(Parser::Kind::Request);
+  // The serializer always writes Host (HTTP/1.1 requires it), so a request that had
+  // none and sat at the header limit goes out one header over it: that one is ours.
+  Limits limits;
+  if (std::none_of(h.headers.begin(), h.headers.end(), [](const auto& kv) { return kv.first == "host"; }))
+    limits.maxHeaders += 1;
+  Parser again(Parser::Kind::Request, limits);
   const MessageHead* r = reparse(again, wire);
   if (!r) std::fprintf(stderr, "re-parse failed: %s\nhead:\n%s", again.error().reason.c_str(), wire.c_str());
   FUZZ_CHECK(r != nullptr);
